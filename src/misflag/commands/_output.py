@@ -1,0 +1,75 @@
+"""Shared CLI output: the long table as a rich table, CSV or JSON; the bundle and the HTML report."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from misflag.result import AuditResult, format_number
+
+
+class OutputFormat(str, Enum):
+    """How `--format` prints the long table."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def command_line() -> str:
+    """The exact command line, for the reproducibility block."""
+    return " ".join(["misflag", *sys.argv[1:]])
+
+
+def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:
+    """The long table in the terminal, rates as percentages with their intervals."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name in ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note"):
+        table.add_column(name, overflow="fold")
+    for row in result.rows():
+        metric = row["metric"]
+        if row["suppressed"]:
+            value, interval = "suppressed", ""
+        else:
+            value = format_number(row["value"], metric)
+            interval = (
+                f"{format_number(row['ci_low'], metric)} – {format_number(row['ci_high'], metric)}"
+                if row["ci_low"] is not None and row["ci_high"] is not None
+                else ""
+            )
+        denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
+        table.add_row(row["attribute"], row["group"], row["stage"], metric, value, interval, denominator,
+                      row["warning"] or "")
+    console.print(table)
+
+
+def emit(
+    result: AuditResult,
+    output_format: OutputFormat,
+    *,
+    save: Path | None = None,
+    report: Path | None = None,
+    pdf: Path | None = None,
+    console: Console | None = None,
+) -> None:
+    """Print the result in the chosen format and write the optional bundle, HTML report and PDF."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    result.metadata.setdefault("command", command_line())
+    if output_format is OutputFormat.json:
+        sys.stdout.write(result.to_json() + "\n")
+    elif output_format is OutputFormat.csv:
+        sys.stdout.write(result.to_csv())
+    else:
+        render_table(result, console)
+        if result.summary:
+            console.print(result.summary, markup=False)
+    if save:
+        result.save(save)
+    if report or pdf:
+        from misflag.report import write_report
+
+        write_report(result, html_path=report, pdf_path=pdf)

@@ -1,0 +1,7 @@
+"""`misflag linkage ...`: false-match risk of matching rules and evaluation of matchers' output."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Linkage: false-match risk of a rule, and audits of a matcher's pairs.", no_args_is_help=True)

@@ -1,0 +1,87 @@
+"""Spark, the distributed engine for users who outgrow one machine (local mode in tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from misflag.engine._base import transpile
+from misflag.errors import EngineError, InputError
+
+_SPARK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
+
+
+def _spark_session(master: str) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError("the Spark engine needs pyspark: pip install 'misflag[spark]'") from None
+    try:
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("misflag")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", os.environ.get("MISFLAG_SPARK_PARTITIONS", "4"))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        )
+        try:  # Splink's similarity functions (JARO_WINKLER etc.) live in its jar.
+            from splink.backends.spark import similarity_jar_location
+
+            builder = builder.config("spark.jars", similarity_jar_location())
+        except ImportError:
+            pass
+        return builder.getOrCreate()
+    except Exception as error:  # Java missing or the JVM failed to start
+        raise EngineError(f"cannot start Spark ({master}): {str(error).splitlines()[0]}") from None
+
+
+class SparkEngine:
+    """PySpark; misflag SQL is transpiled to Spark SQL with sqlglot."""
+
+    name = "spark"
+    dialect = "spark"
+
+    def __init__(self, master: str | None = None) -> None:
+        self.session = _spark_session(master or os.environ.get("MISFLAG_SPARK_MASTER", "local[2]"))
+
+    def sql(self, query: str) -> pa.Table:
+        try:
+            frame = self.session.sql(transpile(query, self.dialect))
+            return frame.toArrow()
+        except Exception as error:
+            raise EngineError(f"Spark could not run the query: {str(error).splitlines()[0]}") from None
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self.session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+
+    def register_file(self, name: str, path: Path, file_format: str, options: dict[str, Any]) -> None:
+        reader = self.session.read
+        try:
+            if file_format == "parquet":
+                frame = reader.parquet(str(path))
+            elif file_format == "csv":
+                frame = (
+                    reader.option("header", True)
+                    .option("inferSchema", True)
+                    .option("mode", "FAILFAST")
+                    .option("nullValue", "")
+                    .csv(str(path))
+                )
+            else:
+                raise InputError(f"unsupported file format {file_format!r}")
+            frame.createOrReplaceTempView(name)
+        except InputError:
+            raise
+        except Exception as error:
+            raise InputError(f"Spark cannot read {path}: {str(error).splitlines()[0]}") from None
+
+    def columns(self, name: str) -> list[tuple[str, str]]:
+        schema = self.session.table(name).schema
+        return [(f.name, _SPARK_TYPES.get(f.dataType.simpleString(), f.dataType.simpleString().upper())) for f in schema]
+
+    def close(self) -> None:
+        """The session is shared within the process; it is stopped at interpreter exit by PySpark."""

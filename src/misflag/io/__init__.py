@@ -1,0 +1,6 @@
+"""Inputs: readers with clear errors, and checks of users' SQL expressions."""
+
+from misflag.io._expressions import check_expression
+from misflag.io._readers import InputInfo, file_sha256, load_input
+
+__all__ = ["InputInfo", "check_expression", "file_sha256", "load_input"]

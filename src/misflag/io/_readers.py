@@ -1,0 +1,145 @@
+"""Read an audit's input into an engine as a named table, with one clear error for every bad file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from misflag.engine import Engine, quote_identifier
+from misflag.errors import InputError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """What was read: enough for the reproducibility block of a report."""
+
+    description: str
+    rows: int
+    columns: tuple[str, ...]
+    sha256: str | None
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _arrow_from_frame(source: Any) -> pa.Table | None:
+    """pandas, Polars or Arrow input as an Arrow table; None for anything else."""
+    if isinstance(source, pa.Table):
+        return source
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    module = type(source).__module__
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(source, preserve_index=False)
+    if module.startswith("polars"):
+        return source.to_arrow()
+    return None
+
+
+def _file_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if name.endswith(DUCKDB_SUFFIXES):
+        return "duckdb"
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    with path.open("rb") as handle:
+        return "parquet" if handle.read(4) == b"PAR1" else "csv"
+
+
+def _read_postgresql(url: str, table: str | None) -> pa.Table:
+    """A PostgreSQL table (or `--table` query) read through psycopg into Arrow."""
+    if not table:
+        raise InputError("a PostgreSQL input needs --table NAME")
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        raise InputError("reading PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
+    try:
+        with psycopg.connect(url, connect_timeout=10) as connection, connection.cursor() as cursor:
+            parts = [sql.Identifier(part) for part in table.split(".")]
+            cursor.execute(sql.SQL("SELECT * FROM {}").format(sql.SQL(".").join(parts)))
+            names = [column.name for column in cursor.description or []]
+            records = cursor.fetchall()
+    except psycopg.Error as error:
+        raise InputError(f"cannot read PostgreSQL table {table}: {str(error).strip().splitlines()[0]}") from None
+    return pa.table({name: [record[i] for record in records] for i, name in enumerate(names)})
+
+
+def load_input(
+    engine: Engine,
+    source: Any,
+    *,
+    name: str = "input",
+    table: str | None = None,
+    csv_options: dict[str, Any] | None = None,
+) -> InputInfo:
+    """Load a file path, DuckDB/PostgreSQL table or in-memory frame into `engine` under `name`.
+
+    Raises InputError, naming the problem, for missing, empty, non-UTF-8 or malformed input.
+    """
+    frame = _arrow_from_frame(source)
+    if frame is not None:
+        if frame.num_rows == 0:
+            raise InputError("the input table has no rows")
+        engine.register_arrow(name, frame)
+        return InputInfo(f"{type(source).__module__.split('.')[0]} table", frame.num_rows, tuple(frame.column_names), None)
+    if isinstance(source, str) and source.startswith(("postgresql://", "postgres://")):
+        arrow = _read_postgresql(source, table)
+        if arrow.num_rows == 0:
+            raise InputError(f"PostgreSQL table {table} has no rows")
+        engine.register_arrow(name, arrow)
+        return InputInfo(f"PostgreSQL table {table}", arrow.num_rows, tuple(arrow.column_names), None)
+    if not isinstance(source, (str, Path)):
+        raise InputError(f"cannot read an input of type {type(source).__name__}")
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"input file {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"input {path} is a directory, not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"input file {path} is empty (0 bytes)")
+    file_format = _file_format(path)
+    digest = file_sha256(path)
+    if file_format == "duckdb":
+        _load_duckdb_table(engine, path, table, name)
+    else:
+        options = dict(csv_options or {}) if file_format == "csv" else {}
+        if file_format == "csv":
+            options.setdefault("header", "true")
+        engine.register_file(name, path, file_format, options)
+    columns = tuple(column for column, _ in engine.columns(name))
+    rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
+    if rows == 0:
+        raise InputError(f"input file {path} has no data rows")
+    return InputInfo(str(path), rows, columns, digest)
+
+
+def _load_duckdb_table(engine: Engine, path: Path, table: str | None, name: str) -> None:
+    if engine.name != "duckdb":
+        raise InputError("a DuckDB database file can only be read with --engine duckdb")
+    if not table:
+        raise InputError(f"{path} is a DuckDB database: name the table with --table NAME")
+    from misflag.engine.duckdb import DuckDBEngine
+
+    assert isinstance(engine, DuckDBEngine)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    engine.execute(f"ATTACH IF NOT EXISTS {literal} AS misflag_source (READ_ONLY)")
+    qualified = ".".join(quote_identifier(part) for part in table.split("."))
+    engine.attach_table(name, f"SELECT * FROM misflag_source.{qualified}")

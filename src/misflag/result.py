@@ -1,0 +1,245 @@
+"""The one result table every audit returns, and its conversions.
+
+Every audit (decisions, linkage risk, linkage audit) reduces to the same long table, so the CLI
+formatters, the HTML report and the web page are written once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from misflag.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+COLUMNS: tuple[str, ...] = (
+    "attribute",
+    "group",
+    "stage",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "denominator",
+    "suppressed",
+    "warning",
+)
+
+SCHEMA = pa.schema(
+    [
+        ("attribute", pa.string()),
+        ("group", pa.string()),
+        ("stage", pa.string()),
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+        ("denominator", pa.float64()),
+        ("suppressed", pa.bool_()),
+        ("warning", pa.string()),
+    ]
+)
+
+BUNDLE_FORMAT = "misflag-result/1"
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities become None so JSON and Arrow carry a proper missing value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def make_row(
+    attribute: str,
+    group: str,
+    stage: str,
+    metric: str,
+    value: float | None,
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+    denominator: float | None = None,
+    suppressed: bool = False,
+    warning: str | None = None,
+) -> dict[str, Any]:
+    """One row of the long table, with missing numbers normalised to None."""
+    return {
+        "attribute": attribute,
+        "group": group,
+        "stage": stage,
+        "metric": metric,
+        "value": _clean(None if value is None else float(value)),
+        "ci_low": _clean(None if ci_low is None else float(ci_low)),
+        "ci_high": _clean(None if ci_high is None else float(ci_high)),
+        "denominator": _clean(None if denominator is None else float(denominator)),
+        "suppressed": bool(suppressed),
+        "warning": warning or None,
+    }
+
+
+def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Build the Arrow long table from row dicts, checking every column is present."""
+    materialised = [dict(row) for row in rows]
+    for row in materialised:
+        missing = [name for name in COLUMNS if name not in row]
+        if missing:
+            raise InputError(f"result row lacks column(s) {', '.join(missing)}")
+    columns = {name: [_clean(row[name]) for row in materialised] for name in COLUMNS}
+    return pa.table(columns, schema=SCHEMA)
+
+
+@dataclass
+class AuditResult:
+    """An audit's answer: the long table, a plain-language summary and what is needed to reproduce it.
+
+    `extras` holds auxiliary tables a report plots (threshold curves, funnels); `metadata` holds the
+    reproducibility block (input digest and row count, expressions, engine, seed, version, command).
+    """
+
+    kind: str
+    table: pa.Table
+    summary: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, pa.Table] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.table.schema != SCHEMA:
+            self.table = self.table.select(list(COLUMNS)).cast(SCHEMA)
+
+    # conversions -------------------------------------------------------------------------------
+    def to_arrow(self) -> pa.Table:
+        """The long table as Arrow."""
+        return self.table
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The long table as pandas."""
+        return self.table.to_pandas()
+
+    def to_polars(self) -> pl.DataFrame:
+        """The long table as Polars."""
+        import polars as pl
+
+        frame = pl.from_arrow(self.table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The long table as a list of row objects with exactly the schema's keys."""
+        return [{name: _clean(row[name]) for name in COLUMNS} for row in self.table.to_pylist()]
+
+    def to_json(self) -> str:
+        """The long table as a JSON list of row objects."""
+        return json.dumps(self.rows(), indent=1)
+
+    def to_csv(self) -> str:
+        """The long table as CSV text with a header row."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        return buffer.getvalue()
+
+    def select(
+        self,
+        *,
+        metric: str | None = None,
+        attribute: str | None = None,
+        group: str | None = None,
+        stage: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows matching every given field (a small query helper for tests, reports and summaries)."""
+        wanted = {"metric": metric, "attribute": attribute, "group": group, "stage": stage}
+        return [
+            row
+            for row in self.rows()
+            if all(value is None or row[key] == value for key, value in wanted.items())
+        ]
+
+    def value(self, metric: str, group: str, attribute: str | None = None, stage: str | None = None) -> float:
+        """The single value of one metric for one group; raises KeyError if absent or ambiguous."""
+        found = self.select(metric=metric, group=group, attribute=attribute, stage=stage)
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} rows for metric={metric} group={group} attribute={attribute}")
+        value = found[0]["value"]
+        if value is None:
+            raise KeyError(f"{metric} for {group} is withheld or undefined")
+        return float(value)
+
+    # persistence -------------------------------------------------------------------------------
+    def to_bundle(self) -> dict[str, Any]:
+        """Everything in the result as plain JSON-able data (what `misflag report` reads)."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "kind": self.kind,
+            "summary": self.summary,
+            "metadata": self.metadata,
+            "rows": self.rows(),
+            "extras": {
+                name: [{k: _clean(v) for k, v in r.items()} for r in table.to_pylist()]
+                for name, table in self.extras.items()
+            },
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle as JSON; written to a temporary name first so nothing is half-written."""
+        target = Path(path)
+        temporary = target.with_name(target.name + ".partial")
+        temporary.write_text(json.dumps(self.to_bundle(), indent=1, default=str), encoding="utf-8")
+        temporary.replace(target)
+        return target
+
+    @classmethod
+    def from_bundle(cls, data: Any) -> AuditResult:
+        """Rebuild a result from a bundle, or from a plain list of rows (`--format json` output)."""
+        if isinstance(data, list):
+            return cls(kind="unknown", table=rows_to_table(data))
+        if not isinstance(data, dict) or "rows" not in data:
+            raise InputError("result file is neither a misflag result bundle nor a list of result rows")
+        extras = {
+            name: pa.Table.from_pylist(rows) for name, rows in (data.get("extras") or {}).items() if rows
+        }
+        return cls(
+            kind=str(data.get("kind", "unknown")),
+            table=rows_to_table(data["rows"]),
+            summary=str(data.get("summary", "")),
+            metadata=dict(data.get("metadata") or {}),
+            extras=extras,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> AuditResult:
+        """Read a result written by `save` or by `--format json`."""
+        source = Path(path)
+        if not source.is_file():
+            raise InputError(f"result file {source} does not exist")
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"result file {source} is not valid JSON: {error}") from None
+        return cls.from_bundle(data)
+
+
+def format_number(value: float | None, metric: str = "") -> str:
+    """A human rendering: rates as percentages, counts as integers, ratios with two decimals."""
+    if value is None:
+        return "—"
+    if metric in {"n"} or metric.endswith("_n") or metric.endswith("count"):
+        return f"{value:,.0f}"
+    if metric.endswith("_ratio") or metric.startswith("ratio") or "per_" in metric:
+        return f"{value:,.2f}"
+    if abs(value) <= 1.0:
+        return f"{100 * value:.2f}%"
+    return f"{value:,.4g}"
+

@@ -1,0 +1,59 @@
+"""Statistics on count tables: the multinomial bootstrap over cells, percentile and Wilson intervals.
+
+Resampling rows with replacement gives each distinct cell (group x decision x truth x weight) a
+multinomial count; drawing those counts directly has the same distribution at a cost that does not
+grow with the number of rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+CONFIDENCE = 0.95
+
+
+def bootstrap_counts(counts: np.ndarray, replicates: int, seed: int) -> np.ndarray:
+    """Multinomial resamples of a cell-count vector: shape (replicates, cells), each row sums to the total."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros((replicates, counts.size), dtype=np.int64)
+    generator = np.random.default_rng(seed)
+    return generator.multinomial(total, counts / total, size=replicates)
+
+
+def percentile_interval(samples: np.ndarray, level: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval per column, ignoring replicates where the statistic is undefined."""
+    tail = 100 * (1 - level) / 2
+    with np.errstate(all="ignore"):
+        samples = np.where(np.isfinite(samples), samples, np.nan)
+        all_missing = np.all(np.isnan(samples), axis=0)
+        safe = np.where(all_missing[None, :], 0.0, samples)
+        low = np.nanpercentile(safe, tail, axis=0)
+        high = np.nanpercentile(safe, 100 - tail, axis=0)
+    low[all_missing] = np.nan
+    high[all_missing] = np.nan
+    return low, high
+
+
+def wilson_interval(successes: float, trials: float, level: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (used where no bootstrap is run)."""
+    if trials <= 0:
+        return float("nan"), float("nan")
+    z = float(_scipy_stats.norm.ppf(1 - (1 - level) / 2))
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator with NaN where the denominator is zero."""
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator != 0, numerator / np.where(denominator == 0, 1, denominator), np.nan)
+
+
+__all__ = ["CONFIDENCE", "bootstrap_counts", "percentile_interval", "safe_divide", "wilson_interval"]
