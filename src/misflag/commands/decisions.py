@@ -2,6 +2,72 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from misflag.commands._output import OutputFormat, emit
+from misflag.decisions import DecisionSpec, parse_stage, run_audit
+from misflag.errors import InputError
 
 app = typer.Typer(help="Decision audits: group error rates of flagging pipelines.", no_args_is_help=True)
+
+
+@app.command("audit")
+def audit(
+    source: str = typer.Argument(..., help="CSV or Parquet file, DuckDB file (with --table) or postgresql:// URL."),
+    flag: str | None = typer.Option(None, "--flag", help="SQL expression: the decision, 0/1 (1 = flagged)."),
+    truth: str | None = typer.Option(None, "--truth", help="SQL expression: 1 = the flag was warranted, 0 = it was not."),
+    group: list[str] = typer.Option([], "--group", help="SQL expression defining groups (repeatable)."),
+    intersect: bool = typer.Option(False, "--intersect", help="Also audit every intersection of the groups."),
+    stage: list[str] = typer.Option([], "--stage", help="NAME=EXPR per pipeline stage, in order; the last decides."),
+    where: str | None = typer.Option(None, "--where", help="SQL filter: only rows where this is true."),
+    score: str | None = typer.Option(None, "--score", help="SQL expression: a score; adds threshold curves."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Global score threshold (flag if score >= it)."),
+    target_fpr: float = typer.Option(0.05, "--target-fpr", help="Without --threshold: overall FPR the threshold meets."),
+    weight: str | None = typer.Option(None, "--weight", help="Inverse inclusion probability of audit-sample rows."),
+    reference: str | None = typer.Option(None, "--reference", help="Reference group (GROUP or ATTRIBUTE=GROUP)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates for the 95% intervals."),
+    min_cell: int = typer.Option(10, "--min-cell", help="Suppress groups with fewer people than this."),
+    allow_undefined: bool = typer.Option(False, "--allow-undefined", help="Report undefined rates instead of failing."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default, embedded) or spark."),
+    table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
+    settings: Path | None = typer.Option(None, "--settings", help="JSON settings file (same keys as the options)."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+    save: Path | None = typer.Option(None, "--save", help="Write the full result (for `misflag report`) here."),
+    report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Print the report to this PDF (headless Chromium)."),
+) -> None:
+    """Per group: wrongly flagged (fpr), missed (fnr), precision and more, with 95% bootstrap intervals."""
+    if settings is not None:
+        spec = _spec_from_file(settings)
+    elif truth is None:
+        raise InputError("--truth is required: a SQL expression, 1 = the flag was warranted")
+    else:
+        spec = DecisionSpec(
+            truth=truth, flag=flag, stages=tuple(parse_stage(s) for s in stage), groups=tuple(group),
+            intersect=intersect, where=where, score=score, weight=weight, reference=reference, threshold=threshold,
+            target_fpr=target_fpr, seed=seed, replicates=replicates, min_cell=min_cell,
+            allow_undefined=allow_undefined,
+        )
+    quiet = output_format is not OutputFormat.table
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True, disable=quiet) as bar:
+        task = bar.add_task("auditing", total=1.0)
+        result = run_audit(spec, source, engine=engine, table=table,
+                           progress=lambda step, fraction: bar.update(task, description=step, completed=fraction))
+    emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+def _spec_from_file(path: Path) -> DecisionSpec:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"settings file {path} is not readable JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"settings file {path} must hold a JSON object")
+    return DecisionSpec.from_dict(data)

@@ -1,7 +1,78 @@
-"""`misflag demo`: the COMPAS audit as in ProPublica's error-rate table."""
+"""`misflag demo`: the COMPAS audit as in ProPublica's error-rate table, on the real file."""
 
 from __future__ import annotations
 
+from typing import Any
 
-def demo() -> None:
-    """Run the COMPAS audit on the bundled real data."""
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from misflag import datasets
+from misflag.decisions import audit_decisions
+from misflag.result import AuditResult
+
+FLAG = "score_text IN ('Medium', 'High')"
+TRUTH = "two_year_recid"
+PROPUBLICA_FILTER = (
+    "days_b_screening_arrest BETWEEN -30 AND 30 AND is_recid <> -1 AND c_charge_degree <> 'O' "
+    "AND score_text <> 'N/A'"
+)
+METRICS = ("fpr", "fnr", "fpr_ratio", "fnr_ratio")
+
+
+def _compact(result: AuditResult, title: str) -> Table:
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for column in ("race", "people", "wrongly flagged (FPR)", "missed (FNR)", "FPR ratio vs Caucasian",
+                   "FNR ratio vs Caucasian"):
+        table.add_column(column)
+    for row in result.select(attribute="race", metric="n"):
+        group = row["group"]
+        if row["suppressed"]:
+            table.add_row(group, "suppressed", "", "", "", "")
+            continue
+        cells = [_cell(result.select(attribute="race", group=group, metric=m, stage="decision")[0]) for m in METRICS]
+        table.add_row(group, f"{row['value']:,.0f}", *cells)
+    return table
+
+
+def _cell(row: dict[str, Any]) -> str:
+    """A value with its interval, compactly: rates in percent, ratios plain; * marks a small denominator."""
+    scale, digits = (1, 2) if row["metric"].endswith("_ratio") else (100, 1)
+    value, low, high = (row[k] for k in ("value", "ci_low", "ci_high"))
+    if value is None:
+        return "undefined"
+    unit = "%" if scale == 100 else ""
+    text = f"{scale * value:.2f}{unit}"
+    if low is not None and high is not None:
+        text += f" ({scale * low:.{digits}f}–{scale * high:.{digits}f})"
+    return text + (" *" if row["warning"] and "under 30" in row["warning"] else "")
+
+
+def demo(
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
+) -> None:
+    """Run the COMPAS audit (ProPublica, "Machine Bias", 2016) on the bundled real data with DuckDB."""
+    console = Console(highlight=False)
+    path = datasets.get("compas")
+    console.print(
+        "[bold]misflag demo[/bold]: ProPublica's COMPAS file (Broward County, FL). Flag = score_text Medium or High; "
+        "truth = reoffended within two years (two_year_recid). Names and birth dates in the file are never printed."
+    )
+    populations = (
+        ("All 7,214 people: the population of ProPublica's error-rate table", None),
+        ("The 6,172-row filter: the population of ProPublica's logistic regression, not of the table", PROPUBLICA_FILTER),
+    )
+    for title, where in populations:
+        result = audit_decisions(path, flag=FLAG, truth=TRUTH, groups=["race"], where=where, reference="Caucasian",
+                                 seed=seed, replicates=replicates)
+        console.print()
+        console.print(_compact(result, title))
+        console.print(result.summary, markup=False)
+    console.print(
+        "\nValues are shares with 95% bootstrap intervals; * marks denominators under 30. Groups under 10 people "
+        "are suppressed. Full table: misflag decisions audit $(misflag datasets get compas) "
+        f"--flag \"{FLAG}\" --truth {TRUTH} --group race --reference Caucasian",
+        markup=False,
+    )

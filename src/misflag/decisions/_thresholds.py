@@ -1,0 +1,136 @@
+"""Score audits: per-group FPR/FNR across thresholds, and every group's rates at one global threshold.
+
+This is also how a face verifier's genuine/impostor score file is audited per demographic group, the
+NIST FRVT way (NISTIR 8280): the threshold is set on all impostor (truth = 0) scores together, and each
+group's false-match rate is read at that threshold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from misflag.decisions._counts import Cells, CheckedSpec, group_select, where_clause
+from misflag.decisions._groups import Grouping, groupings
+from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
+from misflag.decisions._rows import SMALL_DENOMINATOR, RowEmitter
+from misflag.decisions._spec import DecisionSpec
+from misflag.engine import Engine
+from misflag.errors import InputError
+from misflag.result import make_row
+from misflag.stats import bootstrap_counts, percentile_interval
+
+MAX_EXACT_THRESHOLDS = 1000
+
+
+def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarray]:
+    """Cells keyed by score (exact when there are at most 1,000 distinct scores, else 1,000 equal bins)."""
+    score = f"TRY_CAST(({checked.score}) AS DOUBLE)"
+    stats = engine.sql(
+        f"SELECT COUNT(DISTINCT {score}) AS d, MIN({score}) AS lo, MAX({score}) AS hi, "
+        f"SUM(CASE WHEN {score} IS NULL THEN 1 ELSE 0 END) AS nulls FROM input {where_clause(checked)}"
+    ).to_pylist()[0]
+    if stats["nulls"]:
+        raise InputError(f"--score is NULL or not a number in {stats['nulls']:,} row(s)")
+    key = score
+    if stats["d"] > MAX_EXACT_THRESHOLDS and stats["hi"] > stats["lo"]:
+        width = (stats["hi"] - stats["lo"]) / MAX_EXACT_THRESHOLDS
+        key = f"({stats['lo']!r} + FLOOR(({score} - {stats['lo']!r}) / {width!r}) * {width!r})"
+    items = [*group_select(checked), f"{key} AS sc", f"TRY_CAST(({checked.truth}) AS DOUBLE) AS t"]
+    items.append(f"TRY_CAST(({checked.weight}) AS DOUBLE) AS w" if checked.weight else "1.0 AS w")
+    positions = ", ".join(str(i + 1) for i in range(len(items)))
+    table = engine.sql(f"SELECT {', '.join(items)}, COUNT(*) AS n FROM input {where_clause(checked)} GROUP BY {positions}")
+    truth = np.asarray(table.column("t").to_numpy(zero_copy_only=False), dtype=float)
+    unknown = np.isnan(truth)
+    weight = np.asarray(table.column("w").to_numpy(zero_copy_only=False), dtype=float)
+    cells = Cells(
+        keys=tuple(np.asarray(table.column(f"g{i}").to_pylist(), dtype=object) for i in range(len(checked.groups))),
+        flags=np.zeros((table.num_rows, 1), dtype=np.int8),
+        truth=np.where(unknown, -1, truth).astype(np.int8),
+        weight=np.where(unknown, 0.0, weight),
+        count=np.asarray(table.column("n").to_numpy(zero_copy_only=False), dtype=np.int64),
+    )
+    return cells, np.asarray(table.column("sc").to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _curves(cells: Cells, scores: np.ndarray, grouping: Grouping, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+    """Per group and threshold: FPR and FNR when flagging score >= threshold (weighted)."""
+    position = np.searchsorted(thresholds, scores)
+    shape = (len(grouping.labels), thresholds.size)
+    negatives, positives = np.zeros(shape), np.zeros(shape)
+    weighted = cells.count * cells.weight
+    np.add.at(negatives, (grouping.index, position), weighted * (cells.truth == 0))
+    np.add.at(positives, (grouping.index, position), weighted * (cells.truth == 1))
+    flagged_negatives = np.cumsum(negatives[:, ::-1], axis=1)[:, ::-1]
+    missed_positives = np.cumsum(positives, axis=1) - positives
+    with np.errstate(all="ignore"):
+        return {
+            "fpr": flagged_negatives / negatives.sum(axis=1, keepdims=True),
+            "fnr": missed_positives / positives.sum(axis=1, keepdims=True),
+            "negatives": np.repeat(negatives.sum(axis=1, keepdims=True), thresholds.size, axis=1),
+            "positives": np.repeat(positives.sum(axis=1, keepdims=True), thresholds.size, axis=1),
+        }
+
+
+def threshold_audit(
+    engine: Engine, spec: DecisionSpec, checked: CheckedSpec
+) -> tuple[list[dict[str, Any]], pa.Table, float]:
+    """Rows for each group's FPR/FNR at the global threshold, the max/min FPR ratio, and the curves."""
+    cells, scores = _score_cells(engine, checked)
+    thresholds = np.unique(scores)
+    score_groupings = groupings(spec, cells.keys)
+    overall = _curves(cells, scores, score_groupings[0], thresholds)
+    if spec.threshold is not None:
+        chosen = float(spec.threshold)
+    else:
+        meets = np.nonzero(overall["fpr"][0] <= spec.target_fpr)[0]
+        chosen = float(thresholds[meets[0]]) if meets.size else float(thresholds[-1])
+    flagged = Cells(cells.keys, (scores >= chosen).astype(np.int8)[:, None], cells.truth, cells.weight, cells.count)
+    resampled = bootstrap_counts(flagged.count, spec.replicates, spec.seed + 1)
+    masks = stage_masks(flagged, 0)
+    stage = f"score>={chosen:g}"
+    rows: list[dict[str, Any]] = []
+    curve_rows: list[dict[str, Any]] = []
+    for grouping in score_groupings:
+        sums = GroupSums(flagged, grouping.index, len(grouping.labels), resampled)
+        counts = sums.rows()
+        suppressed = counts < spec.min_cell
+        emitter = RowEmitter(spec, grouping, suppressed, int(np.argmax(np.where(suppressed, -1, counts))))
+        fpr = sums.estimate(RATE_METRICS["fpr"], masks)
+        rows += emitter.metric_rows(stage, "fpr", fpr)
+        rows += emitter.metric_rows(stage, "fnr", sums.estimate(RATE_METRICS["fnr"], masks))
+        if not grouping.is_overall:
+            rows += _max_min_rows(grouping, fpr.value, fpr.replicates, suppressed, stage, fpr.denominator)
+        curve = overall if grouping.is_overall else _curves(cells, scores, grouping, thresholds)
+        for g, label in enumerate(grouping.labels):
+            if suppressed[g]:
+                continue
+            for k, threshold in enumerate(thresholds):
+                curve_rows.append({"attribute": grouping.attribute, "group": label, "threshold": float(threshold),
+                                   **{name: float(curve[name][g, k]) for name in ("fpr", "fnr", "negatives", "positives")}})
+    return rows, pa.Table.from_pylist(curve_rows), chosen
+
+
+def _max_min_rows(
+    grouping: Grouping, values: np.ndarray, replicates: np.ndarray, suppressed: np.ndarray, stage: str,
+    denominators: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Highest over lowest group FPR at the global threshold (the NIST differential), with its interval.
+
+    Only groups with at least 30 people in the denominator take part: tiny groups would dominate by noise.
+    """
+    usable = np.nonzero(~suppressed & np.isfinite(values) & (denominators >= SMALL_DENOMINATOR))[0]
+    if usable.size < 2:
+        return []
+    high, low = usable[np.argmax(values[usable])], usable[np.argmin(values[usable])]
+    with np.errstate(all="ignore"):
+        ratio = values[high] / values[low]
+        reps = (np.nanmax(replicates[:, usable], axis=1) / np.nanmin(replicates[:, usable], axis=1))[:, None]
+    ci_low, ci_high = percentile_interval(reps)
+    note = f"highest: {grouping.labels[high]}; lowest: {grouping.labels[low]}"
+    if not np.isfinite(ratio):
+        note += "; undefined: the lowest group's rate is 0"
+    return [make_row(grouping.attribute, "(highest/lowest)", stage, "fpr_max_min_ratio", ratio, ci_low[0], ci_high[0],
+                     float(denominators[usable].min()), warning=note)]
