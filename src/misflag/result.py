@@ -242,4 +242,3 @@ def format_number(value: float | None, metric: str = "") -> str:
     if abs(value) <= 1.0:
         return f"{100 * value:.2f}%"
     return f"{value:,.4g}"
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from rich.console import Console
@@ -12,7 +12,7 @@ from rich.table import Table
 from misflag.result import AuditResult, format_number
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How `--format` prints the long table."""
 
     table = "table"
@@ -42,8 +42,16 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
                 else ""
             )
         denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
-        table.add_row(row["attribute"], row["group"], row["stage"], metric, value, interval, denominator,
-                      row["warning"] or "")
+        table.add_row(
+            row["attribute"],
+            row["group"],
+            row["stage"],
+            metric,
+            value,
+            interval,
+            denominator,
+            row["warning"] or "",
+        )
     console.print(table)
 
 

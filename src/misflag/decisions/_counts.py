@@ -63,7 +63,8 @@ def check_spec(spec: DecisionSpec, columns: tuple[str, ...]) -> CheckedSpec:
 def group_select(checked: CheckedSpec) -> list[str]:
     """SQL select items for the group keys (NULL becomes an explicit '(missing)' group)."""
     return [
-        f"COALESCE(CAST(({expr}) AS VARCHAR), '{MISSING_GROUP}') AS g{i}" for i, expr in enumerate(checked.groups)
+        f"COALESCE(CAST(({expr}) AS VARCHAR), '{MISSING_GROUP}') AS g{i}"
+        for i, expr in enumerate(checked.groups)
     ]
 
 
@@ -82,6 +83,11 @@ def cell_sql(checked: CheckedSpec, table: str = "input") -> str:
     return f"SELECT {', '.join(items)} FROM {quote_identifier(table)} {where_clause(checked)} GROUP BY {positions}"
 
 
+def sort_cells(table: pa.Table) -> pa.Table:
+    """Cells in a fixed order, so a seeded bootstrap draws the same resamples on every engine."""
+    return table.sort_by([(name, "ascending") for name in table.column_names])
+
+
 def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
 
@@ -90,17 +96,21 @@ def _check_binary(values: np.ndarray, count: np.ndarray, option: str, allow_miss
     missing = np.isnan(values)
     if missing.any() and not allow_missing:
         rows = int(count[missing].sum())
-        raise InputError(f"{option} is NULL, NaN or not a number in {rows:,} row(s); it must be 0/1 or true/false")
+        raise InputError(
+            f"{option} is NULL, NaN or not a number in {rows:,} row(s); it must be 0/1 or true/false"
+        )
     bad = ~missing & (values != 0) & (values != 1)
     if bad.any():
         example = values[bad][0]
         rows = int(count[bad].sum())
-        raise InputError(f"{option} must be 0/1 or true/false; found the value {example:g} in {rows:,} row(s)")
+        raise InputError(
+            f"{option} must be 0/1 or true/false; found the value {example:g} in {rows:,} row(s)"
+        )
 
 
 def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cells:
     """Run the cell query and validate flags, truth and weights (InputError naming the problem)."""
-    table = engine.sql(cell_sql(checked))
+    table = sort_cells(engine.sql(cell_sql(checked)))
     count = np.asarray(table.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
     if count.size == 0 or count.sum() == 0:
         raise InputError("no rows are left to audit (is --where filtering out everything?)")
@@ -121,7 +131,9 @@ def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cell
     bad_weight = ~unknown & (np.isnan(weight) | (weight <= 0))
     if bad_weight.any():
         rows = int(count[bad_weight].sum())
-        raise InputError(f"--weight must be a positive number wherever truth is known; {rows:,} row(s) are not")
+        raise InputError(
+            f"--weight must be a positive number wherever truth is known; {rows:,} row(s) are not"
+        )
     if not (~unknown).any():
         raise InputError("--truth is unknown for every row; nothing can be said about errors")
     keys = tuple(

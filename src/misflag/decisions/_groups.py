@@ -38,9 +38,8 @@ def _reference_for(spec: DecisionSpec, attribute: str) -> str | None:
     return spec.reference
 
 
-def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...]) -> list[Grouping]:
+def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> list[Grouping]:
     """Overall first, then each attribute set in order; labels sorted for stable output."""
-    cells = keys[0].size if keys else 0
     result = [Grouping(OVERALL_ATTRIBUTE, (OVERALL_GROUP,), np.zeros(cells, dtype=np.int64), (), None)]
     for members in spec.attribute_sets():
         attribute = JOIN.join(spec.groups[i] for i in members)
@@ -50,10 +49,18 @@ def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...]) -> list[Grouping
         labels, index = np.unique(combined.astype(str), return_inverse=True)
         absent: tuple[str, ...] = ()
         if len(members) > 1:
-            possible = {JOIN.join(combo) for combo in product(*(sorted({str(v) for v in keys[i]}) for i in members))}
+            possible = {
+                JOIN.join(combo) for combo in product(*(sorted({str(v) for v in keys[i]}) for i in members))
+            }
             absent = tuple(sorted(possible - set(labels.tolist())))
         result.append(
-            Grouping(attribute, tuple(labels.tolist()), index.astype(np.int64), absent, _reference_for(spec, attribute))
+            Grouping(
+                attribute,
+                tuple(labels.tolist()),
+                index.astype(np.int64),
+                absent,
+                _reference_for(spec, attribute),
+            )
         )
     return result
 

@@ -87,7 +87,8 @@ class GroupSums:
     def __init__(self, cells: Cells, group_index: np.ndarray, groups: int, resampled: np.ndarray) -> None:
         self.cells = cells
         self.membership = sparse.csr_matrix(
-            (np.ones(group_index.size), (np.arange(group_index.size), group_index)), shape=(group_index.size, groups)
+            (np.ones(group_index.size), (np.arange(group_index.size), group_index)),
+            shape=(group_index.size, groups),
         )
         self.resampled = resampled
         self.groups = groups
@@ -98,14 +99,18 @@ class GroupSums:
     def replicated(self, vector: np.ndarray) -> np.ndarray:
         return np.asarray((self.resampled * vector[None, :]) @ self.membership)
 
-    def estimate(self, definition: tuple[tuple[str, ...], tuple[str, ...], bool], masks: dict[str, np.ndarray]) -> Estimate:
+    def estimate(
+        self, definition: tuple[tuple[str, ...], tuple[str, ...], bool], masks: dict[str, np.ndarray]
+    ) -> Estimate:
         numerator_cells, denominator_cells, weighted = definition
         weights = self.cells.weight if weighted else np.ones(self.cells.count.size)
         numerator = np.logical_or.reduce([masks[name] for name in numerator_cells])
         denominator = np.logical_or.reduce([masks[name] for name in denominator_cells])
         return Estimate(
             value=safe_divide(self.observed(weights * numerator), self.observed(weights * denominator)),
-            replicates=safe_divide(self.replicated(weights * numerator), self.replicated(weights * denominator)),
+            replicates=safe_divide(
+                self.replicated(weights * numerator), self.replicated(weights * denominator)
+            ),
             denominator=self.observed(denominator.astype(float)),
         )
 

@@ -19,12 +19,21 @@ ALL_STAGES = "all"
 class RowEmitter:
     """Turns estimates into long-table rows, with suppression, warnings, ratios and differences."""
 
-    def __init__(self, spec: DecisionSpec, grouping: Grouping, suppressed: np.ndarray, reference: int) -> None:
+    def __init__(
+        self, spec: DecisionSpec, grouping: Grouping, suppressed: np.ndarray, reference: int
+    ) -> None:
         self.spec, self.grouping, self.suppressed, self.reference = spec, grouping, suppressed, reference
 
     def _withheld(self, label: str, stage: str, metric: str) -> dict[str, Any]:
-        return make_row(self.grouping.attribute, label, stage, metric, None, suppressed=True,
-                        warning=f"suppressed: fewer than {self.spec.min_cell} people in this group")
+        return make_row(
+            self.grouping.attribute,
+            label,
+            stage,
+            metric,
+            None,
+            suppressed=True,
+            warning=f"suppressed: fewer than {self.spec.min_cell} people in this group",
+        )
 
     def count_row(self, g: int, rows: float) -> dict[str, Any]:
         label = self.grouping.labels[g]
@@ -40,8 +49,19 @@ class RowEmitter:
                 out.append(self._withheld(label, stage, metric))
                 continue
             value, denominator = estimate.value[g], estimate.denominator[g]
-            out.append(make_row(self.grouping.attribute, label, stage, metric, value, low[g], high[g], denominator,
-                                warning=_warning(value, denominator, estimate.replicates[:, g])))
+            out.append(
+                make_row(
+                    self.grouping.attribute,
+                    label,
+                    stage,
+                    metric,
+                    value,
+                    low[g],
+                    high[g],
+                    denominator,
+                    warning=_warning(value, denominator, estimate.replicates[:, g]),
+                )
+            )
         if not self.grouping.is_overall:
             out += self._comparisons(stage, metric, estimate)
         return out
@@ -65,15 +85,28 @@ class RowEmitter:
                 denominator = min(estimate.denominator[g], estimate.denominator[ref])
                 note = _warning(values[g], denominator, reps[:, g])
                 reference_note = f"vs {reference_label}"
-                out.append(make_row(self.grouping.attribute, label, stage, name, values[g], low[g], high[g],
-                                    estimate.denominator[g], warning="; ".join(filter(None, [reference_note, note]))))
+                out.append(
+                    make_row(
+                        self.grouping.attribute,
+                        label,
+                        stage,
+                        name,
+                        values[g],
+                        low[g],
+                        high[g],
+                        estimate.denominator[g],
+                        warning="; ".join(filter(None, [reference_note, note])),
+                    )
+                )
         return out
 
 
 def _warning(value: float, denominator: float, replicates: np.ndarray) -> str | None:
     notes = []
     if denominator == 0 or not np.isfinite(value):
-        notes.append("undefined: nobody in the denominator" if denominator == 0 else "undefined: reference rate is 0")
+        notes.append(
+            "undefined: nobody in the denominator" if denominator == 0 else "undefined: reference rate is 0"
+        )
     elif denominator < SMALL_DENOMINATOR:
         notes.append(f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable")
     defined = np.isfinite(replicates).mean() if replicates.size else 0.0

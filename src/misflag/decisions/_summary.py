@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from misflag.decisions._groups import JOIN, OVERALL_ATTRIBUTE
@@ -20,19 +21,27 @@ def _lookup(rows: list[dict[str, Any]], attribute: str, stage: str, metric: str)
     return {
         r["group"]: r
         for r in rows
-        if r["attribute"] == attribute and r["stage"] == stage and r["metric"] == metric and not r["suppressed"]
+        if r["attribute"] == attribute
+        and r["stage"] == stage
+        and r["metric"] == metric
+        and not r["suppressed"]
     }
 
 
-def _disparity_sentence(rows: list[dict[str, Any]], attribute: str, stage: str, metric: str, who: str, verb: str) -> str | None:
+def _disparity_sentence(
+    rows: list[dict[str, Any]], attribute: str, stage: str, metric: str, who: str, verb: str
+) -> str | None:
     """The largest gap against the reference group, among groups with at least 30 people in the denominator."""
     rates = _lookup(rows, attribute, stage, metric)
     ratios = _lookup(rows, attribute, stage, f"{metric}_ratio")
     usable = {
-        g: r for g, r in ratios.items()
+        g: r
+        for g, r in ratios.items()
         if r["value"] is not None and g in rates and (r["denominator"] or 0) >= SMALL_DENOMINATOR
     }
-    reference = next((g for g, r in usable.items() if r["value"] == 1.0 and r["ci_low"] == 1.0 == r["ci_high"]), None)
+    reference = next(
+        (g for g, r in usable.items() if r["value"] == 1.0 and r["ci_low"] == 1.0 == r["ci_high"]), None
+    )
     others = {g: r for g, r in usable.items() if g != reference}
     if reference is None or not others:
         return None
@@ -41,7 +50,11 @@ def _disparity_sentence(rows: list[dict[str, Any]], attribute: str, stage: str, 
     higher, lower = group, reference
     if ratio < 1:  # the reference is worst off: say it that way round
         group = min(others, key=lambda g: others[g]["value"])
-        ratio, low, high = 1 / others[group]["value"], _invert(others[group]["ci_high"]), _invert(others[group]["ci_low"])
+        ratio, low, high = (
+            1 / others[group]["value"],
+            _invert(others[group]["ci_high"]),
+            _invert(others[group]["ci_low"]),
+        )
         higher, lower = reference, group
     if low is not None and low > 1:
         verdict = "the interval excludes 1, so the gap is larger than sampling noise"
@@ -83,10 +96,12 @@ def summarize(result: AuditResult, spec: DecisionSpec) -> str:
             sentence = _disparity_sentence(rows, attribute, final, metric, who, verb)
             if sentence:
                 parts.append(sentence)
-        for before, after in zip(names, names[1:], strict=False):
+        for before, after in pairwise(names):
             cleared = _lookup(rows, attribute, f"{before}->{after}", "cleared_false_flags")
             if len(cleared) >= 2:
-                listed = ", ".join(f"{g} {_pct(r['value'])}" for g, r in sorted(cleared.items()) if r["value"] is not None)
+                listed = ", ".join(
+                    f"{g} {_pct(r['value'])}" for g, r in sorted(cleared.items()) if r["value"] is not None
+                )
                 parts.append(f"Of the {before} stage's false flags, the {after} stage cleared: {listed}.")
     suppressed = sum(1 for r in rows if r["metric"] == "n" and r["suppressed"])
     if suppressed:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._counts import Cells, CheckedSpec, group_select, where_clause
+from misflag.decisions._counts import Cells, CheckedSpec, group_select, sort_cells, where_clause
 from misflag.decisions._groups import Grouping, groupings
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 from misflag.decisions._rows import SMALL_DENOMINATOR, RowEmitter
@@ -41,12 +41,18 @@ def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarra
     items = [*group_select(checked), f"{key} AS sc", f"TRY_CAST(({checked.truth}) AS DOUBLE) AS t"]
     items.append(f"TRY_CAST(({checked.weight}) AS DOUBLE) AS w" if checked.weight else "1.0 AS w")
     positions = ", ".join(str(i + 1) for i in range(len(items)))
-    table = engine.sql(f"SELECT {', '.join(items)}, COUNT(*) AS n FROM input {where_clause(checked)} GROUP BY {positions}")
+    table = sort_cells(
+        engine.sql(
+            f"SELECT {', '.join(items)}, COUNT(*) AS n FROM input {where_clause(checked)} GROUP BY {positions}"
+        )
+    )
     truth = np.asarray(table.column("t").to_numpy(zero_copy_only=False), dtype=float)
     unknown = np.isnan(truth)
     weight = np.asarray(table.column("w").to_numpy(zero_copy_only=False), dtype=float)
     cells = Cells(
-        keys=tuple(np.asarray(table.column(f"g{i}").to_pylist(), dtype=object) for i in range(len(checked.groups))),
+        keys=tuple(
+            np.asarray(table.column(f"g{i}").to_pylist(), dtype=object) for i in range(len(checked.groups))
+        ),
         flags=np.zeros((table.num_rows, 1), dtype=np.int8),
         truth=np.where(unknown, -1, truth).astype(np.int8),
         weight=np.where(unknown, 0.0, weight),
@@ -55,7 +61,9 @@ def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarra
     return cells, np.asarray(table.column("sc").to_numpy(zero_copy_only=False), dtype=float)
 
 
-def _curves(cells: Cells, scores: np.ndarray, grouping: Grouping, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+def _curves(
+    cells: Cells, scores: np.ndarray, grouping: Grouping, thresholds: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per group and threshold: FPR and FNR when flagging score >= threshold (weighted)."""
     position = np.searchsorted(thresholds, scores)
     shape = (len(grouping.labels), thresholds.size)
@@ -80,14 +88,16 @@ def threshold_audit(
     """Rows for each group's FPR/FNR at the global threshold, the max/min FPR ratio, and the curves."""
     cells, scores = _score_cells(engine, checked)
     thresholds = np.unique(scores)
-    score_groupings = groupings(spec, cells.keys)
+    score_groupings = groupings(spec, cells.keys, cells.count.size)
     overall = _curves(cells, scores, score_groupings[0], thresholds)
     if spec.threshold is not None:
         chosen = float(spec.threshold)
     else:
         meets = np.nonzero(overall["fpr"][0] <= spec.target_fpr)[0]
         chosen = float(thresholds[meets[0]]) if meets.size else float(thresholds[-1])
-    flagged = Cells(cells.keys, (scores >= chosen).astype(np.int8)[:, None], cells.truth, cells.weight, cells.count)
+    flagged = Cells(
+        cells.keys, (scores >= chosen).astype(np.int8)[:, None], cells.truth, cells.weight, cells.count
+    )
     resampled = bootstrap_counts(flagged.count, spec.replicates, spec.seed + 1)
     masks = stage_masks(flagged, 0)
     stage = f"score>={chosen:g}"
@@ -108,13 +118,26 @@ def threshold_audit(
             if suppressed[g]:
                 continue
             for k, threshold in enumerate(thresholds):
-                curve_rows.append({"attribute": grouping.attribute, "group": label, "threshold": float(threshold),
-                                   **{name: float(curve[name][g, k]) for name in ("fpr", "fnr", "negatives", "positives")}})
+                curve_rows.append(
+                    {
+                        "attribute": grouping.attribute,
+                        "group": label,
+                        "threshold": float(threshold),
+                        **{
+                            name: float(curve[name][g, k])
+                            for name in ("fpr", "fnr", "negatives", "positives")
+                        },
+                    }
+                )
     return rows, pa.Table.from_pylist(curve_rows), chosen
 
 
 def _max_min_rows(
-    grouping: Grouping, values: np.ndarray, replicates: np.ndarray, suppressed: np.ndarray, stage: str,
+    grouping: Grouping,
+    values: np.ndarray,
+    replicates: np.ndarray,
+    suppressed: np.ndarray,
+    stage: str,
     denominators: np.ndarray,
 ) -> list[dict[str, Any]]:
     """Highest over lowest group FPR at the global threshold (the NIST differential), with its interval.
@@ -132,5 +155,16 @@ def _max_min_rows(
     note = f"highest: {grouping.labels[high]}; lowest: {grouping.labels[low]}"
     if not np.isfinite(ratio):
         note += "; undefined: the lowest group's rate is 0"
-    return [make_row(grouping.attribute, "(highest/lowest)", stage, "fpr_max_min_ratio", ratio, ci_low[0], ci_high[0],
-                     float(denominators[usable].min()), warning=note)]
+    return [
+        make_row(
+            grouping.attribute,
+            "(highest/lowest)",
+            stage,
+            "fpr_max_min_ratio",
+            ratio,
+            ci_low[0],
+            ci_high[0],
+            float(denominators[usable].min()),
+            warning=note,
+        )
+    ]

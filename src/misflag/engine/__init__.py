@@ -18,4 +18,12 @@ def get_engine(name: str = "duckdb") -> Engine:
     raise InputError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
 
 
-__all__ = ["ENGINE_NAMES", "SOURCE_DIALECT", "DuckDBEngine", "Engine", "get_engine", "quote_identifier", "transpile"]
+__all__ = [
+    "ENGINE_NAMES",
+    "SOURCE_DIALECT",
+    "DuckDBEngine",
+    "Engine",
+    "get_engine",
+    "quote_identifier",
+    "transpile",
+]

@@ -58,7 +58,9 @@ class DuckDBEngine:
             raise InputError(f"unsupported file format {file_format!r}")
         try:
             # A table, not a view: the file is parsed (and validated) once, then queried many times.
-            self.connection.execute(f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM {reader}")
+            self.connection.execute(
+                f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM {reader}"
+            )
         except duckdb.Error as error:
             raise InputError(_describe_read_error(path, file_format, error)) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,24 @@ def _spark_session(master: str) -> Any:
         raise EngineError(f"cannot start Spark ({master}): {str(error).splitlines()[0]}") from None
 
 
+def _duckdb_style_names(path: Path, count: int) -> list[str]:
+    """Header names deduplicated as DuckDB does (a repeated `x` becomes `x_1`), so expressions agree."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if len(header) != count:
+        raise InputError(f"{path}: header has {len(header)} names but Spark found {count} columns")
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        if name in seen:
+            seen[name] += 1
+            names.append(f"{name}_{seen[name]}")
+        else:
+            seen[name] = 0
+            names.append(name)
+    return names
+
+
 class SparkEngine:
     """PySpark; misflag SQL is transpiled to Spark SQL with sqlglot."""
 
@@ -71,6 +90,7 @@ class SparkEngine:
                     .option("nullValue", "")
                     .csv(str(path))
                 )
+                frame = frame.toDF(*_duckdb_style_names(path, len(frame.columns)))
             else:
                 raise InputError(f"unsupported file format {file_format!r}")
             frame.createOrReplaceTempView(name)
@@ -81,7 +101,10 @@ class SparkEngine:
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         schema = self.session.table(name).schema
-        return [(f.name, _SPARK_TYPES.get(f.dataType.simpleString(), f.dataType.simpleString().upper())) for f in schema]
+        return [
+            (f.name, _SPARK_TYPES.get(f.dataType.simpleString(), f.dataType.simpleString().upper()))
+            for f in schema
+        ]
 
     def close(self) -> None:
         """The session is shared within the process; it is stopped at interpreter exit by PySpark."""

@@ -27,7 +27,11 @@ def check_expression(text: str, columns: Iterable[str], option: str) -> str:
     except sqlglot.errors.SqlglotError as error:
         detail = _ANSI.sub("", str(error)).splitlines()[0]
         raise ExpressionError(f"{option} expression {text!r} does not parse: {detail}") from None
-    if tree is None or isinstance(tree, _FORBIDDEN) or any(isinstance(node, _FORBIDDEN) for node in tree.walk()):
+    if (
+        tree is None
+        or isinstance(tree, _FORBIDDEN)
+        or any(isinstance(node, _FORBIDDEN) for node in tree.walk())
+    ):
         raise ExpressionError(f"{option} must be a single SQL expression over columns, not {text!r}")
     known = {column.lower(): column for column in columns}
     for column in tree.find_all(exp.Column):

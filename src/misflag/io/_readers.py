@@ -78,7 +78,9 @@ def _read_postgresql(url: str, table: str | None) -> pa.Table:
             names = [column.name for column in cursor.description or []]
             records = cursor.fetchall()
     except psycopg.Error as error:
-        raise InputError(f"cannot read PostgreSQL table {table}: {str(error).strip().splitlines()[0]}") from None
+        raise InputError(
+            f"cannot read PostgreSQL table {table}: {str(error).strip().splitlines()[0]}"
+        ) from None
     return pa.table({name: [record[i] for record in records] for i, name in enumerate(names)})
 
 
@@ -99,7 +101,9 @@ def load_input(
         if frame.num_rows == 0:
             raise InputError("the input table has no rows")
         engine.register_arrow(name, frame)
-        return InputInfo(f"{type(source).__module__.split('.')[0]} table", frame.num_rows, tuple(frame.column_names), None)
+        return InputInfo(
+            f"{type(source).__module__.split('.')[0]} table", frame.num_rows, tuple(frame.column_names), None
+        )
     if isinstance(source, str) and source.startswith(("postgresql://", "postgres://")):
         arrow = _read_postgresql(source, table)
         if arrow.num_rows == 0:

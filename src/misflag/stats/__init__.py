@@ -24,17 +24,25 @@ def bootstrap_counts(counts: np.ndarray, replicates: int, seed: int) -> np.ndarr
 
 
 def percentile_interval(samples: np.ndarray, level: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval per column, ignoring replicates where the statistic is undefined."""
-    tail = 100 * (1 - level) / 2
-    with np.errstate(all="ignore"):
-        samples = np.where(np.isfinite(samples), samples, np.nan)
-        all_missing = np.all(np.isnan(samples), axis=0)
-        safe = np.where(all_missing[None, :], 0.0, samples)
-        low = np.nanpercentile(safe, tail, axis=0)
-        high = np.nanpercentile(safe, 100 - tail, axis=0)
-    low[all_missing] = np.nan
-    high[all_missing] = np.nan
-    return low, high
+    """Percentile bootstrap interval per column, ignoring replicates where the statistic is undefined.
+
+    Same as numpy's nanpercentile with linear interpolation, vectorised over columns (sorting puts NaN last).
+    """
+    values = np.sort(np.where(np.isfinite(samples), samples, np.nan), axis=0)
+    valid = np.sum(~np.isnan(values), axis=0)
+    tail = (1 - level) / 2
+    return _quantile(values, valid, tail), _quantile(values, valid, 1 - tail)
+
+
+def _quantile(ordered: np.ndarray, valid: np.ndarray, q: float) -> np.ndarray:
+    position = q * np.maximum(valid - 1, 0)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(valid - 1, 0))
+    columns = np.arange(ordered.shape[1])
+    fraction = position - below
+    with np.errstate(invalid="ignore"):
+        result = ordered[below, columns] * (1 - fraction) + ordered[above, columns] * fraction
+    return np.where(valid > 0, result, np.nan)
 
 
 def wilson_interval(successes: float, trials: float, level: float = CONFIDENCE) -> tuple[float, float]:

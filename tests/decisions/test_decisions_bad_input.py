@@ -1,0 +1,116 @@
+"""Bad input: one line naming the problem and exit code 2 from the CLI, a typed exception from the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from misflag.cli import main
+from misflag.decisions import audit_decisions
+from misflag.errors import ExpressionError, InputError
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+@pytest.fixture()
+def log_csv(tmp_path: Path) -> Path:
+    rows = "\n".join(f"{i},{'a' if i % 2 else 'b'},{i % 3 == 0:d},{i % 4 == 0:d}" for i in range(40))
+    return _write(tmp_path / "log.csv", "id,grp,flag,truth\n" + rows + "\n")
+
+
+CASES = {
+    "missing column": (
+        ["--flag", "flagged", "--truth", "truth"],
+        "names column 'flagged', which the input lacks",
+    ),
+    "unparsable expression": (["--flag", "flag ==", "--truth", "truth"], "does not parse"),
+    "not an expression": (["--flag", "(select 1)", "--truth", "truth"], "must be a single SQL expression"),
+    "non-binary flag": (
+        ["--flag", "flag + 1", "--truth", "truth"],
+        "must be 0/1 or true/false; found the value 2",
+    ),
+    "unknown reference": (
+        ["--flag", "flag", "--truth", "truth", "--group", "grp", "--reference", "zz"],
+        "--reference 'zz' names no group",
+    ),
+    "no decision": (["--truth", "truth"], "give the decision"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cli_one_line_exit_2(case: str, log_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args, expected = CASES[case]
+    assert main(["decisions", "audit", str(log_csv), *args]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def _assert_cli_fails(path: Path, capsys: pytest.CaptureFixture[str], expected: str, *extra: str) -> None:
+    code = main(["decisions", "audit", str(path), "--flag", "flag", "--truth", "truth", *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_nan_truth_without_weight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "nan.csv", "flag,truth\n1,1\n0,NaN\n1,0\n0,0\n")
+    _assert_cli_fails(path, capsys, "--truth is NULL or NaN in 1 row(s)")
+    with pytest.raises(InputError):
+        audit_decisions(path, flag="flag", truth="truth")
+
+
+def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_cli_fails(_write(tmp_path / "empty.csv", b""), capsys, "is empty (0 bytes)")
+    _assert_cli_fails(_write(tmp_path / "header.csv", "flag,truth\n"), capsys, "has no data rows")
+
+
+def test_zero_byte_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_cli_fails(_write(tmp_path / "log.parquet", b""), capsys, "is empty (0 bytes)")
+    _assert_cli_fails(
+        _write(tmp_path / "bad.parquet", b"PAR1 not really"), capsys, "is not a readable Parquet file"
+    )
+
+
+def test_non_utf8_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(
+        tmp_path / "latin1.csv", b"grp,flag,truth\n" + "caf\xe9,1,0\n".encode("latin-1") * 3
+    )
+    _assert_cli_fails(path, capsys, "is not valid UTF-8 text", "--group", "grp")
+
+
+def test_group_with_no_negatives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = "".join(f"a,{i % 2},{i % 2}\n" for i in range(20)) + "".join("b,1,1\n" for _ in range(20))
+    path = _write(tmp_path / "noneg.csv", "grp,flag,truth\n" + rows)
+    _assert_cli_fails(
+        path, capsys, "group 'b' of grp has no rows with truth = 0 (no negatives)", "--group", "grp"
+    )
+    result = audit_decisions(path, flag="flag", truth="truth", groups=["grp"], allow_undefined=True)
+    row = result.select(metric="fpr", group="b", stage="decision")[0]
+    assert row["value"] is None and "undefined" in row["warning"]
+
+
+def test_missing_file_and_typed_api_errors(tmp_path: Path, log_csv: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        audit_decisions(tmp_path / "nope.csv", flag="flag", truth="truth")
+    with pytest.raises(ExpressionError):
+        audit_decisions(log_csv, flag="flag ==", truth="truth")
+    with pytest.raises(InputError, match="no rows"):
+        audit_decisions(
+            pa.table({"flag": pa.array([], pa.int64()), "truth": pa.array([], pa.int64())}),
+            flag="flag",
+            truth="truth",
+        )
+
+
+def test_parquet_input_works(tmp_path: Path) -> None:
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"flag": [1, 0, 1, 0] * 5, "truth": [1, 0, 0, 1] * 5}), path)
+    result = audit_decisions(path, flag="flag", truth="truth", replicates=100)
+    assert result.value("fpr", "all", stage="decision") == 0.5
