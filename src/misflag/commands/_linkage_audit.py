@@ -1,0 +1,204 @@
+"""`misflag linkage run | sample | audit | synth`: the reference linker, clerical samples and pairs audits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from misflag.commands._output import OutputFormat, emit
+from misflag.engine import DuckDBEngine
+from misflag.errors import InputError
+from misflag.io import load_input
+from misflag.linkage._audit import audit_linkage
+from misflag.linkage._clerical import attach_pair_group, draw_clerical_sample
+from misflag.linkage._evaluate import LinkageAuditSpec
+from misflag.linkage._splink_runner import STEPS, blocking_rule_sql, link, load_settings, translate_settings
+from misflag.linkage._synthetic import SYNTHETIC_STEPS, synthetic_records
+
+_ERR = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _steps(total: int, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on stderr that advances one step per call."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=_ERR,
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("starting", total=total)
+        seen: list[str] = []
+
+        def advance(step: str) -> None:
+            if seen:
+                bar.advance(task)
+            seen.append(step)
+            bar.update(task, description=step)
+
+        yield advance
+
+
+def _write_atomically(table: pa.Table, path: Path) -> None:
+    """Parquet or CSV by suffix, written to a temporary name first so nothing is half-written."""
+    temporary = path.with_name(path.name + ".partial")
+    if path.suffix.lower() == ".csv":
+        pacsv.write_csv(table, temporary)
+    else:
+        pq.write_table(table, temporary)
+    temporary.replace(path)
+
+
+def run(
+    settings: Path = typer.Argument(
+        ..., help="Splink settings JSON (Splink's own format; may be a trained model)."
+    ),
+    inputs: list[str] = typer.Argument(..., help="One file to deduplicate, or two files to link."),
+    out: Path = typer.Option(..., "--out", help="Write the pairs here (Parquet; .csv for CSV)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Keep only pairs with probability >= this."
+    ),
+    train: bool = typer.Option(
+        True, "--train/--no-train", help="Train the model (off: use the settings' m/u)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of Splink's u sampling."),
+    save_model: Path | None = typer.Option(
+        None, "--save-model", help="Write the trained model (Splink JSON) here."
+    ),
+) -> None:
+    """Run the reference linker (Splink 5) and write pairs: id_l, id_r, score, match_weight, match_key."""
+    with _steps(len(STEPS)) as step:
+        result = link(
+            settings, inputs, engine=engine, threshold=threshold, train=train, seed=seed, progress=step
+        )
+    _write_atomically(result.pairs, out)
+    if save_model:
+        save_model.write_text(json.dumps(result.model, indent=2), encoding="utf-8")
+    above = "" if threshold is None else f" at probability >= {threshold:g}"
+    _ERR.print(f"{result.pairs.num_rows:,} pairs{above} written to {out}", markup=False)
+
+
+def sample(
+    pairs: Path = typer.Argument(..., help="Pairs file (id_l, id_r, score)."),
+    out: Path = typer.Option(..., "--out", help="Write the sample CSV (label column empty) here."),
+    size: int = typer.Option(500, "--size", help="Pairs to sample."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draw."),
+    bands: str | None = typer.Option(
+        None, "--bands", help="Score band cut points, e.g. 0.5,0.8,0.9,0.95,0.99."
+    ),
+    min_score: float | None = typer.Option(
+        None, "--min-score", help="Sample only pairs scored at least this."
+    ),
+    records: str | None = typer.Option(None, "--records", help="Records file, to stratify by --group."),
+    id_column: str = typer.Option("id", "--id-column", help="Record id column of --records."),
+    group: str | None = typer.Option(
+        None, "--group", help="SQL expression over the records: stratify by it."
+    ),
+) -> None:
+    """Draw a stratified sample (score band x group) of pairs for clerical review."""
+    engine = DuckDBEngine()
+    try:
+        load_input(engine, pairs, name="pairs")
+        table = engine.sql("SELECT * FROM pairs")
+    finally:
+        engine.close()
+    if group is not None:
+        if records is None:
+            raise InputError("--group needs --records (the file the expression is evaluated on)")
+        table = attach_pair_group(table, records, id_column=id_column, expression=group)
+    cuts = None if bands is None else _parse_bands(bands)
+    drawn = draw_clerical_sample(
+        table, size=size, seed=seed, bands=cuts, min_score=min_score, group_column="group" if group else None
+    )
+    _write_atomically(drawn, out)
+    _ERR.print(
+        f"{drawn.num_rows:,} pairs in {len(set(drawn['stratum'].to_pylist()))} strata written to {out}; "
+        "fill the label column with 1 (same person) or 0",
+        markup=False,
+    )
+
+
+def _parse_bands(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--bands {text!r} must be comma-separated numbers, e.g. 0.5,0.9,0.99") from None
+
+
+def audit(
+    pairs: str = typer.Argument(..., help="Pairs file from any matcher: id_l, id_r, score."),
+    records: str | None = typer.Option(None, "--records", help="Records file (ids, groups, ground truth)."),
+    id_column: str = typer.Option("id", "--id-column", help="Record id column (the ids the pairs name)."),
+    truth: str | None = typer.Option(
+        None, "--truth", help="Records column with the true entity (cluster) id."
+    ),
+    source_column: str | None = typer.Option(
+        None, "--source-column", help="Records column naming the file (a/b)."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Labelled sample CSV from `misflag linkage sample`."
+    ),
+    group: list[str] = typer.Option([], "--group", help="SQL expression over the records defining groups."),
+    threshold: list[float] = typer.Option([0.9], "--threshold", help="Probability threshold(s) to audit."),
+    settings: Path | None = typer.Option(
+        None, "--settings", help="Splink settings: measure blocking recall."
+    ),
+    probabilities: bool = typer.Option(
+        True, "--probabilities/--raw-scores", help="Scores are probabilities."
+    ),
+    min_cell: int = typer.Option(10, "--min-cell", help="Suppress groups with fewer people than this."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the F1 bootstrap."),
+    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+    save: Path | None = typer.Option(
+        None, "--save", help="Write the full result (for `misflag report`) here."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Print the report to this PDF (headless Chromium)."),
+) -> None:
+    """Precision, recall, F1, wrongful-link rate and blocking recall per group, from truth or a labelled sample."""
+    rules = (
+        tuple(blocking_rule_sql(translate_settings(load_settings(settings), "duckdb"))) if settings else ()
+    )
+    spec = LinkageAuditSpec(
+        id_column=id_column,
+        cluster_column=truth,
+        source_column=source_column,
+        groups=tuple(group),
+        thresholds=tuple(threshold),
+        min_cell=min_cell,
+        probabilities=probabilities,
+        seed=seed,
+        replicates=replicates,
+        blocking_rules=rules,
+    )
+    with _steps(3, quiet=output_format is not OutputFormat.table) as step:
+        result = audit_linkage(pairs, records, spec=spec, labels=labels, progress=step)
+    emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+def synth(
+    out: Path = typer.Option(..., "--out", help="Write the synthetic records here (Parquet; .csv for CSV)."),
+    size: int = typer.Option(100_000, "--size", help="Records to generate (originals plus duplicates)."),
+    seed: int = typer.Option(0, "--seed", help="Seed."),
+    duplicate_rate: float = typer.Option(
+        0.2, "--duplicate-rate", help="Share of records that are duplicates."
+    ),
+) -> None:
+    """Write a synthetic US population with realistic duplicate errors and ground-truth cluster ids."""
+    with _steps(len(SYNTHETIC_STEPS)) as step:
+        table = synthetic_records(size, seed=seed, duplicate_rate=duplicate_rate, progress=step)
+    _write_atomically(table, out)
+    _ERR.print(f"{table.num_rows:,} records written to {out}", markup=False)

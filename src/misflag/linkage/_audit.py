@@ -1,0 +1,329 @@
+"""The linkage audit: long-table rows from ground-truth counts or a labelled sample, curves and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from misflag import __version__
+from misflag.engine import quote_identifier
+from misflag.errors import InputError
+from misflag.io import InputInfo, load_input
+from misflag.linkage._clerical import estimate_precision, parse_labels
+from misflag.linkage._evaluate import (
+    CURVE_THRESHOLDS,
+    OVERALL_ATTRIBUTE,
+    OVERALL_GROUP,
+    LinkageAuditSpec,
+    PairsData,
+    TruthCounts,
+    stage_name,
+    truth_counts,
+)
+from misflag.result import AuditResult, make_row, rows_to_table
+from misflag.stats import bootstrap_counts, percentile_interval, safe_divide, wilson_interval
+
+
+def _suppressed_row(attribute: str, group: str, stage: str, metric: str, min_cell: int) -> dict[str, Any]:
+    return make_row(
+        attribute,
+        group,
+        stage,
+        metric,
+        None,
+        suppressed=True,
+        warning=f"suppressed: fewer than {min_cell} people in this group",
+    )
+
+
+def _rate_row(
+    attribute: str, group: str, stage: str, metric: str, hits: float, total: float
+) -> dict[str, Any]:
+    """A proportion with its Wilson interval; undefined (with a note) when the denominator is zero."""
+    if total <= 0:
+        return make_row(
+            attribute, group, stage, metric, None, denominator=0, warning="undefined: denominator 0"
+        )
+    low, high = wilson_interval(hits, total)
+    return make_row(attribute, group, stage, metric, hits / total, low, high, total)
+
+
+def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, Any]]:
+    """The long-table rows at each audited threshold, plus blocking recall, from ground-truth counts."""
+    rows: list[dict[str, Any]] = []
+    fn_all = counts.true_pairs[:, None] - counts.tp
+    f1_boot = bootstrap_f1(counts.tp, counts.fp, fn_all, spec.replicates, spec.seed)
+    for g, (attribute, group) in enumerate(counts.keys):
+        small = counts.records[g] < spec.min_cell
+        for t in sorted(set(spec.thresholds)):
+            j = int(np.searchsorted(counts.thresholds, t))
+            stage = stage_name(t)
+            names = ("precision", "recall", "f1", "wrongful_link_rate", "tp_count", "fp_count", "fn_count")
+            if small:
+                rows += [_suppressed_row(attribute, group, stage, m, spec.min_cell) for m in names]
+                continue
+            tp, fp, fn = counts.tp[g, j], counts.fp[g, j], fn_all[g, j]
+            rows.append(_rate_row(attribute, group, stage, "precision", tp, tp + fp))
+            rows.append(_rate_row(attribute, group, stage, "recall", tp, tp + fn))
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
+            low, high = f1_boot[0][g, j], f1_boot[1][g, j]
+            rows.append(make_row(attribute, group, stage, "f1", f1, low, high, tp + fp + fn))
+            rows.append(
+                _rate_row(
+                    attribute,
+                    group,
+                    stage,
+                    "wrongful_link_rate",
+                    counts.wrongly_linked[g, j],
+                    counts.records[g],
+                )
+            )
+            rows += [
+                make_row(attribute, group, stage, m, v) for m, v in zip(names[4:], (tp, fp, fn), strict=True)
+            ]
+        if counts.reached is not None:
+            if small:
+                rows.append(_suppressed_row(attribute, group, "blocking", "blocking_recall", spec.min_cell))
+            else:
+                rows.append(
+                    _rate_row(
+                        attribute,
+                        group,
+                        "blocking",
+                        "blocking_recall",
+                        counts.reached[g],
+                        counts.true_pairs[g],
+                    )
+                )
+    return rows
+
+
+def bootstrap_f1(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, replicates: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile interval of F1 = 2TP / (2TP + FP + FN) from multinomial resamples of (TP, FP, FN)."""
+    low, high = np.full(tp.shape, np.nan), np.full(tp.shape, np.nan)
+    for index in np.ndindex(tp.shape):
+        cells = np.array([tp[index], fp[index], fn[index]])
+        if cells.sum() == 0:
+            continue
+        draws = bootstrap_counts(cells, replicates, seed).astype(float)
+        f1 = safe_divide(2 * draws[:, 0], 2 * draws[:, 0] + draws[:, 1] + draws[:, 2])
+        interval = percentile_interval(f1[:, None])
+        low[index], high[index] = interval[0][0], interval[1][0]
+    return low, high
+
+
+def curve_table(counts: TruthCounts, spec: LinkageAuditSpec) -> pa.Table:
+    """Precision, recall, F1 and wrongful-link rate at every curve threshold (unsuppressed groups only)."""
+    keep = [g for g in range(len(counts.keys)) if counts.records[g] >= spec.min_cell]
+    fn = counts.true_pairs[:, None] - counts.tp
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "attribute",
+            "group",
+            "threshold",
+            "tp",
+            "fp",
+            "fn",
+            "precision",
+            "recall",
+            "f1",
+            "wrongful_link_rate",
+        )
+    }
+    for g in keep:
+        for j, t in enumerate(counts.thresholds):
+            tp, fp, f = counts.tp[g, j], counts.fp[g, j], fn[g, j]
+            values = (
+                counts.keys[g][0],
+                counts.keys[g][1],
+                float(t),
+                int(tp),
+                int(fp),
+                int(f),
+                float(safe_divide(tp, tp + fp)),
+                float(safe_divide(tp, tp + f)),
+                float(safe_divide(2 * tp, 2 * tp + fp + f)),
+                float(safe_divide(counts.wrongly_linked[g, j], counts.records[g])),
+            )
+            for name, value in zip(columns, values, strict=True):
+                columns[name].append(None if isinstance(value, float) and np.isnan(value) else value)
+    return pa.table(columns)
+
+
+def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: str) -> list[dict[str, Any]]:
+    """Weighted precision per group and threshold from a labelled stratified sample (`misflag linkage sample`)."""
+    info = load_input(data.engine, labels, name="labels_input")
+    columns = {c.lower(): c for c in info.columns}
+    for needed in ("id_l", "id_r", "label", "stratum", "stratum_size"):
+        if needed not in columns:
+            raise InputError(
+                f"the labels file lacks the column {needed!r}; label the CSV from `misflag linkage sample`"
+            )
+    q = {k: quote_identifier(columns[k]) for k in ("id_l", "id_r", "label", "stratum", "stratum_size")}
+    data.engine.execute(
+        f"CREATE TABLE lab AS SELECT CAST({q['id_l']} AS VARCHAR) AS id_l, CAST({q['id_r']} AS VARCHAR) AS id_r, "
+        f"CAST({q['label']} AS VARCHAR) AS label, CAST({q['stratum']} AS VARCHAR) AS stratum, "
+        f"TRY_CAST({q['stratum_size']} AS DOUBLE) AS stratum_size FROM labels_input"
+    )
+    unknown = data.sql(
+        "SELECT id_l, id_r, COUNT(*) OVER () AS n FROM lab ANTI JOIN pr USING (id_l, id_r) LIMIT 1"
+    ).to_pylist()
+    if unknown:
+        raise InputError(
+            f"{unknown[0]['n']} labelled pair(s) are not in the pairs file, e.g. {unknown[0]['id_l']}-{unknown[0]['id_r']}"
+        )
+    if data.scalar("SELECT COUNT(*) FROM lab WHERE stratum_size IS NULL OR stratum_size < 1"):
+        raise InputError("the labels file has rows without a valid stratum_size")
+    groups = len(data.groups) if data.records_info is not None else 0
+    side = "".join(f", gl.g{i} AS l{i}, gr.g{i} AS r{i}" for i in range(groups))
+    joins = "JOIN rec gl ON gl.id = s.id_l JOIN rec gr ON gr.id = s.id_r" if groups else ""
+    table = data.sql(f"SELECT s.*, p.score{side} FROM lab s JOIN pr p USING (id_l, id_r) {joins}")
+    label = parse_labels(table["label"])
+    strata = np.unique(np.asarray(table["stratum"].to_pylist(), dtype=object), return_inverse=True)[1]
+    sizes = table["stratum_size"].to_numpy(zero_copy_only=False).astype(float)
+    score = table["score"].to_numpy(zero_copy_only=False).astype(float)
+    record_sizes = data.group_sizes() if data.records_info is not None else {}
+    unlabelled = int(np.isnan(label).sum())
+    note = f"{unlabelled} sampled pair(s) not labelled, treated as missing at random" if unlabelled else None
+    rows: list[dict[str, Any]] = []
+    domains: list[tuple[str, str, np.ndarray]] = [
+        (OVERALL_ATTRIBUTE, OVERALL_GROUP, np.ones(score.size, bool))
+    ]
+    for i in range(groups):
+        left = np.asarray(table[f"l{i}"].to_pylist(), dtype=object)
+        right = np.asarray(table[f"r{i}"].to_pylist(), dtype=object)
+        left, right = np.where(left == None, "(missing)", left), np.where(right == None, "(missing)", right)  # noqa: E711
+        for value in sorted(set(left) | set(right)):
+            domains.append((spec.groups[i], str(value), (left == value) | (right == value)))
+    for attribute, group, member in domains:
+        for t in sorted(set(spec.thresholds)):
+            stage = stage_name(t)
+            if record_sizes.get((attribute, group), spec.min_cell) < spec.min_cell:
+                rows.append(_suppressed_row(attribute, group, stage, metric, spec.min_cell))
+                continue
+            est = estimate_precision(label, strata, sizes, member & (score >= t))
+            warning = note
+            if est.labelled < 30:
+                warning = "; ".join(filter(None, [note, f"only {est.labelled} labelled pairs"]))
+            rows.append(
+                make_row(
+                    attribute,
+                    group,
+                    stage,
+                    metric,
+                    est.value,
+                    est.ci_low,
+                    est.ci_high,
+                    est.labelled,
+                    warning=warning,
+                )
+            )
+            rows.append(make_row(attribute, group, stage, "estimated_links_count", est.estimated_links))
+    return rows
+
+
+def audit_linkage(
+    pairs: Any,
+    records: Any | None = None,
+    *,
+    spec: LinkageAuditSpec,
+    labels: Any | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AuditResult:
+    """Audit a matcher's pairs per group: from ground truth (spec.cluster_column), a labelled sample, or both."""
+    if spec.cluster_column is None and labels is None:
+        raise InputError(
+            "give ground truth (--truth COLUMN of the records) or a labelled sample (--labels FILE)"
+        )
+    say = progress or (lambda _step: None)
+    say("load and check inputs")
+    data = PairsData(spec, pairs, records)
+    rows: list[dict[str, Any]] = []
+    extras: dict[str, pa.Table] = {}
+    try:
+        if spec.cluster_column is not None:
+            say("count against ground truth")
+            counts = truth_counts(data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)))
+            rows += truth_rows(counts, spec)
+            extras["threshold_curves"] = curve_table(counts, spec)
+        if labels is not None:
+            say("estimate from the labelled sample")
+            metric = "precision_clerical" if spec.cluster_column is not None else "precision"
+            rows += clerical_rows(data, labels, spec, metric)
+    finally:
+        data.engine.close()
+    result = AuditResult(
+        kind="linkage-audit",
+        table=rows_to_table(rows),
+        extras=extras,
+        metadata=_metadata(spec, data, labels is not None),
+    )
+    result.summary = summarize(result, spec)
+    return result
+
+
+def _metadata(spec: LinkageAuditSpec, data: PairsData, clerical: bool) -> dict[str, Any]:
+    def described(info: InputInfo | None) -> dict[str, Any] | None:
+        return (
+            None
+            if info is None
+            else {"description": info.description, "sha256": info.sha256, "rows": info.rows}
+        )
+
+    return {
+        "audit": "linkage-audit",
+        "input": described(data.pairs_info),
+        "records": described(data.records_info),
+        "spec": {**asdict(spec), "groups": list(spec.groups), "thresholds": list(spec.thresholds)},
+        "expressions": {"groups": data.groups},
+        "engine": "duckdb",
+        "seed": spec.seed,
+        "replicates": spec.replicates,
+        "min_cell": spec.min_cell,
+        "interval": "95% Wilson for proportions; F1 by multinomial bootstrap of (TP, FP, FN)"
+        + (
+            "; clerical precision: stratified ratio estimator, Wilson with effective sample size"
+            if clerical
+            else ""
+        ),
+        "misflag_version": __version__,
+    }
+
+
+def summarize(result: AuditResult, spec: LinkageAuditSpec) -> str:
+    """Plain-language headline at the first audited threshold."""
+    stage = stage_name(spec.thresholds[0])
+    parts = []
+    for metric, label in (
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("wrongful_link_rate", "people wrongly linked to someone else"),
+    ):
+        found = result.select(metric=metric, attribute=OVERALL_ATTRIBUTE, stage=stage)
+        if found and found[0]["value"] is not None:
+            row = found[0]
+            parts.append(
+                f"{label} {100 * row['value']:.2f}% (95% CI {100 * row['ci_low']:.2f}–{100 * row['ci_high']:.2f}%,"
+                f" n={row['denominator']:,.0f})"
+            )
+    blocking = result.select(metric="blocking_recall", attribute=OVERALL_ATTRIBUTE)
+    if blocking and blocking[0]["value"] is not None:
+        parts.append(f"blocking rules reach {100 * blocking[0]['value']:.2f}% of true pairs")
+    worst = [
+        r
+        for r in result.select(metric="wrongful_link_rate", stage=stage)
+        if r["attribute"] != OVERALL_ATTRIBUTE and r["value"] is not None
+    ]
+    if worst:
+        top = max(worst, key=lambda r: r["value"])
+        parts.append(
+            f"highest wrongful-link rate: {top['attribute']}={top['group']} at {100 * top['value']:.2f}%"
+        )
+    return f"At {stage}: " + "; ".join(parts) + "." if parts else ""

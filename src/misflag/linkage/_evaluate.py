@@ -1,0 +1,281 @@
+"""Pairs versus ground truth: load and check inputs, and count TP/FP/true pairs/wrongly linked people per group.
+
+Every count is one SQL aggregate on DuckDB. Score thresholds become bins (`bin = number of thresholds at
+or below the score`) so counts at every threshold are cumulative sums of one histogram. A pair belongs
+to every group one of its two records belongs to; a record is wrongly linked at t when it is linked at
+score >= t to at least one record of another cluster. Blocking recall is the share of true pairs that
+at least one blocking rule of the settings reaches, evaluated on the true pairs themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from misflag.engine import DuckDBEngine, quote_identifier
+from misflag.errors import EngineError, InputError, RuleError
+from misflag.io import InputInfo, check_expression, load_input
+
+OVERALL_ATTRIBUTE = "overall"
+OVERALL_GROUP = "all"
+#: Thresholds of the curves in `extras["threshold_curves"]` (the audited thresholds are added).
+CURVE_THRESHOLDS: tuple[float, ...] = (*(round(float(x), 2) for x in np.arange(0.05, 1.0, 0.05)), 0.99, 0.999)
+
+
+@dataclass(frozen=True)
+class LinkageAuditSpec:
+    """What the audit asks: which record columns hold the id, truth, source and groups; which thresholds."""
+
+    id_column: str = "id"
+    cluster_column: str | None = None
+    source_column: str | None = None
+    groups: tuple[str, ...] = ()
+    thresholds: tuple[float, ...] = (0.9,)
+    min_cell: int = 10
+    probabilities: bool = True
+    seed: int = 0
+    replicates: int = 1000
+    blocking_rules: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.thresholds:
+            raise InputError("give at least one --threshold")
+        if self.probabilities and any(not 0.0 <= t <= 1.0 for t in self.thresholds):
+            raise InputError(f"thresholds {list(self.thresholds)} must be probabilities in [0, 1]")
+        if self.min_cell < 1:
+            raise InputError(f"--min-cell must be at least 1, got {self.min_cell}")
+        if len(set(self.groups)) != len(self.groups):
+            raise InputError("each --group expression may be given only once")
+
+
+def stage_name(threshold: float) -> str:
+    """The long table's stage for a threshold, e.g. `p>=0.9`."""
+    return f"p>={threshold:g}"
+
+
+class PairsData:
+    """Records and pairs loaded into DuckDB, validated, with per-record groups in long form (`rg`)."""
+
+    def __init__(self, spec: LinkageAuditSpec, pairs: Any, records: Any | None) -> None:
+        self.spec = spec
+        self.engine = DuckDBEngine()
+        self.pairs_info: InputInfo = load_input(self.engine, pairs, name="pairs_input")
+        self.records_info: InputInfo | None = None
+        self.groups: list[str] = []
+        self._load_pairs()
+        if records is not None:
+            self.records_info = load_input(self.engine, records, name="records_input")
+            self._load_records()
+        elif spec.groups or spec.cluster_column:
+            raise InputError("groups and ground truth need the records file (--records)")
+
+    def sql(self, query: str) -> pa.Table:
+        return self.engine.sql(query)
+
+    def scalar(self, query: str) -> Any:
+        return self.engine.sql(query).column(0)[0].as_py()
+
+    def _load_pairs(self) -> None:
+        columns = {name.lower(): name for name in self.pairs_info.columns}
+        for needed in ("id_l", "id_r", "score"):
+            if needed not in columns:
+                raise InputError(f"the pairs file lacks the column {needed!r} (needs id_l, id_r, score)")
+        q = {k: quote_identifier(columns[k]) for k in ("id_l", "id_r", "score")}
+        self.engine.execute(
+            f"CREATE TABLE pr AS SELECT CAST({q['id_l']} AS VARCHAR) AS id_l, CAST({q['id_r']} AS VARCHAR) AS id_r,"
+            f" TRY_CAST({q['score']} AS DOUBLE) AS score FROM pairs_input"
+        )
+        bad = self.scalar("SELECT COUNT(*) FROM pr WHERE id_l IS NULL OR id_r IS NULL OR score IS NULL")
+        if bad:
+            raise InputError(f"{bad} pair(s) have an empty id_l, id_r or a missing or non-numeric score")
+        if self.spec.probabilities:
+            out = self.sql(
+                "SELECT id_l, id_r, score FROM pr WHERE score < 0 OR score > 1 LIMIT 1"
+            ).to_pylist()
+            if out:
+                count = self.scalar("SELECT COUNT(*) FROM pr WHERE score < 0 OR score > 1")
+                raise InputError(
+                    f"{count} pair(s) have a score outside [0, 1] (e.g. {out[0]['score']} for "
+                    f"{out[0]['id_l']}-{out[0]['id_r']}); scores must be match probabilities"
+                )
+        self_pairs = self.scalar("SELECT COUNT(*) FROM pr WHERE id_l = id_r")
+        if self_pairs:
+            raise InputError(f"{self_pairs} pair(s) link a record to itself (id_l = id_r)")
+        dup = self.sql(
+            "SELECT LEAST(id_l, id_r) AS a, GREATEST(id_l, id_r) AS b, COUNT(*) AS n FROM pr "
+            "GROUP BY ALL HAVING n > 1 LIMIT 1"
+        ).to_pylist()
+        if dup:
+            raise InputError(
+                f"the pairs file lists the pair {dup[0]['a']}-{dup[0]['b']} {dup[0]['n']} times; each pair once"
+            )
+
+    def _column(self, name: str | None, option: str) -> str | None:
+        if name is None:
+            return None
+        assert self.records_info is not None
+        found = {c.lower(): c for c in self.records_info.columns}.get(name.lower())
+        if found is None:
+            raise InputError(f"{option} {name!r} is not a column of the records file")
+        return quote_identifier(found)
+
+    def _load_records(self) -> None:
+        assert self.records_info is not None
+        spec = self.spec
+        id_col = self._column(spec.id_column, "--id-column")
+        cluster = self._column(spec.cluster_column, "--truth")
+        source = self._column(spec.source_column, "--source-column")
+        self.groups = [check_expression(g, self.records_info.columns, "--group") for g in spec.groups]
+        extra = [f"CAST(({g}) AS VARCHAR) AS g{i}" for i, g in enumerate(self.groups)]
+        self.engine.execute(
+            "CREATE TABLE rec AS SELECT CAST({} AS VARCHAR) AS id, {} AS cluster, {} AS source{} FROM records_input".format(
+                id_col,
+                f"CAST({cluster} AS VARCHAR)" if cluster else "NULL::VARCHAR",
+                f"CAST({source} AS VARCHAR)" if source else "NULL::VARCHAR",
+                "".join(", " + e for e in extra),
+            )
+        )
+        dup = self.sql(
+            "SELECT id, COUNT(*) AS n FROM rec GROUP BY id HAVING n > 1 OR id IS NULL LIMIT 1"
+        ).to_pylist()
+        if dup:
+            raise InputError(f"record id {dup[0]['id']!r} is missing or repeated in the records file")
+        unknown = self.sql(
+            "SELECT id, COUNT(*) OVER () AS n FROM (SELECT id_l AS id FROM pr UNION SELECT id_r FROM pr) "
+            "ANTI JOIN rec USING (id) LIMIT 1"
+        ).to_pylist()
+        if unknown:
+            raise InputError(
+                f"{unknown[0]['n']} id(s) in the pairs file are absent from the records file, e.g. {unknown[0]['id']!r}"
+            )
+        if cluster:
+            missing = self.scalar("SELECT COUNT(*) FROM rec WHERE cluster IS NULL")
+            if missing:
+                raise InputError(f"{missing} record(s) have no ground-truth value in {spec.cluster_column!r}")
+        parts = [f"SELECT id, '{OVERALL_ATTRIBUTE}' AS attribute, '{OVERALL_GROUP}' AS grp FROM rec"]
+        parts += [
+            f"SELECT id, {_literal(spec.groups[i])} AS attribute, COALESCE(g{i}, '(missing)') AS grp FROM rec"
+            for i in range(len(self.groups))
+        ]
+        self.engine.execute("CREATE TABLE rg AS " + " UNION ALL ".join(parts))
+        for side in ("l", "r"):  # the records' own columns, for blocking rules written over l. and r.
+            self.engine.execute(
+                f"CREATE VIEW rec_{side} AS SELECT CAST({id_col} AS VARCHAR) AS __misflag_id, * FROM records_input"
+            )
+        for rule in spec.blocking_rules:
+            try:
+                self.engine.execute(f"SELECT ({rule}) FROM rec_l l, rec_r r LIMIT 0")
+            except EngineError as error:
+                raise RuleError(
+                    f"blocking rule {rule!r} cannot be evaluated on the records: {error}"
+                ) from None
+
+    def group_sizes(self) -> dict[tuple[str, str], int]:
+        """Records per (attribute, group)."""
+        rows = self.sql("SELECT attribute, grp, COUNT(*) AS n FROM rg GROUP BY ALL").to_pylist()
+        return {(r["attribute"], r["grp"]): int(r["n"]) for r in rows}
+
+    def pair_groups(self, pairs_table: str) -> str:
+        """SQL for (id_l, id_r, attribute, grp) for each group each pair touches (through either record)."""
+        return (
+            f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_l UNION "
+            f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_r"
+        )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def bin_expression(column: str, thresholds: Sequence[float]) -> str:
+    """SQL giving the number of (sorted) thresholds at or below the value: its bin."""
+    return " + ".join(f"CAST({column} >= {float(t)!r} AS INTEGER)" for t in thresholds) or "0"
+
+
+@dataclass
+class TruthCounts:
+    """Counts at every threshold per (attribute, group): arrays indexed [group, threshold]."""
+
+    keys: list[tuple[str, str]]
+    thresholds: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    true_pairs: np.ndarray
+    reached: np.ndarray | None
+    records: np.ndarray
+    wrongly_linked: np.ndarray
+
+
+def _cumulate(
+    rows: list[dict[str, Any]], keys: dict[tuple[str, str], int], width: int, value: str
+) -> np.ndarray:
+    """Histogram rows (attribute, grp, bin, value) -> counts at score >= threshold j: sum over bins > j."""
+    hist = np.zeros((len(keys), width + 1))
+    for row in rows:
+        hist[keys[(row["attribute"], row["grp"])], int(row["bin"])] += float(row[value])
+    return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+
+def truth_counts(data: PairsData, thresholds: Sequence[float]) -> TruthCounts:
+    """TP, FP, true pairs, blocking reach and wrongly linked records, per group and threshold."""
+    grid = np.asarray(sorted(set(thresholds)), dtype=float)
+    sizes = data.group_sizes()
+    keys = {key: i for i, key in enumerate(sorted(sizes))}
+    # with a source column (linking two files) only pairs across sources are sought
+    cross = "l.source <> r.source" if data.spec.source_column else "TRUE"
+    data.engine.execute(
+        f"CREATE TABLE lp AS SELECT p.id_l, p.id_r, p.score, (l.cluster = r.cluster AND {cross}) AS is_true "
+        "FROM pr p JOIN rec l ON l.id = p.id_l JOIN rec r ON r.id = p.id_r"
+    )
+    data.engine.execute(
+        "CREATE TABLE tp_all AS SELECT l.id AS id_l, r.id AS id_r FROM rec l JOIN rec r "
+        f"ON l.cluster = r.cluster AND l.id < r.id AND {cross}"
+    )
+    bins = bin_expression("p.score", grid.tolist())
+    pair_rows = data.sql(
+        f"SELECT g.attribute, g.grp, {bins} AS bin, COUNT(*) FILTER (WHERE p.is_true) AS tp, "
+        f"COUNT(*) FILTER (WHERE NOT p.is_true) AS fp FROM ({data.pair_groups('lp')}) g "
+        "JOIN lp p USING (id_l, id_r) GROUP BY ALL"
+    ).to_pylist()
+    tp = _cumulate(pair_rows, keys, grid.size, "tp")
+    fp = _cumulate(pair_rows, keys, grid.size, "fp")
+    reach = _reach_sql(data.spec.blocking_rules)
+    true_rows = data.sql(
+        f"SELECT g.attribute, g.grp, COUNT(*) AS n, COUNT(*) FILTER (WHERE {reach}) AS reached "
+        f"FROM ({data.pair_groups('tp_all')}) g JOIN rec_l l ON l.__misflag_id = g.id_l JOIN rec_r r ON r.__misflag_id = g.id_r "
+        "GROUP BY ALL"
+        if data.spec.blocking_rules
+        else f"SELECT attribute, grp, COUNT(*) AS n, 0 AS reached FROM ({data.pair_groups('tp_all')}) GROUP BY ALL"
+    ).to_pylist()
+    true_pairs = np.zeros(len(keys))
+    reached = np.zeros(len(keys))
+    for row in true_rows:
+        true_pairs[keys[(row["attribute"], row["grp"])]] = row["n"]
+        reached[keys[(row["attribute"], row["grp"])]] = row["reached"]
+    record_rows = data.sql(
+        f"SELECT g.attribute, g.grp, {bin_expression('w.wrong_max', grid.tolist())} AS bin, COUNT(*) AS n "
+        "FROM rg g LEFT JOIN (SELECT id, MAX(score) AS wrong_max FROM ("
+        "SELECT id_l AS id, score FROM lp WHERE NOT is_true UNION ALL SELECT id_r, score FROM lp WHERE NOT is_true"
+        ") GROUP BY id) w USING (id) GROUP BY ALL"
+    ).to_pylist()
+    wrongly = _cumulate([{**r, "bin": r["bin"] or 0} for r in record_rows], keys, grid.size, "n")
+    records = np.array([sizes[key] for key in sorted(sizes)], dtype=float)
+    return TruthCounts(
+        keys=list(keys),
+        thresholds=grid,
+        tp=tp,
+        fp=fp,
+        true_pairs=true_pairs,
+        reached=reached if data.spec.blocking_rules else None,
+        records=records,
+        wrongly_linked=wrongly,
+    )
+
+
+def _reach_sql(rules: Sequence[str]) -> str:
+    """One condition: at least one blocking rule holds for the pair (l, r) of records."""
+    return " OR ".join(f"COALESCE(({rule}), FALSE)" for rule in rules) or "FALSE"
