@@ -2,6 +2,147 @@
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
 
-app = typer.Typer(help="AI use-case inventories: scorecard, history across years, consistency check.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from misflag.commands._output import OutputFormat, emit
+from misflag.inventory import Inventory, check, history, load_inventories, load_summary, scorecard
+
+app = typer.Typer(
+    help="AI use-case inventories: scorecard, history across years, consistency check.", no_args_is_help=True
+)
+
+SOURCES = typer.Argument(
+    ..., help="Inventory CSV/Parquet files, folders of them, or a .duckdb written by load --db."
+)
+MAPPING = typer.Option(
+    None, "--mapping", help="Extra year-mapping YAML file(s), e.g. for a later inventory year."
+)
+FORMAT = typer.Option(OutputFormat.table, "--format", help="How to print the long table.")
+SAVE = typer.Option(None, "--save", help="Write the result bundle (JSON) here.")
+REPORT = typer.Option(None, "--report", help="Write the HTML report here.")
+PDF = typer.Option(None, "--pdf", help="Write the PDF report here.")
+
+
+def _load(sources: list[Path], mappings: list[Path] | None) -> Inventory:
+    """Load with a progress display on stderr."""
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("loading inventories", total=None)
+        return load_inventories(
+            sources, mappings=mappings or [], progress=lambda step: progress.update(task, description=step)
+        )
+
+
+@app.command("load")
+def load_command(
+    sources: list[Path] = SOURCES,
+    mapping: list[Path] | None = MAPPING,
+    db: Path | None = typer.Option(None, "--db", help="Write the normalized tables to this DuckDB file."),
+    output_format: OutputFormat = FORMAT,
+    save: Path | None = SAVE,
+    report: Path | None = REPORT,
+    pdf: Path | None = PDF,
+) -> None:
+    """Normalize inventories of any year into one schema; report unknown columns and values."""
+    inventory = _load(sources, mapping)
+    try:
+        if db:
+            inventory.save(db)
+        emit(load_summary(inventory), output_format, save=save, report=report, pdf=pdf)
+    finally:
+        inventory.close()
+
+
+@app.command("scorecard")
+def scorecard_command(
+    sources: list[Path] = SOURCES,
+    mapping: list[Path] | None = MAPPING,
+    year: int | None = typer.Option(
+        None, "--year", help="Only this year (default: every year asking about impact)."
+    ),
+    by: str = typer.Option("agency", "--by", help="Group rows of the printed table by agency or bureau."),
+    output_format: OutputFormat = FORMAT,
+    save: Path | None = SAVE,
+    report: Path | None = REPORT,
+    pdf: Path | None = PDF,
+) -> None:
+    """High-impact use cases and the status of each minimum practice, per agency and bureau."""
+    inventory = _load(sources, mapping)
+    try:
+        emit(scorecard(inventory, year=year, by=by), output_format, save=save, report=report, pdf=pdf)
+    finally:
+        inventory.close()
+
+
+@app.command("history")
+def history_command(
+    sources: list[Path] = SOURCES,
+    mapping: list[Path] | None = MAPPING,
+    settings: Path | None = typer.Option(
+        None, "--settings", help="Splink settings JSON (default: built in)."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Hand-labelled pairs CSV: precision and recall."
+    ),
+    clerical: Path | None = typer.Option(
+        None, "--clerical", help="Write the clerical-review sample (CSV) here."
+    ),
+    clerical_size: int = typer.Option(
+        100, "--clerical-size", help="Uncertain pairs to sample per year step."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clerical sample."),
+    output_format: OutputFormat = FORMAT,
+    save: Path | None = SAVE,
+    report: Path | None = REPORT,
+    pdf: Path | None = PDF,
+) -> None:
+    """Link each use case to its predecessor; new, retired, renamed and reclassified use cases."""
+    inventory = _load(sources, mapping)
+    try:
+        result = history(inventory, settings=settings, labels=labels, clerical_size=clerical_size, seed=seed)
+        if clerical:
+            import pyarrow.csv as pacsv
+
+            partial = clerical.with_name(clerical.name + ".partial")
+            pacsv.write_csv(result.extras["clerical_review"], partial)
+            partial.replace(clerical)
+        emit(result, output_format, save=save, report=report, pdf=pdf)
+    finally:
+        inventory.close()
+
+
+@app.command("check")
+def check_command(
+    sources: list[Path] = SOURCES,
+    mapping: list[Path] | None = MAPPING,
+    year: int | None = typer.Option(None, "--year", help="Year to check (default: the latest)."),
+    patterns: Path | None = typer.Option(None, "--patterns", help="Pattern YAML file (default: built in)."),
+    queue: Path | None = typer.Option(None, "--queue", help="Write the review queue (CSV) here."),
+    output_format: OutputFormat = FORMAT,
+    save: Path | None = SAVE,
+    report: Path | None = REPORT,
+    pdf: Path | None = PDF,
+) -> None:
+    """Use cases whose text describes acting on individuals but which are classified not high-impact."""
+    inventory = _load(sources, mapping)
+    try:
+        result = check(inventory, year=year, patterns=patterns)
+        if queue:
+            import pyarrow.csv as pacsv
+
+            partial = queue.with_name(queue.name + ".partial")
+            pacsv.write_csv(result.extras["review_queue"], partial)
+            partial.replace(queue)
+        emit(result, output_format, save=save, report=report, pdf=pdf)
+    finally:
+        inventory.close()

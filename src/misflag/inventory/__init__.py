@@ -1,1 +1,22 @@
-"""inventory audits."""
+"""AI use-case inventories: normalized across years, scored, linked across years and checked.
+
+`load_inventories` reads the 2023-2025 federal inventories (or a later year with its mapping file) into one
+DuckDB table; `scorecard`, `history` and `check` return AuditResult objects of kind "inventory".
+"""
+
+from misflag.inventory._check import check, read_patterns
+from misflag.inventory._history import history, settings_path
+from misflag.inventory._load import Inventory, load_inventories
+from misflag.inventory._scorecard import scorecard
+from misflag.inventory._summary import load_summary
+
+__all__ = [
+    "Inventory",
+    "check",
+    "history",
+    "load_inventories",
+    "load_summary",
+    "read_patterns",
+    "scorecard",
+    "settings_path",
+]
