@@ -1,1 +1,34 @@
-"""ledger audits."""
+"""Decision ledger: a tamper-evident record of automated flags and the human decisions on them.
+
+Hash chain + Merkle checkpoints signed with Ed25519 (as in Certificate Transparency), due-process rules as
+versioned data, SQLite or PostgreSQL stores with append-only triggers, tokens with roles, and an export to
+the decision log that `misflag.decisions` audits.
+"""
+
+from misflag.ledger._access import Principal, authenticate, create_token, read_case, read_entries
+from misflag.ledger._events import CASE_EVENTS, ROLES, Event
+from misflag.ledger._export import decision_log, export_decision_log
+from misflag.ledger._proofs import check_proof, consistency_proof, inclusion_proof
+from misflag.ledger._rules import RULE_TEXT, RuleSet
+from misflag.ledger._store import Ledger
+from misflag.ledger._verify import VerifyReport
+
+__all__ = [
+    "CASE_EVENTS",
+    "ROLES",
+    "RULE_TEXT",
+    "Event",
+    "Ledger",
+    "Principal",
+    "RuleSet",
+    "VerifyReport",
+    "authenticate",
+    "check_proof",
+    "consistency_proof",
+    "create_token",
+    "decision_log",
+    "export_decision_log",
+    "inclusion_proof",
+    "read_case",
+    "read_entries",
+]

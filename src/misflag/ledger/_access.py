@@ -1,0 +1,119 @@
+"""Who may do what: API tokens with roles (stored as SHA-256 hashes), and reads that log auditors.
+
+Roles: `recorder` (systems writing flags), `reviewer` (human reviewers), `auditor` (read-only plus export;
+every read is itself a ledger entry), `admin` (tokens and rule sets). The first admin token is made with
+local access to the store (`misflag ledger token create --role admin`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from misflag.errors import LedgerError
+from misflag.ledger import _schema as schema
+from misflag.ledger._events import ROLES, system_event
+from misflag.ledger._store import Ledger, now
+
+TOKEN_PREFIX = "mfl_"
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The holder of a token: a name (recorded as the actor of its events) and a role."""
+
+    name: str
+    role: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
+    """Make a token for `name` with `role`; only its hash is stored; the token itself is returned once."""
+    if role not in ROLES:
+        raise LedgerError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if not name or len(name) > 128:
+        raise LedgerError("a token needs a name of 1-128 characters (it is the actor of its events)")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ledger._write() as connection:
+        connection.execute(
+            insert(schema.tokens), [{"token_hash": _digest(token), "name": name, "role": role, "ts": now()}]
+        )
+        ledger._insert(
+            connection, [system_event("token_created", actor, "admin", {"name": name, "role": role})]
+        )
+    return token
+
+
+def authenticate(ledger: Ledger, token: str) -> Principal | None:
+    """The principal holding `token`, or None for an unknown token."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    try:
+        with ledger._read() as connection:
+            row = connection.execute(
+                select(schema.tokens.c.name, schema.tokens.c.role).where(
+                    schema.tokens.c.token_hash == _digest(token)
+                )
+            ).first()
+    except SQLAlchemyError as error:
+        raise LedgerError(f"cannot read tokens of the ledger at {ledger.safe_url}") from error
+    return Principal(name=row[0], role=row[1]) if row else None
+
+
+def log_read(ledger: Ledger, reader: Principal | None, what: str, detail: dict[str, Any]) -> None:
+    """Record an auditor's read as an `auditor_read` entry (other roles' reads are not logged)."""
+    if reader is not None and reader.role == "auditor":
+        ledger._append_system(system_event("auditor_read", reader.name, reader.role, {"read": what} | detail))
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    seq, prev, digest, kind, case_id, body = row
+    return {
+        "seq": seq,
+        "prev": bytes(prev).hex(),
+        "hash": bytes(digest).hex(),
+        "kind": kind,
+        "case_id": case_id,
+        "body": body,
+    } | json.loads(body)
+
+
+def read_entries(
+    ledger: Ledger, *, start: int = 0, limit: int = 100, reader: Principal | None = None
+) -> list[dict[str, Any]]:
+    """Entries from `start` (at most `limit`, up to 10,000) with their hashes; logged for auditors."""
+    if start < 0 or not 1 <= limit <= MAX_PAGE:
+        raise LedgerError(f"start must be >= 0 and limit within 1..{MAX_PAGE}")
+    log_read(ledger, reader, "entries", {"start": start, "limit": limit})
+    with ledger._read() as connection:
+        rows = connection.exec_driver_sql(
+            f"SELECT seq, prev, hash, kind, case_id, body FROM ledger_entries WHERE seq >= {int(start)} "
+            f"ORDER BY seq LIMIT {int(limit)}"
+        ).fetchall()
+    return [_entry(row) for row in rows]
+
+
+def read_case(ledger: Ledger, case_id: str, *, reader: Principal | None = None) -> list[dict[str, Any]]:
+    """Every entry of one case, in order; logged for auditors. An unknown case is an error."""
+    log_read(ledger, reader, "case", {"case_id": case_id})
+    table = schema.entries
+    with ledger._read() as connection:
+        rows = connection.execute(
+            select(table.c.seq, table.c.prev, table.c.hash, table.c.kind, table.c.case_id, table.c.body)
+            .where(table.c.case_id == case_id)
+            .order_by(table.c.seq)
+        )
+        entries = [_entry(row) for row in rows]
+    if not entries:
+        raise LedgerError(f"no case {case_id!r} in the ledger")
+    return entries

@@ -1,0 +1,172 @@
+"""Ledger events: what happened to one case, by whom, in which role; validated and serialised canonically.
+
+A case is a pseudonymous id chosen by the flagging system: never a name, id number or date of birth.
+Audit attributes (`groups`, e.g. {"sex": "F"}) are kept apart from the payload so exports can group by
+them without touching anything that identifies a person.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from misflag.errors import LedgerError
+
+ROLES = ("recorder", "reviewer", "auditor", "admin")
+
+# Case events: the payload fields each requires, and the roles allowed to record it.
+CASE_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "flagged": (("rule_id", "rule_version", "input_digest"), ("recorder", "admin")),
+    "reviewed": (("outcome", "reason_code"), ("reviewer", "admin")),
+    "identity_claim": (("claim",), ("recorder", "reviewer", "admin")),
+    "identity_verified": (("result",), ("reviewer", "admin")),
+    "action": (("action",), ("recorder", "reviewer", "admin")),
+    "notice_sent": (("channel",), ("recorder", "reviewer", "admin")),
+    "appeal_filed": ((), ("recorder", "reviewer", "admin")),
+    "appeal_decided": (("outcome",), ("reviewer", "admin")),
+    "corrected": (("flag_was_wrong",), ("reviewer", "admin")),
+}
+# Events the ledger writes about itself; no client may submit them.
+SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "auditor_read", "key_added")
+
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("reviewed", "outcome"): ("confirmed", "dismissed"),
+    ("identity_claim", "claim"): ("wrong_match", "citizenship", "lawful_status", "other"),
+    ("identity_verified", "result"): ("claim_upheld", "claim_rejected"),
+    ("appeal_decided", "outcome"): ("upheld", "overturned"),
+}
+RESERVED_GROUPS = frozenset(
+    {
+        "case_id",
+        "flagged",
+        "score",
+        "rule_id",
+        "rule_version",
+        "reviewed",
+        "review_confirmed",
+        "review_outcome",
+        "identity_claim",
+        "identity_verified",
+        "notice_sent",
+        "action_taken",
+        "action",
+        "appealed",
+        "appeal_outcome",
+        "corrected",
+        "truth",
+        "first_seq",
+        "last_seq",
+        "first_ts",
+        "last_ts",
+    }
+)
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_CASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces, UTF-8 kept) so the same event always hashes the same."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event on a case (or, for system events, on the ledger itself)."""
+
+    kind: str
+    case_id: str | None
+    actor: str
+    role: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, actor: str | None = None, role: str | None = None
+    ) -> Event:
+        """Build and validate an event from JSON; `actor`/`role` (from an API token) override the input."""
+        if not isinstance(data, Mapping):
+            raise LedgerError("an event must be a JSON object")
+        unknown = set(data) - {"kind", "case_id", "actor", "role", "payload", "groups"}
+        if unknown:
+            raise LedgerError(f"unknown event field(s): {', '.join(sorted(unknown))}")
+        event = cls(
+            kind=str(data.get("kind", "")),
+            case_id=data.get("case_id"),
+            actor=actor if actor is not None else str(data.get("actor", "")),
+            role=role if role is not None else str(data.get("role", "")),
+            payload=data.get("payload") or {},
+            groups=data.get("groups") or {},
+        )
+        event.validate()
+        return event
+
+    def validate(self) -> None:
+        """Raise LedgerError naming the first problem: kind, case id, role, payload fields, groups."""
+        if self.kind not in CASE_EVENTS:
+            raise LedgerError(f"unknown event kind {self.kind!r}; expected one of {', '.join(CASE_EVENTS)}")
+        if not isinstance(self.case_id, str) or not _CASE.match(self.case_id):
+            raise LedgerError(
+                f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
+            )
+        if not self.actor or len(self.actor) > 128:
+            raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
+        required, roles = CASE_EVENTS[self.kind]
+        if self.role not in roles:
+            raise LedgerError(
+                f"{self.kind}: role {self.role!r} may not record it (allowed: {', '.join(roles)})"
+            )
+        if not isinstance(self.payload, Mapping):
+            raise LedgerError(f"{self.kind}: payload must be a JSON object")
+        missing = [name for name in required if self.payload.get(name) in (None, "")]
+        if missing:
+            raise LedgerError(f"{self.kind}: payload lacks {', '.join(missing)}")
+        for (kind, name), allowed in CHOICES.items():
+            if kind == self.kind and self.payload.get(name) not in allowed:
+                raise LedgerError(f"{kind}: payload {name} must be one of {', '.join(allowed)}")
+        self._validate_types()
+        if not isinstance(self.groups, Mapping):
+            raise LedgerError(f"{self.kind}: groups must be a JSON object of attribute: value")
+        for name, value in self.groups.items():
+            if not GROUP_NAME.match(str(name)) or name in RESERVED_GROUPS:
+                raise LedgerError(
+                    f"group attribute {name!r} must be lower_snake_case and not a reserved column"
+                )
+            if not isinstance(value, str) or len(value) > 64:
+                raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
+        try:
+            canonical(self.payload)
+        except (TypeError, ValueError) as error:
+            raise LedgerError(f"{self.kind}: payload is not plain JSON: {error}") from None
+
+    def _validate_types(self) -> None:
+        payload = self.payload
+        if "score" in payload and (
+            isinstance(payload["score"], bool) or not isinstance(payload["score"], int | float)
+        ):
+            raise LedgerError(f"{self.kind}: payload score must be a number")
+        for name in ("flag", "flag_was_wrong"):
+            if name in payload and not isinstance(payload[name], bool):
+                raise LedgerError(f"{self.kind}: payload {name} must be true or false")
+
+    def body(self, timestamp: str) -> str:
+        """The canonical JSON stored (and hashed) for this event."""
+        return canonical(
+            {
+                "actor": self.actor,
+                "groups": dict(self.groups),
+                "payload": dict(self.payload),
+                "role": self.role,
+                "ts": timestamp,
+            }
+        )
+
+
+def system_event(kind: str, actor: str, role: str, payload: Mapping[str, Any]) -> Event:
+    """An event the ledger records about itself (rejections, rule changes, tokens, auditor reads)."""
+    if kind not in SYSTEM_EVENTS:
+        raise LedgerError(f"unknown system event {kind!r}")
+    return Event(kind=kind, case_id=None, actor=actor or "unknown", role=role or "unknown", payload=payload)

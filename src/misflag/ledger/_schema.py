@@ -1,0 +1,50 @@
+"""The ledger's tables (SQLAlchemy Core). The DDL itself lives in the Alembic migrations under migrations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("prev", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("case_id", String(128), nullable=True),
+    Column("body", Text, nullable=False),
+    Index("ix_ledger_entries_case", "case_id"),
+    Index("ix_ledger_entries_kind", "kind"),
+)
+
+checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("frontier", Text, nullable=False),
+)
+
+keys = Table(
+    "ledger_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("ts", String(40), nullable=False),
+)
+
+tokens = Table(
+    "ledger_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("ts", String(40), nullable=False),
+)
+
+APPEND_ONLY = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens")

@@ -1,0 +1,165 @@
+"""HTTP API of the ledger: every endpoint × every role (no token → 401, wrong role → 403), auditor reads
+logged, and schemathesis against the OpenAPI spec finds no server error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from misflag.api import create_app
+from misflag.ledger import ROLES, Ledger, create_token, read_entries
+
+FLAG = {
+    "kind": "flagged",
+    "case_id": "c-new",
+    "payload": {"rule_id": "r", "rule_version": "1", "input_digest": "d"},
+}
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
+    ("POST", "/ledger/events", {"events": [FLAG]}, {"recorder", "admin"}),
+    ("GET", "/ledger/entries", None, {"auditor", "admin"}),
+    ("GET", "/ledger/cases/c0", None, {"reviewer", "auditor", "admin"}),
+    ("GET", "/ledger/verify", None, {"auditor", "admin"}),
+    ("GET", "/ledger/checkpoints", None, set(ROLES)),
+    ("POST", "/ledger/checkpoints", None, {"recorder", "admin"}),
+    ("GET", "/ledger/proofs/inclusion?seq=0", None, {"auditor", "admin"}),
+    ("GET", "/ledger/proofs/consistency?first=1", None, {"auditor", "admin"}),
+    ("GET", "/ledger/export?format=csv", None, {"auditor", "admin"}),
+    ("POST", "/ledger/tokens", {"name": "n", "role": "auditor"}, {"admin"}),
+    ("GET", "/ledger/rules", None, set(ROLES)),
+    ("PUT", "/ledger/rules", {"rule_set": {"version": 1}}, {"admin"}),
+]
+
+
+@pytest.fixture
+def served(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_case: Any
+) -> Iterator[tuple[FastAPI, dict[str, str], Ledger]]:
+    """The app on a seeded ledger (one lawful case, sealed) and a token per role."""
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
+    ledger = Ledger.open(store_url)
+    ledger.append(make_case("c0", sex="F"))
+    ledger.checkpoint()
+    tokens = {role: create_token(ledger, f"{role}-1", role, actor="setup") for role in ROLES}
+    app = create_app(data_dir=tmp_path / "serve", ledger_db=store_url)
+    yield app, tokens, ledger
+    if getattr(app.state, "ledger", None) is not None:
+        app.state.ledger.close()
+    ledger.close()
+
+
+def test_ledger_api_every_endpoint_is_listed(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
+    paths = served[0].openapi()["paths"]
+    routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/ledger")
+        for method in operations
+    }
+    tested = {(method, path.split("?")[0].replace("/c0", "/{case_id}")) for method, path, _, _ in ENDPOINTS}
+    assert routes == tested
+
+
+def test_ledger_api_access_matrix(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
+    app, tokens, _ = served
+    client = TestClient(app)
+    for method, path, body, allowed in ENDPOINTS:
+        assert client.request(method, path, json=body).status_code == 401, (method, path)
+        bad = {"Authorization": "Bearer mfl_not-a-token"}
+        assert client.request(method, path, json=body, headers=bad).status_code == 401, (method, path)
+        for role, token in tokens.items():
+            answer = client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+            if role in allowed:
+                assert answer.status_code not in (401, 403) and answer.status_code < 500, (
+                    method,
+                    path,
+                    role,
+                    answer.text,
+                )
+            else:
+                assert answer.status_code == 403, (method, path, role, answer.status_code)
+
+
+def test_ledger_api_append_rules_and_auditor_reads(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
+    app, tokens, ledger = served
+    client = TestClient(app)
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    first = client.post("/ledger/events", json={"events": [FLAG]}, headers=auth("recorder"))
+    assert first.status_code == 200
+    seq = first.json()["entries"][0]["seq"]
+    stored = read_entries(ledger, start=seq, limit=1)[0]
+    assert stored["actor"] == "recorder-1" and stored["role"] == "recorder", (
+        "actor and role come from the token"
+    )
+    refused = client.post(
+        "/ledger/events",
+        json={"events": [{"kind": "action", "case_id": "c-new", "payload": {"action": "hold"}}]},
+        headers=auth("recorder"),
+    )
+    assert refused.status_code == 409 and "review_before_action" in refused.json()["detail"]
+    invalid = client.post(
+        "/ledger/events", json={"events": [{"kind": "flagged", "case_id": "c-x"}]}, headers=auth("recorder")
+    )
+    assert invalid.status_code == 422 and "payload lacks" in invalid.json()["detail"]
+    before = ledger.verify().entries
+    assert client.get("/ledger/cases/c0", headers=auth("reviewer")).status_code == 200
+    assert ledger.verify().entries == before, "a reviewer's read is not logged"
+    assert client.get("/ledger/cases/c0", headers=auth("auditor")).status_code == 200
+    logged = read_entries(ledger, start=before, limit=5)
+    assert [(e["kind"], e["actor"], e["payload"]["case_id"]) for e in logged] == [
+        ("auditor_read", "auditor-1", "c0")
+    ]
+    assert client.get("/ledger/cases/nope", headers=auth("reviewer")).status_code == 404
+    export = client.get("/ledger/export?format=csv", headers=auth("auditor"))
+    assert export.status_code == 200 and export.text.splitlines()[0].startswith('"case_id","sex","flagged"')
+    loosen = {"rule_set": {"version": 2, "rules": {"notice_before_action": False}}}
+    assert client.put("/ledger/rules", json=loosen, headers=auth("admin")).status_code == 422
+    done = client.put("/ledger/rules", json=loosen | {"reason": "pilot"}, headers=auth("admin"))
+    assert done.status_code == 200 and done.json()["loosened"] == ["notice_before_action"]
+    assert client.get("/ledger/verify?require_sealed=false", headers=auth("auditor")).json()["ok"] is True
+
+
+@pytest.mark.slow
+def test_ledger_api_schemathesis_finds_no_server_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_case: Any
+) -> None:
+    """Schemathesis cases for every ledger operation, with an admin token and without: never a 5xx."""
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = Ledger.open(url)
+    ledger.append(make_case("c0"))
+    ledger.checkpoint()
+    token = create_token(ledger, "admin-1", "admin", actor="setup")
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(data_dir=tmp_path / "serve", ledger_db=url)
+    )
+    operations = [result.ok() for result in schema.include(path_regex="^/ledger").get_all_operations()]
+    assert len(operations) == len(ENDPOINTS)
+    failures: list[str] = []
+    seen: set[int] = set()
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def fuzz(case: Any) -> None:
+            for headers in ({"Authorization": f"Bearer {token}"}, {}):
+                response = case.call(headers=headers)
+                seen.add(response.status_code)
+                if response.status_code >= 500:
+                    failures.append(
+                        f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:200]}"
+                    )
+
+        fuzz()
+    ledger.close()
+    assert failures == []
+    assert {200, 401} <= seen, f"the fuzzer must reach the routes, saw only {sorted(seen)}"

@@ -1,0 +1,204 @@
+"""The `misflag ledger` CLI end to end, bad input (exit 2, one line), and the round trip
+ledger → `misflag ledger export` → `misflag decisions audit` reproducing the counts entered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from misflag.cli import main
+from misflag.ledger import Ledger
+
+# Per group: true/false positives and negatives of the algorithm; false positives confirmed by review and
+# acted on; cases whose truth was never established (excluded by --where).
+COUNTS = {
+    "F": {"tp": 18, "fp": 12, "tn": 25, "fn": 5, "fp_review": 5, "fp_action": 3, "unknown": 7},
+    "M": {"tp": 10, "fp": 4, "tn": 30, "fn": 6, "fp_review": 2, "fp_action": 1, "unknown": 3},
+}
+
+
+def _events(make_event: Any) -> list[Any]:
+    events: list[Any] = []
+    for sex, counts in COUNTS.items():
+
+        def case(
+            kind: str,
+            number: int,
+            flag: bool,
+            wrong: bool | None,
+            confirm: bool = False,
+            act: bool = False,
+            sex: str = sex,
+        ) -> None:
+            case_id = f"{sex}-{kind}-{number}"
+            events.append(
+                make_event("flagged", case_id, groups={"sex": sex}, flag=flag, score=0.7 if flag else 0.2)
+            )
+            if confirm:
+                events.append(make_event("reviewed", case_id, "rev-1", "reviewer"))
+            if act:
+                events.extend([make_event("notice_sent", case_id), make_event("action", case_id)])
+            if wrong is not None:
+                events.append(make_event("corrected", case_id, "rev-2", "reviewer", flag_was_wrong=wrong))
+
+        for i in range(counts["tp"]):
+            case("tp", i, True, False, confirm=True, act=True)
+        for i in range(counts["fp"]):
+            case("fp", i, True, True, confirm=i < counts["fp_review"], act=i < counts["fp_action"])
+        for i in range(counts["tn"]):
+            case("tn", i, False, False)
+        for i in range(counts["fn"]):
+            case("fn", i, False, True)
+        for i in range(counts["unknown"]):
+            case("unknown", i, True, None)
+    return events
+
+
+def test_ledger_cli_round_trip_reproduces_entered_counts(
+    store_url: str,
+    tmp_path: Path,
+    make_event: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "kind": e.kind,
+                    "case_id": e.case_id,
+                    "actor": e.actor,
+                    "role": e.role,
+                    "payload": dict(e.payload),
+                    "groups": dict(e.groups),
+                }
+            )
+            for e in _events(make_event)
+        ),
+        encoding="utf-8",
+    )
+    assert main(["ledger", "init", "--db", store_url]) == 0
+    assert main(["ledger", "append", str(events), "--db", store_url]) == 0
+    log = tmp_path / "decision-log.parquet"
+    assert main(["ledger", "export", str(log), "--db", store_url]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "decisions",
+                "audit",
+                str(log),
+                "--truth",
+                "truth",
+                "--group",
+                "sex",
+                "--where",
+                "truth IS NOT NULL",
+                "--stage",
+                "algorithm=flagged",
+                "--stage",
+                "review=flagged * review_confirmed",
+                "--stage",
+                "action=action_taken",
+                "--replicates",
+                "200",
+                "--min-cell",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    for sex, counts in COUNTS.items():
+        mine = [row for row in rows if row["group"] == sex]
+        known = counts["tp"] + counts["fp"] + counts["tn"] + counts["fn"]
+        assert {row["value"] for row in mine if row["metric"] == "n"} == {known}
+        negatives = counts["fp"] + counts["tn"]
+        for stage, false_positives in (
+            ("algorithm", counts["fp"]),
+            ("review", counts["fp_review"]),
+            ("action", counts["fp_action"]),
+        ):
+            fpr = [row for row in mine if row["metric"] == "fpr" and row["stage"] == stage]
+            assert len(fpr) == 1, (sex, stage)
+            assert fpr[0]["denominator"] == negatives
+            assert round(fpr[0]["value"] * negatives) == false_positives, (sex, stage)
+    assert (
+        main(["ledger", "verify", "--db", store_url, "--require-sealed"]) == 2
+    )  # appended after init's seal
+    assert main(["ledger", "checkpoint", "--db", store_url]) == 0
+    assert main(["ledger", "verify", "--db", store_url, "--require-sealed"]) == 0
+
+
+def test_ledger_cli_proofs_tokens_rules(
+    tmp_path: Path, make_case: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "ledger.sqlite")
+    assert main(["ledger", "init", "--db", db]) == 0
+    ledger = Ledger.open(db)
+    ledger.append(make_case("c1"))
+    first = ledger.checkpoint()["tree_size"]
+    ledger.append(make_case("c2"))
+    ledger.checkpoint()
+    proof = tmp_path / "proof.json"
+    assert main(["ledger", "prove", "--db", db, "--seq", "1", "--out", str(proof)]) == 0
+    assert main(["ledger", "check-proof", str(proof)]) == 0
+    assert "entry 1 is included" in capsys.readouterr().out
+    forged = json.loads(proof.read_text())
+    forged["entry"]["body"] = forged["entry"]["body"].replace("rev-1", "rev-9")
+    proof.write_text(json.dumps(forged))
+    assert main(["ledger", "check-proof", str(proof)]) == 2
+    assert "NOT included" in capsys.readouterr().err
+    assert main(["ledger", "prove", "--db", db, "--from", str(first), "--out", str(proof)]) == 0
+    assert main(["ledger", "check-proof", str(proof)]) == 0
+    key_id = next(iter(json.loads(proof.read_text())["public_keys"]))
+    assert main(["ledger", "check-proof", str(proof), "--public-key", f"{key_id}={'00' * 32}"]) == 2
+    capsys.readouterr()
+    assert main(["ledger", "token", "create", "--db", db, "--name", "sys", "--role", "recorder"]) == 0
+    assert capsys.readouterr().out.startswith("mfl_")
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"version": 2, "rules": {"notice_before_action": false}}')
+    assert main(["ledger", "rules", "set", str(rules), "--db", db]) == 2
+    assert "needs a reason" in capsys.readouterr().err
+    assert main(["ledger", "rules", "set", str(rules), "--db", db, "--reason", "pilot"]) == 0
+    capsys.readouterr()
+    assert main(["ledger", "rules", "show", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"]["notice_before_action"] is False
+    ledger.close()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ledger", "verify", "--db", "{tmp}/missing.sqlite"], "no ledger at"),
+        (["ledger", "append", "{tmp}/events.json", "--db", "{tmp}/l.sqlite"], "unknown event kind"),
+        (["ledger", "append", "{tmp}/nope.json", "--db", "{tmp}/l.sqlite"], "cannot read events"),
+        (["ledger", "export", "{tmp}/out.txt", "--db", "{tmp}/l.sqlite"], "csv or parquet"),
+        (["ledger", "prove", "--db", "{tmp}/l.sqlite"], "exactly one of"),
+        (["ledger", "prove", "--db", "{tmp}/l.sqlite", "--seq", "0"], "not under a signed checkpoint"),
+        (
+            ["ledger", "token", "create", "--db", "{tmp}/l.sqlite", "--name", "x", "--role", "boss"],
+            "unknown role",
+        ),
+        (["ledger", "verify", "--db", "mysql://x/y"], "unsupported ledger store"),
+    ],
+)
+def test_ledger_cli_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(["ledger", "init", "--db", str(tmp_path / "l.sqlite")]) == 0
+    (tmp_path / "events.json").write_text(
+        '{"kind": "deleted", "case_id": "c1", "actor": "a", "role": "recorder"}'
+    )
+    capsys.readouterr()
+    assert main([part.format(tmp=tmp_path) for part in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "missing.sqlite").exists() and not (tmp_path / "out.txt").exists()
