@@ -13,6 +13,7 @@ from rich.console import Console
 
 from misflag import __version__
 from misflag.commands import datasets, decisions, demo, inventory, ledger, linkage, report, serve
+from misflag.commands._output import INVOCATION
 from misflag.errors import MisflagError
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every user-fixable problem into one line and exit code 2."""
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    INVOCATION.set(tuple(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as stop:

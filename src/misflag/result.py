@@ -239,6 +239,8 @@ def format_number(value: float | None, metric: str = "") -> str:
         return f"{value:,.0f}"
     if metric.endswith("_ratio") or metric.startswith("ratio") or "per_" in metric:
         return f"{value:,.2f}"
+    if 0 < abs(value) < 1e-4:
+        return f"{value:.3g}"
     if abs(value) <= 1.0:
         return f"{100 * value:.2f}%"
     return f"{value:,.4g}"

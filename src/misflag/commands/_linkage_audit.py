@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,9 +10,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from misflag.commands._output import OutputFormat, emit
+from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -25,29 +22,6 @@ from misflag.linkage._splink_runner import STEPS, blocking_rule_sql, link, load_
 from misflag.linkage._synthetic import SYNTHETIC_STEPS, synthetic_records
 
 _ERR = Console(stderr=True, highlight=False)
-
-
-@contextmanager
-def _steps(total: int, quiet: bool = False) -> Iterator[Callable[[str], None]]:
-    """A rich progress bar on stderr that advances one step per call."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=_ERR,
-        transient=True,
-        disable=quiet,
-    ) as bar:
-        task = bar.add_task("starting", total=total)
-        seen: list[str] = []
-
-        def advance(step: str) -> None:
-            if seen:
-                bar.advance(task)
-            seen.append(step)
-            bar.update(task, description=step)
-
-        yield advance
 
 
 def _write_atomically(table: pa.Table, path: Path) -> None:
@@ -79,7 +53,7 @@ def run(
     ),
 ) -> None:
     """Run the reference linker (Splink 5) and write pairs: id_l, id_r, score, match_weight, match_key."""
-    with _steps(len(STEPS)) as step:
+    with progress_bar(len(STEPS)) as step:
         result = link(
             settings, inputs, engine=engine, threshold=threshold, train=train, seed=seed, progress=step
         )
@@ -184,7 +158,7 @@ def audit(
         replicates=replicates,
         blocking_rules=rules,
     )
-    with _steps(3, quiet=output_format is not OutputFormat.table) as step:
+    with progress_bar(3, quiet=output_format is not OutputFormat.table) as step:
         result = audit_linkage(pairs, records, spec=spec, labels=labels, progress=step)
     emit(result, output_format, save=save, report=report, pdf=pdf)
 
@@ -198,7 +172,7 @@ def synth(
     ),
 ) -> None:
     """Write a synthetic US population with realistic duplicate errors and ground-truth cluster ids."""
-    with _steps(len(SYNTHETIC_STEPS)) as step:
+    with progress_bar(len(SYNTHETIC_STEPS)) as step:
         table = synthetic_records(size, seed=seed, duplicate_rate=duplicate_rate, progress=step)
     _write_atomically(table, out)
     _ERR.print(f"{table.num_rows:,} records written to {out}", markup=False)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from misflag.result import AuditResult, format_number
@@ -20,9 +25,33 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+@contextmanager
+def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr for long work.
+
+    The callback takes the current step's description and, optionally, how much is done (out of `total`);
+    without it, each new step advances the bar by one.
+    """
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=quiet) as bar:
+        task = bar.add_task("starting", total=total)
+        steps: list[str] = []
+
+        def update(step: str, completed: float | None = None) -> None:
+            steps.append(step)
+            bar.update(task, description=step, completed=len(steps) - 1 if completed is None else completed)
+
+        yield update
+
+
+#: The arguments `misflag.cli.main` was called with (sys.argv when run as a command).
+INVOCATION: ContextVar[tuple[str, ...] | None] = ContextVar("misflag_invocation", default=None)
+
+
 def command_line() -> str:
     """The exact command line, for the reproducibility block."""
-    return " ".join(["misflag", *sys.argv[1:]])
+    arguments = INVOCATION.get()
+    return shlex.join(["misflag", *(sys.argv[1:] if arguments is None else arguments)])
 
 
 def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:

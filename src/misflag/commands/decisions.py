@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from misflag.commands._output import OutputFormat, emit
+from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.decisions import DecisionSpec, parse_stage, run_audit
 from misflag.errors import InputError
 
@@ -85,23 +83,8 @@ def audit(
             min_cell=min_cell,
             allow_undefined=allow_undefined,
         )
-    quiet = output_format is not OutputFormat.table
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
-    ) as bar:
-        task = bar.add_task("auditing", total=1.0)
-        result = run_audit(
-            spec,
-            source,
-            engine=engine,
-            table=table,
-            progress=lambda step, fraction: bar.update(task, description=step, completed=fraction),
-        )
+    with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
+        result = run_audit(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
 
 

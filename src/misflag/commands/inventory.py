@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from misflag.commands._output import OutputFormat, emit
+from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.inventory import Inventory, check, history, load_inventories, load_summary, scorecard
 
 app = typer.Typer(
@@ -29,18 +27,8 @@ PDF = typer.Option(None, "--pdf", help="Write the PDF report here.")
 
 def _load(sources: list[Path], mappings: list[Path] | None) -> Inventory:
     """Load with a progress display on stderr."""
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("loading inventories", total=None)
-        return load_inventories(
-            sources, mappings=mappings or [], progress=lambda step: progress.update(task, description=step)
-        )
+    with progress_bar() as update:
+        return load_inventories(sources, mappings=mappings or [], progress=update)
 
 
 @app.command("load")

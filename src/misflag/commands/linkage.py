@@ -13,3 +13,8 @@ app.command("run")(run)
 app.command("sample")(sample)
 app.command("audit")(audit)
 app.command("synth")(synth)
+
+# linkage risk (issue 3)
+from misflag.commands._linkage_risk import risk  # noqa: E402
+
+app.command("risk")(risk)

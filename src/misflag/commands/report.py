@@ -5,17 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from misflag.result import AuditResult
 
 
 def report(
     result: Path = typer.Argument(..., help="A result saved with --save (or --format json output)."),
-    out: Path = typer.Option(Path("misflag-report.html"), "--out", "-o", help="Where to write the HTML report."),
-    pdf: Path | None = typer.Option(None, "--pdf", help="Also print the report to this PDF with headless Chromium."),
+    out: Path = typer.Option(
+        Path("misflag-report.html"), "--out", "-o", help="Where to write the HTML report."
+    ),
+    pdf: Path | None = typer.Option(
+        None, "--pdf", help="Also print the report to this PDF with headless Chromium."
+    ),
 ) -> None:
-    """Write the HTML report of a saved audit result."""
+    """Write the HTML report of a saved audit result: findings, charts, tables, how to reproduce it."""
     from misflag.report import write_report
 
-    write_report(AuditResult.load(result), html_path=out, pdf_path=pdf)
-    typer.echo(str(out))
+    loaded = AuditResult.load(result)
+    with Console(stderr=True).status(
+        "writing the report" + (" and printing the PDF with Chromium" if pdf else "")
+    ):
+        write_report(loaded, html_path=out, pdf_path=pdf)
+    typer.echo(str(out) + (f"\n{pdf}" if pdf else ""))

@@ -25,6 +25,7 @@ class DuckDBEngine:
 
     def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
         self.connection = duckdb.connect(database)
+        self.connection.execute("SET enable_progress_bar = false")  # misflag shows its own progress
         if threads or os.environ.get("MISFLAG_THREADS"):
             self.connection.execute(f"SET threads = {int(threads or os.environ['MISFLAG_THREADS'])}")
 

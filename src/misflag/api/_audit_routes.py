@@ -1,0 +1,314 @@
+"""The audit web page (upload, map columns, run, watch, read) and the same steps as a JSON API.
+
+Pages: GET / → POST /upload → GET /uploads/{id} → POST /uploads/{id}/audit → GET /jobs/{id}.
+JSON:  POST /api/uploads, GET|DELETE /api/uploads/{id}, POST /api/audits, GET|DELETE /api/jobs/{id}.
+Files: /jobs/{id}/report.html, /jobs/{id}/result.json, /jobs/{id}/result.csv.
+Every user-fixable problem becomes a one-line message (400, 404, 409 or 413), on the page or as JSON.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from misflag.api._jobs import AuditParameters, JobManager, JobStatus
+from misflag.api._pages import render_page
+from misflag.api._settings import ServeSettings
+from misflag.api._uploads import UploadRecord, UploadTooLarge, load_record, receive_upload, upload_folder
+from misflag.errors import InputError
+from misflag.report import build_report
+from misflag.result import AuditResult
+
+router = APIRouter()
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+_ID = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class AuditRequest(BaseModel):
+    """A decision audit of an upload: SQL expressions over its columns, as in `misflag decisions audit`."""
+
+    upload_id: _ID
+    truth: str = Field(min_length=1, max_length=2000, description="1 = the flag was warranted")
+    flag: str | None = Field(None, max_length=2000, description="1 = flagged (or give stages)")
+    stages: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+    groups: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=10)
+    intersect: bool = False
+    where: str | None = Field(None, max_length=2000)
+    score: str | None = Field(None, max_length=2000)
+    reference: str | None = Field(None, max_length=200)
+    seed: int = Field(0, ge=0, lt=2**32)
+    replicates: int = Field(1000, ge=100, le=100_000)
+    min_cell: int = Field(10, ge=1, le=1_000_000)
+
+    def parameters(self) -> AuditParameters:
+        """The audit's parameters, blank optional fields treated as absent."""
+        return AuditParameters(
+            truth=self.truth,
+            flag=self.flag or None,
+            stages=tuple(s for s in self.stages if s.strip()),
+            groups=tuple(g for g in self.groups if g.strip()),
+            intersect=self.intersect,
+            where=self.where or None,
+            score=self.score or None,
+            reference=self.reference or None,
+            seed=self.seed,
+            replicates=self.replicates,
+            min_cell=self.min_cell,
+        )
+
+
+class UploadInfo(BaseModel):
+    """An upload: its columns (identifier-looking ones masked) and a masked preview of the first rows."""
+
+    upload_id: str
+    filename: str
+    size: int
+    rows: int
+    sha256: str
+    columns: list[dict[str, Any]]
+    preview: list[list[str]]
+
+
+class JobInfo(BaseModel):
+    """A job's state and, when done, where its report and result are."""
+
+    job_id: str
+    upload_id: str
+    state: str
+    step: str
+    fraction: float
+    error: str | None
+    report_url: str | None
+    result_url: str | None
+
+
+def _settings(request: Request) -> ServeSettings:
+    settings: ServeSettings = request.app.state.settings
+    return settings
+
+
+def _jobs(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+def _record(request: Request, upload_id: str) -> UploadRecord:
+    try:
+        return load_record(_settings(request), upload_id)
+    except KeyError:
+        raise HTTPException(404, "no such upload (it may have expired); upload the file again") from None
+
+
+def _status(request: Request, job_id: str) -> JobStatus:
+    try:
+        return _jobs(request).status(job_id)
+    except KeyError:
+        raise HTTPException(404, "no such job (it may have expired)") from None
+
+
+def _job_info(status: JobStatus) -> JobInfo:
+    done = status.state == "done"
+    return JobInfo(
+        job_id=status.job_id,
+        upload_id=status.upload_id,
+        state=status.state,
+        step=status.step,
+        fraction=status.fraction,
+        error=status.error,
+        report_url=f"/jobs/{status.job_id}/report.html" if done else None,
+        result_url=f"/jobs/{status.job_id}/result.json" if done else None,
+    )
+
+
+async def _receive(request: Request) -> UploadRecord:
+    _jobs(request).cleanup()
+    try:
+        return await receive_upload(request, _settings(request))
+    except UploadTooLarge as problem:
+        raise HTTPException(413, str(problem)) from None
+    except InputError as problem:
+        raise HTTPException(400, str(problem)) from None
+
+
+# JSON API -------------------------------------------------------------------------------------------
+@router.post(
+    "/api/uploads", status_code=201, response_model=UploadInfo, openapi_extra=_UPLOAD_BODY, tags=["audit"]
+)
+async def api_upload(request: Request) -> UploadInfo:
+    """Upload a CSV or Parquet file (multipart field `file`)."""
+    return UploadInfo(**(await _receive(request)).__dict__)
+
+
+@router.get("/api/uploads/{upload_id}", response_model=UploadInfo, tags=["audit"])
+def api_upload_info(request: Request, upload_id: str) -> UploadInfo:
+    """An upload's columns and masked preview."""
+    return UploadInfo(**_record(request, upload_id).__dict__)
+
+
+@router.delete("/api/uploads/{upload_id}", status_code=204, tags=["audit"])
+def api_upload_delete(request: Request, upload_id: str) -> Response:
+    """Remove an upload (refused while an audit still reads it)."""
+    record = _record(request, upload_id)
+    if record.upload_id in _jobs(request).busy_uploads():
+        raise HTTPException(409, "an audit of this upload is still running")
+    shutil.rmtree(upload_folder(_settings(request), record.upload_id), ignore_errors=True)
+    return Response(status_code=204)
+
+
+@router.post("/api/audits", status_code=202, response_model=JobInfo, tags=["audit"])
+def api_audit(request: Request, body: AuditRequest) -> JobInfo:
+    """Check the audit's expressions and start it as a background job."""
+    record = _record(request, body.upload_id)
+    try:
+        status = _jobs(request).submit(record, body.parameters())
+    except InputError as problem:
+        raise HTTPException(400, str(problem)) from None
+    return _job_info(status)
+
+
+@router.get("/api/jobs/{job_id}", response_model=JobInfo, tags=["audit"])
+def api_job(request: Request, job_id: str) -> JobInfo:
+    """A job's state and progress."""
+    return _job_info(_status(request, job_id))
+
+
+@router.delete("/api/jobs/{job_id}", status_code=204, tags=["audit"])
+def api_job_delete(request: Request, job_id: str) -> Response:
+    """Remove a finished job and its report."""
+    _status(request, job_id)
+    try:
+        _jobs(request).delete(job_id)
+    except InputError as problem:
+        raise HTTPException(409, str(problem)) from None
+    return Response(status_code=204)
+
+
+# Files of a finished job ----------------------------------------------------------------------------
+def _job_file(request: Request, job_id: str, name: str) -> Any:
+    status = _status(request, job_id)
+    path = _jobs(request).folder(status.job_id) / name
+    if status.state != "done" or not path.is_file():
+        raise HTTPException(409, f"the job is {status.state}; its files exist once it is done")
+    return path
+
+
+@router.get("/jobs/{job_id}/report.html", response_class=HTMLResponse, tags=["files"])
+def job_report(request: Request, job_id: str, download: bool = False) -> Response:
+    """The self-contained HTML report (download=true: as an attachment)."""
+    path = _job_file(request, job_id, "report.html")
+    if download:
+        return FileResponse(path, media_type="text/html", filename=f"misflag-report-{job_id[:8]}.html")
+    return HTMLResponse(path.read_text(encoding="utf-8"))
+
+
+@router.get("/jobs/{job_id}/result.json", tags=["files"])
+def job_result(request: Request, job_id: str) -> FileResponse:
+    """The full result bundle (`misflag report` reads it)."""
+    path = _job_file(request, job_id, "result.json")
+    return FileResponse(path, media_type="application/json", filename=f"misflag-result-{job_id[:8]}.json")
+
+
+@router.get("/jobs/{job_id}/result.csv", response_class=PlainTextResponse, tags=["files"])
+def job_result_csv(request: Request, job_id: str) -> PlainTextResponse:
+    """The long table as CSV."""
+    path = _job_file(request, job_id, "result.json")
+    return PlainTextResponse(AuditResult.load(path).to_csv(), media_type="text/csv")
+
+
+# Pages ----------------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index_page(request: Request) -> HTMLResponse:
+    return render_page("index.html", settings=_settings(request))
+
+
+@router.post("/upload", include_in_schema=False)
+async def upload_page(request: Request) -> Response:
+    try:
+        record = await _receive(request)
+    except HTTPException as problem:
+        return render_page(
+            "index.html", settings=_settings(request), error=problem.detail, status=problem.status_code
+        )
+    return RedirectResponse(f"/uploads/{record.upload_id}", status_code=303)
+
+
+@router.get("/uploads/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
+def upload_view(request: Request, upload_id: str) -> HTMLResponse:
+    return render_page("upload.html", record=_record(request, upload_id), form={})
+
+
+@router.post("/uploads/{upload_id}/audit", include_in_schema=False)
+async def audit_page(request: Request, upload_id: str) -> Response:
+    record = _record(request, upload_id)
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
+    groups += [line.strip() for line in fields.get("group_expressions", "").splitlines() if line.strip()]
+    stages = [line.strip() for line in fields.get("stages", "").splitlines() if line.strip()]
+    try:
+        body = AuditRequest(
+            upload_id=record.upload_id,
+            truth=fields.get("truth", "").strip() or " ",
+            flag=fields.get("flag", "").strip() or None,
+            stages=stages,
+            groups=groups,
+            intersect=fields.get("intersect") == "on",
+            where=fields.get("where", "").strip() or None,
+            score=fields.get("score", "").strip() or None,
+            reference=fields.get("reference", "").strip() or None,
+            seed=_integer(fields, "seed", 0),
+            replicates=_integer(fields, "replicates", 1000),
+            min_cell=_integer(fields, "min_cell", 10),
+        )
+        status = await run_in_threadpool(_jobs(request).submit, record, body.parameters())
+    except (InputError, ValueError) as problem:
+        message = _first_line(problem)
+        return render_page("upload.html", record=record, form=fields, error=message, status=400)
+    return RedirectResponse(f"/jobs/{status.job_id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def job_page(request: Request, job_id: str) -> HTMLResponse:
+    status = _status(request, job_id)
+    content = None
+    if status.state == "done":
+        content = build_report(AuditResult.load(_jobs(request).folder(job_id) / "result.json"))
+    return render_page("job.html", job=_job_info(status), content=content)
+
+
+def _integer(fields: dict[str, str], name: str, default: int) -> int:
+    text = fields.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{name.replace('_', ' ')} must be a whole number, not {text[:40]!r}") from None
+
+
+def _first_line(problem: Exception) -> str:
+    """A pydantic error as one line naming the field; other errors as their message."""
+    errors = getattr(problem, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{where.replace('_', ' ')}: {first.get('msg', 'invalid value')}"
+    return str(problem).splitlines()[0]

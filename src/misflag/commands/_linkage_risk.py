@@ -1,0 +1,95 @@
+"""`misflag linkage risk`: expected wrongful matches of a matching rule, per group, before it is used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from misflag.commands._output import OutputFormat, emit
+from misflag.errors import InputError
+from misflag.linkage import assess_rule_risk
+from misflag.linkage._risk import METHODS
+
+
+def _mix(value: str | None, option: str) -> dict[str, float] | None:
+    """A group mix given as inline JSON or as a path to a JSON/YAML file."""
+    if value is None:
+        return None
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(f"{option}: {value} is neither a JSON object nor an existing file")
+        text = path.read_text(encoding="utf-8")
+    try:
+        if value.lstrip().startswith("{") or Path(value).suffix.lower() == ".json":
+            data: Any = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{option} does not parse: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(
+            f'{option} must be an object of group: share, e.g. {{"white": 0.6, "hispanic": 0.4}}'
+        )
+    return data
+
+
+def risk(
+    rule: str = typer.Option(
+        ..., "--rule", help="Preset (crosscheck, last-dob, fuzzy-name-dob) or a JSON/YAML rule file."
+    ),
+    population: int = typer.Option(..., "--population", help="People in the population matched against (N)."),
+    list_size: int = typer.Option(..., "--list", help="Records on the list (M)."),
+    prevalence: float | None = typer.Option(None, help="Share of list records truly in the population."),
+    population_mix: str | None = typer.Option(None, help="Group shares of the population: JSON or a file."),
+    list_mix: str | None = typer.Option(None, help="Group shares of the list: JSON or a file."),
+    method: str = typer.Option("analytic", help=f"One of {', '.join(METHODS)}."),
+    seed: int = typer.Option(0, help="Seed of the Monte Carlo draws."),
+    replicates: int = typer.Option(5, help="Monte Carlo replicates (intervals come from their spread)."),
+    birth_years: Path | None = typer.Option(
+        None, help="JSON birth-year table {year: weight} (default: US adults 2020)."
+    ),
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
+    save: Path | None = typer.Option(None, help="Write the result bundle (JSON) here."),
+    report: Path | None = typer.Option(None, help="Write an HTML report here."),
+    pdf: Path | None = typer.Option(None, help="Write a PDF report here."),
+) -> None:
+    """How many innocent people a matching rule wrongly matches, per group, from Census name statistics."""
+    from misflag.linkage import PopulationModel, load_rule
+
+    matching = load_rule(rule)
+    population_shares, list_shares = _mix(population_mix, "--population-mix"), _mix(list_mix, "--list-mix")
+    model = PopulationModel.from_census(birth_years=birth_years)
+    quiet = output_format is not OutputFormat.table or method == "analytic"
+    with Progress(
+        TextColumn("Monte Carlo replicates"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task("replicates", total=replicates)
+        result = assess_rule_risk(
+            matching,
+            population_size=population,
+            list_size=list_size,
+            prevalence=prevalence,
+            population_mix=population_shares,
+            list_mix=list_shares,
+            method=method,
+            seed=seed,
+            replicates=replicates,
+            model=model,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    emit(result, output_format, save=save, report=report, pdf=pdf)

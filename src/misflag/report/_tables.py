@@ -1,0 +1,140 @@
+"""Per-group tables (values with intervals, suppression and small-denominator notes) and the
+reproducibility block; these are the same for every kind of audit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from misflag.report._model import (
+    OVERALL,
+    TableBlock,
+    Visible,
+    cell,
+    clean_warning,
+    reference_of,
+    withheld_note,
+)
+from misflag.result import AuditResult
+
+#: Preferred table columns, in order; other metrics follow (differences are left to the full table).
+TABLE_METRICS: tuple[str, ...] = (
+    "n",
+    "base_rate",
+    "selection_rate",
+    "fpr",
+    "fnr",
+    "precision",
+    "recall",
+    "f1",
+    "wrongful_link_rate",
+    "wrongful_match_per_100k",
+    "cleared_false_flags",
+    "cleared_true_flags",
+    "override_clear_rate",
+    "new_false_flags",
+    "fpr_ratio",
+    "fnr_ratio",
+    "ratio_to_min",
+)
+_MAX_COLUMNS = 8
+
+
+def _metrics_for(rows: list[dict[str, Any]]) -> list[str]:
+    present = list(dict.fromkeys(r["metric"] for r in rows))
+    preferred = [m for m in TABLE_METRICS if m in present]
+    others = [
+        m for m in present if m not in preferred and not m.endswith("_diff") and not m.endswith("_ratio")
+    ]
+    return (preferred + others)[:_MAX_COLUMNS]
+
+
+def group_tables(visible: Visible) -> list[TableBlock]:
+    """One table per attribute and stage: a row per shown group, a column per main metric."""
+    tables = []
+    for attribute in visible.attributes():
+        for stage in visible.stages():
+            rows = visible.select(attribute=attribute, stage=stage)
+            if not rows:
+                continue
+            metrics = _metrics_for(rows)
+            groups = list(dict.fromkeys(r["group"] for r in rows))
+            index = {(r["group"], r["metric"]): r for r in rows}
+            body = []
+            for group in groups:
+                notes = sorted(
+                    {n for m in metrics for n in clean_warning((index.get((group, m)) or {}).get("warning"))}
+                )
+                body.append([group, *(cell(index.get((group, m))) for m in metrics), "; ".join(notes)])
+            notes = ["Brackets: 95% interval."]
+            reference = reference_of(rows)
+            if reference:
+                notes.append(f"Ratios compare each group with the reference group {reference}.")
+            withheld = withheld_note(visible, attribute)
+            if withheld:
+                notes.append(withheld)
+            title = "Everyone" if attribute == OVERALL else f"By {attribute}"
+            tables.append(TableBlock(f"{title} — stage {stage}", ["group", *metrics, "notes"], body, notes))
+    return tables
+
+
+def full_table(visible: Visible) -> TableBlock:
+    """Every shown row of the long table, for readers who want each figure and its denominator."""
+    columns = ["attribute", "group", "stage", "metric", "value [95% interval]", "denominator", "notes"]
+    body = [
+        [
+            r["attribute"],
+            r["group"],
+            r["stage"],
+            r["metric"],
+            cell(r),
+            "" if r["denominator"] is None else f"{r['denominator']:,.0f}",
+            r["warning"] or "",
+        ]
+        for r in visible.rows
+    ]
+    notes = [n for a in visible.attributes() if (n := withheld_note(visible, a))]
+    return TableBlock("All figures", columns, body, notes)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _expression_pairs(key: str, value: Any) -> list[tuple[str, str]]:
+    """Named pairs (stages) one line each; lists joined; empty expressions left out."""
+    if value in (None, [], ""):
+        return []
+    if isinstance(value, list) and all(isinstance(x, list | tuple) and len(x) == 2 for x in value):
+        singular = key[:-1] if key.endswith("s") else key
+        return [(f"expression: {singular} {name}", _text(text)) for name, text in value]
+    if isinstance(value, list):
+        return [(f"expression: {key}", "; ".join(_text(v) for v in value))]
+    return [(f"expression: {key}", _text(value))]
+
+
+def reproducibility(result: AuditResult) -> list[tuple[str, str]]:
+    """(label, value) pairs: input digest and size, expressions, engine, seed, replicates, version, command."""
+    meta = result.metadata
+    source = meta.get("input") if isinstance(meta.get("input"), dict) else {}
+    pairs: list[tuple[str, str]] = [("audit", result.kind)]
+    if source:
+        pairs += [
+            ("input", _text(source.get("description", ""))),
+            ("input sha256", _text(source.get("sha256", ""))),
+            (
+                "input rows",
+                f"{source['rows']:,}" if isinstance(source.get("rows"), int) else _text(source.get("rows")),
+            ),
+        ]
+    expressions = meta.get("expressions")
+    if isinstance(expressions, dict):
+        for key, value in expressions.items():
+            pairs += _expression_pairs(key, value)
+    shown = {"input", "expressions", "command", "misflag_version", "audit"}
+    pairs += [(k.replace("_", " "), _text(v)) for k, v in meta.items() if k not in shown and v is not None]
+    pairs.append(("misflag version", _text(meta.get("misflag_version", "unknown"))))
+    pairs.append(("command", _text(meta.get("command", "not recorded"))))
+    return pairs

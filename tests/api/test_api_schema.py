@@ -1,0 +1,34 @@
+"""schemathesis against the service's OpenAPI spec (audit and file routes): no request gets a 500."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from misflag.api import create_app
+
+_DATA = Path(tempfile.mkdtemp(prefix="misflag-schema-test-"))
+atexit.register(shutil.rmtree, _DATA, True)
+APP = create_app(data_dir=_DATA, max_upload_bytes=100_000)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(tag=["audit", "files"])
+
+
+def test_openapi_spec_lists_the_audit_routes() -> None:
+    paths = APP.openapi()["paths"]
+    assert {"/api/uploads", "/api/audits", "/api/jobs/{job_id}", "/jobs/{job_id}/report.html"} <= set(paths)
+    upload = paths["/api/uploads"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    response = case.call()
+    assert response.status_code < 500, (
+        f"{case.method} {case.path}: {response.status_code} {response.text[:300]}"
+    )
