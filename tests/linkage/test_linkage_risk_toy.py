@@ -1,0 +1,143 @@
+"""Hand-checkable cases: a toy population of four surnames and two first names, rates computed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from misflag.linkage import GROUPS, PopulationModel, assess_rule_risk
+from misflag.linkage._risk_analytic import analytic_risk, dob_collision
+from misflag.linkage._rules import Comparison, load_rule
+
+
+def _name_table(path: Path, rows: list[tuple[str, int, float, float]]) -> Path:
+    """A Census-shaped table: name, count, and pct<group> with only white and Hispanic people."""
+    columns: dict[str, list] = {"name": [r[0] for r in rows], "count": [r[1] for r in rows]}
+    for group in GROUPS:
+        columns[f"pct{group}"] = [
+            r[2] if group == "white" else r[3] if group == "hispanic" else 0.0 for r in rows
+        ]
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.fixture()
+def toy(tmp_path: Path) -> PopulationModel:
+    # White people: A 300, B 100 -> shares .75 .25.  Hispanic: B 100, C 300, D 100 -> .2 .6 .2.
+    surnames = _name_table(
+        tmp_path / "s.parquet",
+        [("ALVAREZ", 300, 100, 0), ("BROWN", 200, 50, 50), ("CRUZ", 300, 0, 100), ("DIAZ", 100, 0, 100)],
+    )
+    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 50, 50), ("BO", 100, 50, 50)])
+    return PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+
+
+def test_toy_crosscheck_rates_by_hand(toy: PopulationModel) -> None:
+    """Surname collisions: white .75^2+.25^2 = .625, Hispanic .2^2+.6^2+.2^2 = .44, white-Hispanic .25*.2 = .05;
+    first names .5 everywhere; DOB 1/365. N = 1,000 and M = 100, both half white, half Hispanic:
+    wrongful pairs on white people = 50*500*(.5*.625 + .5*.05)/365 = 23.116 -> 4,623.29 per 100k of 500;
+    on Hispanic people = 50*500*(.5*.44 + .5*.05)/365 = 16.781 -> 3,356.16 per 100k.
+    """
+    assert toy.groups == ("white", "hispanic")
+    mix = {"white": 0.5, "hispanic": 0.5}
+    result = assess_rule_risk(
+        "crosscheck",
+        population_size=1000,
+        list_size=100,
+        prevalence=0.1,
+        population_mix=mix,
+        list_mix=mix,
+        model=toy,
+    )
+    assert result.kind == "linkage-risk"
+    assert result.value("wrongful_match_per_100k", "White", "group") == pytest.approx(
+        8437.5 / 365 / 500 * 1e5
+    )
+    assert result.value("wrongful_match_per_100k", "Hispanic", "group") == pytest.approx(
+        6125 / 365 / 500 * 1e5
+    )
+    assert result.value("ratio_to_min", "White", "group") == pytest.approx(8437.5 / 6125)
+    assert result.value("ratio_to_min", "Hispanic", "group") == 1.0
+    assert result.value("wrong_per_true_match", "White", "group") == pytest.approx(8437.5 / 365 / (0.1 * 50))
+    assert result.value("collision_last_name", "White", "group") == pytest.approx(0.625)
+    assert result.value("collision_last_name", "Hispanic", "group") == pytest.approx(0.44)
+    assert result.value("same_group_collision", "Hispanic", "group") == pytest.approx(0.5 * 0.44 / 365)
+    assert "independent" in result.summary and "White people are 1.4 times" in result.summary
+    assert any("independent" in line for line in result.metadata["assumptions"])
+
+
+def test_toy_monte_carlo_matches_hand_figures(toy: PopulationModel) -> None:
+    """Same toy simulated with DuckDB joins: 8 replicates of N = 20,000 and M = 2,000, half of each group.
+    Expected white pairs per replicate 1,000 * 10,000 * .3375 / 365 = 9,247; the simulated rate per 100k
+    must sit within 3 replicate standard errors of the hand figure (Hispanic: .245 instead of .3375)."""
+    mix = {"white": 0.5, "hispanic": 0.5}
+    result = assess_rule_risk(
+        "crosscheck",
+        population_size=20_000,
+        list_size=2_000,
+        population_mix=mix,
+        list_mix=mix,
+        model=toy,
+        method="montecarlo",
+        replicates=8,
+        seed=3,
+    )
+    for group, pairs in (("White", 8437.5), ("Hispanic", 6125.0)):
+        expected = pairs * 400 / 365 / 10_000 * 1e5  # 1,000 x 10,000 pairs per block instead of 50 x 500
+        (row,) = result.select(
+            metric="wrongful_match_per_100k", group=group, attribute="group", stage="montecarlo"
+        )
+        se = (row["ci_high"] - row["value"]) / 1.96
+        assert abs(row["value"] - expected) < 3 * se, (group, row["value"], expected, se)
+
+
+def test_fuzzy_phonetic_and_initial_collisions_by_hand(tmp_path: Path) -> None:
+    """MARTHA / MARHTA: Jaro-Winkler 0.961 (>= 0.95), same Soundex M630, same initial; SMITH differs.
+    White shares .25 .25 .5: exact .375; merged pair .5^2 + .5^2 = .5 under JW, Soundex and initial."""
+    surnames = _name_table(
+        tmp_path / "s.parquet", [("MARTHA", 100, 100, 0), ("MARHTA", 100, 100, 0), ("SMITH", 200, 100, 0)]
+    )
+    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
+    model = PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+    white = GROUPS.index("white")
+    counts = [0.0] * len(GROUPS)
+    for method, expected in (("exact", 0.375), ("soundex", 0.5), ("initial", 0.5), ("folded", 0.375)):
+        rule = load_rule({"compare": [{"field": "last_name", "method": method}]})
+        assert analytic_risk(model, rule, counts, counts).fields["last_name"][white, white] == pytest.approx(
+            expected
+        )
+    fuzzy = load_rule({"compare": [{"field": "last_name", "method": "jaro_winkler", "threshold": 0.95}]})
+    assert analytic_risk(model, fuzzy, counts, counts).fields["last_name"][white, white] == pytest.approx(0.5)
+    # head of 1 name: the MARTHA/MARHTA pair is then estimated by importance sampling (200,000 pairs)
+    sampled = analytic_risk(model, fuzzy, counts, counts, head=1)
+    assert sampled.fields["last_name"][white, white] == pytest.approx(0.5, rel=0.01)
+    assert sampled.approximated["last_name"][white] == pytest.approx(0.5)
+    simulated = assess_rule_risk(
+        fuzzy,
+        population_size=4000,
+        list_size=400,
+        population_mix={"white": 1.0},
+        list_mix={"white": 1.0},
+        model=model,
+        method="montecarlo",
+        replicates=4,
+    )
+    rate = simulated.value("wrongful_match_per_100k", "White", "group", stage="montecarlo")
+    assert rate == pytest.approx(0.5 * 400 * 1e5, rel=0.03)  # 400 list records x .5 per population member
+
+
+def test_dob_comparisons_by_hand() -> None:
+    """One birth year (2001, 365 days): exact 1/365; year 1; within 1 day (3*365-2)/365^2; transposition adds
+    the 132 days whose day of month is 1-12 and differs from the month: 1/365 + 132/365^2."""
+    from misflag.linkage._population import DobModel
+
+    dob = DobModel.from_birth_years({2001: 1.0})
+    assert dob_collision(dob, Comparison("dob", "exact")) == pytest.approx(1 / 365)
+    assert dob_collision(dob, Comparison("dob", "year")) == pytest.approx(1.0)
+    assert dob_collision(dob, Comparison("dob", "within_days", days=1)) == pytest.approx(
+        (3 * 365 - 2) / 365**2
+    )
+    assert dob_collision(dob, Comparison("dob", "transposition")) == pytest.approx(1 / 365 + 132 / 365**2)
