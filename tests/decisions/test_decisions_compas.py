@@ -109,6 +109,7 @@ def test_demo_prints_both_populations_and_no_identifiers(
     assert main(["demo", "--replicates", "200"]) == 0
     out = capsys.readouterr().out
     assert "44.85%" in out and "23.45%" in out and "6,172" in out and "7,214" in out
+    assert "Rule crosscheck" in out and "Hispanic" in out and "independent within a group" in out
     names = duckdb.sql(
         f"SELECT DISTINCT name FROM read_csv('{compas_csv}') WHERE length(name) > 6 LIMIT 500"
     ).fetchall()

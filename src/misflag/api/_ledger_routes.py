@@ -22,6 +22,7 @@ from misflag.ledger import (
     CASE_EVENTS,
     Event,
     Ledger,
+    LedgerUnavailable,
     Principal,
     RuleSet,
     authenticate,
@@ -29,11 +30,10 @@ from misflag.ledger import (
     create_token,
     export_decision_log,
     inclusion_proof,
+    log_read,
     read_case,
     read_entries,
 )
-from misflag.ledger._access import log_read
-from misflag.ledger._store import LedgerUnavailable
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 _bearer = HTTPBearer(auto_error=False, description="A ledger token: misflag ledger token create")

@@ -15,11 +15,19 @@ from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
-from misflag.linkage._audit import audit_linkage
-from misflag.linkage._clerical import attach_pair_group, draw_clerical_sample
-from misflag.linkage._evaluate import LinkageAuditSpec
-from misflag.linkage._splink_runner import STEPS, blocking_rule_sql, link, load_settings, translate_settings
-from misflag.linkage._synthetic import SYNTHETIC_STEPS, synthetic_records
+from misflag.linkage import (
+    SPLINK_STEPS,
+    SYNTHETIC_STEPS,
+    LinkageAuditSpec,
+    attach_pair_group,
+    audit_linkage,
+    blocking_rule_sql,
+    draw_clerical_sample,
+    link,
+    load_settings,
+    synthetic_records,
+    translate_settings,
+)
 
 _ERR = Console(stderr=True, highlight=False)
 
@@ -53,7 +61,7 @@ def run(
     ),
 ) -> None:
     """Run the reference linker (Splink 5) and write pairs: id_l, id_r, score, match_weight, match_key."""
-    with progress_bar(len(STEPS)) as step:
+    with progress_bar(len(SPLINK_STEPS)) as step:
         result = link(
             settings, inputs, engine=engine, threshold=threshold, train=train, seed=seed, progress=step
         )

@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from misflag.commands._output import OutputFormat, emit
+from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.errors import InputError
-from misflag.linkage import assess_rule_risk
-from misflag.linkage._risk import METHODS
+from misflag.linkage import RISK_METHODS, PopulationModel, assess_rule_risk, load_rule
 
 
 def _mix(value: str | None, option: str) -> dict[str, float] | None:
@@ -51,7 +48,7 @@ def risk(
     prevalence: float | None = typer.Option(None, help="Share of list records truly in the population."),
     population_mix: str | None = typer.Option(None, help="Group shares of the population: JSON or a file."),
     list_mix: str | None = typer.Option(None, help="Group shares of the list: JSON or a file."),
-    method: str = typer.Option("analytic", help=f"One of {', '.join(METHODS)}."),
+    method: str = typer.Option("analytic", help=f"One of {', '.join(RISK_METHODS)}."),
     seed: int = typer.Option(0, help="Seed of the Monte Carlo draws."),
     replicates: int = typer.Option(5, help="Monte Carlo replicates (intervals come from their spread)."),
     birth_years: Path | None = typer.Option(
@@ -63,22 +60,11 @@ def risk(
     pdf: Path | None = typer.Option(None, help="Write a PDF report here."),
 ) -> None:
     """How many innocent people a matching rule wrongly matches, per group, from Census name statistics."""
-    from misflag.linkage import PopulationModel, load_rule
-
     matching = load_rule(rule)
     population_shares, list_shares = _mix(population_mix, "--population-mix"), _mix(list_mix, "--list-mix")
     model = PopulationModel.from_census(birth_years=birth_years)
     quiet = output_format is not OutputFormat.table or method == "analytic"
-    with Progress(
-        TextColumn("Monte Carlo replicates"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
-    ) as bar:
-        task = bar.add_task("replicates", total=replicates)
+    with progress_bar(replicates, quiet=quiet) as update:
         result = assess_rule_risk(
             matching,
             population_size=population,
@@ -90,6 +76,6 @@ def risk(
             seed=seed,
             replicates=replicates,
             model=model,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: update(f"Monte Carlo replicate {done} of {total}", done),
         )
     emit(result, output_format, save=save, report=report, pdf=pdf)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from misflag import datasets
 from misflag.decisions import audit_decisions
+from misflag.linkage import assess_rule_risk
 from misflag.result import AuditResult
 
 FLAG = "score_text IN ('Medium', 'High')"
@@ -19,6 +20,9 @@ PROPUBLICA_FILTER = (
     "AND score_text <> 'N/A'"
 )
 METRICS = ("fpr", "fnr", "fpr_ratio", "fnr_ratio")
+#: US residents aged 18 and over (2020 Census) and a list the size of a large state's purge list.
+US_ADULTS = 258_300_000
+CROSSCHECK_LIST = 1_000_000
 
 
 def _compact(result: AuditResult, title: str) -> Table:
@@ -58,11 +62,43 @@ def _cell(row: dict[str, Any]) -> str:
     return text + (" *" if row["warning"] and "under 30" in row["warning"] else "")
 
 
+def _crosscheck(console: Console) -> None:
+    """The Interstate-Crosscheck-style rule (first name, last name, date of birth) at US scale."""
+    result = assess_rule_risk(
+        "crosscheck", population_size=US_ADULTS, list_size=CROSSCHECK_LIST, method="analytic"
+    )
+    table = Table(
+        title=f"Rule crosscheck: a list of {CROSSCHECK_LIST:,} records matched against {US_ADULTS:,} US adults",
+        header_style="bold",
+        title_justify="left",
+    )
+    for column in (
+        "group (Census)",
+        "wrongly matched per 100,000",
+        "95% interval",
+        "ratio to least affected",
+    ):
+        table.add_column(column)
+    for row in result.select(attribute="group", metric="wrongful_match_per_100k", stage="analytic"):
+        ratio = result.select(attribute="group", group=row["group"], metric="ratio_to_min", stage="analytic")[
+            0
+        ]
+        table.add_row(
+            row["group"],
+            f"{row['value']:.2f}",
+            f"{row['ci_low']:.2f}–{row['ci_high']:.2f}",
+            f"{ratio['value']:.1f}",
+        )
+    console.print()
+    console.print(table)
+    console.print(result.summary, markup=False)
+
+
 def demo(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
 ) -> None:
-    """Run the COMPAS audit (ProPublica, "Machine Bias", 2016) on the bundled real data with DuckDB."""
+    """The COMPAS audit (ProPublica, "Machine Bias", 2016) and the crosscheck rule's risk, on real data, with DuckDB."""
     console = Console(highlight=False)
     path = datasets.get("compas")
     console.print(
@@ -91,8 +127,9 @@ def demo(
         console.print(_compact(result, title))
         console.print(result.summary, markup=False)
     console.print(
-        "\nValues are shares with 95% bootstrap intervals; * marks denominators under 30. Groups under 10 people "
+        "\nCOMPAS tables: shares with 95% bootstrap intervals; * marks denominators under 30. Groups under 10 people "
         "are suppressed. Full table: misflag decisions audit $(misflag datasets get compas) "
         f'--flag "{FLAG}" --truth {TRUTH} --group race --reference Caucasian',
         markup=False,
     )
+    _crosscheck(console)

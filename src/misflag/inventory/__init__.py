@@ -7,10 +7,12 @@ DuckDB table; `scorecard`, `history` and `check` return AuditResult objects of k
 from misflag.inventory._check import check, read_patterns
 from misflag.inventory._history import history, settings_path
 from misflag.inventory._load import Inventory, load_inventories
+from misflag.inventory._mapping import PRACTICES
 from misflag.inventory._scorecard import scorecard
 from misflag.inventory._summary import load_summary
 
 __all__ = [
+    "PRACTICES",
     "Inventory",
     "check",
     "history",

@@ -5,12 +5,12 @@ versioned data, SQLite or PostgreSQL stores with append-only triggers, tokens wi
 the decision log that `misflag.decisions` audits.
 """
 
-from misflag.ledger._access import Principal, authenticate, create_token, read_case, read_entries
+from misflag.ledger._access import Principal, authenticate, create_token, log_read, read_case, read_entries
 from misflag.ledger._events import CASE_EVENTS, ROLES, Event
 from misflag.ledger._export import decision_log, export_decision_log
 from misflag.ledger._proofs import check_proof, consistency_proof, inclusion_proof
 from misflag.ledger._rules import RULE_TEXT, RuleSet
-from misflag.ledger._store import Ledger
+from misflag.ledger._store import Ledger, LedgerUnavailable
 from misflag.ledger._verify import VerifyReport
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "RULE_TEXT",
     "Event",
     "Ledger",
+    "LedgerUnavailable",
     "Principal",
     "RuleSet",
     "VerifyReport",
@@ -29,6 +30,7 @@ __all__ = [
     "decision_log",
     "export_decision_log",
     "inclusion_proof",
+    "log_read",
     "read_case",
     "read_entries",
 ]

@@ -8,7 +8,7 @@ import altair as alt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from misflag.inventory._mapping import PRACTICES
+from misflag.inventory import PRACTICES
 from misflag.report._model import Chart, Section, TableBlock, Visible
 from misflag.report._write import register_section
 from misflag.result import AuditResult
