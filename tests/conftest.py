@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,17 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or "/usr/bin/chromium"
     require(Path(path).exists(), "Debian's chromium is needed (apt-get install chromium)")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium_launch(chromium_path: str) -> dict[str, Any]:
+    """Playwright launch options for Debian's Chromium: no browser download, no background network traffic."""
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    return {"executable_path": chromium_path, "args": flags}

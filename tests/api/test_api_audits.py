@@ -14,20 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from misflag.api import create_app
+from misflag.datasets import DATASETS
 from misflag.result import AuditResult
 
 HTML = {"accept": "text/html"}
 FLAG = "score_text in ('Medium','High')"
-IDENTIFIER_COLUMNS = (
-    "id",
-    "name",
-    "first",
-    "last",
-    "dob",
-    "c_case_number",
-    "r_case_number",
-    "vr_case_number",
-)
+IDENTIFIER_COLUMNS = DATASETS["compas"].identifier_columns
 
 
 def _wait(client: TestClient, job_id: str) -> dict[str, Any]:

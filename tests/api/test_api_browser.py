@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -15,14 +16,6 @@ import uvicorn
 from misflag.api import create_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +38,11 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(live_url: str, chromium_path: str) -> Iterator[object]:
+def page(live_url: str, chromium_launch: dict[str, Any]) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**chromium_launch)
         context = browser.new_context(base_url=live_url, viewport={"width": 1200, "height": 1000})
         yield context.new_page()
         browser.close()

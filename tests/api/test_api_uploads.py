@@ -17,18 +17,10 @@ from fastapi.testclient import TestClient
 
 from misflag.api import create_app
 from misflag.api._preview import MASK, name_reason
+from misflag.datasets import DATASETS
 
 HTML = {"accept": "text/html"}
-COMPAS_IDENTIFIERS = {
-    "id",
-    "name",
-    "first",
-    "last",
-    "dob",
-    "c_case_number",
-    "r_case_number",
-    "vr_case_number",
-}
+COMPAS_IDENTIFIERS = set(DATASETS["compas"].identifier_columns)
 
 
 @pytest.fixture

@@ -10,21 +10,9 @@ import pytest
 from scipy.stats import binomtest
 
 from misflag.cli import main
-from misflag.inventory import check, history, load_inventories, read_patterns, scorecard
+from misflag.inventory import check, history, read_patterns, scorecard
 
 LABELS = Path(__file__).parent / "data" / "history_labels.csv"
-
-
-@pytest.fixture(scope="module")
-def folder(shared_dir: Path) -> Path:
-    return shared_dir / "data/federal-ai-inventory"
-
-
-@pytest.fixture(scope="module")
-def inventory(folder: Path):
-    loaded = load_inventories([folder])
-    yield loaded
-    loaded.close()
 
 
 @pytest.fixture(scope="module")

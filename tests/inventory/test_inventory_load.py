@@ -14,18 +14,6 @@ from misflag.inventory._mapping import CATEGORIES, builtin_mappings
 IMPACT_2024 = "Is the AI use case rights-impacting, safety-impacting, both, or neither?"
 
 
-@pytest.fixture(scope="module")
-def folder(shared_dir: Path) -> Path:
-    return shared_dir / "data/federal-ai-inventory"
-
-
-@pytest.fixture(scope="module")
-def inventory(folder: Path):
-    loaded = load_inventories([folder])
-    yield loaded
-    loaded.close()
-
-
 def _raw(folder: Path, name: str, encoding: str = "utf-8") -> pd.DataFrame:
     return pd.read_csv(folder / name, dtype=str, keep_default_na=False, encoding=encoding)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,21 +13,13 @@ from misflag.report import write_report
 from misflag.result import AuditResult
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Shapes Vega draws for data marks (axes, legends and titles are not `role-mark`).
 MARKS_PER_CHART = """Array.from(document.querySelectorAll('.vl-chart')).map(chart =>
   chart.querySelectorAll('g.role-mark path, g.role-mark line, g.role-mark rect, g.role-mark text').length)"""
 
 
 def test_compas_report_renders_every_chart_offline(
-    compas_result: AuditResult, chromium_path: str, tmp_path: Path
+    compas_result: AuditResult, chromium_launch: dict[str, Any], tmp_path: Path
 ) -> None:
     from playwright.sync_api import Route, sync_playwright
 
@@ -34,7 +27,7 @@ def test_compas_report_renders_every_chart_offline(
     write_report(compas_result, html_path=report)
     requested: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(**chromium_launch)
         try:
             context = browser.new_context(offline=True, viewport={"width": 1100, "height": 1400})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from misflag.commands._output import OutputFormat, emit, progress_bar
 from misflag.decisions import DecisionSpec, parse_stage, run_audit
 from misflag.errors import InputError
+from misflag.io import read_data_file
 
 app = typer.Typer(help="Decision audits: group error rates of flagging pipelines.", no_args_is_help=True)
 
@@ -62,7 +62,7 @@ def audit(
 ) -> None:
     """Per group: wrongly flagged (fpr), missed (fnr), precision and more, with 95% bootstrap intervals."""
     if settings is not None:
-        spec = _spec_from_file(settings)
+        spec = DecisionSpec.from_dict(read_data_file(settings, "settings file"))
     elif truth is None:
         raise InputError("--truth is required: a SQL expression, 1 = the flag was warranted")
     else:
@@ -86,13 +86,3 @@ def audit(
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
         result = run_audit(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
-
-
-def _spec_from_file(path: Path) -> DecisionSpec:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"settings file {path} is not readable JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"settings file {path} must hold a JSON object")
-    return DecisionSpec.from_dict(data)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from misflag.errors import InputError, LedgerError
+from misflag.io import read_data_file
 from misflag.ledger import (
     Event,
     Ledger,
@@ -178,12 +179,7 @@ def check(
     public_key: list[str] = typer.Option([], "--public-key", help="KEY_ID=HEX of a trusted key."),
 ) -> None:
     """Check a proof offline (no database needed); exit 2 if it does not hold."""
-    try:
-        proof = json.loads(proof_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"cannot read the proof {proof_file}: {error}") from None
-    if not isinstance(proof, dict):
-        raise InputError(f"{proof_file} does not hold a proof object")
+    proof = read_data_file(proof_file, "proof file")
     typer.echo("ok: " + check_proof(proof, _pinned(public_key)))
 
 

