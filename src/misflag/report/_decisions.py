@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from misflag.decisions import SMALL_DENOMINATOR
 from misflag.report._charts import BAND, curve_chart, funnel_chart, rate_chart, ratio_chart
 from misflag.report._model import OVERALL, Chart, Section, Visible, reference_of, withheld_note
 from misflag.result import AuditResult, format_number
@@ -53,7 +54,10 @@ def _comparison(metric: str, ratio: dict[str, Any], rate: dict[str, Any], ref_ra
 
 
 def disparity_findings(visible: Visible, stage: str) -> list[str]:
-    """Sentences for every group whose ratio to the reference has an interval excluding 1, largest first."""
+    """Sentences for every group whose ratio to the reference has an interval excluding 1, largest first.
+
+    Comparisons resting on fewer than 30 people on either side are left to the tables: too noisy to headline.
+    """
     sentences: list[str] = []
     for attribute in visible.attributes():
         if attribute == OVERALL:
@@ -74,6 +78,7 @@ def disparity_findings(visible: Visible, stage: str) -> list[str]:
                 and r["ci_high"] is not None
                 and (r["ci_low"] > 1 or r["ci_high"] < 1)
                 and r["group"] in rates
+                and min(r["denominator"] or 0, rates[reference]["denominator"] or 0) >= SMALL_DENOMINATOR
             ]
             clear.sort(key=lambda r: -abs(math.log(r["value"])))
             for r in clear[:MAX_SENTENCES]:
@@ -82,8 +87,8 @@ def disparity_findings(visible: Visible, stage: str) -> list[str]:
             if others > 0:
                 sentences.append(
                     f"{_LABEL[metric].capitalize()} by {attribute} ({stage} stage): {others} other comparison(s) "
-                    f"with {reference} are not written out (their intervals include 1, or they are beyond "
-                    f"the first {MAX_SENTENCES}); every figure is in the tables below."
+                    f"with {reference} are not written out (their intervals include 1, they rest on "
+                    f"fewer than {SMALL_DENOMINATOR} people, or they are beyond the first {MAX_SENTENCES}); every figure is in the tables below."
                 )
     return sentences
 
