@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -34,13 +33,20 @@ app.command("report")(report.report)
 app.command("serve")(serve.serve)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print misflag's version and exit."),
-) -> None:
-    if version:
+def _print_version(asked: bool) -> None:
+    """Eager --version: answer before any command is required."""
+    if asked:
         typer.echo(f"misflag {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print misflag's version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Audit systems that match identities or flag people."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,12 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     INVOCATION.set(tuple(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as stop:
+    except typer.Exit as stop:
         return int(stop.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         errors.print("error: aborted")
         return 130
-    except click.ClickException as problem:
+    except (
+        typer.exceptions.TyperException
+    ) as problem:  # usage errors: unknown command, missing option, bad value
+        if (
+            type(problem).__name__ == "NoArgsIsHelpError"
+        ):  # the help was printed, as asked for (typer checks it so too)
+            return 0
         errors.print(f"error: {problem.format_message()}", markup=False)
         return 2
     except MisflagError as problem:

@@ -227,7 +227,9 @@ class AuditResult:
         try:
             data = json.loads(source.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(f"result file {source} is not valid JSON: {str(error).splitlines()[0]}") from None
+            raise InputError(
+                f"result file {source} is not valid JSON: {str(error).splitlines()[0]}"
+            ) from None
         return cls.from_bundle(data)
 
 

@@ -79,9 +79,7 @@ def test_zero_byte_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_non_utf8_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _write(
-        tmp_path / "latin1.csv", b"grp,flag,truth\n" + "caf\xe9,1,0\n".encode("latin-1") * 3
-    )
+    path = _write(tmp_path / "latin1.csv", b"grp,flag,truth\n" + "caf\xe9,1,0\n".encode("latin-1") * 3)
     _assert_cli_fails(path, capsys, "is not valid UTF-8 text", "--group", "grp")
 
 
