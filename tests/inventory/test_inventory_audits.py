@@ -13,6 +13,9 @@ from misflag.cli import main
 from misflag.inventory import check, history, read_patterns, scorecard
 
 LABELS = Path(__file__).parent / "data" / "history_labels.csv"
+#: Labelled after the linker's design was fixed, from a seeded sample of each record's best candidate,
+#: without the score in view; never used to choose a setting.
+HELD_OUT_LABELS = Path(__file__).parent / "data" / "history_labels_heldout.csv"
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +76,18 @@ def test_check_dhs_hits_per_bureau_match_python_re(inventory, raw25: pd.DataFram
     assert set(queue["impact"]) <= {"not_high_impact", "presumed_not_high_impact"}
 
 
-def test_history_precision_recall_on_hand_labels(inventory) -> None:
-    result = history(inventory, labels=LABELS, clerical_size=50)
-    labels = pd.read_csv(LABELS, dtype=str)
-    assert len(labels) >= 150
+@pytest.mark.parametrize(
+    ("labels_file", "least_pairs", "least_precision", "least_recall"),
+    [(LABELS, 150, 0.9, 0.8), (HELD_OUT_LABELS, 80, 0.95, 0.85)],
+    ids=["design-labels", "held-out-labels"],
+)
+def test_history_precision_recall_on_hand_labels(
+    inventory, labels_file: Path, least_pairs: int, least_precision: float, least_recall: float
+) -> None:
+    result = history(inventory, labels=labels_file, clerical_size=50)
+    labels = pd.read_csv(labels_file, dtype=str)
+    assert len(labels) >= least_pairs
+    assert not labels.duplicated(subset=["uid_prev", "uid_next"]).any()
     events = result.extras["history"].to_pandas()
     links = set(zip(events["uid_prev"], events["uid_next"], strict=True))
     predicted = [(a, b) in links for a, b in zip(labels["uid_prev"], labels["uid_next"], strict=True)]
@@ -86,7 +97,7 @@ def test_history_precision_recall_on_hand_labels(inventory) -> None:
     recall = tp / truth.sum()
     assert result.value("link_precision", "hand-labelled pairs") == pytest.approx(precision)
     assert result.value("link_recall", "hand-labelled pairs") == pytest.approx(recall)
-    assert precision >= 0.9 and recall >= 0.8
+    assert precision >= least_precision and recall >= least_recall
     row = result.select(metric="link_recall")[0]
     exact = binomtest(tp, int(truth.sum())).proportion_ci(method="wilson")
     assert row["ci_low"] == pytest.approx(exact.low) and row["ci_high"] == pytest.approx(exact.high)

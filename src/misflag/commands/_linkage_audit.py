@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
-from misflag.commands._output import OutputFormat, emit, progress_bar
+from misflag.commands._output import OutputFormat, emit, progress_bar, write_table
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -30,16 +27,6 @@ from misflag.linkage import (
 )
 
 _ERR = Console(stderr=True, highlight=False)
-
-
-def _write_atomically(table: pa.Table, path: Path) -> None:
-    """Parquet or CSV by suffix, written to a temporary name first so nothing is half-written."""
-    temporary = path.with_name(path.name + ".partial")
-    if path.suffix.lower() == ".csv":
-        pacsv.write_csv(table, temporary)
-    else:
-        pq.write_table(table, temporary)
-    temporary.replace(path)
 
 
 def run(
@@ -65,7 +52,7 @@ def run(
         result = link(
             settings, inputs, engine=engine, threshold=threshold, train=train, seed=seed, progress=step
         )
-    _write_atomically(result.pairs, out)
+    write_table(result.pairs, out, default="parquet")
     if save_model:
         save_model.write_text(json.dumps(result.model, indent=2), encoding="utf-8")
     above = "" if threshold is None else f" at probability >= {threshold:g}"
@@ -104,7 +91,7 @@ def sample(
     drawn = draw_clerical_sample(
         table, size=size, seed=seed, bands=cuts, min_score=min_score, group_column="group" if group else None
     )
-    _write_atomically(drawn, out)
+    write_table(drawn, out, default="csv")
     _ERR.print(
         f"{drawn.num_rows:,} pairs in {len(set(drawn['stratum'].to_pylist()))} strata written to {out}; "
         "fill the label column with 1 (same person) or 0",
@@ -182,5 +169,5 @@ def synth(
     """Write a synthetic US population with realistic duplicate errors and ground-truth cluster ids."""
     with progress_bar(len(SYNTHETIC_STEPS)) as step:
         table = synthetic_records(size, seed=seed, duplicate_rate=duplicate_rate, progress=step)
-    _write_atomically(table, out)
+    write_table(table, out, default="parquet")
     _ERR.print(f"{table.num_rows:,} records written to {out}", markup=False)

@@ -9,7 +9,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -42,6 +46,18 @@ def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator
             bar.update(task, description=step, completed=len(steps) - 1 if completed is None else completed)
 
         yield update
+
+
+def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet"]) -> None:
+    """CSV or Parquet by suffix (else `default`), written under a temporary name first so nothing is half-written."""
+    suffix = path.suffix.lower()
+    as_csv = suffix == ".csv" or (suffix not in {".parquet", ".pq"} and default == "csv")
+    temporary = path.with_name(path.name + ".partial")
+    if as_csv:
+        pacsv.write_csv(table, temporary)
+    else:
+        pq.write_table(table, temporary)
+    temporary.replace(path)
 
 
 #: The arguments `misflag.cli.main` was called with (sys.argv when run as a command).

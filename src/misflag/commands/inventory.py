@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from misflag.commands._output import OutputFormat, emit, progress_bar
+from misflag.commands._output import OutputFormat, emit, progress_bar, write_table
 from misflag.inventory import Inventory, check, history, load_inventories, load_summary, scorecard
 
 app = typer.Typer(
@@ -25,10 +27,15 @@ REPORT = typer.Option(None, "--report", help="Write the HTML report here.")
 PDF = typer.Option(None, "--pdf", help="Write the PDF report here.")
 
 
-def _load(sources: list[Path], mappings: list[Path] | None) -> Inventory:
-    """Load with a progress display on stderr."""
+@contextmanager
+def _loaded(sources: list[Path], mappings: list[Path] | None) -> Iterator[Inventory]:
+    """Load with a progress display on stderr; close the inventory's database when the command is done."""
     with progress_bar() as update:
-        return load_inventories(sources, mappings=mappings or [], progress=update)
+        inventory = load_inventories(sources, mappings=mappings or [], progress=update)
+    try:
+        yield inventory
+    finally:
+        inventory.close()
 
 
 @app.command("load")
@@ -42,13 +49,10 @@ def load_command(
     pdf: Path | None = PDF,
 ) -> None:
     """Normalize inventories of any year into one schema; report unknown columns and values."""
-    inventory = _load(sources, mapping)
-    try:
+    with _loaded(sources, mapping) as inventory:
         if db:
             inventory.save(db)
         emit(load_summary(inventory), output_format, save=save, report=report, pdf=pdf)
-    finally:
-        inventory.close()
 
 
 @app.command("scorecard")
@@ -65,11 +69,8 @@ def scorecard_command(
     pdf: Path | None = PDF,
 ) -> None:
     """High-impact use cases and the status of each minimum practice, per agency and bureau."""
-    inventory = _load(sources, mapping)
-    try:
+    with _loaded(sources, mapping) as inventory:
         emit(scorecard(inventory, year=year, by=by), output_format, save=save, report=report, pdf=pdf)
-    finally:
-        inventory.close()
 
 
 @app.command("history")
@@ -95,18 +96,11 @@ def history_command(
     pdf: Path | None = PDF,
 ) -> None:
     """Link each use case to its predecessor; new, retired, renamed and reclassified use cases."""
-    inventory = _load(sources, mapping)
-    try:
+    with _loaded(sources, mapping) as inventory:
         result = history(inventory, settings=settings, labels=labels, clerical_size=clerical_size, seed=seed)
-        if clerical:
-            import pyarrow.csv as pacsv
-
-            partial = clerical.with_name(clerical.name + ".partial")
-            pacsv.write_csv(result.extras["clerical_review"], partial)
-            partial.replace(clerical)
-        emit(result, output_format, save=save, report=report, pdf=pdf)
-    finally:
-        inventory.close()
+    if clerical:
+        write_table(result.extras["clerical_review"], clerical, default="csv")
+    emit(result, output_format, save=save, report=report, pdf=pdf)
 
 
 @app.command("check")
@@ -122,15 +116,8 @@ def check_command(
     pdf: Path | None = PDF,
 ) -> None:
     """Use cases whose text describes acting on individuals but which are classified not high-impact."""
-    inventory = _load(sources, mapping)
-    try:
+    with _loaded(sources, mapping) as inventory:
         result = check(inventory, year=year, patterns=patterns)
-        if queue:
-            import pyarrow.csv as pacsv
-
-            partial = queue.with_name(queue.name + ".partial")
-            pacsv.write_csv(result.extras["review_queue"], partial)
-            partial.replace(queue)
-        emit(result, output_format, save=save, report=report, pdf=pdf)
-    finally:
-        inventory.close()
+    if queue:
+        write_table(result.extras["review_queue"], queue, default="csv")
+    emit(result, output_format, save=save, report=report, pdf=pdf)

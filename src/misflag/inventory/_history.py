@@ -2,8 +2,9 @@
 
 Linking is record linkage, so it runs on misflag's linkage layer (Splink, settings in
 history_splink.json: names compared by exact match, Jaro-Winkler and word Jaccard, descriptions by word
-Jaccard, blocked by agency). Agencies' blocks are small, so m and u are fixed in the settings rather than
-trained by EM (u measured on all same-agency 2024 x 2025 pairs, m set by judgement; see docs/inventory.md).
+Jaccard, blocked by agency). m and u were learnt once by Splink (u by random sampling, m by EM over the
+agency blocks, 2024 -> 2025; scripts/train_history_linker.py) and ship in the settings, so a run predicts
+without retraining; see docs/inventory.md.
 Each use case keeps at most one predecessor: a pair is a link when each record is the other's best
 candidate and the match probability reaches the threshold. Uncertain pairs go to a clerical-review sample.
 """
