@@ -129,6 +129,22 @@ def test_fuzzy_phonetic_and_initial_collisions_by_hand(tmp_path: Path) -> None:
     assert rate == pytest.approx(0.5 * 400 * 1e5, rel=0.03)  # 400 list records x .5 per population member
 
 
+def test_double_metaphone_primary_code_by_hand(tmp_path: Path) -> None:
+    """KATHRYN and CATHERINE share the primary Double Metaphone code K0RN, not the Soundex code (K365 / C365);
+    SMITH (SM0) differs. White shares .25 .25 .5: .375 where they stay apart, .5 where they merge."""
+    surnames = _name_table(
+        tmp_path / "s.parquet", [("KATHRYN", 100, 100, 0), ("CATHERINE", 100, 100, 0), ("SMITH", 200, 100, 0)]
+    )
+    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
+    model = PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+    white = GROUPS.index("white")
+    counts = [0.0] * len(GROUPS)
+    for method, expected in (("soundex", 0.375), ("metaphone", 0.5), ("double_metaphone", 0.5)):
+        rule = load_rule({"compare": [{"field": "last_name", "method": method}]})
+        collision = analytic_risk(model, rule, counts, counts).fields["last_name"][white, white]
+        assert collision == pytest.approx(expected), method
+
+
 def test_dob_comparisons_by_hand() -> None:
     """One birth year (2001, 365 days): exact 1/365; year 1; within 1 day (3*365-2)/365^2; transposition adds
     the 132 days whose day of month is 1-12 and differs from the month: 1/365 + 132/365^2."""

@@ -18,6 +18,7 @@ import jellyfish
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from doublemetaphone import doublemetaphone
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cdist, cpdist
 
@@ -31,6 +32,7 @@ _PHONETIC: dict[str, Callable[[str], str]] = {
     "soundex": jellyfish.soundex,
     "nysiis": jellyfish.nysiis,
     "metaphone": jellyfish.metaphone,
+    "double_metaphone": lambda name: doublemetaphone(name)[0],  # the primary code: agreement is then a key
 }
 
 

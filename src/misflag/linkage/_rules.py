@@ -28,6 +28,7 @@ NAME_METHODS: dict[str, str] = {
     "soundex": "same Soundex code (jellyfish)",
     "nysiis": "same NYSIIS code (jellyfish)",
     "metaphone": "same Metaphone code (jellyfish)",
+    "double_metaphone": "same primary Double Metaphone code (doublemetaphone)",
     "initial": "same first letter only",
     "jaro_winkler": "Jaro-Winkler similarity at least `threshold` (rapidfuzz / DuckDB)",
 }
