@@ -3,6 +3,7 @@ logged, and schemathesis against the OpenAPI spec finds no server error."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from misflag.api import create_app
-from misflag.ledger import ROLES, Ledger, create_token, read_entries
+from misflag.ledger import ROLES, Ledger, create_token, read_entries, token_id
 
 FLAG = {
     "kind": "flagged",
     "case_id": "c-new",
     "payload": {"rule_id": "r", "rule_version": "1", "input_digest": "d"},
 }
+UNKNOWN_TOKEN_ID = "0123456789abcdef"
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/ledger/events", {"events": [FLAG]}, {"recorder", "admin"}),
     ("GET", "/ledger/entries", None, {"auditor", "admin"}),
@@ -32,6 +34,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/ledger/proofs/consistency?first=1", None, {"auditor", "admin"}),
     ("GET", "/ledger/export?format=csv", None, {"auditor", "admin"}),
     ("POST", "/ledger/tokens", {"name": "n", "role": "auditor"}, {"admin"}),
+    ("GET", "/ledger/tokens", None, {"admin"}),
+    ("POST", f"/ledger/tokens/{UNKNOWN_TOKEN_ID}/revoke", None, {"admin"}),
     ("GET", "/ledger/rules", None, set(ROLES)),
     ("PUT", "/ledger/rules", {"rule_set": {"version": 1}}, {"admin"}),
 ]
@@ -62,7 +66,10 @@ def test_ledger_api_every_endpoint_is_listed(served: tuple[FastAPI, dict[str, st
         if path.startswith("/ledger")
         for method in operations
     }
-    tested = {(method, path.split("?")[0].replace("/c0", "/{case_id}")) for method, path, _, _ in ENDPOINTS}
+    tested = {
+        (method, path.split("?")[0].replace("/c0", "/{case_id}").replace(UNKNOWN_TOKEN_ID, "{token_id}"))
+        for method, path, _, _ in ENDPOINTS
+    }
     assert routes == tested
 
 
@@ -126,6 +133,42 @@ def test_ledger_api_append_rules_and_auditor_reads(served: tuple[FastAPI, dict[s
     done = client.put("/ledger/rules", json=loosen | {"reason": "pilot"}, headers=auth("admin"))
     assert done.status_code == 200 and done.json()["loosened"] == ["notice_before_action"]
     assert client.get("/ledger/verify?require_sealed=false", headers=auth("auditor")).json()["ok"] is True
+
+
+def test_ledger_api_token_revocation(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
+    """A revoked token gets 401 at once; listing shows who revoked it and when; both acts are entries."""
+    app, tokens, ledger = served
+    client = TestClient(app)
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    made = client.post("/ledger/tokens", json={"name": "temp-reviewer", "role": "reviewer"}, headers=admin)
+    assert made.status_code == 200
+    held, identifier = made.json()["token"], made.json()["id"]
+    assert identifier == token_id(held) and len(identifier) == 16
+    assert client.get("/ledger/cases/c0", headers={"Authorization": f"Bearer {held}"}).status_code == 200
+    listed = {row["id"]: row for row in client.get("/ledger/tokens", headers=admin).json()}
+    assert listed[identifier] | {"created": None} == {
+        "id": identifier,
+        "name": "temp-reviewer",
+        "role": "reviewer",
+        "created": None,
+        "revoked": None,
+        "revoked_by": None,
+    }
+    assert held not in json.dumps(listed), "listing never shows a token"
+    revoked = client.post(f"/ledger/tokens/{identifier}/revoke", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["name"] == "temp-reviewer"
+    assert client.get("/ledger/cases/c0", headers={"Authorization": f"Bearer {held}"}).status_code == 401
+    again = client.post(f"/ledger/tokens/{identifier}/revoke", headers=admin)
+    assert again.status_code == 422 and "already revoked" in again.json()["detail"]
+    assert client.post("/ledger/tokens/not-an-id/revoke", headers=admin).status_code == 422
+    after = {row["id"]: row for row in client.get("/ledger/tokens", headers=admin).json()}
+    assert after[identifier]["revoked"] is not None and after[identifier]["revoked_by"] == "admin-1"
+    entry = read_entries(ledger, start=revoked.json()["revoked_in_entry"], limit=1)[0]
+    assert (entry["kind"], entry["actor"], entry["payload"]["id"]) == ("token_revoked", "admin-1", identifier)
+    created = [e for e in read_entries(ledger, limit=1000) if e["kind"] == "token_created"]
+    assert identifier in {e["payload"].get("id") for e in created}
+    assert all(row["revoked"] is None for key, row in after.items() if key != identifier)
+    assert ledger.verify(require_sealed=False).ok
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from misflag.cli import main
-from misflag.ledger import Ledger
+from misflag.ledger import Ledger, authenticate, token_id
 
 # Per group: true/false positives and negatives of the algorithm; false positives confirmed by review and
 # acted on; cases whose truth was never established (excluded by --where).
@@ -162,7 +162,17 @@ def test_ledger_cli_proofs_tokens_rules(
     assert main(["ledger", "check-proof", str(proof), "--public-key", f"{key_id}={'00' * 32}"]) == 2
     capsys.readouterr()
     assert main(["ledger", "token", "create", "--db", db, "--name", "sys", "--role", "recorder"]) == 0
-    assert capsys.readouterr().out.startswith("mfl_")
+    made = capsys.readouterr()
+    token = made.out.strip()
+    assert token.startswith("mfl_") and f"token id {token_id(token)}" in made.err
+    assert main(["ledger", "token", "list", "--db", db]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["id"], listed["name"], listed["revoked"]) == (token_id(token), "sys", None)
+    assert main(["ledger", "token", "revoke", token_id(token), "--db", db, "--actor", "ops"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "sys"
+    assert authenticate(ledger, token) is None
+    assert main(["ledger", "token", "revoke", token_id(token), "--db", db]) == 2
+    assert "already revoked" in capsys.readouterr().err
     rules = tmp_path / "rules.json"
     rules.write_text('{"version": 2, "rules": {"notice_before_action": false}}')
     assert main(["ledger", "rules", "set", str(rules), "--db", db]) == 2
@@ -188,6 +198,8 @@ def test_ledger_cli_proofs_tokens_rules(
             "unknown role",
         ),
         (["ledger", "verify", "--db", "mysql://x/y"], "unsupported ledger store"),
+        (["ledger", "token", "revoke", "ffffffffffffffff", "--db", "{tmp}/l.sqlite"], "no token with id"),
+        (["ledger", "token", "revoke", "abc", "--db", "{tmp}/l.sqlite"], "16 lower-case hex digits"),
     ],
 )
 def test_ledger_cli_bad_input_is_one_line_exit_2(
@@ -202,3 +214,33 @@ def test_ledger_cli_bad_input_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "missing.sqlite").exists() and not (tmp_path / "out.txt").exists()
+
+
+def test_ledger_at_an_older_schema_is_migrated_by_init_only(
+    tmp_path: Path, make_case: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ledger made at revision 0001 (before token revocations) is refused with a pointer to `init`, and
+    `init` migrates it without touching its entries."""
+    from alembic import command
+    from alembic.config import Config
+
+    from misflag.ledger._store import MIGRATIONS
+
+    db = tmp_path / "old.sqlite"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    old = Ledger(f"sqlite:///{db}", key_path=tmp_path / "k.pem")
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    old.append(make_case("c1"))
+    old.checkpoint()
+    before = old.verify(require_sealed=True)
+    old.close()
+    assert main(["ledger", "verify", "--db", str(db)]) == 2
+    assert "migrate it with `misflag ledger init`" in capsys.readouterr().err
+    assert main(["ledger", "init", "--db", str(db), "--key", str(tmp_path / "k.pem")]) == 0
+    migrated = Ledger.open(str(db), key_path=tmp_path / "k.pem", create=False)
+    after = migrated.verify(require_sealed=True)
+    assert after.ok and (after.entries, after.checkpoints) == (before.entries, before.checkpoints)
+    migrated.close()

@@ -190,18 +190,23 @@ def test_ledger_checkpoint_tampering_detected(tmp_path: Path, make_case: Any) ->
     assert "unknown key" in (ledger.verify(public_keys=stranger).problem or "")
 
 
-@pytest.mark.parametrize("table", ["ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens"])
+@pytest.mark.parametrize(
+    "table",
+    ["ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens", "ledger_token_revocations"],
+)
 def test_ledger_store_refuses_update_and_delete(ledger: Ledger, make_case: Any, table: str) -> None:
     ledger.append(make_case("c1"))
     ledger.checkpoint()
-    from misflag.ledger import create_token
+    from misflag.ledger import create_token, revoke_token, token_id
 
     create_token(ledger, "a", "auditor", actor="root")
+    revoke_token(ledger, token_id(create_token(ledger, "b", "auditor", actor="root")), actor="root")
     column = {
         "ledger_entries": "kind",
         "ledger_checkpoints": "ts",
         "ledger_keys": "ts",
         "ledger_tokens": "role",
+        "ledger_token_revocations": "actor",
     }[table]
     for statement in (f"UPDATE {table} SET {column} = 'x'", f"DELETE FROM {table}"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.engine.begin() as connection:

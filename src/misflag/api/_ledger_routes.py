@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -30,9 +31,12 @@ from misflag.ledger import (
     create_token,
     export_decision_log,
     inclusion_proof,
+    list_tokens,
     log_read,
     read_case,
     read_entries,
+    revoke_token,
+    token_id,
 )
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -250,9 +254,34 @@ def export(
 def new_token(
     body: TokenIn, who: Principal = Depends(allow("admin")), ledger: Ledger = Depends(get_ledger)
 ) -> dict[str, Any]:
-    """Create a token; it is shown once and stored only as a hash."""
+    """Create a token; it is shown once and stored only as a hash. Its id names it in listings and revocation."""
     token = _call(create_token, ledger, body.name, body.role, actor=who.name)
-    return {"name": body.name, "role": body.role, "token": token}
+    return {"id": token_id(token), "name": body.name, "role": body.role, "token": token}
+
+
+@router.get("/tokens")
+def tokens(
+    who: Principal = Depends(allow("admin")), ledger: Ledger = Depends(get_ledger)
+) -> list[dict[str, Any]]:
+    """Every token ever made: id, holder, role, when made, and when and by whom revoked (no secrets)."""
+    listed: list[dict[str, Any]] = _call(list_tokens, ledger)
+    return listed
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke(
+    identifier: str = PathParameter(
+        ...,
+        alias="token_id",
+        pattern="^[0-9a-f]{16}$",
+        description="The token's id, from GET /ledger/tokens.",
+    ),
+    who: Principal = Depends(allow("admin")),
+    ledger: Ledger = Depends(get_ledger),
+) -> dict[str, Any]:
+    """Revoke a token for good; the revocation is a ledger entry. Requests with it then get 401."""
+    receipt: dict[str, Any] = _call(revoke_token, ledger, identifier, actor=who.name)
+    return receipt
 
 
 @router.get("/rules")

@@ -22,6 +22,9 @@ from misflag.ledger import (
     create_token,
     export_decision_log,
     inclusion_proof,
+    list_tokens,
+    revoke_token,
+    token_id,
 )
 
 app = typer.Typer(
@@ -204,7 +207,27 @@ def token_create(
     actor: str = typer.Option("local-admin", "--actor", help="Who creates it (logged)."),
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
-    typer.echo(create_token(_open(db), name, role, actor=actor))
+    token = create_token(_open(db), name, role, actor=actor)
+    _err.print(
+        f"token id {token_id(token)} (use it to list or revoke the token; the token is not shown again)"
+    )
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """Every token ever made, as JSON: id, holder, role, when made, and when and by whom revoked."""
+    _print_json(list_tokens(_open(db)))
+
+
+@token_app.command("revoke")
+def token_revoke(
+    identifier: str = typer.Argument(..., help="The token's id (16 hex digits, from `token list`)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    actor: str = typer.Option("local-admin", "--actor", help="Who revokes it (logged)."),
+) -> None:
+    """Revoke a token for good; the revocation is a ledger entry."""
+    _print_json(revoke_token(_open(db), identifier, actor=actor))
 
 
 @rules_app.command("show")

@@ -5,7 +5,17 @@ versioned data, SQLite or PostgreSQL stores with append-only triggers, tokens wi
 the decision log that `misflag.decisions` audits.
 """
 
-from misflag.ledger._access import Principal, authenticate, create_token, log_read, read_case, read_entries
+from misflag.ledger._access import (
+    Principal,
+    authenticate,
+    create_token,
+    list_tokens,
+    log_read,
+    read_case,
+    read_entries,
+    revoke_token,
+    token_id,
+)
 from misflag.ledger._events import CASE_EVENTS, ROLES, Event
 from misflag.ledger._export import decision_log, export_decision_log
 from misflag.ledger._proofs import check_proof, consistency_proof, inclusion_proof
@@ -30,7 +40,10 @@ __all__ = [
     "decision_log",
     "export_decision_log",
     "inclusion_proof",
+    "list_tokens",
     "log_read",
     "read_case",
     "read_entries",
+    "revoke_token",
+    "token_id",
 ]

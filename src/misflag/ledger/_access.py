@@ -2,7 +2,9 @@
 
 Roles: `recorder` (systems writing flags), `reviewer` (human reviewers), `auditor` (read-only plus export;
 every read is itself a ledger entry), `admin` (tokens and rule sets). The first admin token is made with
-local access to the store (`misflag ledger token create --role admin`).
+local access to the store (`misflag ledger token create --role admin`). A token is named by its id (the
+first 16 hex digits of its hash) in listings and when it is revoked; revocation is a row in an append-only
+table and an entry in the ledger, so a revoked token stays revoked and the history of who held what stays.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from misflag.ledger._events import ROLES, system_event
 from misflag.ledger._store import Ledger, now
 
 TOKEN_PREFIX = "mfl_"
+TOKEN_ID_LENGTH = 16
 MAX_PAGE = 10_000
 
 
@@ -37,6 +40,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_id(token: str) -> str:
+    """The public name of a token: the first 16 hex digits of its hash (safe to show, log and pass around)."""
+    return _digest(token)[:TOKEN_ID_LENGTH]
+
+
 def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
     """Make a token for `name` with `role`; only its hash is stored; the token itself is returned once."""
     if role not in ROLES:
@@ -49,21 +57,86 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
             insert(schema.tokens), [{"token_hash": _digest(token), "name": name, "role": role, "ts": now()}]
         )
         ledger._insert(
-            connection, [system_event("token_created", actor, "admin", {"name": name, "role": role})]
+            connection,
+            [
+                system_event(
+                    "token_created", actor, "admin", {"id": token_id(token), "name": name, "role": role}
+                )
+            ],
         )
     return token
 
 
+def list_tokens(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every token ever made: id, holder, role, when made and, if revoked, when and by whom (no secrets)."""
+    tokens, revoked = schema.tokens, schema.token_revocations
+    query = (
+        select(tokens.c.token_hash, tokens.c.name, tokens.c.role, tokens.c.ts, revoked.c.ts, revoked.c.actor)
+        .select_from(tokens.outerjoin(revoked, revoked.c.token_hash == tokens.c.token_hash))
+        .order_by(tokens.c.ts, tokens.c.token_hash)
+    )
+    try:
+        with ledger._read() as connection:
+            rows = connection.execute(query).fetchall()
+    except SQLAlchemyError as error:
+        raise LedgerError(f"cannot read tokens of the ledger at {ledger.safe_url}") from error
+    return [
+        {
+            "id": digest[:TOKEN_ID_LENGTH],
+            "name": name,
+            "role": role,
+            "created": created,
+            "revoked": revoked_at,
+            "revoked_by": revoked_by,
+        }
+        for digest, name, role, created, revoked_at, revoked_by in rows
+    ]
+
+
+def revoke_token(ledger: Ledger, identifier: str, *, actor: str) -> dict[str, Any]:
+    """Revoke the token with this id for good; the revocation is logged. Unknown or revoked ids are errors."""
+    if len(identifier) != TOKEN_ID_LENGTH or any(c not in "0123456789abcdef" for c in identifier):
+        raise LedgerError(f"token id {identifier!r} is not {TOKEN_ID_LENGTH} lower-case hex digits")
+    try:
+        return _revoke(ledger, identifier, actor)
+    except SQLAlchemyError as error:
+        raise LedgerError(f"cannot revoke a token in the ledger at {ledger.safe_url}") from error
+
+
+def _revoke(ledger: Ledger, identifier: str, actor: str) -> dict[str, Any]:
+    tokens, revoked = schema.tokens, schema.token_revocations
+    with ledger._write() as connection:
+        found = connection.execute(
+            select(tokens.c.token_hash, tokens.c.name, tokens.c.role).where(
+                tokens.c.token_hash.startswith(identifier, autoescape=True)
+            )
+        ).fetchall()
+        if not found:
+            raise LedgerError(f"no token with id {identifier}")
+        digest, name, role = found[0]
+        already = connection.execute(
+            select(revoked.c.ts).where(revoked.c.token_hash == digest)
+        ).scalar_one_or_none()
+        if already is not None:
+            raise LedgerError(f"token {identifier} ({name}) was already revoked at {already}")
+        connection.execute(insert(revoked), [{"token_hash": digest, "actor": actor, "ts": now()}])
+        receipt = ledger._insert(
+            connection,
+            [system_event("token_revoked", actor, "admin", {"id": identifier, "name": name, "role": role})],
+        )[0]
+    return {"id": identifier, "name": name, "role": role, "revoked_in_entry": receipt["seq"]}
+
+
 def authenticate(ledger: Ledger, token: str) -> Principal | None:
-    """The principal holding `token`, or None for an unknown token."""
+    """The principal holding `token`, or None for an unknown or revoked token."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     try:
         with ledger._read() as connection:
             row = connection.execute(
-                select(schema.tokens.c.name, schema.tokens.c.role).where(
-                    schema.tokens.c.token_hash == _digest(token)
-                )
+                select(schema.tokens.c.name, schema.tokens.c.role)
+                .where(schema.tokens.c.token_hash == _digest(token))
+                .where(~schema.tokens.c.token_hash.in_(select(schema.token_revocations.c.token_hash)))
             ).first()
     except SQLAlchemyError as error:
         raise LedgerError(f"cannot read tokens of the ledger at {ledger.safe_url}") from error

@@ -30,7 +30,7 @@ CASE_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "corrected": (("flag_was_wrong",), ("reviewer", "admin")),
 }
 # Events the ledger writes about itself; no client may submit them.
-SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "auditor_read", "key_added")
+SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", "auditor_read", "key_added")
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("reviewed", "outcome"): ("confirmed", "dismissed"),

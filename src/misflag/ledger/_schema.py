@@ -47,4 +47,18 @@ tokens = Table(
     Column("ts", String(40), nullable=False),
 )
 
-APPEND_ONLY = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens")
+token_revocations = Table(
+    "ledger_token_revocations",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("ts", String(40), nullable=False),
+)
+
+APPEND_ONLY = (
+    "ledger_entries",
+    "ledger_checkpoints",
+    "ledger_keys",
+    "ledger_tokens",
+    "ledger_token_revocations",
+)

@@ -38,7 +38,7 @@ from misflag.ledger._verify import (
     verify_rows,
 )
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -136,8 +136,13 @@ class Ledger:
             ).get_current_revision()
         if current == HEAD_REVISION:
             return
-        if not create:
+        if not create and current is None:
             raise LedgerError(f"no ledger at {self.safe_url} (create it with `misflag ledger init`)")
+        if not create:
+            raise LedgerError(
+                f"the ledger at {self.safe_url} has schema revision {current}, this misflag needs "
+                f"{HEAD_REVISION}: migrate it with `misflag ledger init` (additive; nothing is rewritten)"
+            )
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from misflag.ledger._ddl import append_only, create_append_only_function
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -52,33 +54,9 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("ts", sa.String(40), nullable=False),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE FUNCTION ledger_append_only() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'the ledger is append-only: % on % is refused', TG_OP, TG_TABLE_NAME; "
-            "END $$ LANGUAGE plpgsql"
-        )
+    create_append_only_function()
     for table in TABLES:
-        _append_only(table)
-
-
-def _append_only(table: str) -> None:
-    """Triggers that refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on one table."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()"
-        )
-        return
-    for action in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {action} on {table} is refused'); END"
-        )
+        append_only(table)
 
 
 def downgrade() -> None:
