@@ -94,29 +94,63 @@ def test_toy_monte_carlo_matches_hand_figures(toy: PopulationModel) -> None:
         assert abs(row["value"] - expected) < 3 * se, (group, row["value"], expected, se)
 
 
-def test_fuzzy_phonetic_and_initial_collisions_by_hand(tmp_path: Path) -> None:
-    """MARTHA / MARHTA: Jaro-Winkler 0.961 (>= 0.95), same Soundex M630, same initial; SMITH differs.
-    White shares .25 .25 .5: exact .375; merged pair .5^2 + .5^2 = .5 under JW, Soundex and initial."""
+def _near_pair_and_smith(tmp_path: Path, first_name: str, second_name: str) -> PopulationModel:
+    """Surnames A, B, SMITH with White shares .25, .25, .5 (and one first name, one birth year)."""
     surnames = _name_table(
-        tmp_path / "s.parquet", [("MARTHA", 100, 100, 0), ("MARHTA", 100, 100, 0), ("SMITH", 200, 100, 0)]
+        tmp_path / "s.parquet",
+        [(first_name, 100, 100, 0), (second_name, 100, 100, 0), ("SMITH", 200, 100, 0)],
     )
     first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
-    model = PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
-    white = GROUPS.index("white")
+    return PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+
+
+def _white_last_name_collision(
+    model: PopulationModel, comparison: dict[str, object], **options: int
+) -> float:
+    rule = load_rule({"compare": [{"field": "last_name", **comparison}]})
     counts = [0.0] * len(GROUPS)
-    for method, expected in (("exact", 0.375), ("soundex", 0.5), ("initial", 0.5), ("folded", 0.375)):
-        rule = load_rule({"compare": [{"field": "last_name", "method": method}]})
-        assert analytic_risk(model, rule, counts, counts).fields["last_name"][white, white] == pytest.approx(
-            expected
-        )
-    fuzzy = load_rule({"compare": [{"field": "last_name", "method": "jaro_winkler", "threshold": 0.95}]})
-    assert analytic_risk(model, fuzzy, counts, counts).fields["last_name"][white, white] == pytest.approx(0.5)
+    white = GROUPS.index("white")
+    return float(analytic_risk(model, rule, counts, counts, **options).fields["last_name"][white, white])
+
+
+@pytest.mark.parametrize(
+    ("names", "method", "expected"),
+    [
+        # MARTHA / MARHTA: same Soundex M630 and initial, Metaphone MR0 / MRHT, primary Double Metaphone MR0 / MRT
+        (("MARTHA", "MARHTA"), "exact", 0.375),
+        (("MARTHA", "MARHTA"), "folded", 0.375),
+        (("MARTHA", "MARHTA"), "soundex", 0.5),
+        (("MARTHA", "MARHTA"), "initial", 0.5),
+        (("MARTHA", "MARHTA"), "double_metaphone", 0.375),
+        # KATHRYN / CATHERINE: Soundex K365 / C365, same Metaphone and primary Double Metaphone K0RN
+        (("KATHRYN", "CATHERINE"), "soundex", 0.375),
+        (("KATHRYN", "CATHERINE"), "metaphone", 0.5),
+        (("KATHRYN", "CATHERINE"), "double_metaphone", 0.5),
+    ],
+)
+def test_key_comparisons_by_hand(
+    tmp_path: Path, names: tuple[str, str], method: str, expected: float
+) -> None:
+    """White shares .25 .25 .5: .25^2 + .25^2 + .5^2 = .375 where the pair stays apart, .5^2 + .5^2 = .5 where
+    it merges into one key."""
+    model = _near_pair_and_smith(tmp_path, *names)
+    assert _white_last_name_collision(model, {"method": method}) == pytest.approx(expected)
+
+
+def test_fuzzy_collisions_by_hand(tmp_path: Path) -> None:
+    """MARTHA / MARHTA: Jaro-Winkler 0.961 (>= 0.95); SMITH differs: .5^2 + .5^2 = .5, exactly, by importance
+    sampling, and by Monte Carlo."""
+    model = _near_pair_and_smith(tmp_path, "MARTHA", "MARHTA")
+    fuzzy = {"method": "jaro_winkler", "threshold": 0.95}
+    assert _white_last_name_collision(model, fuzzy) == pytest.approx(0.5)
     # head of 1 name: the MARTHA/MARHTA pair is then estimated by importance sampling (200,000 pairs)
-    sampled = analytic_risk(model, fuzzy, counts, counts, head=1)
-    assert sampled.fields["last_name"][white, white] == pytest.approx(0.5, rel=0.01)
-    assert sampled.approximated["last_name"][white] == pytest.approx(0.5)
+    assert _white_last_name_collision(model, fuzzy, head=1) == pytest.approx(0.5, rel=0.01)
+    counts = [0.0] * len(GROUPS)
+    rule = load_rule({"compare": [{"field": "last_name", **fuzzy}]})
+    sampled = analytic_risk(model, rule, counts, counts, head=1)
+    assert sampled.approximated["last_name"][GROUPS.index("white")] == pytest.approx(0.5)
     simulated = assess_rule_risk(
-        fuzzy,
+        rule,
         population_size=4000,
         list_size=400,
         population_mix={"white": 1.0},
@@ -127,22 +161,6 @@ def test_fuzzy_phonetic_and_initial_collisions_by_hand(tmp_path: Path) -> None:
     )
     rate = simulated.value("wrongful_match_per_100k", "White", "group", stage="montecarlo")
     assert rate == pytest.approx(0.5 * 400 * 1e5, rel=0.03)  # 400 list records x .5 per population member
-
-
-def test_double_metaphone_primary_code_by_hand(tmp_path: Path) -> None:
-    """KATHRYN and CATHERINE share the primary Double Metaphone code K0RN, not the Soundex code (K365 / C365);
-    SMITH (SM0) differs. White shares .25 .25 .5: .375 where they stay apart, .5 where they merge."""
-    surnames = _name_table(
-        tmp_path / "s.parquet", [("KATHRYN", 100, 100, 0), ("CATHERINE", 100, 100, 0), ("SMITH", 200, 100, 0)]
-    )
-    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
-    model = PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
-    white = GROUPS.index("white")
-    counts = [0.0] * len(GROUPS)
-    for method, expected in (("soundex", 0.375), ("metaphone", 0.5), ("double_metaphone", 0.5)):
-        rule = load_rule({"compare": [{"field": "last_name", "method": method}]})
-        collision = analytic_risk(model, rule, counts, counts).fields["last_name"][white, white]
-        assert collision == pytest.approx(expected), method
 
 
 def test_dob_comparisons_by_hand() -> None:
