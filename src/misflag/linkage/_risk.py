@@ -244,7 +244,10 @@ def _montecarlo_rows(
 def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, int] | None) -> list[str]:
     """Plain statements of what the numbers assume."""
     lines = [
-        "Within a group, first name, last name and date of birth are independent.",
+        "Within a group, first name, last name and date of birth are independent. Real first names follow "
+        "birth-cohort fashions, so absolute rates are likely understated: for 129 million 2012 vote records "
+        "the crosscheck rule expects about 0.7 million records sharing first name, last name and date of "
+        "birth with another, where Goel et al. (APSR 2020) observed about 3 million (docs/linkage-risk.md).",
         "Surnames follow the 2010 Census surname table and first names the 2020 first-name table, by group; "
         "the tables' 'ALL OTHER NAMES' people are modelled as many rare names each as common as half the "
         "rarest listed name, so they keep their share of people but add almost nothing to collisions.",
@@ -295,7 +298,8 @@ def _summary(rule: MatchRule, rows: list[dict[str, Any]], population_size: int, 
         )
     return text + (
         " First and last names are taken as independent within a group, with name frequencies from "
-        "the Census tables and no typing errors; see metadata.assumptions."
+        "the Census tables and no typing errors, so absolute rates are likely understated (about fourfold "
+        "against an observed 2012 count); see metadata.assumptions."
     )
 
 
