@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from doublemetaphone import doublemetaphone
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cdist, cpdist
+from scipy import sparse
 
 from misflag.linkage._population import GROUPS, DobModel, NameDistribution, PopulationModel
 from misflag.linkage._rules import Comparison, MatchRule
@@ -71,21 +72,28 @@ def _key_collision(distribution: NameDistribution, keys: pa.Array) -> np.ndarray
     return aggregated.T @ aggregated
 
 
-def _similar(left: list[str], right: list[str], threshold: float) -> np.ndarray:
-    """Boolean matrix JW(left_i, right_j) >= threshold, computed in row blocks to bound memory."""
+def _similar(left: list[str], right: list[str], threshold: float) -> sparse.csr_matrix:
+    """Sparse 0/1 matrix of JW(left_i, right_j) >= threshold, computed in row blocks to bound memory.
+
+    Few distinct names are similar, so the matrix is kept sparse: the products with the share matrices
+    then cost what the similar pairs cost, not what all pairs cost.
+    """
     blocks = [
-        cdist(
-            left[i : i + 1000],
-            right,
-            scorer=JaroWinkler.normalized_similarity,
-            score_cutoff=threshold,
+        sparse.csr_matrix(
+            cdist(
+                left[i : i + 1000],
+                right,
+                scorer=JaroWinkler.normalized_similarity,
+                score_cutoff=threshold,
+                dtype=np.float32,
+                workers=-1,
+            )
+            >= threshold,
             dtype=np.float64,
-            workers=-1,
         )
-        >= threshold
         for i in range(0, len(left), 1000)
     ]
-    return np.vstack(blocks) if blocks else np.zeros((0, len(right)), dtype=bool)
+    return sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, len(right)))
 
 
 def _fuzzy_collision(
@@ -113,15 +121,18 @@ def _fuzzy_collision(
             pooled / pooled.sum() if pooled.sum() > 0 else np.full(rest.size, 1.0 / max(rest.size, 1))
         )
 
+        cumulative = np.cumsum(probability)
+
         def draw(size: int) -> np.ndarray:
-            return (
-                rest[rng.choice(rest.size, size=size, p=probability)] if rest.size else np.zeros(0, np.int64)
-            )
+            if not rest.size:
+                return np.zeros(0, np.int64)
+            picks = np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
+            return rest[np.minimum(picks, rest.size - 1)]
 
         x, y, z = draw(SAMPLED), draw(SAMPLED_PAIRS), draw(SAMPLED_PAIRS)
         proposal = np.zeros(shares.shape[0])
         proposal[rest] = probability
-        crossing = _similar(names.take(pa.array(x)).to_pylist(), head_names, threshold).astype(np.float64)
+        crossing = _similar(names.take(pa.array(x)).to_pylist(), head_names, threshold)
         pair_similar = (
             cpdist(
                 names.take(pa.array(y)).to_pylist(),
@@ -134,7 +145,7 @@ def _fuzzy_collision(
             >= threshold
         )
         model.cache[cache_key] = (
-            _similar(head_names, head_names, threshold).astype(np.float64),
+            _similar(head_names, head_names, threshold),
             x,
             proposal[x],
             crossing,
