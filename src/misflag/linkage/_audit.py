@@ -41,14 +41,22 @@ def _suppressed_row(attribute: str, group: str, stage: str, metric: str, min_cel
 
 
 def _rate_row(
-    attribute: str, group: str, stage: str, metric: str, hits: float, total: float
+    attribute: str,
+    group: str,
+    stage: str,
+    metric: str,
+    hits: float,
+    total: float,
+    effective: float = float("nan"),
 ) -> dict[str, Any]:
-    """A proportion with its Wilson interval; undefined (with a note) when the denominator is zero."""
+    """A proportion with its Wilson interval, at the effective sample size where units cluster (the
+    denominator stays the count of units); undefined (with a note) when the denominator is zero."""
     if total <= 0:
         return make_row(
             attribute, group, stage, metric, None, denominator=0, warning="undefined: denominator 0"
         )
-    low, high = wilson_interval(hits, total)
+    size = total if np.isnan(effective) else effective
+    low, high = wilson_interval(hits / total * size, size)
     return make_row(attribute, group, stage, metric, hits / total, low, high, total)
 
 
@@ -56,6 +64,12 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
     """The long-table rows at each audited threshold, plus blocking recall, from ground-truth counts."""
     rows: list[dict[str, Any]] = []
     fn_all = counts.true_pairs[:, None] - counts.tp
+
+    def size(metric: str, g: int, j: int) -> float:
+        """Effective sample size of a metric's units, NaN where not computed (then the count is used)."""
+        sizes = counts.effective.get(metric)
+        return float("nan") if sizes is None else float(sizes[g, j])
+
     f1_boot = bootstrap_f1(counts.tp, counts.fp, fn_all, spec.replicates, spec.seed)
     for g, (attribute, group) in enumerate(counts.keys):
         small = counts.records[g] < spec.min_cell
@@ -67,8 +81,8 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
                 rows += [_suppressed_row(attribute, group, stage, m, spec.min_cell) for m in names]
                 continue
             tp, fp, fn = counts.tp[g, j], counts.fp[g, j], fn_all[g, j]
-            rows.append(_rate_row(attribute, group, stage, "precision", tp, tp + fp))
-            rows.append(_rate_row(attribute, group, stage, "recall", tp, tp + fn))
+            rows.append(_rate_row(attribute, group, stage, "precision", tp, tp + fp, size("precision", g, j)))
+            rows.append(_rate_row(attribute, group, stage, "recall", tp, tp + fn, size("recall", g, j)))
             f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
             low, high = f1_boot[0][g, j], f1_boot[1][g, j]
             rows.append(make_row(attribute, group, stage, "f1", f1, low, high, tp + fp + fn))
@@ -80,6 +94,7 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
                     "wrongful_link_rate",
                     counts.wrongly_linked[g, j],
                     counts.records[g],
+                    size("wrongful_link_rate", g, j),
                 )
             )
             rows += [
@@ -97,6 +112,7 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
                         "blocking_recall",
                         counts.reached[g],
                         counts.true_pairs[g],
+                        size("blocking_recall", g, 0),
                     )
                 )
     return rows
@@ -250,7 +266,9 @@ def audit_linkage(
     try:
         if spec.cluster_column is not None:
             say("count against ground truth")
-            counts = truth_counts(data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)))
+            counts = truth_counts(
+                data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)), clustered=spec.thresholds
+            )
             rows += truth_rows(counts, spec)
             extras["threshold_curves"] = curve_table(counts, spec)
         if labels is not None:
@@ -287,7 +305,9 @@ def _metadata(spec: LinkageAuditSpec, data: PairsData, clerical: bool) -> dict[s
         "seed": spec.seed,
         "replicates": spec.replicates,
         "min_cell": spec.min_cell,
-        "interval": "95% Wilson for proportions; F1 by multinomial bootstrap of (TP, FP, FN)"
+        "interval": "95% Wilson for proportions, at the effective sample size of units clustered by link component "
+        "(precision, wrongful-link rate) or true entity (recall, blocking recall); "
+        "F1 by multinomial bootstrap of (TP, FP, FN)"
         + (
             "; clerical precision: stratified ratio estimator, Wilson with effective sample size"
             if clerical

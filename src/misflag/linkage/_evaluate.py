@@ -19,6 +19,14 @@ import pyarrow as pa
 from misflag.engine import DuckDBEngine, quote_identifier
 from misflag.errors import EngineError, InputError, RuleError
 from misflag.io import InputInfo, check_expression, load_input
+from misflag.linkage._clustered import (
+    blocking_recall_sums,
+    effective_sizes,
+    link_components,
+    precision_sums,
+    recall_sums,
+    wrongful_link_sums,
+)
 
 OVERALL_ATTRIBUTE = "overall"
 OVERALL_GROUP = "all"
@@ -208,6 +216,8 @@ class TruthCounts:
     reached: np.ndarray | None
     records: np.ndarray
     wrongly_linked: np.ndarray
+    #: metric -> effective sample sizes [group, threshold] for clustered units (NaN: not computed)
+    effective: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _cumulate(
@@ -220,8 +230,11 @@ def _cumulate(
     return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
 
 
-def truth_counts(data: PairsData, thresholds: Sequence[float]) -> TruthCounts:
-    """TP, FP, true pairs, blocking reach and wrongly linked records, per group and threshold."""
+def truth_counts(
+    data: PairsData, thresholds: Sequence[float], clustered: Sequence[float] = ()
+) -> TruthCounts:
+    """TP, FP, true pairs, blocking reach and wrongly linked records, per group and threshold; at the
+    `clustered` thresholds also the effective sample sizes of the rates (see misflag.linkage._clustered)."""
     grid = np.asarray(sorted(set(thresholds)), dtype=float)
     sizes = data.group_sizes()
     keys = {key: i for i, key in enumerate(sorted(sizes))}
@@ -273,7 +286,37 @@ def truth_counts(data: PairsData, thresholds: Sequence[float]) -> TruthCounts:
         reached=reached if data.spec.blocking_rules else None,
         records=records,
         wrongly_linked=wrongly,
+        effective=_effective_sizes(data, list(keys), grid, clustered),
     )
+
+
+def _effective_sizes(
+    data: PairsData, keys: list[tuple[str, str]], grid: np.ndarray, clustered: Sequence[float]
+) -> dict[str, np.ndarray]:
+    """Effective sample sizes of precision, recall and the wrongful-link rate at each clustered threshold,
+    and of blocking recall."""
+    effective = {
+        m: np.full((len(keys), grid.size), np.nan) for m in ("precision", "recall", "wrongful_link_rate")
+    }
+    true_pair_groups = data.pair_groups("tp_all")
+    for threshold in sorted(set(clustered)):
+        j = int(np.searchsorted(grid, threshold))
+        link_components(data.engine, threshold)
+        effective["precision"][:, j] = effective_sizes(
+            keys, precision_sums(data.engine, data.pair_groups("lp"), threshold)
+        )
+        effective["wrongful_link_rate"][:, j] = effective_sizes(
+            keys, wrongful_link_sums(data.engine, threshold)
+        )
+        effective["recall"][:, j] = effective_sizes(
+            keys, recall_sums(data.engine, true_pair_groups, threshold)
+        )
+    if data.spec.blocking_rules:
+        reach = _reach_sql(data.spec.blocking_rules)
+        effective["blocking_recall"] = effective_sizes(
+            keys, blocking_recall_sums(data.engine, true_pair_groups, reach)
+        )[:, None]
+    return effective
 
 
 def _reach_sql(rules: Sequence[str]) -> str:
