@@ -3,10 +3,12 @@
 Pairs that share a record are not independent draws, nor are two people linked to each other. So each
 ground-truth rate is treated as a ratio estimator over clusters (Cochran's linearisation):
 V = C / (C - 1) * sum_c (t_c - p n_c)^2 / n^2, with C clusters, n_c units and t_c hits in cluster c.
-Precision and the wrongful-link rate cluster on the connected components of the links at the threshold
-(records as nodes: units in different components share no record); recall and blocking recall cluster on
-the true entities. The Wilson interval then uses the effective sample size p (1 - p) / V (Korn and Graubard
-1998), never more than the number of units, so an interval only ever widens. Sums are one SQL aggregate.
+Precision and the wrongful-link rate cluster on the connected components of the links at the lowest audited
+threshold (records as nodes: units in different components share no record; components at a higher
+threshold only split these, so the coarser partition is a valid, slightly conservative clustering there);
+recall and blocking recall cluster on the true entities. The Wilson interval then uses the effective sample
+size p (1 - p) / V (Korn and Graubard 1998), never more than the number of units, so an interval only ever
+widens. Each family of sums is one SQL aggregate over every threshold at once.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from scipy.sparse.csgraph import connected_components
 
 from misflag.engine import DuckDBEngine
 
-#: (attribute, group) -> (clusters, sum n_c^2, sum t_c^2, sum t_c n_c, sum n_c, sum t_c)
-ClusterSums = dict[tuple[str, str], tuple[float, float, float, float, float, float]]
+Key = tuple[str, str]
+#: (attribute, group) -> rows (one per column set) of (clusters, sum n_c^2, sum t_c^2, sum t_c n_c, n, t)
+ClusterSums = dict[Key, np.ndarray]
 
 
-def effective_size(sums: tuple[float, float, float, float, float, float] | None) -> float | None:
-    """Korn-Graubard effective sample size of t / n from cluster sums; None when there are no units."""
+def effective_size(sums: Sequence[float] | None) -> float | None:
+    """Korn-Graubard effective sample size of t / n from one row of cluster sums; None without units."""
     if sums is None:
         return None
-    clusters, n2, t2, tn, n, t = sums
+    clusters, n2, t2, tn, n, t = (float(v) for v in sums)
     if n <= 0:
         return None
     p = t / n
@@ -40,23 +43,35 @@ def effective_size(sums: tuple[float, float, float, float, float, float] | None)
     return float(min(n, p * (1 - p) / variance))
 
 
-def _sums(engine: DuckDBEngine, query: str) -> ClusterSums:
-    """Run `query` (rows: attribute, grp, cl, n, t) and reduce it to each group's cluster sums."""
-    rows = engine.sql(
-        "SELECT attribute, grp, COUNT(*) AS c, SUM(n * n) AS n2, SUM(t * t) AS t2, SUM(t * n) AS tn, "
-        f"SUM(n) AS n, SUM(t) AS t FROM ({query}) GROUP BY ALL"
-    ).to_pylist()
-    return {
-        (row["attribute"], row["grp"]): (
-            float(row["c"]),
-            float(row["n2"]),
-            float(row["t2"]),
-            float(row["tn"]),
-            float(row["n"]),
-            float(row["t"]),
-        )
-        for row in rows
-    }
+def effective_sizes(keys: Sequence[Key], sums: ClusterSums, width: int) -> np.ndarray:
+    """(groups x column sets) effective sizes in the order of `keys`; NaN where a group has no units."""
+    out = np.full((len(keys), width), np.nan)
+    for g, key in enumerate(keys):
+        for j in range(width):
+            value = effective_size(sums[key][j]) if key in sums else None
+            out[g, j] = np.nan if value is None else value
+    return out
+
+
+def _sums(engine: DuckDBEngine, query: str, width: int) -> ClusterSums:
+    """Reduce `query` (rows: attribute, grp, cl, n0.., t0.. for `width` column sets) to cluster sums."""
+    parts = []
+    for j in range(width):
+        parts += [
+            f"COUNT(*) FILTER (WHERE n{j} > 0)",
+            f"SUM(n{j} * n{j})",
+            f"SUM(t{j} * t{j})",
+            f"SUM(t{j} * n{j})",
+            f"SUM(n{j})",
+            f"SUM(t{j})",
+        ]
+    columns = ", ".join(f"{part} AS s{i}" for i, part in enumerate(parts))
+    table = engine.sql(f"SELECT attribute, grp, {columns} FROM ({query}) GROUP BY ALL")
+    values = np.column_stack(
+        [table.column(f"s{i}").to_numpy(zero_copy_only=False) for i in range(len(parts))]
+    )
+    keys = zip(table.column("attribute").to_pylist(), table.column("grp").to_pylist(), strict=True)
+    return {key: values[i].astype(float).reshape(width, 6) for i, key in enumerate(keys)}
 
 
 def link_components(engine: DuckDBEngine, threshold: float) -> None:
@@ -73,51 +88,57 @@ def link_components(engine: DuckDBEngine, threshold: float) -> None:
     engine.register_arrow("comp", pa.table({"id": ids, "cl": labels}))
 
 
-def precision_sums(engine: DuckDBEngine, pair_groups: str, threshold: float) -> ClusterSums:
-    """Links at >= threshold (n) and true links among them (t), per group, by link component."""
+def _columns(units: Sequence[str], hits: Sequence[str]) -> str:
+    """Columns n_j (rows meeting units[j]) and t_j (those also meeting hits[j]) for each column set j."""
+    counts = [f"COUNT(*) FILTER (WHERE {unit}) AS n{j}" for j, unit in enumerate(units)]
+    found = [
+        f"COUNT(*) FILTER (WHERE ({unit}) AND ({hit})) AS t{j}"
+        for j, (unit, hit) in enumerate(zip(units, hits, strict=True))
+    ]
+    return ", ".join(counts + found)
+
+
+def precision_sums(engine: DuckDBEngine, pair_groups: str, thresholds: Sequence[float]) -> ClusterSums:
+    """Links (n) and true links (t) at each threshold, per group, by link component (table `comp`)."""
+    lowest = min(thresholds)
     return _sums(
         engine,
-        f"SELECT g.attribute, g.grp, c.cl, COUNT(*) AS n, COUNT(*) FILTER (WHERE p.is_true) AS t "
+        "SELECT g.attribute, g.grp, c.cl, "
+        f"{_columns([f'p.score >= {float(t)!r}' for t in thresholds], ['p.is_true'] * len(thresholds))} "
         f"FROM ({pair_groups}) g JOIN lp p USING (id_l, id_r) JOIN comp c ON c.id = p.id_l "
-        f"WHERE p.score >= {float(threshold)!r} GROUP BY ALL",
+        f"WHERE p.score >= {float(lowest)!r} GROUP BY ALL",
+        len(thresholds),
     )
 
 
-def wrongful_link_sums(engine: DuckDBEngine, threshold: float) -> ClusterSums:
-    """People (n) and people linked to someone not them at >= threshold (t), per group, by link component."""
+def wrongful_link_sums(engine: DuckDBEngine, thresholds: Sequence[float]) -> ClusterSums:
+    """People (n) and people linked to someone not them (t) at each threshold, per group, by link component."""
     return _sums(
         engine,
-        "SELECT g.attribute, g.grp, c.cl, COUNT(*) AS n, "
-        f"COUNT(*) FILTER (WHERE w.wrong_max >= {float(threshold)!r}) AS t "
+        "SELECT g.attribute, g.grp, c.cl, "
+        f"{_columns(['TRUE'] * len(thresholds), [f'w.wrong_max >= {float(t)!r}' for t in thresholds])} "
         "FROM rg g JOIN comp c USING (id) LEFT JOIN (SELECT id, MAX(score) AS wrong_max FROM ("
         "SELECT id_l AS id, score FROM lp WHERE NOT is_true UNION ALL SELECT id_r, score FROM lp WHERE NOT is_true"
         ") GROUP BY id) w USING (id) GROUP BY ALL",
+        len(thresholds),
     )
 
 
-def recall_sums(engine: DuckDBEngine, true_pair_groups: str, threshold: float) -> ClusterSums:
-    """True pairs (n) and those linked at >= threshold (t), per group, by true entity."""
+def true_pair_sums(
+    engine: DuckDBEngine, true_pair_groups: str, thresholds: Sequence[float], reach: str | None
+) -> ClusterSums:
+    """True pairs (n) and those linked at each threshold (t), then (last column set) those a blocking rule
+    reaches (SQL `reach` over the records l and r; none without rules), per group, by true entity."""
+    hits = [f"f.score >= {float(t)!r}" for t in thresholds] + [reach or "FALSE"]
+    columns = _columns(["TRUE"] * len(hits), hits)
+    records = (
+        "JOIN rec_l l ON l.__misflag_id = g.id_l JOIN rec_r r ON r.__misflag_id = g.id_r " if reach else ""
+    )
     return _sums(
         engine,
-        "SELECT g.attribute, g.grp, e.cluster AS cl, COUNT(*) AS n, "
-        f"COUNT(*) FILTER (WHERE f.score >= {float(threshold)!r}) AS t "
-        f"FROM ({true_pair_groups}) g JOIN rec e ON e.id = g.id_l "
+        f"SELECT g.attribute, g.grp, e.cluster AS cl, {columns} "
+        f"FROM ({true_pair_groups}) g JOIN rec e ON e.id = g.id_l {records}"
         "LEFT JOIN (SELECT LEAST(id_l, id_r) AS a, GREATEST(id_l, id_r) AS b, score FROM lp WHERE is_true) f "
         "ON f.a = g.id_l AND f.b = g.id_r GROUP BY ALL",
+        len(hits),
     )
-
-
-def blocking_recall_sums(engine: DuckDBEngine, true_pair_groups: str, reach: str) -> ClusterSums:
-    """True pairs (n) and those some blocking rule reaches (t, SQL `reach` over l and r), by true entity."""
-    return _sums(
-        engine,
-        f"SELECT g.attribute, g.grp, e.cluster AS cl, COUNT(*) AS n, COUNT(*) FILTER (WHERE {reach}) AS t "
-        f"FROM ({true_pair_groups}) g JOIN rec e ON e.id = g.id_l "
-        "JOIN rec_l l ON l.__misflag_id = g.id_l JOIN rec_r r ON r.__misflag_id = g.id_r GROUP BY ALL",
-    )
-
-
-def effective_sizes(keys: Sequence[tuple[str, str]], sums: ClusterSums) -> np.ndarray:
-    """Effective sizes in the order of `keys` (NaN where a group has no units)."""
-    values = [effective_size(sums.get(key)) for key in keys]
-    return np.array([np.nan if v is None else v for v in values], dtype=float)

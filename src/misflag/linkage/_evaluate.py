@@ -20,11 +20,11 @@ from misflag.engine import DuckDBEngine, quote_identifier
 from misflag.errors import EngineError, InputError, RuleError
 from misflag.io import InputInfo, check_expression, load_input
 from misflag.linkage._clustered import (
-    blocking_recall_sums,
+    ClusterSums,
     effective_sizes,
     link_components,
     precision_sums,
-    recall_sums,
+    true_pair_sums,
     wrongful_link_sums,
 )
 
@@ -256,19 +256,12 @@ def truth_counts(
     ).to_pylist()
     tp = _cumulate(pair_rows, keys, grid.size, "tp")
     fp = _cumulate(pair_rows, keys, grid.size, "fp")
-    reach = _reach_sql(data.spec.blocking_rules)
-    true_rows = data.sql(
-        f"SELECT g.attribute, g.grp, COUNT(*) AS n, COUNT(*) FILTER (WHERE {reach}) AS reached "
-        f"FROM ({data.pair_groups('tp_all')}) g JOIN rec_l l ON l.__misflag_id = g.id_l JOIN rec_r r ON r.__misflag_id = g.id_r "
-        "GROUP BY ALL"
-        if data.spec.blocking_rules
-        else f"SELECT attribute, grp, COUNT(*) AS n, 0 AS reached FROM ({data.pair_groups('tp_all')}) GROUP BY ALL"
-    ).to_pylist()
-    true_pairs = np.zeros(len(keys))
-    reached = np.zeros(len(keys))
-    for row in true_rows:
-        true_pairs[keys[(row["attribute"], row["grp"])]] = row["n"]
-        reached[keys[(row["attribute"], row["grp"])]] = row["reached"]
+    # true pairs per entity: their count, those linked at each clustered threshold, those blocking reaches
+    audited = sorted(set(clustered))
+    reach = _reach_sql(data.spec.blocking_rules) if data.spec.blocking_rules else None
+    true_sums = true_pair_sums(data.engine, data.pair_groups("tp_all"), audited, reach)
+    true_pairs = np.array([true_sums[key][0, 4] if key in true_sums else 0.0 for key in keys])
+    reached = np.array([true_sums[key][-1, 5] if key in true_sums else 0.0 for key in keys])
     record_rows = data.sql(
         f"SELECT g.attribute, g.grp, {bin_expression('w.wrong_max', grid.tolist())} AS bin, COUNT(*) AS n "
         "FROM rg g LEFT JOIN (SELECT id, MAX(score) AS wrong_max FROM ("
@@ -286,36 +279,34 @@ def truth_counts(
         reached=reached if data.spec.blocking_rules else None,
         records=records,
         wrongly_linked=wrongly,
-        effective=_effective_sizes(data, list(keys), grid, clustered),
+        effective=_effective_sizes(data, list(keys), grid, audited, true_sums),
     )
 
 
 def _effective_sizes(
-    data: PairsData, keys: list[tuple[str, str]], grid: np.ndarray, clustered: Sequence[float]
+    data: PairsData,
+    keys: list[tuple[str, str]],
+    grid: np.ndarray,
+    audited: list[float],
+    true_sums: ClusterSums,
 ) -> dict[str, np.ndarray]:
-    """Effective sample sizes of precision, recall and the wrongful-link rate at each clustered threshold,
-    and of blocking recall."""
+    """Effective sample sizes [group, threshold] of precision, recall and the wrongful-link rate at the
+    audited thresholds (NaN elsewhere), and [group, 0] of blocking recall."""
     effective = {
         m: np.full((len(keys), grid.size), np.nan) for m in ("precision", "recall", "wrongful_link_rate")
     }
-    true_pair_groups = data.pair_groups("tp_all")
-    for threshold in sorted(set(clustered)):
-        j = int(np.searchsorted(grid, threshold))
-        link_components(data.engine, threshold)
-        effective["precision"][:, j] = effective_sizes(
-            keys, precision_sums(data.engine, data.pair_groups("lp"), threshold)
+    if audited:
+        columns = np.searchsorted(grid, audited)
+        link_components(data.engine, audited[0])
+        effective["precision"][:, columns] = effective_sizes(
+            keys, precision_sums(data.engine, data.pair_groups("lp"), audited), len(audited)
         )
-        effective["wrongful_link_rate"][:, j] = effective_sizes(
-            keys, wrongful_link_sums(data.engine, threshold)
+        effective["wrongful_link_rate"][:, columns] = effective_sizes(
+            keys, wrongful_link_sums(data.engine, audited), len(audited)
         )
-        effective["recall"][:, j] = effective_sizes(
-            keys, recall_sums(data.engine, true_pair_groups, threshold)
-        )
+        effective["recall"][:, columns] = effective_sizes(keys, true_sums, len(audited) + 1)[:, :-1]
     if data.spec.blocking_rules:
-        reach = _reach_sql(data.spec.blocking_rules)
-        effective["blocking_recall"] = effective_sizes(
-            keys, blocking_recall_sums(data.engine, true_pair_groups, reach)
-        )[:, None]
+        effective["blocking_recall"] = effective_sizes(keys, true_sums, len(audited) + 1)[:, -1:]
     return effective
 
 
