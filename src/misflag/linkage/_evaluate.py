@@ -295,6 +295,7 @@ def _effective_sizes(
     effective = {
         m: np.full((len(keys), grid.size), np.nan) for m in ("precision", "recall", "wrongful_link_rate")
     }
+    true_sizes = effective_sizes(keys, true_sums, len(audited) + 1)
     if audited:
         columns = np.searchsorted(grid, audited)
         link_components(data.engine, audited[0])
@@ -304,9 +305,9 @@ def _effective_sizes(
         effective["wrongful_link_rate"][:, columns] = effective_sizes(
             keys, wrongful_link_sums(data.engine, audited), len(audited)
         )
-        effective["recall"][:, columns] = effective_sizes(keys, true_sums, len(audited) + 1)[:, :-1]
+        effective["recall"][:, columns] = true_sizes[:, :-1]
     if data.spec.blocking_rules:
-        effective["blocking_recall"] = effective_sizes(keys, true_sums, len(audited) + 1)[:, -1:]
+        effective["blocking_recall"] = true_sizes[:, -1:]
     return effective
 
 
