@@ -60,12 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         errors.print("error: aborted")
         return 130
-    except (
-        typer.exceptions.TyperException
-    ) as problem:  # usage errors: unknown command, missing option, bad value
-        if (
-            type(problem).__name__ == "NoArgsIsHelpError"
-        ):  # the help was printed, as asked for (typer checks it so too)
+    except typer.exceptions.TyperException as problem:
+        # usage errors: unknown command, missing option, bad value. A bare command group has already
+        # printed its help, as asked for; typer itself recognises that case by the class name too.
+        if type(problem).__name__ == "NoArgsIsHelpError":
             return 0
         errors.print(f"error: {problem.format_message()}", markup=False)
         return 2

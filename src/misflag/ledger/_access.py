@@ -110,10 +110,10 @@ def _revoke(ledger: Ledger, identifier: str, actor: str) -> dict[str, Any]:
             select(tokens.c.token_hash, tokens.c.name, tokens.c.role).where(
                 tokens.c.token_hash.startswith(identifier, autoescape=True)
             )
-        ).fetchall()
-        if not found:
+        ).first()
+        if found is None:
             raise LedgerError(f"no token with id {identifier}")
-        digest, name, role = found[0]
+        digest, name, role = found
         already = connection.execute(
             select(revoked.c.ts).where(revoked.c.token_hash == digest)
         ).scalar_one_or_none()
