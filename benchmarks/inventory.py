@@ -5,7 +5,7 @@ and appeal status per agency, and rapidfuzz to compare every same-agency pair of
 (best match per use case, token-set ratio). The anchor does less (no vocabulary mapping, no descriptions,
 no probabilities, no clerical sample), so the ratio flatters it.
 
-Run: python benchmarks/inventory.py [folder]   (default ../shared/data/federal-ai-inventory)
+Run: python benchmarks/inventory.py [folder]   (default: the inventories shipped with misflag, .csv.gz)
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from misflag.inventory import history, load_inventories, scorecard
+from misflag.inventory import data_folder, history, load_inventories, scorecard
 
-FOLDER = (
-    Path(sys.argv[1])
-    if len(sys.argv) > 1
-    else Path(__file__).resolve().parents[2] / "shared/data/federal-ai-inventory"
-)
+FOLDER = Path(sys.argv[1]) if len(sys.argv) > 1 else data_folder()
+
+
+def _file(name: str) -> Path:
+    """An inventory file of FOLDER, plain or gzip-compressed (as shipped)."""
+    return FOLDER / name if (FOLDER / name).exists() else FOLDER / f"{name}.gz"
 
 
 def run_misflag() -> dict[str, float]:
@@ -45,16 +46,14 @@ def run_misflag() -> dict[str, float]:
 
 def run_anchor() -> float:
     start = time.perf_counter()
-    y23 = pd.read_csv(FOLDER / "2023_consolidated_ai_inventory_raw.csv", dtype=str, keep_default_na=False)
+    y23 = pd.read_csv(_file("2023_consolidated_ai_inventory_raw.csv"), dtype=str, keep_default_na=False)
     y24 = pd.read_csv(
-        FOLDER / "2024_consolidated_ai_inventory_raw_v2.csv",
+        _file("2024_consolidated_ai_inventory_raw_v2.csv"),
         dtype=str,
         keep_default_na=False,
         encoding="cp1252",
     )
-    y25 = pd.read_csv(
-        FOLDER / "2025_individually_reported_AI_use_cases.csv", dtype=str, keep_default_na=False
-    )
+    y25 = pd.read_csv(_file("2025_individually_reported_AI_use_cases.csv"), dtype=str, keep_default_na=False)
     high = y25[y25["is_high_impact"] == "High-impact"]
     high.groupby("agency")["hi_appeal_process"].value_counts()
     frames = [

@@ -1,25 +1,35 @@
 """Benchmark of the decision ledger: durable appends/s (SQLite, PostgreSQL; 1 and 8 writers; single and
-batched) and `verify` time for 1M entries. Anchor: the same rows written with plain executemany into a
-SQLite table (no hashing, no rules), the floor any tamper-evident log pays on top of.
+batched) with automatic checkpoints on (every 1,000 entries or 10 s, the defaults, each published to the
+heads file), `verify` time for 1M entries (pinned key, published heads, token and key rows checked), and the
+time `misflag serve` takes to come back after SIGKILL (timed here, never asserted by the crash test).
+Anchor: the same rows written with plain executemany into a SQLite table (no hashing, no rules, no
+checkpoints), the floor any tamper-evident log pays on top of.
 
-Run: python benchmarks/ledger.py [--entries 1000000]   (PostgreSQL when MISFLAG_TEST_POSTGRES_URL is set)
-Targets (issue 6): >= 5,000 appends/s batched on SQLite; verify of 1M entries < 5 s.
+Run: python benchmarks/ledger.py [--entries 1000000] [--restarts 5] [--verify-only]
+     (PostgreSQL too when MISFLAG_TEST_POSTGRES_URL is set; --verify-only times verify alone, on SQLite)
+Targets (issues 6 and 14): >= 5,000 appends/s batched on SQLite; verify of 1M entries < 5 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import sqlite3
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
-from misflag.ledger import Event, Ledger
+from misflag.ledger import Event, Ledger, create_token
 
 PAYLOAD = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:ab12", "score": 0.81}
 
@@ -40,8 +50,8 @@ def flags(prefix: str, count: int) -> list[Event]:
 
 def appends_per_second(url: str, key: Path, writers: int, per_writer: int, batch: int) -> float:
     """Durable appends per second with `writers` threads, each with its own connection pool."""
-    Ledger.open(url, key_path=key).close()
-    ledgers = [Ledger.open(url, key_path=key, checkpoint_every=10_000) for _ in range(writers)]
+    Ledger.open(url, key_path=key, owner="allow").close()
+    ledgers = [Ledger.open(url, key_path=key, owner="allow") for _ in range(writers)]  # default checkpoints
     work = [flags(f"w{w}-{uuid.uuid4().hex[:6]}", per_writer) for w in range(writers)]
 
     def run(w: int) -> None:
@@ -83,12 +93,98 @@ def pg_url(base: str) -> tuple[str, str]:
     return f"{url}?options=-csearch_path%3D{schema}", schema
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def restart_seconds(folder: Path, restarts: int) -> None:
+    """Kill `misflag serve` with SIGKILL mid-append and time until the restarted server verifies again."""
+    db, key = f"sqlite:///{folder / 'crash.sqlite'}", folder / "crash-key.pem"
+    setup = Ledger.open(db, key_path=key)
+    token = create_token(setup, "writer", "admin", actor="bench")
+    setup.close()
+    port = _free_port()
+    env = os.environ | {"MISFLAG_LEDGER_KEY": str(key)}
+    command = [sys.executable, "-m", "misflag.cli", "serve", "--port", str(port), "--ledger-db", db]
+    command += ["--data-dir", str(folder / "serve")]
+    headers = {"Authorization": f"Bearer {token}"}
+    timings = []
+    for round_ in range(restarts):
+        started = time.perf_counter()
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ledger/verify", headers=headers, timeout=5).json()[
+                    "ok"
+                ]:
+                    break
+            except (httpx.TransportError, ValueError, KeyError):
+                time.sleep(0.05)
+        timings.append(time.perf_counter() - started)
+        event = {"kind": "flagged", "case_id": f"r{round_}", "payload": PAYLOAD}
+        httpx.post(f"http://127.0.0.1:{port}/ledger/events", json={"events": [event]}, headers=headers)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    print(
+        f"restart after SIGKILL until verify answers ok: median {statistics.median(timings):.2f} s "
+        f"over {restarts} restarts (max {max(timings):.2f} s)"
+    )
+
+
+def verify_seconds(folder: Path, entries: int) -> None:
+    """Build a sealed ledger of `entries` flags and time `verify` on it, against a plain read of its rows."""
+    url = f"sqlite:///{folder / 'verify.sqlite'}"
+    ledger = Ledger.open(url, key_path=folder / "verify-key.pem")
+    started = time.perf_counter()
+    for start in range(0, entries, 10_000):
+        ledger.append(flags(f"v{start}", min(10_000, entries - start)))
+    ledger.checkpoint()
+    built = time.perf_counter() - started
+    print(f"built {entries:,} entries in {built:.1f} s ({entries / built:,.0f} appends/s, batches of 10,000)")
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        report = ledger.verify(require_sealed=True)
+        timings.append(time.perf_counter() - started)
+        assert report.ok, report.problem
+    reads = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with ledger.engine.connect() as connection:
+            count = len(
+                connection.exec_driver_sql(
+                    "SELECT seq, prev, hash, kind, case_id, body FROM ledger_entries ORDER BY seq"
+                ).fetchall()
+            )
+        reads.append(time.perf_counter() - started)
+    verify, read = statistics.median(timings), statistics.median(reads)
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"verify {count:,} entries ({report.checkpoints} checkpoints, {report.heads} published heads), "
+        f"end to end incl. reading the rows: median {verify:.2f} s of 3 "
+        f"(runs: {', '.join(f'{t:.2f}' for t in timings)}); load average {load}"
+    )
+    print(
+        f"anchor: reading the same rows with a plain SELECT through SQLAlchemy: median {read:.2f} s of 3; "
+        f"ratio verify / plain read {verify / read:.1f}x"
+    )
+    ledger.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000, help="Ledger size for the verify timing.")
+    parser.add_argument("--restarts", type=int, default=5, help="SIGKILL restarts to time.")
+    parser.add_argument(
+        "--verify-only", action="store_true", help="Time verify alone (no appends, restarts)."
+    )
     args = parser.parse_args()
+    if args.verify_only:
+        verify_seconds(Path(tempfile.mkdtemp(prefix="misflag-ledger-bench-")), args.entries)
+        return
     folder = Path(tempfile.mkdtemp(prefix="misflag-ledger-bench-"))
-    key = folder / "key.pem"
     stores = {"sqlite": lambda name: f"sqlite:///{folder / name}.sqlite"}
     base = os.environ.get("MISFLAG_TEST_POSTGRES_URL")
     schemas: list[str] = []
@@ -103,7 +199,8 @@ def main() -> None:
     print(f"{'store':<11} {'writers':>7} {'batch':>6} {'appends/s':>11}")
     for store, make in stores.items():
         for writers, batch, per_writer in ((1, 1, 500), (8, 1, 100), (1, 100, 20_000), (8, 100, 2_500)):
-            rate = appends_per_second(make(f"a{writers}-{batch}"), key, writers, per_writer, batch)
+            name = f"{store}-a{writers}-{batch}"  # one key (and heads file) per ledger
+            rate = appends_per_second(make(name), folder / f"{name}.pem", writers, per_writer, batch)
             print(f"{store:<11} {writers:>7} {batch:>6} {rate:>11,.0f}")
     anchor_single = plain_sqlite_per_second(folder / "plain1.sqlite", 500, 1)
     anchor_batch = plain_sqlite_per_second(folder / "plain100.sqlite", 20_000, 100)
@@ -112,38 +209,8 @@ def main() -> None:
         f"{anchor_batch:,.0f}/s batched by 100"
     )
 
-    url = f"sqlite:///{folder / 'verify.sqlite'}"
-    ledger = Ledger.open(url, key_path=key, checkpoint_every=10_000)
-    started = time.perf_counter()
-    for start in range(0, args.entries, 10_000):
-        ledger.append(flags(f"v{start}", min(10_000, args.entries - start)))
-    ledger.checkpoint()
-    print(f"built {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
-    timings, checks = [], []
-    for _ in range(3):
-        started = time.perf_counter()
-        report = ledger.verify(require_sealed=True)
-        timings.append(time.perf_counter() - started)
-        assert report.ok, report.problem
-        checks.append(report.seconds)
-    started = time.perf_counter()
-    with ledger.engine.connect() as connection:
-        count = len(
-            connection.exec_driver_sql(
-                "SELECT seq, prev, hash, kind, case_id, body FROM ledger_entries ORDER BY seq"
-            ).fetchall()
-        )
-    read_only = time.perf_counter() - started
-    print(
-        f"verify {count:,} entries ({report.checkpoints} checkpoints), end to end incl. reading the rows: "
-        f"{min(timings):.2f} s best of 3 (runs: {', '.join(f'{t:.2f}' for t in timings)}); of which hashing, "
-        f"tree and signatures {min(checks):.2f} s"
-    )
-    print(
-        f"anchor: reading the same rows with a plain SELECT {read_only:.2f} s; "
-        f"ratio verify / plain read {min(timings) / read_only:.1f}x"
-    )
-    ledger.close()
+    verify_seconds(folder, args.entries)
+    restart_seconds(folder, args.restarts)
     if base:
         with sa.create_engine(
             base.replace("postgresql://", "postgresql+psycopg://", 1)

@@ -33,9 +33,9 @@ def _without_probabilities(settings: dict[str, Any]) -> dict[str, Any]:
     return untrained
 
 
-def main(folder: str) -> None:
-    """Train on the inventories in `folder` and rewrite the shipped settings' m and u."""
-    inventory = load_inventories([Path(folder)])
+def main(folder: str | None) -> None:
+    """Train on the inventories in `folder` (default: the shipped ones) and rewrite the shipped settings' m and u."""
+    inventory = load_inventories([Path(folder)] if folder else [])
     link_features(inventory, inventory.years)
     path = settings_path()
     settings = json.loads(path.read_text(encoding="utf-8"))
@@ -59,4 +59,4 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/federal-ai-inventory")
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real datasets (fetched once, cached), ../shared, and optional services.
+"""Shared fixtures: the real datasets (fetched once, cached) and optional services.
 
 Tests that need a service (Spark's Java, PostgreSQL, Chromium) skip locally when it is missing but
 fail under CI (CI=true), where .ci/run installs every service: a missing service must not pass silently.
@@ -22,9 +22,6 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
-
 
 def require(condition: bool, why: str) -> None:
     """Skip (locally) or fail (in CI) when a service the test needs is missing."""
@@ -33,12 +30,6 @@ def require(condition: bool, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide this service: {why}")
     pytest.skip(why)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    require(SHARED.is_dir(), f"{SHARED} (the project's shared/ folder) is missing")
-    return SHARED
 
 
 @pytest.fixture(scope="session")

@@ -43,3 +43,11 @@ def test_bad_result_files(tmp_path: Path) -> None:
         AuditResult.load(tmp_path / "bad.json")
     with pytest.raises(InputError, match="does not exist"):
         AuditResult.load(tmp_path / "missing.json")
+
+
+def test_a_missing_group_value_is_null_everywhere(tmp_path: Path) -> None:
+    rows = [make_row("race", None, "decision", "fpr", 0.5, 0.3, 0.7, 20, warning=None)]
+    result = AuditResult(kind="decisions", table=rows_to_table(rows))
+    assert result.to_arrow().column("group").null_count == 1
+    assert json.loads(result.to_json())[0]["group"] is None
+    assert AuditResult.load(result.save(tmp_path / "r.json")).rows()[0]["group"] is None

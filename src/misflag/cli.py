@@ -1,41 +1,110 @@
 """The `misflag` command line: one app, each subcommand a thin call into an audit folder.
 
-Errors a user can fix print one line and exit 2; nothing prints a traceback.
+Subcommands are loaded lazily: `misflag --help` and `misflag --version` import no command module (their
+help lines are written here), and `misflag NAME ...` imports only NAME's module. Errors a user can fix print
+one line and exit 2; nothing prints a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
-from misflag import __version__
-from misflag.commands import datasets, decisions, demo, inventory, ledger, linkage, report, serve
-from misflag.commands._output import INVOCATION
+from misflag._extras import missing_extra
 from misflag.errors import MisflagError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """Where a subcommand lives: `module:attribute`, a Typer app (a group) or a function (a command)."""
+
+    module: str
+    attribute: str
+    help: str
+
+
+#: Every subcommand, in the order `misflag --help` lists them, with its one-line help.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "demo": Subcommand("misflag.commands.demo", "demo", "The COMPAS audit and the crosscheck rule's risk, on real data."),
+    "decisions": Subcommand("misflag.commands.decisions", "app", "Decision audits: group error rates of flagging pipelines."),
+    "linkage": Subcommand("misflag.commands.linkage", "app", "False-match risk of a matching rule; audits of a matcher's pairs."),
+    "biometrics": Subcommand("misflag.commands.biometrics", "app", "Biometric matchers: error rates per group from match scores."),
+    "monitor": Subcommand("misflag.commands.monitor", "monitor", "Watch a decision log over time: drift of error rates per group."),
+    "ledger": Subcommand("misflag.commands.ledger", "app", "Tamper-evident ledger of automated flags and human decisions."),
+    "inventory": Subcommand("misflag.commands.inventory", "app", "AI use-case inventories: scorecard, history, consistency check."),
+    "datasets": Subcommand("misflag.commands.datasets", "app", "Real public datasets, pinned by version and sha256."),
+    "report": Subcommand("misflag.commands.report", "report", "Write the HTML (and PDF) report of a saved audit result."),
+    "serve": Subcommand("misflag.commands.serve", "serve", "Serve the web page and HTTP API (127.0.0.1 by default)."),
+}  # fmt: skip
+
+#: The command line being run, recorded in reports' "how to reproduce" block once a command is loaded.
+_invocation: list[tuple[str, ...]] = []
+
+
+def _load(name: str, entry: Subcommand) -> Any:
+    """Import one subcommand's module and build its click command, named `name`."""
+    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    if isinstance(target, typer.Typer):  # a group, even with one command (`decisions audit`)
+        command: Any = typer.main.get_group(target)
+    else:  # a function registered as a command, like `demo`
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    from misflag.commands._flags import plain_flags  # boolean options shown as flags, not `<bool>`
+
+    plain_flags(command)
+    if _invocation:
+        from misflag.commands._output import INVOCATION
+
+        INVOCATION.set(_invocation[-1])
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists subcommands from SUBCOMMANDS and imports one only when it is run."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
+            try:
+                self.commands[cmd_name] = _load(cmd_name, SUBCOMMANDS[cmd_name])
+            except ModuleNotFoundError as missing:
+                if missing.name != SUBCOMMANDS[cmd_name].module:
+                    raise
+                return None  # a command of a later misflag version: listed, not yet installed
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The root help's command list, from the static help lines (no module is imported)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.help) for name, entry in SUBCOMMANDS.items()])
+
 
 app = typer.Typer(
     name="misflag",
+    cls=LazyGroup,
     help="Audit systems that match identities or flag people: who is wrongly flagged, does review catch it, "
     "and is every flag on a tamper-evident record.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-app.command("demo")(demo.demo)
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(decisions.app, name="decisions")
-app.add_typer(linkage.app, name="linkage")
-app.add_typer(ledger.app, name="ledger")
-app.add_typer(inventory.app, name="inventory")
-app.command("report")(report.report)
-app.command("serve")(serve.serve)
 
 
 def _print_version(asked: bool) -> None:
     """Eager --version: answer before any command is required."""
     if asked:
+        from misflag import __version__
+
         typer.echo(f"misflag {__version__}")
         raise typer.Exit(0)
 
@@ -49,35 +118,56 @@ def _root(
     """Audit systems that match identities or flag people."""
 
 
+def _error(message: str) -> None:
+    """One line on stderr (rich is imported only when there is something to say)."""
+    from rich.console import Console
+
+    short = message if len(message) <= 1000 else message[:997] + "..."  # an echoed input can be huge
+    Console(stderr=True, highlight=False, soft_wrap=True).print(short, markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every user-fixable problem into one line and exit code 2."""
-    errors = Console(stderr=True, highlight=False, soft_wrap=True)
-    INVOCATION.set(tuple(sys.argv[1:] if argv is None else argv))
+    _invocation.append(tuple(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=argv, standalone_mode=False)
+        # click returns (not raises) a command's typer.Exit code when standalone_mode is off
+        code = app(args=argv, standalone_mode=False)
     except typer.Exit as stop:
         return int(stop.exit_code)
     except typer.Abort:
-        errors.print("error: aborted")
+        _error("error: aborted")
         return 130
     except typer.exceptions.TyperException as problem:
-        # usage errors: unknown command, missing option, bad value. A bare command group has already
-        # printed its help, as asked for; typer itself recognises that case by the class name too.
+        # usage errors: unknown command, missing option, bad value. A bare command group prints its help,
+        # as asked for (rich help is already printed; plain help, the root's, is the message); typer itself
+        # recognises that case by the class name too.
         if type(problem).__name__ == "NoArgsIsHelpError":
+            if problem.format_message().strip():
+                typer.echo(problem.format_message())
             return 0
-        errors.print(f"error: {problem.format_message()}", markup=False)
+        _error(f"error: {problem.format_message()}")
         return 2
     except MisflagError as problem:
-        errors.print(f"error: {problem}", markup=False)
+        from misflag.commands._flags import cli_message, command_of  # library errors name parameters
+
+        command = command_of(typer.main.get_command(app), _invocation[-1])  # say its flags
+        _error(f"error: {cli_message(problem, command)}")
         return 2
     except KeyboardInterrupt:
-        errors.print("error: interrupted")
+        _error("error: interrupted")
         return 130
-    except Exception as problem:  # a bug in misflag: still one line, with a way to report it
+    except Exception as problem:
+        missing = missing_extra(problem) if isinstance(problem, ImportError) else None
+        if missing is not None:  # an optional dependency (a pip extra) is not installed
+            _error(f"error: {missing}")
+            return 2
+        # a bug in misflag: still one line, with a way to report it
         first = str(problem).splitlines()[0] if str(problem) else ""
-        errors.print(f"internal error ({type(problem).__name__}): {first} — please report this", markup=False)
+        _error(f"internal error ({type(problem).__name__}): {first} — please report this")
         return 1
-    return 0
+    finally:
+        _invocation.pop()
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

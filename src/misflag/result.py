@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 from misflag.errors import InputError
@@ -63,7 +64,7 @@ def _clean(value: Any) -> Any:
 
 def make_row(
     attribute: str,
-    group: str,
+    group: str | None,
     stage: str,
     metric: str,
     value: float | None,
@@ -96,7 +97,44 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         if missing:
             raise InputError(f"result row lacks column(s) {', '.join(missing)}")
     columns = {name: [_clean(row[name]) for row in materialised] for name in COLUMNS}
-    return pa.table(columns, schema=SCHEMA)
+    return pa.Table.from_arrays([arrow_array(columns[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+_PLAIN: dict[pa.DataType, tuple[type, ...]] = {
+    pa.string(): (str,),
+    pa.float64(): (float, int),
+    pa.bool_(): (bool,),
+}
+
+
+def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """One string, float64 or bool column from plain Python values (None is null), from its buffers.
+
+    `pa.array` on Python objects imports pandas to look for pandas types (a quarter to half a second of
+    every CLI run); these three column types are built directly. Anything else, such as a
+    numpy scalar or a wrong type, goes through `pa.array`, which converts or refuses it as before.
+    """
+    if not {type(v) for v in values} <= {type(None), *_PLAIN[kind]}:
+        return pa.array(values, kind)
+    valid = np.array([v is not None for v in values], dtype=bool)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    if kind == pa.string():
+        data = [b"" if v is None else v.encode() for v in values]
+        offsets = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum([len(d) for d in data], out=offsets[1:])
+        if offsets[-1] < 2**31:
+            buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
+        else:
+            return pa.array(values, kind)
+    elif kind == pa.bool_():
+        buffers = [
+            bitmap,
+            pa.py_buffer(np.packbits(np.array([bool(v) for v in values], dtype=bool), bitorder="little")),
+        ]
+    else:
+        numbers = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
+        buffers = [bitmap, pa.py_buffer(numbers)]
+    return pa.Array.from_buffers(kind, len(values), buffers, null_count=len(values) - int(valid.sum()))
 
 
 @dataclass
@@ -147,8 +185,10 @@ class AuditResult:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
+        from misflag.io import neutralise_csv_cell  # formula injection: see misflag.io._csv
+
         for row in self.rows():
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            writer.writerow({k: "" if v is None else neutralise_csv_cell(v) for k, v in row.items()})
         return buffer.getvalue()
 
     def select(
@@ -194,11 +234,14 @@ class AuditResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle as JSON; written to a temporary name first so nothing is half-written."""
-        target = Path(path)
-        temporary = target.with_name(target.name + ".partial")
-        temporary.write_text(json.dumps(self.to_bundle(), indent=1, default=str), encoding="utf-8")
-        temporary.replace(target)
-        return target
+        from misflag.io import write_atomic
+
+        text = json.dumps(self.to_bundle(), indent=1, default=str)
+
+        def write(temporary: Path) -> None:
+            temporary.write_text(text, encoding="utf-8")
+
+        return write_atomic(path, write, "result")
 
     @classmethod
     def from_bundle(cls, data: Any) -> AuditResult:

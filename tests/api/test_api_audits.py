@@ -17,6 +17,8 @@ from misflag.api import create_app
 from misflag.datasets import DATASETS
 from misflag.result import AuditResult
 
+from .conftest import BASE_URL, form_token
+
 HTML = {"accept": "text/html"}
 FLAG = "score_text in ('Medium','High')"
 IDENTIFIER_COLUMNS = DATASETS["compas"].identifier_columns
@@ -35,7 +37,10 @@ def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
 def _collect(client: TestClient, path: Path) -> tuple[str, str, dict[str, str]]:
     """Upload a file through the page, audit it, and return every text the service returned on the way."""
     outputs: dict[str, str] = {"index": client.get("/", headers=HTML).text}
-    reply = client.post("/upload", files={"file": ("compas.csv", path.read_bytes(), "text/csv")})
+    token = form_token(client)
+    reply = client.post(
+        "/upload", data={"csrf_token": token}, files={"file": ("compas.csv", path.read_bytes(), "text/csv")}
+    )
     assert reply.status_code == 200 and "/uploads/" in str(reply.url)
     outputs["upload page"] = reply.text
     upload_id = str(reply.url).rstrip("/").split("/")[-1]
@@ -46,6 +51,7 @@ def _collect(client: TestClient, path: Path) -> tuple[str, str, dict[str, str]]:
         "group": "race",
         "replicates": "200",
         "score": "decile_score",
+        "csrf_token": token,
     }
     reply = client.post(f"/uploads/{upload_id}/audit", data=form, headers=HTML)
     assert reply.status_code == 200 and "/jobs/" in str(reply.url), reply.text
@@ -63,7 +69,7 @@ def _collect(client: TestClient, path: Path) -> tuple[str, str, dict[str, str]]:
 def served(compas_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A service holding the COMPAS upload and one finished audit, and every text it returned on the way."""
     app = create_app(data_dir=tmp_path_factory.mktemp("serve"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=BASE_URL) as client:
         upload_id, job_id, outputs = _collect(client, compas_csv)
         yield client, upload_id, job_id, outputs
 
@@ -134,10 +140,11 @@ def test_bad_expressions_show_a_message_on_the_form(served: Any) -> None:
             "replicates must be a whole number",
         ),
         ({"flag": FLAG, "truth": "two_year_recid; DROP TABLE x"}, "truth"),
-        ({"truth": "two_year_recid"}, "give the flag expression"),
+        ({"truth": "two_year_recid"}, "give the decision"),
     ]
+    token = form_token(client, f"/uploads/{upload_id}")
     for form, message in cases:
-        reply = client.post(f"/uploads/{upload_id}/audit", data=form, headers=HTML)
+        reply = client.post(f"/uploads/{upload_id}/audit", data=form | {"csrf_token": token}, headers=HTML)
         assert reply.status_code == 400, form
         text = reply.text.replace("&#39;", "'")
         assert 'role="alert"' in text and message in text, (form, text[:500])
@@ -158,7 +165,8 @@ def test_json_api_audit_errors_and_deletion(served: Any) -> None:
     assert reply.status_code == 202
     failed = _wait(client, reply.json()["job_id"])
     assert failed["state"] == "failed"  # checked expressions can still fail on the data: a job-level error
-    assert failed["error"] == "--flag must be 0/1 or true/false; found the value inf in 7,214 row(s)"
+    # the API names its own field (`flag`), as the library does; only the CLI says `--flag`
+    assert failed["error"] == "flag must be 0/1 or true/false; found the value inf in 7,214 row(s)"
     page = client.get(f"/jobs/{failed['job_id']}", headers=HTML)
     assert page.status_code == 200 and 'role="alert"' in page.text and "Traceback" not in page.text
     assert client.delete(f"/api/jobs/{failed['job_id']}").status_code == 204

@@ -98,3 +98,23 @@ def test_bad_input_shows_a_clear_message(page: object, compas_csv: Path, tmp_pat
     page.click("#run")
     assert "does not parse" in page.inner_text("#error")
     assert page.input_value("#flag") == "score_text in ("  # the form keeps what was typed
+
+
+def test_docs_render_offline_under_the_policy(page: object, live_url: str) -> None:
+    """Swagger UI draws the API from this service alone: no other host is asked, no CSP violation."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    asked: list[str] = []
+    blocked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security" in message.text else None,
+    )
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+    assert page.inner_text(".swagger-ui .info .title").startswith("misflag")
+    assert page.locator(".opblock").count() >= 10  # the routes are listed
+    assert asked and all(url.startswith((live_url, "data:")) for url in asked), asked
+    assert blocked == []

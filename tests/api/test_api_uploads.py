@@ -19,6 +19,8 @@ from misflag.api import create_app
 from misflag.api._preview import MASK, name_reason
 from misflag.datasets import DATASETS
 
+from .conftest import BASE_URL, form_token
+
 HTML = {"accept": "text/html"}
 COMPAS_IDENTIFIERS = set(DATASETS["compas"].identifier_columns)
 
@@ -26,7 +28,7 @@ COMPAS_IDENTIFIERS = set(DATASETS["compas"].identifier_columns)
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(data_dir=tmp_path / "data", max_upload_bytes=200_000)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
 
 
@@ -44,7 +46,7 @@ def _leftovers(root: Path) -> list[Path]:
 
 
 def test_compas_preview_masks_identifier_columns(compas_csv: Path, tmp_path: Path) -> None:
-    with TestClient(create_app(data_dir=tmp_path / "data")) as client:
+    with TestClient(create_app(data_dir=tmp_path / "data"), base_url=BASE_URL) as client:
         reply = client.post("/api/uploads", files=_files("compas.csv", compas_csv.read_bytes()))
     assert reply.status_code == 201, reply.text
     info = reply.json()
@@ -119,7 +121,7 @@ def test_values_decide_masking_whatever_the_name(client: TestClient) -> None:
     ],
 )
 def test_bad_files_get_one_clear_message_on_the_page(client: TestClient, files: dict, message: str) -> None:
-    reply = client.post("/upload", files=files, headers=HTML)
+    reply = client.post("/upload", data={"csrf_token": form_token(client)}, files=files, headers=HTML)
     assert reply.status_code == 400
     assert 'role="alert"' in reply.text and message in reply.text.replace("&#39;", "'")
     assert "Traceback" not in reply.text and str(_state(client).settings.data_dir) not in reply.text
@@ -133,7 +135,8 @@ def test_not_multipart_and_too_large_are_refused(client: TestClient) -> None:
     reply = client.post("/api/uploads", files=_files("big.csv", big))
     assert reply.status_code == 413 and "larger than the limit of 200,000 bytes" in reply.json()["detail"]
     huge = b"x" * 400_000  # declared length far over the limit: refused before reading
-    reply = client.post("/upload", files=_files("huge.csv", huge), headers=HTML)
+    token = {"csrf_token": form_token(client)}
+    reply = client.post("/upload", data=token, files=_files("huge.csv", huge), headers=HTML)
     assert reply.status_code == 413 and 'role="alert"' in reply.text
     assert _leftovers(_state(client).settings.data_dir) == []
 
@@ -161,3 +164,18 @@ def test_old_uploads_and_jobs_are_cleaned_up(client: TestClient) -> None:
     assert jobs.cleanup() == 1
     assert not folder.exists()
     assert client.get(f"/api/uploads/{upload['upload_id']}").status_code == 404
+
+
+@pytest.mark.parametrize("rows", [300, 1_000, 5_000])
+def test_a_key_column_is_masked_by_its_exact_distinct_count(rows: int) -> None:
+    """Every value distinct (a key): masked whatever an approximate distinct count would have said."""
+    import pyarrow as pa
+
+    from misflag.api._preview import classify
+    from misflag.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    engine.register_arrow("t", pa.table({"k": list(range(rows)), "v": [index % 3 for index in range(rows)]}))
+    views = {view.name: view.masked for view in classify(engine, "t")}
+    assert views["k"] == "unique on nearly every row (a key)"
+    assert views["v"] is None

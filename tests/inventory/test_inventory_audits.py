@@ -128,7 +128,7 @@ def test_api_scorecard_and_bad_upload(folder: Path, tmp_path: Path) -> None:
 
     from misflag.api import create_app
 
-    client = TestClient(create_app(data_dir=tmp_path))
+    client = TestClient(create_app(data_dir=tmp_path), base_url="http://localhost")
     assert "inventory" in client.get("/inventory/").text
     name = "2025_individually_reported_AI_use_cases.csv"
     with (folder / name).open("rb") as handle:

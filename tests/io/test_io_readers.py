@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from misflag.engine import DuckDBEngine
-from misflag.errors import ExpressionError, InputError
+from misflag.errors import EngineError, ExpressionError, InputError
 from misflag.io import check_expression, load_input
 
 
@@ -65,8 +65,9 @@ def test_duckdb_table_source(tmp_path: Path) -> None:
     engine = DuckDBEngine()
     info = load_input(engine, database, table="decisions")
     assert (info.rows, info.columns) == (10, ("id", "flag"))
-    with pytest.raises(InputError, match="--table"):
+    with pytest.raises(InputError, match=r"say which table to read \(table\)") as raised:
         load_input(DuckDBEngine(), database)
+    assert raised.value.parameter == "table"  # the CLI prints it as --table
 
 
 def test_postgresql_table_source(postgres_url: str) -> None:
@@ -99,4 +100,37 @@ def test_expressions_are_checked(text: str, message: str) -> None:
 
 
 def test_expression_columns_are_case_insensitive() -> None:
-    assert check_expression("A > 1", ["a"], "--flag") == "A > 1"
+    # The rendered SQL names the input's real column, quoted, whatever case the user wrote.
+    assert check_expression("A > 1", ["a"], "--flag") == '"a" > 1'
+    assert check_expression("a > 1", ["A", "a"], "--flag") == '"a" > 1'
+
+
+def test_sandboxed_engine_reads_its_inputs_and_nothing_else(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("a,b\n1,x\n2,y\n", encoding="utf-8")
+    other = tmp_path / "other.csv"
+    other.write_text("secret\n42\n", encoding="utf-8")
+    engine = DuckDBEngine(sandbox=True)
+    try:
+        assert load_input(engine, log).rows == 2
+        assert engine.sql("SELECT SUM(a) AS s FROM input").column(0)[0].as_py() == 3
+        with pytest.raises(EngineError, match=r"(?i)permission|disabled"):
+            engine.sql(f"SELECT * FROM read_csv('{other}')")
+        with pytest.raises(EngineError, match="one statement"):
+            engine.sql("SELECT 1; SELECT 2")
+        with pytest.raises(EngineError):
+            engine.sql("SET enable_external_access = true")
+    finally:
+        engine.close()
+
+
+def test_csv_errors_found_after_the_sniffer_are_input_errors(tmp_path: Path) -> None:
+    # A bad row far below what the sniffer reads is still found when the input is loaded: an InputError.
+    path = tmp_path / "late.csv"
+    path.write_text("a,b\n" + "1,2\n" * 30000 + 'x,"unclosed\n', encoding="utf-8")
+    engine = DuckDBEngine(sandbox=True)
+    try:
+        with pytest.raises(InputError, match=r"late\.csv"):
+            load_input(engine, path)
+    finally:
+        engine.close()

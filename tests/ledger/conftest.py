@@ -1,16 +1,29 @@
-"""Ledger fixtures: a store URL parametrized over SQLite and PostgreSQL (a fresh schema per test)."""
+"""Ledger fixtures: a store URL parametrized over SQLite and PostgreSQL (a fresh schema per test), and for
+the attack tests a `target` ledger with, on PostgreSQL, an owner role and a writer role (INSERT/SELECT
+only) made with the superuser of MISFLAG_TEST_POSTGRES_URL, plus `owner`, the powers of whoever owns the
+store (SQLite: writes the file, triggers dropped; PostgreSQL: the owner role, triggers disabled)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from misflag.cli import main
 from misflag.ledger import Event, Ledger
+from misflag.ledger._engine import now
+from misflag.ledger._keys import checkpoint_message, key_id, public_bytes
+from misflag.ledger._merkle import MerkleTree
+from misflag.ledger._verify import entry_hash
+
+TABLES = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens", "ledger_token_revocations")
 
 
 def pg_schema_url(base: str) -> tuple[str, str]:
@@ -45,7 +58,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def ledger(store_url: str, tmp_path: Path) -> Iterator[Ledger]:
-    opened = Ledger.open(store_url, key_path=tmp_path / "signing-key.pem")
+    opened = Ledger.open(store_url, key_path=tmp_path / "signing-key.pem", owner="allow")
     yield opened
     opened.close()
 
@@ -105,7 +118,151 @@ def make_case() -> Any:
 def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[Ledger]:
     """A fresh ledger on PostgreSQL only."""
     url, schema = pg_schema_url(postgres_url)
-    opened = Ledger.open(url, key_path=tmp_path / "signing-key.pem")
+    opened = Ledger.open(url, key_path=tmp_path / "signing-key.pem", owner="allow")
     yield opened
     opened.close()
     drop_schema(postgres_url, schema)
+
+
+class Owner:
+    """Someone with full power over the store: SQLite file access (triggers dropped), or the PostgreSQL
+    role owning the tables (triggers disabled around each act, then re-enabled)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        if not self.postgres:
+            with self.engine.begin() as connection:
+                names = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                for (name,) in names.fetchall():
+                    connection.exec_driver_sql(f"DROP TRIGGER {name}")
+
+    def run(self, sql: str, **params: Any) -> list[Any]:
+        with self.engine.begin() as connection:
+            if self.postgres:
+                for table in TABLES:
+                    connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            result = connection.execute(sa.text(sql), params)
+            rows = list(result.fetchall()) if result.returns_rows else []
+            if self.postgres:
+                for table in TABLES:
+                    connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        return rows
+
+    def rechain(self, start: int) -> None:
+        """Recompute `prev` and `hash` of every entry from `start` on, as a forger would after an edit."""
+        rows = self.run("SELECT seq, hash, kind, case_id, body FROM ledger_entries ORDER BY seq")
+        prev = bytes(rows[start - 1][1]) if start else bytes(32)
+        for seq, _, kind, case_id, body in rows[start:]:
+            digest = entry_hash(prev, seq, kind, case_id, body)
+            self.run("UPDATE ledger_entries SET prev = :p, hash = :h WHERE seq = :s", p=prev, h=digest, s=seq)
+            prev = digest
+
+    def resign(self, key: Ed25519PrivateKey) -> None:
+        """Re-sign every checkpoint over the (rewritten) entries with `key`, and store its public key."""
+        hashes = [bytes(row[0]) for row in self.run("SELECT hash FROM ledger_entries ORDER BY seq")]
+        tree = MerkleTree(hashes)
+        public = public_bytes(key)
+        name = key_id(public)
+        self.run("INSERT INTO ledger_keys VALUES (:k, :p, '2026-01-01T00:00:00Z')", k=name, p=public)
+        for size, timestamp in self.run("SELECT tree_size, ts FROM ledger_checkpoints"):
+            root = tree.root(size)
+            signature = key.sign(checkpoint_message(size, root, timestamp, name))
+            self.run(
+                "UPDATE ledger_checkpoints SET root = :r, key_id = :k, signature = :g WHERE tree_size = :s",
+                r=root,
+                k=name,
+                g=signature,
+                s=size,
+            )
+
+    def forge_entry(self, kind: str, case_id: str | None, payload: dict[str, Any]) -> int:
+        """Append a well-formed entry at the end of the chain, written around the store."""
+        seq, prev = self.run("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")[0]
+        body = json.dumps(
+            {"actor": "intruder", "groups": {}, "payload": payload, "role": "admin", "ts": now()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = entry_hash(bytes(prev), seq + 1, kind, case_id, body)
+        self.run(
+            "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) VALUES (:s, :p, :h, :k, :c, :b)",
+            s=seq + 1,
+            p=bytes(prev),
+            h=digest,
+            k=kind,
+            c=case_id,
+            b=body,
+        )
+        return int(seq) + 1
+
+
+@dataclass
+class Target:
+    """A ledger under attack: the URL the service uses, the signing key, and the owner's URL."""
+
+    store: str
+    url: str
+    owner_url: str
+    key: Path
+
+    def open(self, **options: Any) -> Ledger:
+        return Ledger.open(self.url, key_path=self.key, owner="refuse", **options)
+
+    @staticmethod
+    def flag(case: str, actor: str = "screening", role: str = "recorder") -> Event:
+        payload = {"rule_id": "name-match", "rule_version": "3", "input_digest": "sha256:1"}
+        return Event(kind="flagged", case_id=case, actor=actor, role=role, payload=payload)
+
+    def seed(self, cases: int = 6, **options: Any) -> Ledger:
+        """The service's ledger with some sealed cases."""
+        ledger = self.open(**options)
+        ledger.append([self.flag(f"c{i}") for i in range(cases)])
+        ledger.checkpoint()
+        return ledger
+
+    def verify_exit(self, *extra: str) -> int:
+        """Exit code of the default `misflag ledger verify` (as the service's role, trusting the pinned key)."""
+        return main(["ledger", "verify", "--db", self.url, "--key", str(self.key), *extra])
+
+
+def _role_url(base: str, user: str, password: str, schema: str) -> str:
+    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    url = url.set(username=user, password=password, query={"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """A ledger made by its owner; on PostgreSQL with an owner role and a writer role (INSERT/SELECT)."""
+    key = tmp_path / "signing-key.pem"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        Ledger.open(url, key_path=key).close()
+        yield Target("sqlite", url, url, key)
+        return
+    base = request.getfixturevalue("postgres_url")
+    tag = uuid.uuid4().hex[:10]
+    owner, writer, schema = f"mf_owner_{tag}", f"mf_writer_{tag}", f"mf_attack_{tag}"
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {owner} LOGIN NOSUPERUSER PASSWORD 'owner-pw'")
+        connection.exec_driver_sql(f"CREATE ROLE {writer} LOGIN NOSUPERUSER PASSWORD 'writer-pw'")
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema} AUTHORIZATION {owner}")
+    owner_url = _role_url(base, owner, "owner-pw", schema)
+    assert main(["ledger", "init", "--db", owner_url, "--key", str(key), "--writer-role", writer]) == 0
+    try:
+        yield Target("postgresql", _role_url(base, writer, "writer-pw", schema), owner_url, key)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            for role in (writer, owner):
+                connection.exec_driver_sql(f"DROP OWNED BY {role}")
+                connection.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
+
+
+@pytest.fixture
+def owner() -> type[Owner]:
+    """The owner-powers helper as a fixture (test modules cannot import conftest under importlib mode)."""
+    return Owner

@@ -30,6 +30,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/ledger/verify", None, {"auditor", "admin"}),
     ("GET", "/ledger/checkpoints", None, set(ROLES)),
     ("POST", "/ledger/checkpoints", None, {"recorder", "admin"}),
+    ("GET", "/ledger/heads/latest", None, set(ROLES)),
     ("GET", "/ledger/proofs/inclusion?seq=0", None, {"auditor", "admin"}),
     ("GET", "/ledger/proofs/consistency?first=1", None, {"auditor", "admin"}),
     ("GET", "/ledger/export?format=csv", None, {"auditor", "admin"}),
@@ -47,7 +48,8 @@ def served(
 ) -> Iterator[tuple[FastAPI, dict[str, str], Ledger]]:
     """The app on a seeded ledger (one lawful case, sealed) and a token per role."""
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
-    ledger = Ledger.open(store_url)
+    monkeypatch.setenv("MISFLAG_LEDGER_ALLOW_OWNER", "1")  # the test role owns its schema
+    ledger = Ledger.open(store_url, owner="allow")
     ledger.append(make_case("c0", sex="F"))
     ledger.checkpoint()
     tokens = {role: create_token(ledger, f"{role}-1", role, actor="setup") for role in ROLES}
@@ -75,7 +77,7 @@ def test_ledger_api_every_endpoint_is_listed(served: tuple[FastAPI, dict[str, st
 
 def test_ledger_api_access_matrix(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
     app, tokens, _ = served
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://localhost")
     for method, path, body, allowed in ENDPOINTS:
         assert client.request(method, path, json=body).status_code == 401, (method, path)
         bad = {"Authorization": "Bearer mfl_not-a-token"}
@@ -95,7 +97,7 @@ def test_ledger_api_access_matrix(served: tuple[FastAPI, dict[str, str], Ledger]
 
 def test_ledger_api_append_rules_and_auditor_reads(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
     app, tokens, ledger = served
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://localhost")
 
     def auth(role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {tokens[role]}"}
@@ -138,7 +140,7 @@ def test_ledger_api_append_rules_and_auditor_reads(served: tuple[FastAPI, dict[s
 def test_ledger_api_token_revocation(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
     """A revoked token gets 401 at once; listing shows who revoked it and when; both acts are entries."""
     app, tokens, ledger = served
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://localhost")
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     made = client.post("/ledger/tokens", json={"name": "temp-reviewer", "role": "reviewer"}, headers=admin)
     assert made.status_code == 200
@@ -183,9 +185,10 @@ def test_ledger_api_schemathesis_finds_no_server_error(
     ledger.checkpoint()
     token = create_token(ledger, "admin-1", "admin", actor="setup")
     schema = schemathesis.openapi.from_asgi(
-        "/openapi.json", create_app(data_dir=tmp_path / "serve", ledger_db=url)
+        "/openapi.json",
+        create_app(data_dir=tmp_path / "serve", ledger_db=url, allowed_hosts=("testserver",)),
     )
-    operations = [result.ok() for result in schema.include(path_regex="^/ledger").get_all_operations()]
+    operations = [result.ok() for result in schema.include(path_regex="^/ledger").get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) == len(ENDPOINTS)
     failures: list[str] = []
     seen: set[int] = set()

@@ -130,11 +130,9 @@ def test_ledger_cli_round_trip_reproduces_entered_counts(
             assert len(fpr) == 1, (sex, stage)
             assert fpr[0]["denominator"] == negatives
             assert round(fpr[0]["value"] * negatives) == false_positives, (sex, stage)
-    assert (
-        main(["ledger", "verify", "--db", store_url, "--require-sealed"]) == 2
-    )  # appended after init's seal
-    assert main(["ledger", "checkpoint", "--db", store_url]) == 0
+    # a command-line append seals what it wrote: nothing is left unsealed
     assert main(["ledger", "verify", "--db", store_url, "--require-sealed"]) == 0
+    assert "unsealed tail: 0 entries" in capsys.readouterr().out
 
 
 def test_ledger_cli_proofs_tokens_rules(
@@ -148,16 +146,19 @@ def test_ledger_cli_proofs_tokens_rules(
     ledger.append(make_case("c2"))
     ledger.checkpoint()
     proof = tmp_path / "proof.json"
+    pinned = str(tmp_path / "ledger.sqlite.signing-key.pub")  # written by init
     assert main(["ledger", "prove", "--db", db, "--seq", "1", "--out", str(proof)]) == 0
-    assert main(["ledger", "check-proof", str(proof)]) == 0
+    assert main(["ledger", "check-proof", str(proof)]) == 2  # no pinned key: the proof's own is not trusted
+    assert "pinned public keys only" in capsys.readouterr().err
+    assert main(["ledger", "check-proof", str(proof), "--public-key", pinned]) == 0
     assert "entry 1 is included" in capsys.readouterr().out
     forged = json.loads(proof.read_text())
     forged["entry"]["body"] = forged["entry"]["body"].replace("rev-1", "rev-9")
     proof.write_text(json.dumps(forged))
-    assert main(["ledger", "check-proof", str(proof)]) == 2
+    assert main(["ledger", "check-proof", str(proof), "--public-key", pinned]) == 2
     assert "NOT included" in capsys.readouterr().err
     assert main(["ledger", "prove", "--db", db, "--from", str(first), "--out", str(proof)]) == 0
-    assert main(["ledger", "check-proof", str(proof)]) == 0
+    assert main(["ledger", "check-proof", str(proof), "--public-key", pinned]) == 0
     key_id = next(iter(json.loads(proof.read_text())["public_keys"]))
     assert main(["ledger", "check-proof", str(proof), "--public-key", f"{key_id}={'00' * 32}"]) == 2
     capsys.readouterr()
@@ -184,6 +185,9 @@ def test_ledger_cli_proofs_tokens_rules(
     ledger.close()
 
 
+PUB = "{tmp}/l.sqlite.signing-key.pub"  # written by `ledger init`
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -200,6 +204,19 @@ def test_ledger_cli_proofs_tokens_rules(
         (["ledger", "verify", "--db", "mysql://x/y"], "unsupported ledger store"),
         (["ledger", "token", "revoke", "ffffffffffffffff", "--db", "{tmp}/l.sqlite"], "no token with id"),
         (["ledger", "token", "revoke", "abc", "--db", "{tmp}/l.sqlite"], "16 lower-case hex digits"),
+        (["ledger", "append", "{tmp}/deep.json", "--db", "{tmp}/l.sqlite"], "nested too deeply"),
+        (["ledger", "verify", "--db", "{tmp}/l.sqlite", "--witness", "{tmp}/deep.json"], "witness file"),
+        (["ledger", "verify", "--db", "{tmp}/l.sqlite", "--witness", "{tmp}/list.json"], "witness file"),
+        (["ledger", "verify", "--export", "{tmp}/deep.json", "--public-key", PUB], "cannot read"),
+        (["ledger", "verify", "--export", "{tmp}/list.json", "--public-key", PUB], "cannot read"),
+        (
+            ["ledger", "append", "{tmp}/good.json", "--db", "{tmp}/l.sqlite", "--key", "{tmp}/other.pem"],
+            "already signed by another key",
+        ),
+        (
+            ["ledger", "rotate-key", "--db", "{tmp}/l.sqlite", "--key", "{tmp}/other.pem"],
+            "already signed by another key",
+        ),
     ],
 )
 def test_ledger_cli_bad_input_is_one_line_exit_2(
@@ -209,11 +226,31 @@ def test_ledger_cli_bad_input_is_one_line_exit_2(
     (tmp_path / "events.json").write_text(
         '{"kind": "deleted", "case_id": "c1", "actor": "a", "role": "recorder"}'
     )
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "list.json").write_text("[1]\n")
+    (tmp_path / "good.json").write_text(
+        json.dumps(
+            {
+                "kind": "flagged",
+                "case_id": "c1",
+                "actor": "a",
+                "role": "recorder",
+                "payload": {"rule_id": "r", "rule_version": "1", "input_digest": "sha256:ab"},
+            }
+        )
+    )
     capsys.readouterr()
     assert main([part.format(tmp=tmp_path) for part in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "missing.sqlite").exists() and not (tmp_path / "out.txt").exists()
+    # a missing key file never becomes a second signing key, and nothing was appended before the refusal
+    assert not list(tmp_path.glob("other*"))
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}", create=False)
+    try:
+        assert ledger.verify().entries == 0
+    finally:
+        ledger.close()
 
 
 def test_ledger_at_an_older_schema_is_migrated_by_init_only(
@@ -235,12 +272,16 @@ def test_ledger_at_an_older_schema_is_migrated_by_init_only(
         command.upgrade(config, "0001")
     old.append(make_case("c1"))
     old.checkpoint()
-    before = old.verify(require_sealed=True)
+    with old.engine.connect() as connection:
+        before = tuple(
+            connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+            for table in ("ledger_entries", "ledger_checkpoints")
+        )
     old.close()
     assert main(["ledger", "verify", "--db", str(db)]) == 2
     assert "migrate it with `misflag ledger init`" in capsys.readouterr().err
     assert main(["ledger", "init", "--db", str(db), "--key", str(tmp_path / "k.pem")]) == 0
     migrated = Ledger.open(str(db), key_path=tmp_path / "k.pem", create=False)
     after = migrated.verify(require_sealed=True)
-    assert after.ok and (after.entries, after.checkpoints) == (before.entries, before.checkpoints)
+    assert after.ok and (after.entries, after.checkpoints) == before
     migrated.close()

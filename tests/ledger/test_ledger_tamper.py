@@ -3,7 +3,9 @@ file, at every position of a 1,000-entry ledger, is found by `verify`; the trigg
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from misflag.ledger import Ledger
+from misflag.ledger._engine import now
 from misflag.ledger._verify import GENESIS, entry_hash
 
 SIZE = 1000
@@ -44,7 +47,7 @@ def tampered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger,
 def _case(case: str, sex: str) -> list[Any]:
     from misflag.ledger import Event
 
-    common = {"case_id": case, "groups": {"sex": sex}}
+    common: dict[str, Any] = {"case_id": case, "groups": {"sex": sex}}
     return [
         Event(
             kind="flagged",
@@ -158,14 +161,19 @@ def test_ledger_tamper_detected_at_every_position(
 
 def test_ledger_forged_append_after_last_checkpoint_is_unsealed(tmp_path: Path, make_case: Any) -> None:
     """A forger with write access to the file can add a well-formed entry at the end; it is reported as
-    not covered by any signed checkpoint, and `require_sealed` fails."""
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}", key_path=tmp_path / "k.pem")
+    not covered by any signed checkpoint, `require_sealed` fails, and once it is older than the automatic
+    checkpoint bound (2 x 1 s here, wide enough for a loaded machine) default `verify` fails too."""
+    ledger = Ledger.open(
+        f"sqlite:///{tmp_path / 'l.sqlite'}", key_path=tmp_path / "k.pem", checkpoint_seconds=1.0
+    )
     ledger.append(make_case("c1"))
     ledger.checkpoint()
     raw = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
     prev = bytes(raw.execute("SELECT hash FROM ledger_entries WHERE seq = 3").fetchone()[0])
-    body = (
-        '{"actor":"x","groups":{},"payload":{"action":"hold"},"role":"recorder","ts":"2020-01-01T00:00:00Z"}'
+    body = json.dumps(
+        {"actor": "x", "groups": {}, "payload": {"action": "hold"}, "role": "recorder", "ts": now()},
+        sort_keys=True,
+        separators=(",", ":"),
     )
     raw.execute(
         "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?)",
@@ -175,6 +183,8 @@ def test_ledger_forged_append_after_last_checkpoint_is_unsealed(tmp_path: Path, 
     report = ledger.verify()
     assert report.ok and report.unsealed == 1 and report.sealed == 4
     assert "after the last signed checkpoint" in (ledger.verify(require_sealed=True).problem or "")
+    time.sleep(2.2)
+    assert "beyond the automatic checkpoint bound" in (ledger.verify().problem or "")
 
 
 def test_ledger_checkpoint_tampering_detected(tmp_path: Path, make_case: Any) -> None:
@@ -187,7 +197,7 @@ def test_ledger_checkpoint_tampering_detected(tmp_path: Path, make_case: Any) ->
     assert "invalid signature" in (ledger.verify().problem or "")
     stranger = {"k": bytes(32)}
     raw.close()
-    assert "unknown key" in (ledger.verify(public_keys=stranger).problem or "")
+    assert "which is not trusted" in (ledger.verify(public_keys=stranger).problem or "")
 
 
 @pytest.mark.parametrize(
@@ -223,3 +233,25 @@ def test_ledger_postgresql_edit_with_triggers_disabled_is_detected(pg_ledger: Le
         connection.exec_driver_sql("ALTER TABLE ledger_entries DISABLE TRIGGER USER")
         connection.exec_driver_sql("UPDATE ledger_entries SET case_id = 'c9' WHERE seq = 5")
     assert "entry 5" in (ledger.verify().problem or "")
+
+
+def test_automatic_checkpoints_bound_the_tail_by_count_and_by_age(ledger: Ledger, make_case: Any) -> None:
+    """A tail reaching `checkpoint_every` entries is sealed in the appending transaction; a tail older than
+    `checkpoint_seconds` is sealed by the next append, and by the server's sealer when it starts."""
+    ledger.checkpoint_every, ledger.checkpoint_seconds = 6, 0.2
+    ledger.append(make_case("c1"))
+    assert (ledger.unsealed(), ledger.verify().sealed) == (4, 0)
+    ledger.append(make_case("c2"))  # 8 entries: tail of 8 >= 6, sealed at once
+    assert ledger.unsealed() == 0
+    ledger.append(make_case("c3")[:1])
+    time.sleep(0.3)
+    ledger.append(make_case("c4")[:1])  # the tail's first entry is now older than 0.2 s
+    assert ledger.unsealed() == 0
+    ledger.append(make_case("c5")[:1])
+    assert ledger.unsealed() == 1
+    ledger.start_sealer()
+    assert ledger.unsealed() == 0
+    report = ledger.verify()
+    assert (
+        report.ok and report.checkpoints == len(ledger.checkpoints()) and report.heads == report.checkpoints
+    )

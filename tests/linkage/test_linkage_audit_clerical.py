@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from scipy import stats
 
 from misflag.errors import InputError
 from misflag.linkage import draw_clerical_sample
 from misflag.linkage._clerical import estimate_precision, parse_labels
+
+SAMPLES = 1000
 
 
 def _synthetic_pairs(n: int = 20_000, seed: int = 7) -> pa.Table:
@@ -43,7 +46,10 @@ def test_sample_has_requested_size_strata_and_probabilities() -> None:
     assert again.equals(sample)
 
 
-def test_interval_covers_true_precision_in_93_to_97_percent_of_200_samples() -> None:
+@pytest.mark.slow
+def test_interval_coverage_of_true_precision_over_1000_samples() -> None:
+    """1,000 clerical samples; the count that cover is Binomial(1000, 0.95) for a calibrated interval, so
+    the test accepts the central 99.8% of that law (about 928-970), not a band that passes by its seeds."""
     pairs = _synthetic_pairs()
     score = pairs["score"].to_numpy()
     truth = pairs["truth"].to_numpy()
@@ -54,7 +60,7 @@ def test_interval_covers_true_precision_in_93_to_97_percent_of_200_samples() -> 
         for i, (a, b) in enumerate(zip(pairs["id_l"].to_pylist(), pairs["id_r"].to_pylist(), strict=True))
     }
     covered = 0
-    for seed in range(200):
+    for seed in range(SAMPLES):
         sample = draw_clerical_sample(pairs, size=500, seed=seed, group_column="group")
         rows = np.array(
             [key[k] for k in zip(sample["id_l"].to_pylist(), sample["id_r"].to_pylist(), strict=True)]
@@ -67,7 +73,8 @@ def test_interval_covers_true_precision_in_93_to_97_percent_of_200_samples() -> 
             score[rows] >= t,
         )
         covered += est.ci_low <= true_precision <= est.ci_high
-    assert 186 <= covered <= 194, f"coverage {covered / 200:.3f}"
+    low, high = stats.binom.ppf(0.001, SAMPLES, 0.95), stats.binom.isf(0.001, SAMPLES, 0.95)
+    assert low <= covered <= high, f"coverage {covered / SAMPLES:.3f}, accepted {low:.0f}-{high:.0f}"
 
 
 def test_estimate_equals_hand_computed_horvitz_thompson_ratio() -> None:

@@ -95,8 +95,12 @@ def test_run_sample_label_audit(linked: dict[str, Path], capsys: pytest.CaptureF
     rows = pd.DataFrame(json.loads(capsys.readouterr().out))
     overall = rows[(rows.attribute == "overall") & (rows.stage == "p>=0.9")].set_index("metric")
     truth_precision = overall.loc["precision", "value"]
-    assert overall.loc["precision_clerical", "ci_low"] - 0.02 <= truth_precision
-    assert truth_precision <= overall.loc["precision_clerical", "ci_high"] + 0.02
+    # the clerical estimate's 95% interval contains the precision counted from the truth (no slack added)
+    assert (
+        overall.loc["precision_clerical", "ci_low"]
+        <= truth_precision
+        <= overall.loc["precision_clerical", "ci_high"]
+    )
     assert 0.9 < overall.loc["recall", "value"] <= 1.0
     assert {"wrongful_link_rate", "blocking_recall", "f1"} <= set(rows.metric)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 
 from misflag.linkage import LinkageAuditSpec, audit_linkage
 from misflag.linkage._clustered import effective_size
+from misflag.result import AuditResult
 from misflag.stats import wilson_interval
 
 # Persons A, C, F have duplicates; B, D, E, G, H are single records. At p >= 0.9 the links form the components
@@ -32,9 +35,9 @@ PAIRS = pd.DataFrame(
 )
 
 
-def _row(result: object, metric: str) -> dict[str, float]:
-    (row,) = result.select(metric=metric, stage="p>=0.9")  # type: ignore[attr-defined]
-    return row  # type: ignore[no-any-return]
+def _row(result: AuditResult, metric: str) -> dict[str, Any]:
+    (row,) = result.select(metric=metric, stage="p>=0.9")
+    return row
 
 
 def test_clustered_intervals_by_hand() -> None:
@@ -76,3 +79,50 @@ def test_effective_size_from_cluster_sums(
     sums: tuple[float, float, float, float, float, float] | None, expected: float | None
 ) -> None:
     assert effective_size(sums) == pytest.approx(expected)
+
+
+def test_f1_interval_by_hand() -> None:
+    """F1 = 2TP / (2TP + FP + FN) = 2J / (1 + J) with J = TP / (TP + FP + FN); its limits are J's Wilson limits
+    mapped through 2J / (1 + J), at the effective size of the units (links or true pairs) clustered on the
+    components of links and true entities together.
+
+    On the graph above: TP 4, FP 2, FN 1 (C2-C3), F1 = 8/11, J = 4/7. Components (n, t): {A1, A2, B1} (2, 1),
+    {C1, C2, C3} (3, 2), {D1, E1} (1, 0), {F1, F2} (1, 1); sum (t - 4n/7)^2 = (1 + 4 + 16 + 9)/49 = 30/49;
+    V = 4/3 * 30/49 / 49 = 40/2401; p(1 - p) / V = (12/49) * 2401/40 = 14.7 > 7, so the count 7 is used.
+    """
+    result = audit_linkage(
+        PAIRS, RECORDS, spec=LinkageAuditSpec(cluster_column="person", thresholds=(0.9,), min_cell=1)
+    )
+    row = _row(result, "f1")
+    low, high = wilson_interval(4, 7)
+    assert row["value"] == pytest.approx(8 / 11) and row["denominator"] == 7
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((2 * low / (1 + low), 2 * high / (1 + high)))
+
+
+def test_f1_and_precision_intervals_where_clustering_bites() -> None:
+    """Person P has four records, all six pairs linked; Q1, R1, S1, T1 are four people, all six pairs linked
+    (false); U1-U2 linked (true), V1-W1 linked (false); Y1-Y2 is a true pair scored 0.2 (missed).
+
+    F1 units by component (n, t): P (6, 6), QRST (6, 0), U (1, 1), VW (1, 0), Y (1, 0): TP 7, FP 7, FN 1,
+    F1 = 14/22, J = 7/15. Sum (t - 7n/15)^2 = (16/5)^2 + (14/5)^2 + (8/15)^2 + 2 (7/15)^2 = 18.8;
+    V = 5/4 * 18.8 / 15^2; effective n = (56/225) / V = 56/23.5 = 112/47 (< 15).
+    Precision units (links) by link component: P (6, 6), QRST (6, 0), U (1, 1), VW (1, 0): p = 1/2,
+    sum (t - n/2)^2 = 9 + 9 + 1/4 + 1/4 = 18.5; V = 4/3 * 18.5 / 14^2; effective n = (1/4) / V = 147/74.
+    """
+    ids = ["P1", "P2", "P3", "P4", "Q1", "R1", "S1", "T1", "U1", "U2", "V1", "W1", "Y1", "Y2"]
+    records = pd.DataFrame({"id": ids, "person": [i[0] for i in ids]})
+    pairs = [
+        (a, b, 0.95) for group in (ids[0:4], ids[4:8]) for k, a in enumerate(group) for b in group[k + 1 :]
+    ]
+    pairs += [("U1", "U2", 0.95), ("V1", "W1", 0.95), ("Y1", "Y2", 0.2)]
+    spec = LinkageAuditSpec(cluster_column="person", thresholds=(0.9,), min_cell=1)
+    result = audit_linkage(pd.DataFrame(pairs, columns=["id_l", "id_r", "score"]), records, spec=spec)
+
+    row = _row(result, "f1")
+    low, high = wilson_interval(7 / 15 * 112 / 47, 112 / 47)
+    assert row["value"] == pytest.approx(14 / 22) and row["denominator"] == 15
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((2 * low / (1 + low), 2 * high / (1 + high)))
+
+    row = _row(result, "precision")
+    assert row["value"] == pytest.approx(0.5) and row["denominator"] == 14
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_interval(0.5 * 147 / 74, 147 / 74))

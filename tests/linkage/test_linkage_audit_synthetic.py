@@ -68,7 +68,7 @@ def test_typo_changes_exactly_one_edit() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(InputError, match="duplicate-rate"):
+    with pytest.raises(InputError, match="duplicate_rate must be"):
         synthetic_records(10, duplicate_rate=1.5)
     with pytest.raises(InputError, match="unknown group"):
         synthetic_records(10, group_mix={"martian": 1.0})

@@ -3,23 +3,34 @@
 Pages: GET / → POST /upload → GET /uploads/{id} → POST /uploads/{id}/audit → GET /jobs/{id}.
 JSON:  POST /api/uploads, GET|DELETE /api/uploads/{id}, POST /api/audits, GET|DELETE /api/jobs/{id}.
 Files: /jobs/{id}/report.html, /jobs/{id}/result.json, /jobs/{id}/result.csv.
-Every user-fixable problem becomes a one-line message (400, 404, 409 or 413), on the page or as JSON.
+Every user-fixable problem becomes a one-line message (400, 403, 404, 409, 413 or 429), on the page or as JSON.
 """
 
 from __future__ import annotations
 
 import shutil
-from typing import Annotated, Any
+from typing import Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from misflag.api._jobs import AuditParameters, JobManager, JobStatus
-from misflag.api._pages import render_page
+from misflag.api._guard import Guard
+from misflag.api._jobs import JobManager, JobsFull, JobStatus
+from misflag.api._pages import render_page, report_response
+from misflag.api._request import SPEC_FIELDS, AuditRequest, to_spec
 from misflag.api._settings import ServeSettings
-from misflag.api._uploads import UploadRecord, UploadTooLarge, load_record, receive_upload, upload_folder
+from misflag.api._uploads import (
+    FormTokenMissing,
+    UploadRecord,
+    UploadsFull,
+    UploadTooLarge,
+    load_record,
+    receive_upload,
+    upload_folder,
+)
+from misflag.decisions import DecisionSpec
 from misflag.errors import InputError
 from misflag.report import build_report
 from misflag.result import AuditResult
@@ -39,40 +50,6 @@ _UPLOAD_BODY: dict[str, Any] = {
         },
     }
 }
-_ID = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-
-
-class AuditRequest(BaseModel):
-    """A decision audit of an upload: SQL expressions over its columns, as in `misflag decisions audit`."""
-
-    upload_id: _ID
-    truth: str = Field(min_length=1, max_length=2000, description="1 = the flag was warranted")
-    flag: str | None = Field(None, max_length=2000, description="1 = flagged (or give stages)")
-    stages: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
-    groups: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=10)
-    intersect: bool = False
-    where: str | None = Field(None, max_length=2000)
-    score: str | None = Field(None, max_length=2000)
-    reference: str | None = Field(None, max_length=200)
-    seed: int = Field(0, ge=0, lt=2**32)
-    replicates: int = Field(1000, ge=100, le=100_000)
-    min_cell: int = Field(10, ge=1, le=1_000_000)
-
-    def parameters(self) -> AuditParameters:
-        """The audit's parameters, blank optional fields treated as absent."""
-        return AuditParameters(
-            truth=self.truth,
-            flag=self.flag or None,
-            stages=tuple(s for s in self.stages if s.strip()),
-            groups=tuple(g for g in self.groups if g.strip()),
-            intersect=self.intersect,
-            where=self.where or None,
-            score=self.score or None,
-            reference=self.reference or None,
-            seed=self.seed,
-            replicates=self.replicates,
-            min_cell=self.min_cell,
-        )
 
 
 class UploadInfo(BaseModel):
@@ -138,14 +115,28 @@ def _job_info(status: JobStatus) -> JobInfo:
     )
 
 
-async def _receive(request: Request) -> UploadRecord:
-    _jobs(request).cleanup()
+#: HTTP status of the service's own refusals (any other InputError is a 400).
+_STATUS: tuple[tuple[type[InputError], int], ...] = (
+    (UploadTooLarge, 413),
+    (UploadsFull, 429),
+    (JobsFull, 429),
+    (FormTokenMissing, 403),
+)
+
+
+def _refusal(problem: InputError) -> HTTPException:
+    status = next((code for kind, code in _STATUS if isinstance(problem, kind)), 400)
+    return HTTPException(status, str(problem).splitlines()[0])
+
+
+async def _receive(request: Request, page: bool = False) -> UploadRecord:
+    await run_in_threadpool(_jobs(request).cleanup)
+    guard: Guard = request.app.state.guard
+    check = (lambda value: guard.form_token_ok(request, value)) if page else None
     try:
-        return await receive_upload(request, _settings(request))
-    except UploadTooLarge as problem:
-        raise HTTPException(413, str(problem)) from None
+        return await receive_upload(request, _settings(request), check)
     except InputError as problem:
-        raise HTTPException(400, str(problem)) from None
+        raise _refusal(problem) from None
 
 
 # JSON API -------------------------------------------------------------------------------------------
@@ -174,13 +165,13 @@ def api_upload_delete(request: Request, upload_id: str) -> Response:
 
 
 @router.post("/api/audits", status_code=202, response_model=JobInfo, tags=["audit"])
-def api_audit(request: Request, body: AuditRequest) -> JobInfo:
-    """Check the audit's expressions and start it as a background job."""
-    record = _record(request, body.upload_id)
+def api_audit(request: Request, body: AuditRequest) -> JobInfo:  # type: ignore[valid-type]
+    """Check the audit's expressions (as `misflag decisions audit` does) and start it as a background job."""
+    record = _record(request, body.upload_id)  # type: ignore[attr-defined]
     try:
-        status = _jobs(request).submit(record, body.parameters())
+        status = _jobs(request).submit(record, to_spec(body))
     except InputError as problem:
-        raise HTTPException(400, str(problem)) from None
+        raise _refusal(problem) from None
     return _job_info(status)
 
 
@@ -192,7 +183,7 @@ def api_job(request: Request, job_id: str) -> JobInfo:
 
 @router.delete("/api/jobs/{job_id}", status_code=204, tags=["audit"])
 def api_job_delete(request: Request, job_id: str) -> Response:
-    """Remove a finished job and its report."""
+    """Remove a job and its report; a queued or running job is cancelled (its process is stopped)."""
     _status(request, job_id)
     try:
         _jobs(request).delete(job_id)
@@ -214,9 +205,8 @@ def _job_file(request: Request, job_id: str, name: str) -> Any:
 def job_report(request: Request, job_id: str, download: bool = False) -> Response:
     """The self-contained HTML report (download=true: as an attachment)."""
     path = _job_file(request, job_id, "report.html")
-    if download:
-        return FileResponse(path, media_type="text/html", filename=f"misflag-report-{job_id[:8]}.html")
-    return HTMLResponse(path.read_text(encoding="utf-8"))
+    filename = f"misflag-report-{job_id[:8]}.html" if download else None
+    return report_response(path.read_text(encoding="utf-8"), filename)
 
 
 @router.get("/jobs/{job_id}/result.json", tags=["files"])
@@ -228,7 +218,7 @@ def job_result(request: Request, job_id: str) -> FileResponse:
 
 @router.get("/jobs/{job_id}/result.csv", response_class=PlainTextResponse, tags=["files"])
 def job_result_csv(request: Request, job_id: str) -> PlainTextResponse:
-    """The long table as CSV."""
+    """The long table as CSV; a cell a spreadsheet would run as a formula starts with an apostrophe."""
     path = _job_file(request, job_id, "result.json")
     return PlainTextResponse(AuditResult.load(path).to_csv(), media_type="text/csv")
 
@@ -236,23 +226,27 @@ def job_result_csv(request: Request, job_id: str) -> PlainTextResponse:
 # Pages ----------------------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index_page(request: Request) -> HTMLResponse:
-    return render_page("index.html", settings=_settings(request))
+    return render_page("index.html", request=request, settings=_settings(request))
 
 
 @router.post("/upload", include_in_schema=False)
 async def upload_page(request: Request) -> Response:
     try:
-        record = await _receive(request)
+        record = await _receive(request, page=True)
     except HTTPException as problem:
         return render_page(
-            "index.html", settings=_settings(request), error=problem.detail, status=problem.status_code
+            "index.html",
+            request=request,
+            settings=_settings(request),
+            error=problem.detail,
+            status=problem.status_code,
         )
     return RedirectResponse(f"/uploads/{record.upload_id}", status_code=303)
 
 
 @router.get("/uploads/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
 def upload_view(request: Request, upload_id: str) -> HTMLResponse:
-    return render_page("upload.html", record=_record(request, upload_id), form={})
+    return render_page("upload.html", request=request, record=_record(request, upload_id), form={})
 
 
 @router.post("/uploads/{upload_id}/audit", include_in_schema=False)
@@ -260,28 +254,23 @@ async def audit_page(request: Request, upload_id: str) -> Response:
     record = _record(request, upload_id)
     form = await request.form()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
-    groups += [line.strip() for line in fields.get("group_expressions", "").splitlines() if line.strip()]
-    stages = [line.strip() for line in fields.get("stages", "").splitlines() if line.strip()]
-    try:
-        body = AuditRequest(
-            upload_id=record.upload_id,
-            truth=fields.get("truth", "").strip() or " ",
-            flag=fields.get("flag", "").strip() or None,
-            stages=stages,
-            groups=groups,
-            intersect=fields.get("intersect") == "on",
-            where=fields.get("where", "").strip() or None,
-            score=fields.get("score", "").strip() or None,
-            reference=fields.get("reference", "").strip() or None,
-            seed=_integer(fields, "seed", 0),
-            replicates=_integer(fields, "replicates", 1000),
-            min_cell=_integer(fields, "min_cell", 10),
+    guard: Guard = request.app.state.guard
+    if not guard.form_token_ok(request, fields.get("csrf_token", "")):
+        message = "the form's anti-forgery token is missing or stale; reload the page"
+        return render_page(
+            "upload.html", request=request, record=record, form=fields, error=message, status=403
         )
-        status = await run_in_threadpool(_jobs(request).submit, record, body.parameters())
-    except (InputError, ValueError) as problem:
+    groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
+    groups += _lines(fields.get("group_expressions", ""))
+    try:
+        body = AuditRequest(upload_id=record.upload_id, **_form_values(fields, groups))
+        status = await run_in_threadpool(_jobs(request).submit, record, to_spec(body))
+    except (InputError, ValidationError, ValueError) as problem:
+        code = _refusal(problem).status_code if isinstance(problem, InputError) else 400
         message = _first_line(problem)
-        return render_page("upload.html", record=record, form=fields, error=message, status=400)
+        return render_page(
+            "upload.html", request=request, record=record, form=fields, error=message, status=code
+        )
     return RedirectResponse(f"/jobs/{status.job_id}", status_code=303)
 
 
@@ -291,17 +280,43 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     content = None
     if status.state == "done":
         content = build_report(AuditResult.load(_jobs(request).folder(job_id) / "result.json"))
-    return render_page("job.html", job=_job_info(status), content=content)
+    return render_page("job.html", request=request, job=_job_info(status), content=content)
 
 
-def _integer(fields: dict[str, str], name: str, default: int) -> int:
-    text = fields.get(name, "").strip()
-    if not text:
-        return default
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _form_values(fields: dict[str, str], groups: list[str]) -> dict[str, Any]:
+    """The audit fields of the page's form, converted by the type of the spec's field; blanks left out."""
+    hints = get_type_hints(DecisionSpec)
+    values: dict[str, Any] = {"groups": groups, "stages": _lines(fields.get("stages", ""))}
+    for name in SPEC_FIELDS:
+        text = fields.get(name, "").strip()
+        hint = str(hints[name])
+        if name in values:
+            continue
+        if "bool" in hint:
+            values[name] = text.lower() in {"on", "true", "1", "yes"}
+        elif not text:
+            continue
+        elif "tuple" in hint:
+            values[name] = _lines(fields.get(name, ""))
+        elif "int" in hint:
+            values[name] = _number(text, name, int, "a whole number")
+        elif "float" in hint:
+            values[name] = _number(text, name, float, "a number")
+        else:
+            values[name] = text
+    values.setdefault("truth", " ")
+    return values
+
+
+def _number(text: str, name: str, kind: type, what: str) -> Any:
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
-        raise InputError(f"{name.replace('_', ' ')} must be a whole number, not {text[:40]!r}") from None
+        raise InputError(f"{name.replace('_', ' ')} must be {what}, not {text[:40]!r}") from None
 
 
 def _first_line(problem: Exception) -> str:

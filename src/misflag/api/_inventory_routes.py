@@ -1,12 +1,15 @@
 """HTTP routes of the inventory under `misflag serve`: an upload page, and the three audits on uploaded files.
 
 `POST /inventory/{audit}` (audit: scorecard, history or check) takes inventory files as multipart uploads
-and answers the result bundle (JSON) or, with `?format=html`, the HTML report. Uploads go to a temporary
-folder under the service's data dir and are removed when the request ends.
+and answers the result bundle (JSON) or, with `?format=html`, the HTML report. Uploads go to a private
+temporary folder under the service's data dir, under names the server makes (an index and the file
+name reduced to safe characters), and are removed when the request ends. The request body is limited
+while it streams (see `_guard`); Parquet files are checked for rows and uncompressed size first.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,28 +17,25 @@ from typing import Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from misflag.errors import MisflagError
+from misflag.api._limits import check_parquet
+from misflag.api._pages import render_page, report_response
+from misflag.api._storage import open_private, private_dir
+from misflag.api._uploads import display_name
+from misflag.errors import InputError, MisflagError
 from misflag.inventory import check, history, load_inventories, scorecard
 from misflag.result import AuditResult
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
-
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>misflag · AI use-case inventories</title>
-</head><body><h1>AI use-case inventories</h1>
-<p>Upload one or more federal AI use-case inventory files (CSV or Parquet; 2023, 2024, 2025 layouts).
-The scorecard needs one year, the history two or more.</p>
-<form method="post" enctype="multipart/form-data" id="audit">
-<input type="file" name="files" multiple required>
-<select name="audit" onchange="this.form.action='/inventory/'+this.value+'?format=html'">
-<option value="">choose…</option><option>scorecard</option><option>history</option><option>check</option></select>
-<button type="submit">Run</button></form></body></html>"""
+_MAX_FILES = 20
+_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 @router.get("/", response_class=HTMLResponse)
-def page() -> str:
+def page(request: Request) -> HTMLResponse:
     """The upload page."""
-    return _PAGE
+    return render_page("inventory.html", request=request)
 
 
 @router.post("/{audit}")
@@ -49,28 +49,36 @@ async def run_audit(
     """Run one inventory audit on the uploaded files; 422 with a one-line message on bad input."""
     settings = request.app.state.settings
     limit = settings.max_upload_bytes
-    folder = Path(tempfile.mkdtemp(prefix="inventory-", dir=settings.data_dir))
+    folder = Path(tempfile.mkdtemp(prefix="inventory-", dir=private_dir(settings.data_dir)))
     try:
         total = 0
         paths = []
+        if len(files) > _MAX_FILES:
+            raise InputError(f"send at most {_MAX_FILES} inventory files at once")
         for index, upload in enumerate(files):
-            name = Path(upload.filename or f"upload-{index}.csv").name
-            target = folder / f"{index}-{name}"
-            data = await upload.read()
-            total += len(data)
-            if total > limit:
-                raise HTTPException(413, f"uploads exceed {limit:,} bytes")
-            target.write_bytes(data)
+            name = display_name(upload.filename or f"upload-{index}.csv")
+            if not name.lower().endswith(_SUFFIXES):
+                raise InputError(f"'{name}' is not a .csv, .csv.gz or .parquet inventory file")
+            target = folder / f"{index:02d}-{name}"
+            with open_private(target) as handle:
+                while chunk := await upload.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise HTTPException(413, f"uploads exceed {limit:,} bytes")
+                    handle.write(chunk)
+            if target.suffix.lower() == ".parquet":
+                check_parquet(target, name, max_rows=settings.max_rows, max_bytes=settings.max_parquet_bytes)
             paths.append(target)
-        result = _run(audit, paths, year)
+        result = await run_in_threadpool(_run, audit, paths, year)
     except MisflagError as error:
-        raise HTTPException(422, str(error)) from None
+        shown = re.sub(rf"{re.escape(str(folder))}/\d+-", "", str(error))  # the user's (safe) file name
+        raise HTTPException(422, shown) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if format == "html":
         from misflag.report import render_report
 
-        return HTMLResponse(render_report(result))
+        return report_response(render_report(result))
     return JSONResponse(result.to_bundle())
 
 

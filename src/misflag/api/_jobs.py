@@ -1,14 +1,17 @@
-"""Audits run as background jobs: checked before they start, run on a small thread pool, with progress.
+"""Audits run as background jobs: checked before they start, each run in its own process, with progress.
 
-A job lives in `DATA_DIR/jobs/<32 hex>/` (status.json, result.json, report.html). Jobs and uploads older
-than the service's time-to-live are removed when the service starts and whenever a new upload arrives.
+A job lives in `DATA_DIR/jobs/<32 hex>/` (0700: status.json, result.json, report.html, all 0600). At
+most `max_workers` run at once and `max_jobs` are queued or running; a job still running after
+`job_timeout_seconds`, a cancelled one, and every running job when the service stops, has its process
+killed (a thread could not be interrupted). Jobs and uploads older than the time-to-live are removed when
+the service starts and whenever a new upload arrives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shlex
+import multiprocessing
 import shutil
 import threading
 import time
@@ -16,106 +19,23 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-import sqlglot
-from sqlglot import exp
-
+from misflag.api._request import check_audit, command_line
 from misflag.api._settings import ServeSettings
+from misflag.api._storage import private_dir, write_private
 from misflag.api._uploads import ID_PATTERN, UploadRecord, input_path, uploads_dir
-from misflag.decisions import audit_decisions, parse_stage
-from misflag.errors import InputError, MisflagError
-from misflag.io import check_expression
-from misflag.report import write_report
+from misflag.api._worker import ready, run_job
+from misflag.decisions import DecisionSpec
+from misflag.errors import InputError
 
 log = logging.getLogger("misflag.serve")
+_ACTIVE = frozenset({"queued", "running"})
+_POLL_SECONDS = 0.2
 
 
-@dataclass(frozen=True)
-class AuditParameters:
-    """A decision audit as the page asks for it (the same fields as `misflag decisions audit`)."""
-
-    truth: str
-    flag: str | None = None
-    stages: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    intersect: bool = False
-    where: str | None = None
-    score: str | None = None
-    reference: str | None = None
-    seed: int = 0
-    replicates: int = 1000
-    min_cell: int = 10
-
-    def check(self, record: UploadRecord, settings: ServeSettings) -> None:
-        """Every expression parses and names known columns; no group is an identifier column."""
-        columns = [c["name"] for c in record.columns]
-        masked = {c["name"].lower(): c["masked"] for c in record.columns if c["masked"]}
-        check_expression(self.truth, columns, "truth")
-        if self.flag is None and not self.stages:
-            raise InputError("give the flag expression (or pipeline stages)")
-        if self.flag is not None and self.stages:
-            raise InputError("give either the flag expression or stages, not both")
-        if self.flag is not None:
-            check_expression(self.flag, columns, "flag")
-        for stage in self.stages:
-            name, expression = parse_stage(stage)
-            check_expression(expression, columns, f"stage {name}")
-        for option, text in (("where", self.where), ("score", self.score)):
-            if text is not None:
-                check_expression(text, columns, option)
-        for group in self.groups:
-            check_expression(group, columns, "group")
-            hits = [word for word in _words(group) if word in masked]
-            if hits:
-                raise InputError(
-                    f"cannot group by {hits[0]}: it looks like an identifier ({masked[hits[0]]}); "
-                    "group by categories such as race or sex"
-                )
-        if not 0 <= self.seed < 2**32:
-            raise InputError("seed must be between 0 and 4294967295")
-        if not 100 <= self.replicates <= settings.max_replicates:
-            raise InputError(f"replicates must be between 100 and {settings.max_replicates}")
-        if not 1 <= self.min_cell <= 1_000_000:
-            raise InputError("minimum group size must be between 1 and 1000000")
-
-    def command(self, filename: str) -> str:
-        """The equivalent command line, for the report's reproducibility block."""
-        words = ["misflag", "decisions", "audit", filename, "--truth", self.truth]
-        words += ["--flag", self.flag] if self.flag else []
-        for stage in self.stages:
-            words += ["--stage", stage]
-        for group in self.groups:
-            words += ["--group", group]
-        for option, value in (
-            ("--where", self.where),
-            ("--score", self.score),
-            ("--reference", self.reference),
-        ):
-            words += [option, value] if value else []
-        words += ["--intersect"] if self.intersect else []
-        words += [
-            "--seed",
-            str(self.seed),
-            "--replicates",
-            str(self.replicates),
-            "--min-cell",
-            str(self.min_cell),
-        ]
-        return " ".join(_quote(word) for word in words)
-
-
-def _quote(word: str) -> str:
-    """Shell quoting that stays readable: double quotes around SQL with single-quoted strings."""
-    if "'" in word and not any(c in word for c in '"$`\\!'):
-        return f'"{word}"'
-    return shlex.quote(word)
-
-
-def _words(expression: str) -> list[str]:
-    """The column names an (already checked) expression reads, lowercased."""
-    return [
-        column.name.lower() for column in sqlglot.parse_one(expression, read="duckdb").find_all(exp.Column)
-    ]
+class JobsFull(InputError):
+    """As many jobs are queued or running as the service allows (HTTP 429)."""
 
 
 @dataclass
@@ -132,16 +52,37 @@ class JobStatus:
     finished: float | None = None
 
 
+def _context() -> Any:
+    """Processes forked from a server that imported misflag once (fast to start, no inherited threads).
+
+    As with any multiprocessing start method but fork, a script that calls `create_app` itself must
+    guard its own code with `if __name__ == "__main__":` (a job's process imports the main module)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: slower, just as killable
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["misflag.api._worker", "misflag.cli", "misflag.api._preload"])
+    return context
+
+
 class JobManager:
-    """Runs audits on a thread pool and keeps their status in memory and on disk."""
+    """Runs audits in child processes (at most `max_workers` at once) and keeps their status."""
 
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
-        self.root = settings.data_dir / "jobs"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(settings.data_dir / "jobs")
         self._pool = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="misflag-job")
         self._lock = threading.Lock()
         self._jobs: dict[str, JobStatus] = {}
+        self._cancelled: set[str] = set()
+        self._stopping = threading.Event()
+        self._context = _context()
+
+    def start(self) -> None:
+        """Remove expired files and start the fork server, so the first job does not wait for it."""
+        self.cleanup()
+        warm = self._context.Process(target=ready, name="misflag-job-warm-up", daemon=True)
+        warm.start()
+        warm.join(timeout=120)
 
     def folder(self, job_id: str) -> Path:
         """A job's folder; KeyError for anything but 32 lowercase hex characters."""
@@ -149,13 +90,25 @@ class JobManager:
             raise KeyError(job_id)
         return self.root / job_id
 
-    def submit(self, record: UploadRecord, parameters: AuditParameters) -> JobStatus:
-        """Check the parameters against the upload, then queue the audit."""
-        parameters.check(record, self.settings)
-        status = JobStatus(job_id=uuid.uuid4().hex, upload_id=record.upload_id)
-        self.folder(status.job_id).mkdir(parents=True)
+    def submit(self, record: UploadRecord, spec: DecisionSpec) -> JobStatus:
+        """Check the spec against the upload (as the CLI does), then queue the audit."""
+        columns = [c["name"] for c in record.columns]
+        masked = {c["name"]: c["masked"] for c in record.columns if c["masked"]}
+        check_audit(spec, columns, masked, self.settings.max_replicates)
+        if self._stopping.is_set():
+            raise JobsFull("the service is stopping")
+        with self._lock:
+            active = sum(s.state in _ACTIVE for s in self._jobs.values())
+            if active >= self.settings.max_jobs:
+                raise JobsFull(
+                    f"{active} audits are already queued or running (the limit is {self.settings.max_jobs}); "
+                    "try again when one has finished"
+                )
+            status = JobStatus(job_id=uuid.uuid4().hex, upload_id=record.upload_id)
+            self._jobs[status.job_id] = status
+        private_dir(self.folder(status.job_id))
         self._save(status)
-        self._pool.submit(self._run, status, record, parameters)
+        self._pool.submit(self._run, status, record, spec)
         return status
 
     def status(self, job_id: str) -> JobStatus:
@@ -169,9 +122,11 @@ class JobManager:
         return JobStatus(**json.loads(path.read_text(encoding="utf-8")))
 
     def delete(self, job_id: str) -> None:
-        """Remove a finished job and its files; InputError while it still runs."""
-        if self.status(job_id).state in {"queued", "running"}:
-            raise InputError("the job is still running; delete it when it has finished")
+        """Remove a job and its files; a queued or running job is cancelled (its process killed) first."""
+        if self.status(job_id).state in _ACTIVE:
+            with self._lock:
+                self._cancelled.add(job_id)
+            return  # the job's thread removes it once its process is gone
         with self._lock:
             self._jobs.pop(job_id, None)
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
@@ -179,14 +134,14 @@ class JobManager:
     def busy_uploads(self) -> set[str]:
         """Uploads that a queued or running job still reads."""
         with self._lock:
-            return {s.upload_id for s in self._jobs.values() if s.state in {"queued", "running"}}
+            return {s.upload_id for s in self._jobs.values() if s.state in _ACTIVE}
 
     def cleanup(self, now: float | None = None) -> int:
         """Remove uploads and finished jobs older than the time-to-live; returns how many were removed."""
         cutoff = (now or time.time()) - self.settings.job_ttl_seconds
         busy = self.busy_uploads()
         with self._lock:
-            running = {k for k, s in self._jobs.items() if s.state in {"queued", "running"}}
+            running = {k for k, s in self._jobs.items() if s.state in _ACTIVE}
         removed = 0
         for root, keep in ((self.root, running), (uploads_dir(self.settings), busy)):
             for folder in root.glob("*") if root.is_dir() else []:
@@ -199,59 +154,107 @@ class JobManager:
         return removed
 
     def shutdown(self) -> None:
-        """Stop taking jobs and wait for the running ones."""
+        """Stop now: kill running audits, drop queued ones (each is marked failed), wait for the threads."""
+        self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            left = [s for s in self._jobs.values() if s.state in _ACTIVE]
+        for status in left:
+            status.state, status.error = "failed", "the service stopped before the audit finished"
+            status.finished = time.time()
+            self._save(status)
 
     def _save(self, status: JobStatus) -> None:
         with self._lock:
             self._jobs[status.job_id] = status
             text = json.dumps(asdict(status))
-        path = self.folder(status.job_id) / "status.json"
-        if path.parent.is_dir():
-            partial = path.with_name(f"status.{threading.get_ident()}.partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)
+        folder = self.folder(status.job_id)
+        if folder.is_dir():
+            write_private(folder / "status.json", text)
 
     def _progress(self, status: JobStatus, step: str, fraction: float) -> None:
         with self._lock:
             status.step, status.fraction = step, max(0.0, min(1.0, float(fraction)))
 
-    def _run(self, status: JobStatus, record: UploadRecord, parameters: AuditParameters) -> None:
-        status.state, status.step = "running", "reading the file"
-        self._save(status)
+    def _stop_reason(self, job_id: str, deadline: float) -> str | None:
+        if self._stopping.is_set():
+            return "the service stopped before the audit finished"
+        if job_id in self._cancelled:
+            return "the audit was cancelled"
+        if time.monotonic() > deadline:
+            return (
+                f"the audit ran longer than this service's limit of {self.settings.job_timeout_seconds:g} s "
+                "and was stopped; audit a smaller file or fewer groups, or run it with the CLI"
+            )
+        return None
+
+    def _run(self, status: JobStatus, record: UploadRecord, spec: DecisionSpec) -> None:
         folder = self.folder(status.job_id)
-        try:
-            result = audit_decisions(
-                input_path(self.settings, record),
-                truth=parameters.truth,
-                flag=parameters.flag,
-                stages=[parse_stage(s) for s in parameters.stages],
-                groups=parameters.groups,
-                intersect=parameters.intersect,
-                where=parameters.where,
-                score=parameters.score,
-                reference=parameters.reference,
-                seed=parameters.seed,
-                replicates=parameters.replicates,
-                min_cell=parameters.min_cell,
-                progress=lambda step, fraction: self._progress(status, step, 0.9 * fraction),
-            )
-            source = result.metadata.get("input")
-            if isinstance(source, dict):
-                source["description"] = record.filename
-            result.metadata["command"] = parameters.command(record.filename)
-            self._progress(status, "writing the report", 0.95)
-            result.save(folder / "result.json")
-            write_report(result, html_path=folder / "report.html")
+        outcome: tuple[Any, ...] = ("failed", "the audit was cancelled")
+        if status.job_id not in self._cancelled and not self._stopping.is_set():
+            status.state, status.step = "running", "reading the file"
+            self._save(status)
+            try:
+                outcome = self._supervise(status, record, spec, folder)
+            except Exception as problem:  # a bug (or no process could start): logged, one line for the page
+                log.exception("audit job %s failed", status.job_id)
+                outcome = ("failed", f"internal error ({type(problem).__name__}); please report it")
+        with self._lock:
+            cancelled = status.job_id in self._cancelled
+            self._cancelled.discard(status.job_id)
+        if cancelled:
+            with self._lock:
+                self._jobs.pop(status.job_id, None)
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        if outcome[0] == "done":
             status.state, status.step, status.fraction = "done", "finished", 1.0
-        except MisflagError as problem:
-            path = str(input_path(self.settings, record))
-            status.state, status.error = "failed", str(problem).replace(path, f"'{record.filename}'")
-        except Exception as problem:  # a bug: one line for the page, the traceback for the server log
-            log.exception("audit job %s failed", status.job_id)
-            status.state, status.error = (
-                "failed",
-                f"internal error ({type(problem).__name__}); please report it",
-            )
+        else:
+            status.state, status.error = "failed", str(outcome[1])
         status.finished = time.time()
         self._save(status)
+
+    def _supervise(
+        self, status: JobStatus, record: UploadRecord, spec: DecisionSpec, folder: Path
+    ) -> tuple[Any, ...]:
+        """Run the job's process to its end, or kill it when it must stop; returns its last message."""
+        receiver, sender = self._context.Pipe(duplex=False)
+        command = command_line(spec, record.filename)
+        source = str(input_path(self.settings, record))
+        process = self._context.Process(
+            target=run_job,
+            args=(
+                sender,
+                source,
+                spec.to_dict(),
+                str(folder),
+                record.filename,
+                command,
+                self.settings.job_memory_limit,
+            ),
+            name=f"misflag-job-{status.job_id[:8]}",
+            daemon=True,
+        )
+        process.start()
+        sender.close()
+        deadline = time.monotonic() + self.settings.job_timeout_seconds
+        try:
+            while (reason := self._stop_reason(status.job_id, deadline)) is None:
+                if not receiver.poll(_POLL_SECONDS):
+                    continue
+                try:
+                    message = receiver.recv()
+                except EOFError:
+                    return (
+                        "failed",
+                        "internal error (the audit's process ended without an answer); please report it",
+                    )
+                if message[0] != "progress":
+                    return tuple(message)
+                self._progress(status, message[1], message[2])
+            return ("failed", reason)
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join(timeout=10)
+            receiver.close()

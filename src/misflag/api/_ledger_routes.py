@@ -2,10 +2,14 @@
 
 Every route needs `Authorization: Bearer <token>`: none or an unknown token → 401; a role the route does
 not allow → 403; a due-process violation → 409 (and the rejection is logged); an invalid event → 422.
+Only tokens created in the sealed, verified chain are admitted. On PostgreSQL the service refuses to run as
+the owner of the ledger's tables unless MISFLAG_LEDGER_ALLOW_OWNER=1; it seals the tail in the background.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import threading
 from collections.abc import Callable
@@ -14,7 +18,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParameter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -30,12 +34,14 @@ from misflag.ledger import (
     consistency_proof,
     create_token,
     export_decision_log,
+    export_ledger,
     inclusion_proof,
     list_tokens,
     log_read,
     read_case,
     read_entries,
     revoke_token,
+    signed_head,
     token_id,
 )
 
@@ -78,10 +84,12 @@ def get_ledger(request: Request) -> Ledger:
     with _open_lock:
         ledger = getattr(state, "ledger", None)
         if ledger is None:
+            allowed = os.environ.get("MISFLAG_LEDGER_ALLOW_OWNER") == "1"
             try:
-                ledger = Ledger.open(state.settings.ledger_db)
+                ledger = Ledger.open(state.settings.ledger_db, owner="allow" if allowed else "refuse")
             except LedgerError as error:
                 raise HTTPException(503, str(error)) from None
+            ledger.start_sealer()
             state.ledger = ledger
     return ledger
 
@@ -136,7 +144,8 @@ def append_events(
                 403, f"role {who.role} may not record {item.kind} (allowed: {', '.join(roles)})"
             )
     events = [
-        _call(Event.from_dict, item.model_dump(), actor=who.name, role=who.role) for item in body.events
+        _call(Event.from_dict, item.model_dump(), actor=who.name, role=who.role, actor_id=who.token_id)
+        for item in body.events
     ]
     return {"entries": _call(ledger.append, events)}
 
@@ -190,8 +199,9 @@ def verify(
 def checkpoints(
     who: Principal = Depends(allow(*ALL)), ledger: Ledger = Depends(get_ledger)
 ) -> dict[str, Any]:
-    """Every signed checkpoint and the public keys that sign them."""
-    keys = {name: value.hex() for name, value in _call(ledger.public_keys).items()}
+    """Every signed checkpoint and the trusted keys that sign them (pinned, or handed over by a signed
+    rotation; never keys merely stored in the database)."""
+    keys = {name: value.hex() for name, value in _call(ledger.authority).schedule.ever.items()}
     return {"checkpoints": _call(ledger.checkpoints), "public_keys": keys}
 
 
@@ -199,9 +209,18 @@ def checkpoints(
 def seal(
     who: Principal = Depends(allow("recorder", "admin")), ledger: Ledger = Depends(get_ledger)
 ) -> dict[str, Any]:
-    """Seal every entry so far under a new signed checkpoint."""
-    result: dict[str, Any] = _call(ledger.checkpoint)
-    return result
+    """Seal every entry so far under a new signed checkpoint; the answer is a signed tree head."""
+    return signed_head(_call(ledger.checkpoint))
+
+
+@router.get("/heads/latest", response_class=PlainTextResponse)
+def latest_head(who: Principal = Depends(allow(*ALL)), ledger: Ledger = Depends(get_ledger)) -> str:
+    """The latest signed tree head as one JSON line: a witness appends it to its own file
+    (`curl ... >> witness.jsonl`) and later checks the ledger with `misflag ledger verify --witness`."""
+    marks = _call(ledger.checkpoints)
+    if not marks:
+        raise HTTPException(404, "no checkpoint yet")
+    return json.dumps(signed_head(marks[-1]), sort_keys=True) + "\n"
 
 
 @router.get("/proofs/inclusion")
@@ -232,21 +251,26 @@ def prove_consistency(
 
 @router.get("/export")
 def export(
-    format: Literal["csv", "parquet"] = "csv",
+    format: Literal["csv", "parquet", "ledger"] = "csv",
     who: Principal = Depends(allow("auditor", "admin")),
     ledger: Ledger = Depends(get_ledger),
 ) -> Response:
-    """The decision log (one row per case) for `misflag decisions audit`."""
+    """The decision log (one row per case) for `misflag decisions audit` (CSV cells neutralised against
+    formulas), or with format=ledger every row of the ledger, for `misflag ledger verify --export`."""
     _call(log_read, ledger, who, "export", {"format": format})
+    name = "ledger.jsonl" if format == "ledger" else f"decision-log.{format}"
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"decision-log.{format}"
-        _call(export_decision_log, ledger, path, format)
+        path = Path(folder) / name
+        if format == "ledger":
+            _call(export_ledger, ledger, path)
+        else:
+            _call(export_decision_log, ledger, path, format)
         content = path.read_bytes()
-    media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
+    media = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "ledger": "application/x-ndjson"}
     return Response(
         content,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="decision-log.{format}"'},
+        media_type=media[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -49,12 +49,15 @@ def name_reason(column: str) -> str | None:
 
 
 def classify(engine: DuckDBEngine, table: str) -> list[ColumnView]:
-    """Decide, for every column, whether its values may be shown (one SQL pass for the counts)."""
+    """Decide, for every column, whether its values may be shown (one SQL pass of exact counts).
+
+    Exact distinct counts: an approximate count can fall under the key threshold and leave a key unmasked.
+    """
     described = engine.columns(table)
     parts = []
     for index, (column, _type) in enumerate(described):
         quoted = quote_identifier(column)
-        parts.append(f"approx_count_distinct({quoted}) AS d{index}, count({quoted}) AS c{index}")
+        parts.append(f"count(DISTINCT {quoted}) AS d{index}, count({quoted}) AS c{index}")
     counts = engine.sql(f"SELECT {', '.join(parts)} FROM {quote_identifier(table)}").to_pylist()[0]
     views = []
     for index, (column, column_type) in enumerate(described):

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+#: Host names a loopback service answers to (a DNS-rebinding page sends its own name and is refused).
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+#: Addresses that only this machine can reach.
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost"})
+
 
 def default_data_dir() -> Path:
     """The per-user folder of the service's uploads, jobs and ledger."""
@@ -19,10 +24,29 @@ class ServeSettings:
 
     data_dir: Path
     ledger_db: str
+    #: Names the service answers to in the Host header (with any port); others get 400.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    #: Every audit page and API call needs a ledger token (role auditor or admin); on for non-loopback binds.
+    require_token: bool = False
     max_upload_bytes: int = 512 * 1024 * 1024
+    #: Largest body of any request that is not a file upload (JSON, forms), counted while it streams.
+    max_body_bytes: int = 16 * 1024 * 1024
+    #: Rows an upload may hold (Parquet: read from its metadata before any data is read).
+    max_rows: int = 10_000_000
+    #: Uncompressed size a Parquet upload may declare in its metadata.
+    max_parquet_bytes: int = 2 * 1024 * 1024 * 1024
+    #: Uploads kept at once, and their total size; more are refused until some are deleted or expire.
+    max_uploads: int = 20
+    max_upload_total_bytes: int = 2 * 1024 * 1024 * 1024
     job_ttl_seconds: int = 24 * 3600
     #: Audits run at once; more wait in a queue (each audit already uses every core through DuckDB).
     max_workers: int = 2
+    #: Jobs queued or running at once; more are refused (429) until some finish.
+    max_jobs: int = 8
+    #: An audit still running after this many seconds is stopped (its process is killed).
+    job_timeout_seconds: float = 600.0
+    #: Memory DuckDB may use in one audit (a DuckDB size, e.g. "2GB"); a job needing more fails cleanly.
+    job_memory_limit: str = "2GB"
     #: Rows shown in an upload's preview (identifier-looking columns masked).
     preview_rows: int = 10
     #: Upper bound on bootstrap replicates a page user may ask for.

@@ -2,7 +2,9 @@
 
 The multipart body is parsed as it streams in (python-multipart's low-level parser), so a file is never
 spooled to the system's temporary folder and the size limit stops a large upload early. Every upload
-lives in `DATA_DIR/uploads/<32 hex>/`, named by the server: a user's file name never becomes a path.
+lives in `DATA_DIR/uploads/<32 hex>/` (0700, files 0600), named by the server: a user's file name never
+becomes a path. The service keeps a bounded number and total size of uploads; Parquet files are checked
+for rows and uncompressed size from their footer before any data is read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,8 +23,10 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from misflag.api._limits import check_parquet, check_rows
 from misflag.api._preview import classify, preview
 from misflag.api._settings import ServeSettings
+from misflag.api._storage import open_private, private_dir, write_private
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -37,6 +42,18 @@ _SNIFF_BYTES = 64 * 1024
 
 class UploadTooLarge(InputError):
     """The upload is over the service's size limit (HTTP 413)."""
+
+
+class UploadsFull(InputError):
+    """The service already keeps as many uploads (or bytes of them) as it may (HTTP 429)."""
+
+
+class FormTokenMissing(InputError):
+    """A page's form came without its anti-forgery token (HTTP 403)."""
+
+
+#: The form field carrying the page's anti-forgery token; it must precede the file in the form.
+TOKEN_FIELD = "csrf_token"
 
 
 @dataclass
@@ -81,8 +98,10 @@ def input_path(settings: ServeSettings, record: UploadRecord) -> Path:
 class _FilePart:
     """Multipart callbacks: write the first part that carries a file name into `target`, up to `limit`."""
 
-    def __init__(self, target: Path, limit: int) -> None:
-        self.target, self.limit = target, limit
+    def __init__(self, target: Path, limit: int, token_check: Callable[[str], bool] | None = None) -> None:
+        self.target, self.limit, self.token_check = target, limit, token_check
+        self._token = b""
+        self._in_token = False
         self.filename: str | None = None
         self.content_type = ""
         self.size = 0
@@ -103,6 +122,10 @@ class _FilePart:
             "on_part_end": self._end,
         }
 
+    def token_ok(self) -> bool:
+        """Whether the anti-forgery field sent so far passes the check."""
+        return self.token_check is None or self.token_check(self._token.decode("latin-1"))
+
     def _add(self, name: str, chunk: bytes) -> None:
         setattr(self, name, getattr(self, name) + chunk)
 
@@ -120,14 +143,22 @@ class _FilePart:
         except ValueError:
             raise InputError("the upload's part headers are malformed") from None
         filename = options.get(b"filename")
+        if filename is None and options.get(b"name") == TOKEN_FIELD.encode():
+            self._in_token = True
+            return
         if filename is None or options.get(b"name") != b"file" or self.filename is not None:
             return
+        if not self.token_ok():
+            raise FormTokenMissing("the form's anti-forgery token is missing or stale; reload the page")
         self.filename = filename.decode("utf-8", "replace")
         self.content_type = content_type.decode("latin-1")
-        self._handle = self.target.open("wb")
+        self._handle = open_private(self.target)
         self._active = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_token:
+            self._token = (self._token + data[start:end])[:256]
+            return
         if not self._active or self._handle is None:
             return
         self.size += end - start
@@ -136,6 +167,7 @@ class _FilePart:
         self._handle.write(data[start:end])
 
     def _end(self) -> None:
+        self._in_token = False
         if self._active and self._handle is not None:
             self._handle.close()
             self._active = False
@@ -151,21 +183,50 @@ def display_name(filename: str) -> str:
     return _SAFE_NAME.sub("_", base).strip(" .")[:100] or "upload"
 
 
-async def receive_upload(request: Request, settings: ServeSettings) -> UploadRecord:
+def kept_uploads(settings: ServeSettings) -> tuple[int, int]:
+    """How many uploads the service keeps, and their total size in bytes (partial ones included)."""
+    root = uploads_dir(settings)
+    count = total = 0
+    for folder in root.iterdir() if root.is_dir() else []:
+        count += 1
+        total += sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    return count, total
+
+
+def upload_room(settings: ServeSettings) -> int:
+    """Bytes the next upload may take; UploadsFull when the service keeps as many uploads as it may."""
+    count, total = kept_uploads(settings)
+    room = settings.max_upload_total_bytes - total
+    if count >= settings.max_uploads or room <= 0:
+        raise UploadsFull(
+            f"this service already keeps {count} upload(s), {total:,} bytes (limits: "
+            f"{settings.max_uploads} uploads, {settings.max_upload_total_bytes:,} bytes); "
+            "delete one or wait until they expire"
+        )
+    return min(settings.max_upload_bytes, room)
+
+
+async def receive_upload(
+    request: Request, settings: ServeSettings, token_check: Callable[[str], bool] | None = None
+) -> UploadRecord:
     """Stream a multipart upload (field `file`) into a new upload folder, check and describe it.
 
-    Raises InputError (or UploadTooLarge) with a message for the page; nothing is left behind on error.
+    `token_check`, for the page's form, must accept the `csrf_token` field sent before the file.
+    Raises InputError (or UploadTooLarge, UploadsFull, FormTokenMissing) with a message for the page;
+    nothing is left behind on error.
     """
+    limit = upload_room(settings)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_upload_bytes + _SNIFF_BYTES:
-        raise UploadTooLarge(f"the file is larger than the limit of {settings.max_upload_bytes:,} bytes")
+    if declared.isdigit() and int(declared) > limit + _SNIFF_BYTES:
+        raise UploadTooLarge(f"the file is larger than the limit of {limit:,} bytes")
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or b"boundary" not in options:
         raise InputError("send the file as a multipart/form-data upload with a field named 'file'")
     upload_id = uuid.uuid4().hex
     folder = upload_folder(settings, upload_id)
-    folder.mkdir(parents=True)
-    part = _FilePart(folder / "upload.partial", settings.max_upload_bytes)
+    private_dir(uploads_dir(settings))
+    folder.mkdir(mode=0o700)
+    part = _FilePart(folder / "upload.partial", limit, token_check)
     try:
         callbacks: Any = part.callbacks()  # a TypedDict of callables in python-multipart's stubs
         parser = MultipartParser(options[b"boundary"], callbacks, max_header_count=16)
@@ -173,6 +234,8 @@ async def receive_upload(request: Request, settings: ServeSettings) -> UploadRec
             parser.write(chunk)
         parser.finalize()
         part.close()
+        if token_check is not None and part.filename is None and not part.token_ok():
+            raise FormTokenMissing("the form's anti-forgery token is missing or stale; reload the page")
         return await run_in_threadpool(_check, settings, upload_id, part)
     except MultipartParseError:
         shutil.rmtree(folder, ignore_errors=True)
@@ -198,6 +261,8 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
     if part.size == 0:
         raise InputError(f"'{name}' is empty (0 bytes)")
     _sniff(part.target, suffix, name)
+    if suffix == ".parquet":
+        check_parquet(part.target, name, max_rows=settings.max_rows, max_bytes=settings.max_parquet_bytes)
     path = part.target.with_name(f"input{suffix}")
     part.target.replace(path)
     engine = DuckDBEngine()
@@ -207,6 +272,7 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
             info = load_input(engine, path)
         except InputError as problem:
             raise InputError(str(problem).replace(str(path), f"'{name}'")) from None
+        check_rows(info.rows, name, settings.max_rows)
         views = classify(engine, "input")
         record = UploadRecord(
             upload_id=upload_id,
@@ -219,9 +285,7 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
         )
     finally:
         engine.close()
-    meta = path.with_name("meta.json")
-    meta.with_name("meta.json.partial").write_text(json.dumps(asdict(record)), encoding="utf-8")
-    meta.with_name("meta.json.partial").replace(meta)
+    write_private(path.with_name("meta.json"), json.dumps(asdict(record)))
     return record
 
 

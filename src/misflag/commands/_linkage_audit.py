@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from misflag.commands._output import OutputFormat, emit, progress_bar, write_table
+from misflag.commands._output import (
+    FORMAT_OPTION,
+    PDF_OPTION,
+    REPORT_OPTION,
+    SAVE_OPTION,
+    OutputFormat,
+    emit,
+    progress_bar,
+    write_table,
+)
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -47,7 +56,14 @@ def run(
         None, "--save-model", help="Write the trained model (Splink JSON) here."
     ),
 ) -> None:
-    """Run the reference linker (Splink 5) and write pairs: id_l, id_r, score, match_weight, match_key."""
+    """Run the reference linker (Splink 5) and write pairs: id_l, id_r, score, match_weight, match_key.
+
+    Examples:
+
+    \b
+      misflag linkage run settings.json people.parquet --out pairs.parquet
+      misflag linkage run settings.json a.csv b.csv --out pairs.parquet --threshold 0.5
+    """
     with progress_bar(len(SPLINK_STEPS)) as step:
         result = link(
             settings, inputs, engine=engine, threshold=threshold, train=train, seed=seed, progress=step
@@ -56,6 +72,10 @@ def run(
     if save_model:
         save_model.write_text(json.dumps(result.model, indent=2), encoding="utf-8")
     above = "" if threshold is None else f" at probability >= {threshold:g}"
+    if result.warnings:  # captured by the runner; one line here rather than Splink's paragraphs
+        first = sorted(result.warnings, key=lambda w: w.startswith("[EM sampling]"))[0]
+        more = f" (and {len(result.warnings) - 1} more)" if len(result.warnings) > 1 else ""
+        _ERR.print(f"note: Splink warned: {first}{more}", markup=False, soft_wrap=True)
     _ERR.print(f"{result.pairs.num_rows:,} pairs{above} written to {out}", markup=False)
 
 
@@ -76,7 +96,14 @@ def sample(
         None, "--group", help="SQL expression over the records: stratify by it."
     ),
 ) -> None:
-    """Draw a stratified sample (score band x group) of pairs for clerical review."""
+    """Draw a stratified sample (score band x group) of pairs for clerical review.
+
+    Examples:
+
+    \b
+      misflag linkage sample pairs.parquet --out to-label.csv --size 500
+      misflag linkage sample pairs.parquet --out to-label.csv --records people.parquet --group state
+    """
     engine = DuckDBEngine()
     try:
         load_input(engine, pairs, name="pairs")
@@ -128,16 +155,19 @@ def audit(
         True, "--probabilities/--raw-scores", help="Scores are probabilities."
     ),
     min_cell: int = typer.Option(10, "--min-cell", help="Suppress groups with fewer people than this."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the F1 bootstrap."),
-    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
-    save: Path | None = typer.Option(
-        None, "--save", help="Write the full result (for `misflag report`) here."
-    ),
-    report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
-    pdf: Path | None = typer.Option(None, "--pdf", help="Print the report to this PDF (headless Chromium)."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    save: Path | None = SAVE_OPTION,
+    report: Path | None = REPORT_OPTION,
+    pdf: Path | None = PDF_OPTION,
 ) -> None:
-    """Precision, recall, F1, wrongful-link rate and blocking recall per group, from truth or a labelled sample."""
+    """Precision, recall, F1, wrongful-link rate and blocking recall per group, from truth or a labelled sample.
+
+    Examples:
+
+    \b
+      misflag linkage audit pairs.parquet --records people.parquet --truth cluster_id --group state
+      misflag linkage audit pairs.parquet --records people.parquet --labels labelled.csv --format csv
+    """
     rules = (
         tuple(blocking_rule_sql(translate_settings(load_settings(settings), "duckdb"))) if settings else ()
     )
@@ -149,8 +179,6 @@ def audit(
         thresholds=tuple(threshold),
         min_cell=min_cell,
         probabilities=probabilities,
-        seed=seed,
-        replicates=replicates,
         blocking_rules=rules,
     )
     with progress_bar(3, quiet=output_format is not OutputFormat.table) as step:
@@ -166,7 +194,13 @@ def synth(
         0.2, "--duplicate-rate", help="Share of records that are duplicates."
     ),
 ) -> None:
-    """Write a synthetic US population with realistic duplicate errors and ground-truth cluster ids."""
+    """Write a synthetic US population with realistic duplicate errors and ground-truth cluster ids.
+
+    Example:
+
+    \b
+      misflag linkage synth --size 100000 --out people.parquet
+    """
     with progress_bar(len(SYNTHETIC_STEPS)) as step:
         table = synthetic_records(size, seed=seed, duplicate_rate=duplicate_rate, progress=step)
     write_table(table, out, default="parquet")

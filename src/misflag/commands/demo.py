@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from misflag import datasets
+from misflag.commands._compact import render_compact
 from misflag.decisions import audit_decisions
 from misflag.linkage import assess_rule_risk
-from misflag.result import AuditResult
 
 FLAG = "score_text IN ('Medium', 'High')"
 TRUTH = "two_year_recid"
@@ -19,47 +17,9 @@ PROPUBLICA_FILTER = (
     "days_b_screening_arrest BETWEEN -30 AND 30 AND is_recid <> -1 AND c_charge_degree <> 'O' "
     "AND score_text <> 'N/A'"
 )
-METRICS = ("fpr", "fnr", "fpr_ratio", "fnr_ratio")
 #: US residents aged 18 and over (2020 Census) and a list the size of a large state's purge list.
 US_ADULTS = 258_300_000
 CROSSCHECK_LIST = 1_000_000
-
-
-def _compact(result: AuditResult, title: str) -> Table:
-    table = Table(title=title, header_style="bold", title_justify="left")
-    for column in (
-        "race",
-        "people",
-        "wrongly flagged (FPR)",
-        "missed (FNR)",
-        "FPR ratio vs Caucasian",
-        "FNR ratio vs Caucasian",
-    ):
-        table.add_column(column)
-    for row in result.select(attribute="race", metric="n"):
-        group = row["group"]
-        if row["suppressed"]:
-            table.add_row(group, "suppressed", "", "", "", "")
-            continue
-        cells = [
-            _cell(result.select(attribute="race", group=group, metric=m, stage="decision")[0])
-            for m in METRICS
-        ]
-        table.add_row(group, f"{row['value']:,.0f}", *cells)
-    return table
-
-
-def _cell(row: dict[str, Any]) -> str:
-    """A value with its interval, compactly: rates in percent, ratios plain; * marks a small denominator."""
-    scale, digits = (1, 2) if row["metric"].endswith("_ratio") else (100, 1)
-    value, low, high = (row[k] for k in ("value", "ci_low", "ci_high"))
-    if value is None:
-        return "undefined"
-    unit = "%" if scale == 100 else ""
-    text = f"{scale * value:.2f}{unit}"
-    if low is not None and high is not None:
-        text += f" ({scale * low:.{digits}f}–{scale * high:.{digits}f})"
-    return text + (" *" if row["warning"] and "under 30" in row["warning"] else "")
 
 
 def _crosscheck(console: Console) -> None:
@@ -98,7 +58,14 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
 ) -> None:
-    """The COMPAS audit (ProPublica, "Machine Bias", 2016) and the crosscheck rule's risk, on real data, with DuckDB."""
+    """The COMPAS audit (ProPublica, "Machine Bias", 2016) and the crosscheck rule's risk, on real data.
+
+    Examples:
+
+    \b
+      misflag demo
+      misflag demo --replicates 200 --seed 1
+    """
     console = Console(highlight=False)
     path = datasets.get("compas")
     console.print(
@@ -124,12 +91,13 @@ def demo(
             replicates=replicates,
         )
         console.print()
-        console.print(_compact(result, title))
+        console.print(title, style="bold", markup=False)
+        render_compact(result, console, footer=False)
         console.print(result.summary, markup=False)
     console.print(
-        "\nCOMPAS tables: shares with 95% bootstrap intervals; * marks denominators under 30. Groups under 10 people "
-        "are suppressed. Full table: misflag decisions audit $(misflag datasets get compas) "
-        f'--flag "{FLAG}" --truth {TRUTH} --group race --reference Caucasian',
+        "\nCOMPAS tables: shares with 95% intervals; marked figures rest on small denominators (see the notes). "
+        "Groups under 10 people are withheld. Every figure: misflag decisions audit $(misflag datasets get compas) "
+        f'--flag "{FLAG}" --truth {TRUTH} --group race --reference Caucasian --format long',
         markup=False,
     )
     _crosscheck(console)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from misflag._extras import require
 from misflag.commands._output import OutputFormat, emit, progress_bar, write_table
 from misflag.inventory import Inventory, check, history, load_inventories, load_summary, scorecard
 
@@ -16,7 +17,10 @@ app = typer.Typer(
 )
 
 SOURCES = typer.Argument(
-    ..., help="Inventory CSV/Parquet files, folders of them, or a .duckdb written by load --db."
+    None,
+    help="Inventory CSV/Parquet files, folders of them, or a .duckdb written by load --db "
+    "(default: the 2023-2025 federal inventories shipped with misflag).",
+    show_default=False,
 )
 MAPPING = typer.Option(
     None, "--mapping", help="Extra year-mapping YAML file(s), e.g. for a later inventory year."
@@ -28,10 +32,10 @@ PDF = typer.Option(None, "--pdf", help="Write the PDF report here.")
 
 
 @contextmanager
-def _loaded(sources: list[Path], mappings: list[Path] | None) -> Iterator[Inventory]:
+def _loaded(sources: list[Path] | None, mappings: list[Path] | None) -> Iterator[Inventory]:
     """Load with a progress display on stderr; close the inventory's database when the command is done."""
     with progress_bar() as update:
-        inventory = load_inventories(sources, mappings=mappings or [], progress=update)
+        inventory = load_inventories(sources or [], mappings=mappings or [], progress=update)
     try:
         yield inventory
     finally:
@@ -40,7 +44,7 @@ def _loaded(sources: list[Path], mappings: list[Path] | None) -> Iterator[Invent
 
 @app.command("load")
 def load_command(
-    sources: list[Path] = SOURCES,
+    sources: list[Path] | None = SOURCES,
     mapping: list[Path] | None = MAPPING,
     db: Path | None = typer.Option(None, "--db", help="Write the normalized tables to this DuckDB file."),
     output_format: OutputFormat = FORMAT,
@@ -57,7 +61,7 @@ def load_command(
 
 @app.command("scorecard")
 def scorecard_command(
-    sources: list[Path] = SOURCES,
+    sources: list[Path] | None = SOURCES,
     mapping: list[Path] | None = MAPPING,
     year: int | None = typer.Option(
         None, "--year", help="Only this year (default: every year asking about impact)."
@@ -75,7 +79,7 @@ def scorecard_command(
 
 @app.command("history")
 def history_command(
-    sources: list[Path] = SOURCES,
+    sources: list[Path] | None = SOURCES,
     mapping: list[Path] | None = MAPPING,
     settings: Path | None = typer.Option(
         None, "--settings", help="Splink settings JSON (default: built in)."
@@ -96,6 +100,7 @@ def history_command(
     pdf: Path | None = PDF,
 ) -> None:
     """Link each use case to its predecessor; new, retired, renamed and reclassified use cases."""
+    require("splink", "linkage")
     with _loaded(sources, mapping) as inventory:
         result = history(inventory, settings=settings, labels=labels, clerical_size=clerical_size, seed=seed)
     if clerical:
@@ -105,7 +110,7 @@ def history_command(
 
 @app.command("check")
 def check_command(
-    sources: list[Path] = SOURCES,
+    sources: list[Path] | None = SOURCES,
     mapping: list[Path] | None = MAPPING,
     year: int | None = typer.Option(None, "--year", help="Year to check (default: the latest)."),
     patterns: Path | None = typer.Option(None, "--patterns", help="Pattern YAML file (default: built in)."),

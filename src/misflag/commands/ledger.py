@@ -21,10 +21,13 @@ from misflag.ledger import (
     consistency_proof,
     create_token,
     export_decision_log,
+    export_ledger,
     inclusion_proof,
     list_tokens,
+    parse_trusted,
     revoke_token,
     token_id,
+    verify_export,
 )
 
 app = typer.Typer(
@@ -40,6 +43,11 @@ app.add_typer(rules_app, name="rules")
 
 DB_HELP = "Ledger store: a file path, sqlite:///PATH or postgresql://... (default: $MISFLAG_LEDGER_DB or ledger.sqlite)."
 KEY_HELP = "Ed25519 signing key (PEM); default next to a SQLite file, or $MISFLAG_LEDGER_KEY."
+PUBLIC_KEY_HELP = (
+    "A trusted public key, KEY_ID=HEX or a file of such lines (repeatable); default: the .pub file "
+    "written next to the signing key by `init`."
+)
+WITNESS_HELP = "A witness file of published heads (repeatable): every head must be a prefix of the ledger."
 _err = Console(stderr=True, highlight=False)
 
 
@@ -59,17 +67,35 @@ def _print_json(value: Any) -> None:
 def init(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    writer_role: str | None = typer.Option(
+        None,
+        "--writer-role",
+        help="PostgreSQL: grant this role INSERT and SELECT only (run init as the owner; the service then "
+        "connects as the writer role).",
+    ),
 ) -> None:
-    """Create (or migrate) a ledger and its signing key; print where they are."""
-    ledger = _open(db, key, create=True)
+    """Create (or migrate) a ledger and its signing key; print the key fingerprint to publish."""
+    ledger = Ledger.open(_db(db), key_path=key, create=True, owner="allow")
     mark = ledger.checkpoint()
-    _print_json(
-        {
-            "db": ledger.safe_url,
-            "key": str(ledger.key_path),
-            "key_id": mark["key_id"],
-            "entries": mark["tree_size"],
-        }
+    public = ledger.pinned_keys().get(mark["key_id"], b"")
+    report: dict[str, Any] = {
+        "db": ledger.safe_url,
+        "key": str(ledger.key_path),
+        "key_id": mark["key_id"],
+        "public_key": f"{mark['key_id']}={public.hex()}",
+        "public_key_file": str(ledger.key_path.with_suffix(".pub")),
+        "heads_file": str(ledger.heads_path),
+        "entries": mark["tree_size"],
+    }
+    if ledger.postgres:
+        report["writer_grants"] = ledger.grant_writer(
+            writer_role or "misflag_writer", execute=writer_role is not None
+        )
+    _print_json(report)
+    typer.echo(
+        f"publish this key fingerprint (third parties verify with it): {mark['key_id']}; "
+        f"hand out {report['public_key_file']} and copies of {ledger.heads_path}",
+        err=True,
     )
 
 
@@ -81,10 +107,12 @@ def _read_events(source: str) -> list[dict[str, Any]]:
         raise InputError(f"cannot read events from {source}: {error}") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{source} is nested too deeply to be events") from None
     except json.JSONDecodeError:
         try:
             data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             raise InputError(f"{source} is neither JSON nor JSON lines: {error}") from None
     items = data if isinstance(data, list) else [data]
     if not items:
@@ -102,24 +130,46 @@ def append(
 ) -> None:
     """Append events atomically (all or none), enforcing the due-process rules; print the receipts."""
     events = [Event.from_dict(item, actor=actor, role=role) for item in _read_events(source)]
-    _print_json(_open(db, key).append(events))
+    ledger = _open(db, key)
+    ledger.require_signing_key()  # refused before anything is written, not after
+    receipts = ledger.append(events)
+    ledger.checkpoint()  # a command-line append leaves no unsealed tail behind
+    _print_json(receipts)
 
 
 @app.command("verify")
 def verify(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    require_sealed: bool = typer.Option(
-        False, "--require-sealed", help="Fail if entries follow the last signed checkpoint."
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    export_file: Path | None = typer.Option(
+        None, "--export", help="Verify this ledger export offline instead of a database."
     ),
-    public_key: list[str] = typer.Option(
-        [], "--public-key", help="KEY_ID=HEX of a trusted key (repeatable)."
+    public_key: list[str] = typer.Option([], "--public-key", help=PUBLIC_KEY_HELP),
+    witness: list[Path] = typer.Option([], "--witness", help=WITNESS_HELP),
+    require_sealed: bool = typer.Option(
+        False, "--require-sealed", help="Fail if any entry follows the last signed checkpoint."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the whole hash chain, the Merkle tree and every signed checkpoint; exit 2 on any problem."""
-    ledger = _open(db)
+    """Check the chain, the Merkle tree, every checkpoint and published head against pinned keys; exit 2
+    on any problem. Trusts only pinned keys, never the keys stored in the database."""
+    pinned = _pinned(public_key)
     with _err.status("verifying the ledger", spinner="dots"):
-        report = ledger.verify(require_sealed=require_sealed, public_keys=_pinned(public_key))
+        if export_file is not None:
+            if not pinned:
+                raise InputError("verifying an export needs --public-key (the key fingerprint published)")
+            report = verify_export(
+                export_file,
+                pinned,
+                witness,
+                require_sealed=require_sealed,
+                checkpoint_every=int(_number("MISFLAG_LEDGER_CHECKPOINT_EVERY", 1000)),
+                checkpoint_seconds=_number("MISFLAG_LEDGER_CHECKPOINT_SECONDS", 10),
+            )
+        else:
+            report = _open(db, key).verify(
+                require_sealed=require_sealed, public_keys=pinned or None, witnesses=witness
+            )
     if as_json:
         _print_json(report.to_dict())
     if not report.ok:
@@ -127,20 +177,22 @@ def verify(
     if not as_json:
         typer.echo(
             f"ok: {report.entries:,} entries chained; {report.checkpoints:,} signed checkpoints valid; "
-            f"{report.unsealed:,} after the last checkpoint ({report.seconds:.2f} s)"
+            f"{report.heads:,} published heads consistent (latest at {report.witnessed:,}); unsealed tail: "
+            f"{report.unsealed:,} entries after the last checkpoint ({report.seconds:.2f} s)"
         )
 
 
-def _pinned(values: list[str]) -> dict[str, bytes] | None:
-    if not values:
-        return None
-    keys = {}
+def _number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        raise InputError(f"{name} must be a number") from None
+
+
+def _pinned(values: list[str]) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
     for value in values:
-        name, _, hexed = value.partition("=")
-        try:
-            keys[name] = bytes.fromhex(hexed)
-        except ValueError:
-            raise InputError(f"--public-key must be KEY_ID=HEX, got {value!r}") from None
+        keys |= parse_trusted(value)
     return keys
 
 
@@ -148,9 +200,22 @@ def _pinned(values: list[str]) -> dict[str, bytes] | None:
 def checkpoint(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    publish: Path | None = typer.Option(
+        None, "--publish", help="Also append the signed head to this witness file (append-only JSON lines)."
+    ),
 ) -> None:
-    """Seal every entry so far under a signed Merkle root."""
-    _print_json(_open(db, key).checkpoint())
+    """Seal every entry so far under a signed Merkle root; with --publish, hand the head to a witness."""
+    _print_json(_open(db, key).checkpoint(publish=publish))
+
+
+@app.command("rotate-key")
+def rotate_key(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
+    actor: str = typer.Option("local-admin", "--actor", help="Who rotates it (logged)."),
+) -> None:
+    """Hand signing over to a new key: a chain entry signed by the old key; the old key file is retired."""
+    _print_json(_open(db, key).rotate_key(actor=actor))
 
 
 @app.command("prove")
@@ -162,11 +227,13 @@ def prove(
     ),
     size: int | None = typer.Option(None, "--size", help="The checkpoint (tree size) to prove against."),
     out: Path | None = typer.Option(None, "--out", help="Write the proof here instead of stdout."),
+    key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
 ) -> None:
-    """An inclusion proof (--seq) or a consistency proof (--from) as JSON, checkable offline."""
+    """An inclusion proof (--seq) or a consistency proof (--from) as JSON, checkable offline; refused on a
+    checkpoint that the pinned keys do not verify."""
     if (seq is None) == (first is None):
         raise InputError("give exactly one of --seq (inclusion) or --from (consistency)")
-    ledger = _open(db)
+    ledger = _open(db, key)
     proof = (
         inclusion_proof(ledger, seq, size) if seq is not None else consistency_proof(ledger, first or 0, size)
     )
@@ -179,23 +246,34 @@ def prove(
 @app.command("check-proof")
 def check(
     proof_file: Path = typer.Argument(..., help="A proof written by `misflag ledger prove`."),
-    public_key: list[str] = typer.Option([], "--public-key", help="KEY_ID=HEX of a trusted key."),
+    public_key: list[str] = typer.Option(
+        [], "--public-key", help="A trusted public key, KEY_ID=HEX or a file of them (required)."
+    ),
 ) -> None:
-    """Check a proof offline (no database needed); exit 2 if it does not hold."""
+    """Check a proof offline against a pinned key (no database needed); exit 2 if it does not hold."""
     proof = read_data_file(proof_file, "proof file")
     typer.echo("ok: " + check_proof(proof, _pinned(public_key)))
 
 
 @app.command("export")
 def export(
-    out: Path = typer.Argument(..., help="Decision log to write (.csv or .parquet)."),
+    out: Path = typer.Argument(..., help="File to write: decision log (.csv, .parquet) or ledger (.jsonl)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
-    file_format: str | None = typer.Option(None, "--format", help="csv or parquet (default: suffix)."),
+    file_format: str | None = typer.Option(
+        None,
+        "--format",
+        help="csv or parquet (the decision log), or ledger (every row, for offline verify); default: suffix.",
+    ),
 ) -> None:
-    """Write the decision log (one row per case) that `misflag decisions audit` reads."""
+    """Write the decision log (one row per case) that `misflag decisions audit` reads, or the whole ledger."""
     ledger = _open(db)
-    with _err.status("exporting the decision log", spinner="dots"):
-        written = export_decision_log(ledger, out, file_format)
+    chosen = file_format or ("ledger" if out.suffix.lower() == ".jsonl" else None)
+    with _err.status("exporting", spinner="dots"):
+        if chosen == "ledger":
+            written = export_ledger(ledger, out)
+            typer.echo(f"wrote {written['entry']:,} entries to {written['path']} (ledger export)")
+            return
+        written = export_decision_log(ledger, out, chosen)
     typer.echo(f"wrote {written['cases']:,} cases to {written['path']} ({written['format']})")
 
 

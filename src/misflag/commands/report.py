@@ -7,17 +7,20 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from misflag.commands._output import PDF_OPTION, announce, check_report
 from misflag.result import AuditResult
 
 
 def report(
     result: Path = typer.Argument(..., help="A result saved with --save (or --format json output)."),
     out: Path = typer.Option(
-        Path("misflag-report.html"), "--out", "-o", help="Where to write the HTML report."
+        Path("misflag-report.html"),
+        "--out",
+        "-o",
+        help="Where to write the HTML report.",
+        callback=check_report,  # the [report] extra and the folder, before anything is read
     ),
-    pdf: Path | None = typer.Option(
-        None, "--pdf", help="Also print the report to this PDF with headless Chromium."
-    ),
+    pdf: Path | None = PDF_OPTION,
 ) -> None:
     """Write the HTML report of a saved audit result: findings, charts, tables, how to reproduce it."""
     from misflag.report import write_report
@@ -27,4 +30,5 @@ def report(
         "writing the report" + (" and printing the PDF with Chromium" if pdf else "")
     ):
         write_report(loaded, html_path=out, pdf_path=pdf)
-    typer.echo(str(out) + (f"\n{pdf}" if pdf else ""))
+    announce(out, "HTML report")
+    announce(pdf, "PDF report")

@@ -1,14 +1,20 @@
-"""`misflag serve`: the web page to run audits and the ledger's HTTP API."""
+"""`misflag serve`: the web page to run audits and the ledger's HTTP API.
+
+On loopback (the default) the service answers only to loopback host names and needs no login. Bound to
+any other address it is reachable by others, so every page and API call then needs a ledger token of role
+auditor or admin; the service refuses to start until such a token exists.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from pathlib import Path
 
 import typer
 
 from misflag.errors import InputError
-
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def serve(
@@ -20,31 +26,92 @@ def serve(
     ledger_db: str | None = typer.Option(
         None, "--ledger-db", help="Ledger store: sqlite:///PATH or postgresql://..."
     ),
+    allowed_host: list[str] = typer.Option(
+        [], "--allowed-host", help="A host name the service answers to besides loopback (repeatable)."
+    ),
     max_upload_mb: int = typer.Option(512, "--max-upload-mb", help="Largest file a user may upload, in MiB."),
+    max_rows: int = typer.Option(10_000_000, "--max-rows", help="Most rows an uploaded file may have."),
+    max_uploads: int = typer.Option(20, "--max-uploads", help="Uploads kept at once; more are refused."),
     workers: int = typer.Option(2, "--workers", help="Audits that run at once; others wait in a queue."),
+    job_timeout: float = typer.Option(
+        600.0, "--job-timeout", help="Seconds an audit may run before it is stopped."
+    ),
+    job_memory: str = typer.Option(
+        "2GB", "--job-memory", help="Memory DuckDB may use in one audit, e.g. 2GB or 500MB."
+    ),
     keep_hours: float = typer.Option(24.0, "--keep-hours", help="Remove uploads and jobs older than this."),
+    require_token: bool = typer.Option(
+        False, "--require-token", help="Need a ledger token on every page even on loopback."
+    ),
 ) -> None:
     """Start the web service (FastAPI + uvicorn): upload a file, run an audit, read the report."""
     import uvicorn
 
     from misflag.api import create_app
+    from misflag.api._settings import LOOPBACK_ADDRESSES, ServeSettings
 
     if not 1 <= port <= 65535:
         raise InputError(f"--port must be between 1 and 65535, got {port}")
-    if max_upload_mb < 1 or workers < 1 or keep_hours <= 0:
-        raise InputError("--max-upload-mb and --workers must be at least 1, and --keep-hours above 0")
-    if host not in _LOOPBACK:
-        typer.echo(
-            f"warning: serving on {host}: anyone who can reach it can upload files and read reports "
-            "(misflag has no login); put it behind an authenticating proxy",
-            err=True,
+    if min(max_upload_mb, workers, max_rows, max_uploads) < 1 or keep_hours <= 0 or job_timeout <= 0:
+        raise InputError(
+            "--max-upload-mb, --max-rows, --max-uploads and --workers must be at least 1, "
+            "and --keep-hours and --job-timeout above 0"
         )
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", job_memory.strip(), flags=re.IGNORECASE):
+        raise InputError(f"--job-memory must be a size such as 2GB or 500MB, not {job_memory[:40]!r}")
+    exposed = host not in LOOPBACK_ADDRESSES
+    defaults = ServeSettings.default(data_dir=data_dir, ledger_db=ledger_db)
+    if exposed or require_token:
+        _check_tokens(defaults.ledger_db, host)
+    os.umask(0o077)  # every file the service writes is its user's alone
+    hosts = [*allowed_host, *([host] if exposed and host not in {"0.0.0.0", "::"} else [])]
     app = create_app(
         data_dir=data_dir,
         ledger_db=ledger_db,
+        allowed_hosts=hosts,
+        require_token=exposed or require_token,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
+        max_rows=max_rows,
+        max_uploads=max_uploads,
         max_workers=workers,
+        job_timeout_seconds=job_timeout,
+        job_memory_limit=job_memory.strip(),
         job_ttl_seconds=int(keep_hours * 3600),
     )
+    names = ", ".join(app.state.settings.allowed_hosts)
     typer.echo(f"misflag is serving on http://{host}:{port}/ (data in {app.state.settings.data_dir})")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    typer.echo(f"answering to the host names {names}; access token required: {exposed or require_token}")
+    if host in {"0.0.0.0", "::"} and not allowed_host:
+        typer.echo(
+            "note: give --allowed-host NAME for each name or address clients use to reach it", err=True
+        )
+    # uvicorn stops gracefully on SIGTERM (killing running audits), then re-raises the signal to the
+    # handler it found: exit through Python (status 143) so that temporary files are removed at exit
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _check_tokens(ledger_db: str, host: str) -> None:
+    """InputError unless the ledger holds a live token that may use the audit pages."""
+    from misflag.api._guard import TOKEN_ROLES
+    from misflag.errors import LedgerError
+    from misflag.ledger import Ledger, list_tokens
+
+    hint = (
+        f"serving on {host} needs an access token: create one with "
+        "`misflag ledger token create --name NAME --role auditor` (same --ledger-db) first"
+    )
+    try:
+        ledger = Ledger.open(ledger_db, create=False)
+    except LedgerError:
+        raise InputError(hint) from None
+    try:
+        live = [t for t in list_tokens(ledger) if t["revoked"] is None and t["role"] in TOKEN_ROLES]
+    finally:
+        ledger.close()
+    if not live:
+        raise InputError(hint)

@@ -1,16 +1,19 @@
-"""The decision audit: who a flagging pipeline wrongly flags, per group, with bootstrap intervals."""
+"""The decision audit: who a flagging pipeline wrongly flags, per group, with score-type intervals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
 from misflag import __version__
 from misflag.decisions._counts import Cells, CheckedSpec, check_spec, read_cells
-from misflag.decisions._groups import Grouping, groupings, reference_index
+from misflag.decisions._disclosure import Family, family_of, plan_suppression
+from misflag.decisions._groups import Grouping, groupings, missing_label
 from misflag.decisions._metrics import (
+    INTERVAL_METHODS,
     RATE_METRICS,
     STAGE_INDEPENDENT,
     TRANSITION_METRICS,
@@ -19,17 +22,15 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
-from misflag.decisions._rows import ALL_STAGES, RowEmitter
+from misflag.decisions._rows import ALL_STAGES, Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
 from misflag.decisions._thresholds import threshold_audit
 from misflag.engine import get_engine
 from misflag.errors import InputError
 from misflag.io import load_input
+from misflag.progress import Progress
 from misflag.result import AuditResult, make_row, rows_to_table
-from misflag.stats import bootstrap_counts
-
-Progress = Callable[[str, float], None]
 
 
 def audit_decisions(
@@ -49,7 +50,9 @@ def audit_decisions(
     seed: int = 0,
     replicates: int = 1000,
     min_cell: int = 10,
-    allow_undefined: bool = False,
+    strict: bool = False,
+    missing_values: Sequence[str] = (),
+    impact_ratio_min_share: float = 0.0,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -57,26 +60,23 @@ def audit_decisions(
     """Audit a decision log: per group error rates, disparities, stage hand-offs, with 95% intervals.
 
     `source` is a CSV/Parquet path, a DuckDB file (with `table`), a PostgreSQL URL (with `table`), or a
-    pandas/Polars/Arrow table. Every column option is a SQL expression over the input.
+    pandas/Polars/Arrow table. Every column option is a SQL expression over the input. An undefined
+    rate (a group with no negatives has no FPR) is reported as undefined; `strict=True` makes it an error.
+    `missing_values` lists group values read as missing (e.g. "NA"); `impact_ratio_min_share=0.02`
+    leaves groups under 2% of the rows out of ratios and differences (NYC Local Law 144).
+    The keywords before `engine` are DecisionSpec's fields (a test keeps them equal); the spec is built
+    from them by name.
     """
-    spec = DecisionSpec(
-        truth=truth,
-        flag=flag,
-        stages=tuple((str(n), str(e)) for n, e in stages),
-        groups=tuple(groups),
-        intersect=intersect,
-        where=where,
-        score=score,
-        weight=weight,
-        reference=reference,
-        threshold=threshold,
-        target_fpr=target_fpr,
-        seed=seed,
-        replicates=replicates,
-        min_cell=min_cell,
-        allow_undefined=allow_undefined,
-    )
+    arguments = locals()
+    spec = DecisionSpec(**{f.name: _frozen(arguments[f.name]) for f in fields(DecisionSpec)})
     return run_audit(spec, source, engine=engine, table=table, progress=progress)
+
+
+def _frozen(value: Any) -> Any:
+    """A keyword argument as the spec holds it: sequences (and stage pairs) as tuples, the rest as given."""
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 def run_audit(
@@ -96,29 +96,23 @@ def run_audit(
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
         cells = read_cells(runner, spec, checked)
-        report("bootstrapping", 0.6)
-        resampled = bootstrap_counts(cells.count, spec.replicates, spec.seed)
+        report("estimating", 0.6)
         all_groupings = groupings(spec, cells.keys, cells.count.size)
         _check_reference(spec, all_groupings)
-        rows: list[dict[str, Any]] = []
-        for grouping in all_groupings:
-            rows.extend(_grouping_rows(spec, cells, grouping, resampled))
+        audit = _Audit(spec, cells, all_groupings)
+        rows = audit.rows()
         extras = {}
+        chosen = None
         if checked.score:
             report("threshold curves", 0.8)
             score_rows, curves, chosen = threshold_audit(runner, spec, checked)
             rows.extend(score_rows)
             extras["threshold_curves"] = curves
-        else:
-            chosen = None
     finally:
         runner.close()
-    result = AuditResult(
-        kind="decisions",
-        table=rows_to_table(rows),
-        metadata=_metadata(spec, checked, info, engine, cells, chosen),
-        extras=extras,
-    )
+    metadata = _metadata(spec, checked, info, engine, cells, chosen)
+    metadata.update(audit.metadata(rows))
+    result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
     result.summary = summarize(result, spec)
     report("done", 1.0)
     return result
@@ -128,7 +122,7 @@ def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
     if not spec.reference:
         return
     if not any(g.reference_hint is not None and g.reference_hint in g.labels for g in all_groupings):
-        raise InputError(f"--reference {spec.reference!r} names no group of any --group attribute")
+        raise InputError(f"{{reference}} {spec.reference!r} names no group of any {{groups}} attribute")
 
 
 def _metadata(
@@ -152,66 +146,136 @@ def _metadata(
         "seed": spec.seed,
         "replicates": spec.replicates,
         "min_cell": spec.min_cell,
-        "interval": "95% percentile bootstrap: multinomial resampling of cell counts (equivalent to resampling rows)",
+        "interval": "95% intervals: score-type (Wilson) for rates, MOVER for ratios and differences; see interval_methods",
         "misflag_version": __version__,
     }
 
 
-def _grouping_rows(
-    spec: DecisionSpec, cells: Cells, grouping: Grouping, resampled: np.ndarray
-) -> list[dict[str, Any]]:
-    sums = GroupSums(cells, grouping.index, len(grouping.labels), resampled)
-    rows_per_group = sums.rows()
-    suppressed = rows_per_group < spec.min_cell
-    reference = reference_index(grouping, rows_per_group, suppressed)
-    emitter = RowEmitter(spec, grouping, suppressed, reference)
-    out = [emitter.count_row(g, rows_per_group[g]) for g in range(len(grouping.labels))]
-    out += [
-        make_row(
-            grouping.attribute,
-            label,
-            ALL_STAGES,
-            "n",
-            0,
-            denominator=0,
-            warning="absent: no rows in this intersection",
+class _Audit:
+    """Every grouping's estimates, the suppression plan over all of them, the references, then the rows."""
+
+    def __init__(self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping]) -> None:
+        self.spec, self.cells, self.groupings = spec, cells, all_groupings
+        design = spec.weight is not None
+        self.sums = [GroupSums(cells, g.index, len(g.labels), design) for g in all_groupings]
+        self.sizes = [s.rows() for s in self.sums]
+        self.estimates = [self._estimates(s) for s in self.sums]
+        self.plan = plan_suppression(
+            spec.min_cell,
+            all_groupings,
+            self.sizes,
+            [{key: e.denominator for key, e in table.items()} for table in self.estimates],
         )
-        for label in grouping.absent
-    ]
-    names = [name for name, _ in spec.pipeline]
-    for stage, name in enumerate(names):
-        masks = stage_masks(cells, stage)
-        for metric, definition in RATE_METRICS.items():
-            if metric in STAGE_INDEPENDENT and stage > 0:
-                continue
-            label = ALL_STAGES if metric in STAGE_INDEPENDENT else name
-            estimate = sums.estimate(definition, masks)
-            if metric in {"fpr", "fnr"}:
-                _check_defined(spec, grouping, metric, estimate, suppressed, name)
-            out += emitter.metric_rows(label, metric, estimate)
-    for before in range(len(names) - 1):
-        masks = transition_masks(cells, before, before + 1)
-        label = f"{names[before]}->{names[before + 1]}"
-        for metric, definition in TRANSITION_METRICS.items():
-            out += emitter.metric_rows(label, metric, sums.estimate(definition, masks))
-    return out
+        self.references = [self._reference(k) for k in range(len(all_groupings))]
+        if spec.strict:
+            self._check_defined()
 
+    def _estimates(self, sums: GroupSums) -> dict[tuple[str, str], Estimate]:
+        names = [name for name, _ in self.spec.pipeline]
+        out: dict[tuple[str, str], Estimate] = {}
+        for stage, name in enumerate(names):
+            masks = stage_masks(self.cells, stage)
+            for metric, definition in RATE_METRICS.items():
+                if metric in STAGE_INDEPENDENT and stage > 0:
+                    continue
+                label = ALL_STAGES if metric in STAGE_INDEPENDENT else name
+                out[(label, metric)] = sums.estimate(definition, masks)
+        for before in range(len(names) - 1):
+            masks = transition_masks(self.cells, before, before + 1)
+            label = f"{names[before]}->{names[before + 1]}"
+            for metric, definition in TRANSITION_METRICS.items():
+                out[(label, metric)] = sums.estimate(definition, masks)
+        return out
 
-def _check_defined(
-    spec: DecisionSpec,
-    grouping: Grouping,
-    metric: str,
-    estimate: Estimate,
-    suppressed: np.ndarray,
-    stage: str,
-) -> None:
-    """A reported group with no negatives (no positives) has no false-positive (false-negative) rate."""
-    if spec.allow_undefined:
-        return
-    for g, label in enumerate(grouping.labels):
-        if not suppressed[g] and estimate.denominator[g] == 0:
-            kind = "truth = 0 (no negatives)" if metric == "fpr" else "truth = 1 (no positives)"
-            raise InputError(
-                f"group {label!r} of {grouping.attribute} has no rows with {kind} at stage {stage}, so its {metric} "
-                "is undefined; merge or filter groups, or pass --allow-undefined to report it as undefined"
-            )
+    def _reference(self, k: int) -> Reference:
+        grouping, sizes = self.groupings[k], self.sizes[k]
+        share = self.spec.impact_ratio_min_share
+        excluded = sizes < share * self.cells.total if share else np.zeros(sizes.size, dtype=bool)
+        withheld: Family = self.plan["n"]
+        if grouping.reference_hint is not None and grouping.reference_hint in grouping.labels:
+            index = grouping.labels.index(grouping.reference_hint)
+            if withheld.withheld[k][index]:
+                raise InputError(
+                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is withheld "
+                    f"({withheld.reasons[k][index]}); name a reported group"
+                )
+            if excluded[index]:
+                raise InputError(
+                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is under "
+                    f"{100 * share:g}% of the rows, which {{impact_ratio_min_share}} leaves out of ratios"
+                )
+            return Reference(index, excluded, share)
+        eligible = ~withheld.withheld[k] & ~excluded
+        if not eligible.any():
+            return Reference(None, excluded, share)
+        return Reference(int(np.argmax(np.where(eligible, sizes, -1))), excluded, share)
+
+    def _check_defined(self) -> None:
+        """With strict: a reported group with no negatives (positives) has no FPR (FNR), an error."""
+        for k, grouping in enumerate(self.groupings):
+            for (stage, metric), estimate in self.estimates[k].items():
+                if metric not in {"fpr", "fnr"}:
+                    continue
+                withheld = self.plan[family_of(stage, metric)].withheld[k]
+                for g in np.nonzero((estimate.denominator == 0) & ~withheld)[0]:
+                    kind = "truth = 0 (no negatives)" if metric == "fpr" else "truth = 1 (no positives)"
+                    raise InputError(
+                        f"group {grouping.labels[g]!r} of {grouping.attribute} has no rows with {kind} at stage "
+                        f"{stage}, so its {metric} is undefined; merge or filter groups, or drop {{strict}} to "
+                        "report it as undefined"
+                    )
+
+    def rows(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for k, grouping in enumerate(self.groupings):
+            emitter = RowEmitter(self.spec, grouping, self.plan, k, self.references[k])
+            out += [emitter.count_row(g, self.sizes[k][g]) for g in range(len(grouping.labels))]
+            out += [
+                make_row(
+                    grouping.attribute,
+                    label,
+                    ALL_STAGES,
+                    "n",
+                    0,
+                    denominator=0,
+                    warning="absent: no rows in this intersection",
+                )
+                for label in grouping.absent
+            ]
+            for (stage, metric), estimate in self.estimates[k].items():
+                out += emitter.metric_rows(stage, metric, estimate, family_of(stage, metric))
+        return out
+
+    def metadata(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Interval method per metric, references, every suppression with its reason, the missing label."""
+        methods: dict[str, str] = {}
+        for table in self.estimates:
+            for (_, metric), estimate in table.items():
+                methods[metric] = estimate.method
+                methods[f"{metric}_ratio"] = "mover-r"
+                methods[f"{metric}_diff"] = "mover-d"
+        if any(r["metric"] == "fpr_max_min_ratio" for r in rows):
+            methods["fpr_max_min_ratio"] = "bootstrap-union"
+        suppressions = [
+            {
+                "attribute": r["attribute"],
+                "group": r["group"],
+                "stage": r["stage"],
+                "metric": r["metric"],
+                "reason": r["warning"],
+            }
+            for r in rows
+            if r["suppressed"]
+        ]
+        return {
+            "interval_methods": methods,
+            "interval_method_notes": {m: INTERVAL_METHODS[m] for m in sorted(set(methods.values()))},
+            "references": {
+                g.attribute: g.labels[ref.index]
+                for g, ref in zip(self.groupings, self.references, strict=True)
+                if ref.index is not None and not g.is_overall
+            },
+            "suppressions": suppressions,
+            "missing_group_label": missing_label(self.cells.keys),
+            "impact_ratio_min_share": self.spec.impact_ratio_min_share,
+        }

@@ -1,4 +1,10 @@
-"""Groupings of the cell table: overall, each attribute, and (with --intersect) every intersection."""
+"""Groupings of the cell table: overall, each attribute, and (with --intersect) every intersection.
+
+A NULL group value (or one listed in `missing_values`) is a missing value, not a group name: it is
+null in the JSON/Arrow output of a single attribute and shown as MISSING_LABEL inside intersection
+labels; if the data hold a real value equal to that label, the display label gains more parentheses
+until it is unique, so a missing value never merges with a real one.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,18 @@ from itertools import product
 import numpy as np
 
 from misflag.decisions._spec import DecisionSpec
+from misflag.errors import InputError
 
 OVERALL_ATTRIBUTE = "overall"
 OVERALL_GROUP = "all"
 JOIN = " & "
+MISSING_LABEL = "(missing)"
+#: Most groups (over every attribute and intersection) an audit publishes: disclosure control checks
+#: exactly that no withheld count can be recovered by subtraction, and that check grows with the
+#: square of the number of groups (a few thousand is what a table for people to read holds anyway).
+MAX_GROUPS = 5_000
+
+Key = tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -19,14 +33,31 @@ class Grouping:
     """One attribute (or intersection): its group labels and which group every cell belongs to."""
 
     attribute: str
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # display labels, unique
     index: np.ndarray  # cell -> position in labels
     absent: tuple[str, ...]  # intersections of present values with no rows
     reference_hint: str | None  # the group named by --reference for this attribute, if any
+    members: tuple[int, ...] = ()  # which group expressions make up the attribute (empty: overall)
+    keys: tuple[Key, ...] = ()  # per label: the raw value of each member (None = missing)
 
     @property
     def is_overall(self) -> bool:
         return self.attribute == OVERALL_ATTRIBUTE
+
+    def output_label(self, g: int) -> str | None:
+        """The group as written to the long table: null for a missing value of a single attribute."""
+        if len(self.members) == 1 and self.keys[g][0] is None:
+            return None
+        return self.labels[g]
+
+
+def missing_label(keys: tuple[np.ndarray, ...]) -> str:
+    """'(missing)', or more parentheses around it while any real group value equals it."""
+    values = {str(v) for column in keys for v in column if v is not None}
+    label = MISSING_LABEL
+    while label in values:
+        label = f"({label})"
+    return label
 
 
 def _reference_for(spec: DecisionSpec, attribute: str) -> str | None:
@@ -40,34 +71,43 @@ def _reference_for(spec: DecisionSpec, attribute: str) -> str | None:
 
 def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> list[Grouping]:
     """Overall first, then each attribute set in order; labels sorted for stable output."""
-    result = [Grouping(OVERALL_ATTRIBUTE, (OVERALL_GROUP,), np.zeros(cells, dtype=np.int64), (), None)]
+    result = [
+        Grouping(OVERALL_ATTRIBUTE, (OVERALL_GROUP,), np.zeros(cells, dtype=np.int64), (), None, (), ((),))
+    ]
+    missing = missing_label(keys)
+    shown = [np.asarray([missing if v is None else str(v) for v in column], dtype=object) for column in keys]
+    total = 0
     for members in spec.attribute_sets():
         attribute = JOIN.join(spec.groups[i] for i in members)
-        combined = np.asarray(
-            [JOIN.join(str(keys[i][c]) for i in members) for c in range(cells)], dtype=object
+        tuples = list(zip(*(keys[i] for i in members), strict=True)) if cells else []
+        distinct = sorted(
+            set(tuples), key=lambda key: tuple((v is None, "" if v is None else str(v)) for v in key)
         )
-        labels, index = np.unique(combined.astype(str), return_inverse=True)
+        total += len(distinct)
+        if total > MAX_GROUPS:
+            raise InputError(
+                f"the audit would publish more than {MAX_GROUPS:,} groups ({attribute} alone has "
+                f"{len(distinct):,}); disclosure control cannot be checked on so many: coarsen the "
+                "{groups} expressions (e.g. CASE bands) or audit fewer intersections"
+            )
+        position = {key: k for k, key in enumerate(distinct)}
+        index = np.fromiter((position[key] for key in tuples), dtype=np.int64, count=len(tuples))
+        labels = tuple(JOIN.join(missing if v is None else str(v) for v in key) for key in distinct)
         absent: tuple[str, ...] = ()
         if len(members) > 1:
             possible = {
-                JOIN.join(combo) for combo in product(*(sorted({str(v) for v in keys[i]}) for i in members))
+                JOIN.join(combo) for combo in product(*(sorted(set(shown[i].tolist())) for i in members))
             }
-            absent = tuple(sorted(possible - set(labels.tolist())))
+            absent = tuple(sorted(possible - set(labels)))
         result.append(
             Grouping(
                 attribute,
-                tuple(labels.tolist()),
-                index.astype(np.int64),
+                labels,
+                index,
                 absent,
                 _reference_for(spec, attribute),
+                members,
+                tuple(tuple(None if v is None else str(v) for v in key) for key in distinct),
             )
         )
     return result
-
-
-def reference_index(grouping: Grouping, rows: np.ndarray, suppressed: np.ndarray) -> int:
-    """The reference group: the one named by --reference if present, else the largest unsuppressed group."""
-    if grouping.reference_hint is not None and grouping.reference_hint in grouping.labels:
-        return grouping.labels.index(grouping.reference_hint)
-    candidates = np.where(~suppressed, rows, -1)
-    return int(np.argmax(candidates))

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from misflag.decisions._counts import Cells
-from misflag.stats import safe_divide
+from misflag.stats import safe_divide, wilson_limits
 
 #: name -> (numerator cells, denominator cells, weighted). Weighted sums use inverse inclusion probabilities.
 RATE_METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
@@ -74,45 +73,104 @@ def transition_masks(cells: Cells, before: int, after: int) -> dict[str, np.ndar
 
 @dataclass(frozen=True)
 class Estimate:
-    """One metric for every group of a grouping: point values, replicate values, row denominators."""
+    """One metric for every group of a grouping: point values, 95% limits, the rows and effective n behind them."""
 
-    value: np.ndarray  # (groups,)
-    replicates: np.ndarray  # (replicates, groups)
-    denominator: np.ndarray  # (groups,) unweighted rows behind the denominator
+    value: np.ndarray  # (groups,) point estimate (weighted where the metric is)
+    low: np.ndarray  # (groups,) lower 95% limit (NaN where undefined)
+    high: np.ndarray  # (groups,) upper 95% limit
+    denominator: np.ndarray  # (groups,) unweighted (audited) rows behind the denominator
+    effective: np.ndarray  # (groups,) effective sample size of the interval (= denominator unless weighted)
+    method: str  # key of INTERVAL_METHODS
+
+
+INTERVAL_METHODS = {
+    "wilson": "Wilson score interval on the row counts",
+    "wilson-design": (
+        "Wilson score interval on the design-based effective sample size: stratified (by weight) "
+        "linearised variance of the weighted ratio with finite-population correction, so fully audited "
+        "(certainty) strata add no variance; Kish's effective n where the rate is 0 or 1; never more than "
+        "the audited rows"
+    ),
+    "mover-r": "MOVER-R ratio interval (Donner & Zou 2012) from the two groups' intervals",
+    "mover-d": "MOVER-D difference interval (Newcombe 1998 hybrid score when both are Wilson)",
+    "bootstrap-union": (
+        "percentile bootstrap of the statistic (multinomial resampling of cells) united with the "
+        "MOVER-R interval of the two groups it compares, so it cannot collapse"
+    ),
+}
 
 
 class GroupSums:
-    """Sums cell vectors by group, for the observed counts and for every bootstrap replicate at once."""
+    """Sums cell vectors by group and turns a metric definition into point values and intervals."""
 
-    def __init__(self, cells: Cells, group_index: np.ndarray, groups: int, resampled: np.ndarray) -> None:
+    def __init__(self, cells: Cells, group_index: np.ndarray, groups: int, design: bool = False) -> None:
         self.cells = cells
-        self.membership = sparse.csr_matrix(
-            (np.ones(group_index.size), (np.arange(group_index.size), group_index)),
-            shape=(group_index.size, groups),
-        )
-        self.resampled = resampled
+        self.group_index = group_index
         self.groups = groups
+        self.design = design
 
     def observed(self, vector: np.ndarray) -> np.ndarray:
-        return np.asarray(self.membership.T @ (self.cells.count * vector)).ravel()
+        """Per-group sums of a cell vector weighted by the cell counts."""
+        return np.bincount(self.group_index, self.cells.count * vector, minlength=self.groups)
 
-    def replicated(self, vector: np.ndarray) -> np.ndarray:
-        return np.asarray((self.resampled * vector[None, :]) @ self.membership)
+    def membership(self) -> np.ndarray:
+        """(cells, groups) 0/1 matrix: which group each cell belongs to."""
+        return np.eye(self.groups)[self.group_index]
 
     def estimate(
         self, definition: tuple[tuple[str, ...], tuple[str, ...], bool], masks: dict[str, np.ndarray]
     ) -> Estimate:
         numerator_cells, denominator_cells, weighted = definition
-        weights = self.cells.weight if weighted else np.ones(self.cells.count.size)
         numerator = np.logical_or.reduce([masks[name] for name in numerator_cells])
         denominator = np.logical_or.reduce([masks[name] for name in denominator_cells])
-        return Estimate(
-            value=safe_divide(self.observed(weights * numerator), self.observed(weights * denominator)),
-            replicates=safe_divide(
-                self.replicated(weights * numerator), self.replicated(weights * denominator)
-            ),
-            denominator=self.observed(denominator.astype(float)),
-        )
+        rows = self.observed(denominator.astype(float))
+        if weighted and self.design:
+            weights = self.cells.weight
+            value = safe_divide(self.observed(weights * numerator), self.observed(weights * denominator))
+            effective = np.minimum(self._effective_n(value, numerator, denominator), rows)
+            low, high = wilson_limits(value * effective, effective)
+            return Estimate(value, low, high, rows, effective, "wilson-design")
+        successes = self.observed(numerator.astype(float))
+        low, high = wilson_limits(successes, rows)
+        return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")
+
+    def _effective_n(self, value: np.ndarray, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        """p(1 - p) / design variance of the weighted ratio; Kish's n where p is 0 or 1 (variance 0).
+
+        Strata are the distinct weights of audited rows (stratified sampling, inclusion probability
+        1 / weight); the variance is the with-replacement-corrected, finite-population-corrected
+        linearisation estimator of a domain ratio (Sarndal, Swensson & Wretman 1992, ch. 5).
+        """
+        cells = self.cells
+        audited = cells.truth >= 0
+        strata, stratum = np.unique(np.where(audited, cells.weight, 0.0), return_inverse=True)
+        weight, count, group = cells.weight, cells.count.astype(float), self.group_index
+        totals = self.observed(weight * denominator)
+        ratio = np.nan_to_num(value)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(
+                audited & (totals[group] > 0),
+                weight * (numerator - ratio[group] * denominator) / np.where(totals > 0, totals, 1.0)[group],
+                0.0,
+            )
+        key = group * strata.size + stratum
+        size = self.groups * strata.size
+        first = np.bincount(key, count * z, minlength=size).reshape(self.groups, strata.size)
+        second = np.bincount(key, count * z * z, minlength=size).reshape(self.groups, strata.size)
+        stratum_rows = np.bincount(stratum, np.where(audited, count, 0.0), minlength=strata.size)
+        fpc = np.clip(1 - 1 / np.where(strata > 0, strata, 1.0), 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.where(
+                stratum_rows > 1,
+                stratum_rows / (stratum_rows - 1) * (second - first**2 / np.maximum(stratum_rows, 1)),
+                second,
+            )
+        variance = np.maximum(spread, 0.0) @ np.where(strata > 0, fpc, 0.0)
+        kish = safe_divide(totals**2, self.observed(weight * weight * denominator))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            design = ratio * (1 - ratio) / variance
+        usable = (value > 0) & (value < 1) & (variance > 0)
+        return np.where(usable, design, kish)
 
     def rows(self) -> np.ndarray:
         return self.observed(np.ones(self.cells.count.size))

@@ -1,115 +1,153 @@
-"""Estimates become long-table rows: suppression, small-denominator warnings, ratios and differences."""
+"""Estimates become long-table rows: withheld figures, undefined rates, ratios and differences with intervals."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from misflag.decisions._disclosure import Family
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import Estimate
 from misflag.decisions._spec import DecisionSpec
 from misflag.result import make_row
-from misflag.stats import percentile_interval
+from misflag.stats import mover_difference, mover_ratio
 
 SMALL_DENOMINATOR = 30
 ALL_STAGES = "all"
+REFERENCE_NOTE = "reference group"
+LL144_NOTE = (
+    "excluded from impact ratios: under {share:g}% of the rows (NYC Local Law 144, 6 RCNY "
+    "§5-301(d)); its counts and rates are reported"
+)
+UNDEFINED = {
+    "fpr": "no one with truth = 0 (no negatives)",
+    "fnr": "no one with truth = 1 (no positives)",
+    "precision": "no one flagged with known truth",
+    "fdr": "no one flagged with known truth",
+    "for": "no one cleared with known truth",
+    "npv": "no one cleared with known truth",
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The group ratios and differences compare against (None: no eligible group), and who is left out."""
+
+    index: int | None
+    excluded: np.ndarray  # (groups,) left out of comparisons (NYC LL144 option)
+    share: float
 
 
 class RowEmitter:
-    """Turns estimates into long-table rows, with suppression, warnings, ratios and differences."""
+    """Turns estimates into long-table rows for one grouping, given the suppression plan."""
 
     def __init__(
-        self, spec: DecisionSpec, grouping: Grouping, suppressed: np.ndarray, reference: int
+        self, spec: DecisionSpec, grouping: Grouping, plan: dict[str, Family], k: int, reference: Reference
     ) -> None:
-        self.spec, self.grouping, self.suppressed, self.reference = spec, grouping, suppressed, reference
+        self.spec, self.grouping, self.plan, self.k, self.reference = spec, grouping, plan, k, reference
 
-    def _withheld(self, label: str, stage: str, metric: str) -> dict[str, Any]:
+    def _withheld(self, family: str, g: int) -> str | None:
+        entry = self.plan[family]
+        return entry.reasons[self.k][g] if entry.withheld[self.k][g] else None
+
+    def _row(self, g: int, stage: str, metric: str, *values: Any, **extra: Any) -> dict[str, Any]:
         return make_row(
-            self.grouping.attribute,
-            label,
-            stage,
-            metric,
-            None,
-            suppressed=True,
-            warning=f"suppressed: fewer than {self.spec.min_cell} people in this group",
+            self.grouping.attribute, self.grouping.output_label(g), stage, metric, *values, **extra
         )
 
     def count_row(self, g: int, rows: float) -> dict[str, Any]:
-        label = self.grouping.labels[g]
-        if self.suppressed[g]:
-            return self._withheld(label, ALL_STAGES, "n")
-        return make_row(self.grouping.attribute, label, ALL_STAGES, "n", rows, denominator=rows)
+        reason = self._withheld("n", g)
+        if reason:
+            return self._row(g, ALL_STAGES, "n", None, suppressed=True, warning=reason)
+        return self._row(g, ALL_STAGES, "n", rows, denominator=rows)
 
-    def metric_rows(self, stage: str, metric: str, estimate: Estimate) -> list[dict[str, Any]]:
-        low, high = percentile_interval(estimate.replicates)
+    def metric_rows(self, stage: str, metric: str, estimate: Estimate, family: str) -> list[dict[str, Any]]:
         out = []
-        for g, label in enumerate(self.grouping.labels):
-            if self.suppressed[g]:
-                out.append(self._withheld(label, stage, metric))
-                continue
-            value, denominator = estimate.value[g], estimate.denominator[g]
-            out.append(
-                make_row(
-                    self.grouping.attribute,
-                    label,
-                    stage,
-                    metric,
-                    value,
-                    low[g],
-                    high[g],
-                    denominator,
-                    warning=_warning(value, denominator, estimate.replicates[:, g]),
-                )
-            )
-        if not self.grouping.is_overall:
-            out += self._comparisons(stage, metric, estimate)
-        return out
-
-    def _comparisons(self, stage: str, metric: str, estimate: Estimate) -> list[dict[str, Any]]:
-        ref = self.reference
-        reference_label = self.grouping.labels[ref]
-        out = []
-        with np.errstate(all="ignore"):
-            ratio_value = estimate.value / estimate.value[ref]
-            ratio_reps = estimate.replicates / estimate.replicates[:, [ref]]
-            diff_value = estimate.value - estimate.value[ref]
-            diff_reps = estimate.replicates - estimate.replicates[:, [ref]]
-        for suffix, values, reps in (("ratio", ratio_value, ratio_reps), ("diff", diff_value, diff_reps)):
-            low, high = percentile_interval(reps)
-            for g, label in enumerate(self.grouping.labels):
-                name = f"{metric}_{suffix}"
-                if self.suppressed[g]:
-                    out.append(self._withheld(label, stage, name))
-                    continue
-                denominator = min(estimate.denominator[g], estimate.denominator[ref])
-                note = _warning(values[g], denominator, reps[:, g])
-                reference_note = f"vs {reference_label}"
+        for g in range(len(self.grouping.labels)):
+            reason = self._withheld(family, g)
+            denominator = estimate.denominator[g]
+            if reason:
+                out.append(self._row(g, stage, metric, None, suppressed=True, warning=reason))
+            elif denominator == 0:
+                why = UNDEFINED.get(metric, "no one in the denominator")
+                out.append(self._row(g, stage, metric, None, None, None, 0.0, warning=f"undefined: {why}"))
+            else:
                 out.append(
-                    make_row(
-                        self.grouping.attribute,
-                        label,
+                    self._row(
+                        g,
                         stage,
-                        name,
-                        values[g],
-                        low[g],
-                        high[g],
-                        estimate.denominator[g],
-                        warning="; ".join(filter(None, [reference_note, note])),
+                        metric,
+                        estimate.value[g],
+                        estimate.low[g],
+                        estimate.high[g],
+                        denominator,
+                        warning=_small(estimate, g),
                     )
                 )
+        if not self.grouping.is_overall and self.reference.index is not None:
+            out += self._comparisons(stage, metric, estimate, family)
+        return out
+
+    def _comparisons(self, stage: str, metric: str, estimate: Estimate, family: str) -> list[dict[str, Any]]:
+        ref = self.reference.index
+        assert ref is not None
+        v, lo, hi = estimate.value, estimate.low, estimate.high
+        with np.errstate(all="ignore"):
+            ratio = v / v[ref]
+            ratio_low, ratio_high = mover_ratio(v, lo, hi, v[ref], lo[ref], hi[ref])
+            diff = v - v[ref]
+            diff_low, diff_high = mover_difference(v, lo, hi, v[ref], lo[ref], hi[ref])
+        reference_reason = self._withheld(family, ref)
+        versus = f"vs {self.grouping.labels[ref]}"
+        out = []
+        for suffix, values, lows, highs in (
+            ("ratio", ratio, ratio_low, ratio_high),
+            ("diff", diff, diff_low, diff_high),
+        ):
+            name = f"{metric}_{suffix}"
+            for g in range(len(self.grouping.labels)):
+                reason = self._withheld(family, g)
+                denominator = estimate.denominator[g]
+                if reason or reference_reason:
+                    why = reason or "suppressed: the reference group's rate is withheld"
+                    out.append(self._row(g, stage, name, None, suppressed=True, warning=why))
+                elif self.reference.excluded[g]:
+                    note = LL144_NOTE.format(share=100 * self.reference.share)
+                    out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
+                elif g == ref:
+                    same = 1.0 if suffix == "ratio" else 0.0
+                    out.append(
+                        self._row(g, stage, name, same, denominator=denominator, warning=REFERENCE_NOTE)
+                    )
+                elif denominator == 0 or estimate.denominator[ref] == 0:
+                    note = f"{versus}; undefined: a rate it compares is undefined"
+                    out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
+                else:
+                    notes = [versus, _small(estimate, g)]
+                    if suffix == "ratio" and v[ref] == 0:
+                        notes.append("undefined: the reference rate is 0, so the ratio has no upper limit")
+                    elif suffix == "ratio" and not np.isfinite(highs[g]):
+                        notes.append("the interval has no upper limit")
+                    out.append(
+                        self._row(
+                            g,
+                            stage,
+                            name,
+                            values[g],
+                            lows[g],
+                            highs[g],
+                            denominator,
+                            warning="; ".join(filter(None, notes)),
+                        )
+                    )
         return out
 
 
-def _warning(value: float, denominator: float, replicates: np.ndarray) -> str | None:
-    notes = []
-    if denominator == 0 or not np.isfinite(value):
-        notes.append(
-            "undefined: nobody in the denominator" if denominator == 0 else "undefined: reference rate is 0"
-        )
-    elif denominator < SMALL_DENOMINATOR:
-        notes.append(f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable")
-    defined = np.isfinite(replicates).mean() if replicates.size else 0.0
-    if np.isfinite(value) and defined < 0.99:
-        notes.append(f"interval from the {100 * defined:.0f}% of replicates where it is defined")
-    return "; ".join(notes) or None
+def _small(estimate: Estimate, g: int) -> str | None:
+    if estimate.method == "wilson-design" and estimate.effective[g] < SMALL_DENOMINATOR:
+        return f"effective sample size under {SMALL_DENOMINATOR}: the interval is wide"
+    if estimate.denominator[g] < SMALL_DENOMINATOR:
+        return f"denominator under {SMALL_DENOMINATOR}: the interval is wide"
+    return None

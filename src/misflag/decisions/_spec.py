@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
 from misflag.errors import InputError
 
 DEFAULT_STAGE = "decision"
+MAX_REPLICATES = 100_000
+
+
+def _option(help_text: str, flag: str | None = None) -> dict[str, str]:
+    """A spec field's metadata: its user-facing help, and its CLI flag where not `--` + the dashed name.
+
+    The CLI options, the HTTP schema's descriptions and the reproducibility command line are all read
+    from this, so a field is described once.
+    """
+    return {"help": help_text} if flag is None else {"help": help_text, "flag": flag}
+
+
+def option_flag(spec_field: Field[Any]) -> str:
+    """The CLI flag of a spec field: `--group` for groups, `--target-fpr` for target_fpr."""
+    return str(spec_field.metadata.get("flag") or "--" + spec_field.name.replace("_", "-"))
 
 
 @dataclass(frozen=True)
@@ -22,41 +38,79 @@ class DecisionSpec:
     `flag` is the single stage named "decision".
     """
 
-    truth: str
-    flag: str | None = None
-    stages: tuple[tuple[str, str], ...] = ()
-    groups: tuple[str, ...] = ()
-    intersect: bool = False
-    where: str | None = None
-    score: str | None = None
-    weight: str | None = None
-    reference: str | None = None
-    threshold: float | None = None
-    target_fpr: float = 0.05
-    seed: int = 0
-    replicates: int = 1000
-    min_cell: int = 10
-    allow_undefined: bool = False
+    truth: str = field(metadata=_option("SQL expression: 1 = the flag was warranted, 0 = it was not."))
+    flag: str | None = field(
+        default=None, metadata=_option("SQL expression: the decision, 0/1 (1 = flagged).")
+    )
+    stages: tuple[tuple[str, str], ...] = field(
+        default=(), metadata=_option("NAME=EXPR per pipeline stage, in order; the last decides.", "--stage")
+    )
+    groups: tuple[str, ...] = field(
+        default=(), metadata=_option("SQL expression defining groups (repeatable).", "--group")
+    )
+    intersect: bool = field(default=False, metadata=_option("Also audit every intersection of the groups."))
+    where: str | None = field(default=None, metadata=_option("SQL filter: only rows where this is true."))
+    score: str | None = field(
+        default=None, metadata=_option("SQL expression: a score; adds threshold curves.")
+    )
+    weight: str | None = field(
+        default=None, metadata=_option("Inverse inclusion probability of audit-sample rows.")
+    )
+    reference: str | None = field(
+        default=None, metadata=_option("Reference group (GROUP or ATTRIBUTE=GROUP).")
+    )
+    threshold: float | None = field(
+        default=None, metadata=_option("Global score threshold (flag if score >= it).")
+    )
+    target_fpr: float = field(
+        default=0.05, metadata=_option("Without --threshold: overall FPR the threshold meets.")
+    )
+    seed: int = field(default=0, metadata=_option("Seed of the bootstrap."))
+    replicates: int = field(default=1000, metadata=_option("Bootstrap replicates for the 95% intervals."))
+    min_cell: int = field(default=10, metadata=_option("Suppress groups with fewer people than this."))
+    strict: bool = field(
+        default=False, metadata=_option("Fail on an undefined FPR/FNR instead of reporting it as undefined.")
+    )
+    missing_values: tuple[str, ...] = field(
+        default=(),
+        metadata=_option("A group value to read as missing, e.g. NA (repeatable).", "--missing-value"),
+    )
+    impact_ratio_min_share: float = field(
+        default=0.0,
+        metadata=_option("Leave groups under this share of rows out of ratios (NYC Local Law 144: 0.02)."),
+    )
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
-            raise InputError("give the decision: --flag EXPR, or --stage NAME=EXPR for each pipeline stage")
+            raise InputError(
+                "give the decision: {flag} (an expression), or {stages} (one NAME=EXPR per pipeline stage)"
+            )
         if self.flag is not None and self.stages:
-            raise InputError("give either --flag or --stage, not both (the last --stage is the decision)")
+            raise InputError("give either {flag} or {stages}, not both (the last stage is the decision)")
         names = [name for name, _ in self.stages]
         if len(set(names)) != len(names):
             raise InputError(f"stage names must be distinct, got {', '.join(names)}")
         for name in names:
             if not name or "=" in name:
-                raise InputError(f"stage name {name!r} is not valid; write --stage NAME=EXPR")
+                raise InputError(
+                    f"stage name {name!r} in {{stages}} is not valid: a name is not empty and has no ="
+                )
         if len(set(self.groups)) != len(self.groups):
-            raise InputError("each --group expression may be given only once")
-        if self.replicates < 100:
-            raise InputError(f"--replicates must be at least 100 for a 95% interval, got {self.replicates}")
+            raise InputError("each {groups} expression may be given only once")
+        if not 100 <= self.replicates <= MAX_REPLICATES:
+            raise InputError(
+                f"{{replicates}} must be from 100 to {MAX_REPLICATES:,} for a 95% interval, got {self.replicates}"
+            )
+        if not 0 <= self.seed <= _MAX_SEED:
+            raise InputError(f"{{seed}} must be a whole number from 0 to {_MAX_SEED}, got {self.seed}")
         if self.min_cell < 1:
-            raise InputError(f"--min-cell must be at least 1, got {self.min_cell}")
+            raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
+        if not 0 <= self.impact_ratio_min_share < 1:
+            raise InputError(
+                f"{{impact_ratio_min_share}} must be at least 0 and below 1, got {self.impact_ratio_min_share}"
+            )
         if not 0 < self.target_fpr < 1:
-            raise InputError(f"--target-fpr must be between 0 and 1, got {self.target_fpr}")
+            raise InputError(f"{{target_fpr}} must be between 0 and 1, got {self.target_fpr}")
 
     @property
     def pipeline(self) -> tuple[tuple[str, str], ...]:
@@ -75,29 +129,75 @@ class DecisionSpec:
         data = asdict(self)
         data["stages"] = [list(stage) for stage in self.stages]
         data["groups"] = list(self.groups)
+        data["missing_values"] = list(self.missing_values)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DecisionSpec:
         """Rebuild a spec from `to_dict` output (or a hand-written JSON settings file)."""
+        if not isinstance(data, Mapping):
+            raise InputError(
+                f"settings must be a JSON object of option names to values, got {type(data).__name__}"
+            )
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"unknown decision-audit setting(s): {', '.join(unknown)}")
-        values = dict(data)
+        if "truth" not in data:
+            raise InputError("settings lack 'truth': a SQL expression, 1 = the flag was warranted")
+        values = {name: _checked(name, value) for name, value in data.items()}
         values["stages"] = tuple(_stage_pair(stage) for stage in values.get("stages") or ())
         values["groups"] = tuple(values.get("groups") or ())
+        values["missing_values"] = tuple(values.get("missing_values") or ())
         return cls(**values)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
 
+#: setting -> (accepted Python types of its JSON value, what to say when it is wrong)
+_SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "truth": ((str,), "a SQL expression (string)"),
+    "flag": ((str, type(None)), "a SQL expression (string) or null"),
+    "stages": ((list, tuple, type(None)), "a list of [name, expression] pairs or NAME=EXPR strings"),
+    "groups": ((list, tuple, type(None)), "a list of SQL expressions (strings)"),
+    "intersect": ((bool,), "true or false"),
+    "where": ((str, type(None)), "a SQL expression (string) or null"),
+    "score": ((str, type(None)), "a SQL expression (string) or null"),
+    "weight": ((str, type(None)), "a SQL expression (string) or null"),
+    "reference": ((str, type(None)), "a group name (string) or null"),
+    "threshold": ((int, float, type(None)), "a number or null"),
+    "target_fpr": ((int, float), "a number"),
+    "seed": ((int,), "a whole number"),
+    "replicates": ((int,), "a whole number"),
+    "min_cell": ((int,), "a whole number"),
+    "strict": ((bool,), "true or false"),
+    "missing_values": ((list, tuple, type(None)), "a list of strings"),
+    "impact_ratio_min_share": ((int, float), "a number"),
+}
+_STRING_LISTS = frozenset({"groups", "missing_values"})
+_MAX_SEED = 2**63 - 1
+
+
+def _checked(name: str, value: Any) -> Any:
+    """A JSON setting of the expected type (InputError naming the setting otherwise)."""
+    types, expected = _SETTING_TYPES[name]
+    is_bool = isinstance(value, bool)
+    if not isinstance(value, types) or (is_bool and bool not in types):
+        raise InputError(f"setting {name!r} must be {expected}, got {value!r}"[:300])
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"setting {name!r} must be a finite number, got {value!r}")
+    items: list[Any] = list(cast(Sequence[Any], value)) if name in _STRING_LISTS and value else []
+    if not all(isinstance(item, str) for item in items):
+        raise InputError(f"setting {name!r} must be {expected}, got {value!r}"[:300])
+    return value
+
+
 def _stage_pair(stage: Sequence[str] | str) -> tuple[str, str]:
     if isinstance(stage, str):
         return parse_stage(stage)
-    if len(stage) != 2:
-        raise InputError(f"a stage is a [name, expression] pair, got {stage!r}")
+    if not isinstance(stage, list | tuple) or len(stage) != 2 or not all(isinstance(v, str) for v in stage):
+        raise InputError(f"a stage is a [name, expression] pair of strings, got {stage!r}"[:300])
     return (str(stage[0]), str(stage[1]))
 
 
@@ -105,5 +205,5 @@ def parse_stage(text: str) -> tuple[str, str]:
     """`NAME=EXPR` as given to --stage (the first '=' splits; the expression may contain more)."""
     name, separator, expression = text.partition("=")
     if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"--stage must be NAME=EXPR, got {text!r}")
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {text[:80]!r}")
     return name.strip(), expression.strip()

@@ -29,38 +29,44 @@ def _lookup(rows: list[dict[str, Any]], attribute: str, stage: str, metric: str)
 
 
 def _disparity_sentence(
-    rows: list[dict[str, Any]], attribute: str, stage: str, metric: str, who: str, verb: str
+    rows: list[dict[str, Any]],
+    attribute: str,
+    stage: str,
+    metric: str,
+    who: str,
+    verb: str,
+    reference: str | None,
 ) -> str | None:
     """The largest gap against the reference group, among groups with at least 30 people in the denominator."""
     rates = _lookup(rows, attribute, stage, metric)
     ratios = _lookup(rows, attribute, stage, f"{metric}_ratio")
-    usable = {
+    if reference is None or reference not in rates or rates[reference]["value"] is None:
+        return None
+    others = {
         g: r
         for g, r in ratios.items()
-        if r["value"] is not None and g in rates and (r["denominator"] or 0) >= SMALL_DENOMINATOR
+        if g != reference
+        and r["value"] is not None
+        and g in rates
+        and rates[g]["value"] is not None
+        and (r["denominator"] or 0) >= SMALL_DENOMINATOR
     }
-    reference = next(
-        (g for g, r in usable.items() if r["value"] == 1.0 and r["ci_low"] == 1.0 == r["ci_high"]), None
-    )
-    others = {g: r for g, r in usable.items() if g != reference}
-    if reference is None or not others:
-        return None
-    group = max(others, key=lambda g: others[g]["value"])
-    ratio, low, high = others[group]["value"], others[group]["ci_low"], others[group]["ci_high"]
-    higher, lower = group, reference
-    if ratio < 1:  # the reference is worst off: say it that way round
-        group = min(others, key=lambda g: others[g]["value"])
-        ratio, low, high = (
-            1 / others[group]["value"],
-            _invert(others[group]["ci_high"]),
-            _invert(others[group]["ci_low"]),
-        )
-        higher, lower = reference, group
+    if not others:
+        return _difference_sentence(rows, attribute, stage, metric, who, verb, reference)
+    worst = max(others, key=lambda g: others[g]["value"])
+    best = min(others, key=lambda g: others[g]["value"])
+    if others[worst]["value"] >= 1 or others[best]["value"] <= 0:
+        higher, lower = worst, reference
+        ratio, low, high = others[worst]["value"], others[worst]["ci_low"], others[worst]["ci_high"]
+    else:  # the reference is worst off (and no rate is 0): say it that way round
+        higher, lower = reference, best
+        ratio = 1 / others[best]["value"]
+        low, high = _invert(others[best]["ci_high"]), _invert(others[best]["ci_low"])
     if low is not None and low > 1:
         verdict = "the interval excludes 1, so the gap is larger than sampling noise"
     else:
         verdict = "the interval includes 1, so this gap could be sampling noise"
-    interval = f"ratio 95% CI {low:.2f}–{high:.2f}" if low is not None and high is not None else "no interval"
+    interval = f"ratio 95% CI {low:.2f}–{_upper(high)}" if low is not None else "no interval"
     band = "inside" if FAIRNESS_BAND[0] < ratio < FAIRNESS_BAND[1] else "outside"
     return (
         f"Among people who {who}, {higher} ({attribute}) were {verb} {ratio:.2f} times as often as {lower}: "
@@ -69,8 +75,43 @@ def _disparity_sentence(
     )
 
 
+def _difference_sentence(
+    rows: list[dict[str, Any]], attribute: str, stage: str, metric: str, who: str, verb: str, reference: str
+) -> str | None:
+    """When no ratio is defined (the reference rate is 0): the largest difference, in percentage points."""
+    rates = _lookup(rows, attribute, stage, metric)
+    diffs = {
+        g: r
+        for g, r in _lookup(rows, attribute, stage, f"{metric}_diff").items()
+        if g != reference
+        and r["value"] is not None
+        and r["ci_low"] is not None
+        and g in rates
+        and (r["denominator"] or 0) >= SMALL_DENOMINATOR
+    }
+    if not diffs:
+        return None
+    group = max(diffs, key=lambda g: abs(diffs[g]["value"]))
+    row = diffs[group]
+    excludes = row["ci_low"] > 0 or row["ci_high"] < 0
+    verdict = "larger than sampling noise" if excludes else "could be sampling noise"
+    return (
+        f"Among people who {who}, {_pct(rates[group]['value'])} of {group} ({attribute}) were {verb} vs "
+        f"{_pct(rates[reference]['value'])} of {reference} (difference {100 * row['value']:.1f} points, 95% CI "
+        f"{100 * row['ci_low']:.1f} to {100 * row['ci_high']:.1f}: {verdict}; {rates[group]['denominator']:,.0f} "
+        f"and {rates[reference]['denominator']:,.0f} people)."
+    )
+
+
+def _upper(value: float | None) -> str:
+    return "unbounded" if value is None else f"{value:.2f}"
+
+
 def _invert(value: float | None) -> float | None:
-    return None if value is None or value == 0 else 1 / value
+    """1 / a ratio limit: None (unbounded) for 0 or an unbounded limit's reciprocal 0."""
+    if value is None:
+        return 0.0
+    return None if value == 0 else 1 / value
 
 
 def summarize(result: AuditResult, spec: DecisionSpec) -> str:
@@ -81,7 +122,7 @@ def summarize(result: AuditResult, spec: DecisionSpec) -> str:
     overall = _lookup(rows, OVERALL_ATTRIBUTE, "all", "n").get("all")
     fpr = _lookup(rows, OVERALL_ATTRIBUTE, final, "fpr").get("all")
     parts = []
-    if overall and fpr:
+    if overall and fpr and None not in (fpr["value"], fpr["ci_low"], fpr["ci_high"]):
         parts.append(
             f"{overall['value']:,.0f} people audited; overall, {_pct(fpr['value'])} of those who should not have been "
             f"flagged were flagged at the {final} stage (95% CI {_pct(fpr['ci_low'])}–{_pct(fpr['ci_high'])})."
@@ -93,17 +134,23 @@ def summarize(result: AuditResult, spec: DecisionSpec) -> str:
             ("fpr", "should not have been flagged", "wrongly flagged"),
             ("fnr", "should have been flagged", "missed"),
         ):
-            sentence = _disparity_sentence(rows, attribute, final, metric, who, verb)
+            reference = (result.metadata.get("references") or {}).get(attribute)
+            sentence = _disparity_sentence(rows, attribute, final, metric, who, verb, reference)
             if sentence:
                 parts.append(sentence)
         for before, after in pairwise(names):
             cleared = _lookup(rows, attribute, f"{before}->{after}", "cleared_false_flags")
             if len(cleared) >= 2:
                 listed = ", ".join(
-                    f"{g} {_pct(r['value'])}" for g, r in sorted(cleared.items()) if r["value"] is not None
+                    f"{g} {_pct(r['value'])}"
+                    for g, r in sorted(cleared.items(), key=lambda item: str(item[0]))
+                    if r["value"] is not None
                 )
                 parts.append(f"Of the {before} stage's false flags, the {after} stage cleared: {listed}.")
     suppressed = sum(1 for r in rows if r["metric"] == "n" and r["suppressed"])
     if suppressed:
-        parts.append(f"{suppressed} group(s) under {spec.min_cell} people are suppressed.")
+        parts.append(
+            f"{suppressed} group(s) are withheld (under {spec.min_cell} people, or so that a withheld group "
+            "cannot be recovered by subtraction)."
+        )
     return " ".join(parts)

@@ -12,20 +12,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._counts import Cells, CheckedSpec, group_select, sort_cells, where_clause
+from misflag.decisions._counts import Cells, CheckedSpec, group_keys, group_select, sort_cells, where_clause
+from misflag.decisions._disclosure import family_of, plan_suppression
 from misflag.decisions._groups import Grouping, groupings
-from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
-from misflag.decisions._rows import SMALL_DENOMINATOR, RowEmitter
+from misflag.decisions._metrics import RATE_METRICS, Estimate, GroupSums, stage_masks
+from misflag.decisions._rows import SMALL_DENOMINATOR, Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
 from misflag.result import make_row
-from misflag.stats import bootstrap_counts, percentile_interval
+from misflag.stats import bootstrap_counts, mover_ratio, percentile_interval, safe_divide
 
 MAX_EXACT_THRESHOLDS = 1000
 
 
-def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarray]:
+def _score_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> tuple[Cells, np.ndarray]:
     """Cells keyed by score (exact when there are at most 1,000 distinct scores, else 1,000 equal bins)."""
     score = f"TRY_CAST(({checked.score}) AS DOUBLE)"
     stats = engine.sql(
@@ -33,7 +34,7 @@ def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarra
         f"SUM(CASE WHEN {score} IS NULL THEN 1 ELSE 0 END) AS nulls FROM input {where_clause(checked)}"
     ).to_pylist()[0]
     if stats["nulls"]:
-        raise InputError(f"--score is NULL or not a number in {stats['nulls']:,} row(s)")
+        raise InputError(f"{{score}} is NULL or not a number in {stats['nulls']:,} row(s)")
     key = score
     if stats["d"] > MAX_EXACT_THRESHOLDS and stats["hi"] > stats["lo"]:
         width = (stats["hi"] - stats["lo"]) / MAX_EXACT_THRESHOLDS
@@ -50,9 +51,7 @@ def _score_cells(engine: Engine, checked: CheckedSpec) -> tuple[Cells, np.ndarra
     unknown = np.isnan(truth)
     weight = np.asarray(table.column("w").to_numpy(zero_copy_only=False), dtype=float)
     cells = Cells(
-        keys=tuple(
-            np.asarray(table.column(f"g{i}").to_pylist(), dtype=object) for i in range(len(checked.groups))
-        ),
+        keys=group_keys(table, len(checked.groups), spec.missing_values),
         flags=np.zeros((table.num_rows, 1), dtype=np.int8),
         truth=np.where(unknown, -1, truth).astype(np.int8),
         weight=np.where(unknown, 0.0, weight),
@@ -86,7 +85,7 @@ def threshold_audit(
     engine: Engine, spec: DecisionSpec, checked: CheckedSpec
 ) -> tuple[list[dict[str, Any]], pa.Table, float]:
     """Rows for each group's FPR/FNR at the global threshold, the max/min FPR ratio, and the curves."""
-    cells, scores = _score_cells(engine, checked)
+    cells, scores = _score_cells(engine, spec, checked)
     thresholds = np.unique(scores)
     score_groupings = groupings(spec, cells.keys, cells.count.size)
     overall = _curves(cells, scores, score_groupings[0], thresholds)
@@ -98,33 +97,49 @@ def threshold_audit(
     flagged = Cells(
         cells.keys, (scores >= chosen).astype(np.int8)[:, None], cells.truth, cells.weight, cells.count
     )
-    resampled = bootstrap_counts(flagged.count, spec.replicates, spec.seed + 1)
     masks = stage_masks(flagged, 0)
     stage = f"score>={chosen:g}"
+    design = spec.weight is not None
+    sums = [GroupSums(flagged, g.index, len(g.labels), design) for g in score_groupings]
+    sizes = [s.rows() for s in sums]
+    estimates = [{m: s.estimate(RATE_METRICS[m], masks) for m in ("fpr", "fnr")} for s in sums]
+    plan = plan_suppression(
+        spec.min_cell,
+        score_groupings,
+        sizes,
+        [{(stage, m): e.denominator for m, e in table.items()} for table in estimates],
+    )
+    resampled = bootstrap_counts(flagged.count, spec.replicates, spec.seed + 1)
+    family = family_of(stage, "fpr")
     rows: list[dict[str, Any]] = []
     curve_rows: list[dict[str, Any]] = []
-    for grouping in score_groupings:
-        sums = GroupSums(flagged, grouping.index, len(grouping.labels), resampled)
-        counts = sums.rows()
-        suppressed = counts < spec.min_cell
-        emitter = RowEmitter(spec, grouping, suppressed, int(np.argmax(np.where(suppressed, -1, counts))))
-        fpr = sums.estimate(RATE_METRICS["fpr"], masks)
-        rows += emitter.metric_rows(stage, "fpr", fpr)
-        rows += emitter.metric_rows(stage, "fnr", sums.estimate(RATE_METRICS["fnr"], masks))
+    for k, grouping in enumerate(score_groupings):
+        eligible = ~plan["n"].withheld[k]
+        reference = Reference(
+            int(np.argmax(np.where(eligible, sizes[k], -1))) if eligible.any() else None,
+            np.zeros(sizes[k].size, dtype=bool),
+            0.0,
+        )
+        emitter = RowEmitter(spec, grouping, plan, k, reference)
+        fpr = estimates[k]["fpr"]
+        rows += emitter.metric_rows(stage, "fpr", fpr, family)
+        rows += emitter.metric_rows(stage, "fnr", estimates[k]["fnr"], family)
+        withheld = plan[family].withheld[k]
         if not grouping.is_overall:
-            rows += _max_min_rows(grouping, fpr.value, fpr.replicates, suppressed, stage, fpr.denominator)
+            replicates = _replicate_rates(flagged, sums[k], masks, resampled)
+            rows += _max_min_rows(grouping, fpr, replicates, withheld, stage)
         curve = overall if grouping.is_overall else _curves(cells, scores, grouping, thresholds)
-        for g, label in enumerate(grouping.labels):
-            if suppressed[g]:
+        for g in range(len(grouping.labels)):
+            if withheld[g]:
                 continue
-            for k, threshold in enumerate(thresholds):
+            for j, threshold in enumerate(thresholds):
                 curve_rows.append(
                     {
                         "attribute": grouping.attribute,
-                        "group": label,
+                        "group": grouping.output_label(g),
                         "threshold": float(threshold),
                         **{
-                            name: float(curve[name][g, k])
+                            name: float(curve[name][g, j])
                             for name in ("fpr", "fnr", "negatives", "positives")
                         },
                     }
@@ -132,29 +147,42 @@ def threshold_audit(
     return rows, pa.Table.from_pylist(curve_rows), chosen
 
 
+def _replicate_rates(
+    cells: Cells, sums: GroupSums, masks: dict[str, np.ndarray], resampled: np.ndarray
+) -> np.ndarray:
+    """Every group's weighted FPR in every bootstrap replicate: shape (replicates, groups)."""
+    weighted, membership = cells.weight, sums.membership()
+    numerator = (resampled * (weighted * masks["fp"])[None, :]) @ membership
+    denominator = (resampled * (weighted * (masks["fp"] | masks["tn"]))[None, :]) @ membership
+    return safe_divide(numerator, denominator)
+
+
 def _max_min_rows(
-    grouping: Grouping,
-    values: np.ndarray,
-    replicates: np.ndarray,
-    suppressed: np.ndarray,
-    stage: str,
-    denominators: np.ndarray,
+    grouping: Grouping, fpr: Estimate, replicates: np.ndarray, withheld: np.ndarray, stage: str
 ) -> list[dict[str, Any]]:
     """Highest over lowest group FPR at the global threshold (the NIST differential), with its interval.
 
-    Only groups with at least 30 people in the denominator take part: tiny groups would dominate by noise.
+    Only reported groups with at least 30 people in the denominator take part: tiny groups would dominate
+    by noise. The interval is the percentile bootstrap of max/min (which accounts for picking the extremes)
+    united with the MOVER-R interval of the two groups (which cannot collapse when a rate is 0 or 1).
     """
-    usable = np.nonzero(~suppressed & np.isfinite(values) & (denominators >= SMALL_DENOMINATOR))[0]
+    values, denominators = fpr.value, fpr.denominator
+    usable = np.nonzero(~withheld & np.isfinite(values) & (denominators >= SMALL_DENOMINATOR))[0]
     if usable.size < 2:
         return []
     high, low = usable[np.argmax(values[usable])], usable[np.argmin(values[usable])]
     with np.errstate(all="ignore"):
         ratio = values[high] / values[low]
         reps = (np.nanmax(replicates[:, usable], axis=1) / np.nanmin(replicates[:, usable], axis=1))[:, None]
-    ci_low, ci_high = percentile_interval(reps)
+    boot_low, boot_high = percentile_interval(reps)
+    mover_low, mover_high = mover_ratio(
+        values[high], fpr.low[high], fpr.high[high], values[low], fpr.low[low], fpr.high[low]
+    )
+    ci_low = np.nanmin([boot_low[0], float(mover_low)])
+    ci_high = np.nanmax([boot_high[0], float(mover_high)])
     note = f"highest: {grouping.labels[high]}; lowest: {grouping.labels[low]}"
     if not np.isfinite(ratio):
-        note += "; undefined: the lowest group's rate is 0"
+        note += "; undefined: the lowest group's rate is 0, so the ratio has no upper limit"
     return [
         make_row(
             grouping.attribute,
@@ -162,8 +190,8 @@ def _max_min_rows(
             stage,
             "fpr_max_min_ratio",
             ratio,
-            ci_low[0],
-            ci_high[0],
+            ci_low,
+            ci_high,
             float(denominators[usable].min()),
             warning=note,
         )

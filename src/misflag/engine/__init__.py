@@ -1,6 +1,15 @@
 """Engines: DuckDB (embedded default) and Spark (distributed), behind one small interface."""
 
-from misflag.engine._base import SOURCE_DIALECT, Engine, quote_identifier, transpile
+from misflag.engine._base import (
+    SOURCE_DIALECT,
+    Engine,
+    Limits,
+    current_limits,
+    engine_limits,
+    quote_identifier,
+    quote_literal,
+    transpile,
+)
 from misflag.engine.duckdb import DuckDBEngine
 from misflag.errors import InputError
 
@@ -8,9 +17,13 @@ ENGINE_NAMES = ("duckdb", "spark")
 
 
 def get_engine(name: str = "duckdb") -> Engine:
-    """An engine by name: `duckdb` (default, in-process) or `spark` (local or cluster)."""
+    """An engine by name: `duckdb` (default, in-process, sandboxed) or `spark` (local or cluster).
+
+    The DuckDB engine locks itself down at its first query (see DuckDBEngine); limits set with
+    `engine_limits` apply.
+    """
     if name == "duckdb":
-        return DuckDBEngine()
+        return DuckDBEngine(sandbox=True)
     if name == "spark":
         from misflag.engine.spark import SparkEngine
 
@@ -23,7 +36,11 @@ __all__ = [
     "SOURCE_DIALECT",
     "DuckDBEngine",
     "Engine",
+    "Limits",
+    "current_limits",
+    "engine_limits",
     "get_engine",
     "quote_identifier",
+    "quote_literal",
     "transpile",
 ]

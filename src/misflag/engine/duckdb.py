@@ -1,20 +1,27 @@
-"""DuckDB, the embedded default engine."""
+"""DuckDB, the embedded default engine, usable as a sandbox.
+
+Every engine refuses extension auto-install and auto-load and runs one statement per call. A sandboxed
+engine (`DuckDBEngine(sandbox=True)`, what `get_engine` returns) also locks itself down before its first
+query: external access off except for the registered input files, configuration locked. Parquet files are
+read through views (no copy), so the lock lists exactly the files registered. A memory limit and a time limit
+(a timer that interrupts the running query) are available for web jobs.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from misflag.engine._base import quote_identifier
+from misflag.engine._base import current_limits, quote_identifier, quote_literal
 from misflag.errors import EngineError, InputError
 
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+#: Longest engine message shown to a user (a value echoed in an error can be huge).
+MESSAGE_LENGTH = 300
 
 
 class DuckDBEngine:
@@ -23,47 +30,148 @@ class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, database: str = ":memory:", threads: int | None = None) -> None:
+    def __init__(
+        self,
+        database: str = ":memory:",
+        threads: int | None = None,
+        *,
+        sandbox: bool = False,
+        memory_limit: str | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        limits = current_limits()
         self.connection = duckdb.connect(database)
-        self.connection.execute("SET enable_progress_bar = false")  # misflag shows its own progress
+        self.sandboxed = sandbox
+        self.timeout_s = timeout_s if timeout_s is not None else limits.timeout_s
+        self._locked = False
+        self._files: dict[str, Path] = {}  # as the user named them, for messages
+        self._allowed: dict[str, Path] = {}  # resolved, for the sandbox's allowed paths
+        self._run("SET enable_progress_bar = false")  # misflag shows its own progress
+        self._run("SET autoinstall_known_extensions = false")
+        self._run("SET autoload_known_extensions = false")
         if threads or os.environ.get("MISFLAG_THREADS"):
-            self.connection.execute(f"SET threads = {int(threads or os.environ['MISFLAG_THREADS'])}")
+            self._run(f"SET threads = {int(threads or os.environ['MISFLAG_THREADS'])}")
+        memory = memory_limit or limits.memory_limit
+        if memory:
+            self._run(f"SET memory_limit = {quote_literal(memory)}")
+
+    def _run(self, statement: str) -> None:
+        try:
+            self.connection.execute(statement)
+        except duckdb.Error as error:
+            raise EngineError(f"DuckDB could not be configured: {_first_line(error)}") from None
+
+    def sandbox(self) -> None:
+        """Lock down: no file, network or settings access beyond the registered inputs, from now on."""
+        if self._locked:
+            return
+        allowed = "[" + ", ".join(quote_literal(str(path)) for path in self._allowed.values()) + "]"
+        self._run(f"SET allowed_paths = {allowed}")
+        self._run("SET enable_external_access = false")
+        self._run("SET lock_configuration = true")
+        self._locked = True
+
+    def _one_statement(self, query: str) -> None:
+        try:
+            count = len(self.connection.extract_statements(query))
+        except duckdb.Error as error:
+            raise EngineError(f"DuckDB could not parse the query: {_first_line(error)}") from None
+        if count != 1:
+            raise EngineError(f"DuckDB runs one statement per call; the query holds {count}")
 
     def sql(self, query: str) -> pa.Table:
+        """Run one query and return Arrow; a sandboxed engine locks itself down first."""
+        if self.sandboxed:
+            self.sandbox()
+        self._one_statement(query)
+        timer = self._start_timer()
         try:
             relation = self.connection.sql(query)
             if relation is None:
                 return pa.table({})
             return relation.to_arrow_table()
+        except duckdb.InterruptException:
+            raise EngineError(f"the query ran longer than {self.timeout_s:g} s and was stopped") from None
         except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not run the query: {_first_line(error)}") from None
+            raise self._error(error, "DuckDB could not run the query") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _start_timer(self) -> threading.Timer | None:
+        if not self.timeout_s:
+            return None
+        timer = threading.Timer(self.timeout_s, self.interrupt)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def interrupt(self) -> None:
+        """Stop the running query (from another thread); it raises EngineError in its caller."""
+        self.connection.interrupt()
 
     def execute(self, statement: str) -> None:
-        """Run a statement that returns nothing (DDL)."""
+        """Run one statement that returns nothing (DDL)."""
+        self._one_statement(statement)
+        timer = self._start_timer()
         try:
             self.connection.execute(statement)
+        except duckdb.InterruptException:
+            raise EngineError(f"the query ran longer than {self.timeout_s:g} s and was stopped") from None
         except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not run the statement: {_first_line(error)}") from None
+            raise self._error(error, "DuckDB could not run the statement") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _error(self, error: duckdb.Error, what: str) -> Exception:
+        """A read error of a registered file is the input's fault (InputError); the rest EngineError."""
+        message = str(error)
+        for name, path in self._files.items():
+            if str(path) in message or str(self._allowed[name]) in message:
+                file_format = "parquet" if "parquet" in message.lower() else "csv"
+                return InputError(_describe_read_error(path, file_format, error))
+        return EngineError(f"{what}: {_first_line(error)}")
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.connection.register(name, table)
 
     def register_file(self, name: str, path: Path, file_format: str, options: dict[str, Any]) -> None:
-        source = _sql_literal(str(path))
+        """Parquet as a view (no copy: columns are read as queries need them); CSV parsed once into a table.
+
+        A CSV file is text: every query over a view would parse it again, and its errors (bad UTF-8, a
+        value that breaks the sniffed type) would surface mid-audit; the copy parses and validates it once.
+        """
+        if self._locked:
+            raise EngineError("this engine is locked down; register every input before the first query")
+        resolved = path.resolve()
+        source = quote_literal(str(resolved))
         if file_format == "parquet":
-            reader = f"read_parquet({source})"
+            statement = (
+                f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({source})"
+            )
         elif file_format == "csv":
-            settings = ", ".join(f"{key} = {value}" for key, value in options.items())
-            reader = f"read_csv({source}{', ' + settings if settings else ''})"
+            settings = "".join(f", {_option(key, value)}" for key, value in options.items())
+            statement = f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM read_csv({source}{settings})"
         else:
             raise InputError(f"unsupported file format {file_format!r}")
         try:
-            # A table, not a view: the file is parsed (and validated) once, then queried many times.
-            self.connection.execute(
-                f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM {reader}"
-            )
+            self.connection.execute(statement)
         except duckdb.Error as error:
             raise InputError(_describe_read_error(path, file_format, error)) from None
+        self._files[name] = path
+        self._allowed[name] = resolved
+
+    def attach_database(self, path: Path) -> None:
+        """Attach a DuckDB database file read-only as `misflag_source` (its path is a bound literal)."""
+        if self._locked:
+            raise EngineError("this engine is locked down; attach inputs before the first query")
+        try:
+            self.connection.execute(
+                f"ATTACH IF NOT EXISTS {quote_literal(str(path))} AS misflag_source (READ_ONLY)"
+            )
+        except duckdb.Error as error:
+            raise InputError(f"cannot open the DuckDB database {path}: {_first_line(error)}") from None
 
     def attach_table(self, name: str, query: str) -> None:
         """Make the result of a query (e.g. a table of an attached database) available under `name`."""
@@ -73,16 +181,31 @@ class DuckDBEngine:
             raise InputError(f"cannot read the input table: {_first_line(error)}") from None
 
     def columns(self, name: str) -> list[tuple[str, str]]:
-        rows = self.connection.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()
+        try:
+            rows = self.connection.execute(f"DESCRIBE {quote_identifier(name)}").fetchall()
+        except duckdb.Error as error:
+            raise self._error(error, "DuckDB could not describe the input") from None
         return [(str(row[0]), str(row[1])) for row in rows]
 
     def close(self) -> None:
         self.connection.close()
 
 
+def _option(key: str, value: Any) -> str:
+    """One `key = value` reader option, the key checked and the value a literal."""
+    if not key.isidentifier():
+        raise InputError(f"unknown CSV option {key[:40]!r}")
+    if isinstance(value, bool):
+        return f"{key} = {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"{key} = {value!r}"
+    return f"{key} = {quote_literal(str(value))}"
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= MESSAGE_LENGTH else line[: MESSAGE_LENGTH - 3] + "..."
 
 
 def _describe_read_error(path: Path, file_format: str, error: BaseException) -> str:

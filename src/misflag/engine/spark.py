@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from misflag.engine._base import transpile
 from misflag.errors import EngineError, InputError
+
+#: Spark functions that reach the JVM, the file system or the session; never in a query misflag runs.
+_REFUSED_FUNCTIONS = frozenset({"reflect", "java_method", "try_reflect", "input_file_name", "current_user"})
 
 _SPARK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
@@ -58,6 +63,17 @@ def _duckdb_style_names(path: Path, count: int) -> list[str]:
     return names
 
 
+def _check_spark_sql(query: str) -> None:
+    """Defence in depth: one statement, and no reflection or file function anywhere in it."""
+    trees = sqlglot.parse(query, read="spark")
+    if len(trees) != 1 or trees[0] is None:
+        raise ValueError("expected one statement")
+    for node in trees[0].find_all(exp.Func):
+        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+        if name in _REFUSED_FUNCTIONS:
+            raise ValueError(f"the function {name}() is refused")
+
+
 class SparkEngine:
     """PySpark; misflag SQL is transpiled to Spark SQL with sqlglot."""
 
@@ -68,8 +84,14 @@ class SparkEngine:
         self.session = _spark_session(master or os.environ.get("MISFLAG_SPARK_MASTER", "local[2]"))
 
     def sql(self, query: str) -> pa.Table:
+        """Run one statement of misflag SQL, transpiled to Spark SQL and checked before it runs."""
         try:
-            frame = self.session.sql(transpile(query, self.dialect))
+            spark_sql = transpile(query, self.dialect)
+            _check_spark_sql(spark_sql)
+        except (ValueError, sqlglot.errors.SqlglotError) as error:
+            raise EngineError(f"Spark will not run the query: {str(error).splitlines()[0][:300]}") from None
+        try:
+            frame = self.session.sql(spark_sql)
             return frame.toArrow()
         except Exception as error:
             raise EngineError(f"Spark could not run the query: {str(error).splitlines()[0]}") from None

@@ -69,7 +69,7 @@ def parse_patterns(data: Any, where: str) -> PatternSet:
             f"{where}: 'classes' must list impact classes among {', '.join(CATEGORIES['impact'])}"
         )
     patterns = []
-    engine = DuckDBEngine()
+    engine = DuckDBEngine(sandbox=True)  # patterns are user text: checked on a locked engine
     try:
         for index, item in enumerate(data.get("patterns") or []):
             missing = [

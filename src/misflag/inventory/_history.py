@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from misflag.engine import DuckDBEngine, quote_literal
 from misflag.errors import InputError
 from misflag.inventory._features import link_features, year_features
 from misflag.inventory._load import Inventory
@@ -157,12 +158,16 @@ def evaluate_links(inventory: Inventory, labels: str | Path) -> list[dict[str, A
             " UNION ALL ".join(f"SELECT uid_prev, uid_next FROM links_{y}" for y in inventory.years[1:])
         ),
     )
+    reader = DuckDBEngine()  # the inventory's engine is locked: a fresh one reads the file, as text
     try:
-        engine.execute(
-            f"CREATE OR REPLACE TABLE _labels AS SELECT * FROM read_csv('{path}', all_varchar = true)"
+        engine.register_arrow(
+            "_labels_in", reader.sql(f"SELECT * FROM read_csv({quote_literal(path)}, all_varchar = true)")
         )
     except Exception as error:
         raise InputError(f"labels file {path} is not a readable CSV: {error}") from None
+    finally:
+        reader.close()
+    engine.execute("CREATE OR REPLACE TABLE _labels AS SELECT * FROM _labels_in")
     columns = {c for c, _ in engine.columns("_labels")}
     if not {"uid_prev", "uid_next", "label"} <= columns:
         raise InputError(f"labels file {path} needs the columns uid_prev, uid_next, label")

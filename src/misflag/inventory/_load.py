@@ -9,8 +9,9 @@ joining on those small tables. Columns and answers no mapping knows are reported
 from __future__ import annotations
 
 import csv
+import gzip
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from misflag.engine import DuckDBEngine, quote_identifier
+from misflag.engine import DuckDBEngine, quote_identifier, quote_literal
 from misflag.errors import InputError
+from misflag.inventory._data import shipped_inventories
 from misflag.inventory._mapping import (
     CODED_FIELDS,
     TEXT_FIELDS,
@@ -33,19 +35,14 @@ from misflag.inventory._mapping import (
     read_mapping,
 )
 from misflag.io import file_sha256
+from misflag.progress import Progress
 
-#: Columns of the normalized table, in order (each coded field is followed by its raw answer).
-SCHEMA_COLUMNS: tuple[str, ...] = (
-    "year",
-    "uid",
-    *TEXT_FIELDS,
-    *(name for field in CODED_FIELDS for name in (field, f"{field}_raw")),
-)
 ISSUE_SCHEMA = pa.schema(
     [("year", pa.int32()), ("file", pa.string()), ("kind", pa.string()), ("column", pa.string()),
      ("value", pa.string()), ("rows", pa.int64())]
 )  # fmt: skip
-Progress = Callable[[str], None]
+#: File names read from a folder: CSV (plain or gzip-compressed) and Parquet.
+INVENTORY_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -87,16 +84,21 @@ class Inventory:
         target = Path(path)
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
-        files = pa.Table.from_pylist([f.__dict__ for f in self.files])
-        self.engine.register_arrow("_files_out", files)
-        self.engine.register_arrow("_issues_out", self.issues)
-        self.engine.execute(f"ATTACH '{partial}' AS out")
+        # The inventory's own engine is locked (no file access); a fresh one writes the file.
+        writer = DuckDBEngine()
         try:
-            self.engine.execute("CREATE TABLE out.use_cases AS SELECT * FROM use_cases")
-            self.engine.execute("CREATE TABLE out.files AS SELECT * FROM _files_out")
-            self.engine.execute("CREATE TABLE out.load_issues AS SELECT * FROM _issues_out")
+            writer.register_arrow("_use_cases_out", self.engine.sql("SELECT * FROM use_cases"))
+            writer.register_arrow("_files_out", pa.Table.from_pylist([f.__dict__ for f in self.files]))
+            writer.register_arrow("_issues_out", self.issues)
+            writer.execute(f"ATTACH {quote_literal(partial)} AS out")
+            try:
+                writer.execute("CREATE TABLE out.use_cases AS SELECT * FROM _use_cases_out")
+                writer.execute("CREATE TABLE out.files AS SELECT * FROM _files_out")
+                writer.execute("CREATE TABLE out.load_issues AS SELECT * FROM _issues_out")
+            finally:
+                writer.execute("DETACH out")
         finally:
-            self.engine.execute("DETACH out")
+            writer.close()
         partial.replace(target)
         return target
 
@@ -107,6 +109,11 @@ class Inventory:
 
 def _decode(path: Path, encodings: Sequence[str]) -> tuple[str, str]:
     data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise InputError(f"{path} is not a readable gzip file: {error}") from None
     for encoding in encodings:
         try:
             return data.decode(encoding).removeprefix("\ufeff"), encoding
@@ -248,7 +255,7 @@ def _expand(sources: Sequence[str | Path]) -> list[tuple[Path, bool]]:
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
+            inside = sorted(p for p in path.iterdir() if p.name.lower().endswith(INVENTORY_SUFFIXES))
             if not inside:
                 raise InputError(f"folder {path} holds no CSV or Parquet file")
             found += [(p, True) for p in inside]
@@ -262,7 +269,7 @@ def _expand(sources: Sequence[str | Path]) -> list[tuple[Path, bool]]:
 
 
 def load_inventories(
-    sources: Sequence[str | Path],
+    sources: Sequence[str | Path] = (),
     *,
     mappings: Sequence[str | Path] = (),
     progress: Progress | None = None,
@@ -271,7 +278,9 @@ def load_inventories(
 
     `mappings` adds YAML mapping files (a later year, or a corrected layout); they take precedence over
     the built-in ones for the same year. A `.duckdb` file written by `Inventory.save` is reopened as is.
+    With no sources, the 2023-2025 federal inventories shipped with misflag are read.
     """
+    sources = list(sources) or shipped_inventories()
     paths = [Path(s) for s in sources]
     if len(paths) == 1 and paths[0].suffix.lower() == ".duckdb":
         return open_database(paths[0])
@@ -283,7 +292,7 @@ def load_inventories(
     try:
         for path, from_folder in _expand(sources):
             if progress:
-                progress(f"reading {path.name}")
+                progress(f"reading {path.name}", None)
             table, encoding = read_table(path, ("utf-8", "cp1252"))
             try:
                 mapping = choose_mapping(path, table.column_names, known)
@@ -306,6 +315,7 @@ def load_inventories(
             raise InputError("no inventory file found among the inputs")
         union = " UNION ALL ".join(f"SELECT * FROM norm_{f.year}" for f in files)
         engine.execute(f"CREATE OR REPLACE TABLE use_cases AS {union}")
+        engine.sandbox()  # everything is in memory: no file, setting or extension from here on
     except BaseException:
         engine.close()
         raise
@@ -320,7 +330,7 @@ def open_database(path: Path) -> Inventory:
         raise InputError(f"inventory database {path} does not exist")
     engine = DuckDBEngine()
     try:
-        engine.execute(f"ATTACH '{path}' AS src (READ_ONLY)")
+        engine.execute(f"ATTACH {quote_literal(path)} AS src (READ_ONLY)")
         names = {
             r["table_name"]
             for r in engine.sql(
@@ -333,6 +343,7 @@ def open_database(path: Path) -> Inventory:
         files = [LoadedFile(**row) for row in engine.sql("SELECT * FROM src.files").to_pylist()]
         issues = engine.sql("SELECT * FROM src.load_issues").cast(ISSUE_SCHEMA)
         engine.execute("DETACH src")
+        engine.sandbox()  # the database is read into memory: no file, setting or extension from here on
     except BaseException:
         engine.close()
         raise

@@ -128,7 +128,7 @@ def scorecard(inventory: Inventory, *, year: int | None = None, by: str = "agenc
     Extras: `scorecard` (counts of every practice status, all groups) and `lacking_safeguards`.
     """
     if by not in ("agency", "bureau"):
-        raise InputError(f"--by must be agency or bureau, not {by!r}")
+        raise InputError(f"{{by}} must be agency or bureau, not {by!r}")
     years = impact_years(inventory, year)
     card = scorecard_table(inventory, years)
     keep = [r for r in _rows(card) if r["attribute"] in ("all", by)]

@@ -1,7 +1,19 @@
 """Inputs: readers with clear errors, and checks of users' SQL expressions."""
 
-from misflag.io._expressions import check_expression
-from misflag.io._files import read_data_file
+from misflag.io._csv import neutralise_csv_cell
+from misflag.io._expressions import Expression, check_expression, parse_expression, render_expression
+from misflag.io._files import read_data_file, write_atomic
 from misflag.io._readers import InputInfo, file_sha256, load_input
 
-__all__ = ["InputInfo", "check_expression", "file_sha256", "load_input", "read_data_file"]
+__all__ = [
+    "Expression",
+    "InputInfo",
+    "check_expression",
+    "file_sha256",
+    "load_input",
+    "neutralise_csv_cell",
+    "parse_expression",
+    "read_data_file",
+    "render_expression",
+    "write_atomic",
+]

@@ -1,44 +1,302 @@
-"""Users' SQL expressions, checked before anything runs: they must parse and name real columns."""
+"""Users' SQL expressions: parsed into a tree, checked against an allowlist, rendered from the tree.
+
+The user's text never reaches an engine. It is tokenized (comments, `;` and invisible characters are
+refused), parsed with sqlglot into one expression, and every node of the tree must be an allowed
+construct (see `_expr_rules`) over the input's columns. The SQL that runs is rendered from the validated
+tree, each column quoted by its real name, and must parse back to the same tree. One path serves the CLI,
+the Python API and HTTP, so every front end refuses the same things with the same one-line message.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokens import TokenType
 
 from misflag.engine import SOURCE_DIALECT
-from misflag.errors import ExpressionError
+from misflag.errors import ExpressionError, literal
+from misflag.io._expr_rules import (
+    CAST_TYPES,
+    FUNCTIONS,
+    NAMED_FUNCTIONS,
+    OPERATORS,
+    PAIR_CLASSES,
+    PAIR_FUNCTIONS,
+    REFUSED_NAMES,
+    TYPE_PARAMETERS,
+    UNIT_PARENTS,
+    UNITS,
+)
+
+#: Longest expression accepted, in characters (a long CASE over score bands fits easily).
+MAX_LENGTH = 4000
+#: Deepest tree accepted (a chain of 100 ORs is 100 deep) and most parentheses open at once.
+MAX_DEPTH = 128
+MAX_PARENS = 64
+#: How much of an expression an error message echoes.
+ECHO_LENGTH = 80
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_FORBIDDEN = (exp.Query, exp.Subquery, exp.DDL, exp.DML, exp.Command, exp.Block, exp.Star)
+_ALLOWED = OPERATORS | FUNCTIONS
+_ALLOWED_WHITESPACE = {" ", "\t", "\n", "\r"}
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"}
+_LITERAL_LEAVES = (exp.Literal, exp.Boolean, exp.Null)
+_EXPR = getattr(exp, "Expr", None) or exp.Expression  # sqlglot >= 30 roots its nodes in Expr
 
 
-def check_expression(text: str, columns: Iterable[str], option: str) -> str:
-    """Parse one expression and check its columns; returns it in misflag SQL.
+@dataclass(frozen=True)
+class Expression:
+    """A validated expression: its canonical tree, from which every engine's SQL is rendered."""
 
-    `option` names where the expression came from (e.g. `--flag`) so the error can say so.
+    tree: exp.Expr
+    option: str
+
+    def sql(self, dialect: str = SOURCE_DIALECT) -> str:
+        """The expression as SQL for `dialect` (DuckDB by default), rendered from the tree."""
+        return render_expression(self.tree, dialect)
+
+
+def echo(text: str) -> str:
+    """An expression as an error message shows it: repr'd and cut to a readable length."""
+    shown = text if len(text) <= ECHO_LENGTH else text[: ECHO_LENGTH - 3] + "..."
+    return literal(repr(shown))
+
+
+def render_expression(tree: exp.Expr, dialect: str = SOURCE_DIALECT) -> str:
+    """SQL for `dialect` rendered from a validated tree (never from the user's text)."""
+    return tree.sql(dialect=dialect)
+
+
+def check_expression(
+    text: str, columns: Iterable[str], option: str, *, qualifiers: Sequence[str] = ()
+) -> str:
+    """Validate one expression over `columns` and return its SQL (DuckDB dialect), rendered from the tree.
+
+    `option` names where the expression came from (e.g. `--flag`) so the error can say so. Raises
+    ExpressionError, one line naming the refused construct, for anything outside the allowlist.
+    `qualifiers` (e.g. `("l", "r")` for a blocking rule over record pairs) makes every column reference
+    name one of them (`l.surname`) and allows the string-similarity functions.
     """
-    if text is None or not str(text).strip():
+    return parse_expression(text, columns, option, qualifiers=qualifiers).sql()
+
+
+def parse_expression(
+    text: str, columns: Iterable[str], option: str, *, qualifiers: Sequence[str] = ()
+) -> Expression:
+    """Parse and validate one expression over `columns`; the tree is canonical (render, reparse, equal)."""
+    if text is None or not isinstance(text, str) or not text.strip():
         raise ExpressionError(f"{option} is empty; give a SQL expression over the input's columns")
+    check = _Check(text, option, _column_index(columns), frozenset(q.lower() for q in qualifiers))
+    _check_text(text, option)
     try:
-        tree = sqlglot.parse_one(str(text), read=SOURCE_DIALECT)
-    except sqlglot.errors.SqlglotError as error:
-        detail = _ANSI.sub("", str(error)).splitlines()[0]
-        raise ExpressionError(f"{option} expression {text!r} does not parse: {detail}") from None
+        tree = _parse(text, option)
+        _check_tree(tree, check)
+        canonical = _parse(render_expression(tree), option)
+        _check_tree(canonical, check)
+        same = _parse(render_expression(canonical), option) == canonical
+    except RecursionError:
+        raise _refuse(option, text, "nesting this deep") from None
+    if not same:
+        raise ExpressionError(
+            f"{option} expression {echo(text)} does not render back to itself; write it more plainly"
+        )
+    return Expression(canonical, option)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What one validation needs: the text and option (for messages), the columns, the qualifiers."""
+
+    text: str
+    option: str
+    known: dict[str, str]
+    qualifiers: frozenset[str]
+
+
+def _column_index(columns: Iterable[str]) -> dict[str, str]:
+    """Lower-case name -> real name; an exact-case name wins over a case-insensitive duplicate."""
+    index: dict[str, str] = {}
+    for column in columns:
+        index.setdefault(column.lower(), column)
+        index[column] = column
+    return index
+
+
+def _refuse(option: str, text: str, construct: str) -> ExpressionError:
+    return ExpressionError(
+        f"{option} must be a single SQL expression over columns: {construct} is not allowed (in {echo(text)})"
+    )
+
+
+def _check_text(text: str, option: str) -> None:
+    """Length, invisible characters, comments, `;` and nesting, checked on the tokens before parsing."""
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"{option} expression is {len(text):,} characters long; at most {MAX_LENGTH:,} are accepted"
+        )
+    for char in text:
+        if char not in _ALLOWED_WHITESPACE and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            raise _refuse(option, text, f"the invisible or control character U+{ord(char):04X}")
+    try:
+        tokens = Dialect.get_or_raise(SOURCE_DIALECT).tokenize(text)
+    except (sqlglot.errors.SqlglotError, IndexError, ValueError) as error:
+        raise ExpressionError(f"{option} expression {echo(text)} does not parse: {_detail(error)}") from None
+    depth = 0
+    for position, token in enumerate(tokens):
+        if token.comments:
+            raise _refuse(option, text, "a comment")
+        if token.token_type == TokenType.SEMICOLON:
+            raise _refuse(option, text, "a second statement (;)")
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+            if depth > MAX_PARENS:
+                raise _refuse(option, text, f"nesting deeper than {MAX_PARENS} parentheses")
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif token.token_type in (TokenType.ALIAS, TokenType.DCOLON):
+            following = tokens[position + 1] if position + 1 < len(tokens) else None
+            if following is not None and following.token_type == TokenType.IDENTIFIER:
+                raise _refuse(option, text, f'the quoted type name "{following.text[:40]}"')
+
+
+def _parse(text: str, option: str) -> exp.Expr:
+    try:
+        trees = sqlglot.parse(text, read=SOURCE_DIALECT)
+    except RecursionError:
+        raise _refuse(option, text, "nesting this deep") from None
+    except (sqlglot.errors.SqlglotError, IndexError, ValueError, TypeError) as error:
+        raise ExpressionError(f"{option} expression {echo(text)} does not parse: {_detail(error)}") from None
+    if len(trees) != 1 or trees[0] is None:
+        raise _refuse(option, text, "more than one statement")
+    return trees[0]
+
+
+def _detail(error: BaseException) -> str:
+    lines = _ANSI.sub("", str(error)).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:200]
+
+
+def _depth(tree: exp.Expr) -> int:
+    """The tree's depth, measured without recursion (a deep tree must not crash the check)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in node.iter_expressions())
+    return deepest
+
+
+def _check_tree(tree: exp.Expr, check: _Check) -> None:
+    """Every node allowed, every column known; columns are rewritten to their quoted real names."""
+    if _depth(tree) > MAX_DEPTH:
+        raise _refuse(check.option, check.text, f"nesting deeper than {MAX_DEPTH} levels")
+    for node in list(tree.walk()):
+        _check_node(node, check)
+        if isinstance(node, exp.Column):
+            _resolve_column(node, check)
+
+
+def _check_node(node: exp.Expr, check: _Check) -> None:
+    text, option = check.text, check.option
+    kind = type(node)
+    if isinstance(node, exp.Anonymous):
+        name = str(node.name).lower()
+        if name not in NAMED_FUNCTIONS and not (check.qualifiers and name in PAIR_FUNCTIONS):
+            raise _refuse(option, text, f"the function {name[:40]}()")
+        if name == "date_part":
+            _check_unit(node.expressions[0] if node.expressions else None, text, option)
+        return
+    if kind not in _ALLOWED and not (check.qualifiers and kind in PAIR_CLASSES):
+        raise _refuse(option, text, _construct_name(node))
+    if isinstance(node, exp.Var):
+        if not isinstance(node.parent, UNIT_PARENTS) or node.name.upper() not in UNITS:
+            raise _refuse(option, text, f"the word {node.name[:40]!r}")
+    elif isinstance(node, (exp.Cast, exp.TryCast)):
+        _check_type(node.args.get("to"), text, option)
+    elif isinstance(node, exp.DataType) and not isinstance(node.parent, (exp.Cast, exp.TryCast)):
+        raise _refuse(option, text, f"the type {node.sql()[:40]} outside CAST")
+    elif isinstance(node, exp.DataTypeParam) and not isinstance(node.this, exp.Literal):
+        raise _refuse(option, text, "a type parameter that is not a number")
+    elif isinstance(node, exp.In):
+        if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
+            raise _refuse(option, text, "IN over anything but a list of literals")
+        if not all(_is_literal(item) for item in node.expressions):
+            raise _refuse(option, text, "IN over anything but a list of literals")
+    elif isinstance(node, exp.Is) and not isinstance(node.expression, (exp.Null, exp.Boolean)):
+        raise _refuse(option, text, "IS with anything but NULL, TRUE or FALSE")
+    elif isinstance(node, (exp.DateTrunc, exp.TimestampTrunc, exp.DateDiff)):
+        _check_unit(node.args.get("unit"), text, option)
+    elif isinstance(node, exp.Interval) and not isinstance(node.this, exp.Literal):
+        raise _refuse(option, text, "an INTERVAL that is not a number of units")
+    elif isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column):
+        raise _refuse(option, text, f"the name {node.name[:40]!r} here")
+
+
+def _is_literal(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Neg):
+        return isinstance(node.this, exp.Literal) and not node.this.is_string
+    if isinstance(node, exp.Cast):
+        return isinstance(node.this, exp.Literal)
+    return isinstance(node, _LITERAL_LEAVES)
+
+
+def _check_unit(unit: exp.Expr | None, text: str, option: str) -> None:
+    if unit is None:
+        return
+    name = unit.name.upper() if isinstance(unit, (exp.Literal, exp.Var)) else ""
+    if name not in UNITS:
+        raise _refuse(option, text, f"the date part {unit.sql()[:40]}")
+
+
+def _check_type(to: exp.Expr | None, text: str, option: str) -> None:
+    params = len(to.expressions) if isinstance(to, exp.DataType) else 0
     if (
-        tree is None
-        or isinstance(tree, _FORBIDDEN)
-        or any(isinstance(node, _FORBIDDEN) for node in tree.walk())
+        not isinstance(to, exp.DataType)
+        or to.this not in CAST_TYPES
+        or params > TYPE_PARAMETERS.get(to.this, 0)
     ):
-        raise ExpressionError(f"{option} must be a single SQL expression over columns, not {text!r}")
-    known = {column.lower(): column for column in columns}
-    for column in tree.find_all(exp.Column):
-        if column.name.lower() not in known:
-            listing = ", ".join(sorted(known.values())[:40])
-            raise ExpressionError(
-                f"{option} expression {text!r} names column {column.name!r}, which the input lacks "
-                f"(columns: {listing})"
-            )
-    return tree.sql(dialect=SOURCE_DIALECT)
+        shown = to.sql() if isinstance(to, _EXPR) else "?"
+        allowed = "INTEGER, BIGINT, DOUBLE, DECIMAL(p, s), VARCHAR, BOOLEAN, DATE, TIMESTAMP"
+        raise _refuse(option, text, f"a cast to {shown[:40]} (allowed types: {allowed})")
+
+
+def _construct_name(node: exp.Expr) -> str:
+    for kind, name in REFUSED_NAMES.items():
+        if isinstance(node, kind):
+            return name
+    if isinstance(node, exp.Func):
+        return f"the function {node.sql_name().lower()[:40]}()"
+    if isinstance(node, (exp.Query, exp.DDL, exp.DML, exp.Command)):
+        return "a statement"
+    return f"{type(node).__name__} ({node.sql()[:40]})"
+
+
+def _resolve_column(node: exp.Column, check: _Check) -> None:
+    text, option, known = check.text, check.option, check.known
+    table = node.args.get("table")
+    qualifier = table.name.lower() if isinstance(table, exp.Identifier) else None
+    if node.args.get("db") or node.args.get("catalog") or qualifier not in (check.qualifiers or {None}):
+        wanted = f" (write {' or '.join(sorted(check.qualifiers))}.column)" if check.qualifiers else ""
+        raise _refuse(option, text, f"the name {node.sql()[:40]}{wanted}")
+    if not isinstance(node.this, exp.Identifier):
+        raise _refuse(option, text, _construct_name(node.this))
+    if qualifier is not None:
+        node.set("table", exp.Identifier(this=qualifier, quoted=False))
+    name = node.this.name
+    real = known.get(name) or known.get(name.lower())
+    if real is None:
+        listing = ", ".join(sorted(set(known.values()))[:40])
+        raise ExpressionError(
+            f"{option} expression {echo(text)} names column {literal(repr(name[:60]))}, which the input lacks "
+            f"(columns: {literal(listing[:400])})"
+        )
+    node.set("this", exp.Identifier(this=real, quoted=True))

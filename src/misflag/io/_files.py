@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,35 @@ def read_data_file(path: str | Path, what: str, error: type[MisflagError] = Inpu
     try:
         text = source.read_text(encoding="utf-8")
         data = yaml.safe_load(text) if source.suffix.lower() in YAML_SUFFIXES else json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as problem:
+    except RecursionError:
+        raise error(f"{what} {source} is nested too deeply to read") from None
+    except (OSError, UnicodeDecodeError, ValueError, json.JSONDecodeError, yaml.YAMLError) as problem:
         detail = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
         kind = "YAML" if source.suffix.lower() in YAML_SUFFIXES else "JSON"
         raise error(f"{what} {source} does not parse (not valid {kind}: {detail})") from None
     if not isinstance(data, dict):
         raise error(f"{what} {source} must hold an object (key: value pairs), not {type(data).__name__}")
     return data
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None], what: str = "output") -> Path:
+    """Write a file through a temporary name in the same folder, so nothing is ever half-written.
+
+    `write` writes the content to the path it is given. Raises InputError (and leaves no temporary file)
+    when the folder is missing, the path is a folder, or the system refuses the write.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"cannot write the {what}: {target} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise InputError(f"cannot write the {what}: folder {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        write(partial)
+        partial.replace(target)
+    except OSError as problem:
+        raise InputError(f"cannot write the {what} to {target}: {problem.strerror or problem}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+    return target

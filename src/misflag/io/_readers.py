@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from misflag.engine import Engine, quote_identifier
-from misflag.errors import InputError
+from misflag.errors import EngineError, InputError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -65,7 +65,7 @@ def _file_format(path: Path) -> str:
 def _read_postgresql(url: str, table: str | None) -> pa.Table:
     """A PostgreSQL table (or `--table` query) read through psycopg into Arrow."""
     if not table:
-        raise InputError("a PostgreSQL input needs --table NAME")
+        raise InputError("a PostgreSQL input needs {table} (the table or query to read)")
     try:
         import psycopg
         from psycopg import sql
@@ -126,10 +126,13 @@ def load_input(
     else:
         options = dict(csv_options or {}) if file_format == "csv" else {}
         if file_format == "csv":
-            options.setdefault("header", "true")
+            options.setdefault("header", True)
         engine.register_file(name, path, file_format, options)
-    columns = tuple(column for column, _ in engine.columns(name))
-    rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
+    try:  # files are read lazily (views): the first scan is where a malformed file shows
+        columns = tuple(column for column, _ in engine.columns(name))
+        rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
+    except EngineError as error:
+        raise InputError(f"cannot read {path}: {error}") from None
     if rows == 0:
         raise InputError(f"input file {path} has no data rows")
     return InputInfo(str(path), rows, columns, digest)
@@ -137,13 +140,12 @@ def load_input(
 
 def _load_duckdb_table(engine: Engine, path: Path, table: str | None, name: str) -> None:
     if engine.name != "duckdb":
-        raise InputError("a DuckDB database file can only be read with --engine duckdb")
+        raise InputError("a DuckDB database file can only be read by the duckdb engine ({engine})")
     if not table:
-        raise InputError(f"{path} is a DuckDB database: name the table with --table NAME")
+        raise InputError(f"{path} is a DuckDB database: say which table to read ({{table}})")
     from misflag.engine.duckdb import DuckDBEngine
 
     assert isinstance(engine, DuckDBEngine)
-    literal = "'" + str(path).replace("'", "''") + "'"
-    engine.execute(f"ATTACH IF NOT EXISTS {literal} AS misflag_source (READ_ONLY)")
+    engine.attach_database(path)
     qualified = ".".join(quote_identifier(part) for part in table.split("."))
     engine.attach_table(name, f"SELECT * FROM misflag_source.{qualified}")

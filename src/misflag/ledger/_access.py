@@ -3,8 +3,10 @@
 Roles: `recorder` (systems writing flags), `reviewer` (human reviewers), `auditor` (read-only plus export;
 every read is itself a ledger entry), `admin` (tokens and rule sets). The first admin token is made with
 local access to the store (`misflag ledger token create --role admin`). A token is named by its id (the
-first 16 hex digits of its hash) in listings and when it is revoked; revocation is a row in an append-only
-table and an entry in the ledger, so a revoked token stays revoked and the history of who held what stays.
+first 16 hex digits of its hash) in listings and when it is revoked. Names are unique: rules that compare
+people (an independent appeal) compare token holders. Creation and revocation are chain entries sealed by a
+checkpoint at once; `authenticate` admits only tokens whose creation is in the sealed, verified chain (the
+tokens table is a cache for listings, and a row planted there grants nothing).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Principal:
 
     name: str
     role: str
+    token_id: str = ""
 
 
 def _digest(token: str) -> str:
@@ -46,25 +49,34 @@ def token_id(token: str) -> str:
 
 
 def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
-    """Make a token for `name` with `role`; only its hash is stored; the token itself is returned once."""
+    """Make a token for `name` with `role`; only its hash is stored; the token itself is returned once.
+
+    The name must be new (never held by another token, revoked or not).
+    """
     if role not in ROLES:
         raise LedgerError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    if not name or len(name) > 128:
+    if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise LedgerError("a token needs a name of 1-128 characters (it is the actor of its events)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    digest = _digest(token)
     with ledger._write() as connection:
+        if name in _chain_names(connection):
+            raise LedgerError(f"a token named {name!r} exists already (names are unique; pick another)")
         connection.execute(
-            insert(schema.tokens), [{"token_hash": _digest(token), "name": name, "role": role, "ts": now()}]
+            insert(schema.tokens), [{"token_hash": digest, "name": name, "role": role, "ts": now()}]
         )
-        ledger._insert(
-            connection,
-            [
-                system_event(
-                    "token_created", actor, "admin", {"id": token_id(token), "name": name, "role": role}
-                )
-            ],
-        )
+        payload = {"id": digest[:TOKEN_ID_LENGTH], "token_hash": digest, "name": name, "role": role}
+        ledger._insert(connection, [system_event("token_created", actor, "admin", payload)])
+        ledger._checkpoint(connection)
     return token
+
+
+def _chain_names(connection: Any) -> set[str]:
+    """Names of every token whose creation is in the chain (sealed or not)."""
+    bodies = connection.execute(
+        select(schema.entries.c.body).where(schema.entries.c.kind == "token_created")
+    ).scalars()
+    return {json.loads(body)["payload"]["name"] for body in bodies}
 
 
 def list_tokens(ledger: Ledger) -> list[dict[str, Any]]:
@@ -124,23 +136,20 @@ def _revoke(ledger: Ledger, identifier: str, actor: str) -> dict[str, Any]:
             connection,
             [system_event("token_revoked", actor, "admin", {"id": identifier, "name": name, "role": role})],
         )[0]
+        ledger._checkpoint(connection)
     return {"id": identifier, "name": name, "role": role, "revoked_in_entry": receipt["seq"]}
 
 
 def authenticate(ledger: Ledger, token: str) -> Principal | None:
-    """The principal holding `token`, or None for an unknown or revoked token."""
+    """The principal holding `token`, or None for an unknown or revoked token.
+
+    Only a token whose creation is in the sealed chain, verified against the pinned keys, is admitted; a
+    ledger that fails that verification raises LedgerError.
+    """
     if not token.startswith(TOKEN_PREFIX):
         return None
-    try:
-        with ledger._read() as connection:
-            row = connection.execute(
-                select(schema.tokens.c.name, schema.tokens.c.role)
-                .where(schema.tokens.c.token_hash == _digest(token))
-                .where(~schema.tokens.c.token_hash.in_(select(schema.token_revocations.c.token_hash)))
-            ).first()
-    except SQLAlchemyError as error:
-        raise LedgerError(f"cannot read tokens of the ledger at {ledger.safe_url}") from error
-    return Principal(name=row[0], role=row[1]) if row else None
+    grant = ledger.authority().grant(_digest(token))
+    return Principal(name=grant.name, role=grant.role, token_id=grant.token_id) if grant else None
 
 
 def log_read(ledger: Ledger, reader: Principal | None, what: str, detail: dict[str, Any]) -> None:

@@ -30,7 +30,11 @@ CASE_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "corrected": (("flag_was_wrong",), ("reviewer", "admin")),
 }
 # Events the ledger writes about itself; no client may submit them.
-SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", "auditor_read", "key_added")
+SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", "auditor_read", "key_rotated")
+# Required payload fields that are true/false rather than text.
+BOOLEAN_FIELDS = frozenset({"flag", "flag_was_wrong"})
+MAX_FIELD = 512  # characters of one required text field
+MAX_PAYLOAD = 16_384  # characters of a whole canonical payload
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("reviewed", "outcome"): ("confirmed", "dismissed"),
@@ -48,6 +52,7 @@ RESERVED_GROUPS = frozenset(
         "reviewed",
         "review_confirmed",
         "review_outcome",
+        "reviewer_digest",
         "identity_claim",
         "identity_verified",
         "notice_sent",
@@ -82,24 +87,34 @@ class Event:
     role: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)
+    actor_id: str | None = None  # the id of the token that recorded it, when it came through the API
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, actor: str | None = None, role: str | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+        role: str | None = None,
+        actor_id: str | None = None,
     ) -> Event:
-        """Build and validate an event from JSON; `actor`/`role` (from an API token) override the input."""
+        """Build and validate an event from JSON; `actor`/`role` (from an API token) override the input.
+
+        Nothing is coerced: a null or numeric actor is refused, never stored as "None" or "nan".
+        """
         if not isinstance(data, Mapping):
             raise LedgerError("an event must be a JSON object")
         unknown = set(data) - {"kind", "case_id", "actor", "role", "payload", "groups"}
         if unknown:
             raise LedgerError(f"unknown event field(s): {', '.join(sorted(unknown))}")
         event = cls(
-            kind=str(data.get("kind", "")),
+            kind=_text(data.get("kind"), "kind"),
             case_id=data.get("case_id"),
-            actor=actor if actor is not None else str(data.get("actor", "")),
-            role=role if role is not None else str(data.get("role", "")),
-            payload=data.get("payload") or {},
-            groups=data.get("groups") or {},
+            actor=actor if actor is not None else _text(data.get("actor"), "actor"),
+            role=role if role is not None else _text(data.get("role"), "role"),
+            payload=data.get("payload", {}),
+            groups=data.get("groups", {}),
+            actor_id=actor_id,
         )
         event.validate()
         return event
@@ -112,7 +127,7 @@ class Event:
             raise LedgerError(
                 f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
             )
-        if not self.actor or len(self.actor) > 128:
+        if not isinstance(self.actor, str) or not self.actor.strip() or len(self.actor) > 128:
             raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
         required, roles = CASE_EVENTS[self.kind]
         if self.role not in roles:
@@ -121,9 +136,17 @@ class Event:
             )
         if not isinstance(self.payload, Mapping):
             raise LedgerError(f"{self.kind}: payload must be a JSON object")
-        missing = [name for name in required if self.payload.get(name) in (None, "")]
+        missing = [name for name in required if self.payload.get(name) is None]
         if missing:
             raise LedgerError(f"{self.kind}: payload lacks {', '.join(missing)}")
+        for name in required:
+            value = self.payload[name]
+            if name not in BOOLEAN_FIELDS and (
+                not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD
+            ):
+                raise LedgerError(
+                    f"{self.kind}: payload {name} must be a non-empty string of at most {MAX_FIELD} characters"
+                )
         for (kind, name), allowed in CHOICES.items():
             if kind == self.kind and self.payload.get(name) not in allowed:
                 raise LedgerError(f"{kind}: payload {name} must be one of {', '.join(allowed)}")
@@ -138,9 +161,11 @@ class Event:
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
         try:
-            canonical(self.payload)
+            size = len(canonical(self.payload))
         except (TypeError, ValueError) as error:
             raise LedgerError(f"{self.kind}: payload is not plain JSON: {error}") from None
+        if size > MAX_PAYLOAD:
+            raise LedgerError(f"{self.kind}: payload is {size:,} characters, above the {MAX_PAYLOAD:,} limit")
 
     def _validate_types(self) -> None:
         payload = self.payload
@@ -154,15 +179,22 @@ class Event:
 
     def body(self, timestamp: str) -> str:
         """The canonical JSON stored (and hashed) for this event."""
-        return canonical(
-            {
-                "actor": self.actor,
-                "groups": dict(self.groups),
-                "payload": dict(self.payload),
-                "role": self.role,
-                "ts": timestamp,
-            }
-        )
+        body = {
+            "actor": self.actor,
+            "groups": dict(self.groups),
+            "payload": dict(self.payload),
+            "role": self.role,
+            "ts": timestamp,
+        }
+        if self.actor_id:
+            body["actor_id"] = self.actor_id
+        return canonical(body)
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise LedgerError(f"event {name} must be a string (got {type(value).__name__})")
+    return value
 
 
 def system_event(kind: str, actor: str, role: str, payload: Mapping[str, Any]) -> Event:

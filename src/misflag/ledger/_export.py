@@ -1,11 +1,14 @@
 """Export the ledger as a decision log, one row per case, that `misflag decisions audit` reads directly.
 
 Columns (see docs/ledger.md): case_id, one column per group attribute, flagged, score, rule_id,
-rule_version, reviewed, review_outcome, review_confirmed, identity_claim, identity_verified, notice_sent,
-action_taken, action, appealed, appeal_outcome, corrected, truth, first_seq, last_seq, first_ts, last_ts.
+rule_version, reviewed, review_outcome, review_confirmed, reviewer_digest, identity_claim, identity_verified,
+notice_sent, action_taken, action, appealed, appeal_outcome, corrected, truth, first_seq, last_seq, first_ts,
+last_ts.
 `truth` (1 = flagging the person was warranted) comes from the latest correction (flag_was_wrong flips
 `flagged`), else an appeal decision (overturned → 0, upheld → 1), else an identity verification
-(claim upheld → 0, rejected → 1); NULL where nothing established it.
+(claim upheld → 0, rejected → 1); NULL where nothing established it. `reviewer_digest` stands for whoever
+made the latest review (16 hex digits of SHA-256 of its token id, or of its name for events appended without
+a token), so review can be monitored per reviewer without naming anyone.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from misflag.errors import LedgerError
+from misflag.io import neutralise_csv_cell
 from misflag.ledger._events import GROUP_NAME, RESERVED_GROUPS
 from misflag.ledger._store import Ledger
 
@@ -33,6 +37,8 @@ WITH e AS (
     arg_max(json_extract_string(b, '$.payload.rule_version'), seq) FILTER (WHERE kind = 'flagged') AS rule_version,
     (count(*) FILTER (WHERE kind = 'reviewed') > 0)::INTEGER AS reviewed,
     arg_max(json_extract_string(b, '$.payload.outcome'), seq) FILTER (WHERE kind = 'reviewed') AS review_outcome,
+    arg_max(coalesce('token:' || json_extract_string(b, '$.actor_id'), 'name:' || json_extract_string(b, '$.actor')),
+            seq) FILTER (WHERE kind = 'reviewed') AS reviewer_identity,
     (count(*) FILTER (WHERE kind = 'identity_claim') > 0)::INTEGER AS identity_claim,
     arg_max(json_extract_string(b, '$.payload.result'), seq) FILTER (WHERE kind = 'identity_verified')
       AS identity_verified,
@@ -50,6 +56,7 @@ WITH e AS (
 )
 SELECT case_id, {group_names} flagged, score, rule_id, rule_version, reviewed, review_outcome,
   (coalesce(review_outcome, '') = 'confirmed')::INTEGER AS review_confirmed,
+  left(sha256(reviewer_identity), 16) AS reviewer_digest,
   identity_claim, identity_verified, notice_sent, action_taken, action, appealed, appeal_outcome,
   (correction_wrong IS NOT NULL)::INTEGER AS corrected,
   CASE WHEN correction_wrong IS NOT NULL THEN (CASE WHEN correction_wrong THEN 1 - flagged ELSE flagged END)
@@ -99,12 +106,23 @@ def decision_log(ledger: Ledger) -> pa.Table:
     return con.sql(query).to_arrow_table()
 
 
+def _neutralised(table: pa.Table) -> pa.Table:
+    """The table with every text cell passed through neutralise_csv_cell (no formula reaches a spreadsheet)."""
+    columns = [
+        pa.array([neutralise_csv_cell(value) for value in column.to_pylist()], pa.string())
+        if pa.types.is_string(column.type)
+        else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names)
+
+
 def export_decision_log(ledger: Ledger, path: Path, file_format: str | None = None) -> dict[str, Any]:
     """Write the decision log as CSV or Parquet (by `file_format` or the suffix); return what was written."""
     chosen = (file_format or path.suffix.lstrip(".")).lower()
     if chosen not in ("csv", "parquet"):
         raise LedgerError(
-            f"export format must be csv or parquet (from --format or the file suffix), not {chosen!r}"
+            f"export format must be csv or parquet (from {{file_format}} or the file suffix), not {chosen!r}"
         )
     table = decision_log(ledger)
     partial = path.with_name(path.name + ".partial")
@@ -112,7 +130,7 @@ def export_decision_log(ledger: Ledger, path: Path, file_format: str | None = No
         if chosen == "csv":
             import pyarrow.csv as pacsv
 
-            pacsv.write_csv(table, partial)
+            pacsv.write_csv(_neutralised(table), partial)
         else:
             import pyarrow.parquet as pq
 

@@ -1,15 +1,21 @@
-"""The Ed25519 key that signs checkpoints: where it lives, how it is made, what exactly is signed.
+"""The Ed25519 key that signs checkpoints, the trust anchors pinned outside the database, published heads.
 
 The private key is a PEM file, never in the database: by default next to a SQLite ledger
 (`ledger.sqlite` → `ledger.sqlite.signing-key.pem`), or for PostgreSQL in misflag's user data folder under
-`ledger-keys/`. MISFLAG_LEDGER_KEY or an explicit path overrides both. Public keys are stored in the ledger.
+`ledger-keys/`. MISFLAG_LEDGER_KEY or an explicit path overrides both. It must be readable by its owner only
+(as ssh demands). Next to it: `*.pub`, the pinned public keys (`KEY_ID=HEX` lines, written when the key is
+made: the trust anchor `verify` uses), and `*.heads.jsonl`, the signed tree heads the store publishes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -20,6 +26,8 @@ from sqlalchemy.engine import make_url
 from misflag.errors import LedgerError
 
 CHECKPOINT_FORMAT = "misflag-ledger-checkpoint/1"
+HEAD_FORMAT = "misflag-ledger-head/1"
+HEAD_FIELDS = ("tree_size", "root", "timestamp", "key_id", "signature")
 
 
 def default_key_path(url: str) -> Path:
@@ -36,8 +44,12 @@ def default_key_path(url: str) -> Path:
 
 
 def load_or_create(path: Path) -> Ed25519PrivateKey:
-    """Read the PEM key at `path`, creating it (mode 0600) when absent."""
+    """Read the PEM key at `path`, creating it (mode 0600, with its pinned public key) when absent.
+
+    A key that others can read (any group or world bit) is refused, as ssh refuses it.
+    """
     if path.exists():
+        check_private(path)
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError) as error:
@@ -58,7 +70,95 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
         return load_or_create(path)
     except OSError as error:
         raise LedgerError(f"cannot write the signing key {path}: {error}") from None
+    anchors = anchors_path(path)
+    if not anchors.exists():
+        public = public_bytes(key)
+        anchors.write_text(f"# misflag ledger public key (publish it)\n{key_id(public)}={public.hex()}\n")
     return key
+
+
+def check_private(path: Path) -> None:
+    """Refuse a signing key file that its group or others may read or write (as ssh refuses it)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise LedgerError(
+            f"signing key {path} is readable by others (mode {mode:04o}): run `chmod 600 {path}`"
+        )
+
+
+def anchors_path(key_path: Path) -> Path:
+    """The pinned public keys kept next to a signing key: `signing-key.pem` → `signing-key.pub`."""
+    return key_path.with_suffix(".pub")
+
+
+def heads_path(key_path: Path) -> Path:
+    """Where the store publishes its signed tree heads by default: `signing-key.heads.jsonl`."""
+    return key_path.with_suffix(".heads.jsonl")
+
+
+def parse_trusted(spec: str) -> dict[str, bytes]:
+    """Trusted public keys from `KEY_ID=HEX` or from a file of such lines (`#` comments allowed)."""
+    if "=" in spec and not Path(spec).exists():
+        lines = [spec]
+    else:
+        try:
+            lines = Path(spec).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise LedgerError(f"cannot read public keys from {spec}: {error}") from None
+    keys: dict[str, bytes] = {}
+    for line in (line.strip() for line in lines):
+        if not line or line.startswith("#"):
+            continue
+        name, _, hexed = line.partition("=")
+        try:
+            public = bytes.fromhex(hexed.strip())
+        except ValueError:
+            raise LedgerError(f"a public key must be KEY_ID=HEX (64 hex digits), got {line[:80]!r}") from None
+        if len(public) != 32 or key_id(public) != name.strip():
+            raise LedgerError(f"public key {name.strip()!r}: the id is not the SHA-256 of a 32-byte key")
+        keys[name.strip()] = public
+    if not keys:
+        raise LedgerError(f"no public key in {spec}")
+    return keys
+
+
+def signed_head(mark: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint as a signed tree head, the line a witness keeps."""
+    return {"format": HEAD_FORMAT} | {name: mark[name] for name in HEAD_FIELDS}
+
+
+def publish_head(path: Path, mark: Mapping[str, Any]) -> None:
+    """Append one signed tree head to an append-only JSON-lines file (created 0644) and fsync it."""
+    line = json.dumps(signed_head(mark), sort_keys=True) + "\n"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(descriptor, line.encode())
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise LedgerError(f"cannot publish the checkpoint to {path}: {error}") from None
+
+
+def read_heads(path: Path) -> list[dict[str, Any]]:
+    """The signed tree heads of a witness file; a malformed line is an error (witness files are evidence)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise LedgerError(f"cannot read the witness file {path}: {error}") from None
+    heads = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            head = json.loads(line)
+            if head.get("format") != HEAD_FORMAT or any(name not in head for name in HEAD_FIELDS):
+                raise ValueError("not a signed tree head")
+            heads.append({name: head[name] for name in HEAD_FIELDS} | {"tree_size": int(head["tree_size"])})
+        except (ValueError, TypeError, AttributeError, RecursionError) as error:
+            raise LedgerError(f"witness file {path}, line {number}: {error}") from None
+    return heads
 
 
 def public_bytes(key: Ed25519PrivateKey) -> bytes:
@@ -73,6 +173,11 @@ def key_id(public_key: bytes) -> str:
 def checkpoint_message(tree_size: int, root: bytes, timestamp: str, key: str) -> bytes:
     """The exact bytes a checkpoint signature covers."""
     return f"{CHECKPOINT_FORMAT}\n{tree_size}\n{root.hex()}\n{timestamp}\n{key}\n".encode()
+
+
+def rotation_message(old_key: str, new_key: str, new_public: bytes) -> bytes:
+    """The exact bytes the old key signs to hand signing over to a new key."""
+    return f"misflag-ledger-key-rotation/1\n{old_key}\n{new_key}\n{new_public.hex()}\n".encode()
 
 
 def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:

@@ -42,7 +42,8 @@ class MerkleTree:
         self.levels: list[list[bytes]] = [list(leaves)]
         level = self.levels[0]
         while len(level) > 1:
-            level = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+            pairs = zip(level[0::2], level[1::2], strict=False)  # an odd last node waits for the next level
+            level = [sha(b"\x01" + left + right).digest() for left, right in pairs]
             self.levels.append(level)
 
     def range_hash(self, start: int, end: int) -> bytes:

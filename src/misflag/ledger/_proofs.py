@@ -1,7 +1,8 @@
 """Inclusion and consistency proofs as small JSON documents a third party checks offline.
 
 `check_proof` needs only this module's hashing, the RFC 9162 verification algorithms and an Ed25519
-public key: the checker should pin the key it trusts (`trusted_keys`) rather than the one in the proof.
+public key the checker pinned (`trusted_keys`): the keys a proof carries are for information and never
+trusted. `prove` refuses to issue a proof on a checkpoint that the pinned keys do not verify.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def _tree(ledger: Ledger, size: int) -> MerkleTree:
 
 
 def _checkpoint(ledger: Ledger, size: int | None, covering: int = 0) -> dict[str, Any]:
+    mark = _choose(ledger, size, covering)
+    _check_signature(mark, ledger.authority().schedule.ever)
+    return mark
+
+
+def _choose(ledger: Ledger, size: int | None, covering: int) -> dict[str, Any]:
     marks = ledger.checkpoints()
     if size is not None:
         chosen = [mark for mark in marks if mark["tree_size"] == size]
@@ -108,16 +115,14 @@ def _check_signature(mark: Mapping[str, Any], keys: Mapping[str, bytes]) -> None
         raise LedgerError(f"checkpoint at {mark['tree_size']} entries: signature does not verify")
 
 
-def check_proof(proof: Mapping[str, Any], trusted_keys: Mapping[str, bytes] | None = None) -> str:
-    """Check a proof offline; return a one-line description, or raise LedgerError saying what fails."""
+def check_proof(proof: Mapping[str, Any], trusted_keys: Mapping[str, bytes]) -> str:
+    """Check a proof offline against pinned keys; return a one-line description, or raise LedgerError."""
+    if not trusted_keys:
+        raise LedgerError("a proof is checked against pinned public keys only: give {trusted_keys}")
     try:
         if proof.get("format") != PROOF_FORMAT:
             raise LedgerError(f"not a {PROOF_FORMAT} document")
-        keys = (
-            dict(trusted_keys)
-            if trusted_keys is not None
-            else {name: bytes.fromhex(value) for name, value in proof.get("public_keys", {}).items()}
-        )
+        keys = dict(trusted_keys)
         if proof["type"] == "inclusion":
             return _check_inclusion(proof, keys)
         if proof["type"] == "consistency":

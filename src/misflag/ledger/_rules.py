@@ -79,12 +79,12 @@ class CaseState:
     open_appeals: int = 0
     appealed_reviewers: set[str] = field(default_factory=set)
 
-    def apply(self, kind: str, actor: str, role: str) -> None:
+    def apply(self, kind: str, actor: str, role: str, actor_id: str | None = None) -> None:
         """Fold one accepted event into the state."""
         if kind == "flagged":
             self.flagged = True
         elif kind == "reviewed" and role == "reviewer":
-            self.reviewers.add(actor)
+            self.reviewers |= identities(actor, actor_id)
         elif kind == "notice_sent":
             self.notice = True
         elif kind == "identity_claim":
@@ -98,20 +98,27 @@ class CaseState:
             self.open_appeals -= 1
 
 
-Check = Callable[[CaseState, str, str], bool]
+def identities(actor: str, actor_id: str | None) -> set[str]:
+    """Who an event's author is: the token id when it came through the API, and the name (unique per token)."""
+    return {f"name:{actor}"} | ({f"token:{actor_id}"} if actor_id else set())
+
+
+Check = Callable[[CaseState, set[str], str], bool]
 
 _CHECKS: dict[str, tuple[str, Check]] = {
-    "review_before_action": ("action", lambda state, actor, role: bool(state.reviewers)),
-    "identity_claim_blocks_action": ("action", lambda state, actor, role: state.open_claims == 0),
-    "notice_before_action": ("action", lambda state, actor, role: state.notice),
+    "review_before_action": ("action", lambda state, who, role: bool(state.reviewers)),
+    "identity_claim_blocks_action": ("action", lambda state, who, role: state.open_claims == 0),
+    "notice_before_action": ("action", lambda state, who, role: state.notice),
     "independent_appeal": (
         "appeal_decided",
-        lambda state, actor, role: actor not in state.appealed_reviewers,
+        lambda state, who, role: not who & state.appealed_reviewers,
     ),
 }
 
 
-def violation(rules: RuleSet, state: CaseState, kind: str, actor: str, role: str) -> tuple[str, str] | None:
+def violation(
+    rules: RuleSet, state: CaseState, kind: str, actor: str, role: str, actor_id: str | None = None
+) -> tuple[str, str] | None:
     """The (rule, message) an event breaks given the case so far, or None. Structure first, then the set."""
     if kind != "flagged" and not state.flagged:
         return "case_opened_by_flag", f"{kind} on a case that was never flagged"
@@ -120,14 +127,18 @@ def violation(rules: RuleSet, state: CaseState, kind: str, actor: str, role: str
     if kind == "identity_verified" and state.open_claims <= 0:
         return "claim_exists", "identity_verified without an open identity_claim"
     for name, (applies_to, check) in _CHECKS.items():
-        if rules.rules.get(name, True) and kind == applies_to and not check(state, actor, role):
+        if (
+            rules.rules.get(name, True)
+            and kind == applies_to
+            and not check(state, identities(actor, actor_id), role)
+        ):
             return name, RULE_TEXT[name]
     return None
 
 
-def fold(history: Iterable[tuple[str, str, str]]) -> CaseState:
-    """The state of a case after its accepted events (kind, actor, role) in ledger order."""
+def fold(history: Iterable[tuple[str, str, str, str | None]]) -> CaseState:
+    """The state of a case after its accepted events (kind, actor, role, actor id) in ledger order."""
     state = CaseState()
-    for kind, actor, role in history:
-        state.apply(kind, actor, role)
+    for kind, actor, role, actor_id in history:
+        state.apply(kind, actor, role, actor_id)
     return state

@@ -54,11 +54,3 @@ token_revocations = Table(
     Column("actor", String(128), nullable=False),
     Column("ts", String(40), nullable=False),
 )
-
-APPEND_ONLY = (
-    "ledger_entries",
-    "ledger_checkpoints",
-    "ledger_keys",
-    "ledger_tokens",
-    "ledger_token_revocations",
-)

@@ -1,24 +1,32 @@
-"""Verify a whole ledger: the hash chain entry by entry, the Merkle tree, every signed checkpoint.
+"""Verify a whole ledger against trust anchors held outside it: the chain, the Merkle tree, every signed
+checkpoint, the published heads of witnesses, and every row that grants power (tokens, keys).
 
 An entry's hash is the RFC 6962 leaf hash of `prev || record`, where `record` is the UTF-8 of
 `"{seq}\\x1f{kind}\\x1f{case}\\x1f{body}"` and `case` is the case id in single quotes, or `None`. The hash
 therefore chains every entry to the one before it and is also the entry's leaf in the Merkle tree.
+
+Only pinned keys are trusted; a `key_rotated` entry signed by a key in force hands signing to a new key.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from misflag.ledger._events import CASE_EVENTS, SYSTEM_EVENTS
-from misflag.ledger._keys import checkpoint_message, signature_valid
+from misflag.ledger._events import CASE_EVENTS, SYSTEM_EVENTS, canonical
+from misflag.ledger._keys import checkpoint_message, key_id, rotation_message, signature_valid
 from misflag.ledger._merkle import MerkleTree
 
 GENESIS = bytes(32)
 KINDS = frozenset(CASE_EVENTS) | frozenset(SYSTEM_EVENTS)
+# Entries that grant power: each is sealed by a checkpoint in the transaction that writes it.
+POWER = frozenset({"token_created", "token_revoked", "rules_changed", "key_rotated"})
 ENTRY_COLUMNS = "seq, prev, hash, kind, case_id, body"
 CHECKPOINT_COLUMNS = "tree_size, root, ts, key_id, signature"
 
@@ -43,6 +51,9 @@ class VerifyReport:
     unsealed: int
     problem: str | None
     seconds: float
+    witnessed: int = 0
+    heads: int = 0
+    keys: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,49 +63,152 @@ class VerifyReport:
         return asdict(self) | {"ok": self.ok}
 
 
-def check_chain(rows: Iterable[Sequence[Any]]) -> tuple[list[bytes], str | None]:
-    """Walk entries in seq order; return their hashes and the first broken link, if any."""
+@dataclass(frozen=True)
+class TailPolicy:
+    """The automatic checkpoint bound: a longer or older unsealed tail means the store did not seal it."""
+
+    entries: int | None = None
+    seconds: float | None = None
+    now: datetime | None = None
+
+
+@dataclass
+class Evidence:
+    """Everything verify reads: entry and checkpoint rows, the rows that grant power, and witness heads."""
+
+    entries: Iterable[Sequence[Any]]  # read once, in seq order: a list, or a cursor streaming the rows
+    checkpoints: Sequence[Sequence[Any]]
+    keys: Sequence[Sequence[Any]] = ()
+    tokens: Sequence[Sequence[Any]] = ()
+    revocations: Sequence[Sequence[Any]] = ()
+    heads: Sequence[Mapping[str, Any]] = ()
+    # One entry's body by seq (for the age of the unsealed tail); needed when `entries` is not a list.
+    body_at: Callable[[int], Any] | None = None
+
+
+def check_chain(rows: Iterable[Sequence[Any]]) -> tuple[list[bytes], list[tuple[int, str, str]], str | None]:
+    """Walk entries in seq order; return their hashes, the entries that grant power, the first broken link."""
     sha = hashlib.sha256
     hashes: list[bytes] = []
+    power: list[tuple[int, str, str]] = []
     append = hashes.append
     prev = GENESIS
     for position, (seq, stored_prev, stored_hash, kind, case_id, body) in enumerate(rows):
         if seq != position:
-            return (
-                hashes,
-                f"entry {position}: sequence number is {seq} (an entry is missing, moved or inserted)",
-            )
-        if bytes(stored_prev) != prev:
-            return hashes, f"entry {seq}: does not link to the hash of entry {seq - 1}"
+            problem = f"entry {position}: sequence number is {seq} (an entry is missing, moved or inserted)"
+            return hashes, power, problem
+        if stored_prev != prev:  # bytes or memoryview: both compare by content, no copy
+            return hashes, power, f"entry {seq}: does not link to the hash of entry {seq - 1}"
         if kind not in KINDS:
-            return hashes, f"entry {seq}: unknown kind {kind!r}"
+            return hashes, power, f"entry {seq}: unknown kind {kind!r}"
         case = "None" if case_id is None else f"'{case_id}'"
         digest = sha(b"\x00" + prev + f"{seq}\x1f{kind}\x1f{case}\x1f{body}".encode()).digest()
-        if digest != bytes(stored_hash):
-            return hashes, f"entry {seq}: content does not match its hash (edited)"
+        if digest != stored_hash:
+            return hashes, power, f"entry {seq}: content does not match its hash (edited)"
+        if kind in POWER:
+            power.append((seq, kind, body))
         append(digest)
         prev = digest
-    return hashes, None
+    return hashes, power, None
+
+
+class KeySchedule:
+    """Which keys are in force for a checkpoint of each size: the pinned keys, then each signed rotation."""
+
+    def __init__(self, pinned: Mapping[str, bytes]) -> None:
+        self.starts: list[int] = [0]
+        self.sets: list[dict[str, bytes]] = [dict(pinned)]
+        self.ever: dict[str, bytes] = dict(pinned)
+
+    def at(self, size: int) -> dict[str, bytes]:
+        """Keys that may sign a checkpoint of `size` entries (rotations among the first `size` applied)."""
+        return self.sets[bisect.bisect_right(self.starts, size) - 1]
+
+    def rotate(self, seq: int, payload: Mapping[str, Any]) -> str | None:
+        """Apply the `key_rotated` entry at `seq`; return a problem if it is not signed by a key in force."""
+        current = self.at(seq)
+        try:
+            old, new, public = (
+                payload["old_key_id"],
+                payload["new_key_id"],
+                bytes.fromhex(payload["new_public_key"]),
+            )
+            signature = bytes.fromhex(payload["signature"])
+        except (KeyError, TypeError, ValueError):
+            return f"entry {seq}: malformed key rotation"
+        if old not in current or not signature_valid(
+            current[old], signature, rotation_message(old, new, public)
+        ):
+            return f"entry {seq}: key rotation to {new} is not signed by a trusted key in force"
+        if key_id(public) != new:
+            return f"entry {seq}: key rotation names key {new} but carries another key"
+        self.starts.append(seq + 1)
+        self.sets.append({name: value for name, value in current.items() if name != old} | {new: public})
+        self.ever[new] = public
+        return None
+
+
+def check_power(
+    power: Sequence[tuple[int, str, str]], schedule: KeySchedule, sealed: int
+) -> tuple[dict[str, tuple[str, str]], set[str], str | None]:
+    """Check every entry that grants power; return tokens created (by hash or legacy id), ids revoked."""
+    created: dict[str, tuple[str, str]] = {}
+    revoked: set[str] = set()
+    for seq, kind, body in power:
+        if seq >= sealed:
+            return created, revoked, f"entry {seq} ({kind}) is not sealed, yet the store seals it at once"
+        payload = json.loads(body)["payload"]
+        problem = None
+        if kind == "key_rotated":
+            problem = schedule.rotate(seq, payload)
+        elif kind == "rules_changed" and "signature" in payload:
+            statement = {
+                name: value for name, value in payload.items() if name not in ("key_id", "signature")
+            }
+            public = schedule.at(seq).get(payload.get("key_id", ""))
+            if public is None or not signature_valid(
+                public, bytes.fromhex(payload["signature"]), canonical(statement).encode()
+            ):
+                problem = f"entry {seq}: rule change not signed by a trusted key in force"
+        elif kind == "token_created":
+            created[payload.get("token_hash") or payload["id"]] = (payload["name"], payload["role"])
+        elif kind == "token_revoked":
+            revoked.add(payload["id"])
+        if problem:
+            return created, revoked, problem
+    return created, revoked, None
+
+
+def check_rows(
+    evidence: Evidence, schedule: KeySchedule, created: Mapping[str, tuple[str, str]], revoked: set[str]
+) -> str | None:
+    """Every token, revocation and key row must be explained by the verified chain or the pinned keys."""
+    for digest, name, role, *_ in evidence.tokens:
+        if created.get(digest, created.get(digest[:16])) != (name, role):
+            return f"token {digest[:16]} ({name}, {role}) is stored but no token_created entry explains it"
+    for digest, *_ in evidence.revocations:
+        if digest[:16] not in revoked:
+            return f"revocation of token {digest[:16]} is stored but no token_revoked entry explains it"
+    for name, public, *_ in evidence.keys:
+        if schedule.ever.get(name) != bytes(public):
+            return f"key {name} is stored but is neither pinned nor handed over by a signed key rotation"
+    return None
 
 
 def check_checkpoints(
-    tree: MerkleTree, rows: Iterable[Sequence[Any]], public_keys: Mapping[str, bytes]
+    tree: MerkleTree, rows: Sequence[Sequence[Any]], schedule: KeySchedule
 ) -> tuple[int, int, str | None]:
     """Check every checkpoint's root against the tree and its signature; return (count, sealed, problem)."""
     count = sealed = 0
     for size, root, timestamp, key, signature in rows:
         count += 1
         if size > tree.size:
-            return (
-                count,
-                sealed,
-                (f"checkpoint of {size} entries but the ledger holds {tree.size} (entries were deleted)"),
-            )
+            return count, sealed, f"checkpoint of {size} entries but the ledger holds {tree.size} (truncated)"
         if tree.root(size) != bytes(root):
             return count, sealed, f"checkpoint at {size} entries: root does not match the entries"
-        public = public_keys.get(key)
+        public = schedule.at(size).get(key)
         if public is None:
-            return count, sealed, f"checkpoint at {size} entries: signed by unknown key {key}"
+            return count, sealed, f"checkpoint at {size} entries: signed by key {key}, which is not trusted"
         if not signature_valid(
             public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, key)
         ):
@@ -103,19 +217,79 @@ def check_checkpoints(
     return count, sealed, None
 
 
+def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: KeySchedule) -> str | None:
+    """Every published head must be signed by a trusted key and be a prefix of the ledger as it is now."""
+    for head in heads:
+        size, when = head["tree_size"], head["timestamp"]
+        public = schedule.ever.get(head["key_id"])
+        try:
+            root, signature = bytes.fromhex(head["root"]), bytes.fromhex(head["signature"])
+        except (TypeError, ValueError):
+            return f"witness head at {size} entries is malformed"
+        if public is None or not signature_valid(
+            public, signature, checkpoint_message(size, root, when, head["key_id"])
+        ):
+            return f"witness head at {size} entries ({when}) is not signed by a trusted key"
+        if size > tree.size:
+            return (
+                f"truncated: a head of {size} entries was published at {when}, the ledger holds {tree.size}"
+            )
+        if tree.root(size) != root:
+            return f"rewritten: the first {size} entries differ from the head published at {when}"
+    return None
+
+
+def check_tail(count: int, sealed: int, body_at: Callable[[int], Any], policy: TailPolicy) -> str | None:
+    """The unsealed tail must be within the automatic checkpoint bound (else it was never sealed, or cut)."""
+    unsealed = count - sealed
+    if not unsealed:
+        return None
+    if policy.entries is not None and unsealed >= policy.entries:
+        return (
+            f"{unsealed} entries follow the last checkpoint, but the store seals every {policy.entries}: "
+            "checkpoints were removed or the tail was written around the store"
+        )
+    if policy.seconds is not None and policy.now is not None:
+        written = datetime.fromisoformat(json.loads(body_at(sealed))["ts"])
+        age = (policy.now - written).total_seconds()
+        if age > 2 * policy.seconds:
+            return (
+                f"the {unsealed} entries after the last checkpoint are {age:,.0f} s old, beyond the automatic "
+                f"checkpoint bound of {policy.seconds:g} s: they may have been rewritten "
+                "(seal them with `misflag ledger checkpoint` only if you trust them)"
+            )
+    return None
+
+
 def verify_rows(
-    entry_rows: Iterable[Sequence[Any]],
-    checkpoint_rows: Iterable[Sequence[Any]],
-    public_keys: Mapping[str, bytes],
+    evidence: Evidence,
+    pinned: Mapping[str, bytes],
     *,
     require_sealed: bool = False,
+    policy: TailPolicy = TailPolicy(),
 ) -> VerifyReport:
-    """Verify entries and checkpoints given as rows (columns ENTRY_COLUMNS and CHECKPOINT_COLUMNS)."""
+    """Verify a ledger given as rows (columns ENTRY_COLUMNS and CHECKPOINT_COLUMNS) against pinned keys."""
     started = time.perf_counter()
-    hashes, problem = check_chain(entry_rows)
+    entries = evidence.entries
+    body_at = evidence.body_at
+    if body_at is None:  # the tail's age needs one body by position
+        listed = entries if isinstance(entries, Sequence) else list(entries)
+        entries, body_at = listed, lambda seq: listed[seq][5]
+    hashes, power, problem = check_chain(entries)
+    schedule = KeySchedule(pinned)
     count = sealed = 0
+    witnessed = max((head["tree_size"] for head in evidence.heads), default=0)
+    if problem is None and not pinned and (evidence.checkpoints or evidence.heads):
+        problem = "no pinned public key to trust: give --public-key (printed by `misflag ledger init`)"
     if problem is None:
-        count, sealed, problem = check_checkpoints(MerkleTree(hashes), checkpoint_rows, public_keys)
+        tree = MerkleTree(hashes)
+        # Rotations come first: a checkpoint may be signed by a key handed over earlier in the chain.
+        sealed = max((int(row[0]) for row in evidence.checkpoints if int(row[0]) <= len(hashes)), default=0)
+        created, revoked, power_problem = check_power(power, schedule, sealed)
+        count, sealed, problem = check_checkpoints(tree, evidence.checkpoints, schedule)
+        problem = problem or check_heads(tree, evidence.heads, schedule) or power_problem
+        problem = problem or check_rows(evidence, schedule, created, revoked)
+        problem = problem or check_tail(len(hashes), sealed, body_at, policy)
     unsealed = len(hashes) - sealed
     if problem is None and require_sealed and unsealed:
         problem = f"{unsealed} entr{'y is' if unsealed == 1 else 'ies are'} after the last signed checkpoint"
@@ -126,4 +300,7 @@ def verify_rows(
         unsealed=unsealed,
         problem=problem,
         seconds=time.perf_counter() - started,
+        witnessed=witnessed,
+        heads=len(evidence.heads),
+        keys=sorted(schedule.ever),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -12,7 +11,7 @@ import pyarrow as pa
 from misflag import __version__
 from misflag.engine import quote_identifier
 from misflag.errors import InputError
-from misflag.io import InputInfo, load_input
+from misflag.io import InputInfo
 from misflag.linkage._clerical import estimate_precision, parse_labels
 from misflag.linkage._evaluate import (
     CURVE_THRESHOLDS,
@@ -24,8 +23,9 @@ from misflag.linkage._evaluate import (
     stage_name,
     truth_counts,
 )
+from misflag.progress import Progress, no_progress
 from misflag.result import AuditResult, make_row, rows_to_table
-from misflag.stats import bootstrap_counts, percentile_interval, safe_divide, wilson_interval
+from misflag.stats import safe_divide, wilson_interval
 
 
 def _suppressed_row(attribute: str, group: str, stage: str, metric: str, min_cell: int) -> dict[str, Any]:
@@ -60,6 +60,40 @@ def _rate_row(
     return make_row(attribute, group, stage, metric, hits / total, low, high, total)
 
 
+def f1_row(
+    attribute: str, group: str, stage: str, tp: float, fp: float, fn: float, effective: float = float("nan")
+) -> dict[str, Any]:
+    """F1 = 2TP / (2TP + FP + FN) = 2J / (1 + J), J = TP / (TP + FP + FN); undefined without units.
+
+    Given the TP + FP + FN units, TP is binomial with probability J and F1 depends on J alone, strictly
+    increasingly, so the Wilson limits of J (at the effective size of the units, clustered) map to limits
+    of F1: a score interval that cannot collapse at F1 = 0 or 1, unlike a percentile bootstrap.
+    """
+    total = tp + fp + fn
+    if total <= 0:
+        return make_row(
+            attribute,
+            group,
+            stage,
+            "f1",
+            None,
+            denominator=0,
+            warning="undefined: no links and no true pairs",
+        )
+    size = total if np.isnan(effective) else effective
+    low, high = wilson_interval(tp / total * size, size)
+    return make_row(
+        attribute,
+        group,
+        stage,
+        "f1",
+        2 * tp / (2 * tp + fp + fn),
+        2 * low / (1 + low),
+        2 * high / (1 + high),
+        total,
+    )
+
+
 def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, Any]]:
     """The long-table rows at each audited threshold, plus blocking recall, from ground-truth counts."""
     rows: list[dict[str, Any]] = []
@@ -70,7 +104,6 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
         sizes = counts.effective.get(metric)
         return float("nan") if sizes is None else float(sizes[g, j])
 
-    f1_boot = bootstrap_f1(counts.tp, counts.fp, fn_all, spec.replicates, spec.seed)
     for g, (attribute, group) in enumerate(counts.keys):
         small = counts.records[g] < spec.min_cell
         for t in sorted(set(spec.thresholds)):
@@ -83,9 +116,7 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
             tp, fp, fn = counts.tp[g, j], counts.fp[g, j], fn_all[g, j]
             rows.append(_rate_row(attribute, group, stage, "precision", tp, tp + fp, size("precision", g, j)))
             rows.append(_rate_row(attribute, group, stage, "recall", tp, tp + fn, size("recall", g, j)))
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
-            low, high = f1_boot[0][g, j], f1_boot[1][g, j]
-            rows.append(make_row(attribute, group, stage, "f1", f1, low, high, tp + fp + fn))
+            rows.append(f1_row(attribute, group, stage, tp, fp, fn, size("jaccard", g, j)))
             rows.append(
                 _rate_row(
                     attribute,
@@ -116,22 +147,6 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
                     )
                 )
     return rows
-
-
-def bootstrap_f1(
-    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, replicates: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """95% percentile interval of F1 = 2TP / (2TP + FP + FN) from multinomial resamples of (TP, FP, FN)."""
-    low, high = np.full(tp.shape, np.nan), np.full(tp.shape, np.nan)
-    for index in np.ndindex(tp.shape):
-        cells = np.array([tp[index], fp[index], fn[index]])
-        if cells.sum() == 0:
-            continue
-        draws = bootstrap_counts(cells, replicates, seed).astype(float)
-        f1 = safe_divide(2 * draws[:, 0], 2 * draws[:, 0] + draws[:, 1] + draws[:, 2])
-        interval = percentile_interval(f1[:, None])
-        low[index], high[index] = interval[0][0], interval[1][0]
-    return low, high
 
 
 def curve_table(counts: TruthCounts, spec: LinkageAuditSpec) -> pa.Table:
@@ -175,7 +190,9 @@ def curve_table(counts: TruthCounts, spec: LinkageAuditSpec) -> pa.Table:
 
 def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: str) -> list[dict[str, Any]]:
     """Weighted precision per group and threshold from a labelled stratified sample (`misflag linkage sample`)."""
-    info = load_input(data.engine, labels, name="labels_input")
+    info = data.labels_info  # loaded with the other inputs, before the engine was locked
+    if info is None:
+        raise InputError("the labelled sample ({labels}) was not loaded with the pairs")
     columns = {c.lower(): c for c in info.columns}
     for needed in ("id_l", "id_r", "label", "stratum", "stratum_size"):
         if needed not in columns:
@@ -251,28 +268,28 @@ def audit_linkage(
     *,
     spec: LinkageAuditSpec,
     labels: Any | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> AuditResult:
     """Audit a matcher's pairs per group: from ground truth (spec.cluster_column), a labelled sample, or both."""
     if spec.cluster_column is None and labels is None:
         raise InputError(
-            "give ground truth (--truth COLUMN of the records) or a labelled sample (--labels FILE)"
+            "give ground truth ({cluster_column}: a column of the records) or a labelled sample ({labels}: a file)"
         )
-    say = progress or (lambda _step: None)
-    say("load and check inputs")
-    data = PairsData(spec, pairs, records)
+    say = progress or no_progress
+    say("load and check inputs", None)
+    data = PairsData(spec, pairs, records, labels)
     rows: list[dict[str, Any]] = []
     extras: dict[str, pa.Table] = {}
     try:
         if spec.cluster_column is not None:
-            say("count against ground truth")
+            say("count against ground truth", None)
             counts = truth_counts(
                 data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)), clustered=spec.thresholds
             )
             rows += truth_rows(counts, spec)
             extras["threshold_curves"] = curve_table(counts, spec)
         if labels is not None:
-            say("estimate from the labelled sample")
+            say("estimate from the labelled sample", None)
             metric = "precision_clerical" if spec.cluster_column is not None else "precision"
             rows += clerical_rows(data, labels, spec, metric)
     finally:
@@ -302,12 +319,11 @@ def _metadata(spec: LinkageAuditSpec, data: PairsData, clerical: bool) -> dict[s
         "spec": {**asdict(spec), "groups": list(spec.groups), "thresholds": list(spec.thresholds)},
         "expressions": {"groups": data.groups},
         "engine": "duckdb",
-        "seed": spec.seed,
-        "replicates": spec.replicates,
         "min_cell": spec.min_cell,
         "interval": "95% Wilson for proportions, at the effective sample size of units clustered by link component "
         "(precision, wrongful-link rate) or true entity (recall, blocking recall); "
-        "F1 by multinomial bootstrap of (TP, FP, FN)"
+        "F1 = 2J/(1+J) from the Wilson interval of J = TP/(TP+FP+FN), its units clustered by the components of "
+        "links and true entities together"
         + (
             "; clerical precision: stratified ratio estimator, Wilson with effective sample size"
             if clerical

@@ -201,9 +201,10 @@ def attach_pair_group(pairs: pa.Table, records: Any, *, id_column: str, expressi
         info = load_input(engine, records, name="records_input")
         known = {c.lower(): c for c in info.columns}
         if id_column.lower() not in known:
-            raise InputError(f"--id-column {id_column!r} is not a column of the records file")
-        group = check_expression(expression, info.columns, "--group")
+            raise InputError(f"{{id_column}} {id_column!r} is not a column of the records file")
+        group = check_expression(expression, info.columns, "{expression}")
         engine.register_arrow("pairs_input", pairs)
+        engine.sandbox()  # both inputs are in: no other file, setting or extension from here on
         id_sql = f"CAST(r.{quote_identifier(known[id_column.lower()])} AS VARCHAR)"
         absent = (
             engine.sql(

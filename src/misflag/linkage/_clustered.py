@@ -6,7 +6,10 @@ V = C / (C - 1) * sum_c (t_c - p n_c)^2 / n^2, with C clusters, n_c units and t_
 Precision and the wrongful-link rate cluster on the connected components of the links at the lowest audited
 threshold (records as nodes: units in different components share no record; components at a higher
 threshold only split these, so the coarser partition is a valid, slightly conservative clustering there);
-recall and blocking recall cluster on the true entities. The Wilson interval then uses the effective sample
+recall and blocking recall cluster on the true entities. F1 = 2J / (1 + J) is a monotone function of the
+share J = TP / (TP + FP + FN) of true links among the pairs that are links or true pairs; those units cluster
+on the components of the links at the lowest audited threshold joined with the true entities (a pair of
+either kind lies inside one such component). The Wilson interval then uses the effective sample
 size p (1 - p) / V (Korn and Graubard 1998), never more than the number of units, so an interval only ever
 widens. Each family of sums is one SQL aggregate over every threshold at once.
 """
@@ -74,18 +77,27 @@ def _sums(engine: DuckDBEngine, query: str, width: int) -> ClusterSums:
     return {key: values[i].astype(float).reshape(width, 6) for i, key in enumerate(keys)}
 
 
-def link_components(engine: DuckDBEngine, threshold: float) -> None:
-    """Table `comp(id, cl)`: each record's connected component among the links at score >= threshold."""
+def link_components(
+    engine: DuckDBEngine, threshold: float, *, truth: bool = False, table: str = "comp"
+) -> None:
+    """Table `table(id, cl)`: each record's connected component among the links at score >= threshold,
+    and with `truth` also joined to every record of its true entity."""
     ids = engine.sql("SELECT id FROM rec ORDER BY id").column("id")
     engine.register_arrow("_record_index", pa.table({"id": ids, "i": np.arange(len(ids))}))
-    links = engine.sql(
+    edges = (
         "SELECT a.i AS a, b.i AS b FROM lp JOIN _record_index a ON a.id = lp.id_l "
         f"JOIN _record_index b ON b.id = lp.id_r WHERE lp.score >= {float(threshold)!r}"
     )
+    if truth:
+        edges += (
+            " UNION ALL SELECT x.i, MIN(x.i) OVER (PARTITION BY r.cluster) "
+            "FROM rec r JOIN _record_index x ON x.id = r.id"
+        )
+    links = engine.sql(edges)
     a, b = links.column("a").to_numpy(), links.column("b").to_numpy()
     graph = coo_matrix((np.ones(a.size), (a, b)), shape=(len(ids), len(ids)))
     _, labels = connected_components(graph, directed=False)
-    engine.register_arrow("comp", pa.table({"id": ids, "cl": labels}))
+    engine.register_arrow(table, pa.table({"id": ids, "cl": labels}))
 
 
 def _columns(units: Sequence[str], hits: Sequence[str]) -> str:
@@ -141,4 +153,28 @@ def true_pair_sums(
         "LEFT JOIN (SELECT LEAST(id_l, id_r) AS a, GREATEST(id_l, id_r) AS b, score FROM lp WHERE is_true) f "
         "ON f.a = g.id_l AND f.b = g.id_r GROUP BY ALL",
         len(hits),
+    )
+
+
+def f1_units(engine: DuckDBEngine, lowest: float) -> None:
+    """Table `fu(id_l, id_r, score, is_true)`: every true pair (with its score, NULL if never compared) and
+    every false pair linked at score >= lowest, the units of J = TP / (TP + FP + FN) at any audited threshold."""
+    engine.execute(
+        "CREATE TABLE fu AS SELECT t.id_l, t.id_r, f.score, TRUE AS is_true FROM tp_all t LEFT JOIN "
+        "(SELECT LEAST(id_l, id_r) AS a, GREATEST(id_l, id_r) AS b, score FROM lp WHERE is_true) f "
+        "ON f.a = t.id_l AND f.b = t.id_r UNION ALL "
+        f"SELECT id_l, id_r, score, FALSE FROM lp WHERE NOT is_true AND score >= {float(lowest)!r}"
+    )
+
+
+def jaccard_sums(engine: DuckDBEngine, pair_groups: str, thresholds: Sequence[float]) -> ClusterSums:
+    """Links or true pairs (n) and true links (t) at each threshold, per group, by the components of
+    table `comp_all` (links at the lowest threshold joined with the true entities); units from `fu`."""
+    linked = [f"COALESCE(p.score >= {float(t)!r}, FALSE)" for t in thresholds]
+    return _sums(
+        engine,
+        "SELECT g.attribute, g.grp, c.cl, "
+        f"{_columns([f'p.is_true OR {x}' for x in linked], [f'p.is_true AND {x}' for x in linked])} "
+        f"FROM ({pair_groups}) g JOIN fu p USING (id_l, id_r) JOIN comp_all c ON c.id = p.id_l GROUP BY ALL",
+        len(thresholds),
     )

@@ -22,6 +22,8 @@ from misflag.io import InputInfo, check_expression, load_input
 from misflag.linkage._clustered import (
     ClusterSums,
     effective_sizes,
+    f1_units,
+    jaccard_sums,
     link_components,
     precision_sums,
     true_pair_sums,
@@ -45,19 +47,17 @@ class LinkageAuditSpec:
     thresholds: tuple[float, ...] = (0.9,)
     min_cell: int = 10
     probabilities: bool = True
-    seed: int = 0
-    replicates: int = 1000
     blocking_rules: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not self.thresholds:
-            raise InputError("give at least one --threshold")
+            raise InputError("give at least one {thresholds}")
         if self.probabilities and any(not 0.0 <= t <= 1.0 for t in self.thresholds):
             raise InputError(f"thresholds {list(self.thresholds)} must be probabilities in [0, 1]")
         if self.min_cell < 1:
-            raise InputError(f"--min-cell must be at least 1, got {self.min_cell}")
+            raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
         if len(set(self.groups)) != len(self.groups):
-            raise InputError("each --group expression may be given only once")
+            raise InputError("each {groups} expression may be given only once")
 
 
 def stage_name(threshold: float) -> str:
@@ -68,18 +68,26 @@ def stage_name(threshold: float) -> str:
 class PairsData:
     """Records and pairs loaded into DuckDB, validated, with per-record groups in long form (`rg`)."""
 
-    def __init__(self, spec: LinkageAuditSpec, pairs: Any, records: Any | None) -> None:
+    def __init__(
+        self, spec: LinkageAuditSpec, pairs: Any, records: Any | None, labels: Any | None = None
+    ) -> None:
         self.spec = spec
         self.engine = DuckDBEngine()
         self.pairs_info: InputInfo = load_input(self.engine, pairs, name="pairs_input")
         self.records_info: InputInfo | None = None
+        self.labels_info: InputInfo | None = None
         self.groups: list[str] = []
-        self._load_pairs()
+        self.blocking_rules: list[str] = []  # as checked and rendered from the allowlist's tree
         if records is not None:
             self.records_info = load_input(self.engine, records, name="records_input")
-            self._load_records()
         elif spec.groups or spec.cluster_column:
-            raise InputError("groups and ground truth need the records file (--records)")
+            raise InputError("groups and ground truth need the records file ({records})")
+        if labels is not None:
+            self.labels_info = load_input(self.engine, labels, name="labels_input")
+        self.engine.sandbox()  # every input is registered: no other file, setting or extension from here on
+        self._load_pairs()
+        if self.records_info is not None:
+            self._load_records()
 
     def sql(self, query: str) -> pa.Table:
         return self.engine.sql(query)
@@ -134,10 +142,10 @@ class PairsData:
     def _load_records(self) -> None:
         assert self.records_info is not None
         spec = self.spec
-        id_col = self._column(spec.id_column, "--id-column")
-        cluster = self._column(spec.cluster_column, "--truth")
-        source = self._column(spec.source_column, "--source-column")
-        self.groups = [check_expression(g, self.records_info.columns, "--group") for g in spec.groups]
+        id_col = self._column(spec.id_column, "{id_column}")
+        cluster = self._column(spec.cluster_column, "{cluster_column}")
+        source = self._column(spec.source_column, "{source_column}")
+        self.groups = [check_expression(g, self.records_info.columns, "{groups}") for g in spec.groups]
         extra = [f"CAST(({g}) AS VARCHAR) AS g{i}" for i, g in enumerate(self.groups)]
         self.engine.execute(
             "CREATE TABLE rec AS SELECT CAST({} AS VARCHAR) AS id, {} AS cluster, {} AS source{} FROM records_input".format(
@@ -174,12 +182,16 @@ class PairsData:
             self.engine.execute(
                 f"CREATE VIEW rec_{side} AS SELECT CAST({id_col} AS VARCHAR) AS __misflag_id, * FROM records_input"
             )
-        for rule in spec.blocking_rules:
+        self.blocking_rules = [
+            check_expression(rule, self.records_info.columns, "blocking rule", qualifiers=("l", "r"))
+            for rule in spec.blocking_rules
+        ]
+        for rule, text in zip(self.blocking_rules, spec.blocking_rules, strict=True):
             try:
                 self.engine.execute(f"SELECT ({rule}) FROM rec_l l, rec_r r LIMIT 0")
             except EngineError as error:
                 raise RuleError(
-                    f"blocking rule {rule!r} cannot be evaluated on the records: {error}"
+                    f"blocking rule {text[:120]!r} cannot be evaluated on the records: {error}"
                 ) from None
 
     def group_sizes(self) -> dict[tuple[str, str], int]:
@@ -258,7 +270,7 @@ def truth_counts(
     fp = _cumulate(pair_rows, keys, grid.size, "fp")
     # true pairs per entity: their count, those linked at each clustered threshold, those blocking reaches
     audited = sorted(set(clustered))
-    reach = _reach_sql(data.spec.blocking_rules) if data.spec.blocking_rules else None
+    reach = _reach_sql(data.blocking_rules) if data.blocking_rules else None
     true_sums = true_pair_sums(data.engine, data.pair_groups("tp_all"), audited, reach)
     true_pairs = np.array([true_sums[key][0, 4] if key in true_sums else 0.0 for key in keys])
     reached = np.array([true_sums[key][-1, 5] if key in true_sums else 0.0 for key in keys])
@@ -290,10 +302,12 @@ def _effective_sizes(
     audited: list[float],
     true_sums: ClusterSums,
 ) -> dict[str, np.ndarray]:
-    """Effective sample sizes [group, threshold] of precision, recall and the wrongful-link rate at the
-    audited thresholds (NaN elsewhere), and [group, 0] of blocking recall."""
+    """Effective sample sizes [group, threshold] of precision, recall, the wrongful-link rate and
+    J = TP / (TP + FP + FN) (F1's interval) at the audited thresholds (NaN elsewhere), and [group, 0] of
+    blocking recall."""
     effective = {
-        m: np.full((len(keys), grid.size), np.nan) for m in ("precision", "recall", "wrongful_link_rate")
+        m: np.full((len(keys), grid.size), np.nan)
+        for m in ("precision", "recall", "wrongful_link_rate", "jaccard")
     }
     true_sizes = effective_sizes(keys, true_sums, len(audited) + 1)
     if audited:
@@ -306,6 +320,11 @@ def _effective_sizes(
             keys, wrongful_link_sums(data.engine, audited), len(audited)
         )
         effective["recall"][:, columns] = true_sizes[:, :-1]
+        f1_units(data.engine, audited[0])
+        link_components(data.engine, audited[0], truth=True, table="comp_all")
+        effective["jaccard"][:, columns] = effective_sizes(
+            keys, jaccard_sums(data.engine, data.pair_groups("fu"), audited), len(audited)
+        )
     if data.spec.blocking_rules:
         effective["blocking_recall"] = true_sizes[:, -1:]
     return effective

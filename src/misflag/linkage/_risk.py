@@ -7,7 +7,7 @@ is computed analytically from the Census name tables and a birth-date model, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,19 @@ from scipy import stats
 from misflag import __version__
 from misflag.errors import InputError
 from misflag.linkage._population import GROUP_LABELS, GROUPS, PopulationModel
-from misflag.linkage._risk_analytic import FUZZY_HEAD, AnalyticRisk, analytic_risk
+from misflag.linkage._risk_analytic import FUZZY_HEAD, AnalyticRisk, analytic_risk, poisson_prediction
 from misflag.linkage._risk_montecarlo import MonteCarloRisk, simulate
 from misflag.linkage._rules import MatchRule, load_rule
+from misflag.progress import Progress
 from misflag.result import AuditResult, make_row, rows_to_table
+from misflag.stats import normal_quantile
 
 METHODS = ("analytic", "montecarlo", "both")
 MC_POPULATION_CAP = 2_000_000
 MC_LIST_CAP = 1_000_000
-_Z = float(stats.norm.ppf(0.975))
+_Z = normal_quantile(0.95)
+#: exact 95% upper limit of a Poisson mean after a count of 0 (Garwood): chi2(0.975, 2) / 2 = -ln 0.025
+_ZERO_HIGH = float(stats.chi2.ppf(0.975, 2) / 2)
 _ATTRIBUTES = {
     "group": "population group (people wrongly matched)",
     "list group": "list records that match someone",
@@ -55,7 +59,8 @@ def _ratio_interval(
     """Ratio to the base group with a delta-method interval on the log scale (none for the base itself)."""
     ratio = values / values[base]
     spread = _Z * np.sqrt(rel_var + rel_var[base])
-    low, high = ratio * np.exp(-spread), ratio * np.exp(spread)
+    with np.errstate(over="ignore"):  # expected counts near 0: the interval runs to 0 and +inf
+        low, high = ratio * np.exp(-spread), ratio * np.exp(spread)
     low[base] = high[base] = np.nan
     return ratio, low, high
 
@@ -147,14 +152,13 @@ class _Rows:
 
 
 def _analytic_rows(out: _Rows, risk: AnalyticRisk, list_counts: np.ndarray, pop_counts: np.ndarray) -> None:
-    """Expected values with a Poisson interval for the realised count around its expectation."""
+    """Expected values with a Poisson prediction interval for the realised count around its expectation."""
     for attribute, counts, sizes, other in (
         ("group", risk.pairs.sum(axis=0), pop_counts, list_counts),
         ("list group", risk.pairs.sum(axis=1), list_counts, list_counts),
     ):
         safe = np.where(sizes > 0, sizes, np.nan)
-        low = stats.poisson.ppf(0.025, counts) / safe * 1e5
-        high = stats.poisson.ppf(0.975, counts) / safe * 1e5
+        low, high = (limit / safe * 1e5 for limit in poisson_prediction(counts))
         rel_var = 1.0 / np.where(counts > 0, counts, np.nan)
         out.standard(
             attribute,
@@ -212,6 +216,10 @@ def _montecarlo_rows(
             pooled = raw.sum(axis=0)
             # few replicates can understate the spread; pair counts are at least Poisson-dispersed
             se = np.fmax(se, np.divide(mean, np.sqrt(pooled), out=np.zeros_like(mean), where=pooled > 0))
+            # no simulated match at all: the exact (Garwood) 95% upper limit of a Poisson count of 0,
+            # so the interval never collapses to [0, 0]
+            exposure = np.where(sizes_sim.sum(axis=0) > 0, sizes_sim.sum(axis=0), np.nan)
+            zero_high = _ZERO_HIGH / exposure * 1e5 * scale
             warnings = [
                 f"only {pooled[g]:.0f} simulated matches; interval rough" if pooled[g] < 20 else None
                 for g in range(len(GROUPS))
@@ -221,7 +229,7 @@ def _montecarlo_rows(
                 "montecarlo",
                 mean,
                 np.maximum(mean - _Z * se, 0),
-                mean + _Z * se,
+                np.where(pooled > 0, mean + _Z * se, zero_high),
                 (se / mean) ** 2,
                 mean * sizes / 1e5,
                 sizes,
@@ -230,13 +238,16 @@ def _montecarlo_rows(
             )
         people = mc.people / mc.population_counts * 1e5 * list_scale
         mean, se = _mean_se(people)
+        pooled = mc.people.sum(axis=0)  # the same Poisson floor and zero-count limit as the pair rates
+        se = np.fmax(se, np.divide(mean, np.sqrt(pooled), out=np.zeros_like(mean), where=pooled > 0))
+        exposure = np.where(mc.population_counts.sum(axis=0) > 0, mc.population_counts.sum(axis=0), np.nan)
         out.add(
             "group",
             "montecarlo",
             "people_wrongly_matched_per_100k",
             mean,
             np.maximum(mean - _Z * se, 0),
-            mean + _Z * se,
+            np.where(pooled > 0, mean + _Z * se, _ZERO_HIGH / exposure * 1e5 * list_scale),
             pop_counts,
         )
 
@@ -258,8 +269,9 @@ def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, i
         "distinct people).",
         "Monte Carlo intervals: mean over replicates +- 1.96 standard errors, the standard error being the "
         "larger of the replicate spread and the Poisson error of the pooled count.",
-        "Analytic intervals show Poisson variation of the realised count around its expectation; the name "
-        "tables themselves are taken as exact.",
+        "Analytic intervals are 95% Poisson prediction intervals of the realised count around its "
+        "expectation (raised to [0, 1] person where the expectation is below 0.0253); the name tables "
+        "themselves are taken as exact.",
     ]
     if any(c.method == "jaro_winkler" for c in rule.comparisons):
         lines.append(
@@ -315,13 +327,13 @@ def assess_rule_risk(
     seed: int = 0,
     replicates: int = 5,
     model: PopulationModel | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     mc_population: int | None = None,
     mc_list: int | None = None,
 ) -> AuditResult:
     """Expected wrongful matches per group when `list_size` records are matched against `population_size`.
 
-    `progress(done, total)` is called after each Monte Carlo replicate. Monte Carlo simulates at most
+    `progress(step, fraction)` is called after each Monte Carlo replicate. Monte Carlo simulates at most
     `mc_population` people and `mc_list` list records (defaults: the sizes capped at 2M and 1M).
     """
     matching = load_rule(rule)
@@ -351,7 +363,11 @@ def assess_rule_risk(
             list_mix=lst_mix,
             seed=seed,
             replicates=replicates,
-            progress=(lambda done: progress(done, replicates)) if progress else None,
+            progress=(
+                (lambda done: progress(f"Monte Carlo replicate {done} of {replicates}", done / replicates))
+                if progress
+                else None
+            ),
         )
         _montecarlo_rows(out, mc, population_size, list_size, list_counts, pop_counts)
     matrix = pa.table(

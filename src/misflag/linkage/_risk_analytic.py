@@ -5,7 +5,8 @@ member agree on every compared field is the product of per-field chances (fields
 a group): for a name compared through a key (exact, folded, phonetic, initial) it is sum_k A_a(k) A_b(k)
 over keys k, A_g(k) being group g's share of names with key k; for Jaro-Winkler it is A_a' S A_b over the
 most frequent names (S = pairs at or above the threshold, from rapidfuzz's cdist), the other names being
-compared exactly, and the mass so approximated is reported.
+compared exactly, and the mass so approximated is reported. The realised count of wrongful pairs is
+Poisson around its expectation; `poisson_prediction` gives its 95% prediction limits.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from doublemetaphone import doublemetaphone
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cdist, cpdist
-from scipy import sparse
+from scipy import sparse, stats
 
 from misflag.linkage._population import GROUPS, DobModel, NameDistribution, PopulationModel
 from misflag.linkage._rules import Comparison, MatchRule
@@ -228,3 +229,12 @@ def analytic_risk(
         np.asarray(list_counts, float)[:, None] * np.asarray(population_counts, float)[None, :] * collision
     )
     return AnalyticRisk(collision=collision, fields=fields, approximated=approximated, pairs=pairs)
+
+
+def poisson_prediction(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% prediction limits of a Poisson count around its expectation: the 2.5% and 97.5% quantiles, the
+    upper one raised to the next count where they coincide. That happens only when the expectation is at
+    most -ln 0.975 = 0.0253 (both quantiles 0); [0, 1] then holds the count with probability
+    e^-mu (1 + mu) >= 0.9997, so the interval is never zero-width and never below 95%."""
+    low = stats.poisson.ppf(0.025, expected)
+    return low, np.maximum(stats.poisson.ppf(0.975, expected), low + 1)

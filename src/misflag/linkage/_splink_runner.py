@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,7 @@ import sqlglot
 from misflag.engine import DuckDBEngine
 from misflag.errors import EngineError, InputError, RuleError
 from misflag.io import load_input, read_data_file
-
-Progress = Callable[[str], None]
+from misflag.progress import Progress
 
 #: Steps reported through `progress`, in order (the CLI sizes its progress bar with this).
 STEPS: tuple[str, ...] = ("load", "estimate u", "estimate m (EM)", "predict", "collect pairs")
@@ -35,6 +35,11 @@ STEPS: tuple[str, ...] = ("load", "estimate u", "estimate m (EM)", "predict", "c
 U_MAX_PAIRS = 2e6
 #: Blocked pairs used per EM session (bounds training time on large inputs).
 EM_MAX_PAIRS = 2e6
+
+#: Functions that reach the host (Spark's Java reflection) or its settings, refused in settings SQL.
+_REFUSED_FUNCTIONS = frozenset(
+    {"reflect", "java_method", "try_reflect", "getenv", "current_setting", "getvariable"}
+)
 
 _SPLINK_FUNCTIONS = (
     "levenshtein_function_name",
@@ -54,6 +59,33 @@ class SplinkRun:
     link_type: str
     unique_id_column: str
     timings: dict[str, float] = field(default_factory=dict)
+    #: Splink's warnings (untrained m values, EM sampling), one line each, kept off the terminal.
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _captured_splink_logs() -> Iterator[list[str]]:
+    """Collect Splink's log warnings instead of letting them reach the terminal (Python's last-resort handler)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = " ".join(record.getMessage().replace("-- WARNING --", "").replace("WARNING:", "").split())
+            if text and text not in lines:
+                lines.append(text)
+
+    splink_logger = logging.getLogger("splink")
+    saved = (splink_logger.level, splink_logger.propagate, list(splink_logger.handlers))
+    handler = Collect(logging.WARNING)
+    splink_logger.handlers = [handler]
+    splink_logger.setLevel(logging.WARNING)
+    splink_logger.propagate = False
+    try:
+        yield lines
+    finally:
+        splink_logger.handlers = saved[2]
+        splink_logger.setLevel(saved[0])
+        splink_logger.propagate = saved[1]
 
 
 def load_settings(settings: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -137,7 +169,7 @@ def _is_trained(settings: dict[str, Any]) -> bool:
 
 def _as_arrow(table: pa.Table | Any, position: int) -> pa.Table:
     """One input (Arrow, pandas, Polars or a file path) as an Arrow table, read with misflag's readers."""
-    engine = DuckDBEngine()
+    engine = DuckDBEngine(sandbox=True)
     try:
         load_input(engine, table, name="records")
         return engine.sql("SELECT * FROM records")
@@ -149,7 +181,7 @@ def _as_arrow(table: pa.Table | Any, position: int) -> pa.Table:
 
 def _check_ids(tables: list[pa.Table], id_column: str) -> None:
     """Every table has the unique-id column, and ids are unique across all tables (pairs name records)."""
-    engine = DuckDBEngine()
+    engine = DuckDBEngine(sandbox=True)
     try:
         for index, table in enumerate(tables):
             if id_column not in table.column_names:
@@ -186,10 +218,7 @@ def _check_columns(settings: dict[str, Any], columns: Sequence[str]) -> None:
         if str(level.get("sql_condition", "ELSE")).strip().upper() != "ELSE"
     ]
     for text, where in texts:
-        try:
-            tree = sqlglot.parse_one(text, read=dialect)
-        except sqlglot.errors.SqlglotError:
-            raise RuleError(f"{where} SQL {text!r} does not parse") from None
+        tree = _condition(text, where, dialect)
         for column in tree.find_all(sqlglot.exp.Column):
             name = column.name.lower()
             base = name if column.table else re.sub(r"_[lr]$", "", name)
@@ -199,12 +228,39 @@ def _check_columns(settings: dict[str, Any], columns: Sequence[str]) -> None:
                 )
 
 
+def _condition(text: Any, where: str, dialect: Any) -> sqlglot.exp.Expr:
+    """One SQL condition of the settings, parsed; queries, tables, statements and host functions refused.
+
+    Splink runs this SQL itself, so it cannot be rendered from a checked tree: the DuckDB connection is
+    locked as well (see `_db_api`), and this check is what stands between the settings and Spark.
+    """
+    shown = repr(text if len(str(text)) <= 120 else str(text)[:117] + "...")
+    try:
+        statements = sqlglot.parse(str(text), read=dialect)
+    except sqlglot.errors.SqlglotError:
+        raise RuleError(f"{where} SQL {shown} does not parse") from None
+    if len(statements) != 1 or not isinstance(statements[0], sqlglot.exp.Condition):
+        raise RuleError(f"{where} SQL {shown} must be one SQL condition, not a statement")
+    tree = statements[0]
+    for node in tree.walk():
+        if isinstance(node, (sqlglot.exp.Query, sqlglot.exp.Subquery, sqlglot.exp.Table)):
+            raise RuleError(f"{where} SQL {shown} may not hold a query or read a table")
+        name = node.name.lower() if isinstance(node, sqlglot.exp.Anonymous) else ""
+        if name in _REFUSED_FUNCTIONS:
+            raise RuleError(f"{where} SQL {shown} calls {name}(), which misflag does not run")
+    return tree
+
+
 def _db_api(engine: str, scratch: str) -> Any:
     """Splink's database API for the engine; Spark checkpoints its intermediate tables under `scratch`."""
     if engine == "duckdb":
         from splink import DuckDBAPI
 
-        return DuckDBAPI()
+        # The settings' SQL runs on this connection: lock it first (inputs arrive as Arrow, so no file at all
+        # is allowed; no extension install or load; configuration locked).
+        sandbox = DuckDBEngine()
+        sandbox.sandbox()
+        return DuckDBAPI(connection=sandbox.connection)
     if engine == "spark":
         from splink.backends.spark import SparkAPI
 
@@ -232,7 +288,7 @@ def link(
     def step(name: str) -> None:
         timings[name] = time.perf_counter()
         if progress:
-            progress(name)
+            progress(name, STEPS.index(name) / len(STEPS))
 
     timings: dict[str, float] = {}
     if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -249,8 +305,10 @@ def link(
     arrow_tables = [_as_arrow(table, i) for i, table in enumerate(tables)]
     _check_ids(arrow_tables, id_column)
     _check_columns(spec, arrow_tables[0].column_names)
-    with tempfile.TemporaryDirectory(prefix="misflag-splink-") as scratch:
-        return _train_and_predict(spec, arrow_tables, engine, scratch, threshold, train, seed, step, timings)
+    with tempfile.TemporaryDirectory(prefix="misflag-splink-") as scratch, _captured_splink_logs() as logs:
+        run = _train_and_predict(spec, arrow_tables, engine, scratch, threshold, train, seed, step, timings)
+    run.warnings = logs
+    return run
 
 
 def _train_and_predict(
@@ -275,7 +333,7 @@ def _train_and_predict(
         frames = [
             api.register(t, dataset_display_name=f"input_{'ab'[i]}") for i, t in enumerate(arrow_tables)
         ]
-        linker = Linker(frames if len(frames) > 1 else frames[0], spec, log_level=logging.WARNING)
+        linker = Linker(frames if len(frames) > 1 else frames[0], spec, log_level=None)
     except (ValueError, TypeError, KeyError, sqlglot.errors.SqlglotError) as error:
         raise RuleError(f"invalid Splink settings: {str(error).splitlines()[0]}") from None
     except Exception as error:  # Splink raises its own exception types for settings it rejects
@@ -305,7 +363,7 @@ def _train_and_predict(
     except (RuleError, InputError):
         raise
     except Exception as error:
-        raise EngineError(f"Splink failed on {engine}: {str(error).strip().splitlines()[0]}") from None
+        raise EngineError(f"Splink failed on {engine}: {_root_cause(error)}") from None
     timings["end"] = time.perf_counter()
     return SplinkRun(
         pairs=_normalise_pairs(pairs),
@@ -315,6 +373,14 @@ def _train_and_predict(
         unique_id_column=id_column,
         timings=timings,
     )
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first line of the engine's own error under Splink's wrapper (which names only a table)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0] if len(lines[0]) <= 300 else lines[0][:297] + "..."
 
 
 def _normalise_pairs(pairs: pa.Table) -> pa.Table:

@@ -12,14 +12,13 @@ Everything is vectorised (numpy code-point arrays, pyarrow compute): no per-reco
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from misflag.errors import InputError
 from misflag.linkage._population import PopulationModel
+from misflag.progress import Progress, no_progress
 
 #: Group shares of the US population (2020 census, rounded); the census tables' group columns.
 GROUP_MIX: dict[str, float] = {
@@ -136,20 +135,20 @@ def synthetic_records(
     duplicate_rate: float = 0.2,
     group_mix: dict[str, float] | None = None,
     model: PopulationModel | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> pa.Table:
     """`size` records: record_id, person_id (ground truth), group, first_name, last_name, dob, error."""
     if size < 2:
-        raise InputError(f"--size must be at least 2, got {size}")
+        raise InputError(f"{{size}} must be at least 2, got {size}")
     if not 0.0 <= duplicate_rate < 1.0:
-        raise InputError(f"--duplicate-rate must be in [0, 1), got {duplicate_rate}")
+        raise InputError(f"{{duplicate_rate}} must be in [0, 1), got {duplicate_rate}")
     mix = group_mix or GROUP_MIX
     unknown = set(mix) - set(GROUP_MIX)
     if unknown:
         raise InputError(f"unknown group(s) {sorted(unknown)}; choose from {sorted(GROUP_MIX)}")
-    say = progress or (lambda _step: None)
+    say = progress or no_progress
     rng = np.random.default_rng(seed)
-    say("draw people")
+    say("draw people", 0.0)
     people = size - round(size * duplicate_rate)
     model = model or PopulationModel.from_census()
     base = model.sample(people, seed, mix)
@@ -161,7 +160,7 @@ def synthetic_records(
     joiner = np.where(rng.random(people) < 0.5, " ", "-")
     second = model.sample(int(compound.sum()), seed + 1, {"hispanic": 1.0})["last_name"].to_pylist()
     last[compound] = last[compound] + joiner[compound] + np.asarray(second, dtype=object)
-    say("draw duplicates")
+    say("draw duplicates", 1 / 3)
     source = np.concatenate([np.arange(people), rng.integers(0, people, size - people)])
     is_dup = np.arange(size) >= people
     record = {
@@ -170,7 +169,7 @@ def synthetic_records(
         "last_name": last[source].copy(),
         "dob": born[source].copy(),
     }
-    say("apply errors")
+    say("apply errors", 2 / 3)
     error = np.where(is_dup, rng.choice(list(ERRORS), size=size, p=list(ERRORS.values())), "original").astype(
         object
     )

@@ -1,5 +1,21 @@
-"""Self-contained HTML reports (and PDF via headless Chromium) from any audit result."""
+"""Self-contained HTML reports (and PDF via headless Chromium) from any audit result.
 
-from misflag.report._write import ReportContent, build_report, register_section, render_report, write_report
+The names below are loaded on first use, so importing a light part of the package (the report model,
+used by the terminal view) does not import Jinja or Altair.
+"""
 
-__all__ = ["ReportContent", "build_report", "register_section", "render_report", "write_report"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from misflag.report._write import ReportContent, build_report, render_report, write_report
+
+__all__ = ["ReportContent", "build_report", "render_report", "write_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(import_module("misflag.report._write"), name)
+    raise AttributeError(f"module 'misflag.report' has no attribute {name!r}")

@@ -151,8 +151,27 @@ def funnel_chart(
     return chart.to_dict()
 
 
+#: Line styles of curve charts, in the order of the measures drawn: (name for captions, Vega-Lite dash array).
+DASHES: tuple[tuple[str, list[int]], ...] = (
+    ("solid", [1, 0]),
+    ("dashed", [6, 4]),
+    ("dotted", [1, 3]),
+    ("dash-dotted", [6, 3, 1, 3]),
+)
+
+
+def dash_key(measures: Sequence[str]) -> str:
+    """How to read a curve chart's lines, from the same table the chart is drawn with."""
+    return "; ".join(f"{_label(m)}: {DASHES[i][0]}" for i, m in enumerate(measures[: len(DASHES)]))
+
+
 def curve_chart(records: Sequence[dict[str, Any]], measures: Sequence[str], title: str) -> dict[str, Any]:
-    """Per-group curves of `measures` against the score threshold (one line per group and measure)."""
+    """Per-group curves of `measures` against the score threshold (one line per group and measure).
+
+    The first measure is drawn solid, the second dashed, and so on (`DASHES`): the scale is explicit, so
+    the caption written from `dash_key` cannot disagree with the drawing.
+    """
+    measures = list(measures[: len(DASHES)])
     long = [
         {"group": r["group"], "threshold": r["threshold"], "measure": _label(m), "value": r[m]}
         for r in records
@@ -167,7 +186,12 @@ def curve_chart(records: Sequence[dict[str, Any]], measures: Sequence[str], titl
             y=alt.Y("value:Q", axis=alt.Axis(format=".0%", title=None)),
             color=alt.Color("group:N", title=None),
             strokeDash=alt.StrokeDash(
-                "measure:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)
+                "measure:N",
+                title=None,
+                legend=alt.Legend(orient="bottom", labelLimit=400),
+                scale=alt.Scale(
+                    domain=[_label(m) for m in measures], range=[dash for _, dash in DASHES[: len(measures)]]
+                ),
             ),
             tooltip=[
                 alt.Tooltip("group:N"),

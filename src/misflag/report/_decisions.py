@@ -6,8 +6,16 @@ import math
 from typing import Any
 
 from misflag.decisions import SMALL_DENOMINATOR
-from misflag.report._charts import BAND, curve_chart, funnel_chart, rate_chart, ratio_chart
-from misflag.report._model import OVERALL, Chart, Section, Visible, reference_of, withheld_note
+from misflag.report._charts import BAND, curve_chart, dash_key, funnel_chart, rate_chart, ratio_chart
+from misflag.report._model import (
+    OVERALL,
+    Chart,
+    Section,
+    Visible,
+    by_attribute,
+    reference_of,
+    withheld_note,
+)
 from misflag.result import AuditResult, format_number
 
 _WORDING = {
@@ -146,15 +154,17 @@ def _curve_charts(result: AuditResult, visible: Visible) -> list[Chart]:
     shown = {(r["attribute"], r["group"]) for r in visible.rows}
     records = [r for r in curves.to_pylist() if (r["attribute"], r["group"]) in shown]
     charts = []
+    measures = ("fpr", "fnr")
     for attribute in dict.fromkeys(r["attribute"] for r in records):
         chosen = [r for r in records if r["attribute"] == attribute]
         charts.append(
             Chart(
-                f"Threshold curves by {attribute}",
+                f"Threshold curves {by_attribute(attribute)}",
                 curve_chart(
-                    chosen, ("fpr", "fnr"), f"False positive and false negative rates by {attribute}"
+                    chosen, measures, f"False positive and false negative rates {by_attribute(attribute)}"
                 ),
-                "At each score threshold, the share of each group wrongly flagged (solid) and missed (dashed).",
+                "At each score threshold, the share of each group wrongly flagged and missed. Lines: "
+                f"{dash_key(measures)}.",
             )
         )
     return charts

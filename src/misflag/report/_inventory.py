@@ -10,7 +10,6 @@ import pyarrow.compute as pc
 
 from misflag.inventory import PRACTICES
 from misflag.report._model import Chart, Section, TableBlock, Visible
-from misflag.report._write import register_section
 from misflag.result import AuditResult
 
 _WIDTH = 520
@@ -101,7 +100,6 @@ def _reclassification_chart(table: pa.Table | None) -> list[Chart]:
     ]
 
 
-@register_section("inventory")
 def inventory_sections(result: AuditResult, visible: Visible) -> list[Section]:
     """Scorecard, history and review-queue sections, whichever the result holds."""
     extras = result.extras

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from misflag.report._charts import curve_chart, rate_chart, ratio_chart
-from misflag.report._model import OVERALL, Chart, Section, Visible, cell, withheld_note
+from misflag.report._charts import curve_chart, dash_key, rate_chart, ratio_chart
+from misflag.report._model import OVERALL, Chart, Section, Visible, by_attribute, cell, withheld_note
 from misflag.result import AuditResult
 
 #: Metrics drawn per group, in this order, when the result has them.
@@ -83,9 +83,13 @@ def _curves(result: AuditResult, visible: Visible, measures: tuple[str, ...]) ->
     records = [r for r in curves.to_pylist() if (r.get("attribute"), r.get("group")) in shown]
     return [
         Chart(
-            f"Threshold curves by {attribute}",
-            curve_chart([r for r in records if r["attribute"] == attribute], chosen, f"By {attribute}"),
-            "Each measure per group at every match-probability threshold.",
+            f"Threshold curves {by_attribute(attribute)}",
+            curve_chart(
+                [r for r in records if r["attribute"] == attribute],
+                chosen,
+                f"Measures at every threshold, {by_attribute(attribute)}",
+            ),
+            f"Each measure per group at every match-probability threshold. Lines: {dash_key(chosen)}.",
         )
         for attribute in dict.fromkeys(r["attribute"] for r in records)
         if chosen

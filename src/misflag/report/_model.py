@@ -102,13 +102,21 @@ def visible_rows(result: AuditResult) -> Visible:
     )
 
 
+def by_attribute(attribute: str) -> str:
+    """'by race', or 'for everyone' for the whole-population rows (never 'by overall')."""
+    return "for everyone" if attribute == OVERALL else f"by {attribute}"
+
+
 def withheld_note(visible: Visible, attribute: str) -> str | None:
-    """The sentence saying how many groups of an attribute are withheld, if any."""
+    """The sentence saying how many groups of an attribute are withheld, if any, and why."""
     count = visible.withheld.get(attribute, 0)
     if not count:
         return None
     size = f"fewer than {visible.min_cell} people" if visible.min_cell else "too few people"
-    return f"{count} group(s) of {attribute} with {size} are withheld: neither their figures nor their names are shown."
+    return (
+        f"{count} group(s) of {attribute} are withheld ({size}, or so that a withheld group cannot be "
+        "recovered by subtraction): neither their figures nor their names are shown."
+    )
 
 
 def cell(row: dict[str, Any] | None) -> str:

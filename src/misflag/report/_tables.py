@@ -78,8 +78,17 @@ def group_tables(visible: Visible) -> list[TableBlock]:
     return tables
 
 
-def full_table(visible: Visible) -> TableBlock:
-    """Every shown row of the long table, for readers who want each figure and its denominator."""
+def interval_methods(result: AuditResult) -> dict[str, str]:
+    """metric → how its interval was computed, where the audit records it (`metadata["interval_methods"]`)."""
+    methods = result.metadata.get("interval_methods")
+    if not isinstance(methods, dict):
+        return {}
+    return {str(metric): _text(method) for metric, method in methods.items() if method is not None}
+
+
+def full_table(visible: Visible, methods: dict[str, str] | None = None) -> TableBlock:
+    """Every shown row of the long table, for readers who want each figure, its denominator and method."""
+    methods = methods or {}
     columns = ["attribute", "group", "stage", "metric", "value [95% interval]", "denominator", "notes"]
     body = [
         [
@@ -91,16 +100,22 @@ def full_table(visible: Visible) -> TableBlock:
             "" if r["denominator"] is None else f"{r['denominator']:,.0f}",
             r["warning"] or "",
         ]
+        + ([methods.get(r["metric"], "")] if methods else [])
         for r in visible.rows
     ]
     notes = [n for a in visible.attributes() if (n := withheld_note(visible, a))]
-    return TableBlock("All figures", columns, body, notes)
+    return TableBlock("All figures", columns + (["interval method"] if methods else []), body, notes)
 
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def _names_groups(value: Any) -> bool:
+    """Whether metadata is a list of per-group records (which may name groups the report withholds)."""
+    return isinstance(value, list) and any(isinstance(v, dict) and "group" in v for v in value)
 
 
 def _expression_pairs(key: str, value: Any) -> list[tuple[str, str]]:
@@ -134,7 +149,17 @@ def reproducibility(result: AuditResult) -> list[tuple[str, str]]:
         for key, value in expressions.items():
             pairs += _expression_pairs(key, value)
     shown = {"input", "expressions", "command", "misflag_version", "audit"}
-    pairs += [(k.replace("_", " "), _text(v)) for k, v in meta.items() if k not in shown and v is not None]
+    for key, value in meta.items():
+        if key in shown or value is None:
+            continue
+        if _names_groups(value):  # e.g. the list of suppressed cells: it would name withheld groups
+            pairs.append((key.replace("_", " "), f"{len(value):,} entries (in the saved result, not shown)"))
+            continue
+        if isinstance(value, dict) and value and all(not isinstance(v, dict | list) for v in value.values()):
+            # e.g. interval_methods: one line per metric, so each figure's method can be found
+            pairs += [(f"{key.replace('_', ' ')}: {k}", _text(v)) for k, v in value.items() if v is not None]
+        else:
+            pairs.append((key.replace("_", " "), _text(value)))
     pairs.append(("misflag version", _text(meta.get("misflag_version", "unknown"))))
     pairs.append(("command", _text(meta.get("command", "not recorded"))))
     return pairs

@@ -1,34 +1,26 @@
 """Build and write the self-contained HTML report (and its PDF) of any audit result.
 
-Extending the report for a new kind of result (the hook)
---------------------------------------------------------
+Extending the report for a new kind of result
+---------------------------------------------
 A report is a list of `Section`s (plain-text findings, Vega-Lite `Chart`s, `TableBlock`s; see
-`misflag.report._model`). Builders are looked up by `AuditResult.kind` in `SECTION_BUILDERS`; a kind
-without a builder gets `generic_sections`. To add one, write `src/misflag/report/_<name>.py` with::
-
-    from misflag.report._model import Chart, Section, TableBlock, Visible
-    from misflag.report._write import register_section
-
-    @register_section("inventory")
-    def inventory_sections(result: AuditResult, visible: Visible) -> list[Section]:
-        ...
-
-and add the module name to `PLUGIN_MODULES` below (`_inventory` is already listed; it is imported if it
-exists). `visible.rows` are the long table's rows without withheld (too small) groups: use them, not
-`result.rows()`, so no small group is ever named. Every builder's output is followed by the generic
-per-group tables, the full table and the reproducibility block, so a builder adds only findings and charts.
+`misflag.report._model`). Builders are looked up by `AuditResult.kind` in `SECTION_BUILDERS`, a static
+table naming each builder's module and function (imported on first use, so a report of one kind never
+imports another kind's folder); a kind without a builder gets `generic_sections`. To add one, write
+`src/misflag/report/_<name>.py` with a function `(result: AuditResult, visible: Visible) -> list[Section]`
+and add it, with its title, to `SECTION_BUILDERS` and `TITLES`. `visible.rows` are the long table's rows
+without withheld (too small) groups: use them, not `result.rows()`, so no small group is ever named. Every
+builder's output is followed by the generic per-group tables, the full table and the reproducibility
+block, so a builder adds only findings and charts.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
+from importlib import import_module, resources
 from pathlib import Path
 
 import jinja2
@@ -36,48 +28,40 @@ import markupsafe
 
 from misflag import __version__
 from misflag.errors import InputError
-from misflag.report._decisions import decision_sections
-from misflag.report._linkage import generic_sections, linkage_audit_sections, linkage_risk_sections
+from misflag.report._linkage import generic_sections
 from misflag.report._model import Section, SectionBuilder, TableBlock, Visible, visible_rows
 from misflag.report._pdf import print_pdf
-from misflag.report._tables import full_table, group_tables, reproducibility
+from misflag.report._tables import full_table, group_tables, interval_methods, reproducibility
 from misflag.result import AuditResult
 
-SECTION_BUILDERS: dict[str, SectionBuilder] = {
-    "decisions": decision_sections,
-    "linkage-audit": linkage_audit_sections,
-    "linkage-risk": linkage_risk_sections,
+#: kind → (module, function) of its section builder.
+SECTION_BUILDERS: dict[str, tuple[str, str]] = {
+    "decisions": ("misflag.report._decisions", "decision_sections"),
+    "linkage-audit": ("misflag.report._linkage", "linkage_audit_sections"),
+    "linkage-risk": ("misflag.report._linkage", "linkage_risk_sections"),
+    "inventory": ("misflag.report._inventory", "inventory_sections"),
+    "biometrics": ("misflag.report._biometrics", "biometrics_sections"),
+    "monitor": ("misflag.report._monitor", "monitor_sections"),
 }
-#: Modules of other folders' report sections, imported (if present) before the first report is built.
-PLUGIN_MODULES: tuple[str, ...] = ("misflag.report._inventory",)
 TITLES = {
     "decisions": "Decision audit",
     "linkage-audit": "Linkage audit",
     "linkage-risk": "Linkage risk",
     "inventory": "Inventory audit",
+    "biometrics": "Biometric verifier audit",
+    "monitor": "Monitoring",
 }
 _VENDORED = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
-def register_section(kind: str) -> Callable[[SectionBuilder], SectionBuilder]:
-    """Decorator: make `builder` the section builder of results of `kind`."""
-
-    def decorate(builder: SectionBuilder) -> SectionBuilder:
-        SECTION_BUILDERS[kind] = builder
-        return builder
-
-    return decorate
-
-
-@cache
-def _load_plugins() -> None:
-    for name in PLUGIN_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as missing:
-            if missing.name != name:
-                raise
+def section_builder(kind: str) -> SectionBuilder:
+    """The section builder of results of `kind` (the generic one for a kind without its own)."""
+    if kind not in SECTION_BUILDERS:
+        return generic_sections
+    module, function = SECTION_BUILDERS[kind]
+    builder: SectionBuilder = getattr(import_module(module), function)
+    return builder
 
 
 @dataclass
@@ -99,15 +83,14 @@ class ReportContent:
 
 def build_report(result: AuditResult) -> ReportContent:
     """Findings, charts, tables and the reproducibility block of a result."""
-    _load_plugins()
     visible: Visible = visible_rows(result)
-    builder = SECTION_BUILDERS.get(result.kind, generic_sections)
+    builder = section_builder(result.kind)
     return ReportContent(
         title=TITLES.get(result.kind, f"{result.kind} audit"),
         summary=[s for s in _SENTENCE.split(result.summary.strip()) if s],
         sections=builder(result, visible),
         tables=group_tables(visible),
-        full=full_table(visible),
+        full=full_table(visible, interval_methods(result)),
         reproducibility=reproducibility(result),
     )
 
@@ -155,11 +138,11 @@ def write_report(result: AuditResult, html_path: Path | None = None, pdf_path: P
         raise InputError("give a path for the HTML report or the PDF")
     text = render_report(result)
     if html_path is not None:
-        target = Path(html_path)
-        if not target.parent.is_dir():
-            raise InputError(f"cannot write the report: folder {target.parent} does not exist")
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
+        from misflag.io import write_atomic
+
+        def write(partial: Path) -> None:
+            partial.write_text(text, encoding="utf-8")
+
+        write_atomic(html_path, write, "report")
     if pdf_path is not None:
         print_pdf(text, Path(pdf_path))

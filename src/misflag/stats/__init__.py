@@ -1,59 +1,25 @@
-"""Statistics on count tables: the multinomial bootstrap over cells, percentile and Wilson intervals.
+"""Shared interval code for every audit: score intervals, MOVER comparisons, design-based n, bootstrap.
 
-Resampling rows with replacement gives each distinct cell (group x decision x truth x weight) a
-multinomial count; drawing those counts directly has the same distribution at a cost that does not
-grow with the number of rows.
+`wilson_interval`, `newcombe_difference_interval` and `ratio_interval` are the scalar forms; the
+`*_limits` functions are their vectorised forms; `mover_*` combine any two valid intervals.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
-CONFIDENCE = 0.95
-
-
-def bootstrap_counts(counts: np.ndarray, replicates: int, seed: int) -> np.ndarray:
-    """Multinomial resamples of a cell-count vector: shape (replicates, cells), each row sums to the total."""
-    counts = np.asarray(counts, dtype=np.int64)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros((replicates, counts.size), dtype=np.int64)
-    generator = np.random.default_rng(seed)
-    return generator.multinomial(total, counts / total, size=replicates)
-
-
-def percentile_interval(samples: np.ndarray, level: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval per column, ignoring replicates where the statistic is undefined.
-
-    Same as numpy's nanpercentile with linear interpolation, vectorised over columns (sorting puts NaN last).
-    """
-    values = np.sort(np.where(np.isfinite(samples), samples, np.nan), axis=0)
-    valid = np.sum(~np.isnan(values), axis=0)
-    tail = (1 - level) / 2
-    return _quantile(values, valid, tail), _quantile(values, valid, 1 - tail)
-
-
-def _quantile(ordered: np.ndarray, valid: np.ndarray, q: float) -> np.ndarray:
-    position = q * np.maximum(valid - 1, 0)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, np.maximum(valid - 1, 0))
-    columns = np.arange(ordered.shape[1])
-    fraction = position - below
-    with np.errstate(invalid="ignore"):
-        result = ordered[below, columns] * (1 - fraction) + ordered[above, columns] * fraction
-    return np.where(valid > 0, result, np.nan)
-
-
-def wilson_interval(successes: float, trials: float, level: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (used where no bootstrap is run)."""
-    if trials <= 0:
-        return float("nan"), float("nan")
-    z = float(_scipy_stats.norm.ppf(1 - (1 - level) / 2))
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+from misflag.stats._bootstrap import CONFIDENCE, bootstrap_counts, percentile_interval
+from misflag.stats._score import (
+    difference_limits,
+    mover_difference,
+    mover_ratio,
+    newcombe_difference_interval,
+    normal_quantile,
+    ratio_interval,
+    ratio_limits,
+    wilson_interval,
+    wilson_limits,
+)
 
 
 def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -64,4 +30,18 @@ def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator != 0, numerator / np.where(denominator == 0, 1, denominator), np.nan)
 
 
-__all__ = ["CONFIDENCE", "bootstrap_counts", "percentile_interval", "safe_divide", "wilson_interval"]
+__all__ = [
+    "CONFIDENCE",
+    "bootstrap_counts",
+    "difference_limits",
+    "mover_difference",
+    "mover_ratio",
+    "newcombe_difference_interval",
+    "normal_quantile",
+    "percentile_interval",
+    "ratio_interval",
+    "ratio_limits",
+    "safe_divide",
+    "wilson_interval",
+    "wilson_limits",
+]

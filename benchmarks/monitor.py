@@ -1,0 +1,188 @@
+"""Benchmarks of `misflag monitor`: false alarms, detection delay, and speed against a pandas groupby.
+
+    python benchmarks/monitor.py false-alarms [--horizons 1000]   # P(any false alarm over 365 periods)
+    python benchmarks/monitor.py delays [--runs 200]              # detection delay vs change size and volume
+    python benchmarks/monitor.py speed [--rows 100000000] [--threads 2]
+
+false-alarms: 5 groups (4 compared with the reference, both sides of the band: 8 detectors, alpha / 8
+each), 365 daily periods, counts drawn from the binomial law; with equal rates and with rates exactly at
+the band's high edge (the hardest null). The share of horizons with any alarm must be at most alpha: the
+script prints the count, alpha's binomial acceptance bound (P < 0.001 of exceeding it if the true share
+were alpha) and PASS/FAIL. delays: a change of the false positive rate ratio after 200 stable periods;
+median and 90th percentile delay (periods) and the share detected within the horizon, with the docs'
+first-order prediction log(H K / alpha_each) / D. speed: a timestamped Parquet log, 5 groups, 365 days;
+`misflag.monitor` (read included) against pandas reading the same columns and grouping the same counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, stats
+
+from misflag.monitor._detect import ALTERNATIVES, band_log_evalues, predicted_rate, sr_statistic
+
+HORIZON, GROUPS, BAND, ALPHA = 365, 5, (0.8, 1.25), 0.05
+
+
+def _alarmed(rng: np.random.Generator, runs: int, n: int, rate: float, ratio: np.ndarray) -> np.ndarray:
+    """First alarm period per run (-1 for none) over 4 groups x 2 sides; `ratio` (periods,) of group 1."""
+    shape = (runs, HORIZON)
+    sizes = np.full(shape, n)
+    alpha_each = ALPHA / (2 * (GROUPS - 1))
+    reference = rng.binomial(n, rate, shape)
+    predicted = predicted_rate(reference, sizes)
+    first = np.full(runs, HORIZON)
+    for group in range(GROUPS - 1):
+        counts = rng.binomial(n, np.clip(rate * (ratio if group == 0 else 1.0), 0, 1), shape)
+        for c, upper in ((BAND[1], True), (BAND[0], False)):
+            alarm = sr_statistic(
+                band_log_evalues(counts, sizes, reference, sizes, predicted, c, upper), alpha_each, HORIZON
+            ).alarm
+            first = np.minimum(first, np.where(alarm.any(axis=1), alarm.argmax(axis=1), HORIZON))
+    return np.where(first < HORIZON, first, -1)
+
+
+def false_alarms(horizons: int) -> None:
+    rng = np.random.default_rng(2024)
+    bound = int(stats.binom.ppf(0.999, horizons, ALPHA))
+    print(
+        f"{horizons} horizons of {HORIZON} periods, {GROUPS} groups, alpha {ALPHA}; accept if count <= {bound}"
+    )
+    for n, rate, edge in (
+        (100, 0.05, 1.0),
+        (1000, 0.05, 1.0),
+        (300, 0.3, 1.0),
+        (1000, 0.05, BAND[1]),
+        (100, 0.3, BAND[1]),
+    ):
+        start = time.perf_counter()
+        count = int((_alarmed(rng, horizons, n, rate, np.full(HORIZON, edge)) >= 0).sum())
+        verdict = "PASS" if count <= bound else "FAIL"
+        print(
+            f"  n={n:5d} rate={rate:.2f} ratio={edge:.2f}: {count:4d} horizons with a false alarm "
+            f"({count / horizons:.4f}) {verdict}  [{time.perf_counter() - start:.1f} s]"
+        )
+
+
+def predicted_delay(n: float, rate: float, ratio: float) -> float:
+    """The docs' first-order delay: log(H K / alpha_each) / D, D the best alternative's E[log e] per period."""
+    c, alpha_each = BAND[1], ALPHA / (2 * (GROUPS - 1))
+    drifts = []
+    for step in ALTERNATIVES:
+        ta, tb, pa = c * step * rate, rate, ratio * rate
+
+        def slope(p: float, ta: float = ta, tb: float = tb) -> float:
+            return n * (ta / p - c * (1 - ta) / (1 - c * p)) + n * (tb / p - (1 - tb) / (1 - p))
+
+        p = optimize.brentq(slope, 1e-12, min(1, 1 / c) - 1e-12)
+        drifts.append(
+            n
+            * (
+                pa * math.log(ta / (c * p))
+                + (1 - pa) * math.log((1 - ta) / (1 - c * p))
+                + tb * math.log(tb / p)
+                + (1 - tb) * math.log((1 - tb) / (1 - p))
+            )
+        )
+    drift = max(drifts)
+    return math.log(HORIZON * len(ALTERNATIVES) / alpha_each) / drift if drift > 0 else math.inf
+
+
+def delays(runs: int) -> None:
+    rng = np.random.default_rng(7)
+    change, rate = 200, 0.05
+    print(
+        f"false positive rate {rate:.0%} in the reference; change of group 1's ratio at period {change}; "
+        f"{runs} runs; delay in periods"
+    )
+    print("| ratio after | negatives per group per period | median delay | 90th pct | detected | predicted |")
+    print("|---|---|---|---|---|---|")
+    for ratio in (1.5, 2.0, 3.0):
+        for n in (100, 300, 1000, 3000):
+            path = np.where(np.arange(HORIZON) >= change, ratio, 1.0)
+            first = _alarmed(rng, runs, n, rate, path)
+            late = first[first >= change] - change
+            early = int(((first >= 0) & (first < change)).sum())
+            median = f"{np.median(late):.0f}" if late.size else "-"
+            p90 = f"{np.percentile(late, 90):.0f}" if late.size > runs * 0.9 else "> horizon"
+            note = f" ({early} early)" if early else ""
+            print(
+                f"| {ratio:g} | {n:,} | {median} | {p90} | {late.size / runs:.0%}{note} | "
+                f"{predicted_delay(n, rate, ratio):.1f} |"
+            )
+
+
+def make_log(path: Path, rows: int) -> None:
+    """Timestamped log: 5 groups, 365 days, truth 30%, false positive rate 5% (group g4: 6%)."""
+    import duckdb
+
+    duckdb.sql(f"""
+        COPY (
+            SELECT ts, grp, truth,
+                   CASE WHEN truth = 1 THEN (u < 0.7)::INT ELSE (u < CASE WHEN grp = 'g4' THEN 0.06 ELSE 0.05 END)::INT
+                   END AS flag
+            FROM (
+                SELECT TIMESTAMP '2024-01-01' + to_seconds((hash(i) % (365 * 86400))::BIGINT) AS ts,
+                       'g' || (hash(i + 7) % 5)::VARCHAR AS grp,
+                       (random() < 0.3)::INT AS truth, random() AS u
+                FROM range({rows}) t(i)
+            )
+        ) TO '{path}' (FORMAT parquet)
+    """)
+
+
+def speed(rows: int, threads: int) -> None:
+    os.environ["MISFLAG_THREADS"] = str(threads)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log.parquet"
+        start = time.perf_counter()
+        make_log(path, rows)
+        print(
+            f"wrote {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s"
+        )
+
+        from misflag.monitor import monitor
+
+        start = time.perf_counter()
+        result = monitor(path, time="ts", group="grp", reference="g0", truth="truth", flag="flag")
+        misflag_seconds = time.perf_counter() - start
+        print(f"misflag monitor ({threads} threads): {misflag_seconds:.1f} s; {result.summary[:160]}")
+
+        import pandas as pd
+
+        start = time.perf_counter()
+        # the group column read as a categorical (dictionary) keeps pandas' memory at ~15 bytes per row
+        frame = pd.read_parquet(path, columns=["ts", "grp", "flag", "truth"], read_dictionary=["grp"])
+        counts = frame.groupby([frame["ts"].dt.floor("D"), "grp", "flag", "truth"], observed=True).size()
+        pandas_seconds = time.perf_counter() - start
+        print(f"pandas read + groupby of the same counts ({len(counts):,} cells): {pandas_seconds:.1f} s")
+        print(f"ratio pandas / misflag: {pandas_seconds / misflag_seconds:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("task", choices=("false-alarms", "delays", "speed"))
+    parser.add_argument("--horizons", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    if args.task == "false-alarms":
+        false_alarms(args.horizons)
+    elif args.task == "delays":
+        delays(args.runs)
+    else:
+        speed(args.rows, args.threads)
+
+
+if __name__ == "__main__":
+    main()

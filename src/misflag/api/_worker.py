@@ -1,0 +1,64 @@
+"""One audit job, run in a process of its own so that the service can stop it (time limit, cancel, stop).
+
+The service starts it from a fork server that has already imported misflag (a new job starts in
+milliseconds, not seconds) and talks to it through a one-way pipe: ("progress", step, fraction), then
+("done",) or ("failed", one line). Files it writes are readable by the service's user only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from misflag.decisions import DecisionSpec, run_audit
+from misflag.engine import engine_limits
+from misflag.errors import MisflagError
+from misflag.report import write_report
+
+
+def ready() -> None:
+    """Nothing: run once when the service starts, so the fork server has imported misflag by then."""
+
+
+def run_job(
+    pipe: Connection,
+    source: str,
+    spec: dict[str, Any],
+    folder: str,
+    filename: str,
+    command: str,
+    memory_limit: str | None = None,
+) -> None:
+    """Audit `source` as `spec` says and write result.json and report.html into `folder`.
+
+    The audit's engines get the service's memory limit (a query needing more fails the job with one
+    line). Time is limited by the service, which kills a job past its limit: a per-query interrupt at
+    the same instant would race with the kill."""
+    os.umask(0o077)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when a job stops
+    try:
+        with engine_limits(memory_limit=memory_limit):
+            result = run_audit(
+                DecisionSpec.from_dict(spec),
+                Path(source),
+                progress=lambda step, fraction: pipe.send(("progress", step, 0.9 * (fraction or 0.0))),
+            )
+        described = result.metadata.get("input")
+        if isinstance(described, dict):
+            described["description"] = filename
+        result.metadata["command"] = command
+        pipe.send(("progress", "writing the report", 0.95))
+        result.save(Path(folder) / "result.json")
+        write_report(result, html_path=Path(folder) / "report.html")
+        pipe.send(("done",))
+    except MisflagError as problem:
+        pipe.send(("failed", str(problem).replace(source, f"'{filename}'")))
+    except Exception as problem:  # a bug: one line for the page, the traceback for the server's log
+        traceback.print_exc()
+        pipe.send(("failed", f"internal error ({type(problem).__name__}); please report it"))
+    finally:
+        pipe.close()

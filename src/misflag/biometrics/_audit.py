@@ -1,0 +1,377 @@
+"""The biometric audit: per-group FMR and FNMR (FPIR and FNIR for searches) at operating thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from misflag.biometrics._clustered import Clustered, effective_sizes
+from misflag.biometrics._groups import Grouping, groupings, suppress
+from misflag.biometrics._outputs import curves as make_curves
+from misflag.biometrics._outputs import metadata
+from misflag.biometrics._rows import Emitter, Rate
+from misflag.biometrics._scan import (
+    Checked,
+    Histogram,
+    Profile,
+    bin_rows,
+    check,
+    cluster_sums,
+    scan,
+    subject_problems,
+)
+from misflag.biometrics._spec import BiometricSpec
+from misflag.biometrics._text import summary_text
+from misflag.biometrics._thresholds import (
+    Eer,
+    Target,
+    eer_bins,
+    equal_error_rate,
+    locate,
+    matched_at,
+    threshold_from,
+)
+from misflag.engine import Engine, get_engine
+from misflag.errors import InputError, literal
+from misflag.io import load_input
+from misflag.result import AuditResult, make_row, rows_to_table
+from misflag.stats import wilson_limits
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A threshold (in internal units: the score, or minus a distance) and how it was found."""
+
+    internal: float
+    method: str
+    statistic: float | None = None
+    target: Target | None = None
+
+    def threshold(self, spec: BiometricSpec) -> float:
+        return -self.internal if spec.distance else self.internal
+
+    def stage(self, spec: BiometricSpec) -> str:
+        return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
+
+    def describe(self, spec: BiometricSpec) -> dict[str, Any]:
+        """The point as plain data for the metadata (order statistic in the input's units)."""
+        statistic = self.statistic
+        return {
+            "stage": self.stage(spec),
+            "threshold": self.threshold(spec),
+            "method": self.method,
+            "order_statistic": None if statistic is None else (-statistic if spec.distance else statistic),
+            "target": None if self.target is None else self.target.fmr,
+        }
+
+
+def run_biometrics(
+    spec: BiometricSpec,
+    source: Any,
+    *,
+    engine: str = "duckdb",
+    table: str | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Run the audit a spec describes on a file, DuckDB/PostgreSQL table or in-memory frame."""
+    report = progress or (lambda step, fraction: None)
+    report("reading input", 0.0)
+    runner = get_engine(engine)
+    try:
+        info = load_input(runner, source, table=table)
+        checked = check(spec, info.columns)
+        report("counting scores", 0.2)
+        prof, hist = scan(runner, spec, checked, [-t if spec.distance else t for t in spec.thresholds])
+        all_groupings = groupings(spec, checked, prof.keys)
+        _check_groups(spec, prof, all_groupings)
+        report("exact thresholds", 0.6)
+        points, matched, eers = _exact(runner, spec, checked, prof, hist, all_groupings)
+        clustered: dict[str, Clustered] = {}
+        if spec.clustered:
+            report("clustering by subject", 0.75)
+            clustered = _cluster(runner, spec, checked, prof, all_groupings, points, matched)
+    finally:
+        runner.close()
+    report("writing results", 0.9)
+    rows: list[dict[str, Any]] = []
+    hidden = {}
+    for grouping in all_groupings:
+        hidden[grouping.attribute] = _hidden(spec, prof, grouping, clustered.get(grouping.attribute))
+        rows += _grouping_rows(
+            spec,
+            prof,
+            grouping,
+            hidden[grouping.attribute],
+            points,
+            matched,
+            eers,
+            clustered.get(grouping.attribute),
+        )
+    curves = make_curves(
+        spec, prof, hist, [g for g in all_groupings if g.kind in {"overall", "group"}], hidden
+    )
+    result = AuditResult(
+        kind="biometrics",
+        table=rows_to_table(rows),
+        metadata=metadata(spec, checked, info, engine, prof, [p.describe(spec) for p in points]),
+        extras={"threshold_curves": curves},
+    )
+    result.metadata["eer_thresholds"] = {
+        f"{grouping.attribute} = {name}": -eers[key].threshold if spec.distance else eers[key].threshold
+        for grouping in all_groupings
+        for g, name in enumerate(grouping.labels)
+        if (key := (grouping.attribute, name)) in eers and not hidden[grouping.attribute][g]
+    }
+    result.summary = summary_text(result, spec)
+    report("done", 1.0)
+    return result
+
+
+def _check_groups(spec: BiometricSpec, prof: Profile, all_groupings: list[Grouping]) -> None:
+    """Every group needs impostor and genuine comparisons; named groups must exist."""
+    what = (
+        {0: ("non-mated searches", "FPIR"), 1: ("mated searches", "FNIR")}
+        if spec.search
+        else {
+            0: ("impostor pairs", "FMR"),
+            1: ("genuine pairs", "FNMR"),
+        }
+    )
+    for grouping in all_groupings:
+        if grouping.kind not in {"overall", "group"}:
+            continue
+        for y, (kind, metric) in what.items():
+            counts = grouping.total(prof.n * (prof.y == y))
+            for g, name in enumerate(grouping.labels):
+                if counts[g] == 0:
+                    where = (
+                        "the input"
+                        if grouping.kind == "overall"
+                        else f"group {literal(name)!r} of {literal(grouping.attribute)}"
+                    )
+                    raise InputError(
+                        f"{where} has no {kind}, so its {metric} is undefined; filter it out with {{where}} or merge groups"
+                    )
+    labels = all_groupings[1].labels if spec.group else ()
+    for option, value in (("{threshold_group}", spec.threshold_group), ("{reference}", spec.reference)):
+        if value is None:
+            continue
+        if not spec.group:
+            raise InputError(f"{option} names a group of {{group}}; give {{group}}")
+        if value not in labels:
+            shown = ", ".join(labels[:20])
+            raise InputError(
+                f"{option} {literal(value)!r} is not a group of {literal(spec.group)} (groups: {literal(shown)})"
+            )
+
+
+def _exact(
+    engine: Engine,
+    spec: BiometricSpec,
+    checked: Checked,
+    prof: Profile,
+    hist: Histogram,
+    all_groupings: list[Grouping],
+) -> tuple[list[OperatingPoint], np.ndarray, dict[tuple[str, str], Eer]]:
+    """Operating points, exact counts at or above each (per key), and EERs, from one read of a few bins."""
+    reference = prof.y == 0
+    scope = "all impostor pairs" if not spec.search else "all non-mated searches"
+    if spec.threshold_group is not None:
+        by_group = all_groupings[1]
+        reference = reference & (
+            np.asarray(by_group.labels, dtype=object)[by_group.index] == spec.threshold_group
+        )
+        kind = "non-mated searches" if spec.search else "impostor pairs"
+        scope = f"the {kind} of {spec.group} = {spec.threshold_group}"
+    total = int(prof.n[reference].sum())
+    targets = [locate(fmr, hist.counts[reference].sum(axis=0), total) for fmr in spec.target_fmrs]
+    plans: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    if not spec.search:
+        for grouping in (g for g in all_groupings if g.kind in {"overall", "group"}):
+            for g, name in enumerate(grouping.labels):
+                members = grouping.index == g
+                plans[(grouping.attribute, name)] = (members & (prof.y == 0), members & (prof.y == 1))
+    wanted = {t.bin for t in targets if t.bin >= 0}
+    bins_for = {}
+    for key, (imp, gen) in plans.items():
+        bins_for[key] = eer_bins(hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0))
+        wanted.update(bins_for[key])
+    keys, bins, scores = bin_rows(engine, spec, checked, prof, hist, wanted)
+    points = [
+        OperatingPoint(t, "given")
+        for t in ([-v for v in spec.thresholds] if spec.distance else spec.thresholds)
+    ]
+    columns = [hist.given[:, j] for j in range(len(points))]
+    metric, units, errors = (
+        ("FPIR", "searches", "false positives") if spec.search else ("FMR", "comparisons", "false matches")
+    )
+    for target in targets:
+        if target.bin < 0:  # few enough scored comparisons that every one may match
+            internal, statistic = hist.lo, None
+        else:
+            internal, statistic = threshold_from(target, scores[(bins == target.bin) & reference[keys]])
+        method = (
+            f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope} ({target.impostors:,} "
+            f"{units}, at most {target.allowed:,} {errors})"
+        )
+        points.append(OperatingPoint(internal, method, statistic, target))
+        columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
+    eers = {}
+    order = np.argsort(keys, kind="stable")
+    starts = np.searchsorted(keys[order], np.arange(len(prof.keys) + 1))
+    for key, (imp, gen) in plans.items():
+        rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in np.nonzero(imp | gen)[0]])
+        rows = rows[np.isin(bins[rows], bins_for[key])]
+        found = equal_error_rate(
+            hist.counts[imp].sum(axis=0),
+            hist.counts[gen].sum(axis=0),
+            bins[rows],
+            scores[rows],
+            prof.y[keys[rows]],
+        )
+        if found is not None:
+            eers[key] = found
+    return points, np.column_stack(columns), eers
+
+
+def _cluster(
+    engine: Engine,
+    spec: BiometricSpec,
+    checked: Checked,
+    prof: Profile,
+    all_groupings: list[Grouping],
+    points: list[OperatingPoint],
+    matched: np.ndarray,
+) -> dict[str, Clustered]:
+    subject_problems(engine, spec, checked)
+    out = {}
+    for grouping in all_groupings:
+        table = cluster_sums(engine, spec, checked, list(grouping.sql_keys), [p.internal for p in points])
+        errors, totals = _errors(prof, grouping, matched)
+        out[grouping.attribute] = effective_sizes(table, grouping, len(points), errors, totals)
+    return out
+
+
+def _errors(
+    prof: Profile, grouping: Grouping, matched: np.ndarray
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per label: false matches and misses at each point, and impostor and genuine comparisons."""
+    totals = {y: grouping.total(prof.n * (prof.y == y)) for y in (0, 1)}
+    false_matches = grouping.total(matched * (prof.y == 0)[:, None])
+    misses = totals[1][:, None] - grouping.total(matched * (prof.y == 1)[:, None])
+    return {0: false_matches, 1: misses}, totals
+
+
+def _hidden(
+    spec: BiometricSpec, prof: Profile, grouping: Grouping, clustered: Clustered | None
+) -> np.ndarray:
+    sizes = grouping.total(prof.n.astype(float))
+    if grouping.kind == "overall":
+        return np.zeros(len(grouping.labels), dtype=bool)
+    every = np.arange(len(grouping.labels))
+    subsets = [every]
+    if grouping.kind == "cross":
+        diagonal = np.asarray([a == b for a, b in (name.split(" × ", 1) for name in grouping.labels)])
+        subsets += [every[diagonal], every[~diagonal]]
+    if clustered is not None:
+        sizes = np.where(clustered.subjects < spec.min_cell, 0, sizes)
+    return suppress(sizes, spec.min_cell, subsets)
+
+
+def _grouping_rows(
+    spec: BiometricSpec,
+    prof: Profile,
+    grouping: Grouping,
+    hidden: np.ndarray,
+    points: list[OperatingPoint],
+    matched: np.ndarray,
+    eers: dict[tuple[str, str], Eer],
+    clustered: Clustered | None,
+) -> list[dict[str, Any]]:
+    emitter = Emitter(grouping, hidden, spec.min_cell)
+    errors, totals = _errors(prof, grouping, matched)
+    impostor_name, genuine_name = ("nonmated_n", "mated_n") if spec.search else ("impostor_n", "genuine_n")
+    rows = emitter.counts("n", totals[0] + totals[1])
+    rows += emitter.counts(impostor_name, totals[0])
+    if grouping.kind in {"overall", "group"}:
+        rows += emitter.counts(genuine_name, totals[1])
+    if clustered is not None:
+        rows += emitter.counts("subjects_n", clustered.subjects)
+    rows += _eer_rows(spec, grouping, hidden, eers)
+    reference = _reference(spec, grouping, totals[0], hidden)
+    for j, point in enumerate(points):
+        stage = point.stage(spec)
+        false_match = Rate(
+            spec.false_positive,
+            errors[0][:, j],
+            totals[0],
+            clustered.impostor[:, j] if clustered else totals[0],
+            clustered is not None,
+        )
+        rows += emitter.rates(stage, false_match)
+        if grouping.kind not in {"overall", "group"}:
+            continue
+        false_non_match = Rate(
+            spec.false_negative,
+            errors[1][:, j],
+            totals[1],
+            clustered.genuine[:, j] if clustered else totals[1],
+            clustered is not None,
+        )
+        rows += emitter.rates(stage, false_non_match)
+        if grouping.kind == "group" and reference is not None:
+            rows += emitter.comparisons(stage, false_match, reference)
+            rows += emitter.comparisons(stage, false_non_match, reference)
+            rows += emitter.inequality(stage, false_match, false_non_match, spec.fdr_alpha, spec.seed + 7 * j)
+    return rows
+
+
+def _reference(
+    spec: BiometricSpec, grouping: Grouping, impostors: np.ndarray, hidden: np.ndarray
+) -> int | None:
+    """The named reference group (or the threshold group), else the shown group with most impostor pairs."""
+    if grouping.kind != "group" or np.count_nonzero(~hidden) < 2:
+        return None
+    named = spec.reference or spec.threshold_group
+    if named is not None:
+        position = grouping.labels.index(named)
+        if hidden[position]:
+            raise InputError(
+                f"reference group {literal(named)!r} is too small to report (fewer than {spec.min_cell})"
+            )
+        return position
+    return int(np.argmax(np.where(hidden, -1, impostors)))
+
+
+def _eer_rows(
+    spec: BiometricSpec, grouping: Grouping, hidden: np.ndarray, eers: dict[tuple[str, str], Eer]
+) -> list[dict[str, Any]]:
+    """The EER per shown group; interval: mean of the Wilson limits of FMR and FNMR at the EER threshold."""
+    rows = []
+    for g, name in enumerate(grouping.labels):
+        found = eers.get((grouping.attribute, name))
+        if found is None or hidden[g]:
+            continue
+        low, high = wilson_limits(
+            np.asarray([found.false_matches, found.false_non_matches]),
+            np.asarray([found.impostors, found.genuines]),
+        )
+        rows.append(
+            make_row(
+                grouping.attribute,
+                name,
+                "all",
+                "eer",
+                found.value,
+                float(low.mean()),
+                float(high.mean()),
+                min(found.impostors, found.genuines),
+                warning="the interval takes the EER threshold (in the metadata) as fixed and the pairs as independent",
+            )
+        )
+    return rows

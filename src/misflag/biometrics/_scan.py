@@ -1,0 +1,342 @@
+"""The SQL side of a biometric audit: one profile query, one histogram aggregate, narrow bin look-ups.
+
+Every count comes from the histogram of scores per (group, group of each sample, genuine) and bin, with
+one extra key per given threshold (score >= T), so counts at given thresholds are exact. Where a
+threshold must be found (a target FMR) or an exact crossing (the EER), only the rows of the few bins
+involved are read back: the bin of a score is monotone in the score, so every row of a higher bin is
+above every row of a lower one, and counts stay exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from misflag.biometrics._spec import BiometricSpec
+from misflag.engine import Engine
+from misflag.errors import InputError
+from misflag.io import check_expression
+
+MISSING_GROUP = "(missing)"
+#: Most distinct (group, sample groups, genuine) keys an audit holds (each gets a row of bins).
+MAX_KEYS = 4000
+#: Most histogram cells (keys x bins) held in memory.
+MAX_CELLS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The spec's expressions after parsing and column checks, in misflag SQL."""
+
+    score: str
+    genuine: str
+    group: str | None
+    where: str | None
+    group_a: str | None
+    group_b: str | None
+    subject_a: str | None
+    subject_b: str | None
+
+    @property
+    def key_names(self) -> list[str]:
+        """Key columns of the histogram besides genuine: g, then ga and gb when given."""
+        return (["g"] if self.group else []) + (["ga", "gb"] if self.group_a else [])
+
+
+def check(spec: BiometricSpec, columns: tuple[str, ...]) -> Checked:
+    """Parse every expression of the spec against the input's columns (ExpressionError otherwise)."""
+
+    def optional(text: str | None, option: str) -> str | None:
+        return check_expression(text, columns, option) if text is not None else None
+
+    return Checked(
+        score=check_expression(spec.score, columns, "{score}"),
+        genuine=check_expression(spec.genuine, columns, "{genuine}"),
+        group=optional(spec.group, "{group}"),
+        where=optional(spec.where, "{where}"),
+        group_a=optional(spec.group_a, "{group_a}"),
+        group_b=optional(spec.group_b, "{group_b}"),
+        subject_a=optional(spec.subject_a, "{subject_a}"),
+        subject_b=optional(spec.subject_b, "{subject_b}"),
+    )
+
+
+def base_sql(spec: BiometricSpec, checked: Checked, *, raw: bool = False, subjects: bool = False) -> str:
+    """The comparisons as (keys, y, s): s is the score, negated for distances so a match is s >= T."""
+    items = [f"({checked.group}) AS g"] if checked.group else []
+    if checked.group_a:
+        items += [f"({checked.group_a}) AS ga", f"({checked.group_b}) AS gb"]
+    items.append(f"TRY_CAST(({checked.genuine}) AS DOUBLE) AS y")
+    sign = "-" if spec.distance else ""
+    items.append(f"{sign}TRY_CAST(({checked.score}) AS DOUBLE) AS s")
+    if raw:
+        items.append(f"({checked.score}) AS raw")
+    if subjects:
+        items += [
+            f"CAST(({checked.subject_a}) AS VARCHAR) AS sa",
+            f"CAST(({checked.subject_b}) AS VARCHAR) AS sb",
+        ]
+    where = f" WHERE ({checked.where})" if checked.where else ""
+    return f"SELECT {', '.join(items)} FROM input{where}"
+
+
+def label(value: Any) -> str:
+    """A group label as text; NULL becomes an explicit '(missing)' group."""
+    return MISSING_GROUP if value is None else str(value)
+
+
+@dataclass
+class Profile:
+    """Per key: raw key values, genuine flag and comparisons."""
+
+    keys: list[tuple[Any, ...]]  # raw (keys..., y) per key id
+    y: np.ndarray
+    n: np.ndarray
+
+
+@dataclass
+class Histogram:
+    """Counts per key and bin (NULL scores apart), and exact counts at or above each given threshold."""
+
+    counts: np.ndarray  # (keys, bins)
+    given: np.ndarray  # (keys, given thresholds): rows with s >= T
+    lo: float
+    scale: float  # bins per score unit
+
+    @property
+    def bins(self) -> int:
+        return int(self.counts.shape[1])
+
+    def bin_sql(self) -> str:
+        """The bin of s, written once so every query bins identically (NULL for NULL s; the top edge,
+        s = max, in the last bin). One CASE on the position, not LEAST over a NULL check: 10% faster."""
+        position = f"((s - ({self.lo!r})) * {self.scale!r})"
+        last = self.bins - 1
+        return f"CASE WHEN {position} >= {last} THEN {last} ELSE CAST(FLOOR({position}) AS BIGINT) END"
+
+    def edges(self) -> np.ndarray:
+        """Lower edge of each bin in internal score units (for curves only)."""
+        return self.lo + np.arange(self.bins) / self.scale
+
+
+def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int]) -> np.ndarray:
+    """Key id of every row of `table`, matched on raw key values (vectorised per distinct combination)."""
+    if table.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    code = np.zeros(table.num_rows, dtype=np.int64)
+    values: list[list[Any]] = []
+    stride = 1
+    strides = []
+    for name in names:
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        dictionary = [*encoded.dictionary.to_pylist(), None]
+        indices = np.nan_to_num(floats(encoded.indices), nan=len(dictionary) - 1)  # NULL: the last entry
+        code += indices.astype(np.int64) * stride
+        values.append(dictionary)
+        strides.append(stride)
+        stride *= len(dictionary)
+    unique, inverse = np.unique(code, return_inverse=True)
+    mapped = []
+    for combined in unique.tolist():
+        parts = tuple(values[i][(combined // strides[i]) % len(values[i])] for i in range(len(names)))
+        mapped.append(lookup[parts])
+    return np.asarray(mapped, dtype=np.int64)[inverse]
+
+
+def floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A numeric column as float64, NULL as NaN, read from its buffers.
+
+    Not `to_numpy`: pyarrow imports pandas on the first call (a fifth of a second of every audit).
+    """
+    chunked = pc.cast(column, pa.float64())
+    parts = []
+    for chunk in chunked.chunks if isinstance(chunked, pa.ChunkedArray) else [chunked]:
+        if not len(chunk):
+            continue
+        data = chunk.buffers()[1]
+        assert data is not None
+        values = np.frombuffer(data, dtype=np.float64, count=len(chunk), offset=8 * chunk.offset).copy()
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), bitorder="little")
+            values[~bits[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _score_range(engine: Engine, spec: BiometricSpec, checked: Checked) -> tuple[float, float]:
+    row = engine.sql(
+        f"SELECT COUNT(*) AS n, COUNT(s) AS scored, MIN(s) AS lo, MAX(s) AS hi FROM ({base_sql(spec, checked)})"
+    ).to_pylist()[0]
+    if not row["n"]:
+        raise InputError("no comparisons are left to audit (is {where} filtering out everything?)")
+    if not row["scored"]:
+        raise InputError("{score} is NULL or not a number in every row")
+    if not (np.isfinite(row["lo"]) and np.isfinite(row["hi"])):
+        raise InputError("{score} has NaN or infinite values; filter them with {where}")
+    return float(row["lo"]), float(row["hi"])
+
+
+def _numeric_score(engine: Engine, checked: Checked) -> bool:
+    """Whether the score expression is of a numeric type (then no value can fail to be a number)."""
+    kind = engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
+def scan(
+    engine: Engine, spec: BiometricSpec, checked: Checked, thresholds: list[float]
+) -> tuple[Profile, Histogram]:
+    """The one aggregate: counts per key, bin and (score >= T) for each given internal threshold T.
+
+    InputError for scores that are not numbers, genuine flags that are not 0/1, and too many groups.
+    """
+    lo, hi = _score_range(engine, spec, checked)
+    numeric = _numeric_score(engine, checked)
+    scale = spec.bins / (hi - lo) if hi > lo else 1.0
+    names = [*checked.key_names, "y"]
+    hist = Histogram(np.zeros((0, spec.bins)), np.zeros((0, len(thresholds))), lo, scale)
+    flags = [f"CAST(s >= {t!r} AS INT) AS f{j}" for j, t in enumerate(thresholds)]
+    bad = [] if numeric else ["CAST(raw IS NOT NULL AND s IS NULL AS INT) AS bad"]
+    items = [*names, f"{hist.bin_sql()} AS bin", *flags, *bad]
+    positions = ", ".join(str(i + 1) for i in range(len(items)))
+    table = engine.sql(
+        f"SELECT {', '.join(items)}, COUNT(*) AS n FROM ({base_sql(spec, checked, raw=not numeric)}) "
+        f"GROUP BY {positions}"
+    )
+    count = floats(table.column("n"))
+    failed = np.nan_to_num(floats(table.column("bad"))) > 0 if bad else None
+    if failed is not None and (broken := int(count[failed].sum())):
+        raise InputError(f"{{score}} is not a number in {broken:,} row(s)")
+    columns = {name: table.column(name).to_pylist() for name in names}
+    _check_genuine(spec, columns["y"], count)
+    keys = sorted(set(zip(*columns.values(), strict=True)), key=lambda key: tuple(map(str, key)))
+    if len(keys) > MAX_KEYS:
+        raise InputError(f"the groups have {len(keys):,} combinations; an audit holds at most {MAX_KEYS:,}")
+    if len(keys) * spec.bins > MAX_CELLS:
+        raise InputError(
+            f"{len(keys):,} group combinations x {spec.bins:,} bins is too many; lower {{bins}} to "
+            f"{max(10, MAX_CELLS // len(keys)):,} or fewer"
+        )
+    flags_y = np.asarray([key[-1] for key in keys], dtype=float)
+    ids = key_ids(table, names, {key: i for i, key in enumerate(keys)})
+    bins = floats(table.column("bin"))
+    scored = ~np.isnan(bins)
+    hist.counts = np.zeros((len(keys), spec.bins))
+    hist.given = np.zeros((len(keys), len(thresholds)))
+    np.add.at(hist.counts, (ids[scored], bins[scored].astype(np.int64)), count[scored])
+    for j in range(len(thresholds)):
+        hit = np.nan_to_num(floats(table.column(f"f{j}")))
+        np.add.at(hist.given[:, j], ids, count * hit)
+    n = np.bincount(ids, count, len(keys)).astype(np.int64)
+    with_score = hist.counts.sum(axis=1).astype(np.int64)
+    if not spec.search and (with_score < n).any():
+        raise InputError(
+            f"{{score}} is NULL in {int((n - with_score).sum()):,} row(s); every comparison needs a score"
+        )
+    return Profile(keys, flags_y.astype(np.int8), n), hist
+
+
+def _check_genuine(spec: BiometricSpec, values: list[Any], count: np.ndarray) -> None:
+    option = "{genuine}"
+    raw = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    if np.isnan(raw).any():
+        rows = int(count[np.isnan(raw)].sum())
+        raise InputError(f"{option} is NULL or not a number in {rows:,} row(s); it must be 0/1 or true/false")
+    odd = (raw != 0) & (raw != 1)
+    if odd.any():
+        raise InputError(
+            f"{option} must be 0/1 or true/false; found the value {raw[odd][0]:g} in {int(count[odd].sum()):,} row(s)"
+        )
+
+
+def bin_rows(
+    engine: Engine, spec: BiometricSpec, checked: Checked, prof: Profile, hist: Histogram, bins: set[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(key id, bin, s) of every comparison in the given bins: the rows an exact threshold needs.
+
+    The scan filters on score ranges a little wider than the bins (cheap), then keeps the rows whose bin,
+    computed by the same expression as the histogram's, is wanted.
+    """
+    if not bins:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    names = [*checked.key_names, "y"]
+    slack = 1e-9 * max(1.0, abs(hist.lo), hist.bins / hist.scale)
+    runs: list[list[int]] = []  # adjacent bins as one range: fewer OR terms for every row
+    for b in sorted(bins):
+        if runs and runs[-1][1] == b - 1:
+            runs[-1][1] = b
+        else:
+            runs.append([b, b])
+    ranges = " OR ".join(
+        f"(s >= {hist.lo + first / hist.scale - slack!r} AND s <= {hist.lo + (last + 1) / hist.scale + slack!r})"
+        for first, last in runs
+    )
+    table = engine.sql(
+        f"SELECT {', '.join(names)}, {hist.bin_sql()} AS bin, s FROM ({base_sql(spec, checked)}) WHERE {ranges}"
+    )
+    found = floats(table.column("bin")).astype(np.int64)
+    keep = np.isin(found, sorted(bins))
+    ids = key_ids(table, names, {key: i for i, key in enumerate(prof.keys)})[keep]
+    return ids, found[keep], floats(table.column("s"))[keep]
+
+
+def subject_problems(engine: Engine, spec: BiometricSpec, checked: Checked) -> None:
+    """InputError when a subject id is missing, or a genuine pair joins two subjects (impostor: one)."""
+    row = engine.sql(
+        "SELECT COUNT(*) FILTER (WHERE sa IS NULL OR sb IS NULL) AS missing, "
+        "COUNT(*) FILTER (WHERE y = 1 AND sa <> sb) AS split, COUNT(*) FILTER (WHERE y = 0 AND sa = sb) AS same "
+        f"FROM ({base_sql(spec, checked, subjects=True)})"
+    ).to_pylist()[0]
+    if row["missing"]:
+        raise InputError(f"{{subject_a}} or {{subject_b}} is NULL in {row['missing']:,} row(s)")
+    if not spec.search and row["split"]:
+        raise InputError(
+            f"{row['split']:,} genuine pair(s) have two different subjects; a genuine pair is one person"
+        )
+    if not spec.search and row["same"]:
+        raise InputError(f"{row['same']:,} impostor pair(s) have the same subject on both sides")
+
+
+def cluster_sums(
+    engine: Engine,
+    spec: BiometricSpec,
+    checked: Checked,
+    keys: list[tuple[str, str]],
+    thresholds: list[float],
+) -> pa.Table:
+    """Delete-one-subject jackknife sums per (keys, y): subjects, and at each threshold j the sum and sum
+    of squares of the rate left when a subject and all its comparisons are removed (q{j}, qq{j}).
+
+    `keys` are (SQL over the comparisons, alias) pairs. The rate is of errors: matches of impostor
+    pairs (y = 0), misses of genuine pairs (y = 1). A comparison belongs to both its subjects.
+    """
+    count = len(thresholds)
+    marks = ", ".join(f"CAST(s >= {t!r} AS BIGINT) AS m{j}" for j, t in enumerate(thresholds))
+    selected = "".join(f"{expr} AS {alias}, " for expr, alias in keys)
+    key_list = "".join(f"{alias}, " for _, alias in keys)
+    partition = f"PARTITION BY {key_list}y"
+    totals = ", ".join(f"SUM(m{j}) OVER ({partition}) AS big_m{j}" for j in range(count))
+    carried = ", ".join(["big_n", *(f"big_m{j}" for j in range(count))])
+    marked = ", ".join(f"m{j}" for j in range(count))
+    sums = ", ".join(f"SUM(m{j}) AS m{j}" for j in range(count))
+    width = len(keys) + 1
+    grouped = ", ".join(str(i + 1) for i in range(width + 2 + count))
+    left = []
+    for j in range(count):
+        errors = f"CASE WHEN y = 0 THEN big_m{j} - m{j} ELSE (big_n - big_m{j}) - (n - m{j}) END"
+        left.append(f"CAST({errors} AS DOUBLE) / NULLIF(big_n - n, 0) AS q{j}")
+    out = ", ".join(f"SUM(q{j}) AS q{j}, SUM(q{j} * q{j}) AS qq{j}" for j in range(count))
+    query = (
+        f"WITH p AS (SELECT {selected}y, sa, sb, {marks} FROM ({base_sql(spec, checked, subjects=True)})), "
+        f"t AS (SELECT *, COUNT(*) OVER ({partition}) AS big_n, {totals} FROM p), "
+        f"node AS (SELECT {key_list}y, sa AS v, {carried}, {marked} FROM t "
+        f"UNION ALL SELECT {key_list}y, sb AS v, {carried}, {marked} FROM t WHERE sb <> sa), "
+        f"per_node AS (SELECT {key_list}y, v, {carried}, COUNT(*) AS n, {sums} FROM node GROUP BY {grouped}), "
+        f"jack AS (SELECT {key_list}y, big_n - n AS rest, {', '.join(left)} FROM per_node) "
+        f"SELECT {key_list}y, COUNT(*) AS subjects, COUNT(*) FILTER (WHERE rest > 0) AS c, {out} "
+        f"FROM jack GROUP BY {', '.join(str(i + 1) for i in range(width))}"
+    )
+    return engine.sql(query)

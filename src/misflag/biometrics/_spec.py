@@ -1,0 +1,109 @@
+"""What a biometric audit asks, as plain data that round-trips through JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from misflag.errors import InputError
+
+
+@dataclass(frozen=True)
+class BiometricSpec:
+    """A verifier's (or one-to-many search log's) error rates per group at its operating thresholds.
+
+    One row of the input is one comparison (or, with `search`, one search). Every column option is a SQL
+    expression over the input. A pair is a match when score >= threshold (score <= threshold with
+    `distance`, for dissimilarity scores). Operating thresholds are the given `thresholds`, and for each
+    `target_fmrs` value the most lenient threshold whose FMR over all impostor pairs (over those of
+    `threshold_group` when given, NIST's reference-group method) is at most the target.
+    """
+
+    score: str
+    genuine: str
+    group: str | None = None
+    where: str | None = None
+    thresholds: tuple[float, ...] = ()
+    target_fmrs: tuple[float, ...] = ()
+    threshold_group: str | None = None
+    reference: str | None = None
+    distance: bool = False
+    search: bool = False
+    group_a: str | None = None
+    group_b: str | None = None
+    subject_a: str | None = None
+    subject_b: str | None = None
+    fdr_alpha: float = 0.5
+    min_cell: int = 10
+    bins: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.thresholds and not self.target_fmrs:
+            raise InputError("give an operating point: {threshold} T, or {target_fmr} F (repeatable)")
+        for value in self.thresholds:
+            if not math.isfinite(value):
+                raise InputError(f"{{threshold}} must be a finite number, got {value}")
+        for value in self.target_fmrs:
+            if not 0 < value < 1:
+                raise InputError(f"{{target_fmr}} must be between 0 and 1, got {value}")
+        if self.threshold_group is not None and not self.target_fmrs:
+            raise InputError("{threshold_group} sets the threshold for a {target_fmr}; give one")
+        if self.threshold_group is not None and self.group is None:
+            raise InputError("{threshold_group} names a group of {group}; give {group}")
+        if (self.group_a is None) != (self.group_b is None):
+            raise InputError("give both {group_a} and {group_b} (each sample's group), or neither")
+        if (self.subject_a is None) != (self.subject_b is None):
+            raise InputError("give both {subject_a} and {subject_b} (each sample's subject id), or neither")
+        if self.search and self.group_a is not None:
+            raise InputError("{group_a}/{group_b} describe one-to-one comparisons, not {search} logs")
+        if not 0 <= self.fdr_alpha <= 1:
+            raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {self.fdr_alpha}")
+        if self.min_cell < 1:
+            raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
+        if not 10 <= self.bins <= 100_000:
+            raise InputError(f"{{bins}} must be between 10 and 100,000, got {self.bins}")
+
+    @property
+    def false_positive(self) -> str:
+        """The metric counted on impostor pairs (non-mated searches): fmr, or fpir for search logs."""
+        return "fpir" if self.search else "fmr"
+
+    @property
+    def false_negative(self) -> str:
+        """The metric counted on genuine pairs (mated searches): fnmr, or fnir for search logs."""
+        return "fnir" if self.search else "fnmr"
+
+    @property
+    def clustered(self) -> bool:
+        return self.subject_a is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        data = asdict(self)
+        data["thresholds"] = list(self.thresholds)
+        data["target_fmrs"] = list(self.target_fmrs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BiometricSpec:
+        """Rebuild a spec from `to_dict` output (or a hand-written JSON settings file)."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown biometric-audit setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        for key in ("thresholds", "target_fmrs"):
+            try:
+                values[key] = tuple(float(v) for v in values.get(key) or ())
+            except (TypeError, ValueError):
+                raise InputError(f"setting {key} must be a list of numbers") from None
+        try:
+            return cls(**values)
+        except TypeError as problem:
+            raise InputError(f"biometric-audit settings are incomplete: {problem}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)

@@ -1,0 +1,83 @@
+"""The plain-language summary of a biometric audit: the convention, each threshold, the spread between groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misflag.biometrics._groups import OVERALL
+from misflag.biometrics._spec import BiometricSpec
+from misflag.result import AuditResult, format_number
+
+
+def _rate(row: dict[str, Any]) -> str:
+    metric = row["metric"]
+    text = format_number(row["value"], metric)
+    if row["ci_low"] is not None and row["ci_high"] is not None:
+        text += f" (95% CI {format_number(row['ci_low'], metric)}–{format_number(row['ci_high'], metric)})"
+    return text
+
+
+def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
+    rates = [
+        r
+        for r in result.select(stage=stage, metric=metric)
+        if r["attribute"] != OVERALL
+        and "×" not in r["attribute"]
+        and not r["suppressed"]
+        and r["attribute"] != "impostor pairing"
+        and r["value"] is not None
+    ]
+    if len(rates) < 2:
+        return None
+    high = max(rates, key=lambda r: r["value"])
+    low = min(rates, key=lambda r: r["value"])
+    text = (
+        f"{metric.upper()} by {high['attribute']} ranged from {_rate(low)} for {low['group']} to {_rate(high)} "
+        f"for {high['group']}"
+    )
+    ratio = [
+        r for r in result.select(stage=stage, metric=f"{metric}_max_min_ratio") if r["value"] is not None
+    ]
+    if ratio:
+        r = ratio[0]
+        bounds = (
+            f" (95% CI {r['ci_low']:.2f}–{r['ci_high']:.2f})"
+            if r["ci_low"] is not None and r["ci_high"] is not None
+            else ""
+        )
+        text += (
+            f"; highest over lowest {r['value']:.2f}{bounds}, a ratio that is at least 1 by definition (whether "
+            "two groups differ is read from the ratio to the reference group)"
+        )
+    return text + "."
+
+
+def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
+    """Sentences for the terminal and the report's summary."""
+    meta = result.metadata
+    sentences = [f"Convention: {meta['convention']}."]
+    for point in meta["operating_points"]:
+        stage = point["stage"]
+        how = "given" if point["method"] == "given" else point["method"]
+        overall = {
+            r["metric"]: r
+            for r in result.select(attribute=OVERALL, stage=stage)
+            if r["metric"] in {spec.false_positive, spec.false_negative}
+        }
+        figures = "; ".join(
+            f"overall {m.upper()} {_rate(overall[m])} of {overall[m]['denominator']:,.0f}"
+            for m in (spec.false_positive, spec.false_negative)
+            if m in overall
+        )
+        sentences.append(f"At threshold {point['threshold']!r} ({how}): {figures}.")
+        for metric in (spec.false_positive, spec.false_negative):
+            spread = _spread(result, stage, metric)
+            if spread:
+                sentences.append(spread)
+    sentences.append(
+        "Intervals account for comparisons sharing subjects (delete-one-subject jackknife effective sample sizes)."
+        if spec.clustered
+        else "Intervals assume independent comparison pairs; give --subject-a and --subject-b to account for "
+        "comparisons that share a subject."
+    )
+    return " ".join(sentences)

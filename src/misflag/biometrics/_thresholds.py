@@ -1,0 +1,129 @@
+"""Exact thresholds from the histogram and a few bins' rows: a target FMR's threshold, and the EER.
+
+A bin's rows are above every row of a lower bin and below every row of a higher one (binning is
+monotone), so a count at a threshold inside bin b is the rows of the bins above b plus the rows of b at or
+above it, exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the (k+1)-th highest impostor score of the threshold's reference set lies."""
+
+    fmr: float
+    impostors: int  # impostor pairs the target is counted over
+    allowed: int  # k = floor(target x impostors): false matches the threshold may let through
+    bin: int
+    within: int  # rank (0 = highest) of the order statistic among the reference rows of its bin
+
+
+def locate(fmr: float, reference_counts: np.ndarray, total: int) -> Target:
+    """The bin holding the (k+1)-th highest reference impostor score, k = floor(fmr x total).
+
+    `total` counts every reference comparison, those without a score too (a search that returned no
+    candidate). Bin -1 when the scored ones are at most k: then no threshold lets through too many.
+    """
+    allowed = math.floor(fmr * total + 1e-9)
+    above = np.concatenate([np.cumsum(reference_counts[::-1])[::-1], [0]])  # above[b]: rows in bins >= b
+    if above[0] <= allowed:
+        return Target(fmr, total, allowed, -1, 0)
+    position = int(np.nonzero(above[:-1] >= allowed + 1)[0].max())
+    return Target(fmr, total, allowed, position, allowed - int(above[position + 1]))
+
+
+def threshold_from(target: Target, scores_in_bin: np.ndarray) -> tuple[float, float]:
+    """(threshold, order statistic): the smallest double above the (k+1)-th highest score, so FMR <= target."""
+    ordered = np.sort(scores_in_bin)[::-1]
+    statistic = float(ordered[target.within])
+    return float(np.nextafter(statistic, math.inf)), statistic
+
+
+def matched_at(
+    threshold: float,
+    counts: np.ndarray,
+    b: int,
+    row_keys: np.ndarray,
+    row_bins: np.ndarray,
+    row_scores: np.ndarray,
+) -> np.ndarray:
+    """Per key: rows with s >= threshold, where `threshold` lies in bin b (rows of bin b given)."""
+    out = counts[:, b + 1 :].sum(axis=1)
+    hit = (row_bins == b) & (row_scores >= threshold)
+    np.add.at(out, row_keys[hit], 1.0)
+    return out
+
+
+def eer_bins(impostors: np.ndarray, genuines: np.ndarray) -> list[int]:
+    """The bins whose rows decide the EER: around the first bin edge where FMR <= FNMR."""
+    total_i, total_g = impostors.sum(), genuines.sum()
+    fmr = np.concatenate([np.cumsum(impostors[::-1])[::-1], [0]]) / total_i
+    fnmr = np.concatenate([[0], np.cumsum(genuines)]) / total_g
+    crossing = int(np.nonzero(fmr <= fnmr)[0][0])
+    filled = np.nonzero(impostors + genuines > 0)[0]
+    below, above = filled[filled < crossing], filled[filled >= crossing]
+    return [int(b) for b in [*below[-2:], *above[:1]]]
+
+
+@dataclass(frozen=True)
+class Eer:
+    """The equal error rate the FVC2000 way (pyeer's definition) and the counts behind it."""
+
+    value: float
+    threshold: float
+    false_matches: int
+    impostors: int
+    false_non_matches: int
+    genuines: int
+
+
+def equal_error_rate(
+    impostors: np.ndarray, genuines: np.ndarray, bins: np.ndarray, scores: np.ndarray, genuine: np.ndarray
+) -> Eer | None:
+    """EER over the distinct scores: t2 the first with FMR <= FNMR, t1 the one before; the EER is the
+    mean of FMR and FNMR at whichever of the two has the smaller sum (Maio et al. 2002, as pyeer).
+
+    `bins`, `scores`, `genuine` are the rows of the bins `eer_bins` named; None if the curves never cross.
+    """
+    total_i, total_g = float(impostors.sum()), float(genuines.sum())
+    order = np.argsort(scores, kind="stable")
+    grid, first = np.unique(scores[order], return_index=True)
+    if grid.size == 0:
+        return None
+    grid_bins = bins[order][first]
+    imp_above = np.concatenate([np.cumsum(impostors[::-1])[::-1], [0]])
+    gen_below = np.concatenate([[0], np.cumsum(genuines)])
+    imp_scores, gen_scores = np.sort(scores[genuine == 0]), np.sort(scores[genuine == 1])
+    imp_bins, gen_bins = np.sort(bins[genuine == 0]), np.sort(bins[genuine == 1])
+    # fetched rows of higher (lower) bins are all above (below) t, so they are taken off again
+    fm = (
+        imp_above[grid_bins + 1]
+        + (imp_scores.size - np.searchsorted(imp_scores, grid, "left"))
+        - (imp_bins.size - np.searchsorted(imp_bins, grid_bins, "right"))
+    )
+    fnm = (
+        gen_below[grid_bins]
+        + np.searchsorted(gen_scores, grid, "left")
+        - np.searchsorted(gen_bins, grid_bins, "left")
+    )
+    fmr, fnmr = fm / total_i, fnm / total_g
+    meets = np.nonzero(fmr - fnmr <= 0)[0]
+    if meets.size == 0:
+        return None
+    t2 = int(meets[0])
+    t1 = t2 - 1 if fmr[t2] != fnmr[t2] and t2 != 0 else t2
+    pick = t1 if fmr[t1] + fnmr[t1] <= fmr[t2] + fnmr[t2] else t2
+    return Eer(
+        float((fmr[pick] + fnmr[pick]) / 2),
+        float(grid[pick]),
+        int(fm[pick]),
+        int(total_i),
+        int(fnm[pick]),
+        int(total_g),
+    )

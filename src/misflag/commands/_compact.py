@@ -1,0 +1,351 @@
+"""The compact terminal view of any audit result: groups as rows, headline figures with their intervals.
+
+The long table (every metric of every group and stage) is for files and pipes (`--format long|csv|json`);
+a person at an 80-column terminal reads this view instead, in the demo's style. Which figures are
+headlines depends on the result's kind (`HEADLINES`); a kind without an entry (a new audit) gets its
+metrics that carry intervals, as many as fit. Groups too small to report are withheld, label included,
+exactly as in the HTML report. Cells never break a word: a row takes two lines (value, then interval)
+when one does not fit, and columns that still do not fit are left to the long table, which says so.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from misflag.report._model import OVERALL, Visible, visible_rows, withheld_note
+from misflag.result import AuditResult, format_number
+
+#: Headline metrics per kind of result, with their column headers, in column order.
+HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
+    "decisions": (
+        ("fpr", "wrongly flagged (FPR)"),
+        ("fnr", "missed (FNR)"),
+        ("fpr_ratio", "FPR ratio"),
+        ("fnr_ratio", "FNR ratio"),
+        ("cleared_false_flags", "false flags cleared"),
+        ("new_false_flags", "new false flags"),
+    ),
+    "linkage-risk": (
+        ("wrongful_match_per_100k", "wrongly matched per 100,000"),
+        ("ratio_to_min", "ratio to lowest"),
+        ("wrongful_match_count", "wrongly matched"),
+    ),
+    "biometrics": (
+        ("fmr", "false match (fmr)"),
+        ("fnmr", "false non-match (fnmr)"),
+        ("fpir", "false positive identification (fpir)"),
+        ("fnir", "false negative identification (fnir)"),
+        ("fmr_ratio", "fmr ratio"),
+        ("fnmr_ratio", "fnmr ratio"),
+    ),
+    "linkage-audit": (
+        ("wrongful_link_rate", "wrongly linked"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("ratio_to_min", "ratio to lowest"),
+    ),
+}
+#: Metrics never chosen as generic headlines: differences (ratios are kept; `n` is the people column).
+_NOT_GENERIC = ("_diff",)
+_MAX_GENERIC = 4
+_MARKS = ("*", "†", "‡", "§", "¶")
+#: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
+_REFERENCE_TAGS = ("vs ", "least affected: ")
+#: Numbers inside notes ("only 4 simulated matches") are left to the long table, so like notes share a mark.
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def _is_reference(row: dict[str, Any], group: str) -> bool:
+    """Whether a ratio row is the reference group's own (1 by definition)."""
+    first = (row.get("warning") or "").split(";")[0].strip()
+    return first == "reference group" or reference_name(row) == group
+
+
+def reference_name(row: dict[str, Any]) -> str | None:
+    """The group a ratio row is relative to ('vs GROUP' or 'least affected: GROUP'), if it says."""
+    first = (row.get("warning") or "").split(";")[0].strip()
+    for tag in _REFERENCE_TAGS:
+        if first.startswith(tag):
+            return first[len(tag) :].strip()
+    return None
+
+
+@dataclass
+class _Notes:
+    """Distinct row warnings, each given a mark printed next to the figure and explained once."""
+
+    texts: list[str]
+    #: Replace numbers by "n", so notes that differ only in a count share a mark (when there are many).
+    generalise: bool = False
+
+    def mark(self, warning: str | None) -> str:
+        parts = [
+            _NUMBER.sub("n", p.strip()) if self.generalise else p.strip()
+            for p in (warning or "").split(";")
+            if p.strip() and not p.strip().startswith(_REFERENCE_TAGS)
+        ]
+        marks = []
+        for part in parts:
+            if part not in self.texts:
+                self.texts.append(part)
+            index = self.texts.index(part)
+            marks.append(_MARKS[index] if index < len(_MARKS) else f"[{index + 1}]")
+        return "".join(marks)
+
+    def lines(self) -> list[str]:
+        return [
+            f"{_MARKS[i] if i < len(_MARKS) else f'[{i + 1}]'} {text}" for i, text in enumerate(self.texts)
+        ]
+
+
+def _is_ratio(metric: str) -> bool:
+    return metric.endswith("_ratio") or metric.startswith("ratio")
+
+
+def interval_text(row: dict[str, Any]) -> str:
+    """The 95% interval compactly: rates in percent with one decimal, ratios with two, counts plain."""
+    low, high, metric = row["ci_low"], row["ci_high"], row["metric"]
+    if low is None or high is None or row["value"] is None:
+        return ""
+    value_text = format_number(row["value"], metric)
+    if value_text.endswith("%"):
+        return f"{100 * low:.1f}–{100 * high:.1f}"
+    if _is_ratio(metric):
+        return f"{low:.2f}–{high:.2f}"
+    return f"{format_number(low, metric)}–{format_number(high, metric)}"
+
+
+def value_text(row: dict[str, Any]) -> str:
+    """The figure itself: 'suppressed', 'undefined', or the value as the long table formats it."""
+    if row["suppressed"]:
+        return "suppressed"
+    if row["value"] is None:
+        return "undefined"
+    return format_number(row["value"], row["metric"])
+
+
+def compact_cell(row: dict[str, Any] | None, *, two_lines: bool = False, mark: str = "") -> str:
+    """A value with its interval: '44.85% (42.1–47.6)', or value and interval on two lines."""
+    if row is None:
+        return ""
+    value, interval = value_text(row) + mark, interval_text(row)
+    if not interval:
+        return value
+    return f"{value}\n{interval}" if two_lines else f"{value} ({interval})"
+
+
+def _headlines(result: AuditResult, visible: Visible) -> list[tuple[str, str]]:
+    """(metric, header) pairs shown for this result, in order."""
+    present = {r["metric"] for r in visible.rows}
+    chosen = [(m, h) for m, h in HEADLINES.get(result.kind, ()) if m in present]
+    if chosen:
+        return chosen
+    with_intervals = dict.fromkeys(
+        r["metric"]
+        for r in visible.rows
+        if r["ci_low"] is not None and r["metric"] != "n" and not r["metric"].endswith(_NOT_GENERIC)
+    )
+    metrics = list(with_intervals) or [
+        m
+        for m in dict.fromkeys(r["metric"] for r in visible.rows)
+        if m != "n" and not m.endswith(_NOT_GENERIC)
+    ]
+    return [(m, m.replace("_", " ")) for m in metrics[:_MAX_GENERIC]]
+
+
+def _people(visible: Visible) -> dict[tuple[str, str], float]:
+    """People per group, from the `n` rows (any stage)."""
+    return {
+        (r["attribute"], r["group"]): r["value"]
+        for r in visible.rows
+        if r["metric"] == "n" and r["value"] is not None and not r["suppressed"]
+    }
+
+
+def _attribute_notes(visible: Visible, stage: str, metrics: Sequence[str]) -> list[str]:
+    """Per attribute: the group its ratios divide by, and how many small groups are withheld."""
+    lines = []
+    for attribute in visible.attributes():
+        rows = [
+            r
+            for m in metrics
+            if _is_ratio(m)
+            for r in visible.select(attribute=attribute, stage=stage, metric=m)
+        ]
+        reference = next((name for r in rows if (name := reference_name(r))), None)
+        if attribute != OVERALL and reference:
+            lines.append(f"Ratios by {attribute}: each group's figure divided by {reference}'s.")
+    for attribute in visible.attributes():
+        note = withheld_note(visible, attribute)
+        if note:
+            lines.append(note)
+    return lines
+
+
+def _stage_table(
+    visible: Visible,
+    stage: str,
+    columns: Sequence[tuple[str, str]],
+    people: dict[tuple[str, str], float],
+    notes: _Notes,
+    *,
+    two_lines: bool,
+    title: str,
+) -> Table:
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    rows = visible.select(stage=stage)
+    order = visible.attributes()  # everyone first, then each attribute as the audit listed it
+    groups = sorted(
+        dict.fromkeys((r["attribute"], r["group"]) for r in rows), key=lambda k: order.index(k[0])
+    )
+    index = {(r["attribute"], r["group"], r["metric"]): r for r in rows}
+    body: list[list[str]] = []
+    for key in groups:
+        cells = []
+        for metric, _ in columns:
+            row = index.get((*key, metric))
+            if row is not None and _is_ratio(metric) and _is_reference(row, key[1]):
+                cells.append("reference")
+                continue
+            if row is not None and row["suppressed"]:
+                cells.append("suppressed")
+                continue
+            mark = notes.mark(row["warning"]) if row is not None else ""
+            cells.append(compact_cell(row, two_lines=two_lines, mark=mark))
+        body.append(cells)
+    labels = [word for key in groups for label in key for word in str(label or "").split()]
+    table.add_column("group", min_width=max([5, *map(len, labels)]), overflow="ellipsis")
+    show_people = any(key in people for key in groups)
+    if show_people:
+        counts = [f"{people[key]:,.0f}" for key in groups if key in people]
+        table.add_column("people", justify="right", width=max(6, *map(len, counts)), no_wrap=True)
+    for position, (_, header) in enumerate(columns):
+        content = max((len(line) for cells in body for line in cells[position].splitlines()), default=0)
+        width = max(content, *(len(word) for word in header.split()))
+        table.add_column("\n".join(textwrap.wrap(header, width)), justify="right", width=width, no_wrap=True)
+    attribute = None
+    for key, cells in zip(groups, body, strict=True):
+        if key[0] != attribute:
+            attribute = key[0]
+            if attribute != OVERALL:
+                table.add_row(Text(attribute, style="bold italic"))
+        label = "everyone" if key[0] == OVERALL else key[1]
+        count = people.get(key)
+        table.add_row(label, *([f"{count:,.0f}" if count is not None else ""] if show_people else []), *cells)
+    return table
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether the table fits the console with only group labels wrapped (at spaces)."""
+    unbounded = console.options.update_width(10 * console.width)
+    return Measurement.get(console, unbounded, table).minimum <= console.width
+
+
+def compact_view(result: AuditResult, console: Console) -> tuple[list[RenderableType], list[str]]:
+    """The tables (one per stage) and the notes under them, fitted to the console's width."""
+    visible = visible_rows(result)
+    headlines = _headlines(result, visible)
+    people = _people(visible)
+    tables: list[RenderableType] = []
+    left_out: set[str] = set()
+    distinct = _Notes([])
+    for row in visible.rows:
+        distinct.mark(row["warning"])
+    notes = _Notes([], generalise=len(distinct.texts) > len(_MARKS))
+    for stage in visible.stages():
+        columns = [(m, h) for m, h in headlines if visible.select(stage=stage, metric=m)]
+        if not columns:
+            continue
+        title = f"stage {stage}" if len(visible.stages()) > 2 or stage not in {"decision", "all"} else ""
+        table = None
+        while columns:
+            for two_lines in (False, True):
+                trial = _Notes(list(notes.texts), notes.generalise)
+                candidate = _stage_table(
+                    visible, stage, columns, people, trial, two_lines=two_lines, title=title
+                )
+                if _fits(console, candidate):
+                    table, notes = candidate, trial
+                    break
+            if table is not None:
+                break
+            left_out.add(columns.pop()[1])
+        if table is not None:
+            tables.append(table)
+    lines = notes.lines()
+    if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
+        lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
+    lines.append("95% intervals in brackets, or on the line below the figure.")
+    lines += dict.fromkeys(
+        n for stage in visible.stages() for n in _attribute_notes(visible, stage, [m for m, _ in headlines])
+    )
+    if left_out:
+        lines.append(f"Too wide for this terminal: {', '.join(sorted(left_out))}.")
+    return tables, lines
+
+
+#: Review queues printed under the table (at most this many items; the rest with --format json or a file).
+MAX_QUEUE_ITEMS = 20
+
+
+def review_queue_lines(result: AuditResult) -> list[str]:
+    """A result's review queue (e.g. the inventory check's), one item per entry with the text that matched.
+
+    Entries name programs, never people: the inventory is what agencies published about their AI use.
+    """
+    queue = result.extras.get("review_queue")
+    if queue is None or queue.num_rows == 0 or not {"name", "matched"} <= set(queue.column_names):
+        return []
+    items: dict[Any, tuple[str, list[str]]] = {}
+    for row in queue.to_pylist():
+        label = f"{row.get('agency') or ''}: {row['name'] or ''}"
+        _, texts = items.setdefault(row.get("uid", label), (label, []))
+        text = " ".join(str(row["matched"] or "").split())
+        if text and text not in texts:
+            texts.append(text)
+    shown = list(items.values())[:MAX_QUEUE_ITEMS]
+    more = (
+        f" (the first {len(shown)} of {len(items):,}; all with --queue FILE)"
+        if len(items) > len(shown)
+        else ""
+    )
+    lines = [f"Review queue{more}: each use case and the text that matched a pattern."]
+    lines += [f"- {label} — " + "; ".join(f"“{t}”" for t in texts) for label, texts in shown]
+    return lines
+
+
+def render_compact(result: AuditResult, console: Console, *, footer: bool = True) -> None:
+    """Print the compact view and its notes; with `footer`, say how to get every figure."""
+    tables, notes = compact_view(result, console)
+    if tables:
+        console.print(Group(*[item for table in tables for item in (table, Text(""))]))
+    else:
+        console.print("(no group is large enough to report)")
+    for note in notes:
+        console.print(note, markup=False)
+    if footer:
+        console.print("Every metric, stage and denominator: --format long, csv or json.", markup=False)
+    queue = review_queue_lines(result)
+    if queue:
+        console.print()
+        for line in queue:
+            console.print(line, markup=False)

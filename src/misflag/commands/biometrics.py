@@ -1,0 +1,107 @@
+"""`misflag biometrics audit SCORES`: a matcher's false match and non-match rates per group, NIST FRVT style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from misflag.biometrics import BiometricSpec, run_biometrics
+from misflag.commands._output import (
+    FORMAT_OPTION,
+    PDF_OPTION,
+    REPORT_OPTION,
+    SAVE_OPTION,
+    OutputFormat,
+    emit,
+    progress_bar,
+)
+from misflag.errors import InputError
+from misflag.io import read_data_file
+
+app = typer.Typer(help="Biometric matchers: error rates per group from match scores.", no_args_is_help=True)
+
+
+@app.command("audit")
+def audit(
+    source: str = typer.Argument(
+        ..., help="Score file, one row per comparison (CSV, Parquet, DuckDB with --table, postgresql:// URL)."
+    ),
+    score: str | None = typer.Option(None, "--score", help="SQL expression: the comparison score."),
+    genuine: str | None = typer.Option(
+        None, "--genuine", "--mated", help="SQL expression: 1 = genuine pair (mated search), 0 = impostor."
+    ),
+    group: str | None = typer.Option(None, "--group", help="SQL expression defining demographic groups."),
+    where: str | None = typer.Option(
+        None, "--where", help="SQL filter: only comparisons where this is true."
+    ),
+    threshold: list[float] = typer.Option([], "--threshold", help="Operating threshold (repeatable)."),
+    target_fmr: list[float] = typer.Option(
+        [], "--target-fmr", help="Find the threshold giving this FMR (FPIR with --search); repeatable."
+    ),
+    threshold_group: str | None = typer.Option(
+        None, "--threshold-group", help="Set --target-fmr thresholds on this group's impostor pairs only."
+    ),
+    reference: str | None = typer.Option(None, "--reference", help="Reference group of ratios."),
+    distance: bool = typer.Option(
+        False, "--distance", help="Scores are distances: a match is score <= threshold."
+    ),
+    search: bool = typer.Option(
+        False,
+        "--search",
+        help="Rows are one-to-many searches: report FPIR and FNIR (NULL score: no candidate).",
+    ),
+    group_a: str | None = typer.Option(None, "--group-a", help="SQL expression: the first sample's group."),
+    group_b: str | None = typer.Option(None, "--group-b", help="SQL expression: the second sample's group."),
+    subject_a: str | None = typer.Option(
+        None, "--subject-a", help="SQL expression: the first sample's subject id."
+    ),
+    subject_b: str | None = typer.Option(
+        None, "--subject-b", help="SQL expression: the second sample's subject id."
+    ),
+    fdr_alpha: float = typer.Option(0.5, "--fdr-alpha", help="Weight of the FMR gap in the FDR."),
+    min_cell: int = typer.Option(
+        10, "--min-cell", help="Suppress groups with fewer comparisons (or subjects)."
+    ),
+    bins: int = typer.Option(2000, "--bins", help="Score bins of the curves."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the summaries' interval draws."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default, embedded) or spark."),
+    table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
+    settings: Path | None = typer.Option(None, "--settings", help="JSON settings file (BiometricSpec keys)."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    save: Path | None = SAVE_OPTION,
+    report: Path | None = REPORT_OPTION,
+    pdf: Path | None = PDF_OPTION,
+) -> None:
+    """Per group: FMR and FNMR (FPIR and FNIR) at each operating threshold, with 95% intervals.
+
+    A comparison is a match when score >= threshold (score <= threshold with --distance).
+    """
+    if settings is not None:
+        spec = BiometricSpec.from_dict(read_data_file(settings, "settings file"))
+    elif score is None or genuine is None:
+        raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
+    else:
+        spec = BiometricSpec(
+            score=score,
+            genuine=genuine,
+            group=group,
+            where=where,
+            thresholds=tuple(threshold),
+            target_fmrs=tuple(target_fmr),
+            threshold_group=threshold_group,
+            reference=reference,
+            distance=distance,
+            search=search,
+            group_a=group_a,
+            group_b=group_b,
+            subject_a=subject_a,
+            subject_b=subject_b,
+            fdr_alpha=fdr_alpha,
+            min_cell=min_cell,
+            bins=bins,
+            seed=seed,
+        )
+    with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
+        result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
+    emit(result, output_format, save=save, report=report, pdf=pdf)

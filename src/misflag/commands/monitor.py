@@ -1,0 +1,180 @@
+"""`misflag monitor SOURCE`: alarms when a group's disparity leaves the band or review stops dismissing flags.
+
+Exit codes for schedulers: 0 no open alarm, 3 an alarm is open, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from misflag.commands._output import (
+    FORMAT_OPTION,
+    PDF_OPTION,
+    REPORT_OPTION,
+    SAVE_OPTION,
+    OutputFormat,
+    command_line,
+    progress_bar,
+    render_table,
+    write_files,
+)
+from misflag.monitor import monitor as run
+from misflag.monitor import parse_band, parse_stage
+from misflag.result import AuditResult, format_number
+
+#: Exit code when an alarm is open at the latest period.
+ALARM_EXIT = 3
+_WIDTH = 80
+
+
+def monitor(
+    source: str | None = typer.Argument(
+        None, help="Decision log: CSV/Parquet, DuckDB file (--table), postgresql://."
+    ),
+    time: str | None = typer.Option(
+        None, "--time", help="SQL expression: each decision's date or timestamp."
+    ),
+    flag: str | None = typer.Option(None, "--flag", help="SQL expression: the decision, 0/1 (1 = flagged)."),
+    stage: list[str] = typer.Option(
+        [], "--stage", help="NAME=EXPR per stage, in order: algorithm first, review last."
+    ),
+    truth: str | None = typer.Option(
+        None, "--truth", help="SQL expression: 1 = flag warranted; NULL = pending."
+    ),
+    group: str = typer.Option(..., "--group", help="SQL expression defining groups."),
+    reference: str = typer.Option(..., "--reference", help="Reference group."),
+    metric: list[str] = typer.Option(
+        [], "--metric", help="fpr, fnr, selection_rate, dismissal_rate (repeatable)."
+    ),
+    band: str = typer.Option(
+        "0.8,1.25", "--band", help="LOW,HIGH tolerance band of the ratio to the reference."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Chance of any false alarm over the horizon, at most."),
+    period: str = typer.Option("day", "--period", help="day, week or month."),
+    weight: str | None = typer.Option(
+        None, "--weight", help="Inverse inclusion probability of labelled rows."
+    ),
+    reviewer_pool: str | None = typer.Option(None, "--reviewer-pool", help="SQL expression: reviewer pool."),
+    where: str | None = typer.Option(None, "--where", help="SQL filter: only rows where this is true."),
+    horizon: int = typer.Option(365, "--horizon", help="Periods the guarantee covers."),
+    baseline_periods: int = typer.Option(
+        30, "--baseline-periods", help="Periods that set dismissal baselines."
+    ),
+    min_cell: int = typer.Option(10, "--min-cell", help="Suppress group-periods with fewer rows than this."),
+    state: Path | None = typer.Option(None, "--state", help="State file: later runs read only new rows."),
+    ledger: str | None = typer.Option(
+        None, "--ledger", help="Monitor a ledger (URL or SQLite path) instead."
+    ),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
+    table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    save: Path | None = SAVE_OPTION,
+    report: Path | None = REPORT_OPTION,
+    pdf: Path | None = PDF_OPTION,
+) -> None:
+    """Watch a decision log period by period; exit 3 while an alarm is open."""
+    # schedulers run it without a terminal: no bar there, so an error is exactly one line on stderr
+    quiet = output_format is not OutputFormat.table or not sys.stderr.isatty()
+    with progress_bar(1.0, quiet=quiet) as update:
+        result = run(
+            source,
+            time=time,
+            group=group,
+            reference=reference,
+            truth=truth,
+            flag=flag,
+            stages=[parse_stage(s) for s in stage],
+            metrics=metric,
+            band=parse_band(band),
+            alpha=alpha,
+            period=period,
+            weight=weight,
+            reviewer_pool=reviewer_pool,
+            where=where,
+            horizon=horizon,
+            baseline_periods=baseline_periods,
+            min_cell=min_cell,
+            state=state,
+            ledger=_ledger_url(ledger),
+            engine=engine,
+            table=table,
+            progress=update,
+        )
+    result.metadata.setdefault("command", command_line())
+    if output_format is OutputFormat.json:  # alarms and the per-period table, for schedulers
+        sys.stdout.write(json.dumps(as_json(result), indent=1, default=str) + "\n")
+    elif output_format is OutputFormat.csv:
+        sys.stdout.write(result.to_csv())
+    elif output_format is OutputFormat.long:
+        render_table(result, Console(highlight=False))
+    else:
+        print_compact(result, Console(highlight=False, soft_wrap=False, width=_WIDTH))
+    write_files(result, save=save, report=report, pdf=pdf)
+    if result.metadata.get("open_alarms"):
+        raise typer.Exit(ALARM_EXIT)
+
+
+def _ledger_url(ledger: str | None) -> str | None:
+    if ledger is None or "://" in ledger:
+        return ledger
+    return f"sqlite:///{Path(ledger).resolve()}"
+
+
+def as_json(result: AuditResult) -> dict[str, Any]:
+    """{"alarms": [{group, metric, time, value, bound, ...}], "table": per-period rows with a time column}."""
+    alarms = result.extras.get("alarms")
+    return {
+        "alarms": alarms.to_pylist() if alarms is not None else [],
+        "table": result.extras["periods"].to_pylist(),
+        "warnings": result.metadata.get("warnings", []),
+    }
+
+
+def print_compact(result: AuditResult, console: Console) -> None:
+    """The latest period per group and metric, then the alarms: at most 80 columns."""
+    last = result.metadata["periods"]["last"][:10]
+    console.print(f"latest period {last}: rate [95% CI], ratio to reference [95% CI]", markup=False)
+    metrics = result.metadata["metrics"]
+    for row in result.select(stage="latest period"):
+        if row["metric"] not in metrics:
+            continue
+        if row["suppressed"]:
+            console.print(f"  {row['group'][:20]:<20} {row['metric']:<15} suppressed", markup=False)
+            continue
+        ratio = result.select(
+            stage="latest period",
+            group=row["group"],
+            metric=f"{row['metric']}_ratio",
+            attribute=row["attribute"],
+        )
+        text = f"  {row['group'][:20]:<20} {row['metric']:<15} {_interval(row)}"
+        if ratio and not ratio[0]["suppressed"]:
+            text += f"  x{_interval(ratio[0])}"
+        console.print(text[:_WIDTH], markup=False)
+    alarms = result.metadata.get("alarms", [])
+    console.print(f"alarms: {len(alarms)} ({result.metadata.get('open_alarms', 0)} open)", markup=False)
+    for alarm in alarms:
+        state = ("OPEN" if alarm["open"] else "past") + ("?" if alarm.get("provisional") else "")
+        line = (
+            f"  {state} {alarm['time'][:10]} {alarm['group'][:16]} {alarm['metric']} {alarm['side']} "
+            f"{alarm['bound']:.3g}: {alarm['value']:.3g} since {alarm['since'][:10]}"
+        )
+        console.print(line[:_WIDTH], markup=False)
+    if any(alarm.get("provisional") for alarm in alarms):
+        console.print("  ? first raised in the latest period, which may still be filling up", markup=False)
+    for warning in result.metadata.get("warnings", []):
+        console.print(f"warning: {warning}", markup=False)
+
+
+def _interval(row: dict[str, Any]) -> str:
+    metric = row["metric"]
+    text = format_number(row["value"], metric)
+    if row["ci_low"] is not None and row["ci_high"] is not None:
+        text += f" [{format_number(row['ci_low'], metric)}-{format_number(row['ci_high'], metric)}]"
+    return text

@@ -1,0 +1,95 @@
+"""The ledger's database engine: URLs, SQLite pragmas and file mode, settings read from the environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from misflag.errors import LedgerError
+
+
+def now() -> str:
+    """UTC time with microseconds, ISO 8601 with a Z."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def normalise_url(url: str) -> str:
+    """Accept sqlite:///PATH, postgresql://... (psycopg 3) or a plain file path (SQLite)."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(f"not a ledger URL: {url!r} (use sqlite:///PATH or postgresql://...)") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise LedgerError("a SQLite ledger needs a file: sqlite:///PATH")
+        if not Path(parsed.database).parent.is_dir():
+            raise LedgerError(f"folder of the ledger file does not exist: {Path(parsed.database).parent}")
+        engine = create_engine(parsed, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi: Any, _record: Any) -> None:
+            dbapi.isolation_level = None  # misflag issues BEGIN itself (IMMEDIATE for writes)
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000"):
+                dbapi.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get("ledger_write")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise LedgerError(f"unsupported ledger store {backend!r}: use sqlite:///PATH or postgresql://...")
+
+
+def create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (SQLite gives its WAL files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise LedgerError(f"cannot create the ledger file {path}: {error}") from None
+
+
+def setting(name: str, given: float | None, default: float) -> float:
+    if given is not None:
+        value = given
+    else:
+        try:
+            value = float(os.environ.get(name) or default)
+        except ValueError:
+            raise LedgerError(f"{name} must be a number") from None
+    if value <= 0:
+        raise LedgerError(f"{name.removeprefix('MISFLAG_LEDGER_').lower()} must be above 0 (got {value:g})")
+    return value
+
+
+class LedgerOwnerWarning(UserWarning):
+    """The service is connected to PostgreSQL as the owner of the ledger's tables."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The store cannot be reached, read or written (as opposed to an invalid request)."""
+
+
+def first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__

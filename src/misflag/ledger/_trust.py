@@ -1,0 +1,106 @@
+"""What the sealed chain grants, kept in memory and extended entry by entry: tokens, revocations, keys.
+
+The API admits a token only if its `token_created` entry is in the chain, sealed under a checkpoint whose
+root this process recomputed and whose signature a pinned key (or a key handed over by a signed rotation)
+verifies. The tokens table is a cache for listings: a row planted there grants nothing. Each entry is hashed
+once per process; a later rewrite of anything already read breaks the next checkpoint's root and is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from misflag.errors import LedgerError
+from misflag.ledger._keys import checkpoint_message, signature_valid
+from misflag.ledger._merkle import compact_root
+from misflag.ledger._verify import GENESIS, POWER, KeySchedule, entry_hash
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A token the sealed chain created: its holder's name, role and public id."""
+
+    name: str
+    role: str
+    token_id: str
+
+
+class Authority:
+    """The verified prefix of one ledger (as far as its last checkpoint) and the tokens it grants."""
+
+    def __init__(self, pinned: Mapping[str, bytes]) -> None:
+        self.schedule = KeySchedule(pinned)
+        self.size = 0
+        self._head = GENESIS  # hash of the last sealed entry
+        self.frontier: list[tuple[int, bytes]] = []
+        self.tail: list[bytes] = []  # leaf hashes read past `size`, not yet under a checkpoint
+        self.pending: list[tuple[int, str, dict[str, Any]]] = []
+        self.tokens: dict[str, Grant] = {}
+        self.revoked: set[str] = set()
+        self.names: set[str] = set()
+
+    @property
+    def read(self) -> int:
+        """Entries read so far (sealed or not)."""
+        return self.size + len(self.tail)
+
+    def extend(self, checkpoints: Sequence[Sequence[Any]], entries: Sequence[Sequence[Any]]) -> None:
+        """Take new entries (seq >= self.read) and checkpoints (tree_size > self.size), in order."""
+        prev = self.tail[-1] if self.tail else self._head
+        for seq, stored_prev, stored_hash, kind, case_id, body in entries:
+            if seq != self.read or bytes(stored_prev) != prev:
+                raise LedgerError(f"the ledger failed verification at entry {seq}: broken chain")
+            digest = entry_hash(prev, seq, kind, case_id, body)
+            if digest != bytes(stored_hash):
+                raise LedgerError(f"the ledger failed verification at entry {seq}: edited")
+            if kind in POWER:
+                self.pending.append((seq, kind, json.loads(body)["payload"]))
+            self.tail.append(digest)
+            prev = digest
+        for size, root, timestamp, key, signature in checkpoints:
+            if size <= self.size:
+                continue
+            if size > self.read:
+                raise LedgerError(
+                    f"the ledger failed verification: checkpoint of {size} entries, {self.read} read"
+                )
+            self._seal(size, bytes(root), timestamp, key, bytes(signature))
+
+    def _seal(self, size: int, root: bytes, timestamp: str, key: str, signature: bytes) -> None:
+        covered = size - self.size
+        computed, frontier = compact_root(self.frontier, self.tail[:covered])
+        if computed != root:
+            raise LedgerError(f"the ledger failed verification: checkpoint at {size} entries does not match")
+        for seq, kind, payload in [item for item in self.pending if item[0] < size]:
+            if kind == "key_rotated":
+                problem = self.schedule.rotate(seq, payload)
+                if problem:
+                    raise LedgerError(f"the ledger failed verification: {problem}")
+        public = self.schedule.at(size).get(key)
+        if public is None or not signature_valid(
+            public, signature, checkpoint_message(size, root, timestamp, key)
+        ):
+            raise LedgerError(
+                f"the ledger failed verification: checkpoint at {size} is not signed by a trusted key"
+            )
+        for _seq, kind, payload in [item for item in self.pending if item[0] < size]:
+            if kind == "token_created":
+                grant = Grant(payload["name"], payload["role"], payload["id"])
+                self.tokens[payload.get("token_hash") or payload["id"]] = grant
+                self.names.add(grant.name)
+            elif kind == "token_revoked":
+                self.revoked.add(payload["id"])
+        self.pending = [item for item in self.pending if item[0] >= size]
+        self._head = self.tail[covered - 1]
+        self.tail = self.tail[covered:]
+        self.frontier, self.size = frontier, size
+
+    def grant(self, digest: str) -> Grant | None:
+        """The sealed, unrevoked grant of the token with this SHA-256 (hex), or None."""
+        found = self.tokens.get(digest) or self.tokens.get(digest[:16])
+        if found is None or found.token_id != digest[:16] or found.token_id in self.revoked:
+            return None
+        return found

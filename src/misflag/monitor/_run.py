@@ -1,0 +1,378 @@
+"""`monitor`: watch a timestamped decision log (or a ledger) for disparities leaving the band and for review
+that stops dismissing algorithmic flags, with P(any false alarm over the horizon) <= alpha."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from misflag import __version__
+from misflag.engine import get_engine
+from misflag.errors import InputError, literal
+from misflag.io import load_input
+from misflag.monitor._counts import check_monitor, metric_counts, pending_counts, period_range, read_counts
+from misflag.monitor._detect import ALTERNATIVES
+from misflag.monitor._rows import emit_rows
+from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
+from misflag.monitor._state import load_state, merge, save_state
+from misflag.monitor._watch import Watch, count_tests, series, watch_disparity, watch_fall
+from misflag.result import COLUMNS, AuditResult, rows_to_table
+
+Progress = Callable[[str, float], None]
+#: What `--ledger` monitors unless told otherwise: the ledger's decision-log export (docs/ledger.md).
+LEDGER_TIME = "first_ts"
+LEDGER_STAGES = (
+    ("algorithm", "flagged"),
+    ("review", "CASE WHEN flagged = 0 THEN 0 WHEN reviewed = 1 THEN review_confirmed END"),
+)
+LEDGER_TRUTH = "truth"
+#: The ledger's pseudonymous reviewer column: each reviewer (token) is a pool, shown as "pool 1", ...
+LEDGER_POOL = "reviewer_digest"
+POOL = "reviewer_pool"
+
+
+def monitor(
+    source: Any = None,
+    *,
+    time: str | None = None,
+    group: str,
+    reference: str,
+    truth: str | None = None,
+    flag: str | None = None,
+    stages: Sequence[tuple[str, str]] = (),
+    metrics: Sequence[str] = (),
+    band: tuple[float, float] = (0.8, 1.25),
+    alpha: float = 0.05,
+    period: str = "day",
+    weight: str | None = None,
+    reviewer_pool: str | None = None,
+    where: str | None = None,
+    horizon: int = 365,
+    baseline_periods: int = 30,
+    min_cell: int = 10,
+    state: str | Path | None = None,
+    ledger: str | None = None,
+    engine: str = "duckdb",
+    table: str | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Monitor a decision log period by period; the result's `extras` hold the per-period table and alarms.
+
+    `source` is what `misflag.io.load_input` reads (file, DuckDB/PostgreSQL table, data frame); with
+    `ledger` (a ledger URL) the ledger's decision log is monitored, with its columns as defaults.
+    """
+    if (source is None) == (ledger is None):
+        raise InputError("give either a decision log ({source}) or {ledger} URL, not both or neither")
+    if ledger is not None:
+        time = time or LEDGER_TIME
+        truth = truth or LEDGER_TRUTH
+        if flag is None and not stages:
+            stages = LEDGER_STAGES
+            reviewer_pool = reviewer_pool or LEDGER_POOL
+    if not time:
+        raise InputError("{time} is required: a SQL expression giving each decision's date or timestamp")
+    spec = MonitorSpec(
+        time=time,
+        group=group,
+        reference=reference,
+        truth=truth,
+        flag=flag,
+        stages=tuple((str(n), str(e)) for n, e in stages),
+        metrics=tuple(metrics),
+        band=band,
+        alpha=alpha,
+        period=period,
+        weight=weight,
+        reviewer_pool=reviewer_pool,
+        where=where,
+        horizon=horizon,
+        baseline_periods=baseline_periods,
+        min_cell=min_cell,
+    )
+    return run_monitor(
+        spec, source, ledger=ledger, state=state, engine=engine, table=table, progress=progress
+    )
+
+
+def _ledger_table(url: str) -> pa.Table:
+    from misflag.ledger import Ledger, decision_log
+
+    store = Ledger.open(url, create=False)
+    try:
+        return decision_log(store)
+    finally:
+        store.close()
+
+
+def run_monitor(
+    spec: MonitorSpec,
+    source: Any,
+    *,
+    ledger: str | None = None,
+    state: str | Path | None = None,
+    engine: str = "duckdb",
+    table: str | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Run a monitor described by a spec (the settings-as-data form of `monitor`)."""
+    report = progress or (lambda step, fraction: None)
+    report("reading input", 0.0)
+    state_path = Path(state) if state is not None else None
+    fingerprint = spec.counts_fingerprint()
+    saved, watermark = load_state(state_path, fingerprint) if state_path else (None, None)
+    runner = get_engine(engine)
+    try:
+        info = load_input(runner, _ledger_table(ledger) if ledger else source, table=table)
+        checked = check_monitor(spec, info.columns)
+        report("counting", 0.3)
+        fresh = read_counts(runner, spec, checked, watermark)
+    finally:
+        runner.close()
+    cells = merge(saved, watermark, fresh)
+    if cells.empty or cells["n"].sum() == 0:
+        raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
+    report("detecting", 0.7)
+    result = _analyse(spec, cells, checked.pool is not None)
+    result.metadata.update(
+        input={
+            "description": f"ledger {ledger}" if ledger else info.description,
+            "sha256": info.sha256,
+            "rows": info.rows,
+        },
+        rows_read=int(fresh["n"].sum()),
+        engine=engine,
+        expressions={
+            "time": checked.time,
+            "group": checked.group,
+            "stages": list(checked.stages),
+            "truth": checked.truth,
+            "weight": checked.weight,
+            "where": checked.where,
+        },
+    )
+    if state_path is not None:
+        next_mark = save_state(state_path, fingerprint, cells)
+        result.metadata["state"] = {
+            "path": str(state_path),
+            "read_from": _iso(watermark),
+            "next_read_from": next_mark.isoformat(),
+        }
+    report("done", 1.0)
+    return result
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else pd.Timestamp(value).isoformat()
+
+
+def _analyse(spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool) -> AuditResult:
+    stages = len(spec.pipeline)
+    periods = period_range(cells["period"].min(), cells["period"].max(), spec.period)
+    totals = cells.groupby("g")["n"].sum()
+    shown = sorted(str(g) for g, n in totals.items() if n >= spec.min_cell)
+    if spec.reference not in set(totals.index):
+        raise InputError(
+            f"{{reference}} {literal(spec.reference)!r} names no group of {{group}} "
+            f"(groups: {literal(', '.join(shown[:20]))})"
+        )
+    if spec.reference not in shown:
+        raise InputError(
+            f"{{reference}} {literal(spec.reference)!r} has fewer than {spec.min_cell} rows in all; choose another"
+        )
+    reference = shown.index(spec.reference)
+    pools = _pool_labels(cells) if with_pools else {}
+    watch = Watch()
+    watch.tests = count_tests(spec, len(shown), len(pools))
+    watch.alpha_each = spec.alpha / watch.tests
+    watch.warnings += _coverage_warnings(cells, periods, spec, len(periods))
+    group_series = {}
+    for metric in spec.chosen_metrics:
+        data = series(metric_counts(cells, metric, stages, "g"), shown, periods, "g")
+        group_series[metric] = data
+        if not data.rows.any():
+            watch.warnings.append(f"{metric}: nobody is in its denominator yet (truth or review pending)")
+        if metric in DISPARITY_METRICS:
+            watch_disparity(spec, metric, data, reference, periods, watch)
+        else:
+            watch_fall(spec, metric, data, "group", periods, watch)
+    pool_series = {}
+    if pools:
+        pooled_cells = cells.assign(pool=cells["pool"].map(pools)).dropna(subset=["pool"])
+        for metric in FALL_METRICS:
+            if metric in spec.chosen_metrics:
+                data = series(
+                    metric_counts(pooled_cells, metric, stages, "pool"), list(pools.values()), periods, "pool"
+                )
+                pool_series[metric] = data
+                watch_fall(spec, metric, data, POOL, periods, watch)
+    times = [p.isoformat() for p in periods]
+    pending = pending_counts(cells, stages, "g")
+    by_period, overall, group_hidden = _tables(spec, shown, periods, times, group_series, reference, pending)
+    if pools:
+        pool_totals = cells.assign(pool=cells["pool"].map(pools)).groupby(["pool", "period"])["n"].sum()
+        grid = pool_totals.reindex(pd.MultiIndex.from_product([list(pools.values()), periods]), fill_value=0)
+        pool_grid = grid.to_numpy(dtype=float).reshape(len(pools), len(periods))
+        # a pool's period is withheld wherever a group's is: pools and groups split the same rows
+        pool_hidden = (pool_grid < spec.min_cell) | group_hidden[None, :]
+        by_period += emit_rows(
+            POOL, "period", times, pool_grid, pool_series, None, spec.min_cell, hidden=pool_hidden
+        )
+        overall += _pooled(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
+    return _result(spec, by_period, overall, watch, periods, shown)
+
+
+def _pool_labels(cells: pd.DataFrame) -> dict[str, str]:
+    """Reviewer pools by digest -> 'pool 1', 'pool 2', ... in order of first appearance (then digest)."""
+    firsts = cells.dropna(subset=["pool"]).groupby("pool")["period"].min()
+    ordered = sorted(firsts.items(), key=lambda item: (item[1], item[0]))
+    return {digest: f"pool {i + 1}" for i, (digest, _) in enumerate(ordered)}
+
+
+def _coverage_warnings(
+    cells: pd.DataFrame, periods: pd.DatetimeIndex, spec: MonitorSpec, count: int
+) -> list[str]:
+    notes = []
+    seen = set(cells.loc[cells["n"] > 0, "period"])
+    empty = [p for p in periods if p not in seen]
+    if empty:
+        notes.append(
+            f"{len(empty)} {spec.period}(s) have no rows (first {empty[0].date()}); they add no evidence"
+        )
+    ref_seen = set(cells.loc[(cells["g"] == spec.reference) & (cells["n"] > 0), "period"])
+    absent = [p for p in periods if p in seen and p not in ref_seen]
+    if absent:
+        notes.append(
+            f"the reference group {spec.reference} is absent in {len(absent)} {spec.period}(s) "
+            f"(first {absent[0].date()}); no comparison is made there"
+        )
+    if count > spec.horizon:
+        notes.append(
+            f"{count} periods exceed the horizon of {spec.horizon}: changes starting after it are not "
+            "covered; start a new horizon (a new state file) to keep watching"
+        )
+    return notes
+
+
+def _tables(
+    spec: MonitorSpec,
+    shown: list[str],
+    periods: pd.DatetimeIndex,
+    times: list[str],
+    group_series: dict[str, Any],
+    reference: int,
+    pending: pd.DataFrame,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
+    grid = pending.reindex(pd.MultiIndex.from_product([shown, periods]), fill_value=0)
+    shape = (len(shown), len(periods))
+    totals = grid["rows"].to_numpy(dtype=float).reshape(shape)
+    extra = {}
+    if spec.truth is not None:
+        extra["pending_truth_count"] = grid["pending_truth"].to_numpy(dtype=float).reshape(shape)
+    if len(spec.pipeline) > 1:
+        extra["pending_review_count"] = grid["pending_review"].to_numpy(dtype=float).reshape(shape)
+    by_period = emit_rows("group", "period", times, totals, group_series, reference, spec.min_cell, extra)
+    overall = _pooled("group", totals, group_series, reference, spec.min_cell, extra, totals < spec.min_cell)
+    return by_period, overall, (totals < spec.min_cell).any(axis=0)
+
+
+def _pooled(
+    attribute: str,
+    totals: np.ndarray,
+    data: dict[str, Any],
+    reference: int | None,
+    min_cell: int,
+    pending: dict[str, np.ndarray] | None,
+    hidden: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The whole span and the latest period as long-table rows (the result's main table).
+
+    A label's suppressed periods are left out of its pooled figures, so pooled minus shown periods
+    never recovers a suppressed one.
+    """
+    from misflag.monitor._watch import Series
+
+    keep = ~hidden
+
+    def part_sum(values: np.ndarray, part: slice) -> np.ndarray:
+        return np.asarray((values * keep)[:, part].sum(1, keepdims=True), dtype=float)
+
+    rows = []
+    for stage, part in (("all periods", slice(None)), ("latest period", slice(-1, None))):
+        summed = {}
+        for m, s in data.items():
+            x, n = part_sum(s.x, part), part_sum(s.n, part)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
+            summed[m] = Series(s.labels, x, n, part_sum(s.rows, part), rate)
+        extra = {k: part_sum(v, part) for k, v in (pending or {}).items()}
+        rows += emit_rows(
+            attribute, stage, [None], part_sum(totals, part), summed, reference, min_cell, extra
+        )
+    return rows
+
+
+def _result(
+    spec: MonitorSpec,
+    by_period: list[dict[str, Any]],
+    overall: list[dict[str, Any]],
+    watch: Watch,
+    periods: pd.DatetimeIndex,
+    shown: list[str],
+) -> AuditResult:
+    period_table = pa.Table.from_pylist(
+        [{"time": r["time"], **{k: r[k] for k in COLUMNS}} for r in by_period]
+    )
+    alarms = [a.to_dict() for a in watch.alarms]
+    extras = {"periods": period_table}
+    if alarms:
+        extras["alarms"] = pa.Table.from_pylist(alarms)
+    opened = [a for a in watch.alarms if a.open]
+    metadata = {
+        "audit": "monitor",
+        "spec": spec.to_dict(),
+        "metrics": list(spec.chosen_metrics),
+        "periods": {"first": periods[0].isoformat(), "last": periods[-1].isoformat(), "count": len(periods)},
+        "alarms": alarms,
+        "open_alarms": len(opened),
+        "warnings": watch.warnings,
+        "floors": [{"attribute": a, "group": g, "floor": f} for (a, g), f in watch.floors.items()],
+        "comparisons": watch.tests,
+        "alpha_each": watch.alpha_each,
+        "min_cell": spec.min_cell,
+        "method": (
+            "Shiryaev-Roberts e-detector: per-period e-values (2x2-table likelihood ratios against the band edge; "
+            f"alternatives {', '.join(f'{a:g}' for a in ALTERNATIVES)} x the edge), start weights 1/{spec.horizon}; "
+            f"alarm at 1/alpha per comparison; alpha {spec.alpha:g} split over {watch.tests} comparisons"
+        ),
+        "interval": "95% Wilson per period; ratios MOVER-R, differences Newcombe (pointwise, not time-uniform)",
+        "misflag_version": __version__,
+    }
+    summary = _summary(spec, watch, periods, shown, opened)
+    return AuditResult(
+        kind="monitor", table=rows_to_table(overall), summary=summary, metadata=metadata, extras=extras
+    )
+
+
+def _summary(
+    spec: MonitorSpec, watch: Watch, periods: pd.DatetimeIndex, shown: list[str], opened: list[Any]
+) -> str:
+    text = (
+        f"Watched {', '.join(spec.chosen_metrics)} of {len(shown)} group(s) over {len(periods)} {spec.period}(s) "
+        f"({periods[0].date()} to {periods[-1].date()}), reference {spec.reference}, band "
+        f"{spec.band[0]:g}-{spec.band[1]:g}; the chance of any false alarm over {spec.horizon} periods is at most "
+        f"{spec.alpha:g} ({watch.tests} comparisons). "
+    )
+    if not watch.alarms:
+        return text + "No alarm."
+    text += f"{len(watch.alarms)} alarm(s), {len(opened)} open. "
+    for alarm in opened[:6]:
+        text += (
+            f"{alarm.metric} of {alarm.group} {alarm.side} {alarm.bound:.3g} since about {alarm.since.date()} "
+            f"(alarm {alarm.time.date()}, estimate {alarm.value:.3g}). "
+        )
+    return text.strip()

@@ -1,0 +1,129 @@
+"""What a monitor watches, as plain data that round-trips through JSON (and fingerprints a state file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from misflag.errors import InputError, literal
+
+#: Name of the lone --flag stage (as in decision audits).
+DEFAULT_STAGE = "decision"
+PERIODS = ("day", "week", "month")
+#: Metrics compared between groups (alarm when the ratio to the reference leaves the band).
+DISPARITY_METRICS = ("fpr", "fnr", "selection_rate")
+#: Metrics watched for a fall below the band's low edge times their own baseline.
+FALL_METRICS = ("dismissal_rate",)
+METRICS = DISPARITY_METRICS + FALL_METRICS
+NEEDS_TRUTH = frozenset({"fpr", "fnr"})
+#: Widest band edge (and 1 / narrowest) and longest horizon accepted: beyond them the numbers mean nothing.
+MAX_BAND = 1000.0
+MAX_PERIODS = 1_000_000
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """The monitor's questions. Every column option is a SQL expression over the decision log.
+
+    `stages` are (name, expression) in pipeline order: the first is the algorithm, the last the final
+    decision (NULL there = review pending). `reviewer_pool` groups reviewers (never shown by name).
+    """
+
+    time: str
+    group: str
+    reference: str
+    truth: str | None = None
+    flag: str | None = None
+    stages: tuple[tuple[str, str], ...] = ()
+    metrics: tuple[str, ...] = ()
+    band: tuple[float, float] = (0.8, 1.25)
+    alpha: float = 0.05
+    period: str = "day"
+    weight: str | None = None
+    reviewer_pool: str | None = None
+    where: str | None = None
+    horizon: int = 365
+    baseline_periods: int = 30
+    min_cell: int = 10
+
+    def __post_init__(self) -> None:
+        if self.flag is None and not self.stages:
+            raise InputError("give the decision: {flag} EXPR, or {stages} NAME=EXPR for each pipeline stage")
+        if self.flag is not None and self.stages:
+            raise InputError("give either {flag} or {stages}, not both (the last {stages} is the decision)")
+        if self.period not in PERIODS:
+            raise InputError(f"{{period}} must be one of {', '.join(PERIODS)}, got {literal(self.period)!r}")
+        low, high = self.band
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < 1 < high):
+            raise InputError(f"{{band}} must be LOW,HIGH with 0 < LOW < 1 < HIGH, got {low:g},{high:g}")
+        if low < 1 / MAX_BAND or high > MAX_BAND:
+            raise InputError(
+                f"{{band}} edges must lie within 1/{MAX_BAND:g} and {MAX_BAND:g}, got {low:g},{high:g}"
+            )
+        if not 0 < self.alpha < 1:
+            raise InputError(f"{{alpha}} must be between 0 and 1, got {self.alpha:g}")
+        if self.horizon < 1 or self.baseline_periods < 1 or self.min_cell < 1:
+            raise InputError("{horizon}, {baseline_periods} and {min_cell} must be at least 1")
+        if max(self.horizon, self.baseline_periods) > MAX_PERIODS:
+            raise InputError(f"{{horizon}} and {{baseline_periods}} must be at most {MAX_PERIODS:,} periods")
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise InputError(f"unknown {{metrics}} {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        if self.truth is None and NEEDS_TRUTH & set(self.chosen_metrics):
+            raise InputError("{truth} is required for fpr and fnr (or watch {metrics} selection_rate)")
+        if "dismissal_rate" in self.chosen_metrics and len(self.pipeline) < 2:
+            raise InputError("dismissal_rate needs two stages: {stages} algorithm=EXPR {stages} review=EXPR")
+        if self.reviewer_pool and len(self.pipeline) < 2:
+            raise InputError("{reviewer_pool} needs a review stage: give {stages} for algorithm and review")
+        if not str(self.reference).strip():
+            raise InputError("{reference} must name the reference group")
+
+    @property
+    def pipeline(self) -> tuple[tuple[str, str], ...]:
+        """Stages in order, the lone flag included."""
+        return self.stages if self.stages else ((DEFAULT_STAGE, str(self.flag)),)
+
+    @property
+    def chosen_metrics(self) -> tuple[str, ...]:
+        """The metrics watched: as given, else fpr (with truth) or selection_rate, plus dismissal_rate
+        for a multi-stage log."""
+        if self.metrics:
+            return tuple(dict.fromkeys(self.metrics))
+        chosen = ["fpr" if self.truth is not None else "selection_rate"]
+        if len(self.pipeline) > 1:
+            chosen.append("dismissal_rate")
+        return tuple(chosen)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stages"] = [list(stage) for stage in self.stages]
+        data["metrics"] = list(self.metrics)
+        data["band"] = list(self.band)
+        return data
+
+    def counts_fingerprint(self) -> str:
+        """A digest of the settings that shape the count table: a state file is only reused under them."""
+        keys = ("time", "group", "truth", "flag", "stages", "period", "weight", "reviewer_pool", "where")
+        data = {key: self.to_dict()[key] for key in keys}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """`LOW,HIGH` as given to `--band`."""
+    parts = [part.strip() for part in str(text).split(",")]
+    try:
+        low, high = (float(part) for part in parts)
+    except ValueError:
+        raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(text)!r}") from None
+    return low, high
+
+
+def parse_stage(text: str) -> tuple[str, str]:
+    """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more)."""
+    name, separator, expression = str(text).partition("=")
+    if not separator or not name.strip() or not expression.strip():
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(text)!r}")
+    return name.strip(), expression.strip()

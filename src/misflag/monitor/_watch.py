@@ -1,0 +1,197 @@
+"""From per-period counts to alarms: which comparisons are watched, their alpha, their e-detectors.
+
+Family-wise error: alpha is split equally (Bonferroni) over every watched comparison: each non-reference
+group x disparity metric x side of the band, and each group or reviewer pool x fall metric. A fall test
+spends half its share on the lower confidence bound of its baseline rate and half on its detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from misflag.monitor._detect import (
+    band_log_evalues,
+    clopper_pearson_lower,
+    floor_log_evalues,
+    predicted_rate,
+    sr_statistic,
+)
+from misflag.monitor._spec import DISPARITY_METRICS, MonitorSpec
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric for every label of an attribute over every period: arrays (labels, periods)."""
+
+    labels: list[str]
+    x: np.ndarray  # effective numerator
+    n: np.ndarray  # effective denominator
+    rows: np.ndarray  # unweighted denominator rows
+    rate: np.ndarray
+
+
+@dataclass
+class Alarm:
+    """One alarm episode: the first period the detector's statistic reached 1 / alpha."""
+
+    attribute: str
+    group: str
+    metric: str
+    side: str
+    time: pd.Timestamp
+    since: pd.Timestamp
+    value: float
+    bound: float
+    statistic: float
+    threshold: float
+    open: bool
+    provisional: bool  # first raised in the latest period, which may still be filling up
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attribute": self.attribute,
+            "group": self.group,
+            "metric": self.metric,
+            "side": self.side,
+            "time": self.time.isoformat(),
+            "since": self.since.isoformat(),
+            "value": self.value,
+            "bound": self.bound,
+            "statistic": self.statistic,
+            "threshold": self.threshold,
+            "open": self.open,
+            "provisional": self.provisional,
+        }
+
+
+@dataclass
+class Watch:
+    """Every detector's outcome, and what the guarantee rests on."""
+
+    alarms: list[Alarm] = field(default_factory=list)
+    tests: int = 0
+    alpha_each: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    floors: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def series(counts: pd.DataFrame, labels: list[str], periods: pd.DatetimeIndex, by: str) -> Series:
+    """Reindex metric counts onto the full label x period grid (missing = 0 rows)."""
+    index = pd.MultiIndex.from_product([labels, periods], names=[by, "period"])
+    full = counts.reindex(index, fill_value=0.0)
+    shape = (len(labels), len(periods))
+
+    def grid(name: str) -> np.ndarray:
+        return full[name].to_numpy(dtype=float).reshape(shape)
+
+    n, x = grid("n_eff"), grid("x_eff")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(grid("nw") > 0, grid("xw") / np.where(grid("nw") > 0, grid("nw"), 1.0), np.nan)
+    return Series(labels, x, n, grid("rows"), rate)
+
+
+def count_tests(spec: MonitorSpec, groups: int, pools: int) -> int:
+    """How many comparisons share alpha."""
+    tests = 0
+    for metric in spec.chosen_metrics:
+        tests += 2 * (groups - 1) if metric in DISPARITY_METRICS else groups + pools
+    return max(tests, 1)
+
+
+def watch_disparity(
+    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: pd.DatetimeIndex, watch: Watch
+) -> None:
+    """Two one-sided detectors per non-reference group: ratio above the band's high edge, below its low edge."""
+    low, high = spec.band
+    ref_rate = predicted_rate(data.x[reference], data.n[reference])
+    for g, label in enumerate(data.labels):
+        if g == reference:
+            continue
+        for c, upper in ((high, True), (low, False)):
+            log_e = band_log_evalues(
+                data.x[g], data.n[g], data.x[reference], data.n[reference], ref_rate, c, upper
+            )
+            detection = sr_statistic(log_e, watch.alpha_each, spec.horizon)
+
+            def pooled_ratio(start: int, end: int, g: int = g) -> float:
+                xa, na = data.x[g, start : end + 1].sum(), data.n[g, start : end + 1].sum()
+                xb, nb = data.x[reference, start : end + 1].sum(), data.n[reference, start : end + 1].sum()
+                return float((xa / na) / (xb / nb)) if na > 0 and nb > 0 and xb > 0 else float("nan")
+
+            _episodes(
+                detection,
+                "group",
+                label,
+                metric,
+                "above" if upper else "below",
+                c,
+                periods,
+                pooled_ratio,
+                watch,
+            )
+
+
+def watch_fall(
+    spec: MonitorSpec, metric: str, data: Series, attribute: str, periods: pd.DatetimeIndex, watch: Watch
+) -> None:
+    """Per label: a fall below band-low x (lower confidence bound of its baseline rate)."""
+    base = min(spec.baseline_periods, len(periods))
+    for g, label in enumerate(data.labels):
+        x0, n0 = data.x[g, :base].sum(), data.n[g, :base].sum()
+        lower = clopper_pearson_lower(x0, n0, watch.alpha_each / 2)
+        if lower <= 0:
+            if len(periods) > base:
+                watch.warnings.append(
+                    f"{metric} of {attribute} {label}: no baseline in the first {base} period(s) "
+                    "(nothing dismissed or nothing reviewed), so a fall cannot be detected"
+                )
+            continue
+        floor = spec.band[0] * lower
+        watch.floors[(attribute, label)] = floor
+        log_e = floor_log_evalues(data.x[g], data.n[g], floor)
+        log_e[..., :base] = 0.0
+        detection = sr_statistic(log_e, watch.alpha_each / 2, spec.horizon)
+
+        def pooled_rate(start: int, end: int, g: int = g) -> float:
+            n = data.n[g, start : end + 1].sum()
+            return float(data.x[g, start : end + 1].sum() / n) if n > 0 else float("nan")
+
+        _episodes(detection, attribute, label, metric, "below", floor, periods, pooled_rate, watch)
+
+
+def _episodes(
+    detection: Any,
+    attribute: str,
+    label: str,
+    metric: str,
+    side: str,
+    bound: float,
+    periods: pd.DatetimeIndex,
+    pooled: Any,
+    watch: Watch,
+) -> None:
+    alarm = detection.alarm
+    starts = np.flatnonzero(alarm & ~np.concatenate([[False], alarm[:-1]]))
+    threshold = 1 / (watch.alpha_each if metric in DISPARITY_METRICS else watch.alpha_each / 2)
+    for t in starts:
+        since = int(detection.change_start[t])
+        watch.alarms.append(
+            Alarm(
+                attribute=attribute,
+                group=label,
+                metric=metric,
+                side=side,
+                time=periods[t],
+                since=periods[since],
+                value=pooled(since, int(t)),
+                bound=float(bound),
+                statistic=float(np.exp(min(detection.log_statistic[t], 700.0))),
+                threshold=threshold,
+                open=bool(alarm[-1] and t == starts[-1]),
+                provisional=bool(t == len(periods) - 1),
+            )
+        )

@@ -1,0 +1,141 @@
+"""Hostile input to `misflag monitor`: expressions, state files, band values, labels that reach the report.
+
+Every hostile expression (tests/security/corpus.py) must be refused with a one-line MisflagError before
+anything reads the canary or writes the target; reviewer names must never leave the monitor.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from misflag.errors import MisflagError
+from misflag.monitor import monitor
+from misflag.report import render_report
+
+from .corpus import CANARY, TARGET, corpus
+
+ENTRIES = corpus()
+SECRET = "canary-secret-7f3a"
+
+
+@pytest.fixture(scope="module")
+def log() -> pd.DataFrame:
+    days = pd.date_range("2024-01-01", periods=20, freq="D").strftime("%Y-%m-%d")
+    rows = [
+        {
+            "ts": day,
+            "grp": group,
+            "flag": (i + j) % 3 == 0,
+            "truth": i % 2,
+            "review": (i + j) % 5 > 0,
+            "pool": f"reviewer-{'qx-alice-7' if i % 2 else 'qx-bob-7'}",
+        }
+        for j, day in enumerate(days)
+        for group in ("A", "B")
+        for i in range(30)
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(autouse=True)
+def canary() -> None:
+    Path(CANARY).parent.mkdir(parents=True, exist_ok=True)
+    Path(CANARY).write_text(SECRET)
+    Path(TARGET).unlink(missing_ok=True)
+
+
+SETTINGS = dict(time="ts", group="grp", reference="A", truth="truth", flag="flag")
+
+
+def _refused(log: pd.DataFrame, **options: object) -> None:
+    with pytest.raises(MisflagError) as caught:
+        monitor(log, **{**SETTINGS, **options})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "\n" not in message and SECRET not in message
+    assert not Path(TARGET).exists()
+
+
+@pytest.mark.parametrize(("kind", "text"), ENTRIES, ids=[f"{k}:{t[:40]}" for k, t in ENTRIES])
+def test_hostile_time_expression_is_refused(log: pd.DataFrame, kind: str, text: str) -> None:
+    _refused(log, time=text)
+
+
+@pytest.mark.parametrize(("kind", "text"), ENTRIES[::3], ids=[f"{k}:{t[:40]}" for k, t in ENTRIES[::3]])
+def test_hostile_pool_group_and_stage_expressions_are_refused(
+    log: pd.DataFrame, kind: str, text: str
+) -> None:
+    stages = [("algorithm", "flag"), ("review", "review")]
+    _refused(log, flag=None, stages=stages, reviewer_pool=text)
+    _refused(log, group=text)
+    _refused(log, flag=None, stages=[("algorithm", "flag"), ("review", text)])
+
+
+@pytest.mark.parametrize(
+    "watermark", ["2024-01-01'; DROP TABLE input; --", "2024-01-01 00:00:00' OR 1=1 --", "1e999", ""]
+)
+def test_hostile_state_file_is_refused(log: pd.DataFrame, tmp_path: Path, watermark: str) -> None:
+    state = tmp_path / "state.json"
+    monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
+    data = json.loads(state.read_text())
+    data["watermark"] = watermark
+    state.write_text(json.dumps(data))
+    _refused(log, state=state)
+
+
+def test_state_file_that_is_not_json_is_refused(log: pd.DataFrame, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_bytes(b"\xff\xfe not json")
+    _refused(log, state=state)
+
+
+@pytest.mark.parametrize(
+    "band", [(float("nan"), 1.25), (0.8, float("inf")), (-1.0, 2.0), (0.8, 0.9), (1e-320, 1e308)]
+)
+def test_non_finite_or_inverted_band_is_refused(log: pd.DataFrame, band: tuple[float, float]) -> None:
+    _refused(log, band=band)
+
+
+def test_reviewer_names_never_leave_the_monitor_and_labels_are_escaped(log: pd.DataFrame) -> None:
+    hostile = log.assign(grp=log["grp"].map({"A": "A", "B": "<script>alert(1)</script>"}))
+    result = monitor(
+        hostile,
+        time="ts",
+        group="grp",
+        reference="A",
+        truth="truth",
+        stages=[("algorithm", "flag"), ("review", "review")],
+        reviewer_pool="pool",
+        baseline_periods=5,
+    )
+    text = json.dumps(result.to_bundle(), default=str)
+    assert "qx-alice-7" not in text and "qx-bob-7" not in text
+    html = render_report(result)
+    assert "qx-alice-7" not in html and "qx-bob-7" not in html
+    assert "<script>alert(1)</script>" not in html
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01", "9999-12-31", "1677-01-01", "99999-01-01"])
+def test_placeholder_dates_out_of_range_are_refused(log: pd.DataFrame, stamp: str) -> None:
+    """A placeholder date would make millions of empty periods (or overflow): one line, not a crash."""
+    hostile = log.copy()
+    hostile.loc[0, "ts"] = stamp
+    _refused(hostile)
+
+
+@pytest.mark.parametrize("options", [{"horizon": 10**20}, {"baseline_periods": 10**20}])
+def test_absurd_horizons_are_refused(log: pd.DataFrame, options: dict[str, int]) -> None:
+    _refused(log, **options)
+
+
+def test_huge_weights_do_not_overflow_into_blank_rates(log: pd.DataFrame) -> None:
+    """Rates and Kish's n do not depend on the weights' scale: 1e308 everywhere equals 1 everywhere."""
+    rows = {}
+    for scale in (1.0, 1e308):
+        result = monitor(log.assign(w=scale), **SETTINGS, weight="w")  # type: ignore[arg-type]
+        rows[scale] = [(r["value"], r["denominator"]) for r in result.extras["periods"].to_pylist()]
+    assert rows[1.0] == rows[1e308]
+    assert any(value is not None and value > 0 for value, _ in rows[1e308])
