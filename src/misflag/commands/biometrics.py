@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from misflag.biometrics import BiometricSpec, run_biometrics
+from misflag.biometrics import BiometricSpec, audit_biometrics, run_biometrics
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -77,31 +77,35 @@ def audit(
 
     A comparison is a match when score >= threshold (score <= threshold with --distance).
     """
-    if settings is not None:
-        spec = BiometricSpec.from_dict(read_data_file(settings, "settings file"))
-    elif score is None or genuine is None:
+    spec = BiometricSpec.from_dict(read_data_file(settings, "settings file")) if settings else None
+    if spec is None and (score is None or genuine is None):
         raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
-    else:
-        spec = BiometricSpec(
-            score=score,
-            genuine=genuine,
-            group=group,
-            where=where,
-            thresholds=tuple(threshold),
-            target_fmrs=tuple(target_fmr),
-            threshold_group=threshold_group,
-            reference=reference,
-            distance=distance,
-            search=search,
-            group_a=group_a,
-            group_b=group_b,
-            subject_a=subject_a,
-            subject_b=subject_b,
-            fdr_alpha=fdr_alpha,
-            min_cell=min_cell,
-            bins=bins,
-            seed=seed,
-        )
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
-        result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
+        if spec is not None:
+            result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
+        else:
+            result = audit_biometrics(
+                source,
+                score=str(score),
+                genuine=str(genuine),
+                group=group,
+                where=where,
+                threshold=threshold,
+                target_fmr=target_fmr,
+                threshold_group=threshold_group,
+                reference=reference,
+                distance=distance,
+                search=search,
+                group_a=group_a,
+                group_b=group_b,
+                subject_a=subject_a,
+                subject_b=subject_b,
+                fdr_alpha=fdr_alpha,
+                min_cell=min_cell,
+                bins=bins,
+                seed=seed,
+                engine=engine,
+                table=table,
+                progress=update,
+            )
     emit(result, output_format, save=save, report=report, pdf=pdf)
