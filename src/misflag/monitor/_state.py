@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from misflag.errors import InputError, literal
+from misflag.io import write_atomic
 
 FORMAT = "misflag-monitor-state/1"
 
@@ -68,11 +69,12 @@ def save_state(path: Path, fingerprint: str, cells: pd.DataFrame) -> datetime:
         "columns": list(cells.columns),
         "cells": records,
     }
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write the state file: folder {path.parent} does not exist")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data), encoding="utf-8")
-    partial.replace(path)
+    text = json.dumps(data)
+
+    def write(partial: Path) -> None:
+        partial.write_text(text, encoding="utf-8")
+
+    write_atomic(path, write, "state file")
     return watermark
 
 
