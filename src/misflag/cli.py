@@ -8,6 +8,7 @@ one line and exit 2; nothing prints a traceback.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -119,16 +120,23 @@ def _root(
 
 
 def _error(message: str) -> None:
-    """One line on stderr (rich is imported only when there is something to say)."""
+    """One line on stderr, control characters shown as placeholders (rich is imported only when needed)."""
     from rich.console import Console
+    from rich.text import Text
 
-    short = message if len(message) <= 1000 else message[:997] + "..."  # an echoed input can be huge
-    Console(stderr=True, highlight=False, soft_wrap=True).print(short, markup=False)
+    from misflag._text import printable
+
+    shown = printable(message)
+    short = shown if len(shown) <= 1000 else shown[:997] + "..."  # an echoed input can be huge
+    Console(stderr=True, highlight=False, soft_wrap=True).print(Text(short))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every user-fixable problem into one line and exit code 2."""
     _invocation.append(tuple(sys.argv[1:] if argv is None else argv))
+    # sqlglot logs multi-line parser diagnostics ("contains unsupported syntax...") through Python's
+    # last-resort handler; misflag reports the same problems as its own one-line errors.
+    logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
     try:
         # click returns (not raises) a command's typer.Exit code when standalone_mode is off
         code = app(args=argv, standalone_mode=False)

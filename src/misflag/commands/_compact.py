@@ -22,6 +22,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from misflag._text import plain, printable
 from misflag.report._model import OVERALL, Visible, visible_rows, withheld_note
 from misflag.result import AuditResult, format_number
 
@@ -58,6 +59,8 @@ HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
 #: Metrics never chosen as generic headlines: differences (ratios are kept; `n` is the people column).
 _NOT_GENERIC = ("_diff",)
 _MAX_GENERIC = 4
+#: A group label wider than this is cut with an ellipsis rather than pushing every figure off the screen.
+_MAX_LABEL = 40
 _MARKS = ("*", "†", "‡", "§", "¶")
 #: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
 _REFERENCE_TAGS = ("vs ", "least affected: ")
@@ -203,7 +206,7 @@ def _stage_table(
     title: str,
 ) -> Table:
     table = Table(
-        title=title,
+        title=plain(title),
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
@@ -232,8 +235,9 @@ def _stage_table(
             mark = notes.mark(row["warning"]) if row is not None else ""
             cells.append(compact_cell(row, two_lines=two_lines, mark=mark))
         body.append(cells)
-    labels = [word for key in groups for label in key for word in str(label or "").split()]
-    table.add_column("group", min_width=max([5, *map(len, labels)]), overflow="ellipsis")
+    labels = [word for key in groups for label in key for word in printable(label or "").split()]
+    widest = min(max([5, *map(len, labels)]), _MAX_LABEL)
+    table.add_column("group", min_width=widest, overflow="ellipsis")
     show_people = any(key in people for key in groups)
     if show_people:
         counts = [f"{people[key]:,.0f}" for key in groups if key in people]
@@ -247,10 +251,11 @@ def _stage_table(
         if key[0] != attribute:
             attribute = key[0]
             if attribute != OVERALL:
-                table.add_row(Text(attribute, style="bold italic"))
+                table.add_row(plain(attribute, style="bold italic"))
         label = "everyone" if key[0] == OVERALL else key[1]
         count = people.get(key)
-        table.add_row(label, *([f"{count:,.0f}" if count is not None else ""] if show_people else []), *cells)
+        people_cell = [f"{count:,.0f}" if count is not None else ""] if show_people else []
+        table.add_row(plain(label), *people_cell, *map(Text, cells))
     return table
 
 
@@ -341,11 +346,11 @@ def render_compact(result: AuditResult, console: Console, *, footer: bool = True
     else:
         console.print("(no group is large enough to report)")
     for note in notes:
-        console.print(note, markup=False)
+        console.print(plain(note))
     if footer:
         console.print("Every metric, stage and denominator: --format long, csv or json.", markup=False)
     queue = review_queue_lines(result)
     if queue:
         console.print()
         for line in queue:
-            console.print(line, markup=False)
+            console.print(plain(line))

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from misflag._text import plain
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -75,8 +76,8 @@ def run(
     if result.warnings:  # captured by the runner; one line here rather than Splink's paragraphs
         first = sorted(result.warnings, key=lambda w: w.startswith("[EM sampling]"))[0]
         more = f" (and {len(result.warnings) - 1} more)" if len(result.warnings) > 1 else ""
-        _ERR.print(f"note: Splink warned: {first}{more}", markup=False, soft_wrap=True)
-    _ERR.print(f"{result.pairs.num_rows:,} pairs{above} written to {out}", markup=False)
+        _ERR.print(plain(f"note: Splink warned: {first}{more}"), soft_wrap=True)
+    _ERR.print(plain(f"{result.pairs.num_rows:,} pairs{above} written to {out}"))
 
 
 def sample(
@@ -119,10 +120,12 @@ def sample(
         table, size=size, seed=seed, bands=cuts, min_score=min_score, group_column="group" if group else None
     )
     write_table(drawn, out, default="csv")
+    strata = len(set(drawn["stratum"].to_pylist()))
     _ERR.print(
-        f"{drawn.num_rows:,} pairs in {len(set(drawn['stratum'].to_pylist()))} strata written to {out}; "
-        "fill the label column with 1 (same person) or 0",
-        markup=False,
+        plain(
+            f"{drawn.num_rows:,} pairs in {strata} strata written to {out}; "
+            "fill the label column with 1 (same person) or 0"
+        )
     )
 
 
@@ -204,4 +207,4 @@ def synth(
     with progress_bar(len(SYNTHETIC_STEPS)) as step:
         table = synthetic_records(size, seed=seed, duplicate_rate=duplicate_rate, progress=step)
     write_table(table, out, default="parquet")
-    _ERR.print(f"{table.num_rows:,} records written to {out}", markup=False)
+    _ERR.print(plain(f"{table.num_rows:,} records written to {out}"))

@@ -25,6 +25,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from misflag._text import plain, printable
 from misflag.commands._compact import render_compact
 from misflag.errors import InputError
 from misflag.io import neutralise_csv_cell, write_atomic
@@ -105,7 +106,8 @@ def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator
     With a fraction (0 to 1) the bar shows it; without one (None), each new step advances the bar by one
     of `total` steps.
     """
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    description = TextColumn("{task.description}", markup=False)  # a step may name a column
+    columns = (SpinnerColumn(), description, BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=quiet) as bar:
         task = bar.add_task("starting", total=total)
         steps: list[str] = []
@@ -113,9 +115,11 @@ def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator
         def update(step: str, fraction: float | None = None) -> None:
             steps.append(step)
             if fraction is None:
-                bar.update(task, description=step, completed=len(steps) - 1)
+                bar.update(task, description=printable(step), completed=len(steps) - 1)
             else:
-                bar.update(task, description=step, completed=fraction * (total or 1.0), total=total or 1.0)
+                bar.update(
+                    task, description=printable(step), completed=fraction * (total or 1.0), total=total or 1.0
+                )
 
         yield update
 
@@ -171,16 +175,8 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
                 else ""
             )
         denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
-        table.add_row(
-            row["attribute"],
-            row["group"],
-            row["stage"],
-            metric,
-            value,
-            interval,
-            denominator,
-            row["warning"] or "",
-        )
+        cells = (row["attribute"], row["group"], row["stage"], metric, value, interval, denominator)
+        table.add_row(*map(plain, cells), plain(row["warning"] or ""))
     unbounded = console.options.update_width(10 * max(console.width, 80))
     needed = Measurement.get(console, unbounded, table).maximum  # one line per row: nothing collapses
     if needed <= console.width:
@@ -203,16 +199,16 @@ def emit(
     console = console or Console(highlight=False)
     result.metadata.setdefault("command", command_line())
     if output_format is OutputFormat.json:
-        sys.stdout.write(result.to_json() + "\n")
+        write_stdout(result.to_json() + "\n")
     elif output_format is OutputFormat.csv:
-        sys.stdout.write(result.to_csv())
+        write_stdout(result.to_csv())
     else:
         if output_format is OutputFormat.long:
             render_table(result, console)
         else:
             render_compact(result, console)
         if result.summary:
-            console.print(result.summary, markup=False)
+            console.print(plain(result.summary))
     write_files(result, save=save, report=report, pdf=pdf)
 
 
@@ -235,4 +231,9 @@ def write_files(
 def announce(path: Path | None, what: str) -> None:
     """The "wrote PATH (what)" line on stderr for a file just written (nothing for None)."""
     if path is not None:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"wrote {path} ({what})", markup=False)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(plain(f"wrote {path} ({what})"))
+
+
+def write_stdout(text: str) -> None:
+    """CSV or JSON on stdout: the exact data into a file or pipe, printable placeholders on a terminal."""
+    sys.stdout.write(printable(text, keep_newlines=True) if sys.stdout.isatty() else text)

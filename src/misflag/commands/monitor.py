@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from misflag._text import plain, printable
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -23,6 +24,7 @@ from misflag.commands._output import (
     progress_bar,
     render_table,
     write_files,
+    write_stdout,
 )
 from misflag.monitor import monitor as run
 from misflag.monitor import parse_band, parse_stage
@@ -108,9 +110,9 @@ def monitor(
         )
     result.metadata.setdefault("command", command_line())
     if output_format is OutputFormat.json:  # alarms and the per-period table, for schedulers
-        sys.stdout.write(json.dumps(as_json(result), indent=1, default=str) + "\n")
+        write_stdout(json.dumps(as_json(result), indent=1, default=str) + "\n")
     elif output_format is OutputFormat.csv:
-        sys.stdout.write(result.to_csv())
+        write_stdout(result.to_csv())
     elif output_format is OutputFormat.long:
         render_table(result, Console(highlight=False))
     else:
@@ -145,7 +147,7 @@ def print_compact(result: AuditResult, console: Console) -> None:
         if row["metric"] not in metrics:
             continue
         if row["suppressed"]:
-            console.print(f"  {row['group'][:20]:<20} {row['metric']:<15} suppressed", markup=False)
+            console.print(plain(f"  {printable(row['group'])[:20]:<20} {row['metric']:<15} suppressed"))
             continue
         ratio = result.select(
             stage="latest period",
@@ -153,23 +155,23 @@ def print_compact(result: AuditResult, console: Console) -> None:
             metric=f"{row['metric']}_ratio",
             attribute=row["attribute"],
         )
-        text = f"  {row['group'][:20]:<20} {row['metric']:<15} {_interval(row)}"
+        text = f"  {printable(row['group'])[:20]:<20} {row['metric']:<15} {_interval(row)}"
         if ratio and not ratio[0]["suppressed"]:
             text += f"  x{_interval(ratio[0])}"
-        console.print(text[:_WIDTH], markup=False)
+        console.print(plain(text[:_WIDTH]))
     alarms = result.metadata.get("alarms", [])
     console.print(f"alarms: {len(alarms)} ({result.metadata.get('open_alarms', 0)} open)", markup=False)
     for alarm in alarms:
         state = ("OPEN" if alarm["open"] else "past") + ("?" if alarm.get("provisional") else "")
         line = (
-            f"  {state} {alarm['time'][:10]} {alarm['group'][:16]} {alarm['metric']} {alarm['side']} "
+            f"  {state} {alarm['time'][:10]} {printable(alarm['group'])[:16]} {alarm['metric']} {alarm['side']} "
             f"{alarm['bound']:.3g}: {alarm['value']:.3g} since {alarm['since'][:10]}"
         )
-        console.print(line[:_WIDTH], markup=False)
+        console.print(plain(line[:_WIDTH]))
     if any(alarm.get("provisional") for alarm in alarms):
         console.print("  ? first raised in the latest period, which may still be filling up", markup=False)
     for warning in result.metadata.get("warnings", []):
-        console.print(f"warning: {warning}", markup=False)
+        console.print(plain(f"warning: {warning}"))
 
 
 def _interval(row: dict[str, Any]) -> str:

@@ -1,0 +1,49 @@
+"""Data values as terminal text: shown as written, never run as markup or as terminal control.
+
+A group called `[/x]` is a rich closing tag, and a value holding ESC sequences moves the cursor, clears
+the screen or writes the clipboard (OSC 52) of whoever reads the audit. Every value printed to a terminal
+goes through `printable` (control characters, ESC, bidi overrides and lone surrogates become visible
+placeholders) and is handed to rich as a `Text` (`plain`), which rich never parses as markup or emoji.
+Files written with `--format csv/json` or `--save` keep the exact data; only terminals get placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+#: C0 controls (ESC included), DEL, C1 controls (CSI 0x9b, OSC 0x9d), line and paragraph separators,
+#: bidi embeddings, overrides, isolates and marks, and lone surrogates (which no terminal can encode).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+#: The same, with the line feed allowed: for CSV and JSON written to a terminal, one record a line.
+_UNSAFE_BUT_NEWLINE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _placeholder(found: re.Match[str]) -> str:
+    """A visible stand-in: the Unicode control picture of a C0 control or DEL (`␛` for ESC), else `\\uXXXX`."""
+    code = ord(found.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(value: object, *, keep_newlines: bool = False) -> str:
+    """`value` as text that cannot drive a terminal: every unsafe character replaced by a visible placeholder.
+
+    With `keep_newlines` the line feed stays (CSV or JSON, one record a line); a carriage return never
+    does, since it lets a value overwrite what was printed before it on its line.
+    """
+    pattern = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
+    return pattern.sub(_placeholder, str(value))
+
+
+def plain(value: object, style: str = "") -> Text:
+    """A data value for rich: printable text, never parsed as markup (`[/x]`) or emoji (`:x:`)."""
+    return Text(printable(value), style=style)
