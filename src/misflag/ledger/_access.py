@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
 from misflag.ledger._events import ROLES, system_event
+from misflag.ledger._names import new_name
 from misflag.ledger._store import Ledger, now
 
 TOKEN_PREFIX = "mfl_"
@@ -60,8 +61,7 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(token)
     with ledger._write() as connection:
-        if name in _chain_names(connection):
-            raise LedgerError(f"a token named {name!r} exists already (names are unique; pick another)")
+        name = new_name(name, _chain_names(connection))  # NFKC, nothing hidden, not confusable
         connection.execute(
             insert(schema.tokens), [{"token_hash": digest, "name": name, "role": role, "ts": now()}]
         )

@@ -8,12 +8,14 @@ them without touching anything that identifies a person.
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from misflag.errors import LedgerError
+from misflag.ledger._names import label_problem, nfkc
 
 ROLES = ("recorder", "reviewer", "auditor", "admin")
 
@@ -35,6 +37,10 @@ SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", 
 BOOLEAN_FIELDS = frozenset({"flag", "flag_was_wrong"})
 MAX_FIELD = 512  # characters of one required text field
 MAX_PAYLOAD = 16_384  # characters of a whole canonical payload
+MAX_DEPTH = 16  # levels of objects and arrays in a payload (checked without recursion)
+MAX_EXACT_INTEGER = 2**53  # integers beyond this are not exact (or not finite) as a double
+# Required text fields are labels (channel, reason code, action...): NFKC text without hidden characters.
+LABEL_FIELDS = frozenset(name for required, _ in CASE_EVENTS.values() for name in required) - BOOLEAN_FIELDS
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("reviewed", "outcome"): ("confirmed", "dismissed"),
@@ -107,13 +113,14 @@ class Event:
         unknown = set(data) - {"kind", "case_id", "actor", "role", "payload", "groups"}
         if unknown:
             raise LedgerError(f"unknown event field(s): {', '.join(sorted(unknown))}")
+        payload, groups = data.get("payload", {}), data.get("groups", {})
         event = cls(
             kind=_text(data.get("kind"), "kind"),
             case_id=data.get("case_id"),
-            actor=actor if actor is not None else _text(data.get("actor"), "actor"),
+            actor=actor if actor is not None else nfkc(_text(data.get("actor"), "actor")),
             role=role if role is not None else _text(data.get("role"), "role"),
-            payload=data.get("payload", {}),
-            groups=data.get("groups", {}),
+            payload=_nfkc_labels(payload, LABEL_FIELDS) if isinstance(payload, Mapping) else payload,
+            groups=_nfkc_labels(groups, groups) if isinstance(groups, Mapping) else groups,
             actor_id=actor_id,
         )
         event.validate()
@@ -129,6 +136,7 @@ class Event:
             )
         if not isinstance(self.actor, str) or not self.actor.strip() or len(self.actor) > 128:
             raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
+        _check_label(self.actor, f"{self.kind}: actor")
         required, roles = CASE_EVENTS[self.kind]
         if self.role not in roles:
             raise LedgerError(
@@ -147,6 +155,8 @@ class Event:
                 raise LedgerError(
                     f"{self.kind}: payload {name} must be a non-empty string of at most {MAX_FIELD} characters"
                 )
+            if name not in BOOLEAN_FIELDS:
+                _check_label(value, f"{self.kind}: payload {name}")
         for (kind, name), allowed in CHOICES.items():
             if kind == self.kind and self.payload.get(name) not in allowed:
                 raise LedgerError(f"{kind}: payload {name} must be one of {', '.join(allowed)}")
@@ -160,6 +170,7 @@ class Event:
                 )
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
+            _check_label(value, f"group {name}: value")
         try:
             size = len(canonical(self.payload))
         except (TypeError, ValueError) as error:
@@ -169,6 +180,7 @@ class Event:
 
     def _validate_types(self) -> None:
         payload = self.payload
+        _check_json_values(payload, self.kind)
         if "score" in payload and (
             isinstance(payload["score"], bool) or not isinstance(payload["score"], int | float)
         ):
@@ -189,6 +201,43 @@ class Event:
         if self.actor_id:
             body["actor_id"] = self.actor_id
         return canonical(body)
+
+
+def _check_label(text: str, what: str) -> None:
+    problem = label_problem(text)
+    if problem:
+        raise LedgerError(f"{what} {text!r} {problem}")
+
+
+def _nfkc_labels(mapping: Mapping[Any, Any], names: Iterable[Any]) -> dict[Any, Any]:
+    """`mapping` with the text values under `names` in NFKC form (fullwidth `ａ` becomes `a`)."""
+    chosen = set(names)
+    return {
+        key: nfkc(value) if key in chosen and isinstance(value, str) else value
+        for key, value in mapping.items()
+    }
+
+
+def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and numbers that are not finite doubles, walking without recursion.
+
+    A payload nested 100,000 deep would otherwise end in a RecursionError, and 10**400 be exported as inf.
+    """
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                raise LedgerError(f"{kind}: payload is nested deeper than {MAX_DEPTH} levels")
+            items = value.values() if isinstance(value, Mapping) else value
+            stack.extend((item, depth + 1) for item in items)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise LedgerError(f"{kind}: payload numbers must be finite (got {value})")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INTEGER:
+            raise LedgerError(
+                f"{kind}: payload integers must lie within ±2**53, exact as a double (got one of "
+                f"{value.bit_length():,} bits)"
+            )
 
 
 def _text(value: Any, name: str) -> str:

@@ -5,7 +5,9 @@ A rule set is JSON or YAML:
     {"version": 2, "name": "agency-2025", "rules": {"review_before_action": true, ...}}
 
 Every rule is on by default. An agency may tighten the set freely; turning a rule off (loosening) needs an
-explicit reason and is recorded as a signed `rules_changed` event in the ledger itself.
+explicit reason and is recorded as a signed `rules_changed` event in the ledger itself. Besides the set,
+facts the ledger records against the flag (a dismissal, `flag: false`, an upheld identity claim, a
+correction that the flag was wrong, an overturned appeal) close the case to action; no rule set reopens it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,25 @@ from typing import Any
 
 from misflag.errors import RuleError
 from misflag.io import read_data_file
+from misflag.ledger._names import skeletons
 
 RULE_TEXT: dict[str, str] = {
-    "review_before_action": "no action without a prior review by a human with the reviewer role",
-    "identity_claim_blocks_action": "an open identity claim blocks any action until the identity is verified",
+    "review_before_action": (
+        "no action without a prior review, by a human with the reviewer role, that confirmed the flag"
+    ),
+    "identity_claim_blocks_action": "every open identity claim blocks any action until it is verified",
     "notice_before_action": "no action before a notice is sent to the person",
-    "independent_appeal": "an appeal is decided by someone other than the reviewer of the decision appealed",
+    "independent_appeal": (
+        "an appeal is decided by someone who never reviewed the case (compared by token id and name skeleton)"
+    ),
+}
+# Facts that close a case to action whatever the rule set says: the ledger itself records the flag as wrong.
+CLOSING_TEXT: dict[str, str] = {
+    "not_flagged_no_action": "the case is recorded as not flagged (its latest flagged event has flag false)",
+    "dismissal_closes_case": "a review dismissed the flag",
+    "upheld_claim_closes_case": "an identity claim was upheld (the match was wrong)",
+    "correction_closes_case": "a correction recorded that the flag was wrong",
+    "overturn_closes_case": "an appeal overturned the decision",
 }
 
 
@@ -70,49 +85,74 @@ class RuleSet:
 
 @dataclass
 class CaseState:
-    """What the ledger knows about one case, folded from its events in order."""
+    """What the ledger knows about one case, folded from its events (and their payloads) in order."""
 
-    flagged: bool = False
-    reviewers: set[str] = field(default_factory=set)
+    flagged: bool = False  # a `flagged` event opened the case
+    flag: bool = True  # the latest `flagged` event's `flag` (false: screened, not flagged)
+    confirmed: bool = False  # a human with the reviewer role confirmed the flag
+    reviewers: set[str] = field(default_factory=set)  # everyone who reviewed the case, in any role
     notice: bool = False
     open_claims: int = 0
     open_appeals: int = 0
-    appealed_reviewers: set[str] = field(default_factory=set)
+    closed: set[str] = field(default_factory=set)  # CLOSING_TEXT keys: why no action may follow
 
-    def apply(self, kind: str, actor: str, role: str, actor_id: str | None = None) -> None:
+    def apply(
+        self,
+        kind: str,
+        actor: str,
+        role: str,
+        actor_id: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
         """Fold one accepted event into the state."""
+        payload = payload or {}
         if kind == "flagged":
-            self.flagged = True
-        elif kind == "reviewed" and role == "reviewer":
+            self.flagged, self.flag = True, payload.get("flag") is not False
+        elif kind == "reviewed":
             self.reviewers |= identities(actor, actor_id)
+            if payload.get("outcome") == "dismissed":
+                self.closed.add("dismissal_closes_case")
+            elif payload.get("outcome") == "confirmed" and role == "reviewer":
+                self.confirmed = True
         elif kind == "notice_sent":
             self.notice = True
         elif kind == "identity_claim":
             self.open_claims += 1
         elif kind == "identity_verified":
-            self.open_claims = 0
+            self.open_claims -= 1
+            if payload.get("result") == "claim_upheld":
+                self.closed.add("upheld_claim_closes_case")
         elif kind == "appeal_filed":
             self.open_appeals += 1
-            self.appealed_reviewers |= self.reviewers
         elif kind == "appeal_decided":
             self.open_appeals -= 1
+            if payload.get("outcome") == "overturned":
+                self.closed.add("overturn_closes_case")
+        elif kind == "corrected" and payload.get("flag_was_wrong") is True:
+            self.closed.add("correction_closes_case")
+
+    def closing(self) -> str | None:
+        """The first reason (a CLOSING_TEXT key) why this case is closed to action, else None."""
+        reasons = self.closed | ({"not_flagged_no_action"} if not self.flag else set())
+        return next((name for name in CLOSING_TEXT if name in reasons), None)
 
 
 def identities(actor: str, actor_id: str | None) -> set[str]:
-    """Who an event's author is: the token id when it came through the API, and the name (unique per token)."""
-    return {f"name:{actor}"} | ({f"token:{actor_id}"} if actor_id else set())
+    """Who an event's author is: the id of the token it came through, and the TR39 skeletons of the name.
+
+    A display name is never compared as written: `Alice`, `аlice` (Cyrillic a) and `ａlice` are one person.
+    """
+    names = {f"name:{skeleton}" for skeleton in skeletons(actor)}
+    return names | {f"token:{actor_id}"} if actor_id else names
 
 
 Check = Callable[[CaseState, set[str], str], bool]
 
 _CHECKS: dict[str, tuple[str, Check]] = {
-    "review_before_action": ("action", lambda state, who, role: bool(state.reviewers)),
-    "identity_claim_blocks_action": ("action", lambda state, who, role: state.open_claims == 0),
+    "review_before_action": ("action", lambda state, who, role: state.confirmed),
+    "identity_claim_blocks_action": ("action", lambda state, who, role: state.open_claims <= 0),
     "notice_before_action": ("action", lambda state, who, role: state.notice),
-    "independent_appeal": (
-        "appeal_decided",
-        lambda state, who, role: not who & state.appealed_reviewers,
-    ),
+    "independent_appeal": ("appeal_decided", lambda state, who, role: not who & state.reviewers),
 }
 
 
@@ -126,6 +166,9 @@ def violation(
         return "appeal_exists", "appeal_decided without an open appeal_filed"
     if kind == "identity_verified" and state.open_claims <= 0:
         return "claim_exists", "identity_verified without an open identity_claim"
+    closing = state.closing() if kind == "action" else None
+    if closing:
+        return closing, f"no action on a case closed to action: {CLOSING_TEXT[closing]}"
     for name, (applies_to, check) in _CHECKS.items():
         if (
             rules.rules.get(name, True)
@@ -136,9 +179,12 @@ def violation(
     return None
 
 
-def fold(history: Iterable[tuple[str, str, str, str | None]]) -> CaseState:
-    """The state of a case after its accepted events (kind, actor, role, actor id) in ledger order."""
+Fact = tuple[str, str, str, str | None, Mapping[str, Any]]
+
+
+def fold(history: Iterable[Fact]) -> CaseState:
+    """The state of a case after its accepted events (kind, actor, role, actor id, payload) in ledger order."""
     state = CaseState()
-    for kind, actor, role, actor_id in history:
-        state.apply(kind, actor, role, actor_id)
+    for kind, actor, role, actor_id, payload in history:
+        state.apply(kind, actor, role, actor_id, payload)
     return state

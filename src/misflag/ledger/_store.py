@@ -37,7 +37,7 @@ from misflag.ledger._keys import (
     rotation_message,
     signature_valid,
 )
-from misflag.ledger._rules import CaseState, RuleSet, fold, violation
+from misflag.ledger._rules import CaseState, Fact, RuleSet, fold, violation
 from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
     ENTRY_COLUMNS,
@@ -156,7 +156,7 @@ class Ledger(Store):
                     broken = violation(rules, state, item.kind, item.actor, item.role, item.actor_id)
                     if broken:
                         raise _Rejected(item, *broken, rules)
-                    state.apply(item.kind, item.actor, item.role, item.actor_id)
+                    state.apply(item.kind, item.actor, item.role, item.actor_id, item.payload)
                 return self._insert(connection, events)
         except _Rejected as rejected:
             receipt = self._append_system(
@@ -188,7 +188,7 @@ class Ledger(Store):
 
     def _case_states(self, connection: Connection, case_ids: set[str]) -> dict[str, CaseState]:
         """Fold each case's accepted events (in ledger order) into its state."""
-        histories: dict[str, list[tuple[str, str, str, str | None]]] = {case: [] for case in case_ids}
+        histories: dict[str, list[Fact]] = {case: [] for case in case_ids}
         ordered = sorted(case_ids)
         table = schema.entries
         for start in range(0, len(ordered), 500):
@@ -199,7 +199,8 @@ class Ledger(Store):
             )
             for case, kind, body in connection.execute(query):
                 parsed = json.loads(body)
-                histories[case].append((kind, parsed["actor"], parsed["role"], parsed.get("actor_id")))
+                who = (parsed["actor"], parsed["role"], parsed.get("actor_id"))
+                histories[case].append((kind, *who, parsed.get("payload", {})))
         return {case: fold(history) for case, history in histories.items()}
 
     # -- rules -------------------------------------------------------------------------------------------
