@@ -7,6 +7,7 @@ anything reads the canary or writes the target; reviewer names must never leave 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -84,6 +85,62 @@ def test_hostile_state_file_is_refused(log: pd.DataFrame, tmp_path: Path, waterm
     data["watermark"] = watermark
     state.write_text(json.dumps(data))
     _refused(log, state=state)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("n", "5"),
+        ("n", True),
+        ("n", -1),
+        ("n", 2.5),
+        ("t", 0.5),
+        ("t", "1"),
+        ("s0", [1]),
+        ("w", 0),
+        ("w", None),
+        ("g", {"x": 1}),
+        ("pool", 7),
+        ("period", "2024-01-05T00:00:00+05:00"),
+        ("period", "0001-01-01T00:00:00"),
+        ("period", 20240101),
+        ("watermark", "2024-01-20T00:00:00+05:00"),
+        ("watermark", "2023-12-31T00:00:00"),
+        ("watermark", None),
+        ("columns", ["period", "g", "pool", "s0", "t", "w"]),
+        ("cells", []),
+        ("cells", [["2024-01-01T00:00:00", "A"]]),
+        ("extra", 1),
+    ],
+)
+def test_hand_edited_state_fields_are_refused_with_one_line(
+    log: pd.DataFrame, tmp_path: Path, field: str, value: object
+) -> None:
+    """Every field of a state file is checked before use: no TypeError from a string count or an offset."""
+    state = tmp_path / "state.json"
+    monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
+    data = json.loads(state.read_text())
+    if field in data["columns"]:
+        data["cells"][0][data["columns"].index(field)] = value
+    else:
+        data[field] = value
+    state.write_text(json.dumps(data))
+    with pytest.raises(MisflagError, match=r"state file .* is damaged") as caught:
+        monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_monitor_runs_print_no_library_warnings(log: pd.DataFrame, tmp_path: Path) -> None:
+    """Edge shapes that once reached pandas' deprecation paths (empty and all-NULL parts of a state merge,
+    pending truth everywhere, a log that shrinks under the state) run with warnings turned into errors."""
+    pending = log.assign(truth=None)
+    state = tmp_path / "state.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for frame in (log[log["ts"] < "2024-01-02"], log, log, log[log["ts"] < "2024-01-05"], pending):
+            monitor(frame, state=state, **SETTINGS)  # type: ignore[arg-type]
+        monitor(pending, **SETTINGS)  # type: ignore[arg-type]
+        monitor(log.assign(w=1e-300), weight="w", **SETTINGS)  # type: ignore[arg-type]
 
 
 def test_state_file_that_is_not_json_is_refused(log: pd.DataFrame, tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def run_monitor(
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None
     fingerprint = spec.counts_fingerprint()
-    saved, watermark = load_state(state_path, fingerprint) if state_path else (None, None)
+    saved, watermark = load_state(state_path, fingerprint, len(spec.pipeline)) if state_path else (None, None)
     runner = get_engine(engine)
     try:
         info = load_input(runner, _ledger_table(ledger) if ledger else source, table=table)

@@ -8,42 +8,141 @@ scheduled run over a growing log gives exactly the answer of a full run over the
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
 
 FORMAT = "misflag-monitor-state/1"
+#: The span of times pandas (and so the count table) can hold.
+EARLIEST, LATEST = datetime(1678, 1, 1), datetime(2261, 12, 31)
 
 
-def load_state(path: Path, fingerprint: str) -> tuple[pd.DataFrame | None, datetime | None]:
-    """The saved counts and the time from which to read again; (None, None) when the file does not exist."""
+def state_columns(stages: int) -> list[str]:
+    """The count table's columns as a state file stores them, for a pipeline of `stages` stages."""
+    return ["period", "g", "pool", *(f"s{i}" for i in range(stages)), "t", "w", "n"]
+
+
+def load_state(path: Path, fingerprint: str, stages: int) -> tuple[pd.DataFrame | None, datetime | None]:
+    """The saved counts and the time from which to read again; (None, None) when the file does not exist.
+
+    Every field is checked for its type and range before use (a state file is input like any other), so a
+    hand-edited or damaged file is refused with one line naming the first bad field.
+    """
     if not path.exists():
         return None, None
+    name = literal(str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(
-            f"state file {literal(str(path))} is not a misflag monitor state: {str(error).splitlines()[0]}"
-        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"state file {name} is not a misflag monitor state: {detail}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputError(f"state file {literal(str(path))} is not a misflag monitor state ({FORMAT})")
+        raise InputError(f"state file {name} is not a misflag monitor state ({FORMAT})")
     if data.get("fingerprint") != fingerprint:
         raise InputError(
-            f"state file {literal(str(path))} was written with other {{time}}/{{group}}/{{flag}}/{{stages}}/{{truth}}/{{weight}}/{{period}} "
+            f"state file {name} was written with other {{time}}/{{group}}/{{flag}}/{{stages}}/{{truth}}/{{weight}}/{{period}} "
             "settings; use a new state file for new settings"
         )
     try:
-        cells = pd.DataFrame.from_records(data["cells"], columns=data["columns"])
-        cells["period"] = pd.to_datetime(cells["period"])
-        watermark = datetime.fromisoformat(str(data["watermark"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"state file {literal(str(path))} is damaged: {error}") from None
+        cells, watermark = _parse(data, state_columns(stages))
+    except _Damaged as damage:
+        raise InputError(f"state file {name} is damaged: {damage}") from None
     return cells, watermark
+
+
+class _Damaged(Exception):
+    """A field of a state file that is not what misflag wrote."""
+
+
+def _parse(data: dict[str, Any], columns: list[str]) -> tuple[pd.DataFrame, datetime]:
+    if set(data) != {"format", "fingerprint", "watermark", "columns", "cells"}:
+        raise _Damaged("unexpected or missing fields")
+    if data["columns"] != columns:
+        raise _Damaged(f"columns are not {', '.join(columns)}")
+    cells = data["cells"]
+    if not isinstance(cells, list) or not cells:
+        raise _Damaged("cells must be a non-empty list")
+    rows = [_row(i, cell, columns) for i, cell in enumerate(cells)]
+    watermark = _time(data["watermark"], "watermark")
+    newest = max(row[0] for row in rows)
+    if watermark != newest:
+        raise _Damaged(f"watermark {watermark.isoformat()} is not the newest period ({newest.isoformat()})")
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame["period"] = frame["period"].astype("datetime64[ns]")
+    frame["g"] = frame["g"].astype(object)
+    frame["pool"] = frame["pool"].astype(object)
+    numeric = [c for c in columns if c.startswith("s") or c in ("t", "w")]
+    frame[numeric] = frame[numeric].astype(float)
+    frame["n"] = frame["n"].astype(np.int64)
+    return frame, watermark
+
+
+def _row(index: int, cell: Any, columns: list[str]) -> list[Any]:
+    where = f"cell {index + 1}"
+    if not isinstance(cell, list) or len(cell) != len(columns):
+        raise _Damaged(f"{where} is not a list of {len(columns)} values")
+    out: list[Any] = []
+    for column, value in zip(columns, cell, strict=True):
+        field = f"{where}, column {column}"
+        if column == "period":
+            out.append(_time(value, field))
+        elif column == "g":
+            out.append(_text(value, field, nullable=False))
+        elif column == "pool":
+            out.append(_text(value, field, nullable=True))
+        elif column == "n":
+            if type(value) is not int or not 0 <= value < 2**63:
+                raise _Damaged(f"{field} must be a whole number of rows, got {_shown(value)}")
+            out.append(value)
+        elif column == "w":
+            if not _number(value) or not value > 0:
+                raise _Damaged(f"{field} must be a positive number, got {_shown(value)}")
+            out.append(float(value))
+        else:  # stage flags and truth: 0, 1 or null (pending)
+            if value is not None and (not _number(value) or value not in (0, 1)):
+                raise _Damaged(f"{field} must be 0, 1 or null, got {_shown(value)}")
+            out.append(None if value is None else float(value))
+    return out
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and not math.isnan(value)
+
+
+def _text(value: Any, field: str, nullable: bool) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise _Damaged(f"{field} must be text, got {_shown(value)}")
+    return value
+
+
+def _time(value: Any, field: str) -> datetime:
+    """A naive ISO 8601 timestamp within pandas' range, as misflag writes them (no offset)."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {_shown(value)}")
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {_shown(value)}") from None
+    if stamp.tzinfo is not None:
+        raise _Damaged(f"{field} must be a timestamp without a UTC offset, got {_shown(value)}")
+    if not EARLIEST <= stamp <= LATEST:
+        raise _Damaged(f"{field} lies outside the years 1678-2261, got {_shown(value)}")
+    return stamp
+
+
+def _shown(value: Any) -> str:
+    """A bad value as the message shows it: its JSON text, cut short, never multi-line."""
+    text = json.dumps(value)
+    return literal(text if len(text) <= 40 else text[:37] + "...")
 
 
 def merge(saved: pd.DataFrame | None, watermark: datetime | None, fresh: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +150,11 @@ def merge(saved: pd.DataFrame | None, watermark: datetime | None, fresh: pd.Data
     if saved is None or watermark is None:
         return fresh
     kept = saved[saved["period"] < pd.Timestamp(watermark)]
-    merged = pd.concat([kept, fresh.astype(kept.dtypes.to_dict(), errors="ignore")], ignore_index=True)
+    # empty parts are left out: pandas warns about (and will change) the dtypes of concatenated empty frames
+    parts = [part for part in (kept, fresh.astype(saved.dtypes.to_dict())) if not part.empty]
+    if not parts:
+        return fresh
+    merged = pd.concat(parts, ignore_index=True)
     keys = [c for c in merged.columns if c != "n"]
     return merged.groupby(keys, dropna=False, sort=True, as_index=False)["n"].sum()
 
