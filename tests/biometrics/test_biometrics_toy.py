@@ -90,7 +90,7 @@ def test_distance_scores_match_with_lower_is_better(toy: pd.DataFrame) -> None:
     assert point["order_statistic"] == 1 - 0.6
     assert point["threshold"] == np.nextafter(1 - 0.6, 0.0)
     assert target.value("fmr", "all", stage=point["stage"]) == 2 / 7
-    assert point["stage"].startswith("score<=")
+    assert point["stage"] == point["rule"] == "score<0.4"  # strict: the order statistic itself, exactly
 
 
 def test_cross_group_impostor_matrix_by_hand() -> None:
@@ -198,3 +198,32 @@ def test_bad_input_is_one_clear_error(
     arguments: dict[str, object] = {"score": "score", "genuine": "genuine", "threshold": 0.5, **options}
     with pytest.raises(InputError, match=message):
         audit_biometrics(frame, **arguments)  # type: ignore[arg-type]
+
+
+def test_found_threshold_prints_as_the_rule_applies_it_on_tied_integer_distances() -> None:
+    """Integer distances with ties: the rule reads `score<86.0`, and applying it as printed meets the target.
+
+    Distances 80..99, each tied 5 times (100 impostor pairs); target FMR 0.3 allows 30 false matches. The
+    pairs at distances 80..85 are 30, the 31st-35th closest sit at 86, so the threshold must let 80..85
+    through and stop 86: `distance < 86`. Rounding the old display (85.99999999999999 as `<=`) to
+    `distance <= 86` would let 35 through and exceed the target.
+    """
+    distances = np.repeat(np.arange(80, 100), 5)
+    frame = pd.DataFrame(
+        {
+            "d": np.concatenate([distances, [10, 20]]),
+            "genuine": np.concatenate([np.zeros(100, int), [1, 1]]),
+            "grp": "G",
+        }
+    )
+    result = audit_biometrics(
+        frame, score="d", genuine="genuine", group="grp", target_fmr=0.3, distance=True, min_cell=1
+    )
+    point = result.metadata["operating_points"][0]
+    assert point["stage"] == "score<86.0"
+    assert point["order_statistic"] == 86
+    printed = float(point["stage"].removeprefix("score<"))
+    assert int((distances < printed).sum()) == 30 <= 0.3 * 100
+    assert int((distances <= round(point["threshold"])).sum()) == 35  # the rounded neighbour exceeds it
+    assert result.value("fmr", "all", stage=point["stage"]) == 30 / 100
+    assert "score<86.0" in result.summary

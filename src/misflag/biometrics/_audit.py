@@ -56,7 +56,16 @@ class OperatingPoint:
         return -self.internal if spec.distance else self.internal
 
     def stage(self, spec: BiometricSpec) -> str:
-        return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
+        """The decision rule as applied, in exact numbers (shortest repr that round-trips).
+
+        A found threshold is the next double past an order statistic s, so `score >= next(s)` is exactly
+        `score > s` (`distance < s`): the rule is shown with the strict sign and s itself, never as a
+        neighbour such as 87.99999999999999 that looks like a rounding of s.
+        """
+        if self.statistic is None:
+            return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
+        statistic = -self.statistic if spec.distance else self.statistic
+        return f"score{'<' if spec.distance else '>'}{statistic!r}"
 
     def describe(self, spec: BiometricSpec) -> dict[str, Any]:
         """The point as plain data for the metadata (order statistic in the input's units)."""
@@ -64,6 +73,7 @@ class OperatingPoint:
         return {
             "stage": self.stage(spec),
             "threshold": self.threshold(spec),
+            "rule": self.stage(spec),
             "method": self.method,
             "order_statistic": None if statistic is None else (-statistic if spec.distance else statistic),
             "target": None if self.target is None else self.target.fmr,

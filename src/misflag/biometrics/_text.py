@@ -69,7 +69,7 @@ def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
             for m in (spec.false_positive, spec.false_negative)
             if m in overall
         )
-        sentences.append(f"At threshold {point['threshold']!r} ({how}): {figures}.")
+        sentences.append(f"At {point['rule']} ({how}): {figures}.")
         for metric in (spec.false_positive, spec.false_negative):
             spread = _spread(result, stage, metric)
             if spread:

@@ -196,7 +196,7 @@ def biometrics_sections(result: AuditResult, visible: Visible) -> list[Section]:
     rates = Section("Error rates by group at the operating thresholds")
     for point in _points(result):
         stage = point["stage"]
-        rates.findings.append(f"Threshold {point['threshold']!r}: {point['method']}.")
+        rates.findings.append(f"Match rule {point['rule']}: {point['method']}.")
         for attribute in _group_attributes(visible):
             rows = visible.select(attribute=attribute, stage=stage)
             note = withheld_note(visible, attribute) or ""
