@@ -1,9 +1,13 @@
-"""CSV outputs neutralise formulas: a text cell starting with =, +, -, @, tab or CR gets a leading `'`."""
+"""CSV outputs neutralise formulas (the OWASP set): a text cell starting with =, +, -, @ (also after leading
+spaces, and in their fullwidth forms), a tab, CR or LF gets a leading `'`; numbers stay numbers."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +18,26 @@ from misflag.cli import main
 from misflag.commands._output import write_table
 from misflag.io import neutralise_csv_cell
 
-FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+FORMULAS = [
+    "=cmd|' /C calc'!A0",
+    "+SUM(A1)",
+    "-2+3",
+    "@SUM(1)",
+    "\t=1",
+    "\r=1",
+    "\n=1",  # a line feed first: the spreadsheet starts a new line inside the cell, then the formula
+    "\t",
+    " =1+1",  # leading spaces are skipped before the `=`
+    "   @SUM(1)",
+    "\u3000=1",  # an ideographic space is a space too
+    "\uff1d1+1",  # fullwidth equals sign
+    "\uff0b1",  # fullwidth plus
+    "\uff0d1",  # fullwidth minus
+    "\uff20SUM(1)",  # fullwidth commercial at
+    " \uff1d1",
+    "\ufe661",  # small equals sign (NFKC: =)
+    "-3",  # text that looks like a negative number is text: neutralised (a number column is not text)
+]
 
 
 @pytest.mark.parametrize("text", FORMULAS)
@@ -22,7 +45,9 @@ def test_formula_text_is_neutralised(text: str) -> None:
     assert neutralise_csv_cell(text) == "'" + text
 
 
-@pytest.mark.parametrize("value", ["plain", "", "a=b", 'he said "=1"', -3, -0.5, None, True])
+@pytest.mark.parametrize(
+    "value", ["plain", "", " ", " plain", "a=b", "1-2", 'he said "=1"', "x\n=1", -3, -0.5, None, True]
+)
 def test_other_values_are_untouched(value: object) -> None:
     assert neutralise_csv_cell(value) == value
 
@@ -54,3 +79,45 @@ def test_written_tables_neutralise_text_and_keep_numbers(tmp_path: Path) -> None
     assert back.column("score").to_pylist() == [-0.25, 0.5, 1.0]
     assert back.column("n").to_pylist() == [1, -2, 3]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample.csv"]  # no partial file left
+
+
+def test_ledger_export_neutralises_every_text_cell_and_keeps_scores_numeric(tmp_path: Path) -> None:
+    """The decision log's CSV: labels written by the ledger and rows planted around it (older ledgers,
+    the file owner) never reach a spreadsheet as formulas; a negative score stays a number."""
+    from misflag.ledger import Ledger, export_decision_log
+    from misflag.ledger._events import Event
+    from misflag.ledger._export import decision_log
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = Ledger.open(url, key_path=tmp_path / "key.pem")
+    written = {"c-eq": "=1+1", "c-at": "@SUM(1)", "c-minus": "-2+3", "c-plus": "+1"}
+    for case, rule in written.items():
+        payload = {"rule_id": rule, "rule_version": "1", "input_digest": "d", "score": -0.5}
+        ledger.append([Event("flagged", case, "screening", "recorder", payload, {"region": rule})])
+    # text the ledger now refuses, planted as a raw row (export reads rows as they are)
+    planted = {"c-lf": "\n=1", "c-space": " =1", "c-fullwidth": "\uff1d1"}
+    with closing(sqlite3.connect(tmp_path / "ledger.sqlite")) as connection, connection:
+        for case, rule in planted.items():
+            body = {
+                "actor": "x",
+                "role": "recorder",
+                "ts": "2026-01-01T00:00:00Z",
+                "groups": {"region": rule},
+            }
+            body["payload"] = {"rule_id": rule, "rule_version": "1", "input_digest": "d", "score": -0.5}
+            connection.execute(
+                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
+                "SELECT max(seq) + 1, x'00', randomblob(32), 'flagged', ?, ? FROM ledger_entries",
+                (case, json.dumps(body)),
+            )
+    table = decision_log(ledger)
+    target = tmp_path / "log.csv"
+    export_decision_log(ledger, target)
+    ledger.close()
+    with target.open(newline="", encoding="utf-8") as handle:
+        rows = {row["case_id"]: row for row in csv.DictReader(handle)}
+    expected = {case: "'" + text for case, text in {**written, **planted}.items()}
+    assert {case: row["rule_id"] for case, row in rows.items()} == expected
+    assert {case: row["region"] for case, row in rows.items()} == expected
+    assert {row["score"] for row in rows.values()} == {"-0.5"}  # written as a number, no apostrophe
+    assert table.column("score").to_pylist() == [-0.5] * 7
