@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from misflag.errors import RuleError
+from misflag.errors import RuleError, literal
 from misflag.io import read_data_file
 
 NAME_FIELDS: tuple[str, ...] = ("first_name", "last_name")
@@ -99,11 +99,12 @@ def _comparison(item: Any, where: str) -> Comparison:
     if extra:
         raise RuleError(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))} in a comparison")
     field, method = item.get("field"), item.get("method", "exact")
-    if field not in FIELDS:
-        raise RuleError(f"{where}: unknown field {field!r}; known fields: {', '.join(FIELDS)}")
+    if not isinstance(field, str) or field not in FIELDS:
+        raise RuleError(f"{where}: unknown field {literal(repr(field))}; known fields: {', '.join(FIELDS)}")
     methods = DOB_METHODS if field == DOB_FIELD else NAME_METHODS
-    if method not in methods:
-        raise RuleError(f"{where}: unknown method {method!r} for {field}; choose one of {', '.join(methods)}")
+    if not isinstance(method, str) or method not in methods:  # a list or object is not a method name
+        shown = literal(repr(method))
+        raise RuleError(f"{where}: unknown method {shown} for {field}; choose one of {', '.join(methods)}")
     threshold, days = item.get("threshold"), item.get("days")
     if method == "jaro_winkler":
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
@@ -162,4 +163,4 @@ def load_rule(rule: str | Path | dict[str, Any] | MatchRule) -> MatchRule:
         text = resources.files("misflag.linkage").joinpath("presets", f"{rule}.json").read_text("utf-8")
         return parse_rule(json.loads(text), where=f"preset {rule}")
     path = Path(rule)
-    return parse_rule(_read_file(path), where=f"rule file {path}")
+    return parse_rule(_read_file(path), where=f"rule file {literal(str(path))}")
