@@ -9,6 +9,7 @@ read through views (no copy), so the lock lists exactly the files registered. A 
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 from pathlib import Path
@@ -211,8 +212,28 @@ def _first_line(error: BaseException) -> str:
 def _describe_read_error(path: Path, file_format: str, error: BaseException) -> str:
     message = str(error)
     lowered = message.lower()
+    not_utf8 = f"{path} is not valid UTF-8 text; re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+    if file_format == "csv" and "error when sniffing" in lowered:  # its hints name encodings: not the cause
+        if not _starts_as_utf8(path):
+            return not_utf8
+        return (
+            f"cannot read {path} as CSV: its delimiter, quoting and columns cannot be worked out from its "
+            "first rows (is it a CSV file, with the same number of fields on every line?)"
+        )
     if "unicode" in lowered or "utf-8" in lowered or "utf8" in lowered:
-        return f"{path} is not valid UTF-8 text; re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        return not_utf8
     if file_format == "parquet":
         return f"{path} is not a readable Parquet file: {_first_line(error)}"
     return f"cannot read {path} as CSV: {_first_line(error)}"
+
+
+def _starts_as_utf8(path: Path, size: int = 1 << 16) -> bool:
+    """Whether the first `size` bytes of an uncompressed file decode as UTF-8 (a compressed one: assumed)."""
+    if path.suffix.lower() in {".gz", ".zst", ".zstd", ".bz2", ".xz"}:
+        return True
+    try:
+        with path.open("rb") as handle:
+            codecs.getincrementaldecoder("utf-8")().decode(handle.read(size), final=False)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
