@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from misflag.api._pages import DEFAULT_CSP, reply
 from misflag.api._settings import ServeSettings
+from misflag.errors import InputError, literal
 
 log = logging.getLogger("misflag.serve")
 
@@ -40,6 +42,12 @@ SESSION_COOKIE = "misflag_token"
 TOKEN_ROLES = ("auditor", "admin")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: RFC 3986 `host [":" port]`, the host an IPv6 literal or a DNS name (ASCII only, checked before lower()).
+_HOST_HEADER = re.compile(
+    r"(?:\[(?P<literal>[0-9A-Fa-f:.]+)\]|(?P<name>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?))(?::(?P<port>[0-9]{1,5}))?",
+    re.ASCII,
+)
 #: Multipart framing around an uploaded file (boundaries, part headers, the anti-forgery field).
 _MULTIPART_SLACK = 64 * 1024
 #: Routes that take files; every other route takes at most `max_body_bytes`.
@@ -92,7 +100,7 @@ class Guard:
         """Why this request is refused before any route sees it (status, one line), or None."""
         headers = request.headers
         host = headers.get("host", "")
-        if host_name(host) not in self.hosts:
+        if host_of_header(host) not in self.hosts:
             shown = ", ".join(sorted(self.hosts))
             return 400, f"this service answers only to the host names {shown} (add one with --allowed-host)"
         if request.method in _UNSAFE and _cross_site(headers, host):
@@ -133,14 +141,43 @@ def token_role(request: Request, token: str) -> str | None:
     return principal.role if principal else None
 
 
-def host_name(host: str) -> str:
-    """The name part of a Host header or an allowed-host entry, lower case (ports and a final dot dropped)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else ""
-    if host.count(":") > 1:  # a bare IPv6 address
-        return f"[{host}]"
-    return host.partition(":")[0].rstrip(".")
+def host_of_header(value: str) -> str | None:
+    """The host of a Host header, normalised, or None unless it is RFC 3986 `host [":" port]`.
+
+    The host is an IPv6 literal in brackets (no zone, written back in its compressed form) or a DNS name
+    (letters, digits and hyphens in dot-separated labels, an IPv4 address included; a final dot dropped,
+    lower case). RFC 3986's percent-encoding, sub-delimiters and IPvFuture are refused, as is anything
+    after the host but a port of 1-65535: `[::1].evil.com` and `127.0.0.1:8000@evil.com` are no hosts.
+    """
+    found = _HOST_HEADER.fullmatch(value.strip(" \t"))
+    if found is None:
+        return None
+    port = found.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        return None
+    if found.group("literal") is not None:
+        try:
+            return f"[{ipaddress.IPv6Address(found.group('literal')).compressed}]"
+        except ValueError:
+            return None
+    name = found.group("name").lower().removesuffix(".")
+    return name if len(name) <= 253 else None
+
+
+def host_name(entry: str) -> str:
+    """An allowed-host entry (`--allowed-host`, the bound address) as `host_of_header` writes it.
+
+    An entry may also be a bare IPv6 address, as `--host` takes it. Raises InputError for anything else.
+    """
+    text = entry.strip()
+    if text.count(":") > 1 and not text.startswith("["):
+        text = f"[{text}]"
+    name = host_of_header(text)
+    if name is None:
+        raise InputError(
+            f"allowed host {literal(repr(entry[:80]))} is not a host name, IPv4 or [IPv6] address"
+        )
+    return name
 
 
 def _cross_site(headers: Headers, host: str) -> bool:
