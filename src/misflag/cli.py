@@ -47,8 +47,23 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 _invocation: list[tuple[str, ...]] = []
 
 
+#: Click commands already built, by name: an in-process caller (tests, fuzzers) builds each once.
+_built: dict[str, Any] = {}
+
+
 def _load(name: str, entry: Subcommand) -> Any:
-    """Import one subcommand's module and build its click command, named `name`."""
+    """Import one subcommand's module and build its click command, named `name` (once per process)."""
+    if name not in _built:
+        _built[name] = _build(name, entry)
+    if _invocation:
+        from misflag.commands._output import INVOCATION
+
+        INVOCATION.set(_invocation[-1])
+    return _built[name]
+
+
+def _build(name: str, entry: Subcommand) -> Any:
+    """The click command of one subcommand: its module imported, boolean options shown as flags."""
     target = getattr(importlib.import_module(entry.module), entry.attribute)
     if isinstance(target, typer.Typer):  # a group, even with one command (`decisions audit`)
         command: Any = typer.main.get_group(target)
@@ -60,10 +75,6 @@ def _load(name: str, entry: Subcommand) -> Any:
     from misflag.commands._flags import plain_flags  # boolean options shown as flags, not `<bool>`
 
     plain_flags(command)
-    if _invocation:
-        from misflag.commands._output import INVOCATION
-
-        INVOCATION.set(_invocation[-1])
     return command
 
 

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from misflag._text import plain, printable
 from misflag.commands._compact import render_compact
@@ -108,7 +109,8 @@ def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator
     """
     description = TextColumn("{task.description}", markup=False)  # a step may name a column
     columns = (SpinnerColumn(), description, BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True, disable=quiet) as bar:
+    console = Console(stderr=True)  # not a terminal (a pipe, a log): no bar, not even its closing blank line
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
         task = bar.add_task("starting", total=total)
         steps: list[str] = []
 
@@ -160,9 +162,8 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
     Every row of every metric, one line each: wider than a small terminal, so it is printed at its own
     width (the terminal wraps the lines; `less -S` scrolls them) rather than breaking words.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for name in ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note"):
-        table.add_column(name)
+    headers = ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note")
+    body: list[tuple[Text, ...]] = []
     for row in result.rows():
         metric = row["metric"]
         if row["suppressed"]:
@@ -176,7 +177,13 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
             )
         denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
         cells = (row["attribute"], row["group"], row["stage"], metric, value, interval, denominator)
-        table.add_row(*map(plain, cells), plain(row["warning"] or ""))
+        body.append((*map(plain, cells), plain(row["warning"] or "")))
+    table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for position, name in enumerate(headers):  # widths known up front: rich need not measure every cell
+        width = max([len(name), *(cells[position].cell_len for cells in body)])
+        table.add_column(name, width=width, no_wrap=True)
+    for cells in body:
+        table.add_row(*cells)
     unbounded = console.options.update_width(10 * max(console.width, 80))
     needed = Measurement.get(console, unbounded, table).maximum  # one line per row: nothing collapses
     if needed <= console.width:
