@@ -255,7 +255,10 @@ def _stage_table(
         label = "everyone" if key[0] == OVERALL else key[1]
         count = people.get(key)
         people_cell = [f"{count:,.0f}" if count is not None else ""] if show_people else []
-        table.add_row(plain(label), *people_cell, *map(Text, cells))
+        shown = plain(label)
+        if max(map(len, shown.plain.split()), default=0) > _MAX_LABEL:  # a word too long to wrap: cut it
+            shown.truncate(_MAX_LABEL, overflow="ellipsis")
+        table.add_row(shown, *people_cell, *map(Text, cells))
     return table
 
 
