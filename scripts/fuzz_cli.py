@@ -2,7 +2,9 @@
 
 Every input must end in exit 0 or in one line and exit 2. Counted as defects: internal errors (exit 1 or
 "internal error"), tracebacks, warnings printed, errors longer than one line or than 1,000 characters,
-and exceptions escaping `misflag.cli.main`. Prints the counts; exits 1 if any defect was found.
+exceptions escaping `misflag.cli.main`, and a raw control, ESC, bidi or surrogate character printed (the
+inputs include a log whose group values are rich markup and terminal escapes, and expressions echo odd
+Unicode). Prints the counts; exits 1 if any defect was found.
 
     python scripts/fuzz_cli.py [--count 10000] [--seed 0] [--show 20]
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -107,8 +111,26 @@ ODD_VALUES: list[object] = [
 ]
 
 
+#: Group values that are markup or terminal control (issue 20): they must print as text.
+DATA_VALUES = [
+    "[/x]",
+    "[bold]b",
+    "[link=https://evil.example]c[/link]",
+    "\x1b[2J\x1b[Hd",
+    "\x1b]52;c;ZXZpbA==\x07e",
+    "\x9b31mf",
+    "\u202eg",
+    "h\x00i",
+    "j\r\nk",
+]
+#: What must never be printed raw: C0 controls but the line feed, DEL, C1, bidi, separators, surrogates.
+RAW_CONTROL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
 def write_inputs(folder: Path) -> dict[str, Path]:
-    """A small decision log, plus bad files of several kinds."""
+    """A small decision log, one whose group values are hostile, plus bad files of several kinds."""
     rows = [
         f"{i},{18 + i % 60},{i % 10},{int(i % 3 == 0)},{int(i % 4 == 0)},{1 + (i % 3) / 2},"
         f"{'ab'[i % 2]},name {i},2020-{1 + i % 12:02d}-{1 + i % 28:02d}"
@@ -117,6 +139,14 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     log = folder / "log.csv"
     log.write_text("id,age,score,flag,truth,w,grp,full_name,d\n" + "\n".join(rows) + "\n", encoding="utf-8")
     files = {"log": log}
+    hostile = folder / "values.csv"
+    with hostile.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "age", "score", "flag", "truth", "w", "grp", "full_name", "d"])
+        for i in range(90):
+            group = DATA_VALUES[i % len(DATA_VALUES)]
+            writer.writerow([i, 30, i % 10, i % 2, (i // 2) % 2, 1, group, group, "2020-01-01"])
+    files["values"] = hostile
     (folder / "empty.csv").write_bytes(b"")
     files["empty"] = folder / "empty.csv"
     (folder / "header.csv").write_text("flag,truth\n", encoding="utf-8")
@@ -289,7 +319,10 @@ def output_option(rng: random.Random, folder: Path, files: dict[str, Path]) -> l
 
 def generate(rng: random.Random, folder: Path, files: dict[str, Path], index: int) -> list[str]:
     """One command line for `misflag decisions audit`."""
-    source = files["log"] if rng.random() < 0.85 else files[rng.choice(sorted(files))]
+    draw = rng.random()
+    source = (
+        files["log"] if draw < 0.75 else files["values"] if draw < 0.85 else files[rng.choice(sorted(files))]
+    )
     args = ["decisions", "audit", str(source), "--replicates", "100"]
     base = {"--flag": "flag", "--truth": "truth"}
     target = rng.choice(OPTIONS)
@@ -329,6 +362,11 @@ def run_one(main: Callable[[list[str]], int], args: list[str]) -> tuple[str, str
         return "traceback", text.strip()[-300:]
     if "Warning" in text:
         return "warning printed", text.strip()[:300]
+    formats = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--format"]
+    exact = formats and formats[-1] in {"csv", "json"}  # into a pipe: the exact data, by design
+    raw = RAW_CONTROL.search(text + ("" if exact else out.getvalue()))
+    if raw is not None:
+        return "control character printed", f"{raw.group()!r} in {text.strip()[:200]!r}"
     if code == 0:
         return "ok", ""
     if code == 2:
