@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from misflag import datasets
+from misflag._text import plain
 from misflag.commands._compact import render_compact
 from misflag.decisions import audit_decisions
 from misflag.linkage import assess_rule_risk
@@ -44,14 +45,14 @@ def _crosscheck(console: Console) -> None:
             0
         ]
         table.add_row(
-            row["group"],
+            plain(row["group"]),
             f"{row['value']:.2f}",
             f"{row['ci_low']:.2f}–{row['ci_high']:.2f}",
             f"{ratio['value']:.1f}",
         )
     console.print()
     console.print(table)
-    console.print(result.summary, markup=False)
+    console.print(plain(result.summary))
 
 
 def demo(
@@ -93,7 +94,7 @@ def demo(
         console.print()
         console.print(title, style="bold", markup=False)
         render_compact(result, console, footer=False)
-        console.print(result.summary, markup=False)
+        console.print(plain(result.summary))
     console.print(
         "\nCOMPAS tables: shares with 95% intervals; marked figures rest on small denominators (see the notes). "
         "Groups under 10 people are withheld. Every figure: misflag decisions audit $(misflag datasets get compas) "
