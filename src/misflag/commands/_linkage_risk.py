@@ -18,27 +18,21 @@ from misflag.commands._output import (
     progress_bar,
 )
 from misflag.errors import InputError
+from misflag.io import read_data_file
 from misflag.linkage import RISK_METHODS, PopulationModel, assess_rule_risk, load_rule
 
 
 def _mix(value: str | None, option: str) -> dict[str, float] | None:
-    """A group mix given as inline JSON or as a path to a JSON/YAML file."""
+    """A group mix given as inline JSON or as a path to a JSON or YAML (by suffix) file."""
     if value is None:
         return None
-    text = value
     if not value.lstrip().startswith("{"):
-        path = Path(value)
-        if not path.is_file():
+        if not Path(value).is_file():
             raise InputError(f"{option}: {value} is neither a JSON object nor an existing file")
-        text = path.read_text(encoding="utf-8")
+        return read_data_file(value, f"{option} file")
     try:
-        if value.lstrip().startswith("{") or Path(value).suffix.lower() == ".json":
-            data: Any = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except (ValueError, UnicodeDecodeError) as error:
+        data: Any = json.loads(value)
+    except (ValueError, RecursionError) as error:
         raise InputError(f"{option} does not parse: {str(error).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise InputError(

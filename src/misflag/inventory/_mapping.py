@@ -13,10 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from misflag.errors import RuleError
 from misflag.io import read_data_file
+from misflag.io._files import load_yaml
 
 MAPPING_FORMAT = "misflag-inventory-mapping/1"
 
@@ -191,7 +190,7 @@ def builtin_mappings() -> list[YearMapping]:
     for entry in folder.iterdir():
         if entry.name[:4].isdigit() and entry.name.endswith(".yaml"):
             found.append(
-                parse_mapping(yaml.safe_load(entry.read_text(encoding="utf-8")), f"mappings/{entry.name}")
+                parse_mapping(load_yaml(entry.read_text(encoding="utf-8")), f"mappings/{entry.name}")
             )
     return sorted(found, key=lambda m: -m.year)
 
@@ -199,4 +198,4 @@ def builtin_mappings() -> list[YearMapping]:
 def agency_aliases() -> dict[str, str]:
     """Agency abbreviations renamed between years (old -> the 2025 abbreviation)."""
     text = (resources.files("misflag.inventory") / "mappings" / "agencies.yaml").read_text(encoding="utf-8")
-    return {str(k): str(v) for k, v in (yaml.safe_load(text).get("aliases") or {}).items()}
+    return {str(k): str(v) for k, v in (load_yaml(text).get("aliases") or {}).items()}

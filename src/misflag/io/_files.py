@@ -16,6 +16,31 @@ from misflag.errors import InputError, MisflagError
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses anchors and aliases (`&a`, `*a`) at the first one it meets.
+
+    An alias makes the loader build the same node again; ten aliases of ten aliases, eight levels deep,
+    make a 1 KB file expand into 10^8 nodes (a "billion laughs" file) before any key is checked.
+    Settings, rule and mapping files never need them, so none is accepted.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"anchors and aliases (&name, *name) are not accepted (line {event.start_mark.line + 1})",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text parsed by the safe loader, anchors and aliases refused (raises yaml.YAMLError)."""
+    return yaml.load(text, Loader=_NoAliasLoader)
+
+
 def read_data_file(path: str | Path, what: str, error: type[MisflagError] = InputError) -> dict[str, Any]:
     """A JSON (or, by suffix, YAML) file holding one object; `what` names it in the error, e.g. "rule file"."""
     source = Path(path)
@@ -23,7 +48,7 @@ def read_data_file(path: str | Path, what: str, error: type[MisflagError] = Inpu
         raise error(f"{what} {source} does not exist")
     try:
         text = source.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) if source.suffix.lower() in YAML_SUFFIXES else json.loads(text)
+        data = load_yaml(text) if source.suffix.lower() in YAML_SUFFIXES else json.loads(text)
     except RecursionError:
         raise error(f"{what} {source} is nested too deeply to read") from None
     except (OSError, UnicodeDecodeError, ValueError, json.JSONDecodeError, yaml.YAMLError) as problem:
