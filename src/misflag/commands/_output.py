@@ -176,14 +176,14 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
                 else ""
             )
         denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
-        cells = (row["attribute"], row["group"], row["stage"], metric, value, interval, denominator)
-        body.append((*map(plain, cells), plain(row["warning"] or "")))
+        values = (row["attribute"], row["group"], row["stage"], metric, value, interval, denominator)
+        body.append((*map(plain, values), plain(row["warning"] or "")))
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for position, name in enumerate(headers):  # widths known up front: rich need not measure every cell
-        width = max([len(name), *(cells[position].cell_len for cells in body)])
+        width = max([len(name), *(line[position].cell_len for line in body)])
         table.add_column(name, width=width, no_wrap=True)
-    for cells in body:
-        table.add_row(*cells)
+    for line in body:
+        table.add_row(*line)
     unbounded = console.options.update_width(10 * max(console.width, 80))
     needed = Measurement.get(console, unbounded, table).maximum  # one line per row: nothing collapses
     if needed <= console.width:
