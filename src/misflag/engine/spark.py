@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from misflag.engine._base import transpile
 from misflag.errors import EngineError, InputError
+from misflag.io._expr_cost import like_problem
 
 #: Spark functions that reach the JVM, the file system or the session; never in a query misflag runs.
 _REFUSED_FUNCTIONS = frozenset({"reflect", "java_method", "try_reflect", "input_file_name", "current_user"})
@@ -64,10 +65,15 @@ def _duckdb_style_names(path: Path, count: int) -> list[str]:
 
 
 def _check_spark_sql(query: str) -> None:
-    """Defence in depth: one statement, and no reflection or file function anywhere in it."""
+    """Defence in depth: one statement, no reflection or file function anywhere in it, and no LIKE that
+    Spark's backtracking regex could spend minutes on (see `misflag.io._expr_cost`)."""
     trees = sqlglot.parse(query, read="spark")
     if len(trees) != 1 or trees[0] is None:
         raise ValueError("expected one statement")
+    for like in trees[0].find_all(exp.Like, exp.ILike):
+        problem = like_problem(like)
+        if problem:
+            raise ValueError(f"{problem} is refused")
     for node in trees[0].find_all(exp.Func):
         name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
         if name in _REFUSED_FUNCTIONS:

@@ -21,6 +21,7 @@ from sqlglot.tokens import TokenType
 
 from misflag.engine import SOURCE_DIALECT
 from misflag.errors import ExpressionError, literal
+from misflag.io._expr_cost import cost_problem
 from misflag.io._expr_rules import (
     CAST_TYPES,
     FUNCTIONS,
@@ -196,13 +197,17 @@ def _depth(tree: exp.Expr) -> int:
 
 
 def _check_tree(tree: exp.Expr, check: _Check) -> None:
-    """Every node allowed, every column known; columns are rewritten to their quoted real names."""
+    """Every node allowed, every column known, the cost bounded; columns are rewritten to their quoted
+    real names."""
     if _depth(tree) > MAX_DEPTH:
         raise _refuse(check.option, check.text, f"nesting deeper than {MAX_DEPTH} levels")
     for node in list(tree.walk()):
         _check_node(node, check)
         if isinstance(node, exp.Column):
             _resolve_column(node, check)
+    problem = cost_problem(tree)
+    if problem:
+        raise _refuse(check.option, check.text, problem)
 
 
 def _check_node(node: exp.Expr, check: _Check) -> None:

@@ -1,0 +1,137 @@
+"""Expression cost is bounded from the tree before anything runs (issue 20, item 2): text may grow at most
+16-fold over the longest input value, at most two growing replace() calls nest, replace() takes quoted
+search and replacement text, and LIKE/ILIKE patterns are quoted text with at most two `%`.
+
+The bounds are checked against the engine: the largest accepted growth, run by DuckDB on the value that
+grows most, gives exactly the length Python's own str.replace computes, and that length is within 16x.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from misflag.cli import main
+from misflag.errors import ExpressionError
+from misflag.io import check_expression
+from misflag.io._expr_cost import MAX_GROWTH
+
+COLUMNS = ["id", "name", "grp", "flag", "truth"]
+
+
+def nested_replace(depth: int, column: str = "name") -> str:
+    """The issue's payload shape: `depth` nested replace() calls, each making every 'a' ten of them."""
+    text = column
+    for _ in range(depth):
+        text = f"replace({text},'a','aaaaaaaaaa')"
+    return text
+
+
+#: The issue's expression: 249 characters, 10^9-fold growth.
+ISSUE_PAYLOAD = nested_replace(9, "c_name") + " = 'aaaa'"
+
+
+def _refused(text: str) -> str:
+    with pytest.raises(ExpressionError) as refused:
+        check_expression(text, [*COLUMNS, "c_name"], "--flag")
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 400, message
+    return message
+
+
+def test_the_issue_payload_is_refused_naming_replace() -> None:
+    assert len(ISSUE_PAYLOAD) == 249
+    assert "replace()" in _refused(ISSUE_PAYLOAD)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (nested_replace(2), "100-fold"),
+        ("replace(replace(replace(name, 'a', 'aa'), 'b', 'bb'), 'c', 'cc')", "nested 3 deep"),
+        ("replace(name, 'a', '" + "a" * (MAX_GROWTH + 1) + "')", f"{MAX_GROWTH + 1}-fold"),
+        ("replace(name, 'a', name)", "not quoted text"),
+        ("replace(name, grp, 'x')", "not quoted text"),
+        (" || ".join(["name"] * (MAX_GROWTH + 1)), "text concatenation"),
+        ("concat(" + ", ".join(["name"] * (MAX_GROWTH + 1)) + ") = ''", "text concatenation"),
+        ("replace(name || name || name || name || name, 'a', 'aaaa') = ''", "20-fold"),
+        ("length(replace(" + "'" + "a" * 3000 + "', 'a', '" + "b" * 30 + "')) > 0", "90,000 characters"),
+        ("name LIKE '%a%a%b'", "3 % wildcards"),
+        ("name ILIKE '%a%%'", "3 % wildcards"),
+        ("name NOT LIKE '%a%a%a%a%a%a%a%b'", "8 % wildcards"),
+        ("name LIKE grp", "not quoted text"),
+        ("name LIKE '" + "a" * 201 + "'", "201 characters"),
+    ],
+)
+def test_costly_expressions_are_refused_in_one_line(text: str, needle: str) -> None:
+    assert needle in _refused(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "grow"),
+    [
+        ("replace(name, 'a', '" + "a" * MAX_GROWTH + "')", lambda v: v.replace("a", "a" * MAX_GROWTH)),
+        (
+            "replace(replace(name, 'a', 'aaaa'), 'a', 'aaaa')",
+            lambda v: v.replace("a", "aaaa").replace("a", "aaaa"),
+        ),
+        (" || ".join(["name"] * MAX_GROWTH), lambda v: v * MAX_GROWTH),
+        ("replace(name, 'aaaa', 'a')", lambda v: v.replace("aaaa", "a")),
+    ],
+    ids=["16-fold replace", "4x4 nested", "16 copies", "shrinking"],
+)
+def test_the_largest_accepted_growth_is_what_duckdb_computes(text: str, grow: Callable[[str], str]) -> None:
+    """Accepted, and on the value that grows most (all 'a') DuckDB's result is what Python's str.replace
+    gives, at most 16 times the input's length."""
+    rendered = check_expression(text, COLUMNS, "--group")
+    value = "a" * 40
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE t AS SELECT ? AS name", [value])
+    result = connection.execute(f"SELECT {rendered} FROM t").fetchone()
+    assert result is not None and result[0] == grow(value)
+    assert len(result[0]) <= len(value) * MAX_GROWTH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "replace(name, '-', '') = 'x'",
+        "replace(name, 'St.', 'Street') = 'x'",
+        "trim(first) || ' ' || trim(last) = 'x'".replace("first", "name").replace("last", "grp"),
+        "name LIKE 'A%'",
+        "name ILIKE '%smith%'",
+        "name LIKE '___-__-____'",
+    ],
+)
+def test_ordinary_expressions_still_pass(text: str) -> None:
+    check_expression(text, COLUMNS, "--flag")
+
+
+@pytest.fixture()
+def log(tmp_path: Path) -> Path:
+    """The issue's setting: a 3-row CSV."""
+    path = tmp_path / "log.csv"
+    path.write_text("id,c_name,grp,flag,truth\n1,aaa,x,1,0\n2,ab,y,0,1\n3,ba,x,1,1\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "option", ["--flag", "--where", "--group", "--truth", "--score"], ids=lambda o: o.lstrip("-")
+)
+def test_cli_refuses_the_issue_payload_in_one_line_and_writes_nothing(
+    log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    out = tmp_path / "result.json"
+    values = {"--flag": "flag = 1", "--truth": "truth = 1", option: ISSUE_PAYLOAD}
+    if option == "--score":
+        values[option] = f"length({nested_replace(9, 'c_name')})"
+    argv = ["decisions", "audit", str(log), "--replicates", "100", "--save", str(out)]
+    argv += [item for pair in values.items() for item in pair]
+    capsys.readouterr()
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "replace()" in lines[0], lines
+    assert not out.exists() and list(tmp_path.iterdir()) == [log]
