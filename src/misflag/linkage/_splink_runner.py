@@ -26,6 +26,7 @@ import sqlglot
 from misflag.engine import DuckDBEngine
 from misflag.errors import EngineError, InputError, RuleError
 from misflag.io import load_input, read_data_file
+from misflag.linkage._splink_settings import check_settings
 from misflag.progress import Progress
 
 #: Steps reported through `progress`, in order (the CLI sizes its progress bar with this).
@@ -35,11 +36,6 @@ STEPS: tuple[str, ...] = ("load", "estimate u", "estimate m (EM)", "predict", "c
 U_MAX_PAIRS = 2e6
 #: Blocked pairs used per EM session (bounds training time on large inputs).
 EM_MAX_PAIRS = 2e6
-
-#: Functions that reach the host (Spark's Java reflection) or its settings, refused in settings SQL.
-_REFUSED_FUNCTIONS = frozenset(
-    {"reflect", "java_method", "try_reflect", "getenv", "current_setting", "getvariable"}
-)
 
 _SPLINK_FUNCTIONS = (
     "levenshtein_function_name",
@@ -89,24 +85,13 @@ def _captured_splink_logs() -> Iterator[list[str]]:
 
 
 def load_settings(settings: dict[str, Any] | str | Path) -> dict[str, Any]:
-    """A Splink settings dictionary from a dict or a JSON file, with its required keys checked."""
+    """A Splink settings dictionary from a dict or a JSON/YAML file, every field checked (see
+    `_splink_settings`): unknown fields, names that are not names, and unbounded SQL are refused."""
     if isinstance(settings, dict):
         data = deepcopy(settings)
     else:
         data = read_data_file(settings, "Splink settings file", RuleError)
-    if not isinstance(data, dict):
-        raise RuleError("Splink settings must be a JSON object")
-    if not data.get("comparisons"):
-        raise RuleError("Splink settings have no 'comparisons'; give at least one comparison")
-    if not isinstance(data["comparisons"], list) or not all(
-        isinstance(item, dict) and item.get("comparison_levels") for item in data["comparisons"]
-    ):
-        raise RuleError("Splink settings 'comparisons' must be a list of objects with 'comparison_levels'")
-    if not data.get("blocking_rules_to_generate_predictions"):
-        raise RuleError(
-            "Splink settings have no 'blocking_rules_to_generate_predictions'; "
-            "without them every pair of records would be compared"
-        )
+    check_settings(data)
     return data
 
 
@@ -204,53 +189,6 @@ def _check_ids(tables: list[pa.Table], id_column: str) -> None:
         )
 
 
-def _check_columns(settings: dict[str, Any], columns: Sequence[str]) -> None:
-    """Every column the settings' SQL names (as `x_l`/`x_r` or `l.x`/`r.x`) is an input column."""
-    from splink.internals.dialects import SplinkDialect
-
-    dialect = SplinkDialect.from_string(settings["sql_dialect"]).sqlglot_dialect
-    known = {c.lower() for c in columns} | {"match_key"}
-    texts = [(rule, "blocking rule") for rule in blocking_rule_sql(settings)]
-    texts += [
-        (level["sql_condition"], f"comparison {comparison.get('output_column_name', '?')!r}")
-        for comparison in settings["comparisons"]
-        for level in comparison["comparison_levels"]
-        if str(level.get("sql_condition", "ELSE")).strip().upper() != "ELSE"
-    ]
-    for text, where in texts:
-        tree = _condition(text, where, dialect)
-        for column in tree.find_all(sqlglot.exp.Column):
-            name = column.name.lower()
-            base = name if column.table else re.sub(r"_[lr]$", "", name)
-            if base not in known:
-                raise RuleError(
-                    f"{where} of the Splink settings names column {base!r}, which the input lacks"
-                )
-
-
-def _condition(text: Any, where: str, dialect: Any) -> sqlglot.exp.Expr:
-    """One SQL condition of the settings, parsed; queries, tables, statements and host functions refused.
-
-    Splink runs this SQL itself, so it cannot be rendered from a checked tree: the DuckDB connection is
-    locked as well (see `_db_api`), and this check is what stands between the settings and Spark.
-    """
-    shown = repr(text if len(str(text)) <= 120 else str(text)[:117] + "...")
-    try:
-        statements = sqlglot.parse(str(text), read=dialect)
-    except sqlglot.errors.SqlglotError:
-        raise RuleError(f"{where} SQL {shown} does not parse") from None
-    if len(statements) != 1 or not isinstance(statements[0], sqlglot.exp.Condition):
-        raise RuleError(f"{where} SQL {shown} must be one SQL condition, not a statement")
-    tree = statements[0]
-    for node in tree.walk():
-        if isinstance(node, (sqlglot.exp.Query, sqlglot.exp.Subquery, sqlglot.exp.Table)):
-            raise RuleError(f"{where} SQL {shown} may not hold a query or read a table")
-        name = node.name.lower() if isinstance(node, sqlglot.exp.Anonymous) else ""
-        if name in _REFUSED_FUNCTIONS:
-            raise RuleError(f"{where} SQL {shown} calls {name}(), which misflag does not run")
-    return tree
-
-
 def _db_api(engine: str, scratch: str) -> Any:
     """Splink's database API for the engine; Spark checkpoints its intermediate tables under `scratch`."""
     if engine == "duckdb":
@@ -304,7 +242,7 @@ def link(
     step("load")
     arrow_tables = [_as_arrow(table, i) for i, table in enumerate(tables)]
     _check_ids(arrow_tables, id_column)
-    _check_columns(spec, arrow_tables[0].column_names)
+    check_settings(spec, arrow_tables[0].column_names)
     with tempfile.TemporaryDirectory(prefix="misflag-splink-") as scratch, _captured_splink_logs() as logs:
         run = _train_and_predict(spec, arrow_tables, engine, scratch, threshold, train, seed, step, timings)
     run.warnings = logs
