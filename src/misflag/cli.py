@@ -48,18 +48,18 @@ _invocation: list[tuple[str, ...]] = []
 
 
 #: Click commands already built, by name: an in-process caller (tests, fuzzers) builds each once.
-_built: dict[str, Any] = {}
+_built: dict[tuple[str, Subcommand], Any] = {}
 
 
 def _load(name: str, entry: Subcommand) -> Any:
     """Import one subcommand's module and build its click command, named `name` (once per process)."""
-    if name not in _built:
-        _built[name] = _build(name, entry)
+    if (name, entry) not in _built:
+        _built[name, entry] = _build(name, entry)
     if _invocation:
         from misflag.commands._output import INVOCATION
 
         INVOCATION.set(_invocation[-1])
-    return _built[name]
+    return _built[name, entry]
 
 
 def _build(name: str, entry: Subcommand) -> Any:
