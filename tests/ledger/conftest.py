@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from misflag.cli import main
 from misflag.ledger import Event, Ledger
 from misflag.ledger._engine import now
-from misflag.ledger._keys import checkpoint_message, key_id, public_bytes
-from misflag.ledger._merkle import MerkleTree
+from misflag.ledger._keys import checkpoint_message, key_id, load_or_create, public_bytes
+from misflag.ledger._merkle import MerkleTree, compact_root
 from misflag.ledger._verify import entry_hash
 
 TABLES = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens", "ledger_token_revocations")
@@ -59,6 +59,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def ledger(store_url: str, tmp_path: Path) -> Iterator[Ledger]:
     opened = Ledger.open(store_url, key_path=tmp_path / "signing-key.pem", owner="allow")
+    opened.checkpoint()  # as `misflag ledger init` does: the first signed checkpoint
     yield opened
     opened.close()
 
@@ -119,6 +120,7 @@ def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[Ledger]:
     """A fresh ledger on PostgreSQL only."""
     url, schema = pg_schema_url(postgres_url)
     opened = Ledger.open(url, key_path=tmp_path / "signing-key.pem", owner="allow")
+    opened.checkpoint()
     yield opened
     opened.close()
     drop_schema(postgres_url, schema)
@@ -164,15 +166,19 @@ class Owner:
         tree = MerkleTree(hashes)
         public = public_bytes(key)
         name = key_id(public)
-        self.run("INSERT INTO ledger_keys VALUES (:k, :p, '2026-01-01T00:00:00Z')", k=name, p=public)
+        if not self.run("SELECT 1 FROM ledger_keys WHERE key_id = :k", k=name):
+            self.run("INSERT INTO ledger_keys VALUES (:k, :p, '2026-01-01T00:00:00Z')", k=name, p=public)
         for size, timestamp in self.run("SELECT tree_size, ts FROM ledger_checkpoints"):
-            root = tree.root(size)
+            root, frontier = compact_root([], hashes[:size])
+            assert root == tree.root(size)
             signature = key.sign(checkpoint_message(size, root, timestamp, name))
             self.run(
-                "UPDATE ledger_checkpoints SET root = :r, key_id = :k, signature = :g WHERE tree_size = :s",
+                "UPDATE ledger_checkpoints SET root = :r, key_id = :k, signature = :g, frontier = :f "
+                "WHERE tree_size = :s",
                 r=root,
                 k=name,
                 g=signature,
+                f=json.dumps([[height, value.hex()] for height, value in frontier]),
                 s=size,
             )
 
@@ -199,12 +205,19 @@ class Owner:
 
 @dataclass
 class Target:
-    """A ledger under attack: the URL the service uses, the signing key, and the owner's URL."""
+    """A ledger under attack: the URL the service uses, the signing key, the owner's URL, and the key
+    fingerprint `init` printed (what a verifier was told out of band, before any attack)."""
 
     store: str
     url: str
     owner_url: str
     key: Path
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            public = public_bytes(load_or_create(self.key))
+            self.fingerprint = key_id(public)
 
     def open(self, **options: Any) -> Ledger:
         return Ledger.open(self.url, key_path=self.key, owner="refuse", **options)
@@ -222,8 +235,10 @@ class Target:
         return ledger
 
     def verify_exit(self, *extra: str) -> int:
-        """Exit code of the default `misflag ledger verify` (as the service's role, trusting the pinned key)."""
-        return main(["ledger", "verify", "--db", self.url, "--key", str(self.key), *extra])
+        """Exit code of the default `misflag ledger verify` (as the service's role), pinning the key by the
+        fingerprint `init` printed."""
+        pin = ["--key-fingerprint", self.fingerprint]
+        return main(["ledger", "verify", "--db", self.url, "--key", str(self.key), *pin, *extra])
 
 
 def _role_url(base: str, user: str, password: str, schema: str) -> str:
@@ -238,7 +253,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     key = tmp_path / "signing-key.pem"
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-        Ledger.open(url, key_path=key).close()
+        assert main(["ledger", "init", "--db", url, "--key", str(key)]) == 0
         yield Target("sqlite", url, url, key)
         return
     base = request.getfixturevalue("postgres_url")

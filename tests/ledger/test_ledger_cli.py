@@ -4,6 +4,7 @@ ledger → `misflag ledger export` → `misflag decisions audit` reproducing the
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from misflag.cli import main
 from misflag.ledger import Ledger, authenticate, token_id
+from misflag.ledger._engine import now
 
 # Per group: true/false positives and negatives of the algorithm; false positives confirmed by review and
 # acted on; cases whose truth was never established (excluded by --where).
@@ -131,7 +133,10 @@ def test_ledger_cli_round_trip_reproduces_entered_counts(
             assert fpr[0]["denominator"] == negatives
             assert round(fpr[0]["value"] * negatives) == false_positives, (sex, stage)
     # a command-line append seals what it wrote: nothing is left unsealed
-    assert main(["ledger", "verify", "--db", store_url, "--require-sealed"]) == 0
+    opened = Ledger.open(store_url, create=False)
+    pin = ["--key-fingerprint", next(iter(opened.pinned_keys()))]
+    opened.close()
+    assert main(["ledger", "verify", "--db", store_url, "--require-sealed", *pin]) == 0
     assert "unsealed tail: 0 entries" in capsys.readouterr().out
 
 
@@ -191,7 +196,13 @@ PUB = "{tmp}/l.sqlite.signing-key.pub"  # written by `ledger init`
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["ledger", "verify", "--db", "{tmp}/missing.sqlite"], "no ledger at"),
+        (["ledger", "verify", "--db", "{tmp}/missing.sqlite", "--public-key", PUB], "no ledger at"),
+        (["ledger", "verify", "--db", "{tmp}/l.sqlite"], "a key file next to the database is not trusted"),
+        (["ledger", "verify", "--db", "{tmp}/l.sqlite", "--key-fingerprint", "ab"], "32 hex digits"),
+        (
+            ["ledger", "verify", "--db", "{tmp}/l.sqlite", "--key-fingerprint", "0" * 32],
+            "no public key with fingerprint",
+        ),
         (["ledger", "append", "{tmp}/events.json", "--db", "{tmp}/l.sqlite"], "unknown event kind"),
         (["ledger", "append", "{tmp}/nope.json", "--db", "{tmp}/l.sqlite"], "cannot read events"),
         (["ledger", "export", "{tmp}/out.txt", "--db", "{tmp}/l.sqlite"], "csv or parquet"),
@@ -201,12 +212,36 @@ PUB = "{tmp}/l.sqlite.signing-key.pub"  # written by `ledger init`
             ["ledger", "token", "create", "--db", "{tmp}/l.sqlite", "--name", "x", "--role", "boss"],
             "unknown role",
         ),
-        (["ledger", "verify", "--db", "mysql://x/y"], "unsupported ledger store"),
+        (["ledger", "verify", "--db", "mysql://x/y", "--public-key", PUB], "unsupported ledger store"),
         (["ledger", "token", "revoke", "ffffffffffffffff", "--db", "{tmp}/l.sqlite"], "no token with id"),
         (["ledger", "token", "revoke", "abc", "--db", "{tmp}/l.sqlite"], "16 lower-case hex digits"),
         (["ledger", "append", "{tmp}/deep.json", "--db", "{tmp}/l.sqlite"], "nested too deeply"),
-        (["ledger", "verify", "--db", "{tmp}/l.sqlite", "--witness", "{tmp}/deep.json"], "witness file"),
-        (["ledger", "verify", "--db", "{tmp}/l.sqlite", "--witness", "{tmp}/list.json"], "witness file"),
+        (
+            [
+                "ledger",
+                "verify",
+                "--db",
+                "{tmp}/l.sqlite",
+                "--public-key",
+                PUB,
+                "--witness",
+                "{tmp}/deep.json",
+            ],
+            "witness file",
+        ),
+        (
+            [
+                "ledger",
+                "verify",
+                "--db",
+                "{tmp}/l.sqlite",
+                "--public-key",
+                PUB,
+                "--witness",
+                "{tmp}/list.json",
+            ],
+            "witness file",
+        ),
         (["ledger", "verify", "--export", "{tmp}/deep.json", "--public-key", PUB], "cannot read"),
         (["ledger", "verify", "--export", "{tmp}/list.json", "--public-key", PUB], "cannot read"),
         (
@@ -254,14 +289,18 @@ def test_ledger_cli_bad_input_is_one_line_exit_2(
 
 
 def test_ledger_at_an_older_schema_is_migrated_by_init_only(
-    tmp_path: Path, make_case: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A ledger made at revision 0001 (before token revocations) is refused with a pointer to `init`, and
-    `init` migrates it without touching its entries."""
+    """A ledger made at revision 0001 (before token revocations and writer proofs), written as that release
+    wrote it (no proofs), with one checkpoint and one entry after it, is refused with a pointer to `init`;
+    `init` migrates it without touching its entries and seals the old tail as found, once."""
     from alembic import command
     from alembic.config import Config
 
+    from misflag.ledger._keys import checkpoint_message, key_id, load_or_create, public_bytes
+    from misflag.ledger._merkle import compact_root
     from misflag.ledger._store import MIGRATIONS
+    from misflag.ledger._verify import GENESIS, entry_hash
 
     db = tmp_path / "old.sqlite"
     config = Config()
@@ -270,18 +309,45 @@ def test_ledger_at_an_older_schema_is_migrated_by_init_only(
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    old.append(make_case("c1"))
-    old.checkpoint()
-    with old.engine.connect() as connection:
-        before = tuple(
-            connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
-            for table in ("ledger_entries", "ledger_checkpoints")
-        )
     old.close()
-    assert main(["ledger", "verify", "--db", str(db)]) == 2
+    key = load_or_create(tmp_path / "k.pem")
+    name = key_id(public_bytes(key))
+    raw = sqlite3.connect(db, isolation_level=None)
+    prev, hashes = GENESIS, []
+    for seq in range(4):
+        body = json.dumps(
+            {"actor": "a", "groups": {}, "payload": {"n": seq}, "role": "recorder", "ts": now()},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        digest = entry_hash(prev, seq, "notice_sent", "c1", body)
+        raw.execute(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, prev, digest, "notice_sent", "c1", body),
+        )
+        prev = digest
+        hashes.append(digest)
+    root, frontier = compact_root([], hashes[:3])
+    stamp = now()
+    raw.execute(
+        "INSERT INTO ledger_checkpoints VALUES (3, ?, ?, ?, ?, ?)",
+        (
+            root,
+            stamp,
+            name,
+            key.sign(checkpoint_message(3, root, stamp, name)),
+            json.dumps([[h, v.hex()] for h, v in frontier]),
+        ),
+    )
+    raw.close()
+    capsys.readouterr()
+    assert main(["ledger", "verify", "--db", str(db), "--key-fingerprint", name]) == 2
     assert "migrate it with `misflag ledger init`" in capsys.readouterr().err
     assert main(["ledger", "init", "--db", str(db), "--key", str(tmp_path / "k.pem")]) == 0
     migrated = Ledger.open(str(db), key_path=tmp_path / "k.pem", create=False)
-    after = migrated.verify(require_sealed=True)
-    assert after.ok and (after.entries, after.checkpoints) == before
+    after = migrated.verify(require_sealed=True, public_keys={name: public_bytes(key)})
+    assert after.ok and after.entries == 4 and after.sealed == 4, after.problem
+    with migrated.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT hash FROM ledger_entries ORDER BY seq").fetchall()
+    assert [bytes(row[0]) for row in stored] == hashes, "init rewrites nothing"
     migrated.close()

@@ -45,9 +45,9 @@ def test_third_party_verifies_an_export_offline_with_the_public_key_and_a_witnes
     witness.parent.mkdir()
     public = witness.parent / "ledger.pub"
     public.write_text(target.key.with_suffix(".pub").read_text())
-    ledger.checkpoint(publish=witness)
+    ledger.checkpoint(publish=[witness])
     ledger.append([target.flag("c-late")])
-    ledger.checkpoint(publish=witness)
+    ledger.checkpoint(publish=[witness])
     ledger.close()
     export = tmp_path / "ledger.jsonl"
     assert main(["ledger", "export", str(export), "--db", target.url]) == 0
@@ -105,7 +105,14 @@ def test_third_party_verifies_an_export_offline_with_the_public_key_and_a_witnes
     other = public_bytes(Ed25519PrivateKey.generate())
     assert main([*offline[:4], "--public-key", f"{key_id(other)}={other.hex()}"]) == 2
     assert main(["ledger", "verify", "--export", str(export)]) == 2
-    assert "needs --public-key" in capsys.readouterr().err
+    assert "not trusted by itself" in capsys.readouterr().err
+    # 4. Pinned by fingerprint alone: the key shipped in the export is trusted only if its id matches.
+    fingerprint = public.read_text().split("\n")[1].split("=")[0]
+    assert main([*offline[:4], "--key-fingerprint", fingerprint]) == 0
+    _write_lines(export, forged)
+    capsys.readouterr()
+    assert main([*offline[:4], "--key-fingerprint", fingerprint]) == 2
+    assert "no public key with fingerprint" in capsys.readouterr().err
 
 
 def test_csv_exports_neutralise_formulas(target: Any, tmp_path: Path) -> None:
@@ -153,7 +160,7 @@ def test_init_publishes_the_key_and_the_http_head_feeds_a_witness(
     public = bytes.fromhex(report["public_key"].split("=")[1])
     assert report["key_id"] == hashlib.sha256(public).hexdigest()[:32]
     assert report["public_key"] in Path(report["public_key_file"]).read_text()
-    assert f"publish this key fingerprint (third parties verify with it): {report['key_id']}" in made.err
+    assert f"key fingerprint to pin: {report['key_id']}" in made.err
     ledger = Ledger.open(db)
     ledger.append([make_event("flagged", "c1"), make_event("flagged", "c2")])
     recorder = create_token(ledger, "recorder-1", "recorder", actor="root")
@@ -177,8 +184,12 @@ def test_init_publishes_the_key_and_the_http_head_feeds_a_witness(
     owner.run("DELETE FROM ledger_checkpoints")  # the owner drops every checkpoint (and the local heads)
     (tmp_path / "ledger.sqlite.signing-key.heads.jsonl").unlink()
     capsys.readouterr()
-    assert main(["ledger", "verify", "--db", db, "--witness", str(witness)]) == 2
+    pin = ["--key-fingerprint", report["key_id"]]
+    assert main(["ledger", "verify", "--db", db, *pin, "--witness", str(witness)]) == 2
     assert "rewritten: the first 3 entries differ" in capsys.readouterr().err
+    witness.unlink()  # without the witness: the token's entry is no longer sealed, and verify says so
+    assert main(["ledger", "verify", "--db", db, *pin]) == 2
+    assert "(token_created) is not sealed" in capsys.readouterr().err
 
 
 def test_a_service_started_before_the_key_existed_admits_tokens_made_later(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from misflag.ledger import Ledger
 from misflag.ledger._engine import now
 from misflag.ledger._verify import GENESIS, entry_hash
+from misflag.ledger._writer import LedgerTampered
 
 SIZE = 1000
 COLUMNS = ("body", "kind", "case_id", "prev", "hash")
@@ -176,13 +177,16 @@ def test_ledger_forged_append_after_last_checkpoint_is_unsealed(tmp_path: Path, 
         separators=(",", ":"),
     )
     raw.execute(
-        "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) VALUES (?, ?, ?, ?, ?, ?)",
         (4, prev, entry_hash(prev, 4, "action", "c1", body), "action", "c1", body),
     )
     raw.close()
     report = ledger.verify()
     assert report.ok and report.unsealed == 1 and report.sealed == 4
     assert "after the last signed checkpoint" in (ledger.verify(require_sealed=True).problem or "")
+    for write in (ledger.checkpoint, lambda: ledger.append(make_case("c2"))):  # never sealed, never built on
+        with pytest.raises(LedgerTampered, match=r"entry 4 .* no valid writer proof"):
+            write()
     time.sleep(2.2)
     assert "beyond the automatic checkpoint bound" in (ledger.verify().problem or "")
 

@@ -29,6 +29,7 @@ from misflag.ledger import (
     token_id,
     verify_export,
 )
+from misflag.ledger._verify import MAX_SKEW
 
 app = typer.Typer(
     help="Decision ledger: tamper-evident record of flags, reviews, notices and appeals.",
@@ -44,10 +45,13 @@ app.add_typer(rules_app, name="rules")
 DB_HELP = "Ledger store: a file path, sqlite:///PATH or postgresql://... (default: $MISFLAG_LEDGER_DB or ledger.sqlite)."
 KEY_HELP = "Ed25519 signing key (PEM); default next to a SQLite file, or $MISFLAG_LEDGER_KEY."
 PUBLIC_KEY_HELP = (
-    "A trusted public key, KEY_ID=HEX or a file of such lines (repeatable); default: the .pub file "
-    "written next to the signing key by `init`."
+    "A trusted public key, KEY_ID=HEX or a file of such lines (repeatable), as handed to you out of "
+    "band; or give --key-fingerprint."
 )
-WITNESS_HELP = "A witness file of published heads (repeatable): every head must be a prefix of the ledger."
+WITNESS_HELP = (
+    "A witness file of published heads (repeatable): every head must lie on the ledger's history, and "
+    "the witnesses on one history with each other (else the fork is named)."
+)
 _err = Console(stderr=True, highlight=False)
 
 
@@ -93,8 +97,11 @@ def init(
         )
     _print_json(report)
     typer.echo(
-        f"publish this key fingerprint (third parties verify with it): {mark['key_id']}; "
-        f"hand out {report['public_key_file']} and copies of {ledger.heads_path}",
+        f"key fingerprint to pin: {mark['key_id']}\n"
+        f"write it down outside this machine and publish it; verifiers run "
+        f"`misflag ledger verify --key-fingerprint {mark['key_id']}` (a key file next to the database is "
+        f"not trusted by itself); hand out {report['public_key_file']} and copies of {ledger.heads_path}; "
+        f"back up {ledger.key_path} and {ledger.writer_key_path} apart from the database",
         err=True,
     )
 
@@ -145,31 +152,55 @@ def verify(
         None, "--export", help="Verify this ledger export offline instead of a database."
     ),
     public_key: list[str] = typer.Option([], "--public-key", help=PUBLIC_KEY_HELP),
+    key_fingerprint: str | None = typer.Option(
+        None,
+        "--key-fingerprint",
+        help="The key id you were told out of band (printed by `init`): the key found next to the ledger "
+        "or in it is trusted only if its id is this.",
+    ),
     witness: list[Path] = typer.Option([], "--witness", help=WITNESS_HELP),
     require_sealed: bool = typer.Option(
         False, "--require-sealed", help="Fail if any entry follows the last signed checkpoint."
     ),
+    allow_unsigned: bool = typer.Option(
+        False, "--allow-unsigned", help="Accept a ledger without any signed checkpoint (says so)."
+    ),
+    max_skew: float = typer.Option(
+        MAX_SKEW, "--max-skew", help="Seconds an entry's time may be ahead of this machine's clock."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the chain, the Merkle tree, every checkpoint and published head against pinned keys; exit 2
-    on any problem. Trusts only pinned keys, never the keys stored in the database."""
+    """Check the chain, the Merkle tree, every checkpoint and published head against the key you pinned;
+    exit 2 on any problem. Trusts only the key named by --public-key or --key-fingerprint, never a key
+    file next to the database by itself, nor the keys stored in it."""
     pinned = _pinned(public_key)
+    if not pinned and key_fingerprint is None:
+        raise InputError(
+            "verify needs the key you were told out of band: --public-key FILE|KEY_ID=HEX or "
+            "--key-fingerprint ID (printed by `misflag ledger init`); a key file next to the database "
+            "is not trusted by itself"
+        )
+    if max_skew < 0:
+        raise InputError("--max-skew must be 0 or more seconds")
+    options: dict[str, Any] = {
+        "require_sealed": require_sealed,
+        "allow_unsigned": allow_unsigned,
+        "skew": max_skew,
+        "key_fingerprint": key_fingerprint,
+    }
     with _err.status("verifying the ledger", spinner="dots"):
         if export_file is not None:
-            if not pinned:
-                raise InputError("verifying an export needs --public-key (the key fingerprint published)")
             report = verify_export(
                 export_file,
                 pinned,
                 witness,
-                require_sealed=require_sealed,
                 checkpoint_every=int(_number("MISFLAG_LEDGER_CHECKPOINT_EVERY", 1000)),
                 checkpoint_seconds=_number("MISFLAG_LEDGER_CHECKPOINT_SECONDS", 10),
+                **options,
             )
         else:
-            report = _open(db, key).verify(
-                require_sealed=require_sealed, public_keys=pinned or None, witnesses=witness
-            )
+            ledger = _open(db, key)
+            report = ledger.verify(public_keys=pinned or None, witnesses=witness, **options)
     if as_json:
         _print_json(report.to_dict())
     if not report.ok:
@@ -180,6 +211,8 @@ def verify(
             f"{report.heads:,} published heads consistent (latest at {report.witnessed:,}); unsealed tail: "
             f"{report.unsealed:,} entries after the last checkpoint ({report.seconds:.2f} s)"
         )
+        if not report.checkpoints:
+            typer.echo("warning: no signed checkpoint; accepted only because of --allow-unsigned", err=True)
 
 
 def _number(name: str, default: float) -> float:
@@ -200,11 +233,14 @@ def _pinned(values: list[str]) -> dict[str, bytes]:
 def checkpoint(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     key: Path | None = typer.Option(None, "--key", help=KEY_HELP),
-    publish: Path | None = typer.Option(
-        None, "--publish", help="Also append the signed head to this witness file (append-only JSON lines)."
+    publish: list[Path] = typer.Option(
+        [],
+        "--publish",
+        help="Also append the signed head to this witness file (append-only JSON lines; repeatable, one "
+        "per independent witness).",
     ),
 ) -> None:
-    """Seal every entry so far under a signed Merkle root; with --publish, hand the head to a witness."""
+    """Seal every entry so far under a signed Merkle root; with --publish, hand the head to witnesses."""
     _print_json(_open(db, key).checkpoint(publish=publish))
 
 

@@ -80,29 +80,26 @@ def _chain_names(connection: Any) -> set[str]:
 
 
 def list_tokens(ledger: Ledger) -> list[dict[str, Any]]:
-    """Every token ever made: id, holder, role, when made and, if revoked, when and by whom (no secrets)."""
-    tokens, revoked = schema.tokens, schema.token_revocations
-    query = (
-        select(tokens.c.token_hash, tokens.c.name, tokens.c.role, tokens.c.ts, revoked.c.ts, revoked.c.actor)
-        .select_from(tokens.outerjoin(revoked, revoked.c.token_hash == tokens.c.token_hash))
-        .order_by(tokens.c.ts, tokens.c.token_hash)
-    )
-    try:
-        with ledger._read() as connection:
-            rows = connection.execute(query).fetchall()
-    except SQLAlchemyError as error:
-        raise LedgerError(f"cannot read tokens of the ledger at {ledger.safe_url}") from error
-    return [
-        {
-            "id": digest[:TOKEN_ID_LENGTH],
-            "name": name,
-            "role": role,
-            "created": created,
-            "revoked": revoked_at,
-            "revoked_by": revoked_by,
-        }
-        for digest, name, role, created, revoked_at, revoked_by in rows
-    ]
+    """Every token ever made: id, holder, role, when made and, if revoked, when and by whom (no secrets).
+
+    Read from the same sealed, verified chain that `authenticate` admits tokens from, so what this lists
+    is what the server enforces (the tokens table is a cache and is not read).
+    """
+    authority = ledger.authority()
+    listed = []
+    for grant in sorted(authority.tokens.values(), key=lambda grant: (grant.created, grant.token_id)):
+        revocation = authority.revoked.get(grant.token_id)
+        listed.append(
+            {
+                "id": grant.token_id,
+                "name": grant.name,
+                "role": grant.role,
+                "created": grant.created,
+                "revoked": revocation.ts if revocation else None,
+                "revoked_by": revocation.actor if revocation else None,
+            }
+        )
+    return listed
 
 
 def revoke_token(ledger: Ledger, identifier: str, *, actor: str) -> dict[str, Any]:
@@ -116,28 +113,29 @@ def revoke_token(ledger: Ledger, identifier: str, *, actor: str) -> dict[str, An
 
 
 def _revoke(ledger: Ledger, identifier: str, actor: str) -> dict[str, Any]:
-    tokens, revoked = schema.tokens, schema.token_revocations
     with ledger._write() as connection:
-        found = connection.execute(
-            select(tokens.c.token_hash, tokens.c.name, tokens.c.role).where(
-                tokens.c.token_hash.startswith(identifier, autoescape=True)
-            )
-        ).first()
+        authority = ledger.authority()  # the sealed chain, as authentication reads it
+        found = next((grant for grant in authority.tokens.values() if grant.token_id == identifier), None)
         if found is None:
             raise LedgerError(f"no token with id {identifier}")
-        digest, name, role = found
-        already = connection.execute(
-            select(revoked.c.ts).where(revoked.c.token_hash == digest)
-        ).scalar_one_or_none()
-        if already is not None:
-            raise LedgerError(f"token {identifier} ({name}) was already revoked at {already}")
-        connection.execute(insert(revoked), [{"token_hash": digest, "actor": actor, "ts": now()}])
-        receipt = ledger._insert(
-            connection,
-            [system_event("token_revoked", actor, "admin", {"id": identifier, "name": name, "role": role})],
-        )[0]
+        if identifier in authority.revoked:
+            raise LedgerError(
+                f"token {identifier} ({found.name}) was already revoked at {authority.revoked[identifier].ts}"
+            )
+        digest = next(key for key, grant in authority.tokens.items() if grant is found)
+        if len(digest) == len(identifier):  # a token made before hashes were in the chain: find its hash
+            digest = connection.execute(
+                select(schema.tokens.c.token_hash).where(
+                    schema.tokens.c.token_hash.startswith(identifier, autoescape=True)
+                )
+            ).scalar_one()
+        connection.execute(
+            insert(schema.token_revocations), [{"token_hash": digest, "actor": actor, "ts": now()}]
+        )
+        payload = {"id": identifier, "name": found.name, "role": found.role}
+        receipt = ledger._insert(connection, [system_event("token_revoked", actor, "admin", payload)])[0]
         ledger._checkpoint(connection)
-    return {"id": identifier, "name": name, "role": role, "revoked_in_entry": receipt["seq"]}
+    return {"id": identifier, "name": found.name, "role": found.role, "revoked_in_entry": receipt["seq"]}
 
 
 def authenticate(ledger: Ledger, token: str) -> Principal | None:

@@ -2,7 +2,8 @@
 
 Line 1 is a header `{"format": "misflag-ledger-export/1", "exported_at": ..., "entries": N}`; then one
 object per row, `"t"` naming its table: `entry`, `checkpoint`, `key`, `token`, `revocation`. Binary columns
-are hex. `verify_export` runs exactly the checks `Ledger.verify` runs, with the export time as "now".
+are hex. `verify_export` runs exactly the checks `Ledger.verify` runs, with the verifier's clock as "now"
+(an export seals the ledger first, so it carries no unsealed tail).
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from misflag.errors import LedgerError
-from misflag.ledger._keys import read_heads
+from misflag.ledger._keys import pin_fingerprint, read_heads
 from misflag.ledger._store import Ledger, now
 from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
     ENTRY_COLUMNS,
+    MAX_SKEW,
     Evidence,
     TailPolicy,
     VerifyReport,
@@ -42,6 +44,8 @@ _BINARY = frozenset({"prev", "hash", "root", "signature", "public_key"})
 
 def export_ledger(ledger: Ledger, path: Path) -> dict[str, Any]:
     """Write every row of the ledger to `path` (JSON lines, written whole or not at all); return counts."""
+    if ledger.unsealed() and ledger.key_path.exists():
+        ledger.checkpoint()  # sealed first: no unsealed tail for a later verifier's clock to age
     counts: dict[str, int] = {}
     partial = path.with_name(path.name + ".partial")
     try:
@@ -113,11 +117,23 @@ def verify_export(
     witnesses: Sequence[Path] = (),
     *,
     require_sealed: bool = False,
+    allow_unsigned: bool = False,
+    key_fingerprint: str | None = None,
+    skew: float = MAX_SKEW,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
 ) -> VerifyReport:
-    """Verify an exported ledger offline against pinned keys and witness files (no database needed)."""
-    evidence, exported = read_export(path)
-    evidence.heads = [head for witness in witnesses for head in read_heads(witness)]
-    policy = TailPolicy(checkpoint_every, checkpoint_seconds, exported)
-    return verify_rows(evidence, public_keys, require_sealed=require_sealed, policy=policy)
+    """Verify an exported ledger offline against pinned keys (or the exported key whose id is
+    `key_fingerprint`) and witness files, with this machine's clock as "now" (no database needed)."""
+    evidence, _exported = read_export(path)
+    evidence.heads = [
+        head | {"source": str(witness)} for witness in witnesses for head in read_heads(witness)
+    ]
+    if key_fingerprint is not None:
+        public_keys = pin_fingerprint(key_fingerprint, [bytes(row[1]) for row in evidence.keys])
+    if not public_keys:
+        raise LedgerError("verifying an export needs --public-key or --key-fingerprint (the key published)")
+    policy = TailPolicy(checkpoint_every, checkpoint_seconds, datetime.now(UTC), skew)
+    return verify_rows(
+        evidence, public_keys, require_sealed=require_sealed, allow_unsigned=allow_unsigned, policy=policy
+    )

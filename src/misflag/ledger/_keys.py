@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +62,40 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+        write_private(path, pem)
     except FileExistsError:
         return load_or_create(path)
-    except OSError as error:
-        raise LedgerError(f"cannot write the signing key {path}: {error}") from None
     anchors = anchors_path(path)
     if not anchors.exists():
         public = public_bytes(key)
         anchors.write_text(f"# misflag ledger public key (publish it)\n{key_id(public)}={public.hex()}\n")
     return key
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create `path` (mode 0600, never over an existing file) holding `data`, durable when this returns:
+    the file and its folder are fsynced, so a crash right after cannot lose a key already in use."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        sync_folder(path.parent)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise LedgerError(f"cannot write the key file {path}: {error}") from None
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that files created, linked or renamed in it survive a crash."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def check_private(path: Path) -> None:
@@ -120,6 +141,23 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
     if not keys:
         raise LedgerError(f"no public key in {spec}")
     return keys
+
+
+def pin_fingerprint(fingerprint: str, candidates: Iterable[bytes]) -> dict[str, bytes]:
+    """The one key among `candidates` whose id is `fingerprint` (what the verifier was told out of band):
+    a key found next to the ledger or in it is trusted only through this match."""
+    wanted = fingerprint.strip().lower()
+    if len(wanted) != 32 or any(c not in "0123456789abcdef" for c in wanted):
+        raise LedgerError(
+            f"a key fingerprint is 32 hex digits (the key id `init` printed), got {fingerprint[:40]!r}"
+        )
+    for public in candidates:
+        if key_id(bytes(public)) == wanted:
+            return {wanted: bytes(public)}
+    raise LedgerError(
+        f"no public key with fingerprint {wanted} next to the ledger or in it: give --public-key FILE "
+        "(the key you were handed), or the ledger is not signed by the key you pinned"
+    )
 
 
 def signed_head(mark: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ entries = Table(
     Column("kind", String(32), nullable=False),
     Column("case_id", String(128), nullable=True),
     Column("body", Text, nullable=False),
+    Column("mac", LargeBinary(32), nullable=True),  # the writer's proof (revision 0004; see _writer.py)
     Index("ix_ledger_entries_case", "case_id"),
     Index("ix_ledger_entries_kind", "kind"),
 )

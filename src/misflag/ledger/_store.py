@@ -18,13 +18,13 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from misflag.errors import LedgerError, LedgerRuleViolation, RuleError
 from misflag.ledger import _schema as schema
-from misflag.ledger._base import OwnerPolicy, Store
+from misflag.ledger._base import OwnerPolicy
 from misflag.ledger._ddl import writer_grants
 from misflag.ledger._engine import LedgerOwnerWarning, LedgerUnavailable, create_private, first_line, now
 from misflag.ledger._events import Event, canonical, system_event
@@ -32,15 +32,17 @@ from misflag.ledger._keys import (
     check_private,
     key_id,
     load_or_create,
+    pin_fingerprint,
     public_bytes,
     read_heads,
     rotation_message,
-    signature_valid,
 )
 from misflag.ledger._rules import CaseState, Fact, RuleSet, fold, violation
+from misflag.ledger._seal import SealingStore
 from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
     ENTRY_COLUMNS,
+    MAX_SKEW,
     Evidence,
     TailPolicy,
     VerifyReport,
@@ -48,12 +50,12 @@ from misflag.ledger._verify import (
 )
 
 __all__ = ["Ledger", "LedgerOwnerWarning", "LedgerUnavailable", "now"]
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class Ledger(Store):
+class Ledger(SealingStore):
     """One decision ledger. Open with `Ledger.open(url)`; every method is safe from several threads."""
 
     @classmethod
@@ -114,11 +116,17 @@ class Ledger(Store):
                 f"the ledger at {self.safe_url} has schema revision {current}, this misflag needs "
                 f"{HEAD_REVISION}: migrate it with `misflag ledger init` (additive; nothing is rewritten)"
             )
+        upgrading = self._upgrading = current is not None and current < "0004"  # entries without proofs
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        try:  # entries written before writer proofs: sealed as found, once, by the operator's init
+            if upgrading and self.key_path.exists():
+                self.checkpoint()
+        finally:
+            self._upgrading = False
 
     def grant_writer(self, role: str, *, execute: bool = True) -> list[str]:
         """PostgreSQL: the GRANTs for a writer role (INSERT and SELECT only), run as the owner if `execute`."""
@@ -149,7 +157,7 @@ class Ledger(Store):
             item.validate()
         try:
             with self._write() as connection:
-                rules = self._rules(connection)
+                rules = self._rules()
                 states = self._case_states(connection, {item.case_id for item in events if item.case_id})
                 for item in events:
                     state = states.setdefault(item.case_id or "", CaseState())
@@ -192,12 +200,9 @@ class Ledger(Store):
         ordered = sorted(case_ids)
         table = schema.entries
         for start in range(0, len(ordered), 500):
-            query = (
-                select(table.c.case_id, table.c.kind, table.c.body)
-                .where(table.c.case_id.in_(ordered[start : start + 500]))
-                .order_by(table.c.seq)
-            )
-            for case, kind, body in connection.execute(query):
+            rows = self._vouched_rows(connection, table.c.case_id.in_(ordered[start : start + 500]))
+            self._vouch(connection, rows, "apply the rules")  # a planted review must not count
+            for _seq, _prev, _hash, kind, case, body, _mac in rows:
                 parsed = json.loads(body)
                 who = (parsed["actor"], parsed["role"], parsed.get("actor_id"))
                 histories[case].append((kind, *who, parsed.get("payload", {})))
@@ -205,35 +210,19 @@ class Ledger(Store):
 
     # -- rules -------------------------------------------------------------------------------------------
 
-    def _rules(self, connection: Connection) -> RuleSet:
-        """The latest rule set in the chain; its signature must verify with a trusted key, else nothing is
-        accepted (a rule change planted in the database would otherwise loosen the rules)."""
-        table = schema.entries
-        latest = connection.execute(
-            select(func.max(table.c.seq)).where(table.c.kind == "rules_changed")
-        ).scalar()
-        if latest is None:
+    def _rules(self) -> RuleSet:
+        """The rule set of the latest `rules_changed` entry in the sealed, verified chain (signed by a
+        trusted key, its version above every earlier one); every rule on when there is none."""
+        found = self.authority().rules
+        if found is None:
             return RuleSet()
-        if self._rules_cache[0] != latest:
-            body = connection.execute(select(table.c.body).where(table.c.seq == latest)).scalar_one()
-            payload = json.loads(body)["payload"]
-            statement = {
-                name: value for name, value in payload.items() if name not in ("key_id", "signature")
-            }
-            public = self.authority().schedule.ever.get(payload.get("key_id", ""))
-            if public is None or not signature_valid(
-                public, bytes.fromhex(payload.get("signature", "")), canonical(statement).encode()
-            ):
-                raise LedgerError(
-                    f"the rule change in entry {latest} is not signed by a trusted key: run verify"
-                )
-            self._rules_cache = (latest, RuleSet.from_dict(payload["rule_set"]))
+        if self._rules_cache[0] != found[0]:
+            self._rules_cache = (found[0], RuleSet.from_dict(found[1]["rule_set"]))
         return self._rules_cache[1]
 
     def rules(self) -> RuleSet:
         """The rule set in force: the latest `rules_changed` entry, or every rule on."""
-        with self._read() as connection:
-            return self._rules(connection)
+        return self._rules()
 
     def set_rules(self, new: RuleSet, *, actor: str, role: str = "admin", reason: str = "") -> dict[str, Any]:
         """Put a new rule set in force: a signed `rules_changed` entry, sealed by a checkpoint at once.
@@ -241,7 +230,7 @@ class Ledger(Store):
         The version must go up; turning any rule off needs a reason, and the entry lists what was loosened.
         """
         with self._write() as connection:
-            current = self._rules(connection)
+            current = self._rules()
             if new.version <= current.version:
                 raise RuleError(f"rule set version must be above {current.version} (got {new.version})")
             loosened = new.loosened_from(current)
@@ -263,29 +252,38 @@ class Ledger(Store):
     def rotate_key(self, *, actor: str) -> dict[str, Any]:
         """Hand signing over to a new key: a `key_rotated` entry signed by the old key, sealed by the new one.
 
-        The new key replaces the key file; the old one is kept beside it as `*.retired-<id>.pem`.
+        Crash-safe: the new key is written durably (`*.new.pem`, fsynced) before the chain entry, a retry
+        reuses it rather than making another, and a rotation whose entry committed before a crash is
+        finished (files moved) by the next use of the key, or by the retry. The old key is kept beside the
+        key file as `*.retired-<id>.pem`; no step deletes a key.
         """
         self.require_signing_key()  # before the new key file is written
-        fresh = self.key_path.with_suffix(".new.pem")
-        fresh.unlink(missing_ok=True)
-        new_key = load_or_create(fresh)
-        new_public = public_bytes(new_key)
         with self._write() as connection:
-            old = self._signing_key(connection)
-            old_id, new_id = key_id(public_bytes(old)), key_id(new_public)
-            signature = old.sign(rotation_message(old_id, new_id, new_public)).hex()
-            payload = {
-                "old_key_id": old_id,
-                "new_key_id": new_id,
-                "new_public_key": new_public.hex(),
-                "signature": signature,
-            }
-            receipt = self._insert(connection, [system_event("key_rotated", actor, "admin", payload)])[0]
-            self._key = new_key
-            mark = self._checkpoint(connection)
-        self.key_path.replace(self.key_path.with_suffix(f".retired-{old_id[:12]}.pem"))
-        fresh.replace(self.key_path)
-        fresh.with_suffix(".pub").unlink(missing_ok=True)
+            finished = self._finish_rotation(connection)
+        if finished:
+            return {"new_key_id": finished, "finished_interrupted_rotation": True}
+        new_key = load_or_create(self.fresh_key_path)  # an earlier, interrupted attempt's key is reused
+        new_public = public_bytes(new_key)
+        try:
+            with self._write() as connection:
+                old = self._signing_key(connection)
+                old_id, new_id = key_id(public_bytes(old)), key_id(new_public)
+                signature = old.sign(rotation_message(old_id, new_id, new_public)).hex()
+                payload = {
+                    "old_key_id": old_id,
+                    "new_key_id": new_id,
+                    "new_public_key": new_public.hex(),
+                    "signature": signature,
+                }
+                receipt = self._insert(connection, [system_event("key_rotated", actor, "admin", payload)])[0]
+                self._key = new_key
+                mark = self._checkpoint(connection)
+        except BaseException:
+            self._key = None  # the chain did not take the new key: the key file's key stays in force
+            raise
+        with self._read() as connection:
+            self._finish_rotation(connection)
+        self._key = new_key
         return receipt | {"old_key_id": old_id, "new_key_id": new_id, "checkpoint": mark}
 
     # -- verification --------------------------------------------------------------------------------------
@@ -295,18 +293,32 @@ class Ledger(Store):
         *,
         require_sealed: bool = False,
         public_keys: Mapping[str, bytes] | None = None,
+        key_fingerprint: str | None = None,
         witnesses: Sequence[Path] = (),
+        allow_unsigned: bool = False,
+        skew: float = MAX_SKEW,
     ) -> VerifyReport:
         """Recompute the chain, the tree and every checkpoint against pinned keys and published heads.
 
-        `public_keys` pins the keys a third party trusts (default: `pinned_keys()`); the heads this store
-        published and those in `witnesses` must all be prefixes of the ledger as it is now.
+        `public_keys` pins the keys a third party trusts, or `key_fingerprint` names the one key to trust
+        (found next to the signing key or in the database, and trusted only if its id is that
+        fingerprint); with neither, the store's own `pinned_keys()` (the operator's view, not a third
+        party's). The heads this store published and those in `witnesses` must lie on one history with
+        the ledger. A ledger without any signed checkpoint fails unless `allow_unsigned`; entries stamped
+        more than `skew` seconds after this machine's clock fail.
         """
         started = time.perf_counter()
         published = [self.heads_path] if self.heads_path.exists() else []
-        heads = [head for path in [*published, *witnesses] for head in read_heads(path)]
-        pinned = dict(public_keys) if public_keys is not None else self.pinned_keys()
-        policy = TailPolicy(self.checkpoint_every, self.checkpoint_seconds, datetime.now(UTC))
+        heads = [
+            head | {"source": str(path)} for path in [*published, *witnesses] for head in read_heads(path)
+        ]
+        if key_fingerprint is not None:
+            pinned = pin_fingerprint(
+                key_fingerprint, [*self.pinned_keys().values(), *self.public_keys().values()]
+            )
+        else:
+            pinned = dict(public_keys) if public_keys is not None else self.pinned_keys()
+        policy = TailPolicy(self.checkpoint_every, self.checkpoint_seconds, datetime.now(UTC), skew)
         try:
             with self._read() as connection:
                 raw = connection.connection.dbapi_connection
@@ -337,7 +349,13 @@ class Ledger(Store):
                 cursor.execute(f"SELECT {ENTRY_COLUMNS} FROM ledger_entries ORDER BY seq")
                 evidence.entries = cast(Iterable[Sequence[Any]], cursor)  # sqlite3, psycopg: iterable
                 evidence.body_at = body_at
-                report = verify_rows(evidence, pinned, require_sealed=require_sealed, policy=policy)
+                report = verify_rows(
+                    evidence,
+                    pinned,
+                    require_sealed=require_sealed,
+                    allow_unsigned=allow_unsigned,
+                    policy=policy,
+                )
                 cursor.close()
                 report.seconds = time.perf_counter() - started  # reading the rows included
                 return report

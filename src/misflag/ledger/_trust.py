@@ -14,18 +14,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from misflag.errors import LedgerError
+from misflag.ledger._events import canonical
 from misflag.ledger._keys import checkpoint_message, signature_valid
 from misflag.ledger._merkle import compact_root
 from misflag.ledger._verify import GENESIS, POWER, KeySchedule, entry_hash
 
+NOT_SIGNED = ("key_id", "signature", "_ts", "_by")  # payload fields outside a rule change's signature
+
 
 @dataclass(frozen=True)
 class Grant:
-    """A token the sealed chain created: its holder's name, role and public id."""
+    """A token the sealed chain created: its holder's name, role, public id and when it was made."""
 
     name: str
     role: str
     token_id: str
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A sealed `token_revoked` entry: when and by whom."""
+
+    ts: str
+    actor: str
 
 
 class Authority:
@@ -39,8 +51,9 @@ class Authority:
         self.tail: list[bytes] = []  # leaf hashes read past `size`, not yet under a checkpoint
         self.pending: list[tuple[int, str, dict[str, Any]]] = []
         self.tokens: dict[str, Grant] = {}
-        self.revoked: set[str] = set()
+        self.revoked: dict[str, Revocation] = {}
         self.names: set[str] = set()
+        self.rules: tuple[int, dict[str, Any]] | None = None  # seq and payload of the rule set in force
 
     @property
     def read(self) -> int:
@@ -57,7 +70,10 @@ class Authority:
             if digest != bytes(stored_hash):
                 raise LedgerError(f"the ledger failed verification at entry {seq}: edited")
             if kind in POWER:
-                self.pending.append((seq, kind, json.loads(body)["payload"]))
+                parsed = json.loads(body)
+                self.pending.append(
+                    (seq, kind, parsed["payload"] | {"_ts": parsed["ts"], "_by": parsed["actor"]})
+                )
             self.tail.append(digest)
             prev = digest
         for size, root, timestamp, key, signature in checkpoints:
@@ -86,17 +102,39 @@ class Authority:
             raise LedgerError(
                 f"the ledger failed verification: checkpoint at {size} is not signed by a trusted key"
             )
-        for _seq, kind, payload in [item for item in self.pending if item[0] < size]:
+        for seq, kind, payload in [item for item in self.pending if item[0] < size]:
             if kind == "token_created":
-                grant = Grant(payload["name"], payload["role"], payload["id"])
+                grant = Grant(payload["name"], payload["role"], payload["id"], payload["_ts"])
                 self.tokens[payload.get("token_hash") or payload["id"]] = grant
                 self.names.add(grant.name)
             elif kind == "token_revoked":
-                self.revoked.add(payload["id"])
+                self.revoked.setdefault(payload["id"], Revocation(payload["_ts"], payload["_by"]))
+            elif kind == "rules_changed":
+                self._take_rules(seq, payload)
         self.pending = [item for item in self.pending if item[0] >= size]
         self._head = self.tail[covered - 1]
         self.tail = self.tail[covered:]
         self.frontier, self.size = frontier, size
+
+    def _take_rules(self, seq: int, payload: dict[str, Any]) -> None:
+        """A sealed rule change: signed by a key in force, with a version above the one it replaces (an
+        old rule set replayed, even with its genuine signature, is refused)."""
+        statement = {name: value for name, value in payload.items() if name not in NOT_SIGNED}
+        public = self.schedule.at(seq).get(payload.get("key_id", ""))
+        try:
+            signature = bytes.fromhex(payload.get("signature", ""))
+            version = payload["rule_set"]["version"]
+        except (TypeError, ValueError, KeyError):
+            raise LedgerError(f"the ledger failed verification: entry {seq}: malformed rule change") from None
+        if public is None or not signature_valid(public, signature, canonical(statement).encode()):
+            raise LedgerError(f"the ledger failed verification: entry {seq}: rule change not signed")
+        previous = self.rules[1]["rule_set"]["version"] if self.rules else 0
+        if not isinstance(version, int) or version <= previous:
+            raise LedgerError(
+                f"the ledger failed verification: entry {seq}: rule set version {version} does not "
+                f"increase on {previous} (an old rule set replayed)"
+            )
+        self.rules = (seq, payload)
 
     def grant(self, digest: str) -> Grant | None:
         """The sealed, unrevoked grant of the token with this SHA-256 (hex), or None."""

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from misflag.ledger._events import CASE_EVENTS, SYSTEM_EVENTS, canonical
@@ -63,13 +63,18 @@ class VerifyReport:
         return asdict(self) | {"ok": self.ok}
 
 
+MAX_SKEW = 60.0  # seconds an entry's timestamp may run ahead of the verifier's clock
+
+
 @dataclass(frozen=True)
 class TailPolicy:
-    """The automatic checkpoint bound: a longer or older unsealed tail means the store did not seal it."""
+    """The automatic checkpoint bound: a longer or older unsealed tail means the store did not seal it.
+    `now` is the verifier's clock; entries stamped more than `skew` seconds after it are refused."""
 
     entries: int | None = None
     seconds: float | None = None
     now: datetime | None = None
+    skew: float = MAX_SKEW
 
 
 @dataclass
@@ -86,8 +91,12 @@ class Evidence:
     body_at: Callable[[int], Any] | None = None
 
 
-def check_chain(rows: Iterable[Sequence[Any]]) -> tuple[list[bytes], list[tuple[int, str, str]], str | None]:
-    """Walk entries in seq order; return their hashes, the entries that grant power, the first broken link."""
+def check_chain(
+    rows: Iterable[Sequence[Any]], not_after: datetime | None = None
+) -> tuple[list[bytes], list[tuple[int, str, str]], str | None]:
+    """Walk entries in seq order; return their hashes, the entries that grant power, the first broken link
+    (or the first entry stamped later than `not_after`, the verifier's clock plus the allowed skew)."""
+    limit = stamp(not_after) if not_after else None
     sha = hashlib.sha256
     hashes: list[bytes] = []
     power: list[tuple[int, str, str]] = []
@@ -105,11 +114,31 @@ def check_chain(rows: Iterable[Sequence[Any]]) -> tuple[list[bytes], list[tuple[
         digest = sha(b"\x00" + prev + f"{seq}\x1f{kind}\x1f{case}\x1f{body}".encode()).digest()
         if digest != stored_hash:
             return hashes, power, f"entry {seq}: content does not match its hash (edited)"
+        if limit is not None and later_than(body, limit):
+            return hashes, power, f"entry {seq}: its timestamp is in the future (after {limit})"
         if kind in POWER:
             power.append((seq, kind, body))
         append(digest)
         prev = digest
     return hashes, power, None
+
+
+def stamp(moment: datetime) -> str:
+    """A time as the store writes `ts`: ISO 8601, microseconds, UTC with a Z (27 characters)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def later_than(body: str, limit: str) -> bool:
+    """Whether the entry's `ts` is after `limit`. The canonical body ends with its top-level
+    `"ts":"<27 characters>"}` (keys sorted, and a quote cannot appear unescaped inside a string), so the
+    common case is a slice and a string comparison; any other shape is parsed."""
+    if body[-35:-29] == '"ts":"' and body[-2:] == '"}' and body[-3] == "Z" and body[-36] in ",{":
+        return body[-29:-2] > limit
+    try:
+        written = datetime.fromisoformat(json.loads(body)["ts"])
+        return written.tzinfo is None or stamp(written) > limit
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return True  # an entry without a readable time is not trusted to be in the past
 
 
 class KeySchedule:
@@ -154,6 +183,7 @@ def check_power(
     """Check every entry that grants power; return tokens created (by hash or legacy id), ids revoked."""
     created: dict[str, tuple[str, str]] = {}
     revoked: set[str] = set()
+    version = 0
     for seq, kind, body in power:
         if seq >= sealed:
             return created, revoked, f"entry {seq} ({kind}) is not sealed, yet the store seals it at once"
@@ -170,6 +200,12 @@ def check_power(
                 public, bytes.fromhex(payload["signature"]), canonical(statement).encode()
             ):
                 problem = f"entry {seq}: rule change not signed by a trusted key in force"
+            elif payload["rule_set"]["version"] <= version:
+                problem = (
+                    f"entry {seq}: rule set version {payload['rule_set']['version']} does not increase on "
+                    f"{version} (an old rule set replayed)"
+                )
+            version = payload["rule_set"]["version"]
         elif kind == "token_created":
             created[payload.get("token_hash") or payload["id"]] = (payload["name"], payload["role"])
         elif kind == "token_revoked":
@@ -218,9 +254,15 @@ def check_checkpoints(
 
 
 def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: KeySchedule) -> str | None:
-    """Every published head must be signed by a trusted key and be a prefix of the ledger as it is now."""
+    """Every published head must be signed by a trusted key and lie on one history with the ledger as it is
+    now and with every other head: heads of one size must carry one root, and a witness whose heads the
+    ledger does not extend is named as a fork against the witnesses whose heads it does extend. (Heads
+    that are all prefixes of one tree are pairwise consistent: the tree gives the consistency proof.)"""
+    roots: dict[int, tuple[bytes, str]] = {}
+    on_ledger: set[str] = set()
+    off_ledger: dict[str, str] = {}
     for head in heads:
-        size, when = head["tree_size"], head["timestamp"]
+        size, when, source = head["tree_size"], head["timestamp"], head.get("source", "a witness")
         public = schedule.ever.get(head["key_id"])
         try:
             root, signature = bytes.fromhex(head["root"]), bytes.fromhex(head["signature"])
@@ -230,12 +272,28 @@ def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: 
             public, signature, checkpoint_message(size, root, when, head["key_id"])
         ):
             return f"witness head at {size} entries ({when}) is not signed by a trusted key"
-        if size > tree.size:
+        other_root, other_source = roots.setdefault(size, (root, source))
+        if other_root != root:
             return (
-                f"truncated: a head of {size} entries was published at {when}, the ledger holds {tree.size}"
+                f"fork: {other_source} and {source} hold two different signed roots for the first {size} "
+                "entries (the key holder signed two histories)"
             )
-        if tree.root(size) != root:
-            return f"rewritten: the first {size} entries differ from the head published at {when}"
+        if size > tree.size:
+            off_ledger.setdefault(
+                source,
+                f"truncated: a head of {size} entries was published at {when}, the ledger holds {tree.size}",
+            )
+        elif tree.root(size) != root:
+            off_ledger.setdefault(
+                source, f"rewritten: the first {size} entries differ from the head published at {when}"
+            )
+        else:
+            on_ledger.add(source)
+    for source, problem in off_ledger.items():
+        agreeing = sorted(on_ledger - {source})
+        if agreeing:
+            return f"fork: {source} is not on the history that {', '.join(agreeing)} and the ledger share ({problem})"
+        return f"{problem} ({source})"
     return None
 
 
@@ -266,6 +324,7 @@ def verify_rows(
     pinned: Mapping[str, bytes],
     *,
     require_sealed: bool = False,
+    allow_unsigned: bool = False,
     policy: TailPolicy = TailPolicy(),
 ) -> VerifyReport:
     """Verify a ledger given as rows (columns ENTRY_COLUMNS and CHECKPOINT_COLUMNS) against pinned keys."""
@@ -275,7 +334,8 @@ def verify_rows(
     if body_at is None:  # the tail's age needs one body by position
         listed = entries if isinstance(entries, Sequence) else list(entries)
         entries, body_at = listed, lambda seq: listed[seq][5]
-    hashes, power, problem = check_chain(entries)
+    not_after = policy.now + timedelta(seconds=policy.skew) if policy.now else None
+    hashes, power, problem = check_chain(entries, not_after)
     schedule = KeySchedule(pinned)
     count = sealed = 0
     witnessed = max((head["tree_size"] for head in evidence.heads), default=0)
@@ -291,6 +351,11 @@ def verify_rows(
         problem = problem or check_rows(evidence, schedule, created, revoked)
         problem = problem or check_tail(len(hashes), sealed, body_at, policy)
     unsealed = len(hashes) - sealed
+    if problem is None and not count and not allow_unsigned:
+        problem = (
+            "no signed checkpoint: nothing in this ledger is vouched for by a key "
+            "(`misflag ledger init` signs the first; --allow-unsigned accepts a ledger without one)"
+        )
     if problem is None and require_sealed and unsealed:
         problem = f"{unsealed} entr{'y is' if unsealed == 1 else 'ies are'} after the last signed checkpoint"
     return VerifyReport(

@@ -1,0 +1,320 @@
+"""The ledger's write path: entries chained with the writer's proof, and sealed only after it is checked.
+
+Appends chain new entries to the head (after checking that the head is the service's own), each with an
+HMAC writer proof (_writer.py), and commit once. A checkpoint is written automatically every
+`checkpoint_every` entries or once the oldest unsealed entry is `checkpoint_seconds` old, and published to
+the heads file on commit. Before signing, the sealer checks the last checkpoint row (signed by this
+ledger's key, within the table, its frontier matching its root) and every row it is about to seal (linked,
+hashed, carrying a valid writer proof); it refuses and raises an alarm otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, func, insert, select
+
+from misflag.errors import LedgerError
+from misflag.ledger import _schema as schema
+from misflag.ledger._base import LOG, Store
+from misflag.ledger._engine import now
+from misflag.ledger._events import Event
+from misflag.ledger._keys import (
+    checkpoint_message,
+    key_id,
+    load_or_create,
+    public_bytes,
+    publish_head,
+    rotation_message,
+    signature_valid,
+    sync_folder,
+)
+from misflag.ledger._merkle import compact_root
+from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash
+from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, refuse, unvouched
+
+Frontier = list[tuple[int, bytes]]
+
+
+class SealingStore(Store):
+    """Appending rows with the writer's proof, and checkpoints that seal only rows the writer vouches for."""
+
+    def _vouched_rows(self, connection: Connection, *conditions: Any) -> list[Any]:
+        table = schema.entries
+        query = select(*(table.c[name] for name in VOUCHED_COLUMNS)).where(*conditions).order_by(table.c.seq)
+        return list(connection.execute(query))
+
+    def _vouch(
+        self,
+        connection: Connection,
+        rows: Sequence[Any],
+        action: str,
+        *,
+        start: int | None = None,
+        prev: bytes | None = None,
+    ) -> None:
+        """Refuse (alarm) unless every row is the service's own. Rows written before writer proofs existed
+        (no proof at all) pass only under a verified checkpoint, or while `init` migrates the ledger."""
+        legacy = [row for row in rows if row[6] is None]
+        if legacy and not self._upgrading:
+            sealed = self._last_sealed(connection)[0]
+            stray = next((row for row in legacy if not 0 <= row[0] < sealed), None)
+            if stray is not None:
+                raise self._alarm(
+                    refuse(f"entry {stray[0]} ({stray[3]}) carries no valid writer proof", action)
+                )
+        checked = rows if self._upgrading else [row for row in rows if row[6] is not None]
+        key = self._writer_key()
+        if self._upgrading:
+            checked = [(*row[:6], row[6] or entry_mac(key, bytes(row[2]))) for row in rows]
+        problem = unvouched(checked, key, start=start, prev=prev) if checked else None
+        if problem:
+            raise self._alarm(refuse(problem, action))
+
+    def _insert(self, connection: Connection, events: Sequence[Event]) -> list[dict[str, Any]]:
+        table = schema.entries
+        head = self._vouched_rows(connection, table.c.seq == select(func.max(table.c.seq)).scalar_subquery())
+        self._vouch(connection, head, "append")  # never chain onto a row the service did not write
+        seq, prev = (head[0][0] + 1, bytes(head[0][2])) if head else (0, GENESIS)
+        key = self._writer_key()
+        timestamp = now()
+        rows, receipts = [], []
+        for item in events:
+            body = item.body(timestamp)
+            digest = entry_hash(prev, seq, item.kind, item.case_id, body)
+            rows.append(
+                {
+                    "seq": seq,
+                    "prev": prev,
+                    "hash": digest,
+                    "kind": item.kind,
+                    "case_id": item.case_id,
+                    "body": body,
+                    "mac": entry_mac(key, digest),
+                }
+            )
+            receipts.append(
+                {
+                    "seq": seq,
+                    "hash": digest.hex(),
+                    "kind": item.kind,
+                    "case_id": item.case_id,
+                    "ts": timestamp,
+                }
+            )
+            seq, prev = seq + 1, digest
+        connection.execute(insert(table), rows)
+        sealed = connection.execute(select(func.max(schema.checkpoints.c.tree_size))).scalar() or 0
+        due = not 0 <= sealed <= seq or seq - sealed >= self.checkpoint_every
+        if due or self._tail_expired(connection, sealed):
+            self._checkpoint(connection, seq)
+        return receipts
+
+    def _tail_expired(self, connection: Connection, sealed: int) -> bool:
+        """Whether the first unsealed entry is older than `checkpoint_seconds`."""
+        body = connection.execute(
+            select(schema.entries.c.body).where(schema.entries.c.seq == sealed)
+        ).scalar()
+        if body is None:
+            return False
+        written = datetime.fromisoformat(json.loads(body)["ts"])
+        return (datetime.now(UTC) - written).total_seconds() >= self.checkpoint_seconds
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+
+    def _last_sealed(self, connection: Connection) -> tuple[int, Frontier, bytes]:
+        """The last checkpoint, checked: (size, frontier, hash of its last entry). A row this ledger's keys
+        did not sign, one larger than the table, or a frontier that does not give its root is an alarm."""
+        row = connection.exec_driver_sql(
+            f"SELECT {CHECKPOINT_COLUMNS}, frontier FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        ).first()
+        if row is None:
+            return 0, [], GENESIS
+        size, root, timestamp, name, signature, stored_frontier = row
+        head = connection.execute(select(func.max(schema.entries.c.seq))).scalar()
+        count = 0 if head is None else head + 1
+        if not 0 <= size <= count:
+            raise self._alarm(refuse(f"a checkpoint row claims {size} entries, the ledger holds {count}"))
+        try:
+            frontier = [(int(height), bytes.fromhex(value)) for height, value in json.loads(stored_frontier)]
+        except (ValueError, TypeError, RecursionError):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed")) from None
+        if compact_root(frontier, [])[0] != bytes(root):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries does not match its own root"))
+        own = public_bytes(self._signing_key(connection))
+        public = own if key_id(own) == name else self.authority().schedule.ever.get(name)
+        if public is None or not signature_valid(
+            public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, name)
+        ):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries is not signed by this ledger"))
+        last = connection.execute(
+            select(schema.entries.c.hash).where(schema.entries.c.seq == size - 1)
+        ).scalar()
+        if last is None:
+            if size:
+                raise self._alarm(refuse(f"entry {size - 1}, the last one sealed, is missing"))
+            return size, frontier, GENESIS
+        return size, frontier, bytes(last)
+
+    def _checkpoint(self, connection: Connection, size: int | None = None) -> dict[str, Any]:
+        """Sign the tree of the first `size` entries (all by default) once every entry after the last
+        checkpoint is vouched for; published when the write commits."""
+        if size is None:
+            head = connection.execute(select(func.max(schema.entries.c.seq))).scalar()
+            size = 0 if head is None else head + 1
+        start, frontier, last_hash = self._last_sealed(connection)
+        signed = start or connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar()
+        if size <= start and signed:
+            return self._checkpoint_row(connection, start)
+        table = schema.entries
+        rows = self._vouched_rows(connection, table.c.seq >= start, table.c.seq < size)
+        if len(rows) != size - start:
+            raise self._alarm(refuse(f"entries {start}..{size - 1} are not all present"))
+        self._vouch(connection, rows, "seal", start=start, prev=last_hash)
+        root, frontier = compact_root(frontier, [bytes(row[2]) for row in rows])
+        key = self._signing_key(connection)
+        name, timestamp = key_id(public_bytes(key)), now()
+        signature = key.sign(checkpoint_message(size, root, timestamp, name))
+        mark = {"tree_size": size, "root": root, "ts": timestamp, "key_id": name, "signature": signature}
+        stored = json.dumps([[height, value.hex()] for height, value in frontier])
+        connection.execute(insert(schema.checkpoints), [mark | {"frontier": stored}])
+        head = self._checkpoint_row(connection, size)
+        connection.info.setdefault("ledger_heads", []).append(head)
+        return head
+
+    def _checkpoint_row(self, connection: Connection, size: int) -> dict[str, Any]:
+        row = connection.exec_driver_sql(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = {int(size)}"
+        ).first()
+        if row is None:
+            raise LedgerError(f"no checkpoint at {size} entries")
+        tree_size, root, timestamp, name, signature = row
+        return {
+            "tree_size": tree_size,
+            "root": bytes(root).hex(),
+            "timestamp": timestamp,
+            "key_id": name,
+            "signature": bytes(signature).hex(),
+        }
+
+    def checkpoint(self, publish: Sequence[Path] = ()) -> dict[str, Any]:
+        """Seal every entry so far under a signed Merkle root (the existing one if nothing is new); also
+        append it to each witness file in `publish`."""
+        with self._write() as connection:
+            mark = self._checkpoint(connection)
+        for target in publish:
+            publish_head(target, mark)
+        return mark
+
+    def start_sealer(self) -> None:
+        """Seal any unsealed tail now (one left by a crash), then every `checkpoint_seconds / 2` from a
+        background thread (for servers). A refusal is logged and retried; it never stops the thread."""
+        if self._sealer is not None:
+            return
+
+        def seal() -> None:
+            try:
+                if self.unsealed():
+                    self.checkpoint()
+            except Exception as error:  # logged (an alarm is logged where it is raised) and retried
+                LOG.error("misflag ledger: automatic checkpoint failed: %s", error)
+
+        def run() -> None:
+            while not self._stop.wait(self.checkpoint_seconds / 2):
+                seal()
+
+        seal()
+
+        self._sealer = threading.Thread(target=run, name="misflag-ledger-sealer", daemon=True)
+        self._sealer.start()
+
+    def unsealed(self) -> int:
+        """Entries after the last checkpoint row (negative when a checkpoint row claims more entries)."""
+        with self._read() as connection:
+            head = connection.execute(select(func.max(schema.entries.c.seq))).scalar()
+            sealed = connection.execute(select(func.max(schema.checkpoints.c.tree_size))).scalar()
+        return (-1 if head is None else head) + 1 - (sealed or 0)
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        with self._read() as connection:
+            sizes = connection.execute(select(schema.checkpoints.c.tree_size).order_by("tree_size")).scalars()
+            return [self._checkpoint_row(connection, size) for size in list(sizes)]
+
+    # -- signing keys ----------------------------------------------------------------------------------
+
+    def require_signing_key(self) -> None:
+        """Refuse (LedgerError) before any write when signing would need a key this ledger never had."""
+        if self._key is None and not self.key_path.exists():
+            with self._read() as connection:
+                self._refuse_new_key(connection)
+
+    def _refuse_new_key(self, connection: Connection) -> None:
+        # a key file that is missing (wrong --key, another machine's default path) must not silently
+        # become a second signing key: its checkpoints would fail every pinned verification
+        if connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar():
+            raise LedgerError(
+                f"signing key {self.key_path} does not exist, but this ledger is already signed by another "
+                "key: point --key (or $MISFLAG_LEDGER_KEY) at its key file; a new key comes only from "
+                "`misflag ledger init` on a new ledger or from `misflag ledger rotate-key`"
+            )
+
+    def _signing_key(self, connection: Connection) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._finish_rotation(connection)  # a rotation cut short by a crash hands over first
+            if not self.key_path.exists():
+                self._refuse_new_key(connection)
+            self._key = load_or_create(self.key_path)
+        public = public_bytes(self._key)
+        name = key_id(public)
+        known = connection.execute(select(schema.keys.c.key_id).where(schema.keys.c.key_id == name)).first()
+        if known is None:
+            connection.execute(insert(schema.keys), [{"key_id": name, "public_key": public, "ts": now()}])
+        return self._key
+
+    @property
+    def fresh_key_path(self) -> Path:
+        """Where `rotate-key` keeps the next key until its rotation is in the chain and the files move."""
+        return self.key_path.with_suffix(".new.pem")
+
+    def _finish_rotation(self, connection: Connection) -> str | None:
+        """If the chain holds a rotation, signed by the key file's key, to the key in `fresh_key_path`
+        (a crash came between the commit and the file moves), move the files now; return the new key id.
+
+        The old key is first linked to `*.retired-<id>.pem`, then the new key replaces the key file, so
+        a key file exists at every instant and no step deletes the only copy of a key.
+        """
+        fresh = self.fresh_key_path
+        if not (fresh.exists() and self.key_path.exists()):
+            return None
+        new_public = public_bytes(load_or_create(fresh))
+        old_public = public_bytes(load_or_create(self.key_path))
+        old_id, new_id = key_id(old_public), key_id(new_public)
+        message = rotation_message(old_id, new_id, new_public)
+        bodies = connection.execute(
+            select(schema.entries.c.body).where(schema.entries.c.kind == "key_rotated")
+        ).scalars()
+        for body in bodies:
+            payload = json.loads(body)["payload"]
+            names = (payload.get("old_key_id"), payload.get("new_key_id"))
+            if names == (old_id, new_id) and signature_valid(
+                old_public, bytes.fromhex(payload.get("signature", "")), message
+            ):
+                break
+        else:
+            return None
+        retired = self.key_path.with_suffix(f".retired-{old_id[:12]}.pem")
+        if not retired.exists():
+            os.link(self.key_path, retired)
+        os.replace(fresh, self.key_path)
+        sync_folder(self.key_path.parent)
+        fresh.with_suffix(".pub").unlink(missing_ok=True)
+        self._key = None
+        LOG.warning("misflag ledger: finished the rotation to key %s after an interruption", new_id)
+        return new_id
