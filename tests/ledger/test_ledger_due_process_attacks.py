@@ -8,6 +8,7 @@ the validation message for hostile text and numbers (nothing written then).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -354,3 +355,84 @@ def test_payload_sixteen_levels_deep_is_accepted(ledger: Ledger, make_event: Any
     while isinstance(stored, dict | list):
         stored, levels = (stored["x"] if isinstance(stored, dict) else stored[0]), levels + 1
     assert (levels, stored) == (16, 1)
+
+
+# -- the same attacks through the doors an attacker uses: HTTP and the CLI --------------------------------
+
+
+def test_hostile_values_over_http_get_one_line_422(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from misflag.api import create_app
+
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
+    monkeypatch.setenv("MISFLAG_LEDGER_ALLOW_OWNER", "1")  # the test role owns its schema
+    ledger = Ledger.open(store_url, owner="allow")
+    recorder = create_token(ledger, "rec-1", "recorder", actor="setup")
+    admin = create_token(ledger, "chief", "admin", actor="setup")
+    app = create_app(data_dir=tmp_path / "serve", ledger_db=store_url)
+    before = count(ledger)
+    flag = {"rule_id": "r", "rule_version": "1", "input_digest": "d"}
+    deep = "[" * 500 + "]" * 500  # parses as JSON, 501 levels deep in the payload
+    bodies = {
+        '{"score": 1e400}': "must be finite",
+        '{"score": 1' + "0" * 400 + "}": "within ±2**53",
+        '{"x": ' + deep + "}": "nested deeper than 16 levels",
+    }
+    try:
+        with TestClient(app, base_url="http://localhost") as client:
+            for extra, message in bodies.items():
+                payload = json.dumps(flag)[:-1] + ", " + extra[1:]
+                body = '{"events": [{"kind": "flagged", "case_id": "h1", "payload": ' + payload + "}]}"
+                headers = {"Authorization": f"Bearer {recorder}", "Content-Type": "application/json"}
+                answer = client.post("/ledger/events", content=body, headers=headers)
+                assert (answer.status_code, message in answer.json()["detail"]) == (422, True), answer.text
+            for name, message in {
+                "Rec-1": "can be mistaken for the existing 'rec-1'",
+                "r\u0435c-1": "mistaken",
+            }.items():
+                answer = client.post(
+                    "/ledger/tokens",
+                    json={"name": name, "role": "reviewer"},
+                    headers={"Authorization": f"Bearer {admin}"},
+                )
+                assert (answer.status_code, message in answer.json()["detail"]) == (422, True), answer.text
+        assert count(ledger) == before  # nothing of the attacks was written
+    finally:
+        if getattr(app.state, "ledger", None) is not None:
+            app.state.ledger.close()
+        ledger.close()
+
+
+def test_hostile_values_from_the_cli_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from misflag.cli import main
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    key = str(tmp_path / "key.pem")
+    assert main(["ledger", "init", "--db", db, "--key", key]) == 0
+    capsys.readouterr()
+    required = {"rule_id": "r", "rule_version": "1", "input_digest": "d"}
+    deep: list[Any] = []
+    for _ in range(40):
+        deep = [deep]
+    cases = {
+        "score.json": (required | {"score": 10**400}, "within ±2**53"),
+        "rule.json": (required | {"rule_id": "name-match\u202e"}, "U+202E"),
+        "deep.json": (required | {"x": deep}, "nested deeper than 16 levels"),
+    }
+    for name, (payload, message) in cases.items():
+        events = tmp_path / name
+        flag = {"kind": "flagged", "case_id": "c1", "actor": "s", "role": "recorder", "payload": payload}
+        events.write_text(json.dumps(flag), encoding="utf-8")
+        assert main(["ledger", "append", str(events), "--db", db, "--key", key]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("error: ") and message in error and "\n" not in error, error
+    ledger = Ledger.open(db, key_path=Path(key), create=False)
+    try:
+        assert [entry for entry in read_entries(ledger, limit=10_000) if entry["kind"] == "flagged"] == []
+    finally:
+        ledger.close()
