@@ -260,3 +260,17 @@ def test_a_trained_model_passes_and_runs_again(world: dict[str, Path]) -> None:
     again = _splink_runner.link(trained.model, [records], seed=1)
     ids = {str(v) for v in records.column("record_id").to_pylist()}
     assert again.pairs.num_rows > 0 and set(again.pairs.column("id_l").to_pylist()) <= ids
+
+
+def test_a_yaml_settings_file_reads_as_its_json(tmp_path: Path) -> None:
+    """YAML (by suffix) is read by the same loader and checked the same way."""
+    import yaml
+
+    settings = _shipped()
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    assert _splink_runner.load_settings(path) == settings
+    settings["comparisons"][0]["comparison_levels"][1]["tf_adjustment_column"] = COPY_PAYLOAD
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    with pytest.raises(RuleError, match="tf_adjustment_column"):
+        _splink_runner.load_settings(path)
