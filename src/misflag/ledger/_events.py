@@ -218,6 +218,9 @@ def _nfkc_labels(mapping: Mapping[Any, Any], names: Iterable[Any]) -> dict[Any, 
     }
 
 
+_PLAIN = frozenset({str, bool, type(None)})
+
+
 def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH and numbers that are not finite doubles, walking without recursion.
 
@@ -225,19 +228,23 @@ def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
     """
     stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
-        value, depth = stack.pop()
-        if isinstance(value, Mapping | list | tuple):
-            if depth > MAX_DEPTH:
-                raise LedgerError(f"{kind}: payload is nested deeper than {MAX_DEPTH} levels")
-            items = value.values() if isinstance(value, Mapping) else value
-            stack.extend((item, depth + 1) for item in items)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise LedgerError(f"{kind}: payload numbers must be finite (got {value})")
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INTEGER:
-            raise LedgerError(
-                f"{kind}: payload integers must lie within ±2**53, exact as a double (got one of "
-                f"{value.bit_length():,} bits)"
-            )
+        container, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise LedgerError(f"{kind}: payload is nested deeper than {MAX_DEPTH} levels")
+        for value in container.values() if isinstance(container, dict | Mapping) else container:
+            if type(value) in _PLAIN:  # the common case, decided without isinstance walks
+                continue
+            if isinstance(value, float):
+                if not math.isfinite(value):
+                    raise LedgerError(f"{kind}: payload numbers must be finite (got {value})")
+            elif isinstance(value, int):
+                if abs(value) > MAX_EXACT_INTEGER:
+                    raise LedgerError(
+                        f"{kind}: payload integers must lie within ±2**53, exact as a double (got one of "
+                        f"{value.bit_length():,} bits)"
+                    )
+            elif isinstance(value, Mapping | list | tuple):
+                stack.append((value, depth + 1))
 
 
 def _text(value: Any, name: str) -> str:
