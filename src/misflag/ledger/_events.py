@@ -236,7 +236,9 @@ def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
                 continue
             if isinstance(value, float):
                 if not math.isfinite(value):
-                    raise LedgerError(f"{kind}: payload numbers must be finite (got {value})")
+                    raise LedgerError(
+                        f"{kind}: payload is not plain JSON: numbers must be finite (got {value})"
+                    )
             elif isinstance(value, int):
                 if abs(value) > MAX_EXACT_INTEGER:
                     raise LedgerError(
