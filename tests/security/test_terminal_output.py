@@ -172,3 +172,23 @@ def test_a_very_long_value_leaves_the_figures_on_screen(tmp_path: Path) -> None:
     assert code == 0
     assert "wrongly" in out and "…" in out and value not in out  # cut, with the figures kept
     assert re.search(r"\d+\.\d\d%", out)
+
+
+@pytest.mark.parametrize("output", ["table", "long"])
+def test_the_monitor_view_shows_values_as_placeholders(tmp_path: Path, output: str) -> None:
+    value = "\x1b[2J\x1b]52;c;eA==\x07[/x]"
+    path = tmp_path / "watch.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["t", "g", "flag", "truth"])
+        for day in range(1, 29):  # the hostile group is never flagged when it should be: an alarm names it
+            writer.writerows(
+                [f"2024-02-{day:02d}", (value, "plain")[i % 2], i % 2, (i // 2) % 2] for i in range(60)
+            )
+    out, err = io.StringIO(), io.StringIO()
+    args = ["monitor", str(path), "--time", "t", "--flag", "flag", "--truth", "truth", "--group", "g"]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--reference", "plain", "--format", output])
+    assert code == 3, err.getvalue()  # 3: an alarm is open
+    assert RAW_CONTROL.search(out.getvalue() + err.getvalue()) is None
+    assert printable(value) in out.getvalue()
