@@ -176,7 +176,7 @@ def test_parquet_uncompressed_size_is_limited(tmp_path: Path) -> None:
     table = pa.table({"x": pa.array(np.zeros(1_000_000, dtype=np.int64))})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
-    app = create_app(data_dir=tmp_path, max_parquet_bytes=1_000_000)
+    app = create_app(data_dir=tmp_path, max_parquet_bytes=1_000_000, max_inventory_bytes=1_000_000)
     with TestClient(app, base_url=BASE) as client:
         reply = client.post(
             "/api/uploads", files={"file": ("wide.parquet", buffer.getvalue(), "application/octet-stream")}

@@ -134,7 +134,7 @@ async def _receive(request: Request, page: bool = False) -> UploadRecord:
     guard: Guard = request.app.state.guard
     check = (lambda value: guard.form_token_ok(request, value)) if page else None
     try:
-        return await receive_upload(request, _settings(request), check)
+        return await receive_upload(request, _settings(request), _jobs(request).sandbox, check)
     except InputError as problem:
         raise _refusal(problem) from None
 

@@ -4,7 +4,9 @@
 and answers the result bundle (JSON) or, with `?format=html`, the HTML report. Uploads go to a private
 temporary folder under the service's data dir, under names the server makes (an index and the file
 name reduced to safe characters), and are removed when the request ends. The request body is limited
-while it streams (see `_guard`); Parquet files are checked for rows and uncompressed size first.
+while it streams (see `_guard`). The server only copies the bytes: the files are checked (Parquet rows
+and uncompressed size, csv.gz inflated size, counted while inflating) and audited in a process under
+the OS limits of `_sandbox`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from starlette.concurrency import run_in_threadpool
 
 from misflag.api._limits import check_parquet
 from misflag.api._pages import render_page, report_response
+from misflag.api._settings import ServeSettings
 from misflag.api._storage import open_private, private_dir
 from misflag.api._uploads import display_name
 from misflag.errors import InputError, MisflagError
 from misflag.inventory import check, history, load_inventories, scorecard
-from misflag.result import AuditResult
+from misflag.io import check_inflated_size
+from misflag.report import render_report
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 _MAX_FILES = 20
@@ -66,29 +70,41 @@ async def run_audit(
                     if total > limit:
                         raise HTTPException(413, f"uploads exceed {limit:,} bytes")
                     handle.write(chunk)
-            if target.suffix.lower() == ".parquet":
-                check_parquet(target, name, max_rows=settings.max_rows, max_bytes=settings.max_parquet_bytes)
             paths.append(target)
-        result = await run_in_threadpool(_run, audit, paths, year)
+        sandbox = request.app.state.jobs.sandbox
+        media_type, body = await run_in_threadpool(
+            sandbox.run, f"the inventory {audit}", run_inventory, audit, paths, year, format, settings
+        )
     except MisflagError as error:
         shown = re.sub(rf"{re.escape(str(folder))}/\d+-", "", str(error))  # the user's (safe) file name
         raise HTTPException(422, shown) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    if format == "html":
-        from misflag.report import render_report
-
-        return report_response(render_report(result))
-    return JSONResponse(result.to_bundle())
+    if media_type == "text/html":
+        return report_response(body.decode("utf-8"))
+    return Response(body, media_type=media_type)
 
 
-def _run(audit: str, paths: list[Path], year: int | None) -> AuditResult:
+def run_inventory(
+    audit: str, paths: list[Path], year: int | None, answer: str, settings: ServeSettings
+) -> tuple[str, bytes]:
+    """Check the files, run one inventory audit and render its answer: run in a bounded process."""
+    for path in paths:
+        name = path.name.split("-", 1)[1]
+        if path.name.lower().endswith(".parquet"):
+            check_parquet(path, name, max_rows=settings.max_rows, max_bytes=settings.max_inventory_bytes)
+        elif path.name.lower().endswith(".gz"):
+            check_inflated_size(path, name, settings.max_inventory_bytes)
     inventory = load_inventories(paths)
     try:
         if audit == "scorecard":
-            return scorecard(inventory, year=year)
-        if audit == "history":
-            return history(inventory)
-        return check(inventory, year=year)
+            result = scorecard(inventory, year=year)
+        elif audit == "history":
+            result = history(inventory)
+        else:
+            result = check(inventory, year=year)
     finally:
         inventory.close()
+    if answer == "html":
+        return "text/html", render_report(result).encode("utf-8")
+    return "application/json", bytes(JSONResponse(result.to_bundle()).body)

@@ -1,5 +1,6 @@
 """Audits run as background jobs: checked before they start, each run in its own process, with progress.
 
+Each job's process runs under the OS limits of `_sandbox` (address space, CPU seconds, file size).
 A job lives in `DATA_DIR/jobs/<32 hex>/` (0700: status.json, result.json, report.html, all 0600). At
 most `max_workers` run at once and `max_jobs` are queued or running; a job still running after
 `job_timeout_seconds`, a cancelled one, and every running job when the service stops, has its process
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import shutil
 import threading
 import time
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from misflag.api._request import check_audit, command_line
+from misflag.api._sandbox import Sandbox
 from misflag.api._settings import ServeSettings
 from misflag.api._storage import private_dir, write_private
 from misflag.api._uploads import ID_PATTERN, UploadRecord, input_path, uploads_dir
@@ -52,18 +53,6 @@ class JobStatus:
     finished: float | None = None
 
 
-def _context() -> Any:
-    """Processes forked from a server that imported misflag once (fast to start, no inherited threads).
-
-    As with any multiprocessing start method but fork, a script that calls `create_app` itself must
-    guard its own code with `if __name__ == "__main__":` (a job's process imports the main module)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: slower, just as killable
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["misflag.api._worker", "misflag.cli", "misflag.api._preload"])
-    return context
-
-
 class JobManager:
     """Runs audits in child processes (at most `max_workers` at once) and keeps their status."""
 
@@ -75,7 +64,10 @@ class JobManager:
         self._jobs: dict[str, JobStatus] = {}
         self._cancelled: set[str] = set()
         self._stopping = threading.Event()
-        self._context = _context()
+        self.limits = settings.process_limits()
+        #: Runs upload checks and inventory audits, bounded like audits (see `_sandbox`).
+        self.sandbox = Sandbox(self.limits, settings.check_timeout_seconds)
+        self._context = self.sandbox.context
 
     def start(self) -> None:
         """Remove expired files and start the fork server, so the first job does not wait for it."""
@@ -231,6 +223,7 @@ class JobManager:
                 record.filename,
                 command,
                 self.settings.job_memory_limit,
+                self.limits,
             ),
             name=f"misflag-job-{status.job_id[:8]}",
             daemon=True,
@@ -245,10 +238,8 @@ class JobManager:
                 try:
                     message = receiver.recv()
                 except EOFError:
-                    return (
-                        "failed",
-                        "internal error (the audit's process ended without an answer); please report it",
-                    )
+                    process.join(timeout=10)
+                    return ("failed", f"the audit failed: {self.limits.explain(process.exitcode)}")
                 if message[0] != "progress":
                     return tuple(message)
                 self._progress(status, message[1], message[2])

@@ -4,8 +4,9 @@ Each field of the spec becomes a JSON field of `POST /api/audits`, described by 
 becomes a list; a stage is `NAME=EXPR` as after `--stage`), so a field added to the spec is offered over HTTP without an edit here.
 A request is turned into a DecisionSpec and checked by the same functions as the CLI: the expressions
 by the spec's own check against the upload's columns, so HTTP, the CLI and the Python API give the same
-one-line message. Group expressions must not read identifier columns; that is decided on the parsed
-tree's column references, never on words of the text.
+one-line message. No expression (flag, stages, truth, where, group, weight, score) may read a masked
+(identifier-looking) column; that is decided on the parsed tree's column references, never on words of
+the text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlglot import exp
 
 from misflag.decisions import DecisionSpec
-from misflag.decisions._counts import check_spec
+from misflag.decisions._counts import CheckedSpec, check_spec
 from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 
@@ -99,28 +100,48 @@ def to_spec(body: BaseModel) -> DecisionSpec:
     return DecisionSpec.from_dict(data)
 
 
+def labelled_expressions(spec: DecisionSpec, checked: CheckedSpec) -> list[tuple[str, str]]:
+    """(what, SQL) of every expression of a checked audit, named as a message names them."""
+    out = [("where", checked.where)] if checked.where else []
+    for (name, _), expression in zip(spec.pipeline, checked.stages, strict=True):
+        out.append(("flag" if spec.flag is not None else f"stage {name}", expression))
+    out.append(("truth", checked.truth))
+    out += [("group", expression) for expression in checked.groups]
+    out += [("weight", checked.weight)] if checked.weight else []
+    out += [("score", checked.score)] if checked.score else []
+    return out
+
+
 def check_audit(spec: DecisionSpec, columns: list[str], masked: dict[str, str], max_replicates: int) -> None:
-    """The CLI's checks of every expression, the service's bounds, and no grouping by identifiers."""
+    """The CLI's checks of every expression, the service's bounds, and no expression reading a masked
+    column: its values never leave the engine, not through a group label, a count or an error."""
     if spec.replicates > max_replicates:
         raise InputError(f"--replicates must be at most {max_replicates} on this service")
     checked = check_spec(spec, tuple(columns))
-    lowered = {name.lower(): reason for name, reason in masked.items()}
-    for rendered in checked.groups:
-        for name in sorted(columns_read(rendered)):
-            if name in lowered:
+    lowered = {name.lower(): (name, reason) for name, reason in masked.items()}
+    for what, rendered in labelled_expressions(spec, checked):
+        for read in sorted(columns_read(rendered, what)):
+            if read not in lowered:
+                continue
+            name, reason = lowered[read]
+            if what == "group":
                 raise InputError(
-                    f"cannot group by {name}: it looks like an identifier ({lowered[name]}); "
+                    f"cannot group by {name}: it looks like an identifier ({reason}); "
                     "group by categories such as race or sex"
                 )
+            raise InputError(
+                f"the {what} expression cannot read {name}: its values are masked on this service "
+                f"(it looks like an identifier: {reason})"
+            )
 
 
-def columns_read(expression: str) -> set[str]:
+def columns_read(expression: str, what: str = "group") -> set[str]:
     """Lower-cased names of the columns a checked expression reads, from its parsed tree.
 
     A construct that reads columns without naming them (a star, COLUMNS(...)) is refused outright."""
     tree = sqlglot.parse_one(expression, read="duckdb")
     if any(isinstance(node, (exp.Star, exp.Columns)) for node in tree.walk()):
-        raise InputError("a group expression must name its columns (no * or COLUMNS(...))")
+        raise InputError(f"a {what} expression must name its columns (no * or COLUMNS(...))")
     return {column.name.lower() for column in tree.find_all(exp.Column)}
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from misflag.api._sandbox import MEMORY_HEADROOM, ProcessLimits, size_bytes
+
 #: Host names a loopback service answers to (a DNS-rebinding page sends its own name and is refused).
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 #: Addresses that only this machine can reach.
@@ -35,6 +37,9 @@ class ServeSettings:
     max_rows: int = 10_000_000
     #: Uncompressed size a Parquet upload may declare in its metadata.
     max_parquet_bytes: int = 2 * 1024 * 1024 * 1024
+    #: Uncompressed size of one inventory file (csv.gz: counted while inflating; Parquet: from its metadata).
+    #: Inventories are small tables; one loads into memory whole, at several times this size.
+    max_inventory_bytes: int = 256 * 1024 * 1024
     #: Uploads kept at once, and their total size; more are refused until some are deleted or expire.
     max_uploads: int = 20
     max_upload_total_bytes: int = 2 * 1024 * 1024 * 1024
@@ -45,12 +50,26 @@ class ServeSettings:
     max_jobs: int = 8
     #: An audit still running after this many seconds is stopped (its process is killed).
     job_timeout_seconds: float = 600.0
+    #: An upload check or inventory audit still running after this many seconds is stopped (killed).
+    check_timeout_seconds: float = 600.0
     #: Memory DuckDB may use in one audit (a DuckDB size, e.g. "2GB"); a job needing more fails cleanly.
     job_memory_limit: str = "2GB"
+    #: Address space each job's process may add to what it maps at its start (RLIMIT_AS); None: the
+    #: DuckDB limit plus 1 GiB for Python, Arrow and the report.
+    job_process_memory_bytes: int | None = None
+    #: CPU seconds of each job's process (all its threads together; RLIMIT_CPU).
+    job_cpu_seconds: int = 3600
+    #: Largest file a job's process may write (RLIMIT_FSIZE): the report, the result, an upload's record.
+    job_output_bytes: int = 1024 * 1024 * 1024
     #: Rows shown in an upload's preview (identifier-looking columns masked).
     preview_rows: int = 10
     #: Upper bound on bootstrap replicates a page user may ask for.
     max_replicates: int = 5000
+
+    def process_limits(self) -> ProcessLimits:
+        """The OS limits of every process that reads a user's file (see `_sandbox`)."""
+        memory = self.job_process_memory_bytes or size_bytes(self.job_memory_limit) + MEMORY_HEADROOM
+        return ProcessLimits(memory, self.job_cpu_seconds, self.job_output_bytes)
 
     @classmethod
     def default(cls, data_dir: Path | None = None, ledger_db: str | None = None) -> ServeSettings:

@@ -3,8 +3,10 @@
 The multipart body is parsed as it streams in (python-multipart's low-level parser), so a file is never
 spooled to the system's temporary folder and the size limit stops a large upload early. Every upload
 lives in `DATA_DIR/uploads/<32 hex>/` (0700, files 0600), named by the server: a user's file name never
-becomes a path. The service keeps a bounded number and total size of uploads; Parquet files are checked
-for rows and uncompressed size from their footer before any data is read.
+becomes a path. The service keeps a bounded number and total size of uploads. The server itself only
+looks at an upload's first bytes; reading it (Parquet footer checks, rows, columns, preview) happens in
+a process under the OS limits of `_sandbox`, with the row and decompressed-size limits applied while
+reading.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.requests import Request
 
 from misflag.api._limits import check_parquet, check_rows
 from misflag.api._preview import classify, preview
+from misflag.api._sandbox import Sandbox
 from misflag.api._settings import ServeSettings
 from misflag.api._storage import open_private, private_dir, write_private
 from misflag.engine import DuckDBEngine
@@ -207,10 +210,14 @@ def upload_room(settings: ServeSettings) -> int:
 
 
 async def receive_upload(
-    request: Request, settings: ServeSettings, token_check: Callable[[str], bool] | None = None
+    request: Request,
+    settings: ServeSettings,
+    sandbox: Sandbox,
+    token_check: Callable[[str], bool] | None = None,
 ) -> UploadRecord:
     """Stream a multipart upload (field `file`) into a new upload folder, check and describe it.
 
+    The file is read (rows, columns, preview) only in a `sandbox` process, never in the server's.
     `token_check`, for the page's form, must accept the `csrf_token` field sent before the file.
     Raises InputError (or UploadTooLarge, UploadsFull, FormTokenMissing) with a message for the page;
     nothing is left behind on error.
@@ -236,7 +243,7 @@ async def receive_upload(
         part.close()
         if token_check is not None and part.filename is None and not part.token_ok():
             raise FormTokenMissing("the form's anti-forgery token is missing or stale; reload the page")
-        return await run_in_threadpool(_check, settings, upload_id, part)
+        return await run_in_threadpool(_check, settings, sandbox, upload_id, part)
     except MultipartParseError:
         shutil.rmtree(folder, ignore_errors=True)
         raise InputError("the upload is not a well-formed multipart form") from None
@@ -246,7 +253,8 @@ async def receive_upload(
         raise
 
 
-def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRecord:
+def _check(settings: ServeSettings, sandbox: Sandbox, upload_id: str, part: _FilePart) -> UploadRecord:
+    """Refuse what the name, type and first bytes already rule out; read the rest in a bounded process."""
     if part.filename is None:
         raise InputError("choose a CSV or Parquet file to upload")
     name = display_name(part.filename)
@@ -261,10 +269,22 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
     if part.size == 0:
         raise InputError(f"'{name}' is empty (0 bytes)")
     _sniff(part.target, suffix, name)
-    if suffix == ".parquet":
-        check_parquet(part.target, name, max_rows=settings.max_rows, max_bytes=settings.max_parquet_bytes)
     path = part.target.with_name(f"input{suffix}")
     part.target.replace(path)
+    record: UploadRecord = sandbox.run(
+        "checking the upload", describe_upload, settings, upload_id, str(path), name, part.size
+    )
+    write_private(path.with_name("meta.json"), json.dumps(asdict(record)))
+    return record
+
+
+def describe_upload(
+    settings: ServeSettings, upload_id: str, source: str, name: str, size: int
+) -> UploadRecord:
+    """Check an upload's rows and size, and describe it (columns, masked preview): run in a bounded process."""
+    path = Path(source)
+    if path.suffix == ".parquet":
+        check_parquet(path, name, max_rows=settings.max_rows, max_bytes=settings.max_parquet_bytes)
     engine = DuckDBEngine()
     engine.execute("SET enable_progress_bar = false")  # a server has no terminal to draw it on
     try:
@@ -274,10 +294,10 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
             raise InputError(str(problem).replace(str(path), f"'{name}'")) from None
         check_rows(info.rows, name, settings.max_rows)
         views = classify(engine, "input")
-        record = UploadRecord(
+        return UploadRecord(
             upload_id=upload_id,
             filename=name,
-            size=part.size,
+            size=size,
             rows=info.rows,
             sha256=info.sha256 or "",
             columns=[asdict(view) for view in views],
@@ -285,8 +305,6 @@ def _check(settings: ServeSettings, upload_id: str, part: _FilePart) -> UploadRe
         )
     finally:
         engine.close()
-    write_private(path.with_name("meta.json"), json.dumps(asdict(record)))
-    return record
 
 
 def _sniff(path: Path, suffix: str, name: str) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
-import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from misflag.api._failures import public_message
+from misflag.api._sandbox import ProcessLimits
 from misflag.decisions import DecisionSpec, run_audit
 from misflag.engine import engine_limits
 from misflag.errors import MisflagError
@@ -31,13 +32,16 @@ def run_job(
     folder: str,
     filename: str,
     command: str,
-    memory_limit: str | None = None,
+    memory_limit: str,
+    limits: ProcessLimits,
 ) -> None:
     """Audit `source` as `spec` says and write result.json and report.html into `folder`.
 
     The audit's engines get the service's memory limit (a query needing more fails the job with one
     line). Time is limited by the service, which kills a job past its limit: a per-query interrupt at
-    the same instant would race with the kill."""
+    the same instant would race with the kill. `limits` are the OS limits of this process (`_sandbox`);
+    an engine's error is told without the data it quotes (`_failures`)."""
+    limits.apply()
     os.umask(0o077)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when a job stops
     try:
@@ -56,9 +60,12 @@ def run_job(
         write_report(result, html_path=Path(folder) / "report.html")
         pipe.send(("done",))
     except MisflagError as problem:
-        pipe.send(("failed", str(problem).replace(source, f"'{filename}'")))
-    except Exception as problem:  # a bug: one line for the page, the traceback for the server's log
-        traceback.print_exc()
-        pipe.send(("failed", f"internal error ({type(problem).__name__}); please report it"))
+        with engine_limits(memory_limit=memory_limit):
+            message = public_message(str(problem), Path(source), DecisionSpec.from_dict(spec))
+        pipe.send(("failed", message.replace(source, f"'{filename}'")))
+    except MemoryError:
+        pipe.send(("failed", f"the audit failed: {limits.memory_message()}"))
+    except Exception as problem:  # a report past the file-size limit, or a bug (its traceback logged)
+        pipe.send(("failed", limits.unexpected("the audit", problem)))
     finally:
         pipe.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,23 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_inflated_size(path: Path, name: str, max_bytes: int) -> None:
+    """InputError when a gzip file inflates to more than `max_bytes` (a "zip bomb": a 1 MB csv.gz can
+    hold 600 MiB of text). Counted while inflating in 1 MiB steps, so no more than that sits in memory
+    and the work stops as soon as the limit is passed."""
+    inflated = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                inflated += len(block)
+                if inflated > max_bytes:
+                    raise InputError(
+                        f"'{name}' inflates to more than {max_bytes:,} bytes uncompressed; that is the limit"
+                    )
+    except (OSError, EOFError, zlib.error):
+        raise InputError(f"'{name}' is not a readable gzip file") from None
 
 
 def _arrow_from_frame(source: Any) -> pa.Table | None:
