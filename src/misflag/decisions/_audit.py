@@ -10,8 +10,8 @@ import numpy as np
 
 from misflag import __version__
 from misflag.decisions._counts import Cells, CheckedSpec, check_spec, read_cells
-from misflag.decisions._disclosure import Family, family_of, plan_suppression
-from misflag.decisions._groups import Grouping, groupings, missing_label
+from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
+from misflag.decisions._groups import OVERALL_ATTRIBUTE, Grouping, groupings, missing_label
 from misflag.decisions._metrics import (
     INTERVAL_METHODS,
     RATE_METRICS,
@@ -22,10 +22,11 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
+from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import ALL_STAGES, Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
-from misflag.decisions._thresholds import threshold_audit
+from misflag.decisions._thresholds import read_score_cells, score_stage, threshold_audit
 from misflag.engine import get_engine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -99,23 +100,49 @@ def run_audit(
         report("estimating", 0.6)
         all_groupings = groupings(spec, cells.keys, cells.count.size)
         _check_reference(spec, all_groupings)
-        audit = _Audit(spec, cells, all_groupings)
-        rows = audit.rows()
-        extras = {}
-        chosen = None
-        if checked.score:
-            report("threshold curves", 0.8)
-            score_rows, curves, chosen = threshold_audit(runner, spec, checked)
-            rows.extend(score_rows)
-            extras["threshold_curves"] = curves
+        scores = read_score_cells(runner, spec, checked) if checked.score else None
     finally:
         runner.close()
-    metadata = _metadata(spec, checked, info, engine, cells, chosen)
-    metadata.update(audit.metadata(rows))
+    extras: dict[str, Any] = {}
+    stages = {name: expression for (name, _), expression in zip(spec.pipeline, checked.stages, strict=True)}
+    chosen = None
+
+    def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        nonlocal chosen
+        audit = _Audit(spec, cells, all_groupings, forced)
+        rows, shadow = audit.rows(), audit.rows(unsuppressed=True)
+        if scores is not None:
+            score_rows, curves, chosen = threshold_audit(spec, scores, forced)
+            rows.extend(score_rows)
+            shadow.extend(threshold_audit(spec, scores, forced, unsuppressed=True)[0])
+            extras["threshold_curves"] = curves
+            stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
+        metadata = _metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
+        metadata.update(audit.metadata(rows))
+        return rows, shadow, metadata
+
+    report("disclosure audit", 0.8)
+    reader = Reader(
+        tuple(spec.groups),
+        stages,
+        checked.truth,
+        spec.weight is not None,
+        info.sha256 or "",
+        spec.where is not None,
+        missing_label(cells.keys),
+        all_groupings,
+    )
+    rows, metadata, disclosure = protect(publish, reader, spec.min_cell)
+    metadata["disclosure_audit"] = disclosure.summary()
     result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
     result.summary = summarize(result, spec)
     report("done", 1.0)
     return result
+
+
+def _withheld_total(rows: list[dict[str, Any]]) -> bool:
+    """Whether the overall n is withheld: then no row count of the audit may appear in the metadata."""
+    return any(r["attribute"] == OVERALL_ATTRIBUTE and r["metric"] == "n" and r["suppressed"] for r in rows)
 
 
 def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
@@ -126,12 +153,24 @@ def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
 
 
 def _metadata(
-    spec: DecisionSpec, checked: CheckedSpec, info: Any, engine: str, cells: Cells, threshold: float | None
+    spec: DecisionSpec,
+    checked: CheckedSpec,
+    info: Any,
+    engine: str,
+    cells: Cells,
+    threshold: float | None,
+    total_withheld: bool,
 ) -> dict[str, Any]:
+    """Reproducibility metadata; row counts are left out (None) when the overall n is withheld."""
+    hidden = total_withheld and spec.where is None
     return {
         "audit": "decisions",
-        "input": {"description": info.description, "sha256": info.sha256, "rows": info.rows},
-        "rows_audited": cells.total,
+        "input": {
+            "description": info.description,
+            "sha256": info.sha256,
+            "rows": None if hidden else info.rows,
+        },
+        "rows_audited": None if total_withheld else cells.total,
         "spec": spec.to_dict(),
         "expressions": {
             "stages": [[name, expr] for (name, _), expr in zip(spec.pipeline, checked.stages, strict=True)],
@@ -154,7 +193,9 @@ def _metadata(
 class _Audit:
     """Every grouping's estimates, the suppression plan over all of them, the references, then the rows."""
 
-    def __init__(self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping]) -> None:
+    def __init__(
+        self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping], forced: Forced | None = None
+    ) -> None:
         self.spec, self.cells, self.groupings = spec, cells, all_groupings
         design = spec.weight is not None
         self.sums = [GroupSums(cells, g.index, len(g.labels), design) for g in all_groupings]
@@ -165,6 +206,7 @@ class _Audit:
             all_groupings,
             self.sizes,
             [{key: e.denominator for key, e in table.items()} for table in self.estimates],
+            forced,
         )
         self.references = [self._reference(k) for k in range(len(all_groupings))]
         if spec.strict:
@@ -225,10 +267,12 @@ class _Audit:
                         "report it as undefined"
                     )
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self, unsuppressed: bool = False) -> list[dict[str, Any]]:
+        """The long table's rows; `unsuppressed`: as they would read with nothing withheld (audit only)."""
+        plan = open_plan(self.plan) if unsuppressed else self.plan
         out: list[dict[str, Any]] = []
         for k, grouping in enumerate(self.groupings):
-            emitter = RowEmitter(self.spec, grouping, self.plan, k, self.references[k])
+            emitter = RowEmitter(self.spec, grouping, plan, k, self.references[k])
             out += [emitter.count_row(g, self.sizes[k][g]) for g in range(len(grouping.labels))]
             out += [
                 make_row(

@@ -27,6 +27,13 @@ CUBE_CHOICES = 6  # values tried per attribute when looking for the cheapest hyp
 COMPLEMENTARY = (
     "suppressed (complementary): withheld so that another withheld figure cannot be recovered by subtraction"
 )
+SECONDARY = (
+    "suppressed (secondary): the disclosure audit (linear programming) found that a withheld count could "
+    "otherwise be narrowed too far"
+)
+#: Groups the disclosure audit withholds on top of the primary rule: "n" (every figure of the group) or
+#: "detail" (every figure but n), as (attribute, group as published).
+Forced = dict[str, set[tuple[str, str | None]]]
 
 
 @dataclass
@@ -241,8 +248,10 @@ def _neighbours(family: Family, links: list[tuple[Unit, list[Unit]]], rows: list
 
 def family_of(stage: str, metric: str) -> str:
     """Figures that share counts are withheld together (a rate's siblings would give it back)."""
-    if metric in {"n", "selection_rate"}:
+    if metric == "n":
         return "n"
+    if metric == "selection_rate":
+        return "selection"
     if metric == "base_rate":
         return "base_rate"
     if "->" in stage:
@@ -255,22 +264,37 @@ def plan_suppression(
     all_groupings: list[Grouping],
     rows: list[np.ndarray],
     denominators: list[dict[tuple[str, str], np.ndarray]],
+    forced: Forced | None = None,
 ) -> dict[str, Family]:
     """Every family's withheld groups: primary (group or a denominator under min_cell), then complementary.
 
-    `denominators[k][(stage, metric)]` holds grouping k's rows behind each rate's denominator.
+    `denominators[k][(stage, metric)]` holds grouping k's rows behind each rate's denominator; `forced`
+    adds the groups the disclosure audit withholds (its secondary suppressions), protected alike.
     """
     links = relations(all_groupings)
     small = f"fewer than {min_cell} people"
+    forced = forced or {}
     n_family = Family.primary(
         [r < min_cell for r in rows],
         [[f"suppressed: {small} in this group" if x < min_cell else None for x in r] for r in rows],
     )
+    for k, grouping in enumerate(all_groupings):
+        for g in np.nonzero(_forced(grouping, forced.get("n", set())))[0]:
+            n_family.withhold((k, int(g)), SECONDARY)
     plan = {"n": protect(n_family, all_groupings, links, rows)}
     keys = sorted({key for table in denominators for key in table}, key=lambda k: ("->" in k[0], k))
     families: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for stage, metric in keys:
         families[family_of(stage, metric)].append((stage, metric))
+    # a thin denominator is also a sum of other figures' counts (positives = n x base_rate, negatives =
+    # known truth - positives, ...): a group with one thin rate has all of its rates withheld, n aside
+    thin_any = [
+        np.logical_or.reduce(
+            [(d > 0) & (d < min_cell) for (_, metric), d in table.items() if family_of(_, metric) != "n"]
+            or [np.zeros(len(all_groupings[k].labels), dtype=bool)]
+        )
+        for k, table in enumerate(denominators)
+    ]
     for name, members in families.items():
         if name == "n":
             continue
@@ -278,22 +302,46 @@ def plan_suppression(
         for k in range(len(all_groupings)):
             inherited = plan["n"].withheld[k].copy()
             reason = list(plan["n"].reasons[k])
-            for stage in _stages_of(name):
-                family = plan.get(f"confusion@{stage}")
-                if family is not None:
-                    for g in np.nonzero(family.withheld[k] & ~inherited)[0]:
-                        reason[g] = "suppressed: the confusion matrix of an adjacent stage is withheld"
-                    inherited |= family.withheld[k]
             for stage, metric in members:
                 denominator = denominators[k][(stage, metric)]
                 thin = (denominator > 0) & (denominator < min_cell) & ~inherited
                 for g in np.nonzero(thin)[0]:
                     reason[g] = f"suppressed: {metric} at {stage} rests on {small}"
                 inherited |= thin
+            for g in np.nonzero(thin_any[k] & ~inherited)[0]:
+                reason[g] = (
+                    f"suppressed: another rate of this group rests on {small}, which this figure would give back"
+                )
+            inherited |= thin_any[k]
+            for stage in _stages_of(name):
+                family = plan.get(f"confusion@{stage}")
+                if family is not None:
+                    for g in np.nonzero(family.withheld[k] & ~inherited)[0]:
+                        reason[g] = "suppressed: the confusion matrix of an adjacent stage is withheld"
+                    inherited |= family.withheld[k]
+            detail = _forced(all_groupings[k], forced.get("detail", set())) & ~inherited
+            for g in np.nonzero(detail)[0]:
+                reason[g] = SECONDARY
+            inherited |= detail
             masks.append(inherited)
             reasons.append(reason)
         plan[name] = protect(Family.primary(masks, reasons), all_groupings, links, rows)
     return plan
+
+
+def open_plan(plan: dict[str, Family]) -> dict[str, Family]:
+    """The same families with nothing withheld: the figures as they would read unsuppressed (for the audit)."""
+    return {
+        name: Family([np.zeros_like(mask) for mask in family.withheld], family.reasons)
+        for name, family in plan.items()
+    }
+
+
+def _forced(grouping: Grouping, groups: set[tuple[str, str | None]]) -> np.ndarray:
+    return np.array(
+        [(grouping.attribute, grouping.output_label(g)) in groups for g in range(len(grouping.labels))],
+        dtype=bool,
+    )
 
 
 def _stages_of(family: str) -> tuple[str, ...]:

@@ -7,13 +7,14 @@ group's false-match rate is read at that threshold.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from misflag.decisions._counts import Cells, CheckedSpec, group_keys, group_select, sort_cells, where_clause
-from misflag.decisions._disclosure import family_of, plan_suppression
+from misflag.decisions._disclosure import Forced, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings
 from misflag.decisions._metrics import RATE_METRICS, Estimate, GroupSums, stage_masks
 from misflag.decisions._rows import SMALL_DENOMINATOR, Reference, RowEmitter
@@ -81,11 +82,28 @@ def _curves(
         }
 
 
+@dataclass(frozen=True)
+class ScoreCells:
+    """The score-keyed cells, read once; the rows are planned from them as often as disclosure needs."""
+
+    cells: Cells
+    scores: np.ndarray
+
+
+def read_score_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> ScoreCells:
+    return ScoreCells(*_score_cells(engine, spec, checked))
+
+
 def threshold_audit(
-    engine: Engine, spec: DecisionSpec, checked: CheckedSpec
+    spec: DecisionSpec, data: ScoreCells, forced: Forced | None = None, unsuppressed: bool = False
 ) -> tuple[list[dict[str, Any]], pa.Table, float]:
-    """Rows for each group's FPR/FNR at the global threshold, the max/min FPR ratio, and the curves."""
-    cells, scores = _score_cells(engine, spec, checked)
+    """Rows for each group's FPR/FNR at the global threshold, the max/min FPR ratio, and the curves.
+
+    `unsuppressed` gives the rows as they would read with nothing withheld (the disclosure audit's truth).
+    A grouping's curves are published only when none of its groups is withheld at the score stage: a
+    withheld group's curve would otherwise follow by subtraction from its parent's and siblings' curves.
+    """
+    cells, scores = data.cells, data.scores
     thresholds = np.unique(scores)
     score_groupings = groupings(spec, cells.keys, cells.count.size)
     overall = _curves(cells, scores, score_groupings[0], thresholds)
@@ -98,7 +116,7 @@ def threshold_audit(
         cells.keys, (scores >= chosen).astype(np.int8)[:, None], cells.truth, cells.weight, cells.count
     )
     masks = stage_masks(flagged, 0)
-    stage = f"score>={chosen:g}"
+    stage = score_stage(chosen)
     design = spec.weight is not None
     sums = [GroupSums(flagged, g.index, len(g.labels), design) for g in score_groupings]
     sizes = [s.rows() for s in sums]
@@ -108,7 +126,10 @@ def threshold_audit(
         score_groupings,
         sizes,
         [{(stage, m): e.denominator for m, e in table.items()} for table in estimates],
+        forced,
     )
+    if unsuppressed:
+        plan = open_plan(plan)
     resampled = bootstrap_counts(flagged.count, spec.replicates, spec.seed + 1)
     family = family_of(stage, "fpr")
     rows: list[dict[str, Any]] = []
@@ -128,10 +149,10 @@ def threshold_audit(
         if not grouping.is_overall:
             replicates = _replicate_rates(flagged, sums[k], masks, resampled)
             rows += _max_min_rows(grouping, fpr, replicates, withheld, stage)
+        if withheld.any():
+            continue
         curve = overall if grouping.is_overall else _curves(cells, scores, grouping, thresholds)
         for g in range(len(grouping.labels)):
-            if withheld[g]:
-                continue
             for j, threshold in enumerate(thresholds):
                 curve_rows.append(
                     {
@@ -145,6 +166,11 @@ def threshold_audit(
                     }
                 )
     return rows, pa.Table.from_pylist(curve_rows), chosen
+
+
+def score_stage(threshold: float) -> str:
+    """The name of the score stage: flagged when the score is at least the global threshold."""
+    return f"score>={threshold:g}"
 
 
 def _replicate_rates(

@@ -1,0 +1,12 @@
+"""What may be published: the audit by linear programming of every withheld count a set of outputs implies.
+
+`audit_outputs` solves, for each withheld count, the least and most people it can hold given every
+published figure (the reader's model in `_model`); `load_output` reads a saved misflag output as a
+reader holds it. The protection goal is stated in docs/disclosure.md.
+"""
+
+from misflag.disclosure._audit import DisclosureAudit, Interval, audit_outputs
+from misflag.disclosure._figures import FIGURES, base_metric
+from misflag.disclosure._model import Output, Target
+
+__all__ = ["FIGURES", "DisclosureAudit", "Interval", "Output", "Target", "audit_outputs", "base_metric"]

@@ -1,0 +1,261 @@
+"""The reader's model: every published figure of a set of outputs as linear equations on counts of people.
+
+The unknowns are the counts of people in each cell of a universe: every combination of the values of
+every group expression (plus one "other value" slot per expression, for values no output lists) times
+every state (the flag at each distinct stage expression, and the truth: 1, 0 or not audited). Outputs
+of the same input with the same truth expression share one universe; a `--where` filter that restricts
+group expressions to listed values selects the cells it keeps. Each published figure adds equations: a
+group's n; a rate's denominator and (value x denominator) numerator; an undefined rate's zero
+denominator; a comparison's denominator; `rows_audited` and the input's row count. A listed group has at
+least one person; a value no output of a population lists has no one there. Counts are non-negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from misflag.disclosure._figures import FIGURES, base_metric
+from misflag.errors import InputError
+
+JOIN = " & "
+OVERALL = "overall"
+ALL_STAGES = "all"
+#: Most unknowns one universe may have (cells x states); more is not a table people read.
+MAX_UNKNOWNS = 400_000
+Key = tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One published output as a reader holds it."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    groups: tuple[str, ...]  # the group expressions, in order (attribute names join them with " & ")
+    stages: dict[str, str]  # stage name -> what decides its flag (an expression: links outputs)
+    truth: str
+    weighted: bool
+    population: str  # outputs of the same population (input digest) may share a universe
+    restriction: dict[str, frozenset[str | None]] = field(default_factory=dict)  # --where as value lists
+    rows_audited: float | None = None
+    input_rows: float | None = None  # the input's rows: all of the universe (only where that is true)
+    missing_label: str = "(missing)"
+    keys: dict[tuple[str, str | None], Key] | None = None  # (attribute, group) -> values; None: parse
+
+    def members(self) -> dict[str, tuple[int, ...]]:
+        """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""
+        out: dict[str, tuple[int, ...]] = {OVERALL: ()}
+        for size in range(1, len(self.groups) + 1):
+            for subset in combinations(range(len(self.groups)), size):
+                out.setdefault(JOIN.join(self.groups[i] for i in subset), subset)
+        return out
+
+    def key(self, attribute: str, group: str | None, members: tuple[int, ...]) -> Key:
+        """The values of a group label: explicit keys, else the label split on " & " (checked)."""
+        if self.keys is not None and (attribute, group) in self.keys:
+            return self.keys[(attribute, group)]
+        if not members:
+            return ()
+        if len(members) == 1:
+            return (group,)
+        parts = (group or "").split(JOIN)
+        if len(parts) != len(members):
+            raise InputError(
+                f"{self.name}: group {group!r} of {attribute!r} cannot be split into {len(members)} values"
+            )
+        return tuple(None if part == self.missing_label else part for part in parts)
+
+
+@dataclass
+class Target:
+    """A withheld count: the people of one group in some states, and every withheld row that rests on it."""
+
+    universe: int
+    columns: np.ndarray
+    rows: list[tuple[str, str, str | None, str, str, str]] = field(default_factory=list)
+    # (output, attribute, group, stage, metric, part)
+
+
+@dataclass
+class Model:
+    """One universe's equations: sum(x[cols]) = value, sum(x[cols]) >= value, x >= 0, x[zero] = 0."""
+
+    unknowns: int
+    equalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
+    inequalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
+    zero: np.ndarray | None = None
+
+    def equal(self, columns: np.ndarray, value: float) -> None:
+        self.equalities.setdefault(columns.tobytes(), (columns, value))
+
+    def at_least(self, columns: np.ndarray, value: float) -> None:
+        self.inequalities.setdefault(columns.tobytes(), (columns, value))
+
+    def matrices(self) -> tuple[np.ndarray, Any, np.ndarray, Any, np.ndarray]:
+        """(position of each unknown among those not fixed at 0 (-1 if fixed), A_eq, b_eq, A_ub, b_ub)."""
+        free = ~self.zero if self.zero is not None else np.ones(self.unknowns, dtype=bool)
+        position = np.where(free, np.cumsum(free) - 1, -1)
+
+        def stack(items: list[tuple[np.ndarray, float]], sign: float) -> tuple[Any, np.ndarray]:
+            items = [(position[cols][position[cols] >= 0], value) for cols, value in items]
+            if not items:
+                return None, np.zeros(0)
+            rows = np.concatenate([np.full(cols.size, i) for i, (cols, _) in enumerate(items)])
+            cols = np.concatenate([cols for cols, _ in items])
+            matrix = sparse.csr_matrix(
+                (np.full(cols.size, sign), (rows, cols)), shape=(len(items), int(free.sum()))
+            )
+            return matrix, sign * np.array([value for _, value in items], dtype=float)
+
+        a_eq, b_eq = stack(list(self.equalities.values()), 1.0)
+        a_ub, b_ub = stack(list(self.inequalities.values()), -1.0)
+        return position, a_eq, b_eq, a_ub, b_ub
+
+
+class Universe:
+    """The cells and states shared by linked outputs, and the columns of any group's figure."""
+
+    def __init__(self, outputs: list[Output]) -> None:
+        self.outputs = outputs
+        self.attributes: list[str] = []
+        values: dict[str, list[str | None]] = {}
+        self.stages: list[str] = []
+        for output in outputs:
+            members = output.members()
+            for expression in [*output.groups, *output.restriction]:
+                if expression not in values:
+                    self.attributes.append(expression)
+                    values[expression] = []
+            for expression, allowed in output.restriction.items():
+                _extend(values[expression], allowed)
+            for row in output.rows:
+                position = members.get(row["attribute"])
+                if position is None:
+                    continue
+                key = output.key(row["attribute"], row["group"], position)
+                for i, value in zip(position, key, strict=True):
+                    _extend(values[output.groups[i]], [value])
+            _extend(self.stages, output.stages.values())
+        self.values = [values[a] for a in self.attributes]
+        shape = tuple(len(v) + 1 for v in self.values)  # + the "other value" slot
+        self.cells = int(np.prod(shape))
+        self.coords = np.indices(shape).reshape(len(shape), -1).T if shape else np.zeros((1, 0), dtype=int)
+        flags = np.indices((2,) * len(self.stages)).reshape(len(self.stages), -1).T
+        self.flags = np.repeat(flags, 3, axis=0)
+        self.truth = np.tile(np.array([1, 0, -1]), flags.shape[0])
+        self.unknowns = self.cells * self.truth.size
+        if self.unknowns > MAX_UNKNOWNS:
+            raise InputError(
+                f"the outputs span {self.unknowns:,} unknown counts (group values x stages), more than the "
+                f"{MAX_UNKNOWNS:,} the disclosure audit solves; audit fewer or coarser groups together"
+            )
+
+    def population(self, output: Output) -> np.ndarray:
+        keep = np.ones(self.cells, dtype=bool)
+        for expression, allowed in output.restriction.items():
+            a = self.attributes.index(expression)
+            index = [self.values[a].index(v) for v in allowed]
+            keep &= np.isin(self.coords[:, a], index)
+        return keep
+
+    def group(self, output: Output, members: tuple[int, ...], key: Key) -> np.ndarray:
+        keep = self.population(output)
+        for i, value in zip(members, key, strict=True):
+            a = self.attributes.index(output.groups[i])
+            keep &= self.coords[:, a] == self.values[a].index(value)
+        return keep
+
+    def states(self, output: Output, stage: str, metric: str, part: int) -> np.ndarray:
+        """Which states a figure's numerator (part 0) or denominator (part 1) counts."""
+        before, arrow, after = stage.partition("->")
+        names = (before, after) if arrow else (stage, stage)
+        now, then = (
+            self.flags[:, self.stages.index(output.stages[name])]
+            if name in output.stages
+            else np.zeros(self.truth.size, dtype=int)
+            for name in (names[1], names[0])
+        )
+        predicate = FIGURES[metric][0] if part == 0 else FIGURES[metric][1]
+        return np.asarray(predicate(now, then, self.truth), dtype=bool)
+
+    def columns(self, cells: np.ndarray, states: np.ndarray) -> np.ndarray:
+        return (np.nonzero(cells)[0][:, None] * self.truth.size + np.nonzero(states)[0][None, :]).ravel()
+
+
+def _extend(target: list[Any], items: Iterable[Any]) -> None:
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
+    """Every published figure of the universe's outputs as equations; every withheld count as a target."""
+    model = Model(universe.unknowns, zero=np.zeros(universe.unknowns, dtype=bool))
+    targets: dict[bytes, Target] = {}
+    every = np.ones(universe.truth.size, dtype=bool)
+    for output in universe.outputs:
+        members = output.members()
+        population = universe.population(output)
+        listed: dict[int, set[str | None]] = {}
+        for row in output.rows:
+            metric = base_metric(row["metric"])
+            if metric is None or row["attribute"] not in members:
+                continue
+            position = members[row["attribute"]]
+            key = output.key(row["attribute"], row["group"], position)
+            for i, value in zip(position, key, strict=True):
+                listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
+            cells = universe.group(output, position, key)
+            stage = row["stage"]
+            if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
+                continue
+            parts = [universe.columns(cells, universe.states(output, stage, metric, p)) for p in (0, 1)]
+            absent = (row.get("warning") or "").startswith("absent")
+            if metric == "n" and not absent:
+                model.at_least(universe.columns(cells, every), 1.0)
+            if row["suppressed"]:
+                names = ("n",) if metric == "n" else ("numerator", "denominator")
+                for part, columns in zip(names, parts[2 - len(names) :], strict=True):
+                    target = targets.setdefault(columns.tobytes(), Target(number, columns))
+                    target.rows.append(
+                        (output.name, row["attribute"], row["group"], stage, row["metric"], part)
+                    )
+                continue
+            _published(model, output, row, metric, parts)
+        for a, values in listed.items():
+            unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
+            assert model.zero is not None
+            model.zero[universe.columns(population & unlisted, every)] = True
+        if output.rows_audited is not None:
+            model.equal(universe.columns(population, every), float(output.rows_audited))
+        if output.input_rows is not None:
+            all_cells = np.ones(universe.cells, dtype=bool)
+            model.equal(universe.columns(all_cells, every), float(output.input_rows))
+    return model, list(targets.values())
+
+
+def _published(
+    model: Model, output: Output, row: dict[str, Any], metric: str, parts: list[np.ndarray]
+) -> None:
+    """A published row's equations: its denominator (n for n), and its numerator where it is a count ratio."""
+    numerator, denominator = parts
+    if metric == "n":
+        if row["value"] is not None:
+            model.equal(denominator, float(row["value"]))
+        return
+    if row["denominator"] is None:
+        return
+    total = float(row["denominator"])
+    model.equal(denominator, total)
+    weighted = output.weighted and FIGURES[metric][2]
+    if row["metric"] != metric or weighted or row["value"] is None or total == 0:
+        return
+    count = float(row["value"]) * total
+    if abs(count - round(count)) < 1e-6 * max(1.0, total):
+        model.equal(numerator, float(round(count)))
