@@ -322,6 +322,9 @@ def _grouping_rows(
             totals[0],
             clustered.impostor[:, j] if clustered else totals[0],
             clustered is not None,
+            (clustered.impostor_limits[0][:, j], clustered.impostor_limits[1][:, j]) if clustered else None,
+            clustered.impostor_with_errors[:, j] if clustered else None,
+            clustered.impostor_effective_subjects if clustered else None,
         )
         rows += emitter.rates(stage, false_match)
         if grouping.kind not in {"overall", "group"}:
@@ -332,6 +335,9 @@ def _grouping_rows(
             totals[1],
             clustered.genuine[:, j] if clustered else totals[1],
             clustered is not None,
+            (clustered.genuine_limits[0][:, j], clustered.genuine_limits[1][:, j]) if clustered else None,
+            clustered.genuine_with_errors[:, j] if clustered else None,
+            clustered.genuine_effective_subjects if clustered else None,
         )
         rows += emitter.rates(stage, false_non_match)
         if grouping.kind == "group" and reference is not None:

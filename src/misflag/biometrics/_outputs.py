@@ -67,8 +67,10 @@ def metadata(
 ) -> dict[str, Any]:
     match = "distance <= threshold" if spec.distance else "score >= threshold"
     interval = (
-        "95% Wilson interval at a subject-clustered (dyadic-robust) effective sample size; ratios and differences "
-        "MOVER from those limits"
+        "95% Wilson interval at a subject-clustered effective sample size: the largest whose interval contains "
+        "the cluster score (dyadic-robust) interval, the logit delete-one-subject jackknife interval and the "
+        "pair-count Wilson interval, with t quantiles on the effective number of subjects; ratios and "
+        "differences MOVER from those limits"
         if spec.clustered
         else "95% Wilson interval assuming independent comparison pairs (give --subject-a/--subject-b to cluster "
         "by subject); ratios and differences MOVER from those limits"

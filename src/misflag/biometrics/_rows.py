@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._measures import INEQUALITY, fairness_discrepancy, jeffreys_draws, summarise
 from misflag.decisions import SMALL_DENOMINATOR
 from misflag.result import make_row
-from misflag.stats import difference_limits, ratio_limits, wilson_limits
+from misflag.stats import mover_difference, mover_ratio, wilson_limits
 
 BETWEEN = "(between groups)"
 
@@ -26,11 +27,21 @@ class Rate:
     size: np.ndarray
     effective: np.ndarray
     clustered: bool
+    clustered_limits: tuple[np.ndarray, np.ndarray] | None = None  # with subject ids: the clustered interval
+    subjects_with_errors: np.ndarray | None = None  # with subject ids: subjects with at least one error
+    effective_subjects: np.ndarray | None = None  # with subject ids: G* (Kish's effective number of subjects)
 
     @property
     def value(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.size > 0, self.errors / np.where(self.size > 0, self.size, 1), np.nan)
+
+    def limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rate's 95% limits: the clustered interval with subject ids, else Wilson at the pair count."""
+        if self.clustered_limits is not None:
+            return self.clustered_limits
+        low, high = wilson_limits(self.effective_errors, self.effective)
+        return np.asarray(low), np.asarray(high)
 
     @property
     def effective_errors(self) -> np.ndarray:
@@ -68,7 +79,7 @@ class Emitter:
         return out
 
     def rates(self, stage: str, rate: Rate) -> list[dict[str, Any]]:
-        low, high = wilson_limits(rate.effective_errors, rate.effective)
+        low, high = rate.limits()
         out = []
         for g, group in enumerate(self.grouping.labels):
             if self.hidden[g]:
@@ -92,15 +103,16 @@ class Emitter:
         return out
 
     def comparisons(self, stage: str, rate: Rate, reference: int) -> list[dict[str, Any]]:
-        """Each group's rate over (and minus) the reference group's, MOVER limits from Wilson limits."""
-        x, n = rate.effective_errors, rate.effective
-        ref_x, ref_n = np.full_like(x, x[reference]), np.full_like(n, n[reference])
+        """Each group's rate over (and minus) the reference group's, MOVER limits from the rates' limits."""
         values = rate.value
+        low, high = rate.limits()
+        own = (values, low, high)
+        ref = tuple(np.full_like(a, a[reference]) for a in own)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = values / values[reference]
         forms = (
-            ("ratio", ratio, ratio_limits(x, n, ref_x, ref_n)),
-            ("diff", values - values[reference], difference_limits(x, n, ref_x, ref_n)),
+            ("ratio", ratio, mover_ratio(*own, *ref)),
+            ("diff", values - values[reference], mover_difference(*own, *ref)),
         )
         out = []
         for suffix, value, (low, high) in forms:
@@ -194,4 +206,22 @@ def _note(rate: Rate, g: int) -> str | None:
             notes.append(
                 "clustered by subject: the interval uses a smaller effective sample than the comparisons"
             )
+        notes += _trust(rate, g)
     return "; ".join(notes) or None
+
+
+def _trust(rate: Rate, g: int) -> list[str]:
+    """Where simulation showed clustered intervals under-covering: few subjects carry the errors or the pairs."""
+    notes = []
+    with_errors, effective = rate.subjects_with_errors, rate.effective_subjects
+    if with_errors is not None and 0 < with_errors[g] < FEW_SUBJECTS_WITH_ERRORS:
+        notes.append(
+            f"only {with_errors[g]:.0f} subject(s) with errors: the interval cannot be trusted to cover "
+            "(the errors' spread between subjects is barely seen)"
+        )
+    if effective is not None and 0 < effective[g] < FEW_EFFECTIVE_SUBJECTS:
+        notes.append(
+            f"a few subjects carry most comparisons (effective number of subjects {effective[g]:.1f}): "
+            "the interval is wide and, with heavy-tailed subject effects, may still under-cover"
+        )
+    return notes

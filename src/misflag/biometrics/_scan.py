@@ -307,8 +307,10 @@ def cluster_sums(
     keys: list[tuple[str, str]],
     thresholds: list[float],
 ) -> pa.Table:
-    """Delete-one-subject jackknife sums per (keys, y): subjects, and at each threshold j the sum and sum
-    of squares of the rate left when a subject and all its comparisons are removed (q{j}, qq{j}).
+    """Subject sums per (keys, y): subjects; comparisons per subject (nsum = sum of n_s, nn = sum of n_s^2);
+    at each threshold j the sum and sum of squares of the rate left when a subject and all its comparisons
+    are removed (q{j}, qq{j}: the jackknife), the subject error sums ee{j} = sum e_s^2 and en{j} = sum
+    e_s n_s (the cluster-robust variance at any rate), and w{j}, the subjects with at least one error.
 
     `keys` are (SQL over the comparisons, alias) pairs. The rate is of errors: matches of impostor
     pairs (y = 0), misses of genuine pairs (y = 1). A comparison belongs to both its subjects.
@@ -328,15 +330,21 @@ def cluster_sums(
     for j in range(count):
         errors = f"CASE WHEN y = 0 THEN big_m{j} - m{j} ELSE (big_n - big_m{j}) - (n - m{j}) END"
         left.append(f"CAST({errors} AS DOUBLE) / NULLIF(big_n - n, 0) AS q{j}")
-    out = ", ".join(f"SUM(q{j}) AS q{j}, SUM(q{j} * q{j}) AS qq{j}" for j in range(count))
+        left.append(f"CAST(CASE WHEN y = 0 THEN m{j} ELSE n - m{j} END AS DOUBLE) AS e{j}")
+    out = ", ".join(
+        f"SUM(q{j}) AS q{j}, SUM(q{j} * q{j}) AS qq{j}, SUM(e{j} * e{j}) AS ee{j}, SUM(e{j} * n) AS en{j}, "
+        f"COUNT(*) FILTER (WHERE e{j} > 0) AS w{j}"
+        for j in range(count)
+    )
     query = (
         f"WITH p AS (SELECT {selected}y, sa, sb, {marks} FROM ({base_sql(spec, checked, subjects=True)})), "
         f"t AS (SELECT *, COUNT(*) OVER ({partition}) AS big_n, {totals} FROM p), "
         f"node AS (SELECT {key_list}y, sa AS v, {carried}, {marked} FROM t "
         f"UNION ALL SELECT {key_list}y, sb AS v, {carried}, {marked} FROM t WHERE sb <> sa), "
         f"per_node AS (SELECT {key_list}y, v, {carried}, COUNT(*) AS n, {sums} FROM node GROUP BY {grouped}), "
-        f"jack AS (SELECT {key_list}y, big_n - n AS rest, {', '.join(left)} FROM per_node) "
-        f"SELECT {key_list}y, COUNT(*) AS subjects, COUNT(*) FILTER (WHERE rest > 0) AS c, {out} "
+        f"jack AS (SELECT {key_list}y, CAST(n AS DOUBLE) AS n, big_n - n AS rest, {', '.join(left)} FROM per_node) "
+        f"SELECT {key_list}y, COUNT(*) AS subjects, COUNT(*) FILTER (WHERE rest > 0) AS c, SUM(n) AS nsum, "
+        f"SUM(n * n) AS nn, {out} "
         f"FROM jack GROUP BY {', '.join(str(i + 1) for i in range(width))}"
     )
     return engine.sql(query)

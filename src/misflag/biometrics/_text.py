@@ -75,7 +75,8 @@ def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
             if spread:
                 sentences.append(spread)
     sentences.append(
-        "Intervals account for comparisons sharing subjects (delete-one-subject jackknife effective sample sizes)."
+        "Intervals account for comparisons sharing subjects (cluster score and subject jackknife, t quantiles on the "
+        "effective number of subjects); rows name where few subjects carry the errors or the comparisons."
         if spec.clustered
         else "Intervals assume independent comparison pairs; give --subject-a and --subject-b to account for "
         "comparisons that share a subject."
