@@ -135,3 +135,35 @@ def test_cli_refuses_the_issue_payload_in_one_line_and_writes_nothing(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "replace()" in lines[0], lines
     assert not out.exists() and list(tmp_path.iterdir()) == [log]
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "needle"),
+    [
+        ("flag", ISSUE_PAYLOAD, "replace()"),
+        ("where", ISSUE_PAYLOAD, "replace()"),
+        ("flag", "c_name LIKE '%a%a%a%a%a%a%a%b'", "8 % wildcards"),
+    ],
+)
+def test_http_refuses_before_a_job_is_queued(
+    log: Path, tmp_path: Path, field: str, text: str, needle: str
+) -> None:
+    """POST /api/audits runs the same check: 4xx naming the function, and no job is created."""
+    from fastapi.testclient import TestClient
+
+    from misflag.api import create_app
+
+    app = create_app(data_dir=tmp_path / "serve", allowed_hosts=("testserver",))
+    with TestClient(app) as client:
+        upload = client.post("/api/uploads", files={"file": ("log.csv", log.read_bytes(), "text/csv")})
+        assert upload.status_code == 201, upload.text
+        body = {
+            "upload_id": upload.json()["upload_id"],
+            "flag": "flag = 1",
+            "truth": "truth = 1",
+            field: text,
+        }
+        reply = client.post("/api/audits", json=body)
+        assert 400 <= reply.status_code < 500 and needle in reply.text, reply.text[:300]
+        assert "job_id" not in reply.text
+    assert not list((tmp_path / "serve").rglob("result*"))
