@@ -266,7 +266,10 @@ def test_token_names_that_look_like_existing_ones_are_refused(
     assert [token["name"] for token in list_tokens(ledger)] == ["alice"]
 
 
-@pytest.mark.parametrize("hidden", ["\u200b", "\ufeff", "\u202e", "\u2066", "\x00", "\n", "\u00ad"])
+HIDDEN = ["\u200b", "\ufeff", "\u202e", "\u2066", "\x00", "\n", "\u00ad", "\u3164", "\ufe0f", "\u2028"]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize(("kind", "field"), [("notice_sent", "channel"), ("reviewed", "reason_code")])
 def test_hidden_characters_in_channels_and_reason_codes_are_refused(
     ledger: Ledger, make_event: Any, kind: str, field: str, hidden: str
@@ -281,6 +284,20 @@ def test_hidden_characters_in_channels_and_reason_codes_are_refused(
         lambda: make_event(kind, "h1", actor, role, **{field: f"{hidden}R1"}),
         f"U\\+{ord(hidden):04X}",
     )
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_hidden_characters_in_group_values_and_actions_are_refused(
+    ledger: Ledger, make_event: Any, make_case: Any, hidden: str
+) -> None:
+    code = f"U\\+{ord(hidden):04X}"
+    invalid(
+        ledger,
+        lambda: make_event("flagged", "g1", groups={"sex": f"F{hidden}"}),
+        f"group sex: value .*{code}",
+    )
+    ledger.append(make_case("g2")[:3])
+    invalid(ledger, lambda: make_event("action", "g2", action=f"{hidden}suspend"), f"payload action .*{code}")
 
 
 def test_labels_are_stored_nfkc_normalised(ledger: Ledger) -> None:
