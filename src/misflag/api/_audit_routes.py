@@ -3,6 +3,7 @@
 Pages: GET / → POST /upload → GET /uploads/{id} → POST /uploads/{id}/audit → GET /jobs/{id}.
 JSON:  POST /api/uploads, GET|DELETE /api/uploads/{id}, POST /api/audits, GET|DELETE /api/jobs/{id}.
 Files: /jobs/{id}/report.html, /jobs/{id}/result.json, /jobs/{id}/result.csv.
+Job pages and files are built by the job's process or a bounded one (`_sandbox`), never the server's.
 Every user-fixable problem becomes a one-line message (400, 403, 404, 409, 413 or 429), on the page or as JSON.
 """
 
@@ -30,10 +31,9 @@ from misflag.api._uploads import (
     receive_upload,
     upload_folder,
 )
+from misflag.api._worker import page_content
 from misflag.decisions import DecisionSpec
 from misflag.errors import InputError
-from misflag.report import build_report
-from misflag.result import AuditResult
 
 router = APIRouter()
 _UPLOAD_BODY: dict[str, Any] = {
@@ -219,8 +219,8 @@ def job_result(request: Request, job_id: str) -> FileResponse:
 @router.get("/jobs/{job_id}/result.csv", response_class=PlainTextResponse, tags=["files"])
 def job_result_csv(request: Request, job_id: str) -> PlainTextResponse:
     """The long table as CSV; a cell a spreadsheet would run as a formula starts with an apostrophe."""
-    path = _job_file(request, job_id, "result.json")
-    return PlainTextResponse(AuditResult.load(path).to_csv(), media_type="text/csv")
+    path = _job_file(request, job_id, "result.csv")
+    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/csv")
 
 
 # Pages ----------------------------------------------------------------------------------------------
@@ -279,7 +279,11 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
     status = _status(request, job_id)
     content = None
     if status.state == "done":
-        content = build_report(AuditResult.load(_jobs(request).folder(job_id) / "result.json"))
+        path = str(_jobs(request).folder(job_id) / "result.json")
+        try:
+            content = _jobs(request).sandbox.run("building the page", page_content, path)
+        except InputError as problem:
+            raise _refusal(problem) from None
     return render_page("job.html", request=request, job=_job_info(status), content=content)
 
 

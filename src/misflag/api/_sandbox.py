@@ -15,8 +15,8 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import re
-import resource
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from misflag.errors import InputError, MisflagError
+
+if sys.platform != "win32":  # Windows has no setrlimit: its children are bounded by the time limits only
+    import resource
 
 #: Address space a job may add besides the engine's memory: Python objects, Arrow buffers, the report.
 MEMORY_HEADROOM = 1024**3
@@ -60,6 +63,8 @@ class ProcessLimits:
 
         The memory limit counts from the address space already mapped: a process forked from the
         service maps 1.5-2.5 GB (libraries, thread arenas, reserved heaps) before it reads a byte."""
+        if sys.platform == "win32":
+            return
         for kind, value in (
             (resource.RLIMIT_AS, _mapped_bytes() + self.memory_bytes),
             (resource.RLIMIT_FSIZE, self.output_bytes),

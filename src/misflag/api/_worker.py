@@ -18,7 +18,8 @@ from misflag.api._sandbox import ProcessLimits
 from misflag.decisions import DecisionSpec, run_audit
 from misflag.engine import engine_limits
 from misflag.errors import MisflagError
-from misflag.report import write_report
+from misflag.report import ReportContent, build_report, write_report
+from misflag.result import AuditResult
 
 
 def ready() -> None:
@@ -35,7 +36,7 @@ def run_job(
     memory_limit: str,
     limits: ProcessLimits,
 ) -> None:
-    """Audit `source` as `spec` says and write result.json and report.html into `folder`.
+    """Audit `source` as `spec` says and write result.json, result.csv and report.html into `folder`.
 
     The audit's engines get the service's memory limit (a query needing more fails the job with one
     line). Time is limited by the service, which kills a job past its limit: a per-query interrupt at
@@ -57,6 +58,7 @@ def run_job(
         result.metadata["command"] = command
         pipe.send(("progress", "writing the report", 0.95))
         result.save(Path(folder) / "result.json")
+        (Path(folder) / "result.csv").write_text(result.to_csv(), encoding="utf-8")
         write_report(result, html_path=Path(folder) / "report.html")
         pipe.send(("done",))
     except MisflagError as problem:
@@ -69,3 +71,8 @@ def run_job(
         pipe.send(("failed", limits.unexpected("the audit", problem)))
     finally:
         pipe.close()
+
+
+def page_content(result_path: str) -> ReportContent:
+    """What a finished job's page shows, built from its result (run in a bounded process)."""
+    return build_report(AuditResult.load(Path(result_path)))
