@@ -453,3 +453,19 @@ def test_hostile_values_from_the_cli_exit_2_with_one_line(
         assert [entry for entry in read_entries(ledger, limit=10_000) if entry["kind"] == "flagged"] == []
     finally:
         ledger.close()
+
+
+def test_rules_hold_for_the_service_writing_as_the_insert_only_writer_role(
+    target: Any, make_event: Any
+) -> None:
+    """The service as deployed (PostgreSQL: the writer role from `init --writer-role`, owner refused)."""
+    ledger = target.open()
+    try:
+        ledger.append(
+            [*reviewed_and_noticed(make_event, "w1"), make_event("corrected", "w1", "rev-2", "reviewer")]
+        )
+        refused(ledger, [make_event("action", "w1")], "correction_closes_case")
+        ledger.append([*reviewed_and_noticed(make_event, "w2", "alice"), make_event("appeal_filed", "w2")])
+        refused(ledger, [decision("w2", "\u0430lice")], "independent_appeal")
+    finally:
+        ledger.close()
