@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlglot
 
-from misflag.errors import RuleError
+from misflag.errors import RuleError, literal
 from misflag.io._expr_cost import cost_problem
 from misflag.io._expressions import MAX_LENGTH
 
@@ -59,7 +59,7 @@ Check = Callable[[Any, str, "set[str] | None"], None]
 def _fail(where: str, value: Any, what: str) -> RuleError:
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return RuleError(f"Splink settings: {where} = {shown} must be {what}")
+    return RuleError(f"Splink settings: {where} = {literal(shown)} must be {what}")
 
 
 def _name(value: Any, where: str, columns: set[str] | None) -> None:
@@ -200,7 +200,7 @@ def _fields(data: Any, known: dict[str, Check], where: str, columns: set[str] | 
             close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             shown = repr(key) if len(repr(key)) <= 60 else repr(key)[:57] + "..."
-            raise RuleError(f"Splink settings: unknown field {shown} in {where}{hint}")
+            raise RuleError(f"Splink settings: unknown field {literal(shown)} in {where}{hint}")
         known[key](value, place, columns)
 
 
@@ -272,7 +272,9 @@ def _check_condition(text: str, where: str, dialect: Any, columns: set[str] | No
         name = column.name.lower()
         base = name if column.table else re.sub(r"_[lr]$", "", name)
         if base not in columns | {"match_key"}:
-            raise RuleError(f"Splink settings: {where} names column {base[:60]!r}, which the input lacks")
+            raise RuleError(
+                f"Splink settings: {where} names column {literal(repr(base[:60]))}, which the input lacks"
+            )
 
 
 def condition_tree(text: str, where: str, dialect: Any) -> sqlglot.exp.Expr:
@@ -282,7 +284,7 @@ def condition_tree(text: str, where: str, dialect: Any) -> sqlglot.exp.Expr:
     Splink runs this SQL itself, so it cannot be rendered from a checked tree: the DuckDB connection is
     locked as well, and this check is what stands between the settings and Spark.
     """
-    shown = repr(text if len(text) <= 120 else text[:117] + "...")
+    shown = literal(repr(text if len(text) <= 120 else text[:117] + "..."))
     if len(text) > MAX_LENGTH:
         raise RuleError(f"Splink settings: {where} is {len(text):,} characters; at most {MAX_LENGTH:,}")
     sqlglot_logger = logging.getLogger("sqlglot")
