@@ -13,11 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from misflag.cli import main
 from misflag.errors import ExpressionError
 from misflag.io import check_expression
-from misflag.io._expr_cost import MAX_GROWTH
+from misflag.io._expr_cost import MAX_CONSTANT, MAX_GROWTH
 
 COLUMNS = ["id", "name", "grp", "flag", "truth"]
 
@@ -167,3 +169,37 @@ def test_http_refuses_before_a_job_is_queued(
         assert 400 <= reply.status_code < 500 and needle in reply.text, reply.text[:300]
         assert "job_id" not in reply.text
     assert not list((tmp_path / "serve").rglob("result*"))
+
+
+_SEARCH = st.sampled_from(["a", "aa", "", "b", "ab"])
+_REPLACEMENT = st.sampled_from(["", "a", "aa", "aaaa", "a" * 10, "a" * 16, "a" * 17])
+_TEXT = st.recursive(
+    st.sampled_from(["name", "grp", "'a'", "'" + "a" * 300 + "'"]),
+    lambda inner: st.one_of(
+        st.builds(lambda t, a, b: f"replace({t}, '{a}', '{b}')", inner, _SEARCH, _REPLACEMENT),
+        st.builds(lambda a, b: f"({a} || {b})", inner, inner),
+        st.builds(lambda a, b, c: f"concat({a}, {b}, {c})", inner, inner, inner),
+        st.builds(lambda t, f: f"{f}({t})", inner, st.sampled_from(["upper", "lower", "trim"])),
+        st.builds(lambda t: f"left({t}, 5)", inner),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_TEXT)
+def test_every_accepted_text_expression_stays_within_the_bound_on_duckdb(text: str) -> None:
+    """Adversary's property: for random nestings of replace, ||, concat and case functions, whatever the
+    check accepts, DuckDB computes (on the values that grow most) at most 16 times the longest value
+    plus 65,536 characters; whatever it refuses, it refuses in one line."""
+    try:
+        rendered = check_expression(f"length({text})", COLUMNS, "--score")
+    except ExpressionError as refused:
+        assert "\n" not in str(refused) and len(str(refused)) < 400
+        return
+    connection = duckdb.connect()
+    value = "a" * 50
+    connection.execute("CREATE TABLE t AS SELECT ? AS name, ? AS grp", [value, "ab" * 25])
+    result = connection.execute(f"SELECT {rendered} FROM t").fetchone()
+    assert result is not None
+    assert result[0] <= MAX_GROWTH * len(value) + MAX_CONSTANT, text
