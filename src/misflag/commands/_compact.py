@@ -5,7 +5,9 @@ a person at an 80-column terminal reads this view instead, in the demo's style. 
 headlines depends on the result's kind (`HEADLINES`); a kind without an entry (a new audit) gets its
 metrics that carry intervals, as many as fit. Groups too small to report are withheld, label included,
 exactly as in the HTML report. Cells never break a word: a row takes two lines (value, then interval)
-when one does not fit, and columns that still do not fit are left to the long table, which says so.
+when one does not fit, and columns that still do not fit are left to the long table, which says so; a
+label with a word over 40 characters is cut with an ellipsis. Data values print as text
+(`misflag._text`): never as rich markup, never as terminal control.
 """
 
 from __future__ import annotations
