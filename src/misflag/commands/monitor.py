@@ -69,6 +69,9 @@ def monitor(
         30, "--baseline-periods", help="Periods that set dismissal baselines."
     ),
     min_cell: int = typer.Option(10, "--min-cell", help="Suppress group-periods with fewer rows than this."),
+    late_periods: int = typer.Option(
+        0, "--late-periods", help="With --state: re-read this many past periods for late labels."
+    ),
     state: Path | None = typer.Option(None, "--state", help="State file: later runs read only new rows."),
     ledger: str | None = typer.Option(
         None, "--ledger", help="Monitor a ledger (URL or SQLite path) instead."
@@ -102,6 +105,7 @@ def monitor(
             horizon=horizon,
             baseline_periods=baseline_periods,
             min_cell=min_cell,
+            late_periods=late_periods,
             state=state,
             ledger=_ledger_url(ledger),
             engine=engine,
@@ -169,7 +173,10 @@ def print_compact(result: AuditResult, console: Console) -> None:
         )
         console.print(plain(line[:_WIDTH]))
     if any(alarm.get("provisional") for alarm in alarms):
-        console.print("  ? first raised in the latest period, which may still be filling up", markup=False)
+        console.print(
+            "  ? first raised in a period whose counts may still change (still filling up, or labels due)",
+            markup=False,
+        )
     for warning in result.metadata.get("warnings", []):
         console.print(plain(f"warning: {warning}"))
 

@@ -218,3 +218,50 @@ def pending_counts(cells: pd.DataFrame, stages: int, by: str) -> pd.DataFrame:
         }
     )
     return frame.groupby([by, "period"], sort=True).sum()
+
+
+def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | None:
+    """Where a state run starts reading: the newest period seen, or `late_periods` periods before it, so
+    labels (and reviews) that arrive up to that many periods late replace the counts they change."""
+    if watermark is None:
+        return None
+    step = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}
+    start = pd.Timestamp(watermark) - spec.late_periods * step[spec.period]
+    return max(start, pd.Timestamp("1678-01-01")).to_pydatetime()
+
+
+def late_rows(
+    engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, saved: pd.DataFrame, since: datetime
+) -> str | None:
+    """A warning when rows, labels or reviews arrived for periods a state run no longer reads (None if not).
+
+    One aggregate over the time, truth and final-stage columns of rows before `since`, compared with the
+    state's counts of the same periods: a state run cannot count them, so the output must say so.
+    """
+    stamp = f"TRY_CAST(({checked.time}) AS TIMESTAMP)"
+    final = checked.stages[-1]
+    truth = f"COUNT(TRY_CAST(({checked.truth}) AS DOUBLE))" if checked.truth else "0"
+    filters = [f"{stamp} < TIMESTAMP '{since.isoformat(sep=' ')}'"]
+    if checked.where:
+        filters.insert(0, f"({checked.where})")
+    query = (
+        f"SELECT COUNT(*) AS n, {truth} AS truth, COUNT(TRY_CAST(({final}) AS DOUBLE)) AS final "
+        f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)}"
+    )
+    now = engine.sql(query).to_pylist()[0]
+    old = saved[saved["period"] < pd.Timestamp(since)]
+    final_column = f"s{len(checked.stages) - 1}"
+    before = {
+        "n": int(old["n"].sum()),
+        "truth": int(old.loc[old["t"].notna(), "n"].sum()) if checked.truth else 0,
+        "final": int(old.loc[old[final_column].notna(), "n"].sum()),
+    }
+    grown = {key: int(now[key] or 0) - before[key] for key in before}
+    if not any(value > 0 for value in grown.values()):
+        return None
+    return (
+        f"{grown['n']:,} row(s), {grown['truth']:,} truth label(s) and {grown['final']:,} final decision(s) "
+        f"arrived for periods before {since.date()} that this state run no longer reads (more than "
+        f"{spec.late_periods} {spec.period}(s) late); they are not counted. Give a larger --late-periods "
+        "with a new state file; a full rerun counts them but is a second path outside the guarantee"
+    )

@@ -15,7 +15,15 @@ from misflag import __version__
 from misflag.engine import get_engine
 from misflag.errors import InputError, literal
 from misflag.io import load_input
-from misflag.monitor._counts import check_monitor, metric_counts, pending_counts, period_range, read_counts
+from misflag.monitor._counts import (
+    check_monitor,
+    late_rows,
+    metric_counts,
+    pending_counts,
+    period_range,
+    read_counts,
+    reread_from,
+)
 from misflag.monitor._detect import ALTERNATIVES
 from misflag.monitor._rows import emit_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
@@ -55,6 +63,7 @@ def monitor(
     horizon: int = 365,
     baseline_periods: int = 30,
     min_cell: int = 10,
+    late_periods: int = 0,
     state: str | Path | None = None,
     ledger: str | None = None,
     engine: str = "duckdb",
@@ -93,6 +102,7 @@ def monitor(
         horizon=horizon,
         baseline_periods=baseline_periods,
         min_cell=min_cell,
+        late_periods=late_periods,
     )
     return run_monitor(
         spec, source, ledger=ledger, state=state, engine=engine, table=table, progress=progress
@@ -130,14 +140,22 @@ def run_monitor(
         info = load_input(runner, _ledger_table(ledger) if ledger else source, table=table)
         checked = check_monitor(spec, info.columns)
         report("counting", 0.3)
-        fresh = read_counts(runner, spec, checked, watermark)
+        since = reread_from(watermark, spec)
+        fresh = read_counts(runner, spec, checked, since)
+        late = (
+            late_rows(runner, spec, checked, saved, since)
+            if saved is not None and since is not None
+            else None
+        )
     finally:
         runner.close()
-    cells = merge(saved, watermark, fresh)
+    cells = merge(saved, since, fresh)
     if cells.empty or cells["n"].sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
     report("detecting", 0.7)
     result = _analyse(spec, cells, checked.pool is not None)
+    if late:
+        result.metadata["warnings"].append(late)
     result.metadata.update(
         input={
             "description": f"ledger {ledger}" if ledger else info.description,
@@ -159,7 +177,8 @@ def run_monitor(
         next_mark = save_state(state_path, fingerprint, cells)
         result.metadata["state"] = {
             "path": str(state_path),
-            "read_from": _iso(watermark),
+            "read_from": _iso(since),
+            "late_periods": spec.late_periods,
             "next_read_from": next_mark.isoformat(),
         }
     report("done", 1.0)
@@ -189,6 +208,7 @@ def _analyse(spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool) -> AuditR
     watch = Watch()
     watch.tests = count_tests(spec, len(shown), len(pools))
     watch.alpha_each = spec.alpha / watch.tests
+    watch.unsettled = spec.late_periods + 1
     watch.warnings += _coverage_warnings(cells, periods, spec, len(periods))
     group_series = {}
     for metric in spec.chosen_metrics:

@@ -48,6 +48,7 @@ class MonitorSpec:
     horizon: int = 365
     baseline_periods: int = 30
     min_cell: int = 10
+    late_periods: int = 0
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
@@ -67,6 +68,8 @@ class MonitorSpec:
             raise InputError(f"{{alpha}} must be between 0 and 1, got {self.alpha:g}")
         if self.horizon < 1 or self.baseline_periods < 1 or self.min_cell < 1:
             raise InputError("{horizon}, {baseline_periods} and {min_cell} must be at least 1")
+        if not 0 <= self.late_periods <= MAX_PERIODS:
+            raise InputError(f"{{late_periods}} must be between 0 and {MAX_PERIODS:,} periods")
         if max(self.horizon, self.baseline_periods) > MAX_PERIODS:
             raise InputError(f"{{horizon}} and {{baseline_periods}} must be at most {MAX_PERIODS:,} periods")
         unknown = [m for m in self.metrics if m not in METRICS]
@@ -108,6 +111,8 @@ class MonitorSpec:
         """A digest of the settings that shape the count table: a state file is only reused under them."""
         keys = ("time", "group", "truth", "flag", "stages", "period", "weight", "reviewer_pool", "where")
         data = {key: self.to_dict()[key] for key in keys}
+        if self.late_periods:  # how far back a state run re-reads: fixed for a state file's life
+            data["late_periods"] = self.late_periods
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -49,7 +49,7 @@ class Alarm:
     statistic: float
     threshold: float
     open: bool
-    provisional: bool  # first raised in the latest period, which may still be filling up
+    provisional: bool  # first raised in a period whose counts may still change (latest, or labels due)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +77,7 @@ class Watch:
     alpha_each: float = 0.0
     warnings: list[str] = field(default_factory=list)
     floors: dict[tuple[str, str], float] = field(default_factory=dict)
+    unsettled: int = 1  # latest periods whose counts may still change (filling up, or labels still due)
 
 
 def series(counts: pd.DataFrame, labels: list[str], periods: pd.DatetimeIndex, by: str) -> Series:
@@ -192,6 +193,6 @@ def _episodes(
                 statistic=float(np.exp(min(detection.log_statistic[t], 700.0))),
                 threshold=threshold,
                 open=bool(alarm[-1] and t == starts[-1]),
-                provisional=bool(t == len(periods) - 1),
+                provisional=bool(t >= len(periods) - watch.unsettled),
             )
         )
