@@ -216,3 +216,22 @@ def test_nyc_local_law_144_leaves_small_categories_out_of_ratios_only(compas_csv
             reference="Asian",
             impact_ratio_min_share=0.02,
         )
+
+
+def test_a_reference_whose_rate_is_undefined_gets_no_ratio_of_one() -> None:
+    # a: 20 people, all warranted (no negatives: FPR undefined), the reference; b: 20 and 20
+    grp = ["a"] * 20 + ["b"] * 40
+    truth = [1] * 20 + [0, 1] * 20
+    flag = [1, 0] * 10 + [1, 1, 0, 0] * 10
+    result = audit_decisions(
+        pa.table({"grp": grp, "truth": truth, "flag": flag}),
+        flag="flag",
+        truth="truth",
+        groups=["grp"],
+        reference="a",
+    )
+    for metric in ("fpr_ratio", "fpr_diff"):
+        for group in ("a", "b"):
+            row = result.select(metric=metric, group=group, attribute="grp")[0]
+            assert row["value"] is None and "undefined" in row["warning"], row
+    assert result.value("fnr_ratio", "a", attribute="grp") == 1.0  # a defined reference rate still compares

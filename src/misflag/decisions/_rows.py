@@ -116,7 +116,7 @@ class RowEmitter:
                 elif self.reference.excluded[g]:
                     note = LL144_NOTE.format(share=100 * self.reference.share)
                     out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
-                elif g == ref:
+                elif g == ref and denominator != 0:
                     same = 1.0 if suffix == "ratio" else 0.0
                     out.append(
                         self._row(g, stage, name, same, denominator=denominator, warning=REFERENCE_NOTE)
