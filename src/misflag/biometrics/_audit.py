@@ -32,6 +32,7 @@ from misflag.biometrics._thresholds import (
     equal_error_rate,
     locate,
     matched_at,
+    resolution_warning,
     threshold_from,
 )
 from misflag.engine import Engine, get_engine
@@ -137,6 +138,10 @@ def run_biometrics(
         for g, name in enumerate(grouping.labels)
         if (key := (grouping.attribute, name)) in eers and not hidden[grouping.attribute][g]
     }
+    metric, units = ("FPIR", "searches") if spec.search else ("FMR", "impostor comparisons")
+    result.metadata["warnings"] = [
+        note for p in points if p.target is not None and (note := resolution_warning(p.target, metric, units))
+    ]
     result.summary = summary_text(result, spec)
     report("done", 1.0)
     return result

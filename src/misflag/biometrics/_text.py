@@ -74,6 +74,7 @@ def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
             spread = _spread(result, stage, metric)
             if spread:
                 sentences.append(spread)
+    sentences += [f"Warning: {note}." for note in meta.get("warnings", [])]
     sentences.append(
         "Intervals account for comparisons sharing subjects (cluster score and subject jackknife, t quantiles on the "
         "effective number of subjects); rows name where few subjects carry the errors or the comparisons."

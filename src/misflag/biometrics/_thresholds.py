@@ -38,6 +38,24 @@ def locate(fmr: float, reference_counts: np.ndarray, total: int) -> Target:
     return Target(fmr, total, allowed, position, allowed - int(above[position + 1]))
 
 
+#: ISO/IEC 19795-1's rule of 3: with no error in N independent trials the 95% upper bound is about 3/N.
+RULE_OF_THREE = 3.0
+
+
+def resolution_warning(target: Target, metric: str, units: str) -> str | None:
+    """A warning when the target is below what the data can show: even with no error at all, the 95% upper
+    bound 3/N (rule of 3) exceeds the target, so the threshold found cannot demonstrate it."""
+    if target.impostors <= 0 or target.fmr * target.impostors >= RULE_OF_THREE:
+        return None
+    needed = math.ceil(RULE_OF_THREE / target.fmr)
+    return (
+        f"target {metric} {target.fmr:g} is below what {target.impostors:,} {units} can resolve: with no error "
+        f"at all the 95% upper bound is 3/N = {RULE_OF_THREE / target.impostors:.2g} (ISO/IEC 19795-1's rule "
+        f"of 3); showing {target.fmr:g} needs at least {needed:,} independent {units}, more when they share "
+        "subjects (see `misflag biometrics plan`)"
+    )
+
+
 def threshold_from(target: Target, scores_in_bin: np.ndarray) -> tuple[float, float]:
     """(threshold, order statistic): the smallest double above the (k+1)-th highest score, so FMR <= target."""
     ordered = np.sort(scores_in_bin)[::-1]

@@ -109,3 +109,25 @@ def audit(
                 progress=update,
             )
     emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+@app.command("plan")
+def plan(
+    target_fmr: float = typer.Option(..., "--target-fmr", help="The reference group's FMR at the threshold."),
+    ratio: float = typer.Option(2.0, "--ratio", help="The ratio of FMRs to detect (e.g. 2)."),
+    power: float = typer.Option(0.8, "--power", help="Chance of detecting that ratio."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Two-sided test level."),
+    per_subject: float = typer.Option(
+        1.0, "--per-subject", help="Impostor comparisons per subject in the design."
+    ),
+    correlation: float = typer.Option(
+        0.0, "--correlation", help="Intra-subject correlation of false matches (0 = independent)."
+    ),
+) -> None:
+    """How many impostor comparisons and subjects tell a group's FMR from the reference's."""
+    from misflag.biometrics._plan import plan_sample_size, plan_text
+
+    found = plan_sample_size(
+        target_fmr, ratio, power=power, alpha=alpha, per_subject=per_subject, correlation=correlation
+    )
+    typer.echo(plan_text(found, per_subject, correlation))
