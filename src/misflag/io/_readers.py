@@ -49,7 +49,7 @@ def check_inflated_size(path: Path, name: str, max_bytes: int) -> None:
                 inflated += len(block)
                 if inflated > max_bytes:
                     raise InputError(
-                        f"'{name}' inflates to more than {max_bytes:,} bytes uncompressed; that is the limit"
+                        f"'{name}' inflates to more than {max_bytes:,} bytes uncompressed; the limit is {max_bytes:,} bytes"
                     )
     except (OSError, EOFError, zlib.error):
         raise InputError(f"'{name}' is not a readable gzip file") from None
