@@ -96,7 +96,9 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 def _check_tokens(ledger_db: str, host: str) -> None:
-    """InputError unless the ledger holds a live token that may use the audit pages."""
+    """InputError unless the ledger holds a live token that may use the audit pages: read, as
+    authentication reads it, from the sealed, verified chain (a row planted in the tokens table counts
+    for nothing)."""
     from misflag.api._guard import TOKEN_ROLES
     from misflag.errors import LedgerError
     from misflag.ledger import Ledger, list_tokens

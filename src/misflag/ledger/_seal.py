@@ -70,10 +70,10 @@ class SealingStore(Store):
                 raise self._alarm(
                     refuse(f"entry {stray[0]} ({stray[3]}) carries no valid writer proof", action)
                 )
-        checked = rows if self._upgrading else [row for row in rows if row[6] is not None]
         key = self._writer_key()
-        if self._upgrading:
-            checked = [(*row[:6], row[6] or entry_mac(key, bytes(row[2]))) for row in rows]
+        if self._upgrading:  # init sealing entries written before proofs existed: vouched as found
+            rows = [(*row[:6], row[6] or entry_mac(key, bytes(row[2]))) for row in rows]
+        checked = [row for row in rows if row[6] is not None]  # the rest: under a verified checkpoint
         problem = unvouched(checked, key, start=start, prev=prev) if checked else None
         if problem:
             raise self._alarm(refuse(problem, action))
@@ -89,17 +89,7 @@ class SealingStore(Store):
         for item in events:
             body = item.body(timestamp)
             digest = entry_hash(prev, seq, item.kind, item.case_id, body)
-            rows.append(
-                {
-                    "seq": seq,
-                    "prev": prev,
-                    "hash": digest,
-                    "kind": item.kind,
-                    "case_id": item.case_id,
-                    "body": body,
-                    "mac": entry_mac(key, digest),
-                }
-            )
+            rows.append((seq, prev, digest, item.kind, item.case_id, body, entry_mac(key, digest)))
             receipts.append(
                 {
                     "seq": seq,
@@ -110,7 +100,13 @@ class SealingStore(Store):
                 }
             )
             seq, prev = seq + 1, digest
-        connection.execute(insert(table), rows)
+        # the DBAPI's executemany directly: SQLAlchemy's per-row parameter processing cost more than the
+        # hashing (the columns are plain int, bytes and str)
+        marker = "%s" if self.postgres else "?"
+        connection.exec_driver_sql(
+            f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join([marker] * 7)})",
+            rows,
+        )
         sealed = connection.execute(select(func.max(schema.checkpoints.c.tree_size))).scalar() or 0
         due = not 0 <= sealed <= seq or seq - sealed >= self.checkpoint_every
         if due or self._tail_expired(connection, sealed):

@@ -18,7 +18,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -157,7 +157,7 @@ class Ledger(SealingStore):
             item.validate()
         try:
             with self._write() as connection:
-                rules = self._rules()
+                rules = self._rules(connection)
                 states = self._case_states(connection, {item.case_id for item in events if item.case_id})
                 for item in events:
                     state = states.setdefault(item.case_id or "", CaseState())
@@ -210,19 +210,25 @@ class Ledger(SealingStore):
 
     # -- rules -------------------------------------------------------------------------------------------
 
-    def _rules(self) -> RuleSet:
+    def _rules(self, connection: Connection) -> RuleSet:
         """The rule set of the latest `rules_changed` entry in the sealed, verified chain (signed by a
-        trusted key, its version above every earlier one); every rule on when there is none."""
-        found = self.authority().rules
-        if found is None:
-            return RuleSet()
-        if self._rules_cache[0] != found[0]:
+        trusted key, its version above every earlier one); every rule on when there is none. One indexed
+        lookup per append: the chain is read again only when a newer `rules_changed` row appears."""
+        table = schema.entries
+        latest = connection.execute(
+            select(func.max(table.c.seq)).where(table.c.kind == "rules_changed")
+        ).scalar()
+        if latest is None or latest == self._rules_cache[0]:
+            return self._rules_cache[1]
+        found = self.authority().rules  # a row not (yet) in the sealed chain is not in force
+        if found is not None and found[0] != self._rules_cache[0]:
             self._rules_cache = (found[0], RuleSet.from_dict(found[1]["rule_set"]))
         return self._rules_cache[1]
 
     def rules(self) -> RuleSet:
         """The rule set in force: the latest `rules_changed` entry, or every rule on."""
-        return self._rules()
+        with self._read() as connection:
+            return self._rules(connection)
 
     def set_rules(self, new: RuleSet, *, actor: str, role: str = "admin", reason: str = "") -> dict[str, Any]:
         """Put a new rule set in force: a signed `rules_changed` entry, sealed by a checkpoint at once.
@@ -230,7 +236,7 @@ class Ledger(SealingStore):
         The version must go up; turning any rule off needs a reason, and the entry lists what was loosened.
         """
         with self._write() as connection:
-            current = self._rules()
+            current = self._rules(connection)
             if new.version <= current.version:
                 raise RuleError(f"rule set version must be above {current.version} (got {new.version})")
             loosened = new.loosened_from(current)
