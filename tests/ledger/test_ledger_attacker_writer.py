@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,16 @@ from misflag.ledger._verify import entry_hash
 from misflag.ledger._writer import LedgerTampered
 
 
-def plant(target: Any, kind: str, case_id: str | None, payload: dict[str, Any], **body: Any) -> int:
-    """As the INSERT-only writer: add a well-formed entry at the head of the chain (no writer proof)."""
+def plant(
+    target: Any,
+    kind: str,
+    case_id: str | None,
+    payload: dict[str, Any],
+    mac: bytes | None = None,
+    **body: Any,
+) -> int:
+    """As the INSERT-only writer: add a well-formed entry at the head of the chain, without a writer proof
+    or with a made-up one (`mac`)."""
     engine = sa.create_engine(target.url)
     with engine.begin() as connection:
         seq, prev = connection.exec_driver_sql(
@@ -45,10 +54,10 @@ def plant(target: Any, kind: str, case_id: str | None, payload: dict[str, Any], 
         digest = entry_hash(bytes(prev), seq + 1, kind, case_id, text)
         connection.execute(
             sa.text(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
-                "VALUES (:s, :p, :h, :k, :c, :b)"
+                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body, mac) "
+                "VALUES (:s, :p, :h, :k, :c, :b, :m)"
             ),
-            {"s": seq + 1, "p": bytes(prev), "h": digest, "k": kind, "c": case_id, "b": text},
+            {"s": seq + 1, "p": bytes(prev), "h": digest, "k": kind, "c": case_id, "b": text, "m": mac},
         )
     engine.dispose()
     return int(seq) + 1
@@ -116,7 +125,8 @@ def test_hand_inserted_token_revoked_locks_no_one_out(
 ) -> None:
     ledger = target.seed()
     admin = create_token(ledger, "admin-1", "admin", actor="root")
-    seq = plant(target, "token_revoked", None, {"id": token_id(admin), "name": "admin-1", "role": "admin"})
+    payload = {"id": token_id(admin), "name": "admin-1", "role": "admin"}
+    seq = plant(target, "token_revoked", None, payload, mac=os.urandom(32))  # a made-up proof
     assert authenticate(ledger, admin) is not None
     assert [row["revoked"] for row in list_tokens(ledger)] == [None]
     refused_at_write(ledger, target, seq, capsys)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from misflag.cli import main
-from misflag.ledger import Ledger, authenticate, token_id
+from misflag.ledger import Event, Ledger, authenticate, token_id
 from misflag.ledger._engine import now
 
 # Per group: true/false positives and negatives of the algorithm; false positives confirmed by review and
@@ -350,4 +350,9 @@ def test_ledger_at_an_older_schema_is_migrated_by_init_only(
     with migrated.engine.connect() as connection:
         stored = connection.exec_driver_sql("SELECT hash FROM ledger_entries ORDER BY seq").fetchall()
     assert [bytes(row[0]) for row in stored] == hashes, "init rewrites nothing"
+    # the old entries, under a verified checkpoint, count in a case's history without a writer proof
+    flag = {"rule_id": "r", "rule_version": "1", "input_digest": "sha256:ab"}
+    migrated.append([Event("flagged", "c1", "a", "recorder", flag)])
+    migrated.checkpoint()
+    assert migrated.verify(require_sealed=True, public_keys={name: public_bytes(key)}).ok
     migrated.close()
