@@ -63,28 +63,38 @@ class Reader:
 def protect(
     publish: Publisher, reader: Reader, min_cell: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
-    """Publish, audit, withhold more, until no sensitive withheld count is narrower than min_cell."""
+    """Publish, audit, withhold more, until no sensitive withheld count is too narrow; the output is
+    audited in full (no earlier interval reused) before it is returned."""
     forced: Forced = {"n": set(), "detail": set()}
     settled: dict[bytes, Interval] = {}
     level = protection_level(min_cell)
     for round_number in range(MAX_ROUNDS + 1):
         rows, shadow, metadata = publish(forced)
-        audit = audit_outputs(
-            [reader.output(rows, metadata)], level, _known(shadow, min_cell, reader), settled
-        )
+        output, known = reader.output(rows, metadata), _known(shadow, min_cell, reader)
+        audit = audit_outputs([output], level, known, settled)
         if not audit.exposed:
-            return rows, metadata, audit
-        units = _worst_per_attribute(audit.exposed)
-        if round_number == MAX_ROUNDS - 1 or not _escalate(forced, units, rows):
-            attributes = {attribute for attribute, _ in units} - {OVERALL_ATTRIBUTE}
-            everything = {
-                (row["attribute"], row["group"])
-                for row in rows
-                if row["metric"] == "n" and row["attribute"] in attributes
-            }
-            if everything <= forced["n"]:
+            # the complementary suppressions are planned afresh each round, so a count settled in an
+            # earlier round may have lost room since: the output is audited once more in full
+            audit = audit_outputs([output], level, known)
+            if not audit.exposed:
                 return rows, metadata, audit
-            forced["n"] |= everything
+            settled.clear()
+        units = _worst_per_attribute(audit.exposed)
+        if round_number < MAX_ROUNDS - 1 and _escalate(forced, units, rows):
+            continue
+        # last resorts: every group of the exposed attributes, then every group of every attribute
+        groups = {
+            (r["attribute"], r["group"])
+            for r in rows
+            if r["metric"] == "n" and r["attribute"] != OVERALL_ATTRIBUTE
+        }
+        attributes = {attribute for attribute, _ in units}
+        wider = {unit for unit in groups if unit[0] in attributes}
+        if wider <= forced["n"]:
+            wider = groups
+        if wider <= forced["n"]:
+            return rows, metadata, audit
+        forced["n"] |= wider
     return rows, metadata, audit
 
 

@@ -45,10 +45,17 @@ class DisclosureAudit:
 
     protection: float
     intervals: list[Interval]
+    sensitive_below: float = float(
+        "inf"
+    )  # a count the reader knows to hold this many or more is not sensitive
 
     @property
     def exposed(self) -> list[Interval]:
-        return [i for i in self.intervals if not i.protects(self.protection)]
+        return [
+            i
+            for i in self.intervals
+            if not i.protects(self.protection) and i.low < self.sensitive_below - TOLERANCE
+        ]
 
     def summary(self) -> dict[str, object]:
         """The audit's result as metadata: counts checked and protected, the narrowest interval."""
@@ -83,14 +90,15 @@ def audit_outputs(
     protection: float,
     known: Callable[[Target], float | None] | None = None,
     settled: dict[bytes, Interval] | None = None,
+    sensitive_below: float = float("inf"),
 ) -> DisclosureAudit:
     """Solve for every withheld count's interval over all the outputs jointly.
 
     `known(target)` is the auditor's own count (None: not sensitive, skip it); with it, the lower bound
     is solved only where the upper bound alone leaves the interval too narrow. `settled` holds counts
-    found protected by an earlier audit of the same outputs with fewer figures withheld: withholding
-    more only removes equations, so their intervals can only have widened, and they are not solved again
-    (their earlier interval is reported; new ones are added to it).
+    found protected by an earlier audit of similar outputs, reused without solving (a shortcut while
+    suppression is being planned; new protected counts are added to it): an output is published only
+    after an audit without it.
     """
     intervals: list[Interval] = []
     for number, linked in enumerate(link(outputs)):
@@ -118,7 +126,7 @@ def audit_outputs(
             intervals.append(Interval(target, low, high))
             if settled is not None and intervals[-1].protects(protection):
                 settled[target.columns.tobytes()] = intervals[-1]
-    return DisclosureAudit(protection, intervals)
+    return DisclosureAudit(protection, intervals, sensitive_below)
 
 
 def _extreme(
