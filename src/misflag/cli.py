@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "ledger": Subcommand("misflag.commands.ledger", "app", "Tamper-evident ledger of automated flags and human decisions."),
     "inventory": Subcommand("misflag.commands.inventory", "app", "AI use-case inventories: scorecard, history, consistency check."),
     "datasets": Subcommand("misflag.commands.datasets", "app", "Real public datasets, pinned by version and sha256."),
+    "disclosure": Subcommand("misflag.commands.disclosure", "app", "Check saved outputs jointly: could a reader pin down a withheld count?"),
     "report": Subcommand("misflag.commands.report", "report", "Write the HTML (and PDF) report of a saved audit result."),
     "serve": Subcommand("misflag.commands.serve", "serve", "Serve the web page and HTTP API (127.0.0.1 by default)."),
 }  # fmt: skip

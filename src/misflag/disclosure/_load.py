@@ -1,0 +1,122 @@
+"""Saved misflag outputs as a reader holds them: a result bundle (`--save`), `--format json` rows, or CSV.
+
+A bundle's metadata links it to others of the same input (its sha256), names its group expressions,
+stages and truth, and its `--where`: a filter that is a conjunction of `expression = 'value'` or
+`expression IN (...)` restricts those expressions to the listed values, which links the breakdown to
+the other outputs; any other filter makes the output a population of its own. Plain rows (JSON list,
+CSV) carry no metadata: each is its own population, its attributes read from the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import expressions as exp
+
+from misflag.disclosure._model import JOIN, OVERALL, Output
+from misflag.errors import InputError
+
+COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "suppressed", "warning")
+
+
+def load_output(path: Path) -> Output:
+    """One saved output (InputError for a file that is not a misflag decision output)."""
+    if not path.is_file():
+        raise InputError(f"output {path} does not exist")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() == ".csv":
+        return _plain(str(path), _csv_rows(path, text))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise InputError(f"output {path} is neither JSON nor CSV") from None
+    if isinstance(data, list):
+        return _plain(str(path), _checked(path, data))
+    if (
+        not isinstance(data, dict)
+        or data.get("kind") != "decisions"
+        or not isinstance(data.get("metadata"), dict)
+    ):
+        raise InputError(f"output {path} is not a saved misflag decision audit")
+    return _bundle(str(path), _checked(path, data.get("rows")), data["metadata"])
+
+
+def _checked(path: Path, rows: Any) -> list[dict[str, Any]]:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and set(COLUMNS) <= set(r) for r in rows):
+        raise InputError(f"output {path} does not hold misflag result rows")
+    return rows
+
+
+def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
+    rows = []
+    for raw in csv.DictReader(text.splitlines()):
+        try:
+            rows.append(
+                {
+                    **raw,
+                    "group": raw.get("group") or None,
+                    "value": float(raw["value"]) if raw.get("value") else None,
+                    "denominator": float(raw["denominator"]) if raw.get("denominator") else None,
+                    "suppressed": raw.get("suppressed") in ("True", "true", "1"),
+                }
+            )
+        except (KeyError, ValueError):
+            raise InputError(f"output {path} is not a misflag result CSV") from None
+    return _checked(path, rows)
+
+
+def _plain(name: str, rows: list[dict[str, Any]]) -> Output:
+    attributes = [r["attribute"] for r in rows if r["attribute"] != OVERALL and JOIN not in r["attribute"]]
+    stages = {r["stage"]: r["stage"] for r in rows if r["stage"] != "all" and "->" not in r["stage"]}
+    return Output(name, rows, tuple(dict.fromkeys(attributes)), stages, "truth", False, f"file:{name}")
+
+
+def _bundle(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any]) -> Output:
+    spec = metadata.get("spec") or {}
+    expressions = metadata.get("expressions") or {}
+    groups = tuple(str(g) for g in spec.get("groups") or ())
+    stages = {str(n): str(e) for n, e in expressions.get("stages") or []}
+    score, threshold = expressions.get("score"), metadata.get("global_threshold")
+    if score and threshold is not None:
+        stages[f"score>={threshold:g}"] = f"({score}) >= {threshold!r}"
+    digest = str((metadata.get("input") or {}).get("sha256") or name)
+    where = spec.get("where")
+    restriction = _restriction(where, groups) if where else {}
+    return Output(
+        name,
+        rows,
+        groups,
+        stages,
+        str(expressions.get("truth") or spec.get("truth")),
+        bool(spec.get("weight")),
+        digest if restriction is not None else f"{digest}|{where}",
+        restriction or {},
+        metadata.get("rows_audited"),
+        (metadata.get("input") or {}).get("rows") if restriction is not None else None,
+        str(metadata.get("missing_group_label") or "(missing)"),
+    )
+
+
+def _restriction(where: str, groups: tuple[str, ...]) -> dict[str, frozenset[str | None]] | None:
+    """`a = 'x' AND b IN ('y', 'z')` as {a: {x}, b: {y, z}}; None for any other filter."""
+    try:
+        tree = sqlglot.parse_one(where, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    out: dict[str, frozenset[str | None]] = {}
+    for part in tree.flatten() if isinstance(tree, exp.And) else [tree]:
+        if isinstance(part, exp.EQ) and isinstance(part.expression, exp.Literal):
+            column, values = part.this, [part.expression]
+        elif isinstance(part, exp.In) and all(isinstance(v, exp.Literal) for v in part.expressions):
+            column, values = part.this, part.expressions
+        else:
+            return None
+        name = column.sql(dialect="duckdb")
+        name = next((g for g in groups if g.strip() == name), name)
+        allowed = frozenset(str(v.this) for v in values)
+        out[name] = out[name] & allowed if name in out else allowed
+    return out
