@@ -183,7 +183,10 @@ def test_placeholder_dates_out_of_range_are_refused(log: pd.DataFrame, stamp: st
     _refused(hostile)
 
 
-@pytest.mark.parametrize("options", [{"horizon": 10**20}, {"baseline_periods": 10**20}])
+@pytest.mark.parametrize(
+    "options",
+    [{"horizon": 10**20}, {"baseline_periods": 10**20}, {"late_periods": 10**20}, {"late_periods": -1}],
+)
 def test_absurd_horizons_are_refused(log: pd.DataFrame, options: dict[str, int]) -> None:
     _refused(log, **options)
 
@@ -196,3 +199,16 @@ def test_huge_weights_do_not_overflow_into_blank_rates(log: pd.DataFrame) -> Non
         rows[scale] = [(r["value"], r["denominator"]) for r in result.extras["periods"].to_pylist()]
     assert rows[1.0] == rows[1e308]
     assert any(value is not None and value > 0 for value, _ in rows[1e308])
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_a_late_window_beyond_the_calendar_rereads_everything(
+    log: pd.DataFrame, tmp_path: Path, period: str
+) -> None:
+    """--late-periods 1,000,000 reaches before any supported date: the state run reads all rows, no crash."""
+    state = tmp_path / "state.json"
+    options = {**SETTINGS, "period": period, "late_periods": 10**6}
+    monitor(log, state=state, **options)  # type: ignore[arg-type]
+    again = monitor(log, state=state, **options)  # type: ignore[arg-type]
+    assert again.metadata["rows_read"] == len(log)
+    assert again.rows() == monitor(log, **options).rows()  # type: ignore[arg-type]

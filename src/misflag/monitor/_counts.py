@@ -225,9 +225,13 @@ def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | Non
     labels (and reviews) that arrive up to that many periods late replace the counts they change."""
     if watermark is None:
         return None
-    step = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}
-    start = pd.Timestamp(watermark) - spec.late_periods * step[spec.period]
-    return max(start, pd.Timestamp("1678-01-01")).to_pydatetime()
+    earliest = datetime(1678, 1, 1)
+    mark = pd.Timestamp(watermark)
+    months = {"day": 0, "week": 0, "month": spec.late_periods}[spec.period]
+    days = {"day": spec.late_periods, "week": 7 * spec.late_periods, "month": 0}[spec.period]
+    if days > (mark - pd.Timestamp(earliest)).days or months > 12 * (mark.year - earliest.year):
+        return earliest  # further back than any time monitoring supports: re-read everything
+    return (mark - pd.DateOffset(days=days, months=months)).to_pydatetime()
 
 
 def late_rows(
