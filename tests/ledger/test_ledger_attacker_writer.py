@@ -63,13 +63,21 @@ def plant(
     return int(seq) + 1
 
 
-def refused_at_write(ledger: Ledger, target: Any, seq: int, capsys: pytest.CaptureFixture[str]) -> None:
-    """The next append and the next checkpoint raise the alarm naming the planted entry; verify fails."""
+def refused_at_write(
+    ledger: Ledger,
+    target: Any,
+    seq: int,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The next append and the next checkpoint raise the alarm (logged) naming the planted entry; verify
+    fails with one line."""
     with pytest.raises(LedgerTampered, match=f"entry {seq} .*no valid writer proof"):
         ledger.append([target.flag("after-the-plant")])
     with pytest.raises(LedgerTampered, match=f"refusing to seal: entry {seq} "):
         ledger.checkpoint()
-    assert ledger.alarm and f"entry {seq}" in ledger.alarm
+    logged = [record for record in caplog.records if record.name == "misflag.ledger"]
+    assert logged and logged[-1].levelname == "ERROR" and f"entry {seq}" in logged[-1].getMessage()
     capsys.readouterr()
     assert target.verify_exit() == 2
     err = capsys.readouterr().err
@@ -77,7 +85,7 @@ def refused_at_write(ledger: Ledger, target: Any, seq: int, capsys: pytest.Captu
 
 
 def test_hand_inserted_token_created_grants_nothing_and_stops_the_sealer(
-    target: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    target: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger = target.seed()
     admin = create_token(ledger, "admin-1", "admin", actor="root")
@@ -116,12 +124,12 @@ def test_hand_inserted_token_created_grants_nothing_and_stops_the_sealer(
         assert service._sealer is not None and service._sealer.is_alive()
         assert service.unsealed() == 1
         service.close()
-    refused_at_write(ledger, target, seq, capsys)
+    refused_at_write(ledger, target, seq, capsys, caplog)
     ledger.close()
 
 
 def test_hand_inserted_token_revoked_locks_no_one_out(
-    target: Any, capsys: pytest.CaptureFixture[str]
+    target: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger = target.seed()
     admin = create_token(ledger, "admin-1", "admin", actor="root")
@@ -129,12 +137,12 @@ def test_hand_inserted_token_revoked_locks_no_one_out(
     seq = plant(target, "token_revoked", None, payload, mac=os.urandom(32))  # a made-up proof
     assert authenticate(ledger, admin) is not None
     assert [row["revoked"] for row in list_tokens(ledger)] == [None]
-    refused_at_write(ledger, target, seq, capsys)
+    refused_at_write(ledger, target, seq, capsys, caplog)
     ledger.close()
 
 
 def test_old_signed_rule_set_inserted_again_takes_no_effect(
-    target: Any, capsys: pytest.CaptureFixture[str]
+    target: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     ledger = target.seed()
     loose = RuleSet.from_dict({"version": 2, "name": "pilot", "rules": {"review_before_action": False}})
@@ -149,7 +157,7 @@ def test_old_signed_rule_set_inserted_again_takes_no_effect(
     parsed = json.loads(old)
     seq = plant(target, "rules_changed", None, parsed["payload"], actor=parsed["actor"], role=parsed["role"])
     assert ledger.rules().version == 3 and ledger.rules().rules["review_before_action"] is True
-    refused_at_write(ledger, target, seq, capsys)
+    refused_at_write(ledger, target, seq, capsys, caplog)
     ledger.close()
 
 

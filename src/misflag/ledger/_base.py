@@ -85,7 +85,6 @@ class Store:
         self.writer_key_path = writer_key_path(self.key_path)
         self._writer: bytes | None = None
         self._upgrading = False  # init is migrating a ledger whose entries predate writer proofs
-        self.alarm: str | None = None  # the last refusal to vouch for a row, for operators and the API
 
     def connected_as_owner(self) -> bool:
         """PostgreSQL: whether this connection's role owns the ledger's tables or is a superuser."""
@@ -189,8 +188,7 @@ class Store:
             return known
 
     def _alarm(self, error: LedgerTampered) -> LedgerTampered:
-        """Log a refusal to vouch for what the database holds, keep it for the API, and return it to raise."""
-        self.alarm = str(error)
+        """Log a refusal to vouch for what the database holds (an ERROR line), and return it to raise."""
         LOG.error("misflag ledger %s: %s", self.safe_url, error)
         return error
 
