@@ -79,6 +79,9 @@ def refused_at_write(
     logged = [record for record in caplog.records if record.name == "misflag.ledger"]
     assert logged and logged[-1].levelname == "ERROR" and f"entry {seq}" in logged[-1].getMessage()
     capsys.readouterr()
+    assert main(["ledger", "checkpoint", "--db", target.url, "--key", str(target.key)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: refusing to seal: entry {seq} ") and err.count("\n") == 1
     assert target.verify_exit() == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ledger verification FAILED") and err.count("\n") == 1
