@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,12 @@ def test_memory_sizes_read_as_duckdb_reads_them(text: str, expected: int) -> Non
 def test_a_bad_memory_size_is_one_line() -> None:
     with pytest.raises(InputError, match="must look like 2GB"):
         size_bytes("2 elephants")
+
+
+def test_default_limits_follow_the_service_settings(tmp_path: Path) -> None:
+    """`--job-memory 2GB` gives DuckDB 2,000,000,000 bytes and the process that plus 1 GiB above its start;
+    CPU seconds are the 600 s time limit on every core; files up to 1 GiB."""
+    limits = create_app(data_dir=tmp_path).state.jobs.limits
+    assert limits == ProcessLimits(2_000_000_000 + 1024**3, 600 * (os.cpu_count() or 1), 1024**3)
+    tight = create_app(data_dir=tmp_path, job_memory_limit="500MB", job_cpu_seconds=7).state.jobs.limits
+    assert (tight.memory_bytes, tight.cpu_seconds) == (500_000_000 + 1024**3, 7)

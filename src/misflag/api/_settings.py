@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +59,9 @@ class ServeSettings:
     #: Address space each job's process may add to what it maps at its start (RLIMIT_AS); None: the
     #: DuckDB limit plus 1 GiB for Python, Arrow and the report.
     job_process_memory_bytes: int | None = None
-    #: CPU seconds of each job's process (all its threads together; RLIMIT_CPU).
-    job_cpu_seconds: int = 3600
+    #: CPU seconds of each job's process, all its threads together (RLIMIT_CPU); None: the job time limit
+    #: times the number of cores, so the watchdog's wall-clock limit comes first for a job using every core.
+    job_cpu_seconds: int | None = None
     #: Largest file a job's process may write (RLIMIT_FSIZE): the report, the result, an upload's record.
     job_output_bytes: int = 1024 * 1024 * 1024
     #: Rows shown in an upload's preview (identifier-looking columns masked).
@@ -69,7 +72,10 @@ class ServeSettings:
     def process_limits(self) -> ProcessLimits:
         """The OS limits of every process that reads a user's file (see `_sandbox`)."""
         memory = self.job_process_memory_bytes or size_bytes(self.job_memory_limit) + MEMORY_HEADROOM
-        return ProcessLimits(memory, self.job_cpu_seconds, self.job_output_bytes)
+        cpu = self.job_cpu_seconds or math.ceil(
+            max(self.job_timeout_seconds, self.check_timeout_seconds) * (os.cpu_count() or 1)
+        )
+        return ProcessLimits(memory, cpu, self.job_output_bytes)
 
     @classmethod
     def default(cls, data_dir: Path | None = None, ledger_db: str | None = None) -> ServeSettings:
