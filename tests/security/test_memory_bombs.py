@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,35 @@ def test_default_limits_follow_the_service_settings(tmp_path: Path) -> None:
     assert limits == ProcessLimits(2_000_000_000 + 1024**3, 600 * (os.cpu_count() or 1), 1024**3)
     tight = create_app(data_dir=tmp_path, job_memory_limit="500MB", job_cpu_seconds=7).state.jobs.limits
     assert (tight.memory_bytes, tight.cpu_seconds) == (500_000_000 + 1024**3, 7)
+
+
+def test_an_audit_past_its_cpu_limit_fails_in_one_line(tmp_path: Path) -> None:
+    """A 300,000-row audit of 512 intersections with 2,000 replicates needs several CPU seconds (about
+    3.7 s of CPU in-process, the upload check 0.1 s); with one second allowed the
+    job's process is stopped by SIGXCPU and the job page says so."""
+    rows = 300_000
+    log = "a,b,c,flag,truth\n" + "".join(
+        f"{'abcdefgh'[i % 8]},{'pqrstuvw'[i // 8 % 8]},{'klmnoxyz'[i // 64 % 8]},{i % 3 == 0:d},{i % 5 == 0:d}\n"
+        for i in range(rows)
+    )
+    app = create_app(data_dir=tmp_path, job_cpu_seconds=1, max_upload_bytes=50 * MB)
+    with TestClient(app, base_url=BASE) as served:
+        before = rss()
+        upload = served.post("/api/uploads", files={"file": ("log.csv", log.encode(), "text/csv")})
+        assert upload.status_code == 201, upload.text
+        body = {
+            "upload_id": upload.json()["upload_id"],
+            "truth": "truth",
+            "flag": "flag",
+            "groups": ["a", "b", "c"],
+            "intersect": True,
+            "replicates": 2000,
+        }
+        job = served.post("/api/audits", json=body).json()
+        while (status := served.get(f"/api/jobs/{job['job_id']}").json())["state"] not in {"done", "failed"}:
+            time.sleep(0.1)
+        assert status["state"] == "failed", status
+        assert status["error"] == (
+            "the audit failed: it used more than this service's limit of 1 s of CPU time and was stopped"
+        )
+        _canary(served, before)
