@@ -9,6 +9,7 @@ its unit vector is in the row space of the equations, tested with numpy's matrix
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,22 @@ def test_a_reference_whose_rate_is_undefined_gets_no_ratio_of_one() -> None:
             row = result.select(metric=metric, group=group, attribute="grp")[0]
             assert row["value"] is None and "undefined" in row["warning"], row
     assert result.value("fnr_ratio", "a", attribute="grp") == 1.0  # a defined reference rate still compares
+
+
+def test_an_audit_of_fewer_than_min_cell_people_publishes_no_count_of_them(tmp_path: Path) -> None:
+    # 9 people, one group: everything is withheld, and neither the metadata nor the saved bundle says 9
+    log = tmp_path / "log.csv"
+    log.write_text("g,truth,flag\n" + "a,1,1\na,0,0\na,1,0\n" * 3)
+    result = audit_decisions(str(log), flag="flag", truth="truth", groups=["g"])
+    assert result.metadata["rows_audited"] is None and result.metadata["input"]["rows"] is None
+    saved = json.loads(result.save(tmp_path / "result.json").read_text())
+    assert 9 not in set(_numbers(saved)) and "9 people" not in result.summary
+
+
+def _numbers(value: Any) -> list[float]:
+    """Every number anywhere in a JSON document."""
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []

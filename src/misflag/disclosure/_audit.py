@@ -29,6 +29,7 @@ class Interval:
     target: Target
     low: float
     high: float
+    exact: bool = True  # False: only the upper end was solved (`low` is then the auditor's own value)
 
     @property
     def width(self) -> float:
@@ -59,14 +60,16 @@ class DisclosureAudit:
 
     def summary(self) -> dict[str, object]:
         """The audit's result as metadata: counts checked and protected, the narrowest interval."""
-        bounded = [i for i in self.intervals if i.low > TOLERANCE]  # the reader knows someone is there
+        # a shortcut interval's low end is the auditor's own count: never published
+        solved = [i for i in self.intervals if i.exact]
+        bounded = [i for i in solved if i.low > TOLERANCE]  # the reader knows someone is there
         narrowest = min(bounded, key=lambda i: i.width, default=None)
         return {
             "method": "linear programming (HiGHS via scipy.optimize.linprog), integrality relaxed",
             "protection_level": self.protection,
             "withheld_counts_checked": len(self.intervals),
             "withheld_counts_protected": len(self.intervals) - len(self.exposed),
-            "withheld_counts_that_may_be_zero": len(self.intervals) - len(bounded),
+            "withheld_counts_that_may_be_zero": len(solved) - len(bounded),
             "narrowest_interval": None
             if narrowest is None
             else {
@@ -112,7 +115,7 @@ def audit_outputs(
                 continue
             earlier = (settled or {}).get(target.columns.tobytes())
             if earlier is not None and earlier.protects(protection):
-                intervals.append(Interval(target, earlier.low, earlier.high))
+                intervals.append(Interval(target, earlier.low, earlier.high, earlier.exact))
                 continue
             columns = position[target.columns][position[target.columns] >= 0]
             if columns.size == 0:  # every person it could hold is known to be absent
@@ -120,10 +123,9 @@ def audit_outputs(
                 continue
             high = _extreme(columns, -1.0, free, a_eq, b_eq, a_ub, b_ub)
             if value is not None and high - value >= protection - TOLERANCE:
-                low = value
+                intervals.append(Interval(target, value, high, exact=False))
             else:
-                low = _extreme(columns, 1.0, free, a_eq, b_eq, a_ub, b_ub)
-            intervals.append(Interval(target, low, high))
+                intervals.append(Interval(target, _extreme(columns, 1.0, free, a_eq, b_eq, a_ub, b_ub), high))
             if settled is not None and intervals[-1].protects(protection):
                 settled[target.columns.tobytes()] = intervals[-1]
     return DisclosureAudit(protection, intervals, sensitive_below)
