@@ -31,7 +31,9 @@ print(time.perf_counter() - start, result.metadata.get("disclosure_audit", {}).g
 
 def timed(path: Path, source: str | None) -> tuple[float, str]:
     env = {**os.environ, **({"PYTHONPATH": source} if source else {})}
-    out = subprocess.run([sys.executable, "-c", RUN, str(path)], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", RUN, str(path)], check=True, capture_output=True, text=True, env=env
+    )
     seconds, checked = out.stdout.split()
     return float(seconds), checked
 
