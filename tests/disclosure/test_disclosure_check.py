@@ -115,3 +115,38 @@ def test_a_file_that_is_not_an_output_is_one_clear_error(
     assert main(["disclosure", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "not a saved misflag decision audit" in err and "Traceback" not in err
+
+
+def _row(attribute: str, group: str, value: float | None) -> dict[str, object]:
+    return {
+        "attribute": attribute,
+        "group": group,
+        "stage": "all",
+        "metric": "n",
+        "value": value,
+        "denominator": value,
+        "suppressed": value is None,
+        "warning": None,
+    }
+
+
+def test_plain_rows_overall_minus_the_published_group_by_hand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 12 people overall, group b 9, group a withheld: a reader subtracts, a = 3 exactly
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([_row("overall", "all", 12), _row("x", "a", None), _row("x", "b", 9)]))
+    assert main(["disclosure", "check", str(rows)]) == 3
+    assert "x = a, all n n: 3 to 3 people" in capsys.readouterr().out
+    # two withheld groups of 3 and 9 (12 in all): each lies between 1 and 11, wide enough
+    rows.write_text(json.dumps([_row("overall", "all", 12), _row("x", "a", None), _row("x", "b", None)]))
+    assert main(["disclosure", "check", str(rows)]) == 0
+
+
+def test_a_label_that_cannot_be_split_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([_row("x & y", "a", 3)]))
+    assert main(["disclosure", "check", str(rows)]) == 2
+    assert "cannot be split into 2 values" in capsys.readouterr().err

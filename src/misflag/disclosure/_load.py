@@ -70,7 +70,7 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
 
 
 def _plain(name: str, rows: list[dict[str, Any]]) -> Output:
-    attributes = [r["attribute"] for r in rows if r["attribute"] != OVERALL and JOIN not in r["attribute"]]
+    attributes = [part for r in rows if r["attribute"] != OVERALL for part in str(r["attribute"]).split(JOIN)]
     stages = {r["stage"]: r["stage"] for r in rows if r["stage"] != "all" and "->" not in r["stage"]}
     return Output(name, rows, tuple(dict.fromkeys(attributes)), stages, "truth", False, f"file:{name}")
 

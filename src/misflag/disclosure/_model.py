@@ -146,7 +146,11 @@ class Universe:
         shape = tuple(len(v) + 1 for v in self.values)  # + the "other value" slot
         self.cells = int(np.prod(shape))
         self.coords = np.indices(shape).reshape(len(shape), -1).T if shape else np.zeros((1, 0), dtype=int)
-        flags = np.indices((2,) * len(self.stages)).reshape(len(self.stages), -1).T
+        flags = (
+            np.indices((2,) * len(self.stages)).reshape(len(self.stages), -1).T
+            if self.stages
+            else np.zeros((1, 0), dtype=int)
+        )
         self.flags = np.repeat(flags, 3, axis=0)
         self.truth = np.tile(np.array([1, 0, -1]), flags.shape[0])
         self.unknowns = self.cells * self.truth.size
