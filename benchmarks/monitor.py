@@ -3,6 +3,7 @@
     python benchmarks/monitor.py false-alarms [--horizons 1000]   # P(any false alarm over 365 periods)
     python benchmarks/monitor.py delays [--runs 200]              # detection delay vs change size and volume
     python benchmarks/monitor.py speed [--rows 100000000] [--threads 2]
+    python benchmarks/monitor.py late-labels [--horizons 500] [--window 7]
 
 false-alarms: 5 groups (4 compared with the reference, both sides of the band: 8 detectors, alpha / 8
 each), 365 daily periods, counts drawn from the binomial law; with equal rates and with rates exactly at
@@ -70,6 +71,102 @@ def false_alarms(horizons: int) -> None:
             f"  n={n:5d} rate={rate:.2f} ratio={edge:.2f}: {count:4d} horizons with a false alarm "
             f"({count / horizons:.4f}) {verdict}  [{time.perf_counter() - start:.1f} s]"
         )
+
+
+#: Label delays in periods: geometric with mean 4 (P(d) = 0.2 x 0.8^d); delays of LAGS or more arrive at LAGS.
+LAGS, DELAY_P = 20, 0.2
+
+
+def _labelled(rng: np.random.Generator, runs: int, n: int, rate: float, ratio: np.ndarray) -> np.ndarray:
+    """Counts as of each lag: (groups, 2 [x, n], runs, periods, LAGS + 1) of negatives whose label arrived
+    within k periods, for k = 0..LAGS. Whether a label arrives late does not depend on the truth."""
+    shares = DELAY_P * (1 - DELAY_P) ** np.arange(LAGS)
+    shares = np.append(shares, 1 - shares.sum())
+    out = np.empty((GROUPS, 2, runs, HORIZON, LAGS + 1), dtype=np.int32)
+    for group in range(GROUPS):
+        scale = ratio if group == 1 else 1.0
+        flagged = rng.binomial(n, np.clip(rate * scale, 0, 1), (runs, HORIZON))
+        x = rng.multinomial(flagged, shares)
+        rest = rng.multinomial(n - flagged, shares)
+        out[group, 0] = np.cumsum(x, axis=-1)
+        out[group, 1] = np.cumsum(x + rest, axis=-1)
+    return out
+
+
+def _first_alarm(x: np.ndarray, n: np.ndarray, detectors: list[tuple[int, float, bool]]) -> np.ndarray:
+    """First alarm period per run over the given (group, edge, upper) detectors against group 0."""
+    alpha_each = ALPHA / (2 * (GROUPS - 1))
+    predicted = predicted_rate(x[0], n[0])
+    periods = x.shape[-1]
+    first = np.full(x.shape[1], periods)
+    for group, c, upper in detectors:
+        log_e = band_log_evalues(x[group], n[group], x[0], n[0], predicted, c, upper)
+        alarm = sr_statistic(log_e, alpha_each, HORIZON).alarm
+        first = np.minimum(first, np.where(alarm.any(axis=1), alarm.argmax(axis=1), periods))
+    return first
+
+
+def late_labels(horizons: int, window: int, rerun_null: bool) -> None:
+    """Daily runs with late labels: `--state --late-periods W` (alarms settled W periods after their
+    period) against daily full reruns (every run recomputes every period from the labels known so far)."""
+    rng = np.random.default_rng(7)
+    every = [(g, c, upper) for g in range(1, GROUPS) for c, upper in ((BAND[1], True), (BAND[0], False))]
+    bound = int(stats.binom.ppf(0.999, horizons, ALPHA))
+    print(
+        f"{horizons} horizons of {HORIZON} daily periods, {GROUPS} groups, 100 negatives per group per period,"
+    )
+    print(f"rate 5%, label delays geometric with mean {(1 - DELAY_P) / DELAY_P:g} periods; alpha {ALPHA}")
+    print("| case | procedure | horizons with an alarm | median first alarm (run) | 90th pct |")
+    print("|---|---|---|---|---|")
+    cases = (
+        ("no change (null), equal rates", 1.0, 1.0, HORIZON),
+        ("no change (null), ratio 1.25 (band edge)", BAND[1], BAND[1], HORIZON),
+        ("ratio 2 from day 200", 1.0, 2.0, 200),
+    )
+    for case, before, ratio, change in cases:
+        start = time.perf_counter()
+        path = np.where(np.arange(HORIZON) >= change, ratio, before)
+        counts = _labelled(rng, horizons, 100, 0.05, path)
+        detectors = every if change == HORIZON else [(1, BAND[1], True)]
+        results = {}
+        for late in (0, window):  # daily state runs settle period t at run t + late + 1, with those labels
+            lag = late + 1
+            first = _first_alarm(counts[:, 0, :, :, lag], counts[:, 1, :, :, lag], detectors)
+            results[f"--state --late-periods {late}"] = np.where(first + lag < HORIZON, first + lag, HORIZON)
+        looks = {
+            "daily full reruns": LAGS,
+            f"--state --late-periods {window}, provisional alarms too": window + 1,
+        }
+        if change == HORIZON and not rerun_null:  # 8 detectors x 365 recomputations: minutes per 100 horizons
+            looks = {}
+        for name, most in looks.items():
+            seen = np.full(horizons, HORIZON)
+            for run in range(
+                HORIZON
+            ):  # run on the evening of period `run`: period i has labels of lag run - i
+                lags = np.minimum(run - np.arange(run + 1), most)
+                x = np.take_along_axis(counts[:, 0, :, : run + 1, :], lags[None, None, :, None], axis=-1)[
+                    ..., 0
+                ]
+                n = np.take_along_axis(counts[:, 1, :, : run + 1, :], lags[None, None, :, None], axis=-1)[
+                    ..., 0
+                ]
+                found = _first_alarm(x, n, detectors) <= run
+                seen = np.where((seen == HORIZON) & found, run, seen)
+            results[name] = seen
+        for name, first in results.items():
+            hit = first < HORIZON
+            delay = first[hit] - change if change < HORIZON else first[hit]
+            median = f"{np.median(delay):.0f}" if hit.any() else "-"
+            high = f"{np.percentile(delay, 90):.0f}" if hit.any() else "-"
+            verdict = (
+                f" ({'PASS' if hit.sum() <= bound else 'FAIL'}: <= {bound})" if change == HORIZON else ""
+            )
+            print(
+                f"| {case} | {name} | {hit.sum()} ({hit.mean():.3f}){verdict} | {median} | {high} |",
+                flush=True,
+            )
+        print(f"<!-- {case}: {time.perf_counter() - start:.0f} s -->", flush=True)
 
 
 def predicted_delay(n: float, rate: float, ratio: float) -> float:
@@ -222,7 +319,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("task", choices=("false-alarms", "delays", "speed"))
+    parser.add_argument("task", choices=("false-alarms", "delays", "speed", "late-labels"))
+    parser.add_argument("--window", type=int, default=7, help="late-labels: --late-periods of the state runs")
+    parser.add_argument(
+        "--rerun-null",
+        action="store_true",
+        help="late-labels: also simulate daily full reruns without a change",
+    )
     parser.add_argument("--horizons", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--rows", type=int, default=100_000_000)
@@ -232,6 +335,8 @@ def main() -> None:
         false_alarms(args.horizons)
     elif args.task == "delays":
         delays(args.runs)
+    elif args.task == "late-labels":
+        late_labels(args.horizons, args.window, args.rerun_null)
     else:
         speed(args.rows, args.threads)
 
