@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from misflag.biometrics._clustered import Clustered, effective_sizes
+from misflag.biometrics._eer import eer_interval
 from misflag.biometrics._groups import Grouping, groupings, suppress
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
@@ -39,7 +40,6 @@ from misflag.engine import Engine, get_engine
 from misflag.errors import InputError, literal
 from misflag.io import load_input
 from misflag.result import AuditResult, make_row, rows_to_table
-from misflag.stats import wilson_limits
 
 Progress = Callable[[str, float], None]
 
@@ -250,7 +250,9 @@ def _exact(
             prof.y[keys[rows]],
         )
         if found is not None:
-            eers[key] = found
+            eers[key] = replace(
+                found, histograms=(hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0))
+            )
     return points, np.column_stack(columns), eers
 
 
@@ -372,16 +374,13 @@ def _reference(
 def _eer_rows(
     spec: BiometricSpec, grouping: Grouping, hidden: np.ndarray, eers: dict[tuple[str, str], Eer]
 ) -> list[dict[str, Any]]:
-    """The EER per shown group; interval: mean of the Wilson limits of FMR and FNMR at the EER threshold."""
+    """The EER per shown group; interval: a bootstrap of the histograms, the threshold found again each time."""
     rows = []
     for g, name in enumerate(grouping.labels):
         found = eers.get((grouping.attribute, name))
-        if found is None or hidden[g]:
+        if found is None or hidden[g] or found.histograms is None:
             continue
-        low, high = wilson_limits(
-            np.asarray([found.false_matches, found.false_non_matches]),
-            np.asarray([found.impostors, found.genuines]),
-        )
+        low, high = eer_interval(found.value, *found.histograms, seed=spec.seed + 1 + g)
         rows.append(
             make_row(
                 grouping.attribute,
@@ -389,10 +388,10 @@ def _eer_rows(
                 "all",
                 "eer",
                 found.value,
-                float(low.mean()),
-                float(high.mean()),
+                low,
+                high,
                 min(found.impostors, found.genuines),
-                warning="the interval takes the EER threshold (in the metadata) as fixed and the pairs as independent",
+                warning="the interval re-finds the EER threshold on each bootstrap draw; pairs taken as independent",
             )
         )
     return rows

@@ -99,6 +99,9 @@ class Eer:
     impostors: int
     false_non_matches: int
     genuines: int
+    histograms: tuple[np.ndarray, np.ndarray] | None = (
+        None  # (impostor, genuine) counts per bin, for intervals
+    )
 
 
 def equal_error_rate(
