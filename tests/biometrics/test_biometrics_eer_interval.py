@@ -2,7 +2,7 @@
 
 Impostor scores N(0, 1) and genuine N(2, 1): the EER is Phi(-1) = 0.1587 exactly. 600 groups of 300 of
 each; the interval must cover in at least the 0.1% quantile of Binomial(600, 0.95) (docs/biometrics.md
-quotes 94.3-94.5% on other seeds).
+quotes 94.0-94.7% on other seeds).
 """
 
 from __future__ import annotations
