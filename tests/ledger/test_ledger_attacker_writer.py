@@ -144,6 +144,48 @@ def test_hand_inserted_token_revoked_locks_no_one_out(
     ledger.close()
 
 
+def test_hand_inserted_token_created_reserves_no_name(
+    target: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `token_created` row the writer role plants off the chain (seq -1, never sealed) does not block
+    its name: uniqueness reads the sealed, writer-vouched chain, as `list_tokens` and authentication do.
+    Planted at the head, it stops the creation with the alarm, not with a misleading 'name exists'."""
+    ledger = target.seed()
+    create_token(ledger, "admin-1", "admin", actor="root")
+    digest = hashlib.sha256(b"mfl_planted-off-the-chain").hexdigest()
+    payload = {"id": digest[:16], "token_hash": digest, "name": "ghost", "role": "admin"}
+    body = json.dumps(
+        {"actor": "intruder", "groups": {}, "payload": payload, "role": "admin", "ts": now()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    engine = sa.create_engine(target.url)  # the service's own role: INSERT-only on PostgreSQL
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
+                "VALUES (-1, :p, :h, 'token_created', NULL, :b)"
+            ),
+            {"p": bytes(32), "h": entry_hash(bytes(32), -1, "token_created", None, body), "b": body},
+        )
+    engine.dispose()
+    ghost = create_token(ledger, "ghost", "reviewer", actor="root")
+    held = authenticate(ledger, ghost)
+    assert held is not None and (held.name, held.role) == ("ghost", "reviewer")
+    assert [(row["name"], row["role"]) for row in list_tokens(ledger)] == [
+        ("admin-1", "admin"),
+        ("ghost", "reviewer"),
+    ]
+    with pytest.raises(Exception, match="exists already"):  # the real, sealed name is taken
+        create_token(ledger, "ghost", "admin", actor="root")
+    capsys.readouterr()
+    assert target.verify_exit() == 2, "default verify still finds the planted row"
+    seq = plant(target, "token_created", None, payload | {"name": "phantom"})
+    with pytest.raises(LedgerTampered, match=f"entry {seq} .*no valid writer proof"):
+        create_token(ledger, "phantom", "admin", actor="root")
+    ledger.close()
+
+
 def test_old_signed_rule_set_inserted_again_takes_no_effect(
     target: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -52,7 +52,9 @@ def token_id(token: str) -> str:
 def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
     """Make a token for `name` with `role`; only its hash is stored; the token itself is returned once.
 
-    The name must be new (never held by another token, revoked or not).
+    The name must be new: never held by another token, revoked or not, whose creation is in the sealed,
+    writer-vouched chain (the source `list_tokens` and `authenticate` read), so a `token_created` row
+    planted around the service cannot reserve a name.
     """
     if role not in ROLES:
         raise LedgerError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
@@ -61,7 +63,7 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(token)
     with ledger._write() as connection:
-        name = new_name(name, _chain_names(connection))  # NFKC, nothing hidden, not confusable
+        name = new_name(name, ledger.authority().names)  # NFKC, nothing hidden, not confusable
         connection.execute(
             insert(schema.tokens), [{"token_hash": digest, "name": name, "role": role, "ts": now()}]
         )
@@ -69,14 +71,6 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
         ledger._insert(connection, [system_event("token_created", actor, "admin", payload)])
         ledger._checkpoint(connection)
     return token
-
-
-def _chain_names(connection: Any) -> set[str]:
-    """Names of every token whose creation is in the chain (sealed or not)."""
-    bodies = connection.execute(
-        select(schema.entries.c.body).where(schema.entries.c.kind == "token_created")
-    ).scalars()
-    return {json.loads(body)["payload"]["name"] for body in bodies}
 
 
 def list_tokens(ledger: Ledger) -> list[dict[str, Any]]:
