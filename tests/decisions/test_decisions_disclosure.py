@@ -255,3 +255,14 @@ def _numbers(value: Any) -> list[float]:
     if isinstance(value, list):
         return [n for v in value for n in _numbers(v)]
     return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+def test_a_score_audit_with_intersections_passes_its_disclosure_audit(compas_2000: pa.Table) -> None:
+    # the max/min FPR row names no group ("(highest/lowest)"); the reader's model skips it
+    result = audit_decisions(
+        compas_2000, flag=FLAG, truth="two_year_recid", groups=["race", "sex"], intersect=True,
+        score="decile_score", threshold=5, replicates=100,
+    )  # fmt: skip
+    assert result.select(metric="fpr_max_min_ratio", attribute="race & sex")
+    summary = result.metadata["disclosure_audit"]
+    assert summary["withheld_counts_checked"] == summary["withheld_counts_protected"]

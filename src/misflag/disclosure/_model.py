@@ -136,8 +136,8 @@ class Universe:
                 _extend(values[expression], allowed)
             for row in output.rows:
                 position = members.get(row["attribute"])
-                if position is None:
-                    continue
+                if position is None or base_metric(row["metric"]) is None:
+                    continue  # e.g. fpr_max_min_ratio's "(highest/lowest)": no group, no counts of its own
                 key = output.key(row["attribute"], row["group"], position)
                 for i, value in zip(position, key, strict=True):
                     _extend(values[output.groups[i]], [value])
