@@ -192,3 +192,21 @@ def test_the_monitor_view_shows_values_as_placeholders(tmp_path: Path, output: s
     assert code == 3, err.getvalue()  # 3: an alarm is open
     assert RAW_CONTROL.search(out.getvalue() + err.getvalue()) is None
     assert printable(value) in out.getvalue()
+
+
+def test_disclosure_check_prints_saved_group_values_as_text(tmp_path: Path) -> None:
+    """`disclosure check --all` lists withheld counts by group: a saved hostile value stays visible text."""
+    hostile = "\x1b]52;c;ZXZpbA==\x07[/x]"
+    log = tmp_path / "log.csv"
+    rows = ["g,flag,truth"] + [f"big,{i % 2},{(i // 2) % 2}" for i in range(80)]
+    rows += [f"{hostile},{i % 2},1" for i in range(3)]  # 3 people: withheld under --min-cell 10
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    saved = tmp_path / "audit.json"
+    code, _, err = _audit(log, "--min-cell", "10", "--save", str(saved))
+    assert code == 0, err
+    out, err_text = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err_text):
+        code = main(["disclosure", "check", str(saved), "--all"])
+    assert code in (0, 3), err_text.getvalue()
+    assert printable(hostile) in out.getvalue()  # the canary: the value is listed, as its placeholders
+    assert not RAW_CONTROL.search(out.getvalue() + err_text.getvalue())

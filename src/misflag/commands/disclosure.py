@@ -22,6 +22,7 @@ def check(
     A count is exposed when its interval is narrower than ceil(min_cell / 2) people, excludes zero and
     does not rule out fewer than min_cell people (docs/disclosure.md). Exits 3 when any is exposed.
     """
+    from misflag._text import printable
     from misflag.disclosure import audit_outputs
     from misflag.disclosure._load import load_output
 
@@ -36,8 +37,10 @@ def check(
         also = f" (+{len(interval.target.rows) - 1} rows)" if len(interval.target.rows) > 1 else ""
         flag = "EXPOSED " if id(interval) in exposed else ""
         console.print(
-            f"{flag}{name}: {attribute} = {group}, {stage} {metric} {part}: "
-            f"{interval.low:g} to {interval.high:g} people{also}",
+            printable(
+                f"{flag}{name}: {attribute} = {group}, {stage} {metric} {part}: "
+                f"{interval.low:g} to {interval.high:g} people{also}"
+            ),
             markup=False,
         )
     console.print(
