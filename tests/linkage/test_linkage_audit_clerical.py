@@ -97,3 +97,45 @@ def test_labels_parsing_and_errors() -> None:
         parse_labels(pa.array(["maybe"]))
     with pytest.raises(InputError, match="bands"):
         draw_clerical_sample(_synthetic_pairs(100), size=10, seed=0, bands=[0.9, 0.5])
+
+
+def _wilson(successes: float, trials: float) -> tuple[float, float]:
+    """Wilson's score interval written out from its closed form (not misflag's)."""
+    z = stats.norm.ppf(0.975)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return centre - half, centre + half
+
+
+def test_agreeing_strata_cannot_shrink_the_interval_to_a_point() -> None:
+    """The issue's 99.93% (99.93-99.93%, n=249): a huge stratum whose 200 labels all agree adds no
+    variance, and a small one's single non-match gives a tiny variance; uncapped, p(1-p)/V is about
+    446 thousand labels. Capped at the 249 labelled pairs, the interval is Wilson's on 249 by hand."""
+    labels = np.array([1.0] * 200 + [1.0] * 48 + [0.0])
+    strata = np.array([0] * 200 + [1] * 49)
+    sizes = np.array([100_000.0] * 200 + [60.0] * 49)
+    est = estimate_precision(labels, strata, sizes, np.ones(249, dtype=bool))
+    p = (100_000 + 60 * 48 / 49) / 100_060
+    assert est.value == pytest.approx(p)
+    # the uncapped effective size, by hand: stratum 1's variance of z = d (y - p) / total
+    s2 = (48 * (1 - p) ** 2 + p**2 - (48 * (1 - p) - p) ** 2 / 49) / 48 / 100_060**2
+    uncapped = p * (1 - p) / (60**2 * (1 - 49 / 60) * s2 / 49)
+    assert uncapped > 400_000
+    low, high = _wilson(p * 249, 249)
+    assert (est.ci_low, est.ci_high) == (pytest.approx(low), pytest.approx(high))
+    assert est.ci_high - est.ci_low > 0.01  # about 1.5 points on 249 pairs, never a point
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_no_design_gives_a_zero_width_interval(seed: int) -> None:
+    """Random designs with precision near 1 and strata of agreeing labels: the interval always has width."""
+    rng = np.random.default_rng(seed)
+    strata_count = int(rng.integers(1, 6))
+    taken = rng.integers(1, 60, strata_count)
+    sizes = taken + rng.integers(0, 10_000, strata_count) * rng.integers(0, 2, strata_count)
+    strata = np.repeat(np.arange(strata_count), taken)
+    labels = (rng.random(strata.size) < rng.choice([0.0, 0.99, 1.0])).astype(float)
+    est = estimate_precision(labels, strata, sizes[strata].astype(float), np.ones(strata.size, dtype=bool))
+    assert est.ci_low <= est.value <= est.ci_high
+    assert est.ci_high - est.ci_low > 1e-6

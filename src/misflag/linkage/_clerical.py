@@ -4,8 +4,8 @@ Strata are score band x group. Within each stratum pairs are drawn by simple ran
 replacement, so a pair's inclusion probability is n_h / N_h. Precision above a threshold, per group, is the
 Horvitz-Thompson ratio estimator over the labelled pairs; its variance is the Taylor-linearised stratified
 variance with the finite-population correction. The interval is Wilson's with the effective sample size
-(Korn and Graubard, 1998), which keeps its coverage near 95% when precision is close to 1, where the
-normal (Wald) interval collapses to a point.
+(Korn and Graubard, 1998), capped at the labelled count, which keeps its coverage near 95% when precision
+is close to 1, where the normal (Wald) interval collapses to a point; the interval is never zero-width.
 """
 
 from __future__ import annotations
@@ -184,8 +184,13 @@ def estimate_precision(
         s2 = np.where(small_n > 1, ss / (small_n - 1), 0.0)
     fpc = 1.0 - small_n / big_n
     variance = float(np.sum(big_n**2 * fpc * s2 / small_n))
-    # all-equal labels (or strata labelled in full) give no variance: fall back on the domain's count
-    effective = float(n_domain) if p in (0.0, 1.0) or variance <= 0 else p * (1 - p) / variance
+    # The effective sample size is capped at the labelled count (Korn and Graubard 1998): strata whose labels
+    # all agree, or that are labelled in full, add no variance, and an uncapped p(1-p)/V then grows without
+    # bound and Wilson's interval collapses to a point (99.93-99.93% on 249 labels). Capped, the interval is
+    # never narrower than Wilson's on the labelled pairs as a simple random sample, and never zero-width.
+    effective = float(n_domain)
+    if 0.0 < p < 1.0 and variance > 0:
+        effective = min(effective, p * (1 - p) / variance)
     low, high = wilson_interval(p * effective, effective, level)
     return Estimate(p, low, high, n_domain, total)
 
