@@ -38,7 +38,7 @@ from misflag.biometrics._thresholds import (
 )
 from misflag.engine import Engine, get_engine
 from misflag.errors import InputError, literal
-from misflag.io import load_input
+from misflag.io import check_before_engine, load_input
 from misflag.result import AuditResult, make_row, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -92,6 +92,7 @@ def run_biometrics(
     """Run the audit a spec describes on a file, DuckDB/PostgreSQL table or in-memory frame."""
     report = progress or (lambda step, fraction: None)
     report("reading input", 0.0)
+    check_before_engine(engine, source, table, lambda columns: check(spec, columns))
     runner = get_engine(engine)
     try:
         info = load_input(runner, source, table=table)

@@ -29,7 +29,7 @@ from misflag.decisions._summary import summarize
 from misflag.decisions._thresholds import read_score_cells, score_stage, threshold_audit
 from misflag.engine import get_engine
 from misflag.errors import InputError
-from misflag.io import load_input
+from misflag.io import check_before_engine, load_input
 from misflag.progress import Progress
 from misflag.result import AuditResult, make_row, rows_to_table
 
@@ -91,6 +91,7 @@ def run_audit(
     """Run an audit described by a spec (the settings-as-data form of `audit_decisions`)."""
     report = progress or (lambda step, fraction: None)
     report("reading input", 0.0)
+    check_before_engine(engine, source, table, lambda columns: check_spec(spec, columns))
     runner = get_engine(engine)
     try:
         info = load_input(runner, source, table=table)

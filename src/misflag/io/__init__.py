@@ -3,11 +3,12 @@
 from misflag.io._csv import neutralise_csv_cell
 from misflag.io._expressions import Expression, check_expression, parse_expression, render_expression
 from misflag.io._files import read_data_file, write_atomic
-from misflag.io._readers import InputInfo, check_inflated_size, file_sha256, load_input
+from misflag.io._readers import InputInfo, check_before_engine, check_inflated_size, file_sha256, load_input
 
 __all__ = [
     "Expression",
     "InputInfo",
+    "check_before_engine",
     "check_expression",
     "check_inflated_size",
     "file_sha256",

@@ -5,14 +5,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from misflag.engine import Engine, quote_identifier
-from misflag.errors import EngineError, InputError
+from misflag.engine import DuckDBEngine, Engine, quote_identifier
+from misflag.errors import EngineError, InputError, MisflagError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -101,6 +102,30 @@ def _read_postgresql(url: str, table: str | None) -> pa.Table:
             f"cannot read PostgreSQL table {table}: {str(error).strip().splitlines()[0]}"
         ) from None
     return pa.table({name: [record[i] for record in records] for i, name in enumerate(names)})
+
+
+def check_before_engine(
+    engine: str, source: Any, table: str | None, check: Callable[[tuple[str, ...]], object]
+) -> None:
+    """Run `check` over a file's columns as the embedded DuckDB engine reads them, before another engine starts.
+
+    A refused expression then costs milliseconds, not a Spark start-up; the audit checks again against the
+    engine's own columns. Only files are probed (a table or frame is read once, by the engine itself), and
+    a file DuckDB cannot read is left for the engine to report.
+    """
+    if engine == "duckdb" or not isinstance(source, (str, Path)):
+        return
+    if str(source).startswith(("postgresql://", "postgres://")):
+        return
+    probe = DuckDBEngine(sandbox=True)
+    try:
+        try:
+            columns = load_input(probe, source, table=table).columns
+        except MisflagError:
+            return
+        check(columns)
+    finally:
+        probe.close()
 
 
 def load_input(

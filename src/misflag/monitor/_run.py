@@ -14,7 +14,7 @@ import pyarrow as pa
 from misflag import __version__
 from misflag.engine import get_engine
 from misflag.errors import InputError, literal
-from misflag.io import load_input
+from misflag.io import check_before_engine, load_input
 from misflag.monitor._counts import (
     check_monitor,
     late_rows,
@@ -135,6 +135,8 @@ def run_monitor(
     state_path = Path(state) if state is not None else None
     fingerprint = spec.counts_fingerprint()
     saved, watermark = load_state(state_path, fingerprint, len(spec.pipeline)) if state_path else (None, None)
+    if not ledger:
+        check_before_engine(engine, source, table, lambda columns: check_monitor(spec, columns))
     runner = get_engine(engine)
     try:
         info = load_input(runner, _ledger_table(ledger) if ledger else source, table=table)
