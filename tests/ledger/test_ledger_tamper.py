@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from misflag.ledger import Ledger
+from misflag.ledger import Ledger, LedgerUnavailable
 from misflag.ledger._engine import now
 from misflag.ledger._verify import GENESIS, entry_hash
 from misflag.ledger._writer import LedgerTampered
@@ -259,3 +259,18 @@ def test_automatic_checkpoints_bound_the_tail_by_count_and_by_age(ledger: Ledger
     assert (
         report.ok and report.checkpoints == len(ledger.checkpoints()) and report.heads == report.checkpoints
     )
+
+
+def test_a_store_error_on_the_append_path_is_one_line(ledger: Ledger, make_case: Any) -> None:
+    """The append path's queries go through the DBAPI cursor (benchmarks/ledger.py); a database error there
+    still reaches the caller as one LedgerUnavailable line naming the store, never a driver traceback."""
+    ledger.append(make_case("c1"))
+    engine = sa.create_engine(ledger.url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE ledger_entries RENAME TO ledger_entries_moved")
+    engine.dispose()
+    with pytest.raises(LedgerUnavailable) as raised:
+        ledger.append(make_case("c2"))
+    message = str(raised.value)
+    assert message.startswith(f"cannot write to the ledger at {ledger.safe_url}: ")
+    assert "ledger_entries" in message and "\n" not in message

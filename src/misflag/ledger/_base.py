@@ -85,6 +85,8 @@ class Store:
         self.writer_key_path = writer_key_path(self.key_path)
         self._writer: bytes | None = None
         self._upgrading = False  # init is migrating a ledger whose entries predate writer proofs
+        # the last checkpoint row whose signature was checked (or made) here: (size, root, ts, key, sig)
+        self._sealed_mark: tuple[int, bytes, str, str, bytes] | None = None
 
     def connected_as_owner(self) -> bool:
         """PostgreSQL: whether this connection's role owns the ledger's tables or is a superuser."""

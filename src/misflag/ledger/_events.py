@@ -48,6 +48,9 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("identity_verified", "result"): ("claim_upheld", "claim_rejected"),
     ("appeal_decided", "outcome"): ("upheld", "overturned"),
 }
+_CHOICES_BY_KIND: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+for (_kind, _name), _allowed in CHOICES.items():
+    _CHOICES_BY_KIND.setdefault(_kind, []).append((_name, _allowed))
 RESERVED_GROUPS = frozenset(
     {
         "case_id",
@@ -78,9 +81,14 @@ GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _CASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time, which cost as
+# much as the encoding of a small event. The output is byte for byte that of json.dumps with these options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical(value: Any) -> str:
     """Canonical JSON (sorted keys, no spaces, UTF-8 kept) so the same event always hashes the same."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)
@@ -157,9 +165,9 @@ class Event:
                 )
             if name not in BOOLEAN_FIELDS:
                 _check_label(value, f"{self.kind}: payload {name}")
-        for (kind, name), allowed in CHOICES.items():
-            if kind == self.kind and self.payload.get(name) not in allowed:
-                raise LedgerError(f"{kind}: payload {name} must be one of {', '.join(allowed)}")
+        for name, allowed in _CHOICES_BY_KIND.get(self.kind, ()):
+            if self.payload.get(name) not in allowed:
+                raise LedgerError(f"{self.kind}: payload {name} must be one of {', '.join(allowed)}")
         self._validate_types()
         if not isinstance(self.groups, Mapping):
             raise LedgerError(f"{self.kind}: groups must be a JSON object of attribute: value")

@@ -43,8 +43,11 @@ def hidden_character(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def label_problem(text: str) -> str | None:
-    """Why `text` is not an acceptable name or label (one phrase), or None when it is."""
+    """Why `text` is not an acceptable name or label (one phrase), or None when it is.
+
+    Cached per text: the same actors, rule ids and channels come back in event after event."""
     hidden = hidden_character(text)
     if hidden is not None:
         name = unicodedata.name(hidden, "unnamed")

@@ -20,11 +20,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import LOG, Store
-from misflag.ledger._engine import now
+from misflag.ledger._engine import LedgerUnavailable, now
 from misflag.ledger._events import Event
 from misflag.ledger._keys import (
     checkpoint_message,
@@ -46,10 +47,30 @@ Frontier = list[tuple[int, bytes]]
 class SealingStore(Store):
     """Appending rows with the writer's proof, and checkpoints that seal only rows the writer vouches for."""
 
-    def _vouched_rows(self, connection: Connection, *conditions: Any) -> list[Any]:
-        table = schema.entries
-        query = select(*(table.c[name] for name in VOUCHED_COLUMNS)).where(*conditions).order_by(table.c.seq)
-        return list(connection.execute(query))
+    def _fetch(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one statement (`?` placeholders) through the DBAPI cursor of `connection`'s transaction.
+
+        The append path's few queries per batch cost more through SQLAlchemy (statement building, cache
+        keys, result objects) than the rules and the hashing; database errors still surface as
+        SQLAlchemyError, so callers report them as one line."""
+        raw = connection.connection.dbapi_connection
+        if raw is None:
+            raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(params))
+            return list(cursor.fetchall())
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(sql, params, error, self.engine.dialect.loaded_dbapi.Error) from None
+        finally:
+            cursor.close()
+
+    def _vouched_rows(self, connection: Connection, where: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows (VOUCHED_COLUMNS) matching the SQL condition `where`, in ledger order."""
+        columns = ", ".join(VOUCHED_COLUMNS)
+        return self._fetch(
+            connection, f"SELECT {columns} FROM ledger_entries WHERE {where} ORDER BY seq", params
+        )
 
     def _vouch(
         self,
@@ -79,8 +100,7 @@ class SealingStore(Store):
             raise self._alarm(refuse(problem, action))
 
     def _insert(self, connection: Connection, events: Sequence[Event]) -> list[dict[str, Any]]:
-        table = schema.entries
-        head = self._vouched_rows(connection, table.c.seq == select(func.max(table.c.seq)).scalar_subquery())
+        head = self._vouched_rows(connection, "seq = (SELECT max(seq) FROM ledger_entries)")
         self._vouch(connection, head, "append")  # never chain onto a row the service did not write
         seq, prev = (head[0][0] + 1, bytes(head[0][2])) if head else (0, GENESIS)
         key = self._writer_key()
@@ -107,20 +127,23 @@ class SealingStore(Store):
             f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join([marker] * 7)})",
             rows,
         )
-        sealed = connection.execute(select(func.max(schema.checkpoints.c.tree_size))).scalar() or 0
+        # one round trip: the sealed size and the body of the first entry after it (whose age may make
+        # a checkpoint due)
+        sealed, first_unsealed = self._fetch(
+            connection,
+            "SELECT c.size, e.body FROM (SELECT COALESCE(max(tree_size), 0) AS size FROM ledger_checkpoints)"
+            " c LEFT JOIN ledger_entries e ON e.seq = c.size",
+        )[0]
         due = not 0 <= sealed <= seq or seq - sealed >= self.checkpoint_every
-        if due or self._tail_expired(connection, sealed):
+        if due or self._tail_expired(first_unsealed):
             self._checkpoint(connection, seq)
         return receipts
 
-    def _tail_expired(self, connection: Connection, sealed: int) -> bool:
-        """Whether the first unsealed entry is older than `checkpoint_seconds`."""
-        body = connection.execute(
-            select(schema.entries.c.body).where(schema.entries.c.seq == sealed)
-        ).scalar()
-        if body is None:
+    def _tail_expired(self, first_unsealed: str | None) -> bool:
+        """Whether the first unsealed entry (its body) is older than `checkpoint_seconds`."""
+        if first_unsealed is None:
             return False
-        written = datetime.fromisoformat(json.loads(body)["ts"])
+        written = datetime.fromisoformat(json.loads(first_unsealed)["ts"])
         return (datetime.now(UTC) - written).total_seconds() >= self.checkpoint_seconds
 
     # -- checkpoints -----------------------------------------------------------------------------------
@@ -144,12 +167,17 @@ class SealingStore(Store):
             raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed")) from None
         if compact_root(frontier, [])[0] != bytes(root):
             raise self._alarm(refuse(f"the checkpoint row at {size} entries does not match its own root"))
-        own = public_bytes(self._signing_key(connection))
-        public = own if key_id(own) == name else self.authority().schedule.ever.get(name)
-        if public is None or not signature_valid(
-            public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, name)
-        ):
-            raise self._alarm(refuse(f"the checkpoint row at {size} entries is not signed by this ledger"))
+        mark = (size, bytes(root), timestamp, name, bytes(signature))
+        if mark != self._sealed_mark:  # the same row, already checked (or signed here), is not checked again
+            own = public_bytes(self._signing_key(connection))
+            public = own if key_id(own) == name else self.authority().schedule.ever.get(name)
+            if public is None or not signature_valid(
+                public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, name)
+            ):
+                raise self._alarm(
+                    refuse(f"the checkpoint row at {size} entries is not signed by this ledger")
+                )
+            self._sealed_mark = mark
         last = connection.execute(
             select(schema.entries.c.hash).where(schema.entries.c.seq == size - 1)
         ).scalar()
@@ -169,8 +197,7 @@ class SealingStore(Store):
         signed = start or connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar()
         if size <= start and signed:
             return self._checkpoint_row(connection, start)
-        table = schema.entries
-        rows = self._vouched_rows(connection, table.c.seq >= start, table.c.seq < size)
+        rows = self._vouched_rows(connection, "seq >= ? AND seq < ?", (start, size))
         if len(rows) != size - start:
             raise self._alarm(refuse(f"entries {start}..{size - 1} are not all present"))
         self._vouch(connection, rows, "seal", start=start, prev=last_hash)
@@ -181,6 +208,7 @@ class SealingStore(Store):
         mark = {"tree_size": size, "root": root, "ts": timestamp, "key_id": name, "signature": signature}
         stored = json.dumps([[height, value.hex()] for height, value in frontier])
         connection.execute(insert(schema.checkpoints), [mark | {"frontier": stored}])
+        self._sealed_mark = (size, root, timestamp, name, signature)  # our own signature: valid as it is
         head = self._checkpoint_row(connection, size)
         connection.info.setdefault("ledger_heads", []).append(head)
         return head

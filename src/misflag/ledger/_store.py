@@ -18,7 +18,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -198,9 +198,9 @@ class Ledger(SealingStore):
         """Fold each case's accepted events (in ledger order) into its state."""
         histories: dict[str, list[Fact]] = {case: [] for case in case_ids}
         ordered = sorted(case_ids)
-        table = schema.entries
         for start in range(0, len(ordered), 500):
-            rows = self._vouched_rows(connection, table.c.case_id.in_(ordered[start : start + 500]))
+            chunk = ordered[start : start + 500]
+            rows = self._vouched_rows(connection, f"case_id IN ({', '.join('?' * len(chunk))})", chunk)
             self._vouch(connection, rows, "apply the rules")  # a planted review must not count
             for _seq, _prev, _hash, kind, case, body, _mac in rows:
                 parsed = json.loads(body)
@@ -214,10 +214,9 @@ class Ledger(SealingStore):
         """The rule set of the latest `rules_changed` entry in the sealed, verified chain (signed by a
         trusted key, its version above every earlier one); every rule on when there is none. One indexed
         lookup per append: the chain is read again only when a newer `rules_changed` row appears."""
-        table = schema.entries
-        latest = connection.execute(
-            select(func.max(table.c.seq)).where(table.c.kind == "rules_changed")
-        ).scalar()
+        ((latest,),) = self._fetch(
+            connection, "SELECT max(seq) FROM ledger_entries WHERE kind = 'rules_changed'"
+        )
         if latest is None or latest == self._rules_cache[0]:
             return self._rules_cache[1]
         found = self.authority().rules  # a row not (yet) in the sealed chain is not in force
