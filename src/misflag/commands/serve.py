@@ -37,7 +37,10 @@ def serve(
         600.0, "--job-timeout", help="Seconds an audit may run before it is stopped."
     ),
     job_memory: str = typer.Option(
-        "2GB", "--job-memory", help="Memory DuckDB may use in one audit, e.g. 2GB or 500MB."
+        "2GB",
+        "--job-memory",
+        help="Memory DuckDB may use in one job, e.g. 2GB or 500MB; the job's process may map 1 GiB more "
+        "(an OS limit) for Python, Arrow and the report.",
     ),
     keep_hours: float = typer.Option(24.0, "--keep-hours", help="Remove uploads and jobs older than this."),
     require_token: bool = typer.Option(
@@ -47,6 +50,7 @@ def serve(
     """Start the web service (FastAPI + uvicorn): upload a file, run an audit, read the report."""
     import uvicorn
 
+    from misflag._text import printable
     from misflag.api import create_app
     from misflag.api._settings import LOOPBACK_ADDRESSES, ServeSettings
 
@@ -79,7 +83,8 @@ def serve(
         job_ttl_seconds=int(keep_hours * 3600),
     )
     names = ", ".join(app.state.settings.allowed_hosts)
-    typer.echo(f"misflag is serving on http://{host}:{port}/ (data in {app.state.settings.data_dir})")
+    folder = printable(str(app.state.settings.data_dir))
+    typer.echo(f"misflag is serving on http://{host}:{port}/ (data in {folder})")
     typer.echo(f"answering to the host names {names}; access token required: {exposed or require_token}")
     if host in {"0.0.0.0", "::"} and not allowed_host:
         typer.echo(
