@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import JOIN, OVERALL_ATTRIBUTE, Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
@@ -67,15 +69,16 @@ def protect(
     audited in full (no earlier interval reused) before it is returned."""
     forced: Forced = {"n": set(), "detail": set()}
     settled: dict[bytes, Interval] = {}
+    points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked before use
     level = protection_level(min_cell)
     for round_number in range(MAX_ROUNDS + 1):
         rows, shadow, metadata = publish(forced)
         output, known = reader.output(rows, metadata), _known(shadow, min_cell, reader)
-        audit = audit_outputs([output], level, known, settled)
+        audit = audit_outputs([output], level, known, settled, points=points)
         if not audit.exposed:
             # the complementary suppressions are planned afresh each round, so a count settled in an
             # earlier round may have lost room since: the output is audited once more in full
-            audit = audit_outputs([output], level, known)
+            audit = audit_outputs([output], level, known, points=points)
             if not audit.exposed:
                 return rows, metadata, audit
             settled.clear()

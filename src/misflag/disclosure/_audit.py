@@ -5,6 +5,11 @@ the least and the most people the count can hold given everything published, cou
 (integrality relaxed, which can only widen the interval, so a narrow LP interval is a real exposure).
 A withheld count is protected when that interval is at least `protection` people wide, or reaches
 down to 0 (the reader cannot tell that anyone is in it).
+
+Most counts are certified without LPs of their own: every solution found (a few with random objectives
+first, then each count's own) is a point the reader cannot rule out, so the values a count takes across
+those points lie inside its interval. When they already span the protection level, or one is 0, the count
+is protected; only the others are solved, and their solutions join the points.
 """
 
 from __future__ import annotations
@@ -14,12 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 from misflag.disclosure._model import Output, Target, Universe, build
 from misflag.errors import MisflagError
 
 TOLERANCE = 1e-6
+#: LPs with random objectives solved first in each universe: their solutions certify most counts at once.
+RANDOM_POINTS = 4
+#: Feasible points kept per universe between audits (each is checked again before it certifies anything).
+MAX_POINTS = 64
+#: How far a kept point may miss an equation (relative to its right-hand side) and still count as feasible.
+FEASIBLE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -29,7 +41,7 @@ class Interval:
     target: Target
     low: float
     high: float
-    exact: bool = True  # False: only the upper end was solved (`low` is then the auditor's own value)
+    exact: bool = True  # False: not both ends solved (an inner bound: feasible values the count takes)
 
     @property
     def width(self) -> float:
@@ -60,16 +72,17 @@ class DisclosureAudit:
 
     def summary(self) -> dict[str, object]:
         """The audit's result as metadata: counts checked and protected, the narrowest interval."""
-        # a shortcut interval's low end is the auditor's own count: never published
-        solved = [i for i in self.intervals if i.exact]
-        bounded = [i for i in solved if i.low > TOLERANCE]  # the reader knows someone is there
+        # a shortcut interval's ends are feasible values (perhaps the auditor's own count): never published
+        zero = [i for i in self.intervals if i.low <= TOLERANCE]
+        bounded = [i for i in self.intervals if i.exact and i.low > TOLERANCE]  # someone is there
         narrowest = min(bounded, key=lambda i: i.width, default=None)
         return {
             "method": "linear programming (HiGHS via scipy.optimize.linprog), integrality relaxed",
             "protection_level": self.protection,
             "withheld_counts_checked": len(self.intervals),
             "withheld_counts_protected": len(self.intervals) - len(self.exposed),
-            "withheld_counts_that_may_be_zero": len(solved) - len(bounded),
+            "withheld_counts_that_may_be_zero": len(zero),
+            "withheld_counts_solved_by_their_own_lp": sum(i.exact for i in self.intervals),
             "narrowest_interval": None
             if narrowest is None
             else {
@@ -94,6 +107,7 @@ def audit_outputs(
     known: Callable[[Target], float | None] | None = None,
     settled: dict[bytes, Interval] | None = None,
     sensitive_below: float = float("inf"),
+    points: dict[str, list[np.ndarray]] | None = None,
 ) -> DisclosureAudit:
     """Solve for every withheld count's interval over all the outputs jointly.
 
@@ -101,14 +115,16 @@ def audit_outputs(
     is solved only where the upper bound alone leaves the interval too narrow. `settled` holds counts
     found protected by an earlier audit of similar outputs, reused without solving (a shortcut while
     suppression is being planned; new protected counts are added to it): an output is published only
-    after an audit without it.
+    after an audit without it. `points` holds feasible points of earlier audits per universe: each is
+    checked against this audit's equations and, where it satisfies them, certifies counts as any point
+    found now does (a sound shortcut, kept in the final audit too); this audit's points are added to it.
     """
     intervals: list[Interval] = []
     for number, linked in enumerate(link(outputs)):
         universe = Universe(linked)
         model, targets = build(universe, number)
-        position, a_eq, b_eq, a_ub, b_ub = model.matrices()
-        free = int((position >= 0).sum())
+        problem = _Problem(*model.matrices())
+        pending: list[tuple[Target, float | None, np.ndarray]] = []
         for target in targets:
             value = known(target) if known is not None else None
             if known is not None and value is None:
@@ -117,45 +133,138 @@ def audit_outputs(
             if earlier is not None and earlier.protects(protection):
                 intervals.append(Interval(target, earlier.low, earlier.high, earlier.exact))
                 continue
-            columns = position[target.columns][position[target.columns] >= 0]
+            columns = problem.position[target.columns][problem.position[target.columns] >= 0]
             if columns.size == 0:  # every person it could hold is known to be absent
                 intervals.append(Interval(target, 0.0, 0.0))
                 continue
-            high = _extreme(columns, -1.0, free, a_eq, b_eq, a_ub, b_ub)
-            if value is not None and high - value >= protection - TOLERANCE:
-                intervals.append(Interval(target, value, high, exact=False))
-            else:
-                intervals.append(Interval(target, _extreme(columns, 1.0, free, a_eq, b_eq, a_ub, b_ub), high))
-            if settled is not None and intervals[-1].protects(protection):
-                settled[target.columns.tobytes()] = intervals[-1]
+            pending.append((target, value, columns))
+        seen = _Seen(pending, problem)
+        carried = (points or {}).get(universe.signature, [])
+        for point in carried:
+            seen.add(problem.feasible(point))
+        random = np.random.default_rng(number)
+        for _ in range(RANDOM_POINTS):
+            if not pending or seen.all_certified(pending, protection):
+                break
+            seen.add(problem.solve(random.uniform(-1.0, 1.0, problem.free))[1], new=True)
+        for k, (target, value, columns) in enumerate(pending):
+            interval = seen.certify(k, target, value, protection)
+            if interval is None:
+                interval = _solve(problem, seen, target, value, columns, protection)
+            intervals.append(interval)
+            if settled is not None and interval.protects(protection):
+                settled[target.columns.tobytes()] = interval
+        if points is not None:
+            points[universe.signature] = [*carried, *seen.found][-MAX_POINTS:]
     return DisclosureAudit(protection, intervals, sensitive_below)
 
 
-def _extreme(
+def _solve(
+    problem: _Problem,
+    seen: _Seen,
+    target: Target,
+    value: float | None,
     columns: np.ndarray,
-    sign: float,
-    unknowns: int,
-    a_eq: object,
-    b_eq: np.ndarray,
-    a_ub: object,
-    b_ub: np.ndarray,
-) -> float:
-    """The least (sign 1) or most (sign -1) people the columns can hold; inf when unbounded."""
-    objective = np.zeros(unknowns)
-    objective[columns] = sign
-    solved = linprog(
-        objective,
-        A_ub=a_ub,
-        b_ub=b_ub if a_ub is not None else None,
-        A_eq=a_eq,
-        b_eq=b_eq if a_eq is not None else None,
-        bounds=(0, None),
-        method="highs",
-    )
-    if solved.status == 3:
-        return float("inf")
-    if solved.status != 0:
-        raise MisflagError(
-            f"the published figures are inconsistent (the disclosure audit's LP: {solved.message})"
+    protection: float,
+) -> Interval:
+    """The count's own LPs: the upper end, then the lower end unless the auditor's value already suffices."""
+    objective = np.zeros(problem.free)
+    objective[columns] = -1.0
+    least_negated, point = problem.solve(objective)
+    high = -least_negated
+    seen.add(point, new=True)
+    if value is not None and high - value >= protection - TOLERANCE:
+        return Interval(target, value, high, exact=False)
+    objective[columns] = 1.0
+    low, point = problem.solve(objective)
+    seen.add(point, new=True)
+    return Interval(target, low, high)
+
+
+class _Problem:
+    """One universe's LP, solved for any objective with HiGHS (scipy's linprog)."""
+
+    def __init__(
+        self, position: np.ndarray, a_eq: object, b_eq: np.ndarray, a_ub: object, b_ub: np.ndarray
+    ) -> None:
+        self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub = position, a_eq, b_eq, a_ub, b_ub
+        self.free = int((position >= 0).sum())
+
+    def full(self, point: np.ndarray) -> np.ndarray:
+        """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
+        out = np.zeros(self.position.size)
+        out[self.position >= 0] = point
+        return out
+
+    def feasible(self, point: np.ndarray) -> np.ndarray | None:
+        """An earlier point over every unknown, over the free ones, if it satisfies these equations."""
+        if point.size != self.position.size or np.any(np.abs(point[self.position < 0]) > FEASIBLE):
+            return None
+        free = point[self.position >= 0]
+        if np.any(free < -FEASIBLE):
+            return None
+        for matrix, bound, equal in ((self.a_eq, self.b_eq, True), (self.a_ub, self.b_ub, False)):
+            if matrix is None:
+                continue
+            miss = matrix @ free - bound
+            allowed = FEASIBLE * np.maximum(1.0, np.abs(bound))
+            if np.any((np.abs(miss) if equal else miss) > allowed):
+                return None
+        return free
+
+    def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """The least value of the objective (-inf when unbounded, with no point) and a point reaching it."""
+        solved = linprog(
+            objective,
+            A_ub=self.a_ub,
+            b_ub=self.b_ub if self.a_ub is not None else None,
+            A_eq=self.a_eq,
+            b_eq=self.b_eq if self.a_eq is not None else None,
+            bounds=(0, None),
+            method="highs",
         )
-    return float(sign * solved.fun)
+        if solved.status == 3:
+            return float("-inf"), None
+        if solved.status != 0:
+            raise MisflagError(
+                f"the published figures are inconsistent (the disclosure audit's LP: {solved.message})"
+            )
+        return float(solved.fun), np.asarray(solved.x)
+
+
+class _Seen:
+    """The least and most each pending count holds across the feasible points found so far."""
+
+    def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: _Problem) -> None:
+        self.problem = problem
+        self.found: list[np.ndarray] = []  # points solved in this audit, over every unknown
+        free = problem.free
+        rows = np.concatenate([np.full(c.size, k) for k, (_, _, c) in enumerate(pending)] or [np.zeros(0)])
+        cols = np.concatenate([c for _, _, c in pending] or [np.zeros(0)])
+        self.incidence = sparse.csr_matrix(
+            (np.ones(cols.size), (rows.astype(int), cols.astype(int))), shape=(len(pending), free)
+        )
+        self.low = np.full(len(pending), np.inf)
+        self.high = np.full(len(pending), -np.inf)
+
+    def add(self, point: np.ndarray | None, new: bool = False) -> None:
+        if point is None:
+            return
+        if new:
+            self.found.append(self.problem.full(point))
+        values = self.incidence @ np.maximum(point, 0.0)
+        np.minimum(self.low, values, out=self.low)
+        np.maximum(self.high, values, out=self.high)
+
+    def all_certified(
+        self, pending: list[tuple[Target, float | None, np.ndarray]], protection: float
+    ) -> bool:
+        return all(self.certify(k, t, v, protection) is not None for k, (t, v, _) in enumerate(pending))
+
+    def certify(self, k: int, target: Target, value: float | None, protection: float) -> Interval | None:
+        """An inner bound of the count's interval when it already shows the count protected, else None."""
+        low, high = float(self.low[k]), float(self.high[k])
+        if value is not None and np.isfinite(value):  # the auditor's own count is feasible too
+            low, high = min(low, value), max(high, value)
+        interval = Interval(target, low, high, exact=False)
+        return interval if np.isfinite(high) and interval.protects(protection) else None

@@ -143,6 +143,8 @@ class Universe:
                     _extend(values[output.groups[i]], [value])
             _extend(self.stages, output.stages.values())
         self.values = [values[a] for a in self.attributes]
+        #: names the unknowns: audits of the same signature share them (and may share feasible points)
+        self.signature = repr((self.attributes, self.values, self.stages))
         shape = tuple(len(v) + 1 for v in self.values)  # + the "other value" slot
         self.cells = int(np.prod(shape))
         self.coords = np.indices(shape).reshape(len(shape), -1).T if shape else np.zeros((1, 0), dtype=int)
@@ -207,6 +209,9 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
         members = output.members()
         population = universe.population(output)
         listed: dict[int, set[str | None]] = {}
+        # many rows share a group's cells and a figure's states: each is worked out once per output
+        cells_of: dict[tuple[str, str | None], np.ndarray] = {}
+        states_of: dict[tuple[str, str, int], np.ndarray] = {}
         for row in output.rows:
             metric = base_metric(row["metric"])
             if metric is None or row["attribute"] not in members:
@@ -215,11 +220,16 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
             key = output.key(row["attribute"], row["group"], position)
             for i, value in zip(position, key, strict=True):
                 listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
-            cells = universe.group(output, position, key)
+            if (row["attribute"], row["group"]) not in cells_of:
+                cells_of[(row["attribute"], row["group"])] = universe.group(output, position, key)
+            cells = cells_of[(row["attribute"], row["group"])]
             stage = row["stage"]
             if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
                 continue
-            parts = [universe.columns(cells, universe.states(output, stage, metric, p)) for p in (0, 1)]
+            for p in (0, 1):
+                if (stage, metric, p) not in states_of:
+                    states_of[(stage, metric, p)] = universe.states(output, stage, metric, p)
+            parts = [universe.columns(cells, states_of[(stage, metric, p)]) for p in (0, 1)]
             absent = (row.get("warning") or "").startswith("absent")
             if metric == "n" and not absent:
                 model.at_least(universe.columns(cells, every), 1.0)
