@@ -66,7 +66,8 @@ def protect(
     publish: Publisher, reader: Reader, min_cell: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
     """Publish, audit, withhold more, until no sensitive withheld count is too narrow; the output is
-    audited in full (no earlier interval reused) before it is returned."""
+    audited in full (no earlier interval reused; earlier rounds' points only where they satisfy every
+    equation of this output) before it is returned."""
     forced: Forced = {"n": set(), "detail": set()}
     settled: dict[bytes, Interval] = {}
     points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked before use
