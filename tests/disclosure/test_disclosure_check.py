@@ -141,6 +141,15 @@ def test_plain_rows_overall_minus_the_published_group_by_hand(
     # two withheld groups of 3 and 9 (12 in all): each lies between 1 and 11, wide enough
     rows.write_text(json.dumps([_row("overall", "all", 12), _row("x", "a", None), _row("x", "b", None)]))
     assert main(["disclosure", "check", str(rows)]) == 0
+    capsys.readouterr()
+    # --all lists both; each interval (or, certified by points, the part found) is 1 to 11 by hand:
+    # the only vertices are (1, 11) and (11, 1)
+    assert main(["disclosure", "check", "--all", str(rows)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if ", all n n: " in line]
+    assert [line.split(": ")[1].split(",")[0] for line in lines] == ["x = a", "x = b"]
+    assert all(
+        line.endswith(": 1 to 11 people") or line.endswith(": at least 1 to 11 people") for line in lines
+    )
 
 
 def test_a_label_that_cannot_be_split_is_one_clear_error(

@@ -39,7 +39,7 @@ def check(
         console.print(
             printable(
                 f"{flag}{name}: {attribute} = {group}, {stage} {metric} {part}: "
-                f"{interval.low:g} to {interval.high:g} people{also}"
+                f"{'' if interval.exact else 'at least '}{interval.low:g} to {interval.high:g} people{also}"
             ),
             markup=False,
         )
