@@ -6,6 +6,7 @@ Everything after this (metrics, intervals, disparities) works on the cells, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,32 @@ class Cells:
     @property
     def total(self) -> int:
         return int(self.count.sum())
+
+    @cached_property
+    def strata(self) -> Strata:
+        """The design strata of the weights, computed once per cell table and shared by every metric."""
+        audited = self.truth >= 0
+        values, index = np.unique(np.where(audited, self.weight, 0.0), return_inverse=True)
+        rows = np.bincount(index, np.where(audited, self.count.astype(float), 0.0), minlength=values.size)
+        fpc = np.clip(1 - 1 / np.where(values > 0, values, 1.0), 0.0, 1.0)
+        return Strata(
+            audited=audited,
+            values=values,
+            index=index.astype(np.int32 if values.size < 2**31 else np.int64),
+            rows=rows,
+            fpc=np.where(values > 0, fpc, 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class Strata:
+    """Strata of an audit sample: the distinct weights of audited cells (stratum 0.0: truth unknown)."""
+
+    audited: np.ndarray  # (cells,) truth known
+    values: np.ndarray  # (strata,) distinct weights, ascending
+    index: np.ndarray  # (cells,) the cell's stratum
+    rows: np.ndarray  # (strata,) audited rows in the stratum, as floats
+    fpc: np.ndarray  # (strata,) finite-population correction 1 - 1/weight; 0 for the unaudited stratum
 
 
 def check_spec(spec: DecisionSpec, columns: tuple[str, ...]) -> CheckedSpec:
@@ -115,24 +142,30 @@ def _sorted_columns(table: pa.Table) -> dict[str, np.ndarray]:
 
     Sorted here rather than by Arrow: pyarrow.compute costs a fifth of a second to import on every CLI
     run. One stable numpy `lexsort` orders the rows on per-column keys, so a table of millions of cells
-    (a weight distinct on every row) costs numpy time, not a Python sort of tuples.
+    (a weight distinct on every row) costs numpy time, not a Python sort of tuples; numbers are read
+    from Arrow's buffers, not as one Python object per cell.
     """
     arrays: dict[str, np.ndarray] = {}
     keys: list[np.ndarray] = []
     for name in table.column_names:
-        values = table.column(name).to_pylist()
         kind = table.schema.field(name).type
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            values = table.column(name).to_pylist()
             arrays[name] = np.array(values, dtype=object)
             keys.append(_text_ranks(values))
-        else:
-            numbers = _column(values)
-            arrays[name] = numbers.astype(np.int64) if pa.types.is_integer(kind) else numbers
-            absent = np.array([v is None for v in values], dtype=bool)
-            keys.append(np.where(absent, 2, np.isnan(numbers).astype(np.int64)))  # number, NaN, NULL
-            keys.append(np.where(np.isnan(numbers), 0.0, numbers))
+            continue
+        numbers, absent = _numbers(table.column(name))
+        arrays[name] = numbers.astype(np.int64) if pa.types.is_integer(kind) else numbers
+        missing = np.isnan(numbers)
+        if missing.any():  # a key that is constant would not change the order
+            keys.append(np.where(absent, 2, missing.astype(np.int8)))  # number, NaN, NULL
+            numbers = np.where(missing, 0.0, numbers)
+        keys.append(numbers)
     order = np.lexsort(keys[::-1])  # lexsort's primary key is its last
-    return {name: array[order] for name, array in arrays.items()}
+    keys.clear()  # each column is reordered in turn, so only one copy is held at a time
+    for name, array in arrays.items():
+        arrays[name] = array[order]
+    return arrays
 
 
 def _text_ranks(values: list[str | None]) -> np.ndarray:
@@ -142,9 +175,34 @@ def _text_ranks(values: list[str | None]) -> np.ndarray:
     return np.fromiter((null if v is None else rank[v] for v in values), dtype=np.int64, count=len(values))
 
 
-def _column(values: list[Any]) -> np.ndarray:
-    """A numeric cell column as floats, NULL as NaN (from lists: pyarrow's `to_numpy` imports pandas)."""
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric cell column as floats (NULL as NaN) and its NULL mask.
+
+    Fixed-width numbers are read from Arrow's buffers (`to_numpy` would import pandas); other types
+    (booleans, decimals) go through Python objects.
+    """
+    values: list[np.ndarray] = []
+    absent: list[np.ndarray] = []
+    for chunk in column.chunks:
+        end = chunk.offset + len(chunk)
+        if pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type):
+            validity, data = chunk.buffers()
+            stored = np.frombuffer(data, dtype=chunk.type.to_pandas_dtype())
+            numbers = stored[chunk.offset : end].astype(float)
+            if validity is not None and chunk.null_count:
+                bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+                nulls = bits[chunk.offset : end] == 0
+            else:
+                nulls = np.zeros(len(chunk), dtype=bool)
+        else:
+            objects = chunk.to_pylist()
+            nulls = np.array([v is None for v in objects], dtype=bool)
+            numbers = np.array([np.nan if v is None else v for v in objects], dtype=float)
+        values.append(np.where(nulls, np.nan, numbers))
+        absent.append(nulls)
+    if not values:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    return np.concatenate(values), np.concatenate(absent)
 
 
 def _check_binary(values: np.ndarray, count: np.ndarray, option: str, allow_missing: bool) -> None:

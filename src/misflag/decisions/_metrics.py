@@ -8,6 +8,7 @@ the denominator (reported as `denominator`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -108,10 +109,21 @@ class GroupSums:
         self.group_index = group_index
         self.groups = groups
         self.design = design
+        self.count = cells.count.astype(float)
 
     def observed(self, vector: np.ndarray) -> np.ndarray:
         """Per-group sums of a cell vector weighted by the cell counts."""
-        return np.bincount(self.group_index, self.cells.count * vector, minlength=self.groups)
+        return self._sum(self.count * vector)
+
+    def _sum(self, vector: np.ndarray) -> np.ndarray:
+        return np.bincount(self.group_index, vector, minlength=self.groups)
+
+    @cached_property
+    def _weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """count x weight and count x weight squared per cell, once per grouping: a 0/1 mask times these
+        is exactly count x (weight x mask), so every metric's weighted sums reuse them."""
+        weight = self.cells.weight
+        return self.count * weight, self.count * (weight * weight)
 
     def membership(self) -> np.ndarray:
         """(cells, groups) 0/1 matrix: which group each cell belongs to."""
@@ -125,48 +137,57 @@ class GroupSums:
         denominator = np.logical_or.reduce([masks[name] for name in denominator_cells])
         rows = self.observed(denominator.astype(float))
         if weighted and self.design:
-            weights = self.cells.weight
-            value = safe_divide(self.observed(weights * numerator), self.observed(weights * denominator))
-            effective = np.minimum(self._effective_n(value, numerator, denominator), rows)
+            weighted_count = self._weighted[0]
+            totals = self._sum(weighted_count * denominator)
+            value = safe_divide(self._sum(weighted_count * numerator), totals)
+            effective = np.minimum(self._effective_n(value, totals, numerator, denominator), rows)
             low, high = wilson_limits(value * effective, effective)
             return Estimate(value, low, high, rows, effective, "wilson-design")
         successes = self.observed(numerator.astype(float))
         low, high = wilson_limits(successes, rows)
         return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")
 
-    def _effective_n(self, value: np.ndarray, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    @cached_property
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (group, stratum) pairs that hold cells, computed once per grouping and reused by every metric:
+        each pair's position in the dense groups x strata matrix, its stratum, and each cell's pair."""
+        strata = self.cells.strata
+        dense = self.group_index.astype(np.int64) * strata.values.size + strata.index
+        positions, cell_pair = np.unique(dense, return_inverse=True)
+        return positions, positions % strata.values.size, cell_pair.astype(np.intp)
+
+    def _effective_n(
+        self, value: np.ndarray, totals: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
+    ) -> np.ndarray:
         """p(1 - p) / design variance of the weighted ratio; Kish's n where p is 0 or 1 (variance 0).
 
         Strata are the distinct weights of audited rows (stratified sampling, inclusion probability
         1 / weight); the variance is the with-replacement-corrected, finite-population-corrected
         linearisation estimator of a domain ratio (Sarndal, Swensson & Wretman 1992, ch. 5).
+        Per-stratum sums run over the (group, stratum) pairs that hold cells, not over every group x
+        stratum (a weight distinct on each of millions of rows makes that matrix huge); the pairs are
+        then placed in that matrix for the one product with the corrections, so the sum runs in the
+        same order as over the full matrix and the figures do not move in the last digit.
         """
-        cells = self.cells
-        audited = cells.truth >= 0
-        strata, stratum = np.unique(np.where(audited, cells.weight, 0.0), return_inverse=True)
-        weight, count, group = cells.weight, cells.count.astype(float), self.group_index
-        totals = self.observed(weight * denominator)
+        cells, strata = self.cells, self.cells.strata
+        positions, pair_stratum, cell_pair = self._pairs
+        weight, count, group = cells.weight, self.count, self.group_index
         ratio = np.nan_to_num(value)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(
-                audited & (totals[group] > 0),
+                strata.audited & (totals[group] > 0),
                 weight * (numerator - ratio[group] * denominator) / np.where(totals > 0, totals, 1.0)[group],
                 0.0,
             )
-        key = group * strata.size + stratum
-        size = self.groups * strata.size
-        first = np.bincount(key, count * z, minlength=size).reshape(self.groups, strata.size)
-        second = np.bincount(key, count * z * z, minlength=size).reshape(self.groups, strata.size)
-        stratum_rows = np.bincount(stratum, np.where(audited, count, 0.0), minlength=strata.size)
-        fpc = np.clip(1 - 1 / np.where(strata > 0, strata, 1.0), 0.0, 1.0)
+        first = np.bincount(cell_pair, count * z, minlength=positions.size)
+        second = np.bincount(cell_pair, count * z * z, minlength=positions.size)
+        rows = strata.rows[pair_stratum]
         with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.where(
-                stratum_rows > 1,
-                stratum_rows / (stratum_rows - 1) * (second - first**2 / np.maximum(stratum_rows, 1)),
-                second,
-            )
-        variance = np.maximum(spread, 0.0) @ np.where(strata > 0, fpc, 0.0)
-        kish = safe_divide(totals**2, self.observed(weight * weight * denominator))
+            spread = np.where(rows > 1, rows / (rows - 1) * (second - first**2 / np.maximum(rows, 1)), second)
+        matrix = np.zeros(self.groups * strata.values.size)
+        matrix[positions] = np.maximum(spread, 0.0)
+        variance = matrix.reshape(self.groups, strata.values.size) @ strata.fpc
+        kish = safe_divide(totals**2, self._sum(self._weighted[1] * denominator))
         with np.errstate(divide="ignore", invalid="ignore"):
             design = ratio * (1 - ratio) / variance
         usable = (value > 0) & (value < 1) & (variance > 0)
