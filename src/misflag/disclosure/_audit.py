@@ -1,6 +1,7 @@
 """The audit by linear programming: each withheld count's feasibility interval, as tau-ARGUS checks it.
 
-For every withheld count the reader's model (`_model`) is solved twice with HiGHS (scipy's `linprog`):
+For every withheld count the reader's model (`_model`) is solved twice with HiGHS (`highspy`, one model
+per universe, each objective solved from the last basis):
 the least and the most people the count can hold given everything published, counts non-negative
 (integrality relaxed, which can only widen the interval, so a narrow LP interval is a real exposure).
 A withheld count is protected when that interval is at least `protection` people wide, or reaches
@@ -18,9 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from misflag.disclosure._model import Output, Target, Universe, build
 from misflag.errors import MisflagError
@@ -77,7 +78,7 @@ class DisclosureAudit:
         bounded = [i for i in self.intervals if i.exact and i.low > TOLERANCE]  # someone is there
         narrowest = min(bounded, key=lambda i: i.width, default=None)
         return {
-            "method": "linear programming (HiGHS via scipy.optimize.linprog), integrality relaxed",
+            "method": "linear programming (HiGHS via highspy), integrality relaxed",
             "protection_level": self.protection,
             "withheld_counts_checked": len(self.intervals),
             "withheld_counts_protected": len(self.intervals) - len(self.exposed),
@@ -182,13 +183,14 @@ def _solve(
 
 
 class _Problem:
-    """One universe's LP, solved for any objective with HiGHS (scipy's linprog)."""
+    """One universe's LP as one HiGHS model (highspy): each objective is solved from the last basis."""
 
     def __init__(
         self, position: np.ndarray, a_eq: object, b_eq: np.ndarray, a_ub: object, b_ub: np.ndarray
     ) -> None:
         self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub = position, a_eq, b_eq, a_ub, b_ub
         self.free = int((position >= 0).sum())
+        self.highs: highspy.Highs | None = None
 
     def full(self, point: np.ndarray) -> np.ndarray:
         """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
@@ -212,24 +214,49 @@ class _Problem:
                 return None
         return free
 
+    def _model(self) -> highspy.Highs:
+        """The HiGHS model, built at the first solve: equalities, then the at-least rows, counts >= 0."""
+        if self.highs is not None:
+            return self.highs
+        blocks = [m for m in (self.a_eq, self.a_ub) if m is not None]
+        matrix = sparse.csc_matrix(sparse.vstack(blocks) if blocks else sparse.csc_matrix((0, self.free)))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.free, matrix.shape[0]
+        lp.col_cost_ = np.zeros(self.free)
+        lp.col_lower_, lp.col_upper_ = np.zeros(self.free), np.full(self.free, np.inf)
+        lp.row_lower_ = np.concatenate([self.b_eq, np.full(self.b_ub.size, -np.inf)])
+        lp.row_upper_ = np.concatenate([self.b_eq, self.b_ub])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+            matrix.indptr,
+            matrix.indices,
+            matrix.data,
+        )
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        return self.highs
+
     def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
         """The least value of the objective (-inf when unbounded, with no point) and a point reaching it."""
-        solved = linprog(
-            objective,
-            A_ub=self.a_ub,
-            b_ub=self.b_ub if self.a_ub is not None else None,
-            A_eq=self.a_eq,
-            b_eq=self.b_eq if self.a_eq is not None else None,
-            bounds=(0, None),
-            method="highs",
-        )
-        if solved.status == 3:
+        highs = self._model()
+        highs.changeColsCost(self.free, np.arange(self.free, dtype=np.int32), objective.astype(float))
+        highs.run()
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell: solve plainly
+            highs.setOptionValue("presolve", "off")
+            highs.run()
+            highs.setOptionValue("presolve", "choose")
+            status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
             return float("-inf"), None
-        if solved.status != 0:
+        if status != highspy.HighsModelStatus.kOptimal:
             raise MisflagError(
-                f"the published figures are inconsistent (the disclosure audit's LP: {solved.message})"
+                "the published figures are inconsistent (the disclosure audit's LP: "
+                f"{highs.modelStatusToString(status)})"
             )
-        return float(solved.fun), np.asarray(solved.x)
+        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
 
 
 class _Seen:
