@@ -53,7 +53,7 @@ class Grouping:
 
 def missing_label(keys: tuple[np.ndarray, ...]) -> str:
     """'(missing)', or more parentheses around it while any real group value equals it."""
-    values = {str(v) for column in keys for v in column if v is not None}
+    values = {str(v) for column in keys for v in set(column.tolist()) if v is not None}
     label = MISSING_LABEL
     while label in values:
         label = f"({label})"
@@ -75,7 +75,7 @@ def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> l
         Grouping(OVERALL_ATTRIBUTE, (OVERALL_GROUP,), np.zeros(cells, dtype=np.int64), (), None, (), ((),))
     ]
     missing = missing_label(keys)
-    shown = [np.asarray([missing if v is None else str(v) for v in column], dtype=object) for column in keys]
+    shown = [sorted({missing if v is None else str(v) for v in set(column.tolist())}) for column in keys]
     total = 0
     for members in spec.attribute_sets():
         attribute = JOIN.join(spec.groups[i] for i in members)
@@ -95,9 +95,7 @@ def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> l
         labels = tuple(JOIN.join(missing if v is None else str(v) for v in key) for key in distinct)
         absent: tuple[str, ...] = ()
         if len(members) > 1:
-            possible = {
-                JOIN.join(combo) for combo in product(*(sorted(set(shown[i].tolist())) for i in members))
-            }
+            possible = {JOIN.join(combo) for combo in product(*(shown[i] for i in members))}
             absent = tuple(sorted(possible - set(labels)))
         result.append(
             Grouping(
