@@ -101,6 +101,17 @@ INTERVAL_METHODS = {
 }
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """The (group, stratum) pairs that hold cells, and their stratum's row count n as the variance needs it."""
+
+    positions: np.ndarray  # place in the dense groups x strata matrix
+    of_cell: np.ndarray  # each cell's pair
+    several: np.ndarray  # n > 1
+    factor: np.ndarray  # n / (n - 1), the with-replacement correction
+    rows: np.ndarray  # max(n, 1)
+
+
 class GroupSums:
     """Sums cell vectors by group and turns a metric definition into point values and intervals."""
 
@@ -133,9 +144,9 @@ class GroupSums:
         self, definition: tuple[tuple[str, ...], tuple[str, ...], bool], masks: dict[str, np.ndarray]
     ) -> Estimate:
         numerator_cells, denominator_cells, weighted = definition
-        numerator = np.logical_or.reduce([masks[name] for name in numerator_cells])
-        denominator = np.logical_or.reduce([masks[name] for name in denominator_cells])
-        rows = self.observed(denominator.astype(float))
+        numerator = np.logical_or.reduce([masks[name] for name in numerator_cells]).astype(float)
+        denominator = np.logical_or.reduce([masks[name] for name in denominator_cells]).astype(float)
+        rows = self.observed(denominator)
         if weighted and self.design:
             weighted_count = self._weighted[0]
             totals = self._sum(weighted_count * denominator)
@@ -143,18 +154,20 @@ class GroupSums:
             effective = np.minimum(self._effective_n(value, totals, numerator, denominator), rows)
             low, high = wilson_limits(value * effective, effective)
             return Estimate(value, low, high, rows, effective, "wilson-design")
-        successes = self.observed(numerator.astype(float))
+        successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)
         return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")
 
     @cached_property
-    def _pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The (group, stratum) pairs that hold cells, computed once per grouping and reused by every metric:
-        each pair's position in the dense groups x strata matrix, its stratum, and each cell's pair."""
+    def _pairs(self) -> _Pairs:
+        """The (group, stratum) pairs that hold cells, computed once per grouping and reused by every metric."""
         strata = self.cells.strata
         dense = self.group_index.astype(np.int64) * strata.values.size + strata.index
         positions, cell_pair = np.unique(dense, return_inverse=True)
-        return positions, positions % strata.values.size, cell_pair.astype(np.intp)
+        rows = strata.rows[positions % strata.values.size]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = rows / (rows - 1)
+        return _Pairs(positions, cell_pair.astype(np.intp), rows > 1, factor, np.maximum(rows, 1))
 
     def _effective_n(
         self, value: np.ndarray, totals: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
@@ -170,22 +183,21 @@ class GroupSums:
         same order as over the full matrix and the figures do not move in the last digit.
         """
         cells, strata = self.cells, self.cells.strata
-        positions, pair_stratum, cell_pair = self._pairs
+        pairs = self._pairs
         weight, count, group = cells.weight, self.count, self.group_index
         ratio = np.nan_to_num(value)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(
-                strata.audited & (totals[group] > 0),
+                strata.audited & (totals > 0)[group],
                 weight * (numerator - ratio[group] * denominator) / np.where(totals > 0, totals, 1.0)[group],
                 0.0,
             )
-        first = np.bincount(cell_pair, count * z, minlength=positions.size)
-        second = np.bincount(cell_pair, count * z * z, minlength=positions.size)
-        rows = strata.rows[pair_stratum]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread = np.where(rows > 1, rows / (rows - 1) * (second - first**2 / np.maximum(rows, 1)), second)
+        first = np.bincount(pairs.of_cell, count * z, minlength=pairs.positions.size)
+        second = np.bincount(pairs.of_cell, count * z * z, minlength=pairs.positions.size)
+        with np.errstate(invalid="ignore"):  # inf x 0 in a stratum of one row, which keeps `second`
+            spread = np.where(pairs.several, pairs.factor * (second - first**2 / pairs.rows), second)
         matrix = np.zeros(self.groups * strata.values.size)
-        matrix[positions] = np.maximum(spread, 0.0)
+        matrix[pairs.positions] = np.maximum(spread, 0.0)
         variance = matrix.reshape(self.groups, strata.values.size) @ strata.fpc
         kish = safe_divide(totals**2, self._sum(self._weighted[1] * denominator))
         with np.errstate(divide="ignore", invalid="ignore"):
