@@ -161,6 +161,42 @@ HOSTILE: list[tuple[str, Edit, str]] = [
         lambda s, w: _level(s, "sql_condition", "first_name_l LIKE '%a%a%a%b'"),
         "LIKE pattern",
     ),
+    # Conditions pass the allowlist of pair expressions, not only a list of what is refused: functions
+    # that no denylist named (regex backtracking, settings, hashing, text growth) are refused by name.
+    (
+        "condition regex",
+        lambda s, w: _level(s, "sql_condition", "regexp_matches(first_name_l, '(a+)+$')"),
+        "regular expressions (use LIKE or ILIKE) is not allowed",
+    ),
+    (
+        "condition version",
+        lambda s, w: _level(s, "sql_condition", "version() = first_name_r"),
+        "current_version() is not allowed",
+    ),
+    (
+        "condition hash",
+        lambda s, w: _level(s, "sql_condition", "hash(first_name_l) = hash(first_name_r)"),
+        "hash() is not allowed",
+    ),
+    (
+        "condition split and join",
+        lambda s, w: _level(
+            s, "sql_condition", "array_to_string(string_split(first_name_l, ''), '-') = first_name_r"
+        ),
+        "array_to_string() is not allowed",
+    ),
+    (
+        "condition md5",
+        lambda s, w: _level(s, "sql_condition", "md5(first_name_l) = md5(first_name_r)"),
+        "md5() is not allowed",
+    ),
+    (
+        "blocking rule regex",
+        lambda s, w: s["blocking_rules_to_generate_predictions"][0].update(
+            blocking_rule="regexp_full_match(l.first_name, '(a|aa)+b') AND l.dob = r.dob"
+        ),
+        "is not allowed",
+    ),
     ("too many comparisons", lambda s, w: s.update(comparisons=s["comparisons"] * 30), "at most 64"),
     ("comparisons not a list", lambda s, w: s.update(comparisons={"a": 1}), "non-empty list"),
 ]

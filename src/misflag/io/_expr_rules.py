@@ -101,10 +101,23 @@ FUNCTIONS: frozenset[type[exp.Expr]] = frozenset(
 #: Functions sqlglot does not model (parsed as `Anonymous`) that are still allowed, all lower case.
 NAMED_FUNCTIONS: frozenset[str] = frozenset({"date_part"})
 
-#: String similarity, allowed only in expressions over record pairs (blocking rules, `l.x` vs `r.x`).
-PAIR_CLASSES: frozenset[type[exp.Expr]] = frozenset({exp.Levenshtein, exp.JarowinklerSimilarity})
+#: String similarity and token-list overlap, allowed only in expressions over record pairs (blocking rules
+#: and Splink comparison levels, `l.x` vs `r.x`); none of them returns more text than it is given.
+PAIR_CLASSES: frozenset[type[exp.Expr]] = frozenset(
+    {exp.Levenshtein, exp.JarowinklerSimilarity, exp.ArrayOverlaps}
+)
 PAIR_FUNCTIONS: frozenset[str] = frozenset(
-    {"jaro_similarity", "jaro_winkler_similarity", "damerau_levenshtein", "hamming", "jaccard", "levenshtein"}
+    {
+        "jaro_similarity",
+        "jaro_winkler_similarity",
+        "jaro_winkler",  # Splink's Spark UDF for the same measure
+        "damerau_levenshtein",
+        "hamming",
+        "jaccard",
+        "levenshtein",
+        "list_intersect",
+        "list_has_any",
+    }
 )
 
 #: Date and time units allowed in EXTRACT, DATE_PART, DATE_TRUNC, DATE_DIFF and INTERVAL.

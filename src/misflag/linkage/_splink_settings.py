@@ -29,9 +29,10 @@ from typing import Any
 
 import sqlglot
 
-from misflag.errors import RuleError, literal
+from misflag.engine import SOURCE_DIALECT
+from misflag.errors import ExpressionError, RuleError, literal
 from misflag.io._expr_cost import cost_problem
-from misflag.io._expressions import MAX_LENGTH
+from misflag.io._expressions import MAX_LENGTH, check_expression
 
 #: Names Splink builds SQL identifiers from.
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -266,6 +267,7 @@ def _check_condition(text: str, where: str, dialect: Any, columns: set[str] | No
     """One SQL condition: parsed, no query, table, statement or host function, cost bounded, and (with
     `columns`) every column it names is an input column (`x_l`/`x_r` in levels, `l.x`/`r.x` in rules)."""
     tree = condition_tree(text, where, dialect)
+    _check_allowlist(tree, where)
     if columns is None:
         return
     for column in tree.find_all(sqlglot.exp.Column):
@@ -275,6 +277,23 @@ def _check_condition(text: str, where: str, dialect: Any, columns: set[str] | No
             raise RuleError(
                 f"Splink settings: {where} names column {literal(repr(base[:60]))}, which the input lacks"
             )
+
+
+def _check_allowlist(tree: sqlglot.exp.Expr, where: str) -> None:
+    """The condition as misflag's expression language reads it: `x_l`/`x_r` as `l.x`/`r.x`, then every node
+    on the allowlist of pair expressions (the one `--flag` and blocking rules pass), not merely free of
+    what is refused. Splink still runs the condition's own text, which says the same."""
+    pair = tree.copy()
+    for column in pair.find_all(sqlglot.exp.Column):
+        side = re.fullmatch(r"(.+)_([lr])", column.name, flags=re.IGNORECASE)
+        if not column.table and side:
+            column.set("table", sqlglot.exp.Identifier(this=side.group(2).lower()))
+            column.set("this", sqlglot.exp.Identifier(this=side.group(1), quoted=True))
+    names = {column.name for column in pair.find_all(sqlglot.exp.Column)}
+    try:
+        check_expression(pair.sql(dialect=SOURCE_DIALECT), names, where, qualifiers=("l", "r"))
+    except ExpressionError as problem:
+        raise RuleError(f"Splink settings: {problem}") from None
 
 
 def condition_tree(text: str, where: str, dialect: Any) -> sqlglot.exp.Expr:
