@@ -251,12 +251,32 @@ class _Problem:
             status = highs.getModelStatus()
         if status == highspy.HighsModelStatus.kUnbounded:
             return float("-inf"), None
-        if status != highspy.HighsModelStatus.kOptimal:
+        if status != highspy.HighsModelStatus.kOptimal:  # e.g. "Unknown" after a warm start: solve afresh
+            return self._solve_afresh(objective, highs.modelStatusToString(status))
+        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+
+    def _solve_afresh(self, objective: np.ndarray, warm_status: str) -> tuple[float, np.ndarray | None]:
+        """The same LP solved from scratch by scipy's HiGHS, for when the warm-started model gives no
+        verdict; a second failure means the published figures contradict each other."""
+        from scipy.optimize import linprog
+
+        solved = linprog(
+            objective,
+            A_ub=self.a_ub,
+            b_ub=self.b_ub if self.a_ub is not None else None,
+            A_eq=self.a_eq,
+            b_eq=self.b_eq if self.a_eq is not None else None,
+            bounds=(0, None),
+            method="highs",
+        )
+        if solved.status == 3:
+            return float("-inf"), None
+        if solved.status != 0:
             raise MisflagError(
                 "the published figures are inconsistent (the disclosure audit's LP: "
-                f"{highs.modelStatusToString(status)})"
+                f"{warm_status}, then {solved.message})"
             )
-        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+        return float(solved.fun), np.asarray(solved.x)
 
 
 class _Seen:

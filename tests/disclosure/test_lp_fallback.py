@@ -1,0 +1,45 @@
+"""When the warm-started HiGHS model gives no verdict, the same LP is solved afresh by scipy's HiGHS.
+
+A hand-made universe: x0 + x1 = 5 and x1 + x2 = 3 with every count >= 0, so x1 lies in [0, 3] and x0 in
+[2, 5]; both the warm model and the fresh solve must give exactly those ends, and an impossible table
+must be reported as inconsistent, not as a number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from misflag.disclosure._audit import _Problem
+from misflag.errors import MisflagError
+
+
+def _problem(b_eq: list[float]) -> _Problem:
+    a_eq = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]))
+    return _Problem(np.arange(3), a_eq, np.array(b_eq), None, np.zeros(0))
+
+
+@pytest.mark.parametrize(("objective", "least"), [([0, 1, 0], 0.0), ([0, -1, 0], -3.0), ([1, 0, 0], 2.0)])
+def test_fresh_solve_equals_the_warm_model_and_the_hand_bounds(objective: list[float], least: float) -> None:
+    problem = _problem([5.0, 3.0])
+    warm, _ = problem.solve(np.array(objective, dtype=float))
+    fresh, point = problem._solve_afresh(np.array(objective, dtype=float), "Unknown")
+    assert warm == pytest.approx(least, abs=1e-9) and fresh == pytest.approx(least, abs=1e-9)
+    assert point is not None and np.allclose(problem.a_eq @ point, [5.0, 3.0]) and (point >= -1e-9).all()
+
+
+def test_an_impossible_table_is_inconsistent_not_a_number() -> None:
+    problem = _problem([-1.0, 3.0])  # x0 + x1 = -1 has no non-negative solution
+    with pytest.raises(MisflagError, match="inconsistent"):
+        problem._solve_afresh(np.array([0.0, 1.0, 0.0]), "Unknown")
+
+
+def test_a_model_with_no_verdict_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = _problem([5.0, 3.0])
+    highs = problem._model()
+    import highspy
+
+    monkeypatch.setattr(highs, "getModelStatus", lambda: highspy.HighsModelStatus.kUnknown)
+    value, point = problem.solve(np.array([0.0, -1.0, 0.0]))
+    assert value == pytest.approx(-3.0, abs=1e-9) and point is not None
