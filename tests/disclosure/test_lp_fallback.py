@@ -7,6 +7,9 @@ must be reported as inconsistent, not as a number.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -43,3 +46,16 @@ def test_a_model_with_no_verdict_falls_back(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(highs, "getModelStatus", lambda: highspy.HighsModelStatus.kUnknown)
     value, point = problem.solve(np.array([0.0, -1.0, 0.0]))
     assert value == pytest.approx(-3.0, abs=1e-9) and point is not None
+
+
+def test_the_solver_writes_nothing_to_standard_output() -> None:
+    """HiGHS 1.16 prints a banner from its C++ constructor, once per process; a table piped from misflag
+    must not hold it. A fresh process, so that this is its first solver."""
+    script = (
+        "import numpy as np; from scipy import sparse; from misflag.disclosure._audit import _Problem; "
+        "a = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])); "
+        "_Problem(np.arange(3), a, np.array([5.0, 3.0]), None, np.zeros(0)).solve(np.array([0.0, 1.0, 0.0]))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stdout == "" and "HiGHS" not in done.stderr

@@ -15,8 +15,12 @@ is protected; only the others are solved, and their solutions join the points.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import highspy
@@ -233,7 +237,8 @@ class _Problem:
             matrix.data,
         )
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
-        self.highs = highspy.Highs()
+        with _silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
+            self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
         return self.highs
@@ -315,3 +320,20 @@ class _Seen:
             low, high = min(low, value), max(high, value)
         interval = Interval(target, low, high, exact=False)
         return interval if np.isfinite(high) and interval.protects(protection) else None
+
+
+@contextmanager
+def _silent_stdout() -> Iterator[None]:
+    """Standard output closed at the file-descriptor level (C and C++ writes included) for the block:
+    a library's banner must not land in a table the user pipes elsewhere."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None).fflush(None)  # what the C library still buffers goes to /dev/null too
+        os.dup2(saved, 1)
+        os.close(saved)
