@@ -117,11 +117,13 @@ def check_before_engine(
         return
     if str(source).startswith(("postgresql://", "postgres://")):
         return
+    path = Path(source)
     probe = DuckDBEngine(sandbox=True)
     try:
-        try:
-            columns = load_input(probe, source, table=table).columns
-        except MisflagError:
+        try:  # the schema only: no hash of the file and no row count, which the engine's own read does
+            _register_file(probe, path, _file_format(path), table, "input", None)
+            columns = tuple(column for column, _ in probe.columns("input"))
+        except (MisflagError, OSError):  # missing or unreadable: the engine's own read says so
             return
         check(columns)
     finally:
@@ -165,13 +167,7 @@ def load_input(
         raise InputError(f"input file {path} is empty (0 bytes)")
     file_format = _file_format(path)
     digest = file_sha256(path)
-    if file_format == "duckdb":
-        _load_duckdb_table(engine, path, table, name)
-    else:
-        options = dict(csv_options or {}) if file_format == "csv" else {}
-        if file_format == "csv":
-            options.setdefault("header", True)
-        engine.register_file(name, path, file_format, options)
+    _register_file(engine, path, file_format, table, name, csv_options)
     try:  # files are read lazily (views): the first scan is where a malformed file shows
         columns = tuple(column for column, _ in engine.columns(name))
         rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
@@ -180,6 +176,24 @@ def load_input(
     if rows == 0:
         raise InputError(f"input file {path} has no data rows")
     return InputInfo(str(path), rows, columns, digest)
+
+
+def _register_file(
+    engine: Engine,
+    path: Path,
+    file_format: str,
+    table: str | None,
+    name: str,
+    csv_options: dict[str, Any] | None,
+) -> None:
+    """Register a file (or a DuckDB database's table) with `engine` as a view named `name`; nothing is read."""
+    if file_format == "duckdb":
+        _load_duckdb_table(engine, path, table, name)
+        return
+    options = dict(csv_options or {}) if file_format == "csv" else {}
+    if file_format == "csv":
+        options.setdefault("header", True)
+    engine.register_file(name, path, file_format, options)
 
 
 def _load_duckdb_table(engine: Engine, path: Path, table: str | None, name: str) -> None:
