@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+#: Labels of the long table: the whole population's row, the stage of figures that have none, and the
+#: joint of an intersection's attributes and values (`race & sex`, `Black & Female`).
+OVERALL_ATTRIBUTE = "overall"
+OVERALL_GROUP = "all"
+ALL_STAGES = "all"
+JOIN = " & "
+
 COLUMNS: tuple[str, ...] = (
     "attribute",
     "group",

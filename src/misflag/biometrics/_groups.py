@@ -10,8 +10,8 @@ import numpy as np
 
 from misflag.biometrics._scan import Checked, label
 from misflag.biometrics._spec import BiometricSpec
+from misflag.result import OVERALL_ATTRIBUTE as OVERALL
 
-OVERALL = "overall"
 ALL = "all"
 PAIRING = "impostor pairing"
 SAME, DIFFERENT = "same group", "different group"

@@ -11,7 +11,7 @@ import numpy as np
 from misflag import __version__
 from misflag.decisions._counts import Cells, CheckedSpec, check_spec, read_cells
 from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
-from misflag.decisions._groups import OVERALL_ATTRIBUTE, Grouping, groupings, missing_label
+from misflag.decisions._groups import Grouping, groupings, missing_label
 from misflag.decisions._metrics import (
     INTERVAL_METHODS,
     RATE_METRICS,
@@ -23,7 +23,7 @@ from misflag.decisions._metrics import (
     transition_masks,
 )
 from misflag.decisions._protect import Reader, protect
-from misflag.decisions._rows import ALL_STAGES, Reference, RowEmitter
+from misflag.decisions._rows import Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
 from misflag.decisions._thresholds import read_score_cells, score_stage, threshold_audit
@@ -31,7 +31,7 @@ from misflag.engine import get_engine
 from misflag.errors import InputError
 from misflag.io import check_before_engine, load_input
 from misflag.progress import Progress
-from misflag.result import AuditResult, make_row, rows_to_table
+from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row, rows_to_table
 
 
 def audit_decisions(

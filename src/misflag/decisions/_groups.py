@@ -15,10 +15,8 @@ import numpy as np
 
 from misflag.decisions._spec import DecisionSpec
 from misflag.errors import InputError
+from misflag.result import JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
-OVERALL_ATTRIBUTE = "overall"
-OVERALL_GROUP = "all"
-JOIN = " & "
 MISSING_LABEL = "(missing)"
 #: Most groups (over every attribute and intersection) an audit publishes: disclosure control checks
 #: exactly that no withheld count can be recovered by subtraction, and that check grows with the

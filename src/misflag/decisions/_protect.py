@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from misflag.decisions._disclosure import Forced
-from misflag.decisions._groups import JOIN, OVERALL_ATTRIBUTE, Grouping
+from misflag.decisions._groups import Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
+from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 MAX_ROUNDS = 40
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from misflag.decisions._groups import JOIN, OVERALL_ATTRIBUTE
 from misflag.decisions._rows import SMALL_DENOMINATOR
 from misflag.decisions._spec import DecisionSpec
-from misflag.result import AuditResult
+from misflag.result import JOIN, OVERALL_ATTRIBUTE, AuditResult
 
 FAIRNESS_BAND = (0.8, 1.25)
 

@@ -17,8 +17,9 @@ from typing import Any
 import sqlglot
 from sqlglot import expressions as exp
 
-from misflag.disclosure._model import JOIN, OVERALL, Output
+from misflag.disclosure._model import Output
 from misflag.errors import InputError
+from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "suppressed", "warning")
 
@@ -70,7 +71,9 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
 
 
 def _plain(name: str, rows: list[dict[str, Any]]) -> Output:
-    attributes = [part for r in rows if r["attribute"] != OVERALL for part in str(r["attribute"]).split(JOIN)]
+    attributes = [
+        part for r in rows if r["attribute"] != OVERALL_ATTRIBUTE for part in str(r["attribute"]).split(JOIN)
+    ]
     stages = {r["stage"]: r["stage"] for r in rows if r["stage"] != "all" and "->" not in r["stage"]}
     return Output(name, rows, tuple(dict.fromkeys(attributes)), stages, "truth", False, f"file:{name}")
 

@@ -22,10 +22,8 @@ from scipy import sparse
 
 from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.errors import InputError
+from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE
 
-JOIN = " & "
-OVERALL = "overall"
-ALL_STAGES = "all"
 #: Most unknowns one universe may have (cells x states); more is not a table people read.
 MAX_UNKNOWNS = 400_000
 Key = tuple[str | None, ...]
@@ -50,7 +48,7 @@ class Output:
 
     def members(self) -> dict[str, tuple[int, ...]]:
         """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""
-        out: dict[str, tuple[int, ...]] = {OVERALL: ()}
+        out: dict[str, tuple[int, ...]] = {OVERALL_ATTRIBUTE: ()}
         for size in range(1, len(self.groups) + 1):
             for subset in combinations(range(len(self.groups)), size):
                 out.setdefault(JOIN.join(self.groups[i] for i in subset), subset)

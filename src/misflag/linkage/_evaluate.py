@@ -29,9 +29,8 @@ from misflag.linkage._clustered import (
     true_pair_sums,
     wrongful_link_sums,
 )
+from misflag.result import OVERALL_ATTRIBUTE, OVERALL_GROUP
 
-OVERALL_ATTRIBUTE = "overall"
-OVERALL_GROUP = "all"
 #: Thresholds of the curves in `extras["threshold_curves"]` (the audited thresholds are added).
 CURVE_THRESHOLDS: tuple[float, ...] = (*(round(float(x), 2) for x in np.arange(0.05, 1.0, 0.05)), 0.99, 0.999)
 

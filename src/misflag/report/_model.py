@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from misflag.result import OVERALL_ATTRIBUTE as OVERALL  # attribute of the whole-population rows
 from misflag.result import AuditResult, format_number
-
-#: Attribute of the whole-population rows in every audit's long table.
-OVERALL = "overall"
 
 
 @dataclass
