@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -66,8 +66,9 @@ _MAX_LABEL = 40
 _MARKS = ("*", "†", "‡", "§", "¶")
 #: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
 _REFERENCE_TAGS = ("vs ", "least affected: ")
-#: Numbers inside notes ("only 4 simulated matches") are left to the long table, so like notes share a mark.
-_NUMBER = re.compile(r"\d[\d,.]*")
+#: Numbers inside notes ("only 4 simulated matches"): with many notes, like ones share a mark and a range.
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_SLOT = "\x00"
 
 
 def _is_reference(row: dict[str, Any], group: str) -> bool:
@@ -90,27 +91,53 @@ class _Notes:
     """Distinct row warnings, each given a mark printed next to the figure and explained once."""
 
     texts: list[str]
-    #: Replace numbers by "n", so notes that differ only in a count share a mark (when there are many).
+    #: Notes that differ only in their numbers share a mark (when there are many); the note then prints
+    #: each number's range over the rows it marks ("only 3–12 simulated matches"), never a placeholder.
     generalise: bool = False
+    #: Per note (by position), the numbers seen in each of its numeric slots, as written.
+    numbers: list[list[list[str]]] = field(default_factory=list)
+
+    def copy(self) -> _Notes:
+        return _Notes(list(self.texts), self.generalise, [[list(s) for s in n] for n in self.numbers])
 
     def mark(self, warning: str | None) -> str:
-        parts = [
-            _NUMBER.sub("n", p.strip()) if self.generalise else p.strip()
-            for p in (warning or "").split(";")
-            if p.strip() and not p.strip().startswith(_REFERENCE_TAGS)
-        ]
         marks = []
-        for part in parts:
-            if part not in self.texts:
-                self.texts.append(part)
-            index = self.texts.index(part)
+        for part in (p.strip() for p in (warning or "").split(";")):
+            if not part or part.startswith(_REFERENCE_TAGS):
+                continue
+            key = _NUMBER.sub(_SLOT, part) if self.generalise else part
+            if key not in self.texts:
+                self.texts.append(key)
+                self.numbers.append([[] for _ in range(key.count(_SLOT))])
+            index = self.texts.index(key)
+            if self.generalise:
+                for slot, found in zip(self.numbers[index], _NUMBER.findall(part), strict=True):
+                    slot.append(found)
             marks.append(_MARKS[index] if index < len(_MARKS) else f"[{index + 1}]")
         return "".join(marks)
 
     def lines(self) -> list[str]:
-        return [
-            f"{_MARKS[i] if i < len(_MARKS) else f'[{i + 1}]'} {text}" for i, text in enumerate(self.texts)
-        ]
+        out = []
+        for i, text in enumerate(self.texts):
+            for slot in self.numbers[i] if self.generalise else []:
+                text = text.replace(_SLOT, _number_range(slot), 1)
+            out.append(f"{_MARKS[i] if i < len(_MARKS) else f'[{i + 1}]'} {text}")
+        return out
+
+
+def _number_range(written: list[str]) -> str:
+    """The numbers one slot of a note took, as written: '30', or the lowest and highest, '3–12'."""
+    distinct = list(dict.fromkeys(written))
+    if len(distinct) == 1:
+        return distinct[0]
+
+    def size(text: str) -> float:
+        try:
+            return float(text.replace(",", "").rstrip("."))
+        except ValueError:
+            return 0.0
+
+    return f"{min(distinct, key=size)}–{max(distinct, key=size)}"
 
 
 def _is_ratio(metric: str) -> bool:
@@ -277,6 +304,7 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     people = _people(visible)
     tables: list[RenderableType] = []
     left_out: set[str] = set()
+    layouts: set[bool] = set()  # how the tables shown print intervals: True = on the line below
     distinct = _Notes([])
     for row in visible.rows:
         distinct.mark(row["warning"])
@@ -289,12 +317,19 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
         table = None
         while columns:
             for two_lines in (False, True):
-                trial = _Notes(list(notes.texts), notes.generalise)
+                trial = notes.copy()
                 candidate = _stage_table(
                     visible, stage, columns, people, trial, two_lines=two_lines, title=title
                 )
                 if _fits(console, candidate):
                     table, notes = candidate, trial
+                    shown = {m for m, _ in columns}
+                    if any(
+                        interval_text(r) and not r["suppressed"]
+                        for r in visible.select(stage=stage)
+                        if r["metric"] in shown
+                    ):
+                        layouts.add(two_lines)
                     break
             if table is not None:
                 break
@@ -304,7 +339,11 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     lines = notes.lines()
     if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
         lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
-    lines.append("95% intervals in brackets, or on the line below the figure.")
+    if layouts:
+        where = {frozenset({False}): "in brackets", frozenset({True}): "on the line below each figure"}
+        lines.append(
+            f"95% intervals {where.get(frozenset(layouts), 'in brackets, or on the line below the figure')}."
+        )
     lines += dict.fromkeys(
         n for stage in visible.stages() for n in _attribute_notes(visible, stage, [m for m, _ in headlines])
     )
