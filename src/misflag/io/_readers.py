@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,39 @@ PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 
 
+class PendingDigest:
+    """A file's SHA-256, computed on a background thread while the engine reads the same file.
+
+    The hash is a second full read of the input (0.3 s for a 100 MB file, ~2 s for 800 MB on a busy
+    2-core machine); hashlib releases the GIL, so it overlaps the count query instead of preceding it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._done = threading.Event()
+        self._value: str | None = None
+        self._error: OSError | None = None
+        try:
+            threading.Thread(target=self._run, name="misflag-sha256", daemon=True).start()
+        except RuntimeError:  # no thread can be started (a process limit): hash here, as before
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self._value = file_sha256(self._path)
+        except OSError as error:
+            self._error = error
+        finally:
+            self._done.set()
+
+    def result(self) -> str:
+        """The hex digest (waits for the hash to finish); InputError if the file could not be read."""
+        self._done.wait()
+        if self._value is None:
+            raise InputError(f"cannot read {self._path} to hash it: {self._error}")
+        return self._value
+
+
 @dataclass(frozen=True)
 class InputInfo:
     """What was read: enough for the reproducibility block of a report."""
@@ -27,7 +61,12 @@ class InputInfo:
     description: str
     rows: int
     columns: tuple[str, ...]
-    sha256: str | None
+    digest: str | PendingDigest | None = field(repr=False)
+
+    @property
+    def sha256(self) -> str | None:
+        """The input file's SHA-256 (None for a table or frame), waiting for a hash still running."""
+        return self.digest.result() if isinstance(self.digest, PendingDigest) else self.digest
 
 
 def file_sha256(path: Path) -> str:
@@ -166,7 +205,7 @@ def load_input(
     if path.stat().st_size == 0:
         raise InputError(f"input file {path} is empty (0 bytes)")
     file_format = _file_format(path)
-    digest = file_sha256(path)
+    digest = PendingDigest(path)  # hashed while the engine parses (CSV) or scans (Parquet) the file
     _register_file(engine, path, file_format, table, name, csv_options)
     try:  # files are read lazily (views): the first scan is where a malformed file shows
         columns = tuple(column for column, _ in engine.columns(name))
