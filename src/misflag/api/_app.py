@@ -29,6 +29,7 @@ from misflag.api._ledger_routes import router as ledger_router
 from misflag.api._pages import reply
 from misflag.api._settings import LOOPBACK_HOSTS, ServeSettings
 from misflag.api._storage import private_dir
+from misflag.api._workbench_routes import router as workbench_router
 from misflag.errors import MisflagError
 
 log = logging.getLogger("misflag.serve")
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(ledger_router)
     app.include_router(inventory_router)
+    app.include_router(workbench_router)
     app.add_middleware(GuardMiddleware, guard=app.state.guard)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(MisflagError, _misflag_error)

@@ -31,6 +31,8 @@ from misflag.api._uploads import (
     receive_upload,
     upload_folder,
 )
+from misflag.api._workbench import AUDITS
+from misflag.api._workbench_routes import CHART_SCRIPTS
 from misflag.api._worker import page_content
 from misflag.decisions import DecisionSpec
 from misflag.errors import InputError
@@ -226,7 +228,7 @@ def job_result_csv(request: Request, job_id: str) -> PlainTextResponse:
 # Pages ----------------------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index_page(request: Request) -> HTMLResponse:
-    return render_page("index.html", request=request, settings=_settings(request))
+    return render_page("index.html", request=request, settings=_settings(request), audits=AUDITS)
 
 
 @router.post("/upload", include_in_schema=False)
@@ -238,6 +240,7 @@ async def upload_page(request: Request) -> Response:
             "index.html",
             request=request,
             settings=_settings(request),
+            audits=AUDITS,
             error=problem.detail,
             status=problem.status_code,
         )
@@ -284,7 +287,19 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
             content = _jobs(request).sandbox.run("building the page", page_content, path)
         except InputError as problem:
             raise _refusal(problem) from None
-    return render_page("job.html", request=request, job=_job_info(status), content=content)
+    if status.kind == "decisions":
+        again = f"/uploads/{status.upload_id}" if status.upload_id else "/"
+    else:
+        again = f"/audits/{status.kind}" + (f"/uploads/{status.upload_id}" if status.upload_id else "")
+    return render_page(
+        "job.html",
+        request=request,
+        job=_job_info(status),
+        content=content,
+        again=again,
+        charts=content is not None,
+        chart_scripts=CHART_SCRIPTS,
+    )
 
 
 def _lines(text: str) -> list[str]:

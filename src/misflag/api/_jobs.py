@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from misflag.api._request import check_audit, command_line
 from misflag.api._sandbox import Sandbox
 from misflag.api._settings import ServeSettings
 from misflag.api._storage import private_dir, write_private
+from misflag.api._tasks import Task, run_task
 from misflag.api._uploads import ID_PATTERN, UploadRecord, input_path, uploads_dir
 from misflag.api._worker import ready, run_job
 from misflag.decisions import DecisionSpec
@@ -46,6 +48,8 @@ class JobStatus:
     job_id: str
     upload_id: str
     state: str = "queued"
+    #: Which audit runs (a workbench kind: decisions, biometrics, monitor, linkage-risk, ...).
+    kind: str = "decisions"
     step: str = "waiting for a free worker"
     fraction: float = 0.0
     error: str | None = None
@@ -89,6 +93,26 @@ class JobManager:
         check_audit(spec, columns, masked, self.settings.max_replicates)
         if self._stopping.is_set():
             raise JobsFull("the service is stopping")
+        command = command_line(spec, record.filename)
+        source = str(input_path(self.settings, record))
+        return self._queue(
+            record.upload_id,
+            "decisions",
+            run_job,
+            (source, spec.to_dict(), record.filename, command, self.settings.job_memory_limit, self.limits),
+        )
+
+    def submit_task(self, task: Task) -> JobStatus:
+        """Queue a workbench audit (already checked by its form) to run in a bounded process."""
+        if self._stopping.is_set():
+            raise JobsFull("the service is stopping")
+        args = (task.to_dict(), self.settings.job_memory_limit, self.limits)
+        return self._queue(task.upload_id or "", task.kind, run_task, args)
+
+    def _queue(
+        self, upload_id: str, kind: str, target: Callable[..., None], args: tuple[Any, ...]
+    ) -> JobStatus:
+        """Register a job and run `target(pipe, folder, *args)` in a process when a worker is free."""
         with self._lock:
             active = sum(s.state in _ACTIVE for s in self._jobs.values())
             if active >= self.settings.max_jobs:
@@ -96,11 +120,11 @@ class JobManager:
                     f"{active} audits are already queued or running (the limit is {self.settings.max_jobs}); "
                     "try again when one has finished"
                 )
-            status = JobStatus(job_id=uuid.uuid4().hex, upload_id=record.upload_id)
+            status = JobStatus(job_id=uuid.uuid4().hex, upload_id=upload_id, kind=kind)
             self._jobs[status.job_id] = status
         private_dir(self.folder(status.job_id))
         self._save(status)
-        self._pool.submit(self._run, status, record, spec)
+        self._pool.submit(self._run, status, target, args)
         return status
 
     def status(self, job_id: str) -> JobStatus:
@@ -180,14 +204,14 @@ class JobManager:
             )
         return None
 
-    def _run(self, status: JobStatus, record: UploadRecord, spec: DecisionSpec) -> None:
+    def _run(self, status: JobStatus, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         folder = self.folder(status.job_id)
         outcome: tuple[Any, ...] = ("failed", "the audit was cancelled")
         if status.job_id not in self._cancelled and not self._stopping.is_set():
             status.state, status.step = "running", "reading the file"
             self._save(status)
             try:
-                outcome = self._supervise(status, record, spec, folder)
+                outcome = self._supervise(status, target, args, folder)
             except Exception as problem:  # a bug (or no process could start): logged, one line for the page
                 log.exception("audit job %s failed", status.job_id)
                 outcome = ("failed", f"internal error ({type(problem).__name__}); please report it")
@@ -207,24 +231,15 @@ class JobManager:
         self._save(status)
 
     def _supervise(
-        self, status: JobStatus, record: UploadRecord, spec: DecisionSpec, folder: Path
+        self, status: JobStatus, target: Callable[..., None], args: tuple[Any, ...], folder: Path
     ) -> tuple[Any, ...]:
-        """Run the job's process to its end, or kill it when it must stop; returns its last message."""
+        """Run the job's process to its end, or kill it when it must stop; returns its last message.
+
+        The process runs `target(pipe, folder, *args)`."""
         receiver, sender = self._context.Pipe(duplex=False)
-        command = command_line(spec, record.filename)
-        source = str(input_path(self.settings, record))
         process = self._context.Process(
-            target=run_job,
-            args=(
-                sender,
-                source,
-                spec.to_dict(),
-                str(folder),
-                record.filename,
-                command,
-                self.settings.job_memory_limit,
-                self.limits,
-            ),
+            target=target,
+            args=(sender, str(folder), *args),
             name=f"misflag-job-{status.job_id[:8]}",
             daemon=True,
         )

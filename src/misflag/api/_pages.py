@@ -37,23 +37,32 @@ def _environment() -> jinja2.Environment:
             jinja2.PackageLoader("misflag.report", "templates"),
         ]
     )
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    from misflag.report._write import environment as report_environment
+
+    environment = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    environment.filters["spec_json"] = report_environment().filters["spec_json"]
+    return environment
 
 
-def page_csp(nonce: str) -> str:
-    """The policy of a rendered page: its own inline scripts (by nonce), fetches to this service only."""
+def page_csp(nonce: str, charts: bool = False) -> str:
+    """The policy of a rendered page: its own inline scripts (by nonce), fetches to this service only.
+
+    A page with charts also runs this service's own copy of the report's Vega scripts, which compile
+    their expressions (hence 'unsafe-eval', as on report pages)."""
+    scripts = f"'nonce-{nonce}'" + (" 'self' 'unsafe-eval'" if charts else "")
     return (
-        f"{_COMMON}; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        f"{_COMMON}; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
         "connect-src 'self'; form-action 'self'"
     )
 
 
 def render_page(
-    name: str, *, request: Request | None = None, status: int = 200, **context: Any
+    name: str, *, request: Request | None = None, status: int = 200, charts: bool = False, **context: Any
 ) -> HTMLResponse:
     """A page from its template; `error` (one line) is shown at the top when given.
 
-    With the request, the page's forms get its anti-forgery token (`form_token`)."""
+    With the request, the page's forms get its anti-forgery token (`form_token`); `charts` allows the
+    report's chart scripts (`page_csp`)."""
     context.setdefault("error", None)
     nonce = secrets.token_urlsafe(16)
     guard = getattr(request.app.state, "guard", None) if request is not None else None
@@ -63,7 +72,9 @@ def render_page(
         .get_template(name)
         .render(version=__version__, csp_nonce=nonce, form_token=token, **context)
     )
-    return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": page_csp(nonce)})
+    return HTMLResponse(
+        text, status_code=status, headers={"Content-Security-Policy": page_csp(nonce, charts)}
+    )
 
 
 def report_csp(html: str) -> str:

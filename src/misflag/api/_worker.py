@@ -28,9 +28,9 @@ def ready() -> None:
 
 def run_job(
     pipe: Connection,
+    folder: str,
     source: str,
     spec: dict[str, Any],
-    folder: str,
     filename: str,
     command: str,
     memory_limit: str,
@@ -56,11 +56,7 @@ def run_job(
         if isinstance(described, dict):
             described["description"] = filename
         result.metadata["command"] = command
-        pipe.send(("progress", "writing the report", 0.95))
-        result.save(Path(folder) / "result.json")
-        (Path(folder) / "result.csv").write_text(result.to_csv(), encoding="utf-8")
-        write_report(result, html_path=Path(folder) / "report.html")
-        pipe.send(("done",))
+        write_outputs(pipe, result, Path(folder))
     except MisflagError as problem:
         with engine_limits(memory_limit=memory_limit):
             message = public_message(str(problem), Path(source), DecisionSpec.from_dict(spec))
@@ -71,6 +67,15 @@ def run_job(
         pipe.send(("failed", limits.unexpected("the audit", problem)))
     finally:
         pipe.close()
+
+
+def write_outputs(pipe: Connection, result: AuditResult, folder: Path) -> None:
+    """Write a finished audit's result.json, result.csv and report.html, then tell the service it is done."""
+    pipe.send(("progress", "writing the report", 0.95))
+    result.save(folder / "result.json")
+    (folder / "result.csv").write_text(result.to_csv(), encoding="utf-8")
+    write_report(result, html_path=folder / "report.html")
+    pipe.send(("done",))
 
 
 def page_content(result_path: str) -> ReportContent:

