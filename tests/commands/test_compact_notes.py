@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 
 from misflag.commands._compact import render_compact
+from misflag.decisions import audit_decisions
 from misflag.result import AuditResult, make_row, rows_to_table
+
+FLAG = "score_text in ('Medium','High')"
 
 
 def _render(result: AuditResult, width: int = 100) -> str:
@@ -82,3 +88,38 @@ def test_interval_line_only_where_intervals_are_shown() -> None:
     narrow = " ".join(_render(AuditResult("other", rows_to_table(with_interval)), width=30).split())
     assert "95% intervals on the line below each figure." in narrow
     assert "(20.0–80.0)" not in narrow and "20.0–80.0" in narrow
+
+
+def test_score_stage_says_which_rule_chose_it_and_spread_row_is_filled(compas_csv: Path) -> None:
+    """--score with the default --target-fpr 0.05: the stage is named with its rule, never silently."""
+    frame = pd.read_csv(compas_csv)
+    negatives = frame[frame["two_year_recid"] == 0]
+    # the lowest threshold whose overall FPR is at most 5%, found by hand
+    threshold = min(
+        t for t in sorted(frame["decile_score"].unique()) if (negatives["decile_score"] >= t).mean() <= 0.05
+    )
+    result = audit_decisions(
+        compas_csv, truth="two_year_recid", flag=FLAG, groups=["race"], score="decile_score", replicates=100
+    )
+    text = " ".join(_render(result, width=200).split())
+    assert (
+        f"stage score>={threshold}: flagged when decile_score >= {threshold}, the lowest threshold that wrongly "
+        "flags at most 5% of everyone (--target-fpr; --threshold sets it)"
+    ) in text
+    shown = negatives[negatives["race"].map(negatives["race"].value_counts()) >= 30]
+    rates = (shown["decile_score"] >= threshold).groupby(shown["race"]).mean()
+    spread = f"{rates.max() / rates.min():.2f}"
+    assert re.search(rf"\(highest/lowest\) {re.escape(spread)}\S* \(", text), text
+    assert f"highest: {rates.idxmax()}" in text and f"lowest: {rates.idxmin()}" in text
+    chosen = audit_decisions(
+        compas_csv,
+        truth="two_year_recid",
+        flag=FLAG,
+        groups=["race"],
+        score="decile_score",
+        threshold=8,
+        replicates=100,
+    )
+    assert "stage score>=8: flagged when decile_score >= 8 (--threshold)" in " ".join(
+        _render(chosen, 200).split()
+    )

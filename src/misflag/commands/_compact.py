@@ -51,6 +51,12 @@ HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
         ("fmr_ratio", "fmr ratio"),
         ("fnmr_ratio", "fnmr ratio"),
     ),
+    "inventory": (
+        ("use_cases_count", "use cases"),
+        ("high_impact_count", "high-impact use cases"),
+        ("appeal_established_share", "high-impact with an appeal process"),
+        ("independent_review_established_share", "high-impact with independent review"),
+    ),
     "linkage-audit": (
         ("wrongful_link_rate", "wrongly linked"),
         ("precision", "precision"),
@@ -66,6 +72,8 @@ _MAX_LABEL = 40
 _MARKS = ("*", "†", "‡", "§", "¶")
 #: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
 _REFERENCE_TAGS = ("vs ", "least affected: ")
+#: A ratio column also shows the row of the same rate's highest/lowest spread (it has no group of its own).
+_SPREADS = {"fpr_ratio": "fpr_max_min_ratio"}
 #: Numbers inside notes ("only 4 simulated matches"): with many notes, like ones share a mark and a range.
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _SLOT = "\x00"
@@ -255,6 +263,8 @@ def _stage_table(
         cells = []
         for metric, _ in columns:
             row = index.get((*key, metric))
+            if row is None and metric in _SPREADS:  # e.g. the "(highest/lowest)" row of a score stage
+                row = index.get((*key, _SPREADS[metric]))
             if row is not None and _is_ratio(metric) and _is_reference(row, key[1]):
                 cells.append("reference")
                 continue
@@ -297,6 +307,25 @@ def _fits(console: Console, table: Table) -> bool:
     return Measurement.get(console, unbounded, table).minimum <= console.width
 
 
+def stage_title(result: AuditResult, stage: str) -> str:
+    """'stage NAME', and for a decision audit's score stage, the rule that chose its threshold.
+
+    With --score and no --threshold, the audit adds a stage at the lowest threshold whose overall false
+    positive rate is at most --target-fpr: the title says so, so the stage is never a surprise.
+    """
+    spec = result.metadata.get("spec") or {}
+    threshold = result.metadata.get("global_threshold")
+    if result.kind != "decisions" or not stage.startswith("score") or threshold is None:
+        return f"stage {stage}"
+    rule = f"stage {stage}: flagged when {spec.get('score')} >= {threshold:g}"
+    if spec.get("threshold") is None and spec.get("target_fpr") is not None:
+        return (
+            f"{rule}, the lowest threshold that wrongly flags at most {100 * spec['target_fpr']:g}% of "
+            "everyone (--target-fpr; --threshold sets it)"
+        )
+    return f"{rule} (--threshold)"
+
+
 def compact_view(result: AuditResult, console: Console) -> tuple[list[RenderableType], list[str]]:
     """The tables (one per stage) and the notes under them, fitted to the console's width."""
     visible = visible_rows(result)
@@ -313,7 +342,11 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
         columns = [(m, h) for m, h in headlines if visible.select(stage=stage, metric=m)]
         if not columns:
             continue
-        title = f"stage {stage}" if len(visible.stages()) > 2 or stage not in {"decision", "all"} else ""
+        title = (
+            stage_title(result, stage)
+            if len(visible.stages()) > 2 or stage not in {"decision", "all"}
+            else ""
+        )
         table = None
         while columns:
             for two_lines in (False, True):
@@ -339,6 +372,8 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     lines = notes.lines()
     if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
         lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
+    if any(r["metric"] in _SPREADS.values() for r in visible.rows):
+        lines.append("(highest/lowest): the highest group's FPR divided by the lowest's, among groups of 30 or more.")
     if layouts:
         where = {frozenset({False}): "in brackets", frozenset({True}): "on the line below each figure"}
         lines.append(
