@@ -169,6 +169,9 @@ def value_text(row: dict[str, Any]) -> str:
     """The figure itself: 'suppressed', 'undefined', or the value as the long table formats it."""
     if row["suppressed"]:
         return "suppressed"
+    if row["value"] is None and row["ci_low"] is not None:  # only a range is known (missing truth)
+        high = "no limit" if row["ci_high"] is None else format_number(row["ci_high"], row["metric"])
+        return f"{format_number(row['ci_low'], row['metric'])}–{high}"
     if row["value"] is None:
         return "undefined"
     return format_number(row["value"], row["metric"])
@@ -373,7 +376,9 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
         lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
     if any(r["metric"] in _SPREADS.values() for r in visible.rows):
-        lines.append("(highest/lowest): the highest group's FPR divided by the lowest's, among groups of 30 or more.")
+        lines.append(
+            "(highest/lowest): the highest group's FPR divided by the lowest's, among groups of 30 or more."
+        )
     if layouts:
         where = {frozenset({False}): "in brackets", frozenset({True}): "on the line below each figure"}
         lines.append(

@@ -214,6 +214,11 @@ def emit(
             render_table(result, console)
         else:
             render_compact(result, console)
+        from misflag.report._lead import lead_finding
+
+        lead = lead_finding(result)
+        if lead:  # the same first line as the report and the web page
+            console.print(plain(lead, style="bold"))
         if result.summary:
             console.print(plain(result.summary))
     write_files(result, save=save, report=report, pdf=pdf)

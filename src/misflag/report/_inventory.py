@@ -108,7 +108,6 @@ def inventory_sections(result: AuditResult, visible: Visible) -> list[Section]:
         sections.append(
             Section(
                 title="Scorecard",
-                findings=[result.summary],
                 charts=_safeguards_chart(visible),
                 tables=_table(
                     "High-impact use cases lacking an appeal process or independent review",
@@ -123,7 +122,6 @@ def inventory_sections(result: AuditResult, visible: Visible) -> list[Section]:
         sections.append(
             Section(
                 title="History across years",
-                findings=[result.summary],
                 charts=_reclassification_chart(extras.get("reclassifications")),
                 tables=_table(
                     "Reclassified use cases",
@@ -145,7 +143,6 @@ def inventory_sections(result: AuditResult, visible: Visible) -> list[Section]:
         sections.append(
             Section(
                 title="Review queue",
-                findings=[result.summary],
                 tables=_table(
                     "Use cases to read",
                     extras["review_queue"],

@@ -28,6 +28,7 @@ import markupsafe
 
 from misflag import __version__
 from misflag.errors import InputError
+from misflag.report._lead import lead_finding
 from misflag.report._linkage import generic_sections
 from misflag.report._model import Section, SectionBuilder, TableBlock, Visible, visible_rows
 from misflag.report._pdf import print_pdf
@@ -52,6 +53,8 @@ TITLES = {
     "monitor": "Monitoring",
 }
 _VENDORED = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+#: How the decision summary's comparison sentences begin (decisions/_summary.py).
+_COMPARISON = "Among people who "
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
@@ -74,6 +77,8 @@ class ReportContent:
     tables: list[TableBlock]
     full: TableBlock
     reproducibility: list[tuple[str, str]]
+    #: The lead finding in plain words: the first line of the report, the page and the terminal summary.
+    lead: str = ""
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
     def chart_count(self) -> int:
@@ -85,14 +90,28 @@ def build_report(result: AuditResult) -> ReportContent:
     """Findings, charts, tables and the reproducibility block of a result."""
     visible: Visible = visible_rows(result)
     builder = section_builder(result.kind)
+    sections = builder(result, visible)
     return ReportContent(
         title=TITLES.get(result.kind, f"{result.kind} audit"),
-        summary=[s for s in _SENTENCE.split(result.summary.strip()) if s],
-        sections=builder(result, visible),
+        summary=evidence_sentences(result, sections),
+        sections=sections,
         tables=group_tables(visible),
         full=full_table(visible, interval_methods(result)),
         reproducibility=reproducibility(result),
+        lead=lead_finding(result, visible),
     )
+
+
+def evidence_sentences(result: AuditResult, sections: list[Section]) -> list[str]:
+    """The summary's sentences under the lead, less those a section states in full.
+
+    A decision audit's sections write out every clear comparison with the reference (the summary's
+    "Among people who ..." sentences say the same for one pair each), so the report says each once.
+    """
+    sentences = [s for s in _SENTENCE.split(result.summary.strip()) if s]
+    if any(section.findings for section in sections) and result.kind == "decisions":
+        sentences = [s for s in sentences if not s.startswith(_COMPARISON)]
+    return sentences
 
 
 @cache
