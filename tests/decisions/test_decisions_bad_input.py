@@ -60,10 +60,14 @@ def _assert_cli_fails(path: Path, capsys: pytest.CaptureFixture[str], expected: 
 
 
 def test_nan_truth_without_weight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A NaN truth without --weight is a missing truth (issue 23): the FPR becomes a worst-case range, never a
+    point. FP 1, TN 1, one unflagged unknown: FPR lies in [1/3, 1/2] (docs/missing-truth.md)."""
     path = _write(tmp_path / "nan.csv", "flag,truth\n1,1\n0,NaN\n1,0\n0,0\n")
-    _assert_cli_fails(path, capsys, "--truth is NULL or NaN in 1 row(s)")
-    with pytest.raises(InputError):
-        audit_decisions(path, flag="flag", truth="truth")
+    result = audit_decisions(path, flag="flag", truth="truth", min_cell=1)
+    assert result.select(metric="fpr", group="all")[0]["value"] is None
+    assert result.value("fpr_lower", "all") == pytest.approx(1 / 3)
+    assert result.value("fpr_upper", "all") == pytest.approx(1 / 2)
+    _assert_cli_fails(path, capsys, "--missing-truth must be one of bounds, sensitivity", "--missing-truth", "guess")
 
 
 def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

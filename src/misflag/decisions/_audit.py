@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from misflag import __version__
-from misflag.decisions._counts import Cells, CheckedSpec, check_spec, read_cells
+from misflag.decisions._counts import Cells, CheckedSpec, check_spec, margin_problem, read_cells
 from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings, missing_label
 from misflag.decisions._metrics import (
@@ -22,6 +22,7 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
+from misflag.decisions._missing_audit import MissingTruth, missing_mode
 from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
@@ -45,6 +46,8 @@ def audit_decisions(
     where: str | None = None,
     score: str | None = None,
     weight: str | None = None,
+    count: str | None = None,
+    margin: str | None = None,
     reference: str | None = None,
     threshold: float | None = None,
     target_fpr: float = 0.05,
@@ -54,6 +57,9 @@ def audit_decisions(
     strict: bool = False,
     missing_values: Sequence[str] = (),
     impact_ratio_min_share: float = 0.0,
+    missing_truth: str | None = None,
+    delta: float | None = None,
+    odds_ratio: float | None = None,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -98,6 +104,7 @@ def run_audit(
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
         cells = read_cells(runner, spec, checked)
+        margin_note = margin_problem(runner, checked)
         report("estimating", 0.6)
         all_groupings = groupings(spec, cells.keys, cells.count.size)
         _check_reference(spec, all_groupings)
@@ -112,6 +119,8 @@ def run_audit(
         nonlocal chosen
         audit = _Audit(spec, cells, all_groupings, forced)
         rows, shadow = audit.rows(), audit.rows(unsuppressed=True)
+        missing = MissingTruth(spec, cells, all_groupings, audit.references) if missing_mode(spec, cells) else None
+        rows = missing.apply(rows) if missing else rows
         if scores is not None:
             score_rows, curves, chosen = threshold_audit(spec, scores, forced)
             rows.extend(score_rows)
@@ -120,6 +129,7 @@ def run_audit(
             stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
         metadata = _metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
         metadata.update(audit.metadata(rows))
+        metadata.update(missing.metadata(rows) if missing else {})
         return rows, shadow, metadata
 
     report("disclosure audit", 0.8)
@@ -129,12 +139,14 @@ def run_audit(
         checked.truth,
         spec.weight is not None,
         info.sha256 or "",
-        spec.where is not None,
+        spec.where is not None or spec.count is not None,  # counts mode: input rows are not people
         missing_label(cells.keys),
         all_groupings,
     )
     rows, metadata, disclosure = protect(publish, reader, spec.min_cell)
     metadata["disclosure_audit"] = disclosure.summary()
+    if spec.count is not None:
+        metadata["counts"] = {"input_rows": info.rows, "margin_warning": margin_note}
     result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
     result.summary = summarize(result, spec)
     report("done", 1.0)
@@ -180,6 +192,7 @@ def _metadata(
             "where": checked.where,
             "weight": checked.weight,
             "score": checked.score,
+            "count": checked.count,
         },
         "global_threshold": threshold,
         "engine": engine,

@@ -16,6 +16,7 @@ from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError
 from misflag.io import check_expression
+from misflag.result import JOIN
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class CheckedSpec:
     weight: str | None
     where: str | None
     score: str | None
+    count: str | None = None  # counts mode: how many people each input row stands for
+    margin: str | None = None  # counts mode: the published total of each row's group
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def check_spec(spec: DecisionSpec, columns: tuple[str, ...]) -> CheckedSpec:
         weight=check_expression(spec.weight, columns, "{weight}") if spec.weight else None,
         where=check_expression(spec.where, columns, "{where}") if spec.where else None,
         score=check_expression(spec.score, columns, "{score}") if spec.score else None,
+        count=check_expression(spec.count, columns, "{count}") if spec.count else None,
+        margin=check_expression(spec.margin, columns, "{margin}") if spec.margin else None,
     )
 
 
@@ -107,7 +112,37 @@ def _labels(columns: dict[str, Any], groups: int, missing_values: tuple[str, ...
 
 
 def where_clause(checked: CheckedSpec) -> str:
-    return f"WHERE ({checked.where})" if checked.where else ""
+    """The rows an audit reads: those --where keeps and, in counts mode, those standing for someone.
+
+    Only for queries run after `read_cells` has validated the counts (a NaN count would pass `> 0`).
+    """
+    conditions = [f"({checked.where})"] if checked.where else []
+    conditions += [f"({_count_number(checked)}) > 0"] if checked.count else []
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def people_sql(checked: CheckedSpec) -> str:
+    """The SQL aggregate of how many people a group of input rows stands for (counts validated first)."""
+    return f"CAST(SUM({_count_number(checked)}) AS BIGINT)" if checked.count else "COUNT(*)"
+
+
+def _count_number(checked: CheckedSpec) -> str:
+    return f"TRY_CAST(({checked.count}) AS DOUBLE)"
+
+
+#: counts mode: input rows whose count is each kind of invalid, summed per cell by the cell query
+_COUNT_CHECKS = {
+    "bad_null": "c IS NULL",
+    "bad_infinite": "NOT (c - c = 0)",
+    "bad_negative": "c < 0",
+    "bad_fraction": "c <> FLOOR(c)",
+}
+_COUNT_PROBLEMS = {
+    "bad_null": "is NULL or not a number",
+    "bad_infinite": "is not finite (NaN or infinite)",
+    "bad_negative": "is negative",
+    "bad_fraction": "is not a whole number",
+}
 
 
 def cell_sql(checked: CheckedSpec, table: str = "input") -> str:
@@ -122,12 +157,24 @@ def cell_sql(checked: CheckedSpec, table: str = "input") -> str:
     raw.append(f"({checked.weight}) AS w" if checked.weight else "1.0 AS w")
     cast = [f"CAST(g{i} AS VARCHAR) AS g{i}" for i in range(len(checked.groups))]
     cast += [f"TRY_CAST(s{i} AS DOUBLE) AS s{i}" for i in range(len(checked.stages))]
-    cast += ["TRY_CAST(t AS DOUBLE) AS t", "TRY_CAST(w AS DOUBLE) AS w", "CAST(SUM(n) AS BIGINT) AS n"]
+    cast += ["TRY_CAST(t AS DOUBLE) AS t", "TRY_CAST(w AS DOUBLE) AS w"]
     positions = ", ".join(str(i + 1) for i in range(len(raw)))
-    inner = (
-        f"SELECT {', '.join(raw)}, COUNT(*) AS n FROM {quote_identifier(table)} {where_clause(checked)} "
-        f"GROUP BY {positions}"
-    )
+    source = quote_identifier(table)
+    filtered = f"WHERE ({checked.where})" if checked.where else ""
+    if checked.count is None:
+        inner = f"SELECT {', '.join(raw)}, COUNT(*) AS n FROM {source} {filtered} GROUP BY {positions}"
+        cast.append("CAST(SUM(n) AS BIGINT) AS n")
+    else:  # counts mode: sum the counts (as numbers, checked in read_cells) and tally invalid ones
+        names = [item.rsplit(" AS ", 1)[1] for item in raw]
+        counted = f"SELECT {', '.join(raw)}, {_count_number(checked)} AS c FROM {source} {filtered}"
+        checks = [
+            f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END) AS {name}" for name, test in _COUNT_CHECKS.items()
+        ]
+        inner = (
+            f"SELECT {', '.join(names)}, SUM(c) AS n, {', '.join(checks)} FROM ({counted}) AS counted "
+            f"GROUP BY {positions}"
+        )
+        cast += ["SUM(n) AS n", *(f"SUM({name}) AS {name}" for name in _COUNT_CHECKS)]
     return f"SELECT {', '.join(cast)} FROM ({inner}) AS raw_cells GROUP BY {positions}"
 
 
@@ -224,6 +271,8 @@ def _check_binary(values: np.ndarray, count: np.ndarray, option: str, allow_miss
 def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cells:
     """Run the cell query and validate flags, truth and weights (InputError naming the problem)."""
     columns = _sorted_columns(engine.sql(cell_sql(checked)))
+    if checked.count is not None:
+        columns = _people(columns)
     count = columns["n"]
     if count.size == 0 or count.sum() == 0:
         raise InputError("no rows are left to audit (is {where} filtering out everything?)")
@@ -233,13 +282,7 @@ def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cell
         _check_binary(flags[:, i], count, option, allow_missing=False)
     truth = columns["t"]
     _check_binary(truth, count, "{truth}", allow_missing=True)
-    unknown = np.isnan(truth)
-    if unknown.any() and not checked.weight:
-        rows = int(count[unknown].sum())
-        raise InputError(
-            f"{{truth}} is NULL or NaN in {rows:,} row(s); if truth is known only for an audit sample give "
-            "{weight} (inverse inclusion probability, NULL outside the sample), else filter with {where}"
-        )
+    unknown = np.isnan(truth)  # without {weight}: truth missing, audited by misflag.decisions._missing
     weight = columns["w"]
     bad_weight = ~unknown & ~(np.isfinite(weight) & (weight > 0))  # NaN, inf and <= 0 are refused
     if bad_weight.any():
@@ -247,7 +290,7 @@ def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cell
         raise InputError(
             f"{{weight}} must be a positive number wherever truth is known; {rows:,} row(s) are not"
         )
-    if not (~unknown).any():
+    if not (~unknown).any() and checked.count is None:  # counts mode: a table of selections only
         raise InputError("{truth} is unknown for every row; nothing can be said about errors")
     return Cells(
         keys=_labels(columns, len(checked.groups), spec.missing_values),
@@ -255,4 +298,56 @@ def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cell
         truth=np.where(unknown, -1, truth).astype(np.int8),
         weight=np.where(unknown, 0.0, weight),
         count=count,
+    )
+
+
+def _people(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Counts mode: refuse invalid counts (one line: how many input rows, what is wrong), then keep the
+    cells that stand for someone, with whole counts, exactly as if each count were that many rows."""
+    for name, problem in _COUNT_PROBLEMS.items():
+        rows = int(np.nansum(columns[name]))
+        if rows:
+            raise InputError(
+                f"{{count}} {problem} in {rows:,} input row(s); each row's count must be a whole number "
+                "of people, 0 or more"
+            )
+    count = columns["n"]
+    if count.size and float(count.max()) >= 2**53:
+        raise InputError("{count} adds up to more than 2**53 people in one cell; the counts cannot be exact")
+    keep = count > 0
+    kept = {name: values[keep] for name, values in columns.items() if name not in _COUNT_CHECKS}
+    kept["n"] = kept["n"].astype(np.int64)
+    return kept
+
+
+def margin_problem(engine: Engine, checked: CheckedSpec) -> str | None:
+    """One line when a published margin disagrees with the counts it should total, else None.
+
+    Each row's margin is the published total of its group (every group expression together); rows of
+    one group must agree on it, and their counts must add up to it. The line names how many groups
+    fail and one of them, never a count (a withheld group's size must not leak through a warning).
+    """
+    if checked.margin is None:
+        return None
+    keys = [f"({expr})" for expr in checked.groups]
+    margin = f"TRY_CAST(({checked.margin}) AS DOUBLE)"
+    label = (
+        f" || '{JOIN}' || ".join(f"COALESCE(CAST({key} AS VARCHAR), '(missing)')" for key in keys) or "'all'"
+    )
+    grouped = f"GROUP BY {', '.join(keys)}" if keys else ""
+    found = engine.sql(
+        f"SELECT {label} AS label, SUM({_count_number(checked)}) AS people, MIN({margin}) AS low, "
+        f"MAX({margin}) AS high, COUNT({margin}) AS given, COUNT(*) AS rows "
+        f"FROM input {f'WHERE ({checked.where})' if checked.where else ''} {grouped}"
+    ).to_pylist()
+    wrong = sorted(
+        str(r["label"])
+        for r in found
+        if r["given"] != r["rows"] or r["low"] != r["high"] or r["people"] != r["low"]
+    )
+    if not wrong:
+        return None
+    return (
+        f"the counts of {len(wrong):,} of {len(found):,} group(s) do not add up to their published margin "
+        f"(e.g. {wrong[0][:80]}): check the table's totals"
     )

@@ -9,6 +9,7 @@ from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
 from typing import Any, cast
 
+from misflag.decisions._missing_spec import check_missing_truth
 from misflag.errors import InputError
 
 DEFAULT_STAGE = "decision"
@@ -56,6 +57,16 @@ class DecisionSpec:
     weight: str | None = field(
         default=None, metadata=_option("Inverse inclusion probability of audit-sample rows.")
     )
+    count: str | None = field(
+        default=None,
+        metadata=_option("SQL expression: how many people each row stands for (a table of counts)."),
+    )
+    margin: str | None = field(
+        default=None,
+        metadata=_option(
+            "With --count: SQL expression, the published total of each row's group; warns if unequal."
+        ),
+    )
     reference: str | None = field(
         default=None, metadata=_option("Reference group (GROUP or ATTRIBUTE=GROUP).")
     )
@@ -79,11 +90,33 @@ class DecisionSpec:
         default=0.0,
         metadata=_option("Leave groups under this share of rows out of ratios (NYC Local Law 144: 0.02)."),
     )
+    missing_truth: str | None = field(
+        default=None,
+        metadata=_option(
+            "Where truth is NULL (no --weight): bounds (worst case, the default) or sensitivity (with --delta "
+            "or --odds-ratio)."
+        ),
+    )
+    delta: float | None = field(
+        default=None,
+        metadata=_option("Sensitivity: unknown truths' share of positives within this of the known (0-1)."),
+    )
+    odds_ratio: float | None = field(
+        default=None,
+        metadata=_option("Sensitivity: unknown truths' odds of a positive within this factor of the known (>= 1)."),
+    )
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
             raise InputError(
                 "give the decision: {flag} (an expression), or {stages} (one NAME=EXPR per pipeline stage)"
+            )
+        if self.margin is not None and self.count is None:
+            raise InputError("{margin} checks a table of counts: give {count} too")
+        if self.count is not None and self.weight is not None:
+            raise InputError(
+                "give {count} (each row stands for that many people) or {weight} (an audit sample's "
+                "inverse inclusion probabilities), not both"
             )
         if self.flag is not None and self.stages:
             raise InputError("give either {flag} or {stages}, not both (the last stage is the decision)")
@@ -111,6 +144,7 @@ class DecisionSpec:
             )
         if not 0 < self.target_fpr < 1:
             raise InputError(f"{{target_fpr}} must be between 0 and 1, got {self.target_fpr}")
+        check_missing_truth(self.missing_truth, self.delta, self.odds_ratio, self.weight)
 
     @property
     def pipeline(self) -> tuple[tuple[str, str], ...]:
@@ -165,6 +199,8 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "where": ((str, type(None)), "a SQL expression (string) or null"),
     "score": ((str, type(None)), "a SQL expression (string) or null"),
     "weight": ((str, type(None)), "a SQL expression (string) or null"),
+    "count": ((str, type(None)), "a SQL expression (string) or null"),
+    "margin": ((str, type(None)), "a SQL expression (string) or null"),
     "reference": ((str, type(None)), "a group name (string) or null"),
     "threshold": ((int, float, type(None)), "a number or null"),
     "target_fpr": ((int, float), "a number"),
@@ -174,6 +210,9 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "strict": ((bool,), "true or false"),
     "missing_values": ((list, tuple, type(None)), "a list of strings"),
     "impact_ratio_min_share": ((int, float), "a number"),
+    "missing_truth": ((str, type(None)), "bounds, sensitivity or null"),
+    "delta": ((int, float, type(None)), "a number or null"),
+    "odds_ratio": ((int, float, type(None)), "a number or null"),
 }
 _STRING_LISTS = frozenset({"groups", "missing_values"})
 _MAX_SEED = 2**63 - 1

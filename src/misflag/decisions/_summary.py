@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from misflag.decisions._missing_audit import missing_truth_sentences
 from misflag.decisions._rows import SMALL_DENOMINATOR
 from misflag.decisions._spec import DecisionSpec
 from misflag.result import JOIN, OVERALL_ATTRIBUTE, AuditResult
@@ -126,6 +127,7 @@ def summarize(result: AuditResult, spec: DecisionSpec) -> str:
             f"{overall['value']:,.0f} people audited; overall, {_pct(fpr['value'])} of those who should not have been "
             f"flagged were flagged at the {final} stage (95% CI {_pct(fpr['ci_low'])}–{_pct(fpr['ci_high'])})."
         )
+    parts += missing_truth_sentences(result.metadata, rows, final)
     for attribute in spec.groups:
         if JOIN in attribute:
             continue

@@ -1,0 +1,205 @@
+"""Missing truth (issue 23): hand-checked toy tables, the Imbens-Manski interval against a second library,
+settings played by an adversary, and what the summary and the JSON say.
+
+Toy table (closed forms below are worked by hand from the six counts, never read from the code):
+group a: flagged TP 3, FP 2, unknown 5; not flagged FN 1, TN 4, unknown 5 (20 people)
+group b: flagged TP 2, FP 4, unknown 2; not flagged FN 2, TN 6, unknown 4 (20 people)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy.optimize import brentq
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
+
+from misflag.cli import main
+from misflag.decisions import DecisionSpec, audit_decisions
+from misflag.errors import InputError
+
+TOY = {
+    "a": {"tp": 3, "fp": 2, "fu": 5, "fn": 1, "tn": 4, "cu": 5},
+    "b": {"tp": 2, "fp": 4, "fu": 2, "fn": 2, "tn": 6, "cu": 4},
+}
+#: (flag, truth) of each count; None = truth unknown
+CELLS = {"tp": (1, 1.0), "fp": (1, 0.0), "fu": (1, None), "fn": (0, 1.0), "tn": (0, 0.0), "cu": (0, None)}
+
+
+def _toy_table() -> pa.Table:
+    group, flag, truth = [], [], []
+    for name, counts in TOY.items():
+        for cell, number in counts.items():
+            group += [name] * number
+            flag += [CELLS[cell][0]] * number
+            truth += [CELLS[cell][1]] * number
+    return pa.table({"g": group, "f": flag, "t": pa.array(truth, pa.float64())})
+
+
+def _audit(**options: object) -> object:
+    return audit_decisions(
+        _toy_table(), flag="f", truth="t", groups=["g"], reference="a", min_cell=1, **options
+    )
+
+
+def test_worst_case_bounds_match_the_closed_forms() -> None:
+    result = _audit()
+    expected = {  # lowest: unknown flagged all positive, unknown unflagged all negative; highest: the reverse
+        ("a", "fpr"): (2 / (2 + 4 + 5), (2 + 5) / (2 + 5 + 4)),
+        ("a", "fnr"): (1 / (1 + 3 + 5), (1 + 5) / (1 + 5 + 3)),
+        ("b", "fpr"): (4 / (4 + 6 + 4), (4 + 2) / (4 + 2 + 6)),
+        ("b", "fnr"): (2 / (2 + 2 + 2), (2 + 4) / (2 + 4 + 2)),
+        ("a", "base_rate"): (4 / 20, 14 / 20),
+        ("b", "base_rate"): (4 / 20, 10 / 20),
+    }
+    for (group, metric), (low, high) in expected.items():
+        assert result.value(f"{metric}_lower", group, "g") == pytest.approx(low)
+        assert result.value(f"{metric}_upper", group, "g") == pytest.approx(high)
+        row = result.select(metric=metric, group=group, attribute="g")[0]
+        assert row["value"] is None and row["ci_low"] <= low and row["ci_high"] >= high
+    # a ratio's range takes each group at its own extreme: [L_b / U_a, U_b / L_a]
+    fpr_a, fpr_b = expected[("a", "fpr")], expected[("b", "fpr")]
+    assert result.value("fpr_ratio_lower", "b", "g") == pytest.approx(fpr_b[0] / fpr_a[1])
+    assert result.value("fpr_ratio_upper", "b", "g") == pytest.approx(fpr_b[1] / fpr_a[0])
+    assert result.value("fpr_diff_lower", "b", "g") == pytest.approx(fpr_b[0] - fpr_a[1])
+    assert result.value("fpr_diff_upper", "b", "g") == pytest.approx(fpr_b[1] - fpr_a[0])
+    # the outcome test is identified: precision among flagged people whose truth is known
+    assert result.value("precision", "a", "g") == pytest.approx(3 / 5)
+
+
+def test_sensitivity_delta_matches_the_closed_form() -> None:
+    """delta 0.1: a's unknown flagged are 60% +- 10% positive (3 of 5 known), unflagged 20% +- 10% (1 of 5)."""
+    result = _audit(missing_truth="sensitivity", delta=0.1)
+    x_low, x_high, y_low, y_high = 5 * 0.5, 5 * 0.7, 5 * 0.1, 5 * 0.3
+    fpr_low = (2 + 5 - x_high) / (2 + 5 - x_high + 4 + 5 - y_low)
+    fpr_high = (2 + 5 - x_low) / (2 + 5 - x_low + 4 + 5 - y_high)
+    fnr_low = (1 + y_low) / (1 + y_low + 3 + x_high)
+    fnr_high = (1 + y_high) / (1 + y_high + 3 + x_low)
+    assert result.value("fpr_lower", "a", "g") == pytest.approx(fpr_low)
+    assert result.value("fpr_upper", "a", "g") == pytest.approx(fpr_high)
+    assert result.value("fnr_lower", "a", "g") == pytest.approx(fnr_low)
+    assert result.value("fnr_upper", "a", "g") == pytest.approx(fnr_high)
+    assert result.value("base_rate_lower", "a", "g") == pytest.approx((4 + x_low + y_low) / 20)
+
+
+def test_sensitivity_odds_ratio_matches_the_closed_form() -> None:
+    """Odds ratio 2 around a known share p: p / (p + 2 (1 - p)) to 2p / (2p + 1 - p)."""
+    result = _audit(missing_truth="sensitivity", odds_ratio=2.0)
+    flagged = (0.6 / (0.6 + 2 * 0.4), 1.2 / (1.2 + 0.4))
+    clear = (0.2 / (0.2 + 2 * 0.8), 0.4 / (0.4 + 0.8))
+    x_high, y_low = 5 * flagged[1], 5 * clear[0]
+    assert result.value("fpr_lower", "a", "g") == pytest.approx((7 - x_high) / (7 - x_high + 9 - y_low))
+
+
+def _imbens_manski_wilson(low: tuple[int, int], high: tuple[int, int]) -> tuple[float, float]:
+    """The documented interval, computed independently: c by brentq, Wilson limits by statsmodels."""
+    p_low, p_high = low[0] / low[1], high[0] / high[1]
+    sigma = max(math.sqrt(p_low * (1 - p_low) / low[1]), math.sqrt(p_high * (1 - p_high) / high[1]))
+    spread = (p_high - p_low) / sigma
+    c = brentq(lambda z: norm.cdf(z + spread) - norm.cdf(-z) - 0.95, 0.5, 3.0)
+    alpha = 2 * (1 - norm.cdf(c))
+    return (
+        proportion_confint(low[0], low[1], alpha=alpha, method="wilson")[0],
+        proportion_confint(high[0], high[1], alpha=alpha, method="wilson")[1],
+    )
+
+
+def test_interval_is_imbens_manski_with_wilson_limits() -> None:
+    result = _audit()
+    row = result.select(metric="fpr", group="a", attribute="g")[0]
+    low, high = _imbens_manski_wilson((2, 11), (7, 11))
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_fully_labelled_audit_is_unchanged_by_the_option() -> None:
+    """With every truth known the mode changes nothing: the point and Wilson interval as before."""
+    table = _toy_table().filter(pa.compute.is_valid(_toy_table().column("t")))
+    plain = audit_decisions(table, flag="f", truth="t", groups=["g"], min_cell=1)
+    bounded = audit_decisions(table, flag="f", truth="t", groups=["g"], min_cell=1, missing_truth="bounds")
+    assert plain.rows() == bounded.rows()
+    assert "missing_truth" not in bounded.metadata
+
+
+def test_coverage_and_selection_warning() -> None:
+    result = _audit()
+    coverage = {(c["group"]): c for c in result.metadata["missing_truth"]["coverage"]}
+    assert coverage["a"]["known_share_flagged"] == pytest.approx(5 / 10)
+    assert coverage["a"]["known_share_not_flagged"] == pytest.approx(5 / 10)
+    assert coverage["a"]["warning"] is None  # half and half: the flag does not select the labels
+    assert coverage["b"]["known_share_flagged"] == pytest.approx(6 / 8)
+    assert coverage["b"]["known_share_not_flagged"] == pytest.approx(8 / 12)
+    assert "the flag selects whose truth is known" in coverage["b"]["warning"]
+    assert coverage["all"]["unknown"] == 16
+
+
+def test_summary_never_states_a_bounded_ratio_as_a_point() -> None:
+    result = _audit()
+    assert "times as often as a (95% range)" in result.summary
+    assert "between" in result.summary and "ranges, not points" in result.summary
+    for row in result.select(metric="fpr_ratio"):
+        assert row["value"] is None or row["warning"] == "reference group"
+
+
+def test_cli_json_carries_mode_and_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "toy.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(_toy_table(), path)
+    args = ["decisions", "audit", str(path), "--flag", "f", "--truth", "t", "--group", "g", "--min-cell", "1"]
+    assert main([*args, "--missing-truth", "sensitivity", "--delta", "0.1", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    lower = [r for r in rows if r["metric"] == "fpr_lower" and r["group"] == "a"]
+    assert lower and lower[0]["warning"].startswith("sensitivity")
+    saved = tmp_path / "audit.json"
+    assert main([*args, "--save", str(saved)]) == 0
+    bundle = json.loads(saved.read_text())
+    assert bundle["metadata"]["missing_truth"]["mode"] == "bounds"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"missing_truth": "mar"}, "must be one of bounds, sensitivity"),
+        ({"missing_truth": "sensitivity"}, "exactly one of {delta} or {odds_ratio}"),
+        ({"missing_truth": "sensitivity", "delta": 0.1, "odds_ratio": 2.0}, "exactly one of"),
+        ({"missing_truth": "sensitivity", "delta": 1.5}, "{delta} must be from 0 to 1"),
+        ({"missing_truth": "sensitivity", "delta": -0.1}, "{delta} must be from 0 to 1"),
+        ({"missing_truth": "sensitivity", "delta": float("nan")}, "finite number"),
+        ({"missing_truth": "sensitivity", "odds_ratio": 0.5}, "{odds_ratio} must be at least 1"),
+        ({"missing_truth": "sensitivity", "odds_ratio": float("inf")}, "finite number"),
+        ({"delta": 0.1}, "{delta} is for {missing_truth} sensitivity only"),
+        (
+            {"missing_truth": "bounds", "weight": "w"},
+            "{missing_truth} is for truths missing without a design",
+        ),
+    ],
+)
+def test_hostile_settings_are_one_line_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(InputError) as error:
+        DecisionSpec(truth="t", flag="f", **options)  # type: ignore[arg-type]
+    text = error.value.render(lambda name: "{" + name + "}")
+    assert message in text and "\n" not in text
+
+
+def test_settings_file_types_are_checked() -> None:
+    with pytest.raises(InputError, match="'delta' must be a number or null"):
+        DecisionSpec.from_dict({"truth": "t", "flag": "f", "missing_truth": "sensitivity", "delta": "0.1"})
+    spec = DecisionSpec(truth="t", flag="f", missing_truth="sensitivity", delta=0.2)
+    assert DecisionSpec.from_dict(json.loads(spec.to_json())) == spec
+
+
+def test_worst_case_contains_every_completion() -> None:
+    """The adversary fills in the 16 unknown truths every way a group allows: the FPR stays in the range."""
+    result = _audit()
+    rng = np.random.default_rng(23)
+    for group, counts in TOY.items():
+        low, high = result.value("fpr_lower", group, "g"), result.value("fpr_upper", group, "g")
+        for _ in range(200):
+            x, y = rng.integers(0, counts["fu"] + 1), rng.integers(0, counts["cu"] + 1)
+            fp, tn = counts["fp"] + counts["fu"] - x, counts["tn"] + counts["cu"] - y
+            assert low - 1e-12 <= fp / (fp + tn) <= high + 1e-12
