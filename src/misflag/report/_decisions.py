@@ -7,6 +7,7 @@ from typing import Any
 
 from misflag.decisions import SMALL_DENOMINATOR
 from misflag.report._charts import BAND, curve_chart, dash_key, funnel_chart, rate_chart, ratio_chart
+from misflag.report._missing_truth import missing_truth_sections
 from misflag.report._model import (
     OVERALL,
     Chart,
@@ -144,7 +145,7 @@ def decision_sections(result: AuditResult, visible: Visible) -> list[Section]:
                 )
             )
     section.charts += _curve_charts(result, visible)
-    return [section]
+    return [section, *missing_truth_sections(result)]
 
 
 def _curve_charts(result: AuditResult, visible: Visible) -> list[Chart]:
