@@ -26,6 +26,7 @@ from misflag.api._guard import Guard, GuardMiddleware
 from misflag.api._inventory_routes import router as inventory_router
 from misflag.api._jobs import JobManager
 from misflag.api._ledger_routes import router as ledger_router
+from misflag.api._ledger_view import router as ledger_view_router
 from misflag.api._pages import reply
 from misflag.api._settings import LOOPBACK_HOSTS, ServeSettings
 from misflag.api._storage import private_dir
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(ledger_router)
     app.include_router(inventory_router)
     app.include_router(workbench_router)
+    app.include_router(ledger_view_router)
     app.add_middleware(GuardMiddleware, guard=app.state.guard)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(MisflagError, _misflag_error)

@@ -1,0 +1,123 @@
+"""The workbench without a browser: forms mirror the CLI, samples match their closed forms, jobs run."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from scipy import stats
+from typer.testing import CliRunner
+
+from misflag.api import create_app
+from misflag.api._samples import (
+    CHANGE_DAY,
+    CHANGED_FPR,
+    IMPOSTOR_MEANS,
+    IMPOSTOR_SD,
+    IMPOSTORS_PER_GROUP,
+    decision_log,
+    verifier_scores,
+)
+from misflag.api._workbench import AUDITS
+from misflag.cli import app as cli_app
+
+from .conftest import BASE_URL, form_token
+
+HTML = {"accept": "text/html"}
+CLI = {
+    "biometrics": ["biometrics", "audit", "--help"],
+    "monitor": ["monitor", "--help"],
+    "linkage-risk": ["linkage", "risk", "--help"],
+    "linkage-audit": ["linkage", "audit", "--help"],
+    "inventory": ["inventory", "scorecard", "--help"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLI))
+def test_every_form_field_is_an_option_of_the_cli_with_its_help(kind: str) -> None:
+    """The CLI's own --help (read by typer's runner) names every flag the page offers, with the same words."""
+    shown = CliRunner().invoke(cli_app, CLI[kind], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"}).output
+    flat = re.sub(r"[\s│]+", " ", shown)
+    for field in AUDITS[kind].fields():
+        if field.name == "audit":
+            continue
+        assert field.flag in flat, (kind, field.flag)
+        assert " ".join(field.help.split()[:4]) in flat, (kind, field.help)
+
+
+def test_synthetic_verifier_matches_its_closed_form(tmp_path: Path) -> None:
+    table = pq.read_table(verifier_scores(tmp_path / "scores.parquet"))
+    for group, mean in IMPOSTOR_MEANS.items():
+        impostors = table.filter(pc.and_(pc.equal(table["group"], group), pc.equal(table["genuine"], 0)))
+        assert impostors.num_rows == IMPOSTORS_PER_GROUP
+        observed = int(pc.sum(pc.greater_equal(impostors["score"], 0.6)).as_py())
+        expected = stats.norm.sf((0.6 - mean) / IMPOSTOR_SD)
+        low, high = stats.binom.interval(0.9999, IMPOSTORS_PER_GROUP, expected)
+        assert low <= observed <= high, (group, observed, expected * IMPOSTORS_PER_GROUP)
+
+
+def test_synthetic_decision_log_changes_on_its_day(tmp_path: Path) -> None:
+    frame = pq.read_table(decision_log(tmp_path / "log.parquet")).to_pandas()
+    day = (frame["date"] - frame["date"].min()).map(lambda delta: delta.days)
+    innocent_b = frame[(frame["group"] == "B") & (frame["harm"] == 0)]
+    after = innocent_b[day[innocent_b.index] >= CHANGE_DAY]["flagged"]
+    low, high = stats.binom.interval(0.9999, len(after), CHANGED_FPR)
+    assert low <= after.sum() <= high
+
+
+def _wait(client: TestClient, location: str) -> dict[str, object]:
+    job = location.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status: dict[str, object] = client.get(f"/api/jobs/{job}").json()
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.3)
+    raise AssertionError("the job did not finish")
+
+
+def test_biometrics_sample_counts_match_a_hand_count(tmp_path: Path) -> None:
+    """The sample job's FMR at 0.6 per group is the share of impostor scores >= 0.6 in its own input file."""
+    app = create_app(data_dir=tmp_path)
+    with TestClient(app, base_url=BASE_URL) as client:
+        token = form_token(client, "/audits/biometrics")
+        answer = client.post("/audits/biometrics/sample", data={"csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 303
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        job = str(status["job_id"])
+        rows = client.get(f"/jobs/{job}/result.json").json()["rows"]
+        scores = pq.read_table(app.state.jobs.folder(job) / "sample-scores.parquet").to_pandas()
+        for group in IMPOSTOR_MEANS:
+            impostors = scores[(scores.group == group) & (scores.genuine == 0)]
+            expected = float(np.mean(impostors.score >= 0.6))
+            found = [
+                r for r in rows if r["group"] == group and r["metric"] == "fmr" and "0.6" in str(r["stage"])
+            ]
+            assert found and found[0]["value"] == pytest.approx(expected, abs=1e-12), (group, found)
+        page = client.get(f"/jobs/{job}", headers=HTML)
+        assert page.text.count('class="vl-spec"') >= 1 and "/static/charts/vega.min.js" in page.text
+        assert "'unsafe-eval'" in page.headers["content-security-policy"]
+        script = client.get("/static/charts/vega-embed.min.js")
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+
+
+def test_settings_form_runs_linkage_risk_and_keeps_what_was_typed(tmp_path: Path) -> None:
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        token = form_token(client, "/audits/linkage-risk")
+        form = {"csrf_token": token, "rule": "last-dob", "population": "5000000", "list_size": "20000"}
+        answer = client.post("/audits/linkage-risk/run", data=form, follow_redirects=False)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        bad = dict(form, list_size="lots")
+        refused = client.post("/audits/linkage-risk/run", data=bad, headers=HTML)
+        assert (
+            refused.status_code == 400 and "--list must be a whole number, not &#39;lots&#39;" in refused.text
+        )
+        assert 'value="lots"' in refused.text
