@@ -86,7 +86,7 @@ def test_report_is_self_contained_and_charts_carry_their_data(compas_result: Aud
 def test_tables_and_reproducibility_block(compas_result: AuditResult, compas_csv: Path) -> None:
     content = build_report(compas_result)
     race = next(t for t in content.tables if t.title == "By race — stage decision")
-    assert race.columns[:4] == ["group", "selection_rate", "fpr", "fnr"]
+    assert race.columns[:4] == ["group", "flagged (selection_rate)", "wrongly flagged (fpr)", "missed (fnr)"]
     rows = {r[0]: r for r in race.rows}
     assert rows["African-American"][2].startswith("44.85% [")
     assert rows["Asian"][-1].startswith("suppressed")  # notes are kept: a withheld group says why

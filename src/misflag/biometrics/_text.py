@@ -10,11 +10,14 @@ from misflag.result import AuditResult, format_number
 
 
 def _rate(row: dict[str, Any]) -> str:
-    metric = row["metric"]
-    text = format_number(row["value"], metric)
-    if row["ci_low"] is not None and row["ci_high"] is not None:
-        text += f" (95% CI {format_number(row['ci_low'], metric)}–{format_number(row['ci_high'], metric)})"
-    return text
+    """A rate and its interval in percent, all three at one precision that keeps the interval's width."""
+    low, high = row["ci_low"], row["ci_high"]
+    if low is None or high is None:
+        return format_number(row["value"], row["metric"])
+    decimals = next(
+        (d for d in range(2, 7) if high <= low or f"{100 * low:.{d}f}" != f"{100 * high:.{d}f}"), 6
+    )
+    return f"{100 * row['value']:.{decimals}f}% (95% CI {100 * low:.{decimals}f}%–{100 * high:.{decimals}f}%)"
 
 
 def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
@@ -31,6 +34,8 @@ def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
         return None
     high = max(rates, key=lambda r: r["value"])
     low = min(rates, key=lambda r: r["value"])
+    if high["value"] == low["value"]:  # never "ranged from 0.00% for Africa to 0.00% for Africa"
+        return f"{metric.upper()} by {high['attribute']} was {100 * high['value']:g}% in every group shown."
     text = (
         f"{metric.upper()} by {high['attribute']} ranged from {_rate(low)} for {low['group']} to {_rate(high)} "
         f"for {high['group']}"

@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from misflag._text import plain, printable
-from misflag.report._model import OVERALL, Visible, visible_rows, withheld_note
+from misflag.report._model import COUNTED, OVERALL, Visible, visible_rows, withheld_note
 from misflag.result import AuditResult, format_number
 
 #: Headline metrics per kind of result, with their column headers, in column order.
@@ -72,8 +72,14 @@ _MAX_LABEL = 40
 _MARKS = ("*", "†", "‡", "§", "¶")
 #: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
 _REFERENCE_TAGS = ("vs ", "least affected: ")
+#: Rates printed in percent even where the long table's format gives a tiny value in e-notation.
+PERCENT_SCALE = frozenset({"fpr", "fnr", "fmr", "fnmr", "fpir", "fnir", "eer"})
 #: A ratio column also shows the row of the same rate's highest/lowest spread (it has no group of its own).
-_SPREADS = {"fpr_ratio": "fpr_max_min_ratio"}
+_SPREADS = {
+    "fpr_ratio": "fpr_max_min_ratio",
+    "fmr_ratio": "fmr_max_min_ratio",
+    "fnmr_ratio": "fnmr_max_min_ratio",
+}
 #: Numbers inside notes ("only 4 simulated matches"): with many notes, like ones share a mark and a range.
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _SLOT = "\x00"
@@ -158,8 +164,18 @@ def interval_text(row: dict[str, Any]) -> str:
     if low is None or high is None or row["value"] is None:
         return ""
     value_text = format_number(row["value"], metric)
-    if value_text.endswith("%"):
-        return f"{100 * low:.1f}–{100 * high:.1f}"
+    if value_text.endswith("%") or (metric in PERCENT_SCALE and 0 <= low <= high <= 1):
+        # one decimal, or as many as it takes for the bounds to differ and a non-zero bound not to read 0
+        decimals = next(
+            (
+                d
+                for d in range(1, 7)
+                if (high <= low or f"{100 * low:.{d}f}" != f"{100 * high:.{d}f}")
+                and all(not b or f"{100 * b:.{d}f}" != f"{0:.{d}f}" for b in (low, high))
+            ),
+            6,
+        )
+        return f"{100 * low:.{decimals}f}–{100 * high:.{decimals}f}"
     if _is_ratio(metric):
         return f"{low:.2f}–{high:.2f}"
     return f"{format_number(low, metric)}–{format_number(high, metric)}"
@@ -244,6 +260,7 @@ def _stage_table(
     *,
     two_lines: bool,
     title: str,
+    counted: str = "people",
 ) -> Table:
     table = Table(
         title=plain(title),
@@ -283,7 +300,8 @@ def _stage_table(
     show_people = any(key in people for key in groups)
     if show_people:
         counts = [f"{people[key]:,.0f}" for key in groups if key in people]
-        table.add_column("people", justify="right", width=max(6, *map(len, counts)), no_wrap=True)
+        width = max(len(counted), *map(len, counts))
+        table.add_column(counted, justify="right", width=width, no_wrap=True)
     for position, (_, header) in enumerate(columns):
         content = max((len(line) for cells in body for line in cells[position].splitlines()), default=0)
         width = max(content, *(len(word) for word in header.split()))
@@ -355,7 +373,14 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
             for two_lines in (False, True):
                 trial = notes.copy()
                 candidate = _stage_table(
-                    visible, stage, columns, people, trial, two_lines=two_lines, title=title
+                    visible,
+                    stage,
+                    columns,
+                    people,
+                    trial,
+                    two_lines=two_lines,
+                    title=title,
+                    counted=COUNTED.get(result.kind, "people"),
                 )
                 if _fits(console, candidate):
                     table, notes = candidate, trial
@@ -375,10 +400,8 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     lines = notes.lines()
     if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
         lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
-    if any(r["metric"] in _SPREADS.values() for r in visible.rows):
-        lines.append(
-            "(highest/lowest): the highest group's FPR divided by the lowest's, among groups of 30 or more."
-        )
+    for label in dict.fromkeys(r["group"] for r in visible.rows if r["metric"] in _SPREADS.values()):
+        lines.append(f"{label}: the highest group's rate divided by the lowest's, in the ratio columns.")
     if layouts:
         where = {frozenset({False}): "in brackets", frozenset({True}): "on the line below each figure"}
         lines.append(

@@ -8,7 +8,15 @@ from typing import Any
 import altair as alt
 
 from misflag.report._charts import rate_chart, ratio_chart
-from misflag.report._model import OVERALL, Chart, Section, Visible, reference_of, withheld_note
+from misflag.report._model import (
+    OVERALL,
+    Chart,
+    Section,
+    Visible,
+    display_stage,
+    reference_of,
+    withheld_note,
+)
 from misflag.result import AuditResult
 
 _WIDTH = 560
@@ -129,7 +137,12 @@ def heat_map(rows: list[dict[str, Any]], metric: str, title: str) -> dict[str, A
         x=alt.X("b:N", title="second sample's group"), y=alt.Y("a:N", title="first sample's group")
     )
     rects = base.mark_rect().encode(
-        color=alt.Color("shown:Q", scale=alt.Scale(type="log", scheme="orangered"), title=metric.upper()),
+        color=alt.Color(
+            "shown:Q",
+            scale=alt.Scale(type="log", scheme="orangered"),
+            title=metric.upper(),
+            legend=alt.Legend(format=".2~%"),  # percent, as the cells are
+        ),
         tooltip=[
             "a:N",
             "b:N",
@@ -194,8 +207,12 @@ def biometrics_sections(result: AuditResult, visible: Visible) -> list[Section]:
     """Findings and charts of a biometric audit (tables and reproducibility are added by the writer)."""
     fp, fn = _metrics(result)
     rates = Section("Error rates by group at the operating thresholds")
+    convention = result.metadata.get("convention")
+    if convention:  # how to read every figure, not a finding: said once, above the charts
+        rates.paragraphs.append(f"Convention: {convention}.")
     for point in _points(result):
         stage = point["stage"]
+        shown = display_stage(stage)
         rates.findings.append(f"Match rule {point['rule']}: {point['method']}.")
         for attribute in _group_attributes(visible):
             rows = visible.select(attribute=attribute, stage=stage)
@@ -203,8 +220,8 @@ def biometrics_sections(result: AuditResult, visible: Visible) -> list[Section]:
             for metric in (fp, fn):  # one chart each: an FMR of 0.01% and an FNMR of 50% share no scale
                 rates.charts.append(
                     Chart(
-                        f"{metric.upper()} by {attribute} at {stage}",
-                        _fine_axes(rate_chart(rows, (metric,), f"{metric.upper()} by {attribute} ({stage})")),
+                        f"{metric.upper()} by {attribute} at {shown}",
+                        _fine_axes(rate_chart(rows, (metric,), f"{metric.upper()} by {attribute} ({shown})")),
                         "Dots: rates; lines: 95% intervals. " + note,
                     )
                 )
@@ -212,7 +229,7 @@ def biometrics_sections(result: AuditResult, visible: Visible) -> list[Section]:
                 reference = reference_of(rows) or "the reference group"
                 rates.charts.append(
                     Chart(
-                        f"Ratios to {reference} by {attribute} at {stage}",
+                        f"Ratios to {reference} by {attribute} at {shown}",
                         ratio_chart(
                             rows, (f"{fp}_ratio", f"{fn}_ratio"), f"Ratio to {reference}, by {attribute}"
                         ),
@@ -228,8 +245,10 @@ def biometrics_sections(result: AuditResult, visible: Visible) -> list[Section]:
                 rows = visible.select(attribute=attribute, stage=point["stage"], metric=fp)
                 heat.charts.append(
                     Chart(
-                        f"{fp.upper()} by {attribute} at {point['stage']}",
-                        heat_map(rows, fp, f"Impostor {fp.upper()}: {attribute} ({point['stage']})"),
+                        f"{fp.upper()} by {attribute} at {display_stage(point['stage'])}",
+                        heat_map(
+                            rows, fp, f"Impostor {fp.upper()}: {attribute} ({display_stage(point['stage'])})"
+                        ),
                         "Each cell: the share of impostor pairs between a sample of the row's group and one of the "
                         "column's group that the matcher accepts (log colour scale; hover for the 95% interval). "
                         + (withheld_note(visible, attribute) or ""),

@@ -6,6 +6,7 @@ which groups a report may name (groups under the audit's minimum cell are withhe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +101,17 @@ def visible_rows(result: AuditResult) -> Visible:
     )
 
 
+_LONG_NUMBER = re.compile(r"\d+\.\d{4,}(?:e-?\d+)?")
+
+
+def display_stage(stage: str) -> str:
+    """A stage name for chart titles, numbers to 4 significant figures ('score>3.442'); display only.
+
+    Tables and the rule's own line keep the exact threshold, so the figure applied can always be read.
+    """
+    return _LONG_NUMBER.sub(lambda m: f"{float(m.group()):.4g}", stage)
+
+
 def by_attribute(attribute: str) -> str:
     """'by race', or 'for everyone' for the whole-population rows (never 'by overall')."""
     return "for everyone" if attribute == OVERALL else f"by {attribute}"
@@ -117,17 +129,87 @@ def withheld_note(visible: Visible, attribute: str) -> str | None:
     )
 
 
-def cell(row: dict[str, Any] | None) -> str:
-    """A value with its 95% interval, or why there is none."""
+def is_rate(metric: str) -> bool:
+    """Whether a metric is a share (printed in percent): not a count, ratio, difference or per-100k figure.
+
+    A difference of two shares (`fpr_diff`) is printed in percentage points by `cell` all the same.
+    """
+    return not (
+        metric == "n"
+        or metric.endswith(("_n", "count", "_ratio", "_diff", "_gini"))
+        or metric.startswith("ratio")
+        or "per_" in metric
+        or metric == "fdr"
+    )
+
+
+def percent_decimals(rows: list[dict[str, Any]]) -> int:
+    """Fewest decimals (2 to 6) at which, in percent, no non-zero rate reads 0 and no interval collapses.
+
+    One table prints a rate in one unit with one precision, so an FMR of 0.004% sits beside 0.000% with
+    an interval that shows its width (never '0.00%–9.6e-05', never '0.00 – 0.00').
+    """
+
+    def shown(value: float, decimals: int) -> str:
+        return f"{100 * value:.{decimals}f}"
+
+    for decimals in range(2, 7):
+        if all(
+            (not r["value"] or shown(abs(r["value"]), decimals) != shown(0.0, decimals))
+            and (
+                r["ci_low"] is None
+                or r["ci_high"] is None
+                or r["ci_high"] <= r["ci_low"]
+                or shown(r["ci_low"], decimals) != shown(r["ci_high"], decimals)
+            )
+            for r in rows
+            if r["value"] is not None and not r["suppressed"]
+        ):
+            return decimals
+    return 6
+
+
+def cell(row: dict[str, Any] | None, decimals: int | None = None) -> str:
+    """A value with its 95% interval, or why there is none; a rate in percent at `decimals` when given."""
     if row is None:
         return ""
     if row["suppressed"]:
         return "suppressed"
     metric = row["metric"]
-    text = format_number(row["value"], metric)
+
+    def number(value: float | None) -> str:
+        if decimals is not None and value is not None and is_rate(metric.removesuffix("_diff")):
+            return f"{100 * value:.{decimals}f}%"
+        return format_number(value, metric)
+
+    text = number(row["value"])
     if row["ci_low"] is not None and row["ci_high"] is not None and row["value"] is not None:
-        text += f" [{format_number(row['ci_low'], metric)} – {format_number(row['ci_high'], metric)}]"
+        text += f" [{number(row['ci_low'])} – {number(row['ci_high'])}]"
     return text
+
+
+#: What a count column counts, per kind of audit (a biometric audit's n counts comparisons, not people).
+COUNTED = {"biometrics": "comparisons", "inventory": "use cases"}
+#: Column headers in words, the metric's own name kept in brackets so the full table can be matched.
+HEADERS = {
+    "selection_rate": "flagged (selection_rate)",
+    "fpr": "wrongly flagged (fpr)",
+    "fnr": "missed (fnr)",
+    "fmr": "false matches (fmr)",
+    "fnmr": "false non-matches (fnmr)",
+    "impostor_n": "impostor comparisons",
+    "genuine_n": "genuine comparisons",
+    "use_cases_count": "use cases",
+    "high_impact_count": "high-impact use cases",
+    "wrongful_link_rate": "people wrongly linked (wrongful_link_rate)",
+}
+
+
+def header(metric: str, kind: str) -> str:
+    """A table column's header saying what is counted: 'people', 'comparisons', 'wrongly flagged (fpr)'."""
+    if metric == "n":
+        return COUNTED.get(kind, "people")
+    return HEADERS.get(metric, metric)
 
 
 def clean_warning(warning: str | None) -> list[str]:

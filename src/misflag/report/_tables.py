@@ -12,6 +12,8 @@ from misflag.report._model import (
     Visible,
     cell,
     clean_warning,
+    header,
+    percent_decimals,
     reference_of,
     withheld_note,
 )
@@ -49,8 +51,11 @@ def _metrics_for(rows: list[dict[str, Any]]) -> list[str]:
     return (preferred + others)[:_MAX_COLUMNS]
 
 
-def group_tables(visible: Visible) -> list[TableBlock]:
-    """One table per attribute and stage: a row per shown group, a column per main metric."""
+def group_tables(visible: Visible, kind: str = "") -> list[TableBlock]:
+    """One table per attribute and stage: a row per shown group, a column per main metric.
+
+    Headers say what is counted (`header`), and each rate column prints in percent at one precision.
+    """
     tables = []
     for attribute in visible.attributes():
         for stage in visible.stages():
@@ -60,12 +65,14 @@ def group_tables(visible: Visible) -> list[TableBlock]:
             metrics = _metrics_for(rows)
             groups = list(dict.fromkeys(r["group"] for r in rows))
             index = {(r["group"], r["metric"]): r for r in rows}
+            decimals = {m: percent_decimals([r for r in rows if r["metric"] == m]) for m in metrics}
             body = []
             for group in groups:
                 notes = sorted(
                     {n for m in metrics for n in clean_warning((index.get((group, m)) or {}).get("warning"))}
                 )
-                body.append([group, *(cell(index.get((group, m))) for m in metrics), "; ".join(notes)])
+                cells = [cell(index.get((group, m)), decimals[m]) for m in metrics]
+                body.append([group, *cells, "; ".join(notes)])
             notes = ["Brackets: 95% interval."]
             reference = reference_of(rows)
             if reference:
@@ -74,7 +81,8 @@ def group_tables(visible: Visible) -> list[TableBlock]:
             if withheld:
                 notes.append(withheld)
             title = "Everyone" if attribute == OVERALL else f"By {attribute}"
-            tables.append(TableBlock(f"{title} — stage {stage}", ["group", *metrics, "notes"], body, notes))
+            headers = [header(m, kind) for m in metrics]
+            tables.append(TableBlock(f"{title} — stage {stage}", ["group", *headers, "notes"], body, notes))
     return tables
 
 
@@ -90,13 +98,15 @@ def full_table(visible: Visible, methods: dict[str, str] | None = None) -> Table
     """Every shown row of the long table, for readers who want each figure, its denominator and method."""
     methods = methods or {}
     columns = ["attribute", "group", "stage", "metric", "value [95% interval]", "denominator", "notes"]
+    metrics = dict.fromkeys(r["metric"] for r in visible.rows)
+    decimals = {m: percent_decimals([r for r in visible.rows if r["metric"] == m]) for m in metrics}
     body = [
         [
             r["attribute"],
             r["group"],
             r["stage"],
             r["metric"],
-            cell(r),
+            cell(r, decimals[r["metric"]]),
             "" if r["denominator"] is None else f"{r['denominator']:,.0f}",
             r["warning"] or "",
         ]

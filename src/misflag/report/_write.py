@@ -95,7 +95,7 @@ def build_report(result: AuditResult) -> ReportContent:
         title=TITLES.get(result.kind, f"{result.kind} audit"),
         summary=evidence_sentences(result, sections),
         sections=sections,
-        tables=group_tables(visible),
+        tables=group_tables(visible, result.kind),
         full=full_table(visible, interval_methods(result)),
         reproducibility=reproducibility(result),
         lead=lead_finding(result, visible),
@@ -105,10 +105,11 @@ def build_report(result: AuditResult) -> ReportContent:
 def evidence_sentences(result: AuditResult, sections: list[Section]) -> list[str]:
     """The summary's sentences under the lead, less those a section states in full.
 
+    A biometric audit's convention is how to read every figure, not a finding: its section says it.
     A decision audit's sections write out every clear comparison with the reference (the summary's
     "Among people who ..." sentences say the same for one pair each), so the report says each once.
     """
-    sentences = [s for s in _SENTENCE.split(result.summary.strip()) if s]
+    sentences = [s for s in _SENTENCE.split(result.summary.strip()) if s and not s.startswith("Convention:")]
     if any(section.findings for section in sections) and result.kind == "decisions":
         sentences = [s for s in sentences if not s.startswith(_COMPARISON)]
     return sentences
