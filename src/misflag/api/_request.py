@@ -4,7 +4,7 @@ Each field of the spec becomes a JSON field of `POST /api/audits`, described by 
 becomes a list; a stage is `NAME=EXPR` as after `--stage`), so a field added to the spec is offered over HTTP without an edit here.
 A request is turned into a DecisionSpec and checked by the same functions as the CLI: the expressions
 by the spec's own check against the upload's columns, so HTTP, the CLI and the Python API give the same
-one-line message. No expression (flag, stages, truth, where, group, weight, score) may read a masked
+one-line message. No expression (flag, stages, truth, where, group, weight, count, margin, score) may read a masked
 (identifier-looking) column; that is decided on the parsed tree's column references, never on words of
 the text.
 """
@@ -108,6 +108,8 @@ def labelled_expressions(spec: DecisionSpec, checked: CheckedSpec) -> list[tuple
     out.append(("truth", checked.truth))
     out += [("group", expression) for expression in checked.groups]
     out += [("weight", checked.weight)] if checked.weight else []
+    out += [("count", checked.count)] if checked.count else []
+    out += [("margin", checked.margin)] if checked.margin else []
     out += [("score", checked.score)] if checked.score else []
     return out
 

@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._counts import Cells, CheckedSpec, group_keys, group_select, sort_cells, where_clause
+from misflag.decisions._counts import (
+    Cells,
+    CheckedSpec,
+    group_keys,
+    group_select,
+    people_sql,
+    sort_cells,
+    where_clause,
+)
 from misflag.decisions._disclosure import Forced, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings
 from misflag.decisions._metrics import RATE_METRICS, Estimate, GroupSums, stage_masks
@@ -45,7 +53,8 @@ def _score_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> tu
     positions = ", ".join(str(i + 1) for i in range(len(items)))
     table = sort_cells(
         engine.sql(
-            f"SELECT {', '.join(items)}, COUNT(*) AS n FROM input {where_clause(checked)} GROUP BY {positions}"
+            f"SELECT {', '.join(items)}, {people_sql(checked)} AS n FROM input {where_clause(checked)} "
+            f"GROUP BY {positions}"
         )
     )
     truth = np.asarray(table.column("t").to_numpy(zero_copy_only=False), dtype=float)
