@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 import typer
+from rich.console import Console
 
 from misflag.commands._output import (
     FORMAT_OPTION,
@@ -23,9 +24,12 @@ from misflag.commands._output import (
     progress_bar,
 )
 from misflag.decisions import DecisionSpec, parse_stage, run_audit
+from misflag.decisions._forms import COUNT_COLUMN, FLAG_COLUMN, TRUTH_COLUMN, counts_table
+from misflag.decisions._margins import margin_lines
 from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 from misflag.io import read_data_file
+from misflag.result import AuditResult
 
 app = typer.Typer(help="Decision audits: group error rates of flagging pipelines.", no_args_is_help=True)
 
@@ -38,6 +42,12 @@ def audit(
     table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
     settings: Path | None = typer.Option(
         None, "--settings", help="JSON settings file (same keys as the options)."
+    ),
+    counts_form: str | None = typer.Option(
+        None,
+        "--counts-form",
+        help="A published table: 'selection' (columns selected, total per group) or 'confusion' "
+        "(tp, fp, tn, fn per group); --group names its group columns.",
     ),
     output_format: OutputFormat = FORMAT_OPTION,
     save: Path | None = SAVE_OPTION,
@@ -57,7 +67,11 @@ def audit(
         --stage review=upheld --truth warranted --group region --format csv
       misflag decisions audit log.csv --flag flagged --truth warranted \\
         --group race --report audit.html --save audit.json
+      misflag decisions audit ll144.csv --counts-form selection \\
+        --group category --impact-ratio-min-share 0.02
     """
+    if counts_form is not None:
+        source, table = _published_form(counts_form, source, table, settings, options), None
     if settings is not None:
         spec = DecisionSpec.from_dict(read_data_file(settings, "settings file"))
     else:
@@ -65,6 +79,38 @@ def audit(
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
         result = run_audit(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
+    if spec.count is not None:
+        _counts_notes(result, output_format)
+
+
+def _counts_notes(result: AuditResult, output_format: OutputFormat) -> None:
+    """Counts mode, on stderr: the table's own margins (published figures only) to compare with the
+    source's totals, and one warning line where the given margins do not add up."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    warning = (result.metadata.get("counts") or {}).get("margin_warning")
+    if warning:
+        console.print(f"warning: {warning}", markup=False)
+    if output_format in (OutputFormat.table, OutputFormat.long):
+        for line in margin_lines(result):
+            console.print(line, markup=False)
+
+
+def _published_form(
+    form: str, source: str, table: str | None, settings: Path | None, options: dict[str, Any]
+) -> Any:
+    """--counts-form: the published table as a table of counts, and the options that audit it."""
+    given = [name for name in _FORM_FILLS if options.get(name)]
+    if settings is not None or given:
+        what = (
+            "--settings" if settings is not None else option_flag(DecisionSpec.__dataclass_fields__[given[0]])
+        )
+        raise InputError(f"--counts-form reads flag, truth and count from the table's form; drop {what}")
+    options.update(_FORM_FILLS)
+    return counts_table(source, form, options["groups"], table=table)
+
+
+#: What --counts-form sets: the columns of misflag.decisions._forms.counts_table's output.
+_FORM_FILLS = {"flag": FLAG_COLUMN, "truth": TRUTH_COLUMN, "count": COUNT_COLUMN}
 
 
 def _spec_of(options: dict[str, Any]) -> DecisionSpec:
