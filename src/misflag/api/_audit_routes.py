@@ -18,15 +18,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from misflag.api._guard import Guard
-from misflag.api._jobs import JobManager, JobsFull, JobStatus
+from misflag.api._jobs import JobManager, JobStatus, refusal_status
 from misflag.api._pages import render_page, report_response
 from misflag.api._request import SPEC_FIELDS, AuditRequest, to_spec
 from misflag.api._settings import ServeSettings
 from misflag.api._uploads import (
-    FormTokenMissing,
     UploadRecord,
-    UploadsFull,
-    UploadTooLarge,
     load_record,
     receive_upload,
     upload_folder,
@@ -117,18 +114,8 @@ def _job_info(status: JobStatus) -> JobInfo:
     )
 
 
-#: HTTP status of the service's own refusals (any other InputError is a 400).
-_STATUS: tuple[tuple[type[InputError], int], ...] = (
-    (UploadTooLarge, 413),
-    (UploadsFull, 429),
-    (JobsFull, 429),
-    (FormTokenMissing, 403),
-)
-
-
 def _refusal(problem: InputError) -> HTTPException:
-    status = next((code for kind, code in _STATUS if isinstance(problem, kind)), 400)
-    return HTTPException(status, str(problem).splitlines()[0])
+    return HTTPException(refusal_status(problem), str(problem).splitlines()[0])
 
 
 async def _receive(request: Request, page: bool = False) -> UploadRecord:

@@ -27,7 +27,15 @@ from misflag.api._sandbox import Sandbox
 from misflag.api._settings import ServeSettings
 from misflag.api._storage import private_dir, write_private
 from misflag.api._tasks import Task, run_task
-from misflag.api._uploads import ID_PATTERN, UploadRecord, input_path, uploads_dir
+from misflag.api._uploads import (
+    ID_PATTERN,
+    FormTokenMissing,
+    UploadRecord,
+    UploadsFull,
+    UploadTooLarge,
+    input_path,
+    uploads_dir,
+)
 from misflag.api._worker import ready, run_job
 from misflag.decisions import DecisionSpec
 from misflag.errors import InputError
@@ -39,6 +47,17 @@ _POLL_SECONDS = 0.2
 
 class JobsFull(InputError):
     """As many jobs are queued or running as the service allows (HTTP 429)."""
+
+
+def refusal_status(problem: InputError) -> int:
+    """The HTTP status of one of the service's own refusals; any other InputError is a 400."""
+    table: tuple[tuple[type[InputError], int], ...] = (
+        (UploadTooLarge, 413),
+        (UploadsFull, 429),
+        (JobsFull, 429),
+        (FormTokenMissing, 403),
+    )
+    return next((code for kind, code in table if isinstance(problem, kind)), 400)
 
 
 @dataclass

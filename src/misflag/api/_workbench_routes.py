@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from misflag.api._forms import read_form
 from misflag.api._guard import Guard
-from misflag.api._jobs import JobManager, JobsFull
+from misflag.api._jobs import JobManager, JobsFull, refusal_status
 from misflag.api._pages import render_page
 from misflag.api._request import command_line as decisions_command
 from misflag.api._settings import ServeSettings
@@ -149,7 +149,7 @@ async def upload(request: Request, kind: str) -> Response:
             request, _settings(request), _jobs(request).sandbox, lambda v: guard.form_token_ok(request, v)
         )
     except InputError as problem:
-        return _page(request, audit, error=str(problem).splitlines()[0], status=400)
+        return _page(request, audit, error=str(problem).splitlines()[0], status=refusal_status(problem))
     return RedirectResponse(f"/audits/{kind}/uploads/{record.upload_id}", status_code=303)
 
 
