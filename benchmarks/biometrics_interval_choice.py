@@ -1,40 +1,117 @@
-"""How the clustered interval was chosen: coverage of candidate intervals on an unbalanced subject design.
+"""How the clustered interval was chosen: coverage of candidate intervals on every subject design.
 
-    python benchmarks/biometrics_interval_choice.py SEED SUBJECTS REPLICATES {t3,normal}
+    python benchmarks/biometrics_interval_choice.py [--replicates 1000] [--seed 3] [--design NAME ...]
 
-A numpy prototype on the same per-subject sums the audit's SQL produces. Each replicate: SUBJECTS people
-with 1/3/20/200 comparisons (probabilities .5/.3/.15/.05) of each kind; genuine pairs 4 + v_s + e, impostor
-pairs u_a + u_b + e with a random partner b; u, v subject effects (sd 0.6, normal or t(3)); threshold 2.3.
-Candidates: the earlier jackknife effective size with Korn & Graubard's t_(C-1) ("jackknife KG"), the cluster
-score interval, the logit jackknife (both with t on Kish's effective number of subjects G*), their hull with
-Wilson (what misflag uses), and a subject bootstrap percentile interval of the FNMR (Schuckers).
+A numpy prototype on the same per-subject sums the audit's SQL produces (errors e_s and comparisons n_s
+per subject; an impostor pair counts at both its subjects), over the designs of
+`benchmarks/biometrics_coverage.py`: balanced (40 subjects, every impostor pair, 3 genuine pairs each,
+normal effects); unbalanced (1/3/20/200 comparisons of each kind per subject, probabilities
+.5/.3/.15/.05; genuine pairs 4 + v_s + e, impostor pairs u_a + u_b + e with a random partner b) with
+normal or t(3) subject effects (sd 0.6), 100 or 400 subjects, threshold 2.3; rare errors (the t(3)
+design at threshold 4). Candidates, all with t quantiles on G* - 1 (G* Kish's effective number of
+subjects) unless said otherwise:
+
+* the earlier jackknife effective size with Korn & Graubard's t_(C-1) ("jackknife KG");
+* CR2 (Bell & McCaffrey 2002): the cluster-robust variance with each subject's score divided by
+  sqrt(1 - n_s/N), t on the Satterthwaite degrees of freedom of the working-independence model;
+* "Wilson, design effect": Wilson at N / deff, deff the cluster-robust variance over the binomial one;
+* the cluster score interval and the logit jackknife (docs/biometrics.md), their hull with Wilson
+  (what misflag uses);
+* subject bootstrap (Schuckers' two-instance bootstrap, resampling subjects; impostor pairs through their
+  subjects' node sums): percentile, BCa (Efron 1987; acceleration from the delete-one-subject jackknife),
+  and studentised (bootstrap-t, the cluster-robust standard error in each draw); 400 draws;
+* "skew-corrected": Hall's (1992) correction of the t interval by the skewness of the errors' total,
+  sum r_s^3 / (sum r_s^2)^1.5 with r_s = e_s - p n_s (both ends moved by se * kappa * (2t^2 + 1) / 6);
+* "Poisson on subjects with errors": p * [L(k), U(k)] / k for k subjects with an error, L and U the exact
+  Poisson limits (an interval on the number of subjects with errors; the hull's when k = 0);
+* the hull widened by the bootstrap-t, by the skew correction's upper end, or (when k < 10) by the
+  Poisson interval.
+
+Prints coverage, misses below the truth and mean width per design, metric and candidate, with the 99%
+acceptance region of Binomial(replicates, 0.95). Truths by numerical integration (tests' conftest).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
+from itertools import combinations
+from pathlib import Path
 
 import numpy as np
-from scipy import integrate, signal, stats
+from scipy import stats
 
-SD, THRESHOLD, GENUINE_MEAN = 0.6, 2.3, 4.0
-COUNTS, PROBABILITIES = np.array([1, 3, 20, 200]), np.array([0.5, 0.3, 0.15, 0.05])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "biometrics"))
+from conftest import UNBALANCED_COUNTS, UNBALANCED_PROBABILITIES, true_rates
+
+SD, GENUINE_MEAN = 0.6, 4.0
 Z = float(stats.norm.ppf(0.975))
 BOOTSTRAPS = 400
+FEW_WITH_ERRORS = 10
+Interval = tuple[float, float]
+#: per kind: (errors per subject, comparisons per subject, total errors, total comparisons, dyadic)
+Sums = tuple[np.ndarray, np.ndarray, float, float, bool]
 
 
-def wilson(x: float, n: float) -> tuple[float, float]:
+def wilson(x: float, n: float) -> Interval:
     p = x / n
     centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
     half = Z * np.sqrt(max(p * (1 - p) / n + Z * Z / (4 * n * n), 0.0)) / (1 + Z * Z / n)
     return centre - half, centre + half
 
 
-def candidates(
-    e: np.ndarray, n: np.ndarray, total_e: float, total_n: float, dyadic: bool
-) -> dict[str, tuple[float, float]]:
-    """Per-subject errors e_s and comparisons n_s (an impostor pair counts at both subjects)."""
+def _robust(e: np.ndarray, n: np.ndarray, total_e: float, total_n: float, dyadic: bool) -> float:
+    """Cluster-robust variance of the rate (the dyadic diagonal removed for impostor pairs)."""
     p = total_e / total_n
+    r = e - p * n
+    variance = float((r * r).sum())
+    if dyadic:
+        variance -= total_e * (1 - 2 * p) + p * p * total_n
+    g = e.size
+    return max(variance, 0.0) * g / (g - 1) / total_n**2
+
+
+def _hull(*intervals: Interval) -> Interval:
+    return min(i[0] for i in intervals), max(i[1] for i in intervals)
+
+
+def _bootstrap(sums: Sums, rng: np.random.Generator, p: float, se: float) -> dict[str, Interval]:
+    e, n, total_e, total_n, _ = sums
+    g = e.size
+    draws = rng.integers(0, g, (BOOTSTRAPS, g))
+    eb, nb = e[draws], n[draws]
+    pb = eb.sum(1) / nb.sum(1)
+    out = {"bootstrap percentile": (float(np.percentile(pb, 2.5)), float(np.percentile(pb, 97.5)))}
+    rest = total_n - n
+    keep = rest > 0
+    jack = (total_e - e[keep]) / rest[keep]
+    d = jack.mean() - jack
+    spread = float((d * d).sum())
+    accel = float((d**3).sum() / (6 * spread**1.5)) if spread > 0 else 0.0
+    share = float(np.clip((pb < p).mean(), 1 / BOOTSTRAPS, 1 - 1 / BOOTSTRAPS))
+    z0 = float(stats.norm.ppf(share))
+    levels = []
+    for z in (-Z, Z):
+        adjusted = z0 + (z0 + z) / (1 - accel * (z0 + z))
+        levels.append(100 * float(np.clip(stats.norm.cdf(adjusted), 0.0, 1.0)))
+    out["bootstrap BCa"] = (float(np.percentile(pb, levels[0])), float(np.percentile(pb, levels[1])))
+    rb = eb - pb[:, None] * nb
+    seb = np.sqrt((rb * rb).sum(1) * g / (g - 1)) / nb.sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pivots = (pb - p) / seb
+    pivots = pivots[np.isfinite(pivots)]
+    if se > 0 and pivots.size > 10:
+        q_low, q_high = np.percentile(pivots, [2.5, 97.5])
+        out["bootstrap-t"] = (p - q_high * se, p - q_low * se)
+    return out
+
+
+def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
+    """Every candidate interval for one kind of one replicate."""
+    e, n, total_e, total_n, dyadic = sums
+    p = total_e / total_n
+    g = e.size
     rest = total_n - n
     keep = rest > 0
     q = (total_e - e[keep]) / rest[keep]
@@ -43,7 +120,7 @@ def candidates(
     kish = n.sum() ** 2 / (n**2).sum()
     t_kish = float(stats.t.ppf(0.975, max(kish - 1, 1)))
     usable = 0 < p < 1 and c > 2 and jack > 0
-    out = {}
+    out: dict[str, Interval] = {"Wilson (pairs independent)": wilson(total_e, total_n)}
     size = min(total_n, p * (1 - p) / jack) if usable else total_n
     ratio = stats.t.ppf(0.975, total_n - 1) / stats.t.ppf(0.975, max(c - 1, 1))
     out["jackknife KG"] = wilson(p * size * ratio**2, size * ratio**2)
@@ -60,72 +137,151 @@ def candidates(
         out["logit jackknife"] = (1 / (1 + np.exp(-(centre - spread))), 1 / (1 + np.exp(-(centre + spread))))
     else:
         out["logit jackknife"] = wilson(total_e, total_n)
-    low, high = wilson(total_e, total_n)
-    out["hull (misflag)"] = (
-        min(low, out["cluster score"][0], out["logit jackknife"][0]),
-        max(high, out["cluster score"][1], out["logit jackknife"][1]),
-    )
+    hull = _hull(wilson(total_e, total_n), out["cluster score"], out["logit jackknife"])
+    out["hull (misflag)"] = hull
+    se = float(np.sqrt(_robust(e, n, total_e, total_n, dyadic)))
+    # CR2: scores divided by sqrt(1 - n_s / N); Satterthwaite df of the working-independence model
+    r = e - p * n
+    cr2 = float(np.sqrt((r * r / np.maximum(1 - n / total_n, 1e-9)).sum())) / total_n
+    weight = 1 / np.maximum(1 - n / total_n, 1e-9)
+    diag, vec = weight * n, np.sqrt(weight) * n
+    trace = diag.sum() - (vec * vec).sum() / total_n
+    square = (diag * diag).sum() - 2 * (diag * vec * vec).sum() / total_n + ((vec * vec).sum() / total_n) ** 2
+    t_bm = float(stats.t.ppf(0.975, max(trace * trace / square - 1, 1)))
+    out["CR2 (Bell-McCaffrey)"] = (p - t_bm * cr2, p + t_bm * cr2)
+    deff = max(se * se / (p * (1 - p) / total_n), 1.0) if 0 < p < 1 else 1.0
+    scale = (t_kish / Z) ** 2 * deff
+    out["Wilson, design effect"] = wilson(total_e / scale, total_n / scale)
+    out.update(_bootstrap(sums, rng, p, se))
+    variance = se * se * total_n**2 * (g - 1) / g  # sum of r_s^2, the impostor diagonal removed
+    skew = float((r**3).sum() / variance**1.5) if variance > 0 else 0.0
+    shift = se * skew * (2 * t_kish**2 + 1) / 6
+    out["skew-corrected"] = (p - t_kish * se + shift, p + t_kish * se + shift)
+    with_errors = int((e > 0).sum())
+    if with_errors:
+        low = stats.chi2.ppf(0.025, 2 * with_errors) / 2 / with_errors
+        high = stats.chi2.ppf(0.975, 2 * with_errors + 2) / 2 / with_errors
+        out["Poisson on subjects with errors"] = (p * low, min(p * high, 1.0))
+    else:
+        out["Poisson on subjects with errors"] = hull
+    if "bootstrap-t" in out:
+        out["hull + bootstrap-t"] = _hull(hull, out["bootstrap-t"])
+    else:
+        out["bootstrap-t"] = out["hull + bootstrap-t"] = hull
+    out["hull + skew upper end"] = (hull[0], hull[1] + max(shift, 0.0))
+    poisson = out["Poisson on subjects with errors"]
+    out["hull + Poisson (k < 10)"] = _hull(hull, poisson) if with_errors < FEW_WITH_ERRORS else hull
     return out
 
 
-def main() -> None:
-    seed, subjects, replicates, tails = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    rng = np.random.default_rng(seed)
+def _effect(rng: np.random.Generator, size: int, tails: str) -> np.ndarray:
+    return SD * (rng.standard_t(3, size) / np.sqrt(3) if tails == "t3" else rng.normal(0, 1, size))
 
-    def effect(size: int) -> np.ndarray:
-        return SD * (rng.standard_t(3, size) / np.sqrt(3) if tails == "t3" else rng.normal(0, 1, size))
 
-    def density(x: np.ndarray) -> np.ndarray:
-        if tails == "t3":
-            return np.asarray(stats.t.pdf(x / SD * np.sqrt(3), 3) * np.sqrt(3) / SD)
-        return np.asarray(stats.norm.pdf(x, 0, SD))
-
-    true_fnmr = integrate.quad(
-        lambda v: density(np.asarray(v)) * stats.norm.cdf(THRESHOLD - GENUINE_MEAN - v), -60, 60, limit=500
-    )[0]
-    grid = np.linspace(-60, 60, 240_001)
-    step = grid[1] - grid[0]
-    true_fmr = float(
-        (
-            signal.fftconvolve(density(grid), density(grid), mode="same")
-            * step
-            * stats.norm.cdf(grid - THRESHOLD)
-        ).sum()
-        * step
-    )
-    covered: dict[tuple[str, str], int] = {}
-    for _ in range(replicates):
-        counts = rng.choice(COUNTS, subjects, p=PROBABILITIES)
+def unbalanced(
+    subjects: int, tails: str, threshold: float
+) -> Callable[[np.random.Generator], tuple[Sums, Sums]]:
+    def draw(rng: np.random.Generator) -> tuple[Sums, Sums]:
+        counts = rng.choice(UNBALANCED_COUNTS, subjects, p=UNBALANCED_PROBABILITIES)
         owner = np.repeat(np.arange(subjects), counts)
-        v, u = effect(subjects), effect(subjects)
-        miss = (GENUINE_MEAN + v[owner] + rng.normal(0, 1, owner.size)) < THRESHOLD
+        v, u = _effect(rng, subjects, tails), _effect(rng, subjects, tails)
+        miss = (GENUINE_MEAN + v[owner] + rng.normal(0, 1, owner.size)) < threshold
         partner = (owner + rng.integers(1, subjects, owner.size)) % subjects
-        hit = (u[owner] + u[partner] + rng.normal(0, 1, owner.size)) > THRESHOLD
-        genuine_e = np.bincount(owner, miss, subjects)
-        genuine_n = np.bincount(owner, minlength=subjects).astype(float)
-        impostor_e = np.bincount(owner, hit, subjects) + np.bincount(partner, hit, subjects)
-        impostor_n = (
-            np.bincount(owner, minlength=subjects) + np.bincount(partner, minlength=subjects)
-        ).astype(float)
-        results = {
-            "FMR": (true_fmr, candidates(impostor_e, impostor_n, float(hit.sum()), float(hit.size), True)),
-            "FNMR": (true_fnmr, candidates(genuine_e, genuine_n, float(miss.sum()), float(miss.size), False)),
-        }
-        draws = rng.integers(0, subjects, (BOOTSTRAPS, subjects))
-        resampled = genuine_e[draws].sum(1) / genuine_n[draws].sum(1)
-        results["FNMR"][1]["subject bootstrap"] = tuple(np.percentile(resampled, [2.5, 97.5]))
-        for metric, (truth, found) in results.items():
-            for name, (low, high) in found.items():
-                covered[(metric, name)] = covered.get((metric, name), 0) + int(low <= truth <= high)
+        hit = (u[owner] + u[partner] + rng.normal(0, 1, owner.size)) > threshold
+        return _sums(owner, partner, hit, subjects), _sums(owner, None, miss, subjects)
+
+    return draw
+
+
+def balanced(
+    subjects: int, samples: int, threshold: float
+) -> Callable[[np.random.Generator], tuple[Sums, Sums]]:
+    pairs = np.asarray(list(combinations(range(subjects), 2)))
+    person = np.repeat(np.arange(subjects), len(list(combinations(range(samples), 2))))
+
+    def draw(rng: np.random.Generator) -> tuple[Sums, Sums]:
+        u, v = _effect(rng, subjects, "normal"), _effect(rng, subjects, "normal")
+        hit = (u[pairs[:, 0]] + u[pairs[:, 1]] + rng.normal(0, 1, len(pairs))) > threshold
+        miss = (GENUINE_MEAN + v[person] + rng.normal(0, 1, person.size)) < threshold
+        return _sums(pairs[:, 0], pairs[:, 1], hit, subjects), _sums(person, None, miss, subjects)
+
+    return draw
+
+
+def _sums(owner: np.ndarray, partner: np.ndarray | None, error: np.ndarray, subjects: int) -> Sums:
+    e = np.bincount(owner, error, subjects)
+    n = np.bincount(owner, minlength=subjects).astype(float)
+    if partner is not None:
+        e = e + np.bincount(partner, error, subjects)
+        n = n + np.bincount(partner, minlength=subjects)
+    used = n > 0
+    return e[used], n[used], float(error.sum()), float(error.size), partner is not None
+
+
+def _balanced_truth(threshold: float) -> tuple[float, float]:
+    return (
+        float(stats.norm.sf(threshold / np.sqrt(2 * SD**2 + 1))),
+        float(stats.norm.cdf((threshold - GENUINE_MEAN) / np.sqrt(SD**2 + 1))),
+    )
+
+
+DESIGNS = {
+    "balanced, 40 subjects, normal": (lambda: balanced(40, 3, 2.3), lambda: _balanced_truth(2.3)),
+    "unbalanced, 100 subjects, normal": (
+        lambda: unbalanced(100, "normal", 2.3),
+        lambda: true_rates(SD, "normal", 2.3),
+    ),
+    "unbalanced, 400 subjects, normal": (
+        lambda: unbalanced(400, "normal", 2.3),
+        lambda: true_rates(SD, "normal", 2.3),
+    ),
+    "unbalanced, 100 subjects, t3": (lambda: unbalanced(100, "t3", 2.3), lambda: true_rates(SD, "t3", 2.3)),
+    "unbalanced, 400 subjects, t3": (lambda: unbalanced(400, "t3", 2.3), lambda: true_rates(SD, "t3", 2.3)),
+    "rare errors (threshold 4), 100 subjects, t3": (
+        lambda: unbalanced(100, "t3", 4.0),
+        lambda: true_rates(SD, "t3", 4.0),
+    ),
+}
+
+
+def run(name: str, replicates: int, seed: int) -> None:
+    make, truth_of = DESIGNS[name]
+    draw = make()
+    truths = truth_of()
+    rng = np.random.default_rng(seed)
+    tallies: dict[tuple[str, str], list[float]] = {}
+    for _ in range(replicates):
+        for metric, truth, sums in zip(("FMR", "FNMR"), truths, draw(rng), strict=True):
+            for candidate, (low, high) in candidates(sums, rng).items():
+                tally = tallies.setdefault((metric, candidate), [0, 0, 0.0])
+                tally[0] += int(low <= truth <= high)
+                tally[1] += int(high < truth)
+                tally[2] += high - low
     low, high = stats.binom.interval(0.99, replicates, 0.95)
     print(
-        f"{subjects} subjects, {replicates} replicates, {tails} effects; true FMR {true_fmr:.4f}, FNMR {true_fnmr:.4f}"
+        f"\n{name}: {replicates} replicates, true FMR {truths[0]:.4f}, FNMR {truths[1]:.4f}; "
+        f"99% acceptance {low / replicates:.1%}-{high / replicates:.1%}"
     )
-    print(
-        f"99% acceptance region of Binomial({replicates}, 0.95): {low / replicates:.1%}-{high / replicates:.1%}"
+    print("| metric | candidate | coverage | misses below | mean width |")
+    print("|---|---|---|---|---|")
+    for (metric, candidate), (hits, below, width) in sorted(tallies.items()):
+        mark = "" if low <= hits <= high else " (outside)"
+        print(
+            f"| {metric} | {candidate} | {hits / replicates:.1%}{mark} | {below:.0f} | {width / replicates:.4f} |",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for (metric, name), hits in sorted(covered.items()):
-        print(f"{metric:5} {name:18} {hits / replicates:.1%}")
+    parser.add_argument("--replicates", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--design", action="append", choices=sorted(DESIGNS))
+    args = parser.parse_args()
+    for offset, name in enumerate(args.design or DESIGNS):
+        run(name, args.replicates, args.seed + offset)
 
 
 if __name__ == "__main__":

@@ -108,3 +108,44 @@ def test_cluster_score_end_points_solve_the_robust_variance_equation() -> None:
     # the published interval is the hull: it contains the cluster score interval
     published_low, published_high, _ = clustered_interval(sums)
     assert published_low <= low and published_high >= high
+
+
+def _warnings(genuine_counts: np.ndarray, misses: np.ndarray) -> dict[str, str]:
+    """Audit one group: subject s has genuine_counts[s] genuine pairs (misses[s] of them missed) and one
+    impostor pair with subject s + 1, none a false match; the FMR and FNMR rows' warnings."""
+    subjects = genuine_counts.size
+    owner = np.repeat(np.arange(subjects), genuine_counts)
+    missed = np.concatenate([np.arange(c) < m for c, m in zip(genuine_counts, misses, strict=True)])
+    frame = pd.DataFrame(
+        {
+            "score": np.r_[np.full(subjects, 0.1), np.where(missed, 0.2, 0.9)],
+            "genuine": np.r_[np.zeros(subjects, int), np.ones(owner.size, int)],
+            "grp": "G",
+            "a": np.r_[np.arange(subjects), owner],
+            "b": np.r_[(np.arange(subjects) + 1) % subjects, owner],
+        }
+    )
+    result = audit_biometrics(
+        frame, score="score", genuine="genuine", group="grp", threshold=0.5, subject_a="a", subject_b="b"
+    )
+    return {m: result.select(metric=m, group="G")[0]["warning"] or "" for m in ("fmr", "fnmr")}
+
+
+def test_no_subject_with_an_error_is_named_as_untrustworthy() -> None:
+    """Zero false matches among 60 balanced subjects: the clustered interval cannot see how errors
+    would cluster, and the row says so (the rare-error design's misses all come from such rows)."""
+    notes = _warnings(np.full(60, 3), np.r_[np.ones(20, int), np.zeros(40, int)])
+    assert "no subject with an error" in notes["fmr"]
+    assert "no subject with an error" not in notes["fnmr"]
+
+
+def test_unbalanced_designs_are_named_even_with_many_effective_subjects() -> None:
+    """1,000 subjects with one genuine pair and 40 with 100: G* = 5000^2 / 401000 = 62.3 (at least 30),
+    a sixteenth of the 1,040 subjects; balanced 3 pairs each: G* = 1,040, no warning."""
+    counts = np.r_[np.ones(1000, int), np.full(40, 100)]
+    notes = _warnings(counts, counts // 4)
+    assert (
+        "a few subjects carry most comparisons (effective number of subjects 62.3 of 1040)" in notes["fnmr"]
+    )
+    balanced = _warnings(np.full(1040, 3), np.r_[np.ones(300, int), np.zeros(740, int)])
+    assert "a few subjects carry" not in balanced["fnmr"]

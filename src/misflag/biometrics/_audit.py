@@ -333,6 +333,7 @@ def _grouping_rows(
             (clustered.impostor_limits[0][:, j], clustered.impostor_limits[1][:, j]) if clustered else None,
             clustered.impostor_with_errors[:, j] if clustered else None,
             clustered.impostor_effective_subjects if clustered else None,
+            clustered.subjects if clustered else None,
         )
         rows += emitter.rates(stage, false_match)
         if grouping.kind not in {"overall", "group"}:
@@ -346,6 +347,7 @@ def _grouping_rows(
             (clustered.genuine_limits[0][:, j], clustered.genuine_limits[1][:, j]) if clustered else None,
             clustered.genuine_with_errors[:, j] if clustered else None,
             clustered.genuine_effective_subjects if clustered else None,
+            clustered.subjects if clustered else None,
         )
         rows += emitter.rates(stage, false_non_match)
         if grouping.kind == "group" and reference is not None:

@@ -39,6 +39,8 @@ Z = float(norm.ppf(TAIL))
 #: Below this many subjects with an error (or G* effective subjects) the interval is flagged as untrustworthy.
 FEW_SUBJECTS_WITH_ERRORS = 10
 FEW_EFFECTIVE_SUBJECTS = 30
+#: A design is unbalanced (and flagged) when G* is under this share of the distinct subjects.
+UNBALANCED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
