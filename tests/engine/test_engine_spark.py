@@ -34,3 +34,37 @@ def test_compas_audit_identical_on_duckdb_and_spark(compas_csv: Path, spark_avai
     assert duck.value("fpr", "African-American", attribute="race", stage="decision") == pytest.approx(
         805 / 1795
     )
+
+
+def _chosen(monkeypatch: pytest.MonkeyPatch, **kwargs: str | None) -> tuple[str | None, str | None]:
+    """The (master, remote) SparkEngine asks for, with the session itself not started."""
+    from misflag.engine import spark
+
+    asked: list[tuple[str | None, str | None]] = []
+    monkeypatch.setattr(spark, "_spark_session", lambda master, remote: asked.append((master, remote)))
+    spark.SparkEngine(**kwargs)
+    return asked[0]
+
+
+def test_where_spark_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local by default; the environment's master or Connect URL; spark-submit's own master kept."""
+    for variable in ("MISFLAG_SPARK_MASTER", "MISFLAG_SPARK_REMOTE", "PYSPARK_GATEWAY_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    assert _chosen(monkeypatch) == ("local[2]", None)
+    assert _chosen(monkeypatch, master="local[4]") == ("local[4]", None)
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "41234")  # what spark-submit sets for its Python driver
+    assert _chosen(monkeypatch) == (None, None)  # no .master(): the job's --master stands
+    monkeypatch.setenv("MISFLAG_SPARK_MASTER", "spark://head:7077")
+    assert _chosen(monkeypatch) == ("spark://head:7077", None)
+    monkeypatch.setenv("MISFLAG_SPARK_REMOTE", "sc://head:15002")
+    assert _chosen(monkeypatch) == ("spark://head:7077", "sc://head:15002")
+
+
+def test_a_remote_that_is_not_spark_connect_is_one_line() -> None:
+    from misflag.engine.spark import SparkEngine
+    from misflag.errors import EngineError
+
+    with pytest.raises(
+        EngineError, match=r"^MISFLAG_SPARK_REMOTE must be a Spark Connect URL \(sc://host:port\)"
+    ):
+        SparkEngine(remote="http://head:15002/\nsecond line")

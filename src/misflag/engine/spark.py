@@ -21,29 +21,56 @@ _REFUSED_FUNCTIONS = frozenset({"reflect", "java_method", "try_reflect", "input_
 _SPARK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
 
-def _spark_session(master: str) -> Any:
+#: Environment variables that choose where Spark runs (see docs/scale.md).
+MASTER_VARIABLE = "MISFLAG_SPARK_MASTER"
+REMOTE_VARIABLE = "MISFLAG_SPARK_REMOTE"
+PARTITIONS_VARIABLE = "MISFLAG_SPARK_PARTITIONS"
+
+
+def _submitted() -> bool:
+    """Whether this Python process was started by spark-submit (its JVM is already running, configured)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _spark_session(master: str | None, remote: str | None) -> Any:
+    """The Spark session misflag runs on: a Spark Connect server (`remote`, an sc:// URL), the cluster
+    spark-submit started this process for (its --master and --conf kept), or a local one (`master`)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError("the Spark engine needs pyspark: pip install 'misflag[spark]'") from None
+    where = remote or master or "the spark-submit master"
     try:
-        builder = (
-            SparkSession.builder.master(master)
-            .appName("misflag")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", os.environ.get("MISFLAG_SPARK_PARTITIONS", "4"))
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        )
-        try:  # Splink's similarity functions (JARO_WINKLER etc.) live in its jar.
-            from splink.backends.spark import similarity_jar_location
+        if remote:
+            if not remote.startswith("sc://"):
+                raise EngineError(
+                    f"{REMOTE_VARIABLE} must be a Spark Connect URL (sc://host:port), not {remote[:80]!r}"
+                )
+            return SparkSession.builder.remote(remote).getOrCreate()
+        builder = SparkSession.builder.appName("misflag").config("spark.sql.session.timeZone", "UTC")
+        if master is not None:  # local or a cluster named by URL; misflag sets what it can
+            builder = (
+                builder.master(master)
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")  # misflag shows its own progress
+                .config("spark.sql.shuffle.partitions", os.environ.get(PARTITIONS_VARIABLE, "4"))
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            )
+            try:  # Splink's similarity functions (JARO_WINKLER etc.) live in its jar.
+                from splink.backends.spark import similarity_jar_location
 
-            builder = builder.config("spark.jars", similarity_jar_location())
-        except ImportError:
-            pass
+                builder = builder.config("spark.jars", similarity_jar_location())
+            except ImportError:
+                pass
+        elif PARTITIONS_VARIABLE in os.environ:  # under spark-submit the job's own --conf values stand
+            builder = builder.config("spark.sql.shuffle.partitions", os.environ[PARTITIONS_VARIABLE])
         return builder.getOrCreate()
-    except Exception as error:  # Java missing or the JVM failed to start
-        raise EngineError(f"cannot start Spark ({master}): {str(error).splitlines()[0]}") from None
+    except EngineError:
+        raise
+    except Exception as error:  # Java missing, the JVM failed to start, no server at the URL
+        raise EngineError(
+            f"cannot start Spark ({where}): {str(error).strip().splitlines()[0][:300]}"
+        ) from None
 
 
 def _duckdb_style_names(path: Path, count: int) -> list[str]:
@@ -86,8 +113,12 @@ class SparkEngine:
     name = "spark"
     dialect = "spark"
 
-    def __init__(self, master: str | None = None) -> None:
-        self.session = _spark_session(master or os.environ.get("MISFLAG_SPARK_MASTER", "local[2]"))
+    def __init__(self, master: str | None = None, remote: str | None = None) -> None:
+        """Where Spark runs: `remote` or $MISFLAG_SPARK_REMOTE (a Spark Connect URL); else `master` or
+        $MISFLAG_SPARK_MASTER; else the master spark-submit gave this process; else local[2]."""
+        remote = remote or os.environ.get(REMOTE_VARIABLE) or None
+        master = master or os.environ.get(MASTER_VARIABLE) or (None if _submitted() else "local[2]")
+        self.session = _spark_session(master, remote)
 
     def sql(self, query: str) -> pa.Table:
         """Run one statement of misflag SQL, transpiled to Spark SQL and checked before it runs."""
