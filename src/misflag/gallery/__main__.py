@@ -1,4 +1,4 @@
-"""`python -m misflag.gallery NAME`: print a gallery page's checks (NAME: everify, ll144, compas)."""
+"""`python -m misflag.gallery NAME`: print a gallery page's checks (NAME: everify, ll144, compas, rfw, crosscheck)."""
 
 from __future__ import annotations
 
