@@ -5,7 +5,10 @@ HMAC writer proof (_writer.py), and commit once. A checkpoint is written automat
 `checkpoint_every` entries or once the oldest unsealed entry is `checkpoint_seconds` old, and published to
 the heads file on commit. Before signing, the sealer checks the last checkpoint row (signed by this
 ledger's key, within the table, its frontier matching its root) and every row it is about to seal (linked,
-hashed, carrying a valid writer proof); it refuses and raises an alarm otherwise.
+hashed, carrying a valid writer proof); it refuses and raises an alarm otherwise. A row this process wrote
+is not proved twice: its hash, kept in memory since the insert, must be the stored one (see `_own`).
+One append is one transaction: one statement reads the head, the sealed size and the rule set's entry,
+one reads the cases' histories, one prepared `executemany` inserts, one commit.
 """
 
 from __future__ import annotations
@@ -16,17 +19,16 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import DBAPIError
 
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import LOG, Store
-from misflag.ledger._engine import LedgerUnavailable, now
-from misflag.ledger._events import Event
+from misflag.ledger._engine import now
+from misflag.ledger._events import Event, stamped
 from misflag.ledger._keys import (
     checkpoint_message,
     key_id,
@@ -39,31 +41,32 @@ from misflag.ledger._keys import (
 )
 from misflag.ledger._merkle import compact_root
 from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash
-from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, refuse, unvouched
+from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
 Frontier = list[tuple[int, bytes]]
+INSERT_SQL = f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join('?' * 7)})"
+# The latest rule change, the sealed size, the body of the first unsealed entry and the head entry.
+TIP_SQL = (
+    "SELECT (SELECT max(seq) FROM ledger_entries WHERE kind = 'rules_changed'), c.size, f.body, "
+    + ", ".join(f"h.{name}" for name in VOUCHED_COLUMNS)
+    + " FROM (SELECT COALESCE(max(tree_size), 0) AS size FROM ledger_checkpoints) c"
+    " LEFT JOIN ledger_entries f ON f.seq = c.size"
+    " LEFT JOIN ledger_entries h ON h.seq = (SELECT max(seq) FROM ledger_entries)"
+)
+
+
+class Tip(NamedTuple):
+    """The store as an append finds it (TIP_SQL): the seq of the latest `rules_changed` entry, the size
+    of the last checkpoint, the body of the first entry after it, and the head entry (VOUCHED_COLUMNS)."""
+
+    rules_seq: int | None
+    sealed: int
+    first_unsealed: str | None
+    head: tuple[Any, ...] | None
 
 
 class SealingStore(Store):
     """Appending rows with the writer's proof, and checkpoints that seal only rows the writer vouches for."""
-
-    def _fetch(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Rows of one statement (`?` placeholders) through the DBAPI cursor of `connection`'s transaction.
-
-        The append path's few queries per batch cost more through SQLAlchemy (statement building, cache
-        keys, result objects) than the rules and the hashing; database errors still surface as
-        SQLAlchemyError, so callers report them as one line."""
-        raw = connection.connection.dbapi_connection
-        if raw is None:
-            raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
-        cursor = raw.cursor()
-        try:
-            cursor.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(params))
-            return list(cursor.fetchall())
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(sql, params, error, self.engine.dialect.loaded_dbapi.Error) from None
-        finally:
-            cursor.close()
 
     def _vouched_rows(self, connection: Connection, where: str, params: Sequence[Any] = ()) -> list[Any]:
         """Rows (VOUCHED_COLUMNS) matching the SQL condition `where`, in ledger order."""
@@ -71,6 +74,14 @@ class SealingStore(Store):
         return self._fetch(
             connection, f"SELECT {columns} FROM ledger_entries WHERE {where} ORDER BY seq", params
         )
+
+    def _own(self, written: dict[int, bytes], seq: int, stored_hash: bytes) -> bool:
+        """Whether entry `seq`, as stored, is one this process wrote: its hash is the one computed here,
+        in this transaction (`written`) or an earlier committed one. Such a row needs no second hash and proof check:
+        the sealer signs the hash this process computed, so a row changed since (its body, by whoever
+        can edit the file) breaks the signed root, which `verify` reports."""
+        mine = written.get(seq) or self._written.get(seq)
+        return mine is not None and mine == bytes(stored_hash)
 
     def _vouch(
         self,
@@ -99,17 +110,34 @@ class SealingStore(Store):
         if problem:
             raise self._alarm(refuse(problem, action))
 
-    def _insert(self, connection: Connection, events: Sequence[Event]) -> list[dict[str, Any]]:
-        head = self._vouched_rows(connection, "seq = (SELECT max(seq) FROM ledger_entries)")
-        self._vouch(connection, head, "append")  # never chain onto a row the service did not write
-        seq, prev = (head[0][0] + 1, bytes(head[0][2])) if head else (0, GENESIS)
-        key = self._writer_key()
+    def _tip(self, connection: Connection) -> Tip:
+        """The store as an append finds it, in one statement."""
+        row = self._fetch(connection, TIP_SQL)[0]
+        return Tip(row[0], row[1], row[2], None if row[3] is None else tuple(row[3:]))
+
+    def _insert(
+        self,
+        connection: Connection,
+        events: Sequence[Event],
+        unstamped: Sequence[str] | None = None,
+        tip: Tip | None = None,
+    ) -> list[dict[str, Any]]:
+        """Chain `events` onto the head (with `unstamped`, their canonical JSON from `validate`) and seal
+        when a checkpoint is due; `tip` is the store as read earlier in this transaction."""
+        tip = tip or self._tip(connection)
+        head = tip.head
+        written = connection.info["ledger_written"]  # `_write` gives every transaction its own
+        if head is not None and not self._own(written, head[0], head[2]):
+            self._vouch(connection, [head], "append")  # never chain onto a row the service did not write
+        first, prev = (head[0] + 1, bytes(head[2])) if head is not None else (0, GENESIS)
+        prove = prover(self._writer_key())
         timestamp = now()
-        rows, receipts = [], []
-        for item in events:
-            body = item.body(timestamp)
+        bodies = unstamped or [item.unstamped() for item in events]
+        rows, receipts, seq = [], [], first
+        for item, text in zip(events, bodies, strict=True):
+            body = stamped(text, timestamp)
             digest = entry_hash(prev, seq, item.kind, item.case_id, body)
-            rows.append((seq, prev, digest, item.kind, item.case_id, body, entry_mac(key, digest)))
+            rows.append((seq, prev, digest, item.kind, item.case_id, body, prove(digest)))
             receipts.append(
                 {
                     "seq": seq,
@@ -119,31 +147,20 @@ class SealingStore(Store):
                     "ts": timestamp,
                 }
             )
+            written[seq] = digest
             seq, prev = seq + 1, digest
-        # the DBAPI's executemany directly: SQLAlchemy's per-row parameter processing cost more than the
-        # hashing (the columns are plain int, bytes and str)
-        marker = "%s" if self.postgres else "?"
-        connection.exec_driver_sql(
-            f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join([marker] * 7)})",
-            rows,
-        )
-        # one round trip: the sealed size and the body of the first entry after it (whose age may make
-        # a checkpoint due)
-        sealed, first_unsealed = self._fetch(
-            connection,
-            "SELECT c.size, e.body FROM (SELECT COALESCE(max(tree_size), 0) AS size FROM ledger_checkpoints)"
-            " c LEFT JOIN ledger_entries e ON e.seq = c.size",
-        )[0]
-        due = not 0 <= sealed <= seq or seq - sealed >= self.checkpoint_every
-        if due or self._tail_expired(first_unsealed):
+        self._execute_many(connection, INSERT_SQL, rows)
+        due = not 0 <= tip.sealed <= seq or seq - tip.sealed >= self.checkpoint_every
+        oldest = tip.first_unsealed if tip.sealed < first else None  # else the first unsealed is ours
+        if due or self._tail_expired(oldest, timestamp):
             self._checkpoint(connection, seq)
         return receipts
 
-    def _tail_expired(self, first_unsealed: str | None) -> bool:
-        """Whether the first unsealed entry (its body) is older than `checkpoint_seconds`."""
-        if first_unsealed is None:
-            return False
-        written = datetime.fromisoformat(json.loads(first_unsealed)["ts"])
+    def _tail_expired(self, first_unsealed: str | None, timestamp: str) -> bool:
+        """Whether the first unsealed entry (its body; None: the entries stamped `timestamp`) is older than
+        `checkpoint_seconds`."""
+        stamp = timestamp if first_unsealed is None else json.loads(first_unsealed)["ts"]
+        written = datetime.fromisoformat(stamp)
         return (datetime.now(UTC) - written).total_seconds() >= self.checkpoint_seconds
 
     # -- checkpoints -----------------------------------------------------------------------------------
@@ -197,11 +214,14 @@ class SealingStore(Store):
         signed = start or connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar()
         if size <= start and signed:
             return self._checkpoint_row(connection, start)
-        rows = self._vouched_rows(connection, "seq >= ? AND seq < ?", (start, size))
-        if len(rows) != size - start:
-            raise self._alarm(refuse(f"entries {start}..{size - 1} are not all present"))
-        self._vouch(connection, rows, "seal", start=start, prev=last_hash)
-        root, frontier = compact_root(frontier, [bytes(row[2]) for row in rows])
+        leaves = self._own_leaves(connection, start, size)
+        if leaves is None:  # some row is not known here as this process's own: every row checked
+            rows = self._vouched_rows(connection, "seq >= ? AND seq < ?", (start, size))
+            if len(rows) != size - start:
+                raise self._alarm(refuse(f"entries {start}..{size - 1} are not all present"))
+            self._vouch(connection, rows, "seal", start=start, prev=last_hash)
+            leaves = [bytes(row[2]) for row in rows]
+        root, frontier = compact_root(frontier, leaves)
         key = self._signing_key(connection)
         name, timestamp = key_id(public_bytes(key)), now()
         signature = key.sign(checkpoint_message(size, root, timestamp, name))
@@ -212,6 +232,28 @@ class SealingStore(Store):
         head = self._checkpoint_row(connection, size)
         connection.info.setdefault("ledger_heads", []).append(head)
         return head
+
+    def _own_leaves(self, connection: Connection, start: int, size: int) -> list[bytes] | None:
+        """The hashes of entries `start`..`size - 1` if every one is this process's own (see `_own`), else
+        None. The entries this transaction inserted are not read back; earlier ones are read (their
+        hashes only) and must carry the hash computed here."""
+        for seq in [seq for seq in self._written if seq < start]:  # sealed: no longer needed here
+            del self._written[seq]
+        written = connection.info["ledger_written"]
+        ours = sorted(seq for seq in written if start <= seq < size)
+        low, high = (ours[0], ours[-1] + 1) if ours else (size, size)
+        if len(ours) != high - low or self._upgrading:
+            return None
+        earlier = self._fetch(
+            connection,
+            "SELECT seq, hash FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (start, low),
+        )
+        if high != size or len(earlier) != low - start:
+            return None
+        if not all(self._own(written, seq, digest) for seq, digest in earlier):
+            return None
+        return [bytes(digest) for _seq, digest in earlier] + [written[seq] for seq in range(low, high)]
 
     def _checkpoint_row(self, connection: Connection, size: int) -> dict[str, Any]:
         row = connection.exec_driver_sql(

@@ -38,7 +38,7 @@ from misflag.ledger._keys import (
     rotation_message,
 )
 from misflag.ledger._rules import CaseState, Fact, RuleSet, fold, violation
-from misflag.ledger._seal import SealingStore
+from misflag.ledger._seal import SealingStore, Tip
 from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
     ENTRY_COLUMNS,
@@ -153,11 +153,11 @@ class Ledger(SealingStore):
         """Append case events atomically after checking the rules; return one receipt per entry."""
         if not events:
             return []
-        for item in events:
-            item.validate()
+        unstamped = [item.validate() for item in events]  # each event's canonical JSON, computed once
         try:
-            with self._write() as connection:
-                rules = self._rules(connection)
+            with self._write() as connection:  # one transaction, one commit
+                tip = self._tip(connection)
+                rules = self._rules(connection, tip)
                 states = self._case_states(connection, {item.case_id for item in events if item.case_id})
                 for item in events:
                     state = states.setdefault(item.case_id or "", CaseState())
@@ -165,7 +165,7 @@ class Ledger(SealingStore):
                     if broken:
                         raise _Rejected(item, *broken, rules)
                     state.apply(item.kind, item.actor, item.role, item.actor_id, item.payload)
-                return self._insert(connection, events)
+                return self._insert(connection, events, unstamped, tip)
         except _Rejected as rejected:
             receipt = self._append_system(
                 system_event(
@@ -210,13 +210,13 @@ class Ledger(SealingStore):
 
     # -- rules -------------------------------------------------------------------------------------------
 
-    def _rules(self, connection: Connection) -> RuleSet:
+    def _rules(self, connection: Connection, tip: Tip | None = None) -> RuleSet:
         """The rule set of the latest `rules_changed` entry in the sealed, verified chain (signed by a
         trusted key, its version above every earlier one); every rule on when there is none. One indexed
-        lookup per append: the chain is read again only when a newer `rules_changed` row appears."""
-        ((latest,),) = self._fetch(
-            connection, "SELECT max(seq) FROM ledger_entries WHERE kind = 'rules_changed'"
-        )
+        lookup per append (read with the `tip` when given): the chain is read again only when a newer
+        `rules_changed` row appears."""
+        tip = tip or self._tip(connection)
+        latest = tip.rules_seq
         if latest is None or latest == self._rules_cache[0]:
             return self._rules_cache[1]
         found = self.authority().rules  # a row not (yet) in the sealed chain is not in force

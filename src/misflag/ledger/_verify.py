@@ -110,17 +110,29 @@ def check_chain(
             return hashes, power, f"entry {seq}: does not link to the hash of entry {seq - 1}"
         if kind not in KINDS:
             return hashes, power, f"entry {seq}: unknown kind {kind!r}"
-        case = "None" if case_id is None else f"'{case_id}'"
-        digest = sha(b"\x00" + prev + f"{seq}\x1f{kind}\x1f{case}\x1f{body}".encode()).digest()
+        if case_id is None:
+            record = f"{seq}\x1f{kind}\x1fNone\x1f{body}"
+        else:
+            record = f"{seq}\x1f{kind}\x1f'{case_id}'\x1f{body}"
+        digest = sha(b"\x00" + prev + record.encode()).digest()
         if digest != stored_hash:
             return hashes, power, f"entry {seq}: content does not match its hash (edited)"
-        if limit is not None and later_than(body, limit):
+        # later_than's common case inline (a call per entry cost a tenth of the walk): a body ending in
+        # its own timestamp, at or before the limit, passes on two slices; anything else is parsed
+        if (
+            limit is not None
+            and (body[-29:-2] > limit or body[-36:-29] not in _TS_KEYS or body[-3:] != 'Z"}')
+            and later_than(body, limit)
+        ):
             return hashes, power, f"entry {seq}: its timestamp is in the future (after {limit})"
         if kind in POWER:
             power.append((seq, kind, body))
         append(digest)
         prev = digest
     return hashes, power, None
+
+
+_TS_KEYS = frozenset({',"ts":"', '{"ts":"'})  # how a canonical body's top-level timestamp starts
 
 
 def stamp(moment: datetime) -> str:

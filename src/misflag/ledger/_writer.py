@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,19 @@ def load_or_create_writer_key(path: Path) -> bytes:
 def entry_mac(key: bytes, digest: bytes) -> bytes:
     """The writer's proof of the entry whose hash is `digest`."""
     return hmac.digest(key, digest, "sha256")  # the one-shot C implementation
+
+
+def prover(key: bytes) -> Callable[[bytes], bytes]:
+    """`entry_mac` under `key`, for many entries: the keyed HMAC state is made once and copied per entry
+    (HMAC.copy), where `hmac.digest` derives it again for every call (half the time per entry)."""
+    keyed = hmac.new(key, digestmod="sha256")
+
+    def prove(digest: bytes) -> bytes:
+        mac = keyed.copy()
+        mac.update(digest)
+        return mac.digest()
+
+    return prove
 
 
 def unvouched(
