@@ -383,3 +383,27 @@ def test_count_and_margin_round_trip_through_settings(
     settings.write_text(spec.to_json(), encoding="utf-8")
     assert main(["decisions", "audit", str(path), "--settings", str(settings), "--format", "json"]) == 0
     assert "warning: the counts of 1 of 2 group(s)" in capsys.readouterr().err  # b's 100 people, not 110
+
+
+def test_margins_leave_out_withheld_groups(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A group of 5 people is withheld (--min-cell 10), and so is its complement's partner: the margins
+    list only what the audit publishes, so no withheld size is printed on stderr either."""
+    path = tmp_path / "counts.csv"
+    rows = [(g, f, t, n) for g, f, t, n in TOY] + [("c", 1, 0, 2), ("c", 0, 0, 3)]
+    connection = duckdb.connect()
+    connection.register("cells", _toy_table(rows))
+    connection.execute(f"COPY cells TO '{path}' (HEADER)")
+    args = ["decisions", "audit", str(path), "--flag", "flagged", "--truth", "truth", "--group", "grp"]
+    assert main([*args, "--count", "people", "--format", "json"]) == 0
+    published = {
+        r["group"]: r["value"]
+        for r in json.loads(capsys.readouterr().out)
+        if r["metric"] == "n" and not r["suppressed"]
+    }
+    assert "c" not in published
+    assert main([*args, "--count", "people"]) == 0
+    margins = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  grp:")]
+    listed = {item.split()[0]: item for item in margins[0].removeprefix("  grp: ").split("; ")}
+    assert set(listed) == set(published) - {"all"} and "c" not in listed
+    for group, item in listed.items():
+        assert item.startswith(f"{group} {published[group]:,.0f} people")
