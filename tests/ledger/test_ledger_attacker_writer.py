@@ -244,7 +244,7 @@ def test_planted_review_with_a_real_token_id_lets_no_action_through(
         [target.flag("k1"), Event("notice_sent", "k1", "screening", "recorder", {"channel": "mail"})]
     )
     review = {"outcome": "confirmed", "reason_code": "R1"}
-    who = {"actor": "rev-1", "role": "reviewer", "actor_id": token_id(reviewer)}
+    who: dict[str, Any] = {"actor": "rev-1", "role": "reviewer", "actor_id": token_id(reviewer)}
     if where == "head":
         seq = plant(target, "reviewed", "k1", review, **who)
     else:  # a negative seq: never at the head, only in the case's history
