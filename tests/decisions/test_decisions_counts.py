@@ -407,3 +407,18 @@ def test_margins_leave_out_withheld_groups(tmp_path: Path, capsys: pytest.Captur
     assert set(listed) == set(published) - {"all"} and "c" not in listed
     for group, item in listed.items():
         assert item.startswith(f"{group} {published[group]:,.0f} people")
+
+
+def test_form_messages_echo_user_text_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A column or form named like a placeholder ({flag}) is echoed as written, never rendered as --flag."""
+    path = tmp_path / "table.csv"
+    path.write_text('"{flag}",selected\nA,5\n', encoding="utf-8")
+    code = main(["decisions", "audit", str(path), "--counts-form", "selection", "--group", "{flag}"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: a selection table needs the column 'total'; the input has {flag}, selected"
+    )
+    assert main(["decisions", "audit", str(path), "--counts-form", "{truth}", "--group", "{flag}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: the counts form must be one of selection, confusion, got '{truth}'"
+    )
