@@ -121,3 +121,59 @@ def test_settings_form_runs_linkage_risk_and_keeps_what_was_typed(tmp_path: Path
             refused.status_code == 400 and "--list must be a whole number, not &#39;lots&#39;" in refused.text
         )
         assert 'value="lots"' in refused.text
+
+
+def _post_file(client: TestClient, path: str, page: str, name: str, text: str) -> str:
+    token = form_token(client, page)
+    files = {"file": (name, text.encode(), "text/csv")}
+    answer = client.post(path, data={"csrf_token": token}, files=files, follow_redirects=False)
+    assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
+    return str(answer.headers["location"])
+
+
+def test_linkage_audit_of_uploaded_pairs_and_records_matches_a_hand_count(tmp_path: Path) -> None:
+    """40 records, 10 true pairs; at p >= 0.5 the matcher finds 8 of them and 6 false pairs:
+    precision 8/14, recall 8/10, by hand."""
+    records = "id,cluster,grp\n" + "".join(
+        f"{i},{i // 2 if i < 20 else i},{'A' if i % 4 < 2 else 'B'}\n" for i in range(40)
+    )
+    true_pairs = [(2 * k, 2 * k + 1, 0.9 if k < 8 else 0.3) for k in range(10)]
+    false_pairs = [(20 + 2 * k, 21 + 2 * k, 0.7) for k in range(6)]
+    pairs = "id_l,id_r,score\n" + "".join(f"{a},{b},{s}\n" for a, b, s in true_pairs + false_pairs)
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        page = _post_file(client, "/audits/linkage-audit/upload", "/audits/linkage-audit", "pairs.csv", pairs)
+        shown = client.get(page, headers=HTML).text
+        assert 'action="' + page + '/records"' in shown and 'id="audit-form"' not in shown
+        both = _post_file(client, page + "/records", page, "records.csv", records)
+        assert "?records=" in both
+        shown = client.get(both, headers=HTML).text
+        assert 'id="preview-records"' in shown and 'id="audit-form"' in shown
+        records_id = both.rsplit("=", 1)[-1]
+        form = {
+            "csrf_token": form_token(client, both),
+            "records": records_id,
+            "id_column": "id",
+            "truth": "cluster",
+            "group": "grp",
+            "threshold": "0.5",
+            "probabilities": "on",
+            "min_cell": "1",
+        }
+        answer = client.post(page + "/run", data=form, follow_redirects=False)
+        assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        rows = client.get(f"/jobs/{status['job_id']}/result.json").json()["rows"]
+
+        def value(metric: str) -> float:
+            found = [
+                r for r in rows if r["metric"] == metric and r["group"] == "all" and r["stage"] == "p>=0.5"
+            ]
+            assert found, metric
+            return float(found[0]["value"])
+
+        assert (value("tp_count"), value("fp_count"), value("fn_count")) == (8, 6, 2)
+        assert value("precision") == pytest.approx(8 / 14) and value("recall") == pytest.approx(8 / 10)
+        masked_group = dict(form, csrf_token=form_token(client, both), group="id")
+        refused = client.post(page + "/run", data=masked_group, headers=HTML)
+        assert refused.status_code == 400 and "its values are masked" in refused.text

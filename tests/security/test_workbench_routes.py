@@ -68,6 +68,9 @@ def test_every_form_post_needs_the_form_token(client: TestClient) -> None:
         assert client.post(path, data=forged, headers=HTML).status_code == 403, path
     files = {"file": ("log.csv", b"a,b\n1,2\n", "text/csv")}
     assert client.post("/audits/monitor/upload", files=files, headers=HTML).status_code == 403
+    pairs = _upload(client, "linkage-audit", "id_l,id_r,score\n1,2,0.9\n")
+    assert client.post(pairs + "/records", files=files, headers=HTML).status_code == 403
+    assert client.post(pairs + "/run", data=dict(forged, records="0" * 32), headers=HTML).status_code == 403
 
 
 def test_a_post_from_another_site_is_refused_before_the_route(client: TestClient) -> None:

@@ -51,7 +51,9 @@ _HOST_HEADER = re.compile(
 #: Multipart framing around an uploaded file (boundaries, part headers, the anti-forgery field).
 _MULTIPART_SLACK = 64 * 1024
 #: Routes that take files; every other route takes at most `max_body_bytes`.
-_UPLOAD_ROUTES = re.compile(r"^/(api/uploads|upload|inventory/[a-z]+|audits/[a-z-]+/upload)/?$")
+_UPLOAD_ROUTES = re.compile(
+    r"^/(api/uploads|upload|inventory/[a-z]+|audits/[a-z-]+/upload|audits/[a-z-]+/uploads/[0-9a-f]{32}/records)/?$"
+)
 #: Routes open without an access token: the login page and the static assets of /docs.
 _OPEN_ROUTES = re.compile(r"^/(login|logout|static/.*)$")
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

