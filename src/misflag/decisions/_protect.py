@@ -2,28 +2,43 @@
 more suppression until every sensitive withheld count is protected (docs/disclosure.md).
 
 A withheld count is sensitive when it holds from 1 to `min_cell` - 1 people (a group's size, a rate's
-numerator or denominator; an empty count is not sensitive, as in tau-ARGUS's threshold rule). Each sensitive count's feasibility interval, solved from everything the
-output publishes, must be at least `min_cell` people wide (+-min_cell/2). While one is narrower, its
-group is withheld further, one step per round: every figure but n; then the whole group; then the
-published group of the same attribute that shares the most values with it (its nearest sibling), so
-the complementary suppression gains room. The last resort withholds every group of that attribute.
-"""
+numerator or denominator; an empty count is not sensitive, as in tau-ARGUS's threshold rule). Each
+sensitive count's feasibility interval, solved from everything the output publishes, must be at least
+ceil(min_cell / 2) people wide, or reach down to 0.
+
+Secondary suppression is cost-aware first (`disclosure._optimal`): the cheapest groups to withhold (rates,
+or whole) meeting every cut the audit's LP duals gave so far, published and audited again, until the
+audit passes. When it gives up (rounds, seconds, a count no suppression frees), the greedy escalation
+runs: an exposed group is withheld one step further per round (every figure but n; then the whole
+group; then the published group of the same attribute that shares the most values with it), the last
+resort withholding every group of that attribute. The audit, never the optimiser, decides."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
+from misflag.disclosure._load import bundle_output
+from misflag.disclosure._optimal import Choice, Cut, cheapest
+from misflag.disclosure._register import RELEASED, CountKey, Releases
+from misflag.errors import InputError
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 MAX_ROUNDS = 40
+THIS = "this audit"  # the output being protected, among earlier releases
+#: The optimiser's limits (then the greedy runs): rounds of (MILP, publish, audit), counted rather than
+#: timed so that the same input is protected the same way on a busy machine; groups in the table; and
+#: seconds per MILP solve (HiGHS's time limit; the pattern it has then is still audited).
+OPTIMISER_ROUNDS = 40
+OPTIMISER_GROUPS = 5_000
+MILP_SECONDS = 30.0
 
 #: forced suppressions -> (published rows, the same rows with nothing withheld, metadata to publish)
 Publisher = Callable[[Forced], tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]]
@@ -42,14 +57,18 @@ class Reader:
     missing_label: str
     groupings: list[Grouping]
 
-    def output(self, rows: list[dict[str, Any]], metadata: dict[str, Any]) -> Output:
+    def output(self, rows: list[dict[str, Any]], metadata: dict[str, Any], linked: bool = False) -> Output:
+        """This audit's output; `linked`: exactly as a reader of the saved bundle holds it (labels read
+        as text, a --where as value lists), so that it links to earlier releases read the same way."""
+        if linked:
+            return bundle_output(THIS, rows, metadata)
         keys = {
             (grouping.attribute, grouping.output_label(g)): key
             for grouping in self.groupings
             for g, key in enumerate(grouping.keys)
         }
         return Output(
-            name="this audit",
+            name=THIS,
             rows=rows,
             groups=self.groups,
             stages=self.stages,
@@ -66,21 +85,114 @@ class Reader:
 def protect(
     publish: Publisher, reader: Reader, min_cell: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
-    """Publish, audit, withhold more, until no sensitive withheld count is too narrow; the output is
-    audited in full (no earlier interval reused; earlier rounds' points only where they satisfy every
-    equation of this output) before it is returned."""
+    """Publish, audit, withhold more, until no sensitive withheld count is too narrow: the cost-aware
+    optimiser first, the greedy escalation when it gives up; the output is audited in full (no earlier
+    interval reused; earlier rounds' points only where they satisfy every equation of this output)
+    before it is returned, and the audit's `secondary` says which method ran.
+
+    Inside `ReleaseRegister.protecting()`, the output is audited jointly with every earlier release of
+    the same input; when even the greedy's last resort leaves one exposed, InputError names it."""
+    rounds = _Rounds(publish, reader, min_cell)
+    optimised, reason = _optimise(rounds)
+    if optimised is None:
+        rows, metadata, audit = _greedy(rounds)
+        if audit.exposed and rounds.earlier:
+            raise InputError(_refusal(audit.exposed))
+        optimised = rows, metadata, replace(audit, secondary={"method": "greedy", "why": reason})
+    releases = RELEASED.get()
+    if releases is not None:  # the register keeps this audit's sensitive withheld counts
+        releases.withheld = rounds.withheld(optimised[2])
+    return optimised
+
+
+class _Rounds:
+    """One round: publish with the forced suppressions, audit (jointly with earlier releases)."""
+
+    def __init__(self, publish: Publisher, reader: Reader, min_cell: int) -> None:
+        self.publish, self.reader, self.min_cell = publish, reader, min_cell
+        self.level = protection_level(min_cell)
+        releases, digest = RELEASED.get(), reader.digest
+        self.releases = releases
+        self.earlier = [
+            o
+            for o in (releases.outputs if releases else ())
+            if digest and o.population.partition("|")[0] == digest
+        ]
+        self.points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked
+        self.known: Callable[[Target], float | None] = lambda target: None
+
+    def run(
+        self, forced: Forced, settled: dict[bytes, Interval] | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
+        rows, shadow, metadata = self.publish(forced)
+        output = self.reader.output(rows, metadata, linked=bool(self.earlier))
+        self.known = _mine(_known(shadow, self.min_cell, self.reader), self.releases)
+        audit = audit_outputs([output, *self.earlier], self.level, self.known, settled, points=self.points)
+        return rows, shadow, metadata, audit
+
+    def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:
+        """This output's sensitive withheld counts (the auditor's values), by the rows that withhold them."""
+        out: dict[CountKey, float] = {}
+        for interval in audit.intervals:
+            value = self.known(interval.target)
+            for name, *key in interval.target.rows:
+                if name == THIS and value is not None and math.isfinite(value):
+                    out[cast(CountKey, tuple(key))] = value
+        return out
+
+
+def _optimise(
+    rounds: _Rounds,
+) -> tuple[tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit] | None, str]:
+    """The cheapest pattern meeting every cut found so far (`disclosure._optimal`), published and audited
+    in full, round after round, until the audit finds nothing exposed (None and why, when it gives up)."""
+    forced: Forced = {"n": set(), "detail": set()}
+    cuts: set[Cut] = set()
+    choice: Choice | None = None
+    for round_number in range(1, OPTIMISER_ROUNDS + 1):
+        rows, shadow, metadata, audit = rounds.run(forced)
+        groups = sum(r["metric"] == "n" for r in shadow)
+        if groups > OPTIMISER_GROUPS:
+            return None, f"{groups:,} groups, more than the {OPTIMISER_GROUPS:,} the optimiser takes"
+        if not audit.exposed:
+            secondary: dict[str, object] = {
+                "method": "milp",
+                "solver": "HiGHS via scipy.optimize.milp; cuts from the audit's LP duals",
+                # the last pattern is the cheapest meeting every cut, unless HiGHS hit its time limit
+                "cheapest_for_its_cuts": choice is None or choice.proven,
+                "rounds": round_number,
+                "cuts": len(cuts),
+                "groups_with_rates_withheld": len(forced["detail"]),
+                "groups_withheld_whole": len(forced["n"]),
+                "earlier_releases": [o.name for o in rounds.earlier],
+            }
+            return (rows, metadata, replace(audit, secondary=secondary)), ""
+        # an equation an earlier release publishes stays published whatever this output withholds
+        new = {
+            frozenset(eq for eq in interval.pins if all(source[0] == THIS for source in eq))
+            for interval in audit.exposed
+        }
+        if frozenset() in new:
+            return None, "a withheld count rests only on figures no suppression in this output removes"
+        cuts |= new
+        sizes = {(r["attribute"], r["group"]): float(r["value"] or 0.0) for r in shadow if r["metric"] == "n"}
+        choice = cheapest(sizes, cuts, MILP_SECONDS)
+        if choice is None:
+            return None, "the MILP found no pattern"
+        forced = {"n": set(choice.whole), "detail": set(choice.rates)}
+    return None, f"no pattern passed the audit in {OPTIMISER_ROUNDS} rounds"
+
+
+def _greedy(rounds: _Rounds) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
+    """The fallback: withhold one step more of each exposed group per round, until nothing is exposed."""
     forced: Forced = {"n": set(), "detail": set()}
     settled: dict[bytes, Interval] = {}
-    points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked before use
-    level = protection_level(min_cell)
     for round_number in range(MAX_ROUNDS + 1):
-        rows, shadow, metadata = publish(forced)
-        output, known = reader.output(rows, metadata), _known(shadow, min_cell, reader)
-        audit = audit_outputs([output], level, known, settled, points=points)
+        rows, _, metadata, audit = rounds.run(forced, settled)
         if not audit.exposed:
             # the complementary suppressions are planned afresh each round, so a count settled in an
             # earlier round may have lost room since: the output is audited once more in full
-            audit = audit_outputs([output], level, known, points=points)
+            rows, _, metadata, audit = rounds.run(forced)
             if not audit.exposed:
                 return rows, metadata, audit
             settled.clear()
@@ -101,6 +213,35 @@ def protect(
             return rows, metadata, audit
         forced["n"] |= wider
     return rows, metadata, audit
+
+
+def _refusal(exposed: list[Interval]) -> str:
+    """One line: the earlier releases whose withheld counts this output would expose, and one example."""
+    names = sorted({row[0] for i in exposed for row in i.target.rows if row[0] != THIS})
+    first = min(exposed, key=lambda i: i.width)
+    _, attribute, group, stage, metric, part = first.target.rows[0]
+    figure = "n" if metric == "n" else f"{stage} {metric} {part}"
+    whose = f"earlier release(s) {', '.join(repr(n) for n in names)}" if names else "this output"
+    return (
+        f"this audit cannot be published without exposing withheld counts of {whose} in the release "
+        f"register (e.g. {attribute} = {group}, {figure}: {first.low:g} to {first.high:g} "
+        "people); audit coarser groups or fewer breakdowns"
+    )
+
+
+def _mine(
+    known: Callable[[Target], float | None], releases: Releases | None
+) -> Callable[[Target], float | None]:
+    """The auditor's value of a withheld count: from this output's figures, else as the register keeps it
+    for the earlier release that withholds it (None: not sensitive, not audited)."""
+
+    def value(target: Target) -> float | None:
+        rows = [row for row in target.rows if row[0] == THIS]
+        if rows:
+            return known(Target(target.universe, target.columns, rows))
+        return releases.value(target.rows) if releases is not None else None
+
+    return value
 
 
 def protection_level(min_cell: int) -> float:

@@ -2,11 +2,22 @@
 
 `audit_outputs` solves, for each withheld count, the least and most people it can hold given every
 published figure (the reader's model in `_model`); `load_output` reads a saved misflag output as a
-reader holds it. The protection goal is stated in docs/disclosure.md.
+reader holds it; `ReleaseRegister` protects a new audit against everything already published from the
+same data. The protection goal is stated in docs/disclosure.md.
 """
 
 from misflag.disclosure._audit import DisclosureAudit, Interval, audit_outputs
 from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.disclosure._model import Output, Target
+from misflag.disclosure._register import ReleaseRegister
 
-__all__ = ["FIGURES", "DisclosureAudit", "Interval", "Output", "Target", "audit_outputs", "base_metric"]
+__all__ = [
+    "FIGURES",
+    "DisclosureAudit",
+    "Interval",
+    "Output",
+    "ReleaseRegister",
+    "Target",
+    "audit_outputs",
+    "base_metric",
+]

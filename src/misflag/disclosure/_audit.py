@@ -27,7 +27,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from misflag.disclosure._model import Output, Target, Universe, build
+from misflag.disclosure._model import Output, Source, Target, Universe, build
 from misflag.errors import MisflagError
 
 TOLERANCE = 1e-6
@@ -47,6 +47,9 @@ class Interval:
     low: float
     high: float
     exact: bool = True  # False: not both ends solved (an inner bound: feasible values the count takes)
+    #: the equations that bound it (nonzero duals of its two LPs), each as the rows that publish it:
+    #: while none of them is withheld, the interval stays as narrow (set where both ends were solved)
+    pins: frozenset[frozenset[Source]] = frozenset()
 
     @property
     def width(self) -> float:
@@ -66,6 +69,7 @@ class DisclosureAudit:
     sensitive_below: float = float(
         "inf"
     )  # a count the reader knows to hold this many or more is not sensitive
+    secondary: dict[str, object] | None = None  # which secondary suppression ran, and what it withheld
 
     @property
     def exposed(self) -> list[Interval]:
@@ -95,6 +99,7 @@ class DisclosureAudit:
                 "high": round(narrowest.high, 6),
                 "rows": len(narrowest.target.rows),
             },
+            **({"secondary_suppression": self.secondary} if self.secondary is not None else {}),
         }
 
 
@@ -128,7 +133,7 @@ def audit_outputs(
     for number, linked in enumerate(link(outputs)):
         universe = Universe(linked)
         model, targets = build(universe, number)
-        problem = _Problem(*model.matrices())
+        problem = _Problem(*model.matrices(), sources=model.equality_sources())
         pending: list[tuple[Target, float | None, np.ndarray]] = []
         for target in targets:
             value = known(target) if known is not None else None
@@ -180,21 +185,36 @@ def _solve(
     seen.add(point, new=True)
     if value is not None and high - value >= protection - TOLERANCE:
         return Interval(target, value, high, exact=False)
+    pins = problem.pins()
     objective[columns] = 1.0
     low, point = problem.solve(objective)
     seen.add(point, new=True)
-    return Interval(target, low, high)
+    return Interval(target, low, high, pins=pins | problem.pins())
 
 
 class _Problem:
     """One universe's LP as one HiGHS model (highspy): each objective is solved from the last basis."""
 
     def __init__(
-        self, position: np.ndarray, a_eq: object, b_eq: np.ndarray, a_ub: object, b_ub: np.ndarray
+        self,
+        position: np.ndarray,
+        a_eq: object,
+        b_eq: np.ndarray,
+        a_ub: object,
+        b_ub: np.ndarray,
+        sources: list[frozenset[Source]] | None = None,
     ) -> None:
         self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub = position, a_eq, b_eq, a_ub, b_ub
         self.free = int((position >= 0).sum())
         self.highs: highspy.Highs | None = None
+        self.sources = sources or [frozenset()] * b_eq.size
+        self.duals = np.zeros(b_eq.size)  # the last solve's equality duals
+
+    def pins(self) -> frozenset[frozenset[Source]]:
+        """The equalities with a nonzero dual in the last solve (its optimum rests on them), each as the
+        rows that publish it; equalities no row publishes (none here) are left out."""
+        used = np.nonzero(np.abs(self.duals) > TOLERANCE)[0]
+        return frozenset(self.sources[row] for row in used if self.sources[row])
 
     def full(self, point: np.ndarray) -> np.ndarray:
         """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
@@ -254,11 +274,14 @@ class _Problem:
             highs.run()
             highs.setOptionValue("presolve", "choose")
             status = highs.getModelStatus()
+        self.duals = np.zeros(self.b_eq.size)
         if status == highspy.HighsModelStatus.kUnbounded:
             return float("-inf"), None
         if status != highspy.HighsModelStatus.kOptimal:  # e.g. "Unknown" after a warm start: solve afresh
             return self._solve_afresh(objective, highs.modelStatusToString(status))
-        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+        solution = highs.getSolution()
+        self.duals = np.asarray(solution.row_dual)[: self.b_eq.size]
+        return float(highs.getInfo().objective_function_value), np.asarray(solution.col_value)
 
     def _solve_afresh(self, objective: np.ndarray, warm_status: str) -> tuple[float, np.ndarray | None]:
         """The same LP solved from scratch by scipy's HiGHS, for when the warm-started model gives no
@@ -281,6 +304,8 @@ class _Problem:
                 "the published figures are inconsistent (the disclosure audit's LP: "
                 f"{warm_status}, then {solved.message})"
             )
+        if self.a_eq is not None:
+            self.duals = np.asarray(solved.eqlin.marginals)
         return float(solved.fun), np.asarray(solved.x)
 
 

@@ -43,7 +43,7 @@ def load_output(path: Path) -> Output:
         or not isinstance(data.get("metadata"), dict)
     ):
         raise InputError(f"output {path} is not a saved misflag decision audit")
-    return _bundle(str(path), _checked(path, data.get("rows")), data["metadata"])
+    return bundle_output(str(path), _checked(path, data.get("rows")), data["metadata"])
 
 
 def _checked(path: Path, rows: Any) -> list[dict[str, Any]]:
@@ -78,7 +78,8 @@ def _plain(name: str, rows: list[dict[str, Any]]) -> Output:
     return Output(name, rows, tuple(dict.fromkeys(attributes)), stages, "truth", False, f"file:{name}")
 
 
-def _bundle(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any]) -> Output:
+def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any]) -> Output:
+    """A saved bundle's rows and metadata as a reader holds them (linked to others by digest and --where)."""
     spec = metadata.get("spec") or {}
     expressions = metadata.get("expressions") or {}
     groups = tuple(str(g) for g in spec.get("groups") or ())

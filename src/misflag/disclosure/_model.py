@@ -22,11 +22,14 @@ from scipy import sparse
 
 from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.errors import InputError
-from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE
+from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 #: Most unknowns one universe may have (cells x states); more is not a table people read.
 MAX_UNKNOWNS = 400_000
 Key = tuple[str | None, ...]
+#: What publishes an equation: (output, attribute, group, "n" for its size or "detail" for its other
+#: figures). Withholding that part of that group removes the equation (the cost-aware suppression's unit).
+Source = tuple[str, str, str | None, str]
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,17 @@ class Model:
     equalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
     inequalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
     zero: np.ndarray | None = None
+    sources: dict[bytes, set[Source]] = field(default_factory=dict)  # equality -> every row publishing it
 
-    def equal(self, columns: np.ndarray, value: float) -> None:
-        self.equalities.setdefault(columns.tobytes(), (columns, value))
+    def equal(self, columns: np.ndarray, value: float, source: Source | None = None) -> None:
+        key = columns.tobytes()
+        self.equalities.setdefault(key, (columns, value))
+        if source is not None:
+            self.sources.setdefault(key, set()).add(source)
+
+    def equality_sources(self) -> list[frozenset[Source]]:
+        """Per row of A_eq (in order), what publishes it (empty: nothing a group's suppression removes)."""
+        return [frozenset(self.sources.get(key, ())) for key in self.equalities]
 
     def at_least(self, columns: np.ndarray, value: float) -> None:
         self.inequalities.setdefault(columns.tobytes(), (columns, value))
@@ -244,11 +255,12 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
             unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
             assert model.zero is not None
             model.zero[universe.columns(population & unlisted, every)] = True
+        overall = (output.name, OVERALL_ATTRIBUTE, OVERALL_GROUP, "n")  # withheld with the overall n
         if output.rows_audited is not None:
-            model.equal(universe.columns(population, every), float(output.rows_audited))
+            model.equal(universe.columns(population, every), float(output.rows_audited), overall)
         if output.input_rows is not None:
             all_cells = np.ones(universe.cells, dtype=bool)
-            model.equal(universe.columns(all_cells, every), float(output.input_rows))
+            model.equal(universe.columns(all_cells, every), float(output.input_rows), overall)
     return model, list(targets.values())
 
 
@@ -257,17 +269,22 @@ def _published(
 ) -> None:
     """A published row's equations: its denominator (n for n), and its numerator where it is a count ratio."""
     numerator, denominator = parts
+    # an absent intersection's zero is always published: no suppression removes it
+    absent = (row.get("warning") or "").startswith("absent")
+    source = (
+        None if absent else (output.name, row["attribute"], row["group"], "n" if metric == "n" else "detail")
+    )
     if metric == "n":
         if row["value"] is not None:
-            model.equal(denominator, float(row["value"]))
+            model.equal(denominator, float(row["value"]), source)
         return
     if row["denominator"] is None:
         return
     total = float(row["denominator"])
-    model.equal(denominator, total)
+    model.equal(denominator, total, source)
     weighted = output.weighted and FIGURES[metric][2]
     if row["metric"] != metric or weighted or row["value"] is None or total == 0:
         return
     count = float(row["value"]) * total
     if abs(count - round(count)) < 1e-6 * max(1.0, total):
-        model.equal(numerator, float(round(count)))
+        model.equal(numerator, float(round(count)), source)

@@ -1,0 +1,120 @@
+"""Cost-aware secondary suppression: the cheapest set of groups to withhold, as a MILP solved by HiGHS.
+
+The formulation is the cut (Benders) form of tau-ARGUS's "optimal" and sdcTable's "OPT" methods
+(Fischetti and Salazar-Gonzalez): binary variables say what is withheld, the cost is the people whose
+figures are withheld, and the attacker's LPs supply the constraints. Each exposed count's two LPs rest on
+the equations with a nonzero dual (its `pins`); while none of them is withheld, the reader's bounds
+still hold, so every later pattern must withhold at least one of them (a cut). The master problem is
+solved again with every cut so far until the audit finds nothing exposed; the audit, not this model,
+decides what is published.
+
+Per group u (an attribute's value, as published): `rates[u]` withholds every figure but n (cost: its
+people), `whole[u]` withholds the group (cost: twice its people: its size too). An equation published by
+a group's n is removed by `whole`; one published by its rates, by either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from misflag.disclosure._model import Source
+
+Group = tuple[str, str | None]  # (attribute, group as published)
+#: one equation: the rows that publish it (all must be withheld to remove it)
+Equation = frozenset[Source]
+#: one cut: at least one of these equations must be removed
+Cut = frozenset[Equation]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The master problem's answer: groups whose rates are withheld, groups withheld whole, its cost."""
+
+    rates: frozenset[Group]
+    whole: frozenset[Group]
+    cost: float
+    proven: bool  # False: the time limit stopped HiGHS before it proved the pattern cheapest
+
+
+def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) -> Choice | None:
+    """The least costly pattern meeting every cut; None when no pattern can (or HiGHS found none in time)."""
+    cuts = list(cuts)
+    groups = sorted({(s[1], s[2]) for cut in cuts for eq in cut for s in eq}, key=str)
+    index = {group: k for k, group in enumerate(groups)}
+    count = len(groups)
+    # variables: rates (count), whole (count), then one "removed" indicator per equation spanning groups
+    cost = [sizes.get(g, 1.0) for g in groups] + [2.0 * sizes.get(g, 1.0) for g in groups]
+    rows: list[list[tuple[int, float]]] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    for k in range(count):  # a group is withheld for its rates or whole, not both
+        rows.append([(k, 1.0), (count + k, 1.0)])
+        lower.append(-np.inf)
+        upper.append(1.0)
+    extra: dict[Equation, int] = {}
+    for cut in cuts:
+        terms: dict[int, float] = {}
+        for equation in cut:
+            needs = _needs(equation)
+            if len(needs) == 1:
+                for variable in _removes(index, count, *needs[0]):
+                    terms[variable] = 1.0
+                continue
+            if equation not in extra:  # removed only when every group publishing it withholds it
+                extra[equation] = variable = 2 * count + len(extra)
+                cost.append(0.0)
+                for group, kind in needs:
+                    rows.append([(variable, 1.0), *((v, -1.0) for v in _removes(index, count, group, kind))])
+                    lower.append(-np.inf)
+                    upper.append(0.0)
+            terms[extra[equation]] = 1.0
+        if not terms:
+            return None
+        rows.append(list(terms.items()))
+        lower.append(1.0)
+        upper.append(np.inf)
+    size = len(cost)
+    matrix = coo_matrix(
+        (
+            [v for row in rows for _, v in row],
+            ([r for r, row in enumerate(rows) for _ in row], [c for row in rows for c, _ in row]),
+        ),
+        shape=(len(rows), size),
+    )
+    integrality = np.r_[np.ones(2 * count), np.zeros(size - 2 * count)]
+    solved = milp(
+        np.asarray(cost),
+        integrality=integrality,
+        bounds=(0, 1),
+        constraints=LinearConstraint(matrix, lower, upper),
+        options={"time_limit": time_limit},
+    )
+    if solved.x is None:
+        return None
+    picked = np.round(solved.x[: 2 * count]).astype(bool)
+    return Choice(
+        frozenset(g for g, on in zip(groups, picked[:count], strict=True) if on),
+        frozenset(g for g, on in zip(groups, picked[count:], strict=True) if on),
+        float(solved.fun),
+        solved.status == 0,
+    )
+
+
+def _needs(equation: Equation) -> list[tuple[Group, str]]:
+    """Per group publishing the equation, what must be withheld: "n" (the group whole) or "detail"."""
+    kinds: dict[Group, str] = {}
+    for _, attribute, group, kind in equation:
+        if kinds.get((attribute, group)) != "n":
+            kinds[(attribute, group)] = kind
+    return sorted(kinds.items(), key=str)
+
+
+def _removes(index: dict[Group, int], count: int, group: Group, kind: str) -> list[int]:
+    """The variables any one of which withholds that part of the group."""
+    k = index[group]
+    return [count + k] if kind == "n" else [k, count + k]

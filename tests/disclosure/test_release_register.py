@@ -1,0 +1,121 @@
+"""The release register: five COMPAS outputs (by race, by sex, race x sex, and race for each sex through
+--where) released one after another through a register. The independent LP attacker
+(tests/disclosure/attacker.py) over all five finds no withheld count pinned down; the control, the same
+five audits without the register (each protected on its own), is broken by the same attacker.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from misflag.decisions import audit_decisions
+from misflag.disclosure import ReleaseRegister
+from misflag.errors import InputError
+from tests.disclosure.attacker import Attacker, exposed, truth_counts
+
+RELEASE: list[tuple[str, list[str], str | None]] = [
+    ("race", ["race"], None),
+    ("sex", ["sex"], None),
+    ("race_sex", ["race", "sex"], None),
+    ("race_female", ["race"], "sex = 'Female'"),
+    ("race_male", ["race"], "sex = 'Male'"),
+]
+
+
+@pytest.fixture(scope="module")
+def log(compas_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
+    table = duckdb.sql(
+        f"SELECT race, sex, two_year_recid AS truth, CAST(score_text IN ('Medium', 'High') AS INTEGER) AS flag "
+        f"FROM read_csv_auto('{compas_csv}')"
+    ).to_arrow_table()
+    path = tmp_path_factory.mktemp("register") / "log.parquet"  # a file: outputs carry its digest
+    pq.write_table(table, path)
+    return table, path
+
+
+def _options(groups: list[str], where: str | None) -> dict[str, Any]:
+    return {"flag": "flag", "truth": "truth", "groups": groups, "intersect": True, "where": where}
+
+
+def _attack(table: pa.Table, bundles: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> list[Any]:
+    attacker = Attacker(
+        {name: sorted({str(v) for v in table.column(name).to_pylist()}) for name in ("race", "sex")}
+    )
+    for number, ((rows, metadata), (_, _, where)) in enumerate(zip(bundles, RELEASE, strict=True)):
+        attacker.read(number, rows, {"sex": where.split("'")[1]} if where else {}, metadata["rows_audited"])
+    return exposed(attacker, truth_counts(attacker, table, "truth", "flag"), 10)
+
+
+def test_a_release_through_the_register_leaves_nothing_pinned(
+    log: tuple[pa.Table, Path], tmp_path: Path
+) -> None:
+    table, path = log
+    register_path = tmp_path / "releases.json"
+    for name, groups, where in RELEASE:
+        ReleaseRegister(register_path).audit(name, str(path), **_options(groups, where))
+    stored = json.loads(register_path.read_text())["releases"]
+    assert [r["name"] for r in stored] == [name for name, _, _ in RELEASE]
+    assert _attack(table, [(r["rows"], r["metadata"]) for r in stored]) == []
+    last = stored[-1]["metadata"]["disclosure_audit"]["secondary_suppression"]
+    assert last["earlier_releases"] == ["race", "sex", "race_sex", "race_female"]
+
+
+def test_the_control_without_the_register_is_broken(log: tuple[pa.Table, Path]) -> None:
+    table, path = log
+    bundles = []
+    for _, groups, where in RELEASE:
+        result = audit_decisions(str(path), **_options(groups, where))
+        bundles.append((result.rows(), result.metadata))
+    assert _attack(table, bundles) != []
+
+
+def test_a_register_refuses_what_is_not_a_register_and_a_name_twice(
+    log: tuple[pa.Table, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    with pytest.raises(InputError, match="is not a misflag release register"):
+        ReleaseRegister(bad)
+    _, path = log
+    register = ReleaseRegister(tmp_path / "releases.json")
+    register.audit("sex", str(path), **_options(["sex"], None))
+    before = (tmp_path / "releases.json").read_text()
+    with pytest.raises(InputError, match="already registered"):
+        register.audit("sex", str(path), **_options(["race"], None))
+    assert (tmp_path / "releases.json").read_text() == before  # nothing half-written
+
+
+def test_an_in_memory_table_cannot_be_registered(log: tuple[pa.Table, Path], tmp_path: Path) -> None:
+    table, _ = log
+    with pytest.raises(InputError, match="only an output of a file input"):
+        ReleaseRegister(tmp_path / "releases.json").audit("sex", table, **_options(["sex"], None))
+    assert not (tmp_path / "releases.json").exists()
+
+
+def test_an_audit_that_cannot_be_protected_is_refused_naming_the_earlier_releases(
+    log: tuple[pa.Table, Path], tmp_path: Path
+) -> None:
+    """The five outputs each protected on its own (not through the register) are recorded as they are:
+    they already expose each other (the control above), so no suppression in a sixth can protect them;
+    the sixth is refused with one line naming earlier releases, and nothing is recorded."""
+    _, path = log
+    register_path = tmp_path / "releases.json"
+    register = ReleaseRegister(register_path)
+    for name, groups, where in RELEASE:
+        with ReleaseRegister(tmp_path / f"alone-{name}.json").protecting() as alone:
+            result = audit_decisions(str(path), **_options(groups, where))
+        register.record(name, result.rows(), result.metadata, alone.withheld)
+    before = register_path.read_text()
+    with pytest.raises(InputError) as refused:
+        ReleaseRegister(register_path).audit("sex, again", str(path), **_options(["sex"], None))
+    message = str(refused.value)
+    assert "\n" not in message and "cannot be published without exposing" in message
+    assert any(f"'{earlier}'" in message for earlier, _, _ in RELEASE)
+    assert register_path.read_text() == before
