@@ -85,7 +85,7 @@ class Estimate:
 
 
 INTERVAL_METHODS = {
-    "wilson": "Wilson score interval on the row counts",
+    "wilson": "Wilson score interval on the counts of people (rows, or the counts of a table of counts)",
     "wilson-design": (
         "Wilson score interval on the design-based effective sample size: stratified (by weight) "
         "linearised variance of the weighted ratio with finite-population correction, so fully audited "
@@ -95,7 +95,8 @@ INTERVAL_METHODS = {
     "mover-r": "MOVER-R ratio interval (Donner & Zou 2012) from the two groups' intervals",
     "mover-d": "MOVER-D difference interval (Newcombe 1998 hybrid score when both are Wilson)",
     "bootstrap-union": (
-        "percentile bootstrap of the statistic (multinomial resampling of cells) united with the "
+        "percentile bootstrap of the statistic (people resampled with replacement: a multinomial draw over "
+        "the cells, a table of counts' rows counting as that many people) united with the "
         "MOVER-R interval of the two groups it compares, so it cannot collapse"
     ),
 }
