@@ -422,3 +422,21 @@ def test_form_messages_echo_user_text_as_written(tmp_path: Path, capsys: pytest.
     assert capsys.readouterr().err.strip() == (
         "error: the counts form must be one of selection, confusion, got '{truth}'"
     )
+
+
+@pytest.mark.postgresql
+def test_counts_table_in_postgresql_equals_the_arrow_table(postgres_url: str) -> None:
+    """A published table kept in PostgreSQL (counts as NUMERIC) audits like the same counts in memory."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS misflag_counts_test")
+        connection.execute(
+            "CREATE TABLE misflag_counts_test (grp TEXT, flagged INTEGER, truth INTEGER, people NUMERIC(14, 0))"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO misflag_counts_test VALUES (%s, %s, %s, %s)", TOY)
+    options: dict[str, Any] = {"flag": "flagged", "truth": "truth", "groups": ["grp"], "count": "people"}
+    stored = audit_decisions(postgres_url, table="misflag_counts_test", **options)
+    assert stored.rows() == audit_decisions(_toy_table(), **options).rows()
+    assert stored.metadata["rows_audited"] == 210 and stored.metadata["counts"]["input_rows"] == 8
