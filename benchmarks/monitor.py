@@ -14,6 +14,8 @@ median and 90th percentile delay (periods) and the share detected within the hor
 first-order prediction log(H K / alpha_each) / D. speed: a timestamped Parquet log, 5 groups, 365 days;
 `misflag.monitor` (read included) against three plain ways to get the same counts, read included: pandas
 groupby, numpy bincount (columns read with pyarrow) and one DuckDB GROUP BY; prints each ratio.
+late-labels: daily runs while labels arrive late: `--state --late-periods W` (settled alarms), daily
+`--state --evidence arrival` runs (misflag.monitor._arrival) and daily full reruns, on the same horizons.
 """
 
 from __future__ import annotations
@@ -106,6 +108,57 @@ def _first_alarm(x: np.ndarray, n: np.ndarray, detectors: list[tuple[int, float,
     return first
 
 
+def _sr_steps(log_r: np.ndarray, log_e: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shiryaev-Roberts recursion of misflag.monitor._detect.sr_statistic from period `start` on, given its
+    state `log_r` (K, runs) before that period: (log statistic per period (runs, steps), state after)."""
+    kinds, steps = log_e.shape[0], log_e.shape[-1]
+    out = np.empty((log_e.shape[1], steps))
+    for k in range(steps):
+        t = start + k
+        log_r = log_e[..., k] + np.logaddexp(log_r, -np.log(HORIZON) if t < HORIZON else -np.inf)
+        unstarted = np.log((HORIZON - t - 1) / HORIZON) if t + 1 < HORIZON else -np.inf
+        out[:, k] = np.logaddexp(np.logaddexp.reduce(log_r, axis=0) - np.log(kinds), unstarted)
+    return out, log_r
+
+
+def _arrival_first_alarm(counts: np.ndarray, detectors: list[tuple[int, float, bool]]) -> np.ndarray:
+    """First alarm run per horizon of daily `--state --late-periods LAGS --evidence arrival` runs, as
+    misflag.monitor._arrival computes them: at run r each period's labels that arrived since run r - 1
+    give one e-value (alternative from the reference's rate over the 7 periods before, as counted at run
+    r), a period's log e-value is the sum of its pieces, and run r looks at the Shiryaev-Roberts statistic
+    of periods r - 1 and r. Periods older than LAGS are final, so the recursion is kept up to them."""
+    alpha_each = ALPHA / (2 * (GROUPS - 1))
+    runs, kinds = counts.shape[2], len(ALTERNATIVES)
+    first = np.full(runs, HORIZON)
+    for group, c, upper in detectors:
+        mine = np.full(runs, HORIZON)
+        summed = np.zeros((kinds, runs, HORIZON))
+        settled = np.full((kinds, runs), -np.inf)  # recursion state before period `done`
+        done = 0
+        for run in range(HORIZON):
+            periods = np.arange(max(run - LAGS, 0), run + 1)
+            lag = run - periods
+            now = counts[:, :, :, periods, lag].astype(float)  # (groups, 2, runs, periods)
+            before = np.where(lag > 0, counts[:, :, :, periods, np.maximum(lag - 1, 0)], 0)
+            delta = now - before
+            known = counts[0][:, :, : run + 1, :][
+                :, :, np.arange(run + 1), np.minimum(run - np.arange(run + 1), LAGS)
+            ]
+            predicted = predicted_rate(known[0], known[1])[:, periods]
+            summed[:, :, periods] += band_log_evalues(
+                delta[group, 0], delta[group, 1], delta[0, 0], delta[0, 1], predicted, c, upper
+            )
+            while done < run - LAGS:  # period `done` is final: fold it into the kept recursion
+                _, settled = _sr_steps(settled, summed[..., done : done + 1], done)
+                done += 1
+            stats_now, _ = _sr_steps(settled, summed[..., done : run + 1], done)
+            looked = stats_now[:, -2:] if run > 0 else stats_now[:, -1:]
+            alarm = (looked >= -np.log(alpha_each)).any(axis=1)
+            mine = np.where((mine == HORIZON) & alarm, run, mine)
+        first = np.minimum(first, mine)
+    return first
+
+
 def late_labels(horizons: int, window: int, rerun_null: bool) -> None:
     """Daily runs with late labels: `--state --late-periods W` (alarms settled W periods after their
     period) against daily full reruns (every run recomputes every period from the labels known so far)."""
@@ -133,6 +186,7 @@ def late_labels(horizons: int, window: int, rerun_null: bool) -> None:
             lag = late + 1
             first = _first_alarm(counts[:, 0, :, :, lag], counts[:, 1, :, :, lag], detectors)
             results[f"--state --late-periods {late}"] = np.where(first + lag < HORIZON, first + lag, HORIZON)
+        results[f"--state --late-periods {LAGS} --evidence arrival"] = _arrival_first_alarm(counts, detectors)
         looks = {
             "daily full reruns": LAGS,
             f"--state --late-periods {window}, provisional alarms too": window + 1,

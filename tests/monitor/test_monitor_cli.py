@@ -82,6 +82,7 @@ def test_open_alarm_exits_3_and_json_lists_it(logs: dict[str, Path]) -> None:
         (("--period", "hour"), "--period must be one of day, week, month"),
         (("--metric", "accuracy"), "unknown --metric accuracy"),
         (("--flag", "truth + 1"), "--flag must be 0/1"),
+        (("--evidence", "later"), "--evidence must be one of settled, arrival"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(

@@ -72,6 +72,11 @@ def monitor(
     late_periods: int = typer.Option(
         0, "--late-periods", help="With --state: re-read this many past periods for late labels."
     ),
+    evidence: str = typer.Option(
+        "settled",
+        "--evidence",
+        help="settled (each period once) or arrival (with --state: each run's new labels; no provisional alarms).",
+    ),
     state: Path | None = typer.Option(None, "--state", help="State file: later runs read only new rows."),
     ledger: str | None = typer.Option(
         None, "--ledger", help="Monitor a ledger (URL or SQLite path) instead."
@@ -106,6 +111,7 @@ def monitor(
             baseline_periods=baseline_periods,
             min_cell=min_cell,
             late_periods=late_periods,
+            evidence=evidence,
             state=state,
             ledger=_ledger_url(ledger),
             engine=engine,

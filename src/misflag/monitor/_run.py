@@ -15,6 +15,7 @@ from misflag import __version__
 from misflag.engine import get_engine
 from misflag.errors import InputError, literal
 from misflag.io import check_before_engine, load_input
+from misflag.monitor._arrival import Evidence
 from misflag.monitor._counts import (
     check_monitor,
     late_rows,
@@ -28,7 +29,14 @@ from misflag.monitor._detect import ALTERNATIVES
 from misflag.monitor._rows import emit_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
 from misflag.monitor._state import load_state, merge, save_state
-from misflag.monitor._watch import Watch, count_tests, series, watch_disparity, watch_fall
+from misflag.monitor._watch import (
+    Watch,
+    count_tests,
+    coverage_warnings,
+    series,
+    watch_disparity,
+    watch_fall,
+)
 from misflag.result import COLUMNS, AuditResult, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -64,6 +72,7 @@ def monitor(
     baseline_periods: int = 30,
     min_cell: int = 10,
     late_periods: int = 0,
+    evidence: str = "settled",
     state: str | Path | None = None,
     ledger: str | None = None,
     engine: str = "duckdb",
@@ -103,6 +112,7 @@ def monitor(
         baseline_periods=baseline_periods,
         min_cell=min_cell,
         late_periods=late_periods,
+        evidence=evidence,
     )
     return run_monitor(
         spec, source, ledger=ledger, state=state, engine=engine, table=table, progress=progress
@@ -134,7 +144,9 @@ def run_monitor(
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None
     fingerprint = spec.counts_fingerprint()
-    saved, watermark = load_state(state_path, fingerprint, len(spec.pipeline)) if state_path else (None, None)
+    saved, watermark, previous = load_state(state_path, fingerprint, len(spec.pipeline))
+    if spec.evidence == "arrival" and saved is not None and previous is None:  # a restart would look again
+        raise InputError(f"state file {literal(str(state_path))} is damaged: its arrival evidence is missing")
     if not ledger:
         check_before_engine(engine, source, table, lambda columns: check_monitor(spec, columns))
     runner = get_engine(engine)
@@ -155,7 +167,7 @@ def run_monitor(
     if cells.empty or cells["n"].sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
     report("detecting", 0.7)
-    result = _analyse(spec, cells, checked.pool is not None)
+    result, evidence = _analyse(spec, cells, checked.pool is not None, previous)
     if late:
         result.metadata["warnings"].append(late)
     result.metadata.update(
@@ -176,7 +188,7 @@ def run_monitor(
         },
     )
     if state_path is not None:
-        next_mark = save_state(state_path, fingerprint, cells)
+        next_mark = save_state(state_path, fingerprint, cells, evidence)
         result.metadata["state"] = {
             "path": str(state_path),
             "read_from": _iso(since),
@@ -191,7 +203,9 @@ def _iso(value: Any) -> str | None:
     return None if value is None else pd.Timestamp(value).isoformat()
 
 
-def _analyse(spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool) -> AuditResult:
+def _analyse(
+    spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool, previous: Evidence | None
+) -> tuple[AuditResult, Evidence | None]:
     stages = len(spec.pipeline)
     periods = period_range(cells["period"].min(), cells["period"].max(), spec.period)
     totals = cells.groupby("g")["n"].sum()
@@ -207,11 +221,11 @@ def _analyse(spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool) -> AuditR
         )
     reference = shown.index(spec.reference)
     pools = _pool_labels(cells) if with_pools else {}
-    watch = Watch()
+    watch = Watch(previous=previous)
     watch.tests = count_tests(spec, len(shown), len(pools))
     watch.alpha_each = spec.alpha / watch.tests
     watch.unsettled = spec.late_periods + 1
-    watch.warnings += _coverage_warnings(cells, periods, spec, len(periods))
+    watch.warnings += coverage_warnings(cells, periods, spec, len(periods))
     group_series = {}
     for metric in spec.chosen_metrics:
         data = series(metric_counts(cells, metric, stages, "g"), shown, periods, "g")
@@ -245,7 +259,8 @@ def _analyse(spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool) -> AuditR
             POOL, "period", times, pool_grid, pool_series, None, spec.min_cell, hidden=pool_hidden
         )
         overall += _pooled(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
-    return _result(spec, by_period, overall, watch, periods, shown)
+    kept = watch.evidence if spec.evidence == "arrival" else None
+    return _result(spec, by_period, overall, watch, periods, shown), kept
 
 
 def _pool_labels(cells: pd.DataFrame) -> dict[str, str]:
@@ -253,31 +268,6 @@ def _pool_labels(cells: pd.DataFrame) -> dict[str, str]:
     firsts = cells.dropna(subset=["pool"]).groupby("pool")["period"].min()
     ordered = sorted(firsts.items(), key=lambda item: (item[1], item[0]))
     return {digest: f"pool {i + 1}" for i, (digest, _) in enumerate(ordered)}
-
-
-def _coverage_warnings(
-    cells: pd.DataFrame, periods: pd.DatetimeIndex, spec: MonitorSpec, count: int
-) -> list[str]:
-    notes = []
-    seen = set(cells.loc[cells["n"] > 0, "period"])
-    empty = [p for p in periods if p not in seen]
-    if empty:
-        notes.append(
-            f"{len(empty)} {spec.period}(s) have no rows (first {empty[0].date()}); they add no evidence"
-        )
-    ref_seen = set(cells.loc[(cells["g"] == spec.reference) & (cells["n"] > 0), "period"])
-    absent = [p for p in periods if p in seen and p not in ref_seen]
-    if absent:
-        notes.append(
-            f"the reference group {spec.reference} is absent in {len(absent)} {spec.period}(s) "
-            f"(first {absent[0].date()}); no comparison is made there"
-        )
-    if count > spec.horizon:
-        notes.append(
-            f"{count} periods exceed the horizon of {spec.horizon}: changes starting after it are not "
-            "covered; start a new horizon (a new state file) to keep watching"
-        )
-    return notes
 
 
 def _tables(
@@ -370,6 +360,12 @@ def _result(
             "Shiryaev-Roberts e-detector: per-period e-values (2x2-table likelihood ratios against the band edge; "
             f"alternatives {', '.join(f'{a:g}' for a in ALTERNATIVES)} x the edge), start weights 1/{spec.horizon}; "
             f"alarm at 1/alpha per comparison; alpha {spec.alpha:g} split over {watch.tests} comparisons"
+            + (
+                "; group comparisons with evidence in the order labels arrive (each run's new labels an "
+                "e-value of their own, --evidence arrival)"
+                if spec.evidence == "arrival"
+                else ""
+            )
         ),
         "interval": "95% Wilson per period; ratios MOVER-R, differences Newcombe (pointwise, not time-uniform)",
         "misflag_version": __version__,

@@ -13,6 +13,9 @@ from misflag.errors import InputError, literal
 #: Name of the lone --flag stage (as in decision audits).
 DEFAULT_STAGE = "decision"
 PERIODS = ("day", "week", "month")
+#: How late labels enter the group comparisons: once per period as counted ("settled"), or with --state as
+#: they arrive, each run's new labels an e-value of their own ("arrival"; misflag.monitor._arrival).
+EVIDENCE = ("settled", "arrival")
 #: Metrics compared between groups (alarm when the ratio to the reference leaves the band).
 DISPARITY_METRICS = ("fpr", "fnr", "selection_rate")
 #: Metrics watched for a fall below the band's low edge times their own baseline.
@@ -49,6 +52,7 @@ class MonitorSpec:
     baseline_periods: int = 30
     min_cell: int = 10
     late_periods: int = 0
+    evidence: str = "settled"
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
@@ -68,6 +72,10 @@ class MonitorSpec:
             raise InputError(f"{{alpha}} must be between 0 and 1, got {self.alpha:g}")
         if self.horizon < 1 or self.baseline_periods < 1 or self.min_cell < 1:
             raise InputError("{horizon}, {baseline_periods} and {min_cell} must be at least 1")
+        if self.evidence not in EVIDENCE:
+            raise InputError(
+                f"{{evidence}} must be one of {', '.join(EVIDENCE)}, got {literal(self.evidence)!r}"
+            )
         if not 0 <= self.late_periods <= MAX_PERIODS:
             raise InputError(f"{{late_periods}} must be between 0 and {MAX_PERIODS:,} periods")
         if max(self.horizon, self.baseline_periods) > MAX_PERIODS:
@@ -113,6 +121,10 @@ class MonitorSpec:
         data = {key: self.to_dict()[key] for key in keys}
         if self.late_periods:  # how far back a state run re-reads: fixed for a state file's life
             data["late_periods"] = self.late_periods
+        if self.evidence != "settled":  # the state then holds evidence gathered under the watch settings
+            data["evidence"] = self.evidence
+            for key in ("reference", "metrics", "band", "alpha", "horizon"):
+                data[key] = self.to_dict()[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

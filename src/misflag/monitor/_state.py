@@ -18,6 +18,7 @@ import pandas as pd
 
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
+from misflag.monitor._arrival import Evidence
 
 FORMAT = "misflag-monitor-state/1"
 #: The span of times pandas (and so the count table) can hold.
@@ -29,14 +30,17 @@ def state_columns(stages: int) -> list[str]:
     return ["period", "g", "pool", *(f"s{i}" for i in range(stages)), "t", "w", "n"]
 
 
-def load_state(path: Path, fingerprint: str, stages: int) -> tuple[pd.DataFrame | None, datetime | None]:
-    """The saved counts and the time from which to read again; (None, None) when the file does not exist.
+def load_state(
+    path: Path | None, fingerprint: str, stages: int
+) -> tuple[pd.DataFrame | None, datetime | None, Evidence | None]:
+    """The saved counts, the time from which to read again and, with `--evidence arrival`, the evidence
+    used so far; (None, None, None) without a state file or when it does not exist yet.
 
     Every field is checked for its type and range before use (a state file is input like any other), so a
     hand-edited or damaged file is refused with one line naming the first bad field.
     """
-    if not path.exists():
-        return None, None
+    if path is None or not path.exists():
+        return None, None, None
     name = literal(str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -52,9 +56,10 @@ def load_state(path: Path, fingerprint: str, stages: int) -> tuple[pd.DataFrame 
         )
     try:
         cells, watermark = _parse(data, state_columns(stages))
-    except _Damaged as damage:
+        evidence = Evidence.from_json(data["evidence"]) if "evidence" in data else None
+    except (_Damaged, ValueError) as damage:
         raise InputError(f"state file {name} is damaged: {damage}") from None
-    return cells, watermark
+    return cells, watermark, evidence
 
 
 class _Damaged(Exception):
@@ -62,7 +67,7 @@ class _Damaged(Exception):
 
 
 def _parse(data: dict[str, Any], columns: list[str]) -> tuple[pd.DataFrame, datetime]:
-    if set(data) != {"format", "fingerprint", "watermark", "columns", "cells"}:
+    if set(data) - {"evidence"} != {"format", "fingerprint", "watermark", "columns", "cells"}:
         raise _Damaged("unexpected or missing fields")
     if data["columns"] != columns:
         raise _Damaged(f"columns are not {', '.join(columns)}")
@@ -159,8 +164,11 @@ def merge(saved: pd.DataFrame | None, watermark: datetime | None, fresh: pd.Data
     return merged.groupby(keys, dropna=False, sort=True, as_index=False)["n"].sum()
 
 
-def save_state(path: Path, fingerprint: str, cells: pd.DataFrame) -> datetime:
-    """Write the counts and the next watermark (start of the newest period) atomically; return the watermark."""
+def save_state(
+    path: Path, fingerprint: str, cells: pd.DataFrame, evidence: Evidence | None = None
+) -> datetime:
+    """Write the counts, the next watermark (start of the newest period) and any arrival evidence
+    atomically; return the watermark."""
     watermark = pd.Timestamp(cells["period"].max()).to_pydatetime()
     records: list[list[Any]] = []
     for row in cells.itertuples(index=False):
@@ -172,6 +180,8 @@ def save_state(path: Path, fingerprint: str, cells: pd.DataFrame) -> datetime:
         "columns": list(cells.columns),
         "cells": records,
     }
+    if evidence is not None:
+        data["evidence"] = evidence.to_json()
     text = json.dumps(data)
 
     def write(partial: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from misflag.monitor._arrival import Evidence, arrival_detector, episodes
 from misflag.monitor._detect import (
     band_log_evalues,
     clopper_pearson_lower,
@@ -78,6 +79,8 @@ class Watch:
     warnings: list[str] = field(default_factory=list)
     floors: dict[tuple[str, str], float] = field(default_factory=dict)
     unsettled: int = 1  # latest periods whose counts may still change (filling up, or labels still due)
+    previous: Evidence | None = None  # --evidence arrival: what earlier runs used (None: a first run)
+    evidence: Evidence = field(default_factory=Evidence)  # --evidence arrival: what the next run needs
 
 
 def series(counts: pd.DataFrame, labels: list[str], periods: pd.DatetimeIndex, by: str) -> Series:
@@ -95,6 +98,32 @@ def series(counts: pd.DataFrame, labels: list[str], periods: pd.DatetimeIndex, b
     return Series(labels, x, n, grid("rows"), rate)
 
 
+def coverage_warnings(
+    cells: pd.DataFrame, periods: pd.DatetimeIndex, spec: MonitorSpec, count: int
+) -> list[str]:
+    """Periods without rows or without the reference, and periods beyond the horizon."""
+    notes = []
+    seen = set(cells.loc[cells["n"] > 0, "period"])
+    empty = [p for p in periods if p not in seen]
+    if empty:
+        notes.append(
+            f"{len(empty)} {spec.period}(s) have no rows (first {empty[0].date()}); they add no evidence"
+        )
+    ref_seen = set(cells.loc[(cells["g"] == spec.reference) & (cells["n"] > 0), "period"])
+    absent = [p for p in periods if p in seen and p not in ref_seen]
+    if absent:
+        notes.append(
+            f"the reference group {spec.reference} is absent in {len(absent)} {spec.period}(s) "
+            f"(first {absent[0].date()}); no comparison is made there"
+        )
+    if count > spec.horizon:
+        notes.append(
+            f"{count} periods exceed the horizon of {spec.horizon}: changes starting after it are not "
+            "covered; start a new horizon (a new state file) to keep watching"
+        )
+    return notes
+
+
 def count_tests(spec: MonitorSpec, groups: int, pools: int) -> int:
     """How many comparisons share alpha."""
     tests = 0
@@ -107,6 +136,9 @@ def watch_disparity(
     spec: MonitorSpec, metric: str, data: Series, reference: int, periods: pd.DatetimeIndex, watch: Watch
 ) -> None:
     """Two one-sided detectors per non-reference group: ratio above the band's high edge, below its low edge."""
+    if spec.evidence == "arrival":
+        _watch_arrival(spec, metric, data, reference, periods, watch)
+        return
     low, high = spec.band
     ref_rate = predicted_rate(data.x[reference], data.n[reference])
     for g, label in enumerate(data.labels):
@@ -134,6 +166,68 @@ def watch_disparity(
                 pooled_ratio,
                 watch,
             )
+
+
+def _pooled_ratio(data: Series, g: int, reference: int, start: int, end: int) -> float:
+    xa, na = data.x[g, start : end + 1].sum(), data.n[g, start : end + 1].sum()
+    xb, nb = data.x[reference, start : end + 1].sum(), data.n[reference, start : end + 1].sum()
+    return float((xa / na) / (xb / nb)) if na > 0 and nb > 0 and xb > 0 else float("nan")
+
+
+def _watch_arrival(
+    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: pd.DatetimeIndex, watch: Watch
+) -> None:
+    """`watch_disparity` with evidence in the order labels arrive (misflag.monitor._arrival): every alarm
+    is a crossing of the single path the runs looked at, so none is provisional."""
+    times = [p.isoformat() for p in periods]
+    out = watch.evidence
+    out.periods = times
+    for g, label in enumerate(data.labels):
+        out.used[f"{metric}|{label}"] = np.stack([data.x[g], data.n[g]])
+    threshold = -np.log(watch.alpha_each)
+    for g, label in enumerate(data.labels):
+        if g == reference:
+            continue
+        for c, upper in ((spec.band[1], True), (spec.band[0], False)):
+            side = "above" if upper else "below"
+            counts = (data.x[g], data.n[g], data.x[reference], data.n[reference])
+            pieces = arrival_detector(
+                watch.previous,
+                metric,
+                (label, data.labels[reference]),
+                counts,
+                times,
+                (c, upper),
+                watch.alpha_each,
+                spec.horizon,
+            )
+            out.log_e[f"{metric}|{label}|{side}"] = pieces.log_e
+            out.path[f"{metric}|{label}|{side}"] = pieces.looks
+            if pieces.broken and upper:
+                watch.warnings.append(
+                    f"{metric} of {label} or the reference: counts of {len(pieces.broken)} period(s) fell or "
+                    f"changed without new rows since the last run (first {pieces.broken[0]}); arrival evidence "
+                    "cannot take evidence back, so those changes are not used"
+                )
+            for (time, statistic, since), still in episodes(pieces.looks, threshold):
+                start = times.index(since) if since in times else 0
+                end = times.index(time) if time in times else len(times) - 1
+                watch.alarms.append(
+                    Alarm(
+                        attribute="group",
+                        group=label,
+                        metric=metric,
+                        side=side,
+                        time=pd.Timestamp(time),
+                        since=pd.Timestamp(since),
+                        value=_pooled_ratio(data, g, reference, start, end),
+                        bound=float(c),
+                        statistic=float(np.exp(min(statistic, 700.0))),
+                        threshold=1 / watch.alpha_each,
+                        open=still,
+                        provisional=False,
+                    )
+                )
 
 
 def watch_fall(
