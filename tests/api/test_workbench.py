@@ -177,3 +177,24 @@ def test_linkage_audit_of_uploaded_pairs_and_records_matches_a_hand_count(tmp_pa
         masked_group = dict(form, csrf_token=form_token(client, both), group="id")
         refused = client.post(page + "/run", data=masked_group, headers=HTML)
         assert refused.status_code == 400 and "its values are masked" in refused.text
+
+
+@pytest.mark.browser
+def test_job_page_offers_the_report_as_pdf(
+    tmp_path: Path, chromium_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Chromium on the machine, the job page links the PDF; it is printed once and then served as is."""
+    monkeypatch.setenv("MISFLAG_CHROMIUM", chromium_path)
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        token = form_token(client, "/audits/inventory")
+        answer = client.post("/audits/inventory/sample", data={"csrf_token": token}, follow_redirects=False)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        job = str(status["job_id"])
+        assert f'href="/jobs/{job}/report.pdf"' in client.get(f"/jobs/{job}", headers=HTML).text
+        first = client.get(f"/jobs/{job}/report.pdf")
+        assert first.status_code == 200 and first.content.startswith(b"%PDF-")
+        assert first.content.count(b"/Type /Page") - first.content.count(b"/Type /Pages") >= 2
+        assert client.get(f"/jobs/{job}/report.pdf").content == first.content  # printed once, then kept
+        monkeypatch.setenv("MISFLAG_CHROMIUM", str(tmp_path / "no-such-browser"))
+        assert 'report.pdf"' not in client.get(f"/jobs/{job}", headers=HTML).text

@@ -10,6 +10,7 @@ Every user-fixable problem becomes a one-line message (400, 403, 404, 409, 413 o
 from __future__ import annotations
 
 import shutil
+import threading
 from typing import Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Request
@@ -32,7 +33,7 @@ from misflag.api._workbench import AUDITS
 from misflag.api._workbench_routes import CHART_SCRIPTS
 from misflag.api._worker import page_content
 from misflag.decisions import DecisionSpec
-from misflag.errors import InputError
+from misflag.errors import InputError, MisflagError
 
 router = APIRouter()
 _UPLOAD_BODY: dict[str, Any] = {
@@ -198,6 +199,42 @@ def job_report(request: Request, job_id: str, download: bool = False) -> Respons
     return report_response(path.read_text(encoding="utf-8"), filename)
 
 
+def pdf_available() -> bool:
+    """Whether this machine has the Chromium that prints reports to PDF."""
+    from misflag.report._pdf import find_chromium
+
+    try:
+        find_chromium()
+    except MisflagError:
+        return False
+    return True
+
+
+#: One PDF printed at a time: each is a Chromium process of its own.
+_PDF_SLOT = threading.BoundedSemaphore(1)
+
+
+@router.get("/jobs/{job_id}/report.pdf", tags=["files"])
+def job_report_pdf(request: Request, job_id: str) -> FileResponse:
+    """The report printed to PDF by headless Chromium (networking off), once per job; 429 while another prints."""
+    from misflag.report._pdf import print_pdf
+
+    source = _job_file(request, job_id, "report.html")
+    target = source.with_name("report.pdf")
+    if not target.is_file():
+        if not pdf_available():
+            raise HTTPException(404, "this machine has no Chromium to print PDFs; download the HTML report")
+        if not _PDF_SLOT.acquire(blocking=False):
+            raise HTTPException(429, "another PDF is being printed; try again in a minute")
+        try:
+            print_pdf(source.read_text(encoding="utf-8"), target)
+        except MisflagError as problem:
+            raise HTTPException(500, str(problem).splitlines()[0]) from None
+        finally:
+            _PDF_SLOT.release()
+    return FileResponse(target, media_type="application/pdf", filename=f"misflag-report-{job_id[:8]}.pdf")
+
+
 @router.get("/jobs/{job_id}/result.json", tags=["files"])
 def job_result(request: Request, job_id: str) -> FileResponse:
     """The full result bundle (`misflag report` reads it)."""
@@ -286,6 +323,7 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
         again=again,
         charts=content is not None,
         chart_scripts=CHART_SCRIPTS,
+        pdf=content is not None and pdf_available(),
     )
 
 
