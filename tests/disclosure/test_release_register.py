@@ -119,3 +119,35 @@ def test_an_audit_that_cannot_be_protected_is_refused_naming_the_earlier_release
     assert "\n" not in message and "cannot be published without exposing" in message
     assert any(f"'{earlier}'" in message for earlier, _, _ in RELEASE)
     assert register_path.read_text() == before
+
+
+def test_a_release_recorded_without_its_values_has_every_withheld_count_taken_as_sensitive(
+    log: tuple[pa.Table, Path], tmp_path: Path
+) -> None:
+    """race_female is audited against the register but recorded without the auditor's values of its
+    withheld counts. With them, race_male is published (the first test); without them, every withheld
+    count of race_female is audited as sensitive, and one the reader can place within fewer than 5
+    people (with the values: not sensitive) makes race_male refused; nothing is written."""
+    _, path = log
+    register_path = tmp_path / "releases.json"
+    for name, groups, where in RELEASE[:3]:
+        ReleaseRegister(register_path).audit(name, str(path), **_options(groups, where))
+    register = ReleaseRegister(register_path)
+    name, groups, where = RELEASE[3]
+    with register.protecting():
+        result = audit_decisions(str(path), **_options(groups, where))
+    register.record(name, result.rows(), result.metadata)
+    assert json.loads(register_path.read_text())["releases"][-1]["withheld_counts"] is None
+    before = register_path.read_text()
+    name, groups, where = RELEASE[4]
+    with pytest.raises(InputError, match=r"exposing withheld counts of earlier release.*'race_female'"):
+        ReleaseRegister(register_path).audit(name, str(path), **_options(groups, where))
+    assert register_path.read_text() == before
+
+
+def test_a_register_with_malformed_counts_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    release = {"name": "x", "sha256": "0" * 64, "rows": [], "metadata": {}, "withheld_counts": [["a", 1]]}
+    bad.write_text(json.dumps({"format": "misflag-release-register/1", "releases": [release]}))
+    with pytest.raises(InputError, match="lacks its name, digest, rows or metadata"):
+        ReleaseRegister(bad)

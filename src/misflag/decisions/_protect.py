@@ -127,7 +127,15 @@ class _Rounds:
         rows, shadow, metadata = self.publish(forced)
         output = self.reader.output(rows, metadata, linked=bool(self.earlier))
         self.known = _mine(_known(shadow, self.min_cell, self.reader), self.releases)
-        audit = audit_outputs([output, *self.earlier], self.level, self.known, settled, points=self.points)
+        # a count known to hold min_cell or more is not sensitive (an earlier release's, value unknown)
+        audit = audit_outputs(
+            [output, *self.earlier],
+            self.level,
+            self.known,
+            settled,
+            sensitive_below=self.min_cell,
+            points=self.points,
+        )
         return rows, shadow, metadata, audit
 
     def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:

@@ -36,16 +36,22 @@ class Releases:
     in `withheld` for the register to keep."""
 
     outputs: tuple[Output, ...]
-    values: dict[str, dict[CountKey, float]]
+    values: dict[str, dict[CountKey, float] | None]  # None: recorded without them (all audited)
     withheld: dict[CountKey, float] = field(default_factory=dict)
 
     def value(self, rows: Sequence[tuple[str, str, str | None, str, str, str]]) -> float | None:
-        """An earlier release's count, as its audit knew it (None: it was not sensitive)."""
+        """An earlier release's count, as its audit knew it (None: it was not sensitive; nan: unknown,
+        as for a release recorded without its values, so audited as sensitive)."""
+        unknown = False
         for name, *key in rows:
-            found = self.values.get(name, {}).get(cast(CountKey, tuple(key)))
+            table = self.values.get(name)
+            if table is None:
+                unknown = True
+                continue
+            found = table.get(cast(CountKey, tuple(key)))
             if found is not None:
                 return found
-        return None
+        return float("nan") if unknown else None
 
 
 RELEASED: ContextVar[Releases | None] = ContextVar("released", default=None)
@@ -70,7 +76,9 @@ class ReleaseRegister:
             raise InputError(problem)
         releases = data.get("releases")
         if not isinstance(releases, list) or not all(_valid(r) for r in releases):
-            raise InputError(f"{problem} (a release lacks its name, digest, rows or metadata)")
+            raise InputError(
+                f"{problem} (a release lacks its name, digest, rows or metadata, or its withheld counts are malformed)"
+            )
         return releases
 
     def outputs(self, digest: str | None = None) -> list[Output]:
@@ -89,7 +97,8 @@ class ReleaseRegister:
         withheld: dict[CountKey, float] | None = None,
     ) -> None:
         """Add a release (its rows as published, its metadata, the auditor's values of its sensitive
-        withheld counts) and write the register."""
+        withheld counts) and write the register. Without the values, a later audit takes every withheld
+        count of the release as sensitive (safe, and costlier)."""
         from misflag.io import write_atomic
 
         digest = (metadata.get("input") or {}).get("sha256")
@@ -99,7 +108,7 @@ class ReleaseRegister:
             )
         if any(r["name"] == name for r in self.releases):
             raise InputError(f"{name}: a release of that name is already registered")
-        counts = [[*key, value] for key, value in (withheld or {}).items()]
+        counts = None if withheld is None else [[*key, value] for key, value in withheld.items()]
         release = {
             "name": name,
             "sha256": digest,
@@ -133,7 +142,9 @@ class ReleaseRegister:
     def protecting(self) -> Iterator[Releases]:
         """Decision audits run inside are protected against every release of the same input."""
         values = {
-            r["name"]: {cast(CountKey, tuple(c[:5])): float(c[5]) for c in r.get("withheld_counts") or []}
+            r["name"]: None
+            if r.get("withheld_counts") is None
+            else {cast(CountKey, tuple(c[:5])): float(c[5]) for c in r["withheld_counts"]}
             for r in self.releases
         }
         token = RELEASED.set(Releases(tuple(self.outputs()), values))
@@ -151,4 +162,13 @@ def _valid(release: Any) -> bool:
         and isinstance(release.get("metadata"), dict)
         and isinstance(release.get("rows"), list)
         and all(isinstance(r, dict) and set(COLUMNS) <= set(r) for r in release["rows"])
+        and (release.get("withheld_counts") is None or _counts(release["withheld_counts"]))
+    )
+
+
+def _counts(counts: Any) -> bool:
+    """[[attribute, group, stage, metric, part, value], ...] with a numeric value."""
+    return isinstance(counts, list) and all(
+        isinstance(c, list) and len(c) == 6 and isinstance(c[5], int | float) and not isinstance(c[5], bool)
+        for c in counts
     )
