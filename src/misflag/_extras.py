@@ -45,7 +45,11 @@ def message(module: str, extra: str) -> str:
 def require(module: str, extra: str | None = None) -> None:
     """Raise MissingExtraError naming the extra unless `module` can be imported."""
     top = module.split(".", 1)[0]
-    if importlib.util.find_spec(top) is None:
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):  # a module entry without a spec (blocked, or half-imported)
+        found = False
+    if not found:
         raise MissingExtraError(message(top, extra or EXTRAS.get(top, "all")))
 
 

@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
 
         command = command_of(typer.main.get_command(app), _invocation[-1])  # say its flags
         _error(f"error: {cli_message(problem, command)}")
+        if sys.stderr.isatty():  # a person reading: show where the expression stops parsing (scripts get 1 line)
+            for line in getattr(problem, "caret_lines", list)():
+                _error(line)
         return 2
     except KeyboardInterrupt:
         _error("error: interrupted")

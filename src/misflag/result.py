@@ -168,11 +168,17 @@ class AuditResult:
         return self.table
 
     def to_pandas(self) -> pd.DataFrame:
-        """The long table as pandas."""
+        """The long table as pandas (MissingExtraError, one line naming misflag[pandas], without it)."""
+        from misflag._extras import require
+
+        require("pandas")
         return self.table.to_pandas()
 
     def to_polars(self) -> pl.DataFrame:
-        """The long table as Polars."""
+        """The long table as Polars (MissingExtraError, one line naming misflag[polars], without it)."""
+        from misflag._extras import require
+
+        require("polars")
         import polars as pl
 
         frame = pl.from_arrow(self.table)

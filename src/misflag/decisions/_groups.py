@@ -14,7 +14,8 @@ from itertools import product
 import numpy as np
 
 from misflag.decisions._spec import DecisionSpec
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
+from misflag.io._suggest import close_names, did_you_mean, name_list
 from misflag.result import JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 MISSING_LABEL = "(missing)"
@@ -65,6 +66,33 @@ def _reference_for(spec: DecisionSpec, attribute: str) -> str | None:
     if separator:
         return value.strip() if name.strip() == attribute else None
     return spec.reference
+
+
+def unknown_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> InputError:
+    """The error for a --reference that names no group: the groups it could name, the closest first.
+
+    Only the groups of the attribute it names (ATTRIBUTE=GROUP), else of every attribute, are listed, in
+    whole names and at most a line's worth. The list is read from the input before any group is withheld,
+    so it can name a small group: it goes only to whoever ran the audit on their own file, never into a
+    result, report or saved output.
+    """
+    reference = spec.reference or ""
+    named = [g for g in all_groupings if not g.is_overall and g.reference_hint is not None]
+    labels = [label for g in named for label in g.labels]
+    wanted = _reference_for(spec, named[0].attribute) if named else reference
+    hint = did_you_mean(wanted or "", labels)
+    attribute = reference.partition("=")[0].strip() if "=" in reference else None
+    if attribute is not None and not named:
+        attributes = [g.attribute for g in all_groupings if not g.is_overall]
+        return InputError(
+            f"{{reference}} {literal(repr(reference))} names attribute {literal(repr(attribute))}, which "
+            f"is not a {{groups}} attribute{did_you_mean(attribute, attributes)} (attributes: "
+            f"{name_list(attributes)})"
+        )
+    return InputError(
+        f"{{reference}} {literal(repr(reference))} names no group of any {{groups}} attribute{hint} "
+        f"(groups: {name_list(labels, first=close_names(wanted or '', labels))})"
+    )
 
 
 def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> list[Grouping]:

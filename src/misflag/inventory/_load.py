@@ -34,7 +34,7 @@ from misflag.inventory._mapping import (
     normal_key,
     read_mapping,
 )
-from misflag.io import file_sha256
+from misflag.io import file_sha256, sniff_csv
 from misflag.progress import Progress
 
 ISSUE_SCHEMA = pa.schema(
@@ -144,7 +144,8 @@ def read_table(path: Path, encodings: Sequence[str] = ("utf-8", "cp1252")) -> tu
         columns = [pc.fill_null(pc.cast(c, pa.string()), "") for c in table.columns]
         return pa.table(columns, names=_unique_names(table.column_names)), "parquet"
     text, encoding = _decode(path, encodings)
-    header = next(csv.reader(io.StringIO(text)), None)
+    delimiter = sniff_csv(path).delimiter  # the sniffer every reader shares: a `;` CSV reads as in audits
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
         raise InputError(f"{path} is empty or has no header row")
     names = _unique_names(header)
@@ -152,7 +153,7 @@ def read_table(path: Path, encodings: Sequence[str] = ("utf-8", "cp1252")) -> tu
         table = pacsv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 26),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,

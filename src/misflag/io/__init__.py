@@ -1,11 +1,13 @@
 """Inputs: readers with clear errors, and checks of users' SQL expressions."""
 
 from misflag.io._csv import neutralise_csv_cell
+from misflag.io._dialect import CsvDialect, sniff_csv
 from misflag.io._expressions import Expression, check_expression, parse_expression, render_expression
 from misflag.io._files import read_data_file, write_atomic
 from misflag.io._readers import InputInfo, check_before_engine, check_inflated_size, file_sha256, load_input
 
 __all__ = [
+    "CsvDialect",
     "Expression",
     "InputInfo",
     "check_before_engine",
@@ -17,5 +19,6 @@ __all__ = [
     "parse_expression",
     "read_data_file",
     "render_expression",
+    "sniff_csv",
     "write_atomic",
 ]

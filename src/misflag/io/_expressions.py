@@ -34,6 +34,7 @@ from misflag.io._expr_rules import (
     UNIT_PARENTS,
     UNITS,
 )
+from misflag.io._suggest import close_names, did_you_mean, name_list, parse_problem, unclosed_quote
 
 #: Longest expression accepted, in characters (a long CASE over score bands fits easily).
 MAX_LENGTH = 4000
@@ -147,6 +148,9 @@ def _check_text(text: str, option: str) -> None:
     try:
         tokens = Dialect.get_or_raise(SOURCE_DIALECT).tokenize(text)
     except (sqlglot.errors.SqlglotError, IndexError, ValueError) as error:
+        quote = unclosed_quote(option, text)
+        if quote is not None:
+            raise quote from None
         raise ExpressionError(f"{option} expression {echo(text)} does not parse: {_detail(error)}") from None
     depth = 0
     for position, token in enumerate(tokens):
@@ -171,6 +175,10 @@ def _parse(text: str, option: str) -> exp.Expr:
         trees = sqlglot.parse(text, read=SOURCE_DIALECT)
     except RecursionError:
         raise _refuse(option, text, "nesting this deep") from None
+    except sqlglot.errors.ParseError as error:  # told in the expression's terms, never sqlglot's
+        if error.errors:
+            raise parse_problem(option, text, error.errors[0]) from None
+        raise ExpressionError(f"{option} expression {echo(text)} does not parse") from None
     except (sqlglot.errors.SqlglotError, IndexError, ValueError, TypeError) as error:
         raise ExpressionError(f"{option} expression {echo(text)} does not parse: {_detail(error)}") from None
     if len(trees) != 1 or trees[0] is None:
@@ -235,6 +243,13 @@ def _check_node(node: exp.Expr, check: _Check) -> None:
         if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
             raise _refuse(option, text, "IN over anything but a list of literals")
         if not all(_is_literal(item) for item in node.expressions):
+            bare = [item.name for item in node.expressions if isinstance(item, exp.Column) and not item.table]
+            if bare:  # IN (Medium, High): values written as names
+                quoted = ", ".join(literal(repr(name)) for name in bare)
+                raise ExpressionError(
+                    f"{option} expression {echo(text)} lists {literal(', '.join(bare))} in IN (...) without "
+                    f"quotes; quote text values: IN ({quoted})"
+                )
             raise _refuse(option, text, "IN over anything but a list of literals")
     elif isinstance(node, exp.Is) and not isinstance(node.expression, (exp.Null, exp.Boolean)):
         raise _refuse(option, text, "IS with anything but NULL, TRUE or FALSE")
@@ -299,9 +314,14 @@ def _resolve_column(node: exp.Column, check: _Check) -> None:
     name = node.this.name
     real = known.get(name) or known.get(name.lower())
     if real is None:
-        listing = ", ".join(sorted(set(known.values()))[:40])
-        raise ExpressionError(
-            f"{option} expression {echo(text)} names column {literal(repr(name[:60]))}, which the input lacks "
-            f"(columns: {literal(listing[:400])})"
+        columns = sorted(set(known.values()))
+        hint = did_you_mean(name, columns)
+        if not hint and isinstance(node.parent, (exp.EQ, exp.NEQ)) and not node.this.quoted:
+            hint = f"; if {literal(repr(name[:60]))} is a value, not a column, quote it: {literal(repr(name[:60]))}"
+        error = ExpressionError(
+            f"{option} expression {echo(text)} names column {literal(repr(name[:60]))}, which the input "
+            f"lacks{hint} (columns: {name_list(columns, first=close_names(name, columns))})"
         )
+        error.columns = columns  # type: ignore[attr-defined]  # every column, for a caller who asks
+        raise error
     node.set("this", exp.Identifier(this=real, quoted=True))

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from misflag.engine import DuckDBEngine, Engine, quote_identifier
 from misflag.errors import EngineError, InputError, MisflagError
+from misflag.io._dialect import CsvDialect, duckdb_csv_options, sniff_csv
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -206,7 +207,7 @@ def load_input(
         raise InputError(f"input file {path} is empty (0 bytes)")
     file_format = _file_format(path)
     digest = PendingDigest(path)  # hashed while the engine parses (CSV) or scans (Parquet) the file
-    _register_file(engine, path, file_format, table, name, csv_options)
+    dialect = _register_file(engine, path, file_format, table, name, csv_options)
     try:  # files are read lazily (views): the first scan is where a malformed file shows
         columns = tuple(column for column, _ in engine.columns(name))
         rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
@@ -214,7 +215,8 @@ def load_input(
         raise InputError(f"cannot read {path}: {error}") from None
     if rows == 0:
         raise InputError(f"input file {path} has no data rows")
-    return InputInfo(str(path), rows, columns, digest)
+    described = f"{path} (CSV: {dialect.describe()})" if dialect and not dialect.is_default() else str(path)
+    return InputInfo(described, rows, columns, digest)
 
 
 def _register_file(
@@ -224,15 +226,24 @@ def _register_file(
     table: str | None,
     name: str,
     csv_options: dict[str, Any] | None,
-) -> None:
-    """Register a file (or a DuckDB database's table) with `engine` as a view named `name`; nothing is read."""
+) -> CsvDialect | None:
+    """Register a file (or a DuckDB database's table) with `engine` as a view named `name`; nothing is read.
+
+    A CSV's dialect (delimiter, decimal comma, encoding) comes from the shared sniffer (`io._dialect`),
+    so every reader takes a `;`-separated file alike; it is returned so the input can say what was read.
+    """
     if file_format == "duckdb":
         _load_duckdb_table(engine, path, table, name)
-        return
+        return None
     options = dict(csv_options or {}) if file_format == "csv" else {}
+    dialect = None
     if file_format == "csv":
         options.setdefault("header", True)
+        if engine.name == "duckdb" and not csv_options:
+            dialect = sniff_csv(path)
+            options.update(duckdb_csv_options(dialect, path))
     engine.register_file(name, path, file_format, options)
+    return dialect
 
 
 def _load_duckdb_table(engine: Engine, path: Path, table: str | None, name: str) -> None:
