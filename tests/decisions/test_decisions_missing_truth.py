@@ -164,7 +164,26 @@ def test_cli_json_carries_mode_and_ends(tmp_path: Path, capsys: pytest.CaptureFi
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"missing_truth": "mar"}, "must be one of bounds, sensitivity"),
+        ({"missing_truth": "guess"}, "must be one of bounds, sensitivity, mar, prevalence"),
+        ({"prevalence": ("a=0.3",)}, "{prevalence} is for {missing_truth} prevalence only"),
+        ({"missing_truth": "prevalence"}, "needs {prevalence} GROUP=RATE[:LOW-HIGH]"),
+        ({"missing_truth": "prevalence", "prevalence": ("a=1.2",)}, "needs 0 < LOW <= RATE <= HIGH < 1"),
+        (
+            {"missing_truth": "prevalence", "prevalence": ("a=0.3:0.4-0.5",)},
+            "needs 0 < LOW <= RATE <= HIGH < 1",
+        ),
+        ({"missing_truth": "prevalence", "prevalence": ("a=nan",)}, "needs 0 < LOW <= RATE <= HIGH < 1"),
+        (
+            {"missing_truth": "prevalence", "prevalence": ("0.3",)},
+            "must be GROUP=RATE or GROUP=RATE:LOW-HIGH",
+        ),
+        (
+            {"missing_truth": "prevalence", "prevalence": ("a=x",)},
+            "must be GROUP=RATE or GROUP=RATE:LOW-HIGH",
+        ),
+        ({"strata": ("s",)}, "{strata} is for {missing_truth} mar only"),
+        ({"missing_truth": "mar", "strata": ("s", "s")}, "may be given only once"),
+        ({"missing_truth": "mar", "groups": ("g",), "strata": ("g",)}, "groups are strata already"),
         ({"missing_truth": "sensitivity"}, "exactly one of {delta} or {odds_ratio}"),
         ({"missing_truth": "sensitivity", "delta": 0.1, "odds_ratio": 2.0}, "exactly one of"),
         ({"missing_truth": "sensitivity", "delta": 1.5}, "{delta} must be from 0 to 1"),
@@ -203,3 +222,102 @@ def test_worst_case_contains_every_completion() -> None:
             x, y = rng.integers(0, counts["fu"] + 1), rng.integers(0, counts["cu"] + 1)
             fp, tn = counts["fp"] + counts["fu"] - x, counts["tn"] + counts["cu"] - y
             assert low - 1e-12 <= fp / (fp + tn) <= high + 1e-12
+
+
+def test_mar_standardises_within_group_and_flag() -> None:
+    """a: flagged 3 of 5 known positive, so 3 of the 5 unknown; not flagged 1 of 5, so 1 of 5.
+    FPR a = (2 + 5 - 3) / ((2 + 5 - 3) + (4 + 5 - 1)) = 4 / 12; b: x = 2/3, y = 1: (16/3) / (43/3) = 16 / 43;
+    overall standardises within each group too: (4 + 16/3) / (12 + 43/3) = 28 / 79."""
+    result = _audit(missing_truth="mar")
+    assert result.value("fpr", "a", "g") == pytest.approx(4 / 12)
+    assert result.value("fnr", "a", "g") == pytest.approx((1 + 1) / (1 + 1 + 3 + 3))
+    assert result.value("fpr", "b", "g") == pytest.approx(16 / 43)
+    assert result.value("fpr", "all") == pytest.approx(28 / 79)
+    assert result.value("fpr_ratio", "b", "g") == pytest.approx((16 / 43) / (4 / 12))
+    row = result.select(metric="fpr", group="a", attribute="g")[0]
+    assert row["ci_low"] < 4 / 12 < row["ci_high"] and "whether truth is known" in row["warning"]
+    assert "estimates under an assumption" in result.summary
+
+
+def test_mar_strata_change_the_estimate_as_worked_by_hand() -> None:
+    """One group; stratum s1: flagged TP 4 FP 1 unknown 10, not flagged FN 1 TN 4; s2: flagged TP 1 FP 4,
+    not flagged TN 5. Given strata the 10 unknown are 80% positive: FP = 1 + 2 + 4 = 7, TN 9, FPR 7/16;
+    without strata they are 50% positive (5 of 10 known): FP = 5 + 5 = 10, FPR 10/19."""
+    cells = [("s1", 1, 1.0, 4), ("s1", 1, 0.0, 1), ("s1", 1, None, 10), ("s1", 0, 1.0, 1), ("s1", 0, 0.0, 4)]
+    cells += [("s2", 1, 1.0, 1), ("s2", 1, 0.0, 4), ("s2", 0, 0.0, 5)]
+    rows = [(s, f, t) for s, f, t, n in cells for _ in range(n)]
+    table = pa.table(
+        {
+            "s": [r[0] for r in rows],
+            "f": [r[1] for r in rows],
+            "t": pa.array([r[2] for r in rows], pa.float64()),
+        }
+    )
+    options: dict[str, object] = {"flag": "f", "truth": "t", "min_cell": 1, "missing_truth": "mar"}
+    assert audit_decisions(table, strata=["s"], **options).value("fpr", "all") == pytest.approx(7 / 16)
+    assert audit_decisions(table, **options).value("fpr", "all") == pytest.approx(10 / 19)
+
+
+def test_mar_refuses_what_it_cannot_identify() -> None:
+    """Only flagged people have a known truth: no one stands for the unflagged, so MAR says nothing."""
+    table = _toy_table()
+    truth = [
+        None if f == 0 else t
+        for f, t in zip(table.column("f").to_pylist(), table.column("t").to_pylist(), strict=True)
+    ]
+    table = table.set_column(2, "t", pa.array(truth, pa.float64()))
+    with pytest.raises(InputError, match="no one with a known truth of the same flag"):
+        audit_decisions(table, flag="f", truth="t", groups=["g"], min_cell=1, missing_truth="mar")
+
+
+COMPAS_FLAG = "score_text IN ('Medium','High')"
+COMPAS_OPTIONS: dict[str, object] = {
+    "flag": COMPAS_FLAG,
+    "truth": f"CASE WHEN {COMPAS_FLAG} THEN two_year_recid END",  # only flagged people followed up
+    "groups": ["race"],
+    "where": "race IN ('African-American','Caucasian')",
+    "reference": "Caucasian",
+}
+
+
+def test_compas_breakdown_value_is_where_the_sensitivity_range_reaches_one(compas_csv: Path) -> None:
+    """docs/missing-truth.md: the FPR ratio's breakdown value is D = 0.135. Checked through the other road:
+    the sensitivity audit at D = 0.134 still excludes 1, at D = 0.135 includes it."""
+    worst = audit_decisions(compas_csv, **COMPAS_OPTIONS)  # type: ignore[arg-type]
+    entry = next(b for b in worst.metadata["missing_truth"]["breakdown"] if b["metric"] == "fpr_ratio")
+    assert entry["delta"] == pytest.approx(0.135)
+    for delta, includes in ((0.134, False), (0.135, True)):
+        result = audit_decisions(compas_csv, missing_truth="sensitivity", delta=delta, **COMPAS_OPTIONS)  # type: ignore[arg-type]
+        row = result.select(metric="fpr_ratio", group="African-American", stage="decision")[0]
+        assert (row["ci_low"] <= 1 <= row["ci_high"]) is includes, (delta, row)
+    coverage = {c["group"]: c for c in worst.metadata["missing_truth"]["coverage"]}
+    assert coverage["Caucasian"]["known_share_not_flagged"] == 0.0  # the selection the docs describe
+    assert coverage["Caucasian"]["unknown"] == 1139 + 461  # ProPublica's unflagged: TN + FN
+
+
+def test_prevalence_identifies_fpr_from_the_hit_rate() -> None:
+    """a: 10 flagged, hit rate 3 / 5 known, 20 people, prevalence 0.4 (0.35-0.45): FPR = 10 x 0.4 / (20 x 0.6)
+    = 1/3, FNR = 1 - 10 x 0.6 / (20 x 0.4) = 1/4. The 95% interval: the hit rate at its Wilson limits
+    (statsmodels), the prevalence at the end of its range that moves the rate the same way."""
+    result = _audit(missing_truth="prevalence", prevalence=("a=0.4:0.35-0.45", "b=0.3"))
+    assert result.value("fpr", "a", "g") == pytest.approx(1 / 3)
+    assert result.value("fnr", "a", "g") == pytest.approx(1 / 4)
+    assert result.value("fpr", "b", "g") == pytest.approx(8 * (2 / 3) / (20 * 0.7))
+    assert result.value("base_rate", "a", "g") == pytest.approx(0.4)
+    hit_low, hit_high = proportion_confint(3, 5, alpha=0.05, method="wilson")
+    row = result.select(metric="fpr", group="a", attribute="g")[0]
+    assert row["ci_low"] == pytest.approx(10 * (1 - hit_high) / (20 * (1 - 0.35)))
+    assert row["ci_high"] == pytest.approx(10 * (1 - hit_low) / (20 * (1 - 0.45)))
+    assert "external prevalence" in row["warning"]
+    ratio = result.select(metric="fpr_ratio", group="b", attribute="g")[0]
+    assert ratio["value"] == pytest.approx((8 * (2 / 3) / 14) / (1 / 3))
+    assert result.select(metric="fpr", group="all")[0]["value"] is None  # overall: still a range
+
+
+def test_prevalence_refuses_what_it_cannot_use() -> None:
+    with pytest.raises(InputError, match="every group of g once: missing b"):
+        _audit(missing_truth="prevalence", prevalence=("a=0.4",))
+    with pytest.raises(InputError, match="no group c"):
+        _audit(missing_truth="prevalence", prevalence=("a=0.4", "b=0.3", "c=0.2"))
+    with pytest.raises(InputError, match="gives group 'a' twice"):
+        _audit(missing_truth="prevalence", prevalence=("a=0.4", "a=0.3", "b=0.3"))

@@ -50,7 +50,9 @@ def test_adversarial_truth_sits_at_the_end_of_the_range() -> None:
     full = bench.draw(rng, 50)
     bound = bench.bound_rates(bench.hide(full, "adversarial", rng), bench.Shift())["fpr"]
     sample = full[1] / (full[1] + full[3])
-    assert bound.lower[0] == pytest.approx(sample[0]) and bound.upper[1] == pytest.approx(sample[1])
+    assert bound.lower[:, 0] == pytest.approx(sample[:, 0]) and bound.upper[:, 1] == pytest.approx(
+        sample[:, 1]
+    )
 
 
 def test_sensitivity_holds_at_the_selection_strength_and_may_fail_below() -> None:
@@ -59,3 +61,15 @@ def test_sensitivity_holds_at_the_selection_strength_and_may_fail_below() -> Non
     assert table[1.0][0] == 1.0 and table[1.5][0] == 1.0  # delta >= D0: the range holds the truth, always
     assert table[0.0][0] < 0.5  # delta = 0 (no selection assumed) misses it: selection is real here
     assert min(table[1.0][1], table[1.5][1]) * 200 >= bench.region(200)
+
+
+def test_mar_estimates_are_unbiased_when_selection_is_mar() -> None:
+    """Truths hidden with a probability that depends on group and flag only: the standardised estimates
+    average to the full-label FPR within 4 Monte Carlo standard errors."""
+    bench = _benchmark()
+    estimates = bench.mar_estimates(REPLICATIONS, 6)
+    error = estimates.std(axis=0, ddof=1) / np.sqrt(REPLICATIONS)
+    assert np.all(np.abs(estimates.mean(axis=0) - bench.TRUE_FPR) < 4 * error), (
+        estimates.mean(axis=0),
+        error,
+    )

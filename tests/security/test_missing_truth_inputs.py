@@ -17,7 +17,10 @@ import pytest
 
 from misflag.cli import main
 from misflag.decisions import DecisionSpec, audit_decisions
-from misflag.errors import InputError
+from misflag.decisions._counts import check_spec
+from misflag.errors import InputError, MisflagError
+
+from .corpus import CANARY, TARGET, corpus
 
 HOSTILE_LABEL = "\x1b]8;;http://evil\x07<script>alert(1)</script>\x1b[2J"
 
@@ -52,6 +55,12 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["--missing-truth", "sensitivity"],
         ["--delta", "0.1"],
         ["--missing-truth", "bounds", "--weight", "1"],
+        ["--missing-truth", "prevalence", "--prevalence", "plain=0.3"],  # the hostile group is named back
+        ["--missing-truth", "prevalence", "--prevalence", "x" * 100_000 + "=0.3"],
+        ["--missing-truth", "prevalence", "--prevalence", "plain=0.3:0.2"],
+        ["--missing-truth", "prevalence", "--prevalence", "plain=1e999"],
+        ["--missing-truth", "prevalence", "--prevalence", "plain=0.3", "--prevalence", "plain=0.2"],
+        ["--missing-truth", "mar", "--strata", "g"],
     ],
 )
 def test_cli_refuses_in_one_line(
@@ -67,6 +76,7 @@ def test_cli_refuses_in_one_line(
     lines = captured.err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert "Traceback" not in captured.err + captured.out and len(lines[0]) < 400
+    assert "\x1b" not in captured.err and "\x07" not in captured.err
     assert not saved.exists() and not Path("/tmp/pwned").exists()
 
 
@@ -97,3 +107,33 @@ def test_hostile_labels_stay_inert(log: Path, tmp_path: Path, capsys: pytest.Cap
     assert "<script>alert(1)" not in html
     assert "When the truth is known only for some people" in html
     json.dumps(result.metadata["missing_truth"])  # plain data
+
+
+ENTRIES = corpus()
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"), ENTRIES, ids=[f"{i}-{kind}" for i, (kind, _) in enumerate(ENTRIES)]
+)
+def test_hostile_strata_expressions_are_refused(kind: str, text: str) -> None:
+    """Every hostile expression of tests/security/corpus.py as --strata is refused by the spec check that
+    `run_audit` runs before any engine reads the input (check_before_engine)."""
+    spec = DecisionSpec(truth="t", flag="f", groups=("g",), missing_truth="mar", strata=(text,))
+    with pytest.raises(MisflagError) as refused:
+        check_spec(spec, ("g", "f", "t"))
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["file function", "statement", "subquery"])
+def test_hostile_strata_end_to_end(log: Path, kind: str) -> None:
+    """A few entries per class through the whole audit: one line, the canary never read, the target never written."""
+    Path(CANARY).parent.mkdir(parents=True, exist_ok=True)
+    Path(CANARY).write_text("canary-secret-mt23")
+    Path(TARGET).unlink(missing_ok=True)
+    for text in [text for entry_kind, text in ENTRIES if entry_kind == kind][:5]:
+        with pytest.raises(MisflagError) as refused:
+            audit_decisions(
+                log, flag="f", truth="t", groups=["g"], missing_truth="mar", strata=[text], min_cell=1
+            )
+        message = str(refused.value)
+        assert "\n" not in message and "canary-secret-mt23" not in message and not Path(TARGET).exists()

@@ -23,6 +23,8 @@ from misflag.decisions._metrics import (
     transition_masks,
 )
 from misflag.decisions._missing_audit import MissingTruth, missing_mode
+from misflag.decisions._missing_mar import MarAudit, read_strata_cells
+from misflag.decisions._missing_prevalence import PrevalenceAudit
 from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
@@ -60,6 +62,8 @@ def audit_decisions(
     missing_truth: str | None = None,
     delta: float | None = None,
     odds_ratio: float | None = None,
+    strata: Sequence[str] = (),
+    prevalence: Sequence[str] = (),
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -104,6 +108,7 @@ def run_audit(
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
         cells = read_cells(runner, spec, checked)
+        mar_cells = read_strata_cells(runner, spec, checked) if checked.strata else cells
         margin_note = margin_problem(runner, checked)
         report("estimating", 0.6)
         all_groupings = groupings(spec, cells.keys, cells.count.size)
@@ -114,13 +119,15 @@ def run_audit(
     extras: dict[str, Any] = {}
     stages = {name: expression for (name, _), expression in zip(spec.pipeline, checked.stages, strict=True)}
     chosen = None
+    mode = missing_mode(spec, cells)
+    estimator = _estimator(spec, mode, cells, mar_cells, all_groupings)
+    missing = MissingTruth(spec, cells, all_groupings, estimator) if mode else None
 
     def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         nonlocal chosen
         audit = _Audit(spec, cells, all_groupings, forced)
         rows, shadow = audit.rows(), audit.rows(unsuppressed=True)
-        missing = MissingTruth(spec, cells, all_groupings, audit.references) if missing_mode(spec, cells) else None
-        rows = missing.apply(rows) if missing else rows
+        rows = missing.apply(rows, audit.references) if missing else rows
         if scores is not None:
             score_rows, curves, chosen = threshold_audit(spec, scores, forced)
             rows.extend(score_rows)
@@ -129,7 +136,7 @@ def run_audit(
             stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
         metadata = _metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
         metadata.update(audit.metadata(rows))
-        metadata.update(missing.metadata(rows) if missing else {})
+        metadata.update(missing.metadata(rows, audit.references) if missing else {})
         return rows, shadow, metadata
 
     report("disclosure audit", 0.8)
@@ -137,7 +144,7 @@ def run_audit(
         tuple(spec.groups),
         stages,
         checked.truth,
-        spec.weight is not None,
+        spec.weight is not None or estimator is not None,  # an estimate is not a ratio of counts either
         info.sha256 or "",
         spec.where is not None or spec.count is not None,  # counts mode: input rows are not people
         missing_label(cells.keys),
@@ -151,6 +158,17 @@ def run_audit(
     result.summary = summarize(result, spec)
     report("done", 1.0)
     return result
+
+
+def _estimator(
+    spec: DecisionSpec, mode: str | None, cells: Cells, mar_cells: Cells, all_groupings: list[Grouping]
+) -> MarAudit | PrevalenceAudit | None:
+    """The point estimator of a missing-truth mode that has one (mar, prevalence); None for the bounds."""
+    if mode == "mar":
+        return MarAudit(spec, mar_cells, all_groupings)
+    if mode == "prevalence":
+        return PrevalenceAudit(spec.prevalence, cells, all_groupings)
+    return None
 
 
 def _withheld_total(rows: list[dict[str, Any]]) -> bool:

@@ -31,6 +31,7 @@ class CheckedSpec:
     score: str | None
     count: str | None = None  # counts mode: how many people each input row stands for
     margin: str | None = None  # counts mode: the published total of each row's group
+    strata: tuple[str, ...] = ()  # missing truth, mar: strata within which truth is missing at random
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def check_spec(spec: DecisionSpec, columns: tuple[str, ...]) -> CheckedSpec:
         score=check_expression(spec.score, columns, "{score}") if spec.score else None,
         count=check_expression(spec.count, columns, "{count}") if spec.count else None,
         margin=check_expression(spec.margin, columns, "{margin}") if spec.margin else None,
+        strata=tuple(check_expression(expr, columns, "{strata}") for expr in spec.strata),
     )
 
 

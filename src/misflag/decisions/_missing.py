@@ -42,6 +42,15 @@ ASSUMPTIONS = {
         "to differ from that share among comparable people of the group whose truth is known by at most "
         "{amount}."
     ),
+    "prevalence": (
+        "Each group's share of people who should have been flagged is taken from another source, within the "
+        "stated range, and the flagged people whose truth is known are assumed to be like the other flagged "
+        "people of their group."
+    ),
+    "mar": (
+        "Among people of the same group, flag and stratum, whether a person's truth is known is assumed to "
+        "have nothing to do with what it is."
+    ),
 }
 
 
@@ -124,19 +133,29 @@ class Bound:
         low_end = (self.lower, *self.lower_limits)
         high_end = (self.upper, *self.upper_limits)
         with np.errstate(all="ignore"):
-            lower = self.lower / self.upper[reference]
-            upper = self.upper / self.lower[reference]
-            ci_low = mover_ratio(*low_end, *(a[reference] for a in high_end))[0]
-            ci_high = mover_ratio(*high_end, *(a[reference] for a in low_end))[1]
-        return lower, np.where(self.lower[reference] > 0, upper, np.inf), ci_low, ci_high
+            lower = self.lower / _of(self.upper, reference)
+            upper = self.upper / _of(self.lower, reference)
+            ci_low = mover_ratio(*low_end, *(_of(a, reference) for a in high_end))[0]
+            ci_high = mover_ratio(*high_end, *(_of(a, reference) for a in low_end))[1]
+        return lower, np.where(_of(self.lower, reference) > 0, upper, np.inf), ci_low, ci_high
 
     def difference(self, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Bounds and 95% limits of each group's rate minus the reference group's (MOVER-D at the extremes)."""
         low_end = (self.lower, *self.lower_limits)
         high_end = (self.upper, *self.upper_limits)
-        ci_low = mover_difference(*low_end, *(a[reference] for a in high_end))[0]
-        ci_high = mover_difference(*high_end, *(a[reference] for a in low_end))[1]
-        return self.lower - self.upper[reference], self.upper - self.lower[reference], ci_low, ci_high
+        ci_low = mover_difference(*low_end, *(_of(a, reference) for a in high_end))[0]
+        ci_high = mover_difference(*high_end, *(_of(a, reference) for a in low_end))[1]
+        return (
+            self.lower - _of(self.upper, reference),
+            self.upper - _of(self.lower, reference),
+            ci_low,
+            ci_high,
+        )
+
+
+def _of(values: np.ndarray, reference: int) -> np.ndarray:
+    """The reference group's values, kept as an axis: groups are the last axis (a grid may lead)."""
+    return np.take(values, [reference], axis=-1)
 
 
 def _known_rates(counts: Counts) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -196,12 +215,13 @@ def _ends(counts: Counts, ranges: tuple[np.ndarray, ...]) -> dict[str, Ends]:
     }
 
 
-def bound_rates(counts: Counts, shift: Shift) -> dict[str, Bound]:
+def bound_rates(counts: Counts, shift: Shift, metrics: tuple[str, ...] = BOUNDED) -> dict[str, Bound]:
     """FPR, FNR and base rate per group under the assumption, with Imbens-Manski 95% limits."""
     point = _ends(counts, _share_ranges(counts, shift, widened=False))
-    wide = point if shift == Shift() else _ends(counts, _share_ranges(counts, shift, widened=True))
+    worst = shift.delta is None and shift.odds_ratio is None
+    wide = point if worst else _ends(counts, _share_ranges(counts, shift, widened=True))
     out = {}
-    for metric in BOUNDED:
+    for metric in metrics:
         low_num, low_den, high_num, high_den = point[metric]
         _, low_low, low_high, high_low, high_high = bounded_rate_limits(*wide[metric])
         out[metric] = Bound(
@@ -213,47 +233,25 @@ def bound_rates(counts: Counts, shift: Shift) -> dict[str, Bound]:
     return out
 
 
-def breakdown(counts: Counts, reference: int, metric: str, odds: bool = False) -> np.ndarray:
-    """Per group: the smallest delta (or odds ratio) on the grid at which the 95% interval of the group's
-    rate over the reference's includes 1; 0 where it includes 1 with no selection at all; NaN where
-    it excludes 1 even at the grid's end (for delta: the worst case)."""
+def breakdowns(counts: Counts, reference: int, odds: bool = False) -> dict[str, np.ndarray]:
+    """Per ratio (FPR, FNR) and group: the smallest delta (or odds ratio) on the grid at which the 95%
+    interval of the group's rate over the reference's includes 1; 0 where it includes 1 with no selection
+    at all; NaN where it excludes 1 even at the grid's end (for delta: the worst case). The ranges are
+    `bound_rates`' own on the whole grid at once, so a value agrees with a sensitivity audit at it."""
     grid = ODDS_GRID if odds else DELTA_GRID
     column = grid[:, None]
-    found = np.full(counts.tp.size, np.nan)
-    ranges = []
-    for positives, trials in _known_rates(counts):
-        low, high = wilson_limits(positives, trials)
-        low, high = np.nan_to_num(low), np.nan_to_num(high, nan=1.0)
-        if odds:
-            ranges += [low / (low + column * (1 - low)), column * high / (column * high + 1 - high)]
-        else:
-            ranges += [np.clip(low - column, 0.0, 1.0), np.clip(high + column, 0.0, 1.0)]
-    wide = _ends(_broadcast(counts, grid.size), tuple(ranges))[metric]
-    _, low_low, low_high, high_low, high_high = bounded_rate_limits(*wide)
-    with np.errstate(all="ignore"):
-        lower, upper = wide[0] / wide[1], wide[2] / wide[3]
-        ci_low = mover_ratio(
-            lower,
-            low_low,
-            low_high,
-            upper[:, [reference]],
-            high_low[:, [reference]],
-            high_high[:, [reference]],
-        )[0]
-        ci_high = mover_ratio(
-            upper,
-            high_low,
-            high_high,
-            lower[:, [reference]],
-            low_low[:, [reference]],
-            low_high[:, [reference]],
-        )[1]
-    includes = (ci_low <= 1) & (ci_high >= 1)
-    for g in range(counts.tp.size):
-        hits = np.nonzero(includes[:, g])[0]
-        if hits.size:
-            found[g] = grid[hits[0]]
-    return found
+    shift = Shift(odds_ratio=column) if odds else Shift(delta=column)  # type: ignore[arg-type]
+    out = {}
+    for metric, bound in bound_rates(_broadcast(counts, grid.size), shift, ("fpr", "fnr")).items():
+        _, _, ci_low, ci_high = bound.ratio(reference)
+        includes = (ci_low <= 1) & (ci_high >= 1)
+        found = np.full(counts.tp.size, np.nan)
+        for g in range(counts.tp.size):
+            hits = np.nonzero(includes[:, g])[0]
+            if hits.size:
+                found[g] = grid[hits[0]]
+        out[metric] = found
+    return out
 
 
 def _broadcast(counts: Counts, rows: int) -> Counts:

@@ -3,14 +3,17 @@ breakdown values, and the plain sentences of the summary (the estimator is in `_
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from misflag.decisions._counts import Cells
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
-from misflag.decisions._missing import ASSUMPTIONS, BOUNDED, Bound, Counts, Shift, bound_rates, breakdown
+from misflag.decisions._missing import ASSUMPTIONS, BOUNDED, Bound, Counts, Shift, bound_rates, breakdowns
+from misflag.decisions._missing_mar import MAR_NOTE
+from misflag.decisions._missing_prevalence import PREVALENCE_NOTE
 from misflag.decisions._rows import Reference
 from misflag.decisions._spec import DecisionSpec
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, make_row
@@ -26,6 +29,34 @@ INTERVAL = (
     "95% interval for a rate known only to lie in a range: Imbens & Manski (2004), each end's limit the Wilson "
     "score limit at the critical value c (1.96 for a point, down to 1.645 for a wide range); ratios and "
     "differences by MOVER at each group's own extreme"
+)
+
+
+class Estimated(Protocol):
+    """One metric's point estimates per group, with a 95% interval and comparisons (MAR, prevalence)."""
+
+    @property
+    def value(self) -> np.ndarray: ...
+
+    def interval(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def compared(self, reference: int, ratio: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+class Estimator(Protocol):
+    """Per grouping (None: not estimated, left as ranges), per stage, per metric: the estimates."""
+
+    @property
+    def estimates(self) -> Sequence[Sequence[Mapping[str, Estimated]] | None]: ...
+
+
+PREVALENCE_INTERVAL = (
+    "95% interval: the flagged people's hit rate at its Wilson limits and each group's prevalence at the ends "
+    "of its stated range; ratios and differences take each group at its 97.5% ends (both hold together at 95%)"
+)
+MAR_INTERVAL = (
+    "95% percentile bootstrap interval (people resampled, with --seed and --replicates) of the estimate "
+    "standardised within group, flag and strata"
 )
 _KNOWN_ONLY = frozenset(
     {"for", "npv", "accuracy", "cleared_false_flags", "cleared_true_flags", "new_false_flags"}
@@ -43,9 +74,15 @@ class MissingTruth:
     """Every grouping's bounds per stage under the spec's assumption, and the rows and notes built from them."""
 
     def __init__(
-        self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping], references: list[Reference]
+        self,
+        spec: DecisionSpec,
+        cells: Cells,
+        all_groupings: list[Grouping],
+        mar: Estimator | None = None,
     ) -> None:
-        self.spec, self.groupings, self.references = spec, all_groupings, references
+        self.spec, self.groupings, self.mar = spec, all_groupings, mar
+        self.references: list[Reference] = []
+        self._breakdown_cache: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self.mode = missing_mode(spec, cells) or "bounds"
         self.shift = Shift(spec.delta, spec.odds_ratio) if self.mode == "sensitivity" else Shift()
         self.stages = [name for name, _ in spec.pipeline]
@@ -63,16 +100,22 @@ class MissingTruth:
         }
 
     @property
+    def _kind(self) -> str:
+        return "sensitivity" if self.mode == "sensitivity" else "worst case"
+
+    @property
     def note(self) -> str:
-        return RANGE_NOTE if self.mode == "bounds" else SENSITIVITY_NOTE
+        return SENSITIVITY_NOTE if self.mode == "sensitivity" else RANGE_NOTE
 
     def _stage_index(self, stage: str) -> int | None:
         if stage == ALL_STAGES:
             return len(self.stages) - 1
         return self.stages.index(stage) if stage in self.stages else None
 
-    def apply(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows with FPR, FNR, base rate (and their ratios, differences) as ranges, and the others noted."""
+    def apply(self, rows: list[dict[str, Any]], references: list[Reference]) -> list[dict[str, Any]]:
+        """The rows with FPR, FNR, base rate (and their ratios, differences) as ranges, and the others noted;
+        `references`: this round's reference group per grouping (suppression may change them)."""
+        self.references = references
         out: list[dict[str, Any]] = []
         for row in rows:
             out.append(row)
@@ -89,6 +132,10 @@ class MissingTruth:
             if figure not in BOUNDED or stage_index is None:
                 continue
             k, g = self.position[(row["attribute"], row["group"])]
+            estimated = self.mar.estimates[k] if self.mar is not None else None
+            if estimated is not None:
+                self._estimate(row, estimated[stage_index][figure], k, g)
+                continue
             bound = self.bounds[k][stage_index][figure]
             values: tuple[float, ...]
             ends: tuple[tuple[Any, Any], tuple[Any, Any]]
@@ -121,13 +168,27 @@ class MissingTruth:
                         low,
                         high,
                         row["denominator"],
-                        warning="; ".join([*versus, f"{self.mode}: the range's {end} end"]),
+                        warning="; ".join([*versus, f"{self._kind}: the range's {end} end"]),
                     )
                 )
         return out
 
-    def metadata(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _estimate(self, row: dict[str, Any], estimate: Estimated, k: int, g: int) -> None:
+        """A MAR row: the standardised estimate and its bootstrap interval (ratios, differences by bootstrap)."""
+        versus = [part for part in (row["warning"] or "").split("; ") if part.startswith("vs ")]
+        if row["metric"] in BOUNDED:
+            value, (low, high) = estimate.value, estimate.interval()
+        else:
+            reference = self.references[k]
+            if reference.index is None or g == reference.index or reference.excluded[g]:
+                return
+            value, low, high = estimate.compared(reference.index, row["metric"].endswith("_ratio"))
+        row.update(value=_finite(value[g]), ci_low=_finite(low[g]), ci_high=_finite(high[g]))
+        row["warning"] = "; ".join([*versus, MAR_NOTE if self.mode == "mar" else PREVALENCE_NOTE])
+
+    def metadata(self, rows: list[dict[str, Any]], references: list[Reference]) -> dict[str, Any]:
         """Mode, assumption, label coverage and ranges of the reported groups, breakdown values per disparity."""
+        self.references = references
         published = {
             (r["attribute"], r["group"], r["stage"], r["metric"]) for r in rows if not r["suppressed"]
         }
@@ -141,7 +202,7 @@ class MissingTruth:
             "delta": self.spec.delta,
             "odds_ratio": self.spec.odds_ratio,
             "assumption": ASSUMPTIONS[self.mode].format(amount=amount),
-            "interval": INTERVAL,
+            "interval": {"mar": MAR_INTERVAL, "prevalence": PREVALENCE_INTERVAL}.get(self.mode, INTERVAL),
             "coverage": [],
             "bounds": [],
             "breakdown": [],
@@ -154,6 +215,8 @@ class MissingTruth:
                     if metric == "base_rate" and s != len(self.stages) - 1:
                         continue
                     bound = self.bounds[k][s][metric]
+                    if self.mar is not None and self.mar.estimates[k] is not None:
+                        continue
                     for g in range(len(grouping.labels)):
                         group = grouping.output_label(g)
                         if (grouping.attribute, group, label, metric) in published and np.isfinite(
@@ -171,7 +234,7 @@ class MissingTruth:
                                     "ci_high": _finite(bound.ci_high[g]),
                                 }
                             )
-            data["breakdown"] += self._breakdowns(k, published)
+            data["breakdown"] += self._breakdowns(k, published) if self.mar is None else []
         return {"missing_truth": data}
 
     def _coverage(self, k: int, s: int, stage: str, published: set[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -200,9 +263,11 @@ class MissingTruth:
             return []
         stage, counts = self.stages[-1], self.counts[k][-1]
         out = []
-        for metric in ("fpr", "fnr"):
-            deltas = breakdown(counts, reference.index, metric)
-            odds = breakdown(counts, reference.index, metric, odds=True)
+        key = (k, reference.index)
+        if key not in self._breakdown_cache:  # the same in every suppression round with this reference
+            by_delta, by_odds = breakdowns(counts, reference.index), breakdowns(counts, reference.index, True)
+            self._breakdown_cache[key] = {m: (by_delta[m], by_odds[m]) for m in by_delta}
+        for metric, (deltas, odds) in self._breakdown_cache[key].items():
             for g in range(len(grouping.labels)):
                 group = grouping.output_label(g)
                 if g == reference.index or reference.excluded[g]:
@@ -253,8 +318,8 @@ def missing_truth_sentences(metadata: dict[str, Any], rows: list[dict[str, Any]]
         c = overall[0]
         parts.append(
             f"The truth is unknown for {c['unknown']:,} people (known for {_share(c['known_share_flagged'])} of those "
-            f"flagged and {_share(c['known_share_not_flagged'])} of those not flagged), so error rates are ranges, "
-            f"not points. {info['assumption']}"
+            f"flagged and {_share(c['known_share_not_flagged'])} of those not flagged), so error rates are "
+            f"{'estimates under an assumption' if info['mode'] in ('mar', 'prevalence') else 'ranges, not points'}. {info['assumption']}"
         )
         if c["warning"]:
             parts.append(f"Warning: {c['warning']}.")

@@ -6,7 +6,7 @@ import math
 
 from misflag.errors import InputError
 
-MISSING_TRUTH_MODES = ("bounds", "sensitivity")
+MISSING_TRUTH_MODES = ("bounds", "sensitivity", "mar", "prevalence")
 
 
 def check_missing_truth(
@@ -42,3 +42,46 @@ def _number(value: float) -> float:
         return float(value)
     except OverflowError:
         return math.inf
+
+
+def check_strata(mode: str | None, strata: tuple[str, ...], groups: tuple[str, ...]) -> None:
+    """Strata are for {missing_truth} mar, each given once and not also a group (already conditioned on)."""
+    if strata and mode != "mar":
+        raise InputError("{strata} is for {missing_truth} mar only")
+    if len(set(strata)) != len(strata):
+        raise InputError("each {strata} expression may be given only once")
+    if set(strata) & set(groups):
+        raise InputError("a {strata} expression is also a {groups} expression: groups are strata already")
+
+
+def check_prevalence(mode: str | None, prevalence: tuple[str, ...]) -> None:
+    """--prevalence goes with {missing_truth} prevalence, and that mode needs it; each value must parse."""
+    if prevalence and mode != "prevalence":
+        raise InputError("{prevalence} is for {missing_truth} prevalence only")
+    if mode == "prevalence" and not prevalence:
+        raise InputError(
+            "{missing_truth} prevalence needs {prevalence} GROUP=RATE[:LOW-HIGH] for every group"
+        )
+    for text in prevalence:
+        parse_prevalence(text)
+
+
+def parse_prevalence(text: str) -> tuple[str, float, float, float]:
+    """`GROUP=RATE` or `GROUP=RATE:LOW-HIGH` as (group, rate, low, high); InputError in one line otherwise."""
+    group, separator, value = text.rpartition("=")
+    rate_text, colon, band = value.partition(":")
+    low_text, dash, high_text = band.partition("-")
+    try:
+        rate = float(rate_text)
+        low, high = (float(low_text), float(high_text)) if colon else (rate, rate)
+    except ValueError:
+        raise InputError(
+            f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {text[:80]!r}"
+        ) from None
+    if not separator or not group.strip() or (colon and not dash):
+        raise InputError(f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {text[:80]!r}")
+    if not all(math.isfinite(v) for v in (rate, low, high)) or not 0 < low <= rate <= high < 1:
+        raise InputError(
+            f"{{prevalence}} for {group.strip()[:40]!r} needs 0 < LOW <= RATE <= HIGH < 1, got {value[:40]!r}"
+        )
+    return group.strip(), rate, low, high

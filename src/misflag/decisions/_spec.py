@@ -9,7 +9,7 @@ from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
 from typing import Any, cast
 
-from misflag.decisions._missing_spec import check_missing_truth
+from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
 from misflag.errors import InputError
 
 DEFAULT_STAGE = "decision"
@@ -93,8 +93,8 @@ class DecisionSpec:
     missing_truth: str | None = field(
         default=None,
         metadata=_option(
-            "Where truth is NULL (no --weight): bounds (worst case, the default) or sensitivity (with --delta "
-            "or --odds-ratio)."
+            "Where truth is NULL (no --weight): bounds (worst case, the default), sensitivity (with --delta or "
+            "--odds-ratio), mar (missing at random, with --strata) or prevalence (with --prevalence)."
         ),
     )
     delta: float | None = field(
@@ -104,6 +104,18 @@ class DecisionSpec:
     odds_ratio: float | None = field(
         default=None,
         metadata=_option("Sensitivity: unknown truths' odds of a positive within this factor of the known (>= 1)."),
+    )
+    strata: tuple[str, ...] = field(
+        default=(),
+        metadata=_option("With --missing-truth mar: SQL expression of strata (repeatable).", "--strata"),
+    )
+    prevalence: tuple[str, ...] = field(
+        default=(),
+        metadata=_option(
+            "With --missing-truth prevalence: GROUP=RATE[:LOW-HIGH], a group's share of people who should be "
+            "flagged, from another source (repeatable).",
+            "--prevalence",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -145,6 +157,8 @@ class DecisionSpec:
         if not 0 < self.target_fpr < 1:
             raise InputError(f"{{target_fpr}} must be between 0 and 1, got {self.target_fpr}")
         check_missing_truth(self.missing_truth, self.delta, self.odds_ratio, self.weight)
+        check_strata(self.missing_truth, self.strata, self.groups)
+        check_prevalence(self.missing_truth, self.prevalence)
 
     @property
     def pipeline(self) -> tuple[tuple[str, str], ...]:
@@ -164,6 +178,8 @@ class DecisionSpec:
         data["stages"] = [list(stage) for stage in self.stages]
         data["groups"] = list(self.groups)
         data["missing_values"] = list(self.missing_values)
+        data["strata"] = list(self.strata)
+        data["prevalence"] = list(self.prevalence)
         return data
 
     @classmethod
@@ -183,6 +199,8 @@ class DecisionSpec:
         values["stages"] = tuple(_stage_pair(stage) for stage in values.get("stages") or ())
         values["groups"] = tuple(values.get("groups") or ())
         values["missing_values"] = tuple(values.get("missing_values") or ())
+        values["strata"] = tuple(values.get("strata") or ())
+        values["prevalence"] = tuple(values.get("prevalence") or ())
         return cls(**values)
 
     def to_json(self) -> str:
@@ -210,11 +228,13 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "strict": ((bool,), "true or false"),
     "missing_values": ((list, tuple, type(None)), "a list of strings"),
     "impact_ratio_min_share": ((int, float), "a number"),
-    "missing_truth": ((str, type(None)), "bounds, sensitivity or null"),
+    "missing_truth": ((str, type(None)), "bounds, sensitivity, mar, prevalence or null"),
     "delta": ((int, float, type(None)), "a number or null"),
     "odds_ratio": ((int, float, type(None)), "a number or null"),
+    "strata": ((list, tuple, type(None)), "a list of SQL expressions (strings)"),
+    "prevalence": ((list, tuple, type(None)), "a list of GROUP=RATE[:LOW-HIGH] strings"),
 }
-_STRING_LISTS = frozenset({"groups", "missing_values"})
+_STRING_LISTS = frozenset({"groups", "missing_values", "strata", "prevalence"})
 _MAX_SEED = 2**63 - 1
 
 
