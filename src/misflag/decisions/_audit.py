@@ -11,7 +11,7 @@ import numpy as np
 from misflag import __version__
 from misflag.decisions._counts import Cells, CheckedSpec, check_spec, margin_problem, read_cells
 from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
-from misflag.decisions._groups import Grouping, groupings, missing_label
+from misflag.decisions._groups import Grouping, groupings, missing_label, unknown_reference
 from misflag.decisions._metrics import (
     INTERVAL_METHODS,
     RATE_METRICS,
@@ -180,7 +180,7 @@ def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
     if not spec.reference:
         return
     if not any(g.reference_hint is not None and g.reference_hint in g.labels for g in all_groupings):
-        raise InputError(f"{{reference}} {spec.reference!r} names no group of any {{groups}} attribute")
+        raise unknown_reference(spec, all_groupings)
 
 
 def _metadata(
