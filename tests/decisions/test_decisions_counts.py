@@ -353,8 +353,11 @@ def test_counts_mode_on_spark_equals_duckdb(tmp_path: Path, spark_available: Non
     connection.register("cells", _toy_table([*TOY, ("b", 0, 0, 0)]))
     connection.execute(f"COPY cells TO '{path}' (HEADER)")
     options: dict[str, Any] = {"flag": "flagged", "truth": "truth", "groups": ["grp"], "count": "people"}
-    duck = audit_decisions(path, engine="duckdb", **options).rows()
-    spark = audit_decisions(path, engine="spark", **options).rows()
+    on_duckdb = audit_decisions(path, engine="duckdb", margin="110", **options)
+    on_spark = audit_decisions(path, engine="spark", margin="110", **options)
+    assert on_spark.metadata["counts"] == on_duckdb.metadata["counts"]  # b's 100 people, not 110
+    assert "1 of 2 group(s)" in on_spark.metadata["counts"]["margin_warning"]
+    duck, spark = on_duckdb.rows(), on_spark.rows()
     assert [(r["group"], r["metric"], r["denominator"]) for r in spark] == [
         (r["group"], r["metric"], r["denominator"]) for r in duck
     ]
