@@ -321,3 +321,22 @@ def test_prevalence_refuses_what_it_cannot_use() -> None:
         _audit(missing_truth="prevalence", prevalence=("a=0.4", "b=0.3", "c=0.2"))
     with pytest.raises(InputError, match="gives group 'a' twice"):
         _audit(missing_truth="prevalence", prevalence=("a=0.4", "a=0.3", "b=0.3"))
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ([], "shown as ranges, not single figures"),
+        (["--missing-truth", "mar"], "estimates that rest on an assumption"),
+    ],
+)
+def test_report_section_says_what_the_figures_are(tmp_path: Path, options: list[str], says: str) -> None:
+    import pyarrow.parquet as pq
+
+    path, report = tmp_path / "toy.parquet", tmp_path / "report.html"
+    pq.write_table(_toy_table(), path)
+    args = ["decisions", "audit", str(path), "--flag", "f", "--truth", "t", "--group", "g", "--min-cell", "1"]
+    assert main([*args, *options, "--report", str(report)]) == 0
+    html = report.read_text()
+    assert "When the truth is known only for some people" in html and says in html
+    assert "Who has a known truth" in html

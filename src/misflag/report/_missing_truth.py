@@ -19,12 +19,7 @@ def missing_truth_sections(result: AuditResult) -> list[Section]:
     if not info:
         return []
     section = Section("When the truth is known only for some people")
-    section.paragraphs.append(
-        "Some people's truth is unknown, so error rates are shown as ranges, not single figures. "
-        + info["assumption"]
-        + " Each 95% range covers the true rate with 95% probability whatever the unknown truths are"
-        + (" (within the assumption)." if info["mode"] == "sensitivity" else ".")
-    )
+    section.paragraphs.append(_explanation(info))
     section.findings += sorted(
         {f"{c['attribute']} {c['group']}: {c['warning']}." for c in info["coverage"] if c["warning"]}
     )
@@ -87,6 +82,22 @@ def missing_truth_sections(result: AuditResult) -> list[Section]:
             )
         )
     return [section]
+
+
+def _explanation(info: dict[str, Any]) -> str:
+    """What the figures are under this mode, in plain words, with the mode's assumption."""
+    if info["mode"] in ("mar", "prevalence"):
+        return (
+            "Some people's truth is unknown, so error rates are estimates that rest on an assumption: "
+            + info["assumption"]
+            + " Where a figure cannot be estimated that way it is shown as a worst-case range."
+        )
+    return (
+        "Some people's truth is unknown, so error rates are shown as ranges, not single figures. "
+        + info["assumption"]
+        + " Each 95% range covers the true rate with 95% probability whatever the unknown truths are"
+        + (" (within the assumption)." if info["mode"] == "sensitivity" else ".")
+    )
 
 
 def _breakdown(value: float | None, form: str) -> str:
