@@ -198,3 +198,39 @@ def test_job_page_offers_the_report_as_pdf(
         assert client.get(f"/jobs/{job}/report.pdf").content == first.content  # printed once, then kept
         monkeypatch.setenv("MISFLAG_CHROMIUM", str(tmp_path / "no-such-browser"))
         assert 'report.pdf"' not in client.get(f"/jobs/{job}", headers=HTML).text
+
+
+def test_decision_form_offers_every_option_the_http_form_carries(tmp_path: Path) -> None:
+    """Every DecisionSpec field of the HTTP form is an input of the page, and a generated one reaches the job."""
+    from misflag.api._request import SPEC_FIELDS
+
+    rows = "".join(f"{i % 2},{(i // 2) % 2},{'NA' if i % 7 == 0 else 'g' + str(i % 3)}\n" for i in range(300))
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        page = _post_file(client, "/upload", "/", "log.csv", "flagged,harm,grp\n" + rows)
+        html = client.get(page, headers=HTML).text
+        names = set(re.findall(r'<(?:input|select|textarea)[^>]* name="([a-z_]+)"', html))
+        assert set(SPEC_FIELDS) - {"groups"} <= names and {"group", "group_expressions"} <= names
+        help_text = re.sub(
+            r"[\s│]+",
+            " ",
+            CliRunner().invoke(cli_app, ["decisions", "audit", "--help"], env={"COLUMNS": "400"}).output,
+        )
+        for flag in ("--missing-value", "--strict", "--impact-ratio-min-share", "--target-fpr"):
+            assert f"<code>{flag}</code>" in html and flag in help_text
+        form = {
+            "csrf_token": form_token(client, page),
+            "flag": "flagged",
+            "truth": "harm",
+            "group": "grp",
+            "replicates": "100",
+            "missing_values": "NA",
+            "strict": "on",
+        }
+        answer = client.post(page + "/audit", data=form, follow_redirects=False)
+        assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        result = client.get(f"/jobs/{status['job_id']}/result.json").json()
+        command = result["metadata"]["command"]
+        assert "--missing-value NA" in command and "--strict" in command
+        assert not [r for r in result["rows"] if r["group"] == "NA"]  # read as missing, not as a group

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Red
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from misflag.api._forms import spec_fields
 from misflag.api._guard import Guard
 from misflag.api._jobs import JobManager, JobStatus, refusal_status
 from misflag.api._pages import render_page, report_response
@@ -36,6 +37,22 @@ from misflag.decisions import DecisionSpec
 from misflag.errors import InputError, MisflagError
 
 router = APIRouter()
+#: The decision form's fields laid out by hand in upload.html; every other DecisionSpec field the HTTP
+#: form carries is generated from the spec (flag and help as on the command line).
+_LAID_OUT = (
+    "truth",
+    "flag",
+    "stages",
+    "groups",
+    "intersect",
+    "where",
+    "score",
+    "reference",
+    "seed",
+    "replicates",
+    "min_cell",
+)
+MORE_FIELDS = tuple(f for f in spec_fields(DecisionSpec, _LAID_OUT) if f.name in SPEC_FIELDS)
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -273,7 +290,9 @@ async def upload_page(request: Request) -> Response:
 
 @router.get("/uploads/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
 def upload_view(request: Request, upload_id: str) -> HTMLResponse:
-    return render_page("upload.html", request=request, record=_record(request, upload_id), form={})
+    return render_page(
+        "upload.html", request=request, record=_record(request, upload_id), form={}, more=MORE_FIELDS
+    )
 
 
 @router.post("/uploads/{upload_id}/audit", include_in_schema=False)
@@ -285,7 +304,13 @@ async def audit_page(request: Request, upload_id: str) -> Response:
     if not guard.form_token_ok(request, fields.get("csrf_token", "")):
         message = "the form's anti-forgery token is missing or stale; reload the page"
         return render_page(
-            "upload.html", request=request, record=record, form=fields, error=message, status=403
+            "upload.html",
+            request=request,
+            record=record,
+            form=fields,
+            error=message,
+            status=403,
+            more=MORE_FIELDS,
         )
     groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
     groups += _lines(fields.get("group_expressions", ""))
@@ -296,7 +321,13 @@ async def audit_page(request: Request, upload_id: str) -> Response:
         code = _refusal(problem).status_code if isinstance(problem, InputError) else 400
         message = _first_line(problem)
         return render_page(
-            "upload.html", request=request, record=record, form=fields, error=message, status=code
+            "upload.html",
+            request=request,
+            record=record,
+            form=fields,
+            error=message,
+            status=code,
+            more=MORE_FIELDS,
         )
     return RedirectResponse(f"/jobs/{status.job_id}", status_code=303)
 

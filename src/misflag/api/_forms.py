@@ -9,6 +9,7 @@ generated the same way from `DecisionSpec` (see `_request`), whose metadata the 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 import types
@@ -105,6 +106,34 @@ def command_fields(
                 default=None if required else default,
                 required=required,
                 choices=allowed,
+                item=item,
+            )
+        )
+    return tuple(out)
+
+
+def spec_fields(spec_class: type, skip: Sequence[str] = ()) -> tuple[FormField, ...]:
+    """The form fields of a spec dataclass whose fields carry their CLI help in `metadata["help"]` (as
+    `DecisionSpec`'s do, which the CLI's options are built from), leaving out `skip`."""
+    hints = get_type_hints(spec_class)
+    out = []
+    for spec_field in dataclasses.fields(spec_class):
+        if spec_field.name in skip or "help" not in spec_field.metadata:
+            continue
+        hint = hints[spec_field.name]
+        kind, item = _kind(hint)
+        if get_origin(hint) is tuple:
+            kind, item = "list", "text"
+        default = None if spec_field.default is dataclasses.MISSING else spec_field.default
+        flag = spec_field.metadata.get("flag") or "--" + spec_field.name.replace("_", "-")
+        out.append(
+            FormField(
+                name=spec_field.name,
+                flag=str(flag),
+                help=str(spec_field.metadata["help"]),
+                kind=kind,
+                default=default,
+                required=spec_field.default is dataclasses.MISSING,
                 item=item,
             )
         )
