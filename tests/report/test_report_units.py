@@ -105,3 +105,38 @@ def test_heat_map_legend_is_in_percent_like_its_cells() -> None:
     assert '"format": ".2~%"' in spec
     assert all(f"{100 * r['value']:.3g}%" in spec for r in rows)
     assert isinstance(AuditResult, type)
+
+
+def test_spread_row_is_filled_in_the_report_table(compas_result: AuditResult) -> None:
+    content = build_report(compas_result)
+    stage = next(s for s in {r["stage"] for r in compas_result.rows()} if s.startswith("score"))
+    table = next(t for t in content.tables if t.title == f"By race — stage {stage}")
+    row = next(r for r in table.rows if r[0] == "(highest/lowest)")
+    spread = compas_result.value("fpr_max_min_ratio", "(highest/lowest)", attribute="race", stage=stage)
+    assert row[table.columns.index("fpr_ratio")].startswith(f"{spread:.2f} [")
+    assert "highest: African-American" in row[-1]
+
+
+def test_inventory_table_shows_the_headlines_shares() -> None:
+    from misflag.inventory import load_inventories, scorecard
+
+    inventory = load_inventories()
+    try:
+        card = scorecard(inventory, year=2025)
+    finally:
+        inventory.close()
+    found = re.search(
+        r"([\d,]+) high-impact; among those, (\d+) report an established appeal process and (\d+)",
+        card.summary,
+    )
+    assert found is not None
+    high, appeal, review = (int(x.replace(",", "")) for x in found.groups())
+    table = build_report(card).tables[0]
+    assert table.columns[1:5] == [
+        "use cases",
+        "high-impact use cases",
+        "high-impact with an appeal process (appeal_established_share)",
+        "high-impact with independent review (independent_review_established_share)",
+    ]
+    everyone = table.rows[0]
+    assert everyone[3] == f"{100 * appeal / high:.2f}%" and everyone[4] == f"{100 * review / high:.2f}%"

@@ -201,6 +201,9 @@ HEADERS = {
     "genuine_n": "genuine comparisons",
     "use_cases_count": "use cases",
     "high_impact_count": "high-impact use cases",
+    "appeal_established_share": "high-impact with an appeal process (appeal_established_share)",
+    "independent_review_established_share": "high-impact with independent review "
+    "(independent_review_established_share)",
     "wrongful_link_rate": "people wrongly linked (wrongful_link_rate)",
 }
 

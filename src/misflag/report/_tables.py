@@ -22,6 +22,10 @@ from misflag.result import AuditResult
 #: Preferred table columns, in order; other metrics follow (differences are left to the full table).
 TABLE_METRICS: tuple[str, ...] = (
     "n",
+    "use_cases_count",
+    "high_impact_count",
+    "appeal_established_share",  # the inventory headline's two safeguards, before any other share
+    "independent_review_established_share",
     "base_rate",
     "selection_rate",
     "fpr",
@@ -51,6 +55,13 @@ def _metrics_for(rows: list[dict[str, Any]]) -> list[str]:
     return (preferred + others)[:_MAX_COLUMNS]
 
 
+def _spread(index: dict[tuple[str, str], dict[str, Any]], group: str, metric: str) -> dict[str, Any] | None:
+    """For a ratio column, a "(highest/lowest)" or "(between groups)" row's highest-over-lowest figure."""
+    if not metric.endswith("_ratio"):
+        return None
+    return index.get((group, metric.removesuffix("_ratio") + "_max_min_ratio"))
+
+
 def group_tables(visible: Visible, kind: str = "") -> list[TableBlock]:
     """One table per attribute and stage: a row per shown group, a column per main metric.
 
@@ -68,10 +79,9 @@ def group_tables(visible: Visible, kind: str = "") -> list[TableBlock]:
             decimals = {m: percent_decimals([r for r in rows if r["metric"] == m]) for m in metrics}
             body = []
             for group in groups:
-                notes = sorted(
-                    {n for m in metrics for n in clean_warning((index.get((group, m)) or {}).get("warning"))}
-                )
-                cells = [cell(index.get((group, m)), decimals[m]) for m in metrics]
+                shown = [index.get((group, m)) or _spread(index, group, m) for m in metrics]
+                notes = sorted({n for row in shown for n in clean_warning((row or {}).get("warning"))})
+                cells = [cell(row, decimals[m]) for row, m in zip(shown, metrics, strict=True)]
                 body.append([group, *cells, "; ".join(notes)])
             notes = ["Brackets: 95% interval."]
             reference = reference_of(rows)
