@@ -30,12 +30,22 @@ KINDS = (
 
 
 @pytest.fixture(scope="module")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SQLite ledger with its signing key, owned by the test (as the ledger's own API tests do)."""
+    folder = tmp_path_factory.mktemp("ledger")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MISFLAG_LEDGER_KEY", str(folder / "key.pem"))
+        patch.setenv("MISFLAG_LEDGER_ALLOW_OWNER", "1")
+        yield f"sqlite:///{folder / 'ledger.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory, ledger_url: str) -> Iterator[str]:
     """The service under uvicorn on a free loopback port, in a thread; stopped after the tests."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(data_dir=tmp_path_factory.mktemp("workbench"))
+    app = create_app(data_dir=tmp_path_factory.mktemp("workbench"), ledger_db=ledger_url)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -157,6 +167,13 @@ def test_a_wide_table_scrolls_to_its_last_column(page: Any, tmp_path: Path) -> N
     last.scroll_into_view_if_needed()
     assert last.is_visible() and last.inner_text() == columns[-1]
     _accessible(page, "biometrics upload form")
+    page.goto("/")
+    page.set_input_files("#file", str(path))
+    page.click("#upload")
+    page.wait_for_url("**/uploads/*")
+    page.click("summary")  # the generated options, open
+    _accessible(page, "decision upload form")
+    _shot(page, "decisions-upload-form")
 
 
 @pytest.mark.xfail(
@@ -171,3 +188,46 @@ def test_no_vega_version_warning(page: Any) -> None:
     page.wait_for_selector("#state[data-state=done]", timeout=120_000)
     _charts_drawn(page)
     assert not [text for text in page.console_messages if "current version" in text]
+
+
+def test_ledger_page_reads_verify_timeline_and_export(page: Any, live_url: str, ledger_url: str) -> None:
+    """An auditor's token: the page says the ledger verifies, shows the case's entries, downloads the log;
+    a recorder's token is refused with the API's one line."""
+    import httpx
+
+    from misflag.ledger import Ledger, create_token
+
+    ledger = Ledger.open(ledger_url, owner="allow")
+    auditor = create_token(ledger, "auditor-web", "auditor", actor="test")
+    recorder = create_token(ledger, "recorder-web", "recorder", actor="test")
+    ledger.close()
+    event = {
+        "kind": "flagged",
+        "case_id": "case-7",
+        "payload": {"rule_id": "r<b>7</b>", "rule_version": "1", "input_digest": "d"},
+    }
+    posted = httpx.post(
+        f"{live_url}/ledger/events", json={"events": [event]}, headers={"Authorization": f"Bearer {recorder}"}
+    )
+    assert posted.status_code == 200, posted.text
+    page.goto("/ledger-view")
+    _accessible(page, "/ledger-view")
+    page.fill("#token", recorder)
+    page.click("#read")
+    page.wait_for_selector("#ledger-error:not([hidden])")
+    assert page.inner_text("#ledger-error").startswith("role recorder may not do this")
+    page.fill("#token", auditor)
+    page.fill("#case", "case-7")
+    page.click("#read")
+    page.wait_for_selector("#case-section:not([hidden])")
+    page.wait_for_selector("#verify-section:not([hidden])")
+    assert page.inner_text("#verify").startswith("The ledger verifies")
+    rows = page.locator("#timeline tbody tr")
+    assert rows.count() == 1 and "flagged" in rows.first.inner_text()
+    assert page.locator("#timeline b").count() == 0  # markup in a value is text, not elements
+    with page.expect_download() as download:
+        page.click("#export")
+    header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
+    assert "case_id" in header
+    _accessible(page, "/ledger-view with results")
+    _shot(page, "ledger-view")
