@@ -94,6 +94,11 @@ def test_a_post_from_another_site_is_refused_before_the_route(client: TestClient
         ("replicates", "100000", "--replicates must be between 1 and 100 on this service"),
         ("list_size", "999999999999", "--list must be at least 1 and at most --population"),
         ("prevalence", "nan", "--prevalence must be a finite number"),
+        (
+            "population",
+            "100000000000",
+            "--list must be at least 1 and at most --population, which is at most",
+        ),
     ],
 )
 def test_hostile_linkage_risk_settings_get_one_line(
@@ -175,3 +180,15 @@ def test_ledger_page_shows_nothing_without_a_token(client: TestClient, tmp_path:
     )
     for path in ("/ledger/verify", "/ledger/cases/case-1", "/ledger/export?format=csv"):
         assert client.get(path).status_code == 401, path
+
+
+def test_a_list_field_takes_at_most_twenty_lines(client: TestClient) -> None:
+    location = _upload(client, "biometrics", "score,genuine\n0.5,1\n0.4,0\n")
+    form = {
+        "csrf_token": _token(client, location),
+        "score": "score",
+        "genuine": "genuine",
+        "threshold": "\n".join(str(i / 100) for i in range(21)),
+    }
+    answer = client.post(location + "/run", data=form, headers=HTML)
+    assert answer.status_code == 400 and "--threshold takes at most 20 lines" in answer.text
