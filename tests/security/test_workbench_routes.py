@@ -127,6 +127,7 @@ def test_hostile_linkage_risk_settings_get_one_line(
         ("genuine", "(SELECT 1)", "--genuine"),
         ("group", "name", "--group cannot read name: its values are masked"),
         ("where", "getenv('HOME') = 'x'", "getenv"),
+        ("score", "", "--score and --genuine are required"),
     ],
 )
 def test_hostile_biometrics_expressions_are_refused(

@@ -42,6 +42,8 @@ class FormField:
     required: bool
     choices: tuple[str, ...] = ()
     item: Kind = "text"
+    #: What the web takes where it differs from the CLI (e.g. no file paths).
+    note: str = ""
 
     @property
     def shown_default(self) -> str:
@@ -79,10 +81,14 @@ def _options(function: Callable[..., Any]) -> dict[str, tuple[OptionInfo, Any]]:
 
 
 def command_fields(
-    function: Callable[..., Any], names: Sequence[str], choices: Mapping[str, Sequence[str]] | None = None
+    function: Callable[..., Any],
+    names: Sequence[str],
+    choices: Mapping[str, Sequence[str]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> tuple[FormField, ...]:
     """The form fields of a CLI command's options `names`, in that order; `choices` restricts a text option
-    to fixed values (e.g. a rule preset instead of a file path, which the web never reads)."""
+    to fixed values (e.g. a rule preset instead of a file path, which the web never reads); `notes` says
+    where the web takes less than the CLI."""
     options = _options(function)
     out = []
     for name in names:
@@ -107,6 +113,7 @@ def command_fields(
                 required=required,
                 choices=allowed,
                 item=item,
+                note=(notes or {}).get(name, ""),
             )
         )
     return tuple(out)

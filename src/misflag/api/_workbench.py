@@ -52,12 +52,15 @@ def _biometrics_fields() -> tuple[FormField, ...]:
 
     names = ["score", "genuine", "group", "where", "threshold", "target_fmr", "threshold_group", "reference"]
     names += ["distance", "search", "group_a", "group_b", "subject_a", "subject_b", "fdr_alpha", "min_cell"]
-    return command_fields(audit, [*names, "bins", "seed"])
+    required = "On this service: required."
+    return command_fields(audit, [*names, "bins", "seed"], notes={"score": required, "genuine": required})
 
 
 def _biometrics(values: dict[str, Any]) -> dict[str, Any]:
     from misflag.biometrics import BiometricSpec
 
+    if not values["score"] or not values["genuine"]:
+        raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
     data = dict(values)
     data.update(thresholds=data.pop("threshold"), target_fmrs=data.pop("target_fmr"))
     return BiometricSpec.from_dict(data).to_dict()
@@ -68,7 +71,9 @@ def _monitor_fields() -> tuple[FormField, ...]:
 
     names = ["time", "flag", "stage", "truth", "group", "reference", "metric", "band", "alpha", "period"]
     names += ["weight", "reviewer_pool", "where", "horizon", "baseline_periods", "min_cell"]
-    return command_fields(monitor, names)
+    return command_fields(
+        monitor, names, notes={"time": "On this service: required (there is no ledger mode)."}
+    )
 
 
 def _monitor(values: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +94,14 @@ def _risk_fields() -> tuple[FormField, ...]:
 
     names = ["rule", "population", "list_size", "prevalence", "population_mix", "list_mix", "method"]
     presets = ("crosscheck", "last-dob", "fuzzy-name-dob")
-    return command_fields(risk, [*names, "seed", "replicates"], {"rule": presets, "method": RISK_METHODS})
+    notes = {
+        "rule": "On this service: one of the presets.",
+        "population_mix": 'On this service: inline JSON only, e.g. {"white": 0.6, "black": 0.4}.',
+        "list_mix": "On this service: inline JSON only.",
+        "replicates": "On this service: at most 100.",
+    }
+    choices = {"rule": presets, "method": RISK_METHODS}
+    return command_fields(risk, [*names, "seed", "replicates"], choices, notes)
 
 
 def _mix(text: str | None, flag: str) -> dict[str, float] | None:
