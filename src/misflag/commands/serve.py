@@ -1,4 +1,4 @@
-"""`misflag serve`: the web page to run audits and the ledger's HTTP API.
+"""`misflag serve`: the web workbench (a page per audit, sample data, reports) and the ledger's HTTP API.
 
 On loopback (the default) the service answers only to loopback host names and needs no login. Bound to
 any other address it is reachable by others, so every page and API call then needs a ledger token of role
