@@ -4,7 +4,9 @@
 
 Four groups with known FMR and FNMR, independent pairs (20,000 impostor and 2,000 genuine comparisons per
 group); each replication draws the counts, and the interval is what the audit computes from them
-(misflag.biometrics._measures). Three designs: spread rates, equal rates, one group 10% higher.
+(misflag.biometrics._measures: percentiles of Jeffreys draws, extended to the value at equality where
+the groups' rates could all be equal). Designs: spread rates, equal rates, one group 10% higher, one
+group 30% higher.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-from misflag.biometrics._measures import INEQUALITY, fairness_discrepancy, jeffreys_draws, summarise
+from misflag.biometrics._measures import (
+    INEQUALITY,
+    fairness_discrepancy,
+    fdr_interval,
+    jeffreys_draws,
+    summarise,
+)
 
 IMPOSTORS, GENUINES, REPLICATES, FDR_ALPHA = 20_000, 2_000, 600, 0.5
 DESIGNS = {
     "spread": ([0.01, 0.015, 0.02, 0.03], [0.05, 0.04, 0.06, 0.08]),
     "equal": ([0.02] * 4, [0.05] * 4),
     "one 10% higher": ([0.02, 0.02, 0.02, 0.022], [0.05, 0.05, 0.05, 0.055]),
+    "one 30% higher": ([0.02, 0.02, 0.02, 0.026], [0.05, 0.05, 0.05, 0.065]),
 }
 
 
@@ -32,10 +41,10 @@ def coverage(fmr: np.ndarray, fnmr: np.ndarray, replicates: int, seed: int) -> d
         x, y = rng.binomial(IMPOSTORS, fmr), rng.binomial(GENUINES, fnmr)
         draws_x = jeffreys_draws(x.astype(float), np.full(fmr.size, float(IMPOSTORS)), seed + 2 * r)
         draws_y = jeffreys_draws(y.astype(float), np.full(fnmr.size, float(GENUINES)), seed + 2 * r + 1)
-        for name, measure in INEQUALITY.items():
-            _, low, high = summarise(measure, x / IMPOSTORS, draws_x)
+        for name in INEQUALITY:
+            _, low, high = summarise(name, x / IMPOSTORS, draws_x)
             hits[name] += int(low is not None and high is not None and low <= truth[name] <= high)
-        low_fdr, high_fdr = np.percentile(fairness_discrepancy(draws_x, draws_y, FDR_ALPHA), [2.5, 97.5])
+        low_fdr, high_fdr = fdr_interval(draws_x, draws_y, FDR_ALPHA)
         hits["fdr"] += int(low_fdr <= truth["fdr"] <= high_fdr)
     return {name: count / replicates for name, count in hits.items()}
 

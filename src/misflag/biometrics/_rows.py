@@ -10,7 +10,13 @@ import numpy as np
 
 from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS, UNBALANCED_SHARE
 from misflag.biometrics._groups import Grouping
-from misflag.biometrics._measures import INEQUALITY, fairness_discrepancy, jeffreys_draws, summarise
+from misflag.biometrics._measures import (
+    INEQUALITY,
+    fairness_discrepancy,
+    fdr_interval,
+    jeffreys_draws,
+    summarise,
+)
 from misflag.decisions import SMALL_DENOMINATOR
 from misflag.result import make_row
 from misflag.stats import mover_difference, mover_ratio, wilson_limits
@@ -152,15 +158,18 @@ class Emitter:
         if usable.size < 2:
             return []
         shown = ", ".join(self.grouping.labels[g] for g in usable)
-        note = f"over {usable.size} groups ({shown}); interval from Jeffreys draws of each group's rate"
+        note = (
+            f"over {usable.size} groups ({shown}); interval from Jeffreys draws of each group's rate, "
+            "widened towards equality (simultaneous box)"
+        )
         draws = {}
         out = []
         for offset, rate in enumerate((false_match, false_non_match)):
             draws[rate.metric] = jeffreys_draws(
                 rate.effective_errors[usable], rate.effective[usable], seed + offset
             )
-            for name, measure in INEQUALITY.items():
-                value, low, high = summarise(measure, rate.value[usable], draws[rate.metric])
+            for name in INEQUALITY:
+                value, low, high = summarise(name, rate.value[usable], draws[rate.metric])
                 warning = note if value is not None else note + "; undefined: a group's rate is 0"
                 out.append(
                     make_row(
@@ -175,9 +184,8 @@ class Emitter:
                         warning=warning,
                     )
                 )
-        fdr_draws = fairness_discrepancy(draws[false_match.metric], draws[false_non_match.metric], alpha)
         value = float(fairness_discrepancy(false_match.value[usable], false_non_match.value[usable], alpha))
-        low, high = np.percentile(fdr_draws, [2.5, 97.5])
+        low, high = fdr_interval(draws[false_match.metric], draws[false_non_match.metric], alpha)
         out.append(
             make_row(
                 self.grouping.attribute,
