@@ -181,7 +181,7 @@ def test_cli_json_carries_mode_and_ends(tmp_path: Path, capsys: pytest.CaptureFi
             {"missing_truth": "prevalence", "prevalence": ("a=x",)},
             "must be GROUP=RATE or GROUP=RATE:LOW-HIGH",
         ),
-        ({"strata": ("s",)}, "{strata} is for {missing_truth} mar only"),
+        ({"strata": ("s",)}, "{strata} is for {missing_truth} mar or sensitivity only"),
         ({"missing_truth": "mar", "strata": ("s", "s")}, "may be given only once"),
         ({"missing_truth": "mar", "groups": ("g",), "strata": ("g",)}, "groups are strata already"),
         ({"missing_truth": "sensitivity"}, "exactly one of {delta} or {odds_ratio}"),
@@ -239,20 +239,54 @@ def test_mar_standardises_within_group_and_flag() -> None:
     assert "estimates under an assumption" in result.summary
 
 
-def test_mar_strata_change_the_estimate_as_worked_by_hand() -> None:
+def _strata_table() -> pa.Table:
     """One group; stratum s1: flagged TP 4 FP 1 unknown 10, not flagged FN 1 TN 4; s2: flagged TP 1 FP 4,
-    not flagged TN 5. Given strata the 10 unknown are 80% positive: FP = 1 + 2 + 4 = 7, TN 9, FPR 7/16;
-    without strata they are 50% positive (5 of 10 known): FP = 5 + 5 = 10, FPR 10/19."""
+    not flagged TN 5."""
     cells = [("s1", 1, 1.0, 4), ("s1", 1, 0.0, 1), ("s1", 1, None, 10), ("s1", 0, 1.0, 1), ("s1", 0, 0.0, 4)]
     cells += [("s2", 1, 1.0, 1), ("s2", 1, 0.0, 4), ("s2", 0, 0.0, 5)]
     rows = [(s, f, t) for s, f, t, n in cells for _ in range(n)]
-    table = pa.table(
+    return pa.table(
         {
             "s": [r[0] for r in rows],
             "f": [r[1] for r in rows],
             "t": pa.array([r[2] for r in rows], pa.float64()),
         }
     )
+
+
+def test_sensitivity_with_strata_bounds_each_stratum_around_its_own_share() -> None:
+    """delta 0.1. Given strata the 10 unknown (all in s1, known share 4/5) are 70-90% positive: x in [7, 9],
+    FPR from (15 - 9) / (6 + 9) = 6/15 to (15 - 7) / (8 + 9) = 8/17 (FP 5, TN 9). Without strata they are
+    compared with all 10 known flagged (share 1/2): x in [4, 6], FPR from 9/18 to 11/20."""
+    options: dict[str, object] = {"flag": "f", "truth": "t", "min_cell": 1, "missing_truth": "sensitivity"}
+    by_stratum = audit_decisions(_strata_table(), strata=["s"], delta=0.1, **options)
+    assert by_stratum.value("fpr_lower", "all") == pytest.approx(6 / 15)
+    assert by_stratum.value("fpr_upper", "all") == pytest.approx(8 / 17)
+    pooled = audit_decisions(_strata_table(), delta=0.1, **options)
+    assert pooled.value("fpr_lower", "all") == pytest.approx(9 / 18)
+    assert pooled.value("fpr_upper", "all") == pytest.approx(11 / 20)
+
+
+def test_a_group_with_no_known_truth_gets_the_worst_case_under_sensitivity() -> None:
+    """Nothing to compare with: the unknown share may be 0 to 1 whatever delta says."""
+    table = _toy_table()
+    truth = [
+        None if g == "b" else t
+        for g, t in zip(table.column("g").to_pylist(), table.column("t").to_pylist(), strict=True)
+    ]
+    table = table.set_column(2, "t", pa.array(truth, pa.float64()))
+    result = audit_decisions(
+        table, flag="f", truth="t", groups=["g"], min_cell=1, missing_truth="sensitivity", delta=0.05
+    )
+    assert result.value("fpr_lower", "b", "g") == pytest.approx(0.0)  # 8 flagged, 12 not: all unknown
+    assert result.value("fpr_upper", "b", "g") == pytest.approx(1.0)
+
+
+def test_mar_strata_change_the_estimate_as_worked_by_hand() -> None:
+    """One group; stratum s1: flagged TP 4 FP 1 unknown 10, not flagged FN 1 TN 4; s2: flagged TP 1 FP 4,
+    not flagged TN 5. Given strata the 10 unknown are 80% positive: FP = 1 + 2 + 4 = 7, TN 9, FPR 7/16;
+    without strata they are 50% positive (5 of 10 known): FP = 5 + 5 = 10, FPR 10/19."""
+    table = _strata_table()
     options: dict[str, object] = {"flag": "f", "truth": "t", "min_cell": 1, "missing_truth": "mar"}
     assert audit_decisions(table, strata=["s"], **options).value("fpr", "all") == pytest.approx(7 / 16)
     assert audit_decisions(table, **options).value("fpr", "all") == pytest.approx(10 / 19)

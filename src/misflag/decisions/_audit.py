@@ -121,7 +121,8 @@ def run_audit(
     chosen = None
     mode = missing_mode(spec, cells)
     estimator = _estimator(spec, mode, cells, mar_cells, all_groupings)
-    missing = MissingTruth(spec, cells, all_groupings, estimator) if mode else None
+    strata_cells = mar_cells if checked.strata else None
+    missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells) if mode else None
 
     def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         nonlocal chosen

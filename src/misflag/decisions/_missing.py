@@ -39,8 +39,8 @@ ASSUMPTIONS = {
     ),
     "sensitivity": (
         "Among people of a group whose truth is unknown, the share who should have been flagged is assumed "
-        "to differ from that share among comparable people of the group whose truth is known by at most "
-        "{amount}."
+        "to differ by at most {amount} from that share among the people of the same group, flag (and "
+        "stratum, where strata are given) whose truth is known."
     ),
     "prevalence": (
         "Each group's share of people who should have been flagged is taken from another source, within the "
@@ -180,7 +180,8 @@ def _share_ranges(counts: Counts, shift: Shift, widened: bool) -> tuple[np.ndarr
     out: list[np.ndarray] = []
     for positives, trials in _known_rates(counts):
         rate = safe_divide(positives, trials)
-        low, high = wilson_limits(positives, trials) if widened else (rate, rate)
+        # no known truth to compare with: the unknown share may be anything (0 to 1)
+        low, high = wilson_limits(positives, trials) if widened else (rate, np.where(trials > 0, rate, 1.0))
         out += shift.limits(np.nan_to_num(rate), np.nan_to_num(low), np.nan_to_num(high, nan=1.0))
     return tuple(out)
 
@@ -215,11 +216,26 @@ def _ends(counts: Counts, ranges: tuple[np.ndarray, ...]) -> dict[str, Ends]:
     }
 
 
-def bound_rates(counts: Counts, shift: Shift, metrics: tuple[str, ...] = BOUNDED) -> dict[str, Bound]:
-    """FPR, FNR and base rate per group under the assumption, with Imbens-Manski 95% limits."""
+def bound_rates(
+    counts: Counts,
+    shift: Shift,
+    metrics: tuple[str, ...] = BOUNDED,
+    key_group: np.ndarray | None = None,
+) -> dict[str, Bound]:
+    """FPR, FNR and base rate per group under the assumption, with Imbens-Manski 95% limits.
+
+    With `key_group`, the counts are per (group, stratum) key: each key's unknown people are bounded
+    around its own known share, and the extremes (all at the same end, since the rates move the same way
+    with every key's x and y) are summed per group before the rates are taken.
+    """
     point = _ends(counts, _share_ranges(counts, shift, widened=False))
     worst = shift.delta is None and shift.odds_ratio is None
     wide = point if worst else _ends(counts, _share_ranges(counts, shift, widened=True))
+    if key_group is not None:
+        groups = int(key_group.max()) + 1 if key_group.size else 0
+        point, wide = (
+            {m: _by_group(e, key_group, groups) for m, e in ends.items()} for ends in (point, wide)
+        )
     out = {}
     for metric in metrics:
         low_num, low_den, high_num, high_den = point[metric]
@@ -233,7 +249,9 @@ def bound_rates(counts: Counts, shift: Shift, metrics: tuple[str, ...] = BOUNDED
     return out
 
 
-def breakdowns(counts: Counts, reference: int, odds: bool = False) -> dict[str, np.ndarray]:
+def breakdowns(
+    counts: Counts, reference: int, odds: bool = False, key_group: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per ratio (FPR, FNR) and group: the smallest delta (or odds ratio) on the grid at which the 95%
     interval of the group's rate over the reference's includes 1; 0 where it includes 1 with no selection
     at all; NaN where it excludes 1 even at the grid's end (for delta: the worst case). The ranges are
@@ -242,16 +260,34 @@ def breakdowns(counts: Counts, reference: int, odds: bool = False) -> dict[str, 
     column = grid[:, None]
     shift = Shift(odds_ratio=column) if odds else Shift(delta=column)  # type: ignore[arg-type]
     out = {}
-    for metric, bound in bound_rates(_broadcast(counts, grid.size), shift, ("fpr", "fnr")).items():
+    bounds = bound_rates(_broadcast(counts, grid.size), shift, ("fpr", "fnr"), key_group)
+    for metric, bound in bounds.items():
         _, _, ci_low, ci_high = bound.ratio(reference)
         includes = (ci_low <= 1) & (ci_high >= 1)
-        found = np.full(counts.tp.size, np.nan)
-        for g in range(counts.tp.size):
+        found = np.full(includes.shape[1], np.nan)
+        for g in range(includes.shape[1]):
             hits = np.nonzero(includes[:, g])[0]
             if hits.size:
                 found[g] = grid[hits[0]]
         out[metric] = found
     return out
+
+
+def summed_by(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """Sums of the last axis of `values` by `index` into `size` bins, per leading row (NaN propagates)."""
+    if values.ndim == 1:
+        return np.bincount(index, values, minlength=size)
+    rows = values.shape[0]
+    flat = (np.arange(rows)[:, None] * size + index[None, :]).ravel()
+    return np.bincount(flat, values.ravel(), minlength=rows * size).reshape(rows, size)
+
+
+def _by_group(ends: Ends, key_group: np.ndarray, groups: int) -> Ends:
+    """Each extreme's numerator and denominator summed over a group's keys (the last axis)."""
+    low_num, low_den, high_num, high_den = (
+        summed_by(np.asarray(a, dtype=float), key_group, groups) for a in ends
+    )
+    return low_num, low_den, high_num, high_den
 
 
 def _broadcast(counts: Counts, rows: int) -> Counts:

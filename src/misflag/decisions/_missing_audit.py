@@ -12,7 +12,7 @@ from misflag.decisions._counts import Cells
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
 from misflag.decisions._missing import ASSUMPTIONS, BOUNDED, Bound, Counts, Shift, bound_rates, breakdowns
-from misflag.decisions._missing_mar import MAR_NOTE
+from misflag.decisions._missing_mar import MAR_NOTE, keyed_counts
 from misflag.decisions._missing_prevalence import PREVALENCE_NOTE
 from misflag.decisions._rows import Reference
 from misflag.decisions._spec import DecisionSpec
@@ -79,6 +79,7 @@ class MissingTruth:
         cells: Cells,
         all_groupings: list[Grouping],
         mar: Estimator | None = None,
+        strata_cells: Cells | None = None,
     ) -> None:
         self.spec, self.groupings, self.mar = spec, all_groupings, mar
         self.references: list[Reference] = []
@@ -88,11 +89,21 @@ class MissingTruth:
         self.stages = [name for name, _ in spec.pipeline]
         self.counts: list[list[Counts]] = []
         self.bounds: list[list[dict[str, Bound]]] = []
+        #: per grouping, the last stage's counts per (group, stratum) key and each key's group (--strata)
+        self.keyed: list[tuple[Counts, np.ndarray] | None] = []
         for grouping in all_groupings:
             sums = GroupSums(cells, grouping.index, len(grouping.labels))
             per_stage = [Counts.of(sums, cells, s) for s in range(len(self.stages))]
             self.counts.append(per_stage)
-            self.bounds.append([bound_rates(c, self.shift) for c in per_stage])
+            if strata_cells is None or self.mode != "sensitivity":
+                self.bounds.append([bound_rates(c, self.shift) for c in per_stage])
+                self.keyed.append(None)
+                continue
+            keyed = [
+                keyed_counts(strata_cells, grouping, len(spec.groups), s) for s in range(len(self.stages))
+            ]
+            self.bounds.append([bound_rates(c, self.shift, key_group=keys) for c, keys in keyed])
+            self.keyed.append(keyed[-1])
         self.position = {
             (g.attribute, g.output_label(i)): (k, i)
             for k, g in enumerate(all_groupings)
@@ -265,7 +276,10 @@ class MissingTruth:
         out = []
         key = (k, reference.index)
         if key not in self._breakdown_cache:  # the same in every suppression round with this reference
-            by_delta, by_odds = breakdowns(counts, reference.index), breakdowns(counts, reference.index, True)
+            keyed = self.keyed[k]
+            counts, keys = keyed if keyed is not None else (counts, None)
+            by_delta = breakdowns(counts, reference.index, key_group=keys)
+            by_odds = breakdowns(counts, reference.index, True, keys)
             self._breakdown_cache[key] = {m: (by_delta[m], by_odds[m]) for m in by_delta}
         for metric, (deltas, odds) in self._breakdown_cache[key].items():
             for g in range(len(grouping.labels)):

@@ -18,6 +18,7 @@ import numpy as np
 
 from misflag.decisions._counts import Cells, CheckedSpec, read_cells
 from misflag.decisions._groups import Grouping
+from misflag.decisions._missing import Counts, summed_by
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
@@ -43,15 +44,6 @@ class Keyed:
     fn: np.ndarray
     tn: np.ndarray
     clear_unknown: np.ndarray
-
-
-def summed_by(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
-    """Sums of the last axis of `values` by `index` into `size` bins, per leading row (NaN propagates)."""
-    if values.ndim == 1:
-        return np.bincount(index, values, minlength=size)
-    rows = values.shape[0]
-    flat = (np.arange(rows)[:, None] * size + index[None, :]).ravel()
-    return np.bincount(flat, values.ravel(), minlength=rows * size).reshape(rows, size)
 
 
 def mar_rates(keyed: Keyed, key_group: np.ndarray, groups: int) -> dict[str, np.ndarray]:
@@ -124,6 +116,14 @@ class MarAudit:
                 _check_identified(point, grouping, stage, spec)
                 per_stage.append({m: MarEstimate(point[m], samples[m]) for m in point})
             self.estimates.append(per_stage)
+
+
+def keyed_counts(cells: Cells, grouping: Grouping, groups: int, stage: int) -> tuple[Counts, np.ndarray]:
+    """The six counts per (group, stratum) key of a strata cell table at one stage, and each key's group."""
+    group_of_cell = _group_of(grouping, cells, groups)
+    key, key_group = _keys(group_of_cell, _index(cells.keys, cells.count.size))
+    keyed = _keyed(cells, cells.count.astype(float), key, stage)
+    return Counts(*(getattr(keyed, name) for name in Keyed.__dataclass_fields__)), key_group
 
 
 def _index(columns: tuple[np.ndarray, ...], size: int) -> np.ndarray:

@@ -45,9 +45,10 @@ def _number(value: float) -> float:
 
 
 def check_strata(mode: str | None, strata: tuple[str, ...], groups: tuple[str, ...]) -> None:
-    """Strata are for {missing_truth} mar, each given once and not also a group (already conditioned on)."""
-    if strata and mode != "mar":
-        raise InputError("{strata} is for {missing_truth} mar only")
+    """Strata are for {missing_truth} mar or sensitivity, each given once and not also a group (a group is a
+    stratum already)."""
+    if strata and mode not in ("mar", "sensitivity"):
+        raise InputError("{strata} is for {missing_truth} mar or sensitivity only")
     if len(set(strata)) != len(strata):
         raise InputError("each {strata} expression may be given only once")
     if set(strata) & set(groups):

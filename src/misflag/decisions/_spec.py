@@ -107,7 +107,9 @@ class DecisionSpec:
     )
     strata: tuple[str, ...] = field(
         default=(),
-        metadata=_option("With --missing-truth mar: SQL expression of strata (repeatable).", "--strata"),
+        metadata=_option(
+            "With --missing-truth mar or sensitivity: SQL expression of strata (repeatable).", "--strata"
+        ),
     )
     prevalence: tuple[str, ...] = field(
         default=(),
