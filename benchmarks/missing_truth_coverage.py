@@ -28,6 +28,7 @@ from scipy import stats
 
 from misflag.decisions._missing import Bound, Counts, Shift, bound_rates
 from misflag.decisions._missing_mar import Keyed, mar_rates
+from misflag.decisions._missing_prevalence import prevalence_rates
 
 POPULATION = {  # group -> (TP, FP, FN, TN)
     "African-American": (1369, 805, 532, 990),
@@ -144,6 +145,32 @@ def mar_estimates(replications: int, seed: int) -> np.ndarray:
     return mar_rates(keyed, np.arange(2), 2)["fpr"]
 
 
+def prevalence_coverage(
+    replications: int, seed: int, share: float = 0.1, band: float = 0.0
+) -> dict[str, int]:
+    """The whole COMPAS table is audited (flag and group counts fixed); a random `share` of the flagged keep
+    their truth (the audit's hit sample), no one else does; each group's prevalence is the table's own,
+    given with a range of +-`band`. How often the 95% interval covers the full-label FPR and FNR."""
+    rng = np.random.default_rng(seed)
+    tp, fp, fn, tn = (np.array([cells[i] for cells in POPULATION.values()], dtype=np.int64) for i in range(4))
+    kept_tp = rng.binomial(np.broadcast_to(tp, (replications, 2)), share).astype(float)
+    kept_fp = rng.binomial(np.broadcast_to(fp, (replications, 2)), share).astype(float)
+    unknown = tp + fp - kept_tp - kept_fp
+    zero = np.zeros_like(kept_tp)
+    counts = Counts(
+        kept_tp, kept_fp, unknown, zero, zero, np.broadcast_to((fn + tn).astype(float), (replications, 2))
+    )
+    rate = (tp + fn) / (tp + fp + fn + tn)
+    estimates = prevalence_rates(counts, (rate, rate - band, rate + band), 0.95)
+    true_fnr = fn / (fn + tp)
+    return {
+        f"{metric} {name}": int(((low[:, g] <= truth[g]) & (truth[g] <= high[:, g])).sum())
+        for metric, truth in (("fpr", TRUE_FPR), ("fnr", true_fnr))
+        for _, low, high in [estimates[metric]]
+        for g, name in enumerate(GROUPS)
+    }
+
+
 def main(replications: int = 1000) -> None:
     low = region(replications)
     print(f"COMPAS held-out coverage, R = {replications:,}; a 95% range passes with >= {low} covering")
@@ -161,6 +188,10 @@ def main(replications: int = 1000) -> None:
             f"MAR (truths hidden by group and flag): mean FPR estimate {name} {estimates[:, g].mean():.4f} "
             f"(Monte Carlo s.e. {spread[g]:.4f}) vs full-label {TRUE_FPR[g]:.4f}"
         )
+    for band in (0.0, 0.02):
+        hits = prevalence_coverage(replications, 2026, band=band)
+        shown = ", ".join(f"{name} {count}/{replications}" for name, count in hits.items())
+        print(f"prevalence (10% of flagged keep their truth, prevalence +-{band:g}): {shown}")
     rng = np.random.default_rng(2024)
     print(f"  median D0: {np.median(select_with_strength(draw(rng, replications), rng)[1]):.3f}")
 

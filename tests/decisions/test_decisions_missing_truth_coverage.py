@@ -73,3 +73,12 @@ def test_mar_estimates_are_unbiased_when_selection_is_mar() -> None:
         estimates.mean(axis=0),
         error,
     )
+
+
+@pytest.mark.parametrize("band", [0.0, 0.02])
+def test_prevalence_intervals_cover_the_full_label_rates(band: float) -> None:
+    """Everyone of ProPublica's table audited, a random tenth of the flagged keep their truth, the prevalence
+    the table's own (exact, or within +-0.02): the 95% intervals of FPR and FNR cover the full-label rates."""
+    bench = _benchmark()
+    hits = bench.prevalence_coverage(REPLICATIONS, 7, band=band)
+    assert all(count >= bench.region(REPLICATIONS) for count in hits.values()), hits

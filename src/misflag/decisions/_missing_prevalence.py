@@ -57,7 +57,7 @@ class PrevalenceEstimate:
         return self.value - self.value[reference], lo - ref_hi, hi - ref_lo
 
 
-def _rates(
+def prevalence_rates(
     counts: Counts, pi: tuple[np.ndarray, np.ndarray, np.ndarray], level: float
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """FPR, FNR (value, low, high) from the hit rate's Wilson limits at `level` and pi's (rate, low, high)."""
@@ -119,7 +119,7 @@ class PrevalenceAudit:
             for stage in range(cells.flags.shape[1]):
                 counts = Counts.of(sums, cells, stage)
                 _check_hits(counts, grouping)
-                point, wide = _rates(counts, pi, 0.95), _rates(counts, pi, 0.975)
+                point, wide = prevalence_rates(counts, pi, 0.95), prevalence_rates(counts, pi, 0.975)
                 estimates = {m: PrevalenceEstimate(*point[m], wide[m][1], wide[m][2]) for m in point}
                 estimates["base_rate"] = PrevalenceEstimate(pi[0], pi[1], pi[2], pi[1], pi[2])
                 per_stage.append(estimates)
