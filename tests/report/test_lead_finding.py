@@ -224,6 +224,9 @@ def test_monitor_leads_name_the_alarm_and_read_plainly() -> None:
         "as often as group A."
     )
     assert_plain(lead)
+    content = build_report(changed)  # the alarm is said by the lead and the section, not a third time
+    assert "since about" in changed.summary and not any("since about" in s for s in content.summary)
+    assert any("went above 1.25" in f for section in content.sections for f in section.findings)
     steady = monitor(
         _log(30, None), time="ts", group="grp", reference="A", truth="truth", flag="flag", metrics=["fpr"]
     )

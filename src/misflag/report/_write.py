@@ -106,10 +106,20 @@ def evidence_sentences(result: AuditResult, sections: list[Section]) -> list[str
     """The summary's sentences under the lead, less those a section states in full.
 
     A biometric audit's convention is how to read every figure, not a finding: its section says it.
+    A monitor's section lists every alarm, so the summary's alarm clauses are left to it.
     A decision audit's sections write out every clear comparison with the reference (the summary's
     "Among people who ..." sentences say the same for one pair each), so the report says each once.
     """
-    sentences = [s for s in _SENTENCE.split(result.summary.strip()) if s and not s.startswith("Convention:")]
+    summary = result.summary.strip()
+    alarms = result.extras.get("alarms")
+    if result.kind == "monitor" and alarms is not None and any(section.findings for section in sections):
+        for alarm in alarms.to_pylist():  # the monitoring section states each alarm in full
+            summary = summary.replace(
+                f"{alarm['metric']} of {alarm['group']} {alarm['side']} {alarm['bound']:.3g} since about "
+                f"{str(alarm['since'])[:10]} (alarm {str(alarm['time'])[:10]}, estimate {alarm['value']:.3g}).",
+                "",
+            )
+    sentences = [s.strip() for s in _SENTENCE.split(summary) if s.strip() and not s.startswith("Convention:")]
     if any(section.findings for section in sections) and result.kind == "decisions":
         sentences = [s for s in sentences if not s.startswith(_COMPARISON)]
     return sentences
