@@ -140,3 +140,13 @@ def test_inventory_table_shows_the_headlines_shares() -> None:
     ]
     everyone = table.rows[0]
     assert everyone[3] == f"{100 * appeal / high:.2f}%" and everyone[4] == f"{100 * review / high:.2f}%"
+
+
+def test_report_says_which_rule_chose_the_score_stage(compas_result: AuditResult) -> None:
+    stage = next(s for s in {r["stage"] for r in compas_result.rows()} if s.startswith("score"))
+    threshold = compas_result.metadata["global_threshold"]
+    paragraphs = [p for section in build_report(compas_result).sections for p in section.paragraphs]
+    assert (
+        f"Stage {stage}: flagged when decile_score >= {threshold:g}, the lowest threshold that wrongly flags at "
+        "most 5% of everyone (--target-fpr; --threshold sets it)."
+    ) in paragraphs

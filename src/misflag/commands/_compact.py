@@ -25,7 +25,14 @@ from rich.table import Table
 from rich.text import Text
 
 from misflag._text import plain, printable
-from misflag.report._model import COUNTED, OVERALL, Visible, visible_rows, withheld_note
+from misflag.report._model import (
+    COUNTED,
+    OVERALL,
+    Visible,
+    score_stage_rule,
+    visible_rows,
+    withheld_note,
+)
 from misflag.result import AuditResult, format_number
 
 #: Headline metrics per kind of result, with their column headers, in column order.
@@ -329,22 +336,9 @@ def _fits(console: Console, table: Table) -> bool:
 
 
 def stage_title(result: AuditResult, stage: str) -> str:
-    """'stage NAME', and for a decision audit's score stage, the rule that chose its threshold.
-
-    With --score and no --threshold, the audit adds a stage at the lowest threshold whose overall false
-    positive rate is at most --target-fpr: the title says so, so the stage is never a surprise.
-    """
-    spec = result.metadata.get("spec") or {}
-    threshold = result.metadata.get("global_threshold")
-    if result.kind != "decisions" or not stage.startswith("score") or threshold is None:
-        return f"stage {stage}"
-    rule = f"stage {stage}: flagged when {spec.get('score')} >= {threshold:g}"
-    if spec.get("threshold") is None and spec.get("target_fpr") is not None:
-        return (
-            f"{rule}, the lowest threshold that wrongly flags at most {100 * spec['target_fpr']:g}% of "
-            "everyone (--target-fpr; --threshold sets it)"
-        )
-    return f"{rule} (--threshold)"
+    """'stage NAME', and for a decision audit's score stage, the rule that chose its threshold."""
+    rule = score_stage_rule(result, stage)
+    return f"stage {stage}: {rule}" if rule else f"stage {stage}"
 
 
 def compact_view(result: AuditResult, console: Console) -> tuple[list[RenderableType], list[str]]:

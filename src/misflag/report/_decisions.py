@@ -15,6 +15,7 @@ from misflag.report._model import (
     Visible,
     by_attribute,
     reference_of,
+    score_stage_rule,
     withheld_note,
 )
 from misflag.result import AuditResult, format_number
@@ -108,6 +109,10 @@ def decision_sections(result: AuditResult, visible: Visible) -> list[Section]:
     final = stages[-1] if stages else None
     findings = disparity_findings(visible, final) if final else []
     section = Section("Disparities between groups", findings=findings)
+    for stage in visible.stages():
+        rule = score_stage_rule(result, stage)
+        if rule:  # the stage --score adds: say which rule chose its threshold
+            section.paragraphs.append(f"Stage {stage}: {rule}.")
     for attribute in visible.attributes():
         if attribute == OVERALL or final is None:
             continue

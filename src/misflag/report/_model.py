@@ -112,6 +112,25 @@ def display_stage(stage: str) -> str:
     return _LONG_NUMBER.sub(lambda m: f"{float(m.group()):.4g}", stage)
 
 
+def score_stage_rule(result: AuditResult, stage: str) -> str | None:
+    """For a decision audit's score stage, the rule that chose its threshold; None for any other stage.
+
+    With --score and no --threshold, the audit adds a stage at the lowest threshold whose overall false
+    positive rate is at most --target-fpr: terminal and report say so, so the stage is never a surprise.
+    """
+    spec = result.metadata.get("spec") or {}
+    threshold = result.metadata.get("global_threshold")
+    if result.kind != "decisions" or not stage.startswith("score") or threshold is None:
+        return None
+    rule = f"flagged when {spec.get('score')} >= {threshold:g}"
+    if spec.get("threshold") is None and spec.get("target_fpr") is not None:
+        return (
+            f"{rule}, the lowest threshold that wrongly flags at most {100 * spec['target_fpr']:g}% of "
+            "everyone (--target-fpr; --threshold sets it)"
+        )
+    return f"{rule} (--threshold)"
+
+
 def by_attribute(attribute: str) -> str:
     """'by race', or 'for everyone' for the whole-population rows (never 'by overall')."""
     return "for everyone" if attribute == OVERALL else f"by {attribute}"
