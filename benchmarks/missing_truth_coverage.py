@@ -26,9 +26,12 @@ import sys
 import numpy as np
 from scipy import stats
 
+from misflag.decisions._counts import Cells
+from misflag.decisions._groups import groupings
 from misflag.decisions._missing import Bound, Counts, Shift, bound_rates
-from misflag.decisions._missing_mar import Keyed, mar_rates
+from misflag.decisions._missing_mar import Keyed, MarAudit, mar_rates
 from misflag.decisions._missing_prevalence import prevalence_rates
+from misflag.decisions._spec import DecisionSpec
 
 POPULATION = {  # group -> (TP, FP, FN, TN)
     "African-American": (1369, 805, 532, 990),
@@ -171,6 +174,25 @@ def prevalence_coverage(
     }
 
 
+def mar_interval_coverage(replications: int, seed: int, bootstrap: int = 1000) -> dict[str, int]:
+    """Truths hidden by group and flag only (MAR holds); how often MarAudit's bootstrap interval (the one
+    the audit publishes, `bootstrap` replicates) covers each group's population FPR."""
+    rng = np.random.default_rng(seed)
+    counts = hide(draw(rng, replications), "by-group-and-flag", rng)
+    spec = DecisionSpec(truth="t", flag="f", groups=("g",), missing_truth="mar", replicates=bootstrap)
+    group = np.repeat(np.array(GROUPS, dtype=object), 6)
+    flags = np.tile(np.array([1, 1, 1, 0, 0, 0], dtype=np.int8), 2)[:, None]
+    truth = np.tile(np.array([1, 0, -1, 1, 0, -1], dtype=np.int8), 2)
+    hits = np.zeros(2, dtype=np.int64)
+    for r in range(replications):
+        count = np.stack([getattr(counts, name)[r] for name in Counts.__dataclass_fields__], axis=1).ravel()
+        cells = Cells((group,), flags, truth, np.where(truth >= 0, 1.0, 0.0), count.astype(np.int64))
+        every = groupings(spec, cells.keys, count.size)
+        low, high = MarAudit(spec, cells, every).estimates[1][0]["fpr"].interval()
+        hits += (low <= TRUE_FPR) & (high >= TRUE_FPR)
+    return {f"fpr {name}": int(hits[g]) for g, name in enumerate(GROUPS)}
+
+
 def main(replications: int = 1000) -> None:
     low = region(replications)
     print(f"COMPAS held-out coverage, R = {replications:,}; a 95% range passes with >= {low} covering")
@@ -188,6 +210,11 @@ def main(replications: int = 1000) -> None:
             f"MAR (truths hidden by group and flag): mean FPR estimate {name} {estimates[:, g].mean():.4f} "
             f"(Monte Carlo s.e. {spread[g]:.4f}) vs full-label {TRUE_FPR[g]:.4f}"
         )
+    hits = mar_interval_coverage(replications, 2027)
+    print(
+        "MAR bootstrap intervals: "
+        + ", ".join(f"{name} {count}/{replications}" for name, count in hits.items())
+    )
     for band in (0.0, 0.02):
         hits = prevalence_coverage(replications, 2026, band=band)
         shown = ", ".join(f"{name} {count}/{replications}" for name, count in hits.items())

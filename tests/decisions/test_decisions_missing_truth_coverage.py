@@ -82,3 +82,10 @@ def test_prevalence_intervals_cover_the_full_label_rates(band: float) -> None:
     bench = _benchmark()
     hits = bench.prevalence_coverage(REPLICATIONS, 7, band=band)
     assert all(count >= bench.region(REPLICATIONS) for count in hits.values()), hits
+
+
+def test_mar_bootstrap_intervals_cover_when_selection_is_mar() -> None:
+    """The interval the audit publishes (MarAudit, 1,000 bootstrap replicates) over 200 samples."""
+    bench = _benchmark()
+    hits = bench.mar_interval_coverage(200, 8)
+    assert all(count >= bench.region(200) for count in hits.values()), hits
