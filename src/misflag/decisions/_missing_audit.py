@@ -1,5 +1,6 @@
-"""The decision audit's rows when some truths are unknown: ranges instead of points, label coverage,
-breakdown values, and the plain sentences of the summary (the estimator is in `_missing`)."""
+"""The decision audit's rows when some truths are unknown: ranges instead of points (or the estimates of
+`mar` and `prevalence`), label coverage, breakdown values, and the plain sentences of the summary. The
+bounds are computed in `_missing`, the estimates in `_missing_mar` and `_missing_prevalence`."""
 
 from __future__ import annotations
 
@@ -78,10 +79,10 @@ class MissingTruth:
         spec: DecisionSpec,
         cells: Cells,
         all_groupings: list[Grouping],
-        mar: Estimator | None = None,
+        estimator: Estimator | None = None,
         strata_cells: Cells | None = None,
     ) -> None:
-        self.spec, self.groupings, self.mar = spec, all_groupings, mar
+        self.spec, self.groupings, self.estimator = spec, all_groupings, estimator
         self.references: list[Reference] = []
         self._breakdown_cache: dict[tuple[int, int], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self.mode = missing_mode(spec, cells) or "bounds"
@@ -143,7 +144,7 @@ class MissingTruth:
             if figure not in BOUNDED or stage_index is None:
                 continue
             k, g = self.position[(row["attribute"], row["group"])]
-            estimated = self.mar.estimates[k] if self.mar is not None else None
+            estimated = self.estimator.estimates[k] if self.estimator is not None else None
             if estimated is not None:
                 self._estimate(row, estimated[stage_index][figure], k, g)
                 continue
@@ -185,7 +186,7 @@ class MissingTruth:
         return out
 
     def _estimate(self, row: dict[str, Any], estimate: Estimated, k: int, g: int) -> None:
-        """A MAR row: the standardised estimate and its bootstrap interval (ratios, differences by bootstrap)."""
+        """A MAR or prevalence row: the estimate, its 95% interval (and the estimator's ratio or difference)."""
         versus = [part for part in (row["warning"] or "").split("; ") if part.startswith("vs ")]
         if row["metric"] in BOUNDED:
             value, (low, high) = estimate.value, estimate.interval()
@@ -226,7 +227,7 @@ class MissingTruth:
                     if metric == "base_rate" and s != len(self.stages) - 1:
                         continue
                     bound = self.bounds[k][s][metric]
-                    if self.mar is not None and self.mar.estimates[k] is not None:
+                    if self.estimator is not None and self.estimator.estimates[k] is not None:
                         continue
                     for g in range(len(grouping.labels)):
                         group = grouping.output_label(g)
@@ -245,7 +246,7 @@ class MissingTruth:
                                     "ci_high": _finite(bound.ci_high[g]),
                                 }
                             )
-            data["breakdown"] += self._breakdowns(k, published) if self.mar is None else []
+            data["breakdown"] += self._breakdowns(k, published) if self.estimator is None else []
         return {"missing_truth": data}
 
     def _coverage(self, k: int, s: int, stage: str, published: set[tuple[Any, ...]]) -> list[dict[str, Any]]:
