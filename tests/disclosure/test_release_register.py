@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from misflag.cli import main
 from misflag.decisions import audit_decisions
 from misflag.disclosure import ReleaseRegister
 from misflag.errors import InputError
@@ -151,3 +152,40 @@ def test_a_register_with_malformed_counts_is_one_clear_error(tmp_path: Path) -> 
     bad.write_text(json.dumps({"format": "misflag-release-register/1", "releases": [release]}))
     with pytest.raises(InputError, match="lacks its name, digest, rows or metadata"):
         ReleaseRegister(bad)
+
+
+def test_the_release_command_records_until_a_release_would_expose_the_earlier_ones(
+    log: tuple[pa.Table, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`misflag disclosure release` over the five outputs each protected on its own (saved bundles): they
+    are recorded one by one until one would expose withheld counts together with the earlier ones; that
+    one is refused with one error line naming them (exit 3) and the register is left as it was."""
+    _, path = log
+    register = tmp_path / "releases.json"
+    codes = []
+    for name, groups, where in RELEASE:
+        saved = audit_decisions(str(path), **_options(groups, where)).save(tmp_path / f"{name}.json")
+        before = register.read_text() if register.exists() else None
+        codes.append(main(["disclosure", "release", str(saved), "--register", str(register)]))
+        if codes[-1] == 3:
+            break
+    assert codes[-1] == 3 and set(codes[:-1]) == {0}
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {RELEASE[len(codes) - 1][0]} would expose")
+    assert any(f"'{name}'" in err[0] for name, _, _ in RELEASE[: len(codes) - 1]), err[0]
+    assert (register.read_text() if register.exists() else None) == before
+    assert [r["name"] for r in json.loads(register.read_text())["releases"]] == [
+        name for name, _, _ in RELEASE[: len(codes) - 1]
+    ]
+
+
+def test_the_release_command_refuses_rows_without_a_digest(
+    log: tuple[pa.Table, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table, _ = log
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(audit_decisions(table, **_options(["sex"], None)).rows()))
+    assert main(["disclosure", "release", str(rows), "--register", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "carries the input's digest" in err and "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
