@@ -146,7 +146,7 @@ def funnel_chart(
                 alt.Tooltip("people:Q", format=",.0f", title="denominator"),
             ],
         )
-        .properties(title=title, width=_WIDTH)
+        .properties(title=title, width=_WIDTH // SMALL_MULTIPLE_COLUMNS, height=140)
     )
     return chart.to_dict()
 
@@ -165,8 +165,12 @@ def dash_key(measures: Sequence[str]) -> str:
     return "; ".join(f"{_label(m)}: {DASHES[i][0]}" for i, m in enumerate(measures[: len(DASHES)]))
 
 
+#: Panels per row of a small-multiples chart: one panel per group, never one line per group on one plot.
+SMALL_MULTIPLE_COLUMNS = 3
+
+
 def curve_chart(records: Sequence[dict[str, Any]], measures: Sequence[str], title: str) -> dict[str, Any]:
-    """Per-group curves of `measures` against the score threshold (one line per group and measure).
+    """Per-group curves of `measures` against the score threshold: small multiples, one panel per group.
 
     The first measure is drawn solid, the second dashed, and so on (`DASHES`): the scale is explicit, so
     the caption written from `dash_key` cannot disagree with the drawing.
@@ -184,7 +188,7 @@ def curve_chart(records: Sequence[dict[str, Any]], measures: Sequence[str], titl
         .encode(
             x=alt.X("threshold:Q", title="score threshold (flag if score ≥ threshold)"),
             y=alt.Y("value:Q", axis=alt.Axis(format=".0%", title=None)),
-            color=alt.Color("group:N", title=None),
+            facet=alt.Facet("group:N", title=None, columns=SMALL_MULTIPLE_COLUMNS),  # one panel per group
             strokeDash=alt.StrokeDash(
                 "measure:N",
                 title=None,
@@ -200,6 +204,6 @@ def curve_chart(records: Sequence[dict[str, Any]], measures: Sequence[str], titl
                 alt.Tooltip("value:Q", format=".2%"),
             ],
         )
-        .properties(title=title, width=_WIDTH)
+        .properties(title=title, width=_WIDTH // SMALL_MULTIPLE_COLUMNS, height=140)
     )
     return chart.to_dict()
