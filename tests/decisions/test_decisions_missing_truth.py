@@ -374,3 +374,20 @@ def test_report_section_says_what_the_figures_are(tmp_path: Path, options: list[
     html = report.read_text()
     assert "When the truth is known only for some people" in html and says in html
     assert "Who has a known truth" in html
+
+
+def test_withheld_groups_get_no_ranges_coverage_or_breakdown() -> None:
+    """A group of 3 people under --min-cell 5 is withheld: none of its ranges, ends, coverage or breakdown
+    values are published (the suppression result is applied, never bypassed)."""
+    small = pa.table({"g": ["c"] * 3, "f": [1, 0, 1], "t": pa.array([1.0, None, None], pa.float64())})
+    table = pa.concat_tables([_toy_table()] * 3 + [small])
+    result = audit_decisions(table, flag="f", truth="t", groups=["g"], min_cell=5)
+    withheld = {r["group"] for r in result.rows() if r["metric"] == "n" and r["suppressed"]}
+    assert "c" in withheld
+    for group in withheld:  # c, and any group withheld so that c cannot be recovered by subtraction
+        rows = [r for r in result.rows() if r["group"] == group and r["attribute"] == "g"]
+        assert all(r["suppressed"] for r in rows)
+        assert not [r for r in rows if r["metric"].endswith(("_lower", "_upper"))]
+        info = result.metadata["missing_truth"]
+        for part in ("coverage", "bounds", "breakdown"):
+            assert all(entry["group"] != group for entry in info[part]), part
