@@ -207,15 +207,17 @@ def _exact(
     total = int(prof.n[reference].sum())
     targets = [locate(fmr, hist.counts[reference].sum(axis=0), total) for fmr in spec.target_fmrs]
     plans: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    if not spec.search:
-        for grouping in (g for g in all_groupings if g.kind in {"overall", "group"}):
-            for g, name in enumerate(grouping.labels):
-                members = grouping.index == g
-                plans[(grouping.attribute, name)] = (members & (prof.y == 0), members & (prof.y == 1))
+    for grouping in (g for g in all_groupings if g.kind in {"overall", "group"}):
+        for g, name in enumerate(grouping.labels):
+            members = grouping.index == g
+            plans[(grouping.attribute, name)] = (members & (prof.y == 0), members & (prof.y == 1))
     wanted = {t.bin for t in targets if t.bin >= 0}
     bins_for = {}
+    unscored = {}  # (non-mated, mated) searches without a score: below every threshold
     for key, (imp, gen) in plans.items():
-        bins_for[key] = eer_bins(hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0))
+        impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
+        unscored[key] = (int(prof.n[imp].sum() - impostors.sum()), int(prof.n[gen].sum() - genuines.sum()))
+        bins_for[key] = eer_bins(impostors, genuines, unscored[key])
         wanted.update(bins_for[key])
     keys, bins, scores = bin_rows(engine, spec, checked, prof, hist, wanted)
     points = [
@@ -243,17 +245,12 @@ def _exact(
     for key, (imp, gen) in plans.items():
         rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in np.nonzero(imp | gen)[0]])
         rows = rows[np.isin(bins[rows], bins_for[key])]
-        found = equal_error_rate(
-            hist.counts[imp].sum(axis=0),
-            hist.counts[gen].sum(axis=0),
-            bins[rows],
-            scores[rows],
-            prof.y[keys[rows]],
-        )
-        if found is not None:
-            eers[key] = replace(
-                found, histograms=(hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0))
-            )
+        impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
+        missing = unscored[key]
+        found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], prof.y[keys[rows]], missing)
+        if found is not None:  # searches without a score: a bottom bin of their own for the interval
+            padded = (np.r_[missing[0], impostors], np.r_[missing[1], genuines])
+            eers[key] = replace(found, histograms=padded)
     return points, np.column_stack(columns), eers
 
 

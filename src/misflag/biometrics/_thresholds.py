@@ -78,11 +78,12 @@ def matched_at(
     return out
 
 
-def eer_bins(impostors: np.ndarray, genuines: np.ndarray) -> list[int]:
-    """The bins whose rows decide the EER: around the first bin edge where FMR <= FNMR."""
-    total_i, total_g = impostors.sum(), genuines.sum()
+def eer_bins(impostors: np.ndarray, genuines: np.ndarray, unscored: tuple[int, int] = (0, 0)) -> list[int]:
+    """The bins whose rows decide the EER: around the first bin edge where FMR <= FNMR (`unscored` as in
+    `equal_error_rate`)."""
+    total_i, total_g = impostors.sum() + unscored[0], genuines.sum() + unscored[1]
     fmr = np.concatenate([np.cumsum(impostors[::-1])[::-1], [0]]) / total_i
-    fnmr = np.concatenate([[0], np.cumsum(genuines)]) / total_g
+    fnmr = (np.concatenate([[0], np.cumsum(genuines)]) + unscored[1]) / total_g
     crossing = int(np.nonzero(fmr <= fnmr)[0][0])
     filled = np.nonzero(impostors + genuines > 0)[0]
     below, above = filled[filled < crossing], filled[filled >= crossing]
@@ -105,14 +106,21 @@ class Eer:
 
 
 def equal_error_rate(
-    impostors: np.ndarray, genuines: np.ndarray, bins: np.ndarray, scores: np.ndarray, genuine: np.ndarray
+    impostors: np.ndarray,
+    genuines: np.ndarray,
+    bins: np.ndarray,
+    scores: np.ndarray,
+    genuine: np.ndarray,
+    unscored: tuple[int, int] = (0, 0),
 ) -> Eer | None:
     """EER over the distinct scores: t2 the first with FMR <= FNMR, t1 the one before; the EER is the
     mean of FMR and FNMR at whichever of the two has the smaller sum (Maio et al. 2002, as pyeer).
 
     `bins`, `scores`, `genuine` are the rows of the bins `eer_bins` named; None if the curves never cross.
+    `unscored` are (non-mated, mated) searches without a score (no candidate, or not the mate): in every
+    denominator, never a false positive, always a miss (FPIR = FNIR for search logs).
     """
-    total_i, total_g = float(impostors.sum()), float(genuines.sum())
+    total_i, total_g = float(impostors.sum() + unscored[0]), float(genuines.sum() + unscored[1])
     order = np.argsort(scores, kind="stable")
     grid, first = np.unique(scores[order], return_index=True)
     if grid.size == 0:
@@ -132,6 +140,7 @@ def equal_error_rate(
         gen_below[grid_bins]
         + np.searchsorted(gen_scores, grid, "left")
         - np.searchsorted(gen_bins, grid_bins, "left")
+        + unscored[1]
     )
     fmr, fnmr = fm / total_i, fnm / total_g
     meets = np.nonzero(fmr - fnmr <= 0)[0]
