@@ -220,3 +220,17 @@ def test_missing_extra_is_one_line_from_python(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "polars", None)
     with pytest.raises(MissingExtraError, match=r"misflag\[polars\]"):
         result.to_polars()
+
+
+def test_report_without_its_extra_is_one_line_from_python() -> None:
+    """`from misflag.report import write_report` without Jinja: MissingExtraError naming [report]."""
+    code = (
+        "import sys; sys.modules['jinja2'] = None\n"
+        "from misflag._extras import MissingExtraError\n"
+        "try:\n    from misflag.report import write_report\n"
+        "except MissingExtraError as error:\n    print(error)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == (
+        "this needs misflag's [report] extra (jinja2 is not installed): pip install 'misflag[report]'"
+    )

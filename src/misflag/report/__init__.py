@@ -17,5 +17,14 @@ __all__ = ["ReportContent", "build_report", "render_report", "write_report"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        return getattr(import_module("misflag.report._write"), name)
+        try:
+            module = import_module("misflag.report._write")
+        except ImportError as error:  # Jinja or Altair missing: one line naming misflag[report]
+            from misflag._extras import missing_extra
+
+            missing = missing_extra(error)
+            if missing is None:
+                raise
+            raise missing from None
+        return getattr(module, name)
     raise AttributeError(f"module 'misflag.report' has no attribute {name!r}")
