@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from misflag.api import create_app
 from misflag.api._samples import (
+    BASE_FPR,
     CHANGE_DAY,
     CHANGED_FPR,
     IMPOSTOR_MEANS,
@@ -234,3 +235,19 @@ def test_decision_form_offers_every_option_the_http_form_carries(tmp_path: Path)
         command = result["metadata"]["command"]
         assert "--missing-value NA" in command and "--strict" in command
         assert not [r for r in result["rows"] if r["group"] == "NA"]  # read as missing, not as a group
+
+
+def test_monitor_sample_raises_the_one_alarm_its_data_holds(tmp_path: Path) -> None:
+    """The synthetic log's only change: group B's false positive rate doubles on day 120 (2026-05-01)."""
+    import datetime
+
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        token = form_token(client, "/audits/monitor")
+        answer = client.post("/audits/monitor/sample", data={"csrf_token": token}, follow_redirects=False)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        alarms = client.get(f"/jobs/{status['job_id']}/result.json").json()["metadata"]["alarms"]
+    assert [(a["group"], a["metric"], a["side"]) for a in alarms] == [("B", "fpr", "above")]
+    change = datetime.date(2026, 1, 1) + datetime.timedelta(days=CHANGE_DAY)
+    assert alarms[0]["since"].startswith(change.isoformat())
+    assert alarms[0]["value"] == pytest.approx(CHANGED_FPR / BASE_FPR, rel=0.25)
