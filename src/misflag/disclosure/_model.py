@@ -221,24 +221,29 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
         # many rows share a group's cells and a figure's states: each is worked out once per output
         cells_of: dict[tuple[str, str | None], np.ndarray] = {}
         states_of: dict[tuple[str, str, int], np.ndarray] = {}
+        parts_of: dict[tuple[str, str | None, str, str], list[np.ndarray]] = {}  # a ratio shares its rate's
         for row in output.rows:
             metric = base_metric(row["metric"])
             if metric is None or row["attribute"] not in members:
                 continue
-            position = members[row["attribute"]]
-            key = output.key(row["attribute"], row["group"], position)
-            for i, value in zip(position, key, strict=True):
-                listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
-            if (row["attribute"], row["group"]) not in cells_of:
-                cells_of[(row["attribute"], row["group"])] = universe.group(output, position, key)
-            cells = cells_of[(row["attribute"], row["group"])]
+            unit = (row["attribute"], row["group"])
+            if unit not in cells_of:
+                position = members[row["attribute"]]
+                key = output.key(row["attribute"], row["group"], position)
+                for i, value in zip(position, key, strict=True):
+                    listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
+                cells_of[unit] = universe.group(output, position, key)
+            cells = cells_of[unit]
             stage = row["stage"]
             if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
                 continue
             for p in (0, 1):
                 if (stage, metric, p) not in states_of:
                     states_of[(stage, metric, p)] = universe.states(output, stage, metric, p)
-            parts = [universe.columns(cells, states_of[(stage, metric, p)]) for p in (0, 1)]
+            figure = (row["attribute"], row["group"], stage, metric)
+            if figure not in parts_of:
+                parts_of[figure] = [universe.columns(cells, states_of[(stage, metric, p)]) for p in (0, 1)]
+            parts = parts_of[figure]
             absent = (row.get("warning") or "").startswith("absent")
             if metric == "n" and not absent:
                 model.at_least(universe.columns(cells, every), 1.0)
