@@ -209,3 +209,26 @@ def test_ledger_api_schemathesis_finds_no_server_error(
     ledger.close()
     assert failures == []
     assert {200, 401} <= seen, f"the fuzzer must reach the routes, saw only {sorted(seen)}"
+
+
+def test_ledger_api_verify_pins_the_key_the_caller_names(
+    served: tuple[FastAPI, dict[str, str], Ledger],
+) -> None:
+    """`GET /ledger/verify?key_fingerprint=` trusts only the key with that id, and the answer says what it
+    trusted; a fingerprint of another key is refused with one clear line."""
+    app, tokens, ledger = served
+    client = TestClient(app, base_url="http://localhost")
+    headers = {"Authorization": f"Bearer {tokens['auditor']}"}
+    (fingerprint,) = ledger.pinned_keys()
+    pinned = client.get(f"/ledger/verify?key_fingerprint={fingerprint.upper()}", headers=headers)
+    assert pinned.status_code == 200 and pinned.json()["ok"] is True
+    assert pinned.json()["trusted"] == f"key {fingerprint}, pinned by the caller"
+    default = client.get("/ledger/verify", headers=headers).json()
+    assert default["ok"] is True and default["trusted"].startswith("the service's own key anchors")
+    other = "0" * 32 if fingerprint != "0" * 32 else "1" * 32
+    refused = client.get(f"/ledger/verify?key_fingerprint={other}", headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"].startswith(
+        f"no public key with fingerprint {other}"
+    )
+    malformed = client.get("/ledger/verify?key_fingerprint=not-hex", headers=headers)
+    assert malformed.status_code == 422 and "32 hex digits" in malformed.json()["detail"]

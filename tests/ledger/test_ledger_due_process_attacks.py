@@ -469,3 +469,31 @@ def test_rules_hold_for_the_service_writing_as_the_insert_only_writer_role(
         refused(ledger, [decision("w2", "\u0430lice")], "independent_appeal")
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value"),
+    [
+        ("notice_sent", "channel", "m\u0430il"),  # Cyrillic a in a Latin word
+        ("reviewed", "reason_code", "R\u0435view"),  # Cyrillic e
+        ("action", "action", "susp\u0435nd"),
+    ],
+)
+def test_channels_and_codes_mixing_look_alike_scripts_are_refused(
+    ledger: Ledger, make_event: Any, make_case: Any, kind: str, field: str, value: str
+) -> None:
+    ledger.append(make_case("s1")[:3])
+    actor, role = ("rev-1", "reviewer") if kind == "reviewed" else ("clerk", "recorder")
+    invalid(
+        ledger,
+        lambda: make_event(kind, "s1", actor, role, **{field: value}),
+        f"payload {field} .*mixes scripts",
+    )
+    invalid(
+        ledger, lambda: make_event("flagged", "s2", groups={"region": "n\u043erth"}), "group region: value"
+    )
+
+
+def test_labels_in_one_non_latin_script_are_kept(ledger: Ledger, make_event: Any) -> None:
+    ledger.append([make_event("flagged", "s3"), make_event("notice_sent", "s3", channel="почта")])
+    assert read_case(ledger, "s3")[1]["payload"]["channel"] == "почта"

@@ -186,12 +186,27 @@ def _case_or_none(ledger: Ledger, case_id: str, who: Principal) -> list[dict[str
 @router.get("/verify")
 def verify(
     require_sealed: bool = False,
+    key_fingerprint: str | None = Query(
+        None,
+        max_length=64,
+        description="The signing key's fingerprint you were told out of band (`misflag ledger init` "
+        "prints it): only the key with that id is trusted. Without it the service's own key anchors are "
+        "(the operator's view, not a third party's check); `trusted` in the answer says which.",
+    ),
     who: Principal = Depends(allow("auditor", "admin")),
     ledger: Ledger = Depends(get_ledger),
 ) -> dict[str, Any]:
-    """Check the whole chain and every checkpoint."""
+    """Check the whole chain and every checkpoint against the key pinned by `key_fingerprint` (or, without
+    it, the service's own anchors)."""
     _call(log_read, ledger, who, "verify", {})
-    report: dict[str, Any] = _call(ledger.verify, require_sealed=require_sealed).to_dict()
+    report: dict[str, Any] = _call(
+        ledger.verify, require_sealed=require_sealed, key_fingerprint=key_fingerprint
+    ).to_dict()
+    report["trusted"] = (
+        f"key {key_fingerprint.strip().lower()}, pinned by the caller"
+        if key_fingerprint is not None
+        else "the service's own key anchors (the operator's view): pass key_fingerprint to pin a key"
+    )
     return report
 
 

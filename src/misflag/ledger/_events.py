@@ -12,11 +12,12 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from misflag.errors import LedgerError
-from misflag.ledger._names import label_problem, nfkc
+from misflag.ledger._names import label_problem, mixed_script_problem, nfkc
 
 ROLES = ("recorder", "reviewer", "auditor", "admin")
 
@@ -78,6 +79,11 @@ RESERVED_GROUPS = frozenset(
         "last_ts",
     }
 )
+# The required text fields of each kind (all but the true/false ones).
+_TEXT_REQUIRED = {
+    kind: tuple(name for name in required if name not in BOOLEAN_FIELDS)
+    for kind, (required, _) in CASE_EVENTS.items()
+}
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _CASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -160,43 +166,41 @@ class Event:
             raise LedgerError(
                 f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
             )
-        if not isinstance(self.actor, str) or not self.actor.strip() or len(self.actor) > 128:
+        actor, payload, groups = self.actor, self.payload, self.groups
+        if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
             raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
-        _check_label(self.actor, f"{self.kind}: actor")
+        _check_label(actor, self.kind, ": actor")
         required, roles = CASE_EVENTS[self.kind]
         if self.role not in roles:
             raise LedgerError(
                 f"{self.kind}: role {self.role!r} may not record it (allowed: {', '.join(roles)})"
             )
-        if not isinstance(self.payload, Mapping):
+        if type(payload) is not dict and not isinstance(payload, Mapping):  # exact type first: cheaper
             raise LedgerError(f"{self.kind}: payload must be a JSON object")
-        missing = [name for name in required if self.payload.get(name) is None]
+        missing = [name for name in required if payload.get(name) is None]
         if missing:
             raise LedgerError(f"{self.kind}: payload lacks {', '.join(missing)}")
-        for name in required:
-            value = self.payload[name]
-            if name not in BOOLEAN_FIELDS and (
-                not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD
-            ):
+        for name in _TEXT_REQUIRED[self.kind]:
+            value = payload[name]
+            if not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD:
                 raise LedgerError(
                     f"{self.kind}: payload {name} must be a non-empty string of at most {MAX_FIELD} characters"
                 )
-            if name not in BOOLEAN_FIELDS:
-                _check_label(value, f"{self.kind}: payload {name}")
+            _check_label(value, self.kind, ": payload ", name, scripts=True)
         for name, allowed in _CHOICES_BY_KIND.get(self.kind, ()):
-            if self.payload.get(name) not in allowed:
+            if payload.get(name) not in allowed:
                 raise LedgerError(f"{self.kind}: payload {name} must be one of {', '.join(allowed)}")
         self._validate_types()
-        if not isinstance(self.groups, Mapping):
+        if type(groups) is not dict and not isinstance(groups, Mapping):
             raise LedgerError(f"{self.kind}: groups must be a JSON object of attribute: value")
-        for name, value in self.groups.items():
-            if not GROUP_NAME.match(str(name)) or name in RESERVED_GROUPS:
+        for name, value in groups.items():
+            if not _group_name_ok(str(name)):
                 raise LedgerError(
                     f"group attribute {name!r} must be lower_snake_case and not a reserved column"
                 )
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
-            _check_label(value, f"group {name}: value")
+            _check_label(value, "group ", str(name), ": value", scripts=True)
         try:
             unstamped = self.unstamped()
         except (TypeError, ValueError) as error:
@@ -244,10 +248,18 @@ def stamped(unstamped: str, timestamp: str) -> str:
     return f'{unstamped[:-1]},"ts":{_CANONICAL.encode(timestamp)}}}'
 
 
-def _check_label(text: str, what: str) -> None:
-    problem = label_problem(text)
+def _check_label(text: str, *what: str, scripts: bool = False) -> None:
+    """Refuse a label `label_problem` (and with `scripts`, `mixed_script_problem`) finds fault with;
+    `what` (joined only then) names the field."""
+    problem = label_problem(text) or (mixed_script_problem(text) if scripts else None)
     if problem:
-        raise LedgerError(f"{what} {text!r} {problem}")
+        raise LedgerError(f"{''.join(what)} {text!r} {problem}")
+
+
+@lru_cache(maxsize=1024)
+def _group_name_ok(name: str) -> bool:
+    """Whether `name` may be an audit attribute: lower_snake_case, not a reserved column (cached per name)."""
+    return bool(GROUP_NAME.match(name)) and name not in RESERVED_GROUPS
 
 
 def _nfkc_labels(mapping: Mapping[Any, Any], names: Iterable[Any]) -> dict[Any, Any]:

@@ -59,6 +59,20 @@ def label_problem(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
+def mixed_script_problem(text: str) -> str | None:
+    """Why a label (channel, reason code, action, group value) could pass for another, or None: it mixes
+    scripts with characters confusable across them (TR39 mixed-script confusables, as `confusable-
+    homoglyphs` detects them), like `mаil` with a Cyrillic `а`. Text in one script (`почта`) passes."""
+    if text.isascii():
+        return None
+    from confusable_homoglyphs import confusables
+
+    if not confusables.is_dangerous(text):
+        return None
+    return "mixes scripts with look-alike characters (it can pass for another label): write it in one script"
+
+
 def nfkc(text: str) -> str:
     """`text` in NFKC form (ASCII text is returned as is)."""
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
