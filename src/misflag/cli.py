@@ -95,6 +95,18 @@ class LazyGroup(TyperGroup):
                 return None  # a command of a later misflag version: listed, not yet installed
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As click's, with "Did you mean" over every subcommand (the loaded ones are not all of them)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.core._click.exceptions.UsageError as problem:  # typer's own copy of click
+            from misflag.io._suggest import close_names
+
+            close = close_names(args[0], SUBCOMMANDS, 1) if args else []
+            if close and "Did you mean" not in problem.message:
+                problem.message = f"{problem.message.rstrip('.')}. Did you mean {close[0]!r}?"
+            raise
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The root help's command list, from the static help lines (no module is imported)."""
         with formatter.section("Commands"):
@@ -172,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
         command = command_of(typer.main.get_command(app), _invocation[-1])  # say its flags
         _error(f"error: {cli_message(problem, command)}")
-        if sys.stderr.isatty():  # a person reading: show where the expression stops parsing (scripts get 1 line)
+        # a person reading: show where the expression stops parsing (scripts get one line)
+        if sys.stderr.isatty():
             for line in getattr(problem, "caret_lines", list)():
                 _error(line)
         return 2

@@ -234,3 +234,10 @@ def test_report_without_its_extra_is_one_line_from_python() -> None:
     assert output.strip() == (
         "this needs misflag's [report] extra (jinja2 is not installed): pip install 'misflag[report]'"
     )
+
+
+def test_misspelt_command_suggests_among_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decisons", "audit", "x"]) == 2
+    assert capsys.readouterr().err.strip() == "error: No such command 'decisons'. Did you mean 'decisions'?"
+    assert main(["zzzzz"]) == 2
+    assert "Did you mean" not in capsys.readouterr().err
