@@ -374,6 +374,8 @@ def test_report_section_says_what_the_figures_are(tmp_path: Path, options: list[
     html = report.read_text()
     assert "When the truth is known only for some people" in html and says in html
     assert "Who has a known truth" in html
+    if not options:  # the group tables show a bounded rate as its 95% range, never as "undefined"
+        assert "range 6.21% – 82.49%" in html  # group a's FPR: the Imbens-Manski range checked above
 
 
 def test_withheld_groups_get_no_ranges_coverage_or_breakdown() -> None:

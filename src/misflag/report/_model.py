@@ -201,6 +201,9 @@ def cell(row: dict[str, Any] | None, decimals: int | None = None) -> str:
             return f"{100 * value:.{decimals}f}%"
         return format_number(value, metric)
 
+    if row["value"] is None and row["ci_low"] is not None:  # only a range is known (missing truth)
+        high = "no limit" if row["ci_high"] is None else number(row["ci_high"])
+        return f"range {number(row['ci_low'])} – {high}"
     text = number(row["value"])
     if row["ci_low"] is not None and row["ci_high"] is not None and row["value"] is not None:
         text += f" [{number(row['ci_low'])} – {number(row['ci_high'])}]"
