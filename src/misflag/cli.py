@@ -100,7 +100,7 @@ class LazyGroup(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except typer.core._click.exceptions.UsageError as problem:  # typer's own copy of click
-            from misflag.io._suggest import close_names
+            from misflag.io import close_names
 
             close = close_names(args[0], SUBCOMMANDS, 1) if args else []
             if close and "Did you mean" not in problem.message:

@@ -241,3 +241,19 @@ def test_misspelt_command_suggests_among_every_subcommand(capsys: pytest.Capture
     assert capsys.readouterr().err.strip() == "error: No such command 'decisons'. Did you mean 'decisions'?"
     assert main(["zzzzz"]) == 2
     assert "Did you mean" not in capsys.readouterr().err
+
+
+def test_monitor_reference_suggests_a_group() -> None:
+    from misflag.monitor import monitor
+
+    frame = pd.DataFrame(
+        {
+            "ts": [f"2024-01-{1 + i % 20:02d}" for i in range(600)],
+            "grp": ["Alpha", "Beta", "Gamma"] * 200,
+            "flag": [i % 2 for i in range(600)],
+            "truth": [i % 3 == 0 for i in range(600)],
+        }
+    ).astype({"truth": int})
+    with pytest.raises(InputError) as caught:
+        monitor(frame, time="ts", group="grp", reference="alpha", truth="truth", flag="flag", metrics=["fpr"])
+    assert "names no group of group; did you mean 'Alpha'? (groups: Alpha, Beta, Gamma)" in str(caught.value)

@@ -15,7 +15,7 @@ import numpy as np
 
 from misflag.decisions._spec import DecisionSpec
 from misflag.errors import InputError, literal
-from misflag.io._suggest import close_names, did_you_mean, name_list
+from misflag.io import close_names, did_you_mean, name_list
 from misflag.result import JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 MISSING_LABEL = "(missing)"

@@ -14,7 +14,7 @@ import pyarrow as pa
 from misflag import __version__
 from misflag.engine import get_engine
 from misflag.errors import InputError, literal
-from misflag.io import check_before_engine, load_input
+from misflag.io import check_before_engine, did_you_mean, load_input, name_list
 from misflag.monitor._arrival import Evidence
 from misflag.monitor._counts import (
     check_monitor,
@@ -212,8 +212,8 @@ def _analyse(
     shown = sorted(str(g) for g, n in totals.items() if n >= spec.min_cell)
     if spec.reference not in set(totals.index):
         raise InputError(
-            f"{{reference}} {literal(spec.reference)!r} names no group of {{group}} "
-            f"(groups: {literal(', '.join(shown[:20]))})"
+            f"{{reference}} {literal(spec.reference)!r} names no group of {{group}}"
+            f"{did_you_mean(str(spec.reference), shown)} (groups: {name_list(shown)})"
         )
     if spec.reference not in shown:
         raise InputError(
