@@ -68,3 +68,36 @@ def test_a_remote_that_is_not_spark_connect_is_one_line() -> None:
         EngineError, match=r"^MISFLAG_SPARK_REMOTE must be a Spark Connect URL \(sc://host:port\)"
     ):
         SparkEngine(remote="http://head:15002/\nsecond line")
+
+
+class _Builder:
+    """Records what a Spark session builder is asked for; getOrCreate returns the settings."""
+
+    def __init__(self) -> None:
+        self.settings: dict[str, str] = {}
+
+    def remote(self, url: str) -> _Builder:
+        self.settings["remote"] = url
+        return self
+
+    def config(self, key: str, value: str) -> _Builder:
+        self.settings[key] = value
+        return self
+
+    def getOrCreate(self) -> dict[str, str]:  # pyspark's name
+        return self.settings
+
+
+def test_a_spark_connect_session_runs_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's own time zone must not move the monitor's periods: on a Spark Connect server whose
+    JVM ran in America/New_York the monitor's counts differed from DuckDB's until the session was UTC."""
+    import pyspark.sql
+
+    from misflag.engine.spark import _spark_session
+
+    builder = _Builder()
+    monkeypatch.setattr(pyspark.sql, "SparkSession", type("FakeSession", (), {"builder": builder}))
+    assert _spark_session(None, "sc://head:15002") == {
+        "remote": "sc://head:15002",
+        "spark.sql.session.timeZone": "UTC",
+    }

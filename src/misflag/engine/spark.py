@@ -46,7 +46,10 @@ def _spark_session(master: str | None, remote: str | None) -> Any:
                 raise EngineError(
                     f"{REMOTE_VARIABLE} must be a Spark Connect URL (sc://host:port), not {remote[:80]!r}"
                 )
-            return SparkSession.builder.remote(remote).getOrCreate()
+            # the session time zone is a runtime setting, so the server takes it: periods are UTC days
+            return (
+                SparkSession.builder.remote(remote).config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            )
         builder = SparkSession.builder.appName("misflag").config("spark.sql.session.timeZone", "UTC")
         if master is not None:  # local or a cluster named by URL; misflag sets what it can
             builder = (
