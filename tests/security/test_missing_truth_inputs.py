@@ -9,7 +9,9 @@ terminal raw or the HTML unescaped.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,3 +139,58 @@ def test_hostile_strata_end_to_end(log: Path, kind: str) -> None:
             )
         message = str(refused.value)
         assert "\n" not in message and "canary-secret-mt23" not in message and not Path(TARGET).exists()
+
+
+HTTP_LOG = b"g,flag,truth\n" + b"".join(  # truth empty (NULL) on every fifth row
+    f"{'ab'[i % 2]},{i % 3 == 0:d},{'' if i % 5 == 0 else int(i % 4 == 0)}\n".encode() for i in range(200)
+)
+
+
+@pytest.fixture(scope="module")
+def http_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from fastapi.testclient import TestClient
+
+    from misflag.api import create_app
+
+    app = create_app(data_dir=tmp_path_factory.mktemp("serve"), max_jobs=100)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        reply = client.post("/api/uploads", files={"file": ("log.csv", HTTP_LOG, "text/csv")})
+        assert reply.status_code == 201, reply.text
+        yield client, reply.json()["upload_id"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"missing_truth": "guess"}, "missing_truth must be one of"),
+        ({"missing_truth": "sensitivity", "delta": 2}, "delta must be from 0 to 1"),
+        ({"missing_truth": "sensitivity", "delta": "0.1; DROP TABLE x"}, "delta"),
+        ({"missing_truth": "mar", "strata": ["read_text('/etc/passwd')"]}, "strata"),
+        ({"missing_truth": "prevalence", "prevalence": ["a=2"]}, "prevalence"),
+    ],
+)
+def test_http_refuses_like_the_cli(http_client: Any, fields: dict[str, object], message: str) -> None:
+    """The same settings over HTTP (POST /api/audits, fields of DecisionSpec): a 4xx naming the field."""
+    client, upload_id = http_client
+    body = {"upload_id": upload_id, "truth": "truth", "flag": "flag", "groups": ["g"], **fields}
+    reply = client.post("/api/audits", json=body)
+    assert 400 <= reply.status_code < 500, reply.text
+    assert message in str(reply.json()["detail"]) and "Traceback" not in reply.text
+
+
+def test_http_audit_reports_ranges(http_client: Any) -> None:
+    """A truth NULL on every fifth row, over HTTP: the job's result carries the ranges and the mode."""
+    client, upload_id = http_client
+    body = {"upload_id": upload_id, "truth": "truth", "flag": "flag", "groups": ["g"], "min_cell": 1}
+    reply = client.post("/api/audits", json=body | {"missing_truth": "sensitivity", "delta": 0.1})
+    assert reply.status_code == 202, reply.text
+    job_id = reply.json()["job_id"]
+    for _ in range(600):
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in {"done", "failed"}:
+            break
+        time.sleep(0.1)
+    assert job["state"] == "done", job
+    result = client.get(job["result_url"]).json()
+    assert result["metadata"]["missing_truth"]["mode"] == "sensitivity"
+    assert any(row["metric"] == "fpr_lower" for row in result["rows"]), list(result)
