@@ -393,3 +393,31 @@ def test_withheld_groups_get_no_ranges_coverage_or_breakdown() -> None:
         info = result.metadata["missing_truth"]
         for part in ("coverage", "bounds", "breakdown"):
             assert all(entry["group"] != group for entry in info[part]), part
+
+
+def _gap_table() -> pa.Table:
+    """Group b wrongly flagged about five times as often as a; 3% of truths unknown, at random."""
+    rng = np.random.default_rng(3)
+    group = rng.choice(np.array(["a", "b"]), 4000)
+    truth = (rng.random(4000) < 0.4).astype(float)
+    flag = np.where(truth == 1, rng.random(4000) < 0.7, rng.random(4000) < np.where(group == "a", 0.1, 0.5))
+    truth[rng.random(4000) < 0.03] = np.nan
+    return pa.table({"g": group, "f": flag.astype(int), "t": pa.array(truth, from_pandas=True)})
+
+
+def test_lead_finding_states_a_gap_only_as_a_range() -> None:
+    """The lead (first line of terminal, report and page) never says 'no group ... more than chance' when the
+    ratio's whole 95% range is above 1, and never gives the ratio as a point."""
+    from misflag.report._lead import lead_finding
+
+    gap = audit_decisions(_gap_table(), flag="f", truth="t", groups=["g"], reference="a")
+    row = gap.select(metric="fpr_ratio", group="b", stage="decision")[0]
+    assert row["value"] is None and row["ci_low"] > 1  # b's FPR range lies wholly above a's
+    expected = (
+        f"b people who should not have been flagged were flagged {row['ci_low']:.1f} to {row['ci_high']:.1f} "
+        "times as often as a people, whatever the unknown truths are."
+    )
+    assert lead_finding(gap) == expected
+    assert lead_finding(_audit()) == (
+        "The truth is unknown for some people, so the data cannot tell who is wrongly flagged more often."
+    )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from misflag.report._missing_truth import missing_truth_lead
 from misflag.report._model import OVERALL, Visible, reference_of, visible_rows
 from misflag.result import AuditResult
 
@@ -106,7 +107,7 @@ def _decisions(result: AuditResult, visible: Visible) -> str | None:
     stages = [s for s in visible.stages() if s != "all" and "->" not in s and not s.startswith("score")]
     if not stages:
         return None
-    lead = _best_gap(visible, stages[-1], ("fpr", "fnr"))
+    lead = missing_truth_lead(result, visible, stages[-1]) or _best_gap(visible, stages[-1], ("fpr", "fnr"))
     if lead:
         return lead
     reference = reference_of(visible.select(stage=stages[-1], metric="fpr_ratio"))

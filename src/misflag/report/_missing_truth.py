@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from misflag.report._model import Section, TableBlock
+from misflag.report._model import OVERALL, Section, TableBlock, Visible, reference_of
 from misflag.result import AuditResult
 
 
@@ -102,3 +102,31 @@ def _explanation(info: dict[str, Any]) -> str:
 
 def _breakdown(value: float | None, form: str) -> str:
     return "beyond any" if value is None else form.format(value)
+
+
+def missing_truth_lead(result: AuditResult, visible: Visible, stage: str) -> str | None:
+    """The lead finding when the FPRs are only ranges (bounds, sensitivity): a gap only where the ratio's
+    whole 95% range is on one side of 1, said as a range; else that the data cannot tell. None otherwise."""
+    info = result.metadata.get("missing_truth") or {}
+    if info.get("mode") not in ("bounds", "sensitivity"):
+        return None
+    held = "whatever the unknown truths are" if info["mode"] == "bounds" else "under the stated assumption"
+    for attribute in visible.attributes():
+        rows = visible.select(attribute=attribute, stage=stage, metric="fpr_ratio")
+        reference = reference_of(rows)
+        for row in rows if attribute != OVERALL and reference else []:
+            low, high = row["ci_low"], row["ci_high"]
+            if row["suppressed"] or row["value"] is not None or low is None or (row["denominator"] or 0) < 30:
+                continue
+            if low > 1:
+                return (
+                    f"{row['group']} people who should not have been flagged were flagged {low:.1f} to "
+                    f"{'more than 100' if high is None else f'{high:.1f}'} times as often as {reference} people, {held}."
+                )
+            if high is not None and high < 1:
+                top = "more than 100" if low == 0 else f"{1 / low:.1f}"
+                return (
+                    f"{reference} people who should not have been flagged were flagged {1 / high:.1f} to {top} "
+                    f"times as often as {row['group']} people, {held}."
+                )
+    return "The truth is unknown for some people, so the data cannot tell who is wrongly flagged more often."
