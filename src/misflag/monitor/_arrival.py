@@ -1,15 +1,18 @@
 """Group comparisons with evidence in the order labels arrive (`--evidence arrival`, with `--state`).
 
-Each scheduled run uses, for every period, only the labels (and decisions) counted since the previous run:
-their increase of a period's counts, group and reference, gives one e-value of its own (the band e-value
-of misflag.monitor._detect on the increase), and a period's evidence is the product of its pieces. The
-state keeps, per metric and label, the counts already used and, per detector, each period's summed log
-e-values and the path of statistics the runs have looked at.
+Each scheduled run uses, for every period, only the labels (and decisions) counted since they were last
+used: their increase of a period's counts, group and reference, gives one e-value of its own (the band
+e-value of misflag.monitor._detect on the increase), and a period's evidence is the product of its pieces.
+A period's new labels wait until both the group and the reference have some (a piece with one side empty
+would be wasted: against a composite null it carries no evidence). The state keeps, per metric and group,
+the group's and the reference's counts already used and, per detector, each period's summed log e-values
+and the path of statistics the runs have looked at.
 
 Why the guarantee holds: order the pieces by run, and within a run by period. Under the null, a piece of
 period i is a fresh set of labels of that period, whose alternative is fixed by the reference's counts of
 the periods before i (earlier in that order), so each piece is an e-value given everything before it
-(whether a label arrives late must not depend on the truth, as for any late label). For each start j, the
+(whether a label arrives late must not depend on the truth, as for any late label; whether a piece is
+used depends on label counts only, never on the labels' values). For each start j, the
 product of the pieces of periods j..t is then a test supermartingale in that order, and so is the
 Shiryaev-Roberts mixture A_t over starts (weight 1/horizon each, unstarted starts at 1). A run looks at
 A_t for the periods from the previous run's newest to its own newest, each right after its own period's
@@ -36,7 +39,8 @@ class Evidence:
     """What arrival-order runs carry from one run to the next (stored in the state file)."""
 
     periods: list[str] = field(default_factory=list)  # ISO starts of the periods the arrays cover
-    used: dict[str, np.ndarray] = field(default_factory=dict)  # "metric|label" -> (2, periods): x, n used
+    used: dict[str, np.ndarray] = field(default_factory=dict)  # "metric|label" -> (4, periods): x, n used
+    # of the group and of the reference in the group's comparison
     log_e: dict[str, np.ndarray] = field(default_factory=dict)  # "metric|label|side" -> (K, periods)
     path: dict[str, list[Look]] = field(default_factory=dict)  # "metric|label|side" -> looks, in run order
 
@@ -68,7 +72,7 @@ class Evidence:
             raise ValueError("evidence periods must be a list of timestamps")
         if sorted(set(periods)) != periods:
             raise ValueError("evidence periods must be distinct and ascending")
-        used = {k: _array(v, (2, len(periods)), f"evidence used {k}", 0.0) for k, v in _table(data["used"])}
+        used = {k: _array(v, (4, len(periods)), f"evidence used {k}", 0.0) for k, v in _table(data["used"])}
         log_e = {
             k: _array(v, (len(ALTERNATIVES), len(periods)), f"evidence log_e {k}", -math.inf)
             for k, v in _table(data["log_e"])
@@ -117,6 +121,7 @@ class Pieces:
 
     looks: list[Look]
     log_e: np.ndarray  # (K, periods)
+    used: np.ndarray  # (4, periods): x, n of the group and of the reference used so far
     broken: list[str]  # periods whose counts went down or changed without new labels
 
 
@@ -137,24 +142,27 @@ def arrival_detector(
     xa, na, xb, nb = counts
     side = f"{metric}|{labels[0]}|{'above' if edge[1] else 'below'}"
     if previous is None:
-        old_a = old_b = np.zeros((2, len(times)))
+        old = np.zeros((4, len(times)))
         summed = np.zeros((len(ALTERNATIVES), len(times)))
         looks: list[Look] = []
         first = 0
     else:
-        old_a = previous.aligned(previous.used, f"{metric}|{labels[0]}", 2, times)
-        old_b = previous.aligned(previous.used, f"{metric}|{labels[1]}", 2, times)
+        old = previous.aligned(previous.used, f"{metric}|{labels[0]}", 4, times)
         summed = previous.aligned(previous.log_e, side, len(ALTERNATIVES), times)
         looks = list(previous.path.get(side, []))
         first = times.index(previous.periods[-1]) if previous.periods and previous.periods[-1] in times else 0
-    da, dna, db, dnb = xa - old_a[0], na - old_a[1], xb - old_b[0], nb - old_b[1]
+    now = np.stack([xa, na, xb, nb])
+    change = now - old
+    # weighted counts are sums of floats: a change of rounding size is no change
+    da, dna, db, dnb = np.where(np.abs(change) <= 1e-9 * np.maximum(np.abs(now), 1.0), 0.0, change)
     proper = (da >= 0) & (dna >= da) & (db >= 0) & (dnb >= db)
     broken = [
         t
         for t, ok, moved in zip(times, proper, (dna != 0) | (dnb != 0) | (da != 0) | (db != 0), strict=True)
         if moved and not ok
     ]
-    keep = np.where(proper, 1.0, 0.0)
+    ready = proper & (dna > 0) & (dnb > 0)
+    keep = np.where(ready, 1.0, 0.0)
     # each piece's alternative: the reference's rate over the periods before it, as counted now
     rate_b = predicted_rate(xb, nb)
     pieces = band_log_evalues(da * keep, dna * keep, db * keep, dnb * keep, rate_b, edge[0], edge[1])
@@ -162,7 +170,8 @@ def arrival_detector(
     detection = sr_statistic(summed, alpha_each, horizon)
     for t in range(first, len(times)):
         looks.append((times[t], float(detection.log_statistic[t]), times[int(detection.change_start[t])]))
-    return Pieces(looks, summed, broken)
+    used = np.where((ready | ~proper)[None, :], now, old)  # broken changes are dropped, not kept pending
+    return Pieces(looks, summed, used, broken)
 
 
 def episodes(looks: list[Look], threshold: float) -> list[tuple[Look, bool]]:

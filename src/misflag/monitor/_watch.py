@@ -182,8 +182,6 @@ def _watch_arrival(
     times = [p.isoformat() for p in periods]
     out = watch.evidence
     out.periods = times
-    for g, label in enumerate(data.labels):
-        out.used[f"{metric}|{label}"] = np.stack([data.x[g], data.n[g]])
     threshold = -np.log(watch.alpha_each)
     for g, label in enumerate(data.labels):
         if g == reference:
@@ -201,6 +199,7 @@ def _watch_arrival(
                 watch.alpha_each,
                 spec.horizon,
             )
+            out.used[f"{metric}|{label}"] = pieces.used  # the same for both sides: it rests on counts only
             out.log_e[f"{metric}|{label}|{side}"] = pieces.log_e
             out.path[f"{metric}|{label}|{side}"] = pieces.looks
             if pieces.broken and upper:
