@@ -26,7 +26,7 @@ from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._load import bundle_output
-from misflag.disclosure._optimal import Choice, Cut, cheapest
+from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.errors import InputError
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
@@ -180,11 +180,7 @@ def _optimise(
                 "earlier_releases": [o.name for o in rounds.earlier],
             }
             return (rows, metadata, replace(audit, secondary=secondary)), ""
-        # an equation an earlier release publishes stays published whatever this output withholds
-        new = {
-            frozenset(eq for eq in interval.pins if all(source[0] == THIS for source in eq))
-            for interval in audit.exposed
-        }
+        new = {frozenset(eq for eq in interval.pins if _removable(eq)) for interval in audit.exposed}
         if frozenset() in new:
             return None, "a withheld count rests only on figures no suppression in this output removes"
         cuts |= new
@@ -226,6 +222,15 @@ def _greedy(rounds: _Rounds) -> tuple[list[dict[str, Any]], dict[str, Any], Disc
             return rows, metadata, audit
         forced["n"] |= wider
     return rows, metadata, audit
+
+
+def _removable(equation: Equation) -> bool:
+    """Whether this output can stop publishing the equation: not when an earlier release publishes it
+    too, nor when it is the overall n (or the row counts with it), which the optimiser keeps (as the
+    greedy's last resort does)."""
+    return all(
+        source[0] == THIS and not (source[1] == OVERALL_ATTRIBUTE and source[3] == "n") for source in equation
+    )
 
 
 def _refusal(exposed: list[Interval]) -> str:
