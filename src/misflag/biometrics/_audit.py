@@ -391,7 +391,8 @@ def _eer_rows(
                 low,
                 high,
                 min(found.impostors, found.genuines),
-                warning="the interval re-finds the EER threshold on each bootstrap draw; pairs taken as independent",
+                warning="the interval re-finds the EER threshold on each bootstrap draw; "
+                f"{'searches' if spec.search else 'pairs'} taken as independent",
             )
         )
     return rows
