@@ -257,3 +257,18 @@ def test_monitor_reference_suggests_a_group() -> None:
     with pytest.raises(InputError) as caught:
         monitor(frame, time="ts", group="grp", reference="alpha", truth="truth", flag="flag", metrics=["fpr"])
     assert "names no group of group; did you mean 'Alpha'? (groups: Alpha, Beta, Gamma)" in str(caught.value)
+
+
+def test_biometrics_reference_suggests_a_group(tmp_path: Path) -> None:
+    from misflag.biometrics import audit_biometrics
+
+    path = tmp_path / "scores.csv"
+    rows = [f"{0.1 * (i % 10)},{i % 2},{group}" for group in ("Africa", "Asia", "Europe") for i in range(40)]
+    path.write_text("score,genuine,region\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError) as caught:
+        audit_biometrics(
+            path, score="score", genuine="genuine", group="region", threshold=0.5, reference="africa"
+        )
+    assert "is not a group of region; did you mean 'Africa'? (groups: Africa, Asia, Europe)" in str(
+        caught.value
+    )

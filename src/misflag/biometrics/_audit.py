@@ -38,7 +38,7 @@ from misflag.biometrics._thresholds import (
 )
 from misflag.engine import Engine, get_engine
 from misflag.errors import InputError, literal
-from misflag.io import check_before_engine, load_input
+from misflag.io import check_before_engine, did_you_mean, load_input, name_list
 from misflag.result import AuditResult, make_row, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -180,9 +180,9 @@ def _check_groups(spec: BiometricSpec, prof: Profile, all_groupings: list[Groupi
         if not spec.group:
             raise InputError(f"{option} names a group of {{group}}; give {{group}}")
         if value not in labels:
-            shown = ", ".join(labels[:20])
             raise InputError(
-                f"{option} {literal(value)!r} is not a group of {literal(spec.group)} (groups: {literal(shown)})"
+                f"{option} {literal(value)!r} is not a group of {literal(spec.group)}"
+                f"{did_you_mean(value, labels)} (groups: {name_list(labels)})"
             )
 
 

@@ -21,9 +21,11 @@ ALL_COLUMNS_VARIABLE = "MISFLAG_ALL_COLUMNS"
 
 
 def close_names(name: str, choices: Iterable[str], count: int = 3) -> list[str]:
-    """The choices closest to `name`: a case-insensitive equal first, then difflib's closest (>= 0.6)."""
+    """The choices closest to `name`: those equal but for case, else difflib's closest (ratio >= 0.6)."""
     options = list(dict.fromkeys(choices))
     same_case = [c for c in options if c.lower() == name.lower() and c != name]
+    if same_case:  # only the case differs: that is the name meant
+        return same_case[:count]
     by_lower = {c.lower(): c for c in options}
     similar = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), count, 0.6)]
     return list(dict.fromkeys(same_case + similar))[:count]
