@@ -272,3 +272,16 @@ def test_biometrics_reference_suggests_a_group(tmp_path: Path) -> None:
     assert "is not a group of region; did you mean 'Africa'? (groups: Africa, Asia, Europe)" in str(
         caught.value
     )
+
+
+def test_monitor_without_pandas_is_one_line_from_python() -> None:
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "from misflag._extras import MissingExtraError\n"
+        "try:\n    from misflag.monitor import monitor\n"
+        "except MissingExtraError as error:\n    print(error)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == (
+        "this needs misflag's [pandas] extra (pandas is not installed): pip install 'misflag[pandas]'"
+    )
