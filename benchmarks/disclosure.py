@@ -26,7 +26,8 @@ from misflag.decisions import audit_decisions
 start = time.perf_counter()
 result = audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
 withheld = sum(bool(row["suppressed"]) for row in result.rows())
-print(time.perf_counter() - start, withheld)
+secondary = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {})
+print(time.perf_counter() - start, withheld, secondary.get("method", "none"))
 """
 
 
@@ -47,12 +48,13 @@ def make_log(path: Path, rows: int) -> None:
 
 
 def timed(path: Path, source: str | None) -> tuple[float, str]:
+    """Seconds, and "ROWS withheld (secondary suppression: METHOD)" of one run in a fresh process."""
     env = {**os.environ, **({"PYTHONPATH": source} if source else {})}
     out = subprocess.run(
         [sys.executable, "-c", RUN, str(path)], check=True, capture_output=True, text=True, env=env
     )
-    seconds, withheld = out.stdout.split()
-    return float(seconds), withheld
+    seconds, withheld, method = out.stdout.split()
+    return float(seconds), f"{withheld} (secondary suppression: {method})"
 
 
 def main() -> None:
