@@ -241,3 +241,26 @@ def test_a_kind_without_its_own_lead_uses_the_summarys_first_sentence() -> None:
         "other", rows_to_table([make_row("overall", "all", "all", "n", 3)]), summary="One. Two."
     )
     assert lead_finding(result) == "One."
+
+
+def test_no_gap_is_claimed_only_when_every_comparison_has_an_interval() -> None:
+    from misflag.result import make_row, rows_to_table
+
+    def result(reference_low: float | None) -> AuditResult:
+        rows = [make_row("overall", "all", "all", "n", 200, denominator=200)]
+        for group, rate in (("a", 0.0), ("b", 0.2)):
+            rows.append(make_row("grp", group, "all", "n", 100, denominator=100))
+            rows.append(make_row("grp", group, "decision", "fpr", rate, 0.0, 0.3, denominator=60))
+        rows.append(
+            make_row("grp", "a", "decision", "fpr_ratio", 1.0, denominator=60, warning="reference group")
+        )
+        high = None if reference_low is None else 1.5
+        rows.append(
+            make_row("grp", "b", "decision", "fpr_ratio", None, reference_low, high, 60, warning="vs a")
+        )
+        return AuditResult("decisions", rows_to_table(rows), summary="First sentence. Second.")
+
+    assert lead_finding(result(None)) == "First sentence."  # undefined against a rate of 0: no claim
+    assert lead_finding(result(0.5)) == (
+        "No group was wrongly flagged more often than a by more than chance would explain."
+    )

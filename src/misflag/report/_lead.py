@@ -103,6 +103,17 @@ def _best_gap(visible: Visible, stage: str, metrics: tuple[str, str]) -> str | N
     return None
 
 
+def _no_gap(visible: Visible, stage: str, metric: str) -> str | None:
+    """'No group was ... more often than REFERENCE by more than chance', only when every shown comparison
+    has an interval that includes 1 (an undefined ratio, e.g. against a reference rate of 0, says nothing)."""
+    ratios = visible.select(stage=stage, metric=f"{metric}_ratio")
+    reference = reference_of(ratios)
+    compared = [r for r in ratios if r["group"] != reference and not r["suppressed"]]
+    if reference is None or any(r["ci_low"] is None or r["ci_high"] is None for r in compared):
+        return None
+    return _NO_GAP[metric].format(reference=reference)
+
+
 def _decisions(result: AuditResult, visible: Visible) -> str | None:
     stages = [s for s in visible.stages() if s != "all" and "->" not in s and not s.startswith("score")]
     if not stages:
@@ -110,8 +121,7 @@ def _decisions(result: AuditResult, visible: Visible) -> str | None:
     lead = missing_truth_lead(result, visible, stages[-1]) or _best_gap(visible, stages[-1], ("fpr", "fnr"))
     if lead:
         return lead
-    reference = reference_of(visible.select(stage=stages[-1], metric="fpr_ratio"))
-    return _NO_GAP["fpr"].format(reference=reference) if reference else None
+    return _no_gap(visible, stages[-1], "fpr")
 
 
 def _biometrics(result: AuditResult, visible: Visible) -> str | None:
@@ -125,8 +135,7 @@ def _biometrics(result: AuditResult, visible: Visible) -> str | None:
     lead = _best_gap(visible, stage, ("fmr", "fnmr"))
     if lead:
         return lead
-    reference = reference_of(visible.select(stage=stage, metric="fmr_ratio"))
-    return _NO_GAP["fmr"].format(reference=reference) if reference else None
+    return _no_gap(visible, stage, "fmr")
 
 
 def _day(text: Any) -> str:
