@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +84,9 @@ class Store:
         self._sealer: threading.Thread | None = None
         self.writer_key_path = writer_key_path(self.key_path)
         self._writer: bytes | None = None
+        self._prove: Callable[[bytes], bytes] | None = (
+            None  # the writer proof under that key (_writer.prover)
+        )
         self._upgrading = False  # init is migrating a ledger whose entries predate writer proofs
         # seq -> hash of the unsealed entries this process wrote and committed (see SealingStore._own)
         self._written: dict[int, bytes] = {}

@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,7 +40,7 @@ from misflag.ledger._keys import (
     sync_folder,
 )
 from misflag.ledger._merkle import compact_root
-from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash
+from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash, later_than, stamp
 from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
 Frontier = list[tuple[int, bytes]]
@@ -130,7 +130,8 @@ class SealingStore(Store):
         if head is not None and not self._own(written, head[0], head[2]):
             self._vouch(connection, [head], "append")  # never chain onto a row the service did not write
         first, prev = (head[0] + 1, bytes(head[2])) if head is not None else (0, GENESIS)
-        prove = prover(self._writer_key())
+        prove = self._prove or prover(self._writer_key())
+        self._prove = prove  # the keyed HMAC state, made once per store
         timestamp = now()
         bodies = unstamped or [item.unstamped() for item in events]
         rows, receipts, seq = [], [], first
@@ -157,11 +158,14 @@ class SealingStore(Store):
         return receipts
 
     def _tail_expired(self, first_unsealed: str | None, timestamp: str) -> bool:
-        """Whether the first unsealed entry (its body; None: the entries stamped `timestamp`) is older than
-        `checkpoint_seconds`."""
-        stamp = timestamp if first_unsealed is None else json.loads(first_unsealed)["ts"]
-        written = datetime.fromisoformat(stamp)
-        return (datetime.now(UTC) - written).total_seconds() >= self.checkpoint_seconds
+        """Whether the first unsealed entry (its body; None: the entries stamped `timestamp`) is at least
+        `checkpoint_seconds` old. Read as `verify` reads it (the canonical body ends in its `ts`); a body
+        without a readable time counts as new: the count bound or the background sealer seals it (or
+        refuses it, if the service did not write it)."""
+        limit = stamp(datetime.now(UTC) - timedelta(seconds=self.checkpoint_seconds))
+        if first_unsealed is None:
+            return timestamp <= limit
+        return not later_than(first_unsealed, limit)
 
     # -- checkpoints -----------------------------------------------------------------------------------
 
