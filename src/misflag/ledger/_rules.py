@@ -171,8 +171,8 @@ def violation(
         return closing, f"no action on a case closed to action: {CLOSING_TEXT[closing]}"
     for name, (applies_to, check) in _CHECKS.items():
         if (
-            rules.rules.get(name, True)
-            and kind == applies_to
+            kind == applies_to  # first: most checks are about another kind
+            and rules.rules.get(name, True)
             and not check(state, identities(actor, actor_id), role)
         ):
             return name, RULE_TEXT[name]

@@ -160,7 +160,9 @@ class Ledger(SealingStore):
                 rules = self._rules(connection, tip)
                 states = self._case_states(connection, {item.case_id for item in events if item.case_id})
                 for item in events:
-                    state = states.setdefault(item.case_id or "", CaseState())
+                    state = states.get(item.case_id or "") or states.setdefault(
+                        item.case_id or "", CaseState()
+                    )
                     broken = violation(rules, state, item.kind, item.actor, item.role, item.actor_id)
                     if broken:
                         raise _Rejected(item, *broken, rules)
