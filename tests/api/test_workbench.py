@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -251,3 +252,56 @@ def test_monitor_sample_raises_the_one_alarm_its_data_holds(tmp_path: Path) -> N
     change = datetime.date(2026, 1, 1) + datetime.timedelta(days=CHANGE_DAY)
     assert alarms[0]["since"].startswith(change.isoformat())
     assert alarms[0]["value"] == pytest.approx(CHANGED_FPR / BASE_FPR, rel=0.25)
+
+
+class _HeldPool:
+    """Stands in for the job manager's thread pool: a job is queued (active) until the test releases it."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def submit(self, function: Any, *args: Any) -> None:
+        self.held.append((function, args))
+
+    def shutdown(self, **_: Any) -> None:
+        """Nothing runs in the background."""
+
+
+def test_records_upload_cannot_be_deleted_while_its_linkage_job_runs(tmp_path: Path) -> None:
+    """The records file is kept from deletion exactly as the pairs file is: 409 while the job is
+    queued or running, 204 once it has finished."""
+    records = "id,cluster,grp\n" + "".join(f"{i},{i // 2},{'AB'[i % 2]}\n" for i in range(8))
+    pairs = "id_l,id_r,score\n0,1,0.9\n2,3,0.8\n4,6,0.7\n"
+    app = create_app(data_dir=tmp_path)
+    with TestClient(app, base_url=BASE_URL) as client:
+        page = _post_file(client, "/audits/linkage-audit/upload", "/audits/linkage-audit", "pairs.csv", pairs)
+        both = _post_file(client, page + "/records", page, "records.csv", records)
+        pairs_id, records_id = page.rsplit("/", 1)[-1], both.rsplit("=", 1)[-1]
+        pool = _HeldPool()
+        app.state.jobs._pool = pool
+        form = {
+            "csrf_token": form_token(client, both),
+            "records": records_id,
+            "id_column": "id",
+            "truth": "cluster",
+            "group": "grp",
+            "threshold": "0.5",
+            "probabilities": "on",
+            "min_cell": "1",
+        }
+        answer = client.post(page + "/run", data=form, follow_redirects=False)
+        assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
+        assert (
+            client.get(answer.headers["location"].replace("/jobs/", "/api/jobs/")).json()["state"] == "queued"
+        )
+        for upload in (records_id, pairs_id):
+            refused = client.delete(f"/api/uploads/{upload}")
+            assert refused.status_code == 409, (upload, refused.text)
+            assert client.get(f"/api/uploads/{upload}").status_code == 200
+        function, args = pool.held.pop()
+        function(*args)  # the job runs to its end here, reading both files
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        for upload in (records_id, pairs_id):
+            assert client.delete(f"/api/uploads/{upload}").status_code == 204
+            assert client.get(f"/api/uploads/{upload}").status_code == 404

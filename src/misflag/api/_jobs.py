@@ -66,6 +66,8 @@ class JobStatus:
 
     job_id: str
     upload_id: str
+    #: Further uploads the job reads (the linkage audit's records), kept from deletion as `upload_id` is.
+    other_uploads: list[str] = field(default_factory=list)
     state: str = "queued"
     #: Which audit runs (a workbench kind: decisions, biometrics, monitor, linkage-risk, ...).
     kind: str = "decisions"
@@ -126,10 +128,15 @@ class JobManager:
         if self._stopping.is_set():
             raise JobsFull("the service is stopping")
         args = (task.to_dict(), self.settings.job_memory_limit, self.limits)
-        return self._queue(task.upload_id or "", task.kind, run_task, args)
+        return self._queue(task.upload_id or "", task.kind, run_task, args, list(task.other_uploads))
 
     def _queue(
-        self, upload_id: str, kind: str, target: Callable[..., None], args: tuple[Any, ...]
+        self,
+        upload_id: str,
+        kind: str,
+        target: Callable[..., None],
+        args: tuple[Any, ...],
+        other_uploads: list[str] | None = None,
     ) -> JobStatus:
         """Register a job and run `target(pipe, folder, *args)` in a process when a worker is free."""
         with self._lock:
@@ -139,7 +146,9 @@ class JobManager:
                     f"{active} audits are already queued or running (the limit is {self.settings.max_jobs}); "
                     "try again when one has finished"
                 )
-            status = JobStatus(job_id=uuid.uuid4().hex, upload_id=upload_id, kind=kind)
+            status = JobStatus(
+                job_id=uuid.uuid4().hex, upload_id=upload_id, other_uploads=other_uploads or [], kind=kind
+            )
             self._jobs[status.job_id] = status
         private_dir(self.folder(status.job_id))
         self._save(status)
@@ -167,9 +176,10 @@ class JobManager:
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
     def busy_uploads(self) -> set[str]:
-        """Uploads that a queued or running job still reads."""
+        """Uploads that a queued or running job still reads (its first file and any other, e.g. records)."""
         with self._lock:
-            return {s.upload_id for s in self._jobs.values() if s.state in _ACTIVE}
+            active = [s for s in self._jobs.values() if s.state in _ACTIVE]
+            return {upload for s in active for upload in (s.upload_id, *s.other_uploads)}
 
     def cleanup(self, now: float | None = None) -> int:
         """Remove uploads and finished jobs older than the time-to-live; returns how many were removed."""

@@ -37,6 +37,8 @@ class Task:
     #: The upload's file on this machine; None: the kind's sample data.
     source: str | None = None
     upload_id: str | None = None
+    #: Further uploads the task reads (the linkage audit's records): busy while it runs, like `upload_id`.
+    other_uploads: tuple[str, ...] = ()
     #: The input's name as the user knows it (the upload's file name, or the sample's).
     filename: str = ""
     #: The equivalent command line, for the report's reproducibility block.

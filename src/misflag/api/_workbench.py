@@ -334,6 +334,7 @@ def task(
     upload_id: str | None,
     filename: str,
     second: str | None = None,
+    second_upload_id: str | None = None,
 ) -> Task:
     """The job of a checked form: settings built (and validated) by the audit's spec."""
     settings = parse_settings(audit, dict(values))
@@ -345,6 +346,7 @@ def task(
         params=settings,
         source=source,
         upload_id=upload_id,
+        other_uploads=(second_upload_id,) if second_upload_id else (),
         filename=filename or audit.sample_name,
         command=command,
         extra={audit.second_upload: second} if second is not None else {},

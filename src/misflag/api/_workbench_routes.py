@@ -214,6 +214,7 @@ async def upload_run(request: Request, kind: str, upload_id: str) -> Response:
             upload_id=record.upload_id,
             filename=record.filename,
             second=str(input_path(settings, second)) if second is not None else None,
+            second_upload_id=second.upload_id if second is not None else None,
         )
         return await run_in_threadpool(_start, request, job)
     except InputError as problem:
