@@ -20,9 +20,9 @@ import pytest
 REPLICATIONS = 400
 
 
-def _benchmark() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "missing_truth_coverage.py"
-    spec = importlib.util.spec_from_file_location("missing_truth_coverage", path)
+def _benchmark(name: str = "missing_truth_coverage") -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass looks its module up there
@@ -136,3 +136,15 @@ def test_anes_sensitivity_holds_at_the_selection_strength_and_mar_is_unbiased() 
     estimates = bench.mar_estimates(ANES_REPLICATIONS, 15, anes)
     error = estimates.std(axis=0, ddof=1) / np.sqrt(ANES_REPLICATIONS)
     assert np.all(np.abs(estimates.mean(axis=0) - anes.true_fpr) < 4 * error)
+
+
+def test_docs_plot_data_holds_from_d0_on() -> None:
+    """benchmarks/missing_truth_plot.py's data (100 samples): from D = D0 on every range holds the sample's
+    full-label FPR on both data sets, at D = 0 none does; the chart has one panel per data set."""
+    plot = _benchmark("missing_truth_plot")
+    frame = plot.coverage_frame(100)
+    held = frame[frame["measure"].str.startswith("range holds")]
+    assert set(held["data"]) == {"COMPAS", "ANES 1996"} and len(held) == 2 * len(plot.MULTIPLES)
+    assert (held[held["D / D0"] >= 1]["share"] == 1.0).all()
+    assert (held[held["D / D0"] == 0]["share"] == 0.0).all()
+    assert plot.chart(frame).to_dict()["facet"]["column"]["field"] == "data"
