@@ -26,6 +26,7 @@ from misflag.commands._output import (
 from misflag.decisions import DecisionSpec, parse_stage, run_audit
 from misflag.decisions._forms import COUNT_COLUMN, FLAG_COLUMN, TRUTH_COLUMN, counts_table
 from misflag.decisions._margins import margin_lines
+from misflag.decisions._missing_spec import expand_prevalence_files
 from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 from misflag.io import read_data_file
@@ -114,7 +115,8 @@ _FORM_FILLS = {"flag": FLAG_COLUMN, "truth": TRUTH_COLUMN, "count": COUNT_COLUMN
 
 
 def _spec_of(options: dict[str, Any]) -> DecisionSpec:
-    """The spec of the spec options: repeated options as tuples, each --stage split at its first '='."""
+    """The spec of the spec options: repeated options as tuples, each --stage split at its first '=', each
+    --prevalence @FILE read into its rows (only here: HTTP and the web read no file)."""
     values: dict[str, Any] = {}
     for spec_field in fields(DecisionSpec):
         value = options[spec_field.name]
@@ -122,6 +124,8 @@ def _spec_of(options: dict[str, Any]) -> DecisionSpec:
             raise InputError(f"{option_flag(spec_field)} is required: {spec_field.metadata['help']}")
         if spec_field.name == "stages":
             value = tuple(parse_stage(text) for text in value)
+        elif spec_field.name == "prevalence":
+            value = expand_prevalence_files(value)
         elif isinstance(value, list):
             value = tuple(value)
         values[spec_field.name] = value

@@ -115,7 +115,7 @@ class DecisionSpec:
         default=(),
         metadata=_option(
             "With --missing-truth prevalence: GROUP=RATE[:LOW-HIGH], a group's share of people who should be "
-            "flagged, from another source (repeatable).",
+            "flagged, from another source (repeatable); on the command line also @FILE, a CSV group,rate,low,high.",
             "--prevalence",
         ),
     )
