@@ -1,9 +1,15 @@
-"""Issue 20's `--weight` bomb: a weight distinct on every row makes one cell (and one stratum) per row.
-Time and peak RSS of `misflag decisions audit` with and without it, and their ratios.
+"""Weighted (audit-sample) mode: the cost of a weight distinct on every row, and the coverage of the
+design-based intervals.
 
     python benchmarks/decisions_weight.py [--rows N] [--source-tree DIR]   # DIR/src on PYTHONPATH
+    python benchmarks/decisions_weight.py --coverage [--repetitions 4000] [--seed 0]
 
-The issue's bar: within 10 s and at most 512 MB over the unweighted run's peak RSS.
+Cost (issue 20's `--weight` bomb: one cell and one stratum per row): time and peak RSS of `misflag
+decisions audit` with and without it, and their ratios; the bar is 10 s and at most 512 MB over the
+unweighted run's peak RSS.
+
+Coverage (issue 21): see `simulate`; each band's count of covering intervals is set against the central
+99.8% of Binomial(intervals, 0.95), its acceptance region.
 """
 
 from __future__ import annotations
@@ -14,9 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
+
+from misflag.decisions._counts import Cells
+from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 
 MB = 1024 * 1024
 
@@ -45,11 +56,142 @@ def measure(arguments: list[str], env: dict[str, str]) -> tuple[float, float, by
     return seconds, peak_kb * 1024 / MB, done.stdout
 
 
+#: Group sizes of each simulated log (people); truth ~ Bernoulli(0.3); flagged 70% of positives, 15% of negatives.
+GROUP_SIZES = (40, 120, 400, 1500, 6000)
+#: Designs whose strata follow the flag: (share of flagged rows audited, share of unflagged rows audited).
+DESIGNS = {"flagged 1/2, cleared 1/10": (0.5, 0.1), "flagged all (weight 1), cleared 1/10": (1.0, 0.1)}
+METRICS = ("fpr", "fnr", "precision")
+BANDS = ((1, 9), (10, 29), (30, 99), (100, None))
+
+
+def band_of(audited: float) -> str:
+    """The band of a rate's audited denominator, as the docs print it."""
+    for low, high in BANDS:
+        if high is None or audited <= high:
+            return f"{low}+" if high is None else f"{low}-{high}"
+    raise AssertionError(audited)
+
+
+def region(intervals: int, level: float = 0.95, alpha: float = 0.002) -> tuple[int, int]:
+    """Central 1 - alpha of Binomial(intervals, level): the counts a calibrated interval gives."""
+    return int(stats.binom.ppf(alpha / 2, intervals, level)), int(
+        stats.binom.isf(alpha / 2, intervals, level)
+    )
+
+
+@dataclass
+class Tally:
+    """One (design, metric, band): intervals, how many cover, miss low / high, exact ones, estimate errors."""
+
+    intervals: int = 0
+    covered: int = 0
+    above: int = 0  # the log's rate above the upper limit
+    below: int = 0  # the log's rate below the lower limit
+    exact: int = 0  # zero-width intervals of a denominator audited whole (equal to the rate, not counted)
+    errors: list[float] = field(default_factory=list)
+
+
+def simulate(repetitions: int, seed: int) -> dict[tuple[str, str, str], Tally]:
+    """Each repetition draws a fresh log i.i.d. (the groups' people), then a stratified audit sample from
+    it: within the flagged and the cleared stratum a simple random sample of a fixed share, weight =
+    stratum size / sample size. The target is the log's own rate (what the Hajek estimator estimates)."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(np.arange(len(GROUP_SIZES)), GROUP_SIZES)
+    tallies: dict[tuple[str, str, str], Tally] = {}
+    for _ in range(repetitions):
+        truth = (rng.random(group.size) < 0.3).astype(np.int8)
+        flag = (rng.random(group.size) < np.where(truth == 1, 0.7, 0.15)).astype(np.int8)
+        for design, shares in DESIGNS.items():
+            cells, sums = _audit_sample(rng, group, flag, truth, shares)
+            masks = stage_masks(cells, 0)
+            for metric in METRICS:
+                estimate = sums.estimate(RATE_METRICS[metric], masks)
+                numerator, denominator = _population_masks(metric, flag, truth)
+                target = np.bincount(group, numerator) / np.bincount(group, denominator)
+                for g in np.nonzero(estimate.denominator > 0)[0]:
+                    tally = tallies.setdefault((design, metric, band_of(estimate.denominator[g])), Tally())
+                    low, high = estimate.low[g], estimate.high[g]
+                    if low == high:
+                        tally.exact += low == target[g]
+                        continue
+                    tally.intervals += 1
+                    tally.covered += bool(low <= target[g] <= high)
+                    tally.above += bool(target[g] > high)
+                    tally.below += bool(target[g] < low)
+                    tally.errors.append(float(estimate.value[g] - target[g]))
+    return tallies
+
+
+def _audit_sample(
+    rng: np.random.Generator,
+    group: np.ndarray,
+    flag: np.ndarray,
+    truth: np.ndarray,
+    shares: tuple[float, float],
+) -> tuple[Cells, GroupSums]:
+    audited, weight = np.zeros(group.size, dtype=bool), np.zeros(group.size)
+    for value, share in zip((1, 0), shares, strict=True):
+        members = np.nonzero(flag == value)[0]
+        taken = max(1, round(share * members.size))
+        audited[rng.choice(members, taken, replace=False)] = True
+        weight[members] = members.size / taken
+    cells = Cells(
+        keys=(group.astype(object),),
+        flags=flag[:, None],
+        truth=np.where(audited, truth, -1).astype(np.int8),
+        weight=np.where(audited, weight, 0.0),
+        count=np.ones(group.size, dtype=np.int64),
+    )
+    return cells, GroupSums(cells, group.astype(np.int64), len(GROUP_SIZES), design=True)
+
+
+def _population_masks(metric: str, flag: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rate's numerator and denominator over every person of the log, written out independently."""
+    flagged, positive = flag == 1, truth == 1
+    return {
+        "fpr": (flagged & ~positive, ~positive),
+        "fnr": (~flagged & positive, positive),
+        "precision": (flagged & positive, flagged),
+    }[metric]
+
+
+def print_coverage(repetitions: int, seed: int) -> None:
+    """The coverage table with each band's acceptance region, misses by side, and the estimator's bias."""
+    tallies = simulate(repetitions, seed)
+    print(f"{repetitions:,} logs (groups of {', '.join(map(str, GROUP_SIZES))} people), seed {seed}")
+    print(
+        "design | metric | audited denominator | intervals | coverage | region (99.8%) | above | below | exact | bias (SE)"
+    )
+    order = [band_of(low) for low, _ in BANDS]
+    for (design, metric, band), tally in sorted(
+        tallies.items(), key=lambda i: (*i[0][:2], order.index(i[0][2]))
+    ):
+        if not tally.intervals:
+            print(f"{design} | {metric} | {band} | 0 | - | - | - | - | {tally.exact} | -")
+            continue
+        low, high = region(tally.intervals)
+        inside = "in" if low <= tally.covered <= high else ("BELOW" if tally.covered < low else "above")
+        errors = np.asarray(tally.errors)
+        bias, se = errors.mean(), errors.std(ddof=1) / np.sqrt(errors.size) if errors.size > 1 else np.nan
+        print(
+            f"{design} | {metric} | {band} | {tally.intervals} | {tally.covered / tally.intervals:.3f} | "
+            f"{low / tally.intervals:.3f}-{high / tally.intervals:.3f} ({inside}) | "
+            f"{tally.above / tally.intervals:.3f} | {tally.below / tally.intervals:.3f} | {tally.exact} | "
+            f"{bias:+.4f} ({se:.4f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--source-tree", type=Path)
+    parser.add_argument("--coverage", action="store_true", help="run the coverage simulation instead")
+    parser.add_argument("--repetitions", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args()
+    if options.coverage:
+        print_coverage(options.repetitions, options.seed)
+        return
     env = dict(os.environ)
     if options.source_tree:
         env["PYTHONPATH"] = str(options.source_tree / "src")

@@ -42,11 +42,11 @@ def test_effective_n_worked_by_hand() -> None:
 
     Stratum w=2 (3 rows): u = 1/12, -1/12, 0 -> 3/2 * 2/144 = 1/48, times 1 - 1/2 -> 1/96.
     Stratum w=4 (2 rows): u = 1/6, -1/6 -> 2 * 2/36 = 1/9, times 1 - 1/4 -> 1/12.
-    Variance 1/96 + 1/12 = 3/32, effective n = (1/4) / (3/32) = 8/3 (under a's 4 rows).
+    Variance 1/96 + 1/12 = 3/32, effective n = (1/4) / (3/32) = 8/3.
     Overall, on the same cached strata: R = 6/14 = 3/7, u = w (y - 3/7) / 14.
     Stratum w=2: u = 4/49, -3/49, -3/49 -> 3/2 * (34/2401 - 4/7203) = 1/49, times 1/2 -> 1/98.
     Stratum w=4: u = 8/49, -6/49 -> 2 * (100/2401 - 2/2401) = 4/49, times 3/4 -> 3/49.
-    Variance 1/98 + 6/98 = 1/14, effective n = (12/49) / (1/14) = 24/7 (under 5 rows).
+    Variance 1/98 + 6/98 = 1/14, effective n = (12/49) / (1/14) = 24/7.
     """
     cells = _cells(HAND_TABLE)
     masks = stage_masks(cells, 0)
@@ -92,7 +92,7 @@ def _row_level_effective(rows: list[tuple[str, int, int, float]], in_group: str 
             mean = sum(part) / len(part)
             spread = len(part) / (len(part) - 1) * sum((p - mean) ** 2 for p in part)
         variance += (1 - 1 / h) * spread
-    return min(ratio * (1 - ratio) / variance, sum(x))
+    return ratio * (1 - ratio) / variance  # no cap at the audited rows: the design may imply more
 
 
 def test_every_metric_and_grouping_against_the_row_level_formula() -> None:

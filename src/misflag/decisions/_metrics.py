@@ -7,6 +7,7 @@ the denominator (reported as `denominator`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -41,35 +42,51 @@ STAGE_INDEPENDENT = frozenset({"base_rate"})
 
 
 def stage_masks(cells: Cells, stage: int) -> dict[str, np.ndarray]:
-    """Cell membership of the confusion-matrix cells at one stage."""
+    """Cell membership of the confusion-matrix cells at one stage, and (keys "?name") the cells that may
+    belong to each: truth unknown counts as either, for telling which unaudited rows a rate could reach."""
     flagged = cells.flags[:, stage] == 1
-    negative, positive = cells.truth == 0, cells.truth == 1
-    return {
-        "tp": positive & flagged,
-        "fp": negative & flagged,
-        "tn": negative & ~flagged,
-        "fn": positive & ~flagged,
-        "flagged": flagged,
-        "rows": np.ones_like(flagged),
-    }
+
+    def build(negative: np.ndarray, positive: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "tp": positive & flagged,
+            "fp": negative & flagged,
+            "tn": negative & ~flagged,
+            "fn": positive & ~flagged,
+            "flagged": flagged,
+            "rows": np.ones_like(flagged),
+        }
+
+    return _with_reach(cells, build)
+
+
+def _with_reach(
+    cells: Cells, build: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """The masks at the known truths, plus "?name": the same with an unknown truth taken as either value."""
+    known = build(cells.truth == 0, cells.truth == 1)
+    reach = build(cells.truth != 1, cells.truth != 0)
+    return known | {f"?{name}": mask for name, mask in reach.items()}
 
 
 def transition_masks(cells: Cells, before: int, after: int) -> dict[str, np.ndarray]:
-    """Cell membership for what the later stage did with the earlier stage's flags."""
+    """Cell membership for what the later stage did with the earlier stage's flags (and "?name" reach)."""
     was, now = cells.flags[:, before] == 1, cells.flags[:, after] == 1
-    negative, positive = cells.truth == 0, cells.truth == 1
-    return {
-        "fp_before": negative & was,
-        "fp_cleared": negative & was & ~now,
-        "tp_before": positive & was,
-        "tp_cleared": positive & was & ~now,
-        "tn_before": negative & ~was,
-        "fp_added": negative & ~was & now,
-        "flag_before": was,
-        "flag_cleared": was & ~now,
-        "clear_before": ~was,
-        "clear_flagged": ~was & now,
-    }
+
+    def build(negative: np.ndarray, positive: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "fp_before": negative & was,
+            "fp_cleared": negative & was & ~now,
+            "tp_before": positive & was,
+            "tp_cleared": positive & was & ~now,
+            "tn_before": negative & ~was,
+            "fp_added": negative & ~was & now,
+            "flag_before": was,
+            "flag_cleared": was & ~now,
+            "clear_before": ~was,
+            "clear_flagged": ~was & now,
+        }
+
+    return _with_reach(cells, build)
 
 
 @dataclass(frozen=True)
@@ -152,12 +169,26 @@ class GroupSums:
             weighted_count = self._weighted[0]
             totals = self._sum(weighted_count * denominator)
             value = safe_divide(self._sum(weighted_count * numerator), totals)
-            effective = np.minimum(self._effective_n(value, totals, numerator, denominator), rows)
-            low, high = wilson_limits(value * effective, effective)
+            effective = self._effective_n(value, totals, numerator, denominator)
+            reach = [masks.get(f"?{name}", np.ones_like(masks[name])) for name in denominator_cells]
+            exact = self._exact(denominator, np.logical_or.reduce(reach)) & (rows > 0)
+            effective = np.where(exact, np.inf, effective)
+            trials = np.where(exact, 1.0, effective)
+            low, high = wilson_limits(np.nan_to_num(value) * trials, trials)
+            low, high = np.where(exact, value, low), np.where(exact, value, high)
             return Estimate(value, low, high, rows, effective, "wilson-design")
         successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)
         return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")
+
+    def _exact(self, denominator: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """Groups whose rate is known exactly: every row that may be in its denominator was audited, each
+        at weight 1 (a certainty stratum). The target is the rate of the people in the log (a finite
+        population), so a denominator audited whole has no sampling error."""
+        strata = self.cells.strata
+        outside = reach & ~strata.audited
+        sampled = denominator * strata.audited * (self.cells.weight != 1.0)
+        return self._sum(self.count * (outside + sampled)) == 0
 
     @cached_property
     def _pairs(self) -> _Pairs:
@@ -200,11 +231,28 @@ class GroupSums:
         matrix = np.zeros(self.groups * strata.values.size)
         matrix[pairs.positions] = np.maximum(spread, 0.0)
         variance = matrix.reshape(self.groups, strata.values.size) @ strata.fpc
-        kish = safe_divide(totals**2, self._sum(self._weighted[1] * denominator))
+        unseen = safe_divide(totals, self._heaviest)
         with np.errstate(divide="ignore", invalid="ignore"):
             design = ratio * (1 - ratio) / variance
         usable = (value > 0) & (value < 1) & (variance > 0)
-        return np.where(usable, design, kish)
+        return np.where(usable, design, unseen)
+
+    @cached_property
+    def _unaudited(self) -> np.ndarray:
+        """Per group, its rows outside the audit sample (truth unknown)."""
+        return self._sum(self.count * ~self.cells.strata.audited)
+
+    @cached_property
+    def _heaviest(self) -> np.ndarray:
+        """Per group, the largest weight one unseen case of it could carry: its own largest audited weight,
+        or the audit's largest where some of its rows were not audited (their stratum may hold none of its
+        audited rows). Where no case of a rate's numerator (or of its complement) was audited, the
+        effective n is the weighted denominator over it: Wilson's limit at 0 is then about 3.84 such cases."""
+        heaviest = np.zeros(self.groups)
+        audited = self.cells.strata.audited & (self.count > 0)
+        np.maximum.at(heaviest, self.group_index[audited], self.cells.weight[audited])
+        largest = float(self.cells.weight[audited].max(initial=1.0))
+        return np.where(self._unaudited > 0, largest, np.maximum(heaviest, 1.0))
 
     def rows(self) -> np.ndarray:
         return self.observed(np.ones(self.cells.count.size))

@@ -28,6 +28,15 @@ UNDEFINED = {
     "for": "no one cleared with known truth",
     "npv": "no one cleared with known truth",
 }
+#: With --weight, an undefined rate means no one behind it was audited, not that the group has no one.
+UNDEFINED_AUDITED = {
+    "fpr": "none audited with truth = 0 (negatives outside the audit sample are unknown)",
+    "fnr": "none audited with truth = 1 (positives outside the audit sample are unknown)",
+    "precision": "none of the flagged audited",
+    "fdr": "none of the flagged audited",
+    "for": "none of the cleared audited",
+    "npv": "none of the cleared audited",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class RowEmitter:
                 out.append(self._row(g, stage, metric, None, suppressed=True, warning=reason))
             elif denominator == 0:
                 why = UNDEFINED.get(metric, "no one in the denominator")
+                if self.spec.weight and estimate.method == "wilson-design":
+                    why = UNDEFINED_AUDITED.get(metric, "none audited")
                 out.append(self._row(g, stage, metric, None, None, None, 0.0, warning=f"undefined: {why}"))
             else:
                 out.append(
