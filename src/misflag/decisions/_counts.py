@@ -203,7 +203,7 @@ def _sorted_columns(table: pa.Table) -> dict[str, np.ndarray]:
             arrays[name] = np.array(values, dtype=object)
             keys.append(_text_ranks(values))
             continue
-        numbers, absent = _numbers(table.column(name))
+        numbers, absent = column_numbers(table.column(name))
         arrays[name] = numbers.astype(np.int64) if pa.types.is_integer(kind) else numbers
         missing = np.isnan(numbers)
         if missing.any():  # a key that is constant would not change the order
@@ -224,7 +224,7 @@ def _text_ranks(values: list[str | None]) -> np.ndarray:
     return np.fromiter((null if v is None else rank[v] for v in values), dtype=np.int64, count=len(values))
 
 
-def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def column_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """A numeric cell column as floats (NULL as NaN) and its NULL mask.
 
     Fixed-width numbers are read from Arrow's buffers (`to_numpy` would import pandas); other types

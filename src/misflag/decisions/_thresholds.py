@@ -16,6 +16,7 @@ import pyarrow as pa
 from misflag.decisions._counts import (
     Cells,
     CheckedSpec,
+    column_numbers,
     group_keys,
     group_select,
     people_sql,
@@ -29,7 +30,7 @@ from misflag.decisions._rows import SMALL_DENOMINATOR, Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
-from misflag.result import make_row
+from misflag.result import arrow_array, make_row
 from misflag.stats import bootstrap_counts, mover_ratio, percentile_interval, safe_divide
 
 MAX_EXACT_THRESHOLDS = 1000
@@ -57,17 +58,17 @@ def _score_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> tu
             f"GROUP BY {positions}"
         )
     )
-    truth = np.asarray(table.column("t").to_numpy(zero_copy_only=False), dtype=float)
+    truth = column_numbers(table.column("t"))[0]  # NULL (truth unknown) as NaN; no pandas import
     unknown = np.isnan(truth)
-    weight = np.asarray(table.column("w").to_numpy(zero_copy_only=False), dtype=float)
+    weight = column_numbers(table.column("w"))[0]
     cells = Cells(
         keys=group_keys(table, len(checked.groups), spec.missing_values),
         flags=np.zeros((table.num_rows, 1), dtype=np.int8),
         truth=np.where(unknown, -1, truth).astype(np.int8),
         weight=np.where(unknown, 0.0, weight),
-        count=np.asarray(table.column("n").to_numpy(zero_copy_only=False), dtype=np.int64),
+        count=column_numbers(table.column("n"))[0].astype(np.int64),
     )
-    return cells, np.asarray(table.column("sc").to_numpy(zero_copy_only=False), dtype=float)
+    return cells, column_numbers(table.column("sc"))[0]
 
 
 def _curves(
@@ -89,6 +90,21 @@ def _curves(
             "negatives": np.repeat(negatives.sum(axis=1, keepdims=True), thresholds.size, axis=1),
             "positives": np.repeat(positives.sum(axis=1, keepdims=True), thresholds.size, axis=1),
         }
+
+
+CURVE_COLUMNS = {
+    "attribute": pa.string(),
+    "group": pa.string(),
+    **{name: pa.float64() for name in ("threshold", "fpr", "fnr", "negatives", "positives")},
+}
+
+
+def _curve_table(curve_rows: list[dict[str, Any]]) -> pa.Table:
+    """The curves as an Arrow table, built from buffers (`pa.Table.from_pylist` would import pandas)."""
+    return pa.Table.from_arrays(
+        [arrow_array([row[name] for row in curve_rows], kind) for name, kind in CURVE_COLUMNS.items()],
+        names=list(CURVE_COLUMNS),
+    )
 
 
 @dataclass(frozen=True)
@@ -174,7 +190,7 @@ def threshold_audit(
                         },
                     }
                 )
-    return rows, pa.Table.from_pylist(curve_rows), chosen
+    return rows, _curve_table(curve_rows), chosen
 
 
 def score_stage(threshold: float) -> str:
