@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from misflag import __version__
-from misflag.decisions._counts import Cells, CheckedSpec, check_spec, margin_problem, read_cells
+from misflag.decisions._counts import (
+    Cells,
+    CheckedSpec,
+    check_spec,
+    margin_problem,
+    precheck_spec,
+    read_cells,
+)
 from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings, missing_label, unknown_reference
 from misflag.decisions._metrics import (
@@ -25,7 +32,6 @@ from misflag.decisions._metrics import (
 from misflag.decisions._missing_audit import MissingTruth, missing_mode
 from misflag.decisions._missing_mar import MarAudit, read_strata_cells
 from misflag.decisions._missing_prevalence import PrevalenceAudit
-from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
@@ -100,6 +106,7 @@ def run_audit(
 ) -> AuditResult:
     """Run an audit described by a spec (the settings-as-data form of `audit_decisions`)."""
     report = progress or (lambda step, fraction: None)
+    precheck_spec(spec)  # a refused expression costs no engine start, no read of the input
     report("reading input", 0.0)
     check_before_engine(engine, source, table, lambda columns: check_spec(spec, columns))
     runner = get_engine(engine)
@@ -141,6 +148,10 @@ def run_audit(
         return rows, shadow, metadata
 
     report("disclosure audit", 0.8)
+    # here, not at the top: the disclosure audit imports scipy.optimize and HiGHS (a quarter of a
+    # second), which a refused expression or a bad option never needs
+    from misflag.decisions._protect import Reader, protect
+
     reader = Reader(
         tuple(spec.groups),
         stages,

@@ -5,6 +5,7 @@ Everything after this (metrics, intervals, disparities) works on the cells, neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -15,7 +16,7 @@ import pyarrow as pa
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError
-from misflag.io import check_expression
+from misflag.io import check_expression, precheck_expression
 from misflag.result import JOIN
 
 
@@ -77,19 +78,35 @@ class Strata:
 
 def check_spec(spec: DecisionSpec, columns: tuple[str, ...]) -> CheckedSpec:
     """Parse every expression of the spec against the input's columns (ExpressionError otherwise)."""
+    return _each_expression(spec, lambda text, option: check_expression(text, columns, option))
+
+
+def precheck_spec(spec: DecisionSpec) -> None:
+    """Every expression's parse, allowlist and cost, with no input: run before the engine starts and the
+    file is read, so a refused expression costs no start-up; `check_spec` adds the column names."""
+
+    def precheck(text: str, option: str) -> str:
+        precheck_expression(text, option)
+        return text
+
+    _each_expression(spec, precheck)
+
+
+def _each_expression(spec: DecisionSpec, check: Callable[[str, str], str]) -> CheckedSpec:
+    """`check(text, option)` over every expression of the spec, in the order the options are reported."""
     return CheckedSpec(
-        groups=tuple(check_expression(g, columns, "{groups}") for g in spec.groups),
+        groups=tuple(check(g, "{groups}") for g in spec.groups),
         stages=tuple(
-            check_expression(expr, columns, "{flag}" if spec.flag is not None else f"{{stages}} {name}")
+            check(expr, "{flag}" if spec.flag is not None else f"{{stages}} {name}")
             for name, expr in spec.pipeline
         ),
-        truth=check_expression(spec.truth, columns, "{truth}"),
-        weight=check_expression(spec.weight, columns, "{weight}") if spec.weight else None,
-        where=check_expression(spec.where, columns, "{where}") if spec.where else None,
-        score=check_expression(spec.score, columns, "{score}") if spec.score else None,
-        count=check_expression(spec.count, columns, "{count}") if spec.count else None,
-        margin=check_expression(spec.margin, columns, "{margin}") if spec.margin else None,
-        strata=tuple(check_expression(expr, columns, "{strata}") for expr in spec.strata),
+        truth=check(spec.truth, "{truth}"),
+        weight=check(spec.weight, "{weight}") if spec.weight else None,
+        where=check(spec.where, "{where}") if spec.where else None,
+        score=check(spec.score, "{score}") if spec.score else None,
+        count=check(spec.count, "{count}") if spec.count else None,
+        margin=check(spec.margin, "{margin}") if spec.margin else None,
+        strata=tuple(check(expr, "{strata}") for expr in spec.strata),
     )
 
 

@@ -88,13 +88,26 @@ def check_expression(
     return parse_expression(text, columns, option, qualifiers=qualifiers).sql()
 
 
+def precheck_expression(text: str, option: str, *, qualifiers: Sequence[str] = ()) -> None:
+    """Everything `check_expression` checks but the column names (parse, allowlist, cost).
+
+    Needs no input: run before an engine starts and a file is read, a refused construct costs
+    milliseconds. The column names are checked by `check_expression` once the input's columns are known.
+    """
+    parse_expression(text, None, option, qualifiers=qualifiers)
+
+
 def parse_expression(
-    text: str, columns: Iterable[str], option: str, *, qualifiers: Sequence[str] = ()
+    text: str, columns: Iterable[str] | None, option: str, *, qualifiers: Sequence[str] = ()
 ) -> Expression:
-    """Parse and validate one expression over `columns`; the tree is canonical (render, reparse, equal)."""
+    """Parse and validate one expression over `columns`; the tree is canonical (render, reparse, equal).
+
+    `columns=None` accepts any column name (see `precheck_expression`).
+    """
     if text is None or not isinstance(text, str) or not text.strip():
         raise ExpressionError(f"{option} is empty; give a SQL expression over the input's columns")
-    check = _Check(text, option, _column_index(columns), frozenset(q.lower() for q in qualifiers))
+    known = None if columns is None else _column_index(columns)
+    check = _Check(text, option, known, frozenset(q.lower() for q in qualifiers))
     _check_text(text, option)
     try:
         tree = _parse(text, option)
@@ -117,7 +130,7 @@ class _Check:
 
     text: str
     option: str
-    known: dict[str, str]
+    known: dict[str, str] | None  # None: any column name is accepted (names are checked later)
     qualifiers: frozenset[str]
 
 
@@ -311,6 +324,8 @@ def _resolve_column(node: exp.Column, check: _Check) -> None:
         raise _refuse(option, text, _construct_name(node.this))
     if qualifier is not None:
         node.set("table", exp.Identifier(this=qualifier, quoted=False))
+    if known is None:
+        return
     name = node.this.name
     real = known.get(name) or known.get(name.lower())
     if real is None:
