@@ -20,6 +20,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import typer
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -163,7 +164,7 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
     width (the terminal wraps the lines; `less -S` scrolls them) rather than breaking words.
     """
     headers = ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note")
-    body: list[tuple[Text, ...]] = []
+    body: list[tuple[str, ...]] = []
     for row in result.rows():
         metric = row["metric"]
         if row["suppressed"]:
@@ -177,13 +178,13 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
             )
         denominator = "" if row["denominator"] is None else f"{row['denominator']:,.0f}"
         values = (row["attribute"], row["group"], row["stage"], metric, value, interval, denominator)
-        body.append((*map(plain, values), plain(row["warning"] or "")))
+        body.append((*map(printable, values), printable(row["warning"] or "")))
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for position, name in enumerate(headers):  # widths known up front: rich need not measure every cell
-        width = max([len(name), *(line[position].cell_len for line in body)])
-        table.add_column(name, width=width, no_wrap=True)
-    for line in body:
-        table.add_row(*line)
+    columns = list(zip(*body, strict=True)) if body else [() for _ in headers]
+    for name, cells in zip(headers, columns, strict=True):  # widths known up front: rich measures no cell
+        table.add_column(name, width=max([len(name), *map(cell_len, cells)]), no_wrap=True)
+    if body:  # one row whose cells hold a line per result row: the same lines, 8 cells to render, not 8 a row
+        table.add_row(*(Text("\n".join(cells)) for cells in columns))
     unbounded = console.options.update_width(10 * max(console.width, 80))
     needed = Measurement.get(console, unbounded, table).maximum  # one line per row: nothing collapses
     if needed <= console.width:
