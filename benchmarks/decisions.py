@@ -3,7 +3,8 @@
 A 10M-row Parquet log with three attributes intersected (race x sex x age band).
 
 1. The CLI, `misflag decisions audit` with 1,000 replicates, start-up and reading Parquet included, in a
-   fresh process; its peak memory (max RSS of the child). Target (issue 26): at most 3x the bare GROUP BY.
+   fresh process; its CPU time and peak memory (max RSS of the child). Target (issue 26): at most 3x the
+   bare GROUP BY.
 2. One bare DuckDB `GROUP BY` of the same file over the same columns (what any audit must at least do).
 3. The API call `audit_decisions` in this process (every metric, intervals, suppression, the disclosure
    audit). Target: at most 1.3x the bare GROUP BY.
@@ -49,19 +50,23 @@ def make_log(path: Path, rows: int) -> None:
     """)
 
 
-def cli_run(path: Path, threads: int) -> tuple[float, float]:
-    """Seconds and peak memory (MiB) of the CLI audit in a fresh process."""
+def cli_run(path: Path, threads: int) -> tuple[float, float, float]:
+    """Seconds, CPU seconds (user + system, less noisy on a shared machine) and peak memory (MiB) of the
+    CLI audit in a fresh process."""
     command = [
         sys.executable, "-m", "misflag.cli", "decisions", "audit", str(path), "--flag", "flag", "--truth", "truth",
         "--group", "race", "--group", "sex", "--group", "age", "--intersect", "--replicates", "1000",
         "--format", "json",
     ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "MISFLAG_THREADS": str(threads)}
     )
     seconds = time.perf_counter() - start
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu, after.ru_maxrss / 1024
 
 
 def api_run(path: Path) -> tuple[float, Any]:
@@ -108,11 +113,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
         make_log(path, args.rows)
-        bare_runs, cli_runs, api_runs = [], [], []
+        bare_runs, cli_runs, cli_cpu_runs, api_runs = [], [], [], []
         for _ in range(max(1, args.repeat)):
             bare_runs.append(bare_group_by(path, args.threads))
-            cli_seconds, peak_mib = cli_run(path, args.threads)
+            cli_seconds, cli_cpu, peak_mib = cli_run(path, args.threads)
             cli_runs.append(cli_seconds)
+            cli_cpu_runs.append(cli_cpu)
             api_seconds, result = api_run(path)
             api_runs.append(api_seconds)
         bare_seconds = statistics.median(bare_runs)
@@ -129,6 +135,9 @@ def main() -> None:
         )
         print(f"bare DuckDB GROUP BY over the file:                       {bare_seconds:8.2f} s")
         print(f"misflag CLI audit, start-up and Parquet included:         {cli_seconds:8.2f} s")
+        print(
+            f"  its CPU time (user + system, all threads):              {statistics.median(cli_cpu_runs):8.2f} s"
+        )
         print(f"  of which a bare `python -c pass`:                       {python_seconds:8.2f} s")
         print(
             f"  of which importing the command (fresh process, less ^): {import_seconds - python_seconds:8.2f} s"
