@@ -124,7 +124,11 @@ class Histogram:
 
 
 def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int]) -> np.ndarray:
-    """Key id of every row of `table`, matched on raw key values (vectorised per distinct combination)."""
+    """Key id of every row of `table`, matched on raw key values (vectorised per distinct combination).
+
+    Integer work only (dictionary indices, one int64 code per row) and no sort where the combinations'
+    code space is small: the rows an exact threshold needs run to millions at 100M comparisons.
+    """
     if table.num_rows == 0:
         return np.zeros(0, dtype=np.int64)
     code = np.zeros(table.num_rows, dtype=np.int64)
@@ -134,17 +138,27 @@ def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int
     for name in names:
         encoded = table.column(name).combine_chunks().dictionary_encode()
         dictionary = [*encoded.dictionary.to_pylist(), None]
-        indices = np.nan_to_num(floats(encoded.indices), nan=len(dictionary) - 1)  # NULL: the last entry
-        code += indices.astype(np.int64) * stride
+        indices = pc.fill_null(encoded.indices, len(dictionary) - 1)  # NULL: the last entry
+        code += np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset) * stride
+        del encoded, indices
         values.append(dictionary)
         strides.append(stride)
         stride *= len(dictionary)
-    unique, inverse = np.unique(code, return_inverse=True)
-    mapped = []
+    if stride <= 4 * table.num_rows:  # a table over the code space instead of np.unique's sort
+        present = np.zeros(stride, dtype=bool)
+        present[code] = True
+        unique = np.flatnonzero(present)
+    else:
+        unique = np.unique(code)
+    to_id = {}
     for combined in unique.tolist():
         parts = tuple(values[i][(combined // strides[i]) % len(values[i])] for i in range(len(names)))
-        mapped.append(lookup[parts])
-    return np.asarray(mapped, dtype=np.int64)[inverse]
+        to_id[combined] = lookup[parts]
+    if stride <= 4 * table.num_rows:
+        mapping = np.zeros(stride, dtype=np.int64)
+        mapping[unique] = [to_id[c] for c in unique.tolist()]
+        return mapping[code]
+    return np.asarray([to_id[c] for c in unique.tolist()], dtype=np.int64)[np.searchsorted(unique, code)]
 
 
 def floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -274,13 +288,14 @@ def bin_rows(
         f"(s >= {hist.lo + first / hist.scale - slack!r} AND s <= {hist.lo + (last + 1) / hist.scale + slack!r})"
         for first, last in runs
     )
-    table = engine.sql(
-        f"SELECT {', '.join(names)}, {hist.bin_sql()} AS bin, s FROM ({base_sql(spec, checked)}) WHERE {ranges}"
+    wanted = ", ".join(str(b) for b in sorted(bins))
+    table = engine.sql(  # the exact bins kept in SQL: nothing fetched only to be dropped
+        f"SELECT * FROM (SELECT {', '.join(names)}, {hist.bin_sql()} AS bin, s FROM ({base_sql(spec, checked)}) "
+        f"WHERE {ranges}) WHERE bin IN ({wanted})"
     )
+    ids = key_ids(table, names, {key: i for i, key in enumerate(prof.keys)})
     found = floats(table.column("bin")).astype(np.int64)
-    keep = np.isin(found, sorted(bins))
-    ids = key_ids(table, names, {key: i for i, key in enumerate(prof.keys)})[keep]
-    return ids, found[keep], floats(table.column("s"))[keep]
+    return ids, found, floats(table.column("s"))
 
 
 def subject_problems(engine: Engine, spec: BiometricSpec, checked: Checked) -> None:
