@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from misflag.disclosure._model import Source
@@ -78,6 +77,9 @@ def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) 
         rows.append(list(terms.items()))
         lower.append(1.0)
         upper.append(np.inf)
+    # imported here, when something is withheld: scipy.optimize costs 0.3-0.5 s to import
+    from scipy.optimize import LinearConstraint, milp
+
     size = len(cost)
     matrix = coo_matrix(
         (
