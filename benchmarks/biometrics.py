@@ -8,13 +8,22 @@ EER; the baselines do not. Baselines: pandas groupby with numpy, plain numpy (py
 over group x genuine and group x genuine x bin), and DuckDB SQL (ORDER BY ... OFFSET k for each threshold,
 GROUP BY for counts and curves), each checked to give misflag's rates exactly. Prints every time and ratio.
 
-    python benchmarks/biometrics.py [--rows 100000000] [--threads 2]
+Then issue 26's ratios: `--repeat` alternating runs (median) of one bare DuckDB GROUP BY over the file
+(group, genuine: what any audit must at least read), the CLI `misflag biometrics audit` in a fresh process
+(with its CPU time and peak memory, less noisy on a shared machine) and the in-process API. Targets: CLI
+<= 3x and API <= 1.3x the bare GROUP BY.
+
+    python benchmarks/biometrics.py [--rows 100000000] [--threads 2] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -138,12 +147,82 @@ def duckdb_table(path: Path, threads: int) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def cli_run(path: Path, threads: int) -> tuple[float, float, float]:
+    """Seconds, CPU seconds (user + system) and peak memory (MiB) of the CLI audit in a fresh process.
+
+    The peak comes from /usr/bin/time where there is one: a child's ru_maxrss also counts the pages it
+    shared with this (by then large) process before exec, so RUSAGE_CHILDREN alone overstates it.
+    """
+    command = [
+        sys.executable, "-m", "misflag.cli", "biometrics", "audit", str(path), "--score", "score",
+        "--genuine", "genuine", "--group", "grp", "--target-fmr", "0.001", "--target-fmr", "0.0001",
+        "--bins", str(BINS), "--format", "json",
+    ]  # fmt: skip
+    timer = Path("/usr/bin/time")
+    with tempfile.NamedTemporaryFile(suffix=".txt") as report:
+        wrapped = [str(timer), "-f", "%M", "-o", report.name, *command] if timer.exists() else command
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(
+            wrapped,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "MISFLAG_THREADS": str(threads)},
+        )
+        seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kib = float(Path(report.name).read_text().split()[-1]) if timer.exists() else after.ru_maxrss
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu, peak_kib / 1024
+
+
+def bare_group_by(path: Path, threads: int) -> float:
+    """Seconds of one DuckDB GROUP BY over the group and genuine columns of the same file."""
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {threads}")
+    start = time.perf_counter()
+    connection.execute(f"SELECT grp, genuine, count(*) FROM read_parquet('{path}') GROUP BY ALL").fetchall()
+    seconds = time.perf_counter() - start
+    connection.close()
+    return seconds
+
+
+def ratios(path: Path, threads: int, repeat: int) -> None:
+    """Issue 26's ratios: alternating bare GROUP BY, CLI and API runs; medians."""
+    from misflag.biometrics import audit_biometrics
+
+    bare, cli, cpu, peak, api = [], [], [], [], []
+    for _ in range(repeat):
+        bare.append(bare_group_by(path, threads))
+        seconds, cpu_seconds, mib = cli_run(path, threads)
+        cli.append(seconds)
+        cpu.append(cpu_seconds)
+        peak.append(mib)
+        start = time.perf_counter()
+        audit_biometrics(path, score="score", genuine="genuine", group="grp", target_fmr=TARGETS, bins=BINS)
+        api.append(time.perf_counter() - start)
+    print(f"median of {repeat} alternating runs; load average {os.getloadavg()[0]:.1f}")
+    print(f"bare DuckDB GROUP BY over the file: {statistics.median(bare):8.2f} s")
+    print(
+        f"CLI biometrics audit (fresh process): {statistics.median(cli):8.2f} s, CPU {statistics.median(cpu):.2f} s"
+    )
+    print(f"  peak memory of the CLI (largest of the runs): {max(peak):8.0f} MiB")
+    print(f"in-process API audit: {statistics.median(api):8.2f} s")
+    print(
+        f"ratio CLI / bare GROUP BY (target <= 3): {statistics.median(cli) / statistics.median(bare):8.1f}x"
+    )
+    print(
+        f"ratio API / bare GROUP BY (target <= 1.3): {statistics.median(api) / statistics.median(bare):8.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     os.environ["MISFLAG_THREADS"] = str(args.threads)
     with tempfile.TemporaryDirectory() as folder:
@@ -168,6 +247,7 @@ def main() -> None:
             start = time.perf_counter()
             tables[name] = build()
             seconds[name] = time.perf_counter() - start
+        ratios(path, args.threads, args.repeat)
 
     for name, table in tables.items():
         for j, point in enumerate(result.metadata["operating_points"]):
