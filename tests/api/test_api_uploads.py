@@ -179,3 +179,24 @@ def test_a_key_column_is_masked_by_its_exact_distinct_count(rows: int) -> None:
     views = {view.name: view.masked for view in classify(engine, "t")}
     assert views["k"] == "unique on nearly every row (a key)"
     assert views["v"] is None
+
+
+def test_uploads_follow_the_readers_encoding_rule(client: TestClient) -> None:
+    """A Windows-1252 upload is read as the CLI reads it (the euro sign and curly quotes come back);
+    UTF-16 and a mixed file get the readers' own one line, and nothing is kept."""
+    text = "grp;flag;truth\n" + "São €5;1;0\nZoë “quoted”;0;1\n" * 20
+    reply = client.post("/api/uploads", files=_files("latin.csv", text.encode("cp1252")))
+    assert reply.status_code == 201, reply.text
+    info = reply.json()
+    column = [c["name"] for c in info["columns"]].index("grp")
+    assert {row[column] for row in info["preview"]} == {"São €5", "Zoë “quoted”"}
+    refused = {
+        "wide.csv": (text.encode("utf-16"), "is UTF-16 text (by its byte-order mark); save it as UTF-8 CSV"),
+        "mixed.csv": (text.encode() + "Zoë;1;0\n".encode("cp1252"), "mixes UTF-8 with another encoding"),
+    }
+    for name, (data, expected) in refused.items():
+        answer = client.post("/api/uploads", files=_files(name, data))
+        assert answer.status_code == 400 and expected in answer.json()["detail"], (name, answer.text)
+        assert "\n" not in answer.json()["detail"]
+    uploads = _state(client).settings.data_dir / "uploads"
+    assert len([p for p in uploads.iterdir() if p.is_dir()]) == 1  # only the Windows-1252 upload

@@ -83,8 +83,9 @@ def test_zero_byte_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_non_utf8_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _write(tmp_path / "latin1.csv", b"grp,flag,truth\n" + "caf\xe9,1,0\n".encode("latin-1") * 3)
-    _assert_cli_fails(path, capsys, "is not valid UTF-8 text", "--group", "grp")
+    # Windows-1252 is read (tests/security/test_encoding_rule.py); 0x81 means nothing there
+    path = _write(tmp_path / "latin1.csv", b"grp,flag,truth\n" + b"caf\x81,1,0\n" * 3)
+    _assert_cli_fails(path, capsys, "is neither UTF-8 nor Windows-1252 text", "--group", "grp")
 
 
 def test_group_with_no_negatives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

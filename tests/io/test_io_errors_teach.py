@@ -199,13 +199,13 @@ def test_semicolon_inventory_reads_like_the_shipped_one(tmp_path: Path) -> None:
         shipped.close()
 
 
-def test_windows_1252_is_named_when_refused(tmp_path: Path) -> None:
+def test_windows_1252_is_read_and_named(tmp_path: Path) -> None:
+    """Read as the inventory reader reads it (one rule, tests/security/test_encoding_rule.py), and said."""
     path = tmp_path / "latin.csv"
-    path.write_bytes("grp;flag;truth\nS\xe3o;1;0\n".encode("cp1252") * 3)
-    with pytest.raises(
-        InputError, match=r"is not valid UTF-8 text \(it reads as cp1252, semicolon-separated"
-    ):
-        audit_decisions(path, flag="flag = 1", truth="truth", groups=["grp"])
+    path.write_bytes(("grp;flag;truth\n" + "S\xe3o \u20ac;1;0\nS\xe3o \u20ac;0;0\n" * 3).encode("cp1252"))
+    result = audit_decisions(path, flag="flag = 1", truth="truth", groups=["grp"], min_cell=1)
+    assert result.metadata["input"]["description"].endswith("(CSV: semicolon-separated, cp1252)")
+    assert result.value("fpr", "S\xe3o \u20ac", attribute="grp") == 3 / 6
 
 
 def test_missing_extra_is_one_line_from_python(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,7 +43,7 @@ def test_sniffer_is_fast_and_answers_or_refuses_cleanly(name: str, tmp_path: Pat
 def test_binary_file_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "binary.csv"
     path.write_bytes(bytes(range(256)) * 500)
-    with pytest.raises(InputError, match="is not valid UTF-8 text"):
+    with pytest.raises(InputError, match="is neither UTF-8 nor Windows-1252 text"):
         sniff_csv(path)
 
 

@@ -138,11 +138,11 @@ def test_a_csv_that_cannot_be_sniffed_is_not_called_bad_utf8(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "UTF-8" not in err and "cannot be worked out" in err
-    latin1 = tmp_path / "latin1.csv"  # the UTF-8 message stays where it is true
-    latin1.write_bytes("flag,truth,grp\n1,0,S\xe3o\n".encode("latin-1"))
+    latin1 = tmp_path / "latin1.csv"  # the encoding message stays where it is true
+    latin1.write_bytes(b"flag,truth,grp\n1,0,S\x81o\n")
     code = main(["decisions", "audit", str(latin1), "--flag", "flag", "--truth", "truth"])
-    assert code == 2 and "is not valid UTF-8 text" in capsys.readouterr().err
-    binary = tmp_path / "binary.csv"  # a sniffing failure on bytes that are not UTF-8: still UTF-8
+    assert code == 2 and "is neither UTF-8 nor Windows-1252 text" in capsys.readouterr().err
+    binary = tmp_path / "binary.csv"  # bytes that are no text at all: said so
     binary.write_bytes(bytes(range(256)) * 4)
     code = main(["decisions", "audit", str(binary), "--flag", "flag", "--truth", "truth"])
-    assert code == 2 and "is not valid UTF-8 text" in capsys.readouterr().err
+    assert code == 2 and "is neither UTF-8 nor Windows-1252 text (byte 0x81" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from misflag.api._storage import open_private, private_dir, write_private
 from misflag.engine import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
+from misflag.io._encoding import check_text_start
 
 CONTENT_TYPES: dict[str, frozenset[str]] = {
     ".csv": frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", "application/octet-stream"}),
@@ -319,10 +320,6 @@ def _sniff(path: Path, suffix: str, name: str) -> None:
             if head[:4] != b"PAR1" or tail != b"PAR1":
                 raise InputError(f"'{name}' is not a Parquet file (it lacks Parquet's PAR1 markers)")
             return
+    check_text_start(head, Path(name))  # UTF-16/32 named as such; the check's read applies the rest
     if b"\x00" in head:
         raise InputError(f"'{name}' is not a text CSV file (it contains binary data)")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:
-            raise InputError(f"'{name}' is not UTF-8 text; save the CSV as UTF-8") from None

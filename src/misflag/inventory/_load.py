@@ -1,6 +1,6 @@
 """Load inventory files of any year into one normalized DuckDB table, keeping every raw answer beside it.
 
-Each file is read as text (UTF-8, else the mapping's fallback encoding: the 2024 file is Windows-1252),
+Each file is read as text (UTF-8, else Windows-1252, as every reader does: the 2024 file is Windows-1252),
 its year recognised from its columns, and each coded answer mapped through the year's vocabulary. The
 distinct answers of a column are mapped in Python (a few hundred at most); rows are mapped in SQL by
 joining on those small tables. Columns and answers no mapping knows are reported in `issues`.
@@ -35,6 +35,7 @@ from misflag.inventory._mapping import (
     read_mapping,
 )
 from misflag.io import file_sha256, sniff_csv
+from misflag.io._encoding import decode_file
 from misflag.progress import Progress
 
 ISSUE_SCHEMA = pa.schema(
@@ -107,19 +108,15 @@ class Inventory:
         self.engine.close()
 
 
-def _decode(path: Path, encodings: Sequence[str]) -> tuple[str, str]:
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text by the encoding rule every reader shares (`misflag.io._encoding`)."""
     data = path.read_bytes()
     if path.name.lower().endswith(".gz"):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as error:
             raise InputError(f"{path} is not a readable gzip file: {error}") from None
-    for encoding in encodings:
-        try:
-            return data.decode(encoding).removeprefix("\ufeff"), encoding
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise InputError(f"{path} is not text in any of the encodings {', '.join(encodings)}")
+    return decode_file(data, path)
 
 
 def _unique_names(header: list[str]) -> list[str]:
@@ -132,7 +129,7 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def read_table(path: Path, encodings: Sequence[str] = ("utf-8", "cp1252")) -> tuple[pa.Table, str]:
+def read_table(path: Path) -> tuple[pa.Table, str]:
     """A CSV or Parquet inventory file as an all-text Arrow table (blank cells are empty strings)."""
     if not path.is_file():
         raise InputError(f"inventory file {path} does not exist")
@@ -143,7 +140,7 @@ def read_table(path: Path, encodings: Sequence[str] = ("utf-8", "cp1252")) -> tu
             raise InputError(f"{path} is not a readable Parquet file: {error}") from None
         columns = [pc.fill_null(pc.cast(c, pa.string()), "") for c in table.columns]
         return pa.table(columns, names=_unique_names(table.column_names)), "parquet"
-    text, encoding = _decode(path, encodings)
+    text, encoding = _decode(path)
     delimiter = sniff_csv(path).delimiter  # the sniffer every reader shares: a `;` CSV reads as in audits
     header = next(csv.reader(io.StringIO(text), delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
@@ -294,7 +291,7 @@ def load_inventories(
         for path, from_folder in _expand(sources):
             if progress:
                 progress(f"reading {path.name}", None)
-            table, encoding = read_table(path, ("utf-8", "cp1252"))
+            table, encoding = read_table(path)
             try:
                 mapping = choose_mapping(path, table.column_names, known)
             except InputError as error:

@@ -2,11 +2,12 @@
 what was detected.
 
 A CSV saved by a spreadsheet in much of Europe is `;`-separated with decimal commas ("0,75"), often in
-Windows-1252. The decision audit, the monitor, the biometric audit (through `load_input`) and the
-inventory reader all ask this module, so one file is read alike everywhere. The delimiter is found by the
-standard library's `csv.reader` over the first 64 KiB: of `,` `;` tab `|`, the one that splits every
-sampled row into as many fields as the header (most fields wins, `,` on a tie); a decimal comma is
-assumed only when the delimiter is not `,` and some field of the sample is a number written with one.
+Windows-1252 (read by `io._encoding`'s one rule). The decision audit, the monitor, the biometric audit,
+the linkage audit (through `load_input`) and the inventory reader all ask this module, so one file is
+read alike everywhere. The delimiter is found by the standard library's `csv.reader` over the first
+64 KiB: of `,` `;` tab `|`, the one that splits every sampled row into as many fields as the header
+(most fields wins, `,` on a tie); a decimal comma is assumed only when the delimiter is not `,` and
+some field of the sample is a number written with one.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from misflag.errors import InputError
+from misflag.io._encoding import HEAD_BYTES, check_text_start, mixed_encodings, undefined_byte
 
 #: Bytes read to sniff: enough for a header and hundreds of rows, little for a large file.
-SAMPLE_BYTES = 1 << 16
+SAMPLE_BYTES = HEAD_BYTES
 #: Lines of the sample that decide the delimiter (the header and the first rows).
 SAMPLE_LINES = 100
 DELIMITERS = ",;\t|"
@@ -61,16 +63,21 @@ def _sample(path: Path) -> bytes:
 
 
 def _decode(sample: bytes, path: Path) -> tuple[str, str]:
-    """The sample's text and encoding: UTF-8 (a cut multi-byte character at the end is allowed), else cp1252."""
+    """The sample's text and encoding by `io._encoding`'s rule (a multi-byte character cut at the end of
+    the sample is allowed); the whole file's encoding is settled by `file_encoding` when it is read."""
+    check_text_start(sample, path)
+    sample = sample.removeprefix(b"\xef\xbb\xbf")
     try:
         return sample.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as error:
         if error.start >= len(sample) - 3 and error.reason == "unexpected end of data":
             return sample[: error.start].decode("utf-8"), "utf-8"
+        if not sample[: error.start].isascii():
+            raise mixed_encodings(path, error.start) from None
     try:
         return sample.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not valid UTF-8 text (nor Windows-1252); save it as UTF-8 CSV") from None
+    except UnicodeDecodeError as error:
+        raise undefined_byte(path, error, 0) from None
 
 
 def _delimiter(lines: list[str]) -> str:
@@ -96,7 +103,7 @@ def _delimiter(lines: list[str]) -> str:
 def sniff_csv(path: str | Path) -> CsvDialect:
     """The dialect of a CSV (or .csv.gz) file, from its first 64 KiB."""
     source = Path(path)
-    text, encoding = _decode(_sample(source).removeprefix(b"\xef\xbb\xbf"), source)
+    text, encoding = _decode(_sample(source), source)
     lines = text.splitlines()
     if len(lines) > 1 and not text.endswith(("\n", "\r")):
         lines = lines[:-1]  # the last line of the sample may be cut
@@ -109,20 +116,14 @@ def sniff_csv(path: str | Path) -> CsvDialect:
     return CsvDialect(delimiter, decimal, encoding)
 
 
-def duckdb_csv_options(dialect: CsvDialect, path: Path) -> dict[str, object]:
-    """DuckDB `read_csv` options for a dialect (none for plain UTF-8 comma CSV: DuckDB's own sniffing).
+def duckdb_csv_options(dialect: CsvDialect) -> dict[str, object]:
+    """DuckDB `read_csv` options for a dialect (none for plain comma CSV: DuckDB's own sniffing).
 
-    Audits read UTF-8 only, as the web page's uploads must be; a Windows-1252 file is refused with what
-    was detected (the inventory reader, whose federal files come that way, decodes it itself).
+    The engine reads UTF-8; a Windows-1252 file is given to it as a UTF-8 copy (`io._encoding.utf8_copy`).
     """
     options: dict[str, object] = {}
     if dialect.delimiter != ",":
         options["delim"] = dialect.delimiter
     if dialect.decimal == ",":
         options["decimal_separator"] = ","
-    if dialect.encoding != "utf-8":  # audits read UTF-8 only (the web page too): say what it is instead
-        raise InputError(
-            f"{path} is not valid UTF-8 text (it reads as {dialect.encoding}, {dialect.describe()}); "
-            "save it as UTF-8 CSV"
-        )
     return options

@@ -7,7 +7,7 @@ import hashlib
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from misflag.engine import DuckDBEngine, Engine, quote_identifier
 from misflag.errors import EngineError, InputError, MisflagError
 from misflag.io._dialect import CsvDialect, duckdb_csv_options, sniff_csv
+from misflag.io._encoding import file_encoding, utf8_copy
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -229,21 +230,40 @@ def _register_file(
 ) -> CsvDialect | None:
     """Register a file (or a DuckDB database's table) with `engine` as a view named `name`; nothing is read.
 
-    A CSV's dialect (delimiter, decimal comma, encoding) comes from the shared sniffer (`io._dialect`),
-    so every reader takes a `;`-separated file alike; it is returned so the input can say what was read.
+    A CSV's dialect (delimiter, decimal comma) comes from the shared sniffer (`io._dialect`) and its
+    encoding from the shared rule (`io._encoding`: UTF-8, else Windows-1252 through a UTF-8 copy), so every
+    reader takes a file alike; the dialect is returned so the input can say what was read.
     """
     if file_format == "duckdb":
         _load_duckdb_table(engine, path, table, name)
         return None
     options = dict(csv_options or {}) if file_format == "csv" else {}
-    dialect = None
-    if file_format == "csv":
-        options.setdefault("header", True)
-        if engine.name == "duckdb" and not csv_options:
-            dialect = sniff_csv(path)
-            options.update(duckdb_csv_options(dialect, path))
-    engine.register_file(name, path, file_format, options)
-    return dialect
+    if file_format != "csv":
+        engine.register_file(name, path, file_format, options)
+        return None
+    options.setdefault("header", True)
+    if engine.name != "duckdb" or csv_options:
+        engine.register_file(name, path, file_format, options)
+        return None
+    dialect = sniff_csv(path)
+    options.update(duckdb_csv_options(dialect))
+    if dialect.encoding == "utf-8":
+        try:  # the common case: no second pass over the file
+            engine.register_file(name, path, file_format, options)
+            return dialect
+        except InputError:
+            if file_encoding(path) == "utf-8":
+                raise  # the engine's complaint is not the encoding
+    else:
+        file_encoding(path)  # the whole file by the same rule: a mixed or binary file is refused here
+    with utf8_copy(path) as copy:  # Windows-1252: the engine reads a UTF-8 copy, made once
+        try:
+            engine.register_file(name, copy, file_format, options)
+        except InputError as error:
+            raise InputError(
+                str(error).replace(str(copy.resolve()), str(path)).replace(str(copy), str(path))
+            ) from None
+    return replace(dialect, encoding="cp1252")
 
 
 def _load_duckdb_table(engine: Engine, path: Path, table: str | None, name: str) -> None:
