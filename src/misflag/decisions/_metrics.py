@@ -106,8 +106,9 @@ INTERVAL_METHODS = {
     "wilson-design": (
         "Wilson score interval on the design-based effective sample size: stratified (by weight) "
         "linearised variance of the weighted ratio with finite-population correction, so fully audited "
-        "(certainty) strata add no variance; Kish's effective n where the rate is 0 or 1; never more than "
-        "the audited rows"
+        "(certainty) strata add no variance (not capped at the audited rows); where the rate is 0 or 1, "
+        "the weighted denominator over the largest weight one unseen case could carry; exact (zero width) "
+        "where every row that could be in the denominator was audited at weight 1"
     ),
     "mover-r": "MOVER-R ratio interval (Donner & Zou 2012) from the two groups' intervals",
     "mover-d": "MOVER-D difference interval (Newcombe 1998 hybrid score when both are Wilson)",
@@ -204,7 +205,8 @@ class GroupSums:
     def _effective_n(
         self, value: np.ndarray, totals: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
     ) -> np.ndarray:
-        """p(1 - p) / design variance of the weighted ratio; Kish's n where p is 0 or 1 (variance 0).
+        """p(1 - p) / design variance of the weighted ratio; where p is 0 or 1 or the variance 0, the weighted
+        denominator over the heaviest weight one unseen case could carry (see `_heaviest`).
 
         Strata are the distinct weights of audited rows (stratified sampling, inclusion probability
         1 / weight); the variance is the with-replacement-corrected, finite-population-corrected
