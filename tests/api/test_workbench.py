@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -305,3 +306,27 @@ def test_records_upload_cannot_be_deleted_while_its_linkage_job_runs(tmp_path: P
         for upload in (records_id, pairs_id):
             assert client.delete(f"/api/uploads/{upload}").status_code == 204
             assert client.get(f"/api/uploads/{upload}").status_code == 404
+
+
+def test_decision_form_is_generated_from_the_spec_with_the_cli_help(tmp_path: Path) -> None:
+    """Every input of the decision upload form is a DecisionSpec field of the HTTP form, labelled with the
+    flag and the help that `misflag decisions audit --help` prints (read by typer's runner)."""
+    from misflag.api._audit_routes import DECISION_FIELDS
+    from misflag.api._request import SPEC_FIELDS
+
+    shown = CliRunner().invoke(cli_app, ["decisions", "audit", "--help"], env={"COLUMNS": "400"}).output
+    flat = re.sub(r"[\s│]+", " ", shown)
+    assert {f.name for f in DECISION_FIELDS} == set(SPEC_FIELDS)
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        page = _post_file(client, "/upload", "/", "log.csv", "flagged,harm,grp\n1,0,a\n0,1,b\n")
+        html = client.get(page, headers=HTML).text
+    form = html[html.index('id="audit-form"') :]
+    labels = dict(re.findall(r'<label for="([a-z_]+)"><code>([^<]+)</code>', form))
+    labels |= dict(re.findall(r'<input type="checkbox" id="([a-z_]+)"[^>]*> <code>([^<]+)</code>', form))
+    labels["groups"] = labels.pop("group")
+    assert set(labels) == set(SPEC_FIELDS)
+    for field in DECISION_FIELDS:
+        assert labels[field.name] == field.flag and field.flag in flat, field.name
+        words = " ".join(field.help.split()[:4])
+        assert words in flat, (field.name, field.help)
+        assert str(escape(field.help)) in form, field.name  # the page shows the CLI's help, whole

@@ -37,22 +37,14 @@ from misflag.decisions import DecisionSpec
 from misflag.errors import InputError, MisflagError
 
 router = APIRouter()
-#: The decision form's fields laid out by hand in upload.html; every other DecisionSpec field the HTTP
-#: form carries is generated from the spec (flag and help as on the command line).
-_LAID_OUT = (
-    "truth",
-    "flag",
-    "stages",
-    "groups",
-    "intersect",
-    "where",
-    "score",
-    "reference",
-    "seed",
-    "replicates",
-    "min_cell",
-)
-MORE_FIELDS = tuple(f for f in spec_fields(DecisionSpec, _LAID_OUT) if f.name in SPEC_FIELDS)
+#: The decision form: every DecisionSpec field the HTTP form carries, generated from the spec (flag and
+#: help as on the command line); these first, the rest in the spec's order under "More options".
+_FIRST = ("flag", "truth", "groups", "intersect")
+DECISION_FIELDS = tuple(f for f in spec_fields(DecisionSpec) if f.name in SPEC_FIELDS)
+FORM_FIELDS = {
+    "first": tuple(next(f for f in DECISION_FIELDS if f.name == name) for name in _FIRST),
+    "more": tuple(f for f in DECISION_FIELDS if f.name not in _FIRST),
+}
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -291,7 +283,7 @@ async def upload_page(request: Request) -> Response:
 @router.get("/uploads/{upload_id}", response_class=HTMLResponse, include_in_schema=False)
 def upload_view(request: Request, upload_id: str) -> HTMLResponse:
     return render_page(
-        "upload.html", request=request, record=_record(request, upload_id), form={}, more=MORE_FIELDS
+        "upload.html", request=request, record=_record(request, upload_id), form={}, fields=FORM_FIELDS
     )
 
 
@@ -310,7 +302,7 @@ async def audit_page(request: Request, upload_id: str) -> Response:
             form=fields,
             error=message,
             status=403,
-            more=MORE_FIELDS,
+            fields=FORM_FIELDS,
         )
     groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
     groups += _lines(fields.get("group_expressions", ""))
@@ -327,7 +319,7 @@ async def audit_page(request: Request, upload_id: str) -> Response:
             form=fields,
             error=message,
             status=code,
-            more=MORE_FIELDS,
+            fields=FORM_FIELDS,
         )
     return RedirectResponse(f"/jobs/{status.job_id}", status_code=303)
 
