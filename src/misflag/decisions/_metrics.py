@@ -64,7 +64,8 @@ def _with_reach(
 ) -> dict[str, np.ndarray]:
     """The masks at the known truths, plus "?name": the same with an unknown truth taken as either value."""
     known = build(cells.truth == 0, cells.truth == 1)
-    reach = build(cells.truth != 1, cells.truth != 0)
+    # every truth known (a weight on every row, say): the same arrays, no second copy of each mask
+    reach = known if bool((cells.truth >= 0).all()) else build(cells.truth != 1, cells.truth != 0)
     return known | {f"?{name}": mask for name, mask in reach.items()}
 
 
