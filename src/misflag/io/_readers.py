@@ -181,7 +181,8 @@ def load_input(
 ) -> InputInfo:
     """Load a file path, DuckDB/PostgreSQL table or in-memory frame into `engine` under `name`.
 
-    Raises InputError, naming the problem, for missing, empty, non-UTF-8 or malformed input.
+    Raises InputError, naming the problem, for missing, empty, undecodable (see `io._encoding`) or
+    malformed input.
     """
     frame = _arrow_from_frame(source)
     if frame is not None:
