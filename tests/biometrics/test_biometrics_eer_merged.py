@@ -27,8 +27,12 @@ def _plain_eer(impostors: np.ndarray, genuines: np.ndarray) -> float:
 
 def _histograms(rng: np.random.Generator, bins: int = 800) -> tuple[np.ndarray, np.ndarray]:
     scale = bins / 8
-    impostors = np.bincount(np.clip((rng.normal(0, 1, 20_000) * scale + bins / 3).astype(int), 0, bins - 1), minlength=bins)
-    genuines = np.bincount(np.clip((rng.normal(2, 1, 2_000) * scale + bins / 3).astype(int), 0, bins - 1), minlength=bins)
+    impostors = np.bincount(
+        np.clip((rng.normal(0, 1, 20_000) * scale + bins / 3).astype(int), 0, bins - 1), minlength=bins
+    )
+    genuines = np.bincount(
+        np.clip((rng.normal(2, 1, 2_000) * scale + bins / 3).astype(int), 0, bins - 1), minlength=bins
+    )
     return impostors, genuines
 
 
@@ -69,7 +73,9 @@ def test_redraws_keep_the_full_grid_law_when_most_must_be_split(monkeypatch: pyt
     plain = np.array([_plain_eer(i, g) for i, g in zip(full_i, full_g, strict=True)])
     # two samples of 3,000 from one law: Kolmogorov-Smirnov rejects at 0.1% once in a thousand seeds
     assert ks_2samp(ours, plain).pvalue > 0.001
-    assert np.percentile(ours, [2.5, 50, 97.5]) == pytest.approx(np.percentile(plain, [2.5, 50, 97.5]), abs=0.004)
+    assert np.percentile(ours, [2.5, 50, 97.5]) == pytest.approx(
+        np.percentile(plain, [2.5, 50, 97.5]), abs=0.004
+    )
 
 
 def test_a_biased_redraw_is_caught_by_the_law_check() -> None:

@@ -32,4 +32,6 @@ def test_clustered_quantiles_are_scipy_stats_quantiles() -> None:
     assert size == pytest.approx(expected)
     z, p = norm.ppf(_clustered.TAIL), 0.05  # Wilson's limits written out at that size
     centre, half = p + z**2 / (2 * expected), z * (p * (1 - p) / expected + z**2 / (4 * expected**2)) ** 0.5
-    assert (low, high) == pytest.approx(((centre - half) / (1 + z**2 / expected), (centre + half) / (1 + z**2 / expected)))
+    assert (low, high) == pytest.approx(
+        ((centre - half) / (1 + z**2 / expected), (centre + half) / (1 + z**2 / expected))
+    )

@@ -67,7 +67,9 @@ def test_nan_truth_without_weight(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert result.select(metric="fpr", group="all")[0]["value"] is None
     assert result.value("fpr_lower", "all") == pytest.approx(1 / 3)
     assert result.value("fpr_upper", "all") == pytest.approx(1 / 2)
-    _assert_cli_fails(path, capsys, "--missing-truth must be one of bounds, sensitivity", "--missing-truth", "guess")
+    _assert_cli_fails(
+        path, capsys, "--missing-truth must be one of bounds, sensitivity", "--missing-truth", "guess"
+    )
 
 
 def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,17 @@ from misflag.decisions import DecisionSpec, audit_decisions
 
 SPEC_NAMES = [f.name for f in fields(DecisionSpec)]
 #: Options of the CLI command that are not questions of the audit (where and how it runs, what it writes).
-COMMAND_ONLY = {"source", "engine", "table", "settings", "counts_form", "output_format", "save", "report", "pdf"}
+COMMAND_ONLY = {
+    "source",
+    "engine",
+    "table",
+    "settings",
+    "counts_form",
+    "output_format",
+    "save",
+    "report",
+    "pdf",
+}
 
 
 def _cli_options() -> dict[str, Any]:

@@ -31,7 +31,9 @@ def test_digest_is_the_files_sha256(tmp_path: Path) -> None:
     assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_digest_without_a_thread_is_computed_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_digest_without_a_thread_is_computed_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Where no thread may start (a process limit), the hash is computed before load_input returns."""
 
     def refuse(self: threading.Thread) -> None:

@@ -27,7 +27,9 @@ def _edge_rates(impostors: np.ndarray, genuines: np.ndarray) -> tuple[np.ndarray
     above = np.flip(np.cumsum(np.flip(impostors, -1), axis=-1), -1)  # impostors in bins >= b
     zero = np.zeros((*impostors.shape[:-1], 1))
     fmr = np.concatenate([above, zero], axis=-1) / impostors.sum(axis=-1, keepdims=True)
-    fnmr = np.concatenate([zero, np.cumsum(genuines, axis=-1)], axis=-1) / genuines.sum(axis=-1, keepdims=True)
+    fnmr = np.concatenate([zero, np.cumsum(genuines, axis=-1)], axis=-1) / genuines.sum(
+        axis=-1, keepdims=True
+    )
     return fmr, fnmr
 
 
@@ -69,7 +71,9 @@ def _merged(counts: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return np.concatenate([below, counts[lo:hi], beyond])
 
 
-def _split(merged: np.ndarray, counts: np.ndarray, lo: int, hi: int, generator: np.random.Generator) -> np.ndarray:
+def _split(
+    merged: np.ndarray, counts: np.ndarray, lo: int, hi: int, generator: np.random.Generator
+) -> np.ndarray:
     """Full-grid redraws from merged ones: each merged bin's total shared multinomially over its bins."""
     inner = merged[:, int(lo > 0) : int(lo > 0) + hi - lo]
     parts = []

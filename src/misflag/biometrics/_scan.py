@@ -139,7 +139,10 @@ def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int
         encoded = table.column(name).combine_chunks().dictionary_encode()
         dictionary = [*encoded.dictionary.to_pylist(), None]
         indices = pc.fill_null(encoded.indices, len(dictionary) - 1)  # NULL: the last entry
-        code += np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset) * stride
+        code += (
+            np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset)
+            * stride
+        )
         del encoded, indices
         values.append(dictionary)
         strides.append(stride)

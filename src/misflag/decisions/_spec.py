@@ -103,7 +103,9 @@ class DecisionSpec:
     )
     odds_ratio: float | None = field(
         default=None,
-        metadata=_option("Sensitivity: unknown truths' odds of a positive within this factor of the known (>= 1)."),
+        metadata=_option(
+            "Sensitivity: unknown truths' odds of a positive within this factor of the known (>= 1)."
+        ),
     )
     strata: tuple[str, ...] = field(
         default=(),
