@@ -11,6 +11,7 @@ from misflag._text import plain
 from misflag.commands._compact import render_compact
 from misflag.decisions import audit_decisions
 from misflag.linkage import assess_rule_risk
+from misflag.report._lead import lead_finding
 
 FLAG = "score_text IN ('Medium', 'High')"
 TRUTH = "two_year_recid"
@@ -94,6 +95,9 @@ def demo(
         console.print()
         console.print(title, style="bold", markup=False)
         render_compact(result, console, footer=False)
+        lead = lead_finding(result)
+        if lead:  # the same first line as `decisions audit`, the report and the web page
+            console.print(plain(lead, style="bold"))
         console.print(plain(result.summary))
     console.print(
         "\nCOMPAS tables: shares with 95% intervals; marked figures rest on small denominators (see the notes). "
