@@ -28,6 +28,12 @@ def _half(printed: str) -> float:
     return 0.5 * 10.0**-digits
 
 
+def _share_range(part: float, part_slack: float, whole: float, whole_slack: float) -> tuple[float, float]:
+    """The range of 100 * part / whole when each may be off by its slack (rounding)."""
+    low = 100 * (part - part_slack) / (whole + whole_slack)
+    return low, 100 * (part + part_slack) / (whole - whole_slack)
+
+
 def everify_checks() -> tuple[list[Check], list[str]]:
     """The E-Verify page's checks, and its sources."""
     v, p, sources = _figures()
@@ -80,10 +86,7 @@ def everify_checks() -> tuple[list[Check], list[str]]:
             "FY2020: erroneous TNC rate among workers found authorized, %",
             None,
             100 * wrong / authorised,
-            (
-                100 * (wrong - wrong_slack) / (authorised + authorised_slack),
-                100 * (wrong + wrong_slack) / (authorised - authorised_slack),
-            ),
+            _share_range(wrong, wrong_slack, authorised, authorised_slack),
             "cases confirmed authorized, automatically or after a mismatch (98.42% of cases)",
             note="the 1.25% unresolved cases are of unknown status",
         ),
@@ -98,10 +101,7 @@ def everify_checks() -> tuple[list[Check], list[str]]:
             "Westat 2012 summary: the 2009 erroneous TNC rate, % of workers found authorized",
             p["westat2012_erroneous_tnc_before"],
             100 * w09 / w09_authorised,
-            (
-                100 * (w09 - w09_slack) / (w09_authorised + w09_authorised_slack),
-                100 * (w09 + w09_slack) / (w09_authorised - w09_authorised_slack),
-            ),
+            _share_range(w09, w09_slack, w09_authorised, w09_authorised_slack),
             "authorized workers (93.1% + 0.7% of cases in the 2009 report)",
             note="same 0.7 printed over another denominator; follows only within rounding",
         ),
@@ -109,7 +109,7 @@ def everify_checks() -> tuple[list[Check], list[str]]:
             "Westat 2012 summary: FNC accuracy, % of final nonconfirmations",
             p["westat2012_fnc_accuracy"],
             100 * accurate / fnc,
-            (100 * (accurate - 500) / (fnc + 500), 100 * (accurate + 500) / (fnc - 500)),
+            _share_range(accurate, 500, fnc, 500),
             f"about {fnc:,.0f} final nonconfirmations (2009)",
             note=f"{accurate:,.0f} of {fnc:,.0f}, both printed to the thousand",
         ),
