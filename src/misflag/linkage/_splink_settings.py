@@ -20,7 +20,6 @@ own constructors (`SettingsCreator`, `CustomComparison`, `CustomLevel` with `con
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import re
@@ -33,6 +32,7 @@ from misflag.engine import SOURCE_DIALECT
 from misflag.errors import ExpressionError, RuleError, literal
 from misflag.io._expr_cost import cost_problem
 from misflag.io._expressions import MAX_LENGTH, check_expression
+from misflag.io._suggest import did_you_mean
 
 #: Names Splink builds SQL identifiers from.
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
@@ -198,8 +198,7 @@ def _fields(data: Any, known: dict[str, Check], where: str, columns: set[str] | 
     for key, value in data.items():
         place = f"{where}.{key}" if where != "settings" else str(key)
         if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(str(key), known)
             shown = repr(key) if len(repr(key)) <= 60 else repr(key)[:57] + "..."
             raise RuleError(f"Splink settings: unknown field {literal(shown)} in {where}{hint}")
         known[key](value, place, columns)
