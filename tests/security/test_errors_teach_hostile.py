@@ -3,8 +3,8 @@ group lists. Each answer is one bounded line (or, for a caret, two more), quickl
 
 from __future__ import annotations
 
+import csv
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -26,18 +26,25 @@ HOSTILE_SAMPLES = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_SAMPLES))
-def test_sniffer_is_fast_and_answers_or_refuses_cleanly(name: str, tmp_path: Path) -> None:
+def test_sniffer_answers_or_refuses_cleanly_without_csv_sniffer(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """csv.Sniffer's regular expression backtracks for a minute on the quote-delimiter bomb (measured
+    59.8 s on 64 KiB); the sniffer must never call it, whatever the sample."""
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("csv.Sniffer was used")
+
+    monkeypatch.setattr(csv.Sniffer, "sniff", refuse)
+    monkeypatch.setattr(csv.Sniffer, "has_header", refuse)
     path = tmp_path / f"{name}.csv"
     path.write_bytes(HOSTILE_SAMPLES[name])
-    started = time.process_time()
     try:
         dialect = sniff_csv(path)
     except InputError as error:
         assert "\n" not in str(error)
     else:
         assert dialect.delimiter in ",;\t|"
-    # not a speed claim: a guard against a regular expression that backtracks for a minute (it did)
-    assert time.process_time() - started < 5
 
 
 def test_binary_file_is_refused_in_one_line(tmp_path: Path) -> None:
