@@ -1,8 +1,7 @@
-"""Benchmarks of `misflag monitor`: false alarms, detection delay, and speed against pandas, numpy and DuckDB.
+"""Simulations of `misflag monitor`: false alarms, detection delay and late labels (speed: monitor_speed.py).
 
     python benchmarks/monitor.py false-alarms [--horizons 1000]   # P(any false alarm over 365 periods)
     python benchmarks/monitor.py delays [--runs 200]              # detection delay vs change size and volume
-    python benchmarks/monitor.py speed [--rows 100000000] [--threads 2]
     python benchmarks/monitor.py late-labels [--horizons 500] [--window 7]
 
 false-alarms: 5 groups (4 compared with the reference, both sides of the band: 8 detectors, alpha / 8
@@ -11,9 +10,7 @@ the band's high edge (the hardest null). The share of horizons with any alarm mu
 script prints the count, alpha's binomial acceptance bound (P < 0.001 of exceeding it if the true share
 were alpha) and PASS/FAIL. delays: a change of the false positive rate ratio after 200 stable periods;
 median and 90th percentile delay (periods) and the share detected within the horizon, with the docs'
-first-order prediction log(H K / alpha_each) / D. speed: a timestamped Parquet log, 5 groups, 365 days;
-`misflag.monitor` (read included) against three plain ways to get the same counts, read included: pandas
-groupby, numpy bincount (columns read with pyarrow) and one DuckDB GROUP BY; prints each ratio.
+first-order prediction log(H K / alpha_each) / D.
 late-labels: daily runs while labels arrive late: `--state --late-periods W` (settled alarms), daily
 `--state --evidence arrival` runs (misflag.monitor._arrival) and daily full reruns, on the same horizons.
 """
@@ -22,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import optimize, stats
@@ -288,109 +282,11 @@ def delays(runs: int) -> None:
             )
 
 
-def make_log(path: Path, rows: int) -> None:
-    """Timestamped log: 5 groups, 365 days, truth 30%, false positive rate 5% (group g4: 6%)."""
-    import duckdb
-
-    duckdb.sql(f"""
-        COPY (
-            SELECT ts, grp, truth,
-                   CASE WHEN truth = 1 THEN (u < 0.7)::INT ELSE (u < CASE WHEN grp = 'g4' THEN 0.06 ELSE 0.05 END)::INT
-                   END AS flag
-            FROM (
-                SELECT TIMESTAMP '2024-01-01' + to_seconds((hash(i) % (365 * 86400))::BIGINT) AS ts,
-                       'g' || (hash(i + 7) % 5)::VARCHAR AS grp,
-                       (random() < 0.3)::INT AS truth, random() AS u
-                FROM range({rows}) t(i)
-            )
-        ) TO '{path}' (FORMAT parquet)
-    """)
-
-
-def speed(rows: int, threads: int) -> None:
-    os.environ["MISFLAG_THREADS"] = str(threads)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "log.parquet"
-        start = time.perf_counter()
-        make_log(path, rows)
-        print(
-            f"wrote {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s"
-        )
-
-        from misflag.monitor import monitor
-
-        start = time.perf_counter()
-        result = monitor(path, time="ts", group="grp", reference="g0", truth="truth", flag="flag")
-        misflag_seconds = time.perf_counter() - start
-        print(f"misflag monitor ({threads} threads): {misflag_seconds:.1f} s; {result.summary[:160]}")
-
-        import pandas as pd
-
-        start = time.perf_counter()
-        # the group column read as a categorical (dictionary) keeps pandas' memory at ~15 bytes per row
-        frame = pd.read_parquet(path, columns=["ts", "grp", "flag", "truth"], read_dictionary=["grp"])
-        counts = frame.groupby([frame["ts"].dt.floor("D"), "grp", "flag", "truth"], observed=True).size()
-        pandas_seconds = time.perf_counter() - start
-        print(f"pandas read + groupby of the same counts ({len(counts):,} cells): {pandas_seconds:.1f} s")
-        del frame
-        start = time.perf_counter()
-        cells = bincount_counts(path)
-        numpy_seconds = time.perf_counter() - start
-        print(f"numpy bincount of the same counts ({np.count_nonzero(cells):,} cells): {numpy_seconds:.1f} s")
-        start = time.perf_counter()
-        grouped = duckdb_counts(path, threads)
-        duckdb_seconds = time.perf_counter() - start
-        print(
-            f"DuckDB GROUP BY of the same counts ({grouped:,} cells, {threads} threads): {duckdb_seconds:.1f} s"
-        )
-        assert np.count_nonzero(cells) == grouped == len(counts), "the baselines disagree on the count cells"
-    for name, seconds in (
-        ("pandas", pandas_seconds),
-        ("numpy bincount", numpy_seconds),
-        ("DuckDB", duckdb_seconds),
-    ):
-        print(f"ratio {name} / misflag: {seconds / misflag_seconds:.2f}")
-    strongest = min(pandas_seconds, numpy_seconds, duckdb_seconds)
-    print(f"strongest baseline / misflag: {strongest / misflag_seconds:.2f}")
-
-
-def bincount_counts(path: Path) -> np.ndarray:
-    """The plain numpy alternative: read the columns with pyarrow, one bincount over day x group x flag x truth."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["ts", "grp", "flag", "truth"], read_dictionary=["grp"])
-    day = pc.cast(table["ts"], "int64").to_numpy() // (86_400 * 10**6)  # microseconds since 1970
-    day -= day.min()
-    groups = table["grp"].combine_chunks()
-    code = groups.indices.to_numpy().astype(np.int64)
-    width = len(groups.dictionary)
-    flag = table["flag"].to_numpy().astype(np.int64)
-    truth = table["truth"].to_numpy().astype(np.int64)
-    key = ((day * width + code) * 2 + flag) * 2 + truth
-    return np.bincount(key)
-
-
-def duckdb_counts(path: Path, threads: int) -> int:
-    """The plain SQL alternative: one DuckDB GROUP BY over the same keys; returns the number of cells."""
-    import duckdb
-
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {threads}")
-    query = (
-        f"SELECT date_trunc('day', ts) AS d, grp, flag, truth, COUNT(*) AS n FROM read_parquet('{path}') "
-        "GROUP BY ALL"
-    )
-    rows = connection.sql(query).fetchall()
-    connection.close()
-    return len(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("task", choices=("false-alarms", "delays", "speed", "late-labels"))
+    parser.add_argument("task", choices=("false-alarms", "delays", "late-labels"))
     parser.add_argument("--window", type=int, default=7, help="late-labels: --late-periods of the state runs")
     parser.add_argument(
         "--rerun-null",
@@ -399,17 +295,13 @@ def main() -> None:
     )
     parser.add_argument("--horizons", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--rows", type=int, default=100_000_000)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     if args.task == "false-alarms":
         false_alarms(args.horizons)
     elif args.task == "delays":
         delays(args.runs)
-    elif args.task == "late-labels":
-        late_labels(args.horizons, args.window, args.rerun_null)
     else:
-        speed(args.rows, args.threads)
+        late_labels(args.horizons, args.window, args.rerun_null)
 
 
 if __name__ == "__main__":

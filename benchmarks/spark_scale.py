@@ -1,6 +1,6 @@
 """Benchmark: decisions, biometrics and monitor on Spark (local mode) against DuckDB, on the same files.
 
-The three logs of benchmarks/decisions.py, biometrics.py and monitor.py (their own generators) are
+The three logs of benchmarks/decisions.py, biometrics.py and monitor_speed.py (their own generators) are
 written to Parquet with `--rows` rows each (10M by default). For each audit this prints, in seconds:
 
 - misflag's audit (the Python API, reading the file) on DuckDB, and on Spark in local mode;
@@ -51,11 +51,16 @@ def _benchmark_module(name: str) -> ModuleType:
 
 def write_inputs(folder: Path, rows: int, audits: tuple[str, ...]) -> dict[str, Path]:
     """Each audit's synthetic log, written by that audit's own benchmark generator."""
-    makers = {"decisions": "make_log", "biometrics": "make_scores", "monitor": "make_log"}
+    makers = {
+        "decisions": ("decisions", "make_log"),
+        "biometrics": ("biometrics", "make_scores"),
+        "monitor": ("monitor_speed", "make_log"),
+    }
     paths = {}
     for name in audits:
         path = folder / f"{name}.parquet"
-        getattr(_benchmark_module(name), makers[name])(path, rows)
+        module, maker = makers[name]
+        getattr(_benchmark_module(module), maker)(path, rows)
         paths[name] = path
     return paths
 
