@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from misflag.biometrics._scan import Checked, label
+from misflag.biometrics._scan import MISSING_GROUP, Checked, label
 from misflag.biometrics._spec import BiometricSpec
 from misflag.result import OVERALL_ATTRIBUTE as OVERALL
 
@@ -49,7 +49,13 @@ def _grouping(
 
 def groupings(spec: BiometricSpec, checked: Checked, keys: list[tuple[Any, ...]]) -> list[Grouping]:
     """Overall first, then the group attribute, then (with --group-a/--group-b) the cross-group cells and
-    the same-group / different-group split of impostor pairs."""
+    the same-group / different-group split of impostor pairs.
+
+    In a search log group A is the searched person's and group B the returned candidate's (the top one of
+    a non-mated search, the mate of a mated one): a cell's FPIR is over the non-mated searches of A whose
+    top candidate is of B. A search whose candidate has no group (none was returned) is in B's
+    `(missing)` column and in neither pairing.
+    """
     names = checked.key_names
     values = [dict(zip(names, key, strict=False)) for key in keys]
     out = [_grouping(OVERALL, "overall", [ALL] * len(keys), (), lambda row: ALL)]
@@ -69,7 +75,18 @@ def groupings(spec: BiometricSpec, checked: Checked, keys: list[tuple[Any, ...]]
             return f"{label(row['ga'])}{CROSS}{label(row['gb'])}"
 
         def pairing(row: dict[str, Any]) -> str:
+            if row["same"] is None:  # a search without a candidate group: neither same nor different
+                return MISSING_GROUP
             return SAME if row["same"] else DIFFERENT
+
+        def paired(value: dict[str, Any]) -> str:
+            if spec.search and value["gb"] is None:
+                return MISSING_GROUP
+            return SAME if label(value["ga"]) == label(value["gb"]) else DIFFERENT
+
+        same = "CAST(ga AS VARCHAR) IS NOT DISTINCT FROM CAST(gb AS VARCHAR)"
+        if spec.search:
+            same = f"CASE WHEN gb IS NULL THEN NULL ELSE {same} END"
 
         out.append(
             _grouping(
@@ -84,8 +101,8 @@ def groupings(spec: BiometricSpec, checked: Checked, keys: list[tuple[Any, ...]]
             _grouping(
                 PAIRING,
                 "pairing",
-                [SAME if label(v["ga"]) == label(v["gb"]) else DIFFERENT for v in values],
-                (("CAST(ga AS VARCHAR) IS NOT DISTINCT FROM CAST(gb AS VARCHAR)", "same"),),
+                [paired(v) for v in values],
+                ((same, "same"),),
                 pairing,
             )
         )

@@ -58,8 +58,6 @@ class BiometricSpec:
             raise InputError("give both {group_a} and {group_b} (each sample's group), or neither")
         if (self.subject_a is None) != (self.subject_b is None):
             raise InputError("give both {subject_a} and {subject_b} (each sample's subject id), or neither")
-        if self.search and self.group_a is not None:
-            raise InputError("{group_a}/{group_b} describe one-to-one comparisons, not {search} logs")
         if not 0 <= self.fdr_alpha <= 1:
             raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {self.fdr_alpha}")
         if self.min_cell < 1:

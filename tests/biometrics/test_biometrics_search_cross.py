@@ -1,0 +1,109 @@
+"""One-to-many search logs by group of the searched person (A) and of the returned candidate (B): each cell's
+FPIR over the non-mated searches of A whose top candidate is of B, counted by numpy from the rows, with the
+Wilson interval of statsmodels; searches returning no candidate in B's `(missing)` column and in no pairing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from misflag.biometrics import audit_biometrics
+from misflag.cli import main
+
+
+def _search_log(seed: int) -> pd.DataFrame:
+    """4,000 searches of 3 groups; a non-mated search's top candidate is of the searched person's group 60%
+    of the time and then scores 0.5 higher; 10% of non-mated searches return no candidate."""
+    rng = np.random.default_rng(seed)
+    size = 4000
+    mated = rng.random(size) < 0.4
+    probe = rng.choice(["east", "north", "west"], size)
+    candidate = np.where(rng.random(size) < 0.6, probe, rng.choice(["east", "north", "west"], size))
+    score = np.where(mated, rng.normal(3, 1, size), rng.normal(0, 1, size) + 0.5 * (probe == candidate))
+    none = ~mated & (rng.random(size) < 0.1)
+    return pd.DataFrame(
+        {
+            "top": np.where(none, np.nan, score),
+            "mated": mated.astype(int),
+            "probe_region": probe,
+            "candidate_region": pd.Series(candidate, dtype=object).where(~none, None),
+        }
+    )
+
+
+def test_cross_group_fpir_of_a_search_log_is_counted_from_the_rows() -> None:
+    log = _search_log(5)
+    result = audit_biometrics(
+        log,
+        score="top",
+        genuine="mated",
+        group_a="probe_region",
+        group_b="candidate_region",
+        threshold=1.5,
+        target_fmr=0.05,
+        search=True,
+    )
+    non_mated = log[log["mated"] == 0]
+    stages = [p["stage"] for p in result.metadata["operating_points"]]
+    found = result.metadata["operating_points"][1]["order_statistic"]
+    assert stages == ["score>=1.5", f"score>{found!r}"]
+    # the found threshold allows at most 5% of all non-mated searches (NULL scores never match)
+    assert (non_mated["top"] > found).sum() <= 0.05 * len(non_mated) < (non_mated["top"] >= found).sum()
+    attribute = "probe_region × candidate_region"
+    candidate = non_mated["candidate_region"].fillna("(missing)")
+    cells = 0
+    for stage, hits in zip(stages, (non_mated["top"] >= 1.5, non_mated["top"] > found), strict=True):
+        for (a, b), rows in non_mated.groupby([non_mated["probe_region"], candidate]):
+            errors, size = int(hits[rows.index].sum()), len(rows)
+            row = result.select(attribute=attribute, group=f"{a} × {b}", stage=stage, metric="fpir")[0]
+            low, high = proportion_confint(errors, size, alpha=0.05, method="wilson")
+            assert row["denominator"] == size
+            assert row["value"] == pytest.approx(errors / size, rel=1e-12)
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-9, abs=1e-12)
+            if b == "(missing)":  # no candidate returned: never a false positive
+                assert errors == 0 and row["value"] == 0
+            cells += 1
+        same = non_mated["probe_region"] == non_mated["candidate_region"]
+        known = non_mated["candidate_region"].notna()
+        for name, members in (("same group", same & known), ("different group", ~same & known)):
+            row = result.select(attribute="impostor pairing", group=name, stage=stage, metric="fpir")[0]
+            assert row["denominator"] == members.sum()
+            assert row["value"] == pytest.approx(hits[members].sum() / members.sum(), rel=1e-12)
+        missing = result.select(attribute="impostor pairing", group="(missing)", stage=stage, metric="fpir")
+        assert missing[0]["denominator"] == (~known).sum() and missing[0]["value"] == 0
+    assert cells == 2 * 12  # 3 probe regions x (3 candidate regions + no candidate), at two thresholds
+    # the cells of a searched group partition its non-mated searches
+    overall = result.select(attribute="overall", metric="nonmated_n")[0]["value"]
+    assert sum(r["value"] for r in result.select(attribute=attribute, metric="nonmated_n")) == overall
+    # same-group candidates score 0.5 higher, and the matrix shows it on its diagonal
+    pairing = {
+        r["group"]: r for r in result.select(attribute="impostor pairing", stage="score>=1.5", metric="fpir")
+    }
+    assert pairing["same group"]["ci_low"] > pairing["different group"]["ci_high"]
+
+
+def test_cross_group_search_log_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "searches.parquet"
+    _search_log(6).to_parquet(path)
+    base = ["biometrics", "audit", str(path), "--score", "top", "--mated", "mated", "--threshold", "1.5"]
+    code = main(
+        [*base, "--search", "--group-a", "probe_region", "--group-b", "candidate_region", "--format", "csv"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    frame = pd.read_csv(io.StringIO(out))
+    cells = frame[(frame["attribute"] == "probe_region × candidate_region") & (frame["metric"] == "fpir")]
+    assert len(cells) == 12 and cells["value"].notna().all()
+    assert set(frame.loc[frame["attribute"] == "impostor pairing", "group"]) == {
+        "same group",
+        "different group",
+        "(missing)",
+    }
+    assert {"eer", "fpir", "fnir"} <= set(frame["metric"])
