@@ -96,3 +96,67 @@ def test_require_names_the_extra() -> None:
     require("duckdb")
     with pytest.raises(MissingExtraError, match=r"\[linkage\] extra"):
         require("no_such_module_here", "linkage")
+
+
+#: Raw option values as click hands them over: argv text (plain and not), defaults, repeats, nothing.
+RAW_VALUES: list[object] = [
+    None, "", "x", "flag", "1000", "-3", "0", "007", "0.05", "-1.5", "10.", ".5", "1_000", " 12 ", "+4", "1e3",
+    "nan", "inf", "0x10", "9" * 25, "abc", "json", "JSON", "table", " json", "\udcff", "café", "true", "-",
+    1000, 0, -2, 0.05, 2.5, True, False, ["a", "b"], ("1", "2"), ("0.5", "x"), [], ("json",), "a,b",
+]  # fmt: skip
+
+
+def test_plain_values_read_every_option_exactly_as_typer_does() -> None:
+    """_cli_values reads plain option values without Pydantic: for every option of every command,
+    and values plain or not, the result (value and type) or the refusal (message) is typer's own."""
+    from typer._coercion import build_runtime_param
+
+    from misflag._cli_values import PlainValues
+    from misflag.cli import SUBCOMMANDS, _load
+
+    def outcome(converter: object, value: object, param: object, ctx: object) -> tuple[str, object]:
+        try:
+            read = converter.coerce(value, param=param, ctx=ctx)  # type: ignore[attr-defined]
+        except Exception as refusal:  # the refusal itself is compared
+            return "refused", (type(refusal).__name__, str(refusal))
+        items = list(read) if isinstance(read, list | tuple) else [read]
+        return "read", (type(read), [(type(item), repr(item)) for item in items])  # repr: nan == nan
+
+    def commands(command: object) -> list[object]:
+        found = [command]
+        for sub in getattr(command, "commands", {}).values():
+            found += commands(sub)
+        return found
+
+    checked = plain = 0
+    for name, entry in SUBCOMMANDS.items():
+        for command in commands(_load(name, entry)):
+            ctx = command.context_class(command)  # type: ignore[attr-defined]
+            for param in [*command.params, command.get_help_option(ctx)]:  # type: ignore[attr-defined]
+                descriptor = getattr(param, "type_descriptor", None)
+                if descriptor is None:
+                    continue
+                theirs = build_runtime_param(descriptor)
+                for value in RAW_VALUES:
+                    ours = PlainValues(descriptor)
+                    expected = outcome(theirs, value, param, ctx)
+                    assert outcome(ours, value, param, ctx) == expected, (name, param.name, value)
+                    checked += 1
+                    plain += ours._typer is None and expected[0] == "read"  # answered without typer's
+    assert checked > 5000 and plain > checked / 5  # many options, and the plain path does answer
+
+
+def test_a_plain_audit_command_line_imports_no_pydantic(tmp_path: object) -> None:
+    """`decisions audit` with plain values (text, integers, a format) never imports Pydantic."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from misflag.cli import main; "
+        "main(['decisions', 'audit', 'missing.csv', '--flag', 'f', '--truth', 't', '--group', 'g', "
+        "'--replicates', '200', '--min-cell', '5', '--target-fpr', '0.1', '--format', 'json']); "
+        "print(sorted(m for m in sys.modules if m.startswith('pydantic')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=str(tmp_path))
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    assert done.stderr.startswith("error: input file") and "missing.csv" in done.stderr

@@ -73,9 +73,11 @@ def _build(name: str, entry: Subcommand) -> Any:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    from misflag._cli_values import plain_values  # plain values read without Pydantic
     from misflag.commands._flags import plain_flags  # boolean options shown as flags, not `<bool>`
 
     plain_flags(command)
+    plain_values(command)
     return command
 
 
@@ -106,6 +108,15 @@ class LazyGroup(TyperGroup):
             if close and "Did you mean" not in problem.message:
                 problem.message = f"{problem.message.rstrip('.')}. Did you mean {close[0]!r}?"
             raise
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """As click's, read without Pydantic (_cli_values), like every subcommand's options."""
+        from misflag._cli_values import PlainValues
+
+        option: Any = super().get_help_option(ctx)
+        if option is not None and getattr(option, "_runtime_param", False) is None:
+            option._runtime_param = PlainValues(option.type_descriptor)
+        return option
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The root help's command list, from the static help lines (no module is imported)."""
