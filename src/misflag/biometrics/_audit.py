@@ -240,11 +240,8 @@ def _exact(
         points.append(OperatingPoint(internal, method, statistic, target))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
     eers = {}
-    order = np.argsort(keys, kind="stable")
-    starts = np.searchsorted(keys[order], np.arange(len(prof.keys) + 1))
-    for key, (imp, gen) in plans.items():
-        rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in np.nonzero(imp | gen)[0]])
-        rows = rows[np.isin(bins[rows], bins_for[key])]
+    for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
+        rows = np.flatnonzero((imp | gen)[keys] & np.isin(bins, bins_for[key]))
         impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
         missing = unscored[key]
         found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], prof.y[keys[rows]], missing)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from misflag.biometrics._spec import BiometricSpec
 from misflag.engine import Engine
@@ -65,12 +64,24 @@ def check(spec: BiometricSpec, columns: tuple[str, ...]) -> Checked:
     )
 
 
-def base_sql(spec: BiometricSpec, checked: Checked, *, raw: bool = False, subjects: bool = False) -> str:
-    """The comparisons as (keys, y, s): s is the score, negated for distances so a match is s >= T."""
+def base_sql(
+    spec: BiometricSpec,
+    checked: Checked,
+    *,
+    raw: bool = False,
+    subjects: bool = False,
+    raw_genuine: bool = False,
+) -> str:
+    """The comparisons as (keys, y, s): s is the score, negated for distances so a match is s >= T.
+
+    `raw_genuine` leaves y as the input's value (cast to a number after an aggregate has grouped on it).
+    """
     items = [f"({checked.group}) AS g"] if checked.group else []
     if checked.group_a:
         items += [f"({checked.group_a}) AS ga", f"({checked.group_b}) AS gb"]
-    items.append(f"TRY_CAST(({checked.genuine}) AS DOUBLE) AS y")
+    items.append(
+        f"({checked.genuine}) AS y" if raw_genuine else f"TRY_CAST(({checked.genuine}) AS DOUBLE) AS y"
+    )
     sign = "-" if spec.distance else ""
     items.append(f"{sign}TRY_CAST(({checked.score}) AS DOUBLE) AS s")
     if raw:
@@ -138,11 +149,8 @@ def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int
     for name in names:
         encoded = table.column(name).combine_chunks().dictionary_encode()
         dictionary = [*encoded.dictionary.to_pylist(), None]
-        indices = pc.fill_null(encoded.indices, len(dictionary) - 1)  # NULL: the last entry
-        code += (
-            np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices), offset=4 * indices.offset)
-            * stride
-        )
+        indices = _values(encoded.indices, len(dictionary) - 1)  # NULL: the last entry
+        code += np.multiply(indices, stride, dtype=np.int64)
         del encoded, indices
         values.append(dictionary)
         strides.append(stride)
@@ -157,30 +165,56 @@ def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int
     for combined in unique.tolist():
         parts = tuple(values[i][(combined // strides[i]) % len(values[i])] for i in range(len(names)))
         to_id[combined] = lookup[parts]
-    if stride <= 4 * table.num_rows:
-        mapping = np.zeros(stride, dtype=np.int64)
+    if stride <= 4 * table.num_rows:  # int32 ids: at most MAX_KEYS of them, half the memory of int64
+        mapping = np.zeros(stride, dtype=np.int32)
         mapping[unique] = [to_id[c] for c in unique.tolist()]
         return mapping[code]
-    return np.asarray([to_id[c] for c in unique.tolist()], dtype=np.int64)[np.searchsorted(unique, code)]
+    return np.asarray([to_id[c] for c in unique.tolist()], dtype=np.int32)[np.searchsorted(unique, code)]
+
+
+#: Arrow's primitive numeric types and their numpy dtypes: columns are read from their buffers.
+_NUMPY_TYPES = {
+    pa.int8(): np.int8,
+    pa.int16(): np.int16,
+    pa.int32(): np.int32,
+    pa.int64(): np.int64,
+    pa.uint8(): np.uint8,
+    pa.uint16(): np.uint16,
+    pa.uint32(): np.uint32,
+    pa.uint64(): np.uint64,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def _values(array: pa.Array, null: float) -> np.ndarray:
+    """One primitive numeric Arrow array as numpy, NULL as `null`, read from its buffers (read-only, no
+    copy unless there are NULLs).
+
+    Neither `to_numpy` nor `pyarrow.compute` (`fill_null` builds a `pa.scalar`): both import pandas, a
+    fifth to half a second and ~100 MiB of every audit.
+    """
+    dtype = np.dtype(_NUMPY_TYPES[array.type])
+    data = array.buffers()[1]
+    assert data is not None
+    values = np.frombuffer(data, dtype=dtype, count=len(array), offset=dtype.itemsize * array.offset)
+    if array.null_count:
+        values = values.copy()
+        bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+        if np.isnan(null) and values.dtype.kind != "f":
+            values = values.astype(np.float64)
+        values[~bits[array.offset : array.offset + len(array)].astype(bool)] = null
+    return values
 
 
 def floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A numeric column as float64, NULL as NaN, read from its buffers.
+    """A numeric column as float64, NULL as NaN, read from its buffers (another type: cast by Arrow)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if any(chunk.type not in _NUMPY_TYPES for chunk in chunks):  # e.g. a decimal from another engine
+        import pyarrow.compute as pc
 
-    Not `to_numpy`: pyarrow imports pandas on the first call (a fifth of a second of every audit).
-    """
-    chunked = pc.cast(column, pa.float64())
-    parts = []
-    for chunk in chunked.chunks if isinstance(chunked, pa.ChunkedArray) else [chunked]:
-        if not len(chunk):
-            continue
-        data = chunk.buffers()[1]
-        assert data is not None
-        values = np.frombuffer(data, dtype=np.float64, count=len(chunk), offset=8 * chunk.offset).copy()
-        if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), bitorder="little")
-            values[~bits[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
-        parts.append(values)
+        chunks = [pc.cast(chunk, pa.float64()) for chunk in chunks]
+    parts = [_values(chunk, np.nan).astype(np.float64, copy=False) for chunk in chunks if len(chunk)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -219,9 +253,11 @@ def scan(
     bad = [] if numeric else ["CAST(raw IS NOT NULL AND s IS NULL AS INT) AS bad"]
     items = [*names, f"{hist.bin_sql()} AS bin", *flags, *bad]
     positions = ", ".join(str(i + 1) for i in range(len(items)))
-    table = engine.sql(
-        f"SELECT {', '.join(items)}, COUNT(*) AS n FROM ({base_sql(spec, checked, raw=not numeric)}) "
-        f"GROUP BY {positions}"
+    outer = [*checked.key_names, "TRY_CAST(y AS DOUBLE) AS y", "bin", *(f"f{j}" for j in range(len(flags)))]
+    source = base_sql(spec, checked, raw=not numeric, raw_genuine=True)
+    table = engine.sql(  # grouped on the genuine flag as given: the cast runs on the groups, not every row
+        f"SELECT {', '.join([*outer, *('bad' for _ in bad), 'n'])} FROM ("
+        f"SELECT {', '.join(items)}, COUNT(*) AS n FROM ({source}) GROUP BY {positions})"
     )
     count = floats(table.column("n"))
     failed = np.nan_to_num(floats(table.column("bad"))) > 0 if bad else None
@@ -241,12 +277,12 @@ def scan(
     ids = key_ids(table, names, {key: i for i, key in enumerate(keys)})
     bins = floats(table.column("bin"))
     scored = ~np.isnan(bins)
-    hist.counts = np.zeros((len(keys), spec.bins))
+    cells = ids[scored] * spec.bins + bins[scored].astype(np.int64)
+    hist.counts = np.bincount(cells, count[scored], len(keys) * spec.bins).reshape(len(keys), spec.bins)
     hist.given = np.zeros((len(keys), len(thresholds)))
-    np.add.at(hist.counts, (ids[scored], bins[scored].astype(np.int64)), count[scored])
     for j in range(len(thresholds)):
         hit = np.nan_to_num(floats(table.column(f"f{j}")))
-        np.add.at(hist.given[:, j], ids, count * hit)
+        hist.given[:, j] = np.bincount(ids, count * hit, len(keys))
     n = np.bincount(ids, count, len(keys)).astype(np.int64)
     with_score = hist.counts.sum(axis=1).astype(np.int64)
     if not spec.search and (with_score < n).any():
@@ -278,7 +314,7 @@ def bin_rows(
     computed by the same expression as the histogram's, is wanted.
     """
     if not bins:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
     names = [*checked.key_names, "y"]
     slack = 1e-9 * max(1.0, abs(hist.lo), hist.bins / hist.scale)
     runs: list[list[int]] = []  # adjacent bins as one range: fewer OR terms for every row
@@ -291,14 +327,26 @@ def bin_rows(
         f"(s >= {hist.lo + first / hist.scale - slack!r} AND s <= {hist.lo + (last + 1) / hist.scale + slack!r})"
         for first, last in runs
     )
-    wanted = ", ".join(str(b) for b in sorted(bins))
-    table = engine.sql(  # the exact bins kept in SQL: nothing fetched only to be dropped
-        f"SELECT * FROM (SELECT {', '.join(names)}, {hist.bin_sql()} AS bin, s FROM ({base_sql(spec, checked)}) "
-        f"WHERE {ranges}) WHERE bin IN ({wanted})"
+    selected = [
+        *checked.key_names,
+        "CAST(y AS TINYINT) AS y",
+        f"CAST({hist.bin_sql()} AS INTEGER) AS bin",
+        "s",
+    ]
+    table = engine.sql(  # the ranges' slack lets through only rows a hair outside the bins: dropped below
+        f"SELECT {', '.join(selected)} FROM ({base_sql(spec, checked)}) WHERE {ranges}"
     )
+    # column by column, each dropped once read: at 100M comparisons these are millions of rows
+    scores = floats(table.column("s"))
+    table = table.drop_columns(["s"])
+    found = np.concatenate([_values(chunk, -1) for chunk in table.column("bin").chunks] or [np.zeros(0)])
+    table = table.drop_columns(["bin"])
     ids = key_ids(table, names, {key: i for i, key in enumerate(prof.keys)})
-    found = floats(table.column("bin")).astype(np.int64)
-    return ids, found, floats(table.column("s"))
+    del table
+    keep = np.isin(found, np.fromiter(bins, dtype=np.int32))
+    if keep.all():
+        return ids, found, scores
+    return ids[keep], found[keep], scores[keep]
 
 
 def subject_problems(engine: Engine, spec: BiometricSpec, checked: Checked) -> None:
