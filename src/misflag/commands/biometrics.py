@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from misflag.biometrics import BiometricSpec, audit_biometrics, run_biometrics
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -17,7 +16,6 @@ from misflag.commands._output import (
     progress_bar,
 )
 from misflag.errors import InputError
-from misflag.io import read_data_file
 
 app = typer.Typer(help="Biometric matchers: error rates per group from match scores.", no_args_is_help=True)
 
@@ -77,6 +75,10 @@ def audit(
 
     A comparison is a match when score >= threshold (score <= threshold with --distance).
     """
+    # imported here: `biometrics plan` and `--help` need neither the engine, Arrow nor the expression parser
+    from misflag.biometrics import BiometricSpec, audit_biometrics, run_biometrics
+    from misflag.io import read_data_file
+
     spec = BiometricSpec.from_dict(read_data_file(settings, "settings file")) if settings else None
     if spec is None and (score is None or genuine is None):
         raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
