@@ -197,6 +197,7 @@ def test_ledger_page_reads_verify_timeline_and_export(page: Any, live_url: str, 
     ledger = Ledger.open(ledger_url, owner="allow")
     auditor = create_token(ledger, "auditor-web", "auditor", actor="test")
     recorder = create_token(ledger, "recorder-web", "recorder", actor="test")
+    (fingerprint,) = ledger.pinned_keys()  # what `init` printed: the reader is told it out of band
     ledger.close()
     event = {
         "kind": "flagged",
@@ -218,7 +219,13 @@ def test_ledger_page_reads_verify_timeline_and_export(page: Any, live_url: str, 
     page.click("#read")
     page.wait_for_selector("#case-section:not([hidden])")
     page.wait_for_selector("#verify-section:not([hidden])")
-    assert page.inner_text("#verify").startswith("The ledger verifies")
+    assert page.inner_text("#verify").startswith(
+        f"The ledger is consistent under the service's own key {fingerprint}"
+    )
+    page.fill("#fingerprint", fingerprint)
+    page.click("#read")
+    page.wait_for_selector("#verify:has-text('The ledger verifies')")
+    assert page.inner_text("#verify").startswith("The ledger verifies against the key you pinned")
     rows = page.locator("#timeline tbody tr")
     assert rows.count() == 1 and "flagged" in rows.first.inner_text()
     assert page.locator("#timeline b").count() == 0  # markup in a value is text, not elements

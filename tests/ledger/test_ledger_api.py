@@ -134,7 +134,11 @@ def test_ledger_api_append_rules_and_auditor_reads(served: tuple[FastAPI, dict[s
     assert client.put("/ledger/rules", json=loosen, headers=auth("admin")).status_code == 422
     done = client.put("/ledger/rules", json=loosen | {"reason": "pilot"}, headers=auth("admin"))
     assert done.status_code == 200 and done.json()["loosened"] == ["notice_before_action"]
-    assert client.get("/ledger/verify?require_sealed=false", headers=auth("auditor")).json()["ok"] is True
+    (fingerprint,) = ledger.pinned_keys()
+    pinned = client.get(
+        f"/ledger/verify?require_sealed=false&key_fingerprint={fingerprint}", headers=auth("auditor")
+    )
+    assert pinned.json()["ok"] is True
 
 
 def test_ledger_api_token_revocation(served: tuple[FastAPI, dict[str, str], Ledger]) -> None:
@@ -170,7 +174,7 @@ def test_ledger_api_token_revocation(served: tuple[FastAPI, dict[str, str], Ledg
     created = [e for e in read_entries(ledger, limit=1000) if e["kind"] == "token_created"]
     assert identifier in {e["payload"].get("id") for e in created}
     assert all(row["revoked"] is None for key, row in after.items() if key != identifier)
-    assert ledger.verify(require_sealed=False).ok
+    assert ledger.verify(require_sealed=False, public_keys=ledger.pinned_keys()).ok
 
 
 @pytest.mark.slow
@@ -224,7 +228,15 @@ def test_ledger_api_verify_pins_the_key_the_caller_names(
     assert pinned.status_code == 200 and pinned.json()["ok"] is True
     assert pinned.json()["trusted"] == f"key {fingerprint}, pinned by the caller"
     default = client.get("/ledger/verify", headers=headers).json()
-    assert default["ok"] is True and default["trusted"].startswith("the service's own key anchors")
+    assert (default["ok"], default["status"], default["consistent"], default["problem"]) == (
+        False,
+        "unpinned",
+        True,
+        None,
+    ), "without a pin the answer is never ok, however consistent the ledger"
+    assert default["anchors"] == [fingerprint] and default["trusted"].startswith(
+        f"the service's own key anchors ({fingerprint}; the operator's view): not ok until"
+    )
     other = "0" * 32 if fingerprint != "0" * 32 else "1" * 32
     refused = client.get(f"/ledger/verify?key_fingerprint={other}", headers=headers)
     assert refused.status_code == 422 and refused.json()["detail"].startswith(

@@ -24,14 +24,14 @@ from fastapi.testclient import TestClient
 
 from misflag.api import create_app
 from misflag.cli import main
-from misflag.errors import InputError
+from misflag.errors import InputError, LedgerError
 from misflag.ledger import Event, Ledger, authenticate, create_token, list_tokens, revoke_token, token_id
 from misflag.ledger._engine import now
 from misflag.ledger._keys import checkpoint_message, key_id, load_or_create, public_bytes
 from misflag.ledger._merkle import MerkleTree
 from misflag.ledger._rules import RuleSet
 from misflag.ledger._verify import entry_hash
-from misflag.ledger._writer import LedgerTampered
+from misflag.ledger._writer import LedgerTampered, entry_mac, load_or_create_writer_key, writer_key_path
 
 
 def plant(
@@ -351,6 +351,63 @@ def test_swapped_key_file_next_to_the_database_is_not_trusted(
     assert "not trusted by itself" in capsys.readouterr().err
     assert target.verify_exit() == 2
     assert "not trusted" in capsys.readouterr().err
+
+
+def test_key_and_heads_swapped_by_the_operator_are_never_ok_by_default_over_python_and_http(
+    target: Any, tmp_path: Path, owner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator, holding the database and the key folder, rewrites an entry, re-chains and re-proves
+    every row (the writer key is in that folder), re-signs every checkpoint with a key of their own put in
+    place of the signing key and its `.pub`, drops the old key row and the heads: the service runs on as if
+    nothing happened. `Ledger.verify()` and `GET /ledger/verify` without a pin answer `unpinned` (not ok)
+    and name the key they stood on, which is not the fingerprint `init` printed; pinning that fingerprint
+    fails, in Python and over HTTP."""
+    ledger = target.seed()
+    auditor = create_token(ledger, "auditor-1", "auditor", actor="root")
+    honest = ledger.verify()
+    assert (honest.ok, honest.status, honest.anchors) == (False, "unpinned", [target.fingerprint])
+    assert ledger.verify(key_fingerprint=target.fingerprint).ok
+    ledger.close()
+    power = owner(target.owner_url)
+    body = power.run("SELECT body FROM ledger_entries WHERE seq = 2")[0][0]
+    power.run("UPDATE ledger_entries SET body = :b WHERE seq = 2", b=body.replace("screening", "someone"))
+    power.rechain(2)
+    writer = load_or_create_writer_key(writer_key_path(target.key))
+    for seq, digest in power.run("SELECT seq, hash FROM ledger_entries WHERE seq >= 2"):
+        power.run(
+            "UPDATE ledger_entries SET mac = :m WHERE seq = :s", m=entry_mac(writer, bytes(digest)), s=seq
+        )
+    target.key.unlink()
+    target.key.with_suffix(".pub").unlink()
+    stranger = load_or_create(target.key)  # a new key file, and its .pub, where the real ones were
+    power.resign(stranger)
+    power.run("DELETE FROM ledger_keys WHERE key_id = :k", k=target.fingerprint)
+    target.key.with_suffix(".heads.jsonl").unlink()
+    swapped = key_id(public_bytes(stranger))
+
+    forged = target.open()
+    report = forged.verify()
+    assert (report.ok, report.status, report.consistent, report.anchors) == (
+        False,
+        "unpinned",
+        True,
+        [swapped],
+    )
+    with pytest.raises(LedgerError, match=f"no public key with fingerprint {target.fingerprint}"):
+        forged.verify(key_fingerprint=target.fingerprint)
+    forged.close()
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
+    app = create_app(data_dir=tmp_path / "serve", ledger_db=target.url)
+    client = TestClient(app, base_url="http://localhost")
+    headers = {"Authorization": f"Bearer {auditor}"}
+    answer = client.get("/ledger/verify", headers=headers)
+    assert answer.status_code == 200, answer.text  # the service itself noticed nothing
+    default = answer.json()
+    assert (default["ok"], default["status"], default["anchors"]) == (False, "unpinned", [swapped])
+    pinned = client.get(f"/ledger/verify?key_fingerprint={target.fingerprint}", headers=headers)
+    assert pinned.status_code == 422
+    assert pinned.json()["detail"].startswith(f"no public key with fingerprint {target.fingerprint}")
+    app.state.ledger.close()
 
 
 def test_two_witnesses_shown_different_histories_name_the_fork(

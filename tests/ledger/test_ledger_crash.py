@@ -51,12 +51,14 @@ def _start(db: str, folder: Path, port: int, env: dict[str, str]) -> subprocess.
     )
 
 
-def _wait_ready(base: str, token: str, deadline: float) -> dict[str, object]:
-    """Poll until the restarted server answers; return its verify report."""
+def _wait_ready(base: str, token: str, fingerprint: str, deadline: float) -> dict[str, object]:
+    """Poll until the restarted server answers; return its verify report against the pinned key."""
     while time.monotonic() < deadline:
         try:
             answer = httpx.get(
-                f"{base}/ledger/verify", headers={"Authorization": f"Bearer {token}"}, timeout=5
+                f"{base}/ledger/verify?key_fingerprint={fingerprint}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=5,
             )
             if answer.status_code == 200:
                 report: dict[str, object] = answer.json()
@@ -74,6 +76,7 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
     setup = Ledger.open(db, key_path=tmp_path / "key.pem")
     recorder = create_token(setup, "writer", "recorder", actor="setup")
     admin = create_token(setup, "admin-1", "admin", actor="setup")
+    (fingerprint,) = setup.pinned_keys()  # what `init` printed, kept apart from the server
     setup.close()
     port, rng = _free_port(), random.Random(6)
     base = f"http://127.0.0.1:{port}"
@@ -109,7 +112,7 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
 
     for round_ in range(RESTARTS):
         server = _start(db, tmp_path, port, env)
-        report = _wait_ready(base, admin, time.monotonic() + 300)
+        report = _wait_ready(base, admin, fingerprint, time.monotonic() + 300)
         assert report["ok"] is True, report
         stop = threading.Event()
         writers = [threading.Thread(target=write, args=(w, round_, stop)) for w in range(WRITERS)]
@@ -129,11 +132,11 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
         stored = {entry["seq"]: entry["hash"] for entry in read_entries(ledger, start=0, limit=10_000)}
         lost = {seq for seq, digest in acknowledged.items() if stored.get(seq) != digest}
         assert not lost, f"round {round_}: acknowledged entries lost or changed: {sorted(lost)[:10]}"
-        assert ledger.verify().ok
+        assert ledger.verify(key_fingerprint=fingerprint).ok
         ledger.close()
     server = _start(db, tmp_path, port, env)
     try:
-        assert _wait_ready(base, admin, time.monotonic() + 300)["ok"] is True
+        assert _wait_ready(base, admin, fingerprint, time.monotonic() + 300)["ok"] is True
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()

@@ -102,7 +102,7 @@ def test_ledger_loosening_is_a_logged_signed_event(ledger: Ledger, tmp_path: Pat
     assert not signature_valid(
         public, bytes.fromhex(payload["signature"]), canonical(statement | {"reason": "x"}).encode()
     )
-    report = ledger.verify(require_sealed=True)
+    report = ledger.verify(require_sealed=True, public_keys=ledger.pinned_keys())
     assert report.ok and report.unsealed == 0, "a rule change is sealed by a checkpoint at once"
     assert ledger.rules().rules["independent_appeal"] is False
     tighter = tmp_path / "rules.yaml"

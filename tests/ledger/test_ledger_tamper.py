@@ -34,7 +34,7 @@ def tampered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger,
         events.extend(_case(f"case-{case}", "F" if case % 2 else "M"))
     for start in range(0, SIZE, 100):
         ledger.append(events[start : start + 100])
-    report = ledger.verify(require_sealed=True)
+    report = ledger.verify(require_sealed=True, public_keys=ledger.pinned_keys())
     assert report.ok and report.entries == SIZE and report.checkpoints == 5
     raw = sqlite3.connect(folder / "ledger.sqlite", isolation_level=None)
     raw.execute("PRAGMA synchronous=OFF")
@@ -150,14 +150,16 @@ def test_ledger_tamper_detected_at_every_position(
     mutation: Callable[[sqlite3.Connection, int], Callable[[], None]],
 ) -> None:
     ledger, raw = tampered
+    pinned = ledger.pinned_keys()  # the key a verifier was told, taken before any tampering
     missed = []
     for position in range(SIZE):
         undo = mutation(raw, position)
-        if ledger.verify().ok:
+        if ledger.verify(public_keys=pinned).consistent:
             missed.append(position)
         undo()
     assert missed == [], f"{mutation.__name__} went undetected at positions {missed[:20]}"
-    assert ledger.verify(require_sealed=True).ok, "undoing every mutation restores a valid ledger"
+    restored = ledger.verify(require_sealed=True, public_keys=pinned)
+    assert restored.ok, "undoing every mutation restores a valid ledger"
 
 
 def test_ledger_forged_append_after_last_checkpoint_is_unsealed(tmp_path: Path, make_case: Any) -> None:
@@ -181,7 +183,7 @@ def test_ledger_forged_append_after_last_checkpoint_is_unsealed(tmp_path: Path, 
         (4, prev, entry_hash(prev, 4, "action", "c1", body), "action", "c1", body),
     )
     raw.close()
-    report = ledger.verify()
+    report = ledger.verify(public_keys=ledger.pinned_keys())
     assert report.ok and report.unsealed == 1 and report.sealed == 4
     assert "after the last signed checkpoint" in (ledger.verify(require_sealed=True).problem or "")
     for write in (ledger.checkpoint, lambda: ledger.append(make_case("c2"))):  # never sealed, never built on
@@ -225,7 +227,7 @@ def test_ledger_store_refuses_update_and_delete(ledger: Ledger, make_case: Any, 
     for statement in (f"UPDATE {table} SET {column} = 'x'", f"DELETE FROM {table}"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.engine.begin() as connection:
             connection.exec_driver_sql(statement)
-    assert ledger.verify().ok
+    assert ledger.verify(public_keys=ledger.pinned_keys()).ok
 
 
 @pytest.mark.postgresql
@@ -255,7 +257,7 @@ def test_automatic_checkpoints_bound_the_tail_by_count_and_by_age(ledger: Ledger
     assert ledger.unsealed() == 1
     ledger.start_sealer()
     assert ledger.unsealed() == 0
-    report = ledger.verify()
+    report = ledger.verify(public_keys=ledger.pinned_keys())
     assert (
         report.ok and report.checkpoints == len(ledger.checkpoints()) and report.heads == report.checkpoints
     )

@@ -129,7 +129,7 @@ def test_sealer_checks_rows_other_writers_wrote_in_between(store_url: str, tmp_p
     assert first.checkpoint()["tree_size"] == 4
     second.append([_flag("b2")])
     assert second.checkpoint()["tree_size"] == 5
-    assert first.verify(require_sealed=True).ok
+    assert first.verify(require_sealed=True, public_keys=first.pinned_keys()).ok
     first.close()
     second.close()
 

@@ -190,22 +190,25 @@ def verify(
         None,
         max_length=64,
         description="The signing key's fingerprint you were told out of band (`misflag ledger init` "
-        "prints it): only the key with that id is trusted. Without it the service's own key anchors are "
-        "(the operator's view, not a third party's check); `trusted` in the answer says which.",
+        "prints it): only the key with that id is trusted, and only then can the answer be ok. Without "
+        "it the check runs under the service's own key anchors and a consistent ledger is answered "
+        "`unpinned` (ok false), with the fingerprint to compare with the one you were given.",
     ),
     who: Principal = Depends(allow("auditor", "admin")),
     ledger: Ledger = Depends(get_ledger),
 ) -> dict[str, Any]:
-    """Check the whole chain and every checkpoint against the key pinned by `key_fingerprint` (or, without
-    it, the service's own anchors)."""
+    """Check the whole chain and every checkpoint against the key pinned by `key_fingerprint`; without it,
+    against the service's own anchors, which can show the ledger consistent but never ok."""
     _call(log_read, ledger, who, "verify", {})
     report: dict[str, Any] = _call(
         ledger.verify, require_sealed=require_sealed, key_fingerprint=key_fingerprint
     ).to_dict()
+    anchors = ", ".join(report["anchors"]) or "none"
     report["trusted"] = (
         f"key {key_fingerprint.strip().lower()}, pinned by the caller"
         if key_fingerprint is not None
-        else "the service's own key anchors (the operator's view): pass key_fingerprint to pin a key"
+        else f"the service's own key anchors ({anchors}; the operator's view): not ok until you pass "
+        "key_fingerprint, the fingerprint you were told out of band"
     )
     return report
 

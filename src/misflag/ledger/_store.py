@@ -309,10 +309,12 @@ class Ledger(SealingStore):
 
         `public_keys` pins the keys a third party trusts, or `key_fingerprint` names the one key to trust
         (found next to the signing key or in the database, and trusted only if its id is that
-        fingerprint); with neither, the store's own `pinned_keys()` (the operator's view, not a third
-        party's). The heads this store published and those in `witnesses` must lie on one history with
-        the ledger. A ledger without any signed checkpoint fails unless `allow_unsigned`; entries stamped
-        more than `skew` seconds after this machine's clock fail.
+        fingerprint). Only then can the report be `ok`. With neither, the check runs under the store's own
+        `pinned_keys()` (the operator's view, which whoever runs the store can swap with the history): a
+        consistent ledger is then reported `unpinned`, never `ok`, with the key id to pin in `anchors`.
+        The heads this store published and those in `witnesses` must lie on one history with the ledger.
+        A ledger without any signed checkpoint fails unless `allow_unsigned`; entries stamped more than
+        `skew` seconds after this machine's clock fail.
         """
         started = time.perf_counter()
         published = [self.heads_path] if self.heads_path.exists() else []
@@ -365,6 +367,7 @@ class Ledger(SealingStore):
                 )
                 cursor.close()
                 report.seconds = time.perf_counter() - started  # reading the rows included
+                report.pinned = key_fingerprint is not None or public_keys is not None
                 return report
         except SQLAlchemyError as error:
             raise LedgerUnavailable(

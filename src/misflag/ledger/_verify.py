@@ -43,7 +43,12 @@ def entry_hash(prev: bytes, seq: int, kind: str, case_id: str | None, body: str)
 
 @dataclass
 class VerifyReport:
-    """What `verify` found: sizes, the first problem (None when intact) and how long it took."""
+    """What `verify` found: sizes, the first problem (None when intact) and how long it took.
+
+    `pinned` says whether the keys it trusted were given by the caller (told out of band); a check
+    anchored only on the store's own key files can show the ledger consistent, never `ok`: whoever runs
+    the store can swap those files with the history. `anchors` are the ids of the keys it was anchored on
+    (the fingerprint to pin, to compare with the one published)."""
 
     entries: int
     checkpoints: int
@@ -54,13 +59,29 @@ class VerifyReport:
     witnessed: int = 0
     heads: int = 0
     keys: list[str] = field(default_factory=list)
+    pinned: bool = True
+    anchors: list[str] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        """Whether the chain, the tree, every checkpoint and head check out under the keys trusted."""
+        return self.problem is None
+
+    @property
+    def status(self) -> str:
+        """`ok` (consistent under a key the caller pinned), `unpinned` (consistent, but under the store's
+        own key anchors only) or `failed`."""
+        if self.problem is not None:
+            return "failed"
+        return "ok" if self.pinned else "unpinned"
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        """Consistent under a key the caller pinned: the only answer a third party may rely on."""
+        return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"ok": self.ok}
+        return asdict(self) | {"ok": self.ok, "status": self.status, "consistent": self.consistent}
 
 
 MAX_SKEW = 60.0  # seconds an entry's timestamp may run ahead of the verifier's clock
@@ -380,4 +401,5 @@ def verify_rows(
         witnessed=witnessed,
         heads=len(evidence.heads),
         keys=sorted(schedule.ever),
+        anchors=sorted(pinned),
     )
