@@ -10,8 +10,10 @@ Files written with `--format csv/json` or `--save` keep the exact data; only ter
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where a value is drawn: CSV and JSON into a pipe never load it
+    from rich.text import Text
 
 #: C0 controls (ESC included), DEL, C1 controls (CSI 0x9b, OSC 0x9d), line and paragraph separators,
 #: bidi embeddings, overrides, isolates and marks, and lone surrogates (which no terminal can encode).
@@ -46,4 +48,6 @@ def printable(value: object, *, keep_newlines: bool = False) -> str:
 
 def plain(value: object, style: str = "") -> Text:
     """A data value for rich: printable text, never parsed as markup (`[/x]`) or emoji (`:x:`)."""
+    from rich.text import Text
+
     return Text(printable(value), style=style)

@@ -4,6 +4,9 @@ Every audit command prints through `emit`, and takes its `--format`, `--save`, `
 options from the `*_OPTION` values here, so they read and behave the same everywhere: `--pdf` looks for
 Chromium while the options are parsed, before any audit runs, and every file written is announced with a
 "wrote …" line on stderr (stdout stays the table, CSV or JSON).
+
+rich (the terminal views, the progress bar, the "wrote" lines) is imported where it draws, not here: an
+audit printing CSV or JSON into a pipe never loads it.
 """
 
 from __future__ import annotations
@@ -15,24 +18,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import typer
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.measure import Measurement
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from misflag._text import plain, printable
-from misflag.commands._compact import render_compact
 from misflag.errors import InputError
 from misflag.io import neutralise_csv_cell, write_atomic
 from misflag.progress import Progress as ProgressCallback
 from misflag.result import AuditResult, format_number
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class OutputFormat(StrEnum):
@@ -101,17 +99,27 @@ PDF_OPTION: Any = typer.Option(
 )
 
 
+def _silent(step: str, fraction: float | None = None) -> None:
+    """The progress callback of a quiet command: nothing drawn."""
+
+
 @contextmanager
 def progress_bar(total: float | None = None, *, quiet: bool = False) -> Iterator[ProgressCallback]:
     """A rich progress bar on stderr for long work, driven by the one callback `progress(step, fraction)`.
 
     With a fraction (0 to 1) the bar shows it; without one (None), each new step advances the bar by one
-    of `total` steps.
+    of `total` steps. Quiet (CSV, JSON), nothing is drawn and rich is not loaded.
     """
+    if quiet:
+        yield _silent
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     description = TextColumn("{task.description}", markup=False)  # a step may name a column
     columns = (SpinnerColumn(), description, BarColumn(), TimeElapsedColumn())
     console = Console(stderr=True)  # not a terminal (a pipe, a log): no bar, not even its closing blank line
-    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("starting", total=total)
         steps: list[str] = []
 
@@ -163,6 +171,13 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
     Every row of every metric, one line each: wider than a small terminal, so it is printed at its own
     width (the terminal wraps the lines; `less -S` scrolls them) rather than breaking words.
     """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
     headers = ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note")
     body: list[tuple[str, ...]] = []
     for row in result.rows():
@@ -204,13 +219,17 @@ def emit(
     console: Console | None = None,
 ) -> None:
     """Print the result in the chosen format and write the optional bundle, HTML report and PDF."""
-    console = console or Console(highlight=False)
     result.metadata.setdefault("command", command_line())
     if output_format is OutputFormat.json:
         write_stdout(result.to_json() + "\n")
     elif output_format is OutputFormat.csv:
         write_stdout(result.to_csv())
     else:
+        from rich.console import Console
+
+        from misflag.commands._compact import render_compact
+
+        console = console or Console(highlight=False)
         if output_format is OutputFormat.long:
             render_table(result, console)
         else:
@@ -244,6 +263,8 @@ def write_files(
 def announce(path: Path | None, what: str) -> None:
     """The "wrote PATH (what)" line on stderr for a file just written (nothing for None)."""
     if path is not None:
+        from rich.console import Console
+
         Console(stderr=True, highlight=False, soft_wrap=True).print(plain(f"wrote {path} ({what})"))
 
 

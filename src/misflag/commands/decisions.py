@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 import typer
-from rich.console import Console
 
 from misflag.commands._output import (
     FORMAT_OPTION,
@@ -87,6 +86,8 @@ def audit(
 def _counts_notes(result: AuditResult, output_format: OutputFormat) -> None:
     """Counts mode, on stderr: the table's own margins (published figures only) to compare with the
     source's totals, and one warning line where the given margins do not add up."""
+    from rich.console import Console
+
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     warning = (result.metadata.get("counts") or {}).get("margin_warning")
     if warning:
