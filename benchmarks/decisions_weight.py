@@ -58,9 +58,23 @@ def measure(arguments: list[str], env: dict[str, str]) -> tuple[float, float, by
 
 #: Group sizes of each simulated log (people); truth ~ Bernoulli(0.3); flagged 70% of positives, 15% of negatives.
 GROUP_SIZES = (40, 120, 400, 1500, 6000)
+PREVALENCE, FLAGGED_IF_POSITIVE, FLAGGED_IF_NEGATIVE = 0.3, 0.7, 0.15
+#: The process's rates, in closed form (the target: the rate of the process that produced the people).
+TRUE_RATES = {
+    "fpr": FLAGGED_IF_NEGATIVE,
+    "fnr": 1 - FLAGGED_IF_POSITIVE,
+    "precision": PREVALENCE
+    * FLAGGED_IF_POSITIVE
+    / (PREVALENCE * FLAGGED_IF_POSITIVE + (1 - PREVALENCE) * FLAGGED_IF_NEGATIVE),
+}
 #: Designs whose strata follow the flag: (share of flagged rows audited, share of unflagged rows audited).
-DESIGNS = {"flagged 1/2, cleared 1/10": (0.5, 0.1), "flagged all (weight 1), cleared 1/10": (1.0, 0.1)}
-METRICS = ("fpr", "fnr", "precision")
+#: The last audits everyone at weight 1, where the weighted interval is the unweighted Wilson interval.
+DESIGNS = {
+    "flagged 1/2, cleared 1/10": (0.5, 0.1),
+    "flagged all (weight 1), cleared 1/10": (1.0, 0.1),
+    "everyone (weight 1)": (1.0, 1.0),
+}
+METRICS = tuple(TRUE_RATES)
 BANDS = ((1, 9), (10, 29), (30, 99), (100, None))
 
 
@@ -81,44 +95,42 @@ def region(intervals: int, level: float = 0.95, alpha: float = 0.002) -> tuple[i
 
 @dataclass
 class Tally:
-    """One (design, metric, band): intervals, how many cover, miss low / high, exact ones, estimate errors."""
+    """One (design, metric, band): intervals, how many cover, miss low / high, zero-width ones, errors."""
 
     intervals: int = 0
     covered: int = 0
-    above: int = 0  # the log's rate above the upper limit
-    below: int = 0  # the log's rate below the lower limit
-    exact: int = 0  # zero-width intervals of a denominator audited whole (equal to the rate, not counted)
+    above: int = 0  # the process's rate above the upper limit
+    below: int = 0  # the process's rate below the lower limit
+    zero_width: int = 0  # intervals whose limits coincide (the project promises none)
     errors: list[float] = field(default_factory=list)
 
 
 def simulate(repetitions: int, seed: int) -> dict[tuple[str, str, str], Tally]:
-    """Each repetition draws a fresh log i.i.d. (the groups' people), then a stratified audit sample from
-    it: within the flagged and the cleared stratum a simple random sample of a fixed share, weight =
-    stratum size / sample size. The target is the log's own rate (what the Hajek estimator estimates)."""
+    """Each repetition draws a fresh log from the process (every person's truth and flag independently,
+    at the rates above), then, per design, a stratified audit sample of it: within the flagged and the
+    cleared stratum a simple random sample of a fixed share, weight = stratum size / sample size. The
+    target is the process's rate (`TRUE_RATES`), the same as an unweighted audit's."""
     rng = np.random.default_rng(seed)
     group = np.repeat(np.arange(len(GROUP_SIZES)), GROUP_SIZES)
     tallies: dict[tuple[str, str, str], Tally] = {}
     for _ in range(repetitions):
-        truth = (rng.random(group.size) < 0.3).astype(np.int8)
-        flag = (rng.random(group.size) < np.where(truth == 1, 0.7, 0.15)).astype(np.int8)
+        truth = (rng.random(group.size) < PREVALENCE).astype(np.int8)
+        flagging = np.where(truth == 1, FLAGGED_IF_POSITIVE, FLAGGED_IF_NEGATIVE)
+        flag = (rng.random(group.size) < flagging).astype(np.int8)
         for design, shares in DESIGNS.items():
             cells, sums = _audit_sample(rng, group, flag, truth, shares)
             masks = stage_masks(cells, 0)
-            for metric in METRICS:
+            for metric, target in TRUE_RATES.items():
                 estimate = sums.estimate(RATE_METRICS[metric], masks)
-                numerator, denominator = _population_masks(metric, flag, truth)
-                target = np.bincount(group, numerator) / np.bincount(group, denominator)
                 for g in np.nonzero(estimate.denominator > 0)[0]:
                     tally = tallies.setdefault((design, metric, band_of(estimate.denominator[g])), Tally())
                     low, high = estimate.low[g], estimate.high[g]
-                    if low == high:
-                        tally.exact += low == target[g]
-                        continue
                     tally.intervals += 1
-                    tally.covered += bool(low <= target[g] <= high)
-                    tally.above += bool(target[g] > high)
-                    tally.below += bool(target[g] < low)
-                    tally.errors.append(float(estimate.value[g] - target[g]))
+                    tally.zero_width += bool(low >= high)
+                    tally.covered += bool(low <= target <= high)
+                    tally.above += bool(target > high)
+                    tally.below += bool(target < low)
+                    tally.errors.append(float(estimate.value[g] - target))
     return tallies
 
 
@@ -145,30 +157,18 @@ def _audit_sample(
     return cells, GroupSums(cells, group.astype(np.int64), len(GROUP_SIZES), design=True)
 
 
-def _population_masks(metric: str, flag: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rate's numerator and denominator over every person of the log, written out independently."""
-    flagged, positive = flag == 1, truth == 1
-    return {
-        "fpr": (flagged & ~positive, ~positive),
-        "fnr": (~flagged & positive, positive),
-        "precision": (flagged & positive, flagged),
-    }[metric]
-
-
 def print_coverage(repetitions: int, seed: int) -> None:
     """The coverage table with each band's acceptance region, misses by side, and the estimator's bias."""
     tallies = simulate(repetitions, seed)
     print(f"{repetitions:,} logs (groups of {', '.join(map(str, GROUP_SIZES))} people), seed {seed}")
     print(
-        "design | metric | audited denominator | intervals | coverage | region (99.8%) | above | below | exact | bias (SE)"
+        "design | metric | audited denominator | intervals | coverage | region (99.8%) | above | below | "
+        "zero-width | bias (SE)"
     )
-    order = [band_of(low) for low, _ in BANDS]
+    order = [*DESIGNS], [*METRICS], [band_of(low) for low, _ in BANDS]
     for (design, metric, band), tally in sorted(
-        tallies.items(), key=lambda i: (*i[0][:2], order.index(i[0][2]))
+        tallies.items(), key=lambda item: tuple(o.index(k) for o, k in zip(order, item[0], strict=True))
     ):
-        if not tally.intervals:
-            print(f"{design} | {metric} | {band} | 0 | - | - | - | - | {tally.exact} | -")
-            continue
         low, high = region(tally.intervals)
         inside = "in" if low <= tally.covered <= high else ("BELOW" if tally.covered < low else "above")
         errors = np.asarray(tally.errors)
@@ -176,7 +176,7 @@ def print_coverage(repetitions: int, seed: int) -> None:
         print(
             f"{design} | {metric} | {band} | {tally.intervals} | {tally.covered / tally.intervals:.3f} | "
             f"{low / tally.intervals:.3f}-{high / tally.intervals:.3f} ({inside}) | "
-            f"{tally.above / tally.intervals:.3f} | {tally.below / tally.intervals:.3f} | {tally.exact} | "
+            f"{tally.above / tally.intervals:.3f} | {tally.below / tally.intervals:.3f} | {tally.zero_width} | "
             f"{bias:+.4f} ({se:.4f})"
         )
 

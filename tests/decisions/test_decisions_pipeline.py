@@ -144,7 +144,8 @@ def test_spec_round_trips_as_json() -> None:
 
 
 def test_design_based_interval_matches_a_row_level_computation() -> None:
-    """Weighted FPR interval against the stratified linearisation variance written out row by row."""
+    """Weighted FPR interval against the stratified linearisation variance written out row by row, plus
+    the binomial variance of the log's rate around the process's (the target, as unweighted)."""
     proportion = pytest.importorskip("statsmodels.stats.proportion")
     rng = np.random.default_rng(11)
     size = 3000
@@ -174,7 +175,8 @@ def test_design_based_interval_matches_a_row_level_computation() -> None:
     for h in np.unique(w):
         part = u[w == h]
         variance += (1 - 1 / h) * part.size / (part.size - 1) * ((part - part.mean()) ** 2).sum()
-    effective = min(ratio * (1 - ratio) / variance, x.sum())
+    # the process's variance of the log's rate (1 / weighted negatives) plus the audit's sampling variance
+    effective = 1 / ((w * x).sum() ** -1 + variance / (ratio * (1 - ratio)))
     expected = proportion.proportion_confint(ratio * effective, effective, method="wilson")
     assert row["value"] == pytest.approx(ratio, rel=1e-12)
     assert row["denominator"] == x.sum()

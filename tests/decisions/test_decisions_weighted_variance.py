@@ -1,6 +1,8 @@
-"""The design-based (stratified by weight) effective sample size, against numbers worked by hand and a
-row-by-row second formula; the strata and (group, stratum) sums are cached per cell table and grouping,
-so every metric and grouping of one audit must still get its own, independent answer."""
+"""The weighted effective sample size, against numbers worked by hand and a row-by-row second formula:
+1 / n = 1 / (weighted denominator) (the process's binomial variance of the log's rate) + design variance /
+p(1 - p) (the stratified, by weight, sampling variance of estimating it). The strata and (group, stratum)
+sums are cached per cell table and grouping, so every metric and grouping of one audit must still get its
+own, independent answer."""
 
 from __future__ import annotations
 
@@ -42,28 +44,31 @@ def test_effective_n_worked_by_hand() -> None:
 
     Stratum w=2 (3 rows): u = 1/12, -1/12, 0 -> 3/2 * 2/144 = 1/48, times 1 - 1/2 -> 1/96.
     Stratum w=4 (2 rows): u = 1/6, -1/6 -> 2 * 2/36 = 1/9, times 1 - 1/4 -> 1/12.
-    Variance 1/96 + 1/12 = 3/32, effective n = (1/4) / (3/32) = 8/3.
+    Variance 1/96 + 1/12 = 3/32, sampling n = (1/4) / (3/32) = 8/3; with the process's 1/12 (12 weighted
+    negatives), effective n = 1 / (1/12 + 3/8) = 24/11.
     Overall, on the same cached strata: R = 6/14 = 3/7, u = w (y - 3/7) / 14.
     Stratum w=2: u = 4/49, -3/49, -3/49 -> 3/2 * (34/2401 - 4/7203) = 1/49, times 1/2 -> 1/98.
     Stratum w=4: u = 8/49, -6/49 -> 2 * (100/2401 - 2/2401) = 4/49, times 3/4 -> 3/49.
-    Variance 1/98 + 6/98 = 1/14, effective n = (12/49) / (1/14) = 24/7.
+    Variance 1/98 + 6/98 = 1/14, sampling n = (12/49) / (1/14) = 24/7; effective n = 1 / (1/14 + 7/24)
+    = 168/61.
     """
     cells = _cells(HAND_TABLE)
     masks = stage_masks(cells, 0)
     fpr = _by_group(cells).estimate(RATE_METRICS["fpr"], masks)
     assert fpr.value[0] == pytest.approx(1 / 2, rel=1e-15)
-    assert fpr.effective[0] == pytest.approx(8 / 3, rel=1e-12)
+    assert fpr.effective[0] == pytest.approx(24 / 11, rel=1e-12)
     assert fpr.denominator.tolist() == [4.0, 1.0]
     assert fpr.method == "wilson-design"
     overall = GroupSums(cells, np.zeros(len(HAND_TABLE), dtype=np.int64), 1, design=True)
     total = overall.estimate(RATE_METRICS["fpr"], masks)
     assert total.value[0] == pytest.approx(3 / 7, rel=1e-15)
-    assert total.effective[0] == pytest.approx(24 / 7, rel=1e-12)
+    assert total.effective[0] == pytest.approx(168 / 61, rel=1e-12)
 
 
 def _row_level_effective(rows: list[tuple[str, int, int, float]], in_group: str | None, metric: str) -> float:
     """Second formula, one row at a time: Hajek ratio, linearised u, per-stratum variance with the
-    finite-population correction (a stratum of one audited row contributes u^2), p(1-p)/variance."""
+    finite-population correction (a stratum of one audited row contributes u^2); the sampling n
+    p(1-p)/variance, combined with the process's n (the weighted denominator) as 1 / (1/n1 + 1/n2)."""
     audited = [r for r in rows if r[2] >= 0]
     member = [in_group is None or r[0] == in_group for r in audited]
     denominator = {
@@ -92,7 +97,8 @@ def _row_level_effective(rows: list[tuple[str, int, int, float]], in_group: str 
             mean = sum(part) / len(part)
             spread = len(part) / (len(part) - 1) * sum((p - mean) ** 2 for p in part)
         variance += (1 - 1 / h) * spread
-    return ratio * (1 - ratio) / variance  # no cap at the audited rows: the design may imply more
+    sampling = ratio * (1 - ratio) / variance  # no cap at the audited rows: the design may imply more
+    return 1 / (1 / total + 1 / sampling)
 
 
 def test_every_metric_and_grouping_against_the_row_level_formula() -> None:

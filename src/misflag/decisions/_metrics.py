@@ -105,11 +105,13 @@ class Estimate:
 INTERVAL_METHODS = {
     "wilson": "Wilson score interval on the counts of people (rows, or the counts of a table of counts)",
     "wilson-design": (
-        "Wilson score interval on the design-based effective sample size: stratified (by weight) "
-        "linearised variance of the weighted ratio with finite-population correction, so fully audited "
-        "(certainty) strata add no variance (not capped at the audited rows); where the rate is 0 or 1, "
-        "the weighted denominator over the largest weight one unseen case could carry; exact (zero width) "
-        "where every row that could be in the denominator was audited at weight 1"
+        "Wilson score interval on an effective sample size for the rate of the process that produced the "
+        "people (as unweighted): 1 / n = 1 / (weighted denominator) [the binomial variance of the full "
+        "log's rate] + design variance / p(1 - p) [estimating it from the sample: stratified (by weight) "
+        "linearised variance of the weighted ratio with finite-population correction; 0 where every row "
+        "that could be in the denominator was audited at weight 1, which gives the unweighted Wilson "
+        "interval]; where the rate is 0 or 1 (or the design variance 0), the sampling term is the largest "
+        "weight one unseen case could carry over the weighted denominator"
     ),
     "mover-r": "MOVER-R ratio interval (Donner & Zou 2012) from the two groups' intervals",
     "mover-d": "MOVER-D difference interval (Newcombe 1998 hybrid score when both are Wilson)",
@@ -170,27 +172,41 @@ class GroupSums:
         if weighted and self.design:
             weighted_count = self._weighted[0]
             totals = self._sum(weighted_count * denominator)
-            value = safe_divide(self._sum(weighted_count * numerator), totals)
-            effective = self._effective_n(value, totals, numerator, denominator)
+            hits = self._sum(weighted_count * numerator)
+            value = safe_divide(hits, totals)
             reach = [masks.get(f"?{name}", np.ones_like(masks[name])) for name in denominator_cells]
-            exact = self._exact(denominator, np.logical_or.reduce(reach)) & (rows > 0)
-            effective = np.where(exact, np.inf, effective)
-            trials = np.where(exact, 1.0, effective)
-            low, high = wilson_limits(np.nan_to_num(value) * trials, trials)
-            low, high = np.where(exact, value, low), np.where(exact, value, high)
-            return Estimate(value, low, high, rows, effective, "wilson-design")
+            whole = self._audited_whole(denominator, np.logical_or.reduce(reach))
+            share = self._process_share(value, totals, numerator, denominator, whole)
+            low, high = wilson_limits(hits * share, totals * share)
+            return Estimate(value, low, high, rows, totals * share, "wilson-design")
         successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)
         return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")
 
-    def _exact(self, denominator: np.ndarray, reach: np.ndarray) -> np.ndarray:
-        """Groups whose rate is known exactly: every row that may be in its denominator was audited, each
-        at weight 1 (a certainty stratum). The target is the rate of the people in the log (a finite
-        population), so a denominator audited whole has no sampling error."""
+    def _audited_whole(self, denominator: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """Groups whose every row that may be in the denominator was audited, each at weight 1 (a certainty
+        stratum): the log's rate is then known, and only the process's own (binomial) variance is left."""
         strata = self.cells.strata
         outside = reach & ~strata.audited
         sampled = denominator * strata.audited * (self.cells.weight != 1.0)
         return self._sum(self.count * (outside + sampled)) == 0
+
+    def _process_share(
+        self,
+        value: np.ndarray,
+        totals: np.ndarray,
+        numerator: np.ndarray,
+        denominator: np.ndarray,
+        whole: np.ndarray,
+    ) -> np.ndarray:
+        """Effective n over the weighted denominator, per group: 1 where the denominator was audited whole
+        (exactly 1.0, so the interval is the unweighted Wilson interval bit for bit), else
+        1 / (1 + weighted denominator / sampling n), i.e. 1 / n = 1 / totals + design variance / p(1 - p):
+        the full log's binomial variance around the process rate plus the audit's sampling variance."""
+        sampling = self._sampling_n(value, totals, numerator, denominator)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = 1.0 / (1.0 + totals / sampling)
+        return np.where(whole | (totals <= 0), 1.0, share)
 
     @cached_property
     def _pairs(self) -> _Pairs:
@@ -203,11 +219,12 @@ class GroupSums:
             factor = rows / (rows - 1)
         return _Pairs(positions, cell_pair.astype(np.intp), rows > 1, factor, np.maximum(rows, 1))
 
-    def _effective_n(
+    def _sampling_n(
         self, value: np.ndarray, totals: np.ndarray, numerator: np.ndarray, denominator: np.ndarray
     ) -> np.ndarray:
-        """p(1 - p) / design variance of the weighted ratio; where p is 0 or 1 or the variance 0, the weighted
-        denominator over the heaviest weight one unseen case could carry (see `_heaviest`).
+        """p(1 - p) / design variance of the weighted ratio: the audit's sampling term alone (the process's
+        is added by `_process_share`); where p is 0 or 1 or the variance 0, the weighted denominator over
+        the heaviest weight one unseen case could carry (see `_heaviest`).
 
         Strata are the distinct weights of audited rows (stratified sampling, inclusion probability
         1 / weight); the variance is the with-replacement-corrected, finite-population-corrected
@@ -250,7 +267,8 @@ class GroupSums:
         """Per group, the largest weight one unseen case of it could carry: its own largest audited weight,
         or the audit's largest where some of its rows were not audited (their stratum may hold none of its
         audited rows). Where no case of a rate's numerator (or of its complement) was audited, the
-        effective n is the weighted denominator over it: Wilson's limit at 0 is then about 3.84 such cases."""
+        sampling n is the weighted denominator over it: its share of Wilson's limit at 0 is about 3.84 such
+        cases."""
         heaviest = np.zeros(self.groups)
         audited = self.cells.strata.audited & (self.count > 0)
         np.maximum.at(heaviest, self.group_index[audited], self.cells.weight[audited])
