@@ -14,6 +14,8 @@ from misflag.commands.decisions import app
 from misflag.decisions import DecisionSpec, audit_decisions
 
 SPEC_NAMES = [f.name for f in fields(DecisionSpec)]
+#: Spec fields HTTP does not carry: a path on the service's machine (the service sets its own register).
+LOCAL_ONLY = {"release_register"}
 #: Options of the CLI command that are not questions of the audit (where and how it runs, what it writes).
 COMMAND_ONLY = {
     "source",
@@ -55,7 +57,12 @@ def test_python_keywords_are_the_spec_fields_with_their_defaults() -> None:
 def test_cli_offers_every_field_under_its_flag_with_its_default_and_help() -> None:
     options = _cli_options()
     assert set(options) == set(SPEC_NAMES) | COMMAND_ONLY
-    flags = {"groups": "--group", "stages": "--stage", "missing_values": "--missing-value"}
+    flags = {
+        "groups": "--group",
+        "stages": "--stage",
+        "missing_values": "--missing-value",
+        "table_sets": "--table-set",
+    }
     for spec_field in fields(DecisionSpec):
         option = options[spec_field.name]
         assert option.opts == [flags.get(spec_field.name, "--" + spec_field.name.replace("_", "-"))]
@@ -69,10 +76,12 @@ def test_cli_offers_every_field_under_its_flag_with_its_default_and_help() -> No
 
 
 def test_http_schema_fields_are_the_spec_fields_described_by_their_help() -> None:
-    assert list(SPEC_FIELDS) == SPEC_NAMES
+    assert list(SPEC_FIELDS) == [name for name in SPEC_NAMES if name not in LOCAL_ONLY]
     properties = AuditRequest.model_json_schema()["properties"]
-    assert set(properties) == {"upload_id", *SPEC_NAMES}
+    assert set(properties) == {"upload_id", *SPEC_NAMES} - LOCAL_ONLY
     for spec_field in fields(DecisionSpec):
+        if spec_field.name in LOCAL_ONLY:
+            continue
         assert properties[spec_field.name]["description"] == spec_field.metadata["help"]
 
 

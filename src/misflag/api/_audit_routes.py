@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from dataclasses import replace
 from typing import Any, get_type_hints
 
 from fastapi import APIRouter, HTTPException, Request
@@ -24,6 +25,7 @@ from misflag.api._jobs import JobManager, JobStatus, refusal_status
 from misflag.api._pages import render_page, report_response
 from misflag.api._request import SPEC_FIELDS, AuditRequest, to_spec
 from misflag.api._settings import ServeSettings
+from misflag.api._storage import private_dir
 from misflag.api._uploads import (
     UploadRecord,
     load_record,
@@ -168,7 +170,7 @@ def api_audit(request: Request, body: AuditRequest) -> JobInfo:  # type: ignore[
     """Check the audit's expressions (as `misflag decisions audit` does) and start it as a background job."""
     record = _record(request, body.upload_id)  # type: ignore[attr-defined]
     try:
-        status = _jobs(request).submit(record, to_spec(body))
+        status = _jobs(request).submit(record, _registered(request, record, to_spec(body)))
     except InputError as problem:
         raise _refusal(problem) from None
     return _job_info(status)
@@ -308,7 +310,8 @@ async def audit_page(request: Request, upload_id: str) -> Response:
     groups += _lines(fields.get("group_expressions", ""))
     try:
         body = AuditRequest(upload_id=record.upload_id, **_form_values(fields, groups))
-        status = await run_in_threadpool(_jobs(request).submit, record, to_spec(body))
+        spec = _registered(request, record, to_spec(body))
+        status = await run_in_threadpool(_jobs(request).submit, record, spec)
     except (InputError, ValidationError, ValueError) as problem:
         code = _refusal(problem).status_code if isinstance(problem, InputError) else 400
         message = _first_line(problem)
@@ -348,6 +351,15 @@ def job_page(request: Request, job_id: str) -> HTMLResponse:
         chart_scripts=CHART_SCRIPTS,
         pdf=content is not None and pdf_available(),
     )
+
+
+def _registered(request: Request, record: UploadRecord, spec: DecisionSpec) -> DecisionSpec:
+    """With "protect against earlier releases", the service's own register of this upload's data: one
+    per input sha256 in its data directory (HTTP carries no register path; docs/disclosure.md)."""
+    if not spec.protect_releases:
+        return spec
+    folder = private_dir(_settings(request).data_dir / "releases")
+    return replace(spec, release_register=folder / f"{record.sha256}.json")
 
 
 def _lines(text: str) -> list[str]:

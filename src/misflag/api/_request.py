@@ -154,6 +154,8 @@ def command_line(spec: DecisionSpec, filename: str) -> str:
         value = getattr(spec, spec_field.name)
         if spec_field.default is not MISSING and value == spec_field.default and spec_field.name != "truth":
             continue
+        if spec_field.name not in SPEC_FIELDS:  # set by the service, not the user (a release register's path)
+            continue
         option = option_flag(spec_field)
         if isinstance(value, bool):
             words += [option] if value else []

@@ -16,6 +16,7 @@ from misflag.errors import MisflagError
 FLAGS: dict[str, str] = {
     "groups": "--group",
     "stages": "--stage",
+    "table_sets": "--table-set",
     "thresholds": "--threshold",
     "metrics": "--metric",
     "list_size": "--list",

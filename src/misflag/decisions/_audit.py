@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,8 @@ def audit_decisions(
     stages: Sequence[tuple[str, str]] = (),
     groups: Sequence[str] = (),
     intersect: bool = False,
+    table_sets: Sequence[str] = (),
+    breakdown: str | None = None,
     where: str | None = None,
     score: str | None = None,
     weight: str | None = None,
@@ -70,6 +73,8 @@ def audit_decisions(
     odds_ratio: float | None = None,
     strata: Sequence[str] = (),
     prevalence: Sequence[str] = (),
+    release_register: str | Path | None = None,
+    protect_releases: bool = False,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -85,6 +90,7 @@ def audit_decisions(
     from them by name.
     """
     arguments = locals()
+    arguments["release_register"] = None if release_register is None else Path(release_register)
     spec = DecisionSpec(**{f.name: _frozen(arguments[f.name]) for f in fields(DecisionSpec)})
     return run_audit(spec, source, engine=engine, table=table, progress=progress)
 
@@ -105,6 +111,14 @@ def run_audit(
     progress: Progress | None = None,
 ) -> AuditResult:
     """Run an audit described by a spec (the settings-as-data form of `audit_decisions`)."""
+    if spec.release_register is not None or spec.protect_releases:  # the register: docs/disclosure.md
+        from misflag.disclosure._register import audit_registered
+
+        return audit_registered(
+            spec,
+            source,
+            lambda inner: run_audit(inner, source, engine=engine, table=table, progress=progress),
+        )
     report = progress or (lambda step, fraction: None)
     precheck_spec(spec)  # a refused expression costs no engine start, no read of the input
     report("reading input", 0.0)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
+from pathlib import Path
 from typing import Any, cast
 
 from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
@@ -14,6 +15,7 @@ from misflag.errors import InputError
 
 DEFAULT_STAGE = "decision"
 MAX_REPLICATES = 100_000
+MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
 
 
 def _option(help_text: str, flag: str | None = None) -> dict[str, str]:
@@ -50,6 +52,21 @@ class DecisionSpec:
         default=(), metadata=_option("SQL expression defining groups (repeatable).", "--group")
     )
     intersect: bool = field(default=False, metadata=_option("Also audit every intersection of the groups."))
+    table_sets: tuple[str, ...] = field(
+        default=(),
+        metadata=_option(
+            "Publish these group expressions, comma-separated, as one table (repeatable; instead of "
+            "--intersect's every combination); every table of the call is protected jointly.",
+            "--table-set",
+        ),
+    )
+    breakdown: str | None = field(
+        default=None,
+        metadata=_option(
+            "SQL expression: also publish every table within each of its values (the table intersected "
+            "with it) and its own table, all protected jointly."
+        ),
+    )
     where: str | None = field(default=None, metadata=_option("SQL filter: only rows where this is true."))
     score: str | None = field(
         default=None, metadata=_option("SQL expression: a score; adds threshold curves.")
@@ -122,7 +139,23 @@ class DecisionSpec:
         ),
     )
 
+    release_register: Path | None = field(
+        default=None,
+        metadata=_option(
+            "Release register (a private JSON file): protect this audit against every earlier release of "
+            "the same input recorded there, or refuse, and record it."
+        ),
+    )
+    protect_releases: bool = field(
+        default=False,
+        metadata=_option(
+            "Protect against earlier releases from this data (a register per input digest in misflag's "
+            "data directory), and record this one."
+        ),
+    )
+
     def __post_init__(self) -> None:
+        _check_tables(self)
         if self.flag is None and not self.stages:
             raise InputError(
                 "give the decision: {flag} (an expression), or {stages} (one NAME=EXPR per pipeline stage)"
@@ -172,15 +205,25 @@ class DecisionSpec:
     def attribute_sets(self) -> list[tuple[int, ...]]:
         """Which group expressions are audited together: each alone, and with --intersect every combination."""
         count = len(self.groups)
-        if not self.intersect:
-            return [(index,) for index in range(count)]
-        return [combo for size in range(1, count + 1) for combo in combinations(range(count), size)]
+        position = {expression: index for index, expression in enumerate(self.groups)}
+        if self.table_sets:
+            sets = [tuple(sorted({position[e] for e in split_set(text)})) for text in self.table_sets]
+        elif not self.intersect:
+            sets = [(index,) for index in range(count) if self.groups[index] != self.breakdown]
+        else:
+            sets = [combo for size in range(1, count + 1) for combo in combinations(range(count), size)]
+        if self.breakdown is not None:  # each table within each value of the breakdown, and its own table
+            within = position[self.breakdown]
+            sets += [tuple(sorted({*members, within})) for members in sets] + [(within,)]
+        return list(dict.fromkeys(sets))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (stages as [name, expression] pairs)."""
         data = asdict(self)
         data["stages"] = [list(stage) for stage in self.stages]
         data["groups"] = list(self.groups)
+        data["table_sets"] = list(self.table_sets)
+        data["release_register"] = None if self.release_register is None else str(self.release_register)
         data["missing_values"] = list(self.missing_values)
         data["strata"] = list(self.strata)
         data["prevalence"] = list(self.prevalence)
@@ -202,6 +245,9 @@ class DecisionSpec:
         values = {name: _checked(name, value) for name, value in data.items()}
         values["stages"] = tuple(_stage_pair(stage) for stage in values.get("stages") or ())
         values["groups"] = tuple(values.get("groups") or ())
+        values["table_sets"] = tuple(values.get("table_sets") or ())
+        register = values.get("release_register")
+        values["release_register"] = None if register is None else Path(register)
         values["missing_values"] = tuple(values.get("missing_values") or ())
         values["strata"] = tuple(values.get("strata") or ())
         values["prevalence"] = tuple(values.get("prevalence") or ())
@@ -218,6 +264,10 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "stages": ((list, tuple, type(None)), "a list of [name, expression] pairs or NAME=EXPR strings"),
     "groups": ((list, tuple, type(None)), "a list of SQL expressions (strings)"),
     "intersect": ((bool,), "true or false"),
+    "table_sets": ((list, tuple, type(None)), "a list of comma-separated group expressions (strings)"),
+    "breakdown": ((str, type(None)), "a SQL expression (string) or null"),
+    "release_register": ((str, type(None)), "a file path (string) or null"),
+    "protect_releases": ((bool,), "true or false"),
     "where": ((str, type(None)), "a SQL expression (string) or null"),
     "score": ((str, type(None)), "a SQL expression (string) or null"),
     "weight": ((str, type(None)), "a SQL expression (string) or null"),
@@ -238,7 +288,7 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "strata": ((list, tuple, type(None)), "a list of SQL expressions (strings)"),
     "prevalence": ((list, tuple, type(None)), "a list of GROUP=RATE[:LOW-HIGH] strings"),
 }
-_STRING_LISTS = frozenset({"groups", "missing_values", "strata", "prevalence"})
+_STRING_LISTS = frozenset({"groups", "table_sets", "missing_values", "strata", "prevalence"})
 _MAX_SEED = 2**63 - 1
 
 
@@ -270,3 +320,57 @@ def parse_stage(text: str) -> tuple[str, str]:
     if not separator or not name.strip() or not expression.strip():
         raise InputError(f"{{stages}} must be NAME=EXPR, got {text[:80]!r}")
     return name.strip(), expression.strip()
+
+
+def split_set(text: str) -> list[str]:
+    """The group expressions of a --table-set: split on commas outside parentheses and quotes, stripped."""
+    items, depth, quote, start = [], 0, "", 0
+    for position, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            items.append(text[start:position].strip())
+            start = position + 1
+    return [*items, text[start:].strip()]
+
+
+def _check_tables(spec: DecisionSpec) -> None:
+    """Table sets and the breakdown, checked; every expression they name joins the groups (in order of
+    first mention), so that the spec round-trips with the same groups and the same tables."""
+    if not spec.table_sets and spec.breakdown is None:
+        return
+    if spec.table_sets and spec.intersect:
+        raise InputError(
+            "give {table_sets} (the tables to publish) or {intersect} (every combination), not both"
+        )
+    if len(spec.table_sets) > MAX_TABLES:
+        raise InputError(f"at most {MAX_TABLES} {{table_sets}} per audit, got {len(spec.table_sets)}")
+    named: list[str] = []
+    for text in spec.table_sets:
+        items = split_set(text)
+        if any(not item for item in items):
+            raise InputError(f"{{table_sets}} {text[:80]!r} has an empty expression (a stray comma?)")
+        if len(set(items)) != len(items):
+            raise InputError(f"{{table_sets}} {text[:80]!r} names an expression twice")
+        named += items
+    if spec.breakdown is not None:
+        if not spec.breakdown.strip():
+            raise InputError("{breakdown} is empty")
+        if not spec.table_sets and all(g == spec.breakdown for g in spec.groups):
+            raise InputError(
+                "{breakdown} needs a table to break down: give {groups} or {table_sets} besides it"
+            )
+        named.append(spec.breakdown)
+    if spec.table_sets:
+        unused = [g for g in spec.groups if g not in named]
+        if unused:
+            raise InputError(
+                f"{{groups}} {unused[0][:80]!r} is in no {{table_sets}}: list it in one, or leave it out"
+            )
+    object.__setattr__(spec, "groups", tuple(dict.fromkeys([*spec.groups, *named])))

@@ -11,18 +11,23 @@ audited jointly with every release of it (`--where` breakdowns linked as in `dis
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from misflag.disclosure._load import COLUMNS, bundle_output
 from misflag.disclosure._model import Output
 from misflag.errors import InputError
 from misflag.result import AuditResult
+
+if TYPE_CHECKING:
+    from misflag.decisions import DecisionSpec
 
 REGISTER_FORMAT = "misflag-release-register/1"
 #: (attribute, group, stage, metric, part) of a withheld count, as a release's rows name it
@@ -67,7 +72,7 @@ class ReleaseRegister:
     def _read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        problem = f"release register {self.path} is not a misflag release register"
+        problem = f"release register {self.path.name} is not a misflag release register"
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -131,10 +136,15 @@ class ReleaseRegister:
         recorded as release `name` (nothing is recorded when the audit refuses)."""
         from misflag.decisions import audit_decisions
 
+        return self.recorded(name, lambda: audit_decisions(source, **options))
+
+    def recorded(self, name: str, run: Callable[[], AuditResult]) -> AuditResult:
+        """`run()` (a decision audit) protected against every release of the same input, then recorded."""
         if any(r["name"] == name for r in self.releases):
             raise InputError(f"{name}: a release of that name is already registered")
         with self.protecting() as releases:
-            result = audit_decisions(source, **options)
+            result = run()
+        result.metadata["release"] = name
         self.record(name, result.rows(), result.metadata, releases.withheld)
         return result
 
@@ -152,6 +162,61 @@ class ReleaseRegister:
             yield cast(Releases, RELEASED.get())
         finally:
             RELEASED.reset(token)
+
+
+def audit_registered(
+    spec: DecisionSpec, source: Any, run: Callable[[DecisionSpec], AuditResult]
+) -> AuditResult:
+    """A decision audit with `--release-register PATH` or `--protect-releases` (the register of the input's
+    digest in misflag's data directory): protected against every earlier release of the same input, or
+    refused in one line naming them; recorded on success. The register is locked for the whole audit, so
+    two audits of the same data cannot both miss each other. The register's path is never published
+    (the output's spec carries neither it nor the option's value but `protect_releases`)."""
+    from misflag.io import file_sha256
+
+    if not isinstance(source, str | Path) or not Path(source).is_file():
+        raise InputError(
+            "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
+        )
+    path = spec.release_register
+    if path is None:
+        from misflag.datasets._fetch import data_dir
+
+        path = data_dir().parent / "releases" / f"{file_sha256(Path(source))}.json"  # beside datasets/
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    inner = replace(spec, release_register=None, protect_releases=False)
+    with _locked(Path(path)):
+        register = ReleaseRegister(path)
+        result = register.recorded(release_name(spec, len(register.releases) + 1), lambda: run(inner))
+    result.metadata["spec"]["protect_releases"] = True
+    return result
+
+
+def release_name(spec: DecisionSpec, number: int) -> str:
+    """A release's name in the register: its number and what it publishes."""
+    tables = "; ".join(spec.table_sets) if spec.table_sets else ", ".join(spec.groups)
+    words = [f"{number}: {tables or 'overall'}"]
+    words += ["intersected"] if spec.intersect else []
+    words += [f"by {spec.breakdown}"] if spec.breakdown is not None else []
+    words += [f"where {spec.where}"] if spec.where is not None else []
+    return " ".join(words)[:300]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the register (a `.lock` file beside it, 0600) for the block."""
+    if path.is_dir() or not path.parent.is_dir():
+        raise InputError(f"release register {path.name}: give a file in an existing folder")
+    lock = path.with_name(f"{path.name}.lock")
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as problem:
+        raise InputError(f"cannot lock the release register {path.name}: {problem.strerror}") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _valid(release: Any) -> bool:
