@@ -6,8 +6,9 @@ brentq, and the false-alarm share is judged against the binomial law of the simu
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import optimize, stats
 
@@ -147,7 +148,7 @@ def test_share_of_stable_review_horizons_with_a_false_fall_alarm_is_at_most_alph
     data = Series([f"pool {i}" for i in range(simulations)], x, sizes, sizes, x / sizes)
     spec = MonitorSpec(time="t", group="g", reference="A", stages=(("algorithm", "a"), ("review", "r")))
     watch = Watch(alpha_each=alpha)
-    periods = pd.date_range("2024-01-01", periods=HORIZON, freq="D")
+    periods = [datetime(2024, 1, 1) + timedelta(days=day) for day in range(HORIZON)]
     watch_fall(spec, "dismissal_rate", data, "reviewer_pool", periods, watch)
     assert len(watch.floors) == simulations  # every pool had a baseline, so every one was watched
     alarmed = len({a.group for a in watch.alarms})

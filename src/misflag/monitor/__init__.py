@@ -1,11 +1,7 @@
 """Ongoing monitoring: alarms, with a time-uniform false-alarm guarantee, when a group starts being wrongly
 flagged more (or less) than the reference, or when human review stops dismissing algorithmic flags."""
 
-from misflag._extras import require
-
-require("pandas")  # the monitor's period tables are pandas: without it, one line naming misflag[pandas]
-
-from misflag.monitor._run import monitor, run_monitor  # noqa: E402
-from misflag.monitor._spec import METRICS, MonitorSpec, parse_band, parse_stage  # noqa: E402
+from misflag.monitor._run import monitor, run_monitor
+from misflag.monitor._spec import METRICS, MonitorSpec, parse_band, parse_stage
 
 __all__ = ["METRICS", "MonitorSpec", "monitor", "parse_band", "parse_stage", "run_monitor"]

@@ -6,22 +6,23 @@ state file can keep them and a scheduled run reads only rows of the newest perio
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError, literal
 from misflag.io import check_expression
+from misflag.monitor._cells import Cells, compensated_grid_sum, fixed_width, floats, grid_sum, texts
 from misflag.monitor._spec import MonitorSpec
 
 #: Label of rows whose group expression is NULL (as in decision audits).
 MISSING_GROUP = "(missing)"
 
-#: Columns of the count table, in order (s0..sK follow `pool`).
-KEYS = ("period", "time_null", "g", "pool")
 _OUT_OF_RANGE = (
     "{time} gives dates outside the years 1678-2261 that monitoring supports; "
     "check for placeholder dates such as 0001-01-01 or 9999-12-31 (filter them with {where})"
@@ -91,47 +92,51 @@ def count_sql(
     return f"SELECT {', '.join(items)} FROM {quote_identifier(table)} {where} GROUP BY {positions}"
 
 
-def read_counts(
-    engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, since: datetime | None
-) -> pd.DataFrame:
+def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, since: datetime | None) -> Cells:
     """Run the count query and check times, flags, truth and weights (InputError naming the problem)."""
-    frame = engine.sql(count_sql(spec, checked, since)).to_pandas()
-    frame["n"] = frame["n"].astype(np.int64)
-    numeric = [c for c in frame.columns if c.startswith("s") or c in ("t", "w")]
-    frame[numeric] = frame[numeric].astype(float)
-    if since is None and frame["n"].sum() == 0:
+    table = engine.sql(count_sql(spec, checked, since))
+    n = fixed_width(table["n"], pa.int64(), np.int64)[0]
+    if since is None and n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
-    _check_times(frame)
-    stages = [f"s{i}" for i in range(len(checked.stages))]
+    stamps = table["period"]
+    if pa.types.is_timestamp(stamps.type) and stamps.type.tz is not None:
+        stamps = pc.cast(stamps, pa.timestamp(stamps.type.unit))  # Spark labels naive times as UTC
+    _check_times(fixed_width(stamps, pa.int64(), np.int64)[1], table["time_null"], n)
+    stages = tuple(floats(table[f"s{i}"]) for i in range(len(checked.stages)))
     for i, (name, _) in enumerate(spec.pipeline):
         option = "{flag}" if spec.flag is not None else f"{{stages}} {literal(name)}"
         pending_allowed = i == len(stages) - 1 and len(stages) > 1
-        _check_binary(frame, f"s{i}", option, allow_missing=pending_allowed)
-    _check_binary(frame, "t", "{truth}", allow_missing=True)
-    known = frame["t"].notna()
-    bad_weight = known & ~(frame["w"] > 0)
+        _check_binary(stages[i], n, option, allow_missing=pending_allowed)
+    truth, weight = floats(table["t"]), floats(table["w"])
+    _check_binary(truth, n, "{truth}", allow_missing=True)
+    known = ~np.isnan(truth)
+    bad_weight = known & ~(weight > 0)
     if bad_weight.any():
-        rows = int(frame.loc[bad_weight, "n"].sum())
+        rows = int(n[bad_weight].sum())
         raise InputError(
             f"{{weight}} must be a positive number wherever truth is known; {rows:,} row(s) are not"
         )
-    frame["w"] = frame["w"].where(known | frame["w"].gt(0), 1.0)
-    period = pd.to_datetime(frame["period"])
-    if period.dt.tz is not None:  # Spark hands naive timestamps to Arrow labelled as UTC
-        period = period.dt.tz_convert("UTC").dt.tz_localize(None)
     try:  # placeholder dates (0001-01-01, 9999-12-31) would make millions of empty periods
-        frame["period"] = period.astype("datetime64[ns]")
-    except (pd.errors.OutOfBoundsDatetime, OverflowError) as error:
+        nanoseconds = fixed_width(stamps, pa.timestamp("ns"), np.int64)[0]
+    except pa.ArrowInvalid as error:
         raise InputError(_OUT_OF_RANGE) from error
-    return frame.drop(columns="time_null")
+    return Cells(
+        period=nanoseconds.view("datetime64[ns]"),
+        g=texts(table["g"]),
+        pool=texts(table["pool"]),
+        stages=stages,
+        t=truth,
+        w=np.where(known | (weight > 0), weight, 1.0),
+        n=n,
+    )
 
 
-def _check_times(frame: pd.DataFrame) -> None:
-    unparsed = frame["period"].isna()
+def _check_times(unparsed: np.ndarray, time_null: pa.ChunkedArray, n: np.ndarray) -> None:
     if not unparsed.any():
         return
-    missing = int(frame.loc[unparsed & frame["time_null"], "n"].sum())
-    bad = int(frame.loc[unparsed & ~frame["time_null"], "n"].sum())
+    null = fixed_width(time_null, pa.int8(), np.int8)[0] == 1
+    missing = int(n[unparsed & null].sum())
+    bad = int(n[unparsed & ~null].sum())
     if bad:
         raise InputError(
             f"{{time}} does not give a date or timestamp in {bad:,} row(s); write it as ISO 8601 "
@@ -142,34 +147,60 @@ def _check_times(frame: pd.DataFrame) -> None:
     )
 
 
-def _check_binary(frame: pd.DataFrame, column: str, option: str, allow_missing: bool) -> None:
-    values = frame[column]
-    missing = values.isna()
+def _check_binary(values: np.ndarray, n: np.ndarray, option: str, allow_missing: bool) -> None:
+    missing = np.isnan(values)
     if missing.any() and not allow_missing:
-        rows = int(frame.loc[missing, "n"].sum())
+        rows = int(n[missing].sum())
         raise InputError(f"{option} is NULL or not a number in {rows:,} row(s); it must be 0/1 or true/false")
-    bad = ~missing & ~values.isin([0.0, 1.0])
+    bad = ~missing & (values != 0) & (values != 1)
     if bad.any():
-        rows = int(frame.loc[bad, "n"].sum())
+        rows = int(n[bad].sum())
         raise InputError(
-            f"{option} must be 0/1 or true/false; found the value {values[bad].iloc[0]:g} in {rows:,} row(s)"
+            f"{option} must be 0/1 or true/false; found the value {values[bad][0]:g} in {rows:,} row(s)"
         )
 
 
-def period_range(first: pd.Timestamp, last: pd.Timestamp, period: str) -> pd.DatetimeIndex:
-    """Every period start from first to last (day, Monday-starting week, or month), empty ones included."""
-    freq = {"day": "D", "week": "W-MON", "month": "MS"}[period]
-    return pd.date_range(first, last, freq=freq)
+_DAY = 86_400 * 10**9  # nanoseconds
+_EPOCH = datetime(1970, 1, 1)
 
 
-def metric_counts(cells: pd.DataFrame, metric: str, stages: int, by: str) -> pd.DataFrame:
-    """Per (`by`, period): numerator and denominator rows, weighted sums and the effective sample size.
+def period_range(first: int, last: int, period: str) -> np.ndarray:
+    """Every period start from first to last (nanoseconds since 1970; day, Monday-starting week, or
+    month), empty ones included, as datetime64[ns]; a start off the calendar (only a hand-edited state has
+    one) rolls forward to the next one, keeping its time of day, as pandas' date_range did."""
+    day, clock = divmod(first, _DAY)
+    if period == "month":
+        start = _EPOCH + timedelta(days=day)
+        end = _EPOCH + timedelta(days=last // _DAY)
+        months = range(12 * start.year + start.month - 1 + (start.day != 1), 12 * end.year + end.month)
+        starts = np.array(
+            [(datetime(m // 12, m % 12 + 1, 1) - _EPOCH).days * _DAY + clock for m in months], dtype=np.int64
+        )
+    else:
+        step = _DAY if period == "day" else 7 * _DAY
+        if period == "week":  # 1970-01-01 was a Thursday: Monday is 0
+            first += (7 - (day + 3) % 7) % 7 * _DAY
+        starts = first + step * np.arange(max((last - first) // step + 1, 0), dtype=np.int64)
+    return starts[starts <= last].view("datetime64[ns]")
+
+
+def period_codes(cells: Cells, periods: np.ndarray) -> np.ndarray:
+    """Each cell's position in `periods` (-1 for a start not among them)."""
+    found = np.minimum(np.searchsorted(periods, cells.period), len(periods) - 1)
+    return np.where(periods[found] == cells.period, found, -1)
+
+
+def metric_sums(
+    cells: Cells, metric: str, labels: np.ndarray, periods: np.ndarray, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """Per label x period (`labels`, `periods`: each cell's grid position): denominator rows and the
+    weighted numerator, denominator and squared-weight sums.
 
     With weights (inverse inclusion probabilities of an audit sample), the rate is the weighted ratio and
     the counts fed to intervals and e-values are Kish's effective n and the matching numerator.
     """
-    final, first = cells[f"s{stages - 1}"], cells["s0"]
-    truth, decided = cells["t"], final.notna()
+    final, first, truth = cells.final, cells.first, cells.t
+    decided = ~np.isnan(final)
     if metric == "fpr":
         den, num, weighted = (truth == 0) & decided, (truth == 0) & (final == 1), True
     elif metric == "fnr":
@@ -178,46 +209,31 @@ def metric_counts(cells: pd.DataFrame, metric: str, stages: int, by: str) -> pd.
         den, num, weighted = decided, final == 1, False
     else:  # dismissal_rate: algorithmic flags that review cleared, among flags reviewed
         den, num, weighted = (first == 1) & decided, (first == 1) & (final == 0), False
-    w = cells["w"] if weighted else pd.Series(1.0, index=cells.index)
+    w = cells.w if weighted else np.ones(len(cells))
     top = float(w.max()) if len(w) else 1.0
     if weighted and np.isfinite(top) and top > 0:
         w = w / top  # rates and Kish's n are scale-free; this keeps w * w from overflowing
-    n = cells["n"]
-    frame = pd.DataFrame(
-        {
-            by: cells[by],
-            "period": cells["period"],
-            "x": n * num,
-            "rows": n * den,
-            "xw": n * w * num,
-            "nw": n * w * den,
-            "w2": n * w * w * den,
-        }
-    )
-    sums = frame.groupby([by, "period"], sort=True).sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = np.where(sums["w2"] > 0, sums["nw"] ** 2 / sums["w2"].where(sums["w2"] > 0, 1.0), 0.0)
-        rate = np.where(sums["nw"] > 0, sums["xw"] / sums["nw"].where(sums["nw"] > 0, 1.0), np.nan)
-    sums["n_eff"] = n_eff
-    sums["x_eff"] = np.nan_to_num(rate * n_eff)
-    sums["rate"] = rate
-    return sums
+    n = cells.n
+    plain = not (w != 1.0).any()  # whole numbers: any order of summation is exact
+    add = grid_sum if plain else compensated_grid_sum
+    return {
+        "rows": grid_sum(labels, periods, n * den, shape),
+        "xw": add(labels, periods, n * w * num, shape),
+        "nw": add(labels, periods, n * w * den, shape),
+        "w2": add(labels, periods, n * w * w * den, shape),
+    }
 
 
-def pending_counts(cells: pd.DataFrame, stages: int, by: str) -> pd.DataFrame:
-    """Per (`by`, period): rows whose truth is still NULL, and algorithmic flags awaiting review."""
-    frame = pd.DataFrame(
-        {
-            by: cells[by],
-            "period": cells["period"],
-            "pending_truth": cells["n"] * cells["t"].isna(),
-            "pending_review": cells["n"] * ((cells["s0"] == 1) & cells[f"s{stages - 1}"].isna())
-            if stages > 1
-            else 0,
-            "rows": cells["n"],
-        }
-    )
-    return frame.groupby([by, "period"], sort=True).sum()
+def pending_sums(
+    cells: Cells, stages: int, labels: np.ndarray, periods: np.ndarray, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """Per label x period: all rows, rows whose truth is still NULL, and algorithmic flags awaiting review."""
+    review = (cells.first == 1) & np.isnan(cells.final) if stages > 1 else np.zeros(len(cells), dtype=bool)
+    return {
+        "rows": grid_sum(labels, periods, cells.n, shape),
+        "pending_truth": grid_sum(labels, periods, cells.n * np.isnan(cells.t), shape),
+        "pending_review": grid_sum(labels, periods, cells.n * review, shape),
+    }
 
 
 def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | None:
@@ -226,16 +242,17 @@ def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | Non
     if watermark is None:
         return None
     earliest = datetime(1678, 1, 1)
-    mark = pd.Timestamp(watermark)
     months = {"day": 0, "week": 0, "month": spec.late_periods}[spec.period]
     days = {"day": spec.late_periods, "week": 7 * spec.late_periods, "month": 0}[spec.period]
-    if days > (mark - pd.Timestamp(earliest)).days or months > 12 * (mark.year - earliest.year):
+    if days > (watermark - earliest).days or months > 12 * (watermark.year - earliest.year):
         return earliest  # further back than any time monitoring supports: re-read everything
-    return (mark - pd.DateOffset(days=days, months=months)).to_pydatetime()
+    year, month = divmod(12 * watermark.year + watermark.month - 1 - months, 12)
+    day = min(watermark.day, calendar.monthrange(year, month + 1)[1])  # 31 March less a month: 29 February
+    return watermark.replace(year=year, month=month + 1, day=day) - timedelta(days=days)
 
 
 def late_rows(
-    engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, saved: pd.DataFrame, since: datetime
+    engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, saved: Cells, since: datetime
 ) -> str | None:
     """A warning when rows, labels or reviews arrived for periods a state run no longer reads (None if not).
 
@@ -253,12 +270,11 @@ def late_rows(
         f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)}"
     )
     now = engine.sql(query).to_pylist()[0]
-    old = saved[saved["period"] < pd.Timestamp(since)]
-    final_column = f"s{len(checked.stages) - 1}"
+    old = saved.take(saved.period < np.datetime64(since, "ns"))
     before = {
-        "n": int(old["n"].sum()),
-        "truth": int(old.loc[old["t"].notna(), "n"].sum()) if checked.truth else 0,
-        "final": int(old.loc[old[final_column].notna(), "n"].sum()),
+        "n": int(old.n.sum()),
+        "truth": int(old.n[~np.isnan(old.t)].sum()) if checked.truth else 0,
+        "final": int(old.n[~np.isnan(old.final)].sum()),
     }
     grown = {key: int(now[key] or 0) - before[key] for key in before}
     if not any(value > 0 for value in grown.values()):

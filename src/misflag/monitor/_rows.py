@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
 from misflag.result import make_row
 from misflag.stats import difference_limits, ratio_limits, wilson_limits
@@ -122,3 +123,59 @@ def _comparisons(data: Series, metric: str, reference: int, hidden: np.ndarray, 
                     data.rows[g, column],
                     warning="; ".join(notes),
                 )
+
+
+def group_rows(
+    spec: MonitorSpec,
+    shown: list[str],
+    times: list[str],
+    group_series: dict[str, Any],
+    reference: int,
+    pending: dict[str, np.ndarray],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
+    """The groups' rows per period and pooled, and which periods any group withholds."""
+    totals = pending["rows"]
+    extra = {}
+    if spec.truth is not None:
+        extra["pending_truth_count"] = pending["pending_truth"]
+    if len(spec.pipeline) > 1:
+        extra["pending_review_count"] = pending["pending_review"]
+    by_period = emit_rows("group", "period", times, totals, group_series, reference, spec.min_cell, extra)
+    overall = pooled_rows(
+        "group", totals, group_series, reference, spec.min_cell, extra, totals < spec.min_cell
+    )
+    return by_period, overall, np.asarray((totals < spec.min_cell).any(axis=0))
+
+
+def pooled_rows(
+    attribute: str,
+    totals: np.ndarray,
+    data: dict[str, Any],
+    reference: int | None,
+    min_cell: int,
+    pending: dict[str, np.ndarray] | None,
+    hidden: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The whole span and the latest period as long-table rows (the result's main table).
+
+    A label's suppressed periods are left out of its pooled figures, so pooled minus shown periods
+    never recovers a suppressed one.
+    """
+    keep = ~hidden
+
+    def part_sum(values: np.ndarray, part: slice) -> np.ndarray:
+        return np.asarray((values * keep)[:, part].sum(1, keepdims=True), dtype=float)
+
+    rows = []
+    for stage, part in (("all periods", slice(None)), ("latest period", slice(-1, None))):
+        summed = {}
+        for m, s in data.items():
+            x, n = part_sum(s.x, part), part_sum(s.n, part)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
+            summed[m] = Series(s.labels, x, n, part_sum(s.rows, part), rate)
+        extra = {k: part_sum(v, part) for k, v in (pending or {}).items()}
+        rows += emit_rows(
+            attribute, stage, [None], part_sum(totals, part), summed, reference, min_cell, extra
+        )
+    return rows

@@ -4,11 +4,11 @@ that stops dismissing algorithmic flags, with P(any false alarm over the horizon
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from misflag import __version__
@@ -16,17 +16,19 @@ from misflag.engine import get_engine
 from misflag.errors import InputError, literal
 from misflag.io import check_before_engine, did_you_mean, load_input, name_list
 from misflag.monitor._arrival import Evidence
+from misflag.monitor._cells import Cells, as_datetimes, codes_of, grid_sum
 from misflag.monitor._counts import (
     check_monitor,
     late_rows,
-    metric_counts,
-    pending_counts,
+    metric_sums,
+    pending_sums,
+    period_codes,
     period_range,
     read_counts,
     reread_from,
 )
 from misflag.monitor._detect import ALTERNATIVES
-from misflag.monitor._rows import emit_rows
+from misflag.monitor._rows import emit_rows, group_rows, pooled_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
 from misflag.monitor._state import load_state, merge, save_state
 from misflag.monitor._watch import (
@@ -37,7 +39,7 @@ from misflag.monitor._watch import (
     watch_disparity,
     watch_fall,
 )
-from misflag.result import COLUMNS, AuditResult, rows_to_table
+from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
 
 Progress = Callable[[str, float], None]
 #: What `--ledger` monitors unless told otherwise: the ledger's decision-log export (docs/ledger.md).
@@ -164,7 +166,7 @@ def run_monitor(
     finally:
         runner.close()
     cells = merge(saved, since, fresh)
-    if cells.empty or cells["n"].sum() == 0:
+    if not len(cells) or cells.n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
     report("detecting", 0.7)
     result, evidence = _analyse(spec, cells, checked.pool is not None, previous)
@@ -176,7 +178,7 @@ def run_monitor(
             "sha256": info.sha256,
             "rows": info.rows,
         },
-        rows_read=int(fresh["n"].sum()),
+        rows_read=int(fresh.n.sum()),
         engine=engine,
         expressions={
             "time": checked.time,
@@ -199,18 +201,21 @@ def run_monitor(
     return result
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else pd.Timestamp(value).isoformat()
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _analyse(
-    spec: MonitorSpec, cells: pd.DataFrame, with_pools: bool, previous: Evidence | None
+    spec: MonitorSpec, cells: Cells, with_pools: bool, previous: Evidence | None
 ) -> tuple[AuditResult, Evidence | None]:
     stages = len(spec.pipeline)
-    periods = period_range(cells["period"].min(), cells["period"].max(), spec.period)
-    totals = cells.groupby("g")["n"].sum()
-    shown = sorted(str(g) for g, n in totals.items() if n >= spec.min_cell)
-    if spec.reference not in set(totals.index):
+    stamps = cells.period.view(np.int64)
+    starts = period_range(int(stamps.min()), int(stamps.max()), spec.period)
+    periods = as_datetimes(starts)
+    names, which = np.unique(cells.g, return_inverse=True)
+    totals = np.bincount(which.reshape(-1), weights=cells.n, minlength=len(names))
+    shown = sorted(str(g) for g, n in zip(names.tolist(), totals, strict=True) if n >= spec.min_cell)
+    if spec.reference not in set(names.tolist()):
         raise InputError(
             f"{{reference}} {literal(spec.reference)!r} names no group of {{group}}"
             f"{did_you_mean(str(spec.reference), shown)} (groups: {name_list(shown)})"
@@ -225,10 +230,12 @@ def _analyse(
     watch.tests = count_tests(spec, len(shown), len(pools))
     watch.alpha_each = spec.alpha / watch.tests
     watch.unsettled = spec.late_periods + 1
-    watch.warnings += coverage_warnings(cells, periods, spec, len(periods))
+    watch.warnings += coverage_warnings(cells.period, cells.n, cells.g == spec.reference, periods, spec)
+    when = period_codes(cells, starts)  # every grid below shares the cells' label and period positions
+    groups, shape = codes_of(cells.g, shown), (len(shown), len(periods))
     group_series = {}
     for metric in spec.chosen_metrics:
-        data = series(metric_counts(cells, metric, stages, "g"), shown, periods, "g")
+        data = series(metric_sums(cells, metric, groups, when, shape), shown)
         group_series[metric] = data
         if not data.rows.any():
             watch.warnings.append(f"{metric}: nobody is in its denominator yet (truth or review pending)")
@@ -236,96 +243,39 @@ def _analyse(
             watch_disparity(spec, metric, data, reference, periods, watch)
         else:
             watch_fall(spec, metric, data, "group", periods, watch)
-    pool_series = {}
-    if pools:
-        pooled_cells = cells.assign(pool=cells["pool"].map(pools)).dropna(subset=["pool"])
-        for metric in FALL_METRICS:
-            if metric in spec.chosen_metrics:
-                data = series(
-                    metric_counts(pooled_cells, metric, stages, "pool"), list(pools.values()), periods, "pool"
-                )
-                pool_series[metric] = data
-                watch_fall(spec, metric, data, POOL, periods, watch)
     times = [p.isoformat() for p in periods]
-    pending = pending_counts(cells, stages, "g")
-    by_period, overall, group_hidden = _tables(spec, shown, periods, times, group_series, reference, pending)
+    pending = pending_sums(cells, stages, groups, when, shape)
+    by_period, overall, group_hidden = group_rows(spec, shown, times, group_series, reference, pending)
     if pools:
-        pool_totals = cells.assign(pool=cells["pool"].map(pools)).groupby(["pool", "period"])["n"].sum()
-        grid = pool_totals.reindex(pd.MultiIndex.from_product([list(pools.values()), periods]), fill_value=0)
-        pool_grid = grid.to_numpy(dtype=float).reshape(len(pools), len(periods))
+        pooled = cells.take(codes_of(cells.pool, list(pools)) >= 0)  # every digest is a pool
+        labels, where = codes_of(pooled.pool, list(pools)), period_codes(pooled, starts)
+        pool_shape = (len(pools), len(periods))
+        pool_series = {
+            metric: series(metric_sums(pooled, metric, labels, where, pool_shape), list(pools.values()))
+            for metric in FALL_METRICS
+            if metric in spec.chosen_metrics
+        }
+        for metric, data in pool_series.items():
+            watch_fall(spec, metric, data, POOL, periods, watch)
+        pool_grid = grid_sum(labels, where, pooled.n, pool_shape)
         # a pool's period is withheld wherever a group's is: pools and groups split the same rows
         pool_hidden = (pool_grid < spec.min_cell) | group_hidden[None, :]
         by_period += emit_rows(
             POOL, "period", times, pool_grid, pool_series, None, spec.min_cell, hidden=pool_hidden
         )
-        overall += _pooled(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
+        overall += pooled_rows(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
     kept = watch.evidence if spec.evidence == "arrival" else None
     return _result(spec, by_period, overall, watch, periods, shown), kept
 
 
-def _pool_labels(cells: pd.DataFrame) -> dict[str, str]:
+def _pool_labels(cells: Cells) -> dict[str, str]:
     """Reviewer pools by digest -> 'pool 1', 'pool 2', ... in order of first appearance (then digest)."""
-    firsts = cells.dropna(subset=["pool"]).groupby("pool")["period"].min()
-    ordered = sorted(firsts.items(), key=lambda item: (item[1], item[0]))
-    return {digest: f"pool {i + 1}" for i, (digest, _) in enumerate(ordered)}
-
-
-def _tables(
-    spec: MonitorSpec,
-    shown: list[str],
-    periods: pd.DatetimeIndex,
-    times: list[str],
-    group_series: dict[str, Any],
-    reference: int,
-    pending: pd.DataFrame,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
-    grid = pending.reindex(pd.MultiIndex.from_product([shown, periods]), fill_value=0)
-    shape = (len(shown), len(periods))
-    totals = grid["rows"].to_numpy(dtype=float).reshape(shape)
-    extra = {}
-    if spec.truth is not None:
-        extra["pending_truth_count"] = grid["pending_truth"].to_numpy(dtype=float).reshape(shape)
-    if len(spec.pipeline) > 1:
-        extra["pending_review_count"] = grid["pending_review"].to_numpy(dtype=float).reshape(shape)
-    by_period = emit_rows("group", "period", times, totals, group_series, reference, spec.min_cell, extra)
-    overall = _pooled("group", totals, group_series, reference, spec.min_cell, extra, totals < spec.min_cell)
-    return by_period, overall, (totals < spec.min_cell).any(axis=0)
-
-
-def _pooled(
-    attribute: str,
-    totals: np.ndarray,
-    data: dict[str, Any],
-    reference: int | None,
-    min_cell: int,
-    pending: dict[str, np.ndarray] | None,
-    hidden: np.ndarray,
-) -> list[dict[str, Any]]:
-    """The whole span and the latest period as long-table rows (the result's main table).
-
-    A label's suppressed periods are left out of its pooled figures, so pooled minus shown periods
-    never recovers a suppressed one.
-    """
-    from misflag.monitor._watch import Series
-
-    keep = ~hidden
-
-    def part_sum(values: np.ndarray, part: slice) -> np.ndarray:
-        return np.asarray((values * keep)[:, part].sum(1, keepdims=True), dtype=float)
-
-    rows = []
-    for stage, part in (("all periods", slice(None)), ("latest period", slice(-1, None))):
-        summed = {}
-        for m, s in data.items():
-            x, n = part_sum(s.x, part), part_sum(s.n, part)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
-            summed[m] = Series(s.labels, x, n, part_sum(s.rows, part), rate)
-        extra = {k: part_sum(v, part) for k, v in (pending or {}).items()}
-        rows += emit_rows(
-            attribute, stage, [None], part_sum(totals, part), summed, reference, min_cell, extra
-        )
-    return rows
+    present = np.array([p is not None for p in cells.pool], dtype=bool)
+    digests, which = np.unique(cells.pool[present], return_inverse=True)
+    firsts = np.full(len(digests), np.datetime64("2262-01-01", "ns"))
+    np.minimum.at(firsts, which.reshape(-1), cells.period[present])
+    ordered = sorted(zip(firsts.tolist(), digests.tolist(), strict=True))
+    return {digest: f"pool {i + 1}" for i, (_, digest) in enumerate(ordered)}
 
 
 def _result(
@@ -333,16 +283,13 @@ def _result(
     by_period: list[dict[str, Any]],
     overall: list[dict[str, Any]],
     watch: Watch,
-    periods: pd.DatetimeIndex,
+    periods: list[datetime],
     shown: list[str],
 ) -> AuditResult:
-    period_table = pa.Table.from_pylist(
-        [{"time": r["time"], **{k: r[k] for k in COLUMNS}} for r in by_period]
-    )
     alarms = [a.to_dict() for a in watch.alarms]
-    extras = {"periods": period_table}
+    extras = {"periods": _arrow(by_period, PERIOD_SCHEMA)}
     if alarms:
-        extras["alarms"] = pa.Table.from_pylist(alarms)
+        extras["alarms"] = _arrow(alarms, ALARM_SCHEMA)
     opened = [a for a in watch.alarms if a.open]
     metadata = {
         "audit": "monitor",
@@ -376,8 +323,24 @@ def _result(
     )
 
 
+#: The per-period table (the long table's columns after the period's start) and the alarm table.
+PERIOD_SCHEMA = pa.schema([("time", pa.string()), *SCHEMA])
+ALARM_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in ("attribute", "group", "metric", "side", "time", "since")]
+    + [(name, pa.float64()) for name in ("value", "bound", "statistic", "threshold")]
+    + [("open", pa.bool_()), ("provisional", pa.bool_())]
+)
+
+
+def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows as an Arrow table of a known schema, built from buffers (`pa.Table.from_pylist` imports
+    pandas, a third of a second of every run)."""
+    columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def _summary(
-    spec: MonitorSpec, watch: Watch, periods: pd.DatetimeIndex, shown: list[str], opened: list[Any]
+    spec: MonitorSpec, watch: Watch, periods: list[datetime], shown: list[str], opened: list[Any]
 ) -> str:
     text = (
         f"Watched {', '.join(spec.chosen_metrics)} of {len(shown)} group(s) over {len(periods)} {spec.period}(s) "

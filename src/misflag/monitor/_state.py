@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
 from misflag.monitor._arrival import Evidence
+from misflag.monitor._cells import Cells, as_datetimes, concat, datetimes
 
 FORMAT = "misflag-monitor-state/1"
-#: The span of times pandas (and so the count table) can hold.
+#: The span of times datetime64[ns] (and so the count table) can hold.
 EARLIEST, LATEST = datetime(1678, 1, 1), datetime(2261, 12, 31)
 
 
@@ -32,7 +32,7 @@ def state_columns(stages: int) -> list[str]:
 
 def load_state(
     path: Path | None, fingerprint: str, stages: int
-) -> tuple[pd.DataFrame | None, datetime | None, Evidence | None]:
+) -> tuple[Cells | None, datetime | None, Evidence | None]:
     """The saved counts, the time from which to read again and, with `--evidence arrival`, the evidence
     used so far; (None, None, None) without a state file or when it does not exist yet.
 
@@ -66,7 +66,7 @@ class _Damaged(Exception):
     """A field of a state file that is not what misflag wrote."""
 
 
-def _parse(data: dict[str, Any], columns: list[str]) -> tuple[pd.DataFrame, datetime]:
+def _parse(data: dict[str, Any], columns: list[str]) -> tuple[Cells, datetime]:
     if set(data) - {"evidence"} != {"format", "fingerprint", "watermark", "columns", "cells"}:
         raise _Damaged("unexpected or missing fields")
     if data["columns"] != columns:
@@ -79,14 +79,26 @@ def _parse(data: dict[str, Any], columns: list[str]) -> tuple[pd.DataFrame, date
     newest = max(row[0] for row in rows)
     if watermark != newest:
         raise _Damaged(f"watermark {watermark.isoformat()} is not the newest period ({newest.isoformat()})")
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    frame["period"] = frame["period"].astype("datetime64[ns]")
-    frame["g"] = frame["g"].astype(object)
-    frame["pool"] = frame["pool"].astype(object)
-    numeric = [c for c in columns if c.startswith("s") or c in ("t", "w")]
-    frame[numeric] = frame[numeric].astype(float)
-    frame["n"] = frame["n"].astype(np.int64)
-    return frame, watermark
+    values = list(zip(*rows, strict=True))
+
+    def objects(column: tuple[Any, ...]) -> np.ndarray:
+        out = np.empty(len(column), dtype=object)
+        out[:] = column
+        return out
+
+    def numbers(column: tuple[Any, ...]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in column], dtype=float)
+
+    cells = Cells(
+        period=datetimes(values[0]),
+        g=objects(values[1]),
+        pool=objects(values[2]),
+        stages=tuple(numbers(column) for column in values[3:-3]),
+        t=numbers(values[-3]),
+        w=numbers(values[-2]),
+        n=np.array(values[-1], dtype=np.int64),
+    )
+    return cells, watermark
 
 
 def _row(index: int, cell: Any, columns: list[str]) -> list[Any]:
@@ -150,34 +162,31 @@ def _shown(value: Any) -> str:
     return literal(text if len(text) <= 40 else text[:37] + "...")
 
 
-def merge(saved: pd.DataFrame | None, watermark: datetime | None, fresh: pd.DataFrame) -> pd.DataFrame:
-    """Saved counts of periods before the watermark plus everything read since (re-read periods replaced)."""
+def merge(saved: Cells | None, watermark: datetime | None, fresh: Cells) -> Cells:
+    """Saved counts of periods before the watermark plus everything read since (re-read periods replaced),
+    equal cells merged and sorted by their keys."""
     if saved is None or watermark is None:
         return fresh
-    kept = saved[saved["period"] < pd.Timestamp(watermark)]
-    # empty parts are left out: pandas warns about (and will change) the dtypes of concatenated empty frames
-    parts = [part for part in (kept, fresh.astype(saved.dtypes.to_dict())) if not part.empty]
+    kept = saved.take(saved.period < np.datetime64(watermark, "ns"))
+    parts = [part for part in (kept, fresh) if len(part)]
     if not parts:
         return fresh
-    merged = pd.concat(parts, ignore_index=True)
-    keys = [c for c in merged.columns if c != "n"]
-    return merged.groupby(keys, dropna=False, sort=True, as_index=False)["n"].sum()
+    return concat(parts).summed()
 
 
-def save_state(
-    path: Path, fingerprint: str, cells: pd.DataFrame, evidence: Evidence | None = None
-) -> datetime:
+def save_state(path: Path, fingerprint: str, cells: Cells, evidence: Evidence | None = None) -> datetime:
     """Write the counts, the next watermark (start of the newest period) and any arrival evidence
     atomically; return the watermark."""
-    watermark = pd.Timestamp(cells["period"].max()).to_pydatetime()
-    records: list[list[Any]] = []
-    for row in cells.itertuples(index=False):
-        records.append([_plain(value) for value in row])
-    data = {
+    watermark = as_datetimes(cells.period.max(keepdims=True))[0]
+    columns = cells.columns()
+    plain: list[list[Any]] = [[stamp.isoformat() for stamp in as_datetimes(cells.period)]]
+    plain += [values.tolist() for name, values in columns.items() if name != "period"]
+    records = [[None if v != v else v for v in row] for row in zip(*plain, strict=True)]  # NaN: null
+    data: dict[str, Any] = {
         "format": FORMAT,
         "fingerprint": fingerprint,
         "watermark": watermark.isoformat(),
-        "columns": list(cells.columns),
+        "columns": list(columns),
         "cells": records,
     }
     if evidence is not None:
@@ -189,13 +198,3 @@ def save_state(
 
     write_atomic(path, write, "state file")
     return watermark
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -8,10 +8,10 @@ spends half its share on the lower confidence bound of its baseline rate and hal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from misflag.monitor._arrival import Evidence, arrival_detector, episodes
 from misflag.monitor._detect import (
@@ -43,8 +43,8 @@ class Alarm:
     group: str
     metric: str
     side: str
-    time: pd.Timestamp
-    since: pd.Timestamp
+    time: datetime
+    since: datetime
     value: float
     bound: float
     statistic: float
@@ -83,42 +83,39 @@ class Watch:
     evidence: Evidence = field(default_factory=Evidence)  # --evidence arrival: what the next run needs
 
 
-def series(counts: pd.DataFrame, labels: list[str], periods: pd.DatetimeIndex, by: str) -> Series:
-    """Reindex metric counts onto the full label x period grid (missing = 0 rows)."""
-    index = pd.MultiIndex.from_product([labels, periods], names=[by, "period"])
-    full = counts.reindex(index, fill_value=0.0)
-    shape = (len(labels), len(periods))
-
-    def grid(name: str) -> np.ndarray:
-        return full[name].to_numpy(dtype=float).reshape(shape)
-
-    n, x = grid("n_eff"), grid("x_eff")
+def series(sums: dict[str, np.ndarray], labels: list[str]) -> Series:
+    """A metric's label x period sums (missing = 0 rows) as a Series: the weighted rate, and Kish's
+    effective n with the matching numerator."""
+    xw, nw, w2 = sums["xw"], sums["nw"], sums["w2"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(grid("nw") > 0, grid("xw") / np.where(grid("nw") > 0, grid("nw"), 1.0), np.nan)
-    return Series(labels, x, n, grid("rows"), rate)
+        n_eff = np.where(w2 > 0, nw**2 / np.where(w2 > 0, w2, 1.0), 0.0)
+        rate = np.where(nw > 0, xw / np.where(nw > 0, nw, 1.0), np.nan)
+    return Series(labels, np.nan_to_num(rate * n_eff), n_eff, sums["rows"], rate)
 
 
 def coverage_warnings(
-    cells: pd.DataFrame, periods: pd.DatetimeIndex, spec: MonitorSpec, count: int
+    period: np.ndarray, rows: np.ndarray, reference: np.ndarray, periods: list[datetime], spec: MonitorSpec
 ) -> list[str]:
-    """Periods without rows or without the reference, and periods beyond the horizon."""
+    """Periods without rows or without the reference, and periods beyond the horizon (`period`, `rows`:
+    each cell's period and row count; `reference`: whether it is the reference group's)."""
     notes = []
-    seen = set(cells.loc[cells["n"] > 0, "period"])
-    empty = [p for p in periods if p not in seen]
+    starts = np.array(periods, dtype="datetime64[ns]").reshape(-1)
+    seen = np.isin(starts, period[rows > 0])
+    empty = [p for p, here in zip(periods, seen, strict=True) if not here]
     if empty:
         notes.append(
             f"{len(empty)} {spec.period}(s) have no rows (first {empty[0].date()}); they add no evidence"
         )
-    ref_seen = set(cells.loc[(cells["g"] == spec.reference) & (cells["n"] > 0), "period"])
-    absent = [p for p in periods if p in seen and p not in ref_seen]
+    ref_seen = np.isin(starts, period[reference & (rows > 0)])
+    absent = [p for p, here, ref in zip(periods, seen, ref_seen, strict=True) if here and not ref]
     if absent:
         notes.append(
             f"the reference group {spec.reference} is absent in {len(absent)} {spec.period}(s) "
             f"(first {absent[0].date()}); no comparison is made there"
         )
-    if count > spec.horizon:
+    if len(periods) > spec.horizon:
         notes.append(
-            f"{count} periods exceed the horizon of {spec.horizon}: changes starting after it are not "
+            f"{len(periods)} periods exceed the horizon of {spec.horizon}: changes starting after it are not "
             "covered; start a new horizon (a new state file) to keep watching"
         )
     return notes
@@ -133,7 +130,7 @@ def count_tests(spec: MonitorSpec, groups: int, pools: int) -> int:
 
 
 def watch_disparity(
-    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: pd.DatetimeIndex, watch: Watch
+    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: list[datetime], watch: Watch
 ) -> None:
     """Two one-sided detectors per non-reference group: ratio above the band's high edge, below its low edge."""
     if spec.evidence == "arrival":
@@ -175,7 +172,7 @@ def _pooled_ratio(data: Series, g: int, reference: int, start: int, end: int) ->
 
 
 def _watch_arrival(
-    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: pd.DatetimeIndex, watch: Watch
+    spec: MonitorSpec, metric: str, data: Series, reference: int, periods: list[datetime], watch: Watch
 ) -> None:
     """`watch_disparity` with evidence in the order labels arrive (misflag.monitor._arrival): every alarm
     is a crossing of the single path the runs looked at, so none is provisional."""
@@ -217,8 +214,8 @@ def _watch_arrival(
                         group=label,
                         metric=metric,
                         side=side,
-                        time=pd.Timestamp(time),
-                        since=pd.Timestamp(since),
+                        time=datetime.fromisoformat(time),
+                        since=datetime.fromisoformat(since),
                         value=_pooled_ratio(data, g, reference, start, end),
                         bound=float(c),
                         statistic=float(np.exp(min(statistic, 700.0))),
@@ -230,7 +227,7 @@ def _watch_arrival(
 
 
 def watch_fall(
-    spec: MonitorSpec, metric: str, data: Series, attribute: str, periods: pd.DatetimeIndex, watch: Watch
+    spec: MonitorSpec, metric: str, data: Series, attribute: str, periods: list[datetime], watch: Watch
 ) -> None:
     """Per label: a fall below band-low x (lower confidence bound of its baseline rate)."""
     base = min(spec.baseline_periods, len(periods))
@@ -264,7 +261,7 @@ def _episodes(
     metric: str,
     side: str,
     bound: float,
-    periods: pd.DatetimeIndex,
+    periods: list[datetime],
     pooled: Any,
     watch: Watch,
 ) -> None:

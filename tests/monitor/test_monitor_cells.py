@@ -1,0 +1,161 @@
+"""The count table without pandas: every step checked against pandas itself (the library it replaced),
+bit for bit, on random tables; a state file written by the pandas version still loads; and neither the
+command's import nor a whole run imports pandas."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from misflag.monitor import MonitorSpec, monitor
+from misflag.monitor._cells import Cells, compensated_grid_sum, grid_sum
+from misflag.monitor._counts import period_range, reread_from
+
+from .conftest import make_log
+from .test_monitor_incremental import SETTINGS, _answer
+
+DATA = Path(__file__).parent / "data"
+
+
+def _random_cells(rng: np.random.Generator, size: int) -> Cells:
+    """Cells with repeated keys, NULL pools, NULL truth and pending reviews, in no particular order."""
+    pools = np.empty(size, dtype=object)
+    pools[:] = rng.choice(["d1", "d0", "ab", None], size).tolist()
+    groups = np.empty(size, dtype=object)
+    groups[:] = rng.choice(["B", "A", "(missing)", "é"], size).tolist()
+
+    def flags(null_share: float) -> np.ndarray:
+        return np.where(rng.random(size) < null_share, np.nan, rng.integers(0, 2, size).astype(float))
+
+    return Cells(
+        period=(np.datetime64("2024-01-01", "ns") + rng.integers(0, 9, size) * np.timedelta64(1, "D")),
+        g=groups,
+        pool=pools,
+        stages=(flags(0.0), flags(0.2)),
+        t=flags(0.3),
+        w=rng.choice([1.0, 0.1, 2.5, 1 / 3], size),
+        n=rng.integers(1, 50, size),
+    )
+
+
+def test_merged_cells_equal_pandas_groupby_in_values_and_order() -> None:
+    rng = np.random.default_rng(4)
+    cells = _random_cells(rng, 3000)
+    frame = pd.DataFrame({name: values for name, values in cells.columns().items()})
+    keys = [c for c in frame.columns if c != "n"]
+    expected = frame.groupby(keys, dropna=False, sort=True, as_index=False)["n"].sum()
+    merged = cells.summed()
+    assert len(merged) == len(expected) < len(cells)
+    for name, values in merged.columns().items():
+        theirs = expected[name].to_numpy()
+        if values.dtype == object:
+            assert values.tolist() == [None if v is None or v != v else v for v in theirs.tolist()], name
+        else:
+            assert np.array_equal(values, theirs.astype(values.dtype), equal_nan=True), name
+
+
+def test_weighted_grid_sums_equal_pandas_bit_for_bit() -> None:
+    """pandas' groupby sum is compensated (Kahan) in row order; the monitor's sums must be the same
+    floats, or weighted rates would change in their last digits."""
+    rng = np.random.default_rng(5)
+    size, shape = 20_000, (4, 30)
+    labels = rng.integers(-1, shape[0], size)
+    periods = rng.integers(0, shape[1], size)
+    values = rng.integers(1, 40, size) * rng.lognormal(0, 2, size) * (rng.random(size) < 0.7)
+    frame = pd.DataFrame({"label": labels, "period": periods, "value": values})
+    sums = frame[frame["label"] >= 0].groupby(["label", "period"])["value"].sum()
+    index = pd.MultiIndex.from_product([range(shape[0]), range(shape[1])])
+    expected = sums.reindex(index, fill_value=0.0).to_numpy().reshape(shape)
+    assert np.array_equal(compensated_grid_sum(labels, periods, values, shape), expected)
+    counts = frame[frame["label"] >= 0].groupby(["label", "period"])["value"].size()
+    whole = counts.reindex(index, fill_value=0).to_numpy().reshape(shape)
+    assert np.array_equal(grid_sum(labels, periods, np.ones(size), shape), whole)
+
+
+@pytest.mark.parametrize(("period", "freq"), [("day", "D"), ("week", "W-MON"), ("month", "MS")])
+def test_period_starts_equal_pandas_date_range(period: str, freq: str) -> None:
+    """Including starts off the calendar (a hand-edited state), with a time of day, and before 1970."""
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        first = pd.Timestamp("1901-03-31") + pd.Timedelta(seconds=int(rng.integers(0, 4_000_000_000)))
+        if rng.random() < 0.5:
+            first = first.normalize()
+        last = first + pd.Timedelta(days=int(rng.integers(0, 800)))
+        expected = pd.date_range(first, last, freq=freq).to_numpy()
+        found = period_range(first.value, last.value, period)
+        assert np.array_equal(found, expected), (first, last)
+
+
+def test_reread_start_equals_pandas_date_offsets() -> None:
+    """Months back clip to the month's end (31 March less a month is 29 February), as DateOffset does."""
+    for stamp in ("2024-03-31", "2024-05-31T00:00:00", "2023-03-29", "1679-02-28", "2024-12-31"):
+        mark = datetime.fromisoformat(stamp)
+        for late in (0, 1, 2, 13):
+            for period in ("day", "week", "month"):
+                spec = MonitorSpec(
+                    time="t", group="g", reference="A", flag="f", period=period, late_periods=late
+                )
+                days = {"day": late, "week": 7 * late, "month": 0}[period]
+                months = late if period == "month" else 0
+                expected = (pd.Timestamp(mark) - pd.DateOffset(days=days, months=months)).to_pydatetime()
+                if expected < datetime(1678, 1, 1) or months > 12 * (mark.year - 1678):
+                    expected = datetime(1678, 1, 1)  # near the start of the span: re-read everything
+                assert reread_from(mark, spec) == expected, (stamp, late, period)
+
+
+def _fixture_log() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The log the fixture state was counted from, with labels after 17 January still pending."""
+    log = make_log(30, 40, lambda g, d: 0.05 * (2 if g == "B" and d >= 15 else 1), seed=3)
+    pending = log.copy()
+    pending["truth"] = log["truth"].astype(float).where(log["ts"] < "2024-01-18", np.nan)
+    for frame in (log, pending):
+        frame["pool"] = frame["pool"].where(frame.index % 7 != 0, None)
+    return pending, log
+
+
+def test_a_state_file_written_by_the_pandas_version_loads_and_continues(tmp_path: Path) -> None:
+    """data/state_before_numpy.json: written by the pandas version (misflag before this change) over
+    the log up to 20 January 06:00 with --late-periods 2. The next run, whose log has the pending labels
+    filled in, must equal a full run over it."""
+    pending, log = _fixture_log()
+    settings = {**SETTINGS, "late_periods": 2}
+    state = tmp_path / "state.json"
+    shutil.copy(DATA / "state_before_numpy.json", state)
+    first_part = pending[pending["ts"] < "2024-01-20T06:00:00"].reset_index(drop=True)
+    assert _answer(monitor(first_part, state=tmp_path / "fresh.json", **settings)) == _answer(
+        monitor(first_part, **settings)
+    )
+    assert (tmp_path / "fresh.json").read_text() == state.read_text()  # the numpy version writes the same
+    later = monitor(log, state=state, **settings)
+    assert _answer(later) == _answer(monitor(log, **settings))
+    assert later.metadata["rows_read"] == int((log["ts"] >= "2024-01-18").sum())
+    assert later.metadata["state"]["read_from"] == "2024-01-18T00:00:00"
+
+
+def test_neither_the_command_nor_a_run_imports_pandas(tmp_path: Path) -> None:
+    """pandas is most of what the monitor's imports would cost (about 100 MiB and 0.3 s)."""
+    log = tmp_path / "log.csv"
+    make_log(12, 30, lambda g, d: 0.05).to_csv(log, index=False)
+    script = f"""
+import sys
+import misflag.commands.monitor
+assert "pandas" not in sys.modules, "imported by misflag.commands.monitor"
+from misflag.cli import main
+for output in ("table", "json", "csv", "long"):
+    code = main(["monitor", {str(log)!r}, "--time", "ts", "--group", "grp", "--reference", "A",
+                 "--truth", "truth", "--stage", "algorithm=flag", "--stage", "review=review",
+                 "--reviewer-pool", "pool", "--metric", "fpr", "--metric", "dismissal_rate",
+                 "--state", {str(tmp_path / "state.json")!r}, "--format", output])
+    assert code in (0, 3), code
+assert "pandas" not in sys.modules, "imported by a monitor run"
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "alarms:" in run.stdout
