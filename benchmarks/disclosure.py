@@ -1,11 +1,17 @@
-"""Benchmark: the decision audit with the disclosure audit by linear programming, against a baseline tree.
+"""Benchmark: the decision audit with the disclosure audit by linear programming on, against the same
+audit with it off, in one run (issue 21's speed goal: within 1.2x).
 
 A 10M-row Parquet log, race (7) x sex (2) x age band (3) intersected: the log of benchmarks/decisions.py
 with two rare races (about 10 and 50 people), so that intersections are small and cells ARE withheld.
-Each run is `audit_decisions` in a fresh process; the two trees alternate `--repeat` times so a busy
-machine slows both alike; medians, their ratio and the load average are printed.
+"Off" is the same tree with the LP audit taken out in the child process (`misflag.decisions._protect`
+replaced by a module that publishes once: primary suppression and hypercubes, no LP, no HiGHS or
+scipy import): the same data, the same audit, minus the disclosure audit. Each run is `audit_decisions`
+in a fresh process (imports inside the call count, as a user pays them); on and off alternate `--repeat`
+times so a busy machine slows both alike; the medians of the call's CPU time (user + system of the
+process, DuckDB's threads included) and wall time, their ratios and the load average are printed.
+`--baseline SRC` adds a third tree (e.g. an older commit's src folder) with its LP audit on.
 
-    python benchmarks/disclosure.py --baseline /path/to/old/src [--rows 10000000] [--repeat 3]
+    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--baseline /path/to/old/src]
 """
 
 from __future__ import annotations
@@ -21,13 +27,31 @@ from pathlib import Path
 import duckdb
 
 RUN = """
-import sys, time
+import os, sys, time, types
+if sys.argv[2] == "off":
+    off = types.ModuleType("misflag.decisions._protect")
+
+    class Reader:
+        def __init__(self, *args):
+            pass
+
+    class NoAudit:
+        def summary(self):
+            return {}
+
+    def protect(publish, reader, min_cell):
+        rows, _, metadata = publish({"n": set(), "detail": set()})
+        return rows, metadata, NoAudit()
+
+    off.Reader, off.protect = Reader, protect
+    sys.modules["misflag.decisions._protect"] = off
 from misflag.decisions import audit_decisions
-start = time.perf_counter()
+cpu, wall = time.process_time(), time.perf_counter()
 result = audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 withheld = sum(bool(row["suppressed"]) for row in result.rows())
-secondary = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {})
-print(time.perf_counter() - start, withheld, secondary.get("method", "none"))
+method = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {}).get("method", "none")
+print(cpu, wall, withheld, method)
 """
 
 
@@ -47,36 +71,42 @@ def make_log(path: Path, rows: int) -> None:
     """)
 
 
-def timed(path: Path, source: str | None) -> tuple[float, str]:
-    """Seconds, and "ROWS withheld (secondary suppression: METHOD)" of one run in a fresh process."""
+def timed(path: Path, mode: str, source: str | None) -> tuple[float, float, str]:
+    """CPU seconds, wall seconds, and "ROWS withheld (secondary suppression: METHOD)" of one fresh run."""
     env = {**os.environ, **({"PYTHONPATH": source} if source else {})}
     out = subprocess.run(
-        [sys.executable, "-c", RUN, str(path)], check=True, capture_output=True, text=True, env=env
+        [sys.executable, "-c", RUN, str(path), mode], check=True, capture_output=True, text=True, env=env
     )
-    seconds, withheld, method = out.stdout.split()
-    return float(seconds), f"{withheld} (secondary suppression: {method})"
+    cpu, wall, withheld, method = out.stdout.split()
+    return float(cpu), float(wall), f"{withheld} rows withheld (secondary suppression: {method})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline", required=True, help="the src folder of the tree to compare against")
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--baseline", help="the src folder of another tree, run with its LP audit on")
     args = parser.parse_args()
+    runs = [("off", "off", None), ("on", "on", None)]
+    runs += [("baseline", "on", args.baseline)] if args.baseline else []
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
+    what: dict[str, str] = {}
+    print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
         make_log(path, args.rows)
-        now, before, withheld, withheld_before = [], [], "", ""
         for _ in range(args.repeat):
-            seconds, withheld = timed(path, None)
-            now.append(seconds)
-            seconds, withheld_before = timed(path, args.baseline)
-            before.append(seconds)
-    print(
-        f"rows {args.rows:,}; rows withheld: {withheld} with the LP audit, {withheld_before} in the baseline"
-    )
-    print(f"baseline median {statistics.median(before):.2f}s; with LP audit {statistics.median(now):.2f}s")
-    print(f"ratio {statistics.median(now) / statistics.median(before):.2f}; load average {os.getloadavg()}")
+            for name, mode, source in runs:
+                cpu, wall, what[name] = timed(path, mode, source)
+                times[name].append((cpu, wall))
+    cpu = {name: statistics.median(c for c, _ in values) for name, values in times.items()}
+    wall = {name: statistics.median(w for _, w in values) for name, values in times.items()}
+    print(f"rows {args.rows:,}; {args.repeat} alternating runs each")
+    for name, _, _ in runs:
+        print(f"  LP audit {name}: CPU {cpu[name]:.2f} s, wall {wall[name]:.2f} s (medians); {what[name]}")
+    for name in [n for n, _, _ in runs if n != "off"]:
+        print(f"ratio {name}/off: CPU {cpu[name] / cpu['off']:.2f}, wall {wall[name] / wall['off']:.2f}")
+    print(f"load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import highspy
 import numpy as np
-from scipy import sparse
 
 from misflag.disclosure._model import Output, Source, Target, Universe, build
 from misflag.errors import MisflagError
+
+if TYPE_CHECKING:
+    import highspy
 
 TOLERANCE = 1e-6
 #: LPs with random objectives solved first in each universe: their solutions certify most counts at once.
@@ -133,12 +135,13 @@ def audit_outputs(
     for number, linked in enumerate(link(outputs)):
         universe = Universe(linked)
         model, targets = build(universe, number)
+        audited = [(t, known(t) if known is not None else None) for t in targets]
+        audited = [(t, v) for t, v in audited if known is None or v is not None]
+        if not audited:  # no withheld count is sensitive: no LP model is built, none solved
+            continue
         problem = _Problem(*model.matrices(), sources=model.equality_sources())
         pending: list[tuple[Target, float | None, np.ndarray]] = []
-        for target in targets:
-            value = known(target) if known is not None else None
-            if known is not None and value is None:
-                continue
+        for target, value in audited:
             earlier = (settled or {}).get(target.columns.tobytes())
             if earlier is not None and earlier.protects(protection):
                 intervals.append(Interval(target, earlier.low, earlier.high, earlier.exact))
@@ -242,6 +245,9 @@ class _Problem:
         """The HiGHS model, built at the first solve: equalities, then the at-least rows, counts >= 0."""
         if self.highs is not None:
             return self.highs
+        import highspy  # here, at the first solve: an output with nothing to solve never loads HiGHS
+        from scipy import sparse
+
         blocks = [m for m in (self.a_eq, self.a_ub) if m is not None]
         matrix = sparse.csc_matrix(sparse.vstack(blocks) if blocks else sparse.csc_matrix((0, self.free)))
         lp = highspy.HighsLp()
@@ -257,7 +263,7 @@ class _Problem:
             matrix.data,
         )
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
-        with _silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
+        with silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
             self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
@@ -265,6 +271,8 @@ class _Problem:
 
     def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
         """The least value of the objective (-inf when unbounded, with no point) and a point reaching it."""
+        import highspy
+
         highs = self._model()
         highs.changeColsCost(self.free, np.arange(self.free, dtype=np.int32), objective.astype(float))
         highs.run()
@@ -313,6 +321,8 @@ class _Seen:
     """The least and most each pending count holds across the feasible points found so far."""
 
     def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: _Problem) -> None:
+        from scipy import sparse
+
         self.problem = problem
         self.found: list[np.ndarray] = []  # points solved in this audit, over every unknown
         free = problem.free
@@ -348,7 +358,7 @@ class _Seen:
 
 
 @contextmanager
-def _silent_stdout() -> Iterator[None]:
+def silent_stdout() -> Iterator[None]:
     """Standard output closed at the file-descriptor level (C and C++ writes included) for the block:
     a library's banner must not land in a table the user pipes elsewhere."""
     sys.stdout.flush()

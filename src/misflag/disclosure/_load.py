@@ -14,9 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import sqlglot
-from sqlglot import expressions as exp
-
 from misflag.disclosure._model import Output
 from misflag.errors import InputError
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
@@ -107,6 +104,9 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
 
 def _restriction(where: str, groups: tuple[str, ...]) -> dict[str, frozenset[str | None]] | None:
     """`a = 'x' AND b IN ('y', 'z')` as {a: {x}, b: {y, z}}; None for any other filter."""
+    import sqlglot  # here: only a --where needs the parser (a quarter of a second to import)
+    from sqlglot import expressions as exp
+
     try:
         tree = sqlglot.parse_one(where, read="duckdb")
     except sqlglot.errors.ParseError:

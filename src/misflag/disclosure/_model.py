@@ -18,7 +18,6 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.errors import InputError
@@ -108,6 +107,8 @@ class Model:
 
     def matrices(self) -> tuple[np.ndarray, Any, np.ndarray, Any, np.ndarray]:
         """(position of each unknown among those not fixed at 0 (-1 if fixed), A_eq, b_eq, A_ub, b_ub)."""
+        from scipy import sparse  # here: an audit with no sensitive withheld count never builds them
+
         free = ~self.zero if self.zero is not None else np.ones(self.unknowns, dtype=bool)
         position = np.where(free, np.cumsum(free) - 1, -1)
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import coo_matrix
 
 from misflag.disclosure._model import Source
+
+if TYPE_CHECKING:
+    from scipy.sparse import csc_matrix
 
 Group = tuple[str, str | None]  # (attribute, group as published)
 #: one equation: the rows that publish it (all must be withheld to remove it)
@@ -41,7 +44,8 @@ class Choice:
 
 
 def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) -> Choice | None:
-    """The least costly pattern meeting every cut; None when no pattern can (or HiGHS found none in time)."""
+    """The least costly pattern meeting every cut; None when no pattern can (or HiGHS found none in time).
+    HiGHS stops at `time_limit` seconds with the best pattern it has (`proven` False)."""
     cuts = list(cuts)
     groups = sorted({(s[1], s[2]) for cut in cuts for eq in cut for s in eq}, key=str)
     index = {group: k for k, group in enumerate(groups)}
@@ -77,34 +81,70 @@ def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) 
         rows.append(list(terms.items()))
         lower.append(1.0)
         upper.append(np.inf)
-    # imported here, when something is withheld: scipy.optimize costs 0.3-0.5 s to import
-    from scipy.optimize import LinearConstraint, milp
+    from scipy.sparse import coo_matrix, csc_matrix  # here: loaded by the LP audit already
 
     size = len(cost)
-    matrix = coo_matrix(
-        (
-            [v for row in rows for _, v in row],
-            ([r for r, row in enumerate(rows) for _ in row], [c for row in rows for c, _ in row]),
-        ),
-        shape=(len(rows), size),
+    matrix = csc_matrix(
+        coo_matrix(
+            (
+                [v for row in rows for _, v in row],
+                ([r for r, row in enumerate(rows) for _ in row], [c for row in rows for c, _ in row]),
+            ),
+            shape=(len(rows), size),
+        )
     )
-    integrality = np.r_[np.ones(2 * count), np.zeros(size - 2 * count)]
-    solved = milp(
-        np.asarray(cost),
-        integrality=integrality,
-        bounds=(0, 1),
-        constraints=LinearConstraint(matrix, lower, upper),
-        options={"time_limit": time_limit},
-    )
-    if solved.x is None:
+    solved = _solve(np.asarray(cost), matrix, np.asarray(lower), np.asarray(upper), 2 * count, time_limit)
+    if solved is None:
         return None
-    picked = np.round(solved.x[: 2 * count]).astype(bool)
+    x, objective, proven = solved
+    picked = np.round(x[: 2 * count]).astype(bool)
     return Choice(
         frozenset(g for g, on in zip(groups, picked[:count], strict=True) if on),
         frozenset(g for g, on in zip(groups, picked[count:], strict=True) if on),
-        float(solved.fun),
-        solved.status == 0,
+        objective,
+        proven,
     )
+
+
+def _solve(
+    cost: np.ndarray,
+    matrix: csc_matrix,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    integers: int,
+    time_limit: float,
+) -> tuple[np.ndarray, float, bool] | None:
+    """The MILP (the first `integers` variables binary, the rest in [0, 1]) solved by HiGHS through
+    highspy, the library the LP audit already loaded (scipy.optimize.milp cost 0.3-0.5 s to import):
+    the best pattern found, its cost, and whether HiGHS proved it optimal (None when it found none)."""
+    import highspy  # loaded by the LP audit already, when anything was withheld
+
+    from misflag.disclosure._audit import silent_stdout
+
+    size = cost.size
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = size, matrix.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, np.zeros(size), np.ones(size)
+    lp.row_lower_, lp.row_upper_ = lower, upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = size, matrix.shape[0]
+    kinds = [highspy.HighsVarType.kInteger] * integers + [highspy.HighsVarType.kContinuous] * (
+        size - integers
+    )
+    lp.integrality_ = kinds
+    with silent_stdout():  # HiGHS prints a banner from its C++ constructor
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", float(time_limit))
+    highs.setOptionValue("random_seed", 0)  # the same input, the same pattern
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    if highs.getInfo().primal_solution_status != 2:  # no feasible pattern (infeasible, or none in time)
+        return None
+    x = np.asarray(highs.getSolution().col_value)
+    return x, float(highs.getInfo().objective_function_value), status == highspy.HighsModelStatus.kOptimal
 
 
 def _needs(equation: Equation) -> list[tuple[Group, str]]:
