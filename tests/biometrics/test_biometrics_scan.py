@@ -184,3 +184,25 @@ def test_the_biometrics_command_module_loads_the_audit_only_when_it_runs() -> No
     probe = "import sys, misflag.commands.biometrics; print('misflag.biometrics._audit' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_a_nan_group_is_one_group_counted_like_the_others() -> None:
+    """NaN != NaN: a NaN group must still be one key, its rows found by the exact-threshold read once."""
+    generator = np.random.default_rng(8)
+    size = 4000
+    genuine = (generator.random(size) < 0.25).astype(np.int64)
+    scores = np.where(genuine == 1, generator.normal(2, 1, size), generator.normal(0, 1, size))
+    groups = np.asarray([1.0, 2.0, np.nan])[generator.integers(0, 3, size)]
+    table = pa.table({"score": scores, "genuine": genuine, "grp": groups})
+    result = audit_biometrics(table, score="score", genuine="genuine", group="grp", target_fmr=0.05)
+    point = result.metadata["operating_points"][0]
+    statistic = _order_statistic(scores[genuine == 0], 0.05)
+    assert point["order_statistic"] == statistic
+    for label, members in (("1.0", groups == 1.0), ("2.0", groups == 2.0), ("nan", np.isnan(groups))):
+        imp, gen = scores[members & (genuine == 0)], scores[members & (genuine == 1)]
+        assert result.value("impostor_n", label, attribute="grp") == imp.size
+        assert (
+            result.value("fmr", label, attribute="grp", stage=point["stage"])
+            == np.sum(imp > statistic) / imp.size
+        )
+        assert result.value("eer", label, attribute="grp") == pytest.approx(_eer(imp, gen), rel=1e-12)

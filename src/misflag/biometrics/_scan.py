@@ -25,6 +25,8 @@ MISSING_GROUP = "(missing)"
 MAX_KEYS = 4000
 #: Most histogram cells (keys x bins) held in memory.
 MAX_CELLS = 20_000_000
+#: The name the key table is registered under for the exact-threshold read.
+KEY_TABLE = "misflag_keys"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Profile:
     keys: list[tuple[Any, ...]]  # raw (keys..., y) per key id
     y: np.ndarray
     n: np.ndarray
+    #: the key columns as the engine typed them, with each key's id `k`: joined to rows read back later
+    table: pa.Table | None = None
 
 
 @dataclass
@@ -132,44 +136,6 @@ class Histogram:
     def edges(self) -> np.ndarray:
         """Lower edge of each bin in internal score units (for curves only)."""
         return self.lo + np.arange(self.bins) / self.scale
-
-
-def key_ids(table: pa.Table, names: list[str], lookup: dict[tuple[Any, ...], int]) -> np.ndarray:
-    """Key id of every row of `table`, matched on raw key values (vectorised per distinct combination).
-
-    Integer work only (dictionary indices, one int64 code per row) and no sort where the combinations'
-    code space is small: the rows an exact threshold needs run to millions at 100M comparisons.
-    """
-    if table.num_rows == 0:
-        return np.zeros(0, dtype=np.int64)
-    code = np.zeros(table.num_rows, dtype=np.int64)
-    values: list[list[Any]] = []
-    stride = 1
-    strides = []
-    for name in names:
-        encoded = table.column(name).combine_chunks().dictionary_encode()
-        dictionary = [*encoded.dictionary.to_pylist(), None]
-        indices = _values(encoded.indices, len(dictionary) - 1)  # NULL: the last entry
-        code += np.multiply(indices, stride, dtype=np.int64)
-        del encoded, indices
-        values.append(dictionary)
-        strides.append(stride)
-        stride *= len(dictionary)
-    if stride <= 4 * table.num_rows:  # a table over the code space instead of np.unique's sort
-        present = np.zeros(stride, dtype=bool)
-        present[code] = True
-        unique = np.flatnonzero(present)
-    else:
-        unique = np.unique(code)
-    to_id = {}
-    for combined in unique.tolist():
-        parts = tuple(values[i][(combined // strides[i]) % len(values[i])] for i in range(len(names)))
-        to_id[combined] = lookup[parts]
-    if stride <= 4 * table.num_rows:  # int32 ids: at most MAX_KEYS of them, half the memory of int64
-        mapping = np.zeros(stride, dtype=np.int32)
-        mapping[unique] = [to_id[c] for c in unique.tolist()]
-        return mapping[code]
-    return np.asarray([to_id[c] for c in unique.tolist()], dtype=np.int32)[np.searchsorted(unique, code)]
 
 
 #: Arrow's primitive numeric types and their numpy dtypes: columns are read from their buffers.
@@ -263,9 +229,10 @@ def scan(
     failed = np.nan_to_num(floats(table.column("bad"))) > 0 if bad else None
     if failed is not None and (broken := int(count[failed].sum())):
         raise InputError(f"{{score}} is not a number in {broken:,} row(s)")
-    columns = {name: table.column(name).to_pylist() for name in names}
+    columns = {name: [_one_nan(v) for v in table.column(name).to_pylist()] for name in names}
     _check_genuine(spec, columns["y"], count)
-    keys = sorted(set(zip(*columns.values(), strict=True)), key=lambda key: tuple(map(str, key)))
+    row_keys = list(zip(*columns.values(), strict=True))
+    keys = sorted(set(row_keys), key=lambda key: tuple(map(str, key)))
     if len(keys) > MAX_KEYS:
         raise InputError(f"the groups have {len(keys):,} combinations; an audit holds at most {MAX_KEYS:,}")
     if len(keys) * spec.bins > MAX_CELLS:
@@ -274,7 +241,8 @@ def scan(
             f"{max(10, MAX_CELLS // len(keys)):,} or fewer"
         )
     flags_y = np.asarray([key[-1] for key in keys], dtype=float)
-    ids = key_ids(table, names, {key: i for i, key in enumerate(keys)})
+    lookup = {key: i for i, key in enumerate(keys)}
+    ids = np.fromiter((lookup[key] for key in row_keys), dtype=np.int32, count=len(row_keys))
     bins = floats(table.column("bin"))
     scored = ~np.isnan(bins)
     cells = ids[scored] * spec.bins + bins[scored].astype(np.int64)
@@ -289,7 +257,31 @@ def scan(
         raise InputError(
             f"{{score}} is NULL in {int((n - with_score).sum()):,} row(s); every comparison needs a score"
         )
-    return Profile(keys, flags_y.astype(np.int8), n), hist
+    return Profile(keys, flags_y.astype(np.int8), n, _key_table(table.select(names), ids)), hist
+
+
+_NAN = float("nan")
+
+
+def _one_nan(value: Any) -> Any:
+    """One NaN object for every NaN group value: tuples holding it are then equal (NaN != NaN, but a
+    tuple compares its items by identity first), so a NaN group is one key, as the engine grouped it."""
+    return _NAN if isinstance(value, float) and value != value else value
+
+
+def _key_table(table: pa.Table, ids: np.ndarray) -> pa.Table:
+    """One row per key id (its first row in `table`, types as the engine gave them) and the id as `k`.
+
+    Slices and buffers only: `take` and `pa.array` would load pyarrow.compute and pandas.
+    """
+    first: dict[int, int] = {}
+    for row, key in enumerate(ids.tolist()):
+        first.setdefault(key, row)
+    order = sorted(first)
+    picked = pa.concat_tables([table.slice(first[key], 1) for key in order]) if order else table.slice(0, 0)
+    key_ids = np.asarray(order, dtype=np.int32)
+    column = pa.Array.from_buffers(pa.int32(), len(key_ids), [None, pa.py_buffer(key_ids)])
+    return picked.append_column("k", column)
 
 
 def _check_genuine(spec: BiometricSpec, values: list[Any], count: np.ndarray) -> None:
@@ -327,26 +319,32 @@ def bin_rows(
         f"(s >= {hist.lo + first / hist.scale - slack!r} AND s <= {hist.lo + (last + 1) / hist.scale + slack!r})"
         for first, last in runs
     )
-    selected = [
-        *checked.key_names,
-        "CAST(y AS TINYINT) AS y",
-        f"CAST({hist.bin_sql()} AS INTEGER) AS bin",
-        "s",
-    ]
-    table = engine.sql(  # the ranges' slack lets through only rows a hair outside the bins: dropped below
-        f"SELECT {', '.join(selected)} FROM ({base_sql(spec, checked)}) WHERE {ranges}"
+    assert prof.table is not None
+    engine.register_arrow(KEY_TABLE, prof.table)
+    joined = " AND ".join(f"r.{name} IS NOT DISTINCT FROM k.{name}" for name in names)
+    table = engine.sql(  # key ids by a join on the few keys: no text column comes back, none is encoded here
+        f"SELECT k.k AS k, CAST(r.bin AS INTEGER) AS bin, r.s AS s FROM (SELECT {', '.join(names)}, "
+        f"{hist.bin_sql()} AS bin, s FROM ({base_sql(spec, checked)}) WHERE {ranges}) AS r "
+        f"LEFT JOIN {KEY_TABLE} AS k ON {joined}"
     )
     # column by column, each dropped once read: at 100M comparisons these are millions of rows
     scores = floats(table.column("s"))
     table = table.drop_columns(["s"])
-    found = np.concatenate([_values(chunk, -1) for chunk in table.column("bin").chunks] or [np.zeros(0)])
-    table = table.drop_columns(["bin"])
-    ids = key_ids(table, names, {key: i for i, key in enumerate(prof.keys)})
+    found = _integers(table.column("bin"))
+    ids = _integers(table.column("k"))
     del table
-    keep = np.isin(found, np.fromiter(bins, dtype=np.int32))
+    if ids.size and ids.min() < 0:  # every row's key is in the key table, which the scan made from them
+        raise InputError("a group value could not be matched to its group; filter it out with {where}")
+    keep = np.isin(found, np.fromiter(bins, dtype=np.int32))  # the ranges' slack: rows a hair outside
     if keep.all():
         return ids, found, scores
     return ids[keep], found[keep], scores[keep]
+
+
+def _integers(column: pa.ChunkedArray) -> np.ndarray:
+    """An integer column without NULLs as numpy (int32 from the SQL above)."""
+    parts = [_values(chunk, -1) for chunk in column.chunks if len(chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 def subject_problems(engine: Engine, spec: BiometricSpec, checked: Checked) -> None:
