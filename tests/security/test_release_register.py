@@ -142,3 +142,54 @@ def test_a_register_of_another_input_neither_protects_nor_refuses(service: Any, 
         for r in json.loads((data / "releases" / f"{upload['sha256']}.json").read_text())["releases"]
     ]
     assert names == ["1: race intersected", "2: sex intersected", "3: race, sex intersected", "4: race"]
+
+
+def _edited(release: dict[str, Any], how: str) -> None:
+    """One release of a register edited by hand: well-formed JSON, garbage where figures go."""
+    rows = release["rows"]
+    if how == "text value":
+        rows[0]["value"] = "abc"
+    elif how == "infinite value":
+        rows[0]["value"] = float("inf")
+    elif how == "numeric group":
+        rows[0]["group"] = 5
+    elif how == "text row count":
+        release["metadata"]["rows_audited"] = "lots"
+    elif how == "NaN count":
+        release["withheld_counts"] = [["race", "Asian", "decision", "fpr", "numerator", float("nan")]]
+
+
+@pytest.mark.parametrize(
+    "how", ["text value", "infinite value", "numeric group", "text row count", "NaN count"]
+)
+def test_a_hand_edited_register_or_bundle_is_one_line_on_the_command_line(
+    compas_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """Garbage inside a well-formed register (or a saved bundle given to `disclosure check`): exit 2 with
+    one line, no traceback, the file untouched and no output written."""
+    from misflag.cli import main
+
+    args = ["decisions", "audit", str(compas_csv), "--truth", AUDIT["truth"], "--flag", AUDIT["flag"]]
+    register = tmp_path / "releases.json"
+    bundle = tmp_path / "race.json"
+    assert main([*args, "--group", "race", "--release-register", str(register), "--save", str(bundle)]) == 0
+    data = json.loads(register.read_text())
+    _edited(data["releases"][0], how)
+    register.write_text(json.dumps(data))
+    if how != "NaN count":  # a bundle carries no withheld counts
+        saved = json.loads(bundle.read_text())
+        _edited(saved, how)
+        bundle.write_text(json.dumps(saved))
+    capsys.readouterr()
+    before = register.read_text()
+    out = tmp_path / "sex.json"
+    assert main([*args, "--group", "sex", "--release-register", str(register), "--save", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: release register {register.name} is not a misflag release register"
+    )
+    assert register.read_text() == before and not out.exists()
+    if how != "NaN count":  # a bundle carries no withheld counts
+        assert main(["disclosure", "check", str(bundle)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "does not hold misflag result rows" in err[0], err

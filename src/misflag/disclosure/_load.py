@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,42 @@ def load_output(path: Path) -> Output:
         or not isinstance(data.get("metadata"), dict)
     ):
         raise InputError(f"output {path} is not a saved misflag decision audit")
-    return bundle_output(str(path), _checked(path, data.get("rows")), data["metadata"])
+    if not well_formed(data.get("rows"), data["metadata"]):
+        raise InputError(f"output {path} does not hold misflag result rows and metadata")
+    return bundle_output(str(path), data["rows"], data["metadata"])
 
 
 def _checked(path: Path, rows: Any) -> list[dict[str, Any]]:
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and set(COLUMNS) <= set(r) for r in rows):
+    if not well_formed(rows):
         raise InputError(f"output {path} does not hold misflag result rows")
     return rows
+
+
+def well_formed(rows: Any, metadata: Any = None) -> bool:
+    """Rows (and a bundle's metadata) as misflag writes them: text where text goes, finite numbers or
+    null where figures go, so that a hand-edited file is refused in one line before the reader's model
+    reads it."""
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and set(COLUMNS) <= set(r) for r in rows):
+        return False
+    texts = all(
+        isinstance(r["attribute"], str)
+        and isinstance(r["stage"], str)
+        and isinstance(r["metric"], str)
+        and isinstance(r["group"], str | None)
+        and isinstance(r["suppressed"], bool)
+        for r in rows
+    )
+    numbers = [r["value"] for r in rows] + [r["denominator"] for r in rows]
+    if metadata is not None:
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("input") or {}, dict):
+            return False
+        numbers += [metadata.get("rows_audited"), (metadata.get("input") or {}).get("rows")]
+        numbers += [metadata.get("global_threshold")]
+    return texts and all(v is None or _finite(v) for v in numbers)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from misflag.disclosure._load import COLUMNS, bundle_output
+from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
 from misflag.errors import InputError
 from misflag.result import AuditResult
@@ -82,7 +83,8 @@ class ReleaseRegister:
         releases = data.get("releases")
         if not isinstance(releases, list) or not all(_valid(r) for r in releases):
             raise InputError(
-                f"{problem} (a release lacks its name, digest, rows or metadata, or its withheld counts are malformed)"
+                f"{problem} (a release lacks its name, digest, rows or metadata, or one of them or its withheld "
+                "counts is malformed)"
             )
         return releases
 
@@ -225,8 +227,7 @@ def _valid(release: Any) -> bool:
         and isinstance(release.get("name"), str)
         and isinstance(release.get("sha256"), str)
         and isinstance(release.get("metadata"), dict)
-        and isinstance(release.get("rows"), list)
-        and all(isinstance(r, dict) and set(COLUMNS) <= set(r) for r in release["rows"])
+        and well_formed(release.get("rows"), release["metadata"])
         and (release.get("withheld_counts") is None or _counts(release["withheld_counts"]))
     )
 
@@ -234,6 +235,10 @@ def _valid(release: Any) -> bool:
 def _counts(counts: Any) -> bool:
     """[[attribute, group, stage, metric, part, value], ...] with a numeric value."""
     return isinstance(counts, list) and all(
-        isinstance(c, list) and len(c) == 6 and isinstance(c[5], int | float) and not isinstance(c[5], bool)
+        isinstance(c, list)
+        and len(c) == 6
+        and isinstance(c[5], int | float)
+        and not isinstance(c[5], bool)
+        and math.isfinite(c[5])
         for c in counts
     )
