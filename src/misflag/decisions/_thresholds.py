@@ -16,11 +16,10 @@ import pyarrow as pa
 from misflag.decisions._counts import (
     Cells,
     CheckedSpec,
-    column_numbers,
+    _sorted_columns,
     group_keys,
     group_select,
     people_sql,
-    sort_cells,
     where_clause,
 )
 from misflag.decisions._disclosure import Forced, family_of, open_plan, plan_suppression
@@ -50,25 +49,27 @@ def _score_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> tu
         width = (stats["hi"] - stats["lo"]) / MAX_EXACT_THRESHOLDS
         key = f"({stats['lo']!r} + FLOOR(({score} - {stats['lo']!r}) / {width!r}) * {width!r})"
     items = [*group_select(checked), f"{key} AS sc", f"TRY_CAST(({checked.truth}) AS DOUBLE) AS t"]
-    items.append(f"TRY_CAST(({checked.weight}) AS DOUBLE) AS w" if checked.weight else "1.0 AS w")
-    positions = ", ".join(str(i + 1) for i in range(len(items)))
-    table = sort_cells(
+    if checked.weight:
+        items.append(f"TRY_CAST(({checked.weight}) AS DOUBLE) AS w")
+    positions = ", ".join(str(i + 1) for i in range(len(items)))  # a constant weight is no grouping key
+    if not checked.weight:
+        items.append("CAST(1.0 AS DOUBLE) AS w")
+    columns = _sorted_columns(  # the seeded bootstrap's fixed cell order, with no pyarrow.compute import
         engine.sql(
             f"SELECT {', '.join(items)}, {people_sql(checked)} AS n FROM input {where_clause(checked)} "
             f"GROUP BY {positions}"
         )
     )
-    truth = column_numbers(table.column("t"))[0]  # NULL (truth unknown) as NaN; no pandas import
+    truth = columns["t"]  # NULL (truth unknown) as NaN
     unknown = np.isnan(truth)
-    weight = column_numbers(table.column("w"))[0]
     cells = Cells(
-        keys=group_keys(table, len(checked.groups), spec.missing_values),
-        flags=np.zeros((table.num_rows, 1), dtype=np.int8),
+        keys=group_keys(columns, len(checked.groups), spec.missing_values),
+        flags=np.zeros((truth.size, 1), dtype=np.int8),
         truth=np.where(unknown, -1, truth).astype(np.int8),
-        weight=np.where(unknown, 0.0, weight),
-        count=column_numbers(table.column("n"))[0].astype(np.int64),
+        weight=np.where(unknown, 0.0, columns["w"]),
+        count=columns["n"].astype(np.int64),
     )
-    return cells, column_numbers(table.column("sc"))[0]
+    return cells, columns["sc"]
 
 
 def _curves(
