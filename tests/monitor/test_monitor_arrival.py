@@ -49,6 +49,7 @@ def test_daily_arrival_runs_match_an_independent_bookkeeping(tmp_path: Path) -> 
     )
     state = tmp_path / "state.json"
     held = False
+    between = 0  # looks after an older day's pieces, before the previous run's newest day
     used = np.zeros((4, 0))  # group B's and the reference A's counts used so far, per day
     summed = {side: np.zeros((5, 0)) for side in ("above", "below")}
     looks: dict[str, list[tuple[str, float, str]]] = {"above": [], "below": []}
@@ -63,16 +64,26 @@ def test_daily_arrival_runs_match_an_independent_bookkeeping(tmp_path: Path) -> 
         ready = (delta[1] > 0) & (delta[3] > 0)  # new labels wait until both groups have some
         held = held or bool((~ready & (delta[1] > 0)).any())
         delta = np.where(ready, delta, 0.0)
-        rate = predicted_rate(counts["A"][0], counts["A"][1])
+        used = used + delta
+        # alternatives from the reference's labels used so far: held labels stay unseen
+        rate = predicted_rate(used[2], used[3])
+        first = day - 1 if day > 15 else 0  # the previous run's newest day
         for side, c, upper in (("above", 1.25, True), ("below", 0.8, False)):
             grown = np.pad(summed[side], ((0, 0), (0, day + 1 - summed[side].shape[1])))
             summed[side] = grown + band_log_evalues(delta[0], delta[1], delta[2], delta[3], rate, c, upper)
+            # looks after each older day's new pieces: later days still hold earlier runs' evidence
+            between += int(ready[:first].sum())
+            for t in np.flatnonzero(ready[:first]):
+                mixed = np.concatenate([summed[side][:, : t + 1], grown[:, t + 1 : first + 1]], axis=1)
+                path = sr_statistic(mixed, ALPHA_EACH, HORIZON)
+                looks[side].append(
+                    (times[t], float(path.log_statistic[-1]), times[int(path.change_start[-1])])
+                )
             detection = sr_statistic(summed[side], ALPHA_EACH, HORIZON)
-            for t in range(day - 1 if day > 15 else 0, day + 1):
+            for t in range(first, day + 1):
                 looks[side].append(
                     (times[t], float(detection.log_statistic[t]), times[int(detection.change_start[t])])
                 )
-        used = used + delta
         saved = Evidence.from_json(json.loads(state.read_text())["evidence"])
         assert saved.used["fpr|B"] == pytest.approx(used, abs=1e-9), day
         for side in ("above", "below"):
@@ -88,6 +99,7 @@ def test_daily_arrival_runs_match_an_independent_bookkeeping(tmp_path: Path) -> 
     # group B's false positive rate triples from day 20: caught within the 40 days
     assert expected and pd.Timestamp(expected[0][0]) >= START + pd.Timedelta(days=20)
     assert held  # some of B's labels waited for the reference's
+    assert between  # and some runs looked between older days' pieces
 
 
 def test_a_first_arrival_run_equals_a_settled_full_run() -> None:

@@ -9,15 +9,17 @@ the group's and the reference's counts already used and, per detector, each peri
 and the path of statistics the runs have looked at.
 
 Why the guarantee holds: order the pieces by run, and within a run by period. Under the null, a piece of
-period i is a fresh set of labels of that period, whose alternative is fixed by the reference's counts of
-the periods before i (earlier in that order), so each piece is an e-value given everything before it
-(whether a label arrives late must not depend on the truth, as for any late label; whether a piece is
-used depends on label counts only, never on the labels' values). For each start j, the
-product of the pieces of periods j..t is then a test supermartingale in that order, and so is the
-Shiryaev-Roberts mixture A_t over starts (weight 1/horizon each, unstarted starts at 1). A run looks at
-A_t for the periods from the previous run's newest to its own newest, each right after its own period's
-pieces: one path of one test supermartingale, so by Ville's inequality P(any false alarm) <= alpha over
-every run. The first run (no evidence yet) looks at every period once, as a full run does.
+period i is a fresh set of labels of that period, whose alternative is fixed by the reference's labels of
+the periods before i that are already used (pieces earlier in that order; labels held back are not
+looked at until their own piece), so each piece is an e-value given everything before it (whether a label
+arrives late must not depend on the truth, as for any late label; whether a piece is used depends on
+label counts only, never on the labels' values). For each start j, the product of the pieces of periods
+j..t is then a test supermartingale in that order, and so is the Shiryaev-Roberts mixture A over starts
+(weight 1/horizon each, unstarted starts at 1). A run looks at A after each period's pieces, in that
+order: for a period older than the previous run's newest, A at that newest period with the later periods
+still holding earlier runs' evidence; then A at each period from the previous run's newest to its own.
+These are values of one path of one test supermartingale, so by Ville's inequality P(any false alarm)
+<= alpha over every run. The first run (no evidence yet) looks at every period once, as a full run does.
 """
 
 from __future__ import annotations
@@ -163,15 +165,37 @@ def arrival_detector(
     ]
     ready = proper & (dna > 0) & (dnb > 0)
     keep = np.where(ready, 1.0, 0.0)
-    # each piece's alternative: the reference's rate over the periods before it, as counted now
-    rate_b = predicted_rate(xb, nb)
-    pieces = band_log_evalues(da * keep, dna * keep, db * keep, dnb * keep, rate_b, edge[0], edge[1])
-    summed = summed + pieces
+    used = np.where((ready | ~proper)[None, :], now, old)  # broken changes are dropped, not kept pending
+    # each piece's alternative: the reference's rate over the periods before it, from the labels already
+    # used as evidence (earlier runs, and this run's pieces of earlier periods); labels still held back
+    # stay unseen until their own piece
+    rate_b = predicted_rate(used[2], used[3])
+    before = summed
+    summed = summed + band_log_evalues(da * keep, dna * keep, db * keep, dnb * keep, rate_b, *edge)
+    for piece in np.flatnonzero(ready[:first]):  # the path after each older period's pieces of this run
+        looks.append(_mixed_look(before, summed, int(piece), first, times, horizon))
     detection = sr_statistic(summed, alpha_each, horizon)
     for t in range(first, len(times)):
         looks.append((times[t], float(detection.log_statistic[t]), times[int(detection.change_start[t])]))
-    used = np.where((ready | ~proper)[None, :], now, old)  # broken changes are dropped, not kept pending
     return Pieces(looks, summed, used, broken)
+
+
+def _mixed_look(
+    before: np.ndarray, after: np.ndarray, piece: int, end: int, times: list[str], horizon: int
+) -> Look:
+    """The Shiryaev-Roberts statistic once this run's pieces of periods up to `piece` are in and the later
+    periods still hold the evidence of earlier runs, at period `end` (the previous run's newest; periods
+    after it have not started): sum over starts j of (1 / horizon) x product of e-values from j to `end`,
+    mixed over the alternatives, plus the weight of starts not reached. Returns the look (period `piece`,
+    log statistic, start carrying most of the evidence)."""
+    mixed = np.concatenate([after[:, : piece + 1], before[:, piece + 1 : end + 1]], axis=1)
+    from_start = np.cumsum(mixed[:, ::-1], axis=1)[:, ::-1]  # log product of e-values from j to end
+    starts = min(end + 1, horizon)
+    log_r = np.logaddexp.reduce(from_start[:, :starts], axis=1) - math.log(horizon)
+    unstarted = math.log((horizon - end - 1) / horizon) if end + 1 < horizon else -math.inf
+    statistic = float(np.logaddexp(np.logaddexp.reduce(log_r) - math.log(len(log_r)), unstarted))
+    since = int(np.argmax(from_start[int(np.argmax(log_r)), :starts]))
+    return times[piece], statistic, times[since]
 
 
 def episodes(looks: list[Look], threshold: float) -> list[tuple[Look, bool]]:
