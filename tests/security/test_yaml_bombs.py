@@ -14,7 +14,8 @@ from misflag.cli import main
 from misflag.errors import RuleError
 from misflag.inventory._mapping import builtin_mappings, read_mapping
 from misflag.io import read_data_file
-from misflag.io._files import _NoAliasLoader, load_yaml
+from misflag.io._files import load_yaml
+from misflag.io._yaml import _NoAliasLoader
 
 REFUSAL = "anchors and aliases"
 

@@ -9,36 +9,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from misflag.errors import InputError, MisflagError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that refuses anchors and aliases (`&a`, `*a`) at the first one it meets.
-
-    An alias makes the loader build the same node again; ten aliases of ten aliases, eight levels deep,
-    make a 1 KB file expand into 10^8 nodes (a "billion laughs" file) before any key is checked.
-    Settings, rule and mapping files never need them, so none is accepted.
-    """
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                f"anchors and aliases (&name, *name) are not accepted (line {event.start_mark.line + 1})",
-                event.start_mark,
-            )
-        return super().compose_node(parent, index)
-
-
 def load_yaml(text: str) -> Any:
-    """YAML text parsed by the safe loader, anchors and aliases refused (raises yaml.YAMLError)."""
-    return yaml.load(text, Loader=_NoAliasLoader)
+    """YAML text parsed by the safe loader, anchors and aliases refused (raises yaml.YAMLError); PyYAML
+    is imported here, on the first YAML file, not by every command that might read one."""
+    from misflag.io._yaml import load_yaml as load
+
+    return load(text)
+
+
+def _yaml_errors(yaml_file: bool) -> tuple[type[BaseException], ...]:
+    """PyYAML's error class when a YAML file was read (then yaml is loaded), else nothing."""
+    if not yaml_file:
+        return ()
+    import yaml
+
+    return (yaml.YAMLError,)
 
 
 def read_data_file(path: str | Path, what: str, error: type[MisflagError] = InputError) -> dict[str, Any]:
@@ -46,14 +36,21 @@ def read_data_file(path: str | Path, what: str, error: type[MisflagError] = Inpu
     source = Path(path)
     if not source.is_file():
         raise error(f"{what} {source} does not exist")
+    yaml_file = source.suffix.lower() in YAML_SUFFIXES
+    unreadable: tuple[type[BaseException], ...] = (
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+        *_yaml_errors(yaml_file),
+    )
     try:
         text = source.read_text(encoding="utf-8")
-        data = load_yaml(text) if source.suffix.lower() in YAML_SUFFIXES else json.loads(text)
+        data = load_yaml(text) if yaml_file else json.loads(text)
     except RecursionError:
         raise error(f"{what} {source} is nested too deeply to read") from None
-    except (OSError, UnicodeDecodeError, ValueError, json.JSONDecodeError, yaml.YAMLError) as problem:
+    except unreadable as problem:
         detail = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
-        kind = "YAML" if source.suffix.lower() in YAML_SUFFIXES else "JSON"
+        kind = "YAML" if yaml_file else "JSON"
         raise error(f"{what} {source} does not parse (not valid {kind}: {detail})") from None
     if not isinstance(data, dict):
         raise error(f"{what} {source} must hold an object (key: value pairs), not {type(data).__name__}")
