@@ -6,24 +6,33 @@ Definitions (r_1..r_k the groups' rates at one threshold):
   Gini                k / (k - 1) * sum_i sum_j |r_i - r_j| / (2 k^2 mean r): 0 equal, 1 all in one group
   FDR                 1 - (alpha A + (1 - alpha) B), A and B the largest gaps in FMR and FNMR between
                       groups (de Freitas Pereira & Marcel, arXiv 2011.02395): 1 is perfectly fair
-Intervals: 2.5th and 97.5th percentiles over draws of every group's rate from its Jeffreys distribution
-Beta(x + 1/2, n - x + 1/2) at the (effective) counts, which stays defined where a rate is 0, widened
-towards equality by projecting a simultaneous box: each group's central interval at level 1 - 0.05/k
-(Bonferroni over the k groups, from the draws) holds every true rate with probability >= 95%, and the
-low end of max/min, max/geomean and Gini is lowered to their smallest value over the box's most equal
-rates (each rate clipped to its interval around a common value; exact for max/min), the high end of FDR
-raised to 1 - alpha A - (1 - alpha) B over the box's smallest gaps. At or near equality the draws of
-noisy rates never reach that edge of a measure's range, and percentiles alone miss the truth there.
+
+Intervals. At or near equal rates the true max/min is 1, the Gini 0 and the FDR 1: the edge of each
+measure's range, which noisy rates never reach, so percentiles of draws of the rates miss there, and a
+box of every group's interval projected onto the measure (Bonferroni) covered 97-100%. The end towards
+equality is found instead by inverting a score test (docs/biometrics.md, chosen by
+benchmarks/biometrics_summary_coverage.py): for a band of rates [m, m w] (FDR: [m, m + g]), the rates
+closest to the observed ones inside it (each clipped into the band, the band placed where the score
+statistic S = sum_i (x_i - n_i r_i)^2 / (n_i r_i (1 - r_i)) is smallest) are compatible with the data
+when S is below the chi-square 95% quantile on a - 1 degrees of freedom, a the groups at the band's
+edges: 1 when a smallest and a largest group set the measure (an ordinary one-sided 2.5% end), k - 1 at
+equal rates (the chi-square test of equal rates, whose 5% is all there is to miss there). The end is the
+measure of the narrowest compatible band. Max/geomean moves with every group, not the two extremes, so
+its low end is 1 when the chi-square test does not reject equal rates and the 2.5th percentile of the
+draws otherwise. The far ends are percentiles of draws of every group's rate from its Jeffreys
+distribution Beta(x + 1/2, n - x + 1/2) at the (effective) counts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 DRAWS = 4000
 CONFIDENCE = 0.95
+GRID = 200  # band widths and band positions searched
 Measure = Callable[[np.ndarray], np.ndarray]
 
 
@@ -50,6 +59,20 @@ INEQUALITY: dict[str, Measure] = {
     "max_geomean_ratio": _max_geomean,
     "gini": _gini,
 }
+EQUAL = {"max_min_ratio": 1.0, "max_geomean_ratio": 1.0, "gini": 0.0}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One rate per group at one threshold: the rates, their (effective) sizes and (DRAWS, k) Jeffreys draws."""
+
+    rates: np.ndarray
+    sizes: np.ndarray
+    draws: np.ndarray
+
+    @property
+    def errors(self) -> np.ndarray:
+        return self.rates * self.sizes
 
 
 def jeffreys_draws(errors: np.ndarray, sizes: np.ndarray, seed: int) -> np.ndarray:
@@ -62,46 +85,144 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def simultaneous_box(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's central interval at level 1 - 0.05/k from (DRAWS, k) draws: together they hold
-    every group's rate with probability >= 95% (Bonferroni)."""
-    tail = 100 * (1 - CONFIDENCE) / (2 * draws.shape[1])
-    return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
+def score_statistic(errors: np.ndarray, sizes: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """sum_i (x_i - n_i r_i)^2 / (n_i r_i (1 - r_i)) over the last axis (Pearson's, variance at r)."""
+    r = np.clip(rates, 1e-12, 1 - 1e-12)
+    return np.asarray(((errors - sizes * r) ** 2 / (sizes * r * (1 - r))).sum(axis=-1))
 
 
-def most_equal(name: str, low: np.ndarray, high: np.ndarray) -> float:
-    """The smallest value of measure `name` over rates clip(m, low, high) for common values m."""
-    common = np.linspace(low.min(), high.max(), 400)
-    rates = np.clip(common[:, None], low[None, :], high[None, :])
-    values = INEQUALITY[name](rates)
-    return float(np.nanmin(values)) if np.isfinite(values).any() else float("inf")
+def chi_square_cutoff(df: np.ndarray | int) -> np.ndarray:
+    """The chi-square 95% quantile on df (at least 1) degrees of freedom."""
+    from scipy.special import chdtri  # not scipy.stats: the audit's imports stay lean
+
+    values, inverse = np.unique(np.maximum(df, 1), return_inverse=True)  # a few small integers
+    return np.asarray(chdtri(values, 1 - CONFIDENCE))[inverse].reshape(np.shape(df))
 
 
-def summarise(
-    name: str, rates: np.ndarray, draws: np.ndarray
-) -> tuple[float | None, float | None, float | None]:
-    """(value, low, high) of measure INEQUALITY[name] (see the module docstring); None where undefined."""
-    measure = INEQUALITY[name]
-    value = measure(rates[None, :])[0]
-    spread = measure(draws)
-    spread = spread[np.isfinite(spread)]
-    if spread.size < 0.99 * draws.shape[0]:
-        return _finite(value), None, None
-    low, high = np.percentile(spread, [2.5, 97.5])
-    low = min(low, most_equal(name, *simultaneous_box(draws)))
-    return _finite(value), float(low), float(high)
+def _lowest_edge(observed: Observed) -> float:
+    """The lowest band edge searched for relative bands: the smallest positive rate, or, where a group's
+    rate is 0, half an error in the largest group if that is smaller."""
+    rates = observed.rates
+    positive = rates[rates > 0]
+    edge = float(positive.min()) if positive.size else 1.0
+    if rates.min() <= 0:
+        edge = min(edge, float((0.5 / observed.sizes).min()))
+    return edge
 
 
-def fdr_interval(
-    false_matches: np.ndarray, false_non_matches: np.ndarray, alpha: float
-) -> tuple[float, float]:
-    """FDR's interval from (DRAWS, k) draws of FMR and FNMR (see the module docstring)."""
-    low, high = np.percentile(fairness_discrepancy(false_matches, false_non_matches, alpha), [2.5, 97.5])
-    gaps = []
-    for draws in (false_matches, false_non_matches):
-        box_low, box_high = simultaneous_box(draws)
-        gaps.append(max(0.0, float(box_low.max() - box_high.min())))
-    return float(low), float(max(high, 1 - alpha * gaps[0] - (1 - alpha) * gaps[1]))
+def band_fits(
+    observed: Observed, widths: np.ndarray, relative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each band width w: the rates clipped into the band [m, m w] (relative) or [m, m + w], the band
+    placed where the score statistic is smallest; that statistic; and how many groups sit at its edges."""
+    rates = observed.rates
+    start = _lowest_edge(observed) if relative else float(rates.min())
+    steps = np.linspace(0.0, 1.0, GRID)
+    fits, stats, edges = [], [], []
+    chunks = -(-widths.size * GRID * rates.size // 1_000_000)  # at most a million clipped rates at once
+    for chunk in np.array_split(widths, max(1, chunks)):
+        if relative:
+            stop = np.maximum(start, rates.max() / chunk)
+            low = start * (stop[:, None] / start) ** steps[None, :]
+            high = low * chunk[:, None]
+        else:
+            stop = np.maximum(start, rates.max() - chunk)
+            low = start + (stop - start)[:, None] * steps[None, :]
+            high = low + chunk[:, None]
+        fitted = np.clip(rates, low[..., None], high[..., None])  # (widths, positions, groups)
+        statistic = score_statistic(observed.errors, observed.sizes, fitted)
+        best = np.argmin(statistic, axis=1)
+        rows = np.arange(chunk.size)
+        fit = fitted[rows, best]
+        tolerance = 1e-12 * max(float(rates.max()), 1e-300)
+        at_edge = (np.abs(fit - low[rows, best][:, None]) <= tolerance) | (
+            np.abs(fit - high[rows, best][:, None]) <= tolerance
+        )
+        fits.append(fit)
+        stats.append(statistic[rows, best])
+        edges.append(at_edge.sum(axis=1))
+    return np.concatenate(fits), np.concatenate(stats), np.concatenate(edges)
+
+
+def compatible(statistic: np.ndarray, at_edges: np.ndarray) -> np.ndarray:
+    """Whether each band is compatible with the data: S below the cutoff on a - 1 degrees of freedom."""
+    return np.asarray(statistic <= chi_square_cutoff(at_edges - 1))
+
+
+def equal_rates_compatible(observed: Observed) -> bool:
+    """Pearson's chi-square test of equal rates (k - 1 degrees of freedom) does not reject at 5%."""
+    pooled = observed.errors.sum() / observed.sizes.sum()
+    statistic = score_statistic(observed.errors, observed.sizes, np.full(observed.rates.size, pooled))
+    return bool(statistic <= chi_square_cutoff(observed.rates.size - 1))
+
+
+def closest_band(observed: Observed) -> np.ndarray:
+    """The rates of the narrowest band [m, m w] compatible with the data, where the chi-square test rejects
+    equal rates: max/min's and Gini's end towards equality is their value there."""
+    rates = observed.rates
+    top = max(float(rates.max()) / _lowest_edge(observed), 1 + 2e-6)  # no group is clipped beyond it
+    widths = np.geomspace(1 + 1e-6, top, GRID)
+    fits, statistic, at_edges = band_fits(observed, widths, relative=True)
+    first = int(np.argmax(compatible(statistic, at_edges)))  # the widest band, clipping nothing, always is
+    low, high, fit = (widths[first - 1] if first else 1.0), widths[first], fits[first]
+    for _ in range(12):  # bisection between the last incompatible and the first compatible width
+        middle = np.array([np.sqrt(low * high)])
+        fitted, stat, edges = band_fits(observed, middle, relative=True)
+        if compatible(stat, edges)[0]:
+            high, fit = float(middle[0]), fitted[0]
+        else:
+            low = float(middle[0])
+    return np.asarray(fit)
+
+
+def summaries(observed: Observed) -> dict[str, tuple[float | None, float | None, float | None]]:
+    """(value, low, high) of every measure of INEQUALITY (see the module docstring); None where undefined."""
+    out: dict[str, tuple[float | None, float | None, float | None]] = {}
+    equal = equal_rates_compatible(observed)
+    band: np.ndarray | None = None
+    for name, measure in INEQUALITY.items():
+        value = _finite(measure(observed.rates[None, :])[0])
+        spread = measure(observed.draws)
+        spread = spread[np.isfinite(spread)]
+        if spread.size < 0.99 * observed.draws.shape[0]:
+            out[name] = (value, None, None)
+            continue
+        low, high = np.percentile(spread, [2.5, 97.5])
+        if equal:
+            low = EQUAL[name]
+        elif name != "max_geomean_ratio":  # it moves with every group: the band is no profile of it
+            band = closest_band(observed) if band is None else band
+            low = float(measure(band[None, :])[0])
+        out[name] = (value, float(low), float(high))
+    return out
+
+
+def _gap_profile(observed: Observed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band widths g from 0 to the observed gap, the score statistic of the best band [m, m + g] and the
+    groups at its edges."""
+    gap = float(np.ptp(observed.rates))
+    widths = np.r_[0.0, np.linspace(gap / GRID, gap, GRID)] if gap > 0 else np.zeros(1)
+    _, statistic, at_edges = band_fits(observed, widths, relative=False)
+    return widths, statistic, at_edges
+
+
+def fdr_interval(false_matches: Observed, false_non_matches: Observed, alpha: float) -> tuple[float, float]:
+    """FDR's interval (see the module docstring): the low end the 2.5th percentile of draws, the high end
+    1 - min(alpha a + (1 - alpha) b) over pairs of gaps (a, b) compatible with both rates together, on
+    (a_fm - 1) + (a_fnm - 1) - 1 degrees of freedom when both gaps are open (one smooth constraint), the
+    sum of both sets' otherwise (2k - 2 at equal rates in both)."""
+    low = np.percentile(fairness_discrepancy(false_matches.draws, false_non_matches.draws, alpha), 2.5)
+    gaps_fm, stat_fm, edges_fm = _gap_profile(false_matches)
+    gaps_fnm, stat_fnm, edges_fnm = _gap_profile(false_non_matches)
+    k = false_matches.rates.size
+    own_fm = np.where(gaps_fm == 0, k - 1, np.maximum(edges_fm - 1, 1))
+    own_fnm = np.where(gaps_fnm == 0, k - 1, np.maximum(edges_fnm - 1, 1))
+    both_open = (gaps_fm[:, None] > 0) & (gaps_fnm[None, :] > 0)
+    df = own_fm[:, None] + own_fnm[None, :] - both_open
+    ok = stat_fm[:, None] + stat_fnm[None, :] <= chi_square_cutoff(df)
+    cost = alpha * gaps_fm[:, None] + (1 - alpha) * gaps_fnm[None, :]
+    high = 1 - float(cost[ok].min()) if ok.any() else 1 - float(cost.max())
+    return float(low), high
 
 
 def fairness_discrepancy(

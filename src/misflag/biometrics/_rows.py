@@ -11,11 +11,11 @@ import numpy as np
 from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS, UNBALANCED_SHARE
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._measures import (
-    INEQUALITY,
+    Observed,
     fairness_discrepancy,
     fdr_interval,
     jeffreys_draws,
-    summarise,
+    summaries,
 )
 from misflag.decisions import SMALL_DENOMINATOR
 from misflag.result import make_row
@@ -160,16 +160,14 @@ class Emitter:
         shown = ", ".join(self.grouping.labels[g] for g in usable)
         note = (
             f"over {usable.size} groups ({shown}); interval from Jeffreys draws of each group's rate, "
-            "widened towards equality (simultaneous box)"
+            "its end towards equality from a chi-square test of the rates (docs/biometrics.md)"
         )
-        draws = {}
+        observed = {}
         out = []
         for offset, rate in enumerate((false_match, false_non_match)):
-            draws[rate.metric] = jeffreys_draws(
-                rate.effective_errors[usable], rate.effective[usable], seed + offset
-            )
-            for name in INEQUALITY:
-                value, low, high = summarise(name, rate.value[usable], draws[rate.metric])
+            draws = jeffreys_draws(rate.effective_errors[usable], rate.effective[usable], seed + offset)
+            observed[rate.metric] = Observed(rate.value[usable], rate.effective[usable], draws)
+            for name, (value, low, high) in summaries(observed[rate.metric]).items():
                 warning = note if value is not None else note + "; undefined: a group's rate is 0"
                 out.append(
                     make_row(
@@ -185,7 +183,7 @@ class Emitter:
                     )
                 )
         value = float(fairness_discrepancy(false_match.value[usable], false_non_match.value[usable], alpha))
-        low, high = fdr_interval(draws[false_match.metric], draws[false_non_match.metric], alpha)
+        low, high = fdr_interval(observed[false_match.metric], observed[false_non_match.metric], alpha)
         out.append(
             make_row(
                 self.grouping.attribute,
