@@ -25,7 +25,12 @@ subjects) unless said otherwise:
 * "Poisson on subjects with errors": p * [L(k), U(k)] / k for k subjects with an error, L and U the exact
   Poisson limits (an interval on the number of subjects with errors; the hull's when k = 0);
 * the hull widened by the bootstrap-t, by the skew correction's upper end, or (when k < 10) by the
-  Poisson interval.
+  Poisson interval;
+* tried later (issue 24's remaining items): the two-stage bootstrap (Schuckers 2010, ch. 3: subjects,
+  then comparisons within each drawn subject), percentile limits, alone and in the hull; Korn &
+  Graubard's Clopper-Pearson at the cluster-robust effective size with t on G* - 1, alone and in the
+  hull; CR2 on the logit scale. Bolle's subsets bootstrap, with subjects as the subsets, is the subject
+  bootstrap above.
 
 Prints coverage, misses below the truth and mean width per design, metric and candidate, with the 99%
 acceptance region of Binomial(replicates, 0.95). Truths by numerical integration (tests' conftest).
@@ -107,6 +112,28 @@ def _bootstrap(sums: Sums, rng: np.random.Generator, p: float, se: float) -> dic
     return out
 
 
+def _korn_graubard(p: float, se: float, total_n: float, kish: float) -> Interval:
+    """Korn & Graubard (1998): Clopper-Pearson at the effective size p (1 - p) / se^2 (at most N), scaled
+    by (t_(N-1) / t_(G*-1))^2 for the subjects' degrees of freedom."""
+    size = min(total_n, p * (1 - p) / (se * se)) if se > 0 and 0 < p < 1 else total_n
+    size *= (stats.t.ppf(0.975, total_n - 1) / stats.t.ppf(0.975, max(kish - 1, 1))) ** 2
+    x = p * size
+    low = float(stats.beta.ppf(0.025, x, size - x + 1)) if x > 0 else 0.0
+    high = float(stats.beta.ppf(0.975, x + 1, size - x)) if x < size else 1.0
+    return low, high
+
+
+def _two_stage(sums: Sums, rng: np.random.Generator) -> Interval:
+    """Two-stage bootstrap (Schuckers 2010, ch. 3; Davison & Hinkley 1997, 3.8): subjects resampled, then
+    each drawn subject's comparisons resampled (a binomial draw at its own rate; an impostor pair's node
+    sums taken as the subject's own), percentile limits."""
+    e, n, _, _, _ = sums
+    draws = rng.integers(0, e.size, (BOOTSTRAPS, e.size))
+    errors = rng.binomial(n[draws].astype(np.int64), np.clip(e[draws] / n[draws], 0.0, 1.0))
+    rates = errors.sum(1) / n[draws].sum(1)
+    return float(np.percentile(rates, 2.5)), float(np.percentile(rates, 97.5))
+
+
 def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
     """Every candidate interval for one kind of one replicate."""
     e, n, total_e, total_n, dyadic = sums
@@ -149,10 +176,20 @@ def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
     square = (diag * diag).sum() - 2 * (diag * vec * vec).sum() / total_n + ((vec * vec).sum() / total_n) ** 2
     t_bm = float(stats.t.ppf(0.975, max(trace * trace / square - 1, 1)))
     out["CR2 (Bell-McCaffrey)"] = (p - t_bm * cr2, p + t_bm * cr2)
+    if 0 < p < 1:
+        logit, spread = np.log(p / (1 - p)), t_bm * cr2 / (p * (1 - p))
+        out["logit CR2 (Bell-McCaffrey)"] = (
+            float(1 / (1 + np.exp(-(logit - spread)))),
+            float(1 / (1 + np.exp(-(logit + spread)))),
+        )
+    else:
+        out["logit CR2 (Bell-McCaffrey)"] = wilson(total_e, total_n)
+    out["Korn-Graubard Clopper-Pearson"] = _korn_graubard(p, se, total_n, kish)
     deff = max(se * se / (p * (1 - p) / total_n), 1.0) if 0 < p < 1 else 1.0
     scale = (t_kish / Z) ** 2 * deff
     out["Wilson, design effect"] = wilson(total_e / scale, total_n / scale)
     out.update(_bootstrap(sums, rng, p, se))
+    out["two-stage bootstrap"] = _two_stage(sums, rng)
     variance = se * se * total_n**2 * (g - 1) / g  # sum of r_s^2, the impostor diagonal removed
     skew = float((r**3).sum() / variance**1.5) if variance > 0 else 0.0
     shift = se * skew * (2 * t_kish**2 + 1) / 6
@@ -171,6 +208,8 @@ def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
     out["hull + skew upper end"] = (hull[0], hull[1] + max(shift, 0.0))
     poisson = out["Poisson on subjects with errors"]
     out["hull + Poisson (k < 10)"] = _hull(hull, poisson) if with_errors < FEW_WITH_ERRORS else hull
+    out["hull + Korn-Graubard"] = _hull(hull, out["Korn-Graubard Clopper-Pearson"])
+    out["hull + two-stage bootstrap"] = _hull(hull, out["two-stage bootstrap"])
     return out
 
 
