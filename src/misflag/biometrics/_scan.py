@@ -229,7 +229,10 @@ def scan(
     failed = np.nan_to_num(floats(table.column("bad"))) > 0 if bad else None
     if failed is not None and (broken := int(count[failed].sum())):
         raise InputError(f"{{score}} is not a number in {broken:,} row(s)")
-    columns = {name: [_one_nan(v) for v in table.column(name).to_pylist()] for name in names}
+    columns = {name: table.column(name).to_pylist() for name in names}
+    for name in checked.key_names:  # y is never NaN here: the check below refuses it
+        if pa.types.is_floating(table.column(name).type):
+            columns[name] = [_one_nan(value) for value in columns[name]]
     _check_genuine(spec, columns["y"], count)
     row_keys = list(zip(*columns.values(), strict=True))
     keys = sorted(set(row_keys), key=lambda key: tuple(map(str, key)))
