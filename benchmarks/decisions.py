@@ -20,13 +20,13 @@ Timings 1-3 alternate `--repeat` times (so a busy machine slows all alike); medi
 the load average.
 
     python benchmarks/decisions.py [--rows 10000000] [--threads 2] [--repeat 5] [--skip-fairlearn]
+        [--baseline OTHER_TREE/src]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -53,28 +53,34 @@ def make_log(path: Path, rows: int) -> None:
     """)
 
 
-def timed_child(command: list[str], threads: int) -> tuple[float, float, float]:
+def timed_child(
+    command: list[str], threads: int, env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
     """Seconds, CPU seconds (user + system of the child, less noisy on a shared machine) and peak memory
-    (MiB, max RSS of the child) of `command` in a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    (MiB, max RSS) of `command` in a fresh process, from the child's own resource usage (os.wait4)."""
     start = time.perf_counter()
-    subprocess.run(
-        command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "MISFLAG_THREADS": str(threads)}
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "MISFLAG_THREADS": str(threads), **(env or {})},
     )
+    _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return seconds, cpu, after.ru_maxrss / 1024
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def cli_run(path: Path, threads: int) -> tuple[float, float, float]:
-    """Seconds, CPU seconds and peak memory (MiB) of the CLI audit in a fresh process."""
+def cli_run(path: Path, threads: int, source: Path | None = None) -> tuple[float, float, float]:
+    """Seconds, CPU seconds and peak memory (MiB) of the CLI audit in a fresh process; `source`: another
+    tree's `src` folder (e.g. an earlier commit's, from `git archive`) put first on the child's path."""
     command = [
         sys.executable, "-m", "misflag.cli", "decisions", "audit", str(path), "--flag", "flag", "--truth", "truth",
         "--group", "race", "--group", "sex", "--group", "age", "--intersect", "--replicates", "1000",
         "--format", "json",
     ]  # fmt: skip
-    return timed_child(command, threads)
+    return timed_child(command, threads, {} if source is None else {"PYTHONPATH": str(source)})
 
 
 def command_line_group_by(path: Path, threads: int) -> tuple[float, float]:
@@ -129,13 +135,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-fairlearn", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another tree's src folder (git archive COMMIT src | tar -x -C DIR): its CLI is timed too, "
+        "alternating with this tree's",
+    )
     args = parser.parse_args()
     os.environ["MISFLAG_THREADS"] = str(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
         make_log(path, args.rows)
         bare_runs, line_runs, line_cpu_runs, cli_runs, cli_cpu_runs, api_runs = [], [], [], [], [], []
-        peaks = []
+        peaks: list[float] = []
+        base_runs: list[tuple[float, float]] = []
         for _ in range(max(1, args.repeat)):  # alternating, so a busy spell slows every kind alike
             bare_runs.append(bare_group_by(path, args.threads))
             line_seconds, line_cpu = command_line_group_by(path, args.threads)
@@ -145,6 +158,8 @@ def main() -> None:
             cli_runs.append(cli_seconds)
             cli_cpu_runs.append(cli_cpu)
             peaks.append(peak_mib)
+            if args.baseline is not None:
+                base_runs.append(cli_run(path, args.threads, args.baseline)[:2])
             api_seconds, result = api_run(path)
             api_runs.append(api_seconds)
         load = os.getloadavg()
@@ -177,6 +192,17 @@ def main() -> None:
         print(f"  the same ratio in CPU time:                             {cli_cpu / line_cpu:8.1f}x")
         print(f"ratio API / bare GROUP BY (target <= 1.3):                {api_seconds / bare_seconds:8.1f}x")
         print(f"peak memory of the CLI process (largest run):             {max(peaks):8.0f} MiB")
+        if base_runs:
+            base_seconds = statistics.median(r[0] for r in base_runs)
+            base_cpu = statistics.median(r[1] for r in base_runs)
+            print(f"baseline tree's CLI ({args.baseline}): {base_seconds:.2f} s, CPU {base_cpu:.2f} s")
+            print(
+                f"  its ratio to the bare GROUP BY in process:              {base_seconds / bare_seconds:8.1f}x"
+            )
+            print(
+                f"  its ratio to the one-line `python -c` GROUP BY:         {base_seconds / line_seconds:8.1f}x"
+            )
+            print(f"  the same ratio in CPU time:                             {base_cpu / line_cpu:8.1f}x")
         misflag_seconds = api_seconds
         if args.skip_fairlearn:
             return
