@@ -1,11 +1,17 @@
 """Coverage of the summaries' intervals (max/min, max/geomean, Gini, FDR), and how their method was chosen.
 
     python benchmarks/biometrics_summary_coverage.py [--replicates 600] [--candidates]
+    python benchmarks/biometrics_summary_coverage.py --clustered [--replicates 200]
 
 Four groups with known FMR and FNMR, independent pairs (20,000 impostor and 2,000 genuine comparisons per
 group); each replication draws the counts and computes the intervals from them. Designs: spread rates,
 equal rates, one group 10% higher, one group 30% higher. Prints coverage (misses below / above the truth)
 with the 99% acceptance region of Binomial(replicates, 0.95).
+
+With --clustered, whole audits with subject ids instead (the intervals from the clustered effective
+sizes): four groups of the unbalanced design of tests/biometrics/conftest.py (100 subjects each, normal
+effects, sd 0.6, threshold 2.3), with equal rates, or spread ones (impostor scores shifted by 0, 0.2,
+0.4, 0.6 and genuine scores by 0, -0.15, -0.3, -0.45 per group); true rates by numerical integration.
 
 "misflag" is what the audit computes (misflag.biometrics._measures): the end towards equality by
 inverting a chi-square score test over bands of rates, on a - 1 degrees of freedom for a groups at the
@@ -31,7 +37,6 @@ from misflag.biometrics._measures import (
     GRID,
     INEQUALITY,
     Observed,
-    _lowest_edge,
     band_fits,
     chi_square_cutoff,
     closest_band,
@@ -39,6 +44,7 @@ from misflag.biometrics._measures import (
     fairness_discrepancy,
     fdr_interval,
     jeffreys_draws,
+    lowest_edge,
     summaries,
 )
 
@@ -94,7 +100,7 @@ def bonferroni_box(fm: Observed, fnm: Observed) -> dict[str, Interval]:
 def _band_low(fm: Observed, name: str, fixed_df: bool) -> float:
     if equal_rates_compatible(fm):
         return EQUAL[name]
-    top = max(float(fm.rates.max()) / _lowest_edge(fm), 1 + 2e-6)
+    top = max(float(fm.rates.max()) / lowest_edge(fm), 1 + 2e-6)
     widths = np.geomspace(1 + 1e-6, top, GRID)
     fits, statistic, at_edges = band_fits(fm, widths, relative=True)
     df = np.full(widths.size, fm.rates.size - 1) if fixed_df else at_edges - 1
@@ -148,13 +154,73 @@ def coverage(
     return {m: {name: (below, above) for name, (below, above) in v.items()} for m, v in misses.items()}
 
 
+CLUSTERED = {
+    "equal": ((0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)),
+    "spread": ((0.0, 0.2, 0.4, 0.6), (0.0, -0.15, -0.3, -0.45)),
+}
+
+
+def clustered_coverage(replicates: int) -> None:
+    """Coverage of the audit's summary rows with subject ids (see the module docstring)."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    from misflag.biometrics import audit_biometrics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "biometrics"))
+    from conftest import true_rates, unbalanced_scores
+
+    threshold = 2.3
+    low, high = binom.interval(0.99, replicates, 0.95)
+    print(f"{replicates} audits; 99% acceptance region {low / replicates:.1%}-{high / replicates:.1%}")
+    print(
+        "| rates | FMR max/min | FMR max/geomean | FMR Gini | FNMR max/min | FNMR max/geomean | FNMR Gini | FDR |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (impostor_shift, genuine_shift) in CLUSTERED.items():
+        fmr = np.asarray([true_rates(0.6, "normal", threshold - s)[0] for s in impostor_shift])
+        fnmr = np.asarray([true_rates(0.6, "normal", threshold - s)[1] for s in genuine_shift])
+        truth = {f"fmr_{m}": float(f(fmr[None, :])[0]) for m, f in INEQUALITY.items()}
+        truth |= {f"fnmr_{m}": float(f(fnmr[None, :])[0]) for m, f in INEQUALITY.items()}
+        truth["fdr"] = float(fairness_discrepancy(fmr, fnmr, FDR_ALPHA))
+        hits = dict.fromkeys(truth, 0)
+        for r in range(replicates):
+            frames = []
+            for g, (s_imp, s_gen) in enumerate(zip(impostor_shift, genuine_shift, strict=True)):
+                frame = unbalanced_scores(1, 100, 0.6, "normal", seed=10_000 * r + g)
+                frame["score"] += np.where(frame["genuine"] == 0, s_imp, s_gen)
+                frame["grp"], frame["a"], frame["b"] = f"g{g}", frame["a"] + 1000 * g, frame["b"] + 1000 * g
+                frames.append(frame)
+            result = audit_biometrics(
+                pd.concat(frames, ignore_index=True),
+                score="score",
+                genuine="genuine",
+                group="grp",
+                threshold=threshold,
+                subject_a="a",
+                subject_b="b",
+                seed=r,
+            )
+            for row in result.select(group="(between groups)"):
+                if row["metric"] in hits and row["ci_low"] is not None:
+                    hits[row["metric"]] += int(row["ci_low"] <= truth[row["metric"]] <= row["ci_high"])
+        order = [f"fmr_{m}" for m in INEQUALITY] + [f"fnmr_{m}" for m in INEQUALITY] + ["fdr"]
+        print(f"| {name} | " + " | ".join(f"{hits[m] / replicates:.1%}" for m in order) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--replicates", type=int, default=600)
     parser.add_argument("--candidates", action="store_true", help="also the candidates that were not chosen")
+    parser.add_argument("--clustered", action="store_true", help="whole audits with subject ids")
     args = parser.parse_args()
+    if args.clustered:
+        clustered_coverage(args.replicates)
+        return
     methods = list(CANDIDATES) if args.candidates else ["misflag"]
     low, high = binom.interval(0.99, args.replicates, 0.95)
     print(

@@ -99,7 +99,7 @@ def chi_square_cutoff(df: np.ndarray | int) -> np.ndarray:
     return np.asarray(chdtri(values, 1 - CONFIDENCE))[inverse].reshape(np.shape(df))
 
 
-def _lowest_edge(observed: Observed) -> float:
+def lowest_edge(observed: Observed) -> float:
     """The lowest band edge searched for relative bands: the smallest positive rate, or, where a group's
     rate is 0, half an error in the largest group if that is smaller."""
     rates = observed.rates
@@ -116,7 +116,7 @@ def band_fits(
     """For each band width w: the rates clipped into the band [m, m w] (relative) or [m, m + w], the band
     placed where the score statistic is smallest; that statistic; and how many groups sit at its edges."""
     rates = observed.rates
-    start = _lowest_edge(observed) if relative else float(rates.min())
+    start = lowest_edge(observed) if relative else float(rates.min())
     steps = np.linspace(0.0, 1.0, GRID)
     fits, stats, edges = [], [], []
     chunks = -(-widths.size * GRID * rates.size // 1_000_000)  # at most a million clipped rates at once
@@ -160,7 +160,7 @@ def closest_band(observed: Observed) -> np.ndarray:
     """The rates of the narrowest band [m, m w] compatible with the data, where the chi-square test rejects
     equal rates: max/min's and Gini's end towards equality is their value there."""
     rates = observed.rates
-    top = max(float(rates.max()) / _lowest_edge(observed), 1 + 2e-6)  # no group is clipped beyond it
+    top = max(float(rates.max()) / lowest_edge(observed), 1 + 2e-6)  # no group is clipped beyond it
     widths = np.geomspace(1 + 1e-6, top, GRID)
     fits, statistic, at_edges = band_fits(observed, widths, relative=True)
     first = int(np.argmax(compatible(statistic, at_edges)))  # the widest band, clipping nothing, always is
