@@ -12,12 +12,19 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError, literal
 from misflag.io import check_expression
-from misflag.monitor._cells import Cells, compensated_grid_sum, fixed_width, floats, grid_sum, texts
+from misflag.monitor._cells import (
+    Cells,
+    compensated_grid_sum,
+    fixed_width,
+    floats,
+    grid_sum,
+    nanoseconds,
+    texts,
+)
 from misflag.monitor._spec import MonitorSpec
 
 #: Label of rows whose group expression is NULL (as in decision audits).
@@ -116,10 +123,8 @@ def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, sinc
     n = fixed_width(table["n"], pa.int64(), np.int64)[0]
     if since is None and n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
-    stamps = table["period"]
-    if pa.types.is_timestamp(stamps.type) and stamps.type.tz is not None:
-        stamps = pc.cast(stamps, pa.timestamp(stamps.type.unit))  # Spark labels naive times as UTC
-    _check_times(fixed_width(stamps, pa.int64(), np.int64)[1], table["n_null"], n)
+    stamps, unparsed, fits = nanoseconds(table["period"])
+    _check_times(unparsed, table["n_null"], n)
     stages = tuple(floats(table[f"s{i}"]) for i in range(len(checked.stages)))
     for i, (name, _) in enumerate(spec.pipeline):
         option = "{flag}" if spec.flag is not None else f"{{stages}} {literal(name)}"
@@ -134,12 +139,10 @@ def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, sinc
         raise InputError(
             f"{{weight}} must be a positive number wherever truth is known; {rows:,} row(s) are not"
         )
-    try:  # placeholder dates (0001-01-01, 9999-12-31) would make millions of empty periods
-        nanoseconds = fixed_width(stamps, pa.timestamp("ns"), np.int64)[0]
-    except pa.ArrowInvalid as error:
-        raise InputError(_OUT_OF_RANGE) from error
+    if not fits:  # placeholder dates (0001-01-01, 9999-12-31) would make millions of empty periods
+        raise InputError(_OUT_OF_RANGE)
     return Cells(
-        period=nanoseconds.view("datetime64[ns]"),
+        period=stamps.view("datetime64[ns]"),
         g=texts(table["g"]),
         pool=texts(table["pool"]),
         stages=stages,
