@@ -78,6 +78,7 @@ def test_five_audits_through_the_option_leave_nothing_pinned(
     assert last["release"] == stored[-1]["name"]
     # the register's path is never published: the output's spec says only that it was protected
     assert last["spec"]["release_register"] is None and last["spec"]["protect_releases"] is True
+    assert stored[-1]["metadata"]["spec"] == last["spec"]  # recorded as published
     assert str(tmp_path) not in json.dumps(last, default=str)
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 DEFAULT_STAGE = "decision"
 MAX_REPLICATES = 100_000
 MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
+MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HTTP's bound on --group)
 
 
 def _option(help_text: str, flag: str | None = None) -> dict[str, str]:
@@ -355,9 +356,11 @@ def _check_tables(spec: DecisionSpec) -> None:
     for text in spec.table_sets:
         items = split_set(text)
         if any(not item for item in items):
-            raise InputError(f"{{table_sets}} {text[:80]!r} has an empty expression (a stray comma?)")
+            raise InputError(
+                f"{{table_sets}} {literal(repr(text[:80]))} has an empty expression (a stray comma?)"
+            )
         if len(set(items)) != len(items):
-            raise InputError(f"{{table_sets}} {text[:80]!r} names an expression twice")
+            raise InputError(f"{{table_sets}} {literal(repr(text[:80]))} names an expression twice")
         named += items
     if spec.breakdown is not None:
         if not spec.breakdown.strip():
@@ -371,6 +374,12 @@ def _check_tables(spec: DecisionSpec) -> None:
         unused = [g for g in spec.groups if g not in named]
         if unused:
             raise InputError(
-                f"{{groups}} {unused[0][:80]!r} is in no {{table_sets}}: list it in one, or leave it out"
+                f"{{groups}} {literal(repr(unused[0][:80]))} is in no {{table_sets}}: list it in one, or leave it out"
             )
-    object.__setattr__(spec, "groups", tuple(dict.fromkeys([*spec.groups, *named])))
+    groups = tuple(dict.fromkeys([*spec.groups, *named]))
+    if spec.table_sets and len(groups) > MAX_TABLE_EXPRESSIONS:
+        raise InputError(
+            f"{{table_sets}} and {{breakdown}} name {len(groups)} group expressions; at most "
+            f"{MAX_TABLE_EXPRESSIONS} per audit"
+        )
+    object.__setattr__(spec, "groups", groups)

@@ -187,11 +187,15 @@ def audit_registered(
         path = data_dir().parent / "releases" / f"{file_sha256(Path(source))}.json"  # beside datasets/
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     inner = replace(spec, release_register=None, protect_releases=False)
+
+    def protected() -> AuditResult:
+        result = run(inner)
+        result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
+        return result
+
     with _locked(Path(path)):
         register = ReleaseRegister(path)
-        result = register.recorded(release_name(spec, len(register.releases) + 1), lambda: run(inner))
-    result.metadata["spec"]["protect_releases"] = True
-    return result
+        return register.recorded(release_name(spec, len(register.releases) + 1), protected)
 
 
 def release_name(spec: DecisionSpec, number: int) -> str:
