@@ -131,19 +131,24 @@ def test_arrival_state_refuses_changed_watch_settings_and_damaged_evidence(tmp_p
         monitor(snapshot, evidence="later", **SETTINGS)
 
 
-def _simulate(horizons: int, periods: int, alpha: float, reuse: bool, seed: int) -> int:
+def _simulate(horizons: int, periods: int, alpha: float, reuse: bool, seed: int, drift: bool = False) -> int:
     """Horizons with any false alarm of daily arrival runs at the band's high edge (group rate 1.25 x the
     reference's 10%, 60 negatives each per period, label delays geometric with mean 1.5, capped at 6).
-    With `reuse`, every run treats all labels counted so far as new (labels used again and again)."""
+    With `reuse`, every run treats all labels counted so far as new (labels used again and again). With
+    `drift`, the adversary's design: the reference's rate jumps between 4% and 40% from period to period
+    (the group's stays 1.25 x it, on the edge), so every alternative is predicted from the wrong rate,
+    and the group has 20 negatives per period against the reference's 100."""
     rng = np.random.default_rng(seed)
     shares = 0.4 * 0.6 ** np.arange(6)
     shares = np.append(shares, 1 - shares.sum())
+    reference = np.where(np.arange(periods) % 2 == 1, 0.4, 0.04) if drift else np.full(periods, 0.1)
+    sizes = (20, 100) if drift else (60, 60)
     alarms = 0
     for _ in range(horizons):
         arrived = []
-        for rate in (0.125, 0.1):
-            x = rng.multinomial(rng.binomial(60, rate, periods), shares)
-            rest = rng.multinomial(60 - x.sum(axis=1), shares)
+        for rate, size in zip((1.25 * reference, reference), sizes, strict=True):
+            x = rng.multinomial(rng.binomial(size, rate), shares)
+            rest = rng.multinomial(size - x.sum(axis=1), shares)
             arrived.append(np.stack([np.cumsum(x, axis=1), np.cumsum(x + rest, axis=1)]))
         previous: Evidence | None = None
         times = [str(t) for t in range(periods)]
@@ -166,3 +171,12 @@ def test_arrival_runs_keep_alpha_where_reusing_labels_does_not() -> None:
     bound = binom.ppf(0.999, horizons, alpha)
     assert _simulate(horizons, 20, alpha, reuse=False, seed=1) <= bound
     assert _simulate(horizons, 20, alpha, reuse=True, seed=1) > bound
+
+
+def test_arrival_runs_keep_alpha_when_the_reference_rate_jumps_and_groups_are_unbalanced() -> None:
+    """Every look, between older periods' pieces too, counts as an alarm if it crosses; the same design
+    with labels used again and again does exceed alpha, so the design can catch a broken guarantee."""
+    horizons, alpha = 100, 0.2
+    bound = binom.ppf(0.999, horizons, alpha)
+    assert _simulate(horizons, 20, alpha, reuse=False, seed=2, drift=True) <= bound
+    assert _simulate(horizons, 20, alpha, reuse=True, seed=2, drift=True) > bound
