@@ -106,6 +106,27 @@ def api_run(path: Path) -> tuple[float, float, Any]:
     return time.perf_counter() - start, time.process_time() - cpu, result
 
 
+def api_child(path: Path, threads: int, source: Path | None) -> tuple[float, float]:
+    """Seconds and CPU seconds of one API audit in a fresh process after one untimed audit (imports and
+    caches warm), with `source` (another tree's src) first on its path: the API of two trees, compared."""
+    code = (
+        "import sys, time; from misflag.decisions import audit_decisions\n"
+        "def run():\n"
+        f"    return audit_decisions({str(path)!r}, flag='flag', truth='truth', groups=['race', 'sex', 'age'], "
+        "intersect=True, replicates=1000)\n"
+        "run(); start, cpu = time.perf_counter(), time.process_time(); run()\n"
+        "print(time.perf_counter() - start, time.process_time() - cpu)"
+    )
+    env = {
+        **os.environ,
+        "MISFLAG_THREADS": str(threads),
+        **({} if source is None else {"PYTHONPATH": str(source)}),
+    }
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    seconds, cpu = done.stdout.split()
+    return float(seconds), float(cpu)
+
+
 def fresh_process(code: str) -> float:
     """Seconds of `python -c CODE` in a fresh process."""
     start = time.perf_counter()
@@ -152,6 +173,8 @@ def main() -> None:
         bare_cpu_runs, api_cpu_runs = [], []
         peaks: list[float] = []
         base_runs: list[tuple[float, float]] = []
+        base_api_runs: list[tuple[float, float]] = []
+        this_api_runs: list[tuple[float, float]] = []
         for _ in range(max(1, args.repeat)):  # alternating, so a busy spell slows every kind alike
             bare_seconds, bare_cpu = bare_group_by(path, args.threads)
             bare_runs.append(bare_seconds)
@@ -165,6 +188,8 @@ def main() -> None:
             peaks.append(peak_mib)
             if args.baseline is not None:
                 base_runs.append(cli_run(path, args.threads, args.baseline)[:2])
+                base_api_runs.append(api_child(path, args.threads, args.baseline))
+                this_api_runs.append(api_child(path, args.threads, None))
             api_seconds, api_cpu, result = api_run(path)
             api_runs.append(api_seconds)
             api_cpu_runs.append(api_cpu)
@@ -213,6 +238,13 @@ def main() -> None:
                 f"  its ratio to the one-line `python -c` GROUP BY:         {base_seconds / line_seconds:8.1f}x"
             )
             print(f"  the same ratio in CPU time:                             {base_cpu / line_cpu:8.1f}x")
+            for name, runs in (("baseline tree's", base_api_runs), ("this tree's", this_api_runs)):
+                api_wall = statistics.median(r[0] for r in runs)
+                api_cpu_child = statistics.median(r[1] for r in runs)
+                print(
+                    f"{name} API in a fresh process (after one warm-up): {api_wall:.2f} s, CPU {api_cpu_child:.2f} s; "
+                    f"/ bare GROUP BY {api_wall / bare_seconds:.1f}x wall, {api_cpu_child / bare_cpu:.1f}x CPU"
+                )
         misflag_seconds = api_seconds
         if args.skip_fairlearn:
             return
