@@ -86,9 +86,16 @@ def test_append_stores_canonical_bodies_hashed_as_documented(ledger: Ledger) -> 
 
 
 def test_writer_proof_is_hmac_sha256_of_the_entry_hash(ledger: Ledger) -> None:
-    for _ in range(5):
-        key, digest = secrets.token_bytes(32), secrets.token_bytes(32)
-        assert prover(key)(digest) == hmac.new(key, digest, hashlib.sha256).digest()
+    """`prover` builds HMAC from copied SHA-256 states (RFC 2104): it must be `hmac`'s, for keys shorter
+    than, as long as and longer than SHA-256's 64-byte block (hashed first), and any message; and it must
+    keep no state between messages."""
+    for key_length in (0, 1, 32, 63, 64, 65, 100, 300):
+        key = secrets.token_bytes(key_length)
+        prove = prover(key)
+        for message_length in (0, 1, 32, 64, 1000, 32):
+            message = secrets.token_bytes(message_length)
+            assert prove(message) == hmac.new(key, message, hashlib.sha256).digest()
+            assert prove(message) == hmac.digest(key, message, "sha256")
     ledger.append(
         [Event("flagged", "m1", "s", "recorder", {"rule_id": "r", "rule_version": "1", "input_digest": "d"})]
     )

@@ -44,6 +44,8 @@ from misflag.ledger._verify import CHECKPOINT_COLUMNS, ENTRY_COLUMNS
 from misflag.ledger._writer import LedgerTampered, load_or_create_writer_key, writer_key_path
 
 LOG = logging.getLogger("misflag.ledger")
+Frontier = list[tuple[int, bytes]]  # a Merkle tree's perfect subtrees, left to right: (height, hash)
+SealMark = tuple[int, bytes, str, str, bytes]  # a checkpoint row: tree size, root, ts, key id, signature
 DEFAULT_EVERY = 1000  # entries between automatic checkpoints
 DEFAULT_SECONDS = 10.0  # seconds an entry may stay unsealed
 OwnerPolicy = Literal["allow", "warn", "refuse"]
@@ -91,8 +93,10 @@ class Store:
         # seq -> hash of the unsealed entries this process wrote and committed (see SealingStore._own)
         self._written: dict[int, bytes] = {}
         self._connection: Connection | None = None  # the kept write connection (see _writer_connection)
-        # the last checkpoint row whose signature was checked (or made) here: (size, root, ts, key, sig)
-        self._sealed_mark: tuple[int, bytes, str, str, bytes] | None = None
+        # the last checkpoint row whose signature and frontier were checked (or made) here: the row, its
+        # stored frontier and that frontier parsed
+        self._sealed_mark: tuple[SealMark, str, Frontier] | None = None
+        self._key_listed: str | None = None  # the signing key id whose ledger_keys row was found
 
     def connected_as_owner(self) -> bool:
         """PostgreSQL: whether this connection's role owns the ledger's tables or is a superuser."""

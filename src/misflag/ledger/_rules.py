@@ -154,6 +154,10 @@ _CHECKS: dict[str, tuple[str, Check]] = {
     "notice_before_action": ("action", lambda state, who, role: state.notice),
     "independent_appeal": ("appeal_decided", lambda state, who, role: not who & state.reviewers),
 }
+# The same checks, in order, by the kind they are about.
+_CHECKS_BY_KIND: dict[str, list[tuple[str, Check]]] = {}
+for _name, (_kind, _check) in _CHECKS.items():
+    _CHECKS_BY_KIND.setdefault(_kind, []).append((_name, _check))
 
 
 def violation(
@@ -169,12 +173,8 @@ def violation(
     closing = state.closing() if kind == "action" else None
     if closing:
         return closing, f"no action on a case closed to action: {CLOSING_TEXT[closing]}"
-    for name, (applies_to, check) in _CHECKS.items():
-        if (
-            kind == applies_to  # first: most checks are about another kind
-            and rules.rules.get(name, True)
-            and not check(state, identities(actor, actor_id), role)
-        ):
+    for name, check in _CHECKS_BY_KIND.get(kind, ()):
+        if rules.rules.get(name, True) and not check(state, identities(actor, actor_id), role):
             return name, RULE_TEXT[name]
     return None
 

@@ -26,9 +26,9 @@ from sqlalchemy import Connection, func, insert, select
 
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
-from misflag.ledger._base import LOG, Store
+from misflag.ledger._base import LOG, Frontier, SealMark, Store
 from misflag.ledger._engine import now
-from misflag.ledger._events import Event, stamped
+from misflag.ledger._events import Event, stamp_ending
 from misflag.ledger._keys import (
     checkpoint_message,
     key_id,
@@ -43,8 +43,16 @@ from misflag.ledger._merkle import compact_root
 from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash, later_than, stamp
 from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
-Frontier = list[tuple[int, bytes]]
 INSERT_SQL = f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join('?' * 7)})"
+INSERT_CHECKPOINT_SQL = (
+    f"INSERT INTO ledger_checkpoints ({CHECKPOINT_COLUMNS}, frontier) VALUES ({', '.join('?' * 6)})"
+)
+# The last checkpoint row, the head's seq and the hash of the last entry that checkpoint seals.
+LAST_SEALED_SQL = (
+    f"SELECT {CHECKPOINT_COLUMNS}, frontier, (SELECT max(seq) FROM ledger_entries),"
+    " (SELECT hash FROM ledger_entries WHERE seq = c.tree_size - 1)"
+    " FROM ledger_checkpoints c ORDER BY tree_size DESC LIMIT 1"
+)
 # The latest rule change, the sealed size, the body of the first unsealed entry and the head entry.
 TIP_SQL = (
     "SELECT (SELECT max(seq) FROM ledger_entries WHERE kind = 'rules_changed'), c.size, f.body, "
@@ -53,6 +61,17 @@ TIP_SQL = (
     " LEFT JOIN ledger_entries f ON f.seq = c.size"
     " LEFT JOIN ledger_entries h ON h.seq = (SELECT max(seq) FROM ledger_entries)"
 )
+
+
+def checkpoint_answer(size: int, root: bytes, timestamp: str, name: str, signature: bytes) -> dict[str, Any]:
+    """A checkpoint as the store answers it and publishes it (root and signature in hex)."""
+    return {
+        "tree_size": size,
+        "root": bytes(root).hex(),
+        "timestamp": timestamp,
+        "key_id": name,
+        "signature": bytes(signature).hex(),
+    }
 
 
 class Tip(NamedTuple):
@@ -131,22 +150,18 @@ class SealingStore(Store):
             self._vouch(connection, [head], "append")  # never chain onto a row the service did not write
         first, prev = (head[0] + 1, bytes(head[2])) if head is not None else (0, GENESIS)
         prove = self._prove or prover(self._writer_key())
-        self._prove = prove  # the keyed HMAC state, made once per store
+        self._prove = prove  # the keyed HMAC states, made once per store
         timestamp = now()
+        ending = stamp_ending(timestamp)  # what each body's closing brace becomes
         bodies = unstamped or [item.unstamped() for item in events]
         rows, receipts, seq = [], [], first
-        for item, text in zip(events, bodies, strict=True):
-            body = stamped(text, timestamp)
-            digest = entry_hash(prev, seq, item.kind, item.case_id, body)
-            rows.append((seq, prev, digest, item.kind, item.case_id, body, prove(digest)))
+        for item, text in zip(events, bodies, strict=True):  # one pass: body, hash, proof, row, receipt
+            kind, case = item.kind, item.case_id
+            body = text[:-1] + ending
+            digest = entry_hash(prev, seq, kind, case, body)
+            rows.append((seq, prev, digest, kind, case, body, prove(digest)))
             receipts.append(
-                {
-                    "seq": seq,
-                    "hash": digest.hex(),
-                    "kind": item.kind,
-                    "case_id": item.case_id,
-                    "ts": timestamp,
-                }
+                {"seq": seq, "hash": digest.hex(), "kind": kind, "case_id": case, "ts": timestamp}
             )
             written[seq] = digest
             seq, prev = seq + 1, digest
@@ -171,51 +186,55 @@ class SealingStore(Store):
 
     def _last_sealed(self, connection: Connection) -> tuple[int, Frontier, bytes]:
         """The last checkpoint, checked: (size, frontier, hash of its last entry). A row this ledger's keys
-        did not sign, one larger than the table, or a frontier that does not give its root is an alarm."""
-        row = connection.exec_driver_sql(
-            f"SELECT {CHECKPOINT_COLUMNS}, frontier FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1"
-        ).first()
-        if row is None:
+        did not sign, one larger than the table, or a frontier that does not give its root is an alarm.
+        One statement; a row already checked here (or signed here), frontier included, is not checked
+        again."""
+        found = self._fetch(connection, LAST_SEALED_SQL)
+        if not found:
             return 0, [], GENESIS
-        size, root, timestamp, name, signature, stored_frontier = row
-        head = connection.execute(select(func.max(schema.entries.c.seq))).scalar()
+        size, root, timestamp, name, signature, stored_frontier, head, last = found[0]
         count = 0 if head is None else head + 1
         if not 0 <= size <= count:
             raise self._alarm(refuse(f"a checkpoint row claims {size} entries, the ledger holds {count}"))
-        try:
-            frontier = [(int(height), bytes.fromhex(value)) for height, value in json.loads(stored_frontier)]
-        except (ValueError, TypeError, RecursionError):
-            raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed")) from None
-        if compact_root(frontier, [])[0] != bytes(root):
-            raise self._alarm(refuse(f"the checkpoint row at {size} entries does not match its own root"))
         mark = (size, bytes(root), timestamp, name, bytes(signature))
-        if mark != self._sealed_mark:  # the same row, already checked (or signed here), is not checked again
-            own = public_bytes(self._signing_key(connection))
-            public = own if key_id(own) == name else self.authority().schedule.ever.get(name)
-            if public is None or not signature_valid(
-                public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, name)
-            ):
-                raise self._alarm(
-                    refuse(f"the checkpoint row at {size} entries is not signed by this ledger")
-                )
-            self._sealed_mark = mark
-        last = connection.execute(
-            select(schema.entries.c.hash).where(schema.entries.c.seq == size - 1)
-        ).scalar()
+        checked = self._sealed_mark
+        if checked is not None and checked[:2] == (mark, stored_frontier):
+            frontier = checked[2]
+        else:
+            frontier = self._checked_frontier(connection, mark, stored_frontier)
         if last is None:
             if size:
                 raise self._alarm(refuse(f"entry {size - 1}, the last one sealed, is missing"))
             return size, frontier, GENESIS
         return size, frontier, bytes(last)
 
+    def _checked_frontier(self, connection: Connection, mark: SealMark, stored: str) -> Frontier:
+        """The frontier of checkpoint row `mark`, once its frontier gives its root and its signature is
+        this ledger's; remembered as checked."""
+        size, root, timestamp, name, signature = mark
+        try:
+            frontier = [(int(height), bytes.fromhex(value)) for height, value in json.loads(stored)]
+        except (ValueError, TypeError, RecursionError):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed")) from None
+        if compact_root(frontier, [])[0] != root:
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries does not match its own root"))
+        own = public_bytes(self._signing_key(connection))
+        public = own if key_id(own) == name else self.authority().schedule.ever.get(name)
+        if public is None or not signature_valid(
+            public, signature, checkpoint_message(size, root, timestamp, name)
+        ):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries is not signed by this ledger"))
+        self._sealed_mark = (mark, stored, frontier)
+        return frontier
+
     def _checkpoint(self, connection: Connection, size: int | None = None) -> dict[str, Any]:
         """Sign the tree of the first `size` entries (all by default) once every entry after the last
         checkpoint is vouched for; published when the write commits."""
         if size is None:
-            head = connection.execute(select(func.max(schema.entries.c.seq))).scalar()
+            head = self._fetch(connection, "SELECT max(seq) FROM ledger_entries")[0][0]
             size = 0 if head is None else head + 1
         start, frontier, last_hash = self._last_sealed(connection)
-        signed = start or connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar()
+        signed = start or self._fetch(connection, "SELECT count(*) FROM ledger_checkpoints")[0][0]
         if size <= start and signed:
             return self._checkpoint_row(connection, start)
         leaves = self._own_leaves(connection, start, size)
@@ -229,50 +248,49 @@ class SealingStore(Store):
         key = self._signing_key(connection)
         name, timestamp = key_id(public_bytes(key)), now()
         signature = key.sign(checkpoint_message(size, root, timestamp, name))
-        mark = {"tree_size": size, "root": root, "ts": timestamp, "key_id": name, "signature": signature}
         stored = json.dumps([[height, value.hex()] for height, value in frontier])
-        connection.execute(insert(schema.checkpoints), [mark | {"frontier": stored}])
-        self._sealed_mark = (size, root, timestamp, name, signature)  # our own signature: valid as it is
-        head = self._checkpoint_row(connection, size)
+        self._execute_many(
+            connection, INSERT_CHECKPOINT_SQL, [(size, root, timestamp, name, signature, stored)]
+        )
+        # our own signature and frontier: valid as they are, not checked again by the next seal
+        self._sealed_mark = ((size, root, timestamp, name, signature), stored, frontier)
+        head = checkpoint_answer(size, root, timestamp, name, signature)
         connection.info.setdefault("ledger_heads", []).append(head)
         return head
 
     def _own_leaves(self, connection: Connection, start: int, size: int) -> list[bytes] | None:
         """The hashes of entries `start`..`size - 1` if every one is this process's own (see `_own`), else
         None. The entries this transaction inserted are not read back; earlier ones are read (their
-        hashes only) and must carry the hash computed here."""
-        for seq in [seq for seq in self._written if seq < start]:  # sealed: no longer needed here
-            del self._written[seq]
+        hashes only, in one statement) and must be the hashes computed here."""
+        known = self._written
+        for seq in [seq for seq in known if seq < start]:  # sealed: no longer needed here
+            del known[seq]
         written = connection.info["ledger_written"]
         ours = sorted(seq for seq in written if start <= seq < size)
         low, high = (ours[0], ours[-1] + 1) if ours else (size, size)
-        if len(ours) != high - low or self._upgrading:
+        if len(ours) != high - low or high != size or self._upgrading:
             return None
-        earlier = self._fetch(
-            connection,
-            "SELECT seq, hash FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (start, low),
-        )
-        if high != size or len(earlier) != low - start:
+        stored = [
+            digest  # bytes from sqlite3 and psycopg alike
+            for (digest,) in self._fetch(
+                connection,
+                "SELECT hash FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, low),
+            )
+        ]
+        if stored != [known.get(seq) for seq in range(start, low)]:
             return None
-        if not all(self._own(written, seq, digest) for seq, digest in earlier):
-            return None
-        return [bytes(digest) for _seq, digest in earlier] + [written[seq] for seq in range(low, high)]
+        return stored + [written[seq] for seq in range(low, high)]
 
     def _checkpoint_row(self, connection: Connection, size: int) -> dict[str, Any]:
-        row = connection.exec_driver_sql(
-            f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = {int(size)}"
-        ).first()
-        if row is None:
+        found = self._fetch(
+            connection,
+            f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints WHERE tree_size = ?",
+            (int(size),),
+        )
+        if not found:
             raise LedgerError(f"no checkpoint at {size} entries")
-        tree_size, root, timestamp, name, signature = row
-        return {
-            "tree_size": tree_size,
-            "root": bytes(root).hex(),
-            "timestamp": timestamp,
-            "key_id": name,
-            "signature": bytes(signature).hex(),
-        }
+        return checkpoint_answer(*found[0])
 
     def checkpoint(self, publish: Sequence[Path] = ()) -> dict[str, Any]:
         """Seal every entry so far under a signed Merkle root (the existing one if nothing is new); also
@@ -343,9 +361,12 @@ class SealingStore(Store):
             self._key = load_or_create(self.key_path)
         public = public_bytes(self._key)
         name = key_id(public)
-        known = connection.execute(select(schema.keys.c.key_id).where(schema.keys.c.key_id == name)).first()
-        if known is None:
-            connection.execute(insert(schema.keys), [{"key_id": name, "public_key": public, "ts": now()}])
+        if name != self._key_listed:  # once the key's row is found committed, it is not looked up again
+            known = self._fetch(connection, "SELECT 1 FROM ledger_keys WHERE key_id = ?", (name,))
+            if known:
+                self._key_listed = name
+            else:
+                connection.execute(insert(schema.keys), [{"key_id": name, "public_key": public, "ts": now()}])
         return self._key
 
     @property

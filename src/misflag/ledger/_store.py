@@ -160,13 +160,20 @@ class Ledger(SealingStore):
                 rules = self._rules(connection, tip)
                 states = self._case_states(connection, {item.case_id for item in events if item.case_id})
                 for item in events:
-                    state = states.get(item.case_id or "") or states.setdefault(
-                        item.case_id or "", CaseState()
+                    case, kind, actor, role, actor_id = (
+                        item.case_id or "",
+                        item.kind,
+                        item.actor,
+                        item.role,
+                        item.actor_id,
                     )
-                    broken = violation(rules, state, item.kind, item.actor, item.role, item.actor_id)
+                    state = states.get(case)
+                    if state is None:  # a case without history so far
+                        state = states[case] = CaseState()
+                    broken = violation(rules, state, kind, actor, role, actor_id)
                     if broken:
                         raise _Rejected(item, *broken, rules)
-                    state.apply(item.kind, item.actor, item.role, item.actor_id, item.payload)
+                    state.apply(kind, actor, role, actor_id, item.payload)
                 return self._insert(connection, events, unstamped, tip)
         except _Rejected as rejected:
             receipt = self._append_system(
@@ -197,8 +204,9 @@ class Ledger(SealingStore):
             return self._insert(connection, [item])[0]
 
     def _case_states(self, connection: Connection, case_ids: set[str]) -> dict[str, CaseState]:
-        """Fold each case's accepted events (in ledger order) into its state."""
-        histories: dict[str, list[Fact]] = {case: [] for case in case_ids}
+        """Fold each case's accepted events (in ledger order) into its state; a case without any is left
+        out (the caller starts it from an empty state)."""
+        histories: dict[str, list[Fact]] = {}
         ordered = sorted(case_ids)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
@@ -207,7 +215,7 @@ class Ledger(SealingStore):
             for _seq, _prev, _hash, kind, case, body, _mac in rows:
                 parsed = json.loads(body)
                 who = (parsed["actor"], parsed["role"], parsed.get("actor_id"))
-                histories[case].append((kind, *who, parsed.get("payload", {})))
+                histories.setdefault(case, []).append((kind, *who, parsed.get("payload", {})))
         return {case: fold(history) for case, history in histories.items()}
 
     # -- rules -------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from misflag.ledger._keys import checkpoint_message, key_id, rotation_message, s
 from misflag.ledger._merkle import MerkleTree
 
 GENESIS = bytes(32)
+_sha256 = hashlib.sha256
 KINDS = frozenset(CASE_EVENTS) | frozenset(SYSTEM_EVENTS)
 # Entries that grant power: each is sealed by a checkpoint in the transaction that writes it.
 POWER = frozenset({"token_created", "token_revoked", "rules_changed", "key_rotated"})
@@ -31,14 +32,10 @@ ENTRY_COLUMNS = "seq, prev, hash, kind, case_id, body"
 CHECKPOINT_COLUMNS = "tree_size, root, ts, key_id, signature"
 
 
-def record_bytes(prev: bytes, seq: int, kind: str, case_id: str | None, body: str) -> bytes:
-    """The bytes an entry's leaf hash covers (see the module docstring)."""
-    case = "None" if case_id is None else f"'{case_id}'"
-    return prev + f"{seq}\x1f{kind}\x1f{case}\x1f{body}".encode()
-
-
 def entry_hash(prev: bytes, seq: int, kind: str, case_id: str | None, body: str) -> bytes:
-    return hashlib.sha256(b"\x00" + record_bytes(prev, seq, kind, case_id, body)).digest()
+    """An entry's leaf hash: SHA-256 of 0x00, `prev` and the UTF-8 record (see the module docstring)."""
+    case = "None" if case_id is None else f"'{case_id}'"
+    return _sha256(b"\x00" + prev + f"{seq}\x1f{kind}\x1f{case}\x1f{body}".encode()).digest()
 
 
 @dataclass
@@ -158,7 +155,8 @@ _TS_KEYS = frozenset({',"ts":"', '{"ts":"'})  # how a canonical body's top-level
 
 def stamp(moment: datetime) -> str:
     """A time as the store writes `ts`: ISO 8601, microseconds, UTC with a Z (27 characters)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)  # the store's own times are UTC
+    return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def later_than(body: str, limit: str) -> bool:

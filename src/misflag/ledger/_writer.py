@@ -13,6 +13,7 @@ rows).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -57,13 +58,21 @@ def entry_mac(key: bytes, digest: bytes) -> bytes:
 
 
 def prover(key: bytes) -> Callable[[bytes], bytes]:
-    """`entry_mac` under `key`, for many entries: the keyed HMAC state is made once and copied per entry
-    (HMAC.copy), where `hmac.digest` derives it again for every call (half the time per entry)."""
-    keyed = hmac.new(key, digestmod="sha256")
+    """`entry_mac` under `key`, for many entries. HMAC-SHA256 is, by its definition (RFC 2104),
+    SHA-256((K ^ opad) || SHA-256((K ^ ipad) || message)): the two SHA-256 states after the padded key
+    are made here once and copied per entry. `hmac.digest` derives them again on every call, and
+    `HMAC.copy` goes through Python; this costs a third of either. The result is `hmac`'s, byte for byte
+    (tested against `hmac.digest` on random keys and messages)."""
+    block = 64  # SHA-256's block size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
 
     def prove(digest: bytes) -> bytes:
-        mac = keyed.copy()
-        mac.update(digest)
+        inside = inner.copy()
+        inside.update(digest)
+        mac = outer.copy()
+        mac.update(inside.digest())
         return mac.digest()
 
     return prove
@@ -76,6 +85,7 @@ def unvouched(
 
     With `start` and `prev`, the rows must also be the consecutive entries from `start`, linking to `prev`.
     """
+    prove = prover(key)
     for seq, stored_prev, stored_hash, kind, case_id, body, mac in rows:
         if start is not None:
             if seq != start:
@@ -86,7 +96,7 @@ def unvouched(
         digest = entry_hash(bytes(stored_prev), seq, kind, case_id, body)
         if digest != bytes(stored_hash):
             return f"entry {seq} does not match its hash"
-        if mac is None or not hmac.compare_digest(bytes(mac), entry_mac(key, digest)):
+        if mac is None or not hmac.compare_digest(bytes(mac), prove(digest)):
             return f"entry {seq} ({kind}) carries no valid writer proof: it was inserted around the service"
         prev = digest if prev is not None else None
     return None
