@@ -17,7 +17,9 @@ A 10M-row Parquet log with three attributes intersected (race x sex x age band).
    excluded, which favours Fairlearn); `--skip-fairlearn` leaves it out.
 
 Timings 1-3 alternate `--repeat` times (so a busy machine slows all alike); medians are printed, with
-the load average.
+the load average. misflag's modules (and the baseline tree's) are compiled to bytecode first, as an
+installed wheel's are: where PYTHONDONTWRITEBYTECODE is set, an edited module would otherwise be
+compiled again by every fresh process.
 
     python benchmarks/decisions.py [--rows 10000000] [--threads 2] [--repeat 5] [--skip-fairlearn]
         [--baseline OTHER_TREE/src]
@@ -26,6 +28,7 @@ the load average.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -166,6 +169,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["MISFLAG_THREADS"] = str(args.threads)
+    import misflag
+
+    for tree in (Path(misflag.__file__).parent, args.baseline):
+        if tree is not None:
+            compileall.compile_dir(tree, quiet=1)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
         make_log(path, args.rows)
