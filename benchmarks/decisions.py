@@ -230,6 +230,7 @@ def main() -> None:
         print(f"misflag API audit (in process), every metric, intervals:  {api_seconds:8.2f} s")
         print(f"  its CPU time (this process, all threads):               {api_cpu:8.2f} s")
         print(f"ratio CLI / bare GROUP BY in process (target <= 3):       {cli_seconds / bare_seconds:8.1f}x")
+        print(f"  the same ratio in CPU time:                             {cli_cpu / bare_cpu:8.1f}x")
         print(f"ratio CLI / the one-line `python -c` GROUP BY:            {cli_seconds / line_seconds:8.1f}x")
         print(f"  the same ratio in CPU time:                             {cli_cpu / line_cpu:8.1f}x")
         print(f"ratio API / bare GROUP BY (target <= 1.3):                {api_seconds / bare_seconds:8.1f}x")
