@@ -105,3 +105,14 @@ def test_max_min_low_end_is_the_inverted_score_test_for_two_groups() -> None:
     # equal rates in both groups cannot be rejected: the low end is 1 exactly
     close = Observed(np.array([0.015, 0.016]), sizes, jeffreys_draws(np.array([150.0, 144.0]), sizes, 0))
     assert summaries(close)["max_min_ratio"][1] == 1.0 and summaries(close)["gini"][1] == 0.0
+
+
+def test_equal_rates_read_exactly_equal_and_inside_their_intervals() -> None:
+    """exp(mean log r) can round above r: max/geomean of equal rates is still 1, not 0.9999999999999999."""
+    sizes = np.full(4, 2_000.0)
+    for rate in (0.0661, 0.0725, 0.1, 1 / 3):
+        observed = Observed(np.full(4, rate), sizes, jeffreys_draws(np.full(4, rate) * sizes, sizes, 1))
+        found = summaries(observed)
+        for name, equal in (("max_min_ratio", 1.0), ("max_geomean_ratio", 1.0), ("gini", 0.0)):
+            value, low, high = found[name]
+            assert value == equal and low == equal and high is not None and high > equal

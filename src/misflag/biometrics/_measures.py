@@ -42,8 +42,9 @@ def _max_min(rates: np.ndarray) -> np.ndarray:
 
 
 def _max_geomean(rates: np.ndarray) -> np.ndarray:
+    """At least 1 (the largest rate is at least their geometric mean), also where exp(mean log) rounds up."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return rates.max(axis=-1) / np.exp(np.log(rates).mean(axis=-1))
+        return np.maximum(rates.max(axis=-1) / np.exp(np.log(rates).mean(axis=-1)), 1.0)  # NaN stays NaN
 
 
 def _gini(rates: np.ndarray) -> np.ndarray:
