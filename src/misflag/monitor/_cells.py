@@ -98,7 +98,7 @@ def _sort_codes(values: np.ndarray) -> np.ndarray:
     """Each value's rank among the distinct values, NULL (None or NaN) ranked last."""
     if values.dtype != object:
         return np.unique(values, return_inverse=True)[1].reshape(-1)
-    missing = np.array([v is None for v in values], dtype=bool)
+    missing = _missing(values)
     codes = np.empty(len(values), dtype=np.int64)
     uniques, inverse = np.unique(values[~missing], return_inverse=True)
     codes[~missing] = inverse.reshape(-1)
@@ -164,13 +164,15 @@ def as_datetimes(periods: np.ndarray) -> list[datetime]:
 def codes_of(values: np.ndarray, labels: Sequence[object]) -> np.ndarray:
     """Each value's position in `labels` (-1 for a value not there, None included)."""
     position = {label: i for i, label in enumerate(labels)}
-    uniques, inverse = np.unique(np.where(_missing(values), "", values).astype(str), return_inverse=True)
+    missing = _missing(values)
+    uniques, inverse = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
     mapped = np.array([position.get(u, -1) for u in uniques.tolist()], dtype=np.int64)
     codes = mapped[inverse.reshape(-1)] if len(values) else np.zeros(0, dtype=np.int64)
-    return np.where(_missing(values), -1, codes)
+    return np.where(missing, -1, codes)
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
+    """Where an object array holds None."""
     return np.array([v is None for v in values], dtype=bool)
 
 
@@ -188,12 +190,12 @@ def compensated_grid_sum(
     labels: np.ndarray, periods: np.ndarray, values: np.ndarray, shape: tuple[int, int]
 ) -> np.ndarray:
     """`grid_sum` with Kahan's compensated summation in cell order, for weighted sums: every grid entry's
-    cells are added one at a time (all entries at once), as pandas' groupby sum does, so sums of many
-    unequal weights neither lose digits nor depend on how the cells were summed before."""
+    cells are added one at a time (all entries at once), exactly as pandas' groupby sum (the monitor's
+    summation before) adds them, so sums of many unequal weights keep their last digits."""
     keep = np.flatnonzero((labels >= 0) & (periods >= 0))
     flat = labels[keep] * shape[1] + periods[keep]
-    order = keep[np.argsort(flat, kind="stable")]
-    ordered = flat[np.argsort(flat, kind="stable")]
+    sort = np.argsort(flat, kind="stable")
+    order, ordered = keep[sort], flat[sort]
     entries, starts, sizes = np.unique(ordered, return_index=True, return_counts=True)
     total = np.zeros(shape[0] * shape[1])
     compensation = np.zeros(len(entries))
