@@ -21,7 +21,9 @@ process from its rusage) are printed with the load average, and the CPU ratios b
 
 Targets: CLI <= 3x the bare scan and API <= 1.3x (issue 26); a plain alternative / misflag >= 3 at 10M
 and 100M rows (issue 24: misflag at least 3 times faster than numpy bincount, loading included, as the
-user's script must load too). Every process gets `--threads` threads (DuckDB, pyarrow).
+user's script must load too). Every process gets `--threads` threads (DuckDB, pyarrow). misflag's modules
+are compiled to bytecode first, as an installed wheel's are (where PYTHONDONTWRITEBYTECODE is set, every
+fresh process would otherwise compile each edited module again).
 
     python benchmarks/biometrics.py [--rows 10000000] [--threads 2] [--repeat 5] [--file scores.parquet]
 """
@@ -29,6 +31,7 @@ user's script must load too). Every process gets `--threads` threads (DuckDB, py
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -327,6 +330,9 @@ def main() -> None:
     os.environ["MISFLAG_THREADS"] = str(args.threads)
     import pyarrow
 
+    import misflag
+
+    compileall.compile_dir(Path(misflag.__file__).parent, quiet=1)
     pyarrow.set_cpu_count(args.threads)  # the numpy alternative's reader: the same threads as DuckDB
     with tempfile.TemporaryDirectory() as folder:
         path = args.file or Path(folder) / "scores.parquet"

@@ -23,6 +23,7 @@ from misflag.biometrics._scan import (
     cluster_sums,
     scan,
     subject_problems,
+    subject_types_match,
 )
 from misflag.biometrics._spec import BiometricSpec
 from misflag.biometrics._text import summary_text
@@ -260,10 +261,12 @@ def _cluster(
     points: list[OperatingPoint],
     matched: np.ndarray,
 ) -> dict[str, Clustered]:
-    subject_problems(engine, spec, checked)
+    text = not subject_types_match(engine, checked)  # ids of two types compare as text
+    subject_problems(engine, spec, checked, text)
     out = {}
     for grouping in all_groupings:
-        table = cluster_sums(engine, spec, checked, list(grouping.sql_keys), [p.internal for p in points])
+        thresholds = [p.internal for p in points]
+        table = cluster_sums(engine, spec, checked, list(grouping.sql_keys), thresholds, text)
         errors, totals = _errors(prof, grouping, matched)
         out[grouping.attribute] = effective_sizes(table, grouping, len(points), errors, totals)
     return out

@@ -73,10 +73,13 @@ def base_sql(
     raw: bool = False,
     subjects: bool = False,
     raw_genuine: bool = False,
+    subject_text: bool = True,
 ) -> str:
     """The comparisons as (keys, y, s): s is the score, negated for distances so a match is s >= T.
 
     `raw_genuine` leaves y as the input's value (cast to a number after an aggregate has grouped on it).
+    With `subjects`, sa and sb are the subject ids, as text unless `subject_text` is False (both of one
+    type already, see `subject_types_match`: hashing text per comparison is most of a clustered audit).
     """
     items = [f"({checked.group}) AS g"] if checked.group else []
     if checked.group_a:
@@ -88,11 +91,13 @@ def base_sql(
     items.append(f"{sign}TRY_CAST(({checked.score}) AS DOUBLE) AS s")
     if raw:
         items.append(f"({checked.score}) AS raw")
-    if subjects:
+    if subjects and subject_text:
         items += [
             f"CAST(({checked.subject_a}) AS VARCHAR) AS sa",
             f"CAST(({checked.subject_b}) AS VARCHAR) AS sb",
         ]
+    elif subjects:
+        items += [f"({checked.subject_a}) AS sa", f"({checked.subject_b}) AS sb"]
     where = f" WHERE ({checked.where})" if checked.where else ""
     return f"SELECT {', '.join(items)} FROM input{where}"
 
@@ -350,12 +355,22 @@ def _integers(column: pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
-def subject_problems(engine: Engine, spec: BiometricSpec, checked: Checked) -> None:
+def subject_types_match(engine: Engine, checked: Checked) -> bool:
+    """Whether both subject expressions have one type (then ids compare as they are, not as text)."""
+    schema = engine.sql(
+        f"SELECT ({checked.subject_a}) AS sa, ({checked.subject_b}) AS sb FROM input LIMIT 0"
+    ).schema
+    return bool(schema.field("sa").type == schema.field("sb").type)
+
+
+def subject_problems(
+    engine: Engine, spec: BiometricSpec, checked: Checked, subject_text: bool = True
+) -> None:
     """InputError when a subject id is missing, or a genuine pair joins two subjects (impostor: one)."""
     row = engine.sql(
         "SELECT COUNT(*) FILTER (WHERE sa IS NULL OR sb IS NULL) AS missing, "
         "COUNT(*) FILTER (WHERE y = 1 AND sa <> sb) AS split, COUNT(*) FILTER (WHERE y = 0 AND sa = sb) AS same "
-        f"FROM ({base_sql(spec, checked, subjects=True)})"
+        f"FROM ({base_sql(spec, checked, subjects=True, subject_text=subject_text)})"
     ).to_pylist()[0]
     if row["missing"]:
         raise InputError(f"{{subject_a}} or {{subject_b}} is NULL in {row['missing']:,} row(s)")
@@ -373,6 +388,7 @@ def cluster_sums(
     checked: Checked,
     keys: list[tuple[str, str]],
     thresholds: list[float],
+    subject_text: bool = True,
 ) -> pa.Table:
     """Subject sums per (keys, y): subjects; comparisons per subject (nsum = sum of n_s, nn = sum of n_s^2);
     at each threshold j the sum and sum of squares of the rate left when a subject and all its comparisons
@@ -386,13 +402,13 @@ def cluster_sums(
     marks = ", ".join(f"CAST(s >= {t!r} AS BIGINT) AS m{j}" for j, t in enumerate(thresholds))
     selected = "".join(f"{expr} AS {alias}, " for expr, alias in keys)
     key_list = "".join(f"{alias}, " for _, alias in keys)
-    partition = f"PARTITION BY {key_list}y"
-    totals = ", ".join(f"SUM(m{j}) OVER ({partition}) AS big_m{j}" for j in range(count))
-    carried = ", ".join(["big_n", *(f"big_m{j}" for j in range(count))])
-    marked = ", ".join(f"m{j}" for j in range(count))
-    sums = ", ".join(f"SUM(m{j}) AS m{j}" for j in range(count))
     width = len(keys) + 1
-    grouped = ", ".join(str(i + 1) for i in range(width + 2 + count))
+    marked = ", ".join(f"m{j}" for j in range(count))
+    own = ", ".join(f"m{j} AS om{j}" for j in range(count))
+    not_own = ", ".join(f"0 AS om{j}" for j in range(count))
+    sums = ", ".join(f"SUM(m{j}) AS m{j}, SUM(om{j}) AS om{j}" for j in range(count))
+    partition = f"PARTITION BY {key_list}y"
+    totals = ", ".join(f"SUM(om{j}) OVER ({partition}) AS big_m{j}" for j in range(count))
     left = []
     for j in range(count):
         errors = f"CASE WHEN y = 0 THEN big_m{j} - m{j} ELSE (big_n - big_m{j}) - (n - m{j}) END"
@@ -403,13 +419,17 @@ def cluster_sums(
         f"COUNT(*) FILTER (WHERE e{j} > 0) AS w{j}"
         for j in range(count)
     )
+    # Each comparison is a node of both its subjects, and counted once (o, om: its first subject's node)
+    # for the totals, so the totals' window runs over the subjects' nodes, not over every comparison.
     query = (
-        f"WITH p AS (SELECT {selected}y, sa, sb, {marks} FROM ({base_sql(spec, checked, subjects=True)})), "
-        f"t AS (SELECT *, COUNT(*) OVER ({partition}) AS big_n, {totals} FROM p), "
-        f"node AS (SELECT {key_list}y, sa AS v, {carried}, {marked} FROM t "
-        f"UNION ALL SELECT {key_list}y, sb AS v, {carried}, {marked} FROM t WHERE sb <> sa), "
-        f"per_node AS (SELECT {key_list}y, v, {carried}, COUNT(*) AS n, {sums} FROM node GROUP BY {grouped}), "
-        f"jack AS (SELECT {key_list}y, CAST(n AS DOUBLE) AS n, big_n - n AS rest, {', '.join(left)} FROM per_node) "
+        f"WITH p AS (SELECT {selected}y, sa, sb, {marks} "
+        f"FROM ({base_sql(spec, checked, subjects=True, subject_text=subject_text)})), "
+        f"node AS (SELECT {key_list}y, sa AS v, 1 AS o, {marked}, {own} FROM p "
+        f"UNION ALL SELECT {key_list}y, sb AS v, 0 AS o, {marked}, {not_own} FROM p WHERE sb <> sa), "
+        f"per_node AS (SELECT {key_list}y, v, COUNT(*) AS n, SUM(o) AS o, {sums} FROM node "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(width + 1))}), "
+        f"t AS (SELECT *, SUM(o) OVER ({partition}) AS big_n, {totals} FROM per_node), "
+        f"jack AS (SELECT {key_list}y, CAST(n AS DOUBLE) AS n, big_n - n AS rest, {', '.join(left)} FROM t) "
         f"SELECT {key_list}y, COUNT(*) AS subjects, COUNT(*) FILTER (WHERE rest > 0) AS c, SUM(n) AS nsum, "
         f"SUM(n * n) AS nn, {out} "
         f"FROM jack GROUP BY {', '.join(str(i + 1) for i in range(width))}"
