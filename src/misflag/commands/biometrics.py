@@ -49,8 +49,14 @@ def audit(
         "--search",
         help="Rows are one-to-many searches: report FPIR and FNIR (NULL score: no candidate).",
     ),
-    group_a: str | None = typer.Option(None, "--group-a", help="SQL expression: the first sample's group."),
-    group_b: str | None = typer.Option(None, "--group-b", help="SQL expression: the second sample's group."),
+    group_a: str | None = typer.Option(
+        None, "--group-a", help="SQL expression: the first sample's group (--search: the searched person's)."
+    ),
+    group_b: str | None = typer.Option(
+        None,
+        "--group-b",
+        help="SQL expression: the second sample's group (--search: the returned candidate's).",
+    ),
     subject_a: str | None = typer.Option(
         None, "--subject-a", help="SQL expression: the first sample's subject id."
     ),
