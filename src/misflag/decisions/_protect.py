@@ -28,6 +28,7 @@ from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Targe
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
+from misflag.disclosure._weights import StateWeights, state_weights
 from misflag.errors import InputError
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
@@ -80,7 +81,13 @@ class Reader:
             input_rows=None if self.filtered else (metadata.get("input") or {}).get("rows"),
             missing_label=self.missing_label,
             keys=keys,
+            weights=self.weights(metadata),
         )
+
+    def weights(self, metadata: dict[str, Any]) -> StateWeights | None:
+        """The audit-sample weights by state, as a reader works them out from the published expressions."""
+        weight = (metadata.get("expressions") or {}).get("weight")
+        return state_weights(weight, tuple(self.stages.values()), self.truth) if weight else None
 
 
 def protect(
@@ -263,7 +270,7 @@ def _mine(
     def value(target: Target) -> float | None:
         rows = [row for row in target.rows if row[0] == THIS]
         if rows:
-            return known(Target(target.universe, target.columns, rows))
+            return known(replace(target, rows=rows))
         return releases.value(target.rows) if releases is not None else None
 
     return value
@@ -302,12 +309,26 @@ def _known(shadow: list[dict[str, Any]], min_cell: int, reader: Reader) -> Calla
         elif part == "denominator":
             value = float(row["denominator"] or 0.0)
         elif reader.weighted and FIGURES[figure][2]:
-            return float("nan")
+            value = _weighted_count(target, table)
+            if math.isnan(value):
+                return value  # no weighted rate gives the count: audit it, value unknown
         else:
             value = float(round((row["value"] or 0.0) * (row["denominator"] or 0.0)))
         return value if 1 <= value < min_cell else None
 
     return known
+
+
+def _weighted_count(target: Target, table: dict[tuple[str, str | None, str, str], dict[str, Any]]) -> float:
+    """The audited people N of a weighted rate's numerator (NaN where no rate of it tells): with one weight
+    w of theirs and one c of the rest of the rate's D audited people, rate = w N / (w N + c (D - N)), so
+    N = rate c D / (w (1 - rate) + rate c)."""
+    for (_, attribute, group, stage, figure), (mine, rest) in target.ratio_weights.items():
+        row = table.get((attribute, group, stage, figure))
+        if row is not None and row["value"] is not None and row["denominator"]:
+            rate, denominator = float(row["value"]), float(row["denominator"])
+            return float(round(rate * rest * denominator / (mine * (1.0 - rate) + rate * rest)))
+    return float("nan")
 
 
 def _escalate(forced: Forced, units: set[tuple[str, str | None]], rows: list[dict[str, Any]]) -> bool:

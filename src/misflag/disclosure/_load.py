@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from misflag.disclosure._model import Output
+from misflag.disclosure._weights import state_weights
 from misflag.errors import InputError
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
@@ -115,6 +116,9 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
     if score and threshold is not None:
         stages[f"score>={threshold:g}"] = f"({score}) >= {threshold!r}"
     digest = str((metadata.get("input") or {}).get("sha256") or name)
+    truth = str(expressions.get("truth") or spec.get("truth"))
+    weight = expressions.get("weight")
+    weights = state_weights(weight, tuple(stages.values()), truth) if isinstance(weight, str) else None
     where = spec.get("where")
     restriction = _restriction(where, groups) if where else {}
     return Output(
@@ -122,13 +126,14 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
         rows,
         groups,
         stages,
-        str(expressions.get("truth") or spec.get("truth")),
+        truth,
         bool(spec.get("weight")),
         digest if restriction is not None else f"{digest}|{where}",
         restriction or {},
         metadata.get("rows_audited"),
         (metadata.get("input") or {}).get("rows") if restriction is not None else None,
         str(metadata.get("missing_group_label") or "(missing)"),
+        weights=weights,
     )
 
 

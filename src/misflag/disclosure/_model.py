@@ -5,8 +5,9 @@ every group expression (plus one "other value" slot per expression, for values n
 every state (the flag at each distinct stage expression, and the truth: 1, 0 or not audited). Outputs
 of the same input with the same truth expression share one universe; a `--where` filter that restricts
 group expressions to listed values selects the cells it keeps. Each published figure adds equations: a
-group's n; a rate's denominator and (value x denominator) numerator; an undefined rate's zero
-denominator; a comparison's denominator; `rows_audited` and the input's row count. A listed group has at
+group's n; a rate's denominator and (value x denominator) numerator; a weighted rate, where the reader
+can work out the weights from the metadata (`_weights`), as sum(w x numerator) = value x sum(w x
+denominator) over the audited people; an undefined rate's zero denominator; a comparison's denominator; `rows_audited` and the input's row count. A listed group has at
 least one person; a value no output of a population lists has no one there. Counts are non-negative.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from misflag.disclosure._figures import FIGURES, base_metric
+from misflag.disclosure._weights import StateWeights
 from misflag.errors import InputError
 from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
@@ -47,6 +49,7 @@ class Output:
     input_rows: float | None = None  # the input's rows: all of the universe (only where that is true)
     missing_label: str = "(missing)"
     keys: dict[tuple[str, str | None], Key] | None = None  # (attribute, group) -> values; None: parse
+    weights: StateWeights | None = None  # audited people's weights by state, where the reader knows them
 
     def members(self) -> dict[str, tuple[int, ...]]:
         """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""
@@ -80,21 +83,34 @@ class Target:
     columns: np.ndarray
     rows: list[tuple[str, str, str | None, str, str, str]] = field(default_factory=list)
     # (output, attribute, group, stage, metric, part)
+    #: a weighted rate's numerator, per figure it is the numerator of ((output, attribute, group, stage,
+    #: metric)): the one weight of its people and the one of the rest of that figure's denominator, where
+    #: each is one (the auditor's count then follows from the rate and its denominator)
+    ratio_weights: dict[tuple[str, str, str | None, str, str], tuple[float, float]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
 class Model:
-    """One universe's equations: sum(x[cols]) = value, sum(x[cols]) >= value, x >= 0, x[zero] = 0."""
+    """One universe's equations: sum(c x x[cols]) = value (c = 1 unless given), sum(x[cols]) >= value,
+    x >= 0, x[zero] = 0."""
 
     unknowns: int
-    equalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
-    inequalities: dict[bytes, tuple[np.ndarray, float]] = field(default_factory=dict)
+    equalities: dict[bytes, tuple[np.ndarray, float, np.ndarray | None]] = field(default_factory=dict)
+    inequalities: dict[bytes, tuple[np.ndarray, float, np.ndarray | None]] = field(default_factory=dict)
     zero: np.ndarray | None = None
     sources: dict[bytes, set[Source]] = field(default_factory=dict)  # equality -> every row publishing it
 
-    def equal(self, columns: np.ndarray, value: float, source: Source | None = None) -> None:
-        key = columns.tobytes()
-        self.equalities.setdefault(key, (columns, value))
+    def equal(
+        self,
+        columns: np.ndarray,
+        value: float,
+        source: Source | None = None,
+        coefficients: np.ndarray | None = None,
+    ) -> None:
+        key = columns.tobytes() + (b"" if coefficients is None else b"|" + coefficients.tobytes())
+        self.equalities.setdefault(key, (columns, value, coefficients))
         if source is not None:
             self.sources.setdefault(key, set()).add(source)
 
@@ -103,7 +119,7 @@ class Model:
         return [frozenset(self.sources.get(key, ())) for key in self.equalities]
 
     def at_least(self, columns: np.ndarray, value: float) -> None:
-        self.inequalities.setdefault(columns.tobytes(), (columns, value))
+        self.inequalities.setdefault(columns.tobytes(), (columns, value, None))
 
     def matrices(self) -> tuple[np.ndarray, Any, np.ndarray, Any, np.ndarray]:
         """(position of each unknown among those not fixed at 0 (-1 if fixed), A_eq, b_eq, A_ub, b_ub)."""
@@ -112,16 +128,20 @@ class Model:
         free = ~self.zero if self.zero is not None else np.ones(self.unknowns, dtype=bool)
         position = np.where(free, np.cumsum(free) - 1, -1)
 
-        def stack(items: list[tuple[np.ndarray, float]], sign: float) -> tuple[Any, np.ndarray]:
-            items = [(position[cols][position[cols] >= 0], value) for cols, value in items]
-            if not items:
+        def stack(
+            items: list[tuple[np.ndarray, float, np.ndarray | None]], sign: float
+        ) -> tuple[Any, np.ndarray]:
+            kept = [
+                (position[cols][position[cols] >= 0], value, _coefficients(cols, c)[position[cols] >= 0])
+                for cols, value, c in items
+            ]
+            if not kept:
                 return None, np.zeros(0)
-            rows = np.concatenate([np.full(cols.size, i) for i, (cols, _) in enumerate(items)])
-            cols = np.concatenate([cols for cols, _ in items])
-            matrix = sparse.csr_matrix(
-                (np.full(cols.size, sign), (rows, cols)), shape=(len(items), int(free.sum()))
-            )
-            return matrix, sign * np.array([value for _, value in items], dtype=float)
+            rows = np.concatenate([np.full(cols.size, i) for i, (cols, _, _) in enumerate(kept)])
+            cols = np.concatenate([cols for cols, _, _ in kept])
+            data = sign * np.concatenate([c for _, _, c in kept])
+            matrix = sparse.csr_matrix((data, (rows, cols)), shape=(len(kept), int(free.sum())))
+            return matrix, sign * np.array([value for _, value, _ in kept], dtype=float)
 
         a_eq, b_eq = stack(list(self.equalities.values()), 1.0)
         a_ub, b_ub = stack(list(self.inequalities.values()), -1.0)
@@ -200,8 +220,25 @@ class Universe:
         predicate = FIGURES[metric][0] if part == 0 else FIGURES[metric][1]
         return np.asarray(predicate(now, then, self.truth), dtype=bool)
 
+    def state_weights(self, output: Output) -> np.ndarray | None:
+        """Each state's weight as the output's reader works it out (NaN where the truth is unknown), or
+        None where the reader does not know the weights."""
+        weights = output.weights
+        if weights is None:
+            return None
+        flags = [self.flags[:, self.stages.index(stage)] for stage in weights.stages]
+        out = np.full(self.truth.size, np.nan)
+        for s in np.nonzero(self.truth >= 0)[0]:
+            state = (*(int(f[s]) for f in flags), *((int(self.truth[s]),) if weights.uses_truth else ()))
+            out[s] = weights.table[state]
+        return out
+
     def columns(self, cells: np.ndarray, states: np.ndarray) -> np.ndarray:
         return (np.nonzero(cells)[0][:, None] * self.truth.size + np.nonzero(states)[0][None, :]).ravel()
+
+
+def _coefficients(columns: np.ndarray, given: np.ndarray | None) -> np.ndarray:
+    return np.ones(columns.size) if given is None else given
 
 
 def _extend(target: list[Any], items: Iterable[Any]) -> None:
@@ -218,6 +255,7 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
     for output in universe.outputs:
         members = output.members()
         population = universe.population(output)
+        weights = universe.state_weights(output) if output.weighted else None
         listed: dict[int, set[str | None]] = {}
         # many rows share a group's cells and a figure's states: each is worked out once per output
         cells_of: dict[tuple[str, str | None], np.ndarray] = {}
@@ -255,8 +293,13 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
                     target.rows.append(
                         (output.name, row["attribute"], row["group"], stage, row["metric"], part)
                     )
+                    both = _ratio_weights(parts, weights) if part == "numerator" else None
+                    if both is not None and FIGURES[metric][2]:
+                        target.ratio_weights[(output.name, row["attribute"], row["group"], stage, metric)] = (
+                            both
+                        )
                 continue
-            _published(model, output, row, metric, parts)
+            _published(model, output, row, metric, parts, weights)
         for a, values in listed.items():
             unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
             assert model.zero is not None
@@ -270,10 +313,29 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
     return model, list(targets.values())
 
 
+def _ratio_weights(parts: list[np.ndarray], by_state: np.ndarray | None) -> tuple[float, float] | None:
+    """(the numerator's one weight, the rest of the denominator's one weight), where each is one."""
+    if by_state is None:
+        return None
+    weights = by_state[parts[1] % by_state.size]
+    inside = np.isin(parts[1], parts[0])
+    mine, rest = np.unique(weights[inside]), np.unique(weights[~inside])
+    if mine.size > 1 or rest.size > 1:
+        return None
+    one = float(mine[0]) if mine.size else float(rest[0]) if rest.size else 1.0
+    return one, float(rest[0]) if rest.size else one
+
+
 def _published(
-    model: Model, output: Output, row: dict[str, Any], metric: str, parts: list[np.ndarray]
+    model: Model,
+    output: Output,
+    row: dict[str, Any],
+    metric: str,
+    parts: list[np.ndarray],
+    weights: np.ndarray | None = None,
 ) -> None:
-    """A published row's equations: its denominator (n for n), and its numerator where it is a count ratio."""
+    """A published row's equations: its denominator (n for n), and its numerator where it is a count
+    ratio; a weighted rate whose weights the reader knows (`weights`, by state) as an equation too."""
     numerator, denominator = parts
     # an absent intersection's zero is always published: no suppression removes it
     absent = (row.get("warning") or "").startswith("absent")
@@ -289,7 +351,16 @@ def _published(
     total = float(row["denominator"])
     model.equal(denominator, total, source)
     weighted = output.weighted and FIGURES[metric][2]
-    if row["metric"] != metric or weighted or row["value"] is None or total == 0:
+    if row["metric"] != metric or row["value"] is None or total == 0:
+        return
+    if weighted and weights is not None:
+        w = weights[denominator % weights.size]
+        if np.ptp(w) > 0:  # sum(w x numerator) - value x sum(w x denominator) = 0, over the audited
+            inside = np.isin(denominator, numerator).astype(float)
+            model.equal(denominator, 0.0, source, w * (inside - float(row["value"])))
+            return
+        weighted = False  # one weight: the weighted rate is the ratio of the counts
+    if weighted:
         return
     count = float(row["value"]) * total
     if abs(count - round(count)) < 1e-6 * max(1.0, total):
