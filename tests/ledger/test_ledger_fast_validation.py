@@ -1,20 +1,26 @@
 """The append path's fast validation, played against the full checks: for any event, hostile ones
-included (hidden and bidi characters, look-alike scripts, NaN, infinities, big integers, exponent floats,
-nesting, wrong types), the fast path either steps aside or returns exactly what the full checks return,
-which is json.dumps's canonical form of the body; whenever the full checks refuse, it steps aside."""
+included (hidden and bidi characters, look-alike scripts, lone surrogates, NaN, infinities, big integers,
+exponent floats, nesting, wrong types, keys in any script), the fast path either steps aside or returns
+exactly what the full checks return, which is json.dumps's canonical form of the body; whenever the full
+checks refuse, it steps aside. The fast path writes payloads with orjson: where it does, orjson's text
+is json's, checked here over every character of the Basic Multilingual Plane and floats across the range
+it accepts."""
 
 from __future__ import annotations
 
 import json
+import math
+import random
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from misflag.errors import LedgerError
 from misflag.ledger import Event
-from misflag.ledger._events import CASE_EVENTS, CHOICES, ROLES
+from misflag.ledger._events import CASE_EVENTS, CHOICES, ORJSON_FLOATS, ROLES
 
 
 def dumps(value: Any) -> str:
@@ -46,6 +52,7 @@ HOSTILE_LABELS = [
     "x" * 129,
     "x" * 513,
     "sha256:" + "ab" * 32,
+    "lone \ud800 surrogate",
 ]
 labels = st.one_of(
     st.sampled_from(HOSTILE_LABELS), st.text(max_size=12), st.integers(), st.none(), st.booleans()
@@ -59,6 +66,7 @@ json_values = st.recursive(
         st.floats(allow_nan=True, allow_infinity=True),
         st.sampled_from([1e16, 1e-7, 1e300, -0.0, 0.1 + 0.2, 1e15, 0.0001, 5e-324]),
         st.text(max_size=8),
+        st.sampled_from(["\ud800", "a\udfffb", "\u2028", "\x00", "\U0001f600"]),
     ),
     lambda children: st.one_of(
         st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3)
@@ -67,33 +75,62 @@ json_values = st.recursive(
 )
 
 
+VALID_LABELS = ["screening", "alice", "mail", "x" * 64, "sha256:" + "ab" * 32, "a b"]
+
+
+FIELDS = ("kind", "case", "actor", "role", "required", "extra", "groups")
+
+
 @st.composite
 def events(draw: st.DrawFn) -> Event:
-    kind = draw(st.one_of(st.sampled_from([*CASE_EVENTS, "bogus"]), st.integers()))
-    required = CASE_EVENTS.get(kind, ((), ()))[0] if isinstance(kind, str) else ()
+    """Events valid but for at most one field (hostile values one field at a time, so that many events
+    pass the full checks and the fast path's text is compared too, not only its refusals)."""
+    target = draw(st.sampled_from((None, None, *FIELDS)))
+
+    def pick(field: str, valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> Any:
+        return draw(st.one_of(valid, hostile) if field == target else valid)
+
+    kind = pick("kind", st.sampled_from(list(CASE_EVENTS)), st.one_of(st.just("bogus"), st.integers()))
+    required, roles = CASE_EVENTS.get(kind, ((), ROLES)) if isinstance(kind, str) else ((), ROLES)
     payload: dict[str, Any] = {}
     for name in required:
-        choices = CHOICES.get((kind, name))
-        options = [labels, st.booleans()]
-        if choices:
-            options.append(st.sampled_from(choices))
-        if draw(st.integers(0, 9)):  # usually present
-            payload[name] = draw(st.one_of(*options))
-    for name in draw(st.lists(st.sampled_from(["score", "flag", "nested", "note", "ts"]), max_size=3)):
-        payload[name] = draw(
-            st.one_of(json_values, st.sampled_from([True, False, 0.81, 3, "high", float("nan")]))
-        )
-    group_names = st.one_of(
-        st.sampled_from(["sex", "region", "Sex", "case_id", "x" * 41]), st.text(max_size=6)
+        choices = CHOICES.get((kind, name)) or ((True, False) if name == "flag_was_wrong" else VALID_LABELS)
+        if target != "required" or draw(st.integers(0, 9)):  # sometimes missing
+            payload[name] = pick("required", st.sampled_from(choices), st.one_of(labels, st.booleans()))
+    flat = st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from([0.81, 3, "high", 1e-7, 1.5e-05, 1e-4, 1e15, 1e16, -0.0, 2**53, 0.1 + 0.2]),
+        st.text(max_size=8),
     )
-    groups = draw(st.dictionaries(group_names, labels, max_size=3))
+    hostile_values = st.one_of(
+        json_values, st.sampled_from([True, False, float("nan"), float("-inf"), 2**53 + 1, -(10**400), None])
+    )
+    for name in draw(st.lists(st.sampled_from(["score", "flag", "nested", "note", "ts"]), max_size=3)):
+        payload[name] = pick("extra", flat if name != "flag" else st.booleans(), hostile_values)
+    payload.update(  # keys in any script
+        pick(
+            "extra",
+            st.dictionaries(st.text(max_size=4), flat, max_size=2),
+            st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+        )
+    )
+    group_names = st.sampled_from(["sex", "region"])
+    hostile_names = st.one_of(st.sampled_from(["Sex", "case_id", "x" * 41]), st.text(max_size=6))
+    groups = pick(
+        "groups",
+        st.dictionaries(group_names, st.sampled_from(VALID_LABELS), max_size=2),
+        st.dictionaries(st.one_of(group_names, hostile_names), labels, max_size=3),
+    )
+    case_id = pick(
+        "case",
+        st.sampled_from(["c-1", "case:9.x"]),
+        st.one_of(st.sampled_from(["", "bad id", "x" * 129]), st.text(max_size=8)),
+    )
     return Event(
         kind=kind,
-        case_id=draw(
-            st.one_of(st.sampled_from(["c-1", "case:9.x", "", "bad id", "x" * 129]), st.text(max_size=8))
-        ),
-        actor=draw(labels),
-        role=draw(st.one_of(st.sampled_from([*ROLES, "boss"]), st.none())),
+        case_id=case_id,
+        actor=pick("actor", st.sampled_from(VALID_LABELS), labels),
+        role=pick("role", st.sampled_from(roles), st.one_of(st.sampled_from([*ROLES, "boss"]), st.none())),
         payload=payload,
         groups=groups,
         actor_id=draw(st.sampled_from([None, "", "0123456789abcdef", "\u202e"])),
@@ -111,7 +148,12 @@ def test_fast_path_accepts_only_what_the_full_checks_accept_and_returns_the_same
         with pytest.raises(LedgerError):
             event.validate()
         return
-    body = {"actor": event.actor, "groups": event.groups, "payload": event.payload, "role": event.role}
+    body: dict[str, Any] = {
+        "actor": event.actor,
+        "groups": event.groups,
+        "payload": event.payload,
+        "role": event.role,
+    }
     if event.actor_id:
         body["actor_id"] = event.actor_id
     assert full == dumps(body)
@@ -148,3 +190,41 @@ def test_common_events_take_the_fast_path(event: Event) -> None:
     """The property above would hold if the fast path always stepped aside: the common shapes take it."""
     text = event._fast_unstamped()
     assert text is not None and text == event._checked_unstamped()
+
+
+def test_orjson_writes_what_json_writes_wherever_the_fast_path_uses_it() -> None:
+    """Every character of the Basic Multilingual Plane but the surrogates (which orjson refuses, sending
+    the event to the full checks), in values and in keys (sorted alike), and floats across the range the
+    fast path accepts, its edges and their neighbours; just below it the two differ, hence the bound."""
+    text = "".join(chr(code) for code in range(0x10000) if not 0xD800 <= code <= 0xDFFF)
+    for chunk in range(0, len(text), 2048):
+        part = text[chunk : chunk + 2048]
+        value = {part: part, part[::-1]: 1, "z" + part[:7]: None}
+        assert orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode() == dumps(value)
+    with pytest.raises(orjson.JSONEncodeError):
+        orjson.dumps({"note": "\ud800"})
+    low, high = ORJSON_FLOATS
+    rng = random.Random(19)
+    floats = [0.0, -0.0, low, -low, math.nextafter(high, 0), 2.0**53, 0.1 + 0.2, 1 / 3]
+    floats += [math.nextafter(low, math.inf), math.nextafter(high, 0) / 10, 123456789012345.6]
+    spread = [
+        rng.choice((-1, 1)) * 10 ** rng.uniform(math.log10(low), math.log10(high)) for _ in range(200_000)
+    ]
+    for number in [*floats, *spread]:
+        if not (low <= abs(number) < high or number == 0.0):
+            continue
+        assert orjson.dumps(number).decode() == json.dumps(number), number
+    assert orjson.dumps(1.5e-05).decode() != json.dumps(1.5e-05)  # why the bound exists
+
+
+def test_a_lone_surrogate_is_refused_in_one_line_not_a_traceback() -> None:
+    """JSON may escape half a character (`"\\ud800"`); the body is stored and hashed as UTF-8, where it
+    cannot go: refused as not plain JSON, before anything is written."""
+    data = json.loads(
+        '{"kind": "flagged", "case_id": "c1", "actor": "a", "role": "recorder", "payload": '
+        '{"rule_id": "r", "rule_version": "1", "input_digest": "d", "note": "x\\ud800"}}'
+    )
+    with pytest.raises(
+        LedgerError, match=r"^flagged: payload is not plain JSON: text holds a lone surrogate U\+D800"
+    ):
+        Event.from_dict(data)

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from math import isfinite
 from typing import Any, NamedTuple
+
+import orjson
 
 from misflag.errors import LedgerError
 from misflag.ledger._names import label_problem, mixed_script_problem, nfkc
@@ -42,6 +43,10 @@ MAX_FIELD = 512  # characters of one required text field
 MAX_PAYLOAD = 16_384  # characters of a whole canonical payload
 MAX_DEPTH = 16  # levels of objects and arrays in a payload (checked without recursion)
 MAX_EXACT_INTEGER = 2**53  # integers beyond this are not exact (or not finite) as a double
+# Floats the fast path lets orjson write, as json does (Python's repr): 1e-4 <= |x| < 1e15, or zero. Below
+# it the two differ (json 1.5e-05, orjson 0.000015); above it they agree but nothing relies on that. The
+# full checks encode the others with json.
+ORJSON_FLOATS = (1e-4, 1e15)
 # Required text fields are labels (channel, reason code, action...): NFKC text without hidden characters.
 LABEL_FIELDS = frozenset(name for required, _ in CASE_EVENTS.values() for name in required) - BOOLEAN_FIELDS
 
@@ -192,7 +197,8 @@ class Event:
         It accepts only events the full checks accept and returns the same text (tested on hostile
         events): for printable ASCII, `label_problem` reduces to an edge space, `mixed_script_problem`
         to nothing, and the body is the one `unstamped` encodes, its four top-level keys written in
-        their sorted order instead of sorted per event."""
+        their sorted order, the payload and groups by orjson, which writes flat JSON values as json does
+        (strings, integers within 2**53, and floats in ORJSON_FLOATS; others take the full checks)."""
         kind, case, actor, role = self.kind, self.case_id, self.actor, self.role
         shape = _SHAPES.get(kind) if type(kind) is str else None
         payload, groups, actor_id = self.payload, self.groups, self.actor_id
@@ -205,7 +211,7 @@ class Event:
             or type(payload) is not dict
             or type(groups) is not dict
             or not _plain_label(actor, 128)
-            or (actor_id is not None and type(actor_id) is not str)
+            or (actor_id is not None and actor_id != "" and not _plain_label(actor_id, 128))
         ):
             return None
         for name in shape.text:
@@ -217,12 +223,13 @@ class Event:
         for name, allowed in shape.choices:
             if payload.get(name) not in allowed:
                 return None
+        low, high = ORJSON_FLOATS
         for value in payload.values():
             plain = type(value)
             if plain is str or plain is bool or value is None:
                 continue
             if plain is float:
-                if not isfinite(value):
+                if not (low <= abs(value) < high or value == 0.0):  # NaN and infinities fail too
                     return None
             elif plain is not int or not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
                 return None  # a nested value, a big integer or another type: the full checks
@@ -234,14 +241,19 @@ class Event:
         for name, value in groups.items():
             if type(name) is not str or not _group_name_ok(name) or not _plain_label(value, 64):
                 return None
+        try:  # orjson: a tenth of json's time; refuses lone surrogates and keys that are not text
+            payload_text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+            groups_text = orjson.dumps(groups, option=orjson.OPT_SORT_KEYS).decode() if groups else "{}"
+        except orjson.JSONEncodeError:
+            return None
         text = (
             '{"actor":'
             + encode_basestring(actor)
             + (',"actor_id":' + encode_basestring(actor_id) if actor_id else "")
             + ',"groups":'
-            + (_encode_event(groups) if groups else "{}")
+            + groups_text
             + ',"payload":'
-            + _encode_event(payload)
+            + payload_text
             + ',"role":'
             + encode_basestring(role)
             + "}"
@@ -293,6 +305,14 @@ class Event:
             _check_label(value, "group ", str(name), ": value", scripts=True)
         try:
             unstamped = self.unstamped()
+            if not unstamped.isascii():
+                unstamped.encode()  # stored and hashed as UTF-8: a lone surrogate cannot be
+        except UnicodeEncodeError as error:
+            character = error.object[error.start]
+            raise LedgerError(
+                f"{self.kind}: payload is not plain JSON: text holds a lone surrogate U+{ord(character):04X} "
+                "(not Unicode text; send each character whole)"
+            ) from None
         except (TypeError, ValueError) as error:
             raise LedgerError(f"{self.kind}: payload is not plain JSON: {error}") from None
         if len(unstamped) > MAX_PAYLOAD:  # the payload is part of it: measured apart only when it may be over
