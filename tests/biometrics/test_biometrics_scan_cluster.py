@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from misflag.biometrics._scan import check, cluster_sums, subject_types_match
+from misflag.biometrics._scan import check
 from misflag.biometrics._spec import BiometricSpec
+from misflag.biometrics._subjects import cluster_sums, subject_types_match
 from misflag.engine import get_engine
 from misflag.io import load_input
 

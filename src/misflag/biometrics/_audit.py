@@ -20,12 +20,10 @@ from misflag.biometrics._scan import (
     Profile,
     bin_rows,
     check,
-    cluster_sums,
     scan,
-    subject_problems,
-    subject_types_match,
 )
 from misflag.biometrics._spec import BiometricSpec
+from misflag.biometrics._subjects import cluster_sums, subject_problems, subject_types_match
 from misflag.biometrics._text import summary_text
 from misflag.biometrics._thresholds import (
     Eer,
