@@ -146,9 +146,10 @@ def test_plain_values_read_every_option_exactly_as_typer_does() -> None:
     assert checked > 5000 and plain > checked / 5  # many options, and the plain path does answer
 
 
-def test_a_plain_json_audit_loads_neither_pydantic_nor_rich(tmp_path: object) -> None:
-    """`decisions audit` with plain values (text, integers, a decimal, a format) printing JSON into a pipe
-    imports neither Pydantic (typer's converters) nor rich (nothing is drawn); a table on a terminal would."""
+def test_a_plain_json_audit_loads_only_what_it_uses(tmp_path: object) -> None:
+    """`decisions audit` naming columns plainly, with plain values (text, integers, a decimal, a format),
+    printing JSON into a pipe imports none of Pydantic (typer's converters), rich (nothing is drawn),
+    sqlglot (no expression to parse), PyYAML (no YAML file), pandas or pyarrow.compute (docs/scale.md)."""
     import json
     import subprocess
     import sys
@@ -156,11 +157,12 @@ def test_a_plain_json_audit_loads_neither_pydantic_nor_rich(tmp_path: object) ->
 
     log = Path(str(tmp_path)) / "log.csv"
     log.write_text("flag,truth,g\n" + "1,0,a\n0,1,b\n1,1,a\n0,0,b\n" * 10)
+    unused = {"pydantic", "rich", "sqlglot", "yaml", "pandas", "pyarrow.compute"}
     probe = (
         "import sys; from misflag.cli import main; "
         f"code = main(['decisions', 'audit', {str(log)!r}, '--flag', 'flag', '--truth', 'truth', '--group', 'g', "
         "'--replicates', '200', '--min-cell', '5', '--target-fpr', '0.1', '--format', 'json']); "
-        "sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in {'pydantic', 'rich'})))"
+        f"sys.stderr.write(repr(sorted(m for m in sys.modules if m in {unused!r} or m.split('.')[0] in {unused!r})))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stderr == "[]"
