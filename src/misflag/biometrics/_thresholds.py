@@ -116,7 +116,8 @@ def equal_error_rate(
     """EER over the distinct scores: t2 the first with FMR <= FNMR, t1 the one before; the EER is the
     mean of FMR and FNMR at whichever of the two has the smaller sum (Maio et al. 2002, as pyeer).
 
-    `bins`, `scores`, `genuine` are the rows of the bins `eer_bins` named; None if the curves never cross.
+    `bins`, `scores`, `genuine` are the rows of the bins `eer_bins` named; None if there are none. The
+    grid ends above every score, where FMR is 0 and FNMR 1, so the curves always meet.
     `unscored` are (non-mated, mated) searches without a score (no candidate, or not the mate): in every
     denominator, never a false positive, always a miss (FPIR = FNIR for search logs).
     """
@@ -142,11 +143,12 @@ def equal_error_rate(
         - np.searchsorted(gen_bins, grid_bins, "left")
         + unscored[1]
     )
+    # the threshold above every score (FMR 0, FNMR 1) ends the grid, as the last bin edge does in
+    # `binned_eer`: where the impostors share the top score the curves meet only there
+    grid = np.append(grid, np.nextafter(grid[-1], np.inf))
+    fm, fnm = np.append(fm, 0), np.append(fnm, total_g)
     fmr, fnmr = fm / total_i, fnm / total_g
-    meets = np.nonzero(fmr - fnmr <= 0)[0]
-    if meets.size == 0:
-        return None
-    t2 = int(meets[0])
+    t2 = int(np.nonzero(fmr - fnmr <= 0)[0][0])  # the last point always meets (FMR 0)
     t1 = t2 - 1 if fmr[t2] != fnmr[t2] and t2 != 0 else t2
     pick = t1 if fmr[t1] + fnmr[t1] <= fmr[t2] + fnmr[t2] else t2
     return Eer(
