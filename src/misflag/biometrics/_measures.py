@@ -20,7 +20,8 @@ equal rates (the chi-square test of equal rates, whose 5% is all there is to mis
 measure of the narrowest compatible band. Max/geomean moves with every group, not the two extremes, so
 its low end is 1 when the chi-square test does not reject equal rates and the 2.5th percentile of the
 draws otherwise. The far ends are percentiles of draws of every group's rate from its Jeffreys
-distribution Beta(x + 1/2, n - x + 1/2) at the (effective) counts.
+distribution Beta(x + 1/2, n - x + 1/2) at the (effective) counts, widened to the measure's own value
+where that is beyond them (rates of 0 or 1, which the draws never reach).
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def summaries(observed: Observed) -> dict[str, tuple[float | None, float | None,
         elif name != "max_geomean_ratio":  # it moves with every group: the band is no profile of it
             band = closest_band(observed) if band is None else band
             low = float(measure(band[None, :])[0])
+        if value is not None:  # draws never reach a rate of 0 or 1, so the far end can fall short of it
+            low, high = min(low, value), max(high, value)
         out[name] = (value, float(low), float(high))
     return out
 
@@ -208,7 +211,8 @@ def _gap_profile(observed: Observed) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def fdr_interval(false_matches: Observed, false_non_matches: Observed, alpha: float) -> tuple[float, float]:
-    """FDR's interval (see the module docstring): the low end the 2.5th percentile of draws, the high end
+    """FDR's interval (see the module docstring), always holding the FDR of the observed rates: the low
+    end the 2.5th percentile of draws, the high end
     1 - min(alpha a + (1 - alpha) b) over pairs of gaps (a, b) compatible with both rates together, on
     (a_fm - 1) + (a_fnm - 1) - 1 degrees of freedom when both gaps are open (one smooth constraint), the
     sum of both sets' otherwise (2k - 2 at equal rates in both)."""
@@ -223,7 +227,8 @@ def fdr_interval(false_matches: Observed, false_non_matches: Observed, alpha: fl
     ok = stat_fm[:, None] + stat_fnm[None, :] <= chi_square_cutoff(df)
     cost = alpha * gaps_fm[:, None] + (1 - alpha) * gaps_fnm[None, :]
     high = 1 - float(cost[ok].min()) if ok.any() else 1 - float(cost.max())
-    return float(low), high
+    value = float(fairness_discrepancy(false_matches.rates, false_non_matches.rates, alpha))
+    return min(float(low), value), max(high, value)  # the draws' end can fall short of a value at 0
 
 
 def fairness_discrepancy(
