@@ -17,7 +17,9 @@ import pyarrow as pa
 import pytest
 
 import misflag.decisions._protect as protect_module
+import misflag.disclosure._model as model_module
 from misflag.decisions import audit_decisions
+from misflag.disclosure._figures import reads_as_counts
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._weights import state_weights
 from tests.disclosure import attacker, attacker_weighted
@@ -47,8 +49,8 @@ def _audit(data: dict[str, list[Any]], weight: str | None) -> Any:
     )  # fmt: skip
 
 
-def _weight_one_exposed(data: dict[str, list[Any]]) -> list[Any]:
-    result = _audit(data, "1")
+def _weight_one_exposed(data: dict[str, list[Any]], weight: str = "1") -> list[Any]:
+    result = _audit(data, weight)
     reader = attacker.Attacker({k: sorted(set(data[k])) for k in ("a", "b")})
     reader.read(0, result.rows(), {}, result.metadata["rows_audited"])
     return attacker.exposed(reader, attacker.truth_counts(reader, pa.table(data), "truth", "flag"), MIN_CELL)
@@ -66,6 +68,8 @@ def _stratified_exposed(data: dict[str, list[Any]]) -> list[Any]:
 def _as_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model before: a weighted rate read as an estimate, never as an equation over counts."""
     monkeypatch.setattr(protect_module, "state_weights", lambda *args: None)
+    monkeypatch.setattr(protect_module, "reads_as_counts", lambda row: False)
+    monkeypatch.setattr(model_module, "reads_as_counts", lambda row: False)
 
 
 @pytest.mark.parametrize("seed", [2, 3])
@@ -80,11 +84,39 @@ def test_weight_one_is_protected_exactly_as_unweighted(seed: int) -> None:
     assert sum(r["suppressed"] for r in plain) > 0
 
 
-def test_weight_one_control_leaks_with_rates_read_as_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("weight", ["1", "w"])
+def test_weight_one_control_leaks_with_rates_read_as_estimates(
+    weight: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _as_estimates(monkeypatch)
-    leaked = _weight_one_exposed(_log(2, 60, sampled=False))
-    assert leaked  # e.g. a count of 1 or 2 pinned exactly by value x denominator
+    leaked = _weight_one_exposed({**_log(2, 60, sampled=False), "w": [1.0] * 60}, weight)
+    assert leaked  # counts of 1 or 2 pinned by value x denominator
     assert all(1 <= value < MIN_CELL and high - low < 2 for value, low, high, _, _ in leaked)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_weight_column_of_ones_is_protected_as_unweighted(seed: int) -> None:
+    """The weights are not in the metadata, but the intervals say it: each is Wilson's at (value x
+    denominator, denominator), which misflag publishes only for a denominator audited whole at weight 1."""
+    data = {**_log(seed, 60, sampled=False), "w": [1.0] * 60}
+    assert _weight_one_exposed(data, "w") == []
+    plain, weighted = _audit(data, None).rows(), _audit(data, "w").rows()
+    assert [r["suppressed"] for r in weighted] == [r["suppressed"] for r in plain]
+
+
+def test_which_weighted_rates_read_as_counts_whatever_the_weights() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(2, 7, alpha=0.05, method="wilson")  # a second library's Wilson
+    row = {"value": 2 / 7, "denominator": 7, "ci_low": low, "ci_high": high}
+    assert reads_as_counts(row)
+    assert reads_as_counts({**row, "ci_low": str(low), "ci_high": str(high)})  # a saved CSV's text
+    assert not reads_as_counts({**row, "ci_low": low - 1e-3})  # an estimate's wider interval
+    assert not reads_as_counts({**row, "value": 0.3})  # 2.1 people: not a ratio of counts
+    assert not reads_as_counts({**row, "ci_low": "abc"}) and not reads_as_counts({**row, "ci_high": True})
+    for value in (0.0, 1.0):  # positive weights: no one, or everyone, whatever the interval
+        assert reads_as_counts({**row, "value": value, "ci_low": None})
+    assert not reads_as_counts({**row, "value": None}) and not reads_as_counts({**row, "denominator": 0})
 
 
 @pytest.mark.parametrize("seed", [1, 6, 8])
@@ -116,3 +148,24 @@ def test_a_saved_weighted_output_carries_its_weights_to_the_check() -> None:
     result = _audit(_log(1, 90, sampled=True), STRATA)
     output = bundle_output("saved", result.rows(), result.metadata)
     assert output.weights is not None and sorted(output.weights.table.values()) == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("weight", ["1", "w"])
+def test_compas_at_weight_one_withholds_what_the_unweighted_audit_withholds(
+    compas_csv: Any, weight: str
+) -> None:
+    """COMPAS race x sex x age band, audited whole at weight 1 (a constant, or a column of ones)."""
+    import duckdb
+
+    table = duckdb.sql(
+        "SELECT race, sex, age_cat, two_year_recid AS truth, 1.0 AS w, "
+        f"CAST(score_text IN ('Medium', 'High') AS INTEGER) AS flag FROM read_csv_auto('{compas_csv}')"
+    ).to_arrow_table()
+    rows = [
+        audit_decisions(
+            table, flag="flag", truth="truth", groups=["race", "sex", "age_cat"], intersect=True, weight=w
+        ).rows()
+        for w in (None, weight)
+    ]
+    assert [r["suppressed"] for r in rows[1]] == [r["suppressed"] for r in rows[0]]
+    assert sum(r["suppressed"] for r in rows[0]) > 100

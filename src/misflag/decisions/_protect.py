@@ -25,6 +25,7 @@ import numpy as np
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
+from misflag.disclosure._figures import reads_as_counts
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
@@ -308,7 +309,7 @@ def _known(shadow: list[dict[str, Any]], min_cell: int, reader: Reader) -> Calla
             value = float(row["value"])
         elif part == "denominator":
             value = float(row["denominator"] or 0.0)
-        elif reader.weighted and FIGURES[figure][2]:
+        elif reader.weighted and FIGURES[figure][2] and not reads_as_counts(row):
             value = _weighted_count(target, table)
             if math.isnan(value):
                 return value  # no weighted rate gives the count: audit it, value unknown

@@ -9,8 +9,11 @@ reader's side of the decision audit's metric table, written from the figures' do
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+
+from misflag.stats import wilson_limits
 
 #: (flag at the figure's stage, flag at the stage before it (transitions), truth) -> person counted
 Predicate = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -53,6 +56,34 @@ FIGURES: dict[str, tuple[Predicate, Predicate, bool]] = {
 
 #: comparison rows publish the compared group's denominator (their values rest on published rates)
 COMPARISONS = ("_ratio", "_diff")
+
+
+def reads_as_counts(row: dict[str, Any]) -> bool:
+    """Whether a weighted rate's row shows it is a ratio of counts (numerator = value x denominator) to
+    anyone who knows misflag's documented intervals, whatever the weights: a value of 0 or 1 (weights are
+    positive), or an interval that is Wilson's at (value x denominator, denominator), the interval of a
+    denominator audited whole at weight 1 (docs/decisions.md, Audit samples)."""
+    value, total = row.get("value"), row.get("denominator")
+    if value is None or not total:
+        return False
+    if value in (0.0, 1.0):
+        return True
+    count = float(value) * float(total)
+    low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
+    if low is None or high is None or abs(count - round(count)) >= 1e-6 * max(1.0, float(total)):
+        return False
+    wilson = wilson_limits(np.array([round(count)], dtype=float), np.array([float(total)]))
+    return abs(float(wilson[0][0]) - low) < 1e-12 and abs(float(wilson[1][0]) - high) < 1e-12
+
+
+def _number(value: Any) -> float | None:
+    """A published limit as a number (a saved file's text included); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def base_metric(metric: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from misflag.disclosure._figures import FIGURES, base_metric
+from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
 from misflag.disclosure._weights import StateWeights
 from misflag.errors import InputError
 from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
@@ -360,7 +360,7 @@ def _published(
             model.equal(denominator, 0.0, source, w * (inside - float(row["value"])))
             return
         weighted = False  # one weight: the weighted rate is the ratio of the counts
-    if weighted:
+    if weighted and not reads_as_counts(row):
         return
     count = float(row["value"]) * total
     if abs(count - round(count)) < 1e-6 * max(1.0, total):
