@@ -169,3 +169,30 @@ def test_compas_at_weight_one_withholds_what_the_unweighted_audit_withholds(
     ]
     assert [r["suppressed"] for r in rows[1]] == [r["suppressed"] for r in rows[0]]
     assert sum(r["suppressed"] for r in rows[0]) > 100
+
+
+def test_disclosure_check_reads_the_weights_of_a_saved_output(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stratified output protected with rates read as estimates, saved: `misflag disclosure check` reads
+    the weights from its metadata and lists every count the independent attacker pins; with the weights
+    hidden from the check, it misses them."""
+    from misflag.cli import main
+
+    data = _log(6, 90, sampled=True)
+    with monkeypatch.context() as patch:
+        _as_estimates(patch)
+        pinned = _stratified_exposed(data)
+        saved = _audit(data, STRATA).save(tmp_path / "stratified.json")
+    assert len(pinned) >= 3
+    assert main(["disclosure", "check", str(saved), "--min-cell", str(MIN_CELL)]) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert f"; {len(pinned)} exposed" in lines[-1]
+    for _, low, high, row, _ in pinned:
+        found = f"a & b = {row['group']}, decision "
+        ends = f": {round(low):g} to {round(high):g} people"
+        assert any(found in line and ends in line and "numerator" in line for line in lines), (row, lines)
+    monkeypatch.setattr("misflag.disclosure._load.state_weights", lambda *args: None)
+    monkeypatch.setattr(model_module, "reads_as_counts", lambda row: False)
+    main(["disclosure", "check", str(saved), "--min-cell", str(MIN_CELL)])
+    assert f"; {len(pinned)} exposed" not in capsys.readouterr().out
