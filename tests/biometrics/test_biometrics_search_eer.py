@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from misflag.biometrics import audit_biometrics
+from misflag.errors import InputError
 
 
 def _numpy_eer(score: np.ndarray, mated: np.ndarray) -> tuple[float, float]:
@@ -45,3 +46,11 @@ def test_search_eer_counts_searches_without_a_score() -> None:
         assert result.metadata["eer_thresholds"][key] == pytest.approx(threshold, rel=1e-12)
     # the misses without a score move the crossing: scored searches alone would cross near 1.5, not 1.3
     assert result.select(metric="eer", group="all")[0]["value"] > 0.08
+
+
+def test_a_search_log_without_any_candidate_says_so() -> None:
+    """Every search came back empty: the one line names that, not a score that is 'not a number'."""
+    log = pd.DataFrame({"score": [np.nan] * 40, "mated": [0, 1] * 20})
+    with pytest.raises(InputError, match="no search returned a candidate") as raised:
+        audit_biometrics(log, score="score", genuine="mated", search=True, threshold=1.0)
+    assert "\n" not in str(raised.value)

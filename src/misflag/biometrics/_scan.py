@@ -195,6 +195,11 @@ def _score_range(engine: Engine, spec: BiometricSpec, checked: Checked) -> tuple
     ).to_pylist()[0]
     if not row["n"]:
         raise InputError("no comparisons are left to audit (is {where} filtering out everything?)")
+    if not row["scored"] and spec.search:  # NULL is a search without a candidate: valid, but nothing to rank
+        raise InputError(
+            "no search returned a candidate ({score} is NULL in every row): FPIR is 0 and FNIR 1 at every "
+            "threshold, and no threshold or EER can be found"
+        )
     if not row["scored"]:
         raise InputError("{score} is NULL or not a number in every row")
     if not (np.isfinite(row["lo"]) and np.isfinite(row["hi"])):
