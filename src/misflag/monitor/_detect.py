@@ -141,27 +141,61 @@ def sr_statistic(log_e: np.ndarray, alpha: float, horizon: int) -> Detection:
 
     log_e has shape (K, ..., T). Returns the statistic including the not-yet-started weight, so that
     P(statistic ever >= 1 / alpha) <= alpha under the null (Ville's inequality).
+
+    Only the recursion log R_t = log E_t + logaddexp(log R_{t-1}, log w) over the first `horizon` periods
+    runs period by period (in place, no mixing); after the horizon no start is added, so R_t = R_{t-1} E_t
+    is a running sum of logs, and the mixture, the argmax and the start estimate are taken over all periods
+    at once. Every value is the same floating-point operation on the same operands as a plain loop, so the
+    path equals it bit for bit (tests/monitor/test_monitor_detect.py checks this against a loop).
     """
     kinds, periods = log_e.shape[0], log_e.shape[-1]
     log_w = -np.log(horizon)
-    log_r = np.full(log_e.shape[:-1], -np.inf)  # (K, ...): log of sum_j w_j prod_{i=j..t} E_i
-    best = np.full(log_e.shape[:-1], -np.inf)  # CUSUM path, for the change-start estimate
-    start = np.zeros(log_e.shape[:-1], dtype=np.int64)
-    log_stat = np.empty((*log_e.shape[1:-1], periods))
-    change = np.zeros((*log_e.shape[1:-1], periods), dtype=np.int64)
+    steps = np.moveaxis(np.asarray(log_e, dtype=float), -1, 0)  # (T, K, ...)
+    log_r = np.empty(steps.shape)  # log of sum_j w_j prod_{i=j..t} E_i, each period
+    starts = np.zeros(steps.shape, dtype=np.int64)  # start of the CUSUM path, for the change-start estimate
+    previous = np.full(steps.shape[1:], -np.inf)
+    best = np.full(steps.shape[1:], -np.inf)
+    start = np.zeros(steps.shape[1:], dtype=np.int64)
+    opened = min(periods, horizon)
+    for t in range(opened):
+        np.logaddexp(previous, log_w, out=log_r[t])
+        np.add(steps[t], log_r[t], out=log_r[t])
+        previous = log_r[t]
+        np.copyto(start, t, where=best < log_w)
+        starts[t] = start
+        best = steps[t] + np.maximum(best, log_w)
+    if (
+        periods > opened
+    ):  # no new start: the running product of e-values, summed left to right as a loop would
+        log_r[opened - 1 :] = np.add.accumulate(np.concatenate([log_r[opened - 1 : opened], steps[opened:]]))
+        starts[opened:] = start
+    mixed = log_r[:, 0]
+    for k in range(1, kinds):  # alternatives in order, as np.logaddexp.reduce adds them
+        mixed = np.logaddexp(mixed, log_r[:, k])
+    mixed = mixed - np.log(kinds)
+    unstarted = np.array(
+        [np.log(max(horizon - t - 1, 0) / horizon) if t + 1 < horizon else -np.inf for t in range(periods)]
+    ).reshape((periods,) + (1,) * (mixed.ndim - 1))
+    log_stat = np.logaddexp(mixed, unstarted)
+    top = np.argmax(log_r, axis=1)
+    change = np.take_along_axis(starts, top[:, None, ...], axis=1)[:, 0]
+    log_stat, change = np.moveaxis(log_stat, 0, -1).copy(), np.moveaxis(change, 0, -1).copy()
     threshold = -np.log(alpha)
-    for t in range(periods):
-        new = log_w if t < horizon else -np.inf
-        log_r = log_e[..., t] + np.logaddexp(log_r, new)
-        restart = best < new
-        start = np.where(restart, t, start)
-        best = log_e[..., t] + np.maximum(best, new)
-        unstarted = np.log(max(horizon - t - 1, 0) / horizon) if t + 1 < horizon else -np.inf
-        mixed = np.logaddexp.reduce(log_r, axis=0) - np.log(kinds)
-        log_stat[..., t] = np.logaddexp(mixed, unstarted)
-        top = np.argmax(log_r, axis=0)
-        change[..., t] = np.take_along_axis(start, top[None, ...], axis=0)[0]
     return Detection(log_statistic=log_stat, alarm=log_stat >= threshold, change_start=change)
+
+
+def sr_statistics(paths: list[np.ndarray], alpha: float, horizon: int) -> list[Detection]:
+    """`sr_statistic` of several comparisons' (K, T) paths in one pass over the periods (the per-period
+    recursion costs the same for one path as for many); each result equals its own call bit for bit."""
+    if not paths:
+        return []
+    joint = sr_statistic(np.stack(paths, axis=1), alpha, horizon)
+    return [
+        Detection(
+            log_statistic=joint.log_statistic[i], alarm=joint.alarm[i], change_start=joint.change_start[i]
+        )
+        for i in range(len(paths))
+    ]
 
 
 def clopper_pearson_lower(x: float, n: float, alpha: float) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from misflag.monitor._detect import (
     clopper_pearson_lower,
     floor_log_evalues,
     predicted_rate,
-    sr_statistic,
+    sr_statistics,
 )
 from misflag.monitor._spec import DISPARITY_METRICS, MonitorSpec
 
@@ -138,31 +139,30 @@ def watch_disparity(
         return
     low, high = spec.band
     ref_rate = predicted_rate(data.x[reference], data.n[reference])
-    for g, label in enumerate(data.labels):
-        if g == reference:
-            continue
-        for c, upper in ((high, True), (low, False)):
-            log_e = band_log_evalues(
-                data.x[g], data.n[g], data.x[reference], data.n[reference], ref_rate, c, upper
-            )
-            detection = sr_statistic(log_e, watch.alpha_each, spec.horizon)
-
-            def pooled_ratio(start: int, end: int, g: int = g) -> float:
-                xa, na = data.x[g, start : end + 1].sum(), data.n[g, start : end + 1].sum()
-                xb, nb = data.x[reference, start : end + 1].sum(), data.n[reference, start : end + 1].sum()
-                return float((xa / na) / (xb / nb)) if na > 0 and nb > 0 and xb > 0 else float("nan")
-
-            _episodes(
-                detection,
-                "group",
-                label,
-                metric,
-                "above" if upper else "below",
-                c,
-                periods,
-                pooled_ratio,
-                watch,
-            )
+    sides = [
+        (g, c, upper)
+        for g in range(len(data.labels))
+        if g != reference
+        for c, upper in ((high, True), (low, False))
+    ]
+    paths = [
+        band_log_evalues(data.x[g], data.n[g], data.x[reference], data.n[reference], ref_rate, c, upper)
+        for g, c, upper in sides
+    ]
+    for (g, c, upper), detection in zip(
+        sides, sr_statistics(paths, watch.alpha_each, spec.horizon), strict=True
+    ):
+        _episodes(
+            detection,
+            "group",
+            data.labels[g],
+            metric,
+            "above" if upper else "below",
+            c,
+            periods,
+            partial(_pooled_ratio, data, g, reference),
+            watch,
+        )
 
 
 def _pooled_ratio(data: Series, g: int, reference: int, start: int, end: int) -> float:
@@ -231,6 +231,7 @@ def watch_fall(
 ) -> None:
     """Per label: a fall below band-low x (lower confidence bound of its baseline rate)."""
     base = min(spec.baseline_periods, len(periods))
+    watched, paths = [], []
     for g, label in enumerate(data.labels):
         x0, n0 = data.x[g, :base].sum(), data.n[g, :base].sum()
         lower = clopper_pearson_lower(x0, n0, watch.alpha_each / 2)
@@ -245,13 +246,27 @@ def watch_fall(
         watch.floors[(attribute, label)] = floor
         log_e = floor_log_evalues(data.x[g], data.n[g], floor)
         log_e[..., :base] = 0.0
-        detection = sr_statistic(log_e, watch.alpha_each / 2, spec.horizon)
+        watched.append((g, label, floor))
+        paths.append(log_e)
+    for (g, label, floor), detection in zip(
+        watched, sr_statistics(paths, watch.alpha_each / 2, spec.horizon), strict=True
+    ):
+        _episodes(
+            detection,
+            attribute,
+            label,
+            metric,
+            "below",
+            floor,
+            periods,
+            partial(_pooled_rate, data, g),
+            watch,
+        )
 
-        def pooled_rate(start: int, end: int, g: int = g) -> float:
-            n = data.n[g, start : end + 1].sum()
-            return float(data.x[g, start : end + 1].sum() / n) if n > 0 else float("nan")
 
-        _episodes(detection, attribute, label, metric, "below", floor, periods, pooled_rate, watch)
+def _pooled_rate(data: Series, g: int, start: int, end: int) -> float:
+    n = data.n[g, start : end + 1].sum()
+    return float(data.x[g, start : end + 1].sum() / n) if n > 0 else float("nan")
 
 
 def _episodes(
