@@ -33,9 +33,11 @@ def subject_problems(
     ).to_pylist()[0]
     if row["missing"]:
         raise InputError(f"{{subject_a}} or {{subject_b}} is NULL in {row['missing']:,} row(s)")
+    # ids of two types compare as text, so 3 and 3.0 differ: say so rather than blame the pairs alone
+    typed = "; the two subject expressions have different types, compared as text" if subject_text else ""
     if not spec.search and row["split"]:
         raise InputError(
-            f"{row['split']:,} genuine pair(s) have two different subjects; a genuine pair is one person"
+            f"{row['split']:,} genuine pair(s) have two different subjects; a genuine pair is one person{typed}"
         )
     if not spec.search and row["same"]:
         raise InputError(f"{row['same']:,} impostor pair(s) have the same subject on both sides")
