@@ -173,3 +173,20 @@ def test_real_command_prints_exactly_one_line_and_exits_2(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and message in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"), [(0, "--time is NULL in 3 row(s)"), (2, "timestamp in 2 row(s)")]
+)
+def test_null_and_unparsable_times_are_counted_apart(tmp_path: Path, bad: int, message: str) -> None:
+    """Three empty times (NULL) and `bad` texts that are no time: each count is the rows written, by hand."""
+    lines = ["ts,grp,flag,truth"] + [
+        f"2024-01-0{1 + i % 5},{'AB'[i % 2]},{i % 3 == 0:d},{i % 2}" for i in range(40)
+    ]
+    lines += [",A,1,0" for _ in range(3)] + [f"not a time {i},B,0,1" for i in range(bad)]
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, output = run(str(path), *BASE[:4], "--reference", "A", "--truth", "truth", "--flag", "flag")
+    assert code == 2
+    assert output.startswith("error: ") and output.count("\n") <= 1
+    assert message in output
