@@ -7,6 +7,7 @@ silently, for exactly the matchers an auditor most needs to see.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ def _log(impostors: dict[float, int], genuines: dict[float, int]) -> pd.DataFram
     return pd.DataFrame({"score": scores, "genuine": flags})
 
 
-def _eer(log: pd.DataFrame, distance: bool = False) -> dict[str, object]:
+def _eer(log: pd.DataFrame, distance: bool = False) -> dict[str, Any]:
     result = audit_biometrics(log, score="score", genuine="genuine", threshold=2.0, distance=distance)
     rows = result.select(metric="eer", group="all")
     assert len(rows) == 1, "the EER row is missing"

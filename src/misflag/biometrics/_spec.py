@@ -6,9 +6,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from numbers import Integral, Real
 from typing import Any
 
 from misflag.errors import InputError
+
+#: The settings that are optional SQL expressions (or a group's name).
+_OPTIONAL_TEXT = (
+    "group", "where", "threshold_group", "reference", "group_a", "group_b", "subject_a", "subject_b",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class BiometricSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self._check_types()
         if not self.thresholds and not self.target_fmrs:
             raise InputError("give an operating point: {threshold} T, or {target_fmr} F (repeatable)")
         for value in self.thresholds:
@@ -64,6 +71,27 @@ class BiometricSpec:
             raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
         if not 10 <= self.bins <= 100_000:
             raise InputError(f"{{bins}} must be between 10 and 100,000, got {self.bins}")
+        if self.seed < 0:
+            raise InputError(f"{{seed}} must be at least 0, got {self.seed}")
+
+    def _check_types(self) -> None:
+        """Each setting of its type: a JSON settings file can hold anything (a string seed, a "no" flag,
+        which Python would read as true), and a wrong type must stop with one line, not a traceback."""
+        for name in ("score", "genuine"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(f"{{{name}}} must be text (a SQL expression), got {getattr(self, name)!r}")
+        for name in _OPTIONAL_TEXT:
+            if not isinstance(getattr(self, name), str | None):
+                raise InputError(f"{{{name}}} must be text (a SQL expression), got {getattr(self, name)!r}")
+        for name in ("distance", "search"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{{{name}}} must be true or false, got {getattr(self, name)!r}")
+        for name in ("min_cell", "bins", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral):  # numpy's integers too
+                raise InputError(f"{{{name}}} must be a whole number, got {value!r}")
+        if isinstance(self.fdr_alpha, bool) or not isinstance(self.fdr_alpha, Real):
+            raise InputError(f"{{fdr_alpha}} must be a number, got {self.fdr_alpha!r}")
 
     @property
     def false_positive(self) -> str:

@@ -1,0 +1,62 @@
+"""A settings file can hold any JSON: each setting of the wrong type (a text seed, a negative seed, a "no"
+that Python would read as true, a number where an expression belongs) stops with one line naming the
+option, as the CLI prints it, and exit code 2; before, these were tracebacks (or a silent true)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from misflag.biometrics import BiometricSpec
+from misflag.cli import main
+from misflag.errors import InputError
+
+BASE: dict[str, Any] = {"score": "s", "genuine": "g", "thresholds": [1.0]}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("seed", "x", "--seed must be a whole number, got 'x'"),
+        ("seed", 1.5, "--seed must be a whole number, got 1.5"),
+        ("seed", None, "--seed must be a whole number, got None"),
+        ("seed", -3, "--seed must be at least 0, got -3"),
+        ("bins", True, "--bins must be a whole number, got True"),
+        ("min_cell", "10", "--min-cell must be a whole number, got '10'"),
+        ("search", "no", "--search must be true or false, got 'no'"),
+        ("distance", 1, "--distance must be true or false, got 1"),
+        ("fdr_alpha", "0.5", "--fdr-alpha must be a number, got '0.5'"),
+        ("score", 3, "--score must be text (a SQL expression), got 3"),
+        ("group", ["a"], "--group must be text (a SQL expression), got ['a']"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, value: Any, message: str
+) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({**BASE, setting: value}))
+    scores = tmp_path / "scores.csv"
+    scores.write_text("s,g\n0.5,0\n1.5,1\n")
+    assert main(["biometrics", "audit", str(scores), "--settings", str(settings)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [f"error: {message}"] and captured.out == ""
+
+
+def test_the_command_line_seed_is_checked_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scores = tmp_path / "scores.csv"
+    scores.write_text("s,g\n0.5,0\n1.5,1\n")
+    arguments = ["biometrics", "audit", str(scores), "--score", "s", "--genuine", "g", "--threshold", "1"]
+    assert main([*arguments, "--seed", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --seed must be at least 0, got -1"
+
+
+def test_numpy_numbers_are_whole_numbers_and_numbers() -> None:
+    seed: Any = np.int64(4)  # what a caller computing a seed with numpy passes
+    spec = BiometricSpec(score="s", genuine="g", thresholds=(1.0,), seed=seed, fdr_alpha=np.float64(0.3))
+    assert spec.seed == 4 and spec.fdr_alpha == 0.3
+    with pytest.raises(InputError, match="must be a whole number"):
+        BiometricSpec(score="s", genuine="g", thresholds=(1.0,), bins=np.float64(2000.0))  # type: ignore[arg-type]
