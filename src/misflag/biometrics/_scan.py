@@ -207,6 +207,21 @@ def _score_range(engine: Engine, spec: BiometricSpec, checked: Checked) -> tuple
     return float(row["lo"]), float(row["hi"])
 
 
+def _bins_per_unit(spec: BiometricSpec, lo: float, hi: float) -> float:
+    """The histogram's scale (bins per internal score unit); InputError where the scores' span overflows a
+    double (scores near +-1e308) or is so small that the scale does (subnormal scores): neither bins."""
+    if hi == lo:
+        return 1.0
+    scale = spec.bins / (hi - lo)
+    if not (np.isfinite(hi - lo) and np.isfinite(scale) and scale > 0):
+        low, high = (-hi, -lo) if spec.distance else (lo, hi)  # as given, not negated
+        raise InputError(
+            f"{{score}} runs from {low!r} to {high!r}, a span a double cannot bin; rescale the scores "
+            "(multiply or divide them by a positive constant: the rates do not change)"
+        )
+    return scale
+
+
 def _numeric_score(engine: Engine, checked: Checked) -> bool:
     """Whether the score expression is of a numeric type (then no value can fail to be a number)."""
     kind = engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
@@ -222,7 +237,7 @@ def scan(
     """
     lo, hi = _score_range(engine, spec, checked)
     numeric = _numeric_score(engine, checked)
-    scale = spec.bins / (hi - lo) if hi > lo else 1.0
+    scale = _bins_per_unit(spec, lo, hi)
     names = [*checked.key_names, "y"]
     hist = Histogram(np.zeros((0, spec.bins)), np.zeros((0, len(thresholds))), lo, scale)
     flags = [f"CAST(s >= {t!r} AS INT) AS f{j}" for j, t in enumerate(thresholds)]
