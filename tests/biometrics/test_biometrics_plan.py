@@ -48,6 +48,7 @@ def test_planned_size_has_the_stated_power_by_simulation() -> None:
         {"target_fmr": 1e-4, "ratio": float("nan")},
         {"target_fmr": 1e-4, "ratio": 2.0, "correlation": 1.5},
         {"target_fmr": 1e-4, "ratio": 2.0, "per_subject": 0.5},
+        {"target_fmr": 1e-4, "ratio": 2.0, "per_subject": 1e308, "correlation": 0.5},  # overflowed
     ],
 )
 def test_bad_plans_are_refused(options: dict[str, float]) -> None:
@@ -63,6 +64,9 @@ def test_plan_command_prints_the_plan_and_refuses_with_one_line(capsys: pytest.C
     assert main(["biometrics", "plan", "--target-fmr", "1e-4", "--ratio", "1"]) == 2
     err = capsys.readouterr().err
     assert len([line for line in err.splitlines() if line.strip()]) == 1 and err.startswith("error:")
+    overflow = ["--per-subject", "1e308", "--correlation", "0.5"]  # an internal-error traceback before
+    assert main(["biometrics", "plan", "--target-fmr", "1e-4", *overflow]) == 2
+    assert capsys.readouterr().err.startswith("error: the plan overflows")
 
 
 def _scores(impostors: int) -> pd.DataFrame:

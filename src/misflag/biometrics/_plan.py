@@ -63,6 +63,11 @@ def plan_sample_size(
     z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
     independent = math.ceil(z * z * ((1 - p1) / p1 + (1 - p2) / p2) / math.log(ratio) ** 2)
     design_effect = 1 + (per_subject - 1) * correlation
+    if not math.isfinite(independent * design_effect):  # e.g. --per-subject 1e308: no study is that large
+        raise InputError(
+            f"the plan overflows: {independent:,} independent comparisons times a design effect of "
+            f"{design_effect:g}; give a realistic {{per_subject}}"
+        )
     comparisons = math.ceil(independent * design_effect)
     return Plan(
         target_fmr=target_fmr,
