@@ -1,8 +1,9 @@
 """The LP attacker of `attacker.py` for weighted (audit-sample) outputs, written apart from misflag's code.
 
 Unknowns: people per (value of every attribute, truth 1/0/not audited, flag). The weight of each audited
-state is read from the output's metadata: the weight expression evaluated by DuckDB at flag 0 and 1
-(the design's strata follow the flag, whose stage expression is the column `flag`). Every weighted rate
+cell is read from the output's metadata: the weight expression evaluated by DuckDB at every value of
+the attributes and flag 0 and 1 (the design's strata follow the flag, whose stage expression is the
+column `flag`, and perhaps the attributes, whose group expressions are their columns). Every weighted rate
 is then sum(w x numerator) = value x sum(w x denominator), its denominator the audited people; n,
 selection_rate (every row, unweighted) and `rows_audited` as in `attacker.py`.
 """
@@ -51,13 +52,25 @@ def flag_weights(weight_expression: str) -> dict[int, float]:
     return {int(f): float(w) for f, w in out.fetchall()}
 
 
+def cell_weights(weight_expression: str, values: dict[str, list[str]]) -> dict[tuple[Any, ...], float]:
+    """The published weight expression at every (value of each attribute, flag), by DuckDB."""
+    keys = list(product(*values.values(), (0, 1)))
+    rows = ", ".join("(" + ", ".join(f"'{v}'" for v in key[:-1]) + f", {key[-1]})" for key in keys)
+    names = ", ".join([*values, "flag"])
+    out = duckdb.sql(f"SELECT CAST(({weight_expression}) AS DOUBLE) FROM (VALUES {rows}) v({names})")
+    return dict(zip(keys, (float(w) for (w,) in out.fetchall()), strict=True))
+
+
 class WeightedAttacker:
     """Every published figure of one weighted output, as one linear program."""
 
-    def __init__(self, values: dict[str, list[str]], weights: dict[int, float]) -> None:
+    def __init__(self, values: dict[str, list[str]], weights: dict[Any, float]) -> None:
+        """`weights`: by flag (0, 1), or by (value of each attribute, flag)."""
         self.names = list(values)
         self.cells = list(product(*values.values(), STATES))
-        self.weight = np.array([weights[c[-1][1]] for c in self.cells])
+        self.weight = np.array(
+            [weights[c[-1][1]] if c[-1][1] in weights else weights[(*c[:-1], c[-1][1])] for c in self.cells]
+        )
         self.equations: dict[tuple[Any, ...], tuple[np.ndarray, float]] = {}
         self.at_least_one: set[tuple[int, ...]] = set()
         self.targets: dict[tuple[int, ...], list[tuple[dict[str, Any], str]]] = {}

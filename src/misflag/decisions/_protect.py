@@ -87,8 +87,9 @@ class Reader:
 
     def weights(self, metadata: dict[str, Any]) -> StateWeights | None:
         """The audit-sample weights by state, as a reader works them out from the published expressions."""
-        weight = (metadata.get("expressions") or {}).get("weight")
-        return state_weights(weight, tuple(self.stages.values()), self.truth) if weight else None
+        expressions = metadata.get("expressions") or {}
+        weight, groups = expressions.get("weight"), tuple(expressions.get("groups") or ())
+        return state_weights(weight, tuple(self.stages.values()), self.truth, groups) if weight else None
 
 
 def protect(

@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from misflag.stats import wilson_limits
-
 #: (flag at the figure's stage, flag at the stage before it (transitions), truth) -> person counted
 Predicate = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -59,31 +57,15 @@ COMPARISONS = ("_ratio", "_diff")
 
 
 def reads_as_counts(row: dict[str, Any]) -> bool:
-    """Whether a weighted rate's row shows it is a ratio of counts (numerator = value x denominator) to
-    anyone who knows misflag's documented intervals, whatever the weights: a value of 0 or 1 (weights are
-    positive), or an interval that is Wilson's at (value x denominator, denominator), the interval of a
-    denominator audited whole at weight 1 (docs/decisions.md, Audit samples)."""
+    """Whether a weighted rate's row shows it is a ratio of counts whatever the (positive) weights: a
+    value of 0 (none of its audited people is in the numerator) or 1 (all are).
+
+    Not a rate whose interval is Wilson's at (value x denominator, denominator), which misflag publishes
+    for a denominator audited whole at weight 1: other designs reach the same interval with small counts
+    (FPR 1/3 of 3 audited negatives, 2 flagged at weight 1 and 1 cleared at weight 4), so that reading
+    would put a false equation in the model."""
     value, total = row.get("value"), row.get("denominator")
-    if value is None or not total:
-        return False
-    if value in (0.0, 1.0):
-        return True
-    count = float(value) * float(total)
-    low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
-    if low is None or high is None or abs(count - round(count)) >= 1e-6 * max(1.0, float(total)):
-        return False
-    wilson = wilson_limits(np.array([round(count)], dtype=float), np.array([float(total)]))
-    return abs(float(wilson[0][0]) - low) < 1e-12 and abs(float(wilson[1][0]) - high) < 1e-12
-
-
-def _number(value: Any) -> float | None:
-    """A published limit as a number (a saved file's text included); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return value is not None and bool(total) and value in (0.0, 1.0)
 
 
 def base_metric(metric: str) -> str | None:

@@ -118,7 +118,12 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
     digest = str((metadata.get("input") or {}).get("sha256") or name)
     truth = str(expressions.get("truth") or spec.get("truth"))
     weight = expressions.get("weight")
-    weights = state_weights(weight, tuple(stages.values()), truth) if isinstance(weight, str) else None
+    rendered = tuple(str(g) for g in expressions.get("groups") or ())
+    weights = (
+        state_weights(weight, tuple(stages.values()), truth, rendered)
+        if isinstance(weight, str) and len(rendered) == len(groups)
+        else None
+    )
     where = spec.get("where")
     restriction = _restriction(where, groups) if where else {}
     return Output(

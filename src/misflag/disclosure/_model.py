@@ -116,7 +116,17 @@ class Model:
 
     def equality_sources(self) -> list[frozenset[Source]]:
         """Per row of A_eq (in order), what publishes it (empty: nothing a group's suppression removes)."""
-        return [frozenset(self.sources.get(key, ())) for key in self.equalities]
+        return [frozenset(self.sources.get(key, ())) for key in self._usable()]
+
+    def _usable(self) -> list[bytes]:
+        """The equalities to solve: all but a weighted one with an unknown weight (NaN: people of a value
+        no output lists) on an unknown not fixed at 0."""
+        free = ~self.zero if self.zero is not None else np.ones(self.unknowns, dtype=bool)
+        return [
+            key
+            for key, (columns, _, coefficients) in self.equalities.items()
+            if coefficients is None or not np.isnan(coefficients[free[columns]]).any()
+        ]
 
     def at_least(self, columns: np.ndarray, value: float) -> None:
         self.inequalities.setdefault(columns.tobytes(), (columns, value, None))
@@ -143,7 +153,7 @@ class Model:
             matrix = sparse.csr_matrix((data, (rows, cols)), shape=(len(kept), int(free.sum())))
             return matrix, sign * np.array([value for _, value, _ in kept], dtype=float)
 
-        a_eq, b_eq = stack(list(self.equalities.values()), 1.0)
+        a_eq, b_eq = stack([self.equalities[key] for key in self._usable()], 1.0)
         a_ub, b_ub = stack(list(self.inequalities.values()), -1.0)
         return position, a_eq, b_eq, a_ub, b_ub
 
@@ -220,18 +230,36 @@ class Universe:
         predicate = FIGURES[metric][0] if part == 0 else FIGURES[metric][1]
         return np.asarray(predicate(now, then, self.truth), dtype=bool)
 
-    def state_weights(self, output: Output) -> np.ndarray | None:
-        """Each state's weight as the output's reader works it out (NaN where the truth is unknown), or
-        None where the reader does not know the weights."""
+    def unknown_weights(self, output: Output) -> np.ndarray | None:
+        """Each unknown's weight as the output's reader works it out (NaN where the truth is unknown, or
+        in a group expression's "other value" slot), or None where the reader does not know the weights."""
         weights = output.weights
         if weights is None:
             return None
+        used = [self.attributes.index(output.groups[g]) for g in weights.groups]
+        table = weights.table(tuple(tuple(self.values[a]) for a in used))
+        if table is None:
+            return None
         flags = [self.flags[:, self.stages.index(stage)] for stage in weights.stages]
-        out = np.full(self.truth.size, np.nan)
-        for s in np.nonzero(self.truth >= 0)[0]:
-            state = (*(int(f[s]) for f in flags), *((int(self.truth[s]),) if weights.uses_truth else ()))
-            out[s] = weights.table[state]
-        return out
+        # per cell, its values of the groups the weight uses (-1: the "other value" slot)
+        keys = [np.where(self.coords[:, a] < len(self.values[a]), self.coords[:, a], -1) for a in used]
+        cell_keys, cell_of = (
+            np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+            if used
+            else (
+                np.zeros((1, 0), dtype=int),
+                np.zeros(self.cells, dtype=int),
+            )
+        )
+        by_key = np.full((len(cell_keys), self.truth.size), np.nan)
+        for k, key in enumerate(cell_keys):
+            if (key < 0).any():
+                continue
+            values = tuple(self.values[a][int(i)] for a, i in zip(used, key, strict=True))
+            for s in np.nonzero(self.truth >= 0)[0]:
+                truth = (int(self.truth[s]),) if weights.uses_truth else ()
+                by_key[k, s] = table[(*values, *(int(f[s]) for f in flags), *truth)]
+        return by_key[np.asarray(cell_of).ravel()].ravel()
 
     def columns(self, cells: np.ndarray, states: np.ndarray) -> np.ndarray:
         return (np.nonzero(cells)[0][:, None] * self.truth.size + np.nonzero(states)[0][None, :]).ravel()
@@ -255,7 +283,7 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
     for output in universe.outputs:
         members = output.members()
         population = universe.population(output)
-        weights = universe.state_weights(output) if output.weighted else None
+        weights = universe.unknown_weights(output) if output.weighted else None
         listed: dict[int, set[str | None]] = {}
         # many rows share a group's cells and a figure's states: each is worked out once per output
         cells_of: dict[tuple[str, str | None], np.ndarray] = {}
@@ -313,11 +341,11 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
     return model, list(targets.values())
 
 
-def _ratio_weights(parts: list[np.ndarray], by_state: np.ndarray | None) -> tuple[float, float] | None:
+def _ratio_weights(parts: list[np.ndarray], by_unknown: np.ndarray | None) -> tuple[float, float] | None:
     """(the numerator's one weight, the rest of the denominator's one weight), where each is one."""
-    if by_state is None:
+    if by_unknown is None or np.isnan(by_unknown[parts[1]]).any():
         return None
-    weights = by_state[parts[1] % by_state.size]
+    weights = by_unknown[parts[1]]
     inside = np.isin(parts[1], parts[0])
     mine, rest = np.unique(weights[inside]), np.unique(weights[~inside])
     if mine.size > 1 or rest.size > 1:
@@ -335,7 +363,7 @@ def _published(
     weights: np.ndarray | None = None,
 ) -> None:
     """A published row's equations: its denominator (n for n), and its numerator where it is a count
-    ratio; a weighted rate whose weights the reader knows (`weights`, by state) as an equation too."""
+    ratio; a weighted rate whose weights the reader knows (`weights`, by unknown) as an equation too."""
     numerator, denominator = parts
     # an absent intersection's zero is always published: no suppression removes it
     absent = (row.get("warning") or "").startswith("absent")
@@ -354,8 +382,10 @@ def _published(
     if row["metric"] != metric or row["value"] is None or total == 0:
         return
     if weighted and weights is not None:
-        w = weights[denominator % weights.size]
-        if np.ptp(w) > 0:  # sum(w x numerator) - value x sum(w x denominator) = 0, over the audited
+        w = weights[denominator]
+        if (
+            np.isnan(w).any() or np.ptp(w) > 0
+        ):  # NaN: dropped unless those unknowns are fixed at 0  # sum(w x numerator) - value x sum(w x denominator) = 0, over the audited
             inside = np.isin(denominator, numerator).astype(float)
             model.equal(denominator, 0.0, source, w * (inside - float(row["value"])))
             return
