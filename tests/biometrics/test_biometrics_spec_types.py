@@ -60,3 +60,11 @@ def test_numpy_numbers_are_whole_numbers_and_numbers() -> None:
     assert spec.seed == 4 and spec.fdr_alpha == 0.3
     with pytest.raises(InputError, match="must be a whole number"):
         BiometricSpec(score="s", genuine="g", thresholds=(1.0,), bins=np.float64(2000.0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", ["12", [True], ["0.5"], 0.5, {"a": 1}])
+def test_thresholds_must_be_a_list_of_numbers(given: Any) -> None:
+    """A string was read character by character ("12" as thresholds 1 and 2) and true as 1, silently."""
+    with pytest.raises(InputError, match=r"^setting thresholds must be a list of numbers$"):
+        BiometricSpec.from_dict({**BASE, "thresholds": given})
+    assert BiometricSpec.from_dict({**BASE, "thresholds": [1, 2.5]}).thresholds == (1.0, 2.5)

@@ -122,8 +122,12 @@ class BiometricSpec:
             raise InputError(f"unknown biometric-audit setting(s): {', '.join(unknown)}")
         values = dict(data)
         for key in ("thresholds", "target_fmrs"):
+            given = values.get(key) or ()
+            # a string would be read character by character ("12" as 1 and 2), true as 1
+            if not isinstance(given, list | tuple) or any(isinstance(v, bool | str) for v in given):
+                raise InputError(f"setting {key} must be a list of numbers")
             try:
-                values[key] = tuple(float(v) for v in values.get(key) or ())
+                values[key] = tuple(float(v) for v in given)
             except (TypeError, ValueError):
                 raise InputError(f"setting {key} must be a list of numbers") from None
         try:
