@@ -3,25 +3,74 @@ to the reference, pending counts, and suppression of group-periods under the min
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from math import isfinite
 from typing import Any
 
 import numpy as np
 
 from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
-from misflag.result import make_row
+from misflag.result import COLUMNS
 from misflag.stats import difference_limits, ratio_limits, wilson_limits
 
 SMALL_DENOMINATOR = 30
+SMALL_NOTE = f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable"
 
 
-def _note(denominator: float) -> str | None:
-    if denominator == 0:
-        return "undefined: nobody in the denominator"
-    if denominator < SMALL_DENOMINATOR:
-        return f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable"
-    return None
+#: The per-period table's columns: the period's start, then the long table's.
+FIELDS = ("time", *COLUMNS)
+
+
+class Rows:
+    """Long-table rows held column by column (one list per field of FIELDS), appended block by block.
+
+    The per-period table has a row per label, period and figure (8,441 for five groups over a year), so
+    its rows are built as whole columns from the count grids rather than one dict per row. Iterating
+    gives the rows as dicts (what `rows_to_table` reads).
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
+
+    def __len__(self) -> int:
+        return len(self.columns["metric"])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = list(self.columns)
+        return (dict(zip(names, row, strict=True)) for row in zip(*self.columns.values(), strict=True))
+
+    def __iadd__(self, other: Rows) -> Rows:
+        for name, values in other.columns.items():
+            self.columns[name] += values
+        return self
+
+    def add(self, keep: np.ndarray, **fields: np.ndarray) -> None:
+        """Append the cells of `keep` (C order) of grids that broadcast to its shape; numbers that are
+        not finite become None, as `misflag.result.make_row` makes them."""
+        for name in FIELDS:
+            grid = np.broadcast_to(fields[name], keep.shape)[keep]
+            if grid.dtype == object:
+                self.columns[name] += grid.tolist()
+            elif grid.dtype == bool:
+                self.columns[name] += [bool(v) for v in grid.tolist()]
+            else:
+                self.columns[name] += [v if isfinite(v) else None for v in grid.astype(float).tolist()]
+
+
+def _texts(*choices: tuple[np.ndarray | bool, str | None], shape: tuple[int, ...]) -> np.ndarray:
+    """An object grid of texts: the first choice whose condition holds, else None."""
+    out = np.full(shape, None, dtype=object)
+    for condition, text in reversed(choices):
+        out[np.broadcast_to(condition, shape)] = text
+    return out
+
+
+def _labels(values: Sequence[Any], shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """An object grid holding values[i] along `axis` (labels along axis 0, periods along axis 1)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = list(values)
+    return np.broadcast_to(np.expand_dims(column, [a for a in range(len(shape)) if a != axis]), shape)
 
 
 def emit_rows(
@@ -34,95 +83,114 @@ def emit_rows(
     min_cell: int,
     pending: dict[str, np.ndarray] | None = None,
     hidden: np.ndarray | None = None,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """Rows for every label x column of `totals` (labels, columns): one column per period, or one pooled.
 
     A label's column with fewer than `min_cell` rows (or marked in `hidden`) is suppressed whole; ratios and differences are also
     suppressed where the reference's column is, so no suppressed rate can be recovered from a ratio.
+    Order: per label and column its count and pending counts, then per metric its rates, then its ratios and
+    differences per other label, column and kind.
     """
     labels = next(iter(metrics.values())).labels if metrics else []
     hidden = totals < min_cell if hidden is None else hidden | (totals < min_cell)
-    out: list[dict[str, Any]] = []
-
-    def add(label: str, column: int, metric: str, *values: Any, **extra: Any) -> None:
-        row = make_row(attribute, label, stage, metric, *values, **extra)
-        row["time"] = times[column]
-        out.append(row)
-
-    for g, label in enumerate(labels):
-        for column in range(totals.shape[1]):
-            if hidden[g, column]:
-                add(
-                    label,
-                    column,
-                    "n",
-                    None,
-                    suppressed=True,
-                    warning=f"suppressed: fewer than {min_cell} rows",
-                )
-                continue
-            add(label, column, "n", totals[g, column], denominator=totals[g, column])
-            for name, values in (pending or {}).items():
-                add(label, column, name, values[g, column], denominator=totals[g, column])
+    out = Rows()
+    if not labels:  # no metric watched for these labels (a pool without a fall metric)
+        return out
+    shape = (len(labels), totals.shape[1])
+    common = {"attribute": np.array(attribute, dtype=object), "stage": np.array(stage, dtype=object)}
+    label_grid, time_grid = _labels(labels, shape, 0), _labels(times, shape, 1)
+    names = ["n", *(pending or {})]
+    counts = np.stack([totals, *(pending or {}).values()], axis=-1).astype(float)  # (labels, columns, 1 + P)
+    cube = (*shape, len(names))
+    shown = ~hidden[..., None]
+    out.add(
+        shown | (np.arange(len(names)) == 0),  # a suppressed cell keeps only its count row
+        time=time_grid[..., None],
+        group=label_grid[..., None],
+        metric=_labels(names, cube, 2),
+        value=np.where(shown, counts, np.nan),
+        ci_low=np.array(np.nan),
+        ci_high=np.array(np.nan),
+        denominator=np.where(shown, totals[..., None], np.nan),
+        suppressed=~shown,
+        warning=_texts((~shown, f"suppressed: fewer than {min_cell} rows"), shape=cube),
+        **common,
+    )
     for metric, data in metrics.items():
         low, high = wilson_limits(data.x, data.n)
-        for g, label in enumerate(labels):
-            for column in range(totals.shape[1]):
-                if hidden[g, column]:
-                    add(label, column, metric, None, suppressed=True, warning="suppressed")
-                    continue
-                rows = data.rows[g, column]
-                add(
-                    label,
-                    column,
-                    metric,
-                    data.rate[g, column],
-                    low[g, column],
-                    high[g, column],
-                    rows,
-                    warning=_note(rows),
-                )
+        out.add(
+            np.ones(shape, dtype=bool),
+            time=time_grid,
+            group=label_grid,
+            metric=np.array(metric, dtype=object),
+            value=np.where(hidden, np.nan, data.rate),
+            ci_low=np.where(hidden, np.nan, low),
+            ci_high=np.where(hidden, np.nan, high),
+            denominator=np.where(hidden, np.nan, data.rows),
+            suppressed=hidden,
+            warning=_texts(
+                (hidden, "suppressed"),
+                (data.rows == 0, "undefined: nobody in the denominator"),
+                (data.rows < SMALL_DENOMINATOR, SMALL_NOTE),
+                shape=shape,
+            ),
+            **common,
+        )
         if reference is not None:
-            _comparisons(data, metric, reference, hidden, add)
+            _comparisons(out, data, metric, reference, hidden, time_grid, common)
     return out
 
 
-def _comparisons(data: Series, metric: str, reference: int, hidden: np.ndarray, add: Any) -> None:
+def _comparisons(
+    out: Rows,
+    data: Series,
+    metric: str,
+    reference: int,
+    hidden: np.ndarray,
+    time_grid: np.ndarray,
+    common: dict[str, np.ndarray],
+) -> None:
     ref_x, ref_n = data.x[reference][None, :], data.n[reference][None, :]
     ratio_low, ratio_high = ratio_limits(data.x, data.n, ref_x, ref_n)
     diff_low, diff_high = difference_limits(data.x, data.n, ref_x, ref_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = data.rate / data.rate[reference][None, :]
         diff = data.rate - data.rate[reference][None, :]
+    others = np.arange(len(data.labels)) != reference
+    cube = (int(others.sum()), data.x.shape[1], 2)  # other labels, columns, (ratio, diff)
+
+    def pick(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return np.stack([first[others], second[others]], axis=-1)
+
+    value = pick(ratio, diff)
+    withheld = (hidden[others] | hidden[reference][None, :])[..., None]
+    rows = np.minimum(data.rows[others], data.rows[reference][None, :])[..., None]
     label_ref = data.labels[reference]
-    for g, label in enumerate(data.labels):
-        if g == reference:
-            continue
-        for column in range(data.x.shape[1]):
-            for suffix, value, low, high in (
-                ("ratio", ratio, ratio_low, ratio_high),
-                ("diff", diff, diff_low, diff_high),
-            ):
-                name = f"{metric}_{suffix}"
-                if hidden[g, column] or hidden[reference, column]:
-                    add(label, column, name, None, suppressed=True, warning="suppressed")
-                    continue
-                rows = min(data.rows[g, column], data.rows[reference, column])
-                notes = [f"vs {label_ref}"]
-                if not np.isfinite(value[g, column]):
-                    notes.append("undefined: reference rate is 0 or a denominator is empty")
-                elif rows < SMALL_DENOMINATOR:
-                    notes.append(f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable")
-                add(
-                    label,
-                    column,
-                    name,
-                    value[g, column],
-                    low[g, column],
-                    high[g, column],
-                    data.rows[g, column],
-                    warning="; ".join(notes),
-                )
+    out.add(
+        np.ones(cube, dtype=bool),
+        time=time_grid[others][..., None],
+        group=_labels([g for g, other in zip(data.labels, others, strict=True) if other], cube, 0),
+        metric=_labels([f"{metric}_ratio", f"{metric}_diff"], cube, 2),
+        value=np.where(withheld, np.nan, value),
+        ci_low=np.where(withheld, np.nan, pick(ratio_low, diff_low)),
+        ci_high=np.where(withheld, np.nan, pick(ratio_high, diff_high)),
+        denominator=np.where(withheld, np.nan, data.rows[others][..., None]),
+        suppressed=np.broadcast_to(withheld, cube),
+        warning=_texts(
+            (withheld, "suppressed"),
+            (
+                ~np.isfinite(value),
+                f"vs {label_ref}; undefined: reference rate is 0 or a denominator is empty",
+            ),
+            (
+                rows < SMALL_DENOMINATOR,
+                f"vs {label_ref}; {SMALL_NOTE}",
+            ),
+            (True, f"vs {label_ref}"),
+            shape=cube,
+        ),
+        **common,
+    )
 
 
 def group_rows(
@@ -132,7 +200,7 @@ def group_rows(
     group_series: dict[str, Any],
     reference: int,
     pending: dict[str, np.ndarray],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], np.ndarray]:
+) -> tuple[Rows, Rows, np.ndarray]:
     """The groups' rows per period and pooled, and which periods any group withholds."""
     totals = pending["rows"]
     extra = {}
@@ -155,7 +223,7 @@ def pooled_rows(
     min_cell: int,
     pending: dict[str, np.ndarray] | None,
     hidden: np.ndarray,
-) -> list[dict[str, Any]]:
+) -> Rows:
     """The whole span and the latest period as long-table rows (the result's main table).
 
     A label's suppressed periods are left out of its pooled figures, so pooled minus shown periods
@@ -166,7 +234,7 @@ def pooled_rows(
     def part_sum(values: np.ndarray, part: slice) -> np.ndarray:
         return np.asarray((values * keep)[:, part].sum(1, keepdims=True), dtype=float)
 
-    rows = []
+    rows = Rows()
     for stage, part in (("all periods", slice(None)), ("latest period", slice(-1, None))):
         summed = {}
         for m, s in data.items():

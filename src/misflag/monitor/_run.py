@@ -28,7 +28,7 @@ from misflag.monitor._counts import (
     reread_from,
 )
 from misflag.monitor._detect import ALTERNATIVES
-from misflag.monitor._rows import emit_rows, group_rows, pooled_rows
+from misflag.monitor._rows import Rows, emit_rows, group_rows, pooled_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
 from misflag.monitor._state import load_state, merge, save_state
 from misflag.monitor._watch import (
@@ -280,8 +280,8 @@ def _pool_labels(cells: Cells) -> dict[str, str]:
 
 def _result(
     spec: MonitorSpec,
-    by_period: list[dict[str, Any]],
-    overall: list[dict[str, Any]],
+    by_period: Rows,
+    overall: Rows,
     watch: Watch,
     periods: list[datetime],
     shown: list[str],
@@ -332,10 +332,13 @@ ALARM_SCHEMA = pa.schema(
 )
 
 
-def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+def _arrow(rows: Rows | list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Rows as an Arrow table of a known schema, built from buffers (`pa.Table.from_pylist` imports
     pandas, a third of a second of every run)."""
-    columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
+    if isinstance(rows, Rows):
+        columns = [arrow_array(rows.columns[field.name], field.type) for field in schema]
+    else:
+        columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
