@@ -10,6 +10,7 @@ as estimates (the weights unknown to the reader), are broken by the same attacke
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -227,3 +228,20 @@ def test_disclosure_check_reads_the_weights_of_a_saved_output(
     monkeypatch.setattr(model_module, "reads_as_counts", lambda row: False)
     main(["disclosure", "check", str(saved), "--min-cell", str(MIN_CELL)])
     assert f"; {len(pinned)} exposed" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "expressions",
+    [{"weight": "((((1", "groups": ['"a"', '"b"']}, {"weight": "read_csv('/etc/passwd')"}, {"groups": 5}],
+)
+def test_a_saved_output_with_hostile_weight_metadata_is_read_without_weights(
+    tmp_path: Any, expressions: dict[str, Any]
+) -> None:
+    from misflag.disclosure._load import load_output
+
+    result = _audit(_log(1, 90, sampled=True), STRATA)
+    saved = result.save(tmp_path / "stratified.json")
+    bundle = json.loads(saved.read_text())
+    bundle["metadata"]["expressions"].update(expressions)
+    saved.write_text(json.dumps(bundle))
+    assert load_output(saved).weights is None

@@ -118,7 +118,8 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
     digest = str((metadata.get("input") or {}).get("sha256") or name)
     truth = str(expressions.get("truth") or spec.get("truth"))
     weight = expressions.get("weight")
-    rendered = tuple(str(g) for g in expressions.get("groups") or ())
+    listed = expressions.get("groups")
+    rendered = tuple(str(g) for g in listed) if isinstance(listed, list) else ()
     weights = (
         state_weights(weight, tuple(stages.values()), truth, rendered)
         if isinstance(weight, str) and len(rendered) == len(groups)
