@@ -226,6 +226,7 @@ def report(
         print(f"{label:<52} {median[key]:7.2f} s{cpu}{peak}")
     ratios = [
         ("CLI / bare GROUP BY (issue 26 target <= 3)", median["cli"] / median["bare"]),
+        ("  the same in CPU time", median["cli cpu"] / median["bare cpu"]),
         ("API / bare GROUP BY (issue 26 target <= 1.3)", median["api"] / median["bare"]),
         ("CLI / one-line command GROUP BY", median["cli"] / median["line"]),
         ("  the same in CPU time", median["cli cpu"] / median["line cpu"]),

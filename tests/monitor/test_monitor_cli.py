@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -190,3 +192,19 @@ def test_null_and_unparsable_times_are_counted_apart(tmp_path: Path, bad: int, m
     assert code == 2
     assert output.startswith("error: ") and output.count("\n") <= 1
     assert message in output
+
+
+def test_json_and_csv_runs_do_not_import_rich(logs: dict[str, Path]) -> None:
+    """rich (about 40 ms of imports) is loaded only to draw the table outputs."""
+    script = f"""
+import sys
+from misflag.cli import main
+for output in ("json", "csv"):
+    code = main(["monitor", {str(logs["changed"])!r}, *{list(BASE)!r}, "--format", output])
+    assert code == 3, code
+assert not [m for m in sys.modules if m == "rich" or m.startswith("rich.")], "rich imported"
+main(["monitor", {str(logs["changed"])!r}, *{list(BASE)!r}])
+assert "rich.console" in sys.modules  # the check above can fail: the table output does load it
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
