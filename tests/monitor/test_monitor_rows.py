@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from misflag.monitor._rows import SMALL_DENOMINATOR, emit_rows
+from misflag.monitor._run import PERIOD_SCHEMA
 from misflag.monitor._watch import Series
 from misflag.result import make_row
 from misflag.stats import difference_limits, ratio_limits, wilson_limits
@@ -147,9 +148,10 @@ def test_rows_equal_the_row_by_row_loop(seed: int) -> None:
         (None, None, hidden),
         (0, {}, hidden),
     ):
-        new = list(emit_rows("group", "period", times, totals, metrics, reference, 10, extra, hide))
+        rows = emit_rows("group", "period", times, totals, metrics, reference, 10, extra, hide)
         old = _reference_rows("group", "period", times, totals, metrics, reference, 10, extra, hide)
-        assert new == old
+        assert list(rows) == old
+        assert rows.arrow(PERIOD_SCHEMA).to_pylist() == old  # the Arrow table built from the buffers
         assert any(row["suppressed"] for row in old) and any(row["value"] is None for row in old)
 
 

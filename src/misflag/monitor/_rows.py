@@ -8,10 +8,11 @@ from math import isfinite
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
-from misflag.result import COLUMNS
+from misflag.result import COLUMNS, arrow_array
 from misflag.stats import difference_limits, ratio_limits, wilson_limits
 
 SMALL_DENOMINATOR = 30
@@ -20,42 +21,83 @@ SMALL_NOTE = f"denominator under {SMALL_DENOMINATOR}: interval is wide and unsta
 
 #: The per-period table's columns: the period's start, then the long table's.
 FIELDS = ("time", *COLUMNS)
+#: The fields held as numpy chunks, by type; the rest are texts.
+_NUMBERS: dict[str, type] = {
+    "value": float,
+    "ci_low": float,
+    "ci_high": float,
+    "denominator": float,
+    "suppressed": bool,
+}
 
 
 class Rows:
-    """Long-table rows held column by column (one list per field of FIELDS), appended block by block.
+    """Long-table rows held column by column, appended block by block: texts as lists, numbers and flags as
+    numpy chunks (NaN for a missing number).
 
     The per-period table has a row per label, period and figure (8,441 for five groups over a year), so
-    its rows are built as whole columns from the count grids rather than one dict per row. Iterating
-    gives the rows as dicts (what `rows_to_table` reads).
+    its rows are built as whole columns from the count grids rather than one dict per row, and its Arrow
+    table from the numbers' buffers. Iterating gives the rows as dicts (what `rows_to_table` reads), with
+    numbers that are not finite as None, as `misflag.result.make_row` makes them.
     """
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
+        self.texts: dict[str, list[Any]] = {name: [] for name in FIELDS if name not in _NUMBERS}
+        self.numbers: dict[str, list[np.ndarray]] = {name: [] for name in _NUMBERS}
 
     def __len__(self) -> int:
-        return len(self.columns["metric"])
+        return len(self.texts["metric"])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        names = list(self.columns)
-        return (dict(zip(names, row, strict=True)) for row in zip(*self.columns.values(), strict=True))
+        columns = [self.column(name) for name in FIELDS]
+        return (dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True))
 
     def __iadd__(self, other: Rows) -> Rows:
-        for name, values in other.columns.items():
-            self.columns[name] += values
+        for name, values in other.texts.items():
+            self.texts[name] += values
+        for name, chunks in other.numbers.items():
+            self.numbers[name] += chunks
         return self
 
     def add(self, keep: np.ndarray, **fields: np.ndarray) -> None:
-        """Append the cells of `keep` (C order) of grids that broadcast to its shape; numbers that are
-        not finite become None, as `misflag.result.make_row` makes them."""
+        """Append the cells of `keep` (C order) of grids that broadcast to its shape."""
         for name in FIELDS:
             grid = np.broadcast_to(fields[name], keep.shape)[keep]
-            if grid.dtype == object:
-                self.columns[name] += grid.tolist()
-            elif grid.dtype == bool:
-                self.columns[name] += [bool(v) for v in grid.tolist()]
+            if name in _NUMBERS:
+                self.numbers[name].append(grid.astype(_NUMBERS[name]))
             else:
-                self.columns[name] += [v if isfinite(v) else None for v in grid.astype(float).tolist()]
+                self.texts[name] += grid.tolist()
+
+    def _joined(self, name: str) -> np.ndarray:
+        return np.concatenate(self.numbers[name]) if self.numbers[name] else np.zeros(0, _NUMBERS[name])
+
+    def column(self, name: str) -> list[Any]:
+        """One field as Python values (None for a missing text or a number that is not finite)."""
+        if name not in _NUMBERS:
+            return self.texts[name]
+        values = self._joined(name).tolist()
+        return values if _NUMBERS[name] is bool else [v if isfinite(v) else None for v in values]
+
+    def arrow(self, schema: pa.Schema) -> pa.Table:
+        """The rows as an Arrow table of `schema` (fields named as FIELDS), numbers from their buffers."""
+        columns = []
+        for field in schema:
+            if field.name not in _NUMBERS:
+                columns.append(arrow_array(self.texts[field.name], field.type))
+                continue
+            values = self._joined(field.name)
+            valid = np.isfinite(values) if _NUMBERS[field.name] is float else np.ones(len(values), bool)
+            data = (
+                np.packbits(values, bitorder="little")
+                if values.dtype == bool
+                else np.where(valid, values, 0.0)
+            )
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+            nulls = len(values) - int(valid.sum())
+            columns.append(
+                pa.Array.from_buffers(field.type, len(values), [bitmap, pa.py_buffer(data)], null_count=nulls)
+            )
+        return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _texts(*choices: tuple[np.ndarray | bool, str | None], shape: tuple[int, ...]) -> np.ndarray:

@@ -336,9 +336,8 @@ def _arrow(rows: Rows | list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Rows as an Arrow table of a known schema, built from buffers (`pa.Table.from_pylist` imports
     pandas, a third of a second of every run)."""
     if isinstance(rows, Rows):
-        columns = [arrow_array(rows.columns[field.name], field.type) for field in schema]
-    else:
-        columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
+        return rows.arrow(schema)
+    columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
