@@ -152,11 +152,11 @@ class GroupSums:
         return np.bincount(self.group_index, vector, minlength=self.groups)
 
     @cached_property
-    def _weighted(self) -> tuple[np.ndarray, np.ndarray]:
-        """count x weight and count x weight squared per cell, once per grouping: a 0/1 mask times these
-        is exactly count x (weight x mask), so every metric's weighted sums reuse them."""
-        weight = self.cells.weight
-        return self.count * weight, self.count * (weight * weight)
+    def _weighted(self) -> np.ndarray:
+        """count x weight per cell, once per grouping: a 0/1 mask times it is exactly count x (weight x mask),
+        so every metric's weighted sums reuse it. No weight is squared anywhere (the design variance squares
+        weight / weighted total, see `_sampling_n`), so weights near the float limit (1e200) cannot overflow."""
+        return self.count * self.cells.weight
 
     def membership(self) -> np.ndarray:
         """(cells, groups) 0/1 matrix: which group each cell belongs to."""
@@ -170,7 +170,7 @@ class GroupSums:
         denominator = np.logical_or.reduce([masks[name] for name in denominator_cells]).astype(float)
         rows = self.observed(denominator)
         if weighted and self.design:
-            weighted_count = self._weighted[0]
+            weighted_count = self._weighted
             totals = self._sum(weighted_count * denominator)
             hits = self._sum(weighted_count * numerator)
             value = safe_divide(hits, totals)
