@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from misflag.biometrics._clustered import Clustered, effective_sizes
-from misflag.biometrics._eer import eer_interval
+from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
 from misflag.biometrics._groups import Grouping, groupings, suppress
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
@@ -378,7 +378,7 @@ def _eer_rows(
         found = eers.get((grouping.attribute, name))
         if found is None or hidden[g] or found.histograms is None:
             continue
-        low, high = eer_interval(found.value, *found.histograms, seed=spec.seed + 1 + g)
+        low, high, widened = eer_interval(found.value, *found.histograms, seed=spec.seed + 1 + g)
         rows.append(
             make_row(
                 grouping.attribute,
@@ -390,7 +390,8 @@ def _eer_rows(
                 high,
                 min(found.impostors, found.genuines),
                 warning="the interval re-finds the EER threshold on each bootstrap draw; "
-                f"{'searches' if spec.search else 'pairs'} taken as independent",
+                f"{'searches' if spec.search else 'pairs'} taken as independent"
+                + (f"; {WIDENED_NOTE}" if widened else ""),
             )
         )
     return rows

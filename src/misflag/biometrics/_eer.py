@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from misflag.stats._score import wilson_interval
+
 DRAWS = 400
+WIDENED_NOTE = (
+    "every bootstrap draw gave this EER, so the interval is widened to the Wilson interval of the EER as a rate "
+    "on the smaller of the impostor and genuine counts"
+)
 WINDOW_SE = 8.0  # edges whose FMR - FNMR is within this many standard errors of 0 are kept unmerged
 
 
@@ -105,11 +111,22 @@ def bootstrap_eers(impostors: np.ndarray, genuines: np.ndarray, generator: np.ra
     return eers
 
 
-def eer_interval(value: float, impostors: np.ndarray, genuines: np.ndarray, seed: int) -> tuple[float, float]:
-    """95% basic bootstrap limits of the EER `value` from one group's impostor and genuine histograms."""
+def eer_interval(
+    value: float, impostors: np.ndarray, genuines: np.ndarray, seed: int
+) -> tuple[float, float, bool]:
+    """95% basic bootstrap limits of the EER `value` from one group's impostor and genuine histograms, and
+    whether they were widened. Where the redraws' 2.5% and 97.5% points coincide (every impostor at the top
+    score, a perfect separation: every redraw finds the same EER) the bootstrap has no spread to report, and
+    no interval may be zero-width, so the limits become their hull with the Wilson interval of the EER read
+    as a rate on the smaller of the two pair counts (the row's denominator)."""
     filled = (impostors + genuines) > 0  # bins empty of both change no edge's rates: drawing them is waste
     impostors, genuines = impostors[filled], genuines[filled]
     eers = bootstrap_eers(impostors, genuines, np.random.default_rng(seed))
     centre = float(binned_eer(impostors[None, :].astype(float), genuines[None, :].astype(float))[0])
-    low, high = np.percentile(eers, [2.5, 97.5])
-    return max(value - (high - centre), 0.0), min(value + (centre - low), 1.0)
+    q_low, q_high = np.percentile(eers, [2.5, 97.5])
+    low, high = max(value - (q_high - centre), 0.0), min(value + (centre - q_low), 1.0)
+    if high > low:
+        return low, high, False
+    trials = float(min(impostors.sum(), genuines.sum()))
+    rate_low, rate_high = wilson_interval(value * trials, trials)
+    return min(low, rate_low), max(high, rate_high), True
