@@ -18,7 +18,14 @@ from misflag.decisions._counts import (
     precheck_spec,
     read_cells,
 )
-from misflag.decisions._disclosure import Family, Forced, family_of, open_plan, plan_suppression
+from misflag.decisions._disclosure import (
+    Family,
+    Forced,
+    UnsuppressedRows,
+    family_of,
+    open_plan,
+    plan_suppression,
+)
 from misflag.decisions._groups import Grouping, groupings, missing_label, unknown_reference
 from misflag.decisions._metrics import (
     INTERVAL_METHODS,
@@ -145,17 +152,25 @@ def run_audit(
     strata_cells = mar_cells if checked.strata else None
     missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells) if mode else None
 
+    unsuppressed = UnsuppressedRows()
+
     def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         nonlocal chosen
         audit = _Audit(spec, cells, all_groupings, forced)
         rows = audit.rows()
-        # nothing withheld: the unsuppressed rows are these (copies: the published ones change below)
-        shadow = audit.rows(unsuppressed=True) if audit.withholds() else [dict(row) for row in rows]
+
+        def open_rows() -> list[dict[str, Any]]:
+            # nothing withheld: the unsuppressed rows are these (copies: the published ones change below)
+            shadow = audit.rows(unsuppressed=True) if audit.withholds() else [dict(row) for row in rows]
+            if scores is not None:
+                shadow.extend(threshold_audit(spec, scores, forced, unsuppressed=True)[0])
+            return shadow
+
+        shadow = unsuppressed.get(open_rows)
         rows = missing.apply(rows, audit.references) if missing else rows
         if scores is not None:
             score_rows, curves, chosen = threshold_audit(spec, scores, forced)
             rows.extend(score_rows)
-            shadow.extend(threshold_audit(spec, scores, forced, unsuppressed=True)[0])
             extras["threshold_curves"] = curves
             stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
         metadata = _metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))

@@ -15,8 +15,10 @@ suppression, as statistical agencies do for tables with margins).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -335,6 +337,23 @@ def open_plan(plan: dict[str, Family]) -> dict[str, Family]:
         name: Family([np.zeros_like(mask) for mask in family.withheld], family.reasons)
         for name, family in plan.items()
     }
+
+
+class UnsuppressedRows:
+    """The rows as they would read with nothing withheld, the auditor's truth for the disclosure audit.
+
+    Computed in the first suppression round and reused in every later one: the figures the audit reads
+    from them (n, value, denominator of each group's figures) do not depend on the suppression pattern;
+    only ratio rows (references move with it) do, and the audit never reads those."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] | None = None
+
+    def get(self, compute: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The first round's rows, computed by `compute` on the first call."""
+        if self.rows is None:
+            self.rows = compute()
+        return self.rows
 
 
 def _forced(grouping: Grouping, groups: set[tuple[str, str | None]]) -> np.ndarray:
