@@ -5,6 +5,7 @@ Wilson interval of statsmodels; searches returning no candidate in B's `(missing
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +62,15 @@ def test_cross_group_fpir_of_a_search_log_is_counted_from_the_rows() -> None:
         for (a, b), rows in non_mated.groupby([non_mated["probe_region"], candidate]):
             errors, size = int(hits[rows.index].sum()), len(rows)
             row = result.select(attribute=attribute, group=f"{a} × {b}", stage=stage, metric="fpir")[0]
-            low, high = proportion_confint(errors, size, alpha=0.05, method="wilson")
             assert row["denominator"] == size
             assert row["value"] == pytest.approx(errors / size, rel=1e-12)
-            assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-9, abs=1e-12)
-            if b == "(missing)":  # no candidate returned: never a false positive
-                assert errors == 0 and row["value"] == 0
+            if b == "(missing)":  # no candidate returned: never a false positive, so no interval
+                assert errors == 0 and row["value"] == 0 and rows["top"].isna().all()
+                assert (row["ci_low"], row["ci_high"]) == (None, None)
+                assert row["warning"] is not None and "0 by construction" in row["warning"]
+            else:
+                low, high = proportion_confint(errors, size, alpha=0.05, method="wilson")
+                assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-9, abs=1e-12)
             cells += 1
         same = non_mated["probe_region"] == non_mated["candidate_region"]
         known = non_mated["candidate_region"].notna()
@@ -76,6 +80,7 @@ def test_cross_group_fpir_of_a_search_log_is_counted_from_the_rows() -> None:
             assert row["value"] == pytest.approx(hits[members].sum() / members.sum(), rel=1e-12)
         missing = result.select(attribute="impostor pairing", group="(missing)", stage=stage, metric="fpir")
         assert missing[0]["denominator"] == (~known).sum() and missing[0]["value"] == 0
+        assert (missing[0]["ci_low"], missing[0]["ci_high"]) == (None, None)
     assert cells == 2 * 12  # 3 probe regions x (3 candidate regions + no candidate), at two thresholds
     # the cells of a searched group partition its non-mated searches
     overall = result.select(attribute="overall", metric="nonmated_n")[0]["value"]
@@ -101,9 +106,68 @@ def test_cross_group_search_log_on_the_command_line(
     frame = pd.read_csv(io.StringIO(out))
     cells = frame[(frame["attribute"] == "probe_region × candidate_region") & (frame["metric"] == "fpir")]
     assert len(cells) == 12 and cells["value"].notna().all()
+    no_candidate = cells["group"].str.endswith("× (missing)")
+    assert no_candidate.sum() == 3 and (cells.loc[no_candidate, "value"] == 0).all()
+    assert (
+        cells.loc[no_candidate, ["ci_low", "ci_high"]].isna().all().all()
+    )  # null limits, not [0, 3.84/(n+3.84)]
+    assert cells.loc[~no_candidate, ["ci_low", "ci_high"]].notna().all().all()
+    assert cells.loc[no_candidate, "warning"].str.contains("0 by construction").all()
     assert set(frame.loc[frame["attribute"] == "impostor pairing", "group"]) == {
         "same group",
         "different group",
         "(missing)",
     }
     assert {"eer", "fpir", "fnir"} <= set(frame["metric"])
+    assert (
+        main(
+            [
+                *base,
+                "--search",
+                "--group-a",
+                "probe_region",
+                "--group-b",
+                "candidate_region",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    empty = [r for r in rows if r["metric"] == "fpir" and r["group"].endswith("(missing)")]
+    assert len(empty) == 4 and all(
+        r["ci_low"] is None and r["ci_high"] is None for r in empty
+    )  # 3 cells, 1 pairing
+
+
+def test_a_scored_search_without_a_candidate_group_keeps_its_interval() -> None:
+    """A candidate whose group is unknown (a score, NULL group B) can be a false positive: its cell is an
+    estimate and keeps statsmodels' Wilson interval; the scoreless cell of the other group has none."""
+    log = pd.DataFrame(
+        {
+            "top": [2.0, 0.5, 1.0] + [np.nan] * 4 + [3.0] * 4,
+            "mated": [0] * 7 + [1] * 4,
+            "probe_region": ["east"] * 3 + ["west"] * 4 + ["east", "east", "west", "west"],
+            "candidate_region": [None, None, None, None, None, None, None, "east", "east", "west", "west"],
+        }
+    )
+    result = audit_biometrics(
+        log,
+        score="top",
+        genuine="mated",
+        group_a="probe_region",
+        group_b="candidate_region",
+        threshold=1.5,
+        search=True,
+        min_cell=1,
+    )
+    attribute = "probe_region × candidate_region"
+    east = result.select(attribute=attribute, group="east × (missing)", metric="fpir")[0]
+    low, high = proportion_confint(1, 3, alpha=0.05, method="wilson")  # one of three scores >= 1.5
+    assert east["value"] == pytest.approx(1 / 3, rel=1e-12)
+    assert (east["ci_low"], east["ci_high"]) == pytest.approx((low, high), rel=1e-9)
+    west = result.select(attribute=attribute, group="west × (missing)", metric="fpir")[0]
+    assert (west["value"], west["ci_low"], west["ci_high"], west["denominator"]) == (0.0, None, None, 4.0)
+    pairing = result.select(attribute="impostor pairing", group="(missing)", metric="fpir")[0]
+    assert pairing["value"] == pytest.approx(1 / 7, rel=1e-12) and pairing["ci_low"] is not None

@@ -122,6 +122,7 @@ def run_biometrics(
             matched,
             eers,
             clustered.get(grouping.attribute),
+            (prof.n - hist.counts.sum(axis=1)) * (prof.y == 0),
         )
     curves = make_curves(
         spec, prof, hist, [g for g in all_groupings if g.kind in {"overall", "group"}], hidden
@@ -305,9 +306,11 @@ def _grouping_rows(
     matched: np.ndarray,
     eers: dict[tuple[str, str], Eer],
     clustered: Clustered | None,
+    unscored_nonmated: np.ndarray,
 ) -> list[dict[str, Any]]:
     emitter = Emitter(grouping, hidden, spec.min_cell)
     errors, totals = _errors(prof, grouping, matched)
+    scoreless = spec.search & (totals[0] > 0) & (grouping.total(unscored_nonmated) == totals[0])
     impostor_name, genuine_name = ("nonmated_n", "mated_n") if spec.search else ("impostor_n", "genuine_n")
     rows = emitter.counts("n", totals[0] + totals[1])
     rows += emitter.counts(impostor_name, totals[0])
@@ -329,6 +332,7 @@ def _grouping_rows(
             clustered.impostor_with_errors[:, j] if clustered else None,
             clustered.impostor_effective_subjects if clustered else None,
             clustered.subjects if clustered else None,
+            scoreless,
         )
         rows += emitter.rates(stage, false_match)
         if grouping.kind not in {"overall", "group"}:

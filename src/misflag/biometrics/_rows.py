@@ -37,6 +37,9 @@ class Rate:
     subjects_with_errors: np.ndarray | None = None  # with subject ids: subjects with at least one error
     effective_subjects: np.ndarray | None = None  # with subject ids: G* (Kish's effective number of subjects)
     subjects: np.ndarray | None = None  # with subject ids: distinct subjects
+    #: labels whose every search in the denominator has no score (no candidate returned): a rate of 0 by
+    #: construction, not an estimate, so no interval is published for it
+    scoreless: np.ndarray | None = None
 
     @property
     def value(self) -> np.ndarray:
@@ -87,6 +90,8 @@ class Emitter:
 
     def rates(self, stage: str, rate: Rate) -> list[dict[str, Any]]:
         low, high = rate.limits()
+        if rate.scoreless is not None:  # NaN limits: published as null
+            low, high = np.where(rate.scoreless, np.nan, low), np.where(rate.scoreless, np.nan, high)
         out = []
         for g, group in enumerate(self.grouping.labels):
             if self.hidden[g]:
@@ -200,7 +205,14 @@ class Emitter:
         return out
 
 
+SCORELESS_NOTE = (
+    "no interval: no search here returned a candidate, so none can be a false positive (0 by construction)"
+)
+
+
 def _note(rate: Rate, g: int) -> str | None:
+    if rate.scoreless is not None and rate.scoreless[g]:
+        return SCORELESS_NOTE
     notes = []
     if rate.size[g] < SMALL_DENOMINATOR:
         notes.append(f"denominator under {SMALL_DENOMINATOR}: interval is wide and unstable")
