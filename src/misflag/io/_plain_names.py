@@ -59,13 +59,8 @@ def plain_column_sql(text: str, columns: Iterable[str]) -> str | None:
 def check_expression(
     text: str, columns: Iterable[str], option: str, *, qualifiers: Sequence[str] = ()
 ) -> str:
-    """Validate one expression over `columns` and return its SQL (DuckDB dialect), rendered from the tree.
-
-    `option` names where the expression came from (e.g. `--flag`) so the error can say so. Raises
-    ExpressionError, one line naming the refused construct, for anything outside the allowlist.
-    `qualifiers` (e.g. `("l", "r")` for a blocking rule over record pairs) makes every column reference
-    name one of them (`l.surname`) and allows the string-similarity functions.
-    """
+    """`_expressions.check_expression` (same contract, same SQL or refusal), without loading the parser for a
+    bare column name the input has."""
     columns = list(columns)
     if not qualifiers:
         sql = plain_column_sql(text, columns)
