@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,80 +18,25 @@ from typing import Any, NamedTuple
 import orjson
 
 from misflag.errors import LedgerError
-from misflag.ledger._names import label_problem, mixed_script_problem, nfkc
-
-ROLES = ("recorder", "reviewer", "auditor", "admin")
-
-# Case events: the payload fields each requires, and the roles allowed to record it.
-CASE_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "flagged": (("rule_id", "rule_version", "input_digest"), ("recorder", "admin")),
-    "reviewed": (("outcome", "reason_code"), ("reviewer", "admin")),
-    "identity_claim": (("claim",), ("recorder", "reviewer", "admin")),
-    "identity_verified": (("result",), ("reviewer", "admin")),
-    "action": (("action",), ("recorder", "reviewer", "admin")),
-    "notice_sent": (("channel",), ("recorder", "reviewer", "admin")),
-    "appeal_filed": ((), ("recorder", "reviewer", "admin")),
-    "appeal_decided": (("outcome",), ("reviewer", "admin")),
-    "corrected": (("flag_was_wrong",), ("reviewer", "admin")),
-}
-# Events the ledger writes about itself; no client may submit them.
-SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", "auditor_read", "key_rotated")
-# Required payload fields that are true/false rather than text.
-BOOLEAN_FIELDS = frozenset({"flag", "flag_was_wrong"})
-MAX_FIELD = 512  # characters of one required text field
-MAX_PAYLOAD = 16_384  # characters of a whole canonical payload
-MAX_DEPTH = 16  # levels of objects and arrays in a payload (checked without recursion)
-MAX_EXACT_INTEGER = 2**53  # integers beyond this are not exact (or not finite) as a double
-# Floats the fast path lets orjson write, as json does (Python's repr): 1e-4 <= |x| < 1e15, or zero. Below
-# it the two differ (json 1.5e-05, orjson 0.000015); above it they agree but nothing relies on that. The
-# full checks encode the others with json.
-ORJSON_FLOATS = (1e-4, 1e15)
-# Required text fields are labels (channel, reason code, action...): NFKC text without hidden characters.
-LABEL_FIELDS = frozenset(name for required, _ in CASE_EVENTS.values() for name in required) - BOOLEAN_FIELDS
-
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("reviewed", "outcome"): ("confirmed", "dismissed"),
-    ("identity_claim", "claim"): ("wrong_match", "citizenship", "lawful_status", "other"),
-    ("identity_verified", "result"): ("claim_upheld", "claim_rejected"),
-    ("appeal_decided", "outcome"): ("upheld", "overturned"),
-}
-_CHOICES_BY_KIND: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-for (_kind, _name), _allowed in CHOICES.items():
-    _CHOICES_BY_KIND.setdefault(_kind, []).append((_name, _allowed))
-RESERVED_GROUPS = frozenset(
-    {
-        "case_id",
-        "flagged",
-        "score",
-        "rule_id",
-        "rule_version",
-        "reviewed",
-        "review_confirmed",
-        "review_outcome",
-        "reviewer_digest",
-        "identity_claim",
-        "identity_verified",
-        "notice_sent",
-        "action_taken",
-        "action",
-        "appealed",
-        "appeal_outcome",
-        "corrected",
-        "truth",
-        "first_seq",
-        "last_seq",
-        "first_ts",
-        "last_ts",
-    }
+from misflag.ledger._event_rules import (
+    BOOLEAN_FIELDS,
+    CASE_EVENTS,
+    CASE_ID,
+    CHOICES,
+    CHOICES_BY_KIND,
+    GROUP_NAME,
+    LABEL_FIELDS,
+    MAX_DEPTH,
+    MAX_EXACT_INTEGER,
+    MAX_FIELD,
+    MAX_PAYLOAD,
+    ORJSON_FLOATS,
+    RESERVED_GROUPS,
+    SYSTEM_EVENTS,
+    TEXT_REQUIRED,
 )
-# The required text fields of each kind (all but the true/false ones).
-_TEXT_REQUIRED = {
-    kind: tuple(name for name in required if name not in BOOLEAN_FIELDS)
-    for kind, (required, _) in CASE_EVENTS.items()
-}
-GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_CASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-
+from misflag.ledger._event_rules import ROLES as ROLES  # re-exported: the ledger package reads it here
+from misflag.ledger._names import label_problem, mixed_script_problem, nfkc
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time, which cost as
 # much as the encoding of a small event. The output is byte for byte that of json.dumps with these options.
@@ -205,7 +149,7 @@ class Event:
         if (
             shape is None
             or type(case) is not str
-            or _CASE.match(case) is None
+            or CASE_ID.match(case) is None
             or type(role) is not str
             or role not in shape.roles
             or type(payload) is not dict
@@ -264,7 +208,7 @@ class Event:
         """`validate` for every event: each check in turn, naming the first problem."""
         if self.kind not in CASE_EVENTS:
             raise LedgerError(f"unknown event kind {self.kind!r}; expected one of {', '.join(CASE_EVENTS)}")
-        if not isinstance(self.case_id, str) or not _CASE.match(self.case_id):
+        if not isinstance(self.case_id, str) or not CASE_ID.match(self.case_id):
             raise LedgerError(
                 f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
             )
@@ -282,14 +226,14 @@ class Event:
         missing = [name for name in required if payload.get(name) is None]
         if missing:
             raise LedgerError(f"{self.kind}: payload lacks {', '.join(missing)}")
-        for name in _TEXT_REQUIRED[self.kind]:
+        for name in TEXT_REQUIRED[self.kind]:
             value = payload[name]
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_FIELD:
                 raise LedgerError(
                     f"{self.kind}: payload {name} must be a non-empty string of at most {MAX_FIELD} characters"
                 )
             _check_label(value, self.kind, ": payload ", name, scripts=True)
-        for name, allowed in _CHOICES_BY_KIND.get(self.kind, ()):
+        for name, allowed in CHOICES_BY_KIND.get(self.kind, ()):
             if payload.get(name) not in allowed:
                 raise LedgerError(f"{self.kind}: payload {name} must be one of {', '.join(allowed)}")
         self._validate_types()
