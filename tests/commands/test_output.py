@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from misflag.cli import main
-from misflag.commands._compact import compact_cell, render_compact
+from misflag.commands._compact import render_compact
+from misflag.commands._compact_cells import compact_cell
 from misflag.report._model import visible_rows
 from misflag.result import AuditResult, make_row, rows_to_table
 

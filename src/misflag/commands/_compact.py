@@ -12,10 +12,8 @@ label with a word over 40 characters is cut with an ellipsis. Data values print 
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -25,6 +23,15 @@ from rich.table import Table
 from rich.text import Text
 
 from misflag._text import plain, printable
+from misflag.commands._compact_cells import (
+    MARKS,
+    Notes,
+    compact_cell,
+    interval_text,
+    is_ratio,
+    is_reference,
+    reference_name,
+)
 from misflag.report._model import (
     COUNTED,
     OVERALL,
@@ -33,7 +40,7 @@ from misflag.report._model import (
     visible_rows,
     withheld_note,
 )
-from misflag.result import AuditResult, format_number
+from misflag.result import AuditResult
 
 #: Headline metrics per kind of result, with their column headers, in column order.
 HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -76,138 +83,12 @@ _NOT_GENERIC = ("_diff",)
 _MAX_GENERIC = 4
 #: A group label wider than this is cut with an ellipsis rather than pushing every figure off the screen.
 _MAX_LABEL = 40
-_MARKS = ("*", "†", "‡", "§", "¶")
-#: How a ratio row names the group it divides by (shown once per attribute, not as a note per row).
-_REFERENCE_TAGS = ("vs ", "least affected: ")
-#: Rates printed in percent even where the long table's format gives a tiny value in e-notation.
-PERCENT_SCALE = frozenset({"fpr", "fnr", "fmr", "fnmr", "fpir", "fnir", "eer"})
 #: A ratio column also shows the row of the same rate's highest/lowest spread (it has no group of its own).
 _SPREADS = {
     "fpr_ratio": "fpr_max_min_ratio",
     "fmr_ratio": "fmr_max_min_ratio",
     "fnmr_ratio": "fnmr_max_min_ratio",
 }
-#: Numbers inside notes ("only 4 simulated matches"): with many notes, like ones share a mark and a range.
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_SLOT = "\x00"
-
-
-def _is_reference(row: dict[str, Any], group: str) -> bool:
-    """Whether a ratio row is the reference group's own (1 by definition)."""
-    first = (row.get("warning") or "").split(";")[0].strip()
-    return first == "reference group" or reference_name(row) == group
-
-
-def reference_name(row: dict[str, Any]) -> str | None:
-    """The group a ratio row is relative to ('vs GROUP' or 'least affected: GROUP'), if it says."""
-    first = (row.get("warning") or "").split(";")[0].strip()
-    for tag in _REFERENCE_TAGS:
-        if first.startswith(tag):
-            return first[len(tag) :].strip()
-    return None
-
-
-@dataclass
-class _Notes:
-    """Distinct row warnings, each given a mark printed next to the figure and explained once."""
-
-    texts: list[str]
-    #: Notes that differ only in their numbers share a mark (when there are many); the note then prints
-    #: each number's range over the rows it marks ("only 3–12 simulated matches"), never a placeholder.
-    generalise: bool = False
-    #: Per note (by position), the numbers seen in each of its numeric slots, as written.
-    numbers: list[list[list[str]]] = field(default_factory=list)
-
-    def copy(self) -> _Notes:
-        return _Notes(list(self.texts), self.generalise, [[list(s) for s in n] for n in self.numbers])
-
-    def mark(self, warning: str | None) -> str:
-        marks = []
-        for part in (p.strip() for p in (warning or "").split(";")):
-            if not part or part.startswith(_REFERENCE_TAGS):
-                continue
-            key = _NUMBER.sub(_SLOT, part) if self.generalise else part
-            if key not in self.texts:
-                self.texts.append(key)
-                self.numbers.append([[] for _ in range(key.count(_SLOT))])
-            index = self.texts.index(key)
-            if self.generalise:
-                for slot, found in zip(self.numbers[index], _NUMBER.findall(part), strict=True):
-                    slot.append(found)
-            marks.append(_MARKS[index] if index < len(_MARKS) else f"[{index + 1}]")
-        return "".join(marks)
-
-    def lines(self) -> list[str]:
-        out = []
-        for i, text in enumerate(self.texts):
-            for slot in self.numbers[i] if self.generalise else []:
-                text = text.replace(_SLOT, _number_range(slot), 1)
-            out.append(f"{_MARKS[i] if i < len(_MARKS) else f'[{i + 1}]'} {text}")
-        return out
-
-
-def _number_range(written: list[str]) -> str:
-    """The numbers one slot of a note took, as written: '30', or the lowest and highest, '3–12'."""
-    distinct = list(dict.fromkeys(written))
-    if len(distinct) == 1:
-        return distinct[0]
-
-    def size(text: str) -> float:
-        try:
-            return float(text.replace(",", "").rstrip("."))
-        except ValueError:
-            return 0.0
-
-    return f"{min(distinct, key=size)}–{max(distinct, key=size)}"
-
-
-def _is_ratio(metric: str) -> bool:
-    return metric.endswith("_ratio") or metric.startswith("ratio")
-
-
-def interval_text(row: dict[str, Any]) -> str:
-    """The 95% interval compactly: rates in percent with one decimal, ratios with two, counts plain."""
-    low, high, metric = row["ci_low"], row["ci_high"], row["metric"]
-    if low is None or high is None or row["value"] is None:
-        return ""
-    value_text = format_number(row["value"], metric)
-    if value_text.endswith("%") or (metric in PERCENT_SCALE and 0 <= low <= high <= 1):
-        # one decimal, or as many as it takes for the bounds to differ and a non-zero bound not to read 0
-        decimals = next(
-            (
-                d
-                for d in range(1, 7)
-                if (high <= low or f"{100 * low:.{d}f}" != f"{100 * high:.{d}f}")
-                and all(not b or f"{100 * b:.{d}f}" != f"{0:.{d}f}" for b in (low, high))
-            ),
-            6,
-        )
-        return f"{100 * low:.{decimals}f}–{100 * high:.{decimals}f}"
-    if _is_ratio(metric):
-        return f"{low:.2f}–{high:.2f}"
-    return f"{format_number(low, metric)}–{format_number(high, metric)}"
-
-
-def value_text(row: dict[str, Any]) -> str:
-    """The figure itself: 'suppressed', 'undefined', or the value as the long table formats it."""
-    if row["suppressed"]:
-        return "suppressed"
-    if row["value"] is None and row["ci_low"] is not None:  # only a range is known (missing truth)
-        high = "no limit" if row["ci_high"] is None else format_number(row["ci_high"], row["metric"])
-        return f"{format_number(row['ci_low'], row['metric'])}–{high}"
-    if row["value"] is None:
-        return "undefined"
-    return format_number(row["value"], row["metric"])
-
-
-def compact_cell(row: dict[str, Any] | None, *, two_lines: bool = False, mark: str = "") -> str:
-    """A value with its interval: '44.85% (42.1–47.6)', or value and interval on two lines."""
-    if row is None:
-        return ""
-    value, interval = value_text(row) + mark, interval_text(row)
-    if not interval:
-        return value
-    return f"{value}\n{interval}" if two_lines else f"{value} ({interval})"
 
 
 def _headlines(result: AuditResult, visible: Visible) -> list[tuple[str, str]]:
@@ -245,7 +126,7 @@ def _attribute_notes(visible: Visible, stage: str, metrics: Sequence[str]) -> li
         rows = [
             r
             for m in metrics
-            if _is_ratio(m)
+            if is_ratio(m)
             for r in visible.select(attribute=attribute, stage=stage, metric=m)
         ]
         reference = next((name for r in rows if (name := reference_name(r))), None)
@@ -263,7 +144,7 @@ def _stage_table(
     stage: str,
     columns: Sequence[tuple[str, str]],
     people: dict[tuple[str, str], float],
-    notes: _Notes,
+    notes: Notes,
     *,
     two_lines: bool,
     title: str,
@@ -292,7 +173,7 @@ def _stage_table(
             row = index.get((*key, metric))
             if row is None and metric in _SPREADS:  # e.g. the "(highest/lowest)" row of a score stage
                 row = index.get((*key, _SPREADS[metric]))
-            if row is not None and _is_ratio(metric) and _is_reference(row, key[1]):
+            if row is not None and is_ratio(metric) and is_reference(row, key[1]):
                 cells.append("reference")
                 continue
             if row is not None and row["suppressed"]:
@@ -349,10 +230,10 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
     tables: list[RenderableType] = []
     left_out: set[str] = set()
     layouts: set[bool] = set()  # how the tables shown print intervals: True = on the line below
-    distinct = _Notes([])
+    distinct = Notes([])
     for row in visible.rows:
         distinct.mark(row["warning"])
-    notes = _Notes([], generalise=len(distinct.texts) > len(_MARKS))
+    notes = Notes([], generalise=len(distinct.texts) > len(MARKS))
     for stage in visible.stages():
         columns = [(m, h) for m, h in headlines if visible.select(stage=stage, metric=m)]
         if not columns:
