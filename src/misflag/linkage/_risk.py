@@ -13,24 +13,20 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
 from misflag import __version__
 from misflag.errors import InputError
 from misflag.linkage._population import GROUP_LABELS, GROUPS, PopulationModel
-from misflag.linkage._risk_analytic import FUZZY_HEAD, AnalyticRisk, analytic_risk, poisson_prediction
-from misflag.linkage._risk_montecarlo import MonteCarloRisk, simulate
+from misflag.linkage._risk_analytic import FUZZY_HEAD, analytic_risk
+from misflag.linkage._risk_montecarlo import simulate
+from misflag.linkage._risk_rows import RiskRows, analytic_rows, montecarlo_rows
 from misflag.linkage._rules import MatchRule, load_rule
 from misflag.progress import Progress
-from misflag.result import AuditResult, make_row, rows_to_table
-from misflag.stats import normal_quantile
+from misflag.result import AuditResult, rows_to_table
 
 METHODS = ("analytic", "montecarlo", "both")
 MC_POPULATION_CAP = 2_000_000
 MC_LIST_CAP = 1_000_000
-_Z = normal_quantile(0.95)
-#: exact 95% upper limit of a Poisson mean after a count of 0 (Garwood): chi2(0.975, 2) / 2 = -ln 0.025
-_ZERO_HIGH = float(stats.chi2.ppf(0.975, 2) / 2)
 _ATTRIBUTES = {
     "group": "population group (people wrongly matched)",
     "list group": "list records that match someone",
@@ -51,205 +47,6 @@ def _check_inputs(
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method != "analytic" and replicates < 2:
         raise InputError("Monte Carlo needs at least 2 replicates to give an interval")
-
-
-def _ratio_interval(
-    values: np.ndarray, rel_var: np.ndarray, base: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ratio to the base group with a delta-method interval on the log scale (none for the base itself)."""
-    ratio = values / values[base]
-    spread = _Z * np.sqrt(rel_var + rel_var[base])
-    with np.errstate(over="ignore"):  # expected counts near 0: the interval runs to 0 and +inf
-        low, high = ratio * np.exp(-spread), ratio * np.exp(spread)
-    low[base] = high[base] = np.nan
-    return ratio, low, high
-
-
-class _Rows:
-    """Collects long-table rows for one stage and attribute."""
-
-    def __init__(self, groups: list[int], prevalence: float | None) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.groups = groups
-        self.prevalence = prevalence
-
-    def add(
-        self,
-        attribute: str,
-        stage: str,
-        metric: str,
-        values: Any,
-        low: Any = None,
-        high: Any = None,
-        denominators: Any = None,
-        warnings: Any = None,
-    ) -> None:
-        """One row per group for a metric given as arrays indexed by GROUPS position."""
-        for g in self.groups:
-            pick = lambda a, g=g: None if a is None else a[g]  # noqa: E731
-            self.rows.append(
-                make_row(
-                    attribute,
-                    GROUP_LABELS[GROUPS[g]],
-                    stage,
-                    metric,
-                    pick(values),
-                    pick(low),
-                    pick(high),
-                    pick(denominators),
-                    warning=pick(warnings),
-                )
-            )
-
-    def standard(
-        self,
-        attribute: str,
-        stage: str,
-        rate: np.ndarray,
-        low: np.ndarray,
-        high: np.ndarray,
-        rel_var: np.ndarray,
-        counts: np.ndarray,
-        sizes: np.ndarray,
-        true_base: np.ndarray,
-        warnings: list[str | None],
-    ) -> None:
-        """wrongful_match_per_100k, wrong_per_true_match, ratio_to_min and the expected count."""
-        self.add(attribute, stage, "wrongful_match_per_100k", rate, low, high, sizes, warnings)
-        if self.prevalence is None:
-            note = ["needs a true-match prevalence (--prevalence)"] * len(GROUPS)
-            self.add(
-                attribute, stage, "wrong_per_true_match", np.full(len(GROUPS), np.nan), None, None, None, note
-            )
-        else:
-            true = self.prevalence * true_base
-            scale = sizes / 1e5 / np.where(true > 0, true, np.nan)
-            self.add(
-                attribute,
-                stage,
-                "wrong_per_true_match",
-                rate * scale,
-                low * scale,
-                high * scale,
-                true,
-                warnings,
-            )
-        present = [g for g in self.groups if rate[g] > 0]
-        if present:
-            base = min(present, key=lambda g: rate[g])
-            ratio, r_low, r_high = _ratio_interval(np.where(rate > 0, rate, np.nan), rel_var, base)
-            self.add(
-                attribute,
-                stage,
-                "ratio_to_min",
-                ratio,
-                r_low,
-                r_high,
-                sizes,
-                [f"least affected: {GROUP_LABELS[GROUPS[base]]}"] * len(GROUPS),
-            )
-        self.add(attribute, stage, "wrongful_match_count", counts, None, None, sizes, warnings)
-
-
-def _analytic_rows(out: _Rows, risk: AnalyticRisk, list_counts: np.ndarray, pop_counts: np.ndarray) -> None:
-    """Expected values with a Poisson prediction interval for the realised count around its expectation."""
-    for attribute, counts, sizes, other in (
-        ("group", risk.pairs.sum(axis=0), pop_counts, list_counts),
-        ("list group", risk.pairs.sum(axis=1), list_counts, list_counts),
-    ):
-        safe = np.where(sizes > 0, sizes, np.nan)
-        low, high = (limit / safe * 1e5 for limit in poisson_prediction(counts))
-        rel_var = 1.0 / np.where(counts > 0, counts, np.nan)
-        out.standard(
-            attribute,
-            "analytic",
-            counts / safe * 1e5,
-            low,
-            high,
-            rel_var,
-            counts,
-            sizes,
-            other,
-            [None] * len(GROUPS),
-        )
-    out.add("group", "analytic", "same_group_collision", np.diag(risk.collision))
-    for field, matrix in risk.fields.items():
-        out.add("group", "analytic", f"collision_{field}", np.diag(matrix))
-    for field, mass in risk.approximated.items():
-        out.add(
-            "group",
-            "analytic",
-            f"fuzzy_tail_mass_{field}",
-            mass,
-            warnings=[f"share of {field} mass compared exactly, not fuzzily"] * len(GROUPS),
-        )
-
-
-def _mean_se(per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over replicates and its standard error, per column, ignoring undefined (NaN) replicates."""
-    valid = np.isfinite(per)
-    k = valid.sum(axis=0)
-    filled = np.where(valid, per, 0.0)
-    mean = np.divide(filled.sum(axis=0), k, out=np.full(k.shape, np.nan), where=k > 0)
-    squares = np.where(valid, (filled - mean) ** 2, 0.0).sum(axis=0)
-    variance = np.divide(squares, k - 1, out=np.full(k.shape, np.nan), where=k > 1)
-    return mean, np.sqrt(variance / np.maximum(k, 1))
-
-
-def _montecarlo_rows(
-    out: _Rows,
-    mc: MonteCarloRisk,
-    population_size: int,
-    list_size: int,
-    list_counts: np.ndarray,
-    pop_counts: np.ndarray,
-) -> None:
-    """Means over replicates with a normal interval from the replicate spread, scaled to N and M."""
-    list_scale, pop_scale = list_size / mc.list_size, population_size / mc.population_size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for attribute, raw, sizes_sim, sizes, other, scale in (
-            ("group", mc.pairs.sum(axis=1), mc.population_counts, pop_counts, list_counts, list_scale),
-            ("list group", mc.pairs.sum(axis=2), mc.list_counts, list_counts, list_counts, pop_scale),
-        ):
-            per = raw / sizes_sim * 1e5 * scale
-            mean, se = _mean_se(per)
-            pooled = raw.sum(axis=0)
-            # few replicates can understate the spread; pair counts are at least Poisson-dispersed
-            se = np.fmax(se, np.divide(mean, np.sqrt(pooled), out=np.zeros_like(mean), where=pooled > 0))
-            # no simulated match at all: the exact (Garwood) 95% upper limit of a Poisson count of 0,
-            # so the interval never collapses to [0, 0]
-            exposure = np.where(sizes_sim.sum(axis=0) > 0, sizes_sim.sum(axis=0), np.nan)
-            zero_high = _ZERO_HIGH / exposure * 1e5 * scale
-            warnings = [
-                f"only {pooled[g]:.0f} simulated matches; interval rough" if pooled[g] < 20 else None
-                for g in range(len(GROUPS))
-            ]
-            out.standard(
-                attribute,
-                "montecarlo",
-                mean,
-                np.maximum(mean - _Z * se, 0),
-                np.where(pooled > 0, mean + _Z * se, zero_high),
-                (se / mean) ** 2,
-                mean * sizes / 1e5,
-                sizes,
-                other,
-                warnings,
-            )
-        people = mc.people / mc.population_counts * 1e5 * list_scale
-        mean, se = _mean_se(people)
-        pooled = mc.people.sum(axis=0)  # the same Poisson floor and zero-count limit as the pair rates
-        se = np.fmax(se, np.divide(mean, np.sqrt(pooled), out=np.zeros_like(mean), where=pooled > 0))
-        exposure = np.where(mc.population_counts.sum(axis=0) > 0, mc.population_counts.sum(axis=0), np.nan)
-        out.add(
-            "group",
-            "montecarlo",
-            "people_wrongly_matched_per_100k",
-            mean,
-            np.maximum(mean - _Z * se, 0),
-            np.where(pooled > 0, mean + _Z * se, _ZERO_HIGH / exposure * 1e5 * list_scale),
-            pop_counts,
-        )
 
 
 def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, int] | None) -> list[str]:
@@ -344,10 +141,10 @@ def assess_rule_risk(
     pop_counts = np.array([pop_mix.get(g, 0.0) for g in GROUPS]) * population_size
     list_counts = np.array([lst_mix.get(g, 0.0) for g in GROUPS]) * list_size
     groups = [i for i, g in enumerate(GROUPS) if g in model.groups]
-    out = _Rows(groups, prevalence)
+    out = RiskRows(groups, prevalence)
     analytic = analytic_risk(model, matching, list_counts, pop_counts)
     if method in {"analytic", "both"}:
-        _analytic_rows(out, analytic, list_counts, pop_counts)
+        analytic_rows(out, analytic, list_counts, pop_counts)
     mc_sizes = None
     if method in {"montecarlo", "both"}:
         mc_sizes = (
@@ -369,7 +166,7 @@ def assess_rule_risk(
                 else None
             ),
         )
-        _montecarlo_rows(out, mc, population_size, list_size, list_counts, pop_counts)
+        montecarlo_rows(out, mc, population_size, list_size, list_counts, pop_counts)
     matrix = pa.table(
         {
             "list_group": [GROUP_LABELS[GROUPS[a]] for a in groups for _ in groups],
