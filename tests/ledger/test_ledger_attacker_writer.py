@@ -457,7 +457,7 @@ def test_rotate_key_survives_a_crash_between_the_chain_entry_and_the_file_moves(
     def killed(*_args: Any) -> None:
         raise KeyboardInterrupt("kill -9 after the commit")
 
-    monkeypatch.setattr("misflag.ledger._seal.os.link", killed)
+    monkeypatch.setattr("misflag.ledger._seal_keys.os.link", killed)
     with pytest.raises(KeyboardInterrupt):
         ledger.rotate_key(actor="root")
     monkeypatch.undo()
