@@ -12,13 +12,14 @@ from __future__ import annotations
 import shutil
 import threading
 from dataclasses import replace
-from typing import Any, get_type_hints
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from misflag.api._audit_form import first_line, form_values, lines
 from misflag.api._forms import spec_fields
 from misflag.api._guard import Guard
 from misflag.api._jobs import JobManager, JobStatus, refusal_status
@@ -307,14 +308,14 @@ async def audit_page(request: Request, upload_id: str) -> Response:
             fields=FORM_FIELDS,
         )
     groups = [str(v) for v in form.getlist("group") if isinstance(v, str) and v]
-    groups += _lines(fields.get("group_expressions", ""))
+    groups += lines(fields.get("group_expressions", ""))
     try:
-        body = AuditRequest(upload_id=record.upload_id, **_form_values(fields, groups))
+        body = AuditRequest(upload_id=record.upload_id, **form_values(fields, groups))
         spec = _registered(request, record, to_spec(body))
         status = await run_in_threadpool(_jobs(request).submit, record, spec)
     except (InputError, ValidationError, ValueError) as problem:
         code = _refusal(problem).status_code if isinstance(problem, InputError) else 400
-        message = _first_line(problem)
+        message = first_line(problem)
         return render_page(
             "upload.html",
             request=request,
@@ -360,49 +361,3 @@ def _registered(request: Request, record: UploadRecord, spec: DecisionSpec) -> D
         return spec
     folder = private_dir(_settings(request).data_dir / "releases")
     return replace(spec, release_register=folder / f"{record.sha256}.json")
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _form_values(fields: dict[str, str], groups: list[str]) -> dict[str, Any]:
-    """The audit fields of the page's form, converted by the type of the spec's field; blanks left out."""
-    hints = get_type_hints(DecisionSpec)
-    values: dict[str, Any] = {"groups": groups, "stages": _lines(fields.get("stages", ""))}
-    for name in SPEC_FIELDS:
-        text = fields.get(name, "").strip()
-        hint = str(hints[name])
-        if name in values:
-            continue
-        if "bool" in hint:
-            values[name] = text.lower() in {"on", "true", "1", "yes"}
-        elif not text:
-            continue
-        elif "tuple" in hint:
-            values[name] = _lines(fields.get(name, ""))
-        elif "int" in hint:
-            values[name] = _number(text, name, int, "a whole number")
-        elif "float" in hint:
-            values[name] = _number(text, name, float, "a number")
-        else:
-            values[name] = text
-    values.setdefault("truth", " ")
-    return values
-
-
-def _number(text: str, name: str, kind: type, what: str) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise InputError(f"{name.replace('_', ' ')} must be {what}, not {text[:40]!r}") from None
-
-
-def _first_line(problem: Exception) -> str:
-    """A pydantic error as one line naming the field; other errors as their message."""
-    errors = getattr(problem, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return f"{where.replace('_', ' ')}: {first.get('msg', 'invalid value')}"
-    return str(problem).splitlines()[0]
