@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from misflag import __version__
+from misflag.decisions._audit_metadata import audit_metadata
 from misflag.decisions._counts import (
     Cells,
-    CheckedSpec,
     check_spec,
     margin_problem,
     precheck_spec,
@@ -173,7 +172,7 @@ def run_audit(
             rows.extend(score_rows)
             extras["threshold_curves"] = curves
             stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
-        metadata = _metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
+        metadata = audit_metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
         metadata.update(audit.metadata(rows))
         metadata.update(missing.metadata(rows, audit.references) if missing else {})
         return rows, shadow, metadata
@@ -224,45 +223,6 @@ def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
         return
     if not any(g.reference_hint is not None and g.reference_hint in g.labels for g in all_groupings):
         raise unknown_reference(spec, all_groupings)
-
-
-def _metadata(
-    spec: DecisionSpec,
-    checked: CheckedSpec,
-    info: Any,
-    engine: str,
-    cells: Cells,
-    threshold: float | None,
-    total_withheld: bool,
-) -> dict[str, Any]:
-    """Reproducibility metadata; row counts are left out (None) when the overall n is withheld."""
-    hidden = total_withheld and spec.where is None
-    return {
-        "audit": "decisions",
-        "input": {
-            "description": info.description,
-            "sha256": info.sha256,
-            "rows": None if hidden else info.rows,
-        },
-        "rows_audited": None if total_withheld else cells.total,
-        "spec": spec.to_dict(),
-        "expressions": {
-            "stages": [[name, expr] for (name, _), expr in zip(spec.pipeline, checked.stages, strict=True)],
-            "truth": checked.truth,
-            "groups": list(checked.groups),
-            "where": checked.where,
-            "weight": checked.weight,
-            "score": checked.score,
-            "count": checked.count,
-        },
-        "global_threshold": threshold,
-        "engine": engine,
-        "seed": spec.seed,
-        "replicates": spec.replicates,
-        "min_cell": spec.min_cell,
-        "interval": "95% intervals: score-type (Wilson) for rates, MOVER for ratios and differences; see interval_methods",
-        "misflag_version": __version__,
-    }
 
 
 class _Audit:
