@@ -10,6 +10,7 @@ import numpy as np
 
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
+from misflag.biometrics._group_checks import check_groups
 from misflag.biometrics._groups import Grouping, groupings, suppress
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
@@ -37,7 +38,7 @@ from misflag.biometrics._thresholds import (
 )
 from misflag.engine import Engine, get_engine
 from misflag.errors import InputError, literal
-from misflag.io import check_before_engine, did_you_mean, load_input, name_list
+from misflag.io import check_before_engine, load_input
 from misflag.result import AuditResult, make_row, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -99,7 +100,7 @@ def run_biometrics(
         report("counting scores", 0.2)
         prof, hist = scan(runner, spec, checked, [-t if spec.distance else t for t in spec.thresholds])
         all_groupings = groupings(spec, checked, prof.keys)
-        _check_groups(spec, prof, all_groupings)
+        check_groups(spec, prof, all_groupings)
         report("exact thresholds", 0.6)
         points, matched, eers = _exact(runner, spec, checked, prof, hist, all_groupings)
         clustered: dict[str, Clustered] = {}
@@ -146,44 +147,6 @@ def run_biometrics(
     result.summary = summary_text(result, spec)
     report("done", 1.0)
     return result
-
-
-def _check_groups(spec: BiometricSpec, prof: Profile, all_groupings: list[Grouping]) -> None:
-    """Every group needs impostor and genuine comparisons; named groups must exist."""
-    what = (
-        {0: ("non-mated searches", "FPIR"), 1: ("mated searches", "FNIR")}
-        if spec.search
-        else {
-            0: ("impostor pairs", "FMR"),
-            1: ("genuine pairs", "FNMR"),
-        }
-    )
-    for grouping in all_groupings:
-        if grouping.kind not in {"overall", "group"}:
-            continue
-        for y, (kind, metric) in what.items():
-            counts = grouping.total(prof.n * (prof.y == y))
-            for g, name in enumerate(grouping.labels):
-                if counts[g] == 0:
-                    where = (
-                        "the input"
-                        if grouping.kind == "overall"
-                        else f"group {literal(name)!r} of {literal(grouping.attribute)}"
-                    )
-                    raise InputError(
-                        f"{where} has no {kind}, so its {metric} is undefined; filter it out with {{where}} or merge groups"
-                    )
-    labels = all_groupings[1].labels if spec.group else ()
-    for option, value in (("{threshold_group}", spec.threshold_group), ("{reference}", spec.reference)):
-        if value is None:
-            continue
-        if not spec.group:
-            raise InputError(f"{option} names a group of {{group}}; give {{group}}")
-        if value not in labels:
-            raise InputError(
-                f"{option} {literal(value)!r} is not a group of {literal(spec.group)}"
-                f"{did_you_mean(value, labels)} (groups: {name_list(labels)})"
-            )
 
 
 def _exact(
