@@ -12,13 +12,13 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii  # json's C string encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
+from misflag._json import rows_json
 from misflag.errors import InputError
 
 if TYPE_CHECKING:
@@ -109,21 +109,6 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
 
 
 _COLUMN_SET = frozenset(COLUMNS)
-
-
-def _json_scalar(value: Any) -> str:
-    """One long-table value as `json.dumps` writes it (text, finite number, bool or None)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return str(encode_basestring_ascii(value))
-    if isinstance(value, float):
-        return float.__repr__(value)  # finite (the table holds None for NaN), as json.dumps writes it
-    return json.dumps(value)
 
 
 def _cleaned(values: list[Any]) -> list[Any]:
@@ -219,15 +204,8 @@ class AuditResult:
         """The long table as a JSON list of row objects: exactly `json.dumps(self.rows(), indent=1)`, each
         value encoded by json's C functions instead of its pure-Python indenting encoder (a third of the
         time)."""
-        keys = [f"  {json.dumps(name)}: " for name in COLUMNS]
         columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
-        objects = [
-            " {\n"
-            + ",\n".join(key + _json_scalar(value) for key, value in zip(keys, row, strict=True))
-            + "\n }"
-            for row in zip(*columns, strict=True)
-        ]
-        return "[\n" + ",\n".join(objects) + "\n]" if objects else "[]"
+        return rows_json(COLUMNS, columns, 0, self.table.num_rows)
 
     def to_csv(self) -> str:
         """The long table as CSV text with a header row."""

@@ -5,8 +5,6 @@ Exit codes for schedulers: 0 no open alarm, 3 an alarm is open, 2 bad input.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import typer
 
+from misflag._json import rows_json
 from misflag._text import plain, printable
 from misflag.commands._output import (
     FORMAT_OPTION,
@@ -157,38 +156,16 @@ def as_json(result: AuditResult) -> str:
         raise TypeError("monitor warnings are text")
     listed = "[\n  " + ",\n  ".join(map(encode_basestring_ascii, warnings)) + "\n ]" if warnings else "[]"
     return (
-        f'{{\n "alarms": {_rows_json(alarms) if alarms is not None else "[]"},\n'
-        f' "table": {_rows_json(result.extras["periods"])},\n'
+        f'{{\n "alarms": {_table_json(alarms) if alarms is not None else "[]"},\n'
+        f' "table": {_table_json(result.extras["periods"])},\n'
         f' "warnings": {listed}\n}}'
     )
 
 
-def _rows_json(table: pa.Table) -> str:
-    """`table.to_pylist()` as json.dumps(indent=1) writes it one level down (rows at two spaces, keys at
-    three), for columns of text, numbers and booleans (NaN and Infinity as json writes them)."""
-    if not table.num_rows:
-        return "[]"
-    if not table.num_columns:
-        return "[\n  " + ",\n  ".join(["{}"] * table.num_rows) + "\n ]"
-    keys = [encode_basestring_ascii(name).replace("%", "%%") for name in table.column_names]
-    template = "{\n   " + ",\n   ".join(f"{key}: %s" for key in keys) + "\n  }"
-    columns = [_encoded(table.column(name).to_pylist()) for name in table.column_names]
-    rows = [template % row for row in zip(*columns, strict=True)]
-    return "[\n  " + ",\n  ".join(rows) + "\n ]"
-
-
-def _encoded(values: list[Any]) -> list[str]:
-    """Each value of one column as json.dumps writes it (ensure_ascii, allow_nan)."""
-    kinds = {type(value) for value in values} - {type(None)}
-    if kinds <= {str}:
-        return ["null" if v is None else encode_basestring_ascii(v) for v in values]
-    if kinds <= {float}:
-        return [
-            "null" if v is None else float.__repr__(v) if math.isfinite(v) else json.dumps(v) for v in values
-        ]
-    if kinds <= {bool}:
-        return ["null" if v is None else "true" if v else "false" for v in values]
-    return [json.dumps(v, default=str) for v in values]  # another Arrow type: json's own text for it
+def _table_json(table: pa.Table) -> str:
+    """`table.to_pylist()` as json.dumps(indent=1, default=str) writes it one level down in the document."""
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    return rows_json(table.column_names, columns, 1, table.num_rows)
 
 
 def print_compact(result: AuditResult, console: Console) -> None:
