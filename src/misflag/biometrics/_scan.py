@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag._arrow import NUMPY_DTYPES, buffer_values
 from misflag.biometrics._spec import BiometricSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
@@ -143,21 +144,6 @@ class Histogram:
         return self.lo + np.arange(self.bins) / self.scale
 
 
-#: Arrow's primitive numeric types and their numpy dtypes: columns are read from their buffers.
-_NUMPY_TYPES = {
-    pa.int8(): np.int8,
-    pa.int16(): np.int16,
-    pa.int32(): np.int32,
-    pa.int64(): np.int64,
-    pa.uint8(): np.uint8,
-    pa.uint16(): np.uint16,
-    pa.uint32(): np.uint32,
-    pa.uint64(): np.uint64,
-    pa.float32(): np.float32,
-    pa.float64(): np.float64,
-}
-
-
 def _values(array: pa.Array, null: float) -> np.ndarray:
     """One primitive numeric Arrow array as numpy, NULL as `null`, read from its buffers (read-only, no
     copy unless there are NULLs).
@@ -165,23 +151,17 @@ def _values(array: pa.Array, null: float) -> np.ndarray:
     Neither `to_numpy` nor `pyarrow.compute` (`fill_null` builds a `pa.scalar`): both import pandas, a
     fifth to half a second and ~100 MiB of every audit.
     """
-    dtype = np.dtype(_NUMPY_TYPES[array.type])
-    data = array.buffers()[1]
-    assert data is not None
-    values = np.frombuffer(data, dtype=dtype, count=len(array), offset=dtype.itemsize * array.offset)
+    values, nulls = buffer_values(array)
     if array.null_count:
-        values = values.copy()
-        bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
-        if np.isnan(null) and values.dtype.kind != "f":
-            values = values.astype(np.float64)
-        values[~bits[array.offset : array.offset + len(array)].astype(bool)] = null
+        values = values.astype(np.float64) if np.isnan(null) and values.dtype.kind != "f" else values.copy()
+        values[nulls] = null
     return values
 
 
 def floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A numeric column as float64, NULL as NaN, read from its buffers (another type: cast by Arrow)."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    if any(chunk.type not in _NUMPY_TYPES for chunk in chunks):  # e.g. a decimal from another engine
+    if any(chunk.type not in NUMPY_DTYPES for chunk in chunks):  # e.g. a decimal from another engine
         import pyarrow.compute as pc
 
         chunks = [pc.cast(chunk, pa.float64()) for chunk in chunks]

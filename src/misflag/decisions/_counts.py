@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
+from misflag._arrow import buffer_values
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError
@@ -246,16 +247,9 @@ def column_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     values: list[np.ndarray] = []
     absent: list[np.ndarray] = []
     for chunk in column.chunks:
-        end = chunk.offset + len(chunk)
         if pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type):
-            validity, data = chunk.buffers()
-            stored = np.frombuffer(data, dtype=chunk.type.to_pandas_dtype())
-            numbers = stored[chunk.offset : end].astype(float)
-            if validity is not None and chunk.null_count:
-                bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-                nulls = bits[chunk.offset : end] == 0
-            else:
-                nulls = np.zeros(len(chunk), dtype=bool)
+            stored, nulls = buffer_values(chunk)
+            numbers = stored.astype(float)
         else:
             objects = chunk.to_pylist()
             nulls = np.array([v is None for v in objects], dtype=bool)

@@ -15,6 +15,8 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
+from misflag._arrow import buffer_values
+
 
 @dataclass(frozen=True)
 class Cells:
@@ -112,15 +114,9 @@ def fixed_width(column: pa.ChunkedArray, kind: pa.DataType, dtype: type) -> tupl
     values: list[np.ndarray] = [np.zeros(0, dtype=dtype)]
     nulls: list[np.ndarray] = [np.zeros(0, dtype=bool)]
     for chunk in column.chunks:
-        chunk = chunk if chunk.type == kind else chunk.cast(kind)
-        validity, data = chunk.buffers()[:2]
-        end = chunk.offset + len(chunk)
-        values.append(np.frombuffer(data, dtype=dtype)[chunk.offset : end] if len(chunk) else values[0])
-        if validity is not None and chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            nulls.append(bits[chunk.offset : end] == 0)
-        else:
-            nulls.append(np.zeros(len(chunk), dtype=bool))
+        chunk_values, chunk_nulls = buffer_values(chunk if chunk.type == kind else chunk.cast(kind), dtype)
+        values.append(chunk_values)
+        nulls.append(chunk_nulls)
     return np.concatenate(values), np.concatenate(nulls)
 
 
