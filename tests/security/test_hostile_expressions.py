@@ -204,3 +204,38 @@ def test_http_refuses_every_entry(
         outputs.append(reply.text)
         assert 400 <= reply.status_code < 500, (kind, text, reply.status_code, reply.text[:300])
     _assert_canary_untouched(canary, outputs, extensions_before)
+
+
+#: The linked-tables options added with issue 21: each names group expressions of its own.
+LINKED = {"--table-set": "table_sets", "--breakdown": "breakdown"}
+
+
+def test_linked_table_options_refuse_every_entry(
+    canary: dict[str, Path], extensions_before: set[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--table-set grp,EXPR` and `--breakdown EXPR` (their expressions join the groups): every corpus entry is
+    refused in one line by the CLI and by a typed error from the API, and touches nothing."""
+    outputs: list[str] = []
+    for index, (kind, text) in enumerate(CORPUS):
+        option = list(LINKED)[index % len(LINKED)]
+        aimed = _aimed(text, canary)
+        value = f"grp,{aimed}" if option == "--table-set" else aimed
+        args = ["decisions", "audit", str(canary["log"]), "--flag", "flag", "--truth", "truth"]
+        code = main([*args, "--replicates", "100", "--group", "grp", option, value])
+        captured = capsys.readouterr()
+        outputs += [captured.out, captured.err]
+        lines = captured.err.strip().splitlines()
+        assert code == 2, (kind, text, captured.err[-500:])
+        assert len(lines) == 1 and lines[0].startswith("error: "), (kind, text, captured.err[-500:])
+        keyword: Any = [value] if option == "--table-set" else value
+        with pytest.raises(MisflagError) as refused:
+            audit_decisions(
+                canary["log"],
+                flag="flag",
+                truth="truth",
+                groups=["grp"],
+                replicates=100,
+                **{LINKED[option]: keyword},
+            )
+        outputs.append(str(refused.value))
+    _assert_canary_untouched(canary, outputs, extensions_before)
