@@ -90,3 +90,32 @@ def test_target_below_resolution_is_warned() -> None:
     assert "target FMR 1e-06 is below what 40,000 impostor comparisons can resolve" in warnings[0]
     assert "7.5e-05" in warnings[0] and "3,000,000" in warnings[0]
     assert "rule of 3" in result.summary
+
+
+@pytest.mark.parametrize("target", ["1e-300", "1e-15", "5e-324"])
+def test_targets_beyond_exact_counts_are_refused_in_one_line(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A double holds integers exactly only up to 2^53 = 9,007,199,254,740,992: 1e-300 printed a 300-digit
+    count and 1e-15 a rule of 30 of 29,999,999,999,999,996 (30 / 1e-15 is 3e16 exactly), so both refuse."""
+    with pytest.raises(InputError, match="2\\^53"):
+        plan_sample_size(float(target), 2.0)
+    assert main(["biometrics", "plan", "--target-fmr", target, "--ratio", "2"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and len(lines[0]) < 300
+
+
+def test_the_smallest_exact_plan_still_prints_every_count_exactly() -> None:
+    """1e-14: rule of 30 = 3e15 and N = 2.45e15, under 2^53, so each count is the exact integer by hand."""
+    found = plan_sample_size(1e-14, 2.0)
+    z = 1.959963984540054 + 0.8416212335729143
+    assert found.rule_of_30 == 3_000_000_000_000_000
+    assert found.rule_of_3 == 300_000_000_000_000
+    assert abs(found.independent - z * z * ((1 - 1e-14) / 1e-14 + (1 - 2e-14) / 2e-14) / math.log(2) ** 2) <= 1
+    assert max(found.independent, found.comparisons, found.rule_of_30) <= 2**53
+    # the boundary the docs quote: 30 / 2^53 = 3.33e-15
+    with pytest.raises(InputError):
+        plan_sample_size(3.3e-15, 2.0)
+    assert plan_sample_size(3.4e-15, 2.0).rule_of_30 == math.ceil(30 / 3.4e-15) <= 2**53

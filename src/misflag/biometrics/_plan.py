@@ -20,6 +20,9 @@ from scipy.stats import norm
 
 from misflag.errors import InputError
 
+#: The largest count a double holds exactly (2^53): plans beyond it would print false digits, so they are refused.
+EXACT_COUNT = 2**53
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -61,20 +64,22 @@ def plan_sample_size(
         raise InputError(f"{{correlation}} must lie between 0 and 1, got {correlation:g}")
     p1, p2 = target_fmr, ratio * target_fmr
     z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
-    independent = math.ceil(z * z * ((1 - p1) / p1 + (1 - p2) / p2) / math.log(ratio) ** 2)
+    independent = z * z * ((1 - p1) / p1 + (1 - p2) / p2) / math.log(ratio) ** 2
     design_effect = 1 + (per_subject - 1) * correlation
-    if not math.isfinite(independent * design_effect):  # e.g. --per-subject 1e308: no study is that large
+    largest = max(independent * design_effect, 30 / target_fmr)
+    if not largest <= EXACT_COUNT:  # also inf and NaN: e.g. --per-subject 1e308, or --target-fmr 1e-300
         raise InputError(
-            f"the plan overflows: {independent:,} independent comparisons times a design effect of "
-            f"{design_effect:g}; give a realistic {{per_subject}}"
+            f"the plan overflows: it needs about {largest:.3g} comparisons, more than 2^53 "
+            f"({EXACT_COUNT:,}), beyond which a double cannot count exactly and no study is that large; "
+            "give a larger {target_fmr}, a {ratio} further from 1 or a realistic {per_subject}"
         )
-    comparisons = math.ceil(independent * design_effect)
+    comparisons = math.ceil(math.ceil(independent) * design_effect)
     return Plan(
         target_fmr=target_fmr,
         ratio=ratio,
         power=power,
         alpha=alpha,
-        independent=independent,
+        independent=math.ceil(independent),
         design_effect=design_effect,
         comparisons=comparisons,
         subjects=math.ceil(comparisons / per_subject),
