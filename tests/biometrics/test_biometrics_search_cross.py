@@ -171,3 +171,60 @@ def test_a_scored_search_without_a_candidate_group_keeps_its_interval() -> None:
     assert (west["value"], west["ci_low"], west["ci_high"], west["denominator"]) == (0.0, None, None, 4.0)
     pairing = result.select(attribute="impostor pairing", group="(missing)", metric="fpir")[0]
     assert pairing["value"] == pytest.approx(1 / 7, rel=1e-12) and pairing["ci_low"] is not None
+
+
+def _one_group_scoreless() -> pd.DataFrame:
+    """Groups A, B, C, 40 non-mated and 40 mated searches each; no non-mated search of A returned a candidate."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for name in ("A", "B", "C"):
+        nonmated = np.full(40, np.nan) if name == "A" else rng.normal(0, 1, 40)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "top": np.r_[nonmated, rng.normal(3, 1, 40)],
+                    "mated": np.r_[np.zeros(40, int), np.ones(40, int)],
+                    "grp": name,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("reference", ["B", "A"])
+def test_a_scoreless_group_is_no_data_in_comparisons_and_summaries(reference: str) -> None:
+    """A's FPIR is 0 by construction, not an estimate: its ratio and difference to the reference (and every
+    group's, when A is the reference) carry no value and no interval, and the between-group summaries run
+    over B and C only, equal to an audit of B and C alone (before, A fed Wilson limits [0, 0.088] into them)."""
+    log = _one_group_scoreless()
+    options = {"score": "top", "genuine": "mated", "group": "grp", "threshold": 1.0, "search": True}
+    result = audit_biometrics(log, reference=reference, **options)
+    for metric in ("fpir_ratio", "fpir_diff"):
+        for row in result.select(metric=metric):
+            if reference == "A" or row["group"] == "A":
+                assert (row["value"], row["ci_low"], row["ci_high"]) == (None, None, None)
+                assert "no data" in row["warning"]
+            else:
+                assert row["value"] is not None and row["ci_low"] is not None
+    fnir_ratios = result.select(metric="fnir_ratio")
+    assert all(r["value"] is not None for r in fnir_ratios)  # FNIR of A is an estimate: kept
+    without_a = audit_biometrics(log[log["grp"] != "A"], reference="B", **options)
+    for metric in ("fpir_gini", "fpir_max_min_ratio", "fnir_gini", "fdr"):
+        (got,) = result.select(metric=metric)
+        (alone,) = without_a.select(metric=metric)
+        assert "over 2 groups (B, C)" in got["warning"] and "A left out" in got["warning"]
+        assert (got["value"], got["ci_low"], got["ci_high"]) == (
+            alone["value"],
+            alone["ci_low"],
+            alone["ci_high"],
+        )
+
+
+def test_the_default_reference_is_not_a_scoreless_group() -> None:
+    """Every group has 40 non-mated searches; the first (A) would be the default reference, but its FPIR is
+    no estimate, so B (the next with most) is chosen and A's FPIR ratio alone has no data."""
+    log = _one_group_scoreless()
+    result = audit_biometrics(log, score="top", genuine="mated", group="grp", threshold=1.0, search=True)
+    ratios = {r["group"]: r for r in result.select(metric="fpir_ratio")}
+    assert all(r["warning"].startswith("vs B") for r in ratios.values())
+    assert ratios["A"]["value"] is None and ratios["B"]["value"] == 1.0 and ratios["C"]["value"] is not None

@@ -282,7 +282,8 @@ def _grouping_rows(
     if clustered is not None:
         rows += emitter.counts("subjects_n", clustered.subjects)
     rows += _eer_rows(spec, grouping, hidden, eers)
-    reference = _reference(spec, grouping, totals[0], hidden)
+    # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
+    reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)
     for j, point in enumerate(points):
         stage = point.stage(spec)
         false_match = Rate(

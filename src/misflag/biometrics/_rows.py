@@ -126,15 +126,20 @@ class Emitter:
             ("ratio", ratio, mover_ratio(*own, *ref)),
             ("diff", values - values[reference], mover_difference(*own, *ref)),
         )
+        no_data = np.zeros(values.size, bool) if rate.scoreless is None else rate.scoreless
+        no_data = no_data | no_data[reference]
         out = []
         for suffix, value, (low, high) in forms:
+            value, low, high = (np.where(no_data, np.nan, a) for a in (value, low, high))
             for g, group in enumerate(self.grouping.labels):
                 name = f"{rate.metric}_{suffix}"
                 if self.hidden[g]:
                     out.append(self.withheld(group, stage, name))
                     continue
                 notes = [f"vs {self.grouping.labels[reference]}"]
-                if not np.isfinite(value[g]):
+                if no_data[g]:
+                    notes.append(NO_DATA_NOTE)
+                elif not np.isfinite(value[g]):
                     notes.append("undefined: the reference group's rate is 0")
                 out.append(
                     make_row(
@@ -155,17 +160,25 @@ class Emitter:
         self, stage: str, false_match: Rate, false_non_match: Rate, alpha: float, seed: int
     ) -> list[dict[str, Any]]:
         """Max/min, max/geomean and Gini of each rate, and the FDR, over groups with at least 30 comparisons."""
-        usable = np.nonzero(
+        large = (
             ~self.hidden
             & (false_match.size >= SMALL_DENOMINATOR)
             & (false_non_match.size >= SMALL_DENOMINATOR)
-        )[0]
+        )
+        scoreless = np.zeros(large.size, bool) if false_match.scoreless is None else false_match.scoreless
+        usable = np.nonzero(large & ~scoreless)[0]
         if usable.size < 2:
             return []
         shown = ", ".join(self.grouping.labels[g] for g in usable)
+        left_out = ", ".join(self.grouping.labels[g] for g in np.nonzero(large & scoreless)[0])
         note = (
             f"over {usable.size} groups ({shown}); interval from Jeffreys draws of each group's rate, "
             "its end towards equality from a chi-square test of the rates (docs/biometrics.md)"
+            + (
+                f"; {left_out} left out: no search there returned a candidate, so no FPIR was observed"
+                if left_out
+                else ""
+            )
         )
         observed = {}
         out = []
@@ -207,6 +220,12 @@ class Emitter:
 
 SCORELESS_NOTE = (
     "no interval: no search here returned a candidate, so none can be a false positive (0 by construction)"
+)
+
+
+NO_DATA_NOTE = (
+    "no data: a group of this comparison had no search that returned a candidate, so its rate is 0 by "
+    "construction, not an estimate"
 )
 
 
