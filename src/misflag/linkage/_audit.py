@@ -28,16 +28,8 @@ from misflag.result import AuditResult, make_row, rows_to_table
 from misflag.stats import safe_divide, wilson_interval
 
 
-def _suppressed_row(attribute: str, group: str, stage: str, metric: str, min_cell: int) -> dict[str, Any]:
-    return make_row(
-        attribute,
-        group,
-        stage,
-        metric,
-        None,
-        suppressed=True,
-        warning=f"suppressed: fewer than {min_cell} people in this group",
-    )
+def _suppressed_row(attribute: str, group: str, stage: str, metric: str, reason: str) -> dict[str, Any]:
+    return make_row(attribute, group, stage, metric, None, suppressed=True, warning=reason)
 
 
 def _rate_row(
@@ -105,13 +97,13 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
         return float("nan") if sizes is None else float(sizes[g, j])
 
     for g, (attribute, group) in enumerate(counts.keys):
-        small = counts.records[g] < spec.min_cell
+        withheld = counts.withheld.get((attribute, group))
         for t in sorted(set(spec.thresholds)):
             j = int(np.searchsorted(counts.thresholds, t))
             stage = stage_name(t)
             names = ("precision", "recall", "f1", "wrongful_link_rate", "tp_count", "fp_count", "fn_count")
-            if small:
-                rows += [_suppressed_row(attribute, group, stage, m, spec.min_cell) for m in names]
+            if withheld:
+                rows += [_suppressed_row(attribute, group, stage, m, withheld) for m in names]
                 continue
             tp, fp, fn = counts.tp[g, j], counts.fp[g, j], fn_all[g, j]
             rows.append(_rate_row(attribute, group, stage, "precision", tp, tp + fp, size("precision", g, j)))
@@ -132,8 +124,8 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
                 make_row(attribute, group, stage, m, v) for m, v in zip(names[4:], (tp, fp, fn), strict=True)
             ]
         if counts.reached is not None:
-            if small:
-                rows.append(_suppressed_row(attribute, group, "blocking", "blocking_recall", spec.min_cell))
+            if withheld:
+                rows.append(_suppressed_row(attribute, group, "blocking", "blocking_recall", withheld))
             else:
                 rows.append(
                     _rate_row(
@@ -149,9 +141,9 @@ def truth_rows(counts: TruthCounts, spec: LinkageAuditSpec) -> list[dict[str, An
     return rows
 
 
-def curve_table(counts: TruthCounts, spec: LinkageAuditSpec) -> pa.Table:
+def curve_table(counts: TruthCounts) -> pa.Table:
     """Precision, recall, F1 and wrongful-link rate at every curve threshold (unsuppressed groups only)."""
-    keep = [g for g in range(len(counts.keys)) if counts.records[g] >= spec.min_cell]
+    keep = [g for g, key in enumerate(counts.keys) if key not in counts.withheld]
     fn = counts.true_pairs[:, None] - counts.tp
     columns: dict[str, list[Any]] = {
         name: []
@@ -222,7 +214,7 @@ def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: 
     strata = np.unique(np.asarray(table["stratum"].to_pylist(), dtype=object), return_inverse=True)[1]
     sizes = table["stratum_size"].to_numpy(zero_copy_only=False).astype(float)
     score = table["score"].to_numpy(zero_copy_only=False).astype(float)
-    record_sizes = data.group_sizes() if data.records_info is not None else {}
+    withheld = data.withheld()
     unlabelled = int(np.isnan(label).sum())
     note = f"{unlabelled} sampled pair(s) not labelled, treated as missing at random" if unlabelled else None
     rows: list[dict[str, Any]] = []
@@ -238,8 +230,8 @@ def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: 
     for attribute, group, member in domains:
         for t in sorted(set(spec.thresholds)):
             stage = stage_name(t)
-            if record_sizes.get((attribute, group), spec.min_cell) < spec.min_cell:
-                rows.append(_suppressed_row(attribute, group, stage, metric, spec.min_cell))
+            if (attribute, group) in withheld:
+                rows.append(_suppressed_row(attribute, group, stage, metric, withheld[(attribute, group)]))
                 continue
             est = estimate_precision(label, strata, sizes, member & (score >= t))
             warning = note
@@ -287,7 +279,7 @@ def audit_linkage(
                 data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)), clustered=spec.thresholds
             )
             rows += truth_rows(counts, spec)
-            extras["threshold_curves"] = curve_table(counts, spec)
+            extras["threshold_curves"] = curve_table(counts)
         if labels is not None:
             say("estimate from the labelled sample", None)
             metric = "precision_clerical" if spec.cluster_column is not None else "precision"

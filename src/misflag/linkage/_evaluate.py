@@ -198,12 +198,40 @@ class PairsData:
         rows = self.sql("SELECT attribute, grp, COUNT(*) AS n FROM rg GROUP BY ALL").to_pylist()
         return {(r["attribute"], r["grp"]): int(r["n"]) for r in rows}
 
+    def withheld(self) -> dict[tuple[str, str], str]:
+        """The groups to withhold (see `withheld_groups`), with the reason; none without records."""
+        return withheld_groups(self.group_sizes(), self.spec.min_cell) if self.records_info else {}
+
     def pair_groups(self, pairs_table: str) -> str:
         """SQL for (id_l, id_r, attribute, grp) for each group each pair touches (through either record)."""
         return (
             f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_l UNION "
             f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_r"
         )
+
+
+def withheld_groups(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tuple[str, str], str]:
+    """Groups with fewer than `min_cell` people, plus complementary suppression, each with its reason.
+
+    A person is in exactly one group of an attribute, so people and wrongly linked people add up to the
+    overall row: with a single group of an attribute withheld, the overall figure minus the shown groups
+    would be that group's. The next smallest group is then withheld too.
+    """
+    withheld = {
+        key: f"suppressed: fewer than {min_cell} people in this group" for key, n in sizes.items() if n < min_cell
+    }
+    by_attribute: dict[str, list[tuple[str, str]]] = {}
+    for key in sizes:
+        if key[0] != OVERALL_ATTRIBUTE:
+            by_attribute.setdefault(key[0], []).append(key)
+    for members in by_attribute.values():
+        shown = sorted((sizes[key], key) for key in members if key not in withheld)
+        if len(members) - len(shown) == 1 and shown:
+            withheld[shown[0][1]] = (
+                f"suppressed: withheld so that a group of fewer than {min_cell} people cannot be recovered "
+                "by subtraction"
+            )
+    return withheld
 
 
 def _literal(text: str) -> str:
@@ -229,6 +257,8 @@ class TruthCounts:
     wrongly_linked: np.ndarray
     #: metric -> effective sample sizes [group, threshold] for clustered units (NaN: not computed)
     effective: dict[str, np.ndarray] = field(default_factory=dict)
+    #: (attribute, group) -> why it is withheld (`withheld_groups`)
+    withheld: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _cumulate(
@@ -291,6 +321,7 @@ def truth_counts(
         records=records,
         wrongly_linked=wrongly,
         effective=_effective_sizes(data, list(keys), grid, audited, true_sums),
+        withheld=data.withheld(),
     )
 
 
