@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from misflag.linkage import LinkageAuditSpec, audit_linkage
 
@@ -77,3 +78,15 @@ def test_one_group_withheld_among_two_withholds_both() -> None:
     assert all(r["suppressed"] for r in result.select(attribute="group"))
     assert not any(r["suppressed"] for r in result.select(attribute="overall"))
 
+
+@pytest.mark.parametrize("score", ["nan", "NaN"])
+def test_raw_scores_must_be_numbers(tmp_path: Path, score: str) -> None:
+    """DuckDB orders NaN above every number: a NaN score would count as a link at every threshold."""
+    from misflag.errors import InputError
+
+    records, pairs = _records_and_pairs()
+    path = tmp_path / "pairs.csv"
+    pairs.astype({"score": object}).assign(score=[score, *pairs["score"].iloc[1:]]).to_csv(path, index=False)
+    spec = LinkageAuditSpec(cluster_column="cluster", thresholds=(0.5,), probabilities=False)
+    with pytest.raises(InputError, match="not a number"):
+        audit_linkage(str(path), records, spec=spec)

@@ -107,6 +107,9 @@ class PairsData:
         bad = self.scalar("SELECT COUNT(*) FROM pr WHERE id_l IS NULL OR id_r IS NULL OR score IS NULL")
         if bad:
             raise InputError(f"{bad} pair(s) have an empty id_l, id_r or a missing or non-numeric score")
+        nan = self.scalar("SELECT COUNT(*) FROM pr WHERE isnan(score)")
+        if nan:
+            raise InputError(f"{nan} pair(s) have a score that is not a number (NaN)")
         if self.spec.probabilities:
             out = self.sql(
                 "SELECT id_l, id_r, score FROM pr WHERE score < 0 OR score > 1 LIMIT 1"
