@@ -84,14 +84,15 @@ def test_bad_rule_files_give_one_line_and_exit_2(
         ("--population-mix", '{"white": 0.6, "hispanic": 0.3}', "sum to 0.9, not 1"),
         ("--list-mix", '{"martian": 1.0}', "unknown group(s) martian"),
         ("--population-mix", "{not json", "does not parse"),
-        ("--prevalence", "1.5", "prevalence must be in (0, 1]"),
+        ("--prevalence", "1.5", "--prevalence must be in (0, 1]"),
+        ("--seed", "-1", "--seed must be a whole number of at least 0, got -1"),  # numpy's seeds
         ("--method", "guess", "unknown method 'guess'"),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
 ) -> None:
-    assert main([*BASE, "--rule", "crosscheck", option, value]) == 2
+    assert main([*BASE, "--rule", "crosscheck", "--method", "both", "--replicates", "2", option, value]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
 

@@ -94,6 +94,10 @@ def test_a_post_from_another_site_is_refused_before_the_route(client: TestClient
         ("replicates", "100000", "--replicates must be between 1 and 100 on this service"),
         ("list_size", "999999999999", "--list must be at least 1 and at most --population"),
         ("prevalence", "nan", "--prevalence must be a finite number"),
+        # checked as the CLI checks them, before a job starts, naming the flag
+        ("prevalence", "0", "--prevalence must be in (0, 1], got 0.0"),
+        ("seed", "-1", "--seed must be a whole number of at least 0, got -1"),
+        ("replicates", "1", "Monte Carlo needs at least 2 replicates"),
         (
             "population",
             "100000000000",
@@ -110,6 +114,7 @@ def test_hostile_linkage_risk_settings_get_one_line(
         "rule": "crosscheck",
         "population": "1000000",
         "list_size": "1000",
+        "method": "both",
         field: value,
     }
     answer = client.post("/audits/linkage-risk/run", data=form, headers=HTML)

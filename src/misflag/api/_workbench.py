@@ -125,6 +125,11 @@ def _risk(values: dict[str, Any]) -> dict[str, Any]:
         )
     if not 1 <= values["replicates"] <= 100:
         raise InputError("--replicates must be between 1 and 100 on this service")
+    from misflag.linkage import check_risk_settings
+
+    check_risk_settings(
+        population, size, values["prevalence"], values["method"], values["replicates"], values["seed"]
+    )
     return {
         "rule": values["rule"],
         "population_size": population,
@@ -268,6 +273,7 @@ def parse_settings(audit: Audit, values: dict[str, Any]) -> dict[str, Any]:
     """The audit's settings from form values; a spec's own message names the option as the CLI does."""
     flags = {f.name: f.flag for f in audit.fields()}
     aliases = {"thresholds": "threshold", "target_fmrs": "target_fmr", "stages": "stage", "metrics": "metric"}
+    aliases |= {"population_size": "population"}
     try:
         return audit.build(values)
     except MisflagError as error:

@@ -11,7 +11,7 @@ from misflag.linkage._clerical import attach_pair_group, draw_clerical_sample
 from misflag.linkage._evaluate import LinkageAuditSpec
 from misflag.linkage._population import GROUP_LABELS, GROUPS, PopulationModel
 from misflag.linkage._risk import METHODS as RISK_METHODS
-from misflag.linkage._risk import assess_rule_risk
+from misflag.linkage._risk import assess_rule_risk, check_risk_settings
 from misflag.linkage._rules import MatchRule, load_rule
 from misflag.linkage._splink_runner import STEPS as SPLINK_STEPS
 from misflag.linkage._splink_runner import (
@@ -36,6 +36,7 @@ __all__ = [
     "attach_pair_group",
     "audit_linkage",
     "blocking_rule_sql",
+    "check_risk_settings",
     "draw_clerical_sample",
     "link",
     "load_rule",

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from misflag import __version__
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.linkage._population import GROUP_LABELS, GROUPS, PopulationModel
 from misflag.linkage._risk_analytic import FUZZY_HEAD, analytic_risk
 from misflag.linkage._risk_montecarlo import simulate
@@ -33,20 +33,29 @@ _ATTRIBUTES = {
 }
 
 
-def _check_inputs(
-    population_size: int, list_size: int, prevalence: float | None, method: str, replicates: int
+def check_risk_settings(
+    population_size: int,
+    list_size: int,
+    prevalence: float | None,
+    method: str,
+    replicates: int,
+    seed: int = 0,
 ) -> None:
-    """One-line errors for impossible settings."""
-    if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 1:
-        raise InputError(f"population size must be a positive whole number, got {population_size!r}")
-    if isinstance(list_size, bool) or not isinstance(list_size, int) or list_size < 1:
-        raise InputError(f"list size must be a positive whole number, got {list_size!r}")
+    """One-line errors for impossible settings, each naming its parameter (the CLI and the web form say
+    the flag); checked before any table is read, so the web form refuses them before a job starts."""
+    for name, size in (("population_size", population_size), ("list_size", list_size)):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InputError(f"{{{name}}} must be a positive whole number, got {literal(repr(size))}")
     if prevalence is not None and not 0.0 < prevalence <= 1.0:
-        raise InputError(f"prevalence must be in (0, 1], got {prevalence}")
+        raise InputError(f"{{prevalence}} must be in (0, 1], got {prevalence}")
     if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise InputError(
+            f"unknown method {literal(repr(method))}; choose one of {', '.join(METHODS)}", parameter="method"
+        )
     if method != "analytic" and replicates < 2:
-        raise InputError("Monte Carlo needs at least 2 replicates to give an interval")
+        raise InputError("Monte Carlo needs at least 2 replicates to give an interval", parameter="replicates")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(repr(seed))}")
 
 
 def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, int] | None) -> list[str]:
@@ -134,7 +143,7 @@ def assess_rule_risk(
     `mc_population` people and `mc_list` list records (defaults: the sizes capped at 2M and 1M).
     """
     matching = load_rule(rule)
-    _check_inputs(population_size, list_size, prevalence, method, replicates)
+    check_risk_settings(population_size, list_size, prevalence, method, replicates, seed)
     model = model or PopulationModel.from_census()
     pop_mix = model.check_mix(population_mix, "population mix")
     lst_mix = model.check_mix(list_mix, "list mix")
