@@ -17,6 +17,7 @@ entries = Table(
     Column("body", Text, nullable=False),
     Column("mac", LargeBinary(32), nullable=True),  # the writer's proof (revision 0004; see _writer.py)
     Index("ix_ledger_entries_case", "case_id"),
+    # PostgreSQL; on SQLite (revision 0005) `seq` is the rowid and only two kinds are indexed (partial indexes)
     Index("ix_ledger_entries_kind", "kind"),
 )
 
