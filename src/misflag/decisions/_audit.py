@@ -197,7 +197,7 @@ def run_audit(
     if spec.count is not None:
         metadata["counts"] = {"input_rows": info.rows, "margin_warning": margin_note}
     result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
-    result.summary = summarize(result, spec)
+    result.summary = summarize(result, spec, rows)
     report("done", 1.0)
     return result
 

@@ -141,6 +141,8 @@ class _Rounds:
         if self.last is None or self.last[0] != pattern:  # the full audit of the last pattern: not again
             self.last = pattern, self.publish(forced)
         rows, shadow, metadata = self.last[1]
+        if self.nothing_to_audit(rows):
+            return rows, shadow, metadata, DisclosureAudit(self.level, [], self.min_cell)
         output = self.reader.output(rows, metadata, linked=bool(self.earlier))
         self.known = _mine(_known(shadow, self.min_cell, self.reader), self.releases)
         # a count known to hold min_cell or more is not sensitive (an earlier release's, value unknown)
@@ -153,6 +155,13 @@ class _Rounds:
             points=self.points,
         )
         return rows, shadow, metadata, audit
+
+    def nothing_to_audit(self, rows: list[dict[str, Any]]) -> bool:
+        """Nothing withheld and no earlier release to link: the audit's targets are the withheld counts,
+        so there is none, and the reader's model need not be built (`audit_outputs` would find no target
+        in it and solve nothing: the same, empty, audit). Nor is such an output refused for spanning
+        more unknown counts than the LP takes: no LP is solved."""
+        return not self.earlier and not any(row["suppressed"] for row in rows)
 
     def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:
         """This output's sensitive withheld counts (the auditor's values), by the rows that withhold them."""

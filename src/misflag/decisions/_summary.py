@@ -114,9 +114,11 @@ def _invert(value: float | None) -> float | None:
     return None if value == 0 else 1 / value
 
 
-def summarize(result: AuditResult, spec: DecisionSpec) -> str:
-    """One paragraph: size of the audit, the largest FPR and FNR gaps per attribute, and review's effect."""
-    rows = result.rows()
+def summarize(result: AuditResult, spec: DecisionSpec, rows: list[dict[str, Any]]) -> str:
+    """One paragraph: size of the audit, the largest FPR and FNR gaps per attribute, and review's effect.
+
+    `rows` are the rows the result's table was built from (no NaN: `make_row`), not read back from it.
+    """
     names = [name for name, _ in spec.pipeline]
     final = names[-1]
     overall = _lookup(rows, OVERALL_ATTRIBUTE, "all", "n").get("all")

@@ -1,0 +1,61 @@
+"""The console script moves the imported modules' objects out of the cyclic collector (gc.freeze);
+an in-process caller of `main` keeps the collector as it was, and both print the same bytes."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from misflag.cli import main
+
+#: The console script as the `misflag` entry point runs it, reporting the frozen objects at exit.
+CONSOLE = (
+    "import atexit, gc, sys; "
+    "atexit.register(lambda: sys.stderr.write(f'FROZEN:{{gc.get_freeze_count()}}')); "
+    "sys.argv = ['misflag', *{argv!r}]; "
+    "from misflag.cli import run; run()"
+)
+
+
+def _argv(tmp_path: Path) -> list[str]:
+    log = tmp_path / "log.csv"
+    log.write_text("flag,truth,g\n" + "1,0,a\n0,1,b\n1,1,a\n0,0,b\n" * 10)
+    return [
+        "decisions", "audit", str(log), "--flag", "flag", "--truth", "truth", "--group", "g",
+        "--replicates", "200", "--min-cell", "5", "--format", "json",
+    ]  # fmt: skip
+
+
+def test_console_script_freezes_imports_and_prints_what_main_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _argv(tmp_path)
+    frozen_before = gc.get_freeze_count()
+    assert main(argv) == 0
+    in_process = capsys.readouterr().out
+    assert gc.get_freeze_count() == frozen_before  # a test, a fuzzer or the web API: nothing frozen
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE.format(argv=argv)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == in_process
+    frozen = int(done.stderr.rsplit("FROZEN:", 1)[1])
+    # at least every module object is frozen (the collector tracks modules), so more than were imported
+    probe = "import sys, misflag.commands.decisions; print(len(sys.modules))"
+    imported = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout)
+    assert frozen > imported
+
+
+def test_console_script_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    """Freezing changes nothing of the refusals: one line, exit 2."""
+    argv = [*_argv(tmp_path)[:3], "--flag", "nope", "--truth", "truth"]
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE.format(argv=argv)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    message = done.stderr.rsplit("FROZEN:", 1)[0]
+    assert message.startswith("error: ") and message.count("\n") == 1, message
