@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from misflag.engine import DuckDBEngine, quote_identifier
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.io import check_expression, load_input
 from misflag.stats import CONFIDENCE, wilson_interval
 
@@ -41,7 +41,8 @@ def _band_labels(cuts: np.ndarray) -> list[str]:
 
 def _check_bands(bands: list[float] | tuple[float, ...] | None) -> np.ndarray:
     cuts = np.asarray(DEFAULT_BANDS if bands is None else bands, dtype=float)
-    if cuts.size and (np.any(cuts <= 0) or np.any(cuts >= 1) or np.any(np.diff(cuts) <= 0)):
+    inside = (cuts > 0) & (cuts < 1)  # False for NaN, which every comparison lets through
+    if cuts.size and (not inside.all() or np.any(np.diff(cuts) <= 0)):
         raise InputError(f"score bands {list(cuts)} must be increasing cut points strictly between 0 and 1")
     return cuts
 
@@ -84,7 +85,12 @@ def draw_clerical_sample(
             raise InputError(f"pairs lack the column {column!r}")
     if group_column is not None and group_column not in pairs.column_names:
         raise InputError(f"pairs lack the group column {group_column!r}")
+    check_seed(seed)
     cuts = _check_bands(bands)
+    pairs = pairs.set_column(pairs.column_names.index("score"), "score", _scores(pairs["score"]))
+    empty = pairs["id_l"].null_count + pairs["id_r"].null_count
+    if empty:
+        raise InputError(f"{empty} pair(s) have an empty id_l or id_r")
     if min_score is not None:
         pairs = pairs.filter(pc.greater_equal(pairs["score"], min_score))
     if pairs.num_rows == 0:
@@ -125,6 +131,24 @@ def draw_clerical_sample(
         .append_column("weight", pa.array(1.0 / pi, pa.float64()))
         .append_column("label", pa.nulls(len(chosen), pa.string()))
     )
+
+
+def check_seed(seed: int) -> None:
+    """numpy's seeds are whole numbers of at least 0: anything else is refused in one line."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(repr(seed))}")
+
+
+def _scores(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The scores as numbers; a missing or NaN score would fall in the top band, as a certain match."""
+    try:
+        scores = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError("the pairs' score must hold numbers (match probabilities)") from None
+    missing = scores.null_count + int(pc.sum(pc.is_nan(scores)).as_py() or 0)
+    if missing:
+        raise InputError(f"{missing} pair(s) have a missing or NaN score; every pair needs its score")
+    return scores
 
 
 def parse_labels(values: pa.ChunkedArray | pa.Array) -> np.ndarray:

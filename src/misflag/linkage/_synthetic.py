@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from misflag.errors import InputError
+from misflag.linkage._clerical import check_seed
 from misflag.linkage._population import PopulationModel
 from misflag.progress import Progress, no_progress
 
@@ -140,6 +141,7 @@ def synthetic_records(
     """`size` records: record_id, person_id (ground truth), group, first_name, last_name, dob, error."""
     if size < 2:
         raise InputError(f"{{size}} must be at least 2, got {size}")
+    check_seed(seed)
     if not 0.0 <= duplicate_rate < 1.0:
         raise InputError(f"{{duplicate_rate}} must be in [0, 1), got {duplicate_rate}")
     mix = group_mix or GROUP_MIX
