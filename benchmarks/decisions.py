@@ -17,7 +17,8 @@ A 10M-row Parquet log with three attributes intersected (race x sex x age band).
    excluded, which favours Fairlearn); `--skip-fairlearn` leaves it out.
 
 Timings 1-3 alternate `--repeat` times (so a busy machine slows all alike); medians are printed, with
-the load average. misflag's modules (and the baseline tree's) are compiled to bytecode first, as an
+the load average. Fresh processes are timed by `benchmarks/_timing.py` (os.wait4 in a small launcher, so
+a child's peak is its own). misflag's modules (and the baseline tree's) are compiled to bytecode first, as an
 installed wheel's are: where PYTHONDONTWRITEBYTECODE is set, an edited module would otherwise be
 compiled again by every fresh process.
 
@@ -28,9 +29,7 @@ compiled again by every fresh process.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from _timing import (
+    Rounds,
+    Timing,
+    bare_scan,
+    command_line_scan,
+    compile_trees,
+    load_average,
+    time_call,
+    time_child,
+)
 
 
 def make_log(path: Path, rows: int) -> None:
@@ -56,26 +65,7 @@ def make_log(path: Path, rows: int) -> None:
     """)
 
 
-def timed_child(
-    command: list[str], threads: int, env: dict[str, str] | None = None
-) -> tuple[float, float, float]:
-    """Seconds, CPU seconds (user + system of the child, less noisy on a shared machine) and peak memory
-    (MiB, max RSS) of `command` in a fresh process, from the child's own resource usage (os.wait4)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "MISFLAG_THREADS": str(threads), **(env or {})},
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise subprocess.CalledProcessError(child.returncode, command)
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def cli_run(path: Path, threads: int, source: Path | None = None) -> tuple[float, float, float]:
+def cli_run(path: Path, threads: int, source: Path | None = None) -> Timing:
     """Seconds, CPU seconds and peak memory (MiB) of the CLI audit in a fresh process; `source`: another
     tree's `src` folder (e.g. an earlier commit's, from `git archive`) put first on the child's path."""
     command = [
@@ -83,33 +73,22 @@ def cli_run(path: Path, threads: int, source: Path | None = None) -> tuple[float
         "--group", "race", "--group", "sex", "--group", "age", "--intersect", "--replicates", "1000",
         "--format", "json",
     ]  # fmt: skip
-    return timed_child(command, threads, {} if source is None else {"PYTHONPATH": str(source)})
+    return time_child(command, threads, None if source is None else {"PYTHONPATH": str(source)})
 
 
-def command_line_group_by(path: Path, threads: int) -> tuple[float, float]:
-    """Seconds and CPU seconds of the user's one-line alternative: a fresh Python that imports DuckDB and
-    runs the bare GROUP BY (same query, same threads as `bare_group_by`)."""
-    code = (
-        f"import duckdb; connection = duckdb.connect(); connection.execute('SET threads = {threads}'); "
-        f"connection.execute({GROUP_BY.format(path=path)!r}).fetchall()"
-    )
-    seconds, cpu, _ = timed_child([sys.executable, "-c", code], threads)
-    return seconds, cpu
-
-
-def api_run(path: Path) -> tuple[float, float, Any]:
+def api_run(path: Path) -> tuple[Timing, Any]:
     """Seconds and CPU seconds (this process, every thread) of the in-process API audit (imports already
     done), and its result."""
     from misflag.decisions import audit_decisions
 
-    start, cpu = time.perf_counter(), time.process_time()
-    result = audit_decisions(
-        path, flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True, replicates=1000
+    return time_call(
+        lambda: audit_decisions(
+            path, flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True, replicates=1000
+        )
     )
-    return time.perf_counter() - start, time.process_time() - cpu, result
 
 
-def api_child(path: Path, threads: int, source: Path | None) -> tuple[float, float]:
+def api_child(path: Path, threads: int, source: Path | None) -> Timing:
     """Seconds and CPU seconds of one API audit in a fresh process after one untimed audit (imports and
     caches warm), with `source` (another tree's src) first on its path: the API of two trees, compared."""
     code = (
@@ -127,30 +106,11 @@ def api_child(path: Path, threads: int, source: Path | None) -> tuple[float, flo
     }
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
     seconds, cpu = done.stdout.split()
-    return float(seconds), float(cpu)
-
-
-def fresh_process(code: str) -> float:
-    """Seconds of `python -c CODE` in a fresh process."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return time.perf_counter() - start
+    return Timing(float(seconds), float(cpu))
 
 
 #: The bare scan both baselines run: every column the audit reads, grouped, counted.
 GROUP_BY = "SELECT race, sex, age, truth, flag, count(*) FROM read_parquet('{path}') GROUP BY ALL"
-
-
-def bare_group_by(path: Path, threads: int) -> tuple[float, float]:
-    """Seconds and CPU seconds (this process, every thread) of one DuckDB GROUP BY over the same columns
-    of the same file (the connection made before the clock starts)."""
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {threads}")
-    start, cpu = time.perf_counter(), time.process_time()
-    connection.execute(GROUP_BY.format(path=path)).fetchall()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    connection.close()
-    return seconds, cpu
 
 
 def main() -> None:
@@ -171,52 +131,37 @@ def main() -> None:
     os.environ["MISFLAG_THREADS"] = str(args.threads)
     import misflag
 
-    for tree in (Path(misflag.__file__).parent, args.baseline):
-        if tree is not None:
-            compileall.compile_dir(tree, quiet=1)
+    compile_trees(Path(misflag.__file__).parent, args.baseline)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
         make_log(path, args.rows)
-        bare_runs, line_runs, line_cpu_runs, cli_runs, cli_cpu_runs, api_runs = [], [], [], [], [], []
-        bare_cpu_runs, api_cpu_runs = [], []
-        peaks: list[float] = []
-        base_runs: list[tuple[float, float]] = []
-        base_api_runs: list[tuple[float, float]] = []
-        this_api_runs: list[tuple[float, float]] = []
+        query = GROUP_BY.format(path=path)
+        runs = Rounds()
         for _ in range(max(1, args.repeat)):  # alternating, so a busy spell slows every kind alike
-            bare_seconds, bare_cpu = bare_group_by(path, args.threads)
-            bare_runs.append(bare_seconds)
-            bare_cpu_runs.append(bare_cpu)
-            line_seconds, line_cpu = command_line_group_by(path, args.threads)
-            line_runs.append(line_seconds)
-            line_cpu_runs.append(line_cpu)
-            cli_seconds, cli_cpu, peak_mib = cli_run(path, args.threads)
-            cli_runs.append(cli_seconds)
-            cli_cpu_runs.append(cli_cpu)
-            peaks.append(peak_mib)
+            runs.add("bare", bare_scan(query, args.threads)[0])
+            runs.add("line", command_line_scan(query, args.threads))
+            runs.add("cli", cli_run(path, args.threads))
             if args.baseline is not None:
-                base_runs.append(cli_run(path, args.threads, args.baseline)[:2])
-                base_api_runs.append(api_child(path, args.threads, args.baseline))
-                this_api_runs.append(api_child(path, args.threads, None))
-            api_seconds, api_cpu, result = api_run(path)
-            api_runs.append(api_seconds)
-            api_cpu_runs.append(api_cpu)
-        load = os.getloadavg()
-        bare_seconds, line_seconds = statistics.median(bare_runs), statistics.median(line_runs)
-        cli_seconds, api_seconds = statistics.median(cli_runs), statistics.median(api_runs)
-        line_cpu, cli_cpu = statistics.median(line_cpu_runs), statistics.median(cli_cpu_runs)
-        python_seconds = statistics.median(fresh_process("pass") for _ in range(args.repeat))
-        import_seconds = statistics.median(
-            fresh_process("import misflag.commands.decisions") for _ in range(args.repeat)
-        )
+                runs.add("baseline cli", cli_run(path, args.threads, args.baseline))
+                runs.add("baseline tree's", api_child(path, args.threads, args.baseline))
+                runs.add("this tree's", api_child(path, args.threads, None))
+            api, result = api_run(path)
+            runs.add("api", api)
+        load = load_average()
+        for _ in range(args.repeat):  # where the CLI's time goes: Python's start-up, then the imports
+            runs.add("python", time_child([sys.executable, "-c", "pass"], args.threads))
+            runs.add(
+                "import",
+                time_child([sys.executable, "-c", "import misflag.commands.decisions"], args.threads),
+            )
+        bare_seconds, line_seconds = runs.wall("bare"), runs.wall("line")
+        cli_seconds, api_seconds = runs.wall("cli"), runs.wall("api")
+        bare_cpu, line_cpu, cli_cpu, api_cpu = (runs.cpu(kind) for kind in ("bare", "line", "cli", "api"))
+        python_seconds, import_seconds = runs.wall("python"), runs.wall("import")
         print(
             f"rows: {args.rows:,}; attributes: race x sex x age intersected ({len(result.table):,} result rows)"
         )
-        print(
-            f"median of {len(cli_runs)} alternating runs each; load average {load[0]:.1f} {load[1]:.1f} "
-            f"{load[2]:.1f} (1, 5, 15 min) on {os.cpu_count()} CPUs"
-        )
-        bare_cpu, api_cpu = statistics.median(bare_cpu_runs), statistics.median(api_cpu_runs)
+        print(f"median of {runs.count('cli')} alternating runs each; load average {load}")
         print(f"bare DuckDB GROUP BY over the file, in this process:      {bare_seconds:8.2f} s")
         print(f"  its CPU time (this process, all threads):               {bare_cpu:8.2f} s")
         print(f"the same GROUP BY as `python -c 'import duckdb; ...'`:     {line_seconds:8.2f} s")
@@ -235,10 +180,9 @@ def main() -> None:
         print(f"  the same ratio in CPU time:                             {cli_cpu / line_cpu:8.1f}x")
         print(f"ratio API / bare GROUP BY (target <= 1.3):                {api_seconds / bare_seconds:8.1f}x")
         print(f"  the same ratio in CPU time:                             {api_cpu / bare_cpu:8.1f}x")
-        print(f"peak memory of the CLI process (largest of its runs):     {max(peaks):8.0f} MiB")
-        if base_runs:
-            base_seconds = statistics.median(r[0] for r in base_runs)
-            base_cpu = statistics.median(r[1] for r in base_runs)
+        print(f"peak memory of the CLI process (largest of its runs):     {runs.peak('cli'):8.0f} MiB")
+        if args.baseline is not None:
+            base_seconds, base_cpu = runs.wall("baseline cli"), runs.cpu("baseline cli")
             print(f"baseline tree's CLI ({args.baseline}): {base_seconds:.2f} s, CPU {base_cpu:.2f} s")
             print(
                 f"  its ratio to the bare GROUP BY in process:              {base_seconds / bare_seconds:8.1f}x"
@@ -248,9 +192,8 @@ def main() -> None:
                 f"  its ratio to the one-line `python -c` GROUP BY:         {base_seconds / line_seconds:8.1f}x"
             )
             print(f"  the same ratio in CPU time:                             {base_cpu / line_cpu:8.1f}x")
-            for name, runs in (("baseline tree's", base_api_runs), ("this tree's", this_api_runs)):
-                api_wall = statistics.median(r[0] for r in runs)
-                api_cpu_child = statistics.median(r[1] for r in runs)
+            for name in ("baseline tree's", "this tree's"):
+                api_wall, api_cpu_child = runs.wall(name), runs.cpu(name)
                 print(
                     f"{name} API in a fresh process (after one warm-up): {api_wall:.2f} s, CPU {api_cpu_child:.2f} s; "
                     f"/ bare GROUP BY {api_wall / bare_seconds:.1f}x wall, {api_cpu_child / bare_cpu:.1f}x CPU"
