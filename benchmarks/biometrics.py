@@ -7,7 +7,7 @@ shared machine slows all alike); medians of wall and CPU time (user + system, ev
 process from its rusage) are printed with the load average, and the CPU ratios beside the wall ones:
 
 1. the CLI `misflag biometrics audit` in a fresh process (start-up, imports and reading included): wall,
-   CPU and peak memory (max RSS, from /usr/bin/time);
+   CPU and peak memory (max RSS; fresh processes are timed by `benchmarks/_timing.py`);
 2. the command-line bare scan: a fresh `python -c "import duckdb; ...GROUP BY..."` over the same file,
    Python's start-up, DuckDB's import and one scan, the least any command-line audit costs;
 3. the bare GROUP BY in this process, twice: over (grp, genuine) only, issue 26's literal baseline, and
@@ -31,11 +31,7 @@ fresh process would otherwise compile each edited module again).
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +41,16 @@ from typing import Any
 
 import duckdb
 import numpy as np
+from _timing import (
+    Rounds,
+    Timing,
+    bare_scan,
+    command_line_scan,
+    compile_trees,
+    load_average,
+    time_call,
+    time_child,
+)
 
 TARGETS = (1e-3, 1e-4)
 BINS = 2000
@@ -167,30 +173,6 @@ def duckdb_table(path: Path, threads: int) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def timed_child(command: list[str], threads: int) -> tuple[float, float, float]:
-    """Seconds, CPU seconds (user + system of the child) and peak memory (MiB) of a fresh process.
-
-    The peak comes from /usr/bin/time where there is one: a child's ru_maxrss also counts the pages it
-    shared with this (by then large) process before exec, so RUSAGE_CHILDREN alone overstates it.
-    """
-    timer = Path("/usr/bin/time")
-    with tempfile.NamedTemporaryFile(suffix=".txt") as report:
-        wrapped = [str(timer), "-f", "%M", "-o", report.name, *command] if timer.exists() else command
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(
-            wrapped,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MISFLAG_THREADS": str(threads)},
-        )
-        seconds = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        peak_kib = float(Path(report.name).read_text().split()[-1]) if timer.exists() else after.ru_maxrss
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return seconds, cpu, peak_kib / 1024
-
-
 def cli_command(path: Path) -> list[str]:
     return [
         sys.executable, "-m", "misflag.cli", "biometrics", "audit", str(path), "--score", "score",
@@ -202,31 +184,6 @@ def cli_command(path: Path) -> list[str]:
 #: The bare scans: issue 26's (group and genuine flag), and every column the audit reads.
 GROUP_BY = "SELECT grp, genuine, count(*) FROM read_parquet('{path}') GROUP BY ALL"
 GROUP_BY_ALL_COLUMNS = "SELECT grp, genuine, count(*), sum(score) FROM read_parquet('{path}') GROUP BY ALL"
-
-
-def command_line_scan(path: Path, threads: int) -> tuple[float, float, float]:
-    """The user's one-line scan in a fresh process (every column the audit reads, same threads)."""
-    code = (
-        f"import duckdb; connection = duckdb.connect(); connection.execute('SET threads = {threads}'); "
-        f"connection.execute({GROUP_BY_ALL_COLUMNS.format(path=path)!r}).fetchall()"
-    )
-    return timed_child([sys.executable, "-c", code], threads)
-
-
-def timed(run: Callable[[], Any]) -> tuple[float, float]:
-    """Wall and CPU seconds (every thread of this process) of one call."""
-    start, cpu = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - start, time.process_time() - cpu
-
-
-def bare_scan(path: Path, threads: int, query: str) -> tuple[float, float]:
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {threads}")
-    try:
-        return timed(lambda: connection.execute(query.format(path=path)).fetchall())
-    finally:
-        connection.close()
 
 
 def api_audit(path: Path) -> Any:
@@ -247,58 +204,49 @@ def check_alternatives(tables: dict[str, dict[str, dict[str, np.ndarray]]], resu
                     assert ours == rates[metric][j], f"misflag and {name} disagree on {metric} of {group}"
 
 
-def rounds(path: Path, threads: int, repeat: int) -> dict[str, list[tuple[float, ...]]]:
-    """`repeat` alternating rounds of every kind: (wall, CPU[, peak MiB]) per kind and round; then the
-    plain alternatives' tables are checked against the API's result."""
-    runs: dict[str, list[tuple[float, ...]]] = {}
+def rounds(path: Path, threads: int, repeat: int) -> Rounds:
+    """`repeat` alternating rounds of every kind (pandas: the first only); then the plain alternatives'
+    tables are checked against the API's result."""
+    runs = Rounds()
     kept: dict[str, Any] = {}
-    plain = {
+    computed: dict[str, Callable[[], Any]] = {
+        "API": lambda: api_audit(path),
         "numpy bincount": lambda: numpy_table(path),
         "DuckDB SQL": lambda: duckdb_table(path, threads),
         "pandas groupby": lambda: pandas_table(path),
     }
-
-    def keep(name: str) -> Callable[[], tuple[float, float]]:
-        return lambda: timed(
-            lambda: kept.__setitem__(name, plain[name]() if name in plain else api_audit(path))
-        )
-
     for round_number in range(repeat):
-        kinds: dict[str, Callable[[], tuple[float, ...]]] = {
-            "CLI (fresh process)": lambda: timed_child(cli_command(path), threads),
-            "command-line bare scan (fresh process)": lambda: command_line_scan(path, threads),
-            "bare GROUP BY grp, genuine": lambda: bare_scan(path, threads, GROUP_BY),
-            "bare GROUP BY, every column": lambda: bare_scan(path, threads, GROUP_BY_ALL_COLUMNS),
-            "API": keep("API"),
-            "numpy bincount": keep("numpy bincount"),
-            "DuckDB SQL": keep("DuckDB SQL"),
+        scans: dict[str, Callable[[], Timing]] = {
+            "CLI (fresh process)": lambda: time_child(cli_command(path), threads),
+            "command-line bare scan (fresh process)": lambda: command_line_scan(
+                GROUP_BY_ALL_COLUMNS.format(path=path), threads
+            ),
+            "bare GROUP BY grp, genuine": lambda: bare_scan(GROUP_BY.format(path=path), threads)[0],
+            "bare GROUP BY, every column": lambda: bare_scan(GROUP_BY_ALL_COLUMNS.format(path=path), threads)[
+                0
+            ],
         }
-        if round_number == 0:
-            kinds["pandas groupby"] = keep("pandas groupby")
-        for name, run in kinds.items():
-            runs.setdefault(name, []).append(run())
+        for name, scan in scans.items():
+            runs.add(name, scan())
+        for name in [*computed][:-1] if round_number else computed:  # pandas: first round only
+            timing, kept[name] = time_call(computed[name])
+            runs.add(name, timing)
             if name == "numpy bincount":
-                wall, cpu = runs[name][-1][:2]
-                runs.setdefault("numpy bincount, loading excluded", []).append(
-                    (wall - LOADING[name][0], cpu - LOADING[name][1])
-                )
+                wall, cpu = LOADING[name]
+                runs.add(f"{name}, loading excluded", Timing(timing.seconds - wall, timing.cpu_seconds - cpu))
     result = kept.pop("API")
     check_alternatives(kept, result)
     return runs
 
 
-def report(runs: dict[str, list[tuple[float, ...]]], rows: int, repeat: int) -> None:
-    def median(name: str, field: int = 0) -> float:
-        return statistics.median(run[field] for run in runs[name])
-
+def report(runs: Rounds, rows: int, repeat: int) -> None:
     print(f"comparisons: {rows:,}; 4 groups; thresholds for FMR {', '.join(f'{t:g}' for t in TARGETS)}")
-    print(
-        f"medians of {repeat} alternating rounds (pandas: 1); load average after: {os.getloadavg()} on {os.cpu_count()} CPUs"
-    )
-    for name in runs:
-        line = f"{name:48} wall {median(name):8.3f} s   CPU {median(name, 1):8.3f} s"
-        if len(runs[name][0]) > 2:
-            line += f"   peak {max(run[2] for run in runs[name]):6.0f} MiB (largest)"
+    print(f"medians of {repeat} alternating rounds (pandas: 1); load average after: {load_average()}")
+    for name in runs.runs:
+        line = f"{name:48} wall {runs.wall(name):8.3f} s   CPU {runs.cpu(name):8.3f} s"
+        peak = runs.peak(name)
+        if peak is not None:
+            line += f"   peak {peak:6.0f} MiB (largest)"
         print(line)
     cli, api = "CLI (fresh process)", "API"
     print("issue 26 (targets: CLI <= 3x, API <= 1.3x), wall (CPU):")
@@ -310,12 +258,15 @@ def report(runs: dict[str, list[tuple[float, ...]]], rows: int, repeat: int) -> 
         (api, "bare GROUP BY, every column"),
     ):
         print(
-            f"  {mine} / {base}: {median(mine) / median(base):6.1f}x "
-            f"({median(mine, 1) / median(base, 1):.1f}x)"
+            f"  {mine} / {base}: {runs.wall(mine) / runs.wall(base):6.1f}x "
+            f"({runs.cpu(mine) / runs.cpu(base):.1f}x)"
         )
     print("issue 24 (target: alternative / misflag API >= 3), wall (CPU):")
     for base in ("numpy bincount", "numpy bincount, loading excluded", "DuckDB SQL", "pandas groupby"):
-        print(f"  {base} / API: {median(base) / median(api):6.2f}x ({median(base, 1) / median(api, 1):.2f}x)")
+        print(
+            f"  {base} / API: {runs.wall(base) / runs.wall(api):6.2f}x "
+            f"({runs.cpu(base) / runs.cpu(api):.2f}x)"
+        )
 
 
 def main() -> None:
@@ -332,13 +283,13 @@ def main() -> None:
 
     import misflag
 
-    compileall.compile_dir(Path(misflag.__file__).parent, quiet=1)
+    compile_trees(Path(misflag.__file__).parent)
     pyarrow.set_cpu_count(args.threads)  # the numpy alternative's reader: the same threads as DuckDB
     with tempfile.TemporaryDirectory() as folder:
         path = args.file or Path(folder) / "scores.parquet"
         if args.file is None:
             make_scores(path, args.rows)
-        print(f"load average before: {os.getloadavg()}")
+        print(f"load average before: {load_average()}")
         report(rounds(path, args.threads, max(1, args.repeat)), args.rows, max(1, args.repeat))
 
 
