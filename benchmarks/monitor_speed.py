@@ -9,7 +9,8 @@ and the medians are printed with the load average:
 2. the same GROUP BY as a user's one-line command, `python -c "import duckdb; ..."` in a fresh process
    (Python's start-up, DuckDB's import, one scan), with its CPU time;
 3. the CLI, `misflag monitor ... --format json` in a fresh process, with CPU time (user + system, all
-   threads: steadier than wall time on a shared machine) and peak memory (max RSS, from /usr/bin/time);
+   threads: steadier than wall time on a shared machine) and peak memory (max RSS; fresh processes are
+   timed by `benchmarks/_timing.py`);
 4. the API, `misflag.monitor.monitor`, in this process (imports done), with its CPU time;
 5. numpy: the columns read with pyarrow, one `np.bincount` over day x group x flag x truth (the plain
    alternative issue 24 names: read included, same counts);
@@ -28,18 +29,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
+from _timing import Rounds, Timing, bare_scan, command_line_scan, load_average, time_call, time_child
 
 #: The bare scan: the columns the monitor reads, grouped by day, counted.
 GROUP_BY = "SELECT date_trunc('day', ts) AS d, grp, flag, truth, COUNT(*) AS n FROM read_parquet('{path}') GROUP BY ALL"
@@ -63,62 +59,20 @@ def make_log(path: Path, rows: int) -> None:
     """)
 
 
-def bare_group_by(path: Path, threads: int) -> tuple[float, float, int]:
-    """Seconds, CPU seconds and cells of one DuckDB GROUP BY in this process."""
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {threads}")
-    start, cpu = time.perf_counter(), time.process_time()
-    cells = len(connection.execute(GROUP_BY.format(path=path)).fetchall())
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    connection.close()
-    return seconds, cpu, cells
+def cli_run(path: Path, threads: int) -> Timing:
+    """The CLI monitor in a fresh process: start-up, imports, Parquet read and JSON output included (exit
+    code 3, an open alarm, as the log's g4 makes likely, is a finished run)."""
+    command = [sys.executable, "-m", "misflag.cli", "monitor", str(path), *MONITOR, "--format", "json"]
+    return time_child(command, threads, accept=(0, 3))
 
 
-def timed_child(command: list[str], threads: int) -> tuple[float, float, float]:
-    """Seconds, CPU seconds (user + system, all threads) and peak memory (MiB) of a fresh process.
-
-    The peak comes from /usr/bin/time: a child's ru_maxrss also counts pages it shared with this (by
-    then large) process before exec, so RUSAGE_CHILDREN alone overstates it.
-    """
-    with tempfile.NamedTemporaryFile(suffix=".txt") as report:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", report.name, *command]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        done = subprocess.run(
-            wrapped, stdout=subprocess.DEVNULL, env={**os.environ, "MISFLAG_THREADS": str(threads)}
-        )
-        seconds = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        peak_kib = float(Path(report.name).read_text().split()[-1])
-    if done.returncode not in (0, 3):  # 3: an alarm is open, as the log's g4 makes likely
-        raise SystemExit(f"{command[:4]} exited {done.returncode}")
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return seconds, cpu, peak_kib / 1024
-
-
-def command_line_group_by(path: Path, threads: int) -> tuple[float, float, float]:
-    """The user's one-line alternative: a fresh Python that imports DuckDB and runs the bare GROUP BY."""
-    code = (
-        f"import duckdb; connection = duckdb.connect(); connection.execute('SET threads = {threads}'); "
-        f"connection.execute({GROUP_BY.format(path=path)!r}).fetchall()"
-    )
-    return timed_child([sys.executable, "-c", code], threads)
-
-
-def cli_run(path: Path, threads: int) -> tuple[float, float, float]:
-    """The CLI monitor in a fresh process: start-up, imports, Parquet read and JSON output included."""
-    return timed_child(
-        [sys.executable, "-m", "misflag.cli", "monitor", str(path), *MONITOR, "--format", "json"], threads
-    )
-
-
-def api_run(path: Path) -> tuple[float, float]:
+def api_run(path: Path) -> Timing:
     """Seconds and CPU seconds of the in-process API (imports already done)."""
     from misflag.monitor import monitor
 
-    start, cpu = time.perf_counter(), time.process_time()
-    monitor(path, time="ts", group="grp", reference="g0", truth="truth", flag="flag")
-    return time.perf_counter() - start, time.process_time() - cpu
+    return time_call(
+        lambda: monitor(path, time="ts", group="grp", reference="g0", truth="truth", flag="flag")
+    )[0]
 
 
 def bincount_counts(path: Path) -> int:
@@ -147,13 +101,6 @@ def pandas_counts(path: Path) -> int:
     return len(frame.groupby([frame["ts"].dt.floor("D"), "grp", "flag", "truth"], observed=True).size())
 
 
-def _timed(call: Callable[[], Any]) -> tuple[float, float, Any]:
-    """Seconds, CPU seconds (this process, all threads) and the result of a call."""
-    start, cpu = time.perf_counter(), time.process_time()
-    out = call()
-    return time.perf_counter() - start, time.process_time() - cpu, out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,51 +111,35 @@ def main() -> None:
     parser.add_argument("--skip-pandas", action="store_true")
     args = parser.parse_args()
     os.environ["MISFLAG_THREADS"] = str(args.threads)
-    runs: dict[str, list[float]] = {}
-
-    def note(**values: float) -> None:
-        for name, value in values.items():
-            runs.setdefault(name.replace("_", " "), []).append(value)
-
+    runs = Rounds()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.parquet"
-        seconds, _, _ = _timed(lambda: make_log(path, args.rows))
-        print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {seconds:.1f} s")
-        load_before = os.getloadavg()
+        written, _ = time_call(lambda: make_log(path, args.rows))
+        print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {written.seconds:.1f} s")
+        load_before = os.getloadavg()[0]
+        query = GROUP_BY.format(path=path)
         for _ in range(max(1, args.repeat)):  # alternating, so a busy spell slows every kind alike
-            seconds, cpu, cells = bare_group_by(path, args.threads)
-            note(bare=seconds, bare_cpu=cpu)
-            for name, (seconds, cpu, peak) in (
-                ("line", command_line_group_by(path, args.threads)),
-                ("cli", cli_run(path, args.threads)),
-            ):
-                note(**{name: seconds, f"{name}_cpu": cpu, f"{name}_peak": peak})
-            seconds, cpu = api_run(path)
-            note(api=seconds, api_cpu=cpu)
-            seconds, cpu, found = _timed(lambda: bincount_counts(path))
-            note(numpy=seconds, numpy_cpu=cpu)
+            timing, cells = bare_scan(query, args.threads)
+            runs.add("bare", timing)
+            runs.add("line", command_line_scan(query, args.threads))
+            runs.add("cli", cli_run(path, args.threads))
+            runs.add("api", api_run(path))
+            timing, found = time_call(lambda: bincount_counts(path))
+            runs.add("numpy", timing)
             assert found == cells, f"numpy bincount found {found} cells, DuckDB {cells}"
             if not args.skip_pandas:
-                seconds, cpu, found = _timed(lambda: pandas_counts(path))
-                note(pandas=seconds, pandas_cpu=cpu)
+                timing, found = time_call(lambda: pandas_counts(path))
+                runs.add("pandas", timing)
                 assert found == cells, f"pandas found {found} cells, DuckDB {cells}"
-        load = os.getloadavg()
+        load = load_average()
     report(args, runs, cells, load_before, load)
 
 
-def report(
-    args: argparse.Namespace,
-    runs: dict[str, list[float]],
-    cells: int,
-    load_before: tuple[float, float, float],
-    load: tuple[float, float, float],
-) -> None:
+def report(args: argparse.Namespace, runs: Rounds, cells: int, load_before: float, load: str) -> None:
     """Medians, peaks and every ratio."""
-    median = {name: statistics.median(values) for name, values in runs.items()}
     print(
         f"rows: {args.rows:,}; {cells:,} count cells; median of {args.repeat} alternating runs, "
-        f"{args.threads} threads; load average {load_before[0]:.1f} before, {load[0]:.1f} {load[1]:.1f} "
-        f"{load[2]:.1f} after (1, 5, 15 min) on {os.cpu_count()} CPUs"
+        f"{args.threads} threads; load average {load_before:.1f} before, after {load}"
     )
     rows = [
         ("1. bare DuckDB GROUP BY, in this process", "bare"),
@@ -219,26 +150,27 @@ def report(
         ("6. pandas read_parquet + groupby", "pandas"),
     ]
     for label, key in rows:
-        if key not in median:
+        if key not in runs:
             continue
-        cpu = f", CPU {median[key + ' cpu']:6.2f} s" if key + " cpu" in median else ""
-        peak = f", peak {max(runs[key + ' peak']):5.0f} MiB" if key + " peak" in runs else ""
-        print(f"{label:<52} {median[key]:7.2f} s{cpu}{peak}")
+        peak = runs.peak(key)
+        peak_text = f", peak {peak:5.0f} MiB" if peak is not None else ""
+        print(f"{label:<52} {runs.wall(key):7.2f} s, CPU {runs.cpu(key):6.2f} s{peak_text}")
+    wall, cpu = runs.wall, runs.cpu
     ratios = [
-        ("CLI / bare GROUP BY (issue 26 target <= 3)", median["cli"] / median["bare"]),
-        ("  the same in CPU time", median["cli cpu"] / median["bare cpu"]),
-        ("API / bare GROUP BY (issue 26 target <= 1.3)", median["api"] / median["bare"]),
-        ("CLI / one-line command GROUP BY", median["cli"] / median["line"]),
-        ("  the same in CPU time", median["cli cpu"] / median["line cpu"]),
-        ("API CPU / bare GROUP BY CPU", median["api cpu"] / median["bare cpu"]),
-        ("numpy bincount / API (issue 24 target >= 3)", median["numpy"] / median["api"]),
-        ("  the same in CPU time", median["numpy cpu"] / median["api cpu"]),
-        ("numpy bincount / CLI", median["numpy"] / median["cli"]),
-        ("bare GROUP BY / API (the strongest baseline)", median["bare"] / median["api"]),
+        ("CLI / bare GROUP BY (issue 26 target <= 3)", wall("cli") / wall("bare")),
+        ("  the same in CPU time", cpu("cli") / cpu("bare")),
+        ("API / bare GROUP BY (issue 26 target <= 1.3)", wall("api") / wall("bare")),
+        ("CLI / one-line command GROUP BY", wall("cli") / wall("line")),
+        ("  the same in CPU time", cpu("cli") / cpu("line")),
+        ("API CPU / bare GROUP BY CPU", cpu("api") / cpu("bare")),
+        ("numpy bincount / API (issue 24 target >= 3)", wall("numpy") / wall("api")),
+        ("  the same in CPU time", cpu("numpy") / cpu("api")),
+        ("numpy bincount / CLI", wall("numpy") / wall("cli")),
+        ("bare GROUP BY / API (the strongest baseline)", wall("bare") / wall("api")),
     ]
-    if "pandas" in median:
-        ratios.append(("pandas / API", median["pandas"] / median["api"]))
-        ratios.append(("  the same in CPU time", median["pandas cpu"] / median["api cpu"]))
+    if "pandas" in runs:
+        ratios.append(("pandas / API", wall("pandas") / wall("api")))
+        ratios.append(("  the same in CPU time", cpu("pandas") / cpu("api")))
     for label, ratio in ratios:
         print(f"ratio {label:<46} {ratio:7.2f}x")
 
