@@ -6,7 +6,9 @@ missing or NaN score was sampled into the top band [0.99, 1] as if it were a cer
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -69,3 +71,42 @@ def test_api_raises_typed_errors() -> None:
         draw_clerical_sample(pairs.set_column(2, "score", pa.array([0.5])), size=1, seed=-5)
     with pytest.raises(InputError, match="seed must be a whole number of at least 0"):
         synthetic_records(10, seed=-1)
+
+
+def _labelled(tmp_path: Path) -> tuple[Path, Path]:
+    """A pairs file and its labelled stratified sample, drawn by `misflag linkage sample`."""
+    pairs, sample = tmp_path / "pairs.csv", tmp_path / "sample.csv"
+    rows = [f"r{i},s{i},{0.3 + 0.03 * i:.2f}" for i in range(20)]
+    pairs.write_text("id_l,id_r,score\n" + "\n".join(rows) + "\n")
+    assert main(["linkage", "sample", str(pairs), "--out", str(sample), "--size", "12", "--seed", "1"]) == 0
+    return pairs, sample
+
+
+def _label(sample: Path, target: Path, change: Any) -> None:
+    table = pd.read_csv(sample)
+    table["label"] = [i % 2 for i in range(len(table))]
+    change(table).to_csv(target, index=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda t: pd.concat([t, t.iloc[:3]]), "3 pair(s) are listed more than once in the labels file"),
+        (lambda t: t.assign(stratum_size=1), "sampled pair(s) and stratum_size 1;"),
+        (lambda t: t.assign(stratum_size=[99, *t["stratum_size"].iloc[1:]]), "to 99;"),
+        (lambda t: t.assign(stratum_size=1e300), "stratum_size 1e+300;"),
+        (lambda t: t.assign(stratum_size=2.5), "stratum_size 2.5;"),
+    ],
+)
+def test_labels_that_are_not_a_sample_of_the_pairs_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: Any, needle: str
+) -> None:
+    """A repeated labelled pair counted its label twice and narrowed the interval (n 15 for 12 pairs);
+    a stratum_size under its sampled pairs made the finite-population correction negative."""
+    pairs, sample = _labelled(tmp_path)
+    labels = tmp_path / "labels.csv"
+    _label(sample, labels, lambda t: t)
+    assert main(["linkage", "audit", str(pairs), "--labels", str(labels), "--threshold", "0.1"]) == 0
+    capsys.readouterr()
+    _label(sample, labels, change)
+    _refused(capsys, ["linkage", "audit", str(pairs), "--labels", str(labels), "--threshold", "0.1"], needle)

@@ -12,7 +12,7 @@ from misflag import __version__
 from misflag.engine import quote_identifier
 from misflag.errors import InputError
 from misflag.io import InputInfo
-from misflag.linkage._clerical import estimate_precision, parse_labels
+from misflag.linkage._clerical import check_labelled_design, estimate_precision, parse_labels
 from misflag.linkage._evaluate import (
     CURVE_THRESHOLDS,
     OVERALL_ATTRIBUTE,
@@ -204,8 +204,7 @@ def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: 
         raise InputError(
             f"{unknown[0]['n']} labelled pair(s) are not in the pairs file, e.g. {unknown[0]['id_l']}-{unknown[0]['id_r']}"
         )
-    if data.scalar("SELECT COUNT(*) FROM lab WHERE stratum_size IS NULL OR stratum_size < 1"):
-        raise InputError("the labels file has rows without a valid stratum_size")
+    check_labelled_design(data.engine, "lab", "pr")
     groups = len(data.groups) if data.records_info is not None else 0
     side = "".join(f", gl.g{i} AS l{i}, gr.g{i} AS r{i}" for i in range(groups))
     joins = "JOIN rec gl ON gl.id = s.id_l JOIN rec gr ON gr.id = s.id_r" if groups else ""

@@ -151,6 +151,37 @@ def _scores(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return scores
 
 
+def check_labelled_design(engine: DuckDBEngine, labels: str, pairs: str) -> None:
+    """The labelled sample must be a sample of the pairs: each pair once, and per stratum one whole
+    stratum_size, at least the pairs drawn from it and at most the pairs there are. A repeated row would
+    count its label twice and narrow the interval; a stratum_size under its sampled pairs makes the
+    finite-population correction negative."""
+
+    def first(query: str) -> dict[str, Any] | None:
+        rows = engine.sql(query).to_pylist()
+        return rows[0] if rows else None
+
+    if first(f"SELECT 1 FROM {labels} WHERE stratum_size IS NULL OR stratum_size < 1 LIMIT 1"):
+        raise InputError("the labels file has rows without a valid stratum_size")
+    repeated = first(
+        f"SELECT COUNT(*) AS n FROM (SELECT LEAST(id_l, id_r), GREATEST(id_l, id_r) FROM {labels} "
+        "GROUP BY ALL HAVING COUNT(*) > 1) HAVING n > 0"
+    )
+    if repeated:
+        raise InputError(f"{repeated['n']} pair(s) are listed more than once in the labels file; each pair once")
+    total = engine.sql(f"SELECT COUNT(*) FROM {pairs}").column(0)[0].as_py()
+    bad = first(
+        f"SELECT stratum, COUNT(*) AS drawn, MIN(stratum_size) AS low, MAX(stratum_size) AS high FROM {labels} "
+        f"GROUP BY stratum HAVING low <> high OR low <> FLOOR(low) OR low < drawn OR high > {int(total)} LIMIT 1"
+    )
+    if bad:
+        raise InputError(
+            f"stratum {literal(repr(bad['stratum']))} of the labels file has {bad['drawn']} sampled pair(s) and "
+            f"stratum_size {bad['low']:g}" + ("" if bad["low"] == bad["high"] else f" to {bad['high']:g}")
+            + f"; it must be one whole number from the sampled pairs to the {total:,} pairs of the pairs file"
+        )
+
+
 def parse_labels(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Labels as 1.0 (match), 0.0 (non-match) or NaN (not yet labelled); anything else is an error."""
     text = pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(values, pa.string()))), "")
