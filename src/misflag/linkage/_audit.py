@@ -346,7 +346,7 @@ def summarize(result: AuditResult, spec: LinkageAuditSpec) -> str:
     worst = [
         r
         for r in result.select(metric="wrongful_link_rate", stage=stage)
-        if r["attribute"] != OVERALL_ATTRIBUTE and r["value"] is not None
+        if r["attribute"] != OVERALL_ATTRIBUTE and r["value"]  # no group is "highest" at 0%
     ]
     if worst:
         top = max(worst, key=lambda r: r["value"])
