@@ -112,7 +112,7 @@ def plain_sqlite_per_second(path: Path, count: int, batch: int) -> tuple[float, 
 def same_rows_per_second(ledger_file: Path, path: Path, batch: int) -> tuple[float, float]:
     """The fairer anchor: the very row tuples a ledger stored (its entries, with hash, proof and body),
     inserted with plain `executemany` into a fresh table with the ledger's own schema (the migrations:
-    columns, the two indexes, the primary key and the append-only triggers)."""
+    columns, key, indexes and append-only triggers)."""
     columns = "seq, prev, hash, kind, case_id, body, mac"
     with closing(sqlite3.connect(ledger_file)) as connection:
         rows = connection.execute(f"SELECT {columns} FROM ledger_entries ORDER BY seq").fetchall()

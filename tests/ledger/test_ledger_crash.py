@@ -1,8 +1,9 @@
 """Crash test: writers append over HTTP while `misflag serve` is killed with SIGKILL at random moments,
-10 times; after each restart every acknowledged entry is present and the chain verifies. Each kill comes
+5 times; after each restart every acknowledged entry is present and the chain verifies. Each kill comes
 only once the round's writers have been acknowledged, so every one lands among live appends (a round
 spent killing a server that had not started writing proves nothing); the server's start, not the kill,
-is what each round costs. (How long it takes is measured in benchmarks/ledger.py, never asserted here.)"""
+is what each round costs (about 4 s), so rounds are few and each kills at a random point of a wider
+window. (How long it takes is measured in benchmarks/ledger.py, never asserted here.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 
 from misflag.ledger import Ledger, create_token, read_entries
 
-RESTARTS = 10
+RESTARTS = 5
 WRITERS = 4
 
 
@@ -122,7 +123,7 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
         while not in_round.get(round_) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
-        time.sleep(rng.uniform(0.0, 0.3))  # then kill at a random moment among live appends
+        time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
         server.send_signal(signal.SIGKILL)
         server.wait()
         stop.set()
