@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,10 +73,16 @@ class RowEmitter:
         return self._row(g, ALL_STAGES, "n", rows, denominator=rows)
 
     def metric_rows(self, stage: str, metric: str, estimate: Estimate, family: str) -> list[dict[str, Any]]:
+        """A metric's row per group, then its ratios and differences to the reference group. Values are
+        read as Python numbers once per metric (`tolist`), not as numpy scalars once per row."""
+        groups = range(len(self.grouping.labels))
+        reasons = [self._withheld(family, g) for g in groups]
+        smalls = [_small(estimate, g) for g in groups]
+        denominators = estimate.denominator.tolist()
+        values, lows, highs = estimate.value.tolist(), estimate.low.tolist(), estimate.high.tolist()
         out = []
-        for g in range(len(self.grouping.labels)):
-            reason = self._withheld(family, g)
-            denominator = estimate.denominator[g]
+        for g in groups:
+            reason, denominator = reasons[g], denominators[g]
             if reason:
                 out.append(self._row(g, stage, metric, None, suppressed=True, warning=reason))
             elif denominator == 0:
@@ -85,22 +92,20 @@ class RowEmitter:
                 out.append(self._row(g, stage, metric, None, None, None, 0.0, warning=f"undefined: {why}"))
             else:
                 out.append(
-                    self._row(
-                        g,
-                        stage,
-                        metric,
-                        estimate.value[g],
-                        estimate.low[g],
-                        estimate.high[g],
-                        denominator,
-                        warning=_small(estimate, g),
-                    )
+                    self._row(g, stage, metric, values[g], lows[g], highs[g], denominator, warning=smalls[g])
                 )
         if not self.grouping.is_overall and self.reference.index is not None:
-            out += self._comparisons(stage, metric, estimate, family)
+            out += self._comparisons(stage, metric, estimate, reasons, smalls)
         return out
 
-    def _comparisons(self, stage: str, metric: str, estimate: Estimate, family: str) -> list[dict[str, Any]]:
+    def _comparisons(
+        self,
+        stage: str,
+        metric: str,
+        estimate: Estimate,
+        reasons: list[str | None],
+        smalls: list[str | None],
+    ) -> list[dict[str, Any]]:
         ref = self.reference.index
         assert ref is not None
         v, lo, hi = estimate.value, estimate.low, estimate.high
@@ -109,21 +114,23 @@ class RowEmitter:
             ratio_low, ratio_high = mover_ratio(v, lo, hi, v[ref], lo[ref], hi[ref])
             diff = v - v[ref]
             diff_low, diff_high = mover_difference(v, lo, hi, v[ref], lo[ref], hi[ref])
-        reference_reason = self._withheld(family, ref)
+        reference_reason = reasons[ref]
         versus = f"vs {self.grouping.labels[ref]}"
+        denominators, excluded = estimate.denominator.tolist(), self.reference.excluded.tolist()
+        reference_value = float(v[ref])
         out = []
-        for suffix, values, lows, highs in (
+        for suffix, value_array, low_array, high_array in (
             ("ratio", ratio, ratio_low, ratio_high),
             ("diff", diff, diff_low, diff_high),
         ):
             name = f"{metric}_{suffix}"
+            values, lows, highs = value_array.tolist(), low_array.tolist(), high_array.tolist()
             for g in range(len(self.grouping.labels)):
-                reason = self._withheld(family, g)
-                denominator = estimate.denominator[g]
+                reason, denominator = reasons[g], denominators[g]
                 if reason or reference_reason:
                     why = reason or "suppressed: the reference group's rate is withheld"
                     out.append(self._row(g, stage, name, None, suppressed=True, warning=why))
-                elif self.reference.excluded[g]:
+                elif excluded[g]:
                     note = LL144_NOTE.format(share=100 * self.reference.share)
                     out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
                 elif g == ref and denominator != 0:
@@ -131,14 +138,14 @@ class RowEmitter:
                     out.append(
                         self._row(g, stage, name, same, denominator=denominator, warning=REFERENCE_NOTE)
                     )
-                elif denominator == 0 or estimate.denominator[ref] == 0:
+                elif denominator == 0 or denominators[ref] == 0:
                     note = f"{versus}; undefined: a rate it compares is undefined"
                     out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
                 else:
-                    notes = [versus, _small(estimate, g)]
-                    if suffix == "ratio" and v[ref] == 0:
+                    notes = [versus, smalls[g]]
+                    if suffix == "ratio" and reference_value == 0:
                         notes.append("undefined: the reference rate is 0, so the ratio has no upper limit")
-                    elif suffix == "ratio" and not np.isfinite(highs[g]):
+                    elif suffix == "ratio" and not math.isfinite(highs[g]):
                         notes.append("the interval has no upper limit")
                     out.append(
                         self._row(
