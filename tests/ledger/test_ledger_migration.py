@@ -74,6 +74,11 @@ def test_migration_0005_rebuilds_the_key_as_rowid_and_changes_no_entry(tmp_path:
             "EXPLAIN QUERY PLAN SELECT max(seq) FROM ledger_entries WHERE kind = 'rules_changed'"
         ).fetchall()
         assert "ix_ledger_entries_rules_changed" in str(plan)
+        plan = raw.execute(  # a case's history: by its index, never a scan in rowid order
+            "EXPLAIN QUERY PLAN SELECT body FROM ledger_entries WHERE case_id IN (?, ?) ORDER BY seq",
+            ("c1", "c2"),
+        ).fetchall()
+        assert "USING INDEX ix_ledger_entries_case" in str(plan)
         assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchall() == [("0005",)]
     migrated = Ledger.open(str(db), key_path=tmp_path / "k.pem", create=False)
     try:
