@@ -30,7 +30,17 @@ subjects) unless said otherwise:
   then comparisons within each drawn subject), percentile limits, alone and in the hull; Korn &
   Graubard's Clopper-Pearson at the cluster-robust effective size with t on G* - 1, alone and in the
   hull; CR2 on the logit scale. Bolle's subsets bootstrap, with subjects as the subsets, is the subject
-  bootstrap above.
+  bootstrap above;
+* tried last (issue 24, step 2): a betting confidence interval (Waudby-Smith & Ramdas 2024, JRSS-B,
+  hedged capital with predictable plug-in bets, fixed-n form), which holds at any number of subjects for
+  bounded variables: the set of rates r not rejected by the test of E[e_s - r n_s] = 0 with
+  e_s - r n_s in [-r M, (1 - r) M], M the largest n_s ("betting, pair-weighted": the audit's estimand);
+  the same test on the subject rates e_s / n_s in [0, 1] ("betting, subject rates": the mean of the
+  subjects' rates, equal to the pair-weighted rate only when comparison counts are independent of the
+  subject effects, as in these designs); each alone, and in place of the misflag hull (or, for the
+  subject rates, also in a hull with it) only on the rows the audit flags (fewer than 10 subjects with an error, G* under 30 or under a
+  quarter of the subjects). For impostor pairs the subjects' node sums are dependent (a pair counts at
+  both its subjects), which the betting test's guarantee does not allow: FMR figures are indicative.
 
 Prints coverage, misses below the truth and mean width per design, metric and candidate, with the 99%
 acceptance region of Binomial(replicates, 0.95). Truths by numerical integration (tests' conftest).
@@ -134,6 +144,52 @@ def _two_stage(sums: Sums, rng: np.random.Generator) -> Interval:
     return float(np.percentile(rates, 2.5)), float(np.percentile(rates, 97.5))
 
 
+def _bet_rejects(e: np.ndarray, n: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Per candidate rate r: whether the hedged-capital test rejects E[e_s - r n_s] = 0 at 5%, with
+    x_s = (e_s - r n_s) / M in [-r, 1 - r] (M = max n_s) and the bets of Waudby-Smith & Ramdas (2024)."""
+    r = rates[:, None]
+    x = (e[None, :] - r * n[None, :]) / n.max()
+    y = x + r  # in [0, 1], mean r under the null
+    step = np.arange(1, e.size + 1)
+    mean = (0.5 + np.cumsum(y, 1)) / (step + 1)
+    variance = (0.25 + np.cumsum((y - mean) ** 2, 1)) / (step + 1)
+    previous = np.concatenate([np.full((rates.size, 1), 0.25), variance[:, :-1]], 1)
+    bet = np.sqrt(2 * np.log(2 / 0.05) / (e.size * previous))
+    up = np.cumsum(np.log1p(np.minimum(bet, 0.5 / np.maximum(r, 1e-300)) * x), 1)
+    down = np.cumsum(np.log1p(-np.minimum(bet, 0.5 / np.maximum(1 - r, 1e-300)) * x), 1)
+    return np.asarray((np.logaddexp(up, down) + np.log(0.5)).max(1) >= np.log(1 / 0.05))
+
+
+def betting(e: np.ndarray, n: np.ndarray) -> Interval:
+    """The rates the betting test does not reject: a grid, then bisection at both ends."""
+    p = e.sum() / n.sum()
+    grid = np.unique(np.r_[np.linspace(0, 1, 401), p * np.geomspace(1e-3, 1e3, 401)])
+    grid = grid[(grid >= 0) & (grid <= 1)]
+    kept = np.nonzero(~_bet_rejects(e, n, grid))[0]
+    if kept.size == 0:
+        return p, p
+
+    def end(inside: float, outside: float) -> float:
+        for _ in range(40):
+            middle = (inside + outside) / 2
+            if _bet_rejects(e, n, np.asarray([middle]))[0]:
+                outside = middle
+            else:
+                inside = middle
+        return inside
+
+    first, last = kept[0], kept[-1]
+    low = grid[first] if first == 0 else end(grid[first], grid[first - 1])
+    high = grid[last] if last == grid.size - 1 else end(grid[last], grid[last + 1])
+    return float(low), float(high)
+
+
+def _flagged(e: np.ndarray, n: np.ndarray) -> bool:
+    """The audit's warnings: few subjects with an error, or a few subjects carrying most comparisons."""
+    kish = n.sum() ** 2 / (n**2).sum()
+    return bool((e > 0).sum() < FEW_WITH_ERRORS or kish < 30 or kish < 0.25 * e.size)
+
+
 def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
     """Every candidate interval for one kind of one replicate."""
     e, n, total_e, total_n, dyadic = sums
@@ -210,6 +266,13 @@ def candidates(sums: Sums, rng: np.random.Generator) -> dict[str, Interval]:
     out["hull + Poisson (k < 10)"] = _hull(hull, poisson) if with_errors < FEW_WITH_ERRORS else hull
     out["hull + Korn-Graubard"] = _hull(hull, out["Korn-Graubard Clopper-Pearson"])
     out["hull + two-stage bootstrap"] = _hull(hull, out["two-stage bootstrap"])
+    pair_weighted, subject_rates = betting(e, n), betting(e / n, np.ones_like(n))
+    flagged = _flagged(e, n)
+    out["betting, pair-weighted"] = pair_weighted
+    out["betting, subject rates"] = subject_rates
+    out["flagged rows: betting, pair-weighted"] = pair_weighted if flagged else hull
+    out["flagged rows: betting, subject rates"] = subject_rates if flagged else hull
+    out["flagged rows: hull + betting, subject rates"] = _hull(hull, subject_rates) if flagged else hull
     return out
 
 
