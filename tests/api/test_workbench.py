@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -33,6 +34,8 @@ from misflag.cli import app as cli_app
 from .conftest import BASE_URL, form_token
 
 HTML = {"accept": "text/html"}
+#: The inventories shipped with misflag (copied unchanged, gzip-compressed).
+DATA = Path(__file__).resolve().parents[2] / "src/misflag/inventory/data"
 CLI = {
     "biometrics": ["biometrics", "audit", "--help"],
     "monitor": ["monitor", "--help"],
@@ -330,3 +333,45 @@ def test_decision_form_is_generated_from_the_spec_with_the_cli_help(tmp_path: Pa
         words = " ".join(field.help.split()[:4])
         assert words in flat, (field.name, field.help)
         assert str(escape(field.help)) in form, field.name  # the page shows the CLI's help, whole
+
+
+def test_inventory_form_offers_by_bureau_and_refuses_options_the_audit_lacks(tmp_path: Path) -> None:
+    """`--by` of `misflag inventory scorecard` is on the page and reaches the job (rows per bureau, counted
+    with pandas from the shipped 2025 file); `--year` with history, which reads every year and has no such
+    option, is refused rather than ignored, so the page's command line always runs."""
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        html = client.get("/audits/inventory", headers=HTML).text
+        assert re.search(r'<select[^>]* name="by"', html) and "<code>--by</code>" in html
+        form = {"csrf_token": form_token(client, "/audits/inventory"), "audit": "scorecard", "year": "2025"}
+        answer = client.post("/audits/inventory/run", data=dict(form, by="bureau"), follow_redirects=False)
+        status = _wait(client, answer.headers["location"])
+        assert status["state"] == "done", status
+        rows = client.get(f"/jobs/{status['job_id']}/result.json").json()["rows"]
+        shown = {r["group"] for r in rows if r["attribute"] == "bureau" and r["metric"] == "use_cases_count"}
+        raw = pd.read_csv(
+            DATA / "2025_individually_reported_AI_use_cases.csv.gz", dtype=str, keep_default_na=False
+        )
+        assert len(shown) == raw.groupby(["agency", "agency_bureau"]).ngroups == 411
+        page = client.get(f"/jobs/{status['job_id']}", headers=HTML).text
+        assert "--by bureau" in page
+        upload = (DATA / "2025_individually_reported_AI_use_cases.csv.gz").read_bytes()
+        files = {"files": ("inv2025.csv.gz", upload, "application/gzip")}
+        bundle = client.post("/inventory/scorecard?year=2025&by=bureau", files=files).json()
+        by_api = {
+            r["group"]
+            for r in bundle["rows"]
+            if r["attribute"] == "bureau" and r["metric"] == "use_cases_count"
+        }
+        assert by_api == shown
+        for audit, extra, message in (
+            ("history", {"year": "2025"}, "--year is not an option of misflag inventory history"),
+            (
+                "history",
+                {"by": "bureau", "year": ""},
+                "--by is an option of misflag inventory scorecard only",
+            ),
+            ("check", {"by": "bureau", "year": ""}, "--by is an option of misflag inventory scorecard only"),
+        ):
+            data = dict(form, csrf_token=form_token(client, "/audits/inventory"), audit=audit, **extra)
+            refused = client.post("/audits/inventory/run", data=data, headers=HTML)
+            assert refused.status_code == 400 and message in refused.text, (audit, extra)

@@ -48,6 +48,7 @@ async def run_audit(
     audit: Literal["scorecard", "history", "check"],
     files: list[UploadFile] = File(...),
     year: int | None = Query(None),
+    by: Literal["agency", "bureau"] = Query("agency"),
     format: Literal["json", "html"] = Query("json"),
 ) -> Response:
     """Run one inventory audit on the uploaded files; 422 with a one-line message on bad input."""
@@ -73,7 +74,7 @@ async def run_audit(
             paths.append(target)
         sandbox = request.app.state.jobs.sandbox
         media_type, body = await run_in_threadpool(
-            sandbox.run, f"the inventory {audit}", run_inventory, audit, paths, year, format, settings
+            sandbox.run, f"the inventory {audit}", run_inventory, audit, paths, year, by, format, settings
         )
     except MisflagError as error:
         shown = re.sub(rf"{re.escape(str(folder))}/\d+-", "", str(error))  # the user's (safe) file name
@@ -86,7 +87,7 @@ async def run_audit(
 
 
 def run_inventory(
-    audit: str, paths: list[Path], year: int | None, answer: str, settings: ServeSettings
+    audit: str, paths: list[Path], year: int | None, by: str, answer: str, settings: ServeSettings
 ) -> tuple[str, bytes]:
     """Check the files, run one inventory audit and render its answer: run in a bounded process."""
     for path in paths:
@@ -98,7 +99,7 @@ def run_inventory(
     inventory = load_inventories(paths)
     try:
         if audit == "scorecard":
-            result = scorecard(inventory, year=year)
+            result = scorecard(inventory, year=year, by=by)
         elif audit == "history":
             result = history(inventory)
         else:

@@ -122,7 +122,9 @@ def _inventory(task: Task, folder: Path, progress: Progress) -> AuditResult:
         audit, year = task.params["audit"], task.params.get("year")
         if audit == "history":
             return history(inventory)
-        return (check if audit == "check" else scorecard)(inventory, year=year)
+        if audit == "check":
+            return check(inventory, year=year)
+        return scorecard(inventory, year=year, by=task.params.get("by", "agency"))
     finally:
         inventory.close()
 

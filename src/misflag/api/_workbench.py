@@ -172,11 +172,17 @@ def _inventory_fields() -> tuple[FormField, ...]:
     kinds = ("scorecard", "history", "check")
     which = FormField("audit", "audit", "scorecard (one year), history (every year) or check.", "choice",
                       "scorecard", False, kinds)  # fmt: skip
-    return (which, *command_fields(scorecard_command, ["year"]))
+    return (which, *command_fields(scorecard_command, ["year", "by"], {"by": ("agency", "bureau")}))
 
 
 def _inventory(values: dict[str, Any]) -> dict[str, Any]:
-    return {"audit": values["audit"], "year": values["year"]}
+    """Each option only where its command has it, so the page's command line is one the CLI runs."""
+    audit, year, by = values["audit"], values["year"], values["by"]
+    if audit == "history" and year is not None:
+        raise InputError("--year is not an option of misflag inventory history, which reads every year")
+    if audit != "scorecard" and by != "agency":
+        raise InputError("--by is an option of misflag inventory scorecard only")
+    return {"audit": audit, "year": year, "by": by}
 
 
 AUDITS: dict[str, Audit] = {
