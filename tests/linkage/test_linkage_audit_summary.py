@@ -10,7 +10,11 @@ from misflag.linkage import LinkageAuditSpec, audit_linkage
 def _audit(wrong_score: float) -> str:
     """20 people in two groups of 10, true pairs (r0, r1), ...; one wrong link r0-r2 at `wrong_score`."""
     records = pd.DataFrame(
-        {"id": [f"r{i}" for i in range(20)], "cluster": [i // 2 for i in range(20)], "g": ["A"] * 10 + ["B"] * 10}
+        {
+            "id": [f"r{i}" for i in range(20)],
+            "cluster": [i // 2 for i in range(20)],
+            "g": ["A"] * 10 + ["B"] * 10,
+        }
     )
     pairs = pd.DataFrame(
         [(f"r{i}", f"r{i + 1}", 0.95) for i in range(0, 20, 2)] + [("r0", "r2", wrong_score)],

@@ -37,7 +37,13 @@ def _wrongly_linked_by_hand(records: pd.DataFrame, pairs: pd.DataFrame) -> dict[
     cluster = records.set_index("id")["cluster"]
     wrong = pairs[pairs["id_l"].map(cluster) != pairs["id_r"].map(cluster)]
     people = set(wrong["id_l"]) | set(wrong["id_r"])
-    return records[records["id"].isin(people)].groupby("group").size().reindex(list(SIZES), fill_value=0).to_dict()
+    return (
+        records[records["id"].isin(people)]
+        .groupby("group")
+        .size()
+        .reindex(list(SIZES), fill_value=0)
+        .to_dict()
+    )
 
 
 def test_subtraction_cannot_recover_a_withheld_group() -> None:

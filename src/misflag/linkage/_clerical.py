@@ -168,7 +168,9 @@ def check_labelled_design(engine: DuckDBEngine, labels: str, pairs: str) -> None
         "GROUP BY ALL HAVING COUNT(*) > 1) HAVING n > 0"
     )
     if repeated:
-        raise InputError(f"{repeated['n']} pair(s) are listed more than once in the labels file; each pair once")
+        raise InputError(
+            f"{repeated['n']} pair(s) are listed more than once in the labels file; each pair once"
+        )
     total = engine.sql(f"SELECT COUNT(*) FROM {pairs}").column(0)[0].as_py()
     bad = first(
         f"SELECT stratum, COUNT(*) AS drawn, MIN(stratum_size) AS low, MAX(stratum_size) AS high FROM {labels} "
@@ -177,7 +179,8 @@ def check_labelled_design(engine: DuckDBEngine, labels: str, pairs: str) -> None
     if bad:
         raise InputError(
             f"stratum {literal(repr(bad['stratum']))} of the labels file has {bad['drawn']} sampled pair(s) and "
-            f"stratum_size {bad['low']:g}" + ("" if bad["low"] == bad["high"] else f" to {bad['high']:g}")
+            f"stratum_size {bad['low']:g}"
+            + ("" if bad["low"] == bad["high"] else f" to {bad['high']:g}")
             + f"; it must be one whole number from the sampled pairs to the {total:,} pairs of the pairs file"
         )
 

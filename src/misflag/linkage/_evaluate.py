@@ -221,7 +221,9 @@ def withheld_groups(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tu
     would be that group's. The next smallest group is then withheld too.
     """
     withheld = {
-        key: f"suppressed: fewer than {min_cell} people in this group" for key, n in sizes.items() if n < min_cell
+        key: f"suppressed: fewer than {min_cell} people in this group"
+        for key, n in sizes.items()
+        if n < min_cell
     }
     by_attribute: dict[str, list[tuple[str, str]]] = {}
     for key in sizes:

@@ -53,7 +53,9 @@ def check_risk_settings(
             f"unknown method {literal(repr(method))}; choose one of {', '.join(METHODS)}", parameter="method"
         )
     if method != "analytic" and replicates < 2:
-        raise InputError("Monte Carlo needs at least 2 replicates to give an interval", parameter="replicates")
+        raise InputError(
+            "Monte Carlo needs at least 2 replicates to give an interval", parameter="replicates"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(repr(seed))}")
 
