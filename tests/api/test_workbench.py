@@ -375,3 +375,29 @@ def test_inventory_form_offers_by_bureau_and_refuses_options_the_audit_lacks(tmp
             data = dict(form, csrf_token=form_token(client, "/audits/inventory"), audit=audit, **extra)
             refused = client.post("/audits/inventory/run", data=data, headers=HTML)
             assert refused.status_code == 400 and message in refused.text, (audit, extra)
+
+
+def test_linkage_audit_form_requires_the_truth_it_cannot_replace_with_labels(tmp_path: Path) -> None:
+    """The page has no --labels (a third file): a blank --truth is refused on the form, naming only options
+    the page has, instead of a failed job telling the visitor to give a --labels file."""
+    with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
+        pairs = _post_file(
+            client,
+            "/audits/linkage-audit/upload",
+            "/audits/linkage-audit",
+            "pairs.csv",
+            "id_l,id_r,score\na,b,0.9\n",
+        )
+        both = _post_file(client, pairs + "/records", pairs, "records.csv", "id,cluster_id\na,1\nb,1\n")
+        records = both.rsplit("records=", 1)[-1]
+        html = client.get(both, headers=HTML).text
+        assert 'name="labels"' not in html and "On this service: required (there is no --labels" in html
+        form = {
+            "csrf_token": form_token(client, both),
+            "records": records,
+            "id_column": "id",
+            "threshold": "0.5",
+        }
+        refused = client.post(pairs + "/run", data=form, headers=HTML)
+        assert refused.status_code == 400 and "--truth is required on this service" in refused.text
+        assert "--labels: a file" not in refused.text

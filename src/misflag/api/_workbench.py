@@ -147,12 +147,15 @@ def _linkage_fields() -> tuple[FormField, ...]:
     from misflag.commands._linkage_audit import audit
 
     names = ["id_column", "truth", "source_column", "group", "threshold", "probabilities", "min_cell"]
-    return command_fields(audit, names)
+    note = "On this service: required (there is no --labels: audit a labelled sample with the CLI)."
+    return command_fields(audit, names, notes={"truth": note})
 
 
 def _linkage(values: dict[str, Any]) -> dict[str, Any]:
     from misflag.linkage import LinkageAuditSpec
 
+    if not values["truth"]:
+        raise InputError("--truth is required on this service (the records column holding the true entity)")
     data = {
         "id_column": values["id_column"],
         "cluster_column": values["truth"],
