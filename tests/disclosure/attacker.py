@@ -1,5 +1,6 @@
 """An LP attacker written apart from misflag's own disclosure code: its model comes from the published
-rows alone (labels split on " & ", a --where as attribute = value), and it solves with scipy's linprog.
+rows alone (labels split on " & ", a --where as attribute = value), and it solves with HiGHS (highspy, one
+model re-solved from its last basis per objective; scipy's linprog where that gives no verdict).
 
 Unknowns: people per (value of every attribute, truth, flag). Every published n, every rate's
 denominator and value x denominator, every comparison's denominator and `rows_audited` is an equation;
@@ -13,6 +14,7 @@ from itertools import product
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 STATES = [(t, f) for t in (0, 1) for f in (0, 1)]  # (truth, flag)
@@ -90,24 +92,64 @@ class Attacker:
         for i, columns in enumerate(self.at_least_one):
             a_ub[i, list(columns)] = -1.0
         b_eq = np.array(list(self.equations.values()))
+        lp = WarmLp(a_eq, b_eq, a_ub, -np.ones(len(a_ub)))
         out = {}
         for columns in self.targets:
             objective = np.zeros(size)
             objective[list(columns)] = 1.0
-            ends = []
-            for sign in (1.0, -1.0):
-                solved = linprog(
-                    sign * objective,
-                    A_ub=a_ub,
-                    b_ub=-np.ones(len(a_ub)),
-                    A_eq=a_eq,
-                    b_eq=b_eq,
-                    method="highs",
-                )
-                assert solved.status in (0, 3), solved.message
-                ends.append(math.inf if solved.status == 3 else sign * solved.fun)
-            out[columns] = (ends[0], ends[1])
+            out[columns] = (lp.least(objective), -lp.least(-objective))
         return out
+
+
+class WarmLp:
+    """min c.x subject to A_eq x = b_eq, A_ub x <= b_ub, x >= 0, for many objectives c: one HiGHS model
+    (highspy, the solver library itself) re-solved from its last basis, as tau-ARGUS's audit does; an
+    objective the warm model gives no verdict on is solved afresh by scipy's `linprog`."""
+
+    def __init__(self, a_eq: Any, b_eq: np.ndarray, a_ub: Any, b_ub: np.ndarray) -> None:
+        import highspy
+
+        self.a_eq, self.b_eq, self.a_ub, self.b_ub = a_eq, b_eq, a_ub, b_ub
+        blocks = [sparse.csr_matrix(m) for m in (a_eq, a_ub) if m is not None and m.shape[0]]
+        self.size = int((a_eq if a_eq is not None else a_ub).shape[1])
+        matrix = sparse.csc_matrix(sparse.vstack(blocks) if blocks else sparse.csc_matrix((0, self.size)))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.size, matrix.shape[0]
+        lp.col_cost_, lp.col_lower_ = np.zeros(self.size), np.zeros(self.size)
+        lp.col_upper_ = np.full(self.size, np.inf)
+        equal = b_eq if a_eq is not None else np.zeros(0)
+        upper = b_ub if a_ub is not None else np.zeros(0)
+        lp.row_lower_ = np.concatenate([equal, np.full(upper.size, -np.inf)])
+        lp.row_upper_ = np.concatenate([equal, upper])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+            matrix.indptr,
+            matrix.indices,
+            matrix.data,
+        )
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.size, matrix.shape[0]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.status = highspy.HighsModelStatus
+
+    def least(self, objective: np.ndarray) -> float:
+        """The least value of the objective (-inf when unbounded)."""
+        self.highs.changeColsCost(self.size, np.arange(self.size, dtype=np.int32), objective)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == self.status.kOptimal:
+            return float(self.highs.getObjectiveValue())
+        solved = linprog(
+            objective,
+            A_ub=self.a_ub,
+            b_ub=self.b_ub if self.a_ub is not None else None,
+            A_eq=self.a_eq,
+            b_eq=self.b_eq if self.a_eq is not None else None,
+            method="highs",
+        )
+        assert solved.status in (0, 3), solved.message
+        return -math.inf if solved.status == 3 else float(solved.fun)
 
 
 def truth_counts(attacker: Attacker, table: Any, truth: str, flag: str) -> np.ndarray:

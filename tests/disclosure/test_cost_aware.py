@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from scipy import sparse
 
 from misflag.decisions import audit_decisions
 from misflag.disclosure._audit import _Problem
+from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._optimal import Choice, Cut, cheapest
 
 X, Y, Z = ("a", "x"), ("a", "y"), ("b", "z")
@@ -46,7 +46,7 @@ def test_a_cut_with_nothing_to_withhold_has_no_pattern() -> None:
 def test_the_duals_name_the_equations_a_bound_rests_on() -> None:
     # x0 + x1 = 5 (published by A), x1 + x2 = 3 (by B), counts >= 0: the most x1 holds is 3, by B alone;
     # the least x0 holds is 2 = 5 - 3, by A and B together
-    a_eq = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]))
+    a_eq = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3)
     published_by = [frozenset({("out", "a", "A", "n")}), frozenset({("out", "a", "B", "n")})]
     problem = _Problem(np.arange(3), a_eq, np.array([5.0, 3.0]), None, np.zeros(0), sources=published_by)
     least, _ = problem.solve(np.array([0.0, -1.0, 0.0]))

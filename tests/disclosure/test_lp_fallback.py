@@ -12,14 +12,14 @@ import sys
 
 import numpy as np
 import pytest
-from scipy import sparse
 
 from misflag.disclosure._audit import _Problem
+from misflag.disclosure._matrix import SparseRows
 from misflag.errors import MisflagError
 
 
 def _problem(b_eq: list[float]) -> _Problem:
-    a_eq = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]))
+    a_eq = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3)
     return _Problem(np.arange(3), a_eq, np.array(b_eq), None, np.zeros(0))
 
 
@@ -29,7 +29,7 @@ def test_fresh_solve_equals_the_warm_model_and_the_hand_bounds(objective: list[f
     warm, _ = problem.solve(np.array(objective, dtype=float))
     fresh, point = problem._solve_afresh(np.array(objective, dtype=float), "Unknown")
     assert warm == pytest.approx(least, abs=1e-9) and fresh == pytest.approx(least, abs=1e-9)
-    assert point is not None and np.allclose(problem.a_eq @ point, [5.0, 3.0]) and (point >= -1e-9).all()
+    assert point is not None and np.allclose(problem.a_eq.times(point), [5.0, 3.0]) and (point >= -1e-9).all()
 
 
 def test_an_impossible_table_is_inconsistent_not_a_number() -> None:
@@ -52,8 +52,9 @@ def test_the_solver_writes_nothing_to_standard_output() -> None:
     """HiGHS 1.16 prints a banner from its C++ constructor, once per process; a table piped from misflag
     must not hold it. A fresh process, so that this is its first solver."""
     script = (
-        "import numpy as np; from scipy import sparse; from misflag.disclosure._audit import _Problem; "
-        "a = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])); "
+        "import numpy as np; from misflag.disclosure._audit import _Problem; "
+        "from misflag.disclosure._matrix import SparseRows; "
+        "a = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3); "
         "_Problem(np.arange(3), a, np.array([5.0, 3.0]), None, np.zeros(0)).solve(np.array([0.0, 1.0, 0.0]))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._model import Output, Source, Target, Universe, build
 from misflag.errors import MisflagError
 
@@ -201,9 +202,9 @@ class _Problem:
     def __init__(
         self,
         position: np.ndarray,
-        a_eq: object,
+        a_eq: SparseRows | None,
         b_eq: np.ndarray,
-        a_ub: object,
+        a_ub: SparseRows | None,
         b_ub: np.ndarray,
         sources: list[frozenset[Source]] | None = None,
     ) -> None:
@@ -235,7 +236,7 @@ class _Problem:
         for matrix, bound, equal in ((self.a_eq, self.b_eq, True), (self.a_ub, self.b_ub, False)):
             if matrix is None:
                 continue
-            miss = matrix @ free - bound
+            miss = matrix.times(free) - bound
             allowed = FEASIBLE * np.maximum(1.0, np.abs(bound))
             if np.any((np.abs(miss) if equal else miss) > allowed):
                 return None
@@ -246,10 +247,11 @@ class _Problem:
         if self.highs is not None:
             return self.highs
         import highspy  # here, at the first solve: an output with nothing to solve never loads HiGHS
-        from scipy import sparse
 
-        blocks = [m for m in (self.a_eq, self.a_ub) if m is not None]
-        matrix = sparse.csc_matrix(sparse.vstack(blocks) if blocks else sparse.csc_matrix((0, self.free)))
+        empty = SparseRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), (0, self.free))
+        matrix = (self.a_eq if self.a_eq is not None else empty).below(
+            self.a_ub if self.a_ub is not None else empty
+        )
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.free, matrix.shape[0]
         lp.col_cost_ = np.zeros(self.free)
@@ -257,11 +259,7 @@ class _Problem:
         lp.row_lower_ = np.concatenate([self.b_eq, np.full(self.b_ub.size, -np.inf)])
         lp.row_upper_ = np.concatenate([self.b_eq, self.b_ub])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
-            matrix.indptr,
-            matrix.indices,
-            matrix.data,
-        )
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.column_wise()
         lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
         with silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
             self.highs = highspy.Highs()
@@ -289,7 +287,7 @@ class _Problem:
             return self._solve_afresh(objective, highs.modelStatusToString(status))
         solution = highs.getSolution()
         self.duals = np.asarray(solution.row_dual)[: self.b_eq.size]
-        return float(highs.getInfo().objective_function_value), np.asarray(solution.col_value)
+        return float(highs.getObjectiveValue()), np.asarray(solution.col_value)
 
     def _solve_afresh(self, objective: np.ndarray, warm_status: str) -> tuple[float, np.ndarray | None]:
         """The same LP solved from scratch by scipy's HiGHS, for when the warm-started model gives no
@@ -298,9 +296,9 @@ class _Problem:
 
         solved = linprog(
             objective,
-            A_ub=self.a_ub,
+            A_ub=self.a_ub.to_scipy() if self.a_ub is not None else None,
             b_ub=self.b_ub if self.a_ub is not None else None,
-            A_eq=self.a_eq,
+            A_eq=self.a_eq.to_scipy() if self.a_eq is not None else None,
             b_eq=self.b_eq if self.a_eq is not None else None,
             bounds=(0, None),
             method="highs",
@@ -321,16 +319,11 @@ class _Seen:
     """The least and most each pending count holds across the feasible points found so far."""
 
     def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: _Problem) -> None:
-        from scipy import sparse
-
         self.problem = problem
         self.found: list[np.ndarray] = []  # points solved in this audit, over every unknown
-        free = problem.free
-        rows = np.concatenate([np.full(c.size, k) for k, (_, _, c) in enumerate(pending)] or [np.zeros(0)])
-        cols = np.concatenate([c for _, _, c in pending] or [np.zeros(0)])
-        self.incidence = sparse.csr_matrix(
-            (np.ones(cols.size), (rows.astype(int), cols.astype(int))), shape=(len(pending), free)
-        )
+        self.incidence = SparseRows.from_rows(
+            [(c, np.ones(c.size)) for _, _, c in pending], problem.free
+        )  # row k: the unknowns of pending count k
         self.low = np.full(len(pending), np.inf)
         self.high = np.full(len(pending), -np.inf)
 
@@ -339,7 +332,7 @@ class _Seen:
             return
         if new:
             self.found.append(self.problem.full(point))
-        values = self.incidence @ np.maximum(point, 0.0)
+        values = self.incidence.times(np.maximum(point, 0.0))
         np.minimum(self.low, values, out=self.low)
         np.maximum(self.high, values, out=self.high)
 

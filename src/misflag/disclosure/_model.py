@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
+from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._weights import StateWeights
 from misflag.errors import InputError
 from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
@@ -131,27 +132,22 @@ class Model:
     def at_least(self, columns: np.ndarray, value: float) -> None:
         self.inequalities.setdefault(columns.tobytes(), (columns, value, None))
 
-    def matrices(self) -> tuple[np.ndarray, Any, np.ndarray, Any, np.ndarray]:
+    def matrices(self) -> tuple[np.ndarray, SparseRows | None, np.ndarray, SparseRows | None, np.ndarray]:
         """(position of each unknown among those not fixed at 0 (-1 if fixed), A_eq, b_eq, A_ub, b_ub)."""
-        from scipy import sparse  # here: an audit with no sensitive withheld count never builds them
-
         free = ~self.zero if self.zero is not None else np.ones(self.unknowns, dtype=bool)
         position = np.where(free, np.cumsum(free) - 1, -1)
 
         def stack(
             items: list[tuple[np.ndarray, float, np.ndarray | None]], sign: float
-        ) -> tuple[Any, np.ndarray]:
+        ) -> tuple[SparseRows | None, np.ndarray]:
             kept = [
-                (position[cols][position[cols] >= 0], value, _coefficients(cols, c)[position[cols] >= 0])
-                for cols, value, c in items
+                (position[cols][position[cols] >= 0], sign * _coefficients(cols, c)[position[cols] >= 0])
+                for cols, _, c in items
             ]
             if not kept:
                 return None, np.zeros(0)
-            rows = np.concatenate([np.full(cols.size, i) for i, (cols, _, _) in enumerate(kept)])
-            cols = np.concatenate([cols for cols, _, _ in kept])
-            data = sign * np.concatenate([c for _, _, c in kept])
-            matrix = sparse.csr_matrix((data, (rows, cols)), shape=(len(kept), int(free.sum())))
-            return matrix, sign * np.array([value for _, value, _ in kept], dtype=float)
+            matrix = SparseRows.from_rows(kept, int(free.sum()))
+            return matrix, sign * np.array([value for _, value, _ in items], dtype=float)
 
         a_eq, b_eq = stack([self.equalities[key] for key in self._usable()], 1.0)
         a_ub, b_ub = stack(list(self.inequalities.values()), -1.0)
@@ -174,10 +170,13 @@ class Universe:
                     values[expression] = []
             for expression, allowed in output.restriction.items():
                 _extend(values[expression], allowed)
+            units: set[tuple[str, str | None]] = set()  # a group's rows all name the same values
             for row in output.rows:
                 position = members.get(row["attribute"])
-                if position is None or base_metric(row["metric"]) is None:
+                unit = (row["attribute"], row["group"])
+                if position is None or unit in units or base_metric(row["metric"]) is None:
                     continue  # e.g. fpr_max_min_ratio's "(highest/lowest)": no group, no counts of its own
+                units.add(unit)
                 key = output.key(row["attribute"], row["group"], position)
                 for i, value in zip(position, key, strict=True):
                     _extend(values[output.groups[i]], [value])
@@ -262,7 +261,10 @@ class Universe:
         return by_key[np.asarray(cell_of).ravel()].ravel()
 
     def columns(self, cells: np.ndarray, states: np.ndarray) -> np.ndarray:
-        return (np.nonzero(cells)[0][:, None] * self.truth.size + np.nonzero(states)[0][None, :]).ravel()
+        """The unknowns of those cells in those states (each a boolean mask, or the positions it holds)."""
+        cells = np.flatnonzero(cells) if cells.dtype == bool else cells
+        states = np.flatnonzero(states) if states.dtype == bool else states
+        return (cells[:, None] * self.truth.size + states[None, :]).ravel()
 
 
 def _coefficients(columns: np.ndarray, given: np.ndarray | None) -> np.ndarray:
@@ -279,13 +281,14 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
     """Every published figure of the universe's outputs as equations; every withheld count as a target."""
     model = Model(universe.unknowns, zero=np.zeros(universe.unknowns, dtype=bool))
     targets: dict[bytes, Target] = {}
-    every = np.ones(universe.truth.size, dtype=bool)
+    every = np.arange(universe.truth.size)
     for output in universe.outputs:
         members = output.members()
         population = universe.population(output)
         weights = universe.unknown_weights(output) if output.weighted else None
         listed: dict[int, set[str | None]] = {}
-        # many rows share a group's cells and a figure's states: each is worked out once per output
+        # many rows share a group's cells and a figure's states: each is worked out once per output (as
+        # the positions of its cells, and of its states)
         cells_of: dict[tuple[str, str | None], np.ndarray] = {}
         states_of: dict[tuple[str, str, int], np.ndarray] = {}
         parts_of: dict[tuple[str, str | None, str, str], list[np.ndarray]] = {}  # a ratio shares its rate's
@@ -299,14 +302,14 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
                 key = output.key(row["attribute"], row["group"], position)
                 for i, value in zip(position, key, strict=True):
                     listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
-                cells_of[unit] = universe.group(output, position, key)
+                cells_of[unit] = np.flatnonzero(universe.group(output, position, key))
             cells = cells_of[unit]
             stage = row["stage"]
             if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
                 continue
             for p in (0, 1):
                 if (stage, metric, p) not in states_of:
-                    states_of[(stage, metric, p)] = universe.states(output, stage, metric, p)
+                    states_of[(stage, metric, p)] = np.flatnonzero(universe.states(output, stage, metric, p))
             figure = (row["attribute"], row["group"], stage, metric)
             if figure not in parts_of:
                 parts_of[figure] = [universe.columns(cells, states_of[(stage, metric, p)]) for p in (0, 1)]

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._model import Source
-
-if TYPE_CHECKING:
-    from scipy.sparse import csc_matrix
 
 Group = tuple[str, str | None]  # (attribute, group as published)
 #: one equation: the rows that publish it (all must be withheld to remove it)
@@ -81,17 +78,9 @@ def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) 
         rows.append(list(terms.items()))
         lower.append(1.0)
         upper.append(np.inf)
-    from scipy.sparse import coo_matrix, csc_matrix  # here: loaded by the LP audit already
-
-    size = len(cost)
-    matrix = csc_matrix(
-        coo_matrix(
-            (
-                [v for row in rows for _, v in row],
-                ([r for r, row in enumerate(rows) for _ in row], [c for row in rows for c, _ in row]),
-            ),
-            shape=(len(rows), size),
-        )
+    matrix = SparseRows.from_rows(
+        [(np.array([c for c, _ in row], dtype=np.int64), np.array([v for _, v in row])) for row in rows],
+        len(cost),
     )
     solved = _solve(np.asarray(cost), matrix, np.asarray(lower), np.asarray(upper), 2 * count, time_limit)
     if solved is None:
@@ -108,7 +97,7 @@ def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) 
 
 def _solve(
     cost: np.ndarray,
-    matrix: csc_matrix,
+    matrix: SparseRows,
     lower: np.ndarray,
     upper: np.ndarray,
     integers: int,
@@ -127,7 +116,7 @@ def _solve(
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, np.zeros(size), np.ones(size)
     lp.row_lower_, lp.row_upper_ = lower, upper
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.column_wise()
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = size, matrix.shape[0]
     kinds = [highspy.HighsVarType.kInteger] * integers + [highspy.HighsVarType.kContinuous] * (
         size - integers
