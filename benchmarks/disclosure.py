@@ -9,9 +9,11 @@ scipy import): the same data, the same audit, minus the disclosure audit. Each r
 in a fresh process (imports inside the call count, as a user pays them); on and off alternate `--repeat`
 times so a busy machine slows both alike; the medians of the call's CPU time (user + system of the
 process, DuckDB's threads included) and wall time, their ratios and the load average are printed.
-`--baseline SRC` adds a third tree (e.g. an older commit's src folder) with its LP audit on.
+`--baseline SRC` adds a third tree (e.g. an older commit's src folder) with its LP audit on. Each of
+`--seeds` logs draws truth and flag with its own seed: how many rounds secondary suppression needs
+depends on the few people in the rare cells (1 to 15 rounds over seeds 0-7), so one log is no sample.
 
-    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--baseline /path/to/old/src]
+    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src]
 """
 
 from __future__ import annotations
@@ -50,13 +52,15 @@ cpu, wall = time.process_time(), time.perf_counter()
 result = audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 withheld = sum(bool(row["suppressed"]) for row in result.rows())
-method = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {}).get("method", "none")
-print(cpu, wall, withheld, method)
+secondary = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {})
+print(cpu, wall, withheld, secondary.get("method", "none"), secondary.get("rounds", 0))
 """
 
 
-def make_log(path: Path, rows: int) -> None:
-    """Synthetic log: race (5 common, 'Native' 1 in 200,000, 'Pacific' 1 in 1,000,000), sex, age band."""
+def make_log(path: Path, rows: int, seed: int) -> None:
+    """Synthetic log: race (5 common, 'Native' 1 in 200,000, 'Pacific' 1 in 1,000,000), sex, age band;
+    truth and flag from hashes of the row number, so that every run audits the same log (with random()
+    the small cells, and with them the rounds of secondary suppression, changed from run to run)."""
     duckdb.sql(f"""
         COPY (
             SELECT
@@ -64,48 +68,67 @@ def make_log(path: Path, rows: int) -> None:
                      ELSE ['White', 'Black', 'Hispanic', 'Asian', 'Other'][1 + (hash(i) % 5)::INT] END AS race,
                 ['F', 'M'][1 + (hash(i + 1) % 2)::INT] AS sex,
                 ['<25', '25-45', '>45'][1 + (hash(i + 2) % 3)::INT] AS age,
-                (random() < 0.35)::INT AS truth,
-                CASE WHEN random() < 0.7 THEN (random() < 0.4)::INT ELSE (random() < 0.2)::INT END AS flag
+                (hash(i, {seed}, 'truth') % 100 < 35)::INT AS truth,
+                CASE WHEN hash(i, {seed}, 'stratum') % 10 < 7 THEN (hash(i, {seed}, 'flag') % 10 < 4)::INT
+                     ELSE (hash(i, {seed}, 'flag') % 10 < 2)::INT END AS flag
             FROM range({rows}) t(i)
         ) TO '{path}' (FORMAT parquet)
     """)
 
 
 def timed(path: Path, mode: str, source: str | None) -> tuple[float, float, str]:
-    """CPU seconds, wall seconds, and "ROWS withheld (secondary suppression: METHOD)" of one fresh run."""
+    """CPU seconds, wall seconds, and "ROWS withheld (secondary suppression: METHOD, N rounds)" of one
+    fresh run."""
     env = {**os.environ, **({"PYTHONPATH": source} if source else {})}
     out = subprocess.run(
         [sys.executable, "-c", RUN, str(path), mode], check=True, capture_output=True, text=True, env=env
     )
-    cpu, wall, withheld, method = out.stdout.split()
-    return float(cpu), float(wall), f"{withheld} rows withheld (secondary suppression: {method})"
+    cpu, wall, withheld, method, rounds = out.stdout.split()
+    return (
+        float(cpu),
+        float(wall),
+        f"{withheld} rows withheld (secondary suppression: {method}, {rounds} rounds)",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--seeds", type=int, default=4, help="logs audited: truth and flag drawn with seeds 0..N-1"
+    )
     parser.add_argument("--baseline", help="the src folder of another tree, run with its LP audit on")
     args = parser.parse_args()
     runs = [("off", "off", None), ("on", "on", None)]
     runs += [("baseline", "on", args.baseline)] if args.baseline else []
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
-    what: dict[str, str] = {}
     print(f"load average before: {os.getloadavg()}")
+    print(f"rows {args.rows:,}; {args.repeat} alternating runs each; medians of CPU (and wall) seconds")
+    totals: dict[str, float] = {name: 0.0 for name, _, _ in runs}
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "log.parquet"
-        make_log(path, args.rows)
-        for _ in range(args.repeat):
-            for name, mode, source in runs:
-                cpu, wall, what[name] = timed(path, mode, source)
-                times[name].append((cpu, wall))
-    cpu = {name: statistics.median(c for c, _ in values) for name, values in times.items()}
-    wall = {name: statistics.median(w for _, w in values) for name, values in times.items()}
-    print(f"rows {args.rows:,}; {args.repeat} alternating runs each")
-    for name, _, _ in runs:
-        print(f"  LP audit {name}: CPU {cpu[name]:.2f} s, wall {wall[name]:.2f} s (medians); {what[name]}")
+        for seed in range(args.seeds):
+            path = Path(folder) / f"log{seed}.parquet"
+            make_log(path, args.rows, seed)
+            times: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in runs}
+            what: dict[str, str] = {}
+            for _ in range(args.repeat):
+                for name, mode, source in runs:
+                    cpu, wall, what[name] = timed(path, mode, source)
+                    times[name].append((cpu, wall))
+            cpu = {name: statistics.median(c for c, _ in values) for name, values in times.items()}
+            wall = {name: statistics.median(w for _, w in values) for name, values in times.items()}
+            print(f"seed {seed}:")
+            for name, _, _ in runs:
+                totals[name] += cpu[name]
+                ratio = f" (ratio {cpu[name] / cpu['off']:.2f})" if name != "off" else ""
+                print(
+                    f"  LP audit {name}: CPU {cpu[name]:.2f} s{ratio}, wall {wall[name]:.2f} s; {what[name]}"
+                )
     for name in [n for n, _, _ in runs if n != "off"]:
-        print(f"ratio {name}/off: CPU {cpu[name] / cpu['off']:.2f}, wall {wall[name] / wall['off']:.2f}")
+        print(
+            f"all seeds, sum of medians: {name} / off CPU {totals[name]:.2f} / {totals['off']:.2f} s "
+            f"= {totals[name] / totals['off']:.2f}"
+        )
     print(f"load average after: {os.getloadavg()}")
 
 
