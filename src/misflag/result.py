@@ -135,11 +135,18 @@ def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
     valid = np.array([v is not None for v in values], dtype=bool)
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     if kind == pa.string():
-        data = [b"" if v is None else v.encode() for v in values]
+        texts = [v or "" for v in values]
+        joined = "".join(texts)
+        if joined.isascii():  # one byte a character: encoded once, the offsets are the texts' lengths
+            data, lengths = joined.encode(), np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        else:
+            encoded = [text.encode() for text in texts]
+            data = b"".join(encoded)
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         offsets = np.zeros(len(values) + 1, dtype=np.int64)
-        np.cumsum([len(d) for d in data], out=offsets[1:])
+        np.cumsum(lengths, out=offsets[1:])
         if offsets[-1] < 2**31:
-            buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))]
+            buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
         else:
             return pa.array(values, kind)
     elif kind == pa.bool_():
