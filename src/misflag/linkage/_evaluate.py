@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from misflag.engine import DuckDBEngine, quote_identifier
-from misflag.errors import EngineError, InputError, RuleError
+from misflag.errors import EngineError, InputError, RuleError, literal
 from misflag.io import InputInfo, check_expression, load_input
 from misflag.linkage._clustered import (
     ClusterSums,
@@ -174,6 +174,12 @@ class PairsData:
             missing = self.scalar("SELECT COUNT(*) FROM rec WHERE cluster IS NULL")
             if missing:
                 raise InputError(f"{missing} record(s) have no ground-truth value in {spec.cluster_column!r}")
+        if source:  # else every pair through the record is neither true nor false, and drops out
+            missing = self.scalar("SELECT COUNT(*) FROM rec WHERE source IS NULL")
+            if missing:
+                raise InputError(
+                    f"{missing} record(s) have no value in the {{source_column}} {literal(repr(spec.source_column))}"
+                )
         parts = [f"SELECT id, '{OVERALL_ATTRIBUTE}' AS attribute, '{OVERALL_GROUP}' AS grp FROM rec"]
         parts += [
             f"SELECT id, {_literal(spec.groups[i])} AS attribute, COALESCE(g{i}, '(missing)') AS grp FROM rec"
