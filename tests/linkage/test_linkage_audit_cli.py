@@ -121,10 +121,11 @@ def test_bad_pairs_one_line_exit_2(
         pa.concat_tables([pairs, pa.Table.from_pylist([{**first, "id_l": "nobody"}], pairs.schema)]),
         "absent from the records",
     )
-    audit_with(pa.concat_tables([pairs, pairs.slice(0, 1)]), "times; each pair once")
+    audit_with(pa.concat_tables([pairs, pairs.slice(0, 1)]), "are listed more than once in the pairs file")
     swapped = {**first, "id_l": first["id_r"], "id_r": first["id_l"]}
     audit_with(
-        pa.concat_tables([pairs, pa.Table.from_pylist([swapped], pairs.schema)]), "times; each pair once"
+        pa.concat_tables([pairs, pa.Table.from_pylist([swapped], pairs.schema)]),
+        "are listed more than once in the pairs file",
     )
     audit_with(
         pa.concat_tables([pairs.slice(1), pa.Table.from_pylist([{**first, "score": 1.5}], pairs.schema)]),

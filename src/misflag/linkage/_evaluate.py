@@ -110,26 +110,23 @@ class PairsData:
         nan = self.scalar("SELECT COUNT(*) FROM pr WHERE isnan(score)")
         if nan:
             raise InputError(f"{nan} pair(s) have a score that is not a number (NaN)")
-        if self.spec.probabilities:
-            out = self.sql(
-                "SELECT id_l, id_r, score FROM pr WHERE score < 0 OR score > 1 LIMIT 1"
-            ).to_pylist()
+        if self.spec.probabilities:  # record ids are never echoed: the web service masks and never shows them
+            out = self.scalar("SELECT COUNT(*) FROM pr WHERE score < 0 OR score > 1")
             if out:
-                count = self.scalar("SELECT COUNT(*) FROM pr WHERE score < 0 OR score > 1")
+                example = self.scalar("SELECT score FROM pr WHERE score < 0 OR score > 1 LIMIT 1")
                 raise InputError(
-                    f"{count} pair(s) have a score outside [0, 1] (e.g. {out[0]['score']} for "
-                    f"{out[0]['id_l']}-{out[0]['id_r']}); scores must be match probabilities"
+                    f"{out} pair(s) have a score outside [0, 1] (e.g. {example}); scores must be match probabilities"
                 )
         self_pairs = self.scalar("SELECT COUNT(*) FROM pr WHERE id_l = id_r")
         if self_pairs:
             raise InputError(f"{self_pairs} pair(s) link a record to itself (id_l = id_r)")
-        dup = self.sql(
-            "SELECT LEAST(id_l, id_r) AS a, GREATEST(id_l, id_r) AS b, COUNT(*) AS n FROM pr "
-            "GROUP BY ALL HAVING n > 1 LIMIT 1"
-        ).to_pylist()
-        if dup:
+        repeated = self.scalar(
+            "SELECT COUNT(*) FROM (SELECT LEAST(id_l, id_r), GREATEST(id_l, id_r) FROM pr GROUP BY ALL "
+            "HAVING COUNT(*) > 1)"
+        )
+        if repeated:
             raise InputError(
-                f"the pairs file lists the pair {dup[0]['a']}-{dup[0]['b']} {dup[0]['n']} times; each pair once"
+                f"{repeated} pair(s) are listed more than once in the pairs file; each pair once"
             )
 
     def _column(self, name: str | None, option: str) -> str | None:
@@ -157,18 +154,19 @@ class PairsData:
                 "".join(", " + e for e in extra),
             )
         )
-        dup = self.sql(
-            "SELECT id, COUNT(*) AS n FROM rec GROUP BY id HAVING n > 1 OR id IS NULL LIMIT 1"
-        ).to_pylist()
-        if dup:
-            raise InputError(f"record id {dup[0]['id']!r} is missing or repeated in the records file")
-        unknown = self.sql(
-            "SELECT id, COUNT(*) OVER () AS n FROM (SELECT id_l AS id FROM pr UNION SELECT id_r FROM pr) "
-            "ANTI JOIN rec USING (id) LIMIT 1"
-        ).to_pylist()
-        if unknown:
+        bad_ids = self.scalar(
+            "SELECT COUNT(*) FROM (SELECT id FROM rec GROUP BY id HAVING COUNT(*) > 1 OR id IS NULL)"
+        )
+        if bad_ids:
             raise InputError(
-                f"{unknown[0]['n']} id(s) in the pairs file are absent from the records file, e.g. {unknown[0]['id']!r}"
+                f"{bad_ids} record id(s) are missing or repeated in the records file ({{id_column}})"
+            )
+        absent = self.scalar(
+            "SELECT COUNT(*) FROM (SELECT id_l AS id FROM pr UNION SELECT id_r FROM pr) ANTI JOIN rec USING (id)"
+        )
+        if absent:
+            raise InputError(
+                f"{absent} id(s) in the pairs file are absent from the records file ({{id_column}})"
             )
         if cluster:
             missing = self.scalar("SELECT COUNT(*) FROM rec WHERE cluster IS NULL")
