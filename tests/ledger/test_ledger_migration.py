@@ -22,13 +22,14 @@ FLAG = {"rule_id": "r", "rule_version": "1", "input_digest": "sha256:ab", "score
 ALL_COLUMNS = "seq, typeof(seq), prev, hash, kind, case_id, typeof(case_id), body, mac, typeof(mac)"
 
 
-def _at_revision_0004(folder: Path) -> tuple[Path, dict[str, bytes]]:
-    """A ledger made by the migrations up to 0004 and written by the store: 250 entries (some without a
-    case id), checkpoints, one rule change; returns the file and its pinned key."""
+def _at_revision_0004(folder: Path, url: str | None = None) -> tuple[Path, dict[str, bytes]]:
+    """A ledger made by the migrations up to 0004 and written by the store: 249 entries (one without a
+    case id), checkpoints, one rule change; returns the SQLite file (at `url` when given) and its pinned
+    key."""
     db, key_path = folder / "old.sqlite", folder / "k.pem"
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    old = Ledger(f"sqlite:///{db}", key_path=key_path, checkpoint_every=100)
+    old = Ledger(url or f"sqlite:///{db}", key_path=key_path, checkpoint_every=100)
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
@@ -133,3 +134,33 @@ def test_migration_refuses_a_planted_non_integer_key_and_changes_nothing(
     assert ("sqlite_autoindex_ledger_entries_1", "pk", 0) in _indexes(db)
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchall() == [("0004",)]
+
+
+def test_a_0004_ledger_is_migrated_by_init_on_either_store(store_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL 0005 only records the revision; on both stores `init` takes a 0004 ledger to 0005 with
+    every entry as it was, verifying with its pinned key and taking appends."""
+    _, pinned = _at_revision_0004(tmp_path, store_url)
+    columns = "seq, prev, hash, kind, case_id, body, mac"
+
+    def entries(ledger: Ledger) -> list[tuple[Any, ...]]:
+        with ledger.engine.connect() as connection:
+            rows = connection.exec_driver_sql(f"SELECT {columns} FROM ledger_entries ORDER BY seq")
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
+
+    old = Ledger(store_url, key_path=tmp_path / "k.pem")
+    before = entries(old)
+    old.close()
+    assert len(before) == 249
+    assert main(["ledger", "init", "--db", store_url, "--key", str(tmp_path / "k.pem")]) == 0
+    migrated = Ledger.open(store_url, key_path=tmp_path / "k.pem", create=False, owner="allow")
+    try:
+        assert entries(migrated) == before
+        with migrated.engine.connect() as connection:
+            revision = connection.exec_driver_sql("SELECT version_num FROM ledger_alembic_version")
+            assert revision.scalar_one() == "0005"
+        assert migrated.verify(require_sealed=True, public_keys=pinned).ok
+        migrated.append([Event("flagged", "c1", "a", "recorder", FLAG)])
+        migrated.checkpoint()
+        assert migrated.verify(require_sealed=True, public_keys=pinned).ok
+    finally:
+        migrated.close()
