@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from misflag._json import rows_json
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -281,21 +281,27 @@ class AuditResult:
 
     @classmethod
     def from_bundle(cls, data: Any) -> AuditResult:
-        """Rebuild a result from a bundle, or from a plain list of rows (`--format json` output)."""
+        """Rebuild a result from a bundle, or from a plain list of rows (`--format json` output); a bundle
+        of the wrong shape (edited by hand: text where a number belongs, extras that are not rows) is an
+        InputError, never an internal error."""
         if isinstance(data, list):
-            return cls(kind="unknown", table=rows_to_table(data))
+            data = {"kind": "unknown", "rows": data}
         if not isinstance(data, dict) or "rows" not in data:
             raise InputError("result file is neither a misflag result bundle nor a list of result rows")
-        extras = {
-            name: pa.Table.from_pylist(rows) for name, rows in (data.get("extras") or {}).items() if rows
-        }
-        return cls(
-            kind=str(data.get("kind", "unknown")),
-            table=rows_to_table(data["rows"]),
-            summary=str(data.get("summary", "")),
-            metadata=dict(data.get("metadata") or {}),
-            extras=extras,
-        )
+        try:
+            extras = {
+                name: pa.Table.from_pylist(rows) for name, rows in (data.get("extras") or {}).items() if rows
+            }
+            return cls(
+                kind=str(data.get("kind", "unknown")),
+                table=rows_to_table(data["rows"]),
+                summary=str(data.get("summary", "")),
+                metadata=dict(data.get("metadata") or {}),
+                extras=extras,
+            )
+        except (pa.ArrowException, TypeError, ValueError, KeyError, AttributeError) as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InputError(f"result file is not a misflag result bundle: {literal(first[:200])}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> AuditResult:
@@ -305,7 +311,7 @@ class AuditResult:
             raise InputError(f"result file {source} does not exist")
         try:
             data = json.loads(source.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise InputError(
                 f"result file {source} is not valid JSON: {str(error).splitlines()[0]}"
             ) from None
