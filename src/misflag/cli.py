@@ -92,8 +92,8 @@ def _freeze_imports() -> None:
 
     Collections during the command then scan only its own objects, and the collection at exit skips the
     imports of DuckDB, pyarrow, numpy and typer: about 40 ms of a decision audit's 0.55 s of CPU
-    (docs/scale.md). An in-process caller (tests, the web API) keeps the collector as it is: what it
-    builds between calls stays collectable.
+    (docs/scale.md). An in-process caller of `main` (tests, fuzzers) keeps the collector as it is: what
+    it builds between calls stays collectable.
     """
     if _console_script:
         gc.freeze()
