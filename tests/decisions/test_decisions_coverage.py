@@ -148,7 +148,9 @@ def _population(rng: np.random.Generator) -> pa.Table:
     4,000 rows of which 10% are audited."""
     certain = 400
     sampled = 4000
-    group = rng.choice(["a", "b"], size=certain + sampled)
+    group = pa.DictionaryArray.from_arrays(  # a, b with equal chance, as dictionary codes (cheap to build)
+        pa.array(rng.choice(2, size=certain + sampled), type=pa.int32()), pa.array(sorted(TRUE_FPR))
+    )
     truth = (rng.random(certain + sampled) < 0.3).astype(np.int64)
     flagging = np.where(truth == 1, 0.8, PROCESS_FPR)
     flag = (rng.random(truth.size) < flagging).astype(np.int64)
