@@ -43,8 +43,8 @@ class Choice:
 def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) -> Choice | None:
     """The least costly pattern meeting every cut; None when no pattern can (or HiGHS found none in time).
     HiGHS stops at `time_limit` seconds with the best pattern it has (`proven` False)."""
-    cuts = list(cuts)
-    groups = sorted({(s[1], s[2]) for cut in cuts for eq in cut for s in eq}, key=str)
+    ordered = _canonical(cuts)
+    groups = sorted({(s[1], s[2]) for cut in ordered for eq in cut for s in eq}, key=str)
     index = {group: k for k, group in enumerate(groups)}
     count = len(groups)
     # variables: rates (count), whole (count), then one "removed" indicator per equation spanning groups
@@ -57,7 +57,7 @@ def cheapest(sizes: dict[Group, float], cuts: Iterable[Cut], time_limit: float) 
         lower.append(-np.inf)
         upper.append(1.0)
     extra: dict[Equation, int] = {}
-    for cut in cuts:
+    for cut in ordered:
         terms: dict[int, float] = {}
         for equation in cut:
             needs = _needs(equation)
@@ -134,6 +134,19 @@ def _solve(
         return None
     x = np.asarray(highs.getSolution().col_value)
     return x, float(highs.getInfo().objective_function_value), status == highspy.HighsModelStatus.kOptimal
+
+
+def _canonical(cuts: Iterable[Cut]) -> list[list[Equation]]:
+    """The cuts, and each cut's equations, in one fixed order (by their rows as text). Cuts arrive as
+    sets, whose order follows Python's per-process string hashing; the MILP's rows and variables follow
+    this order instead, so that the same cuts give the same pattern in every process (HiGHS breaks ties
+    between equally cheap patterns by the order of its rows)."""
+
+    def key(equation: Equation) -> list[str]:
+        return sorted(map(repr, equation))
+
+    by_cut = [sorted(cut, key=key) for cut in cuts]
+    return sorted(by_cut, key=lambda cut: [key(equation) for equation in cut])
 
 
 def _needs(equation: Equation) -> list[tuple[Group, str]]:
