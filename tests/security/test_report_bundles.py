@@ -73,3 +73,55 @@ def test_a_good_bundle_still_reports(tmp_path: Path) -> None:
     source.write_text(json.dumps(_bundle()), encoding="utf-8")
     assert main(["report", str(source), "--out", str(out)]) == 0
     assert "50.00%" in out.read_text(encoding="utf-8") or "50.0%" in out.read_text(encoding="utf-8")
+
+
+ALARM = {
+    "attribute": "race",
+    "group": "A",
+    "metric": "fpr",
+    "side": "above",
+    "bound": 1.25,
+    "value": 2.0,
+    "time": "2024-05-01T00:00:00",
+    "since": "2024-04-01T00:00:00",
+    "open": True,
+}
+
+
+def _monitor_bundle(metadata: dict[str, Any], extras: dict[str, Any] | None = None) -> str:
+    bundle = _bundle()
+    bundle["rows"][0].update(attribute="race", group="A", stage="all", metric="fpr")
+    bundle.update(kind="monitor", metadata=metadata, extras=extras or {})
+    return json.dumps(bundle)
+
+
+MONITOR = {
+    "alarms not a list": _monitor_bundle({"alarms": "x"}),
+    "alarm without its fields": _monitor_bundle({"alarms": [{"x": 1}]}),
+    "alarm bound as text": _monitor_bundle({"alarms": [{**ALARM, "bound": "high"}]}),
+    "spec not an object": _monitor_bundle({"spec": "x"}),
+    "band of one number": _monitor_bundle({"spec": {"band": [0.8]}}),
+    "metrics not a list": _monitor_bundle({"metrics": 5}),
+    "periods without their columns": _monitor_bundle({}, {"periods": [{"x": 1}]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MONITOR))
+def test_hostile_monitor_bundle_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The monitor's report section read alarms, band, metrics and periods as misflag writes them: a bundle
+    of another shape was 'internal error (TypeError/KeyError/AttributeError)', exit 1."""
+    source, out = tmp_path / "result.json", tmp_path / "report.html"
+    source.write_text(MONITOR[name], encoding="utf-8")
+    assert main(["report", str(source), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the monitor result's") and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_well_formed_monitor_alarm_is_reported(tmp_path: Path) -> None:
+    source, out = tmp_path / "result.json", tmp_path / "report.html"
+    source.write_text(_monitor_bundle({"alarms": [ALARM], "spec": {"band": [0.8, 1.25]}}), encoding="utf-8")
+    assert main(["report", str(source), "--out", str(out)]) == 0
+    assert "alarm on 2024-05-01" in out.read_text(encoding="utf-8")

@@ -6,11 +6,52 @@ from typing import Any
 
 import altair as alt
 
+from misflag.errors import InputError
 from misflag.report._model import Chart, Section, TableBlock, Visible
 from misflag.result import AuditResult
 
 _WIDTH = 560
 _MIN_RATIO, _MAX_RATIO = 0.05, 20.0
+#: An alarm as the monitor writes it (`monitor._watch.Alarm.to_dict`): the fields the report reads.
+_ALARM_FIELDS: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("attribute", "metric", "side", "time", "since"), (str,)),
+    "group": (str, type(None)),
+    **dict.fromkeys(("bound", "value"), (int, float)),
+    "open": (bool,),
+}
+_PERIOD_COLUMNS = {"time", "attribute", "group", "metric", "value", "ci_low", "ci_high", "suppressed"}
+
+
+def _is(value: Any, types: tuple[type, ...]) -> bool:
+    """isinstance, with True and False counted as bools only (never as the numbers 1 and 0)."""
+    return isinstance(value, types) and isinstance(value, bool) == (bool in types)
+
+
+def _check(result: AuditResult) -> None:
+    """A monitor result read back from a file (`misflag report`) has the shape the monitor writes, or is
+    refused in one line: its alarms, band, metrics, warnings and per-period table are read as such."""
+
+    def refuse(what: str) -> InputError:
+        return InputError(f"the monitor result's {what}, as misflag writes it")
+
+    meta = result.metadata
+    alarms = meta.get("alarms", [])
+    if not isinstance(alarms, list) or not all(
+        isinstance(a, dict) and all(_is(a.get(k), t) for k, t in _ALARM_FIELDS.items()) for a in alarms
+    ):
+        raise refuse("metadata.alarms is not a list of alarms")
+    spec = meta.get("spec", {})
+    band = spec.get("band", (0.8, 1.25)) if isinstance(spec, dict) else None
+    if not (isinstance(band, list | tuple) and len(band) == 2 and all(_is(b, (int, float)) for b in band)):
+        raise refuse("metadata.spec.band is not a pair of numbers")
+    for name in ("metrics", "warnings"):
+        if not isinstance(meta.get(name, []), list) or not all(
+            isinstance(m, str) for m in meta.get(name, [])
+        ):
+            raise refuse(f"metadata.{name} is not a list of names")
+    periods = result.extras.get("periods")
+    if periods is not None and not set(periods.column_names) >= _PERIOD_COLUMNS:
+        raise refuse("per-period table lacks its columns")
 
 
 def _shown(result: AuditResult, visible: Visible) -> list[dict[str, Any]]:
@@ -109,6 +150,7 @@ def ratio_over_time(
 
 def monitor_sections(result: AuditResult, visible: Visible) -> list[Section]:
     """Alarms in words and a table, then per metric the rate and ratio over time."""
+    _check(result)
     alarms = _alarms(result, visible)
     rows = _shown(result, visible)
     meta = result.metadata
