@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -26,6 +26,7 @@ from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._figures import reads_as_counts
+from misflag.disclosure._kept import Models
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
@@ -115,6 +116,19 @@ def protect(
     return optimised
 
 
+@dataclass
+class _Publication:
+    """One pattern as published, and what its audits share: the reader's output and models, built once
+    (the very same figures each time: `disclosure._audit.Models`)."""
+
+    pattern: _Pattern
+    rows: list[dict[str, Any]]
+    shadow: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    output: Output | None = None
+    models: Models = field(default_factory=Models)
+
+
 class _Rounds:
     """One round: publish with the forced suppressions, audit (jointly with earlier releases)."""
 
@@ -130,20 +144,21 @@ class _Rounds:
         ]
         self.points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked
         self.known: Callable[[Target], float | None] = lambda target: None
-        self.last: (
-            tuple[_Pattern, tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]] | None
-        ) = None
+        self.last: _Publication | None = None
 
     def run(
         self, forced: Forced, settled: dict[bytes, Interval] | None = None
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
         pattern = (frozenset(forced["n"]), frozenset(forced["detail"]))
-        if self.last is None or self.last[0] != pattern:  # the full audit of the last pattern: not again
-            self.last = pattern, self.publish(forced)
-        rows, shadow, metadata = self.last[1]
+        if self.last is None or self.last.pattern != pattern:  # the full audit of the last pattern: not again
+            self.last = _Publication(pattern, *self.publish(forced))
+        last = self.last
+        rows, shadow, metadata = last.rows, last.shadow, last.metadata
         if self.nothing_to_audit(rows):
             return rows, shadow, metadata, DisclosureAudit(self.level, [], self.min_cell)
-        output = self.reader.output(rows, metadata, linked=bool(self.earlier))
+        if last.output is None:
+            last.output = self.reader.output(rows, metadata, linked=bool(self.earlier))
+        output = last.output
         self.known = _mine(_known(shadow, self.min_cell, self.reader), self.releases)
         # a count known to hold min_cell or more is not sensitive (an earlier release's, value unknown)
         audit = audit_outputs(
@@ -153,6 +168,7 @@ class _Rounds:
             settled,
             sensitive_below=self.min_cell,
             points=self.points,
+            models=last.models,  # the full audit of a pattern builds no model its round built
         )
         return rows, shadow, metadata, audit
 

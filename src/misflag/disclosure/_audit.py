@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from misflag.disclosure._kept import Models
 from misflag.disclosure._matrix import SparseRows
-from misflag.disclosure._model import Output, Source, Target, Universe, build
+from misflag.disclosure._model import Output, Source, Target
 from misflag.errors import MisflagError
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ def audit_outputs(
     settled: dict[bytes, Interval] | None = None,
     sensitive_below: float = float("inf"),
     points: dict[str, list[np.ndarray]] | None = None,
+    models: Models | None = None,
 ) -> DisclosureAudit:
     """Solve for every withheld count's interval over all the outputs jointly.
 
@@ -131,16 +133,16 @@ def audit_outputs(
     after an audit without it. `points` holds feasible points of earlier audits per universe: each is
     checked against this audit's equations and, where it satisfies them, certifies counts as any point
     found now does (a sound shortcut, kept in the final audit too); this audit's points are added to it.
+    `models` keeps each universe's model for a later audit of the very same outputs (`Models`).
     """
     intervals: list[Interval] = []
     for number, linked in enumerate(link(outputs)):
-        universe = Universe(linked)
-        model, targets = build(universe, number)
-        audited = [(t, known(t) if known is not None else None) for t in targets]
+        kept = (models or Models()).get(number, linked)
+        audited = [(t, known(t) if known is not None else None) for t in kept.targets]
         audited = [(t, v) for t, v in audited if known is None or v is not None]
         if not audited:  # no withheld count is sensitive: no LP model is built, none solved
             continue
-        problem = _Problem(*model.matrices(), sources=model.equality_sources())
+        problem = _Problem(*kept.matrices(), sources=kept.sources())
         pending: list[tuple[Target, float | None, np.ndarray]] = []
         for target, value in audited:
             earlier = (settled or {}).get(target.columns.tobytes())
@@ -153,7 +155,7 @@ def audit_outputs(
                 continue
             pending.append((target, value, columns))
         seen = _Seen(pending, problem)
-        carried = (points or {}).get(universe.signature, [])
+        carried = (points or {}).get(kept.signature, [])
         for point in carried:
             seen.add(problem.feasible(point))
         random = np.random.default_rng(number)
@@ -169,7 +171,7 @@ def audit_outputs(
             if settled is not None and interval.protects(protection):
                 settled[target.columns.tobytes()] = interval
         if points is not None:
-            points[universe.signature] = [*carried, *seen.found][-MAX_POINTS:]
+            points[kept.signature] = [*carried, *seen.found][-MAX_POINTS:]
     return DisclosureAudit(protection, intervals, sensitive_below)
 
 
