@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from misflag.errors import InputError
-from misflag.result import COLUMNS, AuditResult, make_row, rows_to_table
+from misflag.result import COLUMNS, SCHEMA, AuditResult, make_row, rows_to_table
 
 
 def _result() -> AuditResult:
@@ -118,3 +120,40 @@ def test_json_and_csv_are_what_the_standard_library_writes(seed: int) -> None:
 def test_an_empty_table_writes_an_empty_list() -> None:
     result = AuditResult(kind="decisions", table=rows_to_table([]))
     assert result.to_json() == json.dumps([], indent=1) and result.rows() == []
+
+
+def test_rows_are_cleaned_once_and_alike_from_dicts_and_make_row() -> None:
+    """make_row turns NaN and infinities (numpy's too) into None; rows_to_table does the same for rows
+    written by hand, in every float column, and a NaN in a text or flag column is null as before. The
+    expected table is built by pyarrow's own converter from values cleaned by hand."""
+    made = make_row("race", "Black", "all", "fpr", np.float64("nan"), -np.inf, np.int64(3), 7)
+    assert made["value"] is None and made["ci_low"] is None
+    assert made["ci_high"] == 3.0 and type(made["ci_high"]) is float
+    assert made["denominator"] == 7.0 and type(made["denominator"]) is float
+    by_hand = {
+        **made,
+        "value": float("inf"),
+        "ci_low": 0.25,
+        "ci_high": float("nan"),
+        "denominator": None,
+        "warning": float("nan"),
+    }
+    flag_nan = {**made, "suppressed": float("nan")}
+    table = rows_to_table([made, by_hand, flag_nan])
+    table.validate(full=True)
+    expected = pa.table(
+        {
+            "attribute": ["race"] * 3,
+            "group": ["Black"] * 3,
+            "stage": ["all"] * 3,
+            "metric": ["fpr"] * 3,
+            "value": [None, None, None],
+            "ci_low": [None, 0.25, None],
+            "ci_high": [3.0, None, 3.0],
+            "denominator": [7.0, None, 7.0],
+            "suppressed": [False, False, None],
+            "warning": [None, None, None],
+        },
+        schema=SCHEMA,
+    )
+    assert table.equals(expected)

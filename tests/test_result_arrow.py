@@ -50,3 +50,17 @@ def test_a_lone_surrogate_is_refused_as_by_pyarrow() -> None:
 )
 def test_numbers_and_flags_equal_pyarrows_own(values: list[object], kind: pa.DataType) -> None:
     assert arrow_array(values, kind).equals(pa.array(values, kind))
+
+
+def test_nonfinite_floats_stay_nan_unless_asked() -> None:
+    """Other callers (monitor, curves) keep NaN as a value; the long table's rule makes it null."""
+    values = [1.0, float("nan"), float("inf"), None, -float("inf")]
+    kept, theirs = arrow_array(values, pa.float64()), pa.array(values, pa.float64())
+    assert [repr(v) for v in kept.to_pylist()] == [repr(v) for v in theirs.to_pylist()]  # NaN != NaN
+    assert kept.buffers()[0].to_pybytes() == theirs.buffers()[0].to_pybytes()
+    nulled = arrow_array(values, pa.float64(), nonfinite_as_null=True)
+    nulled.validate(full=True)
+    assert nulled.equals(pa.array([1.0, None, None, None, None], pa.float64()))
+    # the data under each null is 0.0, as for a None: the Arrow buffers match pyarrow's own for None
+    expected = pa.array([1.0, 0.0, 0.0, 0.0, 0.0], pa.float64())
+    assert nulled.buffers()[1].to_pybytes() == expected.buffers()[1].to_pybytes()

@@ -82,19 +82,27 @@ def make_row(
     suppressed: bool = False,
     warning: str | None = None,
 ) -> dict[str, Any]:
-    """One row of the long table, with missing numbers normalised to None."""
+    """One row of the long table, with missing numbers (None, NaN, infinities) normalised to None."""
     return {
         "attribute": attribute,
         "group": group,
         "stage": stage,
         "metric": metric,
-        "value": _clean(None if value is None else float(value)),
-        "ci_low": _clean(None if ci_low is None else float(ci_low)),
-        "ci_high": _clean(None if ci_high is None else float(ci_high)),
-        "denominator": _clean(None if denominator is None else float(denominator)),
+        "value": _finite(value),
+        "ci_low": _finite(ci_low),
+        "ci_high": _finite(ci_high),
+        "denominator": _finite(denominator),
         "suppressed": bool(suppressed),
         "warning": warning or None,
     }
+
+
+def _finite(value: float | None) -> float | None:
+    """A number as a float, or None when it is missing, NaN or infinite (one call per value)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -104,11 +112,16 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         if not row.keys() >= _COLUMN_SET:
             missing = [name for name in COLUMNS if name not in row]
             raise InputError(f"result row lacks column(s) {', '.join(missing)}")
-    columns = {name: _cleaned([row[name] for row in materialised]) for name in COLUMNS}
-    return pa.Table.from_arrays([arrow_array(columns[f.name], f.type) for f in SCHEMA], schema=SCHEMA)
+    arrays = [
+        arrow_array([row[name] for row in materialised], kind, nonfinite_as_null=True)
+        for name, kind in _COLUMN_TYPES
+    ]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
 _COLUMN_SET = frozenset(COLUMNS)
+#: SCHEMA's names and types as Python objects, read once (a Field's `.name` builds a new string per read).
+_COLUMN_TYPES = tuple((field.name, field.type) for field in SCHEMA)
 
 
 def _cleaned(values: list[Any]) -> list[Any]:
@@ -123,16 +136,25 @@ _PLAIN: dict[pa.DataType, tuple[type, ...]] = {
 }
 
 
-def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+def arrow_array(values: list[Any], kind: pa.DataType, *, nonfinite_as_null: bool = False) -> pa.Array:
     """One string, float64 or bool column from plain Python values (None is null), from its buffers.
 
     `pa.array` on Python objects imports pandas to look for pandas types (a quarter to half a second of
     every CLI run); these three column types are built directly. Anything else, such as a
     numpy scalar or a wrong type, goes through `pa.array`, which converts or refuses it as before.
+    `nonfinite_as_null`: float NaN and infinities are null too (the long table's rule), found by numpy
+    over the built column rather than by Python value by value.
     """
     if not {type(v) for v in values} <= {type(None), *_PLAIN[kind]}:
-        return pa.array(values, kind)
+        return pa.array(_cleaned(values) if nonfinite_as_null else values, kind)
     valid = np.array([v is not None for v in values], dtype=bool)
+    numbers = None
+    if kind == pa.float64():
+        numbers = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
+        finite = np.isfinite(numbers)
+        if nonfinite_as_null and not finite.all():  # as None: null, 0.0 in the data buffer
+            valid &= finite
+            numbers[~finite] = 0.0
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     if kind == pa.string():
         texts = [v or "" for v in values]
@@ -155,7 +177,6 @@ def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
             pa.py_buffer(np.packbits(np.array([bool(v) for v in values], dtype=bool), bitorder="little")),
         ]
     else:
-        numbers = np.array([0.0 if v is None else v for v in values], dtype=np.float64)
         buffers = [bitmap, pa.py_buffer(numbers)]
     return pa.Array.from_buffers(kind, len(values), buffers, null_count=len(values) - int(valid.sum()))
 
