@@ -198,6 +198,23 @@ def _mixed_look(
     return times[piece], statistic, times[since]
 
 
+def compacted(looks: list[Look], floor: float) -> list[Look]:
+    """`looks` with each stretch of consecutive looks below `floor` (log) cut to its last look.
+
+    With `floor` = log(1 / alpha), no threshold of any run on this state (log(1 / alpha_each), alpha_each =
+    alpha / comparisons <= alpha, and alpha is fixed by the state's fingerprint) can put such a look at or
+    above it, so every run's `episodes` are unchanged: a stretch below is one step below whatever its
+    length, and every look at or above the floor is kept. Stretches that span runs merge at the next
+    compaction, so the stored path grows with the looks above the floor, not with the runs."""
+    out: list[Look] = []
+    for look in looks:
+        if out and look[1] < floor and out[-1][1] < floor:
+            out[-1] = look
+        else:
+            out.append(look)
+    return out
+
+
 def episodes(looks: list[Look], threshold: float) -> list[tuple[Look, bool]]:
     """The first look of each run of looks at or above `threshold` (log), and whether it is still open."""
     out: list[tuple[Look, bool]] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from misflag.monitor._arrival import Evidence, arrival_detector, episodes
+from misflag.monitor._arrival import Evidence, arrival_detector, compacted, episodes
 from misflag.monitor._detect import (
     band_log_evalues,
     clopper_pearson_lower,
@@ -204,7 +204,7 @@ def _watch_arrival(
             )
             out.used[f"{metric}|{label}"] = pieces.used  # the same for both sides: it rests on counts only
             out.log_e[f"{metric}|{label}|{side}"] = pieces.log_e
-            out.path[f"{metric}|{label}|{side}"] = pieces.looks
+            out.path[f"{metric}|{label}|{side}"] = compacted(pieces.looks, -float(np.log(spec.alpha)))
             if pieces.broken and upper:
                 watch.warnings.append(
                     f"{metric} of {label} or the reference: counts of {len(pieces.broken)} period(s) fell or "
