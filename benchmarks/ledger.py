@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from _timing import Rounds, time_call
 
 from misflag.ledger import Event, Ledger, create_token
 
@@ -73,16 +74,18 @@ def appends_per_second(url: str, key: Path, writers: int, per_writer: int, batch
             ledgers[w].append(work[w][start : start + batch])
 
     threads = [threading.Thread(target=run, args=(w,)) for w in range(writers)]
-    started, cpu = time.perf_counter(), time.process_time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+
+    def start_and_join() -> None:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    timing, _ = time_call(start_and_join)
     assert ledgers[0].verify(public_keys=ledgers[0].pinned_keys()).ok
     for ledger in ledgers:
         ledger.close()
-    return writers * per_writer / elapsed, cpu / (writers * per_writer) * 1e6
+    return writers * per_writer / timing.seconds, timing.cpu_seconds / (writers * per_writer) * 1e6
 
 
 def insert_batches(path: Path, sql: str, rows: list[tuple[Any, ...]], batch: int) -> tuple[float, float]:
@@ -91,14 +94,16 @@ def insert_batches(path: Path, sql: str, rows: list[tuple[Any, ...]], batch: int
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
-    started, cpu = time.perf_counter(), time.process_time()
-    for start in range(0, len(rows), batch):
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(sql, rows[start : start + batch])
-        connection.execute("COMMIT")
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+
+    def insert() -> None:
+        for start in range(0, len(rows), batch):
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(sql, rows[start : start + batch])
+            connection.execute("COMMIT")
+
+    timing, _ = time_call(insert)
     connection.close()
-    return len(rows) / elapsed, cpu / len(rows) * 1e6
+    return len(rows) / timing.seconds, timing.cpu_seconds / len(rows) * 1e6
 
 
 def plain_sqlite_per_second(path: Path, count: int, batch: int) -> tuple[float, float]:
@@ -240,21 +245,22 @@ def verify_seconds(folder: Path, entries: int, rounds: int = 3) -> None:
         return report.entries
 
     # alternated, so that verify and the plain read meet the same load; wall and process CPU seconds
-    timings: dict[str, list[tuple[float, float]]] = {"verify": [], "read": []}
+    timings = Rounds()
     for _ in range(rounds):
         for name, run in (("verify", check), ("read", read)):
-            started, cpu = time.perf_counter(), time.process_time()
-            count = run()
-            timings[name].append((time.perf_counter() - started, time.process_time() - cpu))
-    verify, read_wall = (statistics.median(wall for wall, _ in timings[name]) for name in ("verify", "read"))
-    fastest = min(wall for wall, _ in timings["verify"]) / min(wall for wall, _ in timings["read"])
-    verify_cpu, read_cpu = (statistics.median(cpu for _, cpu in timings[name]) for name in ("verify", "read"))
+            timing, count = time_call(run)
+            timings.add(name, timing)
+    verify, read_wall = timings.wall("verify"), timings.wall("read")
+    fastest = min(one.seconds for one in timings.runs["verify"]) / min(
+        one.seconds for one in timings.runs["read"]
+    )
+    verify_cpu, read_cpu = timings.cpu("verify"), timings.cpu("read")
     report = ledger.verify(require_sealed=True, public_keys=pinned)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(
         f"verify {count:,} entries ({report.checkpoints} checkpoints, {report.heads} published heads), "
         f"end to end incl. reading the rows: median {verify:.2f} s of {rounds} (runs: "
-        f"{', '.join(f'{wall:.2f}' for wall, _ in timings['verify'])}; CPU {verify_cpu:.2f} s); "
+        f"{', '.join(f'{one.seconds:.2f}' for one in timings.runs['verify'])}; CPU {verify_cpu:.2f} s); "
         f"load average {load}"
     )
     print(
