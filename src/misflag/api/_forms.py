@@ -26,6 +26,10 @@ from misflag.errors import InputError
 MAX_TEXT = 2000
 #: Most lines a repeatable field takes.
 MAX_ITEMS = 20
+#: A switch's submitted values. A browser sends nothing for an unchecked box, so the page precedes each box
+#: with a hidden "off" (the box's "on", when checked, comes last and wins); a post without the field takes
+#: the CLI's default, as the CLI does when the flag is left out.
+SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
 Kind = Literal["text", "integer", "number", "bool", "list", "choice"]
 
@@ -44,6 +48,8 @@ class FormField:
     item: Kind = "text"
     #: What the web takes where it differs from the CLI (e.g. no file paths).
     note: str = ""
+    #: A switch's "off" flag where the CLI has one (`--raw-scores` of `--probabilities/--raw-scores`).
+    off_flag: str = ""
 
     @property
     def shown_default(self) -> str:
@@ -107,6 +113,7 @@ def command_fields(
             FormField(
                 name=name,
                 flag=flag.split("/")[0],
+                off_flag=flag.partition("/")[2],
                 help=option.help or "",
                 kind=kind,
                 default=None if required else default,
@@ -168,6 +175,15 @@ def _convert(field: FormField, text: str, kind: Kind) -> Any:
     return text
 
 
+def _switch(field: FormField, text: str) -> bool:
+    """A switch's value: blank or absent is the CLI's default, else on/off (true/false, 1/0, yes/no)."""
+    if not text:
+        return bool(field.default)
+    if text not in SWITCH_VALUES:
+        raise InputError(f"{field.flag} must be on or off, not {text[:40]!r}")
+    return SWITCH_VALUES[text]
+
+
 def read_form(fields: Sequence[FormField], form: Mapping[str, str]) -> dict[str, Any]:
     """Keyword values of a submitted form: blanks take the command's default, a missing required one is
     refused, numbers and choices are checked as the CLI checks them."""
@@ -175,7 +191,7 @@ def read_form(fields: Sequence[FormField], form: Mapping[str, str]) -> dict[str,
     for field in fields:
         text = form.get(field.name, "")
         if field.kind == "bool":
-            values[field.name] = text.lower() in {"on", "true", "1", "yes"}
+            values[field.name] = _switch(field, text.strip().lower())
             continue
         if field.kind == "list":
             lines = [line.strip() for line in text.splitlines() if line.strip()]

@@ -327,11 +327,13 @@ def command_line(audit: Audit, values: Mapping[str, Any], filename: str) -> str:
         if form_field.name == "audit":
             words.insert(2, str(value))
             continue
+        if form_field.kind == "bool":
+            if bool(value) != bool(form_field.default):
+                words.append(form_field.flag if value else form_field.off_flag)
+            continue
         if value in (None, False, [], form_field.default) and form_field.kind != "list":
             continue
-        if form_field.kind == "bool":
-            words.append(form_field.flag)
-        elif form_field.kind == "list":
+        if form_field.kind == "list":
             if list(value or ()) == list(form_field.default or ()):
                 continue
             for item in value or ():
