@@ -3,6 +3,7 @@
     python benchmarks/monitor.py false-alarms [--horizons 1000]   # P(any false alarm over 365 periods)
     python benchmarks/monitor.py delays [--runs 200]              # detection delay vs change size and volume
     python benchmarks/monitor.py late-labels [--horizons 500] [--window 7]
+    python benchmarks/monitor.py state-growth [--days 365] [--windows 5,20]
 
 false-alarms: 5 groups (4 compared with the reference, both sides of the band: 8 detectors, alpha / 8
 each), 365 daily periods, counts drawn from the binomial law; with equal rates and with rates exactly at
@@ -13,15 +14,24 @@ median and 90th percentile delay (periods) and the share detected within the hor
 first-order prediction log(H K / alpha_each) / D.
 late-labels: daily runs while labels arrive late: `--state --late-periods W` (settled alarms), daily
 `--state --evidence arrival` runs (misflag.monitor._arrival) and daily full reruns, on the same horizons.
+state-growth: one year of daily `misflag.monitor.monitor(..., state=..., evidence="arrival")` calls (the real
+API, in this process) on a log with late labels; the state file's size and each run's CPU time at chosen days,
+for each `--late-periods` (design in `state_growth`'s docstring).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
 from misflag.monitor._detect import ALTERNATIVES, band_log_evalues, predicted_rate, sr_statistic
@@ -321,11 +331,104 @@ def delays(runs: int) -> None:
             )
 
 
+#: state-growth's log: groups and their shares of each day's decisions, flag and truth rates.
+GROWTH_GROUPS, GROWTH_SHARES = ("A", "B", "C"), (0.5, 0.3, 0.2)
+GROWTH_FLAGGED, GROWTH_WARRANTED, GROWTH_MEAN_DELAY = 0.2, 0.5, 4.0
+
+
+def _growth_log(days: int, seed: int) -> pd.DataFrame:
+    """`days` days of decisions: 100 to 1,000 a day (uniform), groups A (reference) / B / C in shares
+    .5/.3/.2, 20% flagged; truth 1 for half the flagged and 10% of the others (same rates in every group:
+    no change); each label arrives a geometric number of days after its decision (mean 4: P(d) = .2 x .8^d,
+    so 1.2% arrive more than 20 days late), independently of the truth."""
+    rng = np.random.default_rng(seed)
+    per_day = rng.integers(100, 1001, days)
+    decided = np.repeat(np.arange(days), per_day)
+    flag = rng.random(decided.size) < GROWTH_FLAGGED
+    truth = rng.random(decided.size) < np.where(flag, GROWTH_WARRANTED, 0.1)
+    delay = rng.geometric(1 / (1 + GROWTH_MEAN_DELAY), decided.size) - 1
+    return pd.DataFrame(
+        {
+            "ts": pd.Timestamp("2025-01-01") + pd.to_timedelta(decided, unit="D"),
+            "grp": rng.choice(GROWTH_GROUPS, decided.size, p=GROWTH_SHARES),
+            "flag": flag.astype(np.int8),
+            "truth": truth.astype(np.int8),
+            "decided": decided,
+            "arrives": decided + delay,
+        }
+    )
+
+
+def _snapshot(log: pd.DataFrame, day: int) -> pd.DataFrame:
+    """What a run on the evening of `day` reads: decisions so far, truth NULL where the label is not in."""
+    seen = log[log["decided"] <= day]
+    truth = seen["truth"].astype("Int8").where(seen["arrives"] <= day)
+    return seen.assign(truth=truth).drop(columns=["decided", "arrives"]).reset_index(drop=True)
+
+
+def state_growth(days: int, windows: list[int], marks: list[int], evidence: str) -> None:
+    """One daily API run per day with `--state`, for each `--late-periods` in `windows`: the state file's
+    size, the evidence's stored looks and the run's CPU time (this process, every thread) at `marks`."""
+    from misflag.monitor import monitor
+
+    log = _growth_log(days, seed=24)
+    print(
+        f"{days} daily runs of misflag.monitor.monitor(state=..., evidence={evidence!r}) on a log of "
+        f"{len(log):,} decisions (100-1,000 a day), groups A/B/C, metric fpr, labels a geometric mean "
+        f"{GROWTH_MEAN_DELAY:g} days late; load average {os.getloadavg()[0]:.1f} at the start"
+    )
+    print(
+        "| --late-periods | day | state file | looks stored | run CPU (s) | median CPU of the last 10 runs (s) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for window in windows:
+        cpu: list[float] = []
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            state = Path(folder) / "state.json"
+            for day in range(days):
+                snapshot = _snapshot(log, day)
+                begin = time.process_time()
+                monitor(
+                    snapshot,
+                    time="ts",
+                    group="grp",
+                    reference="A",
+                    truth="truth",
+                    flag="flag",
+                    period="day",
+                    late_periods=window,
+                    evidence=evidence,
+                    state=state,
+                )
+                cpu.append(time.process_time() - begin)
+                if day + 1 in marks:
+                    saved = json.loads(state.read_text(encoding="utf-8"))
+                    looks = sum(len(v) for v in saved.get("evidence", {}).get("path", {}).values())
+                    print(
+                        f"| {window} | {day + 1} | {state.stat().st_size / 1e6:.2f} MB | {looks:,} | "
+                        f"{cpu[-1]:.3f} | {statistics.median(cpu[-10:]):.3f} |",
+                        flush=True,
+                    )
+        print(
+            f"<!-- --late-periods {window}: {time.perf_counter() - started:.0f} s wall, "
+            f"{sum(cpu):.0f} s CPU in the runs, load average {os.getloadavg()[0]:.1f} -->",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("task", choices=("false-alarms", "delays", "late-labels"))
+    parser.add_argument("task", choices=("false-alarms", "delays", "late-labels", "state-growth"))
+    parser.add_argument("--days", type=int, default=365, help="state-growth: daily runs")
+    parser.add_argument(
+        "--windows", default="5,20", help="state-growth: --late-periods values, comma-separated"
+    )
+    parser.add_argument(
+        "--evidence", choices=("arrival", "settled"), default="arrival", help="state-growth: --evidence"
+    )
     parser.add_argument("--window", type=int, default=7, help="late-labels: --late-periods of the state runs")
     parser.add_argument(
         "--rerun-null",
@@ -339,6 +442,9 @@ def main() -> None:
         false_alarms(args.horizons)
     elif args.task == "delays":
         delays(args.runs)
+    elif args.task == "state-growth":
+        marks = sorted({mark for mark in (30, 90, 180, 365) if mark <= args.days} | {args.days})
+        state_growth(args.days, [int(w) for w in args.windows.split(",")], marks, args.evidence)
     else:
         late_labels(args.horizons, args.window, args.rerun_null)
 
