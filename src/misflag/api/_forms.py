@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,9 @@ MAX_ITEMS = 20
 #: A switch's submitted values. A browser sends nothing for an unchecked box, so the page precedes each box
 #: with a hidden "off" (the box's "on", when checked, comes last and wins); a post without the field takes
 #: the CLI's default, as the CLI does when the flag is left out.
-SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+SWITCH_VALUES = dict.fromkeys(("on", "true", "1", "yes"), True) | dict.fromkeys(
+    ("off", "false", "0", "no"), False
+)
 
 Kind = Literal["text", "integer", "number", "bool", "list", "choice"]
 
@@ -154,14 +157,32 @@ def spec_fields(spec_class: type, skip: Sequence[str] = ()) -> tuple[FormField, 
     return tuple(out)
 
 
+#: The longest unbroken run of characters a message echoes whole (a value, an expression, a group name).
+ECHO = 60
+#: The longest message a page shows: past it, the rest is cut (group lists of long, hostile names).
+LONGEST_MESSAGE = 300
+
+
+def shorten(message: str) -> str:
+    """A message whose long echoed values are cut to their start: a 1,999-digit number or a 2,000-character
+    expression is named, not repeated, on the page (the field's flag says which one)."""
+    text = re.sub(
+        rf"\S{{{ECHO + 1},}}", lambda run: f"{run.group()[:40]}... ({len(run.group()):,} characters)", message
+    )
+    return text if len(text) <= LONGEST_MESSAGE else text[: LONGEST_MESSAGE - 3] + "..."
+
+
 def _convert(field: FormField, text: str, kind: Kind) -> Any:
     if len(text) > MAX_TEXT:
         raise InputError(f"{field.flag} is longer than {MAX_TEXT:,} characters")
     if kind == "integer":
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             raise InputError(f"{field.flag} must be a whole number, not {text[:40]!r}") from None
+        if not -(2**63) <= number < 2**63:
+            raise InputError(f"{field.flag} must be a whole number of at most 18 digits, not {shorten(text)}")
+        return number
     if kind == "number":
         try:
             value = float(text)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from misflag.api._failures import from_engine, problem
+from misflag.api._forms import shorten
 from misflag.api._samples import decision_log, verifier_scores
 from misflag.api._sandbox import ProcessLimits
 from misflag.api._worker import write_outputs
@@ -139,6 +140,15 @@ RUNNERS: dict[str, Callable[[Task, Path, Progress], AuditResult]] = {
 }
 
 
+def _rendered(kind: str, error: MisflagError) -> str:
+    """A job's error, first line; a workbench audit's settings named by their CLI flags, as on its form."""
+    from misflag.api._workbench import AUDITS, rendered
+
+    if kind in AUDITS:
+        return rendered(AUDITS[kind], error)
+    return str(error).splitlines()[0] if str(error) else ""
+
+
 def run_task(
     pipe: Connection, folder: str, task: dict[str, Any], memory_limit: str, limits: ProcessLimits
 ) -> None:
@@ -161,12 +171,12 @@ def run_task(
             result.metadata["command"] = job.command
         write_outputs(pipe, result, Path(folder))
     except MisflagError as error:
-        message = str(error).splitlines()[0] if str(error) else "the audit failed"
+        message = _rendered(job.kind, error) or "the audit failed"
         if from_engine(message):
             message = f"the audit failed: {problem(message)}"
         if job.source:
             message = message.replace(job.source, f"'{job.filename}'")
-        pipe.send(("failed", message))
+        pipe.send(("failed", shorten(message)))
     except MemoryError:
         pipe.send(("failed", f"the audit failed: {limits.memory_message()}"))
     except Exception as error:  # a report past the file-size limit, or a bug (its traceback logged)

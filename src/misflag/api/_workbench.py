@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from misflag.api._forms import FormField, command_fields
+from misflag.api._forms import FormField, command_fields, shorten
 from misflag.api._request import columns_read
 from misflag.api._tasks import Task
 from misflag.errors import InputError, MisflagError
@@ -278,17 +278,21 @@ AUDITS: dict[str, Audit] = {
 }
 
 
-def parse_settings(audit: Audit, values: dict[str, Any]) -> dict[str, Any]:
-    """The audit's settings from form values; a spec's own message names the option as the CLI does."""
+def rendered(audit: Audit, error: MisflagError) -> str:
+    """An audit's error, first line, each setting named by its CLI flag (as the CLI names it)."""
     flags = {f.name: f.flag for f in audit.fields()}
     aliases = {"thresholds": "threshold", "target_fmrs": "target_fmr", "stages": "stage", "metrics": "metric"}
-    aliases |= {"population_size": "population"}
+    aliases |= {"population_size": "population", "cluster_column": "truth", "groups": "group"}
+    text = error.render(lambda name: flags.get(aliases.get(name, name), "--" + name.replace("_", "-")))
+    return text.splitlines()[0] if text else ""
+
+
+def parse_settings(audit: Audit, values: dict[str, Any]) -> dict[str, Any]:
+    """The audit's settings from form values; a spec's own message names the option as the CLI does."""
     try:
         return audit.build(values)
     except MisflagError as error:
-        raise InputError(
-            error.render(lambda name: flags.get(aliases.get(name, name), "--" + name.replace("_", "-")))
-        ) from None
+        raise InputError(shorten(rendered(audit, error))) from None
     except TypeError as error:  # a spec's missing required field
         raise InputError(f"the {audit.title.lower()} settings are incomplete: {error}") from None
 

@@ -17,6 +17,16 @@ _OPTIONAL_TEXT = (
 )  # fmt: skip
 
 
+#: The largest --min-cell: group sizes are compared as floats, exact up to 2^53 (a larger one overflowed).
+MAX_MIN_CELL = 2**53
+
+
+def _shown(value: int) -> str:
+    """A whole number echoed in a message: a long one (1,999 digits typed or pasted) cut to its start."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} digits)"
+
+
 @dataclass(frozen=True)
 class BiometricSpec:
     """A verifier's (or one-to-many search log's) error rates per group at its operating thresholds.
@@ -67,12 +77,12 @@ class BiometricSpec:
             raise InputError("give both {subject_a} and {subject_b} (each sample's subject id), or neither")
         if not 0 <= self.fdr_alpha <= 1:
             raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {self.fdr_alpha}")
-        if self.min_cell < 1:
-            raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
+        if not 1 <= self.min_cell <= MAX_MIN_CELL:
+            raise InputError(f"{{min_cell}} must be between 1 and 2^53, got {_shown(self.min_cell)}")
         if not 10 <= self.bins <= 100_000:
-            raise InputError(f"{{bins}} must be between 10 and 100,000, got {self.bins}")
+            raise InputError(f"{{bins}} must be between 10 and 100,000, got {_shown(self.bins)}")
         if self.seed < 0:
-            raise InputError(f"{{seed}} must be at least 0, got {self.seed}")
+            raise InputError(f"{{seed}} must be at least 0, got {_shown(self.seed)}")
 
     def _check_types(self) -> None:
         """Each setting of its type: a JSON settings file can hold anything (a string seed, a "no" flag,
