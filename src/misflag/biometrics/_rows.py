@@ -17,11 +17,14 @@ from misflag.biometrics._measures import (
     jeffreys_draws,
     summaries,
 )
-from misflag.decisions import SMALL_DENOMINATOR
 from misflag.result import make_row
 from misflag.stats import mover_difference, mover_ratio, wilson_limits
 
 BETWEEN = "(between groups)"
+#: Comparisons below which a rate's interval is flagged as unstable and a group is left out of the
+#: summaries: the decision audit's SMALL_DENOMINATOR (a test checks they agree), written here because
+#: importing misflag.decisions for it loads the whole decision audit.
+SMALL_DENOMINATOR = 30
 
 
 @dataclass(frozen=True)
