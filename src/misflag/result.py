@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,27 +83,25 @@ def make_row(
     suppressed: bool = False,
     warning: str | None = None,
 ) -> dict[str, Any]:
-    """One row of the long table, with missing numbers (None, NaN, infinities) normalised to None."""
+    """One row of the long table, with missing numbers (None, NaN, infinities) normalised to None.
+
+    Each number is converted and checked inline: the two thousand rows of an audit would
+    otherwise pay four more calls a row.
+    """
     return {
         "attribute": attribute,
         "group": group,
         "stage": stage,
         "metric": metric,
-        "value": _finite(value),
-        "ci_low": _finite(ci_low),
-        "ci_high": _finite(ci_high),
-        "denominator": _finite(denominator),
+        "value": None if value is None or not isfinite(value := float(value)) else value,
+        "ci_low": None if ci_low is None or not isfinite(ci_low := float(ci_low)) else ci_low,
+        "ci_high": None if ci_high is None or not isfinite(ci_high := float(ci_high)) else ci_high,
+        "denominator": (
+            None if denominator is None or not isfinite(denominator := float(denominator)) else denominator
+        ),
         "suppressed": bool(suppressed),
         "warning": warning or None,
     }
-
-
-def _finite(value: float | None) -> float | None:
-    """A number as a float, or None when it is missing, NaN or infinite (one call per value)."""
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:

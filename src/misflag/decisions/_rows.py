@@ -56,15 +56,14 @@ class RowEmitter:
         self, spec: DecisionSpec, grouping: Grouping, plan: dict[str, Family], k: int, reference: Reference
     ) -> None:
         self.spec, self.grouping, self.plan, self.k, self.reference = spec, grouping, plan, k, reference
+        self._labels = [grouping.output_label(g) for g in range(len(grouping.labels))]  # once, not per row
 
     def _withheld(self, family: str, g: int) -> str | None:
         entry = self.plan[family]
         return entry.reasons[self.k][g] if entry.withheld[self.k][g] else None
 
     def _row(self, g: int, stage: str, metric: str, *values: Any, **extra: Any) -> dict[str, Any]:
-        return make_row(
-            self.grouping.attribute, self.grouping.output_label(g), stage, metric, *values, **extra
-        )
+        return make_row(self.grouping.attribute, self._labels[g], stage, metric, *values, **extra)
 
     def count_row(self, g: int, rows: float) -> dict[str, Any]:
         reason = self._withheld("n", g)
