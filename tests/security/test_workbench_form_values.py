@@ -21,8 +21,10 @@ HTML = {"accept": "text/html"}
 #: 1,999 digits: int() reads them (Python's limit is 4,300), so every layer past the form sees them.
 HUGE = "9" * 1999
 SCORES = "score,genuine,grp\n" + "".join(f"{(i % 10) / 10},{i % 2},{'AB'[i % 3 == 0]}\n" for i in range(60))
-LOG = "date,grp,flagged,harm\n" + "".join(
-    f"2024-01-{1 + i % 28:02d},{'AB'[i % 2]},{i % 3 == 0},{i % 5 == 0}\n" for i in range(120)
+#: `date` and `birth` both hold dates (masked); `birth` is also masked by its name.
+LOG = "date,grp,flagged,harm,birth\n" + "".join(
+    f"2024-01-{1 + i % 28:02d},{'AB'[i % 2]},{i % 3 == 0},{i % 5 == 0},19{50 + i % 40}-03-0{1 + i % 9}\n"
+    for i in range(400)
 )
 BASE_FORM = {
     "biometrics": {
@@ -140,3 +142,29 @@ def test_a_jobs_error_does_not_repeat_a_long_value(
     message = _job_error(pages, _post(pages, "biometrics", **{name: value}))
     assert "is not a group of" in message and len(message) <= 300, message[:300]
     assert "x" * 41 not in message and "9" * 41 not in message and "R" * 41 not in message, message[:300]
+
+
+def test_the_monitor_reads_its_time_from_an_uploaded_date_column(
+    pages: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Every date column is masked, and --time could not read one: no uploaded log with real dates could be
+    monitored ('--time cannot read date'). The time, shown only as periods, may now read a column masked for
+    holding dates; one masked by its name (birth) stays refused, and so does every other field."""
+    client, located = pages
+    columns = {
+        c["name"]: c["masked"]
+        for c in client.get(f"/api/uploads/{located['monitor'].rsplit('/', 1)[-1]}").json()["columns"]
+    }
+    assert columns["date"] == "dates can identify people" and "birth" in str(columns["birth"]), columns
+    answer = _post(pages, "monitor")
+    assert answer.status_code == 303, _error(answer)
+    job = answer.headers["location"].rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 120
+    while (status := client.get(f"/api/jobs/{job}").json())["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert status["state"] == "done", status
+    for name, value in (("time", "birth"), ("group", "year(date)"), ("where", "date > DATE '2024-01-05'")):
+        refused = _post(pages, "monitor", **{name: value})
+        assert refused.status_code == 400, (name, value)
+        assert "cannot read" in _error(refused) and "masked" in _error(refused), _error(refused)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from misflag.engine import DuckDBEngine, quote_identifier
 
 MASK = "•••"
+#: Why a date or timestamp column is masked when nothing else marks it (its name, its values) as an id.
+DATES = "dates can identify people"
 IDENTIFIER_WORDS = frozenset(
     {
         "id", "ids", "uuid", "guid", "key", "name", "names", "first", "last", "middle", "given", "surname",
@@ -65,7 +67,7 @@ def classify(engine: DuckDBEngine, table: str) -> list[ColumnView]:
         kind = column_type.upper()
         reason = name_reason(column)
         if reason is None and ("DATE" in kind or "TIME" in kind):
-            reason = "dates can identify people"
+            reason = DATES
         if (
             reason is None
             and kind in {"VARCHAR", "BLOB"}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from misflag.api._forms import FormField, command_fields, shorten
+from misflag.api._preview import DATES
 from misflag.api._request import columns_read
 from misflag.api._tasks import Task
 from misflag.errors import InputError, MisflagError
@@ -42,6 +43,8 @@ class Audit:
     #: Fields holding SQL expressions over the input, and those allowed to read masked columns.
     expressions: tuple[str, ...] = ()
     masked_ok: tuple[str, ...] = ()
+    #: Fields that may read a column masked only for holding dates (the monitor's time, shown as periods).
+    dates_ok: tuple[str, ...] = ()
     uploads: bool = False
     #: A second file the audit reads besides the first upload (the linkage audit's records).
     second_upload: str = ""
@@ -227,6 +230,7 @@ AUDITS: dict[str, Audit] = {
             {"time": "date", "group": "group", "reference": "A", "flag": "flagged", "truth": "harm"},
             expressions=("time", "flag", "truth", "group", "weight", "reviewer_pool", "where"),
             masked_ok=("reviewer_pool",),
+            dates_ok=("time",),
             uploads=True,
         ),
         Audit(
@@ -317,6 +321,8 @@ def check_columns(
         for read in sorted(columns_read(rendered, flags.get(name, name))):
             if read in lowered:
                 column, reason = lowered[read]
+                if name in audit.dates_ok and reason == DATES:
+                    continue
                 raise InputError(
                     f"{flags.get(name, name)} cannot read {column}: its values are masked on this service "
                     f"(it looks like an identifier: {reason})"
