@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from misflag.decisions import audit_decisions
-from misflag.disclosure._audit import _Problem
+from misflag.disclosure._lp import Problem
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._optimal import Choice, Cut, cheapest
 
@@ -73,7 +73,7 @@ def test_the_duals_name_the_equations_a_bound_rests_on() -> None:
     # the least x0 holds is 2 = 5 - 3, by A and B together
     a_eq = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3)
     published_by = [frozenset({("out", "a", "A", "n")}), frozenset({("out", "a", "B", "n")})]
-    problem = _Problem(np.arange(3), a_eq, np.array([5.0, 3.0]), None, np.zeros(0), sources=published_by)
+    problem = Problem(np.arange(3), a_eq, np.array([5.0, 3.0]), None, np.zeros(0), sources=published_by)
     least, _ = problem.solve(np.array([0.0, -1.0, 0.0]))
     assert least == pytest.approx(-3.0) and problem.pins() == {published_by[1]}
     least, _ = problem.solve(np.array([1.0, 0.0, 0.0]))

@@ -13,14 +13,14 @@ import sys
 import numpy as np
 import pytest
 
-from misflag.disclosure._audit import _Problem
+from misflag.disclosure._lp import Problem
 from misflag.disclosure._matrix import SparseRows
 from misflag.errors import MisflagError
 
 
-def _problem(b_eq: list[float]) -> _Problem:
+def _problem(b_eq: list[float]) -> Problem:
     a_eq = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3)
-    return _Problem(np.arange(3), a_eq, np.array(b_eq), None, np.zeros(0))
+    return Problem(np.arange(3), a_eq, np.array(b_eq), None, np.zeros(0))
 
 
 @pytest.mark.parametrize(("objective", "least"), [([0, 1, 0], 0.0), ([0, -1, 0], -3.0), ([1, 0, 0], 2.0)])
@@ -52,10 +52,10 @@ def test_the_solver_writes_nothing_to_standard_output() -> None:
     """HiGHS 1.16 prints a banner from its C++ constructor, once per process; a table piped from misflag
     must not hold it. A fresh process, so that this is its first solver."""
     script = (
-        "import numpy as np; from misflag.disclosure._audit import _Problem; "
+        "import numpy as np; from misflag.disclosure._lp import Problem; "
         "from misflag.disclosure._matrix import SparseRows; "
         "a = SparseRows.from_rows([(np.array([0, 1]), np.ones(2)), (np.array([1, 2]), np.ones(2))], 3); "
-        "_Problem(np.arange(3), a, np.array([5.0, 3.0]), None, np.zeros(0)).solve(np.array([0.0, 1.0, 0.0]))"
+        "Problem(np.arange(3), a, np.array([5.0, 3.0]), None, np.zeros(0)).solve(np.array([0.0, 1.0, 0.0]))"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-800:]

@@ -42,6 +42,13 @@ THIS = "this audit"  # the output being protected, among earlier releases
 OPTIMISER_ROUNDS = 40
 OPTIMISER_GROUPS = 5_000
 MILP_SECONDS = 30.0
+#: A count still exposed after the cuts of this many rounds gets, per round, up to ALTERNATIVE_CUTS more
+#: cuts: other sets of equations that pin it. Fewer rounds on stubborn counts (benchmark seed 2: 15 -> 5),
+#: but more cuts at once can cost more people (the cuts do not see the hypercubes a pattern brings): of
+#: (cuts, rounds) = (3, 1), (1, 1), (1, 2), (3, 2), (2, 2) tried, only (2, 2) withheld no more people on
+#: COMPAS and ANES 1996 than one cut per count (docs/disclosure.md)
+STUBBORN_ROUNDS = 2
+ALTERNATIVE_CUTS = 2
 
 #: forced suppressions -> (published rows, the same rows with nothing withheld, metadata to publish)
 _Pattern = tuple[frozenset[tuple[str, str | None]], frozenset[tuple[str, str | None]]]
@@ -147,7 +154,10 @@ class _Rounds:
         self.last: _Publication | None = None
 
     def run(
-        self, forced: Forced, settled: dict[bytes, Interval] | None = None
+        self,
+        forced: Forced,
+        settled: dict[bytes, Interval] | None = None,
+        more: Callable[[Target], int] | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
         pattern = (frozenset(forced["n"]), frozenset(forced["detail"]))
         if self.last is None or self.last.pattern != pattern:  # the full audit of the last pattern: not again
@@ -169,6 +179,8 @@ class _Rounds:
             sensitive_below=self.min_cell,
             points=self.points,
             models=last.models,  # the full audit of a pattern builds no model its round built
+            more=more,
+            removable=_removable,
         )
         return rows, shadow, metadata, audit
 
@@ -199,15 +211,20 @@ def _optimise(
     cuts: set[Cut] = set()
     choice: Choice | None = None
     settled: dict[bytes, Interval] = {}  # protected in an earlier round: a shortcut while planning
+    stubborn: dict[bytes, int] = {}  # per count, the earlier rounds that found it exposed
+
+    def more(target: Target) -> int:
+        return ALTERNATIVE_CUTS if stubborn.get(target.columns.tobytes(), 0) >= STUBBORN_ROUNDS else 0
+
     for round_number in range(1, OPTIMISER_ROUNDS + 1):
-        rows, shadow, metadata, audit = rounds.run(forced, settled)
+        rows, shadow, metadata, audit = rounds.run(forced, settled, more)
         groups = sum(r["metric"] == "n" for r in shadow)
         if groups > OPTIMISER_GROUPS:
             return None, f"{groups:,} groups, more than the {OPTIMISER_GROUPS:,} the optimiser takes"
         if not audit.exposed and settled:
             # another pattern may have left a settled count less room: published only after a full audit
             settled.clear()
-            rows, shadow, metadata, audit = rounds.run(forced)
+            rows, shadow, metadata, audit = rounds.run(forced, more=more)
         if not audit.exposed:
             secondary: dict[str, object] = {
                 "method": "milp",
@@ -221,9 +238,16 @@ def _optimise(
                 "earlier_releases": [o.name for o in rounds.earlier],
             }
             return (rows, metadata, replace(audit, secondary=secondary)), ""
-        new = {frozenset(eq for eq in interval.pins if _removable(eq)) for interval in audit.exposed}
+        new = {
+            frozenset(eq for eq in pins if _removable(eq))
+            for interval in audit.exposed
+            for pins in (interval.pins, *interval.alternatives)
+        }
         if frozenset() in new:
             return None, "a withheld count rests only on figures no suppression in this output removes"
+        for interval in audit.exposed:
+            key = interval.target.columns.tobytes()
+            stubborn[key] = stubborn.get(key, 0) + 1
         cuts |= new
         sizes = {(r["attribute"], r["group"]): float(r["value"] or 0.0) for r in shadow if r["metric"] == "n"}
         choice = cheapest(sizes, cuts, MILP_SECONDS)

@@ -15,32 +15,21 @@ is protected; only the others are solved, and their solutions join the points.
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from misflag.disclosure._kept import Models
+from misflag.disclosure._lp import TOLERANCE, Problem
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._model import Output, Source, Target
-from misflag.errors import MisflagError
 
-if TYPE_CHECKING:
-    import highspy
-
-TOLERANCE = 1e-6
 #: LPs with random objectives solved first in each universe: their solutions certify most counts at once.
 RANDOM_POINTS = 4
 #: Feasible points kept per universe between audits (each is checked again before it certifies anything).
 MAX_POINTS = 64
-#: How far a kept point may miss an equation (relative to its right-hand side) and still count as feasible.
-FEASIBLE = 1e-7
 
 
 @dataclass(frozen=True)
@@ -54,6 +43,8 @@ class Interval:
     #: the equations that bound it (nonzero duals of its two LPs), each as the rows that publish it:
     #: while none of them is withheld, the interval stays as narrow (set where both ends were solved)
     pins: frozenset[frozenset[Source]] = frozenset()
+    #: more such sets, each found with the removable equations of the sets before it taken out (`more`)
+    alternatives: tuple[frozenset[frozenset[Source]], ...] = ()
 
     @property
     def width(self) -> float:
@@ -123,6 +114,8 @@ def audit_outputs(
     sensitive_below: float = float("inf"),
     points: dict[str, list[np.ndarray]] | None = None,
     models: Models | None = None,
+    more: Callable[[Target], int] | None = None,
+    removable: Callable[[frozenset[Source]], bool] | None = None,
 ) -> DisclosureAudit:
     """Solve for every withheld count's interval over all the outputs jointly.
 
@@ -134,6 +127,9 @@ def audit_outputs(
     checked against this audit's equations and, where it satisfies them, certifies counts as any point
     found now does (a sound shortcut, kept in the final audit too); this audit's points are added to it.
     `models` keeps each universe's model for a later audit of the very same outputs (`Models`).
+    `more(target)`: for an exposed count, up to that many further sets of equations that pin it
+    (`_alternatives`; `removable` says which equations a pattern can take out), for cuts; the intervals
+    are unchanged.
     """
     intervals: list[Interval] = []
     for number, linked in enumerate(link(outputs)):
@@ -142,7 +138,7 @@ def audit_outputs(
         audited = [(t, v) for t, v in audited if known is None or v is not None]
         if not audited:  # no withheld count is sensitive: no LP model is built, none solved
             continue
-        problem = _Problem(*kept.matrices(), sources=kept.sources())
+        problem = Problem(*kept.matrices(), sources=kept.sources())
         pending: list[tuple[Target, float | None, np.ndarray]] = []
         for target, value in audited:
             earlier = (settled or {}).get(target.columns.tobytes())
@@ -163,6 +159,7 @@ def audit_outputs(
             if not pending or seen.all_certified(pending, protection):
                 break
             seen.add(problem.solve(random.uniform(-1.0, 1.0, problem.free))[1], new=True)
+        exposed: list[tuple[int, np.ndarray]] = []
         for k, (target, value, columns) in enumerate(pending):
             interval = seen.certify(k, target, value, protection)
             if interval is None:
@@ -170,13 +167,60 @@ def audit_outputs(
             intervals.append(interval)
             if settled is not None and interval.protects(protection):
                 settled[target.columns.tobytes()] = interval
+            if interval.exact and _exposed(interval, protection, sensitive_below):
+                exposed.append((len(intervals) - 1, columns))
+        for index, columns in exposed:  # after every count is solved: these LPs change no interval,
+            limit = more(intervals[index].target) if more is not None else 0  # point or basis used above
+            if limit and removable is not None:
+                limits = (limit, protection, sensitive_below)
+                intervals[index] = _alternatives(problem, intervals[index], columns, limits, removable)
         if points is not None:
             points[kept.signature] = [*carried, *seen.found][-MAX_POINTS:]
     return DisclosureAudit(protection, intervals, sensitive_below)
 
 
+def _exposed(interval: Interval, protection: float, sensitive_below: float) -> bool:
+    return not interval.protects(protection) and interval.low < sensitive_below - TOLERANCE
+
+
+def _alternatives(
+    problem: Problem,
+    interval: Interval,
+    columns: np.ndarray,
+    limits: tuple[int, float, float],
+    removable: Callable[[frozenset[Source]], bool],
+) -> Interval:
+    """Other sets of equations that pin an exposed count: its LPs solved again with the removable
+    equations of every set so far taken out (their rows left free), while it stays exposed, up to `more`
+    sets. Each set is a valid cut on its own: its duals bound the count in any system that keeps its
+    equations, whatever else is withheld. The rows are restored after."""
+    more, protection, sensitive_below = limits
+    found: list[frozenset[frozenset[Source]]] = []
+    out: set[int] = set()
+    pins = interval.pins
+    objective = np.zeros(problem.free)
+    for _ in range(more):
+        rows = {k for k, source in enumerate(problem.sources) if source in pins and removable(source)} - out
+        if not rows:
+            break
+        out |= rows
+        problem.free_rows(sorted(out))
+        objective[columns] = -1.0
+        high = -problem.solve(objective)[0]
+        pins = problem.pins()
+        objective[columns] = 1.0
+        low = problem.solve(objective)[0]
+        pins |= problem.pins()
+        if not _exposed(Interval(interval.target, low, high), protection, sensitive_below):
+            break
+        found.append(pins)
+    if out:
+        problem.restore_rows(sorted(out))
+    return replace(interval, alternatives=tuple(found))
+
+
 def _solve(
-    problem: _Problem,
+    problem: Problem,
     seen: _Seen,
     target: Target,
     value: float | None,
@@ -198,129 +242,10 @@ def _solve(
     return Interval(target, low, high, pins=pins | problem.pins())
 
 
-class _Problem:
-    """One universe's LP as one HiGHS model (highspy): each objective is solved from the last basis."""
-
-    def __init__(
-        self,
-        position: np.ndarray,
-        a_eq: SparseRows | None,
-        b_eq: np.ndarray,
-        a_ub: SparseRows | None,
-        b_ub: np.ndarray,
-        sources: list[frozenset[Source]] | None = None,
-    ) -> None:
-        self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub = position, a_eq, b_eq, a_ub, b_ub
-        self.free = int((position >= 0).sum())
-        self.highs: highspy.Highs | None = None
-        self.sources = sources or [frozenset()] * b_eq.size
-        self.duals = np.zeros(b_eq.size)  # the last solve's equality duals
-
-    def pins(self) -> frozenset[frozenset[Source]]:
-        """The equalities with a nonzero dual in the last solve (its optimum rests on them), each as the
-        rows that publish it; equalities no row publishes (none here) are left out."""
-        used = np.nonzero(np.abs(self.duals) > TOLERANCE)[0]
-        return frozenset(self.sources[row] for row in used if self.sources[row])
-
-    def full(self, point: np.ndarray) -> np.ndarray:
-        """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
-        out = np.zeros(self.position.size)
-        out[self.position >= 0] = point
-        return out
-
-    def feasible(self, point: np.ndarray) -> np.ndarray | None:
-        """An earlier point over every unknown, over the free ones, if it satisfies these equations."""
-        if point.size != self.position.size or np.any(np.abs(point[self.position < 0]) > FEASIBLE):
-            return None
-        free = point[self.position >= 0]
-        if np.any(free < -FEASIBLE):
-            return None
-        for matrix, bound, equal in ((self.a_eq, self.b_eq, True), (self.a_ub, self.b_ub, False)):
-            if matrix is None:
-                continue
-            miss = matrix.times(free) - bound
-            allowed = FEASIBLE * np.maximum(1.0, np.abs(bound))
-            if np.any((np.abs(miss) if equal else miss) > allowed):
-                return None
-        return free
-
-    def _model(self) -> highspy.Highs:
-        """The HiGHS model, built at the first solve: equalities, then the at-least rows, counts >= 0."""
-        if self.highs is not None:
-            return self.highs
-        import highspy  # here, at the first solve: an output with nothing to solve never loads HiGHS
-
-        empty = SparseRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), (0, self.free))
-        matrix = (self.a_eq if self.a_eq is not None else empty).below(
-            self.a_ub if self.a_ub is not None else empty
-        )
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.free, matrix.shape[0]
-        lp.col_cost_ = np.zeros(self.free)
-        lp.col_lower_, lp.col_upper_ = np.zeros(self.free), np.full(self.free, np.inf)
-        lp.row_lower_ = np.concatenate([self.b_eq, np.full(self.b_ub.size, -np.inf)])
-        lp.row_upper_ = np.concatenate([self.b_eq, self.b_ub])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.column_wise()
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
-        with silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
-            self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.passModel(lp)
-        return self.highs
-
-    def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
-        """The least value of the objective (-inf when unbounded, with no point) and a point reaching it."""
-        import highspy
-
-        highs = self._model()
-        highs.changeColsCost(self.free, np.arange(self.free, dtype=np.int32), objective.astype(float))
-        highs.run()
-        status = highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell: solve plainly
-            highs.setOptionValue("presolve", "off")
-            highs.run()
-            highs.setOptionValue("presolve", "choose")
-            status = highs.getModelStatus()
-        self.duals = np.zeros(self.b_eq.size)
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return float("-inf"), None
-        if status != highspy.HighsModelStatus.kOptimal:  # e.g. "Unknown" after a warm start: solve afresh
-            return self._solve_afresh(objective, highs.modelStatusToString(status))
-        solution = highs.getSolution()
-        self.duals = np.asarray(solution.row_dual)[: self.b_eq.size]
-        return float(highs.getObjectiveValue()), np.asarray(solution.col_value)
-
-    def _solve_afresh(self, objective: np.ndarray, warm_status: str) -> tuple[float, np.ndarray | None]:
-        """The same LP solved from scratch by scipy's HiGHS, for when the warm-started model gives no
-        verdict; a second failure means the published figures contradict each other."""
-        from scipy.optimize import linprog
-
-        solved = linprog(
-            objective,
-            A_ub=self.a_ub.to_scipy() if self.a_ub is not None else None,
-            b_ub=self.b_ub if self.a_ub is not None else None,
-            A_eq=self.a_eq.to_scipy() if self.a_eq is not None else None,
-            b_eq=self.b_eq if self.a_eq is not None else None,
-            bounds=(0, None),
-            method="highs",
-        )
-        if solved.status == 3:
-            return float("-inf"), None
-        if solved.status != 0:
-            raise MisflagError(
-                "the published figures are inconsistent (the disclosure audit's LP: "
-                f"{warm_status}, then {solved.message})"
-            )
-        if self.a_eq is not None:
-            self.duals = np.asarray(solved.eqlin.marginals)
-        return float(solved.fun), np.asarray(solved.x)
-
-
 class _Seen:
     """The least and most each pending count holds across the feasible points found so far."""
 
-    def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: _Problem) -> None:
+    def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: Problem) -> None:
         self.problem = problem
         self.found: list[np.ndarray] = []  # points solved in this audit, over every unknown
         self.incidence = SparseRows.from_rows(
@@ -350,20 +275,3 @@ class _Seen:
             low, high = min(low, value), max(high, value)
         interval = Interval(target, low, high, exact=False)
         return interval if np.isfinite(high) and interval.protects(protection) else None
-
-
-@contextmanager
-def silent_stdout() -> Iterator[None]:
-    """Standard output closed at the file-descriptor level (C and C++ writes included) for the block:
-    a library's banner must not land in a table the user pipes elsewhere."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL(None).fflush(None)  # what the C library still buffers goes to /dev/null too
-        os.dup2(saved, 1)
-        os.close(saved)

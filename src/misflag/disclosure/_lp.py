@@ -1,0 +1,172 @@
+"""One universe's LP as one HiGHS model (`highspy`), re-solved from its last basis for each objective: the
+solver behind the disclosure audit (`_audit`), with a fresh solve by scipy's HiGHS where the warm model
+gives no verdict, and rows that can be taken out and put back (for the audit's alternative cuts)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from misflag.disclosure._matrix import SparseRows
+from misflag.disclosure._model import Source
+from misflag.errors import MisflagError
+
+if TYPE_CHECKING:
+    import highspy
+
+TOLERANCE = 1e-6
+#: How far a kept point may miss an equation (relative to its right-hand side) and still count as feasible.
+FEASIBLE = 1e-7
+
+
+class Problem:
+    """One universe's LP as one HiGHS model (highspy): each objective is solved from the last basis."""
+
+    def __init__(
+        self,
+        position: np.ndarray,
+        a_eq: SparseRows | None,
+        b_eq: np.ndarray,
+        a_ub: SparseRows | None,
+        b_ub: np.ndarray,
+        sources: list[frozenset[Source]] | None = None,
+    ) -> None:
+        self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub = position, a_eq, b_eq, a_ub, b_ub
+        self.free = int((position >= 0).sum())
+        self.highs: highspy.Highs | None = None
+        self.sources = sources or [frozenset()] * b_eq.size
+        self.duals = np.zeros(b_eq.size)  # the last solve's equality duals
+
+    def pins(self) -> frozenset[frozenset[Source]]:
+        """The equalities with a nonzero dual in the last solve (its optimum rests on them), each as the
+        rows that publish it; equalities no row publishes (none here) are left out."""
+        used = np.nonzero(np.abs(self.duals) > TOLERANCE)[0]
+        return frozenset(self.sources[row] for row in used if self.sources[row])
+
+    def free_rows(self, rows: list[int]) -> None:
+        """Equality rows taken out of the model (left free), as if their figures were withheld."""
+        highs = self._model()
+        for row in rows:
+            highs.changeRowBounds(row, -np.inf, np.inf)
+
+    def restore_rows(self, rows: list[int]) -> None:
+        highs = self._model()
+        for row in rows:
+            highs.changeRowBounds(row, float(self.b_eq[row]), float(self.b_eq[row]))
+
+    def full(self, point: np.ndarray) -> np.ndarray:
+        """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
+        out = np.zeros(self.position.size)
+        out[self.position >= 0] = point
+        return out
+
+    def feasible(self, point: np.ndarray) -> np.ndarray | None:
+        """An earlier point over every unknown, over the free ones, if it satisfies these equations."""
+        if point.size != self.position.size or np.any(np.abs(point[self.position < 0]) > FEASIBLE):
+            return None
+        free = point[self.position >= 0]
+        if np.any(free < -FEASIBLE):
+            return None
+        for matrix, bound, equal in ((self.a_eq, self.b_eq, True), (self.a_ub, self.b_ub, False)):
+            if matrix is None:
+                continue
+            miss = matrix.times(free) - bound
+            allowed = FEASIBLE * np.maximum(1.0, np.abs(bound))
+            if np.any((np.abs(miss) if equal else miss) > allowed):
+                return None
+        return free
+
+    def _model(self) -> highspy.Highs:
+        """The HiGHS model, built at the first solve: equalities, then the at-least rows, counts >= 0."""
+        if self.highs is not None:
+            return self.highs
+        import highspy  # here, at the first solve: an output with nothing to solve never loads HiGHS
+
+        empty = SparseRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), (0, self.free))
+        matrix = (self.a_eq if self.a_eq is not None else empty).below(
+            self.a_ub if self.a_ub is not None else empty
+        )
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.free, matrix.shape[0]
+        lp.col_cost_ = np.zeros(self.free)
+        lp.col_lower_, lp.col_upper_ = np.zeros(self.free), np.full(self.free, np.inf)
+        lp.row_lower_ = np.concatenate([self.b_eq, np.full(self.b_ub.size, -np.inf)])
+        lp.row_upper_ = np.concatenate([self.b_eq, self.b_ub])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.column_wise()
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.free, matrix.shape[0]
+        with silent_stdout():  # HiGHS 1.16 prints a banner from its C++ constructor
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        return self.highs
+
+    def solve(self, objective: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """The least value of the objective (-inf when unbounded, with no point) and a point reaching it."""
+        import highspy
+
+        highs = self._model()
+        highs.changeColsCost(self.free, np.arange(self.free, dtype=np.int32), objective.astype(float))
+        highs.run()
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell: solve plainly
+            highs.setOptionValue("presolve", "off")
+            highs.run()
+            highs.setOptionValue("presolve", "choose")
+            status = highs.getModelStatus()
+        self.duals = np.zeros(self.b_eq.size)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return float("-inf"), None
+        if status != highspy.HighsModelStatus.kOptimal:  # e.g. "Unknown" after a warm start: solve afresh
+            return self._solve_afresh(objective, highs.modelStatusToString(status))
+        solution = highs.getSolution()
+        self.duals = np.asarray(solution.row_dual)[: self.b_eq.size]
+        return float(highs.getObjectiveValue()), np.asarray(solution.col_value)
+
+    def _solve_afresh(self, objective: np.ndarray, warm_status: str) -> tuple[float, np.ndarray | None]:
+        """The same LP solved from scratch by scipy's HiGHS, for when the warm-started model gives no
+        verdict; a second failure means the published figures contradict each other."""
+        from scipy.optimize import linprog
+
+        solved = linprog(
+            objective,
+            A_ub=self.a_ub.to_scipy() if self.a_ub is not None else None,
+            b_ub=self.b_ub if self.a_ub is not None else None,
+            A_eq=self.a_eq.to_scipy() if self.a_eq is not None else None,
+            b_eq=self.b_eq if self.a_eq is not None else None,
+            bounds=(0, None),
+            method="highs",
+        )
+        if solved.status == 3:
+            return float("-inf"), None
+        if solved.status != 0:
+            raise MisflagError(
+                "the published figures are inconsistent (the disclosure audit's LP: "
+                f"{warm_status}, then {solved.message})"
+            )
+        if self.a_eq is not None:
+            self.duals = np.asarray(solved.eqlin.marginals)
+        return float(solved.fun), np.asarray(solved.x)
+
+
+@contextmanager
+def silent_stdout() -> Iterator[None]:
+    """Standard output closed at the file-descriptor level (C and C++ writes included) for the block:
+    a library's banner must not land in a table the user pipes elsewhere."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None).fflush(None)  # what the C library still buffers goes to /dev/null too
+        os.dup2(saved, 1)
+        os.close(saved)
