@@ -340,7 +340,7 @@ def _growth_log(days: int, seed: int) -> pd.DataFrame:
     """`days` days of decisions: 100 to 1,000 a day (uniform), groups A (reference) / B / C in shares
     .5/.3/.2, 20% flagged; truth 1 for half the flagged and 10% of the others (same rates in every group:
     no change); each label arrives a geometric number of days after its decision (mean 4: P(d) = .2 x .8^d,
-    so 1.2% arrive more than 20 days late), independently of the truth."""
+    so 0.9% arrive more than 20 days late), independently of the truth."""
     rng = np.random.default_rng(seed)
     per_day = rng.integers(100, 1001, days)
     decided = np.repeat(np.arange(days), per_day)
