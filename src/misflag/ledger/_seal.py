@@ -36,17 +36,27 @@ from misflag.ledger._keys import (
 )
 from misflag.ledger._merkle import compact_root
 from misflag.ledger._seal_keys import KeyedStore
-from misflag.ledger._verify import CHECKPOINT_COLUMNS, GENESIS, entry_hash, later_than, stamp
+from misflag.ledger._verify import (
+    CHECKPOINT_COLUMNS,
+    GENESIS,
+    entry_hash,
+    later_than,
+    malformed_checkpoint,
+    malformed_entry,
+    stamp,
+)
 from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
 INSERT_SQL = f"INSERT INTO ledger_entries ({', '.join(VOUCHED_COLUMNS)}) VALUES ({', '.join('?' * 7)})"
 INSERT_CHECKPOINT_SQL = (
     f"INSERT INTO ledger_checkpoints ({CHECKPOINT_COLUMNS}, frontier) VALUES ({', '.join('?' * 6)})"
 )
-# The last checkpoint row, the head's seq and the hash of the last entry that checkpoint seals.
+# The last checkpoint row, the head's seq, the hash of the last entry that checkpoint seals and the
+# lowest seq (a row numbered below 0, written around the store, would sit outside every range sealed).
 LAST_SEALED_SQL = (
     f"SELECT {CHECKPOINT_COLUMNS}, frontier, (SELECT max(seq) FROM ledger_entries),"
-    " (SELECT hash FROM ledger_entries WHERE seq = c.tree_size - 1)"
+    " (SELECT hash FROM ledger_entries WHERE seq = c.tree_size - 1),"
+    " (SELECT min(seq) FROM ledger_entries)"
     " FROM ledger_checkpoints c ORDER BY tree_size DESC LIMIT 1"
 )
 # The latest rule change, the sealed size, the body of the first unsealed entry and the head entry.
@@ -112,7 +122,7 @@ class SealingStore(KeyedStore):
         legacy = [row for row in rows if row[6] is None]
         if legacy and not self._upgrading:
             sealed = self._last_sealed(connection)[0]
-            stray = next((row for row in legacy if not 0 <= row[0] < sealed), None)
+            stray = next((row for row in legacy if type(row[0]) is not int or not 0 <= row[0] < sealed), None)
             if stray is not None:
                 raise self._alarm(
                     refuse(f"entry {stray[0]} ({stray[3]}) carries no valid writer proof", action)
@@ -128,6 +138,8 @@ class SealingStore(KeyedStore):
     def _tip(self, connection: Connection) -> Tip:
         """The store as an append finds it, in one statement."""
         row = self._fetch(connection, TIP_SQL)[0]
+        if type(row[1]) is not int:  # a checkpoint row of another type, written around the store
+            raise self._alarm(refuse(malformed_checkpoint([(row[1], b"", "", "", b"")]) or "", "append"))
         return Tip(row[0], row[1], row[2], None if row[3] is None else tuple(row[3:]))
 
     def _insert(
@@ -188,7 +200,11 @@ class SealingStore(KeyedStore):
         found = self._fetch(connection, LAST_SEALED_SQL)
         if not found:
             return 0, [], GENESIS
-        size, root, timestamp, name, signature, stored_frontier, head, last = found[0]
+        size, root, timestamp, name, signature, stored_frontier, head, last, first = found[0]
+        ends = [malformed_entry((seq, b"", b"", "", None, "")) for seq in (first, head) if seq is not None]
+        malformed = next(filter(None, ends), None) or malformed_checkpoint([found[0]])
+        if malformed:  # a row numbered as the store never numbers one, or a checkpoint row of odd types
+            raise self._alarm(refuse(malformed))
         count = 0 if head is None else head + 1
         if not 0 <= size <= count:
             raise self._alarm(refuse(f"a checkpoint row claims {size} entries, the ledger holds {count}"))
@@ -226,10 +242,10 @@ class SealingStore(KeyedStore):
     def _checkpoint(self, connection: Connection, size: int | None = None) -> dict[str, Any]:
         """Sign the tree of the first `size` entries (all by default) once every entry after the last
         checkpoint is vouched for; published when the write commits."""
+        start, frontier, last_hash = self._last_sealed(connection)  # checks the ends of the table
         if size is None:
             head = self._fetch(connection, "SELECT max(seq) FROM ledger_entries")[0][0]
             size = 0 if head is None else head + 1
-        start, frontier, last_hash = self._last_sealed(connection)
         signed = start or self._fetch(connection, "SELECT count(*) FROM ledger_checkpoints")[0][0]
         if size <= start and signed:
             return self._checkpoint_row(connection, start)

@@ -119,7 +119,9 @@ class Ledger(SealingStore):
         upgrading = self._upgrading = current is not None and current < "0004"  # entries without proofs
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        # SQLite: BEGIN IMMEDIATE, so a migration waits for a running service's write (and it for the
+        # migration) instead of failing on a read snapshot a write overtook ("database is locked")
+        with self.engine.connect().execution_options(ledger_write=True) as connection, connection.begin():
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         try:  # entries written before writer proofs: sealed as found, once, by the operator's init

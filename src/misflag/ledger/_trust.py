@@ -17,7 +17,14 @@ from misflag.errors import LedgerError
 from misflag.ledger._events import canonical
 from misflag.ledger._keys import checkpoint_message, signature_valid
 from misflag.ledger._merkle import compact_root
-from misflag.ledger._verify import GENESIS, POWER, KeySchedule, entry_hash
+from misflag.ledger._verify import (
+    GENESIS,
+    POWER,
+    KeySchedule,
+    entry_hash,
+    malformed_checkpoint,
+    malformed_entry,
+)
 
 NOT_SIGNED = ("key_id", "signature", "_ts", "_by")  # payload fields outside a rule change's signature
 
@@ -63,6 +70,11 @@ class Authority:
     def extend(self, checkpoints: Sequence[Sequence[Any]], entries: Sequence[Sequence[Any]]) -> None:
         """Take new entries (seq >= self.read) and checkpoints (tree_size > self.size), in order."""
         prev = self.tail[-1] if self.tail else self._head
+        malformed = next(filter(None, map(malformed_entry, entries)), None) or malformed_checkpoint(
+            checkpoints
+        )
+        if malformed:
+            raise LedgerError(f"the ledger failed verification: {malformed}")
         for seq, stored_prev, stored_hash, kind, case_id, body in entries:
             if seq != self.read or bytes(stored_prev) != prev:
                 raise LedgerError(f"the ledger failed verification at entry {seq}: broken chain")

@@ -30,6 +30,43 @@ KINDS = frozenset(CASE_EVENTS) | frozenset(SYSTEM_EVENTS)
 POWER = frozenset({"token_created", "token_revoked", "rules_changed", "key_rotated"})
 ENTRY_COLUMNS = "seq, prev, hash, kind, case_id, body"
 CHECKPOINT_COLUMNS = "tree_size, root, ts, key_id, signature"
+LAST_SEQ = 2**63 - 2  # the largest seq an entry can have and still be followed by one (rowid, bigint)
+_BINARY = (bytes, memoryview)
+
+
+def shown(value: Any) -> str:
+    """A stored value as it may appear in a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def malformed_entry(row: Sequence[Any]) -> str | None:
+    """Why an entry row (ENTRY_COLUMNS, or VOUCHED_COLUMNS with `mac`) is not of the types the store
+    writes, or None. SQLite keeps any value of any storage class in any column but a rowid: a blob body or
+    a text `prev`, written around the store, must be a finding, never a TypeError."""
+    seq, prev, stored_hash, kind, case_id, body, *mac = row
+    if type(seq) is not int or not 0 <= seq <= LAST_SEQ:
+        return f"an entry is numbered {shown(seq)}, which no entry the store writes can be"
+    if not (isinstance(prev, _BINARY) and isinstance(stored_hash, _BINARY) and type(kind) is str):
+        return f"entry {seq}: its prev, hash or kind is of the wrong type (written around the store)"
+    if type(body) is not str or (case_id is not None and type(case_id) is not str):
+        return f"entry {seq}: its case id or body is not text (written around the store)"
+    if mac and mac[0] is not None and not isinstance(mac[0], _BINARY):
+        return f"entry {seq}: its writer proof is not binary (written around the store)"
+    return None
+
+
+def malformed_checkpoint(rows: Iterable[Sequence[Any]]) -> str | None:
+    """Why a checkpoint row (CHECKPOINT_COLUMNS first) is not of the types the store writes, or None: a
+    text tree size sorts above every number in SQLite, so it would be taken for the latest."""
+    for size, root, timestamp, key, signature, *_ in rows:
+        if type(size) is not int or size < 0:
+            return f"a checkpoint row claims {shown(size)} entries, which no checkpoint the store writes can"
+        if not (isinstance(root, _BINARY) and isinstance(signature, _BINARY)):
+            return f"checkpoint at {size} entries: its root or signature is not binary (written around the store)"
+        if type(timestamp) is not str or type(key) is not str:
+            return f"checkpoint at {size} entries: its time or key id is not text (written around the store)"
+    return None
 
 
 def entry_hash(prev: bytes, seq: int, kind: str, case_id: str | None, body: str) -> bytes:
@@ -122,12 +159,15 @@ def check_chain(
     prev = GENESIS
     for position, (seq, stored_prev, stored_hash, kind, case_id, body) in enumerate(rows):
         if seq != position:
-            problem = f"entry {position}: sequence number is {seq} (an entry is missing, moved or inserted)"
+            number = seq if type(seq) is int else shown(seq)
+            problem = (
+                f"entry {position}: sequence number is {number} (an entry is missing, moved or inserted)"
+            )
             return hashes, power, problem
         if stored_prev != prev:  # bytes or memoryview: both compare by content, no copy
             return hashes, power, f"entry {seq}: does not link to the hash of entry {seq - 1}"
         if kind not in KINDS:
-            return hashes, power, f"entry {seq}: unknown kind {kind!r}"
+            return hashes, power, f"entry {seq}: unknown kind {shown(kind)}"
         if case_id is None:
             record = f"{seq}\x1f{kind}\x1fNone\x1f{body}"
         else:
@@ -135,6 +175,8 @@ def check_chain(
         digest = sha(b"\x00" + prev + record.encode()).digest()
         if digest != stored_hash:
             return hashes, power, f"entry {seq}: content does not match its hash (edited)"
+        if type(body) is not str or (case_id is not None and type(case_id) is not str):
+            return hashes, power, malformed_entry((seq, prev, digest, kind, case_id, body))
         # later_than's common case inline (a call per entry cost a tenth of the walk): a body ending in
         # its own timestamp, at or before the limit, passes on two slices; anything else is parsed
         if (
@@ -296,6 +338,7 @@ def verify_rows(
     schedule = KeySchedule(pinned)
     count = sealed = 0
     witnessed = max((head["tree_size"] for head in evidence.heads), default=0)
+    problem = problem or malformed_checkpoint(evidence.checkpoints)
     if problem is None and not pinned and (evidence.checkpoints or evidence.heads):
         problem = "no pinned public key to trust: give --public-key (printed by `misflag ledger init`)"
     if problem is None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from misflag.ledger._engine import LedgerUnavailable
 from misflag.ledger._keys import check_private, write_private
-from misflag.ledger._verify import entry_hash
+from misflag.ledger._verify import entry_hash, malformed_entry
 
 # Columns of a row as the sealer and the case history read it.
 VOUCHED_COLUMNS = ("seq", "prev", "hash", "kind", "case_id", "body", "mac")
@@ -86,7 +86,11 @@ def unvouched(
     With `start` and `prev`, the rows must also be the consecutive entries from `start`, linking to `prev`.
     """
     prove = prover(key)
-    for seq, stored_prev, stored_hash, kind, case_id, body, mac in rows:
+    for row in rows:
+        malformed = malformed_entry(row)
+        if malformed:
+            return malformed
+        seq, stored_prev, stored_hash, kind, case_id, body, mac = row
         if start is not None:
             if seq != start:
                 return f"entry {start} is missing or out of order (found {seq})"
