@@ -234,6 +234,15 @@ def scan(
     failed = np.nan_to_num(floats(table.column("bad"))) > 0 if bad else None
     if failed is not None and (broken := int(count[failed].sum())):
         raise InputError(f"{{score}} is not a number in {broken:,} row(s)")
+    options = {"g": "{group}", "ga": "{group_a}", "gb": "{group_b}"}
+    for name in checked.key_names:  # a list, a struct or DuckDB's BIGNUM (bytes) is no group name
+        kind = table.column(name).type
+        storage = kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
+        if pa.types.is_nested(storage) or pa.types.is_binary(storage) or pa.types.is_large_binary(storage):
+            raise InputError(
+                f"{options[name]} gives values of type {kind}, not one text or number per row; "
+                "cast it, e.g. CAST(... AS VARCHAR)"
+            )
     columns = {name: table.column(name).to_pylist() for name in names}
     for name in checked.key_names:  # y is never NaN here: the check below refuses it
         if pa.types.is_floating(table.column(name).type):
