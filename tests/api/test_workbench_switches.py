@@ -30,7 +30,9 @@ SETTINGS = {"id_column": "id", "truth": "cluster", "group": "grp", "threshold": 
 
 def _post_file(client: TestClient, path: str, page: str, name: str, text: str) -> str:
     files = {"file": (name, text.encode(), "text/csv")}
-    answer = client.post(path, data={"csrf_token": form_token(client, page)}, files=files, follow_redirects=False)
+    answer = client.post(
+        path, data={"csrf_token": form_token(client, page)}, files=files, follow_redirects=False
+    )
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
     return str(answer.headers["location"])
 
@@ -66,8 +68,20 @@ def _cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tup
     pairs, records = tmp_path / "pairs.csv", tmp_path / "records.csv"
     pairs.write_text(PAIRS)
     records.write_text(RECORDS)
-    words = ["linkage", "audit", str(pairs), "--records", str(records), "--id-column", "id", "--truth", "cluster"]
-    words += ["--group", "grp", "--threshold", "0.5", "--min-cell", "1", "--format", "json", *flags]
+    words = ["linkage", "audit", str(pairs), "--records", str(records), "--id-column", "id"]
+    words += [
+        "--truth",
+        "cluster",
+        "--group",
+        "grp",
+        "--threshold",
+        "0.5",
+        "--min-cell",
+        "1",
+        "--format",
+        "json",
+        *flags,
+    ]
     code = main(words)
     return code, capsys.readouterr().err
 
@@ -87,7 +101,7 @@ def test_a_post_without_the_switch_takes_the_clis_default(
 def test_raw_scores_run_and_their_command_line_says_so(
     linkage: tuple[TestClient, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """"off" audits raw scores, and the job's command line carries --raw-scores: run by the CLI it succeeds."""
+    """The value "off" audits raw scores, and the job's command line carries --raw-scores: run by the CLI it succeeds."""
     client = linkage[0]
     answer = _run(linkage, probabilities="off")
     status = _wait(client, answer.headers["location"])
