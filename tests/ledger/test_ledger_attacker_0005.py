@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,13 @@ def _plant(target: Any, seq: Any, *, linked: bool = True) -> None:
         engine.dispose()
 
 
+def _open(db: Path) -> closing[sqlite3.Connection]:
+    """The attacker's sqlite3 on the file: autocommit, closed on leaving the block."""
+    return closing(sqlite3.connect(db, isolation_level=None))
+
+
 def _entries(db: Path) -> list[Any]:
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         return raw.execute(
             "SELECT rowid, seq, typeof(seq), prev, hash, kind, case_id, body, mac FROM ledger_entries ORDER BY seq"
         ).fetchall()
@@ -148,7 +154,7 @@ def test_sqlite_after_the_largest_key_a_new_row_gets_a_random_key_and_is_refused
     db = _sqlite(target)
     ledger = target.seed()
     _plant(target, TOP)
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         raw.execute(
             "INSERT INTO ledger_entries (prev, hash, kind, body) VALUES (x'00', x'00', 'flagged', '{}')"
         )
@@ -167,7 +173,7 @@ def test_sqlite_rowid_refuses_a_key_that_is_not_an_integer(target: Any, key: str
     db = _sqlite(target)
     target.seed().close()
     before = _entries(db)
-    with sqlite3.connect(db) as raw, pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
+    with _open(db) as raw, pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
         raw.execute(
             f"INSERT INTO ledger_entries (seq, prev, hash, kind, body) VALUES ({key}, x'00', x'00', 'flagged', '{{}}')"
         )
@@ -207,7 +213,7 @@ def test_sqlite_replace_through_any_spelling_of_the_key_is_refused(
     target.seed().close()
     before = _entries(db)
     with (
-        sqlite3.connect(db) as raw,
+        _open(db) as raw,
         pytest.raises(sqlite3.DatabaseError, match=r"append-only|datatype mismatch"),
     ):
         raw.execute(statement.format(k=key))
@@ -235,7 +241,7 @@ def test_sqlite_the_rowid_by_its_other_names_is_append_only_too(target: Any, sta
     db = _sqlite(target)
     target.seed().close()
     before = _entries(db)
-    with sqlite3.connect(db) as raw, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with _open(db) as raw, pytest.raises(sqlite3.DatabaseError, match="append-only"):
         raw.execute(statement)
     assert _entries(db) == before
 
@@ -246,7 +252,7 @@ def test_sqlite_vacuum_renumbers_no_entry(target: Any) -> None:
     db = _sqlite(target)
     target.seed().close()
     before = _entries(db)
-    with sqlite3.connect(db, isolation_level=None) as raw:
+    with _open(db) as raw:
         raw.execute("VACUUM")
         raw.execute(f"VACUUM INTO '{db.with_suffix('.copy')}'")
     assert _entries(db) == before
@@ -260,7 +266,7 @@ def test_sqlite_vacuum_renumbers_no_entry(target: Any) -> None:
 
 def _plant_typed(db: Path, **changes: Any) -> None:
     """A row at the head, linked and hashed as the store hashes `str(value)`, with columns of odd types."""
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         head, prev = raw.execute("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
         row = {"seq": head + 1, "prev": prev, "kind": "flagged", "case_id": "cx", "body": _body()} | changes
         row["hash"] = entry_hash(bytes(prev), row["seq"], row["kind"], row["case_id"], row["body"])  # type: ignore[arg-type]
@@ -333,7 +339,7 @@ def test_sqlite_checkpoint_row_of_the_wrong_storage_class_is_one_line_everywhere
     DESC finds it first); a real or a text root breaks arithmetic. None may crash a command."""
     db = _sqlite(target)
     ledger = target.seed()
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         raw.execute(
             f"INSERT INTO ledger_checkpoints (tree_size, root, ts, key_id, signature, frontier) VALUES {values}"
         )
@@ -372,7 +378,7 @@ def test_sqlite_owner_rebuilding_without_rowid_changes_no_entry_and_a_text_key_i
     `verify` and refused by the sealer."""
     db = _sqlite(target)
     ledger = target.seed()
-    with sqlite3.connect(db, isolation_level=None) as raw:
+    with _open(db) as raw:
         triggers = [row[0] for row in raw.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'")]
         raw.execute("BEGIN")
         raw.execute(
@@ -387,7 +393,7 @@ def test_sqlite_owner_rebuilding_without_rowid_changes_no_entry_and_a_text_key_i
                 raw.execute(sql)
         raw.execute("COMMIT")
     assert target.verify_exit() == 0
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         raw.execute(
             "INSERT INTO ledger_entries (seq, prev, hash, kind, body) VALUES ('abc', x'00', x'00', 'flagged', '{}')"
         )
@@ -407,7 +413,7 @@ def test_sqlite_owner_dropping_and_remaking_the_triggers_around_an_edit_is_found
     was: the edit is found by its hash (and a re-chained one by the signed roots)."""
     db = _sqlite(target)
     target.seed().close()
-    with sqlite3.connect(db, isolation_level=None) as raw:
+    with _open(db) as raw:
         triggers = list(raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
         for name, _ in triggers:
             raw.execute(f"DROP TRIGGER {name}")
@@ -466,13 +472,13 @@ def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(t
     )  # create, copy, drop, rename, case index, 2 partial, 2 + 1 triggers
     for stop in range(1, statements + 2):
         db = tmp_path / f"kill-{stop}.sqlite"
-        with sqlite3.connect(pristine) as source, sqlite3.connect(db) as copy:
+        with _open(pristine) as source, _open(db) as copy:
             source.backup(copy)
         os.chmod(db, 0o600)
         run = subprocess.run(
             [sys.executable, "-c", KILL_AFTER, str(stop), str(db), str(key)], capture_output=True, text=True
         )
-        with sqlite3.connect(db) as raw:
+        with _open(db) as raw:
             version = raw.execute("SELECT version_num FROM ledger_alembic_version").fetchone()[0]
             indexes = {row[1] for row in raw.execute("PRAGMA index_list(ledger_entries)")}
             assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -554,7 +560,7 @@ def test_sqlite_migration_while_the_service_appends_loses_nothing(tmp_path: Path
     stored = {row[1]: bytes(row[4]).hex() for row in rows}
     assert all(stored.get(receipt["seq"]) == receipt["hash"] for receipt in receipts)
     assert all(row[0] == row[1] and row[2] == "integer" for row in rows)
-    with sqlite3.connect(db) as raw:
+    with _open(db) as raw:
         assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchone() == ("0005",)
     migrated = Ledger.open(str(db), key_path=key, create=False)
     try:
