@@ -113,7 +113,9 @@ def test_the_smallest_exact_plan_still_prints_every_count_exactly() -> None:
     z = 1.959963984540054 + 0.8416212335729143
     assert found.rule_of_30 == 3_000_000_000_000_000
     assert found.rule_of_3 == 300_000_000_000_000
-    assert abs(found.independent - z * z * ((1 - 1e-14) / 1e-14 + (1 - 2e-14) / 2e-14) / math.log(2) ** 2) <= 1
+    assert (
+        abs(found.independent - z * z * ((1 - 1e-14) / 1e-14 + (1 - 2e-14) / 2e-14) / math.log(2) ** 2) <= 1
+    )
     assert max(found.independent, found.comparisons, found.rule_of_30) <= 2**53
     # the boundary the docs quote: 30 / 2^53 = 3.33e-15
     with pytest.raises(InputError):
