@@ -6,53 +6,23 @@ needing secondary suppression, a weighted audit (strata by group, weights publis
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pytest
 
-from misflag.decisions import audit_decisions
 from misflag.decisions._disclosure import UnsuppressedRows
+from tests.disclosure.compas_specs import SPEC_IDS, SPECS, compas_log, output_bytes
 
 
 @pytest.fixture(scope="module")
 def compas(compas_csv: Path) -> pa.Table:
-    return duckdb.sql(
-        "SELECT race, sex, age_cat, two_year_recid AS truth, "
-        f"CAST(score_text IN ('Medium', 'High') AS INTEGER) AS flag FROM read_csv_auto('{compas_csv}')"
-    ).to_arrow_table()
+    return compas_log(compas_csv)
 
 
-def _intersected(table: pa.Table) -> Any:
-    return audit_decisions(table, flag="flag", truth="truth", groups=["race", "sex"], intersect=True)
-
-
-def _weighted(table: pa.Table) -> Any:
-    # a stratified audit sample: every flagged person audited at weight 1, cleared people of a race
-    # other than Caucasian at weight 2 (the weight's expression and groups are published)
-    return audit_decisions(
-        table, flag="flag", truth="truth", groups=["race", "sex"], intersect=True,
-        weight="CASE WHEN flag = 1 THEN 1 WHEN race = 'Caucasian' THEN 1 ELSE 2 END",
-    )  # fmt: skip
-
-
-def _linked(table: pa.Table) -> Any:
-    return audit_decisions(
-        table, flag="flag", truth="truth", table_sets=["race", "race, sex"], breakdown="age_cat"
-    )
-
-
-def _output(result: Any) -> bytes:
-    return json.dumps({"rows": result.rows(), "metadata": result.metadata}, default=str).encode()
-
-
-@pytest.mark.parametrize(
-    "run", [_intersected, _weighted, _linked], ids=["secondary", "weighted", "table-set"]
-)
+@pytest.mark.parametrize("run", SPECS, ids=SPEC_IDS)
 def test_the_output_is_byte_identical_with_and_without_the_reuse(
     run: Callable[[pa.Table], Any], compas: pa.Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,4 +44,4 @@ def test_the_output_is_byte_identical_with_and_without_the_reuse(
     afresh = run(compas)
     assert len(computed) > 1  # several suppression rounds, so the reuse has something to reuse
     assert any("(secondary)" in s["reason"] for s in afresh.metadata["suppressions"])
-    assert _output(reused) == _output(afresh)
+    assert output_bytes(reused) == output_bytes(afresh)
