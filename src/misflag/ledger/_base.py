@@ -10,6 +10,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,6 +98,8 @@ class Store:
         # stored frontier and that frontier parsed
         self._sealed_mark: tuple[SealMark, str, Frontier] | None = None
         self._key_listed: str | None = None  # the signing key id whose ledger_keys row was found
+        # the first unsealed entry's body, the bound and when it is due for sealing (see SealingStore._tail_expired)
+        self._tail_deadline: tuple[str, float, datetime | None] | None = None
 
     def connected_as_owner(self) -> bool:
         """PostgreSQL: whether this connection's role owns the ledger's tables or is a superuser."""

@@ -40,7 +40,6 @@ from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
     GENESIS,
     entry_hash,
-    later_than,
     malformed_checkpoint,
     malformed_entry,
     stamp,
@@ -159,7 +158,8 @@ class SealingStore(KeyedStore):
         first, prev = (head[0] + 1, bytes(head[2])) if head is not None else (0, GENESIS)
         prove = self._prove or prover(self._writer_key())
         self._prove = prove  # the keyed HMAC states, made once per store
-        timestamp = now()
+        moment = datetime.now(UTC)  # one clock read: the batch's `ts` and the tail bound's reference
+        timestamp = stamp(moment)
         ending = stamp_ending(timestamp)  # what each body's closing brace becomes
         bodies = unstamped or [item.unstamped() for item in events]
         rows, receipts, seq = [], [], first
@@ -175,20 +175,41 @@ class SealingStore(KeyedStore):
             seq, prev = seq + 1, digest
         self._execute_many(connection, INSERT_SQL, rows)
         due = not 0 <= tip.sealed <= seq or seq - tip.sealed >= self.checkpoint_every
-        oldest = tip.first_unsealed if tip.sealed < first else None  # else the first unsealed is ours
-        if due or self._tail_expired(oldest, timestamp):
+        # when the first unsealed entry is this batch's, stamped just now, the tail is not yet too old
+        oldest = tip.first_unsealed if tip.sealed < first else None
+        if due or (oldest is not None and self._tail_expired(oldest, moment)):
             self._checkpoint(connection, seq)
         return receipts
 
-    def _tail_expired(self, first_unsealed: str | None, timestamp: str) -> bool:
-        """Whether the first unsealed entry (its body; None: the entries stamped `timestamp`) is at least
-        `checkpoint_seconds` old. Read as `verify` reads it (the canonical body ends in its `ts`); a body
-        without a readable time counts as new: the count bound or the background sealer seals it (or
-        refuses it, if the service did not write it)."""
-        limit = stamp(datetime.now(UTC) - timedelta(seconds=self.checkpoint_seconds))
-        if first_unsealed is None:
-            return timestamp <= limit
-        return not later_than(first_unsealed, limit)
+    def _tail_expired(self, first_unsealed: str, moment: datetime) -> bool:
+        """Whether the first unsealed entry (its body) is at least `checkpoint_seconds` older than
+        `moment` (the append's own clock read). Read as `verify` reads it (the canonical body ends in its
+        `ts`); a body without a readable UTC time counts as new: the count bound or the background sealer
+        seals it (or refuses it, if the service did not write it). The deadline is parsed once per first
+        unsealed body (the same text and bound give the same deadline), not on every append."""
+        cached, seconds = self._tail_deadline, self.checkpoint_seconds
+        if cached is None or cached[0] != first_unsealed or cached[1] != seconds:
+            cached = self._tail_deadline = (first_unsealed, seconds, self._deadline(first_unsealed, seconds))
+        return cached[2] is not None and moment >= cached[2]
+
+    @staticmethod
+    def _deadline(body: str, seconds: float) -> datetime | None:
+        """When the entry with canonical `body` has been unsealed for `seconds`; None when its `ts` is
+        not a readable time with a UTC offset."""
+        if body[-35:-29] == '"ts":"' and body[-3:] == 'Z"}' and body[-36] in ",{":
+            text = body[-29:-2]
+        else:
+            try:
+                text = json.loads(body)["ts"]
+            except (ValueError, TypeError, KeyError, RecursionError):
+                return None
+        try:
+            written = datetime.fromisoformat(text) if type(text) is str else None
+            if written is None or written.tzinfo is None:
+                return None
+            return written + timedelta(seconds=seconds)
+        except (ValueError, OverflowError):  # not a time, or one past year 9999 once the bound is added
+            return None
 
     # -- checkpoints -----------------------------------------------------------------------------------
 
