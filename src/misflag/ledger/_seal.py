@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,7 +42,6 @@ from misflag.ledger._verify import (
     entry_hash,
     malformed_checkpoint,
     malformed_entry,
-    stamp,
 )
 from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
@@ -158,8 +157,7 @@ class SealingStore(KeyedStore):
         first, prev = (head[0] + 1, bytes(head[2])) if head is not None else (0, GENESIS)
         prove = self._prove or prover(self._writer_key())
         self._prove = prove  # the keyed HMAC states, made once per store
-        moment = datetime.now(UTC)  # one clock read: the batch's `ts` and the tail bound's reference
-        timestamp = stamp(moment)
+        timestamp = now()  # one read of the service's clock: the batch's `ts` and the tail bound's reference
         ending = stamp_ending(timestamp)  # what each body's closing brace becomes
         bodies = unstamped or [item.unstamped() for item in events]
         rows, receipts, seq = [], [], first
@@ -177,7 +175,7 @@ class SealingStore(KeyedStore):
         due = not 0 <= tip.sealed <= seq or seq - tip.sealed >= self.checkpoint_every
         # when the first unsealed entry is this batch's, stamped just now, the tail is not yet too old
         oldest = tip.first_unsealed if tip.sealed < first else None
-        if due or (oldest is not None and self._tail_expired(oldest, moment)):
+        if due or (oldest is not None and self._tail_expired(oldest, datetime.fromisoformat(timestamp))):
             self._checkpoint(connection, seq)
         return receipts
 
