@@ -41,7 +41,8 @@ from misflag.ledger._verify import (
     GENESIS,
     entry_hash,
     malformed_checkpoint,
-    malformed_entry,
+    malformed_seq,
+    malformed_size,
 )
 from misflag.ledger._writer import VOUCHED_COLUMNS, entry_mac, prover, refuse, unvouched
 
@@ -137,7 +138,7 @@ class SealingStore(KeyedStore):
         """The store as an append finds it, in one statement."""
         row = self._fetch(connection, TIP_SQL)[0]
         if type(row[1]) is not int:  # a checkpoint row of another type, written around the store
-            raise self._alarm(refuse(malformed_checkpoint([(row[1], b"", "", "", b"")]) or "", "append"))
+            raise self._alarm(refuse(malformed_size(row[1]) or "", "append"))
         return Tip(row[0], row[1], row[2], None if row[3] is None else tuple(row[3:]))
 
     def _insert(
@@ -220,7 +221,7 @@ class SealingStore(KeyedStore):
         if not found:
             return 0, [], GENESIS
         size, root, timestamp, name, signature, stored_frontier, head, last, first = found[0]
-        ends = [malformed_entry((seq, b"", b"", "", None, "")) for seq in (first, head) if seq is not None]
+        ends = [malformed_seq(seq) for seq in (first, head) if seq is not None]
         malformed = next(filter(None, ends), None) or malformed_checkpoint([found[0]])
         if malformed:  # a row numbered as the store never numbers one, or a checkpoint row of odd types
             raise self._alarm(refuse(malformed))

@@ -40,13 +40,27 @@ def shown(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
+def malformed_seq(seq: Any) -> str | None:
+    """Why `seq` cannot number an entry the store writes (not an integer, below 0 or past the last), or None."""
+    if type(seq) is not int or not 0 <= seq <= LAST_SEQ:
+        return f"an entry is numbered {shown(seq)}, which no entry the store writes can be"
+    return None
+
+
+def malformed_size(size: Any) -> str | None:
+    """Why `size` cannot be a checkpoint's tree size (not a whole number of at least 0), or None."""
+    if type(size) is not int or size < 0:
+        return f"a checkpoint row claims {shown(size)} entries, which no checkpoint the store writes can"
+    return None
+
+
 def malformed_entry(row: Sequence[Any]) -> str | None:
     """Why an entry row (ENTRY_COLUMNS, or VOUCHED_COLUMNS with `mac`) is not of the types the store
     writes, or None. SQLite keeps any value of any storage class in any column but a rowid: a blob body or
     a text `prev`, written around the store, must be a finding, never a TypeError."""
     seq, prev, stored_hash, kind, case_id, body, *mac = row
-    if type(seq) is not int or not 0 <= seq <= LAST_SEQ:
-        return f"an entry is numbered {shown(seq)}, which no entry the store writes can be"
+    if numbering := malformed_seq(seq):
+        return numbering
     if not (isinstance(prev, _BINARY) and isinstance(stored_hash, _BINARY) and type(kind) is str):
         return f"entry {seq}: its prev, hash or kind is of the wrong type (written around the store)"
     if type(body) is not str or (case_id is not None and type(case_id) is not str):
@@ -60,8 +74,8 @@ def malformed_checkpoint(rows: Iterable[Sequence[Any]]) -> str | None:
     """Why a checkpoint row (CHECKPOINT_COLUMNS first) is not of the types the store writes, or None: a
     text tree size sorts above every number in SQLite, so it would be taken for the latest."""
     for size, root, timestamp, key, signature, *_ in rows:
-        if type(size) is not int or size < 0:
-            return f"a checkpoint row claims {shown(size)} entries, which no checkpoint the store writes can"
+        if sizing := malformed_size(size):
+            return sizing
         if not (isinstance(root, _BINARY) and isinstance(signature, _BINARY)):
             return f"checkpoint at {size} entries: its root or signature is not binary (written around the store)"
         if type(timestamp) is not str or type(key) is not str:
