@@ -126,7 +126,7 @@ def protect(
 @dataclass
 class _Publication:
     """One pattern as published, and what its audits share: the reader's output and models, built once
-    (the very same figures each time: `disclosure._audit.Models`)."""
+    (the very same figures each time: `disclosure._kept.Models`)."""
 
     pattern: _Pattern
     rows: list[dict[str, Any]]
