@@ -7,11 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from misflag.errors import LedgerRuleViolation, RuleError
 from misflag.ledger import Ledger, RuleSet, read_entries
+from misflag.ledger._event_rules import CASE_EVENTS, ROLES
 from misflag.ledger._events import canonical
 from misflag.ledger._keys import signature_valid
+from misflag.ledger._rules import CLOSING_TEXT, RULE_TEXT, UNCHECKED_KINDS, CaseState, violation
 
 
 def rejected(ledger: Ledger, events: list[Any], rule: str) -> dict[str, Any]:
@@ -122,3 +126,63 @@ def test_ledger_rule_set_files_are_validated(tmp_path: Path) -> None:
     bad.write_text('{"version": 0}', encoding="utf-8")
     with pytest.raises(RuleError, match="positive integer"):
         RuleSet.load(bad)
+
+
+states = st.builds(
+    CaseState,
+    flagged=st.booleans(),
+    flag=st.booleans(),
+    confirmed=st.booleans(),
+    reviewers=st.sets(st.sampled_from(["name:alice", "name:bob", "token:ab12"]), max_size=3),
+    notice=st.booleans(),
+    open_claims=st.integers(-2, 3),
+    open_appeals=st.integers(-2, 3),
+    closed=st.sets(st.sampled_from(sorted(CLOSING_TEXT)), max_size=3),
+)
+rule_sets = st.builds(
+    lambda flags: RuleSet(version=2, rules=dict(zip(RULE_TEXT, flags, strict=True))),
+    st.tuples(*[st.booleans()] * len(RULE_TEXT)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(state=states, rules=rule_sets, actor=st.sampled_from(["alice", "Alice", "аlice", "bob"]))
+def test_no_rule_checks_an_unchecked_kind_whatever_the_state(
+    state: CaseState, rules: RuleSet, actor: str
+) -> None:
+    """The append path reads no history for a case with only UNCHECKED_KINDS in a batch: sound only if
+    `violation` can never refuse those kinds, whatever the case so far and the rule set."""
+    for kind in UNCHECKED_KINDS:
+        for role in ROLES:
+            assert violation(rules, state, kind, actor, role, "ab12") is None
+
+
+def test_every_other_kind_is_checked() -> None:
+    """UNCHECKED_KINDS is no wider than it must be: every other case kind is refused on a case never
+    flagged (so its history matters)."""
+    for kind in set(CASE_EVENTS) - UNCHECKED_KINDS:
+        assert violation(RuleSet(), CaseState(), kind, "alice", "reviewer") == (
+            "case_opened_by_flag",
+            f"{kind} on a case that was never flagged",
+        )
+
+
+def test_flags_in_a_batch_count_for_the_cases_a_rule_reads(ledger: Ledger, make_event: Any) -> None:
+    """A flag is skipped by the rule pass only where no later event of its batch is on its case: on a
+    case that is checked, the batch's flag is folded first (an action then meets the review rule, not
+    'never flagged'), and a dismissal in the same batch closes the case."""
+    ledger.append([make_event("flagged", f"n{i}") for i in range(5)])  # flags alone: accepted
+    rejected(ledger, [make_event("flagged", "b1"), make_event("action", "b1")], "review_before_action")
+    rejected(
+        ledger,
+        [
+            make_event("flagged", "b2"),
+            make_event("flagged", "b3"),
+            make_event("reviewed", "b2", "rev-1", "reviewer", outcome="dismissed"),
+            make_event("notice_sent", "b2"),
+            make_event("action", "b2"),
+        ],
+        "dismissal_closes_case",
+    )
+    rejected(ledger, [make_event("flagged", "b4"), make_event("action", "n1")], "review_before_action")
+    ledger.append([make_event("flagged", "n9"), make_event("reviewed", "n0", "rev-1", "reviewer")])

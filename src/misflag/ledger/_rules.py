@@ -160,6 +160,12 @@ for _name, (_kind, _check) in _CHECKS.items():
     _CHECKS_BY_KIND.setdefault(_kind, []).append((_name, _check))
 
 
+# Kinds no rule checks: `violation` is None for them whatever the case's state and the rule set (no structure
+# check, closing fact or rule is about them). An append reads no history for a case whose events in the
+# batch are all of these kinds: nothing would read its state (tests/ledger/test_ledger_rules.py).
+UNCHECKED_KINDS = frozenset({"flagged"})
+
+
 def violation(
     rules: RuleSet, state: CaseState, kind: str, actor: str, role: str, actor_id: str | None = None
 ) -> tuple[str, str] | None:

@@ -37,7 +37,7 @@ from misflag.ledger._keys import (
     read_heads,
     rotation_message,
 )
-from misflag.ledger._rules import CaseState, Fact, RuleSet, fold, violation
+from misflag.ledger._rules import UNCHECKED_KINDS, CaseState, Fact, RuleSet, fold, violation
 from misflag.ledger._seal import SealingStore, Tip
 from misflag.ledger._verify import (
     CHECKPOINT_COLUMNS,
@@ -156,19 +156,19 @@ class Ledger(SealingStore):
         if not events:
             return []
         unstamped = [item.validate() for item in events]  # each event's canonical JSON, computed once
+        # the cases a rule reads: those with an event of a checked kind in this batch (a flag opens a case
+        # and no rule checks it, so a batch of new flags reads no history and checks nothing)
+        checked = {item.case_id or "" for item in events if item.kind not in UNCHECKED_KINDS}
         try:
             with self._write() as connection:  # one transaction, one commit
                 tip = self._tip(connection)
                 rules = self._rules(connection, tip)
-                states = self._case_states(connection, {item.case_id for item in events if item.case_id})
+                states = self._case_states(connection, checked)
                 for item in events:
-                    case, kind, actor, role, actor_id = (
-                        item.case_id or "",
-                        item.kind,
-                        item.actor,
-                        item.role,
-                        item.actor_id,
-                    )
+                    case = item.case_id or ""  # validated: every case event has one
+                    if case not in checked:
+                        continue  # only flags on this case in the batch: no rule reads its state
+                    kind, actor, role, actor_id = item.kind, item.actor, item.role, item.actor_id
                     state = states.get(case)
                     if state is None:  # a case without history so far
                         state = states[case] = CaseState()
