@@ -200,7 +200,7 @@ def _alternatives(
     pins = interval.pins
     objective = np.zeros(problem.free)
     for _ in range(more):
-        rows = {k for k, source in enumerate(problem.sources) if source in pins and removable(source)} - out
+        rows = problem.rows_publishing(equation for equation in pins if removable(equation)) - out
         if not rows:
             break
         out |= rows

@@ -9,6 +9,7 @@ reader's side of the decision audit's metric table, written from the figures' do
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,7 @@ def reads_as_counts(row: dict[str, Any]) -> bool:
     return value is not None and bool(total) and value in (0.0, 1.0)
 
 
+@cache  # asked once per published row of every model built: a handful of metric names
 def base_metric(metric: str) -> str | None:
     """The figure a row is about: fpr for fpr_ratio; None for a figure with no counts of its own."""
     if metric in FIGURES:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ class Problem:
         self.highs: highspy.Highs | None = None
         self.sources = sources or [frozenset()] * b_eq.size
         self.duals = np.zeros(b_eq.size)  # the last solve's equality duals
+        self._rows_of: dict[frozenset[Source], list[int]] | None = None
 
     def pins(self) -> frozenset[frozenset[Source]]:
         """The equalities with a nonzero dual in the last solve (its optimum rests on them), each as the
@@ -49,16 +50,26 @@ class Problem:
         used = np.nonzero(np.abs(self.duals) > TOLERANCE)[0]
         return frozenset(self.sources[row] for row in used if self.sources[row])
 
+    def rows_publishing(self, equations: Iterable[frozenset[Source]]) -> set[int]:
+        """The equality rows of these equations (each named, as in `pins`, by the rows that publish it)."""
+        if self._rows_of is None:
+            self._rows_of = {}
+            for row, source in enumerate(self.sources):
+                self._rows_of.setdefault(source, []).append(row)
+        return {row for equation in equations for row in self._rows_of.get(equation, ())}
+
     def free_rows(self, rows: list[int]) -> None:
-        """Equality rows taken out of the model (left free), as if their figures were withheld."""
-        highs = self._model()
-        for row in rows:
-            highs.changeRowBounds(row, -np.inf, np.inf)
+        """Equality rows taken out of the model (left free), as if their figures were withheld: one call
+        to HiGHS for all of them (one per row cost 18,244 calls on benchmark seed 2)."""
+        index = np.asarray(rows, dtype=np.int32)
+        free = np.full(index.size, np.inf)
+        # highspy's stubs (1.16) omit changeRowsBounds; its binding has it
+        self._model().changeRowsBounds(index.size, index, -free, free)  # type: ignore[attr-defined]
 
     def restore_rows(self, rows: list[int]) -> None:
-        highs = self._model()
-        for row in rows:
-            highs.changeRowBounds(row, float(self.b_eq[row]), float(self.b_eq[row]))
+        index = np.asarray(rows, dtype=np.int32)
+        bound = self.b_eq[index]
+        self._model().changeRowsBounds(index.size, index, bound, bound)  # type: ignore[attr-defined]
 
     def full(self, point: np.ndarray) -> np.ndarray:
         """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""

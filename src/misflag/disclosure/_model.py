@@ -32,6 +32,8 @@ Key = tuple[str | None, ...]
 #: What publishes an equation: (output, attribute, group, "n" for its size or "detail" for its other
 #: figures). Withholding that part of that group removes the equation (the cost-aware suppression's unit).
 Source = tuple[str, str, str | None, str]
+#: A row withholding a count: (output, attribute, group, stage, metric, part: n, numerator or denominator).
+CountRow = tuple[str, str, str | None, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,7 @@ class Target:
 
     universe: int
     columns: np.ndarray
-    rows: list[tuple[str, str, str | None, str, str, str]] = field(default_factory=list)
-    # (output, attribute, group, stage, metric, part)
+    rows: list[CountRow] = field(default_factory=list)
     #: a weighted rate's numerator, per figure it is the numerator of ((output, attribute, group, stage,
     #: metric)): the one weight of its people and the one of the rest of that figure's denominator, where
     #: each is one (the auditor's count then follows from the rate and its denominator)
@@ -288,49 +289,52 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
         weights = universe.unknown_weights(output) if output.weighted else None
         listed: dict[int, set[str | None]] = {}
         # many rows share a group's cells and a figure's states: each is worked out once per output (as
-        # the positions of its cells, and of its states)
+        # the positions of its cells, and of its states), and so is each (cells, states) pair's columns:
+        # figures of one group that count the same states (fpr's and specificity's negatives) share them
         cells_of: dict[tuple[str, str | None], np.ndarray] = {}
-        states_of: dict[tuple[str, str, int], np.ndarray] = {}
+        states_of: dict[tuple[str, str, int], tuple[bytes, np.ndarray]] = {}
+        columns_of: dict[tuple[str, str | None, bytes], np.ndarray] = {}
         parts_of: dict[tuple[str, str | None, str, str], list[np.ndarray]] = {}  # a ratio shares its rate's
+        every_key = every.tobytes()
         for row in output.rows:
             metric = base_metric(row["metric"])
-            if metric is None or row["attribute"] not in members:
+            attribute, group = row["attribute"], row["group"]
+            if metric is None or attribute not in members:
                 continue
-            unit = (row["attribute"], row["group"])
-            if unit not in cells_of:
-                position = members[row["attribute"]]
-                key = output.key(row["attribute"], row["group"], position)
+            unit = (attribute, group)
+            cells = cells_of.get(unit)
+            if cells is None:
+                position = members[attribute]
+                key = output.key(attribute, group, position)
                 for i, value in zip(position, key, strict=True):
                     listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
-                cells_of[unit] = np.flatnonzero(universe.group(output, position, key))
-            cells = cells_of[unit]
+                cells = cells_of[unit] = np.flatnonzero(universe.group(output, position, key))
             stage = row["stage"]
             if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
                 continue
-            for p in (0, 1):
-                if (stage, metric, p) not in states_of:
-                    states_of[(stage, metric, p)] = np.flatnonzero(universe.states(output, stage, metric, p))
-            figure = (row["attribute"], row["group"], stage, metric)
-            if figure not in parts_of:
-                parts_of[figure] = [universe.columns(cells, states_of[(stage, metric, p)]) for p in (0, 1)]
-            parts = parts_of[figure]
+            figure = (attribute, group, stage, metric)
+            parts = parts_of.get(figure)
+            if parts is None:
+                parts = parts_of[figure] = []
+                for p in (0, 1):
+                    states = states_of.get((stage, metric, p))
+                    if states is None:
+                        found = np.flatnonzero(universe.states(output, stage, metric, p))
+                        states = states_of[(stage, metric, p)] = (found.tobytes(), found)
+                    parts.append(_columns(columns_of, universe, unit, cells, states))
             absent = (row.get("warning") or "").startswith("absent")
             if metric == "n" and not absent:
-                model.at_least(universe.columns(cells, every), 1.0)
+                model.at_least(_columns(columns_of, universe, unit, cells, (every_key, every)), 1.0)
             if row["suppressed"]:
                 names = ("n",) if metric == "n" else ("numerator", "denominator")
                 for part, columns in zip(names, parts[2 - len(names) :], strict=True):
                     target = targets.setdefault(columns.tobytes(), Target(number, columns))
-                    target.rows.append(
-                        (output.name, row["attribute"], row["group"], stage, row["metric"], part)
-                    )
+                    target.rows.append((output.name, attribute, group, stage, row["metric"], part))
                     both = _ratio_weights(parts, weights) if part == "numerator" else None
                     if both is not None and FIGURES[metric][2]:
-                        target.ratio_weights[(output.name, row["attribute"], row["group"], stage, metric)] = (
-                            both
-                        )
+                        target.ratio_weights[(output.name, attribute, group, stage, metric)] = both
                 continue
-            _published(model, output, row, metric, parts, weights)
+            _published(model, output, row, metric, parts, weights, absent)
         for a, values in listed.items():
             unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
             assert model.zero is not None
@@ -342,6 +346,22 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
             all_cells = np.ones(universe.cells, dtype=bool)
             model.equal(universe.columns(all_cells, every), float(output.input_rows), overall)
     return model, list(targets.values())
+
+
+def _columns(
+    known: dict[tuple[str, str | None, bytes], np.ndarray],
+    universe: Universe,
+    unit: tuple[str, str | None],
+    cells: np.ndarray,
+    states: tuple[bytes, np.ndarray],
+) -> np.ndarray:
+    """The unknowns of a group's cells in some states (given as (their bytes, their positions)), worked
+    out once per pair; the arrays are shared, never written to."""
+    key = (*unit, states[0])
+    columns = known.get(key)
+    if columns is None:
+        columns = known[key] = (cells[:, None] * universe.truth.size + states[1][None, :]).ravel()
+    return columns
 
 
 def _ratio_weights(parts: list[np.ndarray], by_unknown: np.ndarray | None) -> tuple[float, float] | None:
@@ -363,13 +383,13 @@ def _published(
     row: dict[str, Any],
     metric: str,
     parts: list[np.ndarray],
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | None,
+    absent: bool,
 ) -> None:
     """A published row's equations: its denominator (n for n), and its numerator where it is a count
-    ratio; a weighted rate whose weights the reader knows (`weights`, by unknown) as an equation too."""
+    ratio; a weighted rate whose weights the reader knows (`weights`, by unknown) as an equation too.
+    An absent intersection's zero (`absent`) is always published: no suppression removes it."""
     numerator, denominator = parts
-    # an absent intersection's zero is always published: no suppression removes it
-    absent = (row.get("warning") or "").startswith("absent")
     source = (
         None if absent else (output.name, row["attribute"], row["group"], "n" if metric == "n" else "detail")
     )
