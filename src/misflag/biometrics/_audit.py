@@ -19,6 +19,7 @@ from misflag.biometrics._scan import (
     Checked,
     Histogram,
     Profile,
+    bin_mask,
     bin_rows,
     check,
     scan,
@@ -204,7 +205,7 @@ def _exact(
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
     eers = {}
     for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
-        rows = np.flatnonzero((imp | gen)[keys] & np.isin(bins, bins_for[key]))
+        rows = np.flatnonzero((imp | gen)[keys] & bin_mask(hist.bins, bins_for[key])[bins])
         impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
         missing = unscored[key]
         found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], prof.y[keys[rows]], missing)

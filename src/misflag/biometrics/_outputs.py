@@ -24,7 +24,8 @@ def curves(
     """FMR and FNMR at every bin edge per shown group (consecutive repeats dropped), for the report."""
     edges = hist.edges()
     thresholds = -edges if spec.distance else edges
-    records = []
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in ("threshold", "fm", "fnm", "n_imp", "n_gen")}
+    names: list[tuple[str, str, int]] = []  # (attribute, group, points) per shown group, in order
     for grouping in shown_groupings:
         for g, name in enumerate(grouping.labels):
             if hidden[grouping.attribute][g]:
@@ -38,27 +39,35 @@ def curves(
             keep = np.ones(edges.size, dtype=bool)
             step = (np.diff(fm) != 0) | (np.diff(fnm) != 0)
             keep[1:-1] = step[:-1] | step[1:]
-            for k in np.nonzero(keep)[0]:
-                records.append(
-                    {
-                        "attribute": grouping.attribute,
-                        "group": name,
-                        "threshold": float(thresholds[k]),
-                        spec.false_positive: float(fm[k]),
-                        spec.false_negative: float(fnm[k]),
-                        "impostors": float(n_imp),
-                        "genuines": float(n_gen),
-                    }
-                )
-    if not records:
-        return pa.Table.from_pylist(records)
-    text = {"attribute", "group"}  # built column by column: pa.Table.from_pylist imports pandas
+            points = int(np.count_nonzero(keep))
+            names.append((grouping.attribute, name, points))
+            for column, values in (
+                ("threshold", thresholds[keep]),
+                ("fm", fm[keep]),
+                ("fnm", fnm[keep]),
+                ("n_imp", np.full(points, float(n_imp))),
+                ("n_gen", np.full(points, float(n_gen))),
+            ):
+                columns[column].append(values.astype(np.float64, copy=False))
+    if not names:
+        return pa.Table.from_pylist([])
+    # column by column from numpy: no dict per point, and pa.Table.from_pylist would import pandas
+    text = [
+        arrow_array([value for value, _, points in names for _ in range(points)], pa.string()),
+        arrow_array([value for _, value, points in names for _ in range(points)], pa.string()),
+    ]
+    numbers = [arrow_array(np.concatenate(parts).tolist(), pa.float64()) for parts in columns.values()]
     return pa.Table.from_arrays(
-        [
-            arrow_array([r[name] for r in records], pa.string() if name in text else pa.float64())
-            for name in records[0]
+        [*text, *numbers],
+        names=[
+            "attribute",
+            "group",
+            "threshold",
+            spec.false_positive,
+            spec.false_negative,
+            "impostors",
+            "genuines",
         ],
-        names=list(records[0]),
     )
 
 
