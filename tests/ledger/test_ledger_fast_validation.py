@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from misflag.errors import LedgerError
 from misflag.ledger import Event
 from misflag.ledger._events import CASE_EVENTS, CHOICES, ORJSON_FLOATS, ROLES
+from misflag.ledger._names import Labels
 
 
 def dumps(value: Any) -> str:
@@ -137,10 +138,14 @@ def events(draw: st.DrawFn) -> Event:
     )
 
 
+BATCH = Labels()  # one batch's label memo, shared by every example below (as by the events of a batch)
+
+
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events())
 def test_fast_path_accepts_only_what_the_full_checks_accept_and_returns_the_same_text(event: Event) -> None:
     fast = event._fast_unstamped()
+    assert event._fast_unstamped(BATCH) == fast, "a label checked for an earlier event changed the answer"
     try:
         full = event._checked_unstamped()
     except LedgerError:
@@ -228,3 +233,31 @@ def test_a_lone_surrogate_is_refused_in_one_line_not_a_traceback() -> None:
         LedgerError, match=r"^flagged: payload is not plain JSON: text holds a lone surrogate U\+D800"
     ):
         Event.from_dict(data)
+
+
+class Spoof(str):
+    """Text that claims to equal (and hash as) a label it does not hold."""
+
+    def __eq__(self, other: object) -> bool:
+        return other == "screening" or str.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        return hash("screening")
+
+
+def test_a_label_checked_earlier_in_the_batch_cannot_be_stood_in_for() -> None:
+    """The batch's memo is keyed by text: a str subclass equal to (and hashing as) a label already
+    checked, but holding a right-to-left override, is not taken for it; the full checks refuse it."""
+    labels = Labels()
+    payload = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:ab12"}
+    assert Event("flagged", "c-1", "screening", "recorder", payload).validate(labels)
+    for spoof in (Spoof("\u202eevil"), Spoof("scree\u200bning")):
+        assert spoof == "screening" and spoof in labels.names
+        for event in (
+            Event("flagged", "c-1", spoof, "recorder", payload),
+            Event("flagged", "c-1", "screening", "recorder", payload | {"rule_id": spoof}),
+            Event("flagged", "c-1", "screening", "recorder", payload, {"sex": spoof}),
+        ):
+            assert event._fast_unstamped(labels) is None
+            with pytest.raises(LedgerError, match="invisible|control|bidi|hidden|character"):
+                event.validate(labels)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from misflag.errors import LedgerError
+from misflag.ledger._event_rules import MAX_FIELD
 
 # Invisible characters outside the refused categories: combining grapheme joiner, Hangul fillers, Khmer
 # inherent vowels, Mongolian variation selectors, variation selectors (Unicode Default_Ignorable_Code_Point).
@@ -139,3 +140,53 @@ def new_name(name: object, existing: Iterable[str], what: str = "token name") ->
     if other is not None:
         raise LedgerError(f"{what} {name!r} can be mistaken for the existing {other!r}; pick a distinct name")
     return name
+
+
+class _PlainLabels(dict[str, bool]):
+    """Whether each text is a plain label: 1 to `limit` characters of printable ASCII, no space at either
+    end. Every label check accepts such text (for it, `label_problem` reduces to an edge space and
+    `mixed_script_problem` to nothing), decided here in C; other text goes to the full checks. With
+    `keep`, each plain text is remembered (the events of a batch mostly share their actor, rule ids and
+    group values), so that `lookup.get(text) or lookup.decide(text)` is then one dict access."""
+
+    limit = 0
+    keep = True
+
+    def decide(self, text: str) -> bool:
+        plain = (
+            0 < len(text) <= self.limit
+            and text.isascii()
+            and text.isprintable()
+            and text[0] != " "
+            and text[-1] != " "
+        )
+        if plain and self.keep:
+            self[text] = True
+        return plain
+
+
+class _Names(_PlainLabels):
+    limit = 128  # actor names and token ids
+
+
+class _Fields(_PlainLabels):
+    limit = MAX_FIELD  # a payload's required text fields
+
+
+class _Values(_PlainLabels):
+    limit = 64  # group values
+
+
+class Labels:
+    """The plain-label lookups of one batch, by the limit each field has: actor names and token ids, the
+    payload's required text fields, and group values. Callers look up exact `str` only (checked first), so
+    a str subclass equal to a known label cannot stand in for it. Made per batch, nothing outlives it;
+    without `keep` nothing is kept (one event alone, or a shared instance)."""
+
+    __slots__ = ("fields", "names", "values")
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self.names, self.fields, self.values = _Names(), _Fields(), _Values()
+        if not keep:
+            for lookup in (self.names, self.fields, self.values):
+                lookup.keep = False

@@ -37,6 +37,7 @@ from misflag.ledger._keys import (
     read_heads,
     rotation_message,
 )
+from misflag.ledger._names import Labels
 from misflag.ledger._rules import UNCHECKED_KINDS, CaseState, Fact, RuleSet, fold, violation
 from misflag.ledger._seal import SealingStore, Tip
 from misflag.ledger._verify import (
@@ -155,7 +156,8 @@ class Ledger(SealingStore):
         """Append case events atomically after checking the rules; return one receipt per entry."""
         if not events:
             return []
-        unstamped = [item.validate() for item in events]  # each event's canonical JSON, computed once
+        labels = Labels()  # a label is checked once per batch
+        unstamped = [item.validate(labels) for item in events]  # each event's canonical JSON, computed once
         # the cases a rule reads: those with an event of a checked kind in this batch (a flag opens a case
         # and no rule checks it, so a batch of new flags reads no history and checks nothing)
         checked = {item.case_id or "" for item in events if item.kind not in UNCHECKED_KINDS}
