@@ -5,15 +5,23 @@ the screen or writes the clipboard (OSC 52) of whoever reads the audit. Every va
 goes through `printable` (control characters, ESC, bidi overrides and lone surrogates become visible
 placeholders) and is handed to rich as a `Text` (`plain`), which rich never parses as markup or emoji.
 Files written with `--format csv/json` or `--save` keep the exact data; only terminals get placeholders.
+
+A value echoed in a one-line message goes through `shown`: repr-quoted, printable, and cut to a stated
+length with its full length named (`'aaaa...' (12,345 characters)`), so a pasted 2,000-character
+expression or a 1,999-digit number is named by its start, never repeated whole.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # rich is imported where a value is drawn: CSV and JSON into a pipe never load it
     from rich.text import Text
+
+#: How many characters of a value a message shows before cutting it short.
+SHOWN_LENGTH = 40
 
 #: C0 controls (ESC included), DEL, C1 controls (CSI 0x9b, OSC 0x9d), line and paragraph separators,
 #: bidi embeddings, overrides, isolates and marks, and lone surrogates (which no terminal can encode).
@@ -51,3 +59,46 @@ def plain(value: object, style: str = "") -> Text:
     from rich.text import Text
 
     return Text(printable(value), style=style)
+
+
+def clipped(text: str, limit: int = SHOWN_LENGTH) -> str:
+    """`text` whole when it has at most `limit` characters, else its first `limit`, `...` and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = SHOWN_LENGTH) -> str:
+    """A user's value as a one-line message shows it: repr-quoted, printable, and cut to its first `limit`
+    characters with its full length named when longer: `'aaaa...' (12,345 characters)`.
+
+    Text and bytes are cut before quoting (the quotes stay whole, the length counts the value's own
+    characters or bytes); any other value is cut on its repr. Escapes can make the shown part longer than
+    `limit` (ESC is `'\\x1b'`), never unbounded. A message that is a `MisflagError` wraps the result in
+    `misflag.errors.literal`, so a `{name}` inside the value is not read as a parameter.
+    """
+    if isinstance(value, str):
+        text = (
+            repr(value) if len(value) <= limit else f"{value[:limit] + '...'!r} ({len(value):,} characters)"
+        )
+    elif isinstance(value, bytes):
+        text = repr(value) if len(value) <= limit else f"{value[:limit] + b'...'!r} ({len(value):,} bytes)"
+    elif isinstance(value, int):
+        try:
+            text = clipped(repr(value), limit)
+        except ValueError:  # past Python's limit on writing an int (4,300 digits unless set otherwise)
+            text = _huge_whole_number(value, limit)
+    else:
+        text = clipped(repr(value), limit)
+    return printable(text)
+
+
+def _huge_whole_number(value: int, limit: int) -> str:
+    """A whole number too long for `repr`: its first `limit` digits and its exact length, from arithmetic."""
+    size = abs(value)
+    digits = int(math.log10(size)) + 1  # a float estimate, corrected exactly below
+    while 10 ** (digits - 1) > size:
+        digits -= 1
+    while 10**digits <= size:
+        digits += 1
+    sign = "-" if value < 0 else ""
+    leading = size // 10 ** (digits - (limit - len(sign)))  # the sign counts, as it does in a repr
+    return f"{sign}{leading}... ({digits + len(sign):,} characters)"

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any, get_type_hints
 
+from misflag._text import shown
 from misflag.api._request import SPEC_FIELDS
 from misflag.decisions import DecisionSpec
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 
 def lines(text: str) -> list[str]:
@@ -46,7 +47,7 @@ def _number(text: str, name: str, kind: type, what: str) -> Any:
     try:
         return kind(text)
     except ValueError:
-        raise InputError(f"{name.replace('_', ' ')} must be {what}, not {text[:40]!r}") from None
+        raise InputError(f"{name.replace('_', ' ')} must be {what}, not {literal(shown(text))}") from None
 
 
 def first_line(problem: Exception) -> str:

@@ -21,7 +21,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from typer.models import OptionInfo
 
-from misflag.errors import InputError
+from misflag._text import clipped, shown
+from misflag.errors import InputError, literal
 
 #: Longest text a form field takes (an expression, a JSON group mix).
 MAX_TEXT = 2000
@@ -164,11 +165,10 @@ LONGEST_MESSAGE = 300
 
 
 def shorten(message: str) -> str:
-    """A message whose long echoed values are cut to their start: a 1,999-digit number or a 2,000-character
-    expression is named, not repeated, on the page (the field's flag says which one)."""
-    text = re.sub(
-        rf"\S{{{ECHO + 1},}}", lambda run: f"{run.group()[:40]}... ({len(run.group()):,} characters)", message
-    )
+    """A job's or a spec's whole message with every long unbroken run cut as `misflag._text.clipped` cuts
+    it: the net under messages of the audits, some of which still echo a value whole (a 2,000-character
+    expression is named by its start on the page). Values this module echoes go through `shown`."""
+    text = re.sub(rf"\S{{{ECHO + 1},}}", lambda run: clipped(run.group()), message)
     return text if len(text) <= LONGEST_MESSAGE else text[: LONGEST_MESSAGE - 3] + "..."
 
 
@@ -179,20 +179,24 @@ def _convert(field: FormField, text: str, kind: Kind) -> Any:
         try:
             number = int(text)
         except ValueError:
-            raise InputError(f"{field.flag} must be a whole number, not {text[:40]!r}") from None
+            raise InputError(f"{field.flag} must be a whole number, not {literal(shown(text))}") from None
         if not -(2**63) <= number < 2**63:
-            raise InputError(f"{field.flag} must be a whole number of at most 18 digits, not {shorten(text)}")
+            raise InputError(
+                f"{field.flag} must be a whole number of at most 18 digits, not {literal(shown(text))}"
+            )
         return number
     if kind == "number":
         try:
             value = float(text)
         except ValueError:
-            raise InputError(f"{field.flag} must be a number, not {text[:40]!r}") from None
+            raise InputError(f"{field.flag} must be a number, not {literal(shown(text))}") from None
         if value != value or value in (float("inf"), float("-inf")):
-            raise InputError(f"{field.flag} must be a finite number, not {text[:40]!r}")
+            raise InputError(f"{field.flag} must be a finite number, not {literal(shown(text))}")
         return value
     if kind == "choice" and text not in field.choices:
-        raise InputError(f"{field.flag} must be one of {', '.join(field.choices)}, not {text[:40]!r}")
+        raise InputError(
+            f"{field.flag} must be one of {', '.join(field.choices)}, not {literal(shown(text))}"
+        )
     return text
 
 
@@ -201,7 +205,7 @@ def _switch(field: FormField, text: str) -> bool:
     if not text:
         return bool(field.default)
     if text not in SWITCH_VALUES:
-        raise InputError(f"{field.flag} must be on or off, not {text[:40]!r}")
+        raise InputError(f"{field.flag} must be on or off, not {literal(shown(text))}")
     return SWITCH_VALUES[text]
 
 

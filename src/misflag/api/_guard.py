@@ -31,6 +31,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from misflag._text import shown
 from misflag.api._pages import DEFAULT_CSP, reply
 from misflag.api._settings import ServeSettings
 from misflag.errors import InputError, literal
@@ -177,7 +178,7 @@ def host_name(entry: str) -> str:
     name = host_of_header(text)
     if name is None:
         raise InputError(
-            f"allowed host {literal(repr(entry[:80]))} is not a host name, IPv4 or [IPv6] address"
+            f"allowed host {literal(shown(entry, 80))} is not a host name, IPv4 or [IPv6] address"
         )
     return name
 

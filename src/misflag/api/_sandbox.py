@@ -25,7 +25,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from misflag.errors import InputError, MisflagError
+from misflag._text import shown
+from misflag.errors import InputError, MisflagError, literal
 
 if sys.platform != "win32":  # Windows has no setrlimit: its children are bounded by the time limits only
     import resource
@@ -43,7 +44,7 @@ def size_bytes(text: str) -> int:
     """Bytes of a DuckDB-style size ("2GB", "500MB", "1.5GiB"); InputError for anything else."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*", text, flags=re.IGNORECASE)
     if not found:
-        raise InputError(f"a memory size must look like 2GB or 500MB, not {text[:40]!r}")
+        raise InputError(f"a memory size must look like 2GB or 500MB, not {literal(shown(text))}")
     number, unit, binary = found.groups()
     power = "KMGT".index(unit.upper()) + 1 if unit else 0
     return int(float(number) * (1024 if binary else 1000) ** power)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from misflag._text import shown
 from misflag.api._forms import read_form
 from misflag.api._guard import Guard
 from misflag.api._jobs import JobManager, JobsFull, refusal_status
@@ -36,7 +37,7 @@ _ALIASES = {"/biometrics": "/audits/biometrics", "/monitor": "/audits/monitor", 
 
 def _audit(kind: str) -> Audit:
     if kind not in AUDITS:
-        raise HTTPException(404, f"no audit called {kind[:40]!r}; the workbench at / lists them")
+        raise HTTPException(404, f"no audit called {shown(kind)}; the workbench at / lists them")
     return AUDITS[kind]
 
 

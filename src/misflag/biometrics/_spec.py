@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from typing import Any
 
-from misflag.errors import InputError
+from misflag._text import shown
+from misflag.errors import InputError, literal
 
 #: The settings that are optional SQL expressions (or a group's name).
 _OPTIONAL_TEXT = (
@@ -19,12 +20,6 @@ _OPTIONAL_TEXT = (
 
 #: The largest --min-cell: group sizes are compared as floats, exact up to 2^53 (a larger one overflowed).
 MAX_MIN_CELL = 2**53
-
-
-def _shown(value: int) -> str:
-    """A whole number echoed in a message: a long one (1,999 digits typed or pasted) cut to its start."""
-    text = str(value)
-    return text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} digits)"
 
 
 @dataclass(frozen=True)
@@ -78,30 +73,36 @@ class BiometricSpec:
         if not 0 <= self.fdr_alpha <= 1:
             raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {self.fdr_alpha}")
         if not 1 <= self.min_cell <= MAX_MIN_CELL:
-            raise InputError(f"{{min_cell}} must be between 1 and 2^53, got {_shown(self.min_cell)}")
+            raise InputError(f"{{min_cell}} must be between 1 and 2^53, got {shown(self.min_cell)}")
         if not 10 <= self.bins <= 100_000:
-            raise InputError(f"{{bins}} must be between 10 and 100,000, got {_shown(self.bins)}")
+            raise InputError(f"{{bins}} must be between 10 and 100,000, got {shown(self.bins)}")
         if self.seed < 0:
-            raise InputError(f"{{seed}} must be at least 0, got {_shown(self.seed)}")
+            raise InputError(f"{{seed}} must be at least 0, got {shown(self.seed)}")
 
     def _check_types(self) -> None:
         """Each setting of its type: a JSON settings file can hold anything (a string seed, a "no" flag,
         which Python would read as true), and a wrong type must stop with one line, not a traceback."""
         for name in ("score", "genuine"):
             if not isinstance(getattr(self, name), str):
-                raise InputError(f"{{{name}}} must be text (a SQL expression), got {getattr(self, name)!r}")
+                raise InputError(
+                    f"{{{name}}} must be text (a SQL expression), got {literal(shown(getattr(self, name)))}"
+                )
         for name in _OPTIONAL_TEXT:
             if not isinstance(getattr(self, name), str | None):
-                raise InputError(f"{{{name}}} must be text (a SQL expression), got {getattr(self, name)!r}")
+                raise InputError(
+                    f"{{{name}}} must be text (a SQL expression), got {literal(shown(getattr(self, name)))}"
+                )
         for name in ("distance", "search"):
             if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{{{name}}} must be true or false, got {getattr(self, name)!r}")
+                raise InputError(
+                    f"{{{name}}} must be true or false, got {literal(shown(getattr(self, name)))}"
+                )
         for name in ("min_cell", "bins", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Integral):  # numpy's integers too
-                raise InputError(f"{{{name}}} must be a whole number, got {value!r}")
+                raise InputError(f"{{{name}}} must be a whole number, got {literal(shown(value))}")
         if isinstance(self.fdr_alpha, bool) or not isinstance(self.fdr_alpha, Real):
-            raise InputError(f"{{fdr_alpha}} must be a number, got {self.fdr_alpha!r}")
+            raise InputError(f"{{fdr_alpha}} must be a number, got {literal(shown(self.fdr_alpha))}")
 
     @property
     def false_positive(self) -> str:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from misflag._text import shown
 from misflag.ledger._events import CASE_EVENTS, SYSTEM_EVENTS
 from misflag.ledger._keys import checkpoint_message, signature_valid
 from misflag.ledger._merkle import MerkleTree
@@ -32,12 +33,6 @@ ENTRY_COLUMNS = "seq, prev, hash, kind, case_id, body"
 CHECKPOINT_COLUMNS = "tree_size, root, ts, key_id, signature"
 LAST_SEQ = 2**63 - 2  # the largest seq an entry can have and still be followed by one (rowid, bigint)
 _BINARY = (bytes, memoryview)
-
-
-def shown(value: Any) -> str:
-    """A stored value as it may appear in a one-line message: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def malformed_seq(seq: Any) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from misflag._text import shown
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
 from misflag.monitor._arrival import Evidence
@@ -58,7 +59,7 @@ def load_state(
         cells, watermark = _parse(data, state_columns(stages))
         evidence = Evidence.from_json(data["evidence"]) if "evidence" in data else None
     except (_Damaged, ValueError) as damage:
-        raise InputError(f"state file {name} is damaged: {damage}") from None
+        raise InputError(f"state file {name} is damaged: {literal(str(damage))}") from None
     return cells, watermark, evidence
 
 
@@ -116,15 +117,15 @@ def _row(index: int, cell: Any, columns: list[str]) -> list[Any]:
             out.append(_text(value, field, nullable=True))
         elif column == "n":
             if type(value) is not int or not 0 <= value < 2**63:
-                raise _Damaged(f"{field} must be a whole number of rows, got {_shown(value)}")
+                raise _Damaged(f"{field} must be a whole number of rows, got {shown(value)}")
             out.append(value)
         elif column == "w":
             if not _number(value) or not value > 0:
-                raise _Damaged(f"{field} must be a positive number, got {_shown(value)}")
+                raise _Damaged(f"{field} must be a positive number, got {shown(value)}")
             out.append(float(value))
         else:  # stage flags and truth: 0, 1 or null (pending)
             if value is not None and (not _number(value) or value not in (0, 1)):
-                raise _Damaged(f"{field} must be 0, 1 or null, got {_shown(value)}")
+                raise _Damaged(f"{field} must be 0, 1 or null, got {shown(value)}")
             out.append(None if value is None else float(value))
     return out
 
@@ -137,29 +138,23 @@ def _text(value: Any, field: str, nullable: bool) -> str | None:
     if value is None and nullable:
         return None
     if not isinstance(value, str):
-        raise _Damaged(f"{field} must be text, got {_shown(value)}")
+        raise _Damaged(f"{field} must be text, got {shown(value)}")
     return value
 
 
 def _time(value: Any, field: str) -> datetime:
     """A naive ISO 8601 timestamp within pandas' range, as misflag writes them (no offset)."""
     if not isinstance(value, str) or len(value) > 40:
-        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {_shown(value)}")
+        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {shown(value)}")
     try:
         stamp = datetime.fromisoformat(value)
     except ValueError:
-        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {_shown(value)}") from None
+        raise _Damaged(f"{field} must be an ISO 8601 timestamp, got {shown(value)}") from None
     if stamp.tzinfo is not None:
-        raise _Damaged(f"{field} must be a timestamp without a UTC offset, got {_shown(value)}")
+        raise _Damaged(f"{field} must be a timestamp without a UTC offset, got {shown(value)}")
     if not EARLIEST <= stamp <= LATEST:
-        raise _Damaged(f"{field} lies outside the years 1678-2261, got {_shown(value)}")
+        raise _Damaged(f"{field} lies outside the years 1678-2261, got {shown(value)}")
     return stamp
-
-
-def _shown(value: Any) -> str:
-    """A bad value as the message shows it: its JSON text, cut short, never multi-line."""
-    text = json.dumps(value)
-    return literal(text if len(text) <= 40 else text[:37] + "...")
 
 
 def merge(saved: Cells | None, watermark: datetime | None, fresh: Cells) -> Cells:
