@@ -259,5 +259,5 @@ def test_a_label_checked_earlier_in_the_batch_cannot_be_stood_in_for() -> None:
             Event("flagged", "c-1", "screening", "recorder", payload, {"sex": spoof}),
         ):
             assert event._fast_unstamped(labels) is None
-            with pytest.raises(LedgerError, match="invisible|control|bidi|hidden|character"):
+            with pytest.raises(LedgerError, match="holds a control, invisible or bidi character"):
                 event.validate(labels)
