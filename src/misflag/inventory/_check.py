@@ -15,8 +15,9 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from misflag._text import shown
 from misflag.engine import DuckDBEngine
-from misflag.errors import EngineError, RuleError
+from misflag.errors import EngineError, RuleError, literal
 from misflag.inventory._load import Inventory
 from misflag.inventory._mapping import CATEGORIES, TEXT_FIELDS
 from misflag.inventory._scorecard import CENSUS_NOTE, impact_years
@@ -85,7 +86,7 @@ def parse_patterns(data: Any, where: str) -> PatternSet:
                 engine.sql(f"SELECT regexp_matches('', {_sql_string('(?i)' + pattern.regex)})")
             except (re.error, EngineError) as error:
                 raise RuleError(
-                    f"{where}: pattern {pattern.id!r} is not a valid regular expression: {error}"
+                    f"{where}: pattern {literal(shown(pattern.id))} is not a valid regular expression: {error}"
                 ) from None
             patterns.append(pattern)
     finally:

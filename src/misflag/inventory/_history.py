@@ -18,8 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_literal
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.inventory._features import link_features, year_features
 from misflag.inventory._load import Inventory
 from misflag.linkage import draw_clerical_sample, run_splink
@@ -173,7 +174,9 @@ def evaluate_links(inventory: Inventory, labels: str | Path) -> list[dict[str, A
         raise InputError(f"labels file {path} needs the columns uid_prev, uid_next, label")
     bad = engine.sql("SELECT label FROM _labels WHERE label NOT IN ('0', '1') LIMIT 1").to_pylist()
     if bad:
-        raise InputError(f"label {bad[0]['label']!r} in {path} is not 1 (same use case) or 0 (different)")
+        raise InputError(
+            f"label {literal(shown(bad[0]['label']))} in {path} is not 1 (same use case) or 0 (different)"
+        )
     counts = engine.sql(
         """
         SELECT count(*) FILTER (WHERE k.uid_prev IS NOT NULL AND b.label = '1') AS tp,

@@ -13,7 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from misflag.errors import RuleError
+from misflag._text import shown
+from misflag.errors import RuleError, literal
 from misflag.io import read_data_file
 from misflag.io._files import load_yaml
 
@@ -110,21 +111,25 @@ class YearMapping:
 
 def _vocabulary(name: str, data: Any, where: str) -> Vocabulary:
     if not isinstance(data, dict) or "blank" not in data:
-        raise RuleError(f"{where}: vocabulary {name!r} must be a mapping with a 'blank' value")
+        raise RuleError(f"{where}: vocabulary {literal(shown(name))} must be a mapping with a 'blank' value")
     exact: dict[str, str] = {}
     patterns: list[tuple[re.Pattern[str], str]] = []
     for value, entries in data.items():
         if value == "blank":
             continue
         if not isinstance(entries, list):
-            raise RuleError(f"{where}: vocabulary {name!r} value {value!r} must list its answers")
+            raise RuleError(
+                f"{where}: vocabulary {literal(shown(name))} value {literal(shown(value))} must list its answers"
+            )
         for entry in entries:
             text = str(entry)
             if text.startswith("re:"):
                 try:
                     patterns.append((re.compile(text[3:]), str(value)))
                 except re.error as error:
-                    raise RuleError(f"{where}: bad pattern {text!r} in {name!r}: {error}") from None
+                    raise RuleError(
+                        f"{where}: bad pattern {literal(shown(text))} in {literal(shown(name))}: {error}"
+                    ) from None
             else:
                 exact[normal_key(text)] = str(value)
     return Vocabulary(name, str(data["blank"]), exact, tuple(patterns))
@@ -146,31 +151,33 @@ def parse_mapping(data: Any, where: str) -> YearMapping:
     fields: dict[str, FieldSpec] = {}
     for name, spec in raw_fields.items():
         if name not in TEXT_FIELDS and name not in CODED_FIELDS:
-            raise RuleError(f"{where}: {name!r} is not a field of the normalized schema")
+            raise RuleError(f"{where}: {literal(shown(name))} is not a field of the normalized schema")
         if not isinstance(spec, dict) or "column" not in spec:
-            raise RuleError(f"{where}: field {name!r} needs a 'column'")
+            raise RuleError(f"{where}: field {literal(shown(name))} needs a 'column'")
         vocabulary = spec.get("vocabulary")
         if (name in CODED_FIELDS) != (vocabulary is not None):
             raise RuleError(
-                f"{where}: field {name!r} {'needs' if name in CODED_FIELDS else 'takes no'} vocabulary"
+                f"{where}: field {literal(shown(name))} {'needs' if name in CODED_FIELDS else 'takes no'} vocabulary"
             )
         if vocabulary is not None and vocabulary not in vocabularies:
-            raise RuleError(f"{where}: field {name!r} names an undefined vocabulary {vocabulary!r}")
+            raise RuleError(
+                f"{where}: field {literal(shown(name))} names an undefined vocabulary {literal(shown(vocabulary))}"
+            )
         fields[name] = FieldSpec(name, str(spec["column"]), vocabulary, bool(spec.get("required", False)))
     for name in ("agency", "name"):
         if name not in fields:
-            raise RuleError(f"{where}: the mapping must give the {name!r} field")
+            raise RuleError(f"{where}: the mapping must give the {literal(shown(name))} field")
     for vocabulary in vocabularies.values():
         users = [f for f, s in fields.items() if s.vocabulary == vocabulary.name]
         if not users:
-            raise RuleError(f"{where}: vocabulary {vocabulary.name!r} is used by no field")
+            raise RuleError(f"{where}: vocabulary {literal(shown(vocabulary.name))} is used by no field")
         allowed = set(CATEGORIES[users[0]])
         bad = sorted(
             {*vocabulary.exact.values(), *(v for _, v in vocabulary.patterns), vocabulary.blank} - allowed
         )
         if bad:
             raise RuleError(
-                f"{where}: vocabulary {vocabulary.name!r} maps to unknown value(s) {', '.join(bad)}"
+                f"{where}: vocabulary {literal(shown(vocabulary.name))} maps to unknown value(s) {', '.join(bad)}"
             )
     other = tuple(str(c) for c in data.get("other_columns") or [])
     keys = frozenset(normal_key(c) for c in [*(s.column for s in fields.values()), *other])

@@ -11,7 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from misflag.errors import InputError
+from misflag._text import shown
+from misflag.errors import InputError, literal
 from misflag.inventory._load import Inventory
 from misflag.inventory._mapping import CATEGORIES, PRACTICES, UNMAPPED
 from misflag.result import AuditResult, make_row, rows_to_table
@@ -128,7 +129,7 @@ def scorecard(inventory: Inventory, *, year: int | None = None, by: str = "agenc
     Extras: `scorecard` (counts of every practice status, all groups) and `lacking_safeguards`.
     """
     if by not in ("agency", "bureau"):
-        raise InputError(f"{{by}} must be agency or bureau, not {by!r}")
+        raise InputError(f"{{by}} must be agency or bureau, not {literal(shown(by))}")
     years = impact_years(inventory, year)
     card = scorecard_table(inventory, years)
     keep = [r for r in _rows(card) if r["attribute"] in ("all", by)]

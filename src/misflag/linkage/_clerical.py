@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_identifier
 from misflag.errors import InputError, literal
 from misflag.io import check_expression, load_input
@@ -84,7 +85,7 @@ def draw_clerical_sample(
         if column not in pairs.column_names:
             raise InputError(f"pairs lack the column {column!r}")
     if group_column is not None and group_column not in pairs.column_names:
-        raise InputError(f"pairs lack the group column {group_column!r}")
+        raise InputError(f"pairs lack the group column {literal(shown(group_column))}")
     check_seed(seed)
     cuts = _check_bands(bands)
     pairs = pairs.set_column(pairs.column_names.index("score"), "score", _scores(pairs["score"]))
@@ -136,7 +137,7 @@ def draw_clerical_sample(
 def check_seed(seed: int) -> None:
     """numpy's seeds are whole numbers of at least 0: anything else is refused in one line."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(repr(seed))}")
+        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(shown(seed))}")
 
 
 def _scores(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -178,7 +179,7 @@ def check_labelled_design(engine: DuckDBEngine, labels: str, pairs: str) -> None
     )
     if bad:
         raise InputError(
-            f"stratum {literal(repr(bad['stratum']))} of the labels file has {bad['drawn']} sampled pair(s) and "
+            f"stratum {literal(shown(bad['stratum']))} of the labels file has {bad['drawn']} sampled pair(s) and "
             f"stratum_size {bad['low']:g}"
             + ("" if bad["low"] == bad["high"] else f" to {bad['high']:g}")
             + f"; it must be one whole number from the sampled pairs to the {total:,} pairs of the pairs file"
@@ -194,7 +195,7 @@ def parse_labels(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     out[np.isin(array, list(_FALSE))] = 0.0
     bad = ~(np.isin(array, list(_TRUE | _FALSE)) | (array == ""))
     if bad.any():
-        raise InputError(f"label {array[bad][0]!r} is not one of 1/0, yes/no, match/non-match")
+        raise InputError(f"label {literal(shown(array[bad][0]))} is not one of 1/0, yes/no, match/non-match")
     return out
 
 
@@ -264,7 +265,7 @@ def attach_pair_group(pairs: pa.Table, records: Any, *, id_column: str, expressi
         info = load_input(engine, records, name="records_input")
         known = {c.lower(): c for c in info.columns}
         if id_column.lower() not in known:
-            raise InputError(f"{{id_column}} {id_column!r} is not a column of the records file")
+            raise InputError(f"{{id_column}} {literal(shown(id_column))} is not a column of the records file")
         group = check_expression(expression, info.columns, "{expression}")
         engine.register_arrow("pairs_input", pairs)
         engine.sandbox()  # both inputs are in: no other file, setting or extension from here on

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_identifier
 from misflag.errors import EngineError, InputError, RuleError, literal
 from misflag.io import InputInfo, check_expression, load_input
@@ -135,7 +136,7 @@ class PairsData:
         assert self.records_info is not None
         found = {c.lower(): c for c in self.records_info.columns}.get(name.lower())
         if found is None:
-            raise InputError(f"{option} {name!r} is not a column of the records file")
+            raise InputError(f"{option} {literal(shown(name))} is not a column of the records file")
         return quote_identifier(found)
 
     def _load_records(self) -> None:
@@ -171,12 +172,14 @@ class PairsData:
         if cluster:
             missing = self.scalar("SELECT COUNT(*) FROM rec WHERE cluster IS NULL")
             if missing:
-                raise InputError(f"{missing} record(s) have no ground-truth value in {spec.cluster_column!r}")
+                raise InputError(
+                    f"{missing} record(s) have no ground-truth value in {literal(shown(spec.cluster_column))}"
+                )
         if source:  # else every pair through the record is neither true nor false, and drops out
             missing = self.scalar("SELECT COUNT(*) FROM rec WHERE source IS NULL")
             if missing:
                 raise InputError(
-                    f"{missing} record(s) have no value in the {{source_column}} {literal(repr(spec.source_column))}"
+                    f"{missing} record(s) have no value in the {{source_column}} {literal(shown(spec.source_column))}"
                 )
         parts = [f"SELECT id, '{OVERALL_ATTRIBUTE}' AS attribute, '{OVERALL_GROUP}' AS grp FROM rec"]
         parts += [
@@ -197,7 +200,7 @@ class PairsData:
                 self.engine.execute(f"SELECT ({rule}) FROM rec_l l, rec_r r LIMIT 0")
             except EngineError as error:
                 raise RuleError(
-                    f"blocking rule {text[:120]!r} cannot be evaluated on the records: {error}"
+                    f"blocking rule {literal(shown(text, 120))} cannot be evaluated on the records: {error}"
                 ) from None
 
     def group_sizes(self) -> dict[tuple[str, str], int]:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from misflag import __version__
+from misflag._text import shown
 from misflag.errors import InputError, literal
 from misflag.linkage._population import GROUP_LABELS, GROUPS, PopulationModel
 from misflag.linkage._risk_analytic import FUZZY_HEAD, analytic_risk
@@ -45,19 +46,19 @@ def check_risk_settings(
     the flag); checked before any table is read, so the web form refuses them before a job starts."""
     for name, size in (("population_size", population_size), ("list_size", list_size)):
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InputError(f"{{{name}}} must be a positive whole number, got {literal(repr(size))}")
+            raise InputError(f"{{{name}}} must be a positive whole number, got {literal(shown(size))}")
     if prevalence is not None and not 0.0 < prevalence <= 1.0:
         raise InputError(f"{{prevalence}} must be in (0, 1], got {prevalence}")
     if method not in METHODS:
         raise InputError(
-            f"unknown method {literal(repr(method))}; choose one of {', '.join(METHODS)}", parameter="method"
+            f"unknown method {literal(shown(method))}; choose one of {', '.join(METHODS)}", parameter="method"
         )
     if method != "analytic" and replicates < 2:
         raise InputError(
             "Monte Carlo needs at least 2 replicates to give an interval", parameter="replicates"
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(repr(seed))}")
+        raise InputError(f"{{seed}} must be a whole number of at least 0, got {literal(shown(seed))}")
 
 
 def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, int] | None) -> list[str]:

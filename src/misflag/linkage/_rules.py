@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from misflag._text import shown
 from misflag.errors import RuleError, literal
 from misflag.io import read_data_file
 
@@ -100,11 +101,11 @@ def _comparison(item: Any, where: str) -> Comparison:
         raise RuleError(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))} in a comparison")
     field, method = item.get("field"), item.get("method", "exact")
     if not isinstance(field, str) or field not in FIELDS:
-        raise RuleError(f"{where}: unknown field {literal(repr(field))}; known fields: {', '.join(FIELDS)}")
+        raise RuleError(f"{where}: unknown field {literal(shown(field))}; known fields: {', '.join(FIELDS)}")
     methods = DOB_METHODS if field == DOB_FIELD else NAME_METHODS
     if not isinstance(method, str) or method not in methods:  # a list or object is not a method name
-        shown = literal(repr(method))
-        raise RuleError(f"{where}: unknown method {shown} for {field}; choose one of {', '.join(methods)}")
+        named = literal(shown(method))
+        raise RuleError(f"{where}: unknown method {named} for {field}; choose one of {', '.join(methods)}")
     threshold, days = item.get("threshold"), item.get("days")
     if method == "jaro_winkler":
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):

@@ -23,8 +23,9 @@ from typing import Any
 import pyarrow as pa
 import sqlglot
 
+from misflag._text import shown
 from misflag.engine import DuckDBEngine
-from misflag.errors import EngineError, InputError, RuleError
+from misflag.errors import EngineError, InputError, RuleError, literal
 from misflag.io import load_input, read_data_file
 from misflag.linkage._splink_settings import check_settings
 from misflag.progress import Progress
@@ -101,7 +102,7 @@ def blocking_rule_sql(settings: dict[str, Any]) -> list[str]:
     for rule in settings.get("blocking_rules_to_generate_predictions", []):
         text = rule.get("blocking_rule") if isinstance(rule, dict) else rule
         if not isinstance(text, str) or not text.strip():
-            raise RuleError(f"blocking rule {rule!r} is not a SQL condition")
+            raise RuleError(f"blocking rule {literal(shown(rule))} is not a SQL condition")
         rules.append(text)
     return rules
 
@@ -124,7 +125,9 @@ def translate_settings(settings: dict[str, Any], target: str) -> dict[str, Any]:
         try:
             return ";".join(sqlglot.transpile(sql, read=src.sqlglot_dialect, write=dst.sqlglot_dialect))
         except sqlglot.errors.SqlglotError as error:
-            raise RuleError(f"cannot translate settings SQL {sql!r} to {target}: {error}") from None
+            raise RuleError(
+                f"cannot translate settings SQL {literal(shown(sql))} to {target}: {error}"
+            ) from None
 
     rules = translated.get("blocking_rules_to_generate_predictions", [])
     for index, rule in enumerate(rules):
@@ -170,7 +173,9 @@ def _check_ids(tables: list[pa.Table], id_column: str) -> None:
     try:
         for index, table in enumerate(tables):
             if id_column not in table.column_names:
-                raise InputError(f"linkage input {index + 1} lacks the unique id column {id_column!r}")
+                raise InputError(
+                    f"linkage input {index + 1} lacks the unique id column {literal(shown(id_column))}"
+                )
             engine.register_arrow(f"t{index}", table.select([id_column]))
         union = " UNION ALL ".join(
             f'SELECT CAST("{id_column}" AS VARCHAR) AS id FROM t{i}' for i in range(len(tables))
@@ -182,10 +187,10 @@ def _check_ids(tables: list[pa.Table], id_column: str) -> None:
     finally:
         engine.close()
     if nulls:
-        raise InputError(f"{nulls} record(s) have no {id_column!r}; every record needs an id")
+        raise InputError(f"{nulls} record(s) have no {literal(shown(id_column))}; every record needs an id")
     if dup:
         raise InputError(
-            f"record id {dup[0]['id']!r} appears {dup[0]['n']} times; ids must be unique across inputs"
+            f"record id {literal(shown(dup[0]['id']))} appears {dup[0]['n']} times; ids must be unique across inputs"
         )
 
 
@@ -207,7 +212,7 @@ def _db_api(engine: str, scratch: str) -> Any:
         session = SparkEngine().session
         session.sparkContext.setCheckpointDir(scratch)
         return SparkAPI(spark_session=session)
-    raise InputError(f"unknown engine {engine!r}; choose duckdb or spark")
+    raise InputError(f"unknown engine {literal(shown(engine))}; choose duckdb or spark")
 
 
 def link(

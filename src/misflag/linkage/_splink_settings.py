@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlglot
 
+from misflag._text import shown
 from misflag.engine import SOURCE_DIALECT
 from misflag.errors import ExpressionError, RuleError, literal
 from misflag.io._expr_cost import cost_problem
@@ -58,9 +59,7 @@ Check = Callable[[Any, str, "set[str] | None"], None]
 
 
 def _fail(where: str, value: Any, what: str) -> RuleError:
-    shown = repr(value)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return RuleError(f"Splink settings: {where} = {literal(shown)} must be {what}")
+    return RuleError(f"Splink settings: {where} = {literal(shown(value, 80))} must be {what}")
 
 
 def _name(value: Any, where: str, columns: set[str] | None) -> None:
@@ -199,8 +198,7 @@ def _fields(data: Any, known: dict[str, Check], where: str, columns: set[str] | 
         place = f"{where}.{key}" if where != "settings" else str(key)
         if key not in known:
             hint = did_you_mean(str(key), known)
-            shown = repr(key) if len(repr(key)) <= 60 else repr(key)[:57] + "..."
-            raise RuleError(f"Splink settings: unknown field {literal(shown)} in {where}{hint}")
+            raise RuleError(f"Splink settings: unknown field {literal(shown(key, 60))} in {where}{hint}")
         known[key](value, place, columns)
 
 
@@ -274,7 +272,7 @@ def _check_condition(text: str, where: str, dialect: Any, columns: set[str] | No
         base = name if column.table else re.sub(r"_[lr]$", "", name)
         if base not in columns | {"match_key"}:
             raise RuleError(
-                f"Splink settings: {where} names column {literal(repr(base[:60]))}, which the input lacks"
+                f"Splink settings: {where} names column {literal(shown(base, 60))}, which the input lacks"
             )
 
 
@@ -302,7 +300,7 @@ def condition_tree(text: str, where: str, dialect: Any) -> sqlglot.exp.Expr:
     Splink runs this SQL itself, so it cannot be rendered from a checked tree: the DuckDB connection is
     locked as well, and this check is what stands between the settings and Spark.
     """
-    shown = literal(repr(text if len(text) <= 120 else text[:117] + "..."))
+    echoed = literal(shown(text, 120))
     if len(text) > MAX_LENGTH:
         raise RuleError(f"Splink settings: {where} is {len(text):,} characters; at most {MAX_LENGTH:,}")
     sqlglot_logger = logging.getLogger("sqlglot")
@@ -311,21 +309,21 @@ def condition_tree(text: str, where: str, dialect: Any) -> sqlglot.exp.Expr:
     try:
         statements = sqlglot.parse(text, read=dialect)
     except (sqlglot.errors.SqlglotError, RecursionError):
-        raise RuleError(f"Splink settings: {where} SQL {shown} does not parse") from None
+        raise RuleError(f"Splink settings: {where} SQL {echoed} does not parse") from None
     finally:
         sqlglot_logger.setLevel(level)
     if len(statements) != 1 or not isinstance(statements[0], sqlglot.exp.Condition):
-        raise RuleError(f"Splink settings: {where} SQL {shown} must be one SQL condition, not a statement")
+        raise RuleError(f"Splink settings: {where} SQL {echoed} must be one SQL condition, not a statement")
     tree = statements[0]
     for node in tree.walk():
         if isinstance(node, (sqlglot.exp.Query, sqlglot.exp.Subquery, sqlglot.exp.Table)):
-            raise RuleError(f"Splink settings: {where} SQL {shown} may not hold a query or read a table")
+            raise RuleError(f"Splink settings: {where} SQL {echoed} may not hold a query or read a table")
         name = node.name.lower() if isinstance(node, sqlglot.exp.Anonymous) else ""
         if name in _REFUSED_FUNCTIONS:
             raise RuleError(
-                f"Splink settings: {where} SQL {shown} calls {name}(), which misflag does not run"
+                f"Splink settings: {where} SQL {echoed} calls {name}(), which misflag does not run"
             )
     problem = cost_problem(tree)
     if problem:
-        raise RuleError(f"Splink settings: {where} SQL {shown} is refused: {problem}")
+        raise RuleError(f"Splink settings: {where} SQL {echoed} is refused: {problem}")
     return tree
