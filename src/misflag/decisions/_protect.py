@@ -9,9 +9,9 @@ ceil(min_cell / 2) people wide, or reach down to 0.
 Secondary suppression is cost-aware first (`disclosure._optimal`): the cheapest groups to withhold (rates,
 or whole) meeting every cut the audit's LP duals gave so far, published and audited again, until the
 audit passes. When it gives up (rounds, seconds, a count no suppression frees), the greedy escalation
-runs: an exposed group is withheld one step further per round (every figure but n; then the whole
-group; then the published group of the same attribute that shares the most values with it), the last
-resort withholding every group of that attribute. The audit, never the optimiser, decides."""
+(`_protect_greedy`) runs: an exposed group is withheld one step further per round (every figure but n;
+then the whole group; then the published group of the same attribute that shares the most values with
+it), the last resort withholding every group of that attribute. The audit, never the optimiser, decides."""
 
 from __future__ import annotations
 
@@ -24,17 +24,18 @@ import numpy as np
 
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
+from misflag.decisions._protect_greedy import greedy
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._figures import reads_as_counts
 from misflag.disclosure._kept import Models
 from misflag.disclosure._load import bundle_output
+from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.disclosure._weights import StateWeights, state_weights
 from misflag.errors import InputError
-from misflag.result import JOIN, OVERALL_ATTRIBUTE
+from misflag.result import OVERALL_ATTRIBUTE
 
-MAX_ROUNDS = 40
 THIS = "this audit"  # the output being protected, among earlier releases
 #: The optimiser's limits (then the greedy runs): rounds of (MILP, publish, audit), counted rather than
 #: timed so that the same input is protected the same way on a busy machine; groups in the table; and
@@ -113,7 +114,7 @@ def protect(
     rounds = _Rounds(publish, reader, min_cell)
     optimised, reason = _optimise(rounds)
     if optimised is None:
-        rows, metadata, audit = _greedy(rounds)
+        rows, metadata, audit = greedy(rounds)
         if audit.exposed and rounds.earlier:
             raise InputError(_refusal(audit.exposed))
         optimised = rows, metadata, replace(audit, secondary={"method": "greedy", "why": reason})
@@ -257,38 +258,6 @@ def _optimise(
     return None, f"no pattern passed the audit in {OPTIMISER_ROUNDS} rounds"
 
 
-def _greedy(rounds: _Rounds) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
-    """The fallback: withhold one step more of each exposed group per round, until nothing is exposed."""
-    forced: Forced = {"n": set(), "detail": set()}
-    settled: dict[bytes, Interval] = {}
-    for round_number in range(MAX_ROUNDS + 1):
-        rows, _, metadata, audit = rounds.run(forced, settled)
-        if not audit.exposed:
-            # the complementary suppressions are planned afresh each round, so a count settled in an
-            # earlier round may have lost room since: the output is audited once more in full
-            rows, _, metadata, audit = rounds.run(forced)
-            if not audit.exposed:
-                return rows, metadata, audit
-            settled.clear()
-        units = _worst_per_attribute(audit.exposed)
-        if round_number < MAX_ROUNDS - 1 and _escalate(forced, units, rows):
-            continue
-        # last resorts: every group of the exposed attributes, then every group of every attribute
-        groups = {
-            (r["attribute"], r["group"])
-            for r in rows
-            if r["metric"] == "n" and r["attribute"] != OVERALL_ATTRIBUTE
-        }
-        attributes = {attribute for attribute, _ in units}
-        wider = {unit for unit in groups if unit[0] in attributes}
-        if wider <= forced["n"]:
-            wider = groups
-        if wider <= forced["n"]:
-            return rows, metadata, audit
-        forced["n"] |= wider
-    return rows, metadata, audit
-
-
 def _removable(equation: Equation) -> bool:
     """Whether this output can stop publishing the equation: not when an earlier release publishes it
     too, nor when it is the overall n (or the row counts with it), which the optimiser keeps (as the
@@ -313,15 +282,15 @@ def _refusal(exposed: list[Interval]) -> str:
 
 
 def _mine(
-    known: Callable[[Target], float | None], releases: Releases | None
+    known: Callable[[Target, CountRow], float | None], releases: Releases | None
 ) -> Callable[[Target], float | None]:
-    """The auditor's value of a withheld count: from this output's figures, else as the register keeps it
-    for the earlier release that withholds it (None: not sensitive, not audited)."""
+    """The auditor's value of a withheld count: from this output's first row withholding it, else as the
+    register keeps it for the earlier release that withholds it (None: not sensitive, not audited)."""
 
     def value(target: Target) -> float | None:
-        rows = [row for row in target.rows if row[0] == THIS]
-        if rows:
-            return known(replace(target, rows=rows))
+        mine = next((row for row in target.rows if row[0] == THIS), None)
+        if mine is not None:
+            return known(target, mine)
         return releases.value(target.rows) if releases is not None else None
 
     return value
@@ -332,39 +301,29 @@ def protection_level(min_cell: int) -> float:
     return max(1.0, math.ceil(min_cell / 2))
 
 
-def _worst_per_attribute(exposed: list[Interval]) -> set[tuple[str, str | None]]:
-    """Per attribute, the group with the most exposed counts: one step at a time, so that a group
-    withheld for one exposure can settle others before more is withheld."""
-    tally: dict[tuple[str, str | None], int] = {}
-    for interval in exposed:
-        for row in interval.target.rows:
-            tally[(row[1], row[2])] = tally.get((row[1], row[2]), 0) + 1
-    best: dict[str, tuple[str, str | None]] = {}
-    for unit, _count in sorted(tally.items(), key=lambda item: (-item[1], str(item[0]))):
-        best.setdefault(unit[0], unit)
-    return set(best.values())
-
-
-def _known(shadow: list[dict[str, Any]], min_cell: int, reader: Reader) -> Callable[[Target], float | None]:
-    """The auditor's own value of a withheld count, when it is sensitive (under min_cell); else None."""
+def _known(
+    shadow: list[dict[str, Any]], min_cell: int, reader: Reader
+) -> Callable[[Target, CountRow], float | None]:
+    """The auditor's own value of a withheld count (read from `row`, one of this output's rows that
+    withhold it), when it is sensitive (under min_cell); else None."""
     table = {(r["attribute"], r["group"], r["stage"], r["metric"]): r for r in shadow}
 
-    def known(target: Target) -> float | None:
-        _, attribute, group, stage, metric, part = target.rows[0]
+    def known(target: Target, row: CountRow) -> float | None:
+        _, attribute, group, stage, metric, part = row
         figure = base_metric(metric) or metric
-        row = table.get((attribute, group, stage, figure))
-        if row is None:
+        mine = table.get((attribute, group, stage, figure))
+        if mine is None:
             return float("nan")  # not in the auditor's table: audit it, value unknown
         if part == "n":
-            value = float(row["value"])
+            value = float(mine["value"])
         elif part == "denominator":
-            value = float(row["denominator"] or 0.0)
-        elif reader.weighted and FIGURES[figure][2] and not reads_as_counts(row):
+            value = float(mine["denominator"] or 0.0)
+        elif reader.weighted and FIGURES[figure][2] and not reads_as_counts(mine):
             value = _weighted_count(target, table)
             if math.isnan(value):
                 return value  # no weighted rate gives the count: audit it, value unknown
         else:
-            value = float(round((row["value"] or 0.0) * (row["denominator"] or 0.0)))
+            value = float(round((mine["value"] or 0.0) * (mine["denominator"] or 0.0)))
         return value if 1 <= value < min_cell else None
 
     return known
@@ -380,39 +339,3 @@ def _weighted_count(target: Target, table: dict[tuple[str, str | None, str, str]
             rate, denominator = float(row["value"]), float(row["denominator"])
             return float(round(rate * rest * denominator / (mine * (1.0 - rate) + rate * rest)))
     return float("nan")
-
-
-def _escalate(forced: Forced, units: set[tuple[str, str | None]], rows: list[dict[str, Any]]) -> bool:
-    """One more step of suppression for each exposed group; False when no step is left."""
-    published = {
-        (r["attribute"], r["group"]): float(r["value"])
-        for r in rows
-        if r["metric"] == "n" and not r["suppressed"] and r["value"]
-    }
-    changed = False
-    for unit in sorted(units, key=str):
-        if unit in published and unit not in forced["detail"]:
-            forced["detail"].add(unit)
-        elif unit in published:
-            forced["n"].add(unit)
-        else:
-            partner = _partner(unit, published, forced)
-            if partner is None:
-                continue
-            forced["n"].add(partner)
-        changed = True
-    return changed
-
-
-def _partner(
-    unit: tuple[str, str | None], published: dict[tuple[str, str | None], float], forced: Forced
-) -> tuple[str, str | None] | None:
-    """The published group of the same attribute sharing the most values with the unit, then the smallest."""
-    attribute, group = unit
-    values = set((group or "").split(JOIN))
-    candidates = [
-        (len(values & set((other or "").split(JOIN))), -size, str(other), (a, other))
-        for (a, other), size in published.items()
-        if a == attribute and (a, other) not in forced["n"] and a != OVERALL_ATTRIBUTE
-    ]
-    return max(candidates)[3] if candidates else None
