@@ -4,8 +4,8 @@ Classes follow the attacks of issue 11 and DuckDB's and Spark's function lists: 
 functions; table functions; statements smuggled after `;`; comments; quoted and unknown cast types;
 star and COLUMNS (masking bypass); lambdas, lists, structs; subqueries in every form; aggregates and
 windows; regular expressions (ReDoS); Spark reflection; Unicode look-alikes and invisible characters;
-nesting; output blow-ups; placeholders and odd literals. The canary file's path is `CANARY`, the file an
-attack would write is `TARGET`; tests substitute real paths for them.
+nesting; output blow-ups; placeholders and odd literals; numbers no engine holds. The canary file's
+path is `CANARY`, the file an attack would write is `TARGET`; tests substitute real paths for them.
 """
 
 from __future__ import annotations
@@ -368,6 +368,20 @@ _ODD_LITERALS = [
 ]
 
 
+# Numbers no engine holds: infinite as a double (DuckDB silently filters on inf, Spark refuses it) or past
+# 38 digits (DuckDB's BIGNUM, which failed the query far from the expression that wrote it).
+_HUGE_NUMBERS = [
+    "score > 1e999999",
+    "score < -1e999",
+    "score > 1.8e308",
+    "score * 1e200 * 1e200 > 1e309",
+    "score > " + "9" * 400,
+    "score > -" + "9" * 39,
+    "score > 0." + "0" * 38 + "1",
+    "CAST(score AS DECIMAL(" + "9" * 400 + ", 2)) > 0",
+]
+
+
 def _expand(items: list[str]) -> list[str]:
     return [item.replace("{CANARY}", CANARY).replace("{TARGET}", TARGET) for item in items]
 
@@ -392,6 +406,7 @@ def corpus() -> list[tuple[str, str]]:
         "unicode": _UNICODE,
         "nesting and size": _NESTING,
         "odd literal and syntax": _ODD_LITERALS,
+        "out-of-range number": _HUGE_NUMBERS,
     }
     for group, items in groups.items():
         entries.extend((group, text) for text in _expand(items))

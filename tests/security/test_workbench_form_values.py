@@ -171,14 +171,18 @@ def test_the_monitor_reads_its_time_from_an_uploaded_date_column(
 
 
 @pytest.mark.parametrize(
-    ("group", "kind"), [("tags", "list"), (HUGE, "extension<arrow.opaque[storage_type=binary")]
+    ("group", "refusal"),
+    [
+        ("tags", "--group gives values of type list"),
+        (HUGE, "--group expression '" + "9" * 80 + "...' (1,999 characters) holds the number " + "9" * 20),
+    ],
 )
 def test_a_group_that_is_no_single_value_is_refused_in_one_line(
-    tmp_path: Any, capsys: pytest.CaptureFixture[str], group: str, kind: str
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], group: str, refusal: str
 ) -> None:
     """A group of lists (a Parquet list column) was 'internal error (TypeError)', exit 1, and
     a failed web job the same; a 1,999-digit literal (DuckDB's BIGNUM, bytes in Arrow) grouped by its
-    bytes, shown as b'\\x80...'."""
+    bytes, shown as b'\\x80...', and is now refused with the expression, as no engine holds it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -198,8 +202,9 @@ def test_a_group_that_is_no_single_value_is_refused_in_one_line(
     words = ["biometrics", "audit", str(scores), "--score", "score", "--genuine", "genuine"]
     assert main([*words, "--threshold", "0.5", "--group", group, "--min-cell", "1"]) == 2
     said = capsys.readouterr().err.strip()
-    assert said.startswith("error: --group gives values of type " + kind), said[:200]
-    assert len(said.splitlines()) == 1 and "9" * 41 not in said, said[:200]
+    assert said.startswith("error: " + refusal), said[:200]
+    # an expression is echoed to its first 80 characters (ECHO_LENGTH), a value to its first 40
+    assert len(said.splitlines()) == 1 and "9" * 81 not in said, said[:200]
 
 
 MALFORMED = {

@@ -9,6 +9,7 @@ the Python API and HTTP, so every front end refuses the same things with the sam
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -19,6 +20,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import TokenType
 
+from misflag._text import clipped, shown
 from misflag.engine import SOURCE_DIALECT
 from misflag.errors import ExpressionError, literal
 from misflag.io._expr_cost import cost_problem
@@ -43,6 +45,9 @@ MAX_DEPTH = 128
 MAX_PARENS = 64
 #: How much of an expression an error message echoes.
 ECHO_LENGTH = 80
+#: Most digits a number may be written with: DuckDB's HUGEINT and both engines' DECIMAL hold 38 (a longer
+#: whole number is DuckDB's BIGNUM, which fails when compared; Spark refuses a DECIMAL of more).
+MAX_NUMBER_DIGITS = 38
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ALLOWED = OPERATORS | FUNCTIONS
@@ -65,9 +70,8 @@ class Expression:
 
 
 def echo(text: str) -> str:
-    """An expression as an error message shows it: repr'd and cut to a readable length."""
-    shown = text if len(text) <= ECHO_LENGTH else text[: ECHO_LENGTH - 3] + "..."
-    return literal(repr(shown))
+    """An expression as an error message shows it: repr'd, cut to a readable length, its length named."""
+    return literal(shown(text, ECHO_LENGTH))
 
 
 def render_expression(tree: exp.Expr, dialect: str = SOURCE_DIALECT) -> str:
@@ -243,9 +247,13 @@ def _check_node(node: exp.Expr, check: _Check) -> None:
         return
     if kind not in _ALLOWED and not (check.qualifiers and kind in PAIR_CLASSES):
         raise _refuse(option, text, _construct_name(node))
-    if isinstance(node, exp.Var):
+    if isinstance(node, exp.Literal) and not node.is_string:
+        problem = _number_problem(str(node.this))
+        if problem:
+            raise ExpressionError(f"{option} expression {echo(text)} holds {problem}")
+    elif isinstance(node, exp.Var):
         if not isinstance(node.parent, UNIT_PARENTS) or node.name.upper() not in UNITS:
-            raise _refuse(option, text, f"the word {node.name[:40]!r}")
+            raise _refuse(option, text, f"the word {literal(shown(node.name))}")
     elif isinstance(node, (exp.Cast, exp.TryCast)):
         _check_type(node.args.get("to"), text, option)
     elif isinstance(node, exp.DataType) and not isinstance(node.parent, (exp.Cast, exp.TryCast)):
@@ -271,7 +279,26 @@ def _check_node(node: exp.Expr, check: _Check) -> None:
     elif isinstance(node, exp.Interval) and not isinstance(node.this, exp.Literal):
         raise _refuse(option, text, "an INTERVAL that is not a number of units")
     elif isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column):
-        raise _refuse(option, text, f"the name {node.name[:40]!r} here")
+        raise _refuse(option, text, f"the name {literal(shown(node.name))} here")
+
+
+def _number_problem(written: str) -> str | None:
+    """Why a number as written cannot run alike on every engine (too many digits, past a double), said
+    as the number it is, or None.
+
+    `1e999999` is infinite as a double (DuckDB filters on it silently, Spark refuses it) and a 400-digit
+    whole number is DuckDB's BIGNUM, which fails only once the query runs, far from the expression.
+    """
+    digits = sum(char.isdigit() for char in re.split("[eE]", written, maxsplit=1)[0])
+    if digits > MAX_NUMBER_DIGITS:
+        return f"the number {clipped(written, 20)}, of {digits:,} digits; at most {MAX_NUMBER_DIGITS} are accepted"
+    try:
+        value = float(written)
+    except ValueError:
+        return None  # a form sqlglot reads as a number but Python does not (left to the engine)
+    if math.isinf(value):
+        return f"the number {clipped(written, 20)}, past the largest a double holds (1.7976931348623157e308)"
+    return None
 
 
 def _is_literal(node: exp.Expr) -> bool:
@@ -332,9 +359,10 @@ def _resolve_column(node: exp.Column, check: _Check) -> None:
         columns = sorted(set(known.values()))
         hint = did_you_mean(name, columns)
         if not hint and isinstance(node.parent, (exp.EQ, exp.NEQ)) and not node.this.quoted:
-            hint = f"; if {literal(repr(name[:60]))} is a value, not a column, quote it: {literal(repr(name[:60]))}"
+            value = literal(shown(name, 60))
+            hint = f"; if {value} is a value, not a column, quote it: {value}"
         error = ExpressionError(
-            f"{option} expression {echo(text)} names column {literal(repr(name[:60]))}, which the input "
+            f"{option} expression {echo(text)} names column {literal(shown(name, 60))}, which the input "
             f"lacks{hint} (columns: {name_list(columns, first=close_names(name, columns))})"
         )
         error.columns = columns  # type: ignore[attr-defined]  # every column, for a caller who asks

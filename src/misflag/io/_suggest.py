@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from misflag._text import shown
 from misflag.errors import ExpressionError, literal
 
 #: Characters of names a message lists before it says how many more there are.
@@ -90,16 +91,16 @@ def parse_problem(option: str, text: str, error: dict[str, object]) -> ParseProb
     position = offset + max(0, column - len(highlight))
     if before and text.find(before + highlight) >= 0:  # the context pins the place when the text repeats
         position = text.find(before + highlight) + len(before)
-    shown = literal(repr(highlight)) if highlight.strip() else "the end"
+    token = literal(shown(highlight)) if highlight.strip() else "the end"
     if _MISSING_OPERAND.match(description):
-        what = f"{shown} needs a value on each side"
+        what = f"{token} needs a value on each side"
     elif description.startswith("Expecting )"):
         what = "a '(' is not closed; add ')'"
         position = len(text)
     elif description.startswith("Expecting ("):
-        what = f"{shown} must be followed by '('"
+        what = f"{token} must be followed by '('"
     else:
-        what = f"{shown} is not expected here"
+        what = f"{token} is not expected here"
     return ParseProblem(
         f"{option} expression does not parse at character {position + 1}: {what}", text, position
     )
