@@ -246,3 +246,20 @@ def test_an_upload_without_the_forms_columns_is_refused_naming_the_field(
     assert answer.status_code == 400
     assert _error(answer).startswith(f"{flag} expression"), _error(answer)
     assert "which the input lacks (columns: x, y)" in _error(answer), _error(answer)
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("band", "--band must be LOW,HIGH (e.g. 0.8,1.25), got '{group}'"),
+        ("stage", "--stage must be NAME=EXPR, got '{group}'"),
+    ],
+)
+def test_a_value_written_like_a_placeholder_is_shown_as_written(
+    pages: tuple[TestClient, dict[str, str]], name: str, said: str
+) -> None:
+    """The page re-raised the spec's rendered line as a new error, which read the user's `{group}` as a
+    parameter: '--band must be LOW,HIGH (e.g. 0.8,1.25), got 'group''."""
+    answer = _post(pages, "monitor", **{name: "{group}"})
+    assert answer.status_code == 400
+    assert _error(answer).replace("&#39;", "'") == said

@@ -20,7 +20,7 @@ from misflag.api._forms import FormField, command_fields, shorten
 from misflag.api._preview import DATES
 from misflag.api._request import columns_read
 from misflag.api._tasks import Task
-from misflag.errors import InputError, MisflagError
+from misflag.errors import InputError, MisflagError, literal
 from misflag.io import check_expression
 
 Build = Callable[[dict[str, Any]], dict[str, Any]]
@@ -296,7 +296,8 @@ def parse_settings(audit: Audit, values: dict[str, Any]) -> dict[str, Any]:
     try:
         return audit.build(values)
     except MisflagError as error:
-        raise InputError(shorten(rendered(audit, error))) from None
+        # rendered: every placeholder is a flag now, so a `{name}` left is the user's text, kept as written
+        raise InputError(literal(shorten(rendered(audit, error)))) from None
     except TypeError as error:  # a spec's missing required field
         raise InputError(f"the {audit.title.lower()} settings are incomplete: {error}") from None
 
