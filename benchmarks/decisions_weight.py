@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 
 MB = 1024 * 1024

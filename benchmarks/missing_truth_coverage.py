@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._groups import groupings
 from misflag.decisions._missing import Bound, Counts, Shift, bound_rates
 from misflag.decisions._missing_mar import Keyed, MarAudit, mar_rates

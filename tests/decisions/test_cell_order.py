@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._counts import _sorted_columns
+from misflag.decisions._cells import _sorted_columns
 
 
 def _python_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

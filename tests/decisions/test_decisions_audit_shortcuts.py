@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from misflag.decisions import _audit, _protect, audit_decisions
+from misflag.decisions import _audit_cells, _protect, audit_decisions
 from misflag.errors import InputError
 
 
@@ -47,7 +47,7 @@ def test_the_shortcut_changes_nothing(
     log = _log(tmp_path / "log.csv", 400, small)
     given = {"flag": "flag", **options} if "stages" not in options else dict(options)
     fast = audit_decisions(log, truth="truth", replicates=200, **given)  # type: ignore[arg-type]
-    monkeypatch.setattr(_audit._Audit, "withholds", lambda self: True)  # always compute them again
+    monkeypatch.setattr(_audit_cells._Audit, "withholds", lambda self: True)  # always compute them again
     slow = audit_decisions(log, truth="truth", replicates=200, **given)  # type: ignore[arg-type]
     assert fast.rows() == slow.rows()
     assert fast.metadata == slow.metadata

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from misflag.decisions import audit_decisions
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 
 HUGE = 1e200

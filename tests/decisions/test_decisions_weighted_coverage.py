@@ -23,7 +23,7 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from misflag.decisions import audit_decisions
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 
 #: 800 logs give at least 450 intervals in every checked band (2 cores: ~5 s). At 450 intervals the 99.8%

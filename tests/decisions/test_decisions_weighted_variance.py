@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 
 # (group, flag, truth, weight, count); truth -1 / weight 0: outside the audit sample

@@ -6,7 +6,8 @@ Chromium while the options are parsed, before any audit runs, and every file wri
 "wrote …" line on stderr (stdout stays the table, CSV or JSON).
 
 rich (the terminal views, the progress bar, the "wrote" lines) is imported where it draws, not here: an
-audit printing CSV or JSON into a pipe never loads it.
+audit printing CSV or JSON into a pipe never loads it. Nor are pyarrow and the result module imported
+here: a decision audit loads them while its scan runs (`decisions._audit`), after this module.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
 import typer
 
 from misflag._text import plain, printable
 from misflag.errors import InputError
 from misflag.io import neutralise_csv_cell, write_atomic
 from misflag.progress import Progress as ProgressCallback
-from misflag.result import AuditResult, format_number
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from rich.console import Console
+
+    from misflag.result import AuditResult
 
 
 class OutputFormat(StrEnum):
@@ -139,6 +141,8 @@ def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet
     """CSV or Parquet by suffix (else `default`), written under a temporary name first so nothing is half-written."""
     suffix = path.suffix.lower()
     as_csv = suffix == ".csv" or (suffix not in {".parquet", ".pq"} and default == "csv")
+    import pyarrow as pa  # here, not at the top: every command imports this module
+
     if as_csv:  # text cells a spreadsheet would run as a formula are neutralised (misflag.io._csv)
         table = pa.table(
             {
@@ -148,7 +152,7 @@ def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet
                 for name, column in zip(table.column_names, table.columns, strict=True)
             }
         )
-    import pyarrow.csv as pacsv  # here, not at the top: every command imports this module
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     writer = pacsv.write_csv if as_csv else pq.write_table
@@ -177,6 +181,8 @@ def render_table(result: AuditResult, console: Console, title: str | None = None
     from rich.measure import Measurement
     from rich.table import Table
     from rich.text import Text
+
+    from misflag.result import format_number
 
     headers = ("attribute", "group", "stage", "metric", "value", "95% CI", "denominator", "note")
     body: list[tuple[str, ...]] = []

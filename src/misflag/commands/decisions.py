@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Any, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, get_origin, get_type_hints
 
 import typer
 
@@ -22,14 +22,15 @@ from misflag.commands._output import (
     emit,
     progress_bar,
 )
-from misflag.decisions import DecisionSpec, parse_stage, run_audit
-from misflag.decisions._forms import COUNT_COLUMN, FLAG_COLUMN, TRUTH_COLUMN, counts_table
-from misflag.decisions._margins import margin_lines
+from misflag.decisions import DecisionSpec, counts_table, parse_stage, run_audit
+from misflag.decisions._forms import COUNT_COLUMN, FLAG_COLUMN, TRUTH_COLUMN
 from misflag.decisions._missing_spec import expand_prevalence_files
 from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 from misflag.io import read_data_file
-from misflag.result import AuditResult
+
+if TYPE_CHECKING:  # loaded by the audit, beside its scan (decisions._audit)
+    from misflag.result import AuditResult
 
 app = typer.Typer(help="Decision audits: group error rates of flagging pipelines.", no_args_is_help=True)
 
@@ -87,6 +88,8 @@ def _counts_notes(result: AuditResult, output_format: OutputFormat) -> None:
     """Counts mode, on stderr: the table's own margins (published figures only) to compare with the
     source's totals, and one warning line where the given margins do not add up."""
     from rich.console import Console
+
+    from misflag.decisions._margins import margin_lines
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     warning = (result.metadata.get("counts") or {}).get("margin_warning")

@@ -2,7 +2,6 @@
 
 from misflag.decisions._audit import audit_decisions, run_audit
 from misflag.decisions._forms import counts_table
-from misflag.decisions._rows import SMALL_DENOMINATOR
-from misflag.decisions._spec import DecisionSpec, parse_stage
+from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec, parse_stage
 
 __all__ = ["SMALL_DENOMINATOR", "DecisionSpec", "audit_decisions", "counts_table", "parse_stage", "run_audit"]

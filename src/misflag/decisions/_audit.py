@@ -1,53 +1,25 @@
-"""The decision audit: who a flagging pipeline wrongly flags, per group, with score-type intervals."""
+"""The decision audit: who a flagging pipeline wrongly flags, per group, with score-type intervals.
+
+This module reads the input and starts the cell query; nothing it imports loads numpy or pyarrow, so on
+the command line those and the rest of the audit (`decisions._audit_cells`) are imported while DuckDB
+scans the file (docs/scale.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from misflag.decisions._audit_metadata import audit_metadata
-from misflag.decisions._counts import (
-    Cells,
-    check_spec,
-    margin_problem,
-    precheck_spec,
-    read_cells,
-)
-from misflag.decisions._disclosure import (
-    Family,
-    Forced,
-    UnsuppressedRows,
-    family_of,
-    open_plan,
-    plan_suppression,
-)
-from misflag.decisions._groups import Grouping, groupings, missing_label, unknown_reference
-from misflag.decisions._metrics import (
-    INTERVAL_METHODS,
-    RATE_METRICS,
-    STAGE_INDEPENDENT,
-    TRANSITION_METRICS,
-    Estimate,
-    GroupSums,
-    stage_masks,
-    transition_masks,
-)
-from misflag.decisions._missing_audit import MissingTruth, missing_mode
-from misflag.decisions._missing_mar import MarAudit, read_strata_cells
-from misflag.decisions._missing_prevalence import PrevalenceAudit
-from misflag.decisions._rows import Reference, RowEmitter
+from misflag.decisions._counts import cell_sql, check_spec, precheck_spec
 from misflag.decisions._spec import DecisionSpec
-from misflag.decisions._summary import summarize
-from misflag.decisions._thresholds import read_score_cells, score_stage, threshold_audit
-from misflag.engine import get_engine
-from misflag.errors import InputError
+from misflag.engine import PendingQuery, get_engine
 from misflag.io import check_before_engine, load_input
 from misflag.progress import Progress
-from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row, rows_to_table
+
+if TYPE_CHECKING:
+    from misflag.result import AuditResult
 
 
 def audit_decisions(
@@ -116,7 +88,12 @@ def run_audit(
     table: str | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
-    """Run an audit described by a spec (the settings-as-data form of `audit_decisions`)."""
+    """Run an audit described by a spec (the settings-as-data form of `audit_decisions`).
+
+    The cell query starts on a background thread as soon as it is known (the input read, every
+    expression checked against its columns); the rest of the audit's modules are imported while it
+    runs, and its error, if any, is raised here as the engine raised it.
+    """
     if spec.release_register is not None or spec.protect_releases:  # the register: docs/disclosure.md
         from misflag.disclosure._register import audit_registered
 
@@ -130,235 +107,18 @@ def run_audit(
     report("reading input", 0.0)
     check_before_engine(engine, source, table, lambda columns: check_spec(spec, columns))
     runner = get_engine(engine)
+    counting: PendingQuery | None = None
     try:
         info = load_input(runner, source, table=table)
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
-        cells = read_cells(runner, spec, checked)
-        mar_cells = read_strata_cells(runner, spec, checked) if checked.strata else cells
-        margin_note = margin_problem(runner, checked)
-        report("estimating", 0.6)
-        all_groupings = groupings(spec, cells.keys, cells.count.size)
-        _check_reference(spec, all_groupings)
-        scores = read_score_cells(runner, spec, checked) if checked.score else None
+        counting = PendingQuery(runner, cell_sql(checked))
+        # imported while the engine scans: numpy, pyarrow, the statistics, the disclosure audit
+        from misflag.decisions._audit_cells import count, result_of
+
+        counted = count(runner, spec, checked, counting.result(), report)
     finally:
+        if counting is not None:  # a failure beside the scan: stop it before the engine closes
+            counting.stop()
         runner.close()
-    extras: dict[str, Any] = {}
-    stages = {name: expression for (name, _), expression in zip(spec.pipeline, checked.stages, strict=True)}
-    chosen = None
-    mode = missing_mode(spec, cells)
-    estimator = _estimator(spec, mode, cells, mar_cells, all_groupings)
-    strata_cells = mar_cells if checked.strata else None
-    missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells) if mode else None
-
-    unsuppressed = UnsuppressedRows()
-
-    def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-        nonlocal chosen
-        audit = _Audit(spec, cells, all_groupings, forced)
-        rows = audit.rows()
-
-        def open_rows() -> list[dict[str, Any]]:
-            # nothing withheld: the unsuppressed rows are these (copies: the published ones change below)
-            shadow = audit.rows(unsuppressed=True) if audit.withholds() else [dict(row) for row in rows]
-            if scores is not None:
-                shadow.extend(threshold_audit(spec, scores, forced, unsuppressed=True)[0])
-            return shadow
-
-        shadow = unsuppressed.get(open_rows)
-        rows = missing.apply(rows, audit.references) if missing else rows
-        if scores is not None:
-            score_rows, curves, chosen = threshold_audit(spec, scores, forced)
-            rows.extend(score_rows)
-            extras["threshold_curves"] = curves
-            stages[score_stage(chosen)] = f"({checked.score}) >= {chosen!r}"
-        metadata = audit_metadata(spec, checked, info, engine, cells, chosen, _withheld_total(rows))
-        metadata.update(audit.metadata(rows))
-        metadata.update(missing.metadata(rows, audit.references) if missing else {})
-        return rows, shadow, metadata
-
-    report("disclosure audit", 0.8)
-    # here, not at the top: the disclosure audit imports scipy.optimize and HiGHS (a quarter of a
-    # second), which a refused expression or a bad option never needs
-    from misflag.decisions._protect import Reader, protect
-
-    reader = Reader(
-        tuple(spec.groups),
-        stages,
-        checked.truth,
-        spec.weight is not None or estimator is not None,  # an estimate is not a ratio of counts either
-        info.sha256 or "",
-        spec.where is not None or spec.count is not None,  # counts mode: input rows are not people
-        missing_label(cells.keys),
-        all_groupings,
-    )
-    rows, metadata, disclosure = protect(publish, reader, spec.min_cell)
-    metadata["disclosure_audit"] = disclosure.summary()
-    if spec.count is not None:
-        metadata["counts"] = {"input_rows": info.rows, "margin_warning": margin_note}
-    result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
-    result.summary = summarize(result, spec, rows)
-    report("done", 1.0)
-    return result
-
-
-def _estimator(
-    spec: DecisionSpec, mode: str | None, cells: Cells, mar_cells: Cells, all_groupings: list[Grouping]
-) -> MarAudit | PrevalenceAudit | None:
-    """The point estimator of a missing-truth mode that has one (mar, prevalence); None for the bounds."""
-    if mode == "mar":
-        return MarAudit(spec, mar_cells, all_groupings)
-    if mode == "prevalence":
-        return PrevalenceAudit(spec.prevalence, cells, all_groupings)
-    return None
-
-
-def _withheld_total(rows: list[dict[str, Any]]) -> bool:
-    """Whether the overall n is withheld: then no row count of the audit may appear in the metadata."""
-    return any(r["attribute"] == OVERALL_ATTRIBUTE and r["metric"] == "n" and r["suppressed"] for r in rows)
-
-
-def _check_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> None:
-    if not spec.reference:
-        return
-    if not any(g.reference_hint is not None and g.reference_hint in g.labels for g in all_groupings):
-        raise unknown_reference(spec, all_groupings)
-
-
-class _Audit:
-    """Every grouping's estimates, the suppression plan over all of them, the references, then the rows."""
-
-    def __init__(
-        self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping], forced: Forced | None = None
-    ) -> None:
-        self.spec, self.cells, self.groupings = spec, cells, all_groupings
-        design = spec.weight is not None
-        self.sums = [GroupSums(cells, g.index, len(g.labels), design) for g in all_groupings]
-        self.sizes = [s.rows() for s in self.sums]
-        self.estimates = [self._estimates(s) for s in self.sums]
-        self.plan = plan_suppression(
-            spec.min_cell,
-            all_groupings,
-            self.sizes,
-            [{key: e.denominator for key, e in table.items()} for table in self.estimates],
-            forced,
-        )
-        self.references = [self._reference(k) for k in range(len(all_groupings))]
-        if spec.strict:
-            self._check_defined()
-
-    def _estimates(self, sums: GroupSums) -> dict[tuple[str, str], Estimate]:
-        names = [name for name, _ in self.spec.pipeline]
-        out: dict[tuple[str, str], Estimate] = {}
-        for stage, name in enumerate(names):
-            masks = stage_masks(self.cells, stage)
-            for metric, definition in RATE_METRICS.items():
-                if metric in STAGE_INDEPENDENT and stage > 0:
-                    continue
-                label = ALL_STAGES if metric in STAGE_INDEPENDENT else name
-                out[(label, metric)] = sums.estimate(definition, masks)
-        for before in range(len(names) - 1):
-            masks = transition_masks(self.cells, before, before + 1)
-            label = f"{names[before]}->{names[before + 1]}"
-            for metric, definition in TRANSITION_METRICS.items():
-                out[(label, metric)] = sums.estimate(definition, masks)
-        return out
-
-    def _reference(self, k: int) -> Reference:
-        grouping, sizes = self.groupings[k], self.sizes[k]
-        share = self.spec.impact_ratio_min_share
-        excluded = sizes < share * self.cells.total if share else np.zeros(sizes.size, dtype=bool)
-        withheld: Family = self.plan["n"]
-        if grouping.reference_hint is not None and grouping.reference_hint in grouping.labels:
-            index = grouping.labels.index(grouping.reference_hint)
-            if withheld.withheld[k][index]:
-                raise InputError(
-                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is withheld "
-                    f"({withheld.reasons[k][index]}); name a reported group"
-                )
-            if excluded[index]:
-                raise InputError(
-                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is under "
-                    f"{100 * share:g}% of the rows, which {{impact_ratio_min_share}} leaves out of ratios"
-                )
-            return Reference(index, excluded, share)
-        eligible = ~withheld.withheld[k] & ~excluded
-        if not eligible.any():
-            return Reference(None, excluded, share)
-        return Reference(int(np.argmax(np.where(eligible, sizes, -1))), excluded, share)
-
-    def _check_defined(self) -> None:
-        """With strict: a reported group with no negatives (positives) has no FPR (FNR), an error."""
-        for k, grouping in enumerate(self.groupings):
-            for (stage, metric), estimate in self.estimates[k].items():
-                if metric not in {"fpr", "fnr"}:
-                    continue
-                withheld = self.plan[family_of(stage, metric)].withheld[k]
-                for g in np.nonzero((estimate.denominator == 0) & ~withheld)[0]:
-                    kind = "truth = 0 (no negatives)" if metric == "fpr" else "truth = 1 (no positives)"
-                    raise InputError(
-                        f"group {grouping.labels[g]!r} of {grouping.attribute} has no rows with {kind} at stage "
-                        f"{stage}, so its {metric} is undefined; merge or filter groups, or drop {{strict}} to "
-                        "report it as undefined"
-                    )
-
-    def withholds(self) -> bool:
-        """Whether the suppression plan withholds any figure of any group."""
-        return any(mask.any() for family in self.plan.values() for mask in family.withheld)
-
-    def rows(self, unsuppressed: bool = False) -> list[dict[str, Any]]:
-        """The long table's rows; `unsuppressed`: as they would read with nothing withheld (audit only)."""
-        plan = open_plan(self.plan) if unsuppressed else self.plan
-        out: list[dict[str, Any]] = []
-        for k, grouping in enumerate(self.groupings):
-            emitter = RowEmitter(self.spec, grouping, plan, k, self.references[k])
-            out += [emitter.count_row(g, self.sizes[k][g]) for g in range(len(grouping.labels))]
-            out += [
-                make_row(
-                    grouping.attribute,
-                    label,
-                    ALL_STAGES,
-                    "n",
-                    0,
-                    denominator=0,
-                    warning="absent: no rows in this intersection",
-                )
-                for label in grouping.absent
-            ]
-            for (stage, metric), estimate in self.estimates[k].items():
-                out += emitter.metric_rows(stage, metric, estimate, family_of(stage, metric))
-        return out
-
-    def metadata(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """Interval method per metric, references, every suppression with its reason, the missing label."""
-        methods: dict[str, str] = {}
-        for table in self.estimates:
-            for (_, metric), estimate in table.items():
-                methods[metric] = estimate.method
-                methods[f"{metric}_ratio"] = "mover-r"
-                methods[f"{metric}_diff"] = "mover-d"
-        if any(r["metric"] == "fpr_max_min_ratio" for r in rows):
-            methods["fpr_max_min_ratio"] = "bootstrap-union"
-        suppressions = [
-            {
-                "attribute": r["attribute"],
-                "group": r["group"],
-                "stage": r["stage"],
-                "metric": r["metric"],
-                "reason": r["warning"],
-            }
-            for r in rows
-            if r["suppressed"]
-        ]
-        return {
-            "interval_methods": methods,
-            "interval_method_notes": {m: INTERVAL_METHODS[m] for m in sorted(set(methods.values()))},
-            "references": {
-                g.attribute: g.labels[ref.index]
-                for g, ref in zip(self.groupings, self.references, strict=True)
-                if ref.index is not None and not g.is_overall
-            },
-            "suppressions": suppressions,
-            "missing_group_label": missing_label(self.cells.keys),
-            "impact_ratio_min_share": self.spec.impact_ratio_min_share,
-        }
+    return result_of(spec, counted, info, engine, report)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from misflag import __version__
-from misflag.decisions._counts import Cells, CheckedSpec
+from misflag.decisions._cells import Cells
+from misflag.decisions._counts import CheckedSpec
 from misflag.decisions._spec import DecisionSpec
 
 

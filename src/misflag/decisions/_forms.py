@@ -11,13 +11,14 @@ tables rarely look like that; two forms are common and are turned into cells her
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from misflag.engine import get_engine, quote_identifier
 from misflag.errors import InputError, literal
 from misflag.io import load_input
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FLAG_COLUMN, TRUTH_COLUMN, COUNT_COLUMN = "flagged", "truth", "people"
 #: form -> the count columns it needs, and each cell as (flag, truth, SQL of its count over those columns)

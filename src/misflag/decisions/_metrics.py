@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.stats import safe_divide, wilson_limits
 
 #: name -> (numerator cells, denominator cells, weighted). Weighted sums use inverse inclusion probabilities.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import GroupSums, stage_masks
 from misflag.stats import mover_difference, mover_ratio, safe_divide, wilson_limits
 from misflag.stats._partial_id import bounded_rate_limits

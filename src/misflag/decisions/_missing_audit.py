@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
 from misflag.decisions._missing import ASSUMPTIONS, BOUNDED, Bound, Counts, Shift, bound_rates, breakdowns

@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from misflag.decisions._counts import Cells, CheckedSpec, read_cells
+from misflag.decisions._cells import Cells, read_cells
+from misflag.decisions._counts import CheckedSpec
 from misflag.decisions._groups import Grouping
 from misflag.decisions._missing import Counts, summed_by
 from misflag.decisions._spec import DecisionSpec

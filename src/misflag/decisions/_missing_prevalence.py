@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from misflag.decisions._counts import Cells
+from misflag.decisions._cells import Cells
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
 from misflag.decisions._missing import Counts

@@ -11,11 +11,10 @@ import numpy as np
 from misflag.decisions._disclosure import Family
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import Estimate
-from misflag.decisions._spec import DecisionSpec
+from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
 from misflag.result import ALL_STAGES, make_row
 from misflag.stats import mover_difference, mover_ratio
 
-SMALL_DENOMINATOR = 30
 REFERENCE_NOTE = "reference group"
 LL144_NOTE = (
     "excluded from impact ratios: under {share:g}% of the rows (NYC Local Law 144, 6 RCNY "

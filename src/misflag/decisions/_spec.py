@@ -17,6 +17,7 @@ DEFAULT_STAGE = "decision"
 MAX_REPLICATES = 100_000
 MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
 MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HTTP's bound on --group)
+SMALL_DENOMINATOR = 30  # a rate of fewer people is reported with a warning that its interval is wide
 
 
 def _option(help_text: str, flag: str | None = None) -> dict[str, str]:

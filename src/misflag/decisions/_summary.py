@@ -6,8 +6,7 @@ from itertools import pairwise
 from typing import Any
 
 from misflag.decisions._missing_audit import missing_truth_sentences
-from misflag.decisions._rows import SMALL_DENOMINATOR
-from misflag.decisions._spec import DecisionSpec
+from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
 from misflag.result import JOIN, OVERALL_ATTRIBUTE, AuditResult
 
 FAIRNESS_BAND = (0.8, 1.25)

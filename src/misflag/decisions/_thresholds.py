@@ -13,20 +13,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._counts import (
-    Cells,
-    CheckedSpec,
-    _sorted_columns,
-    group_keys,
-    group_select,
-    people_sql,
-    where_clause,
-)
+from misflag.decisions._cells import Cells, _sorted_columns, group_keys
+from misflag.decisions._counts import CheckedSpec, group_select, people_sql, where_clause
 from misflag.decisions._disclosure import Forced, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings
 from misflag.decisions._metrics import RATE_METRICS, Estimate, GroupSums, stage_masks
-from misflag.decisions._rows import SMALL_DENOMINATOR, Reference, RowEmitter
-from misflag.decisions._spec import DecisionSpec
+from misflag.decisions._rows import Reference, RowEmitter
+from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
 from misflag.result import arrow_array, make_row

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from misflag.errors import InputError
+
+if TYPE_CHECKING:  # not imported here: an audit's scan starts before pyarrow is loaded (PendingQuery)
+    import pyarrow as pa
 
 #: The dialect misflag's own SQL and users' expressions are written in.
 SOURCE_DIALECT = "duckdb"
@@ -40,9 +42,60 @@ class Engine(Protocol):
         """The (column, type) pairs of a registered table."""
         ...
 
+    def count_rows(self, name: str) -> int:
+        """How many rows a registered table has (the first query that reads a registered file)."""
+        ...
+
     def close(self) -> None:
         """Release the engine's resources."""
         ...
+
+
+class PendingQuery:
+    """One query of `engine` running on a background thread, so the caller can work beside the scan.
+
+    DuckDB releases the GIL while a query runs: the command line imports what the rest of an audit needs
+    (numpy, pyarrow, the estimates) while DuckDB reads the file. `result()` gives the query's table or
+    raises exactly what `engine.sql` raised; nothing else may use the engine until then, and `stop()`
+    (interrupt where the engine can, then wait) must come before the engine is closed.
+    """
+
+    def __init__(self, engine: Engine, query: str) -> None:
+        self._engine, self._query = engine, query
+        self._done = threading.Event()
+        self._table: pa.Table | None = None
+        self._error: BaseException | None = None
+        try:
+            threading.Thread(target=self._run, name="misflag-query", daemon=True).start()
+        except RuntimeError:  # no thread can be started (a process limit): run it here, as a direct call
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self._table = self._engine.sql(self._query)
+        except BaseException as error:  # handed to the caller of result(), whatever it is
+            self._error = error
+        finally:
+            self._done.set()
+
+    def result(self) -> pa.Table:
+        """The query's table (waits for it); the engine's own error if it failed."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._table is not None
+        return self._table
+
+    def stop(self) -> None:
+        """Interrupt the query while it runs (DuckDB; Spark finishes it), and wait for the thread.
+
+        Interrupted again every 50 ms: an interrupt that comes before the query has started is lost."""
+        interrupt: Callable[[], None] | None = getattr(self._engine, "interrupt", None)
+        if interrupt is None:
+            self._done.wait()
+            return
+        while not self._done.wait(0.05):
+            interrupt()
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,17 @@ from __future__ import annotations
 import codecs
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from misflag.engine._base import current_limits, quote_identifier, quote_literal
 from misflag.errors import EngineError, InputError
+
+if TYPE_CHECKING:  # DuckDB loads pyarrow itself when a result is converted (see engine.PendingQuery)
+    import pyarrow as pa
 
 #: Longest engine message shown to a user (a value echoed in an error can be huge).
 MESSAGE_LENGTH = 300
@@ -86,17 +89,23 @@ class DuckDBEngine:
 
     def sql(self, query: str) -> pa.Table:
         """Run one query and return Arrow; a sandboxed engine locks itself down first."""
+        return self._query(query, _arrow_table)
+
+    def count_rows(self, name: str) -> int:
+        """How many rows a registered table has, read as a Python number, not through Arrow: a file's
+        audit counts its rows before pyarrow is loaded (see engine.PendingQuery)."""
+        return int(self._query(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}", _first_value))
+
+    def _query(self, query: str, fetch: Callable[[duckdb.DuckDBPyRelation | None], Any]) -> Any:
+        """Run one query (sandbox locked first, timer started) and `fetch` its result; errors as `sql`'s."""
         if self.sandboxed:
             self.sandbox()
         self._one_statement(query)
         timer = self._start_timer()
         try:
-            relation = self.connection.sql(query)
-            if relation is None:
-                return pa.table({})
-            return relation.to_arrow_table()
+            return fetch(self.connection.sql(query))
         except duckdb.InterruptException:
-            raise EngineError(f"the query ran longer than {self.timeout_s:g} s and was stopped") from None
+            raise self._interrupted() from None
         except duckdb.Error as error:
             raise self._error(error, "DuckDB could not run the query") from None
         finally:
@@ -111,6 +120,12 @@ class DuckDBEngine:
         timer.start()
         return timer
 
+    def _interrupted(self) -> EngineError:
+        """The error of an interrupted query: past its time limit, or stopped by its caller."""
+        if self.timeout_s:
+            return EngineError(f"the query ran longer than {self.timeout_s:g} s and was stopped")
+        return EngineError("the query was stopped before it finished")
+
     def interrupt(self) -> None:
         """Stop the running query (from another thread); it raises EngineError in its caller."""
         self.connection.interrupt()
@@ -122,7 +137,7 @@ class DuckDBEngine:
         try:
             self.connection.execute(statement)
         except duckdb.InterruptException:
-            raise EngineError(f"the query ran longer than {self.timeout_s:g} s and was stopped") from None
+            raise self._interrupted() from None
         except duckdb.Error as error:
             raise self._error(error, "DuckDB could not run the statement") from None
         finally:
@@ -194,6 +209,21 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _arrow_table(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
+    """A query's result as Arrow (a statement with no result: an empty table)."""
+    if relation is None:
+        import pyarrow as pa
+
+        return pa.table({})
+    return relation.to_arrow_table()
+
+
+def _first_value(relation: duckdb.DuckDBPyRelation | None) -> Any:
+    """The first column of a one-row result, as a Python value."""
+    assert relation is not None
+    return relation.fetchall()[0][0]
 
 
 def _option(key: str, value: Any) -> str:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from misflag.engine._base import transpile
+from misflag.engine._base import quote_identifier, transpile
 from misflag.errors import EngineError, InputError
 from misflag.io._expr_cost import like_problem
 
@@ -167,6 +167,9 @@ class SparkEngine:
             (f.name, _SPARK_TYPES.get(f.dataType.simpleString(), f.dataType.simpleString().upper()))
             for f in schema
         ]
+
+    def count_rows(self, name: str) -> int:
+        return int(self.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
 
     def close(self) -> None:
         """The session is shared within the process; it is stopped at interpreter exit by PySpark."""

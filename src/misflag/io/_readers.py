@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import sys
 import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from misflag.engine import DuckDBEngine, Engine, quote_identifier
 from misflag.errors import EngineError, InputError, MisflagError
 from misflag.io._dialect import CsvDialect, duckdb_csv_options, sniff_csv
 from misflag.io._encoding import file_encoding, utf8_copy
+
+if TYPE_CHECKING:  # imported where a table is built: a file's audit starts its scan before pyarrow loads
+    import pyarrow as pa
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -98,12 +100,16 @@ def check_inflated_size(path: Path, name: str, max_bytes: int) -> None:
 
 
 def _arrow_from_frame(source: Any) -> pa.Table | None:
-    """pandas, Polars or Arrow input as an Arrow table; None for anything else."""
+    """pandas, Polars or Arrow input as an Arrow table; None for anything else (a path, a URL)."""
+    module = type(source).__module__
+    if "pyarrow" not in sys.modules and not module.startswith(("pandas", "polars")):
+        return None  # no Arrow table exists before pyarrow is imported: a path's audit does not load it here
+    import pyarrow as pa
+
     if isinstance(source, pa.Table):
         return source
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source])
-    module = type(source).__module__
     if module.startswith("pandas"):
         return pa.Table.from_pandas(source, preserve_index=False)
     if module.startswith("polars"):
@@ -142,6 +148,8 @@ def _read_postgresql(url: str, table: str | None) -> pa.Table:
         raise InputError(
             f"cannot read PostgreSQL table {table}: {str(error).strip().splitlines()[0]}"
         ) from None
+    import pyarrow as pa
+
     return pa.table({name: [record[i] for record in records] for i, name in enumerate(names)})
 
 
@@ -212,7 +220,7 @@ def load_input(
     dialect = _register_file(engine, path, file_format, table, name, csv_options)
     try:  # files are read lazily (views): the first scan is where a malformed file shows
         columns = tuple(column for column, _ in engine.columns(name))
-        rows = int(engine.sql(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}").column(0)[0].as_py())
+        rows = engine.count_rows(name)
     except EngineError as error:
         raise InputError(f"cannot read {path}: {error}") from None
     if rows == 0:
