@@ -236,10 +236,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script wrapper: exit with main()'s code."""
+    """Console-script wrapper: exit with main()'s code.
+
+    Everything still alive is frozen before the exit (as the imports were once the command's module
+    loaded, `_freeze_imports`): the collection at exit then scans nothing, neither the modules a command
+    imports while it runs (a decision audit loads numpy and pyarrow beside its scan) nor its result.
+    """
     global _console_script
     _console_script = True
-    sys.exit(main())
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
