@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from misflag.ledger import Event, Ledger
+from misflag.ledger import Event, Ledger, LedgerUnavailable
 from misflag.ledger._verify import check_chain
 from misflag.ledger._writer import LedgerTampered, load_or_create_writer_key, prover
 
@@ -108,13 +109,24 @@ def test_writer_proof_is_hmac_sha256_of_the_entry_hash(ledger: Ledger) -> None:
 
 
 def test_one_append_is_one_transaction_and_one_commit(ledger: Ledger) -> None:
+    """Counted where the store sees them: SQLite's own statement trace of the write connection (the
+    ledger begins and commits on the DBAPI connection there), SQLAlchemy's events on PostgreSQL."""
     begins: list[object] = []
     commits: list[object] = []
-    sa.event.listen(ledger.engine, "begin", begins.append)
-    sa.event.listen(ledger.engine, "commit", commits.append)
+    if ledger.postgres:
+        sa.event.listen(ledger.engine, "begin", begins.append)
+        sa.event.listen(ledger.engine, "commit", commits.append)
+    statements: list[str] = []
+    if not ledger.postgres:
+        raw: Any = ledger._writer_connection().connection.dbapi_connection
+        raw.set_trace_callback(statements.append)
     flag = {"rule_id": "r", "rule_version": "1", "input_digest": "d"}
     ledger.append([Event("flagged", "one", "s", "recorder", flag)])
     ledger.append([Event("flagged", f"b{i}", "s", "recorder", flag) for i in range(50)])
+    if not ledger.postgres:
+        begins = [sql for sql in statements if sql.startswith("BEGIN")]
+        commits = [sql for sql in statements if sql == "COMMIT"]
+        assert begins == ["BEGIN IMMEDIATE"] * 2 and not [sql for sql in statements if "ROLLBACK" in sql]
     assert (len(begins), len(commits)) == (2, 2)
 
 
@@ -203,3 +215,50 @@ def test_verify_reads_each_entrys_own_timestamp(body: str, future: bool) -> None
     problem = check_chain([(0, bytes(32), digest, "flagged", "c", body)], not_after)[2]
     assert (problem is not None and "in the future" in problem) == future
     assert check_chain([(0, bytes(32), digest, "flagged", "c", body)], None)[2] is None
+
+
+def test_sqlalchemy_statements_join_the_write_transaction_and_roll_back_with_it(ledger: Ledger) -> None:
+    """On SQLite the store begins and commits on the DBAPI connection; a statement run through SQLAlchemy
+    inside (as token creation does) joins that transaction: an error after both rolls both back, and
+    the next write starts clean. Counted with independent connections."""
+
+    def counts() -> tuple[int, int]:
+        with ledger.engine.connect() as connection:
+            entries = connection.exec_driver_sql("SELECT count(*) FROM ledger_entries").scalar_one()
+            tokens = connection.exec_driver_sql("SELECT count(*) FROM ledger_tokens").scalar_one()
+        return entries, tokens
+
+    before = counts()
+    with pytest.raises(RuntimeError, match="after both"), ledger._write() as connection:
+        connection.execute(
+            sa.text("INSERT INTO ledger_tokens VALUES ('h', 'n', 'admin', '2026-01-01T00:00:00Z')")
+        )
+        ledger._insert(connection, [_flag("rolled-back")])
+        raise RuntimeError("after both")
+    assert counts() == before
+    ledger.append([_flag("after")])
+    with ledger._write() as connection:  # both committed together this time
+        connection.execute(
+            sa.text("INSERT INTO ledger_tokens VALUES ('h2', 'n2', 'admin', '2026-01-01T00:00:00Z')")
+        )
+        ledger._insert(connection, [_flag("kept")])
+    assert counts() == (before[0] + 2, before[1] + 1)
+
+
+def test_a_locked_sqlite_store_is_one_line_and_the_next_write_recovers(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE on the DBAPI connection meets another process's write lock: the append fails in
+    one line (LedgerUnavailable, nothing written), and once the lock is gone the next one succeeds."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger.open(f"sqlite:///{path}", key_path=tmp_path / "k.pem")
+    ledger.checkpoint()
+    raw: Any = ledger._writer_connection().connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout=50")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(LedgerUnavailable, match=r"^cannot write to the ledger at .*: database is locked$"):
+        ledger.append([_flag("locked")])
+    other.execute("ROLLBACK")
+    other.close()
+    (receipt,) = ledger.append([_flag("unlocked")])
+    assert receipt["seq"] == 0 and ledger.verify(public_keys=ledger.pinned_keys()).ok
+    ledger.close()

@@ -52,11 +52,14 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
             # on the DBAPI connection: through SQLAlchemy's statement machinery this BEGIN cost a sixth
-            # of a single append's CPU; an error still surfaces as SQLAlchemy's DBAPIError
+            # of a single append's CPU; an error still surfaces as SQLAlchemy's DBAPIError. A write
+            # transaction the store began on the DBAPI connection (Store._transaction) is joined.
             statement = (
                 "BEGIN IMMEDIATE" if connection.get_execution_options().get("ledger_write") else "BEGIN"
             )
             raw = connection.connection.dbapi_connection
+            if raw is not None and raw.in_transaction:
+                return
             try:
                 raw.execute(statement)  # type: ignore[union-attr]
             except sqlite3.Error as error:
