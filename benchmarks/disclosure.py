@@ -12,8 +12,11 @@ process, DuckDB's threads included) and wall time, their ratios and the load ave
 `--baseline SRC` adds a third tree (e.g. an older commit's src folder) with its LP audit on. Each of
 `--seeds` logs draws truth and flag with its own seed: how many rounds secondary suppression needs
 depends on the few people in the rare cells (1 to 15 rounds over seeds 0-7), so one log is no sample.
+`--split` then prints, per log, where the LP audit's CPU goes: one process per log, `audit_decisions`
+three times after a warm-up, `time.process_time()` around each step (publications, model builds and
+matrices, LP solves, the alternative cuts' passes, MILP solves), means per audit.
 
-    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src]
+    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src] [--split]
 """
 
 from __future__ import annotations
@@ -54,6 +57,57 @@ cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 withheld = sum(bool(row["suppressed"]) for row in result.rows())
 secondary = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {})
 print(cpu, wall, withheld, secondary.get("method", "none"), secondary.get("rounds", 0))
+"""
+
+SPLIT = """
+import sys, time
+from collections import defaultdict
+import misflag.decisions._protect as protect
+import misflag.disclosure._audit as audit
+import misflag.disclosure._kept as kept
+import misflag.disclosure._lp as lp
+from misflag.decisions import audit_decisions
+
+spent = defaultdict(lambda: [0, 0.0])
+
+def clocked(inner, label):
+    def step(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label][0] += 1
+            spent[label][1] += time.process_time() - started
+    return step
+
+def timed(owner, name, label):
+    setattr(owner, name, clocked(getattr(owner, name), label))
+
+order = ["publications (off pays one)", "audits, in all", "  model builds",
+         "  model matrices (asked; built once per model)", "  LP solves, HiGHS set-up included",
+         "    of them in alternative-cut passes", "MILP solves"]
+timed(protect, "audit_outputs", "audits, in all")
+timed(kept.Kept, "__init__", "  model builds")
+timed(kept.Kept, "matrices", "  model matrices (asked; built once per model)")
+timed(lp.Problem, "solve", "  LP solves, HiGHS set-up included")
+timed(audit, "_alternatives", "    of them in alternative-cut passes")
+timed(protect, "cheapest", "MILP solves")
+rounds = protect._Rounds.__init__
+def init(self, publish, *args):
+    rounds(self, clocked(publish, "publications (off pays one)"), *args)
+protect._Rounds.__init__ = init
+
+def run():
+    return audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
+run()
+spent.clear()
+started = time.process_time()
+for _ in range(3):
+    run()
+print(f"  audit_decisions {(time.process_time() - started) / 3 * 1000:.0f} ms CPU; per audit:")
+for label in sorted(spent, key=order.index):
+    calls, seconds = spent[label]
+    print(f"    {label:46} {calls / 3:5.1f} calls {seconds / 3 * 1000:7.1f} ms")
 """
 
 
@@ -99,6 +153,7 @@ def main() -> None:
         "--seeds", type=int, default=4, help="logs audited: truth and flag drawn with seeds 0..N-1"
     )
     parser.add_argument("--baseline", help="the src folder of another tree, run with its LP audit on")
+    parser.add_argument("--split", action="store_true", help="then where the audit's CPU goes, per log")
     args = parser.parse_args()
     runs = [("off", "off", None), ("on", "on", None)]
     runs += [("baseline", "on", args.baseline)] if args.baseline else []
@@ -124,6 +179,11 @@ def main() -> None:
                 print(
                     f"  LP audit {name}: CPU {cpu[name]:.2f} s{ratio}, wall {wall[name]:.2f} s; {what[name]}"
                 )
+            if args.split:
+                out = subprocess.run(
+                    [sys.executable, "-c", SPLIT, str(path)], check=True, capture_output=True, text=True
+                )
+                print(out.stdout, end="")
     for name in [n for n, _, _ in runs if n != "off"]:
         print(
             f"all seeds, sum of medians: {name} / off CPU {totals[name]:.2f} / {totals['off']:.2f} s "
