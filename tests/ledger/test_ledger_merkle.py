@@ -95,3 +95,16 @@ def test_ledger_merkle_rejects_impossible_sizes() -> None:
         tree.root(2)
     with pytest.raises(Exception, match="no entry"):
         tree.inclusion_path(1, 1)
+
+
+def test_ledger_merkle_frontier_extends_from_any_size_by_any_count() -> None:
+    """The frontier of n leaves extended by k more gives the RFC root of all n + k (computed by the
+    reference recursion here) and the very frontier computed from scratch, for every split up to 70."""
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(70)]
+    for first in range(70):
+        _, frontier = compact_root([], leaves[:first])
+        assert [height for height, _ in frontier] == [h for h in range(7, -1, -1) if first >> h & 1]
+        for count in range(70 - first + 1):
+            root, extended = compact_root(frontier, leaves[first : first + count])
+            assert root == reference_root(leaves[: first + count])
+            assert extended == compact_root([], leaves[: first + count])[1]

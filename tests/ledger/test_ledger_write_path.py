@@ -262,3 +262,38 @@ def test_a_locked_sqlite_store_is_one_line_and_the_next_write_recovers(tmp_path:
     (receipt,) = ledger.append([_flag("unlocked")])
     assert receipt["seq"] == 0 and ledger.verify(public_keys=ledger.pinned_keys()).ok
     ledger.close()
+
+
+@pytest.mark.parametrize(
+    "reshape",
+    [
+        lambda root, subtrees: [[0, root.hex()]],  # one node, the root: folds to the root
+        lambda root, subtrees: [[h + 1, v] for h, v in subtrees],  # heights of another size
+        lambda root, subtrees: [[1, subtrees[0][1]], [2, subtrees[1][1]]],  # lowest first: sums to 6
+        lambda root, subtrees: [[2, subtrees[0][1]], [2, subtrees[1][1]]],  # one height twice
+        lambda root, subtrees: [[2, subtrees[0][1]], [1, subtrees[1][1]], [-1, root.hex()]],
+        lambda root, subtrees: [[2, subtrees[0][1]], [1, subtrees[1][1][:62]]],  # a short hash
+    ],
+)
+def test_a_checkpoint_frontier_that_does_not_fit_its_size_is_refused(
+    target: Any, owner: Any, reshape: Any
+) -> None:
+    """The owner rewrites the last checkpoint row's frontier (the sealer's starting point) into one that
+    still folds to the signed root but is not the subtrees of a 6-leaf tree (heights 2 and 1, highest
+    first): a new service refuses to seal from it (an alarm), rather than extend it into roots of
+    another tree."""
+    target.seed().close()  # 6 entries, sealed
+    forger = owner(target.owner_url)
+    root, stored = forger.run("SELECT root, frontier FROM ledger_checkpoints WHERE tree_size = 6")[0]
+    subtrees = json.loads(stored)
+    assert [height for height, _ in subtrees] == [2, 1]
+    forged = json.dumps(reshape(bytes(root), subtrees))
+    forger.run("UPDATE ledger_checkpoints SET frontier = :f WHERE tree_size = 6", f=forged)
+    forger.engine.dispose()
+    ledger = target.open()
+    ledger.append([target.flag("after")])
+    with pytest.raises(
+        LedgerTampered, match=r"^refusing to seal: the checkpoint row at 6 entries is malformed"
+    ):
+        ledger.checkpoint()
+    ledger.close()

@@ -247,7 +247,15 @@ class SealingStore(KeyedStore):
         try:
             frontier = [(int(height), bytes.fromhex(value)) for height, value in json.loads(stored)]
         except (ValueError, TypeError, RecursionError):
-            raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed")) from None
+            frontier = None
+        heights = [height for height, _ in frontier or ()]
+        if (  # the perfect subtrees of a tree of `size` leaves: one per bit of the size, highest first
+            frontier is None
+            or any(not 0 <= height < 64 or len(value) != 32 for height, value in frontier)
+            or heights != sorted(set(heights), reverse=True)
+            or sum(1 << height for height in heights) != size
+        ):
+            raise self._alarm(refuse(f"the checkpoint row at {size} entries is malformed"))
         if compact_root(frontier, [])[0] != root:
             raise self._alarm(refuse(f"the checkpoint row at {size} entries does not match its own root"))
         own = public_bytes(self._signing_key(connection))
