@@ -156,7 +156,7 @@ class Ledger(SealingStore):
         """Append case events atomically after checking the rules; return one receipt per entry."""
         if not events:
             return []
-        labels = Labels()  # a label is checked once per batch
+        labels = Labels() if len(events) > 1 else None  # a label is checked once per batch
         unstamped = [item.validate(labels) for item in events]  # each event's canonical JSON, computed once
         # the cases a rule reads: those with an event of a checked kind in this batch (a flag opens a case
         # and no rule checks it, so a batch of new flags reads no history and checks nothing)
