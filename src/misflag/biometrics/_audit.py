@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from misflag._text import shown
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
 from misflag.biometrics._group_checks import check_groups
@@ -332,7 +333,7 @@ def _reference(
         position = grouping.labels.index(named)
         if hidden[position]:
             raise InputError(
-                f"reference group {literal(named)!r} is too small to report (fewer than {spec.min_cell})"
+                f"reference group {literal(shown(named))} is too small to report (fewer than {spec.min_cell})"
             )
         return position
     return int(np.argmax(np.where(hidden, -1, impostors)))

@@ -3,6 +3,7 @@ or a threshold group or reference that names no group."""
 
 from __future__ import annotations
 
+from misflag._text import clipped, shown
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._scan import Profile
 from misflag.biometrics._spec import BiometricSpec
@@ -30,7 +31,7 @@ def check_groups(spec: BiometricSpec, prof: Profile, all_groupings: list[Groupin
                     where = (
                         "the input"
                         if grouping.kind == "overall"
-                        else f"group {literal(name)!r} of {literal(grouping.attribute)}"
+                        else f"group {literal(shown(name))} of {literal(clipped(grouping.attribute))}"
                     )
                     raise InputError(
                         f"{where} has no {kind}, so its {metric} is undefined; filter it out with {{where}} or merge groups"
@@ -43,6 +44,6 @@ def check_groups(spec: BiometricSpec, prof: Profile, all_groupings: list[Groupin
             raise InputError(f"{option} names a group of {{group}}; give {{group}}")
         if value not in labels:
             raise InputError(
-                f"{option} {literal(value)!r} is not a group of {literal(spec.group)}"
+                f"{option} {literal(shown(value))} is not a group of {literal(clipped(spec.group))}"
                 f"{did_you_mean(value, labels)} (groups: {name_list(labels)})"
             )

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from misflag._text import plain
+from misflag._text import plain, shown
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -20,7 +20,7 @@ from misflag.commands._output import (
     write_table,
 )
 from misflag.engine import DuckDBEngine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.io import load_input
 from misflag.linkage import (
     SPLINK_STEPS,
@@ -133,7 +133,9 @@ def _parse_bands(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InputError(f"--bands {text!r} must be comma-separated numbers, e.g. 0.5,0.9,0.99") from None
+        raise InputError(
+            f"--bands {literal(shown(text))} must be comma-separated numbers, e.g. 0.5,0.9,0.99"
+        ) from None
 
 
 def audit(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 
 def serve(
@@ -50,7 +50,7 @@ def serve(
     """Start the web service (FastAPI + uvicorn): upload a file, run an audit, read the report."""
     import uvicorn
 
-    from misflag._text import printable
+    from misflag._text import printable, shown
     from misflag.api import create_app
     from misflag.api._settings import LOOPBACK_ADDRESSES, ServeSettings
 
@@ -62,7 +62,9 @@ def serve(
             "and --keep-hours and --job-timeout above 0"
         )
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", job_memory.strip(), flags=re.IGNORECASE):
-        raise InputError(f"--job-memory must be a size such as 2GB or 500MB, not {job_memory[:40]!r}")
+        raise InputError(
+            f"--job-memory must be a size such as 2GB or 500MB, not {literal(shown(job_memory))}"
+        )
     exposed = host not in LOOPBACK_ADDRESSES
     defaults = ServeSettings.default(data_dir=data_dir, ledger_db=ledger_db)
     if exposed or require_token:
@@ -104,12 +106,13 @@ def _check_tokens(ledger_db: str, host: str) -> None:
     """InputError unless the ledger holds a live token that may use the audit pages: read, as
     authentication reads it, from the sealed, verified chain (a row planted in the tokens table counts
     for nothing)."""
+    from misflag._text import shown
     from misflag.api._guard import TOKEN_ROLES
     from misflag.errors import LedgerError
     from misflag.ledger import Ledger, list_tokens
 
     hint = (
-        f"serving on {host} needs an access token: create one with "
+        f"serving on {literal(shown(host))} needs an access token: create one with "
         "`misflag ledger token create --name NAME --role auditor` (same --ledger-db) first"
     )
     try:

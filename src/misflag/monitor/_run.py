@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from misflag import __version__
+from misflag._text import shown
 from misflag.engine import get_engine
 from misflag.errors import InputError, literal
 from misflag.io import check_before_engine, did_you_mean, load_input, name_list
@@ -214,28 +215,28 @@ def _analyse(
     periods = as_datetimes(starts)
     names, which = np.unique(cells.g, return_inverse=True)
     totals = np.bincount(which.reshape(-1), weights=cells.n, minlength=len(names))
-    shown = sorted(str(g) for g, n in zip(names.tolist(), totals, strict=True) if n >= spec.min_cell)
+    visible = sorted(str(g) for g, n in zip(names.tolist(), totals, strict=True) if n >= spec.min_cell)
     if spec.reference not in set(names.tolist()):
         raise InputError(
-            f"{{reference}} {literal(spec.reference)!r} names no group of {{group}}"
-            f"{did_you_mean(str(spec.reference), shown)} (groups: {name_list(shown)})"
+            f"{{reference}} {literal(shown(spec.reference))} names no group of {{group}}"
+            f"{did_you_mean(str(spec.reference), visible)} (groups: {name_list(visible)})"
         )
-    if spec.reference not in shown:
+    if spec.reference not in visible:
         raise InputError(
-            f"{{reference}} {literal(spec.reference)!r} has fewer than {spec.min_cell} rows in all; choose another"
+            f"{{reference}} {literal(shown(spec.reference))} has fewer than {spec.min_cell} rows in all; choose another"
         )
-    reference = shown.index(spec.reference)
+    reference = visible.index(spec.reference)
     pools = _pool_labels(cells) if with_pools else {}
     watch = Watch(previous=previous)
-    watch.tests = count_tests(spec, len(shown), len(pools))
+    watch.tests = count_tests(spec, len(visible), len(pools))
     watch.alpha_each = spec.alpha / watch.tests
     watch.unsettled = spec.late_periods + 1
     watch.warnings += coverage_warnings(cells.period, cells.n, cells.g == spec.reference, periods, spec)
     when = period_codes(cells, starts)  # every grid below shares the cells' label and period positions
-    groups, shape = codes_of(cells.g, shown), (len(shown), len(periods))
+    groups, shape = codes_of(cells.g, visible), (len(visible), len(periods))
     group_series = {}
     for metric in spec.chosen_metrics:
-        data = series(metric_sums(cells, metric, groups, when, shape), shown)
+        data = series(metric_sums(cells, metric, groups, when, shape), visible)
         group_series[metric] = data
         if not data.rows.any():
             watch.warnings.append(f"{metric}: nobody is in its denominator yet (truth or review pending)")
@@ -245,7 +246,7 @@ def _analyse(
             watch_fall(spec, metric, data, "group", periods, watch)
     times = [p.isoformat() for p in periods]
     pending = pending_sums(cells, stages, groups, when, shape)
-    by_period, overall, group_hidden = group_rows(spec, shown, times, group_series, reference, pending)
+    by_period, overall, group_hidden = group_rows(spec, visible, times, group_series, reference, pending)
     if pools:
         pooled = cells.take(codes_of(cells.pool, list(pools)) >= 0)  # every digest is a pool
         labels, where = codes_of(pooled.pool, list(pools)), period_codes(pooled, starts)
@@ -265,7 +266,7 @@ def _analyse(
         )
         overall += pooled_rows(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
     kept = watch.evidence if spec.evidence == "arrival" else None
-    return _result(spec, by_period, overall, watch, periods, shown), kept
+    return _result(spec, by_period, overall, watch, periods, visible), kept
 
 
 def _pool_labels(cells: Cells) -> dict[str, str]:

@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from misflag._text import shown
 from misflag.errors import InputError, literal
 
 #: Name of the lone --flag stage (as in decision audits).
@@ -60,7 +61,9 @@ class MonitorSpec:
         if self.flag is not None and self.stages:
             raise InputError("give either {flag} or {stages}, not both (the last {stages} is the decision)")
         if self.period not in PERIODS:
-            raise InputError(f"{{period}} must be one of {', '.join(PERIODS)}, got {literal(self.period)!r}")
+            raise InputError(
+                f"{{period}} must be one of {', '.join(PERIODS)}, got {literal(shown(self.period))}"
+            )
         low, high = self.band
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low < 1 < high):
             raise InputError(f"{{band}} must be LOW,HIGH with 0 < LOW < 1 < HIGH, got {low:g},{high:g}")
@@ -74,7 +77,7 @@ class MonitorSpec:
             raise InputError("{horizon}, {baseline_periods} and {min_cell} must be at least 1")
         if self.evidence not in EVIDENCE:
             raise InputError(
-                f"{{evidence}} must be one of {', '.join(EVIDENCE)}, got {literal(self.evidence)!r}"
+                f"{{evidence}} must be one of {', '.join(EVIDENCE)}, got {literal(shown(self.evidence))}"
             )
         if not 0 <= self.late_periods <= MAX_PERIODS:
             raise InputError(f"{{late_periods}} must be between 0 and {MAX_PERIODS:,} periods")
@@ -134,7 +137,7 @@ def parse_band(text: str) -> tuple[float, float]:
     try:
         low, high = (float(part) for part in parts)
     except ValueError:
-        raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(text)!r}") from None
+        raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(shown(text))}") from None
     return low, high
 
 
@@ -142,5 +145,5 @@ def parse_stage(text: str) -> tuple[str, str]:
     """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more)."""
     name, separator, expression = str(text).partition("=")
     if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(text)!r}")
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
     return name.strip(), expression.strip()
