@@ -8,7 +8,8 @@ ledger's key, within the table, its frontier matching its root) and every row it
 hashed, carrying a valid writer proof); it refuses and raises an alarm otherwise. A row this process wrote
 is not proved twice: its hash, kept in memory since the insert, must be the stored one (see `_own`).
 One append is one transaction: one statement reads the head, the sealed size and the rule set's entry,
-one reads the cases' histories, one prepared `executemany` inserts, one commit.
+one reads the histories of the cases a rule checks (none for a batch of flags), one prepared
+`executemany` inserts, one commit (on SQLite, BEGIN IMMEDIATE and COMMIT on the DBAPI connection).
 """
 
 from __future__ import annotations
