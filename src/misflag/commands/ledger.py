@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from misflag.errors import InputError, LedgerError
+from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_data_file
 from misflag.ledger import (
     Event,
@@ -204,7 +204,7 @@ def verify(
     if as_json:
         _print_json(report.to_dict())
     if not report.ok:
-        raise LedgerError(f"ledger verification FAILED: {report.problem}")
+        raise LedgerError(f"ledger verification FAILED: {literal(report.problem or '')}")
     if not as_json:
         typer.echo(
             f"ok: {report.entries:,} entries chained; {report.checkpoints:,} signed checkpoints valid; "

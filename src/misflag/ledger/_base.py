@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from misflag.errors import LedgerError
+from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._engine import (
     LedgerOwnerWarning,
@@ -296,7 +296,7 @@ class Store:
             try:
                 known.extend(marks, rows)
             except LedgerError as error:
-                raise self._alarm(LedgerTampered(str(error))) from None
+                raise self._alarm(LedgerTampered(literal(str(error)))) from None
             return known
 
     def _alarm(self, error: LedgerTampered) -> LedgerTampered:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from misflag.errors import LedgerError
+from misflag.errors import LedgerError, literal
 from misflag.ledger._events import canonical
 from misflag.ledger._keys import checkpoint_message, signature_valid
 from misflag.ledger._merkle import compact_root
@@ -72,7 +72,7 @@ class Authority:
         prev = self.tail[-1] if self.tail else self._head
         malformed = malformed_checkpoint(checkpoints)
         if malformed:
-            raise LedgerError(f"the ledger failed verification: {malformed}")
+            raise LedgerError(f"the ledger failed verification: {literal(malformed)}")
         try:
             for seq, stored_prev, stored_hash, kind, case_id, body in entries:
                 if seq != self.read or bytes(stored_prev) != prev:
@@ -93,7 +93,7 @@ class Authority:
                 next(filter(None, map(malformed_entry, entries)), None)
                 or "an entry whose body cannot be read (written around the store)"
             )
-            raise LedgerError(f"the ledger failed verification: {found}") from None
+            raise LedgerError(f"the ledger failed verification: {literal(found)}") from None
         for size, root, timestamp, key, signature in checkpoints:
             if size <= self.size:
                 continue
@@ -112,7 +112,7 @@ class Authority:
             if kind == "key_rotated":
                 problem = self.schedule.rotate(seq, payload)
                 if problem:
-                    raise LedgerError(f"the ledger failed verification: {problem}")
+                    raise LedgerError(f"the ledger failed verification: {literal(problem)}")
         public = self.schedule.at(size).get(key)
         if public is None or not signature_valid(
             public, signature, checkpoint_message(size, root, timestamp, key)

@@ -229,13 +229,18 @@ def check_rows(
     """Every token, revocation and key row must be explained by the verified chain or the pinned keys."""
     for digest, name, role, *_ in evidence.tokens:
         if created.get(digest, created.get(digest[:16])) != (name, role):
-            return f"token {digest[:16]} ({name}, {role}) is stored but no token_created entry explains it"
+            return (
+                f"token {digest[:16]} ({shown(name)}, {shown(role)}) is stored "
+                "but no token_created entry explains it"
+            )
     for digest, *_ in evidence.revocations:
         if digest[:16] not in revoked:
             return f"revocation of token {digest[:16]} is stored but no token_revoked entry explains it"
     for name, public, *_ in evidence.keys:
         if schedule.ever.get(name) != bytes(public):
-            return f"key {name} is stored but is neither pinned nor handed over by a signed key rotation"
+            return (
+                f"key {shown(name)} is stored but is neither pinned nor handed over by a signed key rotation"
+            )
     return None
 
 
@@ -252,7 +257,11 @@ def check_checkpoints(
             return count, sealed, f"checkpoint at {size} entries: root does not match the entries"
         public = schedule.at(size).get(key)
         if public is None:
-            return count, sealed, f"checkpoint at {size} entries: signed by key {key}, which is not trusted"
+            return (
+                count,
+                sealed,
+                f"checkpoint at {size} entries: signed by key {shown(key)}, which is not trusted",
+            )
         if not signature_valid(
             public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, key)
         ):
@@ -271,29 +280,30 @@ def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: 
     off_ledger: dict[str, str] = {}
     for head in heads:
         size, when, source = head["tree_size"], head["timestamp"], head.get("source", "a witness")
+        at, stamped = shown(size), shown(when)  # as the witness file holds them: any JSON value, any length
         public = schedule.ever.get(head["key_id"])
         try:
             root, signature = bytes.fromhex(head["root"]), bytes.fromhex(head["signature"])
         except (TypeError, ValueError):
-            return f"witness head at {size} entries is malformed"
+            return f"witness head at {at} entries is malformed"
         if public is None or not signature_valid(
             public, signature, checkpoint_message(size, root, when, head["key_id"])
         ):
-            return f"witness head at {size} entries ({when}) is not signed by a trusted key"
+            return f"witness head at {at} entries ({stamped}) is not signed by a trusted key"
         other_root, other_source = roots.setdefault(size, (root, source))
         if other_root != root:
             return (
-                f"fork: {other_source} and {source} hold two different signed roots for the first {size} "
+                f"fork: {other_source} and {source} hold two different signed roots for the first {at} "
                 "entries (the key holder signed two histories)"
             )
         if size > tree.size:
             off_ledger.setdefault(
                 source,
-                f"truncated: a head of {size} entries was published at {when}, the ledger holds {tree.size}",
+                f"truncated: a head of {at} entries was published at {stamped}, the ledger holds {tree.size}",
             )
         elif tree.root(size) != root:
             off_ledger.setdefault(
-                source, f"rewritten: the first {size} entries differ from the head published at {when}"
+                source, f"rewritten: the first {at} entries differ from the head published at {stamped}"
             )
         else:
             on_ledger.add(source)

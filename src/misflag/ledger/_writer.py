@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from misflag.errors import literal
 from misflag.ledger._engine import LedgerUnavailable
 from misflag.ledger._keys import check_private, write_private
 from misflag.ledger._verify import entry_hash, malformed_entry
@@ -108,7 +109,7 @@ def unvouched(
 
 def refuse(problem: str, action: str = "seal") -> LedgerTampered:
     """The alarm raised (and logged by callers) when the service will not vouch for what it found."""
-    return LedgerTampered(
-        f"refusing to {action}: {problem}; the database was written around the service "
+    return LedgerTampered(  # the problem quotes stored values: a kind '{flag}' is not a parameter
+        f"refusing to {action}: {literal(problem)}; the database was written around the service "
         "(run `misflag ledger verify` and investigate before going on)"
     )
