@@ -118,7 +118,7 @@ def run_audit(
 
         counted = count(runner, spec, checked, counting.result(), report)
     finally:
-        if counting is not None:  # a failure beside the scan: stop it before the engine closes
+        if counting is not None:  # done already, or interrupted after a failure beside the scan
             counting.stop()
         runner.close()
     return result_of(spec, counted, info, engine, report)

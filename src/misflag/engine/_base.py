@@ -54,8 +54,9 @@ class Engine(Protocol):
 class PendingQuery:
     """One query of `engine` running on a background thread, so the caller can work beside the scan.
 
-    DuckDB releases the GIL while a query runs: the command line imports what the rest of an audit needs
-    (numpy, pyarrow, the estimates) while DuckDB reads the file. `result()` gives the query's table or
+    DuckDB's threads scan without the GIL (its Python client takes it only between tasks and to finish):
+    the command line imports what the rest of an audit needs (numpy, pyarrow, the estimates) while
+    DuckDB reads the file. `result()` gives the query's table or
     raises exactly what `engine.sql` raised; nothing else may use the engine until then, and `stop()`
     (interrupt where the engine can, then wait) must come before the engine is closed.
     """
