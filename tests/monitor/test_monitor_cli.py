@@ -82,7 +82,7 @@ def test_open_alarm_exits_3_and_json_lists_it(logs: dict[str, Path]) -> None:
         (("--reference", "Z"), "--reference 'Z' names no group"),
         (("--band", "1.2,0.8"), "--band must be LOW,HIGH with 0 < LOW < 1 < HIGH"),
         (("--period", "hour"), "--period must be one of day, week, month"),
-        (("--metric", "accuracy"), "unknown --metric accuracy"),
+        (("--metric", "accuracy"), "unknown --metric 'accuracy'"),
         (("--flag", "truth + 1"), "--flag must be 0/1"),
         (("--evidence", "later"), "--evidence must be one of settled, arrival"),
     ],

@@ -5,6 +5,7 @@ repr (an object's repr could carry it raw)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -232,4 +233,35 @@ def test_biometrics_group_values_from_the_data_are_named_by_their_start(
     assert said == (
         f"error: group {shown_as} of sex has no genuine pairs, so its FNMR is undefined; "
         "filter it out with --where or merge groups"
+    )
+
+
+@pytest.mark.parametrize(("value", "shown_as"), [(LONG, LONG_SHOWN), ("{group}", "'{group}'")])
+def test_monitor_unknown_metrics_are_named_by_their_start(
+    monitor_log: Path, capsys: pytest.CaptureFixture[str], value: str, shown_as: str
+) -> None:
+    said = _one_line(capsys, _monitor(monitor_log, "--reference", "A", "--metric", "fpr", "--metric", value))
+    choices = "fpr, fnr, selection_rate, dismissal_rate"
+    assert said == f"error: unknown --metric {shown_as}; choose from {choices}"
+
+
+@pytest.mark.parametrize(("value", "shown_as"), [(LONG, LONG_SHOWN), ("{group}", "'{group}'")])
+def test_biometrics_unknown_settings_are_named_by_their_start(
+    score_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, shown_as: str
+) -> None:
+    """A key of the JSON settings file (`{group}` names the flag --group of `biometrics audit`)."""
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"score": "score", "genuine": "genuine", "thresholds": [0.5], value: 1}))
+    said = _one_line(capsys, ["biometrics", "audit", str(score_file), "--settings", str(settings)])
+    assert said == f"error: unknown biometric-audit setting(s): {shown_as}"
+
+
+def test_biometrics_fdr_alpha_past_pythons_writing_limit_is_one_line() -> None:
+    """10**5000 has 5,001 digits: str() of it raised ValueError inside the message (Python API only)."""
+    from misflag.biometrics._spec import BiometricSpec
+
+    with pytest.raises(MisflagError) as refused:
+        BiometricSpec(score="score", genuine="genuine", thresholds=(0.5,), fdr_alpha=10**5000)
+    assert (
+        str(refused.value) == "fdr_alpha must be between 0 and 1, got 1" + "0" * 39 + "... (5,001 characters)"
     )

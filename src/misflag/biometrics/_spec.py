@@ -71,7 +71,7 @@ class BiometricSpec:
         if (self.subject_a is None) != (self.subject_b is None):
             raise InputError("give both {subject_a} and {subject_b} (each sample's subject id), or neither")
         if not 0 <= self.fdr_alpha <= 1:
-            raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {self.fdr_alpha}")
+            raise InputError(f"{{fdr_alpha}} must be between 0 and 1, got {shown(self.fdr_alpha)}")
         if not 1 <= self.min_cell <= MAX_MIN_CELL:
             raise InputError(f"{{min_cell}} must be between 1 and 2^53, got {shown(self.min_cell)}")
         if not 10 <= self.bins <= 100_000:
@@ -130,7 +130,8 @@ class BiometricSpec:
         """Rebuild a spec from `to_dict` output (or a hand-written JSON settings file)."""
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
-            raise InputError(f"unknown biometric-audit setting(s): {', '.join(unknown)}")
+            named = ", ".join(literal(shown(key)) for key in unknown)
+            raise InputError(f"unknown biometric-audit setting(s): {named}")
         values = dict(data)
         for key in ("thresholds", "target_fmrs"):
             given = values.get(key) or ()

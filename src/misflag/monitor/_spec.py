@@ -85,7 +85,8 @@ class MonitorSpec:
             raise InputError(f"{{horizon}} and {{baseline_periods}} must be at most {MAX_PERIODS:,} periods")
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
-            raise InputError(f"unknown {{metrics}} {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+            named = ", ".join(literal(shown(metric)) for metric in unknown)
+            raise InputError(f"unknown {{metrics}} {named}; choose from {', '.join(METRICS)}")
         if self.truth is None and NEEDS_TRUTH & set(self.chosen_metrics):
             raise InputError("{truth} is required for fpr and fnr (or watch {metrics} selection_rate)")
         if "dismissal_rate" in self.chosen_metrics and len(self.pipeline) < 2:
