@@ -3,7 +3,9 @@
 People are in exactly one group of an attribute, so a group's people and wrongly linked people add up to
 the overall row's. With one group withheld, the overall figure minus the shown groups is that group's
 figure; the audit must then withhold a second group (the next smallest), in the long table, the threshold
-curves, the clerical estimates and the report.
+curves, the clerical estimates and the report. Several small groups are not enough either: their sum, and
+the reasons that say each holds fewer than min_cell people, bound each one (see also
+test_linkage_lp_attack.py, which attacks a FEBRL audit with an integer program).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 
 from misflag.linkage import LinkageAuditSpec, audit_linkage
+from misflag.linkage._evaluate import withheld_groups
 
 #: group sizes: A and B publishable, C under the minimum cell of 10
 SIZES = {"A": 20, "B": 16, "C": 4}
@@ -83,6 +86,27 @@ def test_one_group_withheld_among_two_withholds_both() -> None:
     result = audit_linkage(pairs, records, spec=spec)
     assert all(r["suppressed"] for r in result.select(attribute="group"))
     assert not any(r["suppressed"] for r in result.select(attribute="overall"))
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        # B + C = 18 and each is under 10, so each is 9: A (the next smallest) is withheld too; then
+        # B + C + A = 48 with A in [10, 50] (Z is the smallest shown) leaves B in [1, 9]
+        ({"B": 9, "C": 9, "A": 30, "Z": 50}, {"B", "C", "A"}),
+        # B + C = 3 with each at least 1: each in [1, 2], narrower than 5 people
+        ({"B": 1, "C": 2, "A": 30, "Z": 50}, {"B", "C", "A"}),
+        # B + C = 7: each in [1, 6], 5 people wide (ceil(10 / 2)): protected without a third group
+        ({"B": 3, "C": 4, "A": 30, "Z": 50}, {"B", "C"}),
+        # one small group: the next smallest is enough (B + A = 33 with A in [10, 50]: B in [1, 9])
+        ({"B": 3, "A": 30, "Z": 50}, {"B", "A"}),
+    ],
+)
+def test_two_small_groups_are_not_pinned_by_their_sum(sizes: dict[str, int], expected: set[str]) -> None:
+    """Withheld groups' people add up to the overall row minus the shown groups, and the reasons say
+    which ones are under min_cell: groups are withheld until each small one's range is 5 people wide."""
+    keyed = {("group", g): n for g, n in sizes.items()} | {("overall", "all"): sum(sizes.values())}
+    assert {g for _, g in withheld_groups(keyed, 10)} == expected
 
 
 @pytest.mark.parametrize("score", ["nan", "NaN"])

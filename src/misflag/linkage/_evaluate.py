@@ -30,6 +30,7 @@ from misflag.linkage._clustered import (
     true_pair_sums,
     wrongful_link_sums,
 )
+from misflag.linkage._withheld import withheld_groups
 from misflag.result import OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 #: Thresholds of the curves in `extras["threshold_curves"]` (the audited thresholds are added).
@@ -218,32 +219,6 @@ class PairsData:
             f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_l UNION "
             f"SELECT p.id_l, p.id_r, g.attribute, g.grp FROM {pairs_table} p JOIN rg g ON g.id = p.id_r"
         )
-
-
-def withheld_groups(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tuple[str, str], str]:
-    """Groups with fewer than `min_cell` people, plus complementary suppression, each with its reason.
-
-    A person is in exactly one group of an attribute, so people and wrongly linked people add up to the
-    overall row: with a single group of an attribute withheld, the overall figure minus the shown groups
-    would be that group's. The next smallest group is then withheld too.
-    """
-    withheld = {
-        key: f"suppressed: fewer than {min_cell} people in this group"
-        for key, n in sizes.items()
-        if n < min_cell
-    }
-    by_attribute: dict[str, list[tuple[str, str]]] = {}
-    for key in sizes:
-        if key[0] != OVERALL_ATTRIBUTE:
-            by_attribute.setdefault(key[0], []).append(key)
-    for members in by_attribute.values():
-        shown = sorted((sizes[key], key) for key in members if key not in withheld)
-        if len(members) - len(shown) == 1 and shown:
-            withheld[shown[0][1]] = (
-                f"suppressed: withheld so that a group of fewer than {min_cell} people cannot be recovered "
-                "by subtraction"
-            )
-    return withheld
 
 
 def _literal(text: str) -> str:
