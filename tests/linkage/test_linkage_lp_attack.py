@@ -1,0 +1,394 @@
+"""The LP attacker on `misflag linkage audit`'s withheld groups (issue 21's goal applied to the linkage audit).
+
+FEBRL 4 is linked by `misflag linkage run` and audited by `misflag linkage audit` with two attributes
+(`state`, whose misspelt values make 41 groups under 20 people, and the first letter of the given name,
+where `y` has 13 people and `x`, the next smallest, is withheld with it). The reader takes every figure of
+the saved bundle as an equation on integer counts and solves for the least and most each withheld count
+can hold, with scipy's HiGHS (`linprog`, and `milp` where the LP's optimum is not whole).
+
+The reader's unknowns, per attribute (no cross-table of two attributes is published, so each attribute
+has its own equations, tied only through the overall row they share): per group, true and false pairs
+touching it per score bin (the bins between every published threshold; true pairs also "never listed"),
+people per bin of their highest wrong-link score (or none), and the overall row's pairs and people. A
+person is in one group, so people add up to the overall row per bin; a pair touches one or two groups,
+so per kind and bin the groups' pairs lie between the overall count and twice it, none above it (these
+conditions are exactly those for a multigraph of pairs between groups to exist). A wrongly linked person
+has a false pair at or above the threshold touching their group (at most two such people per pair), and
+each such pair has a wrongly linked person in the group (at most N - 1 pairs each).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from misflag.cli import main
+from tests.disclosure.attacker import WarmLp
+
+SETTINGS = Path(__file__).resolve().parents[2] / "src/misflag/linkage/settings/febrl.json"
+GROUPS = ("substr(state, 1, 1)", "substr(given_name, 1, 1)")
+MIN_CELL = 20
+THRESHOLDS = (0.5, 0.9)
+
+
+@dataclass
+class Reader:
+    """One attribute's linear model of everything a saved linkage-audit bundle publishes."""
+
+    bundle: dict[str, Any]
+    attribute: str
+    rule_aware: bool = False
+    columns: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    equal: list[tuple[dict[int, float], float]] = field(default_factory=list)
+    at_most: list[tuple[dict[int, float], float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        rows = self.bundle["rows"]
+        curves = self.bundle["extras"]["threshold_curves"]
+        self.grid = sorted({float(r["threshold"]) for r in curves} | set(THRESHOLDS))
+        self.groups = sorted({r["group"] for r in rows if r["attribute"] == self.attribute})
+        self.withheld = {
+            r["group"]: r["warning"] for r in rows if r["attribute"] == self.attribute and r["suppressed"]
+        }
+        self.people_n = int(self.bundle["metadata"]["records"]["rows"])
+        for unit in [*self.groups, None]:  # None: the overall row
+            self._structure(unit)
+        self._couple()
+        shown_people = {}
+        for row in rows:
+            unit = None if row["attribute"] == "overall" else row["group"]
+            if row["attribute"] in ("overall", self.attribute) and not row["suppressed"]:
+                self._read(unit, row)
+                if row["metric"] == "wrongful_link_rate" and unit is not None:
+                    shown_people[unit] = row["denominator"]
+        for curve in curves:
+            unit = None if curve["attribute"] == "overall" else curve["group"]
+            if curve["attribute"] in ("overall", self.attribute):
+                self._read_curve(unit, curve, self.people_n if unit is None else shown_people[unit])
+        self._eq(self.people(None), self.people_n)  # metadata: records rows
+        listed = {**self.pairs(None, True, 0, listed=True), **self.pairs(None, False, 0)}
+        self._eq(listed, self.bundle["metadata"]["input"]["rows"])  # metadata: pairs rows
+        if self.rule_aware:  # the warning says why: fewer than min_cell, or the complementary group
+            smallest_shown = min(shown_people.values())
+            for group, why in self.withheld.items():
+                if "fewer than" in why and "cannot be recovered" not in why:
+                    self._le(self.people(group), MIN_CELL - 1)
+                else:
+                    self._le({k: -v for k, v in self.people(group).items()}, -MIN_CELL)
+                    self._le(self.people(group), smallest_shown)
+
+    # -- unknowns -------------------------------------------------------------------------------
+    def _col(self, *key: Any) -> int:
+        return self.columns.setdefault(key, len(self.columns))
+
+    def _bins(self, kind: str) -> list[Any]:
+        """Score bins: b = number of thresholds at or below the score; true pairs also "never listed"."""
+        return (["unlisted"] if kind == "true" else []) + list(range(len(self.grid) + 1))
+
+    def pairs(self, unit: str | None, true: bool, j: int, listed: bool = False) -> dict[int, float]:
+        """Pairs touching the unit at score >= grid[j - 1] (j = 0: every listed pair; true, unlisted too)."""
+        kind = "true" if true else "false"
+        chosen = [b for b in self._bins(kind) if b != "unlisted" and b >= j]
+        if true and j == 0 and not listed:
+            chosen.append("unlisted")
+        return {self._col("pairs", unit, kind, b): 1.0 for b in chosen}
+
+    def wrongly(self, unit: str | None, j: int) -> dict[int, float]:
+        """People of the unit linked to someone else at score >= grid[j - 1]."""
+        return {self._col("wrong", unit, b): 1.0 for b in range(j, len(self.grid) + 1)}
+
+    def people(self, unit: str | None) -> dict[int, float]:
+        return {self._col("wrong", unit, b): 1.0 for b in ["none", *range(len(self.grid) + 1)]}
+
+    def _eq(self, terms: dict[int, float], value: float) -> None:
+        self.equal.append((terms, float(value)))
+
+    def _le(self, terms: dict[int, float], value: float) -> None:
+        self.at_most.append((terms, float(value)))
+
+    def _structure(self, unit: str | None) -> None:
+        for kind in ("true", "false"):
+            for b in self._bins(kind):
+                self._col("pairs", unit, kind, b)
+        for b in ["none", *range(len(self.grid) + 1)]:
+            self._col("wrong", unit, b)
+
+    def _couple(self) -> None:
+        """People add up per bin; pairs touch one or two groups; wrong links need false pairs."""
+        for b in ["none", *range(len(self.grid) + 1)]:
+            terms = {self._col("wrong", g, b): 1.0 for g in self.groups}
+            terms[self._col("wrong", None, b)] = -1.0
+            self._eq(terms, 0)
+        for kind in ("true", "false"):
+            for b in self._bins(kind):
+                total = self._col("pairs", None, kind, b)
+                touching = {self._col("pairs", g, kind, b): 1.0 for g in self.groups}
+                self._le({**{k: -v for k, v in touching.items()}, total: 1.0}, 0)  # total <= sum
+                self._le({**touching, total: -2.0}, 0)  # sum <= 2 total
+                for column in touching:
+                    self._le({column: 1.0, total: -1.0}, 0)
+        for unit in [*self.groups, None]:
+            self._le({k: -v for k, v in self.people(unit).items()}, -1)  # each listed group holds someone
+            for j in range(len(self.grid) + 1):
+                wrong, false = self.wrongly(unit, j), self.pairs(unit, False, j)
+                self._le({**wrong, **{k: -2.0 for k in false}}, 0)
+                self._le({**false, **{k: -(self.people_n - 1.0) for k in wrong}}, 0)
+
+    # -- published figures ------------------------------------------------------------------------
+    def _read(self, unit: str | None, row: dict[str, Any]) -> None:
+        if row["stage"] == "blocking":
+            return
+        j = self.grid.index(float(row["stage"].removeprefix("p>="))) + 1
+        tp, fp = self.pairs(unit, True, j), self.pairs(unit, False, j)
+        true_pairs = self.pairs(unit, True, 0)
+        fn = {**true_pairs, **{k: true_pairs.get(k, 0.0) - 1.0 for k in tp}}
+        known: dict[str, tuple[dict[int, float], dict[int, float]]] = {
+            "precision": (tp, {**tp, **fp}),
+            "recall": (tp, true_pairs),
+            "f1": (tp, {**fp, **true_pairs}),
+            "wrongful_link_rate": (self.wrongly(unit, j), self.people(unit)),
+        }
+        counts = {"tp_count": tp, "fp_count": fp, "fn_count": fn}
+        if row["metric"] in counts:
+            self._eq(counts[row["metric"]], row["value"])
+        elif row["metric"] in known:
+            top, bottom = known[row["metric"]]
+            self._eq(bottom, row["denominator"])
+            if row["value"] is not None and row["metric"] != "f1":
+                self._eq(top, round(row["value"] * row["denominator"]))
+
+    def _read_curve(self, unit: str | None, curve: dict[str, Any], people: float) -> None:
+        j = self.grid.index(float(curve["threshold"])) + 1
+        tp, fp, true_pairs = self.pairs(unit, True, j), self.pairs(unit, False, j), self.pairs(unit, True, 0)
+        self._eq(tp, curve["tp"])
+        self._eq(fp, curve["fp"])
+        self._eq(true_pairs, curve["tp"] + curve["fn"])
+        if curve["wrongful_link_rate"] is not None:
+            self._eq(self.wrongly(unit, j), round(curve["wrongful_link_rate"] * people))
+
+    # -- the attack -------------------------------------------------------------------------------
+    def targets(self) -> dict[tuple[str, str], dict[int, float]]:
+        """Every sensitive count behind a withheld group's rows: people, and at each audited threshold
+        its wrongly linked people and TP, FP and FN pairs; its true pairs."""
+        out: dict[tuple[str, str], dict[int, float]] = {}
+        for group in self.withheld:
+            out[(group, "people")] = self.people(group)
+            out[(group, "true_pairs")] = self.pairs(group, True, 0)
+            for t in THRESHOLDS:
+                j = self.grid.index(t) + 1
+                tp, true_pairs = self.pairs(group, True, j), self.pairs(group, True, 0)
+                out[(group, f"wrongly_linked@{t:g}")] = self.wrongly(group, j)
+                out[(group, f"tp@{t:g}")] = tp
+                out[(group, f"fp@{t:g}")] = self.pairs(group, False, j)
+                out[(group, f"fn@{t:g}")] = {k: 1.0 for k in true_pairs if k not in tp}
+        return out
+
+    def intervals(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """Least and most each target can hold over whole non-negative counts meeting every equation."""
+        size = len(self.columns)
+
+        def matrix(rows: list[tuple[dict[int, float], float]]) -> sparse.csr_matrix:
+            data = [(i, k, v) for i, (terms, _) in enumerate(rows) for k, v in terms.items()]
+            r, c, v = zip(*data, strict=True) if data else ((), (), ())
+            return sparse.csr_matrix((v, (r, c)), shape=(len(rows), size))
+
+        a_eq, b_eq = matrix(self.equal), np.array([v for _, v in self.equal])
+        a_ub, b_ub = matrix(self.at_most), np.array([v for _, v in self.at_most])
+        warm = WarmLp(a_eq, b_eq, a_ub, b_ub)
+        whole = [LinearConstraint(a_eq, b_eq, b_eq), LinearConstraint(a_ub, -np.inf, b_ub)]
+        out = {}
+        for key, terms in self.targets().items():
+            objective = np.zeros(size)
+            objective[list(terms)] = 1.0
+            low, high = (_least(warm, sign * objective, whole) for sign in (1, -1))
+            out[key] = (low, -high)
+        return out
+
+
+def _least(warm: WarmLp, c: np.ndarray, whole: list[LinearConstraint]) -> float:
+    """min c.x: the LP (HiGHS, warm from the last basis), and the integer program (HiGHS's MILP) where
+    the LP's optimum is not whole."""
+    value = warm.least(c)
+    if math.isinf(value):
+        return value
+    if warm.highs.getModelStatus() == warm.status.kOptimal:
+        x = np.asarray(warm.highs.getSolution().col_value)
+        if np.allclose(x, np.round(x), atol=1e-7):
+            return value
+    ip = milp(c, constraints=whole, integrality=np.ones(c.size), bounds=Bounds(0, np.inf))
+    assert ip.status == 0, ip.message
+    return float(ip.fun)
+
+
+# -- the data, the audit and the truth ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def linked(febrl4: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """FEBRL 4's two files linked by `misflag linkage run` with the shipped settings."""
+    folder = tmp_path_factory.mktemp("febrl_lp")
+    table = pq.read_table(febrl4)
+    sides = []
+    for source in "ab":
+        side = folder / f"{source}.parquet"
+        chosen = table.filter(pc.equal(table["source_dataset"], source))
+        pq.write_table(chosen.drop_columns(["cluster_id", "source_dataset"]), side)
+        sides.append(str(side))
+    pairs = folder / "pairs.parquet"
+    assert main(["linkage", "run", str(SETTINGS), *sides, "--out", str(pairs), "--seed", "0"]) == 0
+    return {"folder": folder, "records": febrl4, "pairs": pairs}
+
+
+def audit(linked: dict[str, Path], name: str) -> dict[str, Any]:
+    """`misflag linkage audit` with both attributes; the saved bundle as a reader holds it."""
+    saved = linked["folder"] / f"{name}.json"
+    argv = ["linkage", "audit", str(linked["pairs"]), "--records", str(linked["records"])]
+    argv += ["--id-column", "rec_id", "--truth", "cluster_id", "--source-column", "source_dataset"]
+    argv += [*(x for g in GROUPS for x in ("--group", g)), "--min-cell", str(MIN_CELL)]
+    argv += [*(x for t in THRESHOLDS for x in ("--threshold", str(t))), "--save", str(saved)]
+    assert main([*argv, "--format", "csv"]) == 0
+    bundle: dict[str, Any] = json.loads(saved.read_text())
+    return bundle
+
+
+def true_counts(linked: dict[str, Path], attribute: str) -> dict[tuple[str, str], int]:
+    """Every target's true value, counted with pandas from the records and pairs."""
+    records = pq.read_table(linked["records"]).to_pandas().set_index("rec_id")
+    group = records[attribute.removeprefix("substr(").split(",")[0]].str[:1].fillna("(missing)")
+    pairs = pd.read_parquet(linked["pairs"])
+    a, b = (records[records.source_dataset == s].reset_index() for s in "ab")
+    true = a.merge(b, on="cluster_id")[["rec_id_x", "rec_id_y"]].set_axis(["id_l", "id_r"], axis=1)
+    true_keys = set(map(frozenset, zip(true.id_l, true.id_r, strict=True)))
+    pairs["is_true"] = [frozenset(p) in true_keys for p in zip(pairs.id_l, pairs.id_r, strict=True)]
+    out: dict[tuple[str, str], int] = {}
+
+    def touching(frame: pd.DataFrame, g: str) -> int:
+        return int(((group.loc[frame.id_l].to_numpy() == g) | (group.loc[frame.id_r].to_numpy() == g)).sum())
+
+    for g in group.unique():
+        out[(g, "people")] = int((group == g).sum())
+        out[(g, "true_pairs")] = touching(true, g)
+        for t in THRESHOLDS:
+            above = pairs[pairs.score >= t]
+            wrong = above[~above.is_true]
+            people = set(wrong.id_l) | set(wrong.id_r)
+            out[(g, f"wrongly_linked@{t:g}")] = sum(group.loc[p] == g for p in people)
+            out[(g, f"tp@{t:g}")] = touching(above[above.is_true], g)
+            out[(g, f"fp@{t:g}")] = touching(wrong, g)
+            out[(g, f"fn@{t:g}")] = out[(g, "true_pairs")] - out[(g, f"tp@{t:g}")]
+    return out
+
+
+def attack(
+    bundle: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], rule_aware: bool
+) -> tuple[dict[tuple[str, str, str], tuple[float, float]], list[tuple[str, str, str]]]:
+    """Every withheld count's interval (attribute, group, count), and those pinned: from 1 to
+    min_cell - 1 people, inside an interval narrower than ceil(min_cell / 2) that rules out zero."""
+    intervals, pinned = {}, []
+    for attribute in GROUPS:
+        for (group, count), (low, high) in Reader(bundle, attribute, rule_aware).intervals().items():
+            value = truth[attribute][(group, count)]
+            assert low - 1e-6 <= value <= high + 1e-6, (attribute, group, count, value, low, high)
+            intervals[(attribute, group, count)] = (low, high)
+            if 1 <= value < MIN_CELL and high - low < math.ceil(MIN_CELL / 2) - 1e-6 and low > 1e-6:
+                pinned.append((attribute, group, count))
+    return intervals, pinned
+
+
+@pytest.fixture(scope="module")
+def truth(linked: dict[str, Path]) -> dict[str, dict[tuple[str, str], int]]:
+    counts = {attribute: true_counts(linked, attribute) for attribute in GROUPS}
+    people = {a: {g: v for (g, c), v in counts[a].items() if c == "people"} for a in GROUPS}
+    # the sizes the hand-worked intervals below rest on
+    assert {g: people[GROUPS[0]][g] for g in ("l", "f", "m", "a", "(missing)")} == {
+        "l": 2,
+        "f": 2,
+        "m": 2,
+        "a": 149,
+        "(missing)": 157,
+    }
+    assert min(n for g, n in people[GROUPS[0]].items() if g not in "lfma") == 157
+    assert {g: people[GROUPS[1]][g] for g in ("y", "x", "v")} == {"y": 13, "x": 23, "v": 35}
+    assert min(n for g, n in people[GROUPS[1]].items() if g not in "yx") == 35
+    return counts
+
+
+@pytest.fixture(scope="module")
+def published(linked: dict[str, Path]) -> dict[str, Any]:
+    return audit(linked, "published")
+
+
+def withheld(bundle: dict[str, Any], attribute: str) -> set[str]:
+    return {r["group"] for r in bundle["rows"] if r["attribute"] == attribute and r["suppressed"]}
+
+
+@pytest.mark.parametrize("rule_aware", [False, True], ids=["reader", "reader-of-reasons"])
+def test_no_withheld_count_is_pinned(
+    published: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], rule_aware: bool
+) -> None:
+    """The attack on the audit as published. The reader of reasons also knows a group withheld as small
+    holds 1 to 19 people, and one withheld to protect it 20 or more, at most the smallest shown group."""
+    # l, f and m (2 people each) are small; three withheld groups still sum to 6, so each would lie in
+    # [1, 4]: a (149) is withheld too. y (13) is small; x (23) is withheld with it.
+    assert withheld(published, GROUPS[0]) == {"l", "f", "m", "a"}
+    assert withheld(published, GROUPS[1]) == {"y", "x"}
+    intervals, pinned = attack(published, truth, rule_aware)
+    assert pinned == []
+    state, given = GROUPS
+    if rule_aware:  # a in [20, 157] (157: "(missing)"); l in [155 - 19 - 19 - 157, 155 - 1 - 1 - 20]
+        assert intervals[(state, "l", "people")] == pytest.approx((1, 19))
+        # x in [20, 35] (35: v), so y in [36 - 35, 36 - 20]
+        assert intervals[(given, "y", "people")] == pytest.approx((1, 16))
+        assert intervals[(given, "x", "people")] == pytest.approx((20, 35))
+    else:  # each listed group holds someone: [1, total - (groups - 1)]
+        assert intervals[(state, "l", "people")] == pytest.approx((1, 155 - 3))
+        assert intervals[(given, "y", "people")] == pytest.approx((1, 36 - 1))
+    # pair counts: a pair may touch a shown group too, so only the shown groups' pairs bound them
+    assert intervals[(given, "y", "tp@0.5")][0] == 0
+
+
+def _primary_only(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tuple[str, str], str]:
+    return {key: "suppressed: fewer than some people" for key, n in sizes.items() if n < min_cell}
+
+
+def _one_complement(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tuple[str, str], str]:
+    """The rule before issue 21's attack: a second group only where exactly one would be withheld."""
+    held = _primary_only(sizes, min_cell)
+    for attribute in {a for a, _ in sizes if a != "overall"}:
+        members = [k for k in sizes if k[0] == attribute]
+        shown = sorted((sizes[k], k) for k in members if k not in held)
+        if len(members) - len(shown) == 1:
+            held[shown[0][1]] = "suppressed: withheld so that ... cannot be recovered by subtraction"
+    return held
+
+
+@pytest.mark.parametrize("rule", [_primary_only, _one_complement], ids=["primary-only", "one-complement"])
+def test_weaker_suppression_is_broken_by_the_same_attacker(
+    linked: dict[str, Path],
+    truth: dict[str, dict[tuple[str, str], int]],
+    monkeypatch: pytest.MonkeyPatch,
+    rule: Any,
+) -> None:
+    """The control: three small groups of 2 add up to 6, so each holds 1 to 4 people (pinned); with the
+    primary rule alone, y's 13 people are the overall row minus the shown groups."""
+    monkeypatch.setattr("misflag.linkage._evaluate.withheld_groups", rule)
+    bundle = audit(linked, rule.__name__)
+    intervals, pinned = attack(bundle, truth, rule_aware=False)
+    state, given = GROUPS
+    for group in ("l", "f", "m"):
+        assert intervals[(state, group, "people")] == pytest.approx((1, 4))
+        assert (state, group, "people") in pinned
+    if rule is _primary_only:
+        assert intervals[(given, "y", "people")] == pytest.approx((13, 13))
+        assert (given, "y", "people") in pinned
+    else:
+        assert {p[:2] for p in pinned} == {(state, "l"), (state, "f"), (state, "m")}
