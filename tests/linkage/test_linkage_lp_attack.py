@@ -56,7 +56,9 @@ class Reader:
     def __post_init__(self) -> None:
         rows = self.bundle["rows"]
         curves = self.bundle["extras"]["threshold_curves"]
-        self.grid = sorted({float(r["threshold"]) for r in curves} | set(THRESHOLDS))
+        self.min_cell = int(self.bundle["metadata"]["min_cell"])
+        self.audited = [float(t) for t in self.bundle["metadata"]["spec"]["thresholds"]]
+        self.grid = sorted({float(r["threshold"]) for r in curves} | set(self.audited))
         self.groups = sorted({r["group"] for r in rows if r["attribute"] == self.attribute})
         self.withheld = {
             r["group"]: r["warning"] for r in rows if r["attribute"] == self.attribute and r["suppressed"]
@@ -80,12 +82,12 @@ class Reader:
         listed = {**self.pairs(None, True, 0, listed=True), **self.pairs(None, False, 0)}
         self._eq(listed, self.bundle["metadata"]["input"]["rows"])  # metadata: pairs rows
         if self.rule_aware:  # the warning says why: fewer than min_cell, or the complementary group
-            smallest_shown = min(shown_people.values())
+            smallest_shown = min(shown_people.values(), default=self.people_n)
             for group, why in self.withheld.items():
                 if "fewer than" in why and "cannot be recovered" not in why:
-                    self._le(self.people(group), MIN_CELL - 1)
+                    self._le(self.people(group), self.min_cell - 1)
                 else:
-                    self._le({k: -v for k, v in self.people(group).items()}, -MIN_CELL)
+                    self._le({k: -v for k, v in self.people(group).items()}, -self.min_cell)
                     self._le(self.people(group), smallest_shown)
 
     # -- unknowns -------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class Reader:
         for group in self.withheld:
             out[(group, "people")] = self.people(group)
             out[(group, "true_pairs")] = self.pairs(group, True, 0)
-            for t in THRESHOLDS:
+            for t in self.audited:
                 j = self.grid.index(t) + 1
                 tp, true_pairs = self.pairs(group, True, j), self.pairs(group, True, 0)
                 out[(group, f"wrongly_linked@{t:g}")] = self.wrongly(group, j)
@@ -294,12 +296,13 @@ def attack(
     """Every withheld count's interval (attribute, group, count), and those pinned: from 1 to
     min_cell - 1 people, inside an interval narrower than ceil(min_cell / 2) that rules out zero."""
     intervals, pinned = {}, []
-    for attribute in GROUPS:
+    min_cell = bundle["metadata"]["min_cell"]
+    for attribute in truth:
         for (group, count), (low, high) in Reader(bundle, attribute, rule_aware).intervals().items():
             value = truth[attribute][(group, count)]
             assert low - 1e-6 <= value <= high + 1e-6, (attribute, group, count, value, low, high)
             intervals[(attribute, group, count)] = (low, high)
-            if 1 <= value < MIN_CELL and high - low < math.ceil(MIN_CELL / 2) - 1e-6 and low > 1e-6:
+            if 1 <= value < min_cell and high - low < math.ceil(min_cell / 2) - 1e-6 and low > 1e-6:
                 pinned.append((attribute, group, count))
     return intervals, pinned
 
@@ -392,3 +395,41 @@ def test_weaker_suppression_is_broken_by_the_same_attacker(
         assert (given, "y", "people") in pinned
     else:
         assert {p[:2] for p in pinned} == {(state, "l"), (state, "f"), (state, "m")}
+
+
+def test_withheld_groups_whose_people_are_all_wrongly_linked(tmp_path: Path) -> None:
+    """The case FEBRL does not play: everyone in the withheld groups is wrongly linked, so the withheld
+    groups' wrongly linked people (16) are their people (16), both published by subtraction. A (30),
+    B (12), C (4), --min-cell 10: C is small; B is withheld with it. B + C = 16 with B in [10, 30] (the
+    reasons) leaves C in [1, 6], and every one of them wrongly linked, C's wrongly linked people too."""
+    sizes = {"A": 30, "B": 12, "C": 4}
+    groups = [g for g, n in sizes.items() for _ in range(n)]
+    records = pd.DataFrame({"id": [f"r{i}" for i in range(len(groups))], "grp": groups})
+    records["cluster"] = np.arange(len(records)) // 2  # true pairs (r0, r1), (r2, r3), ...
+    ids = records["id"].tolist()
+    pairs = [(ids[i], ids[i + 1], 0.95) for i in range(0, len(ids), 2)]
+    wrong = [(ids[i], ids[i + 2], 0.92) for i in range(30, len(ids) - 2)]  # r30 .. r45: B and C
+    wrong += [(ids[i], ids[i + 2], 0.92) for i in range(0, 6)]  # six of A's people
+    records.to_parquet(tmp_path / "records.parquet")
+    pd.DataFrame(pairs + wrong, columns=["id_l", "id_r", "score"]).to_parquet(tmp_path / "pairs.parquet")
+    saved = tmp_path / "audit.json"
+    argv = [
+        "linkage",
+        "audit",
+        str(tmp_path / "pairs.parquet"),
+        "--records",
+        str(tmp_path / "records.parquet"),
+    ]
+    argv += ["--truth", "cluster", "--group", "grp", "--min-cell", "10", "--threshold", "0.5"]
+    assert main([*argv, "--save", str(saved), "--format", "csv"]) == 0
+    bundle = json.loads(saved.read_text())
+    assert withheld(bundle, "grp") == {"B", "C"}
+    truth = {("B", "people"): 12, ("C", "people"): 4, ("B", "wrongly_linked@0.5"): 12}
+    truth |= {("C", "wrongly_linked@0.5"): 4, ("B", "true_pairs"): 6, ("C", "true_pairs"): 2}
+    truth |= {("B", "tp@0.5"): 6, ("C", "tp@0.5"): 2, ("B", "fn@0.5"): 0, ("C", "fn@0.5"): 0}
+    truth |= {("B", "fp@0.5"): 12, ("C", "fp@0.5"): 4}  # r40-r42 and r41-r43 touch B and C
+    for rule_aware, c_range in ((False, (1, 15)), (True, (1, 6))):
+        intervals, pinned = attack(bundle, {"grp": truth}, rule_aware)
+        assert pinned == []
+        assert intervals[("grp", "C", "people")] == pytest.approx(c_range)
+        assert intervals[("grp", "C", "wrongly_linked@0.5")] == pytest.approx(c_range)
