@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag._text import clipped, shown
 from misflag.decisions._audit_metadata import audit_metadata
 from misflag.decisions._cells import Cells, cells_of, margin_problem
 from misflag.decisions._counts import CheckedSpec
@@ -44,7 +45,7 @@ from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
 from misflag.decisions._thresholds import ScoreCells, read_score_cells, score_stage, threshold_audit
 from misflag.engine import Engine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.io import InputInfo
 from misflag.progress import Progress
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row, rows_to_table
@@ -206,15 +207,15 @@ class _Audit:
         withheld: Family = self.plan["n"]
         if grouping.reference_hint is not None and grouping.reference_hint in grouping.labels:
             index = grouping.labels.index(grouping.reference_hint)
+            named = f"{literal(shown(grouping.reference_hint))} of {literal(clipped(grouping.attribute))}"
             if withheld.withheld[k][index]:
                 raise InputError(
-                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is withheld "
-                    f"({withheld.reasons[k][index]}); name a reported group"
+                    f"{{reference}} {named} is withheld ({withheld.reasons[k][index]}); name a reported group"
                 )
             if excluded[index]:
                 raise InputError(
-                    f"{{reference}} {grouping.reference_hint!r} of {grouping.attribute} is under "
-                    f"{100 * share:g}% of the rows, which {{impact_ratio_min_share}} leaves out of ratios"
+                    f"{{reference}} {named} is under {100 * share:g}% of the rows, which "
+                    "{impact_ratio_min_share} leaves out of ratios"
                 )
             return Reference(index, excluded, share)
         eligible = ~withheld.withheld[k] & ~excluded
@@ -232,8 +233,8 @@ class _Audit:
                 for g in np.nonzero((estimate.denominator == 0) & ~withheld)[0]:
                     kind = "truth = 0 (no negatives)" if metric == "fpr" else "truth = 1 (no positives)"
                     raise InputError(
-                        f"group {grouping.labels[g]!r} of {grouping.attribute} has no rows with {kind} at stage "
-                        f"{stage}, so its {metric} is undefined; merge or filter groups, or drop {{strict}} to "
+                        f"group {literal(shown(grouping.labels[g]))} of {literal(clipped(grouping.attribute))} has no "
+                        f"rows with {kind} at stage {literal(clipped(stage))}, so its {metric} is undefined; merge or filter groups, or drop {{strict}} to "
                         "report it as undefined"
                     )
 

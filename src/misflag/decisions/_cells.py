@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 
 from misflag._arrow import buffer_values
+from misflag._text import clipped
 from misflag.decisions._counts import COUNT_CHECKS, CheckedSpec, cell_sql, count_number
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.result import JOIN
 
 
@@ -176,7 +177,7 @@ def cells_of(table: pa.Table, spec: DecisionSpec, checked: CheckedSpec) -> Cells
         raise InputError("no rows are left to audit (is {where} filtering out everything?)")
     flags = np.column_stack([columns[f"s{i}"] for i in range(len(checked.stages))])
     for i, (name, _) in enumerate(spec.pipeline):
-        option = "{flag}" if spec.flag is not None else f"{{stages}} {name}"
+        option = "{flag}" if spec.flag is not None else f"{{stages}} {literal(clipped(name))}"
         _check_binary(flags[:, i], count, option, allow_missing=False)
     truth = columns["t"]
     _check_binary(truth, count, "{truth}", allow_missing=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from misflag._text import clipped, printable, shown
 from misflag.engine import get_engine, quote_identifier
 from misflag.errors import InputError, literal
 from misflag.io import load_input
@@ -39,7 +40,7 @@ def counts_table(source: Any, form: str, groups: Sequence[str], *, table: str | 
     count="people"`; the counts are checked there (whole, 0 or more), and `selected > total` here.
     """
     if form not in FORMS:
-        raise InputError(f"the counts form must be one of {', '.join(FORMS)}, got {literal(repr(form[:40]))}")
+        raise InputError(f"the counts form must be one of {', '.join(FORMS)}, got {literal(shown(form))}")
     needed, cells = FORMS[form]
     runner = get_engine("duckdb")
     try:
@@ -47,13 +48,13 @@ def counts_table(source: Any, form: str, groups: Sequence[str], *, table: str | 
         lowered = {column.lower(): column for column in info.columns}
         for name in (*groups, *needed):
             if name.lower() not in lowered:
-                columns = literal(", ".join(info.columns)[:200])
+                columns = literal(printable(clipped(", ".join(info.columns), 200)))
                 raise InputError(
-                    f"a {form} table needs the column {literal(repr(name))}; the input has {columns}"
+                    f"a {form} table needs the column {literal(shown(name))}; the input has {columns}"
                 )
         for name in groups:
             if name.lower() in {n.lower() for n in (*needed, FLAG_COLUMN, TRUTH_COLUMN, COUNT_COLUMN)}:
-                raise InputError(f"a {form} table's group column may not be called {literal(repr(name))}")
+                raise InputError(f"a {form} table's group column may not be called {literal(shown(name))}")
         keys = [f"{quote_identifier(lowered[name.lower()])} AS {quote_identifier(name)}" for name in groups]
         if form == "selection":
             _check_selected(runner)

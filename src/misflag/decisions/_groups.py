@@ -13,6 +13,7 @@ from itertools import product
 
 import numpy as np
 
+from misflag._text import clipped, shown
 from misflag.decisions._spec import DecisionSpec
 from misflag.errors import InputError, literal
 from misflag.io import close_names, did_you_mean, name_list
@@ -85,12 +86,12 @@ def unknown_reference(spec: DecisionSpec, all_groupings: list[Grouping]) -> Inpu
     if attribute is not None and not named:
         attributes = [g.attribute for g in all_groupings if not g.is_overall]
         return InputError(
-            f"{{reference}} {literal(repr(reference))} names attribute {literal(repr(attribute))}, which "
+            f"{{reference}} {literal(shown(reference))} names attribute {literal(shown(attribute))}, which "
             f"is not a {{groups}} attribute{did_you_mean(attribute, attributes)} (attributes: "
             f"{name_list(attributes)})"
         )
     return InputError(
-        f"{{reference}} {literal(repr(reference))} names no group of any {{groups}} attribute{hint} "
+        f"{{reference}} {literal(shown(reference))} names no group of any {{groups}} attribute{hint} "
         f"(groups: {name_list(labels, first=close_names(wanted or '', labels))})"
     )
 
@@ -112,7 +113,7 @@ def groupings(spec: DecisionSpec, keys: tuple[np.ndarray, ...], cells: int) -> l
         total += len(distinct)
         if total > MAX_GROUPS:
             raise InputError(
-                f"the audit would publish more than {MAX_GROUPS:,} groups ({attribute} alone has "
+                f"the audit would publish more than {MAX_GROUPS:,} groups ({literal(clipped(attribute))} alone has "
                 f"{len(distinct):,}); disclosure control cannot be checked on so many: coarsen the "
                 "{groups} expressions (e.g. CASE bands) or audit fewer intersections"
             )

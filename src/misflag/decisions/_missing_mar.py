@@ -16,13 +16,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from misflag._text import clipped, shown
 from misflag.decisions._cells import Cells, read_cells
 from misflag.decisions._counts import CheckedSpec
 from misflag.decisions._groups import Grouping
 from misflag.decisions._missing import Counts, summed_by
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import Engine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.stats import bootstrap_counts, percentile_interval, safe_divide
 
 #: cells x replicates at most: the bootstrap holds one float per cell and replicate (80 MB)
@@ -185,7 +186,8 @@ def _check_identified(
     if undefined.any():
         g = int(np.nonzero(undefined)[0][0])
         raise InputError(
-            f"{{missing_truth}} mar: in group {grouping.labels[g]!r} of {grouping.attribute}, some people with an "
-            f"unknown truth have no one with a known truth of the same flag (stage {spec.pipeline[stage][0]}) and "
+            f"{{missing_truth}} mar: in group {literal(shown(grouping.labels[g]))} of {literal(clipped(grouping.attribute))}, "
+            "some people with an unknown truth have no one with a known truth of the same flag (stage "
+            f"{literal(clipped(spec.pipeline[stage][0]))}) and "
             "stratum to stand for them; use fewer {strata}, or {missing_truth} bounds or sensitivity"
         )

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from misflag._text import clipped, shown
 from misflag.decisions._cells import Cells
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
 from misflag.decisions._missing import Counts
 from misflag.decisions._missing_spec import parse_prevalence
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.stats import safe_divide, wilson_limits
 
 PREVALENCE_NOTE = "estimate from an external prevalence and the flagged people's hit rate"
@@ -90,7 +91,7 @@ class PrevalenceAudit:
         for text in prevalence:
             group, rate, low, high = parse_prevalence(text)
             if group in stated:
-                raise InputError(f"{{prevalence}} gives group {group[:40]!r} twice")
+                raise InputError(f"{{prevalence}} gives group {literal(shown(group))} twice")
             stated[group] = (rate, low, high)
         attributes = [g for g in all_groupings if not g.is_overall]
         if len(attributes) != 1:
@@ -101,9 +102,10 @@ class PrevalenceAudit:
         absent = [label for label in grouping.labels if label not in stated]
         unknown = sorted(set(stated) - set(grouping.labels))
         if absent or unknown:
+            listed = ", ".join(absent or unknown)
+            named = f"{'missing' if absent else 'no group'} {literal(clipped(listed, 120))}"
             raise InputError(
-                f"{{prevalence}} must give every group of {grouping.attribute[:40]} once: "
-                + (f"missing {', '.join(absent)[:120]}" if absent else f"no group {', '.join(unknown)[:120]}")
+                f"{{prevalence}} must give every group of {literal(clipped(grouping.attribute))} once: {named}"
             )
         pi_rate, pi_low, pi_high = (
             np.array([stated[label][i] for label in grouping.labels]) for i in range(3)
@@ -133,6 +135,6 @@ def _check_hits(counts: Counts, grouping: Grouping) -> None:
     if missing.any():
         label = grouping.labels[int(np.nonzero(missing)[0][0])]
         raise InputError(
-            f"{{missing_truth}} prevalence: no flagged person of group {label[:40]!r} has a known truth, so its "
+            f"{{missing_truth}} prevalence: no flagged person of group {literal(shown(label))} has a known truth, so its "
             "hit rate is unknown; use {missing_truth} bounds"
         )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from misflag._text import shown
 from misflag.errors import InputError, literal
 
 MISSING_TRUTH_MODES = ("bounds", "sensitivity", "mar", "prevalence")
@@ -21,7 +22,7 @@ def check_missing_truth(
     """One InputError line for any missing-truth setting that is out of range or does not fit the others."""
     if mode is not None and mode not in MISSING_TRUTH_MODES:
         raise InputError(
-            f"{{missing_truth}} must be one of {', '.join(MISSING_TRUTH_MODES)}, got {mode!r}"[:200]
+            f"{{missing_truth}} must be one of {', '.join(MISSING_TRUTH_MODES)}, got {literal(shown(mode))}"
         )
     if mode is not None and weight is not None:
         raise InputError(
@@ -32,10 +33,10 @@ def check_missing_truth(
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(_number(value)):
-            raise InputError(f"{{{name}}} must be a finite number, got {value!r}"[:200])
+            raise InputError(f"{{{name}}} must be a finite number, got {literal(shown(value))}")
         if not low <= value <= high:
             limit = "from 0 to 1" if name == "delta" else "at least 1"
-            raise InputError(f"{{{name}}} must be {limit}, got {value!r}")
+            raise InputError(f"{{{name}}} must be {limit}, got {shown(value)}")
         if mode != "sensitivity":
             raise InputError(f"{{{name}}} is for {{missing_truth}} sensitivity only")
     if mode == "sensitivity" and (delta is None) == (odds_ratio is None):
@@ -82,7 +83,7 @@ def parse_prevalence(text: str) -> tuple[str, float, float, float]:
     """`GROUP=RATE` or `GROUP=RATE:LOW-HIGH` as (group, rate, low, high); InputError in one line otherwise."""
     if is_prevalence_file(text):
         raise InputError(
-            f"{{prevalence}} {literal(text[:60])!r} names a file: only the command line reads one "
+            f"{{prevalence}} {literal(shown(text))} names a file: only the command line reads one "
             "(--prevalence @FILE); here give GROUP=RATE[:LOW-HIGH] values"
         )
     group, separator, value = text.rpartition("=")
@@ -93,14 +94,16 @@ def parse_prevalence(text: str) -> tuple[str, float, float, float]:
         low, high = (float(low_text), float(high_text)) if colon else (rate, rate)
     except ValueError:
         raise InputError(
-            f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {text[:80]!r}"
+            f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {literal(shown(text))}"
         ) from None
     if not separator or not group.strip() or (colon and not dash):
-        raise InputError(f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {text[:80]!r}")
+        raise InputError(
+            f"{{prevalence}} must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {literal(shown(text))}"
+        )
     if not all(math.isfinite(v) for v in (rate, low, high)) or not 0 < low <= rate <= high < 1:
         raise InputError(
-            f"{{prevalence}} for {literal(group.strip()[:40])!r} needs 0 < LOW <= RATE <= HIGH < 1, "
-            f"got {literal(value[:40])!r}"
+            f"{{prevalence}} for {literal(shown(group.strip()))} needs 0 < LOW <= RATE <= HIGH < 1, "
+            f"got {literal(shown(value))}"
         )
     return group.strip(), rate, low, high
 
@@ -129,34 +132,32 @@ def _user_path(text: str) -> Path:
 def read_prevalence_file(path: Path) -> list[str]:
     """A CSV with header group,rate,low,high (low and high both blank: the rate is exact), one row per group,
     as GROUP=RATE:LOW-HIGH values; every row is checked, and a bad one is one InputError line naming it."""
-    shown = literal(str(path)[:80])
+    named = literal(shown(str(path)))
     if not str(path).strip() or not path.is_file():
-        raise InputError(f"{{prevalence}} file {shown!r} is not a readable file")
+        raise InputError(f"{{prevalence}} file {named} is not a readable file")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_PREVALENCE_FILE_BYTES + 1)
     except OSError as problem:
-        raise InputError(f"{{prevalence}} file {shown!r} cannot be read: {type(problem).__name__}") from None
+        raise InputError(f"{{prevalence}} file {named} cannot be read: {type(problem).__name__}") from None
     if len(raw) > MAX_PREVALENCE_FILE_BYTES:
-        raise InputError(
-            f"{{prevalence}} file {shown!r} is larger than 1 MiB (one row per group is expected)"
-        )
+        raise InputError(f"{{prevalence}} file {named} is larger than 1 MiB (one row per group is expected)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{{prevalence}} file {shown!r} is not UTF-8 text") from None
+        raise InputError(f"{{prevalence}} file {named} is not UTF-8 text") from None
     try:
         rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
     except csv.Error as problem:
-        raise InputError(f"{{prevalence}} file {shown!r} is not valid CSV: {str(problem)[:80]}") from None
+        raise InputError(f"{{prevalence}} file {named} is not valid CSV: {str(problem)[:80]}") from None
     if not rows or [cell.strip().lower() for cell in rows[0]] != PREVALENCE_COLUMNS:
-        raise InputError(f"{{prevalence}} file {shown!r} must start with the header group,rate,low,high")
+        raise InputError(f"{{prevalence}} file {named} must start with the header group,rate,low,high")
     values: list[str] = []
     seen: set[str] = set()
     for number, row in enumerate(rows[1:], start=2):
-        values.append(_prevalence_row(row, f"{{prevalence}} file {shown!r} row {number}", seen))
+        values.append(_prevalence_row(row, f"{{prevalence}} file {named} row {number}", seen))
     if not values:
-        raise InputError(f"{{prevalence}} file {shown!r} has no rows after its header")
+        raise InputError(f"{{prevalence}} file {named} has no rows after its header")
     return values
 
 
@@ -168,7 +169,7 @@ def _prevalence_row(row: list[str], where: str, seen: set[str]) -> str:
     if not group:
         raise InputError(f"{where} has no group")
     if group in seen:
-        raise InputError(f"{where} gives group {literal(group[:40])!r} a second time")
+        raise InputError(f"{where} gives group {literal(shown(group))} a second time")
     seen.add(group)
     if (numbers[1] == "") != (numbers[2] == ""):
         raise InputError(f"{where} gives one of low and high: give both, or neither for an exact rate")
@@ -176,11 +177,11 @@ def _prevalence_row(row: list[str], where: str, seen: set[str]) -> str:
         rate, low, high = (float(cell) for cell in (numbers if numbers[1] else [numbers[0]] * 3))
     except ValueError:
         raise InputError(
-            f"{where}: rate, low and high must be numbers, got {literal(','.join(numbers)[:60])!r}"
+            f"{where}: rate, low and high must be numbers, got {literal(shown(','.join(numbers)))}"
         ) from None
     if not all(math.isfinite(v) for v in (rate, low, high)) or not 0 < low <= rate <= high < 1:
         raise InputError(
-            f"{where} needs 0 < low <= rate <= high < 1, got {literal(','.join(numbers)[:60])!r}"
+            f"{where} needs 0 < low <= rate <= high < 1, got {literal(shown(','.join(numbers)))}"
         )
     rate_text, low_text, high_text = (format(Decimal(repr(v)), "f") for v in (rate, low, high))
     return f"{group}={rate_text}:{low_text}-{high_text}"

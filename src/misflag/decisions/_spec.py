@@ -10,6 +10,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, cast
 
+from misflag._text import shown
 from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
 from misflag.errors import InputError, literal
 
@@ -173,28 +174,29 @@ class DecisionSpec:
             raise InputError("give either {flag} or {stages}, not both (the last stage is the decision)")
         names = [name for name, _ in self.stages]
         if len(set(names)) != len(names):
-            raise InputError(f"stage names must be distinct, got {', '.join(names)}")
+            named = ", ".join(literal(shown(name)) for name in names)
+            raise InputError(f"stage names must be distinct, got {named}")
         for name in names:
             if not name or "=" in name:
                 raise InputError(
-                    f"stage name {name!r} in {{stages}} is not valid: a name is not empty and has no ="
+                    f"stage name {literal(shown(name))} in {{stages}} is not valid: a name is not empty and has no ="
                 )
         if len(set(self.groups)) != len(self.groups):
             raise InputError("each {groups} expression may be given only once")
         if not 100 <= self.replicates <= MAX_REPLICATES:
             raise InputError(
-                f"{{replicates}} must be from 100 to {MAX_REPLICATES:,} for a 95% interval, got {self.replicates}"
+                f"{{replicates}} must be from 100 to {MAX_REPLICATES:,} for a 95% interval, got {shown(self.replicates)}"
             )
         if not 0 <= self.seed <= _MAX_SEED:
-            raise InputError(f"{{seed}} must be a whole number from 0 to {_MAX_SEED}, got {self.seed}")
+            raise InputError(f"{{seed}} must be a whole number from 0 to {_MAX_SEED}, got {shown(self.seed)}")
         if self.min_cell < 1:
-            raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
+            raise InputError(f"{{min_cell}} must be at least 1, got {shown(self.min_cell)}")
         if not 0 <= self.impact_ratio_min_share < 1:
             raise InputError(
-                f"{{impact_ratio_min_share}} must be at least 0 and below 1, got {self.impact_ratio_min_share}"
+                f"{{impact_ratio_min_share}} must be at least 0 and below 1, got {shown(self.impact_ratio_min_share)}"
             )
         if not 0 < self.target_fpr < 1:
-            raise InputError(f"{{target_fpr}} must be between 0 and 1, got {self.target_fpr}")
+            raise InputError(f"{{target_fpr}} must be between 0 and 1, got {shown(self.target_fpr)}")
         check_missing_truth(self.missing_truth, self.delta, self.odds_ratio, self.weight)
         check_strata(self.missing_truth, self.strata, self.groups)
         check_prevalence(self.missing_truth, self.prevalence)
@@ -241,7 +243,8 @@ class DecisionSpec:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"unknown decision-audit setting(s): {', '.join(unknown)}")
+            named = ", ".join(literal(shown(key)) for key in unknown)
+            raise InputError(f"unknown decision-audit setting(s): {named}")
         if "truth" not in data:
             raise InputError("settings lack 'truth': a SQL expression, 1 = the flag was warranted")
         values = {name: _checked(name, value) for name, value in data.items()}
@@ -299,12 +302,12 @@ def _checked(name: str, value: Any) -> Any:
     types, expected = _SETTING_TYPES[name]
     is_bool = isinstance(value, bool)
     if not isinstance(value, types) or (is_bool and bool not in types):
-        raise InputError(f"setting {name!r} must be {expected}, got {value!r}"[:300])
+        raise InputError(f"setting {name!r} must be {expected}, got {literal(shown(value))}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"setting {name!r} must be a finite number, got {value!r}")
+        raise InputError(f"setting {name!r} must be a finite number, got {shown(value)}")
     items: list[Any] = list(cast(Sequence[Any], value)) if name in _STRING_LISTS and value else []
     if not all(isinstance(item, str) for item in items):
-        raise InputError(f"setting {name!r} must be {expected}, got {value!r}"[:300])
+        raise InputError(f"setting {name!r} must be {expected}, got {literal(shown(value))}")
     return value
 
 
@@ -312,7 +315,7 @@ def _stage_pair(stage: Sequence[str] | str) -> tuple[str, str]:
     if isinstance(stage, str):
         return parse_stage(stage)
     if not isinstance(stage, list | tuple) or len(stage) != 2 or not all(isinstance(v, str) for v in stage):
-        raise InputError(f"a stage is a [name, expression] pair of strings, got {stage!r}"[:300])
+        raise InputError(f"a stage is a [name, expression] pair of strings, got {literal(shown(stage))}")
     return (str(stage[0]), str(stage[1]))
 
 
@@ -320,7 +323,7 @@ def parse_stage(text: str) -> tuple[str, str]:
     """`NAME=EXPR` as given to --stage (the first '=' splits; the expression may contain more)."""
     name, separator, expression = text.partition("=")
     if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {text[:80]!r}")
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
     return name.strip(), expression.strip()
 
 
@@ -358,10 +361,10 @@ def _check_tables(spec: DecisionSpec) -> None:
         items = split_set(text)
         if any(not item for item in items):
             raise InputError(
-                f"{{table_sets}} {literal(repr(text[:80]))} has an empty expression (a stray comma?)"
+                f"{{table_sets}} {literal(shown(text))} has an empty expression (a stray comma?)"
             )
         if len(set(items)) != len(items):
-            raise InputError(f"{{table_sets}} {literal(repr(text[:80]))} names an expression twice")
+            raise InputError(f"{{table_sets}} {literal(shown(text))} names an expression twice")
         named += items
     if spec.breakdown is not None:
         if not spec.breakdown.strip():
@@ -375,7 +378,7 @@ def _check_tables(spec: DecisionSpec) -> None:
         unused = [g for g in spec.groups if g not in named]
         if unused:
             raise InputError(
-                f"{{groups}} {literal(repr(unused[0][:80]))} is in no {{table_sets}}: list it in one, or leave it out"
+                f"{{groups}} {literal(shown(unused[0]))} is in no {{table_sets}}: list it in one, or leave it out"
             )
     groups = tuple(dict.fromkeys([*spec.groups, *named]))
     if spec.table_sets and len(groups) > MAX_TABLE_EXPRESSIONS:

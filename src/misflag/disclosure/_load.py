@@ -15,9 +15,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from misflag._text import shown
 from misflag.disclosure._model import Output
 from misflag.disclosure._weights import state_weights
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "suppressed", "warning")
@@ -25,15 +26,19 @@ COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "sup
 
 def load_output(path: Path) -> Output:
     """One saved output (InputError for a file that is not a misflag decision output)."""
-    if not path.is_file():
-        raise InputError(f"output {path} does not exist")
+    try:
+        found = path.is_file()
+    except OSError:  # a name past the system's limit (ENAMETOOLONG): there is no such output
+        found = False
+    if not found:
+        raise InputError(f"output {_named(path)} does not exist")
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".csv":
         return _plain(str(path), _csv_rows(path, text))
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        raise InputError(f"output {path} is neither JSON nor CSV") from None
+        raise InputError(f"output {_named(path)} is neither JSON nor CSV") from None
     if isinstance(data, list):
         return _plain(str(path), _checked(path, data))
     if (
@@ -41,15 +46,20 @@ def load_output(path: Path) -> Output:
         or data.get("kind") != "decisions"
         or not isinstance(data.get("metadata"), dict)
     ):
-        raise InputError(f"output {path} is not a saved misflag decision audit")
+        raise InputError(f"output {_named(path)} is not a saved misflag decision audit")
     if not well_formed(data.get("rows"), data["metadata"]):
-        raise InputError(f"output {path} does not hold misflag result rows and metadata")
+        raise InputError(f"output {_named(path)} does not hold misflag result rows and metadata")
     return bundle_output(str(path), data["rows"], data["metadata"])
+
+
+def _named(path: Path) -> str:
+    """The path as a message shows it: by its start and length, a `{name}` in it kept as written."""
+    return literal(shown(str(path)))
 
 
 def _checked(path: Path, rows: Any) -> list[dict[str, Any]]:
     if not well_formed(rows):
-        raise InputError(f"output {path} does not hold misflag result rows")
+        raise InputError(f"output {_named(path)} does not hold misflag result rows")
     return rows
 
 
@@ -94,7 +104,7 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
                 }
             )
         except (KeyError, ValueError):
-            raise InputError(f"output {path} is not a misflag result CSV") from None
+            raise InputError(f"output {_named(path)} is not a misflag result CSV") from None
     return _checked(path, rows)
 
 

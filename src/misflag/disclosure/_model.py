@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from misflag._text import shown
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._weights import StateWeights
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 #: Most unknowns one universe may have (cells x states); more is not a table people read.
@@ -73,7 +74,8 @@ class Output:
         parts = (group or "").split(JOIN)
         if len(parts) != len(members):
             raise InputError(
-                f"{self.name}: group {group!r} of {attribute!r} cannot be split into {len(members)} values"
+                f"{literal(shown(self.name))}: group {literal(shown(group))} of {literal(shown(attribute))} "
+                f"cannot be split into {len(members)} values"
             )
         return tuple(None if part == self.missing_label else part for part in parts)
 

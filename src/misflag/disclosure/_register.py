@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from misflag._text import shown
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.result import AuditResult
 
 if TYPE_CHECKING:
@@ -111,10 +112,10 @@ class ReleaseRegister:
         digest = (metadata.get("input") or {}).get("sha256")
         if not digest:
             raise InputError(
-                f"{name}: only an output of a file input carries the input's digest and can be registered"
+                f"{literal(shown(name))}: only an output of a file input carries the input's digest and can be registered"
             )
         if any(r["name"] == name for r in self.releases):
-            raise InputError(f"{name}: a release of that name is already registered")
+            raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
         counts = None if withheld is None else [[*key, value] for key, value in withheld.items()]
         release = {
             "name": name,
@@ -143,7 +144,7 @@ class ReleaseRegister:
     def recorded(self, name: str, run: Callable[[], AuditResult]) -> AuditResult:
         """`run()` (a decision audit) protected against every release of the same input, then recorded."""
         if any(r["name"] == name for r in self.releases):
-            raise InputError(f"{name}: a release of that name is already registered")
+            raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
         with self.protecting() as releases:
             result = run()
         result.metadata["release"] = name
@@ -212,12 +213,14 @@ def release_name(spec: DecisionSpec, number: int) -> str:
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on the register (a `.lock` file beside it, 0600) for the block."""
     if path.is_dir() or not path.parent.is_dir():
-        raise InputError(f"release register {path.name}: give a file in an existing folder")
+        raise InputError(f"release register {literal(shown(path.name))}: give a file in an existing folder")
     lock = path.with_name(f"{path.name}.lock")
     try:
         descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as problem:
-        raise InputError(f"cannot lock the release register {path.name}: {problem.strerror}") from None
+        raise InputError(
+            f"cannot lock the release register {literal(shown(path.name))}: {problem.strerror}"
+        ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield

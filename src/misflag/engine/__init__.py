@@ -1,5 +1,6 @@
 """Engines: DuckDB (embedded default) and Spark (distributed), behind one small interface."""
 
+from misflag._text import shown
 from misflag.engine._base import (
     SOURCE_DIALECT,
     Engine,
@@ -12,7 +13,7 @@ from misflag.engine._base import (
     transpile,
 )
 from misflag.engine.duckdb import DuckDBEngine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 ENGINE_NAMES = ("duckdb", "spark")
 
@@ -29,7 +30,7 @@ def get_engine(name: str = "duckdb") -> Engine:
         from misflag.engine.spark import SparkEngine
 
         return SparkEngine()
-    raise InputError(f"unknown engine {name!r}; choose one of {', '.join(ENGINE_NAMES)}")
+    raise InputError(f"unknown engine {literal(shown(name))}; choose one of {', '.join(ENGINE_NAMES)}")
 
 
 __all__ = [

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from misflag._text import shown
 from misflag.engine._base import current_limits, quote_identifier, quote_literal
-from misflag.errors import EngineError, InputError
+from misflag.errors import EngineError, InputError, literal
 
 if TYPE_CHECKING:  # DuckDB loads pyarrow itself when a result is converted (see engine.PendingQuery)
     import pyarrow as pa
@@ -174,7 +175,7 @@ class DuckDBEngine:
             settings = "".join(f", {_option(key, value)}" for key, value in options.items())
             statement = f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM read_csv({source}{settings})"
         else:
-            raise InputError(f"unsupported file format {file_format!r}")
+            raise InputError(f"unsupported file format {literal(shown(file_format))}")
         try:
             self.connection.execute(statement)
         except duckdb.Error as error:
@@ -191,7 +192,9 @@ class DuckDBEngine:
                 f"ATTACH IF NOT EXISTS {quote_literal(str(path))} AS misflag_source (READ_ONLY)"
             )
         except duckdb.Error as error:
-            raise InputError(f"cannot open the DuckDB database {path}: {_first_line(error)}") from None
+            raise InputError(
+                f"cannot open the DuckDB database {literal(str(path))}: {_first_line(error)}"
+            ) from None
 
     def attach_table(self, name: str, query: str) -> None:
         """Make the result of a query (e.g. a table of an attached database) available under `name`."""
@@ -229,7 +232,7 @@ def _first_value(relation: duckdb.DuckDBPyRelation | None) -> Any:
 def _option(key: str, value: Any) -> str:
     """One `key = value` reader option, the key checked and the value a literal."""
     if not key.isidentifier():
-        raise InputError(f"unknown CSV option {key[:40]!r}")
+        raise InputError(f"unknown CSV option {literal(shown(key))}")
     if isinstance(value, bool):
         return f"{key} = {str(value).lower()}"
     if isinstance(value, (int, float)):
@@ -240,25 +243,26 @@ def _option(key: str, value: Any) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     line = text[0] if text else type(error).__name__
-    return line if len(line) <= MESSAGE_LENGTH else line[: MESSAGE_LENGTH - 3] + "..."
+    return literal(line if len(line) <= MESSAGE_LENGTH else line[: MESSAGE_LENGTH - 3] + "...")
 
 
 def _describe_read_error(path: Path, file_format: str, error: BaseException) -> str:
     message = str(error)
+    named = literal(str(path))  # a `{name}` in the path is shown as written
     lowered = message.lower()
-    not_utf8 = f"{path} is not valid UTF-8 text; re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+    not_utf8 = f"{named} is not valid UTF-8 text; re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
     if file_format == "csv" and "error when sniffing" in lowered:  # its hints name encodings: not the cause
         if not _starts_as_utf8(path):
             return not_utf8
         return (
-            f"cannot read {path} as CSV: its delimiter, quoting and columns cannot be worked out from its "
+            f"cannot read {named} as CSV: its delimiter, quoting and columns cannot be worked out from its "
             "first rows (is it a CSV file, with the same number of fields on every line?)"
         )
     if "unicode" in lowered or "utf-8" in lowered or "utf8" in lowered:
         return not_utf8
     if file_format == "parquet":
-        return f"{path} is not a readable Parquet file: {_first_line(error)}"
-    return f"cannot read {path} as CSV: {_first_line(error)}"
+        return f"{named} is not a readable Parquet file: {_first_line(error)}"
+    return f"cannot read {named} as CSV: {_first_line(error)}"
 
 
 def _starts_as_utf8(path: Path, size: int = 1 << 16) -> bool:

@@ -11,8 +11,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from misflag._text import shown
 from misflag.engine._base import quote_identifier, transpile
-from misflag.errors import EngineError, InputError
+from misflag.errors import EngineError, InputError, literal
 from misflag.io._expr_cost import like_problem
 
 #: Spark functions that reach the JVM, the file system or the session; never in a query misflag runs.
@@ -44,7 +45,7 @@ def _spark_session(master: str | None, remote: str | None) -> Any:
         if remote:
             if not remote.startswith("sc://"):
                 raise EngineError(
-                    f"{REMOTE_VARIABLE} must be a Spark Connect URL (sc://host:port), not {remote[:80]!r}"
+                    f"{REMOTE_VARIABLE} must be a Spark Connect URL (sc://host:port), not {literal(shown(remote))}"
                 )
             # the session time zone is a runtime setting, so the server takes it: periods are UTC days
             return (
@@ -72,7 +73,7 @@ def _spark_session(master: str | None, remote: str | None) -> Any:
         raise
     except Exception as error:  # Java missing, the JVM failed to start, no server at the URL
         raise EngineError(
-            f"cannot start Spark ({where}): {str(error).strip().splitlines()[0][:300]}"
+            f"cannot start Spark ({literal(where)}): {literal(str(error).strip().splitlines()[0][:300])}"
         ) from None
 
 
@@ -81,7 +82,9 @@ def _duckdb_style_names(path: Path, count: int) -> list[str]:
     with path.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle), [])
     if len(header) != count:
-        raise InputError(f"{path}: header has {len(header)} names but Spark found {count} columns")
+        raise InputError(
+            f"{literal(str(path))}: header has {len(header)} names but Spark found {count} columns"
+        )
     seen: dict[str, int] = {}
     names = []
     for name in header:
@@ -129,12 +132,16 @@ class SparkEngine:
             spark_sql = transpile(query, self.dialect)
             _check_spark_sql(spark_sql)
         except (ValueError, sqlglot.errors.SqlglotError) as error:
-            raise EngineError(f"Spark will not run the query: {str(error).splitlines()[0][:300]}") from None
+            raise EngineError(
+                f"Spark will not run the query: {literal(str(error).splitlines()[0][:300])}"
+            ) from None
         try:
             frame = self.session.sql(spark_sql)
             return frame.toArrow()
         except Exception as error:
-            raise EngineError(f"Spark could not run the query: {str(error).splitlines()[0]}") from None
+            raise EngineError(
+                f"Spark could not run the query: {literal(str(error).splitlines()[0])}"
+            ) from None
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
@@ -154,12 +161,14 @@ class SparkEngine:
                 )
                 frame = frame.toDF(*_duckdb_style_names(path, len(frame.columns)))
             else:
-                raise InputError(f"unsupported file format {file_format!r}")
+                raise InputError(f"unsupported file format {literal(shown(file_format))}")
             frame.createOrReplaceTempView(name)
         except InputError:
             raise
         except Exception as error:
-            raise InputError(f"Spark cannot read {path}: {str(error).splitlines()[0]}") from None
+            raise InputError(
+                f"Spark cannot read {literal(str(path))}: {literal(str(error).splitlines()[0])}"
+            ) from None
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         schema = self.session.table(name).schema
