@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from misflag.errors import LedgerError, LedgerRuleViolation
+from misflag.errors import LedgerError, LedgerRuleViolation, MisflagError
 from misflag.ledger import Event, Ledger, LedgerUnavailable, RuleSet
+from misflag.ledger._access import create_token, list_tokens
 from misflag.ledger._merkle import compact_root
 
 FLAG = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:ab12"}
@@ -213,8 +214,9 @@ def _placed(field: str, text: str) -> Event:
 
 
 def _outcome(event: Event) -> str:
+    """What the full checks (every check in turn, no fast path, no memo) say of `event`."""
     try:
-        return event.validate()
+        return event._checked_unstamped()
     except LedgerError as error:
         return f"refused: {error}"
 
@@ -224,7 +226,7 @@ def _outcome(event: Event) -> str:
 def test_a_label_after_its_accepted_look_alike_meets_the_same_checks(
     tmp_path: Path, field: str, text: str
 ) -> None:
-    """Whatever the label checks say of `text` alone, they say after 'alice' passed in the same batch."""
+    """Whatever the full label checks say of `text`, the batch says after 'alice' passed in it."""
     alone = _outcome(_placed(field, text))
     ledger = _sqlite_ledger(tmp_path)
     try:
@@ -371,6 +373,71 @@ def test_a_keyboard_interrupt_after_the_rows_are_inserted_leaves_nothing(
         monkeypatch.undo()
         assert entries(ledger) == before
         _usable(ledger, path, "after")
+    finally:
+        ledger.close()
+
+
+def _trap_token_entries(path: Path) -> sqlite3.Connection:
+    """The file's owner makes the `token_created` entry fail after the token row went in (through
+    SQLAlchemy, inside the DBAPI transaction)."""
+    trap = sqlite3.connect(path)
+    trap.execute(
+        "CREATE TRIGGER trap BEFORE INSERT ON ledger_entries WHEN NEW.kind = 'token_created' "
+        "BEGIN SELECT RAISE(ABORT, 'trap sprung'); END"
+    )
+    trap.commit()
+    return trap
+
+
+def test_a_sqlalchemy_statement_joined_to_the_dbapi_transaction_rolls_back_with_it(tmp_path: Path) -> None:
+    """create_token inserts the token row through SQLAlchemy, then the entry through the DBAPI cursor; a
+    failing entry takes the token row with it, and the connection is usable (no open transaction)."""
+    path = tmp_path / "ledger.sqlite"
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        create_token(ledger, "alice", "reviewer", actor="chief")
+        trap = _trap_token_entries(path)
+        with pytest.raises(Exception, match="trap sprung"):
+            create_token(ledger, "bob", "reviewer", actor="chief")
+        assert trap.execute("SELECT name FROM ledger_tokens").fetchall() == [("alice",)]
+        trap.execute("DROP TRIGGER trap")
+        trap.commit()
+        trap.close()
+        _usable(ledger, path, "after")
+        create_token(ledger, "bob", "reviewer", actor="chief")
+        assert [token["name"] for token in list_tokens(ledger)] == ["alice", "bob"]
+    finally:
+        ledger.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pre-existing (33768d2 too): a store error inside create_token (here a trigger; a full disk is the "
+    "same path) reaches the Python API as sqlalchemy's IntegrityError with the SQL and its parameters, not a "
+    "one-line MisflagError; append() wraps the same errors as LedgerUnavailable",
+)
+def test_a_store_error_while_creating_a_token_is_one_typed_line(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        _trap_token_entries(path).close()
+        with pytest.raises(MisflagError) as caught:
+            create_token(ledger, "bob", "reviewer", actor="chief")
+        assert "\n" not in str(caught.value)
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("name", ["\u0430lice", "ALICE", "alice\u200b", "\uff41lice", "alice\u202e"])
+def test_a_token_name_like_an_existing_one_is_refused(tmp_path: Path, name: str) -> None:
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        create_token(ledger, "alice", "reviewer", actor="chief")
+        with pytest.raises(
+            LedgerError, match=r"mistaken for the existing 'alice'|invisible or bidi|'alice' exists already"
+        ):
+            create_token(ledger, name, "reviewer", actor="chief")
+        assert [token["name"] for token in list_tokens(ledger)] == ["alice"]
     finally:
         ledger.close()
 
