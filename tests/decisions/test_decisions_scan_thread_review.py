@@ -24,7 +24,7 @@ import misflag.decisions._audit_cells as audit_cells
 from misflag.api import create_app
 from misflag.cli import main
 from misflag.decisions import audit_decisions
-from misflag.engine import PendingQuery
+from misflag.engine import PendingQuery, engine_limits
 from misflag.errors import EngineError
 
 BASE_URL = "http://127.0.0.1:8000"  # the service answers only to loopback names (tests/api/conftest.py)
@@ -154,6 +154,18 @@ def test_a_failure_beside_the_scan_stops_the_thread_before_the_engine_closes(
     monkeypatch.setattr(PendingQuery, "result", waited)
     result = audit_decisions(big_log, flag="flag", truth="truth", groups=["grp"], where="grp = '0'")
     assert {row["group"] for row in result.rows() if row["attribute"] == "grp"} == {"0"}
+
+
+def test_the_limits_in_force_bind_the_query_on_the_thread(big_log: Path) -> None:
+    """engine_limits (what a web job sets, a ContextVar) are read where the engine is made, so the scan
+    on its own thread still stops at the time limit and meets the memory limit; no thread is left."""
+    with engine_limits(timeout_s=0.5), pytest.raises(EngineError) as late:
+        audit_decisions(big_log, flag=SLOWER_FLAG, truth="truth", groups=["grp"])
+    assert str(late.value) == "the query ran longer than 0.5 s and was stopped"
+    with engine_limits(memory_limit="1MB"), pytest.raises(EngineError) as tight:
+        audit_decisions(big_log, flag="flag", truth="truth", groups=["grp", "s"])
+    assert "memory" in str(tight.value).lower() and "\n" not in str(tight.value)
+    assert _query_threads() == []
 
 
 def test_an_error_after_the_scan_leaves_no_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
