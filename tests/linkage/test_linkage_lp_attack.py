@@ -1,10 +1,13 @@
 """The LP attacker on `misflag linkage audit`'s withheld groups (issue 21's goal applied to the linkage audit).
 
-FEBRL 4 is linked by `misflag linkage run` and audited by `misflag linkage audit` with two attributes
-(`state`, whose misspelt values make 41 groups under 20 people, and the first letter of the given name,
-where `y` has 13 people and `x`, the next smallest, is withheld with it). The reader takes every figure of
-the saved bundle as an equation on integer counts and solves for the least and most each withheld count
-can hold, with scipy's HiGHS (`linprog`, and `milp` where the LP's optimum is not whole).
+FEBRL 4 is linked by `misflag linkage run` and audited by `misflag linkage audit` with two attributes:
+the first letter of the state (l, f and m, misspellings, hold 2 people each, and a, 149, is withheld with
+them) and of the given name (y has 13 people; x, the next smallest, is withheld with it). The first
+letter keeps the state's misspellings to 11 groups, so the model stays small (the state itself has 41
+groups under 20 people, about 100 s of CPU per reader). The reader takes every figure of the saved
+bundle as an equation on whole counts and solves for the least and most each withheld count can hold,
+with HiGHS (warm LP re-solves through the disclosure tests' `WarmLp`, and scipy's `milp` where the LP's
+optimum is not whole).
 
 The reader's unknowns, per attribute (no cross-table of two attributes is published, so each attribute
 has its own equations, tied only through the overall row they share): per group, true and false pairs
