@@ -281,6 +281,20 @@ def test_a_web_job_cancelled_or_timed_out_mid_scan_leaves_nothing_and_the_servic
     assert sorted(p.name for p in folder.iterdir()) == ["status.json"]
 
 
+@pytest.mark.slow
+def test_a_web_job_over_its_memory_limit_in_the_scan_is_one_line_and_writes_nothing(
+    big_log: Path, tmp_path: Path
+) -> None:
+    with _job_app(tmp_path / "data", job_memory_limit="4MB") as client:
+        job_id = _upload_and_start(client, big_log, "flag")
+        failed = _wait_for(client, job_id, lambda job: job["state"] in {"done", "failed"})
+    assert failed["state"] == "failed" and failed["step"] == "counting cells", failed
+    assert failed["error"].startswith("the audit failed: ") and "memory" in failed["error"], failed
+    assert "\n" not in failed["error"] and "Traceback" not in failed["error"] and "/" not in failed["error"]
+    folder = tmp_path / "data" / "jobs" / job_id
+    assert sorted(p.name for p in folder.iterdir()) == ["status.json"]
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 def test_the_spark_engine_path_gives_the_hand_figures_and_its_errors(
