@@ -257,7 +257,7 @@ def test_planted_review_with_a_real_token_id_lets_no_action_through(
             )
         engine.dispose()
     action = Event("action", "k1", "screening", "recorder", {"action": "benefit_suspended"})
-    refusal = f"entry {seq} \\(reviewed\\).*no valid writer proof" if seq > 0 else "an entry is numbered -1"
+    refusal = f"entry {seq} \\('reviewed'\\).*no valid writer proof" if seq > 0 else "an entry is numbered -1"
     with pytest.raises(LedgerTampered, match=refusal):
         ledger.append([action])
     # never sealed: default verify fails at once on a misplaced row, and on one at the head once the

@@ -102,7 +102,7 @@ def test_a_kind_written_as_a_placeholder_is_shown_as_written(
     assert planted.ledger.verify(public_keys=None).problem == f"entry {seq}: unknown kind '{kind}'"
     for action, word in ((planted.ledger.checkpoint, "seal"), (planted.append, "append")):
         error = _refused(action)
-        assert str(error) == f"refusing to {word}: entry {seq} ({kind}) carries no valid writer proof{AROUND}"
+        assert str(error) == f"refusing to {word}: entry {seq} ('{kind}') carries no valid writer proof{AROUND}"
         assert error.parameters == ()
 
 
@@ -110,7 +110,7 @@ def test_a_case_id_written_as_a_placeholder_is_not_read_as_one(planted: Planted)
     """The refusal names the entry and its kind; the case id `{flag}` is neither echoed nor a parameter."""
     seq = planted.entry("flagged", "{flag}")
     error = _refused(planted.ledger.checkpoint)
-    assert str(error) == f"refusing to seal: entry {seq} (flagged) carries no valid writer proof{AROUND}"
+    assert str(error) == f"refusing to seal: entry {seq} ('flagged') carries no valid writer proof{AROUND}"
     assert error.parameters == ()
 
 

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._events import ROLES, system_event
 from misflag.ledger._names import new_name
@@ -57,7 +58,7 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
     planted around the service cannot reserve a name.
     """
     if role not in ROLES:
-        raise LedgerError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        raise LedgerError(f"unknown role {literal(shown(role))}; expected one of {', '.join(ROLES)}")
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise LedgerError("a token needs a name of 1-128 characters (it is the actor of its events)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -99,7 +100,9 @@ def list_tokens(ledger: Ledger) -> list[dict[str, Any]]:
 def revoke_token(ledger: Ledger, identifier: str, *, actor: str) -> dict[str, Any]:
     """Revoke the token with this id for good; the revocation is logged. Unknown or revoked ids are errors."""
     if len(identifier) != TOKEN_ID_LENGTH or any(c not in "0123456789abcdef" for c in identifier):
-        raise LedgerError(f"token id {identifier!r} is not {TOKEN_ID_LENGTH} lower-case hex digits")
+        raise LedgerError(
+            f"token id {literal(shown(identifier))} is not {TOKEN_ID_LENGTH} lower-case hex digits"
+        )
     try:
         return _revoke(ledger, identifier, actor)
     except SQLAlchemyError as error:
@@ -189,5 +192,5 @@ def read_case(ledger: Ledger, case_id: str, *, reader: Principal | None = None) 
         )
         entries = [_entry(row) for row in rows]
     if not entries:
-        raise LedgerError(f"no case {case_id!r} in the ledger")
+        raise LedgerError(f"no case {literal(shown(case_id))} in the ledger")
     return entries

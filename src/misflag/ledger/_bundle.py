@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger._keys import pin_fingerprint, read_heads
 from misflag.ledger._store import Ledger, now
 from misflag.ledger._verify import (
@@ -67,7 +68,7 @@ def export_ledger(ledger: Ledger, path: Path) -> dict[str, Any]:
         partial.replace(path)
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise LedgerError(f"cannot write {path}: {error}") from None
+        raise LedgerError(f"cannot write {literal(str(path))}: {literal(str(error))}") from None
     return {"path": str(path), "format": "ledger"} | counts
 
 
@@ -79,14 +80,16 @@ def read_export(path: Path) -> tuple[Evidence, datetime]:
             header = json.loads(handle.readline() or "{}")
             if header.get("format") != EXPORT_FORMAT:
                 raise LedgerError(
-                    f"{path} is not a {EXPORT_FORMAT} file (`misflag ledger export --format ledger`)"
+                    f"{literal(str(path))} is not a {EXPORT_FORMAT} file (`misflag ledger export --format ledger`)"
                 )
             exported = datetime.fromisoformat(header["exported_at"])
             for number, line in enumerate(handle, 2):
                 item = json.loads(line)
                 kind = item.get("t")
                 if kind not in _TABLES:
-                    raise LedgerError(f"{path}, line {number}: unknown row type {kind!r}")
+                    raise LedgerError(
+                        f"{literal(str(path))}, line {number}: unknown row type {literal(shown(kind))}"
+                    )
                 names = [name.strip() for name in _TABLES[kind][1].split(",")]
                 rows[kind].append(
                     tuple(bytes.fromhex(item[name]) if name in _BINARY else item[name] for name in names)
@@ -100,7 +103,9 @@ def read_export(path: Path) -> tuple[Evidence, datetime]:
         AttributeError,
         RecursionError,
     ) as error:
-        raise LedgerError(f"cannot read the ledger export {path}: {type(error).__name__} {error}") from None
+        raise LedgerError(
+            f"cannot read the ledger export {literal(str(path))}: {type(error).__name__} {literal(str(error))}"
+        ) from None
     evidence = Evidence(
         entries=rows["entry"],
         checkpoints=rows["checkpoint"],

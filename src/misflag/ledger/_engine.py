@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 
 
 def now() -> str:
@@ -30,11 +31,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def parse_url(url: str) -> URL:
+    """`url` parsed by SQLAlchemy; a LedgerError naming it by its start when it is not a URL."""
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError:
-        raise LedgerError(f"not a ledger URL: {url!r} (use sqlite:///PATH or postgresql://...)") from None
+        raise LedgerError(
+            f"not a ledger URL: {literal(shown(url))} (use sqlite:///PATH or postgresql://...)"
+        ) from None
+
+
+def make_engine(url: str) -> Engine:
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
@@ -68,7 +76,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         return create_engine(parsed, pool_pre_ping=True)
-    raise LedgerError(f"unsupported ledger store {backend!r}: use sqlite:///PATH or postgresql://...")
+    raise LedgerError(
+        f"unsupported ledger store {literal(shown(backend))}: use sqlite:///PATH or postgresql://..."
+    )
 
 
 def create_private(path: Path) -> None:
@@ -78,7 +88,9 @@ def create_private(path: Path) -> None:
     except FileExistsError:
         pass
     except OSError as error:
-        raise LedgerError(f"cannot create the ledger file {path}: {error}") from None
+        raise LedgerError(
+            f"cannot create the ledger file {literal(str(path))}: {literal(str(error))}"
+        ) from None
 
 
 def setting(name: str, given: float | None, default: float) -> float:

@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger._event_rules import (
     BOOLEAN_FIELDS,
     CASE_EVENTS,
@@ -114,7 +115,8 @@ class Event:
             raise LedgerError("an event must be a JSON object")
         unknown = set(data) - {"kind", "case_id", "actor", "role", "payload", "groups"}
         if unknown:
-            raise LedgerError(f"unknown event field(s): {', '.join(sorted(unknown))}")
+            named = ", ".join(literal(shown(name)) for name in sorted(unknown))
+            raise LedgerError(f"unknown event field(s): {named}")
         payload, groups = data.get("payload", {}), data.get("groups", {})
         event = cls(
             kind=_text(data.get("kind"), "kind"),
@@ -212,7 +214,9 @@ class Event:
     def _checked_unstamped(self) -> str:
         """`validate` for every event: each check in turn, naming the first problem."""
         if self.kind not in CASE_EVENTS:
-            raise LedgerError(f"unknown event kind {self.kind!r}; expected one of {', '.join(CASE_EVENTS)}")
+            raise LedgerError(
+                f"unknown event kind {literal(shown(self.kind))}; expected one of {', '.join(CASE_EVENTS)}"
+            )
         if not isinstance(self.case_id, str) or not CASE_ID.match(self.case_id):
             raise LedgerError(
                 f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
@@ -224,7 +228,7 @@ class Event:
         required, roles = CASE_EVENTS[self.kind]
         if self.role not in roles:
             raise LedgerError(
-                f"{self.kind}: role {self.role!r} may not record it (allowed: {', '.join(roles)})"
+                f"{self.kind}: role {literal(shown(self.role))} may not record it (allowed: {', '.join(roles)})"
             )
         if type(payload) is not dict and not isinstance(payload, Mapping):  # exact type first: cheaper
             raise LedgerError(f"{self.kind}: payload must be a JSON object")
@@ -247,7 +251,7 @@ class Event:
         for name, value in groups.items():
             if not _group_name_ok(str(name)):
                 raise LedgerError(
-                    f"group attribute {name!r} must be lower_snake_case and not a reserved column"
+                    f"group attribute {literal(shown(name))} must be lower_snake_case and not a reserved column"
                 )
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
@@ -317,7 +321,7 @@ def _check_label(text: str, *what: str, scripts: bool = False) -> None:
     `what` (joined only then) names the field."""
     problem = label_problem(text) or (mixed_script_problem(text) if scripts else None)
     if problem:
-        raise LedgerError(f"{''.join(what)} {text!r} {problem}")
+        raise LedgerError(f"{''.join(what)} {literal(shown(text))} {problem}")
 
 
 @lru_cache(maxsize=1024)
@@ -375,5 +379,5 @@ def _text(value: Any, name: str) -> str:
 def system_event(kind: str, actor: str, role: str, payload: Mapping[str, Any]) -> Event:
     """An event the ledger records about itself (rejections, rule changes, tokens, auditor reads)."""
     if kind not in SYSTEM_EVENTS:
-        raise LedgerError(f"unknown system event {kind!r}")
+        raise LedgerError(f"unknown system event {literal(shown(kind))}")
     return Event(kind=kind, case_id=None, actor=actor or "unknown", role=role or "unknown", payload=payload)

@@ -19,7 +19,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.io import neutralise_csv_cell
 from misflag.ledger._events import GROUP_NAME, RESERVED_GROUPS
 from misflag.ledger._store import Ledger
@@ -122,7 +123,7 @@ def export_decision_log(ledger: Ledger, path: Path, file_format: str | None = No
     chosen = (file_format or path.suffix.lstrip(".")).lower()
     if chosen not in ("csv", "parquet"):
         raise LedgerError(
-            f"export format must be csv or parquet (from {{file_format}} or the file suffix), not {chosen!r}"
+            f"export format must be csv or parquet (from {{file_format}} or the file suffix), not {literal(shown(chosen))}"
         )
     table = decision_log(ledger)
     partial = path.with_name(path.name + ".partial")
@@ -138,5 +139,5 @@ def export_decision_log(ledger: Ledger, path: Path, file_format: str | None = No
         partial.replace(path)
     except OSError as error:
         partial.unlink(missing_ok=True)
-        raise LedgerError(f"cannot write {path}: {error}") from None
+        raise LedgerError(f"cannot write {literal(str(path))}: {literal(str(error))}") from None
     return {"path": str(path), "format": chosen, "cases": table.num_rows, "columns": table.column_names}

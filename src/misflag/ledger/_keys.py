@@ -21,9 +21,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from platformdirs import user_data_dir
-from sqlalchemy.engine import make_url
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
+from misflag.ledger._engine import parse_url
 
 CHECKPOINT_FORMAT = "misflag-ledger-checkpoint/1"
 HEAD_FORMAT = "misflag-ledger-head/1"
@@ -35,7 +36,7 @@ def default_key_path(url: str) -> Path:
     configured = os.environ.get("MISFLAG_LEDGER_KEY")
     if configured:
         return Path(configured)
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         return Path(parsed.database + ".signing-key.pem")
     where = parsed.set(password=None).render_as_string(hide_password=False)
@@ -53,9 +54,11 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError) as error:
-            raise LedgerError(f"signing key {path} is not a readable PEM key: {error}") from None
+            raise LedgerError(
+                f"signing key {literal(str(path))} is not a readable PEM key: {literal(str(error))}"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise LedgerError(f"signing key {path} is not an Ed25519 key")
+            raise LedgerError(f"signing key {literal(str(path))} is not an Ed25519 key")
         return key
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
@@ -86,7 +89,7 @@ def write_private(path: Path, data: bytes) -> None:
     except FileExistsError:
         raise
     except OSError as error:
-        raise LedgerError(f"cannot write the key file {path}: {error}") from None
+        raise LedgerError(f"cannot write the key file {literal(str(path))}: {literal(str(error))}") from None
 
 
 def sync_folder(folder: Path) -> None:
@@ -103,7 +106,7 @@ def check_private(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise LedgerError(
-            f"signing key {path} is readable by others (mode {mode:04o}): run `chmod 600 {path}`"
+            f"signing key {literal(str(path))} is readable by others (mode {mode:04o}): run `chmod 600 {literal(str(path))}`"
         )
 
 
@@ -125,7 +128,9 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
         try:
             lines = Path(spec).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise LedgerError(f"cannot read public keys from {spec}: {error}") from None
+            raise LedgerError(
+                f"cannot read public keys from {literal(str(spec))}: {literal(str(error))}"
+            ) from None
     keys: dict[str, bytes] = {}
     for line in (line.strip() for line in lines):
         if not line or line.startswith("#"):
@@ -134,12 +139,16 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
         try:
             public = bytes.fromhex(hexed.strip())
         except ValueError:
-            raise LedgerError(f"a public key must be KEY_ID=HEX (64 hex digits), got {line[:80]!r}") from None
+            raise LedgerError(
+                f"a public key must be KEY_ID=HEX (64 hex digits), got {literal(shown(line))}"
+            ) from None
         if len(public) != 32 or key_id(public) != name.strip():
-            raise LedgerError(f"public key {name.strip()!r}: the id is not the SHA-256 of a 32-byte key")
+            raise LedgerError(
+                f"public key {literal(shown(name.strip()))}: the id is not the SHA-256 of a 32-byte key"
+            )
         keys[name.strip()] = public
     if not keys:
-        raise LedgerError(f"no public key in {spec}")
+        raise LedgerError(f"no public key in {literal(str(spec))}")
     return keys
 
 
@@ -149,7 +158,7 @@ def pin_fingerprint(fingerprint: str, candidates: Iterable[bytes]) -> dict[str, 
     wanted = fingerprint.strip().lower()
     if len(wanted) != 32 or any(c not in "0123456789abcdef" for c in wanted):
         raise LedgerError(
-            f"a key fingerprint is 32 hex digits (the key id `init` printed), got {fingerprint[:40]!r}"
+            f"a key fingerprint is 32 hex digits (the key id `init` printed), got {literal(shown(fingerprint))}"
         )
     for public in candidates:
         if key_id(bytes(public)) == wanted:
@@ -176,7 +185,9 @@ def publish_head(path: Path, mark: Mapping[str, Any]) -> None:
         finally:
             os.close(descriptor)
     except OSError as error:
-        raise LedgerError(f"cannot publish the checkpoint to {path}: {error}") from None
+        raise LedgerError(
+            f"cannot publish the checkpoint to {literal(str(path))}: {literal(str(error))}"
+        ) from None
 
 
 def read_heads(path: Path) -> list[dict[str, Any]]:
@@ -184,7 +195,9 @@ def read_heads(path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise LedgerError(f"cannot read the witness file {path}: {error}") from None
+        raise LedgerError(
+            f"cannot read the witness file {literal(str(path))}: {literal(str(error))}"
+        ) from None
     heads = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -195,7 +208,9 @@ def read_heads(path: Path) -> list[dict[str, Any]]:
                 raise ValueError("not a signed tree head")
             heads.append({name: head[name] for name in HEAD_FIELDS} | {"tree_size": int(head["tree_size"])})
         except (ValueError, TypeError, AttributeError, RecursionError) as error:
-            raise LedgerError(f"witness file {path}, line {number}: {error}") from None
+            raise LedgerError(
+                f"witness file {literal(str(path))}, line {number}: {literal(str(error))}"
+            ) from None
     return heads
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from misflag._text import shown
 from misflag.errors import LedgerError
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -58,13 +59,13 @@ class MerkleTree:
         """The root of the first `size` leaves (all by default)."""
         size = self.size if size is None else size
         if not 0 <= size <= self.size:
-            raise LedgerError(f"tree size {size} is outside 0..{self.size}")
+            raise LedgerError(f"tree size {shown(size)} is outside 0..{self.size}")
         return EMPTY_ROOT if size == 0 else self.range_hash(0, size)
 
     def inclusion_path(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 PATH(index, D[0:size]): sibling hashes from the leaf up to the root."""
         if not 0 <= index < size <= self.size:
-            raise LedgerError(f"no entry {index} in a tree of size {size}")
+            raise LedgerError(f"no entry {shown(index)} in a tree of size {shown(size)}")
         path: list[bytes] = []
         start, end = 0, size
         while end - start > 1:
@@ -80,7 +81,7 @@ class MerkleTree:
     def consistency_path(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 PROOF(first, D[0:second]): hashes proving the first tree is a prefix of the second."""
         if not 0 < first <= second <= self.size:
-            raise LedgerError(f"no consistency proof from size {first} to size {second}")
+            raise LedgerError(f"no consistency proof from size {shown(first)} to size {shown(second)}")
         path: list[bytes] = []
         start, end, complete = 0, second, True
         while first != end:

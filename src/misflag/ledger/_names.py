@@ -18,7 +18,8 @@ import unicodedata
 from collections.abc import Iterable
 from functools import cache, lru_cache
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger._event_rules import MAX_FIELD
 
 # Invisible characters outside the refused categories: combining grapheme joiner, Hangul fillers, Khmer
@@ -54,7 +55,7 @@ def label_problem(text: str) -> str | None:
         name = unicodedata.name(hidden, "unnamed")
         return f"holds a control, invisible or bidi character U+{ord(hidden):04X} ({name})"
     if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
-        return f"is not in Unicode NFKC form (write {unicodedata.normalize('NFKC', text)!r})"
+        return f"is not in Unicode NFKC form (write {literal(shown(unicodedata.normalize('NFKC', text)))})"
     if text != text.strip():
         return "starts or ends with a space"
     return None
@@ -132,13 +133,15 @@ def new_name(name: object, existing: Iterable[str], what: str = "token name") ->
     name = nfkc(name)
     problem = label_problem(name)
     if problem:
-        raise LedgerError(f"{what} {name!r} {problem}")
+        raise LedgerError(f"{what} {literal(shown(name))} {problem}")
     taken = set(existing)
     if name in taken:
-        raise LedgerError(f"{what} {name!r} exists already (names are unique; pick another)")
+        raise LedgerError(f"{what} {literal(shown(name))} exists already (names are unique; pick another)")
     other = confusable_with(name, taken)
     if other is not None:
-        raise LedgerError(f"{what} {name!r} can be mistaken for the existing {other!r}; pick a distinct name")
+        raise LedgerError(
+            f"{what} {literal(shown(name))} can be mistaken for the existing {literal(shown(other))}; pick a distinct name"
+        )
     return name
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from misflag.errors import LedgerError
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger._keys import checkpoint_message, signature_valid
 from misflag.ledger._merkle import MerkleTree, verify_consistency, verify_inclusion
 from misflag.ledger._store import Ledger
@@ -127,7 +128,7 @@ def check_proof(proof: Mapping[str, Any], trusted_keys: Mapping[str, bytes]) -> 
             return _check_inclusion(proof, keys)
         if proof["type"] == "consistency":
             return _check_consistency(proof, keys)
-        raise LedgerError(f"unknown proof type {proof['type']!r}")
+        raise LedgerError(f"unknown proof type {literal(shown(proof['type']))}")
     except (KeyError, TypeError, ValueError) as error:
         raise LedgerError(f"malformed proof: {type(error).__name__} {error}") from None
 

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 
+from misflag._text import shown
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import LOG, Frontier, SealMark
@@ -125,7 +126,9 @@ class SealingStore(KeyedStore):
             stray = next((row for row in legacy if type(row[0]) is not int or not 0 <= row[0] < sealed), None)
             if stray is not None:
                 raise self._alarm(
-                    refuse(f"entry {stray[0]} ({stray[3]}) carries no valid writer proof", action)
+                    refuse(
+                        f"entry {shown(stray[0])} ({shown(stray[3])}) carries no valid writer proof", action
+                    )
                 )
         key = self._writer_key()
         if self._upgrading:  # init sealing entries written before proofs existed: vouched as found

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from misflag.errors import LedgerError, LedgerRuleViolation, RuleError
+from misflag._text import shown
+from misflag.errors import LedgerError, LedgerRuleViolation, RuleError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import OwnerPolicy
 from misflag.ledger._ddl import writer_grants
@@ -84,7 +85,7 @@ class Ledger(SealingStore):
             trusted=trusted,
         )
         database = make_url(ledger.url).database
-        if not create and not ledger.postgres and database and not Path(database).exists():
+        if not create and not ledger.postgres and database and not _file_exists(Path(database)):
             raise LedgerError(f"no ledger at {ledger.safe_url} (create it with `misflag ledger init`)")
         if create and not ledger.postgres and database:
             create_private(Path(database))
@@ -136,7 +137,9 @@ class Ledger(SealingStore):
         if not self.postgres:
             raise LedgerError("writer roles are a PostgreSQL feature (a SQLite ledger is one file)")
         if not ROLE_NAME.match(role):
-            raise LedgerError(f"role name {role!r} must be lower-case letters, digits and _ (at most 63)")
+            raise LedgerError(
+                f"role name {literal(shown(role))} must be lower-case letters, digits and _ (at most 63)"
+            )
         quote = self.engine.dialect.identifier_preparer.quote
         with self._read() as connection:
             current = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
@@ -391,3 +394,11 @@ class _Rejected(Exception):
     def __init__(self, event: Event, rule: str, message: str, rules: RuleSet) -> None:
         super().__init__(message)
         self.event, self.rule, self.message, self.rules = event, rule, message, rules
+
+
+def _file_exists(path: Path) -> bool:
+    """Whether the SQLite file is there; a name past the system's limit (ENAMETOOLONG) is not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from misflag._text import shown
 from misflag.errors import literal
 from misflag.ledger._engine import LedgerUnavailable
 from misflag.ledger._keys import check_private, write_private
@@ -47,9 +48,11 @@ def load_or_create_writer_key(path: Path) -> bytes:
     try:
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise LedgerUnavailable(f"writer key {path} is not readable hex: {error}") from None
+        raise LedgerUnavailable(
+            f"writer key {literal(str(path))} is not readable hex: {literal(str(error))}"
+        ) from None
     if len(key) != 32:
-        raise LedgerUnavailable(f"writer key {path} must hold 32 bytes (64 hex digits)")
+        raise LedgerUnavailable(f"writer key {literal(str(path))} must hold 32 bytes (64 hex digits)")
     return key
 
 
@@ -102,7 +105,7 @@ def unvouched(
         if digest != bytes(stored_hash):
             return f"entry {seq} does not match its hash"
         if mac is None or not hmac.compare_digest(bytes(mac), prove(digest)):
-            return f"entry {seq} ({kind}) carries no valid writer proof: it was inserted around the service"
+            return f"entry {seq} ({shown(kind)}) carries no valid writer proof: it was inserted around the service"
         prev = digest if prev is not None else None
     return None
 
