@@ -53,6 +53,7 @@ def test_a_flag_beside_a_forbidden_event_on_its_case_does_not_hide_it(
     ledger: Ledger, make_event: Any
 ) -> None:
     refused(ledger, [make_event("flagged", "a1"), make_event("action", "a1")], "review_before_action")
+    refused(ledger, [make_event("action", "a0"), make_event("flagged", "a0")], "case_opened_by_flag")
     lawful_until_action = [
         make_event("flagged", "a2", flag=False),
         make_event("reviewed", "a2", "rev-1", "reviewer"),
