@@ -265,3 +265,222 @@ def test_biometrics_fdr_alpha_past_pythons_writing_limit_is_one_line() -> None:
     assert (
         str(refused.value) == "fdr_alpha must be between 0 and 1, got 1" + "0" * 39 + "... (5,001 characters)"
     )
+
+
+# -- decisions, disclosure, engine and ledger (each expected line written out by hand; all 20 cases fail on
+# the tree before these front ends went through shown: values printed whole, '{flag}' printed as '--flag',
+# OSError and ArgumentError as internal errors, ValueError from str(10**5000)) ----------------------------
+
+
+@pytest.fixture
+def decisions_file(tmp_path: Path) -> Path:
+    """Eight people in groups A and B, flag and truth."""
+    path = tmp_path / "decisions.csv"
+    path.write_text("grp,flag,truth\nA,1,1\nA,0,0\nA,1,0\nA,0,1\nB,1,1\nB,0,0\nB,1,0\nB,0,1\n")
+    return path
+
+
+def _decisions(path: Path, *extra: str) -> list[str]:
+    return ["decisions", "audit", str(path), "--flag", "flag", "--truth", "truth", *extra]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"),
+    [(LONG, LONG_SHOWN), ("{flag}", "'{flag}'")],
+    ids=["10000-chars-esc", "placeholder"],
+)
+def test_decisions_options_are_named_by_their_start(
+    decisions_file: Path, capsys: pytest.CaptureFixture[str], value: str, shown_as: str
+) -> None:
+    """`{flag}` is a flag of `decisions audit`: read as a parameter it would print `'--flag'`."""
+    said = _one_line(capsys, _decisions(decisions_file, "--missing-truth", value))
+    assert (
+        said == f"error: --missing-truth must be one of bounds, sensitivity, mar, prevalence, got {shown_as}"
+    )
+    said = _one_line(
+        capsys, _decisions(decisions_file, "--missing-truth", "prevalence", "--prevalence", value)
+    )
+    assert said == f"error: --prevalence must be GROUP=RATE or GROUP=RATE:LOW-HIGH, got {shown_as}"
+    said = _one_line(capsys, _decisions(decisions_file, "--stage", value))
+    assert said == f"error: --stage must be NAME=EXPR, got {shown_as}"
+    said = _one_line(capsys, ["decisions", "audit", str(decisions_file), "--counts-form", value])
+    assert said == f"error: the counts form must be one of selection, confusion, got {shown_as}"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"),
+    [(LONG, LONG_SHOWN), ("{seed}", "'{seed}'")],
+    ids=["10000-chars-esc", "placeholder"],
+)
+def test_decisions_settings_values_are_named_by_their_start(value: str, shown_as: str) -> None:
+    """A JSON settings value of the wrong type, and a stage that is not NAME=EXPR, for Python callers."""
+    from misflag.decisions._spec import DecisionSpec
+
+    with pytest.raises(MisflagError) as refused:
+        DecisionSpec.from_dict({"truth": "truth", "flag": "flag", "seed": value})
+    assert str(refused.value) == f"setting 'seed' must be a whole number, got {shown_as}"
+    assert refused.value.parameters == ()
+    with pytest.raises(MisflagError) as refused:
+        DecisionSpec.from_dict({"truth": "truth", value: 1})
+    assert str(refused.value) == f"unknown decision-audit setting(s): {shown_as}"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown_as"),
+    [
+        ("\x1b[2J" + "o" * 200, "'\\x1b[2J" + "o" * 36 + "...' (204 characters)"),
+        ("{min_cell}", "'{min_cell}'"),
+    ],
+    ids=["204-chars-esc", "placeholder-of-a-flag"],
+)
+def test_disclosure_outputs_are_named_by_their_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    shown_as: str,
+) -> None:
+    """A missing output named relative to the working folder (`{min_cell}` is a flag of `disclosure check`)."""
+    monkeypatch.chdir(tmp_path)
+    said = _one_line_any(capsys, ["disclosure", "check", name])
+    assert said == f"error: output {shown_as} does not exist"
+
+
+def test_a_disclosure_output_past_the_name_limit_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """10,000 characters: past the system's name limit (ENAMETOOLONG from stat), refused in one line."""
+    said = _one_line(capsys, ["disclosure", "check", LONG])
+    assert said == f"error: output {LONG_SHOWN} does not exist"
+
+
+def _one_line_any(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """The command's refusal: exit 2, one line on stderr, no raw ESC."""
+    assert main(argv) == 2
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and "\x1b" not in said, said[:300]
+    return said
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"),
+    [(LONG, LONG_SHOWN), ("{table}", "'{table}'")],
+    ids=["10000-chars-esc", "placeholder"],
+)
+def test_engine_names_are_named_by_their_start(value: str, shown_as: str) -> None:
+    from misflag.engine import get_engine
+
+    with pytest.raises(MisflagError) as refused:
+        get_engine(value)
+    assert str(refused.value) == f"unknown engine {shown_as}; choose one of duckdb, spark"
+    assert refused.value.parameters == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"), [(LONG, LONG_SHOWN), ("{db}", "'{db}'")], ids=["10000-chars-esc", "placeholder"]
+)
+def test_ledger_values_are_named_by_their_start(value: str, shown_as: str) -> None:
+    """An event kind, a role, a token name and a key fingerprint (`{db}` is a flag of the ledger commands)."""
+    from misflag.ledger._events import Event
+    from misflag.ledger._keys import pin_fingerprint
+    from misflag.ledger._names import new_name
+
+    with pytest.raises(MisflagError) as refused:
+        Event(value, "k1", "recorder", "recorder").validate()
+    assert str(refused.value).startswith(
+        f"unknown event kind {shown_as}; expected one of flagged, reviewed, "
+    )
+    with pytest.raises(MisflagError) as refused:
+        Event("reviewed", "k1", "rev-1", value, {"outcome": "confirmed", "reason_code": "R1"}).validate()
+    assert str(refused.value) == f"reviewed: role {shown_as} may not record it (allowed: reviewer, admin)"
+    with pytest.raises(MisflagError) as refused:
+        pin_fingerprint(value, [])
+    expected = f"a key fingerprint is 32 hex digits (the key id `init` printed), got {shown_as}"
+    assert str(refused.value) == expected and refused.value.parameters == ()
+    with pytest.raises(MisflagError) as refused:
+        new_name(value[:128], [value[:128]])
+    assert (
+        str(refused.value)
+        == {
+            LONG: "token name '\\x1b[2J"
+            + "v" * 36
+            + "...' (128 characters) holds a control, invisible or bidi "
+            "character U+001B (unnamed)",
+            "{db}": "token name '{db}' exists already (names are unique; pick another)",
+        }[value]
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"),
+    [(LONG + "://x", LONG_SHOWN.replace("10,000", "10,004")), ("{db}://x", "'{db}://x'")],
+    ids=["10000-chars-esc", "placeholder"],
+)
+def test_ledger_urls_are_named_by_their_start(
+    capsys: pytest.CaptureFixture[str], value: str, shown_as: str
+) -> None:
+    said = _one_line(capsys, ["ledger", "verify", "--db", value, "--key-fingerprint", "0" * 32])
+    assert said == f"error: not a ledger URL: {shown_as} (use sqlite:///PATH or postgresql://...)"
+
+
+def test_a_ledger_file_past_the_name_limit_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain path of 10,000 characters: stat fails with ENAMETOOLONG; there is no ledger there."""
+    said = _one_line_any(capsys, ["ledger", "verify", "--db", LONG, "--key-fingerprint", "0" * 32])
+    assert (
+        said.startswith("error: no ledger at sqlite:///") and "/%1B%5B2Jvvvv" in said
+    )  # ESC percent-encoded
+
+
+#: 10**5000 has 5,001 digits, past Python's 4,300-digit limit on writing an int: str() of it raised
+#: ValueError inside the message that named it.
+HUGE_SHOWN = "1" + "0" * 39 + "... (5,001 characters)"
+
+
+def test_decisions_numbers_past_pythons_writing_limit_are_one_line() -> None:
+    from misflag.decisions._spec import DecisionSpec
+
+    with pytest.raises(MisflagError) as refused:
+        DecisionSpec(truth="truth", flag="flag", seed=10**5000)
+    assert (
+        str(refused.value) == f"seed must be a whole number from 0 to 9223372036854775807, got {HUGE_SHOWN}"
+    )
+
+
+def test_ledger_tree_sizes_past_pythons_writing_limit_are_one_line() -> None:
+    from misflag.ledger._merkle import MerkleTree
+
+    with pytest.raises(MisflagError) as refused:
+        MerkleTree([]).root(10**5000)
+    assert str(refused.value) == f"tree size {HUGE_SHOWN} is outside 0..0"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"), [(LONG, LONG_SHOWN), ("{db}", "'{db}'")], ids=["10000-chars-esc", "placeholder"]
+)
+def test_ledger_unknown_event_fields_are_named_by_their_start(value: str, shown_as: str) -> None:
+    from misflag.ledger._events import Event
+
+    with pytest.raises(MisflagError) as refused:
+        Event.from_dict({"kind": "flagged", "case_id": "k1", value: 1})
+    assert str(refused.value) == f"unknown event field(s): {shown_as}" and refused.value.parameters == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "shown_as"),
+    [(LONG, "\u241b[2J" + "v" * 36 + "... (10,000 characters)"), ("{flag}", "{flag}")],
+    ids=["10000-chars-esc", "placeholder"],
+)
+def test_decisions_stage_names_and_prevalence_groups_are_cut(
+    decisions_file: Path, capsys: pytest.CaptureFixture[str], value: str, shown_as: str
+) -> None:
+    """A stage name in the 0/1 check, and a --prevalence group that names no group: cut, unquoted as before
+    (the command line shows ESC as its control picture)."""
+    stage = ["--truth", "truth", "--stage", f"{value}=2", "--group", "grp"]
+    said = _one_line_any(capsys, ["decisions", "audit", str(decisions_file), *stage])
+    assert said == f"error: --stage {shown_as} must be 0/1 or true/false; found the value 2 in 8 row(s)"
+    unknown = decisions_file.with_name("unknown.csv")  # one truth unknown: the prevalence mode has work
+    unknown.write_text(decisions_file.read_text().replace("A,1,0\n", "A,1,\n"))
+    prevalence = ["--prevalence", "A=0.5", "--prevalence", "B=0.5", "--prevalence", f"{value}=0.3"]
+    said = _one_line_any(
+        capsys, _decisions(unknown, "--group", "grp", "--missing-truth", "prevalence", *prevalence)
+    )
+    listed = shown_as.replace("v" * 36, "v" * 116)  # the list of groups is cut at 120 characters
+    assert said == f"error: --prevalence must give every group of grp once: no group {listed}"
