@@ -167,3 +167,47 @@ def test_a_plain_json_audit_loads_only_what_it_uses(tmp_path: object) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stderr == "[]"
     assert {row["group"] for row in json.loads(done.stdout)} >= {"a", "b"}
+
+
+#: The installed entry point (cli.run) sent a real SIGINT while it loads the subcommand's module.
+SIGINT_WHILE_LOADING = """
+import os, signal, sys, time
+import misflag.cli as cli
+
+def build(name, entry):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)  # Python raises KeyboardInterrupt here, at the next bytecode after the signal
+
+cli._build = build
+sys.argv[0] = "misflag"
+cli.run()
+"""
+
+
+def test_ctrl_c_is_one_line_and_exit_130() -> None:
+    """A real SIGINT through the console script: typer would turn it into a silent exit 130."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", SIGINT_WHILE_LOADING, "datasets", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "error: interrupted\n")
+
+
+def test_ctrl_c_while_parsing_a_command_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import misflag.cli as cli
+
+    def interrupted(name: str, entry: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_build", interrupted)
+    monkeypatch.setattr(cli, "_built", {})
+    assert main(["datasets", "list"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"

@@ -2,7 +2,8 @@
 
 Subcommands are loaded lazily: `misflag --help` and `misflag --version` import no command module (their
 help lines are written here), and `misflag NAME ...` imports only NAME's module. Errors a user can fix print
-one line and exit 2; nothing prints a traceback.
+one line and exit 2; Ctrl-C prints `error: interrupted` and exits 130 (the shell's 128 + SIGINT); nothing
+prints a traceback.
 """
 
 from __future__ import annotations
@@ -99,8 +100,20 @@ def _freeze_imports() -> None:
         gc.freeze()
 
 
+class Interrupted(Exception):
+    """Ctrl-C while a command ran, carried past typer, which turns a KeyboardInterrupt into a silent
+    `Exit(130)` before `main` could say so."""
+
+
 class LazyGroup(TyperGroup):
     """The root group: lists subcommands from SUBCOMMANDS and imports one only when it is run."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """As click's, with Ctrl-C raised as `Interrupted` (typer's `_main` catches KeyboardInterrupt)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(SUBCOMMANDS)
@@ -218,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             for line in getattr(problem, "caret_lines", list)():
                 _error(line)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         _error("error: interrupted")
         return 130
     except Exception as problem:

@@ -118,12 +118,6 @@ def test_ctrl_c_during_a_10m_row_scan_is_one_line_exit_130_nothing_written(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="typer 0.29 turns KeyboardInterrupt into Exit(130) before cli.main's own handler, so Ctrl-C "
-    "exits 130 with no line at all (cli.main's 'error: interrupted' branch is never reached); the lead "
-    "decides whether the command line must say it",
-)
 def test_ctrl_c_says_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     def interrupted(self: PendingQuery) -> Any:
         raise KeyboardInterrupt
