@@ -127,28 +127,34 @@ def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[Ledger]:
 
 
 class Owner:
-    """Someone with full power over the store: SQLite file access (triggers dropped), or the PostgreSQL
-    role owning the tables (triggers disabled around each act, then re-enabled)."""
+    """Someone with full power over the store who covers their tracks: SQLite file access (the triggers
+    dropped around each act, then made again as they were), or the PostgreSQL role owning the tables
+    (triggers disabled around each act, then re-enabled). `verify` checks the triggers are in place
+    (tests/ledger/test_ledger_verify_store.py); these attacks are found by the rows alone."""
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url)
         self.postgres = self.engine.dialect.name == "postgresql"
+        self.triggers: list[tuple[str, str]] = []
         if not self.postgres:
             with self.engine.begin() as connection:
-                names = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-                for (name,) in names.fetchall():
-                    connection.exec_driver_sql(f"DROP TRIGGER {name}")
+                made = connection.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                )
+                self.triggers = [(name, sql) for name, sql in made.fetchall()]
 
     def run(self, sql: str, **params: Any) -> list[Any]:
         with self.engine.begin() as connection:
-            if self.postgres:
-                for table in TABLES:
-                    connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            for table in TABLES if self.postgres else ():
+                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            for name, _ in self.triggers:
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
             result = connection.execute(sa.text(sql), params)
             rows = list(result.fetchall()) if result.returns_rows else []
-            if self.postgres:
-                for table in TABLES:
-                    connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            for table in TABLES if self.postgres else ():
+                connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            for _, made in self.triggers:
+                connection.exec_driver_sql(made)
         return rows
 
     def rechain(self, start: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_data_file
@@ -29,6 +30,8 @@ from misflag.ledger import (
     token_id,
     verify_export,
 )
+from misflag.ledger._engine import first_line
+from misflag.ledger._guard import restore
 from misflag.ledger._verify import MAX_SKEW
 
 app = typer.Typer(
@@ -78,8 +81,17 @@ def init(
         "connects as the writer role).",
     ),
 ) -> None:
-    """Create (or migrate) a ledger and its signing key; print the key fingerprint to publish."""
+    """Create (or migrate) a ledger and its signing key, and make again any append-only trigger found missing
+    or altered; print the key fingerprint to publish."""
     ledger = Ledger.open(_db(db), key_path=key, create=True, owner="allow")
+    try:
+        with ledger.engine.begin() as connection:
+            restored = restore(connection)
+    except SQLAlchemyError as error:
+        raise LedgerError(
+            f"cannot restore the ledger's append-only triggers at {ledger.safe_url}: {first_line(error)} "
+            "(run `misflag ledger init` as the owner of its tables)"
+        ) from None
     mark = ledger.checkpoint()
     public = ledger.pinned_keys().get(mark["key_id"], b"")
     report: dict[str, Any] = {
@@ -90,6 +102,7 @@ def init(
         "public_key_file": str(ledger.key_path.with_suffix(".pub")),
         "heads_file": str(ledger.heads_path),
         "entries": mark["tree_size"],
+        "restored": restored,
     }
     if ledger.postgres:
         report["writer_grants"] = ledger.grant_writer(
@@ -168,10 +181,16 @@ def verify(
     max_skew: float = typer.Option(
         MAX_SKEW, "--max-skew", help="Seconds an entry's time may be ahead of this machine's clock."
     ),
+    allow_unprotected: bool = typer.Option(
+        False,
+        "--allow-unprotected",
+        help="Accept a store missing an append-only trigger (or granting a role UPDATE, DELETE or "
+        "TRUNCATE) when every row checks out (says so).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check the chain, the Merkle tree, every checkpoint and published head against the key you pinned;
-    exit 2 on any problem. Trusts only the key named by --public-key or --key-fingerprint, never a key
+    """Check the chain, the Merkle tree, every checkpoint and published head against the key you pinned,
+    and that the store still refuses rewrites (its append-only triggers); exit 2 on any problem. Trusts only the key named by --public-key or --key-fingerprint, never a key
     file next to the database by itself, nor the keys stored in it."""
     pinned = _pinned(public_key)
     if not pinned and key_fingerprint is None:
@@ -200,7 +219,12 @@ def verify(
             )
         else:
             ledger = _open(db, key)
-            report = ledger.verify(public_keys=pinned or None, witnesses=witness, **options)
+            report = ledger.verify(
+                public_keys=pinned or None,
+                witnesses=witness,
+                allow_unprotected=allow_unprotected,
+                **options,
+            )
     if as_json:
         _print_json(report.to_dict())
     if not report.ok:
@@ -213,6 +237,8 @@ def verify(
         )
         if not report.checkpoints:
             typer.echo("warning: no signed checkpoint; accepted only because of --allow-unsigned", err=True)
+        for finding in report.protection:
+            typer.echo(f"warning: {finding} (accepted only because of --allow-unprotected)", err=True)
 
 
 def _number(name: str, default: float) -> float:

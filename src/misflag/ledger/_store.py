@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from misflag._text import shown
 from misflag.errors import LedgerError, LedgerRuleViolation, RuleError, literal
+from misflag.ledger import _guard
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import OwnerPolicy
 from misflag.ledger._ddl import writer_grants
@@ -319,6 +320,7 @@ class Ledger(SealingStore):
         witnesses: Sequence[Path] = (),
         allow_unsigned: bool = False,
         skew: float = MAX_SKEW,
+        allow_unprotected: bool = False,
     ) -> VerifyReport:
         """Recompute the chain, the tree and every checkpoint against pinned keys and published heads.
 
@@ -329,7 +331,9 @@ class Ledger(SealingStore):
         consistent ledger is then reported `unpinned`, never `ok`, with the key id to pin in `anchors`.
         The heads this store published and those in `witnesses` must lie on one history with the ledger.
         A ledger without any signed checkpoint fails unless `allow_unsigned`; entries stamped more than
-        `skew` seconds after this machine's clock fail.
+        `skew` seconds after this machine's clock fail. A store missing an append-only trigger the schema
+        installs (or, on PostgreSQL, granting a role UPDATE, DELETE or TRUNCATE) fails unless
+        `allow_unprotected`; the findings are in `protection` either way (see _guard.py).
         """
         started = time.perf_counter()
         published = [self.heads_path] if self.heads_path.exists() else []
@@ -361,6 +365,7 @@ class Ledger(SealingStore):
                     tokens=rows("SELECT token_hash, name, role FROM ledger_tokens"),
                     revocations=rows("SELECT token_hash FROM ledger_token_revocations"),
                     heads=heads,
+                    protection=_guard.findings(connection),
                 )
                 table = schema.entries
 
@@ -378,6 +383,7 @@ class Ledger(SealingStore):
                     pinned,
                     require_sealed=require_sealed,
                     allow_unsigned=allow_unsigned,
+                    allow_unprotected=allow_unprotected,
                     policy=policy,
                 )
                 cursor.close()

@@ -104,6 +104,7 @@ class VerifyReport:
     keys: list[str] = field(default_factory=list)
     pinned: bool = True
     anchors: list[str] = field(default_factory=list)
+    protection: list[str] = field(default_factory=list)  # the store's missing or altered refusals (_guard)
 
     @property
     def consistent(self) -> bool:
@@ -153,6 +154,7 @@ class Evidence:
     heads: Sequence[Mapping[str, Any]] = ()
     # One entry's body by seq (for the age of the unsealed tail); needed when `entries` is not a list.
     body_at: Callable[[int], Any] | None = None
+    protection: Sequence[str] = ()  # what the store no longer refuses (see _guard.py); none in an export
 
 
 def check_chain(
@@ -343,9 +345,11 @@ def verify_rows(
     *,
     require_sealed: bool = False,
     allow_unsigned: bool = False,
+    allow_unprotected: bool = False,
     policy: TailPolicy = TailPolicy(),
 ) -> VerifyReport:
-    """Verify a ledger given as rows (columns ENTRY_COLUMNS and CHECKPOINT_COLUMNS) against pinned keys."""
+    """Verify a ledger given as rows (columns ENTRY_COLUMNS and CHECKPOINT_COLUMNS) against pinned keys.
+    A store that no longer refuses rewrites fails after every check of the rows, unless `allow_unprotected`."""
     started = time.perf_counter()
     entries = evidence.entries
     body_at = evidence.body_at
@@ -375,6 +379,8 @@ def verify_rows(
             "no signed checkpoint: nothing in this ledger is vouched for by a key "
             "(`misflag ledger init` signs the first; --allow-unsigned accepts a ledger without one)"
         )
+    if problem is None and evidence.protection and not allow_unprotected:
+        problem = evidence.protection[0]
     if problem is None and require_sealed and unsealed:
         problem = f"{unsealed} entr{'y is' if unsealed == 1 else 'ies are'} after the last signed checkpoint"
     return VerifyReport(
@@ -388,4 +394,5 @@ def verify_rows(
         heads=len(evidence.heads),
         keys=sorted(schedule.ever),
         anchors=sorted(pinned),
+        protection=list(evidence.protection),
     )
