@@ -19,7 +19,9 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from fastapi.testclient import TestClient
 
+from misflag.api import create_app
 from misflag.cli import main
 from misflag.ledger import Event, Ledger, create_token, revoke_token, token_id
 from misflag.ledger._store import MIGRATIONS
@@ -397,3 +399,31 @@ def test_a_ledger_migrated_from_0004_to_0005_verifies_clean(store_url: str, tmp_
         assert (report.ok, report.entries, report.protection) == (True, 5, [])
     finally:
         migrated.close()
+
+
+def test_http_verify_reports_a_dropped_trigger_with_no_way_to_accept_it(
+    target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seeded(target)
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
+    ledger = target.open()
+    auditor = create_token(ledger, "auditor-http", "auditor", actor="root")
+    ledger.close()
+    name, (table, event) = next(iter(_triggers(target).items()))
+    _as_owner(target, f"DROP TRIGGER {name}" + (f" ON {table}" if target.store == "postgresql" else ""))
+    app = create_app(data_dir=tmp_path / "serve", ledger_db=target.url)
+    try:
+        client = TestClient(app, base_url="http://localhost")
+        answer = client.get(
+            f"/ledger/verify?key_fingerprint={target.fingerprint}&allow_unprotected=true",
+            headers={"Authorization": f"Bearer {auditor}"},
+        ).json()
+    finally:
+        if getattr(app.state, "ledger", None) is not None:
+            app.state.ledger.close()
+    assert (answer["ok"], answer["status"], answer["problem"]) == (
+        False,
+        "failed",
+        _missing(name, table, event),
+    )
+    assert answer["protection"] == [_missing(name, table, event)]
