@@ -1,7 +1,8 @@
 """Ledger fixtures: a store URL parametrized over SQLite and PostgreSQL (a fresh schema per test), and for
 the attack tests a `target` ledger with, on PostgreSQL, an owner role and a writer role (INSERT/SELECT
 only) made with the superuser of MISFLAG_TEST_POSTGRES_URL, plus `owner`, the powers of whoever owns the
-store (SQLite: writes the file, triggers dropped; PostgreSQL: the owner role, triggers disabled)."""
+store (SQLite: writes the file, triggers dropped around each act and made again; PostgreSQL: the owner
+role, triggers disabled around each act and re-enabled)."""
 
 from __future__ import annotations
 
