@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import json
 import sqlite3
+import traceback
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +163,6 @@ def _sqlite_ledger(tmp_path: Path) -> Ledger:
     return opened
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="46e1d9f regression: the case set `checked` is looked up by hash, so a case_id str subclass with "
-    "an unstable hash skips the rule pass and an action on a never-flagged case is stored (33768d2 refused "
-    "it: case_opened_by_flag); the lead decides the fix (Event.validate taking exact str case ids)",
-)
 def test_a_case_id_str_subclass_cannot_skip_the_rule_pass(tmp_path: Path) -> None:
     ledger = _sqlite_ledger(tmp_path)
     try:
@@ -177,11 +174,6 @@ def test_a_case_id_str_subclass_cannot_skip_the_rule_pass(tmp_path: Path) -> Non
         ledger.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing (33768d2 too): a kind str subclass posing as 'flagged' is validated and rule-"
-    "checked as a flag but stored as 'action' on a never-flagged case; the lead decides the fix",
-)
 def test_a_kind_str_subclass_cannot_pose_as_a_flag(tmp_path: Path) -> None:
     ledger = _sqlite_ledger(tmp_path)
     try:
@@ -205,13 +197,6 @@ class Turncoat(list[Event]):
         return iter([self.shown] if self.passes < 4 else [self.stored])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing (33768d2 iterates the batch as often): append() iterates `events` once to validate, "
-    "once for the checked cases, once for the rules and once to insert; a Sequence that changes between "
-    "passes stores an 'action' row (with the flag's body) that no rule saw, and verify passes. "
-    "`events = list(events)` first would close it; the lead decides (ledger/_store.py is being edited)",
-)
 def test_a_batch_that_changes_between_passes_cannot_store_what_the_rules_never_saw(tmp_path: Path) -> None:
     ledger = _sqlite_ledger(tmp_path)
     try:
@@ -220,6 +205,94 @@ def test_a_batch_that_changes_between_passes_cannot_store_what_the_rules_never_s
         with contextlib.suppress(LedgerError):  # refused or stored: the row is what counts
             ledger.append(Turncoat(flag, action))
         assert "action" not in [row[1] for row in entries(ledger)]
+    finally:
+        ledger.close()
+
+
+class TwoFacedReview(Mapping[str, Any]):
+    """A review payload that reads 'dismissed' to everyone but the rule pass, which it shows 'confirmed'
+    (told apart by the calling frames, an attacker's tool on the Python API)."""
+
+    def __init__(self) -> None:
+        self.data = {"outcome": "dismissed", "reason_code": "R1"}
+
+    def __getitem__(self, key: str) -> Any:
+        frames = traceback.extract_stack()
+        if key == "outcome" and any(frame.filename.endswith("_rules.py") for frame in frames):
+            return "confirmed"
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class PosingOutcome(str):
+    """'dismissed' text that compares and hashes as 'confirmed'."""
+
+    def __hash__(self) -> int:
+        return hash("confirmed")
+
+    def __eq__(self, other: object) -> bool:
+        return other == "confirmed" or str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+
+def _review_then_action(payload: Mapping[str, Any]) -> list[Event]:
+    return [
+        Event("reviewed", "f1", "rev-1", "reviewer", payload),
+        Event("notice_sent", "f1", "sys", "recorder", {"channel": "mail"}),
+        Event("action", "f1", "sys", "recorder", {"action": "benefit_suspended"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "refusal", "stored"),
+    [
+        (TwoFacedReview(), r"dismissal_closes_case", ["rejected"]),  # the stored review is what is judged
+        (
+            {"outcome": PosingOutcome("dismissed"), "reason_code": "R1"},
+            r"not plain JSON: a PosingOutcome",
+            [],
+        ),
+    ],
+    ids=["mapping-showing-the-rules-another-value", "str-subclass-value"],
+)
+def test_the_rules_judge_the_stored_review_not_what_it_shows_them(
+    tmp_path: Path, payload: Mapping[str, Any], refusal: str, stored: list[str]
+) -> None:
+    """A review stored as 'dismissed' that shows the rule pass 'confirmed' cannot let an action through:
+    the dismissal closes the case (and the rejection is logged), or the value is refused as not plain JSON
+    before anything is written."""
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        ledger.append([Event("flagged", "f1", "sys", "recorder", FLAG)])
+        before = entries(ledger)
+        with pytest.raises(LedgerError, match=refusal):
+            ledger.append(_review_then_action(payload))
+        after = entries(ledger)
+        assert after[: len(before)] == before and [row[1] for row in after[len(before) :]] == stored
+    finally:
+        ledger.close()
+
+
+def test_a_mapping_payload_is_stored_as_one_read_of_it(tmp_path: Path) -> None:
+    """Without the trick, the same Mapping payload is an ordinary dismissal, stored as 'dismissed'."""
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        ledger.append([Event("flagged", "f2", "sys", "recorder", FLAG)])
+        ledger.append([Event("reviewed", "f2", "rev-1", "reviewer", TwoFacedReview())])
+        engine = sa.create_engine(ledger.url)
+        with engine.connect() as connection:
+            body = connection.exec_driver_sql(
+                "SELECT body FROM ledger_entries WHERE kind = 'reviewed'"
+            ).scalar_one()
+        engine.dispose()
+        assert json.loads(body)["payload"] == {"outcome": "dismissed", "reason_code": "R1"}
     finally:
         ledger.close()
 
@@ -443,12 +516,6 @@ def test_a_sqlalchemy_statement_joined_to_the_dbapi_transaction_rolls_back_with_
         ledger.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pre-existing (33768d2 too): a store error inside create_token (here a trigger; a full disk is the "
-    "same path) reaches the Python API as sqlalchemy's IntegrityError with the SQL and its parameters, not a "
-    "one-line MisflagError; append() wraps the same errors as LedgerUnavailable",
-)
 def test_a_store_error_while_creating_a_token_is_one_typed_line(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     ledger = _sqlite_ledger(tmp_path)
@@ -456,7 +523,8 @@ def test_a_store_error_while_creating_a_token_is_one_typed_line(tmp_path: Path) 
         _trap_token_entries(path).close()
         with pytest.raises(MisflagError) as caught:
             create_token(ledger, "bob", "reviewer", actor="chief")
-        assert "\n" not in str(caught.value)
+        assert "\n" not in str(caught.value) and str(caught.value).endswith(": trap sprung")
+        assert "INSERT" not in str(caught.value) and "bob" not in str(caught.value)
     finally:
         ledger.close()
 

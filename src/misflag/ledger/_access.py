@@ -23,9 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from misflag._text import shown
 from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
+from misflag.ledger._engine import first_line
 from misflag.ledger._events import ROLES, system_event
 from misflag.ledger._names import new_name
-from misflag.ledger._store import Ledger, now
+from misflag.ledger._store import Ledger, LedgerUnavailable, now
 
 TOKEN_PREFIX = "mfl_"
 TOKEN_ID_LENGTH = 16
@@ -63,14 +64,19 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
         raise LedgerError("a token needs a name of 1-128 characters (it is the actor of its events)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     digest = _digest(token)
-    with ledger._write() as connection:
-        name = new_name(name, ledger.authority().names)  # NFKC, nothing hidden, not confusable
-        connection.execute(
-            insert(schema.tokens), [{"token_hash": digest, "name": name, "role": role, "ts": now()}]
-        )
-        payload = {"id": digest[:TOKEN_ID_LENGTH], "token_hash": digest, "name": name, "role": role}
-        ledger._insert(connection, [system_event("token_created", actor, "admin", payload)])
-        ledger._checkpoint(connection)
+    try:
+        with ledger._write() as connection:
+            name = new_name(name, ledger.authority().names)  # NFKC, nothing hidden, not confusable
+            connection.execute(
+                insert(schema.tokens), [{"token_hash": digest, "name": name, "role": role, "ts": now()}]
+            )
+            payload = {"id": digest[:TOKEN_ID_LENGTH], "token_hash": digest, "name": name, "role": role}
+            ledger._insert(connection, [system_event("token_created", actor, "admin", payload)])
+            ledger._checkpoint(connection)
+    except SQLAlchemyError as error:  # a full disk, a trigger: one line, never the SQL and its parameters
+        raise LedgerUnavailable(
+            f"cannot create a token in the ledger at {ledger.safe_url}: {first_line(error)}"
+        ) from None
     return token
 
 

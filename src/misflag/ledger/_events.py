@@ -212,7 +212,9 @@ class Event:
         return None if len(text) > MAX_PAYLOAD else text
 
     def _checked_unstamped(self) -> str:
-        """`validate` for every event: each check in turn, naming the first problem."""
+        """`validate` for every event: each check in turn, naming the first problem. The text fields are
+        exact `str` (a subclass can hash, compare and print as something other than what is stored), and
+        a payload or groups Mapping is read once, into a dict every check and the encoder then share."""
         if self.kind not in CASE_EVENTS:
             raise LedgerError(
                 f"unknown event kind {literal(shown(self.kind))}; expected one of {', '.join(CASE_EVENTS)}"
@@ -221,7 +223,7 @@ class Event:
             raise LedgerError(
                 f"{self.kind}: case_id must be a pseudonymous id of 1-128 letters, digits, '._:-'"
             )
-        actor, payload, groups = self.actor, self.payload, self.groups
+        actor, payload, groups = self.actor, _snapshot(self.payload), _snapshot(self.groups)
         if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
             raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
         _check_label(actor, self.kind, ": actor")
@@ -230,7 +232,7 @@ class Event:
             raise LedgerError(
                 f"{self.kind}: role {literal(shown(self.role))} may not record it (allowed: {', '.join(roles)})"
             )
-        if type(payload) is not dict and not isinstance(payload, Mapping):  # exact type first: cheaper
+        if type(payload) is not dict:
             raise LedgerError(f"{self.kind}: payload must be a JSON object")
         missing = [name for name in required if payload.get(name) is None]
         if missing:
@@ -245,19 +247,20 @@ class Event:
         for name, allowed in CHOICES_BY_KIND.get(self.kind, ()):
             if payload.get(name) not in allowed:
                 raise LedgerError(f"{self.kind}: payload {name} must be one of {', '.join(allowed)}")
-        self._validate_types()
-        if type(groups) is not dict and not isinstance(groups, Mapping):
+        _validate_types(payload, self.kind)
+        if type(groups) is not dict:
             raise LedgerError(f"{self.kind}: groups must be a JSON object of attribute: value")
         for name, value in groups.items():
-            if not _group_name_ok(str(name)):
+            if type(name) is not str or not _group_name_ok(name):
                 raise LedgerError(
                     f"group attribute {literal(shown(name))} must be lower_snake_case and not a reserved column"
                 )
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
-            _check_label(value, "group ", str(name), ": value", scripts=True)
+            _check_label(value, "group ", name, ": value", scripts=True)
+        _check_exact_text(self, groups)
         try:
-            unstamped = self.unstamped()
+            unstamped = _unstamped(actor, groups, payload, self.role, self.actor_id)
             if not unstamped.isascii():
                 unstamped.encode()  # stored and hashed as UTF-8: a lone surrogate cannot be
         except UnicodeEncodeError as error:
@@ -269,40 +272,64 @@ class Event:
         except (TypeError, ValueError) as error:
             raise LedgerError(f"{self.kind}: payload is not plain JSON: {error}") from None
         if len(unstamped) > MAX_PAYLOAD:  # the payload is part of it: measured apart only when it may be over
-            size = len(canonical(self.payload))
+            size = len(canonical(payload))
             if size > MAX_PAYLOAD:
                 raise LedgerError(
                     f"{self.kind}: payload is {size:,} characters, above the {MAX_PAYLOAD:,} limit"
                 )
         return unstamped
 
-    def _validate_types(self) -> None:
-        payload = self.payload
-        _check_json_values(payload, self.kind)
-        if "score" in payload and (
-            isinstance(payload["score"], bool) or not isinstance(payload["score"], int | float)
-        ):
-            raise LedgerError(f"{self.kind}: payload score must be a number")
-        for name in ("flag", "flag_was_wrong"):
-            if name in payload and not isinstance(payload[name], bool):
-                raise LedgerError(f"{self.kind}: payload {name} must be true or false")
-
     def unstamped(self) -> str:
         """The canonical JSON of the stored body without its timestamp: one encoder pass over the event."""
-        groups, payload = self.groups, self.payload
-        body: dict[str, Any] = {
-            "actor": self.actor,
-            "groups": groups if type(groups) is dict else dict(groups),
-            "payload": payload if type(payload) is dict else dict(payload),
-            "role": self.role,
-        }
-        if self.actor_id:
-            body["actor_id"] = self.actor_id
-        return _encode_event(body)
+        return _unstamped(
+            self.actor, _snapshot(self.groups), _snapshot(self.payload), self.role, self.actor_id
+        )
 
     def body(self, timestamp: str) -> str:
         """The canonical JSON stored (and hashed) for this event."""
         return stamped(self.unstamped(), timestamp)
+
+
+def _unstamped(
+    actor: str, groups: Mapping[str, Any], payload: Mapping[str, Any], role: str, actor_id: str | None
+) -> str:
+    """The canonical JSON of a body without its timestamp, from the values the checks read."""
+    body: dict[str, Any] = {"actor": actor, "groups": groups, "payload": payload, "role": role}
+    if actor_id:
+        body["actor_id"] = actor_id
+    return _encode_event(body)
+
+
+def _snapshot(value: Any) -> Any:
+    """A payload or groups as a dict read once (a Mapping's values could change between two reads);
+    anything else as it is, for the checks to refuse."""
+    return dict(value) if type(value) is not dict and isinstance(value, Mapping) else value
+
+
+def _check_exact_text(event: Event, groups: dict[str, Any]) -> None:
+    """Refuse a str subclass as kind, case id, actor, role, token id or group value (after the label
+    checks, which name what they find): it can hash, compare and print as text other than what is stored,
+    as a kind posing as a flag or a case id the batch's case set cannot find."""
+    for name in ("kind", "case_id", "actor", "role", "actor_id"):
+        value = getattr(event, name)
+        if isinstance(value, str) and type(value) is not str:
+            raise LedgerError(f"event {name} must be a string (got {type(value).__name__})")
+    for value in groups.values():
+        if type(value) is not str:
+            raise LedgerError(f"group values must be strings (got {type(value).__name__})")
+
+
+def _validate_types(payload: dict[str, Any], kind: str) -> None:
+    """Refuse payload values that are not plain JSON, a score that is not a number and flags that are not
+    booleans."""
+    _check_json_values(payload, kind)
+    if "score" in payload and (
+        isinstance(payload["score"], bool) or not isinstance(payload["score"], int | float)
+    ):
+        raise LedgerError(f"{kind}: payload score must be a number")
+    for name in ("flag", "flag_was_wrong"):
+        if name in payload and not isinstance(payload[name], bool):
+            raise LedgerError(f"{kind}: payload {name} must be true or false")
 
 
 def stamped(unstamped: str, timestamp: str) -> str:
@@ -340,6 +367,7 @@ def _nfkc_labels(mapping: Mapping[Any, Any], names: Iterable[Any]) -> dict[Any, 
 
 
 _PLAIN = frozenset({str, bool, type(None)})
+_JSON_TYPES = (str, int, float, dict, list, tuple)
 
 
 def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
@@ -355,6 +383,10 @@ def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
         for value in container.values() if isinstance(container, dict | Mapping) else container:
             if type(value) in _PLAIN:  # the common case, decided without isinstance walks
                 continue
+            if type(value) not in _JSON_TYPES and isinstance(value, _JSON_TYPES):
+                raise LedgerError(  # a subclass can compare as one value and be written as another
+                    f"{kind}: payload is not plain JSON: a {type(value).__name__} is not a JSON value"
+                )
             if isinstance(value, float):
                 if not math.isfinite(value):
                     raise LedgerError(

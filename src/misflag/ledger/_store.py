@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -157,20 +158,25 @@ class Ledger(SealingStore):
     # -- appending ---------------------------------------------------------------------------------------
 
     def append(self, events: Sequence[Event]) -> list[dict[str, Any]]:
-        """Append case events atomically after checking the rules; return one receipt per entry."""
-        if not events:
+        """Append case events atomically after checking the rules; return one receipt per entry.
+
+        The batch is read once (a Sequence could show each pass something else), validation makes each
+        event's text fields exact `str` and its body one canonical JSON text, and the rules read each
+        payload back from that text: what they judge is what is stored."""
+        batch = tuple(events)
+        if not batch:
             return []
-        labels = Labels() if len(events) > 1 else None  # a label is checked once per batch
-        unstamped = [item.validate(labels) for item in events]  # each event's canonical JSON, computed once
+        labels = Labels() if len(batch) > 1 else None  # a label is checked once per batch
+        unstamped = [item.validate(labels) for item in batch]  # each event's canonical JSON, computed once
         # the cases a rule reads: those with an event of a checked kind in this batch (a flag opens a case
         # and no rule checks it, so a batch of new flags reads no history and checks nothing)
-        checked = {item.case_id or "" for item in events if item.kind not in UNCHECKED_KINDS}
+        checked = {item.case_id or "" for item in batch if item.kind not in UNCHECKED_KINDS}
         try:
             with self._write() as connection:  # one transaction, one commit
                 tip = self._tip(connection)
                 rules = self._rules(connection, tip)
                 states = self._case_states(connection, checked)
-                for item in events:
+                for item, body in zip(batch, unstamped, strict=True):
                     case = item.case_id or ""  # validated: every case event has one
                     if case not in checked:
                         continue  # only flags on this case in the batch: no rule reads its state
@@ -181,8 +187,8 @@ class Ledger(SealingStore):
                     broken = violation(rules, state, kind, actor, role, actor_id)
                     if broken:
                         raise _Rejected(item, *broken, rules)
-                    state.apply(kind, actor, role, actor_id, item.payload)
-                return self._insert(connection, events, unstamped, tip)
+                    state.apply(kind, actor, role, actor_id, orjson.loads(body)["payload"])
+                return self._insert(connection, batch, unstamped, tip)
         except _Rejected as rejected:
             receipt = self._append_system(
                 system_event(
