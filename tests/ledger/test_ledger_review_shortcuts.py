@@ -297,6 +297,46 @@ def test_a_mapping_payload_is_stored_as_one_read_of_it(tmp_path: Path) -> None:
         ledger.close()
 
 
+class Fickle(Mapping[str, str]):
+    """Groups whose value is `first` on the first read and `later` on every read after it."""
+
+    def __init__(self, first: str, later: str) -> None:
+        self.first, self.later, self.reads = first, later, 0
+
+    def __getitem__(self, key: str) -> str:
+        if key != "region":
+            raise KeyError(key)
+        self.reads += 1
+        return self.first if self.reads == 1 else self.later
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["region"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_groups_that_change_between_reads_are_stored_as_validated(tmp_path: Path) -> None:
+    """A right-to-left override shown only after the checks read the groups is not stored: the groups are
+    read once, checked and written from that one read; shown first, it is refused."""
+    ledger = _sqlite_ledger(tmp_path)
+    try:
+        ledger.append([Event("flagged", "g1", "sys", "recorder", FLAG, Fickle("north", "nor\u202eth"))])
+        engine = sa.create_engine(ledger.url)
+        with engine.connect() as connection:
+            body = connection.exec_driver_sql(
+                "SELECT body FROM ledger_entries WHERE case_id = 'g1'"
+            ).scalar_one()
+        engine.dispose()
+        assert json.loads(body)["groups"] == {"region": "north"}
+        before = entries(ledger)
+        with pytest.raises(LedgerError, match="invisible or bidi"):
+            ledger.append([Event("flagged", "g2", "sys", "recorder", FLAG, Fickle("nor\u202eth", "north"))])
+        assert entries(ledger) == before
+    finally:
+        ledger.close()
+
+
 # -- (b) a label is checked once per batch ------------------------------------------------------------
 
 HOSTILE = [
