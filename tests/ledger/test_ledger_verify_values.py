@@ -102,7 +102,9 @@ def test_a_kind_written_as_a_placeholder_is_shown_as_written(
     assert planted.ledger.verify(public_keys=None).problem == f"entry {seq}: unknown kind '{kind}'"
     for action, word in ((planted.ledger.checkpoint, "seal"), (planted.append, "append")):
         error = _refused(action)
-        assert str(error) == f"refusing to {word}: entry {seq} ('{kind}') carries no valid writer proof{AROUND}"
+        assert (
+            str(error) == f"refusing to {word}: entry {seq} ('{kind}') carries no valid writer proof{AROUND}"
+        )
         assert error.parameters == ()
 
 
