@@ -25,6 +25,7 @@ from misflag.errors import LedgerError, LedgerRuleViolation, MisflagError
 from misflag.ledger import Event, Ledger, LedgerUnavailable, RuleSet
 from misflag.ledger._access import create_token, list_tokens
 from misflag.ledger._merkle import compact_root
+from tests.ledger.test_ledger_merkle import reference_root
 
 FLAG = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:ab12"}
 
@@ -586,24 +587,12 @@ def test_a_token_name_like_an_existing_one_is_refused(tmp_path: Path, name: str)
 # -- (d) compact_root's frontier, level by level -------------------------------------------------------
 
 
-def rfc6962_root(leaves: list[bytes]) -> bytes:
-    """RFC 6962 section 2.1's MTH over already-hashed leaves, by its recursive definition."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    split = 1
-    while split * 2 < len(leaves):
-        split *= 2
-    return hashlib.sha256(b"\x01" + rfc6962_root(leaves[:split]) + rfc6962_root(leaves[split:])).digest()
-
-
 def subtrees(leaves: list[bytes]) -> list[tuple[int, bytes]]:
     """The perfect subtrees of a tree of len(leaves) leaves, highest first: one per set bit of its size."""
     found, start = [], 0
     for height in reversed(range(len(leaves).bit_length())):
         if len(leaves) >> height & 1:
-            found.append((height, rfc6962_root(leaves[start : start + (1 << height)])))
+            found.append((height, reference_root(leaves[start : start + (1 << height)])))
             start += 1 << height
     return found
 
@@ -614,7 +603,7 @@ LEAVES = [hashlib.sha256(b"\x00" + i.to_bytes(4, "big")).digest() for i in range
 def test_compact_root_is_the_rfc_root_for_every_size_up_to_300() -> None:
     for size in range(301):
         root, frontier = compact_root([], LEAVES[:size])
-        assert root == rfc6962_root(LEAVES[:size]), size
+        assert root == reference_root(LEAVES[:size]), size
         assert frontier == subtrees(LEAVES[:size]), size
 
 
@@ -627,5 +616,5 @@ def test_compact_root_extended_in_random_steps_is_the_rfc_root(steps: list[int])
         grown = min(size + step, len(LEAVES))
         root, frontier = compact_root(frontier, LEAVES[size:grown])
         size = grown
-        assert root == rfc6962_root(LEAVES[:size])
+        assert root == reference_root(LEAVES[:size])
         assert frontier == subtrees(LEAVES[:size])

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from misflag.errors import LedgerRuleViolation
 from misflag.ledger import Event, Ledger, RuleSet
+from tests.ledger.clock import pin_ledger_clock
 
 ENTRIES_SHA256 = "52f444efc728c4169b7798a79c9f1a48e535a47f913bfc46631dd2a52d83d3ad"
 CHECKPOINTS_SHA256 = "b42eb70f5778cb8cc5cbfeac39fdefb855012c6591077db4e9dca583a1e2f404"
@@ -32,17 +31,9 @@ FLAG = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
-    """The ledger's clock, set by the test (patched wherever the ledger's modules imported `now`)."""
-    current = [datetime(2026, 1, 5, 9, tzinfo=UTC)]
-
-    def now() -> str:
-        return current[0].isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-    for name, module in list(sys.modules.items()):
-        if name.startswith("misflag.ledger") and callable(getattr(module, "now", None)):
-            monkeypatch.setattr(module, "now", now)
-    yield current
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """The ledger's clock, set by the test."""
+    return pin_ledger_clock(monkeypatch, datetime(2026, 1, 5, 9, tzinfo=UTC))
 
 
 def fixed_keys(folder: Path) -> Path:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,23 +12,16 @@ import pytest
 
 from misflag.ledger import Event, Ledger, decision_log
 from misflag.monitor import monitor
+from tests.ledger.clock import pin_ledger_clock
 
 DAYS, FALL_DAY, PER_DAY = 40, 25, 30
 FLAGGED = {"rule_id": "name-match", "rule_version": "3.1", "input_digest": "sha256:ab12"}
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
-    """The ledger's server clock, set by the test (patched wherever the ledger's modules imported it)."""
-    current = [datetime(2024, 1, 1, 9, tzinfo=UTC)]
-
-    def now() -> str:
-        return current[0].isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-    for name, module in list(sys.modules.items()):
-        if name.startswith("misflag.ledger") and callable(getattr(module, "now", None)):
-            monkeypatch.setattr(module, "now", now)
-    yield current
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """The ledger's server clock, set by the test."""
+    return pin_ledger_clock(monkeypatch, datetime(2024, 1, 1, 9, tzinfo=UTC))
 
 
 def test_ledger_dismissal_fall_raises_an_alarm(tmp_path: Path, clock: list[datetime]) -> None:
