@@ -116,7 +116,9 @@ def test_long_labels_wrap_at_spaces_and_fit(width: int) -> None:
 def test_small_groups_are_withheld_with_their_label() -> None:
     text = _render(_result(["Alpha", "Beta", "Gamma", "Zeta"], small="Zeta"), 80)
     assert "Zeta" not in text
-    assert "1 group(s) of origin are withheld (fewer than 10 people" in " ".join(text.split())
+    assert "1 group(s) of origin are withheld for disclosure control (--min-cell 10)" in " ".join(
+        text.split()
+    )
 
 
 def test_readme_decisions_command_is_short_and_fits_80_columns(

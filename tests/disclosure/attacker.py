@@ -4,7 +4,8 @@ model re-solved from its last basis per objective; scipy's linprog where that gi
 
 Unknowns: people per (value of every attribute, truth, flag). Every published n, every rate's
 denominator and value x denominator, every comparison's denominator and `rows_audited` is an equation;
-every listed group holds at least one person; counts are non-negative.
+every listed group holds at least one person; counts are non-negative. `ranges` holds bounds a reader
+adds from elsewhere (e.g. from the text of a withheld row's reason), each as (least, most) people.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Attacker:
         self.cells = list(product(*values.values(), STATES))
         self.equations: dict[tuple[int, ...], float] = {}
         self.at_least_one: set[tuple[int, ...]] = set()
+        self.ranges: dict[tuple[int, ...], tuple[float, float]] = {}
         self.targets: dict[tuple[int, ...], list[tuple[int, dict[str, Any], str]]] = {}
 
     def _columns(self, where: dict[str, str], states: set[tuple[int, int]]) -> tuple[int, ...]:
@@ -88,11 +90,16 @@ class Attacker:
         a_eq = np.zeros((len(self.equations), size))
         for i, columns in enumerate(self.equations):
             a_eq[i, list(columns)] = 1.0
-        a_ub = np.zeros((len(self.at_least_one), size))
-        for i, columns in enumerate(self.at_least_one):
-            a_ub[i, list(columns)] = -1.0
+        bounds = [(columns, -1.0, -1.0) for columns in self.at_least_one]  # -sum <= -1
+        for columns, (low, high) in self.ranges.items():
+            bounds.append((columns, -1.0, -low))
+            if math.isfinite(high):
+                bounds.append((columns, 1.0, high))
+        a_ub = np.zeros((len(bounds), size))
+        for i, (columns, sign, _) in enumerate(bounds):
+            a_ub[i, list(columns)] = sign
         b_eq = np.array(list(self.equations.values()))
-        lp = WarmLp(a_eq, b_eq, a_ub, -np.ones(len(a_ub)))
+        lp = WarmLp(a_eq, b_eq, a_ub, np.array([bound for _, _, bound in bounds]))
         out = {}
         for columns in self.targets:
             objective = np.zeros(size)

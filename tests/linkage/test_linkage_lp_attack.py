@@ -51,7 +51,7 @@ class Reader:
 
     bundle: dict[str, Any]
     attribute: str
-    rule_aware: bool = False
+    primary: set[str] | None = None  # groups known to be withheld as small (None: no rule known)
     columns: dict[tuple[Any, ...], int] = field(default_factory=dict)
     equal: list[tuple[dict[int, float], float]] = field(default_factory=list)
     at_most: list[tuple[dict[int, float], float]] = field(default_factory=list)
@@ -84,10 +84,10 @@ class Reader:
         self._eq(self.people(None), self.people_n)  # metadata: records rows
         listed = {**self.pairs(None, True, 0, listed=True), **self.pairs(None, False, 0)}
         self._eq(listed, self.bundle["metadata"]["input"]["rows"])  # metadata: pairs rows
-        if self.rule_aware:  # the warning says why: fewer than min_cell, or the complementary group
+        if self.primary is not None:  # which rule withheld each group: fewer than min_cell, or complementary
             smallest_shown = min(shown_people.values(), default=self.people_n)
-            for group, why in self.withheld.items():
-                if "fewer than" in why and "cannot be recovered" not in why:
+            for group in self.withheld:
+                if group in self.primary:
                     self._le(self.people(group), self.min_cell - 1)
                 else:
                     self._le({k: -v for k, v in self.people(group).items()}, -self.min_cell)
@@ -293,15 +293,36 @@ def true_counts(linked: dict[str, Path], attribute: str) -> dict[tuple[str, str]
     return out
 
 
+def rules_told(bundle: dict[str, Any], attribute: str) -> set[str] | None:
+    """What a reader of the published reasons learns of the rule behind each withheld group: the groups
+    whose reason says they are small (misflag's text before issue 21's fix: "fewer than N people in this
+    group" or "withheld so that ... cannot be recovered"), or None when no reason names a rule."""
+    reasons = {
+        r["group"]: r["warning"] for r in bundle["rows"] if r["attribute"] == attribute and r["suppressed"]
+    }
+    if not any("fewer than" in why for why in reasons.values()):
+        return None
+    return {g for g, why in reasons.items() if "fewer than" in why and "cannot be recovered" not in why}
+
+
 def attack(
-    bundle: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], rule_aware: bool
+    bundle: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], reader: str
 ) -> tuple[dict[tuple[str, str, str], tuple[float, float]], list[tuple[str, str, str]]]:
     """Every withheld count's interval (attribute, group, count), and those pinned: from 1 to
-    min_cell - 1 people, inside an interval narrower than ceil(min_cell / 2) that rules out zero."""
+    min_cell - 1 people, inside an interval narrower than ceil(min_cell / 2) that rules out zero.
+    `reader`: "reader" (the figures alone), "reader-of-reasons" (and what the warnings say of the rule)
+    or "rule-aware" (and which rule withheld each group, as the auditor knows, from the true sizes)."""
     intervals, pinned = {}, []
     min_cell = bundle["metadata"]["min_cell"]
     for attribute in truth:
-        for (group, count), (low, high) in Reader(bundle, attribute, rule_aware).intervals().items():
+        primary = {
+            "reader": None,
+            "reader-of-reasons": rules_told(bundle, attribute),
+            "rule-aware": {
+                g for g in withheld(bundle, attribute) if truth[attribute][(g, "people")] < min_cell
+            },
+        }[reader]
+        for (group, count), (low, high) in Reader(bundle, attribute, primary).intervals().items():
             value = truth[attribute][(group, count)]
             assert low - 1e-6 <= value <= high + 1e-6, (attribute, group, count, value, low, high)
             intervals[(attribute, group, count)] = (low, high)
@@ -337,20 +358,30 @@ def withheld(bundle: dict[str, Any], attribute: str) -> set[str]:
     return {r["group"] for r in bundle["rows"] if r["attribute"] == attribute and r["suppressed"]}
 
 
-@pytest.mark.parametrize("rule_aware", [False, True], ids=["reader", "reader-of-reasons"])
+@pytest.mark.parametrize("reader", ["reader", "reader-of-reasons", "rule-aware"])
 def test_no_withheld_count_is_pinned(
-    published: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], rule_aware: bool
+    published: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], reader: str
 ) -> None:
-    """The attack on the audit as published. The reader of reasons also knows a group withheld as small
-    holds 1 to 19 people, and one withheld to protect it 20 or more, at most the smallest shown group."""
+    """The attack on the audit as published. Every withheld group gives the same reason, so the reader of
+    reasons learns no rule; the rule-aware reader (the auditor, or the reasons misflag published before)
+    also knows a group withheld as small holds 1 to 19 people, and one withheld to protect it 20 or more,
+    at most the smallest shown group, and still pins nothing."""
     # l, f and m (2 people each) are small; three withheld groups still sum to 6, so each would lie in
     # [1, 4]: a (149) is withheld too. y (13) is small; x (23) is withheld with it.
     assert withheld(published, GROUPS[0]) == {"l", "f", "m", "a"}
     assert withheld(published, GROUPS[1]) == {"y", "x"}
-    intervals, pinned = attack(published, truth, rule_aware)
+    intervals, pinned = attack(published, truth, reader)
     assert pinned == []
     state, given = GROUPS
-    if rule_aware:  # a in [20, 157] (157: "(missing)"); l in [155 - 19 - 19 - 157, 155 - 1 - 1 - 20]
+    reasons = {r["warning"] for r in published["rows"] if r["suppressed"]}
+    assert reasons == {
+        f"suppressed: withheld for disclosure control (--min-cell {MIN_CELL}): a small count, "
+        "or a figure that would give one back"
+    }
+    assert rules_told(published, state) is None and rules_told(published, given) is None
+    if (
+        reader == "rule-aware"
+    ):  # a in [20, 157] (157: "(missing)"); l in [155 - 19 - 19 - 157, 155 - 1 - 1 - 20]
         assert intervals[(state, "l", "people")] == pytest.approx((1, 19))
         # x in [20, 35] (35: v), so y in [36 - 35, 36 - 20]
         assert intervals[(given, "y", "people")] == pytest.approx((1, 16))
@@ -388,7 +419,7 @@ def test_weaker_suppression_is_broken_by_the_same_attacker(
     primary rule alone, y's 13 people are the overall row minus the shown groups."""
     monkeypatch.setattr("misflag.linkage._evaluate.withheld_groups", rule)
     bundle = audit(linked, rule.__name__)
-    intervals, pinned = attack(bundle, truth, rule_aware=False)
+    intervals, pinned = attack(bundle, truth, "reader")
     state, given = GROUPS
     for group in ("l", "f", "m"):
         assert intervals[(state, group, "people")] == pytest.approx((1, 4))
@@ -403,8 +434,9 @@ def test_weaker_suppression_is_broken_by_the_same_attacker(
 def test_withheld_groups_whose_people_are_all_wrongly_linked(tmp_path: Path) -> None:
     """The case FEBRL does not play: everyone in the withheld groups is wrongly linked, so the withheld
     groups' wrongly linked people (16) are their people (16), both published by subtraction. A (30),
-    B (12), C (4), --min-cell 10: C is small; B is withheld with it. B + C = 16 with B in [10, 30] (the
-    reasons) leaves C in [1, 6], and every one of them wrongly linked, C's wrongly linked people too."""
+    B (12), C (4), --min-cell 10: C is small; B is withheld with it. Both give the same reason, so B + C
+    = 16 leaves C in [1, 15]; knowing the rule (B in [10, 30]) would leave C in [1, 6], still not
+    pinned, every one of them wrongly linked, C's wrongly linked people too."""
     sizes = {"A": 30, "B": 12, "C": 4}
     groups = [g for g, n in sizes.items() for _ in range(n)]
     records = pd.DataFrame({"id": [f"r{i}" for i in range(len(groups))], "grp": groups})
@@ -431,8 +463,8 @@ def test_withheld_groups_whose_people_are_all_wrongly_linked(tmp_path: Path) -> 
     truth |= {("C", "wrongly_linked@0.5"): 4, ("B", "true_pairs"): 6, ("C", "true_pairs"): 2}
     truth |= {("B", "tp@0.5"): 6, ("C", "tp@0.5"): 2, ("B", "fn@0.5"): 0, ("C", "fn@0.5"): 0}
     truth |= {("B", "fp@0.5"): 12, ("C", "fp@0.5"): 4}  # r40-r42 and r41-r43 touch B and C
-    for rule_aware, c_range in ((False, (1, 15)), (True, (1, 6))):
-        intervals, pinned = attack(bundle, {"grp": truth}, rule_aware)
+    for reader, c_range in (("reader", (1, 15)), ("reader-of-reasons", (1, 15)), ("rule-aware", (1, 6))):
+        intervals, pinned = attack(bundle, {"grp": truth}, reader)
         assert pinned == []
         assert intervals[("grp", "C", "people")] == pytest.approx(c_range)
         assert intervals[("grp", "C", "wrongly_linked@0.5")] == pytest.approx(c_range)

@@ -122,7 +122,9 @@ def test_small_groups_are_withheld_with_their_names(compas_csv: Path) -> None:
     # alone, Native American's count would be the total minus the others: the next smallest group
     # (Asian, 32 people) is withheld with it, and the report says so without naming either
     assert "Asian" not in html
-    assert "2 group(s) of race are withheld (fewer than 20 people, or so that" in html
+    assert (
+        "2 group(s) of race are withheld for disclosure control (--min-cell 20), each a small group" in html
+    )
     assert "Hispanic" in html  # 637 people: shown
 
 

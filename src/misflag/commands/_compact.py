@@ -274,7 +274,10 @@ def compact_view(result: AuditResult, console: Console) -> tuple[list[Renderable
             tables.append(table)
     lines = notes.lines()
     if any(r["suppressed"] for r in visible.rows if r["metric"] in dict(headlines)):
-        lines.append("suppressed: too few people behind the figure (each cell's reason: --format long).")
+        lines.append(
+            "suppressed: withheld for disclosure control, a small count or a figure that would give one "
+            "back (--format long lists them)."
+        )
     for label in dict.fromkeys(r["group"] for r in visible.rows if r["metric"] in _SPREADS.values()):
         lines.append(f"{label}: the highest group's rate divided by the lowest's, in the ratio columns.")
     if layouts:

@@ -10,6 +10,11 @@ Suppression is planned per family of figures that share counts (a group's size; 
 confusion matrix at one stage; one stage-to-stage transition): while any withheld unit is determined,
 the smallest published unit of a relation that determines it is withheld too (complementary
 suppression, as statistical agencies do for tables with margins).
+
+The plan keeps why each figure is withheld (primary, complementary, secondary: the auditor's own
+knowledge), but every published figure withheld for disclosure carries the one `public_reason`: a
+reason that differed would tell a reader a bound (under min_cell, or at least min_cell) that the
+disclosure audit does not model (docs/disclosure.md).
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ SECONDARY = (
     "suppressed (secondary): the disclosure audit (linear programming) found that a withheld count could "
     "otherwise be narrowed too far"
 )
+
+
+def public_reason(min_cell: int) -> str:
+    """The one published reason of every figure withheld for disclosure, whichever rule withheld it."""
+    return (
+        f"suppressed: withheld for disclosure control (--min-cell {min_cell}): a small count, "
+        "or a figure that would give one back"
+    )
+
+
 #: Groups the disclosure audit withholds on top of the primary rule: "n" (every figure of the group) or
 #: "detail" (every figure but n), as (attribute, group as published).
 Forced = dict[str, set[tuple[str, str | None]]]

@@ -234,8 +234,6 @@ def _optimise(
                 "cheapest_for_its_cuts": choice is None or choice.proven,
                 "rounds": round_number,
                 "cuts": len(cuts),
-                "groups_with_rates_withheld": len(forced["detail"]),
-                "groups_withheld_whole": len(forced["n"]),
                 "earlier_releases": [o.name for o in rounds.earlier],
             }
             return (rows, metadata, replace(audit, secondary=secondary)), ""

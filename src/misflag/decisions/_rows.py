@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from misflag.decisions._disclosure import Family
+from misflag.decisions._disclosure import Family, public_reason
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import Estimate
 from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
@@ -58,8 +58,8 @@ class RowEmitter:
         self._labels = [grouping.output_label(g) for g in range(len(grouping.labels))]  # once, not per row
 
     def _withheld(self, family: str, g: int) -> str | None:
-        entry = self.plan[family]
-        return entry.reasons[self.k][g] if entry.withheld[self.k][g] else None
+        """The published reason, the same whichever rule withheld the figure (the plan's own is private)."""
+        return public_reason(self.spec.min_cell) if self.plan[family].withheld[self.k][g] else None
 
     def _row(self, g: int, stage: str, metric: str, *values: Any, **extra: Any) -> dict[str, Any]:
         return make_row(self.grouping.attribute, self._labels[g], stage, metric, *values, **extra)

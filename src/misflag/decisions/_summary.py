@@ -152,7 +152,7 @@ def summarize(result: AuditResult, spec: DecisionSpec, rows: list[dict[str, Any]
     suppressed = sum(1 for r in rows if r["metric"] == "n" and r["suppressed"])
     if suppressed:
         parts.append(
-            f"{suppressed} group(s) are withheld (under {spec.min_cell} people, or so that a withheld group "
-            "cannot be recovered by subtraction)."
+            f"{suppressed} group(s) are withheld for disclosure control (--min-cell {spec.min_cell}), each a "
+            "small group or one that would give a small one back."
         )
     return " ".join(parts)

@@ -2,46 +2,43 @@
 group's size out of a reader's reach.
 
 A person is in exactly one group of an attribute, so the people of the withheld groups add up to the
-overall row minus the shown groups. A reader who also reads why each group is withheld knows a primary
-group holds 1 to `min_cell` - 1 people and a complementary one holds `min_cell` or more, but no more
-than the smallest shown group (it was withheld as the smallest). Given that sum and those bounds, a
-primary group's size lies in a closed-form interval (`_size_interval`); the next smallest shown group is
-withheld until every such interval is at least `ceil(min_cell / 2)` people wide, the protection goal of
-docs/disclosure.md. tests/linkage/test_linkage_lp_attack.py checks the result with an integer program
-over everything the audit publishes.
+overall row minus the shown groups. Every withheld group carries the one reason of
+`misflag.decisions._disclosure.public_reason`, so a reader cannot tell which group is under `min_cell`.
+The plan is made safe even against the auditor's own knowledge (a primary group holds 1 to `min_cell` - 1
+people, a complementary one `min_cell` or more but no more than the smallest shown group): given that
+sum and those bounds, a primary group's size lies in a closed-form interval (`_size_interval`); the next
+smallest shown group is withheld until every such interval is at least `ceil(min_cell / 2)` people wide,
+the protection goal of docs/disclosure.md. A reader who knows less (the published, uniform reasons) can
+only place it in a wider interval. tests/linkage/test_linkage_lp_attack.py checks the result with an
+integer program over everything the audit publishes.
 """
 
 from __future__ import annotations
 
 import math
 
+from misflag.decisions._disclosure import public_reason
 from misflag.result import OVERALL_ATTRIBUTE
 
 Key = tuple[str, str]
 
 
 def withheld_groups(sizes: dict[Key, int], min_cell: int) -> dict[Key, str]:
-    """Groups with fewer than `min_cell` people, plus complementary suppression, each with its reason."""
-    withheld = {
-        key: f"suppressed: fewer than {min_cell} people in this group"
-        for key, n in sizes.items()
-        if n < min_cell
-    }
+    """Groups with fewer than `min_cell` people, plus complementary suppression, each with the one
+    published reason (the same for both, so that it tells a reader nothing about a group's size)."""
+    reason = public_reason(min_cell)
+    withheld = {key: reason for key, n in sizes.items() if n < min_cell}
     by_attribute: dict[str, list[Key]] = {}
     for key in sizes:
         if key[0] != OVERALL_ATTRIBUTE:
             by_attribute.setdefault(key[0], []).append(key)
-    complementary = (
-        f"suppressed: withheld so that a group of fewer than {min_cell} people cannot be recovered "
-        "by subtraction"
-    )
     for members in by_attribute.values():
         primary = [key for key in members if key in withheld]
         shown = sorted((sizes[key], key) for key in members if key not in withheld)
         added: list[Key] = []
         while primary and shown and not _protected(sizes, primary, added, shown, min_cell):
             added.append(shown.pop(0)[1])
-            withheld[added[-1]] = complementary
+            withheld[added[-1]] = reason
     return withheld
 
 

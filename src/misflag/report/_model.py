@@ -141,10 +141,11 @@ def withheld_note(visible: Visible, attribute: str) -> str | None:
     count = visible.withheld.get(attribute, 0)
     if not count:
         return None
-    size = f"fewer than {visible.min_cell} people" if visible.min_cell else "too few people"
+    rule = f" (--min-cell {visible.min_cell})" if visible.min_cell else ""
+    # one reason for every withheld group: which of them are small is itself what is withheld
     return (
-        f"{count} group(s) of {attribute} are withheld ({size}, or so that a withheld group cannot be "
-        "recovered by subtraction): neither their figures nor their names are shown."
+        f"{count} group(s) of {attribute} are withheld for disclosure control{rule}, each a small group or "
+        "one that would give a small one back: neither their figures nor their names are shown."
     )
 
 
