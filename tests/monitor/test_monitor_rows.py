@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from misflag.decisions._disclosure import public_reason
 from misflag.monitor._rows import SMALL_DENOMINATOR, emit_rows
 from misflag.monitor._run import PERIOD_SCHEMA
 from misflag.monitor._watch import Series
@@ -59,7 +60,7 @@ def _reference_rows(
                     "n",
                     None,
                     suppressed=True,
-                    warning=f"suppressed: fewer than {min_cell} rows",
+                    warning=public_reason(min_cell),
                 )
                 continue
             add(label, column, "n", totals[g, column], denominator=totals[g, column])
@@ -70,7 +71,7 @@ def _reference_rows(
         for g, label in enumerate(labels):
             for column in range(totals.shape[1]):
                 if hidden[g, column]:
-                    add(label, column, metric, None, suppressed=True, warning="suppressed")
+                    add(label, column, metric, None, suppressed=True, warning=public_reason(min_cell))
                     continue
                 rows = data.rows[g, column]
                 add(
@@ -84,11 +85,13 @@ def _reference_rows(
                     warning=_note(rows),
                 )
         if reference is not None:
-            _reference_comparisons(data, metric, reference, hidden, add)
+            _reference_comparisons(data, metric, reference, hidden, add, public_reason(min_cell))
     return out
 
 
-def _reference_comparisons(data: Series, metric: str, reference: int, hidden: np.ndarray, add: Any) -> None:
+def _reference_comparisons(
+    data: Series, metric: str, reference: int, hidden: np.ndarray, add: Any, reason: str
+) -> None:
     ref_x, ref_n = data.x[reference][None, :], data.n[reference][None, :]
     ratio_low, ratio_high = ratio_limits(data.x, data.n, ref_x, ref_n)
     diff_low, diff_high = difference_limits(data.x, data.n, ref_x, ref_n)
@@ -106,7 +109,7 @@ def _reference_comparisons(data: Series, metric: str, reference: int, hidden: np
             ):
                 name = f"{metric}_{suffix}"
                 if hidden[g, column] or hidden[reference, column]:
-                    add(label, column, name, None, suppressed=True, warning="suppressed")
+                    add(label, column, name, None, suppressed=True, warning=reason)
                     continue
                 rows = min(data.rows[g, column], data.rows[reference, column])
                 notes = [f"vs {label_ref}"]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag.decisions._disclosure import public_reason
 from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
 from misflag.result import COLUMNS, arrow_array
@@ -129,7 +130,8 @@ def emit_rows(
     """Rows for every label x column of `totals` (labels, columns): one column per period, or one pooled.
 
     A label's column with fewer than `min_cell` rows (or marked in `hidden`) is suppressed whole; ratios and differences are also
-    suppressed where the reference's column is, so no suppressed rate can be recovered from a ratio.
+    suppressed where the reference's column is, so no suppressed rate can be recovered from a ratio. Every
+    withheld row carries the one `public_reason`: a reason naming its rule would tell which are small.
     Order: per label and column its count and pending counts, then per metric its rates, then its ratios and
     differences per other label, column and kind.
     """
@@ -155,7 +157,7 @@ def emit_rows(
         ci_high=np.array(np.nan),
         denominator=np.where(shown, totals[..., None], np.nan),
         suppressed=~shown,
-        warning=_texts((~shown, f"suppressed: fewer than {min_cell} rows"), shape=cube),
+        warning=_texts((~shown, public_reason(min_cell)), shape=cube),
         **common,
     )
     for metric, data in metrics.items():
@@ -171,7 +173,7 @@ def emit_rows(
             denominator=np.where(hidden, np.nan, data.rows),
             suppressed=hidden,
             warning=_texts(
-                (hidden, "suppressed"),
+                (hidden, public_reason(min_cell)),
                 (data.rows == 0, "undefined: nobody in the denominator"),
                 (data.rows < SMALL_DENOMINATOR, SMALL_NOTE),
                 shape=shape,
@@ -179,7 +181,7 @@ def emit_rows(
             **common,
         )
         if reference is not None:
-            _comparisons(out, data, metric, reference, hidden, time_grid, common)
+            _comparisons(out, data, metric, reference, hidden, time_grid, common, public_reason(min_cell))
     return out
 
 
@@ -191,6 +193,7 @@ def _comparisons(
     hidden: np.ndarray,
     time_grid: np.ndarray,
     common: dict[str, np.ndarray],
+    reason: str,
 ) -> None:
     ref_x, ref_n = data.x[reference][None, :], data.n[reference][None, :]
     ratio_low, ratio_high = ratio_limits(data.x, data.n, ref_x, ref_n)
@@ -219,7 +222,7 @@ def _comparisons(
         denominator=np.where(withheld, np.nan, data.rows[others][..., None]),
         suppressed=np.broadcast_to(withheld, cube),
         warning=_texts(
-            (withheld, "suppressed"),
+            (withheld, reason),
             (
                 ~np.isfinite(value),
                 f"vs {label_ref}; undefined: reference rate is 0 or a denominator is empty",

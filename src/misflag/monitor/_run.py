@@ -259,14 +259,30 @@ def _analyse(
         for metric, data in pool_series.items():
             watch_fall(spec, metric, data, POOL, periods, watch)
         pool_grid = grid_sum(labels, where, pooled.n, pool_shape)
-        # a pool's period is withheld wherever a group's is: pools and groups split the same rows
-        pool_hidden = (pool_grid < spec.min_cell) | group_hidden[None, :]
+        pool_hidden = _pools_withheld(pool_grid, spec.min_cell, group_hidden, groups, when)
         by_period += emit_rows(
             POOL, "period", times, pool_grid, pool_series, None, spec.min_cell, hidden=pool_hidden
         )
         overall += pooled_rows(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
     kept = watch.evidence if spec.evidence == "arrival" else None
     return _result(spec, by_period, overall, watch, periods, visible), kept
+
+
+def _pools_withheld(
+    pool_grid: np.ndarray, min_cell: int, group_hidden: np.ndarray, groups: np.ndarray, when: np.ndarray
+) -> np.ndarray:
+    """Which pool-periods are withheld: every pool under the minimum cell, and every pool of a period where a
+    group's figures are withheld, a group too small to be listed has rows, or a pool holds 1 to min_cell - 1
+    rows (a pool without rows there gives nobody back, so it withholds only itself).
+
+    Pools and groups split the same rows, so in a period whose groups are all published the pools' total is
+    known: one pool withheld alone is that total minus the others, and published pools minus published
+    groups give the unlisted groups' rows (tests/monitor/test_monitor_lp_attack.py).
+    """
+    unlisted = np.bincount(when[(groups < 0) & (when >= 0)], minlength=len(group_hidden))
+    unlisted = unlisted[: len(group_hidden)]
+    small = (pool_grid > 0) & (pool_grid < min_cell)
+    return (pool_grid < min_cell) | (group_hidden | (unlisted > 0) | small.any(axis=0))[None, :]
 
 
 def _pool_labels(cells: Cells) -> dict[str, str]:

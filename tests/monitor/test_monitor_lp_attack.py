@@ -1,0 +1,258 @@
+"""The LP attacker on `misflag monitor`'s withheld group-periods and reviewer-pool periods (issue 21's goal).
+
+A hand-built log: four days, groups A (reference), B and C of 30 decisions a day, reviewer pools p1 and
+p2; on day 2 a group D of 3 decisions (under --min-cell 10 in all, so never listed), on day 3 a third
+pool p3 reviews 3 of A's decisions, on day 4 C has 4 decisions. The reader takes every published figure
+(per period and pooled, groups and pools: `n`, each rate's denominator, value x denominator as its
+numerator) as an equation on whole counts of decisions per (day, group, pool, algorithm flag, review,
+truth); groups not listed are one unknown group "other"; every decision has a reviewer pool (a team is
+assigned to every case, as in this log); a pooled row adds the periods whose per-period rows of its label
+are shown (the documented rule); a listed pool holds at least one decision. Each withheld count's least
+and most values are solved with scipy's HiGHS `milp` (integers). The goal (docs/disclosure.md): at least
+ceil(min_cell / 2) wide, or reaching 0.
+
+The control is the naive rule (withhold exactly the cells under --min-cell, publish everything else),
+computed from the log with pandas: the same reader recovers p3's 3 decisions of day 3 and D's 3 of day 2
+(the pools' day total minus the groups'), as it did from the monitor's output before pools were withheld
+with them (commit of this test).
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from misflag.decisions._disclosure import public_reason
+from misflag.monitor import monitor
+
+MIN_CELL = 10
+#: Each cell's cap in the model: far above the log's 367 decisions (a figure no published one caps).
+UNBOUNDED = 10**5
+DAYS = [f"2024-01-0{d}" for d in range(1, 5)]
+GROUPS = ["A", "B", "C", "other"]
+#: (algorithm flag, review = final flag, truth): review clears or confirms an algorithmic flag.
+STATES = [(f, r, t) for t in (0, 1) for f, r in ((0, 0), (1, 0), (1, 1))]
+#: Which states a figure counts: (numerator, denominator); `n` counts every state.
+COUNTED: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int, int]]]] = {
+    "n": (set(STATES), set(STATES)),
+    "fpr": ({s for s in STATES if s[1] == 1 and s[2] == 0}, {s for s in STATES if s[2] == 0}),
+    "dismissal_rate": ({s for s in STATES if s[0] == 1 and s[1] == 0}, {s for s in STATES if s[0] == 1}),
+}
+
+
+def _log() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    frames = []
+    for day in DAYS:
+        for group, size in (
+            ("A", 30),
+            ("B", 30),
+            ("C", 4 if day == DAYS[3] else 30),
+            ("D", 3 if day == DAYS[1] else 0),
+        ):
+            truth = rng.random(size) < 0.3
+            flag = np.where(truth, rng.random(size) < 0.7, rng.random(size) < 0.2)
+            review = np.where(flag, rng.random(size) >= 0.4, False)
+            pool = np.where(np.arange(size) % 2 == 0, "p1", "p2").astype(object)
+            if day == DAYS[2] and group == "A":
+                pool[:3] = "p3"
+            hours = np.arange(size) % 24
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "ts": [f"{day}T{h:02d}:00:00" for h in hours],
+                        "grp": group,
+                        "flag": flag.astype(int),
+                        "review": review.astype(int),
+                        "truth": truth.astype(int),
+                        "pool": pool,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+class Reader:
+    """Every published figure as an equation on whole counts per (day, group, pool, state)."""
+
+    def __init__(self, pools: list[str]) -> None:
+        self.pools = pools
+        self.cells = list(product(DAYS, GROUPS, pools, STATES))
+        self.equal: list[tuple[list[int], list[float], float]] = []
+        for day in set(DAYS) - {DAYS[1]}:  # outside knowledge: no unlisted group decided that day
+            other = self.columns("group", "other", {day}, set(STATES))
+            self.equal.append((other, [1.0] * len(other), 0.0))
+        self.at_least: list[list[int]] = []
+        self.targets: dict[tuple[Any, ...], list[int]] = {}
+
+    def columns(
+        self, attribute: str, label: str, days: set[str], states: set[tuple[int, int, int]]
+    ) -> list[int]:
+        position = 1 if attribute == "group" else 2
+        return [
+            i
+            for i, cell in enumerate(self.cells)
+            if cell[0] in days and cell[position] == label and cell[3] in states
+        ]
+
+    def read(
+        self, attribute: str, label: str, days: set[str], metric: str, value: Any, denominator: Any
+    ) -> None:
+        """One published figure of `label` over `days`; `value` None: withheld (a target per period)."""
+        if metric not in COUNTED:
+            return
+        top, bottom = (self.columns(attribute, label, days, states) for states in COUNTED[metric])
+        if value is None:
+            if len(days) == 1:
+                self.targets[(attribute, label, *days, metric, "denominator")] = bottom
+                if metric != "n":
+                    self.targets[(attribute, label, *days, metric, "numerator")] = top
+            return
+        if metric == "n":
+            self.equal.append((bottom, [1.0] * len(bottom), float(value)))
+            return
+        self.equal.append((bottom, [1.0] * len(bottom), float(denominator)))
+        self.equal.append((top, [1.0] * len(top), float(round(value * denominator))))
+
+    def interval(self, columns: list[int]) -> tuple[float, float]:
+        """Least and most of the summed cells, in whole counts (HiGHS branch and bound)."""
+        size = len(self.cells)
+        matrix = np.zeros((len(self.equal) + len(self.at_least), size))
+        low = np.zeros(len(matrix))
+        high = np.zeros(len(matrix))
+        for k, (cols, weights, total) in enumerate(self.equal):
+            matrix[k, cols] = weights
+            low[k] = high[k] = total
+        for k, cols in enumerate(self.at_least, start=len(self.equal)):
+            matrix[k, cols] = 1.0
+            low[k], high[k] = 1.0, np.inf
+        objective = np.zeros(size)
+        objective[columns] = 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            found = milp(
+                sign * objective,
+                constraints=LinearConstraint(matrix, low, high),
+                integrality=np.ones(size),
+                bounds=Bounds(0, UNBOUNDED),  # a cap far above any count, so "no cap" is a number
+            )
+            assert found.status == 0, found.message
+            ends.append(sign * found.fun)
+        return ends[0], ends[1]
+
+    def pinned(self) -> dict[tuple[Any, ...], tuple[float, float]]:
+        """Withheld counts narrower than ceil(min_cell / 2) that do not reach 0, with their intervals."""
+        found = {}
+        for target, columns in self.targets.items():
+            least, most = self.interval(columns)
+            if least > 0 and most - least < math.ceil(MIN_CELL / 2):
+                found[target] = (least, most)
+        return found
+
+
+def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
+    result = monitor(
+        log,
+        time="ts",
+        group="grp",
+        reference="A",
+        truth="truth",
+        stages=[("algorithm", "flag"), ("review", "review")],
+        reviewer_pool="pool",
+        baseline_periods=2,
+        min_cell=MIN_CELL,
+    )
+    periods = result.extras["periods"].to_pylist()
+    pools = sorted({r["group"] for r in periods if r["attribute"] == "reviewer_pool"})
+    reader = Reader(pools)
+    shown: dict[tuple[str, str], set[str]] = {}
+    for row in periods:
+        day = row["time"][:10]
+        reader.read(row["attribute"], row["group"], {day}, row["metric"], row["value"], row["denominator"])
+        if row["metric"] == "n" and not row["suppressed"]:
+            shown.setdefault((row["attribute"], row["group"]), set()).add(day)
+    for row in result.table.to_pylist():
+        days = shown.get((row["attribute"], row["group"]), set())
+        days = days if row["stage"] == "all periods" else days & {DAYS[-1]}
+        if days:
+            reader.read(row["attribute"], row["group"], days, row["metric"], row["value"], row["denominator"])
+    for pool in pools:
+        reader.at_least.append(reader.columns("reviewer_pool", pool, set(DAYS), set(STATES)))
+    return reader, periods
+
+
+def _naive_reader(log: pd.DataFrame) -> Reader:
+    """The naive rule's publication, from the log itself: every (attribute, label, day) of at least
+    min_cell decisions is published whole, nothing else is."""
+    labelled = log.assign(
+        day=log["ts"].str[:10], pool=log["pool"].map({"p1": "pool 1", "p2": "pool 2", "p3": "pool 3"})
+    )
+    labelled["grp"] = labelled["grp"].where(labelled["grp"] != "D", "other")
+    reader = Reader(["pool 1", "pool 2", "pool 3"])
+    for attribute, column in (("group", "grp"), ("reviewer_pool", "pool")):
+        for (label, day), part in labelled.groupby([column, "day"]):
+            if label == "other":
+                continue
+            if len(part) < MIN_CELL:
+                for metric in COUNTED:
+                    reader.read(attribute, label, {day}, metric, None, None)
+                continue
+            reader.read(attribute, label, {day}, "n", len(part), None)
+            negatives = part[part["truth"] == 0]
+            reader.read(attribute, label, {day}, "fpr", negatives["review"].mean(), len(negatives))
+            flagged = part[part["flag"] == 1]
+            reader.read(attribute, label, {day}, "dismissal_rate", 1 - flagged["review"].mean(), len(flagged))
+    return reader
+
+
+def _other(reader: Reader, day: str) -> list[int]:
+    return reader.columns("group", "other", {day}, set(STATES))
+
+
+def test_naive_suppression_is_broken_by_the_same_reader() -> None:
+    log = _log()
+    reader = _naive_reader(log)
+    pinned = reader.pinned()
+    third = log[log["pool"] == "p3"]  # pool 3 reviewed 3 of A's decisions on day 3, nothing else
+    assert (
+        pinned[("reviewer_pool", "pool 3", DAYS[2], "n", "denominator")] == (len(third), len(third)) == (3, 3)
+    )
+    flagged = int(third["flag"].sum())
+    assert pinned[("reviewer_pool", "pool 3", DAYS[2], "dismissal_rate", "denominator")] == (flagged, flagged)
+    # and that a group too small to be listed decided on day 2 (the pools' day minus the groups')
+    assert reader.interval(_other(reader, DAYS[1]))[0] == (log["grp"] == "D").sum() == 3
+
+
+def test_no_withheld_monitor_count_is_pinned() -> None:
+    log = _log()
+    reader, periods = _monitor_reader(log)
+    for day in DAYS:
+        reader.targets[("group", "other", day, "n", "denominator")] = _other(reader, day)
+    # the three small cells of the log are withheld, and each is a target
+    assert ("group", "C", DAYS[3], "n", "denominator") in reader.targets
+    assert ("reviewer_pool", "pool 3", DAYS[2], "n", "denominator") in reader.targets
+    assert reader.pinned() == {}
+    assert reader.interval(_other(reader, DAYS[1]))[0] == 0  # the naive rule's 3 (control above)
+    # one public reason for every withheld figure, whichever rule withheld it
+    withheld = {r["warning"] for r in periods if r["suppressed"]}
+    assert withheld == {public_reason(MIN_CELL)}
+
+
+@pytest.mark.parametrize("day", [DAYS[1], DAYS[2], DAYS[3]])
+def test_every_pool_is_withheld_in_a_period_with_a_withheld_cell(day: str) -> None:
+    _, periods = _monitor_reader(_log())
+    pools = [r for r in periods if r["attribute"] == "reviewer_pool" and r["time"].startswith(day)]
+    assert pools and all(r["suppressed"] for r in pools)
+    # day 1 has no small cell: pools 1 and 2 (p1 and p2, first seen that day) are published
+    first = [
+        r
+        for r in periods
+        if r["attribute"] == "reviewer_pool" and r["time"].startswith(DAYS[0]) and r["group"] != "pool 3"
+    ]
+    assert len(first) == 4 and not any(r["suppressed"] for r in first)  # n, dismissal_rate each
