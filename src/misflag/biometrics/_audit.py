@@ -12,7 +12,7 @@ from misflag._text import shown
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
 from misflag.biometrics._group_checks import check_groups
-from misflag.biometrics._groups import Grouping, groupings, suppress
+from misflag.biometrics._groups import Grouping, groupings, linked_subsets, suppress
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
 from misflag.biometrics._rows import Emitter, Rate
@@ -113,9 +113,8 @@ def run_biometrics(
         runner.close()
     report("writing results", 0.9)
     rows: list[dict[str, Any]] = []
-    hidden = {}
+    hidden = _all_hidden(spec, prof, all_groupings, clustered)
     for grouping in all_groupings:
-        hidden[grouping.attribute] = _hidden(spec, prof, grouping, clustered.get(grouping.attribute))
         rows += _grouping_rows(
             spec,
             prof,
@@ -246,8 +245,33 @@ def _errors(
     return {0: false_matches, 1: misses}, totals
 
 
+def _all_hidden(
+    spec: BiometricSpec, prof: Profile, all_groupings: list[Grouping], clustered: dict[str, Clustered]
+) -> dict[str, np.ndarray]:
+    """Withheld labels of every grouping; the cross cells last, since every other grouping whose labels
+    are sums of whole cells (the same/different-group split, a --group equal to --group-a) constrains them."""
+    hidden = {
+        g.attribute: _hidden(spec, prof, g, clustered.get(g.attribute), [])
+        for g in all_groupings
+        if g.kind != "cross"
+    }
+    for cross in (g for g in all_groupings if g.kind == "cross"):
+        linked = [
+            subset
+            for other in all_groupings
+            if other.kind in {"group", "pairing"}
+            for subset in linked_subsets(cross, other, hidden[other.attribute])
+        ]
+        hidden[cross.attribute] = _hidden(spec, prof, cross, clustered.get(cross.attribute), linked)
+    return hidden
+
+
 def _hidden(
-    spec: BiometricSpec, prof: Profile, grouping: Grouping, clustered: Clustered | None
+    spec: BiometricSpec,
+    prof: Profile,
+    grouping: Grouping,
+    clustered: Clustered | None,
+    linked: list[tuple[np.ndarray, bool]],
 ) -> np.ndarray:
     sizes = grouping.total(prof.n.astype(float))
     if grouping.kind == "overall":
@@ -259,7 +283,8 @@ def _hidden(
         subsets += [every[diagonal], every[~diagonal]]
     if clustered is not None:
         sizes = np.where(clustered.subjects < spec.min_cell, 0, sizes)
-    return suppress(sizes, spec.min_cell, subsets)
+    flags = [False] * len(subsets) + [withheld for _, withheld in linked]
+    return suppress(sizes, spec.min_cell, subsets + [cells for cells, _ in linked], flags)
 
 
 def _grouping_rows(

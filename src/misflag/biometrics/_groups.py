@@ -109,17 +109,44 @@ def groupings(spec: BiometricSpec, checked: Checked, keys: list[tuple[Any, ...]]
     return out
 
 
-def suppress(sizes: np.ndarray, minimum: int, subsets: Sequence[np.ndarray]) -> np.ndarray:
+def suppress(
+    sizes: np.ndarray, minimum: int, subsets: Sequence[np.ndarray], withheld_totals: Sequence[bool] = ()
+) -> np.ndarray:
     """Groups under `minimum`, plus complementary suppression: wherever exactly one group of a subset
     whose total is published would be withheld, the next smallest is withheld too, so no withheld count
-    can be recovered by subtracting the shown ones from the total."""
+    can be recovered by subtracting the shown ones from the total. A subset whose total is itself
+    withheld (`withheld_totals`, one flag per subset, published where not given) keeps at least two of
+    its groups withheld (all, if it has fewer), so that the shown ones do not give that total back."""
     hidden = sizes < minimum
+    flags = list(withheld_totals) + [False] * (len(subsets) - len(withheld_totals))
     changed = True
     while changed:
         changed = False
-        for members in subsets:
-            if members.size > 1 and np.count_nonzero(hidden[members]) == 1:
+        for members, total_withheld in zip(subsets, flags, strict=True):
+            count = np.count_nonzero(hidden[members])
+            short = count < min(2, members.size) if total_withheld else members.size > 1 and count == 1
+            if short:
                 shown = members[~hidden[members]]
                 hidden[shown[np.argmin(sizes[shown])]] = True
                 changed = True
     return hidden
+
+
+def linked_subsets(
+    cross: Grouping, other: Grouping, other_hidden: np.ndarray
+) -> list[tuple[np.ndarray, bool]]:
+    """The cross cells each label of another grouping adds up, with whether that label is withheld:
+    for every label whose keys are exactly those of whole cells (the same-group and different-group
+    pairs, or a --group that is --group-a's or --group-b's expression), its published total is the sum
+    of its cells, and its withheld total is the sum of theirs."""
+    owner = np.full(len(cross.labels), -1)
+    mixed = np.zeros(len(cross.labels), dtype=bool)
+    for cell, label_of_other in zip(cross.index, other.index, strict=True):
+        mixed[cell] |= owner[cell] not in (-1, label_of_other)
+        owner[cell] = label_of_other
+    if mixed.any():  # the other grouping cuts through cells: no relation between its totals and theirs
+        return []
+    cells = np.arange(len(cross.labels))
+    return [
+        (cells[owner == g], bool(other_hidden[g])) for g in range(len(other.labels)) if (owner == g).any()
+    ]
