@@ -29,6 +29,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag.biometrics import audit_biometrics
+from misflag.decisions._disclosure import public_reason
 
 MIN_CELL = 10
 THRESHOLD = 0.5
@@ -202,3 +203,13 @@ def test_naive_rule_is_broken_by_the_same_reader(
         exact = truth(cells, *small, metric)
         assert found[(*small, metric)] == (exact, exact)
 
+
+def test_every_withheld_row_gives_the_one_public_reason() -> None:
+    """Small cells (X × X, 5 comparisons) and those withheld to protect them (X × Y, 50) read alike,
+    word for word the decision and linkage audits' reason, so the text tells no bound on any count."""
+    rows = audit(SMALL_SAME, MIN_CELL, with_group=False)
+    withheld = {(r["attribute"], r["group"]): r["warning"] for r in rows if r["suppressed"]}
+    assert {("ga × gb", "X × X"), ("ga × gb", "X × Y"), ("impostor pairing", "different group")} <= set(
+        withheld
+    )
+    assert set(withheld.values()) == {public_reason(MIN_CELL)}

@@ -27,6 +27,16 @@ BETWEEN = "(between groups)"
 SMALL_DENOMINATOR = 30
 
 
+def withheld_reason(min_cell: int) -> str:
+    """The one reason of every withheld row, whichever rule withheld it: the decision audit's
+    `public_reason` word for word (a test checks), written here because importing it loads the decision
+    audit. A reason naming its rule (under min_cell, or withheld to protect another) would pin counts."""
+    return (
+        f"suppressed: withheld for disclosure control (--min-cell {min_cell}): a small count, "
+        "or a figure that would give one back"
+    )
+
+
 @dataclass(frozen=True)
 class Rate:
     """One error rate per label at one operating point: errors, comparisons, effective comparisons."""
@@ -76,8 +86,7 @@ class Emitter:
             metric,
             None,
             suppressed=True,
-            warning=f"suppressed: fewer than {self.min_cell} comparisons or subjects in this group, or withheld "
-            "so that a small group cannot be recovered by subtraction",
+            warning=withheld_reason(self.min_cell),
         )
 
     def counts(self, metric: str, values: np.ndarray) -> list[dict[str, Any]]:
