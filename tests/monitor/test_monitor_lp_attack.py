@@ -2,7 +2,7 @@
 
 A hand-built log: four days, groups A (reference), B and C of 30 decisions a day, reviewer pools p1 and
 p2; on day 2 a group D of 3 decisions (under --min-cell 10 in all, so never listed), on day 3 a third
-pool p3 reviews 3 of A's decisions, on day 4 C has 4 decisions. The reader takes every published figure
+pool p3 reviews 3 of A's decisions, on day 4 C has 4 decisions, 3 of them flagged. The reader takes every published figure
 (per period and pooled, groups and pools: `n`, each rate's denominator, value x denominator as its
 numerator) as an equation on whole counts of decisions per (day, group, pool, algorithm flag, review,
 truth); groups not listed are one unknown group "other"; every decision has a reviewer pool (a team is
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.stats import beta
 
 from misflag.decisions._disclosure import public_reason
 from misflag.monitor import monitor
@@ -58,6 +59,8 @@ def _log() -> pd.DataFrame:
         ):
             truth = rng.random(size) < 0.3
             flag = np.where(truth, rng.random(size) < 0.7, rng.random(size) < 0.2)
+            if group == "C" and day == DAYS[3]:
+                flag[:3] = True  # C's thin day has flags to review (for the floor's attack)
             review = np.where(flag, rng.random(size) >= 0.4, False)
             pool = np.where(np.arange(size) % 2 == 0, "p1", "p2").astype(object)
             if day == DAYS[2] and group == "A":
@@ -256,3 +259,59 @@ def test_every_pool_is_withheld_in_a_period_with_a_withheld_cell(day: str) -> No
         if r["attribute"] == "reviewer_pool" and r["time"].startswith(DAYS[0]) and r["group"] != "pool 3"
     ]
     assert len(first) == 4 and not any(r["suppressed"] for r in first)  # n, dismissal_rate each
+
+
+def _floor_candidates(result: Any, attribute: str, label: str, day: str) -> set[int]:
+    """Withheld dismissal denominators of `label` on `day` that give the published floor, found by trying
+    every (dismissed, reviewed) pair up to 200 reviewed with scipy's beta quantile (Clopper-Pearson's
+    lower bound); the other baseline days' counts are read from their published rows."""
+    periods = result.extras["periods"].to_pylist()
+    shown = [
+        r
+        for r in periods
+        if r["attribute"] == attribute
+        and r["group"] == label
+        and r["metric"] == "dismissal_rate"
+        and not r["suppressed"]
+        and r["time"][:10] != day
+    ]
+    assert len(shown) == len(DAYS) - 1
+    x_shown = sum(round(r["value"] * r["denominator"]) for r in shown)
+    n_shown = sum(r["denominator"] for r in shown)
+    floors = {(f["attribute"], f["group"]): f["floor"] for f in result.metadata["floors"]}
+    if (attribute, label) not in floors:
+        return set()
+    low = result.metadata["spec"]["band"][0]
+    n_hidden = np.repeat(np.arange(201), 201)
+    x_hidden = np.tile(np.arange(201), 201)
+    possible = x_hidden <= n_hidden
+    x, n = x_shown + x_hidden[possible], n_shown + n_hidden[possible]
+    bound = np.where(x > 0, beta.ppf(result.metadata["alpha_each"] / 2, np.maximum(x, 1), n - x + 1), 0.0)
+    match = np.isclose(low * bound, floors[(attribute, label)], rtol=1e-12, atol=0)
+    return set(n_hidden[possible][match].tolist())
+
+
+def test_a_dismissal_floor_gives_back_no_withheld_baseline_period() -> None:
+    """metadata["floors"] publishes band-low x the baseline's Clopper-Pearson bound, a function of the
+    baseline's counts withheld periods included: with C's day 4 (4 decisions) in its baseline, trying
+    every count that fits the floor pinned C's withheld reviewed flags. A floor is published only where its
+    baseline has no withheld period."""
+    log = _log()
+    result = monitor(
+        log,
+        time="ts",
+        group="grp",
+        reference="A",
+        truth="truth",
+        stages=[("algorithm", "flag"), ("review", "review")],
+        reviewer_pool="pool",
+        baseline_periods=len(DAYS),
+        min_cell=MIN_CELL,
+    )
+    assert _floor_candidates(result, "group", "C", DAYS[3]) == set()
+    # control: B's baseline has no withheld day; its floor is published, and the same search finds B's
+    # day-4 reviewed flags (counted from the log) among the counts that fit it
+    published = {(f["attribute"], f["group"]) for f in result.metadata["floors"]}
+    assert ("group", "B") in published and ("group", "C") not in published
+    reviewed = int(((log["grp"] == "B") & log["ts"].str.startswith(DAYS[3]) & (log["flag"] == 1)).sum())
+    assert reviewed in _floor_candidates(result, "group", "B", DAYS[3])
