@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -112,20 +113,27 @@ def groupings(spec: BiometricSpec, checked: Checked, keys: list[tuple[Any, ...]]
 def suppress(
     sizes: np.ndarray, minimum: int, subsets: Sequence[np.ndarray], withheld_totals: Sequence[bool] = ()
 ) -> np.ndarray:
-    """Groups under `minimum`, plus complementary suppression: wherever exactly one group of a subset
-    whose total is published would be withheld, the next smallest is withheld too, so no withheld count
-    can be recovered by subtracting the shown ones from the total. A subset whose total is itself
+    """Groups under `minimum`, plus complementary suppression: wherever a subset whose total is published
+    would have one group withheld, or withheld groups that hold, beyond one each, fewer than
+    ceil(minimum / 2) between them, the next smallest is withheld too, so that subtracting the shown ones
+    from the total leaves each withheld count a range at least that wide. A subset whose total is itself
     withheld (`withheld_totals`, one flag per subset, published where not given) keeps at least two of
     its groups withheld (all, if it has fewer), so that the shown ones do not give that total back."""
     hidden = sizes < minimum
+    slack = math.ceil(minimum / 2)
     flags = list(withheld_totals) + [False] * (len(subsets) - len(withheld_totals))
     changed = True
     while changed:
         changed = False
         for members, total_withheld in zip(subsets, flags, strict=True):
-            count = np.count_nonzero(hidden[members])
-            short = count < min(2, members.size) if total_withheld else members.size > 1 and count == 1
-            if short:
+            withheld = members[hidden[members]]
+            if total_withheld:
+                short = withheld.size < min(2, members.size)
+            else:
+                short = withheld.size == 1 or (
+                    withheld.size > 1 and sizes[withheld].sum() - withheld.size < slack
+                )
+            if short and withheld.size < members.size:
                 shown = members[~hidden[members]]
                 hidden[shown[np.argmin(sizes[shown])]] = True
                 changed = True
