@@ -159,8 +159,9 @@ class Reader:
         return found
 
 
-def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
-    result = monitor(
+def _run(log: pd.DataFrame, baseline_periods: int) -> Any:
+    """The monitor as the tests publish it: groups with A as reference, two stages, reviewer pools."""
+    return monitor(
         log,
         time="ts",
         group="grp",
@@ -168,9 +169,13 @@ def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
         truth="truth",
         stages=[("algorithm", "flag"), ("review", "review")],
         reviewer_pool="pool",
-        baseline_periods=2,
+        baseline_periods=baseline_periods,
         min_cell=MIN_CELL,
     )
+
+
+def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
+    result = _run(log, baseline_periods=2)
     periods = result.extras["periods"].to_pylist()
     pools = sorted({r["group"] for r in periods if r["attribute"] == "reviewer_pool"})
     reader = Reader(pools)
@@ -297,17 +302,7 @@ def test_a_dismissal_floor_gives_back_no_withheld_baseline_period() -> None:
     every count that fits the floor pinned C's withheld reviewed flags. A floor is published only where its
     baseline has no withheld period."""
     log = _log()
-    result = monitor(
-        log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
-        baseline_periods=len(DAYS),
-        min_cell=MIN_CELL,
-    )
+    result = _run(log, baseline_periods=len(DAYS))
     assert _floor_candidates(result, "group", "C", DAYS[3]) == set()
     # control: B's baseline has no withheld day; its floor is published, and the same search finds B's
     # day-4 reviewed flags (counted from the log) among the counts that fit it
