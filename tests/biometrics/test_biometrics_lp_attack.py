@@ -28,8 +28,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from misflag._withheld import public_reason
 from misflag.biometrics import audit_biometrics
-from misflag.decisions._disclosure import public_reason
 
 MIN_CELL = 10
 THRESHOLD = 0.5

@@ -29,7 +29,7 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.stats import beta
 
-from misflag.decisions._disclosure import public_reason
+from misflag._withheld import public_reason
 from misflag.monitor import monitor
 
 MIN_CELL = 10

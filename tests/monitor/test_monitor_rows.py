@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from misflag.decisions._disclosure import public_reason
+from misflag._withheld import public_reason
 from misflag.monitor._rows import SMALL_DENOMINATOR, emit_rows
 from misflag.monitor._run import PERIOD_SCHEMA
 from misflag.monitor._watch import Series

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from misflag._withheld import public_reason
 from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS, UNBALANCED_SHARE
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._measures import (
@@ -25,16 +26,6 @@ BETWEEN = "(between groups)"
 #: summaries: the decision audit's SMALL_DENOMINATOR (a test checks they agree), written here because
 #: importing misflag.decisions for it loads the whole decision audit.
 SMALL_DENOMINATOR = 30
-
-
-def withheld_reason(min_cell: int) -> str:
-    """The one reason of every withheld row, whichever rule withheld it: the decision audit's
-    `public_reason` word for word (a test checks), written here because importing it loads the decision
-    audit. A reason naming its rule (under min_cell, or withheld to protect another) would pin counts."""
-    return (
-        f"suppressed: withheld for disclosure control (--min-cell {min_cell}): a small count, "
-        "or a figure that would give one back"
-    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +77,7 @@ class Emitter:
             metric,
             None,
             suppressed=True,
-            warning=withheld_reason(self.min_cell),
+            warning=public_reason(self.min_cell),
         )
 
     def counts(self, metric: str, values: np.ndarray) -> list[dict[str, Any]]:

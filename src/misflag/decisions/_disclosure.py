@@ -12,7 +12,7 @@ the smallest published unit of a relation that determines it is withheld too (co
 suppression, as statistical agencies do for tables with margins).
 
 The plan keeps why each figure is withheld (primary, complementary, secondary: the auditor's own
-knowledge), but every published figure withheld for disclosure carries the one `public_reason`: a
+knowledge), but every published figure withheld for disclosure carries the one `misflag._withheld.public_reason`: a
 reason that differed would tell a reader a bound (under min_cell, or at least min_cell) that the
 disclosure audit does not model (docs/disclosure.md).
 """
@@ -38,14 +38,6 @@ SECONDARY = (
     "suppressed (secondary): the disclosure audit (linear programming) found that a withheld count could "
     "otherwise be narrowed too far"
 )
-
-
-def public_reason(min_cell: int) -> str:
-    """The one published reason of every figure withheld for disclosure, whichever rule withheld it."""
-    return (
-        f"suppressed: withheld for disclosure control (--min-cell {min_cell}): a small count, "
-        "or a figure that would give one back"
-    )
 
 
 #: Groups the disclosure audit withholds on top of the primary rule: "n" (every figure of the group) or

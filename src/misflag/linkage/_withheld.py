@@ -3,7 +3,7 @@ group's size out of a reader's reach.
 
 A person is in exactly one group of an attribute, so the people of the withheld groups add up to the
 overall row minus the shown groups. Every withheld group carries the one reason of
-`misflag.decisions._disclosure.public_reason`, so a reader cannot tell which group is under `min_cell`.
+`misflag._withheld.public_reason`, so a reader cannot tell which group is under `min_cell`.
 The plan is made safe even against the auditor's own knowledge (a primary group holds 1 to `min_cell` - 1
 people, a complementary one `min_cell` or more but no more than the smallest shown group): given that
 sum and those bounds, a primary group's size lies in a closed-form interval (`_size_interval`); the next
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from misflag.decisions._disclosure import public_reason
+from misflag._withheld import public_reason
 from misflag.result import OVERALL_ATTRIBUTE
 
 Key = tuple[str, str]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from misflag.decisions._disclosure import public_reason
+from misflag._withheld import public_reason
 from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
 from misflag.result import COLUMNS, arrow_array
