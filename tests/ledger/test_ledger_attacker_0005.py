@@ -94,6 +94,12 @@ def _one_line_exit(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple
     return code, err
 
 
+def _verify_exit(target: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`misflag ledger verify` with the key pinned by its fingerprint, as a third party runs it."""
+    command = ["ledger", "verify", "--db", target.url, "--key", str(target.key)]
+    return _one_line_exit([*command, "--key-fingerprint", target.fingerprint], capsys)
+
+
 # -- rows numbered anyhow ------------------------------------------------------------------------------------
 
 
@@ -106,19 +112,7 @@ def test_a_row_numbered_off_the_chain_is_never_sealed_and_fails_verify(
     ledger = target.seed()
     number = 6 + 5 if seq == "gap" else seq
     _plant(target, number)
-    code, err = _one_line_exit(
-        [
-            "ledger",
-            "verify",
-            "--db",
-            target.url,
-            "--key",
-            str(target.key),
-            "--key-fingerprint",
-            target.fingerprint,
-        ],
-        capsys,
-    )
+    code, err = _verify_exit(target, capsys)
     assert code == 2 and f"sequence number is {number}" in err and len(err.splitlines()) == 1
     with pytest.raises(LedgerError, match="refusing to seal"):  # an append chaining onto it is refused too
         ledger.checkpoint()
@@ -300,19 +294,7 @@ def test_sqlite_entry_of_the_wrong_storage_class_is_one_line_everywhere(
         authenticate(ledger, admin)
     except LedgerError as error:
         assert "failed verification: entry 7" in str(error)
-    code, err = _one_line_exit(
-        [
-            "ledger",
-            "verify",
-            "--db",
-            target.url,
-            "--key",
-            str(target.key),
-            "--key-fingerprint",
-            target.fingerprint,
-        ],
-        capsys,
-    )
+    code, err = _verify_exit(target, capsys)
     assert (
         code == 2
         and err.startswith("error: ledger verification FAILED: entry 7")
@@ -348,19 +330,7 @@ def test_sqlite_checkpoint_row_of_the_wrong_storage_class_is_one_line_everywhere
         raw.execute(
             f"INSERT INTO ledger_checkpoints (tree_size, root, ts, key_id, signature, frontier) VALUES {values}"
         )
-    code, err = _one_line_exit(
-        [
-            "ledger",
-            "verify",
-            "--db",
-            target.url,
-            "--key",
-            str(target.key),
-            "--key-fingerprint",
-            target.fingerprint,
-        ],
-        capsys,
-    )
+    code, err = _verify_exit(target, capsys)
     assert code == 2 and err.startswith("error: ") and "checkpoint" in err and len(err.splitlines()) == 1, err
     try:
         ledger.append([target.flag("after")])
