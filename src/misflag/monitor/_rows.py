@@ -245,19 +245,21 @@ def group_rows(
     group_series: dict[str, Any],
     reference: int,
     pending: dict[str, np.ndarray],
-) -> tuple[Rows, Rows, np.ndarray]:
-    """The groups' rows per period and pooled, and which periods any group withholds."""
+    hidden: np.ndarray,
+) -> tuple[Rows, Rows]:
+    """The groups' rows per period and pooled; `hidden` (groups, periods): the group-periods withheld
+    (under the minimum cell, or withheld by an earlier output of the state file)."""
     totals = pending["rows"]
     extra = {}
     if spec.truth is not None:
         extra["pending_truth_count"] = pending["pending_truth"]
     if len(spec.pipeline) > 1:
         extra["pending_review_count"] = pending["pending_review"]
-    by_period = emit_rows("group", "period", times, totals, group_series, reference, spec.min_cell, extra)
-    overall = pooled_rows(
-        "group", totals, group_series, reference, spec.min_cell, extra, totals < spec.min_cell
+    by_period = emit_rows(
+        "group", "period", times, totals, group_series, reference, spec.min_cell, extra, hidden
     )
-    return by_period, overall, np.asarray((totals < spec.min_cell).any(axis=0))
+    overall = pooled_rows("group", totals, group_series, reference, spec.min_cell, extra, hidden)
+    return by_period, overall
 
 
 def pooled_rows(

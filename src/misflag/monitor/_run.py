@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from misflag.monitor._watch import (
     watch_disparity,
     watch_fall,
 )
+from misflag.monitor._withhold import pools_withheld, withhold_floors
 from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -147,7 +149,7 @@ def run_monitor(
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None
     fingerprint = spec.counts_fingerprint()
-    saved, watermark, previous = load_state(state_path, fingerprint, len(spec.pipeline))
+    saved, watermark, previous, remembered = load_state(state_path, fingerprint, len(spec.pipeline))
     if spec.evidence == "arrival" and saved is not None and previous is None:  # a restart would look again
         raise InputError(f"state file {literal(str(state_path))} is damaged: its arrival evidence is missing")
     if not ledger:
@@ -170,16 +172,20 @@ def run_monitor(
     if not len(cells) or cells.n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
     report("detecting", 0.7)
-    result, evidence = _analyse(spec, cells, checked.pool is not None, previous)
+    result, evidence, withheld, hides_rows = _analyse(
+        spec, cells, checked.pool is not None, previous, remembered
+    )
     if late:
         result.metadata["warnings"].append(late)
+    # row totals add up every withheld count: left out (None) where the output withholds rows, as the
+    # decision audit does (tests/monitor/test_monitor_lp_attack_releases.py)
     result.metadata.update(
         input={
             "description": f"ledger {ledger}" if ledger else info.description,
             "sha256": info.sha256,
-            "rows": info.rows,
+            "rows": None if hides_rows and checked.where is None else info.rows,
         },
-        rows_read=int(fresh.n.sum()),
+        rows_read=None if hides_rows else int(fresh.n.sum()),
         engine=engine,
         expressions={
             "time": checked.time,
@@ -191,7 +197,7 @@ def run_monitor(
         },
     )
     if state_path is not None:
-        next_mark = save_state(state_path, fingerprint, cells, evidence)
+        next_mark = save_state(state_path, fingerprint, cells, evidence, withheld)
         result.metadata["state"] = {
             "path": str(state_path),
             "read_from": _iso(since),
@@ -207,8 +213,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _analyse(
-    spec: MonitorSpec, cells: Cells, with_pools: bool, previous: Evidence | None
-) -> tuple[AuditResult, Evidence | None]:
+    spec: MonitorSpec,
+    cells: Cells,
+    with_pools: bool,
+    previous: Evidence | None,
+    remembered: frozenset[str],
+) -> tuple[AuditResult, Evidence | None, frozenset[str], bool]:
+    """The result, the arrival evidence to keep, the periods whose pools stay withheld in later runs of
+    the state file, and whether the output withholds any row."""
     stages = len(spec.pipeline)
     stamps = cells.period.view(np.int64)
     starts = period_range(int(stamps.min()), int(stamps.max()), spec.period)
@@ -234,6 +246,12 @@ def _analyse(
     watch.warnings += coverage_warnings(cells.period, cells.n, cells.g == spec.reference, periods, spec)
     when = period_codes(cells, starts)  # every grid below shares the cells' label and period positions
     groups, shape = codes_of(cells.g, visible), (len(visible), len(periods))
+    times = [p.isoformat() for p in periods]
+    pending = pending_sums(cells, stages, groups, when, shape)
+    group_hidden = pending["rows"] < spec.min_cell
+    watch.withheld["group"] = group_hidden
+    hidden_names = [str(name) for name in names.tolist() if str(name) not in set(visible)]
+    unlisted = grid_sum(codes_of(cells.g, hidden_names), when, cells.n, (len(hidden_names), len(periods)))
     group_series = {}
     for metric in spec.chosen_metrics:
         data = series(metric_sums(cells, metric, groups, when, shape), visible)
@@ -244,13 +262,23 @@ def _analyse(
             watch_disparity(spec, metric, data, reference, periods, watch)
         else:
             watch_fall(spec, metric, data, "group", periods, watch)
-    times = [p.isoformat() for p in periods]
-    pending = pending_sums(cells, stages, groups, when, shape)
-    by_period, overall, group_hidden = group_rows(spec, visible, times, group_series, reference, pending)
+    by_period, overall = group_rows(spec, visible, times, group_series, reference, pending, group_hidden)
+    withholds_rows = bool((group_hidden & (pending["rows"] > 0)).any() or unlisted.any())
+    pool_periods: set[str] = set()
     if pools:
         pooled = cells.take(codes_of(cells.pool, list(pools)) >= 0)  # every digest is a pool
         labels, where = codes_of(pooled.pool, list(pools)), period_codes(pooled, starts)
         pool_shape = (len(pools), len(periods))
+        pool_grid = grid_sum(labels, where, pooled.n, pool_shape)
+        before = np.array([t in remembered for t in times], dtype=bool)
+        unknown_total = group_hidden.any(axis=0) | unlisted.any(axis=0)
+        pool_hidden = pools_withheld(pool_grid, spec.min_cell, unknown_total | before)
+        watch.withheld[POOL] = pool_hidden
+        with_rows = np.asarray((pool_hidden & (pool_grid > 0)).any(axis=0))
+        withholds_rows = withholds_rows or bool(with_rows.any())
+        # the pools' total was published through the groups: remember the period (pools_withheld)
+        kept_back = with_rows & (before | ~unknown_total)
+        pool_periods = {t for t, hidden in zip(times, kept_back.tolist(), strict=True) if hidden}
         pool_series = {
             metric: series(metric_sums(pooled, metric, labels, where, pool_shape), list(pools.values()))
             for metric in FALL_METRICS
@@ -258,43 +286,15 @@ def _analyse(
         }
         for metric, data in pool_series.items():
             watch_fall(spec, metric, data, POOL, periods, watch)
-        pool_grid = grid_sum(labels, where, pooled.n, pool_shape)
-        pool_hidden = _pools_withheld(pool_grid, spec.min_cell, group_hidden, groups, when)
         by_period += emit_rows(
             POOL, "period", times, pool_grid, pool_series, None, spec.min_cell, hidden=pool_hidden
         )
         overall += pooled_rows(POOL, pool_grid, pool_series, None, spec.min_cell, None, pool_hidden)
-        _withhold_floors(watch, POOL, list(pools.values()), pool_hidden, spec.baseline_periods)
-    _withhold_floors(watch, "group", visible, pending["rows"] < spec.min_cell, spec.baseline_periods)
+        withhold_floors(watch, POOL, list(pools.values()), pool_hidden, spec.baseline_periods)
+    withhold_floors(watch, "group", visible, group_hidden, spec.baseline_periods)
     kept = watch.evidence if spec.evidence == "arrival" else None
-    return _result(spec, by_period, overall, watch, periods, visible), kept
-
-
-def _pools_withheld(
-    pool_grid: np.ndarray, min_cell: int, group_hidden: np.ndarray, groups: np.ndarray, when: np.ndarray
-) -> np.ndarray:
-    """Which pool-periods are withheld: every pool under the minimum cell, and every pool of a period where a
-    group's figures are withheld, a group too small to be listed has rows, or a pool holds 1 to min_cell - 1
-    rows (a pool without rows there gives nobody back, so it withholds only itself).
-
-    Pools and groups split the same rows, so in a period whose groups are all published the pools' total is
-    known: one pool withheld alone is that total minus the others, and published pools minus published
-    groups give the unlisted groups' rows (tests/monitor/test_monitor_lp_attack.py).
-    """
-    unlisted = np.bincount(when[(groups < 0) & (when >= 0)], minlength=len(group_hidden))
-    unlisted = unlisted[: len(group_hidden)]
-    small = (pool_grid > 0) & (pool_grid < min_cell)
-    return (pool_grid < min_cell) | (group_hidden | (unlisted > 0) | small.any(axis=0))[None, :]
-
-
-def _withhold_floors(watch: Watch, attribute: str, labels: list[str], hidden: np.ndarray, base: int) -> None:
-    """Leave out of the published floors each label whose baseline periods include a withheld one: a floor
-    is a function of the baseline's counts, and trying every count that fits it gives a withheld period
-    back (tests/monitor/test_monitor_lp_attack.py). Detection still uses the floor."""
-    withheld: list[bool] = np.asarray(hidden[:, :base].any(axis=1)).tolist()
-    for label, any_withheld in zip(labels, withheld, strict=True):
-        if any_withheld:
-            watch.floors.pop((attribute, label), None)
+    result = _result(spec, by_period, overall, watch, periods, visible)
+    return result, kept, frozenset(pool_periods), withholds_rows
 
 
 def _pool_labels(cells: Cells) -> dict[str, str]:
@@ -383,8 +383,10 @@ def _summary(
         return text + "No alarm."
     text += f"{len(watch.alarms)} alarm(s), {len(opened)} open. "
     for alarm in opened[:6]:
+        bound = f"{alarm.bound:.3g}" if isfinite(alarm.bound) else "its floor (withheld)"
+        value = f"{alarm.value:.3g}" if isfinite(alarm.value) else "not shown"
         text += (
-            f"{alarm.metric} of {alarm.group} {alarm.side} {alarm.bound:.3g} since about {alarm.since.date()} "
-            f"(alarm {alarm.time.date()}, estimate {alarm.value:.3g}). "
+            f"{alarm.metric} of {alarm.group} {alarm.side} {bound} since about {alarm.since.date()} "
+            f"(alarm {alarm.time.date()}, estimate {value}). "
         )
     return text.strip()

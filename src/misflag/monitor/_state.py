@@ -22,6 +22,9 @@ from misflag.monitor._arrival import Evidence
 from misflag.monitor._cells import Cells, as_datetimes, concat, datetimes
 
 FORMAT = "misflag-monitor-state/1"
+#: Periods whose reviewer pools an output of this state file withheld while every group of the period was
+#: published, so that the pools' total was known (`misflag.monitor._run._pools_withheld`).
+WITHHELD = "withheld_pool_periods"
 #: The span of times datetime64[ns] (and so the count table) can hold.
 EARLIEST, LATEST = datetime(1678, 1, 1), datetime(2261, 12, 31)
 
@@ -33,15 +36,16 @@ def state_columns(stages: int) -> list[str]:
 
 def load_state(
     path: Path | None, fingerprint: str, stages: int
-) -> tuple[Cells | None, datetime | None, Evidence | None]:
-    """The saved counts, the time from which to read again and, with `--evidence arrival`, the evidence
-    used so far; (None, None, None) without a state file or when it does not exist yet.
+) -> tuple[Cells | None, datetime | None, Evidence | None, frozenset[str]]:
+    """The saved counts, the time from which to read again, with `--evidence arrival` the evidence used
+    so far, and the periods (ISO starts) whose pools stay withheld; (None, None, None, nothing) without a
+    state file or when it does not exist yet.
 
     Every field is checked for its type and range before use (a state file is input like any other), so a
     hand-edited or damaged file is refused with one line naming the first bad field.
     """
     if path is None or not path.exists():
-        return None, None, None
+        return None, None, None, frozenset()
     name = literal(str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -58,9 +62,10 @@ def load_state(
     try:
         cells, watermark = _parse(data, state_columns(stages))
         evidence = Evidence.from_json(data["evidence"]) if "evidence" in data else None
+        withheld = _periods(data.get(WITHHELD, []))
     except (_Damaged, ValueError) as damage:
         raise InputError(f"state file {name} is damaged: {literal(str(damage))}") from None
-    return cells, watermark, evidence
+    return cells, watermark, evidence, withheld
 
 
 class _Damaged(Exception):
@@ -68,7 +73,7 @@ class _Damaged(Exception):
 
 
 def _parse(data: dict[str, Any], columns: list[str]) -> tuple[Cells, datetime]:
-    if set(data) - {"evidence"} != {"format", "fingerprint", "watermark", "columns", "cells"}:
+    if set(data) - {"evidence", WITHHELD} != {"format", "fingerprint", "watermark", "columns", "cells"}:
         raise _Damaged("unexpected or missing fields")
     if data["columns"] != columns:
         raise _Damaged(f"columns are not {', '.join(columns)}")
@@ -130,6 +135,13 @@ def _row(index: int, cell: Any, columns: list[str]) -> list[Any]:
     return out
 
 
+def _periods(value: Any) -> frozenset[str]:
+    """The withheld pool periods as misflag writes them: a list of ISO period starts."""
+    if not isinstance(value, list):
+        raise _Damaged(f"{WITHHELD} must be a list of period starts")
+    return frozenset(_time(start, f"{WITHHELD} {i + 1}").isoformat() for i, start in enumerate(value))
+
+
 def _number(value: Any) -> bool:
     return type(value) in (int, float) and not math.isnan(value)
 
@@ -169,9 +181,15 @@ def merge(saved: Cells | None, watermark: datetime | None, fresh: Cells) -> Cell
     return concat(parts).summed()
 
 
-def save_state(path: Path, fingerprint: str, cells: Cells, evidence: Evidence | None = None) -> datetime:
-    """Write the counts, the next watermark (start of the newest period) and any arrival evidence
-    atomically; return the watermark."""
+def save_state(
+    path: Path,
+    fingerprint: str,
+    cells: Cells,
+    evidence: Evidence | None = None,
+    withheld: frozenset[str] = frozenset(),
+) -> datetime:
+    """Write the counts, the next watermark (start of the newest period), any arrival evidence and what
+    the outputs have withheld, atomically; return the watermark."""
     watermark = as_datetimes(cells.period.max(keepdims=True))[0]
     columns = cells.columns()
     plain: list[list[Any]] = [[stamp.isoformat() for stamp in as_datetimes(cells.period)]]
@@ -186,6 +204,8 @@ def save_state(path: Path, fingerprint: str, cells: Cells, evidence: Evidence | 
     }
     if evidence is not None:
         data["evidence"] = evidence.to_json()
+    if withheld:
+        data[WITHHELD] = sorted(withheld)
     text = json.dumps(data)
 
     def write(partial: Path) -> None:

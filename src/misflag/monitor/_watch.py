@@ -82,6 +82,14 @@ class Watch:
     unsettled: int = 1  # latest periods whose counts may still change (filling up, or labels still due)
     previous: Evidence | None = None  # --evidence arrival: what earlier runs used (None: a first run)
     evidence: Evidence = field(default_factory=Evidence)  # --evidence arrival: what the next run needs
+    #: attribute -> (labels, periods): which label-periods the output withholds. An alarm's figures are
+    #: computed from counts, withheld ones included, so they leave those periods out (`_episodes`).
+    withheld: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def hidden(self, attribute: str, label: int, periods: int) -> np.ndarray:
+        """The withheld periods of one label (none where the attribute has no mask)."""
+        mask = self.withheld.get(attribute)
+        return np.zeros(periods, dtype=bool) if mask is None else np.asarray(mask[label], dtype=bool)
 
 
 def series(sums: dict[str, np.ndarray], labels: list[str]) -> Series:
@@ -158,22 +166,31 @@ def watch_disparity(
     for (g, c, upper), detection in zip(
         sides, sr_statistics(paths, watch.alpha_each, spec.horizon), strict=True
     ):
+        exposed = _compared_hidden(watch, g, reference, len(periods))
         _episodes(
             detection,
             "group",
             data.labels[g],
             metric,
             "above" if upper else "below",
-            c,
+            (c, True),
             periods,
-            partial(_pooled_ratio, data, g, reference),
+            (partial(_pooled_ratio, data, g, reference, ~exposed), exposed),
             watch,
         )
 
 
-def _pooled_ratio(data: Series, g: int, reference: int, start: int, end: int) -> float:
-    xa, na = data.x[g, start : end + 1].sum(), data.n[g, start : end + 1].sum()
-    xb, nb = data.x[reference, start : end + 1].sum(), data.n[reference, start : end + 1].sum()
+def _compared_hidden(watch: Watch, g: int, reference: int, periods: int) -> np.ndarray:
+    """Periods where a group's comparison with the reference is withheld: either side is."""
+    return watch.hidden("group", g, periods) | watch.hidden("group", reference, periods)
+
+
+def _pooled_ratio(data: Series, g: int, reference: int, keep: np.ndarray, start: int, end: int) -> float:
+    """The group's rate over the reference's, each pooled over the published periods of start..end."""
+    span = slice(start, end + 1)
+    kept = keep[span]
+    xa, na = data.x[g, span][kept].sum(), data.n[g, span][kept].sum()
+    xb, nb = data.x[reference, span][kept].sum(), data.n[reference, span][kept].sum()
     return float((xa / na) / (xb / nb)) if na > 0 and nb > 0 and xb > 0 else float("nan")
 
 
@@ -211,6 +228,7 @@ def _watch_arrival(
                     f"changed without new rows since the last run (first {pieces.broken[0]}); arrival evidence "
                     "cannot take evidence back, so those changes are not used"
                 )
+            exposed = _compared_hidden(watch, g, reference, len(times))
             for (time, statistic, since), still in episodes(pieces.looks, threshold):
                 start = times.index(since) if since in times else 0
                 end = times.index(time) if time in times else len(times) - 1
@@ -222,9 +240,12 @@ def _watch_arrival(
                         side=side,
                         time=datetime.fromisoformat(time),
                         since=datetime.fromisoformat(since),
-                        value=_pooled_ratio(data, g, reference, start, end),
+                        value=_pooled_ratio(data, g, reference, ~exposed, start, end),
                         bound=float(c),
-                        statistic=float(np.exp(min(statistic, 700.0))),
+                        # the path so far rests on every period up to the alarm, withheld ones included
+                        statistic=float("nan")
+                        if exposed[: end + 1].any()
+                        else float(np.exp(min(statistic, 700.0))),
                         threshold=1 / watch.alpha_each,
                         open=still,
                         provisional=False,
@@ -257,22 +278,25 @@ def watch_fall(
     for (g, label, floor), detection in zip(
         watched, sr_statistics(paths, watch.alpha_each / 2, spec.horizon), strict=True
     ):
+        exposed = watch.hidden(attribute, g, len(periods))
         _episodes(
             detection,
             attribute,
             label,
             metric,
             "below",
-            floor,
+            (floor, not exposed[:base].any()),  # the floor is withheld with its baseline
             periods,
-            partial(_pooled_rate, data, g),
+            (partial(_pooled_rate, data, g, ~exposed), exposed),
             watch,
         )
 
 
-def _pooled_rate(data: Series, g: int, start: int, end: int) -> float:
-    n = data.n[g, start : end + 1].sum()
-    return float(data.x[g, start : end + 1].sum() / n) if n > 0 else float("nan")
+def _pooled_rate(data: Series, g: int, keep: np.ndarray, start: int, end: int) -> float:
+    """The label's rate pooled over the published periods of start..end."""
+    span = slice(start, end + 1)
+    n = data.n[g, span][keep[span]].sum()
+    return float(data.x[g, span][keep[span]].sum() / n) if n > 0 else float("nan")
 
 
 def _episodes(
@@ -281,11 +305,16 @@ def _episodes(
     label: str,
     metric: str,
     side: str,
-    bound: float,
+    bound: tuple[float, bool],
     periods: list[datetime],
-    pooled: Any,
+    pooled: tuple[Any, np.ndarray],
     watch: Watch,
 ) -> None:
+    """One Alarm per episode. What it publishes is worked out from published periods only: its value is
+    pooled over the span's shown periods, and its bound (where a withheld floor) and its statistic (where
+    the path up to the alarm crosses a withheld period) are NaN, so trying counts against them gives no
+    withheld period back (tests/monitor/test_monitor_lp_attack_alarms.py)."""
+    (edge, edge_shown), (value_of, exposed) = bound, pooled
     alarm = detection.alarm
     starts = np.flatnonzero(alarm & ~np.concatenate([[False], alarm[:-1]]))
     threshold = 1 / (watch.alpha_each if metric in DISPARITY_METRICS else watch.alpha_each / 2)
@@ -299,9 +328,11 @@ def _episodes(
                 side=side,
                 time=periods[t],
                 since=periods[since],
-                value=pooled(since, int(t)),
-                bound=float(bound),
-                statistic=float(np.exp(min(detection.log_statistic[t], 700.0))),
+                value=value_of(since, int(t)),
+                bound=float(edge) if edge_shown else float("nan"),
+                statistic=float("nan")
+                if exposed[: t + 1].any() or not edge_shown
+                else float(np.exp(min(detection.log_statistic[t], 700.0))),
                 threshold=threshold,
                 open=bool(alarm[-1] and t == starts[-1]),
                 provisional=bool(t >= len(periods) - watch.unsettled),

@@ -1,0 +1,184 @@
+"""The reader with a solver across `misflag monitor`'s outputs: row totals, and daily `--state` runs with late
+reviews (issue 21, linked monitor releases).
+
+Row totals: `metadata["rows_read"]` and `metadata["input"]["rows"]` add up every decision, withheld ones
+included; on a log whose only withheld cell is one group-day, total minus the published `n` rows is that
+cell. They are now left out (None) wherever the output withholds rows, as the decision audit does.
+
+Late reviews: a reviewer pool is known once a flag is reviewed (as in the ledger, whose pools are the
+reviewers' digests), so pools grow as reviews arrive. Day 3's 36 flags: pool 1 reviewed 20 by the first
+run, pool 2 seven (under --min-cell 10, so the day's pools are withheld), three more by pool 2 arrive
+before the second run, six stay pending. The groups are all published, so the first output gives the
+pools' day total (the groups' dismissal denominators) and their dismissed total. A second output that
+publishes the day's pools (pool 2 now at 10) bounds each earlier count from above (reviews only
+arrive), and the integer program (scipy's HiGHS `milp`) pins pool 2's first-run count. The rule: a
+period whose pools were withheld while its total was published stays withheld in every later output of
+the same state file. The control is the same second output without the state file's memory (a full
+run over the grown log), which the same reader breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from misflag.monitor import monitor
+
+MIN_CELL = 10
+DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
+#: Day 3's flags in order (A's 12, B's 12, C's 12): who reviewed each by the first and by the second run
+FIRST = {**dict.fromkeys(range(20), "p1"), **dict.fromkeys(range(20, 27), "p2")}
+SECOND = {**FIRST, **dict.fromkeys(range(27, 30), "p2")}
+
+
+def _log(reviews_by: dict[int, str], days: int) -> pd.DataFrame:
+    """30 decisions per group and day, the first 12 flagged; a flag is dismissed when its index is a
+    multiple of 3. Days 1, 2 and 4 are reviewed in full, alternately by p1 and p2; day 3 as `reviews_by`."""
+    rows = []
+    for k, day in enumerate(DAYS[:days]):
+        for g, group in enumerate("ABC"):
+            for i in range(30):
+                flag = int(i < 12)
+                index = 12 * g + i
+                reviewer = reviews_by.get(index) if k == 2 else ("p1" if index % 2 else "p2")
+                reviewed = flag and reviewer is not None
+                rows.append(
+                    {
+                        "ts": f"{day}T{i % 24:02d}:00:00",
+                        "grp": group,
+                        "flag": flag,
+                        "review": (0 if index % 3 == 0 else 1) if reviewed else (None if flag else 0),
+                        "truth": int(i % 4 == 0),
+                        "pool": reviewer if reviewed else None,
+                    }
+                )
+    return pd.DataFrame(rows).astype({"review": "Int64"})
+
+
+def _run(log: pd.DataFrame, state: Path | None = None) -> Any:
+    return monitor(
+        log,
+        time="ts",
+        group="grp",
+        reference="A",
+        truth="truth",
+        stages=[("algorithm", "flag"), ("review", "review")],
+        reviewer_pool="pool",
+        baseline_periods=2,
+        min_cell=MIN_CELL,
+        late_periods=1,
+        state=state,
+    )
+
+
+def _day_rows(result: Any, attribute: str, day: str) -> list[dict[str, Any]]:
+    rows = result.extras["periods"].to_pylist()
+    return [r for r in rows if r["attribute"] == attribute and r["time"].startswith(day)]
+
+
+def _dismissals(rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """label -> (dismissed, reviewed) of every published dismissal_rate row."""
+    return {
+        r["group"]: (round(r["value"] * r["denominator"]), int(r["denominator"]))
+        for r in rows
+        if r["metric"] == "dismissal_rate" and not r["suppressed"]
+    }
+
+
+def _pool_intervals(first: Any, second: Any) -> dict[str, tuple[float, float]]:
+    """Least and most reviewed flags of each pool on day 3 in the first output, given both outputs.
+
+    Unknowns: dismissed and confirmed flags per pool at the first run. The first output's groups give
+    their totals; where the second output shows a pool's day, each of its counts bounds the first run's
+    from above (a review, once made, stays)."""
+    groups = _dismissals(_day_rows(first, "group", DAYS[2]))
+    assert set(groups) == {"A", "B", "C"}  # every group of the day is published
+    reviewed = sum(n for _, n in groups.values())
+    dismissed = sum(x for x, _ in groups.values())
+    later = _dismissals(_day_rows(second, "reviewer_pool", DAYS[2]))
+    pools = ["pool 1", "pool 2"]
+    size = 2 * len(pools)  # (dismissed, confirmed) per pool
+    upper = np.full(size, np.inf)
+    for p, pool in enumerate(pools):
+        if pool in later:
+            x, n = later[pool]
+            upper[2 * p], upper[2 * p + 1] = x, n - x
+    equations = LinearConstraint(
+        np.array([[1, 1] * len(pools), [1, 0] * len(pools)], dtype=float),
+        [reviewed, dismissed],
+        [reviewed, dismissed],
+    )
+    out = {}
+    for p, pool in enumerate(pools):
+        objective = np.zeros(size)
+        objective[2 * p : 2 * p + 2] = 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            found = milp(
+                sign * objective, constraints=equations, integrality=np.ones(size), bounds=Bounds(0, upper)
+            )
+            assert found.status == 0, found.message
+            ends.append(sign * found.fun)
+        out[pool] = (ends[0], ends[1])
+    return out
+
+
+def _pinned(interval: tuple[float, float]) -> bool:
+    return interval[0] > 0 and interval[1] - interval[0] < math.ceil(MIN_CELL / 2)
+
+
+def test_a_later_output_without_the_state_memory_pins_an_earlier_withheld_pool(tmp_path: Path) -> None:
+    first = _run(_log(FIRST, 3), tmp_path / "state.json")
+    assert all(r["suppressed"] for r in _day_rows(first, "reviewer_pool", DAYS[2]))
+    full = _run(_log(SECOND, 4))  # the grown log monitored afresh: day 3's pools are all over 10
+    assert not any(r["suppressed"] for r in _day_rows(full, "reviewer_pool", DAYS[2]))
+    intervals = _pool_intervals(first, full)
+    # p2 reviewed 7 by the first run and p1 20 (whichever of them the output calls pool 1): both pinned
+    assert sorted(sum(1 for who in FIRST.values() if who == p) for p in ("p1", "p2")) == [7, 20]
+    assert sorted(intervals.values()) == [(7, 10), (17, 20)]
+    assert all(_pinned(i) for i in intervals.values())
+
+
+def test_a_state_run_keeps_the_pools_of_that_period_withheld(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    first = _run(_log(FIRST, 3), state)
+    second = _run(_log(SECOND, 4), state)
+    assert all(r["suppressed"] for r in _day_rows(second, "reviewer_pool", DAYS[2]))
+    intervals = _pool_intervals(first, second)
+    assert not any(_pinned(i) for i in intervals.values())
+    assert all(i[0] == 0 for i in intervals.values())  # nothing bounds them but the day's total
+    # the other days' pools are published as before, and the groups of day 3 too
+    assert not any(r["suppressed"] for r in _day_rows(second, "reviewer_pool", DAYS[3]))
+    assert not any(r["suppressed"] for r in _day_rows(second, "group", DAYS[2]))
+    # the memory lives in the state file: a third run still withholds them
+    third = _run(_log(SECOND, 4), state)
+    assert all(r["suppressed"] for r in _day_rows(third, "reviewer_pool", DAYS[2]))
+
+
+def _one_thin_cell() -> pd.DataFrame:
+    """Three days of A, B and C (30 each) but C on day 3 with 4: the log's only withheld group-day."""
+    log = _log(SECOND, 3)
+    thin = (log["grp"] == "C") & log["ts"].str.startswith(DAYS[2])
+    keep = ~thin | (log.groupby(thin).cumcount() < 4)
+    return log[keep].reset_index(drop=True)
+
+
+def test_row_totals_are_withheld_with_any_withheld_row() -> None:
+    log = _one_thin_cell()
+    result = _run(log)
+    shown = sum(
+        r["value"]
+        for r in result.extras["periods"].to_pylist()
+        if r["attribute"] == "group" and r["metric"] == "n" and not r["suppressed"]
+    )
+    # control: the totals as published before; total minus the published n rows is C's day 3, exactly
+    assert len(log) - shown == ((log["grp"] == "C") & log["ts"].str.startswith(DAYS[2])).sum() == 4
+    assert result.metadata["rows_read"] is None and result.metadata["input"]["rows"] is None
+    # nothing withheld: the totals are published
+    whole = _run(_log(SECOND, 2))
+    assert whole.metadata["rows_read"] == whole.metadata["input"]["rows"] == 180
