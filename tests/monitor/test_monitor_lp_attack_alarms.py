@@ -20,13 +20,20 @@ where they rest on a withheld period.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import typer
 from scipy.stats import beta
+from typer.testing import CliRunner
 
+from misflag.commands.monitor import monitor as monitor_command
 from misflag.monitor import monitor
+
+app = typer.Typer()
+app.command("monitor")(monitor_command)
 
 MIN_CELL = 10
 BASELINE = 10
@@ -236,7 +243,7 @@ def test_the_monitor_alarm_figures_give_nothing_back() -> None:
     assert math.isnan(floor["bound"]) and ("group", "C") not in {
         (f["attribute"], f["group"]) for f in result.metadata["floors"]
     }
-    assert "dismissal_rate of C below its floor (withheld)" in result.summary
+    assert "dismissal_rate of C below withheld floor" in result.summary
     # the same reader, with the value now published: no denominator of B's day 17 reproduces it
     assert _value_candidates(result, _alarm(result, "B")["value"], _alarm(result, "B")) == set()
 
@@ -257,3 +264,29 @@ def test_the_alarm_period_alone_leaves_a_wide_interval() -> None:
     truth = _true(log, "C", 13, "dismissal_rate")[1]
     assert truth in kept.tolist()
     assert (int(kept.min()), int(kept.max())) == MEASURED
+
+
+def test_the_terminal_and_the_report_say_the_floor_is_withheld(tmp_path: Path) -> None:
+    """The CLI's alarm lines and the HTML report print the withheld floor as withheld, not as 'nan'."""
+    path = tmp_path / "log.csv"
+    _log().to_csv(path, index=False)
+    report = tmp_path / "report.html"
+    args = [
+        "--time",
+        "ts",
+        "--group",
+        "grp",
+        "--reference",
+        "A",
+        "--truth",
+        "truth",
+        "--stage",
+        "algorithm=flag",
+    ]
+    args += ["--stage", "review=review", "--reviewer-pool", "pool", "--baseline-periods", str(BASELINE)]
+    result = CliRunner().invoke(app, [str(path), *args, "--report", str(report)])
+    assert result.exit_code == 3, result.output  # an open alarm
+    assert "C dismissal_rate below withheld floor: 0.0462 since 2024-01-13" in result.output
+    assert "nan" not in result.output.lower()
+    page = report.read_text(encoding="utf-8")
+    assert "dismissal_rate of C (group) went below withheld floor: alarm on 2024-01-18" in page

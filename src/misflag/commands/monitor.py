@@ -29,6 +29,7 @@ from misflag.commands._output import (
 )
 from misflag.monitor import monitor as run
 from misflag.monitor import parse_band, parse_stage
+from misflag.monitor._withhold import alarm_bound
 from misflag.result import AuditResult, format_number
 
 if TYPE_CHECKING:  # rich is loaded only for the table outputs (40 ms of every JSON or CSV run)
@@ -195,7 +196,7 @@ def print_compact(result: AuditResult, console: Console) -> None:
         state = ("OPEN" if alarm["open"] else "past") + ("?" if alarm.get("provisional") else "")
         line = (
             f"  {state} {alarm['time'][:10]} {printable(alarm['group'])[:16]} {alarm['metric']} {alarm['side']} "
-            f"{alarm['bound']:.3g}: {alarm['value']:.3g} since {alarm['since'][:10]}"
+            f"{alarm_bound(alarm['bound'])}: {alarm['value']:.3g} since {alarm['since'][:10]}"
         )
         console.print(plain(line[:_WIDTH]))
     if any(alarm.get("provisional") for alarm in alarms):

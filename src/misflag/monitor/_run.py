@@ -41,7 +41,7 @@ from misflag.monitor._watch import (
     watch_disparity,
     watch_fall,
 )
-from misflag.monitor._withhold import pools_withheld, withhold_floors
+from misflag.monitor._withhold import alarm_bound, pools_withheld, withhold_floors
 from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
 
 Progress = Callable[[str, float], None]
@@ -383,10 +383,9 @@ def _summary(
         return text + "No alarm."
     text += f"{len(watch.alarms)} alarm(s), {len(opened)} open. "
     for alarm in opened[:6]:
-        bound = f"{alarm.bound:.3g}" if isfinite(alarm.bound) else "its floor (withheld)"
         value = f"{alarm.value:.3g}" if isfinite(alarm.value) else "not shown"
         text += (
-            f"{alarm.metric} of {alarm.group} {alarm.side} {bound} since about {alarm.since.date()} "
+            f"{alarm.metric} of {alarm.group} {alarm.side} {alarm_bound(alarm.bound)} since about {alarm.since.date()} "
             f"(alarm {alarm.time.date()}, estimate {value}). "
         )
     return text.strip()

@@ -4,6 +4,8 @@ withheld count back, and dismissal floors whose baseline holds a withheld period
 
 from __future__ import annotations
 
+from math import isfinite
+
 import numpy as np
 
 from misflag.monitor._watch import Watch
@@ -34,3 +36,8 @@ def withhold_floors(watch: Watch, attribute: str, labels: list[str], hidden: np.
     for label, any_withheld in zip(labels, withheld, strict=True):
         if any_withheld:
             watch.floors.pop((attribute, label), None)
+
+
+def alarm_bound(bound: float) -> str:
+    """An alarm's bound as text: a fall alarm's floor is NaN where its baseline holds a withheld period."""
+    return f"{bound:.3g}" if isfinite(bound) else "withheld floor"

@@ -7,6 +7,7 @@ from typing import Any
 import altair as alt
 
 from misflag.errors import InputError
+from misflag.monitor._withhold import alarm_bound
 from misflag.report._model import Chart, Section, TableBlock, Visible
 from misflag.result import AuditResult
 
@@ -104,7 +105,9 @@ def rate_over_time(rows: list[dict[str, Any]], metric: str, alarms: list[dict[st
 
 def _alarm_rules(alarms: list[dict[str, Any]]) -> list[Any]:
     """A dashed red rule at each alarm's period (none without alarms)."""
-    marks = [{"time": a["time"], "alarm": f"{a['group']}: {a['side']} {a['bound']:.3g}"} for a in alarms]
+    marks = [
+        {"time": a["time"], "alarm": f"{a['group']}: {a['side']} {alarm_bound(a['bound'])}"} for a in alarms
+    ]
     if not marks:
         return []
     return [
@@ -156,7 +159,7 @@ def monitor_sections(result: AuditResult, visible: Visible) -> list[Section]:
     meta = result.metadata
     band = tuple(meta.get("spec", {}).get("band", (0.8, 1.25)))
     findings = [
-        f"{a['metric']} of {a['group']} ({a['attribute']}) went {a['side']} {a['bound']:.3g}: alarm on "
+        f"{a['metric']} of {a['group']} ({a['attribute']}) went {a['side']} {alarm_bound(a['bound'])}: alarm on "
         f"{a['time'][:10]}, change estimated to start {a['since'][:10]}, estimate since then {a['value']:.3g}"
         f"{' (still open)' if a['open'] else ''}."
         for a in alarms
@@ -175,7 +178,7 @@ def monitor_sections(result: AuditResult, visible: Visible) -> list[Section]:
                         a["group"],
                         a["metric"],
                         a["side"],
-                        f"{a['bound']:.3g}",
+                        alarm_bound(a["bound"]),
                         f"{a['value']:.3g}",
                         a["since"][:10],
                         "yes" if a["open"] else "no",
