@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -159,7 +160,7 @@ class Reader:
         return found
 
 
-def _run(log: pd.DataFrame, baseline_periods: int) -> Any:
+def _run(log: pd.DataFrame, baseline_periods: int, state: Path | None = None) -> Any:
     """The monitor as the tests publish it: groups with A as reference, two stages, reviewer pools."""
     return monitor(
         log,
@@ -171,14 +172,15 @@ def _run(log: pd.DataFrame, baseline_periods: int) -> Any:
         reviewer_pool="pool",
         baseline_periods=baseline_periods,
         min_cell=MIN_CELL,
+        state=state,
     )
 
 
-def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
-    result = _run(log, baseline_periods=2)
+def _read_output(reader: Reader, result: Any) -> list[dict[str, Any]]:
+    """Every figure of one output as equations: per-period rows, pooled rows (over the periods of their
+    label it shows; `latest period` is the output's last day) and the metadata's row totals."""
     periods = result.extras["periods"].to_pylist()
-    pools = sorted({r["group"] for r in periods if r["attribute"] == "reviewer_pool"})
-    reader = Reader(pools)
+    last = result.metadata["periods"]["last"][:10]
     shown: dict[tuple[str, str], set[str]] = {}
     for row in periods:
         day = row["time"][:10]
@@ -187,10 +189,26 @@ def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
             shown.setdefault((row["attribute"], row["group"]), set()).add(day)
     for row in result.table.to_pylist():
         days = shown.get((row["attribute"], row["group"]), set())
-        days = days if row["stage"] == "all periods" else days & {DAYS[-1]}
+        days = days if row["stage"] == "all periods" else days & {last}
         if days:
             reader.read(row["attribute"], row["group"], days, row["metric"], row["value"], row["denominator"])
-    for pool in pools:
+    first = (result.metadata.get("state") or {}).get("read_from") or DAYS[0]  # a state run reads from there
+    for total, since in (
+        (result.metadata["rows_read"], first[:10]),
+        (result.metadata["input"]["rows"], DAYS[0]),
+    ):
+        if total is not None:  # every decision of the days counted
+            every = [i for i, cell in enumerate(reader.cells) if since <= cell[0] <= last]
+            reader.equal.append((every, [1.0] * len(every), float(total)))
+    return periods
+
+
+def _monitor_reader(log: pd.DataFrame) -> tuple[Reader, list[dict[str, Any]]]:
+    result = _run(log, baseline_periods=2)
+    periods = result.extras["periods"].to_pylist()
+    reader = Reader(sorted({r["group"] for r in periods if r["attribute"] == "reviewer_pool"}))
+    _read_output(reader, result)
+    for pool in reader.pools:
         reader.at_least.append(reader.columns("reviewer_pool", pool, set(DAYS), set(STATES)))
     return reader, periods
 
@@ -310,3 +328,32 @@ def test_a_dismissal_floor_gives_back_no_withheld_baseline_period() -> None:
     assert ("group", "B") in published and ("group", "C") not in published
     reviewed = int(((log["grp"] == "B") & log["ts"].str.startswith(DAYS[3]) & (log["flag"] == 1)).sum())
     assert reviewed in _floor_candidates(result, "group", "B", DAYS[3])
+
+
+def test_daily_state_runs_together_pin_no_withheld_count(tmp_path: Path) -> None:
+    """The log published day by day: a --state run after each day, the reader holding all four outputs
+    at once (each the counts of the days it read; no label arrives late here, so a day's counts are the
+    same in every output that reads it)."""
+    log = _log()
+    state = tmp_path / "state.json"
+    outputs = [_run(log[log["ts"] < f"{day}T99"], 2, state) for day in DAYS]
+    pools = sorted(
+        {
+            r["group"]
+            for out in outputs
+            for r in out.extras["periods"].to_pylist()
+            if r["attribute"] == "reviewer_pool"
+        }
+    )
+    reader = Reader(pools)
+    for output in outputs:
+        _read_output(reader, output)
+    for pool in pools:
+        reader.at_least.append(reader.columns("reviewer_pool", pool, set(DAYS), set(STATES)))
+    for day in DAYS:
+        reader.targets[("group", "other", day, "n", "denominator")] = _other(reader, day)
+    assert ("group", "C", DAYS[3], "n", "denominator") in reader.targets
+    assert reader.pinned() == {}
+    # the first output, day 1 alone, withholds nothing: its row totals are published (and read above)
+    assert outputs[0].metadata["rows_read"] == (log["ts"] < DAYS[1]).sum()
+    assert all(out.metadata["rows_read"] is None for out in outputs[1:])
