@@ -12,6 +12,7 @@ here: a decision audit loads them while its scan runs (`decisions._audit`), afte
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from collections.abc import Iterator
@@ -163,10 +164,16 @@ def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet
 INVOCATION: ContextVar[tuple[str, ...] | None] = ContextVar("misflag_invocation", default=None)
 
 
+#: The password of an argument that is a URL (`postgresql://user:PASSWORD@host/db`, as `--ledger` takes,
+#: or `--ledger=URL`): never written into an output. Text inside an expression is left as written.
+URL_PASSWORD = re.compile(r"^((?:--[\w-]+=)?[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@")
+
+
 def command_line() -> str:
-    """The exact command line, for the reproducibility block."""
+    """The exact command line, for the reproducibility block; a password in a URL shows as `***`."""
     arguments = INVOCATION.get()
-    return shlex.join(["misflag", *(sys.argv[1:] if arguments is None else arguments)])
+    words = sys.argv[1:] if arguments is None else arguments
+    return shlex.join(["misflag", *(URL_PASSWORD.sub(r"\1***@", word) for word in words)])
 
 
 def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:
