@@ -14,8 +14,9 @@ from misflag.commands.decisions import app
 from misflag.decisions import DecisionSpec, audit_decisions
 
 SPEC_NAMES = [f.name for f in fields(DecisionSpec)]
-#: Spec fields HTTP does not carry: a path on the service's machine (the service sets its own register).
-LOCAL_ONLY = {"release_register"}
+#: Spec fields HTTP does not carry: a path on the service's machine (the service sets its own register),
+#: and a ledger to open (a service opens no ledger a request names).
+LOCAL_ONLY = {"release_register", "ledger"}
 #: Options of the CLI command that are not questions of the audit (where and how it runs, what it writes).
 COMMAND_ONLY = {
     "source",

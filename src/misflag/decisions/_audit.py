@@ -53,6 +53,7 @@ def audit_decisions(
     prevalence: Sequence[str] = (),
     release_register: str | Path | None = None,
     protect_releases: bool = False,
+    ledger: str | None = None,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -94,7 +95,8 @@ def run_audit(
     expression checked against its columns); the rest of the audit's modules are imported while it
     runs, and its error, if any, is raised here as the engine raised it.
     """
-    if spec.release_register is not None or spec.protect_releases:  # the register: docs/disclosure.md
+    if spec.release_register is not None or spec.protect_releases or spec.ledger is not None:
+        # the register (a file, or the releases in a ledger): docs/disclosure.md
         from misflag.disclosure._register import audit_registered
 
         return audit_registered(

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NewType, cast
 
 from misflag._text import shown
 from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
@@ -19,6 +19,9 @@ MAX_REPLICATES = 100_000
 MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
 MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HTTP's bound on --group)
 SMALL_DENOMINATOR = 30  # a rate of fewer people is reported with a warning that its interval is wide
+#: A ledger's URL or SQLite path: a type of its own, which the HTTP schema does not carry (a service
+#: never opens a ledger a request names)
+LedgerURL = NewType("LedgerURL", str)
 
 
 def _option(help_text: str, flag: str | None = None) -> dict[str, str]:
@@ -156,6 +159,13 @@ class DecisionSpec:
             "data directory), and record this one."
         ),
     )
+    ledger: LedgerURL | None = field(
+        default=None,
+        metadata=_option(
+            "Ledger (URL or SQLite path): protect this audit against every earlier release of the same "
+            "input recorded there, or refuse, and record it (only what is published) as a sealed entry."
+        ),
+    )
 
     def __post_init__(self) -> None:
         _check_tables(self)
@@ -273,6 +283,7 @@ _SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "breakdown": ((str, type(None)), "a SQL expression (string) or null"),
     "release_register": ((str, type(None)), "a file path (string) or null"),
     "protect_releases": ((bool,), "true or false"),
+    "ledger": ((str, type(None)), "a ledger URL or SQLite path (string) or null"),
     "where": ((str, type(None)), "a SQL expression (string) or null"),
     "score": ((str, type(None)), "a SQL expression (string) or null"),
     "weight": ((str, type(None)), "a SQL expression (string) or null"),

@@ -2,8 +2,9 @@
 
 `audit_outputs` solves, for each withheld count, the least and most people it can hold given every
 published figure (the reader's model in `_model`); `load_output` reads a saved misflag output as a
-reader holds it; `ReleaseRegister` protects a new audit against everything already published from the
-same data. The protection goal is stated in docs/disclosure.md.
+reader holds it; `ReleaseRegister` (a file; or a ledger's `released` entries, `audit_decisions(...,
+ledger=URL)`) protects a new audit against everything already published from the same data. The
+protection goal is stated in docs/disclosure.md.
 """
 
 from misflag.disclosure._audit import DisclosureAudit, Interval, audit_outputs

@@ -82,7 +82,7 @@ class ReleaseRegister:
         if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
             raise InputError(problem)
         releases = data.get("releases")
-        if not isinstance(releases, list) or not all(_valid(r) for r in releases):
+        if not isinstance(releases, list) or not all(valid_release(r) for r in releases):
             raise InputError(
                 f"{problem} (a release lacks its name, digest, rows or metadata, or one of them or its withheld "
                 "counts is malformed)"
@@ -170,23 +170,41 @@ class ReleaseRegister:
 def audit_registered(
     spec: DecisionSpec, source: Any, run: Callable[[DecisionSpec], AuditResult]
 ) -> AuditResult:
-    """A decision audit with `--release-register PATH` or `--protect-releases` (the register of the input's
-    digest in misflag's data directory): protected against every earlier release of the same input, or
-    refused in one line naming them; recorded on success. The register is locked for the whole audit, so
-    two audits of the same data cannot both miss each other. The register's path is never published
-    (the output's spec carries neither it nor the option's value but `protect_releases`)."""
-    from misflag.io import file_sha256
+    """A decision audit with `--release-register PATH`, `--protect-releases` (the register of the input's
+    digest in misflag's data directory) or `--ledger URL` (the releases kept in a ledger,
+    `_ledger_register`): protected against every earlier release of the same input, or refused in one
+    line naming them; recorded on success. The register file is locked for the whole audit, so two
+    audits of the same data cannot both miss each other. Neither the register's path nor the ledger's
+    URL is ever published (the output's spec carries `protect_releases` and neither of them). Where the
+    digest is needed before the audit (the data directory's register, the ledger), the input is hashed
+    once: the output's sha256 is that digest (`io.hashed_once`)."""
+    from misflag.io._readers import hashed_once
 
     if not isinstance(source, str | Path) or not Path(source).is_file():
         raise InputError(
             "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
         )
-    path = spec.release_register
-    if path is None:
+    if spec.ledger is not None and (spec.release_register is not None or spec.protect_releases):
+        raise InputError(
+            "give {ledger} or a release register ({release_register}, {protect_releases}), not both: "
+            "each release is recorded in one place"
+        )
+    if spec.release_register is not None:
+        return _in_register(spec, spec.release_register, run)
+    with hashed_once(Path(source)) as digest:
+        if spec.ledger is not None:
+            from misflag.disclosure._ledger_register import audit_in_ledger
+
+            return audit_in_ledger(spec, run, digest)
         from misflag.datasets._fetch import data_dir
 
-        path = data_dir().parent / "releases" / f"{file_sha256(Path(source))}.json"  # beside datasets/
+        path = data_dir().parent / "releases" / f"{digest}.json"  # beside datasets/
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return _in_register(spec, path, run)
+
+
+def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], AuditResult]) -> AuditResult:
+    """The audit protected against the register file at `path`, under its lock, and recorded there."""
     inner = replace(spec, release_register=None, protect_releases=False)
 
     def protected() -> AuditResult:
@@ -228,7 +246,8 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(descriptor)
 
 
-def _valid(release: Any) -> bool:
+def valid_release(release: Any) -> bool:
+    """A release as a register (file or ledger entry) holds it: name, digest, well-formed rows and metadata."""
     return (
         isinstance(release, dict)
         and isinstance(release.get("name"), str)

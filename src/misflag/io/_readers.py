@@ -7,7 +7,9 @@ import hashlib
 import sys
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +37,11 @@ class PendingDigest:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._done = threading.Event()
-        self._value: str | None = None
+        self._value: str | None = _hashed_already(path)
         self._error: OSError | None = None
+        if self._value is not None:  # its caller hashed it (`hashed_once`) and it is unchanged since
+            self._done.set()
+            return
         try:
             threading.Thread(target=self._run, name="misflag-sha256", daemon=True).start()
         except RuntimeError:  # no thread can be started (a process limit): hash here, as before
@@ -80,6 +85,41 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: The digest `hashed_once` computed, with the file's identity before it was read.
+_HASHED: ContextVar[tuple[tuple[int, ...], str] | None] = ContextVar("misflag_hashed", default=None)
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What a write or a replacement of the file changes: device, inode, size, modification and change times."""
+    status = path.stat()
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+@contextmanager
+def hashed_once(path: Path) -> Iterator[str]:
+    """The file's SHA-256, for a caller that needs it before the audit (the release register keys by
+    it); inside the block, `load_input` of the same file, unchanged since, takes it instead of reading
+    the whole file a second time."""
+    identity = _identity(path)
+    digest = file_sha256(path)
+    token = _HASHED.set((identity, digest))
+    try:
+        yield digest
+    finally:
+        _HASHED.reset(token)
+
+
+def _hashed_already(path: Path) -> str | None:
+    """The digest `hashed_once` gave for this file, if the file has not changed since (else None)."""
+    known = _HASHED.get()
+    if known is None:
+        return None
+    try:
+        return known[1] if _identity(path) == known[0] else None
+    except OSError:
+        return None
 
 
 def check_inflated_size(path: Path, name: str, max_bytes: int) -> None:

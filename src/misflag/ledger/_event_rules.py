@@ -20,7 +20,15 @@ CASE_EVENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "corrected": (("flag_was_wrong",), ("reviewer", "admin")),
 }
 # Events the ledger writes about itself; no client may submit them.
-SYSTEM_EVENTS = ("rejected", "rules_changed", "token_created", "token_revoked", "auditor_read", "key_rotated")
+SYSTEM_EVENTS = (
+    "rejected",
+    "rules_changed",
+    "token_created",
+    "token_revoked",
+    "auditor_read",
+    "key_rotated",
+    "released",  # what a decision audit published from one input (_releases.py)
+)
 # Required payload fields that are true/false rather than text.
 BOOLEAN_FIELDS = frozenset({"flag", "flag_was_wrong"})
 MAX_FIELD = 512  # characters of one required text field

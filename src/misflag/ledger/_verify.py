@@ -27,8 +27,9 @@ from misflag.ledger._power import KeySchedule, check_power
 GENESIS = bytes(32)
 _sha256 = hashlib.sha256
 KINDS = frozenset(CASE_EVENTS) | frozenset(SYSTEM_EVENTS)
-# Entries that grant power: each is sealed by a checkpoint in the transaction that writes it.
-POWER = frozenset({"token_created", "token_revoked", "rules_changed", "key_rotated"})
+# Entries sealed by a checkpoint in the transaction that writes them: those that grant power, and
+# releases (each steers what every later audit of its input withholds).
+POWER = frozenset({"token_created", "token_revoked", "rules_changed", "key_rotated", "released"})
 ENTRY_COLUMNS = "seq, prev, hash, kind, case_id, body"
 CHECKPOINT_COLUMNS = "tree_size, root, ts, key_id, signature"
 LAST_SEQ = 2**63 - 2  # the largest seq an entry can have and still be followed by one (rowid, bigint)

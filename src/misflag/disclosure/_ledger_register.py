@@ -1,0 +1,148 @@
+"""The release register in a ledger (`misflag decisions audit --ledger URL`): every release of an input is a
+sealed `released` entry holding only what was published, and a new audit of the same input is protected
+against all of them, or refused, as with the register file (docs/disclosure.md).
+
+A ledger entry is what a flagged person may be shown, so it never holds a withheld value. The true
+values a later audit needs (which of an earlier release's withheld counts are sensitive, 1 to min_cell
+- 1 people) are counted again from the data being audited: the earlier release's own spec, run with
+nothing withheld on the same input (the same digest). Reading the releases, auditing and recording are
+not one transaction (an audit takes long, the ledger's writers wait for none): the record is appended
+only if no release of the input arrived meanwhile, checked in the appending transaction; else the
+audit runs again against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
+from misflag.disclosure._load import bundle_output
+from misflag.disclosure._register import RELEASED, CountKey, Releases, release_name, valid_release
+from misflag.errors import InputError, LedgerError
+from misflag.result import AuditResult
+
+if TYPE_CHECKING:
+    from misflag.decisions import DecisionSpec
+    from misflag.ledger import Ledger
+
+#: Audits of one input tried before giving up when other audits of it keep recording releases meanwhile.
+ATTEMPTS = 5
+Run = Callable[["DecisionSpec"], AuditResult]
+
+
+def audit_in_ledger(spec: DecisionSpec, run: Run, digest: str) -> AuditResult:
+    """`run(spec)` protected against every release of the input `digest` recorded in the ledger
+    `spec.ledger`, then recorded there (nothing is recorded when the audit refuses). The ledger's URL is
+    never published: the output's spec has `ledger` null and `protect_releases` true."""
+    from misflag.ledger import Ledger
+
+    store = Ledger.open(str(spec.ledger), create=False)
+    try:
+        store.require_signing_key()  # before the audit: a release is sealed when it is recorded
+        return _audit(store, spec, run, digest)
+    finally:
+        store.close()
+
+
+def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditResult:
+    from misflag.ledger._releases import record_release, releases_of
+
+    inner = replace(spec, ledger=None, release_register=None, protect_releases=False)
+    counted: dict[int, dict[CountKey, float]] = {}  # per release entry: its sensitive withheld counts
+    for _ in range(ATTEMPTS):
+        earlier = releases_of(store, digest)
+        for seq, payload in earlier:
+            if seq not in counted:
+                counted[seq] = sensitive_counts(_checked(seq, payload), run, digest)
+        outputs = tuple(bundle_output(p["name"], p["rows"], p["metadata"]) for _, p in earlier)
+        values: dict[str, dict[CountKey, float] | None] = {p["name"]: counted[s] for s, p in earlier}
+        token = RELEASED.set(Releases(outputs, values))
+        try:
+            result = run(inner)
+        finally:
+            RELEASED.reset(token)
+        result.metadata["spec"]["protect_releases"] = True
+        result.metadata["release"] = release_name(spec, len(earlier) + 1)
+        if record_release(store, release_payload(result, digest), [seq for seq, _ in earlier]):
+            return result
+    raise InputError(
+        f"other audits of this input kept recording releases in the ledger ({ATTEMPTS} tries); "
+        "nothing was recorded: run the audit again"
+    )
+
+
+def release_payload(result: AuditResult, digest: str) -> dict[str, Any]:
+    """What a release entry holds: the rows and metadata as published (plain JSON: a number JSON cannot
+    hold is null, as in the rows), the input's sha256, its --where and groups."""
+    spec = result.metadata["spec"]
+    return {
+        "name": result.metadata["release"],
+        "sha256": digest,
+        "where": spec.get("where"),
+        "groups": list(spec.get("groups") or ()),
+        "rows": _plain(result.rows()),
+        "metadata": _plain(result.metadata),
+    }
+
+
+def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
+    """The true values of an earlier release's sensitive withheld counts (1 to its min_cell - 1 people),
+    by the rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1)
+    on the input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
+    count: a rate's numerator in a weighted audit or one with missing truth."""
+    from misflag.decisions import DecisionSpec
+
+    spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
+    open_spec = replace(
+        spec, min_cell=1, replicates=100, reference=None, strict=False, protect_releases=False
+    )
+    result = run(open_spec)
+    if (result.metadata.get("input") or {}).get("sha256") != digest:
+        raise InputError("the input changed while it was audited: audit it again")
+    table = {(r["attribute"], r["group"], r["stage"], r["metric"]): r for r in _plain(result.rows())}
+    out: dict[CountKey, float] = {}
+    for row in payload["rows"]:
+        figure = base_metric(row["metric"])
+        if not row["suppressed"] or figure is None:
+            continue
+        mine = table.get((row["attribute"], row["group"], row["stage"], figure))
+        for part in ("n",) if figure == "n" else ("numerator", "denominator"):
+            value = _count(mine, part, spec)
+            if math.isnan(value) or 1 <= value < spec.min_cell:
+                out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
+    return out
+
+
+def _count(row: dict[str, Any] | None, part: str, spec: DecisionSpec) -> float:
+    """A withheld count read from its row with nothing withheld, as the audit that withheld it read it;
+    NaN where the row does not give it."""
+    if row is None:
+        return float("nan")  # not in the table
+    if part == "n":
+        return float(row["value"] or 0.0)
+    if spec.missing_truth is not None:
+        return float("nan")  # its rates are published as ranges or estimates
+    if part == "denominator":
+        return float(row["denominator"] or 0.0)
+    if spec.weight is not None and FIGURES[row["metric"]][2] and not reads_as_counts(row):
+        return float("nan")  # a weighted rate: not a ratio of the counts
+    return float(round((row["value"] or 0.0) * (row["denominator"] or 0.0)))
+
+
+def _checked(seq: int, payload: Any) -> dict[str, Any]:
+    """A release entry's payload, refused in one line when it is not one (the writer vouched for it, so
+    only another program writing through the service could have made it)."""
+    if not isinstance(payload, dict) or not valid_release(payload):
+        raise LedgerError(f"ledger entry {seq} is not a misflag release (its rows or metadata are malformed)")
+    if not isinstance(payload["metadata"].get("spec"), dict):
+        raise LedgerError(f"ledger entry {seq} is not a misflag release (its metadata has no spec)")
+    return payload
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain JSON: what `json` cannot write as a JSON value is text, NaN and infinities null."""
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)

@@ -1,0 +1,69 @@
+"""Release entries: what a decision audit published from one input, kept in the ledger so that a later
+audit of the same input is protected against it (docs/disclosure.md, "The register in a ledger").
+
+A `released` entry is a system entry written by `misflag decisions audit --ledger`: the rows and metadata
+as published, the input's sha256, its `--where` and groups; never a withheld value (an entry is what a
+flagged person may be shown). It is sealed by a checkpoint in the transaction that writes it, so
+`verify` fails at once on one the store did not seal (a row planted around the service), and the
+reader refuses every release row whose writer proof does not check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from misflag.ledger._engine import LedgerUnavailable, first_line
+from misflag.ledger._events import system_event
+
+if TYPE_CHECKING:
+    from misflag.ledger._store import Ledger
+
+RELEASED = "released"
+#: Who the entry names: the local command line that ran the audit (it holds the ledger's keys).
+RELEASE_ACTOR, RELEASE_ROLE = "decisions-audit", "auditor"
+
+
+def releases_of(ledger: Ledger, digest: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every release of the input whose sha256 is `digest`, as (entry number, payload), in ledger order.
+    A release row the service did not write (no valid writer proof, or edited) raises the alarm."""
+    try:
+        with ledger._read() as connection:
+            return _releases(ledger, connection, digest)
+    except SQLAlchemyError as error:
+        raise LedgerUnavailable(f"cannot read the ledger at {ledger.safe_url}: {first_line(error)}") from None
+
+
+def record_release(ledger: Ledger, payload: dict[str, Any], seen: Sequence[int]) -> dict[str, Any] | None:
+    """Append a `released` entry (sealed at once) and return its receipt; None, writing nothing, when the
+    releases of its input are no longer the entries `seen` (another audit recorded one meanwhile: audit
+    again against it). The check and the append are one write transaction, and writers are serialised
+    (SQLite `BEGIN IMMEDIATE`, a PostgreSQL advisory lock), so two audits cannot both miss each other."""
+    try:
+        with ledger._write() as connection:
+            found = [seq for seq, _ in _releases(ledger, connection, payload["sha256"])]
+            if found != list(seen):
+                return None
+            event = system_event(RELEASED, RELEASE_ACTOR, RELEASE_ROLE, payload)
+            receipt = ledger._insert(connection, [event])[0]
+            ledger._checkpoint(connection)
+            return receipt
+    except SQLAlchemyError as error:
+        raise LedgerUnavailable(
+            f"cannot write to the ledger at {ledger.safe_url}: {first_line(error)}"
+        ) from None
+
+
+def _releases(ledger: Ledger, connection: Connection, digest: str) -> list[tuple[int, dict[str, Any]]]:
+    rows = ledger._vouched_rows(connection, "kind = ?", (RELEASED,))
+    ledger._vouch(connection, rows, "read the releases")  # a planted release must not steer an audit
+    found = []
+    for seq, _prev, _hash, _kind, _case, body, _mac in rows:
+        payload = json.loads(body)["payload"]
+        if payload.get("sha256") == digest:
+            found.append((seq, payload))
+    return found
