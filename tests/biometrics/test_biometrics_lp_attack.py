@@ -30,6 +30,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag._withheld import public_reason
 from misflag.biometrics import audit_biometrics
+from misflag.result import AuditResult
 
 MIN_CELL = 10
 THRESHOLD = 0.5
@@ -73,16 +74,36 @@ SMALL_PAIR: Cells = {
     ("Z", "Z"): (29, 19, 11, 1),
 }
 
-#: Known residual (docs/biometrics.md): with --group equal to --group-a, the group totals, the same-group
-#: total and the cross cells form a table with margins. All four cells are withheld (Y × Y has 2
-#: comparisons), yet X × Y's 9 false matches are group X's 11 minus X × X's, which is at most the
-#: same-group total of 2: 9 to 11, a range of 2 where the goal is 5.
+#: With --group equal to --group-a, the group totals, the same-group total and the cross cells form a table
+#: with margins. All four cells are withheld (Y × Y has 2 comparisons); before the LP audit, X × Y's 9 false
+#: matches were group X's 11 minus X × X's, which is at most the same-group total of 2: 9 to 11.
 MARGINS: Cells = {
     ("X", "X"): (22, 2, 2, 4),
     ("X", "Y"): (3, 9, 0, 0),
     ("Y", "X"): (6, 42, 0, 0),
     ("Y", "Y"): (1, 0, 0, 1),
 }
+
+#: An input of 7 comparisons (under min_cell): every cell is small, and before, the overall row, always
+#: published, gave them away (a random table of the sweep in docs/biometrics.md).
+TINY: Cells = {
+    ("X", "X"): (0, 2, 0, 1),
+    ("X", "Y"): (1, 0, 0, 0),
+    ("Y", "Y"): (0, 2, 1, 0),
+}
+
+#: Group X holds 12 comparisons (not small) but 7 impostor and 5 genuine pairs: before, its FMR was
+#: published over 7 impostor pairs and its FNMR over 5.
+THIN_RATES: Cells = {
+    ("X", "X"): (2, 1, 4, 1),
+    ("X", "Y"): (3, 1, 0, 0),
+    ("Y", "X"): (30, 5, 0, 0),
+    ("Y", "Y"): (40, 6, 25, 3),
+}
+
+#: No more than this many comparisons in any count: the reader's columns are bounded by it, so an
+#: unbounded count reads as a range of about this width.
+CEILING = 10**6
 
 
 def scores(cells: Cells) -> pd.DataFrame:
@@ -97,7 +118,19 @@ def scores(cells: Cells) -> pd.DataFrame:
 
 
 def audit(cells: Cells, min_cell: int, with_group: bool) -> list[dict[str, Any]]:
-    result = audit_biometrics(
+    """The long table's rows, with metadata's rows_audited as an `n` row of the overall group when published."""
+    result = audit_result(cells, min_cell, with_group)
+    rows = result.table.to_pylist()
+    if result.metadata["rows_audited"] is not None:
+        rows.append(
+            {"attribute": "overall", "group": "all", "stage": "all", "metric": "n", "suppressed": False}
+            | {"value": result.metadata["rows_audited"], "denominator": result.metadata["rows_audited"]}
+        )
+    return rows
+
+
+def audit_result(cells: Cells, min_cell: int, with_group: bool) -> AuditResult:
+    return audit_biometrics(
         scores(cells),
         score="score",
         genuine="genuine",
@@ -107,7 +140,6 @@ def audit(cells: Cells, min_cell: int, with_group: bool) -> list[dict[str, Any]]
         threshold=THRESHOLD,
         min_cell=min_cell,
     )
-    return result.table.to_pylist()
 
 
 #: metric -> (states counted by the figure, states of its denominator); counts are their own denominator
@@ -159,10 +191,14 @@ def intervals(
             equations.append(bottom)
             values.append(row["denominator"])
     listed = [np.array([float(cell == c) for c, _ in columns]) for cell in cells]  # every cell is listed
-    constraints = [
-        LinearConstraint(np.array(equations), values, values),
-        LinearConstraint(np.array(listed), 1, np.inf),
-    ]
+    for attribute, group in {
+        (r["attribute"], r["group"]) for r in rows if r["attribute"] in ("overall", "ga")
+    }:
+        # the audit refuses a group without impostor or genuine pairs: each has at least one of both
+        listed += [vector(attribute, group, set(FIGURES[kind][0])) for kind in ("impostor_n", "genuine_n")]
+    constraints = [LinearConstraint(np.array(listed), 1, np.inf)]
+    if equations:
+        constraints.append(LinearConstraint(np.array(equations), values, values))
     out = {}
     for key, objective in targets.items():
         ends = []
@@ -171,9 +207,14 @@ def intervals(
                 sign * objective,
                 constraints=constraints,
                 integrality=np.ones(len(columns)),
-                bounds=Bounds(0, np.inf),
+                bounds=Bounds(0, CEILING),
+                options={
+                    "presolve": False
+                },  # with it, HiGHS (scipy 1.17.1) missed a table's optimum: 16, not 10
             )
             assert found.success, found.message
+            point = np.round(found.x)
+            assert all(np.all(c.lb <= c.A @ point) and np.all(c.A @ point <= c.ub) for c in constraints)
             ends.append(round(sign * found.fun))
         out[key] = (ends[0], ends[1])
     return out
@@ -201,31 +242,73 @@ def safe(low: int, high: int) -> bool:
     return low == 0 or high - low >= math.ceil(MIN_CELL / 2)
 
 
-@pytest.mark.parametrize(
-    ("cells", "with_group"), [(SMALL_SAME, False), (SMALL_GROUP, True), (SMALL_PAIR, False)]
-)
-def test_no_withheld_count_is_pinned(cells: Cells, with_group: bool) -> None:
-    rows = audit(cells, MIN_CELL, with_group)
+def pinned(cells: Cells, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """Sensitive withheld counts (1 to min_cell - 1) the reader places in a range narrower than the goal,
+    after checking that the reader's model holds the data."""
     found = intervals(list(cells), rows)
     assert found  # something is withheld
-    for (attribute, group, metric), (low, high) in found.items():  # the reader's model holds the data
+    for (attribute, group, metric), (low, high) in found.items():
         assert low <= truth(cells, attribute, group, metric) <= high
     sensitive = {key: ends for key, ends in found.items() if 1 <= truth(cells, *key) < MIN_CELL}
     assert sensitive  # docs/disclosure.md: a count of 1 to min_cell - 1 is sensitive, an empty one is not
-    pinned = {key: ends for key, ends in sensitive.items() if not safe(*ends)}
-    assert not pinned
+    return {key: ends for key, ends in sensitive.items() if not safe(*ends)}
 
 
-def test_margins_of_a_group_equal_to_group_a_narrow_a_withheld_count() -> None:
-    """The known residual, measured: the reader finds X × Y's false matches in 9..11, by hand group X's
-    11 (2 + 9, published as its FMR x impostor pairs) less X × X's, which lie in 0..2 because the
-    same-group pairs' false matches (2 + 0) are published; every cell of the table is withheld."""
-    rows = audit(MARGINS, MIN_CELL, with_group=True)
-    withheld = {r["group"] for r in rows if r["attribute"] == "ga × gb" and r["suppressed"]}
-    assert withheld == {"X × X", "X × Y", "Y × X", "Y × Y"}
-    group_x, same_group = 2 + 9, 2 + 0
-    found = intervals(list(MARGINS), rows)
-    assert found[("ga × gb", "X × Y", "fmr")] == (group_x - same_group, group_x)
+@pytest.mark.parametrize(
+    ("cells", "with_group"),
+    [
+        (SMALL_SAME, False),
+        (SMALL_GROUP, True),
+        (SMALL_PAIR, False),
+        (MARGINS, True),  # before the LP audit: X × Y's 9 false matches in 9..11
+        (TINY, False),
+        (TINY, True),
+        (THIN_RATES, True),
+    ],
+)
+def test_no_withheld_count_is_pinned(cells: Cells, with_group: bool) -> None:
+    assert not pinned(cells, audit(cells, MIN_CELL, with_group))
+
+
+def test_an_input_under_min_cell_publishes_no_count() -> None:
+    """Before, the overall row (always published) gave the 7 comparisons' cells away; now it is withheld
+    whole, and so are the metadata's counts of rows."""
+    result = audit_result(TINY, MIN_CELL, with_group=True)
+    counts = ("n", "impostor_n", "genuine_n", "fmr", "fnmr")
+    assert all(r["suppressed"] for r in result.table.to_pylist() if r["metric"] in counts)
+    assert result.metadata["rows_audited"] is None and result.metadata["input"]["rows"] is None
+    assert "overall rates are withheld" in result.summary
+
+
+def test_no_rate_is_published_over_a_thin_denominator() -> None:
+    """Group X (12 comparisons) holds 7 impostor and 5 genuine pairs: its FMR and FNMR, and the kind
+    counts that are their denominators, are withheld, its n is kept; no published rate or kind count
+    rests on 1 to min_cell - 1 pairs."""
+    rows = audit(THIN_RATES, MIN_CELL, with_group=True)
+    group_x = {r["metric"]: r for r in rows if r["attribute"] == "ga" and r["group"] == "X"}
+    assert group_x["n"]["value"] == 12 and not group_x["n"]["suppressed"]
+    assert all(group_x[m]["suppressed"] for m in ("impostor_n", "genuine_n", "fmr", "fnmr"))
+    thin = [
+        (r["attribute"], r["group"], r["metric"])
+        for r in rows
+        if not r["suppressed"]
+        and r["metric"] in ("impostor_n", "genuine_n", "fmr", "fnmr")
+        and 1 <= r["denominator"] < MIN_CELL
+    ]
+    assert not thin
+
+
+def test_the_audit_is_recorded_without_a_withheld_count() -> None:
+    """The metadata names the LP audit's result (counts checked and protected, the narrowest range,
+    at least the protection level wide) and no withheld count; an audit withholding nothing records none."""
+    result = audit_result(MARGINS, MIN_CELL, with_group=True)
+    recorded = result.metadata["disclosure_audit"]
+    assert recorded["withheld_counts_protected"] == recorded["withheld_counts_checked"] > 0
+    assert recorded["protection_level"] == math.ceil(MIN_CELL / 2)
+    narrowest = recorded["narrowest_interval"]
+    assert narrowest is None or narrowest["high"] - narrowest["low"] >= math.ceil(MIN_CELL / 2)
+    large = {cell: tuple(10 * c for c in counts) for cell, counts in SMALL_GROUP.items() if cell[0] != "Z"}
+    assert "disclosure_audit" not in audit_result(large, MIN_CELL, with_group=True).metadata
 
 
 @pytest.mark.parametrize(

@@ -154,12 +154,15 @@ def test_small_groups_are_suppressed_with_a_complement(toy: pd.DataFrame) -> Non
     extra = pd.DataFrame({"score": [0.5, 0.6, 0.7], "genuine": [0, 0, 1], "grp": ["C"] * 3})
     frame = pd.concat([toy, extra, toy.assign(grp="D"), toy.assign(grp="D")], ignore_index=True)
     result = audit_biometrics(frame, score="score", genuine="genuine", group="grp", threshold=0.5, min_cell=5)
-    withheld = {r["group"] for r in result.select(attribute="grp") if r["suppressed"]}
+    whole = {r["group"] for r in result.select(attribute="grp", metric="n") if r["suppressed"]}
     # C (3 comparisons) is under 5; A or B (6 each) is withheld too, else C = overall - A - B - D.
-    assert "C" in withheld and len(withheld & {"A", "B"}) == 1 and "D" not in withheld
+    assert "C" in whole and len(whole & {"A", "B"}) == 1 and "D" not in whole
+    # A (3 impostor, 3 genuine pairs) and B (4, 2): rates over fewer than 5 pairs are withheld, n is kept
+    thin = {r["group"] for r in result.select(attribute="grp", metric="fmr") if r["suppressed"]}
+    assert thin == {"A", "B", "C"}
     for row in result.select(attribute="grp"):
-        if row["group"] in withheld:
-            assert row["value"] is None
+        if row["group"] in whole or (row["group"] in thin and row["metric"] != "n"):
+            assert row["suppressed"] and row["value"] is None
 
 
 def test_settings_round_trip() -> None:

@@ -10,9 +10,10 @@ import numpy as np
 
 from misflag._text import shown
 from misflag.biometrics._clustered import Clustered, effective_sizes
+from misflag.biometrics._disclosure import RATES, WHOLE, plan
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
 from misflag.biometrics._group_checks import check_groups
-from misflag.biometrics._groups import Grouping, groupings, linked_subsets, suppress
+from misflag.biometrics._groups import OVERALL, Grouping, groupings
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
 from misflag.biometrics._rows import Emitter, Rate
@@ -54,6 +55,7 @@ class OperatingPoint:
     method: str
     statistic: float | None = None
     target: Target | None = None
+    counted: str = ""  # the pairs the target is counted over and the errors it allows, in words
 
     def threshold(self, spec: BiometricSpec) -> float:
         return -self.internal if spec.distance else self.internal
@@ -70,14 +72,15 @@ class OperatingPoint:
         statistic = -self.statistic if spec.distance else self.statistic
         return f"score{'<' if spec.distance else '>'}{statistic!r}"
 
-    def describe(self, spec: BiometricSpec) -> dict[str, Any]:
-        """The point as plain data for the metadata (order statistic in the input's units)."""
+    def describe(self, spec: BiometricSpec, counts_shown: bool) -> dict[str, Any]:
+        """The point as plain data for the metadata (order statistic in the input's units); the counts
+        behind a target only where the pairs it is counted over are published."""
         statistic = self.statistic
         return {
             "stage": self.stage(spec),
             "threshold": self.threshold(spec),
             "rule": self.stage(spec),
-            "method": self.method,
+            "method": f"{self.method} ({self.counted})" if counts_shown and self.counted else self.method,
             "order_statistic": None if statistic is None else (-statistic if spec.distance else statistic),
             "target": None if self.target is None else self.target.fmr,
         }
@@ -113,13 +116,14 @@ def run_biometrics(
         runner.close()
     report("writing results", 0.9)
     rows: list[dict[str, Any]] = []
-    hidden = _all_hidden(spec, prof, all_groupings, clustered)
+    levels, disclosure = plan(spec, prof, all_groupings, clustered, matched, [p.internal for p in points])
+    hidden = {attribute: level >= RATES for attribute, level in levels.items()}
     for grouping in all_groupings:
         rows += _grouping_rows(
             spec,
             prof,
             grouping,
-            hidden[grouping.attribute],
+            levels[grouping.attribute],
             points,
             matched,
             eers,
@@ -132,9 +136,18 @@ def run_biometrics(
     result = AuditResult(
         kind="biometrics",
         table=rows_to_table(rows),
-        metadata=metadata(spec, checked, info, engine, prof, [p.describe(spec) for p in points]),
+        metadata=metadata(
+            spec,
+            checked,
+            info,
+            engine,
+            prof if levels[OVERALL][0] < WHOLE else None,
+            [p.describe(spec, not _scope_withheld(spec, all_groupings, hidden)) for p in points],
+        ),
         extras={"threshold_curves": curves},
     )
+    if disclosure is not None:
+        result.metadata["disclosure_audit"] = disclosure
     result.metadata["eer_thresholds"] = {
         f"{grouping.attribute} = {name}": -eers[key].threshold if spec.distance else eers[key].threshold
         for grouping in all_groupings
@@ -143,7 +156,11 @@ def run_biometrics(
     }
     metric, units = ("FPIR", "searches") if spec.search else ("FMR", "impostor comparisons")
     result.metadata["warnings"] = [
-        note for p in points if p.target is not None and (note := resolution_warning(p.target, metric, units))
+        note
+        for p in points
+        if p.target is not None
+        and not _scope_withheld(spec, all_groupings, hidden)
+        and (note := resolution_warning(p.target, metric, units))
     ]
     result.summary = summary_text(result, spec)
     report("done", 1.0)
@@ -197,11 +214,9 @@ def _exact(
             internal, statistic = hist.lo, None
         else:
             internal, statistic = threshold_from(target, scores[(bins == target.bin) & reference[keys]])
-        method = (
-            f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope} ({target.impostors:,} "
-            f"{units}, at most {target.allowed:,} {errors})"
-        )
-        points.append(OperatingPoint(internal, method, statistic, target))
+        method = f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope}"
+        counted = f"{target.impostors:,} {units}, at most {target.allowed:,} {errors}"
+        points.append(OperatingPoint(internal, method, statistic, target, counted))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
     eers = {}
     for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
@@ -245,69 +260,39 @@ def _errors(
     return {0: false_matches, 1: misses}, totals
 
 
-def _all_hidden(
-    spec: BiometricSpec, prof: Profile, all_groupings: list[Grouping], clustered: dict[str, Clustered]
-) -> dict[str, np.ndarray]:
-    """Withheld labels of every grouping; the cross cells last, since every other grouping whose labels
-    are sums of whole cells (the same/different-group split, a --group equal to --group-a) constrains them."""
-    hidden = {
-        g.attribute: _hidden(spec, prof, g, clustered.get(g.attribute), [])
-        for g in all_groupings
-        if g.kind != "cross"
-    }
-    for cross in (g for g in all_groupings if g.kind == "cross"):
-        linked = [
-            subset
-            for other in all_groupings
-            if other.kind in {"group", "pairing"}
-            for subset in linked_subsets(cross, other, hidden[other.attribute])
-        ]
-        hidden[cross.attribute] = _hidden(spec, prof, cross, clustered.get(cross.attribute), linked)
-    return hidden
-
-
-def _hidden(
-    spec: BiometricSpec,
-    prof: Profile,
-    grouping: Grouping,
-    clustered: Clustered | None,
-    linked: list[tuple[np.ndarray, bool]],
-) -> np.ndarray:
-    sizes = grouping.total(prof.n.astype(float))
-    if grouping.kind == "overall":
-        return np.zeros(len(grouping.labels), dtype=bool)
-    every = np.arange(len(grouping.labels))
-    subsets = [every]
-    if grouping.kind == "cross":
-        diagonal = np.asarray([a == b for a, b in (name.split(" × ", 1) for name in grouping.labels)])
-        subsets += [every[diagonal], every[~diagonal]]
-    if clustered is not None:
-        sizes = np.where(clustered.subjects < spec.min_cell, 0, sizes)
-    flags = [False] * len(subsets) + [withheld for _, withheld in linked]
-    return suppress(sizes, spec.min_cell, subsets + [cells for cells, _ in linked], flags)
+def _scope_withheld(
+    spec: BiometricSpec, all_groupings: list[Grouping], hidden: dict[str, np.ndarray]
+) -> bool:
+    """Whether the impostor pairs a target FMR is counted over (all, or the threshold group's) are withheld:
+    then the operating points' text and warnings give no count of them."""
+    if spec.threshold_group is None:
+        return bool(hidden[OVERALL][0])
+    by_group = all_groupings[1]
+    return bool(hidden[by_group.attribute][by_group.labels.index(spec.threshold_group)])
 
 
 def _grouping_rows(
     spec: BiometricSpec,
     prof: Profile,
     grouping: Grouping,
-    hidden: np.ndarray,
+    levels: np.ndarray,
     points: list[OperatingPoint],
     matched: np.ndarray,
     eers: dict[tuple[str, str], Eer],
     clustered: Clustered | None,
     unscored_nonmated: np.ndarray,
 ) -> list[dict[str, Any]]:
-    emitter = Emitter(grouping, hidden, spec.min_cell)
+    emitter = Emitter(grouping, levels, spec.min_cell)
+    hidden = emitter.hidden
     errors, totals = _errors(prof, grouping, matched)
     scoreless = spec.search & (totals[0] > 0) & (grouping.total(unscored_nonmated) == totals[0])
     impostor_name, genuine_name = ("nonmated_n", "mated_n") if spec.search else ("impostor_n", "genuine_n")
-    rows = emitter.counts("n", totals[0] + totals[1])
+    rows = emitter.counts("n", totals[0] + totals[1], kept_with_rates=True)
     rows += emitter.counts(impostor_name, totals[0])
     if grouping.kind in {"overall", "group"}:
         rows += emitter.counts(genuine_name, totals[1])
     if clustered is not None:
-        rows += emitter.counts("subjects_n", clustered.subjects)
+        rows += emitter.counts("subjects_n", clustered.subjects, kept_with_rates=True)
     rows += _eer_rows(spec, grouping, hidden, eers)
     # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
     reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)

@@ -72,8 +72,15 @@ def curves(
 
 
 def metadata(
-    spec: BiometricSpec, checked: Checked, info: Any, engine: str, prof: Profile, points: list[dict[str, Any]]
+    spec: BiometricSpec,
+    checked: Checked,
+    info: Any,
+    engine: str,
+    prof: Profile | None,
+    points: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The audit's metadata; `prof` None where the overall row is withheld, and with it the input's row
+    count and the rows audited (either would give the withheld total back)."""
     match = "distance <= threshold" if spec.distance else "score >= threshold"
     interval = (
         "95% Wilson interval at a subject-clustered effective sample size: the largest whose interval contains "
@@ -87,8 +94,12 @@ def metadata(
     return {
         "audit": "biometrics",
         "mode": "one-to-many search" if spec.search else "one-to-one verification",
-        "input": {"description": info.description, "sha256": info.sha256, "rows": info.rows},
-        "rows_audited": int(prof.n.sum()),
+        "input": {
+            "description": info.description,
+            "sha256": info.sha256,
+            "rows": info.rows if prof is not None else None,
+        },
+        "rows_audited": int(prof.n.sum()) if prof is not None else None,
         "spec": spec.to_dict(),
         "expressions": {
             "score": checked.score,

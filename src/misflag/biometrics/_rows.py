@@ -10,6 +10,7 @@ import numpy as np
 
 from misflag._withheld import public_reason
 from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS, UNBALANCED_SHARE
+from misflag.biometrics._disclosure import RATES, WHOLE
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._measures import (
     Observed,
@@ -64,10 +65,12 @@ class Rate:
 
 
 class Emitter:
-    """Rows of one grouping: withheld groups keep their rows with values removed."""
+    """Rows of one grouping: withheld groups keep their rows with values removed. `levels` per label
+    (`_disclosure`): shown, rates withheld (every figure but `n` and `subjects_n`), or withheld whole."""
 
-    def __init__(self, grouping: Grouping, hidden: np.ndarray, min_cell: int) -> None:
-        self.grouping, self.hidden, self.min_cell = grouping, hidden, min_cell
+    def __init__(self, grouping: Grouping, levels: np.ndarray, min_cell: int) -> None:
+        self.grouping, self.min_cell = grouping, min_cell
+        self.hidden, self.whole = levels >= RATES, levels >= WHOLE
 
     def withheld(self, group: str, stage: str, metric: str) -> dict[str, Any]:
         return make_row(
@@ -80,10 +83,12 @@ class Emitter:
             warning=public_reason(self.min_cell),
         )
 
-    def counts(self, metric: str, values: np.ndarray) -> list[dict[str, Any]]:
+    def counts(self, metric: str, values: np.ndarray, kept_with_rates: bool = False) -> list[dict[str, Any]]:
+        """A count per label; `kept_with_rates`: published where only the label's rates are withheld."""
         out = []
+        withheld = self.whole if kept_with_rates else self.hidden
         for g, group in enumerate(self.grouping.labels):
-            if self.hidden[g]:
+            if withheld[g]:
                 out.append(self.withheld(group, "all", metric))
             else:
                 out.append(

@@ -67,14 +67,16 @@ def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
         overall = {
             r["metric"]: r
             for r in result.select(attribute=OVERALL, stage=stage)
-            if r["metric"] in {spec.false_positive, spec.false_negative}
+            if r["metric"] in {spec.false_positive, spec.false_negative} and not r["suppressed"]
         }
         figures = "; ".join(
             f"overall {m.upper()} {_rate(overall[m])} of {overall[m]['denominator']:,.0f}"
             for m in (spec.false_positive, spec.false_negative)
             if m in overall
         )
-        sentences.append(f"At {point['rule']} ({how}): {figures}.")
+        sentences.append(
+            f"At {point['rule']} ({how}): {figures or 'the overall rates are withheld for disclosure control'}."
+        )
         for metric in (spec.false_positive, spec.false_negative):
             spread = _spread(result, stage, metric)
             if spread:
