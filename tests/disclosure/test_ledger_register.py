@@ -29,7 +29,8 @@ from misflag.decisions import DecisionSpec, audit_decisions
 from misflag.decisions._audit import run_audit
 from misflag.disclosure import ReleaseRegister
 from misflag.disclosure._ledger_register import release_payload, sensitive_counts
-from misflag.ledger import Ledger
+from misflag.errors import InputError
+from misflag.ledger import Ledger, decision_log
 from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from misflag.ledger._releases import record_release, releases_of
@@ -140,6 +141,11 @@ def test_releases_in_a_ledger_publish_what_the_register_file_does(
     assert last["spec"]["ledger"] is None and last["spec"]["protect_releases"] is True
     assert str(ledger_path) not in json.dumps(last, default=str)
     assert _verified(ledger_path)
+    store = Ledger.open(str(ledger_path), create=False)
+    try:
+        assert decision_log(store).num_rows == 0  # releases are not cases
+    finally:
+        store.close()
 
 
 def test_sensitive_counts_are_read_from_the_rows_with_nothing_withheld(tmp_path: Path) -> None:
@@ -235,6 +241,24 @@ def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
     outputs = [(p["rows"], p["metadata"], p["where"]) for p in _payloads(ledger_path)]
     assert outputs[0][0] == json.loads(json.dumps(first.rows()))
     assert _attack(table, outputs) == []
+
+
+def test_an_audit_outrun_five_times_is_one_line_and_records_nothing(
+    log: tuple[pa.Table, Path], ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[list[int]] = []
+
+    def outrun(store: Ledger, payload: dict[str, Any], seen: list[int]) -> None:
+        tries.append(list(seen))  # another release arrived each time
+
+    monkeypatch.setattr(ledger_releases, "record_release", outrun)
+    with pytest.raises(InputError) as refused:
+        audit_decisions(str(log[1]), **_options(["sex"], None), ledger=str(ledger_path))
+    assert str(refused.value) == (
+        "other audits of this input kept recording releases in the ledger (5 tries); "
+        "nothing was recorded: run the audit again"
+    )
+    assert tries == [[]] * 5 and _payloads(ledger_path) == []
 
 
 def _two_at_once(path: Path, url: str) -> list[dict[str, Any]]:
