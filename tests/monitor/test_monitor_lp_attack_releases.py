@@ -19,14 +19,17 @@ run over the grown log), which the same reader breaks.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from misflag.errors import InputError
 from misflag.monitor import monitor
 
 MIN_CELL = 10
@@ -182,3 +185,19 @@ def test_row_totals_are_withheld_with_any_withheld_row() -> None:
     # nothing withheld: the totals are published
     whole = _run(_log(SECOND, 2))
     assert whole.metadata["rows_read"] == whole.metadata["input"]["rows"] == 180
+
+
+def test_a_damaged_memory_is_refused_in_one_line(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    _run(_log(FIRST, 3), state)
+    data = json.loads(state.read_text())
+    assert data["withheld_pool_periods"] == [f"{DAYS[2]}T00:00:00"]
+    for bad, message in (
+        ("2024-01-03", "must be a list of period starts"),
+        (["not a time"], "withheld_pool_periods 1 must be an ISO 8601 timestamp"),
+        ([f"{DAYS[2]}T00:00:00+01:00"], "without a UTC offset"),
+    ):
+        state.write_text(json.dumps({**data, "withheld_pool_periods": bad}))
+        with pytest.raises(InputError, match="is damaged") as caught:
+            _run(_log(SECOND, 4), state)
+        assert message in str(caught.value) and "\n" not in str(caught.value)
