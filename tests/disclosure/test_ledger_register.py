@@ -148,6 +148,28 @@ def test_releases_in_a_ledger_publish_what_the_register_file_does(
         store.close()
 
 
+def test_a_ledger_holding_another_inputs_releases_neither_protects_nor_refuses(
+    log: tuple[pa.Table, Path], ledger_path: Path, tmp_path: Path
+) -> None:
+    """Releases are read by their input's digest: another file's add nothing to the reader's model of this
+    one, and this audit's release is numbered among its own input's."""
+    table, path = log
+    other = tmp_path / "other.parquet"
+    pq.write_table(table.slice(0, 5000), other)
+    for groups, where in RELEASE[:3]:
+        audit_decisions(str(other), **_options(groups, where), ledger=str(ledger_path))
+    result = audit_decisions(str(path), **_options(["race"], None), ledger=str(ledger_path))
+    assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == []
+    assert result.rows() == audit_decisions(str(path), **_options(["race"], None)).rows()
+    names = [p["name"] for p in _payloads(ledger_path)]
+    assert names == [
+        "1: race intersected",
+        "2: sex intersected",
+        "3: race, sex intersected",
+        "1: race intersected",
+    ]
+
+
 def test_sensitive_counts_are_read_from_the_rows_with_nothing_withheld(tmp_path: Path) -> None:
     """By hand: group a has 3 people (1 negative flagged of 2 negatives, 1 positive not flagged), group b
     40. With min_cell 10, a's n (3), its FPR numerator (1) and denominator (2), FNR numerator (1) and

@@ -11,12 +11,15 @@ reader refuses every release row whose writer proof does not check.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from misflag._text import shown
+from misflag.errors import LedgerError, literal
 from misflag.ledger._engine import LedgerUnavailable, first_line
 from misflag.ledger._events import system_event
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from misflag.ledger._store import Ledger
 
 RELEASED = "released"
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: Who the entry names: the local command line that ran the audit (it holds the ledger's keys).
 RELEASE_ACTOR, RELEASE_ROLE = "decisions-audit", "auditor"
 
@@ -59,7 +63,12 @@ def record_release(ledger: Ledger, payload: dict[str, Any], seen: Sequence[int])
 
 
 def _releases(ledger: Ledger, connection: Connection, digest: str) -> list[tuple[int, dict[str, Any]]]:
-    rows = ledger._vouched_rows(connection, "kind = ?", (RELEASED,))
+    """The release rows of `digest`, vouched for: found by the text the canonical body holds (sorted keys,
+    no spaces), so other inputs' releases are neither proved nor parsed here, then checked parsed."""
+    if not HEX_DIGEST.fullmatch(digest):
+        raise LedgerError(f"not a sha256 digest: {literal(shown(digest))}")
+    mention = f'%"sha256":"{digest}"%'  # hex only: no LIKE wildcard
+    rows = ledger._vouched_rows(connection, "kind = ? AND body LIKE ?", (RELEASED, mention))
     ledger._vouch(connection, rows, "read the releases")  # a planted release must not steer an audit
     found = []
     for seq, _prev, _hash, _kind, _case, body, _mac in rows:
