@@ -49,12 +49,12 @@ TRIED = 120
 MEASURED = (0, TRIED)
 
 
-def _log() -> pd.DataFrame:
+def _log(thin: set[tuple[str, int]] = THIN) -> pd.DataFrame:
     rng = np.random.default_rng(11)
     frames = []
     for k, day in enumerate(DAYS):
         for group in "ABC":
-            size = 4 if (group, k) in THIN else 40
+            size = 4 if (group, k) in thin else 40
             truth = rng.random(size) < 0.3
             flag = np.where(
                 truth, rng.random(size) < 0.8, rng.random(size) < (0.6 if group == "B" and k >= 12 else 0.15)
@@ -290,3 +290,40 @@ def test_the_terminal_and_the_report_say_the_floor_is_withheld(tmp_path: Path) -
     assert "nan" not in result.output.lower()
     page = report.read_text(encoding="utf-8")
     assert "dismissal_rate of C (group) went below withheld floor: alarm on 2024-01-18" in page
+
+
+def test_arrival_evidence_alarms_follow_the_same_rule(tmp_path: Path) -> None:
+    """--evidence arrival builds its group alarms on another path (misflag.monitor._arrival): the same
+    rule holds there: values from published rows, statistics null where the path crosses B's thin day."""
+    result = monitor(
+        _log(),
+        time="ts",
+        group="grp",
+        reference="A",
+        truth="truth",
+        stages=[("algorithm", "flag"), ("review", "review")],
+        reviewer_pool="pool",
+        baseline_periods=BASELINE,
+        min_cell=MIN_CELL,
+        evidence="arrival",
+        state=tmp_path / "state.json",
+    )
+    fpr = [a for a in result.metadata["alarms"] if a["metric"] == "fpr"]
+    assert fpr and all(a["group"] == "B" for a in fpr)
+    for alarm in fpr:
+        assert math.isclose(alarm["value"], _pooled_over_shown(result, "B", "fpr", alarm), rel_tol=1e-12)
+        assert math.isnan(alarm["statistic"])  # both alarms come on or after B's thin day 17
+
+
+def test_a_statistic_whose_path_crosses_no_withheld_period_is_published() -> None:
+    """The rule withholds only what rests on a withheld period: without B's thin day, B's alarms keep
+    their statistic (the same as with nothing withheld), while C's, on its thin days, stay null."""
+    log = _log({("C", 13), ("C", 3)})
+    result, old = _run(log, MIN_CELL), _run(log, 1)
+    b_alarms = [
+        (a["statistic"], o["statistic"])
+        for a, o in zip(result.metadata["alarms"], old.metadata["alarms"], strict=True)
+        if a["group"] == "B"
+    ]
+    assert b_alarms and all(math.isclose(new, before, rel_tol=1e-12) for new, before in b_alarms)
+    assert math.isnan(_alarm(result, "C")["statistic"]) and not math.isnan(_alarm(old, "C")["statistic"])
