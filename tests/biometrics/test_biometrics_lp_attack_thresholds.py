@@ -1,0 +1,155 @@
+"""The LP attacker with several operating thresholds: the audit's model splits each key's comparisons
+into score bands between thresholds; this reader writes its own, per cell, genuine flag and band.
+
+Random cross tables (the sweep of docs/biometrics.md, "Suppression") are audited at two given thresholds
+and with scores in three bands; the reader takes every published count and every rate at either
+threshold times its published denominator as equations, and looks for a sensitive withheld count
+(1 to min_cell - 1) narrower than ceil(min_cell / 2) that does not reach 0. A control publishes the same
+rows under the naive rule and is broken by the same reader.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from misflag.biometrics import audit_biometrics
+from tests.biometrics.test_biometrics_lp_attack import CEILING, members
+
+MIN_CELL = 10
+THRESHOLDS = (0.5, 0.7)
+STAGES = tuple(f"score>={t!r}" for t in THRESHOLDS)
+BAND_SCORES = (0.1, 0.6, 0.9)  # below both thresholds, between them, above both
+#: (genuine, band) per state
+STATES = tuple((genuine, band) for genuine in (0, 1) for band in range(3))
+
+Cells = dict[tuple[str, str], tuple[int, ...]]  # (ga, gb) -> a count per state
+
+
+def random_cells(seed: int) -> Cells:
+    """A 2 x 2 or 3 x 3 table of small cells; genuine pairs only on the diagonal."""
+    rng = np.random.default_rng(seed)
+    labels = "XYZ"[: int(rng.integers(2, 4))]
+    cells = {}
+    for a in labels:
+        for b in labels:
+            size = int(rng.choice([1, 2, 3, 5, 8, 15, 30, 60]))
+            genuine = max(1, size // 4) if a == b else 0
+            impostor = rng.multinomial(max(1, size - genuine), [0.5, 0.3, 0.2])
+            cells[(a, b)] = (*impostor, *rng.multinomial(genuine, [0.2, 0.3, 0.5]))
+    return cells
+
+
+def audit(cells: Cells, min_cell: int) -> list[dict[str, Any]]:
+    rows = [
+        (BAND_SCORES[band], genuine, ga, gb)
+        for (ga, gb), counts in cells.items()
+        for (genuine, band), count in zip(STATES, counts, strict=True)
+        for _ in range(count)
+    ]
+    result = audit_biometrics(
+        pd.DataFrame(rows, columns=["score", "genuine", "ga", "gb"]),
+        score="score",
+        genuine="genuine",
+        group="ga",
+        group_a="ga",
+        group_b="gb",
+        threshold=list(THRESHOLDS),
+        min_cell=min_cell,
+    )
+    out = result.table.to_pylist()
+    if result.metadata["rows_audited"] is not None:
+        out.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
+        out[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
+    return out
+
+
+def counted(metric: str, stage: str) -> set[tuple[int, int]]:
+    """The states a figure counts: kind counts, false matches at or above a threshold, misses below it."""
+    if metric == "n":
+        return set(STATES)
+    if metric in ("impostor_n", "genuine_n"):
+        return {s for s in STATES if s[0] == (metric == "genuine_n")}
+    j = STAGES.index(stage)
+    if metric == "fmr":
+        return {s for s in STATES if s[0] == 0 and s[1] > j}
+    return {s for s in STATES if s[0] == 1 and s[1] <= j}
+
+
+def denominator(metric: str) -> set[tuple[int, int]]:
+    return {s for s in STATES if s[0] == (metric == "fnmr")}
+
+
+def pinned(cells: Cells, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Sensitive withheld figures the reader narrows below the goal (the truth checked inside each range)."""
+    columns = [(cell, state) for cell in cells for state in STATES]
+    truth = np.array([float(count) for counts in cells.values() for count in counts])
+
+    def vector(attribute: str, group: str, states: set[tuple[int, int]]) -> np.ndarray:
+        inside = members(attribute, group)
+        return np.array([float(inside(cell) and state in states) for cell, state in columns])
+
+    equations, values, targets = [], [], {}
+    for row in rows:
+        if row["metric"] not in ("n", "impostor_n", "genuine_n", "fmr", "fnmr"):
+            continue
+        top = vector(row["attribute"], row["group"], counted(row["metric"], row["stage"]))
+        if row["suppressed"]:
+            targets[(row["attribute"], row["group"], row["stage"], row["metric"])] = top
+            continue
+        rate = row["metric"] in ("fmr", "fnmr")
+        equations.append(top)
+        values.append(round(row["value"] * row["denominator"]) if rate else row["value"])
+        if rate:
+            equations.append(vector(row["attribute"], row["group"], denominator(row["metric"])))
+            values.append(row["denominator"])
+    listed = [np.array([float(cell == c) for c, _ in columns]) for cell in cells]
+    for attribute, group in {
+        (r["attribute"], r["group"]) for r in rows if r["attribute"] in ("overall", "ga")
+    }:
+        listed += [vector(attribute, group, {s for s in STATES if s[0] == y}) for y in (0, 1)]
+    constraints = [LinearConstraint(np.array(listed), 1, np.inf)]
+    if equations:
+        constraints.append(LinearConstraint(np.array(equations), values, values))
+    out = []
+    for key, objective in targets.items():
+        value = int(objective @ truth)
+        if not 1 <= value < MIN_CELL:
+            continue
+        ends = []
+        for sign in (1, -1):
+            found = milp(
+                sign * objective,
+                constraints=constraints,
+                integrality=np.ones(len(columns)),
+                bounds=Bounds(0, CEILING),
+                options={"presolve": False},
+            )
+            assert found.success, found.message
+            ends.append(round(sign * found.fun))
+        assert ends[0] <= value <= ends[1], (key, ends, value)
+        if ends[0] > 0 and ends[1] - ends[0] < math.ceil(MIN_CELL / 2):
+            out.append((key, ends))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_no_withheld_count_is_pinned_at_two_thresholds(seed: int) -> None:
+    cells = random_cells(seed)
+    rows = audit(cells, MIN_CELL)
+    assert any(r["suppressed"] for r in rows)
+    assert not pinned(cells, rows)
+
+
+def test_naive_rule_is_broken_at_two_thresholds() -> None:
+    """The same reader against the rows of seed 0 with only groups and cells under min_cell withheld."""
+    cells = random_cells(0)
+    rows = audit(cells, 1)
+    small = {(r["attribute"], r["group"]) for r in rows if r["metric"] == "n" and r["value"] < MIN_CELL}
+    naive = [dict(r, suppressed=(r["attribute"], r["group"]) in small) for r in rows]
+    assert pinned(cells, naive)
