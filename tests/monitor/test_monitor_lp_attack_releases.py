@@ -37,16 +37,21 @@ DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
 #: Day 3's flags in order (A's 12, B's 12, C's 12): who reviewed each by the first and by the second run
 FIRST = {**dict.fromkeys(range(20), "p1"), **dict.fromkeys(range(20, 27), "p2")}
 SECOND = {**FIRST, **dict.fromkeys(range(27, 30), "p2")}
+#: The same where C's day 3 is thin and unflagged (A's and B's 24 flags): 14 and 6 by the first run
+FIRST_THIN = {**dict.fromkeys(range(14), "p1"), **dict.fromkeys(range(14, 20), "p2")}
+SECOND_THIN = {**FIRST_THIN, **dict.fromkeys(range(20, 24), "p2")}
 
 
-def _log(reviews_by: dict[int, str], days: int) -> pd.DataFrame:
+def _log(reviews_by: dict[int, str], days: int, c_day3: int = 30) -> pd.DataFrame:
     """30 decisions per group and day, the first 12 flagged; a flag is dismissed when its index is a
-    multiple of 3. Days 1, 2 and 4 are reviewed in full, alternately by p1 and p2; day 3 as `reviews_by`."""
+    multiple of 3. Days 1, 2 and 4 are reviewed in full, alternately by p1 and p2; day 3 as `reviews_by`.
+    With `c_day3` other than 30, C decided that many on day 3, none flagged."""
     rows = []
     for k, day in enumerate(DAYS[:days]):
         for g, group in enumerate("ABC"):
-            for i in range(30):
-                flag = int(i < 12)
+            thin = k == 2 and group == "C" and c_day3 != 30
+            for i in range(c_day3 if k == 2 and group == "C" else 30):
+                flag = int(i < 12 and not thin)
                 index = 12 * g + i
                 reviewer = reviews_by.get(index) if k == 2 else ("p1" if index % 2 else "p2")
                 reviewed = flag and reviewer is not None
@@ -85,48 +90,54 @@ def _day_rows(result: Any, attribute: str, day: str) -> list[dict[str, Any]]:
 
 
 def _dismissals(rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
-    """label -> (dismissed, reviewed) of every published dismissal_rate row."""
-    return {
-        r["group"]: (round(r["value"] * r["denominator"]), int(r["denominator"]))
-        for r in rows
-        if r["metric"] == "dismissal_rate" and not r["suppressed"]
-    }
+    """label -> (dismissed, confirmed) of every published dismissal_rate row (none reviewed: 0 and 0)."""
+    out = {}
+    for r in rows:
+        if r["metric"] == "dismissal_rate" and not r["suppressed"]:
+            dismissed = round(r["value"] * r["denominator"]) if r["denominator"] else 0
+            out[r["group"]] = (dismissed, int(r["denominator"]) - dismissed)
+    return out
 
 
 def _pool_intervals(first: Any, second: Any) -> dict[str, tuple[float, float]]:
     """Least and most reviewed flags of each pool on day 3 in the first output, given both outputs.
 
-    Unknowns: dismissed and confirmed flags per pool at the first run. The first output's groups give
-    their totals; where the second output shows a pool's day, each of its counts bounds the first run's
-    from above (a review, once made, stays)."""
+    Unknowns: dismissed and confirmed flags at the first run, per pool and per group withheld there.
+    The pools' and the groups' totals are equal (every reviewed flag has a pool). Where the second output
+    shows a pool's or a group's day, each of its counts bounds the first run's from above (a review, once
+    made, stays)."""
     groups = _dismissals(_day_rows(first, "group", DAYS[2]))
-    assert set(groups) == {"A", "B", "C"}  # every group of the day is published
-    reviewed = sum(n for _, n in groups.values())
-    dismissed = sum(x for x, _ in groups.values())
-    later = _dismissals(_day_rows(second, "reviewer_pool", DAYS[2]))
+    hidden = sorted({"A", "B", "C"} - set(groups))
     pools = ["pool 1", "pool 2"]
-    size = 2 * len(pools)  # (dismissed, confirmed) per pool
-    upper = np.full(size, np.inf)
-    for p, pool in enumerate(pools):
-        if pool in later:
-            x, n = later[pool]
-            upper[2 * p], upper[2 * p + 1] = x, n - x
+    later = {
+        **_dismissals(_day_rows(second, "reviewer_pool", DAYS[2])),
+        **_dismissals(_day_rows(second, "group", DAYS[2])),
+    }
+    labels = pools + hidden
+    upper = np.full(2 * len(labels), np.inf)
+    for k, label in enumerate(labels):
+        if label in later:
+            upper[2 * k : 2 * k + 2] = later[label]
+    sign = [1.0] * len(pools) + [-1.0] * len(hidden)  # pools minus withheld groups = shown groups
+    totals = [sum(counts[c] for counts in groups.values()) for c in (0, 1)]
     equations = LinearConstraint(
-        np.array([[1, 1] * len(pools), [1, 0] * len(pools)], dtype=float),
-        [reviewed, dismissed],
-        [reviewed, dismissed],
+        np.array([[v if c == kind else 0.0 for v in sign for c in (0, 1)] for kind in (0, 1)]), totals, totals
     )
+    size = len(upper)
     out = {}
-    for p, pool in enumerate(pools):
+    for k, pool in enumerate(pools):
         objective = np.zeros(size)
-        objective[2 * p : 2 * p + 2] = 1.0
+        objective[2 * k : 2 * k + 2] = 1.0
         ends = []
-        for sign in (1.0, -1.0):
+        for direction in (1.0, -1.0):
             found = milp(
-                sign * objective, constraints=equations, integrality=np.ones(size), bounds=Bounds(0, upper)
+                direction * objective,
+                constraints=equations,
+                integrality=np.ones(size),
+                bounds=Bounds(0, upper),
             )
             assert found.status == 0, found.message
-            ends.append(sign * found.fun)
+            ends.append(direction * found.fun)
         out[pool] = (ends[0], ends[1])
     return out
 
@@ -145,6 +156,22 @@ def test_a_later_output_without_the_state_memory_pins_an_earlier_withheld_pool(t
     assert sorted(sum(1 for who in FIRST.values() if who == p) for p in ("p1", "p2")) == [7, 20]
     assert sorted(intervals.values()) == [(7, 10), (17, 20)]
     assert all(_pinned(i) for i in intervals.values())
+
+
+def test_a_period_withheld_for_a_thin_group_is_pinned_the_same_way(tmp_path: Path) -> None:
+    """Day 3's pools withheld because a group (C, 4 decisions, none flagged) is thin: the groups' total
+    is not published, but C's reviewed flags are bounded by the later output's (0), so the same reader
+    pins both pools when the later output shows them (C grown to 12 by late rows, pool 2 to 10)."""
+    first = _run(_log(FIRST_THIN, 3, c_day3=4), tmp_path / "state.json")
+    assert all(r["suppressed"] for r in _day_rows(first, "group", DAYS[2]) if r["group"] == "C")
+    full = _run(_log(SECOND_THIN, 4, c_day3=12))
+    intervals = _pool_intervals(first, full)
+    assert sorted(intervals.values()) == [(6, 10), (10, 14)] and all(_pinned(i) for i in intervals.values())
+    state = tmp_path / "state.json"
+    second = _run(_log(SECOND_THIN, 4, c_day3=12), state)  # the state run keeps them withheld
+    assert not any(r["suppressed"] for r in _day_rows(second, "group", DAYS[2]))
+    assert all(r["suppressed"] for r in _day_rows(second, "reviewer_pool", DAYS[2]))
+    assert not any(_pinned(i) for i in _pool_intervals(first, second).values())
 
 
 def test_a_state_run_keeps_the_pools_of_that_period_withheld(tmp_path: Path) -> None:

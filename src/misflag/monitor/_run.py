@@ -271,14 +271,12 @@ def _analyse(
         pool_shape = (len(pools), len(periods))
         pool_grid = grid_sum(labels, where, pooled.n, pool_shape)
         before = np.array([t in remembered for t in times], dtype=bool)
-        unknown_total = group_hidden.any(axis=0) | unlisted.any(axis=0)
-        pool_hidden = pools_withheld(pool_grid, spec.min_cell, unknown_total | before)
+        period_hidden = group_hidden.any(axis=0) | unlisted.any(axis=0) | before
+        pool_hidden = pools_withheld(pool_grid, spec.min_cell, period_hidden)
         watch.withheld[POOL] = pool_hidden
         with_rows = np.asarray((pool_hidden & (pool_grid > 0)).any(axis=0))
         withholds_rows = withholds_rows or bool(with_rows.any())
-        # the pools' total was published through the groups: remember the period (pools_withheld)
-        kept_back = with_rows & (before | ~unknown_total)
-        pool_periods = {t for t, hidden in zip(times, kept_back.tolist(), strict=True) if hidden}
+        pool_periods = {t for t, hidden in zip(times, with_rows.tolist(), strict=True) if hidden}
         pool_series = {
             metric: series(metric_sums(pooled, metric, labels, where, pool_shape), list(pools.values()))
             for metric in FALL_METRICS

@@ -22,8 +22,8 @@ from misflag.monitor._arrival import Evidence
 from misflag.monitor._cells import Cells, as_datetimes, concat, datetimes
 
 FORMAT = "misflag-monitor-state/1"
-#: Periods whose reviewer pools an output of this state file withheld while every group of the period was
-#: published, so that the pools' total was known (`misflag.monitor._run._pools_withheld`).
+#: Periods whose reviewer pools (with rows) an output of this state file withheld: later outputs withhold
+#: them again (`misflag.monitor._withhold.pools_withheld`).
 WITHHELD = "withheld_pool_periods"
 #: The span of times datetime64[ns] (and so the count table) can hold.
 EARLIEST, LATEST = datetime(1678, 1, 1), datetime(2261, 12, 31)

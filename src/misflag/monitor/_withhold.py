@@ -19,10 +19,10 @@ def pools_withheld(pool_grid: np.ndarray, min_cell: int, period_hidden: np.ndarr
 
     Pools and groups split the same rows, so in a period whose groups are all published the pools' total is
     known: one pool withheld alone is that total minus the others, and published pools minus published
-    groups give the unlisted groups' rows (tests/monitor/test_monitor_lp_attack.py). Such a period's pools
-    stay withheld in every later output of the state file: pools only grow, so a later output's pools
-    bound the earlier ones from above, and with the earlier total they pinned a late-reviewed pool
-    (tests/monitor/test_monitor_lp_attack_releases.py).
+    groups give the unlisted groups' rows (tests/monitor/test_monitor_lp_attack.py). A period whose pools
+    were withheld with rows stays withheld in every later output of the state file (`period_hidden`):
+    pools only grow, so a later output's pools bound the earlier ones from above, and with the earlier
+    groups' totals they pinned late-reviewed pools (tests/monitor/test_monitor_lp_attack_releases.py).
     """
     small = (pool_grid > 0) & (pool_grid < min_cell)
     return (pool_grid < min_cell) | (period_hidden | small.any(axis=0))[None, :]
