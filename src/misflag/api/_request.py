@@ -64,7 +64,7 @@ def _request_model() -> type[BaseModel]:
     definitions: dict[str, Any] = {"upload_id": (ID, ...)}
     for spec_field in fields(DecisionSpec):
         kind = _http_type(hints[spec_field.name])
-        if kind is None:
+        if kind is None or spec_field.metadata.get("local"):  # a path or URL on the service's machine
             continue
         bounds = {"description": spec_field.metadata["help"], **_BOUNDS.get(spec_field.name, {})}
         if spec_field.default is not MISSING and isinstance(spec_field.default, tuple):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import Field, asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, NewType, cast
+from typing import Any, cast
 
 from misflag._text import shown
 from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
@@ -19,18 +19,16 @@ MAX_REPLICATES = 100_000
 MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
 MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HTTP's bound on --group)
 SMALL_DENOMINATOR = 30  # a rate of fewer people is reported with a warning that its interval is wide
-#: A ledger's URL or SQLite path: a type of its own, which the HTTP schema does not carry (a service
-#: never opens a ledger a request names)
-LedgerURL = NewType("LedgerURL", str)
 
 
-def _option(help_text: str, flag: str | None = None) -> dict[str, str]:
-    """A spec field's metadata: its user-facing help, and its CLI flag where not `--` + the dashed name.
+def _option(help_text: str, flag: str | None = None, *, local: bool = False) -> dict[str, Any]:
+    """A spec field's metadata: its user-facing help, its CLI flag where not `--` + the dashed name, and
+    `local` for an option the HTTP schema never carries (the service opens nothing a request names).
 
     The CLI options, the HTTP schema's descriptions and the reproducibility command line are all read
     from this, so a field is described once.
     """
-    return {"help": help_text} if flag is None else {"help": help_text, "flag": flag}
+    return {"help": help_text} | ({"flag": flag} if flag else {}) | ({"local": True} if local else {})
 
 
 def option_flag(spec_field: Field[Any]) -> str:
@@ -149,7 +147,8 @@ class DecisionSpec:
         default=None,
         metadata=_option(
             "Release register (a private JSON file): protect this audit against every earlier release of "
-            "the same input recorded there, or refuse, and record it."
+            "the same input recorded there, or refuse, and record it.",
+            local=True,
         ),
     )
     protect_releases: bool = field(
@@ -159,11 +158,12 @@ class DecisionSpec:
             "data directory), and record this one."
         ),
     )
-    ledger: LedgerURL | None = field(
+    ledger: str | None = field(
         default=None,
         metadata=_option(
             "Ledger (URL or SQLite path): protect this audit against every earlier release of the same "
-            "input recorded there, or refuse, and record it (only what is published) as a sealed entry."
+            "input recorded there, or refuse, and record it (only what is published) as a sealed entry.",
+            local=True,
         ),
     )
 
