@@ -90,6 +90,7 @@ def test_a_register_path_in_the_page_form_is_ignored(service: Any, tmp_path: Pat
     client, data, upload = service
     page = client.get(f"/uploads/{upload['upload_id']}", headers=HTML).text
     assert 'name="protect_releases"' in page and 'name="release_register"' not in page
+    assert 'name="ledger"' not in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
     form = {
@@ -99,11 +100,12 @@ def test_a_register_path_in_the_page_form_is_ignored(service: Any, tmp_path: Pat
         "group_expressions": "race",
         "protect_releases": "on",
         "release_register": str(tmp_path / "escaped.json"),
+        "ledger": str(tmp_path / "escaped.sqlite"),  # nor does the service open a ledger a form names
     }
     reply = client.post(f"/uploads/{upload['upload_id']}/audit", data=form, headers={"origin": BASE})
     job_id = str(reply.url).rstrip("/").split("/")[-1]
     assert reply.status_code == 200 and _wait(client, job_id)["state"] == "done"
-    assert not (tmp_path / "escaped.json").exists()
+    assert not (tmp_path / "escaped.json").exists() and not (tmp_path / "escaped.sqlite").exists()
     assert (data / "releases" / f"{upload['sha256']}.json").exists()
 
 
