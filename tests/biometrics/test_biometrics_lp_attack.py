@@ -280,6 +280,24 @@ def test_an_input_under_min_cell_publishes_no_count() -> None:
     assert "overall rates are withheld" in result.summary
 
 
+def test_a_target_fmr_names_no_withheld_count() -> None:
+    """A threshold found for a target FMR is described with the impostor pairs it is counted over, and a
+    target below resolution warns with that count: neither where those pairs are withheld (TINY's 5);
+    with min_cell 1 (nothing withheld) both name it."""
+
+    def points(min_cell: int) -> tuple[str, list[str]]:
+        result = audit_biometrics(
+            scores(TINY), score="score", genuine="genuine", target_fmr=0.001, min_cell=min_cell
+        )
+        return result.metadata["operating_points"][0]["method"], result.metadata["warnings"]
+
+    method, warnings = points(1)
+    assert "(5 comparisons, at most 0 false matches)" in method and "5 impostor comparisons" in warnings[0]
+    method, warnings = points(MIN_CELL)
+    assert method == "the most lenient threshold with FMR <= 0.001 over all impostor pairs"
+    assert warnings == []
+
+
 def test_no_rate_is_published_over_a_thin_denominator() -> None:
     """Group X (12 comparisons) holds 7 impostor and 5 genuine pairs: its FMR and FNMR, and the kind
     counts that are their denominators, are withheld, its n is kept; no published rate or kind count
