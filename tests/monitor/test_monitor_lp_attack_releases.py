@@ -228,3 +228,23 @@ def test_a_damaged_memory_is_refused_in_one_line(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="is damaged") as caught:
             _run(_log(SECOND, 4), state)
         assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def _published(result: Any) -> tuple[Any, ...]:
+    """Everything an output publishes but its input's digest: rows, alarms, floors, warnings, totals."""
+    meta = result.metadata
+    kept = ("alarms", "floors", "warnings", "rows_read", "comparisons")
+    return (
+        result.extras["periods"].to_pylist(),
+        result.table.to_pylist(),
+        [meta[k] for k in kept],
+        meta["input"]["rows"],
+        result.summary,
+    )
+
+
+def test_a_withheld_group_day_needs_no_memory() -> None:
+    """The first output is the same whether C decided 0 or 9 on day 3 (all unflagged): nothing in it
+    depends on that count, so the later output's 12 bounds it to 0-12, an interval that reaches 0."""
+    outputs = {c: _published(_run(_log(FIRST_THIN, 3, c_day3=c))) for c in range(MIN_CELL)}
+    assert all(output == outputs[4] for output in outputs.values())
