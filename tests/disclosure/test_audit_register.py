@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -21,39 +19,12 @@ from misflag.decisions import audit_decisions
 from misflag.disclosure import ReleaseRegister
 from misflag.errors import InputError
 from misflag.io import file_sha256
-from tests.disclosure.attacker import Attacker, exposed, truth_counts
-
-RELEASE: list[tuple[list[str], str | None]] = [
-    (["race"], None),
-    (["sex"], None),
-    (["race", "sex"], None),
-    (["race"], "sex = 'Female'"),
-    (["race"], "sex = 'Male'"),
-]
+from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
 
 
 @pytest.fixture(scope="module")
 def log(compas_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    table = duckdb.sql(
-        f"SELECT race, sex, two_year_recid AS truth, CAST(score_text IN ('Medium', 'High') AS INTEGER) AS flag "
-        f"FROM read_csv_auto('{compas_csv}')"
-    ).to_arrow_table()
-    path = tmp_path_factory.mktemp("audit-register") / "log.parquet"
-    pq.write_table(table, path)
-    return table, path
-
-
-def _options(groups: list[str], where: str | None) -> dict[str, Any]:
-    return {"flag": "flag", "truth": "truth", "groups": groups, "intersect": True, "where": where}
-
-
-def _attack(table: pa.Table, bundles: list[tuple[list[dict[str, Any]], dict[str, Any]]]) -> list[Any]:
-    attacker = Attacker(
-        {name: sorted({str(v) for v in table.column(name).to_pylist()}) for name in ("race", "sex")}
-    )
-    for number, ((rows, metadata), (_, where)) in enumerate(zip(bundles, RELEASE, strict=True)):
-        attacker.read(number, rows, {"sex": where.split("'")[1]} if where else {}, metadata["rows_audited"])
-    return exposed(attacker, truth_counts(attacker, table, "truth", "flag"), 10)
+    return write_log(compas_csv, tmp_path_factory.mktemp("audit-register"))
 
 
 def test_five_audits_through_the_option_leave_nothing_pinned(
@@ -61,7 +32,7 @@ def test_five_audits_through_the_option_leave_nothing_pinned(
 ) -> None:
     table, path = log
     register = tmp_path / "releases.json"
-    results = [audit_decisions(str(path), **_options(g, w), release_register=register) for g, w in RELEASE]
+    results = [audit_decisions(str(path), **options(g, w), release_register=register) for g, w in RELEASE]
     stored = json.loads(register.read_text())["releases"]
     assert [r["name"] for r in stored] == [
         "1: race intersected",
@@ -70,7 +41,9 @@ def test_five_audits_through_the_option_leave_nothing_pinned(
         "4: race intersected where sex = 'Female'",
         "5: race intersected where sex = 'Male'",
     ]
-    assert _attack(table, [(r.rows(), r.metadata) for r in results]) == []
+    assert (
+        attack(table, [(r.rows(), r.metadata, w) for r, (_, w) in zip(results, RELEASE, strict=True)]) == []
+    )
     last = results[-1].metadata
     assert last["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == [
         r["name"] for r in stored[:4]
@@ -92,7 +65,7 @@ def test_a_register_that_already_exposes_refuses_the_next_audit_on_the_command_l
     register = ReleaseRegister(register_path)
     for number, (groups, where) in enumerate(RELEASE):
         with ReleaseRegister(tmp_path / f"alone-{number}.json").protecting() as alone:
-            result = audit_decisions(str(path), **_options(groups, where))
+            result = audit_decisions(str(path), **options(groups, where))
         register.record(f"alone {number}", result.rows(), result.metadata, alone.withheld)
     before = register_path.read_text()
     saved = tmp_path / "sixth.json"
@@ -122,7 +95,7 @@ def test_protect_releases_keeps_one_register_per_input_digest_in_the_data_direct
 def test_an_in_memory_table_cannot_use_a_register(log: tuple[pa.Table, Path], tmp_path: Path) -> None:
     table, _ = log
     with pytest.raises(InputError, match="keys releases by the input file's sha256"):
-        audit_decisions(table, **_options(["sex"], None), release_register=tmp_path / "r.json")
+        audit_decisions(table, **options(["sex"], None), release_register=tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
 
 
@@ -136,9 +109,9 @@ def test_a_register_of_another_input_neither_protects_nor_refuses(
     pq.write_table(table.slice(0, 5000), other)
     register = tmp_path / "releases.json"
     for groups, where in RELEASE[:3]:
-        audit_decisions(str(other), **_options(groups, where), release_register=register)
-    result = audit_decisions(str(path), **_options(["race"], None), release_register=register)
+        audit_decisions(str(other), **options(groups, where), release_register=register)
+    result = audit_decisions(str(path), **options(["race"], None), release_register=register)
     assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == []
-    alone = audit_decisions(str(path), **_options(["race"], None))
+    alone = audit_decisions(str(path), **options(["race"], None))
     assert result.rows() == alone.rows()
     assert len(json.loads(register.read_text())["releases"]) == 4

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -34,26 +33,12 @@ from misflag.ledger import Ledger, decision_log
 from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from misflag.ledger._releases import record_release, releases_of
-from tests.disclosure.attacker import Attacker, exposed, truth_counts
-
-RELEASE: list[tuple[list[str], str | None]] = [
-    (["race"], None),
-    (["sex"], None),
-    (["race", "sex"], None),
-    (["race"], "sex = 'Female'"),
-    (["race"], "sex = 'Male'"),
-]
+from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
 
 
 @pytest.fixture(scope="module")
 def log(compas_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    table = duckdb.sql(
-        f"SELECT race, sex, two_year_recid AS truth, CAST(score_text IN ('Medium', 'High') AS INTEGER) AS flag "
-        f"FROM read_csv_auto('{compas_csv}')"
-    ).to_arrow_table()
-    path = tmp_path_factory.mktemp("ledger-register") / "log.parquet"
-    pq.write_table(table, path)
-    return table, path
+    return write_log(compas_csv, tmp_path_factory.mktemp("ledger-register"))
 
 
 @pytest.fixture
@@ -64,21 +49,6 @@ def ledger_path(tmp_path: Path) -> Path:
     store.checkpoint()
     store.close()
     return path
-
-
-def _options(groups: list[str], where: str | None) -> dict[str, Any]:
-    return {"flag": "flag", "truth": "truth", "groups": groups, "intersect": True, "where": where}
-
-
-def _attack(
-    table: pa.Table, bundles: list[tuple[list[dict[str, Any]], dict[str, Any], str | None]]
-) -> list[Any]:
-    attacker = Attacker(
-        {name: sorted({str(v) for v in table.column(name).to_pylist()}) for name in ("race", "sex")}
-    )
-    for number, (rows, metadata, where) in enumerate(bundles):
-        attacker.read(number, rows, {"sex": where.split("'")[1]} if where else {}, metadata["rows_audited"])
-    return exposed(attacker, truth_counts(attacker, table, "truth", "flag"), 10)
 
 
 def _payloads(path: Path) -> list[dict[str, Any]]:
@@ -107,11 +77,11 @@ def test_releases_in_a_ledger_publish_what_the_register_file_does(
 ) -> None:
     table, path = log
     register = tmp_path / "releases.json"
-    filed = [audit_decisions(str(path), **_options(g, w), release_register=register) for g, w in RELEASE]
-    ledgered = [audit_decisions(str(path), **_options(g, w), ledger=str(ledger_path)) for g, w in RELEASE]
+    filed = [audit_decisions(str(path), **options(g, w), release_register=register) for g, w in RELEASE]
+    ledgered = [audit_decisions(str(path), **options(g, w), ledger=str(ledger_path)) for g, w in RELEASE]
     assert [r.rows() for r in ledgered] == [r.rows() for r in filed]
     assert (
-        _attack(table, [(r.rows(), r.metadata, w) for r, (_, w) in zip(ledgered, RELEASE, strict=True)]) == []
+        attack(table, [(r.rows(), r.metadata, w) for r, (_, w) in zip(ledgered, RELEASE, strict=True)]) == []
     )
 
     payloads, kept = _payloads(ledger_path), json.loads(register.read_text())["releases"]
@@ -157,10 +127,10 @@ def test_a_ledger_holding_another_inputs_releases_neither_protects_nor_refuses(
     other = tmp_path / "other.parquet"
     pq.write_table(table.slice(0, 5000), other)
     for groups, where in RELEASE[:3]:
-        audit_decisions(str(other), **_options(groups, where), ledger=str(ledger_path))
-    result = audit_decisions(str(path), **_options(["race"], None), ledger=str(ledger_path))
+        audit_decisions(str(other), **options(groups, where), ledger=str(ledger_path))
+    result = audit_decisions(str(path), **options(["race"], None), ledger=str(ledger_path))
     assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == []
-    assert result.rows() == audit_decisions(str(path), **_options(["race"], None)).rows()
+    assert result.rows() == audit_decisions(str(path), **options(["race"], None)).rows()
     names = [p["name"] for p in _payloads(ledger_path)]
     assert names == [
         "1: race intersected",
@@ -182,8 +152,8 @@ def test_sensitive_counts_are_read_from_the_rows_with_nothing_withheld(tmp_path:
         pa.table({"g": [r[0] for r in rows], "truth": [r[1] for r in rows], "flag": [r[2] for r in rows]}),
         path,
     )
-    options = {"flag": "flag", "truth": "truth", "groups": ["g"]}
-    published = audit_decisions(str(path), **options)
+    small = {"flag": "flag", "truth": "truth", "groups": ["g"]}
+    published = audit_decisions(str(path), **small)
     payload = release_payload(_named(published), hashlib.sha256(path.read_bytes()).hexdigest())
     counts = sensitive_counts(payload, lambda spec: run_audit(spec, str(path)), payload["sha256"])
     assert counts[("g", "a", "all", "n", "n")] == 3
@@ -194,7 +164,7 @@ def test_sensitive_counts_are_read_from_the_rows_with_nothing_withheld(tmp_path:
     assert ("g", "a", "decision", "precision", "numerator") not in counts  # 0 true flags: not sensitive
     assert not any(key[1] == "b" for key in counts)
 
-    weighted = audit_decisions(str(path), **options, weight="1 + flag")
+    weighted = audit_decisions(str(path), **small, weight="1 + flag")
     payload = release_payload(_named(weighted), payload["sha256"])
     counts = sensitive_counts(payload, lambda spec: run_audit(spec, str(path)), payload["sha256"])
     assert counts[("g", "a", "all", "n", "n")] == 3
@@ -218,7 +188,7 @@ def test_a_ledger_that_already_exposes_refuses_the_next_audit_on_the_command_lin
     store = Ledger.open(str(ledger_path), create=False)
     try:
         for number, (groups, where) in enumerate(RELEASE):
-            result = audit_decisions(str(path), **_options(groups, where))
+            result = audit_decisions(str(path), **options(groups, where))
             result.metadata["release"] = f"alone {number}"
             seen = [seq for seq, _ in releases_of(store, digest)]
             assert record_release(store, release_payload(result, digest), seen) is not None
@@ -249,20 +219,20 @@ def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
         calls.append(list(seen))
         if len(calls) == 1:  # the other audit, start to end, before this one records
             monkeypatch.setattr(ledger_releases, "record_release", real)
-            audit_decisions(str(path), **_options(*RELEASE[3]), ledger=str(ledger_path))
+            audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path))
             monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
         return real(store, payload, seen)
 
     monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
-    result = audit_decisions(str(path), **_options(*RELEASE[2]), ledger=str(ledger_path))
+    result = audit_decisions(str(path), **options(*RELEASE[2]), ledger=str(ledger_path))
     assert calls == [[], [0]]  # refused once (the other release, entry 0, was new), then recorded
     names = [p["name"] for p in _payloads(ledger_path)]
     assert names == ["1: race intersected where sex = 'Female'", "2: race, sex intersected"]
     assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == names[:1]
-    first = audit_decisions(str(path), **_options(*RELEASE[3]))
+    first = audit_decisions(str(path), **options(*RELEASE[3]))
     outputs = [(p["rows"], p["metadata"], p["where"]) for p in _payloads(ledger_path)]
     assert outputs[0][0] == json.loads(json.dumps(first.rows()))
-    assert _attack(table, outputs) == []
+    assert attack(table, outputs) == []
 
 
 def test_an_audit_outrun_five_times_is_one_line_and_records_nothing(
@@ -275,7 +245,7 @@ def test_an_audit_outrun_five_times_is_one_line_and_records_nothing(
 
     monkeypatch.setattr(ledger_releases, "record_release", outrun)
     with pytest.raises(InputError) as refused:
-        audit_decisions(str(log[1]), **_options(["sex"], None), ledger=str(ledger_path))
+        audit_decisions(str(log[1]), **options(["sex"], None), ledger=str(ledger_path))
     assert str(refused.value) == (
         "other audits of this input kept recording releases in the ledger (5 tries); "
         "nothing was recorded: run the audit again"
@@ -290,7 +260,7 @@ def _two_at_once(path: Path, url: str) -> list[dict[str, Any]]:
 
     def audit(groups: list[str], where: str | None) -> None:
         try:
-            results.append(audit_decisions(str(path), **_options(groups, where), ledger=url))
+            results.append(audit_decisions(str(path), **options(groups, where), ledger=url))
         except BaseException as problem:  # reported by the test, not lost in the thread
             problems.append(problem)
 
@@ -313,7 +283,7 @@ def test_two_audits_at_once_do_not_miss_each_other(log: tuple[pa.Table, Path], l
     assert second["metadata"]["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == [
         first["name"]
     ]
-    assert _attack(table, [(p["rows"], p["metadata"], p["where"]) for p in (first, second)]) == []
+    assert attack(table, [(p["rows"], p["metadata"], p["where"]) for p in (first, second)]) == []
     assert _verified(ledger_path)
 
 
@@ -352,7 +322,7 @@ def test_releases_in_a_postgresql_ledger(
     for payload in (first, second):
         spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
         again = audit_decisions(
-            str(path), **_options(list(spec.groups), spec.where), release_register=register
+            str(path), **options(list(spec.groups), spec.where), release_register=register
         )
         assert payload["rows"] == json.loads(json.dumps(again.rows()))
     fingerprint = key_id(public_bytes(load_or_create(tmp_path / "signing-key.pem")))
