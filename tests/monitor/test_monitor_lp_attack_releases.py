@@ -68,20 +68,21 @@ def _log(reviews_by: dict[int, str], days: int, c_day3: int = 30) -> pd.DataFram
     return pd.DataFrame(rows).astype({"review": "Int64"})
 
 
+SETTINGS: dict[str, Any] = {
+    "time": "ts",
+    "group": "grp",
+    "reference": "A",
+    "truth": "truth",
+    "stages": [("algorithm", "flag"), ("review", "review")],
+    "reviewer_pool": "pool",
+    "baseline_periods": 2,
+    "min_cell": MIN_CELL,
+    "late_periods": 1,
+}
+
+
 def _run(log: pd.DataFrame, state: Path | None = None) -> Any:
-    return monitor(
-        log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
-        baseline_periods=2,
-        min_cell=MIN_CELL,
-        late_periods=1,
-        state=state,
-    )
+    return monitor(log, state=state, **SETTINGS)
 
 
 def _day_rows(result: Any, attribute: str, day: str) -> list[dict[str, Any]]:
@@ -209,6 +210,9 @@ def test_row_totals_are_withheld_with_any_withheld_row() -> None:
     # control: the totals as published before; total minus the published n rows is C's day 3, exactly
     assert len(log) - shown == ((log["grp"] == "C") & log["ts"].str.startswith(DAYS[2])).sum() == 4
     assert result.metadata["rows_read"] is None and result.metadata["input"]["rows"] is None
+    # a --where that keeps every row: the input's rows are the same sum, and are withheld too
+    filtered = monitor(log, **{**SETTINGS, "where": "grp <> 'Z'"})
+    assert filtered.metadata["input"]["rows"] is None and filtered.metadata["rows_read"] is None
     # nothing withheld: the totals are published
     whole = _run(_log(SECOND, 2))
     assert whole.metadata["rows_read"] == whole.metadata["input"]["rows"] == 180

@@ -183,7 +183,7 @@ def run_monitor(
         input={
             "description": f"ledger {ledger}" if ledger else info.description,
             "sha256": info.sha256,
-            "rows": None if hides_rows and checked.where is None else info.rows,
+            "rows": None if hides_rows else info.rows,  # a --where that keeps every row adds them up too
         },
         rows_read=None if hides_rows else int(fresh.n.sum()),
         engine=engine,
