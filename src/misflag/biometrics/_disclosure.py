@@ -7,8 +7,10 @@ a count at or above any threshold is a sum of bands). Every published count (`n`
 `genuine_n`) and every published rate times its published denominator (false matches, misses) is an
 equation over them; every listed label holds at least one comparison, and every group (the overall row
 included) at least one impostor and one genuine pair (the audit refuses others). Each sensitive
-withheld count (1 to `min_cell` - 1) must have a feasible range, over whole counts (HiGHS's MILP through
-scipy), at least ceil(min_cell / 2) wide or reaching 0. While one does not, the cheapest label whose
+withheld count (1 to `min_cell` - 1) must have a feasible range, over whole counts, at least
+ceil(min_cell / 2) wide or reaching 0: its least and most are sought with HiGHS (the relaxed LP through
+highspy where its solution is whole, else the MIP through scipy), and only solutions checked against
+every constraint count, so a solver's miss can only make the audit withhold more. While one does not, the cheapest label whose
 published equations bound it (nonzero duals of the relaxed LP, HiGHS) is withheld one step further
 (its rates and kind counts, then whole), and the release is audited again. Only keys that exist in the
 data are unknowns: a reader who does not know which combinations exist has more freedom, never less.
@@ -295,7 +297,8 @@ def _summary(
     protection: int, checked: int, narrowest: tuple[float, float] | None, rounds: int
 ) -> dict[str, Any]:
     return {
-        "method": "integer programming over every published count and rate x denominator (HiGHS via scipy)",
+        "method": "integer programming over every published count and rate x denominator (HiGHS: the "
+        "relaxed LP through highspy where its solution is whole, else the MIP through scipy)",
         "protection_level": protection,
         "withheld_counts_checked": checked,
         "withheld_counts_protected": checked,
