@@ -2,6 +2,10 @@
 
 Every audit (decisions, linkage risk, linkage audit) reduces to the same long table, so the CLI
 formatters, the HTML report and the web page are written once.
+
+pyarrow is not imported here: a result made from its rows (`AuditResult(kind, rows=...)`, the decision
+audit's) builds its Arrow table only when asked for it, so a command printing JSON, CSV or the terminal
+view never loads pyarrow (about 25 ms of every command-line audit).
 """
 
 from __future__ import annotations
@@ -11,13 +15,10 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from functools import cache
 from math import isfinite
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import pyarrow as pa
 
 from misflag._json import rows_json
 from misflag.errors import InputError, literal
@@ -25,6 +26,7 @@ from misflag.errors import InputError, literal
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow as pa
 
 #: Labels of the long table: the whole population's row, the stage of figures that have none, and the
 #: joint of an intersection's attributes and values (`race & sex`, `Black & Female`).
@@ -46,22 +48,38 @@ COLUMNS: tuple[str, ...] = (
     "warning",
 )
 
-SCHEMA = pa.schema(
-    [
-        ("attribute", pa.string()),
-        ("group", pa.string()),
-        ("stage", pa.string()),
-        ("metric", pa.string()),
-        ("value", pa.float64()),
-        ("ci_low", pa.float64()),
-        ("ci_high", pa.float64()),
-        ("denominator", pa.float64()),
-        ("suppressed", pa.bool_()),
-        ("warning", pa.string()),
-    ]
-)
+#: Each column's Python values: text, numbers (as floats) or booleans; None is missing in every column.
+_KINDS: dict[str, str] = {
+    "attribute": "string",
+    "group": "string",
+    "stage": "string",
+    "metric": "string",
+    "value": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "denominator": "float64",
+    "suppressed": "bool",
+    "warning": "string",
+}
 
 BUNDLE_FORMAT = "misflag-result/1"
+
+
+@cache
+def schema() -> pa.Schema:
+    """The long table's Arrow schema (pyarrow is imported here, on first use)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [(name, getattr(pa, "bool_" if kind == "bool" else kind)()) for name, kind in _KINDS.items()]
+    )
+
+
+def __getattr__(name: str) -> pa.Schema:
+    """`SCHEMA`, the long table's Arrow schema, built when first read (see `schema`)."""
+    if name == "SCHEMA":
+        return schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _clean(value: Any) -> Any:
@@ -106,21 +124,61 @@ def make_row(
 
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Build the Arrow long table from row dicts, checking every column is present."""
+    materialised = _checked_rows(rows)
+    return _arrow_table({name: [row[name] for row in materialised] for name in COLUMNS})
+
+
+def _checked_rows(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows as a list, each with every column (InputError naming the missing ones)."""
     materialised = rows if isinstance(rows, list) else list(rows)
     for row in materialised:
         if not row.keys() >= _COLUMN_SET:
             missing = [name for name in COLUMNS if name not in row]
             raise InputError(f"result row lacks column(s) {', '.join(missing)}")
-    arrays = [
-        arrow_array([row[name] for row in materialised], kind, nonfinite_as_null=True)
-        for name, kind in _COLUMN_TYPES
-    ]
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return materialised
+
+
+def _arrow_table(columns: Mapping[str, list[Any]]) -> pa.Table:
+    """The Arrow long table of the columns' values (NaN and infinities as null)."""
+    import pyarrow as pa
+
+    arrays = [arrow_array(columns[field.name], field.type, nonfinite_as_null=True) for field in schema()]
+    return pa.Table.from_arrays(arrays, schema=schema())
+
+
+def _plain_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]] | None:
+    """The long table's columns as the Arrow table built from the rows reads back: text as given,
+    numbers as floats with NaN and infinities as None, booleans as given; None where a value is of
+    another type (a numpy scalar, a wrong type) or text Arrow cannot encode, which only Arrow converts
+    or refuses. InputError, as `rows_to_table`, for a row without every column."""
+    materialised = _checked_rows(rows)
+    columns: dict[str, list[Any]] = {}
+    for name, kind in _KINDS.items():
+        values = [row[name] for row in materialised]
+        kinds = {type(v) for v in values} - {type(None)}
+        if kind == "float64":
+            if not kinds <= {float, int}:
+                return None
+            numbers = [None if v is None else float(v) for v in values]
+            values = [v if v is None or isfinite(v) else None for v in numbers]
+        elif not kinds <= ({str} if kind == "string" else {bool}):
+            return None
+        if kind == "string" and not _encodable(values):
+            return None
+        columns[name] = values
+    return columns
+
+
+def _encodable(texts: list[str | None]) -> bool:
+    """Whether every text encodes as UTF-8 (a lone surrogate does not: Arrow refuses it)."""
+    try:
+        "".join(text or "" for text in texts).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _COLUMN_SET = frozenset(COLUMNS)
-#: SCHEMA's names and types as Python objects, read once (a Field's `.name` builds a new string per read).
-_COLUMN_TYPES = tuple((field.name, field.type) for field in SCHEMA)
 
 
 def _cleaned(values: list[Any]) -> list[Any]:
@@ -128,11 +186,8 @@ def _cleaned(values: list[Any]) -> list[Any]:
     return [None if isinstance(v, float) and not math.isfinite(v) else v for v in values]
 
 
-_PLAIN: dict[pa.DataType, tuple[type, ...]] = {
-    pa.string(): (str,),
-    pa.float64(): (float, int),
-    pa.bool_(): (bool,),
-}
+#: The Python types each Arrow column type is built from directly by `arrow_array`.
+_PLAIN: dict[str, tuple[type, ...]] = {"string": (str,), "double": (float, int), "bool": (bool,)}
 
 
 def arrow_array(values: list[Any], kind: pa.DataType, *, nonfinite_as_null: bool = False) -> pa.Array:
@@ -144,7 +199,10 @@ def arrow_array(values: list[Any], kind: pa.DataType, *, nonfinite_as_null: bool
     `nonfinite_as_null`: float NaN and infinities are null too (the long table's rule), found by numpy
     over the built column rather than by Python value by value.
     """
-    if not {type(v) for v in values} <= {type(None), *_PLAIN[kind]}:
+    import numpy as np
+    import pyarrow as pa
+
+    if not {type(v) for v in values} <= {type(None), *_PLAIN[str(kind)]}:
         return pa.array(_cleaned(values) if nonfinite_as_null else values, kind)
     valid = np.array([v is not None for v in values], dtype=bool)
     numbers = None
@@ -180,23 +238,59 @@ def arrow_array(values: list[Any], kind: pa.DataType, *, nonfinite_as_null: bool
     return pa.Array.from_buffers(kind, len(values), buffers, null_count=len(values) - int(valid.sum()))
 
 
-@dataclass
 class AuditResult:
     """An audit's answer: the long table, a plain-language summary and what is needed to reproduce it.
 
     `extras` holds auxiliary tables a report plots (threshold curves, funnels); `metadata` holds the
     reproducibility block (input digest and row count, expressions, engine, seed, version, command).
+    Made from an Arrow `table`, or from the rows (`rows=`, as `rows_to_table` reads them): then the Arrow
+    table is built on first use of `table`, and the rows, JSON and CSV are read from the rows themselves,
+    the same values as through Arrow.
     """
 
-    kind: str
-    table: pa.Table
-    summary: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, pa.Table] = field(default_factory=dict)
+    def __init__(
+        self,
+        kind: str,
+        table: pa.Table | None = None,
+        summary: str = "",
+        metadata: dict[str, Any] | None = None,
+        extras: dict[str, pa.Table] | None = None,
+        *,
+        rows: Iterable[Mapping[str, Any]] | None = None,
+    ) -> None:
+        if (table is None) == (rows is None):
+            raise TypeError("AuditResult takes a table or rows, not both")
+        self.kind, self.summary = kind, summary
+        self.metadata: dict[str, Any] = {} if metadata is None else metadata
+        self.extras: dict[str, pa.Table] = {} if extras is None else extras
+        self._columns = None if rows is None else _plain_columns(rows)
+        self._table: pa.Table | None = None
+        if table is not None:
+            self._table = table if table.schema == schema() else table.select(list(COLUMNS)).cast(schema())
+        elif self._columns is None:  # values only Arrow converts (or refuses), as before
+            self._table = rows_to_table(rows or [])
 
-    def __post_init__(self) -> None:
-        if self.table.schema != SCHEMA:
-            self.table = self.table.select(list(COLUMNS)).cast(SCHEMA)
+    @property
+    def table(self) -> pa.Table:
+        """The long table as Arrow (built from the rows on first use)."""
+        if self._table is None:
+            assert self._columns is not None
+            self._table = _arrow_table(self._columns)
+        return self._table
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AuditResult):
+            return NotImplemented
+        mine = (self.kind, self.summary, self.metadata, self.extras)
+        return mine == (other.kind, other.summary, other.metadata, other.extras) and bool(
+            self.table == other.table
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AuditResult(kind={self.kind!r}, table={self.table!r}, summary={self.summary!r}, "
+            f"metadata={self.metadata!r}, extras={self.extras!r})"
+        )
 
     # conversions -------------------------------------------------------------------------------
     def to_arrow(self) -> pa.Table:
@@ -221,18 +315,25 @@ class AuditResult:
         assert isinstance(frame, pl.DataFrame)
         return frame
 
+    def _column_values(self) -> list[list[Any]]:
+        """Every column's values in COLUMNS order, NaN and infinities as None (read column by column
+        from Arrow: a third of the time of its row-by-row `to_pylist`)."""
+        if self._columns is not None:
+            return [self._columns[name] for name in COLUMNS]
+        return [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
+
     def rows(self) -> list[dict[str, Any]]:
-        """The long table as a list of row objects with exactly the schema's keys (read column by column:
-        a third of the time of Arrow's row-by-row `to_pylist`)."""
-        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
-        return [dict(zip(COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
+        """The long table as a list of row objects with exactly the schema's keys."""
+        return [
+            dict(zip(COLUMNS, values, strict=True)) for values in zip(*self._column_values(), strict=True)
+        ]
 
     def to_json(self) -> str:
         """The long table as a JSON list of row objects: exactly `json.dumps(self.rows(), indent=1)`, each
         value encoded by json's C functions instead of its pure-Python indenting encoder (a third of the
         time)."""
-        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
-        return rows_json(COLUMNS, columns, 0, self.table.num_rows)
+        columns = self._column_values()
+        return rows_json(COLUMNS, columns, 0, len(columns[0]))
 
     def to_csv(self) -> str:
         """The long table as CSV text with a header row."""
@@ -241,9 +342,9 @@ class AuditResult:
         writer.writerow(COLUMNS)
         from misflag.io import neutralise_csv_cell  # formula injection: see misflag.io._csv
 
-        columns = [_cleaned(self.table.column(name).to_pylist()) for name in COLUMNS]
         writer.writerows(
-            ["" if v is None else neutralise_csv_cell(v) for v in row] for row in zip(*columns, strict=True)
+            ["" if v is None else neutralise_csv_cell(v) for v in row]
+            for row in zip(*self._column_values(), strict=True)
         )
         return buffer.getvalue()
 
@@ -304,6 +405,8 @@ class AuditResult:
         """Rebuild a result from a bundle, or from a plain list of rows (`--format json` output); a bundle
         of the wrong shape (edited by hand: text where a number belongs, extras that are not rows) is an
         InputError, never an internal error."""
+        import pyarrow as pa
+
         if isinstance(data, list):
             data = {"kind": "unknown", "rows": data}
         if not isinstance(data, dict) or "rows" not in data:

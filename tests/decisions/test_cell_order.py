@@ -68,3 +68,45 @@ def test_a_million_distinct_weights_keep_their_order() -> None:
     assert list(got["g0"][: size // 2]) == ["a"] * (size // 2)
     assert np.all(np.diff(got["w"][: size // 2]) > 0)
     assert got["w"][0] == 1 + 1 / 1e9 and got["n"].sum() == size
+
+
+#: Text with NULL and non-ASCII, numbers with NULL and NaN, a HUGEINT sum (counts mode's checks), a
+#: boolean, and a count: every kind of column a cell query gives.
+MIXED = """
+SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE ['b', 'a', 'é', 'Z', ''][1 + i % 5] END AS g0,
+       CASE WHEN i % 5 = 0 THEN NULL WHEN i % 11 = 0 THEN 'nan'::DOUBLE ELSE (i % 3) - 0.5 END AS s0,
+       SUM(i % 2)::HUGEINT AS bad, i % 4 = 0 AS flag, COUNT(*) AS n
+FROM range(300) t(i) GROUP BY ALL
+"""
+
+
+def _same_arrays(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> None:
+    assert list(left) == list(right)
+    for name in left:
+        assert left[name].dtype == right[name].dtype, name
+        assert [repr(v) for v in left[name].tolist()] == [repr(v) for v in right[name].tolist()], name
+
+
+def test_duckdbs_numpy_columns_sort_as_its_arrow_table() -> None:
+    """The command line reads the cells as DuckDB's numpy columns (no pyarrow); Spark's come as Arrow:
+    both orders and values are the ones the Arrow table gave before."""
+    import duckdb
+
+    from misflag.engine import arrow_columns
+
+    connection = duckdb.connect()
+    try:
+        numpy_columns = connection.sql(MIXED).fetchnumpy()
+        table = connection.sql(MIXED).to_arrow_table()
+    finally:
+        connection.close()
+    assert any(isinstance(column, np.ma.MaskedArray) for column in numpy_columns.values())
+    _same_arrays(_sorted_columns(dict(numpy_columns)), _sorted_columns(table))
+    _same_arrays(_sorted_columns(arrow_columns(table)), _sorted_columns(table))
+    got = _sorted_columns(table)
+    rows = list(zip(*(table.column(name).to_pylist() for name in table.column_names), strict=True))
+    expected = _python_order(
+        [tuple(float(v) if k == 2 and v is not None else v for k, v in enumerate(r)) for r in rows]
+    )
+    assert [g for g in got["g0"].tolist()] == [r[0] for r in expected]
+    assert got["n"].dtype == np.int64 and int(got["n"].sum()) == 300

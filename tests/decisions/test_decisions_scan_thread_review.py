@@ -88,8 +88,8 @@ from misflag.cli import run
 note = open(sys.argv.pop(1), "a", buffering=1)
 start, stop = base.PendingQuery.__init__, base.PendingQuery.stop
 
-def started(self, engine, query):
-    start(self, engine, query)
+def started(self, engine, query, *fetch):
+    start(self, engine, query, *fetch)
     note.write("started\\n")
 
 def stopped(self):

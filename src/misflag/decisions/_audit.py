@@ -1,8 +1,9 @@
 """The decision audit: who a flagging pipeline wrongly flags, per group, with score-type intervals.
 
 This module reads the input and starts the cell query; nothing it imports loads numpy or pyarrow, so on
-the command line those and the rest of the audit (`decisions._audit_cells`) are imported while DuckDB
-scans the file (docs/scale.md).
+the command line numpy and the rest of the audit (`decisions._audit_cells`) are imported while DuckDB
+scans the file, and the cell table comes back as numpy columns: the command line never loads pyarrow
+(docs/scale.md).
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def run_audit(
         info = load_input(runner, source, table=table)
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
-        counting = PendingQuery(runner, cell_sql(checked))
-        # imported while the engine scans: numpy, pyarrow, the statistics, the disclosure audit
+        counting = PendingQuery(runner, cell_sql(checked), runner.numpy)
+        # imported while the engine scans: numpy, the statistics, the disclosure audit
         from misflag.decisions._audit_cells import count, result_of
 
         counted = count(runner, spec, checked, counting.result(), report)

@@ -1,17 +1,19 @@
 """The decision audit from its cell table on: the engine's other reads, every grouping's estimates, the
 suppression plan, the disclosure audit and the result.
 
-`decisions._audit.run_audit` imports this module while the cell query runs on its thread: numpy,
-pyarrow, the statistics and the disclosure audit load beside DuckDB's scan, not before it.
+`decisions._audit.run_audit` imports this module while the cell query runs on its thread: numpy, the
+statistics and the disclosure audit load beside DuckDB's scan, not before it. Nothing here loads
+pyarrow: the cell table comes as numpy columns and the result keeps its rows (a --score audit's
+threshold curves, `decisions._thresholds`, are Arrow tables and load it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from misflag._text import clipped, shown
 from misflag.decisions._audit_metadata import audit_metadata
@@ -43,12 +45,14 @@ from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import Reference, RowEmitter
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
-from misflag.decisions._thresholds import ScoreCells, read_score_cells, score_stage, threshold_audit
 from misflag.engine import Engine
 from misflag.errors import InputError, literal
 from misflag.io import InputInfo
 from misflag.progress import Progress
-from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row, rows_to_table
+from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row
+
+if TYPE_CHECKING:  # a --score audit's module, loaded by one (it loads pyarrow for the curves)
+    from misflag.decisions._thresholds import ScoreCells
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,11 @@ class Counted:
 
 
 def count(
-    runner: Engine, spec: DecisionSpec, checked: CheckedSpec, cell_table: pa.Table, report: Progress
+    runner: Engine,
+    spec: DecisionSpec,
+    checked: CheckedSpec,
+    cell_table: Mapping[str, np.ndarray],
+    report: Progress,
 ) -> Counted:
     """The cell query's table as cells, then the engine's other reads (strata, margins, scores)."""
     cells = cells_of(cell_table, spec, checked)
@@ -74,7 +82,11 @@ def count(
     report("estimating", 0.6)
     all_groupings = groupings(spec, cells.keys, cells.count.size)
     _check_reference(spec, all_groupings)
-    scores = read_score_cells(runner, spec, checked) if checked.score else None
+    scores = None
+    if checked.score:
+        from misflag.decisions._thresholds import read_score_cells
+
+        scores = read_score_cells(runner, spec, checked)
     return Counted(checked, cells, mar_cells, margin_note, all_groupings, scores)
 
 
@@ -92,6 +104,8 @@ def result_of(
     missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells) if mode else None
 
     unsuppressed = UnsuppressedRows()
+    if scores is not None:
+        from misflag.decisions._thresholds import score_stage, threshold_audit
 
     def publish(forced: Forced) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         nonlocal chosen
@@ -132,7 +146,7 @@ def result_of(
     metadata["disclosure_audit"] = disclosure.summary()
     if spec.count is not None:
         metadata["counts"] = {"input_rows": info.rows, "margin_warning": counted.margin_note}
-    result = AuditResult(kind="decisions", table=rows_to_table(rows), metadata=metadata, extras=extras)
+    result = AuditResult("decisions", rows=rows, metadata=metadata, extras=extras)
     result.summary = summarize(result, spec, rows)
     report("done", 1.0)
     return result

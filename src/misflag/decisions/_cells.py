@@ -6,19 +6,22 @@ Everything after this (metrics, intervals, disparities) works on the cells, neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
-from misflag._arrow import buffer_values
 from misflag._text import clipped
 from misflag.decisions._counts import COUNT_CHECKS, CheckedSpec, cell_sql, count_number
 from misflag.decisions._spec import DecisionSpec
-from misflag.engine import Engine
+from misflag.engine import Engine, arrow_columns
 from misflag.errors import InputError, literal
 from misflag.result import JOIN
+
+if TYPE_CHECKING:  # a cell table comes as numpy columns (Engine.numpy); Arrow from other callers
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -82,27 +85,30 @@ _COUNT_PROBLEMS = {
 }
 
 
-def _sorted_columns(table: pa.Table) -> dict[str, np.ndarray]:
-    """The cell table as arrays (text as objects, counts as integers, other numbers as floats with NULL
+def _sorted_columns(table: Mapping[str, np.ndarray] | pa.Table) -> dict[str, np.ndarray]:
+    """The cell table as arrays (text as objects, integers as int64, other numbers as floats with NULL
     as NaN), rows in a fixed order, so a seeded bootstrap draws the same resamples on every engine:
     every column ascending, NaN after the numbers, NULL last.
 
-    Sorted here rather than by Arrow: pyarrow.compute costs a fifth of a second to import on every CLI
-    run. One stable numpy `lexsort` orders the rows on per-column keys, so a table of millions of cells
-    (a weight distinct on every row) costs numpy time, not a Python sort of tuples; numbers are read
-    from Arrow's buffers, not as one Python object per cell.
+    The table comes as `Engine.numpy` gives it (an Arrow table is read the same way first). Sorted here
+    rather than by Arrow: the command line loads no pyarrow, and pyarrow.compute costs a fifth of a
+    second to import. One stable numpy `lexsort` orders the rows on per-column keys, so a table of
+    millions of cells (a weight distinct on every row) costs numpy time, not a Python sort of tuples.
     """
+    columns = table if isinstance(table, Mapping) else arrow_columns(table)
     arrays: dict[str, np.ndarray] = {}
     keys: list[np.ndarray] = []
-    for name in table.column_names:
-        kind = table.schema.field(name).type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            values = table.column(name).to_pylist()
-            arrays[name] = np.array(values, dtype=object)
-            keys.append(_text_ranks(values))
+    for name, column in columns.items():
+        values, absent = _unmasked(column)
+        if values.dtype == object and all(isinstance(v, str) for v in values[~absent].tolist()):
+            texts = [
+                None if null else value for value, null in zip(values.tolist(), absent.tolist(), strict=True)
+            ]
+            arrays[name] = np.array(texts, dtype=object)
+            keys.append(_text_ranks(texts))
             continue
-        numbers, absent = column_numbers(table.column(name))
-        arrays[name] = numbers.astype(np.int64) if pa.types.is_integer(kind) else numbers
+        numbers = np.where(absent, np.nan, column_numbers(values, absent))
+        arrays[name] = values.astype(np.int64) if values.dtype.kind in "iu" else numbers
         missing = np.isnan(numbers)
         if missing.any():  # a key that is constant would not change the order
             keys.append(np.where(absent, 2, missing.astype(np.int8)))  # number, NaN, NULL
@@ -115,6 +121,14 @@ def _sorted_columns(table: pa.Table) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _unmasked(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values and its NULL mask (a plain array has none; numpy.ma is loaded only by a
+    masked one, which the engine made)."""
+    if type(column) is np.ndarray:
+        return column, np.zeros(column.shape, dtype=bool)
+    return np.ma.getdata(column), np.ma.getmaskarray(column)
+
+
 def _text_ranks(values: list[str | None]) -> np.ndarray:
     """Each text value's rank among the column's distinct values (Python's string order), NULL last."""
     rank = {value: index for index, value in enumerate(sorted(v for v in set(values) if v is not None))}
@@ -122,27 +136,14 @@ def _text_ranks(values: list[str | None]) -> np.ndarray:
     return np.fromiter((null if v is None else rank[v] for v in values), dtype=np.int64, count=len(values))
 
 
-def column_numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """A numeric cell column as floats (NULL as NaN) and its NULL mask.
-
-    Fixed-width numbers are read from Arrow's buffers (`to_numpy` would import pandas); other types
-    (booleans, decimals) go through Python objects.
-    """
-    values: list[np.ndarray] = []
-    absent: list[np.ndarray] = []
-    for chunk in column.chunks:
-        if pa.types.is_integer(chunk.type) or pa.types.is_floating(chunk.type):
-            stored, nulls = buffer_values(chunk)
-            numbers = stored.astype(float)
-        else:
-            objects = chunk.to_pylist()
-            nulls = np.array([v is None for v in objects], dtype=bool)
-            numbers = np.array([np.nan if v is None else v for v in objects], dtype=float)
-        values.append(np.where(nulls, np.nan, numbers))
-        absent.append(nulls)
-    if not values:
-        return np.zeros(0), np.zeros(0, dtype=bool)
-    return np.concatenate(values), np.concatenate(absent)
+def column_numbers(values: np.ndarray, absent: np.ndarray) -> np.ndarray:
+    """A numeric cell column as floats (undefined under NULL): numbers and booleans converted by numpy,
+    other objects (decimals) one by one."""
+    if values.dtype != object:
+        return values.astype(float)
+    return np.array(
+        [np.nan if null else v for v, null in zip(values.tolist(), absent.tolist(), strict=True)], dtype=float
+    )
 
 
 def _check_binary(values: np.ndarray, count: np.ndarray, option: str, allow_missing: bool) -> None:
@@ -163,10 +164,10 @@ def _check_binary(values: np.ndarray, count: np.ndarray, option: str, allow_miss
 
 def read_cells(engine: Engine, spec: DecisionSpec, checked: CheckedSpec) -> Cells:
     """Run the cell query and validate flags, truth and weights (InputError naming the problem)."""
-    return cells_of(engine.sql(cell_sql(checked)), spec, checked)
+    return cells_of(engine.numpy(cell_sql(checked)), spec, checked)
 
 
-def cells_of(table: pa.Table, spec: DecisionSpec, checked: CheckedSpec) -> Cells:
+def cells_of(table: Mapping[str, np.ndarray] | pa.Table, spec: DecisionSpec, checked: CheckedSpec) -> Cells:
     """The cell query's result (`decisions._counts.cell_sql`) as sorted arrays, flags, truth and weights
     validated (InputError naming the problem)."""
     columns = _sorted_columns(table)

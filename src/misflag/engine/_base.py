@@ -8,12 +8,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from misflag.errors import InputError
 
-if TYPE_CHECKING:  # not imported here: an audit's scan starts before pyarrow is loaded (PendingQuery)
+if TYPE_CHECKING:  # not imported here: an audit's scan starts before numpy and pyarrow load (PendingQuery)
+    import numpy as np
     import pyarrow as pa
+
+#: What a PendingQuery's fetch gives: `engine.sql`'s Arrow table, or `engine.numpy`'s columns.
+Fetched = TypeVar("Fetched")
 
 #: The dialect misflag's own SQL and users' expressions are written in.
 SOURCE_DIALECT = "duckdb"
@@ -28,6 +32,12 @@ class Engine(Protocol):
 
     def sql(self, query: str) -> pa.Table:
         """Run one query written in misflag's SQL (DuckDB dialect) and return the result as Arrow."""
+        ...
+
+    def numpy(self, query: str) -> dict[str, np.ndarray]:
+        """Run one query as `sql` does and return its columns as numpy arrays, each a masked array
+        (`numpy.ma`) where it holds NULL: a decision audit's count table, read without pyarrow where
+        the engine can (DuckDB), so the command line never loads it."""
         ...
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
@@ -51,20 +61,27 @@ class Engine(Protocol):
         ...
 
 
-class PendingQuery:
+class PendingQuery(Generic[Fetched]):
     """One query of `engine` running on a background thread, so the caller can work beside the scan.
 
     DuckDB's threads scan without the GIL (its Python client takes it only between tasks and to finish):
-    the command line imports what the rest of an audit needs (numpy, pyarrow, the estimates) while
-    DuckDB reads the file. `result()` gives the query's table or
-    raises exactly what `engine.sql` raised; nothing else may use the engine until then, and `stop()`
-    (interrupt where the engine can, then wait) must come before the engine is closed.
+    the command line imports what the rest of an audit needs (numpy, the estimates) while DuckDB reads
+    the file. `fetch` runs the query (`engine.sql` unless given, e.g. `engine.numpy`); `result()` gives
+    what it returned or raises exactly what it raised; nothing else may use the engine until then, and
+    `stop()` (interrupt where the engine can, then wait) must come before the engine is closed.
     """
 
-    def __init__(self, engine: Engine, query: str) -> None:
+    @overload
+    def __init__(self: PendingQuery[pa.Table], engine: Engine, query: str) -> None: ...
+
+    @overload
+    def __init__(self, engine: Engine, query: str, fetch: Callable[[str], Fetched]) -> None: ...
+
+    def __init__(self, engine: Engine, query: str, fetch: Callable[[str], Any] | None = None) -> None:
         self._engine, self._query = engine, query
+        self._fetch = fetch or engine.sql
         self._done = threading.Event()
-        self._table: pa.Table | None = None
+        self._table: Fetched | None = None
         self._error: BaseException | None = None
         try:
             threading.Thread(target=self._run, name="misflag-query", daemon=True).start()
@@ -73,14 +90,14 @@ class PendingQuery:
 
     def _run(self) -> None:
         try:
-            self._table = self._engine.sql(self._query)
+            self._table = self._fetch(self._query)
         except BaseException as error:  # handed to the caller of result(), whatever it is
             self._error = error
         finally:
             self._done.set()
 
-    def result(self) -> pa.Table:
-        """The query's table (waits for it); the engine's own error if it failed."""
+    def result(self) -> Fetched:
+        """What the query's fetch gave (waits for it); the engine's own error if it failed."""
         self._done.wait()
         if self._error is not None:
             raise self._error
@@ -97,6 +114,32 @@ class PendingQuery:
             return
         while not self._done.wait(0.05):
             interrupt()
+
+
+def arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """An Arrow table's columns as `Engine.numpy` gives them: numbers and booleans as their numpy
+    dtype, text and other types as Python objects, a masked array where a column holds NULL (for an
+    engine that returns Arrow, Spark)."""
+    import numpy as np
+
+    from misflag._arrow import buffer_values
+
+    out: dict[str, np.ndarray] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        chunks = [chunk for chunk in column.chunks if len(chunk)]
+        try:
+            pieces = [buffer_values(chunk) for chunk in chunks]
+            values = np.concatenate([v for v, _ in pieces]) if pieces else np.zeros(0)
+            nulls = np.concatenate([n for _, n in pieces]) if pieces else np.zeros(0, dtype=bool)
+        except ValueError:  # not fixed-width numbers: as Python objects (text, booleans, decimals)
+            objects = column.to_pylist()
+            nulls = np.array([v is None for v in objects], dtype=bool)
+            values = np.empty(len(objects), dtype=object)
+            values[:] = objects
+            if objects and not nulls.any() and {type(v) for v in objects} == {bool}:
+                values = values.astype(bool)
+        out[name] = np.ma.masked_array(values, mask=nulls) if nulls.any() else values
+    return out
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from misflag._text import shown
 from misflag.engine._base import current_limits, quote_identifier, quote_literal
 from misflag.errors import EngineError, InputError, literal
 
-if TYPE_CHECKING:  # DuckDB loads pyarrow itself when a result is converted (see engine.PendingQuery)
+if TYPE_CHECKING:  # DuckDB loads them itself when a result is converted (see engine.PendingQuery)
+    import numpy as np
     import pyarrow as pa
 
 #: Longest engine message shown to a user (a value echoed in an error can be huge).
@@ -96,6 +97,11 @@ class DuckDBEngine:
     def sql(self, query: str) -> pa.Table:
         """Run one query and return Arrow; a sandboxed engine locks itself down first."""
         return self._query(query, _arrow_table)
+
+    def numpy(self, query: str) -> dict[str, np.ndarray]:
+        """Run one query and return its columns as numpy arrays (masked where NULL), converted by DuckDB
+        itself: no pyarrow is loaded (see engine.Engine.numpy); errors as `sql`'s."""
+        return self._query(query, _numpy_columns)
 
     def count_rows(self, name: str) -> int:
         """How many rows a registered table has, read as a Python number, not through Arrow: a file's
@@ -275,6 +281,11 @@ def _arrow_table(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
 
         return pa.table({})
     return relation.to_arrow_table()
+
+
+def _numpy_columns(relation: duckdb.DuckDBPyRelation | None) -> dict[str, np.ndarray]:
+    """A query's result as numpy columns (a statement with no result: none)."""
+    return {} if relation is None else dict(relation.fetchnumpy())
 
 
 def _first_value(relation: duckdb.DuckDBPyRelation | None) -> Any:

@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from misflag._text import shown
-from misflag.engine._base import quote_identifier, transpile
+from misflag.engine._base import arrow_columns, quote_identifier, transpile
 from misflag.errors import EngineError, InputError, literal
 from misflag.io._expr_cost import like_problem
 
@@ -142,6 +143,10 @@ class SparkEngine:
             raise EngineError(
                 f"Spark could not run the query: {literal(str(error).splitlines()[0])}"
             ) from None
+
+    def numpy(self, query: str) -> dict[str, np.ndarray]:
+        """`sql`'s table as numpy columns (masked where NULL), as DuckDB's engine gives them."""
+        return arrow_columns(self.sql(query))
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self.session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
