@@ -29,7 +29,9 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag._withheld import public_reason
+from misflag.biometrics import _disclosure as disclosure
 from misflag.biometrics import audit_biometrics
+from misflag.biometrics._disclosure import Outcome
 from misflag.result import AuditResult
 
 MIN_CELL = 10
@@ -79,6 +81,15 @@ SMALL_PAIR: Cells = {
 #: matches were group X's 11 minus X × X's, which is at most the same-group total of 2: 9 to 11.
 MARGINS: Cells = {
     ("X", "X"): (22, 2, 2, 4),
+    ("X", "Y"): (3, 9, 0, 0),
+    ("Y", "X"): (6, 42, 0, 0),
+    ("Y", "Y"): (1, 0, 0, 1),
+}
+
+#: MARGINS with 12 genuine pairs in X × X, so group X's rates are not thin: the rules leave group X's
+#: false matches and the same-group pairs' published, and X × Y's 9 in 9..11; the LP audit must act.
+MARGINS_WIDE: Cells = {
+    ("X", "X"): (22, 2, 6, 6),
     ("X", "Y"): (3, 9, 0, 0),
     ("Y", "X"): (6, 42, 0, 0),
     ("Y", "Y"): (1, 0, 0, 1),
@@ -261,6 +272,7 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str
         (SMALL_GROUP, True),
         (SMALL_PAIR, False),
         (MARGINS, True),  # before the LP audit: X × Y's 9 false matches in 9..11
+        (MARGINS_WIDE, True),
         (TINY, False),
         (TINY, True),
         (THIN_RATES, True),
@@ -268,6 +280,15 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> dict[tuple[str, str, str
 )
 def test_no_withheld_count_is_pinned(cells: Cells, with_group: bool) -> None:
     assert not pinned(cells, audit(cells, MIN_CELL, with_group))
+
+
+@pytest.mark.parametrize("cells", [MARGINS_WIDE, THIN_RATES])
+def test_the_rules_alone_are_broken_by_the_same_reader(cells: Cells, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control of the LP audit: with its further suppression switched off (the rules' levels
+    published as they are), the reader pins counts; with it (above), none. Its result is recorded."""
+    assert audit_result(cells, MIN_CELL, True).metadata["disclosure_audit"]["rounds_of_further_suppression"]
+    monkeypatch.setattr(disclosure, "protect", lambda release, levels, min_cell: Outcome(levels, None))
+    assert pinned(cells, audit(cells, MIN_CELL, with_group=True))
 
 
 def test_an_input_under_min_cell_publishes_no_count() -> None:
@@ -355,3 +376,13 @@ def test_every_withheld_row_gives_the_one_public_reason() -> None:
         withheld
     )
     assert set(withheld.values()) == {public_reason(MIN_CELL)}
+
+
+@pytest.mark.parametrize(("cells", "with_group"), [(MARGINS, True), (THIN_RATES, True), (TINY, False)])
+def test_rows_the_lp_audit_or_the_thin_rule_withholds_give_the_same_reason(
+    cells: Cells, with_group: bool
+) -> None:
+    """Rows withheld by the LP audit's further suppression, by the rule on thin impostor or genuine
+    counts, or with the overall row of a small input read as every other withheld row."""
+    rows = audit(cells, MIN_CELL, with_group)
+    assert {r["warning"] for r in rows if r["suppressed"]} == {public_reason(MIN_CELL)}
