@@ -2,7 +2,9 @@
 into score bands between thresholds; this reader writes its own, per cell, genuine flag and band.
 
 Random cross tables (the sweep of docs/biometrics.md, "Suppression") are audited at two given thresholds
-and with scores in three bands; the reader takes every published count and every rate at either
+and with scores in three bands, as similarity scores, as distances (`--distance`: lower matches) and as
+a search log (`--search`: FPIR and FNIR over non-mated and mated searches, every search returning a
+candidate); the reader takes every published count and every rate at either
 threshold times its published denominator as equations, and looks for a sensitive withheld count
 (1 to min_cell - 1) narrower than ceil(min_cell / 2) that does not reach 0. A control publishes the same
 rows under the naive rule and is broken by the same reader.
@@ -22,9 +24,14 @@ from misflag.biometrics import audit_biometrics
 from tests.biometrics.test_biometrics_lp_attack import CEILING, members
 
 MIN_CELL = 10
-THRESHOLDS = (0.5, 0.7)
-STAGES = tuple(f"score>={t!r}" for t in THRESHOLDS)
-BAND_SCORES = (0.1, 0.6, 0.9)  # below both thresholds, between them, above both
+#: per mode: the two thresholds, the score of each band (matching neither, the first only, both), options
+MODES: dict[str, tuple[tuple[float, float], tuple[float, float, float], dict[str, bool]]] = {
+    "similarity": ((0.5, 0.7), (0.1, 0.6, 0.9), {}),
+    "distance": ((0.5, 0.3), (0.9, 0.4, 0.1), {"distance": True}),
+    "search": ((0.5, 0.7), (0.1, 0.6, 0.9), {"search": True}),
+}
+#: a search log's names for the verification audit's figures
+SEARCH_NAMES = {"fpir": "fmr", "fnir": "fnmr", "nonmated_n": "impostor_n", "mated_n": "genuine_n"}
 #: (genuine, band) per state
 STATES = tuple((genuine, band) for genuine in (0, 1) for band in range(3))
 
@@ -45,9 +52,12 @@ def random_cells(seed: int) -> Cells:
     return cells
 
 
-def audit(cells: Cells, min_cell: int) -> list[dict[str, Any]]:
+def audit(cells: Cells, min_cell: int, mode: str = "similarity") -> list[dict[str, Any]]:
+    """The long table's rows, figures under the verification audit's names and stages as the index of
+    their threshold; rows_audited as the overall row's `n` when published."""
+    thresholds, band_scores, options = MODES[mode]
     rows = [
-        (BAND_SCORES[band], genuine, ga, gb)
+        (band_scores[band], genuine, ga, gb)
         for (ga, gb), counts in cells.items()
         for (genuine, band), count in zip(STATES, counts, strict=True)
         for _ in range(count)
@@ -59,23 +69,31 @@ def audit(cells: Cells, min_cell: int) -> list[dict[str, Any]]:
         group="ga",
         group_a="ga",
         group_b="gb",
-        threshold=list(THRESHOLDS),
+        threshold=list(thresholds),
         min_cell=min_cell,
+        **options,
     )
-    out = result.table.to_pylist()
+    stages = [point["stage"] for point in result.metadata["operating_points"]]
+    out = [
+        r
+        | {"metric": SEARCH_NAMES.get(r["metric"], r["metric"])}
+        | {"stage": stages.index(r["stage"]) if r["stage"] in stages else r["stage"]}
+        for r in result.table.to_pylist()
+    ]
     if result.metadata["rows_audited"] is not None:
         out.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
         out[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
     return out
 
 
-def counted(metric: str, stage: str) -> set[tuple[int, int]]:
+def counted(metric: str, stage: int | str) -> set[tuple[int, int]]:
     """The states a figure counts: kind counts, false matches at or above a threshold, misses below it."""
     if metric == "n":
         return set(STATES)
     if metric in ("impostor_n", "genuine_n"):
         return {s for s in STATES if s[0] == (metric == "genuine_n")}
-    j = STAGES.index(stage)
+    assert isinstance(stage, int)
+    j = stage
     if metric == "fmr":
         return {s for s in STATES if s[0] == 0 and s[1] > j}
     return {s for s in STATES if s[0] == 1 and s[1] <= j}
@@ -138,10 +156,11 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return out
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("seed", range(8))
-def test_no_withheld_count_is_pinned_at_two_thresholds(seed: int) -> None:
+def test_no_withheld_count_is_pinned_at_two_thresholds(seed: int, mode: str) -> None:
     cells = random_cells(seed)
-    rows = audit(cells, MIN_CELL)
+    rows = audit(cells, MIN_CELL, mode)
     assert any(r["suppressed"] for r in rows)
     assert not pinned(cells, rows)
 
