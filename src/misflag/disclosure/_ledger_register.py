@@ -93,12 +93,20 @@ def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[Cou
     """The true values of an earlier release's sensitive withheld counts (1 to its min_cell - 1 people),
     by the rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1)
     on the input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
-    count: a rate's numerator in a weighted audit or one with missing truth."""
+    count: a rate's numerator in a weighted audit or one with missing truth. The re-run reads the input
+and writes nothing: a register or ledger its spec names is ignored (misflag's entries name neither)."""
     from misflag.decisions import DecisionSpec
 
     spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
-    open_spec = replace(
-        spec, min_cell=1, replicates=100, reference=None, strict=False, protect_releases=False
+    open_spec = replace(  # only reads the input: never a register or a ledger the entry's spec names
+        spec,
+        min_cell=1,
+        replicates=100,
+        reference=None,
+        strict=False,
+        protect_releases=False,
+        release_register=None,
+        ledger=None,
     )
     result = run(open_spec)
     if (result.metadata.get("input") or {}).get("sha256") != digest:
