@@ -210,25 +210,27 @@ def intervals(
     constraints = [LinearConstraint(np.array(listed), 1, np.inf)]
     if equations:
         constraints.append(LinearConstraint(np.array(equations), values, values))
-    out = {}
-    for key, objective in targets.items():
-        ends = []
-        for sign in (1, -1):
-            found = milp(
-                sign * objective,
-                constraints=constraints,
-                integrality=np.ones(len(columns)),
-                bounds=Bounds(0, CEILING),
-                options={
-                    "presolve": False
-                },  # with it, HiGHS (scipy 1.17.1) missed a table's optimum: 16, not 10
-            )
-            assert found.success, found.message
-            point = np.round(found.x)
-            assert all(np.all(c.lb <= c.A @ point) and np.all(c.A @ point <= c.ub) for c in constraints)
-            ends.append(round(sign * found.fun))
-        out[key] = (ends[0], ends[1])
-    return out
+    return {key: whole_range(objective, constraints) for key, objective in targets.items()}
+
+
+def whole_range(objective: np.ndarray, constraints: list[LinearConstraint]) -> tuple[int, int]:
+    """The least and most whole value of the objective under the constraints, counts in 0..CEILING: HiGHS's
+    MIP with presolve off (with it, scipy 1.17.1's HiGHS missed a table's optimum: 16, not 10), and each
+    solution checked against every constraint."""
+    ends = []
+    for sign in (1, -1):
+        found = milp(
+            sign * objective,
+            constraints=constraints,
+            integrality=np.ones(objective.size),
+            bounds=Bounds(0, CEILING),
+            options={"presolve": False},
+        )
+        assert found.success, found.message
+        point = np.round(found.x)
+        assert all(np.all(c.lb <= c.A @ point) and np.all(c.A @ point <= c.ub) for c in constraints)
+        ends.append(round(sign * found.fun))
+    return ends[0], ends[1]
 
 
 def naive(rows: list[dict[str, Any]], min_cell: int) -> list[dict[str, Any]]:

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import LinearConstraint
 
 from misflag.biometrics import audit_biometrics
-from tests.biometrics.test_biometrics_lp_attack import CEILING, members
+from tests.biometrics.test_biometrics_lp_attack import members, whole_range
 
 MIN_CELL = 10
 #: per mode: the two thresholds, the score of each band (matching neither, the first only, both), options
@@ -139,17 +139,7 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         value = int(objective @ truth)
         if not 1 <= value < MIN_CELL:
             continue
-        ends = []
-        for sign in (1, -1):
-            found = milp(
-                sign * objective,
-                constraints=constraints,
-                integrality=np.ones(len(columns)),
-                bounds=Bounds(0, CEILING),
-                options={"presolve": False},
-            )
-            assert found.success, found.message
-            ends.append(round(sign * found.fun))
+        ends = whole_range(objective, constraints)
         assert ends[0] <= value <= ends[1], (key, ends, value)
         if ends[0] > 0 and ends[1] - ends[0] < math.ceil(MIN_CELL / 2):
             out.append((key, ends))
