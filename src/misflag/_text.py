@@ -102,3 +102,14 @@ def _huge_whole_number(value: int, limit: int) -> str:
     sign = "-" if value < 0 else ""
     leading = size // 10 ** (digits - (limit - len(sign)))  # the sign counts, as it does in a repr
     return f"{sign}{leading}... ({digits + len(sign):,} characters)"
+
+
+#: A password in a URL's query string (`?password=...`, `&sslpassword=...`: psycopg and libpq take them
+#: as they take `user:PASSWORD@`).
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*", re.IGNORECASE)
+
+
+def hide_query_password(url: str) -> str:
+    """`url` with the value of every password in its query string written `***` (for messages and
+    recorded command lines; SQLAlchemy's `hide_password` hides only the one before the host)."""
+    return _QUERY_PASSWORD.sub(r"\1***", url)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from misflag._text import plain, printable
+from misflag._text import hide_query_password, plain, printable
 from misflag.errors import InputError
 from misflag.io import neutralise_csv_cell, write_atomic
 from misflag.progress import Progress as ProgressCallback
@@ -165,15 +165,24 @@ INVOCATION: ContextVar[tuple[str, ...] | None] = ContextVar("misflag_invocation"
 
 
 #: The password of an argument that is a URL (`postgresql://user:PASSWORD@host/db`, as `--ledger` takes,
-#: or `--ledger=URL`): never written into an output. Text inside an expression is left as written.
+#: or `--ledger=URL`; in its query string, `URL_ARGUMENT`): never written into an output. Text inside an expression is left as written.
 URL_PASSWORD = re.compile(r"^((?:--[\w-]+=)?[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@")
+#: An argument that is a URL (as typed after an option, or as `--option=URL`), whose query string may
+#: hold a password too (`?password=...`).
+URL_ARGUMENT = re.compile(r"^(?:--[\w-]+=)?[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 
 
 def command_line() -> str:
     """The exact command line, for the reproducibility block; a password in a URL shows as `***`."""
     arguments = INVOCATION.get()
     words = sys.argv[1:] if arguments is None else arguments
-    return shlex.join(["misflag", *(URL_PASSWORD.sub(r"\1***@", word) for word in words)])
+    return shlex.join(["misflag", *map(_without_password, words)])
+
+
+def _without_password(word: str) -> str:
+    """`word` with a URL's passwords (before the host, in the query string) written `***`."""
+    hidden = URL_PASSWORD.sub(r"\1***@", word)
+    return hide_query_password(hidden) if URL_ARGUMENT.match(hidden) else hidden
 
 
 def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from misflag._text import hide_query_password
 from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._engine import (
@@ -129,7 +130,7 @@ class Store:
 
     @property
     def safe_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return hide_query_password(make_url(self.url).render_as_string(hide_password=True))
 
     def close(self) -> None:
         self._stop.set()
