@@ -234,6 +234,26 @@ def test_a_damaged_memory_is_refused_in_one_line(tmp_path: Path) -> None:
         assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_memory_dropped_by_hand_is_refused_not_forgotten(tmp_path: Path) -> None:
+    """The operator deletes `withheld_pool_periods` from the state file (or keeps one written before it
+    existed). Read as "nothing withheld", the next run republished day 3's pools, and the reader above
+    pinned the first run's pool counts again (7 to 7-10, 20 to 17-20, as in the control, measured on the
+    tree before the fix); now the file is refused in one line, and a state
+    with nothing withheld says so (an empty list), so that no file lacks the key."""
+    state = tmp_path / "state.json"
+    _run(_log(FIRST, 3), state)
+    data = json.loads(state.read_text())
+    del data["withheld_pool_periods"]
+    state.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="withheld_pool_periods") as caught:
+        _run(_log(SECOND, 4), state)
+    assert "is damaged" in str(caught.value) and "\n" not in str(caught.value)
+    clean = tmp_path / "clean.json"
+    _run(_log(SECOND, 2), clean)  # two full days: nothing withheld
+    assert json.loads(clean.read_text())["withheld_pool_periods"] == []
+    assert not any(r["suppressed"] for r in _run(_log(SECOND, 2), clean).extras["periods"].to_pylist())
+
+
 def _published(result: Any) -> tuple[Any, ...]:
     """Everything an output publishes but its input's digest: rows, alarms, floors, warnings, totals."""
     meta = result.metadata
