@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from misflag.decisions._counts import cell_sql, check_spec, precheck_spec
 from misflag.decisions._spec import DecisionSpec
-from misflag.engine import PendingQuery, get_engine
+from misflag.engine import PendingClose, PendingQuery, get_engine
 from misflag.io import check_before_engine, load_input
 from misflag.progress import Progress
 
@@ -120,8 +120,14 @@ def run_audit(
         from misflag.decisions._audit_cells import count, result_of
 
         counted = count(runner, spec, checked, counting.result(), report)
-    finally:
-        if counting is not None:  # done already, or interrupted after a failure beside the scan
+    except BaseException:
+        if counting is not None:  # interrupted after a failure beside the scan
             counting.stop()
         runner.close()
-    return result_of(spec, counted, info, engine, report)
+        raise
+    closing = PendingClose(runner)  # every read is done: the engine closes beside the estimates
+    try:
+        result = result_of(spec, counted, info, engine, report)
+    finally:
+        closing.wait()
+    return result

@@ -116,6 +116,35 @@ class PendingQuery(Generic[Fetched]):
             interrupt()
 
 
+class PendingClose:
+    """`engine.close()` on a background thread, so the caller finishes its own work beside it: DuckDB
+    tears an in-memory database down (its catalog, its worker threads: 3 ms, more on a busy machine)
+    without the GIL. `wait()` returns once the engine is closed, raising what `close` raised."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._error: BaseException | None = None
+        # not a daemon: an exit waits for the close rather than stop the thread inside the engine's code
+        self._thread = threading.Thread(target=self._close, name="misflag-close")
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread can be started (a process limit): close here, as a direct call
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self._engine.close()
+        except BaseException as error:  # handed to the caller of wait()
+            self._error = error
+
+    def wait(self) -> None:
+        """Wait until the engine is closed; its error, if closing failed."""
+        if self._thread.ident is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def arrow_columns(table: pa.Table) -> dict[str, np.ndarray]:
     """An Arrow table's columns as `Engine.numpy` gives them: numbers and booleans as their numpy
     dtype, text and other types as Python objects, a masked array where a column holds NULL (for an
