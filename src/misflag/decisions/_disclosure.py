@@ -22,12 +22,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from misflag.decisions._groups import Grouping
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 Unit = tuple[int, int]  # (grouping position, group position)
 CUBE_CHOICES = 6  # values tried per attribute when looking for the cheapest hypercube
@@ -107,11 +111,26 @@ def recoverable(withheld: list[Unit], links: list[tuple[Unit, list[Unit]]]) -> l
 
 
 def _null_space(matrix: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (columns) of the null space, from the SVD (as scipy.linalg.null_space)."""
-    _, singular, right = np.linalg.svd(matrix, full_matrices=True)
+    """Orthonormal basis (columns) of the null space, from the SVD (as scipy.linalg.null_space).
+
+    BLAS runs on one thread for it: these matrices are small (up to about 100 x 100 on ANES 1996), and
+    OpenBLAS's threads cost far more than they save there; on 2 busy cores its SVDs of ANES took 5.8 s of
+    CPU against 0.09 s on one thread (docs/disclosure.md, "Time"). OpenBLAS's limit is process-wide:
+    threadpoolctl lets one thread at a time change it, so an audit on a thread while another holds it
+    runs as BLAS is set (same result, only slower), and the limit is given back as it was found."""
+    with _blas().limit(limits=1, user_api="blas"):
+        _, singular, right = np.linalg.svd(matrix, full_matrices=True)
     tolerance = max(matrix.shape) * np.finfo(float).eps * (singular.max() if singular.size else 0.0)
     rank = int((singular > tolerance).sum())
     return right[rank:].T.conj()
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries (threadpoolctl, imported at the first SVD: about 3 ms of CPU)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def protect(
