@@ -62,7 +62,12 @@ def load_state(
     try:
         cells, watermark = _parse(data, state_columns(stages))
         evidence = Evidence.from_json(data["evidence"]) if "evidence" in data else None
-        withheld = _periods(data.get(WITHHELD, []))
+        if WITHHELD not in data:  # deleted by hand, or written before misflag kept it: read as "nothing
+            # withheld", the next output would publish pools an earlier one withheld
+            raise _Damaged(
+                f"{WITHHELD} is missing (every state lists it, empty or not): start a new state file"
+            )
+        withheld = _periods(data[WITHHELD])
     except (_Damaged, ValueError) as damage:
         raise InputError(f"state file {name} is damaged: {literal(str(damage))}") from None
     return cells, watermark, evidence, withheld
@@ -204,8 +209,7 @@ def save_state(
     }
     if evidence is not None:
         data["evidence"] = evidence.to_json()
-    if withheld:
-        data[WITHHELD] = sorted(withheld)
+    data[WITHHELD] = sorted(withheld)  # empty too: a file without it is refused (`load_state`)
     text = json.dumps(data)
 
     def write(partial: Path) -> None:
