@@ -169,10 +169,12 @@ def audit_outputs(
                 settled[target.columns.tobytes()] = interval
             if interval.exact and _exposed(interval, protection, sensitive_below):
                 exposed.append((len(intervals) - 1, columns))
-        for index, columns in exposed:  # after every count is solved: these LPs change no interval,
-            limit = more(intervals[index].target) if more is not None else 0  # point or basis used above
-            if limit and removable is not None:
-                limits = (limit, protection, sensitive_below)
+        # after every count is solved: these LPs change no interval, point or basis used above
+        if more is not None and removable is not None:
+            chains = [(i, c, more(intervals[i].target)) for i, c in exposed]
+            chains = [(index, columns, limit) for index, columns, limit in chains if limit]
+            for chain, (index, columns, limit) in enumerate(chains):
+                limits = (limit, protection, sensitive_below, chain == len(chains) - 1)
                 intervals[index] = _alternatives(problem, intervals[index], columns, limits, removable)
         if points is not None:
             points[kept.signature] = [*carried, *seen.found][-MAX_POINTS:]
@@ -187,14 +189,18 @@ def _alternatives(
     problem: Problem,
     interval: Interval,
     columns: np.ndarray,
-    limits: tuple[int, float, float],
+    limits: tuple[int, float, float, bool],
     removable: Callable[[frozenset[Source]], bool],
 ) -> Interval:
     """Other sets of equations that pin an exposed count: its LPs solved again with the removable
     equations of every set so far taken out (their rows left free), while it stays exposed, up to `more`
     sets. Each set is a valid cut on its own: its duals bound the count in any system that keeps its
-    equations, whatever else is withheld. The rows are restored after."""
-    more, protection, sensitive_below = limits
+    equations, whatever else is withheld. The rows are restored after.
+
+    `last`: no solve follows in this model. Then the lower end is not solved where the upper end alone
+    frees the count (rows taken out only lower the lower end): that solve would only have decided the
+    basis the next solve starts from, and there is none, so the cuts and every later solve are the same."""
+    more, protection, sensitive_below, last = limits
     found: list[frozenset[frozenset[Source]]] = []
     out: set[int] = set()
     pins = interval.pins
@@ -207,6 +213,8 @@ def _alternatives(
         problem.free_rows(sorted(out))
         objective[columns] = -1.0
         high = -problem.solve(objective)[0]
+        if last and Interval(interval.target, interval.low, high).protects(protection):
+            break
         pins = problem.pins()
         objective[columns] = 1.0
         low = problem.solve(objective)[0]
