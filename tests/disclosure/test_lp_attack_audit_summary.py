@@ -1,0 +1,49 @@
+"""The LP audit's own summary (`metadata["disclosure_audit"]`) must not tell a reader what the rows withhold.
+
+Three inputs differ only inside two withheld groups: group c (5 people) has 0, 1 or 2 false positives and
+group a (40, withheld with it) the rest of 6, so every published row is the same. The summary counts
+only the withheld counts the auditor found sensitive (1 to min_cell - 1 people, by their true values), so
+`withheld_counts_checked` read 11 where c had no false positive and 12 where it had one or two (and
+`withheld_counts_that_may_be_zero` 5 against 6): a reader of the metadata, or of a `released` ledger
+entry, learns whether someone in c was wrongly flagged, which the rows leave open (0 to 2). Found on
+this round's review (issue 21); the summary is built in disclosure/_audit.py, another engineer's file
+being edited now, so this test is marked as the known failure until its fix (strict: it fails once
+the summary no longer depends on withheld values, and the mark must then go).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from misflag.decisions import audit_decisions
+
+
+def _log(c_false_positives: int) -> pa.Table:
+    """a, b with 40 people and c with 5; truth alternates 0, 1; every truth-1 person is flagged; the
+    false positives are the first truth-0 people of each group: a 6 - k, b 3, c k."""
+    groups, truth, flag = [], [], []
+    for group, size in (("a", 40), ("b", 40), ("c", 5)):
+        wrong = {"a": 6 - c_false_positives, "b": 3, "c": c_false_positives}[group]
+        for i in range(size):
+            groups.append(group)
+            truth.append(i % 2)
+            flag.append(1 if i % 2 else int(i // 2 < wrong))
+    return pa.table({"g": groups, "truth": truth, "flag": flag})
+
+
+def _published(k: int) -> tuple[str, dict[str, Any]]:
+    result = audit_decisions(_log(k), flag="flag", truth="truth", groups=["g"])
+    return json.dumps(result.rows(), sort_keys=True, default=str), result.metadata["disclosure_audit"]
+
+
+@pytest.mark.xfail(strict=True, reason="the LP audit's summary counts only sensitive withheld counts")
+def test_the_audit_summary_is_the_same_whatever_a_withheld_count_holds() -> None:
+    outputs = {k: _published(k) for k in (0, 1, 2)}
+    assert outputs[0][0] == outputs[1][0] == outputs[2][0]  # the rows: the same three times
+    suppressed = json.loads(outputs[0][0])
+    assert {(r["group"], r["metric"]) for r in suppressed if r["suppressed"]} >= {("c", "fpr"), ("a", "fpr")}
+    assert outputs[0][1] == outputs[1][1] == outputs[2][1]
