@@ -63,3 +63,31 @@ def test_console_script_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     message = done.stderr.rsplit("FROZEN:", 1)[0]
     assert message.startswith("error: ") and message.count("\n") == 1, message
+
+
+#: The console script, counting the cyclic collector's runs from its start until the command's modules
+#: are imported and frozen, and saying whether the collector is on once they are.
+COLLECTIONS = (
+    "import gc, sys; import misflag.cli as cli; runs = []; "
+    "gc.callbacks.append(lambda phase, info: runs.append(phase) if phase == 'start' else None); "
+    "freeze = cli._freeze_imports; "
+    "cli._freeze_imports = lambda: (sys.stderr.write(f'RUNS:{{len(runs)}} '), freeze(), "
+    "sys.stderr.write(f'ON:{{gc.isenabled()}}\\n')); "
+    "sys.argv = ['misflag', *{argv!r}]; runs.clear(); cli.run()"
+)
+
+
+def test_no_collection_scans_the_commands_imports_and_the_collector_is_on_for_the_command(
+    tmp_path: Path,
+) -> None:
+    """The collector is off while the command's modules (DuckDB, typer, misflag's) import and back on,
+    with them frozen, before the command runs: a long command (serve, a monitor watch) still collects."""
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTIONS.format(argv=_argv(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "RUNS:0 ON:True"
+    assert gc.isenabled()  # this process (an in-process caller) is left as it was
