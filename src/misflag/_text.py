@@ -107,9 +107,18 @@ def _huge_whole_number(value: int, limit: int) -> str:
 #: A password in a URL's query string (`?password=...`, `&sslpassword=...`: psycopg and libpq take them
 #: as they take `user:PASSWORD@`).
 _QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*", re.IGNORECASE)
+#: The password before the host (`scheme://user:PASSWORD@host`), up to the last `@` before the query: an
+#: `@` typed unencoded in it hides the rest of it too.
+_USER_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^?#\s]*@")
 
 
 def hide_query_password(url: str) -> str:
     """`url` with the value of every password in its query string written `***` (for messages and
     recorded command lines; SQLAlchemy's `hide_password` hides only the one before the host)."""
     return _QUERY_PASSWORD.sub(r"\1***", url)
+
+
+def hide_passwords(url: str) -> str:
+    """`url` (or text meant as one, which no parser accepted) with its password before the host and
+    those in its query string written `***`."""
+    return hide_query_password(_USER_PASSWORD.sub(r"\1***@", url, count=1))

@@ -21,6 +21,7 @@ URLS = [
     f"postgresql://auditor:{SECRET}@[::1/ledger",
     f"postgresql+://auditor:{SECRET}@db.example/ledger",
     f"postgresql+nosuchdriver://auditor:{SECRET}@db.example/ledger",
+    "sqlite+nosuchdriver:///ledger.sqlite",
 ]
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from misflag._text import hide_query_password, plain, printable
+from misflag._text import hide_passwords, plain, printable
 from misflag.errors import InputError
 from misflag.io import neutralise_csv_cell, write_atomic
 from misflag.progress import Progress as ProgressCallback
@@ -164,11 +164,9 @@ def write_table(table: pa.Table, path: Path, *, default: Literal["csv", "parquet
 INVOCATION: ContextVar[tuple[str, ...] | None] = ContextVar("misflag_invocation", default=None)
 
 
-#: The password of an argument that is a URL (`postgresql://user:PASSWORD@host/db`, as `--ledger` takes,
-#: or `--ledger=URL`; in its query string, `URL_ARGUMENT`): never written into an output. Text inside an expression is left as written.
-URL_PASSWORD = re.compile(r"^((?:--[\w-]+=)?[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@")
-#: An argument that is a URL (as typed after an option, or as `--option=URL`), whose query string may
-#: hold a password too (`?password=...`).
+#: An argument that is a URL (as typed after an option, or as `--option=URL`, e.g. `--ledger
+#: postgresql://user:PASSWORD@host/db?password=...`): its passwords are never written into an output.
+#: Text inside an expression is left as written.
 URL_ARGUMENT = re.compile(r"^(?:--[\w-]+=)?[A-Za-z][A-Za-z0-9+.-]*://\S*$")
 
 
@@ -176,13 +174,7 @@ def command_line() -> str:
     """The exact command line, for the reproducibility block; a password in a URL shows as `***`."""
     arguments = INVOCATION.get()
     words = sys.argv[1:] if arguments is None else arguments
-    return shlex.join(["misflag", *map(_without_password, words)])
-
-
-def _without_password(word: str) -> str:
-    """`word` with a URL's passwords (before the host, in the query string) written `***`."""
-    hidden = URL_PASSWORD.sub(r"\1***@", word)
-    return hide_query_password(hidden) if URL_ARGUMENT.match(hidden) else hidden
+    return shlex.join(["misflag", *(hide_passwords(w) if URL_ARGUMENT.match(w) else w for w in words)])
 
 
 def render_table(result: AuditResult, console: Console, title: str | None = None) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from misflag._text import shown
+from misflag._text import hide_passwords, shown
 from misflag.errors import LedgerError, literal
 
 
@@ -35,9 +35,9 @@ def parse_url(url: str) -> URL:
     """`url` parsed by SQLAlchemy; a LedgerError naming it by its start when it is not a URL."""
     try:
         return make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port or an IPv6 host that is not one
         raise LedgerError(
-            f"not a ledger URL: {literal(shown(url))} (use sqlite:///PATH or postgresql://...)"
+            f"not a ledger URL: {literal(shown(hide_passwords(url)))} (use sqlite:///PATH or postgresql://...)"
         ) from None
 
 
@@ -49,7 +49,7 @@ def make_engine(url: str) -> Engine:
             raise LedgerError("a SQLite ledger needs a file: sqlite:///PATH")
         if not Path(parsed.database).parent.is_dir():
             raise LedgerError(f"folder of the ledger file does not exist: {Path(parsed.database).parent}")
-        engine = create_engine(parsed, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = _create(parsed, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi: Any, _record: Any) -> None:
@@ -75,10 +75,21 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if backend == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        return _create(parsed, pool_pre_ping=True)
     raise LedgerError(
         f"unsupported ledger store {literal(shown(backend))}: use sqlite:///PATH or postgresql://..."
     )
+
+
+def _create(parsed: URL, **options: Any) -> Engine:
+    """SQLAlchemy's engine for `parsed`; a driver it does not have (`postgresql+://`, `sqlite+x:///`)
+    is one line."""
+    try:
+        return create_engine(parsed, **options)
+    except ArgumentError:  # NoSuchModuleError
+        raise LedgerError(
+            f"unsupported ledger driver {literal(shown(parsed.drivername))}: use sqlite:///PATH or postgresql://..."
+        ) from None
 
 
 def create_private(path: Path) -> None:
