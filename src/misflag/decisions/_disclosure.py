@@ -115,9 +115,8 @@ def _null_space(matrix: np.ndarray) -> np.ndarray:
 
     BLAS runs on one thread for it: these matrices are small (up to about 100 x 100 on ANES 1996), and
     OpenBLAS's threads cost far more than they save there; on 2 busy cores its SVDs of ANES took 5.8 s of
-    CPU against 0.09 s on one thread (docs/disclosure.md, "Time"). OpenBLAS's limit is process-wide:
-    threadpoolctl lets one thread at a time change it, so an audit on a thread while another holds it
-    runs as BLAS is set (same result, only slower), and the limit is given back as it was found."""
+    CPU against 0.09 s on one thread (docs/disclosure.md, "Time"). The limit is process-wide and given
+    back after; threadpoolctl lets one thread at a time change it (others run as BLAS is set)."""
     with _blas().limit(limits=1, user_api="blas"):
         _, singular, right = np.linalg.svd(matrix, full_matrices=True)
     tolerance = max(matrix.shape) * np.finfo(float).eps * (singular.max() if singular.size else 0.0)
@@ -187,37 +186,47 @@ def _cheapest_cube(
         return []
     alternatives = [[value(i, h) for h in values[i] if value(i, h) != key[i]][:CUBE_CHOICES] for i in members]
     extensions = [[value(j, h) for h in values[j]][:CUBE_CHOICES] for j in others]
+    # per superset grouping, where each value of a cell's key comes from: a side of the cube (True, its
+    # member's place) or the extension (False, its place in others); sizes and withheld as lists
+    plans = [
+        (
+            position[m],
+            lookup[position[m]],
+            [(i in key, members.index(i) if i in key else others.index(i)) for i in m],
+        )
+        for m in supersets
+    ]
+    sizes = {k: rows[k].astype(float).tolist() for k, _, _ in plans}
+    withheld = {k: family.withheld[k].tolist() for k, _, _ in plans}
+    corners = list(product((0, 1), repeat=len(members)))
     best: tuple[float, list[Unit]] | None = None
     for alternative in product(*alternatives):
-        choices = {i: (key[i], a) for i, a in zip(members, alternative, strict=True)}
+        sides = [(key[i], a) for i, a in zip(members, alternative, strict=True)]
+        picks = [[sides[m][c] for m, c in enumerate(corner)] for corner in corners]
         for extension in product(*extensions):
-            fixed = dict(zip(others, extension, strict=True))
-            cells = _cube_cells(supersets, members, choices, fixed, position, lookup)
+            cells = _cube_cells(plans, picks, extension)
             if cells is None:
                 continue
-            cost = sum(float(rows[c[0]][c[1]]) for c in cells if not family.withheld[c[0]][c[1]])
+            cost = sum(sizes[c][h] for c, h in cells if not withheld[c][h])
             if best is None or cost < best[0]:
                 best = (cost, cells)
     return [] if best is None else best[1]
 
 
 def _cube_cells(
-    supersets: list[tuple[int, ...]],
-    members: tuple[int, ...],
-    choices: dict[int, tuple[str | None, str | None]],
-    fixed: dict[int, str | None],
-    position: dict[tuple[int, ...], int],
-    lookup: list[dict[tuple[str | None, ...], int]],
+    plans: list[tuple[int, dict[tuple[str | None, ...], int], list[tuple[bool, int]]]],
+    picks: list[list[str | None]],
+    extension: tuple[str | None, ...],
 ) -> list[Unit] | None:
+    """The cube's cells in every superset grouping, each corner in turn (None: a cell is absent, a known
+    zero: no cube passes through it)."""
     cells = []
-    for grouping in supersets:
-        k = position[grouping]
-        for corner in product((0, 1), repeat=len(members)):
-            pick = {i: choices[i][c] for i, c in zip(members, corner, strict=True)}
-            key = tuple(pick[i] if i in pick else fixed[i] for i in grouping)
-            if key not in lookup[k]:
-                return None  # an empty (absent) cell is a known zero: no cube through it
-            cells.append((k, lookup[k][key]))
+    for k, table, sources in plans:
+        for pick in picks:
+            g = table.get(tuple(pick[j] if member else extension[j] for member, j in sources))
+            if g is None:
+                return None
+            cells.append((k, g))
     return cells
 
 
