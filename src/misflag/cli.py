@@ -101,7 +101,7 @@ def _freeze_imports() -> None:
     classes, functions: they live until the process exits) out of the cyclic garbage collector's reach.
 
     Collections during the command then scan only its own objects, and the collection at exit skips the
-    imports of DuckDB, pyarrow, numpy and typer: about 40 ms of a decision audit's 0.55 s of CPU
+    imports of DuckDB, numpy and typer: about 40 ms of a decision audit's 0.55 s of CPU
     (docs/scale.md). An in-process caller of `main` (tests, fuzzers) keeps the collector as it is: what
     it builds between calls stays collectable.
     """
