@@ -91,3 +91,43 @@ def test_a_release_naming_a_register_or_a_ledger_makes_the_rerun_write_nothing_t
     assert not Path(f"{planted_register}.lock").exists()
     assert _release_count(other_ledger) == 0  # and recorded no release in the ledger it named
     assert _release_count(main_ledger) == 3  # the audit itself is recorded where it was asked to be
+
+
+def test_a_release_whose_spec_cannot_run_again_is_named_in_the_one_line(
+    compas_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry whose spec no audit accepts (`table_sets` naming an expression twice) made the next audit
+    fail with that setting's message alone (`--table-set 'race,race' names an expression twice`), an
+    option the user never gave; the line now says which entry could not be run again."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
+    ledger = _ledger(tmp_path / "a.sqlite")
+    first = tmp_path / "first.json"
+    assert (
+        main(["decisions", "audit", str(compas_csv), *ARGS, "--ledger", str(ledger), "--save", str(first)])
+        == 0
+    )
+    digest = json.loads(first.read_text())["metadata"]["input"]["sha256"]
+    store = Ledger.open(str(ledger), create=False)
+    try:
+        earlier = releases_of(store, digest)
+        forged: dict[str, Any] = copy.deepcopy(earlier[0][1])
+        forged["metadata"]["spec"]["table_sets"] = ["race,race"]
+        record_release(store, forged, [seq for seq, _ in earlier])
+        seq = releases_of(store, digest)[-1][0]
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert (
+        main(
+            ["decisions", "audit", str(compas_csv), *ARGS, "--where", "sex = 'Male'", "--ledger", str(ledger)]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(
+        f"error: ledger entry {seq} (release '1: race') cannot be run again on this input: "
+    )
+    assert err[0].endswith("'race,race' names an expression twice")
+    assert _release_count(ledger) == 2  # nothing recorded
