@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from misflag._text import shown
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._register import RELEASED, CountKey, Releases, release_name, valid_release
-from misflag.errors import InputError, LedgerError
+from misflag.errors import InputError, LedgerError, MisflagError, literal
 from misflag.result import AuditResult
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
         earlier = releases_of(store, digest)
         for seq, payload in earlier:
             if seq not in counted:
-                counted[seq] = sensitive_counts(_checked(seq, payload), run, digest)
+                counted[seq] = _counted_again(seq, _checked(seq, payload), run, digest)
         outputs = tuple(bundle_output(p["name"], p["rows"], p["metadata"]) for _, p in earlier)
         values: dict[str, dict[CountKey, float] | None] = {p["name"]: counted[s] for s, p in earlier}
         token = RELEASED.set(Releases(outputs, values))
@@ -94,7 +95,7 @@ def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[Cou
     by the rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1)
     on the input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
     count: a rate's numerator in a weighted audit or one with missing truth. The re-run reads the input
-and writes nothing: a register or ledger its spec names is ignored (misflag's entries name neither)."""
+    and writes nothing: a register or ledger its spec names is ignored (misflag's entries name neither)."""
     from misflag.decisions import DecisionSpec
 
     spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
@@ -123,6 +124,18 @@ and writes nothing: a register or ledger its spec names is ignored (misflag's en
             if math.isnan(value) or 1 <= value < spec.min_cell:
                 out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
     return out
+
+
+def _counted_again(seq: int, payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
+    """`sensitive_counts` of ledger entry `seq`; an error of its re-run names the entry (the settings
+    are the entry's, not the user's)."""
+    try:
+        return sensitive_counts(payload, run, digest)
+    except MisflagError as error:
+        raise LedgerError(
+            f"ledger entry {seq} (release {literal(shown(payload['name']))}) cannot be run again on this "
+            f"input: {error.template}"
+        ) from None
 
 
 def _count(row: dict[str, Any] | None, part: str, spec: DecisionSpec) -> float:
