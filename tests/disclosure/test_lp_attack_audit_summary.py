@@ -9,6 +9,11 @@ entry, learns whether someone in c was wrongly flagged, which the rows leave ope
 this round's review (issue 21); the summary is built in disclosure/_audit.py, another engineer's file
 being edited now, so this test is marked as the known failure until its fix (strict: it fails once
 the summary no longer depends on withheld values, and the mark must then go).
+
+The biometric audit's summary (biometrics/_disclosure.py, also another engineer's) counts the same way:
+on a cross table whose two withheld cells Z x X and Z x Y share 3 impostor pairs and 2 false matches, ten
+splits publish the same rows, and `withheld_counts_checked` is 12 exactly where both cells hold a false
+match, else 11.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from misflag.biometrics import audit_biometrics
 from misflag.decisions import audit_decisions
 
 
@@ -47,3 +54,47 @@ def test_the_audit_summary_is_the_same_whatever_a_withheld_count_holds() -> None
     suppressed = json.loads(outputs[0][0])
     assert {(r["group"], r["metric"]) for r in suppressed if r["suppressed"]} >= {("c", "fpr"), ("a", "fpr")}
     assert outputs[0][1] == outputs[1][1] == outputs[2][1]
+
+
+#: (probe's group, gallery's group) -> (impostor pairs not matched, false matches, genuine matched, missed)
+CROSS = {
+    ("X", "X"): (1, 5, 2, 0),
+    ("X", "Y"): (10, 14, 0, 0),
+    ("X", "Z"): (41, 7, 0, 0),
+    ("Y", "X"): (0, 12, 0, 0),
+    ("Y", "Y"): (0, 2, 1, 0),
+    ("Y", "Z"): (4, 8, 0, 0),
+    ("Z", "Z"): (29, 19, 11, 1),
+}
+
+
+def _comparisons(z_x: tuple[int, int], z_y: tuple[int, int]) -> pd.DataFrame:
+    """One row per comparison; a match scores 0.9, the rest 0.1 (threshold 0.5)."""
+    cells = {**CROSS, ("Z", "X"): (*z_x, 0, 0), ("Z", "Y"): (*z_y, 0, 0)}
+    rows = []
+    for (a, b), counts in cells.items():
+        for (genuine, score), count in zip(((0, 0.1), (0, 0.9), (1, 0.9), (1, 0.1)), counts, strict=True):
+            rows += [(score, genuine, a, b)] * count
+    return pd.DataFrame(rows, columns=["score", "genuine", "ga", "gb"])
+
+
+@pytest.mark.xfail(strict=True, reason="the biometric audit's summary counts only sensitive withheld counts")
+def test_the_biometric_audit_summary_is_the_same_whatever_a_withheld_cell_holds() -> None:
+    published = {}
+    for no_match in range(4):
+        for false_matches in range(3):
+            z_x, z_y = (no_match, false_matches), (3 - no_match, 2 - false_matches)
+            if sum(z_x) and sum(z_y):
+                result = audit_biometrics(
+                    _comparisons(z_x, z_y),
+                    score="score",
+                    genuine="genuine",
+                    group_a="ga",
+                    group_b="gb",
+                    threshold=0.5,
+                    min_cell=10,
+                )
+                rows = json.dumps(result.table.to_pylist(), sort_keys=True, default=str)
+                published[(z_x, z_y)] = (rows, result.metadata["disclosure_audit"])
+    assert len({rows for rows, _ in published.values()}) == 1  # ten splits, the same rows
+    assert len({json.dumps(summary, sort_keys=True) for _, summary in published.values()}) == 1
