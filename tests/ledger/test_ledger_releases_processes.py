@@ -1,0 +1,65 @@
+"""Three `misflag decisions audit --ledger` processes (not threads) of the same input started at once, on
+SQLite and on PostgreSQL as the writer role: each is recorded once, the releases are numbered 1, 2, 3 in
+ledger order, and each is protected against every release before it (its `earlier_releases`), so none
+missed another (the check-and-append is one write transaction; writers are serialised by SQLite's
+`BEGIN IMMEDIATE` or a PostgreSQL advisory lock). The ledger verifies afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+CONSOLE = "import sys; from misflag.cli import main; sys.exit(main(sys.argv[1:]))"
+WHERE = ["g <> 'a'", "g <> 'b'", "truth = 1"]
+
+
+def _released(url: str) -> list[dict[str, Any]]:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
+        ).fetchall()
+    engine.dispose()
+    return [json.loads(body)["payload"] for (body,) in rows]
+
+
+@pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
+def test_three_processes_at_once_each_see_the_releases_before_them(target: Any, tmp_path: Path) -> None:
+    log = tmp_path / "log.parquet"
+    groups = ["a"] * 40 + ["b"] * 40 + ["c"] * 4
+    pq.write_table(
+        pa.table({"g": groups, "truth": [i % 2 for i in range(84)], "flag": [i % 3 == 0 for i in range(84)]}),
+        log,
+    )
+    env = {**os.environ, "MISFLAG_LEDGER_KEY": str(target.key), "PYTHONWARNINGS": "ignore"}
+    argv = ["decisions", "audit", str(log), "--flag", "flag", "--truth", "truth", "--group", "g"]
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONSOLE, *argv, "--where", where, "--ledger", target.url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for where in WHERE
+    ]
+    errors = [process.communicate(timeout=300)[1] for process in started]
+    assert [process.returncode for process in started] == [0, 0, 0], errors
+    released = _released(target.url)
+    names = [payload["name"] for payload in released]
+    assert [name.split(":")[0] for name in names] == ["1", "2", "3"]
+    assert sorted(payload["where"] for payload in released) == sorted(WHERE)
+    for number, payload in enumerate(released):
+        earlier = payload["metadata"]["disclosure_audit"]["secondary_suppression"]["earlier_releases"]
+        assert earlier == names[:number]
+    assert target.verify_exit() == 0
