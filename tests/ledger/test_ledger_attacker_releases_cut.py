@@ -7,17 +7,36 @@ is written: each of the five COMPAS audits then finds no earlier release, is pro
 the others, and the independent LP attacker over the five outputs pins withheld counts (10 measured,
 among them Asian & Female's n at exactly 2). What catches the cut is `misflag ledger verify` (exit 2),
 as docs/ledger.md's threat model says for the owner; docs/disclosure.md says the audit does not.
+A release cut from the middle (later releases of the input still there) is seen, though: each release
+names the entries of its input it was protected against.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from misflag.decisions import audit_decisions
+from misflag.errors import LedgerError
 from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
+
+OPTIONS: dict[str, Any] = {"flag": "flag", "truth": "truth", "groups": ["g"]}
+
+
+def _released(url: str) -> list[tuple[int, dict[str, Any]]]:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT seq, body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
+        ).fetchall()
+    engine.dispose()
+    return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
@@ -38,3 +57,33 @@ def test_releases_cut_by_the_owner_go_unseen_by_audits_and_fail_verify(
     exposed = {(p[3]["attribute"], p[3]["group"], p[3]["metric"]): p[:3] for p in pinned}
     assert exposed[("race & sex", "Asian & Female", "n")] == (2.0, 2.0, 2.0)
     assert target.verify_exit() == 2
+
+
+@pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
+def test_a_release_cut_from_the_middle_is_missed_by_the_next_release(
+    target: Any, owner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each release names the entries of its input it was protected against; with the first of three
+    cut, the second still names it, so the next audit is refused in one line and appends nothing
+    (before, it was recorded as another release 3, protected against two of the three)."""
+    log = tmp_path / "log.parquet"
+    groups = ["a"] * 40 + ["b"] * 40 + ["c"] * 4
+    pq.write_table(
+        pa.table({"g": groups, "truth": [i % 2 for i in range(84)], "flag": [i % 3 == 0 for i in range(84)]}),
+        log,
+    )
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
+    made = [
+        audit_decisions(str(log), **OPTIONS, where=w, ledger=target.url)
+        for w in (None, "g <> 'a'", "g <> 'b'")
+    ]
+    assert [m.metadata["release"][0] for m in made] == ["1", "2", "3"]
+    first = _released(target.url)[0][0]
+    owner(target.owner_url).run("DELETE FROM ledger_entries WHERE seq = :s", s=first)
+    before = _released(target.url)
+    with pytest.raises(LedgerError) as refused:
+        audit_decisions(str(log), **OPTIONS, where="truth = 1", ledger=target.url)
+    message = str(refused.value)
+    assert message.startswith("refusing to read the releases: entry ") and "\n" not in message
+    assert f"[{first}]" in message and "misflag ledger verify" in message
+    assert _released(target.url) == before  # nothing appended
