@@ -54,4 +54,23 @@ def test_a_key_made_by_eight_threads_at_once_is_one_whole_key(kind: str, tmp_pat
             thread.join()
         assert problems == [] and len(answers) == 8, (attempt, problems)
         assert len(set(answers)) == 1  # one key, the same for all
-        assert not [p for p in path.parent.iterdir() if "tmp" in p.name], list(path.parent.iterdir())
+        assert not [p for p in path.parent.iterdir() if p.name.endswith(".partial")], list(
+            path.parent.iterdir()
+        )
+
+
+def test_a_filesystem_without_hard_links_still_gets_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where `link` is refused (some network and FAT filesystems), the key is created in place as before."""
+    import os
+
+    def no_links(source: str, target: Path) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "ledger.sqlite.writer-key"
+    key = load_or_create_writer_key(path)
+    assert len(key) == 32 and path.read_text().strip() == key.hex()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]

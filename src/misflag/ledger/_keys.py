@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -77,19 +78,39 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
 
 def write_private(path: Path, data: bytes) -> None:
     """Create `path` (mode 0600, never over an existing file) holding `data`, durable when this returns:
-    the file and its folder are fsynced, so a crash right after cannot lose a key already in use."""
+    the file and its folder are fsynced, so a crash right after cannot lose a key already in use. The
+    data is written to a temporary file first and linked into place, so no one (another process making
+    the same key at once) ever finds `path` half-written; FileExistsError when it exists already."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:  # mkstemp's mode is 0600
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _link(temporary, path, data)
+        finally:
+            os.unlink(temporary)
         sync_folder(path.parent)
     except FileExistsError:
         raise
     except OSError as error:
         raise LedgerError(f"cannot write the key file {literal(str(path))}: {literal(str(error))}") from None
+
+
+def _link(temporary: str, path: Path, data: bytes) -> None:
+    """Link the written `temporary` file as `path` (atomic; FileExistsError when it exists); on a
+    filesystem without hard links, create `path` exclusively and write it in place, as before."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def sync_folder(folder: Path) -> None:
