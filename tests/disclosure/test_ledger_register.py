@@ -93,7 +93,7 @@ def test_releases_in_a_ledger_publish_what_the_register_file_does(
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     for payload, result, (groups, where) in zip(payloads, ledgered, RELEASE, strict=True):
         # only what was published: the rows and metadata as the output carries them, its digest, where, groups
-        assert set(payload) == {"name", "sha256", "where", "groups", "rows", "metadata"}
+        assert set(payload) == {"name", "sha256", "where", "groups", "rows", "metadata", "earlier"}
         assert (payload["sha256"], payload["where"], payload["groups"]) == (digest, where, groups)
         assert payload["rows"] == json.loads(json.dumps(result.rows()))
         assert payload["metadata"] == json.loads(json.dumps(result.metadata, default=str))
@@ -191,7 +191,7 @@ def test_a_ledger_that_already_exposes_refuses_the_next_audit_on_the_command_lin
             result = audit_decisions(str(path), **options(groups, where))
             result.metadata["release"] = f"alone {number}"
             seen = [seq for seq, _ in releases_of(store, digest)]
-            assert record_release(store, release_payload(result, digest), seen) is not None
+            assert record_release(store, release_payload(result, digest, seen), seen) is not None
     finally:
         store.close()
     before = ledger_path.read_bytes()

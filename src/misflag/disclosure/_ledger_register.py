@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,8 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
             RELEASED.reset(token)
         result.metadata["spec"]["protect_releases"] = True
         result.metadata["release"] = release_name(spec, len(earlier) + 1)
-        if record_release(store, release_payload(result, digest), [seq for seq, _ in earlier]):
+        seen = [seq for seq, _ in earlier]
+        if record_release(store, release_payload(result, digest, seen), seen):
             return result
     raise InputError(
         f"other audits of this input kept recording releases in the ledger ({ATTEMPTS} tries); "
@@ -76,13 +77,15 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
     )
 
 
-def release_payload(result: AuditResult, digest: str) -> dict[str, Any]:
+def release_payload(result: AuditResult, digest: str, earlier: Sequence[int] = ()) -> dict[str, Any]:
     """What a release entry holds: the rows and metadata as published (plain JSON: a number JSON cannot
-    hold is null, as in the rows), the input's sha256, its --where and groups."""
+    hold is null, as in the rows), the input's sha256, its --where and groups, and the entries of the
+    input's earlier releases it was protected against (so that a later audit sees one of them cut)."""
     spec = result.metadata["spec"]
     return {
         "name": result.metadata["release"],
         "sha256": digest,
+        "earlier": list(earlier),
         "where": spec.get("where"),
         "groups": list(spec.get("groups") or ()),
         "rows": _plain(result.rows()),

@@ -2,8 +2,9 @@
 audit of the same input is protected against it (docs/disclosure.md, "The register in a ledger").
 
 A `released` entry is a system entry written by `misflag decisions audit --ledger`: the rows and metadata
-as published, the input's sha256, its `--where` and groups; never a withheld value (an entry is what a
-flagged person may be shown). It is sealed by a checkpoint in the transaction that writes it, so
+as published, the input's sha256, its `--where` and groups, the entries of the input's earlier
+releases it was protected against (a later audit refuses when one of them is gone); never a withheld
+value (an entry is what a flagged person may be shown). It is sealed by a checkpoint in the transaction that writes it, so
 `verify` fails at once on one the store did not seal (a row planted around the service), and the
 reader refuses every release row whose writer proof does not check.
 """
@@ -70,9 +71,21 @@ def _releases(ledger: Ledger, connection: Connection, digest: str) -> list[tuple
     mention = f'%"sha256":"{digest}"%'  # hex only: no LIKE wildcard
     rows = ledger._vouched_rows(connection, "kind = ? AND body LIKE ?", (RELEASED, mention))
     ledger._vouch(connection, rows, "read the releases")  # a planted release must not steer an audit
-    found = []
+    found: list[tuple[int, dict[str, Any]]] = []
     for seq, _prev, _hash, _kind, _case, body, _mac in rows:
         payload = json.loads(body)["payload"]
         if payload.get("sha256") == digest:
+            _check_earlier(seq, payload.get("earlier"), [s for s, _ in found])
             found.append((seq, payload))
     return found
+
+
+def _check_earlier(seq: int, named: Any, before: list[int]) -> None:
+    """A release names the entries of its input's releases it was protected against (None: written
+    before releases named them); one the ledger no longer holds was cut by whoever can delete rows."""
+    if named is not None and named != before:
+        raise LedgerError(
+            f"refusing to read the releases: entry {seq} was protected against the releases in entries "
+            f"{literal(shown(named))} of this input, but the ledger holds {before} before it (entries were "
+            "removed): run `misflag ledger verify`"
+        )
