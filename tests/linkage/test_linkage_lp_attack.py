@@ -37,12 +37,14 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag.cli import main
+from misflag.linkage._disclosure import Outcome
 from tests.disclosure.attacker import WarmLp
 
 SETTINGS = Path(__file__).resolve().parents[2] / "src/misflag/linkage/settings/febrl.json"
 GROUPS = ("substr(state, 1, 1)", "substr(given_name, 1, 1)")
 MIN_CELL = 20
 THRESHOLDS = (0.5, 0.9)
+BLOCKED_ON = ("given_name", "surname", "date_of_birth", "soc_sec_id", "postcode", "street_number")
 
 
 @dataclass
@@ -66,7 +68,10 @@ class Reader:
         self.withheld = {
             r["group"]: r["warning"] for r in rows if r["attribute"] == self.attribute and r["suppressed"]
         }
-        self.people_n = int(self.bundle["metadata"]["records"]["rows"])
+        # the rows of the records and pairs files, null where the overall row is withheld
+        self.people_n = self.bundle["metadata"]["records"]["rows"]
+        self.pairs_n = self.bundle["metadata"]["input"]["rows"]
+        self.blocking = any(r["stage"] == "blocking" for r in rows)
         for unit in [*self.groups, None]:  # None: the overall row
             self._structure(unit)
         self._couple()
@@ -81,11 +86,12 @@ class Reader:
             unit = None if curve["attribute"] == "overall" else curve["group"]
             if curve["attribute"] in ("overall", self.attribute):
                 self._read_curve(unit, curve, self.people_n if unit is None else shown_people[unit])
-        self._eq(self.people(None), self.people_n)  # metadata: records rows
-        listed = {**self.pairs(None, True, 0, listed=True), **self.pairs(None, False, 0)}
-        self._eq(listed, self.bundle["metadata"]["input"]["rows"])  # metadata: pairs rows
+        if self.people_n is not None:
+            self._eq(self.people(None), self.people_n)  # metadata: records rows
+            listed = {**self.pairs(None, True, 0, listed=True), **self.pairs(None, False, 0)}
+            self._eq(listed, self.pairs_n)  # metadata: pairs rows
         if self.primary is not None:  # which rule withheld each group: fewer than min_cell, or complementary
-            smallest_shown = min(shown_people.values(), default=self.people_n)
+            smallest_shown = min(shown_people.values(), default=self.people_n or math.inf)
             for group in self.withheld:
                 if group in self.primary:
                     self._le(self.people(group), self.min_cell - 1)
@@ -97,17 +103,28 @@ class Reader:
     def _col(self, *key: Any) -> int:
         return self.columns.setdefault(key, len(self.columns))
 
+    def _kinds(self) -> tuple[str, ...]:
+        """False pairs, and true pairs (with --settings: those a blocking rule reaches, and the rest)."""
+        return ("true-reached", "true-missed", "false") if self.blocking else ("true", "false")
+
     def _bins(self, kind: str) -> list[Any]:
         """Score bins: b = number of thresholds at or below the score; true pairs also "never listed"."""
-        return (["unlisted"] if kind == "true" else []) + list(range(len(self.grid) + 1))
+        return (["unlisted"] if kind.startswith("true") else []) + list(range(len(self.grid) + 1))
 
-    def pairs(self, unit: str | None, true: bool, j: int, listed: bool = False) -> dict[int, float]:
-        """Pairs touching the unit at score >= grid[j - 1] (j = 0: every listed pair; true, unlisted too)."""
-        kind = "true" if true else "false"
-        chosen = [b for b in self._bins(kind) if b != "unlisted" and b >= j]
-        if true and j == 0 and not listed:
-            chosen.append("unlisted")
-        return {self._col("pairs", unit, kind, b): 1.0 for b in chosen}
+    def pairs(
+        self, unit: str | None, true: bool, j: int, listed: bool = False, reached: bool = False
+    ) -> dict[int, float]:
+        """Pairs touching the unit at score >= grid[j - 1] (j = 0: every listed pair; true, unlisted too);
+        `reached`: only the true pairs a blocking rule reaches."""
+        out: dict[int, float] = {}
+        for kind in self._kinds():
+            if kind.startswith("true") != true or (reached and kind != "true-reached"):
+                continue
+            chosen = [b for b in self._bins(kind) if b != "unlisted" and b >= j]
+            if true and j == 0 and not listed:
+                chosen.append("unlisted")
+            out |= {self._col("pairs", unit, kind, b): 1.0 for b in chosen}
+        return out
 
     def wrongly(self, unit: str | None, j: int) -> dict[int, float]:
         """People of the unit linked to someone else at score >= grid[j - 1]."""
@@ -123,7 +140,7 @@ class Reader:
         self.at_most.append((terms, float(value)))
 
     def _structure(self, unit: str | None) -> None:
-        for kind in ("true", "false"):
+        for kind in self._kinds():
             for b in self._bins(kind):
                 self._col("pairs", unit, kind, b)
         for b in ["none", *range(len(self.grid) + 1)]:
@@ -135,7 +152,7 @@ class Reader:
             terms = {self._col("wrong", g, b): 1.0 for g in self.groups}
             terms[self._col("wrong", None, b)] = -1.0
             self._eq(terms, 0)
-        for kind in ("true", "false"):
+        for kind in self._kinds():
             for b in self._bins(kind):
                 total = self._col("pairs", None, kind, b)
                 touching = {self._col("pairs", g, kind, b): 1.0 for g in self.groups}
@@ -148,11 +165,15 @@ class Reader:
             for j in range(len(self.grid) + 1):
                 wrong, false = self.wrongly(unit, j), self.pairs(unit, False, j)
                 self._le({**wrong, **{k: -2.0 for k in false}}, 0)
-                self._le({**false, **{k: -(self.people_n - 1.0) for k in wrong}}, 0)
+                most = (self.people_n or 10**6) - 1.0  # a reader without the total: any large bound
+                self._le({**false, **{k: -most for k in wrong}}, 0)
 
     # -- published figures ------------------------------------------------------------------------
     def _read(self, unit: str | None, row: dict[str, Any]) -> None:
-        if row["stage"] == "blocking":
+        if row["stage"] == "blocking":  # true pairs, and those a blocking rule reaches
+            self._eq(self.pairs(unit, True, 0), row["denominator"])
+            if row["value"] is not None:
+                self._eq(self.pairs(unit, True, 0, reached=True), round(row["value"] * row["denominator"]))
             return
         j = self.grid.index(float(row["stage"].removeprefix("p>="))) + 1
         tp, fp = self.pairs(unit, True, j), self.pairs(unit, False, j)
@@ -185,11 +206,13 @@ class Reader:
     # -- the attack -------------------------------------------------------------------------------
     def targets(self) -> dict[tuple[str, str], dict[int, float]]:
         """Every sensitive count behind a withheld group's rows: people, and at each audited threshold
-        its wrongly linked people and TP, FP and FN pairs; its true pairs."""
+        its wrongly linked people and TP, FP and FN pairs; its true pairs, and those blocking reaches."""
         out: dict[tuple[str, str], dict[int, float]] = {}
         for group in self.withheld:
             out[(group, "people")] = self.people(group)
             out[(group, "true_pairs")] = self.pairs(group, True, 0)
+            if self.blocking:
+                out[(group, "reached")] = self.pairs(group, True, 0, reached=True)
             for t in self.audited:
                 j = self.grid.index(t) + 1
                 tp, true_pairs = self.pairs(group, True, j), self.pairs(group, True, 0)
@@ -260,6 +283,7 @@ def audit(linked: dict[str, Path], name: str) -> dict[str, Any]:
     argv += ["--id-column", "rec_id", "--truth", "cluster_id", "--source-column", "source_dataset"]
     argv += [*(x for g in GROUPS for x in ("--group", g)), "--min-cell", str(MIN_CELL)]
     argv += [*(x for t in THRESHOLDS for x in ("--threshold", str(t))), "--save", str(saved)]
+    argv += ["--settings", str(SETTINGS)]  # blocking recall per group
     assert main([*argv, "--format", "csv"]) == 0
     bundle: dict[str, Any] = json.loads(saved.read_text())
     return bundle
@@ -271,7 +295,12 @@ def true_counts(linked: dict[str, Path], attribute: str) -> dict[tuple[str, str]
     group = records[attribute.removeprefix("substr(").split(",")[0]].str[:1].fillna("(missing)")
     pairs = pd.read_parquet(linked["pairs"])
     a, b = (records[records.source_dataset == s].reset_index() for s in "ab")
-    true = a.merge(b, on="cluster_id")[["rec_id_x", "rec_id_y"]].set_axis(["id_l", "id_r"], axis=1)
+    both = a.merge(b, on="cluster_id")
+    true = both[["rec_id_x", "rec_id_y"]].set_axis(["id_l", "id_r"], axis=1)
+    # the blocking rules of febrl.json (a missing value equals nothing, as in SQL)
+    same = {c: both[f"{c}_x"].notna() & (both[f"{c}_x"] == both[f"{c}_y"]) for c in BLOCKED_ON}
+    reached = same["given_name"] | same["surname"] | same["date_of_birth"] | same["soc_sec_id"]
+    reached |= same["postcode"] & same["street_number"]
     true_keys = set(map(frozenset, zip(true.id_l, true.id_r, strict=True)))
     pairs["is_true"] = [frozenset(p) in true_keys for p in zip(pairs.id_l, pairs.id_r, strict=True)]
     out: dict[tuple[str, str], int] = {}
@@ -282,6 +311,7 @@ def true_counts(linked: dict[str, Path], attribute: str) -> dict[tuple[str, str]
     for g in group.unique():
         out[(g, "people")] = int((group == g).sum())
         out[(g, "true_pairs")] = touching(true, g)
+        out[(g, "reached")] = touching(true[reached.to_numpy()], g)
         for t in THRESHOLDS:
             above = pairs[pairs.score >= t]
             wrong = above[~above.is_true]
@@ -393,6 +423,11 @@ def test_no_withheld_count_is_pinned(
     assert intervals[(given, "y", "tp@0.5")][0] == 0
 
 
+def no_lp_audit(counts: Any, withheld: set[tuple[str, str]], *_: Any) -> Outcome:
+    """The release as the rule left it: no LP audit, nothing more withheld."""
+    return Outcome(withheld, None)
+
+
 def _primary_only(sizes: dict[tuple[str, str], int], min_cell: int) -> dict[tuple[str, str], str]:
     return {key: "suppressed: fewer than some people" for key, n in sizes.items() if n < min_cell}
 
@@ -418,6 +453,7 @@ def test_weaker_suppression_is_broken_by_the_same_attacker(
     """The control: three small groups of 2 add up to 6, so each holds 1 to 4 people (pinned); with the
     primary rule alone, y's 13 people are the overall row minus the shown groups."""
     monkeypatch.setattr("misflag.linkage._evaluate.withheld_groups", rule)
+    monkeypatch.setattr("misflag.linkage._audit.protect", no_lp_audit)
     bundle = audit(linked, rule.__name__)
     intervals, pinned = attack(bundle, truth, "reader")
     state, given = GROUPS

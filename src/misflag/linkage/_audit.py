@@ -9,10 +9,12 @@ import numpy as np
 import pyarrow as pa
 
 from misflag import __version__
+from misflag._withheld import public_reason
 from misflag.engine import quote_identifier
 from misflag.errors import InputError
 from misflag.io import InputInfo
 from misflag.linkage._clerical import check_labelled_design, estimate_precision, parse_labels
+from misflag.linkage._disclosure import protect
 from misflag.linkage._evaluate import (
     CURVE_THRESHOLDS,
     OVERALL_ATTRIBUTE,
@@ -180,8 +182,11 @@ def curve_table(counts: TruthCounts) -> pa.Table:
     return pa.table(columns)
 
 
-def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: str) -> list[dict[str, Any]]:
-    """Weighted precision per group and threshold from a labelled stratified sample (`misflag linkage sample`)."""
+def clerical_rows(
+    data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: str, withheld: dict[tuple[str, str], str]
+) -> list[dict[str, Any]]:
+    """Weighted precision per group and threshold from a labelled stratified sample (`misflag linkage
+    sample`); the `withheld` groups (the ground-truth audit's, when there is one) give no row."""
     info = data.labels_info  # loaded with the other inputs, before the engine was locked
     if info is None:
         raise InputError("the labelled sample ({labels}) was not loaded with the pairs")
@@ -209,7 +214,6 @@ def clerical_rows(data: PairsData, labels: Any, spec: LinkageAuditSpec, metric: 
     strata = np.unique(np.asarray(table["stratum"].to_pylist(), dtype=object), return_inverse=True)[1]
     sizes = table["stratum_size"].to_numpy(zero_copy_only=False).astype(float)
     score = table["score"].to_numpy(zero_copy_only=False).astype(float)
-    withheld = data.withheld()
     unlabelled = int(np.isnan(label).sum())
     note = f"{unlabelled} sampled pair(s) not labelled, treated as missing at random" if unlabelled else None
     rows: list[dict[str, Any]] = []
@@ -267,36 +271,53 @@ def audit_linkage(
     data = PairsData(spec, pairs, records, labels)
     rows: list[dict[str, Any]] = []
     extras: dict[str, pa.Table] = {}
+    metadata: dict[str, Any] = {}
     try:
+        withheld = data.withheld() if spec.cluster_column is None else {}
         if spec.cluster_column is not None:
             say("count against ground truth", None)
             counts = truth_counts(
                 data, sorted(set(spec.thresholds) | set(CURVE_THRESHOLDS)), clustered=spec.thresholds
             )
+            say("audit the withheld counts by linear programming", None)
+            outcome = protect(
+                counts, set(counts.withheld), spec.min_cell, data.pairs_info.rows, spec.thresholds
+            )
+            reason = public_reason(spec.min_cell)
+            withheld = counts.withheld = {key: reason for key in sorted(outcome.withheld)}
+            if outcome.summary is not None:
+                metadata["disclosure_audit"] = outcome.summary
             rows += truth_rows(counts, spec)
             extras["threshold_curves"] = curve_table(counts)
         if labels is not None:
             say("estimate from the labelled sample", None)
             metric = "precision_clerical" if spec.cluster_column is not None else "precision"
-            rows += clerical_rows(data, labels, spec, metric)
+            rows += clerical_rows(data, labels, spec, metric, withheld)
     finally:
         data.engine.close()
     result = AuditResult(
         kind="linkage-audit",
         table=rows_to_table(rows),
         extras=extras,
-        metadata=_metadata(spec, data, labels is not None),
+        metadata={
+            **_metadata(spec, data, labels is not None, (OVERALL_ATTRIBUTE, OVERALL_GROUP) in withheld),
+            **metadata,
+        },
     )
     result.summary = summarize(result, spec)
     return result
 
 
-def _metadata(spec: LinkageAuditSpec, data: PairsData, clerical: bool) -> dict[str, Any]:
+def _metadata(
+    spec: LinkageAuditSpec, data: PairsData, clerical: bool, overall_withheld: bool
+) -> dict[str, Any]:
+    """What was audited and how; the inputs' row counts are null where the overall row is withheld
+    (fewer than min_cell people, or the LP audit's last resort): they would give its people and pairs."""
+
     def described(info: InputInfo | None) -> dict[str, Any] | None:
+        rows = None if overall_withheld else info.rows if info is not None else None
         return (
-            None
-            if info is None
-            else {"description": info.description, "sha256": info.sha256, "rows": info.rows}
+            None if info is None else {"description": info.description, "sha256": info.sha256, "rows": rows}
         )
 
     return {

@@ -1,0 +1,442 @@
+"""The linkage release audited by linear programming before anything is written (docs/linkage-audit.md,
+"Disclosure control"; the goal is docs/disclosure.md's).
+
+A reader's unknowns, per group attribute (no table crosses two attributes, and the overall row every
+attribute shares is published, so each attribute is a model of its own), are whole, non-negative counts:
+per group and the overall row, the true and the false pairs touching it per score bin (the bins between
+every threshold the audit publishes, curves included; true pairs also "never listed", and with
+`--settings` split into reached or not by the blocking rules) and its people per bin of their highest
+wrong-link score. Every published count is an equation: per shown unit its people, true pairs, pairs
+reached by blocking, and at every threshold its TP and FP pairs and wrongly linked people (what
+precision, recall, F1 and the wrongful-link rate publish as rate x denominator, and the curves as
+counts), and the metadata's records and pairs rows. What every reader knows holds too: a person is in one
+group, a pair touches one or two, each listed group holds someone, and a wrongly linked person has a
+false pair in their group (and each such pair a wrongly linked person). Each sensitive withheld count
+(1 to `min_cell` - 1: people, true pairs, pairs reached, and at each audited threshold wrongly linked
+people and TP, FP and FN pairs) must have a feasible range over whole counts at least ceil(min_cell / 2)
+wide or reaching 0 (HiGHS: the relaxed LP, whole at its optimum, else the MIP through scipy with presolve
+off). While one does not, the smallest shown group of its attribute whose figures bound it (nonzero duals
+of the relaxed LP), else the smallest shown group, is withheld too, and the release is audited again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from misflag.result import OVERALL_ATTRIBUTE, OVERALL_GROUP
+
+if TYPE_CHECKING:
+    import highspy
+
+    from misflag.linkage._evaluate import TruthCounts
+
+Key = tuple[str, str]
+#: The overall row's key: the unit every attribute's groups add up to.
+OVERALL: Key = (OVERALL_ATTRIBUTE, OVERALL_GROUP)
+#: How far from a whole number a relaxed LP's solution may be and still be read as whole.
+WHOLE_TOLERANCE = 1e-9
+DUAL = 1e-7
+
+
+@dataclass(frozen=True)
+class Count:
+    """One count over the unknowns (coefficient 1 on each column): its unit, name and true value."""
+
+    unit: Key
+    name: str
+    columns: tuple[int, ...]
+    value: int
+
+
+@dataclass
+class Model:
+    """The unknowns of every unit (each attribute's groups and the overall row they share) and the
+    constraints every reader knows; the published figures are added per audit."""
+
+    attributes: dict[str, list[str]]
+    bins: int
+    blocking: bool
+    people_total: int
+    #: score bins no pair (of this family: "true", "false") or person ("wrong") falls in, overall; their
+    #: unknowns are left out (held at 0: a reader of the overall curve knows as much, and a reader who
+    #: does not is weaker than this model, never stronger)
+    empty: dict[str, set[int]] = field(default_factory=dict)
+    columns: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    rows: list[tuple[dict[int, float], float, float]] = field(default_factory=list)  # terms, low, high
+
+    def col(self, *key: Any) -> int:
+        return self.columns.setdefault(key, len(self.columns))
+
+    def kinds(self) -> tuple[str, ...]:
+        return ("true-reached", "true-missed", "false") if self.blocking else ("true", "false")
+
+    def bin_names(self, kind: str) -> list[Any]:
+        family = "true" if kind.startswith("true") else kind
+        used = [b for b in range(self.bins) if b not in self.empty.get(family, set())]
+        return (["unlisted"] if family == "true" else []) + used
+
+    def pairs(
+        self, unit: Key, true: bool, j: int, listed: bool = False, reached: bool = False
+    ) -> tuple[int, ...]:
+        """Pairs touching the unit at score >= threshold j - 1 of the grid (j = 0: every listed pair, and
+        for true pairs also those never listed unless `listed`); `reached`: only those blocking reaches."""
+        kinds = [
+            k for k in self.kinds() if k.startswith("true") == true and (not reached or k != "true-missed")
+        ]
+        chosen = [
+            self.col("pairs", unit, kind, b)
+            for kind in kinds
+            for b in self.bin_names(kind)
+            if (b == "unlisted" and j == 0 and not listed) or (b != "unlisted" and b >= j)
+        ]
+        return tuple(chosen)
+
+    def wrongly(self, unit: Key, j: int) -> tuple[int, ...]:
+        """People of the unit linked at score >= threshold j - 1 to someone not themselves."""
+        return tuple(self.col("wrong", unit, b) for b in self.bin_names("wrong") if b >= j)
+
+    def people(self, unit: Key) -> tuple[int, ...]:
+        return tuple(self.col("wrong", unit, b) for b in ["none", *self.bin_names("wrong")])
+
+    def add(self, terms: dict[int, float], low: float, high: float) -> None:
+        self.rows.append((terms, low, high))
+
+    def units(self) -> list[Key]:
+        return [(a, g) for a, groups in self.attributes.items() for g in groups] + [OVERALL]
+
+    def build(self) -> None:
+        """The unknowns of every unit, and what any reader knows of them (see the module's docstring)."""
+        for unit in self.units():
+            for kind in self.kinds():
+                for b in self.bin_names(kind):
+                    self.col("pairs", unit, kind, b)
+            self.people(unit)
+        for attribute, groups in self.attributes.items():
+            for b in ["none", *self.bin_names("wrong")]:  # a person is in one group
+                terms = {self.col("wrong", (attribute, g), b): 1.0 for g in groups}
+                self.add({**terms, self.col("wrong", OVERALL, b): -1.0}, 0, 0)
+            for kind in self.kinds():  # a pair touches one or two groups
+                for b in self.bin_names(kind):
+                    total = self.col("pairs", OVERALL, kind, b)
+                    touching = {self.col("pairs", (attribute, g), kind, b): 1.0 for g in groups}
+                    self.add({**touching, total: -1.0}, 0, np.inf)
+                    self.add({**touching, total: -2.0}, -np.inf, 0)
+                    for column in touching:
+                        self.add({column: 1.0, total: -1.0}, -np.inf, 0)
+        for unit in self.units():
+            self.add(dict.fromkeys(self.people(unit), 1.0), 1, np.inf)  # each listed group holds someone
+            for j in range(self.bins):
+                wrong, false = self.wrongly(unit, j), self.pairs(unit, False, j)
+                self.add({**dict.fromkeys(wrong, 1.0), **dict.fromkeys(false, -2.0)}, -np.inf, 0)
+                limit = -(self.people_total - 1.0)
+                self.add({**dict.fromkeys(false, 1.0), **dict.fromkeys(wrong, limit)}, -np.inf, 0)
+
+
+def unit_counts(
+    model: Model, counts: TruthCounts, g: int, unit: Key, audited: Sequence[float] | None
+) -> list[Count]:
+    """The counts behind a unit's rows: at every grid threshold when published (`audited` None: the
+    curves), else at the audited thresholds (a withheld unit's sensitive counts, FN pairs included)."""
+    true_pairs = _whole(counts.true_pairs[g])
+    out = [
+        Count(unit, "people", model.people(unit), _whole(counts.records[g])),
+        Count(unit, "true_pairs", model.pairs(unit, True, 0), true_pairs),
+    ]
+    if counts.reached is not None:
+        out.append(
+            Count(unit, "reached", model.pairs(unit, True, 0, reached=True), _whole(counts.reached[g]))
+        )
+    for j, t in enumerate(counts.thresholds):
+        if audited is not None and float(t) not in audited:
+            continue
+        tp = model.pairs(unit, True, j + 1)
+        out.append(Count(unit, f"tp@{t:g}", tp, _whole(counts.tp[g, j])))
+        out.append(Count(unit, f"fp@{t:g}", model.pairs(unit, False, j + 1), _whole(counts.fp[g, j])))
+        out.append(
+            Count(
+                unit,
+                f"wrongly_linked@{t:g}",
+                model.wrongly(unit, j + 1),
+                _whole(counts.wrongly_linked[g, j]),
+            )
+        )
+        if audited is not None:
+            fn = tuple(c for c in model.pairs(unit, True, 0) if c not in set(tp))
+            out.append(Count(unit, f"fn@{t:g}", fn, true_pairs - _whole(counts.tp[g, j])))
+    return out
+
+
+def _empty(counts: TruthCounts, index: dict[Key, int]) -> dict[str, set[int]]:
+    """Score bins 1.. (between consecutive thresholds, the last open) that no true pair, false pair or
+    wrongly linked person of the overall row falls in."""
+    g = index[OVERALL]
+    out = {}
+    for family, cumulative in (("true", counts.tp), ("false", counts.fp), ("wrong", counts.wrongly_linked)):
+        at = np.append(cumulative[g], 0.0)  # at or above each threshold, then above every one
+        out[family] = {b + 1 for b in range(at.size - 1) if at[b] - at[b + 1] == 0}
+    return out
+
+
+def _whole(value: float) -> int:
+    """A count held as a float (the audit's arrays), as the whole number it is."""
+    return round(float(value))
+
+
+@dataclass
+class Outcome:
+    """The withheld groups the audit settled on, and its result for the metadata."""
+
+    withheld: set[Key]
+    summary: dict[str, Any] | None
+
+
+def protect(
+    counts: TruthCounts, withheld: set[Key], min_cell: int, pairs_listed: int, audited: Sequence[float]
+) -> Outcome:
+    """Audit the release with these groups withheld and withhold more until no sensitive withheld count
+    is pinned, or nothing that bounds one is left to withhold (it is then counted as unprotected).
+    Builds and solves nothing when no sensitive count is withheld."""
+    protection = math.ceil(min_cell / 2)
+    withheld = set(withheld)
+    if not withheld:  # nothing withheld, nothing to audit (and no model to build)
+        return Outcome(withheld, None)
+    index = {key: g for g, key in enumerate(counts.keys)}
+    rounds = 0
+    while True:
+        audit = _Audit(counts, index, withheld, min_cell, (pairs_listed, audited))
+        targets = audit.sensitive()
+        if not targets:
+            return Outcome(withheld, None if rounds == 0 else _summary(protection, 0, 0, [], rounds))
+        audit.seed(targets)
+        found = [(target, audit.interval(target)) for target in targets]
+        narrow = [(target, bound) for target, (low, high, bound) in found if not audit.protects(low, high)]
+        added = _withhold_more(counts, index, withheld, narrow)
+        if not added:
+            solved = [(low, high) for _, (low, high, _) in found if low > 0]
+            return Outcome(withheld, _summary(protection, len(targets), len(narrow), solved, rounds))
+        withheld |= added
+        rounds += 1
+
+
+def _withhold_more(
+    counts: TruthCounts, index: dict[Key, int], withheld: set[Key], narrow: list[tuple[Count, set[Key]]]
+) -> set[Key]:
+    """For each pinned count, the smallest shown group whose figures bound it (relaxed-LP duals), else the
+    smallest shown group of its attribute, else the overall row; one per count, none twice in a round."""
+    added: set[Key] = set()
+    for target, bound in narrow:
+        shown = [key for key in counts.keys if key not in withheld and key != OVERALL]
+        candidates = [key for key in shown if key in bound] or [k for k in shown if k[0] == target.unit[0]]
+        if not candidates and OVERALL not in withheld:
+            candidates = [OVERALL]
+        if candidates and not added & set(candidates):
+            added.add(min(candidates, key=lambda key: (counts.records[index[key]], key)))
+    return added
+
+
+def _summary(
+    protection: int, checked: int, unprotected: int, solved: list[tuple[float, float]], rounds: int
+) -> dict[str, Any]:
+    narrowest = min(solved, key=lambda ends: ends[1] - ends[0], default=None)
+    return {
+        "method": "integer programming over every published count and rate x denominator "
+        "(HiGHS: the relaxed LP where its optimum is whole, else the MIP through scipy)",
+        "protection_level": protection,
+        "withheld_counts_checked": checked,
+        "withheld_counts_protected": checked - unprotected,
+        "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
+        "rounds_of_further_suppression": rounds,
+    }
+
+
+class _Audit:
+    """The model with the shown units' figures as equations, and the reader's solves over it."""
+
+    def __init__(
+        self,
+        counts: TruthCounts,
+        index: dict[Key, int],
+        withheld: set[Key],
+        min_cell: int,
+        published: tuple[int, Sequence[float]],
+    ) -> None:
+        pairs_listed, audited = published
+        attributes: dict[str, list[str]] = {}
+        for attribute, group in sorted(counts.keys):
+            if attribute != OVERALL_ATTRIBUTE:
+                attributes.setdefault(attribute, []).append(group)
+        # the true total: a reader who cannot read it is weaker than this model, never stronger
+        people_total = _whole(counts.records[index[OVERALL]])
+        self.model = Model(
+            attributes,
+            counts.thresholds.size + 1,
+            counts.reached is not None,
+            people_total,
+            _empty(counts, index),
+        )
+        self.model.build()
+        self.min_cell, self.protection = min_cell, math.ceil(min_cell / 2)
+        self.row_unit: list[Key | None] = [None] * len(self.model.rows)  # None: no unit's figure
+        self.hidden: list[Count] = []
+        for unit in self.model.units():
+            if unit in withheld:
+                self.hidden += unit_counts(self.model, counts, index[unit], unit, [float(t) for t in audited])
+                continue
+            for count in unit_counts(self.model, counts, index[unit], unit, None):
+                self.model.add(dict.fromkeys(count.columns, 1.0), count.value, count.value)
+                self.row_unit.append(unit)
+        if OVERALL not in withheld:  # the metadata: rows of the records file and of the pairs file
+            self.model.add(dict.fromkeys(self.model.people(OVERALL), 1.0), people_total, people_total)
+            listed = self.model.pairs(OVERALL, True, 0, listed=True) + self.model.pairs(OVERALL, False, 0)
+            self.model.add(dict.fromkeys(listed, 1.0), pairs_listed, pairs_listed)
+            self.row_unit += [OVERALL, OVERALL]
+        self.highs: highspy.Highs | None = None
+        self.points: list[np.ndarray] = []
+        self.matrix, self.row_low, self.row_high = self._sparse()
+
+    def _sparse(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The model's rows as one sparse matrix (scipy) with their lower and upper bounds."""
+        from scipy.sparse import csr_matrix
+
+        rows = self.model.rows
+        lengths = [len(terms) for terms, _, _ in rows]
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        indices = np.fromiter((k for terms, _, _ in rows for k in terms), np.int64, int(indptr[-1]))
+        values = np.fromiter((v for terms, _, _ in rows for v in terms.values()), float, int(indptr[-1]))
+        matrix = csr_matrix((values, indices, indptr), shape=(len(rows), len(self.model.columns)))
+        low = np.asarray([row[1] for row in rows], dtype=float)
+        return matrix, low, np.asarray([row[2] for row in rows], dtype=float)
+
+    def sensitive(self) -> list[Count]:
+        """Withheld counts of 1 to min_cell - 1, one per distinct set of unknowns."""
+        seen: set[tuple[int, ...]] = set()
+        out = []
+        for count in self.hidden:
+            key = tuple(sorted(count.columns))
+            if 1 <= count.value < self.min_cell and key not in seen:
+                seen.add(key)
+                out.append(count)
+        return out
+
+    def protects(self, low: float, high: float) -> bool:
+        return low == 0 or high - low >= self.protection
+
+    def interval(self, target: Count) -> tuple[float, float, set[Key]]:
+        """The count's values at whole points the reader cannot rule out, as soon as they show it
+        protected; else its least and most over whole counts (or the relaxed LP's bounds, rounded
+        inwards, when even those are narrower than the goal). With the shown groups whose figures bound
+        it in the relaxed LP (nonzero duals)."""
+        objective = np.zeros(len(self.model.columns))
+        objective[list(target.columns)] = 1.0
+        high, high_whole, bound = self._relaxed_least(-objective)
+        values = [float(objective @ point) for point in self.points]
+        if values and self.protects(min(values), max(values)):
+            return min(values), max(values), bound
+        low, low_whole, more = self._relaxed_least(objective)
+        # rounded inwards: whole counts lie within (an unbounded most stays infinite)
+        low, high, bound = float(np.ceil(low - 1e-6)), float(np.floor(-high + 1e-6)), bound | more
+        if not self.protects(low, high) or (low_whole and high_whole) or high == math.inf:
+            return low, high, bound  # the whole interval lies inside these; unbounded LP, unbounded MIP
+        if not low_whole:
+            low = self._mip(objective)
+        if not high_whole and not self.protects(low, high):
+            high = -self._mip(-objective)
+        return low, high, bound
+
+    def seed(self, targets: list[Count]) -> None:
+        """One whole point with every target at its least together (HiGHS's MIP): with each target's
+        most (a whole LP solution, mostly) it shows most targets protected without solves of their own."""
+        objective = np.zeros(len(self.model.columns))
+        for target in targets:
+            objective[list(target.columns)] += 1.0
+        self._mip(objective)
+
+    def _relaxed_least(self, objective: np.ndarray) -> tuple[float, bool, set[Key]]:
+        """min objective . x in the relaxed LP (HiGHS, warm from the last basis), whether its solution is
+        whole (then it is the whole-number optimum, and a point), and the units whose published
+        equations carry a nonzero dual. An unbounded minimum is -inf."""
+        import highspy
+
+        model = self._relaxed()
+        model.changeColsCost(objective.size, np.arange(objective.size, dtype=np.int32), objective)
+        model.run()
+        status = model.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell: solve plainly
+            model.setOptionValue("presolve", "off")
+            model.run()
+            model.setOptionValue("presolve", "choose")
+            status = model.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return -math.inf, True, set()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"the linkage disclosure audit's LP ended {model.modelStatusToString(status)}")
+        solution = model.getSolution()
+        bound = {
+            unit
+            for unit, dual in zip(self.row_unit, np.asarray(solution.row_dual), strict=True)
+            if unit is not None and abs(dual) > DUAL
+        }
+        relaxed = np.asarray(solution.col_value)
+        whole = self._checked(relaxed) is not None
+        return float(objective @ relaxed), whole, bound
+
+    def _checked(self, solution: np.ndarray) -> np.ndarray | None:
+        """The solution rounded to whole counts, kept as a point if it is whole and meets every
+        constraint exactly (only such points prove that a count can take a value)."""
+        point = np.round(solution)
+        if np.any(np.abs(solution - point) >= WHOLE_TOLERANCE) or np.any(point < 0):
+            return None
+        sums = self.matrix @ point
+        if np.any(sums < self.row_low) or np.any(sums > self.row_high):
+            return None
+        self.points.append(point)
+        return point
+
+    def _mip(self, objective: np.ndarray) -> float:
+        """min objective . x over whole counts by HiGHS's MIP through scipy, presolve off (the biometric
+        audit found HiGHS's MIP presolve unsound once); its solution is checked and kept as a point."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        found = milp(
+            objective,
+            constraints=[LinearConstraint(self.matrix, self.row_low, self.row_high)],
+            integrality=np.ones(objective.size),
+            bounds=Bounds(0, np.inf),
+            options={"presolve": False},
+        )
+        point = None if found.x is None else self._checked(np.round(found.x))
+        if found.status != 0 or point is None:
+            raise RuntimeError(f"the linkage disclosure audit's MIP ended: {found.message}")
+        return float(objective @ point)
+
+    def _relaxed(self) -> highspy.Highs:
+        """The relaxed LP as one HiGHS model, built once and re-solved from its last basis per objective."""
+        if self.highs is not None:
+            return self.highs
+        import highspy
+
+        from misflag.disclosure._lp import silent_stdout
+
+        matrix = self.matrix.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
+        lp.col_cost_ = np.zeros(matrix.shape[1])
+        lp.col_lower_, lp.col_upper_ = np.zeros(matrix.shape[1]), np.full(matrix.shape[1], np.inf)
+        lp.row_lower_, lp.row_upper_ = self.row_low, self.row_high
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
+            matrix.indptr,
+            matrix.indices,
+            matrix.data,
+        )
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = matrix.shape[1], matrix.shape[0]
+        with silent_stdout():  # HiGHS prints a banner from its C++ constructor
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        return self.highs
