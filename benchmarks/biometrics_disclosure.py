@@ -87,7 +87,8 @@ def main() -> None:
         print(f"{label:18} CPU {cpu[audited]:6.2f} s  wall {wall:6.2f} s  withheld rows {withheld:,}")
     same = results[True].table.equals(results[False].table)
     print(f"LP audit / rules alone, CPU: {cpu[True] / cpu[False]:.2f}x (same rows: {same})")
-    print(f"disclosure_audit: {results[True].metadata.get('disclosure_audit')}")
+    summary = results[True].metadata.get("disclosure_audit")
+    print(f"disclosure_audit: {summary}; the auditor's: {getattr(summary, 'auditor_only', None)}")
 
 
 if __name__ == "__main__":

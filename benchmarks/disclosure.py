@@ -55,7 +55,8 @@ cpu, wall = time.process_time(), time.perf_counter()
 result = audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
 withheld = sum(bool(row["suppressed"]) for row in result.rows())
-secondary = result.metadata.get("disclosure_audit", {}).get("secondary_suppression", {})
+summary = result.metadata.get("disclosure_audit")  # the auditor's diagnostics: never written
+secondary = getattr(summary, "auditor_only", {}).get("secondary_suppression", {})
 print(cpu, wall, withheld, secondary.get("method", "none"), secondary.get("rounds", 0))
 """
 

@@ -53,7 +53,7 @@ def loss(table: pa.Table, names: list[str], sizes: dict[Any, float]) -> str:
     whole = {(r["attribute"], r["group"]) for r in rows if r["metric"] == "n" and r["suppressed"]}
     rates = {(r["attribute"], r["group"]) for r in rows if r["metric"] != "n" and r["suppressed"]}
     figures = [r for r in rows if not r["metric"].endswith(("_ratio", "_diff"))]
-    method = result.metadata["disclosure_audit"]["secondary_suppression"]["method"]
+    method = result.metadata["disclosure_audit"].auditor_only["secondary_suppression"]["method"]
     return (
         f"{method:6} groups withheld whole {len(whole)} ({sum(sizes[u] for u in whole):,.0f} people); "
         f"groups with a rate withheld {len(rates)} ({sum(sizes[u] for u in rates):,.0f} people); "

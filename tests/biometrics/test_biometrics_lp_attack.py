@@ -288,7 +288,8 @@ def test_no_withheld_count_is_pinned(cells: Cells, with_group: bool) -> None:
 def test_the_rules_alone_are_broken_by_the_same_reader(cells: Cells, monkeypatch: pytest.MonkeyPatch) -> None:
     """The control of the LP audit: with its further suppression switched off (the rules' levels
     published as they are), the reader pins counts; with it (above), none. Its result is recorded."""
-    assert audit_result(cells, MIN_CELL, True).metadata["disclosure_audit"]["rounds_of_further_suppression"]
+    recorded = audit_result(cells, MIN_CELL, True).metadata["disclosure_audit"]
+    assert recorded.auditor_only["rounds_of_further_suppression"]  # the auditor's, never written
     monkeypatch.setattr(disclosure, "protect", lambda release, levels, min_cell: Outcome(levels, None))
     assert pinned(cells, audit(cells, MIN_CELL, with_group=True))
 
@@ -340,12 +341,16 @@ def test_no_rate_is_published_over_a_thin_denominator() -> None:
 
 
 def test_the_audit_is_recorded_without_a_withheld_count() -> None:
-    """The metadata names the LP audit's result (counts checked and protected, the narrowest range,
-    at least the protection level wide) and no withheld count; an audit withholding nothing records none."""
+    """The metadata names the LP audit's method, level, guarantee and the withheld counts the rows show,
+    and no withheld count; the auditor's diagnostics (counts checked and protected, the narrowest range,
+    at least the protection level wide) stay on the result; an audit withholding nothing records none."""
     result = audit_result(MARGINS, MIN_CELL, with_group=True)
-    recorded = result.metadata["disclosure_audit"]
+    published = result.metadata["disclosure_audit"]
+    assert set(published) == {"method", "protection_level", "withheld_counts", "guarantee"}
+    assert published["protection_level"] == math.ceil(MIN_CELL / 2)
+    assert published["withheld_counts"] > 0
+    recorded = published.auditor_only
     assert recorded["withheld_counts_protected"] == recorded["withheld_counts_checked"] > 0
-    assert recorded["protection_level"] == math.ceil(MIN_CELL / 2)
     narrowest = recorded["narrowest_interval"]
     assert narrowest is None or narrowest["high"] - narrowest["low"] >= math.ceil(MIN_CELL / 2)
     large = {cell: tuple(10 * c for c in counts) for cell, counts in SMALL_GROUP.items() if cell[0] != "Z"}

@@ -10,12 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from misflag.disclosure._audit import SECONDARY_METHODS
+
 PROBE = """
 import json, sys
 from misflag.decisions import audit_decisions
 result = audit_decisions({path!r}, flag={flag!r}, truth={truth!r}, groups={groups!r}, intersect=True)
 loaded = sorted(m for m in ("highspy", "scipy", "scipy.sparse", "scipy.optimize") if m in sys.modules)
-print(json.dumps({{"loaded": loaded, "audit": result.metadata["disclosure_audit"],
+summary = result.metadata["disclosure_audit"]
+print(json.dumps({{"loaded": loaded, "audit": summary.auditor_only, "published": summary,
                   "withheld": sum(bool(r["suppressed"]) for r in result.rows())}}))
 """
 
@@ -37,6 +40,14 @@ def test_nothing_sensitive_withheld_loads_no_solver(tmp_path: Path) -> None:
     audit = out["audit"]
     assert isinstance(audit, dict)
     assert audit["withheld_counts_checked"] == 0 and audit["withheld_counts_solved_by_their_own_lp"] == 0
+    assert out["published"] == {
+        "method": "linear programming (HiGHS via highspy), integrality relaxed",
+        "protection_level": 5.0,
+        "withheld_counts": 0,
+        "guarantee": "every withheld count of 1 to min_cell - 1 people has a feasible interval, given every "
+        "published figure, at least 5 people wide, or one that reaches down to 0",
+        "secondary_suppression": {"methods": SECONDARY_METHODS, "earlier_releases": []},
+    }
 
 
 def test_the_cost_aware_suppression_imports_no_scipy_optimize(compas_csv: Path) -> None:

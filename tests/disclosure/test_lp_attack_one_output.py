@@ -70,7 +70,7 @@ def test_no_withheld_count_is_pinned_down(dataset: str, request: pytest.FixtureR
     small = [c for c in attacker.targets if 1 <= counts[list(c)].sum() < MIN_CELL]
     assert small  # the audit withholds sensitive counts, so the attack has something to find
     assert exposed(attacker, counts, MIN_CELL) == []
-    summary = result.metadata["disclosure_audit"]
+    summary = result.metadata["disclosure_audit"].auditor_only  # the auditor's diagnostics, never written
     assert summary["withheld_counts_checked"] == summary["withheld_counts_protected"] > 0
     assert summary["secondary_suppression"]["method"] == "milp"
 
@@ -85,7 +85,7 @@ def test_the_optimiser_withholds_no_more_than_the_greedy_fallback(
     table, names = request.getfixturevalue(dataset)
     monkeypatch.setattr("misflag.decisions._protect.OPTIMISER_ROUNDS", 0)
     greedy = audit_decisions(table, flag="flag", truth="truth", groups=names, intersect=True)
-    assert greedy.metadata["disclosure_audit"]["secondary_suppression"]["method"] == "greedy"
+    assert greedy.metadata["disclosure_audit"].auditor_only["secondary_suppression"]["method"] == "greedy"
     sizes = {
         (r["attribute"], r["group"]): r["value"]
         for r in audit_decisions(

@@ -43,6 +43,8 @@ def test_the_output_is_byte_identical_with_and_without_the_reuse(
     monkeypatch.setattr(UnsuppressedRows, "get", lambda self, compute: counted(UnsuppressedRows(), compute))
     afresh = run(compas)
     assert len(computed) > 1  # several suppression rounds, so the reuse has something to reuse
-    secondary = afresh.metadata["disclosure_audit"]["secondary_suppression"]
+    diagnostics = afresh.metadata["disclosure_audit"].auditor_only  # never written with the output
+    secondary = diagnostics["secondary_suppression"]
     assert secondary["rounds"] > 1 and secondary["cuts"] > 0  # the audit withheld more than the rules
     assert output_bytes(reused) == output_bytes(afresh)
+    assert reused.metadata["disclosure_audit"].auditor_only == diagnostics

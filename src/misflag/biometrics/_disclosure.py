@@ -29,6 +29,7 @@ from misflag.biometrics._clustered import Clustered
 from misflag.biometrics._groups import Grouping, linked_subsets, suppress
 from misflag.biometrics._scan import Profile
 from misflag.biometrics._spec import BiometricSpec
+from misflag.disclosure._audit import AuditSummary, guarantee
 
 if TYPE_CHECKING:
     import highspy
@@ -53,9 +54,10 @@ def plan(
     clustered: dict[str, Clustered],
     matched: np.ndarray,
     thresholds: Sequence[float],
-) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
-    """Every grouping's publication levels, and the LP audit's result (None when nothing sensitive is
-    withheld, so nothing was solved): the rules first (`primary`), then the audit of what they leave."""
+) -> tuple[dict[str, np.ndarray], AuditSummary | None]:
+    """Every grouping's publication levels, and the LP audit's summary (None when nothing is withheld;
+    nothing is solved unless a sensitive count is): the rules first (`primary`), then the audit of what
+    they leave."""
     levels = primary(spec, prof, all_groupings, clustered)
     release = Release(all_groupings, prof.y, prof.n, matched, thresholds)
     outcome = protect(release, [levels[g.attribute] for g in all_groupings], spec.min_cell)
@@ -204,10 +206,10 @@ def published(figure: Figure, level: int) -> bool:
 
 @dataclass
 class Outcome:
-    """The levels the audit settled on and its result for the metadata (None: nothing sensitive withheld)."""
+    """The levels the audit settled on and its summary for the metadata (None: nothing withheld)."""
 
     levels: list[np.ndarray]
-    summary: dict[str, Any] | None
+    summary: AuditSummary | None
 
 
 def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcome:
@@ -224,9 +226,10 @@ def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcom
             if levels[g][label] > SHOWN
             for f in release.figures(g, label)
         ]
-        targets = _sensitive([f for f, shown in figures if not shown], min_cell)
+        withheld = [f for f, shown in figures if not shown]
+        targets = _sensitive(withheld, min_cell)
         if not targets:
-            return Outcome(levels, None if rounds == 0 else _summary(protection, 0, None, rounds))
+            return Outcome(levels, _summary(protection, withheld, None, rounds, 0))
         shown = [
             f
             for g, grouping in enumerate(release.groupings)
@@ -240,7 +243,7 @@ def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcom
         if not narrow:
             solved = [(low, high) for _, (low, high, exact) in found if exact and low > 0]
             narrowest = min(solved, key=lambda ends: ends[1] - ends[0], default=None)
-            return Outcome(levels, _summary(protection, len(targets), narrowest, rounds))
+            return Outcome(levels, _summary(protection, withheld, narrowest, rounds, len(targets)))
         rounds += 1
         if rounds > MAX_ROUNDS:  # every label but the overall row whole; then that too
             rest = levels[1:] if any((level < WHOLE).any() for level in levels[1:]) else levels
@@ -294,17 +297,32 @@ def _sensitive(withheld: list[Figure], min_cell: int) -> list[Figure]:
 
 
 def _summary(
-    protection: int, checked: int, narrowest: tuple[float, float] | None, rounds: int
-) -> dict[str, Any]:
-    return {
+    protection: int, withheld: list[Figure], narrowest: tuple[float, float] | None, rounds: int, checked: int
+) -> AuditSummary | None:
+    """The audit's result as metadata (None: nothing withheld, which the rows show too). Published: only
+    what a reader works out from the rows (the method, the level, how many counts they withhold, the
+    guarantee as a statement), the same whatever the withheld cells hold; the sensitive counts checked,
+    the narrowest interval and the rounds depend on the withheld values: `auditor_only`, never written."""
+    if not withheld:
+        return None
+    # counted per (label, figure) as the rows withhold them: which figures share their unknowns depends on
+    # which keys the data holds (a cross cell with no genuine pair), so a count of distinct ones would not
+    published: dict[str, object] = {
         "method": "integer programming over every published count and rate x denominator (HiGHS: the "
         "relaxed LP through highspy where its solution is whole, else the MIP through scipy)",
         "protection_level": protection,
-        "withheld_counts_checked": checked,
-        "withheld_counts_protected": checked,
-        "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
-        "rounds_of_further_suppression": rounds,
+        "withheld_counts": len(withheld),
+        "guarantee": guarantee(protection),
     }
+    return AuditSummary(
+        published,
+        {
+            "withheld_counts_checked": checked,
+            "withheld_counts_protected": checked,
+            "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
+            "rounds_of_further_suppression": rounds,
+        },
+    )
 
 
 class _Audit:

@@ -55,6 +55,18 @@ class Interval:
         return self.width >= protection - TOLERANCE or self.low <= TOLERANCE
 
 
+class AuditSummary(dict[str, object]):
+    """The audit's summary as published (the dict's items: written with the output, so into saved JSON,
+    the HTML report and `released` ledger entries) and, as `auditor_only`, the diagnostics that depend
+    on the withheld values (which counts are sensitive, how each was certified, the narrowest interval,
+    the optimiser's rounds): kept on the in-memory result for whoever holds the data, never written.
+    Every writer reads the items alone (json, orjson and the report see a dict)."""
+
+    def __init__(self, published: dict[str, object], auditor_only: dict[str, object]) -> None:
+        super().__init__(published)
+        self.auditor_only = auditor_only
+
+
 @dataclass(frozen=True)
 class DisclosureAudit:
     """Every audited withheld count's interval, and those narrower than the protection level."""
@@ -65,6 +77,8 @@ class DisclosureAudit:
         "inf"
     )  # a count the reader knows to hold this many or more is not sensitive
     secondary: dict[str, object] | None = None  # which secondary suppression ran, and what it withheld
+    #: every withheld count of the reader's model, sensitive or not: a function of the published outputs
+    withheld: int = 0
 
     @property
     def exposed(self) -> list[Interval]:
@@ -74,15 +88,30 @@ class DisclosureAudit:
             if not i.protects(self.protection) and i.low < self.sensitive_below - TOLERANCE
         ]
 
-    def summary(self) -> dict[str, object]:
-        """The audit's result as metadata: counts checked and protected, the narrowest interval."""
-        # a shortcut interval's ends are feasible values (perhaps the auditor's own count): never published
+    def summary(self) -> AuditSummary:
+        """The audit's result as metadata: only what a reader works out from the published output (the
+        method, the level, how many counts the rows withhold, the guarantee as a statement), the same
+        whatever the withheld cells hold; the diagnostics go to `auditor_only`."""
+        published: dict[str, object] = {
+            "method": "linear programming (HiGHS via highspy), integrality relaxed",
+            "protection_level": self.protection,
+            "withheld_counts": self.withheld,
+            "guarantee": guarantee(self.protection, met=not self.exposed),
+        }
+        if self.secondary is not None:
+            published["secondary_suppression"] = {
+                "methods": SECONDARY_METHODS,
+                "earlier_releases": self.secondary.get("earlier_releases", []),
+            }
+        return AuditSummary(published, self.diagnostics())
+
+    def diagnostics(self) -> dict[str, object]:
+        """What the auditor may read and no output carries: each depends on the withheld values."""
+        # a shortcut interval's ends are feasible values (perhaps the auditor's own count)
         zero = [i for i in self.intervals if i.low <= TOLERANCE]
         bounded = [i for i in self.intervals if i.exact and i.low > TOLERANCE]  # someone is there
         narrowest = min(bounded, key=lambda i: i.width, default=None)
         return {
-            "method": "linear programming (HiGHS via highspy), integrality relaxed",
-            "protection_level": self.protection,
             "withheld_counts_checked": len(self.intervals),
             "withheld_counts_protected": len(self.intervals) - len(self.exposed),
             "withheld_counts_that_may_be_zero": len(zero),
@@ -96,6 +125,24 @@ class DisclosureAudit:
             },
             **({"secondary_suppression": self.secondary} if self.secondary is not None else {}),
         }
+
+
+#: How secondary suppression runs, as published: which of the two ran depends on the sensitive counts.
+SECONDARY_METHODS = (
+    "cost-aware (MILP through highspy, cuts from the audit's LP duals), else the greedy escalation; "
+    "either way the output is published only after the LP audit passes"
+)
+
+
+def guarantee(protection: float, met: bool = True) -> str:
+    """The protection goal as a statement (a measured narrowest interval would tell which count is thin).
+    `met` is False only where the greedy escalation ran out of steps: the output then says it falls short
+    rather than claim the goal (the one case where this field follows the withheld values)."""
+    goal = (
+        "every withheld count of 1 to min_cell - 1 people has a feasible interval, given every published "
+        f"figure, at least {protection:g} people wide, or one that reaches down to 0"
+    )
+    return goal if met else f"NOT MET (suppression ran out of steps): {goal}"
 
 
 def link(outputs: list[Output]) -> list[list[Output]]:
@@ -132,8 +179,10 @@ def audit_outputs(
     are unchanged.
     """
     intervals: list[Interval] = []
+    withheld = 0
     for number, linked in enumerate(link(outputs)):
         kept = (models or Models()).get(number, linked)
+        withheld += len(kept.targets)
         audited = [(t, known(t) if known is not None else None) for t in kept.targets]
         audited = [(t, v) for t, v in audited if known is None or v is not None]
         if not audited:  # no withheld count is sensitive: no LP model is built, none solved
@@ -178,7 +227,7 @@ def audit_outputs(
                 intervals[index] = _alternatives(problem, intervals[index], columns, limits, removable)
         if points is not None:
             points[kept.signature] = [*carried, *seen.found][-MAX_POINTS:]
-    return DisclosureAudit(protection, intervals, sensitive_below)
+    return DisclosureAudit(protection, intervals, sensitive_below, withheld=withheld)
 
 
 def _exposed(interval: Interval, protection: float, sensitive_below: float) -> bool:
