@@ -29,10 +29,11 @@ from misflag.biometrics._clustered import Clustered
 from misflag.biometrics._groups import Grouping, linked_subsets, suppress
 from misflag.biometrics._scan import Profile
 from misflag.biometrics._spec import BiometricSpec
-from misflag.disclosure._audit import AuditSummary, guarantee
 
 if TYPE_CHECKING:
     import highspy
+
+    from misflag.disclosure._audit import AuditSummary
 
 #: A label's publication levels: everything shown; its rates and kind counts withheld (`n` and
 #: `subjects_n` kept, as the decision audit keeps `n` of a group whose rates rest on a thin denominator);
@@ -305,6 +306,8 @@ def _summary(
     the narrowest interval and the rounds depend on the withheld values: `auditor_only`, never written."""
     if not withheld:
         return None
+    from misflag.disclosure._audit import AuditSummary, guarantee  # not on the start-up path: 6 ms
+
     # counted per (label, figure) as the rows withhold them: which figures share their unknowns depends on
     # which keys the data holds (a cross cell with no genuine pair), so a count of distinct ones would not
     published: dict[str, object] = {
