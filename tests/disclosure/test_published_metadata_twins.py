@@ -8,7 +8,9 @@ stays put: k people of c flagged in place of k of a (or labelled, or past the se
 keeps the variants whose rows come out identical to the base's (at least two, so it cannot pass
 vacuously) and compares everything else. The input's sha256 is left out: it is a digest of the input
 itself, which no audit can make the same for different data (docs/disclosure.md says so).
-Before the fix, `metadata["disclosure_audit"]` differed here (tests/disclosure/test_lp_attack_audit_summary.py).
+With the summary of before 2026-12-07 (the audit's diagnostics in `metadata["disclosure_audit"]`), the
+one- and two-attribute, intersected, two-stage and score designs fail (the unlabelled one has no
+sensitive count that appears or vanishes; it checks the missing-truth metadata).
 """
 
 from __future__ import annotations
@@ -64,6 +66,15 @@ DESIGNS: dict[str, tuple[Callable[[int], pa.Table], dict[str, Any]]] = {
     "two stages": (
         lambda k: _log({"c": range(2), "a": range(6)}, {"c": range(k), "a": range(k, 4)}),
         {"stages": [("flag", "flag = 1"), ("decision", "decision = 1")], "groups": ["g"]},
+    ),
+    "intersected": (
+        lambda k: _log({"c": range(k), "a": range(k, 6)}),
+        {"flag": "flag", "groups": ["g", "h"], "intersect": True},
+    ),
+    # the flag is score >= the threshold the overall FPR target picks; curves are published per grouping
+    "score with a target FPR": (
+        lambda k: _log({"c": range(k), "a": range(k, 6)}),
+        {"flag": "flag", "groups": ["g"], "score": "flag * 0.8 + 0.1", "target_fpr": 0.1},
     ),
     "unlabelled people": (
         lambda k: _log({"a": range(6)}, unlabelled={"c": range(k), "a": range(6 + k, 8)}),
