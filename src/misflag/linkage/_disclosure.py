@@ -214,10 +214,10 @@ def protect(
             return Outcome(withheld, None if rounds == 0 else _summary(protection, 0, 0, [], rounds))
         audit.seed(targets)
         found = [(target, audit.interval(target)) for target in targets]
-        narrow = [(target, bound) for target, (low, high, bound) in found if not audit.protects(low, high)]
+        narrow = [(target, bound) for target, (low, high, bound, _) in found if not audit.protects(low, high)]
         added = _withhold_more(counts, index, withheld, narrow)
         if not added:
-            solved = [(low, high) for _, (low, high, _) in found if low > 0]
+            solved = [(low, high) for _, (low, high, _, exact) in found if exact and low > 0]
             return Outcome(withheld, _summary(protection, len(targets), len(narrow), solved, rounds))
         withheld |= added
         rounds += 1
@@ -326,27 +326,28 @@ class _Audit:
     def protects(self, low: float, high: float) -> bool:
         return low == 0 or high - low >= self.protection
 
-    def interval(self, target: Count) -> tuple[float, float, set[Key]]:
+    def interval(self, target: Count) -> tuple[float, float, set[Key], bool]:
         """The count's values at whole points the reader cannot rule out, as soon as they show it
         protected; else its least and most over whole counts (or the relaxed LP's bounds, rounded
         inwards, when even those are narrower than the goal). With the shown groups whose figures bound
-        it in the relaxed LP (nonzero duals)."""
+        it in the relaxed LP (nonzero duals), and whether the ends are the count's least and most."""
         objective = np.zeros(len(self.model.columns))
         objective[list(target.columns)] = 1.0
         high, high_whole, bound = self._relaxed_least(-objective)
         values = [float(objective @ point) for point in self.points]
         if values and self.protects(min(values), max(values)):
-            return min(values), max(values), bound
+            return min(values), max(values), bound, False
         low, low_whole, more = self._relaxed_least(objective)
         # rounded inwards: whole counts lie within (an unbounded most stays infinite)
         low, high, bound = float(np.ceil(low - 1e-6)), float(np.floor(-high + 1e-6)), bound | more
+        # the whole interval lies inside these bounds (an unbounded LP: an unbounded MIP)
         if not self.protects(low, high) or (low_whole and high_whole) or high == math.inf:
-            return low, high, bound  # the whole interval lies inside these; unbounded LP, unbounded MIP
+            return low, high, bound, low_whole and (high_whole or high == math.inf)
         if not low_whole:
             low = self._mip(objective)
-        if not high_whole and not self.protects(low, high):
-            high = -self._mip(-objective)
-        return low, high, bound
+        if not high_whole and low != 0:  # an LP's most only bounds the whole-number most from above
+            high, high_whole = -self._mip(-objective), True
+        return low, high, bound, high_whole
 
     def seed(self, targets: list[Count]) -> None:
         """One whole point with every target at its least together (HiGHS's MIP): with each target's
@@ -366,7 +367,9 @@ class _Audit:
         model.changeColsCost(objective.size, np.arange(objective.size, dtype=np.int32), objective)
         model.run()
         status = model.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell: solve plainly
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded):
+            # presolve cannot tell unbounded from infeasible, or the warm start gave no verdict: afresh, plainly
+            model.clearSolver()
             model.setOptionValue("presolve", "off")
             model.run()
             model.setOptionValue("presolve", "choose")
