@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     # sqlglot logs multi-line parser diagnostics ("contains unsupported syntax...") through Python's
     # last-resort handler; misflag reports the same problems as its own one-line errors.
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+    shown_as = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # printing only: recorded warnings (tests) are unchanged
     try:
         # click returns (not raises) a command's typer.Exit code when standalone_mode is off
         code = app(args=argv, standalone_mode=False)
@@ -276,7 +279,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         _invocation.pop()
+        warnings.formatwarning = shown_as
     return code if isinstance(code, int) else 0
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A warning as the command line shows it: `warning: TEXT`, one printable line, without Python's
+    file name, line number and source line (a LedgerOwnerWarning printed all three)."""
+    from misflag._text import printable
+
+    text = " ".join(str(message).split())
+    return f"warning: {printable(text if len(text) <= 1000 else text[:997] + '...')}\n"
 
 
 def run() -> None:
