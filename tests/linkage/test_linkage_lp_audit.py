@@ -57,11 +57,13 @@ def _tiny_groups(folder: Path) -> tuple[Path, Path, dict[str, dict[tuple[str, st
     return folder / "records.parquet", folder / "pairs.parquet", facts
 
 
-def _audit_tiny(folder: Path) -> tuple[dict[str, Any], dict[str, dict[tuple[str, str], int]]]:
+def _audit_tiny(
+    folder: Path, min_cell: int = 10
+) -> tuple[dict[str, Any], dict[str, dict[tuple[str, str], int]]]:
     records, pairs, facts = _tiny_groups(folder)
     saved = folder / "audit.json"
     argv = ["linkage", "audit", str(pairs), "--records", str(records), "--truth", "cluster"]
-    argv += ["--group", "x", "--group", "y", "--min-cell", "10", "--threshold", "0.5"]
+    argv += ["--group", "x", "--group", "y", "--min-cell", str(min_cell), "--threshold", "0.5"]
     assert main([*argv, "--save", str(saved), "--format", "csv"]) == 0
     return json.loads(saved.read_text()), facts
 
@@ -119,3 +121,12 @@ def test_the_lp_audit_alone_protects_febrl(
     assert summary["rounds_of_further_suppression"] >= 1
     assert summary["withheld_counts_protected"] == summary["withheld_counts_checked"]
     assert bundle["metadata"]["min_cell"] == MIN_CELL
+
+
+def test_nothing_withheld_nothing_audited(tmp_path: Path) -> None:
+    """At --min-cell 1 no group is withheld: no LP audit in the metadata, and the inputs' row counts are
+    published (25 records; 12 true pairs and 23 wrong ones)."""
+    bundle, _ = _audit_tiny(tmp_path, min_cell=1)
+    assert not any(r["suppressed"] for r in bundle["rows"])
+    assert "disclosure_audit" not in bundle["metadata"]
+    assert bundle["metadata"]["records"]["rows"] == 25 and bundle["metadata"]["input"]["rows"] == 35

@@ -343,9 +343,15 @@ class _Audit:
         # the whole interval lies inside these bounds (an unbounded LP: an unbounded MIP)
         if not self.protects(low, high) or (low_whole and high_whole) or high == math.inf:
             return low, high, bound, low_whole and (high_whole or high == math.inf)
+        values = [float(objective @ point) for point in self.points]
+        low_whole = low_whole or low in values  # a whole point at the LP's least, rounded up, is the least
+        high_whole = high_whole or high in values
         if not low_whole:
             low = self._mip(objective)
         if not high_whole and low != 0:  # an LP's most only bounds the whole-number most from above
+            found = -self._mip(-objective, gap=0.5)  # a whole point at least half the most, sooner
+            if self.protects(low, found):
+                return low, found, bound, False
             high, high_whole = -self._mip(-objective), True
         return low, high, bound, high_whole
 
@@ -400,9 +406,10 @@ class _Audit:
         self.points.append(point)
         return point
 
-    def _mip(self, objective: np.ndarray) -> float:
+    def _mip(self, objective: np.ndarray, gap: float = 0.0) -> float:
         """min objective . x over whole counts by HiGHS's MIP through scipy, presolve off (the biometric
-        audit found HiGHS's MIP presolve unsound once); its solution is checked and kept as a point."""
+        audit found HiGHS's MIP presolve unsound once), or with a relative `gap` a whole point that close
+        to it; its solution is checked and kept as a point."""
         from scipy.optimize import Bounds, LinearConstraint, milp
 
         found = milp(
@@ -410,7 +417,7 @@ class _Audit:
             constraints=[LinearConstraint(self.matrix, self.row_low, self.row_high)],
             integrality=np.ones(objective.size),
             bounds=Bounds(0, np.inf),
-            options={"presolve": False},
+            options={"presolve": False, "mip_rel_gap": gap},
         )
         point = None if found.x is None else self._checked(np.round(found.x))
         if found.status != 0 or point is None:
