@@ -4,15 +4,12 @@ gives no verdict, and rows that can be taken out and put back (for the audit's a
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from misflag._highs import silent_stdout
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._model import Source
 from misflag.errors import MisflagError
@@ -164,20 +161,3 @@ class Problem:
         if self.a_eq is not None:
             self.duals = np.asarray(solved.eqlin.marginals)
         return float(solved.fun), np.asarray(solved.x)
-
-
-@contextmanager
-def silent_stdout() -> Iterator[None]:
-    """Standard output closed at the file-descriptor level (C and C++ writes included) for the block:
-    a library's banner must not land in a table the user pipes elsewhere."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL(None).fflush(None)  # what the C library still buffers goes to /dev/null too
-        os.dup2(saved, 1)
-        os.close(saved)

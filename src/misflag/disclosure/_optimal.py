@@ -108,7 +108,7 @@ def _solve(
     the best pattern found, its cost, and whether HiGHS proved it optimal (None when it found none)."""
     import highspy  # loaded by the LP audit already, when anything was withheld
 
-    from misflag.disclosure._lp import silent_stdout
+    from misflag._highs import silent_stdout
 
     size = cost.size
     lp = highspy.HighsLp()
