@@ -315,7 +315,7 @@ def _summary(
         "relaxed LP through highspy where its solution is whole, else the MIP through scipy)",
         "protection_level": protection,
         "withheld_counts": len(withheld),
-        "guarantee": guarantee(protection),
+        "guarantee": guarantee(protection, unit="comparisons"),
     }
     return AuditSummary(
         published,

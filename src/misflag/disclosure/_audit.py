@@ -134,13 +134,14 @@ SECONDARY_METHODS = (
 )
 
 
-def guarantee(protection: float, met: bool = True) -> str:
-    """The protection goal as a statement (a measured narrowest interval would tell which count is thin).
+def guarantee(protection: float, met: bool = True, unit: str = "people") -> str:
+    """The protection goal as a statement (a measured narrowest interval would tell which count is thin),
+    in the unit the audit's withheld counts count (the biometric audit's are comparisons).
     `met` is False only where the greedy escalation ran out of steps: the output then says it falls short
     rather than claim the goal (the one case where this field follows the withheld values)."""
     goal = (
-        "every withheld count of 1 to min_cell - 1 people has a feasible interval, given every published "
-        f"figure, at least {protection:g} people wide, or one that reaches down to 0"
+        f"every withheld count of 1 to min_cell - 1 {unit} has a feasible interval, given every published "
+        f"figure, at least {protection:g} {unit} wide, or one that reaches down to 0"
     )
     return goal if met else f"NOT MET (suppression ran out of steps): {goal}"
 
