@@ -9,8 +9,9 @@ people, a complementary one `min_cell` or more but no more than the smallest sho
 sum and those bounds, a primary group's size lies in a closed-form interval (`_size_interval`); the next
 smallest shown group is withheld until every such interval is at least `ceil(min_cell / 2)` people wide,
 the protection goal of docs/disclosure.md. A reader who knows less (the published, uniform reasons) can
-only place it in a wider interval. tests/linkage/test_linkage_lp_attack.py checks the result with an
-integer program over everything the audit publishes.
+only place it in a wider interval. With ground truth, `linkage/_disclosure.py` then audits every
+withheld count by integer programming and may withhold more; tests/linkage/test_linkage_lp_attack.py
+checks the result with an independent integer program over everything the audit publishes.
 """
 
 from __future__ import annotations
