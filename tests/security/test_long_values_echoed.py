@@ -228,7 +228,10 @@ def test_biometrics_group_values_from_the_data_are_named_by_their_start(
     lone.write_text("score,genuine,sex\n" + "\n".join([*rows, f'0.1,0,"{value}"']))
     argv = ["biometrics", "audit", str(small), *options, "--min-cell", "5", "--reference", value]
     said = _one_line(capsys, argv)
-    assert said == f"error: reference group {shown_as} is too small to report (fewer than 5)"
+    assert said == (
+        f"error: reference group {shown_as} has its rates withheld for disclosure control (--min-cell 5); "
+        "name a group whose rates are published with --reference"
+    )
     said = _one_line(capsys, ["biometrics", "audit", str(lone), *options])
     assert said == (
         f"error: group {shown_as} of sex has no genuine pairs, so its FNMR is undefined; "

@@ -343,7 +343,8 @@ def _reference(
         position = grouping.labels.index(named)
         if hidden[position]:
             raise InputError(
-                f"reference group {literal(shown(named))} is too small to report (fewer than {spec.min_cell})"
+                f"reference group {literal(shown(named))} has its rates withheld for disclosure control "
+                f"(--min-cell {spec.min_cell}); name a group whose rates are published with --reference"
             )
         return position
     return int(np.argmax(np.where(hidden, -1, impostors)))
