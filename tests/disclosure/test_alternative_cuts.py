@@ -13,7 +13,8 @@ import pytest
 from scipy.optimize import linprog
 
 from misflag.disclosure import Output, audit_outputs
-from misflag.disclosure._model import Universe, build
+from misflag.disclosure._equations import build
+from misflag.disclosure._model import Universe
 from tests.disclosure.test_certified_by_points import _output
 
 PROTECTION = 5.0

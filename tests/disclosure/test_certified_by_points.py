@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from misflag.disclosure import Output, audit_outputs
-from misflag.disclosure._model import Universe, build
+from misflag.disclosure._equations import build
+from misflag.disclosure._model import Universe
 from tests.disclosure.attacker import WarmLp, truth_counts
 from tests.disclosure.test_lp_attack_one_output import _attacker, _naive_rows, anes, compas
 

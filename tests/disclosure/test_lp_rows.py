@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from misflag.disclosure._equations import build
 from misflag.disclosure._lp import Problem
-from misflag.disclosure._model import Universe, build
+from misflag.disclosure._model import Universe
 from tests.disclosure.test_alternative_cuts import _table
 from tests.disclosure.test_certified_by_points import _output
 

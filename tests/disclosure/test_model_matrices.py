@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from misflag.disclosure._model import Model, Universe, build
+from misflag.disclosure._equations import build
+from misflag.disclosure._model import Model, Universe
 from tests.disclosure.test_alternative_cuts import _table
 from tests.disclosure.test_certified_by_points import _output
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import misflag.decisions._protect as protect_module
-import misflag.disclosure._model as model_module
+import misflag.disclosure._equations as equations_module
 from misflag.decisions import audit_decisions
 from misflag.disclosure._figures import reads_as_counts
 from misflag.disclosure._load import bundle_output
@@ -97,7 +97,7 @@ def _as_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
     """The model before: a weighted rate read as an estimate, never as an equation over counts."""
     monkeypatch.setattr(protect_module, "state_weights", lambda *args: None)
     monkeypatch.setattr(protect_module, "reads_as_counts", lambda row: False)
-    monkeypatch.setattr(model_module, "reads_as_counts", lambda row: False)
+    monkeypatch.setattr(equations_module, "reads_as_counts", lambda row: False)
 
 
 @pytest.mark.parametrize("seed", [2, 3])
@@ -225,7 +225,7 @@ def test_disclosure_check_reads_the_weights_of_a_saved_output(
         ends = f": {round(low):g} to {round(high):g} people"
         assert any(found in line and ends in line and "numerator" in line for line in lines), (row, lines)
     monkeypatch.setattr("misflag.disclosure._load.state_weights", lambda *args: None)
-    monkeypatch.setattr(model_module, "reads_as_counts", lambda row: False)
+    monkeypatch.setattr(equations_module, "reads_as_counts", lambda row: False)
     main(["disclosure", "check", str(saved), "--min-cell", str(MIN_CELL)])
     assert f"; {len(pinned)} exposed" not in capsys.readouterr().out
 

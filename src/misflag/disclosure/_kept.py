@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from misflag.disclosure._equations import build
 from misflag.disclosure._matrix import SparseRows
-from misflag.disclosure._model import Model, Output, Source, Target, Universe, build
+from misflag.disclosure._model import Model, Output, Source, Target, Universe
 
 _Matrices = tuple[np.ndarray, SparseRows | None, np.ndarray, SparseRows | None, np.ndarray]
 

@@ -4,11 +4,8 @@ The unknowns are the counts of people in each cell of a universe: every combinat
 every group expression (plus one "other value" slot per expression, for values no output lists) times
 every state (the flag at each distinct stage expression, and the truth: 1, 0 or not audited). Outputs
 of the same input with the same truth expression share one universe; a `--where` filter that restricts
-group expressions to listed values selects the cells it keeps. Each published figure adds equations: a
-group's n; a rate's denominator and (value x denominator) numerator; a weighted rate, where the reader
-can work out the weights from the metadata (`_weights`), as sum(w x numerator) = value x sum(w x
-denominator) over the audited people; an undefined rate's zero denominator; a comparison's denominator; `rows_audited` and the input's row count. A listed group has at
-least one person; a value no output of a population lists has no one there. Counts are non-negative.
+group expressions to listed values selects the cells it keeps. This module holds the outputs as a reader
+holds them, the universe and the model's equations; `_equations.build` reads the figures into them.
 """
 
 from __future__ import annotations
@@ -21,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from misflag._text import shown
-from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
+from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._weights import StateWeights
 from misflag.errors import InputError, literal
-from misflag.result import ALL_STAGES, JOIN, OVERALL_ATTRIBUTE, OVERALL_GROUP
+from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 #: Most unknowns one universe may have (cells x states); more is not a table people read.
 MAX_UNKNOWNS = 400_000
@@ -281,145 +278,3 @@ def _extend(target: list[Any], items: Iterable[Any]) -> None:
     for item in items:
         if item not in target:
             target.append(item)
-
-
-def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
-    """Every published figure of the universe's outputs as equations; every withheld count as a target."""
-    model = Model(universe.unknowns, zero=np.zeros(universe.unknowns, dtype=bool))
-    targets: dict[bytes, Target] = {}
-    every = np.arange(universe.truth.size)
-    for output in universe.outputs:
-        members = output.members()
-        population = universe.population(output)
-        weights = universe.unknown_weights(output) if output.weighted else None
-        listed: dict[int, set[str | None]] = {}
-        # many rows share a group's cells and a figure's states: each is worked out once per output (as
-        # the positions of its cells, and of its states), and so is each (cells, states) pair's columns:
-        # figures of one group that count the same states (fpr's and specificity's negatives) share them
-        cells_of: dict[tuple[str, str | None], np.ndarray] = {}
-        states_of: dict[tuple[str, str, int], tuple[bytes, np.ndarray]] = {}
-        columns_of: dict[tuple[str, str | None, bytes], np.ndarray] = {}
-        parts_of: dict[tuple[str, str | None, str, str], list[np.ndarray]] = {}  # a ratio shares its rate's
-        every_key = every.tobytes()
-        for row in output.rows:
-            metric = base_metric(row["metric"])
-            attribute, group = row["attribute"], row["group"]
-            if metric is None or attribute not in members:
-                continue
-            unit = (attribute, group)
-            cells = cells_of.get(unit)
-            if cells is None:
-                position = members[attribute]
-                key = output.key(attribute, group, position)
-                for i, value in zip(position, key, strict=True):
-                    listed.setdefault(universe.attributes.index(output.groups[i]), set()).add(value)
-                cells = cells_of[unit] = np.flatnonzero(universe.group(output, position, key))
-            stage = row["stage"]
-            if stage != ALL_STAGES and "->" not in stage and stage not in output.stages:
-                continue
-            figure = (attribute, group, stage, metric)
-            parts = parts_of.get(figure)
-            if parts is None:
-                parts = parts_of[figure] = []
-                for p in (0, 1):
-                    states = states_of.get((stage, metric, p))
-                    if states is None:
-                        found = np.flatnonzero(universe.states(output, stage, metric, p))
-                        states = states_of[(stage, metric, p)] = (found.tobytes(), found)
-                    parts.append(_columns(columns_of, universe, unit, cells, states))
-            absent = (row.get("warning") or "").startswith("absent")
-            if metric == "n" and not absent:
-                model.at_least(_columns(columns_of, universe, unit, cells, (every_key, every)), 1.0)
-            if row["suppressed"]:
-                names = ("n",) if metric == "n" else ("numerator", "denominator")
-                for part, columns in zip(names, parts[2 - len(names) :], strict=True):
-                    target = targets.setdefault(columns.tobytes(), Target(number, columns))
-                    target.rows.append((output.name, attribute, group, stage, row["metric"], part))
-                    both = _ratio_weights(parts, weights) if part == "numerator" else None
-                    if both is not None and FIGURES[metric][2]:
-                        target.ratio_weights[(output.name, attribute, group, stage, metric)] = both
-                continue
-            _published(model, output, row, metric, parts, weights, absent)
-        for a, values in listed.items():
-            unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
-            assert model.zero is not None
-            model.zero[universe.columns(population & unlisted, every)] = True
-        overall = (output.name, OVERALL_ATTRIBUTE, OVERALL_GROUP, "n")  # withheld with the overall n
-        if output.rows_audited is not None:
-            model.equal(universe.columns(population, every), float(output.rows_audited), overall)
-        if output.input_rows is not None:
-            all_cells = np.ones(universe.cells, dtype=bool)
-            model.equal(universe.columns(all_cells, every), float(output.input_rows), overall)
-    return model, list(targets.values())
-
-
-def _columns(
-    known: dict[tuple[str, str | None, bytes], np.ndarray],
-    universe: Universe,
-    unit: tuple[str, str | None],
-    cells: np.ndarray,
-    states: tuple[bytes, np.ndarray],
-) -> np.ndarray:
-    """The unknowns of a group's cells in some states (given as (their bytes, their positions)), worked
-    out once per pair; the arrays are shared, never written to."""
-    key = (*unit, states[0])
-    columns = known.get(key)
-    if columns is None:
-        columns = known[key] = (cells[:, None] * universe.truth.size + states[1][None, :]).ravel()
-    return columns
-
-
-def _ratio_weights(parts: list[np.ndarray], by_unknown: np.ndarray | None) -> tuple[float, float] | None:
-    """(the numerator's one weight, the rest of the denominator's one weight), where each is one."""
-    if by_unknown is None or np.isnan(by_unknown[parts[1]]).any():
-        return None
-    weights = by_unknown[parts[1]]
-    inside = np.isin(parts[1], parts[0])
-    mine, rest = np.unique(weights[inside]), np.unique(weights[~inside])
-    if mine.size > 1 or rest.size > 1:
-        return None
-    one = float(mine[0]) if mine.size else float(rest[0]) if rest.size else 1.0
-    return one, float(rest[0]) if rest.size else one
-
-
-def _published(
-    model: Model,
-    output: Output,
-    row: dict[str, Any],
-    metric: str,
-    parts: list[np.ndarray],
-    weights: np.ndarray | None,
-    absent: bool,
-) -> None:
-    """A published row's equations: its denominator (n for n), and its numerator where it is a count
-    ratio; a weighted rate whose weights the reader knows (`weights`, by unknown) as an equation too.
-    An absent intersection's zero (`absent`) is always published: no suppression removes it."""
-    numerator, denominator = parts
-    source = (
-        None if absent else (output.name, row["attribute"], row["group"], "n" if metric == "n" else "detail")
-    )
-    if metric == "n":
-        if row["value"] is not None:
-            model.equal(denominator, float(row["value"]), source)
-        return
-    if row["denominator"] is None:
-        return
-    total = float(row["denominator"])
-    model.equal(denominator, total, source)
-    weighted = output.weighted and FIGURES[metric][2]
-    if row["metric"] != metric or row["value"] is None or total == 0:
-        return
-    if weighted and weights is not None:
-        w = weights[denominator]
-        if (
-            np.isnan(w).any() or np.ptp(w) > 0
-        ):  # NaN: dropped unless those unknowns are fixed at 0  # sum(w x numerator) - value x sum(w x denominator) = 0, over the audited
-            inside = np.isin(denominator, numerator).astype(float)
-            model.equal(denominator, 0.0, source, w * (inside - float(row["value"])))
-            return
-        weighted = False  # one weight: the weighted rate is the ratio of the counts
-    if weighted and not reads_as_counts(row):
-        return
-    count = float(row["value"]) * total
-    if abs(count - round(count)) < 1e-6 * max(1.0, total):
-        model.equal(numerator, float(round(count)), source)
