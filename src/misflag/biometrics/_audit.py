@@ -10,12 +10,13 @@ import numpy as np
 
 from misflag._text import shown
 from misflag.biometrics._clustered import Clustered, effective_sizes
-from misflag.biometrics._disclosure import RATES, WHOLE, plan
+from misflag.biometrics._disclosure import plan
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
 from misflag.biometrics._group_checks import check_groups
 from misflag.biometrics._groups import OVERALL, Grouping, groupings
 from misflag.biometrics._outputs import curves as make_curves
 from misflag.biometrics._outputs import metadata
+from misflag.biometrics._reader import RATES, WHOLE
 from misflag.biometrics._rows import Emitter, Rate
 from misflag.biometrics._scan import (
     Checked,

@@ -10,7 +10,6 @@ import numpy as np
 
 from misflag._withheld import public_reason
 from misflag.biometrics._clustered import FEW_EFFECTIVE_SUBJECTS, FEW_SUBJECTS_WITH_ERRORS, UNBALANCED_SHARE
-from misflag.biometrics._disclosure import RATES, WHOLE
 from misflag.biometrics._groups import Grouping
 from misflag.biometrics._measures import (
     Observed,
@@ -19,6 +18,7 @@ from misflag.biometrics._measures import (
     jeffreys_draws,
     summaries,
 )
+from misflag.biometrics._reader import RATES, WHOLE
 from misflag.result import make_row
 from misflag.stats import mover_difference, mover_ratio, wilson_limits
 
