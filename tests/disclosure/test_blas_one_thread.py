@@ -1,4 +1,4 @@
-"""The suppression plan's exact check (`decisions._disclosure.recoverable`) runs its SVDs with BLAS on one
+"""The suppression plan's exact check (`decisions._complementary.recoverable`) runs its SVDs with BLAS on one
 thread, and gives the BLAS limit back as it found it.
 
 The thread counts are read with threadpoolctl's own `threadpool_info` (what OpenBLAS reports), and the
@@ -14,7 +14,7 @@ import pytest
 from scipy.linalg import null_space
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from misflag.decisions import _disclosure
+from misflag.decisions import _complementary
 
 
 def _blas_threads() -> set[int]:
@@ -42,7 +42,7 @@ def test_svd_runs_on_one_blas_thread_and_the_limit_is_given_back(monkeypatch: py
     matrix = _deficient(np.random.default_rng(0))
     with threadpool_limits(limits=2, user_api="blas"):
         assert _blas_threads() == {2}  # else this test could not tell one thread from the default
-        _disclosure._null_space(matrix)
+        _complementary._null_space(matrix)
         assert _blas_threads() == {2}
     assert seen == [{1}]
 
@@ -51,7 +51,7 @@ def test_svd_runs_on_one_blas_thread_and_the_limit_is_given_back(monkeypatch: py
 def test_null_space_spans_scipys(seed: int) -> None:
     """The same space as scipy.linalg.null_space (equal projectors), so the same units recoverable."""
     matrix = _deficient(np.random.default_rng(seed))
-    mine, theirs = _disclosure._null_space(matrix), null_space(matrix)
+    mine, theirs = _complementary._null_space(matrix), null_space(matrix)
     assert mine.shape == theirs.shape and mine.shape[1] >= 1
     assert np.allclose(mine @ mine.T, theirs @ theirs.T, atol=1e-9)
     assert np.allclose(matrix @ mine, 0.0, atol=1e-9)

@@ -1,4 +1,4 @@
-"""The hypercube search of the suppression plan (`decisions._disclosure._cheapest_cube`) against a brute
+"""The hypercube search of the suppression plan (`decisions._complementary._cheapest_cube`) against a brute
 force written here: every call a real audit makes (COMPAS race x sex x age band intersected, the MILP's
 rounds included) is replayed, every candidate cube enumerated from the groupings' own key lists (no
 lookup table, no precomputed plan), and the chosen cube must be a valid one of least cost.
@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from misflag.decisions import _disclosure, audit_decisions
+from misflag.decisions import _complementary, audit_decisions
 from tests.disclosure.compas_specs import compas_log
 
 
@@ -40,8 +40,8 @@ def _cubes(
         order = sorted(range(len(groupings[j].keys)), key=lambda h: (rows[j][h], h))
         return [groupings[j].keys[h][0] for h in order]
 
-    alternatives = [[v for v in smallest(i) if v != value[i]][: _disclosure.CUBE_CHOICES] for i in members]
-    extensions = [smallest(i)[: _disclosure.CUBE_CHOICES] for i in others]
+    alternatives = [[v for v in smallest(i) if v != value[i]][: _complementary.CUBE_CHOICES] for i in members]
+    extensions = [smallest(i)[: _complementary.CUBE_CHOICES] for i in others]
     out = []
     for alternative in product(*alternatives):
         for extension in product(*extensions):
@@ -66,7 +66,7 @@ def _cubes(
 def calls(compas_csv: Path) -> list[tuple[Any, ...]]:
     table: pa.Table = compas_log(compas_csv)
     recorded: list[tuple[Any, ...]] = []
-    original = _disclosure._cheapest_cube
+    original = _complementary._cheapest_cube
 
     def record(
         unit: Any, family: Any, groupings: Any, position: Any, lookup: Any, values: Any, rows: Any
@@ -77,7 +77,7 @@ def calls(compas_csv: Path) -> list[tuple[Any, ...]]:
         return chosen
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_disclosure, "_cheapest_cube", record)
+        patch.setattr(_complementary, "_cheapest_cube", record)
         audit_decisions(table, flag="flag", truth="truth", groups=["race", "sex", "age_cat"], intersect=True)
     return recorded
 

@@ -18,15 +18,9 @@ import numpy as np
 from misflag._text import clipped, shown
 from misflag.decisions._audit_metadata import audit_metadata
 from misflag.decisions._cells import Cells, cells_of, margin_problem
+from misflag.decisions._complementary import Family
 from misflag.decisions._counts import CheckedSpec
-from misflag.decisions._disclosure import (
-    Family,
-    Forced,
-    UnsuppressedRows,
-    family_of,
-    open_plan,
-    plan_suppression,
-)
+from misflag.decisions._disclosure import Forced, UnsuppressedRows, family_of, open_plan, plan_suppression
 from misflag.decisions._groups import Grouping, groupings, missing_label, unknown_reference
 from misflag.decisions._metrics import (
     INTERVAL_METHODS,

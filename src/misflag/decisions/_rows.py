@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from misflag._withheld import public_reason
-from misflag.decisions._disclosure import Family
+from misflag.decisions._complementary import Family
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import Estimate
 from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
