@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from misflag.cli import main
+from misflag.linkage._disclosure import Outcome
 from tests.linkage.test_linkage_lp_attack import (  # noqa: F401  (linked and truth are fixtures)
     GROUPS,
     MIN_CELL,
@@ -26,6 +27,24 @@ from tests.linkage.test_linkage_lp_attack import (  # noqa: F401  (linked and tr
     truth,
     withheld,
 )
+
+
+def _diagnostics(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """Each run's `auditor_only` diagnostics, as the in-memory result holds them (never written): the
+    list fills as `linkage audit` runs."""
+    from misflag.linkage import _audit
+
+    seen: list[dict[str, object]] = []
+    real = _audit.protect
+
+    def spied(*args: Any) -> Outcome:
+        outcome = real(*args)
+        if outcome.summary is not None:
+            seen.append(outcome.summary.auditor_only)
+        return outcome
+
+    monkeypatch.setattr(_audit, "protect", spied)
+    return seen
 
 
 def _tiny_groups(folder: Path) -> tuple[Path, Path, dict[str, dict[tuple[str, str], int]]]:
@@ -83,10 +102,15 @@ def test_every_group_withheld_and_still_too_few_is_pinned_without_the_lp_audit(
     assert {("x", "a", "people"), ("x", "s00", "wrongly_linked@0.5")} <= set(pinned)
 
 
-def test_the_lp_audit_withholds_the_overall_row_and_what_gives_it_back(tmp_path: Path) -> None:
+def test_the_lp_audit_withholds_the_overall_row_and_what_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the LP audit: nothing of x is left to withhold, so the overall row goes, with the inputs' row
     counts in the metadata; y's groups (12 + 13) would still give the total, so y's smaller group goes
-    too. The attacker then pins nothing, and the metadata records the audit."""
+    too. The attacker then pins nothing; the metadata publishes the audit (23 withheld groups x 6 counts
+    at one threshold: people, true pairs, and TP, FP, FN pairs and wrongly linked people at 0.5; the
+    overall row's 6 too), and the auditor's diagnostics record its rounds."""
+    diagnostics = _diagnostics(monkeypatch)
     bundle, facts = _audit_tiny(tmp_path)
     assert withheld(bundle, "y") == {"p"}
     assert {r["suppressed"] for r in bundle["rows"] if r["attribute"] == "overall"} == {True}
@@ -95,12 +119,11 @@ def test_the_lp_audit_withholds_the_overall_row_and_what_gives_it_back(tmp_path:
     assert pinned == []
     assert intervals[("x", "a", "people")][1] == np.inf
     summary = bundle["metadata"]["disclosure_audit"]
-    assert summary["rounds_of_further_suppression"] in (
-        1,
-        2,
-    )  # the overall row and y's p, together or in turn
-    assert summary["withheld_counts_protected"] == summary["withheld_counts_checked"] > 0
-    assert summary["protection_level"] == 5
+    assert summary["protection_level"] == 5 and summary["withheld_counts"] == (22 + 1 + 1) * 6
+    assert not summary["guarantee"].startswith("NOT MET")
+    [auditor_only] = diagnostics
+    assert auditor_only["rounds_of_further_suppression"] in (1, 2)  # overall and p, together or in turn
+    assert auditor_only["withheld_counts_protected"] == auditor_only["withheld_counts_checked"] > 0
 
 
 def test_the_lp_audit_alone_protects_febrl(
@@ -112,14 +135,16 @@ def test_the_lp_audit_alone_protects_febrl(
     the LP audit's own suppression leaves nothing pinned for the plain reader: it withholds a shown group
     per pinned count, the smallest one whose figures bound it."""
     monkeypatch.setattr("misflag.linkage._evaluate.withheld_groups", _primary_only)
+    diagnostics = _diagnostics(monkeypatch)
     bundle = audit(linked, "lp_alone")
     _, pinned = attack(bundle, truth, "reader")
     assert pinned == []
     state, given = GROUPS
     assert {"l", "f", "m"} < withheld(bundle, state) and {"y"} < withheld(bundle, given)
-    summary = bundle["metadata"]["disclosure_audit"]
-    assert summary["rounds_of_further_suppression"] >= 1
-    assert summary["withheld_counts_protected"] == summary["withheld_counts_checked"]
+    assert not bundle["metadata"]["disclosure_audit"]["guarantee"].startswith("NOT MET")
+    [auditor_only] = diagnostics
+    assert auditor_only["rounds_of_further_suppression"] >= 1
+    assert auditor_only["withheld_counts_protected"] == auditor_only["withheld_counts_checked"]
     assert bundle["metadata"]["min_cell"] == MIN_CELL
 
 

@@ -33,6 +33,7 @@ from misflag.result import OVERALL_ATTRIBUTE, OVERALL_GROUP
 if TYPE_CHECKING:
     import highspy
 
+    from misflag.disclosure._audit import AuditSummary
     from misflag.linkage._evaluate import TruthCounts
 
 Key = tuple[str, str]
@@ -192,7 +193,7 @@ class Outcome:
     """The withheld groups the audit settled on, and its result for the metadata."""
 
     withheld: set[Key]
-    summary: dict[str, Any] | None
+    summary: AuditSummary | None
 
 
 def protect(
@@ -200,7 +201,7 @@ def protect(
 ) -> Outcome:
     """Audit the release with these groups withheld and withhold more until no sensitive withheld count
     is pinned, or nothing that bounds one is left to withhold (it is then counted as unprotected).
-    Builds and solves nothing when no sensitive count is withheld."""
+    Builds and solves nothing when no group is withheld (and then has no summary)."""
     protection = math.ceil(min_cell / 2)
     withheld = set(withheld)
     if not withheld:  # nothing withheld, nothing to audit (and no model to build)
@@ -210,15 +211,16 @@ def protect(
     while True:
         audit = _Audit(counts, index, withheld, min_cell, (pairs_listed, audited))
         targets = audit.sensitive()
-        if not targets:
-            return Outcome(withheld, None if rounds == 0 else _summary(protection, 0, 0, [], rounds))
-        audit.seed(targets)
-        found = [(target, audit.interval(target)) for target in targets]
+        found = []
+        if targets:
+            audit.seed(targets)
+            found = [(target, audit.interval(target)) for target in targets]
         narrow = [(target, bound) for target, (low, high, bound, _) in found if not audit.protects(low, high)]
         added = _withhold_more(counts, index, withheld, narrow)
         if not added:
             solved = [(low, high) for _, (low, high, _, exact) in found if exact and low > 0]
-            return Outcome(withheld, _summary(protection, len(targets), len(narrow), solved, rounds))
+            checked = Checked(len(targets), len(narrow), solved, rounds)
+            return Outcome(withheld, _summary(protection, len(audit.hidden), checked))
         withheld |= added
         rounds += 1
 
@@ -239,19 +241,40 @@ def _withhold_more(
     return added
 
 
-def _summary(
-    protection: int, checked: int, unprotected: int, solved: list[tuple[float, float]], rounds: int
-) -> dict[str, Any]:
-    narrowest = min(solved, key=lambda ends: ends[1] - ends[0], default=None)
-    return {
+@dataclass(frozen=True)
+class Checked:
+    """What the audit found over the sensitive withheld counts: the auditor's, never published."""
+
+    sensitive: int
+    unprotected: int
+    solved: list[tuple[float, float]]  # the exact intervals of counts someone is in
+    rounds: int
+
+
+def _summary(protection: int, withheld_counts: int, checked: Checked) -> AuditSummary:
+    """The audit's result as metadata. Published: only what a reader works out from the rows (the method,
+    the level, how many counts the withheld groups' rows withhold, the guarantee as a statement), the
+    same whatever the withheld groups hold; the sensitive counts checked, the narrowest interval and the
+    rounds depend on the withheld values: `auditor_only`, never written (docs/disclosure.md, step 6)."""
+    from misflag.disclosure._audit import AuditSummary, guarantee
+
+    narrowest = min(checked.solved, key=lambda ends: ends[1] - ends[0], default=None)
+    published: dict[str, object] = {
         "method": "integer programming over every published count and rate x denominator "
         "(HiGHS: the relaxed LP where its optimum is whole, else the MIP through scipy)",
         "protection_level": protection,
-        "withheld_counts_checked": checked,
-        "withheld_counts_protected": checked - unprotected,
-        "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
-        "rounds_of_further_suppression": rounds,
+        "withheld_counts": withheld_counts,
+        "guarantee": guarantee(protection, met=checked.unprotected == 0, unit="people or pairs"),
     }
+    return AuditSummary(
+        published,
+        {
+            "withheld_counts_checked": checked.sensitive,
+            "withheld_counts_protected": checked.sensitive - checked.unprotected,
+            "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
+            "rounds_of_further_suppression": checked.rounds,
+        },
+    )
 
 
 class _Audit:
