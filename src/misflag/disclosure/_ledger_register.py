@@ -5,22 +5,20 @@ against all of them, or refused, as with the register file (docs/disclosure.md).
 A ledger entry is what a flagged person may be shown, so it never holds a withheld value. The true
 values a later audit needs (which of an earlier release's withheld counts are sensitive, 1 to min_cell
 - 1 people) are counted again from the data being audited: the earlier release's own spec, run with
-nothing withheld on the same input (the same digest). Reading the releases, auditing and recording are
-not one transaction (an audit takes long, the ledger's writers wait for none): the record is appended
-only if no release of the input arrived meanwhile, checked in the appending transaction; else the
-audit runs again against it.
+nothing withheld on the same input (the same digest; `_counted`, shared with `disclosure check
+--input`). Reading the releases, auditing and recording are not one transaction (an audit takes long,
+the ledger's writers wait for none): the record is appended only if no release of the input arrived
+meanwhile, checked in the appending transaction; else the audit runs again against it.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from misflag._text import shown
-from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
+from misflag.disclosure._counted import Run, plain, sensitive_counts
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._register import RELEASED, CountKey, Releases, release_name, valid_release
 from misflag.errors import InputError, LedgerError, MisflagError, literal
@@ -32,7 +30,6 @@ if TYPE_CHECKING:
 
 #: Audits of one input tried before giving up when other audits of it keep recording releases meanwhile.
 ATTEMPTS = 5
-Run = Callable[["DecisionSpec"], AuditResult]
 
 
 def audit_in_ledger(spec: DecisionSpec, run: Run, digest: str) -> AuditResult:
@@ -88,45 +85,9 @@ def release_payload(result: AuditResult, digest: str, earlier: Sequence[int] = (
         "earlier": list(earlier),
         "where": spec.get("where"),
         "groups": list(spec.get("groups") or ()),
-        "rows": _plain(result.rows()),
-        "metadata": _plain(result.metadata),
+        "rows": plain(result.rows()),
+        "metadata": plain(result.metadata),
     }
-
-
-def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
-    """The true values of an earlier release's sensitive withheld counts (1 to its min_cell - 1 people),
-    by the rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1)
-    on the input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
-    count: a rate's numerator in a weighted audit or one with missing truth. The re-run reads the input
-    and writes nothing: a register or ledger its spec names is ignored (misflag's entries name neither)."""
-    from misflag.decisions import DecisionSpec
-
-    spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
-    open_spec = replace(  # only reads the input: never a register or a ledger the entry's spec names
-        spec,
-        min_cell=1,
-        replicates=100,
-        reference=None,
-        strict=False,
-        protect_releases=False,
-        release_register=None,
-        ledger=None,
-    )
-    result = run(open_spec)
-    if (result.metadata.get("input") or {}).get("sha256") != digest:
-        raise InputError("the input changed while it was audited: audit it again")
-    table = {(r["attribute"], r["group"], r["stage"], r["metric"]): r for r in _plain(result.rows())}
-    out: dict[CountKey, float] = {}
-    for row in payload["rows"]:
-        figure = base_metric(row["metric"])
-        if not row["suppressed"] or figure is None:
-            continue
-        mine = table.get((row["attribute"], row["group"], row["stage"], figure))
-        for part in ("n",) if figure == "n" else ("numerator", "denominator"):
-            value = _count(mine, part, spec)
-            if math.isnan(value) or 1 <= value < spec.min_cell:
-                out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
-    return out
 
 
 def _counted_again(seq: int, payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
@@ -141,22 +102,6 @@ def _counted_again(seq: int, payload: dict[str, Any], run: Run, digest: str) -> 
         ) from None
 
 
-def _count(row: dict[str, Any] | None, part: str, spec: DecisionSpec) -> float:
-    """A withheld count read from its row with nothing withheld, as the audit that withheld it read it;
-    NaN where the row does not give it."""
-    if row is None:
-        return float("nan")  # not in the table
-    if part == "n":
-        return float(row["value"] or 0.0)
-    if spec.missing_truth is not None:
-        return float("nan")  # its rates are published as ranges or estimates
-    if part == "denominator":
-        return float(row["denominator"] or 0.0)
-    if spec.weight is not None and FIGURES[row["metric"]][2] and not reads_as_counts(row):
-        return float("nan")  # a weighted rate: not a ratio of the counts
-    return float(round((row["value"] or 0.0) * (row["denominator"] or 0.0)))
-
-
 def _checked(seq: int, payload: Any) -> dict[str, Any]:
     """A release entry's payload, refused in one line when it is not one (the writer vouched for it, so
     only another program writing through the service could have made it)."""
@@ -165,8 +110,3 @@ def _checked(seq: int, payload: Any) -> dict[str, Any]:
     if not isinstance(payload["metadata"].get("spec"), dict):
         raise LedgerError(f"ledger entry {seq} is not a misflag release (its metadata has no spec)")
     return payload
-
-
-def _plain(value: Any) -> Any:
-    """`value` as plain JSON: what `json` cannot write as a JSON value is text, NaN and infinities null."""
-    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)

@@ -1,0 +1,84 @@
+"""The true values of a saved output's sensitive withheld counts, counted again from its input.
+
+An output never holds a withheld value, so whoever needs the values (a ledger release audited against
+later ones, `_ledger_register`; the auditor's last check with the data at hand, `_check`) runs the
+output's own spec again on the same input (the same sha256) with nothing withheld and reads the
+counts from the rows. Used by both, so that both judge a count sensitive exactly as the audit that
+withheld it did.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
+from misflag.disclosure._register import CountKey
+from misflag.errors import InputError
+from misflag.result import AuditResult
+
+if TYPE_CHECKING:
+    from misflag.decisions import DecisionSpec
+
+Run = Callable[["DecisionSpec"], AuditResult]
+
+
+def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
+    """The true values of an output's sensitive withheld counts (1 to its min_cell - 1 people), by the
+    rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1) on the
+    input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
+    count: a rate's numerator in a weighted audit or one with missing truth. `payload` holds the
+    output's `rows` and `metadata` as published. The re-run reads the input and writes nothing: a
+    register or ledger its spec names is ignored (misflag's outputs name neither)."""
+    from misflag.decisions import DecisionSpec
+
+    spec = DecisionSpec.from_dict(payload["metadata"]["spec"])
+    open_spec = replace(  # only reads the input: never a register or a ledger the output's spec names
+        spec,
+        min_cell=1,
+        replicates=100,
+        reference=None,
+        strict=False,
+        protect_releases=False,
+        release_register=None,
+        ledger=None,
+    )
+    result = run(open_spec)
+    if (result.metadata.get("input") or {}).get("sha256") != digest:
+        raise InputError("the input changed while it was audited: audit it again")
+    table = {(r["attribute"], r["group"], r["stage"], r["metric"]): r for r in plain(result.rows())}
+    out: dict[CountKey, float] = {}
+    for row in payload["rows"]:
+        figure = base_metric(row["metric"])
+        if not row["suppressed"] or figure is None:
+            continue
+        mine = table.get((row["attribute"], row["group"], row["stage"], figure))
+        for part in ("n",) if figure == "n" else ("numerator", "denominator"):
+            value = _count(mine, part, spec)
+            if math.isnan(value) or 1 <= value < spec.min_cell:
+                out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
+    return out
+
+
+def _count(row: dict[str, Any] | None, part: str, spec: DecisionSpec) -> float:
+    """A withheld count read from its row with nothing withheld, as the audit that withheld it read it;
+    NaN where the row does not give it."""
+    if row is None:
+        return float("nan")  # not in the table
+    if part == "n":
+        return float(row["value"] or 0.0)
+    if spec.missing_truth is not None:
+        return float("nan")  # its rates are published as ranges or estimates
+    if part == "denominator":
+        return float(row["denominator"] or 0.0)
+    if spec.weight is not None and FIGURES[row["metric"]][2] and not reads_as_counts(row):
+        return float("nan")  # a weighted rate: not a ratio of the counts
+    return float(round((row["value"] or 0.0) * (row["denominator"] or 0.0)))
+
+
+def plain(value: Any) -> Any:
+    """`value` as plain JSON: what `json` cannot write as a JSON value is text, NaN and infinities null."""
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
