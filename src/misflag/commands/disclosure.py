@@ -1,4 +1,5 @@
-"""`misflag disclosure check OUTPUT...`: the LP audit over saved outputs jointly, before publishing them."""
+"""`misflag disclosure check OUTPUT...`: the LP audit over saved outputs jointly, before publishing them
+(`disclosure/_check.py`); `misflag disclosure release`: the register of what was published."""
 
 from __future__ import annotations
 
@@ -15,20 +16,27 @@ app = typer.Typer(help="What may be published: the audit by linear programming o
 def check(
     outputs: list[Path] = typer.Argument(..., help="Saved outputs (--save bundles, --format json or csv)."),
     min_cell: int = typer.Option(10, "--min-cell", min=1, help="The --min-cell the outputs were made with."),
-    show_all: bool = typer.Option(False, "--all", help="List every withheld count, not only exposed ones."),
+    show_all: bool = typer.Option(
+        False, "--all", help="List every withheld count checked, not only exposed ones."
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--input",
+        help="The file the outputs were audited from: their withheld counts are counted again from it, "
+        "and only those of 1 to min_cell - 1 people are checked.",
+    ),
 ) -> None:
     """List every withheld count a reader of all OUTPUTS together could pin down, with its interval.
 
     A count is exposed when its interval is narrower than ceil(min_cell / 2) people, excludes zero and
-    does not rule out fewer than min_cell people (docs/disclosure.md). Exits 3 when any is exposed.
+    does not rule out fewer than min_cell people (docs/disclosure.md); with --input, when it truly holds
+    1 to min_cell - 1 people. Exits 3 when any is exposed.
     """
     from misflag._text import printable
-    from misflag.disclosure import audit_outputs
-    from misflag.disclosure._load import load_output
+    from misflag.disclosure import check_outputs
 
-    loaded = [load_output(path) for path in outputs]
-    protection = max(1.0, math.ceil(min_cell / 2))
-    audit = audit_outputs(loaded, protection, sensitive_below=min_cell)
+    found = check_outputs(outputs, min_cell=min_cell, data=data)
+    audit = found.audit
     exposed = {id(interval) for interval in audit.exposed}
     console = Console(highlight=False, soft_wrap=True)
     shown = audit.intervals if show_all else audit.exposed
@@ -43,11 +51,30 @@ def check(
             ),
             markup=False,
         )
-    console.print(
-        f"{len(audit.intervals)} withheld counts checked across {len(loaded)} outputs; "
-        f"{len(audit.exposed)} exposed (narrower than {protection:g} people, excluding zero, possibly under {min_cell})",
-        markup=False,
-    )
+    narrow = f"narrower than {audit.protection:g} people, excluding zero"
+    if found.data is None:
+        console.print(
+            f"{len(audit.intervals)} withheld counts checked across {len(found.outputs)} outputs; "
+            f"{len(audit.exposed)} exposed ({narrow}, possibly under {min_cell})",
+            markup=False,
+        )
+    else:
+        if found.unknown:
+            console.print(
+                printable(
+                    f"values not known for {', '.join(found.unknown)} (not outputs of {found.data}): "
+                    f"each of their withheld counts checked as possibly under {min_cell}"
+                ),
+                markup=False,
+            )
+        console.print(
+            printable(
+                f"{len(audit.intervals)} of {audit.withheld} withheld counts checked across "
+                f"{len(found.outputs)} outputs (the others hold 0 or min_cell or more people, counted again "
+                f"from {found.data}); {len(audit.exposed)} exposed ({narrow})"
+            ),
+            markup=False,
+        )
     if audit.exposed:
         raise typer.Exit(3)
 

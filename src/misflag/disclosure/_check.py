@@ -1,0 +1,163 @@
+"""`misflag disclosure check OUTPUT... [--input DATA]`: the LP audit over saved outputs jointly, the
+auditor's last check before publishing them.
+
+Without the data the check cannot tell which withheld counts are sensitive, so it audits every one that
+is not known to hold `min_cell` or more people, and lists counts of 10 read as "7 to 11 people" that
+the audit itself rightly published. With the data (`data=`, `--input`), every bundle of that input (the
+same sha256 in its metadata) has its withheld counts counted again from it (its spec run with nothing
+withheld, `_counted`, as the ledger register does), and only the counts its own audit judged sensitive
+(1 to its min_cell - 1 people) are audited. Outputs of another input, and plain rows, which name no
+input, are checked as without the data (every withheld count possibly sensitive) and listed as such.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from misflag._text import shown
+from misflag.disclosure._audit import DisclosureAudit, audit_outputs
+from misflag.disclosure._counted import sensitive_counts
+from misflag.disclosure._load import load_output
+from misflag.disclosure._model import Output
+from misflag.disclosure._register import CountKey, Releases
+from misflag.errors import InputError, MisflagError, literal
+
+#: Most distinct input digests an error names (a release of many inputs is named by its first ones).
+NAMED_DIGESTS = 5
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """What the check found: the joint audit of the outputs, and, when the data was given, which
+    outputs' withheld counts were counted again from it and which were checked with values unknown."""
+
+    audit: DisclosureAudit
+    outputs: tuple[Output, ...]
+    min_cell: int
+    data: Path | None = None
+    counted: tuple[str, ...] = ()  # outputs of `data`: only their sensitive withheld counts audited
+    unknown: tuple[str, ...] = ()  # with `data`: outputs of another input, or naming none
+
+    @property
+    def exposed(self) -> bool:
+        return bool(self.audit.exposed)
+
+
+def check_outputs(
+    paths: Sequence[str | Path], *, min_cell: int = 10, data: str | Path | None = None
+) -> ReleaseCheck:
+    """The LP audit over the saved outputs at `paths` jointly, at the protection level
+    ceil(min_cell / 2) (docs/disclosure.md "Checking a release"). With `data` (the CSV or Parquet file
+    the outputs were audited from), only the withheld counts that truly hold 1 to min_cell - 1 people
+    are audited, as each output's own audit judged them."""
+    if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
+        raise InputError("{min_cell} must be a whole number of 1 or more", parameter="min_cell")
+    if not paths:
+        raise InputError("give at least one saved output to check")
+    files = [Path(p) for p in paths]
+    outputs = [load_output(path) for path in files]  # one clear error for a file that is not an output
+    protection = max(1.0, math.ceil(min_cell / 2))
+    if data is None:
+        audit = audit_outputs(outputs, protection, sensitive_below=min_cell)
+        return ReleaseCheck(audit, tuple(outputs), min_cell)
+    source = _input_file(Path(data))
+    with ExitStack() as stack:
+        digest = _digest(source, stack)
+        payloads = [_payload(path, output) for path, output in zip(files, outputs, strict=True)]
+        ours = [payload is not None and _digest_of(payload) == digest for payload in payloads]
+        if not any(ours):
+            raise InputError(_none_match(source, digest, payloads))
+        values: dict[str, dict[CountKey, float] | None] = {}
+        for path, output, payload, mine in zip(files, outputs, payloads, ours, strict=True):
+            values[output.name] = _counted_again(path, payload, source, digest) if mine and payload else None
+    known = Releases(tuple(outputs), values)
+    audit = audit_outputs(
+        outputs, protection, lambda target: known.value(target.rows), sensitive_below=min_cell
+    )
+    counted = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if mine)
+    unknown = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if not mine)
+    return ReleaseCheck(audit, tuple(outputs), min_cell, source, counted, unknown)
+
+
+def _named(path: Path) -> str:
+    return literal(shown(str(path)))
+
+
+def _input_file(path: Path) -> Path:
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name past the system's limit, or one holding a NUL byte
+        found = False
+    if not found:
+        raise InputError(
+            f"input {_named(path)} is not a file: give the CSV or Parquet file the outputs were audited from"
+        )
+    return path
+
+
+def _digest(source: Path, stack: ExitStack) -> str:
+    """The input's sha256, hashed once for the whole check (each re-run reads it, unchanged, without
+    hashing it again; a change since is caught by the re-run's own digest)."""
+    from misflag.io._readers import hashed_once
+
+    try:
+        return stack.enter_context(hashed_once(source))
+    except OSError as problem:
+        raise InputError(f"cannot read input {_named(source)}: {problem.strerror or problem}") from None
+
+
+def _payload(path: Path, output: Output) -> dict[str, Any] | None:
+    """A bundle's rows and metadata (None for plain rows: they name no input), read again from the
+    file that `load_output` read; refused when the file changed in between."""
+    if path.suffix.lower() == ".csv":
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, json.JSONDecodeError):
+        data = None
+    if isinstance(data, list) and data == output.rows:
+        return None
+    if not isinstance(data, dict) or data.get("rows") != output.rows:
+        raise InputError(f"output {_named(path)} changed while it was checked: check it again")
+    return data
+
+
+def _digest_of(payload: dict[str, Any]) -> str | None:
+    digest = (payload["metadata"].get("input") or {}).get("sha256")
+    return digest if isinstance(digest, str) else None
+
+
+def _none_match(source: Path, digest: str, payloads: list[dict[str, Any] | None]) -> str:
+    """The error for an input that is none of the outputs' input, naming the digests."""
+    theirs = list(dict.fromkeys(d for p in payloads if p is not None and (d := _digest_of(p)) is not None))
+    if not theirs:
+        named = "none of them names its input's sha256 (plain rows, or outputs of an in-memory table)"
+    else:
+        more = f" and {len(theirs) - NAMED_DIGESTS} more" if len(theirs) > NAMED_DIGESTS else ""
+        listed = (d if re.fullmatch("[0-9a-f]{64}", d) else literal(shown(d)) for d in theirs[:NAMED_DIGESTS])
+        named = "theirs have sha256 " + ", ".join(listed) + more
+    return (
+        f"input {_named(source)} (sha256 {digest}) is the input of none of these outputs: {named}; "
+        "give the file they were audited from"
+    )
+
+
+def _counted_again(path: Path, payload: dict[str, Any], source: Path, digest: str) -> dict[CountKey, float]:
+    """The output's sensitive withheld counts, its spec run again on `source`; an error of the re-run
+    names the output (the settings are the output's, not the user's)."""
+    from misflag.decisions import run_audit
+
+    problem = f"output {_named(path)} cannot be counted again from {_named(source)}"
+    if not isinstance(payload["metadata"].get("spec"), dict):
+        raise InputError(f"{problem}: its metadata has no spec")
+    try:
+        return sensitive_counts(payload, lambda spec: run_audit(spec, str(source)), digest)
+    except MisflagError as error:
+        raise InputError(f"{problem}: {literal(error.render())}") from None
