@@ -83,7 +83,24 @@ def well_formed(rows: Any, metadata: Any = None) -> bool:
             return False
         numbers += [metadata.get("rows_audited"), (metadata.get("input") or {}).get("rows")]
         numbers += [metadata.get("global_threshold")]
+        if not _shaped(metadata):
+            return False
     return texts and all(v is None or _finite(v) for v in numbers)
+
+
+def _shaped(metadata: dict[str, Any]) -> bool:
+    """The parts of a bundle's metadata `bundle_output` reads are of the types misflag writes: the spec
+    and the expressions objects, the groups a list, the --where text, the stages [name, expression] pairs."""
+    spec, expressions = metadata.get("spec") or {}, metadata.get("expressions") or {}
+    if not isinstance(spec, dict) or not isinstance(expressions, dict):
+        return False
+    stages = expressions.get("stages") or []
+    return (
+        isinstance(spec.get("groups") or [], list)
+        and isinstance(spec.get("where"), str | None)
+        and isinstance(stages, list)
+        and all(isinstance(stage, list) and len(stage) == 2 for stage in stages)
+    )
 
 
 def _finite(value: Any) -> bool:
