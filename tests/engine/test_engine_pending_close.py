@@ -49,3 +49,25 @@ def test_a_duckdb_input_is_free_for_a_writer_when_the_audit_returns(tmp_path: Pa
         assert result.value("n", "all") == 200 + round_
         with duckdb.connect(str(path)) as writer:  # read-write: refused while another holds the file
             writer.execute("INSERT INTO log VALUES (1, 1)")
+
+
+def test_the_estimates_error_is_not_hidden_by_a_failed_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the estimates fail and the engine's close fails too, the audit raises the estimates' error:
+    the one that says what is wrong with the audit (a close error in a `finally` replaced it)."""
+    import misflag.decisions._audit_cells as cells
+    from misflag.engine import duckdb as duckdb_engine
+    from misflag.errors import InputError
+
+    def failing_estimates(*args: object, **kwargs: object) -> None:
+        raise InputError("the estimates found a problem")
+
+    def failing_close(self: DuckDBEngine) -> None:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(cells, "result_of", failing_estimates)
+    monkeypatch.setattr(duckdb_engine.DuckDBEngine, "close", failing_close)
+    table = {"flag": [0, 1] * 20, "truth": [1, 0, 0, 1] * 10}
+    import pyarrow as pa
+
+    with pytest.raises(InputError, match="the estimates found a problem"):
+        audit_decisions(pa.table(table), flag="flag", truth="truth", min_cell=1, replicates=100)

@@ -8,6 +8,8 @@ scans the file, and the cell table comes back as numpy columns: the command line
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -128,6 +130,9 @@ def run_audit(
     closing = PendingClose(runner)  # every read is done: the engine closes beside the estimates
     try:
         result = result_of(spec, counted, info, engine, report)
-    finally:
-        closing.wait()
+    except BaseException:
+        with suppress(Exception):  # the estimates' own error is the one to tell, not a failed close
+            closing.wait()
+        raise
+    closing.wait()
     return result
