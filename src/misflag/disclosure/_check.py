@@ -45,10 +45,6 @@ class ReleaseCheck:
     counted: tuple[str, ...] = ()  # outputs of `data`: only their sensitive withheld counts audited
     unknown: tuple[str, ...] = ()  # with `data`: outputs of another input, or naming none
 
-    @property
-    def exposed(self) -> bool:
-        return bool(self.audit.exposed)
-
 
 def check_outputs(
     paths: Sequence[str | Path], *, min_cell: int = 10, data: str | Path | None = None
@@ -67,6 +63,8 @@ def check_outputs(
     if data is None:
         audit = audit_outputs(outputs, protection, sensitive_below=min_cell)
         return ReleaseCheck(audit, tuple(outputs), min_cell)
+    if not isinstance(data, str | Path):
+        raise InputError(f"{{data}} must be a file path, got {type(data).__name__}", parameter="data")
     source = _input_file(Path(data))
     with ExitStack() as stack:
         digest = _digest(source, stack)
