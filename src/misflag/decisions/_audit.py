@@ -8,9 +8,8 @@ scans the file, and the cell table comes back as numpy columns: the command line
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
