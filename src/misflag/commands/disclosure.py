@@ -47,7 +47,8 @@ def check(
         console.print(
             printable(
                 f"{flag}{name}: {attribute} = {group}, {stage} {metric} {part}: "
-                f"{'' if interval.exact else 'at least '}{interval.low:g} to {interval.high:g} people{also}"
+                f"{'' if interval.exact else 'at least '}{_people(interval.low)} to {_people(interval.high)} "
+                f"people{also}"
             ),
             markup=False,
         )
@@ -147,3 +148,10 @@ def release(
         printable(f"recorded {label} in {register} ({len(earlier)} earlier releases of the same input)"),
         markup=False,
     )
+
+
+def _people(count: float) -> str:
+    """An interval's end as people: the solver's tolerance (7.6e-13 for an end at 0) is not shown as a
+    count, and an end within a millionth of a whole number is that number."""
+    nearest = round(count)
+    return f"{nearest:d}" if abs(count - nearest) < 1e-6 else f"{count:.6g}"
