@@ -164,29 +164,17 @@ class Reader:
         last basis for each objective: equations, then the at-least-one rows, counts in 0..ceiling."""
         if self.highs is not None:
             return self.highs
-        import highspy
         from scipy.sparse import vstack
 
-        from misflag._highs import silent_stdout
+        from misflag._highs import relaxed_model
 
         matrix = vstack([self.a_eq, self.a_low]).tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
-        lp.col_cost_ = np.zeros(matrix.shape[1])
-        lp.col_lower_, lp.col_upper_ = np.zeros(matrix.shape[1]), np.full(matrix.shape[1], self.ceiling)
-        lp.row_lower_ = np.concatenate([self.b_eq, np.ones(self.a_low.shape[0])])
-        lp.row_upper_ = np.concatenate([self.b_eq, np.full(self.a_low.shape[0], np.inf)])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
-            matrix.indptr,
-            matrix.indices,
-            matrix.data,
+        self.highs = relaxed_model(
+            matrix,
+            np.full(matrix.shape[1], self.ceiling),
+            np.concatenate([self.b_eq, np.ones(self.a_low.shape[0])]),
+            np.concatenate([self.b_eq, np.full(self.a_low.shape[0], np.inf)]),
         )
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = matrix.shape[1], matrix.shape[0]
-        with silent_stdout():  # HiGHS prints a banner from its C++ constructor
-            self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.passModel(lp)
         return self.highs
 
     def _checked(self, solution: np.ndarray) -> np.ndarray | None:

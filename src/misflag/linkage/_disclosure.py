@@ -298,25 +298,8 @@ class _Audit:
         """The relaxed LP as one HiGHS model, built once and re-solved from its last basis per objective."""
         if self.highs is not None:
             return self.highs
-        import highspy
-
-        from misflag._highs import silent_stdout
+        from misflag._highs import relaxed_model
 
         matrix = self.matrix.tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
-        lp.col_cost_ = np.zeros(matrix.shape[1])
-        lp.col_lower_, lp.col_upper_ = np.zeros(matrix.shape[1]), np.full(matrix.shape[1], np.inf)
-        lp.row_lower_, lp.row_upper_ = self.row_low, self.row_high
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (
-            matrix.indptr,
-            matrix.indices,
-            matrix.data,
-        )
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = matrix.shape[1], matrix.shape[0]
-        with silent_stdout():  # HiGHS prints a banner from its C++ constructor
-            self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.passModel(lp)
+        self.highs = relaxed_model(matrix, np.full(matrix.shape[1], np.inf), self.row_low, self.row_high)
         return self.highs
