@@ -16,16 +16,14 @@ the truth is checked to satisfy every equation, so a misread curve fails the tes
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.optimize import LinearConstraint
 
-from misflag.biometrics import audit_biometrics
-from tests.biometrics.test_biometrics_lp_attack import members, whole_range
+from tests.biometrics._attacker import audit_scores, indexed_rows, narrowed, published
+from tests.biometrics.test_biometrics_lp_attack import members
 from tests.biometrics.test_biometrics_lp_attack_thresholds import MIN_CELL, STATES, Cells, random_cells
 
 #: Similarity scores per band (matching neither threshold, the first (0.5) only, both (0.7)), chosen
@@ -48,25 +46,8 @@ def audit(cells: Cells, distance: bool) -> tuple[list[dict[str, Any]], list[dict
                 truth[c, genuine, v] += 1
                 score = VALUES[v][1]
                 scores.append((1 - score if distance else score, genuine, ga, gb))
-    result = audit_biometrics(
-        pd.DataFrame(scores, columns=["score", "genuine", "ga", "gb"]),
-        score="score",
-        genuine="genuine",
-        group="ga",
-        group_a="ga",
-        group_b="gb",
-        threshold=list(thresholds),
-        min_cell=MIN_CELL,
-        distance=distance,
-    )
-    stages = [point["stage"] for point in result.metadata["operating_points"]]
-    rows = [
-        r | {"stage": stages.index(r["stage"]) if r["stage"] in stages else r["stage"]}
-        for r in result.table.to_pylist()
-    ]
-    if result.metadata["rows_audited"] is not None:
-        rows.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
-        rows[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
+    result = audit_scores(scores, threshold=list(thresholds), min_cell=MIN_CELL, distance=distance)
+    rows = indexed_rows(result)
     return rows, result.extras["threshold_curves"].to_pylist(), truth.ravel()
 
 
@@ -90,21 +71,13 @@ def model(cells: Cells, distance: bool, with_curves: bool) -> tuple[Any, ...]:
             "fnmr": lambda g, v: g == 1 and band(v) <= stage,
         }[metric]
 
-    equations, values, targets = [], [], {}
-    for row in rows:
-        if row["metric"] not in ("n", "impostor_n", "genuine_n", "fmr", "fnmr"):
-            continue
-        top = vector(row["attribute"], row["group"], counted(row["metric"], row["stage"]))
-        if row["suppressed"]:
-            targets[(row["attribute"], row["group"], row["stage"], row["metric"])] = top
-            continue
-        rate = row["metric"] in ("fmr", "fnmr")
-        equations.append(top)
-        values.append(round(row["value"] * row["denominator"]) if rate else row["value"])
-        if rate:
-            kind = int(row["metric"] == "fnmr")
-            equations.append(vector(row["attribute"], row["group"], lambda g, v, k=kind: g == k))
-            values.append(row["denominator"])
+    equations, values, targets = published(
+        rows,
+        lambda row: vector(row["attribute"], row["group"], counted(row["metric"], row["stage"])),
+        lambda row: vector(
+            row["attribute"], row["group"], lambda g, v, k=int(row["metric"] == "fnmr"): g == k
+        ),
+    )
     for point in curves if with_curves else []:
         # the values at which a comparison matches at this curve threshold
         matches = [
@@ -130,16 +103,7 @@ def exposed(cells: Cells, distance: bool, with_curves: bool) -> list[tuple[Any, 
     """Sensitive withheld figures the reader narrows below the goal."""
     matrix, values, targets, listed, truth = model(cells, distance, with_curves)
     constraints = [LinearConstraint(listed, 1, np.inf), LinearConstraint(matrix, values, values)]
-    out = []
-    for key, objective in targets.items():
-        value = int(objective @ truth)
-        if not 1 <= value < MIN_CELL:
-            continue
-        ends = whole_range(objective, constraints)
-        assert ends[0] <= value <= ends[1], (key, ends, value)
-        if ends[0] > 0 and ends[1] - ends[0] < math.ceil(MIN_CELL / 2):
-            out.append((key, ends))
-    return out
+    return narrowed(targets, constraints, truth, MIN_CELL)
 
 
 #: Groups Y and Z shown (curves drawn), X withheld for thin rates (8 impostor, 5 genuine pairs), W

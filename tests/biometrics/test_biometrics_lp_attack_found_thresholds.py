@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
-from misflag.biometrics import audit_biometrics
 from misflag.errors import InputError
+from tests.biometrics._attacker import audit_scores, with_overall_n
 from tests.biometrics.test_biometrics_lp_attack_thresholds import (
     MIN_CELL,
     STATES,
@@ -38,17 +36,7 @@ def audit(
         for (genuine, band), count in zip(STATES, counts, strict=True)
         for _ in range(count)
     ]
-    result = audit_biometrics(
-        pd.DataFrame(scores, columns=["score", "genuine", "ga", "gb"]),
-        score="score",
-        genuine="genuine",
-        group="ga",
-        group_a="ga",
-        group_b="gb",
-        target_fmr=[target],
-        threshold_group=threshold_group,
-        min_cell=min_cell,
-    )
+    result = audit_scores(scores, target_fmr=[target], threshold_group=threshold_group, min_cell=min_cell)
     (point,) = result.metadata["operating_points"]
     if not BAND_SCORES[0] < point["threshold"] <= BAND_SCORES[2]:
         return None
@@ -56,10 +44,7 @@ def audit(
     rows = [
         r | {"stage": stage if r["stage"] == point["stage"] else r["stage"]} for r in result.table.to_pylist()
     ]
-    if result.metadata["rows_audited"] is not None:
-        rows.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
-        rows[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
-    return rows
+    return with_overall_n(result, rows)
 
 
 def test_no_withheld_count_is_pinned_at_found_thresholds() -> None:

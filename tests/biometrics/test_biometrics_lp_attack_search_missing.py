@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import pytest
 
-from misflag.biometrics import audit_biometrics
+from tests.biometrics._attacker import audit_scores, indexed_rows
 from tests.biometrics.test_biometrics_lp_attack_thresholds import (
     MIN_CELL,
     MODES,
@@ -33,28 +32,8 @@ def audit(cells: Cells, every: int) -> list[dict[str, Any]]:
         for (genuine, band), count in zip(STATES, counts, strict=True)
         for i in range(count)
     ]
-    result = audit_biometrics(
-        pd.DataFrame(scores, columns=["score", "genuine", "ga", "gb"]),
-        score="score",
-        genuine="genuine",
-        group="ga",
-        group_a="ga",
-        group_b="gb",
-        threshold=list(thresholds),
-        min_cell=MIN_CELL,
-        search=True,
-    )
-    stages = [point["stage"] for point in result.metadata["operating_points"]]
-    rows = [
-        r
-        | {"metric": SEARCH_NAMES.get(r["metric"], r["metric"])}
-        | {"stage": stages.index(r["stage"]) if r["stage"] in stages else r["stage"]}
-        for r in result.table.to_pylist()
-    ]
-    if result.metadata["rows_audited"] is not None:
-        rows.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
-        rows[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
-    return rows
+    result = audit_scores(scores, threshold=list(thresholds), min_cell=MIN_CELL, search=True)
+    return indexed_rows(result, SEARCH_NAMES)
 
 
 @pytest.mark.parametrize("every", [1, 2], ids=["all", "every second"])

@@ -12,16 +12,14 @@ rows under the naive rule and is broken by the same reader.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.optimize import LinearConstraint
 
-from misflag.biometrics import audit_biometrics
-from tests.biometrics.test_biometrics_lp_attack import members, whole_range
+from tests.biometrics._attacker import audit_scores, indexed_rows, narrowed, published
+from tests.biometrics.test_biometrics_lp_attack import members
 
 MIN_CELL = 10
 #: per mode: the two thresholds, the score of each band (matching neither, the first only, both), options
@@ -62,28 +60,8 @@ def audit(cells: Cells, min_cell: int, mode: str = "similarity") -> list[dict[st
         for (genuine, band), count in zip(STATES, counts, strict=True)
         for _ in range(count)
     ]
-    result = audit_biometrics(
-        pd.DataFrame(rows, columns=["score", "genuine", "ga", "gb"]),
-        score="score",
-        genuine="genuine",
-        group="ga",
-        group_a="ga",
-        group_b="gb",
-        threshold=list(thresholds),
-        min_cell=min_cell,
-        **options,
-    )
-    stages = [point["stage"] for point in result.metadata["operating_points"]]
-    out = [
-        r
-        | {"metric": SEARCH_NAMES.get(r["metric"], r["metric"])}
-        | {"stage": stages.index(r["stage"]) if r["stage"] in stages else r["stage"]}
-        for r in result.table.to_pylist()
-    ]
-    if result.metadata["rows_audited"] is not None:
-        out.append({"attribute": "overall", "group": "all", "stage": "all", "metric": "n"})
-        out[-1] |= {"value": result.metadata["rows_audited"], "denominator": None, "suppressed": False}
-    return out
+    result = audit_scores(rows, threshold=list(thresholds), min_cell=min_cell, **options)
+    return indexed_rows(result, SEARCH_NAMES)
 
 
 def counted(metric: str, stage: int | str) -> set[tuple[int, int]]:
@@ -112,20 +90,11 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         inside = members(attribute, group)
         return np.array([float(inside(cell) and state in states) for cell, state in columns])
 
-    equations, values, targets = [], [], {}
-    for row in rows:
-        if row["metric"] not in ("n", "impostor_n", "genuine_n", "fmr", "fnmr"):
-            continue
-        top = vector(row["attribute"], row["group"], counted(row["metric"], row["stage"]))
-        if row["suppressed"]:
-            targets[(row["attribute"], row["group"], row["stage"], row["metric"])] = top
-            continue
-        rate = row["metric"] in ("fmr", "fnmr")
-        equations.append(top)
-        values.append(round(row["value"] * row["denominator"]) if rate else row["value"])
-        if rate:
-            equations.append(vector(row["attribute"], row["group"], denominator(row["metric"])))
-            values.append(row["denominator"])
+    equations, values, targets = published(
+        rows,
+        lambda row: vector(row["attribute"], row["group"], counted(row["metric"], row["stage"])),
+        lambda row: vector(row["attribute"], row["group"], denominator(row["metric"])),
+    )
     listed = [np.array([float(cell == c) for c, _ in columns]) for cell in cells]
     for attribute, group in {
         (r["attribute"], r["group"]) for r in rows if r["attribute"] in ("overall", "ga")
@@ -134,16 +103,7 @@ def pinned(cells: Cells, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     constraints = [LinearConstraint(np.array(listed), 1, np.inf)]
     if equations:
         constraints.append(LinearConstraint(np.array(equations), values, values))
-    out = []
-    for key, objective in targets.items():
-        value = int(objective @ truth)
-        if not 1 <= value < MIN_CELL:
-            continue
-        ends = whole_range(objective, constraints)
-        assert ends[0] <= value <= ends[1], (key, ends, value)
-        if ends[0] > 0 and ends[1] - ends[0] < math.ceil(MIN_CELL / 2):
-            out.append((key, ends))
-    return out
+    return narrowed(targets, constraints, truth, MIN_CELL)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
