@@ -19,7 +19,6 @@ with them (commit of this test).
 
 from __future__ import annotations
 
-import math
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.stats import beta
 
 from misflag._withheld import public_reason
 from misflag.monitor import monitor
+from tests.monitor._attacker import narrowed, whole_interval
+from tests.monitor._logs import ROLES
 
 MIN_CELL = 10
 #: Each cell's cap in the model: far above the log's 367 decisions (a figure no published one caps).
@@ -136,44 +136,17 @@ class Reader:
         for k, cols in enumerate(self.at_least, start=len(self.equal)):
             matrix[k, cols] = 1.0
             low[k], high[k] = 1.0, np.inf
-        objective = np.zeros(size)
-        objective[columns] = 1.0
-        ends = []
-        for sign in (1.0, -1.0):
-            found = milp(
-                sign * objective,
-                constraints=LinearConstraint(matrix, low, high),
-                integrality=np.ones(size),
-                bounds=Bounds(0, UNBOUNDED),  # a cap far above any count, so "no cap" is a number
-            )
-            assert found.status == 0, found.message
-            ends.append(sign * found.fun)
-        return ends[0], ends[1]
+        # a cap far above any count, so "no cap" is a number
+        return whole_interval(matrix, low, high, columns, UNBOUNDED)
 
     def pinned(self) -> dict[tuple[Any, ...], tuple[float, float]]:
         """Withheld counts narrower than ceil(min_cell / 2) that do not reach 0, with their intervals."""
-        found = {}
-        for target, columns in self.targets.items():
-            least, most = self.interval(columns)
-            if least > 0 and most - least < math.ceil(MIN_CELL / 2):
-                found[target] = (least, most)
-        return found
+        return narrowed(self.targets, self.interval, MIN_CELL)
 
 
 def _run(log: pd.DataFrame, baseline_periods: int, state: Path | None = None) -> Any:
     """The monitor as the tests publish it: groups with A as reference, two stages, reviewer pools."""
-    return monitor(
-        log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
-        baseline_periods=baseline_periods,
-        min_cell=MIN_CELL,
-        state=state,
-    )
+    return monitor(log, **ROLES, baseline_periods=baseline_periods, min_cell=MIN_CELL, state=state)
 
 
 def _read_output(reader: Reader, result: Any) -> list[dict[str, Any]]:

@@ -22,16 +22,15 @@ reaches 0.
 
 from __future__ import annotations
 
-import math
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag.monitor import monitor
+from tests.monitor._attacker import narrowed, whole_interval
 
 MIN_CELL = 10
 DAYS = ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"]
@@ -150,27 +149,10 @@ class Reader:
         for k, (cols, weights, least, most) in enumerate(self.rows):
             matrix[k, cols] = weights
             low[k], high[k] = least, most
-        objective = np.zeros(len(self.cells))
-        objective[columns] = 1.0
-        ends = []
-        for sign in (1.0, -1.0):
-            found = milp(
-                sign * objective,
-                constraints=LinearConstraint(matrix, low, high),
-                integrality=np.ones(len(self.cells)),
-                bounds=Bounds(0, CAP),
-            )
-            assert found.status == 0, found.message
-            ends.append(sign * found.fun)
-        return ends[0], ends[1]
+        return whole_interval(matrix, low, high, columns, CAP)
 
     def pinned(self) -> dict[tuple[Any, ...], tuple[float, float]]:
-        found = {}
-        for target, columns in self.targets.items():
-            least, most = self.interval(columns)
-            if least > 0 and most - least < math.ceil(MIN_CELL / 2):
-                found[target] = (least, most)
-        return found
+        return narrowed(self.targets, self.interval, MIN_CELL)
 
 
 def _read(reader: Reader, run: int, result: Any) -> None:
