@@ -12,6 +12,7 @@ import pytest
 from scipy import optimize
 
 from misflag.monitor import monitor
+from tests.monitor._logs import ROLES
 
 from .conftest import PREVALENCE, START, make_log
 
@@ -83,13 +84,8 @@ def test_a_fall_in_dismissals_is_detected_after_the_baseline() -> None:
     log = make_log(100, 150, lambda g, d: BASE_FPR, dismissal=dismissal, seed=9)
     result = monitor(
         log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
+        **ROLES,
         metrics=["dismissal_rate"],
-        reviewer_pool="pool",
     )
     alarms = result.metadata["alarms"]
     fell = {(a["attribute"], a["group"]) for a in alarms}

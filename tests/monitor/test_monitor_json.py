@@ -13,6 +13,7 @@ from misflag.commands.monitor import as_json
 from misflag.monitor import monitor
 from misflag.result import AuditResult, rows_to_table
 
+from ._logs import ROLES
 from .conftest import make_log
 
 HOSTILE_TEXT = [
@@ -62,12 +63,7 @@ def test_real_runs_match_json_dumps(change: int) -> None:
     log = log[~log["ts"].str.startswith("2024-01-10")]  # an empty day: a warning
     result = monitor(
         log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
     )
     assert as_json(result) == _reference(result)
     assert ("alarms" in result.extras) == (change == 3)  # both shapes of the document are covered

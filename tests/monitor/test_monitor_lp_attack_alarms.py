@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from misflag.commands.monitor import monitor as monitor_command
 from misflag.monitor import monitor
+from tests.monitor._logs import ROLES
 
 app = typer.Typer()
 app.command("monitor")(monitor_command)
@@ -80,12 +81,7 @@ def _log(thin: set[tuple[str, int]] = THIN) -> pd.DataFrame:
 def _run(log: pd.DataFrame, min_cell: int) -> Any:
     return monitor(
         log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
         baseline_periods=BASELINE,
         min_cell=min_cell,
     )
@@ -297,12 +293,7 @@ def test_arrival_evidence_alarms_follow_the_same_rule(tmp_path: Path) -> None:
     rule holds there: values from published rows, statistics null where the path crosses B's thin day."""
     result = monitor(
         _log(),
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
         baseline_periods=BASELINE,
         min_cell=MIN_CELL,
         evidence="arrival",

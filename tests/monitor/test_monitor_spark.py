@@ -8,6 +8,7 @@ import pytest
 
 from misflag.monitor import monitor
 
+from ._logs import ROLES
 from .conftest import make_log
 
 
@@ -19,12 +20,7 @@ def test_monitor_identical_on_duckdb_and_spark(tmp_path: Path, spark_available: 
         path, index=False
     )
     options = dict(
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
         baseline_periods=10,
     )
     duck = monitor(str(path), engine="duckdb", **options)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import pandas as pd
 
 from misflag.monitor import monitor
 
+from ._logs import ROLES
 from .conftest import make_log
 
 
@@ -16,12 +17,7 @@ def test_suppressed_periods_cannot_be_recovered_by_subtraction() -> None:
     log = pd.concat([log[~thin], log[thin].head(4)], ignore_index=True)
     result = monitor(
         log,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
         baseline_periods=5,
     )
     periods = result.extras["periods"].to_pylist()

@@ -16,6 +16,7 @@ import pytest
 from misflag.errors import MisflagError
 from misflag.monitor import monitor
 from misflag.report import render_report
+from tests.monitor._logs import ROLES
 
 from .corpus import CANARY, TARGET, corpus
 
@@ -160,12 +161,7 @@ def test_reviewer_names_never_leave_the_monitor_and_labels_are_escaped(log: pd.D
     hostile = log.assign(grp=log["grp"].map({"A": "A", "B": "<script>alert(1)</script>"}))
     result = monitor(
         hostile,
-        time="ts",
-        group="grp",
-        reference="A",
-        truth="truth",
-        stages=[("algorithm", "flag"), ("review", "review")],
-        reviewer_pool="pool",
+        **ROLES,
         baseline_periods=5,
     )
     text = json.dumps(result.to_bundle(), default=str)
