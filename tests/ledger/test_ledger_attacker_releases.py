@@ -5,29 +5,16 @@ one line, nothing appended) and fails the default `verify` at once, releases bei
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
 
 from misflag.decisions import audit_decisions
 from misflag.errors import LedgerError
-
-OPTIONS: dict[str, Any] = {"flag": "flag", "truth": "truth", "groups": ["g"]}
-
-
-def _released(url: str) -> list[tuple[int, dict[str, Any]]]:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT seq, body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-        ).fetchall()
-    engine.dispose()
-    return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
+from tests.ledger._releases import OPTIONS, released
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
@@ -48,14 +35,14 @@ def test_a_forged_release_steers_no_audit_and_fails_verify(
     first = audit_decisions(str(log), **OPTIONS, ledger=target.url)  # as the service's (writer) role
     assert first.metadata["release"] == "1: g"
     assert target.verify_exit() == 0
-    ((_, payload),) = _released(target.url)
+    ((_, payload),) = released(target.url)
     seq = owner(target.owner_url).forge_entry("released", None, dict(payload, name="2: g"))
     with pytest.raises(LedgerError) as refused:
         audit_decisions(str(log), **OPTIONS, where="g <> 'a'", ledger=target.url)
     assert str(refused.value).startswith(
         f"refusing to read the releases: entry {seq} ('released') carries no valid writer proof"
     )
-    assert [s for s, _ in _released(target.url)] == [0, seq]  # nothing appended after the forgery
+    assert [s for s, _ in released(target.url)] == [0, seq]  # nothing appended after the forgery
     capsys.readouterr()
     assert target.verify_exit() == 2
     assert f"entry {seq} (released) is not sealed, yet the store seals it at once" in capsys.readouterr().err

@@ -13,30 +13,17 @@ names the entries of its input it was protected against.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
 
 from misflag.decisions import audit_decisions
 from misflag.errors import LedgerError
 from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
-
-OPTIONS: dict[str, Any] = {"flag": "flag", "truth": "truth", "groups": ["g"]}
-
-
-def _released(url: str) -> list[tuple[int, dict[str, Any]]]:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT seq, body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-        ).fetchall()
-    engine.dispose()
-    return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
+from tests.ledger._releases import OPTIONS, released
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
@@ -78,12 +65,12 @@ def test_a_release_cut_from_the_middle_is_missed_by_the_next_release(
         for w in (None, "g <> 'a'", "g <> 'b'")
     ]
     assert [m.metadata["release"][0] for m in made] == ["1", "2", "3"]
-    first = _released(target.url)[0][0]
+    first = released(target.url)[0][0]
     owner(target.owner_url).run("DELETE FROM ledger_entries WHERE seq = :s", s=first)
-    before = _released(target.url)
+    before = released(target.url)
     with pytest.raises(LedgerError) as refused:
         audit_decisions(str(log), **OPTIONS, where="truth = 1", ledger=target.url)
     message = str(refused.value)
     assert message.startswith("refusing to read the releases: entry ") and "\n" not in message
     assert f"[{first}]" in message and "misflag ledger verify" in message
-    assert _released(target.url) == before  # nothing appended
+    assert released(target.url) == before  # nothing appended
