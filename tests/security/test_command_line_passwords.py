@@ -4,11 +4,9 @@ written with `***` in its place; everything else, an expression holding such tex
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
-from misflag.commands._output import INVOCATION, command_line
+from tests.security._ledger_urls import recorded
 
 
 @pytest.mark.parametrize(
@@ -26,9 +24,4 @@ from misflag.commands._output import INVOCATION, command_line
     ],
 )
 def test_a_url_password_is_not_recorded(argument: str, written: str) -> None:
-    token = INVOCATION.set(("decisions", "audit", "log.csv", "--ledger", argument))
-    try:
-        recorded = command_line()
-    finally:
-        INVOCATION.reset(token)
-    assert shlex.split(recorded) == ["misflag", "decisions", "audit", "log.csv", "--ledger", written]
+    assert recorded(argument) == ["misflag", "decisions", "audit", "log.csv", "--ledger", written]

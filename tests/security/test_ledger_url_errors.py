@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from misflag.cli import main
+from tests.security._ledger_urls import compas_audit, one_line
 
 SECRET = "hunter2secret"
 URLS = [
@@ -23,14 +23,6 @@ URLS = [
     f"postgresql+nosuchdriver://auditor:{SECRET}@db.example/ledger",
     "sqlite+nosuchdriver:///ledger.sqlite",
 ]
-
-
-def _one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -44,16 +36,8 @@ def test_a_malformed_ledger_url_is_one_line_without_its_password(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
-    audit = [
-        "decisions",
-        "audit",
-        str(compas_csv),
-        "--flag",
-        "decile_score >= 5",
-        "--truth",
-        "two_year_recid",
-    ]
+    audit = compas_audit(compas_csv)
     verify = ["ledger", "verify", "--db", url, "--key-fingerprint", "0" * 32]
     for argv in ([*audit, "--ledger", url], verify):
-        line = _one_line(capsys, argv)
+        line = one_line(capsys, argv)
         assert SECRET not in line and "internal error" not in line, line

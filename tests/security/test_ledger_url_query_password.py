@@ -8,13 +8,11 @@ The attacker reads what an auditor may publish or paste: an output's `metadata.c
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import pytest
 
-from misflag.cli import main
-from misflag.commands._output import INVOCATION, command_line
+from tests.security._ledger_urls import compas_audit, one_line, recorded
 
 SECRET = "hunter2secret"
 
@@ -38,12 +36,7 @@ SECRET = "hunter2secret"
     ],
 )
 def test_a_query_password_is_not_recorded_in_the_command_line(argument: str, written: str) -> None:
-    token = INVOCATION.set(("decisions", "audit", "log.csv", "--ledger", argument))
-    try:
-        recorded = command_line()
-    finally:
-        INVOCATION.reset(token)
-    assert shlex.split(recorded) == ["misflag", "decisions", "audit", "log.csv", "--ledger", written]
+    assert recorded(argument) == ["misflag", "decisions", "audit", "log.csv", "--ledger", written]
 
 
 def test_a_query_password_is_not_in_the_error_line(
@@ -52,18 +45,6 @@ def test_a_query_password_is_not_in_the_error_line(
     monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
     url = f"postgresql://auditor@127.0.0.1:1/db?connect_timeout=2&password={SECRET}"
-    argv = [
-        "decisions",
-        "audit",
-        str(compas_csv),
-        "--flag",
-        "decile_score >= 5",
-        "--truth",
-        "two_year_recid",
-        "--ledger",
-        url,
-    ]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: cannot open the ledger at postgresql"), err
-    assert SECRET not in err[0] and "password=***" in err[0]
+    line = one_line(capsys, [*compas_audit(compas_csv), "--ledger", url])
+    assert line.startswith("error: cannot open the ledger at postgresql"), line
+    assert SECRET not in line and "password=***" in line
