@@ -41,6 +41,24 @@ def _release_count(path: Path) -> int:
         store.close()
 
 
+def _forge_second_release(ledger: Path, digest: str, spec: dict[str, Any], name: str | None = None) -> int:
+    """A release of the input `digest` written with the ledger's own writer (proof and seal valid): its
+    first release copied, naming the earlier ones as misflag's second release does, with `spec` set in
+    its recorded spec (and `name`, if given); its seq."""
+    store = Ledger.open(str(ledger), create=False)
+    try:
+        earlier = releases_of(store, digest)
+        forged: dict[str, Any] = copy.deepcopy(earlier[0][1])
+        forged["earlier"] = [seq for seq, _ in earlier]
+        if name is not None:
+            forged["name"] = name
+        forged["metadata"]["spec"].update(spec)
+        assert record_release(store, forged, [seq for seq, _ in earlier]) is not None
+        return releases_of(store, digest)[-1][0]
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("field", ["release_register", "ledger"])
 def test_a_release_naming_a_register_or_a_ledger_makes_the_rerun_write_nothing_there(
     field: str,
@@ -73,17 +91,8 @@ def test_a_release_naming_a_register_or_a_ledger_makes_the_rerun_write_nothing_t
     capsys.readouterr()
     digest = json.loads(first.read_text())["metadata"]["input"]["sha256"]
 
-    store = Ledger.open(str(main_ledger), create=False)
-    try:
-        earlier = releases_of(store, digest)
-        forged: dict[str, Any] = copy.deepcopy(earlier[0][1])
-        forged["earlier"] = [seq for seq, _ in earlier]  # as misflag writes a second release
-        forged["name"] = "2: race (forged)"
-        named = {"release_register": str(planted_register), "ledger": str(other_ledger)}
-        forged["metadata"]["spec"][field] = named[field]
-        assert record_release(store, forged, [seq for seq, _ in earlier]) is not None
-    finally:
-        store.close()
+    named = {"release_register": str(planted_register), "ledger": str(other_ledger)}
+    _forge_second_release(main_ledger, digest, {field: named[field]}, name="2: race (forged)")
 
     out = tmp_path / "out.json"
     argv = ["decisions", "audit", str(compas_csv), *ARGS, "--where", "sex = 'Male'"]
@@ -109,16 +118,7 @@ def test_a_release_whose_spec_cannot_run_again_is_named_in_the_one_line(
         == 0
     )
     digest = json.loads(first.read_text())["metadata"]["input"]["sha256"]
-    store = Ledger.open(str(ledger), create=False)
-    try:
-        earlier = releases_of(store, digest)
-        forged: dict[str, Any] = copy.deepcopy(earlier[0][1])
-        forged["earlier"] = [seq for seq, _ in earlier]  # as misflag writes a second release
-        forged["metadata"]["spec"]["table_sets"] = ["race,race"]
-        record_release(store, forged, [seq for seq, _ in earlier])
-        seq = releases_of(store, digest)[-1][0]
-    finally:
-        store.close()
+    seq = _forge_second_release(ledger, digest, {"table_sets": ["race,race"]})
     capsys.readouterr()
     assert (
         main(
