@@ -8,13 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from misflag.decisions import audit_decisions
 from misflag.errors import LedgerError
-from tests.ledger._releases import OPTIONS, released
+from tests.ledger._releases import OPTIONS, released, write_small_log
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
@@ -25,12 +23,7 @@ def test_a_forged_release_steers_no_audit_and_fails_verify(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log = tmp_path / "log.parquet"
-    groups = ["a"] * 40 + ["b"] * 40 + ["c"] * 4
-    pq.write_table(
-        pa.table({"g": groups, "truth": [i % 2 for i in range(84)], "flag": [i % 3 == 0 for i in range(84)]}),
-        log,
-    )
+    log = write_small_log(tmp_path)
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
     first = audit_decisions(str(log), **OPTIONS, ledger=target.url)  # as the service's (writer) role
     assert first.metadata["release"] == "1: g"

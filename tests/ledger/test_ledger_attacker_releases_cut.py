@@ -16,14 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from misflag.decisions import audit_decisions
 from misflag.errors import LedgerError
 from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
-from tests.ledger._releases import OPTIONS, released
+from tests.ledger._releases import OPTIONS, released, write_small_log
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
@@ -53,12 +51,7 @@ def test_a_release_cut_from_the_middle_is_missed_by_the_next_release(
     """Each release names the entries of its input it was protected against; with the first of three
     cut, the second still names it, so the next audit is refused in one line and appends nothing
     (before, it was recorded as another release 3, protected against two of the three)."""
-    log = tmp_path / "log.parquet"
-    groups = ["a"] * 40 + ["b"] * 40 + ["c"] * 4
-    pq.write_table(
-        pa.table({"g": groups, "truth": [i % 2 for i in range(84)], "flag": [i % 3 == 0 for i in range(84)]}),
-        log,
-    )
+    log = write_small_log(tmp_path)
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
     made = [
         audit_decisions(str(log), **OPTIONS, where=w, ledger=target.url)

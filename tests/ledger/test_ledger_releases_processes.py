@@ -7,40 +7,24 @@ missed another (the check-and-append is one write transaction; writers are seria
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-import sqlalchemy as sa
+
+from tests.ledger._releases import released as read_released
+from tests.ledger._releases import write_small_log
 
 CONSOLE = "import sys; from misflag.cli import main; sys.exit(main(sys.argv[1:]))"
 WHERE = ["g <> 'a'", "g <> 'b'", "truth = 1"]
 
 
-def _released(url: str) -> list[dict[str, Any]]:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-        ).fetchall()
-    engine.dispose()
-    return [json.loads(body)["payload"] for (body,) in rows]
-
-
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
 def test_three_processes_at_once_each_see_the_releases_before_them(target: Any, tmp_path: Path) -> None:
-    log = tmp_path / "log.parquet"
-    groups = ["a"] * 40 + ["b"] * 40 + ["c"] * 4
-    pq.write_table(
-        pa.table({"g": groups, "truth": [i % 2 for i in range(84)], "flag": [i % 3 == 0 for i in range(84)]}),
-        log,
-    )
+    log = write_small_log(tmp_path)
     env = {**os.environ, "MISFLAG_LEDGER_KEY": str(target.key), "PYTHONWARNINGS": "ignore"}
     argv = ["decisions", "audit", str(log), "--flag", "flag", "--truth", "truth", "--group", "g"]
     started = [
@@ -55,7 +39,7 @@ def test_three_processes_at_once_each_see_the_releases_before_them(target: Any, 
     ]
     errors = [process.communicate(timeout=300)[1] for process in started]
     assert [process.returncode for process in started] == [0, 0, 0], errors
-    released = _released(target.url)
+    released = [payload for _, payload in read_released(target.url)]
     names = [payload["name"] for payload in released]
     assert [name.split(":")[0] for name in names] == ["1", "2", "3"]
     assert sorted(payload["where"] for payload in released) == sorted(WHERE)
