@@ -31,6 +31,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag.errors import InputError
 from misflag.monitor import monitor
+from tests.monitor._logs import ROLES
 
 MIN_CELL = 10
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
@@ -69,12 +70,7 @@ def _log(reviews_by: dict[int, str], days: int, c_day3: int = 30) -> pd.DataFram
 
 
 SETTINGS: dict[str, Any] = {
-    "time": "ts",
-    "group": "grp",
-    "reference": "A",
-    "truth": "truth",
-    "stages": [("algorithm", "flag"), ("review", "review")],
-    "reviewer_pool": "pool",
+    **ROLES,
     "baseline_periods": 2,
     "min_cell": MIN_CELL,
     "late_periods": 1,
