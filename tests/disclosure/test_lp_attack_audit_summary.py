@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from misflag.biometrics import audit_biometrics
 from misflag.decisions import audit_decisions
-from tests.biometrics.test_biometrics_lp_attack import SMALL_PAIR
+from tests.biometrics.test_biometrics_lp_attack import SMALL_PAIR, scores
 
 
 def _log(c_false_positives: int) -> pa.Table:
@@ -64,13 +64,9 @@ CROSS = {cell: counts for cell, counts in SMALL_PAIR.items() if cell not in {("Z
 
 
 def _comparisons(z_x: tuple[int, int], z_y: tuple[int, int]) -> pd.DataFrame:
-    """One row per comparison; a match scores 0.9, the rest 0.1 (threshold 0.5)."""
-    cells = {**CROSS, ("Z", "X"): (*z_x, 0, 0), ("Z", "Y"): (*z_y, 0, 0)}
-    rows = []
-    for (a, b), counts in cells.items():
-        for (genuine, score), count in zip(((0, 0.1), (0, 0.9), (1, 0.9), (1, 0.1)), counts, strict=True):
-            rows += [(score, genuine, a, b)] * count
-    return pd.DataFrame(rows, columns=["score", "genuine", "ga", "gb"])
+    """One row per comparison (test_biometrics_lp_attack.py's `scores`: a match scores 0.9, the rest 0.1,
+    threshold 0.5)."""
+    return scores({**CROSS, ("Z", "X"): (*z_x, 0, 0), ("Z", "Y"): (*z_y, 0, 0)})
 
 
 def test_the_biometric_audit_summary_is_the_same_whatever_a_withheld_cell_holds() -> None:
