@@ -215,23 +215,18 @@ def _summary(
     the narrowest interval and the rounds depend on the withheld values: `auditor_only`, never written."""
     if not withheld:
         return None
-    from misflag.disclosure._audit import AuditSummary, guarantee  # not on the start-up path: 6 ms
+    from misflag.disclosure._audit import guarantee, reader_summary  # not on the start-up path: 6 ms
 
     # counted per (label, figure) as the rows withhold them: which figures share their unknowns depends on
     # which keys the data holds (a cross cell with no genuine pair), so a count of distinct ones would not
-    published: dict[str, object] = {
-        "method": "integer programming over every published count and rate x denominator (HiGHS: the "
+    return reader_summary(
+        "integer programming over every published count and rate x denominator (HiGHS: the "
         "relaxed LP through highspy where its solution is whole, else the MIP through scipy)",
-        "protection_level": protection,
-        "withheld_counts": len(withheld),
-        "guarantee": guarantee(protection, unit="comparisons"),
-    }
-    return AuditSummary(
-        published,
-        {
-            "withheld_counts_checked": checked,
-            "withheld_counts_protected": checked,
-            "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
-            "rounds_of_further_suppression": rounds,
-        },
+        protection,
+        len(withheld),
+        guarantee(protection, unit="comparisons"),
+        checked,
+        checked,
+        narrowest,
+        rounds,
     )

@@ -146,6 +146,37 @@ def guarantee(protection: float, met: bool = True, unit: str = "people") -> str:
     return goal if met else f"NOT MET (suppression ran out of steps): {goal}"
 
 
+def reader_summary(
+    method: str,
+    protection: float,
+    withheld_counts: int,
+    guarantee_text: str,
+    checked: int,
+    protected: int,
+    narrowest: tuple[float, float] | None,
+    rounds: int,
+) -> AuditSummary:
+    """The summary of an audit that checks its own release by integer programming (the biometric and
+    linkage audits): published, only what a reader works out from the rows (the method, the level, how
+    many counts they withhold, the guarantee as a statement); the sensitive counts checked and protected,
+    the narrowest interval and the rounds depend on the withheld values: `auditor_only`, never written."""
+    published: dict[str, object] = {
+        "method": method,
+        "protection_level": protection,
+        "withheld_counts": withheld_counts,
+        "guarantee": guarantee_text,
+    }
+    return AuditSummary(
+        published,
+        {
+            "withheld_counts_checked": checked,
+            "withheld_counts_protected": protected,
+            "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
+            "rounds_of_further_suppression": rounds,
+        },
+    )
+
+
 def link(outputs: list[Output]) -> list[list[Output]]:
     """Outputs that share a universe: same input digest and truth expression."""
     groups: dict[tuple[str, str], list[Output]] = defaultdict(list)

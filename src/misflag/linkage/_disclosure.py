@@ -103,24 +103,18 @@ def _summary(protection: int, withheld_counts: int, checked: Checked) -> AuditSu
     the level, how many counts the withheld groups' rows withhold, the guarantee as a statement), the
     same whatever the withheld groups hold; the sensitive counts checked, the narrowest interval and the
     rounds depend on the withheld values: `auditor_only`, never written (docs/disclosure.md, step 6)."""
-    from misflag.disclosure._audit import AuditSummary, guarantee
+    from misflag.disclosure._audit import guarantee, reader_summary
 
-    narrowest = min(checked.solved, key=lambda ends: ends[1] - ends[0], default=None)
-    published: dict[str, object] = {
-        "method": "integer programming over every published count and rate x denominator "
+    return reader_summary(
+        "integer programming over every published count and rate x denominator "
         "(HiGHS: the relaxed LP where its optimum is whole, else the MIP through scipy)",
-        "protection_level": protection,
-        "withheld_counts": withheld_counts,
-        "guarantee": guarantee(protection, met=checked.unprotected == 0, unit="people or pairs"),
-    }
-    return AuditSummary(
-        published,
-        {
-            "withheld_counts_checked": checked.sensitive,
-            "withheld_counts_protected": checked.sensitive - checked.unprotected,
-            "narrowest_interval": None if narrowest is None else {"low": narrowest[0], "high": narrowest[1]},
-            "rounds_of_further_suppression": checked.rounds,
-        },
+        protection,
+        withheld_counts,
+        guarantee(protection, met=checked.unprotected == 0, unit="people or pairs"),
+        checked.sensitive,
+        checked.sensitive - checked.unprotected,
+        min(checked.solved, key=lambda ends: ends[1] - ends[0], default=None),
+        checked.rounds,
     )
 
 
