@@ -27,9 +27,11 @@ import numpy as np
 
 from misflag.biometrics._clustered import Clustered
 from misflag.biometrics._groups import Grouping, linked_subsets, suppress
-from misflag.biometrics._reader import RATES, SHOWN, WHOLE, Figure, Reader, Release, published
+from misflag.biometrics._reader import EARLIER, RATES, SHOWN, WHOLE, Figure, Reader, Release, published
+from misflag.biometrics._released import earlier_figures
 from misflag.biometrics._scan import Profile
 from misflag.biometrics._spec import BiometricSpec
+from misflag.errors import InputError
 
 if TYPE_CHECKING:
     from misflag.disclosure._audit import AuditSummary
@@ -51,6 +53,7 @@ def plan(
     they leave."""
     levels = primary(spec, prof, all_groupings, clustered)
     release = Release(all_groupings, prof.y, prof.n, matched, thresholds)
+    release.earlier = earlier_figures(spec, prof, release)  # the register's earlier releases, if any
     outcome = protect(release, [levels[g.attribute] for g in all_groupings], spec.min_cell)
     return {
         g.attribute: level for g, level in zip(all_groupings, outcome.levels, strict=True)
@@ -124,9 +127,13 @@ class Outcome:
 
 def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcome:
     """Audit the release at these levels and withhold more until no sensitive withheld count is pinned.
-    Builds and solves nothing when no sensitive count is withheld."""
+    Builds and solves nothing when no sensitive count is withheld. With earlier releases of the same
+    scores (`release.earlier`), their figures are in the reader's model too and their sensitive withheld
+    counts are audited as this output's; a count an earlier release publishes is known, not withheld.
+    When even this output withheld whole leaves one pinned, InputError names the earlier releases."""
     protection = math.ceil(min_cell / 2)
     levels = [level.copy() for level in levels]
+    earlier = release.earlier
     rounds = 0
     while True:
         figures = [
@@ -137,7 +144,8 @@ def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcom
             for f in release.figures(g, label)
         ]
         withheld = [f for f, shown in figures if not shown]
-        targets = _sensitive(withheld, min_cell)
+        known = {f.key() for f in earlier.shown}
+        targets = [f for f in _sensitive(withheld + earlier.withheld, min_cell) if f.key() not in known]
         if not targets:
             return Outcome(levels, _summary(protection, withheld, None, rounds, 0))
         shown = [
@@ -147,13 +155,17 @@ def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcom
             for f in release.figures(g, label)
             if published(f, int(levels[g][label]))
         ]
-        audit = Reader(release, shown, protection)
+        # an earlier figure this output publishes too is one equation, this output's (its label can withhold it)
+        mine = {f.key() for f in shown}
+        audit = Reader(release, shown + [f for f in earlier.shown if f.key() not in mine], protection)
         found = [(target, audit.interval(target)) for target in targets]
         narrow = [target for target, (low, high, _) in found if not audit.protects(low, high)]
         if not narrow:
             solved = [(low, high) for _, (low, high, exact) in found if exact and low > 0]
             narrowest = min(solved, key=lambda ends: ends[1] - ends[0], default=None)
             return Outcome(levels, _summary(protection, withheld, narrowest, rounds, len(targets)))
+        if earlier.releases and all((level == WHOLE).all() for level in levels):
+            raise InputError(_refusal(release, found, narrow))
         rounds += 1
         if rounds > MAX_ROUNDS:  # every label but the overall row whole; then that too
             rest = levels[1:] if any((level < WHOLE).any() for level in levels[1:]) else levels
@@ -163,6 +175,25 @@ def protect(release: Release, levels: list[np.ndarray], min_cell: int) -> Outcom
         sizes = {(f.grouping, f.label): f.value for f in shown if f.metric == "n"}
         sizes.update({(f.grouping, f.label): f.value for f, _ in figures if f.metric == "n"})
         _withhold_more(levels, audit, shown, narrow, sizes)
+
+
+def _refusal(
+    release: Release, found: list[tuple[Figure, tuple[float, float, bool]]], narrow: list[Figure]
+) -> str:
+    """One line: the earlier releases this output cannot be published beside, and one count they pin."""
+    first = narrow[0]
+    low, high, _ = next(ends for target, ends in found if target is first)
+    if first.grouping == EARLIER:
+        what = release.earlier.names[first.label]
+    else:
+        grouping = release.groupings[first.grouping]
+        what = f"{grouping.attribute} = {grouping.labels[first.label]}, {first.metric}"
+    names = ", ".join(repr(name) for name in release.earlier.releases)
+    return (
+        f"this audit cannot be published without exposing withheld counts together with earlier release(s) "
+        f"{names} of these scores in the release register (e.g. {what}: {low:g} to {high:g} comparisons); "
+        "audit coarser groups, or publish from the scores of another audit"
+    )
 
 
 def _withhold_more(
@@ -175,7 +206,8 @@ def _withhold_more(
     """For each pinned count (one per label raised this round), the cheapest label bounding it one step further."""
     raised: set[tuple[int, int]] = set()
     for target in narrow:
-        candidates = audit.bounding_labels(target) or {
+        # this output's labels only: an earlier release's figures stay published whatever it withholds
+        candidates = {c for c in audit.bounding_labels(target) if c[0] != EARLIER} or {
             (f.grouping, f.label) for f in shown if np.intersect1d(f.columns, target.columns).size
         }
         candidates = {c for c in candidates if levels[c[0]][c[1]] < WHOLE}
@@ -199,7 +231,7 @@ def _sensitive(withheld: list[Figure], min_cell: int) -> list[Figure]:
     seen: set[bytes] = set()
     out = []
     for figure in withheld:
-        key = np.sort(figure.columns).tobytes()
+        key = figure.key()
         if 1 <= figure.value < min_cell and key not in seen:
             seen.add(key)
             out.append(figure)

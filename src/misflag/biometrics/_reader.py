@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +43,27 @@ class Figure:
     def at(self, point: np.ndarray) -> float:
         return float(point[self.columns].sum())
 
+    def key(self) -> bytes:
+        """The set of unknowns it sums, as a key: two figures with the same key are the same count."""
+        return np.sort(self.columns).tobytes()
+
+
+#: The `grouping` of a figure an earlier release publishes or withholds (never this audit's to withhold).
+EARLIER = -1
+
+
+@dataclass
+class Earlier:
+    """What earlier releases of the same scores (the release register) put in the reader's model of this
+    one (`biometrics/_released.py`): their published figures, their withheld ones, the listed labels'
+    least counts, and each figure's name for a message (by its `label`)."""
+
+    releases: tuple[str, ...] = ()
+    shown: list[Figure] = field(default_factory=list)
+    withheld: list[Figure] = field(default_factory=list)
+    lower: list[np.ndarray] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
 
 class Release:
     """What a reader of the audit's rows can write down: every label's counts over the unknowns."""
@@ -57,6 +78,7 @@ class Release:
     ) -> None:
         self.groupings = list(groupings)
         unique = np.unique(np.asarray(thresholds, dtype=float))
+        self.thresholds = unique  # the distinct thresholds, internal units, ascending: band u + 1 is above u
         self.band_of_point = np.searchsorted(unique, np.asarray(thresholds, dtype=float))
         self.bands = unique.size + 1
         first = [int(np.flatnonzero(self.band_of_point == u)[0]) for u in range(unique.size)]
@@ -65,8 +87,10 @@ class Release:
         self.truth = (edges[:, :-1] - edges[:, 1:]).ravel()  # key-major: key k's bands are k*B .. k*B+B-1
         self.y = y
         self.total = float(n.sum())
+        self.earlier = Earlier()
 
-    def _columns(self, keys: np.ndarray, low: int = 0, high: int | None = None) -> np.ndarray:
+    def columns(self, keys: np.ndarray, low: int = 0, high: int | None = None) -> np.ndarray:
+        """The unknowns of these keys (a mask) in bands low .. high - 1 (all bands by default)."""
         bands = np.arange(low, self.bands if high is None else high)
         return (np.flatnonzero(keys)[:, None] * self.bands + bands[None, :]).ravel()
 
@@ -75,12 +99,12 @@ class Release:
         grouping = self.groupings[g]
         inside = grouping.index == label
         impostor, genuine = inside & (self.y == 0), inside & (self.y == 1)
-        out = [("n", self._columns(inside)), ("impostor_n", self._columns(impostor))]
-        out.append(("genuine_n", self._columns(genuine)))
+        out = [("n", self.columns(inside)), ("impostor_n", self.columns(impostor))]
+        out.append(("genuine_n", self.columns(genuine)))
         for j, band in enumerate(self.band_of_point):
-            out.append((f"false_matches@{j}", self._columns(impostor, band + 1)))
+            out.append((f"false_matches@{j}", self.columns(impostor, band + 1)))
             if grouping.kind in {"overall", "group"}:
-                out.append((f"misses@{j}", self._columns(genuine, 0, band + 1)))
+                out.append((f"misses@{j}", self.columns(genuine, 0, band + 1)))
         return [Figure(g, label, metric, c, round(float(self.truth[c].sum()))) for metric, c in out]
 
     def lower_bounds(self) -> list[np.ndarray]:
@@ -90,10 +114,10 @@ class Release:
         for grouping in self.groupings:
             for label in range(len(grouping.labels)):
                 inside = grouping.index == label
-                rows.append(self._columns(inside))
+                rows.append(self.columns(inside))
                 if grouping.kind in {"overall", "group"}:
-                    rows += [self._columns(inside & (self.y == 0)), self._columns(inside & (self.y == 1))]
-        return rows
+                    rows += [self.columns(inside & (self.y == 0)), self.columns(inside & (self.y == 1))]
+        return rows + self.earlier.lower
 
     def matrix(self, rows: list[np.ndarray]) -> Any:
         """Rows of column sets as one sparse 0/1 matrix (scipy), for HiGHS."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -16,6 +17,11 @@ from misflag.commands._output import (
     progress_bar,
 )
 from misflag.errors import InputError
+
+if TYPE_CHECKING:
+    from misflag.biometrics import BiometricSpec
+    from misflag.biometrics._audit import Progress
+    from misflag.result import AuditResult
 
 app = typer.Typer(help="Biometric matchers: error rates per group from match scores.", no_args_is_help=True)
 
@@ -72,6 +78,16 @@ def audit(
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default, embedded) or spark."),
     table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
     settings: Path | None = typer.Option(None, "--settings", help="JSON settings file (BiometricSpec keys)."),
+    release_register: Path | None = typer.Option(
+        None,
+        "--release-register",
+        help="Release register (JSON, private): protect against earlier releases of the same scores, record this one.",
+    ),
+    protect_releases: bool = typer.Option(
+        False,
+        "--protect-releases",
+        help="The same with the register of the input's sha256 in misflag's data directory.",
+    ),
     output_format: OutputFormat = FORMAT_OPTION,
     save: Path | None = SAVE_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -82,41 +98,78 @@ def audit(
     A comparison is a match when score >= threshold (score <= threshold with --distance).
     """
     # imported here: `biometrics plan` and `--help` need neither the engine, Arrow nor the expression parser
-    from misflag.biometrics import BiometricSpec, audit_biometrics, run_biometrics
+    from misflag.biometrics import BiometricSpec, run_biometrics
     from misflag.io import read_data_file
 
     spec = BiometricSpec.from_dict(read_data_file(settings, "settings file")) if settings else None
     if spec is None and (score is None or genuine is None):
         raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
+    if release_register is not None and protect_releases:
+        raise InputError(
+            "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
+        )
+    if spec is None:
+        spec = BiometricSpec(
+            score=str(score),
+            genuine=str(genuine),
+            group=group,
+            where=where,
+            thresholds=tuple(threshold),
+            target_fmrs=tuple(target_fmr),
+            threshold_group=threshold_group,
+            reference=reference,
+            distance=distance,
+            search=search,
+            group_a=group_a,
+            group_b=group_b,
+            subject_a=subject_a,
+            subject_b=subject_b,
+            fdr_alpha=fdr_alpha,
+            min_cell=min_cell,
+            bins=bins,
+            seed=seed,
+        )
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
-        if spec is not None:
+        if release_register is None and not protect_releases:
             result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
         else:
-            result = audit_biometrics(
-                source,
-                score=str(score),
-                genuine=str(genuine),
-                group=group,
-                where=where,
-                threshold=threshold,
-                target_fmr=target_fmr,
-                threshold_group=threshold_group,
-                reference=reference,
-                distance=distance,
-                search=search,
-                group_a=group_a,
-                group_b=group_b,
-                subject_a=subject_a,
-                subject_b=subject_b,
-                fdr_alpha=fdr_alpha,
-                min_cell=min_cell,
-                bins=bins,
-                seed=seed,
-                engine=engine,
-                table=table,
-                progress=update,
-            )
+            result = _registered(spec, source, release_register, engine, table, update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+def _registered(
+    spec: BiometricSpec,
+    source: str,
+    register: Path | None,
+    engine: str,
+    table: str | None,
+    progress: Progress,
+) -> AuditResult:
+    """The audit protected jointly with the register's earlier releases of the same scores (or refused in
+    one line naming them), then recorded there (docs/biometrics.md, "Linked releases")."""
+    from misflag.biometrics import run_biometrics
+    from misflag.biometrics._released import linked
+    from misflag.disclosure._register import audit_linked
+
+    if table is not None:
+        raise InputError(
+            "a release register keys releases by the input file's sha256: give a file, not {table}"
+        )
+
+    def run(earlier: list[dict[str, Any]]) -> AuditResult:
+        with linked(earlier):
+            return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
+
+    return audit_linked(source, register, "biometrics", run, lambda number: release_name(spec, number))
+
+
+def release_name(spec: BiometricSpec, number: int) -> str:
+    """A biometric release's name in the register: its number and what it publishes."""
+    tables = [f"by {spec.group}"] if spec.group is not None else []
+    tables += [f"{spec.group_a} × {spec.group_b}"] if spec.group_a is not None else []
+    words = [f"{number}: biometrics {', '.join(tables) or 'overall'}"]
+    words += [f"where {spec.where}"] if spec.where is not None else []
+    return " ".join(words)[:300]
 
 
 @app.command("plan")

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from misflag.decisions import DecisionSpec
 
 REGISTER_FORMAT = "misflag-release-register/1"
+#: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
+#: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
+SELF_LINKED = ("biometrics",)
 #: (attribute, group, stage, metric, part) of a withheld count, as a release's rows name it
 CountKey = tuple[str, str | None, str, str, str]
 
@@ -94,7 +97,7 @@ class ReleaseRegister:
         return [
             bundle_output(r["name"], r["rows"], r["metadata"])
             for r in self.releases
-            if digest is None or r["sha256"] == digest
+            if (digest is None or r["sha256"] == digest) and r["metadata"].get("audit") not in SELF_LINKED
         ]
 
     def record(
@@ -215,6 +218,47 @@ def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], A
     with _locked(Path(path)):
         register = ReleaseRegister(path)
         return register.recorded(release_name(spec, len(register.releases) + 1), protected)
+
+
+def audit_linked(
+    source: Any,
+    register: Path | None,
+    audit: str,
+    run: Callable[[list[dict[str, Any]]], AuditResult],
+    describe: Callable[[int], str],
+) -> AuditResult:
+    """An audit that links its own earlier releases (`SELF_LINKED`: the biometric audit) run inside a
+    register: `run(earlier)` gets the register's releases of the same input (its sha256) by an audit of
+    the same kind (`audit`, the metadata's "audit") and protects its output jointly with them, or
+    refuses; on success the output is recorded as release `describe(number)`. The register is the file
+    at `register`, else the one of the input's digest in misflag's data directory, locked for the whole
+    audit; the input is hashed once, before the audit (`io.hashed_once`)."""
+    from misflag.io._readers import hashed_once
+
+    if not isinstance(source, str | Path) or not Path(source).is_file():
+        raise InputError(
+            "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
+        )
+    with hashed_once(Path(source)) as digest:
+        if register is None:
+            from misflag.datasets._fetch import data_dir
+
+            register = data_dir().parent / "releases" / f"{digest}.json"  # beside datasets/
+            register.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _locked(Path(register)):
+            releases = ReleaseRegister(register)
+            earlier = [
+                r for r in releases.releases if r["sha256"] == digest and r["metadata"].get("audit") == audit
+            ]
+            result = run(earlier)
+            if (result.metadata.get("input") or {}).get("sha256") != digest:
+                raise InputError(
+                    "the input changed while it was audited; nothing was recorded: run the audit again"
+                )
+            name = describe(len(releases.releases) + 1)
+            result.metadata["release"] = name
+            releases.record(name, result.rows(), result.metadata)
+            return result
 
 
 def release_name(spec: DecisionSpec, number: int) -> str:
