@@ -4,7 +4,9 @@
 #  1. installs and starts Java, Chromium and PostgreSQL where missing (.ci/services.sh, exports the URL);
 #  2. installs misflag with every extra and the test tools into .venv, pinned by requirements-lock.txt;
 #  3. runs pytest with CI=true, so a test whose service is missing fails instead of skipping,
-#     and fails the run if any test was skipped all the same.
+#     and fails the run if any test was skipped all the same. The tests run on one pytest-xdist worker per
+#     logical CPU (at most 4): a module whole on one worker, the Spark tests together (tests/conftest.py);
+#     arguments go to pytest after these, so `-n 0` runs them in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/services.sh
@@ -12,7 +14,7 @@ source .ci/services.sh
 . .venv/bin/activate
 pip install -q --disable-pip-version-check -c requirements-lock.txt -e '.[test]'
 report="$(mktemp -d)/junit.xml"
-CI=true python -m pytest -q -rs --junitxml="$report" "$@"
+CI=true python -m pytest -q -rs -n logical --maxprocesses 4 --dist loadgroup --junitxml="$report" "$@"
 python - "$report" <<'PY'
 import sys
 import xml.etree.ElementTree as ET

@@ -2,6 +2,11 @@
 
 Tests that need a service (Spark's Java, PostgreSQL, Chromium) skip locally when it is missing but
 fail under CI (CI=true), where .ci/run installs every service: a missing service must not pass silently.
+
+Under pytest-xdist (`.ci/test.sh` runs `-n logical --dist loadgroup`, docs/development.md) each module runs
+whole on one worker, so its module fixtures are built once as in a serial run; the Spark tests share one
+worker (one JVM), and so do the modules that write the fixed canary file of tests/security/corpus.py. The
+controller fetches the datasets before the workers start, so two workers never write one cache file.
 """
 
 from __future__ import annotations
@@ -9,18 +14,76 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
 
 from misflag import datasets
+from misflag.errors import DatasetError
+
+if TYPE_CHECKING:
+    from xdist.scheduler import LoadGroupScheduling
 
 # Under CI every property test draws the same examples, so a landing never hinges on a lucky draw;
 # locally each run explores new ones.
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+#: Modules that share a path outside tmp_path, run one after the other on one worker: both write
+#: /tmp/misflag-canary/secret.txt (corpus.CANARY) with their own secret and check that it never leaks.
+SHARED_PATH_GROUPS = {
+    "tests/security/test_monitor_inputs.py": "tmp-misflag-canary",
+    "tests/security/test_missing_truth_inputs.py": "tmp-misflag-canary",
+}
+#: The datasets the session fixtures below (and the demo, the web service's examples) read from the cache.
+PREFETCHED = ("compas", "census-surnames-2010", "census-first-names-2020", "febrl4")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands tests to xdist workers (not a worker, not a plain serial run)."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "tx", None))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On the xdist controller, fill the dataset cache before the workers start (xdist starts them in its
+    own, later, sessionstart): two workers fetching one dataset would write the same `.partial` file."""
+    if not _is_xdist_controller(session.config):
+        return
+    for name in PREFETCHED:
+        try:
+            datasets.get(name)
+        except DatasetError:
+            return  # offline with an empty cache: the tests that need the data report it themselves
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks into node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """xdist groups: every Spark test on one worker (one JVM started, not two), and the modules sharing a
+    fixed path on one worker."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif module in SHARED_PATH_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SHARED_PATH_GROUPS[module]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadGroupScheduling | None:
+    """`--dist loadgroup` with a module as the unit of every test outside an xdist group."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleOrGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            grouped = super()._split_scope(nodeid)
+            return grouped if grouped != nodeid else nodeid.split("::", 1)[0]
+
+    return ModuleOrGroupScheduling(config, log)
 
 
 def require(condition: bool, why: str) -> None:
