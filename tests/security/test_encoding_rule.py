@@ -171,8 +171,10 @@ def test_every_reader_refuses_the_same_files_with_the_same_line(tmp_path: Path, 
 def test_the_utf8_copy_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A Windows-1252 file whose UTF-8 copy would pass the limit is refused in one line, nothing left over."""
     monkeypatch.setattr("misflag.io._encoding.TRANSCODE_LIMIT_BYTES", 1000)
-    leftovers_before = set(Path(tempfile.gettempdir()).glob("misflag-utf8-*"))
+    scratch = tmp_path / "tmp"  # this test's own temporary folder: other processes' copies never land here
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     path = _file(tmp_path, TEXT.encode("cp1252"))
     with pytest.raises(InputError, match="is Windows-1252 text over 1,000 bytes as UTF-8; save it as UTF-8"):
         _decisions(path)
-    assert set(Path(tempfile.gettempdir()).glob("misflag-utf8-*")) == leftovers_before
+    assert list(scratch.iterdir()) == []
