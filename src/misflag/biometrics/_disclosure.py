@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from misflag._text import clipped, printable, shown
 from misflag.biometrics._clustered import Clustered
 from misflag.biometrics._groups import Grouping, linked_subsets, suppress
 from misflag.biometrics._reader import EARLIER, RATES, SHOWN, WHOLE, Figure, Reader, Release, published
 from misflag.biometrics._released import earlier_figures
 from misflag.biometrics._scan import Profile
 from misflag.biometrics._spec import BiometricSpec
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 if TYPE_CHECKING:
     from misflag.disclosure._audit import AuditSummary
@@ -188,10 +189,11 @@ def _refusal(
     else:
         grouping = release.groupings[first.grouping]
         what = f"{grouping.attribute} = {grouping.labels[first.label]}, {first.metric}"
-    names = ", ".join(repr(name) for name in release.earlier.releases)
+    names = ", ".join(literal(shown(name)) for name in release.earlier.releases)
     return (
         f"this audit cannot be published without exposing withheld counts together with earlier release(s) "
-        f"{names} of these scores in the release register (e.g. {what}: {low:g} to {high:g} comparisons); "
+        f"{names} of these scores in the release register (e.g. {literal(printable(clipped(what, 160)))}: "
+        f"{low:g} to {high:g} comparisons); "
         "audit coarser groups, or publish from the scores of another audit"
     )
 

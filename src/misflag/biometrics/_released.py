@@ -82,7 +82,8 @@ class _Linker:
         out: Earlier,
     ) -> None:
         self.spec, self.prof, self.release, self.labels, self.out = spec, prof, release, labels, out
-        self.name = literal(shown(str(entry["name"])))
+        self.raw = str(entry["name"])
+        self.name = literal(shown(self.raw))  # as messages show it
         self.rows: list[dict[str, Any]] = entry["rows"]
         metadata = entry["metadata"]
         theirs = metadata.get("spec")
@@ -143,7 +144,7 @@ class _Linker:
                     f"earlier release {self.name} in the release register publishes {literal(shown(attribute))} "
                     f"= {literal(shown(group))}, {metric} that these scores do not give; it is not a release of them"
                 )
-            self.out.names.append(f"{attribute} = {group}, {what} (release {self.name})")
+            self.out.names.append(f"{attribute} = {group}, {what} (release {self.raw!r})")
             figure = Figure(EARLIER, len(self.out.names) - 1, what, columns_of, count)
             (self.out.withheld if row["suppressed"] else self.out.shown).append(figure)
 
