@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -165,6 +166,23 @@ def codes_of(values: np.ndarray, labels: Sequence[object]) -> np.ndarray:
     mapped = np.array([position.get(u, -1) for u in uniques.tolist()], dtype=np.int64)
     codes = mapped[inverse.reshape(-1)] if len(values) else np.zeros(0, dtype=np.int64)
     return np.where(missing, -1, codes)
+
+
+def factorize(values: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """The distinct values of an object array of texts (no None), sorted, and each value's position
+    among them: `np.unique(values, return_inverse=True)`, by a lookup per value instead of sorting
+    every value's text (a quarter of the time on the count table's groups)."""
+    listed = values.tolist()
+    names = sorted(set(listed))
+    position = {name: i for i, name in enumerate(names)}
+    return names, np.fromiter(map(position.__getitem__, listed), dtype=np.int64, count=len(listed))
+
+
+def recoded(which: np.ndarray, names: Sequence[object], labels: Sequence[object]) -> np.ndarray:
+    """Positions among `names` (as `factorize` gives them) as positions in `labels` (-1 for a name not
+    there): `codes_of` over the same values, without reading them again."""
+    position = {label: i for i, label in enumerate(labels)}
+    return np.array([position.get(name, -1) for name in names], dtype=np.int64)[which]
 
 
 def _missing(values: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ that stops dismissing algorithmic flags, with P(any false alarm over the horizon
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from math import isfinite
 from pathlib import Path
@@ -14,11 +15,11 @@ import pyarrow as pa
 
 from misflag import __version__
 from misflag._text import shown
-from misflag.engine import get_engine
+from misflag.engine import PendingClose, get_engine
 from misflag.errors import InputError, literal
 from misflag.io import check_before_engine, did_you_mean, load_input, name_list
 from misflag.monitor._arrival import Evidence
-from misflag.monitor._cells import Cells, as_datetimes, codes_of, grid_sum
+from misflag.monitor._cells import Cells, as_datetimes, codes_of, factorize, grid_sum, recoded
 from misflag.monitor._counts import (
     check_monitor,
     late_rows,
@@ -166,44 +167,52 @@ def run_monitor(
             if saved is not None and since is not None
             else None
         )
-    finally:
+    except BaseException:
         runner.close()
-    cells = merge(saved, since, fresh)
-    if not len(cells) or cells.n.sum() == 0:
-        raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
-    report("detecting", 0.7)
-    result, evidence, withheld, hides_rows = _analyse(
-        spec, cells, checked.pool is not None, previous, remembered
-    )
-    if late:
-        result.metadata["warnings"].append(late)
-    # row totals add up every withheld count: left out (None) where the output withholds rows, as the
-    # decision audit does (tests/monitor/test_monitor_lp_attack_releases.py)
-    result.metadata.update(
-        input={
-            "description": f"ledger {ledger}" if ledger else info.description,
-            "sha256": info.sha256,
-            "rows": None if hides_rows else info.rows,  # a --where that keeps every row adds them up too
-        },
-        rows_read=None if hides_rows else int(fresh.n.sum()),
-        engine=engine,
-        expressions={
-            "time": checked.time,
-            "group": checked.group,
-            "stages": list(checked.stages),
-            "truth": checked.truth,
-            "weight": checked.weight,
-            "where": checked.where,
-        },
-    )
-    if state_path is not None:
-        next_mark = save_state(state_path, fingerprint, cells, evidence, withheld)
-        result.metadata["state"] = {
-            "path": str(state_path),
-            "read_from": _iso(since),
-            "late_periods": spec.late_periods,
-            "next_read_from": next_mark.isoformat(),
-        }
+        raise
+    closing = PendingClose(runner)  # every read is done: the engine closes beside the detection
+    try:
+        cells = merge(saved, since, fresh)
+        if not len(cells) or cells.n.sum() == 0:
+            raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
+        report("detecting", 0.7)
+        result, evidence, withheld, hides_rows = _analyse(
+            spec, cells, checked.pool is not None, previous, remembered
+        )
+        if late:
+            result.metadata["warnings"].append(late)
+        # row totals add up every withheld count: left out (None) where the output withholds rows, as the
+        # decision audit does (tests/monitor/test_monitor_lp_attack_releases.py)
+        result.metadata.update(
+            input={
+                "description": f"ledger {ledger}" if ledger else info.description,
+                "sha256": info.sha256,
+                "rows": None if hides_rows else info.rows,  # a --where that keeps every row adds them up too
+            },
+            rows_read=None if hides_rows else int(fresh.n.sum()),
+            engine=engine,
+            expressions={
+                "time": checked.time,
+                "group": checked.group,
+                "stages": list(checked.stages),
+                "truth": checked.truth,
+                "weight": checked.weight,
+                "where": checked.where,
+            },
+        )
+        if state_path is not None:
+            next_mark = save_state(state_path, fingerprint, cells, evidence, withheld)
+            result.metadata["state"] = {
+                "path": str(state_path),
+                "read_from": _iso(since),
+                "late_periods": spec.late_periods,
+                "next_read_from": next_mark.isoformat(),
+            }
+    except BaseException:
+        with suppress(Exception):  # the monitor's own error is the one to tell, not a failed close
+            closing.wait()
+        raise
+    closing.wait()
     report("done", 1.0)
     return result
 
@@ -225,10 +234,10 @@ def _analyse(
     stamps = cells.period.view(np.int64)
     starts = period_range(int(stamps.min()), int(stamps.max()), spec.period)
     periods = as_datetimes(starts)
-    names, which = np.unique(cells.g, return_inverse=True)
-    totals = np.bincount(which.reshape(-1), weights=cells.n, minlength=len(names))
-    visible = sorted(str(g) for g, n in zip(names.tolist(), totals, strict=True) if n >= spec.min_cell)
-    if spec.reference not in set(names.tolist()):
+    names, which = factorize(cells.g)
+    totals = np.bincount(which, weights=cells.n, minlength=len(names))
+    visible = sorted(str(g) for g, n in zip(names, totals, strict=True) if n >= spec.min_cell)
+    if spec.reference not in set(names):
         raise InputError(
             f"{{reference}} {literal(shown(spec.reference))} names no group of {{group}}"
             f"{did_you_mean(str(spec.reference), visible)} (groups: {name_list(visible)})"
@@ -245,13 +254,13 @@ def _analyse(
     watch.unsettled = spec.late_periods + 1
     watch.warnings += coverage_warnings(cells.period, cells.n, cells.g == spec.reference, periods, spec)
     when = period_codes(cells, starts)  # every grid below shares the cells' label and period positions
-    groups, shape = codes_of(cells.g, visible), (len(visible), len(periods))
+    groups, shape = recoded(which, names, visible), (len(visible), len(periods))
     times = [p.isoformat() for p in periods]
     pending = pending_sums(cells, stages, groups, when, shape)
     group_hidden = pending["rows"] < spec.min_cell
     watch.withheld["group"] = group_hidden
-    hidden_names = [str(name) for name in names.tolist() if str(name) not in set(visible)]
-    unlisted = grid_sum(codes_of(cells.g, hidden_names), when, cells.n, (len(hidden_names), len(periods)))
+    hidden_names = [str(name) for name in names if str(name) not in set(visible)]
+    unlisted = grid_sum(recoded(which, names, hidden_names), when, cells.n, (len(hidden_names), len(periods)))
     group_series = {}
     for metric in spec.chosen_metrics:
         data = series(metric_sums(cells, metric, groups, when, shape), visible)
