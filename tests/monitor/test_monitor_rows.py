@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from misflag._withheld import public_reason
-from misflag.monitor._rows import SMALL_DENOMINATOR, emit_rows
+from misflag.monitor._rows import SMALL_DENOMINATOR, Coded, _string_array, emit_rows
 from misflag.monitor._run import PERIOD_SCHEMA
 from misflag.monitor._watch import Series
 from misflag.result import make_row
@@ -160,3 +161,16 @@ def test_rows_equal_the_row_by_row_loop(seed: int) -> None:
 
 def test_no_metric_gives_no_rows() -> None:
     assert list(emit_rows("reviewer_pool", "period", ["t"], np.ones((2, 1)) * 50, {}, None, 10)) == []
+
+
+def test_text_columns_equal_pyarrows_own_conversion() -> None:
+    """Texts gathered from their encoded vocabulary equal pyarrow's conversion of the same Python
+    values: NULL, the empty text, several-byte characters, repeated and unused entries, in any order."""
+    vocabulary = (None, "", "A", "é", "日本語 group", "vs A; undefined", "A", "unused")
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, len(vocabulary) - 1, 500)
+    values = [vocabulary[code] for code in codes.tolist()]
+    built = _string_array(Coded(codes, vocabulary))
+    assert built.equals(pa.array(values, pa.string()))
+    assert built.null_count == values.count(None) > 0
+    assert _string_array(Coded(np.zeros(0, np.int64), vocabulary)).to_pylist() == []

@@ -4,6 +4,7 @@ to the reference, pending counts, and suppression of group-periods under the min
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from math import isfinite
 from typing import Any
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 from misflag._withheld import public_reason
 from misflag.monitor._spec import MonitorSpec
 from misflag.monitor._watch import Series
-from misflag.result import COLUMNS, arrow_array
+from misflag.result import COLUMNS
 from misflag.stats import difference_limits, ratio_limits, wilson_limits
 
 SMALL_DENOMINATOR = 30
@@ -32,59 +33,83 @@ _NUMBERS: dict[str, type] = {
 }
 
 
-class Rows:
-    """Long-table rows held column by column, appended block by block: texts as lists, numbers and flags as
-    numpy chunks (NaN for a missing number).
+@dataclass(frozen=True)
+class Coded:
+    """A grid of texts as positions in a short vocabulary: a table of thousands of rows holds a few
+    dozen distinct texts (labels, periods, metrics, warnings), so rows carry integers and each text is
+    encoded once."""
 
-    The per-period table has a row per label, period and figure (8,441 for five groups over a year), so
+    codes: np.ndarray  # int64, broadcastable to the rows' grid
+    vocabulary: tuple[str | None, ...]
+
+    def __getitem__(self, index: Any) -> Coded:
+        return Coded(self.codes[index], self.vocabulary)
+
+
+class Rows:
+    """Long-table rows held column by column, appended block by block: texts as codes into each block's
+    vocabulary, numbers and flags as numpy chunks (NaN for a missing number).
+
+    The per-period table has a row per label, period and figure (8,395 for five groups over a year), so
     its rows are built as whole columns from the count grids rather than one dict per row, and its Arrow
-    table from the numbers' buffers. Iterating gives the rows as dicts (what `rows_to_table` reads), with
-    numbers that are not finite as None, as `misflag.result.make_row` makes them.
+    table from buffers: the numbers' own, and the texts' gathered from their encoded vocabulary.
+    Iterating gives the rows as dicts (what `rows_to_table` reads), with numbers that are not finite as
+    None, as `misflag.result.make_row` makes them.
     """
 
     def __init__(self) -> None:
-        self.texts: dict[str, list[Any]] = {name: [] for name in FIELDS if name not in _NUMBERS}
+        self.texts: dict[str, list[Coded]] = {name: [] for name in FIELDS if name not in _NUMBERS}
         self.numbers: dict[str, list[np.ndarray]] = {name: [] for name in _NUMBERS}
 
     def __len__(self) -> int:
-        return len(self.texts["metric"])
+        return sum(len(chunk.codes) for chunk in self.texts["metric"])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         columns = [self.column(name) for name in FIELDS]
         return (dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True))
 
     def __iadd__(self, other: Rows) -> Rows:
-        for name, values in other.texts.items():
-            self.texts[name] += values
-        for name, chunks in other.numbers.items():
-            self.numbers[name] += chunks
+        for name, chunks in other.texts.items():
+            self.texts[name] += chunks
+        for name, values in other.numbers.items():
+            self.numbers[name] += values
         return self
 
-    def add(self, keep: np.ndarray, **fields: np.ndarray) -> None:
-        """Append the cells of `keep` (C order) of grids that broadcast to its shape."""
+    def add(self, keep: np.ndarray, **fields: Any) -> None:
+        """Append the cells of `keep` (C order) of grids that broadcast to its shape (texts as `Coded`)."""
         for name in FIELDS:
-            grid = np.broadcast_to(fields[name], keep.shape)[keep]
+            field = fields[name]
             if name in _NUMBERS:
-                self.numbers[name].append(grid.astype(_NUMBERS[name]))
+                self.numbers[name].append(np.broadcast_to(field, keep.shape)[keep].astype(_NUMBERS[name]))
             else:
-                self.texts[name] += grid.tolist()
+                self.texts[name].append(
+                    Coded(np.broadcast_to(field.codes, keep.shape)[keep], field.vocabulary)
+                )
 
     def _joined(self, name: str) -> np.ndarray:
         return np.concatenate(self.numbers[name]) if self.numbers[name] else np.zeros(0, _NUMBERS[name])
 
+    def _coded(self, name: str) -> Coded:
+        """A text field's blocks as one `Coded` (their vocabularies one after the other)."""
+        chunks = self.texts[name]
+        starts = np.cumsum([0] + [len(chunk.vocabulary) for chunk in chunks])
+        codes = [chunk.codes + start for chunk, start in zip(chunks, starts.tolist(), strict=False)]
+        vocabulary = tuple(text for chunk in chunks for text in chunk.vocabulary)
+        return Coded(np.concatenate(codes) if codes else np.zeros(0, np.int64), vocabulary)
+
     def column(self, name: str) -> list[Any]:
         """One field as Python values (None for a missing text or a number that is not finite)."""
         if name not in _NUMBERS:
-            return self.texts[name]
+            return _values(self._coded(name))
         values = self._joined(name).tolist()
         return values if _NUMBERS[name] is bool else [v if isfinite(v) else None for v in values]
 
     def arrow(self, schema: pa.Schema) -> pa.Table:
-        """The rows as an Arrow table of `schema` (fields named as FIELDS), numbers from their buffers."""
+        """The rows as an Arrow table of `schema` (fields named as FIELDS), from buffers."""
         columns = []
         for field in schema:
             if field.name not in _NUMBERS:
-                columns.append(arrow_array(self.texts[field.name], field.type))
+                columns.append(_string_array(self._coded(field.name)))
                 continue
             values = self._joined(field.name)
             valid = np.isfinite(values) if _NUMBERS[field.name] is float else np.ones(len(values), bool)
@@ -101,19 +126,53 @@ class Rows:
         return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _texts(*choices: tuple[np.ndarray | bool, str | None], shape: tuple[int, ...]) -> np.ndarray:
-    """An object grid of texts: the first choice whose condition holds, else None."""
-    out = np.full(shape, None, dtype=object)
-    for condition, text in reversed(choices):
-        out[np.broadcast_to(condition, shape)] = text
-    return out
+def _values(coded: Coded) -> list[str | None]:
+    """The texts of every row."""
+    vocabulary = np.empty(len(coded.vocabulary), dtype=object)
+    vocabulary[:] = coded.vocabulary
+    return list(vocabulary[coded.codes].tolist())
 
 
-def _labels(values: Sequence[Any], shape: tuple[int, ...], axis: int) -> np.ndarray:
-    """An object grid holding values[i] along `axis` (labels along axis 0, periods along axis 1)."""
-    column = np.empty(len(values), dtype=object)
-    column[:] = list(values)
-    return np.broadcast_to(np.expand_dims(column, [a for a in range(len(shape)) if a != axis]), shape)
+def _string_array(coded: Coded) -> pa.Array:
+    """An Arrow string array (None as null) from codes: each distinct text is encoded once and every
+    row's bytes are gathered from those, with no Python step per row."""
+    encoded = [(text or "").encode() for text in coded.vocabulary]
+    sizes = np.array([len(text) for text in encoded], dtype=np.int64)
+    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    lengths = sizes[coded.codes]
+    offsets = np.zeros(len(coded.codes) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:  # past a string array's 32-bit offsets
+        return pa.array(_values(coded), pa.string())
+    gather = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts[coded.codes] - offsets[:-1], lengths)
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)[gather]
+    valid = np.array([text is not None for text in coded.vocabulary], dtype=bool)[coded.codes]
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(
+        pa.string(), len(coded.codes), buffers, null_count=len(valid) - int(valid.sum())
+    )
+
+
+def _texts(*choices: tuple[np.ndarray | bool, str | None], shape: tuple[int, ...]) -> Coded:
+    """A grid of texts: the first choice whose condition holds, else None."""
+    codes = np.zeros(shape, dtype=np.int64)
+    for code, (condition, _) in reversed(list(enumerate(choices, start=1))):
+        codes[np.broadcast_to(condition, shape)] = code
+    return Coded(codes, (None, *(text for _, text in choices)))
+
+
+def _labels(values: Sequence[Any], shape: tuple[int, ...], axis: int) -> Coded:
+    """A grid holding values[i] along `axis` (labels along axis 0, periods along axis 1)."""
+    column = np.arange(len(values), dtype=np.int64)
+    codes = np.broadcast_to(np.expand_dims(column, [a for a in range(len(shape)) if a != axis]), shape)
+    return Coded(codes, tuple(values))
+
+
+def _constant(text: str) -> Coded:
+    """The same text in every row."""
+    return Coded(np.zeros((), dtype=np.int64), (text,))
 
 
 def emit_rows(
@@ -141,7 +200,7 @@ def emit_rows(
     if not labels:  # no metric watched for these labels (a pool without a fall metric)
         return out
     shape = (len(labels), totals.shape[1])
-    common = {"attribute": np.array(attribute, dtype=object), "stage": np.array(stage, dtype=object)}
+    common = {"attribute": _constant(attribute), "stage": _constant(stage)}
     label_grid, time_grid = _labels(labels, shape, 0), _labels(times, shape, 1)
     names = ["n", *(pending or {})]
     counts = np.stack([totals, *(pending or {}).values()], axis=-1).astype(float)  # (labels, columns, 1 + P)
@@ -166,7 +225,7 @@ def emit_rows(
             np.ones(shape, dtype=bool),
             time=time_grid,
             group=label_grid,
-            metric=np.array(metric, dtype=object),
+            metric=_constant(metric),
             value=np.where(hidden, np.nan, data.rate),
             ci_low=np.where(hidden, np.nan, low),
             ci_high=np.where(hidden, np.nan, high),
@@ -191,8 +250,8 @@ def _comparisons(
     metric: str,
     reference: int,
     hidden: np.ndarray,
-    time_grid: np.ndarray,
-    common: dict[str, np.ndarray],
+    time_grid: Coded,
+    common: dict[str, Coded],
     reason: str,
 ) -> None:
     ref_x, ref_n = data.x[reference][None, :], data.n[reference][None, :]
