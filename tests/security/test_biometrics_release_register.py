@@ -124,7 +124,7 @@ def test_both_register_flags_a_table_or_a_folder_are_refused(
         capsys, score_file, tmp_path / "releases.json", save, "--threshold", "0.5", "--protect-releases"
     )
     assert err == (
-        "error: give --release-register or --protect-releases, not both: a release is recorded in one place"
+        "error: give one of --release-register, --protect-releases and --ledger: a release is recorded in one place"
     )
     database = tmp_path / "scores.duckdb"
     with duckdb.connect(str(database)) as connection:

@@ -88,6 +88,11 @@ def audit(
         "--protect-releases",
         help="The same with the register of the input's sha256 in misflag's data directory.",
     ),
+    ledger: str | None = typer.Option(
+        None,
+        "--ledger",
+        help="The same with the releases kept in this decision ledger (SQLite path or postgresql:// URL).",
+    ),
     output_format: OutputFormat = FORMAT_OPTION,
     save: Path | None = SAVE_OPTION,
     report: Path | None = REPORT_OPTION,
@@ -104,9 +109,9 @@ def audit(
     spec = BiometricSpec.from_dict(read_data_file(settings, "settings file")) if settings else None
     if spec is None and (score is None or genuine is None):
         raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
-    if release_register is not None and protect_releases:
+    if sum((release_register is not None, protect_releases, ledger is not None)) > 1:
         raise InputError(
-            "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
+            "give one of {release_register}, {protect_releases} and {ledger}: a release is recorded in one place"
         )
     if spec is None:
         spec = BiometricSpec(
@@ -130,26 +135,26 @@ def audit(
             seed=seed,
         )
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
-        if release_register is None and not protect_releases:
+        if release_register is None and not protect_releases and ledger is None:
             result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
         else:
-            result = _registered(spec, source, release_register, engine, table, update)
+            result = _registered(spec, source, (release_register, ledger), engine, table, update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
 
 
 def _registered(
     spec: BiometricSpec,
     source: str,
-    register: Path | None,
+    where: tuple[Path | None, str | None],
     engine: str,
     table: str | None,
     progress: Progress,
 ) -> AuditResult:
-    """The audit protected jointly with the register's earlier releases of the same scores (or refused in
-    one line naming them), then recorded there (docs/biometrics.md, "Linked releases")."""
+    """The audit protected jointly with the earlier releases of the same scores (or refused in one line
+    naming them), then recorded: in the register file, the data directory's register (both None) or the
+    ledger `where` names (docs/biometrics.md, "Linked releases")."""
     from misflag.biometrics import run_biometrics
     from misflag.biometrics._released import linked
-    from misflag.disclosure._register import audit_linked
 
     if table is not None:
         raise InputError(
@@ -160,7 +165,14 @@ def _registered(
         with linked(earlier):
             return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
 
-    return audit_linked(source, register, "biometrics", run, lambda number: release_name(spec, number))
+    register, ledger = where
+    if ledger is not None:
+        from misflag.disclosure._ledger_register import audit_linked_in_ledger
+
+        return audit_linked_in_ledger(ledger, source, "biometrics", run, lambda n: release_name(spec, n))
+    from misflag.disclosure._register import audit_linked
+
+    return audit_linked(source, register, "biometrics", run, lambda n: release_name(spec, n))
 
 
 def release_name(spec: BiometricSpec, number: int) -> str:

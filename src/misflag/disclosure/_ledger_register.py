@@ -13,14 +13,22 @@ meanwhile, checked in the appending transaction; else the audit runs again again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from misflag._text import shown
 from misflag.disclosure._counted import Run, plain, sensitive_counts
 from misflag.disclosure._load import bundle_output
-from misflag.disclosure._register import RELEASED, CountKey, Releases, release_name, valid_release
+from misflag.disclosure._register import (
+    RELEASED,
+    SELF_LINKED,
+    CountKey,
+    Releases,
+    input_file,
+    release_name,
+    valid_release,
+)
 from misflag.errors import InputError, LedgerError, MisflagError, literal
 from misflag.result import AuditResult
 
@@ -52,7 +60,8 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
     inner = replace(spec, ledger=None, release_register=None, protect_releases=False)
     counted: dict[int, dict[CountKey, float]] = {}  # per release entry: its sensitive withheld counts
     for _ in range(ATTEMPTS):
-        earlier = releases_of(store, digest)
+        everything = releases_of(store, digest)
+        earlier = [(s, p) for s, p in everything if not _self_linked(p)]  # a biometric release: its own model
         for seq, payload in earlier:
             if seq not in counted:
                 counted[seq] = _counted_again(seq, _checked(seq, payload), run, digest)
@@ -64,14 +73,71 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
         finally:
             RELEASED.reset(token)
         result.metadata["spec"]["protect_releases"] = True
-        result.metadata["release"] = release_name(spec, len(earlier) + 1)
-        seen = [seq for seq, _ in earlier]
+        result.metadata["release"] = release_name(spec, len(everything) + 1)
+        seen = [seq for seq, _ in everything]
         if record_release(store, release_payload(result, digest, seen), seen):
             return result
     raise InputError(
         f"other audits of this input kept recording releases in the ledger ({ATTEMPTS} tries); "
         "nothing was recorded: run the audit again"
     )
+
+
+def audit_linked_in_ledger(
+    url: str,
+    source: Any,
+    audit: str,
+    run: Callable[[list[dict[str, Any]]], AuditResult],
+    describe: Callable[[int], str],
+) -> AuditResult:
+    """`disclosure._register.audit_linked` with the releases kept in the ledger at `url`: `run(earlier)`
+    gets the input's earlier releases by an audit of the same kind (`audit`, the metadata's "audit"),
+    whose output is recorded as a sealed `released` entry holding only what it publishes (the biometric
+    audit counts withheld values again from the data itself), appended only if the input's releases are
+    still those read (else audited again, as `audit_in_ledger`)."""
+    from misflag.io._readers import hashed_once
+    from misflag.ledger import Ledger
+    from misflag.ledger._releases import record_release, releases_of
+
+    with hashed_once(input_file(source)) as digest:
+        store = Ledger.open(url, create=False)
+        try:
+            store.require_signing_key()  # before the audit: a release is sealed when it is recorded
+            for _ in range(ATTEMPTS):
+                everything = releases_of(store, digest)
+                earlier = [
+                    _checked(seq, payload)
+                    for seq, payload in everything
+                    if isinstance(payload, dict) and (payload.get("metadata") or {}).get("audit") == audit
+                ]
+                result = run(earlier)
+                if (result.metadata.get("input") or {}).get("sha256") != digest:
+                    raise InputError(
+                        "the input changed while it was audited; nothing was recorded: run the audit again"
+                    )
+                result.metadata["release"] = describe(len(everything) + 1)
+                seen = [seq for seq, _ in everything]
+                payload = {
+                    "name": result.metadata["release"],
+                    "sha256": digest,
+                    "earlier": seen,
+                    "rows": plain(result.rows()),
+                    "metadata": plain(result.metadata),
+                }
+                if record_release(store, payload, seen):
+                    return result
+        finally:
+            store.close()
+    raise InputError(
+        f"other audits of this input kept recording releases in the ledger ({ATTEMPTS} tries); "
+        "nothing was recorded: run the audit again"
+    )
+
+
+def _self_linked(payload: Any) -> bool:
+    """A release an audit of another kind links with its own model (`SELF_LINKED`): not this reader's."""
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    return isinstance(metadata, dict) and metadata.get("audit") in SELF_LINKED
 
 
 def release_payload(result: AuditResult, digest: str, earlier: Sequence[int] = ()) -> dict[str, Any]:

@@ -183,10 +183,7 @@ def audit_registered(
     once: the output's sha256 is that digest (`io.hashed_once`)."""
     from misflag.io._readers import hashed_once
 
-    if not isinstance(source, str | Path) or not Path(source).is_file():
-        raise InputError(
-            "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
-        )
+    input_file(source)
     if spec.ledger is not None and (spec.release_register is not None or spec.protect_releases):
         raise InputError(
             "give {ledger} or a release register ({release_register}, {protect_releases}), not both: "
@@ -204,6 +201,15 @@ def audit_registered(
         path = data_dir().parent / "releases" / f"{digest}.json"  # beside datasets/
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return _in_register(spec, path, run)
+
+
+def input_file(source: Any) -> Path:
+    """The input as a file path: a release is keyed by the file's sha256 (an in-memory table has none)."""
+    if not isinstance(source, str | Path) or not Path(source).is_file():
+        raise InputError(
+            "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
+        )
+    return Path(source)
 
 
 def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], AuditResult]) -> AuditResult:
@@ -235,11 +241,7 @@ def audit_linked(
     audit; the input is hashed once, before the audit (`io.hashed_once`)."""
     from misflag.io._readers import hashed_once
 
-    if not isinstance(source, str | Path) or not Path(source).is_file():
-        raise InputError(
-            "a release register keys releases by the input file's sha256: give a file (CSV or Parquet)"
-        )
-    with hashed_once(Path(source)) as digest:
+    with hashed_once(input_file(source)) as digest:
         if register is None:
             from misflag.datasets._fetch import data_dir
 
