@@ -10,7 +10,11 @@ and the cell query do not each read them again. A memory limit and a time limit
 
 A new in-memory database costs 10-20 ms (DuckDB builds its catalog of built-in functions) without holding
 Python's lock: the command line starts one on another thread (`connect_ahead`) while it imports the rest
-of a command, and the engine it then makes takes it.
+of a command, and the engine it then makes takes it. A process that has opened a second in-memory engine
+(an API caller running audit after audit, a test run) starts the next one's database as each engine
+closes, so an audit's connection is made beside the previous audit's estimates, not before its own scan.
+Every engine still gets a database of its own, fresh: none is reused. A database made ahead and not yet
+taken is closed before the process forks (a forked child that frees a parent's DuckDB database crashes).
 """
 
 from __future__ import annotations
@@ -53,8 +57,11 @@ class DuckDBEngine:
         timeout_s: float | None = None,
     ) -> None:
         limits = current_limits()
-        ahead = _take_ahead() if database == ":memory:" else None
+        in_memory = database == ":memory:"
+        ahead = _take_ahead() if in_memory else None
         self.connection = ahead if ahead is not None else duckdb.connect(database)
+        # from a process's second in-memory engine on, the next one's database is made as this one closes
+        self._spare_after = in_memory and _count_in_memory() >= 2
         self.sandboxed = sandbox
         self.timeout_s = timeout_s if timeout_s is not None else limits.timeout_s
         self._locked = False
@@ -226,7 +233,11 @@ class DuckDBEngine:
         return [(str(row[0]), str(row[1])) for row in rows]
 
     def close(self) -> None:
+        """Close the database; in a process that runs engine after engine, start the next one's (see
+        the module's docstring)."""
         self.connection.close()
+        if self._spare_after:
+            connect_ahead()
 
 
 class _Ahead:
@@ -248,6 +259,17 @@ class _Ahead:
 
 _ahead: list[_Ahead] = []
 _ahead_lock = threading.Lock()
+#: (process id, in-memory engines it has made): a forked child counts its own from 0
+_in_memory: list[int] = [os.getpid(), 0]
+
+
+def _count_in_memory() -> int:
+    """Count one more in-memory engine made by this process; how many it has made so far."""
+    with _ahead_lock:
+        if _in_memory[0] != os.getpid():
+            _in_memory[:] = [os.getpid(), 0]
+        _in_memory[1] += 1
+        return _in_memory[1]
 
 
 def connect_ahead() -> None:
@@ -276,6 +298,17 @@ def _take_ahead() -> duckdb.DuckDBPyConnection | None:
         ahead = _ahead.pop()
     ahead.thread.join()
     return ahead.connection
+
+
+def _close_ahead_before_fork() -> None:
+    """Close a database made ahead and not taken, before this process forks: a forked child inherits
+    it without DuckDB's threads, and freeing it there (at the child's exit) crashes the child."""
+    connection = _take_ahead()
+    if connection is not None:
+        connection.close()
+
+
+os.register_at_fork(before=_close_ahead_before_fork)
 
 
 @contextmanager
