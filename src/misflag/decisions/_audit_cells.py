@@ -9,7 +9,7 @@ threshold curves, `decisions._thresholds`, are Arrow tables and load it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +27,10 @@ from misflag.decisions._metrics import (
     RATE_METRICS,
     STAGE_INDEPENDENT,
     TRANSITION_METRICS,
+    Definition,
     Estimate,
     GroupSums,
+    StackedSums,
     stage_masks,
     transition_masks,
 )
@@ -36,7 +38,7 @@ from misflag.decisions._missing_audit import MissingTruth, missing_mode
 from misflag.decisions._missing_mar import MarAudit, read_strata_cells
 from misflag.decisions._missing_prevalence import PrevalenceAudit
 from misflag.decisions._protect import Reader, protect
-from misflag.decisions._rows import Reference, RowEmitter
+from misflag.decisions._rows import Reference, RowEmitter, compare
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
 from misflag.engine import Engine
@@ -176,10 +178,18 @@ class _Audit:
         self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping], forced: Forced | None = None
     ) -> None:
         self.spec, self.cells, self.groupings = spec, cells, all_groupings
-        design = spec.weight is not None
-        self.sums = [GroupSums(cells, g.index, len(g.labels), design) for g in all_groupings]
-        self.sizes = [s.rows() for s in self.sums]
-        self.estimates = [self._estimates(s) for s in self.sums]
+        if spec.weight is not None:  # a design per grouping
+            sums = [GroupSums(cells, g.index, len(g.labels), design=True) for g in all_groupings]
+            self.sizes = [s.rows() for s in sums]
+            self.estimates = self._estimates(
+                lambda definition, masks: [s.estimate(definition, masks) for s in sums]
+            )
+        else:  # every grouping's counts at once
+            stacked = StackedSums(
+                cells, [g.index for g in all_groupings], [len(g.labels) for g in all_groupings]
+            )
+            self.sizes = stacked.rows()
+            self.estimates = self._estimates(stacked.estimate)
         self.plan = plan_suppression(
             spec.min_cell,
             all_groupings,
@@ -191,21 +201,29 @@ class _Audit:
         if spec.strict:
             self._check_defined()
 
-    def _estimates(self, sums: GroupSums) -> dict[tuple[str, str], Estimate]:
+    def _estimates(
+        self, estimate: Callable[[Definition, dict[str, np.ndarray]], list[Estimate]]
+    ) -> list[dict[tuple[str, str], Estimate]]:
+        """Each grouping's estimates by (stage, metric); `estimate` gives a metric's for every grouping,
+        from the cells' masks, which are built once per stage for all groupings."""
         names = [name for name, _ in self.spec.pipeline]
-        out: dict[tuple[str, str], Estimate] = {}
+        out: list[dict[tuple[str, str], Estimate]] = [{} for _ in self.groupings]
+
+        def add(key: tuple[str, str], definition: Definition, masks: dict[str, np.ndarray]) -> None:
+            for table, one in zip(out, estimate(definition, masks), strict=True):
+                table[key] = one
+
         for stage, name in enumerate(names):
             masks = stage_masks(self.cells, stage)
             for metric, definition in RATE_METRICS.items():
                 if metric in STAGE_INDEPENDENT and stage > 0:
                     continue
-                label = ALL_STAGES if metric in STAGE_INDEPENDENT else name
-                out[(label, metric)] = sums.estimate(definition, masks)
+                add((ALL_STAGES if metric in STAGE_INDEPENDENT else name, metric), definition, masks)
         for before in range(len(names) - 1):
             masks = transition_masks(self.cells, before, before + 1)
             label = f"{names[before]}->{names[before + 1]}"
             for metric, definition in TRANSITION_METRICS.items():
-                out[(label, metric)] = sums.estimate(definition, masks)
+                add((label, metric), definition, masks)
         return out
 
     def _reference(self, k: int) -> Reference:
@@ -253,6 +271,10 @@ class _Audit:
     def rows(self, unsuppressed: bool = False) -> list[dict[str, Any]]:
         """The long table's rows; `unsuppressed`: as they would read with nothing withheld (audit only)."""
         plan = open_plan(self.plan) if unsuppressed else self.plan
+        references = [ref.index for ref in self.references]
+        compared = {  # every grouping's ratios and differences to its reference, one metric at a time
+            key: compare([table[key] for table in self.estimates], references) for key in self.estimates[0]
+        }
         out: list[dict[str, Any]] = []
         for k, grouping in enumerate(self.groupings):
             emitter = RowEmitter(self.spec, grouping, plan, k, self.references[k])
@@ -270,7 +292,8 @@ class _Audit:
                 for label in grouping.absent
             ]
             for (stage, metric), estimate in self.estimates[k].items():
-                out += emitter.metric_rows(stage, metric, estimate, family_of(stage, metric))
+                family = family_of(stage, metric)
+                out += emitter.metric_rows(stage, metric, estimate, family, compared[stage, metric][k])
         return out
 
     def metadata(self, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,42 @@ class Reference:
     share: float
 
 
+@dataclass(frozen=True)
+class Compared:
+    """One metric's ratio and difference to the reference group, with their 95% limits, per group."""
+
+    ratio: np.ndarray
+    ratio_low: np.ndarray
+    ratio_high: np.ndarray
+    diff: np.ndarray
+    diff_low: np.ndarray
+    diff_high: np.ndarray
+
+
+def compare(estimates: Sequence[Estimate], references: Sequence[int | None]) -> list[Compared | None]:
+    """One metric's comparisons for every grouping at once (None where a grouping has no reference):
+    the groupings' values laid end to end, each against its own reference group's, in one MOVER
+    computation. Element by element it is the arithmetic of one grouping against a scalar reference, so
+    the figures are the same to the last bit."""
+    sizes = [estimate.value.size for estimate in estimates]
+    starts = np.cumsum([0, *sizes[:-1]])
+    at = np.repeat(
+        [start + (ref or 0) for start, ref in zip(starts.tolist(), references, strict=True)], sizes
+    )
+    v, lo, hi = (np.concatenate([getattr(e, name) for e in estimates]) for name in ("value", "low", "high"))
+    with np.errstate(all="ignore"):
+        ratio = v / v[at]
+        ratio_low, ratio_high = mover_ratio(v, lo, hi, v[at], lo[at], hi[at])
+        diff = v - v[at]
+        diff_low, diff_high = mover_difference(v, lo, hi, v[at], lo[at], hi[at])
+    out: list[Compared | None] = []
+    for start, size, ref in zip(starts.tolist(), sizes, references, strict=True):
+        part = slice(start, start + size)
+        arrays = (ratio, ratio_low, ratio_high, diff, diff_low, diff_high)
+        out.append(None if ref is None else Compared(*(array[part] for array in arrays)))
+    return out
+
+
 class RowEmitter:
     """Turns estimates into long-table rows for one grouping, given the suppression plan."""
 
@@ -71,9 +108,12 @@ class RowEmitter:
             return self._row(g, ALL_STAGES, "n", None, suppressed=True, warning=reason)
         return self._row(g, ALL_STAGES, "n", rows, denominator=rows)
 
-    def metric_rows(self, stage: str, metric: str, estimate: Estimate, family: str) -> list[dict[str, Any]]:
-        """A metric's row per group, then its ratios and differences to the reference group. Values are
-        read as Python numbers once per metric (`tolist`), not as numpy scalars once per row."""
+    def metric_rows(
+        self, stage: str, metric: str, estimate: Estimate, family: str, compared: Compared | None = None
+    ) -> list[dict[str, Any]]:
+        """A metric's row per group, then its ratios and differences to the reference group (`compared`,
+        as `compare` gave them for every grouping at once; computed here when not given). Values are read
+        as Python numbers once per metric (`tolist`), not as numpy scalars once per row."""
         groups = range(len(self.grouping.labels))
         reasons = [self._withheld(family, g) for g in groups]
         smalls = [_small(estimate, g) for g in groups]
@@ -94,7 +134,10 @@ class RowEmitter:
                     self._row(g, stage, metric, values[g], lows[g], highs[g], denominator, warning=smalls[g])
                 )
         if not self.grouping.is_overall and self.reference.index is not None:
-            out += self._comparisons(stage, metric, estimate, reasons, smalls)
+            if compared is None:
+                compared = compare([estimate], [self.reference.index])[0]
+            assert compared is not None
+            out += self._comparisons(stage, metric, estimate, compared, reasons, smalls)
         return out
 
     def _comparisons(
@@ -102,25 +145,20 @@ class RowEmitter:
         stage: str,
         metric: str,
         estimate: Estimate,
+        compared: Compared,
         reasons: list[str | None],
         smalls: list[str | None],
     ) -> list[dict[str, Any]]:
         ref = self.reference.index
         assert ref is not None
-        v, lo, hi = estimate.value, estimate.low, estimate.high
-        with np.errstate(all="ignore"):
-            ratio = v / v[ref]
-            ratio_low, ratio_high = mover_ratio(v, lo, hi, v[ref], lo[ref], hi[ref])
-            diff = v - v[ref]
-            diff_low, diff_high = mover_difference(v, lo, hi, v[ref], lo[ref], hi[ref])
         reference_reason = reasons[ref]
         versus = f"vs {self.grouping.labels[ref]}"
         denominators, excluded = estimate.denominator.tolist(), self.reference.excluded.tolist()
-        reference_value = float(v[ref])
+        reference_value = float(estimate.value[ref])
         out = []
         for suffix, value_array, low_array, high_array in (
-            ("ratio", ratio, ratio_low, ratio_high),
-            ("diff", diff, diff_low, diff_high),
+            ("ratio", compared.ratio, compared.ratio_low, compared.ratio_high),
+            ("diff", compared.diff, compared.diff_low, compared.diff_high),
         ):
             name = f"{metric}_{suffix}"
             values, lows, highs = value_array.tolist(), low_array.tolist(), high_array.tolist()
