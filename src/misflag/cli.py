@@ -49,9 +49,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }  # fmt: skip
 
 #: Subcommands whose work is DuckDB's scan, with numpy only over its small count table: in the console
-#: script they load numpy with one OpenBLAS thread (`_one_blas_thread`) and start DuckDB's database
-#: while their modules import (`_connect_ahead`).
-SCAN_COMMANDS = frozenset({"decisions", "biometrics", "monitor"})
+#: script they load numpy with one OpenBLAS thread (`_one_blas_thread`) and, when what is run reads data
+#: (`_reads_data`), start DuckDB's database while their modules import (`_connect_ahead`). Each maps to
+#: the command of its group that reads data (None: the subcommand is itself that command).
+SCAN_COMMANDS: dict[str, str | None] = {"decisions": "audit", "biometrics": "audit", "monitor": None}
 
 #: The command line being run, recorded in reports' "how to reproduce" block once a command is loaded.
 _invocation: list[tuple[str, ...]] = []
@@ -69,7 +70,8 @@ def _load(name: str, entry: Subcommand) -> Any:
     if (name, entry) not in _built:
         if name in SCAN_COMMANDS:
             _one_blas_thread()
-            _connect_ahead()
+            if _reads_data(name, _invocation[-1] if _invocation else ()):
+                _connect_ahead()
         _built[name, entry] = _build(name, entry)
         _freeze_imports()
     if _invocation:
@@ -121,6 +123,18 @@ def _one_blas_thread() -> None:
     """
     if _console_script:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _reads_data(name: str, argv: tuple[str, ...]) -> bool:
+    """Whether the command line `argv` runs scan command `name`'s data-reading command (`decisions
+    audit`, `biometrics audit`, `monitor`), not its help or another command of its group (`biometrics
+    plan` reads no data). Read from the words as typed, before typer parses them: a wrong guess (an
+    option's value spelled `--help`) only starts a database that is not used, or does not start one."""
+    rest = argv[argv.index(name) + 1 :] if name in argv else ()
+    command = SCAN_COMMANDS[name]
+    if command is not None and rest[:1] != (command,):
+        return False
+    return "--help" not in rest
 
 
 def _connect_ahead() -> None:
