@@ -134,19 +134,15 @@ def _values(coded: Coded) -> list[str | None]:
 
 
 def _string_array(coded: Coded) -> pa.Array:
-    """An Arrow string array (None as null) from codes: each distinct text is encoded once and every
-    row's bytes are gathered from those, with no Python step per row."""
+    """An Arrow string array (None as null) from codes: each distinct text is encoded once and the rows'
+    bytes joined from those (a tenth of the time of encoding every row's text, and of numpy's gather)."""
     encoded = [(text or "").encode() for text in coded.vocabulary]
     sizes = np.array([len(text) for text in encoded], dtype=np.int64)
-    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=starts[1:])
-    lengths = sizes[coded.codes]
     offsets = np.zeros(len(coded.codes) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(sizes[coded.codes], out=offsets[1:])
     if offsets[-1] >= 2**31:  # past a string array's 32-bit offsets
         return pa.array(_values(coded), pa.string())
-    gather = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts[coded.codes] - offsets[:-1], lengths)
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)[gather]
+    data = b"".join([encoded[code] for code in coded.codes.tolist()])
     valid = np.array([text is not None for text in coded.vocabulary], dtype=bool)[coded.codes]
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     buffers = [bitmap, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
