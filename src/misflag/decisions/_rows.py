@@ -18,6 +18,8 @@ from misflag.result import ALL_STAGES, make_row
 from misflag.stats import mover_difference, mover_ratio
 
 REFERENCE_NOTE = "reference group"
+DENOMINATOR_NOTE = f"denominator under {SMALL_DENOMINATOR}: the interval is wide"
+EFFECTIVE_NOTE = f"effective sample size under {SMALL_DENOMINATOR}: the interval is wide"
 LL144_NOTE = (
     "excluded from impact ratios: under {share:g}% of the rows (NYC Local Law 144, 6 RCNY "
     "§5-301(d)); its counts and rates are reported"
@@ -95,18 +97,20 @@ class RowEmitter:
         self.spec, self.grouping, self.plan, self.k, self.reference = spec, grouping, plan, k, reference
         self._labels = [grouping.output_label(g) for g in range(len(grouping.labels))]  # once, not per row
 
-    def _withheld(self, family: str, g: int) -> str | None:
-        """The published reason, the same whichever rule withheld the figure (the plan's own is private)."""
-        return public_reason(self.spec.min_cell) if self.plan[family].withheld[self.k][g] else None
-
-    def _row(self, g: int, stage: str, metric: str, *values: Any, **extra: Any) -> dict[str, Any]:
-        return make_row(self.grouping.attribute, self._labels[g], stage, metric, *values, **extra)
+    def _withheld(self, family: str) -> list[str | None]:
+        """Per group, the published reason its figure of `family` is withheld (None: published); the same
+        whichever rule withheld it (the plan's own is private)."""
+        reason = public_reason(self.spec.min_cell)
+        return [reason if withheld else None for withheld in self.plan[family].withheld[self.k].tolist()]
 
     def count_row(self, g: int, rows: float) -> dict[str, Any]:
-        reason = self._withheld("n", g)
+        reason = public_reason(self.spec.min_cell) if self.plan["n"].withheld[self.k][g] else None
+        label = self._labels[g]
         if reason:
-            return self._row(g, ALL_STAGES, "n", None, suppressed=True, warning=reason)
-        return self._row(g, ALL_STAGES, "n", rows, denominator=rows)
+            return make_row(
+                self.grouping.attribute, label, ALL_STAGES, "n", None, suppressed=True, warning=reason
+            )
+        return make_row(self.grouping.attribute, label, ALL_STAGES, "n", rows, denominator=rows)
 
     def metric_rows(
         self, stage: str, metric: str, estimate: Estimate, family: str, compared: Compared | None = None
@@ -114,24 +118,46 @@ class RowEmitter:
         """A metric's row per group, then its ratios and differences to the reference group (`compared`,
         as `compare` gave them for every grouping at once; computed here when not given). Values are read
         as Python numbers once per metric (`tolist`), not as numpy scalars once per row."""
-        groups = range(len(self.grouping.labels))
-        reasons = [self._withheld(family, g) for g in groups]
-        smalls = [_small(estimate, g) for g in groups]
+        attribute, labels = self.grouping.attribute, self._labels
+        reasons = self._withheld(family)
+        smalls = _smalls(estimate)
         denominators = estimate.denominator.tolist()
         values, lows, highs = estimate.value.tolist(), estimate.low.tolist(), estimate.high.tolist()
+        undefined = UNDEFINED.get(metric, "no one in the denominator")
+        if self.spec.weight and estimate.method == "wilson-design":
+            undefined = UNDEFINED_AUDITED.get(metric, "none audited")
         out = []
-        for g in groups:
+        for g, label in enumerate(labels):
             reason, denominator = reasons[g], denominators[g]
             if reason:
-                out.append(self._row(g, stage, metric, None, suppressed=True, warning=reason))
+                out.append(make_row(attribute, label, stage, metric, None, suppressed=True, warning=reason))
             elif denominator == 0:
-                why = UNDEFINED.get(metric, "no one in the denominator")
-                if self.spec.weight and estimate.method == "wilson-design":
-                    why = UNDEFINED_AUDITED.get(metric, "none audited")
-                out.append(self._row(g, stage, metric, None, None, None, 0.0, warning=f"undefined: {why}"))
+                out.append(
+                    make_row(
+                        attribute,
+                        label,
+                        stage,
+                        metric,
+                        None,
+                        None,
+                        None,
+                        0.0,
+                        warning=f"undefined: {undefined}",
+                    )
+                )
             else:
                 out.append(
-                    self._row(g, stage, metric, values[g], lows[g], highs[g], denominator, warning=smalls[g])
+                    make_row(
+                        attribute,
+                        label,
+                        stage,
+                        metric,
+                        values[g],
+                        lows[g],
+                        highs[g],
+                        denominator,
+                        warning=smalls[g],
+                    )
                 )
         if not self.grouping.is_overall and self.reference.index is not None:
             if compared is None:
@@ -151,8 +177,12 @@ class RowEmitter:
     ) -> list[dict[str, Any]]:
         ref = self.reference.index
         assert ref is not None
+        attribute, labels = self.grouping.attribute, self._labels
         reference_reason = reasons[ref]
         versus = f"vs {self.grouping.labels[ref]}"
+        notes = [versus if small is None else f"{versus}; {small}" for small in smalls]
+        undefined_note = f"{versus}; undefined: a rate it compares is undefined"
+        excluded_note = LL144_NOTE.format(share=100 * self.reference.share)
         denominators, excluded = estimate.denominator.tolist(), self.reference.excluded.tolist()
         reference_value = float(estimate.value[ref])
         out = []
@@ -162,46 +192,76 @@ class RowEmitter:
         ):
             name = f"{metric}_{suffix}"
             values, lows, highs = value_array.tolist(), low_array.tolist(), high_array.tolist()
-            for g in range(len(self.grouping.labels)):
+            for g, label in enumerate(labels):
                 reason, denominator = reasons[g], denominators[g]
                 if reason or reference_reason:
                     why = reason or "suppressed: the reference group's rate is withheld"
-                    out.append(self._row(g, stage, name, None, suppressed=True, warning=why))
+                    out.append(make_row(attribute, label, stage, name, None, suppressed=True, warning=why))
                 elif excluded[g]:
-                    note = LL144_NOTE.format(share=100 * self.reference.share)
-                    out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
+                    out.append(
+                        make_row(
+                            attribute,
+                            label,
+                            stage,
+                            name,
+                            None,
+                            denominator=denominator,
+                            warning=excluded_note,
+                        )
+                    )
                 elif g == ref and denominator != 0:
                     same = 1.0 if suffix == "ratio" else 0.0
                     out.append(
-                        self._row(g, stage, name, same, denominator=denominator, warning=REFERENCE_NOTE)
+                        make_row(
+                            attribute,
+                            label,
+                            stage,
+                            name,
+                            same,
+                            denominator=denominator,
+                            warning=REFERENCE_NOTE,
+                        )
                     )
                 elif denominator == 0 or denominators[ref] == 0:
-                    note = f"{versus}; undefined: a rate it compares is undefined"
-                    out.append(self._row(g, stage, name, None, denominator=denominator, warning=note))
-                else:
-                    notes = [versus, smalls[g]]
-                    if suffix == "ratio" and reference_value == 0:
-                        notes.append("undefined: the reference rate is 0, so the ratio has no upper limit")
-                    elif suffix == "ratio" and not math.isfinite(highs[g]):
-                        notes.append("the interval has no upper limit")
                     out.append(
-                        self._row(
-                            g,
+                        make_row(
+                            attribute,
+                            label,
+                            stage,
+                            name,
+                            None,
+                            denominator=denominator,
+                            warning=undefined_note,
+                        )
+                    )
+                else:
+                    note = notes[g]
+                    if suffix == "ratio" and reference_value == 0:
+                        note += "; undefined: the reference rate is 0, so the ratio has no upper limit"
+                    elif suffix == "ratio" and not math.isfinite(highs[g]):
+                        note += "; the interval has no upper limit"
+                    out.append(
+                        make_row(
+                            attribute,
+                            label,
                             stage,
                             name,
                             values[g],
                             lows[g],
                             highs[g],
                             denominator,
-                            warning="; ".join(filter(None, notes)),
+                            warning=note,
                         )
                     )
         return out
 
 
-def _small(estimate: Estimate, g: int) -> str | None:
-    if estimate.method == "wilson-design" and estimate.effective[g] < SMALL_DENOMINATOR:
-        return f"effective sample size under {SMALL_DENOMINATOR}: the interval is wide"
-    if estimate.denominator[g] < SMALL_DENOMINATOR:
-        return f"denominator under {SMALL_DENOMINATOR}: the interval is wide"
-    return None
+def _smalls(estimate: Estimate) -> list[str | None]:
+    """Per group, the note that its interval is wide (None where it is not)."""
+    design = estimate.method == "wilson-design"
+    effective = (estimate.effective < SMALL_DENOMINATOR).tolist() if design else None
+    denominator = (estimate.denominator < SMALL_DENOMINATOR).tolist()
+    return [
+        EFFECTIVE_NOTE if effective is not None and effective[g] else DENOMINATOR_NOTE if small else None
+        for g, small in enumerate(denominator)
+    ]
