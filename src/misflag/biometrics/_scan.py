@@ -29,6 +29,12 @@ MAX_KEYS = 4000
 MAX_CELLS = 20_000_000
 #: The name the key table is registered under for the exact-threshold read.
 KEY_TABLE = "misflag_keys"
+#: Runs of wanted bins are read as one range across gaps holding at most 1/MERGE_SHARE of the comparisons
+#: and MERGE_ROWS rows in all (memory: 16 bytes a row): at 10M comparisons, six ranges merged into two
+#: read back 275,000 rows instead of 142,000 and cost 0.086 s of CPU instead of 0.105 (all merged into
+#: one, 980,000 rows, 0.103 s).
+MERGE_SHARE = 64
+MERGE_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -292,12 +298,11 @@ def _key_table(table: pa.Table, ids: np.ndarray) -> pa.Table:
 
     Slices and buffers only: `take` and `pa.array` would load pyarrow.compute and pandas.
     """
-    first: dict[int, int] = {}
-    for row, key in enumerate(ids.tolist()):
-        first.setdefault(key, row)
-    order = sorted(first)
-    picked = pa.concat_tables([table.slice(first[key], 1) for key in order]) if order else table.slice(0, 0)
-    key_ids = np.asarray(order, dtype=np.int32)
+    key_ids, first = np.unique(ids, return_index=True)  # each id once, ascending, with its first row
+    picked = (
+        pa.concat_tables([table.slice(row, 1) for row in first.tolist()]) if ids.size else table.slice(0, 0)
+    )
+    key_ids = key_ids.astype(np.int32, copy=False)
     column = pa.Array.from_buffers(pa.int32(), len(key_ids), [None, pa.py_buffer(key_ids)])
     return picked.append_column("k", column)
 
@@ -321,16 +326,23 @@ def bin_rows(
     """(key id, bin, s) of every comparison in the given bins: the rows an exact threshold needs.
 
     The scan filters on score ranges a little wider than the bins (cheap), then keeps the rows whose bin,
-    computed by the same expression as the histogram's, is wanted.
+    computed by the same expression as the histogram's, is wanted. Wanted bins are read as runs, merged
+    across gaps holding, all together, at most 1/MERGE_SHARE of the comparisons and MERGE_ROWS rows (the
+    histogram counts them): an OR term less for every row of the file costs more than reading back those
+    rows and dropping them here.
     """
     if not bins:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
     names = [*checked.key_names, "y"]
     slack = 1e-9 * max(1.0, abs(hist.lo), hist.bins / hist.scale)
-    runs: list[list[int]] = []  # adjacent bins as one range: fewer OR terms for every row
+    per_bin = hist.counts.sum(axis=0)
+    budget = min(per_bin.sum() / MERGE_SHARE, MERGE_ROWS)  # rows of merged gaps, read back to be dropped
+    runs: list[list[int]] = []
     for b in sorted(bins):
-        if runs and runs[-1][1] == b - 1:
+        gap = per_bin[runs[-1][1] + 1 : b].sum() if runs else budget + 1  # 0 for adjacent bins
+        if gap <= budget:
             runs[-1][1] = b
+            budget -= gap
         else:
             runs.append([b, b])
     ranges = " OR ".join(
@@ -353,7 +365,7 @@ def bin_rows(
     del table
     if ids.size and ids.min() < 0:  # every row's key is in the key table, which the scan made from them
         raise InputError("a group value could not be matched to its group; filter it out with {where}")
-    keep = bin_mask(hist.bins, bins)[found]  # the ranges' slack: rows a hair outside
+    keep = bin_mask(hist.bins, bins)[found]  # the merged gaps, and the slack: rows a hair outside
     if keep.all():
         return ids, found, scores
     return ids[keep], found[keep], scores[keep]
