@@ -88,9 +88,19 @@ def _finite(value: float) -> float | None:
 
 
 def score_statistic(errors: np.ndarray, sizes: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """sum_i (x_i - n_i r_i)^2 / (n_i r_i (1 - r_i)) over the last axis (Pearson's, variance at r)."""
+    """sum_i (x_i - n_i r_i)^2 / (n_i r_i (1 - r_i)) over the last axis (Pearson's, variance at r).
+
+    The same operations in the same order, written into two buffers instead of eight temporaries of the
+    (widths, positions, groups) array: the band searches call it on 10^5 rates at a time."""
     r = np.clip(rates, 1e-12, 1 - 1e-12)
-    return np.asarray(((errors - sizes * r) ** 2 / (sizes * r * (1 - r))).sum(axis=-1))
+    residual = sizes * r
+    np.subtract(errors, residual, out=residual)
+    np.square(residual, out=residual)
+    variance = sizes * r
+    np.subtract(1, r, out=r)
+    variance *= r
+    residual /= variance
+    return np.asarray(residual.sum(axis=-1))
 
 
 #: The chi-square 95% quantiles on 1 to 100 degrees of freedom: scipy.special.chdtri(df, 1 - CONFIDENCE)
