@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -220,8 +222,9 @@ def _exact(
         points.append(OperatingPoint(internal, method, statistic, target, counted))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
     eers = {}
+    cells = keys.astype(np.int64) * hist.bins + bins  # each row's (key, bin) cell: one look-up per label
     for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
-        rows = np.flatnonzero((imp | gen)[keys] & bin_mask(hist.bins, bins_for[key])[bins])
+        rows = np.flatnonzero(np.outer(imp | gen, bin_mask(hist.bins, bins_for[key])).ravel()[cells])
         impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
         missing = unscored[key]
         found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], prof.y[keys[rows]], missing)
@@ -294,43 +297,61 @@ def _grouping_rows(
         rows += emitter.counts(genuine_name, totals[1])
     if clustered is not None:
         rows += emitter.counts("subjects_n", clustered.subjects, kept_with_rates=True)
-    rows += _eer_rows(spec, grouping, hidden, eers)
-    # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
-    reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)
-    for j, point in enumerate(points):
-        stage = point.stage(spec)
-        false_match = Rate(
-            spec.false_positive,
-            errors[0][:, j],
-            totals[0],
-            clustered.impostor[:, j] if clustered else totals[0],
-            clustered is not None,
-            (clustered.impostor_limits[0][:, j], clustered.impostor_limits[1][:, j]) if clustered else None,
-            clustered.impostor_with_errors[:, j] if clustered else None,
-            clustered.impostor_effective_subjects if clustered else None,
-            clustered.subjects if clustered else None,
-            scoreless,
-        )
-        rows += emitter.rates(stage, false_match)
-        if grouping.kind not in {"overall", "group"}:
-            continue
-        false_non_match = Rate(
-            spec.false_negative,
-            errors[1][:, j],
-            totals[1],
-            clustered.genuine[:, j] if clustered else totals[1],
-            clustered is not None,
-            (clustered.genuine_limits[0][:, j], clustered.genuine_limits[1][:, j]) if clustered else None,
-            clustered.genuine_with_errors[:, j] if clustered else None,
-            clustered.genuine_effective_subjects if clustered else None,
-            clustered.subjects if clustered else None,
-        )
-        rows += emitter.rates(stage, false_non_match)
-        if grouping.kind == "group" and reference is not None:
-            rows += emitter.comparisons(stage, false_match, reference)
-            rows += emitter.comparisons(stage, false_non_match, reference)
-            rows += emitter.inequality(stage, false_match, false_non_match, spec.fdr_alpha, spec.seed + 7 * j)
+    # EER bootstraps and summaries (most of the Python time) on threads, each seeded; rows kept in order
+    with ThreadPoolExecutor(max_workers=min(len(points) + 1, os.cpu_count() or 1)) as pool:
+        later = [(len(rows), pool.submit(_eer_rows, spec, grouping, hidden, eers))]
+        # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
+        reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)
+        for j, point in enumerate(points):
+            stage = point.stage(spec)
+            false_match, false_non_match = _point_rates(spec, errors, totals, clustered, scoreless, j)
+            rows += emitter.rates(stage, false_match)
+            if grouping.kind not in {"overall", "group"}:
+                continue
+            rows += emitter.rates(stage, false_non_match)
+            if grouping.kind == "group" and reference is not None:
+                rows += emitter.comparisons(stage, false_match, reference)
+                rows += emitter.comparisons(stage, false_non_match, reference)
+                summary = (stage, false_match, false_non_match, spec.fdr_alpha, spec.seed + 7 * j)
+                later.append((len(rows), pool.submit(emitter.inequality, *summary)))
+        for position, task in reversed(later):
+            rows[position:position] = task.result()
     return rows
+
+
+def _point_rates(
+    spec: BiometricSpec,
+    errors: dict[int, np.ndarray],
+    totals: dict[int, np.ndarray],
+    clustered: Clustered | None,
+    scoreless: np.ndarray,
+    j: int,
+) -> tuple[Rate, Rate]:
+    """The false match and false non-match rates per label at point j."""
+    false_match = Rate(
+        spec.false_positive,
+        errors[0][:, j],
+        totals[0],
+        clustered.impostor[:, j] if clustered else totals[0],
+        clustered is not None,
+        (clustered.impostor_limits[0][:, j], clustered.impostor_limits[1][:, j]) if clustered else None,
+        clustered.impostor_with_errors[:, j] if clustered else None,
+        clustered.impostor_effective_subjects if clustered else None,
+        clustered.subjects if clustered else None,
+        scoreless,
+    )
+    false_non_match = Rate(
+        spec.false_negative,
+        errors[1][:, j],
+        totals[1],
+        clustered.genuine[:, j] if clustered else totals[1],
+        clustered is not None,
+        (clustered.genuine_limits[0][:, j], clustered.genuine_limits[1][:, j]) if clustered else None,
+        clustered.genuine_with_errors[:, j] if clustered else None,
+        clustered.genuine_effective_subjects if clustered else None,
+        clustered.subjects if clustered else None,
+    )
+    return false_match, false_non_match
 
 
 def _reference(
