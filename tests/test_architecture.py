@@ -30,7 +30,11 @@ NAMED: dict[str, set[str]] = {
         ),
     },
     "disclosure": {"misflag.decisions", "misflag.ledger", "misflag.ledger._releases"},
-    "biometrics": {"misflag.disclosure._audit"},
+    "biometrics": {
+        "misflag.disclosure._audit",
+        "misflag.disclosure._register",
+        "misflag.disclosure._ledger_register",
+    },
     "linkage": {"misflag.disclosure._audit"},
     "ledger": set(),
 }

@@ -4,9 +4,14 @@ its operating thresholds, the NIST FRVT way, with honest intervals (one-to-many 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from misflag.biometrics._audit import Progress, run_biometrics
+from misflag.biometrics._audit import Progress
+
+# the public spec form runs the register the spec names: the plain audit (`_audit.run_biometrics`) alone
+# would publish a spec's output unprotected and unrecorded
+from misflag.biometrics._linked import run_biometrics_linked as run_biometrics
 from misflag.biometrics._spec import BiometricSpec
 from misflag.result import AuditResult
 
@@ -32,6 +37,9 @@ def audit_biometrics(
     min_cell: int = 10,
     bins: int = 2000,
     seed: int = 0,
+    release_register: str | Path | None = None,
+    protect_releases: bool = False,
+    ledger: str | None = None,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -44,6 +52,11 @@ def audit_biometrics(
     are given (`threshold`) or found for a target FMR (`target_fmr`) over all impostor pairs, or over
     those of `threshold_group`. Every column option is a SQL expression over the input; `source` is a
     CSV/Parquet path, a DuckDB file (with `table`), a PostgreSQL URL (with `table`), or a pandas/Polars/Arrow table.
+
+    `release_register=PATH`, `protect_releases=True` (the register of the input's sha256 in misflag's
+    data directory) or `ledger=URL` (at most one) protect the output jointly with the earlier biometric
+    releases of the same scores file recorded there, or refuse it (an InputError naming them), and
+    record it (docs/biometrics.md, "Linked releases").
     """
     spec = BiometricSpec(
         score=score,
@@ -64,8 +77,17 @@ def audit_biometrics(
         min_cell=min_cell,
         bins=bins,
         seed=seed,
+        release_register=_path(release_register),
+        protect_releases=protect_releases,
+        ledger=ledger,
     )
     return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
+
+
+def _path(value: str | Path | None) -> Any:
+    """A register's path as the spec holds it; anything else (blank text, a number) is left for the
+    spec to refuse in one line."""
+    return Path(value) if isinstance(value, str) and value.strip() else value
 
 
 def _floats(values: float | Sequence[float]) -> tuple[float, ...]:

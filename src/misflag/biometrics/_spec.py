@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
@@ -51,9 +52,13 @@ class BiometricSpec:
     min_cell: int = 10
     bins: int = 2000
     seed: int = 0
+    release_register: Path | None = None
+    protect_releases: bool = False
+    ledger: str | None = None
 
     def __post_init__(self) -> None:
         self._check_types()
+        self._check_register()
         if not self.thresholds and not self.target_fmrs:
             raise InputError("give an operating point: {threshold} T, or {target_fmr} F (repeatable)")
         for value in self.thresholds:
@@ -104,6 +109,31 @@ class BiometricSpec:
         if isinstance(self.fdr_alpha, bool) or not isinstance(self.fdr_alpha, Real):
             raise InputError(f"{{fdr_alpha}} must be a number, got {literal(shown(self.fdr_alpha))}")
 
+    def _check_register(self) -> None:
+        """Where the release is recorded: a register file, the data directory's register or a ledger, at
+        most one (a release is recorded in one place), each of its type; a blank ledger is refused (it
+        would name the working folder)."""
+        register, ledger = self.release_register, self.ledger
+        if register is not None and not isinstance(register, Path):
+            raise InputError(f"{{release_register}} must be a file path, got {literal(shown(register))}")
+        if not isinstance(self.protect_releases, bool):
+            raise InputError(
+                f"{{protect_releases}} must be true or false, got {literal(shown(self.protect_releases))}"
+            )
+        if ledger is not None and (not isinstance(ledger, str) or not ledger.strip()):
+            raise InputError(
+                f"{{ledger}} must be a ledger's URL or SQLite path (text), got {literal(shown(ledger))}"
+            )
+        if sum((register is not None, self.protect_releases, ledger is not None)) > 1:
+            raise InputError(
+                "give one of {release_register}, {protect_releases} and {ledger}: a release is recorded in one place"
+            )
+
+    @property
+    def registered(self) -> bool:
+        """Whether the output is protected against earlier releases and recorded (a register or a ledger)."""
+        return self.release_register is not None or self.protect_releases or self.ledger is not None
+
     @property
     def false_positive(self) -> str:
         """The metric counted on impostor pairs (non-mated searches): fmr, or fpir for search logs."""
@@ -123,6 +153,7 @@ class BiometricSpec:
         data = asdict(self)
         data["thresholds"] = list(self.thresholds)
         data["target_fmrs"] = list(self.target_fmrs)
+        data["release_register"] = None if self.release_register is None else str(self.release_register)
         return data
 
     @classmethod
@@ -142,6 +173,13 @@ class BiometricSpec:
                 values[key] = tuple(float(v) for v in given)
             except (TypeError, ValueError):
                 raise InputError(f"setting {key} must be a list of numbers") from None
+        register = values.get("release_register")
+        if register is not None and (not isinstance(register, str) or not register.strip()):
+            # a number or a list is no path; an empty one would name the working folder
+            raise InputError(
+                f"setting release_register must be a file path (text), got {literal(shown(register))}"
+            )
+        values["release_register"] = None if register is None else Path(register)
         try:
             return cls(**values)
         except TypeError as problem:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
@@ -17,11 +17,6 @@ from misflag.commands._output import (
     progress_bar,
 )
 from misflag.errors import InputError
-
-if TYPE_CHECKING:
-    from misflag.biometrics import BiometricSpec
-    from misflag.biometrics._audit import Progress
-    from misflag.result import AuditResult
 
 app = typer.Typer(help="Biometric matchers: error rates per group from match scores.", no_args_is_help=True)
 
@@ -106,17 +101,21 @@ def audit(
     from misflag.biometrics import BiometricSpec, run_biometrics
     from misflag.io import read_data_file
 
-    spec = BiometricSpec.from_dict(read_data_file(settings, "settings file")) if settings else None
-    if spec is None and (score is None or genuine is None):
+    if settings is not None:
+        flags: dict[str, Any] = {
+            "release_register": None if release_register is None else str(release_register)
+        }
+        flags |= {"protect_releases": protect_releases or None, "ledger": ledger}
+        given = {name: value for name, value in flags.items() if value is not None}
+        data = read_data_file(settings, "settings file")
+        # a register flag beside --settings sets that key (the spec refuses two places to record)
+        spec = BiometricSpec.from_dict({**data, **given} if isinstance(data, dict) else data)
+    elif score is None or genuine is None:
         raise InputError("--score and --genuine are required (SQL expressions over the score file's columns)")
-    if sum((release_register is not None, protect_releases, ledger is not None)) > 1:
-        raise InputError(
-            "give one of {release_register}, {protect_releases} and {ledger}: a release is recorded in one place"
-        )
-    if spec is None:
+    else:
         spec = BiometricSpec(
-            score=str(score),
-            genuine=str(genuine),
+            score=score,
+            genuine=genuine,
             group=group,
             where=where,
             thresholds=tuple(threshold),
@@ -133,55 +132,13 @@ def audit(
             min_cell=min_cell,
             bins=bins,
             seed=seed,
+            release_register=release_register,
+            protect_releases=protect_releases,
+            ledger=ledger,
         )
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
-        if release_register is None and not protect_releases and ledger is None:
-            result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
-        else:
-            result = _registered(spec, source, (release_register, ledger), engine, table, update)
+        result = run_biometrics(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
-
-
-def _registered(
-    spec: BiometricSpec,
-    source: str,
-    where: tuple[Path | None, str | None],
-    engine: str,
-    table: str | None,
-    progress: Progress,
-) -> AuditResult:
-    """The audit protected jointly with the earlier releases of the same scores (or refused in one line
-    naming them), then recorded: in the register file, the data directory's register (both None) or the
-    ledger `where` names (docs/biometrics.md, "Linked releases")."""
-    from misflag.biometrics import run_biometrics
-    from misflag.biometrics._released import linked
-
-    if table is not None:
-        raise InputError(
-            "a release register keys releases by the input file's sha256: give a file, not {table}"
-        )
-
-    def run(earlier: list[dict[str, Any]]) -> AuditResult:
-        with linked(earlier):
-            return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
-
-    register, ledger = where
-    if ledger is not None:
-        from misflag.disclosure._ledger_register import audit_linked_in_ledger
-
-        return audit_linked_in_ledger(ledger, source, "biometrics", run, lambda n: release_name(spec, n))
-    from misflag.disclosure._register import audit_linked
-
-    return audit_linked(source, register, "biometrics", run, lambda n: release_name(spec, n))
-
-
-def release_name(spec: BiometricSpec, number: int) -> str:
-    """A biometric release's name in the register: its number and what it publishes."""
-    tables = [f"by {spec.group}"] if spec.group is not None else []
-    tables += [f"{spec.group_a} × {spec.group_b}"] if spec.group_a is not None else []
-    words = [f"{number}: biometrics {', '.join(tables) or 'overall'}"]
-    words += [f"where {spec.where}"] if spec.where is not None else []
-    return " ".join(words)[:300]
 
 
 @app.command("plan")
