@@ -9,7 +9,9 @@ JSON, CSV or the terminal view never loads pyarrow.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from functools import cache
 from math import isfinite
@@ -89,22 +91,35 @@ def plain_columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]] | N
     numbers as floats with NaN and infinities as None, booleans as given; None where a value is of
     another type (a numpy scalar, a wrong type) or text Arrow cannot encode, which only Arrow converts
     or refuses. InputError, as `rows_to_table`, for a row without every column."""
-    materialised = checked_rows(rows)
+    materialised = rows if isinstance(rows, list) else list(rows)
+    try:  # the rows turned into columns by C loops (itemgetter, zip, map), not a Python loop per value
+        transposed = list(zip(*map(_ROW_VALUES, materialised), strict=True)) or [()] * len(COLUMNS)
+    except (KeyError, TypeError):
+        checked_rows(materialised)  # names the missing columns
+        raise
     columns: dict[str, list[Any]] = {}
-    for name, kind in _KINDS.items():
-        values = [row[name] for row in materialised]
-        kinds = {type(v) for v in values} - {type(None)}
+    for (name, kind), column in zip(_KINDS.items(), transposed, strict=True):
+        values = list(column)
+        kinds = set(map(type, values)) - {type(None)}
         if kind == "float64":
             if not kinds <= {float, int}:
                 return None
-            numbers = [None if v is None else float(v) for v in values]
-            values = [v if v is None or isfinite(v) else None for v in numbers]
+            if int in kinds:
+                values = [None if v is None else float(v) for v in values]
+            # a NaN or an infinity makes the sum one (so may a sum past the float range: cleaned alike)
+            if not isfinite(sum(filter(_NOT_NONE, values))):
+                values = [v if v is None or isfinite(v) else None for v in values]
         elif not kinds <= ({str} if kind == "string" else {bool}):
             return None
         if kind == "string" and not _encodable(values):
             return None
         columns[name] = values
     return columns
+
+
+#: A row's values in column order, and "is not None" as a C-level test.
+_ROW_VALUES = operator.itemgetter(*_KINDS)
+_NOT_NONE = functools.partial(operator.is_not, None)
 
 
 def _encodable(texts: list[str | None]) -> bool:
