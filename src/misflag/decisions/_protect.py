@@ -20,14 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-import numpy as np
-
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._figures import reads_as_counts
-from misflag.disclosure._kept import Models
+from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
@@ -150,7 +148,7 @@ class _Rounds:
             for o in (releases.outputs if releases else ())
             if digest and o.population.partition("|")[0] == digest
         ]
-        self.points: dict[str, list[np.ndarray]] = {}  # feasible points of earlier rounds, re-checked
+        self.points: dict[str, Carried] = {}  # feasible points of earlier rounds, re-checked
         self.known: Callable[[Target], float | None] = lambda target: None
         self.last: _Publication | None = None
 
@@ -182,6 +180,7 @@ class _Rounds:
             models=last.models,  # the full audit of a pattern builds no model its round built
             more=more,
             removable=_removable,
+            pins=more is not None,  # the optimiser's cuts; the greedy reads only which counts are exposed
         )
         return rows, shadow, metadata, audit
 

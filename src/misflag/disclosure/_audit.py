@@ -11,6 +11,10 @@ Most counts are certified without LPs of their own: every solution found (a few 
 first, then each count's own) is a point the reader cannot rule out, so the values a count takes across
 those points lie inside its interval. When they already span the protection level, or one is 0, the count
 is protected; only the others are solved, and their solutions join the points.
+
+The counts' own LPs run first on a second model beside the audit's (`_intervals.probe`, primal simplex): which
+counts are exposed does not depend on the path the solves take, only the exposed counts' pins do. Where
+none is exposed, that pass is the audit; where one is, the audit's own model solves them all as before.
 """
 
 from __future__ import annotations
@@ -21,38 +25,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from misflag.disclosure._kept import Models
+from misflag.disclosure._intervals import Interval, Pending, Seen, is_exposed, own, probe, start
+from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._lp import TOLERANCE, Problem
-from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._model import Output, Source, Target
 
-#: LPs with random objectives solved first in each universe: their solutions certify most counts at once.
-RANDOM_POINTS = 4
-#: Feasible points kept per universe between audits (each is checked again before it certifies anything).
-MAX_POINTS = 64
-
-
-@dataclass(frozen=True)
-class Interval:
-    """What a reader can learn of one withheld count: between `low` and `high` people."""
-
-    target: Target
-    low: float
-    high: float
-    exact: bool = True  # False: not both ends solved (an inner bound: feasible values the count takes)
-    #: the equations that bound it (nonzero duals of its two LPs), each as the rows that publish it:
-    #: while none of them is withheld, the interval stays as narrow (set where both ends were solved)
-    pins: frozenset[frozenset[Source]] = frozenset()
-    #: more such sets, each found with the removable equations of the sets before it taken out (`more`)
-    alternatives: tuple[frozenset[frozenset[Source]], ...] = ()
-
-    @property
-    def width(self) -> float:
-        return self.high - self.low
-
-    def protects(self, protection: float) -> bool:
-        """At least `protection` people wide, or the reader cannot rule out that no one is in it."""
-        return self.width >= protection - TOLERANCE or self.low <= TOLERANCE
+__all__ = ["Interval"]  # defined in `_intervals`, imported from here as before
 
 
 class AuditSummary(dict[str, object]):
@@ -191,10 +169,11 @@ def audit_outputs(
     known: Callable[[Target], float | None] | None = None,
     settled: dict[bytes, Interval] | None = None,
     sensitive_below: float = float("inf"),
-    points: dict[str, list[np.ndarray]] | None = None,
+    points: dict[str, Carried] | None = None,
     models: Models | None = None,
     more: Callable[[Target], int] | None = None,
     removable: Callable[[frozenset[Source]], bool] | None = None,
+    pins: bool = True,
 ) -> DisclosureAudit:
     """Solve for every withheld count's interval over all the outputs jointly.
 
@@ -202,13 +181,16 @@ def audit_outputs(
     is solved only where the upper bound alone leaves the interval too narrow. `settled` holds counts
     found protected by an earlier audit of similar outputs, reused without solving (a shortcut while
     suppression is being planned; new protected counts are added to it): an output is published only
-    after an audit without it. `points` holds feasible points of earlier audits per universe: each is
-    checked against this audit's equations and, where it satisfies them, certifies counts as any point
-    found now does (a sound shortcut, kept in the final audit too); this audit's points are added to it.
+    after an audit without it. `points` holds feasible points of earlier audits per universe
+    (`_kept.Carried`): each is checked against this audit's equations and, where it satisfies them,
+    certifies counts as any point found now does (a sound shortcut, kept in the final audit too); this
+    audit's points are added to it.
     `models` keeps each universe's model for a later audit of the very same outputs (`Models`).
     `more(target)`: for an exposed count, up to that many further sets of equations that pin it
     (`_alternatives`; `removable` says which equations a pattern can take out), for cuts; the intervals
-    are unchanged.
+    are unchanged. `pins`: the caller reads the exposed counts' pins (cuts), so where a count is exposed
+    every count is solved on the audit's own model, in the order and from the bases as before `probe`
+    (the cuts, so the patterns, are unchanged); False takes the probe's intervals, exposed or not.
     """
     intervals: list[Interval] = []
     withheld = 0
@@ -220,7 +202,7 @@ def audit_outputs(
         if not audited:  # no withheld count is sensitive: no LP model is built, none solved
             continue
         problem = Problem(*kept.matrices(), sources=kept.sources())
-        pending: list[tuple[Target, float | None, np.ndarray]] = []
+        pending: Pending = []
         for target, value in audited:
             earlier = (settled or {}).get(target.columns.tobytes())
             if earlier is not None and earlier.protects(protection):
@@ -231,24 +213,31 @@ def audit_outputs(
                 intervals.append(Interval(target, 0.0, 0.0))
                 continue
             pending.append((target, value, columns))
-        seen = _Seen(pending, problem)
-        carried = (points or {}).get(kept.signature, [])
-        for point in carried:
-            seen.add(problem.feasible(point))
-        random = np.random.default_rng(number)
-        for _ in range(RANDOM_POINTS):
-            if not pending or seen.all_certified(pending, protection):
-                break
-            seen.add(problem.solve(random.uniform(-1.0, 1.0, problem.free))[1], new=True)
+        carried = (points or {}).get(kept.signature) or Carried()
+        levels = (protection, sensitive_below)
+        seen: Seen | None = None
+        if carried.known:  # the random LPs are the audit's own, and the probe starts from their basis
+            seen = start(problem, pending, carried.exact(), number, protection)
+            everything = seen.all_certified(pending, protection)  # then `own` solves nothing
+            probed = None if everything else probe(problem, seen, pending, levels, pins, carried.extra)
+        else:  # its own model's points wait for `replay`: the probe starts afresh
+            probed = probe(problem, Seen(pending, problem), pending, levels, pins, carried.every())
+        if probed is not None:
+            here, mine = probed
+            if points is not None:
+                later = _replay(problem, seen, pending, (number, protection), carried)
+                points[kept.signature] = Carried(replay=later, extra=[*carried.every(), *mine.found])
+        else:
+            seen = seen or start(problem, pending, carried.exact(), number, protection)
+            here = own(problem, seen, pending, protection)
+            if points is not None:
+                points[kept.signature] = Carried(carried.then(seen.found))
         exposed: list[tuple[int, np.ndarray]] = []
-        for k, (target, value, columns) in enumerate(pending):
-            interval = seen.certify(k, target, value, protection)
-            if interval is None:
-                interval = _solve(problem, seen, target, value, columns, protection)
+        for (target, _, columns), interval in zip(pending, here, strict=True):
             intervals.append(interval)
             if settled is not None and interval.protects(protection):
                 settled[target.columns.tobytes()] = interval
-            if interval.exact and _exposed(interval, protection, sensitive_below):
+            if interval.exact and is_exposed(interval, protection, sensitive_below):
                 exposed.append((len(intervals) - 1, columns))
         # after every count is solved: these LPs change no interval, point or basis used above
         if more is not None and removable is not None:
@@ -257,13 +246,23 @@ def audit_outputs(
             for chain, (index, columns, limit) in enumerate(chains):
                 limits = (limit, protection, sensitive_below, chain == len(chains) - 1)
                 intervals[index] = _alternatives(problem, intervals[index], columns, limits, removable)
-        if points is not None:
-            points[kept.signature] = [*carried, *seen.found][-MAX_POINTS:]
     return DisclosureAudit(protection, intervals, sensitive_below, withheld=withheld)
 
 
-def _exposed(interval: Interval, protection: float, sensitive_below: float) -> bool:
-    return not interval.protects(protection) and interval.low < sensitive_below - TOLERANCE
+def _replay(
+    problem: Problem, seen: Seen | None, pending: Pending, seeds: tuple[int, float], carried: Carried
+) -> Callable[[], list[np.ndarray]]:
+    """The points an audit that took the probe's intervals would have found on its own model: its random
+    LPs (solved already where `seen` holds them, else now, from the earlier audits' own points), then its
+    counts in turn (`own`), on `problem`, which nothing solved since."""
+    number, protection = seeds
+
+    def found() -> list[np.ndarray]:
+        mine = seen or start(problem, pending, carried.exact(), number, protection)
+        own(problem, mine, pending, protection)
+        return carried.then(mine.found)
+
+    return found
 
 
 def _alternatives(
@@ -300,67 +299,9 @@ def _alternatives(
         objective[columns] = 1.0
         low = problem.solve(objective)[0]
         pins |= problem.pins()
-        if not _exposed(Interval(interval.target, low, high), protection, sensitive_below):
+        if not is_exposed(Interval(interval.target, low, high), protection, sensitive_below):
             break
         found.append(pins)
     if out:
         problem.restore_rows(sorted(out))
     return replace(interval, alternatives=tuple(found))
-
-
-def _solve(
-    problem: Problem,
-    seen: _Seen,
-    target: Target,
-    value: float | None,
-    columns: np.ndarray,
-    protection: float,
-) -> Interval:
-    """The count's own LPs: the upper end, then the lower end unless the auditor's value already suffices."""
-    objective = np.zeros(problem.free)
-    objective[columns] = -1.0
-    least_negated, point = problem.solve(objective)
-    high = -least_negated
-    seen.add(point, new=True)
-    if value is not None and high - value >= protection - TOLERANCE:
-        return Interval(target, value, high, exact=False)
-    pins = problem.pins()
-    objective[columns] = 1.0
-    low, point = problem.solve(objective)
-    seen.add(point, new=True)
-    return Interval(target, low, high, pins=pins | problem.pins())
-
-
-class _Seen:
-    """The least and most each pending count holds across the feasible points found so far."""
-
-    def __init__(self, pending: list[tuple[Target, float | None, np.ndarray]], problem: Problem) -> None:
-        self.problem = problem
-        self.found: list[np.ndarray] = []  # points solved in this audit, over every unknown
-        self.incidence = SparseRows.from_rows(
-            [(c, np.ones(c.size)) for _, _, c in pending], problem.free
-        )  # row k: the unknowns of pending count k
-        self.low = np.full(len(pending), np.inf)
-        self.high = np.full(len(pending), -np.inf)
-
-    def add(self, point: np.ndarray | None, new: bool = False) -> None:
-        if point is None:
-            return
-        if new:
-            self.found.append(self.problem.full(point))
-        values = self.incidence.times(np.maximum(point, 0.0))
-        np.minimum(self.low, values, out=self.low)
-        np.maximum(self.high, values, out=self.high)
-
-    def all_certified(
-        self, pending: list[tuple[Target, float | None, np.ndarray]], protection: float
-    ) -> bool:
-        return all(self.certify(k, t, v, protection) is not None for k, (t, v, _) in enumerate(pending))
-
-    def certify(self, k: int, target: Target, value: float | None, protection: float) -> Interval | None:
-        """An inner bound of the count's interval when it already shows the count protected, else None."""
-        low, high = float(self.low[k]), float(self.high[k])
-        if value is not None and np.isfinite(value):  # the auditor's own count is feasible too
-            low, high = min(low, value), max(high, value)
-        interval = Interval(target, low, high, exact=False)
-        return interval if np.isfinite(high) and interval.protects(protection) else None

