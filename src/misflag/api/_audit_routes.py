@@ -27,6 +27,7 @@ from misflag.api._pages import render_page, report_response
 from misflag.api._request import SPEC_FIELDS, AuditRequest, to_spec
 from misflag.api._settings import ServeSettings
 from misflag.api._storage import private_dir
+from misflag.api._tasks import service_register
 from misflag.api._uploads import (
     UploadRecord,
     load_record,
@@ -359,5 +360,6 @@ def _registered(request: Request, record: UploadRecord, spec: DecisionSpec) -> D
     per input sha256 in its data directory (HTTP carries no register path; docs/disclosure.md)."""
     if not spec.protect_releases:
         return spec
-    folder = private_dir(_settings(request).data_dir / "releases")
-    return replace(spec, release_register=folder / f"{record.sha256}.json")
+    register = service_register(_settings(request).data_dir, record.sha256)
+    private_dir(register.parent)
+    return replace(spec, release_register=register)

@@ -22,6 +22,7 @@ from misflag.api._failures import from_engine, problem
 from misflag.api._forms import shorten
 from misflag.api._samples import decision_log, verifier_scores
 from misflag.api._sandbox import ProcessLimits
+from misflag.api._storage import private_dir
 from misflag.api._worker import write_outputs
 from misflag.engine import engine_limits
 from misflag.errors import MisflagError
@@ -50,6 +51,13 @@ class Task:
         return asdict(self)
 
 
+def service_register(data_dir: Path, sha256: str) -> Path:
+    """The service's own release register of one input: `DATA_DIR/releases/SHA256.json` (0600 in a 0700
+    folder, made by the job that records in it), shared by its decision and biometric jobs; HTTP never
+    names a register (docs/disclosure.md)."""
+    return data_dir / "releases" / f"{sha256}.json"
+
+
 def _decisions(task: Task, folder: Path, progress: Progress) -> AuditResult:
     from misflag import datasets
     from misflag.decisions import DecisionSpec, run_audit
@@ -62,7 +70,10 @@ def _biometrics(task: Task, folder: Path, progress: Progress) -> AuditResult:
     from misflag.biometrics import BiometricSpec, run_biometrics
 
     source = task.source or str(verifier_scores(folder / "sample-scores.parquet"))
-    return run_biometrics(BiometricSpec.from_dict(task.params), source, progress=progress)
+    spec = BiometricSpec.from_dict(task.params)
+    if spec.release_register is not None:  # the service's own register of the upload (`_workbench.task`)
+        private_dir(spec.release_register.parent)
+    return run_biometrics(spec, source, progress=progress)
 
 
 def _monitor(task: Task, folder: Path, progress: Progress) -> AuditResult:

@@ -14,6 +14,7 @@ import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from misflag.api._forms import FormField, command_fields, shorten
@@ -56,7 +57,15 @@ def _biometrics_fields() -> tuple[FormField, ...]:
     names = ["score", "genuine", "group", "where", "threshold", "target_fmr", "threshold_group", "reference"]
     names += ["distance", "search", "group_a", "group_b", "subject_a", "subject_b", "fdr_alpha", "min_cell"]
     required = "On this service: required."
-    return command_fields(audit, [*names, "bins", "seed"], notes={"score": required, "genuine": required})
+    notes = {"score": required, "genuine": required, "protect_releases": _OWN_REGISTER}
+    return command_fields(audit, [*names, "bins", "seed", "protect_releases"], notes=notes)
+
+
+#: Where the web keeps releases: never a path or ledger a form names (`task`, `_tasks.service_register`).
+_OWN_REGISTER = (
+    "On this service: against the earlier releases of this upload's data in the service's own register, "
+    "which the decision audit's jobs share."
+)
 
 
 def _biometrics(values: dict[str, Any]) -> dict[str, Any]:
@@ -363,9 +372,15 @@ def task(
     filename: str,
     second: str | None = None,
     second_upload_id: str | None = None,
+    register: Path | None = None,
 ) -> Task:
-    """The job of a checked form: settings built (and validated) by the audit's spec."""
+    """The job of a checked form: settings built (and validated) by the audit's spec; with "protect
+    releases", `register` (the service's own register of the upload's data) is where it is recorded."""
     settings = parse_settings(audit, dict(values))
+    if settings.get("protect_releases"):
+        if register is None:
+            raise InputError("--protect-releases protects releases of an uploaded file: upload one")
+        settings = {**settings, "release_register": str(register), "protect_releases": False}
     command = command_line(audit, values, filename or f"<{audit.kind} sample>")
     if second is not None:
         command += f" --{audit.second_upload} <{audit.second_upload} file>"

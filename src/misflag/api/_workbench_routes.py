@@ -24,7 +24,7 @@ from misflag.api._jobs import JobManager, JobsFull, refusal_status
 from misflag.api._pages import render_page
 from misflag.api._request import command_line as decisions_command
 from misflag.api._settings import ServeSettings
-from misflag.api._tasks import Task
+from misflag.api._tasks import Task, service_register
 from misflag.api._uploads import UploadRecord, input_path, load_record, receive_upload
 from misflag.api._workbench import AUDITS, Audit, check_columns, task
 from misflag.errors import InputError
@@ -216,6 +216,7 @@ async def upload_run(request: Request, kind: str, upload_id: str) -> Response:
             filename=record.filename,
             second=str(input_path(settings, second)) if second is not None else None,
             second_upload_id=second.upload_id if second is not None else None,
+            register=service_register(settings.data_dir, record.sha256),
         )
         return await run_in_threadpool(_start, request, job)
     except InputError as problem:

@@ -81,12 +81,14 @@ def audit(
     protect_releases: bool = typer.Option(
         False,
         "--protect-releases",
-        help="The same with the register of the input's sha256 in misflag's data directory.",
+        help="Protect against earlier releases of the same scores, record this one: in the register of the "
+        "input's sha256 in misflag's data directory.",
     ),
     ledger: str | None = typer.Option(
         None,
         "--ledger",
-        help="The same with the releases kept in this decision ledger (SQLite path or postgresql:// URL).",
+        help="Protect against earlier releases of the same scores, record this one: in this decision ledger "
+        "(SQLite path or postgresql:// URL).",
     ),
     output_format: OutputFormat = FORMAT_OPTION,
     save: Path | None = SAVE_OPTION,
