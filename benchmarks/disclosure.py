@@ -14,7 +14,8 @@ process, DuckDB's threads included) and wall time, their ratios and the load ave
 depends on the few people in the rare cells (1 to 15 rounds over seeds 0-7), so one log is no sample.
 `--split` then prints, per log, where the LP audit's CPU goes: one process per log, `audit_decisions`
 three times after a warm-up, `time.process_time()` around each step (publications, model builds and
-matrices, LP solves, the alternative cuts' passes, MILP solves), means per audit.
+matrices, LP solves, the alternative cuts' passes, the probes beside the audit's model, MILP solves),
+means per audit.
 
     python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src] [--split]
 """
@@ -86,12 +87,13 @@ def timed(owner, name, label):
 
 order = ["publications (off pays one)", "audits, in all", "  model builds",
          "  model matrices (asked; built once per model)", "  LP solves, HiGHS set-up included",
-         "    of them in alternative-cut passes", "MILP solves"]
+         "    of them in alternative-cut passes", "  probes (their solves included)", "MILP solves"]
 timed(protect, "audit_outputs", "audits, in all")
 timed(kept.Kept, "__init__", "  model builds")
 timed(kept.Kept, "matrices", "  model matrices (asked; built once per model)")
 timed(lp.Problem, "solve", "  LP solves, HiGHS set-up included")
 timed(audit, "_alternatives", "    of them in alternative-cut passes")
+timed(audit, "probe", "  probes (their solves included)")
 timed(protect, "cheapest", "MILP solves")
 rounds = protect._Rounds.__init__
 def init(self, publish, *args):
