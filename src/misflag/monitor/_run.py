@@ -252,7 +252,8 @@ def _analyse(
     watch.tests = count_tests(spec, len(visible), len(pools))
     watch.alpha_each = spec.alpha / watch.tests
     watch.unsettled = spec.late_periods + 1
-    watch.warnings += coverage_warnings(cells.period, cells.n, cells.g == spec.reference, periods, spec)
+    is_reference = which == names.index(spec.reference)
+    watch.warnings += coverage_warnings(cells.period, cells.n, is_reference, periods, starts, spec)
     when = period_codes(cells, starts)  # every grid below shares the cells' label and period positions
     groups, shape = recoded(which, names, visible), (len(visible), len(periods))
     times = [p.isoformat() for p in periods]

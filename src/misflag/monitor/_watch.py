@@ -103,12 +103,17 @@ def series(sums: dict[str, np.ndarray], labels: list[str]) -> Series:
 
 
 def coverage_warnings(
-    period: np.ndarray, rows: np.ndarray, reference: np.ndarray, periods: list[datetime], spec: MonitorSpec
+    period: np.ndarray,
+    rows: np.ndarray,
+    reference: np.ndarray,
+    periods: list[datetime],
+    starts: np.ndarray,
+    spec: MonitorSpec,
 ) -> list[str]:
     """Periods without rows or without the reference, and periods beyond the horizon (`period`, `rows`:
-    each cell's period and row count; `reference`: whether it is the reference group's)."""
+    each cell's period and row count; `reference`: whether it is the reference group's; `starts`: the
+    periods as datetime64[ns], as `period` holds them)."""
     notes = []
-    starts = np.array(periods, dtype="datetime64[ns]").reshape(-1)
     seen = np.isin(starts, period[rows > 0])
     empty = [p for p, here in zip(periods, seen, strict=True) if not here]
     if empty:
