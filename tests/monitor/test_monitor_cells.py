@@ -18,7 +18,7 @@ import pytest
 
 from misflag.errors import InputError
 from misflag.monitor import MonitorSpec, monitor
-from misflag.monitor._cells import Cells, compensated_grid_sum, grid_sum
+from misflag.monitor._cells import Cells, codes_of, compensated_grid_sum, factorize, grid_sum, recoded
 from misflag.monitor._counts import period_range, reread_from
 
 from .conftest import make_log
@@ -218,3 +218,19 @@ def test_weighted_figures_do_not_depend_on_row_order() -> None:
     first = monitor(log, **settings)
     shuffled = monitor(log.sample(frac=1.0, random_state=3).reset_index(drop=True), **settings)
     assert _answer(first) == _answer(shuffled)
+
+
+def test_factorized_groups_equal_pandas_factorize_and_numpy_unique() -> None:
+    """The count table's groups, factorized by lookup, are pandas' sorted factorize and numpy's unique
+    (names, sorted as Python sorts texts, and each cell's position); recoded to a list of labels they
+    equal `codes_of` over the same values (-1 for a name not listed)."""
+    rng = np.random.default_rng(3)
+    names = np.array(["b", "A", "a", "é", "(missing)", "", "B 2", "日本"], dtype=object)
+    values = names[rng.integers(0, len(names), 2_000)]
+    found, which = factorize(values)
+    codes, uniques = pd.factorize(pd.Series(values), sort=True)
+    assert found == list(uniques) == np.unique(values).tolist()
+    assert which.tolist() == codes.tolist()
+    labels = ["a", "日本", "zz", ""]
+    assert recoded(which, found, labels).tolist() == codes_of(values, labels).tolist()
+    assert factorize(values[:0])[0] == [] and len(factorize(values[:0])[1]) == 0
