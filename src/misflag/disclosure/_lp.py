@@ -74,8 +74,9 @@ class Problem:
         27 ms of solves against 50 ms by the dual simplex); its solves leave this model untouched."""
         other = Problem(self.position, self.a_eq, self.b_eq, self.a_ub, self.b_ub, self.sources)
         highs = other._model()
-        if self.highs is not None:
-            highs.setBasis(self.highs.getBasis())
+        basis = self.highs.getBasis() if self.highs is not None else None
+        if basis is not None and basis.valid:  # else (no solve yet, or a failed one) it starts afresh
+            highs.setBasis(basis)
         highs.setOptionValue("simplex_strategy", 4)  # HiGHS's primal simplex
         return other
 
