@@ -10,7 +10,9 @@ A 10M-row Parquet log with three attributes intersected (race x sex x age band).
    line, `python -c "import duckdb; duckdb.sql('SELECT ... GROUP BY ALL').fetchall()"` in a fresh process:
    Python's start-up, DuckDB's import and one scan, the least any command-line audit of the file costs.
 3. The API call `audit_decisions` in this process (every metric, intervals, suppression, the disclosure
-   audit). Target: at most 1.3x the bare GROUP BY.
+   audit). Target: at most 1.3x the bare GROUP BY. With `--baseline`, each tree's API also in a fresh
+   process after one untimed audit, with its own thread's work before the scan starts and from the
+   estimates on (seconds and thread CPU, read from the audit's progress steps): the serial part of it.
 4. Where the CLI's time goes: a fresh `python -c pass`; a fresh process that only imports the command's
    module (`misflag.commands.decisions`: typer and DuckDB, what runs before the scan starts); and one that
    also imports the rest of the audit (`misflag.decisions._audit_cells`: numpy, the estimates, the
@@ -91,16 +93,26 @@ def api_run(path: Path) -> tuple[Timing, Any]:
     )
 
 
-def api_child(path: Path, threads: int, source: Path | None) -> Timing:
+def api_child(path: Path, threads: int, source: Path | None) -> tuple[Timing, Timing, Timing]:
     """Seconds and CPU seconds of one API audit in a fresh process after one untimed audit (imports and
-    caches warm), with `source` (another tree's src) first on its path: the API of two trees, compared."""
+    caches warm), with `source` (another tree's src) first on its path: the API of two trees, compared.
+
+    Also the audit's serial work on its own thread, read from its progress steps (`counting cells`: the
+    scan starts; `estimating`: its cells are read): seconds and thread CPU seconds before the scan
+    starts, and from the estimates to the result."""
     code = (
         "import sys, time; from misflag.decisions import audit_decisions\n"
+        "marks = {}\n"
+        "def progress(step, fraction):\n"
+        "    marks.setdefault(step, (time.perf_counter(), time.thread_time()))\n"
         "def run():\n"
         f"    return audit_decisions({str(path)!r}, flag='flag', truth='truth', groups=['race', 'sex', 'age'], "
-        "intersect=True, replicates=1000)\n"
-        "run(); start, cpu = time.perf_counter(), time.process_time(); run()\n"
-        "print(time.perf_counter() - start, time.process_time() - cpu)"
+        "intersect=True, replicates=1000, progress=progress)\n"
+        "run(); marks.clear()\n"
+        "start, cpu, own = time.perf_counter(), time.process_time(), time.thread_time(); run()\n"
+        "end, end_own = time.perf_counter(), time.thread_time()\n"
+        "(scan, scan_own), (cells, cells_own) = marks['counting cells'], marks['estimating']\n"
+        "print(end - start, time.process_time() - cpu, scan - start, scan_own - own, end - cells, end_own - cells_own)"
     )
     env = {
         **os.environ,
@@ -108,8 +120,8 @@ def api_child(path: Path, threads: int, source: Path | None) -> Timing:
         **({} if source is None else {"PYTHONPATH": str(source)}),
     }
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
-    seconds, cpu = done.stdout.split()
-    return Timing(float(seconds), float(cpu))
+    seconds, cpu, before, before_cpu, after, after_cpu = map(float, done.stdout.split())
+    return Timing(seconds, cpu), Timing(before, before_cpu), Timing(after, after_cpu)
 
 
 #: The bare scan both baselines run: every column the audit reads, grouped, counted.
@@ -146,8 +158,11 @@ def main() -> None:
             runs.add("cli", cli_run(path, args.threads))
             if args.baseline is not None:
                 runs.add("baseline cli", cli_run(path, args.threads, args.baseline))
-                runs.add("baseline tree's", api_child(path, args.threads, args.baseline))
-                runs.add("this tree's", api_child(path, args.threads, None))
+                for name, tree in (("baseline tree's", args.baseline), ("this tree's", None)):
+                    whole, before, after = api_child(path, args.threads, tree)
+                    runs.add(name, whole)
+                    runs.add(f"{name} before", before)
+                    runs.add(f"{name} after", after)
             api, result = api_run(path)
             runs.add("api", api)
         load = load_average()
@@ -208,6 +223,12 @@ def main() -> None:
                 print(
                     f"{name} API in a fresh process (after one warm-up): {api_wall:.2f} s, CPU {api_cpu_child:.2f} s; "
                     f"/ bare GROUP BY {api_wall / bare_seconds:.1f}x wall, {api_cpu_child / bare_cpu:.1f}x CPU"
+                )
+                before, after = f"{name} before", f"{name} after"
+                print(
+                    f"  its own thread before the scan starts {1e3 * runs.wall(before):.1f} ms "
+                    f"(CPU {1e3 * runs.cpu(before):.1f} ms), from the estimates on {1e3 * runs.wall(after):.1f} ms "
+                    f"(CPU {1e3 * runs.cpu(after):.1f} ms)"
                 )
         misflag_seconds = api_seconds
         if args.skip_fairlearn:
