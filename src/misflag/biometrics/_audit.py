@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from misflag._text import shown
+from misflag.biometrics._beside import Beside
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._disclosure import plan
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
@@ -297,25 +296,26 @@ def _grouping_rows(
         rows += emitter.counts(genuine_name, totals[1])
     if clustered is not None:
         rows += emitter.counts("subjects_n", clustered.subjects, kept_with_rates=True)
-    # EER bootstraps and summaries (most of the Python time) on threads, each seeded; rows kept in order
-    with ThreadPoolExecutor(max_workers=min(len(points) + 1, os.cpu_count() or 1)) as pool:
-        later = [(len(rows), pool.submit(_eer_rows, spec, grouping, hidden, eers))]
-        # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
-        reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)
-        for j, point in enumerate(points):
-            stage = point.stage(spec)
-            false_match, false_non_match = _point_rates(spec, errors, totals, clustered, scoreless, j)
-            rows += emitter.rates(stage, false_match)
-            if grouping.kind not in {"overall", "group"}:
-                continue
-            rows += emitter.rates(stage, false_non_match)
-            if grouping.kind == "group" and reference is not None:
-                rows += emitter.comparisons(stage, false_match, reference)
-                rows += emitter.comparisons(stage, false_non_match, reference)
-                summary = (stage, false_match, false_non_match, spec.fdr_alpha, spec.seed + 7 * j)
-                later.append((len(rows), pool.submit(emitter.inequality, *summary)))
-        for position, task in reversed(later):
-            rows[position:position] = task.result()
+    # EER bootstraps and summaries, most of the Python time, on threads (each seeded); rows kept in order
+    later: list[tuple[int, Beside[list[dict[str, Any]]]]] = [
+        (len(rows), Beside(_eer_rows, spec, grouping, hidden, eers))
+    ]
+    # a default reference with an FPIR of 0 by construction would leave every FPIR comparison without data
+    reference = _reference(spec, grouping, np.where(scoreless, 0, totals[0]), hidden)
+    for j, point in enumerate(points):
+        stage = point.stage(spec)
+        false_match, false_non_match = _point_rates(spec, errors, totals, clustered, scoreless, j)
+        rows += emitter.rates(stage, false_match)
+        if grouping.kind not in {"overall", "group"}:
+            continue
+        rows += emitter.rates(stage, false_non_match)
+        if grouping.kind == "group" and reference is not None:
+            rows += emitter.comparisons(stage, false_match, reference)
+            rows += emitter.comparisons(stage, false_non_match, reference)
+            summary = (stage, false_match, false_non_match, spec.fdr_alpha, spec.seed + 7 * j)
+            later.append((len(rows), Beside(emitter.inequality, *summary)))
+    for position, task in reversed(later):
+        rows[position:position] = task.result()
     return rows
 
 

@@ -1,0 +1,40 @@
+"""Work beside the caller: the audit's Python after its queries (each operating point's inequality
+summaries, each grouping's EER intervals) is half of that Python's time and numpy releases the GIL in it,
+so each part runs on a thread of its own while the caller builds the other rows."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+Value = TypeVar("Value")
+
+
+class Beside(Generic[Value]):
+    """`call(*args)` on a thread of its own; `result()` waits for it and returns what it returned or
+    raises what it raised. Where no thread can be started (a process limit), the call runs at once, in
+    the caller, as a direct call would."""
+
+    def __init__(self, call: Callable[..., Value], *args: Any) -> None:
+        self._done = threading.Event()
+        self._value: Value | None = None
+        self._error: BaseException | None = None
+        try:
+            threading.Thread(target=self._run, args=(call, args), name="misflag-rows", daemon=True).start()
+        except RuntimeError:
+            self._run(call, args)
+
+    def _run(self, call: Callable[..., Value], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = call(*args)
+        except BaseException as error:  # handed to the caller of result(), whatever it is
+            self._error = error
+        finally:
+            self._done.set()
+
+    def result(self) -> Value:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set whenever no error was
