@@ -103,6 +103,7 @@ class _Linker:
                     f"earlier release {self.name} of these scores was audited with another {{{setting}}}; "
                     "one model cannot hold both: audit with its settings, or keep another release register"
                 )
+        self._same_goal()
         rates = (self.spec.false_positive, self.spec.false_negative)
         for row in self.rows:  # ratios, differences, summaries and EERs are over rates: they add nothing
             if (row["metric"] in COUNTS or row["metric"] in rates) and row["group"] is not None:
@@ -112,6 +113,22 @@ class _Linker:
             self.out.lower.append(self.release.columns(inside))
             if kind in {"overall", "group"}:
                 self.out.lower += [self.release.columns(inside & (self.prof.y == y)) for y in (0, 1)]
+
+    def _same_goal(self) -> None:
+        """An earlier release audited with a larger min_cell withheld counts up to its min_cell - 1 as
+        sensitive, at a wider protection level: this audit's goal (its own min_cell) would publish some
+        of them and narrow others below that level, so it is refused (a smaller one is covered)."""
+        theirs = self.theirs.get("min_cell")
+        if isinstance(theirs, bool) or not isinstance(theirs, int) or theirs < 1:
+            raise InputError(
+                f"earlier release {self.name} in the release register is not a misflag biometric release"
+            )
+        if theirs > self.spec.min_cell:
+            raise InputError(
+                f"earlier release {self.name} of these scores was audited with {{min_cell}} {theirs}: its "
+                f"withheld counts of 1 to {theirs - 1} comparisons stay protected only by an audit with "
+                f"{{min_cell}} {theirs} or more; give it"
+            )
 
     def _row(self, row: dict[str, Any]) -> None:
         """The row's count (a rate's numerator, and its denominator where published) as figures."""
