@@ -4,7 +4,7 @@ Tests that need a service (Spark's Java, PostgreSQL, Chromium) skip locally when
 fail under CI (CI=true), where .ci/run installs every service: a missing service must not pass silently.
 
 Under pytest-xdist (`.ci/test.sh` runs `-n logical --dist loadgroup`, docs/development.md) each module runs
-whole on one worker, so its module fixtures are built once as in a serial run; the Spark tests share one
+whole on one worker, so its module fixtures are built once as in a serial run; the Spark modules share one
 worker (one JVM), and so do the modules that write the fixed canary file of tests/security/corpus.py. The
 controller fetches the datasets before the workers start, so two workers never write one cache file.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ from misflag import datasets
 from misflag.errors import DatasetError
 
 if TYPE_CHECKING:
-    from xdist.scheduler import LoadGroupScheduling
+    from xdist.scheduler import LoadScopeScheduling
 
 # Under CI every property test draws the same examples, so a landing never hinges on a lucky draw;
 # locally each run explores new ones.
@@ -32,11 +34,24 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-#: Modules that share a path outside tmp_path, run one after the other on one worker: both write
-#: /tmp/misflag-canary/secret.txt (corpus.CANARY) with their own secret and check that it never leaks.
-SHARED_PATH_GROUPS = {
-    "tests/security/test_monitor_inputs.py": "tmp-misflag-canary",
+#: Modules scheduled as one unit on one xdist worker (`--dist loadgroup`, see docs/development.md). "spark":
+#: every module with a test marked `spark`, so one worker starts Spark's JVM, not each of them (checked at
+#: collection). "tmp-misflag-canary": both write /tmp/misflag-canary/secret.txt (corpus.CANARY), each with
+#: its own secret, and check that it never leaks. xdist's own `xdist_group` marks cannot do this under
+#: pytest 9.2: they reach the scheduler through a node id suffix that pytest no longer keeps
+#: (pytest-dev/pytest-xdist#1386).
+SCHEDULED_TOGETHER = {
+    "tests/biometrics/test_biometrics_spark.py": "spark",
+    "tests/decisions/test_decisions_counts.py": "spark",
+    "tests/decisions/test_decisions_scan_thread_review.py": "spark",
+    "tests/engine/test_engine_spark.py": "spark",
+    "tests/linkage/test_linkage_audit_spark.py": "spark",
+    "tests/monitor/test_monitor_spark.py": "spark",
+    "tests/security/test_auditor_expressions.py": "spark",
+    "tests/security/test_expression_properties.py": "spark",
+    "tests/security/test_spark_like.py": "spark",
     "tests/security/test_missing_truth_inputs.py": "tmp-misflag-canary",
+    "tests/security/test_monitor_inputs.py": "tmp-misflag-canary",
 }
 #: The datasets the session fixtures below (and the demo, the web service's examples) read from the cache.
 PREFETCHED = ("compas", "census-surnames-2010", "census-first-names-2020", "febrl4")
@@ -59,31 +74,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             return  # offline with an empty cache: the tests that need the data report it themselves
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks into node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """xdist groups: every Spark test on one worker (one JVM started, not two), and the modules sharing a
-    fixed path on one worker."""
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if item.get_closest_marker("spark"):
-            item.add_marker(pytest.mark.xdist_group("spark"))
-        elif module in SHARED_PATH_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(SHARED_PATH_GROUPS[module]))
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On an xdist worker, fail a Spark test in a module the scheduler does not keep with the others."""
+    module = item.nodeid.split("::", 1)[0]
+    spark = item.get_closest_marker("spark") is not None
+    if spark and hasattr(item.config, "workerinput") and SCHEDULED_TOGETHER.get(module) != "spark":
+        pytest.fail(
+            f"{module} has Spark tests: add it to SCHEDULED_TOGETHER in tests/conftest.py", pytrace=False
+        )
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadGroupScheduling | None:
-    """`--dist loadgroup` with a module as the unit of every test outside an xdist group."""
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    """`--dist loadgroup`: a module is the unit of scheduling, and the modules of SCHEDULED_TOGETHER that
+    share a name are one unit."""
     if config.getvalue("dist") != "loadgroup":
         return None
-    from xdist.scheduler import LoadGroupScheduling
+    from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleOrGroupScheduling(LoadGroupScheduling):
+    class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            grouped = super()._split_scope(nodeid)
-            return grouped if grouped != nodeid else nodeid.split("::", 1)[0]
+            module = nodeid.split("::", 1)[0]
+            return SCHEDULED_TOGETHER.get(module, module)
 
-    return ModuleOrGroupScheduling(config, log)
+        def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+            """Number the repeats of a node id: schemathesis's items of one test share one id under pytest
+            9.2, and the scheduler, which keys tests by id, would run the first and drop the others."""
+            seen: Counter[str] = Counter()
+            numbered = []
+            for nodeid in collection:
+                seen[nodeid] += 1
+                numbered.append(nodeid if seen[nodeid] == 1 else f"{nodeid} (repeat {seen[nodeid]})")
+            super().add_node_collection(node, numbered)
+
+    return ModuleScheduling(config, log)
 
 
 def require(condition: bool, why: str) -> None:
