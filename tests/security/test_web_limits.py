@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,8 +290,9 @@ def test_sigterm_stops_the_server_and_its_jobs(tmp_path: Path) -> None:
     import httpx
 
     port = _free_port()
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+    # a short folder of its own: the job server's socket path must fit AF_UNIX's 108 bytes, which a nested
+    # tmp_path (an xdist worker's adds popen-gw0/) can pass
+    scratch = Path(tempfile.mkdtemp(prefix="misflag-sigterm-"))
     server = subprocess.Popen(
         _serve("--port", str(port), "--data-dir", str(tmp_path), "--max-upload-mb", "64"),
         env=os.environ | {"TMPDIR": str(scratch)},
@@ -327,6 +330,7 @@ def test_sigterm_stops_the_server_and_its_jobs(tmp_path: Path) -> None:
     finally:
         if server.poll() is None:
             server.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_exposed_bind_without_a_token_refuses_to_start(tmp_path: Path) -> None:
