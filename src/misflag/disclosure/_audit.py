@@ -15,6 +15,7 @@ is protected; only the others are solved, and their solutions join the points.
 The counts' own LPs run first on a second model beside the audit's (`_intervals.probe`, primal simplex): which
 counts are exposed does not depend on the path the solves take, only the exposed counts' pins do. Where
 none is exposed, that pass is the audit; where one is, the audit's own model solves them all as before.
+Right after an audit of the same universe that found a count exposed, the probe is skipped.
 """
 
 from __future__ import annotations
@@ -219,7 +220,12 @@ def audit_outputs(
         if carried.known:  # the random LPs are the audit's own, and the probe starts from their basis
             seen = start(problem, pending, carried.exact(), number, protection)
             everything = seen.all_certified(pending, protection)  # then `own` solves nothing
-            probed = None if everything else probe(problem, seen, pending, levels, pins, carried.extra)
+            # after an audit of this universe with a count exposed the next likely has one too, where
+            # the probe would stop and its solves be lost (once per round of secondary suppression)
+            likely = pins and carried.exposed
+            probed = (
+                None if everything or likely else probe(problem, seen, pending, levels, pins, carried.extra)
+            )
         else:  # its own model's points wait for `replay`: the probe starts afresh
             probed = probe(problem, Seen(pending, problem), pending, levels, pins, carried.every())
         if probed is not None:
@@ -239,6 +245,8 @@ def audit_outputs(
                 settled[target.columns.tobytes()] = interval
             if interval.exact and is_exposed(interval, protection, sensitive_below):
                 exposed.append((len(intervals) - 1, columns))
+        if points is not None:
+            points[kept.signature].exposed = bool(exposed)
         # after every count is solved: these LPs change no interval, point or basis used above
         if more is not None and removable is not None:
             chains = [(i, c, more(intervals[i].target)) for i, c in exposed]

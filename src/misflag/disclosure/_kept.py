@@ -86,6 +86,7 @@ class Carried:
         self._exact = exact or []
         self._replay = replay
         self.extra = (extra or [])[-MAX_POINTS:]
+        self.exposed = False  # whether the audit that found them found a count exposed
 
     @property
     def known(self) -> bool:
