@@ -28,6 +28,7 @@ from misflag.disclosure._register import (
     input_file,
     release_name,
     valid_release,
+    warn_unlinked,
 )
 from misflag.errors import InputError, LedgerError, MisflagError, literal
 from misflag.result import AuditResult
@@ -73,6 +74,7 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
         finally:
             RELEASED.reset(token)
         result.metadata["spec"]["protect_releases"] = True
+        warn_unlinked([p for _, p in everything if isinstance(p, dict)], digest, "decisions")
         result.metadata["release"] = release_name(spec, len(everything) + 1)
         seen = [seq for seq, _ in everything]
         if record_release(store, release_payload(result, digest, seen), seen):
@@ -115,6 +117,7 @@ def audit_linked_in_ledger(
                     raise InputError(
                         "the input changed while it was audited; nothing was recorded: run the audit again"
                     )
+                warn_unlinked([p for _, p in everything if isinstance(p, dict)], digest, audit)
                 result.metadata["release"] = describe(len(everything) + 1)
                 seen = [seq for seq, _ in everything]
                 payload = {

@@ -15,7 +15,8 @@ import fcntl
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -150,6 +151,7 @@ class ReleaseRegister:
             raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
         with self.protecting() as releases:
             result = run()
+        warn_unlinked(self.releases, (result.metadata.get("input") or {}).get("sha256"), "decisions")
         result.metadata["release"] = name
         self.record(name, result.rows(), result.metadata, releases.withheld)
         return result
@@ -257,10 +259,35 @@ def audit_linked(
                 raise InputError(
                     "the input changed while it was audited; nothing was recorded: run the audit again"
                 )
+            warn_unlinked(releases.releases, digest, audit)
             name = describe(len(releases.releases) + 1)
             result.metadata["release"] = name
             releases.record(name, result.rows(), result.metadata)
             return result
+
+
+def warn_unlinked(releases: Iterable[dict[str, Any]], digest: str | None, audit: str) -> None:
+    """A warning when the register holds releases of this input by the other kind of audit (a decision
+    audit's, a biometric audit's): each kind's reader links only its own, so this output is not protected
+    jointly with them, nor they with it, and the user must know before publishing it."""
+    others = sum(
+        1 for r in releases if digest is not None and r.get("sha256") == digest and _kind(r) != audit
+    )
+    if others:
+        other = "decision" if audit in SELF_LINKED else "biometric"
+        warnings.warn(
+            f"the release register holds {others} {other} audit release(s) of this input, which this "
+            f"{'biometric' if audit in SELF_LINKED else 'decision'} audit does not link: this output is "
+            "protected only against its own kind's releases, not jointly with those",
+            stacklevel=2,
+        )
+
+
+def _kind(release: dict[str, Any]) -> str:
+    """The audit a release's metadata names: a self-linked kind, else "decisions" (older releases name none)."""
+    metadata = release.get("metadata")
+    audit = metadata.get("audit") if isinstance(metadata, dict) else None
+    return str(audit) if audit in SELF_LINKED else "decisions"
 
 
 def release_name(spec: DecisionSpec, number: int) -> str:
