@@ -1,8 +1,10 @@
 """A decision audit and a biometric audit of one file are not linked (docs/biometrics.md, "Linked
 releases"): each kind's reader leaves the other's releases out, though a decision log's flags and truth
 can be a score file's matches and genuine flags, the same counts. The user is told, in a warning (one
-`warning:` line on the command line, `tests/test_cli_warnings.py`), whenever the register or ledger holds releases of the input by the other kind of audit (before, the
-audit passed in silence, and the output looked protected against every release of the file)."""
+`warning:` line on the command line, `tests/test_cli_warnings.py`), whenever the register or ledger
+holds releases of the input by the other kind of audit (before, the audit passed in silence, and the
+output looked protected against every release of the file); the web service's biometric form says so
+beside its `--protect-releases` checkbox."""
 
 from __future__ import annotations
 
@@ -71,3 +73,13 @@ def test_another_inputs_releases_are_not_named(score_file: Path, tmp_path: Path)
     pd.read_parquet(score_file).iloc[1:].to_parquet(other)  # another digest
     assert warned(lambda: decisions(other, tmp_path / "log.json", *register)) == []
     assert warned(lambda: biometrics(score_file, tmp_path / "scores.json", *WITH_GROUP, *register)) == []
+
+
+def test_the_web_form_says_so() -> None:
+    """The biometric form's checkbox note: before, it named the register 'which the decision audit's jobs
+    share', as if their releases were linked."""
+    from misflag.api._workbench import AUDITS
+
+    field = next(f for f in AUDITS["biometrics"].fields() if f.name == "protect_releases")
+    assert "neither kind is protected against the other's" in field.note
+    assert "earlier biometric releases of this upload's data" in field.note

@@ -63,8 +63,8 @@ def _biometrics_fields() -> tuple[FormField, ...]:
 
 #: Where the web keeps releases: never a path or ledger a form names (`task`, `_tasks.service_register`).
 _OWN_REGISTER = (
-    "On this service: against the earlier releases of this upload's data in the service's own register, "
-    "which the decision audit's jobs share."
+    "On this service: against the earlier biometric releases of this upload's data in the service's own "
+    "register; the decision audit's jobs record theirs there too, but neither kind is protected against the other's."
 )
 
 
