@@ -439,14 +439,13 @@ sys.exit(main(["ledger", "init", "--db", sys.argv[2], "--key", sys.argv[3]]))
 
 
 def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(tmp_path: Path) -> None:
-    """SIGKILL after each of revision 0005's statements in turn (the copy, the DROP, the RENAME, each index
-    and trigger): the file is at 0004 exactly as it was, or, once the statements are all done, at 0005 with
-    the same rows; never between. A second `init` then migrates it and it verifies."""
+    """SIGKILL after each of revisions 0005's and 0006's statements in turn (the copy, the DROP, the RENAME,
+    each index and trigger; one transaction): the file is at 0004 exactly as it was, or, once the statements
+    are all done, at 0006 with the same rows; never between. A second `init` then migrates it and it verifies."""
     pristine, key = _ledger_at_0004(tmp_path)
     before = [row[1:] for row in _entries(pristine)]
-    statements = (
-        2 + 1 + 1 + 1 + 2 + 2 + 1
-    )  # create, copy, drop, rename, case index, 2 partial, 2 + 1 triggers
+    # 0005: create, copy, drop, rename, case index, 2 partial, 2 + 1 triggers; 0006: the released index
+    statements = 2 + 1 + 1 + 1 + 2 + 2 + 1 + 1
     for stop in range(1, statements + 2):
         db = tmp_path / f"kill-{stop}.sqlite"
         with _open(pristine) as source, _open(db) as copy:
@@ -465,7 +464,7 @@ def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(t
         if run.returncode == -signal.SIGKILL:
             assert version == "0004" and "sqlite_autoindex_ledger_entries_1" in indexes, stop
         else:
-            assert run.returncode == 0 and version == "0005", (stop, run.stderr)
+            assert run.returncode == 0 and version == "0006", (stop, run.stderr)
         assert main(["ledger", "init", "--db", str(db), "--key", str(key)]) == 0
         migrated = Ledger.open(str(db), key_path=key, create=False)
         try:
@@ -538,7 +537,7 @@ def test_sqlite_migration_while_the_service_appends_loses_nothing(tmp_path: Path
     assert all(stored.get(receipt["seq"]) == receipt["hash"] for receipt in receipts)
     assert all(row[0] == row[1] and row[2] == "integer" for row in rows)
     with _open(db) as raw:
-        assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchone() == ("0005",)
+        assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchone() == ("0006",)
     migrated = Ledger.open(str(db), key_path=key, create=False)
     try:
         migrated.checkpoint()

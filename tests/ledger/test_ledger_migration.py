@@ -1,6 +1,6 @@
 """Revision 0005 (SQLite): a ledger written at revision 0004 is rebuilt with `seq` as the table's rowid and
 partial indexes for the two kinds looked up, without changing any stored value, and still verifies with its
-pinned key. Checked with sqlite3 itself (PRAGMA index_list, typeof, the stored bytes), not with misflag."""
+pinned key (`init` takes it on to 0006, which adds the partial index of `released` rows). Checked with sqlite3 itself (PRAGMA index_list, typeof, the stored bytes), not with misflag."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_migration_0005_rebuilds_the_key_as_rowid_and_changes_no_entry(tmp_path:
     assert _indexes(db) == [
         ("ix_ledger_entries_case", "c", 0),
         ("ix_ledger_entries_key_rotated", "c", 1),
+        ("ix_ledger_entries_released", "c", 1),
         ("ix_ledger_entries_rules_changed", "c", 1),
     ]
     with sqlite3.connect(db) as raw:
@@ -80,7 +81,7 @@ def test_migration_0005_rebuilds_the_key_as_rowid_and_changes_no_entry(tmp_path:
             ("c1", "c2"),
         ).fetchall()
         assert "USING INDEX ix_ledger_entries_case" in str(plan)
-        assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchall() == [("0005",)]
+        assert raw.execute("SELECT version_num FROM ledger_alembic_version").fetchall() == [("0006",)]
     migrated = Ledger.open(str(db), key_path=tmp_path / "k.pem", create=False)
     try:
         report = migrated.verify(require_sealed=True, public_keys=pinned)
@@ -137,7 +138,7 @@ def test_migration_refuses_a_planted_non_integer_key_and_changes_nothing(
 
 
 def test_a_0004_ledger_is_migrated_by_init_on_either_store(store_url: str, tmp_path: Path) -> None:
-    """On PostgreSQL 0005 only records the revision; on both stores `init` takes a 0004 ledger to 0005 with
+    """On PostgreSQL 0005 and 0006 only record the revision; on both stores `init` takes a 0004 ledger to 0006 with
     every entry as it was, verifying with its pinned key and taking appends."""
     _, pinned = _at_revision_0004(tmp_path, store_url)
     columns = "seq, prev, hash, kind, case_id, body, mac"
@@ -157,7 +158,7 @@ def test_a_0004_ledger_is_migrated_by_init_on_either_store(store_url: str, tmp_p
         assert entries(migrated) == before
         with migrated.engine.connect() as connection:
             revision = connection.exec_driver_sql("SELECT version_num FROM ledger_alembic_version")
-            assert revision.scalar_one() == "0005"
+            assert revision.scalar_one() == "0006"
         assert migrated.verify(require_sealed=True, public_keys=pinned).ok
         migrated.append([Event("flagged", "c1", "a", "recorder", FLAG)])
         migrated.checkpoint()

@@ -31,6 +31,9 @@ RELEASED = "released"
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 #: Who the entry names: the local command line that ran the audit (it holds the ledger's keys).
 RELEASE_ACTOR, RELEASE_ROLE = "decisions-audit", "auditor"
+#: How the release rows of one input are found: served on SQLite by the partial index on `released`
+#: rows (revision 0006), on PostgreSQL by the index on `kind` (revision 0001); the LIKE runs on those.
+LOOKUP = "kind = ? AND body LIKE ?"
 
 
 def releases_of(ledger: Ledger, digest: str) -> list[tuple[int, dict[str, Any]]]:
@@ -66,10 +69,7 @@ def record_release(ledger: Ledger, payload: dict[str, Any], seen: Sequence[int])
 def _releases(ledger: Ledger, connection: Connection, digest: str) -> list[tuple[int, dict[str, Any]]]:
     """The release rows of `digest`, vouched for: found by the text the canonical body holds (sorted keys,
     no spaces), so other inputs' releases are neither proved nor parsed here, then checked parsed."""
-    if not HEX_DIGEST.fullmatch(digest):
-        raise LedgerError(f"not a sha256 digest: {literal(shown(digest))}")
-    mention = f'%"sha256":"{digest}"%'  # hex only: no LIKE wildcard
-    rows = ledger._vouched_rows(connection, "kind = ? AND body LIKE ?", (RELEASED, mention))
+    rows = ledger._vouched_rows(connection, LOOKUP, lookup_parameters(digest))
     ledger._vouch(connection, rows, "read the releases")  # a planted release must not steer an audit
     found: list[tuple[int, dict[str, Any]]] = []
     for seq, _prev, _hash, _kind, _case, body, _mac in rows:
@@ -78,6 +78,13 @@ def _releases(ledger: Ledger, connection: Connection, digest: str) -> list[tuple
             _check_earlier(seq, payload.get("earlier"), [s for s, _ in found])
             found.append((seq, payload))
     return found
+
+
+def lookup_parameters(digest: str) -> tuple[str, str]:
+    """The parameters of `LOOKUP` for the input `digest` (checked to be hex, so it holds no LIKE wildcard)."""
+    if not HEX_DIGEST.fullmatch(digest):
+        raise LedgerError(f"not a sha256 digest: {literal(shown(digest))}")
+    return RELEASED, f'%"sha256":"{digest}"%'
 
 
 def _check_earlier(seq: int, named: Any, before: list[int]) -> None:

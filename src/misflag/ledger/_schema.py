@@ -17,7 +17,8 @@ entries = Table(
     Column("body", Text, nullable=False),
     Column("mac", LargeBinary(32), nullable=True),  # the writer's proof (revision 0004; see _writer.py)
     Index("ix_ledger_entries_case", "case_id"),
-    # PostgreSQL; on SQLite (revision 0005) `seq` is the rowid and only two kinds are indexed (partial indexes)
+    # PostgreSQL; on SQLite `seq` is the rowid (revision 0005) and only three kinds are indexed (partial
+    # indexes: rules_changed, key_rotated in 0005, released in 0006)
     Index("ix_ledger_entries_kind", "kind"),
 )
 
