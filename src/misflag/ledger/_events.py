@@ -8,10 +8,8 @@ them without touching anything that identifies a person.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -25,19 +23,27 @@ from misflag.ledger._event_rules import (
     CASE_ID,
     CHOICES,
     CHOICES_BY_KIND,
-    GROUP_NAME,
     LABEL_FIELDS,
-    MAX_DEPTH,
     MAX_EXACT_INTEGER,
     MAX_FIELD,
     MAX_PAYLOAD,
     ORJSON_FLOATS,
-    RESERVED_GROUPS,
     SYSTEM_EVENTS,
     TEXT_REQUIRED,
 )
-from misflag.ledger._event_rules import ROLES as ROLES  # re-exported: the ledger package reads it here
-from misflag.ledger._names import Labels, label_problem, mixed_script_problem, nfkc
+
+# re-exported: the ledger package reads ROLES here, the export GROUP_NAME and RESERVED_GROUPS
+from misflag.ledger._event_rules import GROUP_NAME as GROUP_NAME
+from misflag.ledger._event_rules import RESERVED_GROUPS as RESERVED_GROUPS
+from misflag.ledger._event_rules import ROLES as ROLES
+from misflag.ledger._event_values import (
+    check_label,
+    group_name_ok,
+    nfkc_labels,
+    text_field,
+    validate_types,
+)
+from misflag.ledger._names import Labels, nfkc
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time, which cost as
 # much as the encoding of a small event. The output is byte for byte that of json.dumps with these options.
@@ -119,12 +125,12 @@ class Event:
             raise LedgerError(f"unknown event field(s): {named}")
         payload, groups = data.get("payload", {}), data.get("groups", {})
         event = cls(
-            kind=_text(data.get("kind"), "kind"),
+            kind=text_field(data.get("kind"), "kind"),
             case_id=data.get("case_id"),
-            actor=actor if actor is not None else nfkc(_text(data.get("actor"), "actor")),
-            role=role if role is not None else _text(data.get("role"), "role"),
-            payload=_nfkc_labels(payload, LABEL_FIELDS) if isinstance(payload, Mapping) else payload,
-            groups=_nfkc_labels(groups, groups) if isinstance(groups, Mapping) else groups,
+            actor=actor if actor is not None else nfkc(text_field(data.get("actor"), "actor")),
+            role=role if role is not None else text_field(data.get("role"), "role"),
+            payload=nfkc_labels(payload, LABEL_FIELDS) if isinstance(payload, Mapping) else payload,
+            groups=nfkc_labels(groups, groups) if isinstance(groups, Mapping) else groups,
             actor_id=actor_id,
         )
         event.validate()
@@ -197,7 +203,7 @@ class Event:
         for name, value in groups.items():
             if (
                 type(name) is not str
-                or not _group_name_ok(name)
+                or not group_name_ok(name)
                 or type(value) is not str
                 or not (values.get(value) or values.decide(value))
             ):
@@ -226,7 +232,7 @@ class Event:
         actor, payload, groups = self.actor, _snapshot(self.payload), _snapshot(self.groups)
         if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
             raise LedgerError(f"{self.kind}: actor must be a non-empty name of at most 128 characters")
-        _check_label(actor, self.kind, ": actor")
+        check_label(actor, self.kind, ": actor")
         required, roles = CASE_EVENTS[self.kind]
         if self.role not in roles:
             raise LedgerError(
@@ -243,22 +249,22 @@ class Event:
                 raise LedgerError(
                     f"{self.kind}: payload {name} must be a non-empty string of at most {MAX_FIELD} characters"
                 )
-            _check_label(value, self.kind, ": payload ", name, scripts=True)
+            check_label(value, self.kind, ": payload ", name, scripts=True)
         for name, allowed in CHOICES_BY_KIND.get(self.kind, ()):
             if payload.get(name) not in allowed:
                 raise LedgerError(f"{self.kind}: payload {name} must be one of {', '.join(allowed)}")
-        _validate_types(payload, self.kind)
+        validate_types(payload, self.kind)
         if type(groups) is not dict:
             raise LedgerError(f"{self.kind}: groups must be a JSON object of attribute: value")
         for name, value in groups.items():
-            if type(name) is not str or not _group_name_ok(name):
+            if type(name) is not str or not group_name_ok(name):
                 raise LedgerError(
                     f"group attribute {literal(shown(name))} must be lower_snake_case and not a reserved column"
                 )
             if not isinstance(value, str) or len(value) > 64:
                 raise LedgerError(f"group {name}: value must be a string of at most 64 characters")
-            _check_label(value, "group ", name, ": value", scripts=True)
-        _check_exact_text(self, groups)
+            check_label(value, "group ", name, ": value", scripts=True)
+        _check_exacttext_field(self, groups)
         try:
             unstamped = _unstamped(actor, groups, payload, self.role, self.actor_id)
             if not unstamped.isascii():
@@ -306,7 +312,7 @@ def _snapshot(value: Any) -> Any:
     return dict(value) if type(value) is not dict and isinstance(value, Mapping) else value
 
 
-def _check_exact_text(event: Event, groups: dict[str, Any]) -> None:
+def _check_exacttext_field(event: Event, groups: dict[str, Any]) -> None:
     """Refuse a str subclass as kind, case id, actor, role, token id or group value (after the label
     checks, which name what they find): it can hash, compare and print as text other than what is stored,
     as a kind posing as a flag or a case id the batch's case set cannot find."""
@@ -319,19 +325,6 @@ def _check_exact_text(event: Event, groups: dict[str, Any]) -> None:
             raise LedgerError(f"group values must be strings (got {type(value).__name__})")
 
 
-def _validate_types(payload: dict[str, Any], kind: str) -> None:
-    """Refuse payload values that are not plain JSON, a score that is not a number and flags that are not
-    booleans."""
-    _check_json_values(payload, kind)
-    if "score" in payload and (
-        isinstance(payload["score"], bool) or not isinstance(payload["score"], int | float)
-    ):
-        raise LedgerError(f"{kind}: payload score must be a number")
-    for name in ("flag", "flag_was_wrong"):
-        if name in payload and not isinstance(payload[name], bool):
-            raise LedgerError(f"{kind}: payload {name} must be true or false")
-
-
 def stamped(unstamped: str, timestamp: str) -> str:
     """The canonical body: `unstamped` (an event's canonical JSON object) with `"ts"` added. Sorted keys put
     `ts` last (after actor, actor_id, groups, payload, role), so it goes before the closing brace."""
@@ -341,71 +334,6 @@ def stamped(unstamped: str, timestamp: str) -> str:
 def stamp_ending(timestamp: str) -> str:
     """What `stamped` puts in place of an unstamped body's closing brace (the same for a whole batch)."""
     return f',"ts":{_CANONICAL.encode(timestamp)}}}'
-
-
-def _check_label(text: str, *what: str, scripts: bool = False) -> None:
-    """Refuse a label `label_problem` (and with `scripts`, `mixed_script_problem`) finds fault with;
-    `what` (joined only then) names the field."""
-    problem = label_problem(text) or (mixed_script_problem(text) if scripts else None)
-    if problem:
-        raise LedgerError(f"{''.join(what)} {literal(shown(text))} {problem}")
-
-
-@lru_cache(maxsize=1024)
-def _group_name_ok(name: str) -> bool:
-    """Whether `name` may be an audit attribute: lower_snake_case, not a reserved column (cached per name)."""
-    return bool(GROUP_NAME.match(name)) and name not in RESERVED_GROUPS
-
-
-def _nfkc_labels(mapping: Mapping[Any, Any], names: Iterable[Any]) -> dict[Any, Any]:
-    """`mapping` with the text values under `names` in NFKC form (fullwidth `ａ` becomes `a`)."""
-    chosen = set(names)
-    return {
-        key: nfkc(value) if key in chosen and isinstance(value, str) else value
-        for key, value in mapping.items()
-    }
-
-
-_PLAIN = frozenset({str, bool, type(None)})
-_JSON_TYPES = (str, int, float, dict, list, tuple)
-
-
-def _check_json_values(payload: Mapping[str, Any], kind: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and numbers that are not finite doubles, walking without recursion.
-
-    A payload nested 100,000 deep would otherwise end in a RecursionError, and 10**400 be exported as inf.
-    """
-    stack: list[tuple[Any, int]] = [(payload, 1)]
-    while stack:
-        container, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise LedgerError(f"{kind}: payload is nested deeper than {MAX_DEPTH} levels")
-        for value in container.values() if isinstance(container, dict | Mapping) else container:
-            if type(value) in _PLAIN:  # the common case, decided without isinstance walks
-                continue
-            if type(value) not in _JSON_TYPES and isinstance(value, _JSON_TYPES):
-                raise LedgerError(  # a subclass can compare as one value and be written as another
-                    f"{kind}: payload is not plain JSON: a {type(value).__name__} is not a JSON value"
-                )
-            if isinstance(value, float):
-                if not math.isfinite(value):
-                    raise LedgerError(
-                        f"{kind}: payload is not plain JSON: numbers must be finite (got {value})"
-                    )
-            elif isinstance(value, int):
-                if abs(value) > MAX_EXACT_INTEGER:
-                    raise LedgerError(
-                        f"{kind}: payload integers must lie within ±2**53, exact as a double (got one of "
-                        f"{value.bit_length():,} bits)"
-                    )
-            elif isinstance(value, Mapping | list | tuple):
-                stack.append((value, depth + 1))
-
-
-def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise LedgerError(f"event {name} must be a string (got {type(value).__name__})")
-    return value
 
 
 def system_event(kind: str, actor: str, role: str, payload: Mapping[str, Any]) -> Event:
