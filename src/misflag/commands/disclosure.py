@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from misflag.disclosure._model import Output
 
 app = typer.Typer(help="What may be published: the audit by linear programming of withheld counts.")
 
@@ -83,24 +88,34 @@ def check(
 @app.command()
 def release(
     output: Path = typer.Argument(..., help="A saved output (--save bundle) of a file input."),
-    register: Path = typer.Option(..., "--register", help="The release register (JSON; created if absent)."),
+    register: Path | None = typer.Option(
+        None, "--register", help="The release register (JSON; created if absent)."
+    ),
+    ledger: str | None = typer.Option(
+        None,
+        "--ledger",
+        help="Record the release in this ledger instead (sqlite:///PATH or postgresql://..., made by "
+        "`misflag ledger init`; its signing key where `misflag ledger` finds it).",
+    ),
     name: str | None = typer.Option(None, "--name", help="The release's name (default: the file's stem)."),
     min_cell: int = typer.Option(10, "--min-cell", min=1, help="The --min-cell the output was made with."),
 ) -> None:
-    """Record OUTPUT in the release register, after the LP audit of it jointly with every earlier release
-    of the same input; refuse (exit 3, nothing written) when together they expose a withheld count.
+    """Record OUTPUT in the release register (or the ledger), after the LP audit of it jointly with every
+    earlier release of the same input; refuse (exit 3, nothing written) when together they expose a
+    withheld count.
 
     Counts OUTPUT exposes on its own were judged by its own audit, which knew their values (a count of
     10 read as "7 to 11 people"); only what the earlier releases add is judged here. OUTPUT is recorded
-    without those values, so later audits take each of its withheld counts as sensitive.
+    without those values, so later audits take each of its withheld counts as sensitive (a ledger never
+    holds one: there every earlier release's withheld counts are audited as sensitive).
     """
     import json
 
-    from misflag._text import printable
-    from misflag.disclosure import ReleaseRegister, audit_outputs
     from misflag.disclosure._load import load_output
     from misflag.errors import InputError
 
+    if (register is None) == (ledger is None):
+        raise InputError("give --register FILE or --ledger URL (one place to record the release)")
     loaded = load_output(output)  # one clear error for a file that is not an output
     only = f"output {output}: only a --save bundle of a file input carries the input's digest"
     try:
@@ -109,17 +124,96 @@ def release(
         raise InputError(only) from None
     if not isinstance(bundle, dict) or not (bundle["metadata"].get("input") or {}).get("sha256"):
         raise InputError(only)
-    label, protection = name or output.stem, max(1.0, math.ceil(min_cell / 2))
+    label = name or output.stem
+    if ledger is not None:
+        _release_in_ledger(loaded, bundle, label, ledger, min_cell)
+        return
+    from misflag.disclosure import ReleaseRegister
+
+    assert register is not None
     kept = ReleaseRegister(register)
     with kept.protecting() as releases:
         releases.values[loaded.name] = None  # the new output's values are not known: all audited
         earlier = kept.outputs(bundle["metadata"]["input"]["sha256"])
-        audit = audit_outputs(
-            [loaded, *earlier],
-            protection,
-            lambda target: releases.value(target.rows),
-            sensitive_below=min_cell,
+        _refuse_if_exposed(loaded, earlier, label, min_cell, releases.value)
+    kept.record(label, bundle["rows"], bundle["metadata"])
+    _recorded(f"recorded {label} in {register} ({len(earlier)} earlier releases of the same input)")
+
+
+def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: str, min_cell: int) -> None:
+    """The ledger's side of `release`: audited jointly with the input's decision releases in the ledger
+    (their withheld values unknown there: each audited as sensitive), then recorded as a sealed
+    `released` entry holding what `decisions audit --ledger` records (rows, metadata, digest, --where,
+    groups, the earlier entries), appended only if the input's releases are still those read."""
+    from misflag._text import shown
+    from misflag.disclosure._counted import plain
+    from misflag.disclosure._ledger_register import ATTEMPTS
+    from misflag.disclosure._load import bundle_output
+    from misflag.disclosure._register import SELF_LINKED, valid_release
+    from misflag.errors import InputError, LedgerError, literal
+    from misflag.ledger import Ledger
+    from misflag.ledger._releases import lookup_parameters, record_release, releases_of
+
+    digest = str(bundle["metadata"]["input"]["sha256"])
+    lookup_parameters(digest)  # a digest that is not one: one line, before the ledger is opened
+    if not isinstance(bundle["metadata"].get("spec"), dict):  # every reader of the entry needs its spec
+        raise InputError(
+            f"output {literal(shown(label))}: its metadata has no spec (not a decision audit's output)"
         )
+    store = Ledger.open(url, create=False)
+    try:
+        store.require_signing_key()  # before the audit: a release is sealed when it is recorded
+        for _ in range(ATTEMPTS):
+            everything = releases_of(store, digest)
+            for seq, payload in everything:
+                if not valid_release(payload) or not isinstance(payload["metadata"].get("spec"), dict):
+                    raise LedgerError(
+                        f"ledger entry {seq} is not a misflag release (its rows or metadata are malformed)"
+                    )
+            earlier = [p for _, p in everything if p["metadata"].get("audit") not in SELF_LINKED]
+            if any(p["name"] == label for p in earlier):
+                raise InputError(
+                    f"{literal(shown(label))}: a release of that name is already recorded for this input"
+                )
+            outputs = [bundle_output(p["name"], p["rows"], p["metadata"]) for p in earlier]
+            _refuse_if_exposed(loaded, outputs, label, min_cell, lambda _rows: float("nan"))
+            seen = [seq for seq, _ in everything]
+            metadata = {**bundle["metadata"], "release": label}
+            spec = metadata.get("spec") or {}
+            payload = {
+                "name": label,
+                "sha256": digest,
+                "earlier": seen,
+                "where": spec.get("where"),
+                "groups": list(spec.get("groups") or ()),
+                "rows": plain(bundle["rows"]),
+                "metadata": plain(metadata),
+            }
+            if record_release(store, payload, seen) is not None:
+                _recorded(
+                    f"recorded {label} in the ledger at {store.safe_url} ({len(outputs)} earlier releases of the same input)"
+                )
+                return
+        raise InputError(
+            f"other releases of this input kept being recorded in the ledger ({ATTEMPTS} tries); "
+            "nothing was recorded: run it again"
+        )
+    finally:
+        store.close()
+
+
+def _refuse_if_exposed(
+    loaded: Output, earlier: list[Output], label: str, min_cell: int, value: Callable[[Any], float | None]
+) -> None:
+    """Exit 3 with one line when OUTPUT and the earlier releases together expose a withheld count that
+    OUTPUT does not expose on its own; `value` gives an earlier release's count as its audit knew it."""
+    from misflag._text import printable
+    from misflag.disclosure import audit_outputs
+
+    protection = max(1.0, math.ceil(min_cell / 2))
+    audit = audit_outputs(
+        [loaded, *earlier], protection, lambda target: value(target.rows), sensitive_below=min_cell
+    )
     # what the output shows on its own its own audit judged, knowing the values (a count of 10 read as
     # 7 to 11 people): only what the earlier releases add is judged here
     alone = audit_outputs([loaded], protection, lambda target: float("nan"), sensitive_below=min_cell)
@@ -129,25 +223,27 @@ def release(
         for i in audit.exposed
         if not all((row, round(i.low, 6), round(i.high, 6)) in own for row in i.target.rows)
     ]
-    if exposed:
-        first = min(exposed, key=lambda i: i.width)
-        names = sorted({row[0] for i in exposed for row in i.target.rows if row[0] != loaded.name})
-        _, attribute, group, stage, metric, part = first.target.rows[0]
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            printable(
-                f"error: {label} would expose {len(exposed)} withheld counts together with "
-                f"earlier release(s) {', '.join(repr(n) for n in names) or '(none: on its own)'} (e.g. "
-                f"{attribute} = {group}, {stage} {metric} {part}: {first.low:g} to {first.high:g} people); "
-                "not recorded"
-            ),
-            markup=False,
-        )
-        raise typer.Exit(3)
-    kept.record(label, bundle["rows"], bundle["metadata"])
-    Console(highlight=False, soft_wrap=True).print(
-        printable(f"recorded {label} in {register} ({len(earlier)} earlier releases of the same input)"),
+    if not exposed:
+        return
+    first = min(exposed, key=lambda i: i.width)
+    names = sorted({row[0] for i in exposed for row in i.target.rows if row[0] != loaded.name})
+    _, attribute, group, stage, metric, part = first.target.rows[0]
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        printable(
+            f"error: {label} would expose {len(exposed)} withheld counts together with "
+            f"earlier release(s) {', '.join(repr(n) for n in names) or '(none: on its own)'} (e.g. "
+            f"{attribute} = {group}, {stage} {metric} {part}: {first.low:g} to {first.high:g} people); "
+            "not recorded"
+        ),
         markup=False,
     )
+    raise typer.Exit(3)
+
+
+def _recorded(message: str) -> None:
+    from misflag._text import printable
+
+    Console(highlight=False, soft_wrap=True).print(printable(message), markup=False)
 
 
 def _people(count: float) -> str:
