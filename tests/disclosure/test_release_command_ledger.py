@@ -5,7 +5,8 @@ same error line as through a register file (the command records without withheld
 both audit every earlier withheld count as sensitive); the refused one appends nothing. Each recorded
 entry holds what `decisions audit --ledger` records (rows and metadata as saved, the digest, --where,
 groups, the earlier entries), so a later `decisions audit --ledger` of the same input reads them and is
-protected against them; the ledger verifies with its pinned key.
+protected against them; the ledger verifies with its pinned key. A release recorded by another audit
+between the command's read and its record makes it audit again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from misflag.cli import main
 from misflag.decisions import audit_decisions
 from misflag.ledger import Ledger
+from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from tests.disclosure.compas_releases import RELEASE, options, write_log
 from tests.ledger.conftest import drop_schema, pg_schema_url
@@ -133,3 +135,35 @@ def test_release_needs_exactly_one_place(
         err = capsys.readouterr().err.strip().splitlines()
         assert err == ["error: give --register FILE or --ledger URL (one place to record the release)"]
     assert not (tmp_path / "r.json").exists() and not ledger.exists()
+
+
+@pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
+def test_a_release_recorded_meanwhile_makes_the_command_audit_again(
+    saved: tuple[Path, list[Path]],
+    ledger_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A `decisions audit --ledger` of the same input records its release between the command's read of
+    the releases and its record: the record is refused in its transaction, and the command audits again
+    against it, then records after it."""
+    path, bundles = saved
+    real = ledger_releases.record_release
+    calls: list[list[int]] = []
+
+    def meanwhile(store: Ledger, payload: dict[str, Any], seen: list[int]) -> Any:
+        calls.append(list(seen))
+        if len(calls) == 1:  # the other audit, start to end, before this one records
+            monkeypatch.setattr(ledger_releases, "record_release", real)
+            audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url)
+            monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+        return real(store, payload, seen)
+
+    monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+    capsys.readouterr()
+    assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url]) == 0
+    entries = _released(ledger_url)
+    assert calls == [[], [entries[0][0]]]
+    assert [p["name"] for _, p in entries] == ["1: sex intersected", bundles[0].stem]
+    assert entries[1][1]["earlier"] == [entries[0][0]]
+    assert "(1 earlier releases of the same input)" in capsys.readouterr().out
