@@ -54,8 +54,10 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi: Any, _record: Any) -> None:
             dbapi.isolation_level = None  # misflag issues BEGIN itself (IMMEDIATE for writes)
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=60000"):
-                dbapi.execute(f"PRAGMA {pragma}")
+            dbapi.execute("PRAGMA busy_timeout=60000")
+            if _ledger_or_empty(dbapi):  # WAL is kept in the file: never switch another program's database
+                dbapi.execute("PRAGMA journal_mode=WAL")
+            dbapi.execute("PRAGMA synchronous=FULL")
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
@@ -79,6 +81,13 @@ def make_engine(url: str) -> Engine:
     raise LedgerError(
         f"unsupported ledger store {literal(shown(backend))}: use sqlite:///PATH or postgresql://..."
     )
+
+
+def _ledger_or_empty(dbapi: Any) -> bool:
+    """Whether a SQLite file holds a ledger's entries table or no table at all (a new ledger): only then
+    may opening it change the file (journal mode); any other database is refused unchanged by the store."""
+    names = {row[0] for row in dbapi.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return not names or "ledger_entries" in names
 
 
 def _create(parsed: URL, **options: Any) -> Engine:
