@@ -197,62 +197,25 @@ class RowEmitter:
                 if reason or reference_reason:
                     why = reason or "suppressed: the reference group's rate is withheld"
                     out.append(make_row(attribute, label, stage, name, None, suppressed=True, warning=why))
-                elif excluded[g]:
-                    out.append(
-                        make_row(
-                            attribute,
-                            label,
-                            stage,
-                            name,
-                            None,
-                            denominator=denominator,
-                            warning=excluded_note,
-                        )
-                    )
+                    continue
+                value: float | None = None
+                low: float | None = None
+                high: float | None = None
+                if excluded[g]:
+                    warning = excluded_note
                 elif g == ref and denominator != 0:
-                    same = 1.0 if suffix == "ratio" else 0.0
-                    out.append(
-                        make_row(
-                            attribute,
-                            label,
-                            stage,
-                            name,
-                            same,
-                            denominator=denominator,
-                            warning=REFERENCE_NOTE,
-                        )
-                    )
+                    value, warning = (1.0 if suffix == "ratio" else 0.0), REFERENCE_NOTE
                 elif denominator == 0 or denominators[ref] == 0:
-                    out.append(
-                        make_row(
-                            attribute,
-                            label,
-                            stage,
-                            name,
-                            None,
-                            denominator=denominator,
-                            warning=undefined_note,
-                        )
-                    )
+                    warning = undefined_note
                 else:
-                    note = notes[g]
+                    value, low, high, warning = values[g], lows[g], highs[g], notes[g]
                     if suffix == "ratio" and reference_value == 0:
-                        note += "; undefined: the reference rate is 0, so the ratio has no upper limit"
+                        warning += "; undefined: the reference rate is 0, so the ratio has no upper limit"
                     elif suffix == "ratio" and not math.isfinite(highs[g]):
-                        note += "; the interval has no upper limit"
-                    out.append(
-                        make_row(
-                            attribute,
-                            label,
-                            stage,
-                            name,
-                            values[g],
-                            lows[g],
-                            highs[g],
-                            denominator,
-                            warning=note,
-                        )
-                    )
+                        warning += "; the interval has no upper limit"
+                out.append(
+                    make_row(attribute, label, stage, name, value, low, high, denominator, warning=warning)
+                )
         return out
 
 
