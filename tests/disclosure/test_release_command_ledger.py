@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from misflag.cli import main
 from misflag.decisions import audit_decisions
@@ -26,6 +25,7 @@ from misflag.ledger import Ledger
 from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from tests.disclosure.compas_releases import RELEASE, options, write_log
+from tests.ledger._releases import released
 from tests.ledger.conftest import drop_schema, pg_schema_url
 
 
@@ -60,17 +60,6 @@ def ledger_url(
         drop_schema(request.getfixturevalue("postgres_url"), schema)
 
 
-def _released(url: str) -> list[tuple[int, dict[str, Any]]]:
-    """(seq, payload) of every `released` entry, read straight from the table."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT seq, body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-        ).fetchall()
-    engine.dispose()
-    return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
-
-
 def _release_all(
     bundles: list[Path], where: list[str], capsys: pytest.CaptureFixture[str]
 ) -> tuple[list[int], list[str]]:
@@ -95,7 +84,7 @@ def test_release_into_a_ledger_refuses_where_the_register_file_does(
     assert codes == filed_codes and codes[-1] == 3 and set(codes[:-1]) == {0}, (codes, filed_codes)
     assert err == filed_err and len(err) == 1 and err[0].startswith(f"error: {bundles[len(codes) - 1].stem}")
 
-    entries = _released(ledger_url)  # the refused one appended nothing
+    entries = released(ledger_url)  # the refused one appended nothing
     payloads = [payload for _, payload in entries]
     kept = json.loads(register.read_text())["releases"]
     assert (
@@ -162,7 +151,7 @@ def test_a_release_recorded_meanwhile_makes_the_command_audit_again(
     monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
     capsys.readouterr()
     assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url]) == 0
-    entries = _released(ledger_url)
+    entries = released(ledger_url)
     assert calls == [[], [entries[0][0]]]
     assert [p["name"] for _, p in entries] == ["1: sex intersected", bundles[0].stem]
     assert entries[1][1]["earlier"] == [entries[0][0]]
