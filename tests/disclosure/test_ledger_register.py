@@ -34,6 +34,7 @@ from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from misflag.ledger._releases import record_release, releases_of
 from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
+from tests.ledger._releases import outrun_once
 
 
 @pytest.fixture(scope="module")
@@ -212,18 +213,7 @@ def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
     """Another audit of the same input records its release between this audit's read of the releases and
     its record: the record is refused in its transaction, and this audit runs again against it."""
     table, path = log
-    real = ledger_releases.record_release
-    calls: list[list[int]] = []
-
-    def meanwhile(store: Ledger, payload: dict[str, Any], seen: list[int]) -> Any:
-        calls.append(list(seen))
-        if len(calls) == 1:  # the other audit, start to end, before this one records
-            monkeypatch.setattr(ledger_releases, "record_release", real)
-            audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path))
-            monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
-        return real(store, payload, seen)
-
-    monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+    calls = outrun_once(monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path)))
     result = audit_decisions(str(path), **options(*RELEASE[2]), ledger=str(ledger_path))
     assert calls == [[], [0]]  # refused once (the other release, entry 0, was new), then recorded
     names = [p["name"] for p in _payloads(ledger_path)]

@@ -15,17 +15,15 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from misflag.cli import main
 from misflag.decisions import audit_decisions
 from misflag.ledger import Ledger
-from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from tests.disclosure.compas_releases import RELEASE, options, write_log
-from tests.ledger._releases import released
+from tests.ledger._releases import outrun_once, released
 from tests.ledger.conftest import drop_schema, pg_schema_url
 
 
@@ -137,18 +135,7 @@ def test_a_release_recorded_meanwhile_makes_the_command_audit_again(
     the releases and its record: the record is refused in its transaction, and the command audits again
     against it, then records after it."""
     path, bundles = saved
-    real = ledger_releases.record_release
-    calls: list[list[int]] = []
-
-    def meanwhile(store: Ledger, payload: dict[str, Any], seen: list[int]) -> Any:
-        calls.append(list(seen))
-        if len(calls) == 1:  # the other audit, start to end, before this one records
-            monkeypatch.setattr(ledger_releases, "record_release", real)
-            audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url)
-            monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
-        return real(store, payload, seen)
-
-    monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+    calls = outrun_once(monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url))
     capsys.readouterr()
     assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url]) == 0
     entries = released(ledger_url)

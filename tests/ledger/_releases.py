@@ -1,16 +1,21 @@
 """What the release-entry tests of the ledger share: their small log (84 people in groups a, b and c,
 c of 4) and its audit options, and the `released` entries a store holds, read straight from its table
-(not through misflag's reader)."""
+(not through misflag's reader), and `outrun_once`, another audit recording its release while one runs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import sqlalchemy as sa
+
+from misflag.ledger import Ledger
+from misflag.ledger import _releases as ledger_releases
 
 OPTIONS: dict[str, Any] = {"flag": "flag", "truth": "truth", "groups": ["g"]}
 
@@ -35,3 +40,21 @@ def released(url: str) -> list[tuple[int, dict[str, Any]]]:
         ).fetchall()
     engine.dispose()
     return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
+
+
+def outrun_once(monkeypatch: pytest.MonkeyPatch, other_audit: Callable[[], object]) -> list[list[int]]:
+    """Make `other_audit` run, start to end, between an audit's read of the releases and its first record;
+    returns the earlier entries each record attempt was made against (the list fills as the audit runs)."""
+    real = ledger_releases.record_release
+    calls: list[list[int]] = []
+
+    def meanwhile(store: Ledger, payload: dict[str, Any], seen: list[int]) -> Any:
+        calls.append(list(seen))
+        if len(calls) == 1:
+            monkeypatch.setattr(ledger_releases, "record_release", real)
+            other_audit()
+            monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+        return real(store, payload, seen)
+
+    monkeypatch.setattr(ledger_releases, "record_release", meanwhile)
+    return calls
