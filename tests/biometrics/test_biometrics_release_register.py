@@ -28,6 +28,7 @@ from tests.biometrics.test_biometrics_lp_attack_two_releases import (
     saved_rows,
     together,
 )
+from tests.ledger._releases import released_payloads, sqlite_ledger
 
 DECISIONS = ["--flag", "score > 0.5", "--truth", "genuine", "--group", "ga", "--min-cell", "10"]
 
@@ -41,26 +42,18 @@ def score_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
-    """A fresh SQLite ledger, as `misflag ledger init` makes it (its key beside it)."""
-    path = tmp_path / "ledger.sqlite"
-    store = Ledger.open(str(path))
-    store.checkpoint()
-    store.close()
-    return path
+    return sqlite_ledger(tmp_path)
 
 
 def payloads(path: Path) -> list[dict[str, Any]]:
+    """The released entries' payloads, once the ledger is seen to verify under its own key."""
     store = Ledger.open(str(path), create=False)
     try:
-        with store._read() as connection:
-            bodies = connection.exec_driver_sql(
-                "SELECT body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-            ).fetchall()
         fingerprint = key_id(public_bytes(load_or_create(Path(f"{path}.signing-key.pem"))))
         assert store.verify(key_fingerprint=fingerprint).ok
     finally:
         store.close()
-    return [json.loads(body)["payload"] for (body,) in bodies]
+    return released_payloads(path)
 
 
 def biometrics(score_file: Path, save: Path, *options: str) -> int:

@@ -34,7 +34,7 @@ from misflag.ledger import _releases as ledger_releases
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from misflag.ledger._releases import record_release, releases_of
 from tests.disclosure.compas_releases import RELEASE, attack, options, write_log
-from tests.ledger._releases import outrun_once
+from tests.ledger._releases import outrun_once, released_payloads, sqlite_ledger
 
 
 @pytest.fixture(scope="module")
@@ -44,24 +44,9 @@ def log(compas_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
-    """A fresh SQLite ledger, as `misflag ledger init` makes it (its key beside it)."""
-    path = tmp_path / "ledger.sqlite"
-    store = Ledger.open(str(path))
-    store.checkpoint()
-    store.close()
-    return path
+    return sqlite_ledger(tmp_path)
 
 
-def _payloads(path: Path) -> list[dict[str, Any]]:
-    store = Ledger.open(str(path), create=False)
-    try:
-        with store._read() as connection:
-            bodies = connection.exec_driver_sql(
-                "SELECT body FROM ledger_entries WHERE kind = 'released' ORDER BY seq"
-            ).fetchall()
-    finally:
-        store.close()
-    return [json.loads(body)["payload"] for (body,) in bodies]
 
 
 def _verified(path: Path) -> bool:
@@ -85,7 +70,7 @@ def test_releases_in_a_ledger_publish_what_the_register_file_does(
         attack(table, [(r.rows(), r.metadata, w) for r, (_, w) in zip(ledgered, RELEASE, strict=True)]) == []
     )
 
-    payloads, kept = _payloads(ledger_path), json.loads(register.read_text())["releases"]
+    payloads, kept = released_payloads(ledger_path), json.loads(register.read_text())["releases"]
     assert (
         [p["name"] for p in payloads]
         == [r["name"] for r in kept]
@@ -132,7 +117,7 @@ def test_a_ledger_holding_another_inputs_releases_neither_protects_nor_refuses(
     result = audit_decisions(str(path), **options(["race"], None), ledger=str(ledger_path))
     assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == []
     assert result.rows() == audit_decisions(str(path), **options(["race"], None)).rows()
-    names = [p["name"] for p in _payloads(ledger_path)]
+    names = [p["name"] for p in released_payloads(ledger_path)]
     assert names == [
         "1: race intersected",
         "2: sex intersected",
@@ -204,7 +189,7 @@ def test_a_ledger_that_already_exposes_refuses_the_next_audit_on_the_command_lin
     assert err[0].startswith("error: this audit cannot be published without exposing withheld counts of")
     assert "'alone " in err[0] and "Traceback" not in err[0]
     assert ledger_path.read_bytes() == before and not saved.exists()
-    assert len(_payloads(ledger_path)) == 5
+    assert len(released_payloads(ledger_path)) == 5
 
 
 def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
@@ -216,11 +201,11 @@ def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
     calls = outrun_once(monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path)))
     result = audit_decisions(str(path), **options(*RELEASE[2]), ledger=str(ledger_path))
     assert calls == [[], [0]]  # refused once (the other release, entry 0, was new), then recorded
-    names = [p["name"] for p in _payloads(ledger_path)]
+    names = [p["name"] for p in released_payloads(ledger_path)]
     assert names == ["1: race intersected where sex = 'Female'", "2: race, sex intersected"]
     assert result.metadata["disclosure_audit"]["secondary_suppression"]["earlier_releases"] == names[:1]
     first = audit_decisions(str(path), **options(*RELEASE[3]))
-    outputs = [(p["rows"], p["metadata"], p["where"]) for p in _payloads(ledger_path)]
+    outputs = [(p["rows"], p["metadata"], p["where"]) for p in released_payloads(ledger_path)]
     assert outputs[0][0] == json.loads(json.dumps(first.rows()))
     assert attack(table, outputs) == []
 
@@ -240,7 +225,7 @@ def test_an_audit_outrun_five_times_is_one_line_and_records_nothing(
         "other audits of this input kept recording releases in the ledger (5 tries); "
         "nothing was recorded: run the audit again"
     )
-    assert tries == [[]] * 5 and _payloads(ledger_path) == []
+    assert tries == [[]] * 5 and released_payloads(ledger_path) == []
 
 
 def _two_at_once(path: Path, url: str) -> list[dict[str, Any]]:

@@ -42,6 +42,20 @@ def released(url: str) -> list[tuple[int, dict[str, Any]]]:
     return [(int(seq), json.loads(body)["payload"]) for seq, body in rows]
 
 
+def sqlite_ledger(folder: Path) -> Path:
+    """A fresh SQLite ledger in `folder`, as `misflag ledger init` makes it (its key beside it)."""
+    path = folder / "ledger.sqlite"
+    store = Ledger.open(str(path))
+    store.checkpoint()
+    store.close()
+    return path
+
+
+def released_payloads(path: Path) -> list[dict[str, Any]]:
+    """The payload of every `released` entry of the SQLite ledger at `path`, in order."""
+    return [payload for _, payload in released(f"sqlite:///{path.resolve()}")]
+
+
 def outrun_once(monkeypatch: pytest.MonkeyPatch, other_audit: Callable[[], object]) -> list[list[int]]:
     """Make `other_audit` run, start to end, between an audit's read of the releases and its first record;
     returns the earlier entries each record attempt was made against (the list fills as the audit runs)."""
