@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from misflag.api import create_app
 from misflag.cli import main
+from tests.biometrics._attacker import bundle_rows as rows
 from tests.biometrics.test_biometrics_lp_attack import SMALL_PAIR, scores
 from tests.biometrics.test_biometrics_lp_attack_two_releases import (
     AUDIT,
@@ -73,18 +74,6 @@ def run(client: TestClient, page: str, form: dict[str, str], protect: bool = Tru
 def result(client: TestClient, job: dict[str, Any]) -> dict[str, Any]:
     assert job["state"] == "done", job
     return dict(client.get(f"/jobs/{job['job_id']}/result.json").json())
-
-
-def rows(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    """A result's rows as the attacker reads them (`saved_rows`: rows_audited as the overall n)."""
-    found: list[dict[str, Any]] = list(bundle["rows"])
-    audited = bundle["metadata"]["rows_audited"]
-    if audited is not None:
-        found.append(
-            {"attribute": "overall", "group": "all", "stage": "all", "metric": "n", "suppressed": False}
-            | {"value": audited, "denominator": audited}
-        )
-    return found
 
 
 def register_of(data: Path, page: str) -> Path:

@@ -43,6 +43,19 @@ def with_overall_n(result: AuditResult, rows: list[Row]) -> list[Row]:
     return rows
 
 
+def bundle_rows(bundle: Mapping[str, Any]) -> list[Row]:
+    """A saved output's or web result's rows as the attacker reads them, with the metadata's
+    rows_audited as the overall n (its denominator too)."""
+    rows: list[Row] = list(bundle["rows"])
+    audited = bundle["metadata"]["rows_audited"]
+    if audited is not None:
+        rows.append(
+            {"attribute": "overall", "group": "all", "stage": "all", "metric": "n", "suppressed": False}
+            | {"value": audited, "denominator": audited}
+        )
+    return rows
+
+
 def indexed_rows(result: AuditResult, names: Mapping[str, str] | None = None) -> list[Row]:
     """The long table's rows, metrics renamed by `names`, stages as the index of their threshold."""
     stages = [point["stage"] for point in result.metadata["operating_points"]]

@@ -27,6 +27,7 @@ import pytest
 
 from misflag.cli import main
 from misflag.disclosure._register import ReleaseRegister
+from tests.biometrics._attacker import bundle_rows
 from tests.biometrics.test_biometrics_lp_attack import (
     MIN_CELL,
     SMALL_PAIR,
@@ -79,15 +80,7 @@ def exposed(cells: Cells, rows: list[dict[str, Any]]) -> dict[tuple[str, str, st
 
 def saved_rows(path: Path) -> list[dict[str, Any]]:
     """A saved output's rows as the attacker reads them, with the metadata's rows_audited as the overall n."""
-    bundle = json.loads(path.read_text(encoding="utf-8"))
-    rows: list[dict[str, Any]] = bundle["rows"]
-    audited = bundle["metadata"]["rows_audited"]
-    if audited is not None:
-        rows.append(
-            {"attribute": "overall", "group": "all", "stage": "all", "metric": "n", "suppressed": False}
-            | {"value": audited, "denominator": audited}
-        )
-    return rows
+    return bundle_rows(json.loads(path.read_text(encoding="utf-8")))
 
 
 @pytest.fixture
