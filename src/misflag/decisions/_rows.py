@@ -131,34 +131,18 @@ class RowEmitter:
             reason, denominator = reasons[g], denominators[g]
             if reason:
                 out.append(make_row(attribute, label, stage, metric, None, suppressed=True, warning=reason))
-            elif denominator == 0:
-                out.append(
-                    make_row(
-                        attribute,
-                        label,
-                        stage,
-                        metric,
-                        None,
-                        None,
-                        None,
-                        0.0,
-                        warning=f"undefined: {undefined}",
-                    )
-                )
+                continue
+            value: float | None
+            low: float | None
+            high: float | None
+            warning: str | None
+            if denominator == 0:  # a float 0.0 in the row, as make_row makes every denominator
+                value, low, high, warning = None, None, None, f"undefined: {undefined}"
             else:
-                out.append(
-                    make_row(
-                        attribute,
-                        label,
-                        stage,
-                        metric,
-                        values[g],
-                        lows[g],
-                        highs[g],
-                        denominator,
-                        warning=smalls[g],
-                    )
-                )
+                value, low, high, warning = values[g], lows[g], highs[g], smalls[g]
+            out.append(
+                make_row(attribute, label, stage, metric, value, low, high, denominator, warning=warning)
+            )
         if not self.grouping.is_overall and self.reference.index is not None:
             if compared is None:
                 compared = compare([estimate], [self.reference.index])[0]
