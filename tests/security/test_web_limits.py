@@ -341,3 +341,45 @@ def test_exposed_bind_without_a_token_refuses_to_start(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs an access token" in lines[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "uploads").exists()
+
+
+def test_a_temporary_folder_too_long_for_the_job_socket_refuses_to_start(tmp_path: Path) -> None:
+    """A TMPDIR whose path leaves the job server's socket (AF_UNIX: 107 bytes on Linux) no room is one
+    line, exit 2, before the service starts (it was uvicorn's 'Application startup failed' and a
+    traceback); one byte shorter, the same service starts and answers."""
+    import httpx
+
+    room = 107 - len("/pymp-12345678/listener-12345678")
+    scratch = Path(tempfile.mkdtemp(prefix="misflag-tmpdir-"))
+    try:
+        base = str(scratch) + "/"
+        too_long, longest = Path(base + "x" * (room + 1 - len(base))), Path(base + "y" * (room - len(base)))
+        too_long.mkdir(), longest.mkdir()
+        args = ("--port", str(_free_port()), "--data-dir", str(tmp_path))
+        env = os.environ | {"NO_COLOR": "1", "TMPDIR": str(too_long)}
+        done = subprocess.run(_serve(*args), capture_output=True, text=True, timeout=120, env=env)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"{room + 1} bytes long" in lines[0] and "TMPDIR" in lines[0]
+        port = _free_port()
+        server = subprocess.Popen(
+            _serve("--port", str(port), "--data-dir", str(tmp_path)),
+            env=env | {"TMPDIR": str(longest)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            body = {"upload_id": "", "truth": "t", "flag": "f"}
+            for _ in range(300):
+                try:
+                    answer = httpx.post(f"http://127.0.0.1:{port}/api/audits", json=body, timeout=2)
+                    break
+                except httpx.HTTPError:
+                    assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                    time.sleep(0.1)
+            assert answer.status_code < 500  # the job server started: a refusal, not a crash
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
+import tempfile
 from pathlib import Path
 
 import typer
 
 from misflag.errors import InputError, literal
+
+#: The longest socket path AF_UNIX takes (Linux: 108 bytes with the final NUL; macOS and the BSDs: 104).
+SOCKET_PATH_BYTES = 107 if sys.platform.startswith("linux") else 103
+#: What multiprocessing's job server adds to the temporary folder: /pymp-XXXXXXXX/listener-XXXXXXXX.
+SOCKET_SUFFIX_BYTES = len("/pymp-12345678/listener-12345678")
 
 
 def serve(
@@ -65,6 +72,7 @@ def serve(
         raise InputError(
             f"--job-memory must be a size such as 2GB or 500MB, not {literal(shown(job_memory))}"
         )
+    _check_socket_room()
     exposed = host not in LOOPBACK_ADDRESSES
     defaults = ServeSettings.default(data_dir=data_dir, ledger_db=ledger_db)
     if exposed or require_token:
@@ -125,3 +133,15 @@ def _check_tokens(ledger_db: str, host: str) -> None:
         ledger.close()
     if not live:
         raise InputError(hint)
+
+
+def _check_socket_room() -> None:
+    """The job server listens on a socket in the temporary folder; one whose path leaves no room for it
+    would stop the service at start-up with a traceback: say so in one line before anything starts."""
+    folder = tempfile.gettempdir()
+    room = SOCKET_PATH_BYTES - SOCKET_SUFFIX_BYTES
+    if len(os.fsencode(folder)) > room:
+        raise InputError(
+            f"the temporary folder's path is {len(os.fsencode(folder))} bytes long, more than the {room} "
+            "the job server's socket leaves it: set TMPDIR to a shorter folder (e.g. TMPDIR=/tmp)"
+        )
