@@ -47,8 +47,6 @@ def ledger_path(tmp_path: Path) -> Path:
     return sqlite_ledger(tmp_path)
 
 
-
-
 def _verified(path: Path) -> bool:
     fingerprint = key_id(public_bytes(load_or_create(Path(f"{path}.signing-key.pem"))))
     store = Ledger.open(str(path), create=False)
@@ -198,7 +196,9 @@ def test_a_release_recorded_while_an_audit_runs_makes_it_audit_again(
     """Another audit of the same input records its release between this audit's read of the releases and
     its record: the record is refused in its transaction, and this audit runs again against it."""
     table, path = log
-    calls = outrun_once(monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path)))
+    calls = outrun_once(
+        monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[3]), ledger=str(ledger_path))
+    )
     result = audit_decisions(str(path), **options(*RELEASE[2]), ledger=str(ledger_path))
     assert calls == [[], [0]]  # refused once (the other release, entry 0, was new), then recorded
     names = [p["name"] for p in released_payloads(ledger_path)]

@@ -135,7 +135,9 @@ def test_a_release_recorded_meanwhile_makes_the_command_audit_again(
     the releases and its record: the record is refused in its transaction, and the command audits again
     against it, then records after it."""
     path, bundles = saved
-    calls = outrun_once(monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url))
+    calls = outrun_once(
+        monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url)
+    )
     capsys.readouterr()
     assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url]) == 0
     entries = released(ledger_url)
