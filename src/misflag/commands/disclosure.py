@@ -146,11 +146,10 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
     `released` entry holding what `decisions audit --ledger` records (rows, metadata, digest, --where,
     groups, the earlier entries), appended only if the input's releases are still those read."""
     from misflag._text import shown
-    from misflag.disclosure._counted import plain
-    from misflag.disclosure._ledger_register import ATTEMPTS
+    from misflag.disclosure._ledger_register import ATTEMPTS, checked_release, payload_of
     from misflag.disclosure._load import bundle_output
-    from misflag.disclosure._register import SELF_LINKED, valid_release
-    from misflag.errors import InputError, LedgerError, literal
+    from misflag.disclosure._register import SELF_LINKED
+    from misflag.errors import InputError, literal
     from misflag.ledger import Ledger
     from misflag.ledger._releases import lookup_parameters, record_release, releases_of
 
@@ -164,12 +163,7 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
     try:
         store.require_signing_key()  # before the audit: a release is sealed when it is recorded
         for _ in range(ATTEMPTS):
-            everything = releases_of(store, digest)
-            for seq, payload in everything:
-                if not valid_release(payload) or not isinstance(payload["metadata"].get("spec"), dict):
-                    raise LedgerError(
-                        f"ledger entry {seq} is not a misflag release (its rows or metadata are malformed)"
-                    )
+            everything = [(seq, checked_release(seq, payload)) for seq, payload in releases_of(store, digest)]
             earlier = [p for _, p in everything if p["metadata"].get("audit") not in SELF_LINKED]
             if any(p["name"] == label for p in earlier):
                 raise InputError(
@@ -179,16 +173,7 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
             _refuse_if_exposed(loaded, outputs, label, min_cell, lambda _rows: float("nan"))
             seen = [seq for seq, _ in everything]
             metadata = {**bundle["metadata"], "release": label}
-            spec = metadata.get("spec") or {}
-            payload = {
-                "name": label,
-                "sha256": digest,
-                "earlier": seen,
-                "where": spec.get("where"),
-                "groups": list(spec.get("groups") or ()),
-                "rows": plain(bundle["rows"]),
-                "metadata": plain(metadata),
-            }
+            payload = payload_of(label, bundle["rows"], metadata, digest, seen)
             if record_release(store, payload, seen) is not None:
                 _recorded(
                     f"recorded {label} in the ledger at {store.safe_url} ({len(outputs)} earlier releases of the same input)"

@@ -65,7 +65,7 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
         earlier = [(s, p) for s, p in everything if not _self_linked(p)]  # a biometric release: its own model
         for seq, payload in earlier:
             if seq not in counted:
-                counted[seq] = _counted_again(seq, _checked(seq, payload), run, digest)
+                counted[seq] = _counted_again(seq, checked_release(seq, payload), run, digest)
         outputs = tuple(bundle_output(p["name"], p["rows"], p["metadata"]) for _, p in earlier)
         values: dict[str, dict[CountKey, float] | None] = {p["name"]: counted[s] for s, p in earlier}
         token = RELEASED.set(Releases(outputs, values))
@@ -108,7 +108,7 @@ def audit_linked_in_ledger(
             for _ in range(ATTEMPTS):
                 everything = releases_of(store, digest)
                 earlier = [
-                    _checked(seq, payload)
+                    checked_release(seq, payload)
                     for seq, payload in everything
                     if isinstance(payload, dict) and (payload.get("metadata") or {}).get("audit") == audit
                 ]
@@ -147,15 +147,23 @@ def release_payload(result: AuditResult, digest: str, earlier: Sequence[int] = (
     """What a release entry holds: the rows and metadata as published (plain JSON: a number JSON cannot
     hold is null, as in the rows), the input's sha256, its --where and groups, and the entries of the
     input's earlier releases it was protected against (so that a later audit sees one of them cut)."""
-    spec = result.metadata["spec"]
+    return payload_of(result.metadata["release"], result.rows(), result.metadata, digest, earlier)
+
+
+def payload_of(
+    name: str, rows: list[dict[str, Any]], metadata: dict[str, Any], digest: str, earlier: Sequence[int]
+) -> dict[str, Any]:
+    """`release_payload` of a decision output given as its published rows and metadata (a saved bundle's,
+    for `misflag disclosure release --ledger`)."""
+    spec = metadata["spec"]
     return {
-        "name": result.metadata["release"],
+        "name": name,
         "sha256": digest,
         "earlier": list(earlier),
         "where": spec.get("where"),
         "groups": list(spec.get("groups") or ()),
-        "rows": plain(result.rows()),
-        "metadata": plain(result.metadata),
+        "rows": plain(rows),
+        "metadata": plain(metadata),
     }
 
 
@@ -171,7 +179,7 @@ def _counted_again(seq: int, payload: dict[str, Any], run: Run, digest: str) -> 
         ) from None
 
 
-def _checked(seq: int, payload: Any) -> dict[str, Any]:
+def checked_release(seq: int, payload: Any) -> dict[str, Any]:
     """A release entry's payload, refused in one line when it is not one (the writer vouched for it, so
     only another program writing through the service could have made it)."""
     if not isinstance(payload, dict) or not valid_release(payload):
