@@ -1,4 +1,4 @@
-"""The audit's summaries and EER intervals run beside the caller (biometrics._beside): on another thread
+"""The audit's summaries and EER intervals run beside the caller (misflag._beside): on another thread
 where one can be started, in the caller where none can, with the same rows either way."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from misflag._beside import Beside
 from misflag.biometrics import audit_biometrics
-from misflag.biometrics._beside import Beside
 
 
 def _scores() -> pa.Table:

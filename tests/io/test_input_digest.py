@@ -42,7 +42,7 @@ def test_digest_without_a_thread_is_computed_in_place(
     monkeypatch.setattr(threading.Thread, "start", refuse)
     path = _csv(tmp_path)
     pending = PendingDigest(path)
-    assert pending._done.is_set()  # computed synchronously
+    assert pending._pending is not None and pending._pending.wait(0)  # computed synchronously
     assert pending.result() == hashlib.sha256(path.read_bytes()).hexdigest()
 
 

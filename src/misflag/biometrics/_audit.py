@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from misflag._beside import Beside
 from misflag._text import shown
-from misflag.biometrics._beside import Beside
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._disclosure import plan
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval

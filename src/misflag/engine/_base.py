@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
+from misflag._beside import Beside
 from misflag.errors import InputError
 
 if TYPE_CHECKING:  # not imported here: an audit's scan starts before numpy and pyarrow load (PendingQuery)
@@ -78,31 +79,15 @@ class PendingQuery(Generic[Fetched]):
     def __init__(self, engine: Engine, query: str, fetch: Callable[[str], Fetched]) -> None: ...
 
     def __init__(self, engine: Engine, query: str, fetch: Callable[[str], Any] | None = None) -> None:
-        self._engine, self._query = engine, query
-        self._fetch = fetch or engine.sql
-        self._done = threading.Event()
-        self._table: Fetched | None = None
-        self._error: BaseException | None = None
-        try:
-            threading.Thread(target=self._run, name="misflag-query", daemon=True).start()
-        except RuntimeError:  # no thread can be started (a process limit): run it here, as a direct call
-            self._run()
-
-    def _run(self) -> None:
-        try:
-            self._table = self._fetch(self._query)
-        except BaseException as error:  # handed to the caller of result(), whatever it is
-            self._error = error
-        finally:
-            self._done.set()
+        self._engine = engine
+        # where no thread can be started (a process limit) it runs here, as a direct call
+        self._pending: Beside[Fetched] = Beside(fetch or engine.sql, query, name="misflag-query")
 
     def result(self) -> Fetched:
         """What the query's fetch gave (waits for it); the engine's own error if it failed."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._table is not None
-        return self._table
+        table = self._pending.result()
+        assert table is not None
+        return table
 
     def stop(self) -> None:
         """Interrupt the query while it runs (DuckDB; Spark finishes it), and wait for the thread.
@@ -110,9 +95,9 @@ class PendingQuery(Generic[Fetched]):
         Interrupted again every 50 ms: an interrupt that comes before the query has started is lost."""
         interrupt: Callable[[], None] | None = getattr(self._engine, "interrupt", None)
         if interrupt is None:
-            self._done.wait()
+            self._pending.wait()
             return
-        while not self._done.wait(0.05):
+        while not self._pending.wait(0.05):
             interrupt()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import sys
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from misflag._beside import Beside
 from misflag.engine import DuckDBEngine, Engine, quote_identifier
 from misflag.errors import EngineError, InputError, MisflagError
 from misflag.io._dialect import CsvDialect, duckdb_csv_options, sniff_csv
@@ -36,31 +36,18 @@ class PendingDigest:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._done = threading.Event()
-        self._value: str | None = _hashed_already(path)
-        self._error: OSError | None = None
-        if self._value is not None:  # its caller hashed it (`hashed_once`) and it is unchanged since
-            self._done.set()
-            return
-        try:
-            threading.Thread(target=self._run, name="misflag-sha256", daemon=True).start()
-        except RuntimeError:  # no thread can be started (a process limit): hash here, as before
-            self._run()
-
-    def _run(self) -> None:
-        try:
-            self._value = file_sha256(self._path)
-        except OSError as error:
-            self._error = error
-        finally:
-            self._done.set()
+        self._known = _hashed_already(path)  # its caller hashed it (`hashed_once`), unchanged since
+        # where no thread can be started (a process limit) it is hashed here, as before
+        self._pending = None if self._known is not None else Beside(file_sha256, path, name="misflag-sha256")
 
     def result(self) -> str:
         """The hex digest (waits for the hash to finish); InputError if the file could not be read."""
-        self._done.wait()
-        if self._value is None:
-            raise InputError(f"cannot read {self._path} to hash it: {self._error}")
-        return self._value
+        if self._pending is None:
+            return str(self._known)
+        try:
+            return self._pending.result()
+        except OSError as error:
+            raise InputError(f"cannot read {self._path} to hash it: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Work beside the caller: the audit's Python after its queries (each operating point's inequality
-summaries, each grouping's EER intervals) is half of that Python's time and numpy releases the GIL in it,
-so each part runs on a thread of its own while the caller builds the other rows."""
+"""Work beside the caller, on a thread of its own: a query while the command imports the rest of the audit
+(`engine.PendingQuery`: DuckDB scans without the GIL), or the biometric audit's Python after its queries
+(each operating point's inequality summaries, each grouping's EER intervals: numpy releases the GIL
+there) while the caller builds the other rows."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ class Beside(Generic[Value]):
     raises what it raised. Where no thread can be started (a process limit), the call runs at once, in
     the caller, as a direct call would."""
 
-    def __init__(self, call: Callable[..., Value], *args: Any) -> None:
+    def __init__(self, call: Callable[..., Value], *args: Any, name: str = "misflag-rows") -> None:
         self._done = threading.Event()
         self._value: Value | None = None
         self._error: BaseException | None = None
         try:
-            threading.Thread(target=self._run, args=(call, args), name="misflag-rows", daemon=True).start()
+            threading.Thread(target=self._run, args=(call, args), name=name, daemon=True).start()
         except RuntimeError:
             self._run(call, args)
 
@@ -32,6 +33,10 @@ class Beside(Generic[Value]):
             self._error = error
         finally:
             self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the call has ended, waiting at most `timeout` seconds (None: until it has)."""
+        return self._done.wait(timeout)
 
     def result(self) -> Value:
         self._done.wait()
