@@ -198,11 +198,17 @@ def audit_registered(
             from misflag.disclosure._ledger_register import audit_in_ledger
 
             return audit_in_ledger(spec, run, digest)
-        from misflag.datasets._fetch import data_dir
+        return _in_register(spec, data_dir_register(digest), run)
 
-        path = data_dir().parent / "releases" / f"{digest}.json"  # beside datasets/
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return _in_register(spec, path, run)
+
+def data_dir_register(digest: str) -> Path:
+    """The register of the input `digest` in misflag's data directory (`--protect-releases`), beside
+    datasets/, its folder made private where missing."""
+    from misflag.datasets._fetch import data_dir
+
+    path = data_dir().parent / "releases" / f"{digest}.json"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def input_file(source: Any) -> Path:
@@ -245,10 +251,7 @@ def audit_linked(
 
     with hashed_once(input_file(source)) as digest:
         if register is None:
-            from misflag.datasets._fetch import data_dir
-
-            register = data_dir().parent / "releases" / f"{digest}.json"  # beside datasets/
-            register.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            register = data_dir_register(digest)
         with _locked(Path(register)):
             releases = ReleaseRegister(register)
             earlier = [
