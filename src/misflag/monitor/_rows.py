@@ -135,7 +135,8 @@ def _values(coded: Coded) -> list[str | None]:
 
 def _string_array(coded: Coded) -> pa.Array:
     """An Arrow string array (None as null) from codes: each distinct text is encoded once and the rows'
-    bytes joined from those (a tenth of the time of encoding every row's text, and of numpy's gather)."""
+    bytes joined from those (a tenth of the time of encoding every row's text, and of numpy's gather).
+    Not Arrow's own `take`: it loads pyarrow.compute, which no monitor run imports (test_monitor_cli)."""
     encoded = [(text or "").encode() for text in coded.vocabulary]
     sizes = np.array([len(text) for text in encoded], dtype=np.int64)
     offsets = np.zeros(len(coded.codes) + 1, dtype=np.int64)
