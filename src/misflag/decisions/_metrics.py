@@ -166,9 +166,8 @@ class GroupSums:
         return np.eye(self.groups)[self.group_index]
 
     def estimate(self, definition: Definition, masks: dict[str, np.ndarray]) -> Estimate:
-        numerator_cells, denominator_cells, weighted = definition
-        numerator = np.logical_or.reduce([masks[name] for name in numerator_cells]).astype(float)
-        denominator = np.logical_or.reduce([masks[name] for name in denominator_cells]).astype(float)
+        _, denominator_cells, weighted = definition
+        numerator, denominator = cell_vectors(definition, masks)
         rows = self.observed(denominator)
         if weighted and self.design:
             weighted_count = self._weighted
@@ -280,6 +279,15 @@ class GroupSums:
         return self.observed(np.ones(self.cells.count.size))
 
 
+def cell_vectors(definition: Definition, masks: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A metric's numerator and denominator as 0/1 vectors over the cells (a cell counts when any of the
+    definition's named cell kinds holds there)."""
+    numerator_cells, denominator_cells, _ = definition
+    numerator = np.logical_or.reduce([masks[name] for name in numerator_cells]).astype(float)
+    denominator = np.logical_or.reduce([masks[name] for name in denominator_cells]).astype(float)
+    return numerator, denominator
+
+
 class StackedSums:
     """The unweighted sums of every grouping at once: the groupings' group indices laid end to end, so a
     sum over cells is one `bincount` for every group of every grouping, not one per grouping.
@@ -309,9 +317,7 @@ class StackedSums:
 
     def estimate(self, definition: Definition, masks: dict[str, np.ndarray]) -> list[Estimate]:
         """`GroupSums.estimate` without a design, for every grouping: one Estimate each."""
-        numerator_cells, denominator_cells, _ = definition
-        numerator = np.logical_or.reduce([masks[name] for name in numerator_cells]).astype(float)
-        denominator = np.logical_or.reduce([masks[name] for name in denominator_cells]).astype(float)
+        numerator, denominator = cell_vectors(definition, masks)
         rows, successes = self._sum(denominator), self._sum(numerator)
         low, high = wilson_limits(successes, rows)
         parts = zip(*(self.split(a) for a in (safe_divide(successes, rows), low, high, rows)), strict=True)
