@@ -76,11 +76,13 @@ def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, i
         "joins that is not the same person (cross-group pairs count). Records are assumed free of typing errors.",
         "Rates count pairs; a person matched by two list records counts twice (Monte Carlo also reports "
         "distinct people).",
-        "Monte Carlo intervals: mean over replicates +- 1.96 standard errors, the standard error being the "
-        "larger of the replicate spread and the Poisson error of the pooled count.",
+        "Monte Carlo intervals: mean over replicates +- the larger of Student's t(0.975, replicates - 1) "
+        "replicate standard errors and 1.96 Poisson errors of the pooled count.",
         "Analytic intervals are 95% Poisson prediction intervals of the realised count around its "
         "expectation (raised to [0, 1] person where the expectation is below 0.0253); the name tables "
-        "themselves are taken as exact.",
+        "themselves are taken as exact. Poisson variation only: in a population drawn from the tables, "
+        "people who share a name and birth date are matched together, the count varies more, and the "
+        "interval holds it less often than 95% (docs/linkage-risk.md).",
     ]
     if any(c.method == "jaro_winkler" for c in rule.comparisons):
         lines.append(

@@ -5,8 +5,10 @@ member agree on every compared field is the product of per-field chances (fields
 a group): for a name compared through a key (exact, folded, phonetic, initial) it is sum_k A_a(k) A_b(k)
 over keys k, A_g(k) being group g's share of names with key k; for Jaro-Winkler it is A_a' S A_b over the
 most frequent names (S = pairs at or above the threshold, from rapidfuzz's cdist), the other names being
-compared exactly, and the mass so approximated is reported. The realised count of wrongful pairs is
-Poisson around its expectation; `poisson_prediction` gives its 95% prediction limits.
+compared exactly, and the mass so approximated is reported. `poisson_prediction` gives 95% prediction
+limits of a Poisson count around the expectation: Poisson variation only, since in a population drawn
+from the tables people who share a key are matched together and the realised count varies more
+(docs/linkage-risk.md, tests/linkage/test_linkage_risk_coverage.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The long-table rows of a rule-risk assessment: rates, ratios and counts per group, with intervals.
 
 Analytic rows carry Poisson prediction intervals; Monte Carlo rows Student's t interval of the replicate
-mean (floored at the Poisson error, with Garwood's limit where nothing was simulated). `_risk` assembles them into a result.
+mean (floored at the Poisson error, with Garwood's limit where nothing was simulated). `_risk` assembles
+them into a result.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ class RiskRows:
 
 
 def analytic_rows(out: RiskRows, risk: AnalyticRisk, list_counts: np.ndarray, pop_counts: np.ndarray) -> None:
-    """Expected values with a Poisson prediction interval for the realised count around its expectation."""
+    """Expected values with a Poisson prediction interval around the expectation (Poisson variation only:
+    a drawn population's count is overdispersed, see docs/linkage-risk.md)."""
     for attribute, counts, sizes, other in (
         ("group", risk.pairs.sum(axis=0), pop_counts, list_counts),
         ("list group", risk.pairs.sum(axis=1), list_counts, list_counts),
