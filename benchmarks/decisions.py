@@ -3,7 +3,7 @@
 A 10M-row Parquet log with three attributes intersected (race x sex x age band).
 
 1. The CLI, `misflag decisions audit` with 1,000 replicates, start-up and reading Parquet included, in a
-   fresh process; its CPU time and peak memory (max RSS of the child). Target (issue 26): at most 3x the
+   fresh process (`python -m misflag`, the installed script's entry); its CPU time and peak memory (max RSS of the child). Target (issue 26): at most 3x the
    bare GROUP BY in process; also shown against the one-line command-line GROUP BY (2.), wall and CPU.
 2. One bare DuckDB `GROUP BY` of the same file over the same columns (what any audit must at least do),
    in this process (the issue's literal baseline), and the same query as a user's one-line command
@@ -72,9 +72,16 @@ def make_log(path: Path, rows: int) -> None:
 
 def cli_run(path: Path, threads: int, source: Path | None = None) -> Timing:
     """Seconds, CPU seconds and peak memory (MiB) of the CLI audit in a fresh process; `source`: another
-    tree's `src` folder (e.g. an earlier commit's, from `git archive`) put first on the child's path."""
+    tree's `src` folder (e.g. an earlier commit's, from `git archive`) put first on the child's path.
+
+    Run as `python -m misflag`, what the installed `misflag` script runs (`misflag._console.run`); a tree
+    without `misflag/__main__.py` (before 2026-12-07's seventh round) as `python -m misflag.cli`."""
+    import misflag
+
+    tree = source if source is not None else Path(misflag.__file__).parent.parent
+    entry = "misflag" if (tree / "misflag" / "__main__.py").exists() else "misflag.cli"
     command = [
-        sys.executable, "-m", "misflag.cli", "decisions", "audit", str(path), "--flag", "flag", "--truth", "truth",
+        sys.executable, "-m", entry, "decisions", "audit", str(path), "--flag", "flag", "--truth", "truth",
         "--group", "race", "--group", "sex", "--group", "age", "--intersect", "--replicates", "1000",
         "--format", "json",
     ]  # fmt: skip

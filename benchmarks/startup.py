@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
     script = shutil.which("misflag")
-    misflag = [script] if script else [sys.executable, "-m", "misflag.cli"]
+    misflag = [script] if script else [sys.executable, "-m", "misflag"]
     bare = statistics.median(_times([sys.executable, "-c", "pass"], runs))
     print(f"python -c pass       median {bare:.3f} s")
     for argument in ("--version", "--help"):

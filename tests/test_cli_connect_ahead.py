@@ -1,4 +1,4 @@
-"""The console script starts DuckDB's database ahead (`cli._connect_ahead`) only for a command that reads
+"""The console script starts DuckDB's database ahead (`_console.prepare`) only for a command that reads
 data with it: `decisions audit`, `biometrics audit`, `monitor`; not for their `--help`, nor for
 `biometrics plan`, which reads no data (the last session measured 10-20 ms of CPU spent for nothing).
 Checked by running the console script with `engine.duckdb.connect_ahead` recording its calls."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from misflag.cli import _reads_data
+from misflag._console import reads_data
 
 #: The console script, printing on stderr whether a database was started ahead and whether DuckDB loaded.
 CONSOLE = (
@@ -48,7 +48,7 @@ def _ahead(argv: list[str]) -> bool:
     ],
 )
 def test_which_command_lines_read_data(argv: tuple[str, ...], reads: bool) -> None:
-    assert _reads_data(argv[0], argv) is reads
+    assert reads_data(argv[0], argv) is reads
 
 
 def test_the_console_script_starts_a_database_only_where_one_is_used(tmp_path: Path) -> None:

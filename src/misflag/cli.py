@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
-import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from misflag._console import prepare, quiet_sqlglot
 from misflag._extras import missing_extra
 from misflag.errors import MisflagError
 
@@ -48,12 +47,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand("misflag.commands.serve", "serve", "Serve the web page and HTTP API (127.0.0.1 by default)."),
 }  # fmt: skip
 
-#: Subcommands whose work is DuckDB's scan, with numpy only over its small count table: in the console
-#: script they load numpy with one OpenBLAS thread (`_one_blas_thread`) and, when what is run reads data
-#: (`_reads_data`), start DuckDB's database while their modules import (`_connect_ahead`). Each maps to
-#: the command of its group that reads data (None: the subcommand is itself that command).
-SCAN_COMMANDS: dict[str, str | None] = {"decisions": "audit", "biometrics": "audit", "monitor": None}
-
 #: The command line being run, recorded in reports' "how to reproduce" block once a command is loaded.
 _invocation: list[tuple[str, ...]] = []
 
@@ -68,10 +61,6 @@ _console_script = False
 def _load(name: str, entry: Subcommand) -> Any:
     """Import one subcommand's module and build its click command, named `name` (once per process)."""
     if (name, entry) not in _built:
-        if name in SCAN_COMMANDS:
-            _one_blas_thread()
-            if _reads_data(name, _invocation[-1] if _invocation else ()):
-                _connect_ahead()
         _built[name, entry] = _build(name, entry)
         _freeze_imports()
     if _invocation:
@@ -111,39 +100,6 @@ def _freeze_imports() -> None:
     if _console_script:
         gc.freeze()
         gc.enable()  # off while the command's modules were imported (`run`)
-
-
-def _one_blas_thread() -> None:
-    """In the console script, ask OpenBLAS (numpy's linear algebra) for one thread unless the user chose.
-
-    numpy starts OpenBLAS's thread pool when it is imported, and a decision audit imports numpy while
-    DuckDB scans on every core: the pool's threads then spin beside the scan, about 40 ms of CPU on a
-    2-core machine, for products over a few thousand cells that one thread does as fast. Set before numpy
-    is imported (it is read then); an in-process caller keeps its own setting.
-    """
-    if _console_script:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def _reads_data(name: str, argv: tuple[str, ...]) -> bool:
-    """Whether the command line `argv` runs scan command `name`'s data-reading command (`decisions
-    audit`, `biometrics audit`, `monitor`), not its help or another command of its group (`biometrics
-    plan` reads no data). Read from the words as typed, before typer parses them: a wrong guess (an
-    option's value spelled `--help`) only starts a database that is not used, or does not start one."""
-    rest = argv[argv.index(name) + 1 :] if name in argv else ()
-    command = SCAN_COMMANDS[name]
-    if command is not None and rest[:1] != (command,):
-        return False
-    return "--help" not in rest
-
-
-def _connect_ahead() -> None:
-    """In the console script, start DuckDB's in-memory database (10-20 ms) on another core while the
-    command's modules import: the audit's engine takes it (`engine.duckdb.connect_ahead`)."""
-    if _console_script:
-        from misflag.engine.duckdb import connect_ahead
-
-        connect_ahead()
 
 
 class Interrupted(Exception):
@@ -246,9 +202,7 @@ def _error(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every user-fixable problem into one line and exit code 2."""
     _invocation.append(tuple(sys.argv[1:] if argv is None else argv))
-    # sqlglot logs multi-line parser diagnostics ("contains unsupported syntax...") through Python's
-    # last-resort handler; misflag reports the same problems as its own one-line errors.
-    logging.getLogger("sqlglot").setLevel(logging.CRITICAL)
+    quiet_sqlglot()
     shown_as = warnings.formatwarning
     warnings.formatwarning = _one_line_warning  # printing only: recorded warnings (tests) are unchanged
     try:
@@ -320,6 +274,7 @@ def run() -> None:
     global _console_script
     _console_script = True
     gc.disable()
+    prepare(sys.argv[1:])  # done already where the console script entered through misflag._console
     code = main()
     gc.freeze()
     sys.exit(code)
