@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from misflag.biometrics._subjects import cluster_sums, subject_problems, subject
 from misflag.biometrics._text import summary_text
 from misflag.biometrics._thresholds import (
     Eer,
-    Target,
+    OperatingPoint,
     eer_bins,
     equal_error_rate,
     locate,
@@ -41,51 +42,12 @@ from misflag.biometrics._thresholds import (
     resolution_warning,
     threshold_from,
 )
-from misflag.engine import Engine, get_engine
+from misflag.engine import Engine, PendingClose, get_engine
 from misflag.errors import InputError, literal
-from misflag.io import check_before_engine, load_input
+from misflag.io import InputInfo, check_before_engine, load_input
 from misflag.result import AuditResult, make_row, rows_to_table
 
 Progress = Callable[[str, float], None]
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """A threshold (in internal units: the score, or minus a distance) and how it was found."""
-
-    internal: float
-    method: str
-    statistic: float | None = None
-    target: Target | None = None
-    counted: str = ""  # the pairs the target is counted over and the errors it allows, in words
-
-    def threshold(self, spec: BiometricSpec) -> float:
-        return -self.internal if spec.distance else self.internal
-
-    def stage(self, spec: BiometricSpec) -> str:
-        """The decision rule as applied, in exact numbers (shortest repr that round-trips).
-
-        A found threshold is the next double past an order statistic s, so `score >= next(s)` is exactly
-        `score > s` (`distance < s`): the rule is shown with the strict sign and s itself, never as a
-        neighbour such as 87.99999999999999 that looks like a rounding of s.
-        """
-        if self.statistic is None:
-            return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
-        statistic = -self.statistic if spec.distance else self.statistic
-        return f"score{'<' if spec.distance else '>'}{statistic!r}"
-
-    def describe(self, spec: BiometricSpec, counts_shown: bool) -> dict[str, Any]:
-        """The point as plain data for the metadata (order statistic in the input's units); the counts
-        behind a target only where the pairs it is counted over are published."""
-        statistic = self.statistic
-        return {
-            "stage": self.stage(spec),
-            "threshold": self.threshold(spec),
-            "rule": self.stage(spec),
-            "method": f"{self.method} ({self.counted})" if counts_shown and self.counted else self.method,
-            "order_statistic": None if statistic is None else (-statistic if spec.distance else statistic),
-            "target": None if self.target is None else self.target.fmr,
-        }
 
 
 def run_biometrics(
@@ -101,6 +63,7 @@ def run_biometrics(
     report("reading input", 0.0)
     check_before_engine(engine, source, table, lambda columns: check(spec, columns))
     runner = get_engine(engine)
+    closing: PendingClose | None = None
     try:
         info = load_input(runner, source, table=table)
         checked = check(spec, info.columns)
@@ -114,9 +77,37 @@ def run_biometrics(
         if spec.clustered:
             report("clustering by subject", 0.75)
             clustered = _cluster(runner, spec, checked, prof, all_groupings, points, matched)
-    finally:
-        runner.close()
-    report("writing results", 0.9)
+        closing = PendingClose(runner)  # every read is done: the engine closes beside the rows
+        report("writing results", 0.9)
+        result = _result(
+            spec, checked, info, engine, prof, hist, all_groupings, points, matched, eers, clustered
+        )
+    except BaseException:
+        with suppress(Exception):  # the audit's own error is the one to tell, not a failed close
+            if closing is None:
+                runner.close()
+            else:
+                closing.wait()
+        raise
+    closing.wait()
+    report("done", 1.0)
+    return result
+
+
+def _result(
+    spec: BiometricSpec,
+    checked: Checked,
+    info: InputInfo,
+    engine: str,
+    prof: Profile,
+    hist: Histogram,
+    all_groupings: list[Grouping],
+    points: list[OperatingPoint],
+    matched: np.ndarray,
+    eers: dict[tuple[str, str], Eer],
+    clustered: dict[str, Clustered],
+) -> AuditResult:
+    """The long table, curves, metadata and summary from the counts (no engine is needed any more)."""
     rows: list[dict[str, Any]] = []
     levels, disclosure = plan(spec, prof, all_groupings, clustered, matched, [p.internal for p in points])
     hidden = {attribute: level >= RATES for attribute, level in levels.items()}
@@ -165,7 +156,6 @@ def run_biometrics(
         and (note := resolution_warning(p.target, metric, units))
     ]
     result.summary = summary_text(result, spec)
-    report("done", 1.0)
     return result
 
 

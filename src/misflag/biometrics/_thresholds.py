@@ -1,4 +1,5 @@
-"""Exact thresholds from the histogram and a few bins' rows: a target FMR's threshold, and the EER.
+"""Exact thresholds from the histogram and a few bins' rows: a target FMR's threshold, and the EER; the
+operating points they make.
 
 A bin's rows are above every row of a lower bin and below every row of a higher one (binning is
 monotone), so a count at a threshold inside bin b is the rows of the bins above b plus the rows of b at or
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from misflag.biometrics._spec import BiometricSpec
 
 
 @dataclass(frozen=True)
@@ -159,3 +164,42 @@ def equal_error_rate(
         int(fnm[pick]),
         int(total_g),
     )
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A threshold (in internal units: the score, or minus a distance) and how it was found."""
+
+    internal: float
+    method: str
+    statistic: float | None = None
+    target: Target | None = None
+    counted: str = ""  # the pairs the target is counted over and the errors it allows, in words
+
+    def threshold(self, spec: BiometricSpec) -> float:
+        return -self.internal if spec.distance else self.internal
+
+    def stage(self, spec: BiometricSpec) -> str:
+        """The decision rule as applied, in exact numbers (shortest repr that round-trips).
+
+        A found threshold is the next double past an order statistic s, so `score >= next(s)` is exactly
+        `score > s` (`distance < s`): the rule is shown with the strict sign and s itself, never as a
+        neighbour such as 87.99999999999999 that looks like a rounding of s.
+        """
+        if self.statistic is None:
+            return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
+        statistic = -self.statistic if spec.distance else self.statistic
+        return f"score{'<' if spec.distance else '>'}{statistic!r}"
+
+    def describe(self, spec: BiometricSpec, counts_shown: bool) -> dict[str, Any]:
+        """The point as plain data for the metadata (order statistic in the input's units); the counts
+        behind a target only where the pairs it is counted over are published."""
+        statistic = self.statistic
+        return {
+            "stage": self.stage(spec),
+            "threshold": self.threshold(spec),
+            "rule": self.stage(spec),
+            "method": f"{self.method} ({self.counted})" if counts_shown and self.counted else self.method,
+            "order_statistic": None if statistic is None else (-statistic if spec.distance else statistic),
+            "target": None if self.target is None else self.target.fmr,
+        }
