@@ -119,6 +119,41 @@ def test_linkage_audit_intervals_never_collapse(graph: tuple[pd.DataFrame, pd.Da
 C_WW, C_WH, C_HH = 0.5 * 0.625 / 365, 0.5 * 0.05 / 365, 0.5 * 0.44 / 365
 
 
+def _key_probabilities(surnames: list[float]) -> np.ndarray:
+    """Each (first name, surname, birth date) key's probability for a group with these surname shares."""
+    return np.kron(np.kron([0.5, 0.5], surnames), np.full(365, 1 / 365))
+
+
+KEYS = {"White": _key_probabilities([0.75, 0.25, 0, 0]), "Hispanic": _key_probabilities([0, 0.2, 0.6, 0.2])}
+
+
+def _count_variance(listed: tuple[float, float], people: float, group: np.ndarray) -> float:
+    """Variance of the count of key-sharing pairs between a list (White, Hispanic records as given) and
+    `people` of one group, everyone's key drawn independently: C = L'P with L and P independent sums of
+    multinomials over the keys, so Var C = E[L]' Cov(P) E[L] + E[P]' Cov(L) E[P] + tr(Cov(L) Cov(P)),
+    Cov of a multinomial being n (diag p - p p'), written out without forming the matrices."""
+    parts = list(zip(listed, (KEYS["White"], KEYS["Hispanic"]), strict=True))
+    mean_list = sum(m * p for m, p in parts)
+    first = people * (mean_list**2 @ group - (mean_list @ group) ** 2)
+    second = people**2 * sum(m * (p @ group**2 - (p @ group) ** 2) for m, p in parts)
+    trace = people * sum(m * (p @ group - p @ group**2 - p**2 @ group + (p @ group) ** 2) for m, p in parts)
+    return float(first + second + trace)
+
+
+def _negative_binomial_quantile(mu: float, variance: float, q: float) -> int:
+    """Smallest k with P(X <= k) >= q for the negative binomial of this mean and variance, by summing its
+    mass function: P(0) = p^r, P(k) = P(k - 1) (k - 1 + r) (1 - p) / k with p = mu / var, r = mu^2 / (var - mu)."""
+    chance, size = mu / variance, mu**2 / (variance - mu)
+    k, term = 0, chance**size
+    assert term > 0
+    total = term
+    while total < q:
+        k += 1
+        term *= (k - 1 + size) * (1 - chance) / k
+        total += term
+    return k
+
+
 def _name_table(path: Path, rows: list[tuple[str, int, float, float]]) -> Path:
     columns: dict[str, list[Any]] = {"name": [r[0] for r in rows], "count": [r[1] for r in rows]}
     for group in GROUPS:
@@ -184,8 +219,13 @@ def test_rule_risk_intervals_never_collapse(
         (row,) = result.select(
             metric="wrongful_match_per_100k", group=label, attribute="group", stage="analytic"
         )
-        low = _poisson_quantile(mu, 0.025)
-        high = max(_poisson_quantile(mu, 0.975), low + 1)  # [0, 1] person where both quantiles are 0
+        variance = _count_variance((m_w, m_h), size, KEYS[label])
+        if variance > mu * (1 + 1e-9):  # overdispersed: people who share a key are matched together
+            low = _negative_binomial_quantile(mu, variance, 0.025)
+            high = max(_negative_binomial_quantile(mu, variance, 0.975), low + 1)
+        else:
+            low = _poisson_quantile(mu, 0.025)
+            high = max(_poisson_quantile(mu, 0.975), low + 1)  # [0, 1] person where both quantiles are 0
         assert row["value"] == pytest.approx(mu / size * 1e5)
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((low / size * 1e5, high / size * 1e5))
 

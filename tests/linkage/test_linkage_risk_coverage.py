@@ -1,31 +1,40 @@
-"""Coverage of the Monte Carlo interval of `linkage risk` (docs/linkage-risk.md, "Monte Carlo").
+"""Coverage of `linkage risk`'s intervals (docs/linkage-risk.md, "Computation").
 
-The interval claims 95% for the expected wrongful matches per 100,000. The attack feeds the interval code
-(`montecarlo_rows`) replicates drawn by a second implementation (numpy here, not misflag's sampler or its
-DuckDB join) of a toy population whose expectation is known by hand: surnames ALVAREZ, BROWN, CRUZ, DIAZ
-with White shares .75, .25, 0, 0 and Hispanic 0, .2, .6, .2; two first names of .5 each in both groups; a
-birth date uniform over 30 days; population and list half White, half Hispanic.
+The attack draws a toy population and list with a second implementation (numpy multinomials over the
+keys, not misflag's sampler or its DuckDB join) whose expectation is known by hand: surnames ALVAREZ,
+BROWN, CRUZ, DIAZ with White shares .75, .25, 0, 0 and Hispanic 0, .2, .6, .2; two first names of .5
+each in both groups; a birth date uniform over 30 days; population and list half White, half Hispanic.
 
-With 5 replicates (the default) the replicate spread has 4 degrees of freedom: mean +- 1.96 SE, the rule
-before this test, covered 1,762 to 1,770 of 2,000 trials (88%, as Student's t with 4 degrees of freedom
-predicts: 87.8%) for both groups' pairs and people; the binomial acceptance region starts at 1,869.
-Student's quantile (2.78) covers 1,888 to 1,921. The control keeps the normal quantile (monkeypatched
-in) and must fall below the region: the test can fail.
+Monte Carlo: the interval claims 95% for the expected wrongful matches per 100,000. Replicates drawn here
+are fed to the interval code (`montecarlo_rows`). With 5 replicates (the default) the replicate spread
+has 4 degrees of freedom: mean +- 1.96 SE, the rule before this test, covered 1,762 to 1,770 of 2,000
+trials (88%, as Student's t with 4 degrees of freedom predicts: 87.8%) for both groups' pairs and people;
+the binomial acceptance region starts at 1,869. Student's quantile (2.78) covers 1,888 to 1,921.
+
+Analytic: the interval claims 95% for the realised count of a drawn population. misflag's analytic rows of
+the same toy (its own tables and model) against 2,000 drawn counts: the Poisson interval, the rule before,
+held 747 and 720 (the count is overdispersed: people who share a key are matched together); the
+interval from the count's exact variance holds 1,887 and 1,900.
+
+Each control puts the rule before back (monkeypatched) and must fall below the region: the tests can fail.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from scipy.stats import binom
 
-from misflag.linkage import GROUPS, _risk_rows
-from misflag.linkage._population import GROUP_LABELS
-from misflag.linkage._risk_analytic import AnalyticRisk
+from misflag.linkage import GROUPS, PopulationModel, _risk_rows
+from misflag.linkage._population import GROUP_LABELS, DobModel
+from misflag.linkage._risk_analytic import analytic_risk
 from misflag.linkage._risk_montecarlo import MonteCarloRisk
 from misflag.linkage._risk_rows import RiskRows, analytic_rows, montecarlo_rows
+from misflag.linkage._rules import load_rule
+from tests.linkage.test_linkage_risk_toy import _name_table
 
 WHITE, HISPANIC = GROUPS.index("white"), GROUPS.index("hispanic")
 SURNAMES = {WHITE: np.array([0.75, 0.25, 0.0, 0.0]), HISPANIC: np.array([0.0, 0.2, 0.6, 0.2])}
@@ -136,55 +145,63 @@ def test_control_the_normal_quantile_falls_short(monkeypatch: pytest.MonkeyPatch
     assert max(covered.values()) < FLOOR, (covered, FLOOR)
 
 
-def _analytic_limits() -> dict[str, tuple[float, float]]:
-    """The analytic rows' interval per 100,000 of each population group, from the hand collision matrix
-    (each list and population group exactly half)."""
-    shares = {group: _key_shares(group) for group in (WHITE, HISPANIC)}
-    collision = np.zeros((len(GROUPS), len(GROUPS)))
-    for a, b in np.ndindex(2, 2):
-        pair = ((WHITE, HISPANIC)[a], (WHITE, HISPANIC)[b])
-        collision[pair] = shares[pair[0]] @ shares[pair[1]]
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> PopulationModel:
+    """The toy as misflag's model: Census-shaped name tables and 30 equally likely birth dates."""
+    folder = tmp_path_factory.mktemp("toy")
+    surnames = _name_table(
+        folder / "s.parquet",
+        [("ALVAREZ", 300, 100, 0), ("BROWN", 200, 50, 50), ("CRUZ", 300, 0, 100), ("DIAZ", 100, 0, 100)],
+    )
+    first = _name_table(folder / "f.parquet", [("ANN", 100, 50, 50), ("BO", 100, 50, 50)])
+    dob = DobModel(start=dt.date(2001, 1, 1), weights=np.full(DAYS, 1 / DAYS), source="toy")
+    return PopulationModel.from_census(surnames, first, birth_years=dob)
+
+
+def _analytic_limits(toy: PopulationModel) -> dict[str, tuple[float, float]]:
+    """The analytic rows' interval per 100,000 of each population group (each list and population group
+    exactly half), and a check of their expectation against the hand values."""
     listed, population = _in_groups(np.full(2, LISTED / 2)), _in_groups(np.full(2, POPULATION / 2))
-    pairs = listed[:, None] * population[None, :] * collision
     out = RiskRows([WHITE, HISPANIC], None)
-    analytic_rows(out, AnalyticRisk(collision, {}, {}, pairs), listed, population)
-    return {
-        row["group"]: (row["ci_low"], row["ci_high"])
-        for row in out.rows
-        if row["attribute"] == "group" and row["metric"] == "wrongful_match_per_100k"
-    }
+    analytic_rows(out, analytic_risk(toy, load_rule("crosscheck"), listed, population), listed, population)
+    rows = [r for r in out.rows if r["attribute"] == "group" and r["metric"] == "wrongful_match_per_100k"]
+    expected = _expected()
+    assert [r["value"] for r in rows] == pytest.approx(
+        [expected[(r["group"], "wrongful_match_per_100k")] for r in rows], rel=1e-12
+    )
+    return {row["group"]: (row["ci_low"], row["ci_high"]) for row in rows}
 
 
-def _realised_covered(realised: np.ndarray) -> list[int]:
-    """How many realised rates per 100,000 (runs x (White, Hispanic)) lie in the analytic interval."""
-    limits = _analytic_limits()
+def _realised_covered(toy: PopulationModel) -> list[int]:
+    """How many of TRIALS realised counts per 100,000 (drawn populations and lists, each group exactly
+    half) lie in the analytic interval, for White and Hispanic."""
+    rng = np.random.default_rng(23)
+    listing = _draw(rng, TRIALS, LISTED, halves=True)
+    drawn = _draw(rng, TRIALS, POPULATION, halves=True)
+    realised = np.einsum("rk,rbk->rb", listing.sum(axis=1), drawn) / (POPULATION / 2) * 1e5
+    limits = _analytic_limits(toy)
     return [
         int(((low <= realised[:, index]) & (realised[:, index] <= high)).sum())
         for index, (low, high) in enumerate(limits[label] for label in ("White", "Hispanic"))
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/linkage-risk.md: the analytic interval is Poisson; a drawn population's count is overdispersed",
-)
-def test_the_analytic_interval_holds_the_realised_count_of_a_drawn_population() -> None:
-    """The analytic interval is said to hold the realised count of wrongful pairs with 95%. Drawn from
-    the toy (2,000 populations and lists, each group exactly half), people who share a key match
-    together, so the count varies far more than a Poisson count: the interval holds 747 and 720 of
-    2,000 (strict xfail: this test fails the day the interval accounts for it, and the docs change)."""
-    rng = np.random.default_rng(23)
-    listing = _draw(rng, TRIALS, LISTED, halves=True)
-    drawn = _draw(rng, TRIALS, POPULATION, halves=True)
-    realised = np.einsum("rk,rbk->rb", listing.sum(axis=1), drawn) / (POPULATION / 2) * 1e5
-    assert min(_realised_covered(realised)) >= FLOOR
+def test_the_analytic_interval_holds_the_realised_count_of_a_drawn_population(toy: PopulationModel) -> None:
+    """The analytic interval is a 95% prediction interval of the count of wrongful pairs in a population
+    and a list drawn from the tables: 1,887 and 1,900 of 2,000 drawn counts (numpy, not misflag's
+    sampler) lie in it, each group exactly half."""
+    assert min(_realised_covered(toy)) >= FLOOR
 
 
-def test_control_the_analytic_interval_holds_a_poisson_count() -> None:
-    """The same check passes where its assumption holds: Poisson counts around the hand expectation."""
-    expected = _expected()
-    means = [
-        expected[(label, "wrongful_match_per_100k")] * POPULATION / 2 / 1e5 for label in ("White", "Hispanic")
-    ]
-    counts = np.random.default_rng(29).poisson(means, size=(TRIALS, 2))
-    assert min(_realised_covered(counts / (POPULATION / 2) * 1e5)) >= FLOOR
+def test_control_a_poisson_interval_misses_the_overdispersed_count(
+    toy: PopulationModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule before: the Poisson prediction interval (the variance monkeypatched to the mean). People
+    who share a key are matched together, so the count varies far more than a Poisson count: it held
+    747 and 720 of the same 2,000 counts."""
+    monkeypatch.setattr(
+        _risk_rows,
+        "count_variance",
+        lambda risk, m, n: np.stack([risk.pairs.sum(axis=0), risk.pairs.sum(axis=1)]),
+    )
+    assert max(_realised_covered(toy)) < FLOOR

@@ -78,11 +78,12 @@ def _assumptions(model: PopulationModel, rule: MatchRule, mc_sizes: tuple[int, i
         "distinct people).",
         "Monte Carlo intervals: mean over replicates +- the larger of Student's t(0.975, replicates - 1) "
         "replicate standard errors and 1.96 Poisson errors of the pooled count.",
-        "Analytic intervals are 95% Poisson prediction intervals of the realised count around its "
-        "expectation (raised to [0, 1] person where the expectation is below 0.0253); the name tables "
-        "themselves are taken as exact. Poisson variation only: in a population drawn from the tables, "
-        "people who share a name and birth date are matched together, the count varies more, and the "
-        "interval holds it less often than 95% (docs/linkage-risk.md).",
+        "Analytic intervals are 95% prediction intervals of the realised count in a population and a "
+        "list drawn from the tables: negative binomial with the count's exact mean and variance (people "
+        "who share a name and birth date are matched together, so the count varies more than a Poisson "
+        "count; Jaro-Winkler's tail names counted as compared exactly in the variance), Poisson where "
+        "the variance is the mean, raised to [0, 1] person where both limits are 0; the name tables "
+        "themselves are taken as exact.",
     ]
     if any(c.method == "jaro_winkler" for c in rule.comparisons):
         lines.append(

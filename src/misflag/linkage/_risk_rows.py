@@ -1,6 +1,6 @@
 """The long-table rows of a rule-risk assessment: rates, ratios and counts per group, with intervals.
 
-Analytic rows carry Poisson prediction intervals; Monte Carlo rows Student's t interval of the replicate
+Analytic rows carry prediction intervals of the realised count (its exact mean and variance); Monte Carlo rows Student's t interval of the replicate
 mean (floored at the Poisson error, with Garwood's limit where nothing was simulated). `_risk` assembles
 them into a result.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from misflag.linkage._population import GROUP_LABELS, GROUPS
-from misflag.linkage._risk_analytic import AnalyticRisk, poisson_prediction
+from misflag.linkage._risk_analytic import AnalyticRisk, count_prediction, count_variance
 from misflag.linkage._risk_montecarlo import MonteCarloRisk
 from misflag.result import make_row
 from misflag.stats import normal_quantile
@@ -122,15 +122,16 @@ class RiskRows:
 
 
 def analytic_rows(out: RiskRows, risk: AnalyticRisk, list_counts: np.ndarray, pop_counts: np.ndarray) -> None:
-    """Expected values with a Poisson prediction interval around the expectation (Poisson variation only:
-    a drawn population's count is overdispersed, see docs/linkage-risk.md)."""
-    for attribute, counts, sizes, other in (
-        ("group", risk.pairs.sum(axis=0), pop_counts, list_counts),
-        ("list group", risk.pairs.sum(axis=1), list_counts, list_counts),
+    """Expected values with a 95% prediction interval for the realised count of a population drawn from the
+    tables, from the count's exact mean and variance (`count_variance`, `count_prediction`)."""
+    variances = count_variance(risk, list_counts, pop_counts)
+    for attribute, counts, variance, sizes, other in (
+        ("group", risk.pairs.sum(axis=0), variances[0], pop_counts, list_counts),
+        ("list group", risk.pairs.sum(axis=1), variances[1], list_counts, list_counts),
     ):
         safe = np.where(sizes > 0, sizes, np.nan)
-        low, high = (limit / safe * 1e5 for limit in poisson_prediction(counts))
-        rel_var = 1.0 / np.where(counts > 0, counts, np.nan)
+        low, high = (limit / safe * 1e5 for limit in count_prediction(counts, variance))
+        rel_var = np.fmax(variance, counts) / np.where(counts > 0, counts, np.nan) ** 2
         out.standard(
             attribute,
             "analytic",
