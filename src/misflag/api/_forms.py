@@ -90,19 +90,26 @@ def _options(function: Callable[..., Any]) -> dict[str, tuple[OptionInfo, Any]]:
     }
 
 
+def _by_flag(options: dict[str, tuple[OptionInfo, Any]], name: str) -> tuple[OptionInfo, Any]:
+    """The option whose flag is `--` + `name` dashed: a field of the web's form keeps its flag's name
+    (`threshold`) where the option generated from a spec has its field's (`thresholds`)."""
+    flag = "--" + name.replace("_", "-")
+    return next(found for found in options.values() if flag in (found[0].param_decls or ()))
+
+
 def command_fields(
     function: Callable[..., Any],
     names: Sequence[str],
     choices: Mapping[str, Sequence[str]] | None = None,
     notes: Mapping[str, str] | None = None,
 ) -> tuple[FormField, ...]:
-    """The form fields of a CLI command's options `names`, in that order; `choices` restricts a text option
-    to fixed values (e.g. a rule preset instead of a file path, which the web never reads); `notes` says
-    where the web takes less than the CLI."""
+    """The form fields of a CLI command's options `names` (each its parameter's name or its flag's), in that
+    order; `choices` restricts a text option to fixed values (e.g. a rule preset instead of a file path,
+    which the web never reads); `notes` says where the web takes less than the CLI."""
     options = _options(function)
     out = []
     for name in names:
-        option, hint = options[name]
+        option, hint = options[name] if name in options else _by_flag(options, name)
         kind, item = _kind(hint)
         allowed = tuple(choices.get(name, ())) if choices else ()
         if kind == "choice":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from misflag._spec_options import spec_values, with_spec_options
 from misflag._text import plain, shown
 from misflag.commands._output import (
     FORMAT_OPTION,
@@ -141,29 +143,17 @@ def _parse_bands(text: str) -> list[float]:
 def audit(
     pairs: str = typer.Argument(..., help="Pairs file from any matcher: id_l, id_r, score."),
     records: str | None = typer.Option(None, "--records", help="Records file (ids, groups, ground truth)."),
-    id_column: str = typer.Option("id", "--id-column", help="Record id column (the ids the pairs name)."),
-    truth: str | None = typer.Option(
-        None, "--truth", help="Records column with the true entity (cluster) id."
-    ),
-    source_column: str | None = typer.Option(
-        None, "--source-column", help="Records column naming the file (a/b)."
-    ),
     labels: Path | None = typer.Option(
         None, "--labels", help="Labelled sample CSV from `misflag linkage sample`."
     ),
-    group: list[str] = typer.Option([], "--group", help="SQL expression over the records defining groups."),
-    threshold: list[float] = typer.Option([0.9], "--threshold", help="Probability threshold(s) to audit."),
     settings: Path | None = typer.Option(
         None, "--settings", help="Splink settings: measure blocking recall."
     ),
-    probabilities: bool = typer.Option(
-        True, "--probabilities/--raw-scores", help="Scores are probabilities."
-    ),
-    min_cell: int = typer.Option(10, "--min-cell", help="Suppress groups with fewer people than this."),
     output_format: OutputFormat = FORMAT_OPTION,
     save: Path | None = SAVE_OPTION,
     report: Path | None = REPORT_OPTION,
     pdf: Path | None = PDF_OPTION,
+    **options: Any,
 ) -> None:
     """Precision, recall, F1, wrongful-link rate and blocking recall per group, from truth or a labelled sample.
 
@@ -176,19 +166,19 @@ def audit(
     rules = (
         tuple(blocking_rule_sql(translate_settings(load_settings(settings), "duckdb"))) if settings else ()
     )
-    spec = LinkageAuditSpec(
-        id_column=id_column,
-        cluster_column=truth,
-        source_column=source_column,
-        groups=tuple(group),
-        thresholds=tuple(threshold),
-        min_cell=min_cell,
-        probabilities=probabilities,
-        blocking_rules=rules,
-    )
+    spec = LinkageAuditSpec(**spec_values(LinkageAuditSpec, options), blocking_rules=rules)
     with progress_bar(3, quiet=output_format is not OutputFormat.table) as step:
         result = audit_linkage(pairs, records, spec=spec, labels=labels, progress=step)
     emit(result, output_format, save=save, report=report, pdf=pdf)
+
+
+# the audit's options, one per user field of LinkageAuditSpec, where its help has always listed them
+with_spec_options(
+    audit,
+    LinkageAuditSpec,
+    order=("probabilities", "min_cell"),
+    after={"id_column": "records", "groups": "labels", "probabilities": "settings"},
+)
 
 
 def synth(

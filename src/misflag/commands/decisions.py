@@ -6,13 +6,12 @@ of the field's metadata, so the CLI, the Python API and the HTTP schema offer th
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from misflag._spec_options import option_flag, spec_values, with_spec_options
 from misflag.commands._output import (
     FORMAT_OPTION,
     PDF_OPTION,
@@ -22,10 +21,8 @@ from misflag.commands._output import (
     emit,
     progress_bar,
 )
-from misflag.decisions import DecisionSpec, counts_table, parse_stage, run_audit
+from misflag.decisions import DecisionSpec, counts_table, run_audit
 from misflag.decisions._forms import COUNT_COLUMN, FLAG_COLUMN, TRUTH_COLUMN
-from misflag.decisions._missing_spec import expand_prevalence_files
-from misflag.decisions._spec import option_flag
 from misflag.errors import InputError
 from misflag.io import read_data_file
 
@@ -76,7 +73,7 @@ def audit(
     if settings is not None:
         spec = DecisionSpec.from_dict(read_data_file(settings, "settings file"))
     else:
-        spec = _spec_of(options)
+        spec = DecisionSpec(**spec_values(DecisionSpec, options))
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
         result = run_audit(spec, source, engine=engine, table=table, progress=update)
     emit(result, output_format, save=save, report=report, pdf=pdf)
@@ -118,48 +115,5 @@ def _published_form(
 _FORM_FILLS = {"flag": FLAG_COLUMN, "truth": TRUTH_COLUMN, "count": COUNT_COLUMN}
 
 
-def _spec_of(options: dict[str, Any]) -> DecisionSpec:
-    """The spec of the spec options: repeated options as tuples, each --stage split at its first '=', each
-    --prevalence @FILE read into its rows (only here: HTTP and the web read no file)."""
-    values: dict[str, Any] = {}
-    for spec_field in fields(DecisionSpec):
-        value = options[spec_field.name]
-        if spec_field.default is MISSING and value is None:
-            raise InputError(f"{option_flag(spec_field)} is required: {spec_field.metadata['help']}")
-        if spec_field.name == "stages":
-            value = tuple(parse_stage(text) for text in value)
-        elif spec_field.name == "prevalence":
-            value = expand_prevalence_files(value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[spec_field.name] = value
-    return DecisionSpec(**values)
-
-
-def _cli_parameter(spec_field: Field[Any], hint: Any) -> inspect.Parameter:
-    """A spec field as a typer option: a tuple field repeatable, a required one optional (--settings may give it)."""
-    default: Any
-    if get_origin(hint) is tuple:
-        hint, default = list[str], []
-    elif spec_field.default is MISSING:
-        hint, default = hint | None, None
-    else:
-        default = spec_field.default
-    option = typer.Option(default, option_flag(spec_field), help=spec_field.metadata["help"])
-    return inspect.Parameter(spec_field.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
-
-
-def _with_spec_options(command: Any) -> None:
-    """Put the spec's fields, as options, after the command's source argument (typer reads __signature__)."""
-    hints = get_type_hints(DecisionSpec)
-    own = list(inspect.signature(command, eval_str=True).parameters.values())[:-1]
-    spec_options = [_cli_parameter(f, hints[f.name]) for f in fields(DecisionSpec)]
-    parameters = [own[0], *spec_options, *own[1:]]
-    command.__signature__ = inspect.Signature(
-        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters], return_annotation=None
-    )
-    command.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
-
-
-_with_spec_options(audit)
+with_spec_options(audit, DecisionSpec)
 app.command("audit")(audit)

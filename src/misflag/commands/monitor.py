@@ -1,6 +1,7 @@
 """`misflag monitor SOURCE`: alarms when a group's disparity leaves the band or review stops dismissing flags.
 
-Exit codes for schedulers: 0 no open alarm, 3 an alarm is open, 2 bad input.
+Exit codes for schedulers: 0 no open alarm, 3 an alarm is open, 2 bad input. The watch's options are one
+per field of MonitorSpec, generated from its fields' metadata (misflag._spec_options).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pyarrow as pa
 import typer
 
 from misflag._json import rows_json
+from misflag._spec_options import spec_values, with_spec_options
 from misflag._text import plain, printable
 from misflag.commands._output import (
     FORMAT_OPTION,
@@ -27,8 +29,8 @@ from misflag.commands._output import (
     write_files,
     write_stdout,
 )
+from misflag.monitor import MonitorSpec
 from misflag.monitor import monitor as run
-from misflag.monitor import parse_band, parse_stage
 from misflag.monitor._withhold import alarm_bound
 from misflag.result import AuditResult, format_number
 
@@ -44,44 +46,6 @@ def monitor(
     source: str | None = typer.Argument(
         None, help="Decision log: CSV/Parquet, DuckDB file (--table), postgresql://."
     ),
-    time: str | None = typer.Option(
-        None, "--time", help="SQL expression: each decision's date or timestamp."
-    ),
-    flag: str | None = typer.Option(None, "--flag", help="SQL expression: the decision, 0/1 (1 = flagged)."),
-    stage: list[str] = typer.Option(
-        [], "--stage", help="NAME=EXPR per stage, in order: algorithm first, review last."
-    ),
-    truth: str | None = typer.Option(
-        None, "--truth", help="SQL expression: 1 = flag warranted; NULL = pending."
-    ),
-    group: str = typer.Option(..., "--group", help="SQL expression defining groups."),
-    reference: str = typer.Option(..., "--reference", help="Reference group."),
-    metric: list[str] = typer.Option(
-        [], "--metric", help="fpr, fnr, selection_rate, dismissal_rate (repeatable)."
-    ),
-    band: str = typer.Option(
-        "0.8,1.25", "--band", help="LOW,HIGH tolerance band of the ratio to the reference."
-    ),
-    alpha: float = typer.Option(0.05, "--alpha", help="Chance of any false alarm over the horizon, at most."),
-    period: str = typer.Option("day", "--period", help="day, week or month."),
-    weight: str | None = typer.Option(
-        None, "--weight", help="Inverse inclusion probability of labelled rows."
-    ),
-    reviewer_pool: str | None = typer.Option(None, "--reviewer-pool", help="SQL expression: reviewer pool."),
-    where: str | None = typer.Option(None, "--where", help="SQL filter: only rows where this is true."),
-    horizon: int = typer.Option(365, "--horizon", help="Periods the guarantee covers."),
-    baseline_periods: int = typer.Option(
-        30, "--baseline-periods", help="Periods that set dismissal baselines."
-    ),
-    min_cell: int = typer.Option(10, "--min-cell", help="Suppress group-periods with fewer rows than this."),
-    late_periods: int = typer.Option(
-        0, "--late-periods", help="With --state: re-read this many past periods for late labels."
-    ),
-    evidence: str = typer.Option(
-        "settled",
-        "--evidence",
-        help="settled (each period once) or arrival (with --state: each run's new labels; no provisional alarms).",
-    ),
     state: Path | None = typer.Option(None, "--state", help="State file: later runs read only new rows."),
     ledger: str | None = typer.Option(
         None, "--ledger", help="Monitor a ledger (URL or SQLite path) instead."
@@ -92,31 +56,17 @@ def monitor(
     save: Path | None = SAVE_OPTION,
     report: Path | None = REPORT_OPTION,
     pdf: Path | None = PDF_OPTION,
+    **options: Any,
 ) -> None:
     """Watch a decision log period by period; exit 3 while an alarm is open."""
+    # the time may be left out with --ledger (the ledger's own); the monitor says so when it is needed
+    values = spec_values(MonitorSpec, options, unchecked=("time",))
     # schedulers run it without a terminal: no bar there, so an error is exactly one line on stderr
     quiet = output_format is not OutputFormat.table or not sys.stderr.isatty()
     with progress_bar(1.0, quiet=quiet) as update:
         result = run(
             source,
-            time=time,
-            group=group,
-            reference=reference,
-            truth=truth,
-            flag=flag,
-            stages=[parse_stage(s) for s in stage],
-            metrics=metric,
-            band=parse_band(band),
-            alpha=alpha,
-            period=period,
-            weight=weight,
-            reviewer_pool=reviewer_pool,
-            where=where,
-            horizon=horizon,
-            baseline_periods=baseline_periods,
-            min_cell=min_cell,
-            late_periods=late_periods,
-            evidence=evidence,
+            **values,
             state=state,
             ledger=_ledger_url(ledger),
             engine=engine,
@@ -138,6 +88,10 @@ def monitor(
     write_files(result, save=save, report=report, pdf=pdf)
     if result.metadata.get("open_alarms"):
         raise typer.Exit(ALARM_EXIT)
+
+
+# the watch's options, one per field of MonitorSpec, in the order the help has always listed them
+with_spec_options(monitor, MonitorSpec, order=("flag", "stages", "truth", "group", "reference"))
 
 
 def _ledger_url(ledger: str | None) -> str | None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import Field, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any, cast
 
+from misflag._spec_options import each, option
+from misflag._spec_options import option_flag as option_flag  # api._request reads it here
 from misflag._text import shown
-from misflag.decisions._missing_spec import check_missing_truth, check_prevalence, check_strata
+from misflag.decisions._missing_spec import (
+    check_missing_truth,
+    check_prevalence,
+    check_strata,
+    expand_prevalence_files,
+)
 from misflag.errors import InputError, literal
 
 DEFAULT_STAGE = "decision"
@@ -21,19 +28,12 @@ MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HT
 SMALL_DENOMINATOR = 30  # a rate of fewer people is reported with a warning that its interval is wide
 
 
-def _option(help_text: str, flag: str | None = None, *, local: bool = False) -> dict[str, Any]:
-    """A spec field's metadata: its user-facing help, its CLI flag where not `--` + the dashed name, and
-    `local` for an option the HTTP schema never carries (the service opens nothing a request names).
-
-    The CLI options, the HTTP schema's descriptions and the reproducibility command line are all read
-    from this, so a field is described once.
-    """
-    return {"help": help_text} | ({"flag": flag} if flag else {}) | ({"local": True} if local else {})
-
-
-def option_flag(spec_field: Field[Any]) -> str:
-    """The CLI flag of a spec field: `--group` for groups, `--target-fpr` for target_fpr."""
-    return str(spec_field.metadata.get("flag") or "--" + spec_field.name.replace("_", "-"))
+def parse_stage(text: str) -> tuple[str, str]:
+    """`NAME=EXPR` as given to --stage (the first '=' splits; the expression may contain more)."""
+    name, separator, expression = text.partition("=")
+    if not separator or not name.strip() or not expression.strip():
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
+    return name.strip(), expression.strip()
 
 
 @dataclass(frozen=True)
@@ -45,20 +45,23 @@ class DecisionSpec:
     `flag` is the single stage named "decision".
     """
 
-    truth: str = field(metadata=_option("SQL expression: 1 = the flag was warranted, 0 = it was not."))
+    truth: str = field(metadata=option("SQL expression: 1 = the flag was warranted, 0 = it was not."))
     flag: str | None = field(
-        default=None, metadata=_option("SQL expression: the decision, 0/1 (1 = flagged).")
+        default=None, metadata=option("SQL expression: the decision, 0/1 (1 = flagged).")
     )
     stages: tuple[tuple[str, str], ...] = field(
-        default=(), metadata=_option("NAME=EXPR per pipeline stage, in order; the last decides.", "--stage")
+        default=(),
+        metadata=option(
+            "NAME=EXPR per pipeline stage, in order; the last decides.", "--stage", parse=each(parse_stage)
+        ),
     )
     groups: tuple[str, ...] = field(
-        default=(), metadata=_option("SQL expression defining groups (repeatable).", "--group")
+        default=(), metadata=option("SQL expression defining groups (repeatable).", "--group")
     )
-    intersect: bool = field(default=False, metadata=_option("Also audit every intersection of the groups."))
+    intersect: bool = field(default=False, metadata=option("Also audit every intersection of the groups."))
     table_sets: tuple[str, ...] = field(
         default=(),
-        metadata=_option(
+        metadata=option(
             "Publish these group expressions, comma-separated, as one table (repeatable; instead of "
             "--intersect's every combination); every table of the call is protected jointly.",
             "--table-set",
@@ -66,86 +69,87 @@ class DecisionSpec:
     )
     breakdown: str | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "SQL expression: also publish every table within each of its values (the table intersected "
             "with it) and its own table, all protected jointly."
         ),
     )
-    where: str | None = field(default=None, metadata=_option("SQL filter: only rows where this is true."))
+    where: str | None = field(default=None, metadata=option("SQL filter: only rows where this is true."))
     score: str | None = field(
-        default=None, metadata=_option("SQL expression: a score; adds threshold curves.")
+        default=None, metadata=option("SQL expression: a score; adds threshold curves.")
     )
     weight: str | None = field(
-        default=None, metadata=_option("Inverse inclusion probability of audit-sample rows.")
+        default=None, metadata=option("Inverse inclusion probability of audit-sample rows.")
     )
     count: str | None = field(
         default=None,
-        metadata=_option("SQL expression: how many people each row stands for (a table of counts)."),
+        metadata=option("SQL expression: how many people each row stands for (a table of counts)."),
     )
     margin: str | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "With --count: SQL expression, the published total of each row's group; warns if unequal."
         ),
     )
     reference: str | None = field(
-        default=None, metadata=_option("Reference group (GROUP or ATTRIBUTE=GROUP).")
+        default=None, metadata=option("Reference group (GROUP or ATTRIBUTE=GROUP).")
     )
     threshold: float | None = field(
-        default=None, metadata=_option("Global score threshold (flag if score >= it).")
+        default=None, metadata=option("Global score threshold (flag if score >= it).")
     )
     target_fpr: float = field(
-        default=0.05, metadata=_option("Without --threshold: overall FPR the threshold meets.")
+        default=0.05, metadata=option("Without --threshold: overall FPR the threshold meets.")
     )
-    seed: int = field(default=0, metadata=_option("Seed of the bootstrap."))
-    replicates: int = field(default=1000, metadata=_option("Bootstrap replicates for the 95% intervals."))
-    min_cell: int = field(default=10, metadata=_option("Suppress groups with fewer people than this."))
+    seed: int = field(default=0, metadata=option("Seed of the bootstrap."))
+    replicates: int = field(default=1000, metadata=option("Bootstrap replicates for the 95% intervals."))
+    min_cell: int = field(default=10, metadata=option("Suppress groups with fewer people than this."))
     strict: bool = field(
-        default=False, metadata=_option("Fail on an undefined FPR/FNR instead of reporting it as undefined.")
+        default=False, metadata=option("Fail on an undefined FPR/FNR instead of reporting it as undefined.")
     )
     missing_values: tuple[str, ...] = field(
         default=(),
-        metadata=_option("A group value to read as missing, e.g. NA (repeatable).", "--missing-value"),
+        metadata=option("A group value to read as missing, e.g. NA (repeatable).", "--missing-value"),
     )
     impact_ratio_min_share: float = field(
         default=0.0,
-        metadata=_option("Leave groups under this share of rows out of ratios (NYC Local Law 144: 0.02)."),
+        metadata=option("Leave groups under this share of rows out of ratios (NYC Local Law 144: 0.02)."),
     )
     missing_truth: str | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "Where truth is NULL (no --weight): bounds (worst case, the default), sensitivity (with --delta or "
             "--odds-ratio), mar (missing at random, with --strata) or prevalence (with --prevalence)."
         ),
     )
     delta: float | None = field(
         default=None,
-        metadata=_option("Sensitivity: unknown truths' share of positives within this of the known (0-1)."),
+        metadata=option("Sensitivity: unknown truths' share of positives within this of the known (0-1)."),
     )
     odds_ratio: float | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "Sensitivity: unknown truths' odds of a positive within this factor of the known (>= 1)."
         ),
     )
     strata: tuple[str, ...] = field(
         default=(),
-        metadata=_option(
+        metadata=option(
             "With --missing-truth mar or sensitivity: SQL expression of strata (repeatable).", "--strata"
         ),
     )
     prevalence: tuple[str, ...] = field(
         default=(),
-        metadata=_option(
+        metadata=option(
             "With --missing-truth prevalence: GROUP=RATE[:LOW-HIGH], a group's share of people who should be "
             "flagged, from another source (repeatable); on the command line also @FILE, a CSV group,rate,low,high.",
             "--prevalence",
+            parse=expand_prevalence_files,  # the command line's alone: HTTP and the web read no file
         ),
     )
 
     release_register: Path | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "Release register (a private JSON file): protect this audit against every earlier release of "
             "the same input recorded there, or refuse, and record it.",
             local=True,
@@ -153,14 +157,14 @@ class DecisionSpec:
     )
     protect_releases: bool = field(
         default=False,
-        metadata=_option(
+        metadata=option(
             "Protect against earlier releases from this data (a register per input digest in misflag's "
             "data directory), and record this one."
         ),
     )
     ledger: str | None = field(
         default=None,
-        metadata=_option(
+        metadata=option(
             "Ledger (URL or SQLite path): protect this audit against every earlier release of the same "
             "input recorded there, or refuse, and record it (only what is published) as a sealed entry.",
             local=True,
@@ -328,14 +332,6 @@ def _stage_pair(stage: Sequence[str] | str) -> tuple[str, str]:
     if not isinstance(stage, list | tuple) or len(stage) != 2 or not all(isinstance(v, str) for v in stage):
         raise InputError(f"a stage is a [name, expression] pair of strings, got {literal(shown(stage))}")
     return (str(stage[0]), str(stage[1]))
-
-
-def parse_stage(text: str) -> tuple[str, str]:
-    """`NAME=EXPR` as given to --stage (the first '=' splits; the expression may contain more)."""
-    name, separator, expression = text.partition("=")
-    if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
-    return name.strip(), expression.strip()
 
 
 def split_set(text: str) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag._spec_options import option
 from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_identifier
 from misflag.errors import EngineError, InputError, RuleError, literal
@@ -41,13 +42,22 @@ CURVE_THRESHOLDS: tuple[float, ...] = (*(round(float(x), 2) for x in np.arange(0
 class LinkageAuditSpec:
     """What the audit asks: which record columns hold the id, truth, source and groups; which thresholds."""
 
-    id_column: str = "id"
-    cluster_column: str | None = None
-    source_column: str | None = None
-    groups: tuple[str, ...] = ()
-    thresholds: tuple[float, ...] = (0.9,)
-    min_cell: int = 10
-    probabilities: bool = True
+    id_column: str = field(default="id", metadata=option("Record id column (the ids the pairs name)."))
+    cluster_column: str | None = field(
+        default=None, metadata=option("Records column with the true entity (cluster) id.", "--truth")
+    )
+    source_column: str | None = field(default=None, metadata=option("Records column naming the file (a/b)."))
+    groups: tuple[str, ...] = field(
+        default=(), metadata=option("SQL expression over the records defining groups.", "--group")
+    )
+    thresholds: tuple[float, ...] = field(
+        default=(0.9,), metadata=option("Probability threshold(s) to audit.", "--threshold")
+    )
+    min_cell: int = field(default=10, metadata=option("Suppress groups with fewer people than this."))
+    probabilities: bool = field(
+        default=True, metadata=option("Scores are probabilities.", off="--raw-scores")
+    )
+    #: No option: the command reads them from its --settings file (Splink's), not from the user.
     blocking_rules: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from misflag._spec_options import each, option
 from misflag._text import shown
 from misflag.errors import InputError, literal
 
@@ -28,6 +29,24 @@ MAX_BAND = 1000.0
 MAX_PERIODS = 1_000_000
 
 
+def parse_band(text: str) -> tuple[float, float]:
+    """`LOW,HIGH` as given to `--band`."""
+    parts = [part.strip() for part in str(text).split(",")]
+    try:
+        low, high = (float(part) for part in parts)
+    except ValueError:
+        raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(shown(text))}") from None
+    return low, high
+
+
+def parse_stage(text: str) -> tuple[str, str]:
+    """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more)."""
+    name, separator, expression = str(text).partition("=")
+    if not separator or not name.strip() or not expression.strip():
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
+    return name.strip(), expression.strip()
+
+
 @dataclass(frozen=True)
 class MonitorSpec:
     """The monitor's questions. Every column option is a SQL expression over the decision log.
@@ -36,24 +55,51 @@ class MonitorSpec:
     decision (NULL there = review pending). `reviewer_pool` groups reviewers (never shown by name).
     """
 
-    time: str
-    group: str
-    reference: str
-    truth: str | None = None
-    flag: str | None = None
-    stages: tuple[tuple[str, str], ...] = ()
-    metrics: tuple[str, ...] = ()
-    band: tuple[float, float] = (0.8, 1.25)
-    alpha: float = 0.05
-    period: str = "day"
-    weight: str | None = None
-    reviewer_pool: str | None = None
-    where: str | None = None
-    horizon: int = 365
-    baseline_periods: int = 30
-    min_cell: int = 10
-    late_periods: int = 0
-    evidence: str = "settled"
+    time: str = field(metadata=option("SQL expression: each decision's date or timestamp."))
+    group: str = field(metadata=option("SQL expression defining groups.", required=True))
+    reference: str = field(metadata=option("Reference group.", required=True))
+    truth: str | None = field(
+        default=None, metadata=option("SQL expression: 1 = flag warranted; NULL = pending.")
+    )
+    flag: str | None = field(
+        default=None, metadata=option("SQL expression: the decision, 0/1 (1 = flagged).")
+    )
+    stages: tuple[tuple[str, str], ...] = field(
+        default=(),
+        metadata=option(
+            "NAME=EXPR per stage, in order: algorithm first, review last.", "--stage", parse=each(parse_stage)
+        ),
+    )
+    metrics: tuple[str, ...] = field(
+        default=(), metadata=option("fpr, fnr, selection_rate, dismissal_rate (repeatable).", "--metric")
+    )
+    band: tuple[float, float] = field(
+        default=(0.8, 1.25),
+        metadata=option(
+            "LOW,HIGH tolerance band of the ratio to the reference.", parse=parse_band, text="0.8,1.25"
+        ),
+    )
+    alpha: float = field(
+        default=0.05, metadata=option("Chance of any false alarm over the horizon, at most.")
+    )
+    period: str = field(default="day", metadata=option("day, week or month."))
+    weight: str | None = field(
+        default=None, metadata=option("Inverse inclusion probability of labelled rows.")
+    )
+    reviewer_pool: str | None = field(default=None, metadata=option("SQL expression: reviewer pool."))
+    where: str | None = field(default=None, metadata=option("SQL filter: only rows where this is true."))
+    horizon: int = field(default=365, metadata=option("Periods the guarantee covers."))
+    baseline_periods: int = field(default=30, metadata=option("Periods that set dismissal baselines."))
+    min_cell: int = field(default=10, metadata=option("Suppress group-periods with fewer rows than this."))
+    late_periods: int = field(
+        default=0, metadata=option("With --state: re-read this many past periods for late labels.")
+    )
+    evidence: str = field(
+        default="settled",
+        metadata=option(
+            "settled (each period once) or arrival (with --state: each run's new labels; no provisional alarms)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
@@ -130,21 +176,3 @@ class MonitorSpec:
             for key in ("reference", "metrics", "band", "alpha", "horizon"):
                 data[key] = self.to_dict()[key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def parse_band(text: str) -> tuple[float, float]:
-    """`LOW,HIGH` as given to `--band`."""
-    parts = [part.strip() for part in str(text).split(",")]
-    try:
-        low, high = (float(part) for part in parts)
-    except ValueError:
-        raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(shown(text))}") from None
-    return low, high
-
-
-def parse_stage(text: str) -> tuple[str, str]:
-    """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more)."""
-    name, separator, expression = str(text).partition("=")
-    if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
-    return name.strip(), expression.strip()
