@@ -15,7 +15,7 @@ is protected; only the others are solved, and their solutions join the points.
 The counts' own LPs run first on a second model beside the audit's (`_intervals.probe`, primal simplex): which
 counts are exposed does not depend on the path the solves take, only the exposed counts' pins do. Where
 none is exposed, that pass is the audit; where one is, the audit's own model solves them all as before.
-Right after an audit of the same universe that found a count exposed, the probe is skipped.
+Right after an audit of the same universe that found counts exposed, the probe solves those first.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from misflag.disclosure._intervals import Interval, Pending, Seen, is_exposed, own, probe, start
+from misflag.disclosure._intervals import Interval, Pending, is_exposed, own, probe, start
 from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._lp import TOLERANCE, Problem
 from misflag.disclosure._model import Output, Source, Target
@@ -216,25 +216,14 @@ def audit_outputs(
             pending.append((target, value, columns))
         carried = (points or {}).get(kept.signature) or Carried()
         levels = (protection, sensitive_below)
-        seen: Seen | None = None
-        if carried.known:  # the random LPs are the audit's own, and the probe starts from their basis
-            seen = start(problem, pending, carried.exact(), number, protection)
-            everything = seen.all_certified(pending, protection)  # then `own` solves nothing
-            # after an audit of this universe with a count exposed the next likely has one too, where
-            # the probe would stop and its solves be lost (once per round of secondary suppression)
-            likely = pins and carried.exposed
-            probed = (
-                None if everything or likely else probe(problem, seen, pending, levels, pins, carried.extra)
-            )
-        else:  # its own model's points wait for `replay`: the probe starts afresh
-            probed = probe(problem, Seen(pending, problem), pending, levels, pins, carried.every())
-        if probed is not None:
+        probed = probe(problem, pending, levels, pins, carried.every(), carried.exposed)
+        if probed is not None:  # the own model has solved nothing: its points wait for `replay`
             here, mine = probed
             if points is not None:
-                later = _replay(problem, seen, pending, (number, protection), carried)
+                later = _replay(problem, pending, (number, protection), carried)
                 points[kept.signature] = Carried(replay=later, extra=[*carried.every(), *mine.found])
         else:
-            seen = seen or start(problem, pending, carried.exact(), number, protection)
+            seen = start(problem, pending, carried.exact(), number, protection)
             here = own(problem, seen, pending, protection)
             if points is not None:
                 points[kept.signature] = Carried(carried.then(seen.found))
@@ -246,7 +235,9 @@ def audit_outputs(
             if interval.exact and is_exposed(interval, protection, sensitive_below):
                 exposed.append((len(intervals) - 1, columns))
         if points is not None:
-            points[kept.signature].exposed = bool(exposed)
+            points[kept.signature].exposed = frozenset(
+                intervals[i].target.columns.tobytes() for i, _ in exposed
+            )
         # after every count is solved: these LPs change no interval, point or basis used above
         if more is not None and removable is not None:
             chains = [(i, c, more(intervals[i].target)) for i, c in exposed]
@@ -258,15 +249,15 @@ def audit_outputs(
 
 
 def _replay(
-    problem: Problem, seen: Seen | None, pending: Pending, seeds: tuple[int, float], carried: Carried
+    problem: Problem, pending: Pending, seeds: tuple[int, float], carried: Carried
 ) -> Callable[[], list[np.ndarray]]:
     """The points an audit that took the probe's intervals would have found on its own model: its random
-    LPs (solved already where `seen` holds them, else now, from the earlier audits' own points), then its
-    counts in turn (`own`), on `problem`, which nothing solved since."""
+    LPs (from the earlier audits' own points), then its counts in turn (`own`), on `problem`, which
+    nothing solved."""
     number, protection = seeds
 
     def found() -> list[np.ndarray]:
-        mine = seen or start(problem, pending, carried.exact(), number, protection)
+        mine = start(problem, pending, carried.exact(), number, protection)
         own(problem, mine, pending, protection)
         return carried.then(mine.found)
 

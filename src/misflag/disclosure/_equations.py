@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
-from misflag.disclosure._model import Model, Output, Target, Universe
+from misflag.disclosure._model import Model, Output, Source, Target, Universe
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, OVERALL_GROUP
 
 
@@ -36,6 +36,10 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
         states_of: dict[tuple[str, str, int], tuple[bytes, np.ndarray]] = {}
         columns_of: dict[tuple[str, str | None, bytes], np.ndarray] = {}
         parts_of: dict[tuple[str, str | None, str, str], list[np.ndarray]] = {}  # a ratio shares its rate's
+        # (id of a denominator's columns, its value, its source) written: a figure's comparison rows (ratio,
+        # difference) and rates counting the same people publish it again, which would change nothing;
+        # ids name the arrays of `columns_of`, alive while this output is read
+        denominators: set[tuple[int, float, Source | None]] = set()
         every_key = every.tobytes()
         for row in output.rows:
             metric = base_metric(row["metric"])
@@ -69,13 +73,14 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
             if row["suppressed"]:
                 names = ("n",) if metric == "n" else ("numerator", "denominator")
                 for part, columns in zip(names, parts[2 - len(names) :], strict=True):
-                    target = targets.setdefault(columns.tobytes(), Target(number, columns))
+                    name = columns.tobytes()
+                    target = targets.get(name) or targets.setdefault(name, Target(number, columns))
                     target.rows.append((output.name, attribute, group, stage, row["metric"], part))
                     both = _ratio_weights(parts, weights) if part == "numerator" else None
                     if both is not None and FIGURES[metric][2]:
                         target.ratio_weights[(output.name, attribute, group, stage, metric)] = both
                 continue
-            _published(model, output, row, metric, parts, weights, absent)
+            _published(model, output, row, metric, parts, weights, absent, denominators)
         for a, values in listed.items():
             unlisted = ~np.isin(universe.coords[:, a], [universe.values[a].index(v) for v in values])
             assert model.zero is not None
@@ -126,6 +131,7 @@ def _published(
     parts: list[np.ndarray],
     weights: np.ndarray | None,
     absent: bool,
+    denominators: set[tuple[int, float, Source | None]],
 ) -> None:
     """A published row's equations: its denominator (n for n), and its numerator where it is a count
     ratio; a weighted rate whose weights the reader knows (`weights`, by unknown) as an equation too.
@@ -141,7 +147,9 @@ def _published(
     if row["denominator"] is None:
         return
     total = float(row["denominator"])
-    model.equal(denominator, total, source)
+    if (id(denominator), total, source) not in denominators:
+        denominators.add((id(denominator), total, source))
+        model.equal(denominator, total, source)
     weighted = output.weighted and FIGURES[metric][2]
     if row["metric"] != metric or row["value"] is None or total == 0:
         return

@@ -70,6 +70,7 @@ def reads_as_counts(row: dict[str, Any]) -> bool:
 
 
 @cache  # asked once per published row of every model built: a handful of metric names
+@cache  # a pure function of a few metric names, asked once per row of every output read
 def base_metric(metric: str) -> str | None:
     """The figure a row is about: fpr for fpr_ratio; None for a figure with no counts of its own."""
     if metric in FIGURES:

@@ -86,7 +86,7 @@ class Carried:
         self._exact = exact or []
         self._replay = replay
         self.extra = (extra or [])[-MAX_POINTS:]
-        self.exposed = False  # whether the audit that found them found a count exposed
+        self.exposed: frozenset[bytes] = frozenset()  # the counts (columns) the audit found exposed
 
     @property
     def known(self) -> bool:

@@ -32,6 +32,11 @@ class SparseRows:
             (len(rows), columns),
         )
 
+    @classmethod
+    def none(cls, columns: int) -> SparseRows:
+        """A matrix with no rows."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), (0, columns))
+
     def times(self, point: np.ndarray) -> np.ndarray:
         """The matrix times a vector (each row summed in the order of its entries)."""
         return np.bincount(self.row, weights=self.value * point[self.column], minlength=self.shape[0])
