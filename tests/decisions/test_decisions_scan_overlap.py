@@ -18,7 +18,7 @@ from misflag.engine import DuckDBEngine
 from misflag.errors import EngineError
 
 #: In a fresh process: which of numpy and pyarrow are loaded when the cell query starts, then the audit's
-#: exit code, whether pyarrow was loaded by the end, and the JSON.
+#: exit code, whether pyarrow was loaded by the end, the missing-truth modules loaded by the end, and the JSON.
 PROBE = """
 import sys
 import misflag.engine._base as base
@@ -33,9 +33,10 @@ def recording(self, engine, query, *fetch):
 base.PendingQuery.__init__ = recording
 from misflag.cli import main
 
-code = main(["decisions", "audit", {path!r}, "--flag", "flag", "--truth", "truth", "--group", "grp",
+code = main(["decisions", "audit", {path!r}, "--flag", "flag", "--truth", {truth!r}, "--group", "grp",
              "--min-cell", "1", "--format", "json"])
-print(code, seen, "pyarrow" in sys.modules, file=sys.stderr)
+missing = sorted(name for name in sys.modules if name.startswith("misflag.decisions._missing_"))
+print(code, seen, "pyarrow" in sys.modules, missing, file=sys.stderr)
 """
 
 
@@ -56,17 +57,33 @@ def _value(rows: list[dict[str, object]], group: str, metric: str) -> object:
     return row["value"]
 
 
-def test_the_command_line_starts_the_scan_before_numpy_and_never_loads_pyarrow(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(path=str(_log(tmp_path)))],
+def _probe(tmp_path: Path, truth: str = "truth") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(path=str(_log(tmp_path)), truth=truth)],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.stderr.strip().splitlines()[-1] == "0 [[]] False", done.stderr
+
+
+def test_the_command_line_starts_the_scan_before_numpy_and_never_loads_pyarrow(tmp_path: Path) -> None:
+    done = _probe(tmp_path)
+    # every truth known: of the missing-truth modules only the spec's checks load (_missing_spec)
+    assert done.stderr.strip().splitlines()[-1] == "0 [[]] False ['misflag.decisions._missing_spec']", (
+        done.stderr
+    )
     rows = json.loads(done.stdout)
     assert _value(rows, "a", "fpr") == 4 / 10 and _value(rows, "b", "fpr") == 5 / 20
     assert _value(rows, "a", "fnr") == _value(rows, "b", "fnr") == 3 / 10
+
+
+def test_unknown_truths_load_the_missing_truth_audit(tmp_path: Path) -> None:
+    """The same log with group a's first truth unknown: the bounds come from the missing-truth modules."""
+    done = _probe(tmp_path, truth="CASE WHEN grp = 'a' AND flag = 1 AND truth = 0 THEN NULL ELSE truth END")
+    code, *_, loaded = done.stderr.strip().splitlines()[-1].split(" ", 3)
+    assert code == "0", done.stderr
+    assert "'misflag.decisions._missing_audit'" in loaded
+    assert json.loads(done.stdout)  # the audit ran, with its bounds
 
 
 FAILING = "CAST(grp AS INTEGER)"  # parses and names a column; fails only when DuckDB reads 'a'

@@ -126,3 +126,23 @@ def test_only_from_the_second_engine_on_and_never_across_a_fork() -> None:
     assert after_fork == "0"  # closed before the fork
     assert child == "0"
     assert _run(INHERITED) != ["0"]  # what the close before the fork prevents: the child crashes
+
+
+#: A process's second engine closed by an exit handler (as the console script's early scan is, when the
+#: command fails before its audit), printing how many databases are then being made ahead.
+CLOSED_AT_EXIT = """
+import atexit
+from misflag.engine import DuckDBEngine
+from misflag.engine import duckdb as engine_module
+DuckDBEngine().close()
+second = DuckDBEngine()  # its close would start the next engine's database
+atexit.register(lambda: (second.close(), print("AHEAD", len(engine_module._ahead))))
+"""
+
+
+def test_an_engine_closed_at_exit_starts_no_database_ahead() -> None:
+    """A thread still inside DuckDB's connect when the process exits aborts it ('FATAL: exception not
+    rethrown'): once the interpreter is exiting nothing is started."""
+    done = subprocess.run([sys.executable, "-c", CLOSED_AT_EXIT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["AHEAD", "0"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from misflag._text import clipped, shown
 from misflag.decisions._audit_metadata import audit_metadata
-from misflag.decisions._cells import Cells, cells_of, margin_problem
+from misflag.decisions._cells import Cells, cells_of, margin_problem, missing_mode
 from misflag.decisions._complementary import Family
 from misflag.decisions._counts import CheckedSpec
 from misflag.decisions._disclosure import Forced, UnsuppressedRows, family_of, open_plan, plan_suppression
@@ -34,9 +34,6 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
-from misflag.decisions._missing_audit import MissingTruth, missing_mode
-from misflag.decisions._missing_mar import MarAudit, read_strata_cells
-from misflag.decisions._missing_prevalence import PrevalenceAudit
 from misflag.decisions._protect import Reader, protect
 from misflag.decisions._rows import Reference, RowEmitter, compare
 from misflag.decisions._spec import DecisionSpec
@@ -47,7 +44,10 @@ from misflag.io import InputInfo
 from misflag.progress import Progress
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row
 
-if TYPE_CHECKING:  # a --score audit's module, loaded by one (it loads pyarrow for the curves)
+if TYPE_CHECKING:  # loaded by the audits that use them: a --score audit (its curves load pyarrow), and
+    # one with unknown truths (every truth known, the usual case, loads no missing-truth module)
+    from misflag.decisions._missing_mar import MarAudit
+    from misflag.decisions._missing_prevalence import PrevalenceAudit
     from misflag.decisions._thresholds import ScoreCells
 
 
@@ -73,7 +73,11 @@ def count(
 ) -> Counted:
     """The cell query's table as cells, then the engine's other reads (strata, margins, scores)."""
     cells = cells_of(cell_table, spec, checked)
-    mar_cells = read_strata_cells(runner, spec, checked) if checked.strata else cells
+    mar_cells = cells
+    if checked.strata:
+        from misflag.decisions._missing_mar import read_strata_cells
+
+        mar_cells = read_strata_cells(runner, spec, checked)
     margin_note = margin_problem(runner, checked)
     report("estimating", 0.6)
     all_groupings = groupings(spec, cells.keys, cells.count.size)
@@ -97,7 +101,11 @@ def result_of(
     mode = missing_mode(spec, cells)
     estimator = _estimator(spec, mode, cells, counted.mar_cells, all_groupings)
     strata_cells = counted.mar_cells if checked.strata else None
-    missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells) if mode else None
+    missing = None
+    if mode:
+        from misflag.decisions._missing_audit import MissingTruth
+
+        missing = MissingTruth(spec, cells, all_groupings, estimator, strata_cells)
 
     unsuppressed = UnsuppressedRows()
     if scores is not None:
@@ -153,8 +161,12 @@ def _estimator(
 ) -> MarAudit | PrevalenceAudit | None:
     """The point estimator of a missing-truth mode that has one (mar, prevalence); None for the bounds."""
     if mode == "mar":
+        from misflag.decisions._missing_mar import MarAudit
+
         return MarAudit(spec, mar_cells, all_groupings)
     if mode == "prevalence":
+        from misflag.decisions._missing_prevalence import PrevalenceAudit
+
         return PrevalenceAudit(spec.prevalence, cells, all_groupings)
     return None
 

@@ -251,3 +251,11 @@ def margin_problem(engine: Engine, checked: CheckedSpec) -> str | None:
         f"the counts of {len(wrong):,} of {len(found):,} group(s) do not add up to their published margin "
         f"(e.g. {wrong[0][:80]}): check the table's totals"
     )
+
+
+def missing_mode(spec: DecisionSpec, cells: Cells) -> str | None:
+    """The missing-truth mode of this audit: None for a weighted audit sample or when every truth is known
+    (then no missing-truth module is loaded: `decisions._audit_cells`)."""
+    if spec.weight is not None or not (cells.truth < 0).any():
+        return None
+    return spec.missing_truth or "bounds"

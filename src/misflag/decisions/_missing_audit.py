@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from misflag.decisions._cells import Cells
+from misflag.decisions._cells import Cells, missing_mode
 from misflag.decisions._groups import Grouping
 from misflag.decisions._metrics import GroupSums
 from misflag.decisions._missing import ASSUMPTIONS, BOUNDED, Bound, Counts, Shift, bound_rates, breakdowns
@@ -62,13 +62,6 @@ MAR_INTERVAL = (
 _KNOWN_ONLY = frozenset(
     {"for", "npv", "accuracy", "cleared_false_flags", "cleared_true_flags", "new_false_flags"}
 )
-
-
-def missing_mode(spec: DecisionSpec, cells: Cells) -> str | None:
-    """The missing-truth mode of this audit: None for a weighted audit sample or when every truth is known."""
-    if spec.weight is not None or not (cells.truth < 0).any():
-        return None
-    return spec.missing_truth or "bounds"
 
 
 class MissingTruth:

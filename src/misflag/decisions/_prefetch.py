@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import Field, fields
 from typing import Any, get_args, get_origin, get_type_hints
 
+from misflag.decisions._counts import all_plain_names
 from misflag.decisions._spec import DecisionSpec, option_flag
 
 #: The command's own options that take a value and leave the scan as it is (what it prints, where).
@@ -47,7 +48,8 @@ def prefetch(argv: Sequence[str]) -> None:
         spec, source, where = guess(argv)
         if where.get("engine", "duckdb") != "duckdb" or source.startswith(("postgresql://", "postgres://")):
             return  # Spark starts slowly and PostgreSQL is read over the network: left to the command
-        quiet_sqlglot()  # an expression parsed here logs what the command line would silence
+        if not all_plain_names(spec):  # a parsed expression logs what the command line silences
+            quiet_sqlglot()
         with warnings.catch_warnings(action="error"):  # a warning is the command's to show: no guess
             prefetch_scan(spec, source, where.get("table"))
     except Exception:  # not KeyboardInterrupt: a Ctrl-C here ends the command

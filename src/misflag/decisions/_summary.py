@@ -5,7 +5,6 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from misflag.decisions._missing_audit import missing_truth_sentences
 from misflag.decisions._spec import SMALL_DENOMINATOR, DecisionSpec
 from misflag.result import JOIN, OVERALL_ATTRIBUTE, AuditResult
 
@@ -16,19 +15,26 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _lookup(rows: list[dict[str, Any]], attribute: str, stage: str, metric: str) -> dict[str, dict[str, Any]]:
-    return {
-        r["group"]: r
-        for r in rows
-        if r["attribute"] == attribute
-        and r["stage"] == stage
-        and r["metric"] == metric
-        and not r["suppressed"]
-    }
+#: The reported (unsuppressed) rows by (attribute, stage, metric), then by group.
+Index = dict[tuple[str, str, str], dict[str, dict[str, Any]]]
+
+
+def _index(rows: list[dict[str, Any]]) -> Index:
+    """Every reported row by (attribute, stage, metric) and group, in one pass over the rows (the summary
+    looks up a dozen metrics, each of which was a pass over all ~2,000 rows)."""
+    out: Index = {}
+    for r in rows:
+        if not r["suppressed"]:
+            out.setdefault((r["attribute"], r["stage"], r["metric"]), {})[r["group"]] = r
+    return out
+
+
+def _lookup(index: Index, attribute: str, stage: str, metric: str) -> dict[str, dict[str, Any]]:
+    return index.get((attribute, stage, metric), {})
 
 
 def _disparity_sentence(
-    rows: list[dict[str, Any]],
+    index: Index,
     attribute: str,
     stage: str,
     metric: str,
@@ -37,8 +43,8 @@ def _disparity_sentence(
     reference: str | None,
 ) -> str | None:
     """The largest gap against the reference group, among groups with at least 30 people in the denominator."""
-    rates = _lookup(rows, attribute, stage, metric)
-    ratios = _lookup(rows, attribute, stage, f"{metric}_ratio")
+    rates = _lookup(index, attribute, stage, metric)
+    ratios = _lookup(index, attribute, stage, f"{metric}_ratio")
     if reference is None or reference not in rates or rates[reference]["value"] is None:
         return None
     others = {
@@ -51,7 +57,7 @@ def _disparity_sentence(
         and (r["denominator"] or 0) >= SMALL_DENOMINATOR
     }
     if not others:
-        return _difference_sentence(rows, attribute, stage, metric, who, verb, reference)
+        return _difference_sentence(index, attribute, stage, metric, who, verb, reference)
     worst = max(others, key=lambda g: others[g]["value"])
     best = min(others, key=lambda g: others[g]["value"])
     if others[worst]["value"] >= 1 or others[best]["value"] <= 0:
@@ -75,13 +81,13 @@ def _disparity_sentence(
 
 
 def _difference_sentence(
-    rows: list[dict[str, Any]], attribute: str, stage: str, metric: str, who: str, verb: str, reference: str
+    index: Index, attribute: str, stage: str, metric: str, who: str, verb: str, reference: str
 ) -> str | None:
     """When no ratio is defined (the reference rate is 0): the largest difference, in percentage points."""
-    rates = _lookup(rows, attribute, stage, metric)
+    rates = _lookup(index, attribute, stage, metric)
     diffs = {
         g: r
-        for g, r in _lookup(rows, attribute, stage, f"{metric}_diff").items()
+        for g, r in _lookup(index, attribute, stage, f"{metric}_diff").items()
         if g != reference
         and r["value"] is not None
         and r["ci_low"] is not None
@@ -120,15 +126,19 @@ def summarize(result: AuditResult, spec: DecisionSpec, rows: list[dict[str, Any]
     """
     names = [name for name, _ in spec.pipeline]
     final = names[-1]
-    overall = _lookup(rows, OVERALL_ATTRIBUTE, "all", "n").get("all")
-    fpr = _lookup(rows, OVERALL_ATTRIBUTE, final, "fpr").get("all")
+    index = _index(rows)
+    overall = _lookup(index, OVERALL_ATTRIBUTE, "all", "n").get("all")
+    fpr = _lookup(index, OVERALL_ATTRIBUTE, final, "fpr").get("all")
     parts = []
     if overall and fpr and None not in (fpr["value"], fpr["ci_low"], fpr["ci_high"]):
         parts.append(
             f"{overall['value']:,.0f} people audited; overall, {_pct(fpr['value'])} of those who should not have been "
             f"flagged were flagged at the {final} stage (95% CI {_pct(fpr['ci_low'])}–{_pct(fpr['ci_high'])})."
         )
-    parts += missing_truth_sentences(result.metadata, rows, final)
+    if result.metadata.get("missing_truth"):  # the missing-truth modules load only for such an audit
+        from misflag.decisions._missing_audit import missing_truth_sentences
+
+        parts += missing_truth_sentences(result.metadata, rows, final)
     for attribute in spec.groups:
         if JOIN in attribute:
             continue
@@ -137,11 +147,11 @@ def summarize(result: AuditResult, spec: DecisionSpec, rows: list[dict[str, Any]
             ("fnr", "should have been flagged", "missed"),
         ):
             reference = (result.metadata.get("references") or {}).get(attribute)
-            sentence = _disparity_sentence(rows, attribute, final, metric, who, verb, reference)
+            sentence = _disparity_sentence(index, attribute, final, metric, who, verb, reference)
             if sentence:
                 parts.append(sentence)
         for before, after in pairwise(names):
-            cleared = _lookup(rows, attribute, f"{before}->{after}", "cleared_false_flags")
+            cleared = _lookup(index, attribute, f"{before}->{after}", "cleared_false_flags")
             if len(cleared) >= 2:
                 listed = ", ".join(
                     f"{g} {_pct(r['value'])}"

@@ -275,9 +275,10 @@ def _count_in_memory() -> int:
 def connect_ahead() -> None:
     """Start making one in-memory DuckDB connection on another thread; the next in-memory
     `DuckDBEngine` of this process takes it (configured and locked down as any other) instead of
-    connecting. Nothing is started while one is pending or no thread can start."""
+    connecting. Nothing is started while one is pending, no thread can start, or the process is exiting
+    (an engine closed by an exit handler: a thread left inside DuckDB at the exit aborts the process)."""
     with _ahead_lock:
-        if _ahead:
+        if _ahead or not threading.main_thread().is_alive():
             return
         ahead = _Ahead()
         try:
