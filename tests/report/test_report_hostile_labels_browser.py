@@ -66,7 +66,12 @@ def _open(report: Path, chromium_launch: dict[str, Any]) -> dict[str, Any]:
             context.on("request", lambda request: requested.append(request.url))
             page = context.new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+            def dismiss(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", dismiss)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(report.as_uri())
