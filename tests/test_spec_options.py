@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from misflag._spec_options import each, option, spec_values, with_spec_options
+from misflag._spec_options import each, option, parse_stage, spec_values, with_spec_options
 from misflag.api._workbench import AUDITS
 from misflag.cli import SUBCOMMANDS, _load, main
 from misflag.decisions import DecisionSpec
@@ -202,3 +202,22 @@ def test_generated_options_parse_convert_and_refuse_as_the_metadata_says() -> No
     given: dict[str, Any] = {"name": None, "pairs": [], "sizes": [], "span": "0,5", "switch": True}
     values = {"name": None, "pairs": (), "sizes": (), "span": (0.0, 5.0), "switch": True}
     assert spec_values(_Toy, given, unchecked=("name",)) == values
+
+
+@pytest.mark.parametrize("text", ["a=b=c", " a = b=c ", "a=  b=c"])
+def test_a_stage_splits_at_its_first_equals_sign(text: str) -> None:
+    assert parse_stage(text) == ("a", "b=c")
+
+
+@pytest.mark.parametrize("text", ["flagged", "=flagged", "review=", " = "])
+def test_a_stage_without_a_name_or_an_expression_is_refused(text: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_stage(text)
+    assert str(raised.value) == f"stages must be NAME=EXPR, got {text!r}"
+
+
+def test_the_decision_audit_and_the_monitor_parse_stages_alike() -> None:
+    from misflag.decisions import parse_stage as decisions_stage
+    from misflag.monitor import parse_stage as monitor_stage
+
+    assert decisions_stage is monitor_stage is parse_stage

@@ -14,7 +14,8 @@ from dataclasses import MISSING, Field, fields
 from types import GenericAlias
 from typing import Any, cast, get_args, get_origin, get_type_hints
 
-from misflag.errors import InputError
+from misflag._text import shown
+from misflag.errors import InputError, literal
 
 #: The item types a repeatable option converts itself; any other tuple field is repeated text.
 _ITEMS = (str, int, float)
@@ -57,6 +58,15 @@ def each(parse: Callable[[str], Any]) -> Callable[[Sequence[str]], tuple[Any, ..
         return tuple(parse(text) for text in texts)
 
     return parse_each
+
+
+def parse_stage(text: str) -> tuple[str, str]:
+    """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more): the
+    decision audit's and the monitor's pipeline stages."""
+    name, separator, expression = str(text).partition("=")
+    if not separator or not name.strip() or not expression.strip():
+        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
+    return name.strip(), expression.strip()
 
 
 def option_flag(spec_field: Field[Any]) -> str:

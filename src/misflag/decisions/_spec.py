@@ -10,7 +10,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, cast
 
-from misflag._spec_options import each, option
+from misflag._spec_options import each, option, parse_stage
 from misflag._spec_options import option_flag as option_flag  # api._request reads it here
 from misflag._text import shown
 from misflag.decisions._missing_spec import (
@@ -26,14 +26,6 @@ MAX_REPLICATES = 100_000
 MAX_TABLES = 64  # table sets of one call (each is published and protected with all the others)
 MAX_TABLE_EXPRESSIONS = 10  # distinct group expressions the table sets name (HTTP's bound on --group)
 SMALL_DENOMINATOR = 30  # a rate of fewer people is reported with a warning that its interval is wide
-
-
-def parse_stage(text: str) -> tuple[str, str]:
-    """`NAME=EXPR` as given to --stage (the first '=' splits; the expression may contain more)."""
-    name, separator, expression = text.partition("=")
-    if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
-    return name.strip(), expression.strip()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from misflag._spec_options import each, option
+from misflag._spec_options import each, option, parse_stage
 from misflag._text import shown
 from misflag.errors import InputError, literal
 
@@ -37,14 +37,6 @@ def parse_band(text: str) -> tuple[float, float]:
     except ValueError:
         raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(shown(text))}") from None
     return low, high
-
-
-def parse_stage(text: str) -> tuple[str, str]:
-    """`NAME=EXPR` as given to `--stage` (the first '=' splits; the expression may contain more)."""
-    name, separator, expression = str(text).partition("=")
-    if not separator or not name.strip() or not expression.strip():
-        raise InputError(f"{{stages}} must be NAME=EXPR, got {literal(shown(text))}")
-    return name.strip(), expression.strip()
 
 
 @dataclass(frozen=True)
