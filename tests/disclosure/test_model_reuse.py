@@ -1,10 +1,11 @@
-"""The decision audit audits its last pattern twice (the round that found it, then in full); the second
-audit reuses the reader's model the first built for the very same publication (`disclosure._kept.Models`)
-instead of building it again. The output must not change: each audit below runs as shipped and with a
-model built afresh for every audit (as before the reuse); the outputs (rows and metadata as JSON text)
-must be byte-identical, and the shipped run must build fewer models. And a kept model is handed out only
-for the very same output objects: an equal copy, or an output publishing one more figure, gets its own,
-and the audit of that output sees the figure (its interval is the one a model built from scratch gives).
+"""The decision audit audits its last pattern twice where secondary suppression took more than one round
+(the round that found it, then in full); the second audit reuses the reader's model the first built for
+the very same publication (`disclosure._kept.Models`) instead of building it again. The output must not
+change: each audit below runs as shipped and with a model built afresh for every audit (as before the
+reuse); the outputs (rows and metadata as JSON text) must be byte-identical, and the shipped run must
+build fewer models. And a kept model is handed out only for the very same output objects: an equal copy,
+or an output publishing one more figure, gets its own, and the audit of that output sees the figure (its
+interval is the one a model built from scratch gives).
 """
 
 from __future__ import annotations

@@ -217,12 +217,14 @@ def _optimise(
         return ALTERNATIVE_CUTS if stubborn.get(target.columns.tobytes(), 0) >= STUBBORN_ROUNDS else 0
 
     for round_number in range(1, OPTIMISER_ROUNDS + 1):
+        reused = bool(settled)  # intervals of earlier rounds' patterns, taken without solving
         rows, shadow, metadata, audit = rounds.run(forced, settled, more)
         groups = sum(r["metric"] == "n" for r in shadow)
         if groups > OPTIMISER_GROUPS:
             return None, f"{groups:,} groups, more than the {OPTIMISER_GROUPS:,} the optimiser takes"
-        if not audit.exposed and settled:
+        if not audit.exposed and reused:
             # another pattern may have left a settled count less room: published only after a full audit
+            # (where round 1 passes, its audit reused nothing: it was that full audit)
             settled.clear()
             rows, shadow, metadata, audit = rounds.run(forced, more=more)
         if not audit.exposed:

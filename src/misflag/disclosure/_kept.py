@@ -1,6 +1,7 @@
 """What audits keep between them: reader models of the very same outputs (the decision audit audits its
-last pattern twice, docs/disclosure.md, "How it is met", and the second audit need not build the model
-again), and each universe's feasible points (`Carried`).
+last pattern twice where its round reused intervals of earlier rounds, docs/disclosure.md, "How it is
+met", and the second audit need not build the model again), and each universe's feasible points
+(`Carried`).
 
 An audit's own solves start from the points its earlier audits' own models found (`_intervals.start`):
 they decide which counts it solves, so the bases its exposed counts' LPs start from, so their pins (the
