@@ -17,8 +17,9 @@ import pytest
 
 from misflag.cli import main
 
-#: The console script (`misflag` as installed runs `misflag.cli:run`); at exit it prints OpenBLAS's
-#: thread counts as threadpoolctl finds them, and the variable as the process holds it.
+#: The console script's `misflag.cli.run` (the installed `misflag` enters through `misflag._console.run`,
+#: and both prepare a scan command alike); at exit it prints OpenBLAS's thread counts as threadpoolctl
+#: finds them, and the variable as the process holds it.
 CONSOLE = (
     "import atexit, json, os, sys; "
     "from threadpoolctl import threadpool_info; "

@@ -11,9 +11,9 @@ from __future__ import annotations
 import atexit
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from misflag.decisions._counts import CheckedSpec, cell_sql, check_spec, precheck_spec
 from misflag.decisions._spec import DecisionSpec
@@ -135,9 +135,9 @@ def run_audit(
     return result
 
 
-@dataclass(frozen=True)
-class _Started:
-    """An audit's engine with its input read, its expressions checked and its cell query running."""
+class _Started(NamedTuple):
+    """An audit's engine with its input read, its expressions checked and its cell query running (a
+    named tuple: made before the scan starts, where a dataclass's generated code costs ~0.5 ms more)."""
 
     runner: Engine
     info: InputInfo
