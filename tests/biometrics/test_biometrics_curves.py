@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from misflag.biometrics import audit_biometrics
+from misflag.result import arrow_array
 
 BINS = 60
 
@@ -73,3 +75,19 @@ def test_curves_are_brute_force_rates_at_every_changing_edge(scores: pd.DataFram
         expected = [0] + [k for k in range(1, BINS - 1) if changes[k - 1] or changes[k]] + [BINS - 1]
         listed = [row["threshold"] for row in mine]
         assert np.allclose(listed, edges[expected], rtol=0, atol=1e-12 * (hi - lo)), (attribute, name)
+
+
+def test_the_curves_label_columns_are_the_per_point_labels(scores: pd.DataFrame) -> None:
+    """The attribute and group columns, built from each label's bytes repeated, equal the column of every
+    point's label (`arrow_array`, as the long table builds text), non-ASCII names and an empty one too."""
+    renamed = scores.assign(grp=scores["grp"].map({"A": "Åland", "B": "日本", "C": "", "tiny": "tiny"}))
+    result = audit_biometrics(
+        renamed, score="score", genuine="genuine", group="grp", threshold=0.0, bins=BINS, min_cell=10
+    )
+    curves = result.extras["threshold_curves"]
+    groups = curves.column("group").to_pylist()
+    assert {"Åland", "日本", "", "tiny", "all"} == set(groups)
+    for name in ("attribute", "group"):
+        column = curves.column(name)
+        assert column.type == pa.string() and column.null_count == 0
+        assert column.combine_chunks().equals(arrow_array(column.to_pylist(), pa.string()))

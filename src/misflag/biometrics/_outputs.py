@@ -52,9 +52,10 @@ def curves(
     if not names:
         return pa.Table.from_pylist([])
     # column by column from numpy: no dict per point, and pa.Table.from_pylist would import pandas
+    counts = [points for _, _, points in names]
     text = [
-        arrow_array([value for value, _, points in names for _ in range(points)], pa.string()),
-        arrow_array([value for _, value, points in names for _ in range(points)], pa.string()),
+        _repeated([attribute for attribute, _, _ in names], counts),
+        _repeated([g for _, g, _ in names], counts),
     ]
     numbers = [_doubles(np.concatenate(parts)) for parts in columns.values()]
     return pa.Table.from_arrays(
@@ -69,6 +70,23 @@ def curves(
             "genuines",
         ],
     )
+
+
+def _repeated(texts: list[str], counts: list[int]) -> pa.Array:
+    """A string column of each text repeated its count of times, from its buffers: the values `arrow_array`
+    builds from the list of every point's text, without a Python string per point (thousands of points, a
+    few labels)."""
+    encoded = [text.encode() for text in texts]
+    lengths = np.repeat(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), counts)
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] >= 2**31:  # beyond 32-bit offsets: as arrow_array does
+        return arrow_array(
+            [text for text, count in zip(texts, counts, strict=True) for _ in range(count)], pa.string()
+        )
+    data = b"".join(text * count for text, count in zip(encoded, counts, strict=True))
+    buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), int(lengths.size), buffers, null_count=0)
 
 
 def _doubles(values: np.ndarray) -> pa.Array:

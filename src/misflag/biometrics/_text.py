@@ -20,10 +20,16 @@ def _rate(row: dict[str, Any]) -> str:
     return f"{100 * row['value']:.{decimals}f}% (95% CI {100 * low:.{decimals}f}%–{100 * high:.{decimals}f}%)"
 
 
-def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
+def _select(rows: list[dict[str, Any]], **wanted: str) -> list[dict[str, Any]]:
+    """The rows whose every named field has the given value (`AuditResult.select` over rows converted once,
+    not once a call: the summary looks up a dozen sets)."""
+    return [row for row in rows if all(row[key] == value for key, value in wanted.items())]
+
+
+def _spread(rows: list[dict[str, Any]], stage: str, metric: str) -> str | None:
     rates = [
         r
-        for r in result.select(stage=stage, metric=metric)
+        for r in _select(rows, stage=stage, metric=metric)
         if r["attribute"] != OVERALL
         and "×" not in r["attribute"]
         and not r["suppressed"]
@@ -41,7 +47,7 @@ def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
         f"for {high['group']}"
     )
     ratio = [
-        r for r in result.select(stage=stage, metric=f"{metric}_max_min_ratio") if r["value"] is not None
+        r for r in _select(rows, stage=stage, metric=f"{metric}_max_min_ratio") if r["value"] is not None
     ]
     if ratio:
         r = ratio[0]
@@ -60,13 +66,14 @@ def _spread(result: AuditResult, stage: str, metric: str) -> str | None:
 def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
     """Sentences for the terminal and the report's summary."""
     meta = result.metadata
+    rows = result.rows()
     sentences = [f"Convention: {meta['convention']}."]
     for point in meta["operating_points"]:
         stage = point["stage"]
         how = "given" if point["method"] == "given" else point["method"]
         overall = {
             r["metric"]: r
-            for r in result.select(attribute=OVERALL, stage=stage)
+            for r in _select(rows, attribute=OVERALL, stage=stage)
             if r["metric"] in {spec.false_positive, spec.false_negative} and not r["suppressed"]
         }
         figures = "; ".join(
@@ -78,7 +85,7 @@ def summary_text(result: AuditResult, spec: BiometricSpec) -> str:
             f"At {point['rule']} ({how}): {figures or 'the overall rates are withheld for disclosure control'}."
         )
         for metric in (spec.false_positive, spec.false_negative):
-            spread = _spread(result, stage, metric)
+            spread = _spread(rows, stage, metric)
             if spread:
                 sentences.append(spread)
     sentences += [f"Warning: {note}." for note in meta.get("warnings", [])]

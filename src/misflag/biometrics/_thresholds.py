@@ -127,15 +127,17 @@ def equal_error_rate(
     denominator, never a false positive, always a miss (FPIR = FNIR for search logs).
     """
     total_i, total_g = float(impostors.sum() + unscored[0]), float(genuines.sum() + unscored[1])
-    order = np.argsort(scores, kind="stable")
-    grid, first = np.unique(scores[order], return_index=True)
-    if grid.size == 0:
+    if scores.size == 0:
         return None
-    grid_bins = bins[order][first]
+    # one sort: each kind's scores and bins in score order are sorted too (a bin is monotone in the score)
+    order = np.argsort(scores, kind="stable")
+    ordered, ordered_bins, kinds = scores[order], bins[order], genuine[order]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # each distinct score's first row
+    grid, grid_bins = ordered[first], ordered_bins[first]
     imp_above = np.concatenate([np.cumsum(impostors[::-1])[::-1], [0]])
     gen_below = np.concatenate([[0], np.cumsum(genuines)])
-    imp_scores, gen_scores = np.sort(scores[genuine == 0]), np.sort(scores[genuine == 1])
-    imp_bins, gen_bins = np.sort(bins[genuine == 0]), np.sort(bins[genuine == 1])
+    imp_scores, gen_scores = ordered[kinds == 0], ordered[kinds == 1]
+    imp_bins, gen_bins = ordered_bins[kinds == 0], ordered_bins[kinds == 1]
     # fetched rows of higher (lower) bins are all above (below) t, so they are taken off again
     fm = (
         imp_above[grid_bins + 1]
