@@ -33,11 +33,12 @@ def option(
     text: str | None = None,
 ) -> dict[str, Any]:
     """A spec field's metadata: its user-facing help; its CLI flag where not `--` + the dashed name, other
-    flags it answers to (`aliases`) and, for a switch, the flag that turns it off (`off`); `local` for an option the HTTP schema never carries (the service
-    opens nothing a request names); `required` for a field the command line itself requires (otherwise a
-    field without a default is an optional option, since a settings file may give it, and `spec_values`
-    refuses it missing); `parse` turns the option's value as typed (a list for a repeatable option) into
-    the field's value; `text` is the typed default of a field given as text and parsed (a band's LOW,HIGH).
+    flags it answers to (`aliases`) and, for a switch, the flag that turns it off (`off`); `local` for an
+    option the HTTP schema never carries (the service opens nothing a request names); `required` for a
+    field the command line itself requires (otherwise a field without a default is an optional option,
+    since a settings file may give it, and `spec_values` refuses it missing); `parse` turns the option's
+    value as typed (a list for a repeatable option) into the field's value; `text` is the typed default of
+    a field given as text and parsed (a band's LOW,HIGH).
     """
     given = {
         "flag": flag,
@@ -137,9 +138,10 @@ def with_spec_options(
 def spec_values(
     spec_class: type, options: Mapping[str, Any], *, unchecked: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """The values of the spec's user fields from its generated options: each field's `parse` applied, a repeatable
-    option as a tuple; a required field left out is refused in one line naming its flag, except those in
-    `unchecked` (which the command fills another way, e.g. the monitor's time from a ledger)."""
+    """The values of the spec's user fields from its generated options: each field's `parse` applied, a
+    repeatable option as a tuple; a required field left out is refused in one line naming its flag,
+    except those in `unchecked` (which the command fills another way, e.g. the monitor's time from a
+    ledger)."""
     values: dict[str, Any] = {}
     for spec_field in user_fields(spec_class):
         value = options[spec_field.name]
