@@ -6,8 +6,8 @@ interrupted`, exit 130, as one during a command does, rather than Python's trace
 For a scan command (`decisions audit`, `biometrics audit`, `monitor`), `prepare` runs before typer is
 imported: numpy's OpenBLAS on one thread, DuckDB's database started on another thread and, for a
 decision audit, its scan started from the command line as typed (`decisions._prefetch`), so DuckDB reads
-the file while typer and the command's modules import. Nothing here imports more than the standard
-library's built-in modules until `prepare` knows the command is one of these.
+the file while typer and the command's modules import. Nothing here imports more than what Python's
+start-up has already loaded until `prepare` knows the command is one of these.
 """
 
 from __future__ import annotations

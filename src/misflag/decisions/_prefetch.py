@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import Field, fields
+from dataclasses import MISSING, Field
 from typing import Any, get_args, get_origin, get_type_hints
 
+from misflag._spec_options import option_flag, spec_values, user_fields
 from misflag.decisions._counts import all_plain_names
-from misflag.decisions._spec import DecisionSpec, option_flag
+from misflag.decisions._spec import DecisionSpec
 
 #: The command's own options that take a value and leave the scan as it is (what it prints, where).
 _OUTPUT_OPTIONS = frozenset({"--format", "--save", "--report", "--pdf"})
@@ -60,7 +61,8 @@ def guess(argv: Sequence[str]) -> tuple[DecisionSpec, str, dict[str, str]]:
     """The spec, source and engine options (`--engine`, `--table`) the words name; `_NoGuess` where they
     hold anything else, the converter's or the spec's own error where a value does not convert or the
     spec refuses it."""
-    by_flag = {option_flag(f): f for f in fields(DecisionSpec) if f.name not in _NOT_GUESSED}
+    named = [f for f in user_fields(DecisionSpec) if f.name not in _NOT_GUESSED]
+    by_flag = {flag: f for f in named for flag in (option_flag(f), *f.metadata.get("aliases", ()))}
     hints = get_type_hints(DecisionSpec)
     given: dict[str, Any] = {}
     where: dict[str, str] = {}
@@ -88,25 +90,37 @@ def guess(argv: Sequence[str]) -> tuple[DecisionSpec, str, dict[str, str]]:
             where[_WHERE_OPTIONS[flag]] = value
     if len(positional) != 1:
         raise _NoGuess(positional)
-    values = {f.name: _finished(f, given[f.name]) for f in fields(DecisionSpec) if f.name in given}
-    return DecisionSpec(**values), positional[0], where
+    options = {
+        f.name: given[f.name] if f.name in given else _omitted(f, hints[f.name])
+        for f in user_fields(DecisionSpec)
+    }
+    return DecisionSpec(**spec_values(DecisionSpec, options)), positional[0], where
+
+
+def _repeated(hint: Any) -> Any:
+    """The item type of a repeatable option's field (`tuple[X, ...]`); None for any other field."""
+    args = get_args(hint)
+    return args[0] if get_origin(hint) is tuple and args[-1] is Ellipsis else None
 
 
 def _add(given: dict[str, Any], spec_field: Field[Any], hint: Any, text: str) -> None:
     """One option's value, converted as its field's type says: a repeatable option's values collected."""
-    args = get_args(hint)
-    if get_origin(hint) is tuple and args[-1] is Ellipsis:
-        given.setdefault(spec_field.name, []).append(_CONVERT.get(args[0], str)(text))
+    item = _repeated(hint)
+    if item is not None:
+        given.setdefault(spec_field.name, []).append(_CONVERT.get(item, str)(text))
         return
+    args = get_args(hint)
     single = [arg for arg in args if arg is not type(None)] if args else [hint]
     if len(single) != 1 or single[0] not in _CONVERT or "text" in spec_field.metadata:
         raise _NoGuess(spec_field.name)
     given[spec_field.name] = _CONVERT[single[0]](text)
 
 
-def _finished(spec_field: Field[Any], value: Any) -> Any:
-    """A field's value as the command makes it from its option: its own `parse`, a list as a tuple."""
-    parse = spec_field.metadata.get("parse")
-    if parse is not None:
-        return parse(value)
-    return tuple(value) if isinstance(value, list) else value
+def _omitted(spec_field: Field[Any], hint: Any) -> Any:
+    """An option not given, as typer hands it to the command (`_spec_options`' defaults): a repeatable
+    one as an empty list, a field given as text as its typed default, a required one as None."""
+    if _repeated(hint) is not None:
+        return []
+    if "text" in spec_field.metadata:
+        return spec_field.metadata["text"]
+    return None if spec_field.default is MISSING else spec_field.default
