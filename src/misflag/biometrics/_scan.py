@@ -266,7 +266,7 @@ def scan(
         )
     flags_y = np.asarray([key[-1] for key in keys], dtype=float)
     lookup = {key: i for i, key in enumerate(keys)}
-    ids = np.fromiter((lookup[key] for key in row_keys), dtype=np.int32, count=len(row_keys))
+    ids = np.fromiter(map(lookup.__getitem__, row_keys), dtype=np.int32, count=len(row_keys))
     bins = floats(table.column("bin"))
     scored = ~np.isnan(bins)
     cells = ids[scored] * spec.bins + bins[scored].astype(np.int64)
