@@ -45,3 +45,14 @@ def test_the_script_runs_a_command() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+def test_python_dash_m_misflag_is_the_console_script() -> None:
+    """`python -m misflag` (what benchmarks/decisions.py times) runs the installed script's entry."""
+    from misflag import __version__
+
+    done = subprocess.run(
+        [sys.executable, "-m", "misflag", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"misflag {__version__}\n"
