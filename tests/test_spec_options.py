@@ -1,5 +1,5 @@
 """Each audit's options are generated from its spec (misflag._spec_options): every field of DecisionSpec,
-MonitorSpec and LinkageAuditSpec is one option of its command with the field's flag and help (but for the
+BiometricSpec, MonitorSpec and LinkageAuditSpec is one option of its command with the field's flag and help (but for the
 fields listed here as no user's option), and every option of the command is a field or one of the few the
 command writes itself (listed here by hand), so a field added later cannot be missing from the command
 line, nor an option be written twice."""
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from misflag._spec_options import each, option, parse_stage, spec_values, with_spec_options
 from misflag.api._workbench import AUDITS
+from misflag.biometrics import BiometricSpec
 from misflag.cli import SUBCOMMANDS, _load, main
 from misflag.decisions import DecisionSpec
 from misflag.errors import InputError
@@ -28,6 +29,11 @@ COMMANDS: list[tuple[tuple[str, ...], type, set[str]]] = [
         ("decisions", "audit"),
         DecisionSpec,
         {"source", "engine", "table", "settings", "counts_form", "output_format", "save", "report", "pdf"},
+    ),
+    (
+        ("biometrics", "audit"),
+        BiometricSpec,
+        {"source", "engine", "table", "settings", "output_format", "save", "report", "pdf"},
     ),
     (
         ("monitor",),
@@ -118,12 +124,21 @@ def test_help_lists_the_options_in_the_order_it_always_did() -> None:
         "pdf",
     ]
     assert [p.name for p in click_command(("linkage", "audit")).params] == linkage
+    names = [p.name for p in click_command(("biometrics", "audit")).params]
+    assert names[:3] == ["source", "score", "genuine"]
+    assert names[names.index("seed") :] == [
+        "seed", "engine", "table", "settings", "release_register", "protect_releases", "ledger",
+        "output_format", "save", "report", "pdf",
+    ]  # fmt: skip
+    genuine = next(p for p in click_command(("biometrics", "audit")).params if p.name == "genuine")
+    assert genuine.opts == ["--genuine", "--mated"]
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["decisions", "audit", "log.csv", "--flag", "f"], "--truth is required"),
+        (["biometrics", "audit", "s.csv", "--genuine", "g", "--threshold", "0.5"], "--score is required"),
         (["monitor", "log.csv", "--group", "g", "--reference", "A", "--flag", "f"], "--time is required"),
         (["monitor", "log.csv", "--time", "t", "--group", "g", "--reference", "A"], "give the decision"),
         (["monitor", "log.csv", "--time", "t", "--group", "g"], "Missing option '--reference'"),

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from misflag.biometrics._audit import Progress
-
-# the public spec form runs the register the spec names: the plain audit (`_audit.run_biometrics`) alone
-# would publish a spec's output unprotected and unrecorded
-from misflag.biometrics._linked import run_biometrics_linked as run_biometrics
 from misflag.biometrics._spec import BiometricSpec
-from misflag.result import AuditResult
+
+if TYPE_CHECKING:
+    from misflag.biometrics._audit import Progress
+    from misflag.result import AuditResult
+
+
+def __getattr__(name: str) -> Any:
+    """`run_biometrics`, the audit, loaded on first use: the spec (and the command's options generated
+    from it) needs none of it. The public spec form runs the register the spec names: the plain audit
+    (`_audit.run_biometrics`) alone would publish a spec's output unprotected and unrecorded."""
+    if name == "run_biometrics":
+        from misflag.biometrics._linked import run_biometrics_linked
+
+        return run_biometrics_linked
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def audit_biometrics(
@@ -81,7 +90,9 @@ def audit_biometrics(
         protect_releases=protect_releases,
         ledger=ledger,
     )
-    return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
+    from misflag.biometrics._linked import run_biometrics_linked
+
+    return run_biometrics_linked(spec, source, engine=engine, table=table, progress=progress)
 
 
 def _path(value: str | Path | None) -> Any:

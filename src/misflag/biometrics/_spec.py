@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from misflag._spec_options import option
 from misflag._text import shown
 from misflag.errors import InputError, literal
 
@@ -34,27 +35,77 @@ class BiometricSpec:
     `threshold_group` when given, NIST's reference-group method) is at most the target.
     """
 
-    score: str
-    genuine: str
-    group: str | None = None
-    where: str | None = None
-    thresholds: tuple[float, ...] = ()
-    target_fmrs: tuple[float, ...] = ()
-    threshold_group: str | None = None
-    reference: str | None = None
-    distance: bool = False
-    search: bool = False
-    group_a: str | None = None
-    group_b: str | None = None
-    subject_a: str | None = None
-    subject_b: str | None = None
-    fdr_alpha: float = 0.5
-    min_cell: int = 10
-    bins: int = 2000
-    seed: int = 0
-    release_register: Path | None = None
-    protect_releases: bool = False
-    ledger: str | None = None
+    score: str = field(metadata=option("SQL expression: the comparison score."))
+    genuine: str = field(
+        metadata=option(
+            "SQL expression: 1 = genuine pair (mated search), 0 = impostor.", aliases=("--mated",)
+        )
+    )
+    group: str | None = field(default=None, metadata=option("SQL expression defining demographic groups."))
+    where: str | None = field(
+        default=None, metadata=option("SQL filter: only comparisons where this is true.")
+    )
+    thresholds: tuple[float, ...] = field(
+        default=(), metadata=option("Operating threshold (repeatable).", "--threshold")
+    )
+    target_fmrs: tuple[float, ...] = field(
+        default=(),
+        metadata=option(
+            "Find the threshold giving this FMR (FPIR with --search); repeatable.", "--target-fmr"
+        ),
+    )
+    threshold_group: str | None = field(
+        default=None, metadata=option("Set --target-fmr thresholds on this group's impostor pairs only.")
+    )
+    reference: str | None = field(default=None, metadata=option("Reference group of ratios."))
+    distance: bool = field(
+        default=False, metadata=option("Scores are distances: a match is score <= threshold.")
+    )
+    search: bool = field(
+        default=False,
+        metadata=option("Rows are one-to-many searches: report FPIR and FNIR (NULL score: no candidate)."),
+    )
+    group_a: str | None = field(
+        default=None,
+        metadata=option("SQL expression: the first sample's group (--search: the searched person's)."),
+    )
+    group_b: str | None = field(
+        default=None,
+        metadata=option("SQL expression: the second sample's group (--search: the returned candidate's)."),
+    )
+    subject_a: str | None = field(
+        default=None, metadata=option("SQL expression: the first sample's subject id.")
+    )
+    subject_b: str | None = field(
+        default=None, metadata=option("SQL expression: the second sample's subject id.")
+    )
+    fdr_alpha: float = field(default=0.5, metadata=option("Weight of the FMR gap in the FDR."))
+    min_cell: int = field(
+        default=10, metadata=option("Suppress groups with fewer comparisons (or subjects).")
+    )
+    bins: int = field(default=2000, metadata=option("Score bins of the curves."))
+    seed: int = field(default=0, metadata=option("Seed of the summaries' interval draws."))
+    release_register: Path | None = field(
+        default=None,
+        metadata=option(
+            "Release register (JSON, private): protect against earlier releases of the same scores, record "
+            "this one."
+        ),
+    )
+    protect_releases: bool = field(
+        default=False,
+        metadata=option(
+            "Protect against earlier releases of the same scores, record this one: in the register of the "
+            "input's sha256 in misflag's data directory."
+        ),
+    )
+    ledger: str | None = field(
+        default=None,
+        metadata=option(
+            "Protect against earlier releases of the same scores, record this one: in this decision ledger "
+            "(SQLite path or postgresql:// URL)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         self._check_types()
