@@ -365,8 +365,10 @@ def bin_rows(
     del table
     if ids.size and ids.min() < 0:  # every row's key is in the key table, which the scan made from them
         raise InputError("a group value could not be matched to its group; filter it out with {where}")
-    keep = bin_mask(hist.bins, bins)[found]  # the merged gaps, and the slack: rows a hair outside
-    if keep.all():
+    # the merged gaps, and the slack (rows a hair outside), dropped by position: a boolean mask that
+    # alternates at random row by row copies 281,000 rows 8 times slower (6 vs 0.8 ms for the three)
+    keep = np.flatnonzero(bin_mask(hist.bins, bins)[found])
+    if keep.size == found.size:
         return ids, found, scores
     return ids[keep], found[keep], scores[keep]
 
