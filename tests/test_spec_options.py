@@ -110,7 +110,8 @@ def test_help_lists_the_options_in_the_order_it_always_did() -> None:
     """The order of each help screen before the options were generated, written out by hand."""
     monitor = ["source", "time", "flag", "stages", "truth", "group", "reference", "metrics", "band", "alpha"]
     monitor += ["period", "weight", "reviewer_pool", "where", "horizon", "baseline_periods", "min_cell"]
-    monitor += ["late_periods", "evidence", "state", "ledger", "engine", "table", "output_format", "save"]
+    monitor += ["late_periods", "evidence", "release_register", "protect_releases", "state", "ledger"]
+    monitor += ["engine", "table", "output_format", "save"]
     assert [p.name for p in click_command(("monitor",)).params] == [*monitor, "report", "pdf"]
     linkage = ["pairs", "records", "id_column", "cluster_column", "source_column", "labels", "groups"]
     linkage += [

@@ -2,6 +2,6 @@
 flagged more (or less) than the reference, or when human review stops dismissing algorithmic flags."""
 
 from misflag.monitor._run import monitor, run_monitor
-from misflag.monitor._spec import METRICS, MonitorSpec, parse_band, parse_stage
+from misflag.monitor._spec import METRICS, MonitorSpec, ReleaseRefused, parse_band, parse_stage
 
-__all__ = ["METRICS", "MonitorSpec", "monitor", "parse_band", "parse_stage", "run_monitor"]
+__all__ = ["METRICS", "MonitorSpec", "ReleaseRefused", "monitor", "parse_band", "parse_stage", "run_monitor"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from math import isfinite
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,9 @@ from misflag.monitor._counts import (
 )
 from misflag.monitor._detect import ALTERNATIVES
 from misflag.monitor._rows import Rows, emit_rows, group_rows, pooled_rows
-from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec
+from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec, register_path
 from misflag.monitor._state import load_state, merge, save_state
-from misflag.monitor._watch import (
-    Watch,
-    count_tests,
-    coverage_warnings,
-    series,
-    watch_disparity,
-    watch_fall,
-)
+from misflag.monitor._watch import Watch, count_tests, coverage_warnings, series, watch_disparity, watch_fall
 from misflag.monitor._withhold import alarm_bound, pools_withheld, withhold_floors
 from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
 
@@ -79,6 +73,8 @@ def monitor(
     min_cell: int = 10,
     late_periods: int = 0,
     evidence: str = "settled",
+    release_register: str | Path | None = None,
+    protect_releases: bool = False,
     state: str | Path | None = None,
     ledger: str | None = None,
     engine: str = "duckdb",
@@ -119,6 +115,8 @@ def monitor(
         min_cell=min_cell,
         late_periods=late_periods,
         evidence=evidence,
+        release_register=register_path(release_register),
+        protect_releases=protect_releases,
     )
     return run_monitor(
         spec, source, ledger=ledger, state=state, engine=engine, table=table, progress=progress
@@ -145,7 +143,13 @@ def run_monitor(
     table: str | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
-    """Run a monitor described by a spec (the settings-as-data form of `monitor`)."""
+    """Run a monitor described by a spec (the settings-as-data form of `monitor`); with a release register,
+    checked against the earlier releases of the same log and recorded (`_released`)."""
+    if spec.registered:
+        from misflag.monitor._released import run_registered
+
+        rerun = partial(run_monitor, source=source, state=state, engine=engine, progress=progress)
+        return run_registered(spec, source, rerun, ledger=ledger, table=table)
     report = progress or (lambda step, fraction: None)
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None

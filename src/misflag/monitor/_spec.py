@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from misflag._spec_options import each, option, parse_stage
@@ -37,6 +38,21 @@ def parse_band(text: str) -> tuple[float, float]:
     except ValueError:
         raise InputError(f"{{band}} must be LOW,HIGH (e.g. 0.8,1.25), got {literal(shown(text))}") from None
     return low, high
+
+
+class ReleaseRefused(InputError):
+    """A monitor output that, beside an earlier release of the same log, could give withheld counts back
+    (refused where the spec names a release register: `misflag.monitor._released`)."""
+
+
+def register_path(value: Any) -> Any:
+    """`release_register` as `monitor(...)` takes it: text as a path (blank text refused; it would name
+    the working folder), anything else as given, for the spec to refuse where it is no path."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise InputError("{release_register} must be a file path, got an empty one")
+        return Path(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,21 @@ class MonitorSpec:
             "settled (each period once) or arrival (with --state: each run's new labels; no provisional alarms)."
         ),
     )
+    release_register: Path | None = field(
+        default=None,
+        metadata=option(
+            "Release register (JSON, private): refuse a release that earlier ones of the same log could expose, "
+            "record this one.",
+            local=True,
+        ),
+    )
+    protect_releases: bool = field(
+        default=False,
+        metadata=option(
+            "Refuse a release that earlier ones of the same log could expose, record this one: in the register "
+            "of the input's sha256 in misflag's data directory."
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.flag is None and not self.stages:
@@ -133,6 +164,22 @@ class MonitorSpec:
             raise InputError("{reviewer_pool} needs a review stage: give {stages} for algorithm and review")
         if not str(self.reference).strip():
             raise InputError("{reference} must name the reference group")
+        register = self.release_register
+        if register is not None and not isinstance(register, Path):
+            raise InputError(f"{{release_register}} must be a file path, got {literal(shown(register))}")
+        if not isinstance(self.protect_releases, bool):
+            raise InputError(
+                f"{{protect_releases}} must be true or false, got {literal(shown(self.protect_releases))}"
+            )
+        if register is not None and self.protect_releases:
+            raise InputError(
+                "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
+            )
+
+    @property
+    def registered(self) -> bool:
+        """Whether the output is checked against earlier releases of its log and recorded (a register)."""
+        return self.release_register is not None or self.protect_releases
 
     @property
     def pipeline(self) -> tuple[tuple[str, str], ...]:
@@ -155,6 +202,7 @@ class MonitorSpec:
         data["stages"] = [list(stage) for stage in self.stages]
         data["metrics"] = list(self.metrics)
         data["band"] = list(self.band)
+        data["release_register"] = None if self.release_register is None else str(self.release_register)
         return data
 
     def counts_fingerprint(self) -> str:

@@ -1,0 +1,132 @@
+"""A monitor run through the release register its spec names (docs/monitor.md, "Releases of one log").
+
+Each monitor output alone pins none of the counts it withholds, but two outputs of one log under other
+settings can: a week output publishes the sum a day output withholds a part of, an output with `--where`
+the difference an unfiltered one withholds (tests/monitor/test_monitor_lp_attack_periods.py). misflag's
+LP audit (`misflag.disclosure`) reads decision audits' tables, not the monitor's period tables, so it
+cannot show such a pair safe: a run with `--release-register` or `--protect-releases` is refused, in one
+line naming the earlier release and the settings that differ, when the register holds a release of the
+same input (its sha256) under other settings and either of the two withholds anything; the same settings
+(the same run again) are always allowed. On success the output is recorded there, with what it withheld.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from misflag._text import shown
+from misflag.disclosure import ReleaseRegister
+from misflag.disclosure._register import _locked, data_dir_register, input_file
+from misflag.errors import InputError, literal
+from misflag.monitor._spec import MonitorSpec, ReleaseRefused
+from misflag.result import AuditResult
+
+#: Spec fields that say where a release is recorded, not what it publishes.
+WHERE_RECORDED = ("release_register", "protect_releases")
+
+
+def run_registered(
+    spec: MonitorSpec,
+    source: Any,
+    run: Callable[[MonitorSpec], AuditResult],
+    *,
+    ledger: str | None = None,
+    table: str | None = None,
+) -> AuditResult:
+    """`run(spec)` checked against the register the spec names (the file, else the register of the input's
+    digest in misflag's data directory), under its lock, and recorded there; refused (`ReleaseRefused`)
+    where an earlier release of the same input under other settings and this one could pin a withheld
+    count. Neither the register's path nor its releases are published."""
+    from misflag.io._readers import hashed_once
+
+    if ledger is not None or table is not None:
+        raise InputError(
+            "a release register keys releases by the input file's sha256: give a file, not {ledger} or {table}"
+        )
+    inner = replace(spec, release_register=None, protect_releases=False)
+    settings = _settings(inner)
+    with hashed_once(input_file(source)) as digest:
+        register = spec.release_register or data_dir_register(digest)
+        with _locked(Path(register)):
+            releases = ReleaseRegister(register)
+            earlier = [r for r in releases.releases if r["sha256"] == digest]
+            for release in earlier:
+                _check_kind(release)
+                if _withholds(release["metadata"]):
+                    _check_settings(release, settings, "it withholds counts")
+            result = run(inner)
+            if (result.metadata.get("input") or {}).get("sha256") != digest:
+                raise InputError(
+                    "the input changed while it was monitored; nothing was recorded: run it again"
+                )
+            if _withholds(result.metadata):
+                for release in earlier:
+                    _check_settings(release, settings, "this output withholds counts")
+            result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
+            name = release_name(inner, len(releases.releases) + 1)
+            result.metadata["release"] = name
+            releases.record(name, result.rows(), _recorded(inner, result))
+            return result
+
+
+def release_name(spec: MonitorSpec, number: int) -> str:
+    """A monitor release's name in the register: its number and what it publishes."""
+    words = [f"{number}: monitor by {spec.group}, per {spec.period}"]
+    words += [f"where {spec.where}"] if spec.where is not None else []
+    return " ".join(words)[:300]
+
+
+def _settings(spec: MonitorSpec) -> dict[str, Any]:
+    """The spec's fields as a release's metadata holds them (after JSON), but where it is recorded."""
+    data = json.loads(json.dumps(spec.to_dict()))
+    return {key: value for key, value in data.items() if key not in WHERE_RECORDED}
+
+
+def _withholds(metadata: dict[str, Any]) -> bool:
+    """Whether an output withholds any row: it then leaves its row totals out (`_run.run_monitor`)."""
+    return (metadata.get("input") or {}).get("rows") is None
+
+
+def _recorded(spec: MonitorSpec, result: AuditResult) -> dict[str, Any]:
+    """The output's metadata as the register keeps it: its stages as [name, expression] pairs (as a
+    register's releases name them), and `withheld`, [attribute, group, period start] of every group- or
+    pool-period whose counts it withholds (the register is as private as the log)."""
+    metadata = dict(result.metadata)
+    expressions = dict(metadata["expressions"])
+    names = (name for name, _ in spec.pipeline)
+    expressions["stages"] = [[name, text] for name, text in zip(names, expressions["stages"], strict=True)]
+    rows = result.extras["periods"].to_pylist()
+    withheld = [
+        [r["attribute"], r["group"], r["time"]] for r in rows if r["metric"] == "n" and r["suppressed"]
+    ]
+    return {**metadata, "expressions": expressions, "withheld": withheld}
+
+
+def _check_kind(release: dict[str, Any]) -> None:
+    """A release of the same input by another audit: no reader links it with a monitor output."""
+    if release["metadata"].get("audit") != "monitor":
+        raise ReleaseRefused(
+            f"earlier release {literal(shown(release['name']))} of this log is not a monitor's: the monitor "
+            "cannot be checked against it; give the monitor a {release_register} of its own"
+        )
+
+
+def _check_settings(release: dict[str, Any], settings: dict[str, Any], because: str) -> None:
+    """Refused when the earlier release was made with other settings (`because`: which side withholds)."""
+    theirs = release["metadata"].get("spec")
+    theirs = theirs if isinstance(theirs, dict) else {}
+    differ = [key for key, value in settings.items() if theirs.get(key) != value]
+    if differ:
+        named = ", ".join(
+            f"{{{key}}} {literal(shown(theirs.get(key)))} (now {literal(shown(settings[key]))})"
+            for key in differ
+        )
+        raise ReleaseRefused(
+            f"earlier release {literal(shown(release['name']))} of this log was published with {named}, and "
+            f"{because}: together the two outputs could give withheld counts back; monitor with its settings, "
+            "or keep another release register"
+        )
