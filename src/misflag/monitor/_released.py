@@ -6,8 +6,9 @@ the difference an unfiltered one withholds (tests/monitor/test_monitor_lp_attack
 LP audit (`misflag.disclosure`) reads decision audits' tables, not the monitor's period tables, so it
 cannot show such a pair safe: a run with `--release-register` or `--protect-releases` is refused, in one
 line naming the earlier release and the settings that differ, when the register holds a release of the
-same input (its sha256) under other settings and either of the two withholds anything; the same settings
-(the same run again) are always allowed. On success the output is recorded there, with what it withheld.
+same input (its sha256; in a register the user names, of any input: it is one log's as the log grows)
+under other settings and either of the two withholds anything; the same settings (the same run again,
+the next `--state` run) are always allowed. On success the output is recorded there, with what it withheld.
 """
 
 from __future__ import annotations
@@ -53,11 +54,20 @@ def run_registered(
         register = spec.release_register or data_dir_register(digest)
         with _locked(Path(register)):
             releases = ReleaseRegister(register)
-            earlier = [r for r in releases.releases if r["sha256"] == digest]
+            for release in releases.releases:
+                if release["sha256"] == digest:
+                    _check_kind(release)
+            # a register the user names is one log's as it grows (a new digest each day): every monitor
+            # release there is linked; the data directory's register holds one digest's releases only
+            earlier = [
+                r
+                for r in releases.releases
+                if r["sha256"] == digest
+                or (spec.release_register is not None and r["metadata"].get("audit") == "monitor")
+            ]
             for release in earlier:
-                _check_kind(release)
                 if _withholds(release["metadata"]):
-                    _check_settings(release, settings, "it withholds counts")
+                    _check_settings(release, settings, "it withholds counts", digest)
             result = run(inner)
             if (result.metadata.get("input") or {}).get("sha256") != digest:
                 raise InputError(
@@ -65,7 +75,7 @@ def run_registered(
                 )
             if _withholds(result.metadata):
                 for release in earlier:
-                    _check_settings(release, settings, "this output withholds counts")
+                    _check_settings(release, settings, "this output withholds counts", digest)
             result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
             name = release_name(inner, len(releases.releases) + 1)
             result.metadata["release"] = name
@@ -115,8 +125,9 @@ def _check_kind(release: dict[str, Any]) -> None:
         )
 
 
-def _check_settings(release: dict[str, Any], settings: dict[str, Any], because: str) -> None:
-    """Refused when the earlier release was made with other settings (`because`: which side withholds)."""
+def _check_settings(release: dict[str, Any], settings: dict[str, Any], because: str, digest: str) -> None:
+    """Refused when the earlier release was made with other settings (`because`: which side withholds;
+    `digest`: this input's, to say whether the release is of this very file or of another version)."""
     theirs = release["metadata"].get("spec")
     theirs = theirs if isinstance(theirs, dict) else {}
     differ = [key for key, value in settings.items() if theirs.get(key) != value]
@@ -125,8 +136,9 @@ def _check_settings(release: dict[str, Any], settings: dict[str, Any], because: 
             f"{{{key}}} {literal(shown(theirs.get(key)))} (now {literal(shown(settings[key]))})"
             for key in differ
         )
+        of = "this log" if release["sha256"] == digest else "another version of this log (or another log)"
         raise ReleaseRefused(
-            f"earlier release {literal(shown(release['name']))} of this log was published with {named}, and "
+            f"earlier release {literal(shown(release['name']))} of {of} was published with {named}, and "
             f"{because}: together the two outputs could give withheld counts back; monitor with its settings, "
             "or keep another release register"
         )
