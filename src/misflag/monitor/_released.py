@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
-from misflag.disclosure import ReleaseRegister
-from misflag.disclosure._register import _locked, data_dir_register, input_file
+from misflag.disclosure._register import ReleaseRegister, _locked, data_dir_register, input_file
 from misflag.errors import InputError, literal
 from misflag.monitor._spec import MonitorSpec, ReleaseRefused
 from misflag.result import AuditResult
