@@ -3,7 +3,7 @@ hostile paths, registers and release names.
 
 Through the CLI each case is one `error: ...` line, exit 2, no traceback, nothing saved and the register
 byte for byte as it was; through the API one typed `MisflagError` line: a folder as the register, a
-register in a missing folder, a register that is not JSON or not a register, bytes that are not text, a
+register in a missing folder, a register name past the system's limits, a register that is not JSON or not a register, bytes that are not text, a
 register path that is blank or not text, a "yes" for `protect_releases` (read as true by Python, it
 would record a release no one asked for), both flags at once, a source that is no file (a data frame, a
 `--ledger`, a `--table`), and a release renamed in the register to drive a terminal or name a parameter.
@@ -71,13 +71,17 @@ def test_registers_that_are_not_one(
 
 
 def test_paths_that_name_no_register_file(
-    log_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    log_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     err = refused(capsys, log_file, None, "--release-register", str(tmp_path))
     assert "give a file in an existing folder" in err
     missing = tmp_path / "no" / "such" / "releases.json"
     err = refused(capsys, log_file, None, "--release-register", str(missing))
     assert "give a file in an existing folder" in err and not missing.parent.exists()
+    for long in ("a" * 5000 + ".json", "a/" * 3000 + "r.json"):  # past the system's limits on a name
+        err = refused(capsys, log_file, None, "--release-register", long)
+        assert err.endswith("characters): File name too long") and len(err) < 200
     register = tmp_path / "releases.json"
     err = refused(capsys, log_file, register, "--release-register", str(register), "--protect-releases")
     assert (

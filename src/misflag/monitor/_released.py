@@ -50,8 +50,8 @@ def run_registered(
     inner = replace(spec, release_register=None, protect_releases=False)
     settings = _settings(inner)
     with hashed_once(input_file(source)) as digest:
-        register = spec.release_register or data_dir_register(digest)
-        with _locked(Path(register)):
+        register = _looked_up(spec.release_register or data_dir_register(digest))
+        with _locked(register):
             releases = ReleaseRegister(register)
             for release in releases.releases:
                 if release["sha256"] == digest:
@@ -80,6 +80,16 @@ def run_registered(
             result.metadata["release"] = name
             releases.record(name, result.rows(), _recorded(inner, result))
             return result
+
+
+def _looked_up(path: Path) -> Path:
+    """The register's path, refused in one line where the system cannot look it up at all (a name past its
+    limit: `Path.is_dir`, which the register's lock calls, raises there instead of answering False)."""
+    try:
+        path.exists()
+    except OSError as problem:
+        raise InputError(f"release register {literal(shown(str(path)))}: {problem.strerror}") from None
+    return path
 
 
 def release_name(spec: MonitorSpec, number: int) -> str:
