@@ -178,3 +178,24 @@ def test_a_decision_audit_release_of_the_same_log_is_refused(
     with pytest.raises(ReleaseRefused, match="earlier release 'audit by grp' of this log is not a monitor's"):
         _run(path, "day", release_register=register)
     assert len(ReleaseRegister(register).releases) == 1
+
+
+def test_a_run_refused_after_it_ran_leaves_its_state_file_as_it_was(
+    log_file: tuple[pd.DataFrame, Path], tmp_path: Path
+) -> None:
+    """The month output withholds nothing, so a week output is refused only once it has run (it withholds
+    D's second week): its state file must not move on, or the next `--state` run would skip rows whose
+    output was never published."""
+    log, path = log_file
+    register, state = tmp_path / "releases.json", tmp_path / "state.json"
+    _run(path, "month", release_register=register)
+    with pytest.raises(ReleaseRefused):
+        _run(path, "week", state=state, release_register=register)
+    assert not state.exists()
+    first_week = tmp_path / "first-week.csv"
+    log[log["ts"] < "2024-01-08"].to_csv(first_week, index=False)
+    _run(first_week, "week", state=state)  # yesterday's state: the refused run would have read on from it
+    before = state.read_bytes()
+    with pytest.raises(ReleaseRefused):
+        _run(path, "week", state=state, release_register=register)
+    assert state.read_bytes() == before

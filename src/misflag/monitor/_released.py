@@ -14,7 +14,8 @@ the next `--state` run) are always allowed. On success the output is recorded th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from misflag._text import shown
 from misflag.disclosure._register import ReleaseRegister, _locked, data_dir_register, input_file
 from misflag.errors import InputError, literal
+from misflag.io import write_atomic
 from misflag.monitor._spec import MonitorSpec, ReleaseRefused
 from misflag.result import AuditResult
 
@@ -36,11 +38,13 @@ def run_registered(
     *,
     ledger: str | None = None,
     table: str | None = None,
+    state: str | Path | None = None,
 ) -> AuditResult:
     """`run(spec)` checked against the register the spec names (the file, else the register of the input's
     digest in misflag's data directory), under its lock, and recorded there; refused (`ReleaseRefused`)
     where an earlier release of the same input under other settings and this one could pin a withheld
-    count. Neither the register's path nor its releases are published."""
+    count, the `state` file `run` wrote then put back as it was. Neither the register's path nor its
+    releases are published."""
     from misflag.io._readers import hashed_once
 
     if ledger is not None or table is not None:
@@ -67,19 +71,43 @@ def run_registered(
             for release in earlier:
                 if _withholds(release["metadata"]):
                     _check_settings(release, settings, "it withholds counts", digest)
-            result = run(inner)
-            if (result.metadata.get("input") or {}).get("sha256") != digest:
-                raise InputError(
-                    "the input changed while it was monitored; nothing was recorded: run it again"
-                )
-            if _withholds(result.metadata):
-                for release in earlier:
-                    _check_settings(release, settings, "this output withholds counts", digest)
+            with _kept_unless_published(state):
+                result = run(inner)
+                if (result.metadata.get("input") or {}).get("sha256") != digest:
+                    raise InputError(
+                        "the input changed while it was monitored; nothing was recorded: run it again"
+                    )
+                if _withholds(result.metadata):
+                    for release in earlier:
+                        _check_settings(release, settings, "this output withholds counts", digest)
             result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
             name = release_name(inner, len(releases.releases) + 1)
             result.metadata["release"] = name
             releases.record(name, result.rows(), _recorded(inner, result))
             return result
+
+
+@contextmanager
+def _kept_unless_published(state: str | Path | None) -> Iterator[None]:
+    """The state file as it was before the block (or none, as none was) where the block raises: a run
+    that is refused publishes nothing, so its state must not move on (`--state` would not read its rows
+    again)."""
+    path, known, before = None if state is None else Path(state), False, None
+    with suppress(OSError):  # a state path the system cannot read: the monitor says so in one line
+        before = path.read_bytes() if path is not None and path.is_file() else None
+        known = path is not None
+
+    def put_back(temporary: Path) -> None:
+        temporary.write_bytes(before or b"")
+
+    try:
+        yield
+    except BaseException:
+        if path is not None and known and before is not None:
+            write_atomic(path, put_back, "state file")
+        elif path is not None and known and path.is_file():  # made by the refused run
+            path.unlink()
+        raise
 
 
 def _looked_up(path: Path) -> Path:

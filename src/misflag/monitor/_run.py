@@ -149,7 +149,7 @@ def run_monitor(
         from misflag.monitor._released import run_registered
 
         rerun = partial(run_monitor, source=source, state=state, engine=engine, progress=progress)
-        return run_registered(spec, source, rerun, ledger=ledger, table=table)
+        return run_registered(spec, source, rerun, ledger=ledger, table=table, state=state)
     report = progress or (lambda step, fraction: None)
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None
