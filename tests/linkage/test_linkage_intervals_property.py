@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from misflag.linkage import GROUPS, LinkageAuditSpec, PopulationModel, assess_rule_risk, audit_linkage
+from misflag.linkage import LinkageAuditSpec, PopulationModel, assess_rule_risk, audit_linkage
 from misflag.linkage._clerical import estimate_precision
+from tests.linkage._toy import toy_model
 
 Z2 = NormalDist().inv_cdf(0.975) ** 2
 LOW, HIGH = 0.5, 0.9  # the audited thresholds; scores are drawn from 0.2 (below both), 0.7 and 0.95
@@ -154,25 +152,9 @@ def _negative_binomial_quantile(mu: float, variance: float, q: float) -> int:
     return k
 
 
-def _name_table(path: Path, rows: list[tuple[str, int, float, float]]) -> Path:
-    columns: dict[str, list[Any]] = {"name": [r[0] for r in rows], "count": [r[1] for r in rows]}
-    for group in GROUPS:
-        columns[f"pct{group}"] = [
-            r[2] if group == "white" else r[3] if group == "hispanic" else 0.0 for r in rows
-        ]
-    pq.write_table(pa.table(columns), path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> PopulationModel:
-    folder = tmp_path_factory.mktemp("toy")
-    surnames = _name_table(
-        folder / "s.parquet",
-        [("ALVAREZ", 300, 100, 0), ("BROWN", 200, 50, 50), ("CRUZ", 300, 0, 100), ("DIAZ", 100, 0, 100)],
-    )
-    first = _name_table(folder / "f.parquet", [("ANN", 100, 50, 50), ("BO", 100, 50, 50)])
-    return PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+    return toy_model(tmp_path_factory.mktemp("toy"), {2001: 1.0})
 
 
 def _poisson_quantile(mu: float, q: float) -> int:

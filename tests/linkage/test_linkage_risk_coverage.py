@@ -34,7 +34,7 @@ from misflag.linkage._risk_analytic import analytic_risk
 from misflag.linkage._risk_montecarlo import MonteCarloRisk
 from misflag.linkage._risk_rows import RiskRows, analytic_rows, montecarlo_rows
 from misflag.linkage._rules import load_rule
-from tests.linkage.test_linkage_risk_toy import _name_table
+from tests.linkage._toy import toy_model
 
 WHITE, HISPANIC = GROUPS.index("white"), GROUPS.index("hispanic")
 SURNAMES = {WHITE: np.array([0.75, 0.25, 0.0, 0.0]), HISPANIC: np.array([0.0, 0.2, 0.6, 0.2])}
@@ -148,14 +148,8 @@ def test_control_the_normal_quantile_falls_short(monkeypatch: pytest.MonkeyPatch
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> PopulationModel:
     """The toy as misflag's model: Census-shaped name tables and 30 equally likely birth dates."""
-    folder = tmp_path_factory.mktemp("toy")
-    surnames = _name_table(
-        folder / "s.parquet",
-        [("ALVAREZ", 300, 100, 0), ("BROWN", 200, 50, 50), ("CRUZ", 300, 0, 100), ("DIAZ", 100, 0, 100)],
-    )
-    first = _name_table(folder / "f.parquet", [("ANN", 100, 50, 50), ("BO", 100, 50, 50)])
     dob = DobModel(start=dt.date(2001, 1, 1), weights=np.full(DAYS, 1 / DAYS), source="toy")
-    return PopulationModel.from_census(surnames, first, birth_years=dob)
+    return toy_model(tmp_path_factory.mktemp("toy"), dob)
 
 
 def _analytic_limits(toy: PopulationModel) -> dict[str, tuple[float, float]]:

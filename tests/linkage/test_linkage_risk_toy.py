@@ -5,35 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from misflag.linkage import GROUPS, PopulationModel, assess_rule_risk
 from misflag.linkage._risk_analytic import analytic_risk, dob_collision
 from misflag.linkage._rules import Comparison, load_rule
-
-
-def _name_table(path: Path, rows: list[tuple[str, int, float, float]]) -> Path:
-    """A Census-shaped table: name, count, and pct<group> with only white and Hispanic people."""
-    columns: dict[str, list] = {"name": [r[0] for r in rows], "count": [r[1] for r in rows]}
-    for group in GROUPS:
-        columns[f"pct{group}"] = [
-            r[2] if group == "white" else r[3] if group == "hispanic" else 0.0 for r in rows
-        ]
-    pq.write_table(pa.table(columns), path)
-    return path
+from tests.linkage._toy import name_table, toy_model
 
 
 @pytest.fixture()
 def toy(tmp_path: Path) -> PopulationModel:
     # White people: A 300, B 100 -> shares .75 .25.  Hispanic: B 100, C 300, D 100 -> .2 .6 .2.
-    surnames = _name_table(
-        tmp_path / "s.parquet",
-        [("ALVAREZ", 300, 100, 0), ("BROWN", 200, 50, 50), ("CRUZ", 300, 0, 100), ("DIAZ", 100, 0, 100)],
-    )
-    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 50, 50), ("BO", 100, 50, 50)])
-    return PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
+    return toy_model(tmp_path, {2001: 1.0})
 
 
 def test_toy_crosscheck_rates_by_hand(toy: PopulationModel) -> None:
@@ -124,11 +107,11 @@ def test_toy_monte_carlo_matches_hand_figures(toy: PopulationModel) -> None:
 
 def _near_pair_and_smith(tmp_path: Path, first_name: str, second_name: str) -> PopulationModel:
     """Surnames A, B, SMITH with White shares .25, .25, .5 (and one first name, one birth year)."""
-    surnames = _name_table(
+    surnames = name_table(
         tmp_path / "s.parquet",
         [(first_name, 100, 100, 0), (second_name, 100, 100, 0), ("SMITH", 200, 100, 0)],
     )
-    first = _name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
+    first = name_table(tmp_path / "f.parquet", [("ANN", 100, 100, 0)])
     return PopulationModel.from_census(surnames, first, birth_years={2001: 1.0})
 
 
