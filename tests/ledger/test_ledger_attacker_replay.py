@@ -10,37 +10,41 @@ outside every signed checkpoint and `misflag ledger verify --require-sealed` fai
 same entry with a proof made for its new place by the writer key (what only the service, or whoever
 holds its key folder, can do): the store takes and seals it, so the proof is what stops the copy.
 
-What the attack found (docs/ledger.md, threat model): the decision log (`decision_log`, `misflag ledger
-export`, `misflag monitor --ledger`) reads every case row as stored, proof or not. The replayed flag moves
-its case's `last_seq`, and a `corrected` row planted without a proof flips the case's exported `truth`
-(1 to 0), which the monitor and a decision audit of the export count, until someone runs `verify`. The
-strict xfail below turns into a failure the day the decision log vouches for its rows.
+What the attack found, and what now stops it (docs/ledger.md, "What the decision log vouches for"): the
+decision log (`decision_log`, `misflag ledger export`, `misflag monitor --ledger`) used to fold every case
+row as stored, so a replayed flag moved its case's `last_seq` and a `corrected` row planted without a proof
+flipped the case's exported `truth` (1 to 0). It now verifies the chain against the pinned keys and folds an
+entry after the last checkpoint only when its writer proof checks: either plant refuses the export naming
+the entry, while the same rows proved with the writer key are exported; sealed entries need no secret, and
+unsealed case entries without the writer key refuse the export saying how many.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from misflag.ledger import Event, decision_log
+from misflag.cli import main
+from misflag.errors import LedgerError
+from misflag.ledger import Event, Ledger, decision_log
 from misflag.ledger._engine import now
+from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from misflag.ledger._verify import entry_hash
 from misflag.ledger._writer import LedgerTampered, entry_mac, load_or_create_writer_key, writer_key_path
 
 
-def _replay(target: Any, seq: int, proved: bool = False) -> int:
-    """As the INSERT-only writer: append entry `seq` again (kind, case, body and writer proof copied) at
-    the head of the chain, linked and hashed as the store does; `proved`: with a proof made for the new
-    place with the writer key instead. Returns the new entry's number."""
+def _plant(target: Any, kind: str, case_id: str, body: str, mac: bytes | None, proved: bool = False) -> int:
+    """As the INSERT-only writer: append a row at the head of the chain, linked and hashed as the store
+    does, carrying `mac`, or with `proved` a proof made for its place with the writer key. Returns its
+    number."""
     engine = sa.create_engine(target.url)
     with engine.begin() as connection:
-        kind, case_id, body, mac = connection.execute(
-            sa.text("SELECT kind, case_id, body, mac FROM ledger_entries WHERE seq = :s"), {"s": seq}
-        ).one()
         head, prev = connection.exec_driver_sql(
             "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
         ).one()
@@ -56,6 +60,31 @@ def _replay(target: Any, seq: int, proved: bool = False) -> int:
         )
     engine.dispose()
     return int(head) + 1
+
+
+def _replay(target: Any, seq: int, proved: bool = False) -> int:
+    """As the INSERT-only writer: append entry `seq` again (kind, case, body and writer proof copied) at
+    the head of the chain; `proved`: with a proof made for the new place with the writer key instead.
+    Returns the new entry's number."""
+    engine = sa.create_engine(target.url)
+    with engine.begin() as connection:
+        kind, case_id, body, mac = connection.execute(
+            sa.text("SELECT kind, case_id, body, mac FROM ledger_entries WHERE seq = :s"), {"s": seq}
+        ).one()
+    engine.dispose()
+    return _plant(target, kind, case_id, body, mac, proved)
+
+
+def _correction(target: Any, case: str, proved: bool) -> int:
+    """As the INSERT-only writer: a `corrected` row saying the flag on `case` was wrong."""
+    payload = {"flag_was_wrong": True}
+    body = {"actor": "clerk", "groups": {}, "payload": payload, "role": "reviewer", "ts": now()}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return _plant(target, "corrected", case, text, None, proved)
+
+
+def _cases(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    return {row["case_id"]: row for row in decision_log(ledger).to_pylist()}
 
 
 def _flag_of(target: Any, case: str) -> int:
@@ -75,6 +104,8 @@ def test_a_replayed_entry_with_its_proof_is_refused_at_the_next_seal_and_by_veri
     seq = _replay(target, _flag_of(target, "c1"))
     named = f"entry {seq} ('flagged') carries no valid writer proof"
     with pytest.raises(LedgerTampered, match=re.escape(named)):
+        decision_log(ledger)  # the copy never reaches the export (c1's last_seq stays its flag's)
+    with pytest.raises(LedgerTampered, match=re.escape(named)):
         ledger.checkpoint()
     capsys.readouterr()
     assert target.verify_exit("--require-sealed") == 2
@@ -85,46 +116,100 @@ def test_a_replayed_entry_with_its_proof_is_refused_at_the_next_seal_and_by_veri
 
 def test_control_a_replay_proved_with_the_writer_key_is_taken(target: Any) -> None:
     ledger = target.seed()
-    _replay(target, _flag_of(target, "c1"), proved=True)
+    flag = _flag_of(target, "c1")
+    seq = _replay(target, flag, proved=True)
+    assert (_cases(ledger)["c1"]["first_seq"], _cases(ledger)["c1"]["last_seq"]) == (flag, seq)  # unsealed
     ledger.checkpoint()  # no alarm: the store cannot tell it from the service writing the flag again
     assert target.verify_exit("--require-sealed") == 0
     ledger.close()
 
 
-@pytest.mark.xfail(strict=True, reason="docs/ledger.md: the decision log reads planted case rows as stored")
-def test_the_decision_log_never_counts_a_planted_correction(target: Any) -> None:
-    """A `corrected` row (the flag was wrong) planted without a writer proof must not change the case's
-    exported truth; it flips it from 1 to 0 (and the replayed flag moves `last_seq`)."""
+def test_the_decision_log_refuses_a_planted_correction_naming_it(
+    target: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `corrected` row (the flag was wrong) planted without a writer proof would flip the case's truth
+    from 1 to 0: the log and `misflag ledger export` refuse, in one line naming the entry, writing nothing."""
     ledger = target.seed()
     ledger.append(
         [target.flag("c9"), Event("corrected", "c9", "clerk", "reviewer", {"flag_was_wrong": False})]
     )
-    before = {row["case_id"]: row for row in decision_log(ledger).to_pylist()}
-    assert before["c9"]["truth"] == 1
-    engine = sa.create_engine(target.url)
-    with engine.begin() as connection:
-        head, prev = connection.exec_driver_sql(
-            "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
-        ).one()
-        body = json.dumps(
-            {
-                "actor": "clerk",
-                "groups": {},
-                "payload": {"flag_was_wrong": True},
-                "role": "reviewer",
-                "ts": now(),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        digest = entry_hash(bytes(prev), head + 1, "corrected", "c9", body)
-        connection.execute(
-            sa.text(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) VALUES (:s, :p, :h, :k, :c, :b)"
-            ),
-            {"s": head + 1, "p": bytes(prev), "h": digest, "k": "corrected", "c": "c9", "b": body},
-        )
-    engine.dispose()
-    after = {row["case_id"]: row for row in decision_log(ledger).to_pylist()}
+    assert _cases(ledger)["c9"]["truth"] == 1  # flagged, and the flag was right
+    seq = _correction(target, "c9", proved=False)
+    named = f"refusing to export the decision log: entry {seq} ('corrected') carries no valid writer proof"
+    with pytest.raises(LedgerTampered, match=re.escape(named)):
+        decision_log(ledger)
+    capsys.readouterr()
+    out = tmp_path / "log.csv"
+    assert main(["ledger", "export", str(out), "--db", target.url, "--key", str(target.key)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {named}: it was inserted around the service") and "\n" not in error
+    assert not out.exists()
     ledger.close()
-    assert after["c9"]["truth"] == 1
+
+
+def test_control_a_correction_proved_with_the_writer_key_is_exported(target: Any) -> None:
+    """The same row with a proof made by the writer key is the service's own: it is folded, and the
+    latest correction says the flag was wrong, so the truth is 1 - flagged = 0."""
+    ledger = target.seed()
+    ledger.append(
+        [target.flag("c9"), Event("corrected", "c9", "clerk", "reviewer", {"flag_was_wrong": False})]
+    )
+    seq = _correction(target, "c9", proved=True)
+    case = _cases(ledger)["c9"]
+    assert (case["flagged"], case["corrected"], case["truth"], case["last_seq"]) == (1, 1, 0, seq)
+    ledger.close()
+
+
+def test_sealed_entries_need_no_secret_and_unsealed_ones_without_the_writer_key_are_refused(
+    target: Any, tmp_path: Path
+) -> None:
+    """A reader holding only the pinned public key (no signing key, no writer key) gets every sealed case;
+    once a case entry follows the last checkpoint, it is refused in one line saying how many and why. A
+    reader pinning another key is refused: the checkpoints are not signed by a key it trusts."""
+    ledger = target.seed()
+    _correction(target, "c2", proved=True)
+    ledger.checkpoint()
+    public = public_bytes(load_or_create(target.key))
+    bare = tmp_path / "elsewhere" / "signing-key.pem"  # a folder holding no key
+    reader = Ledger.open(target.url, key_path=bare, trusted={target.fingerprint: public}, create=False)
+    cases = _cases(reader)
+    assert sorted(cases) == [f"c{i}" for i in range(6)]
+    assert [cases[f"c{i}"]["truth"] for i in range(6)] == [None, None, 0, None, None, None]
+    assert not bare.parent.exists()  # nothing was made where the keys are not
+    ledger.append([target.flag("c7"), target.flag("c8")])
+    unsealed = (
+        "refusing to export the decision log: 2 case entries after the last signed checkpoint cannot be "
+        f"vouched for without the writer key {writer_key_path(bare)}"
+    )
+    with pytest.raises(LedgerError, match=re.escape(unsealed)):
+        decision_log(reader)
+    reader.close()
+    other = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    stranger = Ledger.open(target.url, key_path=bare, trusted={key_id(other): other}, create=False)
+    distrusted = f"signed by key '{target.fingerprint}', which is not trusted"
+    with pytest.raises(LedgerTampered, match=re.escape(distrusted)):
+        decision_log(stranger)
+    stranger.close()
+    ledger.close()
+
+
+def test_the_decision_log_refuses_a_sealed_entry_the_owner_rewrote(target: Any, owner: Any) -> None:
+    """The file or table owner edits a sealed flag (its rule id) around the store: the chain walk finds
+    the entry no longer matches its hash, and the log refuses naming it; rechained, the signed root no
+    longer matches. Nothing of the edit is exported either way."""
+    ledger = target.seed()
+    flag = _flag_of(target, "c1")
+    powers = owner(target.owner_url)
+    body = powers.run("SELECT body FROM ledger_entries WHERE seq = :s", s=flag)[0][0]
+    powers.run(
+        "UPDATE ledger_entries SET body = :b WHERE seq = :s", b=body.replace("name-match", "x"), s=flag
+    )
+    edited = f"the ledger failed verification: entry {flag}: content does not match its hash (edited)"
+    with pytest.raises(LedgerTampered, match=re.escape(edited)):
+        decision_log(ledger)
+    powers.rechain(flag)
+    # the seed's six flags (entries 0-5) are sealed by one checkpoint at 6 entries, which covers the edit
+    rechained = "the ledger failed verification: checkpoint at 6 entries: root does not match the entries"
+    with pytest.raises(LedgerTampered, match=re.escape(rechained)):
+        decision_log(ledger)
+    ledger.close()

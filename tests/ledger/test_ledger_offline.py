@@ -130,7 +130,8 @@ def test_csv_exports_neutralise_formulas(target: Any, tmp_path: Path) -> None:
     auditor = create_token(ledger, "auditor-1", "auditor", actor="root")
     ledger.close()
     out = tmp_path / "log.csv"
-    assert main(["ledger", "export", str(out), "--db", target.url]) == 0
+    # the key folder: its `.pub` pins the checkpoints' key, its writer key vouches for the unsealed flag
+    assert main(["ledger", "export", str(out), "--db", target.url, "--key", str(target.key)]) == 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MISFLAG_LEDGER_KEY", str(target.key))
         app = create_app(data_dir=tmp_path / "serve", ledger_db=target.url)

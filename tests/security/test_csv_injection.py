@@ -82,11 +82,14 @@ def test_written_tables_neutralise_text_and_keep_numbers(tmp_path: Path) -> None
 
 
 def test_ledger_export_neutralises_every_text_cell_and_keeps_scores_numeric(tmp_path: Path) -> None:
-    """The decision log's CSV: labels written by the ledger and rows planted around it (older ledgers,
-    the file owner) never reach a spreadsheet as formulas; a negative score stays a number."""
+    """The decision log's CSV: labels written by the ledger and rows written around its validation (an
+    older ledger's service, or whoever holds the writer key: proved and sealed, so the log vouches for
+    them) never reach a spreadsheet as formulas; a negative score stays a number."""
     from misflag.ledger import Ledger, export_decision_log
     from misflag.ledger._events import Event
     from misflag.ledger._export import decision_log
+    from misflag.ledger._verify import entry_hash
+    from misflag.ledger._writer import entry_mac, load_or_create_writer_key, writer_key_path
 
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     ledger = Ledger.open(url, key_path=tmp_path / "key.pem")
@@ -94,7 +97,8 @@ def test_ledger_export_neutralises_every_text_cell_and_keeps_scores_numeric(tmp_
     for case, rule in written.items():
         payload = {"rule_id": rule, "rule_version": "1", "input_digest": "d", "score": -0.5}
         ledger.append([Event("flagged", case, "screening", "recorder", payload, {"region": rule})])
-    # text the ledger now refuses, planted as a raw row (export reads rows as they are)
+    # text the ledger now refuses, planted as raw rows chained and proved with the writer key, then sealed
+    writer = load_or_create_writer_key(writer_key_path(tmp_path / "key.pem"))
     planted = {"c-lf": "\n=1", "c-space": " =1", "c-fullwidth": "\uff1d1"}
     with closing(sqlite3.connect(tmp_path / "ledger.sqlite")) as connection, connection:
         for case, rule in planted.items():
@@ -105,11 +109,15 @@ def test_ledger_export_neutralises_every_text_cell_and_keeps_scores_numeric(tmp_
                 "groups": {"region": rule},
             }
             body["payload"] = {"rule_id": rule, "rule_version": "1", "input_digest": "d", "score": -0.5}
+            head, prev = connection.execute("SELECT max(seq), hash FROM ledger_entries").fetchone()
+            text = json.dumps(body)
+            digest = entry_hash(prev, head + 1, "flagged", case, text)
             connection.execute(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
-                "SELECT max(seq) + 1, x'00', randomblob(32), 'flagged', ?, ? FROM ledger_entries",
-                (case, json.dumps(body)),
+                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body, mac) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (head + 1, prev, digest, "flagged", case, text, entry_mac(writer, digest)),
             )
+    ledger.checkpoint()
+    assert ledger.verify(require_sealed=True).consistent  # the rows the log reads are the sealed chain's
     table = decision_log(ledger)
     target = tmp_path / "log.csv"
     export_decision_log(ledger, target)

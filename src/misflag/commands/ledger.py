@@ -321,14 +321,22 @@ def check(
 def export(
     out: Path = typer.Argument(..., help="File to write: decision log (.csv, .parquet) or ledger (.jsonl)."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    key: Path | None = typer.Option(
+        None,
+        "--key",
+        help=KEY_HELP + " Its folder's writer key vouches for the decision log's entries after the last "
+        "checkpoint; its `.pub` pins the key that checkpoints are checked with.",
+    ),
     file_format: str | None = typer.Option(
         None,
         "--format",
         help="csv or parquet (the decision log), or ledger (every row, for offline verify); default: suffix.",
     ),
 ) -> None:
-    """Write the decision log (one row per case) that `misflag decisions audit` reads, or the whole ledger."""
-    ledger = _open(db)
+    """Write the decision log (one row per case) that `misflag decisions audit` reads, or the whole ledger.
+    The decision log holds only entries it vouches for (under a checkpoint signed by the pinned key, or
+    after it with a valid writer proof); exit 2 naming the entry or the unsealed count otherwise."""
+    ledger = _open(db, key)
     chosen = file_format or ("ledger" if out.suffix.lower() == ".jsonl" else None)
     with _err.status("exporting", spinner="dots"):
         if chosen == "ledger":

@@ -9,6 +9,14 @@ last_ts.
 (claim upheld → 0, rejected → 1); NULL where nothing established it. `reviewer_digest` stands for whoever
 made the latest review (16 hex digits of SHA-256 of its token id, or of its name for events appended without
 a token), so review can be monitored per reviewer without naming anyone.
+
+Only rows the log can vouch for are folded (docs/ledger.md, threat model, "The decision log vouches for its
+rows"): the chain
+is verified from the first entry with `verify`'s own code (`verify_rows`) against the pinned keys, so an
+entry under a signed checkpoint needs no secret; a case entry after the last checkpoint is folded only when
+the writer key is at hand and its proof checks. Anything else refuses the whole export in one line: a
+broken chain or an invalid proof names the entry (and raises the alarm), an unsealed case entry without the
+writer key says how many there are and how to seal them.
 """
 
 from __future__ import annotations
@@ -18,12 +26,16 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlalchemy.exc import SQLAlchemyError
 
 from misflag._text import shown
 from misflag.errors import LedgerError, literal
 from misflag.io import neutralise_csv_cell
+from misflag.ledger._engine import LedgerUnavailable, first_line
 from misflag.ledger._events import GROUP_NAME, RESERVED_GROUPS
 from misflag.ledger._store import Ledger
+from misflag.ledger._verify import CHECKPOINT_COLUMNS, ENTRY_COLUMNS, Evidence, verify_rows
+from misflag.ledger._writer import LedgerTampered, load_or_create_writer_key, refuse, unvouched
 
 _CASES = """
 WITH e AS (
@@ -69,24 +81,71 @@ FROM per_case ORDER BY first_seq
 """
 
 
+ACTION = "export the decision log"
+
+
 def _case_entries(ledger: Ledger) -> pa.Table:
-    with ledger._read() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT seq, kind, case_id, body FROM ledger_entries WHERE case_id IS NOT NULL ORDER BY seq"
-        ).fetchall()
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    """The case entries (seq, kind, case_id, body) the decision log may fold: the whole chain verified
+    against the pinned keys as `verify` checks it, and every case entry after the last signed checkpoint
+    carrying a valid writer proof. One read transaction, so what is checked is what is folded."""
+    try:  # plain DBAPI tuples: SQLAlchemy rows cost more than the hashing
+        with ledger._read() as connection:
+            marks = ledger._fetch(
+                connection, f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoints ORDER BY tree_size"
+            )
+            rows = ledger._fetch(connection, f"SELECT {ENTRY_COLUMNS}, mac FROM ledger_entries ORDER BY seq")
+    except SQLAlchemyError as error:
+        raise LedgerUnavailable(f"cannot read the ledger at {ledger.safe_url}: {first_line(error)}") from None
+    pinned = ledger.pinned_keys()
+    if marks and not pinned:
+        raise LedgerError(
+            f"cannot {ACTION}: no public key is pinned to check its checkpoints with (give the key folder, "
+            "--key or $MISFLAG_LEDGER_KEY, holding the ledger's `.pub`)"
+        )
+    evidence = Evidence(entries=[row[:6] for row in rows], checkpoints=marks)
+    report = verify_rows(evidence, pinned, allow_unsigned=True, allow_unprotected=True)
+    if report.problem is not None:
+        raise ledger._alarm(
+            LedgerTampered(
+                f"refusing to {ACTION}: the ledger failed verification: {literal(report.problem)} "
+                "(run `misflag ledger verify`)"
+            )
+        )
+    cases = [row for row in rows if row[4] is not None]
+    unsealed = [row for row in cases if row[0] >= report.sealed]  # seq is the row's place: chain checked
+    if unsealed:
+        _vouch_unsealed(ledger, unsealed)
+    columns: list[tuple[Any, ...]] = list(zip(*cases, strict=True)) if cases else [()] * 7
     return pa.table(
         {
             "seq": pa.array(columns[0], pa.int64()),
-            "kind": pa.array(columns[1], pa.string()),
-            "case_id": pa.array(columns[2], pa.string()),
-            "body": pa.array(columns[3], pa.string()),
+            "kind": pa.array(columns[3], pa.string()),
+            "case_id": pa.array(columns[4], pa.string()),
+            "body": pa.array(columns[5], pa.string()),
         }
     )
 
 
+def _vouch_unsealed(ledger: Ledger, rows: list[Any]) -> None:
+    """Refuse unless every case entry after the last checkpoint (VOUCHED_COLUMNS) carries a valid writer
+    proof: an invalid one raises the alarm naming the entry; without the writer key none can be checked."""
+    path = ledger.writer_key_path
+    if not path.exists():  # never made here: a new key would prove nothing the service wrote
+        count = len(rows)
+        raise LedgerError(
+            f"refusing to {ACTION}: {count} case entr{'y' if count == 1 else 'ies'} after the last signed "
+            f"checkpoint cannot be vouched for without the writer key {literal(str(path))} (unsealed; run "
+            "`misflag ledger checkpoint`, or give the key folder with --key or $MISFLAG_LEDGER_KEY)"
+        )
+    problem = unvouched(rows, load_or_create_writer_key(path))
+    if problem:
+        raise ledger._alarm(refuse(problem, ACTION))
+
+
 def decision_log(ledger: Ledger) -> pa.Table:
-    """The decision log as an Arrow table (one row per case)."""
+    """The decision log as an Arrow table (one row per case), folded from the entries it vouches for; a
+    one-line LedgerError (LedgerTampered, with the alarm logged, for a row the service did not write)
+    instead when it cannot vouch for every case entry (see the module docstring)."""
     con = duckdb.connect()
     con.register("entries", _case_entries(ledger))
     names = [
