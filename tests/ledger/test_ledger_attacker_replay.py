@@ -10,7 +10,7 @@ outside every signed checkpoint and `misflag ledger verify --require-sealed` fai
 same entry with a proof made for its new place by the writer key (what only the service, or whoever
 holds its key folder, can do): the store takes and seals it, so the proof is what stops the copy.
 
-What the attack found, and what now stops it (docs/ledger.md, "What the decision log vouches for"): the
+What the attack found, and what now stops it (docs/ledger.md, "The decision log vouches for its rows"): the
 decision log (`decision_log`, `misflag ledger export`, `misflag monitor --ledger`) used to fold every case
 row as stored, so a replayed flag moved its case's `last_seq` and a `corrected` row planted without a proof
 flipped the case's exported `truth` (1 to 0). It now verifies the chain against the pinned keys and folds an
