@@ -30,7 +30,7 @@ def test_the_audit_command_loads_without_scipy_stats_or_pandas() -> None:
 def test_clustered_quantiles_are_scipy_stats_quantiles() -> None:
     assert pytest.approx(norm.ppf(_clustered.TAIL), rel=1e-12) == _clustered.Z
     sums = _clustered.SubjectSums(
-        errors=20.0, size=400.0, clusters=2, q=0.0, qq=0.0, ee=0.0, en=0.0, nn=0.0, effective_subjects=2.0
+        errors=20.0, size=400.0, clusters=2, d=0.0, dd=0.0, ee=0.0, en=0.0, nn=0.0, effective_subjects=2.0
     )  # fewer than 3 clusters: the Wilson interval at n (t(399) / t(1))^2
     low, high, size = _clustered.clustered_interval(sums)
     expected = 400 * (t_dist.ppf(_clustered.TAIL, 399) / t_dist.ppf(_clustered.TAIL, 1)) ** 2

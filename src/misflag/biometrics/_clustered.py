@@ -63,8 +63,8 @@ class SubjectSums:
     errors: float  # E
     size: float  # N
     clusters: float  # C, subjects whose removal leaves comparisons
-    q: float  # jackknife: sum and sum of squares of the leave-one-subject-out rates
-    qq: float
+    d: float  # jackknife: sum and sum of squares of the leave-one-subject-out rates minus E/N
+    dd: float
     ee: float  # sum_s e_s^2 (dyadic diagonal already removed)
     en: float  # sum_s e_s n_s
     nn: float  # sum_s n_s^2
@@ -111,7 +111,7 @@ def _cluster_score(s: SubjectSums, t: float) -> tuple[float, float]:
 
 
 def _logit_jackknife(s: SubjectSums, p: float, t: float) -> tuple[float, float]:
-    variance = (s.clusters - 1) / s.clusters * max(s.qq - s.q * s.q / s.clusters, 0.0)
+    variance = (s.clusters - 1) / s.clusters * max(s.dd - s.d * s.d / s.clusters, 0.0)
     spread = t * np.sqrt(variance) / (p * (1 - p))
     centre = np.log(p / (1 - p))
     return float(1 / (1 + np.exp(-(centre - spread)))), float(1 / (1 + np.exp(-(centre + spread))))
@@ -128,7 +128,7 @@ def effective_sizes(
     error counts and (labels,) comparison counts from the histogram (y = 0 impostor, 1 genuine)."""
     size = len(grouping.labels)
     position = {name: i for i, name in enumerate(grouping.labels)}
-    per_threshold = ("q", "qq", "ee", "en", "w")
+    per_threshold = ("d", "dd", "ee", "en", "w")
     names = ["subjects", "c", "nsum", "nn"] + [f"{a}{j}" for j in range(thresholds) for a in per_threshold]
     sums = {y: {k: np.zeros(size) for k in names} for y in (0, 1)}
     for row in table.to_pylist():
@@ -155,8 +155,8 @@ def effective_sizes(
                     errors=e,
                     size=n,
                     clusters=float(got["c"][g]),
-                    q=float(got[f"q{j}"][g]),
-                    qq=float(got[f"qq{j}"][g]),
+                    d=float(got[f"d{j}"][g]),
+                    dd=float(got[f"dd{j}"][g]),
                     ee=float(got[f"ee{j}"][g]) - dyadic,
                     en=float(got[f"en{j}"][g]) - dyadic,
                     nn=float(got["nn"][g]) - (n if y == 0 else 0.0),

@@ -53,8 +53,11 @@ def cluster_sums(
 ) -> pa.Table:
     """Subject sums per (keys, y): subjects; comparisons per subject (nsum = sum of n_s, nn = sum of n_s^2);
     at each threshold j the sum and sum of squares of the rate left when a subject and all its comparisons
-    are removed (q{j}, qq{j}: the jackknife), the subject error sums ee{j} = sum e_s^2 and en{j} = sum
-    e_s n_s (the cluster-robust variance at any rate), and w{j}, the subjects with at least one error.
+    are removed, as departures from the rate E/N (d{j}, dd{j}: the jackknife). Each departure is
+    d_s = (E n_s - N e_s) / (N (N - n_s)), its numerator exact in integers: summing the rates themselves
+    and subtracting (sum q)^2 / C cancels most digits once there are thousands of subjects. Also the
+    subject error sums ee{j} = sum e_s^2 and en{j} = sum e_s n_s (the cluster-robust variance at any
+    rate), and w{j}, the subjects with at least one error.
 
     `keys` are (SQL over the comparisons, alias) pairs. The rate is of errors: matches of impostor
     pairs (y = 0), misses of genuine pairs (y = 1). A comparison belongs to both its subjects.
@@ -72,11 +75,16 @@ def cluster_sums(
     totals = ", ".join(f"SUM(om{j}) OVER ({partition}) AS big_m{j}" for j in range(count))
     left = []
     for j in range(count):
-        errors = f"CASE WHEN y = 0 THEN big_m{j} - m{j} ELSE (big_n - big_m{j}) - (n - m{j}) END"
-        left.append(f"CAST({errors} AS DOUBLE) / NULLIF(big_n - n, 0) AS q{j}")
-        left.append(f"CAST(CASE WHEN y = 0 THEN m{j} ELSE n - m{j} END AS DOUBLE) AS e{j}")
+        total = f"(CASE WHEN y = 0 THEN big_m{j} ELSE big_n - big_m{j} END)"
+        own_errors = f"(CASE WHEN y = 0 THEN m{j} ELSE n - m{j} END)"
+        departure = f"CAST({total} * n - big_n * {own_errors} AS DOUBLE)"
+        left.append(f"{departure} / NULLIF(CAST(big_n AS DOUBLE) * (big_n - n), 0) AS d{j}")
+        left.append(f"CAST({own_errors} AS DOUBLE) AS e{j}")
+    # DuckDB's fsum (Kahan): sums of mixed signs that do not depend on the order its threads add them in
+    # (Spark has no such sum; its partitions add in their own order)
+    exact = "fsum" if engine.dialect == "duckdb" else "SUM"
     out = ", ".join(
-        f"SUM(q{j}) AS q{j}, SUM(q{j} * q{j}) AS qq{j}, SUM(e{j} * e{j}) AS ee{j}, SUM(e{j} * n) AS en{j}, "
+        f"{exact}(d{j}) AS d{j}, {exact}(d{j} * d{j}) AS dd{j}, SUM(e{j} * e{j}) AS ee{j}, SUM(e{j} * n) AS en{j}, "
         f"COUNT(*) FILTER (WHERE e{j} > 0) AS w{j}"
         for j in range(count)
     )
