@@ -4,10 +4,9 @@ A Ctrl-C while the command line's modules load (typer, rich, DuckDB: the first ~
 interrupted`, exit 130, as one during a command does, rather than Python's traceback from inside an import.
 
 For a scan command (`decisions audit`, `biometrics audit`, `monitor`), `prepare` runs before typer is
-imported: numpy's OpenBLAS on one thread, DuckDB's database started on another thread and, for a
-decision audit, its scan started from the command line as typed (`decisions._prefetch`), so DuckDB reads
-the file while typer and the command's modules import. Nothing here imports more than what Python's
-start-up has already loaded until `prepare` knows the command is one of these.
+imported: numpy's OpenBLAS on one thread and DuckDB's database started on another thread. Nothing here
+imports more than what Python's start-up has already loaded until `prepare` knows the command is one of
+these.
 """
 
 from __future__ import annotations
@@ -47,10 +46,8 @@ def prepare(argv: Sequence[str]) -> None:
       is imported, which these commands do while DuckDB scans on every core, and the pool's threads then
       spin beside the scan (about 40 ms of CPU on a 2-core machine) for products over a few thousand
       cells that one thread does as fast. Set before numpy is imported (it is read then);
-    - where it reads data, DuckDB's in-memory database (10-20 ms) started on another thread
-      (`engine.duckdb.connect_ahead`): the command's engine takes it;
-    - for `decisions audit`, its scan started as typed (`decisions._prefetch`): the audit takes it if the
-      command, once parsed, asks for exactly that scan, and otherwise it is stopped and closed.
+    - where it reads data, DuckDB's in-memory database (10-20 ms) started on another thread while typer
+      and the command's modules import (`engine.duckdb.connect_ahead`): the command's engine takes it.
     """
     if _prepared or not argv or argv[0] not in SCAN_COMMANDS:
         return
@@ -61,10 +58,6 @@ def prepare(argv: Sequence[str]) -> None:
     from misflag.engine.duckdb import connect_ahead
 
     connect_ahead()
-    if argv[0] == "decisions":
-        from misflag.decisions._prefetch import prefetch
-
-        prefetch(argv[2:])
 
 
 def reads_data(name: str, argv: tuple[str, ...]) -> bool:

@@ -128,8 +128,8 @@ def test_only_from_the_second_engine_on_and_never_across_a_fork() -> None:
     assert _run(INHERITED) != ["0"]  # what the close before the fork prevents: the child crashes
 
 
-#: A process's second engine closed by an exit handler (as the console script's early scan is, when the
-#: command fails before its audit), printing how many databases are then being made ahead.
+#: A process's second engine closed by an exit handler (a caller's clean-up at exit), printing how many
+#: databases are then being made ahead.
 CLOSED_AT_EXIT = """
 import atexit
 from misflag.engine import DuckDBEngine

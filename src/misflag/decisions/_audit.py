@@ -8,22 +8,19 @@ scans the file, and the cell table comes back as numpy columns: the command line
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from misflag.decisions._counts import CheckedSpec, cell_sql, check_spec, precheck_spec
+from misflag.decisions._counts import cell_sql, check_spec, precheck_spec
 from misflag.decisions._spec import DecisionSpec
-from misflag.engine import Engine, PendingClose, PendingQuery, get_engine
-from misflag.io import InputInfo, check_before_engine, load_input
+from misflag.engine import PendingClose, PendingQuery, get_engine
+from misflag.io import check_before_engine, load_input
 from misflag.progress import Progress
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from misflag.result import AuditResult
 
 
@@ -110,91 +107,31 @@ def run_audit(
             lambda inner: run_audit(inner, source, engine=engine, table=table, progress=progress),
         )
     report = progress or (lambda step, fraction: None)
-    started = take_prefetched(spec, source, engine, table)
-    if started is None:
-        started = _start(spec, source, engine, table, report)
-    else:  # the console script's scan of exactly this audit (decisions._prefetch)
-        report("reading input", 0.0)
-        report("counting cells", 0.3)
+    precheck_spec(spec)  # a refused expression costs no engine start, no read of the input
+    report("reading input", 0.0)
+    check_before_engine(engine, source, table, lambda columns: check_spec(spec, columns))
+    runner = get_engine(engine)
+    counting: PendingQuery | None = None
     try:
+        info = load_input(runner, source, table=table)
+        checked = check_spec(spec, info.columns)
+        report("counting cells", 0.3)
+        counting = PendingQuery(runner, cell_sql(checked), runner.numpy)
         # imported while the engine scans: numpy, the statistics, the disclosure audit
         from misflag.decisions._audit_cells import count, result_of
 
-        counted = count(started.runner, spec, started.checked, started.counting.result(), report)
+        counted = count(runner, spec, checked, counting.result(), report)
     except BaseException:
-        started.discard()  # interrupted after a failure beside the scan
+        if counting is not None:  # interrupted after a failure beside the scan
+            counting.stop()
+        runner.close()
         raise
-    closing = PendingClose(started.runner)  # every read is done: the engine closes beside the estimates
+    closing = PendingClose(runner)  # every read is done: the engine closes beside the estimates
     try:
-        result = result_of(spec, counted, started.info, engine, report)
+        result = result_of(spec, counted, info, engine, report)
     except BaseException:
         with suppress(Exception):  # the estimates' own error is the one to tell, not a failed close
             closing.wait()
         raise
     closing.wait()
     return result
-
-
-class _Started(NamedTuple):
-    """An audit's engine with its input read, its expressions checked and its cell query running (a
-    named tuple: made before the scan starts, where a dataclass's generated code costs ~0.5 ms more)."""
-
-    runner: Engine
-    info: InputInfo
-    checked: CheckedSpec
-    counting: PendingQuery[dict[str, np.ndarray]]
-
-    def discard(self) -> None:
-        """Stop the query and close the engine (a failed audit, or a prefetched scan not taken)."""
-        try:
-            self.counting.stop()
-        finally:
-            self.runner.close()
-
-
-def _start(spec: DecisionSpec, source: Any, engine: str, table: str | None, report: Progress) -> _Started:
-    """Read the input and start the cell query on a background thread (every expression checked first,
-    a refused one before the engine starts)."""
-    precheck_spec(spec)  # a refused expression costs no engine start, no read of the input
-    report("reading input", 0.0)
-    check_before_engine(engine, source, table, lambda columns: check_spec(spec, columns))
-    runner = get_engine(engine)
-    try:
-        info = load_input(runner, source, table=table)
-        checked = check_spec(spec, info.columns)
-        report("counting cells", 0.3)
-        return _Started(runner, info, checked, PendingQuery(runner, cell_sql(checked), runner.numpy))
-    except BaseException:
-        runner.close()
-        raise
-
-
-#: The scan the console script started before its command line was parsed, with what it was started for.
-_prefetched: list[tuple[tuple[DecisionSpec, str, str | None], _Started]] = []
-
-
-def prefetch_scan(spec: DecisionSpec, source: str, table: str | None) -> None:
-    """Start the DuckDB scan of an audit the console script expects to run (`decisions._prefetch`): the
-    audit takes it if it asks for the same one; one not taken is stopped and closed at the latest at exit."""
-    if _prefetched:
-        return
-    _prefetched.append(((spec, source, table), _start(spec, source, "duckdb", table, lambda s, f: None)))
-    atexit.register(_discard_prefetched)
-
-
-def take_prefetched(spec: DecisionSpec, source: Any, engine: str, table: str | None) -> _Started | None:
-    """The prefetched scan, if it is this audit's (every field of the spec, the source, the engine and
-    the table equal); a scan started for another audit is stopped and closed."""
-    if not _prefetched:
-        return None
-    key, started = _prefetched.pop()
-    if engine == "duckdb" and isinstance(source, str) and key == (spec, source, table):
-        return started
-    started.discard()
-    return None
-
-
-def _discard_prefetched() -> None:
-    """At exit: stop and close a prefetched scan the command never took (it failed before its audit)."""
-    while _prefetched:
-        _prefetched.pop()[1].discard()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from misflag.decisions._spec import DecisionSpec
 from misflag.engine import quote_identifier
-from misflag.io import check_expression, plain_name, precheck_expression
+from misflag.io import check_expression, precheck_expression
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,6 @@ def precheck_spec(spec: DecisionSpec) -> None:
         return text
 
     _each_expression(spec, precheck)
-
-
-def all_plain_names(spec: DecisionSpec) -> bool:
-    """Whether every expression of the spec is a bare column name, which is checked without sqlglot."""
-    plain: list[bool] = []
-
-    def note(text: str, option: str) -> str:
-        plain.append(plain_name(text))
-        return text
-
-    _each_expression(spec, note)
-    return all(plain)
 
 
 def _each_expression(spec: DecisionSpec, check: Callable[[str, str], str]) -> CheckedSpec:
