@@ -21,7 +21,7 @@ AUDIT_FOLDERS = ("decisions", "linkage", "biometrics", "monitor", "ledger", "inv
 #: folder -> the modules of other audit folders it may import, as docs/architecture.md lists them
 NAMED: dict[str, set[str]] = {
     "inventory": {"misflag.linkage"},
-    "monitor": {"misflag.ledger"},
+    "monitor": {"misflag.ledger", "misflag.disclosure._register"},
     "decisions": {
         "misflag.disclosure",
         *(

@@ -199,3 +199,17 @@ def test_a_run_refused_after_it_ran_leaves_its_state_file_as_it_was(
     with pytest.raises(ReleaseRefused):
         _run(path, "week", state=state, release_register=register)
     assert state.read_bytes() == before
+
+
+def test_a_decision_audit_after_a_monitor_release_warns_that_it_does_not_link_it(
+    log_file: tuple[pd.DataFrame, Path], tmp_path: Path
+) -> None:
+    """The other order: a decision audit recorded beside a monitor release of the same log cannot link the
+    monitor's tables either; it says so before the output is published (`warn_unlinked`)."""
+    _, path = log_file
+    register = tmp_path / "releases.json"
+    _run(path, "day", release_register=register)
+    with pytest.warns(
+        UserWarning, match="holds 1 monitor release\\(s\\) of this input, which this decision audit"
+    ):
+        ReleaseRegister(register).audit("audit by grp", str(path), flag="flag", truth="truth", groups=["grp"])

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 REGISTER_FORMAT = "misflag-release-register/1"
 #: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
 #: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
-SELF_LINKED = ("biometrics",)
+SELF_LINKED = ("biometrics", "monitor")
 #: (attribute, group, stage, metric, part) of a withheld count, as a release's rows name it
 CountKey = tuple[str, str | None, str, str, str]
 
@@ -229,7 +230,7 @@ def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], A
         result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
         return result
 
-    with _locked(Path(path)):
+    with locked(Path(path)):
         register = ReleaseRegister(path)
         return register.recorded(release_name(spec, len(register.releases) + 1), protected)
 
@@ -252,7 +253,7 @@ def audit_linked(
     with hashed_once(input_file(source)) as digest:
         if register is None:
             register = data_dir_register(digest)
-        with _locked(Path(register)):
+        with locked(Path(register)):
             releases = ReleaseRegister(register)
             earlier = [
                 r for r in releases.releases if r["sha256"] == digest and r["metadata"].get("audit") == audit
@@ -270,20 +271,24 @@ def audit_linked(
 
 
 def warn_unlinked(releases: Iterable[dict[str, Any]], digest: str | None, audit: str) -> None:
-    """A warning when the register holds releases of this input by the other kind of audit (a decision
-    audit's, a biometric audit's): each kind's reader links only its own, so this output is not protected
-    jointly with them, nor they with it, and the user must know before publishing it."""
-    others = sum(
-        1 for r in releases if digest is not None and r.get("sha256") == digest and _kind(r) != audit
+    """A warning when the register holds releases of this input by another kind of audit (a decision
+    audit's, a biometric audit's, a monitor's): each kind's reader links only its own, so this output is
+    not protected jointly with them, nor they with it, and the user must know before publishing it."""
+    others = Counter(
+        _kind(r) for r in releases if digest is not None and r.get("sha256") == digest and _kind(r) != audit
     )
     if others:
-        other = "decision" if audit in SELF_LINKED else "biometric"
+        held = " and ".join(f"{count} {_NOUN[kind]}" for kind, count in sorted(others.items()))
         warnings.warn(
-            f"the release register holds {others} {other} audit release(s) of this input, which this "
-            f"{'biometric' if audit in SELF_LINKED else 'decision'} audit does not link: this output is "
-            "protected only against its own kind's releases, not jointly with those",
+            f"the release register holds {held} release(s) of this input, which this {_NOUN[audit]} "
+            "does not link: this output is protected only against its own kind's releases, not jointly "
+            "with those",
             stacklevel=2,
         )
+
+
+#: How a warning names each kind of audit.
+_NOUN = {"decisions": "decision audit", "biometrics": "biometric audit", "monitor": "monitor"}
 
 
 def _kind(release: dict[str, Any]) -> str:
@@ -304,9 +309,13 @@ def release_name(spec: DecisionSpec, number: int) -> str:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """An exclusive lock on the register (a `.lock` file beside it, 0600) for the block."""
-    if path.is_dir() or not path.parent.is_dir():
+    try:
+        usable = not path.is_dir() and path.parent.is_dir()
+    except OSError as problem:  # e.g. a name past the system's limits
+        raise InputError(f"release register {literal(shown(path.name))}: {problem.strerror}") from None
+    if not usable:
         raise InputError(f"release register {literal(shown(path.name))}: give a file in an existing folder")
     lock = path.with_name(f"{path.name}.lock")
     try:

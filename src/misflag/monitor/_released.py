@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
-from misflag.disclosure._register import ReleaseRegister, _locked, data_dir_register, input_file
+from misflag.disclosure._register import ReleaseRegister, data_dir_register, input_file, locked
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
 from misflag.monitor._spec import MonitorSpec, ReleaseRefused
@@ -55,7 +55,7 @@ def run_registered(
     settings = _settings(inner)
     with hashed_once(input_file(source)) as digest:
         register = _looked_up(spec.release_register or data_dir_register(digest))
-        with _locked(register):
+        with locked(register):
             releases = ReleaseRegister(register)
             for release in releases.releases:
                 if release["sha256"] == digest:
