@@ -24,7 +24,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
     return pin_ledger_clock(monkeypatch, datetime(2024, 1, 1, 9, tzinfo=UTC))
 
 
-def test_ledger_dismissal_fall_raises_an_alarm(tmp_path: Path, clock: list[datetime]) -> None:
+def test_ledger_dismissal_fall_raises_an_alarm(
+    tmp_path: Path, clock: list[datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     store = Ledger.open(url, key_path=tmp_path / "key.pem")
     rng = np.random.default_rng(4)
@@ -45,6 +47,9 @@ def test_ledger_dismissal_fall_raises_an_alarm(tmp_path: Path, clock: list[datet
             store.append(events)
     finally:
         store.close()
+    # the key folder: its `.pub` pins the checkpoints' key and its writer key vouches for the unsealed
+    # tail (the decision log folds only entries it vouches for, docs/ledger.md)
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
     result = monitor(ledger=url, group="region", reference="north", baseline_periods=20)
     assert result.metadata["metrics"] == ["fpr", "dismissal_rate"]
     falls = [a for a in result.metadata["alarms"] if a["metric"] == "dismissal_rate"]
