@@ -105,16 +105,25 @@ def test_the_same_settings_continue_and_publish_what_an_unregistered_run_does(
     assert all(r["metadata"]["withheld"] == thin for r in releases)
 
 
-def test_a_state_run_of_the_grown_log_continues(tmp_path: Path) -> None:
-    """The next day's run: the log has grown (a new digest), the state file and the settings are the same."""
+@pytest.mark.parametrize("named", [True, False])
+def test_a_state_run_of_the_grown_log_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: bool
+) -> None:
+    """The next day's run: the log has grown (a new digest), the state file and the settings are the same
+    (through a named register, or `--protect-releases`' register of the log's path)."""
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
     log = _log()
     path, state, register = tmp_path / "log.csv", tmp_path / "state.json", tmp_path / "releases.json"
+    options: dict[str, Any] = {"release_register": register} if named else {"protect_releases": True}
     log[log["ts"] < "2024-01-08"].to_csv(path, index=False)
-    _run(path, "day", state=state, release_register=register)
+    _run(path, "day", state=state, **options)
     log.to_csv(path, index=False)
-    grown = _run(path, "day", state=state, release_register=register)
+    grown = _run(path, "day", state=state, **options)
     assert grown.metadata["periods"]["count"] == 14
+    if not named:  # the path's register: the one whose name is not a digest
+        (register,) = (tmp_path / "data" / "releases").glob("path-*.json")
     assert len({r["sha256"] for r in ReleaseRegister(register).releases}) == 2
+    assert grown.metadata["release"] == "2: monitor by grp, per day"
 
 
 def _grown_pair(tmp_path: Path, **register: Any) -> Any:
@@ -141,17 +150,52 @@ def test_a_grown_log_under_other_settings_is_refused_by_a_named_register(tmp_pat
     assert _grown_pair(tmp_path, release_register=tmp_path / "releases.json") is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="--protect-releases keeps a register per digest: a grown log is not linked"
-)
+def test_control_a_grown_log_without_protection_gives_the_withheld_day_back(tmp_path: Path) -> None:
+    """Without a register, the day output of the first week and the week output of the grown log pin
+    C's January 3 (4 decisions, counted from the log)."""
+    people = ("day", "C", "2024-01-03", "n", "denominator")
+    pinned = _grown_pair(tmp_path)
+    assert pinned[people] == (_count(_log(), "C", {dt.date(2024, 1, 3)}),) * 2 == (4, 4)
+
+
 def test_a_grown_log_under_other_settings_is_refused_with_protect_releases(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not yet defended (docs/monitor.md): with `--protect-releases` each digest has a register of its
-    own, so the week output of the grown log is published, and with the day output it gives C's
-    January 3 back (the reader pins it to 4 to 4, measured); it should be refused, or pin nothing."""
+    """`--protect-releases` also keeps a register of the log's path: the week output of the grown log
+    (a new digest, the same path) is refused, naming the day output of the earlier version."""
     monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
-    assert _grown_pair(tmp_path, protect_releases=True) in (None, {})
+    assert _grown_pair(tmp_path, protect_releases=True) is None
+
+
+def test_protect_releases_links_the_same_bytes_at_another_path(
+    log_file: tuple[pd.DataFrame, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest's register is still checked: a copy of the log elsewhere is the same log."""
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
+    _, path = log_file
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    _run(path, "day", protect_releases=True)
+    refusal = r"of this log was published with period 'day' \(now 'week'\)"
+    with pytest.raises(ReleaseRefused, match=refusal):
+        _run(copy, "week", protect_releases=True)
+
+
+def test_protect_releases_does_not_link_a_grown_copy_at_another_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is not linked (docs/monitor.md): a log copied elsewhere and grown has neither the digest nor
+    the path of the first release, so the pair is published and pins the day (the documented gap)."""
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
+    log, first, grown = _log(), tmp_path / "first.csv", tmp_path / "elsewhere" / "grown.csv"
+    grown.parent.mkdir()
+    log[log["ts"] < "2024-01-08"].to_csv(first, index=False)
+    log.to_csv(grown, index=False)
+    reader = Reader()
+    reader.read(_run(first, "day", protect_releases=True), "day")
+    reader.read(_run(grown, "week", protect_releases=True), "week")
+    people = ("day", "C", "2024-01-03", "n", "denominator")
+    assert reader.pinned({people})[people] == (4, 4)
 
 
 def test_outputs_that_withhold_nothing_are_both_published(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ would record a release no one asked for), both flags at once, a source that is n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -125,18 +126,26 @@ def test_hostile_values_through_the_api_are_one_typed_line(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]  # nothing recorded anywhere
 
 
-def test_protect_releases_keeps_a_private_register_per_digest(
+def test_protect_releases_keeps_private_registers_of_the_digest_and_the_path(
     log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Two registers, named by the log's sha256 and by `path-` and the sha256 of its resolved path (both
+    computed here with hashlib), in a 0700 folder; neither path is published, and the refusal leaves both
+    as they were."""
     monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
     assert run(log_file, tmp_path / "first.json", "--protect-releases") == 0
-    registers = list((tmp_path / "data" / "releases").glob("*.json"))
-    assert len(registers) == 1 and (registers[0].parent.stat().st_mode & 0o777) == 0o700
+    folder = tmp_path / "data" / "releases"
+    where = hashlib.sha256(str(log_file.resolve()).encode()).hexdigest()
+    names = {hashlib.sha256(log_file.read_bytes()).hexdigest() + ".json", f"path-{where}.json"}
+    assert {p.name for p in folder.glob("*.json")} == names and (folder.stat().st_mode & 0o777) == 0o700
     saved = (tmp_path / "first.json").read_text(encoding="utf-8")
     spec = json.loads(saved)["metadata"]["spec"]
-    assert str(registers[0]) not in saved and spec["release_register"] is None and spec["protect_releases"]
-    err = refused(capsys, log_file, registers[0], "--protect-releases", "--period", "week")
+    assert spec["release_register"] is None and spec["protect_releases"]
+    assert not any(name in saved for name in names) and str(folder) not in saved
+    before = {name: (folder / name).read_bytes() for name in names}
+    err = refused(capsys, log_file, None, "--protect-releases", "--period", "week")
     assert "--period 'day' (now 'week')" in err
+    assert {name: (folder / name).read_bytes() for name in names} == before
 
 
 def test_a_hostile_release_name_is_shown_as_written(

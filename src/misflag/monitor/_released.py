@@ -6,16 +6,17 @@ the difference an unfiltered one withholds (tests/monitor/test_monitor_lp_attack
 LP audit (`misflag.disclosure`) reads decision audits' tables, not the monitor's period tables, so it
 cannot show such a pair safe: a run with `--release-register` or `--protect-releases` is refused, in one
 line naming the earlier release and the settings that differ, when the register holds a release of the
-same input (its sha256; in a register the user names, of any input: it is one log's as the log grows)
-under other settings and either of the two withholds anything; the same settings (the same run again,
+same input (its sha256; in a register the user names, or the one `--protect-releases` keeps for the
+log's path, of any input: it is one log's as the log grows) under other settings and either of the two withholds anything; the same settings (the same run again,
 the next `--state` run) are always allowed. On success the output is recorded there, with what it withheld.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,8 @@ def run_registered(
     table: str | None = None,
     state: str | Path | None = None,
 ) -> AuditResult:
-    """`run(spec)` checked against the register the spec names (the file, else the register of the input's
-    digest in misflag's data directory), under its lock, and recorded there; refused (`ReleaseRefused`)
+    """`run(spec)` checked against the registers of `_registers` (the file the spec names, else the input
+    digest's and the log path's in misflag's data directory), under their locks, and recorded there; refused (`ReleaseRefused`)
     where an earlier release of the same input under other settings and this one could pin a withheld
     count, the `state` file `run` wrote then put back as it was. Neither the register's path nor its
     releases are published."""
@@ -53,38 +54,56 @@ def run_registered(
         )
     inner = replace(spec, release_register=None, protect_releases=False)
     settings = _settings(inner)
-    with hashed_once(input_file(source)) as digest:
-        register = _looked_up(spec.release_register or data_dir_register(digest))
-        with locked(register):
-            releases = ReleaseRegister(register)
-            for release in releases.releases:
+    path = input_file(source)
+    with hashed_once(path) as digest, ExitStack() as held:
+        registers = _registers(spec, path, digest)
+        for register in sorted(registers):  # one order for every run: two runs cannot wait on each other
+            held.enter_context(locked(register))
+        opened = {register: ReleaseRegister(register) for register in registers}
+        earlier: list[dict[str, Any]] = []
+        for register, linked in registers.items():
+            for release in opened[register].releases:
                 if release["sha256"] == digest:
                     _check_kind(release)
-            # a register the user names is one log's as it grows (a new digest each day): every monitor
-            # release there is linked; the data directory's register holds one digest's releases only
-            earlier = [
+            # a register of one log (named, or of its path) holds its releases as it grows (a new digest
+            # each day): every monitor release there is linked; a digest's register, that digest's only
+            earlier += [
                 r
-                for r in releases.releases
-                if r["sha256"] == digest
-                or (spec.release_register is not None and r["metadata"].get("audit") == "monitor")
+                for r in opened[register].releases
+                if r["sha256"] == digest or (linked and r["metadata"].get("audit") == "monitor")
             ]
-            for release in earlier:
-                if _withholds(release["metadata"]):
-                    _check_settings(release, settings, "it withholds counts", digest)
-            with _kept_unless_published(state):
-                result = run(inner)
-                if (result.metadata.get("input") or {}).get("sha256") != digest:
-                    raise InputError(
-                        "the input changed while it was monitored; nothing was recorded: run it again"
-                    )
-                if _withholds(result.metadata):
-                    for release in earlier:
-                        _check_settings(release, settings, "this output withholds counts", digest)
-            result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
-            name = release_name(inner, len(releases.releases) + 1)
-            result.metadata["release"] = name
+        for release in earlier:
+            if _withholds(release["metadata"]):
+                _check_settings(release, settings, "it withholds counts", digest)
+        # one number past every register's releases, so free in each; checked before anything is written
+        name = release_name(inner, max(len(r.releases) for r in opened.values()) + 1)
+        if any(r["name"] == name for releases in opened.values() for r in releases.releases):
+            raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
+        with _kept_unless_published(state):
+            result = run(inner)
+            if (result.metadata.get("input") or {}).get("sha256") != digest:
+                raise InputError(
+                    "the input changed while it was monitored; nothing was recorded: run it again"
+                )
+            if _withholds(result.metadata):
+                for release in earlier:
+                    _check_settings(release, settings, "this output withholds counts", digest)
+        result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
+        result.metadata["release"] = name
+        for releases in opened.values():
             releases.record(name, result.rows(), _recorded(inner, result))
-            return result
+        return result
+
+
+def _registers(spec: MonitorSpec, path: Path, digest: str) -> dict[Path, bool]:
+    """The registers a run is checked against and recorded in, each with whether it is one log's (every
+    monitor release in it linked, whatever its digest): the one the spec names; else, in misflag's data
+    directory, the input digest's (the same bytes at any path) and the log path's (the same path as the
+    log grows: a key of the resolved path, `path-` and its sha256, never a content digest)."""
+    if spec.release_register is not None:
+        return {_looked_up(spec.release_register): True}
+    where = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+    return {data_dir_register(digest): False, _looked_up(data_dir_register(f"path-{where}")): True}
 
 
 @contextmanager
