@@ -50,6 +50,13 @@ def monitor(
     ledger: str | None = typer.Option(
         None, "--ledger", help="Monitor a ledger (URL or SQLite path) instead."
     ),
+    ledger_key: Path | None = typer.Option(
+        None,
+        "--ledger-key",
+        help="The ledger's signing key file (PEM; it need not be here): its `.pub` pins the checkpoints' key, "
+        "its `.writer-key` vouches for entries after the last checkpoint. Default: beside a SQLite ledger, "
+        "or $MISFLAG_LEDGER_KEY.",
+    ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
     table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),
     output_format: OutputFormat = FORMAT_OPTION,
@@ -69,6 +76,7 @@ def monitor(
             **values,
             state=state,
             ledger=_ledger_url(ledger),
+            ledger_key=ledger_key,
             engine=engine,
             table=table,
             progress=update,

@@ -84,10 +84,11 @@ FROM per_case ORDER BY first_seq
 ACTION = "export the decision log"
 
 
-def _case_entries(ledger: Ledger) -> pa.Table:
+def _case_entries(ledger: Ledger, key_option: str) -> pa.Table:
     """The case entries (seq, kind, case_id, body) the decision log may fold: the whole chain verified
     against the pinned keys as `verify` checks it, and every case entry after the last signed checkpoint
-    carrying a valid writer proof. One read transaction, so what is checked is what is folded."""
+    carrying a valid writer proof. One read transaction, so what is checked is what is folded.
+    `key_option`: how a refusal names the option that gives the key (`decision_log`)."""
     try:  # plain DBAPI tuples: SQLAlchemy rows cost more than the hashing
         with ledger._read() as connection:
             marks = ledger._fetch(
@@ -100,7 +101,7 @@ def _case_entries(ledger: Ledger) -> pa.Table:
     if marks and not pinned:
         raise LedgerError(
             f"cannot {ACTION}: no public key is pinned to check its checkpoints with (give the key folder, "
-            "--key or $MISFLAG_LEDGER_KEY, holding the ledger's `.pub`)"
+            f"{key_option} or $MISFLAG_LEDGER_KEY, holding the ledger's `.pub`)"
         )
     evidence = Evidence(entries=[row[:6] for row in rows], checkpoints=marks)
     report = verify_rows(evidence, pinned, allow_unsigned=True, allow_unprotected=True)
@@ -114,7 +115,7 @@ def _case_entries(ledger: Ledger) -> pa.Table:
     cases = [row for row in rows if row[4] is not None]
     unsealed = [row for row in cases if row[0] >= report.sealed]  # seq is the row's place: chain checked
     if unsealed:
-        _vouch_unsealed(ledger, unsealed)
+        _vouch_unsealed(ledger, unsealed, key_option)
     columns: list[tuple[Any, ...]] = list(zip(*cases, strict=True)) if cases else [()] * 7
     return pa.table(
         {
@@ -126,7 +127,7 @@ def _case_entries(ledger: Ledger) -> pa.Table:
     )
 
 
-def _vouch_unsealed(ledger: Ledger, rows: list[Any]) -> None:
+def _vouch_unsealed(ledger: Ledger, rows: list[Any], key_option: str) -> None:
     """Refuse unless every case entry after the last checkpoint (VOUCHED_COLUMNS) carries a valid writer
     proof: an invalid one raises the alarm naming the entry; without the writer key none can be checked."""
     path = ledger.writer_key_path
@@ -135,19 +136,21 @@ def _vouch_unsealed(ledger: Ledger, rows: list[Any]) -> None:
         raise LedgerError(
             f"refusing to {ACTION}: {count} case entr{'y' if count == 1 else 'ies'} after the last signed "
             f"checkpoint cannot be vouched for without the writer key {literal(str(path))} (unsealed; run "
-            "`misflag ledger checkpoint`, or give the key folder with --key or $MISFLAG_LEDGER_KEY)"
+            f"`misflag ledger checkpoint`, or give the key folder with {key_option} or $MISFLAG_LEDGER_KEY)"
         )
     problem = unvouched(rows, load_or_create_writer_key(path))
     if problem:
         raise ledger._alarm(refuse(problem, ACTION))
 
 
-def decision_log(ledger: Ledger) -> pa.Table:
+def decision_log(ledger: Ledger, key_option: str = "--key") -> pa.Table:
     """The decision log as an Arrow table (one row per case), folded from the entries it vouches for; a
     one-line LedgerError (LedgerTampered, with the alarm logged, for a row the service did not write)
-    instead when it cannot vouch for every case entry (see the module docstring)."""
+    instead when it cannot vouch for every case entry (see the module docstring). `key_option` is how a
+    refusal for want of a key names the option that gives it (a placeholder such as `{ledger_key}` is
+    written as the running command's flag)."""
     con = duckdb.connect()
-    con.register("entries", _case_entries(ledger))
+    con.register("entries", _case_entries(ledger, key_option))
     names = [
         row[0]
         for row in con.sql(

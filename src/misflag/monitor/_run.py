@@ -32,6 +32,7 @@ from misflag.monitor._counts import (
     reread_from,
 )
 from misflag.monitor._detect import ALTERNATIVES
+from misflag.monitor._ledger import ledger_key_path, ledger_roles, ledger_table
 from misflag.monitor._rows import Rows, emit_rows, group_rows, pooled_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec, register_path
 from misflag.monitor._state import load_state, merge, save_state
@@ -40,15 +41,6 @@ from misflag.monitor._withhold import alarm_bound, pools_withheld, withhold_floo
 from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
 
 Progress = Callable[[str, float], None]
-#: What `--ledger` monitors unless told otherwise: the ledger's decision-log export (docs/ledger.md).
-LEDGER_TIME = "first_ts"
-LEDGER_STAGES = (
-    ("algorithm", "flagged"),
-    ("review", "CASE WHEN flagged = 0 THEN 0 WHEN reviewed = 1 THEN review_confirmed END"),
-)
-LEDGER_TRUTH = "truth"
-#: The ledger's pseudonymous reviewer column: each reviewer (token) is a pool, shown as "pool 1", ...
-LEDGER_POOL = "reviewer_digest"
 POOL = "reviewer_pool"
 
 
@@ -77,6 +69,7 @@ def monitor(
     protect_releases: bool = False,
     state: str | Path | None = None,
     ledger: str | None = None,
+    ledger_key: str | Path | None = None,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
@@ -84,16 +77,14 @@ def monitor(
     """Monitor a decision log period by period; the result's `extras` hold the per-period table and alarms.
 
     `source` is what `misflag.io.load_input` reads (file, DuckDB/PostgreSQL table, data frame); with
-    `ledger` (a ledger URL) the ledger's decision log is monitored, with its columns as defaults.
+    `ledger` (a ledger URL) the ledger's decision log is monitored, with its columns as defaults, read with
+    the keys beside `ledger_key` (the ledger's signing key path; default: the ledger's own, `_ledger`).
     """
     if (source is None) == (ledger is None):
         raise InputError("give either a decision log ({source}) or {ledger} URL, not both or neither")
+    key = ledger_key_path(ledger_key, ledger)
     if ledger is not None:
-        time = time or LEDGER_TIME
-        truth = truth or LEDGER_TRUTH
-        if flag is None and not stages:
-            stages = LEDGER_STAGES
-            reviewer_pool = reviewer_pool or LEDGER_POOL
+        time, truth, stages, reviewer_pool = ledger_roles(time, truth, flag, stages, reviewer_pool)
     if not time:
         raise InputError("{time} is required: a SQL expression giving each decision's date or timestamp")
     spec = MonitorSpec(
@@ -119,18 +110,15 @@ def monitor(
         protect_releases=protect_releases,
     )
     return run_monitor(
-        spec, source, ledger=ledger, state=state, engine=engine, table=table, progress=progress
+        spec,
+        source,
+        ledger=ledger,
+        ledger_key=key,
+        state=state,
+        engine=engine,
+        table=table,
+        progress=progress,
     )
-
-
-def _ledger_table(url: str) -> pa.Table:
-    from misflag.ledger import Ledger, decision_log
-
-    store = Ledger.open(url, create=False)
-    try:
-        return decision_log(store)
-    finally:
-        store.close()
 
 
 def run_monitor(
@@ -138,13 +126,15 @@ def run_monitor(
     source: Any,
     *,
     ledger: str | None = None,
+    ledger_key: Path | None = None,
     state: str | Path | None = None,
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
     """Run a monitor described by a spec (the settings-as-data form of `monitor`); with a release register,
-    checked against the earlier releases of the same log and recorded (`_released`)."""
+    checked against the earlier releases of the same log and recorded (`_released`); `ledger_key` as
+    `ledger_key_path` checked it."""
     if spec.registered:
         from misflag.monitor._released import run_registered
 
@@ -161,7 +151,7 @@ def run_monitor(
         check_before_engine(engine, source, table, lambda columns: check_monitor(spec, columns))
     runner = get_engine(engine)
     try:
-        info = load_input(runner, _ledger_table(ledger) if ledger else source, table=table)
+        info = load_input(runner, ledger_table(ledger, ledger_key) if ledger else source, table=table)
         checked = check_monitor(spec, info.columns)
         report("counting", 0.3)
         since = reread_from(watermark, spec)
