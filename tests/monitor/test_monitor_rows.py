@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from misflag._withheld import public_reason
+from misflag.monitor._output import PERIOD_SCHEMA
 from misflag.monitor._rows import SMALL_DENOMINATOR, Coded, _string_array, emit_rows
-from misflag.monitor._run import PERIOD_SCHEMA
 from misflag.monitor._watch import Series
 from misflag.result import make_row
 from misflag.stats import difference_limits, ratio_limits, wilson_limits

@@ -7,14 +7,11 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 from functools import partial
-from math import isfinite
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from misflag import __version__
 from misflag._text import shown
 from misflag.engine import PendingClose, get_engine
 from misflag.errors import InputError, literal
@@ -31,14 +28,14 @@ from misflag.monitor._counts import (
     read_counts,
     reread_from,
 )
-from misflag.monitor._detect import ALTERNATIVES
 from misflag.monitor._ledger import ledger_key_path, ledger_roles, ledger_table
-from misflag.monitor._rows import Rows, emit_rows, group_rows, pooled_rows
+from misflag.monitor._output import monitor_result
+from misflag.monitor._rows import emit_rows, group_rows, pooled_rows
 from misflag.monitor._spec import DISPARITY_METRICS, FALL_METRICS, MonitorSpec, register_path
 from misflag.monitor._state import load_state, merge, save_state
 from misflag.monitor._watch import Watch, count_tests, coverage_warnings, series, watch_disparity, watch_fall
-from misflag.monitor._withhold import alarm_bound, pools_withheld, withhold_floors
-from misflag.result import SCHEMA, AuditResult, arrow_array, rows_to_table
+from misflag.monitor._withhold import pools_withheld, withhold_floors
+from misflag.result import AuditResult
 
 Progress = Callable[[str, float], None]
 POOL = "reviewer_pool"
@@ -295,7 +292,7 @@ def _analyse(
         withhold_floors(watch, POOL, list(pools.values()), pool_hidden, spec.baseline_periods)
     withhold_floors(watch, "group", visible, group_hidden, spec.baseline_periods)
     kept = watch.evidence if spec.evidence == "arrival" else None
-    result = _result(spec, by_period, overall, watch, periods, visible)
+    result = monitor_result(spec, by_period, overall, watch, periods, visible)
     return result, kept, frozenset(pool_periods), withholds_rows
 
 
@@ -307,87 +304,3 @@ def _pool_labels(cells: Cells) -> dict[str, str]:
     np.minimum.at(firsts, which.reshape(-1), cells.period[present])
     ordered = sorted(zip(firsts.tolist(), digests.tolist(), strict=True))
     return {digest: f"pool {i + 1}" for i, (_, digest) in enumerate(ordered)}
-
-
-def _result(
-    spec: MonitorSpec,
-    by_period: Rows,
-    overall: Rows,
-    watch: Watch,
-    periods: list[datetime],
-    shown: list[str],
-) -> AuditResult:
-    alarms = [a.to_dict() for a in watch.alarms]
-    extras = {"periods": _arrow(by_period, PERIOD_SCHEMA)}
-    if alarms:
-        extras["alarms"] = _arrow(alarms, ALARM_SCHEMA)
-    opened = [a for a in watch.alarms if a.open]
-    metadata = {
-        "audit": "monitor",
-        "spec": spec.to_dict(),
-        "metrics": list(spec.chosen_metrics),
-        "periods": {"first": periods[0].isoformat(), "last": periods[-1].isoformat(), "count": len(periods)},
-        "alarms": alarms,
-        "open_alarms": len(opened),
-        "warnings": watch.warnings,
-        "floors": [{"attribute": a, "group": g, "floor": f} for (a, g), f in watch.floors.items()],
-        "comparisons": watch.tests,
-        "alpha_each": watch.alpha_each,
-        "min_cell": spec.min_cell,
-        "method": (
-            "Shiryaev-Roberts e-detector: per-period e-values (2x2-table likelihood ratios against the band edge; "
-            f"alternatives {', '.join(f'{a:g}' for a in ALTERNATIVES)} x the edge), start weights 1/{spec.horizon}; "
-            f"alarm at 1/alpha per comparison; alpha {spec.alpha:g} split over {watch.tests} comparisons"
-            + (
-                "; group comparisons with evidence in the order labels arrive (each run's new labels an "
-                "e-value of their own, --evidence arrival)"
-                if spec.evidence == "arrival"
-                else ""
-            )
-        ),
-        "interval": "95% Wilson per period; ratios MOVER-R, differences Newcombe (pointwise, not time-uniform)",
-        "misflag_version": __version__,
-    }
-    summary = _summary(spec, watch, periods, shown, opened)
-    return AuditResult(
-        kind="monitor", table=rows_to_table(overall), summary=summary, metadata=metadata, extras=extras
-    )
-
-
-#: The per-period table (the long table's columns after the period's start) and the alarm table.
-PERIOD_SCHEMA = pa.schema([("time", pa.string()), *SCHEMA])
-ALARM_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in ("attribute", "group", "metric", "side", "time", "since")]
-    + [(name, pa.float64()) for name in ("value", "bound", "statistic", "threshold")]
-    + [("open", pa.bool_()), ("provisional", pa.bool_())]
-)
-
-
-def _arrow(rows: Rows | list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows as an Arrow table of a known schema, built from buffers (`pa.Table.from_pylist` imports
-    pandas, a third of a second of every run)."""
-    if isinstance(rows, Rows):
-        return rows.arrow(schema)
-    columns = [arrow_array([row[field.name] for row in rows], field.type) for field in schema]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _summary(
-    spec: MonitorSpec, watch: Watch, periods: list[datetime], shown: list[str], opened: list[Any]
-) -> str:
-    text = (
-        f"Watched {', '.join(spec.chosen_metrics)} of {len(shown)} group(s) over {len(periods)} {spec.period}(s) "
-        f"({periods[0].date()} to {periods[-1].date()}), reference {spec.reference}, band "
-        f"{spec.band[0]:g}-{spec.band[1]:g}; the chance of any false alarm over {spec.horizon} periods is at most "
-        f"{spec.alpha:g} ({watch.tests} comparisons). "
-    )
-    if not watch.alarms:
-        return text + "No alarm."
-    text += f"{len(watch.alarms)} alarm(s), {len(opened)} open. "
-    for alarm in opened[:6]:
-        value = f"{alarm.value:.3g}" if isfinite(alarm.value) else "not shown"
-        text += (
-            f"{alarm.metric} of {alarm.group} {alarm.side} {alarm_bound(alarm.bound)} since about {alarm.since.date()} "
-            f"(alarm {alarm.time.date()}, estimate {value}). "
-        )
-    return text.strip()
