@@ -53,9 +53,9 @@ def monitor(
     ledger_key: Path | None = typer.Option(
         None,
         "--ledger-key",
-        help="The ledger's signing key file (PEM; it need not be here): its `.pub` pins the checkpoints' key, "
-        "its `.writer-key` vouches for entries after the last checkpoint. Default: beside a SQLite ledger, "
-        "or $MISFLAG_LEDGER_KEY.",
+        help="The ledger's signing key file (PEM; it need not be here): its `.pub` pins the checkpoints' "
+        "key, its `.writer-key` vouches for entries after the last checkpoint. Default: beside a SQLite "
+        "ledger, or $MISFLAG_LEDGER_KEY.",
     ),
     engine: str = typer.Option("duckdb", "--engine", help="duckdb (default) or spark."),
     table: str | None = typer.Option(None, "--table", help="Table name in a DuckDB or PostgreSQL source."),

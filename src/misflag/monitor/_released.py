@@ -7,8 +7,9 @@ LP audit (`misflag.disclosure`) reads decision audits' tables, not the monitor's
 cannot show such a pair safe: a run with `--release-register` or `--protect-releases` is refused, in one
 line naming the earlier release and the settings that differ, when the register holds a release of the
 same input (its sha256; in a register the user names, or the one `--protect-releases` keeps for the
-log's path, of any input: it is one log's as the log grows) under other settings and either of the two withholds anything; the same settings (the same run again,
-the next `--state` run) are always allowed. On success the output is recorded there, with what it withheld.
+log's path, of any input: it is one log's as the log grows) under other settings and either of the two
+withholds anything; the same settings (the same run again, the next `--state` run) are always allowed.
+On success the output is recorded there, with what it withheld.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def run_registered(
     state: str | Path | None = None,
 ) -> AuditResult:
     """`run(spec)` checked against the registers of `_registers` (the file the spec names, else the input
-    digest's and the log path's in misflag's data directory), under their locks, and recorded there; refused (`ReleaseRefused`)
-    where an earlier release of the same input under other settings and this one could pin a withheld
-    count, the `state` file `run` wrote then put back as it was. Neither the register's path nor its
-    releases are published."""
+    digest's and the log path's in misflag's data directory), under their locks, and recorded there;
+    refused (`ReleaseRefused`) where an earlier release of the same log under other settings and this one
+    could pin a withheld count, the `state` file `run` wrote then put back as it was. Neither the
+    registers' paths nor their releases are published."""
     from misflag.io._readers import hashed_once
 
     if ledger is not None or table is not None:
