@@ -28,12 +28,15 @@ from misflag._text import shown
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
 from misflag.errors import InputError, literal
+from misflag.io import read_regular_file
 from misflag.result import AuditResult
 
 if TYPE_CHECKING:
     from misflag.decisions import DecisionSpec
 
 REGISTER_FORMAT = "misflag-release-register/1"
+#: The largest register read (bytes): past it the file is not one misflag wrote for one input's releases.
+REGISTER_LIMIT = 1 << 30
 #: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
 #: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
 SELF_LINKED = ("biometrics", "monitor")
@@ -81,8 +84,10 @@ class ReleaseRegister:
             return []
         problem = f"release register {self.path.name} is not a misflag release register"
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = json.loads(read_regular_file(self.path, REGISTER_LIMIT).decode("utf-8"))
+        except OSError as error:  # a FIFO, a device, a folder, a file over the limit
+            raise InputError(f"release register {literal(shown(self.path.name))}: {error.strerror}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
             raise InputError(problem) from None
         if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
             raise InputError(problem)
@@ -317,6 +322,8 @@ def locked(path: Path) -> Iterator[None]:
         raise InputError(f"release register {literal(shown(path.name))}: {problem.strerror}") from None
     if not usable:
         raise InputError(f"release register {literal(shown(path.name))}: give a file in an existing folder")
+    if path.exists() and not path.is_file():  # a FIFO or a device: no lock is made beside it
+        raise InputError(f"release register {literal(shown(path.name))}: not a regular file")
     lock = path.with_name(f"{path.name}.lock")
     try:
         descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)

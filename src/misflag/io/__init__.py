@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from misflag.io._csv import neutralise_csv_cell
 from misflag.io._dialect import CsvDialect, sniff_csv
-from misflag.io._files import read_data_file, write_atomic
+from misflag.io._files import read_data_file, read_regular_file, write_atomic
 from misflag.io._plain_names import check_expression, precheck_expression
 from misflag.io._readers import InputInfo, check_before_engine, check_inflated_size, file_sha256, load_input
 from misflag.io._suggest import close_names, did_you_mean, name_list
@@ -32,6 +32,7 @@ __all__ = [
     "parse_expression",
     "precheck_expression",
     "read_data_file",
+    "read_regular_file",
     "render_expression",
     "sniff_csv",
     "write_atomic",

@@ -57,6 +57,29 @@ def read_data_file(path: str | Path, what: str, error: type[MisflagError] = Inpu
     return data
 
 
+def read_regular_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of a small file a user names (a key, a register): a FIFO, a device or a directory is
+    refused without blocking (opened non-blocking, checked on the open descriptor), and so is a file over
+    `limit` bytes, each as an OSError whose strerror says why, for the caller's one-line message."""
+    import errno
+    import stat
+
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if status.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > limit:  # grown since the check
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes")
+    return data
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None], what: str = "output") -> Path:
     """Write a file through a temporary name in the same folder, so nothing is ever half-written.
 

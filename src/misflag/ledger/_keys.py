@@ -25,11 +25,15 @@ from platformdirs import user_data_dir
 
 from misflag._text import shown
 from misflag.errors import LedgerError, literal
+from misflag.io import read_regular_file
 from misflag.ledger._engine import parse_url
 
 CHECKPOINT_FORMAT = "misflag-ledger-checkpoint/1"
 HEAD_FORMAT = "misflag-ledger-head/1"
 HEAD_FIELDS = ("tree_size", "root", "timestamp", "key_id", "signature")
+#: The largest key or public-key file read (bytes), and the largest witness file of signed tree heads.
+KEY_FILE_LIMIT = 1 << 20
+WITNESS_FILE_LIMIT = 1 << 30
 
 
 def default_key_path(url: str) -> Path:
@@ -53,7 +57,7 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
     if path.exists():
         check_private(path)
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(read_regular_file(path, KEY_FILE_LIMIT), password=None)
         except (OSError, ValueError) as error:
             raise LedgerError(
                 f"signing key {literal(str(path))} is not a readable PEM key: {literal(str(error))}"
@@ -147,7 +151,7 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
         lines = [spec]
     else:
         try:
-            lines = Path(spec).read_text(encoding="utf-8").splitlines()
+            lines = read_regular_file(spec, KEY_FILE_LIMIT).decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise LedgerError(
                 f"cannot read public keys from {literal(str(spec))}: {literal(str(error))}"
@@ -214,7 +218,7 @@ def publish_head(path: Path, mark: Mapping[str, Any]) -> None:
 def read_heads(path: Path) -> list[dict[str, Any]]:
     """The signed tree heads of a witness file; a malformed line is an error (witness files are evidence)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, WITNESS_FILE_LIMIT).decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LedgerError(
             f"cannot read the witness file {literal(str(path))}: {literal(str(error))}"

@@ -22,8 +22,9 @@ from typing import Any
 
 from misflag._text import shown
 from misflag.errors import literal
+from misflag.io import read_regular_file
 from misflag.ledger._engine import LedgerUnavailable
-from misflag.ledger._keys import check_private, write_private
+from misflag.ledger._keys import KEY_FILE_LIMIT, check_private, write_private
 from misflag.ledger._verify import entry_hash, malformed_entry
 
 # Columns of a row as the sealer and the case history read it.
@@ -46,7 +47,7 @@ def load_or_create_writer_key(path: Path) -> bytes:
             write_private(path, secrets.token_hex(32).encode() + b"\n")
     check_private(path)
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        key = bytes.fromhex(read_regular_file(path, KEY_FILE_LIMIT).decode("ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise LedgerUnavailable(
             f"writer key {literal(str(path))} is not readable hex: {literal(str(error))}"
