@@ -38,7 +38,18 @@ COMMANDS: list[tuple[tuple[str, ...], type, set[str]]] = [
     (
         ("monitor",),
         MonitorSpec,
-        {"source", "state", "ledger", "engine", "table", "output_format", "save", "report", "pdf"},
+        {
+            "source",
+            "state",
+            "ledger",
+            "ledger_key",
+            "engine",
+            "table",
+            "output_format",
+            "save",
+            "report",
+            "pdf",
+        },
     ),
     (
         ("linkage", "audit"),
@@ -111,7 +122,7 @@ def test_help_lists_the_options_in_the_order_it_always_did() -> None:
     monitor = ["source", "time", "flag", "stages", "truth", "group", "reference", "metrics", "band", "alpha"]
     monitor += ["period", "weight", "reviewer_pool", "where", "horizon", "baseline_periods", "min_cell"]
     monitor += ["late_periods", "evidence", "release_register", "protect_releases", "state", "ledger"]
-    monitor += ["engine", "table", "output_format", "save"]
+    monitor += ["ledger_key", "engine", "table", "output_format", "save"]
     assert [p.name for p in click_command(("monitor",)).params] == [*monitor, "report", "pdf"]
     linkage = ["pairs", "records", "id_column", "cluster_column", "source_column", "labels", "groups"]
     linkage += [
