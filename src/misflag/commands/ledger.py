@@ -24,6 +24,7 @@ from misflag.ledger import (
     export_decision_log,
     export_ledger,
     inclusion_proof,
+    key_file_path,
     list_tokens,
     parse_trusted,
     revoke_token,
@@ -63,7 +64,7 @@ def _db(db: str | None) -> str:
 
 
 def _open(db: str | None, key: Path | None = None, create: bool = False) -> Ledger:
-    return Ledger.open(_db(db), key_path=key, create=create)
+    return Ledger.open(_db(db), key_path=key_file_path(key, "--key"), create=create)
 
 
 def _print_json(value: Any) -> None:
@@ -83,7 +84,7 @@ def init(
 ) -> None:
     """Create (or migrate) a ledger and its signing key, and make again any append-only trigger found missing
     or altered; print the key fingerprint to publish."""
-    ledger = Ledger.open(_db(db), key_path=key, create=True, owner="allow")
+    ledger = Ledger.open(_db(db), key_path=key_file_path(key, "--key"), create=True, owner="allow")
     try:
         with ledger.engine.begin() as connection:
             restored = restore(connection)

@@ -21,7 +21,7 @@ from misflag.ledger._bundle import export_ledger, verify_export
 from misflag.ledger._ddl import writer_grants
 from misflag.ledger._events import CASE_EVENTS, ROLES, Event
 from misflag.ledger._export import decision_log, export_decision_log
-from misflag.ledger._keys import parse_trusted, signed_head
+from misflag.ledger._keys import key_file_path, parse_trusted, signed_head
 from misflag.ledger._proofs import check_proof, consistency_proof, inclusion_proof
 from misflag.ledger._rules import RULE_TEXT, RuleSet
 from misflag.ledger._store import Ledger, LedgerOwnerWarning, LedgerUnavailable
@@ -46,6 +46,7 @@ __all__ = [
     "export_decision_log",
     "export_ledger",
     "inclusion_proof",
+    "key_file_path",
     "list_tokens",
     "log_read",
     "parse_trusted",

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from platformdirs import user_data_dir
 
 from misflag._text import shown
-from misflag.errors import LedgerError, literal
+from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_regular_file
 from misflag.ledger._engine import parse_url
 
@@ -124,6 +124,27 @@ def sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def key_file_path(key: Any, option: str) -> Path | None:
+    """A signing key's path as a user gives it with `option` (it need not exist: `init` makes it, and the
+    `.pub` and `.writer-key` beside it are what readers use), refused in one line (InputError) where it
+    cannot name such a file: not text, blank, a NUL byte, a folder, a name the system cannot look up."""
+    if key is None:
+        return None
+    if not isinstance(key, str | Path) or not str(key).strip() or "\x00" in str(key):
+        raise InputError(f"{option} must be the path of the ledger's signing key file (PEM)")
+    path = Path(key)
+    try:
+        folder = path.name == "" or path.is_dir()
+    except OSError as problem:  # e.g. a name past the system's limits
+        raise InputError(f"{option} {literal(shown(str(key)))}: {problem.strerror}") from None
+    if folder:
+        raise InputError(
+            f"{option} {literal(shown(str(key)))} is a folder: give the signing key's file in it "
+            "(its `.pub` and `.writer-key` are read beside it)"
+        )
+    return path
 
 
 def check_private(path: Path) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from misflag._text import shown
-from misflag.errors import InputError, literal
+from misflag.errors import InputError
 
 #: What `--ledger` monitors unless told otherwise: the ledger's decision-log export (docs/ledger.md).
 LEDGER_TIME = "first_ts"
@@ -50,19 +49,9 @@ def ledger_key_path(key: Any, ledger: str | None) -> Path | None:
         return None
     if ledger is None:
         raise InputError("{ledger_key} is the key of a ledger: give it with {ledger}")
-    if not isinstance(key, str | Path) or not str(key).strip() or "\x00" in str(key):
-        raise InputError("{ledger_key} must be the path of the ledger's signing key file (PEM)")
-    path = Path(key)
-    try:
-        folder = path.name == "" or path.is_dir()
-    except OSError as problem:  # e.g. a name past the system's limits
-        raise InputError(f"{{ledger_key}} {literal(shown(str(key)))}: {problem.strerror}") from None
-    if folder:
-        raise InputError(
-            f"{{ledger_key}} {literal(shown(str(key)))} is a folder: give the signing key's file in it "
-            "(its `.pub` and `.writer-key` are read beside it)"
-        )
-    return path
+    from misflag.ledger import key_file_path
+
+    return key_file_path(key, "{ledger_key}")
 
 
 def ledger_table(url: str, key: Path | None) -> pa.Table:
