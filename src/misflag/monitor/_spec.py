@@ -119,8 +119,9 @@ class MonitorSpec:
     protect_releases: bool = field(
         default=False,
         metadata=option(
-            "Refuse a release that earlier ones of the same log could expose, record this one: in the register "
-            "of the input's sha256 in misflag's data directory."
+            "Refuse a release that earlier ones of the same log could expose, record this one: in misflag's "
+            "data directory, in the register of the input's sha256 and in that of its resolved path (a log "
+            "that grows)."
         ),
     )
 
