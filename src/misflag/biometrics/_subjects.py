@@ -80,7 +80,8 @@ def cluster_sums(
         departure = f"CAST({total} * n - big_n * {own_errors} AS DOUBLE)"
         left.append(f"{departure} / NULLIF(CAST(big_n AS DOUBLE) * (big_n - n), 0) AS d{j}")
         left.append(f"CAST({own_errors} AS DOUBLE) AS e{j}")
-    # DuckDB's fsum (Kahan): sums of mixed signs that do not depend on the order its threads add them in
+    # DuckDB's fsum (compensated, Kahan): sums of mixed signs whose rounding no longer shows the order its
+    # threads add them in (not exact: four row orders gave one result where SUM gave four; the test checks)
     # (Spark has no such sum; its partitions add in their own order)
     exact = "fsum" if engine.dialect == "duckdb" else "SUM"
     out = ", ".join(
