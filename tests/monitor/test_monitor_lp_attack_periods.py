@@ -30,6 +30,7 @@ import pytest
 
 from misflag.monitor import monitor
 from tests.monitor._attacker import narrowed, whole_interval
+from tests.monitor._logs import ROLES as LOG_ROLES
 
 MIN_CELL = 10
 UNBOUNDED = 10**5
@@ -41,13 +42,7 @@ COUNTED: dict[str, tuple[set[tuple[int, int, int]], set[tuple[int, int, int]]]] 
     "fpr": ({s for s in STATES if s[1] == 1 and s[2] == 0}, {s for s in STATES if s[2] == 0}),
     "dismissal_rate": ({s for s in STATES if s[0] == 1 and s[1] == 0}, {s for s in STATES if s[0] == 1}),
 }
-ROLES: dict[str, Any] = {
-    "time": "ts",
-    "group": "grp",
-    "reference": "A",
-    "truth": "truth",
-    "stages": [("algorithm", "flag"), ("review", "review")],
-}
+ROLES: dict[str, Any] = {key: value for key, value in LOG_ROLES.items() if key != "reviewer_pool"}
 
 
 def _size(group: str, day: dt.date) -> int:
