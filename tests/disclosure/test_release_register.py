@@ -189,3 +189,37 @@ def test_the_release_command_refuses_rows_without_a_digest(
     err = capsys.readouterr().err
     assert "carries the input's digest" in err and "Traceback" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_register_is_named_by_the_path_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two registers of one name in two folders, one of them garbage: the refusal names that one's path
+    (repr-quoted), so the user can tell which; a path past 120 characters is named by its first 120 and
+    its length; a register misflag keeps in its data directory is named by its file name alone."""
+    from misflag.disclosure._register import data_dir_register, locked
+
+    for folder in ("first", "second"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "first" / "releases.json").write_text(
+        '{"format": "misflag-release-register/1", "releases": []}'
+    )
+    bad = tmp_path / "second" / "releases.json"
+    bad.write_text("{not json")
+    assert ReleaseRegister(tmp_path / "first" / "releases.json").releases == []
+    with pytest.raises(InputError) as caught:
+        ReleaseRegister(bad)
+    assert str(caught.value) == f"release register '{bad}' is not a misflag release register"
+    deep = tmp_path / ("d" * 150) / "releases.json"
+    with pytest.raises(InputError) as caught, locked(deep):
+        pass
+    text = str(deep)
+    expected = (
+        f"release register '{text[:120]}...' ({len(text):,} characters): give a file in an existing folder"
+    )
+    assert str(caught.value) == expected
+    monkeypatch.setenv("MISFLAG_DATA_DIR", str(tmp_path / "data"))
+    kept = data_dir_register("ab" * 32)
+    kept.write_text("{not json")
+    with pytest.raises(InputError) as caught:
+        ReleaseRegister(kept)
+    message = str(caught.value)
+    assert message.startswith("release register 'abababab") and str(tmp_path) not in message

@@ -15,6 +15,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,6 +41,11 @@ REGISTER_LIMIT = 1 << 30
 #: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
 #: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
 SELF_LINKED = ("biometrics", "monitor")
+#: How many characters of a register's path a message shows before cutting it short.
+PATH_SHOWN = 120
+#: The path of a register misflag names itself: a digest's (or, for the monitor, a log path's) in a
+#: `releases` folder of its data directory (`data_dir_register`) or of the web service's.
+KEPT = re.compile(r"(?:.*/)?releases/(?:path-)?[0-9a-f]{64}\.json")
 #: (attribute, group, stage, metric, part) of a withheld count, as a release's rows name it
 CountKey = tuple[str, str | None, str, str, str]
 
@@ -82,11 +88,11 @@ class ReleaseRegister:
     def _read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        problem = f"release register {self.path.name} is not a misflag release register"
+        problem = f"release register {_named(self.path)} is not a misflag release register"
         try:
             data = json.loads(read_regular_file(self.path, REGISTER_LIMIT).decode("utf-8"))
         except OSError as error:  # a FIFO, a device, a folder, a file over the limit
-            raise InputError(f"release register {literal(shown(self.path.name))}: {error.strerror}") from None
+            raise InputError(f"release register {_named(self.path)}: {error.strerror}") from None
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise InputError(problem) from None
         if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
@@ -217,6 +223,14 @@ def data_dir_register(digest: str) -> Path:
     return path
 
 
+def _named(path: Path) -> str:
+    """A register as a message names it: by the path the user gave (so that registers of one name in
+    two folders are told apart; up to `PATH_SHOWN` characters, which an absolute path seldom passes),
+    but one that misflag names itself (`KEPT`: `data_dir_register`'s, the web service's own) by its file
+    name alone: the folders of misflag's data directory, or of a web service, are not a client's to see."""
+    return literal(shown(path.name if KEPT.fullmatch(path.as_posix()) else str(path), PATH_SHOWN))
+
+
 def input_file(source: Any) -> Path:
     """The input as a file path: a release is keyed by the file's sha256 (an in-memory table has none)."""
     if not isinstance(source, str | Path) or not Path(source).is_file():
@@ -319,18 +333,16 @@ def locked(path: Path) -> Iterator[None]:
     try:
         usable = not path.is_dir() and path.parent.is_dir()
     except OSError as problem:  # e.g. a name past the system's limits
-        raise InputError(f"release register {literal(shown(path.name))}: {problem.strerror}") from None
+        raise InputError(f"release register {_named(path)}: {problem.strerror}") from None
     if not usable:
-        raise InputError(f"release register {literal(shown(path.name))}: give a file in an existing folder")
+        raise InputError(f"release register {_named(path)}: give a file in an existing folder")
     if path.exists() and not path.is_file():  # a FIFO or a device: no lock is made beside it
-        raise InputError(f"release register {literal(shown(path.name))}: not a regular file")
+        raise InputError(f"release register {_named(path)}: not a regular file")
     lock = path.with_name(f"{path.name}.lock")
     try:
         descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as problem:
-        raise InputError(
-            f"cannot lock the release register {literal(shown(path.name))}: {problem.strerror}"
-        ) from None
+        raise InputError(f"cannot lock the release register {_named(path)}: {problem.strerror}") from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
