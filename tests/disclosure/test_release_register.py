@@ -7,6 +7,7 @@ five audits without the register (each protected on its own), is broken by the s
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,32 @@ def test_a_register_is_named_by_the_path_given(tmp_path: Path, monkeypatch: pyte
         ReleaseRegister(kept)
     message = str(caught.value)
     assert message.startswith("release register 'abababab") and str(tmp_path) not in message
+
+
+def test_the_unlinked_warning_counts_each_other_kind_of_this_input() -> None:
+    """`warn_unlinked` over a register holding, for this input, 2 decision releases (one of them old,
+    naming no audit), 1 biometric and 1 monitor release, plus releases of another input: a monitor
+    run is told of 2 decision audit and 1 biometric audit releases; nothing when the digest is None."""
+    from misflag.disclosure._register import warn_unlinked
+
+    def release(digest: str, audit: str | None) -> dict[str, Any]:
+        return {"sha256": digest, "metadata": {} if audit is None else {"audit": audit}}
+
+    held = [
+        release("a", None),
+        release("a", "decisions"),
+        release("a", "biometrics"),
+        release("a", "monitor"),
+    ]
+    held += [release("b", "biometrics"), release("b", "monitor")]
+    with pytest.warns(UserWarning) as caught:
+        warn_unlinked(held, "a", "monitor")
+    assert [str(w.message) for w in caught] == [
+        "the release register holds 1 biometric audit and 2 decision audit release(s) of this input, which "
+        "this monitor does not link: this output is protected only against its own kind's releases, not "
+        "jointly with those"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_unlinked(held, None, "monitor")
+        warn_unlinked(held[3:], "a", "monitor")

@@ -293,9 +293,8 @@ def warn_unlinked(releases: Iterable[dict[str, Any]], digest: str | None, audit:
     """A warning when the register holds releases of this input by another kind of audit (a decision
     audit's, a biometric audit's, a monitor's): each kind's reader links only its own, so this output is
     not protected jointly with them, nor they with it, and the user must know before publishing it."""
-    others = Counter(
-        _kind(r) for r in releases if digest is not None and r.get("sha256") == digest and _kind(r) != audit
-    )
+    kinds = (_kind(r) for r in releases if digest is not None and r.get("sha256") == digest)
+    others = Counter(kind for kind in kinds if kind != audit)
     if others:
         held = " and ".join(f"{count} {_NOUN[kind]}" for kind, count in sorted(others.items()))
         warnings.warn(
