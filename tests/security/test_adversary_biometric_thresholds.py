@@ -200,7 +200,6 @@ def test_a_float32_or_decimal_score_column_read_as_stored(level: str, dtype: str
     assert _published(result, "fmr", rule) == {(read[0][0], 1000)}
 
 
-@pytest.mark.xfail(strict=True, reason="floor(F x N + 1e-9) allows a false match F does not (reported)")
 def test_a_target_just_below_one_false_match_allows_none(tmp_path: Path) -> None:
     """F = 0.0009999999999 over 1,000 impostor pairs allows floor(0.9999999999) = 0 false matches; a
     threshold letting 1 through has FMR 0.001 > F."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,8 +35,11 @@ def locate(fmr: float, reference_counts: np.ndarray, total: int) -> Target:
 
     `total` counts every reference comparison, those without a score too (a search that returned no
     candidate). Bin -1 when the scored ones are at most k: then no threshold lets through too many.
+    k is exact: the target is read as the decimal it was written as (`repr`, the shortest text that gives
+    the same double: 0.3, not 0.29999999999999998890), times `total` in fractions, so F x N just below a
+    whole number never rounds up to one false match more than the target allows.
     """
-    allowed = math.floor(fmr * total + 1e-9)
+    allowed = math.floor(Fraction(repr(fmr)) * total)
     above = np.concatenate([np.cumsum(reference_counts[::-1])[::-1], [0]])  # above[b]: rows in bins >= b
     if above[0] <= allowed:
         return Target(fmr, total, allowed, -1, 0)
