@@ -102,9 +102,9 @@ def _registers(spec: MonitorSpec, path: Path, digest: str) -> dict[Path, bool]:
     directory, the input digest's (the same bytes at any path) and the log path's (the same path as the
     log grows: a key of the resolved path, `path-` and its sha256, never a content digest)."""
     if spec.release_register is not None:
-        return {_looked_up(spec.release_register): True}
+        return {spec.release_register: True}
     where = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
-    return {data_dir_register(digest): False, _looked_up(data_dir_register(f"path-{where}")): True}
+    return {data_dir_register(digest): False, data_dir_register(f"path-{where}"): True}
 
 
 @contextmanager
@@ -128,16 +128,6 @@ def _kept_unless_published(state: str | Path | None) -> Iterator[None]:
         elif path is not None and known and path.is_file():  # made by the refused run
             path.unlink()
         raise
-
-
-def _looked_up(path: Path) -> Path:
-    """The register's path, refused in one line where the system cannot look it up at all (a name past its
-    limit: `Path.is_dir`, which the register's lock calls, raises there instead of answering False)."""
-    try:
-        path.exists()
-    except OSError as problem:
-        raise InputError(f"release register {literal(shown(str(path)))}: {problem.strerror}") from None
-    return path
 
 
 def release_name(spec: MonitorSpec, number: int) -> str:
