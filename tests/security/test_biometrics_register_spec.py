@@ -155,6 +155,6 @@ def test_a_garbage_register_fails_the_job_in_one_line(upload: Any) -> None:
         job = _run(client, page)
         assert job["state"] == "failed" and "\n" not in str(job["error"])
         error = str(job["error"])  # the job's line shortens the digest's long name
-        assert error.startswith(f"release register {register.name[:16]}")
+        assert error.startswith(f"release register '{register.name[:16]}")
         assert "is not a misflag release register" in error
         assert str(data) not in str(job["error"]) and register.read_text() == garbage

@@ -65,7 +65,7 @@ def test_a_register_that_is_not_one(
     register = tmp_path / "releases.json"
     register.write_text('{"format": "something else"}', encoding="utf-8")
     err = refused(capsys, score_file, register, tmp_path / "out.json", "--threshold", "0.5")
-    assert err == "error: release register releases.json is not a misflag release register"
+    assert err == f"error: release register {str(register)!r} is not a misflag release register"
 
 
 def test_a_release_whose_counts_are_not_these_scores(

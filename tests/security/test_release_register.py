@@ -121,7 +121,7 @@ def test_a_register_edited_to_hold_garbage_fails_the_job_in_one_line(service: An
         register.write_text(garbage)
         job = _audit(client, upload["upload_id"], groups=["race"])
         assert job["state"] == "failed" and "\n" not in job["error"]
-        assert job["error"].startswith(f"release register {register.name} is not a misflag release register")
+        assert job["error"].startswith(f"release register {register.name!r} is not a misflag release register")
         assert str(data) not in job["error"]
         assert register.read_text() == garbage
 
@@ -188,7 +188,7 @@ def test_a_hand_edited_register_or_bundle_is_one_line_on_the_command_line(
     assert main([*args, "--group", "sex", "--release-register", str(register), "--save", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
-        f"error: release register {register.name} is not a misflag release register"
+        f"error: release register {str(register)!r} is not a misflag release register"
     )
     assert register.read_text() == before and not out.exists()
     if how != "NaN count":  # a bundle carries no withheld counts
