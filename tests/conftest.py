@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from hypothesis import settings
 
 from misflag import datasets
 from misflag.errors import DatasetError
+from tests._schedule import longest_first
 
 if TYPE_CHECKING:
     from xdist.scheduler import LoadScopeScheduling
@@ -87,12 +88,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
     """`--dist loadgroup`: a module is the unit of scheduling, and the modules of SCHEDULED_TOGETHER that
-    share a name are one unit."""
+    share a name are one unit; the longest units go first (tests/_schedule.py)."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return SCHEDULED_TOGETHER.get(module, module)
@@ -106,6 +109,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeSch
                 seen[nodeid] += 1
                 numbered.append(nodeid if seen[nodeid] == 1 else f"{nodeid} (repeat {seen[nodeid]})")
             super().add_node_collection(node, numbered)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            """Before the first unit leaves the queue xdist built, reorder the queue longest first."""
+            if not self.ordered:
+                queue: OrderedDict[str, dict[str, bool]] = self.workqueue
+                for name in longest_first(queue):
+                    queue.move_to_end(name)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
 
