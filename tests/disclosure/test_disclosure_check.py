@@ -117,6 +117,32 @@ def test_a_file_that_is_not_an_output_is_one_clear_error(
     assert "not a saved misflag decision audit" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("long.csv", "attribute,group\n" + "x" * 131_073 + ",b\n", "field larger than field limit (131072)"),
+        ("long.json", "[" + "9" * 4_300 + ", -" + "9" * 4_301 + "]", "a number of 4,301 digits"),
+        ("deep.json", '{"a": ' * 50_000 + "1" + "}" * 50_000, "JSON nested too deep to read"),
+    ],
+)
+def test_a_field_number_or_nesting_past_the_readers_limits_is_one_line(
+    name: str,
+    text: str,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A CSV field past the csv module's 131,072 characters, a whole number past 4,300 digits (one of
+    4,300 is read, and refused as rows), and JSON nested 50,000 deep: one line naming the file."""
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_text(text)
+    capsys.readouterr()
+    assert main(["disclosure", "check", name]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: output '{name}' ") and says in lines[0], lines
+
+
 def _row(attribute: str, group: str, value: float | None) -> dict[str, object]:
     return {
         "attribute": attribute,

@@ -149,6 +149,33 @@ def test_with_the_data_exactly_the_counts_of_1_to_9_people_are_checked(
     assert not known.audit.exposed and len(blind.audit.exposed) == 1
 
 
+@pytest.mark.parametrize(
+    ("given", "claimed", "effective"), [(10, 1, 10), (5, 1, 5), (5, 10, 10), (10, 20, 20)]
+)
+def test_the_auditors_min_cell_decides_which_counts_are_checked_a_bundle_only_raises_it(
+    given: int,
+    claimed: int,
+    effective: int,
+    release: dict[str, Path],
+    compas_csv: Path,
+    counts: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+) -> None:
+    """The triple output with its `metadata.spec.min_cell` edited to `claimed`, checked at `--min-cell
+    given`: exactly the withheld counts of 1 to max(given, claimed) - 1 people by hand are checked (a
+    claim of 1 hides nothing from an auditor at 10; a claim of 10 or 20 is honoured above the auditor's)."""
+    bundle = json.loads(release["triple"].read_text())
+    bundle["metadata"]["spec"]["min_cell"] = claimed
+    edited = tmp_path / "triple.json"
+    edited.write_text(json.dumps(bundle))
+    blind = check_outputs([edited], min_cell=effective)
+    known = check_outputs([edited], min_cell=given, data=compas_csv)
+    checked = {tuple(i.target.rows[0]) for i in known.audit.intervals}
+    values = {tuple(i.target.rows[0]): _value(counts, i.target.rows) for i in blind.audit.intervals}
+    assert checked == {key for key, value in values.items() if 1 <= value < effective}
+    assert all(1 <= _value(counts, i.target.rows) < effective for i in known.audit.intervals)
+
+
 def test_a_release_that_exposes_counts_still_fails_with_the_data_listing_only_the_sensitive_ones(
     release: dict[str, Path], compas_csv: Path, counts: duckdb.DuckDBPyConnection
 ) -> None:

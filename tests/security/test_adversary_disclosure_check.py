@@ -8,12 +8,12 @@ out (claiming no withheld cells) are each refused in one line or checked honestl
 control switches the row check (`disclosure/_load.well_formed`) off: the same edits then end in internal
 errors or pass, so the one-line cases can fail.
 
-Attacks that succeed today are strict xfails, reported with reproducers (/tmp/p9/R_*.py):
-- JSON nested 100,000 deep, or holding a 5,001-digit number, is an internal error (RecursionError;
-  ValueError from Python's 4,300-digit limit): `disclosure/_load.py` catches only JSONDecodeError;
-- the five outputs that expose 13 counts together pass `--input DATA --min-cell 10` (exit 0) once each
-  bundle's `metadata.spec.min_cell` reads 1: `disclosure/_counted.py` judges which counts are sensitive
-  by the bundle's own min_cell, not the one the auditor gave.
+Two attacks that once succeeded (reproducers /tmp/p9/R_disclosure_check_*.py) are one line or a
+finding now: JSON nested 100,000 deep, or holding a 5,001-digit number (an internal error while
+`disclosure/_load.py` caught only JSONDecodeError), and the five outputs that expose 13 counts together
+with each bundle's `metadata.spec.min_cell` edited to 1, checked with `--input DATA --min-cell 10`
+(exit 0 while `disclosure/_counted.py` judged sensitivity by the bundle's own min_cell; the auditor's
+decides now, a bundle only raising it).
 """
 
 from __future__ import annotations
@@ -184,7 +184,6 @@ def test_forged_min_cells_without_the_data_still_expose_the_release(
     _one_line(capsys, ["disclosure", "check", *_forged(release[1], tmp_path), "--min-cell", "10"], 3)
 
 
-@pytest.mark.xfail(strict=True, reason="the bundle's own min_cell decides what --input checks (reported)")
 def test_forged_min_cells_with_the_data_are_not_a_pass(
     release: tuple[Path, list[Bundle]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -193,14 +192,16 @@ def test_forged_min_cells_with_the_data_are_not_a_pass(
     _one_line(capsys, argv, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="disclosure/_load.py catches only JSONDecodeError (reported)")
 @pytest.mark.parametrize(
     "text",
     ["[" * 100_000 + "]" * 100_000, '{"rows": [], "metadata": {"rows_audited": 1' + "0" * 5_000 + "}}"],
 )
 def test_json_too_deep_or_a_number_too_long_is_one_line(
-    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "hostile.json"
-    path.write_text(text)
-    _one_line(capsys, ["disclosure", "check", str(path)], 2)
+    monkeypatch.chdir(tmp_path)
+    Path("hostile.json").write_text(text)
+    line = _one_line(capsys, ["disclosure", "check", "hostile.json"], 2)
+    assert line.startswith("error: output 'hostile.json' ") and (
+        "nested too deep" in line or "5,001 digits" in line
+    )

@@ -5,14 +5,14 @@ Without the data the check cannot tell which withheld counts are sensitive, so i
 is not known to hold `min_cell` or more people, and lists counts of 10 read as "7 to 11 people" that
 the audit itself rightly published. With the data (`data=`, `--input`), every bundle of that input (the
 same sha256 in its metadata) has its withheld counts counted again from it (its spec run with nothing
-withheld, `_counted`, as the ledger register does), and only the counts its own audit judged sensitive
-(1 to its min_cell - 1 people) are audited. Outputs of another input, and plain rows, which name no
+withheld, `_counted`, as the ledger register does), and only the counts of 1 to min_cell - 1 people
+are audited, min_cell being the auditor's (`--min-cell`): a bundle's own min_cell, which anyone can
+edit, only raises it. Outputs of another input, and plain rows, which name no
 input, are checked as without the data (every withheld count possibly sensitive) and listed as such.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -24,7 +24,7 @@ from typing import Any
 from misflag._text import shown
 from misflag.disclosure._audit import DisclosureAudit, audit_outputs
 from misflag.disclosure._counted import sensitive_counts
-from misflag.disclosure._load import load_output
+from misflag.disclosure._load import load_output, parsed
 from misflag.disclosure._model import Output
 from misflag.disclosure._register import CountKey, Releases
 from misflag.errors import InputError, MisflagError, literal
@@ -52,7 +52,7 @@ def check_outputs(
     """The LP audit over the saved outputs at `paths` jointly, at the protection level
     ceil(min_cell / 2) (docs/disclosure.md "Checking a release"). With `data` (the CSV or Parquet file
     the outputs were audited from), only the withheld counts that truly hold 1 to min_cell - 1 people
-    are audited, as each output's own audit judged them."""
+    are audited (a bundle's own min_cell counts only where it is higher)."""
     if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
         raise InputError("{min_cell} must be a whole number of 1 or more", parameter="min_cell")
     if not paths:
@@ -74,7 +74,9 @@ def check_outputs(
             raise InputError(_none_match(source, digest, payloads))
         values: dict[str, dict[CountKey, float] | None] = {}
         for path, output, payload, mine in zip(files, outputs, payloads, ours, strict=True):
-            values[output.name] = _counted_again(path, payload, source, digest) if mine and payload else None
+            values[output.name] = (
+                _counted_again(path, payload, source, digest, min_cell) if mine and payload else None
+            )
     known = Releases(tuple(outputs), values)
     audit = audit_outputs(
         outputs, protection, lambda target: known.value(target.rows), sensitive_below=min_cell
@@ -117,8 +119,8 @@ def _payload(path: Path, output: Output) -> dict[str, Any] | None:
     if path.suffix.lower() == ".csv":
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, json.JSONDecodeError):
+        data = parsed(path, path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, InputError):  # unreadable now, or no longer JSON: the file changed
         data = None
     if isinstance(data, list) and data == output.rows:
         return None
@@ -147,15 +149,18 @@ def _none_match(source: Path, digest: str, payloads: list[dict[str, Any] | None]
     )
 
 
-def _counted_again(path: Path, payload: dict[str, Any], source: Path, digest: str) -> dict[CountKey, float]:
-    """The output's sensitive withheld counts, its spec run again on `source`; an error of the re-run
-    names the output (the settings are the output's, not the user's)."""
+def _counted_again(
+    path: Path, payload: dict[str, Any], source: Path, digest: str, min_cell: int
+) -> dict[CountKey, float]:
+    """The output's sensitive withheld counts at the auditor's `min_cell` (its own only where higher),
+    its spec run again on `source`; an error of the re-run names the output (the settings are the
+    output's, not the user's)."""
     from misflag.decisions import run_audit
 
     problem = f"output {_named(path)} cannot be counted again from {_named(source)}"
     if not isinstance(payload["metadata"].get("spec"), dict):
         raise InputError(f"{problem}: its metadata has no spec")
     try:
-        return sensitive_counts(payload, lambda spec: run_audit(spec, str(source)), digest)
+        return sensitive_counts(payload, lambda spec: run_audit(spec, str(source)), digest, min_cell)
     except MisflagError as error:
         raise InputError(f"{problem}: {literal(error.render())}") from None

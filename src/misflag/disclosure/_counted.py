@@ -3,8 +3,9 @@
 An output never holds a withheld value, so whoever needs the values (a ledger release audited against
 later ones, `_ledger_register`; the auditor's last check with the data at hand, `_check`) runs the
 output's own spec again on the same input (the same sha256) with nothing withheld and reads the
-counts from the rows. Used by both, so that both judge a count sensitive exactly as the audit that
-withheld it did.
+counts from the rows. Used by both: the ledger judges a count sensitive exactly as the audit that
+withheld it did; the check judges it by the auditor's own min_cell, which an output's metadata (a
+file anyone can edit) may raise but never lower.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ if TYPE_CHECKING:
 Run = Callable[["DecisionSpec"], AuditResult]
 
 
-def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[CountKey, float]:
-    """The true values of an output's sensitive withheld counts (1 to its min_cell - 1 people), by the
-    rows that withhold them, counted from its spec run again with nothing withheld (min_cell 1) on the
-    input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
+def sensitive_counts(
+    payload: dict[str, Any], run: Run, digest: str, min_cell: int = 1
+) -> dict[CountKey, float]:
+    """The true values of an output's sensitive withheld counts (1 to m - 1 people, m the larger of
+    `min_cell` and the output's own min_cell: a spec edited to claim a lower one hides nothing from a
+    caller who gives its own), by the rows that withhold them, counted from its spec run again with
+    nothing withheld (min_cell 1) on the input being audited; NaN (audited as sensitive, value unknown) where the rows do not give the
     count: a rate's numerator in a weighted audit or one with missing truth. `payload` holds the
     output's `rows` and `metadata` as published. The re-run reads the input and writes nothing: a
     register or ledger its spec names is ignored (misflag's outputs name neither)."""
@@ -50,6 +54,7 @@ def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[Cou
     if (result.metadata.get("input") or {}).get("sha256") != digest:
         raise InputError("the input changed while it was audited: audit it again")
     table = {(r["attribute"], r["group"], r["stage"], r["metric"]): r for r in plain(result.rows())}
+    below = max(min_cell, spec.min_cell)
     out: dict[CountKey, float] = {}
     for row in payload["rows"]:
         figure = base_metric(row["metric"])
@@ -58,7 +63,7 @@ def sensitive_counts(payload: dict[str, Any], run: Run, digest: str) -> dict[Cou
         mine = table.get((row["attribute"], row["group"], row["stage"], figure))
         for part in ("n",) if figure == "n" else ("numerator", "denominator"):
             value = _count(mine, part, spec)
-            if math.isnan(value) or 1 <= value < spec.min_cell:
+            if math.isnan(value) or 1 <= value < below:
                 out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
     return out
 

@@ -23,6 +23,10 @@ from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "suppressed", "warning")
 
+#: Most digits of a whole number read: Python's own default limit on `int(text)`, so every number it
+#: read before is read as before (and judged by `well_formed`), and a longer one is refused by name.
+MAX_DIGITS = 4_300
+
 
 def load_output(path: Path) -> Output:
     """One saved output (InputError for a file that is not a misflag decision output)."""
@@ -35,10 +39,7 @@ def load_output(path: Path) -> Output:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".csv":
         return _plain(str(path), _csv_rows(path, text))
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise InputError(f"output {_named(path)} is neither JSON nor CSV") from None
+    data = parsed(path, text)
     if isinstance(data, list):
         return _plain(str(path), _checked(path, data))
     if (
@@ -50,6 +51,33 @@ def load_output(path: Path) -> Output:
     if not well_formed(data.get("rows"), data["metadata"]):
         raise InputError(f"output {_named(path)} does not hold misflag result rows and metadata")
     return bundle_output(str(path), data["rows"], data["metadata"])
+
+
+class _LongNumber(ValueError):
+    """A whole number of more than MAX_DIGITS digits (its digit count), raised while parsing."""
+
+
+def _whole(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise _LongNumber(digits)
+    return int(text)
+
+
+def parsed(path: Path, text: str) -> Any:
+    """The JSON `text` of output `path`; InputError naming the file for text that is not JSON, nested
+    deeper than Python's JSON reader recurses (its RecursionError; a misflag output is 5 levels deep),
+    or holding a whole number of more than MAX_DIGITS digits."""
+    try:
+        return json.loads(text, parse_int=_whole)
+    except json.JSONDecodeError:
+        raise InputError(f"output {_named(path)} is neither JSON nor CSV") from None
+    except RecursionError:
+        raise InputError(f"output {_named(path)} is JSON nested too deep to read") from None
+    except _LongNumber as error:
+        raise InputError(
+            f"output {_named(path)} holds a number of {error.args[0]:,} digits (at most {MAX_DIGITS:,} are read)"
+        ) from None
 
 
 def _named(path: Path) -> str:
@@ -109,7 +137,13 @@ def _finite(value: Any) -> bool:
 
 def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
     rows = []
-    for raw in csv.DictReader(text.splitlines()):
+    try:
+        read = list(csv.DictReader(text.splitlines()))
+    except csv.Error as error:  # a field past the csv module's limit (131,072 characters)
+        raise InputError(
+            f"output {_named(path)} is not a misflag result CSV: {literal(str(error))}"
+        ) from None
+    for raw in read:
         try:
             rows.append(
                 {
