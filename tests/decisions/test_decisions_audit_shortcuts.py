@@ -2,20 +2,22 @@
 
 - With nothing withheld, the rows as they read unsuppressed (for the disclosure audit) are the published
   rows, copied instead of computed again: the result equals the one computed both ways.
-- With nothing withheld and no earlier release, the disclosure audit builds no reader's model: the
-  audit it publishes equals the full one, which checks no count (there is none to check).
+- With nothing withheld and no earlier release, the disclosure audit builds no reader's model and the
+  disclosure package is not even imported (`decisions._protect_open`): the audit it publishes, and the
+  auditor's diagnostics kept in memory, equal the full one's, which checks no count (there is none).
 - The score path orders its cells with numpy: no pyarrow.compute (nor pandas) is imported.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from misflag.decisions import _audit_cells, _protect, audit_decisions
+from misflag.decisions import _audit_cells, _protect, _protect_open, audit_decisions
 from misflag.errors import InputError
 
 
@@ -74,6 +76,11 @@ def test_a_score_audit_loads_neither_pyarrow_compute_nor_pandas(tmp_path: Path) 
         {"flag": "flag", "groups": ["g"]},
         {"flag": "flag", "groups": ["g", "h"], "intersect": True},
         {"stages": [("algorithm", "flag"), ("review", "flag AND truth")], "groups": ["g", "h"]},
+        {"flag": "flag", "groups": ["g"], "score": "score"},
+        {"flag": "flag", "groups": ["g", "h"], "weight": "1 + (h = 'x')::INT"},
+        {"flag": "flag", "groups": ["g"], "min_cell": 1},
+        {"flag": "flag", "groups": ["g"], "min_cell": 3},
+        {"flag": "flag", "groups": ["g"], "min_cell": 11},
     ],
 )
 def test_nothing_withheld_builds_no_model_and_changes_nothing(
@@ -89,12 +96,19 @@ def test_nothing_withheld_builds_no_model_and_changes_nothing(
 
     monkeypatch.setattr(_protect, "audit_outputs", counted)
     fast = audit_decisions(log, truth="truth", replicates=200, **options)  # type: ignore[arg-type]
-    assert bool(solved) == small  # the model is built only where something is withheld
+    withheld = any(r["suppressed"] for r in fast.rows())
+    assert withheld == (small and options.get("min_cell") != 1)
+    assert bool(solved) == withheld  # the model is built only where something is withheld
+    # the full path, as if registered (with no earlier release), with its model built even so
+    monkeypatch.setattr(_protect_open, "_registered", lambda: True)
     monkeypatch.setattr(_protect._Rounds, "nothing_to_audit", lambda self, rows: False)
     slow = audit_decisions(log, truth="truth", replicates=200, **options)  # type: ignore[arg-type]
     assert solved  # the full audit ran
     assert fast.rows() == slow.rows()
     assert fast.metadata == slow.metadata
+    assert json.dumps(fast.metadata, default=str) == json.dumps(slow.metadata, default=str)  # key order too
+    assert fast.metadata["disclosure_audit"].auditor_only == slow.metadata["disclosure_audit"].auditor_only
+    assert fast.to_json() == slow.to_json()
     assert fast.summary == slow.summary
     if not small:  # by hand: no withheld count, so none checked, one round of the optimiser, no cut
         published = fast.metadata["disclosure_audit"]
@@ -115,6 +129,33 @@ def test_nothing_withheld_builds_no_model_and_changes_nothing(
             "cuts",
             "earlier_releases",
         }
+
+
+@pytest.mark.parametrize(
+    ("small", "extra", "loaded"),
+    [
+        (False, [], False),  # nothing withheld, no register: the disclosure package is not imported
+        (True, [], True),  # a group of 4 people withheld: the LP audit runs
+        (False, ["--min-cell", "300"], True),  # every group withheld for its size
+        (False, ["--release-register", "{register}"], True),  # the register is consulted
+    ],
+)
+def test_the_disclosure_package_loads_only_where_it_has_work(
+    tmp_path: Path, small: bool, extra: list[str], loaded: bool
+) -> None:
+    """A command-line audit in a fresh process, its modules read at the end: `misflag.disclosure` is
+    imported exactly where something is withheld or a release register is given."""
+    log = _log(tmp_path / "log.csv", 400, small)
+    args = ["decisions", "audit", str(log), "--flag", "flag", "--truth", "truth", "--group", "g"]
+    args += [a.format(register=tmp_path / "register.json") for a in extra]
+    probe = (
+        "import sys; from misflag.cli import main; "
+        f"code = main({[*args, '--replicates', '100', '--format', 'json']!r}); "
+        "sys.stderr.write(repr((code, 'misflag.disclosure' in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.splitlines()[-1] == repr((0, loaded))
+    assert ('"suppressed": true' in done.stdout) == (small or "--min-cell" in extra)
 
 
 def _wide(path: Path, small: bool) -> Path:

@@ -34,7 +34,7 @@ from misflag.decisions._metrics import (
     stage_masks,
     transition_masks,
 )
-from misflag.decisions._protect import Reader, protect
+from misflag.decisions._protect_open import protect
 from misflag.decisions._rows import Reference, RowEmitter, compare
 from misflag.decisions._spec import DecisionSpec
 from misflag.decisions._summary import summarize
@@ -44,10 +44,12 @@ from misflag.io import InputInfo
 from misflag.progress import Progress
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, AuditResult, make_row
 
-if TYPE_CHECKING:  # loaded by the audits that use them: a --score audit (its curves load pyarrow), and
-    # one with unknown truths (every truth known, the usual case, loads no missing-truth module)
+if TYPE_CHECKING:  # loaded by the audits that use them: a --score audit (its curves load pyarrow), one
+    # with unknown truths (every truth known, the usual case, loads no missing-truth module), and one
+    # whose output withholds a count or is registered (the disclosure package: `_protect_open`)
     from misflag.decisions._missing_mar import MarAudit
     from misflag.decisions._missing_prevalence import PrevalenceAudit
+    from misflag.decisions._protect import Reader
     from misflag.decisions._thresholds import ScoreCells
 
 
@@ -135,19 +137,23 @@ def result_of(
         metadata.update(missing.metadata(rows, audit.references) if missing else {})
         return rows, shadow, metadata
 
+    def reader() -> Reader:
+        from misflag.decisions._protect import Reader
+
+        return Reader(
+            tuple(spec.groups),
+            stages,
+            checked.truth,
+            spec.weight is not None or estimator is not None,  # an estimate is not a ratio of counts either
+            info.sha256 or "",
+            spec.where is not None or spec.count is not None,  # counts mode: input rows are not people
+            missing_label(cells.keys),
+            all_groupings,
+        )
+
     report("disclosure audit", 0.8)
-    reader = Reader(
-        tuple(spec.groups),
-        stages,
-        checked.truth,
-        spec.weight is not None or estimator is not None,  # an estimate is not a ratio of counts either
-        info.sha256 or "",
-        spec.where is not None or spec.count is not None,  # counts mode: input rows are not people
-        missing_label(cells.keys),
-        all_groupings,
-    )
-    rows, metadata, disclosure = protect(publish, reader, spec.min_cell)
-    metadata["disclosure_audit"] = disclosure.summary()
+    rows, metadata, summary = protect(publish, reader, spec.min_cell)
+    metadata["disclosure_audit"] = summary
     if spec.count is not None:
         metadata["counts"] = {"input_rows": info.rows, "margin_warning": counted.margin_note}
     result = AuditResult("decisions", rows=rows, metadata=metadata, extras=extras)

@@ -23,6 +23,7 @@ from typing import Any, cast
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
+from misflag.decisions._protect_open import MILP_SOLVER, OPTIMISER_GROUPS, protection_level
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._figures import reads_as_counts
 from misflag.disclosure._kept import Carried, Models
@@ -36,10 +37,10 @@ from misflag.result import OVERALL_ATTRIBUTE
 
 THIS = "this audit"  # the output being protected, among earlier releases
 #: The optimiser's limits (then the greedy runs): rounds of (MILP, publish, audit), counted rather than
-#: timed so that the same input is protected the same way on a busy machine; groups in the table; and
-#: seconds per MILP solve (HiGHS's time limit; the pattern it has then is still audited).
+#: timed so that the same input is protected the same way on a busy machine; groups in the table
+#: (`_protect_open.OPTIMISER_GROUPS`); and seconds per MILP solve (HiGHS's time limit; the pattern it has
+#: then is still audited).
 OPTIMISER_ROUNDS = 40
-OPTIMISER_GROUPS = 5_000
 MILP_SECONDS = 30.0
 #: A count still exposed after the cuts of this many rounds gets, per round, up to ALTERNATIVE_CUTS more
 #: cuts: other sets of equations that pin it. Fewer rounds on stubborn counts (benchmark seed 2: 15 -> 5),
@@ -100,16 +101,22 @@ class Reader:
 
 
 def protect(
-    publish: Publisher, reader: Reader, min_cell: int
+    publish: Publisher,
+    reader: Reader,
+    min_cell: int,
+    first: tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], DisclosureAudit]:
     """Publish, audit, withhold more, until no sensitive withheld count is too narrow: the cost-aware
     optimiser first, the greedy escalation when it gives up; the output is audited in full (no earlier
     interval reused; earlier rounds' points only where they satisfy every equation of this output)
-    before it is returned, and the audit's `secondary` says which method ran.
+    before it is returned, and the audit's `secondary` says which method ran. `first`: what `publish`
+    gave with nothing forced, if already published (`_protect_open`), not published again.
 
     Inside `ReleaseRegister.protecting()`, the output is audited jointly with every earlier release of
     the same input; when even the greedy's last resort leaves one exposed, InputError names it."""
     rounds = _Rounds(publish, reader, min_cell)
+    if first is not None:
+        rounds.last = _Publication((frozenset(), frozenset()), *first)
     optimised, reason = _optimise(rounds)
     if optimised is None:
         rows, metadata, audit = greedy(rounds)
@@ -230,7 +237,7 @@ def _optimise(
         if not audit.exposed:
             secondary: dict[str, object] = {
                 "method": "milp",
-                "solver": "HiGHS via highspy (MILP); cuts from the audit's LP duals",
+                "solver": MILP_SOLVER,
                 # the last pattern is the cheapest meeting every cut, unless HiGHS hit its time limit
                 "cheapest_for_its_cuts": choice is None or choice.proven,
                 "rounds": round_number,
@@ -293,11 +300,6 @@ def _mine(
         return releases.value(target.rows) if releases is not None else None
 
     return value
-
-
-def protection_level(min_cell: int) -> float:
-    """How wide a sensitive withheld count's interval must be: min_cell / 2 people (at least 1)."""
-    return max(1.0, math.ceil(min_cell / 2))
 
 
 def _known(

@@ -1,0 +1,109 @@
+"""The decision audit's disclosure step, entered here: an output that withholds nothing and is audited
+with no earlier release is published as it is, without loading the disclosure package (HiGHS's wrapper,
+the reader's model: about 20 ms of CPU on every command line); anything else goes to `_protect.protect`,
+the LP audit and secondary suppression, unchanged.
+
+The LP audit's targets are the withheld counts, so an output that withholds none, linked to no earlier
+release, has nothing to solve: `_protect` gives it an empty audit after one round of the optimiser. Its
+summary is written here with the same items (`OpenSummary`); a test compares them with the full path's
+(`tests/decisions/test_decisions_protect_open.py`). Whether an earlier release is linked is the release
+register's context (`disclosure._register.RELEASED`): it can hold one only where the register's module
+has been imported, so a process that never imported it has none and needs no import to know it.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from misflag.decisions._protect import Publisher, Reader
+
+#: Groups in the table above which the optimiser gives way to the greedy escalation (`_protect`).
+OPTIMISER_GROUPS = 5_000
+#: The optimiser's solver, as the audit's diagnostics name it.
+MILP_SOLVER = "HiGHS via highspy (MILP); cuts from the audit's LP duals"
+
+#: The published items of the disclosure package's summary of an audit (`disclosure._audit`: the
+#: method, the goal and how secondary suppression runs), for an output that withholds nothing.
+_METHOD = "linear programming (HiGHS via highspy), integrality relaxed"
+_SECONDARY_METHODS = (
+    "cost-aware (MILP through highspy, cuts from the audit's LP duals), else the greedy escalation; "
+    "either way the output is published only after the LP audit passes"
+)
+
+
+class OpenSummary(dict[str, object]):
+    """The disclosure audit's summary of an output that withholds nothing: its items are published,
+    `auditor_only` (the diagnostics: no count checked) is kept in memory and never written, as the
+    disclosure package's `AuditSummary`."""
+
+    def __init__(self, published: dict[str, object], auditor_only: dict[str, object]) -> None:
+        super().__init__(published)
+        self.auditor_only = auditor_only
+
+
+Protected = tuple[list[dict[str, Any]], dict[str, Any], dict[str, object]]
+
+
+def protect(publish: Publisher, reader: Callable[[], Reader], min_cell: int) -> Protected:
+    """The published rows, their metadata and the disclosure audit's summary: the output with nothing
+    forced, as it is when it withholds nothing and no earlier release is registered, else protected by
+    `_protect.protect` (which takes this first publication rather than publishing it again)."""
+    first = publish({"n": set(), "detail": set()})
+    rows, shadow, metadata = first
+    groups = sum(row["metric"] == "n" for row in shadow)
+    if _registered() or groups > OPTIMISER_GROUPS or any(row["suppressed"] for row in rows):
+        from misflag.decisions import _protect
+
+        rows, metadata, audit = _protect.protect(publish, reader(), min_cell, first)
+        return rows, metadata, audit.summary()
+    return rows, metadata, open_summary(min_cell)
+
+
+def open_summary(min_cell: int) -> OpenSummary:
+    """What `_protect.protect` publishes for an output that withholds nothing: no count to check, the
+    optimiser's first round passing with no cut."""
+    level = protection_level(min_cell)
+    goal = (
+        "every withheld count of 1 to min_cell - 1 people has a feasible interval, given every published "
+        f"figure, at least {level:g} people wide, or one that reaches down to 0"
+    )
+    secondary: dict[str, object] = {
+        "method": "milp",
+        "solver": MILP_SOLVER,
+        "cheapest_for_its_cuts": True,
+        "rounds": 1,
+        "cuts": 0,
+        "earlier_releases": [],
+    }
+    published: dict[str, object] = {
+        "method": _METHOD,
+        "protection_level": level,
+        "withheld_counts": 0,
+        "guarantee": goal,
+        "secondary_suppression": {"methods": _SECONDARY_METHODS, "earlier_releases": []},
+    }
+    diagnostics: dict[str, object] = {
+        "withheld_counts_checked": 0,
+        "withheld_counts_protected": 0,
+        "withheld_counts_that_may_be_zero": 0,
+        "withheld_counts_solved_by_their_own_lp": 0,
+        "narrowest_interval": None,
+        "secondary_suppression": secondary,
+    }
+    return OpenSummary(published, diagnostics)
+
+
+def protection_level(min_cell: int) -> float:
+    """How wide a sensitive withheld count's interval must be: min_cell / 2 people (at least 1)."""
+    return max(1.0, math.ceil(min_cell / 2))
+
+
+def _registered() -> bool:
+    """Whether this audit runs inside a release register's `protecting()`: only code that imported the
+    register's module can have set its context."""
+    register = sys.modules.get("misflag.disclosure._register")
+    return register is not None and register.RELEASED.get() is not None
