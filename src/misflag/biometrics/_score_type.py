@@ -1,0 +1,131 @@
+"""Scores compared as they are stored, so that a printed rule applied by a reader gives the published counts.
+
+The audit counts in doubles (`s`, the score cast to DOUBLE, negated for distances). A reader applying a
+printed rule such as `score>=0.7` compares the column as stored: a FLOAT (float32) score in float32,
+the threshold rounded to float32 (DuckDB casts a decimal literal to FLOAT, numpy a Python float to
+float32), and a DECIMAL score exactly. So:
+
+- FLOAT: every float32 is exactly a double, so a given threshold T applies as the double float32(T)
+  (0.7 as 0.699999988079071), and a found threshold is the next float32 past its order statistic (the
+  next double would round back to the statistic in float32 and let its ties through);
+- DECIMAL: a value and its double are ordered alike except where several values round to one double.
+  Only the values whose double is the threshold's can be misread: they are read back (their least and
+  greatest) and compared with the threshold as written, exactly; the threshold moves to the next double
+  when none of them matches, and the audit is refused in one line when some do and some do not. A found
+  threshold (or the lowest score, where every comparison may match) is printed as the shortest text of
+  a double: it is refused unless every value at that double is exactly that text;
+- any other type is read as doubles, as before.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from misflag.biometrics._scan import Checked, base_sql
+from misflag.biometrics._spec import BiometricSpec
+from misflag.engine import Engine
+from misflag.errors import InputError
+
+Stored = Literal["float32", "decimal", "double"]
+#: The largest finite float32, as a double: a threshold past it matches no float32 score.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def stored_type(engine: Engine, checked: Checked) -> Stored:
+    """How the score expression's values are stored (its type as the engine gives it, no row read)."""
+    kind = engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
+    if pa.types.is_float32(kind):
+        return "float32"
+    return "decimal" if pa.types.is_decimal(kind) else "double"
+
+
+def note(stored: Stored) -> str:
+    """What an operating point's method says of the comparison (nothing for doubles)."""
+    if stored == "float32":
+        return "; a FLOAT score, compared in float32 as stored (each threshold rounded to float32)"
+    return "; a DECIMAL score, compared exactly" if stored == "decimal" else ""
+
+
+def float32(value: float) -> float:
+    """`value` rounded to the nearest float32, as a double; past the float32 range, a double beyond every
+    finite float32 (the comparison is the same, and the SQL keeps a finite number)."""
+    with np.errstate(over="ignore"):
+        rounded = float(np.float32(value))
+    if math.isinf(rounded):
+        return math.copysign(float(np.nextafter(FLOAT32_MAX, math.inf)), rounded)
+    return rounded
+
+
+def given_thresholds(engine: Engine, spec: BiometricSpec, checked: Checked, stored: Stored) -> list[float]:
+    """The spec's given thresholds in internal units (minus a distance), as the reader compares the score
+    with each as written: rounded to float32 for a FLOAT score, moved to the next double for a DECIMAL
+    score whose values at its double all lie on the other side of it (InputError when they straddle it)."""
+    internal = [-t if spec.distance else t for t in spec.thresholds]
+    if stored == "float32":
+        return [float32(t) for t in internal]
+    if stored == "double" or not internal:
+        return internal
+    found = _values_at(engine, spec, checked, internal)
+    out = []
+    for t, given, (low, high) in zip(internal, spec.thresholds, found, strict=True):
+        if low is None or high is None:  # no value rounds to the threshold: none is misread
+            out.append(t)
+            continue
+        written = Fraction(repr(given))
+        matches = [v <= written if spec.distance else v >= written for v in (Fraction(low), Fraction(high))]
+        if all(matches):
+            out.append(t)
+        elif not any(matches):
+            out.append(float(np.nextafter(t, math.inf)))
+        else:
+            raise InputError(
+                f"{{score}} holds DECIMAL values {low} and {high}, on both sides of the threshold {given!r}, "
+                "that are one double: they cannot be told apart in the audit; round the score to 15 "
+                "significant digits"
+            )
+    return out
+
+
+def past(stored: Stored, statistic: float) -> float:
+    """The internal threshold just past an order statistic: the next float32 for a FLOAT score (the
+    next double would be read back as the statistic in float32), the next double otherwise."""
+    if stored == "float32":
+        return float(np.nextafter(np.float32(statistic), np.float32(math.inf)))
+    return float(np.nextafter(statistic, math.inf))
+
+
+def check_printed(
+    engine: Engine, spec: BiometricSpec, checked: Checked, stored: Stored, internal: float
+) -> None:
+    """For a DECIMAL score, refuse a threshold the audit found at the double `internal` (an order
+    statistic, or the lowest score) unless every value at that double is exactly the text the rule
+    prints: otherwise a reader would count values the audit did not."""
+    if stored != "decimal":
+        return
+    shown = -internal if spec.distance else internal
+    ((low, high),) = _values_at(engine, spec, checked, [internal])
+    written = Fraction(repr(shown))
+    if low is not None and high is not None and not Fraction(low) == Fraction(high) == written:
+        raise InputError(
+            f"{{score}} holds DECIMAL values ({low} to {high}) that the found threshold's double "
+            f"{shown!r} does not write exactly: a rule printed with it would count other comparisons; "
+            "round the score to 15 significant digits"
+        )
+
+
+def _values_at(
+    engine: Engine, spec: BiometricSpec, checked: Checked, internal: list[float]
+) -> list[tuple[Decimal | None, Decimal | None]]:
+    """(least, greatest) score as stored among the comparisons whose double is each internal value."""
+    items = [
+        f"MIN(raw) FILTER (WHERE s = {t!r}) AS low{j}, MAX(raw) FILTER (WHERE s = {t!r}) AS high{j}"
+        for j, t in enumerate(internal)
+    ]
+    row = engine.sql(f"SELECT {', '.join(items)} FROM ({base_sql(spec, checked, raw=True)})").to_pylist()[0]
+    return [(row[f"low{j}"], row[f"high{j}"]) for j in range(len(internal))]
