@@ -179,7 +179,7 @@ def test_sealed_entries_need_no_secret_and_unsealed_ones_without_the_writer_key_
     ledger.append([target.flag("c7"), target.flag("c8")])
     unsealed = (
         "refusing to export the decision log: 2 case entries after the last signed checkpoint cannot be "
-        f"vouched for without the writer key {writer_key_path(bare)}"
+        f"vouched for without the writer key {str(writer_key_path(bare))!r}"
     )
     with pytest.raises(LedgerError, match=re.escape(unsealed)):
         decision_log(reader)

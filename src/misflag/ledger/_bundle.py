@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
 from misflag.errors import LedgerError, literal
+from misflag.ledger._engine import file_problem, named_path
 from misflag.ledger._keys import pin_fingerprint, read_heads
 from misflag.ledger._store import Ledger, now
 from misflag.ledger._verify import (
@@ -67,8 +69,9 @@ def export_ledger(ledger: Ledger, path: Path) -> dict[str, Any]:
             os.fsync(handle.fileno())
         partial.replace(path)
     except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise LedgerError(f"cannot write {literal(str(path))}: {literal(str(error))}") from None
+        with suppress(OSError):  # a name past the system's limits cannot be unlinked either
+            partial.unlink(missing_ok=True)
+        raise LedgerError(f"cannot write {named_path(path)}: {file_problem(error, path)}") from None
     return {"path": str(path), "format": "ledger"} | counts
 
 
@@ -80,7 +83,7 @@ def read_export(path: Path) -> tuple[Evidence, datetime]:
             header = json.loads(handle.readline() or "{}")
             if header.get("format") != EXPORT_FORMAT:
                 raise LedgerError(
-                    f"{literal(str(path))} is not a {EXPORT_FORMAT} file (`misflag ledger export --format ledger`)"
+                    f"{named_path(path)} is not a {EXPORT_FORMAT} file (`misflag ledger export --format ledger`)"
                 )
             exported = datetime.fromisoformat(header["exported_at"])
             for number, line in enumerate(handle, 2):
@@ -88,7 +91,7 @@ def read_export(path: Path) -> tuple[Evidence, datetime]:
                 kind = item.get("t")
                 if kind not in _TABLES:
                     raise LedgerError(
-                        f"{literal(str(path))}, line {number}: unknown row type {literal(shown(kind))}"
+                        f"{named_path(path)}, line {number}: unknown row type {literal(shown(kind))}"
                     )
                 names = [name.strip() for name in _TABLES[kind][1].split(",")]
                 rows[kind].append(
@@ -104,7 +107,7 @@ def read_export(path: Path) -> tuple[Evidence, datetime]:
         RecursionError,
     ) as error:
         raise LedgerError(
-            f"cannot read the ledger export {literal(str(path))}: {type(error).__name__} {literal(str(error))}"
+            f"cannot read the ledger export {named_path(path)}: {type(error).__name__} {file_problem(error, path)}"
         ) from None
     evidence = Evidence(
         entries=rows["entry"],

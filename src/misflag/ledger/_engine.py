@@ -15,6 +15,27 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from misflag._text import hide_passwords, shown
 from misflag.errors import LedgerError, literal
 
+#: How many characters of a user's file path a ledger message shows before cutting it short.
+PATH_SHOWN = 120
+
+
+def named_path(path: str | Path) -> str:
+    """A user's file path as a ledger message names it: repr-quoted and printable (an escape code in it
+    cannot drive the terminal), its first `PATH_SHOWN` characters and its length past them (a
+    5,000-character path cannot fill it), a `{name}` in it kept as written."""
+    return literal(shown(str(path), PATH_SHOWN))
+
+
+def file_problem(error: BaseException, path: str | Path) -> str:
+    """Why the file at `path` (named with `named_path`) could not be used: an OSError's own words, or its
+    errno's where those repeat the path (Arrow's do, whole); another error's text as written."""
+    if isinstance(error, OSError):
+        words = error.strerror or ""
+        if words and str(path) not in words:
+            return literal(words)
+        return os.strerror(error.errno) if error.errno else type(error).__name__
+    return literal(str(error))
+
 
 def now() -> str:
     """UTC time with microseconds, ISO 8601 with a Z."""
@@ -109,7 +130,7 @@ def create_private(path: Path) -> None:
         pass
     except OSError as error:
         raise LedgerError(
-            f"cannot create the ledger file {literal(str(path))}: {literal(str(error))}"
+            f"cannot create the ledger file {named_path(path)}: {file_problem(error, path)}"
         ) from None
 
 

@@ -21,6 +21,7 @@ writer key says how many there are and how to seal them.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from misflag._text import shown
 from misflag.errors import LedgerError, literal
 from misflag.io import neutralise_csv_cell
-from misflag.ledger._engine import LedgerUnavailable, first_line
+from misflag.ledger._engine import LedgerUnavailable, file_problem, first_line, named_path
 from misflag.ledger._events import GROUP_NAME, RESERVED_GROUPS
 from misflag.ledger._store import Ledger
 from misflag.ledger._verify import CHECKPOINT_COLUMNS, ENTRY_COLUMNS, Evidence, verify_rows
@@ -135,7 +136,7 @@ def _vouch_unsealed(ledger: Ledger, rows: list[Any], key_option: str) -> None:
         count = len(rows)
         raise LedgerError(
             f"refusing to {ACTION}: {count} case entr{'y' if count == 1 else 'ies'} after the last signed "
-            f"checkpoint cannot be vouched for without the writer key {literal(str(path))} (unsealed; run "
+            f"checkpoint cannot be vouched for without the writer key {named_path(path)} (unsealed; run "
             f"`misflag ledger checkpoint`, or give the key folder with {key_option} or $MISFLAG_LEDGER_KEY)"
         )
     problem = unvouched(rows, load_or_create_writer_key(path))
@@ -200,6 +201,7 @@ def export_decision_log(ledger: Ledger, path: Path, file_format: str | None = No
             pq.write_table(table, partial)
         partial.replace(path)
     except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise LedgerError(f"cannot write {literal(str(path))}: {literal(str(error))}") from None
+        with suppress(OSError):  # a name past the system's limits cannot be unlinked either
+            partial.unlink(missing_ok=True)
+        raise LedgerError(f"cannot write {named_path(path)}: {file_problem(error, path)}") from None
     return {"path": str(path), "format": chosen, "cases": table.num_rows, "columns": table.column_names}

@@ -26,7 +26,7 @@ from platformdirs import user_data_dir
 from misflag._text import shown
 from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_regular_file
-from misflag.ledger._engine import parse_url
+from misflag.ledger._engine import file_problem, named_path, parse_url
 
 CHECKPOINT_FORMAT = "misflag-ledger-checkpoint/1"
 HEAD_FORMAT = "misflag-ledger-head/1"
@@ -60,10 +60,10 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
             key = serialization.load_pem_private_key(read_regular_file(path, KEY_FILE_LIMIT), password=None)
         except (OSError, ValueError) as error:
             raise LedgerError(
-                f"signing key {literal(str(path))} is not a readable PEM key: {literal(str(error))}"
+                f"signing key {named_path(path)} is not a readable PEM key: {file_problem(error, path)}"
             ) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise LedgerError(f"signing key {literal(str(path))} is not an Ed25519 key")
+            raise LedgerError(f"signing key {named_path(path)} is not an Ed25519 key")
         return key
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
@@ -100,7 +100,9 @@ def write_private(path: Path, data: bytes) -> None:
     except FileExistsError:
         raise
     except OSError as error:
-        raise LedgerError(f"cannot write the key file {literal(str(path))}: {literal(str(error))}") from None
+        raise LedgerError(
+            f"cannot write the key file {named_path(path)}: {file_problem(error, path)}"
+        ) from None
 
 
 def _link(temporary: str, path: Path, data: bytes) -> None:
@@ -138,10 +140,10 @@ def key_file_path(key: Any, option: str) -> Path | None:
     try:
         folder = path.name == "" or path.is_dir()
     except OSError as problem:  # e.g. a name past the system's limits
-        raise InputError(f"{option} {literal(shown(str(key)))}: {problem.strerror}") from None
+        raise InputError(f"{option} {named_path(key)}: {problem.strerror}") from None
     if folder:
         raise InputError(
-            f"{option} {literal(shown(str(key)))} is a folder: give the signing key's file in it "
+            f"{option} {named_path(key)} is a folder: give the signing key's file in it "
             "(its `.pub` and `.writer-key` are read beside it)"
         )
     return path
@@ -152,7 +154,7 @@ def check_private(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise LedgerError(
-            f"signing key {literal(str(path))} is readable by others (mode {mode:04o}): run `chmod 600 {literal(str(path))}`"
+            f"signing key {named_path(path)} is readable by others (mode {mode:04o}): run `chmod 600 {named_path(path)}`"
         )
 
 
@@ -175,7 +177,7 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
             lines = read_regular_file(spec, KEY_FILE_LIMIT).decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise LedgerError(
-                f"cannot read public keys from {literal(str(spec))}: {literal(str(error))}"
+                f"cannot read public keys from {named_path(spec)}: {file_problem(error, spec)}"
             ) from None
     keys: dict[str, bytes] = {}
     for line in (line.strip() for line in lines):
@@ -194,7 +196,7 @@ def parse_trusted(spec: str) -> dict[str, bytes]:
             )
         keys[name.strip()] = public
     if not keys:
-        raise LedgerError(f"no public key in {literal(str(spec))}")
+        raise LedgerError(f"no public key in {named_path(spec)}")
     return keys
 
 
@@ -232,7 +234,7 @@ def publish_head(path: Path, mark: Mapping[str, Any]) -> None:
             os.close(descriptor)
     except OSError as error:
         raise LedgerError(
-            f"cannot publish the checkpoint to {literal(str(path))}: {literal(str(error))}"
+            f"cannot publish the checkpoint to {named_path(path)}: {file_problem(error, path)}"
         ) from None
 
 
@@ -242,7 +244,7 @@ def read_heads(path: Path) -> list[dict[str, Any]]:
         text = read_regular_file(path, WITNESS_FILE_LIMIT).decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LedgerError(
-            f"cannot read the witness file {literal(str(path))}: {literal(str(error))}"
+            f"cannot read the witness file {named_path(path)}: {file_problem(error, path)}"
         ) from None
     heads = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -255,7 +257,7 @@ def read_heads(path: Path) -> list[dict[str, Any]]:
             heads.append({name: head[name] for name in HEAD_FIELDS} | {"tree_size": int(head["tree_size"])})
         except (ValueError, TypeError, AttributeError, RecursionError) as error:
             raise LedgerError(
-                f"witness file {literal(str(path))}, line {number}: {literal(str(error))}"
+                f"witness file {named_path(path)}, line {number}: {literal(str(error))}"
             ) from None
     return heads
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select
 from misflag.errors import LedgerError
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import LOG, Store
-from misflag.ledger._engine import now
+from misflag.ledger._engine import named_path, now
 from misflag.ledger._keys import (
     key_id,
     load_or_create,
@@ -41,7 +41,7 @@ class KeyedStore(Store):
         # become a second signing key: its checkpoints would fail every pinned verification
         if connection.execute(select(func.count()).select_from(schema.checkpoints)).scalar():
             raise LedgerError(
-                f"signing key {self.key_path} does not exist, but this ledger is already signed by another "
+                f"signing key {named_path(self.key_path)} does not exist, but this ledger is already signed by another "
                 "key: point --key (or $MISFLAG_LEDGER_KEY) at its key file; a new key comes only from "
                 "`misflag ledger init` on a new ledger or from `misflag ledger rotate-key`"
             )

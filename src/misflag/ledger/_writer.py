@@ -23,7 +23,7 @@ from typing import Any
 from misflag._text import shown
 from misflag.errors import literal
 from misflag.io import read_regular_file
-from misflag.ledger._engine import LedgerUnavailable
+from misflag.ledger._engine import LedgerUnavailable, file_problem, named_path
 from misflag.ledger._keys import KEY_FILE_LIMIT, check_private, write_private
 from misflag.ledger._verify import entry_hash, malformed_entry
 
@@ -50,10 +50,10 @@ def load_or_create_writer_key(path: Path) -> bytes:
         key = bytes.fromhex(read_regular_file(path, KEY_FILE_LIMIT).decode("ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise LedgerUnavailable(
-            f"writer key {literal(str(path))} is not readable hex: {literal(str(error))}"
+            f"writer key {named_path(path)} is not readable hex: {file_problem(error, path)}"
         ) from None
     if len(key) != 32:
-        raise LedgerUnavailable(f"writer key {literal(str(path))} must hold 32 bytes (64 hex digits)")
+        raise LedgerUnavailable(f"writer key {named_path(path)} must hold 32 bytes (64 hex digits)")
     return key
 
 
