@@ -283,3 +283,49 @@ def test_ledger_api_export_refuses_a_case_entry_planted_without_a_proof(
     refused = client.get("/ledger/export?format=csv", headers=admin)
     named = f"refusing to export the decision log: entry {seq} ('corrected') carries no valid writer proof"
     assert refused.status_code == 503 and refused.json()["detail"].startswith(named)
+
+
+def test_ledger_api_export_of_the_whole_ledger_writes_nothing(
+    served: tuple[FastAPI, dict[str, str], Ledger],
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """`GET /ledger/export?format=ledger` is a read: with an unsealed entry in the store, an admin's
+    export leaves the entry count and the latest checkpoint as they were (it used to seal the tail
+    first, a checkpoint written by a GET), an auditor's adds only the logged read; the file carries the
+    tail as it stands, which `verify_export` counts as unsealed."""
+    from misflag.ledger import verify_export
+
+    monkeypatch.setenv("MISFLAG_LEDGER_CHECKPOINT_SECONDS", "3600")  # the service's sealer stays idle
+    app, tokens, ledger = served
+    client = TestClient(app, base_url="http://localhost")
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    assert client.post("/ledger/events", json={"events": [FLAG]}, headers=auth("recorder")).status_code == 200
+    engine = sa.create_engine(store_url)
+
+    def stored() -> tuple[int, int, list[str]]:
+        with engine.connect() as connection:
+            count = connection.exec_driver_sql("SELECT count(*) FROM ledger_entries").scalar_one()
+            sealed = connection.exec_driver_sql("SELECT max(tree_size) FROM ledger_checkpoints").scalar_one()
+            kinds = connection.exec_driver_sql("SELECT kind FROM ledger_entries ORDER BY seq").scalars()
+            return int(count), int(sealed), list(kinds)
+
+    count, sealed, kinds = stored()
+    assert count == sealed + 1 and kinds[-1] == "flagged"  # the recorder's entry, unsealed
+    answer = client.get("/ledger/export?format=ledger", headers=auth("admin"))
+    assert answer.status_code == 200
+    assert stored() == (count, sealed, kinds)
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    assert lines[0]["entries"] == count and sum(line.get("t") == "entry" for line in lines) == count
+    assert max(line["tree_size"] for line in lines if line.get("t") == "checkpoint") == sealed
+    assert client.get("/ledger/export?format=ledger", headers=auth("auditor")).status_code == 200
+    assert stored() == (count + 1, sealed, [*kinds, "auditor_read"])
+    engine.dispose()
+    exported = tmp_path / "exported.jsonl"
+    exported.write_text(answer.text, encoding="utf-8")
+    report = verify_export(exported, ledger.pinned_keys())
+    assert (report.problem, report.entries, report.sealed, report.unsealed) == (None, count, sealed, 1)

@@ -274,13 +274,14 @@ def export(
     ledger: Ledger = Depends(get_ledger),
 ) -> Response:
     """The decision log (one row per case) for `misflag decisions audit` (CSV cells neutralised against
-    formulas), or with format=ledger every row of the ledger, for `misflag ledger verify --export`."""
+    formulas), or with format=ledger every row of the ledger, for `misflag ledger verify --export`: the
+    rows as they stand, an unsealed tail included (a read seals nothing; `POST /ledger/checkpoints` does)."""
     _call(log_read, ledger, who, "export", {"format": format})
     name = "ledger.jsonl" if format == "ledger" else f"decision-log.{format}"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         if format == "ledger":
-            _call(export_ledger, ledger, path)
+            _call(export_ledger, ledger, path, seal=False)  # a GET writes no checkpoint
         else:
             _call(export_decision_log, ledger, path, format)
         content = path.read_bytes()

@@ -3,7 +3,8 @@
 Line 1 is a header `{"format": "misflag-ledger-export/1", "exported_at": ..., "entries": N}`; then one
 object per row, `"t"` naming its table: `entry`, `checkpoint`, `key`, `token`, `revocation`. Binary columns
 are hex. `verify_export` runs exactly the checks `Ledger.verify` runs, with the verifier's clock as "now"
-(an export seals the ledger first, so it carries no unsealed tail).
+(the command line's export seals the ledger first, so it carries no unsealed tail; the web service's
+`GET /ledger/export`, a read, exports the tail as it stands).
 """
 
 from __future__ import annotations
@@ -45,10 +46,15 @@ _TABLES = {
 _BINARY = frozenset({"prev", "hash", "root", "signature", "public_key"})
 
 
-def export_ledger(ledger: Ledger, path: Path) -> dict[str, Any]:
-    """Write every row of the ledger to `path` (JSON lines, written whole or not at all); return counts."""
-    if ledger.unsealed() and ledger.key_path.exists():
-        ledger.checkpoint()  # sealed first: no unsealed tail for a later verifier's clock to age
+def export_ledger(ledger: Ledger, path: Path, *, seal: bool = True) -> dict[str, Any]:
+    """Write every row of the ledger to `path` (JSON lines, written whole or not at all); return counts.
+
+    With `seal` (`misflag ledger export`) an unsealed tail is sealed first where the signing key is here,
+    so the file carries none for a later verifier's clock to age; without it (`GET /ledger/export`, a
+    read) nothing is written to the store, and the file carries the tail as it stands, as an export by a
+    reader without the key does (`verify --export` counts it unsealed; `--require-sealed` refuses it)."""
+    if seal and ledger.unsealed() and ledger.key_path.exists():
+        ledger.checkpoint()
     counts: dict[str, int] = {}
     partial = path.with_name(path.name + ".partial")
     try:
