@@ -211,10 +211,13 @@ def _normalize(engine: DuckDBEngine, raw: pa.Table, mapping: YearMapping, label:
     for name in CODED_FIELDS:
         spec = mapping.fields.get(name)
         column = by_key.get(normal_key(spec.column)) if spec else None
-        if spec is None or column is None or spec.vocabulary is None:
-            if spec is not None:
-                issues.append(_issue(mapping.year, label, "missing_column", spec.column, None, raw.num_rows))
+        if spec is None or spec.vocabulary is None:  # not asked that year: NULL
             select += [f"CAST(NULL AS VARCHAR) AS {name}", f"CAST(NULL AS VARCHAR) AS {name}_raw"]
+            continue
+        if column is None:  # asked, but not in this file: every answer blank (a practice `missing`), reported
+            issues.append(_issue(mapping.year, label, "missing_column", spec.column, None, raw.num_rows))
+            blank = quote_literal(mapping.vocabularies[spec.vocabulary].blank)
+            select += [f"CAST({blank} AS VARCHAR) AS {name}", f"CAST(NULL AS VARCHAR) AS {name}_raw"]
             continue
         values = _value_map(raw[column], mapping, spec.vocabulary)
         map_name = f"map_{mapping.year}_{name}"
