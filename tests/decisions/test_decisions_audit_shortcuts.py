@@ -158,6 +158,22 @@ def test_the_disclosure_package_loads_only_where_it_has_work(
     assert ('"suppressed": true' in done.stdout) == (small or "--min-cell" in extra)
 
 
+def test_more_groups_than_the_optimiser_takes_go_to_the_greedy_even_with_nothing_withheld(
+    tmp_path: Path,
+) -> None:
+    """5,000 groups (the most an audit publishes) and the overall row, nothing withheld (min_cell 1: no
+    count is sensitive): past the optimiser's 5,000 groups, `_protect` runs the greedy escalation, so the
+    shortcut must not be taken; the auditor's diagnostics say so."""
+    path = tmp_path / "many.csv"
+    path.write_text("g,flag,truth\n" + "".join(f"{i},{i % 2},{i % 3 == 0:d}\n" for i in range(5000)))
+    result = audit_decisions(path, flag="flag", truth="truth", groups=["g"], min_cell=1, replicates=100)
+    assert sum(r["metric"] == "n" for r in result.rows()) == 5001
+    assert not any(r["suppressed"] for r in result.rows())
+    secondary = result.metadata["disclosure_audit"].auditor_only["secondary_suppression"]
+    assert secondary["method"] == "greedy"
+    assert secondary["why"] == "5,001 groups, more than the 5,000 the optimiser takes"
+
+
 def _wide(path: Path, small: bool) -> Path:
     """Three attributes of 100 values each, 30 rows per value (truth and flag balanced within each):
     101**3 cells x 6 states, past the 400,000 unknown counts the disclosure LP takes; `small` adds a

@@ -54,8 +54,7 @@ def protect(publish: Publisher, reader: Callable[[], Reader], min_cell: int) -> 
     `_protect.protect` (which takes this first publication rather than publishing it again)."""
     first = publish({"n": set(), "detail": set()})
     rows, shadow, metadata = first
-    groups = sum(row["metric"] == "n" for row in shadow)
-    if _registered() or groups > OPTIMISER_GROUPS or any(row["suppressed"] for row in rows):
+    if _registered() or any(row["suppressed"] for row in rows) or _past_the_optimiser(shadow):
         from misflag.decisions import _protect
 
         rows, metadata, audit = _protect.protect(publish, reader(), min_cell, first)
@@ -100,6 +99,12 @@ def open_summary(min_cell: int) -> OpenSummary:
 def protection_level(min_cell: int) -> float:
     """How wide a sensitive withheld count's interval must be: min_cell / 2 people (at least 1)."""
     return max(1.0, math.ceil(min_cell / 2))
+
+
+def _past_the_optimiser(shadow: list[dict[str, Any]]) -> bool:
+    """Whether the table has more groups (its rows of n) than the optimiser takes, which `_protect` gives
+    to the greedy escalation; not counted where the table has no more rows than that."""
+    return len(shadow) > OPTIMISER_GROUPS and sum(row["metric"] == "n" for row in shadow) > OPTIMISER_GROUPS
 
 
 def _registered() -> bool:
