@@ -121,7 +121,9 @@ def test_a_register_edited_to_hold_garbage_fails_the_job_in_one_line(service: An
         register.write_text(garbage)
         job = _audit(client, upload["upload_id"], groups=["race"])
         assert job["state"] == "failed" and "\n" not in job["error"]
-        assert job["error"].startswith(f"release register {register.name!r} is not a misflag release register")
+        assert job["error"].startswith(
+            f"release register {register.name!r} is not a misflag release register"
+        )
         assert str(data) not in job["error"]
         assert register.read_text() == garbage
 
