@@ -13,11 +13,15 @@ The control prints a found threshold as the neighbour the docs warn of (`score<=
 below 86, the rule as `'%.15g'` writes it): the same reader then counts the ties at 86 as matches and the
 check fails, so this test can fail.
 
-Attacks that succeed today are kept as strict xfails, reported with reproducers (/tmp/p9/R_*.py): scores
-stored as float32 or DECIMAL are compared by the audit as doubles (`biometrics/_scan.py`, `TRY_CAST(...
-AS DOUBLE)`), while DuckDB SQL and numpy compare a float32 column in float32 and a DECIMAL column exactly,
-so the printed rule gives other counts; and a target F whose F x N falls within 1e-9 below a whole number
-lets one false match too many through (`biometrics/_thresholds.py`, `floor(fmr * total + 1e-9)`).
+The EER's threshold (`metadata["eer_thresholds"]`), applied as the convention says, gives an FMR and
+FNMR whose mean is the published EER.
+
+An attack that succeeds today is kept as a strict xfail, reported with a reproducer
+(/tmp/p9/R_biometrics_thresholds.py): scores stored as float32 or DECIMAL are compared by the audit as
+doubles (`biometrics/_scan.py`, `TRY_CAST(... AS DOUBLE)`), while DuckDB SQL and numpy compare a float32
+column in float32 and a DECIMAL column exactly, so the printed rule gives other counts. A target F whose
+F x N fell within 1e-9 below a whole number let one false match too many through (`floor(fmr * total +
+1e-9)`); fixed in 42360b0, its test now passes.
 """
 
 from __future__ import annotations
@@ -151,6 +155,13 @@ def misread(
             lenient, *_ = _counts_by_rule(path, f"score{sign}{point['order_statistic']!r}")
             if lenient <= allowed:
                 wrong.append(f"{rule} is not the most lenient: at the order statistic {lenient} <= {allowed}")
+    # the EER's threshold, applied as the convention says, gives FMR and FNMR whose mean is the EER
+    (eer,) = [r["value"] for r in result.table.to_pylist() if r["metric"] == "eer" and r["group"] == "all"]
+    sign = "<=" if options.get("distance") else ">="
+    threshold = result.metadata["eer_thresholds"]["overall = all"]
+    false_matches, impostors, misses, genuines = _counts_by_rule(path, f"score{sign}{threshold!r}")
+    if not math.isclose(eer, (false_matches / impostors + misses / genuines) / 2, rel_tol=1e-12):
+        wrong.append(f"the EER {eer} is not the mean of FMR and FNMR at score{sign}{threshold!r}")
     return wrong
 
 
@@ -202,7 +213,7 @@ def test_a_float32_or_decimal_score_column_read_as_stored(level: str, dtype: str
 
 def test_a_target_just_below_one_false_match_allows_none(tmp_path: Path) -> None:
     """F = 0.0009999999999 over 1,000 impostor pairs allows floor(0.9999999999) = 0 false matches; a
-    threshold letting 1 through has FMR 0.001 > F."""
+    threshold letting 1 through has FMR 0.001 > F (it did, under floor(F x N + 1e-9))."""
     impostors = np.r_[np.linspace(0.0, 0.5, 999), 0.9]
     path = tmp_path / "scores.parquet"
     assert misread(_log(impostors, np.full(50, 1.0)), path, {}, [], [0.0009999999999]) == []
