@@ -35,11 +35,13 @@ fresh process would otherwise compile each edited module again).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +87,7 @@ def pandas_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
     imp_scores = score[impostor]
     thresholds = []
     for target in TARGETS:
-        allowed = int(np.floor(target * imp_scores.size + 1e-9))
+        allowed = math.floor(Fraction(repr(target)) * imp_scores.size)
         statistic = np.partition(imp_scores, imp_scores.size - allowed - 1)[imp_scores.size - allowed - 1]
         thresholds.append(float(np.nextafter(statistic, np.inf)))
     span = (float(score.min()), float(score.max()))
@@ -121,7 +123,7 @@ def numpy_table(path: Path) -> dict[str, dict[str, np.ndarray]]:
     imp_scores = score[genuine == 0]
     thresholds = []
     for target in TARGETS:
-        allowed = int(np.floor(target * imp_scores.size + 1e-9))
+        allowed = math.floor(Fraction(repr(target)) * imp_scores.size)
         statistic = np.partition(imp_scores, imp_scores.size - allowed - 1)[imp_scores.size - allowed - 1]
         thresholds.append(float(np.nextafter(statistic, np.inf)))
     keys = 2 * len(names)
@@ -153,7 +155,7 @@ def duckdb_table(path: Path, threads: int) -> dict[str, dict[str, np.ndarray]]:
     assert impostors is not None
     thresholds = []
     for target in TARGETS:
-        allowed = int(np.floor(target * impostors[0] + 1e-9))
+        allowed = math.floor(Fraction(repr(target)) * int(impostors[0]))
         found = connection.execute(
             f"SELECT score FROM {source} WHERE genuine = 0 ORDER BY score DESC LIMIT 1 OFFSET {allowed}"
         ).fetchone()
