@@ -1,6 +1,6 @@
-"""The adversary of docs/security.md's "No raw identifier on a page" on the biometric workbench, whose
-`--subject-a/--subject-b` may read masked (identifier-looking) columns because "their values are never
-shown" (docs/web.md).
+"""The adversary of docs/security.md's "No raw identifier on a page" on the biometric and monitor
+workbenches, whose `--subject-a/--subject-b` (and `--reviewer-pool`) may read masked (identifier-looking)
+columns because "their values are never shown" (docs/web.md).
 
 The upload: comparisons between a probe and a gallery person, both named (`probe_name`, `gallery_name`:
 masked by their names), four of them also named in `tag` (a column nothing masks: the control). What
@@ -14,7 +14,9 @@ allowlisted expression of a masked column is accepted as a subject id, and the j
 values, so it answers a question about a masked value. With genuine pairs on subject 'x' on both sides,
 `--subject-a "CASE WHEN genuine = 1 OR probe_name = 'Jane Roe' THEN 'x' ELSE score::VARCHAR END"
 --subject-b "'x'"` fails with "1 impostor pair(s) have the same subject on both sides" and the same with
-'Nobody Here' succeeds; by bisection on `substr(...)`, the reproducer reads a whole name back.
+'Nobody Here' succeeds; by bisection on `substr(...)`, the reproducer reads a whole name back. The
+monitor's `--reviewer-pool` (also allowed to read masked columns) is the same oracle, by the number of
+pools a job publishes (a second strict xfail; /tmp/p9/R_web_reviewer_pool_oracle.py).
 """
 
 from __future__ import annotations
