@@ -15,9 +15,10 @@ depends on the few people in the rare cells (1 to 15 rounds over seeds 0-7), so 
 `--split` then prints, per log, where the LP audit's CPU goes: one process per log, `audit_decisions`
 three times after a warm-up, `time.process_time()` around each step (publications, model builds and
 matrices, LP solves, the alternative cuts' passes, the probes beside the audit's model, MILP solves),
-means per audit.
+means per audit. `--rounds` prints, per log, one warm audit round by round (each round's MILP, publication,
+model build, probe, random and own LPs, alternative-cut passes, and the LPs each solved).
 
-    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src] [--split]
+    python benchmarks/disclosure.py [--rows 10000000] [--repeat 5] [--seeds 4] [--baseline OLD/src] [--split] [--rounds]
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ secondary = getattr(summary, "auditor_only", {}).get("secondary_suppression", {}
 print(cpu, wall, withheld, secondary.get("method", "none"), secondary.get("rounds", 0))
 """
 
-SPLIT = """
+CLOCK = """
 import sys, time
 from collections import defaultdict
 import misflag.decisions._protect as protect
@@ -85,6 +86,18 @@ def clocked(inner, label):
 def timed(owner, name, label):
     setattr(owner, name, clocked(getattr(owner, name), label))
 
+rounds = protect._Rounds.__init__
+def init(self, publish, *args):
+    rounds(self, clocked(publish, "publications (off pays one)"), *args)
+protect._Rounds.__init__ = init
+
+def run():
+    return audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
+"""
+
+SPLIT = (
+    CLOCK
+    + """
 order = ["publications (off pays one)", "audits, in all", "  model builds",
          "  model matrices (asked; built once per model)", "  LP solves, HiGHS set-up included",
          "    of them in alternative-cut passes", "  probes (their solves included)", "MILP solves"]
@@ -95,13 +108,6 @@ timed(lp.Problem, "solve", "  LP solves, HiGHS set-up included")
 timed(audit, "_alternatives", "    of them in alternative-cut passes")
 timed(audit, "probe", "  probes (their solves included)")
 timed(protect, "cheapest", "MILP solves")
-rounds = protect._Rounds.__init__
-def init(self, publish, *args):
-    rounds(self, clocked(publish, "publications (off pays one)"), *args)
-protect._Rounds.__init__ = init
-
-def run():
-    return audit_decisions(sys.argv[1], flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True)
 run()
 spent.clear()
 started = time.process_time()
@@ -112,6 +118,50 @@ for label in sorted(spent, key=order.index):
     calls, seconds = spent[label]
     print(f"    {label:46} {calls / 3:5.1f} calls {seconds / 3 * 1000:7.1f} ms")
 """
+)
+
+ROUNDS = (
+    CLOCK
+    + """
+# per audit (a round of secondary suppression, or the full audit of the last pattern): the MILP that
+# chose its pattern, its publication and each step of its audit, and the LPs each step solved
+steps = [("cheapest", protect, "MILP"), ("__init__", kept.Kept, "build"), ("probe", audit, "probe"),
+         ("start", audit, "random LPs"), ("own", audit, "own LPs"), ("_alternatives", audit, "alternatives")]
+where = []
+def entered(inner, label):
+    def step(*args, **kwargs):
+        where.append(label)
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            where.pop()
+    return step
+for name, owner, label in steps:
+    timed(owner, name, label)
+    if owner is audit:
+        setattr(owner, name, entered(getattr(owner, name), label))
+solve = lp.Problem.solve
+def counted(self, objective):
+    spent["LPs in " + where[-1]][0] += 1
+    return solve(self, objective)
+lp.Problem.solve = counted
+audited, table = protect._Rounds.run, []
+def one(self, forced, settled=None, more=None):
+    out = audited(self, forced, settled, more)
+    table.append(("round" if settled is not None else "full audit", len(out[3].exposed), dict(spent)))
+    spent.clear()
+    return out
+protect._Rounds.run = one
+run()
+table.clear()
+spent.clear()
+run()
+for k, (kind, exposed, clock) in enumerate(table, 1):
+    shown = [f"{label} {seconds * 1000:.1f} ms" for label, (calls, seconds) in clock.items() if seconds]
+    lps = [f"{calls} {label}" for label, (calls, _) in clock.items() if label.startswith("LPs")]
+    print(f"  {k} ({kind}, {exposed} exposed): {', '.join(shown)}; {', '.join(lps) or 'no LPs'}")
+"""
+)
 
 
 def make_log(path: Path, rows: int, seed: int) -> None:
@@ -157,6 +207,9 @@ def main() -> None:
     )
     parser.add_argument("--baseline", help="the src folder of another tree, run with its LP audit on")
     parser.add_argument("--split", action="store_true", help="then where the audit's CPU goes, per log")
+    parser.add_argument(
+        "--rounds", action="store_true", help="then the same per round of secondary suppression"
+    )
     args = parser.parse_args()
     runs = [("off", "off", None), ("on", "on", None)]
     runs += [("baseline", "on", args.baseline)] if args.baseline else []
@@ -182,9 +235,9 @@ def main() -> None:
                 print(
                     f"  LP audit {name}: CPU {cpu[name]:.2f} s{ratio}, wall {wall[name]:.2f} s; {what[name]}"
                 )
-            if args.split:
+            for script in [SPLIT] * args.split + [ROUNDS] * args.rounds:
                 out = subprocess.run(
-                    [sys.executable, "-c", SPLIT, str(path)], check=True, capture_output=True, text=True
+                    [sys.executable, "-c", script, str(path)], check=True, capture_output=True, text=True
                 )
                 print(out.stdout, end="")
     for name in [n for n, _, _ in runs if n != "off"]:
