@@ -8,7 +8,6 @@ byte for byte what `json.dumps(..., indent=1, default=str)` writes for the same 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii  # json's C string encoder
 from typing import Any
@@ -37,10 +36,8 @@ def _encoded(values: list[Any]) -> list[str]:
     kinds = {type(value) for value in values} - {type(None)}
     if kinds <= {str}:
         return ["null" if v is None else encode_basestring_ascii(v) for v in values]
-    if kinds <= {float}:
-        return [
-            "null" if v is None else float.__repr__(v) if math.isfinite(v) else json.dumps(v) for v in values
-        ]
+    if kinds <= {float}:  # json's C encoder writes the list (no float's text holds ", "): no Python per value
+        return json.dumps(values)[1:-1].split(", ")
     if kinds <= {bool}:
         return ["null" if v is None else "true" if v else "false" for v in values]
     return [json.dumps(v, default=str) for v in values]  # another Arrow type: json's own text for it
