@@ -14,7 +14,9 @@ below 86, the rule as `'%.15g'` writes it): the same reader then counts the ties
 check fails, so this test can fail.
 
 The EER's threshold (`metadata["eer_thresholds"]`), applied as the convention says, gives an FMR and
-FNMR whose mean is the published EER.
+FNMR whose mean is the published EER. A threshold set on one group (`--threshold-group B`) is read over
+B's impostor pairs alone; its control sets the same targets over every pair, where A scores higher, and
+the reader finds the rule is not B's most lenient one.
 
 An attack that succeeds today is kept as a strict xfail, reported with a reproducer
 (/tmp/p9/R_biometrics_thresholds.py): scores stored as float32 or DECIMAL are compared by the audit as
@@ -217,3 +219,53 @@ def test_a_target_just_below_one_false_match_allows_none(tmp_path: Path) -> None
     impostors = np.r_[np.linspace(0.0, 0.5, 999), 0.9]
     path = tmp_path / "scores.parquet"
     assert misread(_log(impostors, np.full(50, 1.0)), path, {}, [], [0.0009999999999]) == []
+
+
+def _misses_on_b(path: Path, distance: bool, threshold_group: str | None) -> list[str]:
+    """Audit groups A (5,000 impostor pairs scoring 10 to 39, higher than B's) and B (1,237 scoring 0 to
+    29) with targets set on `threshold_group`; every way a found rule, counted over B's impostor pairs
+    alone, is not the most lenient one allowing at most floor(F x N_B) false matches there."""
+    generator = np.random.default_rng(11)
+    parts = [
+        (g, generator.integers(low, high, n).astype(float))
+        for g, low, high, n in (("A", 10, 40, 5_000), ("B", 0, 30, 1_237))
+    ]
+    frame = pd.concat([_log(impostors, np.full(50, 45.0)).assign(grp=g) for g, impostors in parts])
+    if distance:
+        frame["score"] = 100 - frame["score"]
+    frame.to_parquet(path)
+    result = audit_biometrics(
+        str(path),
+        score="score",
+        genuine="genuine",
+        group="grp",
+        target_fmr=[0.003, 0.05],
+        threshold_group=threshold_group,
+        distance=distance,
+        min_cell=1,
+    )
+    sign, wrong = "<=" if distance else ">=", []
+    for point in result.metadata["operating_points"]:
+        allowed = math.floor(Fraction(repr(point["target"])) * 1_237)
+        rules = (point["rule"], f"score{sign}{point['order_statistic']!r}")
+        by_rule, by_statistic = (
+            _sql(f"SELECT count(*) FROM read_parquet('{path}') WHERE grp = 'B' AND genuine = 0 AND {r}")[0][0]
+            for r in rules
+        )
+        if not by_rule <= allowed < by_statistic:
+            wrong.append(
+                f"{point['rule']}: {by_rule} false matches of B, allowed {allowed}, {by_statistic} at s"
+            )
+    return wrong
+
+
+@pytest.mark.parametrize("distance", [False, True])
+def test_a_threshold_set_on_one_group_meets_its_target_there(distance: bool, tmp_path: Path) -> None:
+    """`--threshold-group B` (NIST's reference-group method), read over B's impostor pairs alone."""
+    assert _misses_on_b(tmp_path / "scores.parquet", distance, "B") == []
+
+
+def test_the_control_a_threshold_set_over_all_pairs_is_not_b_s(tmp_path: Path) -> None:
+    """The same targets set over every impostor pair (A's score higher): stricter than B's own, so the
+    reader finds B's order statistic allowing no more than the target, not the most lenient rule for B."""
+    assert _misses_on_b(tmp_path / "scores.parquet", False, None) != []
