@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from misflag.cli import main
 from misflag.ledger import Event, Ledger
-from misflag.ledger._engine import now
 from misflag.ledger._keys import checkpoint_message, key_id, load_or_create, public_bytes
 from misflag.ledger._merkle import MerkleTree, compact_root
 from misflag.ledger._verify import entry_hash
+from tests.ledger._plant import entry_body, plant
 
 TABLES = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens", "ledger_token_revocations")
 
@@ -134,6 +134,7 @@ class Owner:
     (tests/ledger/test_ledger_verify_store.py); these attacks are found by the rows alone."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = sa.create_engine(url)
         self.postgres = self.engine.dialect.name == "postgresql"
         self.triggers: list[tuple[str, str]] = []
@@ -191,23 +192,7 @@ class Owner:
 
     def forge_entry(self, kind: str, case_id: str | None, payload: dict[str, Any]) -> int:
         """Append a well-formed entry at the end of the chain, written around the store."""
-        seq, prev = self.run("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1")[0]
-        body = json.dumps(
-            {"actor": "intruder", "groups": {}, "payload": payload, "role": "admin", "ts": now()},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        digest = entry_hash(bytes(prev), seq + 1, kind, case_id, body)
-        self.run(
-            "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) VALUES (:s, :p, :h, :k, :c, :b)",
-            s=seq + 1,
-            p=bytes(prev),
-            h=digest,
-            k=kind,
-            c=case_id,
-            b=body,
-        )
-        return int(seq) + 1
+        return plant(self.url, kind, case_id, entry_body(payload))
 
 
 @dataclass

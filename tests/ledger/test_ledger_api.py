@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from misflag.api import create_app
 from misflag.ledger import ROLES, Ledger, create_token, read_entries, token_id
-from misflag.ledger._engine import now
-from misflag.ledger._verify import entry_hash
+from tests.ledger._plant import entry_body, plant
 
 FLAG = {
     "kind": "flagged",
@@ -259,27 +258,9 @@ def test_ledger_api_export_refuses_a_case_entry_planted_without_a_proof(
     client = TestClient(app, base_url="http://localhost")
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     assert client.get("/ledger/export?format=csv", headers=admin).status_code == 200
-    body = json.dumps(
-        {"actor": "x", "groups": {}, "payload": {"flag_was_wrong": True}, "role": "reviewer", "ts": now()},
-        sort_keys=True,
-        separators=(",", ":"),
+    seq = plant(
+        store_url, "corrected", "c0", entry_body({"flag_was_wrong": True}, actor="x", role="reviewer")
     )
-    engine = sa.create_engine(store_url)
-    with engine.begin() as connection:
-        head, prev = connection.exec_driver_sql(
-            "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
-        ).one()
-        seq = head + 1
-        row = {"s": seq, "p": bytes(prev), "k": "corrected", "c": "c0", "b": body}
-        row["h"] = entry_hash(bytes(prev), seq, "corrected", "c0", body)
-        connection.execute(
-            sa.text(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
-                "VALUES (:s, :p, :h, :k, :c, :b)"
-            ),
-            row,
-        )
-    engine.dispose()
     refused = client.get("/ledger/export?format=csv", headers=admin)
     named = f"refusing to export the decision log: entry {seq} ('corrected') carries no valid writer proof"
     assert refused.status_code == 503 and refused.json()["detail"].startswith(named)

@@ -9,7 +9,6 @@ docs/ledger.md's attacker table.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -28,43 +27,22 @@ from alembic.config import Config
 from misflag.cli import main
 from misflag.errors import LedgerError
 from misflag.ledger import Event, Ledger, authenticate, create_token
-from misflag.ledger._engine import now
 from misflag.ledger._store import MIGRATIONS
 from misflag.ledger._verify import entry_hash
+from tests.ledger._plant import entry_body, plant
 
 TOP = 2**63 - 1  # the largest rowid (and PostgreSQL bigint)
 FLAG = {"rule_id": "r", "rule_version": "1", "input_digest": "sha256:ab"}
 
 
 def _body(actor: str = "intruder") -> str:
-    content = {"actor": actor, "groups": {}, "payload": FLAG, "role": "recorder", "ts": now()}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return entry_body(FLAG, actor=actor, role="recorder")
 
 
 def _plant(target: Any, seq: Any, *, linked: bool = True) -> None:
     """As the INSERT-only writer: a well-formed `flagged` row (linked to the head and hashed as the store
     hashes, when `linked`) numbered `seq` (None: the column left out)."""
-    engine = sa.create_engine(target.url)
-    try:
-        with engine.begin() as connection:
-            head, prev = connection.exec_driver_sql(
-                "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
-            ).one()
-            body = _body()
-            number = seq if isinstance(seq, int) else head + 1
-            digest = entry_hash(bytes(prev), number, "flagged", "cx", body) if linked else bytes(32)
-            values = {"p": bytes(prev), "h": digest, "b": body}
-            if seq is None:
-                sql = "INSERT INTO ledger_entries (prev, hash, kind, case_id, body) VALUES (:p, :h, 'flagged', 'cx', :b)"
-            else:
-                sql = (
-                    "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body) "
-                    "VALUES (:s, :p, :h, 'flagged', 'cx', :b)"
-                )
-                values["s"] = seq
-            connection.execute(sa.text(sql), values)
-    finally:
-        engine.dispose()
+    plant(target.url, "flagged", "cx", _body(), seq=seq, linked=linked)
 
 
 def _open(db: Path) -> closing[sqlite3.Connection]:

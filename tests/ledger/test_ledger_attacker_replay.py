@@ -21,7 +21,6 @@ unsealed case entries without the writer key refuse the export saying how many.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -33,33 +32,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from misflag.cli import main
 from misflag.errors import LedgerError
 from misflag.ledger import Event, Ledger, decision_log
-from misflag.ledger._engine import now
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
-from misflag.ledger._verify import entry_hash
-from misflag.ledger._writer import LedgerTampered, entry_mac, load_or_create_writer_key, writer_key_path
-
-
-def _plant(target: Any, kind: str, case_id: str, body: str, mac: bytes | None, proved: bool = False) -> int:
-    """As the INSERT-only writer: append a row at the head of the chain, linked and hashed as the store
-    does, carrying `mac`, or with `proved` a proof made for its place with the writer key. Returns its
-    number."""
-    engine = sa.create_engine(target.url)
-    with engine.begin() as connection:
-        head, prev = connection.exec_driver_sql(
-            "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
-        ).one()
-        digest = entry_hash(bytes(prev), head + 1, kind, case_id, body)
-        if proved:
-            mac = entry_mac(load_or_create_writer_key(writer_key_path(target.key)), digest)
-        connection.execute(
-            sa.text(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body, mac) "
-                "VALUES (:s, :p, :h, :k, :c, :b, :m)"
-            ),
-            {"s": head + 1, "p": bytes(prev), "h": digest, "k": kind, "c": case_id, "b": body, "m": mac},
-        )
-    engine.dispose()
-    return int(head) + 1
+from misflag.ledger._writer import LedgerTampered, writer_key_path
+from tests.ledger._plant import entry_body, plant
 
 
 def _replay(target: Any, seq: int, proved: bool = False) -> int:
@@ -72,15 +47,17 @@ def _replay(target: Any, seq: int, proved: bool = False) -> int:
             sa.text("SELECT kind, case_id, body, mac FROM ledger_entries WHERE seq = :s"), {"s": seq}
         ).one()
     engine.dispose()
-    return _plant(target, kind, case_id, body, mac, proved)
+    return plant(
+        target.url, kind, case_id, body, mac=mac, writer_key=writer_key_path(target.key) if proved else None
+    )
 
 
 def _correction(target: Any, case: str, proved: bool) -> int:
     """As the INSERT-only writer: a `corrected` row saying the flag on `case` was wrong."""
-    payload = {"flag_was_wrong": True}
-    body = {"actor": "clerk", "groups": {}, "payload": payload, "role": "reviewer", "ts": now()}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return _plant(target, "corrected", case, text, None, proved)
+    text = entry_body({"flag_was_wrong": True}, actor="clerk", role="reviewer")
+    return plant(
+        target.url, "corrected", case, text, writer_key=writer_key_path(target.key) if proved else None
+    )
 
 
 def _cases(ledger: Ledger) -> dict[str, dict[str, Any]]:

@@ -32,35 +32,14 @@ from misflag.ledger._merkle import MerkleTree
 from misflag.ledger._rules import RuleSet
 from misflag.ledger._verify import entry_hash
 from misflag.ledger._writer import LedgerTampered, entry_mac, load_or_create_writer_key, writer_key_path
+from tests.ledger._plant import entry_body, plant
 
 
-def plant(
-    target: Any,
-    kind: str,
-    case_id: str | None,
-    payload: dict[str, Any],
-    mac: bytes | None = None,
-    **body: Any,
-) -> int:
+def plant_entry(target: Any, kind: str, case_id: str | None, payload: dict[str, Any], **fields: Any) -> int:
     """As the INSERT-only writer: add a well-formed entry at the head of the chain, without a writer proof
-    or with a made-up one (`mac`)."""
-    engine = sa.create_engine(target.url)
-    with engine.begin() as connection:
-        seq, prev = connection.exec_driver_sql(
-            "SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1"
-        ).one()
-        content = {"actor": "intruder", "groups": {}, "payload": payload, "role": "admin", "ts": now()}
-        text = json.dumps(content | body, sort_keys=True, separators=(",", ":"))
-        digest = entry_hash(bytes(prev), seq + 1, kind, case_id, text)
-        connection.execute(
-            sa.text(
-                "INSERT INTO ledger_entries (seq, prev, hash, kind, case_id, body, mac) "
-                "VALUES (:s, :p, :h, :k, :c, :b, :m)"
-            ),
-            {"s": seq + 1, "p": bytes(prev), "h": digest, "k": kind, "c": case_id, "b": text, "m": mac},
-        )
-    engine.dispose()
-    return int(seq) + 1
+    or with a made-up one (`mac`); `fields`: the body's other fields (`actor`, `role`, `ts`)."""
+    mac = fields.pop("mac", None)
+    return plant(target.url, kind, case_id, entry_body(payload, **fields), mac=mac)
 
 
 def refused_at_write(
@@ -95,7 +74,7 @@ def test_hand_inserted_token_created_grants_nothing_and_stops_the_sealer(
     planted = "mfl_" + "planted-by-the-writer-role-000000000000000"
     digest = hashlib.sha256(planted.encode()).hexdigest()
     payload = {"id": digest[:16], "token_hash": digest, "name": "ghost", "role": "admin"}
-    seq = plant(target, "token_created", None, payload)
+    seq = plant_entry(target, "token_created", None, payload)
     assert authenticate(ledger, planted) is None
     assert [row["name"] for row in list_tokens(ledger)] == ["admin-1"], "list shows what is enforced"
     with pytest.raises(Exception, match="no token with id"):
@@ -137,7 +116,7 @@ def test_hand_inserted_token_revoked_locks_no_one_out(
     ledger = target.seed()
     admin = create_token(ledger, "admin-1", "admin", actor="root")
     payload = {"id": token_id(admin), "name": "admin-1", "role": "admin"}
-    seq = plant(target, "token_revoked", None, payload, mac=os.urandom(32))  # a made-up proof
+    seq = plant_entry(target, "token_revoked", None, payload, mac=os.urandom(32))  # a made-up proof
     assert authenticate(ledger, admin) is not None
     assert [row["revoked"] for row in list_tokens(ledger)] == [None]
     refused_at_write(ledger, target, seq, capsys, caplog)
@@ -175,7 +154,7 @@ def test_hand_inserted_token_created_reserves_no_name(
         create_token(ledger, "ghost", "reviewer", actor="root")
     capsys.readouterr()
     assert target.verify_exit() == 2, "default verify still finds the planted row"
-    plant(target, "token_created", None, payload | {"name": "phantom"})
+    plant_entry(target, "token_created", None, payload | {"name": "phantom"})
     with pytest.raises(LedgerTampered, match="numbered -1"):  # the first planted row is named first
         create_token(ledger, "phantom", "admin", actor="root")
     ledger.close()
@@ -195,7 +174,9 @@ def test_old_signed_rule_set_inserted_again_takes_no_effect(
         ).scalar_one()
     engine.dispose()
     parsed = json.loads(old)
-    seq = plant(target, "rules_changed", None, parsed["payload"], actor=parsed["actor"], role=parsed["role"])
+    seq = plant_entry(
+        target, "rules_changed", None, parsed["payload"], actor=parsed["actor"], role=parsed["role"]
+    )
     assert ledger.rules().version == 3 and ledger.rules().rules["review_before_action"] is True
     refused_at_write(ledger, target, seq, capsys, caplog)
     ledger.close()
@@ -241,7 +222,7 @@ def test_planted_review_with_a_real_token_id_lets_no_action_through(
     review = {"outcome": "confirmed", "reason_code": "R1"}
     who: dict[str, Any] = {"actor": "rev-1", "role": "reviewer", "actor_id": token_id(reviewer)}
     if where == "head":
-        seq = plant(target, "reviewed", "k1", review, **who)
+        seq = plant_entry(target, "reviewed", "k1", review, **who)
     else:  # a negative seq: never at the head, only in the case's history
         seq = -1
         engine = sa.create_engine(target.url)
@@ -306,7 +287,7 @@ def test_fake_checkpoint_row_is_never_signed_over_and_the_sealer_survives(
 
 def test_entry_stamped_in_the_future_fails_verify(target: Any, capsys: pytest.CaptureFixture[str]) -> None:
     ledger = target.seed()
-    seq = plant(target, "notice_sent", "c1", {"channel": "mail"}, ts="2099-01-01T00:00:00.000000Z")
+    seq = plant_entry(target, "notice_sent", "c1", {"channel": "mail"}, ts="2099-01-01T00:00:00.000000Z")
     capsys.readouterr()
     assert target.verify_exit() == 2
     assert f"entry {seq}: its timestamp is in the future" in capsys.readouterr().err
