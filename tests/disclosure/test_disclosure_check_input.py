@@ -176,6 +176,36 @@ def test_the_auditors_min_cell_decides_which_counts_are_checked_a_bundle_only_ra
     assert all(1 <= _value(counts, i.target.rows) < effective for i in known.audit.intervals)
 
 
+@pytest.mark.parametrize(("field", "forged"), [("flag", "0"), ("truth", "1 - two_year_recid")])
+def test_a_spec_that_does_not_count_the_published_figures_is_refused(
+    field: str,
+    forged: str,
+    release: dict[str, Path],
+    compas_csv: Path,
+    counts: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race output with its spec's flag (or truth) edited: run again, it counts other numerators (no
+    one flagged: 0, where the rows publish 3,317 flagged overall by hand), so the counts it would judge
+    sensitive are another output's; one error naming the output and the first count that differs."""
+    bundle = json.loads(release["race"].read_text())
+    bundle["metadata"]["spec"][field] = forged
+    monkeypatch.chdir(tmp_path)
+    Path("race.json").write_text(json.dumps(bundle))
+    with pytest.raises(InputError, match="its metadata does not describe its rows") as raised:
+        check_outputs(["race.json"], data=compas_csv)
+    assert str(raised.value).startswith("output 'race.json' cannot be counted again") and "overall" in str(
+        raised.value
+    )
+    flagged = counts.execute("SELECT count(*) FROM log WHERE f = 1")
+    published = next(
+        r for r in bundle["rows"] if r["metric"] == "selection_rate" and r["attribute"] == "overall"
+    )
+    assert (row := flagged.fetchone()) is not None
+    assert round(published["value"] * published["denominator"]) == row[0] == 3317
+
+
 def test_a_release_that_exposes_counts_still_fails_with_the_data_listing_only_the_sensitive_ones(
     release: dict[str, Path], compas_csv: Path, counts: duckdb.DuckDBPyConnection
 ) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from misflag._text import shown
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
 from misflag.disclosure._register import CountKey
 from misflag.errors import InputError
@@ -58,14 +59,35 @@ def sensitive_counts(
     out: dict[CountKey, float] = {}
     for row in payload["rows"]:
         figure = base_metric(row["metric"])
-        if not row["suppressed"] or figure is None:
+        if figure is None:
             continue
         mine = table.get((row["attribute"], row["group"], row["stage"], figure))
+        if not row["suppressed"]:
+            _published_as_counted(row, mine, figure, spec)
+            continue
         for part in ("n",) if figure == "n" else ("numerator", "denominator"):
             value = _count(mine, part, spec)
             if math.isnan(value) or 1 <= value < below:
                 out[(row["attribute"], row["group"], row["stage"], row["metric"], part)] = value
     return out
+
+
+def _published_as_counted(
+    row: dict[str, Any], mine: dict[str, Any] | None, figure: str, spec: DecisionSpec
+) -> None:
+    """A published count of an unweighted output is the one its spec counts again: otherwise its metadata
+    (a flag, truth or filter edited by hand) does not describe its rows, and the counts judged sensitive
+    would be another output's. InputError naming the first count that differs."""
+    if spec.weight is not None or row["metric"] != figure or mine is None:
+        return  # a weighted figure is a float sum; a ratio or difference depends on the reference
+    for part in ("n",) if figure == "n" else ("numerator", "denominator"):
+        published, counted = _count(row, part, spec), _count(mine, part, spec)
+        if not (math.isnan(published) or math.isnan(counted) or published == counted):
+            raise InputError(
+                f"its published {row['attribute']} = {shown(str(row['group']))}, {row['stage']} {figure} "
+                f"{part} is {published:g} where its spec counts {counted:g}: its metadata does not "
+                "describe its rows"
+            )
 
 
 def _count(row: dict[str, Any] | None, part: str, spec: DecisionSpec) -> float:
