@@ -7,7 +7,8 @@ safeguard in place.
   in 2025 lack one or both" with an empty `lacking_safeguards` (NULL NOT IN ... is not true): the 445
   high-impact use cases, none of which reports either safeguard, vanished from the list. A column the
   year's layout has and the file lacks now reads as blank answers (`missing`), reported as
-  `missing_column`; this test failed before that change (0 of 445 listed).
+  `missing_column` and named in the scorecard's summary; this test failed before that change (0 of 445
+  listed).
 - Hostile answers (case and spacing variants, a no-break and a zero-width space, fullwidth letters, a
   spreadsheet formula, an escape sequence, 10,000 characters) in the appeal column: every high-impact use
   case is counted under exactly one status (unmapped included) per agency, every raw answer is kept as
@@ -71,6 +72,11 @@ def test_a_file_without_the_practice_columns_lists_every_high_impact_use_case_as
     assert (share["value"], share["denominator"]) == (1.0, high)
     missing = issues[issues["kind"] == "missing_column"]
     assert set(missing["column"]) == {APPEAL, REVIEW} and set(missing["rows"]) == {len(raw25)}
+    assert (
+        "445 high-impact use case(s) in 2025 lack one or both. Not in the file, so read as blank "
+        in result.summary
+    )
+    assert f"'{APPEAL}' (2025)" in result.summary and f"'{REVIEW}' (2025)" in result.summary
 
 
 def dropped(edited: pd.DataFrame, path: Path) -> list[str]:

@@ -123,6 +123,17 @@ def lacking_safeguards(inventory: Inventory, years: list[int]) -> pa.Table:
     )
 
 
+def _absent_columns(inventory: Inventory, years: list[int]) -> str:
+    """A sentence naming the columns of the years' layouts that their files lack (read as blank answers),
+    so that "lack one or both" is read as "reported neither": empty when every column is there."""
+    absent = [
+        f"{shown(issue['column'])} ({issue['year']})"
+        for issue in inventory.issues.to_pylist()
+        if issue["kind"] == "missing_column" and issue["year"] in years
+    ]
+    return f"Not in the file, so read as blank answers: {', '.join(absent)}. " if absent else ""
+
+
 def scorecard(inventory: Inventory, *, year: int | None = None, by: str = "agency") -> AuditResult:
     """The scorecard as an AuditResult (kind "inventory"); `by` is "agency" or "bureau" for the long table.
 
@@ -141,6 +152,7 @@ def scorecard(inventory: Inventory, *, year: int | None = None, by: str = "agenc
         f"{latest['appeal_established']:,} report an established appeal process and "
         f"{latest['independent_review_established']:,} an independent review. "
         f"{lacking.num_rows:,} high-impact use case(s) in {', '.join(map(str, years))} lack one or both. "
+        + _absent_columns(inventory, years)
         + CENSUS_NOTE
     )
     return AuditResult(
