@@ -147,6 +147,11 @@ def columns_read(expression: str, what: str = "group") -> set[str]:
     return {column.name.lower() for column in tree.find_all(exp.Column)}
 
 
+def is_bare_column(expression: str) -> bool:
+    """Whether a checked expression is one column named as it is (no function, operator or constant)."""
+    return isinstance(sqlglot.parse_one(expression, read="duckdb").unnest(), exp.Column)
+
+
 def command_line(spec: DecisionSpec, filename: str) -> str:
     """The equivalent `misflag decisions audit` command, for the report's reproducibility block."""
     words = ["misflag", "decisions", "audit", filename]
