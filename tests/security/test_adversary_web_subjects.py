@@ -9,14 +9,15 @@ refused in one line naming the column; a job clustered by the bare name columns 
 page, report, JSON or CSV. The control: a job grouped by `tag` shows the same four names there, so the
 scanner reading those outputs can fail.
 
-What does not hold (a strict xfail, reported, reproducer /tmp/p9/R_web_subject_oracle.py): any
-allowlisted expression of a masked column is accepted as a subject id, and the job's outcome counts its
-values, so it answers a question about a masked value. With genuine pairs on subject 'x' on both sides,
-`--subject-a "CASE WHEN genuine = 1 OR probe_name = 'Jane Roe' THEN 'x' ELSE score::VARCHAR END"
---subject-b "'x'"` fails with "1 impostor pair(s) have the same subject on both sides" and the same with
-'Nobody Here' succeeds; by bisection on `substr(...)`, the reproducer reads a whole name back. The
-monitor's `--reviewer-pool` (also allowed to read masked columns) is the same oracle, by the number of
-pools a job publishes (a second strict xfail; /tmp/p9/R_web_reviewer_pool_oracle.py).
+The oracle (reproducers /tmp/p9/R_web_subject_oracle.py, R_web_reviewer_pool_oracle.py): while any
+allowlisted expression of a masked column was accepted as a subject id, the job's outcome counted its
+values and so answered a question about a masked value. With genuine pairs on subject 'x' on both
+sides, `--subject-a "CASE WHEN genuine = 1 OR probe_name = 'Jane Roe' THEN 'x' ELSE score::VARCHAR END"
+--subject-b "'x'"` failed with "1 impostor pair(s) have the same subject on both sides" and the same
+with 'Nobody Here' succeeded; bisection on `substr(...)` read a whole name back in 56 jobs. The
+monitor's `--reviewer-pool` answered by the number of pools a job published. Both were strict xfails
+until 9d37b77 made an id field reading a masked column take it bare; the two questions are now refused
+alike (or answered alike), which these tests check.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def _review_log() -> bytes:
 
 def test_a_reviewer_pool_question_about_a_masked_name_gets_no_answer(upload: tuple[TestClient, str]) -> None:
     """The monitor's pools are published as "pool 1", "pool 2": their number must not tell whether a
-    masked reviewer is named Jane Roe (today: two pools for Jane Roe, one for Nobody Here)."""
+    masked reviewer is named Jane Roe (before 9d37b77: two pools for Jane Roe, one for Nobody Here)."""
     client, _ = upload
     page = _uploaded(client, "monitor", _review_log())
     answers = []
