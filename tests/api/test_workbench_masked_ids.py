@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from misflag.api._workbench import AUDITS, check_columns
+from misflag.api._workbench import AUDITS
+from misflag.api._workbench_columns import check_columns
 from misflag.errors import InputError
 
 COLUMNS = ["score", "genuine", "probe_name", "gallery_name", "tag"]

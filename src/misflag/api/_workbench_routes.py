@@ -26,7 +26,8 @@ from misflag.api._request import command_line as decisions_command
 from misflag.api._settings import ServeSettings
 from misflag.api._tasks import Task, service_register
 from misflag.api._uploads import UploadRecord, input_path, load_record, receive_upload
-from misflag.api._workbench import AUDITS, Audit, check_columns, task
+from misflag.api._workbench import AUDITS, Audit, task
+from misflag.api._workbench_columns import check_columns
 from misflag.errors import InputError
 
 router = APIRouter(include_in_schema=False)
