@@ -103,7 +103,7 @@ class JobManager:
 
     def folder(self, job_id: str) -> Path:
         """A job's folder; KeyError for anything but 32 lowercase hex characters."""
-        if not ID_PATTERN.match(job_id):
+        if not ID_PATTERN.fullmatch(job_id):
             raise KeyError(job_id)
         return self.root / job_id
 

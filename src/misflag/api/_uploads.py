@@ -39,7 +39,7 @@ CONTENT_TYPES: dict[str, frozenset[str]] = {
     ".csv": frozenset({"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel", "application/octet-stream"}),
     ".parquet": frozenset({"application/octet-stream", "application/vnd.apache.parquet", "application/x-parquet", "application/parquet"}),
 }  # fmt: skip
-ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")  # used with fullmatch: "$" would let a trailing newline through
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 _SNIFF_BYTES = 64 * 1024
 
@@ -81,7 +81,7 @@ def uploads_dir(settings: ServeSettings) -> Path:
 
 def upload_folder(settings: ServeSettings, upload_id: str) -> Path:
     """The folder of one upload; the id must be 32 lowercase hex characters (nothing else reaches a path)."""
-    if not ID_PATTERN.match(upload_id):
+    if not ID_PATTERN.fullmatch(upload_id):
         raise KeyError(upload_id)
     return uploads_dir(settings) / upload_id
 
