@@ -5,7 +5,9 @@ Each refusal is one `error:` line, exit 2, naming the path by Python's repr of i
 and its length (so the escapes show as `\\x1b`, `{where}` stays as written, the terminal is not filled),
 and the system's reason without the path again: before, these messages printed the path whole and raw,
 and the OSError's own text repeated it (a write into a name past the system's limit was an internal
-error). The expected lines are written here from the path's parts, not by misflag's helpers.
+error). The store's URL is named the same way, unquoted, by its first 120 characters as SQLAlchemy
+renders it (the escape and braces percent-encoded; before, whole). The expected lines are written here
+from the path's parts (and SQLAlchemy's rendering), not by misflag's helpers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from misflag.cli import main
 from misflag.ledger._writer import LedgerUnavailable, load_or_create_writer_key
@@ -102,3 +105,14 @@ def test_a_writer_key_that_is_not_hex(deep: Path) -> None:
         load_or_create_writer_key(path)
     reason = "non-hexadecimal number found in fromhex() arg at position 0"
     assert str(caught.value) == f"writer key {named(path)} is not readable hex: {reason}"
+
+
+def test_a_ledger_url_is_named_by_its_start(deep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A SQLite store under the hostile folder that is not there: the URL (as SQLAlchemy renders it, the
+    escape and braces percent-encoded) by its first 120 characters and its length."""
+    missing = deep / "missing.sqlite"
+    rendered = make_url(f"sqlite:///{missing.resolve()}").render_as_string(hide_password=True)
+    assert len(rendered) > 120 and "%1B%5B2J%7Bwhere%7D%07" in rendered
+    err = error_line(capsys, "verify", "--db", str(missing), "--key-fingerprint", "0" * 32)
+    named_url = f"{rendered[:120]}... ({len(rendered):,} characters)"
+    assert err == f"error: no ledger at {named_url} (create it with `misflag ledger init`)"

@@ -75,7 +75,7 @@ def create_token(ledger: Ledger, name: str, role: str, *, actor: str) -> str:
             ledger._checkpoint(connection)
     except SQLAlchemyError as error:  # a full disk, a trigger: one line, never the SQL and its parameters
         raise LedgerUnavailable(
-            f"cannot create a token in the ledger at {ledger.safe_url}: {first_line(error)}"
+            f"cannot create a token in the ledger at {ledger.named_url}: {first_line(error)}"
         ) from None
     return token
 
@@ -112,7 +112,7 @@ def revoke_token(ledger: Ledger, identifier: str, *, actor: str) -> dict[str, An
     try:
         return _revoke(ledger, identifier, actor)
     except SQLAlchemyError as error:
-        raise LedgerError(f"cannot revoke a token in the ledger at {ledger.safe_url}") from error
+        raise LedgerError(f"cannot revoke a token in the ledger at {ledger.named_url}") from error
 
 
 def _revoke(ledger: Ledger, identifier: str, actor: str) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class AppendingStore(SealingStore):
             ) from None
         except SQLAlchemyError as error:
             raise LedgerUnavailable(
-                f"cannot write to the ledger at {self.safe_url}: {first_line(error)}"
+                f"cannot write to the ledger at {self.named_url}: {first_line(error)}"
             ) from None
 
     def _append_system(self, item: Event) -> dict[str, Any]:

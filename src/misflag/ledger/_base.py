@@ -20,10 +20,11 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from misflag._text import hide_query_password
+from misflag._text import clipped, hide_query_password
 from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._engine import (
+    PATH_SHOWN,
     LedgerOwnerWarning,
     LedgerUnavailable,
     first_line,
@@ -120,7 +121,7 @@ class Store:
         if policy == "allow" or not self.connected_as_owner():
             return
         message = (
-            f"connected to the ledger at {self.safe_url} as the owner of its tables, who can disable the "
+            f"connected to the ledger at {self.named_url} as the owner of its tables, who can disable the "
             "append-only triggers: connect the service as a writer role (INSERT and SELECT only; "
             "`misflag ledger init --writer-role NAME` grants it)"
         )
@@ -131,6 +132,12 @@ class Store:
     @property
     def safe_url(self) -> str:
         return hide_query_password(make_url(self.url).render_as_string(hide_password=True))
+
+    @property
+    def named_url(self) -> str:
+        """The store's URL as a message names it: `safe_url` (passwords hidden, controls and braces
+        percent-encoded) cut to its first `PATH_SHOWN` characters and its length past them."""
+        return clipped(self.safe_url, PATH_SHOWN)
 
     def close(self) -> None:
         self._stop.set()
@@ -196,7 +203,7 @@ class Store:
             return
         raw = connection.connection.dbapi_connection
         if raw is None:
-            raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
+            raise LedgerUnavailable(f"lost the connection to {self.named_url}")
         self._dbapi("BEGIN IMMEDIATE", raw.execute, "BEGIN IMMEDIATE")
         try:
             yield
@@ -230,7 +237,7 @@ class Store:
         SQLAlchemyError, so callers report them as one line."""
         raw = connection.connection.dbapi_connection
         if raw is None:
-            raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
+            raise LedgerUnavailable(f"lost the connection to {self.named_url}")
         cursor = raw.cursor()
         try:
             cursor.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(params))
@@ -246,7 +253,7 @@ class Store:
         hashing on single appends."""
         raw = connection.connection.dbapi_connection
         if raw is None:
-            raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
+            raise LedgerUnavailable(f"lost the connection to {self.named_url}")
         cursor = raw.cursor()
         try:
             cursor.executemany(sql.replace("?", "%s") if self.postgres else sql, rows)
@@ -292,7 +299,7 @@ class Store:
                     ).fetchall()
             except SQLAlchemyError as error:
                 raise LedgerUnavailable(
-                    f"cannot read the ledger at {self.safe_url}: {first_line(error)}"
+                    f"cannot read the ledger at {self.named_url}: {first_line(error)}"
                 ) from None
             try:
                 known.extend(marks, rows)

@@ -97,7 +97,9 @@ def _case_entries(ledger: Ledger, key_option: str) -> pa.Table:
             )
             rows = ledger._fetch(connection, f"SELECT {ENTRY_COLUMNS}, mac FROM ledger_entries ORDER BY seq")
     except SQLAlchemyError as error:
-        raise LedgerUnavailable(f"cannot read the ledger at {ledger.safe_url}: {first_line(error)}") from None
+        raise LedgerUnavailable(
+            f"cannot read the ledger at {ledger.named_url}: {first_line(error)}"
+        ) from None
     pinned = ledger.pinned_keys()
     if marks and not pinned:
         raise LedgerError(

@@ -32,7 +32,7 @@ def _tree(ledger: Ledger, size: int) -> MerkleTree:
                 )
             ]
     except SQLAlchemyError as error:
-        raise LedgerError(f"cannot read the ledger at {ledger.safe_url}") from error
+        raise LedgerError(f"cannot read the ledger at {ledger.named_url}") from error
     if len(hashes) != size:
         raise LedgerError(f"the ledger holds {len(hashes)} of the {size} entries the checkpoint covers")
     return MerkleTree(hashes)

@@ -43,7 +43,9 @@ def releases_of(ledger: Ledger, digest: str) -> list[tuple[int, dict[str, Any]]]
         with ledger._read() as connection:
             return _releases(ledger, connection, digest)
     except SQLAlchemyError as error:
-        raise LedgerUnavailable(f"cannot read the ledger at {ledger.safe_url}: {first_line(error)}") from None
+        raise LedgerUnavailable(
+            f"cannot read the ledger at {ledger.named_url}: {first_line(error)}"
+        ) from None
 
 
 def record_release(ledger: Ledger, payload: dict[str, Any], seen: Sequence[int]) -> dict[str, Any] | None:
@@ -62,7 +64,7 @@ def record_release(ledger: Ledger, payload: dict[str, Any], seen: Sequence[int])
             return receipt
     except SQLAlchemyError as error:
         raise LedgerUnavailable(
-            f"cannot write to the ledger at {ledger.safe_url}: {first_line(error)}"
+            f"cannot write to the ledger at {ledger.named_url}: {first_line(error)}"
         ) from None
 
 

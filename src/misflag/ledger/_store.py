@@ -85,7 +85,7 @@ class Ledger(AppendingStore):
         )
         database = make_url(ledger.url).database
         if not create and not ledger.postgres and database and not _file_exists(Path(database)):
-            raise LedgerError(f"no ledger at {ledger.safe_url} (create it with `misflag ledger init`)")
+            raise LedgerError(f"no ledger at {ledger.named_url} (create it with `misflag ledger init`)")
         if create and not ledger.postgres and database:
             create_private(Path(database))
         if ledger.key_path.exists():
@@ -96,7 +96,7 @@ class Ledger(AppendingStore):
         except SQLAlchemyError as error:
             ledger.close()
             raise LedgerUnavailable(
-                f"cannot open the ledger at {ledger.safe_url}: {first_line(error)}"
+                f"cannot open the ledger at {ledger.named_url}: {first_line(error)}"
             ) from None
         except LedgerError:
             ledger.close()
@@ -111,10 +111,10 @@ class Ledger(AppendingStore):
         if current == HEAD_REVISION:
             return
         if not create and current is None:
-            raise LedgerError(f"no ledger at {self.safe_url} (create it with `misflag ledger init`)")
+            raise LedgerError(f"no ledger at {self.named_url} (create it with `misflag ledger init`)")
         if not create:
             raise LedgerError(
-                f"the ledger at {self.safe_url} has schema revision {current}, this misflag needs "
+                f"the ledger at {self.named_url} has schema revision {current}, this misflag needs "
                 f"{HEAD_REVISION}: migrate it with `misflag ledger init` (additive; nothing is rewritten)"
             )
         upgrading = self._upgrading = current is not None and current < "0004"  # entries without proofs
@@ -233,7 +233,7 @@ class Ledger(AppendingStore):
             with self._read() as connection:
                 raw = connection.connection.dbapi_connection
                 if raw is None:
-                    raise LedgerUnavailable(f"lost the connection to {self.safe_url}")
+                    raise LedgerUnavailable(f"lost the connection to {self.named_url}")
 
                 def rows(sql: str) -> list[Any]:
                     return list(connection.exec_driver_sql(sql).fetchall())
@@ -274,7 +274,7 @@ class Ledger(AppendingStore):
                 return report
         except SQLAlchemyError as error:
             raise LedgerUnavailable(
-                f"cannot read the ledger at {self.safe_url}: {first_line(error)}"
+                f"cannot read the ledger at {self.named_url}: {first_line(error)}"
             ) from None
 
 
