@@ -90,8 +90,8 @@ class JobManager:
         self._cancelled: set[str] = set()
         self._stopping = threading.Event()
         self.limits = settings.process_limits()
-        #: Runs upload checks and inventory audits, bounded like audits (see `_sandbox`).
-        self.sandbox = Sandbox(self.limits, settings.check_timeout_seconds)
+        #: Runs upload checks, inventory audits and pages, bounded like audits and as many at once (`_sandbox`).
+        self.sandbox = Sandbox(self.limits, settings.check_timeout_seconds, slots=settings.max_workers)
         self._context = self.sandbox.context
 
     def start(self) -> None:

@@ -17,6 +17,7 @@ import multiprocessing
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -145,14 +146,29 @@ def bounded_call(
 
 
 class Sandbox:
-    """Starts bounded child processes and waits for them (with a wall-clock limit)."""
+    """Starts bounded child processes, at most `slots` at once, and waits for them (with a wall-clock limit).
 
-    def __init__(self, limits: ProcessLimits, timeout_seconds: float) -> None:
+    The slots bound the work a request starts outside the job queue (upload checks, inventory audits,
+    finished jobs' pages): without them, concurrent requests ran as many children as the server has request
+    threads. A request waits for a slot up to the wall-clock limit, then is told the service is busy."""
+
+    def __init__(self, limits: ProcessLimits, timeout_seconds: float, slots: int = 2) -> None:
         self.limits, self.timeout_seconds = limits, timeout_seconds
         self.context = process_context()
+        self._slots = threading.BoundedSemaphore(slots)
 
     def run(self, what: str, target: Callable[..., Any], *args: Any) -> Any:
         """`target(*args)` in a bounded child; its value, or LimitExceeded/InputError with one line."""
+        if not self._slots.acquire(timeout=self.timeout_seconds):
+            raise LimitExceeded(
+                f"{what} failed: the service was busy with other work for {self.timeout_seconds:g} s; try again"
+            )
+        try:
+            return self._run(what, target, *args)
+        finally:
+            self._slots.release()
+
+    def _run(self, what: str, target: Callable[..., Any], *args: Any) -> Any:
         receiver, sender = self.context.Pipe(duplex=False)
         process = self.context.Process(
             target=bounded_call,
