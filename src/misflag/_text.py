@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # rich is imported where a value is drawn: CSV and JSON into 
 
 #: How many characters of a value a message shows before cutting it short.
 SHOWN_LENGTH = 40
+#: How much of a file path or URL a message shows: enough for an absolute path's folder and name, so two
+#: files of one name in two folders are told apart.
+PATH_SHOWN = 120
 
 #: C0 controls (ESC included), DEL, C1 controls (CSI 0x9b, OSC 0x9d), line and paragraph separators,
 #: bidi embeddings, overrides, isolates and marks, and lone surrogates (which no terminal can encode).

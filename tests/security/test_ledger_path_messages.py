@@ -116,3 +116,15 @@ def test_a_ledger_url_is_named_by_its_start(deep: Path, capsys: pytest.CaptureFi
     err = error_line(capsys, "verify", "--db", str(missing), "--key-fingerprint", "0" * 32)
     named_url = f"{rendered[:120]}... ({len(rendered):,} characters)"
     assert err == f"error: no ledger at {named_url} (create it with `misflag ledger init`)"
+
+
+def test_init_names_its_files_without_their_escapes(deep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ledger init`'s hint line names the key, public key, heads and writer key files: by repr, cut at 120
+    characters (before, whole and raw: the escape code cleared the terminal)."""
+    key = deep / "signing.pem"
+    capsys.readouterr()
+    assert main(["ledger", "init", "--db", "l.sqlite", "--key", str(key)]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err, err
+    assert err.count(named(key.with_suffix(".pub"))[:100]) >= 1
+    assert "(" in err and "characters)" in err

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from misflag._text import shown
+from misflag._text import PATH_SHOWN, shown
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
 from misflag.errors import InputError, literal
@@ -41,8 +41,6 @@ REGISTER_LIMIT = 1 << 30
 #: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
 #: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
 SELF_LINKED = ("biometrics", "monitor")
-#: How many characters of a register's path a message shows before cutting it short.
-PATH_SHOWN = 120
 #: The path of a register misflag names itself: a digest's (or, for the monitor, a log path's) in a
 #: `releases` folder of its data directory (`data_dir_register`) or of the web service's.
 KEPT = re.compile(r"(?:.*/)?releases/(?:path-)?[0-9a-f]{64}\.json")

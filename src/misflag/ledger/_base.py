@@ -20,11 +20,10 @@ from sqlalchemy import Connection, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from misflag._text import clipped, hide_query_password
+from misflag._text import PATH_SHOWN, clipped, hide_query_password
 from misflag.errors import LedgerError, literal
 from misflag.ledger import _schema as schema
 from misflag.ledger._engine import (
-    PATH_SHOWN,
     LedgerOwnerWarning,
     LedgerUnavailable,
     first_line,

@@ -12,11 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from misflag._text import hide_passwords, shown
+from misflag._text import PATH_SHOWN, hide_passwords, shown
 from misflag.errors import LedgerError, literal
-
-#: How many characters of a user's file path a ledger message shows before cutting it short.
-PATH_SHOWN = 120
 
 
 def named_path(path: str | Path) -> str:
