@@ -1,12 +1,12 @@
 """The decision audit's disclosure step, entered here: an output that withholds nothing and is audited
-with no earlier release is published as it is, without loading the disclosure package (HiGHS's wrapper,
-the reader's model: about 20 ms of CPU on every command line); anything else goes to `_protect.protect`,
-the LP audit and secondary suppression, unchanged.
+with no earlier release is published as it is, without loading the disclosure package (the reader's
+model, the LP audit, the register: 15-20 ms of CPU on every command line); anything else goes to
+`_protect.protect`, the LP audit and secondary suppression, unchanged.
 
 The LP audit's targets are the withheld counts, so an output that withholds none, linked to no earlier
 release, has nothing to solve: `_protect` gives it an empty audit after one round of the optimiser. Its
 summary is written here with the same items (`OpenSummary`); a test compares them with the full path's
-(`tests/decisions/test_decisions_protect_open.py`). Whether an earlier release is linked is the release
+(`tests/decisions/test_decisions_audit_shortcuts.py`). Whether an earlier release is linked is the release
 register's context (`disclosure._register.RELEASED`): it can hold one only where the register's module
 has been imported, so a process that never imported it has none and needs no import to know it.
 """
