@@ -176,7 +176,7 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
             payload = payload_of(label, bundle["rows"], metadata, digest, seen)
             if record_release(store, payload, seen) is not None:
                 _recorded(
-                    f"recorded {label} in the ledger at {store.safe_url} ({len(outputs)} earlier releases of the same input)"
+                    f"recorded {label} in the ledger at {store.named_url} ({len(outputs)} earlier releases of the same input)"
                 )
                 return
         raise InputError(

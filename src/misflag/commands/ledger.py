@@ -91,7 +91,7 @@ def init(
             restored = restore(connection)
     except SQLAlchemyError as error:
         raise LedgerError(
-            f"cannot restore the ledger's append-only triggers at {ledger.safe_url}: {first_line(error)} "
+            f"cannot restore the ledger's append-only triggers at {ledger.named_url}: {first_line(error)} "
             "(run `misflag ledger init` as the owner of its tables)"
         ) from None
     mark = ledger.checkpoint()
