@@ -38,7 +38,8 @@ if os.environ.get("CI"):
 #: Modules scheduled as one unit on one xdist worker (`--dist loadgroup`, see docs/development.md). "spark":
 #: every module with a test marked `spark`, so one worker starts Spark's JVM, not each of them (checked at
 #: collection). "tmp-misflag-canary": both write /tmp/misflag-canary/secret.txt (corpus.CANARY), each with
-#: its own secret, and check that it never leaks. xdist's own `xdist_group` marks cannot do this under
+#: its own secret, and check that it never leaks. "febrl-lp": both attack audits of one FEBRL link, which
+#: test_linkage_lp_attack.py makes once per process. xdist's own `xdist_group` marks cannot do this under
 #: pytest 9.2: they reach the scheduler through a node id suffix that pytest no longer keeps
 #: (pytest-dev/pytest-xdist#1386).
 SCHEDULED_TOGETHER = {
@@ -51,6 +52,8 @@ SCHEDULED_TOGETHER = {
     "tests/security/test_auditor_expressions.py": "spark",
     "tests/security/test_expression_properties.py": "spark",
     "tests/security/test_spark_like.py": "spark",
+    "tests/linkage/test_linkage_lp_attack.py": "febrl-lp",
+    "tests/linkage/test_linkage_lp_audit.py": "febrl-lp",
     "tests/security/test_missing_truth_inputs.py": "tmp-misflag-canary",
     "tests/security/test_monitor_inputs.py": "tmp-misflag-canary",
 }

@@ -234,14 +234,37 @@ class Reader:
         a_eq, b_eq = matrix(self.equal), np.array([v for _, v in self.equal])
         a_ub, b_ub = matrix(self.at_most), np.array([v for _, v in self.at_most])
         warm = WarmLp(a_eq, b_eq, a_ub, b_ub)
+        growable = _growable(a_eq, a_ub)
         whole = [LinearConstraint(a_eq, b_eq, b_eq), LinearConstraint(a_ub, -np.inf, b_ub)]
         out = {}
         for key, terms in self.targets().items():
             objective = np.zeros(size)
             objective[list(terms)] = 1.0
-            low, high = (_least(warm, sign * objective, whole) for sign in (1, -1))
-            out[key] = (low, -high)
+            low = _least(warm, objective, whole)  # counts are >= 0: the least is finite
+            out[key] = (low, math.inf if growable & set(terms) else -_least(warm, -objective, whole))
         return out
+
+
+def _growable(a_eq: sparse.csr_matrix, a_ub: sparse.csr_matrix) -> set[int]:
+    """The unknowns that can grow without bound: j with d_j > 0 for some direction d >= 0, A_eq d = 0,
+    A_ub d <= 0. The model being feasible, max c.x (c >= 0) is unbounded exactly when c counts one of
+    them. Each round maximises the sum of the directions (up to 1 each) of the unknowns not yet found,
+    and adds those it moves; a round that moves none ends it. Asked for an unbounded maximum itself,
+    HiGHS drops its warm basis and solves afresh, twice with WarmLp's `linprog` check."""
+    size = a_eq.shape[1]
+    cone = WarmLp(a_eq, np.zeros(a_eq.shape[0]), a_ub, np.zeros(a_ub.shape[0]))
+    cone.highs.changeColsBounds(size, np.arange(size, dtype=np.int32), np.zeros(size), np.ones(size))
+    found: set[int] = set()
+    while True:
+        rest = np.ones(size)
+        rest[list(found)] = 0.0
+        grows = -cone.least(-rest)
+        assert cone.highs.getModelStatus() == cone.status.kOptimal  # d = 0 is feasible; d <= 1
+        if grows <= 1e-6:
+            return found
+        moved = np.flatnonzero((np.asarray(cone.highs.getSolution().col_value) > 1e-7) & (rest > 0))
+        assert moved.size, grows
+        found |= {int(j) for j in moved}
 
 
 def _least(warm: WarmLp, c: np.ndarray, whole: list[LinearConstraint]) -> float:
@@ -260,10 +283,22 @@ def _least(warm: WarmLp, c: np.ndarray, whole: list[LinearConstraint]) -> float:
 
 
 # -- the data, the audit and the truth ---------------------------------------------------------------
+#: The link and its true counts, made once per process: test_linkage_lp_audit.py reads the same ones
+#: (tests/conftest.py schedules the two modules together); each test saves its bundle under its own name.
+_LINKED: dict[str, Path] = {}
+_TRUTH: dict[str, dict[tuple[str, str], int]] = {}
+
+
 @pytest.fixture(scope="module")
 def linked(febrl4: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """FEBRL 4's two files linked by `misflag linkage run` with the shipped settings."""
-    folder = tmp_path_factory.mktemp("febrl_lp")
+    if not _LINKED:
+        _LINKED.update(_link(febrl4, tmp_path_factory.mktemp("febrl_lp")))
+    return _LINKED
+
+
+def _link(febrl4: Path, folder: Path) -> dict[str, Path]:
+    """The two sides written to `folder`, and their pairs from `misflag linkage run`."""
     table = pq.read_table(febrl4)
     sides = []
     for source in "ab":
@@ -363,7 +398,9 @@ def attack(
 
 @pytest.fixture(scope="module")
 def truth(linked: dict[str, Path]) -> dict[str, dict[tuple[str, str], int]]:
-    counts = {attribute: true_counts(linked, attribute) for attribute in GROUPS}
+    if not _TRUTH:  # counted once per process, as the link is made once
+        _TRUTH.update({attribute: true_counts(linked, attribute) for attribute in GROUPS})
+    counts = _TRUTH
     people = {a: {g: v for (g, c), v in counts[a].items() if c == "people"} for a in GROUPS}
     # the sizes the hand-worked intervals below rest on
     assert {g: people[GROUPS[0]][g] for g in ("l", "f", "m", "a", "(missing)")} == {
