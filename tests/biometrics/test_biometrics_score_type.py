@@ -6,20 +6,29 @@ against a decimal literal in float32, a DECIMAL column exactly. Float32 values a
 `struct`, never read from the code under test. DECIMAL values that one double cannot tell apart on
 both sides of a threshold, or a found threshold whose double is not the exact text of the values at it,
 are refused in one line.
+
+End to end, the reader applies each printed rule (`score>=0.7`, `score>s`) and a found point's numeric
+`threshold` (`score >= threshold`, `<=` for distances) to the Parquet file in DuckDB SQL, and numpy
+compares the FLOAT column in float32: the counts must be the published ones.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import numpy as np
 import pytest
 
+from misflag.biometrics import audit_biometrics
 from misflag.biometrics._scan import check
 from misflag.biometrics._score_type import check_printed, float32, given_thresholds, past, stored_type
 from misflag.biometrics._spec import BiometricSpec
+from misflag.cli import main
 from misflag.engine import get_engine
 from misflag.errors import InputError
 from misflag.io import load_input
@@ -147,3 +156,119 @@ def test_straddling_decimals_and_an_inexact_printed_threshold_are_refused(tmp_pa
                 check_printed(engine, spec, checked, "decimal", 0.7)  # 0.7 is written exactly: no error
         finally:
             engine.close()
+
+
+def _published(result: Any, stage: str) -> tuple[int, int]:
+    """(false matches, genuine matches) the overall row publishes under one rule."""
+    rows = {
+        r["metric"]: r
+        for r in result.table.to_pylist()
+        if r["attribute"] == "overall" and r["stage"] == stage and r["metric"] in ("fmr", "fnmr")
+    }
+    fmr, fnmr = rows["fmr"], rows["fnmr"]
+    genuines = round(float(fnmr["denominator"]))
+    return round(float(fmr["value"]) * float(fmr["denominator"])), genuines - round(
+        float(fnmr["value"]) * genuines
+    )
+
+
+def _agree(path: Path, result: Any, distance: bool) -> None:
+    """Every point's printed rule and numeric threshold give the published counts in SQL."""
+    for point in result.metadata["operating_points"]:
+        assert _count(path, point["rule"]) == _published(result, point["stage"]), point
+        sign = "<=" if distance else ">="
+        assert _count(path, f"score {sign} {point['threshold']!r}") == _published(result, point["stage"]), (
+            point
+        )
+
+
+@pytest.mark.parametrize("distance", [False, True])
+def test_a_float32_score_is_compared_in_float32_given_and_found(distance: bool, tmp_path: Path) -> None:
+    """Given 0.7: the 12 impostors and 30 genuines at float32(0.7) match (`score>=0.7`) or are within
+    the distance (`score<=0.7`), as SQL and numpy on float32 count them; a target FMR of 0.005 (5 of
+    1,000 allowed) finds the rule past the 12 tied impostors, whose `threshold` in float32 lets none
+    of them through."""
+    path = _write(tmp_path / "f32.parquet", FLOATS)
+    result = audit_biometrics(
+        str(path),
+        score="score",
+        genuine="genuine",
+        threshold=[0.7],
+        target_fmr=[0.005],
+        min_cell=1,
+        distance=distance,
+    )
+    given, found = result.metadata["operating_points"]
+    assert given["rule"] == ("score<=0.7" if distance else "score>=0.7") and "float32" in given["method"]
+    hand = (988 + 12, 30) if distance else (12, 130)  # by the design above: float32(0.7) <= 0.7 in float32
+    assert _count(path, given["rule"]) == _published(result, given["stage"]) == hand
+    with duckdb.connect() as connection:
+        scores = np.asarray(connection.execute(f"SELECT score FROM '{path}'").fetchnumpy()["score"])
+    assert scores.dtype == np.float32 and int((scores <= np.float32(0.7)).sum()) == 988 + 12 + 30
+    _agree(path, result, distance)
+    false_matches, _ = _published(result, found["stage"])
+    assert false_matches <= math.floor(Fraction("0.005") * 1000)
+    if not distance:  # the 12 ties at float32(0.7) are excluded, the next float32 past them is the threshold
+        assert found["rule"] == "score>0.699999988079071" and found["threshold"] == _next_f32(_f32(0.7))
+
+
+@pytest.mark.parametrize(
+    ("level", "distance", "hand"),
+    [
+        ("0.69999999999999999", False, 0),  # below 0.7 exactly: not a match, though its double is 0.7
+        ("0.70000000000000001", False, 12),
+        ("0.70000000000000001", True, 988),  # above 0.7 exactly: not within the distance 0.7
+        ("0.7", False, 12),
+    ],
+)
+def test_a_decimal_score_is_compared_exactly(level: str, distance: bool, hand: int, tmp_path: Path) -> None:
+    path = _write(tmp_path / "dec.parquet", _decimals(level))
+    result = audit_biometrics(
+        str(path), score="score", genuine="genuine", threshold=[0.7], min_cell=1, distance=distance
+    )
+    (point,) = result.metadata["operating_points"]
+    assert _count(path, point["rule"])[0] == _published(result, point["stage"])[0] == hand
+    assert "DECIMAL" in point["method"]
+
+
+def test_decimals_of_15_digits_find_a_threshold_that_reads_exactly(tmp_path: Path) -> None:
+    """Values of at most 15 significant digits are distinct doubles printed as written: a target FMR
+    of 0.005 is found past the 12 impostors at 0.7, and its rule and threshold give the published counts."""
+    path = _write(tmp_path / "dec.parquet", _decimals("0.7", "0.123456789012345"))
+    result = audit_biometrics(str(path), score="score", genuine="genuine", target_fmr=[0.005], min_cell=1)
+    (point,) = result.metadata["operating_points"]
+    assert point["rule"] == "score>0.7" and _count(path, point["rule"]) == (0, 100)
+    _agree(path, result, False)
+
+
+def test_decimals_one_double_cannot_tell_apart_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.69999999999999999 and 0.70000000000000001 are both the double 0.7: a threshold of 0.7 lies
+    between them (one line, exit 2, from the command line too), and a target whose order statistic is
+    the double 0.7 cannot be printed as either."""
+    straddle = _write(tmp_path / "straddle.parquet", _decimals("0.69999999999999999", "0.70000000000000001"))
+    with pytest.raises(InputError, match=r"on both sides of the threshold 0\.7"):
+        audit_biometrics(str(straddle), score="score", genuine="genuine", threshold=[0.7], min_cell=1)
+    capsys.readouterr()
+    argv = ["biometrics", "audit", str(straddle), "--score", "score", "--genuine", "genuine"]
+    assert main([*argv, "--threshold", "0.7", "--min-cell", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "both sides" in err[0], err
+    inexact = _write(tmp_path / "inexact.parquet", _decimals("0.69999999999999999"))
+    with pytest.raises(InputError, match="does not write exactly"):
+        audit_biometrics(str(inexact), score="score", genuine="genuine", target_fmr=[0.005], min_cell=1)
+
+
+def test_an_expression_keeps_its_type_and_a_cast_to_double_reads_as_doubles(tmp_path: Path) -> None:
+    """`score * 2` over a FLOAT column is FLOAT in DuckDB (compared in float32); `CAST(score AS DOUBLE)`
+    is a double (compared as doubles: the 12 at float32(0.7) are below 0.7 there, in SQL too)."""
+    path = _write(tmp_path / "f32.parquet", FLOATS)
+    doubled = audit_biometrics(str(path), score="score * 2", genuine="genuine", threshold=[1.4], min_cell=1)
+    (point,) = doubled.metadata["operating_points"]
+    assert _published(doubled, point["stage"]) == _count(path, "score * 2 >= 1.4") == (12, 130)
+    cast = audit_biometrics(
+        str(path), score="CAST(score AS DOUBLE)", genuine="genuine", threshold=[0.7], min_cell=1
+    )
+    (point,) = cast.metadata["operating_points"]
+    assert _published(cast, point["stage"]) == _count(path, "CAST(score AS DOUBLE) >= 0.7") == (0, 100)

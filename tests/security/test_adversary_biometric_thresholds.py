@@ -18,10 +18,10 @@ FNMR whose mean is the published EER. A threshold set on one group (`--threshold
 B's impostor pairs alone; its control sets the same targets over every pair, where A scores higher, and
 the reader finds the rule is not B's most lenient one.
 
-An attack that succeeds today is kept as a strict xfail, reported with a reproducer
-(/tmp/p9/R_biometrics_thresholds.py): scores stored as float32 or DECIMAL are compared by the audit as
-doubles (`biometrics/_scan.py`, `TRY_CAST(... AS DOUBLE)`), while DuckDB SQL and numpy compare a float32
-column in float32 and a DECIMAL column exactly, so the printed rule gives other counts. A target F whose
+Scores stored as float32 or DECIMAL were compared by the audit as doubles (`biometrics/_scan.py`,
+`TRY_CAST(... AS DOUBLE)`), while DuckDB SQL and numpy compare a float32 column in float32 and a DECIMAL
+column exactly, so the printed rule gave other counts (reproducer /tmp/p9/R_biometrics_thresholds.py);
+`biometrics/_score_type.py` compares them as stored, and that test now passes. A target F whose
 F x N fell within 1e-9 below a whole number let one false match too many through (`floor(fmr * total +
 1e-9)`); fixed in 42360b0, its test now passes.
 """
@@ -195,7 +195,6 @@ def _ties_at(level: str, dtype: str) -> str:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="float32 and DECIMAL scores are compared as doubles (reported)")
 @pytest.mark.parametrize(
     ("level", "dtype"),
     [("0.7", "FLOAT"), ("0.69999999999999999", "DECIMAL(18,17)")],

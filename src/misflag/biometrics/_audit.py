@@ -29,6 +29,7 @@ from misflag.biometrics._scan import (
     check,
     scan,
 )
+from misflag.biometrics._score_type import Stored, check_printed, given_thresholds, note, past, stored_type
 from misflag.biometrics._spec import BiometricSpec
 from misflag.biometrics._subjects import cluster_sums, subject_problems, subject_types_match
 from misflag.biometrics._text import summary_text
@@ -68,11 +69,13 @@ def run_biometrics(
         info = load_input(runner, source, table=table)
         checked = check(spec, info.columns)
         report("counting scores", 0.2)
-        prof, hist = scan(runner, spec, checked, [-t if spec.distance else t for t in spec.thresholds])
+        stored = stored_type(runner, checked)
+        given = given_thresholds(runner, spec, checked, stored)
+        prof, hist = scan(runner, spec, checked, given)
         all_groupings = groupings(spec, checked, prof.keys)
         check_groups(spec, prof, all_groupings)
         report("exact thresholds", 0.6)
-        points, matched, eers = _exact(runner, spec, checked, prof, hist, all_groupings)
+        points, matched, eers = _exact(runner, spec, checked, prof, hist, all_groupings, stored, given)
         clustered: dict[str, Clustered] = {}
         if spec.clustered:
             report("clustering by subject", 0.75)
@@ -166,8 +169,11 @@ def _exact(
     prof: Profile,
     hist: Histogram,
     all_groupings: list[Grouping],
+    stored: Stored,
+    given: list[float],
 ) -> tuple[list[OperatingPoint], np.ndarray, dict[tuple[str, str], Eer]]:
-    """Operating points, exact counts at or above each (per key), and EERs, from one read of a few bins."""
+    """Operating points, exact counts at or above each (per key), and EERs, from one read of a few bins.
+    `given` are the given thresholds as the score's stored type compares them (`_score_type`)."""
     reference = prof.y == 0
     scope = "all impostor pairs" if not spec.search else "all non-mated searches"
     if spec.threshold_group is not None:
@@ -194,8 +200,8 @@ def _exact(
         wanted.update(bins_for[key])
     keys, bins, scores = bin_rows(engine, spec, checked, prof, hist, wanted)
     points = [
-        OperatingPoint(t, "given")
-        for t in ([-v for v in spec.thresholds] if spec.distance else spec.thresholds)
+        OperatingPoint(t, "given" + note(stored), written=v)
+        for t, v in zip(given, spec.thresholds, strict=True)
     ]
     columns = [hist.given[:, j] for j in range(len(points))]
     metric, units, errors = (
@@ -205,8 +211,10 @@ def _exact(
         if target.bin < 0:  # few enough scored comparisons that every one may match
             internal, statistic = hist.lo, None
         else:
-            internal, statistic = threshold_from(target, scores[(bins == target.bin) & reference[keys]])
-        method = f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope}"
+            statistic = threshold_from(target, scores[(bins == target.bin) & reference[keys]])
+            internal = past(stored, statistic)
+        check_printed(engine, spec, checked, stored, hist.lo if statistic is None else statistic)
+        method = f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope}{note(stored)}"
         counted = f"{target.impostors:,} {units}, at most {target.allowed:,} {errors}"
         points.append(OperatingPoint(internal, method, statistic, target, counted))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))

@@ -65,11 +65,11 @@ def resolution_warning(target: Target, metric: str, units: str) -> str | None:
     )
 
 
-def threshold_from(target: Target, scores_in_bin: np.ndarray) -> tuple[float, float]:
-    """(threshold, order statistic): the smallest double above the (k+1)-th highest score, so FMR <= target."""
+def threshold_from(target: Target, scores_in_bin: np.ndarray) -> float:
+    """The order statistic: the (k+1)-th highest score; the threshold is the smallest value of the score's
+    type above it (`_score_type.past`), so FMR <= target."""
     ordered = np.sort(scores_in_bin)[::-1]
-    statistic = float(ordered[target.within])
-    return float(np.nextafter(statistic, math.inf)), statistic
+    return float(ordered[target.within])
 
 
 def matched_at(
@@ -181,8 +181,12 @@ class OperatingPoint:
     statistic: float | None = None
     target: Target | None = None
     counted: str = ""  # the pairs the target is counted over and the errors it allows, in words
+    #: a given threshold as written, where the score as stored compares it as `internal` (`_score_type`)
+    written: float | None = None
 
     def threshold(self, spec: BiometricSpec) -> float:
+        if self.written is not None:
+            return self.written
         return -self.internal if spec.distance else self.internal
 
     def stage(self, spec: BiometricSpec) -> str:
