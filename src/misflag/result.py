@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from misflag._json import rows_json
 from misflag._result_columns import COLUMNS, arrow_table, cleaned, plain_columns, rows_to_table, schema
 from misflag._result_columns import arrow_array as arrow_array  # re-exported: audits build columns
+from misflag._text import PATH_SHOWN, shown
 from misflag.errors import InputError, literal
 
 if TYPE_CHECKING:
@@ -280,13 +281,14 @@ class AuditResult:
     def load(cls, path: str | Path) -> AuditResult:
         """Read a result written by `save` or by `--format json`."""
         source = Path(path)
+        named = literal(shown(str(source), PATH_SHOWN))
         if not source.is_file():
-            raise InputError(f"result file {source} does not exist")
-        try:
+            raise InputError(f"result file {named} does not exist")
+        try:  # ValueError: JSON's own errors, and a whole number past Python's digit limit
             data = json.loads(source.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise InputError(
-                f"result file {source} is not valid JSON: {str(error).splitlines()[0]}"
+                f"result file {named} is not valid JSON: {literal(str(error).splitlines()[0])}"
             ) from None
         return cls.from_bundle(data)
 
