@@ -15,8 +15,9 @@ A 10M-row Parquet log with three attributes intersected (race x sex x age band).
    estimates on (seconds and thread CPU, read from the audit's progress steps): the serial part of it.
 4. Where the CLI's time goes: a fresh `python -c pass`; a fresh process that only imports the command's
    module (`misflag.commands.decisions`: typer and DuckDB, what runs before the scan starts); and one that
-   also imports the rest of the audit (`misflag.decisions._audit_cells`: numpy, the estimates, the
-   disclosure audit; no pyarrow), which the command imports on the main thread while DuckDB scans, with
+   also imports the rest of the audit (`misflag.decisions._audit_cells`: numpy, the estimates; no
+   pyarrow, and no disclosure package where nothing is withheld), which the command imports on the main
+   thread while DuckDB scans, with
    numpy's OpenBLAS on one thread as the console script loads it (`misflag._console`).
 5. Fairlearn's MetricFrame: point FPR, FNR and selection rate on an in-memory pandas frame (loading
    excluded, which favours Fairlearn); `--skip-fairlearn` leaves it out.

@@ -117,7 +117,7 @@ def run_audit(
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
         counting = PendingQuery(runner, cell_sql(checked), runner.numpy)
-        # imported while the engine scans: numpy, the statistics, the disclosure audit
+        # imported while the engine scans: numpy, the statistics, the rows (`_audit_cells`)
         from misflag.decisions._audit_cells import count, result_of
 
         counted = count(runner, spec, checked, counting.result(), report)

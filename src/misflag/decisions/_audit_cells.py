@@ -1,10 +1,11 @@
 """The decision audit from its cell table on: the engine's other reads, every grouping's estimates, the
 suppression plan, the disclosure audit and the result.
 
-`decisions._audit.run_audit` imports this module while the cell query runs on its thread: numpy, the
-statistics and the disclosure audit load beside DuckDB's scan, not before it. Nothing here loads
-pyarrow: the cell table comes as numpy columns and the result keeps its rows (a --score audit's
-threshold curves, `decisions._thresholds`, are Arrow tables and load it).
+`decisions._audit.run_audit` imports this module while the cell query runs on its thread: numpy and the
+statistics load beside DuckDB's scan, not before it. Nothing here loads pyarrow: the cell table comes as
+numpy columns and the result keeps its rows (a --score audit's threshold curves, `decisions._thresholds`,
+are Arrow tables and load it); nor the disclosure package, which an output that withholds nothing and
+is in no release register does without (`decisions._protect_open`).
 """
 
 from __future__ import annotations
