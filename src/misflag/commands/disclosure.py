@@ -20,7 +20,13 @@ app = typer.Typer(help="What may be published: the audit by linear programming o
 @app.command()
 def check(
     outputs: list[Path] = typer.Argument(..., help="Saved outputs (--save bundles, --format json or csv)."),
-    min_cell: int = typer.Option(10, "--min-cell", min=1, help="The --min-cell the outputs were made with."),
+    min_cell: int = typer.Option(
+        10,
+        "--min-cell",
+        min=1,
+        help="Your smallest publishable count: counts under it are sensitive. A bundle's own min_cell "
+        "counts only where it is higher (a bundle is a file anyone can edit).",
+    ),
     show_all: bool = typer.Option(
         False, "--all", help="List every withheld count checked, not only exposed ones."
     ),
