@@ -25,11 +25,12 @@ import numpy as np
 import pytest
 
 from misflag.biometrics import audit_biometrics
-from misflag.biometrics._scan import check
+from misflag.biometrics._scan import check, score_type
 from misflag.biometrics._score_type import check_printed, float32, given_thresholds, past, stored_type
 from misflag.biometrics._spec import BiometricSpec
 from misflag.cli import main
 from misflag.engine import get_engine
+from misflag.engine.duckdb import DuckDBEngine
 from misflag.errors import InputError
 from misflag.io import load_input
 
@@ -93,7 +94,7 @@ def _internal(
     engine = get_engine("duckdb")
     try:
         checked = check(spec, load_input(engine, str(path)).columns)
-        stored = stored_type(engine, checked)
+        stored = stored_type(score_type(engine, checked))
         return stored, given_thresholds(engine, spec, checked, stored)
     finally:
         engine.close()
@@ -272,3 +273,18 @@ def test_an_expression_keeps_its_type_and_a_cast_to_double_reads_as_doubles(tmp_
     )
     (point,) = cast.metadata["operating_points"]
     assert _published(cast, point["stage"]) == _count(path, "CAST(score AS DOUBLE) >= 0.7") == (0, 100)
+
+
+def test_the_score_type_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The score's type (the stored type and whether it is numeric) comes from one `LIMIT 0` query."""
+    queries: list[str] = []
+    sql = DuckDBEngine.sql
+
+    def counted(self: DuckDBEngine, query: str) -> Any:
+        queries.append(query)
+        return sql(self, query)
+
+    monkeypatch.setattr(DuckDBEngine, "sql", counted)
+    path = _write(tmp_path / "f32.parquet", FLOATS)
+    audit_biometrics(str(path), score="score", genuine="genuine", threshold=[0.7], min_cell=1)
+    assert sum("LIMIT 0" in query for query in queries) == 1, queries

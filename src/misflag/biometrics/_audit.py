@@ -28,6 +28,7 @@ from misflag.biometrics._scan import (
     bin_rows,
     check,
     scan,
+    score_type,
 )
 from misflag.biometrics._score_type import Stored, check_printed, given_thresholds, note, past, stored_type
 from misflag.biometrics._spec import BiometricSpec
@@ -69,9 +70,10 @@ def run_biometrics(
         info = load_input(runner, source, table=table)
         checked = check(spec, info.columns)
         report("counting scores", 0.2)
-        stored = stored_type(runner, checked)
+        kind = score_type(runner, checked)
+        stored = stored_type(kind)
         given = given_thresholds(runner, spec, checked, stored)
-        prof, hist = scan(runner, spec, checked, given)
+        prof, hist = scan(runner, spec, checked, given, kind)
         all_groupings = groupings(spec, checked, prof.keys)
         check_groups(spec, prof, all_groupings)
         report("exact thresholds", 0.6)

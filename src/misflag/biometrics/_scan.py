@@ -209,21 +209,22 @@ def _bins_per_unit(spec: BiometricSpec, lo: float, hi: float) -> float:
     return scale
 
 
-def _numeric_score(engine: Engine, checked: Checked) -> bool:
-    """Whether the score expression is of a numeric type (then no value can fail to be a number)."""
-    kind = engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
-    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+def score_type(engine: Engine, checked: Checked) -> pa.DataType:
+    """The score expression's type as the engine gives it (no row read): the scan and the comparisons
+    (`_score_type.stored_type`) both read it from this one query."""
+    return engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
 
 
 def scan(
-    engine: Engine, spec: BiometricSpec, checked: Checked, thresholds: list[float]
+    engine: Engine, spec: BiometricSpec, checked: Checked, thresholds: list[float], kind: pa.DataType
 ) -> tuple[Profile, Histogram]:
-    """The one aggregate: counts per key, bin and (score >= T) for each given internal threshold T.
+    """The one aggregate: counts per key, bin and (score >= T) for each given internal threshold T;
+    `kind` is the score's type (`score_type`): a numeric one needs no check that each value is a number.
 
     InputError for scores that are not numbers, genuine flags that are not 0/1, and too many groups.
     """
     lo, hi = _score_range(engine, spec, checked)
-    numeric = _numeric_score(engine, checked)
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     scale = _bins_per_unit(spec, lo, hi)
     names = [*checked.key_names, "y"]
     hist = Histogram(np.zeros((0, spec.bins)), np.zeros((0, len(thresholds))), lo, scale)

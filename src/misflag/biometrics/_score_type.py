@@ -37,9 +37,8 @@ Stored = Literal["float32", "decimal", "double"]
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def stored_type(engine: Engine, checked: Checked) -> Stored:
-    """How the score expression's values are stored (its type as the engine gives it, no row read)."""
-    kind = engine.sql(f"SELECT ({checked.score}) AS raw FROM input LIMIT 0").schema.field("raw").type
+def stored_type(kind: pa.DataType) -> Stored:
+    """How the score expression's values are stored, from its type (`_scan.score_type`)."""
     if pa.types.is_float32(kind):
         return "float32"
     return "decimal" if pa.types.is_decimal(kind) else "double"
