@@ -79,6 +79,13 @@ def _signed_zeros() -> pd.DataFrame:
     return _log(impostors, np.r_[np.full(20, 0.0), np.full(80, 2.0)])
 
 
+def _float32_top(level: float) -> pd.DataFrame:
+    """Float32 scores, 90% of the impostors tied at the top score (`level`) with half the genuines: the
+    EER is at the threshold past every score (FMR 0, FNMR 1), which must be past them in float32."""
+    impostors = np.r_[np.full(900, level), np.full(100, level / 9)].astype(np.float32)
+    return _log(impostors, np.r_[np.full(50, level), np.full(50, level / 3)].astype(np.float32))
+
+
 #: name: (scores, options, given thresholds, target FMRs)
 DESIGNS: dict[str, tuple[pd.DataFrame, dict[str, Any], list[float], list[float]]] = {
     "tied integer distances": (_tied_distances(), {"distance": True}, [86.0, 70.0], [0.01, 0.05, 0.3]),
@@ -86,6 +93,7 @@ DESIGNS: dict[str, tuple[pd.DataFrame, dict[str, Any], list[float], list[float]]
     "signed zeros": (_signed_zeros(), {}, [-0.0, 0.0], [0.02, 0.05]),
     "near 1e300": (_similarity(1e300), {}, [5e299], [0.02, 0.1]),
     "near 1e-300": (_similarity(1e-300), {}, [5e-301], [0.02, 0.1]),
+    "float32 ties at the top": (_float32_top(0.9), {}, [0.5], [0.02]),
 }
 
 

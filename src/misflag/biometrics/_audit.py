@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -220,13 +221,14 @@ def _exact(
         counted = f"{target.impostors:,} {units}, at most {target.allowed:,} {errors}"
         points.append(OperatingPoint(internal, method, statistic, target, counted))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
-    eers = {}
+    eers, after = {}, partial(past, stored)
     cells = keys.astype(np.int64) * hist.bins + bins  # each row's (key, bin) cell: one look-up per label
     for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
         rows = np.flatnonzero(np.outer(imp | gen, bin_mask(hist.bins, bins_for[key])).ravel()[cells])
         impostors, genuines = hist.counts[imp].sum(axis=0), hist.counts[gen].sum(axis=0)
         missing = unscored[key]
-        found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], prof.y[keys[rows]], missing)
+        kinds = prof.y[keys[rows]]
+        found = equal_error_rate(impostors, genuines, bins[rows], scores[rows], kinds, missing, after=after)
         if found is not None:  # searches without a score: a bottom bin of their own for the interval
             padded = (np.r_[missing[0], impostors], np.r_[missing[1], genuines])
             eers[key] = replace(found, histograms=padded)

@@ -9,6 +9,7 @@ above it, exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,8 @@ def equal_error_rate(
     scores: np.ndarray,
     genuine: np.ndarray,
     unscored: tuple[int, int] = (0, 0),
+    *,
+    after: Callable[[float], float],
 ) -> Eer | None:
     """EER over the distinct scores: t2 the first with FMR <= FNMR, t1 the one before; the EER is the
     mean of FMR and FNMR at whichever of the two has the smaller sum (Maio et al. 2002, as pyeer).
@@ -129,6 +132,8 @@ def equal_error_rate(
     grid ends above every score, where FMR is 0 and FNMR 1, so the curves always meet.
     `unscored` are (non-mated, mated) searches without a score (no candidate, or not the mate): in every
     denominator, never a false positive, always a miss (FPIR = FNIR for search logs).
+    `after` gives the threshold just past a score in its stored type (`_score_type.past`): the top of the
+    grid, printed as the EER's threshold, must let none of the top scores through as a reader compares.
     """
     total_i, total_g = float(impostors.sum() + unscored[0]), float(genuines.sum() + unscored[1])
     if scores.size == 0:
@@ -156,7 +161,7 @@ def equal_error_rate(
     )
     # the threshold above every score (FMR 0, FNMR 1) ends the grid, as the last bin edge does in
     # `binned_eer`: where the impostors share the top score the curves meet only there
-    grid = np.append(grid, np.nextafter(grid[-1], np.inf))
+    grid = np.append(grid, after(float(grid[-1])))
     fm, fnm = np.append(fm, 0), np.append(fnm, total_g)
     fmr, fnmr = fm / total_i, fnm / total_g
     t2 = int(np.nonzero(fmr - fnmr <= 0)[0][0])  # the last point always meets (FMR 0)
