@@ -26,7 +26,14 @@ import pytest
 
 from misflag.biometrics import audit_biometrics
 from misflag.biometrics._scan import check, score_type
-from misflag.biometrics._score_type import check_printed, float32, given_thresholds, past, stored_type
+from misflag.biometrics._score_type import (
+    check_printed,
+    float32,
+    given_thresholds,
+    past,
+    printed,
+    stored_type,
+)
 from misflag.biometrics._spec import BiometricSpec
 from misflag.cli import main
 from misflag.engine import get_engine
@@ -288,3 +295,44 @@ def test_the_score_type_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = _write(tmp_path / "f32.parquet", FLOATS)
     audit_biometrics(str(path), score="score", genuine="genuine", threshold=[0.7], min_cell=1)
     assert sum("LIMIT 0" in query for query in queries) == 1, queries
+
+
+def test_a_threshold_in_exponent_form_is_printed_as_duckdb_reads_it_in_the_stored_type() -> None:
+    """DuckDB reads `1e-05` as a DOUBLE (a FLOAT column is then compared as doubles) and `0.00001` as a
+    DECIMAL (compared in float32, or exactly with a DECIMAL column): FLOAT and DECIMAL scores print the
+    point form, up to 38 digits, and a FLOAT score's number is the float32 value; doubles are unchanged."""
+    assert printed("double", 1e-05) == (1e-05, None) and printed("float32", 0.7) == (0.7, None)
+    assert printed("float32", 1e-05) == (_f32(1e-05), "0.00001")
+    assert printed("decimal", 1e-05) == (1e-05, "0.00001")
+    assert printed("float32", -7e-05) == (_f32(-7e-05), "-0.00007")
+    assert printed("float32", 1e16) == (_f32(1e16), "10000000000000000.0")
+    assert printed("float32", 1e-40) == (_f32(1e-40), repr(_f32(1e-40)))  # 41 digits: a DOUBLE literal
+    assert printed("float32", 1e300) == (1e300, None)  # past every float32 either way
+    with duckdb.connect() as connection:
+        assert connection.execute("SELECT typeof(0.00001), typeof(1e-05)").fetchone() == (
+            "DECIMAL(6,5)",
+            "DOUBLE",
+        )
+
+
+def test_a_float32_threshold_in_exponent_form_reads_alike_in_sql_and_numpy(tmp_path: Path) -> None:
+    """12 impostors and 100 genuines at float32(1e-05) (just below 1e-05 as a double), 988 impostors at
+    1e-06: `score>=1e-05` compares them in float32 in the audit and numpy (12 and 100 match) but as doubles
+    in DuckDB (none). The printed rule and number give 12 and 100 in both."""
+    path = _write(
+        tmp_path / "small.parquet",
+        "SELECT CAST(CASE WHEN i < 12 THEN 1e-05 WHEN i < 1000 THEN 1e-06 ELSE 1e-05 END AS FLOAT) AS score, "
+        "CAST(i >= 1000 AS INTEGER) AS genuine FROM range(1100) t(i)",
+    )
+    assert _count(path, "score >= 1e-05") == (0, 0)  # the exponent form, read as a DOUBLE
+    result = audit_biometrics(str(path), score="score", genuine="genuine", threshold=[1e-05], min_cell=1)
+    (point,) = result.metadata["operating_points"]
+    assert point["rule"] == "score>=0.00001" and point["threshold"] == _f32(1e-05)
+    assert _published(result, point["stage"]) == _count(path, point["rule"]) == (12, 100)
+    _agree(path, result, False)
+    with duckdb.connect() as connection:
+        frame = connection.execute(f"SELECT score, genuine FROM '{path}'").fetchnumpy()
+    scores, genuine = np.asarray(frame["score"]), np.asarray(frame["genuine"]) == 1
+    for number in (float(point["rule"].removeprefix("score>=")), point["threshold"]):
+        matched = scores >= number  # numpy compares the float32 column in float32
+        assert (int((matched & ~genuine).sum()), int((matched & genuine).sum())) == (12, 100)

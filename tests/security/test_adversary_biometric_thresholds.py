@@ -94,6 +94,8 @@ DESIGNS: dict[str, tuple[pd.DataFrame, dict[str, Any], list[float], list[float]]
     "near 1e300": (_similarity(1e300), {}, [5e299], [0.02, 0.1]),
     "near 1e-300": (_similarity(1e-300), {}, [5e-301], [0.02, 0.1]),
     "float32 ties at the top": (_float32_top(0.9), {}, [0.5], [0.02]),
+    "float32 written in exponent form": (_float32_top(1e-5), {}, [1e-05, 5e-06], [0.02]),
+    "float32 distances in exponent form": (_float32_top(7e-5), {"distance": True}, [7e-05, 1e-05], [0.5]),
 }
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from misflag._beside import Beside
 from misflag._text import shown
+from misflag.biometrics import _score_type as typed
 from misflag.biometrics._clustered import Clustered, effective_sizes
 from misflag.biometrics._disclosure import plan
 from misflag.biometrics._eer import WIDENED_NOTE, eer_interval
@@ -31,7 +32,6 @@ from misflag.biometrics._scan import (
     scan,
     score_type,
 )
-from misflag.biometrics._score_type import Stored, check_printed, given_thresholds, note, past, stored_type
 from misflag.biometrics._spec import BiometricSpec
 from misflag.biometrics._subjects import cluster_sums, subject_problems, subject_types_match
 from misflag.biometrics._text import summary_text
@@ -72,8 +72,8 @@ def run_biometrics(
         checked = check(spec, info.columns)
         report("counting scores", 0.2)
         kind = score_type(runner, checked)
-        stored = stored_type(kind)
-        given = given_thresholds(runner, spec, checked, stored)
+        stored = typed.stored_type(kind)
+        given = typed.given_thresholds(runner, spec, checked, stored)
         prof, hist = scan(runner, spec, checked, given, kind)
         all_groupings = groupings(spec, checked, prof.keys)
         check_groups(spec, prof, all_groupings)
@@ -172,7 +172,7 @@ def _exact(
     prof: Profile,
     hist: Histogram,
     all_groupings: list[Grouping],
-    stored: Stored,
+    stored: typed.Stored,
     given: list[float],
 ) -> tuple[list[OperatingPoint], np.ndarray, dict[tuple[str, str], Eer]]:
     """Operating points, exact counts at or above each (per key), and EERs, from one read of a few bins.
@@ -202,10 +202,7 @@ def _exact(
         bins_for[key] = eer_bins(impostors, genuines, unscored[key])
         wanted.update(bins_for[key])
     keys, bins, scores = bin_rows(engine, spec, checked, prof, hist, wanted)
-    points = [
-        OperatingPoint(t, "given" + note(stored), written=v)
-        for t, v in zip(given, spec.thresholds, strict=True)
-    ]
+    points = typed.given_points(spec, stored, given)
     columns = [hist.given[:, j] for j in range(len(points))]
     metric, units, errors = (
         ("FPIR", "searches", "false positives") if spec.search else ("FMR", "comparisons", "false matches")
@@ -215,13 +212,15 @@ def _exact(
             internal, statistic = hist.lo, None
         else:
             statistic = threshold_from(target, scores[(bins == target.bin) & reference[keys]])
-            internal = past(stored, statistic)
-        check_printed(engine, spec, checked, stored, hist.lo if statistic is None else statistic)
-        method = f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope}{note(stored)}"
+            internal = typed.past(stored, statistic)
+        typed.check_printed(engine, spec, checked, stored, hist.lo if statistic is None else statistic)
+        method = (
+            f"the most lenient threshold with {metric} <= {target.fmr:g} over {scope}{typed.note(stored)}"
+        )
         counted = f"{target.impostors:,} {units}, at most {target.allowed:,} {errors}"
         points.append(OperatingPoint(internal, method, statistic, target, counted))
         columns.append(matched_at(internal, hist.counts, target.bin, keys, bins, scores))
-    eers, after = {}, partial(past, stored)
+    eers, after = {}, partial(typed.past, stored)
     cells = keys.astype(np.int64) * hist.bins + bins  # each row's (key, bin) cell: one look-up per label
     for key, (imp, gen) in plans.items():  # masks, not per-key index lists: millions of rows at 100M
         rows = np.flatnonzero(np.outer(imp | gen, bin_mask(hist.bins, bins_for[key])).ravel()[cells])

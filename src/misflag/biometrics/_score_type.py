@@ -29,12 +29,15 @@ import pyarrow as pa
 
 from misflag.biometrics._scan import Checked, base_sql
 from misflag.biometrics._spec import BiometricSpec
+from misflag.biometrics._thresholds import OperatingPoint
 from misflag.engine import Engine
 from misflag.errors import InputError
 
 Stored = Literal["float32", "decimal", "double"]
 #: The largest finite float32, as a double: a threshold past it matches no float32 score.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: The most digits DuckDB reads as a DECIMAL literal (more: a DOUBLE).
+DECIMAL_DIGITS = 38
 
 
 def stored_type(kind: pa.DataType) -> Stored:
@@ -89,6 +92,40 @@ def given_thresholds(engine: Engine, spec: BiometricSpec, checked: Checked, stor
                 "significant digits"
             )
     return out
+
+
+def given_points(spec: BiometricSpec, stored: Stored, given: list[float]) -> list[OperatingPoint]:
+    """The operating points of the given thresholds (`given`: as `given_thresholds` makes them), each
+    printed as `printed` says."""
+    points = []
+    for internal, written in zip(given, spec.thresholds, strict=True):
+        number, text = printed(stored, written)
+        points.append(OperatingPoint(internal, "given" + note(stored), written=number, text=text))
+    return points
+
+
+def printed(stored: Stored, value: float) -> tuple[float, str | None]:
+    """A given threshold as the output prints it: its number and, where it is not the number's repr, the
+    text of the rule.
+
+    DuckDB types a literal written with a point and at most 38 digits as DECIMAL, compared with a FLOAT
+    column in float32 and with a DECIMAL one exactly; in exponent form (`1e-05`) it is a DOUBLE, and the
+    column is compared as doubles. So for a FLOAT or DECIMAL score the rule writes a threshold whose repr
+    has an exponent with a point and its digits (`score>=0.00001`); past 38 digits, a FLOAT score's
+    threshold is written as its float32 value, which a double and a float32 comparison read alike (a
+    threshold past the float32 range as given: no float32 reaches it either way). A FLOAT score's number
+    in exponent form is its float32 value for the same reason; doubles print as given (unchanged).
+    """
+    text = repr(value)
+    if stored == "double" or "e" not in text:
+        return value, None
+    rounded = float32(value)
+    exact = stored == "float32" and abs(rounded) <= FLOAT32_MAX
+    positional = format(Decimal(text), "f")
+    positional += "" if "." in positional else ".0"
+    if sum(c.isdigit() for c in positional) <= DECIMAL_DIGITS:
+        return (rounded if exact else value), positional
+    return (rounded, repr(rounded)) if exact else (value, None)
 
 
 def past(stored: Stored, statistic: float) -> float:

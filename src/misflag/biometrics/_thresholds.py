@@ -188,6 +188,8 @@ class OperatingPoint:
     counted: str = ""  # the pairs the target is counted over and the errors it allows, in words
     #: a given threshold as written, where the score as stored compares it as `internal` (`_score_type`)
     written: float | None = None
+    #: the given threshold's text in the rule where it is not the number's repr (`_score_type.printed`)
+    text: str | None = None
 
     def threshold(self, spec: BiometricSpec) -> float:
         if self.written is not None:
@@ -202,7 +204,7 @@ class OperatingPoint:
         neighbour such as 87.99999999999999 that looks like a rounding of s.
         """
         if self.statistic is None:
-            return f"score{'<=' if spec.distance else '>='}{self.threshold(spec)!r}"
+            return f"score{'<=' if spec.distance else '>='}{self.text or repr(self.threshold(spec))}"
         statistic = -self.statistic if spec.distance else self.statistic
         return f"score{'<' if spec.distance else '>'}{statistic!r}"
 
