@@ -336,3 +336,39 @@ def test_a_float32_threshold_in_exponent_form_reads_alike_in_sql_and_numpy(tmp_p
     for number in (float(point["rule"].removeprefix("score>=")), point["threshold"]):
         matched = scores >= number  # numpy compares the float32 column in float32
         assert (int((matched & ~genuine).sum()), int((matched & genuine).sum())) == (12, 100)
+
+
+def _integers(base: int, dtype: str) -> str:
+    """6 impostors at `base` and `base` + 1 (3 each), 994 at 1,000, 100 genuines at `base` - 10."""
+    return (
+        f"SELECT CAST(CASE WHEN i < 6 THEN {base} + i % 2 WHEN i < 1000 THEN 1000 ELSE {base} - 10 END AS "
+        f"{dtype}) AS score, CAST(i >= 1000 AS INTEGER) AS genuine FROM range(1100) t(i)"
+    )
+
+
+@pytest.mark.parametrize("dtype", ["BIGINT", "UBIGINT"])
+def test_integers_past_2_to_the_53_are_refused_and_within_it_exact(
+    dtype: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2^53 and 2^53 + 1 are one double: a target FMR of 0.004 (4 of 1,000) found the rule past their
+    double, `score>9007199254740992.0`, which SQL reads as letting the 3 at 2^53 + 1 through where 0 were
+    published. Such scores stop the audit in one line naming the score and the remedy (exit 2 from the
+    command line); the same scores less a constant are distinct doubles: the 5th highest impostor is
+    992 (2^53 less it), past which the 3 at 993 match, as SQL counts them."""
+    big = _write(tmp_path / "big.parquet", _integers(2**53, dtype))
+    assert _count(big, "score > 9007199254740992.0") == (3, 0)  # what the rule was read as
+    with pytest.raises(InputError, match=r"'score' holds integers .* 2\^53"):
+        audit_biometrics(str(big), score="score", genuine="genuine", target_fmr=[0.004], min_cell=1)
+    capsys.readouterr()
+    argv = ["biometrics", "audit", str(big), "--score", "score", "--genuine", "genuine", "--min-cell", "1"]
+    assert main([*argv, "--target-fmr", "0.004"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2^53" in err[0] and "'score'" in err[0], err
+    shifted = "CAST(score AS BIGINT) - 9007199254740000"  # UBIGINT would underflow at 1,000
+    result = audit_biometrics(str(big), score=shifted, genuine="genuine", target_fmr=[0.004], min_cell=1)
+    (point,) = result.metadata["operating_points"]
+    assert point["rule"] == "score>992.0"  # past 2^53 - 9007199254740000 = 992: the 3 at 993 pass (<= 4)
+    assert _published(result, point["stage"]) == _count(big, f"{shifted} > 992") == (3, 0)
+    below = _write(tmp_path / "below.parquet", _integers(2**53 - 2, dtype))  # 2^53 - 2, - 1: exact doubles
+    result = audit_biometrics(str(below), score="score", genuine="genuine", target_fmr=[0.004], min_cell=1)
+    _agree(below, result, False)

@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from misflag._arrow import NUMPY_DTYPES, buffer_values
+from misflag._text import shown
 from misflag.biometrics._spec import BiometricSpec
 from misflag.engine import Engine
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.io import check_expression
 
 MISSING_GROUP = "(missing)"
@@ -209,6 +210,20 @@ def _bins_per_unit(spec: BiometricSpec, lo: float, hi: float) -> float:
     return scale
 
 
+def _exact_integers(spec: BiometricSpec, kind: pa.DataType, largest: float) -> None:
+    """InputError where a 64-bit or wider integer score (a HUGEINT is a DECIMAL of scale 0) reaches 2^53 in
+    magnitude: neighbouring integers are one double there, so counts in doubles could not be exact."""
+    wide = (
+        pa.types.is_int64(kind) or pa.types.is_uint64(kind) or (pa.types.is_decimal(kind) and kind.scale == 0)
+    )
+    if wide and largest >= 2**53:
+        raise InputError(
+            f"{{score}} {literal(shown(spec.score))} holds integers up to about {largest:,.0f} in magnitude, past "
+            f"2^53 ({2**53:,}), where neighbouring integers are one double and counts would not be exact; "
+            "subtract a constant near its least value in {score}, or CAST it to DOUBLE to compare rounded"
+        )
+
+
 def score_type(engine: Engine, checked: Checked) -> pa.DataType:
     """The score expression's type as the engine gives it (no row read): the scan and the comparisons
     (`_score_type.stored_type`) both read it from this one query."""
@@ -224,6 +239,7 @@ def scan(
     InputError for scores that are not numbers, genuine flags that are not 0/1, and too many groups.
     """
     lo, hi = _score_range(engine, spec, checked)
+    _exact_integers(spec, kind, max(-lo, hi))
     numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     scale = _bins_per_unit(spec, lo, hi)
     names = [*checked.key_names, "y"]
