@@ -346,7 +346,7 @@ def _integers(base: int, dtype: str) -> str:
     )
 
 
-@pytest.mark.parametrize("dtype", ["BIGINT", "UBIGINT"])
+@pytest.mark.parametrize("dtype", ["BIGINT", "UBIGINT", "DECIMAL(38,0)"])
 def test_integers_past_2_to_the_53_are_refused_and_within_it_exact(
     dtype: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
