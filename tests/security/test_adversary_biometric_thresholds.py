@@ -278,3 +278,38 @@ def test_the_control_a_threshold_set_over_all_pairs_is_not_b_s(tmp_path: Path) -
     """The same targets set over every impostor pair (A's score higher): stricter than B's own, so the
     reader finds B's order statistic allowing no more than the target, not the most lenient rule for B."""
     assert _misses_on_b(tmp_path / "scores.parquet", False, None) != []
+
+
+def _warnings_with_b_withheld(path: Path, b_impostors: int) -> list[str]:
+    """Warnings of a target FMR of 0.01 set on group B's impostor pairs, B withheld (--min-cell 1,000)
+    beside A and C with 5,000 each: 3/F = 300 pairs are needed to show 0.01."""
+    generator = np.random.default_rng(5)
+    frame = pd.concat(
+        [
+            _log(generator.random(n), np.full(60, 2.0)).assign(grp=g)
+            for g, n in (("A", 5_000), ("B", b_impostors), ("C", 5_000))
+        ]
+    )
+    frame.to_parquet(path)
+    result = audit_biometrics(
+        str(path),
+        score="score",
+        genuine="genuine",
+        group="grp",
+        target_fmr=[0.01],
+        threshold_group="B",
+        min_cell=1_000,
+    )
+    assert not [r for r in result.table.to_pylist() if r["group"] == "B" and r["value"] is not None]
+    return list(result.metadata["warnings"])
+
+
+def test_a_withheld_threshold_group_still_warns_without_a_count(tmp_path: Path) -> None:
+    """B's 100 impostor pairs cannot show FMR 0.01 (rule of 3: 300 needed), and B is withheld: the
+    warning is still given, in the same words as for 500 pairs (which could show it), so it tells
+    nothing of B's count; the figures in it are 0.01, 95%, 3/N, ISO/IEC 19795-1's 3 and the 300 needed."""
+    few = _warnings_with_b_withheld(tmp_path / "few.parquet", 100)
+    assert few == _warnings_with_b_withheld(tmp_path / "more.parquet", 500) and len(few) == 1, few
+    (warning,) = few
+    assert "withheld" in warning and "at least 300 independent" in warning
+    assert sorted(set(re.findall(r"\d[\d,.]*", warning))) == ["0.01", "1", "19795", "3", "300", "95"]

@@ -154,12 +154,9 @@ def _result(
         if (key := (grouping.attribute, name)) in eers and not hidden[grouping.attribute][g]
     }
     metric, units = ("FPIR", "searches") if spec.search else ("FMR", "impostor comparisons")
+    withheld = _scope_withheld(spec, all_groupings, hidden)  # then the warning names no count
     result.metadata["warnings"] = [
-        note
-        for p in points
-        if p.target is not None
-        and not _scope_withheld(spec, all_groupings, hidden)
-        and (note := resolution_warning(p.target, metric, units))
+        note for p in points if p.target and (note := resolution_warning(p.target, metric, units, withheld))
     ]
     result.summary = summary_text(result, spec)
     return result

@@ -52,17 +52,28 @@ def locate(fmr: float, reference_counts: np.ndarray, total: int) -> Target:
 RULE_OF_THREE = 3.0
 
 
-def resolution_warning(target: Target, metric: str, units: str) -> str | None:
+def resolution_warning(target: Target, metric: str, units: str, withheld: bool) -> str | None:
     """A warning when the target is below what the data can show: even with no error at all, the 95% upper
-    bound 3/N (rule of 3) exceeds the target, so the threshold found cannot demonstrate it."""
+    bound 3/N (rule of 3) exceeds the target, so the threshold found cannot demonstrate it.
+
+    Where the pairs the target is counted over are `withheld`, the warning is given for every target, in
+    words alone: given only where N < 3/F, it would publish that bound on the withheld count.
+    """
+    needed = (
+        f"showing {target.fmr:g} needs at least {math.ceil(RULE_OF_THREE / target.fmr):,} independent {units}"
+    )
+    if withheld:
+        return (
+            f"target {metric} {target.fmr:g} is counted over {units} whose number is withheld, so whether they "
+            "can resolve it is not shown: with no error at all the 95% upper bound is 3/N (ISO/IEC 19795-1's "
+            f"rule of 3); {needed}, more when they share subjects (see `misflag biometrics plan`)"
+        )
     if target.impostors <= 0 or target.fmr * target.impostors >= RULE_OF_THREE:
         return None
-    needed = math.ceil(RULE_OF_THREE / target.fmr)
     return (
         f"target {metric} {target.fmr:g} is below what {target.impostors:,} {units} can resolve: with no error "
         f"at all the 95% upper bound is 3/N = {RULE_OF_THREE / target.impostors:.2g} (ISO/IEC 19795-1's rule "
-        f"of 3); showing {target.fmr:g} needs at least {needed:,} independent {units}, more when they share "
-        "subjects (see `misflag biometrics plan`)"
+        f"of 3); {needed}, more when they share subjects (see `misflag biometrics plan`)"
     )
 
 
