@@ -21,7 +21,11 @@ the reader finds the rule is not B's most lenient one.
 Scores stored as float32 or DECIMAL were compared by the audit as doubles (`biometrics/_scan.py`,
 `TRY_CAST(... AS DOUBLE)`), while DuckDB SQL and numpy compare a float32 column in float32 and a DECIMAL
 column exactly, so the printed rule gave other counts (reproducer /tmp/p9/R_biometrics_thresholds.py);
-`biometrics/_score_type.py` compares them as stored, and that test now passes. A target F whose
+`biometrics/_score_type.py` compares them as stored, and that test now passes. Float32 designs: ties at
+the top score (the EER's threshold above every score must be the next float32, not the next double) and
+thresholds written in exponent form (`1e-05`, which DuckDB compares as a DOUBLE; printed `0.00001`).
+A target set on a withheld group still warns that it may be below what the data resolve, in the same
+words whatever the group's count. A target F whose
 F x N fell within 1e-9 below a whole number let one false match too many through (`floor(fmr * total +
 1e-9)`); fixed in 42360b0, its test now passes.
 """
