@@ -26,16 +26,17 @@ NAMED: dict[str, set[str]] = {
         "misflag.disclosure",
         *(
             f"misflag.disclosure.{name}"
-            for name in ("_figures", "_kept", "_load", "_model", "_optimal", "_register", "_weights")
+            for name in ("_figures", "_goal", "_kept", "_load", "_model", "_optimal", "_register", "_weights")
         ),
     },
     "disclosure": {"misflag.decisions", "misflag.ledger", "misflag.ledger._releases"},
     "biometrics": {
         "misflag.disclosure._audit",
+        "misflag.disclosure._goal",
         "misflag.disclosure._register",
         "misflag.disclosure._ledger_register",
     },
-    "linkage": {"misflag.disclosure._audit"},
+    "linkage": {"misflag.disclosure._audit", "misflag.disclosure._goal"},
     "ledger": set(),
 }
 

@@ -134,7 +134,7 @@ def test_nothing_withheld_builds_no_model_and_changes_nothing(
 @pytest.mark.parametrize(
     ("small", "extra", "loaded"),
     [
-        (False, [], False),  # nothing withheld, no register: the disclosure package is not imported
+        (False, [], False),  # nothing withheld, no register: the LP audit is not imported
         (True, [], True),  # a group of 4 people withheld: the LP audit runs
         (False, ["--min-cell", "300"], True),  # every group withheld for its size
         (False, ["--release-register", "{register}"], True),  # the register is consulted
@@ -143,15 +143,16 @@ def test_nothing_withheld_builds_no_model_and_changes_nothing(
 def test_the_disclosure_package_loads_only_where_it_has_work(
     tmp_path: Path, small: bool, extra: list[str], loaded: bool
 ) -> None:
-    """A command-line audit in a fresh process, its modules read at the end: `misflag.disclosure` is
-    imported exactly where something is withheld or a release register is given."""
+    """A command-line audit in a fresh process, its modules read at the end: the LP audit
+    (`misflag.disclosure._audit`, with the reader's model) is imported exactly where something is withheld
+    or a release register is given."""
     log = _log(tmp_path / "log.csv", 400, small)
     args = ["decisions", "audit", str(log), "--flag", "flag", "--truth", "truth", "--group", "g"]
     args += [a.format(register=tmp_path / "register.json") for a in extra]
     probe = (
         "import sys; from misflag.cli import main; "
         f"code = main({[*args, '--replicates', '100', '--format', 'json']!r}); "
-        "sys.stderr.write(repr((code, 'misflag.disclosure' in sys.modules)))"
+        "sys.stderr.write(repr((code, 'misflag.disclosure._audit' in sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stderr.splitlines()[-1] == repr((0, loaded))

@@ -249,7 +249,8 @@ def _summary(
     the narrowest interval and the rounds depend on the withheld values: `auditor_only`, never written."""
     if not withheld:
         return None
-    from misflag.disclosure._audit import guarantee, reader_summary  # not on the start-up path: 6 ms
+    from misflag.disclosure._audit import reader_summary  # not on the start-up path: 6 ms
+    from misflag.disclosure._goal import guarantee
 
     # counted per (label, figure) as the rows withhold them: which figures share their unknowns depends on
     # which keys the data holds (a cross cell with no genuine pair), so a count of distinct ones would not

@@ -1,7 +1,8 @@
 """The decision audit's disclosure step, entered here: an output that withholds nothing and is audited
-with no earlier release is published as it is, without loading the disclosure package (the reader's
-model, the LP audit, the register: 15-20 ms of CPU on every command line); anything else goes to
-`_protect.protect`, the LP audit and secondary suppression, unchanged.
+with no earlier release is published as it is, without loading the LP audit (the reader's model, the
+solver, the register: 15-20 ms of CPU on every command line); anything else goes to `_protect.protect`,
+the LP audit and secondary suppression, unchanged. The summary's published items come from
+`disclosure._goal`, as the LP audit's do.
 
 The LP audit's targets are the withheld counts, so an output that withholds none, linked to no earlier
 release, has nothing to solve: `_protect` gives it an empty audit after one round of the optimiser. Its
@@ -18,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, guarantee
+
 if TYPE_CHECKING:
     from misflag.decisions._protect import Publisher, Reader
 
@@ -25,14 +28,6 @@ if TYPE_CHECKING:
 OPTIMISER_GROUPS = 5_000
 #: The optimiser's solver, as the audit's diagnostics name it.
 MILP_SOLVER = "HiGHS via highspy (MILP); cuts from the audit's LP duals"
-
-#: The published items of the disclosure package's summary of an audit (`disclosure._audit`: the
-#: method, the goal and how secondary suppression runs), for an output that withholds nothing.
-_METHOD = "linear programming (HiGHS via highspy), integrality relaxed"
-_SECONDARY_METHODS = (
-    "cost-aware (MILP through highspy, cuts from the audit's LP duals), else the greedy escalation; "
-    "either way the output is published only after the LP audit passes"
-)
 
 
 class OpenSummary(dict[str, object]):
@@ -66,10 +61,6 @@ def open_summary(min_cell: int) -> OpenSummary:
     """What `_protect.protect` publishes for an output that withholds nothing: no count to check, the
     optimiser's first round passing with no cut."""
     level = protection_level(min_cell)
-    goal = (
-        "every withheld count of 1 to min_cell - 1 people has a feasible interval, given every published "
-        f"figure, at least {level:g} people wide, or one that reaches down to 0"
-    )
     secondary: dict[str, object] = {
         "method": "milp",
         "solver": MILP_SOLVER,
@@ -79,11 +70,11 @@ def open_summary(min_cell: int) -> OpenSummary:
         "earlier_releases": [],
     }
     published: dict[str, object] = {
-        "method": _METHOD,
+        "method": METHOD,
         "protection_level": level,
         "withheld_counts": 0,
-        "guarantee": goal,
-        "secondary_suppression": {"methods": _SECONDARY_METHODS, "earlier_releases": []},
+        "guarantee": guarantee(level),
+        "secondary_suppression": {"methods": SECONDARY_METHODS, "earlier_releases": []},
     }
     diagnostics: dict[str, object] = {
         "withheld_counts_checked": 0,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, guarantee
 from misflag.disclosure._intervals import Interval, Pending, is_exposed, own, probe, start
 from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._lp import TOLERANCE, Problem
@@ -72,7 +73,7 @@ class DisclosureAudit:
         method, the level, how many counts the rows withhold, the guarantee as a statement), the same
         whatever the withheld cells hold; the diagnostics go to `auditor_only`."""
         published: dict[str, object] = {
-            "method": "linear programming (HiGHS via highspy), integrality relaxed",
+            "method": METHOD,
             "protection_level": self.protection,
             "withheld_counts": self.withheld,
             "guarantee": guarantee(self.protection, met=not self.exposed),
@@ -104,25 +105,6 @@ class DisclosureAudit:
             },
             **({"secondary_suppression": self.secondary} if self.secondary is not None else {}),
         }
-
-
-#: How secondary suppression runs, as published: which of the two ran depends on the sensitive counts.
-SECONDARY_METHODS = (
-    "cost-aware (MILP through highspy, cuts from the audit's LP duals), else the greedy escalation; "
-    "either way the output is published only after the LP audit passes"
-)
-
-
-def guarantee(protection: float, met: bool = True, unit: str = "people") -> str:
-    """The protection goal as a statement (a measured narrowest interval would tell which count is thin),
-    in the unit the audit's withheld counts count (the biometric audit's are comparisons).
-    `met` is False only where the greedy escalation ran out of steps: the output then says it falls short
-    rather than claim the goal (the one case where this field follows the withheld values)."""
-    goal = (
-        f"every withheld count of 1 to min_cell - 1 {unit} has a feasible interval, given every published "
-        f"figure, at least {protection:g} {unit} wide, or one that reaches down to 0"
-    )
-    return goal if met else f"NOT MET (suppression ran out of steps): {goal}"
 
 
 def reader_summary(

@@ -103,7 +103,8 @@ def _summary(protection: int, withheld_counts: int, checked: Checked) -> AuditSu
     the level, how many counts the withheld groups' rows withhold, the guarantee as a statement), the
     same whatever the withheld groups hold; the sensitive counts checked, the narrowest interval and the
     rounds depend on the withheld values: `auditor_only`, never written (docs/disclosure.md, step 6)."""
-    from misflag.disclosure._audit import guarantee, reader_summary
+    from misflag.disclosure._audit import reader_summary
+    from misflag.disclosure._goal import guarantee
 
     return reader_summary(
         "integer programming over every published count and rate x denominator "
