@@ -24,3 +24,23 @@ def test_an_id_with_anything_after_it_is_refused(suffix: str, tmp_path: Path) ->
         upload_folder(settings, GOOD + suffix)
     with pytest.raises(KeyError):
         jobs.folder(GOOD + suffix)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "valid"),
+    [
+        ("misflag.ledger._event_rules:GROUP_NAME", "race"),  # written into SQL by the ledger's export
+        ("misflag.ledger._event_rules:CASE_ID", "case-17"),
+        ("misflag.ledger._store:ROLE_NAME", "misflag_writer"),  # a role name in GRANT statements
+        ("misflag.api._guard:_COOKIE_VALUE", "a" * 43),
+        ("misflag.api._guard:_UPLOAD_ROUTES", "/api/uploads"),
+        ("misflag.api._guard:_OPEN_ROUTES", "/login"),
+    ],
+)
+def test_every_anchored_name_pattern_refuses_a_trailing_newline(pattern: str, valid: str) -> None:
+    """`$` matches before a final newline; these patterns guard names that reach SQL or decide access, so
+    they end in `\\Z` (or are used with fullmatch)."""
+    module, name = pattern.split(":")
+    compiled = getattr(__import__(module, fromlist=[name]), name)
+    assert compiled.match(valid)  # the control
+    assert compiled.match(valid + "\n") is None

@@ -42,7 +42,7 @@ FORM_COOKIE = "misflag_form"
 SESSION_COOKIE = "misflag_token"
 TOKEN_ROLES = ("auditor", "admin")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}\Z")
 #: RFC 3986 `host [":" port]`, the host an IPv6 literal or a DNS name (ASCII only, checked before lower()).
 _HOST_HEADER = re.compile(
     r"(?:\[(?P<literal>[0-9A-Fa-f:.]+)\]|(?P<name>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
@@ -53,10 +53,10 @@ _HOST_HEADER = re.compile(
 _MULTIPART_SLACK = 64 * 1024
 #: Routes that take files; every other route takes at most `max_body_bytes`.
 _UPLOAD_ROUTES = re.compile(
-    r"^/(api/uploads|upload|inventory/[a-z]+|audits/[a-z-]+/upload|audits/[a-z-]+/uploads/[0-9a-f]{32}/records)/?$"
+    r"^/(api/uploads|upload|inventory/[a-z]+|audits/[a-z-]+/upload|audits/[a-z-]+/uploads/[0-9a-f]{32}/records)/?\Z"
 )
 #: Routes open without an access token: the login page and the static assets of /docs.
-_OPEN_ROUTES = re.compile(r"^/(login|logout|static/.*)$")
+_OPEN_ROUTES = re.compile(r"^/(login|logout|static/.*)\Z")
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),

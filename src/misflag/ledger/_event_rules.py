@@ -82,5 +82,5 @@ TEXT_REQUIRED = {
     kind: tuple(name for name in required if name not in BOOLEAN_FIELDS)
     for kind, (required, _) in CASE_EVENTS.items()
 }
-GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")

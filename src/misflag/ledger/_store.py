@@ -52,7 +52,7 @@ from misflag.ledger._verify import (
 
 __all__ = ["Ledger", "LedgerOwnerWarning", "LedgerUnavailable", "now"]
 HEAD_REVISION = "0006"
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
