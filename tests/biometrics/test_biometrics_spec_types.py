@@ -68,3 +68,24 @@ def test_thresholds_must_be_a_list_of_numbers(given: Any) -> None:
     with pytest.raises(InputError, match=r"^setting thresholds must be a list of numbers$"):
         BiometricSpec.from_dict({**BASE, "thresholds": given})
     assert BiometricSpec.from_dict({**BASE, "thresholds": [1, 2.5]}).thresholds == (1.0, 2.5)
+
+
+def test_numpy_thresholds_and_targets_are_read_as_floats(tmp_path: Path) -> None:
+    """A caller's numpy floats (np.float64 target FMRs and thresholds) are Python floats in the spec: a
+    target's allowed false matches are counted from its decimal text (`repr`), which for np.float64 reads
+    'np.float64(0.01)' (an untyped ValueError after 42360b0), and a threshold is written into SQL."""
+    spec = BiometricSpec(
+        score="s", genuine="g", thresholds=(np.float64(0.5),), target_fmrs=(np.float64(0.01),)
+    )
+    assert spec.thresholds == (0.5,) and spec.target_fmrs == (0.01,)
+    assert all(type(v) is float for v in (*spec.thresholds, *spec.target_fmrs))
+    scores = tmp_path / "scores.csv"
+    scores.write_text("s,g\n" + "".join(f"{i / 200},{int(i % 4 == 0)}\n" for i in range(200)))
+    from misflag.biometrics import run_biometrics
+
+    result = run_biometrics(spec, str(scores))
+    impostors = [i / 200 for i in range(200) if i % 4]
+    fmr = next(r for r in result.rows() if r["metric"] == "fmr" and r["stage"] == "score>=0.5")
+    assert fmr["value"] == sum(s >= 0.5 for s in impostors) / len(impostors)  # by hand: 75 of 150
+    with pytest.raises(InputError, match=r"^threshold must be numbers, got \(True,\)$"):
+        BiometricSpec(score="s", genuine="g", thresholds=(True,))  # type: ignore[arg-type]

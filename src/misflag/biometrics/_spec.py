@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,13 @@ class BiometricSpec:
                 raise InputError(f"{{{name}}} must be a whole number, got {literal(shown(value))}")
         if isinstance(self.fdr_alpha, bool) or not isinstance(self.fdr_alpha, Real):
             raise InputError(f"{{fdr_alpha}} must be a number, got {literal(shown(self.fdr_alpha))}")
+        for name, flag in (("thresholds", "threshold"), ("target_fmrs", "target_fmr")):
+            values = getattr(self, name)
+            if isinstance(values, str | bytes) or not all(
+                isinstance(v, Real | Decimal) and not isinstance(v, bool) for v in values
+            ):
+                raise InputError(f"{{{flag}}} must be numbers, got {literal(shown(values))}")
+            object.__setattr__(self, name, tuple(float(v) for v in values))  # numpy's floats as Python's
 
     def _check_register(self) -> None:
         """Where the release is recorded: a register file, the data directory's register or a ledger, at
