@@ -146,8 +146,6 @@ class _Rounds:
     """One round: publish with the forced suppressions, audit (jointly with earlier releases)."""
 
     def __init__(self, publish: Publisher, reader: Reader, min_cell: int) -> None:
-        self.publish, self.reader, self.min_cell = publish, reader, min_cell
-        self.level = protection_level(min_cell)
         releases, digest = RELEASED.get(), reader.digest
         self.releases = releases
         self.earlier = [
@@ -155,6 +153,12 @@ class _Rounds:
             for o in (releases.outputs if releases else ())
             if digest and o.population.partition("|")[0] == digest
         ]
+        # an earlier release's withheld counts stay sensitive below the min_cell it was made at: a later
+        # audit at a lower min_cell must not give them back (the joint audit uses the larger of the two)
+        if releases is not None:
+            min_cell = max(min_cell, releases.min_cell_of(self.earlier))
+        self.publish, self.reader, self.min_cell = publish, reader, min_cell
+        self.level = protection_level(min_cell)
         self.points: dict[str, Carried] = {}  # feasible points of earlier rounds, re-checked
         self.known: Callable[[Target], float | None] = lambda target: None
         self.last: _Publication | None = None

@@ -26,6 +26,7 @@ from misflag.disclosure._register import (
     CountKey,
     Releases,
     input_file,
+    release_min_cell,
     release_name,
     valid_release,
     warn_unlinked,
@@ -68,7 +69,8 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
                 counted[seq] = _counted_again(seq, checked_release(seq, payload), run, digest)
         outputs = tuple(bundle_output(p["name"], p["rows"], p["metadata"]) for _, p in earlier)
         values: dict[str, dict[CountKey, float] | None] = {p["name"]: counted[s] for s, p in earlier}
-        token = RELEASED.set(Releases(outputs, values))
+        min_cells = {p["name"]: release_min_cell(p["metadata"]) for _, p in earlier}
+        token = RELEASED.set(Releases(outputs, values, min_cells=min_cells))
         try:
             result = run(inner)
         finally:

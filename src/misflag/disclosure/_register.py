@@ -57,6 +57,13 @@ class Releases:
     outputs: tuple[Output, ...]
     values: dict[str, dict[CountKey, float] | None]  # None: recorded without them (all audited)
     withheld: dict[CountKey, float] = field(default_factory=dict)
+    #: each earlier release's min_cell (by name): its withheld counts stay sensitive below it, whatever
+    #: min_cell a later audit of the same data is run at
+    min_cells: dict[str, int] = field(default_factory=dict)
+
+    def min_cell_of(self, outputs: Sequence[Output]) -> int:
+        """The largest min_cell these earlier releases were made at (1 where none is known)."""
+        return max((self.min_cells.get(o.name, 1) for o in outputs), default=1)
 
     def value(self, rows: Sequence[tuple[str, str, str | None, str, str, str]]) -> float | None:
         """An earlier release's count, as its audit knew it (None: it was not sensitive; nan: unknown,
@@ -175,11 +182,19 @@ class ReleaseRegister:
             else {cast(CountKey, tuple(c[:5])): float(c[5]) for c in r["withheld_counts"]}
             for r in self.releases
         }
-        token = RELEASED.set(Releases(tuple(self.outputs()), values))
+        min_cells = {r["name"]: release_min_cell(r["metadata"]) for r in self.releases}
+        token = RELEASED.set(Releases(tuple(self.outputs()), values, min_cells=min_cells))
         try:
             yield cast(Releases, RELEASED.get())
         finally:
             RELEASED.reset(token)
+
+
+def release_min_cell(metadata: Any) -> int:
+    """The min_cell a recorded release was made at (its spec's; 1 where the record names none)."""
+    spec = metadata.get("spec") if isinstance(metadata, dict) else None
+    value = spec.get("min_cell") if isinstance(spec, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def audit_registered(
