@@ -26,7 +26,7 @@ from misflag.disclosure._audit import DisclosureAudit, audit_outputs
 from misflag.disclosure._counted import sensitive_counts
 from misflag.disclosure._load import load_output, parsed
 from misflag.disclosure._model import Output
-from misflag.disclosure._register import CountKey, Releases
+from misflag.disclosure._register import CountKey, Releases, release_min_cell
 from misflag.errors import InputError, MisflagError, literal
 
 #: Most distinct input digests an error names (a release of many inputs is named by its first ones).
@@ -77,13 +77,21 @@ def check_outputs(
             values[output.name] = (
                 _counted_again(path, payload, source, digest, min_cell) if mine and payload else None
             )
+    # a bundle made at a higher min_cell keeps its counts sensitive, and its protection level, up to it
+    made_at = [
+        release_min_cell(p.get("metadata")) for p, mine in zip(payloads, ours, strict=True) if mine and p
+    ]
+    level = max([min_cell, *made_at])
     known = Releases(tuple(outputs), values)
     audit = audit_outputs(
-        outputs, protection, lambda target: known.value(target.rows), sensitive_below=min_cell
+        outputs,
+        max(1.0, math.ceil(level / 2)),
+        lambda target: known.value(target.rows),
+        sensitive_below=level,
     )
     counted = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if mine)
     unknown = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if not mine)
-    return ReleaseCheck(audit, tuple(outputs), min_cell, source, counted, unknown)
+    return ReleaseCheck(audit, tuple(outputs), level, source, counted, unknown)
 
 
 def _named(path: Path) -> str:
