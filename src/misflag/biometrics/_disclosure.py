@@ -35,7 +35,7 @@ from misflag.biometrics._spec import BiometricSpec
 from misflag.errors import InputError, literal
 
 if TYPE_CHECKING:
-    from misflag.disclosure._audit import AuditSummary
+    from misflag.disclosure._goal import AuditSummary
 
 #: Rounds of further suppression before every label but the overall row is withheld whole.
 MAX_ROUNDS = 40

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,8 +199,9 @@ def _refuse_if_exposed(
     OUTPUT does not expose on its own; `value` gives an earlier release's count as its audit knew it."""
     from misflag._text import printable
     from misflag.disclosure import audit_outputs
+    from misflag.disclosure._goal import protection_level
 
-    protection = max(1.0, math.ceil(min_cell / 2))
+    protection = protection_level(min_cell)
     audit = audit_outputs(
         [loaded, *earlier], protection, lambda target: value(target.rows), sensitive_below=min_cell
     )

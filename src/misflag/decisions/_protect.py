@@ -23,9 +23,10 @@ from typing import Any, cast
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
-from misflag.decisions._protect_open import MILP_SOLVER, OPTIMISER_GROUPS, protection_level
+from misflag.decisions._protect_open import MILP_SOLVER, OPTIMISER_GROUPS
 from misflag.disclosure import FIGURES, DisclosureAudit, Interval, Output, Target, audit_outputs, base_metric
 from misflag.disclosure._figures import reads_as_counts
+from misflag.disclosure._goal import protection_level
 from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._load import bundle_output
 from misflag.disclosure._model import CountRow

@@ -6,7 +6,7 @@ the LP audit and secondary suppression, unchanged. The summary's published items
 
 The LP audit's targets are the withheld counts, so an output that withholds none, linked to no earlier
 release, has nothing to solve: `_protect` gives it an empty audit after one round of the optimiser. Its
-summary is written here with the same items (`OpenSummary`); a test compares them with the full path's
+summary is written here with the same items (`disclosure._goal.AuditSummary`); a test compares them with the full path's
 (`tests/decisions/test_decisions_audit_shortcuts.py`). Whether an earlier release is linked is the release
 register's context (`disclosure._register.RELEASED`): it can hold one only where the register's module
 has been imported, so a process that never imported it has none and needs no import to know it.
@@ -14,12 +14,11 @@ has been imported, so a process that never imported it has none and needs no imp
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, guarantee
+from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, AuditSummary, guarantee, protection_level
 
 if TYPE_CHECKING:
     from misflag.decisions._protect import Publisher, Reader
@@ -28,16 +27,6 @@ if TYPE_CHECKING:
 OPTIMISER_GROUPS = 5_000
 #: The optimiser's solver, as the audit's diagnostics name it.
 MILP_SOLVER = "HiGHS via highspy (MILP); cuts from the audit's LP duals"
-
-
-class OpenSummary(dict[str, object]):
-    """The disclosure audit's summary of an output that withholds nothing: its items are published,
-    `auditor_only` (the diagnostics: no count checked) is kept in memory and never written, as the
-    disclosure package's `AuditSummary`."""
-
-    def __init__(self, published: dict[str, object], auditor_only: dict[str, object]) -> None:
-        super().__init__(published)
-        self.auditor_only = auditor_only
 
 
 Protected = tuple[list[dict[str, Any]], dict[str, Any], dict[str, object]]
@@ -57,7 +46,7 @@ def protect(publish: Publisher, reader: Callable[[], Reader], min_cell: int) -> 
     return rows, metadata, open_summary(min_cell)
 
 
-def open_summary(min_cell: int) -> OpenSummary:
+def open_summary(min_cell: int) -> AuditSummary:
     """What `_protect.protect` publishes for an output that withholds nothing: no count to check, the
     optimiser's first round passing with no cut."""
     level = protection_level(min_cell)
@@ -84,12 +73,7 @@ def open_summary(min_cell: int) -> OpenSummary:
         "narrowest_interval": None,
         "secondary_suppression": secondary,
     }
-    return OpenSummary(published, diagnostics)
-
-
-def protection_level(min_cell: int) -> float:
-    """How wide a sensitive withheld count's interval must be: min_cell / 2 people (at least 1)."""
-    return max(1.0, math.ceil(min_cell / 2))
+    return AuditSummary(published, diagnostics)
 
 
 def _past_the_optimiser(shadow: list[dict[str, Any]]) -> bool:

@@ -26,25 +26,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, guarantee
+from misflag.disclosure._goal import METHOD, SECONDARY_METHODS, AuditSummary, guarantee
 from misflag.disclosure._intervals import Interval, Pending, is_exposed, own, probe, start
 from misflag.disclosure._kept import Carried, Models
 from misflag.disclosure._lp import TOLERANCE, Problem
 from misflag.disclosure._model import Output, Source, Target
 
 __all__ = ["Interval"]  # defined in `_intervals`, imported from here as before
-
-
-class AuditSummary(dict[str, object]):
-    """The audit's summary as published (the dict's items: written with the output, so into saved JSON,
-    the HTML report and `released` ledger entries) and, as `auditor_only`, the diagnostics that depend
-    on the withheld values (which counts are sensitive, how each was certified, the narrowest interval,
-    the optimiser's rounds): kept on the in-memory result for whoever holds the data, never written.
-    Every writer reads the items alone (json, orjson and the report see a dict)."""
-
-    def __init__(self, published: dict[str, object], auditor_only: dict[str, object]) -> None:
-        super().__init__(published)
-        self.auditor_only = auditor_only
 
 
 @dataclass(frozen=True)

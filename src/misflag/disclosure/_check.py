@@ -13,7 +13,6 @@ input, are checked as without the data (every withheld count possibly sensitive)
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -24,6 +23,7 @@ from typing import Any
 from misflag._text import shown
 from misflag.disclosure._audit import DisclosureAudit, audit_outputs
 from misflag.disclosure._counted import sensitive_counts
+from misflag.disclosure._goal import protection_level
 from misflag.disclosure._load import load_output, parsed
 from misflag.disclosure._model import Output
 from misflag.disclosure._register import CountKey, Releases, release_min_cell
@@ -59,9 +59,8 @@ def check_outputs(
         raise InputError("give at least one saved output to check")
     files = [Path(p) for p in paths]
     outputs = [load_output(path) for path in files]  # one clear error for a file that is not an output
-    protection = max(1.0, math.ceil(min_cell / 2))
     if data is None:
-        audit = audit_outputs(outputs, protection, sensitive_below=min_cell)
+        audit = audit_outputs(outputs, protection_level(min_cell), sensitive_below=min_cell)
         return ReleaseCheck(audit, tuple(outputs), min_cell)
     if not isinstance(data, str | Path):
         raise InputError(f"{{data}} must be a file path, got {type(data).__name__}", parameter="data")
@@ -85,7 +84,7 @@ def check_outputs(
     known = Releases(tuple(outputs), values)
     audit = audit_outputs(
         outputs,
-        max(1.0, math.ceil(level / 2)),
+        protection_level(level),
         lambda target: known.value(target.rows),
         sensitive_below=level,
     )

@@ -27,7 +27,7 @@ from misflag.result import OVERALL_ATTRIBUTE
 if TYPE_CHECKING:
     import highspy
 
-    from misflag.disclosure._audit import AuditSummary
+    from misflag.disclosure._goal import AuditSummary
     from misflag.linkage._evaluate import TruthCounts
 
 #: How far from a whole number a relaxed LP's solution may be and still be read as whole.
