@@ -94,6 +94,12 @@ def shown(value: object, limit: int = SHOWN_LENGTH) -> str:
     return printable(text)
 
 
+def shown_path(path: object) -> str:
+    """A file path as a message names it: `shown`, cut past PATH_SHOWN characters (enough for an
+    absolute path's folder and name) rather than SHOWN_LENGTH."""
+    return shown(str(path), PATH_SHOWN)
+
+
 def _huge_whole_number(value: int, limit: int) -> str:
     """A whole number too long for `repr`: its first `limit` digits and its exact length, from arithmetic."""
     size = abs(value)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from misflag._text import PATH_SHOWN, shown
+from misflag._text import shown_path
 from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_data_file
 from misflag.ledger import (
@@ -115,17 +115,11 @@ def init(
         f"key fingerprint to pin: {mark['key_id']}\n"
         f"write it down outside this machine and publish it; verifiers run "
         f"`misflag ledger verify --key-fingerprint {mark['key_id']}` (a key file next to the database is "
-        f"not trusted by itself); hand out {_path(report['public_key_file'])} and copies of "
-        f"{_path(ledger.heads_path)}; back up {_path(ledger.key_path)} and "
-        f"{_path(ledger.writer_key_path)} apart from the database",
+        f"not trusted by itself); hand out {shown_path(report['public_key_file'])} and copies of "
+        f"{shown_path(ledger.heads_path)}; back up {shown_path(ledger.key_path)} and "
+        f"{shown_path(ledger.writer_key_path)} apart from the database",
         err=True,
     )
-
-
-def _path(path: object) -> str:
-    """A file path as a hint line names it: repr-quoted and printable (an escape code in a folder's name
-    cannot drive the terminal), cut past PATH_SHOWN characters."""
-    return shown(str(path), PATH_SHOWN)
 
 
 def _read_events(source: str) -> list[dict[str, Any]]:

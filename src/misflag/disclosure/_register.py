@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from misflag._text import PATH_SHOWN, shown
+from misflag._text import shown, shown_path
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
 from misflag.errors import InputError, literal
@@ -241,7 +241,7 @@ def _named(path: Path) -> str:
     two folders are told apart; up to `PATH_SHOWN` characters, which an absolute path seldom passes),
     but one that misflag names itself (`KEPT`: `data_dir_register`'s, the web service's own) by its file
     name alone: the folders of misflag's data directory, or of a web service, are not a client's to see."""
-    return literal(shown(path.name if KEPT.fullmatch(path.as_posix()) else str(path), PATH_SHOWN))
+    return literal(shown_path(path.name if KEPT.fullmatch(path.as_posix()) else path))
 
 
 def input_file(source: Any) -> Path:
