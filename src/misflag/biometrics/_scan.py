@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from misflag._arrow import NUMPY_DTYPES, buffer_values
-from misflag._text import shown
+from misflag.biometrics._span import score_span
 from misflag.biometrics._spec import BiometricSpec
 from misflag.engine import Engine
-from misflag.errors import InputError, literal
+from misflag.errors import InputError
 from misflag.io import check_expression
 
 MISSING_GROUP = "(missing)"
@@ -177,53 +177,6 @@ def floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _score_range(engine: Engine, spec: BiometricSpec, checked: Checked) -> tuple[float, float]:
-    row = engine.sql(
-        f"SELECT COUNT(*) AS n, COUNT(s) AS scored, MIN(s) AS lo, MAX(s) AS hi FROM ({base_sql(spec, checked)})"
-    ).to_pylist()[0]
-    if not row["n"]:
-        raise InputError("no comparisons are left to audit (is {where} filtering out everything?)")
-    if not row["scored"] and spec.search:  # NULL is a search without a candidate: valid, but nothing to rank
-        raise InputError(
-            "no search returned a candidate ({score} is NULL in every row): FPIR is 0 and FNIR 1 at every "
-            "threshold, and no threshold or EER can be found"
-        )
-    if not row["scored"]:
-        raise InputError("{score} is NULL or not a number in every row")
-    if not (np.isfinite(row["lo"]) and np.isfinite(row["hi"])):
-        raise InputError("{score} has NaN or infinite values; filter them with {where}")
-    return float(row["lo"]), float(row["hi"])
-
-
-def _bins_per_unit(spec: BiometricSpec, lo: float, hi: float) -> float:
-    """The histogram's scale (bins per internal score unit); InputError where the scores' span overflows a
-    double (scores near +-1e308) or is so small that the scale does (subnormal scores): neither bins."""
-    if hi == lo:
-        return 1.0
-    scale = spec.bins / (hi - lo)
-    if not (np.isfinite(hi - lo) and np.isfinite(scale) and scale > 0):
-        low, high = (-hi, -lo) if spec.distance else (lo, hi)  # as given, not negated
-        raise InputError(
-            f"{{score}} runs from {low!r} to {high!r}, a span a double cannot bin; rescale the scores "
-            "(multiply or divide them by a positive constant: the rates do not change)"
-        )
-    return scale
-
-
-def _exact_integers(spec: BiometricSpec, kind: pa.DataType, largest: float) -> None:
-    """InputError where a 64-bit or wider integer score (a HUGEINT is a DECIMAL of scale 0) reaches 2^53 in
-    magnitude: neighbouring integers are one double there, so counts in doubles could not be exact."""
-    wide = (
-        pa.types.is_int64(kind) or pa.types.is_uint64(kind) or (pa.types.is_decimal(kind) and kind.scale == 0)
-    )
-    if wide and largest >= 2**53:
-        raise InputError(
-            f"{{score}} {literal(shown(spec.score))} holds integers up to about {largest:,.0f} in magnitude, past "
-            f"2^53 ({2**53:,}), where neighbouring integers are one double and counts would not be exact; "
-            "subtract a constant near its least value in {score}, or CAST it to DOUBLE to compare rounded"
-        )
-
-
 def score_type(engine: Engine, checked: Checked) -> pa.DataType:
     """The score expression's type as the engine gives it (no row read): the scan and the comparisons
     (`_score_type.stored_type`) both read it from this one query."""
@@ -238,10 +191,8 @@ def scan(
 
     InputError for scores that are not numbers, genuine flags that are not 0/1, and too many groups.
     """
-    lo, hi = _score_range(engine, spec, checked)
-    _exact_integers(spec, kind, max(-lo, hi))
+    lo, scale = score_span(engine, spec, base_sql(spec, checked), kind)
     numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-    scale = _bins_per_unit(spec, lo, hi)
     names = [*checked.key_names, "y"]
     hist = Histogram(np.zeros((0, spec.bins)), np.zeros((0, len(thresholds))), lo, scale)
     flags = [f"CAST(s >= {t!r} AS INT) AS f{j}" for j, t in enumerate(thresholds)]
