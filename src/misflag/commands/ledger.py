@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from misflag._text import shown_path
+from misflag.commands._ledger_input import env_number, pinned_keys, read_events
 from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_data_file
 from misflag.ledger import (
@@ -27,7 +28,6 @@ from misflag.ledger import (
     inclusion_proof,
     key_file_path,
     list_tokens,
-    parse_trusted,
     revoke_token,
     token_id,
     verify_export,
@@ -122,27 +122,6 @@ def init(
     )
 
 
-def _read_events(source: str) -> list[dict[str, Any]]:
-    """Events from a JSON object, a JSON array or JSON lines (a file, or - for stdin)."""
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read events from {source}: {error}") from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise InputError(f"{source} is nested too deeply to be events") from None
-    except json.JSONDecodeError:
-        try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise InputError(f"{source} is neither JSON nor JSON lines: {error}") from None
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        raise InputError(f"{source} holds no events")
-    return items
-
-
 @app.command("append")
 def append(
     source: str = typer.Argument(..., help="Events as JSON, a JSON array or JSON lines; - for stdin."),
@@ -152,7 +131,7 @@ def append(
     role: str | None = typer.Option(None, "--role", help="Role of every event (overrides the file)."),
 ) -> None:
     """Append events atomically (all or none), enforcing the due-process rules; print the receipts."""
-    events = [Event.from_dict(item, actor=actor, role=role) for item in _read_events(source)]
+    events = [Event.from_dict(item, actor=actor, role=role) for item in read_events(source)]
     ledger = _open(db, key)
     ledger.require_signing_key()  # refused before anything is written, not after
     receipts = ledger.append(events)
@@ -195,7 +174,7 @@ def verify(
     """Check the chain, the Merkle tree, every checkpoint and published head against the key you pinned,
     and that the store still refuses rewrites (its append-only triggers); exit 2 on any problem. Trusts only the key named by --public-key or --key-fingerprint, never a key
     file next to the database by itself, nor the keys stored in it."""
-    pinned = _pinned(public_key)
+    pinned = pinned_keys(public_key)
     if not pinned and key_fingerprint is None:
         raise InputError(
             "verify needs the key you were told out of band: --public-key FILE|KEY_ID=HEX or "
@@ -216,8 +195,8 @@ def verify(
                 export_file,
                 pinned,
                 witness,
-                checkpoint_every=int(_number("MISFLAG_LEDGER_CHECKPOINT_EVERY", 1000)),
-                checkpoint_seconds=_number("MISFLAG_LEDGER_CHECKPOINT_SECONDS", 10),
+                checkpoint_every=int(env_number("MISFLAG_LEDGER_CHECKPOINT_EVERY", 1000)),
+                checkpoint_seconds=env_number("MISFLAG_LEDGER_CHECKPOINT_SECONDS", 10),
                 **options,
             )
         else:
@@ -242,20 +221,6 @@ def verify(
             typer.echo("warning: no signed checkpoint; accepted only because of --allow-unsigned", err=True)
         for finding in report.protection:
             typer.echo(f"warning: {finding} (accepted only because of --allow-unprotected)", err=True)
-
-
-def _number(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name) or default)
-    except ValueError:
-        raise InputError(f"{name} must be a number") from None
-
-
-def _pinned(values: list[str]) -> dict[str, bytes]:
-    keys: dict[str, bytes] = {}
-    for value in values:
-        keys |= parse_trusted(value)
-    return keys
 
 
 @app.command("checkpoint")
@@ -317,7 +282,7 @@ def check(
 ) -> None:
     """Check a proof offline against a pinned key (no database needed); exit 2 if it does not hold."""
     proof = read_data_file(proof_file, "proof file")
-    typer.echo("ok: " + check_proof(proof, _pinned(public_key)))
+    typer.echo("ok: " + check_proof(proof, pinned_keys(public_key)))
 
 
 @app.command("export")
