@@ -18,6 +18,7 @@ from misflag.errors import InputError, literal
 from misflag.io import check_expression
 from misflag.monitor._cells import (
     Cells,
+    as_datetimes,
     compensated_grid_sum,
     fixed_width,
     floats,
@@ -83,7 +84,7 @@ def count_sql(
     stamp = f"TRY_CAST(({checked.time}) AS TIMESTAMP)"
     day = spec.period == "day"  # a DATE groups faster than a truncated TIMESTAMP
     inner = {
-        "period": f"CAST({stamp} AS DATE)" if day else f"date_trunc('{spec.period}', {stamp})",
+        "period": f"CAST({stamp} AS DATE)" if day else _period_sql(spec, stamp),
         "g": f"({checked.group})",
     }
     outer = {
@@ -116,6 +117,13 @@ def count_sql(
         f"SELECT {', '.join(outer_items)} FROM ({cells}) AS cells GROUP BY {', '.join(map(str, positions))} "
         f"ORDER BY {', '.join(f'{i} NULLS LAST' for i in positions)}"
     )
+
+
+def _period_sql(spec: MonitorSpec, stamp: str) -> str:
+    """The start of each row's period, a TIMESTAMP, from its TIMESTAMP expression `stamp`."""
+    if spec.period == "day":
+        return f"CAST(CAST({stamp} AS DATE) AS TIMESTAMP)"
+    return f"date_trunc('{spec.period}', {stamp})"
 
 
 def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, since: datetime | None) -> Cells:
@@ -276,35 +284,77 @@ def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | Non
 
 def late_rows(
     engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, saved: Cells, since: datetime
-) -> str | None:
-    """A warning when rows, labels or reviews arrived for periods a state run no longer reads (None if not).
+) -> list[str]:
+    """Warnings for periods a state run no longer reads: rows, labels or reviews that arrived for them
+    (late), and period-groups where the log no longer holds what the state counted (rows removed, labels or
+    decisions changed, or the state of another log). Empty when the log's older rows match the state.
 
-    One aggregate over the time, truth and final-stage columns of rows before `since`, compared with the
-    state's counts of the same periods: a state run cannot count them, so the output must say so.
+    One aggregate per period and group over the time, group, truth and final-stage columns of rows before
+    `since`, compared with the state's counts of the same periods: a state run cannot count them, so the
+    output must say so (tests/security/test_adversary_monitor_state.py swaps, prunes and corrects).
     """
     stamp = f"TRY_CAST(({checked.time}) AS TIMESTAMP)"
-    final = checked.stages[-1]
-    truth = f"COUNT(TRY_CAST(({checked.truth}) AS DOUBLE))" if checked.truth else "0"
+    truth = f"TRY_CAST(({checked.truth}) AS DOUBLE)" if checked.truth else "CAST(NULL AS DOUBLE)"
+    final = f"TRY_CAST(({checked.stages[-1]}) AS DOUBLE)"
     filters = [f"{stamp} < TIMESTAMP '{since.isoformat(sep=' ')}'"]
     if checked.where:
         filters.insert(0, f"({checked.where})")
     query = (
-        f"SELECT COUNT(*) AS n, {truth} AS truth, COUNT(TRY_CAST(({final}) AS DOUBLE)) AS final "
-        f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)}"
+        f"SELECT {_period_sql(spec, stamp)} AS period, COALESCE(CAST(({checked.group}) AS VARCHAR), "
+        f"'{MISSING_GROUP}') AS g, COUNT(*) AS n, COUNT({truth}) AS truth, SUM({truth}) AS truth_1, "
+        f"COUNT({final}) AS final, SUM({final}) AS final_1 "
+        f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)} GROUP BY 1, 2"
     )
-    now = engine.sql(query).to_pylist()[0]
-    old = saved.take(saved.period < np.datetime64(since, "ns"))
-    before = {
-        "n": int(old.n.sum()),
-        "truth": int(old.n[~np.isnan(old.t)].sum()) if checked.truth else 0,
-        "final": int(old.n[~np.isnan(old.final)].sum()),
-    }
-    grown = {key: int(now[key] or 0) - before[key] for key in before}
-    if not any(value > 0 for value in grown.values()):
-        return None
-    return (
-        f"{grown['n']:,} row(s), {grown['truth']:,} truth label(s) and {grown['final']:,} final decision(s) "
-        f"arrived for periods before {since.date()} that this state run no longer reads (more than "
-        f"{spec.late_periods} {spec.period}(s) late); they are not counted. Give a larger --late-periods "
-        "with a new state file; a full rerun counts them but is a second path outside the guarantee"
+    now = {(row.pop("period"), row.pop("g")): row for row in engine.sql(query).to_pylist()}
+    before = _older_counts(saved.take(saved.period < np.datetime64(since, "ns")))
+    grown = {"n": 0, "truth": 0, "final": 0}
+    changed = 0
+    for key in now.keys() | before.keys():
+        log = {field: int(now.get(key, {}).get(field) or 0) for field in _FIELDS}
+        old = before.get(key, dict.fromkeys(_FIELDS, 0))
+        step = {field: log[field] - old[field] for field in _FIELDS}
+        for field in grown:
+            grown[field] += max(step[field], 0)
+        # arrivals only add: counts never fall, and the new labels' (decisions') 1s are among the new ones
+        changed += step["n"] < 0 or any(
+            step[count] < 0 or not 0 <= step[ones] <= step[count] for count, ones in _ONES
+        )
+    warnings = []
+    if any(grown.values()):
+        warnings.append(
+            f"{grown['n']:,} row(s), {grown['truth']:,} truth label(s) and {grown['final']:,} final decision(s) "
+            f"arrived for periods before {since.date()} that this state run no longer reads (more than "
+            f"{spec.late_periods} {spec.period}(s) late); they are not counted. Give a larger --late-periods "
+            "with a new state file; a full rerun counts them but is a second path outside the guarantee"
+        )
+    if changed:
+        warnings.append(
+            f"the log does not match the state file in {changed:,} group-period(s) before {since.date()}: "
+            "rows were removed or labels or decisions changed there since the state counted them, or the "
+            "state is another log's; this run keeps the state's counts of them. Start a new state file for "
+            "a changed log; a full rerun counts it as it is but is a second path outside the guarantee"
+        )
+    return warnings
+
+
+#: What `late_rows` compares per period and group: rows, and the truth and final stage's non-NULL values
+#: and 1s.
+_FIELDS = ("n", "truth", "truth_1", "final", "final_1")
+_ONES = (("truth", "truth_1"), ("final", "final_1"))
+
+
+def _older_counts(old: Cells) -> dict[tuple[datetime, str], dict[str, int]]:
+    """The state's counts of `late_rows`'s fields per (period, group)."""
+    out: dict[tuple[datetime, str], dict[str, int]] = {}
+    truth, final = np.nan_to_num(old.t, nan=-1.0), np.nan_to_num(old.final, nan=-1.0)
+    rows = zip(
+        as_datetimes(old.period), old.g.tolist(), old.n.tolist(), truth.tolist(), final.tolist(), strict=True
     )
+    for period, g, n, t, f in rows:
+        counts = out.setdefault((period, g), dict.fromkeys(_FIELDS, 0))
+        counts["n"] += n
+        counts["truth"] += n * (t >= 0)
+        counts["truth_1"] += n * (t == 1)
+        counts["final"] += n * (f >= 0)
+        counts["final_1"] += n * (f == 1)
+    return out

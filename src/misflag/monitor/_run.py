@@ -154,9 +154,7 @@ def run_monitor(
         since = reread_from(watermark, spec)
         fresh = read_counts(runner, spec, checked, since)
         late = (
-            late_rows(runner, spec, checked, saved, since)
-            if saved is not None and since is not None
-            else None
+            late_rows(runner, spec, checked, saved, since) if saved is not None and since is not None else []
         )
     except BaseException:
         runner.close()
@@ -170,8 +168,7 @@ def run_monitor(
         result, evidence, withheld, hides_rows = _analyse(
             spec, cells, checked.pool is not None, previous, remembered
         )
-        if late:
-            result.metadata["warnings"].append(late)
+        result.metadata["warnings"].extend(late)
         # row totals add up every withheld count: left out (None) where the output withholds rows, as the
         # decision audit does (tests/monitor/test_monitor_lp_attack_releases.py)
         result.metadata.update(
