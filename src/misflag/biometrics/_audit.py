@@ -228,7 +228,7 @@ def _exact(
         if found is not None:  # searches without a score: a bottom bin of their own for the interval
             padded = (np.r_[missing[0], impostors], np.r_[missing[1], genuines])
             eers[key] = replace(found, histograms=padded)
-    return points, np.column_stack(columns), eers
+    return points, np.column_stack(columns), typed.printed_eers(engine, spec, checked, stored, eers)
 
 
 def _cluster(

@@ -13,27 +13,31 @@ float32), and a DECIMAL score exactly. So:
   greatest) and compared with the threshold as written, exactly; the threshold moves to the next double
   when none of them matches, and the audit is refused in one line when some do and some do not. A found
   threshold (or the lowest score, where every comparison may match) is printed as the shortest text of
-  a double: it is refused unless every value at that double is exactly that text;
+  a double: it is refused unless every value at that double is exactly that text; an EER threshold is
+  kept, or moved to the double below, where the rule `score >= t` then counts what the EER did (else
+  the audit is refused);
 - any other type is read as doubles, as before.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from misflag.biometrics._scan import Checked, base_sql
 from misflag.biometrics._spec import BiometricSpec
-from misflag.biometrics._thresholds import OperatingPoint
+from misflag.biometrics._thresholds import Eer, OperatingPoint
 from misflag.engine import Engine
 from misflag.errors import InputError
 
 Stored = Literal["float32", "decimal", "double"]
+K = TypeVar("K")
 #: The largest finite float32, as a double: a threshold past it matches no float32 score.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: The most digits DuckDB reads as a DECIMAL literal (more: a DOUBLE).
@@ -76,11 +80,7 @@ def given_thresholds(engine: Engine, spec: BiometricSpec, checked: Checked, stor
     found = _values_at(engine, spec, checked, internal)
     out = []
     for t, given, (low, high) in zip(internal, spec.thresholds, found, strict=True):
-        if low is None or high is None:  # no value rounds to the threshold: none is misread
-            out.append(t)
-            continue
-        written = Fraction(repr(given))
-        matches = [v <= written if spec.distance else v >= written for v in (Fraction(low), Fraction(high))]
+        matches = _counted(spec, given, (low, high))  # none where no value rounds to the threshold
         if all(matches):
             out.append(t)
         elif not any(matches):
@@ -155,13 +155,56 @@ def check_printed(
         )
 
 
+def printed_eers(
+    engine: Engine, spec: BiometricSpec, checked: Checked, stored: Stored, eers: dict[K, Eer]
+) -> dict[K, Eer]:
+    """The EERs with each threshold (a double of the audit's curves, counted as s >= t) as printed, so that
+    the rule `score >= threshold` (`<=` for distances) counts what the EER counted. For a DECIMAL score
+    the values at t's double are compared with it as written: kept when the rule counts them all, and
+    when it counts none, the threshold moves to the double below t, where the rule must count no value;
+    InputError otherwise (an EER is a point of the curves: it cannot move past its own values)."""
+    unique = sorted({eer.threshold for eer in eers.values()})
+    if stored != "decimal" or not unique:
+        return eers
+    below = [float(np.nextafter(t, -math.inf)) for t in unique]
+    found = _values_at(engine, spec, checked, unique + below)
+    moved = {}
+    for t, u, at, under in zip(unique, below, found[: len(unique)], found[len(unique) :], strict=True):
+        shown, lower = (-t, -u) if spec.distance else (t, u)
+        counted = _counted(spec, shown, at)
+        if all(counted):
+            moved[t] = t
+        elif not any(counted) and not any(_counted(spec, lower, under)):
+            moved[t] = u
+        else:
+            raise InputError(
+                f"{{score}} holds DECIMAL values {at[0]} to {at[1]} at the EER threshold {shown!r} (one "
+                "double) that no printed threshold counts as the EER does; round the score to 15 "
+                "significant digits"
+            )
+    return {key: replace(eer, threshold=moved[eer.threshold]) for key, eer in eers.items()}
+
+
+def _counted(
+    spec: BiometricSpec, threshold: float, values: tuple[Decimal | None, Decimal | None]
+) -> list[bool]:
+    """Whether a rule `score >= threshold` (`<=` for distances), the threshold as written, counts each of
+    the values, compared exactly (none where no value is at the threshold's double)."""
+    written = Fraction(repr(threshold))
+    present = [Fraction(v) for v in values if v is not None]
+    return [v <= written if spec.distance else v >= written for v in present]
+
+
 def _values_at(
     engine: Engine, spec: BiometricSpec, checked: Checked, internal: list[float]
 ) -> list[tuple[Decimal | None, Decimal | None]]:
-    """(least, greatest) score as stored among the comparisons whose double is each internal value."""
+    """(least, greatest) score as stored among the comparisons whose double is each internal value (the
+    rows at none of them are dropped before the aggregates look at them)."""
     items = [
         f"MIN(raw) FILTER (WHERE s = {t!r}) AS low{j}, MAX(raw) FILTER (WHERE s = {t!r}) AS high{j}"
         for j, t in enumerate(internal)
     ]
-    row = engine.sql(f"SELECT {', '.join(items)} FROM ({base_sql(spec, checked, raw=True)})").to_pylist()[0]
+    source = base_sql(spec, checked, raw=True)
+    wanted = ", ".join(repr(t) for t in internal)
+    row = engine.sql(f"SELECT {', '.join(items)} FROM ({source}) WHERE s IN ({wanted})").to_pylist()[0]
     return [(row[f"low{j}"], row[f"high{j}"]) for j in range(len(internal))]
