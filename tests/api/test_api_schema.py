@@ -1,4 +1,8 @@
-"""schemathesis against the service's OpenAPI spec (audit and file routes): no request gets a 500."""
+"""schemathesis against the service's OpenAPI spec (audit and file routes): no request gets a 500.
+
+The spec is the one the app serves at /openapi.json (`APP.openapi()`), read without starting the app's
+lifespan: `from_asgi` would start it, and its job worker, at import, so every xdist worker paid for it at
+collection; the first case's call starts it, on the worker that runs the test."""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ _DATA = Path(tempfile.mkdtemp(prefix="misflag-schema-test-"))
 atexit.register(shutil.rmtree, _DATA, True)
 # schemathesis calls the app as "testserver": allowed here, as --allowed-host would
 APP = create_app(data_dir=_DATA, max_upload_bytes=100_000, allowed_hosts=["testserver"])
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(tag=["audit", "files"])
+_SPEC = schemathesis.openapi.from_dict(APP.openapi())
+_SPEC.app, _SPEC.location = APP, "/openapi.json"  # what from_asgi sets: cases call the app in process
+schema = _SPEC.include(tag=["audit", "files"])
 
 
 def test_openapi_spec_lists_the_audit_routes() -> None:
