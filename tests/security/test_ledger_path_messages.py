@@ -13,6 +13,8 @@ from the path's parts (and SQLAlchemy's rendering), not by misflag's helpers.
 from __future__ import annotations
 
 import json
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,10 +93,29 @@ def test_files_that_are_not_what_the_ledger_needs(deep: Path, capsys: pytest.Cap
     assert err == f"error: no public key in {named(empty)}"
     key.chmod(0o644)
     err = error_line(capsys, "checkpoint", "--db", "l.sqlite", "--key", str(key))
-    assert (
-        err
-        == f"error: signing key {named(key)} is readable by others (mode 0644): run `chmod 600 {named(key)}`"
+    assert err == (  # a command naming the path cut and repr'd could not be pasted: the remedy in words
+        f"error: signing key {named(key)} is readable by others (mode 0644): make it readable and writable "
+        "by its owner only (mode 600)"
     )
+
+
+@pytest.mark.parametrize("name", ["k.pem", "-my key's $HOME `x`.pem"])
+def test_a_readable_key_is_named_with_a_command_that_can_be_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A short printable path gets a `chmod` command to paste: run by the shell as printed, it makes the
+    key its owner's only (a quote, `$`, backticks and a leading dash in the name included), and the
+    refused command then runs."""
+    monkeypatch.chdir(tmp_path)
+    key = Path(name)
+    initialised(capsys, key)
+    key.chmod(0o644)
+    err = error_line(capsys, "checkpoint", "--db", "l.sqlite", "--key", name)
+    prefix = f"error: signing key {name!r} is readable by others (mode 0644): run `"
+    assert err.startswith(prefix) and err.endswith("`"), err
+    subprocess.run(["sh", "-c", err[len(prefix) : -1]], check=True)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert main(["ledger", "checkpoint", "--db", "l.sqlite", "--key", name]) == 0
 
 
 def test_a_writer_key_that_is_not_hex(deep: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from platformdirs import user_data_dir
 
-from misflag._text import shown
+from misflag._text import PATH_SHOWN, printable, shown
 from misflag.errors import InputError, LedgerError, literal
 from misflag.io import read_regular_file
 from misflag.ledger._engine import file_problem, named_path, parse_url
@@ -154,8 +155,18 @@ def check_private(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise LedgerError(
-            f"signing key {named_path(path)} is readable by others (mode {mode:04o}): run `chmod 600 {named_path(path)}`"
+            f"signing key {named_path(path)} is readable by others (mode {mode:04o}): {_chmod(path)}"
         )
+
+
+def _chmod(path: Path) -> str:
+    """The remedy: a `chmod` command to paste (the path shell-quoted, `./` before a leading dash) where the
+    path is printable and at most PATH_SHOWN characters; else the same in words, since a path cut short or
+    with its escapes replaced would name another file."""
+    text = str(path)
+    if printable(text) != text or len(text) > PATH_SHOWN:
+        return "make it readable and writable by its owner only (mode 600)"
+    return f"run `chmod 600 {shlex.quote('./' + text if text.startswith('-') else text)}`"
 
 
 def anchors_path(key_path: Path) -> Path:
