@@ -8,7 +8,8 @@ safeguard in place.
   high-impact use cases, none of which reports either safeguard, vanished from the list. A column the
   year's layout has and the file lacks now reads as blank answers (`missing`), reported as
   `missing_column` and named in the scorecard's summary; this test failed before that change (0 of 445
-  listed).
+  listed). A missing free-text column (`agency_name`) is NULL, and the summary says so apart from the
+  coded columns read as blank answers (before, it named it among the blank answers).
 - Hostile answers (case and spacing variants, a no-break and a zero-width space, fullwidth letters, a
   spreadsheet formula, an escape sequence, 10,000 characters) in the appeal column: every high-impact use
   case is counted under exactly one status (unmapped included) per agency, every raw answer is kept as
@@ -77,6 +78,28 @@ def test_a_file_without_the_practice_columns_lists_every_high_impact_use_case_as
         in result.summary
     )
     assert f"'{APPEAL}' (2025)" in result.summary and f"'{REVIEW}' (2025)" in result.summary
+
+
+def test_a_missing_free_text_column_is_named_as_left_empty_not_as_blank_answers(
+    raw25: pd.DataFrame, tmp_path: Path
+) -> None:
+    """`agency_name` (free text, not required) and the appeal column dropped: the load leaves every
+    agency name NULL and reads every appeal answer as blank (`missing`), and the summary says so of each,
+    not "read as blank answers" of both (before, it named both as blank answers)."""
+    inventory = _load(raw25.drop(columns=["agency_name", APPEAL]), tmp_path / "2025.csv")
+    try:
+        result = scorecard(inventory, year=2025)
+        read = inventory.engine.sql(
+            "SELECT COUNT(*) AS n, COUNT(agency_name) AS names, "
+            "COUNT(*) FILTER (WHERE practice_appeal = 'missing') AS blank FROM use_cases WHERE year = 2025"
+        ).to_pylist()[0]
+    finally:
+        inventory.close()
+    assert read == {"n": len(raw25), "names": 0, "blank": len(raw25)}
+    assert (
+        f"Not in the file, so read as blank answers: '{APPEAL}' (2025). "
+        "Not in the file, so left empty (NULL): 'agency_name' (2025). "
+    ) in result.summary
 
 
 def dropped(edited: pd.DataFrame, path: Path) -> list[str]:

@@ -202,7 +202,7 @@ def _normalize(engine: DuckDBEngine, raw: pa.Table, mapping: YearMapping, label:
         spec = mapping.fields.get(name)
         column = by_key.get(normal_key(spec.column)) if spec else None
         if spec and column is None:
-            issues.append(_issue(mapping.year, label, "missing_column", spec.column, None, raw.num_rows))
+            issues.append(_issue(mapping.year, label, "missing_column", spec.column, name, raw.num_rows))
         expression = f"NULLIF(trim(r.{quote_identifier(column)}), '')" if column else "NULL"
         if name == "agency" and column:
             expression = f"upper({expression})"
@@ -215,7 +215,7 @@ def _normalize(engine: DuckDBEngine, raw: pa.Table, mapping: YearMapping, label:
             select += [f"CAST(NULL AS VARCHAR) AS {name}", f"CAST(NULL AS VARCHAR) AS {name}_raw"]
             continue
         if column is None:  # asked, but not in this file: every answer blank (a practice `missing`), reported
-            issues.append(_issue(mapping.year, label, "missing_column", spec.column, None, raw.num_rows))
+            issues.append(_issue(mapping.year, label, "missing_column", spec.column, name, raw.num_rows))
             blank = quote_literal(mapping.vocabularies[spec.vocabulary].blank)
             select += [f"CAST({blank} AS VARCHAR) AS {name}", f"CAST(NULL AS VARCHAR) AS {name}_raw"]
             continue

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from misflag._text import shown
 from misflag.errors import InputError, literal
 from misflag.inventory._load import Inventory
-from misflag.inventory._mapping import CATEGORIES, PRACTICES, UNMAPPED
+from misflag.inventory._mapping import CATEGORIES, PRACTICES, TEXT_FIELDS, UNMAPPED
 from misflag.result import AuditResult, make_row, rows_to_table
 
 STATUSES: tuple[str, ...] = (*CATEGORIES["practice_appeal"], UNMAPPED)
@@ -124,14 +124,18 @@ def lacking_safeguards(inventory: Inventory, years: list[int]) -> pa.Table:
 
 
 def _absent_columns(inventory: Inventory, years: list[int]) -> str:
-    """A sentence naming the columns of the years' layouts that their files lack (read as blank answers),
-    so that "lack one or both" is read as "reported neither": empty when every column is there."""
-    absent = [
-        f"{shown(issue['column'])} ({issue['year']})"
-        for issue in inventory.issues.to_pylist()
-        if issue["kind"] == "missing_column" and issue["year"] in years
-    ]
-    return f"Not in the file, so read as blank answers: {', '.join(absent)}. " if absent else ""
+    """Sentences naming the columns of the years' layouts that their files lack, by what each became (the
+    field it feeds is the issue's `value`): a coded one (a practice, the stage) blank answers, so that
+    "lack one or both" is read as "reported neither"; a free-text one NULL. Empty when all are there."""
+    blank: list[str] = []
+    empty: list[str] = []
+    for issue in inventory.issues.to_pylist():
+        if issue["kind"] == "missing_column" and issue["year"] in years:
+            named = f"{shown(issue['column'])} ({issue['year']})"
+            (empty if issue["value"] in TEXT_FIELDS else blank).append(named)
+    return (f"Not in the file, so read as blank answers: {', '.join(blank)}. " if blank else "") + (
+        f"Not in the file, so left empty (NULL): {', '.join(empty)}. " if empty else ""
+    )
 
 
 def scorecard(inventory: Inventory, *, year: int | None = None, by: str = "agency") -> AuditResult:
