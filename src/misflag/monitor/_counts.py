@@ -305,7 +305,10 @@ def late_rows(
         f"COUNT({final}) AS final, SUM({final}) AS final_1 "
         f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)} GROUP BY 1, 2"
     )
-    now = {(row.pop("period"), row.pop("g")): row for row in engine.sql(query).to_pylist()}
+    table = engine.sql(query)
+    periods = as_datetimes(nanoseconds(table["period"])[0].view("datetime64[ns]"))  # zoned on Spark
+    rows = table.drop_columns(["period", "g"]).to_pylist()
+    now = dict(zip(zip(periods, table["g"].to_pylist(), strict=True), rows, strict=True))
     before = _older_counts(saved.take(saved.period < np.datetime64(since, "ns")))
     grown = {"n": 0, "truth": 0, "final": 0}
     changed = 0
