@@ -81,18 +81,8 @@ def test_an_eer_threshold_a_reader_counts_otherwise_is_refused(
             str(path), score="score", genuine="genuine", threshold=[0.3], min_cell=1, distance=distance
         )
     capsys.readouterr()
-    argv = [
-        "biometrics",
-        "audit",
-        str(path),
-        "--score",
-        "score",
-        "--genuine",
-        "genuine",
-        "--threshold",
-        "0.3",
-    ]
-    assert main([*argv, "--min-cell", "1", *(["--distance"] if distance else [])]) == 2
+    argv = ["biometrics", "audit", str(path), "--score", "score", "--genuine", "genuine", "--min-cell", "1"]
+    assert main([*argv, "--threshold", "0.3", *(["--distance"] if distance else [])]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "EER threshold" in err[0], err
 
