@@ -8,6 +8,7 @@ is real)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ import pandas as pd
 
 from misflag.monitor import monitor
 from tests.monitor.conftest import make_log
+from tests.monitor.test_monitor_lp_attack_releases import (
+    DAYS,
+    FIRST,
+    SECOND,
+    _day_rows,
+    _log,
+    _pinned,
+    _pool_intervals,
+    _run,
+)
 
 SETTINGS: dict[str, Any] = dict(time="ts", group="grp", reference="A", truth="truth", flag="flag", min_cell=5)
 
@@ -71,3 +82,21 @@ def test_labels_corrected_in_periods_no_longer_read_are_noticed(tmp_path: Path) 
     full = monitor(corrected, **SETTINGS)
     assert result.extras["periods"].to_pylist() != full.extras["periods"].to_pylist()
     assert _mismatch(result), result.metadata["warnings"]
+
+
+def test_a_state_restored_from_a_backup_forgets_what_later_outputs_withheld(tmp_path: Path) -> None:
+    """A documented gap, kept as a test (docs/monitor.md, "Disclosure control"): run 1 withholds day 3's
+    pools (thin) and records it; the state copied before run 1 is restored, and run 2 (day 3's pools now
+    over --min-cell) publishes them: the integer reader of test_monitor_lp_attack_releases.py pins the
+    pools' run-1 counts (7 and 20) to 7-10 and 17-20. The control, run 2 on the state run 1 left, keeps
+    them withheld and pins nothing. No check can tell a restored copy from a state whose job skipped days."""
+    state, backup = tmp_path / "state.json", tmp_path / "backup.json"
+    _run(_log(FIRST, 2), state)
+    shutil.copyfile(state, backup)
+    first = _run(_log(FIRST, 3), state)
+    assert all(r["suppressed"] for r in _day_rows(first, "reviewer_pool", DAYS[2]))
+    kept = _run(_log(SECOND, 4), state)
+    assert not any(_pinned(i) for i in _pool_intervals(first, kept).values())
+    shutil.copyfile(backup, state)
+    restored = _run(_log(SECOND, 4), state)
+    assert sorted(_pool_intervals(first, restored).values()) == [(7, 10), (17, 20)]
