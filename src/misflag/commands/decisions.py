@@ -74,8 +74,11 @@ def audit(
         spec = DecisionSpec.from_dict(read_data_file(settings, "settings file"))
     else:
         spec = DecisionSpec(**spec_values(DecisionSpec, options))
+    # the input's digest is metadata, which only the bundle and the reports publish: printing rows
+    # alone, the file is not read a second time to hash it (a register hashes it anyway)
+    digest = save is not None or report is not None or pdf is not None
     with progress_bar(1.0, quiet=output_format is not OutputFormat.table) as update:
-        result = run_audit(spec, source, engine=engine, table=table, progress=update)
+        result = run_audit(spec, source, engine=engine, table=table, progress=update, digest=digest)
     emit(result, output_format, save=save, report=report, pdf=pdf)
     if spec.count is not None:
         _counts_notes(result, output_format)

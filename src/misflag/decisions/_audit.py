@@ -90,12 +90,15 @@ def run_audit(
     engine: str = "duckdb",
     table: str | None = None,
     progress: Progress | None = None,
+    digest: bool = True,
 ) -> AuditResult:
     """Run an audit described by a spec (the settings-as-data form of `audit_decisions`).
 
     The cell query starts on a background thread as soon as it is known (the input read, every
     expression checked against its columns); the rest of the audit's modules are imported while it
-    runs, and its error, if any, is raised here as the engine raised it.
+    runs, and its error, if any, is raised here as the engine raised it. `digest=False`: a file input is
+    not hashed and the metadata's `input.sha256` is None, for a caller that publishes no metadata (the
+    command line printing rows only); a release register always hashes it.
     """
     if spec.release_register is not None or spec.protect_releases or spec.ledger is not None:
         # the register (a file, or the releases in a ledger): docs/disclosure.md
@@ -113,7 +116,7 @@ def run_audit(
     runner = get_engine(engine)
     counting: PendingQuery | None = None
     try:
-        info = load_input(runner, source, table=table)
+        info = load_input(runner, source, table=table, digest=digest)
         checked = check_spec(spec, info.columns)
         report("counting cells", 0.3)
         counting = PendingQuery(runner, cell_sql(checked), runner.numpy)

@@ -211,9 +211,12 @@ def load_input(
     name: str = "input",
     table: str | None = None,
     csv_options: dict[str, Any] | None = None,
+    digest: bool = True,
 ) -> InputInfo:
     """Load a file path, DuckDB/PostgreSQL table or in-memory frame into `engine` under `name`.
 
+    A file is hashed beside the engine's reads (`InputInfo.sha256`) unless `digest` is False: a caller
+    that shows no metadata (the command line printing rows only) skips the second read of the file.
     Raises InputError, naming the problem, for missing, empty, undecodable (see `io._encoding`) or
     malformed input.
     """
@@ -241,7 +244,8 @@ def load_input(
     if path.stat().st_size == 0:
         raise InputError(f"input file {path} is empty (0 bytes)")
     file_format = _file_format(path)
-    digest = PendingDigest(path)  # hashed while the engine parses (CSV) or scans (Parquet) the file
+    # hashed while the engine parses (CSV) or scans (Parquet) the file
+    pending = PendingDigest(path) if digest else None
     dialect = _register_file(engine, path, file_format, table, name, csv_options)
     try:  # files are read lazily (views): the first scan is where a malformed file shows
         columns = tuple(column for column, _ in engine.columns(name))
@@ -251,7 +255,7 @@ def load_input(
     if rows == 0:
         raise InputError(f"input file {path} has no data rows")
     described = f"{path} (CSV: {dialect.describe()})" if dialect and not dialect.is_default() else str(path)
-    return InputInfo(described, rows, columns, digest)
+    return InputInfo(described, rows, columns, pending)
 
 
 def _register_file(
