@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from misflag._text import shown
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
@@ -33,7 +34,7 @@ from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.disclosure._weights import StateWeights, state_weights
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 from misflag.result import OVERALL_ATTRIBUTE
 
 THIS = "this audit"  # the output being protected, among earlier releases
@@ -124,6 +125,8 @@ def protect(
         if audit.exposed and rounds.earlier:
             raise InputError(_refusal(audit.exposed))
         optimised = rows, metadata, replace(audit, secondary={"method": "greedy", "why": reason})
+    if rounds.earlier and rounds.last is not None:
+        rounds.refuse_unlinked(rounds.last.output, any(row["suppressed"] for row in optimised[0]))
     releases = RELEASED.get()
     if releases is not None:  # the register keeps this audit's sensitive withheld counts
         releases.withheld = rounds.withheld(optimised[2])
@@ -149,11 +152,14 @@ class _Rounds:
     def __init__(self, publish: Publisher, reader: Reader, min_cell: int) -> None:
         releases, digest = RELEASED.get(), reader.digest
         self.releases = releases
-        self.earlier = [
+        earlier = [
             o
             for o in (releases.outputs if releases else ())
             if digest and o.population.partition("|")[0] == digest
         ]
+        # a --where other than value lists is linked by the cells it keeps where it reads group expressions
+        self.linked_by = tuple(dict.fromkeys([*reader.groups, *(g for o in earlier for g in o.groups)]))
+        self.earlier = [releases.linked(o, digest, self.linked_by) for o in earlier] if releases else []
         # an earlier release's withheld counts stay sensitive below the min_cell it was made at: a later
         # audit at a lower min_cell must not give them back (the joint audit uses the larger of the two)
         if releases is not None:
@@ -179,6 +185,9 @@ class _Rounds:
             return rows, shadow, metadata, DisclosureAudit(self.level, [], self.min_cell)
         if last.output is None:
             last.output = self.reader.output(rows, metadata, linked=bool(self.earlier))
+            if self.releases is not None and self.earlier:
+                last.output = self.releases.linked(last.output, self.reader.digest, self.linked_by)
+                self.refuse_unlinked(last.output, withholds=False)  # before any round, where it can
         output = last.output
         self.known = _mine(_known(shadow, self.min_cell, self.reader), self.releases)
         # a count known to hold min_cell or more is not sensitive (an earlier release's, value unknown)
@@ -202,6 +211,18 @@ class _Rounds:
         in it and solve nothing: the same, empty, audit). Nor is such an output refused for spanning
         more unknown counts than the LP takes: no LP is solved."""
         return not self.earlier and not any(row["suppressed"] for row in rows)
+
+    def refuse_unlinked(self, output: Output | None, withholds: bool) -> None:
+        """InputError where a release of this input whose --where cannot be linked (`_where_cells`:
+        this one, or an earlier one) stands beside one that withholds counts (an earlier release, or
+        this output when `withholds`): a difference of their totals could give those counts back."""
+        outputs = [*self.earlier, *([output] if output is not None else [])]
+        # still a population of its own (`disclosure._load.bundle_output`: digest|where)
+        unlinked = [(o.name, o.population.partition("|")[2]) for o in outputs if "|" in o.population]
+        withholding = [o.name for o in self.earlier if any(r.get("suppressed") for r in o.rows)]
+        withholding += [THIS] if withholds else []
+        if unlinked and withholding and self.earlier:
+            raise InputError(_unlinked_refusal(unlinked, withholding, self.linked_by))
 
     def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:
         """This output's sensitive withheld counts (the auditor's values), by the rows that withhold them."""
@@ -289,6 +310,23 @@ def _refusal(exposed: list[Interval]) -> str:
         f"this audit cannot be published without exposing withheld counts of {whose} in the release "
         f"register (e.g. {attribute} = {group}, {figure}: {first.low:g} to {first.high:g} "
         "people); audit coarser groups or fewer breakdowns"
+    )
+
+
+def _unlinked_refusal(
+    unlinked: list[tuple[str, str]], withholding: list[str], groups: tuple[str, ...]
+) -> str:
+    """One line: the release whose --where cannot be linked, the one withholding counts beside it, the fix."""
+    name, where = next(((n, w) for n, w in unlinked if n == THIS), unlinked[0])
+    other = next((n for n in withholding if n != name), withholding[0])
+    whose, beside = (
+        "this audit" if n == THIS else f"earlier release {literal(shown(n))}" for n in (name, other)
+    )
+    return (
+        f"the --where {literal(shown(where))} of {whose} cannot be linked to the other releases of this "
+        f"input in the release register (only a filter over their group expressions {', '.join(groups)} "
+        f"can), and {beside} withholds counts that a difference of totals would give back; filter by "
+        f'values (--where "{groups[0] if groups else "group"} IN (...)") or use a separate register'
     )
 
 

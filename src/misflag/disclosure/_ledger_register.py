@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from misflag._text import shown
@@ -42,21 +43,21 @@ if TYPE_CHECKING:
 ATTEMPTS = 5
 
 
-def audit_in_ledger(spec: DecisionSpec, run: Run, digest: str) -> AuditResult:
-    """`run(spec)` protected against every release of the input `digest` recorded in the ledger
-    `spec.ledger`, then recorded there (nothing is recorded when the audit refuses). The ledger's URL is
-    never published: the output's spec has `ledger` null and `protect_releases` true."""
+def audit_in_ledger(spec: DecisionSpec, run: Run, digest: str, source: Path) -> AuditResult:
+    """`run(spec)` protected against every release of the input `digest` (the file `source`) recorded
+    in the ledger `spec.ledger`, then recorded there (nothing is recorded when the audit refuses). The
+    ledger's URL is never published: the output's spec has `ledger` null and `protect_releases` true."""
     from misflag.ledger import Ledger
 
     store = Ledger.open(str(spec.ledger), create=False)
     try:
         store.require_signing_key()  # before the audit: a release is sealed when it is recorded
-        return _audit(store, spec, run, digest)
+        return _audit(store, spec, run, digest, source)
     finally:
         store.close()
 
 
-def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditResult:
+def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str, source: Path) -> AuditResult:
     from misflag.ledger._releases import record_release, releases_of
 
     inner = replace(spec, ledger=None, release_register=None, protect_releases=False)
@@ -70,7 +71,7 @@ def _audit(store: Ledger, spec: DecisionSpec, run: Run, digest: str) -> AuditRes
         outputs = tuple(bundle_output(p["name"], p["rows"], p["metadata"]) for _, p in earlier)
         values: dict[str, dict[CountKey, float] | None] = {p["name"]: counted[s] for s, p in earlier}
         min_cells = {p["name"]: release_min_cell(p["metadata"]) for _, p in earlier}
-        token = RELEASED.set(Releases(outputs, values, min_cells=min_cells))
+        token = RELEASED.set(Releases(outputs, values, min_cells=min_cells, source=source))
         try:
             result = run(inner)
         finally:

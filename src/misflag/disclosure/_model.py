@@ -51,6 +51,8 @@ class Output:
     missing_label: str = "(missing)"
     keys: dict[tuple[str, str | None], Key] | None = None  # (attribute, group) -> values; None: parse
     weights: StateWeights | None = None  # audited people's weights by state, where the reader knows them
+    #: a --where read as the cells it keeps (`_where_cells`): (group expressions, their values kept)
+    cells: tuple[tuple[str, ...], frozenset[Key]] | None = None
 
     def members(self) -> dict[str, tuple[int, ...]]:
         """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""
@@ -167,12 +169,19 @@ class Universe:
         self.stages: list[str] = []
         for output in outputs:
             members = output.members()
-            for expression in [*output.groups, *output.restriction]:
+            kept = output.cells or ((), frozenset())
+            for expression in [*output.groups, *output.restriction, *kept[0]]:
                 if expression not in values:
                     self.attributes.append(expression)
                     values[expression] = []
             for expression, allowed in output.restriction.items():
                 _extend(values[expression], allowed)
+            for i, expression in enumerate(kept[0]):
+                # in a fixed order (NULL first), so that the same releases name the same unknowns
+                _extend(
+                    values[expression],
+                    sorted({c[i] for c in kept[1]}, key=lambda v: (v is not None, v or "")),
+                )
             units: set[tuple[str, str | None]] = set()  # a group's rows all name the same values
             for row in output.rows:
                 position = members.get(row["attribute"])
@@ -210,6 +219,15 @@ class Universe:
             a = self.attributes.index(expression)
             index = [self.values[a].index(v) for v in allowed]
             keep &= np.isin(self.coords[:, a], index)
+        if output.cells is not None:  # the cells a --where keeps (every other value's slot: not kept)
+            columns = [self.attributes.index(expression) for expression in output.cells[0]]
+            codes = {
+                tuple(self.values[a].index(v) for a, v in zip(columns, cell, strict=True))
+                for cell in output.cells[1]
+            }
+            keep &= np.fromiter(
+                (tuple(c) in codes for c in self.coords[:, columns].tolist()), bool, self.cells
+            )
         return keep
 
     def group(self, output: Output, members: tuple[int, ...], key: Key) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 from misflag._text import shown, shown_path
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
+from misflag.disclosure._where_cells import WhereCells
 from misflag.errors import InputError, literal
 from misflag.io import read_regular_file
 from misflag.result import AuditResult
@@ -60,6 +61,16 @@ class Releases:
     #: each earlier release's min_cell (by name): its withheld counts stay sensitive below it, whatever
     #: min_cell a later audit of the same data is run at
     min_cells: dict[str, int] = field(default_factory=dict)
+    #: the input file (of the releases' digest): a --where other than value lists is linked by the cells
+    #: it keeps, evaluated on it (`_where_cells`); None: such a release is not linked
+    source: Path | None = None
+    _cells: dict[str, WhereCells] = field(default_factory=dict, init=False, repr=False)  # per digest
+
+    def linked(self, output: Output, digest: str, groups: Iterable[str]) -> Output:
+        """`output` (of input `digest`) with a --where other than value lists linked by the cells it keeps,
+        where the filter reads only `groups` and the input file is known (`_where_cells`); else as it was."""
+        cells = self._cells.setdefault(digest, WhereCells(self.source, digest))
+        return cells.link(output, groups)
 
     def min_cell_of(self, outputs: Sequence[Output]) -> int:
         """The largest min_cell these earlier releases were made at (1 where none is known)."""
@@ -160,13 +171,14 @@ class ReleaseRegister:
         recorded as release `name` (nothing is recorded when the audit refuses)."""
         from misflag.decisions import audit_decisions
 
-        return self.recorded(name, lambda: audit_decisions(source, **options))
+        return self.recorded(name, lambda: audit_decisions(source, **options), source)
 
-    def recorded(self, name: str, run: Callable[[], AuditResult]) -> AuditResult:
-        """`run()` (a decision audit) protected against every release of the same input, then recorded."""
+    def recorded(self, name: str, run: Callable[[], AuditResult], source: Any = None) -> AuditResult:
+        """`run()` (a decision audit) protected against every release of the same input, then recorded.
+        `source`: the input file `run` audits, on which a --where other than value lists is linked."""
         if any(r["name"] == name for r in self.releases):
             raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
-        with self.protecting() as releases:
+        with self.protecting(source) as releases:
             result = run()
         warn_unlinked(self.releases, (result.metadata.get("input") or {}).get("sha256"), "decisions")
         result.metadata["release"] = name
@@ -174,8 +186,9 @@ class ReleaseRegister:
         return result
 
     @contextmanager
-    def protecting(self) -> Iterator[Releases]:
-        """Decision audits run inside are protected against every release of the same input."""
+    def protecting(self, source: Any = None) -> Iterator[Releases]:
+        """Decision audits run inside are protected against every release of the same input (`source`:
+        the input file, on which a --where other than value lists is linked; else it is not)."""
         values = {
             r["name"]: None
             if r.get("withheld_counts") is None
@@ -183,7 +196,8 @@ class ReleaseRegister:
             for r in self.releases
         }
         min_cells = {r["name"]: release_min_cell(r["metadata"]) for r in self.releases}
-        token = RELEASED.set(Releases(tuple(self.outputs()), values, min_cells=min_cells))
+        path = Path(source) if isinstance(source, str | Path) else None
+        token = RELEASED.set(Releases(tuple(self.outputs()), values, min_cells=min_cells, source=path))
         try:
             yield cast(Releases, RELEASED.get())
         finally:
@@ -210,20 +224,20 @@ def audit_registered(
     once: the output's sha256 is that digest (`io.hashed_once`)."""
     from misflag.io._readers import hashed_once
 
-    input_file(source)
+    file = input_file(source)
     if spec.ledger is not None and (spec.release_register is not None or spec.protect_releases):
         raise InputError(
             "give {ledger} or a release register ({release_register}, {protect_releases}), not both: "
             "each release is recorded in one place"
         )
     if spec.release_register is not None:
-        return _in_register(spec, spec.release_register, run)
-    with hashed_once(Path(source)) as digest:
+        return _in_register(spec, spec.release_register, run, file)
+    with hashed_once(file) as digest:
         if spec.ledger is not None:
             from misflag.disclosure._ledger_register import audit_in_ledger
 
-            return audit_in_ledger(spec, run, digest)
-        return _in_register(spec, data_dir_register(digest), run)
+            return audit_in_ledger(spec, run, digest, file)
+        return _in_register(spec, data_dir_register(digest), run, file)
 
 
 def data_dir_register(digest: str) -> Path:
@@ -253,8 +267,10 @@ def input_file(source: Any) -> Path:
     return Path(source)
 
 
-def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], AuditResult]) -> AuditResult:
-    """The audit protected against the register file at `path`, under its lock, and recorded there."""
+def _in_register(
+    spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], AuditResult], source: Path
+) -> AuditResult:
+    """The audit of `source` protected against the register file at `path`, under its lock, and recorded."""
     inner = replace(spec, release_register=None, protect_releases=False)
 
     def protected() -> AuditResult:
@@ -264,7 +280,7 @@ def _in_register(spec: DecisionSpec, path: Path, run: Callable[[DecisionSpec], A
 
     with locked(Path(path)):
         register = ReleaseRegister(path)
-        return register.recorded(release_name(spec, len(register.releases) + 1), protected)
+        return register.recorded(release_name(spec, len(register.releases) + 1), protected, source)
 
 
 def audit_linked(
