@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-STATES = [(t, f) for t in (0, 1) for f in (0, 1)]  # (truth, flag)
+STATES: list[tuple[Any, int]] = [(t, f) for t in (0, 1) for f in (0, 1)]  # (truth, flag)
 EVERYONE = {(0, 0), (0, 1), (1, 0), (1, 1)}
 COUNTED: dict[str, tuple[set[tuple[int, int]], set[tuple[int, int]]]] = {
     "n": (EVERYONE, EVERYONE),
@@ -41,24 +41,37 @@ def _figure(metric: str) -> str | None:
     return None
 
 
-class Attacker:
+class Cells:
+    """The model's unknowns: people per (value of every attribute, state: (truth, flag)), and the columns
+    of a group's cells in some states, found by masks over the cells (a reader asks for them per figure)."""
+
+    def __init__(self, values: dict[str, list[str]], states: list[tuple[Any, int]] = STATES) -> None:
+        self.names = list(values)
+        self.cells = list(product(*values.values(), states))
+        self._values = {
+            name: np.array([cell[i] for cell in self.cells], dtype=object)
+            for i, name in enumerate(self.names)
+        }
+        self._state_list = states
+        self._states = np.arange(len(self.cells)) % len(states)  # the state varies fastest in `product`
+
+    def _columns(self, where: dict[str, str], states: set[Any]) -> tuple[int, ...]:
+        """The cells in `states` whose attributes hold `where`'s values, in the cells' order."""
+        chosen = np.isin(self._states, [self._state_list.index(state) for state in states])
+        for attribute, value in where.items():
+            chosen &= self._values[attribute] == value
+        return tuple(int(i) for i in np.flatnonzero(chosen))
+
+
+class Attacker(Cells):
     """Every published figure of several outputs of one data set, as one linear program."""
 
     def __init__(self, values: dict[str, list[str]]) -> None:
-        self.names = list(values)
-        self.cells = list(product(*values.values(), STATES))
+        super().__init__(values)
         self.equations: dict[tuple[int, ...], float] = {}
         self.at_least_one: set[tuple[int, ...]] = set()
         self.ranges: dict[tuple[int, ...], tuple[float, float]] = {}
         self.targets: dict[tuple[int, ...], list[tuple[int, dict[str, Any], str]]] = {}
-
-    def _columns(self, where: dict[str, str], states: set[tuple[int, int]]) -> tuple[int, ...]:
-        positions = [self.names.index(a) for a in where]
-        return tuple(
-            i
-            for i, cell in enumerate(self.cells)
-            if cell[-1] in states and all(cell[p] == where[a] for p, a in zip(positions, where, strict=True))
-        )
 
     def read(self, number: int, rows: list[dict[str, Any]], where: dict[str, str], rows_audited: Any) -> None:
         if rows_audited is not None:
@@ -111,9 +124,10 @@ class Attacker:
 class WarmLp:
     """min c.x subject to A_eq x = b_eq, A_ub x <= b_ub, x >= 0, for many objectives c: one HiGHS model
     (highspy, the solver library itself) re-solved from its last basis, as tau-ARGUS's audit does; an
-    objective the warm model gives no verdict on is solved afresh by scipy's `linprog`."""
+    objective the warm model gives no verdict on is solved afresh by scipy's `linprog`. `whole`: x whole
+    too (HiGHS's MIP on the same model, only its objective changed between solves; no fallback)."""
 
-    def __init__(self, a_eq: Any, b_eq: np.ndarray, a_ub: Any, b_ub: np.ndarray) -> None:
+    def __init__(self, a_eq: Any, b_eq: np.ndarray, a_ub: Any, b_ub: np.ndarray, whole: bool = False) -> None:
         import highspy
 
         self.a_eq, self.b_eq, self.a_ub, self.b_ub = a_eq, b_eq, a_ub, b_ub
@@ -139,6 +153,10 @@ class WarmLp:
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
         self.status = highspy.HighsModelStatus
+        self.whole = whole
+        if whole:
+            kinds = np.full(self.size, highspy.HighsVarType.kInteger)
+            self.highs.changeColsIntegrality(self.size, np.arange(self.size, dtype=np.int32), kinds)
 
     def least(self, objective: np.ndarray) -> float:
         """The least value of the objective (-inf when unbounded)."""
@@ -147,6 +165,7 @@ class WarmLp:
         status = self.highs.getModelStatus()
         if status == self.status.kOptimal:
             return float(self.highs.getObjectiveValue())
+        assert not self.whole, status  # the MIP has no fallback: its callers bound it (counts >= 0)
         solved = linprog(
             objective,
             A_ub=self.a_ub,

@@ -18,7 +18,9 @@ import duckdb
 import numpy as np
 from scipy.optimize import linprog
 
-STATES = [(t, f) for t in (0, 1, None) for f in (0, 1)]
+from tests.disclosure.attacker import Cells
+
+STATES: list[tuple[Any, int]] = [(t, f) for t in (0, 1, None) for f in (0, 1)]
 EVERYONE = set(STATES)
 AUDITED = {(t, f) for t, f in STATES if t is not None}
 FLAGGED = {(t, f) for t, f in STATES if f == 1}
@@ -61,27 +63,18 @@ def cell_weights(weight_expression: str, values: dict[str, list[str]]) -> dict[t
     return dict(zip(keys, (float(w) for (w,) in out.fetchall()), strict=True))
 
 
-class WeightedAttacker:
+class WeightedAttacker(Cells):
     """Every published figure of one weighted output, as one linear program."""
 
     def __init__(self, values: dict[str, list[str]], weights: dict[Any, float]) -> None:
         """`weights`: by flag (0, 1), or by (value of each attribute, flag)."""
-        self.names = list(values)
-        self.cells = list(product(*values.values(), STATES))
+        super().__init__(values, STATES)
         self.weight = np.array(
             [weights[c[-1][1]] if c[-1][1] in weights else weights[(*c[:-1], c[-1][1])] for c in self.cells]
         )
         self.equations: dict[tuple[Any, ...], tuple[np.ndarray, float]] = {}
         self.at_least_one: set[tuple[int, ...]] = set()
         self.targets: dict[tuple[int, ...], list[tuple[dict[str, Any], str]]] = {}
-
-    def _columns(self, where: dict[str, str], states: set[Any]) -> tuple[int, ...]:
-        positions = [self.names.index(a) for a in where]
-        return tuple(
-            i
-            for i, cell in enumerate(self.cells)
-            if cell[-1] in states and all(cell[p] == where[a] for p, a in zip(positions, where, strict=True))
-        )
 
     def _equal(self, columns: tuple[int, ...], value: float, coefficients: np.ndarray | None = None) -> None:
         row = np.zeros(len(self.cells))

@@ -6,8 +6,9 @@ them) and of the given name (y has 13 people; x, the next smallest, is withheld 
 letter keeps the state's misspellings to 11 groups, so the model stays small (the state itself has 41
 groups under 20 people, about 100 s of CPU per reader). The reader takes every figure of the saved
 bundle as an equation on whole counts and solves for the least and most each withheld count can hold,
-with HiGHS (warm LP re-solves through the disclosure tests' `WarmLp`, and scipy's `milp` where the LP's
-optimum is not whole).
+with HiGHS (its MIP on one model through the disclosure tests' `WarmLp`, only the objective changed
+between solves: on the published FEBRL audit all 132 LP optima were fractional, so the warm LP solved
+first, then scipy's `milp` afresh, cost a third more).
 
 The reader's unknowns, per attribute (no cross-table of two attributes is published, so each attribute
 has its own equations, tied only through the overall row they share): per group, true and false pairs
@@ -34,7 +35,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from misflag.cli import main
 from misflag.linkage._disclosure import Outcome
@@ -45,6 +45,8 @@ GROUPS = ("substr(state, 1, 1)", "substr(given_name, 1, 1)")
 MIN_CELL = 20
 THRESHOLDS = (0.5, 0.9)
 BLOCKED_ON = ("given_name", "surname", "date_of_birth", "soc_sec_id", "postcode", "street_number")
+#: Least and most of each (group, count) a reader can hold
+Intervals = dict[tuple[str, str], tuple[float, float]]
 
 
 @dataclass
@@ -222,7 +224,7 @@ class Reader:
                 out[(group, f"fn@{t:g}")] = {k: 1.0 for k in true_pairs if k not in tp}
         return out
 
-    def intervals(self) -> dict[tuple[str, str], tuple[float, float]]:
+    def intervals(self) -> Intervals:
         """Least and most each target can hold over whole non-negative counts meeting every equation."""
         size = len(self.columns)
 
@@ -233,15 +235,14 @@ class Reader:
 
         a_eq, b_eq = matrix(self.equal), np.array([v for _, v in self.equal])
         a_ub, b_ub = matrix(self.at_most), np.array([v for _, v in self.at_most])
-        warm = WarmLp(a_eq, b_eq, a_ub, b_ub)
+        whole = WarmLp(a_eq, b_eq, a_ub, b_ub, whole=True)
         growable = _growable(a_eq, a_ub)
-        whole = [LinearConstraint(a_eq, b_eq, b_eq), LinearConstraint(a_ub, -np.inf, b_ub)]
         out = {}
         for key, terms in self.targets().items():
             objective = np.zeros(size)
             objective[list(terms)] = 1.0
-            low = _least(warm, objective, whole)  # counts are >= 0: the least is finite
-            out[key] = (low, math.inf if growable & set(terms) else -_least(warm, -objective, whole))
+            low = whole.least(objective)  # counts are >= 0: the least is finite
+            out[key] = (low, math.inf if growable & set(terms) else -whole.least(-objective))
         return out
 
 
@@ -265,21 +266,6 @@ def _growable(a_eq: sparse.csr_matrix, a_ub: sparse.csr_matrix) -> set[int]:
         moved = np.flatnonzero((np.asarray(cone.highs.getSolution().col_value) > 1e-7) & (rest > 0))
         assert moved.size, grows
         found |= {int(j) for j in moved}
-
-
-def _least(warm: WarmLp, c: np.ndarray, whole: list[LinearConstraint]) -> float:
-    """min c.x: the LP (HiGHS, warm from the last basis), and the integer program (HiGHS's MILP) where
-    the LP's optimum is not whole."""
-    value = warm.least(c)
-    if math.isinf(value):
-        return value
-    if warm.highs.getModelStatus() == warm.status.kOptimal:
-        x = np.asarray(warm.highs.getSolution().col_value)
-        if np.allclose(x, np.round(x), atol=1e-7):
-            return value
-    ip = milp(c, constraints=whole, integrality=np.ones(c.size), bounds=Bounds(0, np.inf))
-    assert ip.status == 0, ip.message
-    return float(ip.fun)
 
 
 # -- the data, the audit and the truth ---------------------------------------------------------------
@@ -370,6 +356,19 @@ def rules_told(bundle: dict[str, Any], attribute: str) -> set[str] | None:
     return {g for g, why in reasons.items() if "fewer than" in why and "cannot be recovered" not in why}
 
 
+#: Each solved model's intervals, by (bundle, attribute, groups known to be small), the bundle held so its id
+#: stays its own: a reader of reasons that names no rule solves the plain reader's model, asked for again.
+_SOLVED: dict[tuple[int, str, frozenset[str] | None], tuple[dict[str, Any], Intervals]] = {}
+
+
+def _solved(bundle: dict[str, Any], attribute: str, primary: set[str] | None) -> Intervals:
+    """`Reader(bundle, attribute, primary).intervals()`, solved once per bundle and rule known."""
+    key = (id(bundle), attribute, None if primary is None else frozenset(primary))
+    if key not in _SOLVED:
+        _SOLVED[key] = (bundle, Reader(bundle, attribute, primary).intervals())
+    return _SOLVED[key][1]
+
+
 def attack(
     bundle: dict[str, Any], truth: dict[str, dict[tuple[str, str], int]], reader: str
 ) -> tuple[dict[tuple[str, str, str], tuple[float, float]], list[tuple[str, str, str]]]:
@@ -387,7 +386,7 @@ def attack(
                 g for g in withheld(bundle, attribute) if truth[attribute][(g, "people")] < min_cell
             },
         }[reader]
-        for (group, count), (low, high) in Reader(bundle, attribute, primary).intervals().items():
+        for (group, count), (low, high) in _solved(bundle, attribute, primary).items():
             value = truth[attribute][(group, count)]
             assert low - 1e-6 <= value <= high + 1e-6, (attribute, group, count, value, low, high)
             intervals[(attribute, group, count)] = (low, high)
