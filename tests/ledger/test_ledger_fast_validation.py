@@ -8,6 +8,7 @@ it accepts."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -76,65 +77,78 @@ json_values = st.recursive(
 )
 
 
-VALID_LABELS = ["screening", "alice", "mail", "x" * 64, "sha256:" + "ab" * 32, "a b"]
+VALID_LABELS = ("screening", "alice", "mail", "x" * 64, "sha256:" + "ab" * 32, "a b")
 
 
 FIELDS = ("kind", "case", "actor", "role", "required", "extra", "groups")
+# The strategies `events` draws from, built once: built inside it, for every draw, they cost most of the
+# property test's time (hypothesis builds and validates a strategy on its first draw).
+TARGETS = st.sampled_from((None, None, *FIELDS))
+KINDS, BAD_KINDS = st.sampled_from(list(CASE_EVENTS)), st.one_of(st.just("bogus"), st.integers())
+MISSING = st.integers(0, 9)
+BAD_REQUIRED = st.one_of(labels, st.booleans())
+FLAT = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.81, 3, "high", 1e-7, 1.5e-05, 1e-4, 1e15, 1e16, -0.0, 2**53, 0.1 + 0.2]),
+    st.text(max_size=8),
+)
+HOSTILE_VALUES = st.one_of(
+    json_values, st.sampled_from([True, False, float("nan"), float("-inf"), 2**53 + 1, -(10**400), None])
+)
+EXTRA_NAMES = st.lists(st.sampled_from(["score", "flag", "nested", "note", "ts"]), max_size=3)
+KEYED = st.dictionaries(st.text(max_size=4), FLAT, max_size=2)
+BAD_KEYED = st.dictionaries(st.text(max_size=4), json_values, max_size=2)
+GROUP_NAMES = st.sampled_from(["sex", "region"])
+HOSTILE_NAMES = st.one_of(st.sampled_from(["Sex", "case_id", "x" * 41]), st.text(max_size=6))
+GROUPS = st.dictionaries(GROUP_NAMES, st.sampled_from(VALID_LABELS), max_size=2)
+BAD_GROUPS = st.dictionaries(st.one_of(GROUP_NAMES, HOSTILE_NAMES), labels, max_size=3)
+CASES = st.sampled_from(["c-1", "case:9.x"])
+BAD_CASES = st.one_of(st.sampled_from(["", "bad id", "x" * 129]), st.text(max_size=8))
+BAD_ROLES = st.one_of(st.sampled_from([*ROLES, "boss"]), st.none())
+ACTOR_IDS = st.sampled_from([None, "", "0123456789abcdef", "\u202e"])
+
+
+@functools.cache
+def _sampled(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """`st.sampled_from(values)`, built once per tuple of values (a kind's roles, a field's choices)."""
+    return st.sampled_from(values)
+
+
+@functools.cache
+def _either(valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`st.one_of(valid, hostile)`, built once per pair."""
+    return st.one_of(valid, hostile)
 
 
 @st.composite
 def events(draw: st.DrawFn) -> Event:
     """Events valid but for at most one field (hostile values one field at a time, so that many events
     pass the full checks and the fast path's text is compared too, not only its refusals)."""
-    target = draw(st.sampled_from((None, None, *FIELDS)))
+    target = draw(TARGETS)
 
     def pick(field: str, valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> Any:
-        return draw(st.one_of(valid, hostile) if field == target else valid)
+        return draw(_either(valid, hostile) if field == target else valid)
 
-    kind = pick("kind", st.sampled_from(list(CASE_EVENTS)), st.one_of(st.just("bogus"), st.integers()))
+    kind = pick("kind", KINDS, BAD_KINDS)
     required, roles = CASE_EVENTS.get(kind, ((), ROLES)) if isinstance(kind, str) else ((), ROLES)
     payload: dict[str, Any] = {}
     for name in required:
         choices = CHOICES.get((kind, name)) or ((True, False) if name == "flag_was_wrong" else VALID_LABELS)
-        if target != "required" or draw(st.integers(0, 9)):  # sometimes missing
-            payload[name] = pick("required", st.sampled_from(choices), st.one_of(labels, st.booleans()))
-    flat = st.one_of(
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.sampled_from([0.81, 3, "high", 1e-7, 1.5e-05, 1e-4, 1e15, 1e16, -0.0, 2**53, 0.1 + 0.2]),
-        st.text(max_size=8),
-    )
-    hostile_values = st.one_of(
-        json_values, st.sampled_from([True, False, float("nan"), float("-inf"), 2**53 + 1, -(10**400), None])
-    )
-    for name in draw(st.lists(st.sampled_from(["score", "flag", "nested", "note", "ts"]), max_size=3)):
-        payload[name] = pick("extra", flat if name != "flag" else st.booleans(), hostile_values)
-    payload.update(  # keys in any script
-        pick(
-            "extra",
-            st.dictionaries(st.text(max_size=4), flat, max_size=2),
-            st.dictionaries(st.text(max_size=4), json_values, max_size=2),
-        )
-    )
-    group_names = st.sampled_from(["sex", "region"])
-    hostile_names = st.one_of(st.sampled_from(["Sex", "case_id", "x" * 41]), st.text(max_size=6))
-    groups = pick(
-        "groups",
-        st.dictionaries(group_names, st.sampled_from(VALID_LABELS), max_size=2),
-        st.dictionaries(st.one_of(group_names, hostile_names), labels, max_size=3),
-    )
-    case_id = pick(
-        "case",
-        st.sampled_from(["c-1", "case:9.x"]),
-        st.one_of(st.sampled_from(["", "bad id", "x" * 129]), st.text(max_size=8)),
-    )
+        if target != "required" or draw(MISSING):  # sometimes missing
+            payload[name] = pick("required", _sampled(choices), BAD_REQUIRED)
+    for name in draw(EXTRA_NAMES):
+        payload[name] = pick("extra", FLAT if name != "flag" else st.booleans(), HOSTILE_VALUES)
+    payload.update(pick("extra", KEYED, BAD_KEYED))  # keys in any script
+    groups = pick("groups", GROUPS, BAD_GROUPS)
+    case_id = pick("case", CASES, BAD_CASES)
     return Event(
         kind=kind,
         case_id=case_id,
-        actor=pick("actor", st.sampled_from(VALID_LABELS), labels),
-        role=pick("role", st.sampled_from(roles), st.one_of(st.sampled_from([*ROLES, "boss"]), st.none())),
+        actor=pick("actor", _sampled(VALID_LABELS), labels),
+        role=pick("role", _sampled(roles), BAD_ROLES),
         payload=payload,
         groups=groups,
-        actor_id=draw(st.sampled_from([None, "", "0123456789abcdef", "\u202e"])),
+        actor_id=draw(ACTOR_IDS),
     )
 
 
