@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
+
+from misflag._text import shown_path
 
 _PLACEHOLDER = re.compile(r"(\{?)\{([a-z][a-z0-9_]*)\}")  # `{{name}` is `literal`'s escape of `{name}`
 
@@ -18,6 +21,13 @@ _PLACEHOLDER = re.compile(r"(\{?)\{([a-z][a-z0-9_]*)\}")  # `{{name}` is `litera
 def literal(text: str) -> str:
     """User text to echo in a message: any `{name}` in it stays as written instead of naming a parameter."""
     return re.sub(r"\{(?=[a-z][a-z0-9_]*\})", "{{", text)
+
+
+def named_path(path: str | Path) -> str:
+    """A user's file path as a message names it: repr-quoted and printable (an escape code in it cannot
+    drive the terminal), its first `PATH_SHOWN` characters and its length past them (a 5,000-character
+    path cannot fill it), a `{name}` in it kept as written."""
+    return literal(shown_path(path))
 
 
 class MisflagError(Exception):

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 from misflag._json import rows_json
 from misflag._result_columns import COLUMNS, arrow_table, cleaned, plain_columns, rows_to_table, schema
 from misflag._result_columns import arrow_array as arrow_array  # re-exported: audits build columns
-from misflag._text import shown_path
-from misflag.errors import InputError, literal
+from misflag.errors import InputError, literal, named_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -281,7 +280,7 @@ class AuditResult:
     def load(cls, path: str | Path) -> AuditResult:
         """Read a result written by `save` or by `--format json`."""
         source = Path(path)
-        named = literal(shown_path(source))
+        named = named_path(source)
         if not source.is_file():
             raise InputError(f"result file {named} does not exist")
         try:  # ValueError: JSON's own errors, and a whole number past Python's digit limit

@@ -27,7 +27,7 @@ from misflag.disclosure._goal import protection_level
 from misflag.disclosure._load import load_output, parsed
 from misflag.disclosure._model import Output
 from misflag.disclosure._register import CountKey, Releases, release_min_cell
-from misflag.errors import InputError, MisflagError, literal
+from misflag.errors import InputError, MisflagError, literal, named_path
 
 #: Most distinct input digests an error names (a release of many inputs is named by its first ones).
 NAMED_DIGESTS = 5
@@ -93,10 +93,6 @@ def check_outputs(
     return ReleaseCheck(audit, tuple(outputs), level, source, counted, unknown)
 
 
-def _named(path: Path) -> str:
-    return literal(shown(str(path)))
-
-
 def _input_file(path: Path) -> Path:
     try:
         found = path.is_file()
@@ -104,7 +100,7 @@ def _input_file(path: Path) -> Path:
         found = False
     if not found:
         raise InputError(
-            f"input {_named(path)} is not a file: give the CSV or Parquet file the outputs were audited from"
+            f"input {named_path(path)} is not a file: give the CSV or Parquet file the outputs were audited from"
         )
     return path
 
@@ -117,7 +113,7 @@ def _digest(source: Path, stack: ExitStack) -> str:
     try:
         return stack.enter_context(hashed_once(source))
     except OSError as problem:
-        raise InputError(f"cannot read input {_named(source)}: {problem.strerror or problem}") from None
+        raise InputError(f"cannot read input {named_path(source)}: {problem.strerror or problem}") from None
 
 
 def _payload(path: Path, output: Output) -> dict[str, Any] | None:
@@ -132,7 +128,7 @@ def _payload(path: Path, output: Output) -> dict[str, Any] | None:
     if isinstance(data, list) and data == output.rows:
         return None
     if not isinstance(data, dict) or data.get("rows") != output.rows:
-        raise InputError(f"output {_named(path)} changed while it was checked: check it again")
+        raise InputError(f"output {named_path(path)} changed while it was checked: check it again")
     return data
 
 
@@ -151,7 +147,7 @@ def _none_match(source: Path, digest: str, payloads: list[dict[str, Any] | None]
         listed = (d if re.fullmatch("[0-9a-f]{64}", d) else literal(shown(d)) for d in theirs[:NAMED_DIGESTS])
         named = "theirs have sha256 " + ", ".join(listed) + more
     return (
-        f"input {_named(source)} (sha256 {digest}) is the input of none of these outputs: {named}; "
+        f"input {named_path(source)} (sha256 {digest}) is the input of none of these outputs: {named}; "
         "give the file they were audited from"
     )
 
@@ -164,7 +160,7 @@ def _counted_again(
     output's, not the user's)."""
     from misflag.decisions import run_audit
 
-    problem = f"output {_named(path)} cannot be counted again from {_named(source)}"
+    problem = f"output {named_path(path)} cannot be counted again from {named_path(source)}"
     if not isinstance(payload["metadata"].get("spec"), dict):
         raise InputError(f"{problem}: its metadata has no spec")
     try:

@@ -15,10 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from misflag._text import shown
 from misflag.disclosure._model import Output
 from misflag.disclosure._weights import state_weights
-from misflag.errors import InputError, literal
+from misflag.errors import InputError, literal, named_path
 from misflag.result import JOIN, OVERALL_ATTRIBUTE
 
 COLUMNS = ("attribute", "group", "stage", "metric", "value", "denominator", "suppressed", "warning")
@@ -35,7 +34,7 @@ def load_output(path: Path) -> Output:
     except OSError:  # a name past the system's limit (ENAMETOOLONG): there is no such output
         found = False
     if not found:
-        raise InputError(f"output {_named(path)} does not exist")
+        raise InputError(f"output {named_path(path)} does not exist")
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() == ".csv":
         return _plain(str(path), _csv_rows(path, text))
@@ -47,9 +46,9 @@ def load_output(path: Path) -> Output:
         or data.get("kind") != "decisions"
         or not isinstance(data.get("metadata"), dict)
     ):
-        raise InputError(f"output {_named(path)} is not a saved misflag decision audit")
+        raise InputError(f"output {named_path(path)} is not a saved misflag decision audit")
     if not well_formed(data.get("rows"), data["metadata"]):
-        raise InputError(f"output {_named(path)} does not hold misflag result rows and metadata")
+        raise InputError(f"output {named_path(path)} does not hold misflag result rows and metadata")
     return bundle_output(str(path), data["rows"], data["metadata"])
 
 
@@ -71,23 +70,18 @@ def parsed(path: Path, text: str) -> Any:
     try:
         return json.loads(text, parse_int=_whole)
     except json.JSONDecodeError:
-        raise InputError(f"output {_named(path)} is neither JSON nor CSV") from None
+        raise InputError(f"output {named_path(path)} is neither JSON nor CSV") from None
     except RecursionError:
-        raise InputError(f"output {_named(path)} is JSON nested too deep to read") from None
+        raise InputError(f"output {named_path(path)} is JSON nested too deep to read") from None
     except _LongNumber as error:
         raise InputError(
-            f"output {_named(path)} holds a number of {error.args[0]:,} digits (at most {MAX_DIGITS:,} are read)"
+            f"output {named_path(path)} holds a number of {error.args[0]:,} digits (at most {MAX_DIGITS:,} are read)"
         ) from None
-
-
-def _named(path: Path) -> str:
-    """The path as a message shows it: by its start and length, a `{name}` in it kept as written."""
-    return literal(shown(str(path)))
 
 
 def _checked(path: Path, rows: Any) -> list[dict[str, Any]]:
     if not well_formed(rows):
-        raise InputError(f"output {_named(path)} does not hold misflag result rows")
+        raise InputError(f"output {named_path(path)} does not hold misflag result rows")
     return rows
 
 
@@ -141,7 +135,7 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
         read = list(csv.DictReader(text.splitlines()))
     except csv.Error as error:  # a field past the csv module's limit (131,072 characters)
         raise InputError(
-            f"output {_named(path)} is not a misflag result CSV: {literal(str(error))}"
+            f"output {named_path(path)} is not a misflag result CSV: {literal(str(error))}"
         ) from None
     for raw in read:
         try:
@@ -155,7 +149,7 @@ def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
                 }
             )
         except (KeyError, ValueError):
-            raise InputError(f"output {_named(path)} is not a misflag result CSV") from None
+            raise InputError(f"output {named_path(path)} is not a misflag result CSV") from None
     return _checked(path, rows)
 
 

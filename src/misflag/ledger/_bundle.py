@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
-from misflag.errors import LedgerError, literal
-from misflag.ledger._engine import file_problem, named_path
+from misflag.errors import LedgerError, literal, named_path
+from misflag.ledger._engine import file_problem
 from misflag.ledger._keys import pin_fingerprint, read_heads
 from misflag.ledger._store import Ledger, now
 from misflag.ledger._verify import (

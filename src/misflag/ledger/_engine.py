@@ -12,15 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from misflag._text import hide_passwords, shown, shown_path
-from misflag.errors import LedgerError, literal
-
-
-def named_path(path: str | Path) -> str:
-    """A user's file path as a ledger message names it: repr-quoted and printable (an escape code in it
-    cannot drive the terminal), its first `PATH_SHOWN` characters and its length past them (a
-    5,000-character path cannot fill it), a `{name}` in it kept as written."""
-    return literal(shown_path(path))
+from misflag._text import hide_passwords, shown
+from misflag.errors import LedgerError, literal, named_path
 
 
 def file_problem(error: BaseException, path: str | Path) -> str:

@@ -30,9 +30,9 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from misflag._text import shown
-from misflag.errors import LedgerError, literal
+from misflag.errors import LedgerError, literal, named_path
 from misflag.io import neutralise_csv_cell
-from misflag.ledger._engine import LedgerUnavailable, file_problem, first_line, named_path
+from misflag.ledger._engine import LedgerUnavailable, file_problem, first_line
 from misflag.ledger._events import GROUP_NAME, RESERVED_GROUPS
 from misflag.ledger._store import Ledger
 from misflag.ledger._verify import CHECKPOINT_COLUMNS, ENTRY_COLUMNS, Evidence, verify_rows

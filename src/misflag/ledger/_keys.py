@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from platformdirs import user_data_dir
 
 from misflag._text import PATH_SHOWN, printable, shown
-from misflag.errors import InputError, LedgerError, literal
+from misflag.errors import InputError, LedgerError, literal, named_path
 from misflag.io import read_regular_file
-from misflag.ledger._engine import file_problem, named_path, parse_url
+from misflag.ledger._engine import file_problem, parse_url
 
 CHECKPOINT_FORMAT = "misflag-ledger-checkpoint/1"
 HEAD_FORMAT = "misflag-ledger-head/1"

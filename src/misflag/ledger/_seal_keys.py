@@ -13,10 +13,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select
 
-from misflag.errors import LedgerError
+from misflag.errors import LedgerError, named_path
 from misflag.ledger import _schema as schema
 from misflag.ledger._base import LOG, Store
-from misflag.ledger._engine import named_path, now
+from misflag.ledger._engine import now
 from misflag.ledger._keys import (
     key_id,
     load_or_create,

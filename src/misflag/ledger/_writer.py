@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
-from misflag.errors import literal
+from misflag.errors import literal, named_path
 from misflag.io import read_regular_file
-from misflag.ledger._engine import LedgerUnavailable, file_problem, named_path
+from misflag.ledger._engine import LedgerUnavailable, file_problem
 from misflag.ledger._keys import KEY_FILE_LIMIT, check_private, write_private
 from misflag.ledger._verify import entry_hash, malformed_entry
 
