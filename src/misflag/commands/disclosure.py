@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from misflag.disclosure._model import Output
+    from misflag.disclosure._register import Releases
 
 app = typer.Typer(help="What may be published: the audit by linear programming of withheld counts.")
 
@@ -104,6 +106,13 @@ def release(
     ),
     name: str | None = typer.Option(None, "--name", help="The release's name (default: the file's stem)."),
     min_cell: int = typer.Option(10, "--min-cell", min=1, help="The --min-cell the output was made with."),
+    data: Path | None = typer.Option(
+        None,
+        "--input",
+        help="The file the output was audited from: a --where other than value lists (g <> 'a') is then "
+        "linked to the other releases by the cells it keeps; without it such a filter is refused beside "
+        "a release that withholds counts.",
+    ),
 ) -> None:
     """Record OUTPUT in the release register (or the ledger), after the LP audit of it jointly with every
     earlier release of the same input; refuse (exit 3, nothing written) when together they expose a
@@ -112,7 +121,10 @@ def release(
     Counts OUTPUT exposes on its own were judged by its own audit, which knew their values (a count of
     10 read as "7 to 11 people"); only what the earlier releases add is judged here. OUTPUT is recorded
     without those values, so later audits take each of its withheld counts as sensitive (a ledger never
-    holds one: there every earlier release's withheld counts are audited as sensitive).
+    holds one: there every earlier release's withheld counts are audited as sensitive). A --where other
+    than value lists is linked to the earlier releases by the cells it keeps on the --input file, as in
+    `decisions audit --release-register`; one that cannot be linked beside a release withholding counts
+    is refused (exit 2, nothing written).
     """
     import json
 
@@ -129,23 +141,26 @@ def release(
         raise InputError(only) from None
     if not isinstance(bundle, dict) or not (bundle["metadata"].get("input") or {}).get("sha256"):
         raise InputError(only)
-    label = name or output.stem
-    if ledger is not None:
-        _release_in_ledger(loaded, bundle, label, ledger, min_cell)
-        return
-    from misflag.disclosure import ReleaseRegister
+    label, digest = name or output.stem, str(bundle["metadata"]["input"]["sha256"])
+    with _input(data, digest, output):
+        if ledger is not None:
+            _release_in_ledger(loaded, bundle, label, ledger, min_cell, data)
+            return
+        from misflag.disclosure import ReleaseRegister
 
-    assert register is not None
-    kept = ReleaseRegister(register)
-    with kept.protecting() as releases:
-        releases.values[loaded.name] = None  # the new output's values are not known: all audited
-        earlier = kept.outputs(bundle["metadata"]["input"]["sha256"])
-        _refuse_if_exposed(loaded, earlier, label, min_cell, releases.value)
+        assert register is not None
+        kept = ReleaseRegister(register)
+        with kept.protecting(data) as releases:
+            releases.values[loaded.name] = None  # the new output's values are not known: all audited
+            loaded, earlier = _linked(releases, loaded, kept.outputs(digest), digest)
+            _refuse_if_exposed(loaded, earlier, label, min_cell, releases.value)
     kept.record(label, bundle["rows"], bundle["metadata"])
     _recorded(f"recorded {label} in {register} ({len(earlier)} earlier releases of the same input)")
 
 
-def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: str, min_cell: int) -> None:
+def _release_in_ledger(
+    loaded: Output, bundle: dict[str, Any], label: str, url: str, min_cell: int, data: Path | None
+) -> None:
     """The ledger's side of `release`: audited jointly with the input's decision releases in the ledger
     (their withheld values unknown there: each audited as sensitive), then recorded as a sealed
     `released` entry holding what `decisions audit --ledger` records (rows, metadata, digest, --where,
@@ -153,7 +168,7 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
     from misflag._text import shown
     from misflag.disclosure._ledger_register import ATTEMPTS, checked_release, payload_of
     from misflag.disclosure._load import bundle_output
-    from misflag.disclosure._register import SELF_LINKED
+    from misflag.disclosure._register import SELF_LINKED, Releases
     from misflag.errors import InputError, literal
     from misflag.ledger import Ledger
     from misflag.ledger._releases import lookup_parameters, record_release, releases_of
@@ -175,7 +190,8 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
                     f"{literal(shown(label))}: a release of that name is already recorded for this input"
                 )
             outputs = [bundle_output(p["name"], p["rows"], p["metadata"]) for p in earlier]
-            _refuse_if_exposed(loaded, outputs, label, min_cell, lambda _rows: float("nan"))
+            linked, outputs = _linked(Releases((), {}, source=data), loaded, outputs, digest)
+            _refuse_if_exposed(linked, outputs, label, min_cell, lambda _rows: float("nan"))
             seen = [seq for seq, _ in everything]
             metadata = {**bundle["metadata"], "release": label}
             payload = payload_of(label, bundle["rows"], metadata, digest, seen)
@@ -190,6 +206,46 @@ def _release_in_ledger(loaded: Output, bundle: dict[str, Any], label: str, url: 
         )
     finally:
         store.close()
+
+
+@contextmanager
+def _input(data: Path | None, digest: str, output: Path) -> Iterator[None]:
+    """With --input: the file, hashed once for the whole release (`io.hashed_once`: reading it to link a
+    --where takes that digest), refused in one line unless it is the file OUTPUT was audited from."""
+    if data is None:
+        yield
+        return
+    from misflag._text import shown
+    from misflag.disclosure._check import _input_file
+    from misflag.errors import InputError, literal
+    from misflag.io._readers import hashed_once
+
+    with hashed_once(_input_file(data)) as found:
+        if found != digest:
+            raise InputError(
+                f"input {literal(shown(str(data)))} (sha256 {found}) is not the file output "
+                f"{literal(shown(str(output)))} was audited from (sha256 {digest})"
+            )
+        yield
+
+
+def _linked(
+    releases: Releases, loaded: Output, earlier: list[Output], digest: str
+) -> tuple[Output, list[Output]]:
+    """OUTPUT and the earlier releases of its input (`digest`), each --where other than value lists
+    linked by the cells it keeps on the --input file (`disclosure._where_cells`); InputError where one
+    stays unlinked beside a release that withholds counts (its difference of totals would give them back)."""
+    from misflag.disclosure._where_cells import refuse_unlinked
+
+    if not earlier:
+        return loaded, earlier
+    groups = tuple(dict.fromkeys([*loaded.groups, *(g for o in earlier for g in o.groups)]))
+    loaded = releases.linked(loaded, digest, groups)
+    earlier = [releases.linked(o, digest, groups) for o in earlier]
+    withholding = [o.name for o in (loaded, *earlier) if any(r["suppressed"] for r in o.rows)]
+    missing = None if releases.source is not None else "give --input FILE, the file OUTPUT was audited from"
+    refuse_unlinked([loaded, *earlier], withholding, groups, (loaded.name, "this output"), missing)
+    return loaded, earlier
 
 
 def _refuse_if_exposed(

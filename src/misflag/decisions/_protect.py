@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from misflag._text import shown
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
@@ -34,10 +33,15 @@ from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.disclosure._weights import StateWeights, state_weights
-from misflag.errors import InputError, literal
+from misflag.disclosure._where_cells import refuse_unlinked
+from misflag.errors import InputError
 from misflag.result import OVERALL_ATTRIBUTE
 
 THIS = "this audit"  # the output being protected, among earlier releases
+#: What to pass where a release register protects an audit without its input file (`Releases.source`)
+_NO_SOURCE = (
+    "pass the audited file as source (ReleaseRegister.recorded(name, run, source) or protecting(source))"
+)
 #: The optimiser's limits (then the greedy runs): rounds of (MILP, publish, audit), counted rather than
 #: timed so that the same input is protected the same way on a busy machine; groups in the table
 #: (`_protect_open.OPTIMISER_GROUPS`); and seconds per MILP solve (HiGHS's time limit; the pattern it has
@@ -216,13 +220,13 @@ class _Rounds:
         """InputError where a release of this input whose --where cannot be linked (`_where_cells`:
         this one, or an earlier one) stands beside one that withholds counts (an earlier release, or
         this output when `withholds`): a difference of their totals could give those counts back."""
+        if self.releases is None or not self.earlier:
+            return
         outputs = [*self.earlier, *([output] if output is not None else [])]
-        # still a population of its own (`disclosure._load.bundle_output`: digest|where)
-        unlinked = [(o.name, o.population.partition("|")[2]) for o in outputs if "|" in o.population]
         withholding = [o.name for o in self.earlier if any(r.get("suppressed") for r in o.rows)]
         withholding += [THIS] if withholds else []
-        if unlinked and withholding and self.earlier:
-            raise InputError(_unlinked_refusal(unlinked, withholding, self.linked_by))
+        missing = None if self.releases.source is not None else _NO_SOURCE
+        refuse_unlinked(outputs, withholding, self.linked_by, (THIS, THIS), missing)
 
     def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:
         """This output's sensitive withheld counts (the auditor's values), by the rows that withhold them."""
@@ -310,23 +314,6 @@ def _refusal(exposed: list[Interval]) -> str:
         f"this audit cannot be published without exposing withheld counts of {whose} in the release "
         f"register (e.g. {attribute} = {group}, {figure}: {first.low:g} to {first.high:g} "
         "people); audit coarser groups or fewer breakdowns"
-    )
-
-
-def _unlinked_refusal(
-    unlinked: list[tuple[str, str]], withholding: list[str], groups: tuple[str, ...]
-) -> str:
-    """One line: the release whose --where cannot be linked, the one withholding counts beside it, the fix."""
-    name, where = next(((n, w) for n, w in unlinked if n == THIS), unlinked[0])
-    other = next((n for n in withholding if n != name), withholding[0])
-    whose, beside = (
-        "this audit" if n == THIS else f"earlier release {literal(shown(n))}" for n in (name, other)
-    )
-    return (
-        f"the --where {literal(shown(where))} of {whose} cannot be linked to the other releases of this "
-        f"input in the release register (only a filter over their group expressions {', '.join(groups)} "
-        f"can), and {beside} withholds counts that a difference of totals would give back; filter by "
-        f'values (--where "{groups[0] if groups else "group"} IN (...)") or use a separate register'
     )
 
 

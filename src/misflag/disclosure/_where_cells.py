@@ -13,12 +13,13 @@ unlinked, and `decisions._protect` refuses it beside a release that withholds a 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from misflag._text import shown
 from misflag.disclosure._model import Key, Output
-from misflag.errors import InputError
+from misflag.errors import InputError, literal
 
 #: Most value combinations a filter is evaluated over (the product of its columns' distinct values): past
 #: it the cells would not fit the reader's model either (`_model.MAX_UNKNOWNS`), so the filter stays unlinked.
@@ -101,3 +102,51 @@ def _kept_cells(
         engine.close()
     found = zip(*(table.column(f"k{i}").to_pylist() for i in range(len(columns))), strict=True)
     return tuple(by_column[c] for c in columns), frozenset(tuple(cell) for cell in found)
+
+
+def refuse_unlinked(
+    outputs: Sequence[Output],
+    withholding: Sequence[str],
+    groups: Sequence[str],
+    this: tuple[str, str],
+    missing: str | None,
+) -> None:
+    """InputError where one input's releases (`outputs`, linked as far as they could be) hold a --where
+    still unlinked (a population of its own, `unlinked_where`) beside a release that withholds counts
+    (`withholding`, by name): a difference of their totals could give those counts back. `this`: the
+    name of the output being audited and how a message calls it; `missing`: what to pass where the
+    input file, on which a filter is linked, was not given (None: it was)."""
+    unlinked = [(o.name, o.population.partition(UNLINKED)[2]) for o in outputs if UNLINKED in o.population]
+    if unlinked and withholding and len(outputs) > 1:
+        raise InputError(_refusal(unlinked, withholding, tuple(groups), this, missing))
+
+
+def _refusal(
+    unlinked: list[tuple[str, str]],
+    withholding: Sequence[str],
+    groups: tuple[str, ...],
+    this: tuple[str, str],
+    missing: str | None,
+) -> str:
+    """One line: the release whose --where is not linked, the one withholding counts beside it, the fix
+    (the input file first, where it was not given: without it no filter is linked)."""
+    name, where = next(((n, w) for n, w in unlinked if n == this[0]), unlinked[0])
+    other = next((n for n in withholding if n != name), withholding[0])
+    whose, beside = (
+        this[1] if n == this[0] else f"earlier release {literal(shown(n))}" for n in (name, other)
+    )
+    head = (
+        f"the --where {literal(shown(where))} of {whose} cannot be linked to the other releases of this input"
+    )
+    gap = f"{beside} withholds counts that a difference of totals would give back"
+    named = ", ".join(groups)
+    if missing is not None:
+        return (
+            f"{head} without the input file, which was not given, and {gap}: {missing}; a filter over "
+            f"the releases' group expressions {named} is then linked, any other refused"
+        )
+    return (
+        f"{head} in the release register (only a filter over their group expressions {named} can), and "
+        f'{gap}; filter by values (--where "{groups[0] if groups else "group"} IN (...)") or use a '
+        "separate register"
+    )
