@@ -46,7 +46,7 @@ def test_control_the_same_logs_state_says_nothing(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
     monitor(calm[calm["ts"] < "2024-01-20"], state=state, **SETTINGS)
     result = monitor(calm, state=state, **SETTINGS)
-    assert not _mismatch(result)
+    assert not _mismatch(result) and not result.metadata["warnings"]
     assert result.metadata["alarms"] == monitor(calm, **SETTINGS).metadata["alarms"]
 
 
@@ -82,6 +82,23 @@ def test_labels_corrected_in_periods_no_longer_read_are_noticed(tmp_path: Path) 
     full = monitor(corrected, **SETTINGS)
     assert result.extras["periods"].to_pylist() != full.extras["periods"].to_pylist()
     assert _mismatch(result), result.metadata["warnings"]
+
+
+def test_a_label_moved_between_two_rows_of_a_group_day_is_noticed(tmp_path: Path) -> None:
+    """A flagged row's label goes 0 -> 1 and an unflagged row's 1 -> 0 on the same day and group: the
+    day's rows, labels and 1s are unchanged, so only the cells (flag x truth) tell; B's false positives
+    of that day fall by one in a full run."""
+    calm, _ = _logs()
+    state = tmp_path / "s.json"
+    monitor(calm[calm["ts"] < "2024-01-20"], state=state, **SETTINGS)
+    day = (calm["grp"] == "B") & calm["ts"].str.startswith("2024-01-05")
+    up = calm.index[day & (calm["flag"] == 1) & (calm["truth"] == 0)][0]
+    down = calm.index[day & (calm["flag"] == 0) & (calm["truth"] == 1)][0]
+    moved = calm.assign(
+        truth=calm["truth"].where(~calm.index.isin([up, down]), calm["truth"].map({0: 1, 1: 0}))
+    )
+    (warning,) = _mismatch(monitor(moved, state=state, **SETTINGS))
+    assert "in 1 group-period(s)" in warning
 
 
 def test_a_state_restored_from_a_backup_forgets_what_later_outputs_withheld(tmp_path: Path) -> None:

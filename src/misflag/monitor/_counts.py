@@ -84,7 +84,7 @@ def count_sql(
     stamp = f"TRY_CAST(({checked.time}) AS TIMESTAMP)"
     day = spec.period == "day"  # a DATE groups faster than a truncated TIMESTAMP
     inner = {
-        "period": f"CAST({stamp} AS DATE)" if day else _period_sql(spec, stamp),
+        "period": f"CAST({stamp} AS DATE)" if day else f"date_trunc('{spec.period}', {stamp})",
         "g": f"({checked.group})",
     }
     outer = {
@@ -119,18 +119,12 @@ def count_sql(
     )
 
 
-def _period_sql(spec: MonitorSpec, stamp: str) -> str:
-    """The start of each row's period, a TIMESTAMP, from its TIMESTAMP expression `stamp`."""
-    if spec.period == "day":
-        return f"CAST(CAST({stamp} AS DATE) AS TIMESTAMP)"
-    return f"date_trunc('{spec.period}', {stamp})"
-
-
-def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, since: datetime | None) -> Cells:
-    """Run the count query and check times, flags, truth and weights (InputError naming the problem)."""
-    table = engine.sql(count_sql(spec, checked, since))
+def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor) -> Cells:
+    """Run the count query over every row (a state run too: `late_rows` compares the older periods) and
+    check times, flags, truth and weights (InputError naming the problem)."""
+    table = engine.sql(count_sql(spec, checked, None))
     n = fixed_width(table["n"], pa.int64(), np.int64)[0]
-    if since is None and n.sum() == 0:
+    if n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
     stamps, unparsed, fits = nanoseconds(table["period"])
     _check_times(unparsed, table["n_null"], n)
@@ -282,46 +276,32 @@ def reread_from(watermark: datetime | None, spec: MonitorSpec) -> datetime | Non
     return watermark.replace(year=year, month=month + 1, day=day) - timedelta(days=days)
 
 
-def late_rows(
-    engine: Engine, spec: MonitorSpec, checked: CheckedMonitor, saved: Cells, since: datetime
-) -> list[str]:
-    """Warnings for periods a state run no longer reads: rows, labels or reviews that arrived for them
-    (late), and period-groups where the log no longer holds what the state counted (rows removed, labels or
-    decisions changed, or the state of another log). Empty when the log's older rows match the state.
+def late_rows(spec: MonitorSpec, saved: Cells, counted: Cells, since: datetime) -> list[str]:
+    """Warnings for periods a state run no longer reads, from the log's counts of them (`counted`, what a
+    full run counts) against the state's: rows, labels or reviews that arrived for them (late), and
+    period-groups where the log no longer holds what the state counted (rows removed, labels, decisions,
+    pools or weights changed, or the state of another log). Empty when they match.
 
-    One aggregate per period and group over the time, group, truth and final-stage columns of rows before
-    `since`, compared with the state's counts of the same periods: a state run cannot count them, so the
-    output must say so (tests/security/test_adversary_monitor_state.py swaps, prunes and corrects).
+    Per period and group: counts that only grew (rows, and the truth and final stage's non-NULL values,
+    with their new 1s among the new values) are late arrivals; any other difference is a change.
+    tests/security/test_adversary_monitor_state.py swaps, prunes and corrects.
     """
-    stamp = f"TRY_CAST(({checked.time}) AS TIMESTAMP)"
-    truth = f"TRY_CAST(({checked.truth}) AS DOUBLE)" if checked.truth else "CAST(NULL AS DOUBLE)"
-    final = f"TRY_CAST(({checked.stages[-1]}) AS DOUBLE)"
-    filters = [f"{stamp} < TIMESTAMP '{since.isoformat(sep=' ')}'"]
-    if checked.where:
-        filters.insert(0, f"({checked.where})")
-    query = (
-        f"SELECT {_period_sql(spec, stamp)} AS period, COALESCE(CAST(({checked.group}) AS VARCHAR), "
-        f"'{MISSING_GROUP}') AS g, COUNT(*) AS n, COUNT({truth}) AS truth, SUM({truth}) AS truth_1, "
-        f"COUNT({final}) AS final, SUM({final}) AS final_1 "
-        f"FROM {quote_identifier('input')} WHERE {' AND '.join(filters)} GROUP BY 1, 2"
-    )
-    table = engine.sql(query)
-    periods = as_datetimes(nanoseconds(table["period"])[0].view("datetime64[ns]"))  # zoned on Spark
-    rows = table.drop_columns(["period", "g"]).to_pylist()
-    now = dict(zip(zip(periods, table["g"].to_pylist(), strict=True), rows, strict=True))
-    before = _older_counts(saved.take(saved.period < np.datetime64(since, "ns")))
+    edge = np.datetime64(since, "ns")
+    older, kept = counted.take(counted.period < edge), saved.take(saved.period < edge)
+    if _equal(older, kept):  # the usual case, in array time: nothing arrived late, nothing changed
+        return []
+    now, before = _by_period_group(older), _by_period_group(kept)
     grown = {"n": 0, "truth": 0, "final": 0}
     changed = 0
     for key in now.keys() | before.keys():
-        log = {field: int(now.get(key, {}).get(field) or 0) for field in _FIELDS}
-        old = before.get(key, dict.fromkeys(_FIELDS, 0))
-        step = {field: log[field] - old[field] for field in _FIELDS}
-        for field in grown:
-            grown[field] += max(step[field], 0)
-        # arrivals only add: counts never fall, and the new labels' (decisions') 1s are among the new ones
-        changed += step["n"] < 0 or any(
-            step[count] < 0 or not 0 <= step[ones] <= step[count] for count, ones in _ONES
+        (log, log_cells), (old, old_cells) = now.get(key, _NONE), before.get(key, _NONE)
+        step = [a - b for a, b in zip(log, old, strict=True)]
+        for i, field in enumerate(grown):
+            grown[field] += max(step[2 * i], 0)  # n, truth, final at 0, 2, 4; their 1s at 3, 5
+        only_grew = all(value >= 0 for value in step[::2]) and all(
+            0 <= step[ones] <= step[ones - 1] for ones in (3, 5)
         )
+        changed += not only_grew or (not any(step) and log_cells != old_cells)
     warnings = []
     if any(grown.values()):
         warnings.append(
@@ -333,31 +313,43 @@ def late_rows(
     if changed:
         warnings.append(
             f"the log does not match the state file in {changed:,} group-period(s) before {since.date()}: "
-            "rows were removed or labels or decisions changed there since the state counted them, or the "
-            "state is another log's; this run keeps the state's counts of them. Start a new state file for "
-            "a changed log; a full rerun counts it as it is but is a second path outside the guarantee"
+            "rows were removed or labels, decisions, pools or weights changed there since the state counted "
+            "them, or the state is another log's; this run keeps the state's counts of them. Start a new "
+            "state file for a changed log; a full rerun counts it as it is but is a second path outside the "
+            "guarantee"
         )
     return warnings
 
 
-#: What `late_rows` compares per period and group: rows, and the truth and final stage's non-NULL values
-#: and 1s.
-_FIELDS = ("n", "truth", "truth_1", "final", "final_1")
-_ONES = (("truth", "truth_1"), ("final", "final_1"))
-
-
-def _older_counts(old: Cells) -> dict[tuple[datetime, str], dict[str, int]]:
-    """The state's counts of `late_rows`'s fields per (period, group)."""
-    out: dict[tuple[datetime, str], dict[str, int]] = {}
-    truth, final = np.nan_to_num(old.t, nan=-1.0), np.nan_to_num(old.final, nan=-1.0)
-    rows = zip(
-        as_datetimes(old.period), old.g.tolist(), old.n.tolist(), truth.tolist(), final.tolist(), strict=True
+def _equal(a: Cells, b: Cells) -> bool:
+    """Whether two count tables hold the same cells in the same order (NULL equal to NULL): the count
+    query's order and `Cells.summed`'s are both every key ascending, NULLs last (where they differed, the
+    caller's comparison per period and group would still be right, only slower)."""
+    if len(a) != len(b):
+        return False
+    return all(
+        np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
+        for x, y in zip(a.columns().values(), b.columns().values(), strict=True)
     )
-    for period, g, n, t, f in rows:
-        counts = out.setdefault((period, g), dict.fromkeys(_FIELDS, 0))
-        counts["n"] += n
-        counts["truth"] += n * (t >= 0)
-        counts["truth_1"] += n * (t == 1)
-        counts["final"] += n * (f >= 0)
-        counts["final_1"] += n * (f == 1)
-    return out
+
+
+_Summary = tuple[tuple[int, ...], list[tuple[object, ...]]]
+#: A period-group neither side has: no rows, no cells.
+_NONE: _Summary = ((0, 0, 0, 0, 0, 0), [])
+
+
+def _by_period_group(cells: Cells) -> dict[tuple[datetime, str], _Summary]:
+    """Per (period, group): rows, rows whose truth is known and those that are 1, the same for the final
+    stage (with a 0 between so positions pair up), and the group's cells (NULL and NaN as None)."""
+    out: dict[tuple[datetime, str], tuple[list[int], list[tuple[object, ...]]]] = {}
+    columns = cells.columns()
+    truth, final = np.nan_to_num(cells.t, nan=-1.0).tolist(), np.nan_to_num(cells.final, nan=-1.0).tolist()
+    plain = [values.tolist() for name, values in columns.items() if name not in ("period", "g")]
+    rows = zip(as_datetimes(cells.period), cells.g.tolist(), truth, final, *plain, strict=True)
+    for period, g, t, f, *cell in rows:
+        n = cell[-1]
+        counts, kept = out.setdefault((period, g), ([0] * 6, []))
+        for i, add in enumerate((n, 0, n * (t >= 0), n * (t == 1), n * (f >= 0), n * (f == 1))):
+            counts[i] += add
+        kept.append(tuple(None if value != value else value for value in cell))  # NaN: None
+    return {key: (tuple(counts), sorted(kept, key=repr)) for key, (counts, kept) in out.items()}

@@ -152,15 +152,18 @@ def run_monitor(
         checked = check_monitor(spec, info.columns)
         report("counting", 0.3)
         since = reread_from(watermark, spec)
-        fresh = read_counts(runner, spec, checked, since)
-        late = (
-            late_rows(runner, spec, checked, saved, since) if saved is not None and since is not None else []
-        )
+        # a state run counts the whole log, as a full run does (one scan, where reading from `since` and
+        # checking the older rows took two), and keeps the state's counts before `since`
+        counted = read_counts(runner, spec, checked)
     except BaseException:
         runner.close()
         raise
     closing = PendingClose(runner)  # every read is done: the engine closes beside the detection
     try:
+        fresh, late = counted, []
+        if saved is not None and since is not None:
+            fresh = counted.take(counted.period >= np.datetime64(since, "ns"))
+            late = late_rows(spec, saved, counted, since)
         cells = merge(saved, since, fresh)
         if not len(cells) or cells.n.sum() == 0:
             raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
