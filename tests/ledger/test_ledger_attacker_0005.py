@@ -398,21 +398,35 @@ def _ledger_at_0004(folder: Path, entries: int = 400) -> tuple[Path, Path]:
     return db, key
 
 
+#: Imports misflag once, then for each `STOP DB` pair forks a child that runs `ledger init` on DB and
+#: SIGKILLs itself after the STOP-th statement it executes; prints each child's wait status, one a line.
+#: A fork of the imported interpreter, not an interpreter per case: the import is what a case cost.
 KILL_AFTER = """
 import os, signal, sys
 from alembic import op
 from misflag.cli import main
-calls, stop = [0], int(sys.argv[1])
 real = op.execute
-def execute(*args, **kwargs):
-    real(*args, **kwargs)
-    if op.get_context().as_sql:  # init rendering the triggers it expects (ledger/_guard.py): nothing run
-        return
-    calls[0] += 1
-    if calls[0] == stop:
-        os.kill(os.getpid(), signal.SIGKILL)
-op.execute = execute
-sys.exit(main(["ledger", "init", "--db", sys.argv[2], "--key", sys.argv[3]]))
+key, cases = sys.argv[1], sys.argv[2:]
+for stop, db in zip(cases[::2], cases[1::2]):
+    child = os.fork()
+    if child == 0:
+        os.dup2(2, 1)  # what init prints goes to stderr: stdout carries the statuses only
+        calls = [0]
+        def execute(*args, **kwargs):
+            real(*args, **kwargs)
+            if op.get_context().as_sql:  # init rendering the triggers it expects (ledger/_guard.py)
+                return
+            calls[0] += 1
+            if calls[0] == int(stop):
+                os.kill(os.getpid(), signal.SIGKILL)
+        op.execute = execute
+        code = 1
+        try:
+            code = main(["ledger", "init", "--db", db, "--key", key])
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            os._exit(code)
+    print(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), flush=True)
 """
 
 
@@ -424,14 +438,17 @@ def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(t
     before = [row[1:] for row in _entries(pristine)]
     # 0005: create, copy, drop, rename, case index, 2 partial, 2 + 1 triggers; 0006: the released index
     statements = 2 + 1 + 1 + 1 + 2 + 2 + 1 + 1
-    for stop in range(1, statements + 2):
-        db = tmp_path / f"kill-{stop}.sqlite"
+    stops = range(1, statements + 2)
+    copies = {stop: tmp_path / f"kill-{stop}.sqlite" for stop in stops}
+    for db in copies.values():
         with _open(pristine) as source, _open(db) as copy:
             source.backup(copy)
         os.chmod(db, 0o600)
-        run = subprocess.run(
-            [sys.executable, "-c", KILL_AFTER, str(stop), str(db), str(key)], capture_output=True, text=True
-        )
+    cases = [str(part) for stop, db in copies.items() for part in (stop, db)]
+    run = subprocess.run([sys.executable, "-c", KILL_AFTER, str(key), *cases], capture_output=True, text=True)
+    codes = [int(line) for line in run.stdout.split()]
+    assert run.returncode == 0 and len(codes) == len(stops), run.stderr
+    for (stop, db), code in zip(copies.items(), codes, strict=True):
         with _open(db) as raw:
             version = raw.execute("SELECT version_num FROM ledger_alembic_version").fetchone()[0]
             indexes = {row[1] for row in raw.execute("PRAGMA index_list(ledger_entries)")}
@@ -439,10 +456,10 @@ def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(t
             tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert [row[1:] for row in _entries(db)] == before, stop
         assert "ledger_entries_0005" not in tables, stop
-        if run.returncode == -signal.SIGKILL:
+        if code == -signal.SIGKILL:
             assert version == "0004" and "sqlite_autoindex_ledger_entries_1" in indexes, stop
         else:
-            assert run.returncode == 0 and version == "0006", (stop, run.stderr)
+            assert code == 0 and version == "0006", (stop, run.stderr)
         assert main(["ledger", "init", "--db", str(db), "--key", str(key)]) == 0
         migrated = Ledger.open(str(db), key_path=key, create=False)
         try:
@@ -451,7 +468,8 @@ def test_sqlite_migration_killed_after_any_statement_leaves_0004_or_0005_whole(t
             ).ok
         finally:
             migrated.close()
-    assert run.returncode == 0, "the last round ran every statement and committed"
+    assert codes[-1] == 0, "the last round ran every statement and committed"
+    assert codes[:-1] == [-signal.SIGKILL] * statements, "every earlier round was killed mid-migration"
 
 
 def test_init_twice_changes_nothing(target: Any, capsys: pytest.CaptureFixture[str]) -> None:
