@@ -195,6 +195,7 @@ def bundle_output(name: str, rows: list[dict[str, Any]], metadata: dict[str, Any
         (metadata.get("input") or {}).get("rows") if restriction is not None else None,
         str(metadata.get("missing_group_label") or "(missing)"),
         weights=weights,
+        where=where or None,
     )
 
 

@@ -53,6 +53,7 @@ class Output:
     weights: StateWeights | None = None  # audited people's weights by state, where the reader knows them
     #: a --where read as the cells it keeps (`_where_cells`): (group expressions, their values kept)
     cells: tuple[tuple[str, ...], frozenset[Key]] | None = None
+    where: str | None = None  # the --where as given (a bundle's spec), whatever it was read as
 
     def members(self) -> dict[str, tuple[int, ...]]:
         """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""

@@ -8,7 +8,13 @@ every combination of the distinct values of those columns in the data (the model
 people hold them), labelled as the audit labels groups (`CAST(... AS VARCHAR)`, NULL as a missing value).
 SQL's three-valued logic decides: a combination the filter makes NULL (`g <> 'a'` where g is NULL) is not
 kept. Anything else (a column no release groups by, `score > 0.5`; an input file not at hand) stays
-unlinked, and `decisions._protect` refuses it beside a release that withholds a count."""
+unlinked, and `decisions._protect` refuses it beside a release that withholds a count.
+
+A filter reading a column of the truth or of a decision (`truth = 0`, `flag = 1`, even as value lists)
+keeps people by their states: a reader knows that `flag = 1`'s n of a group is its tp + fp elsewhere,
+which the model, whose group expressions are independent of the states, cannot hold (an LP reader with
+that tie pinned a withheld count that the joint audit passed, tests/security/test_register_where_tied.py).
+Such a filter is never linked (value lists included): it is a population of its own here."""
 
 from __future__ import annotations
 
@@ -48,7 +54,10 @@ class WhereCells:
         column of the filter is one of `groups` (the group expressions of the releases linked); else the
         output unchanged (still a population of its own)."""
         where = unlinked_where(output, self.digest)
-        if where is None or self.source is None:
+        if where is None:
+            tied = bool(output.restriction) and _tied(output, output.restriction)
+            return _apart(output, self.digest) if tied else output
+        if self.source is None or _tied(output, [where]):
             return output
         named = tuple(dict.fromkeys(groups))
         if (where, named) not in self._kept:
@@ -57,6 +66,34 @@ class WhereCells:
         if kept is None:
             return output
         return replace(output, population=self.digest, cells=kept)
+
+
+def _apart(output: Output, digest: str) -> Output:
+    """An output whose --where was read as value lists (of input `digest`) as a population of its own."""
+    return replace(output, population=f"{digest}{UNLINKED}{output.where}", restriction={}, input_rows=None)
+
+
+def _tied(output: Output, expressions: Iterable[str]) -> bool:
+    """Whether `expressions` (a filter's) read a column that the output's truth or a stage (the flag, a
+    score) reads; an expression that cannot be parsed counts as reading one."""
+    read, named = _columns_of([output.truth, *output.stages.values()]), _columns_of(expressions)
+    return read is None or named is None or not read.isdisjoint(named)
+
+
+def _columns_of(expressions: Iterable[str]) -> set[str] | None:
+    """The columns the SQL `expressions` read (names case-folded, as DuckDB matches them); None where one
+    does not parse."""
+    import sqlglot
+    from sqlglot import expressions as exp
+
+    names: set[str] = set()
+    for expression in expressions:
+        try:
+            tree = sqlglot.parse_one(expression, read="duckdb")
+        except sqlglot.errors.ParseError:
+            return None
+        names |= {column.name.casefold() for column in tree.find_all(exp.Column)}
+    return names
 
 
 def _kept_cells(
@@ -116,30 +153,40 @@ def refuse_unlinked(
     (`withholding`, by name): a difference of their totals could give those counts back. `this`: the
     name of the output being audited and how a message calls it; `missing`: what to pass where the
     input file, on which a filter is linked, was not given (None: it was)."""
-    unlinked = [(o.name, o.population.partition(UNLINKED)[2]) for o in outputs if UNLINKED in o.population]
+    unlinked = [o for o in outputs if UNLINKED in o.population]
     if unlinked and withholding and len(outputs) > 1:
         raise InputError(_refusal(unlinked, withholding, tuple(groups), this, missing))
 
 
 def _refusal(
-    unlinked: list[tuple[str, str]],
+    unlinked: list[Output],
     withholding: Sequence[str],
     groups: tuple[str, ...],
     this: tuple[str, str],
     missing: str | None,
 ) -> str:
     """One line: the release whose --where is not linked, the one withholding counts beside it, the fix
-    (the input file first, where it was not given: without it no filter is linked)."""
-    name, where = next(((n, w) for n, w in unlinked if n == this[0]), unlinked[0])
-    other = next((n for n in withholding if n != name), withholding[0])
+    (for a filter on the truth or a decision, that none is linked; else the input file first, where it
+    was not given: without it no filter is linked)."""
+    output = next((o for o in unlinked if o.name == this[0]), unlinked[0])
+    where = output.population.partition(UNLINKED)[2]
+    other = next((n for n in withholding if n != output.name), withholding[0])
     whose, beside = (
-        this[1] if n == this[0] else f"earlier release {literal(shown(n))}" for n in (name, other)
+        this[1] if n == this[0] else f"earlier release {literal(shown(n))}" for n in (output.name, other)
     )
     head = (
         f"the --where {literal(shown(where))} of {whose} cannot be linked to the other releases of this input"
     )
     gap = f"{beside} withholds counts that a difference of totals would give back"
     named = ", ".join(groups)
+    fix = (
+        f'filter by values (--where "{groups[0] if groups else "group"} IN (...)") or use a separate register'
+    )
+    if _tied(output, [where]):
+        return (
+            f"{head} in the release register (it reads a column of the truth or of a decision, so it keeps "
+            f"people by what the figures count: no such filter is linked), and {gap}; {fix}"
+        )
     if missing is not None:
         return (
             f"{head} without the input file, which was not given, and {gap}: {missing}; a filter over "
@@ -147,6 +194,5 @@ def _refusal(
         )
     return (
         f"{head} in the release register (only a filter over their group expressions {named} can), and "
-        f'{gap}; filter by values (--where "{groups[0] if groups else "group"} IN (...)") or use a '
-        "separate register"
+        f"{gap}; {fix}"
     )
