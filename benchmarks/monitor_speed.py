@@ -89,7 +89,7 @@ def own_query(path: Path, threads: int) -> tuple[Timing, int]:
     from misflag.monitor._spec import MonitorSpec
 
     spec = MonitorSpec(time="ts", group="grp", reference="g0", truth="truth", flag="flag")
-    query = count_sql(spec, check_monitor(spec, ("ts", "grp", "flag", "truth")), None)
+    query = count_sql(spec, check_monitor(spec, ("ts", "grp", "flag", "truth")))
     connection = duckdb.connect()
     connection.execute(f"SET threads = {threads}")
     connection.execute(f"CREATE VIEW input AS SELECT * FROM read_parquet('{path}')")

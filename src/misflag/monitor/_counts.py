@@ -71,10 +71,9 @@ def check_monitor(spec: MonitorSpec, columns: tuple[str, ...]) -> CheckedMonitor
     )
 
 
-def count_sql(
-    spec: MonitorSpec, checked: CheckedMonitor, since: datetime | None, table: str = "input"
-) -> str:
-    """The monitor's aggregate query. `since` (from a state file, never from the user) skips old rows.
+def count_sql(spec: MonitorSpec, checked: CheckedMonitor, table: str = "input") -> str:
+    """The monitor's aggregate query over every row (a state run too: its older periods are compared with
+    the state, `late_rows`).
 
     Two levels: the rows are grouped by the period and the raw values of every other expression (what a
     bare GROUP BY costs), and only the few cells that leaves are cast, hashed and grouped again, so the
@@ -105,8 +104,6 @@ def count_sql(
     # rows whose time is NULL: COUNT(*) - COUNT(time) (a tenth of the scan's CPU less than summing a CASE)
     inner_items += ["COUNT(*) AS n", f"COUNT(*) - COUNT(({checked.time})) AS n_null"]
     filters = [f"({checked.where})"] if checked.where else []
-    if since is not None:
-        filters.append(f"({stamp} >= TIMESTAMP '{since.isoformat(sep=' ')}' OR {stamp} IS NULL)")
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
     keys = ", ".join(str(i + 1) for i in range(len(inner)))
     cells = f"SELECT {', '.join(inner_items)} FROM {quote_identifier(table)} {where} GROUP BY {keys}"
@@ -122,7 +119,7 @@ def count_sql(
 def read_counts(engine: Engine, spec: MonitorSpec, checked: CheckedMonitor) -> Cells:
     """Run the count query over every row (a state run too: `late_rows` compares the older periods) and
     check times, flags, truth and weights (InputError naming the problem)."""
-    table = engine.sql(count_sql(spec, checked, None))
+    table = engine.sql(count_sql(spec, checked))
     n = fixed_width(table["n"], pa.int64(), np.int64)[0]
     if n.sum() == 0:
         raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
