@@ -3,6 +3,7 @@ design-based intervals.
 
     python benchmarks/decisions_weight.py [--rows N] [--source-tree DIR]   # DIR/src on PYTHONPATH
     python benchmarks/decisions_weight.py --coverage [--repetitions 4000] [--seed 0]
+    python benchmarks/decisions_weight.py --designs [--repetitions 2000] [--seed 21]
 
 Cost (issue 20's `--weight` bomb: one cell and one stratum per row): time and peak RSS of `misflag
 decisions audit` with and without it, and their ratios; the bar is 10 s and at most 512 MB over the
@@ -10,6 +11,10 @@ unweighted run's peak RSS.
 
 Coverage (issue 21): see `simulate`; each band's count of covering intervals is set against the central
 99.8% of Binomial(intervals, 0.95), its acceptance region.
+
+Designs outside the claim (`--designs`, the adversary's of 2026-12-07): one group of 600 people per log,
+audit samples whose strata do not follow the flag, hold a single audited row, or carry a weight per row;
+each design's coverage, and how many of its intervals carry the row warning of decisions._weights_trust.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +163,117 @@ def _audit_sample(
     return cells, GroupSums(cells, group.astype(np.int64), len(GROUP_SIZES), design=True)
 
 
+#: A design outside the claim: (rng, flag, region) -> (audited, weight) over the people of one log.
+Sampler = Callable[[np.random.Generator, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+PEOPLE = 600
+
+
+def _stratified(
+    rng: np.random.Generator, strata: np.ndarray, shares: dict[int, float | int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A simple random sample of each stratum h: a share of it (a float) or that many rows (an int), at
+    least one; weight = stratum size / sample size."""
+    audited, weight = np.zeros(strata.size, dtype=bool), np.zeros(strata.size)
+    for h, share in shares.items():
+        members = np.nonzero(strata == h)[0]
+        wanted = round(share * members.size) if isinstance(share, float) else share
+        taken = min(max(1, wanted), members.size)
+        audited[rng.choice(members, taken, replace=False)] = True
+        weight[members] = members.size / taken
+    return audited, weight
+
+
+def _heavy_tailed(
+    rng: np.random.Generator, flag: np.ndarray, region: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson sampling at heavy-tailed inclusion probabilities (Pareto weights, shape 1.5)."""
+    weight = 1 + rng.pareto(1.5, flag.size) * 3
+    return rng.random(flag.size) < 1 / weight, weight
+
+
+#: name -> (sampler, outside the claim). The first two are inside it: strata that follow the flag, two or
+#: more audited rows each.
+OTHER_DESIGNS: dict[str, tuple[Sampler, bool]] = {
+    "strata follow the flag, flagged 1/2, cleared 1/10": (
+        lambda rng, flag, region: _stratified(rng, flag, {1: 0.5, 0: 0.1}),
+        False,
+    ),
+    "flagged all, cleared through 2 audited rows": (
+        lambda rng, flag, region: _stratified(rng, flag, {1: 1.0, 0: 2}),
+        False,
+    ),
+    "two regions 1/2 and 1/10, flag-blind": (
+        lambda rng, flag, region: _stratified(rng, region, {0: 0.5, 1: 0.1}),
+        True,
+    ),
+    "one region audited whole, the other 1/10": (
+        lambda rng, flag, region: _stratified(rng, region, {0: 1.0, 1: 0.1}),
+        True,
+    ),
+    "Pareto(1.5) weights, one per row": (_heavy_tailed, True),
+    "flagged all, cleared through 1 audited row": (
+        lambda rng, flag, region: _stratified(rng, flag, {1: 1.0, 0: 1}),
+        True,
+    ),
+}
+
+
+@dataclass
+class DesignTally:
+    """One design and rate over many logs: intervals, covering ones, zero-width ones, ones warned."""
+
+    intervals: int = 0
+    covered: int = 0
+    zero_width: int = 0
+    warned: int = 0
+
+
+def design_coverage(sampler: Sampler, metric: str, repetitions: int, seed: int) -> DesignTally:
+    """Each log: one group of PEOPLE from the process (`TRUE_RATES`), a random region of each person (half
+    and half) and an audit sample drawn by `sampler`; the target is the process's rate."""
+    rng = np.random.default_rng(seed)
+    tally = DesignTally()
+    for _ in range(repetitions):
+        truth = (rng.random(PEOPLE) < PREVALENCE).astype(np.int8)
+        flagging = np.where(truth == 1, FLAGGED_IF_POSITIVE, FLAGGED_IF_NEGATIVE)
+        flag = (rng.random(PEOPLE) < flagging).astype(np.int8)
+        region = (rng.random(PEOPLE) < 0.5).astype(np.int8)
+        audited, weight = sampler(rng, flag, region)
+        cells = Cells(
+            keys=(np.zeros(PEOPLE, dtype=object),),
+            flags=flag[:, None],
+            truth=np.where(audited, truth, -1).astype(np.int8),
+            weight=np.where(audited, weight, 0.0),
+            count=np.ones(PEOPLE, dtype=np.int64),
+        )
+        sums = GroupSums(cells, np.zeros(PEOPLE, dtype=np.int64), 1, design=True)
+        estimate = sums.estimate(RATE_METRICS[metric], stage_masks(cells, 0))
+        if not estimate.denominator[0] > 0:
+            continue
+        low, high = estimate.low[0], estimate.high[0]
+        tally.intervals += 1
+        tally.covered += bool(low <= TRUE_RATES[metric] <= high)
+        tally.zero_width += bool(low >= high)
+        tally.warned += estimate.notes[0] is not None
+    return tally
+
+
+def print_designs(repetitions: int, seed: int) -> None:
+    """Coverage of the designs outside the claim (and two inside it), with each one's region and warnings."""
+    print(f"{repetitions:,} logs of {PEOPLE} people per design and rate, seed {seed}")
+    print("design | metric | intervals | coverage | region (99.8%) | zero-width | warned")
+    for design, (sampler, _) in OTHER_DESIGNS.items():
+        for metric in ("fpr", "fnr"):
+            tally = design_coverage(sampler, metric, repetitions, seed)
+            low, high = region(tally.intervals)
+            inside = "in" if low <= tally.covered <= high else ("BELOW" if tally.covered < low else "above")
+            print(
+                f"{design} | {metric} | {tally.intervals} | {tally.covered / tally.intervals:.3f} | "
+                f"{low / tally.intervals:.3f}-{high / tally.intervals:.3f} ({inside}) | {tally.zero_width} | "
+                f"{tally.warned}"
+            )
+
+
 def print_coverage(repetitions: int, seed: int) -> None:
     """The coverage table with each band's acceptance region, misses by side, and the estimator's bias."""
     tallies = simulate(repetitions, seed)
@@ -186,11 +303,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--source-tree", type=Path)
     parser.add_argument("--coverage", action="store_true", help="run the coverage simulation instead")
-    parser.add_argument("--repetitions", type=int, default=4000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--designs", action="store_true", help="coverage of designs outside the claim")
+    parser.add_argument("--repetitions", type=int)
+    parser.add_argument("--seed", type=int)
     options = parser.parse_args()
+    if options.designs:
+        print_designs(options.repetitions or 2000, 21 if options.seed is None else options.seed)
+        return
     if options.coverage:
-        print_coverage(options.repetitions, options.seed)
+        print_coverage(options.repetitions or 4000, options.seed or 0)
         return
     env = dict(os.environ)
     if options.source_tree:

@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from misflag.decisions._cells import Cells
+from misflag.decisions._weights_trust import design_notes
 from misflag.stats import safe_divide, wilson_limits
 
 #: A metric's definition: (numerator cells, denominator cells, weighted).
@@ -103,6 +104,7 @@ class Estimate:
     denominator: np.ndarray  # (groups,) unweighted (audited) rows behind the denominator
     effective: np.ndarray  # (groups,) effective sample size of the interval (= denominator unless weighted)
     method: str  # key of INTERVAL_METHODS
+    notes: tuple[str | None, ...] = ()  # per group, where a weighted design is outside the coverage claim
 
 
 INTERVAL_METHODS = {
@@ -178,7 +180,11 @@ class GroupSums:
             whole = self._audited_whole(denominator, np.logical_or.reduce(reach))
             share = self._process_share(value, totals, numerator, denominator, whole)
             low, high = wilson_limits(hits * share, totals * share)
-            return Estimate(value, low, high, rows, totals * share, "wilson-design")
+            pairs, flagged = self._pairs, masks.get("flagged", masks.get("flag_before"))
+            notes = design_notes(
+                self.cells.strata, pairs.of_cell, pairs.positions, self.count, flagged, whole
+            )
+            return Estimate(value, low, high, rows, totals * share, "wilson-design", notes)
         successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)
         return Estimate(safe_divide(successes, rows), low, high, rows, rows, "wilson")

@@ -204,11 +204,16 @@ class RowEmitter:
 
 
 def _smalls(estimate: Estimate) -> list[str | None]:
-    """Per group, the note that its interval is wide (None where it is not)."""
+    """Per group, the note that its interval is wide, and the weighted design's own (`Estimate.notes`):
+    None where there is neither."""
     design = estimate.method == "wilson-design"
     effective = (estimate.effective < SMALL_DENOMINATOR).tolist() if design else None
     denominator = (estimate.denominator < SMALL_DENOMINATOR).tolist()
-    return [
-        EFFECTIVE_NOTE if effective is not None and effective[g] else DENOMINATOR_NOTE if small else None
-        for g, small in enumerate(denominator)
-    ]
+    notes = estimate.notes or (None,) * len(denominator)
+    out = []
+    for g, small in enumerate(denominator):
+        wide = (
+            EFFECTIVE_NOTE if effective is not None and effective[g] else DENOMINATOR_NOTE if small else None
+        )
+        out.append("; ".join(note for note in (wide, notes[g]) if note) or None)
+    return out
