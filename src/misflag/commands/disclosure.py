@@ -13,7 +13,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from misflag.disclosure._model import Output
-    from misflag.disclosure._register import Releases
+    from misflag.disclosure._releases import Releases
 
 app = typer.Typer(help="What may be published: the audit by linear programming of withheld counts.")
 
@@ -168,7 +168,8 @@ def _release_in_ledger(
     from misflag._text import shown
     from misflag.disclosure._ledger_register import ATTEMPTS, checked_release, payload_of
     from misflag.disclosure._load import bundle_output
-    from misflag.disclosure._register import SELF_LINKED, Releases
+    from misflag.disclosure._register import SELF_LINKED
+    from misflag.disclosure._releases import Releases
     from misflag.errors import InputError, literal
     from misflag.ledger import Ledger
     from misflag.ledger._releases import lookup_parameters, record_release, releases_of
@@ -235,16 +236,14 @@ def _linked(
     """OUTPUT and the earlier releases of its input (`digest`), each --where other than value lists
     linked by the cells it keeps on the --input file (`disclosure._where_cells`); InputError where one
     stays unlinked beside a release that withholds counts (its difference of totals would give them back)."""
-    from misflag.disclosure._where_cells import refuse_unlinked
-
     if not earlier:
         return loaded, earlier
     groups = tuple(dict.fromkeys([*loaded.groups, *(g for o in earlier for g in o.groups)]))
     loaded = releases.linked(loaded, digest, groups)
     earlier = [releases.linked(o, digest, groups) for o in earlier]
     withholding = [o.name for o in (loaded, *earlier) if any(r["suppressed"] for r in o.rows)]
-    missing = None if releases.source is not None else "give --input FILE, the file OUTPUT was audited from"
-    refuse_unlinked([loaded, *earlier], withholding, groups, (loaded.name, "this output"), missing)
+    missing = "give --input FILE, the file OUTPUT was audited from"
+    releases.refuse_unlinked([loaded, *earlier], withholding, groups, (loaded.name, "this output"), missing)
     return loaded, earlier
 
 

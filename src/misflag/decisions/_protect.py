@@ -33,7 +33,6 @@ from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.disclosure._weights import StateWeights, state_weights
-from misflag.disclosure._where_cells import refuse_unlinked
 from misflag.errors import InputError
 from misflag.result import OVERALL_ATTRIBUTE
 
@@ -225,8 +224,7 @@ class _Rounds:
         outputs = [*self.earlier, *([output] if output is not None else [])]
         withholding = [o.name for o in self.earlier if any(r.get("suppressed") for r in o.rows)]
         withholding += [THIS] if withholds else []
-        missing = None if self.releases.source is not None else _NO_SOURCE
-        refuse_unlinked(outputs, withholding, self.linked_by, (THIS, THIS), missing)
+        self.releases.refuse_unlinked(outputs, withholding, self.linked_by, (THIS, THIS), _NO_SOURCE)
 
     def withheld(self, audit: DisclosureAudit) -> dict[CountKey, float]:
         """This output's sensitive withheld counts (the auditor's values), by the rows that withhold them."""

@@ -21,17 +21,8 @@ from typing import TYPE_CHECKING, Any
 from misflag._text import shown
 from misflag.disclosure._counted import Run, plain, sensitive_counts
 from misflag.disclosure._load import bundle_output
-from misflag.disclosure._register import (
-    RELEASED,
-    SELF_LINKED,
-    CountKey,
-    Releases,
-    input_file,
-    release_min_cell,
-    release_name,
-    valid_release,
-    warn_unlinked,
-)
+from misflag.disclosure._register import SELF_LINKED, input_file, release_name, valid_release, warn_unlinked
+from misflag.disclosure._releases import RELEASED, CountKey, Releases, release_min_cell
 from misflag.errors import InputError, LedgerError, MisflagError, literal
 from misflag.result import AuditResult
 

@@ -20,15 +20,16 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from misflag._text import shown, shown_path
 from misflag.disclosure._load import bundle_output, well_formed
 from misflag.disclosure._model import Output
-from misflag.disclosure._where_cells import WhereCells
+
+# the decision audit (docs/architecture.md: decisions -> disclosure._register) reads these from here too
+from misflag.disclosure._releases import RELEASED, CountKey, Releases, release_min_cell
 from misflag.errors import InputError, literal
 from misflag.io import read_regular_file
 from misflag.result import AuditResult
@@ -45,53 +46,6 @@ SELF_LINKED = ("biometrics", "monitor")
 #: The path of a register misflag names itself: a digest's (or, for the monitor, a log path's) in a
 #: `releases` folder of its data directory (`data_dir_register`) or of the web service's.
 KEPT = re.compile(r"(?:.*/)?releases/(?:path-)?[0-9a-f]{64}\.json")
-#: (attribute, group, stage, metric, part) of a withheld count, as a release's rows name it
-CountKey = tuple[str, str | None, str, str, str]
-
-
-@dataclass
-class Releases:
-    """What a decision audit run inside `ReleaseRegister.protecting()` is protected against: the earlier
-    releases, and the auditor's own values of their sensitive withheld counts; the audit leaves its own
-    in `withheld` for the register to keep."""
-
-    outputs: tuple[Output, ...]
-    values: dict[str, dict[CountKey, float] | None]  # None: recorded without them (all audited)
-    withheld: dict[CountKey, float] = field(default_factory=dict)
-    #: each earlier release's min_cell (by name): its withheld counts stay sensitive below it, whatever
-    #: min_cell a later audit of the same data is run at
-    min_cells: dict[str, int] = field(default_factory=dict)
-    #: the input file (of the releases' digest): a --where other than value lists is linked by the cells
-    #: it keeps, evaluated on it (`_where_cells`); None: such a release is not linked
-    source: Path | None = None
-    _cells: dict[str, WhereCells] = field(default_factory=dict, init=False, repr=False)  # per digest
-
-    def linked(self, output: Output, digest: str, groups: Iterable[str]) -> Output:
-        """`output` (of input `digest`) with a --where other than value lists linked by the cells it keeps,
-        where the filter reads only `groups` and the input file is known (`_where_cells`); else as it was."""
-        cells = self._cells.setdefault(digest, WhereCells(self.source, digest))
-        return cells.link(output, groups)
-
-    def min_cell_of(self, outputs: Sequence[Output]) -> int:
-        """The largest min_cell these earlier releases were made at (1 where none is known)."""
-        return max((self.min_cells.get(o.name, 1) for o in outputs), default=1)
-
-    def value(self, rows: Sequence[tuple[str, str, str | None, str, str, str]]) -> float | None:
-        """An earlier release's count, as its audit knew it (None: it was not sensitive; nan: unknown,
-        as for a release recorded without its values, so audited as sensitive)."""
-        unknown = False
-        for name, *key in rows:
-            table = self.values.get(name)
-            if table is None:
-                unknown = True
-                continue
-            found = table.get(cast(CountKey, tuple(key)))
-            if found is not None:
-                return found
-        return float("nan") if unknown else None
-
-
-RELEASED: ContextVar[Releases | None] = ContextVar("released", default=None)
 
 
 class ReleaseRegister:
@@ -202,13 +156,6 @@ class ReleaseRegister:
             yield cast(Releases, RELEASED.get())
         finally:
             RELEASED.reset(token)
-
-
-def release_min_cell(metadata: Any) -> int:
-    """The min_cell a recorded release was made at (its spec's; 1 where the record names none)."""
-    spec = metadata.get("spec") if isinstance(metadata, dict) else None
-    value = spec.get("min_cell") if isinstance(spec, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def audit_registered(
