@@ -261,7 +261,15 @@ def audit_linkage(
     labels: Any | None = None,
     progress: Progress | None = None,
 ) -> AuditResult:
-    """Audit a matcher's pairs per group: from ground truth (spec.cluster_column), a labelled sample, or both."""
+    """Audit a matcher's pairs per group: from ground truth (spec.cluster_column), a labelled sample, or both;
+    with a release register (`spec.registered`), checked against its earlier releases and recorded."""
+    if spec.registered:
+        from misflag.linkage._released import audit_registered  # the plain audit loads no register
+
+        def run(inner: LinkageAuditSpec) -> AuditResult:
+            return audit_linkage(pairs, records, spec=inner, labels=labels, progress=progress)
+
+        return audit_registered(spec, pairs, records, labels, run)
     if spec.cluster_column is None and labels is None:
         raise InputError(
             "give ground truth ({cluster_column}: a column of the records) or a labelled sample ({labels}: a file)"
@@ -324,7 +332,7 @@ def _metadata(
         "audit": "linkage-audit",
         "input": described(data.pairs_info),
         "records": described(data.records_info),
-        "spec": {**asdict(spec), "groups": list(spec.groups), "thresholds": list(spec.thresholds)},
+        "spec": published_spec(spec),
         "expressions": {"groups": data.groups},
         "engine": "duckdb",
         "min_cell": spec.min_cell,
@@ -339,6 +347,12 @@ def _metadata(
         ),
         "misflag_version": __version__,
     }
+
+
+def published_spec(spec: LinkageAuditSpec) -> dict[str, Any]:
+    """The spec as an output's metadata publishes it (its register's path is never set there: a
+    registered audit runs with none, `_released`)."""
+    return {**asdict(spec), "groups": list(spec.groups), "thresholds": list(spec.thresholds)}
 
 
 def summarize(result: AuditResult, spec: LinkageAuditSpec) -> str:

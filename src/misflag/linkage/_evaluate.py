@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,10 +58,26 @@ class LinkageAuditSpec:
     probabilities: bool = field(
         default=True, metadata=option("Scores are probabilities.", off="--raw-scores")
     )
+    release_register: Path | None = field(
+        default=None,
+        metadata=option(
+            "Release register (JSON, private): refuse a release that earlier ones of the same pairs and "
+            "records could expose, record this one.",
+            local=True,
+        ),
+    )
+    protect_releases: bool = field(
+        default=False,
+        metadata=option(
+            "Refuse a release that earlier ones of the same pairs and records could expose, record this "
+            "one: in the register of the two files' digests in misflag's data directory."
+        ),
+    )
     #: No option: the command reads them from its --settings file (Splink's), not from the user.
     blocking_rules: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        self._check_register()
         if not self.thresholds:
             raise InputError("give at least one {thresholds}")
         if self.probabilities and any(not 0.0 <= t <= 1.0 for t in self.thresholds):
@@ -69,6 +86,27 @@ class LinkageAuditSpec:
             raise InputError(f"{{min_cell}} must be at least 1, got {self.min_cell}")
         if len(set(self.groups)) != len(self.groups):
             raise InputError("each {groups} expression may be given only once")
+
+    def _check_register(self) -> None:
+        """Where the release is recorded: a register file (non-blank text as its path) or the data directory."""
+        register = self.release_register
+        if isinstance(register, str) and register.strip():
+            object.__setattr__(self, "release_register", register := Path(register))
+        if register is not None and not isinstance(register, Path):
+            raise InputError(f"{{release_register}} must be a file path, got {literal(shown(register))}")
+        if not isinstance(self.protect_releases, bool):
+            raise InputError(
+                f"{{protect_releases}} must be true or false, got {literal(shown(self.protect_releases))}"
+            )
+        if register is not None and self.protect_releases:
+            raise InputError(
+                "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
+            )
+
+    @property
+    def registered(self) -> bool:
+        """Whether the output is checked against earlier releases of its inputs and recorded (a register)."""
+        return self.release_register is not None or self.protect_releases
 
 
 def stage_name(threshold: float) -> str:
