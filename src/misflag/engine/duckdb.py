@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # DuckDB loads them itself when a result is converted (see en
 
 #: Longest engine message shown to a user (a value echoed in an error can be huge).
 MESSAGE_LENGTH = 300
+#: The input is the one file named: a folder named like `truth=1/` on its path is not a Hive partition
+#: (DuckDB would otherwise add or replace a `truth` column of 1 for every row).
+ONE_FILE = ", hive_partitioning = false"
 
 
 class DuckDBEngine:
@@ -189,12 +192,10 @@ class DuckDBEngine:
         resolved = path.resolve()
         source = quote_literal(str(resolved))
         if file_format == "parquet":
-            statement = (
-                f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({source})"
-            )
+            statement = f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({source}{ONE_FILE})"
         elif file_format == "csv":
             settings = "".join(f", {_option(key, value)}" for key, value in options.items())
-            statement = f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM read_csv({source}{settings})"
+            statement = f"CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM read_csv({source}{settings}{ONE_FILE})"
         else:
             raise InputError(f"unsupported file format {literal(shown(file_format))}")
         try:
