@@ -7,6 +7,7 @@ path that is no regular file, a table input and a malformed spec are refused in 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,20 @@ def test_the_command_line_names_its_generated_flags(
         == "error: give --release-register or --protect-releases, not both: a release is recorded in one place"
     )
     assert not (tmp_path / "r.json").exists()
+
+
+def test_other_kinds_releases_are_not_linked_but_said(files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """The decision audit's reader leaves linkage releases out (`SELF_LINKED`), and a linkage audit warns of
+    another kind's release of its pairs file (here a decision audit's, written by hand: no rows)."""
+    register = tmp_path / "releases.json"
+    _audit(files, groups=("group",), release_register=register)
+    assert ReleaseRegister(register).outputs() == []
+    data = json.loads(register.read_text(encoding="utf-8"))
+    digest = hashlib.sha256(files[0].read_bytes()).hexdigest()
+    data["releases"].append({"name": "decisions", "sha256": digest, "rows": [], "metadata": {"input": {}}})
+    register.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.warns(
+        UserWarning, match="holds 1 decision audit release.s. of this input, which this linkage audit"
+    ):
+        _audit(files, groups=("group",), release_register=register)
+    assert len(ReleaseRegister(register).releases) == 3

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 REGISTER_FORMAT = "misflag-release-register/1"
 #: The largest register read (bytes): past it the file is not one misflag wrote for one input's releases.
 REGISTER_LIMIT = 1 << 30
-#: Audits whose releases in a register only an audit of the same kind links (its own reader model, not
-#: this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
-SELF_LINKED = ("biometrics", "monitor")
+#: Audits whose releases in a register only an audit of the same kind links (its own reader model or
+#: check, not this folder's): the decision audit's reader leaves them out. Their metadata's "audit" names them.
+SELF_LINKED = ("biometrics", "monitor", "linkage-audit")
 #: The path of a register misflag names itself: a digest's (or, for the monitor, a log path's) in a
 #: `releases` folder of its data directory (`data_dir_register`) or of the web service's.
 KEPT = re.compile(r"(?:.*/)?releases/(?:path-)?[0-9a-f]{64}\.json")
@@ -282,7 +282,12 @@ def warn_unlinked(releases: Iterable[dict[str, Any]], digest: str | None, audit:
 
 
 #: How a warning names each kind of audit.
-_NOUN = {"decisions": "decision audit", "biometrics": "biometric audit", "monitor": "monitor"}
+_NOUN = {
+    "decisions": "decision audit",
+    "biometrics": "biometric audit",
+    "monitor": "monitor",
+    "linkage-audit": "linkage audit",
+}
 
 
 def _kind(release: dict[str, Any]) -> str:

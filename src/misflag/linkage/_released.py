@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from misflag._text import shown
-from misflag.disclosure._register import ReleaseRegister, data_dir_register, input_file, locked
+from misflag.disclosure._register import (
+    ReleaseRegister,
+    data_dir_register,
+    input_file,
+    locked,
+    warn_unlinked,
+)
 from misflag.errors import InputError, literal
 from misflag.io import file_sha256
 from misflag.linkage._evaluate import LinkageAuditSpec
@@ -72,6 +78,7 @@ def audit_registered(
             if _withholds(rows):
                 for release in earlier:
                     _check_settings(release, settings, "this output withholds counts")
+            warn_unlinked(opened.releases, digest, AUDIT)  # another kind's releases of the pairs file
             result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
             result.metadata["release"] = name
             opened.record(name, rows, {**result.metadata, "labels_sha256": known["labels"]})
