@@ -113,22 +113,25 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
 
     for round_ in range(RESTARTS):
         server = _start(db, tmp_path, port, env)
-        report = _wait_ready(base, admin, fingerprint, time.monotonic() + 300)
-        assert report["ok"] is True, report
         stop = threading.Event()
         writers = [threading.Thread(target=write, args=(w, round_, stop)) for w in range(WRITERS)]
-        for thread in writers:
-            thread.start()
-        deadline = time.monotonic() + 120
-        while not in_round.get(round_) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
-        time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
-        server.send_signal(signal.SIGKILL)
-        server.wait()
-        stop.set()
-        for thread in writers:
-            thread.join()
+        try:
+            report = _wait_ready(base, admin, fingerprint, time.monotonic() + 300)
+            assert report["ok"] is True, report
+            for thread in writers:
+                thread.start()
+            deadline = time.monotonic() + 120
+            while not in_round.get(round_) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
+            time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
+        finally:  # the kill; after a failed check too, so that no server or writer outlives the test
+            server.send_signal(signal.SIGKILL)
+            server.wait()
+            stop.set()
+            for thread in writers:
+                if thread.is_alive():
+                    thread.join()
         ledger = Ledger.open(db, key_path=tmp_path / "key.pem", create=False)
         stored = {entry["seq"]: entry["hash"] for entry in read_entries(ledger, start=0, limit=10_000)}
         lost = {seq for seq, digest in acknowledged.items() if stored.get(seq) != digest}
