@@ -36,7 +36,7 @@ NAMED: dict[str, set[str]] = {
         "misflag.disclosure._register",
         "misflag.disclosure._ledger_register",
     },
-    "linkage": {"misflag.disclosure._audit", "misflag.disclosure._goal"},
+    "linkage": {"misflag.disclosure._audit", "misflag.disclosure._goal", "misflag.disclosure._register"},
     "ledger": set(),
 }
 

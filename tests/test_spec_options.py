@@ -130,6 +130,8 @@ def test_help_lists_the_options_in_the_order_it_always_did() -> None:
         "settings",
         "probabilities",
         "min_cell",
+        "release_register",
+        "protect_releases",
         "output_format",
         "save",
         "report",
