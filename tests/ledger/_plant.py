@@ -50,7 +50,14 @@ def plant(
             digest = entry_hash(bytes(prev), number, kind, case_id, text) if linked else bytes(32)
             if writer_key is not None:
                 mac = entry_mac(load_or_create_writer_key(writer_key), digest)
-            values = {"p": bytes(prev), "h": digest, "k": kind, "c": case_id, "b": text, "m": mac}
+            values: dict[str, Any] = {
+                "p": bytes(prev),
+                "h": digest,
+                "k": kind,
+                "c": case_id,
+                "b": text,
+                "m": mac,
+            }
             if seq is not None:
                 values["s"] = number if seq is HEAD else seq
             columns = ("s, " if seq is not None else "") + "p, h, k, c, b, m"

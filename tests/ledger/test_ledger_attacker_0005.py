@@ -241,7 +241,7 @@ def _plant_typed(db: Path, **changes: Any) -> None:
     with _open(db) as raw:
         head, prev = raw.execute("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").fetchone()
         row = {"seq": head + 1, "prev": prev, "kind": "flagged", "case_id": "cx", "body": _body()} | changes
-        row["hash"] = entry_hash(bytes(prev), row["seq"], row["kind"], row["case_id"], row["body"])  # type: ignore[arg-type]
+        row["hash"] = entry_hash(bytes(prev), row["seq"], row["kind"], row["case_id"], row["body"])
         if "prev" in changes:
             row["hash"] = bytes(32)
         raw.execute(
