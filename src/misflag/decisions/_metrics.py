@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from misflag.decisions._cells import Cells
-from misflag.decisions._weights_trust import design_notes
+from misflag.decisions._weights_trust import DesignChecks
 from misflag.stats import safe_divide, wilson_limits
 
 #: A metric's definition: (numerator cells, denominator cells, weighted).
@@ -180,10 +180,8 @@ class GroupSums:
             whole = self._audited_whole(denominator, np.logical_or.reduce(reach))
             share = self._process_share(value, totals, numerator, denominator, whole)
             low, high = wilson_limits(hits * share, totals * share)
-            pairs, flagged = self._pairs, masks.get("flagged", masks.get("flag_before"))
-            notes = design_notes(
-                self.cells.strata, pairs.of_cell, pairs.positions, self.count, flagged, whole
-            )
+            flagged = masks.get("flagged", masks.get("flag_before"))
+            notes = self._design_checks.notes(flagged, whole)
             return Estimate(value, low, high, rows, totals * share, "wilson-design", notes)
         successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)
@@ -213,6 +211,12 @@ class GroupSums:
         with np.errstate(divide="ignore", invalid="ignore"):
             share = 1.0 / (1.0 + totals / sampling)
         return np.where(whole | (totals <= 0), 1.0, share)
+
+    @cached_property
+    def _design_checks(self) -> DesignChecks:
+        """The breaks of the coverage claim each group's weighted rates rest on (decisions._weights_trust)."""
+        pairs = self._pairs
+        return DesignChecks(self.cells.strata, pairs.of_cell, pairs.positions, self.count, self.groups)
 
     @cached_property
     def _pairs(self) -> _Pairs:

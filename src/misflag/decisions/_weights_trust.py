@@ -26,38 +26,54 @@ MIXED_NOTE = (
 )
 
 
-def design_notes(
-    strata: Strata,
-    pair_cells: np.ndarray,
-    pair_positions: np.ndarray,
-    count: np.ndarray,
-    flagged: np.ndarray | None,
-    whole: np.ndarray,
-) -> tuple[str | None, ...]:
-    """Per group, the warning that its rate's design is outside the claim (None: inside, or the rate's
-    denominator was audited whole, which gives the unweighted Wilson interval).
+class DesignChecks:
+    """Per group of one grouping, which breaks its weighted rates rest on; built once per grouping (every
+    metric and stage shares it), the flag check once per stage's flag array.
 
-    `pair_cells` maps each cell to its (group, stratum) pair and `pair_positions` places the pairs in the
-    groups x strata matrix (decisions._metrics' `_Pairs`); `count` is the cells' rows; `flagged` the 0/1
-    flag the strata should follow (None: not checked); `whole` per group, the rate audited whole. A
-    stratum counts for every rate of a group it holds audited rows of: an unaudited person of the group
-    may belong to it whatever the truth of the few it audited (a single audited negative leaves FNR to
-    the flagged rows alone)."""
-    audited = count * strata.audited
-    pairs, groups = pair_positions.size, whole.size
-    rows = np.bincount(pair_cells, audited, minlength=pairs)
-    stratum = pair_positions % strata.values.size
-    weight = strata.values[stratum]
-    held = (rows > 0) & (weight > 0) & (weight != 1.0)
-    group = pair_positions // strata.values.size
-    one_row = np.bincount(group, held & (strata.rows[stratum] == 1), minlength=groups) > 0
-    mixed = np.zeros(groups, dtype=bool)
-    if flagged is not None:
-        on = np.bincount(pair_cells, audited * flagged, minlength=pairs)
-        mixed = np.bincount(group, held & (on > 0) & (on < rows), minlength=groups) > 0
-    return tuple(
-        None
-        if done
-        else "; ".join(note for note, fires in ((ONE_ROW_NOTE, one), (MIXED_NOTE, mix)) if fires) or None
-        for one, mix, done in zip(one_row.tolist(), mixed.tolist(), whole.tolist(), strict=True)
-    )
+    A stratum counts for every rate of a group it holds audited rows of: an unaudited person of the group
+    may belong to it whatever the truth of the few it audited (a single audited negative leaves FNR to the
+    flagged rows alone)."""
+
+    def __init__(
+        self,
+        strata: Strata,
+        pair_cells: np.ndarray,
+        pair_positions: np.ndarray,
+        count: np.ndarray,
+        groups: int,
+    ) -> None:
+        """`pair_cells` maps each cell to its (group, stratum) pair and `pair_positions` places the pairs in
+        the groups x strata matrix (decisions._metrics' `_Pairs`); `count` is the cells' rows, `groups` the grouping's."""
+        self._pair_cells, self._pairs = pair_cells, pair_positions.size
+        self._audited = count * strata.audited
+        self._rows = np.bincount(pair_cells, self._audited, minlength=self._pairs)
+        stratum = pair_positions % strata.values.size
+        weight = strata.values[stratum]
+        self._held = (self._rows > 0) & (weight > 0) & (weight != 1.0)
+        self._group = pair_positions // strata.values.size
+        self._groups = groups
+        self._one_row = self._by_group(self._held & (strata.rows[stratum] == 1))
+        self._mixed: tuple[np.ndarray, np.ndarray] | None = None  # (the flag array, its result)
+
+    def _by_group(self, pairs: np.ndarray) -> np.ndarray:
+        return np.bincount(self._group, pairs, minlength=self._groups) > 0
+
+    def _mixed_for(self, flagged: np.ndarray) -> np.ndarray:
+        """Groups holding a sampled stratum whose audited rows are flagged and cleared alike; kept for the
+        last flag array (held, so its identity cannot be reused), as a stage's metrics come together."""
+        if self._mixed is None or self._mixed[0] is not flagged:
+            on = np.bincount(self._pair_cells, self._audited * flagged, minlength=self._pairs)
+            self._mixed = (flagged, self._by_group(self._held & (on > 0) & (on < self._rows)))
+        return self._mixed[1]
+
+    def notes(self, flagged: np.ndarray | None, whole: np.ndarray) -> tuple[str | None, ...]:
+        """Per group, the warning that its rate's design is outside the claim (None: inside, or the rate's
+        denominator was audited whole, which gives the unweighted Wilson interval). `flagged`: the 0/1 flag
+        the strata should follow (None: not checked); `whole` per group, the rate audited whole."""
+        mixed = np.zeros(self._groups, dtype=bool) if flagged is None else self._mixed_for(flagged)
+        return tuple(
+            None
+            if done
+            else "; ".join(note for note, fires in ((ONE_ROW_NOTE, one), (MIXED_NOTE, mix)) if fires) or None
+            for one, mix, done in zip(self._one_row.tolist(), mixed.tolist(), whole.tolist(), strict=True)
+        )
