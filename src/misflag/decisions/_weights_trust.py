@@ -43,27 +43,40 @@ class DesignChecks:
         groups: int,
     ) -> None:
         """`pair_cells` maps each cell to its (group, stratum) pair and `pair_positions` places the pairs in
-        the groups x strata matrix (decisions._metrics' `_Pairs`); `count` is the cells' rows, `groups` the grouping's."""
-        self._pair_cells, self._pairs = pair_cells, pair_positions.size
-        self._audited = count * strata.audited
-        self._rows = np.bincount(pair_cells, self._audited, minlength=self._pairs)
+        the groups x strata matrix (decisions._metrics' `_Pairs`); `count` is the cells' rows, `groups` the
+        grouping's. Only the held pairs are kept, each temporary freed before the next is made: a weight
+        distinct on every row makes millions of pairs."""
+        self._pair_cells, self._pairs, self._groups = pair_cells, pair_positions.size, groups
+        self._audited = strata.audited
+        self._count = count
         stratum = pair_positions % strata.values.size
         weight = strata.values[stratum]
-        self._held = (self._rows > 0) & (weight > 0) & (weight != 1.0)
-        self._group = pair_positions // strata.values.size
-        self._groups = groups
-        self._one_row = self._by_group(self._held & (strata.rows[stratum] == 1))
+        held = (np.bincount(pair_cells, count * strata.audited, minlength=self._pairs) > 0) & (weight > 0)
+        held &= weight != 1.0
+        del weight
+        self._held = np.flatnonzero(held)  # the sampled (group, stratum) pairs holding audited rows
+        del held
+        group = pair_positions // strata.values.size
+        self._group = group[self._held].astype(np.int32 if groups < 2**31 else np.int64)
+        del group
+        self._one_row = self._by_group(strata.rows[stratum[self._held]] == 1)
         self._mixed: tuple[np.ndarray, np.ndarray] | None = None  # (the flag array, its result)
 
-    def _by_group(self, pairs: np.ndarray) -> np.ndarray:
-        return np.bincount(self._group, pairs, minlength=self._groups) > 0
+    def _by_group(self, held: np.ndarray) -> np.ndarray:
+        """Per group, whether any of its held pairs satisfies `held` (an array over the held pairs)."""
+        return np.bincount(self._group, held, minlength=self._groups) > 0
 
     def _mixed_for(self, flagged: np.ndarray) -> np.ndarray:
         """Groups holding a sampled stratum whose audited rows are flagged and cleared alike; kept for the
         last flag array (held, so its identity cannot be reused), as a stage's metrics come together."""
         if self._mixed is None or self._mixed[0] is not flagged:
-            on = np.bincount(self._pair_cells, self._audited * flagged, minlength=self._pairs)
-            self._mixed = (flagged, self._by_group(self._held & (on > 0) & (on < self._rows)))
+            on, off = (
+                np.bincount(
+                    self._pair_cells, np.where(self._audited & side, self._count, 0.0), minlength=self._pairs
+                )
+                for side in (flagged, ~flagged)
+            )
+            self._mixed = (flagged, self._by_group((on[self._held] > 0) & (off[self._held] > 0)))
         return self._mixed[1]
 
     def notes(self, flagged: np.ndarray | None, whole: np.ndarray) -> tuple[str | None, ...]:
