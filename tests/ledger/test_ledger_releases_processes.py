@@ -19,7 +19,7 @@ from tests.ledger._releases import released as read_released
 from tests.ledger._releases import write_small_log
 
 CONSOLE = "import sys; from misflag.cli import main; sys.exit(main(sys.argv[1:]))"
-WHERE = ["g <> 'a'", "g <> 'b'", "truth = 1"]
+WHERE = ["g <> 'a'", "g <> 'b'", "g = 'c'"]
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
