@@ -26,7 +26,17 @@ NAMED: dict[str, set[str]] = {
         "misflag.disclosure",
         *(
             f"misflag.disclosure.{name}"
-            for name in ("_figures", "_goal", "_kept", "_load", "_model", "_optimal", "_register", "_weights")
+            for name in (
+                "_figures",
+                "_goal",
+                "_kept",
+                "_load",
+                "_model",
+                "_optimal",
+                "_register",
+                "_weights",
+                "_where_cells",
+            )
         ),
     },
     "disclosure": {"misflag.decisions", "misflag.ledger", "misflag.ledger._releases"},

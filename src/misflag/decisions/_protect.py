@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from misflag._text import shown
 from misflag.decisions._disclosure import Forced
 from misflag.decisions._groups import Grouping
 from misflag.decisions._protect_greedy import greedy
@@ -33,7 +34,8 @@ from misflag.disclosure._model import CountRow
 from misflag.disclosure._optimal import Choice, Cut, Equation, cheapest
 from misflag.disclosure._register import RELEASED, CountKey, Releases
 from misflag.disclosure._weights import StateWeights, state_weights
-from misflag.errors import InputError
+from misflag.disclosure._where_cells import tied_groups
+from misflag.errors import InputError, literal
 from misflag.result import OVERALL_ATTRIBUTE
 
 THIS = "this audit"  # the output being protected, among earlier releases
@@ -130,6 +132,7 @@ def protect(
         optimised = rows, metadata, replace(audit, secondary={"method": "greedy", "why": reason})
     if rounds.earlier and rounds.last is not None:
         rounds.refuse_unlinked(rounds.last.output, any(row["suppressed"] for row in optimised[0]))
+    _refuse_tied(rounds, optimised[0])
     releases = RELEASED.get()
     if releases is not None:  # the register keeps this audit's sensitive withheld counts
         releases.withheld = rounds.withheld(optimised[2])
@@ -290,6 +293,27 @@ def _optimise(
             return None, "the MILP found no pattern"
         forced = {"n": set(choice.whole), "detail": set(choice.rates)}
     return None, f"no pattern passed the audit in {OPTIMISER_ROUNDS} rounds"
+
+
+def _refuse_tied(rounds: _Rounds, rows: list[dict[str, Any]]) -> None:
+    """InputError where a group expression reads the truth or a decision (this output's, or an earlier
+    release's of the same input) and a count is withheld (here or there): a reader who knows that a
+    group's people share a truth or a flag pins withheld counts the model leaves open (in one output,
+    `--group g --group flag` intersected; across releases, `--group g` then `g x truth`)."""
+    output = rounds.last.output if rounds.last is not None else None
+    if output is None:  # nothing withheld and nothing earlier: nothing to give back
+        return
+    withholds = any(row["suppressed"] for row in rows) or any(
+        any(row.get("suppressed") for row in earlier.rows) for earlier in rounds.earlier
+    )
+    tied = [(o.name, group) for o in (output, *rounds.earlier) for group in tied_groups(o)]
+    if withholds and tied:
+        name, group = tied[0]
+        raise InputError(
+            f"the group expression {literal(shown(group))} of {literal(shown(name))} reads the truth or a "
+            "decision, and counts are withheld: a reader who knows its groups share a truth or a flag could "
+            "pin them; leave that expression out of --group"
+        )
 
 
 def _removable(equation: Equation) -> bool:

@@ -80,6 +80,13 @@ def _tied(output: Output, expressions: Iterable[str]) -> bool:
     return read is None or named is None or not read.isdisjoint(named)
 
 
+def tied_groups(output: Output) -> list[str]:
+    """The output's group expressions that read a column its truth or a stage reads (`--group truth`,
+    `--group "CASE WHEN flag = 1 ..."`): a reader knows each such group's people share a truth or a
+    decision, a tie the reader's model does not hold (tests/security/test_group_truth_ties.py)."""
+    return [group for group in output.groups if _tied(output, [group])]
+
+
 def _columns_of(expressions: Iterable[str]) -> set[str] | None:
     """The columns the SQL `expressions` read (names case-folded, as DuckDB matches them); None where one
     does not parse."""
