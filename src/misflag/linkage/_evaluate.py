@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from misflag._released_options import check_register_fields
 from misflag._spec_options import option
 from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_identifier
@@ -92,16 +93,7 @@ class LinkageAuditSpec:
         register = self.release_register
         if isinstance(register, str) and register.strip():
             object.__setattr__(self, "release_register", register := Path(register))
-        if register is not None and not isinstance(register, Path):
-            raise InputError(f"{{release_register}} must be a file path, got {literal(shown(register))}")
-        if not isinstance(self.protect_releases, bool):
-            raise InputError(
-                f"{{protect_releases}} must be true or false, got {literal(shown(self.protect_releases))}"
-            )
-        if register is not None and self.protect_releases:
-            raise InputError(
-                "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
-            )
+        check_register_fields(register, self.protect_releases)
 
     @property
     def registered(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from misflag._released_options import check_register_fields
 from misflag._spec_options import each, option, parse_stage
 from misflag._text import shown
 from misflag.errors import InputError, literal
@@ -166,16 +167,7 @@ class MonitorSpec:
         if not str(self.reference).strip():
             raise InputError("{reference} must name the reference group")
         register = self.release_register
-        if register is not None and not isinstance(register, Path):
-            raise InputError(f"{{release_register}} must be a file path, got {literal(shown(register))}")
-        if not isinstance(self.protect_releases, bool):
-            raise InputError(
-                f"{{protect_releases}} must be true or false, got {literal(shown(self.protect_releases))}"
-            )
-        if register is not None and self.protect_releases:
-            raise InputError(
-                "give {release_register} or {protect_releases}, not both: a release is recorded in one place"
-            )
+        check_register_fields(register, self.protect_releases)
 
     @property
     def registered(self) -> bool:
