@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +132,22 @@ def require(condition: bool, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI must provide this service: {why}")
     pytest.skip(why)
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every whole-file hash from now on (the audit's background hash thread included)."""
+    from misflag.io import _readers
+
+    made: list[Path] = []
+    real: Callable[[Path], str] = _readers.file_sha256
+
+    def counted(path: Path) -> str:
+        made.append(path)
+        return real(path)
+
+    monkeypatch.setattr(_readers, "file_sha256", counted)
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from misflag.cli import main
 from misflag.decisions import audit_decisions
-from misflag.io import _readers
 
 
 @pytest.fixture
@@ -22,20 +20,6 @@ def log(tmp_path: Path) -> Path:
     path = tmp_path / "log.csv"
     path.write_text("flag,truth,g\n" + "1,0,a\n0,1,b\n1,1,a\n0,0,b\n" * 10)
     return path
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every whole-file hash from now on (the audit's background hash thread included)."""
-    made: list[Path] = []
-    real: Callable[[Path], str] = _readers.file_sha256
-
-    def counted(path: Path) -> str:
-        made.append(path)
-        return real(path)
-
-    monkeypatch.setattr(_readers, "file_sha256", counted)
-    return made
 
 
 def _argv(log: Path, *more: str) -> list[str]:

@@ -12,11 +12,6 @@ interval, and FPR at 10-29 audited negatives with the flagged audited whole cove
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +20,7 @@ from statsmodels.stats.proportion import proportion_confint
 from misflag.decisions import audit_decisions
 from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
+from tests.decisions._weight_benchmark import weight_benchmark
 
 #: 800 logs give at least 450 intervals in every checked band (2 cores: ~5 s). At 450 intervals the 99.8%
 #: region of Binomial(450, 0.95) is [412, 440]: an interval covering 90% lands below it with probability
@@ -40,19 +36,9 @@ THIN_BANDS = {
 }
 
 
-def _benchmark() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "decisions_weight.py"
-    spec = importlib.util.spec_from_file_location("decisions_weight", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_repetitions_have_the_power() -> None:
     stats = pytest.importorskip("scipy.stats")
-    low, high = _benchmark().region(450)
+    low, high = weight_benchmark().region(450)
     assert (low, high) == (412, 440)
     assert (int(stats.binom.ppf(0.001, 450, 0.95)), int(stats.binom.isf(0.001, 450, 0.95))) == (low, high)
     assert stats.binom.cdf(low - 1, 450, 0.90) >= 0.84
@@ -63,7 +49,7 @@ def test_repetitions_have_the_power() -> None:
 def test_flag_stratified_coverage_in_every_band() -> None:
     """No band under-covers the process's rate and no interval is zero-width; from 10 audited people up, no
     band over-covers either (1-9 may: the limit at a rate of 0 is deliberately conservative, the docs say so)."""
-    benchmark = _benchmark()
+    benchmark = weight_benchmark()
     tallies = benchmark.simulate(REPETITIONS, seed=7)
     assert benchmark.TRUE_RATES["precision"] == pytest.approx(0.21 / (0.21 + 0.7 * 0.15))  # 2/3, by hand
     checked = set()

@@ -11,30 +11,17 @@ covering of 2,000. At 2,000 logs a design covering 92% lands under 1,869 with pr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 from scipy import stats
+
+from tests.decisions._weight_benchmark import weight_benchmark
 
 REPETITIONS = 2000
 
 
-def _benchmark() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "decisions_weight.py"
-    spec = importlib.util.spec_from_file_location("decisions_weight", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
 def _tally(design: str, metric: str) -> tuple[int, int, int, int, tuple[int, int]]:
     """(intervals, covering, zero-width, warned, region) of one design and rate over REPETITIONS logs."""
-    benchmark = _benchmark()
+    benchmark = weight_benchmark()
     sampler, _ = benchmark.OTHER_DESIGNS[design]
     tally = benchmark.design_coverage(sampler, metric, REPETITIONS, seed=21)
     region = (
@@ -47,7 +34,7 @@ def _tally(design: str, metric: str) -> tuple[int, int, int, int, tuple[int, int
 def test_the_logs_have_the_power() -> None:
     """The region at 2,000 intervals is [1,869, 1,929] (the benchmark's and scipy's); a design covering 92%
     falls under it with probability 0.99 or more, a calibrated one inside it with 0.998."""
-    assert _benchmark().region(REPETITIONS) == (1869, 1929)
+    assert weight_benchmark().region(REPETITIONS) == (1869, 1929)
     assert stats.binom.cdf(1868, REPETITIONS, 0.92) >= 0.99
     assert stats.binom.cdf(1929, REPETITIONS, 0.95) - stats.binom.cdf(1868, REPETITIONS, 0.95) >= 0.997
 

@@ -7,10 +7,7 @@ the claim nor of the documented coverage table's), and end to end on a CSV throu
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -20,18 +17,9 @@ from misflag.decisions import audit_decisions
 from misflag.decisions._cells import Cells
 from misflag.decisions._metrics import RATE_METRICS, GroupSums, stage_masks
 from misflag.decisions._weights_trust import MIXED_NOTE, ONE_ROW_NOTE
+from tests.decisions._weight_benchmark import weight_benchmark
 
 TRUST = "cannot be trusted to cover"
-
-
-def _benchmark() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "decisions_weight.py"
-    spec = importlib.util.spec_from_file_location("decisions_weight", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
 
 
 def _notes(table: list[tuple[str, int, int, float, int]], metric: str) -> tuple[str | None, ...]:
@@ -99,7 +87,7 @@ def test_strata_that_do_not_follow_the_flag_warn() -> None:
 def test_the_adversarys_designs_warn_and_the_claimed_ones_do_not(metric: str) -> None:
     """40 logs per design (seed 5): every interval of the four designs outside the claim is warned, none of
     the two inside it (strata follow the flag, two or more audited rows each)."""
-    benchmark = _benchmark()
+    benchmark = weight_benchmark()
     for design, (sampler, outside) in benchmark.OTHER_DESIGNS.items():
         tally = benchmark.design_coverage(sampler, metric, 40, seed=5)
         assert tally.intervals >= 38, design
@@ -109,7 +97,7 @@ def test_the_adversarys_designs_warn_and_the_claimed_ones_do_not(metric: str) ->
 def test_the_documented_coverage_designs_are_never_warned() -> None:
     """The docs' coverage table's three designs (groups of 40 to 6,000, 20 logs, seed 3): no group's FPR,
     FNR or precision is warned."""
-    benchmark = _benchmark()
+    benchmark = weight_benchmark()
     rng = np.random.default_rng(3)
     group = np.repeat(np.arange(len(benchmark.GROUP_SIZES)), benchmark.GROUP_SIZES)
     checked = 0

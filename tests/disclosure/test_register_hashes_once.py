@@ -5,7 +5,6 @@ that digest, not a second full read (`io._readers.hashed_once`). A file changed 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from misflag.decisions import audit_decisions
-from misflag.io import _readers
 from misflag.io._readers import PendingDigest, hashed_once
 from misflag.ledger import Ledger
 
@@ -31,20 +29,6 @@ def log(tmp_path: Path) -> Path:
         path,
     )
     return path
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every whole-file hash from now on (the audit's background hash thread included)."""
-    made: list[Path] = []
-    real: Callable[[Path], str] = _readers.file_sha256
-
-    def counted(path: Path) -> str:
-        made.append(path)
-        return real(path)
-
-    monkeypatch.setattr(_readers, "file_sha256", counted)
-    return made
 
 
 def test_protect_releases_hashes_the_input_once(
