@@ -138,3 +138,16 @@ def test_api_scorecard_and_bad_upload(folder: Path, tmp_path: Path) -> None:
     assert [r["value"] for r in rows if r["metric"] == "high_impact_count" and r["group"] == "all"] == [445]
     bad = client.post("/inventory/check", files={"files": ("x.csv", b"a,b\n1,2\n", "text/csv")})
     assert bad.status_code == 422 and "not a known inventory layout" in bad.json()["detail"]
+
+
+def test_labels_under_a_folder_named_like_a_partition_are_read_as_written(inventory, tmp_path: Path) -> None:
+    """A labels file under `label=1/` is the file it is: DuckDB's Hive partitioning read from the path
+    would set every label to 1 (review finding after cfe5608), making every labelled pair a true link."""
+    copy = tmp_path / "label=1" / "labels.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(HELD_OUT_LABELS.read_bytes())
+    assert (pd.read_csv(copy, dtype=str)["label"] == "0").any()  # a label of 1 everywhere would differ
+    plain = history(inventory, labels=HELD_OUT_LABELS, clerical_size=50)
+    moved = history(inventory, labels=copy, clerical_size=50)
+    for metric in ("link_precision", "link_recall"):
+        assert moved.value(metric, "hand-labelled pairs") == plain.value(metric, "hand-labelled pairs")

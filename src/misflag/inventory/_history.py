@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from misflag._text import shown
 from misflag.engine import DuckDBEngine, quote_literal
-from misflag.errors import InputError, literal
+from misflag.engine.duckdb import ONE_FILE
+from misflag.errors import InputError, literal, named_path
 from misflag.inventory._features import link_features, year_features
 from misflag.inventory._load import Inventory
 from misflag.linkage import draw_clerical_sample, run_splink
@@ -151,7 +152,7 @@ def evaluate_links(inventory: Inventory, labels: str | Path) -> list[dict[str, A
     """Precision and recall of the links on hand-labelled pairs (CSV: uid_prev, uid_next, label 1/0)."""
     path = Path(labels)
     if not path.is_file():
-        raise InputError(f"labels file {path} does not exist")
+        raise InputError(f"labels file {named_path(path)} does not exist")
     engine = inventory.engine
     engine.register_arrow(
         "_all_links",
@@ -162,10 +163,13 @@ def evaluate_links(inventory: Inventory, labels: str | Path) -> list[dict[str, A
     reader = DuckDBEngine()  # the inventory's engine is locked: a fresh one reads the file, as text
     try:
         engine.register_arrow(
-            "_labels_in", reader.sql(f"SELECT * FROM read_csv({quote_literal(path)}, all_varchar = true)")
+            "_labels_in",
+            reader.sql(f"SELECT * FROM read_csv({quote_literal(path)}, all_varchar = true{ONE_FILE})"),
         )
     except Exception as error:
-        raise InputError(f"labels file {path} is not a readable CSV: {error}") from None
+        raise InputError(
+            f"labels file {named_path(path)} is not a readable CSV: {literal(shown(str(error)))}"
+        ) from None
     finally:
         reader.close()
     engine.execute("CREATE OR REPLACE TABLE _labels AS SELECT * FROM _labels_in")
