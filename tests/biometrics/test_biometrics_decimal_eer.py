@@ -123,3 +123,31 @@ def test_an_eer_threshold_whose_values_a_reader_counts_none_of_moves_one_double(
     assert (fmr, fnmr) == (0.2, 0.0)
     assert _reader_rates(path, 0.5, distance) == (0.0, 0.2)  # 0.5 as written: another point of the curves
     assert result.value("eer", "all", attribute="overall") == pytest.approx((fmr + fnmr) / 2, abs=1e-15)
+
+
+def test_a_withheld_groups_eer_threshold_is_neither_checked_nor_named(tmp_path: Path) -> None:
+    """Group B (5 comparisons, withheld under --min-cell 10) straddles the double 0.5 as the refused design
+    above does; group A (400, no score near 0.5) is withheld beside it. B's EER threshold is never printed, so it
+    is not checked: the audit runs (it stopped, naming B's threshold 0.5 and scores, before), publishes
+    no EER for B, and the overall EER reads as printed: the rates a reader counts at its threshold in
+    exact decimals give it."""
+    rows = [
+        f"({0.55 + i / 1000:.4f}{DECIMAL}, 0, 'A'), ({0.65 + i / 1000:.4f}{DECIMAL}, 1, 'A')"
+        for i in range(200)
+    ]
+    rows += [
+        f"({v}{DECIMAL}, {y}, 'B')" for v, y in [("0.1", 0), ("0.2", 0), (BELOW, 0), ("0.5", 1), ("0.9", 1)]
+    ]
+    path = tmp_path / "hidden.parquet"
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"COPY (SELECT * FROM (VALUES {', '.join(rows)}) AS t(score, genuine, grp)) TO '{path}' (FORMAT PARQUET)"
+        )
+    result = audit_biometrics(
+        str(path), score="score", genuine="genuine", group="grp", threshold=[0.3], min_cell=10
+    )
+    assert set(result.metadata["eer_thresholds"]) == {"overall = all"}  # A withheld too: overall less A is B
+    assert result.select(metric="eer", group="B", attribute="grp") == []
+    threshold = result.metadata["eer_thresholds"]["overall = all"]
+    fmr, fnmr = _reader_rates(path, threshold, False)
+    assert result.value("eer", "all", attribute="overall") == pytest.approx((fmr + fnmr) / 2, abs=1e-15)

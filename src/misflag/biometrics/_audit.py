@@ -6,7 +6,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +50,9 @@ from misflag.errors import InputError, literal
 from misflag.io import InputInfo, check_before_engine, load_input
 from misflag.result import AuditResult, make_row, rows_to_table
 
+if TYPE_CHECKING:
+    from misflag.disclosure._goal import AuditSummary
+
 Progress = Callable[[str, float], None]
 
 
@@ -83,10 +86,15 @@ def run_biometrics(
         if spec.clustered:
             report("clustering by subject", 0.75)
             clustered = _cluster(runner, spec, checked, prof, all_groupings, points, matched)
+        planned = plan(spec, prof, all_groupings, clustered, matched, [p.internal for p in points])
+        # only published EER thresholds are printed, so only theirs are checked: a withheld group's
+        # threshold and scores must not reach an error line
+        shown_eers = {k: e for k, e in eers.items() if _published(all_groupings, planned[0], k)}
+        eers = typed.printed_eers(runner, spec, checked, stored, shown_eers)
         closing = PendingClose(runner)  # every read is done: the engine closes beside the rows
         report("writing results", 0.9)
         result = _result(
-            spec, checked, info, engine, prof, hist, all_groupings, points, matched, eers, clustered
+            spec, checked, info, engine, prof, hist, all_groupings, points, matched, eers, clustered, planned
         )
     except BaseException:
         with suppress(Exception):  # the audit's own error is the one to tell, not a failed close
@@ -112,10 +120,11 @@ def _result(
     matched: np.ndarray,
     eers: dict[tuple[str, str], Eer],
     clustered: dict[str, Clustered],
+    planned: tuple[dict[str, np.ndarray], AuditSummary | None],
 ) -> AuditResult:
     """The long table, curves, metadata and summary from the counts (no engine is needed any more)."""
     rows: list[dict[str, Any]] = []
-    levels, disclosure = plan(spec, prof, all_groupings, clustered, matched, [p.internal for p in points])
+    levels, disclosure = planned
     hidden = {attribute: level >= RATES for attribute, level in levels.items()}
     for grouping in all_groupings:
         rows += _grouping_rows(
@@ -228,7 +237,7 @@ def _exact(
         if found is not None:  # searches without a score: a bottom bin of their own for the interval
             padded = (np.r_[missing[0], impostors], np.r_[missing[1], genuines])
             eers[key] = replace(found, histograms=padded)
-    return points, np.column_stack(columns), typed.printed_eers(engine, spec, checked, stored, eers)
+    return points, np.column_stack(columns), eers
 
 
 def _cluster(
@@ -259,6 +268,12 @@ def _errors(
     false_matches = grouping.total(matched * (prof.y == 0)[:, None])
     misses = totals[1][:, None] - grouping.total(matched * (prof.y == 1)[:, None])
     return {0: false_matches, 1: misses}, totals
+
+
+def _published(all_groupings: list[Grouping], levels: dict[str, np.ndarray], key: tuple[str, str]) -> bool:
+    """Whether the label `key` (attribute, name) has its rates, its EER among them, published."""
+    (grouping,) = [g for g in all_groupings if g.attribute == key[0]]
+    return bool(levels[key[0]][grouping.labels.index(key[1])] < RATES)
 
 
 def _scope_withheld(
