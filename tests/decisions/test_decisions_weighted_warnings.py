@@ -53,13 +53,15 @@ ONE_ROW = [
 ]
 
 
-def test_a_stratum_of_one_audited_row_warns_every_rate_it_reaches() -> None:
+def test_a_stratum_of_one_audited_row_warns_every_weighted_rate_of_its_group() -> None:
     """a's one audited cleared row is a negative, yet FNR is warned too: the 9 unaudited cleared may hold
     positives, and FNR rests on that row's stratum. Precision's denominator (the flagged) was audited whole
-    at weight 1: the unweighted Wilson interval, no warning. b's strata hold 2 rows each, one flag each."""
+    at weight 1, yet it is warned as well: the warning is the group's, so it does not tell that the row is
+    cleared (tests/security/test_weighted_warning_disclosure.py). b's strata hold 2 rows each, one flag
+    each."""
     assert _notes(ONE_ROW, "fpr") == (ONE_ROW_NOTE, None)
     assert _notes(ONE_ROW, "fnr") == (ONE_ROW_NOTE, None)
-    assert _notes(ONE_ROW, "precision") == (None, None)
+    assert _notes(ONE_ROW, "precision") == (ONE_ROW_NOTE, None)
     # a second audited cleared row at the same weight makes the stratum two rows: no warning
     assert _notes([*ONE_ROW, ("a", 0, 1, 10.0, 1)], "fnr") == (None, None)
 

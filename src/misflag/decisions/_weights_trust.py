@@ -7,6 +7,11 @@ its row, as the biometric rows are: a sampled stratum holding a single audited r
 whose audited rows behind the rate are flagged and cleared alike. Strata are the distinct weights, as the
 variance takes them; weight 1 is a certainty stratum (audited whole), which adds no variance and breaks
 nothing.
+
+The warning is the group's, the same on every weighted rate of it (a rate audited whole included): were it
+placed by the rate's denominator, a single audited row would show on FNR and not on FPR, telling a reader
+the row is a positive of that group, a count below --min-cell. Withheld rows carry only their reason
+(decisions._rows).
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ class DesignChecks:
     """Per group of one grouping, which breaks its weighted rates rest on; built once per grouping (every
     metric and stage shares it), the flag check once per stage's flag array.
 
-    A stratum counts for every rate of a group it holds audited rows of: an unaudited person of the group
-    may belong to it whatever the truth of the few it audited (a single audited negative leaves FNR to the
-    flagged rows alone)."""
+    A stratum counts for every weighted rate of a group it holds audited rows of, whatever the rate's
+    denominator: an unaudited person of the group may belong to it whatever the truth of the few it audited
+    (a single audited negative leaves FNR to the flagged rows alone), and a note placed by denominator would
+    tell which truth and flag the stratum's audited rows have."""
 
     def __init__(
         self,
@@ -80,13 +86,13 @@ class DesignChecks:
         return self._mixed[1]
 
     def notes(self, flagged: np.ndarray | None, whole: np.ndarray) -> tuple[str | None, ...]:
-        """Per group, the warning that its rate's design is outside the claim (None: inside, or the rate's
-        denominator was audited whole, which gives the unweighted Wilson interval). `flagged`: the 0/1 flag
-        the strata should follow (None: not checked); `whole` per group, the rate audited whole."""
+        """Per group, the warning that its weighted rates' design is outside the claim (None: inside).
+        `flagged`: the 0/1 flag the strata should follow (None: not checked). `whole` (per group, the rate
+        audited whole) is deliberately not read: a note missing where the rate's denominator was audited
+        whole would tell the stratum's audited rows lie outside that denominator (module docstring)."""
+        del whole
         mixed = np.zeros(self._groups, dtype=bool) if flagged is None else self._mixed_for(flagged)
         return tuple(
-            None
-            if done
-            else "; ".join(note for note, fires in ((ONE_ROW_NOTE, one), (MIXED_NOTE, mix)) if fires) or None
-            for one, mix, done in zip(self._one_row.tolist(), mixed.tolist(), whole.tolist(), strict=True)
+            "; ".join(note for note, fires in ((ONE_ROW_NOTE, one), (MIXED_NOTE, mix)) if fires) or None
+            for one, mix in zip(self._one_row.tolist(), mixed.tolist(), strict=True)
         )
