@@ -102,11 +102,12 @@ def test_a_label_moved_between_two_rows_of_a_group_day_is_noticed(tmp_path: Path
 
 
 def test_a_state_restored_from_a_backup_forgets_what_later_outputs_withheld(tmp_path: Path) -> None:
-    """A documented gap, kept as a test (docs/monitor.md, "Disclosure control"): run 1 withholds day 3's
-    pools (thin) and records it; the state copied before run 1 is restored, and run 2 (day 3's pools now
+    """A documented gap without a release register, kept as a test (docs/monitor.md, "Disclosure
+    control"): run 1 withholds day 3's pools (thin) and records it; the state copied before run 1 is restored, and run 2 (day 3's pools now
     over --min-cell) publishes them: the integer reader of test_monitor_lp_attack_releases.py pins the
     pools' run-1 counts (7 and 20) to 7-10 and 17-20. The control, run 2 on the state run 1 left, keeps
-    them withheld and pins nothing. No check can tell a restored copy from a state whose job skipped days."""
+    them withheld and pins nothing. No check can tell a restored copy from a state whose job skipped days;
+    a release register closes it (test_adversary_monitor_register_withheld.py), this run has none."""
     state, backup = tmp_path / "state.json", tmp_path / "backup.json"
     _run(_log(FIRST, 2), state)
     shutil.copyfile(state, backup)

@@ -8,8 +8,9 @@ cannot show such a pair safe: a run with `--release-register` or `--protect-rele
 line naming the earlier release and the settings that differ, when the register holds a release of the
 same input (its sha256; in a register the user names, or the one `--protect-releases` keeps for the
 log's path, of any input: it is one log's as the log grows) under other settings and either of the two
-withholds anything; the same settings (the same run again, the next `--state` run) are always allowed.
-On success the output is recorded there, with what it withheld.
+withholds anything; the same settings (the same run again, the next `--state` run) are allowed, and
+withhold the pools of every period an earlier release withheld them in (with a state file restored
+from an older copy, or none). On success the output is recorded there, with what it withheld.
 """
 
 from __future__ import annotations
@@ -26,27 +27,31 @@ from misflag._text import shown
 from misflag.disclosure._register import ReleaseRegister, data_dir_register, input_file, locked
 from misflag.errors import InputError, literal
 from misflag.io import write_atomic
+from misflag.monitor._run import POOL
 from misflag.monitor._spec import MonitorSpec, ReleaseRefused
 from misflag.result import AuditResult
 
 #: Spec fields that say where a release is recorded, not what it publishes.
 WHERE_RECORDED = ("release_register", "protect_releases")
+#: A release's periods whose pools it withheld with rows: later releases of the log withhold them too.
+POOL_PERIODS = "withheld_pool_periods"
 
 
 def run_registered(
     spec: MonitorSpec,
     source: Any,
-    run: Callable[[MonitorSpec], AuditResult],
+    run: Callable[[MonitorSpec, frozenset[str]], tuple[AuditResult, frozenset[str]]],
     *,
     ledger: str | None = None,
     table: str | None = None,
     state: str | Path | None = None,
 ) -> AuditResult:
-    """`run(spec)` checked against the registers of `_registers` (the file the spec names, else the input
-    digest's and the log path's in misflag's data directory), under their locks, and recorded there;
-    refused (`ReleaseRefused`) where an earlier release of the same log under other settings and this one
-    could pin a withheld count, the `state` file `run` wrote then put back as it was. Neither the
-    registers' paths nor their releases are published."""
+    """`run(spec, periods)` checked against the registers of `_registers` (the file the spec names, else
+    the input digest's and the log path's in misflag's data directory), under their locks, and recorded
+    there; refused (`ReleaseRefused`) where an earlier release of the same log under other settings and
+    this one could pin a withheld count, the `state` file `run` wrote then put back as it was. The run
+    withholds the pools of every period an earlier release withheld them in (`periods`), whatever its
+    state file says or without one. Neither the registers' paths nor their releases are published."""
     from misflag.io._readers import hashed_once
 
     if ledger is not None or table is not None:
@@ -81,7 +86,7 @@ def run_registered(
         if any(r["name"] == name for releases in opened.values() for r in releases.releases):
             raise InputError(f"{literal(shown(name))}: a release of that name is already registered")
         with _kept_unless_published(state):
-            result = run(inner)
+            result, pool_periods = run(inner, _pool_periods(earlier))
             if (result.metadata.get("input") or {}).get("sha256") != digest:
                 raise InputError(
                     "the input changed while it was monitored; nothing was recorded: run it again"
@@ -92,7 +97,7 @@ def run_registered(
         result.metadata["spec"]["protect_releases"] = True  # as recorded in the register too
         result.metadata["release"] = name
         for releases in opened.values():
-            releases.record(name, result.rows(), _recorded(inner, result))
+            releases.record(name, result.rows(), _recorded(inner, result, pool_periods))
         return result
 
 
@@ -148,10 +153,26 @@ def _withholds(metadata: dict[str, Any]) -> bool:
     return (metadata.get("input") or {}).get("rows") is None
 
 
-def _recorded(spec: MonitorSpec, result: AuditResult) -> dict[str, Any]:
+def _pool_periods(earlier: list[dict[str, Any]]) -> frozenset[str]:
+    """The periods (ISO starts) whose pools the earlier releases withheld with rows: a later output that
+    published them would bound those counts from above, as a state file's next output would
+    (`_withhold.pools_withheld`). A release recorded before they were kept gives every period where it
+    withheld a pool (more than needed: a pool without rows is withheld alone)."""
+    periods: set[str] = set()
+    for release in earlier:
+        metadata = release["metadata"]
+        kept = metadata.get(POOL_PERIODS)
+        if kept is None:
+            kept = [time for attribute, _, time in metadata.get("withheld", []) if attribute == POOL]
+        periods.update(str(time) for time in kept)
+    return frozenset(periods)
+
+
+def _recorded(spec: MonitorSpec, result: AuditResult, pool_periods: frozenset[str]) -> dict[str, Any]:
     """The output's metadata as the register keeps it: its stages as [name, expression] pairs (as a
-    register's releases name them), and `withheld`, [attribute, group, period start] of every group- or
-    pool-period whose counts it withholds (the register is as private as the log)."""
+    register's releases name them), `withheld`, [attribute, group, period start] of every group- or
+    pool-period whose counts it withholds, and the periods whose pools it withheld with rows (the
+    register is as private as the log)."""
     metadata = dict(result.metadata)
     expressions = dict(metadata["expressions"])
     names = (name for name, _ in spec.pipeline)
@@ -160,7 +181,7 @@ def _recorded(spec: MonitorSpec, result: AuditResult) -> dict[str, Any]:
     withheld = [
         [r["attribute"], r["group"], r["time"]] for r in rows if r["metric"] == "n" and r["suppressed"]
     ]
-    return {**metadata, "expressions": expressions, "withheld": withheld}
+    return {**metadata, "expressions": expressions, "withheld": withheld, POOL_PERIODS: sorted(pool_periods)}
 
 
 def _check_kind(release: dict[str, Any]) -> None:

@@ -135,8 +135,36 @@ def run_monitor(
     if spec.registered:
         from misflag.monitor._released import run_registered
 
-        rerun = partial(run_monitor, source=source, state=state, engine=engine, progress=progress)
+        rerun = partial(monitored, source=source, state=state, engine=engine, progress=progress)
         return run_registered(spec, source, rerun, ledger=ledger, table=table, state=state)
+    return monitored(
+        spec,
+        frozenset(),
+        source,
+        ledger=ledger,
+        ledger_key=ledger_key,
+        state=state,
+        engine=engine,
+        table=table,
+        progress=progress,
+    )[0]
+
+
+def monitored(
+    spec: MonitorSpec,
+    withheld_before: frozenset[str],
+    source: Any,
+    *,
+    ledger: str | None = None,
+    ledger_key: Path | None = None,
+    state: str | Path | None = None,
+    engine: str = "duckdb",
+    table: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[AuditResult, frozenset[str]]:
+    """`run_monitor` without a register: the result, withholding the pools of `withheld_before`'s periods
+    (ISO starts) too, as those the state file remembers, and the periods whose pools it withheld with
+    rows (kept for later outputs: in the state file, and by `_released` in the release register)."""
     report = progress or (lambda step, fraction: None)
     report("reading input", 0.0)
     state_path = Path(state) if state is not None else None
@@ -169,7 +197,7 @@ def run_monitor(
             raise InputError("no rows are left to monitor (is {where} filtering out everything?)")
         report("detecting", 0.7)
         result, evidence, withheld, hides_rows = _analyse(
-            spec, cells, checked.pool is not None, previous, remembered
+            spec, cells, checked.pool is not None, previous, remembered | withheld_before
         )
         result.metadata["warnings"].extend(late)
         # row totals add up every withheld count: left out (None) where the output withholds rows, as the
@@ -205,7 +233,7 @@ def run_monitor(
         raise
     closing.wait()
     report("done", 1.0)
-    return result
+    return result, withheld
 
 
 def _iso(value: datetime | None) -> str | None:
