@@ -6,6 +6,7 @@ Each bad input stops with one InputError line naming it (exit code 2), never a t
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -37,11 +38,15 @@ def read_events(source: str) -> list[dict[str, Any]]:
 
 
 def env_number(name: str, default: float) -> float:
-    """The environment variable `name` as a number, `default` when it is unset or empty."""
+    """The environment variable `name` as a finite number, `default` when it is unset or empty (inf and nan
+    are refused here: a count of entries or seconds made of them fails later as an internal error)."""
     try:
-        return float(os.environ.get(name) or default)
+        value = float(os.environ.get(name) or default)
     except ValueError:
         raise InputError(f"{name} must be a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number (got {value:g})")
+    return value
 
 
 def pinned_keys(values: list[str]) -> dict[str, bytes]:
