@@ -43,3 +43,16 @@ def test_text_that_is_no_number_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv(NAME, "ten")
     with pytest.raises(InputError, match=f"^{NAME} must be a number$"):
         env_number(NAME, 1000)
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "1e999"])
+def test_a_store_opened_with_a_number_that_is_not_finite_is_refused_in_one_line(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store's own reading of the setting (`ledger._engine.setting`): `ledger init` was an internal
+    error (OverflowError for inf, ValueError for nan, which passed its `<= 0` check)."""
+    monkeypatch.setenv(NAME, text)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert main(["ledger", "init", "--db", url, "--key", str(tmp_path / "k.pem")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "finite number above 0" in err[0], err

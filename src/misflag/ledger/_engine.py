@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -132,8 +133,10 @@ def setting(name: str, given: float | None, default: float) -> float:
             value = float(os.environ.get(name) or default)
         except ValueError:
             raise LedgerError(f"{name} must be a number") from None
-    if value <= 0:
-        raise LedgerError(f"{name.removeprefix('MISFLAG_LEDGER_').lower()} must be above 0 (got {value:g})")
+    if not math.isfinite(value) or value <= 0:  # nan passes `<= 0` and fails later in int()
+        raise LedgerError(
+            f"{name.removeprefix('MISFLAG_LEDGER_').lower()} must be a finite number above 0 (got {value:g})"
+        )
     return value
 
 
