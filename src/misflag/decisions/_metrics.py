@@ -181,7 +181,7 @@ class GroupSums:
             share = self._process_share(value, totals, numerator, denominator, whole)
             low, high = wilson_limits(hits * share, totals * share)
             flagged = masks.get("flagged", masks.get("flag_before"))
-            notes = self._design_checks.notes(flagged, whole)
+            notes = self._design_checks.notes(flagged)
             return Estimate(value, low, high, rows, totals * share, "wilson-design", notes)
         successes = self.observed(numerator)
         low, high = wilson_limits(successes, rows)

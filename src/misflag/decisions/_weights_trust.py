@@ -85,12 +85,11 @@ class DesignChecks:
             self._mixed = (flagged, self._by_group((on[self._held] > 0) & (off[self._held] > 0)))
         return self._mixed[1]
 
-    def notes(self, flagged: np.ndarray | None, whole: np.ndarray) -> tuple[str | None, ...]:
-        """Per group, the warning that its weighted rates' design is outside the claim (None: inside).
-        `flagged`: the 0/1 flag the strata should follow (None: not checked). `whole` (per group, the rate
-        audited whole) is deliberately not read: a note missing where the rate's denominator was audited
-        whole would tell the stratum's audited rows lie outside that denominator (module docstring)."""
-        del whole
+    def notes(self, flagged: np.ndarray | None) -> tuple[str | None, ...]:
+        """Per group, the warning that its weighted rates' design is outside the claim (None: inside), the
+        same for every rate of the group: a note missing where a rate's denominator was audited whole
+        would tell the stratum's audited rows lie outside that denominator (module docstring).
+        `flagged`: the 0/1 flag the strata should follow (None: not checked)."""
         mixed = np.zeros(self._groups, dtype=bool) if flagged is None else self._mixed_for(flagged)
         return tuple(
             "; ".join(note for note, fires in ((ONE_ROW_NOTE, one), (MIXED_NOTE, mix)) if fires) or None
