@@ -149,7 +149,7 @@ def test_the_thresholds_by_hand(tmp_path: Path) -> None:
 
 def test_straddling_decimals_and_an_inexact_printed_threshold_are_refused(tmp_path: Path) -> None:
     straddle = _write(tmp_path / "straddle.parquet", _decimals("0.69999999999999999", "0.70000000000000001"))
-    with pytest.raises(InputError, match=r"0\.69999999999999999 and 0\.70000000000000001, on both sides"):
+    with pytest.raises(InputError, match=r"distinct DECIMAL values on both sides of the threshold 0\.7 that"):
         _internal(straddle, [0.7])
     spec = BiometricSpec(score="score", genuine="genuine", thresholds=(0.5,))
     for level, refused in (("0.69999999999999999", True), ("0.7", False)):

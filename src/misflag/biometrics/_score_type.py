@@ -87,9 +87,8 @@ def given_thresholds(engine: Engine, spec: BiometricSpec, checked: Checked, stor
             out.append(float(np.nextafter(t, math.inf)))
         else:
             raise InputError(
-                f"{{score}} holds DECIMAL values {low} and {high}, on both sides of the threshold {given!r}, "
-                "that are one double: they cannot be told apart in the audit; round the score to 15 "
-                "significant digits"
+                f"{{score}} holds distinct DECIMAL values on both sides of the threshold {given!r} that are "
+                "one double: they cannot be told apart in the audit; round the score to 15 significant digits"
             )
     return out
 
@@ -149,9 +148,9 @@ def check_printed(
     written = Fraction(repr(shown))
     if low is not None and high is not None and not Fraction(low) == Fraction(high) == written:
         raise InputError(
-            f"{{score}} holds DECIMAL values ({low} to {high}) that the found threshold's double "
-            f"{shown!r} does not write exactly: a rule printed with it would count other comparisons; "
-            "round the score to 15 significant digits"
+            f"{{score}} holds DECIMAL values at the found threshold's double {shown!r} that it does not "
+            "write exactly: a rule printed with it would count other comparisons; round the score to 15 "
+            "significant digits"
         )
 
 
@@ -178,9 +177,8 @@ def printed_eers(
             moved[t] = u
         else:
             raise InputError(
-                f"{{score}} holds DECIMAL values {at[0]} to {at[1]} at the EER threshold {shown!r} (one "
-                "double) that no printed threshold counts as the EER does; round the score to 15 "
-                "significant digits"
+                f"{{score}} holds distinct DECIMAL values at the EER threshold {shown!r} (one double) that "
+                "no printed threshold counts as the EER does; round the score to 15 significant digits"
             )
     return {key: replace(eer, threshold=moved[eer.threshold]) for key, eer in eers.items()}
 
