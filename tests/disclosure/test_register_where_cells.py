@@ -70,3 +70,22 @@ def test_a_changed_input_and_a_hostile_filter_are_refused(log: Path) -> None:
     digest = file_sha256(log)
     with pytest.raises(ExpressionError, match="subquery"):
         WhereCells(log, digest).link(_filtered("g <> (SELECT 'a')", digest), ("g",))
+
+
+@pytest.mark.parametrize(
+    "expressions",
+    [["g"], ['"truth"', '"flag"'], ["Race", '"Sex"', "age_cat"], ['"two words"'], ["g", "truth = 1"]],
+)
+def test_bare_and_quoted_names_read_without_sqlglot_as_sqlglot_reads_them(expressions: list[str]) -> None:
+    """`_columns_of`'s shortcut for a bare or double-quoted name gives the columns sqlglot's parse gives."""
+    import sqlglot
+    from sqlglot import expressions as exp
+
+    from misflag.disclosure._where_cells import _columns_of
+
+    parsed = {
+        column.name.casefold()
+        for expression in expressions
+        for column in sqlglot.parse_one(expression, read="duckdb").find_all(exp.Column)
+    }
+    assert _columns_of(expressions) == parsed
