@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from misflag.api import create_app
+from tests.api._service import wait_job
 
 BASE = "http://127.0.0.1:8000"
 SMALL = b"g,flag,truth\n" + b"".join(
@@ -69,15 +69,6 @@ def _log(rows: int, seed: int = 0) -> bytes:
         }
     )
     return frame.to_csv(index=False).encode()
-
-
-def _wait(client: TestClient, job_id: str, states: frozenset[str] = frozenset({"done", "failed"})) -> Any:
-    for _ in range(1200):
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.1)
-    raise AssertionError("the job did not reach the state")
 
 
 @pytest.fixture
@@ -236,7 +227,7 @@ def test_job_time_limit_kills_the_audit(tmp_path: Path) -> None:
             "replicates": 2000,
         }
         job = client.post("/api/audits", json=body).json()
-        failed = _wait(client, job["job_id"])
+        failed = wait_job(client, job["job_id"])
         assert failed["state"] == "failed", failed
         assert "longer than this service's limit of 0.02 s" in failed["error"], failed
         folder = tmp_path / "jobs" / job["job_id"]
@@ -262,7 +253,7 @@ def test_queued_jobs_are_capped_and_a_running_job_can_be_cancelled(tmp_path: Pat
         first = client.post("/api/audits", json=body).json()
         second = client.post("/api/audits", json=body)
         assert second.status_code == 429 and "already queued or running" in second.json()["detail"]
-        _wait(client, first["job_id"], frozenset({"running"}))
+        wait_job(client, first["job_id"], frozenset({"running"}))
         assert client.delete(f"/api/jobs/{first['job_id']}").status_code == 204
         for _ in range(100):
             if client.get(f"/api/jobs/{first['job_id']}").status_code == 404:
@@ -346,7 +337,8 @@ def test_exposed_bind_without_a_token_refuses_to_start(tmp_path: Path) -> None:
 def test_a_temporary_folder_too_long_for_the_job_socket_refuses_to_start(tmp_path: Path) -> None:
     """A TMPDIR whose path leaves the job server's socket (AF_UNIX: 107 bytes on Linux) no room is one
     line, exit 2, before the service starts (it was uvicorn's 'Application startup failed' and a
-    traceback); one byte shorter, the same service starts and answers."""
+    traceback); one byte shorter, the same service starts, answers, and checks an upload in a process
+    forked by its job server."""
     import httpx
 
     room = 107 - len("/pymp-12345678/listener-12345678")
@@ -377,7 +369,15 @@ def test_a_temporary_folder_too_long_for_the_job_socket_refuses_to_start(tmp_pat
                 except httpx.HTTPError:
                     assert server.poll() is None, server.stderr.read() if server.stderr else ""
                     time.sleep(0.1)
-            assert answer.status_code < 500  # the job server started: a refusal, not a crash
+            assert answer.status_code < 500  # a refusal, not a crash
+            # the service answers before its job server is ready (it starts in the background): an upload,
+            # checked in a child process forked by that server, is what shows the server started
+            upload = httpx.post(
+                f"http://127.0.0.1:{port}/api/uploads",
+                files={"file": ("log.csv", b"flag,truth\n1,0\n0,1\n", "text/csv")},
+                timeout=120,
+            )
+            assert upload.status_code == 201, upload.text
         finally:
             server.kill()
             server.wait()

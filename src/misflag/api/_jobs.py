@@ -95,11 +95,25 @@ class JobManager:
         self._context = self.sandbox.context
 
     def start(self) -> None:
-        """Remove expired files and start the fork server, so the first job does not wait for it."""
+        """Remove expired files and start the fork server in the background, so that the service answers
+        at once and a job that arrives later does not wait for it.
+
+        The fork server imports misflag and runs a small audit before it forks anything (`_preload`:
+        seconds, tens of seconds on a loaded machine). A job or upload check that arrives before it is
+        ready waits in its process's start (multiprocessing connects to the server, which answers once
+        its preload is done): its own time limit counts from then, and it runs as fast as a later one."""
         self.cleanup()
-        warm = self._context.Process(target=ready, name="misflag-job-warm-up", daemon=True)
-        warm.start()
-        warm.join(timeout=120)
+        threading.Thread(target=self._warm_up, name="misflag-job-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """Start the fork server by forking one process that does nothing; a failure is only logged (each
+        job that cannot start its process then fails with one line)."""
+        try:
+            warm = self._context.Process(target=ready, name="misflag-job-warm-up", daemon=True)
+            warm.start()
+            warm.join(timeout=120)
+        except Exception:
+            log.exception("the jobs' fork server did not start")
 
     def folder(self, job_id: str) -> Path:
         """A job's folder; KeyError for anything but 32 lowercase hex characters."""

@@ -23,7 +23,8 @@ from misflag.result import AuditResult
 
 
 def ready() -> None:
-    """Nothing: run once when the service starts, so the fork server has imported misflag by then."""
+    """Nothing: forked once when the service starts, so that the fork server starts and imports misflag
+    before the first job needs it."""
 
 
 def run_job(
