@@ -10,6 +10,7 @@ Only pinned keys are trusted; a `key_rotated` entry signed by a key in force han
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -247,8 +248,14 @@ def check_rows(
     return None
 
 
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]  # (public key, signature, message) -> valid
+
+
 def check_checkpoints(
-    tree: MerkleTree, rows: Sequence[Sequence[Any]], schedule: KeySchedule
+    tree: MerkleTree,
+    rows: Sequence[Sequence[Any]],
+    schedule: KeySchedule,
+    valid: SignatureCheck,
 ) -> tuple[int, int, str | None]:
     """Check every checkpoint's root against the tree and its signature; return (count, sealed, problem)."""
     count = sealed = 0
@@ -265,15 +272,18 @@ def check_checkpoints(
                 sealed,
                 f"checkpoint at {size} entries: signed by key {shown(key)}, which is not trusted",
             )
-        if not signature_valid(
-            public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, key)
-        ):
+        if not valid(public, bytes(signature), checkpoint_message(size, bytes(root), timestamp, key)):
             return count, sealed, f"checkpoint at {size} entries: invalid signature"
         sealed = max(sealed, size)
     return count, sealed, None
 
 
-def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: KeySchedule) -> str | None:
+def check_heads(
+    tree: MerkleTree,
+    heads: Sequence[Mapping[str, Any]],
+    schedule: KeySchedule,
+    valid: SignatureCheck,
+) -> str | None:
     """Every published head must be signed by a trusted key and lie on one history with the ledger as it is
     now and with every other head: heads of one size must carry one root, and a witness whose heads the
     ledger does not extend is named as a fork against the witnesses whose heads it does extend. (Heads
@@ -289,7 +299,7 @@ def check_heads(tree: MerkleTree, heads: Sequence[Mapping[str, Any]], schedule: 
             root, signature = bytes.fromhex(head["root"]), bytes.fromhex(head["signature"])
         except (TypeError, ValueError):
             return f"witness head at {at} entries is malformed"
-        if public is None or not signature_valid(
+        if public is None or not valid(
             public, signature, checkpoint_message(size, root, when, head["key_id"])
         ):
             return f"witness head at {at} entries ({stamped}) is not signed by a trusted key"
@@ -370,8 +380,11 @@ def verify_rows(
         # Rotations come first: a checkpoint may be signed by a key handed over earlier in the chain.
         sealed = max((int(row[0]) for row in evidence.checkpoints if int(row[0]) <= len(hashes)), default=0)
         created, revoked, power_problem = check_power(power, schedule, sealed)
-        count, sealed, problem = check_checkpoints(tree, evidence.checkpoints, schedule)
-        problem = problem or check_heads(tree, evidence.heads, schedule) or power_problem
+        # A published head is the checkpoint it copies (same key, signature and bytes signed): each
+        # distinct triple is checked once per verify, and an identical one gets the same answer.
+        valid = functools.cache(signature_valid)
+        count, sealed, problem = check_checkpoints(tree, evidence.checkpoints, schedule, valid)
+        problem = problem or check_heads(tree, evidence.heads, schedule, valid) or power_problem
         problem = problem or check_rows(evidence, schedule, created, revoked)
         problem = problem or check_tail(len(hashes), sealed, body_at, policy)
     unsealed = len(hashes) - sealed
