@@ -190,10 +190,18 @@ class GroupSums:
     def _audited_whole(self, denominator: np.ndarray, reach: np.ndarray) -> np.ndarray:
         """Groups whose every row that may be in the denominator was audited, each at weight 1 (a certainty
         stratum): the log's rate is then known, and only the process's own (binomial) variance is left."""
-        strata = self.cells.strata
-        outside = reach & ~strata.audited
-        sampled = denominator * strata.audited * (self.cells.weight != 1.0)
-        return self._sum(self.count * (outside + sampled)) == 0
+        outside = reach & ~self.cells.strata.audited
+        return self._sum(self.count * (outside + denominator * self._sampled_cells)) == 0
+
+    @cached_property
+    def _sampled_cells(self) -> np.ndarray:
+        """Cells of audited rows at a weight other than 1: sampled, not audited whole."""
+        return self.cells.strata.audited & (self.cells.weight != 1.0)
+
+    def sampled(self) -> np.ndarray:
+        """Per group, its audited rows at a weight other than 1: a count of people like any other, whose
+        class (flag and truth) the group's weighted rates tell when it is small (decisions._disclosure)."""
+        return self.observed(self._sampled_cells)
 
     def _process_share(
         self,
