@@ -1,9 +1,11 @@
 """Crash test: writers append over HTTP while `misflag serve` is killed with SIGKILL at random moments,
 5 times; after each restart every acknowledged entry is present and the chain verifies. Each kill comes
 only once the round's writers have been acknowledged, so every one lands among live appends (a round
-spent killing a server that had not started writing proves nothing); the server's start, not the kill,
-is what each round costs (about 4 s), so rounds are few and each kills at a random point of a wider
-window. (How long it takes is measured in benchmarks/ledger.py, never asserted here.)"""
+spent killing a server that had not started writing proves nothing), at a random point of a wider window.
+Each server is a fork of one interpreter that imported what `serve` imports (the import, seconds on a loaded
+machine, was what a round cost): a fresh process running `misflag serve`, killed at once with its jobs'
+fork server (its process group), whose warm-up would otherwise outlive it and slow the next rounds. (How
+long a restart takes is measured in benchmarks/ledger.py, never asserted here.)"""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from subprocess import PIPE
 
 import httpx
 import pytest
@@ -32,24 +35,51 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(db: str, folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "misflag.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--ledger-db",
-            db,
-            "--data-dir",
-            str(folder / "serve"),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+#: Imports what `misflag serve` imports, once; then for each `start` line on stdin forks a child that runs
+#: `misflag serve ARGS` in a process group of its own and prints its pid, and for each `kill` line SIGKILLs
+#: that group (the server and its jobs' fork server) and prints the server's exit status once reaped.
+SERVER_FORKS = """
+import os, signal, sys, threading
+import uvicorn
+import misflag.api, misflag.commands.serve
+from misflag.cli import main
+assert threading.active_count() == 1, "a thread started before the fork"
+child = 0
+for line in sys.stdin:
+    if line.strip() == "start":
+        child = os.fork()
+        if child == 0:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            code = 1
+            try:
+                code = main(["serve", *sys.argv[1:]])
+            finally:
+                os._exit(code)
+        print(child, flush=True)
+    elif line.strip() == "kill":
+        os.killpg(child, signal.SIGKILL)
+        print(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), flush=True)
+"""
+
+
+def _servers(db: str, folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The process that forks a `misflag serve` on `port` for `db` on each `start` (see SERVER_FORKS)."""
+    args = ["--port", str(port), "--ledger-db", db, "--data-dir", str(folder / "serve")]
+    command = [sys.executable, "-c", SERVER_FORKS, *args]
+    return subprocess.Popen(command, env=env, stdin=PIPE, stdout=PIPE, text=True)
+
+
+def _ask(servers: subprocess.Popen[str], command: str) -> int:
+    """Send `start` or `kill`; return the answer (the new server's pid, or the killed one's exit status)."""
+    assert servers.stdin is not None and servers.stdout is not None
+    servers.stdin.write(f"{command}\n")
+    servers.stdin.flush()
+    answer = servers.stdout.readline()
+    assert answer, f"the forking process ended (exit {servers.wait()}) instead of answering {command}"
+    return int(answer)
 
 
 def _wait_ready(base: str, token: str, fingerprint: str, deadline: float) -> dict[str, object]:
@@ -111,37 +141,41 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
                             acknowledged[receipt["seq"]] = receipt["hash"]
                             in_round[round_] = in_round.get(round_, 0) + 1
 
-    for round_ in range(RESTARTS):
-        server = _start(db, tmp_path, port, env)
-        stop = threading.Event()
-        writers = [threading.Thread(target=write, args=(w, round_, stop)) for w in range(WRITERS)]
+    with _servers(db, tmp_path, port, env) as servers:
+        for round_ in range(RESTARTS):
+            _ask(servers, "start")
+            stop = threading.Event()
+            writers = [threading.Thread(target=write, args=(w, round_, stop)) for w in range(WRITERS)]
+            try:
+                report = _wait_ready(base, admin, fingerprint, time.monotonic() + 300)
+                assert report["ok"] is True, report
+                for thread in writers:
+                    thread.start()
+                deadline = time.monotonic() + 120
+                while not in_round.get(round_) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
+                time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
+            finally:  # the kill; after a failed check too, so that no server or writer outlives the test
+                try:
+                    killed = _ask(servers, "kill")
+                finally:
+                    stop.set()
+                    for thread in writers:
+                        if thread.is_alive():
+                            thread.join()
+            assert killed == -signal.SIGKILL, (
+                f"round {round_}: the server had ended before the kill ({killed})"
+            )
+            ledger = Ledger.open(db, key_path=tmp_path / "key.pem", create=False)
+            stored = {entry["seq"]: entry["hash"] for entry in read_entries(ledger, start=0, limit=10_000)}
+            lost = {seq for seq, digest in acknowledged.items() if stored.get(seq) != digest}
+            assert not lost, f"round {round_}: acknowledged entries lost or changed: {sorted(lost)[:10]}"
+            assert ledger.verify(key_fingerprint=fingerprint).ok
+            ledger.close()
+        _ask(servers, "start")
         try:
-            report = _wait_ready(base, admin, fingerprint, time.monotonic() + 300)
-            assert report["ok"] is True, report
-            for thread in writers:
-                thread.start()
-            deadline = time.monotonic() + 120
-            while not in_round.get(round_) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
-            time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
-        finally:  # the kill; after a failed check too, so that no server or writer outlives the test
-            server.send_signal(signal.SIGKILL)
-            server.wait()
-            stop.set()
-            for thread in writers:
-                if thread.is_alive():
-                    thread.join()
-        ledger = Ledger.open(db, key_path=tmp_path / "key.pem", create=False)
-        stored = {entry["seq"]: entry["hash"] for entry in read_entries(ledger, start=0, limit=10_000)}
-        lost = {seq for seq, digest in acknowledged.items() if stored.get(seq) != digest}
-        assert not lost, f"round {round_}: acknowledged entries lost or changed: {sorted(lost)[:10]}"
-        assert ledger.verify(key_fingerprint=fingerprint).ok
-        ledger.close()
-    server = _start(db, tmp_path, port, env)
-    try:
-        assert _wait_ready(base, admin, fingerprint, time.monotonic() + 300)["ok"] is True
-    finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+            assert _wait_ready(base, admin, fingerprint, time.monotonic() + 300)["ok"] is True
+        finally:
+            _ask(servers, "kill")
     assert len(acknowledged) > RESTARTS, "writers must have been acknowledged in most rounds"
