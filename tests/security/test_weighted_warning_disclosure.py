@@ -1,20 +1,22 @@
-"""The weighted design warning reveals nothing below --min-cell (decisions._weights_trust).
+"""Weighted mode tells nothing below --min-cell about a group's sampled people (decisions._disclosure,
+decisions._weights_trust).
 
 The reviewer's design (2026-12-07, on ab6471c): 60 people of race A and 60 of B audited whole at weight 1,
-and one more person of B, alone in a stratum sampled at weight 10. The "single audited row" warning sat on
-B's FNR row and not on its FPR row, telling a reader that person is a positive of B (a count of 1). The
-warning is now the group's: the same on every weighted rate of B whatever that person's flag and truth,
-and never on a withheld row.
+and one more person of B, alone in a stratum sampled at weight 10. Two readers gave that person's flag and
+truth (a count of 1) from B's published rates (2cb16d1): which of B's rates take the unweighted Wilson
+interval of their own counts (a rate audited whole at weight 1 takes it, decisions._metrics
+`_audited_whole`), and which are a ratio of their published denominator (value x denominator a whole
+number). A group's audited rows at a weight other than 1 are now a count like any other: from 1 to
+--min-cell - 1 of them withhold every weighted rate of the group (and of the overall row, which holds them
+too), decided per group, never per class, with the one public reason; the protection (complementary
+suppression, the disclosure audit) then keeps them from being subtracted back. The readers are kept as
+attacks that pass when they are defeated (this log has a third group C of 60 at weight 1), with controls
+where the rule rightly publishes (--min-cell 1; two sampled people at --min-cell 2) and the readers still
+read the class, so they are not vacuous.
 
-A known gap, kept as tests until it is closed (docs/decisions.md, "Audit samples"): which of B's rates
-publish the unweighted Wilson interval of their own counts still tells the person's flag and truth (a rate
-audited whole at weight 1 takes it, decisions._metrics `_audited_whole`), and so do the weighted rates
-themselves (a rate of weight-1 rows is a ratio of its published denominator). Choosing the interval per
-group instead (every rate of a group holding a sampled row takes the design interval) was measured and not
-adopted: precision with the flagged audited whole then covers 713 of 713 at 10-29 audited flagged (region
-to 694), and the rates without the person take the widest design interval, whose width (and the
-"effective sample size" note) tells the person's class as the Wilson interval did. When these tests fail,
-the gap is closed: turn them into the attack's tests and update the docs.
+The design warning is the group's, the same on every weighted rate of it whatever the single-row stratum's
+person's flag and truth (B with nine more sampled people, so that its rates are published), and never on a
+withheld row.
 """
 
 from __future__ import annotations
@@ -28,46 +30,212 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from misflag._withheld import public_reason
 from misflag.decisions import audit_decisions
 from misflag.decisions._weights_trust import ONE_ROW_NOTE
 
+MIN_CELL = 10
 #: The rates that read the audited truth, so are weighted; n and the selection rate read the flag alone.
 WEIGHTED_RATES = ("base_rate", "fpr", "fnr", "precision", "fdr", "for", "npv", "accuracy")
-
-
 #: The four flag x truth of the single sampled person.
 PERSONS = [(0, 0), (1, 0), (0, 1), (1, 1)]
+#: The groups the sampled person is behind: B and the overall row.
+HOLDERS = [("race", "B"), ("overall", "all")]
+
+Row = dict[str, Any]
 
 
-def _rows(
-    tmp_path: Path, flag: int, truth: int, min_cell: int = 10, weight: float = 10.0
-) -> list[dict[str, Any]]:
-    """The audit's rows of A and B in the reviewer's design (the default --min-cell 10 unless given), the
-    single sampled person of B with `flag` and `truth`, at `weight`."""
+def _log(
+    flag: int, truth: int, weight: float = 10.0, copies: int = 1, others: int = 0, other_group: str = "B"
+) -> pd.DataFrame:
+    """The reviewer's design with a third group C of 60 at weight 1: `copies` sampled people of B with
+    `flag` and `truth` at `weight`, and `others` more of `other_group` sampled at weight 5 (random classes)."""
     rng = np.random.default_rng(0)
     rows = [
         {"race": race, "w": 1.0, "flag": int(rng.random() < 0.3), "truth": int(rng.random() < 0.3)}
-        for race in "AB"
+        for race in "ABC"
         for _ in range(60)
     ]
-    rows.append({"race": "B", "w": weight, "flag": flag, "truth": truth})
-    path = tmp_path / f"log_{flag}{truth}.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    rows += [{"race": "B", "w": weight, "flag": flag, "truth": truth}] * copies
+    rows += [
+        {"race": other_group, "w": 5.0, "flag": int(rng.random() < 0.3), "truth": int(rng.random() < 0.3)}
+        for _ in range(others)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _audit(frame: pd.DataFrame, folder: Path, min_cell: int = MIN_CELL) -> list[Row]:
+    """The audit's rows of the log, written as a CSV file in `folder` (a new file per call)."""
+    path = folder / f"log_{len(list(folder.iterdir()))}.csv"
+    frame.to_csv(path, index=False)
     result = audit_decisions(
         str(path), flag="flag", truth="truth", groups=["race"], weight="w", replicates=100, min_cell=min_cell
     )
-    return [r for r in result.rows() if r["group"] in ("A", "B")]
+    return result.rows()
 
 
-def _warned(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+def _rates(rows: list[Row], attribute: str, group: str) -> dict[str, Row]:
+    """One group's rows by metric."""
+    return {r["metric"]: r for r in rows if (r["attribute"], r["group"]) == (attribute, group)}
+
+
+def _counts_wilson(row: Row) -> bool:
+    """The row's interval is statsmodels' Wilson interval of its value x denominator of its denominator."""
+    low, high = proportion_confint(row["value"] * row["denominator"], row["denominator"], method="wilson")
+    return bool(abs(low - row["ci_low"]) < 1e-9 and abs(high - row["ci_high"]) < 1e-9)
+
+
+def _counts_ratio(row: Row) -> bool:
+    """The row's value x its denominator is a whole number: a ratio of weight-1 rows (or a coincidence)."""
+    product = row["value"] * row["denominator"]
+    return bool(abs(product - round(product)) < 1e-9)
+
+
+def _reader(rates: dict[str, Row], outside: Callable[[Row], bool]) -> tuple[int | None, int | None]:
+    """The (flag, truth) a reader gives the group's sampled people from which rates `outside` says they are
+    not behind: FPR's denominator and not FNR's, truth 1; precision's and not NPV's, flag 0 (None: no
+    answer, a rate withheld among them)."""
+    if any(rates[m]["value"] is None for m in ("fpr", "fnr", "precision", "npv")):
+        return None, None
+    fpr, fnr, precision, npv = (outside(rates[m]) for m in ("fpr", "fnr", "precision", "npv"))
+    truth = 1 if fpr and not fnr else 0 if fnr and not fpr else None
+    flag = 0 if precision and not npv else 1 if npv and not precision else None
+    return flag, truth
+
+
+#: The two readers: which rates take the Wilson interval of their own counts, which are a ratio of them.
+READERS = (_counts_wilson, _counts_ratio)
+#: The person's weight: 7, where no rate of B is a ratio of its denominator by coincidence (at 10 a flagged
+#: negative's FPR, 24/54, is also 20/45, and the ratio reader gives nothing for that log).
+WEIGHT = 7.0
+
+
+@pytest.mark.parametrize(("flag", "truth"), PERSONS)
+def test_the_readers_no_longer_tell_the_sampled_person(tmp_path: Path, flag: int, truth: int) -> None:
+    """Attack: neither reader gives the single sampled person's flag or truth from B or the overall row
+    (on 2cb16d1 both gave it from B in each of the four logs)."""
+    rows = _audit(_log(flag, truth, WEIGHT), tmp_path)
+    for outside in READERS:
+        for attribute, group in HOLDERS:
+            assert _reader(_rates(rows, attribute, group), outside) == (None, None), (outside, group)
+
+
+@pytest.mark.parametrize(("flag", "truth"), PERSONS)
+def test_control_at_min_cell_1_the_readers_read_the_person(tmp_path: Path, flag: int, truth: int) -> None:
+    """Control: --min-cell 1 withholds nothing (a count of 1 is not under it) and both readers give the
+    person's flag and truth from B's rates and from the overall row's, as they did before the rule."""
+    rows = _audit(_log(flag, truth, WEIGHT), tmp_path, min_cell=1)
+    for outside in READERS:
+        for attribute, group in HOLDERS:
+            assert _reader(_rates(rows, attribute, group), outside) == (flag, truth), (outside, group)
+
+
+@pytest.mark.parametrize(("flag", "truth"), PERSONS)
+def test_two_sampled_people_of_one_class(tmp_path: Path, flag: int, truth: int) -> None:
+    """A sampled stratum of two audited rows, both of one class: two is under --min-cell 10, so the readers
+    are defeated; at --min-cell 2 the rule publishes them (two is not under it) and the readers read their
+    common class, a count of 2 the output is allowed to give at that --min-cell."""
+    frame = _log(flag, truth, WEIGHT, copies=2)
+    withheld, published = _audit(frame, tmp_path), _audit(frame, tmp_path, min_cell=2)
+    for outside in READERS:
+        for attribute, group in HOLDERS:
+            assert _reader(_rates(withheld, attribute, group), outside) == (None, None), (outside, group)
+        assert _reader(_rates(published, "race", "B"), outside) == (flag, truth), outside
+
+
+def _withheld(rows: list[Row]) -> set[tuple[str, str, str, str]]:
+    return {(r["attribute"], r["group"], r["stage"], r["metric"]) for r in rows if r["suppressed"]}
+
+
+def test_the_rule_is_the_groups_not_the_class(tmp_path: Path) -> None:
+    """The same rows are withheld whatever the person's flag and truth, each with the one public reason;
+    every weighted rate of B and the overall row is among them, B's n and selection rate are not."""
+    outputs = [_audit(_log(flag, truth), tmp_path) for flag, truth in PERSONS]
+    assert all(_withheld(rows) == _withheld(outputs[0]) for rows in outputs)
+    for rows in outputs:
+        reasons = {r["warning"] for r in rows if r["suppressed"] and r["metric"] in WEIGHTED_RATES}
+        assert reasons == {public_reason(MIN_CELL)}
+        for attribute, group in HOLDERS:
+            rates = _rates(rows, attribute, group)
+            assert all(rates[m]["suppressed"] for m in WEIGHTED_RATES), (attribute, group)
+        assert not any(_rates(rows, "race", "B")[m]["suppressed"] for m in ("n", "selection_rate"))
+
+
+def _totals(frame: pd.DataFrame, group: str | None) -> dict[str, tuple[float, float]]:
+    """A group's (None: everyone's) weighted numerator and denominator of each weighted rate, from the log
+    (pandas): what a reader who knew every weight would hold for a published row."""
+    part = frame if group is None else frame[frame["race"] == group]
+    w, flag, truth = part["w"], part["flag"] == 1, part["truth"] == 1
+    cells = {"tp": flag & truth, "fp": flag & ~truth, "tn": ~flag & ~truth, "fn": ~flag & truth}
+    parts = {
+        "base_rate": (("tp", "fn"), ("tp", "fn", "fp", "tn")),
+        "fpr": (("fp",), ("fp", "tn")),
+        "fnr": (("fn",), ("fn", "tp")),
+        "precision": (("tp",), ("tp", "fp")),
+        "fdr": (("fp",), ("tp", "fp")),
+        "for": (("fn",), ("fn", "tn")),
+        "npv": (("tn",), ("tn", "fn")),
+        "accuracy": (("tp", "tn"), ("tp", "tn", "fp", "fn")),
+    }
+
+    def total(names: tuple[str, ...]) -> float:
+        return float(w[np.logical_or.reduce([cells[name] for name in names])].sum())
+
+    return {metric: (total(top), total(bottom)) for metric, (top, bottom) in parts.items()}
+
+
+def _subtract(rows: list[Row], frame: pd.DataFrame, metric: str) -> tuple[float, float] | None:
+    """B's weighted totals of `metric` as a reader who knew every weight would get them: from B's row
+    when published, else the overall row's minus A's and C's when all three are published (None: not)."""
+    published = {r["group"] for r in rows if r["metric"] == metric and not r["suppressed"]}
+    if "B" in published:
+        return _totals(frame, "B")[metric]
+    if not {"all", "A", "C"} <= published:
+        return None
+    overall, a, c = (_totals(frame, g)[metric] for g in (None, "A", "C"))
+    return overall[0] - a[0] - c[0], overall[1] - a[1] - c[1]
+
+
+def test_subtraction_does_not_give_the_groups_weighted_rates_back(tmp_path: Path) -> None:
+    """Attack: C holds nine sampled people, so the overall row (ten) is published; B's weighted rates are
+    withheld (one sampled person), and no reader subtracts them back from the overall row and the other
+    groups, even one who knew every weight (the protection withholds another group's as well)."""
+    frame = _log(0, 1, others=9, other_group="C")
+    rows = _audit(frame, tmp_path)
+    assert all(not r["suppressed"] for r in rows if r["group"] == "all")
+    assert all(_subtract(rows, frame, metric) is None for metric in WEIGHTED_RATES)
+
+
+def test_control_were_b_alone_withheld_subtraction_gives_its_rates_back(tmp_path: Path) -> None:
+    """Control: in the --min-cell 1 output (nothing withheld) with B's rate rows taken out, as if B's alone
+    were withheld, the overall row minus A's and C's gives B's weighted totals, whose ratio is the value
+    B's own row published, so the attack above is not vacuous."""
+    frame = _log(0, 1, others=9, other_group="C")
+    rows = _audit(frame, tmp_path, min_cell=1)
+    published = _rates(rows, "race", "B")
+    alone = [{**r, "suppressed": r["suppressed"] or r["group"] == "B"} for r in rows]
+    for metric in WEIGHTED_RATES:
+        recovered = _subtract(alone, frame, metric)
+        assert recovered is not None, metric
+        assert recovered[0] / recovered[1] == pytest.approx(published[metric]["value"], rel=1e-12), metric
+
+
+def _warned(rows: list[Row]) -> set[tuple[str, str]]:
     """The (group, metric) rows carrying the single-row warning."""
     return {(r["group"], r["metric"]) for r in rows if ONE_ROW_NOTE in (r["warning"] or "")}
+
+
+def _warning_rows(tmp_path: Path, flag: int, truth: int, min_cell: int = MIN_CELL) -> list[Row]:
+    """The person alone at weight 10 beside nine more people of B sampled at weight 5: B's ten sampled
+    people are not under --min-cell 10, so its rates are published, the single-row stratum warned."""
+    rows = _audit(_log(flag, truth, others=9), tmp_path, min_cell)
+    return [r for r in rows if r["group"] in ("A", "B")]
 
 
 def test_fnr_and_fpr_rows_of_the_group_warn_alike(tmp_path: Path) -> None:
     """The reviewer's repro (the person a cleared positive): B's FPR row warns as its FNR row does, and so
     does every other weighted rate of B; nothing of A (audited whole) warns."""
-    rows = _rows(tmp_path, flag=0, truth=1)
+    rows = _warning_rows(tmp_path, flag=0, truth=1)
     published = {(r["group"], r["metric"]) for r in rows if not r["suppressed"]}
     assert {("B", "fpr"), ("B", "fnr")} <= _warned(rows)
     assert _warned(rows) == {("B", rate) for rate in WEIGHTED_RATES} & published
@@ -77,52 +245,13 @@ def test_fnr_and_fpr_rows_of_the_group_warn_alike(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("flag", "truth"), [(0, 0), (1, 0), (1, 1)])
 def test_the_warning_does_not_tell_the_persons_flag_or_truth(tmp_path: Path, flag: int, truth: int) -> None:
     """Whichever flag and truth the single sampled person has, the same rows carry the warning."""
-    assert _warned(_rows(tmp_path, flag, truth)) == _warned(_rows(tmp_path, flag=0, truth=1))
+    assert _warned(_warning_rows(tmp_path, flag, truth)) == _warned(_warning_rows(tmp_path, flag=0, truth=1))
 
 
 def test_a_withheld_row_never_carries_the_warning(tmp_path: Path) -> None:
-    """At --min-cell 20 every rate of the design is withheld: the rows give their reason and no warning."""
-    rows = _rows(tmp_path, flag=0, truth=1, min_cell=20)
-    rates = [r for r in rows if r["metric"] != "n"]
+    """At --min-cell 20 B's ten sampled people are under it and its rates are withheld: the rows give
+    their reason and no warning."""
+    rows = _warning_rows(tmp_path, flag=0, truth=1, min_cell=20)
+    rates = [r for r in rows if r["group"] == "B" and r["metric"] in WEIGHTED_RATES]
     assert rates and all(r["suppressed"] for r in rates)
     assert _warned(rows) == set()
-
-
-def _counts_wilson(row: dict[str, Any]) -> bool:
-    """The row's interval is statsmodels' Wilson interval of its value x denominator of its denominator."""
-    low, high = proportion_confint(row["value"] * row["denominator"], row["denominator"], method="wilson")
-    return bool(abs(low - row["ci_low"]) < 1e-9 and abs(high - row["ci_high"]) < 1e-9)
-
-
-def _counts_ratio(row: dict[str, Any]) -> bool:
-    """The row's value x its denominator is a whole number: a ratio of weight-1 rows (or a coincidence)."""
-    product = row["value"] * row["denominator"]
-    return bool(abs(product - round(product)) < 1e-9)
-
-
-def _reader(rows: list[dict[str, Any]], outside: Callable[[dict[str, Any]], bool]) -> tuple[int | None, ...]:
-    """The (flag, truth) a reader gives B's sampled person from which rates `outside` says the person is
-    not behind: FPR's denominator and not FNR's, truth 1; precision's and not NPV's, flag 0 (None: no
-    answer)."""
-    by_metric = {r["metric"]: r for r in rows if r["group"] == "B" and r["attribute"] == "race"}
-    fpr, fnr, precision, npv = (outside(by_metric[m]) for m in ("fpr", "fnr", "precision", "npv"))
-    truth = 1 if fpr and not fnr else 0 if fnr and not fpr else None
-    flag = 0 if precision and not npv else 1 if npv and not precision else None
-    return flag, truth
-
-
-@pytest.mark.parametrize(("flag", "truth"), PERSONS)
-def test_gap_which_rates_take_the_unweighted_interval_tells_the_person(
-    tmp_path: Path, flag: int, truth: int
-) -> None:
-    """Known gap (module docstring): B's rates whose interval is the Wilson interval of their own published
-    counts are those the person is not behind, so the reader gives the person's flag and truth."""
-    assert _reader(_rows(tmp_path, flag, truth), _counts_wilson) == (flag, truth)
-
-
-@pytest.mark.parametrize(("flag", "truth"), PERSONS)
-def test_gap_the_weighted_rates_alone_tell_the_person(tmp_path: Path, flag: int, truth: int) -> None:
-    """Known gap (module docstring): whatever the intervals, a weighted rate of B is a ratio of its published
-    denominator exactly when the weight-7 person is not behind it. (At weight 10 the flagged negative's FPR,
-    24/54, is also 20/45 by coincidence, and the reader gives no flag and truth for that log.)"""
-    assert _reader(_rows(tmp_path, flag, truth, weight=7.0), _counts_ratio) == (flag, truth)

@@ -11,8 +11,9 @@ nothing.
 The warning is the group's, the same on every weighted rate of it (a rate audited whole included): were it
 placed by the rate's denominator, a single audited row would show on FNR and not on FPR, telling a reader
 the row is a positive of that group, a count below --min-cell. Withheld rows carry only their reason
-(decisions._rows). The warning hides it; the group's intervals and weighted values still tell which
-denominators hold a sampled row (docs/decisions.md, "Known gap: the class of a sampled person").
+(decisions._rows). The group's intervals and weighted values tell which denominators hold a sampled row,
+so a group with 1 to min_cell - 1 sampled rows has every weighted rate withheld (decisions._disclosure;
+docs/decisions.md, "Sampled people are a count").
 """
 
 from __future__ import annotations
