@@ -15,11 +15,20 @@ of a command, and the engine it then makes takes it. A process that has opened a
 closes, so an audit's connection is made beside the previous audit's estimates, not before its own scan.
 Every engine still gets a database of its own, fresh: none is reused. A database made ahead and not yet
 taken is closed before the process forks (a forked child that frees a parent's DuckDB database crashes).
+
+The engine talks to DuckDB's C client (`_duckdb`, duckdb >= 1.4) and runs its statements with `execute`:
+the `duckdb` package wraps that client in a Python relation layer whose import (the package's version read
+through importlib.metadata, which loads email and zipfile; a 4,600-line relation module) cost the command
+line about a third of its start, and whose `sql()` binds a query once to describe it and again to run it.
+The package is imported only where its Python side is needed: an Arrow result (`sql`, converted by its
+relation layer) and an Arrow or pandas input (`register_arrow`: the package sets up the client's scans of
+Python objects).
 """
 
 from __future__ import annotations
 
 import codecs
+import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
+try:  # DuckDB's C client alone: see the module docstring
+    import _duckdb as duckdb
+except ImportError:  # duckdb < 1.4: the package is its C client
+    import duckdb  # type: ignore[no-redef]
 
 from misflag._text import shown
 from misflag.engine._base import current_limits, quote_identifier, quote_literal
@@ -119,15 +131,16 @@ class DuckDBEngine:
         audit counts its rows before pyarrow is loaded (see engine.PendingQuery)."""
         return int(self._query(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}", _first_value))
 
-    def _query(self, query: str, fetch: Callable[[duckdb.DuckDBPyRelation | None], Any]) -> Any:
-        """Run one query (sandbox locked first, timer started) and `fetch` its result; errors as `sql`'s."""
+    def _query(self, query: str, fetch: Callable[[duckdb.DuckDBPyConnection, str], Any]) -> Any:
+        """Run one query (sandbox locked first, timer started) with `fetch`, which runs it on the connection
+        and reads its result; errors as `sql`'s."""
         if self.sandboxed:
             self.sandbox()
         self._one_statement(query)
         timer = self._start_timer()
         try:
             with _ctrl_c():
-                return fetch(self.connection.sql(query))
+                return fetch(self.connection, query)
         except duckdb.InterruptException:
             raise self._interrupted() from None
         except duckdb.Error as error:
@@ -179,6 +192,7 @@ class DuckDBEngine:
         return EngineError(f"{what}: {_first_line(error)}")
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
+        _load_package()
         self.connection.register(name, table)
 
     def register_file(self, name: str, path: Path, file_format: str, options: dict[str, Any]) -> None:
@@ -329,8 +343,11 @@ def _ctrl_c() -> Iterator[None]:
         raise
 
 
-def _arrow_table(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
-    """A query's result as Arrow (a statement with no result: an empty table)."""
+def _arrow_table(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
+    """A query's result as Arrow (a statement with no result: an empty table), through the `duckdb`
+    package's relation layer (imported here: see the module docstring)."""
+    _load_package()
+    relation = connection.sql(query)
     if relation is None:
         import pyarrow as pa
 
@@ -338,15 +355,21 @@ def _arrow_table(relation: duckdb.DuckDBPyRelation | None) -> pa.Table:
     return relation.to_arrow_table()
 
 
-def _numpy_columns(relation: duckdb.DuckDBPyRelation | None) -> dict[str, np.ndarray]:
-    """A query's result as numpy columns (a statement with no result: none)."""
-    return {} if relation is None else dict(relation.fetchnumpy())
+def _load_package() -> None:
+    """Import the `duckdb` package (once; see the module docstring): it gives connections their relation
+    methods (`sql`) and sets up the C client's scans of Arrow and pandas objects."""
+    importlib.import_module("duckdb")
 
 
-def _first_value(relation: duckdb.DuckDBPyRelation | None) -> Any:
+def _numpy_columns(connection: duckdb.DuckDBPyConnection, query: str) -> dict[str, np.ndarray]:
+    """A query's result as numpy columns (DDL gives DuckDB's `Count` or `Success` column, as it did
+    through the relation layer)."""
+    return dict(connection.execute(query).fetchnumpy())
+
+
+def _first_value(connection: duckdb.DuckDBPyConnection, query: str) -> Any:
     """The first column of a one-row result, as a Python value."""
-    assert relation is not None
-    return relation.fetchall()[0][0]
+    return connection.execute(query).fetchall()[0][0]
 
 
 def _option(key: str, value: Any) -> str:
