@@ -27,22 +27,28 @@ from tests.ledger._plant import entry_body, plant
 TABLES = ("ledger_entries", "ledger_checkpoints", "ledger_keys", "ledger_tokens", "ledger_token_revocations")
 
 
-def pg_schema_url(base: str) -> tuple[str, str]:
+@pytest.fixture(scope="session")
+def pg_admin(postgres_url: str) -> Iterator[sa.Engine]:
+    """The superuser of MISFLAG_TEST_POSTGRES_URL as one pooled engine for the session: the schemas and roles
+    of every test are made and dropped on its connections (an engine per test paid two new PostgreSQL
+    connections, authentication included, per test)."""
+    admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    yield admin
+    admin.dispose()
+
+
+def pg_schema_url(admin: sa.Engine) -> tuple[str, str]:
     """A URL whose search_path is a new, uniquely named schema (created here), and the schema name."""
-    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
     schema = "misflag_t_" + uuid.uuid4().hex[:12]
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
+    with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine.dispose()
-    return f"{url}?options=-csearch_path%3D{schema}", schema
+    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), schema
 
 
-def drop_schema(base: str, schema: str) -> None:
-    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as connection:
+def drop_schema(admin: sa.Engine, schema: str) -> None:
+    with admin.begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -51,10 +57,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         return
-    base = request.getfixturevalue("postgres_url")
-    url, schema = pg_schema_url(base)
+    admin = request.getfixturevalue("pg_admin")
+    url, schema = pg_schema_url(admin)
     yield url
-    drop_schema(base, schema)
+    drop_schema(admin, schema)
 
 
 @pytest.fixture
@@ -117,14 +123,14 @@ def make_case() -> Any:
 
 
 @pytest.fixture
-def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[Ledger]:
+def pg_ledger(pg_admin: sa.Engine, tmp_path: Path) -> Iterator[Ledger]:
     """A fresh ledger on PostgreSQL only."""
-    url, schema = pg_schema_url(postgres_url)
+    url, schema = pg_schema_url(pg_admin)
     opened = Ledger.open(url, key_path=tmp_path / "signing-key.pem", owner="allow")
     opened.checkpoint()
     yield opened
     opened.close()
-    drop_schema(postgres_url, schema)
+    drop_schema(pg_admin, schema)
 
 
 class Owner:
@@ -248,10 +254,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         assert main(["ledger", "init", "--db", url, "--key", str(key)]) == 0
         yield Target("sqlite", url, url, key)
         return
-    base = request.getfixturevalue("postgres_url")
+    base, admin = request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_admin")
     tag = uuid.uuid4().hex[:10]
     owner, writer, schema = f"mf_owner_{tag}", f"mf_writer_{tag}", f"mf_attack_{tag}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE ROLE {owner} LOGIN NOSUPERUSER PASSWORD 'owner-pw'")
         connection.exec_driver_sql(f"CREATE ROLE {writer} LOGIN NOSUPERUSER PASSWORD 'writer-pw'")
@@ -266,7 +271,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
             for role in (writer, owner):
                 connection.exec_driver_sql(f"DROP OWNED BY {role}")
                 connection.exec_driver_sql(f"DROP ROLE {role}")
-        admin.dispose()
 
 
 @pytest.fixture
