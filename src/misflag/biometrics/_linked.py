@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from misflag.biometrics._audit import Progress, run_biometrics
+from misflag.biometrics._scan import precheck
 from misflag.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def run_biometrics_linked(
 ) -> AuditResult:
     """`run_biometrics(spec, source)`, protected against the earlier releases of the register or ledger
     the spec names and recorded there (the plain audit when it names none)."""
+    precheck(spec)  # a refused expression costs its parse: no engine starts, no register or input is read
     if not spec.registered:
         return run_biometrics(spec, source, engine=engine, table=table, progress=progress)
     if table is not None:

@@ -9,7 +9,7 @@ above every row of a lower one, and counts stay exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from misflag.biometrics._span import score_span
 from misflag.biometrics._spec import BiometricSpec
 from misflag.engine import Engine
 from misflag.errors import InputError
-from misflag.io import check_expression
+from misflag.io import check_expression, precheck_expression
 
 MISSING_GROUP = "(missing)"
 #: Most distinct (group, sample groups, genuine) keys an audit holds (each gets a row of bins).
@@ -59,13 +59,25 @@ class Checked:
 
 def check(spec: BiometricSpec, columns: tuple[str, ...]) -> Checked:
     """Parse every expression of the spec against the input's columns (ExpressionError otherwise)."""
+    return _each_expression(spec, lambda text, option: check_expression(text, columns, option))
+
+
+def precheck(spec: BiometricSpec) -> None:
+    """Every expression's parse, allowlist and cost, with no input: run before the engine starts and the
+    input is read, so a refused expression costs its parse, not an engine's start; `check` adds the
+    column names."""
+    _each_expression(spec, precheck_expression)
+
+
+def _each_expression(spec: BiometricSpec, check_one: Callable[[str, str], str]) -> Checked:
+    """`check_one(text, option)` over every expression the spec gives, in the order of its options."""
 
     def optional(text: str | None, option: str) -> str | None:
-        return check_expression(text, columns, option) if text is not None else None
+        return check_one(text, option) if text is not None else None
 
     return Checked(
-        score=check_expression(spec.score, columns, "{score}"),
-        genuine=check_expression(spec.genuine, columns, "{genuine}"),
+        score=check_one(spec.score, "{score}"),
+        genuine=check_one(spec.genuine, "{genuine}"),
         group=optional(spec.group, "{group}"),
         where=optional(spec.where, "{where}"),
         group_a=optional(spec.group_a, "{group_a}"),

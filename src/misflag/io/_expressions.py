@@ -92,13 +92,14 @@ def check_expression(
     return parse_expression(text, columns, option, qualifiers=qualifiers).sql()
 
 
-def precheck_expression(text: str, option: str, *, qualifiers: Sequence[str] = ()) -> None:
-    """Everything `check_expression` checks but the column names (parse, allowlist, cost).
+def precheck_expression(text: str, option: str, *, qualifiers: Sequence[str] = ()) -> str:
+    """Everything `check_expression` checks but the column names (parse, allowlist, cost); the text back.
 
     Needs no input: run before an engine starts and a file is read, a refused construct costs
     milliseconds. The column names are checked by `check_expression` once the input's columns are known.
     """
     parse_expression(text, None, option, qualifiers=qualifiers)
+    return text
 
 
 def parse_expression(

@@ -71,14 +71,15 @@ def check_expression(
     return _expressions.check_expression(text, columns, option, qualifiers=qualifiers)
 
 
-def precheck_expression(text: str, option: str, *, qualifiers: Sequence[str] = ()) -> None:
-    """Everything `check_expression` checks but the column names (parse, allowlist, cost).
+def precheck_expression(text: str, option: str, *, qualifiers: Sequence[str] = ()) -> str:
+    """Everything `check_expression` checks but the column names (parse, allowlist, cost); the text back,
+    unchanged, so a spec's loop over its expressions takes it in `check_expression`'s place.
 
     Needs no input: run before an engine starts and a file is read, a refused construct costs
     milliseconds. The column names are checked by `check_expression` once the input's columns are known.
     """
     if not qualifiers and plain_name(text):
-        return
+        return text
     from misflag.io import _expressions
 
-    _expressions.precheck_expression(text, option, qualifiers=qualifiers)
+    return _expressions.precheck_expression(text, option, qualifiers=qualifiers)

@@ -7,6 +7,7 @@ state file can keep them and a scheduled run reads only rows of the newest perio
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from misflag.engine import Engine, quote_identifier
 from misflag.errors import InputError, literal
-from misflag.io import check_expression
+from misflag.io import check_expression, precheck_expression
 from misflag.monitor._cells import (
     Cells,
     as_datetimes,
@@ -52,16 +53,28 @@ class CheckedMonitor:
 
 def check_monitor(spec: MonitorSpec, columns: tuple[str, ...]) -> CheckedMonitor:
     """Parse every expression against the input's columns (ExpressionError naming the option otherwise)."""
+    return _each_expression(spec, lambda text, option: check_expression(text, columns, option))
+
+
+def precheck_monitor(spec: MonitorSpec) -> None:
+    """Every expression's parse, allowlist and cost, with no input: run before the engine starts and the
+    log is read, so a refused expression costs its parse, not an engine's start; `check_monitor` adds the
+    column names."""
+    _each_expression(spec, precheck_expression)
+
+
+def _each_expression(spec: MonitorSpec, check_one: Callable[[str, str], str]) -> CheckedMonitor:
+    """`check_one(text, option)` over every expression the spec gives, in the order of its options."""
     single = spec.flag is not None
 
     def check(text: str | None, option: str) -> str | None:
-        return check_expression(text, columns, option) if text else None
+        return check_one(text, option) if text else None
 
     return CheckedMonitor(
-        time=check_expression(spec.time, columns, "{time}"),
-        group=check_expression(spec.group, columns, "{group}"),
+        time=check_one(spec.time, "{time}"),
+        group=check_one(spec.group, "{group}"),
         stages=tuple(
-            check_expression(expr, columns, "{flag}" if single else f"{{stages}} {literal(name)}")
+            check_one(expr, "{flag}" if single else f"{{stages}} {literal(name)}")
             for name, expr in spec.pipeline
         ),
         truth=check(spec.truth, "{truth}"),

@@ -25,6 +25,7 @@ from misflag.monitor._counts import (
     pending_sums,
     period_codes,
     period_range,
+    precheck_monitor,
     read_counts,
     reread_from,
 )
@@ -132,6 +133,7 @@ def run_monitor(
     """Run a monitor described by a spec (the settings-as-data form of `monitor`); with a release register,
     checked against the earlier releases of the same log and recorded (`_released`); `ledger_key` as
     `ledger_key_path` checked it."""
+    precheck_monitor(spec)  # a refused expression costs its parse: no engine starts, no log is read
     if spec.registered:
         from misflag.monitor._released import run_registered
 
