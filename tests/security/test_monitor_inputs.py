@@ -53,6 +53,14 @@ def canary() -> None:
 SETTINGS = dict(time="ts", group="grp", reference="A", truth="truth", flag="flag")
 
 
+@pytest.fixture(scope="module")
+def state_data(log: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The state file a monitor of `log` leaves, written once: each test edits its own copy of it."""
+    state = tmp_path_factory.mktemp("state") / "state.json"
+    monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
+    return state.read_text()
+
+
 def _refused(log: pd.DataFrame, **options: object) -> None:
     with pytest.raises(MisflagError) as caught:
         monitor(log, **{**SETTINGS, **options})  # type: ignore[arg-type]
@@ -79,10 +87,11 @@ def test_hostile_pool_group_and_stage_expressions_are_refused(
 @pytest.mark.parametrize(
     "watermark", ["2024-01-01'; DROP TABLE input; --", "2024-01-01 00:00:00' OR 1=1 --", "1e999", ""]
 )
-def test_hostile_state_file_is_refused(log: pd.DataFrame, tmp_path: Path, watermark: str) -> None:
+def test_hostile_state_file_is_refused(
+    log: pd.DataFrame, state_data: str, tmp_path: Path, watermark: str
+) -> None:
     state = tmp_path / "state.json"
-    monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
-    data = json.loads(state.read_text())
+    data = json.loads(state_data)
     data["watermark"] = watermark
     state.write_text(json.dumps(data))
     _refused(log, state=state)
@@ -115,12 +124,11 @@ def test_hostile_state_file_is_refused(log: pd.DataFrame, tmp_path: Path, waterm
     ],
 )
 def test_hand_edited_state_fields_are_refused_with_one_line(
-    log: pd.DataFrame, tmp_path: Path, field: str, value: object
+    log: pd.DataFrame, state_data: str, tmp_path: Path, field: str, value: object
 ) -> None:
     """Every field of a state file is checked before use: no TypeError from a string count or an offset."""
     state = tmp_path / "state.json"
-    monitor(log, state=state, **SETTINGS)  # type: ignore[arg-type]
-    data = json.loads(state.read_text())
+    data = json.loads(state_data)
     if field in data["columns"]:
         data["cells"][0][data["columns"].index(field)] = value
     else:
