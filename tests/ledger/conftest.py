@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,7 @@ class Target:
     owner_url: str
     key: Path
     fingerprint: str = ""
+    engines: dict[str, sa.Engine] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -219,6 +220,17 @@ class Target:
 
     def open(self, **options: Any) -> Ledger:
         return Ledger.open(self.url, key_path=self.key, owner="refuse", **options)
+
+    def engine(self, url: str) -> sa.Engine:
+        """One pooled engine per URL for the test's own statements (an engine per statement opened a new
+        connection each time); disposed by the fixture before the roles are dropped."""
+        if url not in self.engines:
+            self.engines[url] = sa.create_engine(url)
+        return self.engines[url]
+
+    def dispose(self) -> None:
+        for engine in self.engines.values():
+            engine.dispose()
 
     @staticmethod
     def flag(case: str, actor: str = "screening", role: str = "recorder") -> Event:
@@ -252,7 +264,9 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         assert main(["ledger", "init", "--db", url, "--key", str(key)]) == 0
-        yield Target("sqlite", url, url, key)
+        made = Target("sqlite", url, url, key)
+        yield made
+        made.dispose()
         return
     base, admin = request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_admin")
     tag = uuid.uuid4().hex[:10]
@@ -263,9 +277,11 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema} AUTHORIZATION {owner}")
     owner_url = _role_url(base, owner, "owner-pw", schema)
     assert main(["ledger", "init", "--db", owner_url, "--key", str(key), "--writer-role", writer]) == 0
+    made = Target("postgresql", _role_url(base, writer, "writer-pw", schema), owner_url, key)
     try:
-        yield Target("postgresql", _role_url(base, writer, "writer-pw", schema), owner_url, key)
+        yield made
     finally:
+        made.dispose()
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
             for role in (writer, owner):

@@ -67,12 +67,8 @@ def _missing(name: str, table: str, event: str) -> str:
 @contextmanager
 def _owner(target: Any) -> Iterator[sa.Connection]:
     """A transaction as whoever owns the store (committed on leaving the block)."""
-    engine = sa.create_engine(target.owner_url)
-    try:
-        with engine.begin() as connection:
-            yield connection
-    finally:
-        engine.dispose()
+    with target.engine(target.owner_url).begin() as connection:
+        yield connection
 
 
 def _as_owner(target: Any, *statements: str) -> None:
@@ -88,20 +84,16 @@ def _as_owner(target: Any, *statements: str) -> None:
 
 def _goes_through(target: Any, statement: str) -> bool:
     """Whether the owner's `statement` (which the triggers refuse) runs; rolled back either way."""
-    engine = sa.create_engine(target.owner_url)
-    try:
-        with engine.connect() as connection:
-            transaction = connection.begin()
-            try:
-                connection.exec_driver_sql(statement)
-                return True
-            except sa.exc.DBAPIError as error:
-                assert "append-only" in str(error)
-                return False
-            finally:
-                transaction.rollback()
-    finally:
-        engine.dispose()
+    with target.engine(target.owner_url).connect() as connection:
+        transaction = connection.begin()
+        try:
+            connection.exec_driver_sql(statement)
+            return True
+        except sa.exc.DBAPIError as error:
+            assert "append-only" in str(error)
+            return False
+        finally:
+            transaction.rollback()
 
 
 def _refused_statement(table: str, event: str) -> str:
