@@ -16,18 +16,14 @@ closes, so an audit's connection is made beside the previous audit's estimates, 
 Every engine still gets a database of its own, fresh: none is reused. A database made ahead and not yet
 taken is closed before the process forks (a forked child that frees a parent's DuckDB database crashes).
 
-The engine talks to DuckDB's C client (`_duckdb`, duckdb >= 1.4) and runs its statements with `execute`:
-the `duckdb` package wraps that client in a Python relation layer whose import (the package's version read
-through importlib.metadata, which loads email and zipfile; a 4,600-line relation module) cost the command
-line about a third of its start, and whose `sql()` binds a query once to describe it and again to run it.
-The package is imported only where its Python side is needed: an Arrow result (`sql`, converted by its
-relation layer) and an Arrow or pandas input (`register_arrow`: the package sets up the client's scans of
-Python objects).
+The engine runs statements with `execute` on DuckDB's C client (`_duckdb`, duckdb >= 1.4). The `duckdb`
+package around it is a Python relation layer whose import (importlib.metadata, email, a 4,600-line module)
+was a third of the command line's work before its scan, and whose `sql()` binds a query twice; it is loaded
+only for Arrow: results (`sql`) and inputs (`register_arrow`, whose scans of Python objects it sets up).
 """
 
 from __future__ import annotations
 
-import codecs
 import importlib
 import os
 import threading
@@ -43,14 +39,13 @@ except ImportError:  # duckdb < 1.4: the package is its C client
 
 from misflag._text import shown
 from misflag.engine._base import current_limits, quote_identifier, quote_literal
+from misflag.engine._duckdb_errors import describe_read_error, first_line
 from misflag.errors import EngineError, InputError, literal
 
 if TYPE_CHECKING:  # DuckDB loads them itself when a result is converted (see engine.PendingQuery)
     import numpy as np
     import pyarrow as pa
 
-#: Longest engine message shown to a user (a value echoed in an error can be huge).
-MESSAGE_LENGTH = 300
 #: The input is the one file named: a folder named like `truth=1/` on its path is not a Hive partition
 #: (DuckDB would otherwise add or replace a `truth` column of 1 for every row).
 ONE_FILE = ", hive_partitioning = false"
@@ -97,7 +92,7 @@ class DuckDBEngine:
         try:
             self.connection.execute(statement)
         except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not be configured: {_first_line(error)}") from None
+            raise EngineError(f"DuckDB could not be configured: {first_line(error)}") from None
 
     def sandbox(self) -> None:
         """Lock down: no file, network or settings access beyond the registered inputs, from now on."""
@@ -113,7 +108,7 @@ class DuckDBEngine:
         try:
             count = len(self.connection.extract_statements(query))
         except duckdb.Error as error:
-            raise EngineError(f"DuckDB could not parse the query: {_first_line(error)}") from None
+            raise EngineError(f"DuckDB could not parse the query: {first_line(error)}") from None
         if count != 1:
             raise EngineError(f"DuckDB runs one statement per call; the query holds {count}")
 
@@ -132,8 +127,7 @@ class DuckDBEngine:
         return int(self._query(f"SELECT COUNT(*) AS n FROM {quote_identifier(name)}", _first_value))
 
     def _query(self, query: str, fetch: Callable[[duckdb.DuckDBPyConnection, str], Any]) -> Any:
-        """Run one query (sandbox locked first, timer started) with `fetch`, which runs it on the connection
-        and reads its result; errors as `sql`'s."""
+        """Run one query with `fetch` (on the connection), sandbox locked and timer started; errors as `sql`'s."""
         if self.sandboxed:
             self.sandbox()
         self._one_statement(query)
@@ -188,8 +182,8 @@ class DuckDBEngine:
         for name, path in self._files.items():
             if str(path) in message or str(self._allowed[name]) in message:
                 file_format = "parquet" if "parquet" in message.lower() else "csv"
-                return InputError(_describe_read_error(path, file_format, error))
-        return EngineError(f"{what}: {_first_line(error)}")
+                return InputError(describe_read_error(path, file_format, error))
+        return EngineError(f"{what}: {first_line(error)}")
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         _load_package()
@@ -216,7 +210,7 @@ class DuckDBEngine:
             with _ctrl_c():
                 self.connection.execute(statement)
         except duckdb.Error as error:
-            raise InputError(_describe_read_error(path, file_format, error)) from None
+            raise InputError(describe_read_error(path, file_format, error)) from None
         self._files[name] = path
         self._allowed[name] = resolved
 
@@ -230,7 +224,7 @@ class DuckDBEngine:
             )
         except duckdb.Error as error:
             raise InputError(
-                f"cannot open the DuckDB database {literal(str(path))}: {_first_line(error)}"
+                f"cannot open the DuckDB database {literal(str(path))}: {first_line(error)}"
             ) from None
 
     def attach_table(self, name: str, query: str) -> None:
@@ -238,7 +232,7 @@ class DuckDBEngine:
         try:
             self.connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS {query}")
         except duckdb.Error as error:
-            raise InputError(f"cannot read the input table: {_first_line(error)}") from None
+            raise InputError(f"cannot read the input table: {first_line(error)}") from None
 
     def columns(self, name: str) -> list[tuple[str, str]]:
         try:
@@ -344,8 +338,7 @@ def _ctrl_c() -> Iterator[None]:
 
 
 def _arrow_table(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
-    """A query's result as Arrow (a statement with no result: an empty table), through the `duckdb`
-    package's relation layer (imported here: see the module docstring)."""
+    """A query's result as Arrow, through the `duckdb` package (a statement with no result: an empty table)."""
     _load_package()
     relation = connection.sql(query)
     if relation is None:
@@ -356,14 +349,12 @@ def _arrow_table(connection: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
 
 
 def _load_package() -> None:
-    """Import the `duckdb` package (once; see the module docstring): it gives connections their relation
-    methods (`sql`) and sets up the C client's scans of Arrow and pandas objects."""
+    """Import the `duckdb` package: connections' `sql`, and scans of Arrow and pandas objects."""
     importlib.import_module("duckdb")
 
 
 def _numpy_columns(connection: duckdb.DuckDBPyConnection, query: str) -> dict[str, np.ndarray]:
-    """A query's result as numpy columns (DDL gives DuckDB's `Count` or `Success` column, as it did
-    through the relation layer)."""
+    """A query's result as numpy columns (DDL: DuckDB's `Count` or `Success` column)."""
     return dict(connection.execute(query).fetchnumpy())
 
 
@@ -381,40 +372,3 @@ def _option(key: str, value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"{key} = {value!r}"
     return f"{key} = {quote_literal(str(value))}"
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
-    return literal(line if len(line) <= MESSAGE_LENGTH else line[: MESSAGE_LENGTH - 3] + "...")
-
-
-def _describe_read_error(path: Path, file_format: str, error: BaseException) -> str:
-    message = str(error)
-    named = literal(str(path))  # a `{name}` in the path is shown as written
-    lowered = message.lower()
-    not_utf8 = f"{named} is not valid UTF-8 text; re-encode it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-    if file_format == "csv" and "error when sniffing" in lowered:  # its hints name encodings: not the cause
-        if not _starts_as_utf8(path):
-            return not_utf8
-        return (
-            f"cannot read {named} as CSV: its delimiter, quoting and columns cannot be worked out from its "
-            "first rows (is it a CSV file, with the same number of fields on every line?)"
-        )
-    if "unicode" in lowered or "utf-8" in lowered or "utf8" in lowered:
-        return not_utf8
-    if file_format == "parquet":
-        return f"{named} is not a readable Parquet file: {_first_line(error)}"
-    return f"cannot read {named} as CSV: {_first_line(error)}"
-
-
-def _starts_as_utf8(path: Path, size: int = 1 << 16) -> bool:
-    """Whether the first `size` bytes of an uncompressed file decode as UTF-8 (a compressed one: assumed)."""
-    if path.suffix.lower() in {".gz", ".zst", ".zstd", ".bz2", ".xz"}:
-        return True
-    try:
-        with path.open("rb") as handle:
-            codecs.getincrementaldecoder("utf-8")().decode(handle.read(size), final=False)
-    except (OSError, UnicodeDecodeError):
-        return False
-    return True
