@@ -38,7 +38,9 @@ def wait_job(
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, in a thread: its base URL; stopped on exit.
 
-    Its start does not wait for the jobs' fork server (`JobManager.start`): 20 s is ample."""
+    Its start does not wait for the jobs' fork server (`JobManager.start`): 20 s is ample. The URL is
+    given once the server has forked one bounded child, so that a browser's first upload (checked in
+    such a child) is not cut off by the browser's 30 s limit while the server still warms up."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -50,6 +52,7 @@ def live_server(app: FastAPI) -> Iterator[str]:
         time.sleep(0.02)
     assert server.started, "uvicorn did not start"
     try:
+        assert app.state.jobs.sandbox.run("warming up", int) == 0
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

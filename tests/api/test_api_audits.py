@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,13 @@ from fastapi.testclient import TestClient
 from misflag.api import create_app
 from misflag.datasets import DATASETS
 from misflag.result import AuditResult
+from tests.api._service import wait_job
 
 from .conftest import BASE_URL, form_token
 
 HTML = {"accept": "text/html"}
 FLAG = "score_text in ('Medium','High')"
 IDENTIFIER_COLUMNS = DATASETS["compas"].identifier_columns
-
-
-def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] in {"done", "failed"}:
-            return job
-        time.sleep(0.1)
-    raise AssertionError("the audit did not finish in 120 s")
 
 
 def _collect(client: TestClient, path: Path) -> tuple[str, str, dict[str, str]]:
@@ -56,7 +46,7 @@ def _collect(client: TestClient, path: Path) -> tuple[str, str, dict[str, str]]:
     reply = client.post(f"/uploads/{upload_id}/audit", data=form, headers=HTML)
     assert reply.status_code == 200 and "/jobs/" in str(reply.url), reply.text
     job_id = str(reply.url).rstrip("/").split("/")[-1]
-    assert _wait(client, job_id)["state"] == "done"
+    assert wait_job(client, job_id)["state"] == "done"
     outputs["job page"] = client.get(f"/jobs/{job_id}", headers=HTML).text
     report = client.get(f"/jobs/{job_id}/report.html").text
     outputs["report"] = re.sub(r"<script>.*?</script>", "", report, flags=re.S)  # minus the vega libraries
@@ -117,14 +107,15 @@ def test_no_raw_identifier_in_any_page_report_or_download(
         return set(re.findall(r"[a-z0-9][a-z0-9'-]*", text.lower())) | set(re.findall(r"\d+", text))
 
     tokens = {where: words(text) - words(baseline[where]) for where, text in outputs.items()}
+    lowered = {where: text.lower() for where, text in outputs.items()}  # once, not once per value
     checked = 0
     for column in IDENTIFIER_COLUMNS:
         for value in {v.lower() for v in frame[column] if v}:
             if column == "id" and len(value) < 5:
                 continue
             checked += 1
-            for where, text in outputs.items():
-                found = value in text.lower() if " " in value else value in tokens[where]
+            for where, text in lowered.items():
+                found = value in text if " " in value else value in tokens[where]
                 assert not found, f"{column} value {value!r} appears in the {where}"
     assert checked > 30_000
 
@@ -163,7 +154,7 @@ def test_json_api_audit_errors_and_deletion(served: Any) -> None:
         "/api/audits", json={"upload_id": upload_id, "truth": "two_year_recid", "flag": "1 / 0"}
     )
     assert reply.status_code == 202
-    failed = _wait(client, reply.json()["job_id"])
+    failed = wait_job(client, reply.json()["job_id"])
     assert failed["state"] == "failed"  # checked expressions can still fail on the data: a job-level error
     # the API names its own field (`flag`), as the library does; only the CLI says `--flag`
     assert failed["error"] == "flag must be 0/1 or true/false; found the value inf in 7,214 row(s)"

@@ -3,17 +3,14 @@ ProPublica's false positive rates on the page; bad files and expressions show a 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from misflag.api import create_app
+from tests.api._service import live_server
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +18,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The service under uvicorn on a free loopback port, in a thread; stopped after the tests."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(data_dir=tmp_path_factory.mktemp("live"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with live_server(create_app(data_dir=tmp_path_factory.mktemp("live"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from misflag.api import create_app
+from tests.api._service import wait_job
 
 from .conftest import BASE_URL
 
@@ -30,16 +30,6 @@ def _log(rows: int) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def _wait(client: TestClient, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] in {"done", "failed"}:
-            return job
-        time.sleep(0.1)
-    raise AssertionError("the audit did not finish in 120 s")
-
-
 def _audit(tmp_path: Path, **limits: Any) -> tuple[dict[str, Any], Path]:
     app = create_app(data_dir=tmp_path, **limits)
     with TestClient(app, base_url=BASE_URL) as client:
@@ -54,7 +44,7 @@ def _audit(tmp_path: Path, **limits: Any) -> tuple[dict[str, Any], Path]:
         }
         job = client.post("/api/audits", json=body)
         assert job.status_code == 202, job.text
-        return _wait(client, job.json()["job_id"]), tmp_path / "jobs" / job.json()["job_id"]
+        return wait_job(client, job.json()["job_id"]), tmp_path / "jobs" / job.json()["job_id"]
 
 
 def test_job_over_the_memory_limit_fails_cleanly(tmp_path: Path) -> None:

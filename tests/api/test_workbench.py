@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from misflag.api._samples import (
 )
 from misflag.api._workbench import AUDITS
 from misflag.cli import app as cli_app
+from tests.api._service import wait_job
 
 from .conftest import BASE_URL, form_token
 
@@ -77,17 +77,6 @@ def test_synthetic_decision_log_changes_on_its_day(tmp_path: Path) -> None:
     assert low <= after.sum() <= high
 
 
-def _wait(client: TestClient, location: str) -> dict[str, object]:
-    job = location.rsplit("/", 1)[-1]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status: dict[str, object] = client.get(f"/api/jobs/{job}").json()
-        if status["state"] in ("done", "failed"):
-            return status
-        time.sleep(0.3)
-    raise AssertionError("the job did not finish")
-
-
 def test_biometrics_sample_counts_match_a_hand_count(tmp_path: Path) -> None:
     """The sample job's FMR at 0.6 per group is the share of impostor scores >= 0.6 in its own input file."""
     app = create_app(data_dir=tmp_path)
@@ -95,7 +84,7 @@ def test_biometrics_sample_counts_match_a_hand_count(tmp_path: Path) -> None:
         token = form_token(client, "/audits/biometrics")
         answer = client.post("/audits/biometrics/sample", data={"csrf_token": token}, follow_redirects=False)
         assert answer.status_code == 303
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         job = str(status["job_id"])
         rows = client.get(f"/jobs/{job}/result.json").json()["rows"]
@@ -119,7 +108,7 @@ def test_settings_form_runs_linkage_risk_and_keeps_what_was_typed(tmp_path: Path
         token = form_token(client, "/audits/linkage-risk")
         form = {"csrf_token": token, "rule": "last-dob", "population": "5000000", "list_size": "20000"}
         answer = client.post("/audits/linkage-risk/run", data=form, follow_redirects=False)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         bad = dict(form, list_size="lots")
         refused = client.post("/audits/linkage-risk/run", data=bad, headers=HTML)
@@ -167,7 +156,7 @@ def test_linkage_audit_of_uploaded_pairs_and_records_matches_a_hand_count(tmp_pa
         }
         answer = client.post(page + "/run", data=form, follow_redirects=False)
         assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         rows = client.get(f"/jobs/{status['job_id']}/result.json").json()["rows"]
 
@@ -194,7 +183,7 @@ def test_job_page_offers_the_report_as_pdf(
     with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
         token = form_token(client, "/audits/inventory")
         answer = client.post("/audits/inventory/sample", data={"csrf_token": token}, follow_redirects=False)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         job = str(status["job_id"])
         assert f'href="/jobs/{job}/report.pdf"' in client.get(f"/jobs/{job}", headers=HTML).text
@@ -234,7 +223,7 @@ def test_decision_form_offers_every_option_the_http_form_carries(tmp_path: Path)
         }
         answer = client.post(page + "/audit", data=form, follow_redirects=False)
         assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         result = client.get(f"/jobs/{status['job_id']}/result.json").json()
         command = result["metadata"]["command"]
@@ -249,7 +238,7 @@ def test_monitor_sample_raises_the_one_alarm_its_data_holds(tmp_path: Path) -> N
     with TestClient(create_app(data_dir=tmp_path), base_url=BASE_URL) as client:
         token = form_token(client, "/audits/monitor")
         answer = client.post("/audits/monitor/sample", data={"csrf_token": token}, follow_redirects=False)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         alarms = client.get(f"/jobs/{status['job_id']}/result.json").json()["metadata"]["alarms"]
     assert [(a["group"], a["metric"], a["side"]) for a in alarms] == [("B", "fpr", "above")]
@@ -304,7 +293,7 @@ def test_records_upload_cannot_be_deleted_while_its_linkage_job_runs(tmp_path: P
             assert client.get(f"/api/uploads/{upload}").status_code == 200
         function, args = pool.held.pop()
         function(*args)  # the job runs to its end here, reading both files
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         for upload in (records_id, pairs_id):
             assert client.delete(f"/api/uploads/{upload}").status_code == 204
@@ -344,7 +333,7 @@ def test_inventory_form_offers_by_bureau_and_refuses_options_the_audit_lacks(tmp
         assert re.search(r'<select[^>]* name="by"', html) and "<code>--by</code>" in html
         form = {"csrf_token": form_token(client, "/audits/inventory"), "audit": "scorecard", "year": "2025"}
         answer = client.post("/audits/inventory/run", data=dict(form, by="bureau"), follow_redirects=False)
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         rows = client.get(f"/jobs/{status['job_id']}/result.json").json()["rows"]
         shown = {r["group"] for r in rows if r["attribute"] == "bureau" and r["metric"] == "use_cases_count"}
@@ -417,7 +406,7 @@ def test_linkage_sample_pages_and_downloads_hold_no_febrl_identifier(tmp_path: P
         answer = client.post(
             "/audits/linkage-audit/sample", data={"csrf_token": token}, follow_redirects=False
         )
-        status = _wait(client, answer.headers["location"])
+        status = wait_job(client, answer.headers["location"])
         assert status["state"] == "done", status
         job = str(status["job_id"])
         texts = [

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from misflag.api import create_app
 from misflag.cli import main
+from tests.api._service import wait_job
 from tests.biometrics._attacker import bundle_rows as rows
 from tests.biometrics.test_biometrics_lp_attack import SMALL_PAIR, scores
 from tests.biometrics.test_biometrics_lp_attack_two_releases import (
@@ -35,7 +36,6 @@ from tests.biometrics.test_biometrics_lp_attack_two_releases import (
 from tests.biometrics.test_biometrics_lp_attack_two_releases import saved_rows as cli_rows
 
 from .conftest import BASE_URL, form_token
-from .test_workbench import _wait
 
 HTML = {"accept": "text/html"}
 PAIR = {"score": "score", "genuine": "genuine", "threshold": "0.5", "group_a": "ga", "group_b": "gb"}
@@ -68,7 +68,7 @@ def run(client: TestClient, page: str, form: dict[str, str], protect: bool = Tru
     )
     answer = client.post(page + "/run", data=fields, follow_redirects=False)
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-    return dict(_wait(client, answer.headers["location"]))
+    return dict(wait_job(client, answer.headers["location"]))
 
 
 def result(client: TestClient, job: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def test_decision_and_biometric_jobs_share_the_register_each_as_alone(service: A
     def decided(protect: bool) -> dict[str, Any]:
         reply = client.post("/api/audits", json=decision | {"protect_releases": protect})
         assert reply.status_code == 202, reply.text
-        return result(client, dict(_wait(client, f"/jobs/{reply.json()['job_id']}")))
+        return result(client, dict(wait_job(client, f"/jobs/{reply.json()['job_id']}")))
 
     alone = [rows(decided(False)), rows(result(client, run(client, page, WITH_GA, protect=False)))]
     linked = [rows(decided(True)), rows(result(client, run(client, page, WITH_GA)))]

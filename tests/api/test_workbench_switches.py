@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from misflag.api import create_app
 from misflag.cli import main
+from tests.api._service import wait_job
 
 from .conftest import BASE_URL, form_token
 
@@ -35,17 +35,6 @@ def _post_file(client: TestClient, path: str, page: str, name: str, text: str) -
     )
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
     return str(answer.headers["location"])
-
-
-def _wait(client: TestClient, location: str) -> dict[str, Any]:
-    job = location.rsplit("/", 1)[-1]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status: dict[str, Any] = client.get(f"/api/jobs/{job}").json()
-        if status["state"] in ("done", "failed"):
-            return status
-        time.sleep(0.3)
-    raise AssertionError("the job did not finish")
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +83,7 @@ def test_a_post_without_the_switch_takes_the_clis_default(
     assert code == 2 and "outside [0, 1]" in said, said
     answer = _run(linkage)
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-    status = _wait(linkage[0], answer.headers["location"])
+    status = wait_job(linkage[0], answer.headers["location"])
     assert status["state"] == "failed" and "outside [0, 1]" in status["error"], status
 
 
@@ -104,7 +93,7 @@ def test_raw_scores_run_and_their_command_line_says_so(
     """The value "off" audits raw scores, and the job's command line carries --raw-scores: run by the CLI it succeeds."""
     client = linkage[0]
     answer = _run(linkage, probabilities="off")
-    status = _wait(client, answer.headers["location"])
+    status = wait_job(client, answer.headers["location"])
     assert status["state"] == "done", status
     command = client.get(str(status["result_url"])).json()["metadata"]["command"]
     assert "--raw-scores" in shlex.split(command) and "--probabilities" not in command, command
