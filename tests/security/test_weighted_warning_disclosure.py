@@ -41,12 +41,15 @@ WEIGHTED_RATES = ("base_rate", "fpr", "fnr", "precision", "fdr", "for", "npv", "
 PERSONS = [(0, 0), (1, 0), (0, 1), (1, 1)]
 #: The groups the sampled person is behind: B and the overall row.
 HOLDERS = [("race", "B"), ("overall", "all")]
+#: The person's weight: 7, where no rate of B is a ratio of its denominator by coincidence (at 10 a flagged
+#: negative's FPR, 24/54, is also 20/45, and the ratio reader gives nothing for that log).
+WEIGHT = 7.0
 
 Row = dict[str, Any]
 
 
 def _log(
-    flag: int, truth: int, weight: float = 10.0, copies: int = 1, others: int = 0, other_group: str = "B"
+    flag: int, truth: int, weight: float = WEIGHT, copies: int = 1, others: int = 0, other_group: str = "B"
 ) -> pd.DataFrame:
     """The reviewer's design with a third group C of 60 at weight 1: `copies` sampled people of B with
     `flag` and `truth` at `weight`, and `others` more of `other_group` sampled at weight 5 (random classes)."""
@@ -64,14 +67,30 @@ def _log(
     return pd.DataFrame(rows)
 
 
-def _audit(frame: pd.DataFrame, folder: Path, min_cell: int = MIN_CELL) -> list[Row]:
-    """The audit's rows of the log, written as a CSV file in `folder` (a new file per call)."""
-    path = folder / f"log_{len(list(folder.iterdir()))}.csv"
-    frame.to_csv(path, index=False)
-    result = audit_decisions(
-        str(path), flag="flag", truth="truth", groups=["race"], weight="w", replicates=100, min_cell=min_cell
-    )
-    return result.rows()
+class _Audits:
+    """Each log and --min-cell audited once per module (several tests read the same output; the rows are
+    only read). The log as `_log` makes it from the same arguments, written as a CSV file in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.done: dict[tuple[Any, ...], list[Row]] = {}
+
+    def rows(self, flag: int, truth: int, min_cell: int = MIN_CELL, **log: Any) -> list[Row]:
+        key = (flag, truth, min_cell, *sorted(log.items()))
+        if key not in self.done:
+            path = self.folder / f"log_{len(self.done)}.csv"
+            _log(flag, truth, **log).to_csv(path, index=False)
+            result = audit_decisions(
+                str(path), flag="flag", truth="truth", groups=["race"], weight="w", replicates=100,
+                min_cell=min_cell,
+            )  # fmt: skip
+            self.done[key] = result.rows()
+        return self.done[key]
+
+
+@pytest.fixture(scope="module")
+def audits(tmp_path_factory: pytest.TempPathFactory) -> _Audits:
+    return _Audits(tmp_path_factory.mktemp("weighted_logs"))
 
 
 def _rates(rows: list[Row], attribute: str, group: str) -> dict[str, Row]:
@@ -105,38 +124,34 @@ def _reader(rates: dict[str, Row], outside: Callable[[Row], bool]) -> tuple[int 
 
 #: The two readers: which rates take the Wilson interval of their own counts, which are a ratio of them.
 READERS = (_counts_wilson, _counts_ratio)
-#: The person's weight: 7, where no rate of B is a ratio of its denominator by coincidence (at 10 a flagged
-#: negative's FPR, 24/54, is also 20/45, and the ratio reader gives nothing for that log).
-WEIGHT = 7.0
 
 
 @pytest.mark.parametrize(("flag", "truth"), PERSONS)
-def test_the_readers_no_longer_tell_the_sampled_person(tmp_path: Path, flag: int, truth: int) -> None:
+def test_the_readers_no_longer_tell_the_sampled_person(audits: _Audits, flag: int, truth: int) -> None:
     """Attack: neither reader gives the single sampled person's flag or truth from B or the overall row
     (on 2cb16d1 both gave it from B in each of the four logs)."""
-    rows = _audit(_log(flag, truth, WEIGHT), tmp_path)
+    rows = audits.rows(flag, truth)
     for outside in READERS:
         for attribute, group in HOLDERS:
             assert _reader(_rates(rows, attribute, group), outside) == (None, None), (outside, group)
 
 
 @pytest.mark.parametrize(("flag", "truth"), PERSONS)
-def test_control_at_min_cell_1_the_readers_read_the_person(tmp_path: Path, flag: int, truth: int) -> None:
+def test_control_at_min_cell_1_the_readers_read_the_person(audits: _Audits, flag: int, truth: int) -> None:
     """Control: --min-cell 1 withholds nothing (a count of 1 is not under it) and both readers give the
     person's flag and truth from B's rates and from the overall row's, as they did before the rule."""
-    rows = _audit(_log(flag, truth, WEIGHT), tmp_path, min_cell=1)
+    rows = audits.rows(flag, truth, min_cell=1)
     for outside in READERS:
         for attribute, group in HOLDERS:
             assert _reader(_rates(rows, attribute, group), outside) == (flag, truth), (outside, group)
 
 
 @pytest.mark.parametrize(("flag", "truth"), PERSONS)
-def test_two_sampled_people_of_one_class(tmp_path: Path, flag: int, truth: int) -> None:
+def test_two_sampled_people_of_one_class(audits: _Audits, flag: int, truth: int) -> None:
     """A sampled stratum of two audited rows, both of one class: two is under --min-cell 10, so the readers
     are defeated; at --min-cell 2 the rule publishes them (two is not under it) and the readers read their
     common class, a count of 2 the output is allowed to give at that --min-cell."""
-    frame = _log(flag, truth, WEIGHT, copies=2)
-    withheld, published = _audit(frame, tmp_path), _audit(frame, tmp_path, min_cell=2)
+    withheld, published = audits.rows(flag, truth, copies=2), audits.rows(flag, truth, min_cell=2, copies=2)
     for outside in READERS:
         for attribute, group in HOLDERS:
             assert _reader(_rates(withheld, attribute, group), outside) == (None, None), (outside, group)
@@ -147,10 +162,10 @@ def _withheld(rows: list[Row]) -> set[tuple[str, str, str, str]]:
     return {(r["attribute"], r["group"], r["stage"], r["metric"]) for r in rows if r["suppressed"]}
 
 
-def test_the_rule_is_the_groups_not_the_class(tmp_path: Path) -> None:
+def test_the_rule_is_the_groups_not_the_class(audits: _Audits) -> None:
     """The same rows are withheld whatever the person's flag and truth, each with the one public reason;
     every weighted rate of B and the overall row is among them, B's n and selection rate are not."""
-    outputs = [_audit(_log(flag, truth), tmp_path) for flag, truth in PERSONS]
+    outputs = [audits.rows(flag, truth) for flag, truth in PERSONS]
     assert all(_withheld(rows) == _withheld(outputs[0]) for rows in outputs)
     for rows in outputs:
         reasons = {r["warning"] for r in rows if r["suppressed"] and r["metric"] in WEIGHTED_RATES}
@@ -196,22 +211,21 @@ def _subtract(rows: list[Row], frame: pd.DataFrame, metric: str) -> tuple[float,
     return overall[0] - a[0] - c[0], overall[1] - a[1] - c[1]
 
 
-def test_subtraction_does_not_give_the_groups_weighted_rates_back(tmp_path: Path) -> None:
+def test_subtraction_does_not_give_the_groups_weighted_rates_back(audits: _Audits) -> None:
     """Attack: C holds nine sampled people, so the overall row (ten) is published; B's weighted rates are
     withheld (one sampled person), and no reader subtracts them back from the overall row and the other
     groups, even one who knew every weight (the protection withholds another group's as well)."""
-    frame = _log(0, 1, others=9, other_group="C")
-    rows = _audit(frame, tmp_path)
+    frame, rows = _log(0, 1, others=9, other_group="C"), audits.rows(0, 1, others=9, other_group="C")
     assert all(not r["suppressed"] for r in rows if r["group"] == "all")
     assert all(_subtract(rows, frame, metric) is None for metric in WEIGHTED_RATES)
 
 
-def test_control_were_b_alone_withheld_subtraction_gives_its_rates_back(tmp_path: Path) -> None:
+def test_control_were_b_alone_withheld_subtraction_gives_its_rates_back(audits: _Audits) -> None:
     """Control: in the --min-cell 1 output (nothing withheld) with B's rate rows taken out, as if B's alone
     were withheld, the overall row minus A's and C's gives B's weighted totals, whose ratio is the value
     B's own row published, so the attack above is not vacuous."""
     frame = _log(0, 1, others=9, other_group="C")
-    rows = _audit(frame, tmp_path, min_cell=1)
+    rows = audits.rows(0, 1, min_cell=1, others=9, other_group="C")
     published = _rates(rows, "race", "B")
     alone = [{**r, "suppressed": r["suppressed"] or r["group"] == "B"} for r in rows]
     for metric in WEIGHTED_RATES:
@@ -225,17 +239,17 @@ def _warned(rows: list[Row]) -> set[tuple[str, str]]:
     return {(r["group"], r["metric"]) for r in rows if ONE_ROW_NOTE in (r["warning"] or "")}
 
 
-def _warning_rows(tmp_path: Path, flag: int, truth: int, min_cell: int = MIN_CELL) -> list[Row]:
-    """The person alone at weight 10 beside nine more people of B sampled at weight 5: B's ten sampled
+def _warning_rows(audits: _Audits, flag: int, truth: int, min_cell: int = MIN_CELL) -> list[Row]:
+    """The person alone at weight 7 beside nine more people of B sampled at weight 5: B's ten sampled
     people are not under --min-cell 10, so its rates are published, the single-row stratum warned."""
-    rows = _audit(_log(flag, truth, others=9), tmp_path, min_cell)
+    rows = audits.rows(flag, truth, min_cell, others=9)
     return [r for r in rows if r["group"] in ("A", "B")]
 
 
-def test_fnr_and_fpr_rows_of_the_group_warn_alike(tmp_path: Path) -> None:
+def test_fnr_and_fpr_rows_of_the_group_warn_alike(audits: _Audits) -> None:
     """The reviewer's repro (the person a cleared positive): B's FPR row warns as its FNR row does, and so
     does every other weighted rate of B; nothing of A (audited whole) warns."""
-    rows = _warning_rows(tmp_path, flag=0, truth=1)
+    rows = _warning_rows(audits, flag=0, truth=1)
     published = {(r["group"], r["metric"]) for r in rows if not r["suppressed"]}
     assert {("B", "fpr"), ("B", "fnr")} <= _warned(rows)
     assert _warned(rows) == {("B", rate) for rate in WEIGHTED_RATES} & published
@@ -243,15 +257,15 @@ def test_fnr_and_fpr_rows_of_the_group_warn_alike(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("flag", "truth"), [(0, 0), (1, 0), (1, 1)])
-def test_the_warning_does_not_tell_the_persons_flag_or_truth(tmp_path: Path, flag: int, truth: int) -> None:
+def test_the_warning_does_not_tell_the_persons_flag_or_truth(audits: _Audits, flag: int, truth: int) -> None:
     """Whichever flag and truth the single sampled person has, the same rows carry the warning."""
-    assert _warned(_warning_rows(tmp_path, flag, truth)) == _warned(_warning_rows(tmp_path, flag=0, truth=1))
+    assert _warned(_warning_rows(audits, flag, truth)) == _warned(_warning_rows(audits, flag=0, truth=1))
 
 
-def test_a_withheld_row_never_carries_the_warning(tmp_path: Path) -> None:
+def test_a_withheld_row_never_carries_the_warning(audits: _Audits) -> None:
     """At --min-cell 20 B's ten sampled people are under it and its rates are withheld: the rows give
     their reason and no warning."""
-    rows = _warning_rows(tmp_path, flag=0, truth=1, min_cell=20)
+    rows = _warning_rows(audits, flag=0, truth=1, min_cell=20)
     rates = [r for r in rows if r["group"] == "B" and r["metric"] in WEIGHTED_RATES]
     assert rates and all(r["suppressed"] for r in rates)
     assert _warned(rows) == set()
