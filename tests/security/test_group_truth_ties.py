@@ -149,3 +149,31 @@ def test_the_control_without_suppression_in_the_second_release_pins_c(tmp_path: 
     positives = _people("c", "base_rate", "numerator")
     assert positives == 7 + 2
     assert ("c", "base_rate", "numerator", positives, positives) in pinned  # published as c & 1's n
+
+
+@pytest.mark.parametrize("copy", ["truth", "flag"])
+def test_a_column_that_copies_the_truth_or_the_flag_under_another_name_is_seen_in_the_data(
+    tmp_path: Path, copy: str
+) -> None:
+    """No expression names the truth or the flag (`_refuse_tied` reads names): `--group g` then
+    `--group g --group k` intersected, k a column equal to the truth (or the flag). The register's census
+    of the input (`disclosure._census`) shows that each label of k holds one truth (flag), so the model
+    ties k as the reader does: with the truth, c's positives are 75 - 22 - 44 - 0 = 9 (as in "g then g x
+    truth"), and the joint audit refuses; nothing is recorded. Before the census, r1 was published, and
+    the tied attacker (k read as the truth) pinned c's positives at 9, its fn at 2 and its tp at 7."""
+    log = tmp_path / "log.csv"
+    column = {"truth": 2, "flag": 1}[copy]
+    log.write_text(
+        "g,flag,truth,k\n"
+        + "".join(f"{g},{f},{t},{(g, f, t)[column]}\n" * n for (g, f, t), n in CELLS.items())
+    )
+    path = tmp_path / "register.json"
+    options = {"flag": "flag", "truth": "truth", "replicates": 100, "min_cell": 10}
+    first = ReleaseRegister(path).audit("r0", log, groups=["g"], **options).rows()
+    assert {r["group"] for r in first if r["metric"] == "n" and r["suppressed"]} == {"a", "c"}
+    before = path.read_bytes()
+    with pytest.raises(InputError) as refused:
+        ReleaseRegister(path).audit("r1", log, groups=["g", "k"], intersect=True, **options)
+    message = str(refused.value)
+    assert "\n" not in message and "exposing withheld counts of earlier release(s) 'r0'" in message
+    assert path.read_bytes() == before

@@ -1,19 +1,27 @@
-"""A known gap, kept as a test until it is closed (docs/disclosure.md, "Limits"): the reader's model
-treats the group expressions of a register's releases as crossed, every combination of their values a
-cell that may hold people, so a grouping nested in another (here s = g || flag: s's labels a0 and a1 are
-exactly g = a's people) is not seen as such (review finding). `--group g` withholds a (6 people); `--group
-s` filtered to everyone outside a is then published, value list or not, and 106 - 100 = 6. A reader who
-knows the nesting (it shows in the labels) subtracts. When the model takes the empty combinations as
-known zeros (or the register refuses such a release), this test fails: then update the docs' limit and
-turn it into the attack's test."""
+"""A grouping nested in another gave a withheld count back (review finding, kept as a known-gap test until
+now): the reader's model took the group expressions of a register's releases as crossed, every
+combination of their values a cell that may hold people. Here s = g || flag (a column of the file): s's
+labels a0 and a1 are exactly g = a's people. `--group g` withholds a (6 people); `--group s` filtered to
+everyone outside a (value list or not) was published, and 106 - 100 = 6. Now the register takes the
+input's census (`disclosure._census`: the distinct group labels, truth and flags of the file): a
+combination of group labels it does not hold (g = a beside s = b0), and a label of s beside the other
+flag, are known zeros of the model, so the joint audit sees the nesting and refuses, nothing recorded: in the register file, the ledger and with `disclosure release --input`. The control: without a
+register, the subtraction still gives a back (the attack is real)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from misflag.cli import main
+from misflag.decisions import audit_decisions
 from misflag.disclosure import ReleaseRegister
+from misflag.errors import InputError
+from misflag.ledger import Ledger
+from tests.ledger._releases import released
 
 #: (g, flag, truth) -> people; s is g followed by the flag
 CELLS = {
@@ -21,27 +29,75 @@ CELLS = {
     ("b", 0, 0): 19, ("b", 0, 1): 8, ("b", 1, 0): 7, ("b", 1, 1): 6,
     ("c", 0, 0): 25, ("c", 1, 1): 21, ("c", 0, 1): 9, ("c", 1, 0): 5,
 }  # fmt: skip
+#: a's people and everyone, by hand from CELLS (3 + 2 + 1; 6 + 40 + 60)
+A_PEOPLE, EVERYONE = 6, 106
+OUTSIDE_A = ["s IN ('b0', 'b1', 'c0', 'c1')", "s NOT LIKE 'a%'"]
+OPTIONS: dict[str, Any] = {"flag": "flag", "truth": "truth", "replicates": 100}
 
 
-def _n(rows: list[dict[str, object]], attribute: str, group: str) -> object:
+def _log(folder: Path) -> Path:
+    log = folder / "log.csv"
+    log.write_text(
+        "g,s,flag,truth\n" + "".join(f"{g},{g}{f},{f},{t}\n" * k for (g, f, t), k in CELLS.items())
+    )
+    return log
+
+
+def _n(rows: list[dict[str, Any]], attribute: str, group: str) -> Any:
     return next(
         r["value"] for r in rows if r["metric"] == "n" and r["attribute"] == attribute and r["group"] == group
     )
 
 
-@pytest.mark.parametrize("where", ["s IN ('b0', 'b1', 'c0', 'c1')", "s NOT LIKE 'a%'"])
-def test_a_nested_grouping_beside_a_withholding_release_still_gives_the_count_back(
-    tmp_path: Path, where: str
+def _names(register: Path) -> list[str]:
+    return [r["name"] for r in json.loads(register.read_text(encoding="utf-8"))["releases"]]
+
+
+@pytest.mark.parametrize("where", OUTSIDE_A)
+def test_the_nested_grouping_beside_the_withholding_release_is_refused(tmp_path: Path, where: str) -> None:
+    log, path = _log(tmp_path), tmp_path / "register.json"
+    first = ReleaseRegister(path).audit("by g", log, groups=["g"], **OPTIONS).rows()
+    assert _n(first, "g", "a") is None and _n(first, "overall", "all") == EVERYONE
+    before = path.read_bytes()
+    with pytest.raises(InputError) as refused:
+        ReleaseRegister(path).audit("by s outside a", log, groups=["s"], where=where, **OPTIONS)
+    message = str(refused.value)
+    assert "\n" not in message and "exposing withheld counts of earlier release(s) 'by g'" in message
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("where", OUTSIDE_A)
+def test_without_a_register_the_subtraction_gives_a_back(tmp_path: Path, where: str) -> None:
+    """The control: each audited on its own publishes both totals, and they differ by a's people."""
+    log = _log(tmp_path)
+    first = audit_decisions(log, groups=["g"], **OPTIONS).rows()
+    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).rows()
+    assert _n(first, "g", "a") is None
+    assert _n(first, "overall", "all") - _n(second, "overall", "all") == A_PEOPLE
+
+
+@pytest.mark.parametrize("where", OUTSIDE_A)
+def test_the_release_command_with_the_input_refuses_the_nested_grouping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
-    log = tmp_path / "log.csv"
-    log.write_text(
-        "g,s,flag,truth\n" + "".join(f"{g},{g}{f},{f},{t}\n" * k for (g, f, t), k in CELLS.items())
-    )
-    register = ReleaseRegister(tmp_path / "register.json")
-    options = {"flag": "flag", "truth": "truth", "replicates": 100}
-    first = register.audit("by g", log, groups=["g"], **options).rows()
-    assert _n(first, "g", "a") is None  # a's 6 withheld
-    second = register.audit("by s outside a", log, groups=["s"], where=where, **options).rows()
-    everyone, outside_a = _n(first, "overall", "all"), _n(second, "overall", "all")
-    assert isinstance(everyone, float) and isinstance(outside_a, float)
-    assert everyone - outside_a == sum(k for (g, _, _), k in CELLS.items() if g == "a") == 6
+    log, register = _log(tmp_path), tmp_path / "register.json"
+    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
+    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(tmp_path / "outside.json")
+    assert main(["disclosure", "release", str(first), "--register", str(register)]) == 0
+    before = register.read_text(encoding="utf-8")
+    capsys.readouterr()
+    code = main(["disclosure", "release", str(second), "--register", str(register), "--input", str(log)])
+    err = capsys.readouterr().err.strip()
+    assert code == 3 and "\n" not in err and err.startswith("error: outside would expose") and "'by-g'" in err
+    assert register.read_text(encoding="utf-8") == before and _names(register) == ["by-g"]
+
+
+def test_a_ledger_refuses_the_nested_grouping_alike(tmp_path: Path) -> None:
+    log, store = _log(tmp_path), tmp_path / "ledger.sqlite"
+    Ledger.open(str(store)).close()
+    audit_decisions(log, groups=["g"], **OPTIONS, ledger=str(store))
+    for where in OUTSIDE_A:
+        with pytest.raises(InputError) as refused:
+            audit_decisions(log, groups=["s"], where=where, **OPTIONS, ledger=str(store))
+        assert "exposing withheld counts of earlier release(s) '1: g'" in str(refused.value)
+    assert [p["name"] for _, p in released(f"sqlite:///{store}")] == ["1: g"]

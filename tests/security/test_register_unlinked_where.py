@@ -82,13 +82,17 @@ def test_in_the_register_the_subtraction_is_linked_and_refused(tmp_path: Path) -
 
 
 def test_a_linked_filter_is_published_and_the_attacker_pins_nothing(tmp_path: Path) -> None:
-    """`g <> 'c'` keeps a and b: linked, audited jointly, published; the LP attacker over both outputs
-    (the filter read as g IN ('a', 'b')) finds no sensitive count narrower than the protection level."""
+    """`g <> 'c'` keeps a and b: linked, audited jointly, published (s's b0 withheld: s follows the flag);
+    the LP attacker over both outputs (the filter read as g IN ('a', 'b')) finds no sensitive count
+    narrower than the protection level."""
     log = _log(tmp_path)
     register = ReleaseRegister(tmp_path / "register.json")
     first = register.audit("by g", log, **_options(["g"]))
     second = register.audit("by s without c", log, **_options(["s"], "g <> 'c'"))
     assert _n(second, "all") == EVERYONE - 60
+    # s follows the flag (the census sees it): b0's 27 (b's flag 0) beside the first release's flag-0
+    # people of a and b (everyone's npv denominator 65 - c's 34 = 31) would pin a's at 31 - 27 = 4
+    assert _n(second, "b0") is None
     secondary = second.metadata["disclosure_audit"]["secondary_suppression"]
     assert secondary["earlier_releases"] == ["by g"]
     saved = [

@@ -9,8 +9,9 @@ count at exactly 1 (protection level 5): 63 flagged in all and 28 in c (the firs
 rates), 63 - 28 - 34 = 1. A search over 14 random designs (4 to 5 groups) found such pins in 6 with
 `truth = 0` and 2 with `flag = 1`. Now such a filter is never linked
 (`disclosure._where_cells._tied`) and is refused beside a release that withholds counts. The control
-switches the check off: the joint audit publishes, the tied reader pins a, misflag's own reading (the
-attacker without the tie) does not."""
+switches the check off, and the input's census (which alone sees the tie in the data and refuses too):
+the joint audit publishes, the tied reader pins a, misflag's own reading (the attacker without the tie)
+does not."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import misflag.disclosure._releases as releases
 import misflag.disclosure._where_cells as where_cells
 from misflag.cli import main
 from misflag.decisions import audit_decisions
@@ -101,6 +103,7 @@ def test_the_control_without_the_check_the_tied_reader_pins_a(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(where_cells, "_tied", lambda output, expressions: False)
+    monkeypatch.setattr(releases, "take_census", lambda *args: None)  # the census sees the tie too
     first, second = _both(tmp_path, "flag = 1")
     assert {r["group"] for r in first.rows() if r["metric"] == "n" and r["suppressed"]} == {"a", "b"}
     assert next(r["value"] for r in second.rows() if r["metric"] == "n" and r["group"] == "b") == 34
@@ -111,6 +114,18 @@ def test_the_control_without_the_check_the_tied_reader_pins_a(
     assert _people("a", "selection_rate", "numerator") == 1
     untied = Attacker({"g": groups, "flag": ["1", "another value"]})
     assert _pinned(untied, first, second, {"flag": "1"}) == set()  # misflag's own reading: nothing
+
+
+def test_with_the_name_check_off_the_census_alone_sees_the_tie(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The input's census (`disclosure._census`) shows that each value of the filter's column holds one
+    flag: the joint audit ties it as the reader does, and refuses what the control publishes."""
+    monkeypatch.setattr(where_cells, "_tied", lambda output, expressions: False)
+    with pytest.raises(InputError) as refused:
+        _both(tmp_path, "flag = 1")
+    assert "\n" not in str(refused.value) and str(refused.value).startswith("this audit cannot be published")
+    assert [r["name"] for r in ReleaseRegister(tmp_path / "register.json").releases] == ["by g"]
 
 
 def test_a_value_list_on_a_group_is_still_linked_and_published(tmp_path: Path) -> None:

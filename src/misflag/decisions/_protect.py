@@ -122,6 +122,7 @@ def protect(
     Inside `ReleaseRegister.protecting()`, the output is audited jointly with every earlier release of
     the same input; when even the greedy's last resort leaves one exposed, InputError names it."""
     rounds = _Rounds(publish, reader, min_cell)
+    _refuse_tied(rounds, [])  # beside an earlier release that withholds: refused before any round
     if first is not None:
         rounds.last = _Publication((frozenset(), frozenset()), *first)
     optimised, reason = _optimise(rounds)
@@ -129,7 +130,10 @@ def protect(
         rows, metadata, audit = greedy(rounds)
         if audit.exposed and rounds.earlier:
             raise InputError(_refusal(audit.exposed))
-        optimised = rows, metadata, replace(audit, secondary={"method": "greedy", "why": reason})
+        secondary: dict[str, object] = {"method": "greedy", "why": reason}
+        if rounds.earlier:  # named as the optimiser names them (an output of no register: as before)
+            secondary["earlier_releases"] = [o.name for o in rounds.earlier]
+        optimised = rows, metadata, replace(audit, secondary=secondary)
     if rounds.earlier and rounds.last is not None:
         rounds.refuse_unlinked(rounds.last.output, any(row["suppressed"] for row in optimised[0]))
     _refuse_tied(rounds, optimised[0])
@@ -300,9 +304,8 @@ def _refuse_tied(rounds: _Rounds, rows: list[dict[str, Any]]) -> None:
     release's of the same input) and a count is withheld (here or there): a reader who knows that a
     group's people share a truth or a flag pins withheld counts the model leaves open (in one output,
     `--group g --group flag` intersected; across releases, `--group g` then `g x truth`)."""
-    output = rounds.last.output if rounds.last is not None else None
-    if output is None:  # nothing withheld and nothing earlier: nothing to give back
-        return
+    reader = rounds.reader
+    output = Output(THIS, rows, reader.groups, reader.stages, reader.truth, reader.weighted, reader.digest)
     withholds = any(row["suppressed"] for row in rows) or any(
         any(row.get("suppressed") for row in earlier.rows) for earlier in rounds.earlier
     )
@@ -328,8 +331,11 @@ def _removable(equation: Equation) -> bool:
 def _refusal(exposed: list[Interval]) -> str:
     """One line: the earlier releases whose withheld counts this output would expose, and one example."""
     names = sorted({row[0] for i in exposed for row in i.target.rows if row[0] != THIS})
-    first = min(exposed, key=lambda i: i.width)
-    _, attribute, group, stage, metric, part = first.target.rows[0]
+    # the example is an earlier release's count where one is exposed (the narrowest), named as it withholds it
+    first = min(exposed, key=lambda i: (all(row[0] == THIS for row in i.target.rows), i.width))
+    _, attribute, group, stage, metric, part = next(
+        (row for row in first.target.rows if row[0] != THIS), first.target.rows[0]
+    )
     figure = "n" if metric == "n" else f"{stage} {metric} {part}"
     whose = f"earlier release(s) {', '.join(repr(n) for n in names)}" if names else "this output"
     return (

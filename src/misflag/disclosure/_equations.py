@@ -5,7 +5,9 @@ Each published figure adds equations: a group's n; a rate's denominator and (val
 numerator; a weighted rate, where the reader can work out the weights from the metadata (`_weights`), as
 sum(w x numerator) = value x sum(w x denominator) over the audited people; an undefined rate's zero
 denominator; a comparison's denominator; `rows_audited` and the input's row count. A listed group has at
-least one person; a value no output of a population lists has no one there. Counts are non-negative.
+least one person; a value no output of a population lists has no one there, nor does a combination of
+group values the input does not hold, nor a label of a group that follows the truth or a flag beside
+another value of it (`_census`, where the input is at hand). Counts are non-negative.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from misflag.disclosure._census import known_zeros
 from misflag.disclosure._figures import FIGURES, base_metric, reads_as_counts
 from misflag.disclosure._model import Model, Output, Source, Target, Universe
 from misflag.result import ALL_STAGES, OVERALL_ATTRIBUTE, OVERALL_GROUP
@@ -83,6 +86,10 @@ def build(universe: Universe, number: int) -> tuple[Model, list[Target]]:
         if output.input_rows is not None:
             everything = universe.columns(np.ones(universe.cells, dtype=bool), np.arange(universe.truth.size))
             model.equal(everything, float(output.input_rows), overall)
+    for census in {id(o.census): o.census for o in universe.outputs if o.census is not None}.values():
+        empty = known_zeros(universe, census)  # what holds no one in the input, as a reader tells it
+        if empty is not None:
+            model.zero |= empty
     return model, list(targets.values())
 
 

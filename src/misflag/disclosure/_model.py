@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from misflag._text import shown
+from misflag.disclosure._census import Census
 from misflag.disclosure._figures import FIGURES, base_metric
 from misflag.disclosure._matrix import SparseRows
 from misflag.disclosure._weights import StateWeights
@@ -54,6 +55,8 @@ class Output:
     #: a --where read as the cells it keeps (`_where_cells`): (group expressions, their values kept)
     cells: tuple[tuple[str, ...], frozenset[Key]] | None = None
     where: str | None = None  # the --where as given (a bundle's spec), whatever it was read as
+    #: the combinations of the input that hold people (`_census`): every other one is a known zero
+    census: Census | None = None
 
     def members(self) -> dict[str, tuple[int, ...]]:
         """Attribute name -> positions of its group expressions (every subset, as intersections are named)."""
@@ -167,6 +170,7 @@ class Universe:
         self.outputs = outputs
         self.attributes: list[str] = []
         values: dict[str, list[str | None]] = {}
+        listed: dict[str, set[str | None]] = {}  # the values a group's rows list
         self.stages: list[str] = []
         for output in outputs:
             members = output.members()
@@ -193,8 +197,10 @@ class Universe:
                 key = output.key(row["attribute"], row["group"], position)
                 for i, value in zip(position, key, strict=True):
                     _extend(values[output.groups[i]], [value])
+                    listed.setdefault(output.groups[i], set()).add(value)
             _extend(self.stages, output.stages.values())
         self.values = [values[a] for a in self.attributes]
+        self.listed = listed  # per group expression, the values its rows list
         #: names the unknowns: audits of the same signature share them (and may share feasible points)
         self.signature = repr((self.attributes, self.values, self.stages))
         shape = tuple(len(v) + 1 for v in self.values)  # + the "other value" slot

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
+from misflag.disclosure._census import Census, take_census
 from misflag.disclosure._model import Output
 from misflag.disclosure._where_cells import WhereCells, refuse_unlinked
 
@@ -36,12 +37,38 @@ class Releases:
     #: it keeps, evaluated on it (`_where_cells`); None: such a release is not linked
     source: Path | None = None
     _cells: dict[str, WhereCells] = field(default_factory=dict, init=False, repr=False)  # per digest
+    _census: dict[tuple[object, ...], Census] = field(default_factory=dict, init=False, repr=False)
+    _too_many: set[tuple[object, ...]] = field(default_factory=set, init=False, repr=False)
 
     def linked(self, output: Output, digest: str, groups: Iterable[str]) -> Output:
         """`output` (of input `digest`) with a --where other than value lists linked by the cells it keeps,
-        where the filter reads only `groups` and the input file is known (`_where_cells`); else as it was."""
+        where the filter reads only `groups` and the input file is known (`_where_cells`), and with the
+        input's census (`with_census`); else as it was."""
         cells = self._cells.setdefault(digest, WhereCells(self.source, digest))
-        return cells.link(output, groups)
+        return self.with_census(cells.link(output, groups), digest, groups)
+
+    def with_census(self, output: Output, digest: str, groups: Iterable[str]) -> Output:
+        """`output` (of input `digest`, the input file known) with the census of `groups`, the expressions
+        its --where keeps values of, its truth and its flags (`_census`: what no one holds is a known
+        zero); else as it was."""
+        if self.source is None or output.population.partition("|")[0] != digest:
+            return output
+        kept = output.cells[0] if output.cells is not None else ()
+        named = [*groups, *output.groups, *output.restriction, *kept]
+        key = (digest, output.truth, tuple(dict.fromkeys(output.stages.values())))
+        taken = self._census.get(key)
+        if key in self._too_many:
+            return output
+        if taken is None or not set(named) <= set(taken.groups):
+            # one census per truth and stages, of every expression asked for so far (read once per audit
+            # where the releases' expressions are known together; a census of more is read as of fewer)
+            wanted = tuple(dict.fromkeys([*(taken.groups if taken is not None else ()), *named]))
+            taken = take_census(self.source, digest, wanted, output.truth, key[2])
+            if taken is None:  # past MAX_COMBINATIONS, or flags the audit refuses: the model as before
+                self._too_many.add(key)
+                return output
+            self._census[key] = taken
+        return replace(output, census=taken)
 
     def refuse_unlinked(
         self,
