@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from misflag.disclosure import ReleaseRegister
+from misflag.disclosure import ReleaseRegister, check_outputs
 from misflag.errors import InputError
 from misflag.result import AuditResult
 from tests.disclosure.attacker import COUNTED, Attacker
@@ -177,3 +177,21 @@ def test_a_column_that_copies_the_truth_or_the_flag_under_another_name_is_seen_i
     message = str(refused.value)
     assert "\n" not in message and "exposing withheld counts of earlier release(s) 'r0'" in message
     assert path.read_bytes() == before
+
+
+def test_the_check_does_not_certify_outputs_whose_grouping_reads_the_truth(tmp_path: Path) -> None:
+    """`disclosure check` read `--group truth` as one more attribute and certified the control's two
+    outputs (nothing exposed) while the tied reader pins c's positives at 9 (75 - 22 - 44 - 0): now it
+    refuses to certify them, in one line naming the expression, with or without the data."""
+    releases = _releases(tmp_path, "g then g x truth", min_cells=(10, 1))
+    tied, _, counts = _readers("g then g x truth", releases)
+    pinned = {
+        (r["group"], r["metric"], part, low) for _, low, high, r, part in tied.unpublished_pins(counts, 10)
+    }
+    assert ("c", "base_rate", "numerator", 9) in pinned
+    saved = [release.save(tmp_path / f"{n}.json") for n, release in enumerate(releases)]
+    for data in (None, tmp_path / "log.csv"):
+        with pytest.raises(InputError) as refused:
+            check_outputs(saved, min_cell=10, data=data)
+        message = str(refused.value)
+        assert "\n" not in message and message.startswith("cannot certify these outputs: 'truth' of output")

@@ -5,7 +5,8 @@ labels a0 and a1 are exactly g = a's people. `--group g` withholds a (6 people);
 everyone outside a (value list or not) was published, and 106 - 100 = 6. Now the register takes the
 input's census (`disclosure._census`: the distinct group labels, truth and flags of the file): a
 combination of group labels it does not hold (g = a beside s = b0), and a label of s beside the other
-flag, are known zeros of the model, so the joint audit sees the nesting and refuses, nothing recorded: in the register file, the ledger and with `disclosure release --input`. The control: without a
+flag, are known zeros of the model, so the joint audit sees the nesting and refuses, nothing recorded: in the register file, the ledger and with `disclosure release --input`; and
+`disclosure check --input` pins a's 6 over the two outputs audited apart. The control: without a
 register, the subtraction still gives a back (the attack is real)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from misflag.cli import main
 from misflag.decisions import audit_decisions
-from misflag.disclosure import ReleaseRegister
+from misflag.disclosure import ReleaseRegister, check_outputs
 from misflag.errors import InputError
 from misflag.ledger import Ledger
 from tests.ledger._releases import released
@@ -90,6 +91,22 @@ def test_the_release_command_with_the_input_refuses_the_nested_grouping(
     err = capsys.readouterr().err.strip()
     assert code == 3 and "\n" not in err and err.startswith("error: outside would expose") and "'by-g'" in err
     assert register.read_text(encoding="utf-8") == before and _names(register) == ["by-g"]
+
+
+@pytest.mark.parametrize("where", OUTSIDE_A)
+def test_with_the_data_the_check_pins_what_the_subtraction_gives(tmp_path: Path, where: str) -> None:
+    """`disclosure check --input` takes the same census: the two outputs of the control, each protected
+    on its own, are no longer certified; a's n is pinned at 106 - 100 = 6."""
+    log = _log(tmp_path)
+    saved = [
+        audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json"),
+        audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(tmp_path / "outside.json"),
+    ]
+    exposed = check_outputs(saved, min_cell=10, data=log).audit.exposed
+    pinned = [
+        (i.low, i.high) for i in exposed if i.target.rows[0][1:3] == ("g", "a") and i.target.rows[0][4] == "n"
+    ]
+    assert pinned == [(A_PEOPLE, A_PEOPLE)]
 
 
 def test_a_ledger_refuses_the_nested_grouping_alike(tmp_path: Path) -> None:

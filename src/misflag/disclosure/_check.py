@@ -27,6 +27,7 @@ from misflag.disclosure._goal import protection_level
 from misflag.disclosure._load import load_output, parsed
 from misflag.disclosure._model import Output
 from misflag.disclosure._register import CountKey, Releases, release_min_cell
+from misflag.disclosure._where_cells import tied_expressions
 from misflag.errors import InputError, MisflagError, literal, named_path
 
 #: Most distinct input digests an error names (a release of many inputs is named by its first ones).
@@ -59,6 +60,7 @@ def check_outputs(
         raise InputError("give at least one saved output to check")
     files = [Path(p) for p in paths]
     outputs = [load_output(path) for path in files]  # one clear error for a file that is not an output
+    _refuse_tied(outputs)
     if data is None:
         audit = audit_outputs(outputs, protection_level(min_cell), sensitive_below=min_cell)
         return ReleaseCheck(audit, tuple(outputs), min_cell)
@@ -76,6 +78,14 @@ def check_outputs(
             values[output.name] = (
                 _counted_again(path, payload, source, digest, min_cell) if mine and payload else None
             )
+        # on the data: a --where over group expressions linked by the cells it keeps (`_where_cells`), and
+        # the census (what no one holds is a known zero: a grouping nested in another, or one following
+        # the truth or a flag, as a reader sees it)
+        reader = Releases((), {}, source=source)
+        groups = tuple(dict.fromkeys(g for o in outputs for g in o.groups))
+        outputs = [
+            reader.linked(o, digest, groups) if mine else o for o, mine in zip(outputs, ours, strict=True)
+        ]
     # a bundle made at a higher min_cell keeps its counts sensitive, and its protection level, up to it
     made_at = [
         release_min_cell(p.get("metadata")) for p, mine in zip(payloads, ours, strict=True) if mine and p
@@ -91,6 +101,23 @@ def check_outputs(
     counted = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if mine)
     unknown = tuple(o.name for o, mine in zip(outputs, ours, strict=True) if not mine)
     return ReleaseCheck(audit, tuple(outputs), level, source, counted, unknown)
+
+
+def _refuse_tied(outputs: Sequence[Output]) -> None:
+    """InputError where an output's group expression or --where reads the truth or a decision and a
+    count is withheld: the check's reader model does not hold that tie (a group's people share a truth
+    or a flag), and a reader who knows it can pin counts the check would certify
+    (tests/security/test_group_truth_ties.py); the release register refuses such an output too."""
+    if not any(row.get("suppressed") for output in outputs for row in output.rows):
+        return
+    tied = next(((o.name, e) for o in outputs for e in tied_expressions(o)), None)
+    if tied is not None:
+        raise InputError(
+            f"cannot certify these outputs: {literal(shown(tied[1]))} of output {literal(shown(tied[0]))} "
+            "reads the truth or a decision, and counts are withheld: a reader who knows that its people "
+            "share a truth or a flag could pin counts this check's model leaves open; check (and publish) "
+            "the outputs without it"
+        )
 
 
 def _input_file(path: Path) -> Path:

@@ -91,6 +91,12 @@ def tied_groups(output: Output) -> list[str]:
     return [group for group in output.groups if _tied(output, [group])]
 
 
+def tied_expressions(output: Output) -> list[str]:
+    """`tied_groups`, and the output's --where where it reads such a column too (`truth = 1`)."""
+    where = [output.where] if output.where and _tied(output, [output.where]) else []
+    return [*tied_groups(output), *where]
+
+
 def _columns_of(expressions: Iterable[str]) -> set[str] | None:
     """The columns the SQL `expressions` read (names case-folded, as DuckDB matches them); None where one
     does not parse. A bare or double-quoted name is read without sqlglot (its import is a tenth of a
