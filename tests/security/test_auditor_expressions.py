@@ -92,6 +92,10 @@ EXPRESSIONS: list[tuple[str, Callable[[Row], Any]]] = [
         lambda r: r["compas_screening_date"] >= dt.date(2013, 7, 1),
     ),
     ("CAST(decile_score AS INTEGER) >= 5", lambda r: r["decile_score"] >= 5),
+    (  # a date as a timestamp: its midnight, with no time zone to shift it to another day
+        "CAST(compas_screening_date AS TIMESTAMP)",
+        lambda r: dt.datetime.combine(r["compas_screening_date"], dt.time()),
+    ),
     ("CAST(priors_count > 0 AS INTEGER)", lambda r: int(r["priors_count"] > 0)),
     ("race = 'African-American'", lambda r: r["race"] == "African-American"),
     (

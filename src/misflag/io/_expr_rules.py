@@ -148,6 +148,7 @@ CAST_TYPES: frozenset[exp.DType] = frozenset(
         _T.BOOLEAN,
         _T.DATE,
         _T.TIMESTAMP,
+        _T.TIMESTAMPNTZ,  # DuckDB's TIMESTAMP (no time zone) as sqlglot 30 reads it
     }
 )
 
