@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,13 +238,56 @@ class Reader:
         a_ub, b_ub = matrix(self.at_most), np.array([v for _, v in self.at_most])
         whole = WarmLp(a_eq, b_eq, a_ub, b_ub, whole=True)
         growable = _growable(a_eq, a_ub)
+        targets, twin = self.targets(), self._twins()
+        solved = {}
+        for (group, count), terms in targets.items():
+            if twin[group] == group:
+                objective = np.zeros(size)
+                objective[list(terms)] = 1.0
+                low = whole.least(objective)  # counts are >= 0: the least is finite
+                high = math.inf if growable & set(terms) else -whole.least(-objective)
+                solved[(group, count)] = (low, high)
         out = {}
-        for key, terms in self.targets().items():
-            objective = np.zeros(size)
-            objective[list(terms)] = 1.0
-            low = whole.least(objective)  # counts are >= 0: the least is finite
-            out[key] = (low, math.inf if growable & set(terms) else -whole.least(-objective))
+        for (group, count), terms in targets.items():  # a twin's target is its twin's, renamed
+            swap = self._swap(group, twin[group])
+            assert {swap.get(k, k) for k in terms} == set(targets[(twin[group], count)])
+            out[(group, count)] = solved[(twin[group], count)]
         return out
+
+    def _swap(self, one: str, other: str) -> dict[int, int]:
+        """The unknowns of two groups exchanged (a key's second part is its group)."""
+        if one == other:
+            return {}
+        renamed = {one: other, other: one}
+        return {
+            i: self.columns[(k[0], renamed[k[1]], *k[2:])] for k, i in self.columns.items() if k[1] in renamed
+        }
+
+    def _constraints(self, swap: dict[int, int]) -> Counter[tuple[Any, ...]]:
+        """Every equation and inequality with its unknowns renamed by `swap`, as a multiset."""
+        return Counter(
+            (kind, frozenset((swap.get(k, k), v) for k, v in terms.items()), value)
+            for kind, rows in (("=", self.equal), ("<=", self.at_most))
+            for terms, value in rows
+        )
+
+    def _twins(self) -> dict[str, str]:
+        """Each withheld group's twin: the first one (itself if none) whose unknowns can be exchanged with
+        its own leaving every equation and inequality as it was. Exchanging them maps every whole solution to
+        another, and each target of one group onto the same target of the other, so their intervals are
+        equal: solved once. A figure the release gives of one group and not of the other breaks the twin."""
+        model = self._constraints({})
+        twin: dict[str, str] = {}
+        for group in sorted(self.withheld):
+            twin[group] = next(
+                (
+                    first
+                    for first in dict.fromkeys(twin.values())
+                    if self._constraints(self._swap(first, group)) == model
+                ),
+                group,
+            )
+        return twin
 
 
 def _growable(a_eq: sparse.csr_matrix, a_ub: sparse.csr_matrix) -> set[int]:
