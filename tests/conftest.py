@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,9 +174,22 @@ def febrl4() -> Path:
     return datasets.get("febrl4")
 
 
+#: The JVM of the tests' one local Spark session (getOrCreate: one per process, and the Spark modules share
+#: one worker) compiles with C1 only: the tests' jobs are small and short, and C2's compilations cost more
+#: CPU than their faster code gives back (the JVM's CPU about 45% lower; figures in the commit that set it).
+#: Users' long jobs keep the JVM's default (misflag.engine.spark sets no JVM option).
+_SPARK_TEST_SUBMIT_ARGS = "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell"
+
+
 @pytest.fixture(scope="session")
-def spark_available() -> None:
+def spark_available() -> Iterator[None]:
+    """Java is there (else skip, or fail under CI); the Spark session the first test starts uses
+    _SPARK_TEST_SUBMIT_ARGS unless PYSPARK_SUBMIT_ARGS is set already."""
     require(shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")), "Java is needed for Spark")
+    with pytest.MonkeyPatch.context() as patch:
+        if "PYSPARK_SUBMIT_ARGS" not in os.environ:
+            patch.setenv("PYSPARK_SUBMIT_ARGS", _SPARK_TEST_SUBMIT_ARGS)
+        yield
 
 
 @pytest.fixture(scope="session")
