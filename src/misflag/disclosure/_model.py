@@ -55,7 +55,8 @@ class Output:
     #: a --where read as the cells it keeps (`_where_cells`): (group expressions, their values kept)
     cells: tuple[tuple[str, ...], frozenset[Key]] | None = None
     where: str | None = None  # the --where as given (a bundle's spec), whatever it was read as
-    #: the combinations of the input that hold people (`_census`): every other one is a known zero
+    #: the combinations of the input that hold people (`_census`): what a reader tells of them (a group
+    #: label combination no one holds, a tie to the truth or a flag) is known zeros (`known_zeros`)
     census: Census | None = None
 
     def members(self) -> dict[str, tuple[int, ...]]:
