@@ -66,9 +66,18 @@ def name_keys(model: PopulationModel, field: str, method: str) -> pa.Array:
     return keys_array
 
 
-def _key_shares(distribution: NameDistribution, keys: pa.Array) -> np.ndarray:
+def key_codes(model: PopulationModel, field: str, method: str) -> np.ndarray:
+    """Each name's key as a whole number (names share one exactly when they share the key): equality of
+    keys at the cost of integers."""
+    cache_key = ("codes", field, method)
+    if cache_key not in model.cache:
+        model.cache[cache_key] = pc.dictionary_encode(name_keys(model, field, method)).indices.to_numpy()
+    codes: np.ndarray = model.cache[cache_key]
+    return codes
+
+
+def _key_shares(distribution: NameDistribution, codes: np.ndarray) -> np.ndarray:
     """(keys x groups) each group's share of the names with each key: agreement is then key equality."""
-    codes = pc.dictionary_encode(keys).indices.to_numpy()
     size = int(codes.max()) + 1 if codes.size else 0
     return np.column_stack(
         [np.bincount(codes, weights=distribution.shares[:, g], minlength=size) for g in range(len(GROUPS))]
@@ -80,7 +89,7 @@ def _key_field(model: PopulationModel, field: str, method: str) -> tuple[np.ndar
     tables alone, and the moments cost a pass over every name)."""
     cache_key = ("key field", field, method)
     if cache_key not in model.cache:
-        shares = _key_shares(model.field(field), name_keys(model, field, method))
+        shares = _key_shares(model.field(field), key_codes(model, field, method))
         model.cache[cache_key] = (shares.T @ shares, _moments(shares, shares))
     found: tuple[np.ndarray, np.ndarray] = model.cache[cache_key]
     return found

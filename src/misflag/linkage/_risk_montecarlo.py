@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from misflag.engine import DuckDBEngine
 from misflag.linkage._population import GROUPS, PopulationModel
-from misflag.linkage._risk_analytic import name_keys
+from misflag.linkage._risk_analytic import key_codes
 from misflag.linkage._rules import Comparison, MatchRule
 
 
@@ -55,9 +55,14 @@ def _columns(model: PopulationModel, rule: MatchRule, drawn: dict[str, np.ndarra
                 for name, lookup in _dob_parts(model).items():
                     columns[name] = pa.array(lookup[drawn["dob"]])
             continue
-        indices = pa.array(drawn[comparison.field])
-        method = "exact" if comparison.method == "jaro_winkler" else comparison.method
-        columns[f"c{number}"] = name_keys(model, comparison.field, method).take(indices)
+        if comparison.method == "jaro_winkler":  # compared as text
+            columns[f"c{number}"] = model.field(comparison.field).names.take(
+                pa.array(drawn[comparison.field])
+            )
+        else:  # a key compared for equality: its whole-number code joins faster than its text
+            columns[f"c{number}"] = pa.array(
+                key_codes(model, comparison.field, comparison.method)[drawn[comparison.field]]
+            )
     return pa.table(columns)
 
 
