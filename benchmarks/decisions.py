@@ -20,7 +20,10 @@ A 10M-row Parquet log with three attributes intersected (race x sex x age band).
    also imports the rest of the audit (`misflag.decisions._audit_cells`: numpy, the estimates; no
    pyarrow, and no disclosure package where nothing is withheld), which the command imports on the main
    thread while DuckDB scans, with
-   numpy's OpenBLAS on one thread as the console script loads it (`misflag._console`).
+   numpy's OpenBLAS on one thread as the console script loads it (`misflag._console`). And what every
+   audit's engine costs, in this process (CPU of every thread, per engine, over `ENGINES` in a row as an
+   API caller makes them): a bare DuckDB in-memory database opened and closed (DuckDB's catalog), and a
+   sandboxed misflag engine made, locked down and closed (the database, its settings and the lock).
 5. Fairlearn's MetricFrame: point FPR, FNR and selection rate on an in-memory pandas frame (loading
    excluded, which favours Fairlearn); `--skip-fairlearn` leaves it out.
 
@@ -100,6 +103,33 @@ def api_run(path: Path) -> tuple[Timing, Any]:
         lambda: audit_decisions(
             path, flag="flag", truth="truth", groups=["race", "sex", "age"], intersect=True, replicates=1000
         )
+    )
+
+
+#: Engines made in a row for the engine-start figures (each audit makes one).
+ENGINES = 50
+
+
+def engine_start() -> tuple[Timing, Timing]:
+    """CPU and wall seconds per engine, every thread of this process: a bare in-memory DuckDB database
+    opened and closed, and a sandboxed misflag engine (`get_engine`) made, locked down and closed
+    (each close from the second on starts the next one's database on a thread, as for an API caller)."""
+    from misflag.engine import get_engine
+
+    def bare() -> None:
+        for _ in range(ENGINES):
+            duckdb.connect(":memory:").close()
+
+    def sandboxed() -> None:
+        for _ in range(ENGINES):
+            engine = get_engine()
+            engine.sandbox()  # type: ignore[attr-defined]  # what its first query does
+            engine.close()
+
+    (database, _), (engine, _) = time_call(bare), time_call(sandboxed)
+    return (
+        Timing(database.seconds / ENGINES, database.cpu_seconds / ENGINES),
+        Timing(engine.seconds / ENGINES, engine.cpu_seconds / ENGINES),
     )
 
 
@@ -185,6 +215,9 @@ def main() -> None:
             everything = "import misflag.commands.decisions, misflag.decisions._audit_cells"
             one_blas = {"OPENBLAS_NUM_THREADS": "1"}  # as the console script loads numpy
             runs.add("import all", time_child([sys.executable, "-c", everything], args.threads, one_blas))
+            database, engine = engine_start()
+            runs.add("database", database)
+            runs.add("engine", engine)
         bare_seconds, line_seconds = runs.wall("bare"), runs.wall("line")
         cli_seconds, api_seconds = runs.wall("cli"), runs.wall("api")
         bare_cpu, line_cpu, cli_cpu, api_cpu = (runs.cpu(kind) for kind in ("bare", "line", "cli", "api"))
@@ -207,6 +240,14 @@ def main() -> None:
         )
         print(
             f"  and the rest of the audit, imported beside the scan:    {all_seconds - import_seconds:8.2f} s"
+        )
+        print(
+            f"per audit, a bare DuckDB database opened and closed:      {1e3 * runs.wall('database'):8.1f} ms "
+            f"(CPU {1e3 * runs.cpu('database'):.1f} ms)"
+        )
+        print(
+            f"  a sandboxed misflag engine made, locked, closed:        {1e3 * runs.wall('engine'):8.1f} ms "
+            f"(CPU {1e3 * runs.cpu('engine'):.1f} ms)"
         )
         print(f"misflag API audit (in process), every metric, intervals:  {api_seconds:8.2f} s")
         print(f"  its CPU time (this process, all threads):               {api_cpu:8.2f} s")
@@ -234,11 +275,11 @@ def main() -> None:
                     f"{name} API in a fresh process (after one warm-up): {api_wall:.2f} s, CPU {api_cpu_child:.2f} s; "
                     f"/ bare GROUP BY {api_wall / bare_seconds:.1f}x wall, {api_cpu_child / bare_cpu:.1f}x CPU"
                 )
-                before, after = f"{name} before", f"{name} after"
+                scan, estimates = f"{name} before", f"{name} after"
                 print(
-                    f"  its own thread before the scan starts {1e3 * runs.wall(before):.1f} ms "
-                    f"(CPU {1e3 * runs.cpu(before):.1f} ms), from the estimates on {1e3 * runs.wall(after):.1f} ms "
-                    f"(CPU {1e3 * runs.cpu(after):.1f} ms)"
+                    f"  its own thread before the scan starts {1e3 * runs.wall(scan):.1f} ms "
+                    f"(CPU {1e3 * runs.cpu(scan):.1f} ms), from the estimates on {1e3 * runs.wall(estimates):.1f} ms "
+                    f"(CPU {1e3 * runs.cpu(estimates):.1f} ms)"
                 )
         misflag_seconds = api_seconds
         if args.skip_fairlearn:
