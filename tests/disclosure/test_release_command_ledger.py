@@ -24,7 +24,7 @@ from misflag.ledger import Ledger
 from misflag.ledger._keys import key_id, load_or_create, public_bytes
 from tests.disclosure.compas_releases import RELEASE, options, write_log
 from tests.ledger._releases import outrun_once, released
-from tests.ledger.conftest import drop_schema, pg_schema_url
+from tests.ledger.conftest import admin_engine, drop_schema, pg_schema_url
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +45,19 @@ def ledger_url(
 ) -> Iterator[str]:
     """A ledger as `misflag ledger init` makes it, its signing key in $MISFLAG_LEDGER_KEY."""
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
-    schema = None
+    schema, admin = None, None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     else:
-        url, schema = pg_schema_url(request.getfixturevalue("postgres_url"))
+        admin = admin_engine(request.getfixturevalue("postgres_url"))
+        url, schema = pg_schema_url(admin)
     store = Ledger.open(url, key_path=tmp_path / "key.pem", owner="allow")
     store.checkpoint()
     store.close()
     yield url
-    if schema is not None:
-        drop_schema(request.getfixturevalue("postgres_url"), schema)
+    if admin is not None and schema is not None:
+        drop_schema(admin, schema)
+        admin.dispose()
 
 
 def _release_all(

@@ -32,9 +32,15 @@ def pg_admin(postgres_url: str) -> Iterator[sa.Engine]:
     """The superuser of MISFLAG_TEST_POSTGRES_URL as one pooled engine for the session: the schemas and roles
     of every test are made and dropped on its connections (an engine per test paid two new PostgreSQL
     connections, authentication included, per test)."""
-    admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = admin_engine(postgres_url)
     yield admin
     admin.dispose()
+
+
+def admin_engine(postgres_url: str) -> sa.Engine:
+    """The superuser of `postgres_url` as a pooled SQLAlchemy engine (psycopg 3), for pg_schema_url and
+    drop_schema; the caller disposes of it."""
+    return sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
 
 
 def pg_schema_url(admin: sa.Engine) -> tuple[str, str]:

@@ -153,10 +153,11 @@ def test_a_release_message_shows_the_ledger_url_without_its_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On PostgreSQL the recorded line names the ledger as the ledger does: the password as ***."""
-    from tests.ledger.conftest import drop_schema, pg_schema_url
+    from tests.ledger.conftest import admin_engine, drop_schema, pg_schema_url
 
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
-    url, schema = pg_schema_url(postgres_url)
+    admin = admin_engine(postgres_url)
+    url, schema = pg_schema_url(admin)
     try:
         Ledger.open(url, key_path=tmp_path / "key.pem", owner="allow").close()
         password = sa.make_url(url).password
@@ -167,4 +168,5 @@ def test_a_release_message_shows_the_ledger_url_without_its_password(
         captured = capsys.readouterr()
         assert f":{password}@" not in captured.out + captured.err and ":***@" in captured.out
     finally:
-        drop_schema(postgres_url, schema)
+        drop_schema(admin, schema)
+        admin.dispose()
