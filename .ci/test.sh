@@ -14,6 +14,10 @@ source .ci/services.sh
 . .venv/bin/activate
 pip install -q --disable-pip-version-check -c requirements-lock.txt -e '.[test]'
 report="$(mktemp -d)/junit.xml"
+# Python writes compiled modules (src/**/__pycache__, ignored by git) even where the machine's environment says
+# not to: the suite's CLI and server subprocesses then read misflag compiled instead of each compiling it
+# again (user CPU of test_cli.py + test_decisions_scan_thread_review.py: 19.3 s -> 17.7 s).
+unset PYTHONDONTWRITEBYTECODE
 CI=true python -m pytest -q -rs -n logical --maxprocesses 4 --dist loadgroup --junitxml="$report" "$@"
 python - "$report" <<'PY'
 import sys
