@@ -6,12 +6,13 @@ confusion matrix at one stage; one stage-to-stage transition): `plan_suppression
 family's primary groups and the groups the disclosure audit forces (its secondary suppressions), then
 `_complementary.protect` withholds what keeps them from being recovered.
 
-In weighted mode the audited rows at a weight other than 1 (sampled, not audited whole) behind a group
-are a count of people too: a weighted rate of weight-1 rows alone is a ratio of its published
-denominator and takes the unweighted interval, so which of the group's rates are tells the class (flag
-and truth) of its sampled rows. Where they number 1 to min_cell - 1, every weighted rate of the group
-(every family but n and the selection rate, which read no truth) is withheld, decided per group and
-never per class, then protected like any other primary suppression.
+In weighted mode each weight class of a group (its audited rows at one weight, and its rows of unknown
+truth) is a count of people too: a weighted rate whose rows all have one weight, whatever it is, is a
+ratio of its published denominator (and at weight 1 takes the unweighted interval; unaudited rows in
+reach take the design interval), so which of the group's rates are tells the class (flag and truth) of
+the rows of another weight. Where any class numbers 1 to min_cell - 1, every weighted rate of the group
+(every family but n and the selection rate, which read no truth) is withheld, decided from the counts
+per weight class and never per flag or truth, then protected like any other primary suppression.
 
 The plan keeps why each figure is withheld (primary, complementary, secondary: the auditor's own
 knowledge), but every published figure withheld for disclosure carries the one `misflag._withheld.public_reason`: a
@@ -60,13 +61,13 @@ def plan_suppression(
     rows: list[np.ndarray],
     denominators: list[dict[tuple[str, str], np.ndarray]],
     forced: Forced | None = None,
-    sampled: list[np.ndarray] | None = None,
+    weight_classes: list[np.ndarray] | None = None,
 ) -> dict[str, Family]:
     """Every family's withheld groups: primary (group or a denominator under min_cell), then complementary.
 
     `denominators[k][(stage, metric)]` holds grouping k's rows behind each rate's denominator; `forced`
     adds the groups the disclosure audit withholds (its secondary suppressions), protected alike;
-    `sampled[k]` (weighted mode) grouping k's audited rows at a weight other than 1 per group.
+    `weight_classes[k]` (weighted mode) the people of grouping k's smallest weight class per group.
     """
     links = relations(all_groupings)
     small = f"fewer than {min_cell} people"
@@ -92,7 +93,7 @@ def plan_suppression(
         )
         for k, table in enumerate(denominators)
     ]
-    few_sampled = [(s > 0) & (s < min_cell) for s in sampled] if sampled is not None else None
+    few = [(c > 0) & (c < min_cell) for c in weight_classes] if weight_classes is not None else None
     for name, members in families.items():
         if name == "n":
             continue
@@ -111,10 +112,10 @@ def plan_suppression(
                     f"suppressed: another rate of this group rests on {small}, which this figure would give back"
                 )
             inherited |= thin_any[k]
-            if few_sampled is not None and name != "selection":
-                for g in np.nonzero(few_sampled[k] & ~inherited)[0]:
-                    reason[g] = f"suppressed: the group's sampled rows (a weight other than 1) are {small}"
-                inherited |= few_sampled[k]
+            if few is not None and name != "selection":
+                for g in np.nonzero(few[k] & ~inherited)[0]:
+                    reason[g] = f"suppressed: a weight class of the group (rows at one weight) holds {small}"
+                inherited |= few[k]
             for stage in _stages_of(name):
                 family = plan.get(f"confusion@{stage}")
                 if family is not None:

@@ -203,6 +203,19 @@ class GroupSums:
         class (flag and truth) the group's weighted rates tell when it is small (decisions._disclosure)."""
         return self.observed(self._sampled_cells)
 
+    def smallest_weight_class(self) -> np.ndarray:
+        """Per group, the people of its smallest weight class (its audited rows at one weight, or its rows
+        of unknown truth; 0 where it has no rows): where every row behind a rate has one weight the rate is
+        a ratio of its published denominator, and which rates are tells a small class's flag and truth
+        (decisions._disclosure). Counted per (group, stratum) pair, whatever the truth and flag."""
+        pairs = self._pairs
+        people = np.bincount(pairs.of_cell, self.count, minlength=pairs.positions.size)
+        smallest = np.full(self.groups, np.inf)
+        np.minimum.at(
+            smallest, pairs.positions // self.cells.strata.values.size, np.where(people > 0, people, np.inf)
+        )
+        return np.where(np.isinf(smallest), 0.0, smallest)
+
     def _process_share(
         self,
         value: np.ndarray,

@@ -11,9 +11,10 @@ nothing.
 The warning is the group's, the same on every weighted rate of it (a rate audited whole included): were it
 placed by the rate's denominator, a single audited row would show on FNR and not on FPR, telling a reader
 the row is a positive of that group, a count below --min-cell. Withheld rows carry only their reason
-(decisions._rows). The group's intervals and weighted values tell which denominators hold a sampled row,
-so a group with 1 to min_cell - 1 sampled rows has every weighted rate withheld (decisions._disclosure;
-docs/decisions.md, "Sampled people are a count").
+(decisions._rows). The group's intervals and weighted values tell which denominators hold rows of which
+weight, so a group with a weight class (its rows at one weight, or of unknown truth) of 1 to min_cell - 1
+people has every weighted rate withheld (decisions._disclosure; docs/decisions.md, "Weight classes are
+counts"): a single-row stratum's warning is then seen only at min_cell 1.
 """
 
 from __future__ import annotations
