@@ -197,11 +197,11 @@ class _Audit:
         self, spec: DecisionSpec, cells: Cells, all_groupings: list[Grouping], forced: Forced | None = None
     ) -> None:
         self.spec, self.cells, self.groupings = spec, cells, all_groupings
-        sampled = None
+        classes = None
         if spec.weight is not None:  # a design per grouping
             sums = [GroupSums(cells, g.index, len(g.labels), design=True) for g in all_groupings]
             self.sizes = [s.rows() for s in sums]
-            sampled = [s.sampled() for s in sums]
+            classes = [s.smallest_weight_class() for s in sums]
             self.estimates = self._estimates(
                 lambda definition, masks: [s.estimate(definition, masks) for s in sums]
             )
@@ -217,7 +217,7 @@ class _Audit:
             self.sizes,
             [{key: e.denominator for key, e in table.items()} for table in self.estimates],
             forced,
-            sampled,
+            classes,
         )
         self.references = [self._reference(k) for k in range(len(all_groupings))]
         if spec.strict:

@@ -198,11 +198,6 @@ class GroupSums:
         """Cells of audited rows at a weight other than 1: sampled, not audited whole."""
         return self.cells.strata.audited & (self.cells.weight != 1.0)
 
-    def sampled(self) -> np.ndarray:
-        """Per group, its audited rows at a weight other than 1: a count of people like any other, whose
-        class (flag and truth) the group's weighted rates tell when it is small (decisions._disclosure)."""
-        return self.observed(self._sampled_cells)
-
     def smallest_weight_class(self) -> np.ndarray:
         """Per group, the people of its smallest weight class (its audited rows at one weight, or its rows
         of unknown truth; 0 where it has no rows): where every row behind a rate has one weight the rate is

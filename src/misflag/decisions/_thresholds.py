@@ -146,7 +146,7 @@ def threshold_audit(
         sizes,
         [{(stage, m): e.denominator for m, e in table.items()} for table in estimates],
         forced,
-        [s.sampled() for s in sums] if design else None,
+        [s.smallest_weight_class() for s in sums] if design else None,
     )
     if unsuppressed:
         plan = open_plan(plan)
