@@ -1,7 +1,8 @@
-"""A group's sampled people (audited rows at a weight other than 1) are a count like any other
-(decisions._disclosure): from 1 to --min-cell - 1 of them withhold every weighted rate of the group, at
-every stage, its transitions and its score threshold's rates alike; at --min-cell or more, or none, the
-group's rates are published. The readers of the class are in tests/security/test_weighted_warning_disclosure.py.
+"""A group's weight classes (its audited rows at one weight; its rows of unknown truth) are counts like any
+other (decisions._disclosure): a class of 1 to --min-cell - 1 people (here B's rows sampled at weight 10
+beside 200 at weight 1) withholds every weighted rate of the group, at every stage, its transitions and its
+score threshold's rates alike; with every class at --min-cell or more the group's rates are published. The
+readers of the class are in tests/security/test_weighted_warning_disclosure.py.
 """
 
 from __future__ import annotations

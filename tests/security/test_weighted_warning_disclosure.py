@@ -6,17 +6,20 @@ and one more person of B, alone in a stratum sampled at weight 10. Two readers g
 truth (a count of 1) from B's published rates (2cb16d1): which of B's rates take the unweighted Wilson
 interval of their own counts (a rate audited whole at weight 1 takes it, decisions._metrics
 `_audited_whole`), and which are a ratio of their published denominator (value x denominator a whole
-number). A group's audited rows at a weight other than 1 are now a count like any other: from 1 to
---min-cell - 1 of them withhold every weighted rate of the group (and of the overall row, which holds them
-too), decided per group, never per class, with the one public reason; the protection (complementary
-suppression, the disclosure audit) then keeps them from being subtracted back. The readers are kept as
-attacks that pass when they are defeated (this log has a third group C of 60 at weight 1), with controls
-where the rule rightly publishes (--min-cell 1; two sampled people at --min-cell 2) and the readers still
-read the class, so they are not vacuous.
+number). The reader needs no weight of 1: a rate is a ratio of its published denominator whenever every
+row behind it has one weight, whatever it is (review of 218f64b: with everyone else at weight 2 and the
+person at 7, or everyone else at 3 or 2 and the person at 1, the ratio reader gave the person in 16 of 16
+logs). Each weight class of a group (its audited rows at one weight; its rows of unknown truth) is now a
+count like any other: a class of 1 to --min-cell - 1 people withholds every weighted rate of the group (and
+of the overall row, where the class is small there too), decided from the counts per weight class, never per
+flag or truth, with the one public reason; the protection (complementary suppression, the disclosure audit)
+then keeps them from being subtracted back. The readers are kept as attacks that pass when they are
+defeated (this log has a third group C of 60), with controls where the rule rightly publishes (--min-cell 1;
+two sampled people at --min-cell 2) and the readers still read the class, so they are not vacuous.
 
 The design warning is the group's, the same on every weighted rate of it whatever the single-row stratum's
-person's flag and truth (B with nine more sampled people, so that its rates are published), and never on a
-withheld row.
+person's flag and truth, and never on a withheld row; a single-row stratum is a weight class of one person,
+so its group's rates are published only at --min-cell 1.
 """
 
 from __future__ import annotations
@@ -49,19 +52,32 @@ Row = dict[str, Any]
 
 
 def _log(
-    flag: int, truth: int, weight: float = WEIGHT, copies: int = 1, others: int = 0, other_group: str = "B"
+    flag: int,
+    truth: int | None,
+    weight: float = WEIGHT,
+    copies: int = 1,
+    others: int = 0,
+    other_group: str = "B",
+    other_weight: float = 5.0,
+    majority: float = 1.0,
 ) -> pd.DataFrame:
-    """The reviewer's design with a third group C of 60 at weight 1: `copies` sampled people of B with
-    `flag` and `truth` at `weight`, and `others` more of `other_group` sampled at weight 5 (random classes)."""
+    """The reviewer's design with a third group C of 60, the 180 at weight `majority`: `copies` sampled
+    people of B with `flag` and `truth` at `weight`, and `others` more of `other_group` at `other_weight`
+    (random classes). A `truth` of None: the person is outside the audit sample (truth unknown)."""
     rng = np.random.default_rng(0)
     rows = [
-        {"race": race, "w": 1.0, "flag": int(rng.random() < 0.3), "truth": int(rng.random() < 0.3)}
+        {"race": race, "w": majority, "flag": int(rng.random() < 0.3), "truth": int(rng.random() < 0.3)}
         for race in "ABC"
         for _ in range(60)
     ]
     rows += [{"race": "B", "w": weight, "flag": flag, "truth": truth}] * copies
     rows += [
-        {"race": other_group, "w": 5.0, "flag": int(rng.random() < 0.3), "truth": int(rng.random() < 0.3)}
+        {
+            "race": other_group,
+            "w": other_weight,
+            "flag": int(rng.random() < 0.3),
+            "truth": int(rng.random() < 0.3),
+        }
         for _ in range(others)
     ]
     return pd.DataFrame(rows)
@@ -75,7 +91,7 @@ class _Audits:
         self.folder = folder
         self.done: dict[tuple[Any, ...], list[Row]] = {}
 
-    def rows(self, flag: int, truth: int, min_cell: int = MIN_CELL, **log: Any) -> list[Row]:
+    def rows(self, flag: int, truth: int | None, min_cell: int = MIN_CELL, **log: Any) -> list[Row]:
         key = (flag, truth, min_cell, *sorted(log.items()))
         if key not in self.done:
             path = self.folder / f"log_{len(self.done)}.csv"
@@ -158,14 +174,69 @@ def test_two_sampled_people_of_one_class(audits: _Audits, flag: int, truth: int)
         assert _reader(_rates(published, "race", "B"), outside) == (flag, truth), outside
 
 
+#: The review of 218f64b's logs: (everyone else's weight, the person's weight). B's rows other than the
+#: person's have one weight, so each of B's rates the person is not behind is a ratio of its denominator;
+#: 218f64b counted B's rows at a weight other than 1 (61 or 0) and published, the ratio reader gave the
+#: person's flag and truth in 16 of 16 logs of each (seeds 0-3).
+MAJORITY = [(2.0, WEIGHT), (3.0, 1.0), (2.0, 1.0)]
+
+
+@pytest.mark.parametrize(("majority", "weight"), MAJORITY)
+@pytest.mark.parametrize(("flag", "truth"), PERSONS)
+def test_the_readers_need_no_weight_of_1(
+    audits: _Audits, majority: float, weight: float, flag: int, truth: int
+) -> None:
+    """Attack: everyone else at one weight other than the person's, 1 or not: neither reader gives the
+    person's flag or truth from B or the overall row (the person is a weight class of one in both)."""
+    rows = audits.rows(flag, truth, weight=weight, majority=majority)
+    for outside in READERS:
+        for attribute, group in HOLDERS:
+            assert _reader(_rates(rows, attribute, group), outside) == (None, None), (outside, group)
+
+
+@pytest.mark.parametrize(("majority", "weight"), MAJORITY)
+@pytest.mark.parametrize(("flag", "truth"), [(0, 1), (1, 0)])
+def test_control_majority_weight_at_min_cell_1(
+    audits: _Audits, majority: float, weight: float, flag: int, truth: int
+) -> None:
+    """Control: at --min-cell 1 the ratio reader gives the person's flag and truth (both flags, both
+    truths) from B's rates and the overall row's in each of the three logs, so the attack is not vacuous."""
+    rows = audits.rows(flag, truth, min_cell=1, weight=weight, majority=majority)
+    for attribute, group in HOLDERS:
+        assert _reader(_rates(rows, attribute, group), _counts_ratio) == (flag, truth), group
+
+
+def test_weight_classes_of_min_cell_are_published(audits: _Audits) -> None:
+    """Control: everyone else at weight 2 and ten people of B at weight 7 (both classes at least
+    --min-cell): every weighted rate of B and the overall row is published."""
+    rows = audits.rows(0, 1, copies=10, majority=2.0)
+    for attribute, group in HOLDERS:
+        rates = _rates(rows, attribute, group)
+        assert not any(rates[m]["suppressed"] for m in WEIGHTED_RATES), (attribute, group)
+
+
+@pytest.mark.parametrize("flag", [0, 1])
+def test_an_unaudited_person_is_a_weight_class(audits: _Audits, flag: int) -> None:
+    """Attack: everyone audited at weight 1 but one person of B outside the audit sample (truth unknown):
+    the rates whose denominators that person may be in (precision if flagged, NPV if not) take the design
+    interval, so the Wilson reader gives the person's flag, a count of 1. Unaudited rows are a weight class
+    of their own: B's and the overall row's weighted rates are withheld and the reader gives nothing.
+    Control: at --min-cell 1 it reads the flag from both."""
+    withheld, published = audits.rows(flag, None), audits.rows(flag, None, min_cell=1)
+    for attribute, group in HOLDERS:
+        assert _reader(_rates(withheld, attribute, group), _counts_wilson) == (None, None), group
+        assert _reader(_rates(published, attribute, group), _counts_wilson) == (flag, None), group
+
+
 def _withheld(rows: list[Row]) -> set[tuple[str, str, str, str]]:
     return {(r["attribute"], r["group"], r["stage"], r["metric"]) for r in rows if r["suppressed"]}
 
 
-def test_the_rule_is_the_groups_not_the_class(audits: _Audits) -> None:
+@pytest.mark.parametrize(("majority", "weight"), [(1.0, WEIGHT), *MAJORITY])
+def test_the_rule_is_the_groups_not_the_class(audits: _Audits, majority: float, weight: float) -> None:
     """The same rows are withheld whatever the person's flag and truth, each with the one public reason;
     every weighted rate of B and the overall row is among them, B's n and selection rate are not."""
-    outputs = [audits.rows(flag, truth) for flag, truth in PERSONS]
+    outputs = [audits.rows(flag, truth, weight=weight, majority=majority) for flag, truth in PERSONS]
     assert all(_withheld(rows) == _withheld(outputs[0]) for rows in outputs)
     for rows in outputs:
         reasons = {r["warning"] for r in rows if r["suppressed"] and r["metric"] in WEIGHTED_RATES}
@@ -212,10 +283,12 @@ def _subtract(rows: list[Row], frame: pd.DataFrame, metric: str) -> tuple[float,
 
 
 def test_subtraction_does_not_give_the_groups_weighted_rates_back(audits: _Audits) -> None:
-    """Attack: C holds nine sampled people, so the overall row (ten) is published; B's weighted rates are
-    withheld (one sampled person), and no reader subtracts them back from the overall row and the other
-    groups, even one who knew every weight (the protection withholds another group's as well)."""
-    frame, rows = _log(0, 1, others=9, other_group="C"), audits.rows(0, 1, others=9, other_group="C")
+    """Attack: C holds nine more people at the person's weight, so the overall row's class of it (ten) is
+    published; B's weighted rates are withheld (a class of one), and no reader subtracts them back from the
+    overall row and the other groups, even one who knew every weight (the protection withholds another
+    group's as well)."""
+    log = {"others": 9, "other_group": "C", "other_weight": WEIGHT}
+    frame, rows = _log(0, 1, **log), audits.rows(0, 1, **log)
     assert all(not r["suppressed"] for r in rows if r["group"] == "all")
     assert all(_subtract(rows, frame, metric) is None for metric in WEIGHTED_RATES)
 
@@ -224,8 +297,8 @@ def test_control_were_b_alone_withheld_subtraction_gives_its_rates_back(audits: 
     """Control: in the --min-cell 1 output (nothing withheld) with B's rate rows taken out, as if B's alone
     were withheld, the overall row minus A's and C's gives B's weighted totals, whose ratio is the value
     B's own row published, so the attack above is not vacuous."""
-    frame = _log(0, 1, others=9, other_group="C")
-    rows = audits.rows(0, 1, min_cell=1, others=9, other_group="C")
+    log = {"others": 9, "other_group": "C", "other_weight": WEIGHT}
+    frame, rows = _log(0, 1, **log), audits.rows(0, 1, min_cell=1, **log)
     published = _rates(rows, "race", "B")
     alone = [{**r, "suppressed": r["suppressed"] or r["group"] == "B"} for r in rows]
     for metric in WEIGHTED_RATES:
@@ -239,9 +312,10 @@ def _warned(rows: list[Row]) -> set[tuple[str, str]]:
     return {(r["group"], r["metric"]) for r in rows if ONE_ROW_NOTE in (r["warning"] or "")}
 
 
-def _warning_rows(audits: _Audits, flag: int, truth: int, min_cell: int = MIN_CELL) -> list[Row]:
-    """The person alone at weight 7 beside nine more people of B sampled at weight 5: B's ten sampled
-    people are not under --min-cell 10, so its rates are published, the single-row stratum warned."""
+def _warning_rows(audits: _Audits, flag: int, truth: int, min_cell: int = 1) -> list[Row]:
+    """The person alone at weight 7 beside nine more people of B sampled at weight 5: at --min-cell 1 B's
+    rates are published (the person is a weight class of one, withheld at any larger --min-cell), the
+    single-row stratum warned."""
     rows = audits.rows(flag, truth, min_cell, others=9)
     return [r for r in rows if r["group"] in ("A", "B")]
 
@@ -263,9 +337,9 @@ def test_the_warning_does_not_tell_the_persons_flag_or_truth(audits: _Audits, fl
 
 
 def test_a_withheld_row_never_carries_the_warning(audits: _Audits) -> None:
-    """At --min-cell 20 B's ten sampled people are under it and its rates are withheld: the rows give
-    their reason and no warning."""
-    rows = _warning_rows(audits, flag=0, truth=1, min_cell=20)
+    """At --min-cell 10 B's weight classes of one and nine people are under it and its rates are withheld:
+    the rows give their reason and no warning."""
+    rows = _warning_rows(audits, flag=0, truth=1, min_cell=MIN_CELL)
     rates = [r for r in rows if r["group"] == "B" and r["metric"] in WEIGHTED_RATES]
     assert rates and all(r["suppressed"] for r in rates)
     assert _warned(rows) == set()
