@@ -79,8 +79,10 @@ def test_release_into_a_ledger_refuses_where_the_register_file_does(
 ) -> None:
     path, bundles = saved
     register = tmp_path / "releases.json"
-    filed_codes, filed_err = _release_all(bundles, ["--register", str(register)], capsys)
-    codes, err = _release_all(bundles, ["--ledger", ledger_url], capsys)
+    filed_codes, filed_err = _release_all(
+        bundles, ["--register", str(register), "--input", str(path)], capsys
+    )
+    codes, err = _release_all(bundles, ["--ledger", ledger_url, "--input", str(path)], capsys)
     assert codes == filed_codes and codes[-1] == 3 and set(codes[:-1]) == {0}, (codes, filed_codes)
     assert err == filed_err and len(err) == 1 and err[0].startswith(f"error: {bundles[len(codes) - 1].stem}")
 
@@ -141,7 +143,7 @@ def test_a_release_recorded_meanwhile_makes_the_command_audit_again(
         monkeypatch, lambda: audit_decisions(str(path), **options(*RELEASE[1]), ledger=ledger_url)
     )
     capsys.readouterr()
-    assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url]) == 0
+    assert main(["disclosure", "release", str(bundles[0]), "--ledger", ledger_url, "--input", str(path)]) == 0
     entries = released(ledger_url)
     assert calls == [[], [entries[0][0]]]
     assert [p["name"] for _, p in entries] == ["1: sex intersected", bundles[0].stem]

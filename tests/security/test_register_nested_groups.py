@@ -5,7 +5,8 @@ labels a0 and a1 are exactly g = a's people. `--group g` withholds a (6 people);
 everyone outside a (value list or not) was published, and 106 - 100 = 6. Now the register takes the
 input's census (`disclosure._census`: the distinct group labels, truth and flags of the file): a
 combination of group labels it does not hold (g = a beside s = b0), and a label of s beside the other
-flag, are known zeros of the model, so the joint audit sees the nesting and refuses, nothing recorded: in the register file, the ledger and with `disclosure release --input`; and
+flag, are known zeros of the model, so the joint audit sees the nesting and refuses, nothing recorded: in the register file, the ledger and with `disclosure release --input`
+(without --input, beside a release that withholds, the command is refused: it has no census); and
 `disclosure check --input` pins a's 6 over the two outputs audited apart. The control: without a
 register, the subtraction still gives a back (the attack is real)."""
 
@@ -91,6 +92,66 @@ def test_the_release_command_with_the_input_refuses_the_nested_grouping(
     err = capsys.readouterr().err.strip()
     assert code == 3 and "\n" not in err and err.startswith("error: outside would expose") and "'by-g'" in err
     assert register.read_text(encoding="utf-8") == before and _names(register) == ["by-g"]
+
+
+@pytest.mark.parametrize("where", OUTSIDE_A)
+def test_the_release_command_without_the_input_is_refused_beside_a_withholding_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """Without --input no census is taken: the model crosses g and s, so the value list (before, recorded
+    with exit 0) hid the nesting. Beside 'by-g', which withholds a, the release is refused in one line
+    telling to pass the input, and nothing is recorded."""
+    log, register = _log(tmp_path), tmp_path / "register.json"
+    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
+    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(tmp_path / "outside.json")
+    assert main(["disclosure", "release", str(first), "--register", str(register)]) == 0
+    before = register.read_text(encoding="utf-8")
+    capsys.readouterr()
+    code = main(["disclosure", "release", str(second), "--register", str(register)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "Traceback" not in err
+    assert "give --input FILE" in err and "'by-g'" in err, err
+    assert register.read_text(encoding="utf-8") == before and _names(register) == ["by-g"]
+
+
+@pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
+def test_the_release_command_into_a_ledger_without_the_input_is_refused_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's side of the command: refused without --input (exit 2, nothing appended), and with it
+    the census refuses the nesting (exit 3)."""
+    monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
+    log, store = _log(tmp_path), tmp_path / "ledger.sqlite"
+    Ledger.open(str(store), key_path=tmp_path / "key.pem").close()
+    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
+    second = audit_decisions(log, groups=["s"], where=OUTSIDE_A[0], **OPTIONS).save(tmp_path / "outside.json")
+    assert main(["disclosure", "release", str(first), "--ledger", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["disclosure", "release", str(second), "--ledger", str(store)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "give --input FILE" in err and "'by-g'" in err, err
+    assert main(["disclosure", "release", str(second), "--ledger", str(store), "--input", str(log)]) == 3
+    assert [p["name"] for _, p in released(f"sqlite:///{store}")] == ["by-g"]
+
+
+def test_the_release_command_without_the_input_records_beside_nothing_withheld(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control: the same two groupings at --min-cell 1 withhold nothing (there is nothing a
+    subtraction could give back), and both are recorded without --input."""
+    log, register = _log(tmp_path), tmp_path / "register.json"
+    saved = [
+        audit_decisions(log, groups=["g"], min_cell=1, **OPTIONS).save(tmp_path / "by-g.json"),
+        audit_decisions(log, groups=["s"], where=OUTSIDE_A[0], min_cell=1, **OPTIONS).save(
+            tmp_path / "outside.json"
+        ),
+    ]
+    for bundle in saved:
+        assert not any(r["suppressed"] for r in json.loads(bundle.read_text(encoding="utf-8"))["rows"])
+        args = ["disclosure", "release", str(bundle), "--register", str(register), "--min-cell", "1"]
+        assert main(args) == 0, capsys.readouterr().err
+    assert "(1 earlier releases of the same input)" in capsys.readouterr().out
+    assert _names(register) == ["by-g", "outside"]
 
 
 @pytest.mark.parametrize("where", OUTSIDE_A)

@@ -109,9 +109,9 @@ def release(
     data: Path | None = typer.Option(
         None,
         "--input",
-        help="The file the output was audited from: a --where other than value lists (g <> 'a') is then "
-        "linked to the other releases by the cells it keeps; without it such a filter is refused beside "
-        "a release that withholds counts.",
+        help="The file the output was audited from: its census shows groupings nested in others, and a "
+        "--where other than value lists (g <> 'a') is linked to the other releases by the cells it keeps; "
+        "without it a release beside one that withholds counts is refused.",
     ),
 ) -> None:
     """Record OUTPUT in the release register (or the ledger), after the LP audit of it jointly with every
@@ -121,10 +121,11 @@ def release(
     Counts OUTPUT exposes on its own were judged by its own audit, which knew their values (a count of
     10 read as "7 to 11 people"); only what the earlier releases add is judged here. OUTPUT is recorded
     without those values, so later audits take each of its withheld counts as sensitive (a ledger never
-    holds one: there every earlier release's withheld counts are audited as sensitive). A --where other
-    than value lists is linked to the earlier releases by the cells it keeps on the --input file, as in
-    `decisions audit --release-register`; one that cannot be linked beside a release withholding counts
-    is refused (exit 2, nothing written).
+    holds one: there every earlier release's withheld counts are audited as sensitive). The audit takes
+    the --input file's census, as `decisions audit --release-register` does, and links a --where other
+    than value lists to the earlier releases by the cells it keeps; one that cannot be linked beside a
+    release withholding counts, or any release beside one withholding counts without --input, is refused
+    (exit 2, nothing written).
     """
     import json
 
@@ -234,8 +235,10 @@ def _linked(
     releases: Releases, loaded: Output, earlier: list[Output], digest: str
 ) -> tuple[Output, list[Output]]:
     """OUTPUT and the earlier releases of its input (`digest`), each --where other than value lists
-    linked by the cells it keeps on the --input file (`disclosure._where_cells`); InputError where one
-    stays unlinked beside a release that withholds counts (its difference of totals would give them back)."""
+    linked by the cells it keeps on the --input file (`disclosure._where_cells`) and given the file's
+    census (`disclosure._census`); InputError where one stays unlinked beside a release that withholds
+    counts (its difference of totals would give them back), and, without the file, wherever one withholds:
+    a grouping nested in another (or following the truth or a flag) is seen only on the census."""
     if not earlier:
         return loaded, earlier
     groups = tuple(dict.fromkeys([*loaded.groups, *(g for o in earlier for g in o.groups)]))
@@ -244,6 +247,20 @@ def _linked(
     withholding = [o.name for o in (loaded, *earlier) if any(r["suppressed"] for r in o.rows)]
     missing = "give --input FILE, the file OUTPUT was audited from"
     releases.refuse_unlinked([loaded, *earlier], withholding, groups, (loaded.name, "this output"), missing)
+    if withholding and releases.source is None:
+        from misflag._text import shown
+        from misflag.errors import InputError, literal
+
+        other = next((n for n in withholding if n != loaded.name), None)
+        whose = (
+            f"earlier release {literal(shown(other))}"
+            if other is not None
+            else f"this output (beside earlier release {literal(shown(earlier[0].name))})"
+        )
+        raise InputError(
+            f"{whose} withholds counts, and without the input file a grouping nested in another release's "
+            f"(or following the truth or a flag) is not seen: {missing}"
+        )
     return loaded, earlier
 
 
