@@ -55,10 +55,7 @@ def serve(
     ),
 ) -> None:
     """Start the web service (FastAPI + uvicorn): upload a file, run an audit, read the report."""
-    import uvicorn
-
     from misflag._text import printable, shown
-    from misflag.api import create_app
     from misflag.api._settings import LOOPBACK_ADDRESSES, ServeSettings
 
     if not 1 <= port <= 65535:
@@ -78,6 +75,10 @@ def serve(
     if exposed or require_token:
         _check_tokens(defaults.ledger_db, host)
     os.umask(0o077)  # every file the service writes is its user's alone
+    import uvicorn  # only now: a refused option above costs no FastAPI or uvicorn import
+
+    from misflag.api import create_app
+
     hosts = [*allowed_host, *([host] if exposed and host not in {"0.0.0.0", "::"} else [])]
     app = create_app(
         data_dir=data_dir,
