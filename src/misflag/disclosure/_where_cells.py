@@ -127,12 +127,16 @@ def _kept_cells(
     source: Path, digest: str, where: str, groups: tuple[str, ...]
 ) -> tuple[tuple[str, ...], frozenset[Key]] | None:
     """(the group expressions the filter reads, the combinations of their labels it keeps), or None where
-    a column of the filter is no plain group expression or the combinations are too many."""
+    a column of the filter is no plain group expression or the combinations are too many. The filter and
+    the group expressions (a bundle's: anyone's text) are parsed and allowlisted before the engine starts
+    and the file is read, so a refused one costs its parse; their columns are checked once it is read."""
     from sqlglot import expressions as exp
 
     from misflag.engine import get_engine
-    from misflag.io import check_expression, load_input, parse_expression
+    from misflag.io import check_expression, load_input, parse_expression, precheck_expression
 
+    for text, option in [(where, "{where}"), *((group, "{groups}") for group in groups)]:
+        precheck_expression(text, option)
     engine = get_engine("duckdb")
     try:
         info = load_input(engine, source)
