@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from misflag.errors import InputError
-
 if TYPE_CHECKING:
     from misflag.disclosure._model import Universe
 
@@ -50,17 +48,11 @@ def take_census(
     """The distinct combinations of `groups`, `truth` and `stages` (expressions, allowlisted again) in the
     input file `source` of sha256 `digest`; None where they are too many, or where a truth or a flag is
     not 0, 1 (or, for the truth, missing), which the audit itself refuses."""
-    from misflag.engine import get_engine
-    from misflag.io import check_expression, load_input
+    from misflag.disclosure._where_cells import audited_input
+    from misflag.io import check_expression
     from misflag.io._plain_names import plain_name
 
-    engine = get_engine("duckdb")
-    try:
-        info = load_input(engine, source)
-        if info.sha256 != digest:
-            raise InputError(
-                "the input changed while it was audited; nothing was recorded: run the audit again"
-            )
+    with audited_input(source, digest) as (engine, info):
         columns = info.columns
 
         def sql(expression: str, option: str) -> str:
@@ -73,8 +65,6 @@ def take_census(
         parts.append(f"TRY_CAST(({sql(truth, '{truth}')}) AS DOUBLE) AS t")
         parts += [f"TRY_CAST(({sql(s, '{flag}')}) AS DOUBLE) AS f{j}" for j, s in enumerate(stages)]
         table = engine.sql(f"SELECT DISTINCT {', '.join(parts)} FROM input LIMIT {MAX_COMBINATIONS + 1}")
-    finally:
-        engine.close()
     if table.num_rows > MAX_COMBINATIONS:
         return None
     # to_pylist, not to_numpy: a column's to_numpy imports pandas (a second and more on a cold start)

@@ -20,14 +20,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from misflag._text import shown
 from misflag.disclosure._model import Key, Output
 from misflag.errors import InputError, literal
 from misflag.io._plain_names import plain_name
+
+if TYPE_CHECKING:
+    from misflag.engine import Engine
+    from misflag.io import InputInfo
 
 #: Most value combinations a filter is evaluated over (the product of its columns' distinct values): past
 #: it the cells would not fit the reader's model either (`_model.MAX_UNKNOWNS`), so the filter stays unlinked.
@@ -123,6 +129,25 @@ def _columns_of(expressions: Iterable[str]) -> set[str] | None:
     return names
 
 
+@contextmanager
+def audited_input(source: Path, digest: str) -> Iterator[tuple[Engine, InputInfo]]:
+    """The embedded engine with `source` loaded as `input`, refused (InputError) unless the file is still
+    the one of sha256 `digest` that was audited; closed on leaving."""
+    from misflag.engine import get_engine
+    from misflag.io import load_input
+
+    engine = get_engine("duckdb")
+    try:
+        info = load_input(engine, source)
+        if info.sha256 != digest:
+            raise InputError(
+                "the input changed while it was audited; nothing was recorded: run the audit again"
+            )
+        yield engine, info
+    finally:
+        engine.close()
+
+
 def _kept_cells(
     source: Path, digest: str, where: str, groups: tuple[str, ...]
 ) -> tuple[tuple[str, ...], frozenset[Key]] | None:
@@ -132,18 +157,11 @@ def _kept_cells(
     and the file is read, so a refused one costs its parse; their columns are checked once it is read."""
     from sqlglot import expressions as exp
 
-    from misflag.engine import get_engine
-    from misflag.io import check_expression, load_input, parse_expression, precheck_expression
+    from misflag.io import check_expression, parse_expression, precheck_expression
 
     for text, option in [(where, "{where}"), *((group, "{groups}") for group in groups)]:
         precheck_expression(text, option)
-    engine = get_engine("duckdb")
-    try:
-        info = load_input(engine, source)
-        if info.sha256 != digest:
-            raise InputError(
-                "the input changed while it was audited; nothing was recorded: run the audit again"
-            )
+    with audited_input(source, digest) as (engine, info):
         parsed = parse_expression(where, info.columns, "{where}")  # the allowlist, once more
         by_column: dict[str, str] = {}
         for group in groups:
@@ -166,8 +184,6 @@ def _kept_cells(
         )
         labels = ", ".join(f"CAST({c} AS VARCHAR) AS k{i}" for i, c in enumerate(columns))
         table = engine.sql(f"SELECT {labels} FROM {values} WHERE ({parsed.sql()})")
-    finally:
-        engine.close()
     found = zip(*(table.column(f"k{i}").to_pylist() for i in range(len(columns))), strict=True)
     return tuple(by_column[c] for c in columns), frozenset(tuple(cell) for cell in found)
 
