@@ -1,7 +1,10 @@
 """Crash test: writers append over HTTP while `misflag serve` is killed with SIGKILL at random moments,
-5 times; after each restart every acknowledged entry is present and the chain verifies. Each kill comes
-only once the round's writers have been acknowledged, so every one lands among live appends (a round
-spent killing a server that had not started writing proves nothing), at a random point of a wider window.
+8 times; after each restart every acknowledged entry is present and the chain verifies. Each kill comes
+only once the round's writers have been acknowledged (a round spent killing a server that had not started
+writing proves nothing), at a random point of a wider window. Five rounds kill among live appends; three
+(rounds 1, 4, 7) first stop the writers and wait for each one's last answer, so the kill finds the last
+acknowledged write with no later one behind it: a COMMIT deferred to the next write (acknowledged, still
+uncommitted) is lost there every time, where among four busy writers the next write may commit it first.
 Each server is a fork of one interpreter that imported what `serve` imports (the import, seconds on a loaded
 machine, was what a round cost): a fresh process running `misflag serve`, killed at once with its jobs'
 fork server (its process group), whose warm-up would otherwise outlive it and slow the next rounds. (How
@@ -25,7 +28,8 @@ import pytest
 
 from misflag.ledger import Ledger, create_token, read_entries
 
-RESTARTS = 5
+RESTARTS = 8
+QUIET = 3  # every third round, from round 1, kills once the writers have stopped
 WRITERS = 4
 
 
@@ -80,6 +84,14 @@ def _ask(servers: subprocess.Popen[str], command: str) -> int:
     answer = servers.stdout.readline()
     assert answer, f"the forking process ended (exit {servers.wait()}) instead of answering {command}"
     return int(answer)
+
+
+def _stop(stop: threading.Event, writers: list[threading.Thread]) -> None:
+    """Stop the writers and wait for each one's request in flight to be answered or to fail."""
+    stop.set()
+    for thread in writers:
+        if thread.is_alive():
+            thread.join()
 
 
 def _wait_ready(base: str, token: str, fingerprint: str, deadline: float) -> dict[str, object]:
@@ -155,15 +167,14 @@ def test_ledger_survives_sigkill_during_concurrent_appends(tmp_path: Path) -> No
                 while not in_round.get(round_) and time.monotonic() < deadline:
                     time.sleep(0.01)
                 assert in_round.get(round_), f"round {round_}: no append was acknowledged before the kill"
-                time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends
+                time.sleep(rng.uniform(0.0, 0.5))  # then kill at a random moment among live appends,
+                if round_ % QUIET == 1:  # or once every writer has its last answer
+                    _stop(stop, writers)
             finally:  # the kill; after a failed check too, so that no server or writer outlives the test
                 try:
                     killed = _ask(servers, "kill")
                 finally:
-                    stop.set()
-                    for thread in writers:
-                        if thread.is_alive():
-                            thread.join()
+                    _stop(stop, writers)
             assert killed == -signal.SIGKILL, (
                 f"round {round_}: the server had ended before the kill ({killed})"
             )
