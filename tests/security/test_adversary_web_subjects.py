@@ -33,8 +33,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from misflag.api import create_app
+from tests.api._service import wait_job
 from tests.api.conftest import BASE_URL, form_token
-from tests.api.test_workbench import _wait
 
 HTML = {"accept": "text/html"}
 NAMES = ("John Doe", "Jane Roe", "Ann Lee", "Bo Chan")
@@ -85,7 +85,7 @@ def _post(client: TestClient, page: str, **fields: str) -> Any:
 def _job(client: TestClient, page: str, **fields: str) -> dict[str, Any]:
     answer = _post(client, page, **fields)
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-    return dict(_wait(client, answer.headers["location"]))
+    return dict(wait_job(client, answer.headers["location"]))
 
 
 def _names_shown(client: TestClient, job: dict[str, Any]) -> set[str]:
@@ -131,7 +131,7 @@ def test_a_question_about_a_masked_value_gets_no_answer(upload: tuple[TestClient
         probe = f"CASE WHEN genuine = 1 OR probe_name = '{name}' THEN 'x' ELSE score::VARCHAR END"
         answer = _post(client, page, subject_a=probe, subject_b="'x'")
         if answer.status_code == 303:
-            job = _wait(client, answer.headers["location"])
+            job = wait_job(client, answer.headers["location"])
             outcomes.append((job["state"], job.get("error")))
         else:
             outcomes.append((answer.status_code, re.findall(r'id="error">([^<]*)', answer.text)))
@@ -175,7 +175,7 @@ def test_a_reviewer_pool_question_about_a_masked_name_gets_no_answer(upload: tup
         if answer.status_code != 303:
             answers.append((answer.status_code, "refused"))
             continue
-        job = _wait(client, answer.headers["location"])
+        job = wait_job(client, answer.headers["location"])
         shown = client.get(f"/jobs/{job['job_id']}/result.json").text if job["state"] == "done" else ""
         answers.append((job["state"], " ".join(sorted(set(re.findall(r"pool \d+", shown))))))
     assert answers[0] == answers[1], answers

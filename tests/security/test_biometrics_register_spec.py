@@ -27,8 +27,8 @@ from misflag.api import create_app
 from misflag.biometrics import BiometricSpec, audit_biometrics
 from misflag.cli import main
 from misflag.errors import MisflagError
+from tests.api._service import wait_job
 from tests.api.conftest import BASE_URL, form_token
-from tests.api.test_workbench import _wait
 from tests.biometrics.test_biometrics_lp_attack import SMALL_PAIR, scores
 
 KEYWORDS: dict[str, Any] = {"score": "score", "genuine": "genuine", "threshold": 0.5}
@@ -130,7 +130,7 @@ def _run(client: TestClient, page: str, **extra: str) -> dict[str, Any]:
     form |= {"threshold": "0.5", "protect_releases": "on", **extra}
     answer = client.post(page + "/run", data=form, follow_redirects=False)
     assert answer.status_code == 303, re.findall(r'id="error">([^<]*)', answer.text)
-    return dict(_wait(client, answer.headers["location"]))
+    return dict(wait_job(client, answer.headers["location"]))
 
 
 def test_a_form_never_names_a_register_or_a_ledger(upload: Any, tmp_path: Path) -> None:
