@@ -19,7 +19,9 @@ from tests.ledger._releases import released as read_released
 from tests.ledger._releases import write_small_log
 
 CONSOLE = "import sys; from misflag.cli import main; sys.exit(main(sys.argv[1:]))"
-WHERE = ["g <> 'a'", "g <> 'b'", "g = 'c'"]
+#: the third keeps c alone as a filter the register evaluates on the data: written as the value list
+#: g = 'c' it is refused beside the other two since 493911e (tests/security/test_register_value_list_gap.py)
+WHERE = ["g <> 'a'", "g <> 'b'", "g <> 'a' AND g <> 'b'"]
 
 
 @pytest.mark.filterwarnings("ignore::misflag.ledger.LedgerOwnerWarning")
