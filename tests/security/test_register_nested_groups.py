@@ -51,6 +51,15 @@ def _n(rows: list[dict[str, Any]], attribute: str, group: str) -> Any:
     )
 
 
+def _bundles(folder: Path, where: str) -> tuple[Path, Path, Path]:
+    """The log, and the saved outputs the release command is given: by-g (withholding a) and outside
+    (--group s filtered by `where` to everyone outside a)."""
+    log = _log(folder)
+    first = audit_decisions(log, groups=["g"], **OPTIONS).save(folder / "by-g.json")
+    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(folder / "outside.json")
+    return log, first, second
+
+
 def _names(register: Path) -> list[str]:
     return [r["name"] for r in json.loads(register.read_text(encoding="utf-8"))["releases"]]
 
@@ -82,9 +91,8 @@ def test_without_a_register_the_subtraction_gives_a_back(tmp_path: Path, where: 
 def test_the_release_command_with_the_input_refuses_the_nested_grouping(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
-    log, register = _log(tmp_path), tmp_path / "register.json"
-    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
-    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(tmp_path / "outside.json")
+    register = tmp_path / "register.json"
+    log, first, second = _bundles(tmp_path, where)
     assert main(["disclosure", "release", str(first), "--register", str(register)]) == 0
     before = register.read_text(encoding="utf-8")
     capsys.readouterr()
@@ -101,9 +109,8 @@ def test_the_release_command_without_the_input_is_refused_beside_a_withholding_r
     """Without --input no census is taken: the model crosses g and s, so the value list (before, recorded
     with exit 0) hid the nesting. Beside 'by-g', which withholds a, the release is refused in one line
     telling to pass the input, and nothing is recorded."""
-    log, register = _log(tmp_path), tmp_path / "register.json"
-    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
-    second = audit_decisions(log, groups=["s"], where=where, **OPTIONS).save(tmp_path / "outside.json")
+    register = tmp_path / "register.json"
+    _, first, second = _bundles(tmp_path, where)
     assert main(["disclosure", "release", str(first), "--register", str(register)]) == 0
     before = register.read_text(encoding="utf-8")
     capsys.readouterr()
@@ -121,10 +128,9 @@ def test_the_release_command_into_a_ledger_without_the_input_is_refused_alike(
     """The ledger's side of the command: refused without --input (exit 2, nothing appended), and with it
     the census refuses the nesting (exit 3)."""
     monkeypatch.setenv("MISFLAG_LEDGER_KEY", str(tmp_path / "key.pem"))
-    log, store = _log(tmp_path), tmp_path / "ledger.sqlite"
+    store = tmp_path / "ledger.sqlite"
     Ledger.open(str(store), key_path=tmp_path / "key.pem").close()
-    first = audit_decisions(log, groups=["g"], **OPTIONS).save(tmp_path / "by-g.json")
-    second = audit_decisions(log, groups=["s"], where=OUTSIDE_A[0], **OPTIONS).save(tmp_path / "outside.json")
+    log, first, second = _bundles(tmp_path, OUTSIDE_A[0])
     assert main(["disclosure", "release", str(first), "--ledger", str(store)]) == 0
     capsys.readouterr()
     assert main(["disclosure", "release", str(second), "--ledger", str(store)]) == 2
